@@ -1,0 +1,36 @@
+// Runs every *.test.ts in the workspace through Node's own test runner.
+// Node 20's `--test` has no glob support, so the file list is collected here.
+// Usage: node scripts/test.mjs [path filters…]
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const roots = ['packages', 'services', 'test'];
+const skip = new Set(['node_modules', 'dist', '.turbo']);
+
+function collect(dir, out) {
+  let entries;
+  try { entries = readdirSync(dir); } catch { return out; }
+  for (const name of entries) {
+    if (skip.has(name)) continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) collect(path, out);
+    else if (name.endsWith('.test.ts')) out.push(relative(process.cwd(), path));
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = roots.flatMap((root) => collect(root, [])).filter(
+  (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
+).sort();
+if (files.length === 0) {
+  console.error(`no test files matched ${filters.join(' ') || '(all)'}`);
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,105 @@
+import * as tf from '@tensorflow/tfjs';
+import { EngineError } from '../errors.ts';
+import { installWasmKernelFallbacks } from './fallback-kernels.ts';
+
+export const backendPreferences = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendPreference = (typeof backendPreferences)[number];
+export type BackendName = Exclude<BackendPreference, 'auto'>;
+
+export interface SelectedBackend {
+  /** What we loaded: `tensorflow-gpu` = @tensorflow/tfjs-node-gpu, `tensorflow` = @tensorflow/tfjs-node. */
+  readonly name: BackendName;
+  /** The tfjs backend id (`tensorflow`, `wasm`, `cpu`). */
+  readonly tfBackend: string;
+  /** Why earlier candidates were skipped, for the start-up log. */
+  readonly skipped: readonly { name: BackendName; reason: string }[];
+}
+
+const tfjsNodeGpu = '@tensorflow/tfjs-node-gpu';
+const tfjsNode = '@tensorflow/tfjs-node';
+const autoOrder: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+async function activate(name: BackendName): Promise<string> {
+  switch (name) {
+    case 'tensorflow-gpu':
+      // Optional dependencies, absent where their install script could not download
+      // libtensorflow; imported through a variable so the type checker does not require them.
+      await import(tfjsNodeGpu);
+      return 'tensorflow';
+    case 'tensorflow':
+      await import(tfjsNode);
+      return 'tensorflow';
+    case 'wasm':
+      await import('@tensorflow/tfjs-backend-wasm');
+      installWasmKernelFallbacks();
+      return 'wasm';
+    case 'cpu':
+      return 'cpu';
+  }
+}
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}
+
+interface ProcessHandlers {
+  readonly exceptions: readonly NodeJS.UncaughtExceptionListener[];
+  readonly rejections: readonly NodeJS.UnhandledRejectionListener[];
+}
+
+function processHandlers(): ProcessHandlers {
+  return { exceptions: process.listeners('uncaughtException'), rejections: process.listeners('unhandledRejection') };
+}
+
+/**
+ * The emscripten glue of the wasm backend installs process-wide handlers that rethrow every
+ * uncaught exception and unhandled rejection, which crashes the process and prints the whole
+ * minified glue source. Error handling belongs to the application, so they are removed.
+ */
+function removeHandlersAddedSince(before: ProcessHandlers): void {
+  for (const listener of process.listeners('uncaughtException')) {
+    if (!before.exceptions.includes(listener)) process.removeListener('uncaughtException', listener);
+  }
+  for (const listener of process.listeners('unhandledRejection')) {
+    if (!before.rejections.includes(listener)) process.removeListener('unhandledRejection', listener);
+  }
+}
+
+let current: SelectedBackend | undefined;
+
+/**
+ * Picks the compute backend (cached; switching later moves tensors lazily, which tests use to
+ * compare backends in one process). `auto` tries, in order, tfjs-node-gpu (CUDA),
+ * tfjs-node, wasm (SIMD), then the pure-JS cpu backend; a forced backend that cannot load is an
+ * error rather than a silent fallback, because a production worker on the wrong backend is 20×
+ * slower and nobody notices.
+ */
+export async function selectBackend(preference: BackendPreference = 'auto'): Promise<SelectedBackend> {
+  if (current && (preference === 'auto' || preference === current.name)) {
+    if (tf.getBackend() !== current.tfBackend) await tf.setBackend(current.tfBackend);
+    return current;
+  }
+  const candidates = preference === 'auto' ? autoOrder : [preference];
+  const skipped: { name: BackendName; reason: string }[] = [];
+  for (const name of candidates) {
+    try {
+      const tfBackend = await activate(name);
+      const handlers = processHandlers();
+      if (!(await tf.setBackend(tfBackend))) throw new Error(`tf.setBackend('${tfBackend}') failed`);
+      await tf.ready();
+      removeHandlersAddedSince(handlers);
+      current = { name, tfBackend, skipped };
+      return current;
+    } catch (error) {
+      skipped.push({ name, reason: describe(error) });
+    }
+  }
+  const reasons = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+  throw new EngineError(
+    'BACKEND_UNAVAILABLE',
+    preference === 'auto'
+      ? `no TensorFlow.js backend could start (${reasons})`
+      : `backend ${preference} is not available (${reasons}); install it or use --backend auto`,
+  );
+}

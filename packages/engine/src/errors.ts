@@ -1,0 +1,21 @@
+/** Stable codes: callers branch on these, users grep for them. */
+export type EngineErrorCode =
+  | 'BACKEND_UNAVAILABLE'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_INVALID'
+  | 'TARGET_LAYER_NOT_FOUND'
+  | 'TARGET_LAYER_INVALID'
+  | 'METHOD_UNKNOWN'
+  | 'CLASS_OUT_OF_RANGE'
+  | 'INPUT_INVALID';
+
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

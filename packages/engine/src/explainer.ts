@@ -1,0 +1,230 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Tensor, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
+import { EngineError } from './errors.ts';
+import { type MapStatistics, mapStatistics, normaliseMap } from './map-statistics.ts';
+import type { PerturbationOptions } from './methods/cam-method.ts';
+import { type MethodName, camMethods } from './methods/method-registry.ts';
+import type { LoadedModel } from './models/load-model.ts';
+import { type TargetSpec, predictedClass, resolveTargets } from './targets.ts';
+
+export interface ExplainOptions {
+  /** Default: Grad-CAM only. Gradient methods share one backward pass per class rank. */
+  readonly methods?: readonly MethodName[];
+  /** One spec for all images or one per image. Default: the predicted class. */
+  readonly targets?: TargetSpec | readonly TargetSpec[];
+  readonly scoreCam?: Partial<PerturbationOptions>;
+}
+
+export interface CamMap {
+  readonly method: MethodName;
+  readonly classIndex: number;
+  readonly label: string;
+  readonly width: number;
+  readonly height: number;
+  /** The method's output at target-layer resolution, before any normalisation. */
+  readonly raw: Float32Array;
+  /** `raw` min-max scaled to 0…1. */
+  readonly normalized: Float32Array;
+  readonly stats: MapStatistics;
+}
+
+export interface ImageExplanation {
+  readonly predictedClass: number;
+  readonly predictedLabel: string;
+  readonly logits: readonly number[];
+  readonly probabilities: readonly number[];
+  readonly maps: readonly CamMap[];
+}
+
+export interface StageTimings {
+  /** Trunk: input → target activations (and, on the tiny head, the logits). */
+  readonly forwardMs: number;
+  /** Head forward + backward to the target activations, all class ranks. */
+  readonly backwardMs: number;
+  /** CAM arithmetic and read-back, all methods. */
+  readonly mapsMs: number;
+  readonly totalMs: number;
+}
+
+export interface BatchExplanation {
+  readonly images: readonly ImageExplanation[];
+  readonly timings: StageTimings;
+}
+
+const defaultScoreCam: PerturbationOptions = { maxChannels: 64, batchSize: 16 };
+
+function softmax(logits: Float32Array): number[] {
+  const max = Math.max(...logits);
+  const exps = Array.from(logits, (v) => Math.exp(v - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((v) => v / sum);
+}
+
+/**
+ * Explains batches with a loaded model: ONE trunk forward pass per batch yields the activations
+ * (the logits come from the tiny head), then per class rank one backward pass through the head
+ * only. All gradient methods reuse those gradients, so asking for several costs one pass.
+ */
+export class Explainer {
+  constructor(readonly model: LoadedModel) {}
+
+  get inputShape(): readonly [number, number, number] {
+    const { height, width } = this.model.descriptor.preprocessing;
+    return [height, width, 3];
+  }
+
+  label(classIndex: number): string {
+    return this.model.descriptor.labels[classIndex] ?? `class_${classIndex}`;
+  }
+
+  private batchTensor(inputs: readonly Float32Array[]): Tensor4D {
+    const [height, width] = this.inputShape;
+    const size = height * width * 3;
+    const data = new Float32Array(inputs.length * size);
+    inputs.forEach((input, i) => {
+      if (input.length !== size) {
+        throw new EngineError('INPUT_INVALID', `input ${i} has ${input.length} values; ${this.model.descriptor.name} expects ${height}×${width}×3 = ${size}`);
+      }
+      data.set(input, i * size);
+    });
+    return tf.tensor4d(data, [inputs.length, height, width, 3]);
+  }
+
+  /** Forward pass only (no gradients): the baseline the Grad-CAM overhead is measured against. */
+  async predict(inputs: readonly Float32Array[]): Promise<Float32Array> {
+    const x = this.batchTensor(inputs);
+    const logits = tf.tidy(() => this.model.runner.logits(x));
+    try {
+      return (await logits.data()) as Float32Array;
+    } finally {
+      tf.dispose([x, logits]);
+    }
+  }
+
+  async explain(inputs: readonly Float32Array[], options: ExplainOptions = {}): Promise<BatchExplanation> {
+    if (inputs.length === 0) return { images: [], timings: { forwardMs: 0, backwardMs: 0, mapsMs: 0, totalMs: 0 } };
+    const methods = options.methods ?? ['gradcam'];
+    const specs = options.targets ?? predictedClass;
+    const perImage = Array.isArray(specs) ? specs : inputs.map(() => specs as TargetSpec);
+    if (perImage.length !== inputs.length) {
+      throw new EngineError('INPUT_INVALID', `${perImage.length} target specs for ${inputs.length} images`);
+    }
+    const { runner } = this.model;
+    const batch = inputs.length;
+    const [, , ] = this.inputShape;
+    const t0 = performance.now();
+    const x = this.batchTensor(inputs);
+    const owned: Tensor[] = [x];
+    try {
+      const { activations, bypass } = runner.trunk(x);
+      owned.push(activations, ...bypass);
+      const logitsTensor = tf.tidy(() => runner.head(activations, bypass));
+      const logits = (await logitsTensor.data()) as Float32Array;
+      logitsTensor.dispose();
+      const numClasses = logits.length / batch;
+      const rows = Array.from({ length: batch }, (_, b) => logits.subarray(b * numClasses, (b + 1) * numClasses));
+      const classes = rows.map((row, b) => resolveTargets(perImage[b] as TargetSpec, row));
+      const t1 = performance.now();
+
+      // Gradients of the selected logit per image, one backward pass per class rank.
+      const gradientMethods = methods.filter((m) => camMethods[m].kind === 'gradient');
+      const ranks = Math.max(...classes.map((c) => c.length));
+      const pending: { method: MethodName; rank: number; maps: Tensor3D }[] = [];
+      let backwardMs = 0;
+      let mapsMs = 0;
+      if (gradientMethods.length > 0) {
+        const scoreOf = (mask: Tensor) => (a: Tensor) => tf.sum(tf.mul(runner.head(a as Tensor4D, bypass), mask));
+        for (let rank = 0; rank < ranks; rank++) {
+          const started = performance.now();
+          const maskData = new Float32Array(batch * numClasses);
+          classes.forEach((list, b) => {
+            const c = list[rank];
+            if (c !== undefined) maskData[b * numClasses + c] = 1;
+          });
+          const mask = tf.tensor2d(maskData, [batch, numClasses]);
+          const gradients = tf.grad(scoreOf(mask))(activations) as Tensor4D;
+          mask.dispose();
+          const mid = performance.now();
+          for (const method of gradientMethods) {
+            const m = camMethods[method];
+            if (m.kind === 'gradient') pending.push({ method, rank, maps: m.compute(activations, gradients) });
+          }
+          gradients.dispose();
+          backwardMs += mid - started;
+          mapsMs += performance.now() - mid;
+        }
+      }
+      const t2 = performance.now();
+      const activationMaps = new Map<MethodName, Tensor3D>();
+      for (const method of methods) {
+        const m = camMethods[method];
+        if (m.kind === 'activation') activationMaps.set(method, m.compute(activations));
+      }
+      const perturbation = new Map<MethodName, Tensor3D[]>();
+      const scoreOptions = { ...defaultScoreCam, ...options.scoreCam };
+      for (const method of methods) {
+        const m = camMethods[method];
+        if (m.kind !== 'perturbation') continue;
+        perturbation.set(
+          method,
+          classes.map((list, b) =>
+            tf.tidy(() =>
+              m.compute({
+                runner,
+                input: tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]),
+                activations: tf.slice(activations, [b, 0, 0, 0], [1, -1, -1, -1]),
+                classes: list,
+                options: scoreOptions,
+              }),
+            ),
+          ),
+        );
+      }
+
+      const [h, w] = runner.targetShape;
+      const cells = h * w;
+      const images = await Promise.all(
+        rows.map(async (row, b): Promise<ImageExplanation> => {
+          const maps: CamMap[] = [];
+          const list = classes[b] as number[];
+          const add = (method: MethodName, classIndex: number, raw: Float32Array) => {
+            const stats = mapStatistics(raw, w, h);
+            maps.push({ method, classIndex, label: this.label(classIndex), width: w, height: h, raw, normalized: normaliseMap(raw, stats), stats });
+          };
+          for (const method of methods) {
+            const kind = camMethods[method].kind;
+            for (const [rank, classIndex] of list.entries()) {
+              if (kind === 'gradient') {
+                const entry = pending.find((p) => p.method === method && p.rank === rank) as (typeof pending)[number];
+                const data = (await entry.maps.data()) as Float32Array;
+                add(method, classIndex, data.slice(b * cells, (b + 1) * cells));
+              } else if (kind === 'activation') {
+                const data = (await (activationMaps.get(method) as Tensor3D).data()) as Float32Array;
+                add(method, classIndex, data.slice(b * cells, (b + 1) * cells));
+              } else {
+                const data = (await ((perturbation.get(method) as Tensor3D[])[b] as Tensor3D).data()) as Float32Array;
+                add(method, classIndex, data.slice(rank * cells, (rank + 1) * cells));
+              }
+            }
+          }
+          const best = resolveTargets(predictedClass, row)[0] as number;
+          return {
+            predictedClass: best,
+            predictedLabel: this.label(best),
+            logits: Array.from(row),
+            probabilities: softmax(row),
+            maps,
+          };
+        }),
+      );
+      tf.dispose([...pending.map((p) => p.maps), ...activationMaps.values(), ...[...perturbation.values()].flat()]);
+      const t3 = performance.now();
+      return {
+        images,
+        timings: { forwardMs: t1 - t0, backwardMs, mapsMs: mapsMs + (t3 - t2), totalMs: t3 - t0 },
+      };
+    } finally {
+      tf.dispose(owned);
+    }
+  }
+}

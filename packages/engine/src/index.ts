@@ -1,0 +1,26 @@
+export { EngineError, type EngineErrorCode } from './errors.ts';
+export {
+  backendPreferences,
+  selectBackend,
+  type BackendName,
+  type BackendPreference,
+  type SelectedBackend,
+} from './backends/select-backend.ts';
+export { installWasmKernelFallbacks, wasmDelegatedKernels } from './backends/fallback-kernels.ts';
+export type { ModelDescriptor } from './models/model-descriptor.ts';
+export { builtinModels, defaultModelName, type BuiltinModel } from './models/builtin-models.ts';
+export { readModelDirectory, toArtifacts } from './models/model-artifacts.ts';
+export { loadModel, loadModelFromArtifacts, descriptorFileName, type LoadedModel, type LoadOptions } from './models/load-model.ts';
+export type { ModelRunner, TrunkOutput } from './models/model-runner.ts';
+export { camMethods, methodNames, parseMethodName, type MethodName } from './methods/method-registry.ts';
+export type { CamMethod, PerturbationOptions } from './methods/cam-method.ts';
+export { resolveTargets, predictedClass, type TargetSpec } from './targets.ts';
+export { mapStatistics, normaliseMap, type MapStatistics } from './map-statistics.ts';
+export {
+  Explainer,
+  type BatchExplanation,
+  type CamMap,
+  type ExplainOptions,
+  type ImageExplanation,
+  type StageTimings,
+} from './explainer.ts';

@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs';
+import type { ActivationCamMethod } from './cam-method.ts';
+
+const iterations = 100;
+
+/**
+ * Leading eigenpair of a small symmetric positive semi-definite matrix by power iteration,
+ * from a fixed start vector so results are deterministic.
+ */
+function leadingEigen(gram: Float32Array, n: number): { vector: Float64Array; value: number } {
+  let v = new Float64Array(n).fill(1 / Math.sqrt(n));
+  let value = 0;
+  for (let it = 0; it < iterations; it++) {
+    const next = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += (gram[i * n + j] as number) * (v[j] as number);
+      next[i] = s;
+    }
+    const norm = Math.hypot(...next);
+    if (norm === 0) return { vector: next, value: 0 };
+    for (let i = 0; i < n; i++) next[i] = (next[i] as number) / norm;
+    const delta = next.reduce((d, x, i) => d + Math.abs(x - (v[i] as number)), 0);
+    v = next;
+    value = norm;
+    if (delta < 1e-9) break;
+  }
+  return { vector: v, value };
+}
+
+/**
+ * EigenCAM (Muhammad & Yeasin, 2020): the projection of the centred activations (positions ×
+ * channels) on their first principal component. Gradient-free, hence class-independent. Computed
+ * through the small positions × positions Gram matrix: projection = √λ · u for its top eigenpair.
+ * The sign of a principal component is arbitrary; it is chosen so the map correlates positively
+ * with the mean activation, which is what makes the map readable as "where the features fire".
+ */
+export const eigenCam: ActivationCamMethod = {
+  kind: 'activation',
+  name: 'eigencam',
+  compute: (activations) => {
+    const [batch, h, w, c] = activations.shape;
+    const positions = h * w;
+    const [grams, means] = tf.tidy(() => {
+      const x = tf.reshape(activations, [batch, positions, c]);
+      const centred = tf.sub(x, tf.mean(x, 1, true));
+      return [tf.matMul(centred, centred, false, true).dataSync() as Float32Array, tf.mean(x, -1).dataSync() as Float32Array];
+    });
+    const out = new Float32Array(batch * positions);
+    for (let b = 0; b < batch; b++) {
+      const gram = grams.subarray(b * positions * positions, (b + 1) * positions * positions);
+      const { vector, value } = leadingEigen(gram, positions);
+      const scale = Math.sqrt(Math.max(value, 0));
+      const mean = means.subarray(b * positions, (b + 1) * positions);
+      const sign = vector.reduce((s, x, i) => s + x * (mean[i] as number), 0) < 0 ? -1 : 1;
+      for (let i = 0; i < positions; i++) out[b * positions + i] = sign * scale * (vector[i] as number);
+    }
+    return tf.tensor3d(out, [batch, h, w]);
+  },
+};

@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs';
+import type { GraphModel, Tensor, Tensor2D, Tensor4D, io } from '@tensorflow/tfjs';
+import { EngineError } from '../errors.ts';
+import type { ModelRunner, TrunkOutput } from './model-runner.ts';
+
+interface GraphDefNode {
+  name: string;
+  op: string;
+  input?: string[];
+}
+
+const poolingOps = new Set(['AvgPool', 'Mean', 'MaxPool']);
+const passThroughOps = new Set(['Identity', 'Softmax', 'Sigmoid']);
+
+function inputName(ref: string): string {
+  return ref.replace(/^\^/, '').replace(/:\d+$/, '');
+}
+
+/**
+ * Finds the logits node (the input of a trailing Softmax/Sigmoid) and the target node (the input
+ * of the global pooling op closest to the logits) by walking the GraphDef backwards.
+ */
+export function discoverGraphNodes(
+  artifacts: io.ModelArtifacts,
+  outputName: string,
+): { logitsNode: string; targetNode: string | undefined } {
+  const nodes = (artifacts.modelTopology as { node?: GraphDefNode[] }).node ?? [];
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  let logits = byName.get(inputName(outputName));
+  while (logits && passThroughOps.has(logits.op) && logits.input?.[0]) logits = byName.get(inputName(logits.input[0]));
+  if (!logits) throw new EngineError('MODEL_INVALID', `graph has no node named ${outputName}`);
+  const queue = [logits];
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const node = queue.shift() as GraphDefNode;
+    if (seen.has(node.name)) continue;
+    seen.add(node.name);
+    if (poolingOps.has(node.op) && node.input?.[0]) return { logitsNode: logits.name, targetNode: inputName(node.input[0]) };
+    for (const ref of node.input ?? []) {
+      const next = byName.get(inputName(ref));
+      if (next && next.op !== 'Const') queue.push(next);
+    }
+  }
+  return { logitsNode: logits.name, targetNode: undefined };
+}
+
+export class GraphModelRunner implements ModelRunner {
+  readonly targetShape: readonly [number, number, number];
+  readonly numClasses: number;
+
+  constructor(
+    private readonly model: GraphModel,
+    readonly targetLayer: string,
+    private readonly logitsNode: string,
+    inputSize: { width: number; height: number },
+  ) {
+    // Shapes of intermediate nodes are not in the GraphDef; one probe pass finds them and also
+    // warms the backend's kernels.
+    const [shape, classes] = tf.tidy(() => {
+      const probe = tf.zeros([1, inputSize.height, inputSize.width, 3]);
+      let outs: Tensor[];
+      try {
+        outs = model.execute(probe, [targetLayer, logitsNode]) as Tensor[];
+      } catch (error) {
+        throw new EngineError('TARGET_LAYER_NOT_FOUND', `graph node ${targetLayer} or ${logitsNode} cannot be computed: ${(error as Error).message}`, { cause: error });
+      }
+      return [outs[0]?.shape ?? [], outs[1]?.shape ?? []];
+    });
+    if (shape.length !== 4) {
+      throw new EngineError('TARGET_LAYER_INVALID', `graph node ${targetLayer} has shape ${JSON.stringify(shape)}; a spatial 4-D tensor is needed`);
+    }
+    this.targetShape = [shape[1] as number, shape[2] as number, shape[3] as number];
+    this.numClasses = classes[classes.length - 1] ?? 0;
+  }
+
+  trunk(input: Tensor4D): TrunkOutput {
+    return { activations: this.model.execute(input, this.targetLayer) as Tensor4D, bypass: [] };
+  }
+
+  head(activations: Tensor4D): Tensor2D {
+    return this.model.execute({ [this.targetLayer]: activations }, this.logitsNode) as Tensor2D;
+  }
+
+  logits(input: Tensor4D): Tensor2D {
+    return this.model.execute(input, this.logitsNode) as Tensor2D;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

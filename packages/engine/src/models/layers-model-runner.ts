@@ -1,0 +1,175 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LayersModel, SymbolicTensor, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import { EngineError } from '../errors.ts';
+import type { ModelRunner, TrunkOutput } from './model-runner.ts';
+
+type Layer = tf.layers.Layer;
+/** tfjs-layers' Node is not exported; these are the fields of it we rely on. */
+interface GraphNode {
+  readonly inputTensors: SymbolicTensor[];
+  readonly outputTensors: SymbolicTensor[];
+}
+interface HeadStep {
+  readonly layer: Layer;
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+}
+
+const squashing = new Set(['softmax', 'sigmoid']);
+
+function nodesOf(layer: Layer): GraphNode[] {
+  return (layer as unknown as { inboundNodes: GraphNode[] }).inboundNodes;
+}
+
+function isSpatial(shape: unknown): shape is [null | number, number, number, number] {
+  return Array.isArray(shape) && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && (shape[1] > 1 || shape[2] > 1);
+}
+
+/** The last layer (topological order) with a spatial 4-D output: what feeds pooling + classifier. */
+export function discoverTargetLayer(model: LayersModel): Layer {
+  for (let i = model.layers.length - 1; i >= 0; i--) {
+    const layer = model.layers[i] as Layer;
+    if (layer.getClassName() !== 'InputLayer' && isSpatial(layer.outputShape)) return layer;
+  }
+  throw new EngineError('TARGET_LAYER_NOT_FOUND', `model ${model.name} has no layer with a spatial 4-D output`);
+}
+
+function activationName(layer: Layer): string | undefined {
+  const config = layer.getConfig() as { activation?: unknown };
+  return typeof config.activation === 'string' ? config.activation : undefined;
+}
+
+/**
+ * The output layer, made to emit logits: a Dense/Conv with a softmax or sigmoid activation is
+ * cloned with a linear one and the same weights (differentiate the score, not the probability);
+ * a trailing Activation/Softmax layer is dropped by the caller.
+ */
+function logitsLayer(layer: Layer): Layer {
+  const activation = activationName(layer);
+  if (activation === undefined || !squashing.has(activation)) return layer;
+  // The layer's own class, rebuilt from its config; `any`-free via the constructor signature.
+  const Ctor = layer.constructor as new (config: object) => Layer;
+  const clone = new Ctor({ ...layer.getConfig(), activation: 'linear', name: `${layer.name}_logits` });
+  clone.build(layer.inputSpec?.[0]?.shape ?? (nodesOf(layer)[0]?.inputTensors[0]?.shape as tf.Shape));
+  clone.setWeights(layer.getWeights());
+  return clone;
+}
+
+function isSquashingLayer(layer: Layer): boolean {
+  const name = layer.getClassName();
+  if (name === 'Softmax') return true;
+  return name === 'Activation' && squashing.has(activationName(layer) ?? '');
+}
+
+export class LayersModelRunner implements ModelRunner {
+  readonly targetLayer: string;
+  readonly targetShape: readonly [number, number, number];
+  readonly numClasses: number;
+  private readonly trunkModel: LayersModel;
+  private readonly steps: readonly HeadStep[];
+  private readonly targetId: number;
+  private readonly bypassIds: readonly number[];
+  private readonly logitsId: number;
+  private readonly ownedLayers: Layer[] = [];
+
+  constructor(
+    private readonly model: LayersModel,
+    targetLayerName?: string,
+  ) {
+    if (model.outputs.length !== 1) {
+      throw new EngineError('MODEL_INVALID', `model ${model.name} has ${model.outputs.length} outputs; one classifier output is supported`);
+    }
+    const target = targetLayerName === undefined ? discoverTargetLayer(model) : this.findLayer(targetLayerName);
+    if (!isSpatial(target.outputShape)) {
+      throw new EngineError(
+        'TARGET_LAYER_INVALID',
+        `layer ${target.name} outputs ${JSON.stringify(target.outputShape)}; Grad-CAM needs a spatial 4-D output [batch, h, w, channels]`,
+      );
+    }
+    const targetTensor = nodesOf(target)[0]?.outputTensors[0];
+    if (!targetTensor) throw new EngineError('TARGET_LAYER_INVALID', `layer ${target.name} is not connected`);
+    this.targetLayer = target.name;
+    this.targetId = targetTensor.id;
+    const [, h, w, c] = target.outputShape as [null, number, number, number];
+    this.targetShape = [h, w, c];
+
+    // Everything downstream of the target, in topological order (model.layers is sorted), so heads
+    // with residual tails or merges re-apply correctly. Inputs the head needs that the target does
+    // not produce are "bypass" tensors: computed by the trunk, constants for the gradient.
+    const produced = new Set<number>([this.targetId]);
+    const steps: HeadStep[] = [];
+    const startIndex = model.layers.indexOf(target) + 1;
+    let output = model.outputs[0] as SymbolicTensor;
+    let lastLayers = model.layers.slice(startIndex);
+    const final = model.layers[model.layers.length - 1] as Layer;
+    if (isSquashingLayer(final) && lastLayers.includes(final)) {
+      output = nodesOf(final)[0]?.inputTensors[0] as SymbolicTensor;
+      lastLayers = lastLayers.filter((layer) => layer !== final);
+    }
+    for (const layer of lastLayers) {
+      for (const node of nodesOf(layer)) {
+        if (!node.inputTensors.some((t) => produced.has(t.id))) continue;
+        const isOutput = node.outputTensors.some((t) => t.id === output.id);
+        const applied = isOutput ? logitsLayer(layer) : layer;
+        if (applied !== layer) this.ownedLayers.push(applied);
+        steps.push({ layer: applied, inputs: node.inputTensors.map((t) => t.id), outputs: node.outputTensors.map((t) => t.id) });
+        for (const t of node.outputTensors) produced.add(t.id);
+      }
+    }
+    if (!produced.has(output.id)) {
+      throw new EngineError('TARGET_LAYER_INVALID', `the output of ${model.name} does not depend on layer ${target.name}`);
+    }
+    this.steps = steps;
+    this.logitsId = output.id;
+    const bypass = new Map<number, SymbolicTensor>();
+    for (const layer of lastLayers) {
+      for (const node of nodesOf(layer)) {
+        if (!node.inputTensors.some((t) => produced.has(t.id))) continue;
+        for (const t of node.inputTensors) if (!produced.has(t.id)) bypass.set(t.id, t);
+      }
+    }
+    this.bypassIds = [...bypass.keys()];
+    this.trunkModel = tf.model({ inputs: model.inputs, outputs: [targetTensor, ...bypass.values()] });
+    this.numClasses = (output.shape[output.shape.length - 1] as number | null) ?? 0;
+  }
+
+  private findLayer(name: string): Layer {
+    const layer = this.model.layers.find((l) => l.name === name);
+    if (!layer) {
+      const spatial = this.model.layers.filter((l) => isSpatial(l.outputShape)).slice(-5).map((l) => l.name);
+      throw new EngineError('TARGET_LAYER_NOT_FOUND', `model ${this.model.name} has no layer "${name}" (last spatial layers: ${spatial.join(', ')})`);
+    }
+    return layer;
+  }
+
+  trunk(input: Tensor4D): TrunkOutput {
+    const out = this.trunkModel.predict(input, { batchSize: Math.max(1, input.shape[0]) });
+    const [activations, ...bypass] = Array.isArray(out) ? out : [out];
+    return { activations: activations as Tensor4D, bypass };
+  }
+
+  head(activations: Tensor4D, bypass: readonly Tensor[]): Tensor2D {
+    const values = new Map<number, Tensor>([[this.targetId, activations]]);
+    this.bypassIds.forEach((id, i) => values.set(id, bypass[i] as Tensor));
+    for (const step of this.steps) {
+      const inputs = step.inputs.map((id) => values.get(id) as Tensor);
+      const out = step.layer.apply(inputs.length === 1 ? (inputs[0] as Tensor) : inputs, { training: false });
+      const outs = Array.isArray(out) ? out : [out];
+      step.outputs.forEach((id, i) => values.set(id, outs[i] as Tensor));
+    }
+    const logits = values.get(this.logitsId) as Tensor;
+    return (logits.rank === 2 ? logits : logits.reshape([logits.shape[0] as number, -1])) as Tensor2D;
+  }
+
+  logits(input: Tensor4D): Tensor2D {
+    return tf.tidy(() => {
+      const { activations, bypass } = this.trunk(input);
+      return this.head(activations, bypass);
+    });
+  }
+
+  dispose(): void {
+    for (const layer of this.ownedLayers) layer.dispose();
+    this.model.dispose();
+  }
+}

@@ -80,6 +80,9 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
     if (tf.getBackend() !== current.tfBackend) await tf.setBackend(current.tfBackend);
     return current;
   }
+  // Production mode: no debug checks, and no "install the node backend" banner from tfjs on
+  // stdout, which would corrupt machine-readable CLI output.
+  tf.enableProdMode();
   const candidates = preference === 'auto' ? autoOrder : [preference];
   const skipped: { name: BackendName; reason: string }[] = [];
   for (const name of candidates) {

@@ -169,7 +169,8 @@ export class LayersModelRunner implements ModelRunner {
   }
 
   dispose(): void {
-    for (const layer of this.ownedLayers) layer.dispose();
+    // Layer.dispose() refuses layers that were never applied; the weights are what must go.
+    for (const layer of this.ownedLayers) for (const weight of layer.weights) weight.dispose();
     this.model.dispose();
   }
 }

@@ -1,1 +1,3 @@
+export * from './ids.ts';
+export * from './manifest.ts';
 export * from './preprocessing.ts';

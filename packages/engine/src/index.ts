@@ -24,3 +24,4 @@ export {
   type ImageExplanation,
   type StageTimings,
 } from './explainer.ts';
+export { engineInfo } from './engine-info.ts';

@@ -42,8 +42,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const mask = tf.tensor2d([[0, 0, 1], [1, 0, 0]]);
       const score = (a: tf.Tensor4D) => tf.tidy(() => tf.sum(tf.mul(runner.head(a, bypass), mask)));
       const grads = tf.grad((a: tf.Tensor) => score(a as tf.Tensor4D))(activations);
-      const g = grads.dataSync();
-      const a0 = activations.dataSync().slice();
+      const g = grads.dataSync() as Float32Array;
+      const a0 = (activations.dataSync() as Float32Array).slice();
       const eps = 1e-3;
       const at = (values: Float32Array) => tf.tidy(() => score(tf.tensor4d(values, activations.shape)).dataSync()[0] as number);
       const base = at(a0);

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import {
+  type Artifact,
+  type ExplanationEntry,
+  type ExplanationManifest,
+  explanationManifestSchema,
+  manifestFileName,
+  manifestSchemaVersion,
+} from '@gradcam/contracts';
+import { type ImageExplanation, type LoadedModel, engineInfo } from '@gradcam/engine';
+import { type DecodedImage, type OverlayOptions, encodeNpy, renderOverlay } from '@gradcam/imaging';
+import { fingerprint } from './engine-fingerprint.ts';
+
+export interface ArtifactFile {
+  /** Relative to the explanation's folder (local directory or storage prefix). */
+  readonly path: string;
+  readonly contentType: string;
+  readonly body: Buffer;
+}
+
+export interface ImageArtifactsInput {
+  /** File path or storage URI of the input, as recorded in the manifest. */
+  readonly source: string;
+  readonly bytes: Uint8Array;
+  readonly image: DecodedImage;
+  readonly explanation: ImageExplanation;
+  readonly model: LoadedModel;
+  readonly backend: string;
+  readonly timings: Omit<ExplanationManifest['timings'], 'renderMs'>;
+  readonly inferenceId?: string;
+  readonly overlay?: OverlayOptions;
+  readonly now?: Date;
+}
+
+export interface ImageArtifacts {
+  /** Artifacts first, the manifest last: its presence marks the explanation complete. */
+  readonly files: readonly ArtifactFile[];
+  readonly manifest: ExplanationManifest;
+}
+
+const sha256 = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
+
+/** `gradcam++` → `gradcampp`: '+' means a space in URL query strings, so keys avoid it. */
+export function artifactStem(method: string, classIndex: number): string {
+  return `${method.replaceAll('+', 'p')}-${classIndex}`;
+}
+
+function artifact(file: ArtifactFile): Artifact {
+  return { path: file.path, contentType: file.contentType, bytes: file.body.byteLength, sha256: sha256(file.body) };
+}
+
+/**
+ * Turns one image's engine result into its stored form: per method × class a raw float32 .npy
+ * map and a JPEG overlay, then the manifest that lists them with their hashes. Pure apart from
+ * CPU work, so the CLI writes the files to a folder and the worker to object storage.
+ */
+export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<ImageArtifacts> {
+  const { explanation, model, image } = input;
+  const { descriptor, runner } = model;
+  const started = performance.now();
+  const files: ArtifactFile[] = [];
+  const entries: ExplanationEntry[] = [];
+  for (const map of explanation.maps) {
+    const stem = artifactStem(map.method, map.classIndex);
+    const rawMap: ArtifactFile = { path: `${stem}.npy`, contentType: 'application/x-npy', body: encodeNpy(map.raw, [map.height, map.width]) };
+    const overlay: ArtifactFile = {
+      path: `${stem}.overlay.jpg`,
+      contentType: 'image/jpeg',
+      body: await renderOverlay(image, map.normalized, map.width, map.height, descriptor.preprocessing, input.overlay),
+    };
+    files.push(rawMap, overlay);
+    entries.push({
+      method: map.method,
+      classIndex: map.classIndex,
+      label: map.label,
+      logit: explanation.logits[map.classIndex] as number,
+      probability: explanation.probabilities[map.classIndex] as number,
+      map: { width: map.width, height: map.height, ...map.stats },
+      rawMap: artifact(rawMap),
+      overlay: artifact(overlay),
+    });
+  }
+  const modelInfo = {
+    name: descriptor.name,
+    version: descriptor.version,
+    format: descriptor.format,
+    targetLayer: runner.targetLayer,
+    targetShape: [...runner.targetShape] as [number, number, number],
+    labels: Array.from({ length: runner.numClasses }, (_, i) => descriptor.labels[i] ?? `class_${i}`),
+  };
+  const engine = { ...engineInfo, backend: input.backend };
+  const manifest = explanationManifestSchema.parse({
+    schemaVersion: manifestSchemaVersion,
+    ...(input.inferenceId === undefined ? {} : { inferenceId: input.inferenceId }),
+    createdAt: (input.now ?? new Date()).toISOString(),
+    input: { source: input.source, sha256: sha256(input.bytes), bytes: input.bytes.byteLength, format: image.format, width: image.width, height: image.height },
+    model: modelInfo,
+    engine,
+    preprocessing: descriptor.preprocessing,
+    fingerprint: fingerprint({ model: modelInfo, engine, preprocessing: descriptor.preprocessing }),
+    prediction: {
+      classIndex: explanation.predictedClass,
+      label: explanation.predictedLabel,
+      logits: [...explanation.logits],
+      probabilities: [...explanation.probabilities],
+    },
+    explanations: entries,
+    timings: { ...input.timings, renderMs: performance.now() - started },
+  } satisfies ExplanationManifest);
+  files.push({ path: manifestFileName, contentType: 'application/json', body: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) });
+  return { files, manifest };
+}

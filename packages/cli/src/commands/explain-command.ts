@@ -1,0 +1,160 @@
+import { parseArgs } from 'node:util';
+import {
+  type BackendPreference,
+  Explainer,
+  type MethodName,
+  type TargetSpec,
+  backendPreferences,
+  defaultModelName,
+  loadModel,
+  parseMethodName,
+  selectBackend,
+} from '@gradcam/engine';
+import type { ColormapName } from '@gradcam/imaging';
+import { UsageError } from '../cli-error.ts';
+import { explainFiles } from '../explain-files.ts';
+import { listInputFiles } from '../input-files.ts';
+import { ProgressBar } from '../progress-bar.ts';
+
+export const explainUsage = `Usage: gradcam explain <files or folders…> [options]
+
+Writes, for each image, DIR/<image name>/ with <method>-<class>.npy (raw map, float32),
+<method>-<class>.overlay.jpg and explanation.json (the manifest).
+
+Options:
+  --model NAME|DIR     built-in model name or TensorFlow.js model folder (default ${defaultModelName})
+  --method LIST        comma-separated: gradcam, gradcam++, xgradcam, layercam, hirescam,
+                       eigencam, scorecam (default gradcam)
+  --class N[,M…]       explain these class indices (default: the predicted class)
+  --top-k K            explain the K highest-scoring classes
+  --layer NAME         target layer / graph node (default: found automatically)
+  --batch N            images per engine call (default 8)
+  --backend NAME       auto | tensorflow-gpu | tensorflow | wasm | cpu (default auto)
+  --colormap NAME      turbo | jet | viridis (default turbo)
+  --alpha A            heatmap opacity 0…1 (default 0.45)
+  --score-cam-channels N  Score-CAM: most active N channels, 0 = all (default 64)
+  --out DIR            output folder (default ./gradcam-out)
+  --json               print the summary as JSON
+Exit status: 0 when at least one image was explained, 1 when none was, 2 on a usage error.`;
+
+function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`--${name} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got "${value}"`);
+  return n;
+}
+
+function parseTargets(classes: string | undefined, topK: string | undefined): TargetSpec {
+  if (classes !== undefined && topK !== undefined) throw new UsageError('--class and --top-k cannot be used together');
+  if (topK !== undefined) return { kind: 'topK', k: positiveInt('top-k', topK, 1) };
+  if (classes === undefined) return { kind: 'predicted' };
+  const list = classes.split(',').map((c) => c.trim());
+  if (list.some((c) => !/^\d+$/.test(c))) throw new UsageError(`--class takes class indices such as 0 or 2,4; got "${classes}"`);
+  return { kind: 'classes', classes: list.map(Number) };
+}
+
+function parseMethods(value: string | undefined): MethodName[] {
+  if (value === undefined) return ['gradcam'];
+  try {
+    return [...new Set(value.split(',').map((m) => parseMethodName(m.trim().toLowerCase())))];
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function parseChoice<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`--${name} must be one of ${choices.join(', ')}; got "${value}"`);
+}
+
+export async function explainCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      method: { type: 'string' },
+      class: { type: 'string' },
+      'top-k': { type: 'string' },
+      layer: { type: 'string' },
+      batch: { type: 'string' },
+      backend: { type: 'string' },
+      colormap: { type: 'string' },
+      alpha: { type: 'string' },
+      'score-cam-channels': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(explainUsage);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError('name at least one image file or folder, e.g. gradcam explain test/fixtures/images');
+  const methods = parseMethods(values.method);
+  const targets = parseTargets(values.class, values['top-k']);
+  const batchSize = positiveInt('batch', values.batch, 8);
+  const backendPreference = parseChoice<BackendPreference>('backend', values.backend, backendPreferences, 'auto');
+  const colormap = parseChoice<ColormapName>('colormap', values.colormap, ['turbo', 'jet', 'viridis'], 'turbo');
+  const alpha = values.alpha === undefined ? 0.45 : Number(values.alpha);
+  if (!(alpha >= 0 && alpha <= 1)) throw new UsageError(`--alpha must be between 0 and 1, got "${values.alpha}"`);
+  const scoreCamChannels = positiveInt('score-cam-channels', values['score-cam-channels'], 64, true);
+  const outDir = values.out ?? 'gradcam-out';
+
+  const { files, missing } = await listInputFiles(positionals);
+  for (const m of missing) console.error(`✗ ${m.path}: ${m.reason}`);
+  if (files.length === 0) {
+    console.error('gradcam: no images found in the given paths');
+    return 1;
+  }
+
+  const backend = await selectBackend(backendPreference);
+  const model = await loadModel(values.model ?? defaultModelName, { targetLayer: values.layer });
+  if (targets.kind === 'classes') {
+    const bad = targets.classes.find((c) => c >= model.runner.numClasses);
+    if (bad !== undefined) throw new UsageError(`--class ${bad} is out of range: ${model.descriptor.name} has classes 0…${model.runner.numClasses - 1}`);
+  }
+  const explainer = new Explainer(model);
+  const quiet = values.json === true;
+  if (!quiet) {
+    console.error(
+      `${model.descriptor.name} ${model.descriptor.version} on ${backend.name}, target ${model.runner.targetLayer} ${model.runner.targetShape.join('×')}; ${files.length} image(s), batch ${batchSize}, ${methods.join(', ')}`,
+    );
+  }
+  const progress = new ProgressBar(files.length);
+  const result = await explainFiles({
+    explainer,
+    backend,
+    files,
+    outDir,
+    batchSize,
+    explain: { methods, targets, scoreCam: { maxChannels: scoreCamChannels } },
+    overlay: { colormap, alpha },
+    onBatch: (succeeded, failed) => {
+      progress.clear();
+      for (const f of failed) console.error(`✗ ${f.file}: ${f.code}: ${f.message}`);
+      progress.tick(succeeded, failed.length);
+    },
+  });
+  progress.clear();
+  const failures = [...missing.map((m) => ({ file: m.path, code: 'NOT_FOUND', message: m.reason })), ...result.failures];
+  const summary = {
+    explained: result.written.length,
+    failed: failures.length,
+    seconds: Number(result.seconds.toFixed(2)),
+    imagesPerSecond: Number((result.written.length / Math.max(result.seconds, 1e-9)).toFixed(2)),
+    outDir,
+    model: model.descriptor.name,
+    backend: backend.name,
+    failures,
+  };
+  if (quiet) console.log(JSON.stringify(summary));
+  else {
+    console.log(
+      `${summary.explained} explained, ${summary.failed} failed in ${summary.seconds}s (${summary.imagesPerSecond} images/s) → ${outDir}/`,
+    );
+  }
+  return result.written.length > 0 ? 0 : 1;
+}

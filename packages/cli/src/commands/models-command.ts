@@ -1,0 +1,43 @@
+import { parseArgs } from 'node:util';
+import { builtinModels, defaultModelName, loadModel, selectBackend } from '@gradcam/engine';
+
+export const modelsUsage = `Usage: gradcam models [--json]
+
+Lists the built-in models (their weights ship in npm packages) with the target layer found in each.`;
+
+export async function modelsCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(modelsUsage);
+    return 0;
+  }
+  await selectBackend('auto');
+  const rows = [];
+  for (const { descriptor } of builtinModels) {
+    const model = await loadModel(descriptor.name);
+    const { preprocessing: p } = descriptor;
+    rows.push({
+      name: descriptor.name,
+      default: descriptor.name === defaultModelName,
+      version: descriptor.version,
+      format: descriptor.format,
+      input: `${p.width}×${p.height}`,
+      classes: descriptor.labels.join(','),
+      targetLayer: model.runner.targetLayer,
+      targetShape: model.runner.targetShape.join('×'),
+      description: descriptor.description ?? '',
+    });
+    model.runner.dispose();
+  }
+  if (values.json) {
+    for (const row of rows) console.log(JSON.stringify(row));
+    return 0;
+  }
+  for (const row of rows) {
+    console.log(`${row.name}${row.default ? ' (default)' : ''}  ${row.version}  ${row.format}  input ${row.input}`);
+    console.log(`  ${row.description}`);
+    console.log(`  classes: ${row.classes}`);
+    console.log(`  target:  ${row.targetLayer} [${row.targetShape}]`);
+  }
+  return 0;
+}

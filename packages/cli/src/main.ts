@@ -1,0 +1,45 @@
+import { EngineError } from '@gradcam/engine';
+import { ImagingError } from '@gradcam/imaging';
+import { UsageError } from './cli-error.ts';
+import { explainCommand } from './commands/explain-command.ts';
+import { modelsCommand } from './commands/models-command.ts';
+
+const usage = `Usage: gradcam <command> [options]
+
+Commands:
+  explain <files or folders…>   Grad-CAM maps, overlays and manifests for images
+  models                        list the built-in models and their target layers
+
+Run gradcam <command> --help for the options of one command.`;
+
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = {
+  explain: explainCommand,
+  models: modelsCommand,
+};
+
+/** Runs one CLI invocation; returns the exit status. Every error becomes one readable line. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`gradcam: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      console.error(`gradcam ${name}: ${(error as Error).message} (see gradcam ${name} --help)`);
+      return 2;
+    }
+    if (error instanceof EngineError || error instanceof ImagingError) {
+      console.error(`gradcam ${name}: ${error.code}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}

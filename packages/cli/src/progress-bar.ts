@@ -1,0 +1,38 @@
+/**
+ * A one-line progress bar on a TTY (redrawn in place), silent otherwise so logs and pipes stay
+ * clean. Rate and ETA come from the wall clock since start.
+ */
+export class ProgressBar {
+  private readonly started = performance.now();
+  private done = 0;
+  private failed = 0;
+
+  constructor(
+    private readonly total: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly width = 28,
+  ) {}
+
+  get enabled(): boolean {
+    return this.stream.isTTY === true && this.total > 1;
+  }
+
+  tick(succeeded: number, failed: number): void {
+    this.done += succeeded + failed;
+    this.failed += failed;
+    if (!this.enabled) return;
+    const ratio = this.done / this.total;
+    const filled = Math.round(ratio * this.width);
+    const seconds = (performance.now() - this.started) / 1000;
+    const rate = this.done / Math.max(seconds, 1e-3);
+    const eta = rate > 0 ? Math.ceil((this.total - this.done) / rate) : 0;
+    const bar = '█'.repeat(filled) + '░'.repeat(this.width - filled);
+    const failures = this.failed > 0 ? `  ${this.failed} failed` : '';
+    this.stream.write(`\r${bar} ${this.done}/${this.total}  ${rate.toFixed(1)} img/s  eta ${eta}s${failures}\x1b[K`);
+  }
+
+  /** Clears the bar so the next line starts clean (e.g. an error message or the summary). */
+  clear(): void {
+    if (this.enabled) this.stream.write('\r\x1b[K');
+  }
+}

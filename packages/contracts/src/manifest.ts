@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { inferenceIdSchema } from './ids.ts';
+import { preprocessingSchema } from './preprocessing.ts';
+
+export const manifestSchemaVersion = 1;
+export const manifestFileName = 'explanation.json';
+
+/** The CAM methods the engine implements; manifests name them this way. */
+export const camMethodSchema = z.enum(['gradcam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam', 'scorecam']);
+
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** A file written next to the manifest; `path` is relative to the manifest's folder. */
+export const artifactSchema = z.object({
+  path: z.string().min(1),
+  contentType: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: sha256Schema,
+});
+export type Artifact = z.infer<typeof artifactSchema>;
+
+export const mapStatisticsSchema = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  min: z.number(),
+  max: z.number(),
+  mean: z.number(),
+  borderMass: z.number().min(0).max(1),
+  entropy: z.number().min(0).max(1),
+});
+
+export const explanationEntrySchema = z.object({
+  method: camMethodSchema,
+  classIndex: z.number().int().nonnegative(),
+  label: z.string(),
+  /** The differentiated score: the class logit, before softmax. */
+  logit: z.number(),
+  probability: z.number().min(0).max(1),
+  map: mapStatisticsSchema,
+  /** The raw map (float32 .npy, target-layer resolution, unnormalised) and the overlay image. */
+  rawMap: artifactSchema,
+  overlay: artifactSchema,
+});
+export type ExplanationEntry = z.infer<typeof explanationEntrySchema>;
+
+export const explanationManifestSchema = z.object({
+  schemaVersion: z.literal(manifestSchemaVersion),
+  /** Present in the pipeline; the CLI has no inference ids. */
+  inferenceId: inferenceIdSchema.optional(),
+  createdAt: z.iso.datetime(),
+  input: z.object({
+    /** Where the image came from: a file path (CLI) or a storage key/URI (pipeline). */
+    source: z.string(),
+    sha256: sha256Schema,
+    bytes: z.number().int().nonnegative(),
+    format: z.string(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+  }),
+  model: z.object({
+    name: z.string(),
+    version: z.string(),
+    format: z.enum(['layers', 'graph']),
+    targetLayer: z.string(),
+    targetShape: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
+    labels: z.array(z.string()),
+  }),
+  engine: z.object({
+    version: z.string(),
+    tfjsVersion: z.string(),
+    /** Which backend computed it: tensorflow-gpu, tensorflow, wasm or cpu. */
+    backend: z.string(),
+  }),
+  preprocessing: preprocessingSchema,
+  /**
+   * sha256 over model name + version + target layer + engine version + preprocessing: two
+   * manifests with the same fingerprint were computed the same way.
+   */
+  fingerprint: sha256Schema,
+  prediction: z.object({
+    classIndex: z.number().int().nonnegative(),
+    label: z.string(),
+    logits: z.array(z.number()),
+    probabilities: z.array(z.number()),
+  }),
+  explanations: z.array(explanationEntrySchema).min(1),
+  timings: z.object({
+    /** Size of the batch this image was explained in; stage times are per batch. */
+    batchSize: z.number().int().positive(),
+    decodeMs: z.number().nonnegative(),
+    forwardMs: z.number().nonnegative(),
+    backwardMs: z.number().nonnegative(),
+    mapsMs: z.number().nonnegative(),
+    renderMs: z.number().nonnegative(),
+  }),
+});
+export type ExplanationManifest = z.infer<typeof explanationManifestSchema>;

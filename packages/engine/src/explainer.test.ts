@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from './backends/select-backend.ts';
+import { EngineError } from './errors.ts';
+import { type BatchExplanation, Explainer } from './explainer.ts';
+import type { MethodName } from './methods/method-registry.ts';
+import { loadModel } from './models/load-model.ts';
+import { fixtureInput } from './test-support/fixture-images.ts';
+
+const images = ['house-cat-locomotion.jpg', 'cartoon-open-peeps.jpg'];
+const gradientAndEigen: MethodName[] = ['gradcam', 'gradcam++', 'xgradcam', 'layercam', 'hirescam', 'eigencam'];
+
+function mapsByKey(result: BatchExplanation): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  result.images.forEach((image, i) => {
+    for (const map of image.maps) out.set(`${i}/${map.method}/${map.classIndex}`, map.normalized);
+  });
+  return out;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  return a.reduce((worst, v, i) => Math.max(worst, Math.abs(v - (b[i] as number))), 0);
+}
+
+describe('Explainer on the built-in MobileNetV2', () => {
+  let inputs: Float32Array[];
+  let explainer: Explainer;
+  before(async () => {
+    await selectBackend('wasm');
+    inputs = await Promise.all(images.map((file) => fixtureInput(file, 224)));
+    explainer = new Explainer(await loadModel('nsfw-mobilenet-v2'));
+  });
+
+  test('targets the out_relu layer and keeps the raw map unnormalised', async () => {
+    assert.equal(explainer.model.runner.targetLayer, 'out_relu');
+    const { images: [first] } = await explainer.explain(inputs.slice(0, 1));
+    const map = first?.maps[0];
+    assert.ok(map);
+    assert.equal(map.method, 'gradcam');
+    assert.equal(map.classIndex, first?.predictedClass);
+    assert.deepEqual([map.width, map.height, map.raw.length], [7, 7, 49]);
+    assert.equal(Math.max(...map.raw), map.stats.max);
+    assert.ok(map.stats.max > 0 && map.stats.max !== 1, `raw max ${map.stats.max} is the method's own scale`);
+    assert.equal(Math.max(...map.normalized), 1);
+    const total = first?.probabilities.reduce((a, b) => a + b, 0) ?? 0;
+    assert.ok(Math.abs(total - 1) < 1e-5);
+  });
+
+  test('the cartoon is classified as a Drawing, the cat photo as Neutral', async () => {
+    const { images: [cat, cartoon] } = await explainer.explain(inputs);
+    assert.equal(cat?.predictedLabel, 'Neutral');
+    assert.equal(cartoon?.predictedLabel, 'Drawing');
+  });
+
+  test('no tensor leaks: the count after a batch equals the count before, every method', async () => {
+    await explainer.explain(inputs, { methods: ['gradcam'] }); // warm-up allocations
+    const before = tf.memory().numTensors;
+    await explainer.explain(inputs, { methods: [...gradientAndEigen, 'scorecam'], targets: { kind: 'topK', k: 2 }, scoreCam: { maxChannels: 4 } });
+    await explainer.predict(inputs);
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('deterministic: the same input gives the same maps twice', async () => {
+    const a = mapsByKey(await explainer.explain(inputs, { methods: gradientAndEigen }));
+    const b = mapsByKey(await explainer.explain(inputs, { methods: gradientAndEigen }));
+    for (const [key, map] of a) assert.deepEqual(b.get(key), map, key);
+  });
+
+  test('per-image gradients: a batch gives each image the map it gets alone', async () => {
+    const together = await explainer.explain(inputs);
+    const alone = await explainer.explain(inputs.slice(1));
+    const diff = maxAbsDiff(together.images[1]?.maps[0]?.raw as Float32Array, alone.images[0]?.maps[0]?.raw as Float32Array);
+    assert.ok(diff < 1e-4 * (alone.images[0]?.maps[0]?.stats.max ?? 1), `diff ${diff}`);
+  });
+
+  test('top-k and explicit classes, one backward pass per rank', async () => {
+    const topk = await explainer.explain(inputs, { methods: ['gradcam', 'layercam'], targets: { kind: 'topK', k: 3 } });
+    for (const image of topk.images) {
+      const ranked = [...image.logits.keys()].sort((a, b) => (image.logits[b] as number) - (image.logits[a] as number)).slice(0, 3);
+      assert.deepEqual(image.maps.filter((m) => m.method === 'gradcam').map((m) => m.classIndex), ranked);
+      assert.equal(image.maps.length, 6);
+    }
+    const perImage = await explainer.explain(inputs, { targets: [{ kind: 'classes', classes: [4] }, { kind: 'classes', classes: [0, 2] }] });
+    assert.deepEqual(perImage.images.map((i) => i.maps.map((m) => m.classIndex)), [[4], [0, 2]]);
+    // Different classes give different maps: the class logit is what gets differentiated.
+    const [m0, m2] = perImage.images[1]?.maps ?? [];
+    assert.ok(maxAbsDiff(m0?.normalized as Float32Array, m2?.normalized as Float32Array) > 0.05);
+  });
+
+  test('bad requests fail with stable codes', async () => {
+    await assert.rejects(explainer.explain(inputs, { targets: { kind: 'classes', classes: [5] } }), (e: unknown) => e instanceof EngineError && e.code === 'CLASS_OUT_OF_RANGE');
+    await assert.rejects(explainer.explain([new Float32Array(10)]), (e: unknown) => e instanceof EngineError && e.code === 'INPUT_INVALID');
+  });
+
+  test('wasm and cpu backends give the same maps (within 1e-4 after normalisation)', async () => {
+    const onWasm = await explainer.explain(inputs, { methods: gradientAndEigen, targets: { kind: 'topK', k: 2 } });
+    await selectBackend('cpu');
+    try {
+      const onCpu = await explainer.explain(inputs, { methods: gradientAndEigen, targets: { kind: 'topK', k: 2 } });
+      const cpuMaps = mapsByKey(onCpu);
+      const wasmMaps = mapsByKey(onWasm);
+      assert.equal(cpuMaps.size, 2 * 2 * gradientAndEigen.length);
+      for (const [key, map] of wasmMaps) {
+        const diff = maxAbsDiff(map, cpuMaps.get(key) as Float32Array);
+        assert.ok(diff < 1e-4, `${key}: max |wasm − cpu| = ${diff}`);
+      }
+    } finally {
+      await selectBackend('wasm');
+    }
+  });
+});

@@ -1,11 +1,13 @@
 // Runs every *.test.ts in the workspace through Node's own test runner.
 // Node 20's `--test` has no glob support, so the file list is collected here.
-// Usage: node scripts/test.mjs [path filters…]
+// Usage: node scripts/test.mjs [filters…]  (a file runs when its path contains any filter)
 import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
-const roots = ['packages', 'services', 'test'];
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const roots = ['packages', 'services', 'test'].map((root) => join(repoRoot, root));
 const skip = new Set(['node_modules', 'dist', '.turbo']);
 
 function collect(dir, out) {
@@ -15,7 +17,7 @@ function collect(dir, out) {
     if (skip.has(name)) continue;
     const path = join(dir, name);
     if (statSync(path).isDirectory()) collect(path, out);
-    else if (name.endsWith('.test.ts')) out.push(relative(process.cwd(), path));
+    else if (name.endsWith('.test.ts')) out.push(relative(repoRoot, path));
   }
   return out;
 }
@@ -31,6 +33,6 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', cwd: repoRoot },
 );
 process.exit(result.status ?? 1);

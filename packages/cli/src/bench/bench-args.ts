@@ -1,0 +1,126 @@
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { type BackendPreference, backendPreferences, builtinModels } from '@gradcam/engine';
+import type { EngineBenchPlan } from './engine-bench.ts';
+import type { ThroughputPlan } from './multi-process-throughput.ts';
+
+export interface BenchArgs {
+  readonly engine: EngineBenchPlan;
+  /** Undefined with --processes 0. */
+  readonly throughput: ThroughputPlan | undefined;
+  readonly json: boolean;
+}
+
+export const benchUsage = `Usage: npm run bench:engine -- [options]
+
+Forward-only vs forward + Grad-CAM per model × backend × batch, then multi-process throughput.
+
+  --models a,b        models (built-in names or model directories)
+                      default: nsfw-mobilenet-v2,nsfw-mobilenet-v2-graph
+  --backends a,b      ${backendPreferences.join('|')}; default: auto (the one the engine picks)
+  --batches 1,8,32    batch sizes (default 1,8,32; --quick: 1,8)
+  --seconds N         time budget per measurement (default 8; --quick: 2)
+  --iterations N      fixed number of timed iterations instead of --seconds
+  --warmup N          untimed iterations first (default 2, and at least 1 s)
+  --processes N       processes for the throughput part (default ${availableParallelism()}, 0 = skip it)
+  --throughput-seconds N  timed window of each throughput run (default 10; --quick: 4)
+  --quick             short smoke run
+  --json              one JSON object per row on stdout instead of a table
+  --help`;
+
+export class BenchArgsError extends Error {
+  override readonly name = 'BenchArgsError';
+}
+
+function list(value: string | undefined, fallback: readonly string[]): string[] {
+  if (value === undefined) return [...fallback];
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (items.length === 0) throw new BenchArgsError(`empty list "${value}"`);
+  return items;
+}
+
+function positive(flag: string, value: string, { integer, allowZero }: { integer: boolean; allowZero: boolean }): number {
+  const n = Number(value);
+  const ok = Number.isFinite(n) && (allowZero ? n >= 0 : n > 0) && (!integer || Number.isInteger(n));
+  if (!ok) throw new BenchArgsError(`--${flag} must be a ${integer ? 'whole ' : ''}number ${allowZero ? '≥ 0' : '> 0'}, got "${value}"`);
+  return n;
+}
+
+function backend(value: string): BackendPreference {
+  const found = backendPreferences.find((b) => b === value);
+  if (!found) throw new BenchArgsError(`unknown backend "${value}" (${backendPreferences.join(', ')})`);
+  return found;
+}
+
+const defaultModels = ['nsfw-mobilenet-v2', 'nsfw-mobilenet-v2-graph'];
+/** The multi-process part always uses batch 8, the production micro-batch size. */
+const throughputBatch = 8;
+
+/** Returns undefined for --help. Throws BenchArgsError on a bad flag. */
+export function parseBenchArgs(argv: readonly string[]): BenchArgs | undefined {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      models: { type: 'string' },
+      backends: { type: 'string' },
+      batches: { type: 'string' },
+      seconds: { type: 'string' },
+      iterations: { type: 'string' },
+      warmup: { type: 'string' },
+      processes: { type: 'string' },
+      'throughput-seconds': { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const quick = values.quick;
+  if (values.seconds !== undefined && values.iterations !== undefined) throw new BenchArgsError('give --seconds or --iterations, not both');
+
+  const models = list(values.models, defaultModels);
+  const known = new Set(builtinModels.map((m) => m.descriptor.name));
+  const backends = list(values.backends, ['auto']).map(backend);
+  const batches = list(values.batches, quick ? ['1', '8'] : ['1', '8', '32']).map((b) => positive('batches', b, { integer: true, allowZero: false }));
+  const budget: EngineBenchPlan['budget'] =
+    values.iterations === undefined
+      ? {
+          kind: 'seconds',
+          seconds: values.seconds === undefined ? (quick ? 2 : 8) : positive('seconds', values.seconds, { integer: false, allowZero: false }),
+          minIterations: quick ? 3 : 5,
+          maxIterations: 100_000,
+        }
+      : { kind: 'iterations', iterations: positive('iterations', values.iterations, { integer: true, allowZero: false }) };
+  const warmup = {
+    iterations: values.warmup === undefined ? (quick ? 1 : 2) : positive('warmup', values.warmup, { integer: true, allowZero: true }),
+    minSeconds: quick ? 0.3 : 1,
+  };
+  const processes = values.processes === undefined ? availableParallelism() : positive('processes', values.processes, { integer: true, allowZero: true });
+  const throughputSeconds =
+    values['throughput-seconds'] === undefined ? (quick ? 4 : 10) : positive('throughput-seconds', values['throughput-seconds'], { integer: false, allowZero: false });
+  const firstModel = models[0] as string;
+  const firstBackend = backends[0] as BackendPreference;
+  for (const m of models) {
+    // Model directories are allowed; only a bare word that is no built-in is surely a typo.
+    if (!known.has(m) && !m.includes('/')) throw new BenchArgsError(`unknown model "${m}" (built-ins: ${[...known].join(', ')}; or a path to a model directory)`);
+  }
+  return {
+    engine: { models, backends, batches, budget, warmup },
+    throughput:
+      processes === 0
+        ? undefined
+        : {
+            model: firstModel,
+            backend: firstBackend,
+            batch: throughputBatch,
+            seconds: throughputSeconds,
+            warmupIterations: warmup.iterations,
+            warmupSeconds: warmup.minSeconds,
+            processes,
+            readyTimeoutSeconds: 300,
+          },
+    json: values.json,
+  };
+}

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { explanationManifestSchema } from '@gradcam/contracts';
+import { decodeNpy } from '@gradcam/imaging';
+
+const bin = fileURLToPath(new URL('../bin/gradcam.js', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
+
+function gradcam(...args: string[]) {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+describe('gradcam explain', () => {
+  let inputDir: string;
+  let outDir: string;
+  let run: ReturnType<typeof gradcam>;
+
+  before(async () => {
+    inputDir = await mkdtemp(join(tmpdir(), 'gradcam-in-'));
+    outDir = await mkdtemp(join(tmpdir(), 'gradcam-out-'));
+    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(inputDir, 'cat.jpg'));
+    await copyFile(join(fixtures, 'cartoon-open-peeps.jpg'), join(inputDir, 'cartoon.jpg'));
+    const jpeg = await readFile(join(fixtures, 'sheep-pastoral.jpg'));
+    await writeFile(join(inputDir, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 3)));
+    await writeFile(join(inputDir, 'empty.png'), '');
+    await writeFile(join(inputDir, 'notes.webp'), 'this is not an image');
+    run = gradcam('explain', inputDir, join(inputDir, 'missing.jpg'), '--method', 'gradcam,gradcam++', '--top-k', '2', '--out', outDir);
+  });
+
+  test('explains the good images and exits 0', () => {
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /2 explained, 4 failed/);
+  });
+
+  test('each bad input gets one line naming the file and the reason', () => {
+    const lines = run.stderr.split('\n').filter((l) => l.startsWith('✗'));
+    assert.equal(lines.length, 4, run.stderr);
+    assert.ok(lines.some((l) => l.includes('truncated.jpg') && l.includes('IMAGE_CORRUPT')), run.stderr);
+    assert.ok(lines.some((l) => l.includes('empty.png') && l.includes('IMAGE_EMPTY')), run.stderr);
+    assert.ok(lines.some((l) => l.includes('notes.webp') && l.includes('IMAGE_UNSUPPORTED_FORMAT')), run.stderr);
+    assert.ok(lines.some((l) => l.includes('missing.jpg') && l.includes('no such file')), run.stderr);
+  });
+
+  test('writes maps, overlays and a valid manifest whose hashes match the files', async () => {
+    for (const stem of ['cat', 'cartoon']) {
+      const dir = join(outDir, stem);
+      const names = (await readdir(dir)).sort();
+      assert.equal(names.length, 2 * 2 * 2 + 1, names.join(' '));
+      const manifest = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'explanation.json'), 'utf8')));
+      assert.equal(manifest.model.targetLayer, 'out_relu');
+      assert.equal(manifest.explanations.length, 4);
+      for (const entry of manifest.explanations) {
+        for (const artifact of [entry.rawMap, entry.overlay]) {
+          const body = await readFile(join(dir, artifact.path));
+          assert.equal(sha256(body), artifact.sha256, artifact.path);
+          assert.equal(body.byteLength, artifact.bytes);
+        }
+        const npy = decodeNpy(await readFile(join(dir, entry.rawMap.path)));
+        assert.deepEqual(npy.shape, [7, 7]);
+        assert.equal(Math.max(...npy.data), entry.map.max);
+      }
+      const ranked = manifest.prediction.logits.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 2).map(([, i]) => i);
+      assert.deepEqual([...new Set(manifest.explanations.map((e) => e.classIndex))], ranked);
+    }
+  });
+});
+
+describe('gradcam errors', () => {
+  test('nothing explained: exit 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gradcam-bad-'));
+    await writeFile(join(dir, 'a.jpg'), 'nope');
+    const run = gradcam('explain', dir, '--out', join(dir, 'out'));
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /a\.jpg: IMAGE_UNSUPPORTED_FORMAT/);
+  });
+
+  test('unknown model, unknown layer, bad options: one clear line each', () => {
+    const image = join(fixtures, 'house-cat-locomotion.jpg');
+    const model = gradcam('explain', image, '--model', 'no-such-model');
+    assert.equal(model.status, 1);
+    assert.match(model.stderr, /MODEL_NOT_FOUND: unknown model "no-such-model"/);
+    const layer = gradcam('explain', image, '--layer', 'no_such_layer');
+    assert.equal(layer.status, 1);
+    assert.match(layer.stderr, /TARGET_LAYER_NOT_FOUND: .*no_such_layer/);
+    const klass = gradcam('explain', image, '--class', '9');
+    assert.equal(klass.status, 2);
+    assert.match(klass.stderr, /--class 9 is out of range/);
+    const method = gradcam('explain', image, '--method', 'magic');
+    assert.equal(method.status, 2);
+    assert.match(method.stderr, /unknown method "magic"/);
+  });
+});
+
+test('gradcam models lists the built-ins with their discovered target layers', () => {
+  const run = gradcam('models', '--json');
+  assert.equal(run.status, 0, run.stderr);
+  const rows = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; targetLayer: string });
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.targetLayer.split('/').slice(-2).join('/')]),
+    [
+      ['nsfw-mobilenet-v2', 'out_relu'],
+      ['nsfw-mobilenet-v2-graph', 'Conv_1/Relu6'],
+      ['nsfw-inception-v3', 'mixed10'],
+    ],
+  );
+});

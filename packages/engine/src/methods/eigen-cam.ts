@@ -5,10 +5,14 @@ const iterations = 100;
 
 /**
  * Leading eigenpair of a small symmetric positive semi-definite matrix by power iteration,
- * from a fixed start vector so results are deterministic.
+ * from a start vector derived from the matrix itself, so results are deterministic.
  */
 function leadingEigen(gram: Float32Array, n: number): { vector: Float64Array; value: number } {
-  let v = new Float64Array(n).fill(1 / Math.sqrt(n));
+  // Start from the Gram column of the highest-variance position. Not the all-ones vector: the
+  // rows are centred, so ones lies in the Gram matrix's null space and would converge to zero.
+  let pivot = 0;
+  for (let i = 1; i < n; i++) if ((gram[i * n + i] as number) > (gram[pivot * n + pivot] as number)) pivot = i;
+  let v = Float64Array.from({ length: n }, (_, i) => gram[i * n + pivot] as number);
   let value = 0;
   for (let it = 0; it < iterations; it++) {
     const next = new Float64Array(n);

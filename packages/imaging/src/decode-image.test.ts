@@ -1,0 +1,195 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import sharp from 'sharp';
+import type { Sharp } from 'sharp';
+import { decodeImage } from './decode-image.ts';
+import type { DecodedImage } from './decode-image.ts';
+import { defaultImageLimits } from './image-limits.ts';
+import { ImagingError } from './imaging-error.ts';
+import type { ImagingErrorCode } from './imaging-error.ts';
+import {
+  jpegWithOrientation6,
+  pixelAt,
+  pngWithAlpha,
+  rawInput,
+  readFixture,
+  samplePhotoNames,
+  twoFrameGif,
+  twoToneRaw,
+} from './testing/test-images.ts';
+
+async function rejectsWith(bytes: Uint8Array, code: ImagingErrorCode, limits = defaultImageLimits): Promise<ImagingError> {
+  let caught: unknown;
+  try {
+    await decodeImage(bytes, limits);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ImagingError, `expected ImagingError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  assert.doesNotMatch(caught.message, /vips|sharp/i, 'library internals must not leak into the message');
+  assert.doesNotMatch(caught.message, /\n/, 'one line');
+  return caught;
+}
+
+function assertClose(actual: readonly number[], expected: readonly number[], tolerance: number, what: string): void {
+  for (let c = 0; c < expected.length; c++) {
+    assert.ok(Math.abs(actual[c]! - expected[c]!) <= tolerance, `${what}: got [${actual.join(', ')}], expected ≈[${expected.join(', ')}]`);
+  }
+}
+
+function assertRgb(image: DecodedImage): void {
+  assert.equal(image.data.length, image.width * image.height * 3);
+}
+
+test('decodes every committed sample photo and drawing to upright RGB at its own size', async () => {
+  const names = samplePhotoNames();
+  assert.ok(names.length >= 6, `expected the sample images, found ${names.join(', ')}`);
+  for (const name of names) {
+    const bytes = readFixture(name);
+    const metadata = await sharp(bytes).metadata();
+    const image = await decodeImage(bytes);
+    assert.equal(image.format, 'jpeg', name);
+    assert.equal(image.width, metadata.width, name);
+    assert.equal(image.height, metadata.height, name);
+    assertRgb(image);
+  }
+});
+
+test('applies EXIF orientation 6: width and height come out swapped, pixels rotated clockwise', async () => {
+  const bytes = await jpegWithOrientation6();
+  const stored = await sharp(bytes).metadata();
+  assert.deepEqual([stored.width, stored.height, stored.orientation], [60, 40, 6]);
+
+  const image = await decodeImage(bytes);
+  assert.deepEqual([image.width, image.height], [40, 60]);
+  assertClose(pixelAt(image, 35, 4), [255, 0, 0], 40, 'top-right corner holds the red block');
+  assertClose(pixelAt(image, 4, 4), [255, 255, 255], 40, 'top-left corner is white');
+});
+
+test('flattens transparency onto white', async () => {
+  const image = await decodeImage(await pngWithAlpha());
+  assert.equal(image.format, 'png');
+  assertRgb(image);
+  assert.deepEqual(pixelAt(image, 4, 4), [255, 0, 0], 'opaque red stays red');
+  assert.deepEqual(pixelAt(image, 28, 4), [255, 255, 255], 'fully transparent becomes white');
+  assertClose(pixelAt(image, 4, 28), [127, 127, 127], 1, 'half-transparent black becomes mid grey');
+});
+
+test('expands greyscale to three equal channels', async () => {
+  const bytes = await sharp({ create: { width: 20, height: 10, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+    .toColourspace('b-w')
+    .png()
+    .toBuffer();
+  assert.equal((await sharp(bytes).metadata()).channels, 1);
+  const image = await decodeImage(bytes);
+  assertRgb(image);
+  assert.deepEqual(pixelAt(image, 5, 5), [90, 90, 90]);
+});
+
+test('reduces 16-bit PNG to 8 bits', async () => {
+  const source = twoToneRaw();
+  const bytes = await sharp(source.data, rawInput(source)).toColourspace('rgb16').png().toBuffer();
+  assert.equal((await sharp(bytes).metadata()).depth, 'ushort');
+  const image = await decodeImage(bytes);
+  assertRgb(image);
+  assert.deepEqual(pixelAt(image, 2, 2), [255, 0, 0]);
+  assert.deepEqual(pixelAt(image, 60, 2), [0, 0, 255]);
+});
+
+test('converts CMYK JPEG to RGB', async () => {
+  const source = twoToneRaw();
+  const bytes = await sharp(source.data, rawInput(source)).toColourspace('cmyk').jpeg({ quality: 95 }).toBuffer();
+  assert.equal((await sharp(bytes).metadata()).space, 'cmyk');
+  const image = await decodeImage(bytes);
+  assertRgb(image);
+  const [r, g, b] = pixelAt(image, 4, 24);
+  assert.ok(r > 180 && g < 90 && b < 90, `left half should be red-ish, got ${r},${g},${b}`);
+});
+
+test('takes the first frame of an animated GIF', async () => {
+  const bytes = await twoFrameGif(16, 12);
+  assert.equal((await sharp(bytes).metadata()).pages, 2);
+  const image = await decodeImage(bytes);
+  assert.equal(image.format, 'gif');
+  assert.deepEqual([image.width, image.height], [16, 12]);
+  assert.deepEqual(pixelAt(image, 8, 6), [255, 0, 0], 'first frame is red');
+});
+
+test('decodes WebP, TIFF and AVIF', async () => {
+  const source = twoToneRaw();
+  const encoders = {
+    webp: (s: Sharp) => s.webp({ lossless: true }),
+    tiff: (s: Sharp) => s.tiff(),
+    avif: (s: Sharp) => s.avif({ quality: 90 }),
+  } as const;
+  for (const [format, encode] of Object.entries(encoders)) {
+    const bytes = await encode(sharp(source.data, rawInput(source))).toBuffer();
+    const image = await decodeImage(bytes);
+    assert.equal(image.format, format);
+    assert.deepEqual([image.width, image.height], [64, 48], format);
+    assertClose(pixelAt(image, 8, 24), [255, 0, 0], 24, `${format} left half`);
+    assertClose(pixelAt(image, 56, 24), [0, 0, 255], 24, `${format} right half`);
+  }
+});
+
+test('zero bytes → IMAGE_EMPTY', async () => {
+  await rejectsWith(new Uint8Array(0), 'IMAGE_EMPTY');
+});
+
+test('text → IMAGE_UNSUPPORTED_FORMAT', async () => {
+  await rejectsWith(Buffer.from('label,score\ncat,0.9\n'), 'IMAGE_UNSUPPORTED_FORMAT');
+});
+
+test('SVG is refused although sharp could render it', async () => {
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="red"/></svg>');
+  assert.equal((await sharp(svg).metadata()).format, 'svg');
+  const error = await rejectsWith(svg, 'IMAGE_UNSUPPORTED_FORMAT');
+  assert.match(error.message, /svg/);
+});
+
+test('truncated JPEG → IMAGE_CORRUPT (sharp alone would decode it silently)', async () => {
+  const bytes = readFixture('people-group.jpg');
+  const truncated = bytes.subarray(0, Math.floor(bytes.length * 0.6));
+  // The premise: with failOn 'none' libvips returns an image with a grey bottom, no error.
+  const lenient = await sharp(truncated, { failOn: 'none' }).raw().toBuffer({ resolveWithObject: true });
+  assert.equal(lenient.info.width, 640);
+
+  const error = await rejectsWith(truncated, 'IMAGE_CORRUPT');
+  assert.match(error.message, /JPEG/);
+  assert.ok(error.cause instanceof Error, 'the sharp error is kept as cause for logs');
+});
+
+test('truncated PNG → IMAGE_CORRUPT', async () => {
+  const bytes = await sharp(readFixture('nagasaki-boats.jpg')).png().toBuffer();
+  await rejectsWith(bytes.subarray(0, bytes.length >> 1), 'IMAGE_CORRUPT');
+});
+
+test('damaged header → IMAGE_CORRUPT', async () => {
+  const bytes = Buffer.from(readFixture('people-group.jpg'));
+  // Keep the SOI marker so it is recognised as JPEG, then wreck everything after it.
+  bytes.fill(0xab, 2, 600);
+  await rejectsWith(bytes, 'IMAGE_CORRUPT');
+});
+
+test('pixel bomb (tiny PNG declaring 20000×20000) is refused from its header, fast', async () => {
+  const bytes = readFixture('pixel-bomb-20000x20000.png');
+  assert.ok(bytes.length < 100_000, 'the bomb is small on disk');
+  const started = performance.now();
+  const error = await rejectsWith(bytes, 'IMAGE_TOO_MANY_PIXELS');
+  assert.ok(performance.now() - started < 500, 'no decode happened');
+  assert.match(error.message, /20000×20000/);
+});
+
+test('input over maxInputBytes → IMAGE_TOO_LARGE before decoding', async () => {
+  const bytes = readFixture('people-group.jpg');
+  await rejectsWith(bytes, 'IMAGE_TOO_LARGE', { maxInputBytes: bytes.length - 1, maxPixels: defaultImageLimits.maxPixels });
+  const image = await decodeImage(bytes, { maxInputBytes: bytes.length, maxPixels: defaultImageLimits.maxPixels });
+  assert.equal(image.width, 640);
+});
+
+test('image over maxPixels → IMAGE_TOO_MANY_PIXELS', async () => {
+  const bytes = readFixture('people-group.jpg'); // 640×427 = 273 280 pixels
+  await rejectsWith(bytes, 'IMAGE_TOO_MANY_PIXELS', { maxInputBytes: defaultImageLimits.maxInputBytes, maxPixels: 273_279 });
+  await decodeImage(bytes, { maxInputBytes: defaultImageLimits.maxInputBytes, maxPixels: 273_280 });
+});

@@ -1,0 +1,17 @@
+export { colormapLut, colormapNames } from './colormap.ts';
+export type { ColormapName } from './colormap.ts';
+export { decodeImage } from './decode-image.ts';
+export type { DecodedImage, ImageFormat } from './decode-image.ts';
+export { computeFitGeometry } from './fit-geometry.ts';
+export type { FitGeometry, FitSpec } from './fit-geometry.ts';
+export { defaultImageLimits } from './image-limits.ts';
+export type { ImageLimits } from './image-limits.ts';
+export { ImagingError, isImagingError } from './imaging-error.ts';
+export type { ImagingErrorCode } from './imaging-error.ts';
+export { toModelInput } from './model-input.ts';
+export { decodeNpy, encodeNpy } from './npy-codec.ts';
+export { NpyError } from './npy-error.ts';
+export type { NpyErrorCode } from './npy-error.ts';
+export { renderOverlay } from './render-overlay.ts';
+export type { OverlayOptions } from './render-overlay.ts';
+export { upsampleBilinear } from './upsample-bilinear.ts';

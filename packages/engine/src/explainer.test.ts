@@ -47,10 +47,12 @@ describe('Explainer on the built-in MobileNetV2', () => {
     assert.ok(Math.abs(total - 1) < 1e-5);
   });
 
-  test('the cartoon is classified as a Drawing, the cat photo as Neutral', async () => {
-    const { images: [cat, cartoon] } = await explainer.explain(inputs);
-    assert.equal(cat?.predictedLabel, 'Neutral');
+  test('a real model: the cartoon is classified as a Drawing, the sheep photo as Neutral', async () => {
+    const sheep = await fixtureInput('sheep-pastoral.jpg', 224);
+    const { images: [cartoon, photo] } = await explainer.explain([inputs[1] as Float32Array, sheep]);
     assert.equal(cartoon?.predictedLabel, 'Drawing');
+    assert.equal(photo?.predictedLabel, 'Neutral');
+    assert.ok((photo?.probabilities[2] ?? 0) > 0.9);
   });
 
   test('no tensor leaks: the count after a batch equals the count before, every method', async () => {

@@ -41,6 +41,7 @@ const columns: readonly Column[] = [
   { title: 'target', width: 13, left: true },
   { title: 'fwd/bwd/maps ms/batch', width: 21 },
   { title: 'RSS MB', width: 6 },
+  { title: 'others CPU', width: 10 },
   { title: 'tensors', width: 16, left: true },
 ];
 
@@ -77,13 +78,15 @@ export function tableLine(row: EngineBenchRow): string {
     target,
     `${stages.forwardMs.toFixed(0)}/${stages.backwardMs.toFixed(1)}/${stages.mapsMs.toFixed(1)}`,
     row.peakRssMb.toFixed(0),
+    row.otherCpuShare === undefined ? '?' : `${(row.otherCpuShare * 100).toFixed(0)}%`,
     `${row.tensorsBefore}→${row.tensorsAfter}${row.leak ? ' LEAK' : ''}`,
   ]);
 }
 
 export const tableFootnote =
   'ms/img: median (p90) over iterations; ratio: median (p90) of per-iteration explain/predict, the two measured back to back on the same batch in alternating order;\n' +
-  'fwd/bwd/maps: medians of the engine\'s own explain stage timings; RSS: peak sampled during that row; tensors: tf.memory().numTensors before→after the timed iterations.';
+  'fwd/bwd/maps: medians of the engine\'s own explain stage timings; RSS: peak sampled during that row;\n' +
+  'others CPU: share of all cores used by other processes during the row (noise if well above 0); tensors: tf.memory().numTensors before→after the timed iterations.';
 
 export function throughputLines(row: ThroughputRow): string {
   const perProcess = row.multi.perProcessImagesPerSecond.map((r) => r.toFixed(1)).join(' + ');

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { Explainer, loadModel, selectBackend, type BackendPreference, type StageTimings } from '@gradcam/engine';
+import { CpuContention } from './cpu-contention.ts';
 import { fixtureBatch } from './fixture-batch.ts';
 import { ratioVerdict, type TargetVerdict } from './ratio-targets.ts';
-import { RssSampler, processMaxRssMb } from './rss-sampler.ts';
+import { peakRssMb } from './peak-rss.ts';
 import { median, percentile } from './sample-statistics.ts';
 
 /** How long to measure one model × backend × batch cell. */
@@ -17,9 +18,10 @@ export interface WarmupPlan {
   readonly minSeconds: number;
 }
 
-export interface EngineBenchPlan {
-  readonly models: readonly string[];
-  readonly backends: readonly BackendPreference[];
+/** One model on one backend, every batch size: what one benchmark process measures. */
+export interface ModelBenchConfig {
+  readonly model: string;
+  readonly backend: BackendPreference;
   readonly batches: readonly number[];
   readonly budget: IterationBudget;
   readonly warmup: WarmupPlan;
@@ -37,33 +39,52 @@ export interface EngineBenchRow {
   readonly backend: string;
   readonly batch: number;
   readonly iterations: number;
+  /** Wall-clock ms per image, predict (forward only) and explain (forward + Grad-CAM). */
   readonly forwardMsPerImage: Spread;
   readonly gradcamMsPerImage: Spread;
-  /** Median (and p90) of the per-iteration ratio explain / predict, each pair measured back to back. */
+  /** Per-iteration explain / predict wall time, the two measured back to back on the same batch. */
   readonly ratio: Spread;
   /** median(explain) / median(predict): a cross-check of `ratio`. */
   readonly ratioOfMedians: number;
+  /**
+   * The same ratio in process CPU time: other processes on the machine inflate wall time but
+   * hardly CPU time, so this one stays steady on a shared machine.
+   */
+  readonly cpuRatio: Spread;
   /** Medians of the engine's own stage timings for the explain calls, ms per batch. */
   readonly stagesMsPerBatch: Omit<StageTimings, 'totalMs'>;
   readonly target: TargetVerdict | undefined;
-  /** Peak RSS sampled while this cell ran, and the process-wide high-water mark at its end. */
+  readonly cpuTarget: TargetVerdict | undefined;
+  /** Share of the machine's CPU (0…1) other processes used during the timed iterations: noise. */
+  readonly otherCpuShare: number | undefined;
+  /**
+   * Peak RSS of the benchmark process up to the end of this row (batches run in ascending order,
+   * one process per model × backend, and the wasm heap never shrinks: the peak at this batch size).
+   */
   readonly peakRssMb: number;
-  readonly processMaxRssMb: number;
   readonly tensorsBefore: number;
   readonly tensorsAfter: number;
   readonly leak: boolean;
 }
 
-interface Pair {
-  readonly predictMs: number;
-  readonly explainMs: number;
-  readonly stages: StageTimings;
+interface Timed<T> {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly value: T;
 }
 
-async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> {
+interface Pair {
+  readonly predict: Timed<unknown>;
+  readonly explain: Timed<{ timings: StageTimings }>;
+}
+
+async function timed<T>(run: () => Promise<T>): Promise<Timed<T>> {
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const value = await run();
-  return { ms: performance.now() - started, value };
+  const wallMs = performance.now() - started;
+  const { user, system } = process.cpuUsage(cpu);
+  return { wallMs, cpuMs: (user + system) / 1000, value };
 }
 
 /**
@@ -75,12 +96,10 @@ async function measurePair(explainer: Explainer, inputs: readonly Float32Array[]
   const explain = () => timed(() => explainer.explain(inputs, { methods: ['gradcam'] }));
   if (iteration % 2 === 0) {
     const p = await predict();
-    const e = await explain();
-    return { predictMs: p.ms, explainMs: e.ms, stages: e.value.timings };
+    return { predict: p, explain: await explain() };
   }
   const e = await explain();
-  const p = await predict();
-  return { predictMs: p.ms, explainMs: e.ms, stages: e.value.timings };
+  return { predict: await predict(), explain: e };
 }
 
 function spread(values: readonly number[]): Spread {
@@ -103,27 +122,23 @@ export async function benchBatch(
 ): Promise<EngineBenchRow> {
   const [height, width] = explainer.inputShape;
   const inputs = await fixtureBatch(batch, height, width);
-  const rss = new RssSampler();
   const warmStart = performance.now();
-  for (let i = 0; i < warmup.iterations || performance.now() - warmStart < warmup.minSeconds * 1000; i++) {
-    await measurePair(explainer, inputs, i);
-    rss.sample();
-  }
+  for (let i = 0; i < warmup.iterations || performance.now() - warmStart < warmup.minSeconds * 1000; i++) await measurePair(explainer, inputs, i);
 
   const tensorsBefore = tf.memory().numTensors;
+  const contention = new CpuContention();
   const pairs: Pair[] = [];
   const started = performance.now();
-  while (!budgetDone(budget, pairs.length, performance.now() - started)) {
-    pairs.push(await measurePair(explainer, inputs, pairs.length));
-    rss.sample();
-  }
+  while (!budgetDone(budget, pairs.length, performance.now() - started)) pairs.push(await measurePair(explainer, inputs, pairs.length));
   const tensorsAfter = tf.memory().numTensors;
-  const peakRssMb = rss.stop();
+  const otherCpuShare = contention.otherShare();
 
-  const forward = pairs.map((p) => p.predictMs / batch);
-  const gradcam = pairs.map((p) => p.explainMs / batch);
-  const ratio = spread(pairs.map((p) => p.explainMs / p.predictMs));
+  const forward = pairs.map((p) => p.predict.wallMs / batch);
+  const gradcam = pairs.map((p) => p.explain.wallMs / batch);
+  const ratio = spread(pairs.map((p) => p.explain.wallMs / p.predict.wallMs));
+  const cpuRatio = spread(pairs.map((p) => p.explain.cpuMs / p.predict.cpuMs));
   const model = explainer.model.descriptor.name;
+  const stage = (key: keyof StageTimings): number => median(pairs.map((p) => p.explain.value.timings[key]));
   return {
     kind: 'latency',
     model,
@@ -134,14 +149,12 @@ export async function benchBatch(
     gradcamMsPerImage: spread(gradcam),
     ratio,
     ratioOfMedians: median(gradcam) / median(forward),
-    stagesMsPerBatch: {
-      forwardMs: median(pairs.map((p) => p.stages.forwardMs)),
-      backwardMs: median(pairs.map((p) => p.stages.backwardMs)),
-      mapsMs: median(pairs.map((p) => p.stages.mapsMs)),
-    },
+    cpuRatio,
+    stagesMsPerBatch: { forwardMs: stage('forwardMs'), backwardMs: stage('backwardMs'), mapsMs: stage('mapsMs') },
     target: ratioVerdict(model, backend, batch, ratio.median),
-    peakRssMb,
-    processMaxRssMb: processMaxRssMb(),
+    cpuTarget: ratioVerdict(model, backend, batch, cpuRatio.median),
+    otherCpuShare,
+    peakRssMb: peakRssMb(),
     tensorsBefore,
     tensorsAfter,
     leak: tensorsAfter !== tensorsBefore,
@@ -149,27 +162,19 @@ export async function benchBatch(
 }
 
 /**
- * Every model × backend × batch of the plan, one row each, handed to `onRow` as soon as it is
- * measured (a long run shows progress). Each model is loaded after its backend is selected, so its
- * weights live on that backend, and disposed before the next.
+ * Every batch size of one model on one backend, in ascending order, each row handed to `onRow` as
+ * soon as it is measured. Meant to run in a process of its own (see latency-worker.ts), so the
+ * memory figures and backend state of one model never leak into another's.
  */
-export async function benchEngine(plan: EngineBenchPlan, onRow: (row: EngineBenchRow) => void): Promise<EngineBenchRow[]> {
-  const rows: EngineBenchRow[] = [];
-  for (const preference of plan.backends) {
-    const backend = await selectBackend(preference);
-    for (const name of plan.models) {
-      const model = await loadModel(name);
-      try {
-        const explainer = new Explainer(model);
-        for (const batch of plan.batches) {
-          const row = await benchBatch(explainer, backend.name, batch, plan.budget, plan.warmup);
-          rows.push(row);
-          onRow(row);
-        }
-      } finally {
-        model.runner.dispose();
-      }
+export async function benchModel(config: ModelBenchConfig, onRow: (row: EngineBenchRow) => Promise<void> | void): Promise<void> {
+  const backend = await selectBackend(config.backend);
+  const model = await loadModel(config.model);
+  try {
+    const explainer = new Explainer(model);
+    for (const batch of [...config.batches].sort((a, b) => a - b)) {
+      await onRow(await benchBatch(explainer, backend.name, batch, config.budget, config.warmup));
     }
+  } finally {
+    model.runner.dispose();
   }
-  return rows;
 }

@@ -12,7 +12,9 @@ const require = createRequire(import.meta.url);
  * model.json, each `groupN-shardKofN.min.js` exports one weight shard as base64. Reading them
  * directly takes ~0.1 s, against seconds for nsfwjs's own `load()`, and needs no network.
  */
-export function readNsfwjsModel(folder: 'mobilenet_v2' | 'mobilenet_v2_mid' | 'inception_v3'): io.ModelArtifacts {
+export type NsfwjsFolder = 'mobilenet_v2' | 'mobilenet_v2_mid' | 'inception_v3';
+
+export function readNsfwjsModel(folder: NsfwjsFolder): io.ModelArtifacts {
   let root: string;
   try {
     // The package's exports map hides package.json; its CommonJS entry is dist/cjs/index.js.

@@ -111,7 +111,6 @@ export class Explainer {
     }
     const { runner } = this.model;
     const batch = inputs.length;
-    const [, , ] = this.inputShape;
     const t0 = performance.now();
     const x = this.batchTensor(inputs);
     const owned: Tensor[] = [x];

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type BackendPreference, backendPreferences, builtinModels } from '@gradcam/engine';
-import type { EngineBenchPlan } from './engine-bench.ts';
 import type { ThroughputPlan } from './multi-process-throughput.ts';
+import type { EngineBenchPlan } from './run-engine-bench.ts';
 
 export interface BenchArgs {
   readonly engine: EngineBenchPlan;

@@ -3,7 +3,6 @@
  * batch, then multi-process throughput. A benchmark, not a test: it prints figures and the issue's
  * targets next to them, and exits 0 unless it could not measure (or found a tensor leak).
  */
-import { benchEngine } from './engine-bench.ts';
 import { type BenchArgs, BenchArgsError, benchUsage, parseBenchArgs } from './bench-args.ts';
 import {
   environmentLine,
@@ -15,6 +14,7 @@ import {
   throughputLines,
 } from './bench-report.ts';
 import { benchThroughput } from './multi-process-throughput.ts';
+import { runEngineBench } from './run-engine-bench.ts';
 
 async function main(): Promise<number> {
   let args: BenchArgs | undefined;
@@ -40,7 +40,7 @@ async function main(): Promise<number> {
     out('');
     out(tableHeader());
   }
-  const rows = await benchEngine(args.engine, (row) => out(args.json ? jsonLine(row) : tableLine(row)));
+  const rows = await runEngineBench(args.engine, (row) => out(args.json ? jsonLine(row) : tableLine(row)));
   if (!args.json) out(tableFootnote);
 
   let leak = rows.some((r) => r.leak);

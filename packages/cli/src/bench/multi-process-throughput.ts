@@ -1,10 +1,20 @@
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type ThroughputResult, type ThroughputWorkerConfig, isWorkerMessage } from './throughput-messages.ts';
+import type { BackendPreference } from '@gradcam/engine';
+import { CpuContention } from './cpu-contention.ts';
+import { type ForkedWorker, forkWorker } from './fork-worker.ts';
+import { type GoMessage, type ThroughputResult, isThroughputMessage } from './worker-messages.ts';
 
-const workerFile = fileURLToPath(new URL('./throughput-worker.ts', import.meta.url));
-/** Absolute, so the children find tsx whatever their working directory. */
-const tsxLoader = import.meta.resolve('tsx');
+const throughputWorker = fileURLToPath(new URL('./throughput-worker.ts', import.meta.url));
+
+/** What each throughput child is told to do (its JSON config). */
+export interface ThroughputWorkerConfig {
+  readonly model: string;
+  readonly backend: BackendPreference;
+  readonly batch: number;
+  readonly seconds: number;
+  readonly warmupIterations: number;
+  readonly warmupSeconds: number;
+}
 
 export interface ThroughputPlan extends ThroughputWorkerConfig {
   readonly processes: number;
@@ -14,9 +24,11 @@ export interface ThroughputPlan extends ThroughputWorkerConfig {
 
 export interface ThroughputRun {
   readonly processes: number;
-  /** All images / the longest child window: the children's windows overlap (barrier start). */
+  /** All images / the longest child window (the windows overlap: barrier start). */
   readonly imagesPerSecond: number;
   readonly perProcessImagesPerSecond: readonly number[];
+  /** Share of the machine's CPU (0…1) used by processes other than ours during the window. */
+  readonly otherCpuShare: number | undefined;
   readonly results: readonly ThroughputResult[];
 }
 
@@ -28,66 +40,47 @@ export interface ThroughputRow {
   readonly seconds: number;
   readonly single: ThroughputRun;
   readonly multi: ThroughputRun;
-  /** multi.imagesPerSecond / single.imagesPerSecond; ideal = processes on as many idle cores. */
+  /** multi.imagesPerSecond / single.imagesPerSecond; ideal = processes, given as many idle cores. */
   readonly scaling: number;
   readonly leak: boolean;
 }
 
 interface Child {
-  readonly process: ChildProcess;
+  readonly worker: ForkedWorker;
   readonly ready: Promise<void>;
   readonly result: Promise<ThroughputResult>;
 }
 
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  readonly resolve: (value: T) => void;
-  readonly reject: (error: Error) => void;
-}
-
-/** Promise.withResolvers arrived in Node 22. */
-function deferred<T>(): Deferred<T> {
-  let resolve: (value: T) => void = () => undefined;
-  let reject: (error: Error) => void = () => undefined;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Until someone awaits it, a rejection (the child died before "ready") must not crash us.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
-
 function startChild(config: ThroughputWorkerConfig, readyTimeoutMs: number): Child {
-  // Children's stdout goes to our stderr so it can never corrupt --json output.
-  const child = fork(workerFile, [JSON.stringify(config)], {
-    execArgv: ['--import', tsxLoader],
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  let onReady: () => void = () => undefined;
+  let onResult: (result: ThroughputResult) => void = () => undefined;
+  const worker = forkWorker(throughputWorker, config, (message) => {
+    if (!isThroughputMessage(message)) return;
+    if (message.type === 'ready') onReady();
+    else onResult(message.result);
   });
-  child.stdout?.pipe(process.stderr);
-  const ready = deferred<void>();
-  const result = deferred<ThroughputResult>();
-  // Settled promises ignore later calls, so failing after success is harmless.
-  const fail = (error: Error): void => {
-    clearTimeout(readyTimer);
-    ready.reject(error);
-    result.reject(error);
-  };
-  const readyTimer = setTimeout(() => fail(new Error(`throughput child ${child.pid} not ready after ${readyTimeoutMs / 1000} s`)), readyTimeoutMs);
-  child.on('message', (message: unknown) => {
-    if (!isWorkerMessage(message)) return;
-    if (message.type === 'ready') {
-      clearTimeout(readyTimer);
-      ready.resolve();
-    } else if (message.type === 'result') {
-      result.resolve(message.result);
-    } else {
-      fail(new Error(`throughput child ${child.pid}: ${message.message}`));
-    }
+  // A child that dies rejects both promises through `exited`; a settled promise ignores the rest.
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`throughput worker ${worker.process.pid} not ready after ${readyTimeoutMs / 1000} s`)), readyTimeoutMs);
+    onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    worker.exited.then(
+      () => reject(new Error(`throughput worker ${worker.process.pid} exited before it was ready`)),
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  child.on('error', fail);
-  child.on('exit', (code, signal) => fail(new Error(`throughput child ${child.pid} exited (${signal ?? `code ${code}`}) before reporting`)));
-  return { process: child, ready: ready.promise, result: result.promise };
+  const result = new Promise<ThroughputResult>((resolve, reject) => {
+    onResult = resolve;
+    worker.exited.then(() => reject(new Error(`throughput worker ${worker.process.pid} exited without a result`)), reject);
+  });
+  ready.catch(() => undefined);
+  result.catch(() => undefined);
+  return { worker, ready, result };
 }
 
 /**
@@ -95,22 +88,33 @@ function startChild(config: ThroughputWorkerConfig, readyTimeoutMs: number): Chi
  * every one has reported ready are they told to go, so their timed windows overlap.
  */
 export async function measureThroughput(plan: ThroughputPlan, processes: number): Promise<ThroughputRun> {
-  const { processes: _ignored, readyTimeoutSeconds, ...config } = plan;
-  const children = Array.from({ length: processes }, () => startChild(config, readyTimeoutSeconds * 1000));
+  const config: ThroughputWorkerConfig = {
+    model: plan.model,
+    backend: plan.backend,
+    batch: plan.batch,
+    seconds: plan.seconds,
+    warmupIterations: plan.warmupIterations,
+    warmupSeconds: plan.warmupSeconds,
+  };
+  const children = Array.from({ length: processes }, () => startChild(config, plan.readyTimeoutSeconds * 1000));
   try {
     await Promise.all(children.map((c) => c.ready));
-    for (const c of children) c.process.send({ type: 'go' });
+    const contention = new CpuContention();
+    for (const c of children) c.worker.send({ type: 'go' } satisfies GoMessage);
     const results = await Promise.all(children.map((c) => c.result));
+    const otherCpuShare = contention.otherShare(results.reduce((sum, r) => sum + r.cpuSeconds, 0));
+    await Promise.all(children.map((c) => c.worker.exited));
     const images = results.reduce((sum, r) => sum + r.images, 0);
     const longestMs = Math.max(...results.map((r) => r.elapsedMs));
     return {
       processes,
       imagesPerSecond: images / (longestMs / 1000),
       perProcessImagesPerSecond: results.map((r) => r.images / (r.elapsedMs / 1000)),
+      otherCpuShare,
       results,
     };
   } finally {
-    for (const c of children) if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill();
+    for (const c of children) c.worker.kill();
   }
 }
 

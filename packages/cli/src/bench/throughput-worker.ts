@@ -1,34 +1,28 @@
 /**
  * Child process of the multi-process throughput benchmark: loads the model, warms up, reports
  * "ready", waits for "go", then runs Grad-CAM batches for a fixed time and reports what it did.
- * Started by multi-process-throughput.ts through child_process.fork; not meant to be run by hand.
+ * Started by multi-process-throughput.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Explainer, loadModel, selectBackend } from '@gradcam/engine';
 import { fixtureBatch } from './fixture-batch.ts';
-import { processMaxRssMb } from './rss-sampler.ts';
+import type { ThroughputWorkerConfig } from './multi-process-throughput.ts';
+import { peakRssMb } from './peak-rss.ts';
 import { median } from './sample-statistics.ts';
-import { type ThroughputWorkerConfig, type WorkerMessage, isGoMessage, parseWorkerConfig } from './throughput-messages.ts';
+import { backendField, isRecord, numberField, stringField } from './worker-config-guards.ts';
+import { nextParentMessage, runWorker, sendToParent } from './worker-ipc.ts';
+import { type ThroughputMessage, isGoMessage } from './worker-messages.ts';
 
-function send(message: WorkerMessage): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (!process.send) {
-      reject(new Error('throughput-worker must be started with child_process.fork (no IPC channel)'));
-      return;
-    }
-    process.send(message, undefined, {}, (error) => (error ? reject(error) : resolve()));
-  });
-}
-
-function waitForGo(): Promise<void> {
-  return new Promise((resolve) => {
-    const onMessage = (message: unknown): void => {
-      if (!isGoMessage(message)) return;
-      process.off('message', onMessage);
-      resolve();
-    };
-    process.on('message', onMessage);
-  });
+function parseConfig(value: unknown): ThroughputWorkerConfig {
+  if (!isRecord(value)) throw new Error('worker config: not an object');
+  return {
+    model: stringField(value, 'model'),
+    backend: backendField(value, 'backend'),
+    batch: numberField(value, 'batch'),
+    seconds: numberField(value, 'seconds'),
+    warmupIterations: numberField(value, 'warmupIterations'),
+    warmupSeconds: numberField(value, 'warmupSeconds'),
+  };
 }
 
 async function run(config: ThroughputWorkerConfig): Promise<void> {
@@ -41,11 +35,12 @@ async function run(config: ThroughputWorkerConfig): Promise<void> {
   const warmStart = performance.now();
   for (let i = 0; i < config.warmupIterations || performance.now() - warmStart < config.warmupSeconds * 1000; i++) await explain();
 
-  const go = waitForGo();
-  await send({ type: 'ready' });
+  const go = nextParentMessage(isGoMessage);
+  await sendToParent({ type: 'ready' } satisfies ThroughputMessage);
   await go;
 
   const tensorsBefore = tf.memory().numTensors;
+  const cpu = process.cpuUsage();
   const batchMs: number[] = [];
   const started = performance.now();
   let elapsedMs = 0;
@@ -56,28 +51,23 @@ async function run(config: ThroughputWorkerConfig): Promise<void> {
     batchMs.push(now - t);
     elapsedMs = now - started;
   }
-  await send({
+  const { user, system } = process.cpuUsage(cpu);
+  const message: ThroughputMessage = {
     type: 'result',
     result: {
+      backend: backend.name,
       images: batchMs.length * config.batch,
       iterations: batchMs.length,
       elapsedMs,
-      backend: backend.name,
+      cpuSeconds: (user + system) / 1e6,
       msPerBatchMedian: median(batchMs),
       tensorsBefore,
       tensorsAfter: tf.memory().numTensors,
-      maxRssMb: processMaxRssMb(),
+      peakRssMb: peakRssMb(),
     },
-  });
+  };
+  await sendToParent(message);
   explainer.model.runner.dispose();
 }
 
-try {
-  await run(parseWorkerConfig(process.argv[2]));
-  process.disconnect?.();
-} catch (error) {
-  const message = error instanceof Error ? error.message : String(error);
-  await send({ type: 'error', message }).catch(() => undefined);
-  process.exitCode = 1;
-  process.disconnect?.();
-}
+await runWorker((config) => run(parseConfig(config)));

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { EngineError } from '../errors.ts';
+import { registerEngineGradients } from '../gradients/register-gradients.ts';
 import { installWasmKernelFallbacks } from './fallback-kernels.ts';
 
 export const backendPreferences = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -83,6 +84,7 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
   // Production mode: no debug checks, and no "install the node backend" banner from tfjs on
   // stdout, which would corrupt machine-readable CLI output.
   tf.enableProdMode();
+  registerEngineGradients();
   const candidates = preference === 'auto' ? autoOrder : [preference];
   const skipped: { name: BackendName; reason: string }[] = [];
   for (const name of candidates) {

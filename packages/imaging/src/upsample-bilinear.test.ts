@@ -42,15 +42,3 @@ test('rejects a map whose length does not match its size', () => {
   assert.throws(() => upsampleBilinear(new Float32Array(48), 7, 7, 10, 10), RangeError);
   assert.throws(() => upsampleBilinear(new Float32Array(49), 7, 7, 0, 10), RangeError);
 });
-
-test('is fast enough for per-image use: 7×7 → 1024×768 in well under 50 ms', () => {
-  // ≈4 ms on the 2-core dev machine; the bound only catches an accidental O(n·map) rewrite.
-  const map = Float32Array.from({ length: 49 }, (_, i) => i / 48);
-  let best = Number.POSITIVE_INFINITY;
-  for (let run = 0; run < 3; run++) {
-    const started = performance.now();
-    upsampleBilinear(map, 7, 7, 1024, 768);
-    best = Math.min(best, performance.now() - started);
-  }
-  assert.ok(best < 50, `took ${best.toFixed(1)} ms`);
-});

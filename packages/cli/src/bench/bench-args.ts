@@ -19,9 +19,9 @@ Forward-only vs forward + Grad-CAM per model × backend × batch, then multi-pro
                       default: nsfw-mobilenet-v2,nsfw-mobilenet-v2-graph
   --backends a,b      ${backendPreferences.join('|')}; default: auto (the one the engine picks)
   --batches 1,8,32    batch sizes (default 1,8,32; --quick: 1,8)
-  --seconds N         time budget per measurement (default 8; --quick: 2)
+  --seconds N         time budget per measurement (default 12; --quick: 2), at least 5 iterations
   --iterations N      fixed number of timed iterations instead of --seconds
-  --warmup N          untimed iterations first (default 2, and at least 1 s)
+  --warmup N          untimed iterations first (default 2, and at least 3 s; --quick: 1 s)
   --processes N       processes for the throughput part (default ${availableParallelism()}, 0 = skip it)
   --throughput-seconds N  timed window of each throughput run (default 10; --quick: 4)
   --quick             short smoke run
@@ -88,14 +88,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | undefined {
     values.iterations === undefined
       ? {
           kind: 'seconds',
-          seconds: values.seconds === undefined ? (quick ? 2 : 8) : positive('seconds', values.seconds, { integer: false, allowZero: false }),
+          seconds: values.seconds === undefined ? (quick ? 2 : 12) : positive('seconds', values.seconds, { integer: false, allowZero: false }),
           minIterations: quick ? 3 : 5,
           maxIterations: 100_000,
         }
       : { kind: 'iterations', iterations: positive('iterations', values.iterations, { integer: true, allowZero: false }) };
   const warmup = {
     iterations: values.warmup === undefined ? (quick ? 1 : 2) : positive('warmup', values.warmup, { integer: true, allowZero: true }),
-    minSeconds: quick ? 0.3 : 1,
+    // The first ~2 s of calls in a process run ~10% slow while V8 optimises tfjs's JavaScript.
+    minSeconds: quick ? 1 : 3,
   };
   const processes = values.processes === undefined ? availableParallelism() : positive('processes', values.processes, { integer: true, allowZero: true });
   const throughputSeconds =

@@ -22,7 +22,7 @@ async function main(): Promise<number> {
     args = parseBenchArgs(process.argv.slice(2));
   } catch (error) {
     if (error instanceof BenchArgsError || (error instanceof TypeError && 'code' in error)) {
-      process.stderr.write(`${error.message}\n\n${benchUsage}\n`);
+      process.stderr.write(`${error.message} (see --help)\n`);
       return 2;
     }
     throw error;

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { inferenceIdSchema } from './ids.ts';
+import { camMethodSchema } from './manifest.ts';
+
+/** Model names and versions become storage key segments, like ids. */
+export const modelNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'model names are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-"');
+export const modelVersionSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'model versions are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-"');
+
+export const modelRefSchema = z.object({
+  name: modelNameSchema,
+  /** Optional: the version the deployment serves under this name is used and recorded. */
+  version: modelVersionSchema.optional(),
+});
+export type ModelRef = z.infer<typeof modelRefSchema>;
+
+/** `s3://bucket/key`: the key may not climb out of its prefix. */
+export const s3UriSchema = z
+  .string()
+  .max(1024)
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\0]+$/, 'image.uri must look like s3://bucket/key')
+  .refine((uri) => !uri.split('/').slice(3).some((part) => part === '..' || part === '.'), 'image.uri may not contain "." or ".." segments');
+
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!match) throw new TypeError(`not an s3:// URI: ${uri}`);
+  return { bucket: match[1] as string, key: match[2] as string };
+}
+
+export const inlineImageSchema = z.object({ base64: z.string().min(1) });
+export const imageRefSchema = z.object({ uri: s3UriSchema });
+export const imageSourceSchema = z.union([inlineImageSchema, imageRefSchema]);
+
+/** What the model server predicted, as it reports it: recorded, and used by capture sampling. */
+export const predictionSchema = z.object({
+  classIndex: z.number().int().nonnegative(),
+  label: z.string().max(256).optional(),
+  /** Probabilities (or scores) per class, as served. */
+  scores: z.array(z.number().finite()).max(10_000).optional(),
+});
+export type Prediction = z.infer<typeof predictionSchema>;
+
+export const maxExplainClasses = 16;
+
+/** Which explanations to compute: methods × (given classes | top-k | the predicted class). */
+export const explainRequestSchema = z
+  .object({
+    methods: z.array(camMethodSchema).min(1).max(7).optional(),
+    classes: z.array(z.number().int().nonnegative()).min(1).max(maxExplainClasses).optional(),
+    topK: z.number().int().min(1).max(maxExplainClasses).optional(),
+  })
+  .refine((e) => e.classes === undefined || e.topK === undefined, 'explain takes classes or topK, not both');
+export type ExplainRequest = z.infer<typeof explainRequestSchema>;
+
+/** Small caller-owned key/values stored with the prediction (never used as metric labels). */
+export const metadataSchema = z
+  .record(z.string().max(64), z.union([z.string().max(1024), z.number(), z.boolean()]))
+  .refine((m) => Object.keys(m).length <= 32, 'metadata holds at most 32 keys');
+
+/** One inference, as posted to the ingest service. `id` is the idempotency key. */
+export const inferenceRecordSchema = z.object({
+  id: inferenceIdSchema,
+  model: modelRefSchema,
+  image: imageSourceSchema,
+  prediction: predictionSchema.optional(),
+  explain: explainRequestSchema.optional(),
+  metadata: metadataSchema.optional(),
+});
+export type InferenceRecord = z.infer<typeof inferenceRecordSchema>;
+
+export const maxBatchRecords = 1000;

@@ -1,0 +1,103 @@
+/**
+ * Every metric the pipeline exports, defined once: names follow Prometheus conventions
+ * (`gradcam_` prefix, base units in the name, `_total` on counters) and labels are of low
+ * cardinality only — never an inference id. Dashboards and alert rules are checked against
+ * this catalog in tests, so a renamed metric cannot silently break them.
+ */
+
+/** Latency buckets from 5 ms to 10 min: covers an ingest request and a backlogged job alike. */
+const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+/** Engine and storage stages per batch: 1 ms to 1 min. */
+const stageBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const batchSizeBuckets = [1, 2, 4, 8, 16, 32, 64];
+
+interface MetricBase {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+}
+export interface CounterDefinition extends MetricBase {
+  readonly type: 'counter';
+}
+export interface GaugeDefinition extends MetricBase {
+  readonly type: 'gauge';
+}
+export interface HistogramDefinition extends MetricBase {
+  readonly type: 'histogram';
+  readonly buckets: readonly number[];
+}
+export type MetricDefinition = CounterDefinition | GaugeDefinition | HistogramDefinition;
+
+const counter = (name: string, help: string, labelNames: readonly string[] = []): CounterDefinition => ({ type: 'counter', name, help, labelNames });
+const gauge = (name: string, help: string, labelNames: readonly string[] = []): GaugeDefinition => ({ type: 'gauge', name, help, labelNames });
+const histogram = (name: string, help: string, buckets: readonly number[], labelNames: readonly string[] = []): HistogramDefinition => ({
+  type: 'histogram',
+  name,
+  help,
+  labelNames,
+  buckets,
+});
+
+/** Per ingest process (`services/ingest` /metrics). */
+export const ingestMetrics = {
+  httpRequests: counter('gradcam_ingest_http_requests_total', 'HTTP requests answered by ingest, by route and status code.', ['route', 'status']),
+  httpDuration: histogram('gradcam_ingest_http_request_duration_seconds', 'Time to answer an ingest HTTP request.', latencyBuckets, ['route']),
+  records: counter('gradcam_ingest_records_total', 'Inference records by outcome: accepted, duplicate or rejected.', ['outcome']),
+  captureDecisions: counter(
+    'gradcam_ingest_capture_decisions_total',
+    'Capture-sampling decisions made by this ingest process, by model, decision and reason.',
+    ['model', 'decision', 'reason'],
+  ),
+} as const;
+
+/** Per worker process (`services/worker` /metrics). */
+export const workerMetrics = {
+  batchSize: histogram('gradcam_worker_batch_size', 'Images per engine call in this worker process.', batchSizeBuckets),
+  stageDuration: histogram(
+    'gradcam_worker_stage_duration_seconds',
+    'Time per batch in each stage: decode, engine (forward + backward + maps), render, upload.',
+    stageBuckets,
+    ['stage'],
+  ),
+  jobs: counter('gradcam_worker_jobs_total', 'Jobs finished by this worker process, by outcome (completed, failed, retried).', ['outcome']),
+  backendInfo: gauge('gradcam_worker_backend_info', 'Always 1; labels name the TensorFlow.js backend and model this process runs.', ['backend', 'model']),
+} as const;
+
+/** Pipeline-wide, from the metrics exporter (`services/metrics-exporter` /metrics). */
+export const pipelineMetrics = {
+  queueJobs: gauge('gradcam_queue_jobs', 'Explain jobs in the queue, by BullMQ state.', ['state']),
+  workers: gauge('gradcam_workers', 'Worker connections registered on the explain queue.'),
+  e2eLatency: histogram(
+    'gradcam_e2e_latency_seconds',
+    'From ingest accepting a record to its explanation manifest being stored.',
+    latencyBuckets,
+    ['model'],
+  ),
+  explanations: counter('gradcam_explanations_total', 'Explanations (image × method × class) by model, method and outcome.', ['model', 'method', 'outcome']),
+  jobsFailed: counter('gradcam_jobs_failed_total', 'Explain jobs that failed for good, by error code.', ['code']),
+  imagesExplained: counter('gradcam_images_explained_total', 'Images whose explanation manifest was stored; rate() gives the throughput.', ['model']),
+  batchSize: histogram('gradcam_batch_size', 'Images per engine call, across all workers.', batchSizeBuckets),
+  stageDuration: histogram(
+    'gradcam_stage_duration_seconds',
+    'Time per batch in each stage (decode, engine, render, upload), across all workers.',
+    stageBuckets,
+    ['stage'],
+  ),
+  captureDecisions: counter(
+    'gradcam_capture_decisions_total',
+    'Capture-sampling decisions across all ingest processes, by model, decision and reason (counted in Redis by ingest).',
+    ['model', 'decision', 'reason'],
+  ),
+  captureRate: gauge('gradcam_capture_rate', 'Configured capture rate in force (0–1) for the uniform sampling policy.'),
+  captureConfidenceThreshold: gauge('gradcam_capture_confidence_threshold', 'Records whose top score is below this are always explained (0 = off).'),
+} as const;
+
+export const metricCatalog: readonly MetricDefinition[] = [
+  ...Object.values(ingestMetrics),
+  ...Object.values(workerMetrics),
+  ...Object.values(pipelineMetrics),
+];
+
+/** Stage names used in the stage-duration histograms and in job results. */
+export const stages = ['decode', 'engine', 'render', 'upload'] as const;
+export type Stage = (typeof stages)[number];

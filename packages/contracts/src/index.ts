@@ -5,4 +5,5 @@ export * from './inference-record.ts';
 export * from './manifest.ts';
 export * from './prediction-document.ts';
 export * from './preprocessing.ts';
+export * from './redis-keys.ts';
 export * from './storage-keys.ts';

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from './config-error.ts';
+import { parseCapturePolicy } from './capture-policy.ts';
+import { readExporterConfig, readIngestConfig, readWorkerConfig } from './service-configs.ts';
+
+const base = { REDIS_URL: 'redis://127.0.0.1:6379', GRADCAM_API_TOKENS: 'token-aaaaaaaaaaaaaaaa' };
+
+function rejectsNaming(read: () => unknown, variable: string, pattern: RegExp) {
+  assert.throws(read, (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.variable, variable);
+    assert.match(error.message, new RegExp(`^${variable}: `));
+    assert.match(error.message, pattern);
+    assert.ok(!error.message.includes('\n'), 'one line');
+    return true;
+  });
+}
+
+test('defaults: local storage, capture everything, one worker process per core', () => {
+  const ingest = readIngestConfig(base);
+  assert.equal(ingest.port, 8080);
+  assert.equal(ingest.storage.kind, 'local');
+  assert.equal(ingest.capturePolicy.all, true);
+  const worker = readWorkerConfig(base);
+  assert.equal(worker.batchSize, 8);
+  assert.deepEqual(worker.models, ['nsfw-mobilenet-v2']);
+  assert.ok(worker.processes >= 1);
+  assert.equal(readExporterConfig(base).port, 9464);
+});
+
+test('S3 storage when a bucket is set; path-style by default with a custom endpoint', () => {
+  const config = readWorkerConfig({ ...base, S3_BUCKET: 'gradcam', S3_ENDPOINT: 'http://127.0.0.1:9000', GRADCAM_STORAGE_PREFIX: '/prod/' });
+  assert.equal(config.storage.kind, 's3');
+  assert.ok(config.storage.kind === 's3' && config.storage.forcePathStyle);
+  assert.equal(config.storage.prefix, 'prod');
+});
+
+test('each bad or missing value is one line naming the variable', () => {
+  rejectsNaming(() => readWorkerConfig({}), 'REDIS_URL', /required/);
+  rejectsNaming(() => readWorkerConfig({ ...base, REDIS_URL: 'http://x' }), 'REDIS_URL', /redis: or rediss: URL/);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BATCH_SIZE: 'eight' }), 'GRADCAM_BATCH_SIZE', /integer/);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BATCH_SIZE: '0' }), 'GRADCAM_BATCH_SIZE', /from 1 to 256/);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BACKEND: 'gpu' }), 'GRADCAM_BACKEND', /one of auto, tensorflow-gpu/);
+  rejectsNaming(() => readIngestConfig({ REDIS_URL: base.REDIS_URL }), 'GRADCAM_API_TOKENS', /required/);
+  rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: 'short' }), 'GRADCAM_API_TOKENS', /16 characters/);
+  rejectsNaming(() => readIngestConfig({ ...base, S3_ENDPOINT: 'http://minio:9000' }), 'S3_BUCKET', /required when S3_ENDPOINT/);
+  rejectsNaming(() => readIngestConfig({ ...base, S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: 'maybe' }), 'S3_FORCE_PATH_STYLE', /true or false/);
+  rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: 'a b' }), 'GRADCAM_STORAGE_PREFIX', /may hold only/);
+});
+
+test('capture policies: all, none, and OR-ed terms', () => {
+  assert.deepEqual(parseCapturePolicy('none'), { text: 'none', all: false, rate: 0, confidenceBelow: 0, classes: [] });
+  const policy = parseCapturePolicy('rate=0.1, confidence<0.6, classes=2|3');
+  assert.equal(policy.rate, 0.1);
+  assert.equal(policy.confidenceBelow, 0.6);
+  assert.deepEqual(policy.classes, [2, 3]);
+  for (const bad of ['rate=2', 'rate=', 'confidence<x', 'classes=a|b', 'sometimes', '']) {
+    assert.throws(() => parseCapturePolicy(bad), (error: unknown) => error instanceof ConfigError && error.variable === 'GRADCAM_CAPTURE_POLICY', bad);
+  }
+});

@@ -1,0 +1,211 @@
+import multipart from '@fastify/multipart';
+import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { type AcceptDeps, type RecordOutcome, acceptRecords, maxImageBytes } from './accept-records.ts';
+import { ApiError, unavailable } from './api-error.ts';
+import { createTokenCheck } from './bearer-auth.ts';
+import { type StatusDeps, inferenceStatus } from './inference-status.ts';
+
+export interface IngestTelemetry {
+  request(route: string, status: number, seconds: number): void;
+  records(outcomes: readonly RecordOutcome[]): void;
+  /** Prometheus exposition of this process's registry. */
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+export interface BlobServing {
+  /** Verifies a presigned local-store URL and returns the object, or undefined when invalid/expired. */
+  read(key: string, expires: string, signature: string): Promise<{ body: Buffer; contentType: string } | undefined>;
+}
+
+export interface IngestAppDeps {
+  readonly accept: AcceptDeps;
+  readonly status: StatusDeps;
+  readonly apiTokens: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly maxQueueDepth: number;
+  /** Jobs waiting in the queue (ingest refuses new work above maxQueueDepth). */
+  readonly queueDepth: () => Promise<number>;
+  /** Throws when Redis or storage cannot be reached. */
+  readonly checkReady: () => Promise<void>;
+  readonly telemetry: IngestTelemetry;
+  readonly blobs?: BlobServing;
+}
+
+type Issues = z.core.$ZodIssue[];
+const describeIssues = (issues: Issues) => issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+
+function parseRecord(body: unknown): InferenceRecord {
+  const parsed = inferenceRecordSchema.safeParse(body);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
+    throw new ApiError(400, 'RECORD_INVALID', `the record is invalid: ${where}${first?.message ?? 'unknown error'}`, describeIssues(parsed.error.issues));
+  }
+  return parsed.data;
+}
+
+function errorBody(error: ApiError) {
+  return { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };
+}
+
+function sendError(reply: FastifyReply, error: ApiError) {
+  if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
+  return reply.code(error.status).send(errorBody(error));
+}
+
+/** Cached for a moment: a depth check per request would double the Redis round trips. */
+function cachedDepth(read: () => Promise<number>, ttlMs = 250): () => Promise<number> {
+  let value: { at: number; depth: Promise<number> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!value || now - value.at > ttlMs) {
+      const depth = read();
+      value = { at: now, depth };
+      depth.catch(() => (value = undefined));
+    }
+    return value.depth;
+  };
+}
+
+/** Reads a multipart upload: a `record` field (JSON, without `image`) and an `image` file. */
+async function multipartRecord(request: FastifyRequest): Promise<InferenceRecord> {
+  let record: Record<string, unknown> | undefined;
+  let image: Buffer | undefined;
+  for await (const part of request.parts({ limits: { fileSize: maxImageBytes, files: 1, fields: 4 } })) {
+    if (part.type === 'file') {
+      if (part.fieldname !== 'image') throw new ApiError(400, 'MULTIPART_INVALID', `unexpected file field "${part.fieldname}"; send the image as "image"`);
+      image = await part.toBuffer();
+      if (part.file.truncated) throw new ApiError(413, 'IMAGE_TOO_LARGE', `images are limited to ${maxImageBytes} bytes`);
+    } else if (part.fieldname === 'record') {
+      try {
+        record = JSON.parse(String(part.value)) as Record<string, unknown>;
+      } catch {
+        throw new ApiError(400, 'MULTIPART_INVALID', 'the "record" field is not valid JSON');
+      }
+    }
+  }
+  if (!record) throw new ApiError(400, 'MULTIPART_INVALID', 'multipart uploads need a "record" field holding the record as JSON');
+  if (!image) throw new ApiError(400, 'MULTIPART_INVALID', 'multipart uploads need an "image" file field');
+  return parseRecord({ ...record, image: { base64: image.toString('base64') } });
+}
+
+export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
+  const app = Fastify({ bodyLimit: deps.maxBodyBytes, logger: false });
+  await app.register(multipart, { limits: { fileSize: maxImageBytes } });
+  const authorized = createTokenCheck(deps.apiTokens);
+  const depth = cachedDepth(deps.queueDepth);
+
+  app.addHook('onResponse', async (request, reply) => {
+    deps.telemetry.request(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+  app.setErrorHandler(async (error, _request, reply) => {
+    if (error instanceof ApiError) return sendError(reply, error);
+    const fastifyError = error as { statusCode?: number; code?: string; message: string };
+    if (fastifyError.statusCode === 413 || fastifyError.code === 'FST_REQ_FILE_TOO_LARGE') {
+      return sendError(reply, new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${deps.maxBodyBytes} bytes`));
+    }
+    if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+      return sendError(reply, new ApiError(fastifyError.statusCode, 'REQUEST_INVALID', fastifyError.message));
+    }
+    return sendError(reply, unavailable('a dependency (Redis or storage)', error));
+  });
+
+  const guarded = { onRequest: async (request: FastifyRequest) => {
+    if (!authorized(request.headers.authorization)) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS');
+  } };
+  const admit = async () => {
+    let waiting: number;
+    try {
+      waiting = await depth();
+    } catch (error) {
+      throw unavailable('Redis', error);
+    }
+    if (waiting >= deps.maxQueueDepth) {
+      throw new ApiError(429, 'QUEUE_FULL', `${waiting} jobs are waiting (limit ${deps.maxQueueDepth}); retry later`, undefined, 10);
+    }
+  };
+  const accept = async (records: InferenceRecord[]) => {
+    try {
+      const outcomes = await acceptRecords(deps.accept, records);
+      deps.telemetry.records(outcomes);
+      return outcomes;
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw unavailable('the queue (Redis)', error);
+    }
+  };
+
+  app.post('/v1/inferences', guarded, async (request, reply) => {
+    await admit();
+    const record = request.isMultipart() ? await multipartRecord(request) : parseRecord(request.body);
+    const [outcome] = await accept([record]);
+    if (!outcome) throw new Error('no outcome');
+    if ('error' in outcome) throw outcome.error;
+    return reply.code(outcome.duplicate ? 200 : 202).send(outcome);
+  });
+
+  // "::" escapes the colon: the route is literally /v1/inferences:batch.
+  app.post('/v1/inferences::batch', guarded, async (request, reply) => {
+    await admit();
+    const body = request.body as { records?: unknown } | null;
+    if (!body || !Array.isArray(body.records)) throw new ApiError(400, 'BATCH_INVALID', 'send {"records": [ … ]}');
+    if (body.records.length === 0 || body.records.length > maxBatchRecords) {
+      throw new ApiError(400, 'BATCH_SIZE', `a batch holds 1 to ${maxBatchRecords} records, got ${body.records.length}`);
+    }
+    const valid: { at: number; record: InferenceRecord }[] = [];
+    const results: unknown[] = body.records.map((raw: unknown, at) => {
+      try {
+        valid.push({ at, record: parseRecord(raw) });
+        return undefined;
+      } catch (error) {
+        const id = (raw as { id?: unknown } | null)?.id;
+        return { index: at, ...(typeof id === 'string' && { id }), ...errorBody(error as ApiError) };
+      }
+    });
+    const outcomes = await accept(valid.map((v) => v.record));
+    outcomes.forEach((outcome, i) => {
+      const at = (valid[i] as { at: number }).at;
+      results[at] = 'error' in outcome ? { index: at, id: outcome.id, ...errorBody(outcome.error) } : { index: at, ...outcome };
+    });
+    const accepted = outcomes.filter((o) => 'status' in o).length;
+    if (accepted === 0 && outcomes.length > 0 && outcomes.every((o) => 'error' in o && o.error.status === 503)) {
+      throw (outcomes[0] as { error: ApiError }).error;
+    }
+    return reply.code(200).send({ accepted, rejected: body.records.length - accepted, results });
+  });
+
+  app.get('/v1/inferences/:id', guarded, async (request) => {
+    const { id } = request.params as { id: string };
+    if (!inferenceIdSchema.safeParse(id).success) throw new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');
+    return inferenceStatus(deps.status, id);
+  });
+
+  if (deps.blobs) {
+    const blobs = deps.blobs;
+    // Presigned URLs of the embedded local store: the signature is the authorisation.
+    app.get('/v1/blobs/*', async (request, reply) => {
+      const key = (request.params as { '*': string })['*'];
+      const { expires = '', signature = '' } = request.query as { expires?: string; signature?: string };
+      const blob = await blobs.read(key, expires, signature);
+      if (!blob) throw new ApiError(403, 'URL_INVALID', 'the link is invalid or has expired; ask GET /v1/inferences/{id} for a fresh one');
+      return reply.header('content-type', blob.contentType).header('cache-control', 'private, max-age=300').send(blob.body);
+    });
+  }
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await deps.checkReady();
+      return { status: 'ready' };
+    } catch (error) {
+      return reply.code(503).send({ status: 'not-ready', reason: error instanceof Error ? error.message : String(error) });
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await deps.telemetry.scrape();
+    return reply.header('content-type', contentType).send(body);
+  });
+  return app;
+}

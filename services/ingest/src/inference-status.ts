@@ -1,0 +1,62 @@
+import {
+  type ExplanationManifest,
+  type PredictionDocument,
+  explanationManifestSchema,
+  keyIn,
+  manifestFileName,
+  predictionDocumentSchema,
+  predictionFileName,
+} from '@gradcam/contracts';
+import { ApiError } from './api-error.ts';
+import type { InferenceIndex } from './inference-index.ts';
+
+export type JobState = 'waiting' | 'delayed' | 'prioritized' | 'waiting-children' | 'paused' | 'active' | 'completed' | 'failed' | 'unknown';
+
+export interface StatusDeps {
+  readonly index: InferenceIndex;
+  /** BullMQ's view of the job (its id is the inference id); undefined once retention removed it. */
+  readonly jobState: (id: string) => Promise<{ state: JobState; failedReason?: string; attempts: number } | undefined>;
+  readonly readJson: (key: string) => Promise<unknown>;
+  readonly exists: (key: string) => Promise<boolean>;
+  readonly presign: (key: string) => Promise<string>;
+}
+
+export interface InferenceStatus {
+  readonly id: string;
+  readonly status: 'queued' | 'processing' | 'done' | 'failed' | 'skipped';
+  readonly folder: string;
+  readonly capture: PredictionDocument['capture'] | undefined;
+  readonly attempts?: number;
+  readonly failure?: { code: string; message: string };
+  readonly manifest?: ExplanationManifest;
+  /** Presigned GET URLs, by path relative to the folder. */
+  readonly urls?: Record<string, string>;
+}
+
+/** `CODE: message` is how the worker states a failure on the job (see packages/queue). */
+function parseFailure(reason: string | undefined): { code: string; message: string } {
+  const match = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(reason ?? '');
+  return match ? { code: match[1] as string, message: match[2] as string } : { code: 'INTERNAL', message: reason ?? 'unknown failure' };
+}
+
+export async function inferenceStatus(deps: StatusDeps, id: string): Promise<InferenceStatus> {
+  const entry = await deps.index.get(id);
+  if (!entry) throw new ApiError(404, 'INFERENCE_NOT_FOUND', `no inference "${id}" was accepted (or its record expired)`);
+  const base = { id, folder: entry.folder };
+  const prediction = predictionDocumentSchema.safeParse(await deps.readJson(keyIn(entry.folder, predictionFileName)).catch(() => undefined));
+  const capture = prediction.success ? prediction.data.capture : undefined;
+  if (!entry.explain) return { ...base, status: 'skipped', capture };
+
+  const job = await deps.jobState(id);
+  if (job?.state === 'failed') return { ...base, status: 'failed', capture, attempts: job.attempts, failure: parseFailure(job.failedReason) };
+  const manifestKey = keyIn(entry.folder, manifestFileName);
+  if (job?.state === 'completed' || (job === undefined && (await deps.exists(manifestKey)))) {
+    const manifest = explanationManifestSchema.parse(await deps.readJson(manifestKey));
+    const paths = [manifestFileName, predictionFileName, ...manifest.explanations.flatMap((e) => [e.rawMap.path, e.overlay.path])];
+    if (prediction.success && 'key' in prediction.data.image) paths.push(prediction.data.image.key.slice(entry.folder.length));
+    const urls = Object.fromEntries(await Promise.all(paths.map(async (path) => [path, await deps.presign(keyIn(entry.folder, path))] as const)));
+    return { ...base, status: 'done', capture, manifest, urls };
+  }
+  if (job === undefined) return { ...base, status: 'failed', capture, failure: { code: 'JOB_RECORD_EXPIRED', message: 'the job record expired before an explanation was stored' } };
+  return { ...base, status: job.state === 'active' ? 'processing' : 'queued', capture, attempts: job.attempts };
+}

@@ -1,20 +1,27 @@
+import { ConfigError } from '@gradcam/config';
 import { EngineError } from '@gradcam/engine';
 import { ImagingError } from '@gradcam/imaging';
 import { UsageError } from './cli-error.ts';
+import { demoCommand } from './commands/demo-command.ts';
 import { explainCommand } from './commands/explain-command.ts';
 import { modelsCommand } from './commands/models-command.ts';
+import { upCommand } from './commands/up-command.ts';
 
 const usage = `Usage: gradcam <command> [options]
 
 Commands:
   explain <files or folders…>   Grad-CAM maps, overlays and manifests for images
   models                        list the built-in models and their target layers
+  up                            run the pipeline locally (ingest, workers, exporter; npm start)
+  demo [files or folders…]      post images to the local pipeline and show where they landed
 
 Run gradcam <command> --help for the options of one command.`;
 
 const commands: Record<string, (argv: readonly string[]) => Promise<number>> = {
   explain: explainCommand,
   models: modelsCommand,
+  up: upCommand,
+  demo: demoCommand,
 };
 
 /** Runs one CLI invocation; returns the exit status. Every error becomes one readable line. */
@@ -34,6 +41,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       console.error(`gradcam ${name}: ${(error as Error).message} (see gradcam ${name} --help)`);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      console.error(`gradcam ${name}: configuration error: ${error.message}`);
       return 2;
     }
     if (error instanceof EngineError || error instanceof ImagingError) {

@@ -4,3 +4,4 @@ export { logLevels, readCommonConfig, type CommonConfig, type LogLevel, type Sto
 export { parseCapturePolicy, type CapturePolicy } from './capture-policy.ts';
 export { readExporterConfig, readIngestConfig, readWorkerConfig, type ExporterConfig, type IngestConfig, type WorkerConfig } from './service-configs.ts';
 export { loadConfigOrExit } from './load-or-exit.ts';
+export { childEnvironment, readLocalStackConfig, type LocalStackConfig } from './local-stack-config.ts';

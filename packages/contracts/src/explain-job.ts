@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { captureDecisionSchema } from './capture-decision.ts';
 import { inferenceIdSchema } from './ids.ts';
+import { camMethodSchema } from './manifest.ts';
 import { explainRequestSchema, modelNameSchema, modelVersionSchema, s3UriSchema } from './inference-record.ts';
 
 /** The BullMQ queue that carries explain jobs; the job id is the inference id. */
@@ -22,6 +23,22 @@ export const explainJobSchema = z.object({
 });
 export type ExplainJob = z.infer<typeof explainJobSchema>;
 
-/** What a completed job returns (kept on the BullMQ job). */
-export const explainJobResultSchema = z.object({ manifestKey: z.string(), artifacts: z.number().int().nonnegative() });
+/**
+ * What a completed job returns (kept on the BullMQ job): where the manifest is, and the figures
+ * the metrics exporter turns into pipeline-wide histograms from the queue's event stream.
+ */
+export const explainJobResultSchema = z.object({
+  manifestKey: z.string(),
+  model: z.string(),
+  methods: z.array(camMethodSchema),
+  explanations: z.number().int().nonnegative(),
+  /** Epoch ms: accepted by ingest, and manifest stored by the worker. */
+  acceptedAt: z.number().int(),
+  storedAt: z.number().int(),
+  batchSize: z.number().int().positive(),
+  /** True on one job per batch, so per-batch figures are counted once. */
+  batchLeader: z.boolean(),
+  /** Seconds spent by the job's batch in each stage. */
+  stageSeconds: z.object({ decode: z.number(), engine: z.number(), render: z.number(), upload: z.number() }),
+});
 export type ExplainJobResult = z.infer<typeof explainJobResultSchema>;

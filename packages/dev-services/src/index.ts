@@ -1,2 +1,12 @@
 export { freePort } from './free-port.ts';
 export { RedisServerNotFoundError, startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.ts';
+export { startS3Server, type S3Endpoint, type S3Server, type S3ServerOptions } from './s3-server.ts';
+export {
+  startTestRedis,
+  startTestS3,
+  type TestRedis,
+  type TestS3,
+  type TestS3Options,
+  type TestServiceKind,
+  type TestServiceOptions,
+} from './test-services.ts';

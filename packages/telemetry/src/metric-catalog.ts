@@ -11,26 +11,42 @@ const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 const stageBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const batchSizeBuckets = [1, 2, 4, 8, 16, 32, 64];
 
-interface MetricBase {
+interface MetricBase<Label extends string> {
   readonly name: string;
   readonly help: string;
-  readonly labelNames: readonly string[];
+  readonly labelNames: readonly Label[];
 }
-export interface CounterDefinition extends MetricBase {
+/** `Label` keeps the label names as literal types, so `createMetrics` can type `.labels()`. */
+export interface CounterDefinition<Label extends string = string> extends MetricBase<Label> {
   readonly type: 'counter';
 }
-export interface GaugeDefinition extends MetricBase {
+export interface GaugeDefinition<Label extends string = string> extends MetricBase<Label> {
   readonly type: 'gauge';
 }
-export interface HistogramDefinition extends MetricBase {
+export interface HistogramDefinition<Label extends string = string> extends MetricBase<Label> {
   readonly type: 'histogram';
   readonly buckets: readonly number[];
 }
-export type MetricDefinition = CounterDefinition | GaugeDefinition | HistogramDefinition;
+export type MetricDefinition<Label extends string = string> = CounterDefinition<Label> | GaugeDefinition<Label> | HistogramDefinition<Label>;
 
-const counter = (name: string, help: string, labelNames: readonly string[] = []): CounterDefinition => ({ type: 'counter', name, help, labelNames });
-const gauge = (name: string, help: string, labelNames: readonly string[] = []): GaugeDefinition => ({ type: 'gauge', name, help, labelNames });
-const histogram = (name: string, help: string, buckets: readonly number[], labelNames: readonly string[] = []): HistogramDefinition => ({
+const counter = <Label extends string = never>(name: string, help: string, labelNames: readonly Label[] = []): CounterDefinition<Label> => ({
+  type: 'counter',
+  name,
+  help,
+  labelNames,
+});
+const gauge = <Label extends string = never>(name: string, help: string, labelNames: readonly Label[] = []): GaugeDefinition<Label> => ({
+  type: 'gauge',
+  name,
+  help,
+  labelNames,
+});
+const histogram = <Label extends string = never>(
+  name: string,
+  help: string,
+  buckets: readonly number[],
+  labelNames: readonly Label[] = [],
+): HistogramDefinition<Label> => ({
   type: 'histogram',
   name,
   help,

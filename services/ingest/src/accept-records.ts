@@ -37,7 +37,14 @@ export interface AcceptDeps {
 }
 
 export type RecordOutcome =
-  | { readonly id: string; readonly status: 'queued' | 'skipped'; readonly duplicate: boolean; readonly reason: CaptureDecision['reason'] }
+  | {
+      readonly id: string;
+      readonly status: 'queued' | 'skipped';
+      readonly duplicate: boolean;
+      readonly reason: CaptureDecision['reason'];
+      /** Set on newly accepted records only (a duplicate was counted the first time). */
+      readonly model?: string;
+    }
   | { readonly id: string; readonly error: ApiError };
 
 interface Prepared {
@@ -168,7 +175,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   }));
   await deps.index.record(entries);
   for (const { item, capture } of stored) {
-    outcomes[item.at] = { id: item.record.id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason };
+    outcomes[item.at] = { id: item.record.id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name };
   }
   return records.map((record, at) => {
     const outcome = outcomes[at] ?? outcomes[firstAt.get(record.id) as number];

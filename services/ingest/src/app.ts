@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -10,13 +11,14 @@ import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 export interface IngestTelemetry {
   request(route: string, status: number, seconds: number): void;
   records(outcomes: readonly RecordOutcome[]): void;
+  captured(model: string, explain: boolean, reason: string): void;
   /** Prometheus exposition of this process's registry. */
   scrape(): Promise<{ contentType: string; body: string }>;
 }
 
 export interface BlobServing {
   /** Verifies a presigned local-store URL and returns the object, or undefined when invalid/expired. */
-  read(key: string, expires: string, signature: string): Promise<{ body: Buffer; contentType: string } | undefined>;
+  read(key: string, expires: string, signature: string): Promise<{ body: Readable; contentType: string } | undefined>;
 }
 
 export interface IngestAppDeps {
@@ -130,6 +132,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     try {
       const outcomes = await acceptRecords(deps.accept, records);
       deps.telemetry.records(outcomes);
+      for (const o of outcomes) if ('status' in o && o.model !== undefined) deps.telemetry.captured(o.model, o.status === 'queued', o.reason);
       return outcomes;
     } catch (error) {
       if (error instanceof ApiError) throw error;
@@ -188,7 +191,10 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     app.get('/v1/blobs/*', async (request, reply) => {
       const key = (request.params as { '*': string })['*'];
       const { expires = '', signature = '' } = request.query as { expires?: string; signature?: string };
-      const blob = await blobs.read(key, expires, signature);
+      const blob = await blobs.read(key, expires, signature).catch((error: unknown) => {
+        if ((error as { code?: string }).code === 'STORAGE_NOT_FOUND') throw new ApiError(404, 'BLOB_NOT_FOUND', 'the object no longer exists');
+        throw error;
+      });
       if (!blob) throw new ApiError(403, 'URL_INVALID', 'the link is invalid or has expired; ask GET /v1/inferences/{id} for a fresh one');
       return reply.header('content-type', blob.contentType).header('cache-control', 'private, max-age=300').send(blob.body);
     });

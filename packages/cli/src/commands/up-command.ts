@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { readLocalStackConfig } from '@gradcam/config';
+import { RedisServerNotFoundError } from '@gradcam/dev-services';
+import { UsageError } from '../cli-error.ts';
+import { startLocalStack } from '../local-stack/local-stack.ts';
+
+export const upUsage = `Usage: gradcam up   (npm start)
+
+Runs the pipeline on this machine: ingest (:8080), worker processes (one per core) and the
+metrics exporter (:9464). Redis: REDIS_URL, else a private redis-server on a free port with its
+data in .gradcam/redis. Storage: S3 when S3_BUCKET (and S3_ENDPOINT) are set, else .gradcam/storage.
+Stop with Ctrl-C: workers finish their current batch first.`;
+
+export async function upCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean' }, quiet: { type: 'boolean' } } });
+  if (values.help) {
+    console.log(upUsage);
+    return 0;
+  }
+  const config = readLocalStackConfig(process.env);
+  console.log(`starting the local stack (${config.workerProcesses} worker process${config.workerProcesses === 1 ? '' : 'es'})…`);
+  let stack;
+  try {
+    stack = await startLocalStack({ config, ...(values.quiet ? {} : { onLine: (line) => console.log(line) }) });
+  } catch (error) {
+    if (error instanceof RedisServerNotFoundError) throw new UsageError(error.message);
+    throw error;
+  }
+  console.log(`
+gradcam pipeline is up
+  ingest            ${stack.ingestUrl}   (POST /v1/inferences, GET /v1/inferences/{id})
+  metrics exporter  ${stack.exporterUrl}/metrics
+  worker metrics    ${stack.workerMetricsUrl}/metrics
+  redis             ${stack.redisUrl}
+  storage           ${stack.storageDir ?? 'S3 (from S3_BUCKET)'}
+  API token         ${stack.token}
+
+Try: npm run demo   (posts the sample images and prints where their explanations landed)
+Stop: Ctrl-C`);
+  await new Promise<void>((resolve) => {
+    const shutdown = () => resolve();
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
+  console.log('stopping: workers finish their current batch…');
+  await stack.stop();
+  return 0;
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type LocalStackConfig, childEnvironment } from '@gradcam/config';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type ServiceProcess, repoRoot, startService, waitUntilReady } from './service-process.ts';
+
+export interface LocalStack {
+  readonly ingestUrl: string;
+  readonly exporterUrl: string;
+  readonly workerMetricsUrl: string;
+  readonly redisUrl: string;
+  readonly token: string;
+  readonly storageDir: string | undefined;
+  /** SIGTERM to every service (workers flush their batch), then the private Redis. Safe twice. */
+  stop(): Promise<void>;
+}
+
+export interface LocalStackOptions {
+  readonly config: LocalStackConfig;
+  /** Extra environment for every service (e.g. GRADCAM_CAPTURE_POLICY, batch size). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly onLine?: (line: string) => void;
+  readonly readyTimeoutMs?: number;
+}
+
+/** The file where `gradcam up` leaves its URLs and token for `gradcam demo`. */
+export const stackFileName = 'local-stack.json';
+
+async function localToken(stateDir: string): Promise<string> {
+  const file = join(stateDir, 'api-token');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const token = `local-${randomBytes(24).toString('base64url')}`;
+    await writeFile(file, `${token}\n`, { mode: 0o600 });
+    return token;
+  }
+}
+
+/**
+ * Starts the whole pipeline on one machine: Redis (REDIS_URL, else a private redis-server with
+ * its data under the state dir), then the worker(s), the ingest service and the metrics exporter,
+ * each a child process reading the same configuration, and waits until each is ready.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const { config } = options;
+  const stateDir = resolve(repoRoot, config.stateDir);
+  await mkdir(join(stateDir, 'redis'), { recursive: true });
+  let redis: RedisServer | undefined;
+  const services: ServiceProcess[] = [];
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      // Ingest first (no new work), then workers (finish the batch), then the exporter and Redis.
+      for (const group of [['ingest'], ['worker'], ['metrics-exporter']]) {
+        await Promise.all(services.filter((s) => group.includes(s.name)).map((s) => s.stop()));
+      }
+      await redis?.stop();
+    })());
+  try {
+    if (config.redisUrl === undefined) redis = await startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
+    const redisUrl = config.redisUrl ?? (redis as RedisServer).url;
+    const token = config.apiToken ?? (await localToken(stateDir));
+    const storageDir = config.s3Configured ? undefined : join(stateDir, 'storage');
+    const ingestUrl = `http://127.0.0.1:${config.ingestPort}`;
+    const env = childEnvironment({
+      REDIS_URL: redisUrl,
+      GRADCAM_API_TOKENS: token,
+      GRADCAM_PUBLIC_URL: ingestUrl,
+      GRADCAM_HOST: '127.0.0.1',
+      GRADCAM_WORKER_PROCESSES: String(config.workerProcesses),
+      ...(storageDir === undefined ? {} : { GRADCAM_STORAGE_DIR: storageDir }),
+      ...options.env,
+    });
+    const start = (name: string) => {
+      const service = startService({ name, entry: `services/${name}/src/main.ts`, env, ...(options.onLine && { onLine: options.onLine }) });
+      services.push(service);
+      return service;
+    };
+    const timeout = options.readyTimeoutMs ?? 120_000;
+    const workerMetricsUrl = `http://127.0.0.1:${config.workerMetricsPort}`;
+    const exporterUrl = `http://127.0.0.1:${config.exporterPort}`;
+    // Workers announce the models they serve; ingest refuses records for models nobody serves.
+    const worker = start('worker');
+    await waitUntilReady(worker, `${workerMetricsUrl}/readyz`, timeout);
+    const ingest = start('ingest');
+    const exporter = start('metrics-exporter');
+    await Promise.all([waitUntilReady(ingest, `${ingestUrl}/readyz`, timeout), waitUntilReady(exporter, `${exporterUrl}/healthz`, timeout)]);
+    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, redisUrl, token, storageDir, stop };
+    await writeFile(join(stateDir, stackFileName), `${JSON.stringify({ ingestUrl, exporterUrl, token, storageDir }, null, 2)}\n`, { mode: 0o600 });
+    return stack;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

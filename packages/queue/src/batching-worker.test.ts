@@ -1,0 +1,314 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import type { ExplainJob } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import type { Redis } from 'ioredis';
+import { type BatchJob, type BatchingWorker, type BatchingWorkerOptions, type JobFinishedEvent, createBatchingWorker } from './batching-worker.ts';
+import { closeConnections, createProducerConnection, createWorkerConnection } from './connections.ts';
+import { PermanentJobError } from './errors/permanent-job-error.ts';
+import { type ExplainQueue, createExplainQueue, enqueueExplainJobs } from './explain-queue.ts';
+import { type RetryAndRetentionOptions, explainJob } from './job-catalog.ts';
+import type { BatchOutcome } from './micro-batcher.ts';
+import { queueJobCounts, workerCount } from './queue-counts.ts';
+import { countdown, eventually, explainJobFixture, randomPrefix } from './test-fixtures.ts';
+
+// Each test waits on events (jobs finished); this only turns a hang into a failure.
+const hangGuard = { timeout: 60_000 };
+const hour = 3_600_000;
+
+let redis: RedisServer;
+let producer: Redis;
+let workerTemplate: Redis;
+before(async () => {
+  redis = await startRedisServer();
+  producer = createProducerConnection(redis.url, { onError: () => {} });
+  workerTemplate = createWorkerConnection(redis.url, { onError: () => {} });
+});
+after(async () => {
+  await closeConnections(producer, workerTemplate);
+  await redis.stop();
+});
+
+/** The worker is generic in its result; a small one keeps these tests independent of the contract's. */
+interface TestResult {
+  readonly manifestKey: string;
+}
+const resultFor = (job: BatchJob<ExplainJob>): TestResult => ({ manifestKey: `${job.data.folder}explanation.json` });
+
+interface Harness {
+  readonly queue: ExplainQueue;
+  readonly finished: JobFinishedEvent[];
+  start(options: Partial<BatchingWorkerOptions<ExplainJob, TestResult>> & Pick<BatchingWorkerOptions<ExplainJob, TestResult>, 'processBatch'>): BatchingWorker;
+}
+
+/** A queue and workers under a fresh prefix; everything is closed when `run` ends. */
+async function withHarness(jobOptions: Partial<RetryAndRetentionOptions>, run: (harness: Harness) => Promise<void>): Promise<void> {
+  const prefix = randomPrefix();
+  const queue = createExplainQueue({ connection: producer, prefix, onError: () => {}, jobOptions });
+  const workers: BatchingWorker[] = [];
+  const errors: Error[] = [];
+  const finished: JobFinishedEvent[] = [];
+  const harness: Harness = {
+    queue,
+    finished,
+    start(options) {
+      const worker = createBatchingWorker<ExplainJob, TestResult>({
+        job: explainJob,
+        connection: workerTemplate,
+        prefix,
+        maxBatch: 4,
+        maxWaitMs: 50,
+        onError: (error) => errors.push(error),
+        ...options,
+        hooks: {
+          ...options.hooks,
+          onJobFinished: (event) => {
+            finished.push(event);
+            options.hooks?.onJobFinished?.(event);
+          },
+        },
+      });
+      workers.push(worker);
+      return worker;
+    },
+  };
+  try {
+    await run(harness);
+  } finally {
+    for (const worker of workers) await worker.close();
+    await queue.close();
+  }
+  assert.deepEqual(errors, [], 'no worker errors');
+}
+
+const ids = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+
+test('batches form up to maxBatch; the maxWaitMs timer sends a partial batch', hangGuard, async () => {
+  await withHarness({}, async ({ queue, start }) => {
+    const jobIds = ids('b', 10);
+    await enqueueExplainJobs(queue, jobIds.map(explainJobFixture));
+    const sizes: number[] = [];
+    const all = countdown(jobIds.length);
+    start({
+      maxBatch: 4,
+      maxWaitMs: 300,
+      processBatch: async (jobs) => jobs.map(resultFor),
+      hooks: {
+        onBatchEnd: (report) => sizes.push(report.size),
+        onJobFinished: () => all.tick(),
+      },
+    });
+    await all.done;
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      10,
+    );
+    assert.ok(sizes.every((size) => size >= 1 && size <= 4), `batch sizes ${sizes.join(',')}`);
+    assert.ok(sizes.includes(4), `a full batch formed (sizes ${sizes.join(',')})`);
+    // 10 jobs cannot all be in full batches of 4: at least one partial batch was sent by the timer.
+    assert.ok(sizes.some((size) => size < 4));
+    const job = await queue.getJob('b-3');
+    assert.deepEqual(job?.returnvalue, { manifestKey: 'mobilenet/v1/dt=2025-01-01/b-3/explanation.json' });
+    assert.deepEqual(await queueJobCounts(queue), { waiting: 0, prioritized: 0, delayed: 0, active: 0, completed: 10, failed: 0, paused: 0 });
+  });
+});
+
+test('never runs two processBatch calls at once, even across a steady stream of jobs', hangGuard, async () => {
+  await withHarness({}, async ({ queue, start }) => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let calls = 0;
+    const all = countdown(24);
+    start({
+      maxBatch: 3,
+      maxWaitMs: 10,
+      processBatch: async (jobs) => {
+        inFlight++;
+        calls++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await sleep(20);
+        inFlight--;
+        return jobs.map(resultFor);
+      },
+      hooks: { onJobFinished: () => all.tick() },
+    });
+    for (const chunk of [ids('s1', 8), ids('s2', 8), ids('s3', 8)]) {
+      await enqueueExplainJobs(queue, chunk.map(explainJobFixture));
+      await sleep(15);
+    }
+    await all.done;
+    assert.equal(maxInFlight, 1);
+    assert.ok(calls >= 8, 'batches never exceed maxBatch');
+  });
+});
+
+test('a failing job does not fail its neighbours in the batch', hangGuard, async () => {
+  await withHarness({}, async ({ queue, start, finished }) => {
+    await enqueueExplainJobs(queue, ['n-0', 'n-bad', 'n-2'].map(explainJobFixture));
+    const all = countdown(3);
+    start({
+      maxWaitMs: 200,
+      processBatch: async (jobs) => jobs.map((job) => (job.id === 'n-bad' ? new PermanentJobError('IMAGE_UNDECODABLE', 'not an image') : resultFor(job))),
+      hooks: { onJobFinished: () => all.tick() },
+    });
+    await all.done;
+    assert.equal(await (await queue.getJob('n-0'))?.getState(), 'completed');
+    assert.equal(await (await queue.getJob('n-2'))?.getState(), 'completed');
+    const bad = await queue.getJob('n-bad');
+    assert.equal(await bad?.getState(), 'failed');
+    assert.equal(bad?.failedReason, 'IMAGE_UNDECODABLE: not an image');
+    assert.deepEqual(finished.find((e) => e.jobId === 'n-bad'), { jobId: 'n-bad', outcome: 'failed', code: 'IMAGE_UNDECODABLE' });
+  });
+});
+
+test('permanent errors fail at once; transient ones are retried with backoff', hangGuard, async () => {
+  // A 10 ms backoff instead of the catalog's 1 s: the test observes attempts, not the schedule.
+  await withHarness({ attempts: 3, backoff: { type: 'fixed', delay: 10 } }, async ({ queue, start, finished }) => {
+    await enqueueExplainJobs(queue, ['permanent', 'flag-permanent', 'flaky', 'broken'].map(explainJobFixture));
+    const attemptsSeen = new Map<string, number[]>();
+    const settled = countdown(4);
+    start({
+      maxBatch: 4,
+      processBatch: async (jobs) =>
+        jobs.map((job): BatchOutcome<TestResult> => {
+          attemptsSeen.set(job.id, [...(attemptsSeen.get(job.id) ?? []), job.attempt]);
+          assert.equal(job.maxAttempts, 3);
+          switch (job.id) {
+            case 'permanent':
+              return new PermanentJobError('MODEL_UNKNOWN', 'no model "mobilenet"');
+            case 'flag-permanent':
+              return Object.assign(new Error('class index 9 out of range'), { permanent: true, code: 'CLASS_OUT_OF_RANGE' });
+            case 'flaky':
+              return job.attempt < 3 ? Object.assign(new Error('S3 timed out'), { code: 'TimeoutError' }) : resultFor(job);
+            default:
+              return new Error('always fails');
+          }
+        }),
+      hooks: { onJobFinished: (event) => event.outcome !== 'retried' && settled.tick() },
+    });
+    await settled.done;
+    assert.deepEqual(attemptsSeen.get('permanent'), [1]);
+    assert.deepEqual(attemptsSeen.get('flag-permanent'), [1]);
+    assert.deepEqual(attemptsSeen.get('flaky'), [1, 2, 3]);
+    assert.deepEqual(attemptsSeen.get('broken'), [1, 2, 3]);
+
+    const permanent = await queue.getJob('permanent');
+    assert.equal(permanent?.attemptsMade, 1);
+    assert.equal(permanent?.failedReason, 'MODEL_UNKNOWN: no model "mobilenet"');
+    assert.equal((await queue.getJob('flag-permanent'))?.failedReason, 'CLASS_OUT_OF_RANGE: class index 9 out of range');
+    assert.equal(await (await queue.getJob('flaky'))?.getState(), 'completed');
+    const broken = await queue.getJob('broken');
+    assert.equal(await broken?.getState(), 'failed');
+    assert.equal(broken?.attemptsMade, 3);
+    assert.equal(broken?.failedReason, 'JOB_FAILED: always fails');
+
+    const outcomes = (id: string) => finished.filter((e) => e.jobId === id).map((e) => `${e.outcome}${e.code ? `:${e.code}` : ''}`);
+    assert.deepEqual(outcomes('flaky'), ['retried:TIMEOUT_ERROR', 'retried:TIMEOUT_ERROR', 'completed']);
+    assert.deepEqual(outcomes('broken'), ['retried:JOB_FAILED', 'retried:JOB_FAILED', 'failed:JOB_FAILED']);
+  });
+});
+
+test('a throw from processBatch fails the whole batch as transient, keeping the error’s code', hangGuard, async () => {
+  await withHarness({ attempts: 2, backoff: { type: 'fixed', delay: 10 } }, async ({ queue, start, finished }) => {
+    await enqueueExplainJobs(queue, ids('t', 3).map(explainJobFixture));
+    let calls = 0;
+    const completed = countdown(3);
+    start({
+      maxBatch: 3,
+      maxWaitMs: 200,
+      processBatch: async (jobs) => {
+        if (calls++ === 0) throw Object.assign(new Error('storage unreachable'), { code: 'S3_UNAVAILABLE', permanent: true });
+        return jobs.map(resultFor);
+      },
+      hooks: { onJobFinished: (event) => event.outcome === 'completed' && completed.tick() },
+    });
+    await completed.done;
+    assert.deepEqual(
+      finished.filter((e) => e.outcome === 'retried').map((e) => e.code),
+      ['S3_UNAVAILABLE', 'S3_UNAVAILABLE', 'S3_UNAVAILABLE'],
+      'even an error marked permanent is retried when the whole batch threw',
+    );
+    assert.equal((await queue.getJob('t-0'))?.attemptsMade, 2);
+  });
+});
+
+test('invalid job data fails at once with JOB_INVALID and never reaches processBatch', hangGuard, async () => {
+  await withHarness({}, async ({ queue, start, finished }) => {
+    const seen: string[] = [];
+    const done = countdown(2);
+    // Written past the producer's validation, as an older producer or a hand edit could.
+    await queue.add(explainJob.jobName, { ...explainJobFixture('raw-bad'), folder: 'no-trailing-slash' }, { jobId: 'raw-bad' });
+    await enqueueExplainJobs(queue, [explainJobFixture('raw-good')]);
+    start({
+      processBatch: async (jobs) => {
+        seen.push(...jobs.map((job) => job.id));
+        return jobs.map(resultFor);
+      },
+      hooks: { onJobFinished: () => done.tick() },
+    });
+    await done.done;
+    const bad = await queue.getJob('raw-bad');
+    assert.equal(await bad?.getState(), 'failed');
+    assert.equal(bad?.attemptsMade, 1, 'not retried although attempts is 5');
+    assert.match(bad?.failedReason ?? '', /^JOB_INVALID: folder: /);
+    assert.deepEqual(seen, ['raw-good']);
+    assert.deepEqual(finished.find((e) => e.jobId === 'raw-bad'), { jobId: 'raw-bad', outcome: 'failed', code: 'JOB_INVALID' });
+  });
+});
+
+test('close() sends a partial batch at once and completes every job it took; safe to call twice', hangGuard, async () => {
+  await withHarness({}, async ({ queue, start }) => {
+    const sizes: number[] = [];
+    const worker = start({
+      maxBatch: 8,
+      maxWaitMs: hour, // only close() can send this batch: waiting for the timer would time the test out
+      processBatch: async (jobs) => {
+        sizes.push(jobs.length);
+        return jobs.map(resultFor);
+      },
+    });
+    await enqueueExplainJobs(queue, ids('c', 3).map(explainJobFixture));
+    await eventually(async () => (await queueJobCounts(queue)).active === 3);
+    assert.deepEqual(sizes, [], 'the partial batch is still waiting');
+    await Promise.all([worker.close(), worker.close()]);
+    await worker.close();
+    assert.deepEqual(sizes, [3]);
+    const counts = await queueJobCounts(queue);
+    assert.equal(counts.completed, 3);
+    assert.equal(counts.active, 0);
+  });
+});
+
+test('a batch longer than lockDuration keeps its jobs’ locks (BullMQ renews them)', hangGuard, async () => {
+  await withHarness({}, async ({ queue, start }) => {
+    const runs = new Map<string, number>();
+    const all = countdown(3);
+    start({
+      maxBatch: 3,
+      maxWaitMs: 100,
+      lockDuration: 2_000,
+      stalledInterval: 500,
+      processBatch: async (jobs) => {
+        for (const job of jobs) runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+        await sleep(5_000); // 2.5 × lockDuration; it awaits, so the renewal timer runs; a blocking call this long would lose the locks
+        return jobs.map(resultFor);
+      },
+      hooks: { onJobFinished: () => all.tick() },
+    });
+    await enqueueExplainJobs(queue, ids('l', 3).map(explainJobFixture));
+    await all.done;
+    assert.deepEqual([...runs.values()], [1, 1, 1], 'no job was taken as stalled and run again');
+    assert.equal((await queueJobCounts(queue)).completed, 3);
+  });
+});
+
+test('workers are visible to the metrics exporter', hangGuard, async () => {
+  await withHarness({}, async ({ queue, start }) => {
+    const worker = start({ processBatch: async (jobs) => jobs.map(resultFor) });
+    await worker.waitUntilReady();
+    await eventually(async () => (await workerCount(queue)) === 1);
+    await worker.close();
+    await eventually(async () => (await workerCount(queue)) === 0);
+  });
+});

@@ -1,0 +1,29 @@
+export { closeConnection, closeConnections, connectionReady, createProducerConnection, createWorkerConnection, type ConnectionErrorListener, type ConnectionOptions } from './connections.ts';
+export { createExplainQueue, enqueueExplainJobs, type ExplainQueue, type ExplainQueueOptions } from './explain-queue.ts';
+export { defaultQueuePrefix, explainJob, type JobDefinition, type RetryAndRetentionOptions } from './job-catalog.ts';
+export {
+  batchFailedCode,
+  errorCode,
+  formatFailedReason,
+  isPermanent,
+  jobFailedCode,
+  jobInvalidCode,
+  jobStalledCode,
+  parseFailedReason,
+  type JobFailure,
+} from './job-failure.ts';
+export { countedJobStates, queueDepth, queueJobCounts, workerCount, type CountedJobState, type JobCounts } from './queue-counts.ts';
+export { jobStatus, type JobStatus } from './job-status.ts';
+export { MicroBatcher, type BatchOutcome, type BatchReport, type MicroBatcherOptions, type ProcessBatch } from './micro-batcher.ts';
+export {
+  createBatchingWorker,
+  type BatchJob,
+  type BatchingWorker,
+  type BatchingWorkerHooks,
+  type BatchingWorkerOptions,
+  type JobFinishedEvent,
+} from './batching-worker.ts';
+export { BatchFailedError } from './errors/batch-failed-error.ts';
+export { JobInvalidError } from './errors/job-invalid-error.ts';
+export { PermanentJobError } from './errors/permanent-job-error.ts';
+export { QueueUnavailableError } from './errors/queue-unavailable-error.ts';

@@ -1,0 +1,21 @@
+import type { JobState, Queue } from 'bullmq';
+import { queueCall } from './queue-availability.ts';
+
+export interface JobStatus {
+  readonly state: JobState | 'unknown';
+  /** Attempts finished so far (failed or completed). */
+  readonly attempts: number;
+  /** `CODE: message` once an attempt failed (see `parseFailedReason`). */
+  readonly failedReason?: string;
+}
+
+/** BullMQ's view of one job; undefined when there is no such job (never added, or trimmed by retention). */
+export async function jobStatus(queue: Queue, jobId: string): Promise<JobStatus | undefined> {
+  return queueCall(queue, 'could not read the job', async () => {
+    const job = await queue.getJob(jobId);
+    if (job === undefined || job === null) return undefined;
+    const state = await job.getState();
+    const base = { state, attempts: job.attemptsMade };
+    return job.failedReason ? { ...base, failedReason: job.failedReason } : base;
+  });
+}

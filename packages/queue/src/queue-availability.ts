@@ -1,0 +1,23 @@
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { connectionReady } from './connections.ts';
+import { QueueUnavailableError } from './errors/queue-unavailable-error.ts';
+
+/**
+ * Runs a queue command, failing fast when Redis is unavailable and stating any failure as
+ * QUEUE_UNAVAILABLE with the Redis error as cause. BullMQ waits for a connection's first 'ready'
+ * before running any command — through any number of reconnects — so without the readiness check
+ * a producer started while Redis is down would hang on its first add. After the first 'ready',
+ * the producer connection's disabled offline queue makes commands reject by themselves.
+ */
+export async function queueCall<T>(queue: Queue, what: string, call: () => Promise<T>): Promise<T> {
+  const connection: unknown = queue.opts.connection;
+  // Queues built from plain options own their client; only a passed-in ioredis client can be checked.
+  if (connection instanceof Redis) await connectionReady(connection);
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof QueueUnavailableError) throw error;
+    throw new QueueUnavailableError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}

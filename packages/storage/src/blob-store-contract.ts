@@ -1,0 +1,262 @@
+// The behaviour every BlobStore must have, as one suite each implementation's test file runs
+// against a real backend. Not exported from the package: it imports node:test.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { type BlobStore, listAll } from './blob-store.ts';
+import { contentTypeFor } from './content-types.ts';
+import { isStorageError, type StorageErrorCode } from './storage-error.ts';
+
+export interface ContractSubject {
+  readonly store: BlobStore;
+  /** Removes what the test left behind (its bucket or directory, servers it started). */
+  dispose(): Promise<void>;
+}
+
+/** Opens a store of its own (own bucket or directory) for one test. */
+export type OpenStore = () => Promise<ContractSubject>;
+
+const mib = 1024 * 1024;
+
+function code(expected: StorageErrorCode, transient = false) {
+  return (error: unknown): boolean => {
+    assert.ok(isStorageError(error), `expected a StorageError, got ${String(error)}`);
+    assert.equal(error.code, expected, error.message);
+    assert.equal(error.transient, transient);
+    return true;
+  };
+}
+
+/** Deterministic, incompressible-looking bytes, produced in chunks. */
+function* pattern(totalBytes: number, chunkBytes = 64 * 1024): Generator<Buffer> {
+  let offset = 0;
+  while (offset < totalBytes) {
+    const size = Math.min(chunkBytes, totalBytes - offset);
+    const chunk = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i++) chunk[i] = ((offset + i) * 2654435761) >>> 24;
+    offset += size;
+    yield chunk;
+  }
+}
+
+function sha256(bytes: Uint8Array | Iterable<Buffer>): string {
+  const hash = createHash('sha256');
+  if (bytes instanceof Uint8Array) hash.update(bytes);
+  else for (const chunk of bytes) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+async function inPool<T>(items: readonly T[], inFlight: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await run(item);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+}
+
+export const invalidKeys: readonly string[] = [
+  '',
+  '/etc/passwd',
+  '../outside.json',
+  'a/../../outside.json',
+  'a/..',
+  '.',
+  'a/./b.json',
+  'a\\b.json',
+  '..\\outside.json',
+  'a\0b.json',
+  'a//b.json',
+  'a/',
+  'x'.repeat(1025),
+];
+
+export function blobStoreContract(name: string, open: OpenStore): void {
+  /** Runs `body` with a fresh store, disposing of it however the test ends. */
+  const withStore = (body: (store: BlobStore) => Promise<void>) => async () => {
+    const subject = await open();
+    try {
+      await body(subject.store);
+    } finally {
+      await subject.store.close();
+      await subject.dispose();
+    }
+  };
+  const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+
+  describe(`BlobStore contract: ${name}`, () => {
+    test('put, get, head and exists round-trip bytes and content type', withStore(async (store) => {
+      const key = 'm/v1/dt=2026-01-02/inf-1/prediction.json';
+      const body = json({ label: 'Neutral', score: 0.93 });
+      assert.equal(await store.exists(key), false);
+      assert.equal(await store.head(key), undefined);
+      await store.put(key, body, { contentType: 'application/json', contentLength: body.length });
+      assert.deepEqual(await store.get(key), body);
+      assert.deepEqual(await store.head(key), { bytes: body.length, contentType: 'application/json' });
+      assert.equal(await store.exists(key), true);
+
+      const replacement = json({ label: 'Drawing' });
+      await store.put(key, replacement, { contentType: 'application/json' });
+      assert.deepEqual(await store.get(key), replacement, 'a second put replaces the object');
+
+      await store.put('empty.json', new Uint8Array(0), { contentType: 'application/json' });
+      assert.equal((await store.get('empty.json')).length, 0);
+      assert.equal((await store.head('empty.json'))?.bytes, 0);
+    }));
+
+    test('content types of the pipeline files come back as stored', withStore(async (store) => {
+      const keys = ['f/prediction.json', 'f/input.jpg', 'f/input.png', 'f/input.webp', 'f/gradcam-2.npy', 'f/gradcam-2.overlay.jpg', 'f/blob.bin'];
+      for (const key of keys) await store.put(key, Buffer.from(key), { contentType: contentTypeFor(key) });
+      for (const key of keys) assert.equal((await store.head(key))?.contentType, contentTypeFor(key), key);
+      assert.equal(contentTypeFor('f/input.jpg'), 'image/jpeg');
+      assert.equal(contentTypeFor('f/gradcam-2.npy'), 'application/x-npy');
+      assert.equal(contentTypeFor('f/blob.bin'), 'application/octet-stream');
+    }));
+
+    test('missing objects are STORAGE_NOT_FOUND, never transient', withStore(async (store) => {
+      await assert.rejects(store.get('nothing/here.json'), code('STORAGE_NOT_FOUND'));
+      await store.put('folder/a.json', json(1), { contentType: 'application/json' });
+      // A "folder" of other objects is not an object.
+      await assert.rejects(store.get('folder'), code('STORAGE_NOT_FOUND'));
+      assert.equal(await store.head('folder'), undefined);
+      assert.equal(await store.exists('folder'), false);
+    }));
+
+    test('list returns every key under a prefix', withStore(async (store) => {
+      const keys = ['p/a.json', 'p/a/b.json', 'p/a/c/d.npy', 'p/ab.json', 'p/b/input.jpg', 'q/other.json', 'pz.json'];
+      for (const key of keys) await store.put(key, Buffer.from(key), { contentType: contentTypeFor(key) });
+      // Sorted before comparing: s3rver lists folder 'p/a/' before 'p/a.json', unlike S3 ('.' < '/').
+      const sorted = async (prefix: string) => (await listAll(store, prefix)).sort();
+      assert.deepEqual(await sorted('p/'), ['p/a.json', 'p/a/b.json', 'p/a/c/d.npy', 'p/ab.json', 'p/b/input.jpg']);
+      assert.deepEqual(await sorted('p/a'), ['p/a.json', 'p/a/b.json', 'p/a/c/d.npy', 'p/ab.json'], 'a partial name filters');
+      assert.deepEqual(await sorted('p/a/'), ['p/a/b.json', 'p/a/c/d.npy']);
+      assert.deepEqual(await sorted(''), [...keys].sort());
+      assert.deepEqual(await listAll(store, 'p/missing/'), []);
+      assert.deepEqual(await listAll(store, 'nowhere/'), []);
+    }));
+
+    test('list pages through more than 1000 keys, in order', withStore(async (store) => {
+      // S3 pages hold at most 1000 keys: 1001 makes a second page.
+      const keys = Array.from({ length: 1001 }, (_, i) => `many/${String(i).padStart(5, '0')}.json`);
+      await store.put('many-not/x.json', json(0), { contentType: 'application/json' });
+      await inPool(keys, 32, (key) => store.put(key, json(key), { contentType: 'application/json' }));
+      assert.deepEqual(await listAll(store, 'many/'), keys);
+    }));
+
+    test('delete removes an object; deleting a missing one is fine', withStore(async (store) => {
+      await store.put('d/x.json', json(1), { contentType: 'application/json' });
+      await store.put('d/y.json', json(2), { contentType: 'application/json' });
+      await store.delete('d/x.json');
+      assert.equal(await store.exists('d/x.json'), false);
+      await assert.rejects(store.get('d/x.json'), code('STORAGE_NOT_FOUND'));
+      assert.deepEqual(await listAll(store, 'd/'), ['d/y.json']);
+      await store.delete('d/x.json');
+      await store.delete('never/was.json');
+      await store.delete('d');
+      assert.equal(await store.exists('d/y.json'), true, 'deleting a folder name deletes nothing');
+    }));
+
+    test('a 10 MiB stream is stored byte for byte', withStore(async (store) => {
+      const size = 10 * mib;
+      const key = 'big/stream.npy';
+      await store.put(key, Readable.from(pattern(size)), { contentType: contentTypeFor(key), contentLength: size });
+      assert.deepEqual(await store.head(key), { bytes: size, contentType: 'application/x-npy' });
+      const back = await store.get(key);
+      assert.equal(back.length, size);
+      assert.equal(sha256(back), sha256(pattern(size)));
+
+      // Without a length, and not a multiple of any chunk or part size.
+      const odd = 300_001;
+      await store.put('big/odd.bin', Readable.from(pattern(odd, 4096)), { contentType: 'application/octet-stream' });
+      assert.equal(sha256(await store.get('big/odd.bin')), sha256(pattern(odd)));
+    }));
+
+    test('a Uint8Array above the multipart threshold is stored byte for byte', withStore(async (store) => {
+      const body = Buffer.concat([...pattern(9 * mib)]);
+      await store.put('big/array.npy', body, { contentType: 'application/x-npy' });
+      assert.equal(sha256(await store.get('big/array.npy')), sha256(body));
+    }));
+
+    test('a stream that ends short of contentLength stores nothing', withStore(async (store) => {
+      const key = 'short/input.jpg';
+      await store.put(key, Buffer.from('previous'), { contentType: 'image/jpeg' });
+      await assert.rejects(
+        store.put(key, Readable.from(pattern(1000)), { contentType: 'image/jpeg', contentLength: 2000 }),
+        code('STORAGE_LENGTH_MISMATCH'),
+      );
+      await assert.rejects(
+        store.put(key, Readable.from(pattern(3000)), { contentType: 'image/jpeg', contentLength: 2000 }),
+        code('STORAGE_LENGTH_MISMATCH'),
+      );
+      await assert.rejects(store.put(key, Buffer.alloc(10), { contentType: 'image/jpeg', contentLength: 11 }), code('STORAGE_LENGTH_MISMATCH'));
+      assert.deepEqual(await store.get(key), Buffer.from('previous'), 'the previous object is intact');
+      await assert.rejects(
+        store.put('short/new.jpg', Readable.from(pattern(10)), { contentType: 'image/jpeg', contentLength: 20 }),
+        code('STORAGE_LENGTH_MISMATCH'),
+      );
+      assert.equal(await store.exists('short/new.jpg'), false);
+      assert.deepEqual(await listAll(store, 'short/'), [key], 'no temporary object is visible');
+    }));
+
+    test("the caller's stream failing fails the put with that error and stores nothing", withStore(async (store) => {
+      const broken = new Error('client went away');
+      async function* body(): AsyncGenerator<Buffer> {
+        yield Buffer.alloc(1000, 1);
+        throw broken;
+      }
+      await assert.rejects(store.put('broken/input.png', Readable.from(body()), { contentType: 'image/png' }), (error) => error === broken);
+      assert.equal(await store.exists('broken/input.png'), false);
+      assert.deepEqual(await listAll(store, 'broken/'), []);
+    }));
+
+    test('get with maxBytes refuses larger objects with STORAGE_TOO_LARGE', withStore(async (store) => {
+      const body = Buffer.alloc(1000, 7);
+      await store.put('limit/x.bin', body, { contentType: 'application/octet-stream' });
+      assert.deepEqual(await store.get('limit/x.bin', { maxBytes: 1000 }), body);
+      await assert.rejects(store.get('limit/x.bin', { maxBytes: 999 }), code('STORAGE_TOO_LARGE'));
+      await assert.rejects(store.get('limit/none.bin', { maxBytes: 999 }), code('STORAGE_NOT_FOUND'));
+    }));
+
+    test('a presigned URL serves the object to a plain fetch', withStore(async (store) => {
+      const key = 'share/dt=2026-01-02/a b+c/gradcam-0.overlay.jpg';
+      const body = Buffer.concat([...pattern(70_000)]);
+      await store.put(key, body, { contentType: 'image/jpeg' });
+      const url = await store.presignGet(key, 300);
+      const response = await fetch(url);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-type'), 'image/jpeg');
+      assert.deepEqual(Buffer.from(await response.arrayBuffer()), body);
+      await assert.rejects(store.presignGet(key, 0), RangeError);
+      await assert.rejects(store.presignGet(key, 8 * 24 * 3600), RangeError);
+    }));
+
+    test('keys that could escape the store are STORAGE_INVALID_KEY on every method', withStore(async (store) => {
+      for (const key of invalidKeys) {
+        const label = JSON.stringify(key.slice(0, 40));
+        await assert.rejects(store.put(key, Buffer.from('x'), { contentType: 'text/plain' }), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.get(key), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.head(key), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.exists(key), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.delete(key), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.presignGet(key, 60), code('STORAGE_INVALID_KEY'), label);
+      }
+      for (const prefix of ['/', '../', 'a/../', 'a//', '..', 'a\\', 'a\0']) {
+        await assert.rejects(listAll(store, prefix), code('STORAGE_INVALID_KEY'), JSON.stringify(prefix));
+      }
+      const stream = Readable.from(pattern(10));
+      await assert.rejects(store.put('../x', stream, { contentType: 'text/plain' }), code('STORAGE_INVALID_KEY'));
+      assert.equal(stream.destroyed, true, 'a refused stream is not left hanging');
+    }));
+
+    test('close is safe twice and later calls fail with STORAGE_UNAVAILABLE', withStore(async (store) => {
+      await store.put('c/x.json', json(1), { contentType: 'application/json' });
+      await store.close();
+      await store.close();
+      await assert.rejects(store.get('c/x.json'), code('STORAGE_UNAVAILABLE'));
+      await assert.rejects(listAll(store, 'c/'), code('STORAGE_UNAVAILABLE'));
+    }));
+  });
+}

@@ -1,0 +1,62 @@
+import type { Readable } from 'node:stream';
+
+export interface PutOptions {
+  readonly contentType: string;
+  /**
+   * Bytes in the body. For a stream it is a promise the stream must keep: one that ends short or
+   * runs long fails with STORAGE_LENGTH_MISMATCH and nothing is stored.
+   */
+  readonly contentLength?: number | undefined;
+}
+
+export interface GetOptions {
+  /** Refuse (STORAGE_TOO_LARGE) an object larger than this instead of reading it into memory. */
+  readonly maxBytes?: number | undefined;
+}
+
+export interface BlobHead {
+  readonly bytes: number;
+  readonly contentType: string;
+}
+
+/**
+ * Blobs by key: what the ingest service and the workers need from S3, and no more. Keys are
+ * S3-style relative paths ('a/b/c.json'); every method validates them (STORAGE_INVALID_KEY).
+ * Every failure is a `StorageError`. A `put` is all-or-nothing: a reader sees the previous
+ * object or the new one, never part of one, so "explanation.json exists" means "complete".
+ */
+export interface BlobStore {
+  put(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void>;
+  /** The whole object; STORAGE_NOT_FOUND when there is none. */
+  get(key: string, options?: GetOptions): Promise<Buffer>;
+  /** Size and content type, or undefined when there is no object. */
+  head(key: string): Promise<BlobHead | undefined>;
+  exists(key: string): Promise<boolean>;
+  /**
+   * Every key starting with `prefix`, each once, fetched page by page. S3 and the filesystem
+   * store give lexicographic (UTF-8 byte) order; s3rver puts 'a/…' before 'a.json'.
+   */
+  list(prefix: string): AsyncIterable<string>;
+  /** Removes the object; removing one that is not there is not an error (as in S3). */
+  delete(key: string): Promise<void>;
+  /** A URL anyone holding it can GET the object from until it expires. */
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /** Releases connections; safe to call twice. Any later call fails with STORAGE_UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+/** `list` collected into an array, for callers that know the listing is small. */
+export async function listAll(store: BlobStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const key of store.list(prefix)) keys.push(key);
+  return keys;
+}
+
+/** S3 refuses presigned URLs valid for longer than 7 days; the filesystem store follows suit. */
+export const maxPresignSeconds = 7 * 24 * 3600;
+
+export function assertPresignExpiry(expiresInSeconds: number): void {
+  if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > maxPresignSeconds) {
+    throw new RangeError(`expiresInSeconds must be an integer from 1 to ${maxPresignSeconds}, got ${expiresInSeconds}`);
+  }
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { test } from 'node:test';
+import { blobStoreContract } from './blob-store-contract.ts';
+import { decodeKeyPath, verifyBlobSignature } from './blob-signature.ts';
+import { listAll } from './blob-store.ts';
+import { FsBlobStore } from './fs-blob-store.ts';
+import { isStorageError } from './storage-error.ts';
+
+const secret = 'test-signing-secret-0123456789';
+
+/**
+ * The `/v1/blobs/<key>` route as the HTTP services mount it: check the signature, then stream
+ * the file. Kept here so the contract's presigned-URL test fetches over real HTTP.
+ */
+function serveBlobs(read: (key: string) => ReturnType<FsBlobStore['readForServing']>): Server {
+  return createServer((request, response) => {
+    void (async () => {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const path = url.pathname.startsWith('/v1/blobs/') ? url.pathname.slice('/v1/blobs/'.length) : '';
+      const key = decodeKeyPath(path) ?? '';
+      const expires = url.searchParams.get('expires') ?? '';
+      const signature = url.searchParams.get('signature') ?? '';
+      if (!verifyBlobSignature(key, expires, signature, secret)) {
+        response.writeHead(403).end();
+        return;
+      }
+      try {
+        const blob = await read(key);
+        response.writeHead(200, { 'content-type': blob.contentType, 'content-length': blob.bytes });
+        await pipeline(blob.body, response);
+      } catch (error) {
+        if (response.headersSent) response.destroy();
+        else response.writeHead(isStorageError(error, 'STORAGE_NOT_FOUND') ? 404 : 500).end();
+      }
+    })();
+  });
+}
+
+async function openFsStore(): Promise<{ store: FsBlobStore; rootDir: string; dispose(): Promise<void> }> {
+  const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-fs-store-'));
+  // The URL base needs the port, and the route needs the store: listen first, then build it.
+  let store: FsBlobStore | undefined;
+  const server = serveBlobs((key) => (store as FsBlobStore).readForServing(key));
+  server.on('error', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  store = new FsBlobStore({ rootDir, publicBaseUrl: `http://127.0.0.1:${port}/`, signingSecret: secret });
+  return {
+    store,
+    rootDir,
+    async dispose() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(rootDir, { recursive: true, force: true });
+    },
+  };
+}
+
+blobStoreContract('filesystem', openFsStore);
+
+test('signatures: accepted as made, refused when tampered, for another key or secret, or expired', async () => {
+  const subject = await openFsStore();
+  try {
+    const url = new URL(await subject.store.presignGet('a/b.json', 60));
+    assert.equal(url.pathname, '/v1/blobs/a/b.json');
+    const expires = url.searchParams.get('expires') ?? '';
+    const signature = url.searchParams.get('signature') ?? '';
+    assert.match(signature, /^[0-9a-f]{64}$/);
+    assert.equal(verifyBlobSignature('a/b.json', expires, signature, secret), true);
+    assert.equal(verifyBlobSignature('a/b.json', Number(expires), signature, secret), true);
+    assert.equal(verifyBlobSignature('a/c.json', expires, signature, secret), false, 'another key');
+    assert.equal(verifyBlobSignature('a/b.json', String(Number(expires) + 1), signature, secret), false, 'another expiry');
+    assert.equal(verifyBlobSignature('a/b.json', expires, signature, `${secret}x`), false, 'another secret');
+    const flipped = `${signature.slice(0, -1)}${signature.endsWith('0') ? '1' : '0'}`;
+    assert.equal(verifyBlobSignature('a/b.json', expires, flipped, secret), false, 'one character changed');
+    assert.equal(verifyBlobSignature('a/b.json', expires, signature.slice(0, 10), secret), false, 'truncated');
+    assert.equal(verifyBlobSignature('a/b.json', expires, '', secret), false, 'empty');
+    assert.equal(verifyBlobSignature('a/b.json', 'soon', signature, secret), false, 'malformed expiry');
+    assert.equal(verifyBlobSignature('../b.json', expires, signature, secret), false, 'invalid key');
+    const later = new Date((Number(expires) + 1) * 1000);
+    assert.equal(verifyBlobSignature('a/b.json', expires, signature, secret, later), false, 'expired');
+    assert.equal(verifyBlobSignature('a/b.json', expires, signature, secret, new Date(Number(expires) * 1000)), true, 'valid to its last second');
+
+    await subject.store.put('a/b.json', Buffer.from('{}'), { contentType: 'application/json' });
+    const good = await fetch(url);
+    assert.equal(good.status, 200);
+    assert.equal(await good.text(), '{}');
+    url.searchParams.set('signature', flipped);
+    assert.equal((await fetch(url)).status, 403);
+  } finally {
+    await subject.dispose();
+  }
+});
+
+test('puts leave no temporary file behind and temporary names are not keys', async () => {
+  const subject = await openFsStore();
+  const { store, rootDir } = subject;
+  try {
+    await store.put('t/x.json', Buffer.from('1'), { contentType: 'application/json' });
+    await assert.rejects(store.put('t/y.json', Readable.from([Buffer.alloc(5)]), { contentType: 'application/json', contentLength: 6 }));
+    assert.deepEqual(await readdir(join(rootDir, 't')), ['x.json']);
+    await assert.rejects(
+      store.put('t/.x.json.0123456789abcdef.partial', Buffer.from('1'), { contentType: 'text/plain' }),
+      (error: unknown) => isStorageError(error, 'STORAGE_INVALID_KEY'),
+    );
+    await store.put('t/.hidden.json', Buffer.from('2'), { contentType: 'application/json' });
+    assert.deepEqual((await readdir(join(rootDir, 't'))).sort(), ['.hidden.json', 'x.json']);
+  } finally {
+    await subject.dispose();
+  }
+});
+
+test('a key through an existing object, or onto a folder, is STORAGE_INVALID_KEY', async () => {
+  const subject = await openFsStore();
+  try {
+    await subject.store.put('l/a', Buffer.from('1'), { contentType: 'text/plain' });
+    await assert.rejects(subject.store.put('l/a/b', Buffer.from('2'), { contentType: 'text/plain' }), (error: unknown) =>
+      isStorageError(error, 'STORAGE_INVALID_KEY'),
+    );
+    await subject.store.put('l/c/d', Buffer.from('3'), { contentType: 'text/plain' });
+    await assert.rejects(subject.store.put('l/c', Buffer.from('4'), { contentType: 'text/plain' }), (error: unknown) =>
+      isStorageError(error, 'STORAGE_INVALID_KEY'),
+    );
+  } finally {
+    await subject.dispose();
+  }
+});
+
+test('readForServing streams an object and is STORAGE_NOT_FOUND before any byte when missing', async () => {
+  const subject = await openFsStore();
+  try {
+    await subject.store.put('s/input.png', Buffer.from('png bytes'), { contentType: 'image/png' });
+    const blob = await subject.store.readForServing('s/input.png');
+    assert.equal(blob.bytes, 9);
+    assert.equal(blob.contentType, 'image/png');
+    const chunks: Buffer[] = [];
+    for await (const chunk of blob.body as AsyncIterable<Buffer>) chunks.push(chunk);
+    assert.equal(Buffer.concat(chunks).toString(), 'png bytes');
+    await assert.rejects(subject.store.readForServing('s/none.png'), (error: unknown) => isStorageError(error, 'STORAGE_NOT_FOUND'));
+    await assert.rejects(subject.store.readForServing('s'), (error: unknown) => isStorageError(error, 'STORAGE_NOT_FOUND'));
+  } finally {
+    await subject.dispose();
+  }
+});
+
+test('list yields keys in S3 order: "a.json" before "a/…" (\'.\' < \'/\')', async () => {
+  const subject = await openFsStore();
+  try {
+    const keys = ['o/a/b.json', 'o/a.json', 'o/a-1/c.json', 'o/a0.json', 'o/ab.json'];
+    for (const key of keys) await subject.store.put(key, Buffer.from(key), { contentType: 'application/json' });
+    assert.deepEqual(await listAll(subject.store, 'o/'), ['o/a-1/c.json', 'o/a.json', 'o/a/b.json', 'o/a0.json', 'o/ab.json']);
+    assert.deepEqual(await listAll(subject.store, 'o/'), [...keys].sort());
+  } finally {
+    await subject.dispose();
+  }
+});
+
+test('a short signing secret is refused', () => {
+  assert.throws(() => new FsBlobStore({ rootDir: tmpdir(), publicBaseUrl: 'http://x', signingSecret: 'short' }), RangeError);
+});

@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertValidKey, assertValidPrefix } from './blob-key.ts';
+import { encodeKeyPath, signBlob } from './blob-signature.ts';
+import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
+import { contentTypeFor } from './content-types.ts';
+import { tooLarge } from './read-all.ts';
+import { StorageError } from './storage-error.ts';
+
+export interface FsBlobStoreOptions {
+  /** Objects live at `<rootDir>/<key>`; created on the first put. */
+  readonly rootDir: string;
+  /** Where the HTTP services serve `/v1/blobs/<key>`, e.g. 'http://127.0.0.1:8080'. */
+  readonly publicBaseUrl: string;
+  /** HMAC key for presigned URLs; at least 16 characters. */
+  readonly signingSecret: string;
+}
+
+/** What an HTTP route needs to stream an object to a client. */
+export interface ServedBlob {
+  readonly body: Readable;
+  readonly bytes: number;
+  readonly contentType: string;
+}
+
+/**
+ * Temporary files are `.<name>.<16 hex>.partial` next to their target. `list` hides them and
+ * no key may end in such a name, so a half-written upload is never mistaken for an object.
+ */
+const partialName = /^\..*\.[0-9a-f]{16}\.partial$/;
+
+const transientCodes = new Set(['EMFILE', 'ENFILE', 'EBUSY', 'EAGAIN', 'ENOSPC', 'EINTR', 'ETIMEDOUT']);
+
+function errnoOf(error: unknown): string | undefined {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}
+
+function isMissing(error: unknown): boolean {
+  const code = errnoOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+function fsError(error: unknown, key: string, action: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const code = errnoOf(error) ?? 'unknown error';
+  const message = `filesystem ${action} ${key}: ${error instanceof Error ? error.message : String(error)}`;
+  if (isMissing(error)) return new StorageError('STORAGE_NOT_FOUND', message, { key, cause: error });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new StorageError('STORAGE_ACCESS_DENIED', message, { key, cause: error });
+  }
+  if (code === 'ENAMETOOLONG') return new StorageError('STORAGE_INVALID_KEY', message, { key, cause: error });
+  return new StorageError('STORAGE_UNAVAILABLE', message, { key, cause: error, transient: transientCodes.has(code) });
+}
+
+/**
+ * The embedded local default: the S3 key layout as files under one directory. Puts are atomic
+ * (temporary file in the same directory, fsync, rename). Content types come from the key's
+ * extension (`contentTypeFor`): the store keeps no per-object metadata, so the `contentType`
+ * given to `put` is not stored. Presigned URLs point at the HTTP services' `/v1/blobs/` route,
+ * which checks them with `verifyBlobSignature` and streams `readForServing`.
+ */
+export class FsBlobStore implements BlobStore {
+  readonly rootDir: string;
+  private readonly publicBaseUrl: string;
+  private readonly signingSecret: string;
+  private closed = false;
+
+  constructor(options: FsBlobStoreOptions) {
+    if (options.signingSecret.length < 16) throw new RangeError('signingSecret must be at least 16 characters');
+    this.rootDir = resolve(options.rootDir);
+    this.publicBaseUrl = options.publicBaseUrl.replace(/\/+$/, '');
+    this.signingSecret = options.signingSecret;
+  }
+
+  async put(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {
+    try {
+      await this.write(key, body, options.contentLength);
+    } catch (error) {
+      // The store owns a stream body once put is called: a failed put must not leave it paused.
+      if (body instanceof Readable) {
+        // The caller's own stream failing is its error, not the store's: pass it through.
+        if (body.errored === error) throw error;
+        body.destroy();
+      }
+      throw fsError(error, key, 'put');
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    const path = this.pathFor(key);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, 'r');
+      const info = await handle.stat();
+      if (!info.isFile()) throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
+      const size = info.size;
+      if (options.maxBytes !== undefined && size > options.maxBytes) throw tooLarge(key, options.maxBytes, size);
+      return await handle.readFile();
+    } catch (error) {
+      throw fsError(error, key, 'get');
+    } finally {
+      await handle?.close().catch(() => {});
+    }
+  }
+
+  async head(key: string): Promise<BlobHead | undefined> {
+    const path = this.pathFor(key);
+    try {
+      const info = await stat(path);
+      return info.isFile() ? { bytes: info.size, contentType: contentTypeFor(key) } : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw fsError(error, key, 'head');
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.head(key)) !== undefined;
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    this.assertOpen();
+    assertValidPrefix(prefix);
+    const slash = prefix.lastIndexOf('/');
+    yield* this.walk(prefix.slice(0, slash + 1), prefix.slice(slash + 1));
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.pathFor(key);
+    try {
+      // A folder of other objects is not an object: deleting it is deleting nothing, as in S3.
+      if ((await lstat(path)).isDirectory()) return;
+      await unlink(path);
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw fsError(error, key, 'delete');
+    }
+  }
+
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    this.pathFor(key);
+    assertPresignExpiry(expiresInSeconds);
+    const expires = Math.floor(Date.now() / 1000) + expiresInSeconds;
+    const signature = signBlob(key, expires, this.signingSecret);
+    return `${this.publicBaseUrl}/v1/blobs/${encodeKeyPath(key)}?expires=${expires}&signature=${signature}`;
+  }
+
+  /**
+   * Opens an object for an HTTP response (STORAGE_NOT_FOUND before any header is sent when it
+   * is missing). The caller must consume or destroy `body`; that closes the file.
+   */
+  async readForServing(key: string): Promise<ServedBlob> {
+    const path = this.pathFor(key);
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, 'r');
+      const info = await handle.stat();
+      if (!info.isFile()) throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
+      const body = handle.createReadStream();
+      return { body, bytes: info.size, contentType: contentTypeFor(key) };
+    } catch (error) {
+      await handle?.close().catch(() => {});
+      throw fsError(error, key, 'read');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async write(key: string, body: Uint8Array | Readable, contentLength: number | undefined): Promise<void> {
+    const path = this.pathFor(key);
+    if (body instanceof Uint8Array && contentLength !== undefined && contentLength !== body.byteLength) {
+      throw new StorageError('STORAGE_LENGTH_MISMATCH', `body for ${key} is ${body.byteLength} bytes, contentLength said ${contentLength}`, { key });
+    }
+    const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(8).toString('hex')}.partial`);
+    let handle: FileHandle | undefined;
+    try {
+      await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
+        // A key whose folder is an object here ('a/b' stored, then 'a/b/c') cannot exist on disk.
+        if (errnoOf(error) === 'ENOTDIR' || errnoOf(error) === 'EEXIST') {
+          throw new StorageError('STORAGE_INVALID_KEY', `key ${key} runs through an existing object`, { key, cause: error });
+        }
+        throw error;
+      });
+      handle = await open(temporary, 'wx');
+      if (body instanceof Uint8Array) await handle.writeFile(body);
+      else await pipeline(body, this.sink(handle, key, contentLength));
+      // fsync before rename: after a crash the name must not point at data that never reached disk.
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await rename(temporary, path).catch((error: unknown) => {
+        if (errnoOf(error) === 'EISDIR' || errnoOf(error) === 'ENOTEMPTY' || errnoOf(error) === 'EEXIST') {
+          throw new StorageError('STORAGE_INVALID_KEY', `key ${key} is the folder of other objects`, { key, cause: error });
+        }
+        throw error;
+      });
+    } catch (error) {
+      await handle?.close().catch(() => {});
+      await unlink(temporary).catch(() => {});
+      throw error;
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError('STORAGE_UNAVAILABLE', 'the filesystem blob store is closed');
+  }
+
+  private pathFor(key: string): string {
+    this.assertOpen();
+    assertValidKey(key);
+    const segments = key.split('/');
+    if (partialName.test(segments.at(-1) ?? '')) {
+      throw new StorageError('STORAGE_INVALID_KEY', `invalid storage key ${JSON.stringify(key)}: names like ".x.<16 hex>.partial" are the filesystem store's temporary files`, { key });
+    }
+    const path = join(this.rootDir, ...segments);
+    // Validation already rules this out; this second check is cheap and guards future edits.
+    if (!path.startsWith(this.rootDir + sep)) throw new StorageError('STORAGE_INVALID_KEY', `key ${key} leaves the store`, { key });
+    return path;
+  }
+
+  private sink(handle: FileHandle, key: string, expected: number | undefined) {
+    return async (source: AsyncIterable<Buffer | string>): Promise<void> => {
+      let written = 0;
+      for await (const chunk of source) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        written += bytes.length;
+        if (expected !== undefined && written > expected) break;
+        await handle.write(bytes);
+      }
+      if (expected !== undefined && written !== expected) {
+        const got = written > expected ? `more than ${expected}` : String(written);
+        throw new StorageError('STORAGE_LENGTH_MISMATCH', `body for ${key} was ${got} bytes, contentLength said ${expected}`, { key });
+      }
+    };
+  }
+
+  private async *walk(folderKey: string, namePrefix: string): AsyncGenerator<string> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(this.rootDir, ...folderKey.split('/')), { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw fsError(error, folderKey, 'list');
+    }
+    // Sorting folders as "name/" makes the walk yield keys in the same order as S3's listing.
+    const visible = entries
+      .filter((entry) => entry.name.startsWith(namePrefix) && !partialName.test(entry.name) && !entry.name.includes('\\'))
+      .filter((entry) => entry.isFile() || entry.isDirectory())
+      .map((entry) => ({ name: entry.name, folder: entry.isDirectory(), order: entry.isDirectory() ? `${entry.name}/` : entry.name }))
+      .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    for (const entry of visible) {
+      if (entry.folder) yield* this.walk(`${folderKey}${entry.name}/`, '');
+      else yield `${folderKey}${entry.name}`;
+    }
+  }
+}

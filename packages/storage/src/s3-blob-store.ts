@@ -1,0 +1,238 @@
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsCommand,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Readable } from 'node:stream';
+import { assertValidKey, assertValidPrefix } from './blob-key.ts';
+import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
+import { defaultContentType } from './content-types.ts';
+import { lengthChecked } from './length-checked.ts';
+import { readAll, tooLarge } from './read-all.ts';
+import { s3StorageError } from './s3-error-mapping.ts';
+import { StorageError } from './storage-error.ts';
+
+export interface S3BlobStoreOptions {
+  readonly bucket: string;
+  readonly region: string;
+  /** An S3-compatible server (MinIO, s3rver, …); AWS itself when omitted. */
+  readonly endpoint?: string | undefined;
+  /** Both or neither; without them the SDK's default chain (env, profile, instance role) is used. */
+  readonly accessKeyId?: string | undefined;
+  readonly secretAccessKey?: string | undefined;
+  /** 'http://host/bucket/key' URLs; S3-compatible servers usually need it. */
+  readonly forcePathStyle?: boolean | undefined;
+  /** Tries per request, first included (default 3). */
+  readonly maxAttempts?: number | undefined;
+  /** Give up connecting after this long (default 2 s). */
+  readonly connectionTimeoutMs?: number | undefined;
+  /**
+   * Give up on a connection silent for this long, waiting for an answer or mid-body (default
+   * 5 s; S3 itself is never that quiet on a healthy connection, and the SDK retries a timeout).
+   */
+  readonly socketTimeoutMs?: number | undefined;
+}
+
+/** Bodies above this (and all streams) go through lib-storage's multipart Upload, in parts this big. */
+export const multipartThresholdBytes = 8 * 1024 * 1024;
+
+/**
+ * BlobStore on S3 or an S3-compatible server. Retries are the SDK's (bounded by `maxAttempts`,
+ * with backoff) and connections time out, so a dead endpoint is STORAGE_UNAVAILABLE (transient)
+ * within seconds and the caller's own retry policy takes over.
+ */
+export class S3BlobStore implements BlobStore {
+  readonly bucket: string;
+  private readonly client: S3Client;
+  private closed = false;
+
+  constructor(options: S3BlobStoreOptions) {
+    if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
+      throw new RangeError('accessKeyId and secretAccessKey go together: give both or neither');
+    }
+    this.bucket = options.bucket;
+    const config: S3ClientConfig = {
+      region: options.region,
+      forcePathStyle: options.forcePathStyle ?? false,
+      // Flexible checksums would send streamed bodies aws-chunked; S3-compatible servers (s3rver,
+      // older MinIO) then store the chunk framing as data. Only send them when an API needs them.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: options.maxAttempts ?? 3,
+      requestHandler: {
+        connectionTimeout: options.connectionTimeoutMs ?? 2_000,
+        socketTimeout: options.socketTimeoutMs ?? 5_000,
+      },
+    };
+    if (options.endpoint !== undefined) config.endpoint = options.endpoint;
+    if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
+      config.credentials = { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey };
+    }
+    this.client = new S3Client(config);
+  }
+
+  /** Creates the bucket when it is missing: for local and dev setups, not production. */
+  async ensureBucket(): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return;
+    } catch (error) {
+      const mapped = s3StorageError(error, undefined, `HeadBucket ${this.bucket}`);
+      if (mapped.code !== 'STORAGE_NOT_FOUND') throw mapped;
+    }
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      // Someone else created it between our HEAD and CREATE: that is what we wanted.
+      const name = error instanceof Error ? error.name : '';
+      if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') return;
+      throw s3StorageError(error, undefined, `CreateBucket ${this.bucket}`);
+    }
+  }
+
+  async put(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {
+    try {
+      await this.write(key, body, options);
+    } catch (error) {
+      if (body instanceof Readable) {
+        // The caller's own stream failing is its error, not the store's: pass it through.
+        if (body.errored === error) throw error;
+        body.destroy();
+      }
+      throw s3StorageError(error, key, 'PutObject');
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    this.assertKey(key);
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const body = response.Body;
+      if (!(body instanceof Readable)) throw new StorageError('STORAGE_UNAVAILABLE', `S3 GetObject ${key} returned no body stream`, { key });
+      const { maxBytes } = options;
+      if (maxBytes !== undefined && response.ContentLength !== undefined && response.ContentLength > maxBytes) {
+        body.destroy();
+        throw tooLarge(key, maxBytes, response.ContentLength);
+      }
+      return await readAll(body, key, maxBytes);
+    } catch (error) {
+      throw s3StorageError(error, key, 'GetObject');
+    }
+  }
+
+  async head(key: string): Promise<BlobHead | undefined> {
+    this.assertKey(key);
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { bytes: response.ContentLength ?? 0, contentType: response.ContentType ?? defaultContentType };
+    } catch (error) {
+      const mapped = s3StorageError(error, key, 'HeadObject');
+      if (mapped.code === 'STORAGE_NOT_FOUND') return undefined;
+      throw mapped;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.head(key)) !== undefined;
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    this.assertOpen();
+    assertValidPrefix(prefix);
+    // ListObjects (v1) paged by marker, not v2's continuation tokens: s3rver 3.7.1 makes those
+    // tokens with DES, which OpenSSL 3 (Node >= 17) refuses, so every truncated v2 listing is a
+    // 500 there. v1 is served by AWS and every S3-compatible server; the last key of a page is
+    // the marker for the next one (NextMarker only comes with a delimiter).
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.client
+        .send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker }))
+        .catch((error: unknown) => {
+          throw s3StorageError(error, prefix, 'ListObjects');
+        });
+      let last: string | undefined;
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        last = object.Key;
+        yield object.Key;
+      }
+      if (page.IsTruncated !== true) return;
+      const next = page.NextMarker ?? last;
+      // A truncated page without keys cannot be continued; stopping beats asking forever.
+      if (next === undefined || next === marker) {
+        throw new StorageError('STORAGE_UNAVAILABLE', `S3 ListObjects ${prefix}: a truncated page gave no marker to continue from`, { key: prefix });
+      }
+      marker = next;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    this.assertKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      const mapped = s3StorageError(error, key, 'DeleteObject');
+      if (mapped.code !== 'STORAGE_NOT_FOUND') throw mapped;
+    }
+  }
+
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    this.assertKey(key);
+    assertPresignExpiry(expiresInSeconds);
+    try {
+      return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
+    } catch (error) {
+      throw s3StorageError(error, key, 'presign GetObject');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.destroy();
+  }
+
+  private async write(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {
+    this.assertKey(key);
+    const { contentType, contentLength } = options;
+    if (body instanceof Uint8Array) {
+      if (contentLength !== undefined && contentLength !== body.byteLength) {
+        throw new StorageError('STORAGE_LENGTH_MISMATCH', `body for ${key} is ${body.byteLength} bytes, contentLength said ${contentLength}`, { key });
+      }
+      if (body.byteLength <= multipartThresholdBytes) {
+        const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: body.byteLength });
+        await this.client.send(command);
+        return;
+      }
+    }
+    const source = body instanceof Readable && contentLength !== undefined ? lengthChecked(body, contentLength, key) : body;
+    // Upload sends one PutObject when the body fits one part, else a multipart upload that it
+    // aborts on failure, so a failed put leaves no object and no orphaned parts behind.
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: source, ContentType: contentType },
+      partSize: multipartThresholdBytes,
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    await upload.done();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError('STORAGE_UNAVAILABLE', 'the S3 blob store is closed');
+  }
+
+  private assertKey(key: string): void {
+    this.assertOpen();
+    assertValidKey(key);
+  }
+}

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { S3ServiceException } from '@aws-sdk/client-s3';
+import { s3StorageError } from './s3-error-mapping.ts';
+import type { StorageErrorCode } from './storage-error.ts';
+
+// s3rver answers neither 403 nor 503, so the S3 answers it cannot give are built here, with
+// the SDK's own exception class, the way its deserializers build them.
+function s3Answer(name: string, status: number): S3ServiceException {
+  return new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: name });
+}
+
+function errno(code: string): Error {
+  return Object.assign(new Error(`connect ${code}`), { code });
+}
+
+const cases: readonly [string, unknown, StorageErrorCode, boolean][] = [
+  ['NoSuchKey', s3Answer('NoSuchKey', 404), 'STORAGE_NOT_FOUND', false],
+  ['HEAD 404', s3Answer('NotFound', 404), 'STORAGE_NOT_FOUND', false],
+  ['NoSuchBucket', s3Answer('NoSuchBucket', 404), 'STORAGE_NOT_FOUND', false],
+  ['AccessDenied', s3Answer('AccessDenied', 403), 'STORAGE_ACCESS_DENIED', false],
+  ['SignatureDoesNotMatch', s3Answer('SignatureDoesNotMatch', 403), 'STORAGE_ACCESS_DENIED', false],
+  ['HEAD 403', s3Answer('Forbidden', 403), 'STORAGE_ACCESS_DENIED', false],
+  ['SlowDown', s3Answer('SlowDown', 503), 'STORAGE_UNAVAILABLE', true],
+  ['InternalError', s3Answer('InternalError', 500), 'STORAGE_UNAVAILABLE', true],
+  ['an unnamed 502', s3Answer('Unknown', 502), 'STORAGE_UNAVAILABLE', true],
+  ['RequestTimeout (400)', s3Answer('RequestTimeout', 400), 'STORAGE_UNAVAILABLE', true],
+  ['429', s3Answer('TooManyRequests', 429), 'STORAGE_UNAVAILABLE', true],
+  ['ECONNREFUSED', errno('ECONNREFUSED'), 'STORAGE_UNAVAILABLE', true],
+  ['ECONNRESET', errno('ECONNRESET'), 'STORAGE_UNAVAILABLE', true],
+  ['socket timeout', Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'STORAGE_UNAVAILABLE', true],
+  ['localhost refused on ::1 and 127.0.0.1', new AggregateError([errno('ECONNREFUSED'), errno('ECONNREFUSED')]), 'STORAGE_UNAVAILABLE', true],
+  ['InvalidArgument', s3Answer('InvalidArgument', 400), 'STORAGE_UNAVAILABLE', false],
+  ['a plain bug', new TypeError('x is not a function'), 'STORAGE_UNAVAILABLE', false],
+];
+
+for (const [label, error, code, transient] of cases) {
+  test(`S3 error mapping: ${label} → ${code}${transient ? ', transient' : ''}`, () => {
+    const mapped = s3StorageError(error, 'a/b.json', 'GetObject');
+    assert.equal(mapped.code, code);
+    assert.equal(mapped.transient, transient);
+    assert.equal(mapped.key, 'a/b.json');
+    assert.equal(mapped.cause, error);
+    assert.match(mapped.message, /^S3 GetObject a\/b\.json failed: /);
+  });
+}

@@ -1,0 +1,23 @@
+import { type Registry, createMetrics, ingestMetrics, metricsResponse } from '@gradcam/telemetry';
+import type { RecordOutcome } from './accept-records.ts';
+import type { IngestTelemetry } from './app.ts';
+
+export function createIngestTelemetry(registry: Registry): IngestTelemetry {
+  const metrics = createMetrics(registry, ingestMetrics);
+  return {
+    request(route, status, seconds) {
+      metrics.httpRequests.inc({ route, status: String(status) });
+      metrics.httpDuration.observe({ route }, seconds);
+    },
+    records(outcomes: readonly RecordOutcome[]) {
+      for (const outcome of outcomes) {
+        const result = 'error' in outcome ? 'rejected' : outcome.duplicate ? 'duplicate' : 'accepted';
+        metrics.records.inc({ outcome: result });
+      }
+    },
+    captured(model, explain, reason) {
+      metrics.captureDecisions.inc({ model, decision: explain ? 'explain' : 'skip', reason });
+    },
+    scrape: () => metricsResponse(registry),
+  };
+}

@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCapturePolicy } from '@gradcam/config';
+import { redisKeys } from '@gradcam/contracts';
+import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection } from '@gradcam/queue';
+import { FsBlobStore } from '@gradcam/storage';
+import { createRegistry } from '@gradcam/telemetry';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { createIngestApp } from '../wire-ingest.ts';
+
+export const testToken = 'test-token-0123456789abcdef';
+export const auth = { authorization: `Bearer ${testToken}` };
+
+export interface IngestHarness {
+  readonly app: FastifyInstance;
+  readonly store: FsBlobStore;
+  readonly queue: ExplainQueue;
+  readonly redis: Redis;
+  close(): Promise<void>;
+}
+
+/**
+ * The ingest app wired as in production, on a given Redis (own key prefix) and a temporary
+ * filesystem store, with a served model announced as a worker would. Requests go through
+ * `app.inject`.
+ */
+export async function createIngestHarness(options: { redisUrl: string; policy?: string; maxQueueDepth?: number }): Promise<IngestHarness> {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-ingest-'));
+  const redis = createProducerConnection(options.redisUrl, { onError: () => undefined });
+  await connectionReady(redis);
+  await redis.hset(redisKeys(prefix).servedModels, { 'nsfw-mobilenet-v2': 'nsfwjs-4.4.0' });
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
+  const app = await createIngestApp({
+    redis,
+    queue,
+    store,
+    registry: createRegistry(),
+    queuePrefix: prefix,
+    storagePrefix: 'captures',
+    bucket: 'local',
+    policy: parseCapturePolicy(options.policy ?? 'all'),
+    apiTokens: [testToken],
+    maxBodyBytes: 8 * 1024 * 1024,
+    maxQueueDepth: options.maxQueueDepth ?? 1000,
+    presignSeconds: 60,
+    signingSecret: 'test-signing-secret-123',
+    servedModelsCacheMs: 0,
+  });
+  return {
+    app,
+    store,
+    queue,
+    redis,
+    async close() {
+      await app.close();
+      await queue.close();
+      await closeConnection(redis);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { CapturePolicy } from '@gradcam/config';
+import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth } from '@gradcam/queue';
+import { type BlobStore, FsBlobStore, verifyBlobSignature } from '@gradcam/storage';
+import type { Registry } from '@gradcam/telemetry';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { createApp } from './app.ts';
+import { InferenceIndex } from './inference-index.ts';
+import { createIngestTelemetry } from './ingest-telemetry.ts';
+import { servedModelVersions } from './served-models.ts';
+
+export interface IngestWiring {
+  readonly redis: Redis;
+  readonly queue: ExplainQueue;
+  readonly store: BlobStore;
+  readonly registry: Registry;
+  readonly queuePrefix: string;
+  readonly storagePrefix: string;
+  /** The bucket `s3://` references must name (`local` for the filesystem store). */
+  readonly bucket: string;
+  readonly policy: CapturePolicy;
+  readonly apiTokens: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly maxQueueDepth: number;
+  readonly presignSeconds: number;
+  /** For the filesystem store's presigned URLs, served at /v1/blobs/…. */
+  readonly signingSecret?: string;
+  /** How long an accepted id is remembered (idempotency and status). */
+  readonly indexTtlSeconds?: number;
+  readonly servedModelsCacheMs?: number;
+}
+
+/** Builds the ingest app on its clients: the one wiring used by main.ts and by the tests. */
+export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> {
+  const { redis, queue, store } = wiring;
+  const index = new InferenceIndex(redis, wiring.queuePrefix, wiring.indexTtlSeconds ?? 30 * 24 * 3600);
+  const signingSecret = wiring.signingSecret;
+  return createApp({
+    accept: {
+      store,
+      index,
+      enqueue: async (jobs) => void (await enqueueExplainJobs(queue, jobs)),
+      servedVersion: servedModelVersions(redis, wiring.queuePrefix, wiring.servedModelsCacheMs),
+      policy: wiring.policy,
+      storagePrefix: wiring.storagePrefix,
+      bucket: wiring.bucket,
+    },
+    status: {
+      index,
+      jobState: (id) => jobStatus(queue, id),
+      readJson: async (key) => JSON.parse((await store.get(key)).toString('utf8')) as unknown,
+      exists: (key) => store.exists(key),
+      presign: (key) => store.presignGet(key, wiring.presignSeconds),
+    },
+    apiTokens: wiring.apiTokens,
+    maxBodyBytes: wiring.maxBodyBytes,
+    maxQueueDepth: wiring.maxQueueDepth,
+    queueDepth: () => queueDepth(queue),
+    checkReady: async () => {
+      await redis.ping();
+      await store.exists('readyz-probe');
+    },
+    telemetry: createIngestTelemetry(wiring.registry),
+    ...(store instanceof FsBlobStore &&
+      signingSecret !== undefined && {
+        blobs: {
+          async read(key: string, expires: string, signature: string) {
+            if (!verifyBlobSignature(key, expires, signature, signingSecret)) return undefined;
+            return store.readForServing(key);
+          },
+        },
+      }),
+  });
+}

@@ -1,0 +1,50 @@
+import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
+import { explainQueueName } from '@gradcam/contracts';
+import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
+import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
+import { QueueEvents } from 'bullmq';
+import { createApp } from './app.ts';
+import { PipelineRecorder } from './pipeline-recorder.ts';
+import { createQueueStateCollector } from './queue-state-collector.ts';
+
+// Composition root: the pipeline-wide view, from Redis alone.
+const config = loadConfigOrExit(readExporterConfig, 'metrics-exporter');
+const log = createLogger({ name: 'metrics-exporter', level: config.logLevel });
+const onError = (error: Error) => log.warn({ err: error }, 'redis connection error');
+const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-exporter' });
+// QueueEvents blocks on XREAD, so it needs a connection that waits out reconnects.
+const eventsConnection = createWorkerConnection(config.redisUrl, { onError, name: 'gradcam-exporter-events' });
+const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
+const registry = createRegistry({ defaultMetrics: true });
+const metrics = createMetrics(registry, pipelineMetrics);
+const recorder = new PipelineRecorder(metrics);
+
+const events = new QueueEvents(explainQueueName, { connection: eventsConnection, prefix: config.queuePrefix });
+events.on('error', onError);
+events.on('completed', ({ returnvalue }) => {
+  if (!recorder.completed(returnvalue)) log.warn('a completed job returned no result the exporter understands');
+});
+events.on('failed', ({ jobId, failedReason }) => {
+  void queue.getJob(jobId).then(
+    (job) => recorder.failed(failedReason, job ? { model: job.data.model.name, methods: job.data.explain.methods ?? ['gradcam'] } : undefined),
+    () => recorder.failed(failedReason, undefined),
+  );
+});
+
+const app = createApp({
+  registry,
+  collect: createQueueStateCollector({ queue, redis, prefix: config.queuePrefix, policy: config.capturePolicy, metrics }),
+  onCollectError: (error) => log.warn({ err: error }, 'could not read the queue state'),
+});
+await app.listen({ port: config.port, host: config.host });
+log.info(`metrics exporter on http://${config.host}:${config.port}/metrics`);
+
+const shutdown = async () => {
+  await app.close();
+  await events.close();
+  await queue.close();
+  await closeConnections(redis, eventsConnection);
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());

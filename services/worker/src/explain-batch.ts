@@ -1,0 +1,181 @@
+import { buildImageArtifacts } from '@gradcam/artifacts';
+import {
+  type ExplainJob,
+  type ExplainJobResult,
+  keyIn,
+  manifestFileName,
+  parseS3Uri,
+} from '@gradcam/contracts';
+import type { Explainer, TargetSpec } from '@gradcam/engine';
+import { type DecodedImage, decodeImage, toModelInput } from '@gradcam/imaging';
+import type { BlobStore } from '@gradcam/storage';
+import { JobFailure, toJobFailure } from './job-failure.ts';
+
+/** Inputs beyond this are refused before they are read into memory (as ingest does). */
+const maxImageBytes = 32 * 1024 * 1024;
+
+export interface LoadedModels {
+  /** By model name; the worker serves the versions it loaded. */
+  get(name: string): { explainer: Explainer; version: string } | undefined;
+}
+
+export interface BatchContext {
+  readonly store: BlobStore;
+  readonly models: LoadedModels;
+  readonly backend: string;
+  /**
+   * Serialises engine calls: decoding and uploading of neighbouring batches overlap with the
+   * engine, but two engine calls never run at once (they would only slow each other down).
+   */
+  readonly engineLock: <T>(work: () => Promise<T>) => Promise<T>;
+  readonly now?: () => number;
+}
+
+export type JobOutcome = ExplainJobResult | JobFailure;
+
+export interface BatchReport {
+  readonly outcomes: JobOutcome[];
+  readonly stageSeconds: ExplainJobResult['stageSeconds'];
+  readonly explained: number;
+}
+
+interface Decoded {
+  readonly at: number;
+  readonly job: ExplainJob;
+  readonly bytes: Buffer;
+  readonly image: DecodedImage;
+  readonly input: Float32Array;
+}
+
+function targetsOf(job: ExplainJob): TargetSpec {
+  if (job.explain.classes) return { kind: 'classes', classes: job.explain.classes };
+  if (job.explain.topK !== undefined) return { kind: 'topK', k: job.explain.topK };
+  return { kind: 'predicted' };
+}
+
+type Method = NonNullable<ExplainJob['explain']['methods']>[number];
+const methodsOf = (job: ExplainJob): Method[] => [...new Set(job.explain.methods ?? (['gradcam'] as const))];
+
+/**
+ * One micro-batch, end to end: read and decode every image (in parallel, on sharp's threads),
+ * ONE engine call per (model, methods) group, then overlays and .npy maps uploaded next to the
+ * prediction with `explanation.json` last. Failures are per job; keys are fixed by the job, so a
+ * retried or recovered job overwrites rather than duplicates.
+ */
+export async function explainBatch(context: BatchContext, jobs: readonly ExplainJob[]): Promise<BatchReport> {
+  const { store, models } = context;
+  const outcomes: (JobOutcome | undefined)[] = new Array(jobs.length);
+  const seconds = (from: number) => (performance.now() - from) / 1000;
+
+  const decodeStarted = performance.now();
+  const decoded = (
+    await Promise.all(
+      jobs.map(async (job, at): Promise<Decoded | undefined> => {
+        try {
+          const model = models.get(job.model.name);
+          if (!model) throw new JobFailure('MODEL_NOT_SERVED', `this worker does not serve model "${job.model.name}"`, true);
+          if (model.version !== job.model.version) {
+            throw new JobFailure('MODEL_VERSION_MISMATCH', `job wants ${job.model.name}@${job.model.version}; this worker serves ${model.version}`, true);
+          }
+          const numClasses = model.explainer.model.runner.numClasses;
+          const outOfRange = job.explain.classes?.find((c) => c >= numClasses);
+          if (outOfRange !== undefined) {
+            throw new JobFailure('CLASS_OUT_OF_RANGE', `class ${outOfRange} is out of range: ${job.model.name} has classes 0…${numClasses - 1}`, true);
+          }
+          const key = 'key' in job.image ? job.image.key : parseS3Uri(job.image.uri).key;
+          const bytes = await store.get(key, { maxBytes: maxImageBytes }).catch((error: unknown) => {
+            throw toJobFailure(error, `reading ${key}`);
+          });
+          const image = await decodeImage(bytes);
+          return { at, job, bytes, image, input: await toModelInput(image, model.explainer.model.descriptor.preprocessing) };
+        } catch (error) {
+          outcomes[at] = toJobFailure(error, 'decoding the image');
+          return undefined;
+        }
+      }),
+    )
+  ).filter((d): d is Decoded => d !== undefined);
+  const decode = seconds(decodeStarted);
+
+  const groups = new Map<string, Decoded[]>();
+  for (const d of decoded) {
+    const group = `${d.job.model.name}\u0000${methodsOf(d.job).sort().join(',')}`;
+    groups.set(group, [...(groups.get(group) ?? []), d]);
+  }
+
+  let engine = 0;
+  let render = 0;
+  let upload = 0;
+  const finished: { d: Decoded; manifestKey: string; explanations: number; storedAt: number }[] = [];
+  for (const members of groups.values()) {
+    const first = members[0] as Decoded;
+    const { explainer } = models.get(first.job.model.name) as { explainer: Explainer };
+    const methods = methodsOf(first.job);
+    let result: Awaited<ReturnType<Explainer['explain']>>;
+    const engineStarted = performance.now();
+    try {
+      result = await context.engineLock(() => explainer.explain(members.map((m) => m.input), { methods, targets: members.map((m) => targetsOf(m.job)) }));
+    } catch (error) {
+      for (const m of members) outcomes[m.at] = toJobFailure(error, 'explaining the batch');
+      continue;
+    } finally {
+      engine += seconds(engineStarted);
+    }
+    const renderStarted = performance.now();
+    const built = await Promise.all(
+      members.map(async (m, i) => {
+        try {
+          return await buildImageArtifacts({
+            source: 'key' in m.job.image ? m.job.image.key : m.job.image.uri,
+            bytes: m.bytes,
+            image: m.image,
+            explanation: result.images[i] as (typeof result.images)[number],
+            model: explainer.model,
+            backend: context.backend,
+            inferenceId: m.job.inferenceId,
+            timings: { batchSize: members.length, decodeMs: decode * 1000, ...result.timings },
+          });
+        } catch (error) {
+          outcomes[m.at] = toJobFailure(error, 'rendering the explanation');
+          return undefined;
+        }
+      }),
+    );
+    render += seconds(renderStarted);
+    const uploadStarted = performance.now();
+    await Promise.all(
+      members.map(async (m, i) => {
+        const artifacts = built[i];
+        if (!artifacts) return;
+        try {
+          // The artifacts in parallel, then the manifest (built last): its presence means "complete".
+          const manifest = artifacts.files[artifacts.files.length - 1];
+          await Promise.all(artifacts.files.slice(0, -1).map((f) => store.put(keyIn(m.job.folder, f.path), f.body, { contentType: f.contentType })));
+          if (manifest) await store.put(keyIn(m.job.folder, manifest.path), manifest.body, { contentType: manifest.contentType });
+          finished.push({ d: m, manifestKey: keyIn(m.job.folder, manifestFileName), explanations: artifacts.manifest.explanations.length, storedAt: context.now?.() ?? Date.now() });
+        } catch (error) {
+          outcomes[m.at] = toJobFailure(error, 'storing the explanation');
+        }
+      }),
+    );
+    upload += seconds(uploadStarted);
+  }
+
+  const stageSeconds = { decode, engine, render, upload };
+  let leader = true;
+  for (const f of finished) {
+    outcomes[f.d.at] = {
+      manifestKey: f.manifestKey,
+      model: f.d.job.model.name,
+      methods: methodsOf(f.d.job),
+      explanations: f.explanations,
+      acceptedAt: f.d.job.acceptedAt,
+      storedAt: f.storedAt,
+      batchSize: jobs.length,
+      batchLeader: leader,
+      stageSeconds,
+    };
+    leader = false;
+  }
+  return { outcomes: outcomes as JobOutcome[], stageSeconds, explained: finished.length };
+}

@@ -1,0 +1,44 @@
+/**
+ * Why one job of a batch failed. `permanent` failures (the input itself is bad) fail the job at
+ * once and stay on it as its dead-letter record; the others are retried with backoff.
+ */
+export class JobFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly permanent: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'JobFailure';
+  }
+}
+
+const permanentCodes = new Set([
+  // imaging: the bytes are not a usable image
+  'IMAGE_EMPTY',
+  'IMAGE_TOO_LARGE',
+  'IMAGE_TOO_MANY_PIXELS',
+  'IMAGE_UNSUPPORTED_FORMAT',
+  'IMAGE_CORRUPT',
+  // engine: the request cannot be met by this model
+  'CLASS_OUT_OF_RANGE',
+  'INPUT_INVALID',
+  'LAYER_NOT_FOUND',
+  // storage: the input is not there, or the key is bad
+  'STORAGE_NOT_FOUND',
+  'STORAGE_TOO_LARGE',
+  'STORAGE_INVALID_KEY',
+]);
+
+/** Classifies any error from decoding, the engine or storage by its stable `code`. */
+export function toJobFailure(error: unknown, context: string): JobFailure {
+  if (error instanceof JobFailure) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = `${context}: ${error instanceof Error ? error.message : String(error)}`;
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) {
+    const transient = (error as { transient?: unknown }).transient === true;
+    return new JobFailure(code, message, permanentCodes.has(code) && !transient, { cause: error });
+  }
+  return new JobFailure('INTERNAL', message, false, { cause: error });
+}

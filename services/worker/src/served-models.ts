@@ -1,0 +1,42 @@
+import { redisKeys } from '@gradcam/contracts';
+import { type BackendPreference, Explainer, loadModel, selectBackend } from '@gradcam/engine';
+import type { Redis } from 'ioredis';
+import type { LoadedModels } from './explain-batch.ts';
+
+export interface EngineSetup {
+  readonly backend: string;
+  readonly models: LoadedModels;
+  readonly served: ReadonlyMap<string, string>;
+  /** Warms each model with one batch so the first real batch does not pay kernel compilation. */
+  readonly warmUp: () => Promise<void>;
+}
+
+/** Selects the backend and loads every configured model (built-in name or model directory). */
+export async function setUpEngine(backendPreference: BackendPreference, sources: readonly string[]): Promise<EngineSetup> {
+  const backend = await selectBackend(backendPreference);
+  const byName = new Map<string, { explainer: Explainer; version: string }>();
+  for (const source of sources) {
+    const model = await loadModel(source);
+    byName.set(model.descriptor.name, { explainer: new Explainer(model), version: model.descriptor.version });
+  }
+  return {
+    backend: backend.name,
+    models: { get: (name) => byName.get(name) },
+    served: new Map([...byName].map(([name, m]) => [name, m.version])),
+    warmUp: async () => {
+      for (const { explainer } of byName.values()) {
+        const [h, w, c] = explainer.inputShape;
+        await explainer.explain([new Float32Array(h * w * c)]);
+      }
+    },
+  };
+}
+
+/**
+ * Announces the models this worker serves, so ingest can resolve a record's missing version and
+ * refuse models nobody serves. The last worker to start wins for a name: rolling out a new
+ * version means restarting the workers.
+ */
+export async function announceServedModels(redis: Redis, prefix: string, served: ReadonlyMap<string, string>): Promise<void> {
+  if (served.size > 0) await redis.hset(redisKeys(prefix).servedModels, Object.fromEntries(served));
+}

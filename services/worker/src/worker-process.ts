@@ -1,0 +1,73 @@
+import type { WorkerConfig } from '@gradcam/config';
+import type { ExplainJobResult } from '@gradcam/contracts';
+import { type BatchJob, closeConnections, createBatchingWorker, createWorkerConnection, explainJob } from '@gradcam/queue';
+import type { BlobStore } from '@gradcam/storage';
+import type { ExplainJob } from '@gradcam/contracts';
+import { createEngineLock } from './engine-lock.ts';
+import { explainBatch } from './explain-batch.ts';
+import { announceServedModels, setUpEngine } from './served-models.ts';
+import type { WorkerTelemetry } from './worker-telemetry.ts';
+
+export interface WorkerProcessDeps {
+  readonly config: WorkerConfig;
+  readonly store: BlobStore;
+  readonly telemetry: WorkerTelemetry;
+  readonly log: { info(message: string): void; error(message: string): void };
+  /** Distinguishes this process's jobs and connections (`CLIENT LIST`, job.processedBy). */
+  readonly name: string;
+}
+
+export interface RunningWorker {
+  readonly backend: string;
+  readonly served: ReadonlyMap<string, string>;
+  /** Stop fetching, finish and store the current batch, close connections. Safe twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * One engine process: loads the models, announces them, then consumes explain jobs in
+ * micro-batches until closed.
+ */
+export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<RunningWorker> {
+  const { config, telemetry, log } = deps;
+  const engine = await setUpEngine(config.backend, config.models);
+  await engine.warmUp();
+  for (const [model, version] of engine.served) {
+    telemetry.backend(engine.backend, model);
+    log.info(`serving ${model}@${version} on the ${engine.backend} backend`);
+  }
+  const onError = (error: Error) => log.error(error.message);
+  const connection = createWorkerConnection(config.redisUrl, { onError, name: deps.name });
+  // The worker connection queues commands until Redis answers, so a worker started before
+  // Redis waits for it instead of failing.
+  await announceServedModels(connection, config.queuePrefix, engine.served);
+  const engineLock = createEngineLock();
+
+  const worker = createBatchingWorker<ExplainJob, ExplainJobResult>({
+    job: explainJob,
+    connection,
+    prefix: config.queuePrefix,
+    maxBatch: config.batchSize,
+    maxWaitMs: config.batchWaitMs,
+    lockDuration: config.lockDurationMs,
+    name: deps.name,
+    onError,
+    processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
+      const report = await explainBatch({ store: deps.store, models: engine.models, backend: engine.backend, engineLock }, jobs.map((j) => j.data));
+      telemetry.batch(jobs.length, report.stageSeconds);
+      return report.outcomes;
+    },
+    hooks: { onJobFinished: (event) => telemetry.job(event.outcome) },
+  });
+  await worker.waitUntilReady();
+  let closing: Promise<void> | undefined;
+  return {
+    backend: engine.backend,
+    served: engine.served,
+    close: () =>
+      (closing ??= (async () => {
+        await worker.close();
+        await closeConnections(connection);
+      })()),
+  };
+}

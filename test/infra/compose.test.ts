@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { test } from 'node:test';
+import Ajv from 'ajv';
+import {
+  commandWords,
+  composePath,
+  dependenciesOf,
+  environmentOf,
+  loadCompose,
+  readRepoFile,
+  readYaml,
+  repoPath,
+  serviceOf,
+} from './infra-files.ts';
+
+const compose = loadCompose();
+
+/** The variables packages/config reads, per service (issue brief; the exporter also reports the capture policy). */
+const commonEnv = [
+  'REDIS_URL',
+  'GRADCAM_QUEUE_PREFIX',
+  'LOG_LEVEL',
+  'S3_ENDPOINT',
+  'S3_REGION',
+  'S3_BUCKET',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+  'S3_FORCE_PATH_STYLE',
+  'GRADCAM_STORAGE_PREFIX',
+];
+const allowedEnv: Record<string, readonly string[]> = {
+  ingest: [...commonEnv, 'GRADCAM_INGEST_PORT', 'GRADCAM_API_TOKENS', 'GRADCAM_MAX_QUEUE_DEPTH', 'GRADCAM_CAPTURE_POLICY', 'GRADCAM_PUBLIC_URL'],
+  worker: [
+    ...commonEnv,
+    'GRADCAM_WORKER_PROCESSES',
+    'GRADCAM_BATCH_SIZE',
+    'GRADCAM_BATCH_WAIT_MS',
+    'GRADCAM_BACKEND',
+    'GRADCAM_MODELS',
+    'GRADCAM_WORKER_METRICS_PORT',
+  ],
+  'metrics-exporter': [...commonEnv, 'GRADCAM_EXPORTER_PORT', 'GRADCAM_CAPTURE_POLICY'],
+};
+const pipelineServices = Object.keys(allowedEnv);
+const requiredServices = ['redis', 'minio', 'minio-init', ...pipelineServices, 'prometheus', 'grafana'];
+
+/** The Compose specification's JSON schema, as shipped by the `docker-compose` npm package (via testcontainers). */
+const composeSchemaPath = 'node_modules/docker-compose/schema/compose-spec.json';
+
+test('the compose file is valid against the Compose specification schema', () => {
+  assert.ok(existsSync(repoPath(composeSchemaPath)), `${composeSchemaPath} is missing: run npm ci (it comes with testcontainers)`);
+  const schema = JSON.parse(readFileSync(repoPath(composeSchemaPath), 'utf8')) as Record<string, unknown>;
+  // The schema names draft-07 by an https URL ajv 6 does not know; it is plain draft-07.
+  delete schema.$schema;
+  const validate = new Ajv({ allErrors: true, unknownFormats: 'ignore' }).compile(schema);
+  const valid = validate(readYaml(composePath));
+  const errors = (validate.errors ?? []).map((e) => `${e.dataPath} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+  assert.ok(valid, `${composePath} does not follow the Compose schema:\n${errors.join('\n')}`);
+});
+
+test('has every service of the stack', () => {
+  for (const name of requiredServices) assert.ok(compose.services[name], `missing service "${name}"`);
+});
+
+test('every build context and Dockerfile exists', () => {
+  let builds = 0;
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (service.build === undefined) {
+      assert.ok(service.image, `${name}: neither build nor image`);
+      continue;
+    }
+    builds += 1;
+    const context = typeof service.build === 'string' ? service.build : (service.build.context ?? '.');
+    const dockerfile = typeof service.build === 'string' ? 'Dockerfile' : (service.build.dockerfile ?? 'Dockerfile');
+    assert.ok(statSync(repoPath(context)).isDirectory(), `${name}: build context ${context} is not a folder`);
+    assert.ok(existsSync(repoPath(context, dockerfile)), `${name}: ${context}/${dockerfile} does not exist`);
+  }
+  assert.ok(builds >= 3, 'ingest, worker and metrics-exporter are built from this repository');
+});
+
+test('every bind-mounted host path exists and every named volume is declared', () => {
+  const declared = new Set(Object.keys(compose.volumes ?? {}));
+  for (const [name, service] of Object.entries(compose.services)) {
+    for (const volume of service.volumes ?? []) {
+      const source = typeof volume === 'string' ? (volume.split(':')[0] ?? '') : (volume.source ?? '');
+      const isBind = typeof volume === 'string' ? /^[./~]/.test(source) : volume.type === 'bind';
+      if (isBind) assert.ok(existsSync(repoPath(source)), `${name}: mounted host path ${source} does not exist`);
+      else assert.ok(declared.has(source), `${name}: named volume "${source}" is not declared under volumes:`);
+    }
+  }
+});
+
+test('redis keeps jobs: AOF on, noeviction, data on a volume, healthcheck', () => {
+  const redis = serviceOf(compose, 'redis');
+  assert.match(redis.image ?? '', /^redis:7(\b|[.-])/);
+  const args = commandWords(redis.command).join(' ');
+  assert.match(args, /--appendonly yes\b/);
+  assert.match(args, /--maxmemory-policy noeviction\b/);
+  assert.ok(
+    (redis.volumes ?? []).some((v) => (typeof v === 'string' ? v.endsWith(':/data') : v.target === '/data')),
+    'redis /data is on a volume',
+  );
+  assert.ok(redis.healthcheck?.test, 'redis has a healthcheck');
+});
+
+test('the worker reserves an NVIDIA GPU and runs the GPU image', () => {
+  const worker = serviceOf(compose, 'worker');
+  const devices = worker.deploy?.resources?.reservations?.devices ?? [];
+  const gpu = devices.find((d) => d.driver === 'nvidia');
+  assert.ok(gpu, 'worker: deploy.resources.reservations.devices has no nvidia device');
+  assert.ok(gpu.capabilities?.includes('gpu'), 'the nvidia device asks for the gpu capability');
+  assert.ok(gpu.count === 'all' || (typeof gpu.count === 'number' && gpu.count >= 1) || (gpu.device_ids?.length ?? 0) > 0, 'count 1+, all, or device_ids');
+  assert.ok(typeof worker.build === 'object' && worker.build.dockerfile === 'infra/docker/worker-gpu.Dockerfile');
+  assert.equal(environmentOf(worker).get('GRADCAM_BACKEND'), '${GRADCAM_BACKEND:-tensorflow-gpu}');
+});
+
+test('pipeline services set only the variables packages/config reads', () => {
+  for (const name of pipelineServices) {
+    const allowed = new Set(allowedEnv[name]);
+    const env = environmentOf(serviceOf(compose, name));
+    for (const variable of env.keys()) assert.ok(allowed.has(variable), `${name}: ${variable} is not a variable the ${name} service reads`);
+    for (const variable of ['REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET']) assert.ok(env.has(variable), `${name}: ${variable} is not set`);
+  }
+});
+
+test('pipeline services run their workspace entry point through tsx', () => {
+  for (const name of pipelineServices) {
+    const words = commandWords(serviceOf(compose, name).command);
+    assert.deepEqual(words, ['node', '--import', 'tsx', `services/${name}/src/main.ts`], `${name}: command`);
+    const manifest = JSON.parse(readRepoFile(`services/${name}/package.json`)) as { scripts?: Record<string, string> };
+    assert.equal(manifest.scripts?.start, 'tsx src/main.ts', `services/${name}: the compose command runs what \`npm start\` runs`);
+  }
+});
+
+test('every dependency exists and its condition can be met', () => {
+  for (const [name, service] of Object.entries(compose.services)) {
+    for (const [dependency, condition] of dependenciesOf(service)) {
+      const target = compose.services[dependency];
+      assert.ok(target, `${name} depends on unknown service "${dependency}"`);
+      if (condition === 'service_healthy') assert.ok(target.healthcheck?.test, `${name} waits for ${dependency} to be healthy, but it has no healthcheck`);
+      if (condition === 'service_completed_successfully') assert.equal(target.restart ?? 'no', 'no', `${dependency} is a one-shot: it must not restart`);
+    }
+  }
+  for (const name of pipelineServices) {
+    assert.equal(dependenciesOf(serviceOf(compose, name)).get('redis'), 'service_healthy', `${name} waits for a healthy redis`);
+  }
+  for (const name of ['ingest', 'worker']) {
+    assert.equal(dependenciesOf(serviceOf(compose, name)).get('minio-init'), 'service_completed_successfully', `${name} waits for the bucket`);
+  }
+});
+
+test('long-running services have healthchecks, and the files they run exist', () => {
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (service.restart === 'no') continue;
+    assert.ok(service.healthcheck?.test && !service.healthcheck.disable, `${name} has no healthcheck`);
+    for (const word of commandWords(service.healthcheck.test)) {
+      if (/^(infra|scripts|services|packages)\//.test(word)) assert.ok(existsSync(repoPath(word)), `${name}: healthcheck runs ${word}, which does not exist`);
+    }
+  }
+});
+
+test('publishes ingest 8080, exporter 9464, Prometheus 9090 and Grafana 3000, matching the ports the services listen on', () => {
+  const published = (name: string) => (serviceOf(compose, name).ports ?? []).map(String);
+  assert.ok(published('ingest').includes('8080:8080'));
+  assert.equal(environmentOf(serviceOf(compose, 'ingest')).get('GRADCAM_INGEST_PORT'), '8080');
+  assert.ok(published('metrics-exporter').includes('9464:9464'));
+  assert.equal(environmentOf(serviceOf(compose, 'metrics-exporter')).get('GRADCAM_EXPORTER_PORT'), '9464');
+  assert.ok(published('prometheus').includes('9090:9090'));
+  assert.ok(published('grafana').includes('3000:3000'));
+  assert.equal(serviceOf(compose, 'redis').ports, undefined, 'redis is not published');
+});
+
+test('the bucket minio-init creates is the one the services use, with the MinIO credentials', () => {
+  const script = commandWords(serviceOf(compose, 'minio-init').command).join(' ');
+  const minio = environmentOf(serviceOf(compose, 'minio'));
+  for (const name of pipelineServices) {
+    const env = environmentOf(serviceOf(compose, name));
+    const bucket = env.get('S3_BUCKET') ?? '';
+    assert.match(script, new RegExp(`mc mb --ignore-existing \\w+/${bucket}\\b`), `${name}: bucket ${bucket} is created by minio-init`);
+    assert.equal(env.get('S3_ENDPOINT'), 'http://minio:9000');
+    assert.equal(env.get('S3_FORCE_PATH_STYLE'), 'true', 'MinIO needs path-style URLs');
+    assert.equal(env.get('S3_ACCESS_KEY_ID'), minio.get('MINIO_ROOT_USER'));
+    assert.equal(env.get('S3_SECRET_ACCESS_KEY'), minio.get('MINIO_ROOT_PASSWORD'));
+    assert.equal(env.get('REDIS_URL'), 'redis://redis:6379');
+  }
+});
+
+test('ingest and the exporter see the same capture policy', () => {
+  const ingest = environmentOf(serviceOf(compose, 'ingest')).get('GRADCAM_CAPTURE_POLICY');
+  assert.ok(ingest);
+  assert.equal(environmentOf(serviceOf(compose, 'metrics-exporter')).get('GRADCAM_CAPTURE_POLICY'), ingest);
+});
+
+test('every variable the compose file interpolates is documented in infra/compose.env.example', () => {
+  const used = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') {
+      for (const m of value.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) used.add(m[1] ?? '');
+    } else if (value && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        visit(key);
+        visit(child);
+      }
+    }
+  };
+  visit(readYaml(composePath));
+  const documented = new Set([...readRepoFile('infra/compose.env.example').matchAll(/^([A-Za-z_][A-Za-z0-9_]*)=/gm)].map((m) => m[1] ?? ''));
+  assert.ok(used.size > 0);
+  for (const variable of used) assert.ok(documented.has(variable), `${variable} is not in infra/compose.env.example`);
+  for (const variable of documented) assert.ok(used.has(variable), `infra/compose.env.example lists ${variable}, which the compose file does not read`);
+});

@@ -29,6 +29,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly host: string;
   /** BullMQ job lock; one engine call must stay well below it. */
   readonly lockDurationMs: number;
+  /** How often workers look for jobs whose worker died (their lock expired). */
+  readonly stalledIntervalMs: number;
 }
 
 export interface ExporterConfig extends CommonConfig {
@@ -73,7 +75,8 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     models: env.list('GRADCAM_MODELS', ['nsfw-mobilenet-v2']),
     metricsPort: port(env, 'GRADCAM_WORKER_METRICS_PORT', 9465),
     host: env.string('GRADCAM_HOST', '0.0.0.0'),
-    lockDurationMs: env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 5_000 }),
+    lockDurationMs: env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000 }),
+    stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500 }),
   };
 }
 

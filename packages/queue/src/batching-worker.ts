@@ -41,10 +41,12 @@ export interface BatchingWorkerOptions<Data, Result> {
   readonly maxBatch: number;
   readonly maxWaitMs: number;
   /**
-   * Jobs held at once: one batch running plus the next one filling. Defaults to 2 × maxBatch;
+   * Jobs held at once: the batches in flight plus the next one filling. Defaults to (maxConcurrentBatches + 1) × maxBatch;
    * more only adds jobs that wait in this process while other workers could run them.
    */
   readonly concurrency?: number;
+  /** Batches in flight at once (see MicroBatcher); the default concurrency grows with it. */
+  readonly maxConcurrentBatches?: number;
   /**
    * How long a job's lock lasts (ms, default 30 000). BullMQ renews the locks of every held job —
    * running or waiting for a batch — on a timer every lockDuration / 2. Renewal needs the event
@@ -92,6 +94,7 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
     maxBatch: options.maxBatch,
     maxWaitMs: options.maxWaitMs,
     processBatch: options.processBatch,
+    ...(options.maxConcurrentBatches === undefined ? {} : { maxConcurrentBatches: options.maxConcurrentBatches }),
     ...(hooks.onBatchStart ? { onBatchStart: hooks.onBatchStart } : {}),
     ...(hooks.onBatchEnd ? { onBatchEnd: hooks.onBatchEnd } : {}),
     onHookError: reportHookError,
@@ -118,7 +121,8 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
   const worker = new Worker<Data, Result>(definition.queueName, processor, {
     connection: options.connection,
     prefix: options.prefix ?? defaultQueuePrefix,
-    concurrency: options.concurrency ?? 2 * options.maxBatch,
+    // Enough jobs held for every batch in flight plus the one filling.
+    concurrency: options.concurrency ?? ((options.maxConcurrentBatches ?? 1) + 1) * options.maxBatch,
     lockDuration: options.lockDuration ?? 30_000,
     ...(options.stalledInterval === undefined ? {} : { stalledInterval: options.stalledInterval }),
     ...(options.name === undefined ? {} : { name: options.name }),

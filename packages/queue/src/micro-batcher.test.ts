@@ -50,6 +50,28 @@ test('runs one batch at a time while the next one fills', async () => {
   await batcher.close();
 });
 
+test('maxConcurrentBatches: that many batches overlap, never more', async () => {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const batcher = new MicroBatcher<number, number>({
+    maxBatch: 2,
+    maxWaitMs: 1,
+    maxConcurrentBatches: 2,
+    processBatch: async (items) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await sleep(15);
+      inFlight--;
+      return items;
+    },
+  });
+  const results = await Promise.all(Array.from({ length: 12 }, (_, i) => batcher.submit(i)));
+  assert.deepEqual(results, Array.from({ length: 12 }, (_, i) => i));
+  assert.equal(maxInFlight, 2);
+  await batcher.close();
+  assert.throws(() => new MicroBatcher({ maxBatch: 1, maxWaitMs: 1, maxConcurrentBatches: 0, processBatch: async () => [] }), RangeError);
+});
+
 test('an Error outcome fails only its own item', async () => {
   const batcher = new MicroBatcher<string, string>({
     maxBatch: 3,

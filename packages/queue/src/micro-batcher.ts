@@ -20,6 +20,11 @@ export interface MicroBatcherOptions<Item, Result> {
   /** A partial batch is sent once its first item has waited this long. */
   readonly maxWaitMs: number;
   readonly processBatch: ProcessBatch<Item, Result>;
+  /**
+   * Batches processed at once (default 1). With 2, a worker decodes and uploads one batch while
+   * the engine runs the other; processBatch then serialises the engine itself.
+   */
+  readonly maxConcurrentBatches?: number;
   readonly onBatchStart?: (size: number) => void;
   readonly onBatchEnd?: (report: BatchReport) => void;
   /** Receives errors thrown by the hooks above (a metrics bug must not fail jobs). */
@@ -35,14 +40,15 @@ interface Entry<Item, Result> {
 
 /**
  * Collects items submitted one by one into batches of up to `maxBatch`, or whatever arrived
- * within `maxWaitMs` of the first, and runs `processBatch` for ONE batch at a time (an engine
- * call wants the whole device) while the next batch fills. Each `submit` settles with its own
+ * within `maxWaitMs` of the first, and runs `processBatch` for one batch at a time (or
+ * `maxConcurrentBatches`) while the next batch fills. Each `submit` settles with its own
  * item's outcome. Knows nothing about queues: the batching worker feeds it BullMQ jobs.
  */
 export class MicroBatcher<Item, Result> {
   readonly #options: MicroBatcherOptions<Item, Result>;
   #pending: Entry<Item, Result>[] = [];
-  #busy = false;
+  #running = 0;
+  readonly #maxConcurrent: number;
   #timer: NodeJS.Timeout | undefined;
   #timerFired = false;
   #draining = false;
@@ -53,6 +59,9 @@ export class MicroBatcher<Item, Result> {
   constructor(options: MicroBatcherOptions<Item, Result>) {
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${options.maxBatch}`);
     if (!Number.isFinite(options.maxWaitMs) || options.maxWaitMs < 0) throw new RangeError(`maxWaitMs must be a finite number ≥ 0, got ${options.maxWaitMs}`);
+    const maxConcurrent = options.maxConcurrentBatches ?? 1;
+    if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`maxConcurrentBatches must be a positive integer, got ${maxConcurrent}`);
+    this.#maxConcurrent = maxConcurrent;
     this.#options = options;
   }
 
@@ -80,7 +89,7 @@ export class MicroBatcher<Item, Result> {
 
   /** Resolves when nothing is pending and no batch is running. */
   onIdle(): Promise<void> {
-    if (!this.#busy && this.#pending.length === 0) return Promise.resolve();
+    if (this.#running === 0 && this.#pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -95,29 +104,31 @@ export class MicroBatcher<Item, Result> {
   }
 
   #schedule(): void {
-    if (this.#busy) return; // the running batch calls #schedule again when it ends
-    const head = this.#pending[0];
-    if (head === undefined) {
-      this.#notifyIdle();
-      return;
+    // A running batch calls #schedule again when it ends, so a full house can simply return.
+    while (this.#running < this.#maxConcurrent) {
+      const head = this.#pending[0];
+      if (head === undefined) {
+        if (this.#running === 0) this.#notifyIdle();
+        return;
+      }
+      const { maxBatch, maxWaitMs } = this.#options;
+      const waited = performance.now() - head.arrivedAt;
+      if (!(this.#draining || this.#timerFired || this.#pending.length >= maxBatch || waited >= maxWaitMs)) {
+        // Armed only while a slot is free, for the current head; the head cannot change until a batch starts.
+        this.#timer ??= setTimeout(() => {
+          this.#timer = undefined;
+          this.#timerFired = true;
+          this.#schedule();
+        }, maxWaitMs - waited);
+        return;
+      }
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerFired = false;
+      // Counted before processBatch runs, so nothing it triggers can exceed the limit.
+      this.#running++;
+      void this.#run(this.#pending.splice(0, maxBatch));
     }
-    const { maxBatch, maxWaitMs } = this.#options;
-    const waited = performance.now() - head.arrivedAt;
-    if (!(this.#draining || this.#timerFired || this.#pending.length >= maxBatch || waited >= maxWaitMs)) {
-      // Armed only while idle, for the current head; the head cannot change until a batch starts.
-      this.#timer ??= setTimeout(() => {
-        this.#timer = undefined;
-        this.#timerFired = true;
-        this.#schedule();
-      }, maxWaitMs - waited);
-      return;
-    }
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerFired = false;
-    // Set before processBatch runs, so nothing it triggers can start a second batch.
-    this.#busy = true;
-    void this.#run(this.#pending.splice(0, maxBatch));
   }
 
   /** Never rejects: every failure is routed to the items' promises. */
@@ -152,7 +163,7 @@ export class MicroBatcher<Item, Result> {
     const durationSeconds = (performance.now() - started) / 1000;
     const report: BatchReport = !threw ? { size: batch.length, durationSeconds, failed } : { size: batch.length, durationSeconds, failed, error: batchError };
     this.#hook(() => this.#options.onBatchEnd?.(report));
-    this.#busy = false;
+    this.#running--;
     this.#schedule();
   }
 

@@ -49,6 +49,9 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     prefix: config.queuePrefix,
     maxBatch: config.batchSize,
     maxWaitMs: config.batchWaitMs,
+    // Two batches in flight: one decoding or uploading while the other holds the engine.
+    maxConcurrentBatches: 2,
+    stalledInterval: config.stalledIntervalMs,
     lockDuration: config.lockDurationMs,
     name: deps.name,
     onError,

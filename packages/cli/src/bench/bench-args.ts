@@ -32,21 +32,23 @@ export class BenchArgsError extends Error {
   override readonly name = 'BenchArgsError';
 }
 
-function list(value: string | undefined, fallback: readonly string[]): string[] {
+/** A comma-separated flag value, or `fallback` when the flag was not given. */
+export function parseList(value: string | undefined, fallback: readonly string[]): string[] {
   if (value === undefined) return [...fallback];
   const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   if (items.length === 0) throw new BenchArgsError(`empty list "${value}"`);
   return items;
 }
 
-function positive(flag: string, value: string, { integer, allowZero }: { integer: boolean; allowZero: boolean }): number {
+/** A flag's number, checked: throws BenchArgsError naming the flag. */
+export function parsePositive(flag: string, value: string, { integer, allowZero }: { integer: boolean; allowZero: boolean }): number {
   const n = Number(value);
   const ok = Number.isFinite(n) && (allowZero ? n >= 0 : n > 0) && (!integer || Number.isInteger(n));
   if (!ok) throw new BenchArgsError(`--${flag} must be a ${integer ? 'whole ' : ''}number ${allowZero ? '≥ 0' : '> 0'}, got "${value}"`);
   return n;
 }
 
-function backend(value: string): BackendPreference {
+export function parseBackend(value: string): BackendPreference {
   const found = backendPreferences.find((b) => b === value);
   if (!found) throw new BenchArgsError(`unknown backend "${value}" (${backendPreferences.join(', ')})`);
   return found;
@@ -80,27 +82,27 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | undefined {
   const quick = values.quick;
   if (values.seconds !== undefined && values.iterations !== undefined) throw new BenchArgsError('give --seconds or --iterations, not both');
 
-  const models = list(values.models, defaultModels);
+  const models = parseList(values.models, defaultModels);
   const known = new Set(builtinModels.map((m) => m.descriptor.name));
-  const backends = list(values.backends, ['auto']).map(backend);
-  const batches = list(values.batches, quick ? ['1', '8'] : ['1', '8', '32']).map((b) => positive('batches', b, { integer: true, allowZero: false }));
+  const backends = parseList(values.backends, ['auto']).map(parseBackend);
+  const batches = parseList(values.batches, quick ? ['1', '8'] : ['1', '8', '32']).map((b) => parsePositive('batches', b, { integer: true, allowZero: false }));
   const budget: EngineBenchPlan['budget'] =
     values.iterations === undefined
       ? {
           kind: 'seconds',
-          seconds: values.seconds === undefined ? (quick ? 2 : 12) : positive('seconds', values.seconds, { integer: false, allowZero: false }),
+          seconds: values.seconds === undefined ? (quick ? 2 : 12) : parsePositive('seconds', values.seconds, { integer: false, allowZero: false }),
           minIterations: quick ? 3 : 5,
           maxIterations: 100_000,
         }
-      : { kind: 'iterations', iterations: positive('iterations', values.iterations, { integer: true, allowZero: false }) };
+      : { kind: 'iterations', iterations: parsePositive('iterations', values.iterations, { integer: true, allowZero: false }) };
   const warmup = {
-    iterations: values.warmup === undefined ? (quick ? 1 : 2) : positive('warmup', values.warmup, { integer: true, allowZero: true }),
+    iterations: values.warmup === undefined ? (quick ? 1 : 2) : parsePositive('warmup', values.warmup, { integer: true, allowZero: true }),
     // The first ~2 s of calls in a process run ~10% slow while V8 optimises tfjs's JavaScript.
     minSeconds: quick ? 1 : 3,
   };
-  const processes = values.processes === undefined ? availableParallelism() : positive('processes', values.processes, { integer: true, allowZero: true });
+  const processes = values.processes === undefined ? availableParallelism() : parsePositive('processes', values.processes, { integer: true, allowZero: true });
   const throughputSeconds =
-    values['throughput-seconds'] === undefined ? (quick ? 4 : 10) : positive('throughput-seconds', values['throughput-seconds'], { integer: false, allowZero: false });
+    values['throughput-seconds'] === undefined ? (quick ? 4 : 10) : parsePositive('throughput-seconds', values['throughput-seconds'], { integer: false, allowZero: false });
   const firstModel = models[0] as string;
   const firstBackend = backends[0] as BackendPreference;
   for (const m of models) {

@@ -16,8 +16,8 @@ export function environmentRow(): EnvironmentRow {
   return { kind: 'environment', node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), loadAverage1m: loadavg()[0] ?? 0 };
 }
 
-/** JSON with floats rounded to what the measurement can support. */
-export function jsonLine(row: BenchRow): string {
+/** JSON with floats rounded to what the measurement can support (any benchmark's rows). */
+export function jsonLine(row: { readonly kind: string }): string {
   return JSON.stringify(row, (_key, value: unknown) => (typeof value === 'number' && !Number.isInteger(value) ? Number(value.toFixed(4)) : value));
 }
 
@@ -54,9 +54,10 @@ function cells(values: readonly string[]): string {
 }
 
 const ms = (s: Spread): string => `${s.median.toFixed(1)} (${s.p90.toFixed(1)})`;
-const share = (s: number | undefined): string => (s === undefined ? '?' : `${(s * 100).toFixed(0)}%`);
+/** A 0…1 share as a whole percentage, '?' where unknown. */
+export const formatShare = (s: number | undefined): string => (s === undefined ? '?' : `${(s * 100).toFixed(0)}%`);
 /** Other processes above this share of the machine make a row's wall-clock figures suspect. */
-const noisyShare = 0.1;
+export const noisyShare = 0.1;
 /**
  * The median and min ratios agree within ~0.01 on a steady machine; a wider gap means one of the
  * calls ran in a slow spell for a good part of the row (seen with nothing else running), so the
@@ -89,7 +90,7 @@ export function tableLine(row: EngineBenchRow): string {
     row.ratioOfMinimums.toFixed(3),
     target,
     `${stages.forwardMs.toFixed(0)}/${stages.backwardMs.toFixed(1)}/${stages.mapsMs.toFixed(1)}`,
-    `${share(row.otherCpuShare)}${noisy}`,
+    `${formatShare(row.otherCpuShare)}${noisy}`,
     row.peakRssMb.toFixed(0),
     `${row.tensorsBefore}→${row.tensorsAfter}${row.leak ? ' LEAK' : ''}`,
   ]);
@@ -104,17 +105,18 @@ export const tableFootnote = [
   '  before→after the timed iterations.',
 ].join('\n');
 
-function runLine(label: string, run: ThroughputRun): string {
+/** One throughput run: images/s, per process, median ms per batch, others' CPU share. */
+export function throughputRunLine(label: string, run: ThroughputRun): string {
   const perProcess = run.processes > 1 ? ` = ${run.perProcessImagesPerSecond.map((r) => r.toFixed(1)).join(' + ')}` : '';
   const batchMs = run.results.map((r) => r.msPerBatchMedian.toFixed(0)).join(', ');
-  return `  ${label.padEnd(12)} ${run.imagesPerSecond.toFixed(1).padStart(6)} images/s${perProcess}   (median ms/batch: ${batchMs}; others ${share(run.otherCpuShare)})`;
+  return `  ${label.padEnd(12)} ${run.imagesPerSecond.toFixed(1).padStart(6)} images/s${perProcess}   (median ms/batch: ${batchMs}; others ${formatShare(run.otherCpuShare)})`;
 }
 
 export function throughputLines(row: ThroughputRow): string {
   return [
     `Multi-process throughput: ${row.model} on ${row.backend}, Grad-CAM, batch ${row.batch}, ${row.seconds} s overlapping windows`,
-    runLine('1 process', row.single),
-    runLine(`${row.multi.processes} processes`, row.multi),
+    throughputRunLine('1 process', row.single),
+    throughputRunLine(`${row.multi.processes} processes`, row.multi),
     `  scaling ${row.scaling.toFixed(2)}× (ideal ${row.multi.processes}× on as many idle cores)${row.leak ? '   LEAK: a child ended with more tensors than it started with' : ''}`,
   ].join('\n');
 }

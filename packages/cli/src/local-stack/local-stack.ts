@@ -69,6 +69,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       GRADCAM_API_TOKENS: token,
       GRADCAM_PUBLIC_URL: ingestUrl,
       GRADCAM_HOST: '127.0.0.1',
+      GRADCAM_INGEST_PORT: String(config.ingestPort),
+      GRADCAM_EXPORTER_PORT: String(config.exporterPort),
+      GRADCAM_WORKER_METRICS_PORT: String(config.workerMetricsPort),
+      // The AWS SDK warns once per process that it will want Node 22; Node 20 is supported here.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       GRADCAM_WORKER_PROCESSES: String(config.workerProcesses),
       ...(storageDir === undefined ? {} : { GRADCAM_STORAGE_DIR: storageDir }),
       ...options.env,

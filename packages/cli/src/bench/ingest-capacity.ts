@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import { CpuContention } from './cpu-contention.ts';
+import { runIngestLoad } from './ingest-load.ts';
+import { startIngestRig } from './ingest-rig.ts';
+import type { CleanupStack } from './pipeline-cleanup.ts';
+import { type Percentiles, percentiles } from './pipeline-e2e-stats.ts';
+import { TreeCpuMeter } from './pipeline-process-cpu.ts';
+
+export interface IngestCapacityPlan {
+  readonly model: string;
+  /** The version ingest is told a worker serves (the built-in's). */
+  readonly modelVersion: string;
+  /** Records per request; each size is measured on a fresh Redis and store. */
+  readonly batches: readonly number[];
+  readonly clients: number;
+  readonly seconds: number;
+  /** Untimed load first: ingest's first requests pay for V8 and schema compilation. */
+  readonly warmupSeconds: number;
+  readonly cpuProfileDir?: string;
+}
+
+/** The issue's ingest target on 2 cores; only compared with what was measured. */
+export const ingestTarget = { recordsPerSecond: 5_000, p99Ms: 50 } as const;
+
+export interface IngestCapacityRow {
+  readonly kind: 'ingest-capacity';
+  readonly batch: number;
+  readonly clients: number;
+  readonly seconds: number;
+  readonly requests: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly failedRequests: number;
+  readonly firstErrors: readonly string[];
+  readonly recordsPerSecond: number;
+  readonly requestMs: Percentiles;
+  readonly target: { readonly recordsPerSecond: number; readonly p99Ms: number; readonly pass: boolean };
+  readonly coresByProcess: Readonly<Record<string, number>>;
+  readonly otherCpuShare: number | undefined;
+  /** Where the ingest CPU profile of the timed window was written, when asked for. */
+  readonly cpuProfile?: string;
+}
+
+export interface IngestCapacityHooks {
+  readonly onServiceLine: (line: string) => void;
+  readonly progress: (text: string) => void;
+}
+
+/** Part 3: records/s the batch endpoint accepts by reference, per batch size, with Redis + ingest only. */
+export async function runIngestCapacity(plan: IngestCapacityPlan, cleanup: CleanupStack, hooks: IngestCapacityHooks, onRow: (row: IngestCapacityRow) => void): Promise<IngestCapacityRow[]> {
+  const rows: IngestCapacityRow[] = [];
+  const runId = Date.now().toString(36);
+  for (const batch of plan.batches) {
+    hooks.progress(`ingest capacity: batches of ${batch}, starting Redis + ingest…`);
+    const cpuProfile = plan.cpuProfileDir === undefined ? undefined : join(plan.cpuProfileDir, `ingest-batch-${batch}-${runId}.cpuprofile`);
+    let row: IngestCapacityRow;
+    const rig = await startIngestRig({ model: plan.model, modelVersion: plan.modelVersion, onServiceLine: hooks.onServiceLine, ...(cpuProfile !== undefined && { cpuProfileFile: cpuProfile }) }, cleanup);
+    try {
+      const load = { url: rig.url, token: rig.token, model: plan.model, images: rig.images, batch, clients: plan.clients };
+      hooks.progress(`ingest capacity: batches of ${batch}, ${plan.warmupSeconds} s warm-up…`);
+      await runIngestLoad({ ...load, seconds: plan.warmupSeconds, idPrefix: `iw-${runId}-${batch}` });
+      hooks.progress(`ingest capacity: batches of ${batch}, ${plan.clients} clients × ${plan.seconds} s…`);
+      rig.startProfile();
+      const contention = new CpuContention();
+      const meter = new TreeCpuMeter();
+      const result = await runIngestLoad({ ...load, seconds: plan.seconds, idPrefix: `ic-${runId}-${batch}` });
+      const cpu = meter.read();
+      const otherCpuShare = contention.otherShare(cpu.descendantCpuSeconds);
+      const recordsPerSecond = result.accepted / result.seconds;
+      const requestMs = percentiles(result.requestMs);
+      row = {
+        kind: 'ingest-capacity',
+        batch,
+        clients: plan.clients,
+        seconds: result.seconds,
+        requests: result.requestMs.length,
+        accepted: result.accepted,
+        rejected: result.rejected,
+        failedRequests: result.failedRequests,
+        firstErrors: result.firstErrors,
+        recordsPerSecond,
+        requestMs,
+        target: { ...ingestTarget, pass: recordsPerSecond >= ingestTarget.recordsPerSecond && requestMs.p99 < ingestTarget.p99Ms },
+        coresByProcess: cpu.coresByLabel,
+        otherCpuShare,
+        ...(cpuProfile !== undefined && { cpuProfile }),
+      };
+    } finally {
+      // Also writes the CPU profile, so the row is reported only once ingest has exited.
+      await rig.stop();
+    }
+    rows.push(row);
+    onRow(row);
+  }
+  return rows;
+}

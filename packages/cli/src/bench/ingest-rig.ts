@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { childEnvironment } from '@gradcam/config';
+import { redisKeys } from '@gradcam/contracts';
+import { freePort, startRedisServer } from '@gradcam/dev-services';
+import { startService, waitUntilReady } from '../local-stack/service-process.ts';
+import type { CleanupStack } from './pipeline-cleanup.ts';
+import { type FixtureImages, storeFixtureImages } from './pipeline-fixtures.ts';
+import { RespClient } from './pipeline-resp-client.ts';
+
+export interface IngestRigOptions {
+  readonly model: string;
+  readonly modelVersion: string;
+  /** Profile ingest (see ingest-profiled-main.ts); the profile is written to this file when it exits. */
+  readonly cpuProfileFile?: string;
+  readonly onServiceLine: (line: string) => void;
+}
+
+export interface IngestRig {
+  readonly url: string;
+  readonly token: string;
+  readonly images: FixtureImages;
+  /** Starts the CPU profile now (when profiling): call it as the timed window begins. */
+  startProfile(): void;
+  /** Stops ingest (writing its CPU profile, if any), then Redis; removes the files. Safe twice. */
+  stop(): Promise<void>;
+}
+
+const queuePrefix = 'gradcam';
+
+/**
+ * Redis + the ingest service alone, on a fresh temporary store: no worker, so nothing but
+ * ingest's own work competes for the cores. Ingest only accepts records for models a worker has
+ * announced, so the benchmark announces the model itself, as a worker would.
+ */
+export async function startIngestRig(options: IngestRigOptions, cleanup: CleanupStack): Promise<IngestRig> {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-bench-ingest-'));
+  const removeDir = cleanup.push('remove the ingest rig dir', () => rm(dir, { recursive: true, force: true }));
+  const redis = await startRedisServer().catch(async (error: unknown) => {
+    await removeDir();
+    throw error;
+  });
+  const stopRedis = cleanup.push('stop the ingest rig Redis', () => redis.stop());
+  let stopIngest: (() => Promise<void>) | undefined;
+  const stop = async () => {
+    await stopIngest?.();
+    await stopRedis();
+    await removeDir();
+  };
+  try {
+    const client = await RespClient.connect(redis.url);
+    try {
+      await client.command('HSET', redisKeys(queuePrefix).servedModels, options.model, options.modelVersion);
+    } finally {
+      client.close();
+    }
+    const storageDir = join(dir, 'storage');
+    const images = await storeFixtureImages(storageDir);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const token = `bench-${randomBytes(18).toString('base64url')}`;
+    const profileFile = options.cpuProfileFile === undefined ? undefined : resolve(options.cpuProfileFile);
+    if (profileFile !== undefined) await mkdir(dirname(profileFile), { recursive: true });
+    const ingest = startService({
+      name: 'ingest',
+      entry: profileFile === undefined ? 'services/ingest/src/main.ts' : 'packages/cli/src/bench/ingest-profiled-main.ts',
+      env: childEnvironment({
+        REDIS_URL: redis.url,
+        GRADCAM_API_TOKENS: token,
+        GRADCAM_INGEST_PORT: String(port),
+        GRADCAM_HOST: '127.0.0.1',
+        GRADCAM_PUBLIC_URL: url,
+        GRADCAM_STORAGE_DIR: storageDir,
+        GRADCAM_STORAGE_PREFIX: '',
+        GRADCAM_QUEUE_PREFIX: queuePrefix,
+        GRADCAM_CAPTURE_POLICY: 'all',
+        // Nothing consumes the queue here: backpressure would end the measurement, not ingest.
+        GRADCAM_MAX_QUEUE_DEPTH: String(1_000_000_000),
+        S3_BUCKET: '',
+        S3_ENDPOINT: '',
+        ...(profileFile !== undefined && { GRADCAM_BENCH_CPU_PROFILE: profileFile }),
+      }),
+      onLine: options.onServiceLine,
+    });
+    stopIngest = cleanup.push('stop the ingest service', () => ingest.stop());
+    await waitUntilReady(ingest, `${url}/readyz`, 60_000);
+    // Only the profiled entry handles SIGUSR2; to plain Node it is fatal.
+    const startProfile = () => void (profileFile !== undefined && ingest.child.kill('SIGUSR2'));
+    return { url, token, images, startProfile, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,153 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, readLocalStackConfig, readWorkerConfig } from '@gradcam/config';
+import { type BackendPreference, builtinModels } from '@gradcam/engine';
+import { BenchArgsError, parseBackend, parseList, parsePositive } from './bench-args.ts';
+import type { IngestCapacityPlan } from './ingest-capacity.ts';
+import type { ThroughputPlan } from './multi-process-throughput.ts';
+import type { E2ePlan } from './pipeline-e2e.ts';
+
+export const pipelineParts = ['e2e', 'engine', 'ingest'] as const;
+export type PipelinePart = (typeof pipelineParts)[number];
+
+export interface PipelineBenchArgs {
+  readonly parts: ReadonlySet<PipelinePart>;
+  readonly e2e: E2ePlan;
+  /** Engine-only Grad-CAM with the model, backend, batch and process count of `e2e`. */
+  readonly engine: ThroughputPlan;
+  readonly ingest: IngestCapacityPlan;
+  readonly json: boolean;
+}
+
+export const pipelineBenchUsage = `Usage: npm run bench:pipeline -- [options]
+
+End-to-end explanations/s and latency through the local stack, engine-only throughput with the same
+settings (and the ratio), then the ingest batch endpoint's capacity. Needs redis-server on PATH.
+
+  --records N           records pushed end to end (default 1000; --quick: 100), half by reference
+  --processes N         worker processes (default GRADCAM_WORKER_PROCESSES, else one per core)
+  --batch N             worker micro-batch (default GRADCAM_BATCH_SIZE, else 8)
+  --batch-wait-ms N     worker batch wait (default GRADCAM_BATCH_WAIT_MS, else 50)
+  --model NAME          built-in model (default nsfw-mobilenet-v2)
+  --backend NAME        auto|tensorflow-gpu|tensorflow|wasm|cpu (default GRADCAM_BACKEND, else auto)
+  --post-batch N        records per POST end to end (default 100)
+  --post-concurrency N  POSTs in flight end to end (default 4)
+  --engine-seconds N    engine-only timed window (default 10; --quick: 4)
+  --ingest-batches a,b  records per request for the ingest part (default 100,1000)
+  --ingest-clients N    concurrent clients for the ingest part (default 4)
+  --ingest-seconds N    timed window per ingest batch size (default 10; --quick: 3)
+  --ingest-cpu-prof DIR write a V8 CPU profile of the ingest process (ingest part) into DIR
+  --parts a,b           ${pipelineParts.join(',')} (default: all)
+  --quick               short smoke run
+  --json                JSON lines on stdout instead of a table
+  --verbose             the services' log lines on stderr
+  --help`;
+
+export interface ParsedPipelineArgs extends PipelineBenchArgs {
+  readonly verbose: boolean;
+}
+
+/** The stack's own variables give the defaults, so the benchmark runs what `npm start` would. */
+function environmentDefaults(): { processes: number; batch: number; batchWaitMs: number; backend: BackendPreference } {
+  try {
+    const stack = readLocalStackConfig(process.env);
+    // Only the batching fields are read; the benchmark always starts its own private Redis.
+    const worker = readWorkerConfig({ ...process.env, REDIS_URL: 'redis://127.0.0.1:6379' });
+    return { processes: stack.workerProcesses, batch: worker.batchSize, batchWaitMs: worker.batchWaitMs, backend: worker.backend };
+  } catch (error) {
+    if (error instanceof ConfigError) throw new BenchArgsError(error.message);
+    throw error;
+  }
+}
+
+/** Returns undefined for --help. Throws BenchArgsError on a bad flag. */
+export function parsePipelineBenchArgs(argv: readonly string[]): ParsedPipelineArgs | undefined {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      records: { type: 'string' },
+      processes: { type: 'string' },
+      batch: { type: 'string' },
+      'batch-wait-ms': { type: 'string' },
+      model: { type: 'string' },
+      backend: { type: 'string' },
+      'post-batch': { type: 'string' },
+      'post-concurrency': { type: 'string' },
+      'engine-seconds': { type: 'string' },
+      'ingest-batches': { type: 'string' },
+      'ingest-clients': { type: 'string' },
+      'ingest-seconds': { type: 'string' },
+      'ingest-cpu-prof': { type: 'string' },
+      parts: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const quick = values.quick;
+  const whole = (flag: string, value: string | undefined, fallback: number) =>
+    value === undefined ? fallback : parsePositive(flag, value, { integer: true, allowZero: false });
+  const seconds = (flag: string, value: string | undefined, fallback: number) =>
+    value === undefined ? fallback : parsePositive(flag, value, { integer: false, allowZero: false });
+
+  const parts = new Set(
+    parseList(values.parts, pipelineParts).map((p) => {
+      const part = pipelineParts.find((known) => known === p);
+      if (!part) throw new BenchArgsError(`unknown part "${p}" (${pipelineParts.join(', ')})`);
+      return part;
+    }),
+  );
+  const model = values.model ?? 'nsfw-mobilenet-v2';
+  const builtin = builtinModels.find((m) => m.descriptor.name === model);
+  // Ingest must be told the served version (no worker announces it there): built-ins only.
+  if (!builtin) throw new BenchArgsError(`unknown model "${model}" (built-ins: ${builtinModels.map((m) => m.descriptor.name).join(', ')})`);
+  const defaults = environmentDefaults();
+  const backend = values.backend === undefined ? defaults.backend : parseBackend(values.backend);
+  const processes = whole('processes', values.processes, defaults.processes);
+  const batch = whole('batch', values.batch, defaults.batch);
+  const postBatch = whole('post-batch', values['post-batch'], 100);
+  if (postBatch > 1000) throw new BenchArgsError('--post-batch is at most 1000 (the batch endpoint limit)');
+  const ingestBatches = parseList(values['ingest-batches'], ['100', '1000']).map((b) => whole('ingest-batches', b, 0));
+  if (ingestBatches.some((b) => b > 1000)) throw new BenchArgsError('--ingest-batches are at most 1000 (the batch endpoint limit)');
+
+  return {
+    parts,
+    e2e: {
+      model,
+      backend,
+      records: whole('records', values.records, quick ? 100 : 1000),
+      processes,
+      batch,
+      batchWaitMs: values['batch-wait-ms'] === undefined ? defaults.batchWaitMs : parsePositive('batch-wait-ms', values['batch-wait-ms'], { integer: true, allowZero: true }),
+      postBatch,
+      postConcurrency: whole('post-concurrency', values['post-concurrency'], 4),
+      readyTimeoutSeconds: 300,
+      stallTimeoutSeconds: 120,
+    },
+    engine: {
+      model,
+      backend,
+      batch,
+      seconds: seconds('engine-seconds', values['engine-seconds'], quick ? 4 : 10),
+      // As bench:engine: the first ~2 s of a process run slow while V8 optimises tfjs.
+      warmupIterations: quick ? 1 : 2,
+      warmupSeconds: quick ? 1 : 3,
+      processes,
+      readyTimeoutSeconds: 300,
+    },
+    ingest: {
+      model,
+      modelVersion: builtin.descriptor.version,
+      batches: ingestBatches,
+      clients: whole('ingest-clients', values['ingest-clients'], 4),
+      seconds: seconds('ingest-seconds', values['ingest-seconds'], quick ? 3 : 10),
+      warmupSeconds: quick ? 1 : 2,
+      ...(values['ingest-cpu-prof'] !== undefined && { cpuProfileDir: values['ingest-cpu-prof'] }),
+    },
+    json: values.json,
+    verbose: values.verbose,
+  };
+}

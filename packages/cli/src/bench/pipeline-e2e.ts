@@ -1,0 +1,171 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LocalStackConfig } from '@gradcam/config';
+import { freePort } from '@gradcam/dev-services';
+import type { BackendPreference } from '@gradcam/engine';
+import { IngestClient } from '../local-stack/ingest-client.ts';
+import { startLocalStack } from '../local-stack/local-stack.ts';
+import { CpuContention } from './cpu-contention.ts';
+import type { CleanupStack } from './pipeline-cleanup.ts';
+import { type E2eLatency, type E2eRates, type Percentiles, e2eLatency, e2eRates, percentiles } from './pipeline-e2e-stats.ts';
+import { benchRecord, storeFixtureImages } from './pipeline-fixtures.ts';
+import { readJobResults, waitForJobs } from './pipeline-job-results.ts';
+import { freePortRange } from './pipeline-ports.ts';
+import { TreeCpuMeter } from './pipeline-process-cpu.ts';
+import { RespClient } from './pipeline-resp-client.ts';
+import { submitRecords } from './pipeline-submit.ts';
+import { type Verification, verifyThroughApi } from './pipeline-verify.ts';
+
+export interface E2ePlan {
+  readonly model: string;
+  readonly backend: BackendPreference;
+  readonly records: number;
+  readonly processes: number;
+  readonly batch: number;
+  readonly batchWaitMs: number;
+  /** Records per POST, and POSTs in flight. */
+  readonly postBatch: number;
+  readonly postConcurrency: number;
+  readonly readyTimeoutSeconds: number;
+  /** Give up when no job finishes for this long. */
+  readonly stallTimeoutSeconds: number;
+}
+
+export interface E2eRow {
+  readonly kind: 'pipeline-e2e';
+  readonly plan: E2ePlan;
+  /** The backend the workers' manifests name. */
+  readonly backend: string | undefined;
+  readonly submit: { readonly seconds: number; readonly posts: number; readonly postMs: Percentiles; readonly queued: number; readonly skipped: number; readonly rejected: number; readonly firstErrors: readonly string[] };
+  readonly completed: number;
+  readonly failures: Readonly<Record<string, number>>;
+  readonly unaccounted: number;
+  readonly verification: Verification;
+  readonly rates: E2eRates;
+  readonly latency: E2eLatency;
+  /** Average cores used per process role over submit + processing, and everyone else's share. */
+  readonly coresByProcess: Readonly<Record<string, number>>;
+  readonly otherCpuShare: number | undefined;
+}
+
+export interface E2eHooks {
+  readonly onServiceLine: (line: string) => void;
+  readonly progress: (text: string) => void;
+}
+
+/** The stack reads these from the environment; they are set explicitly so the run is what the flags say. */
+function stackEnvironment(plan: E2ePlan): Record<string, string> {
+  return {
+    GRADCAM_BATCH_SIZE: String(plan.batch),
+    GRADCAM_BATCH_WAIT_MS: String(plan.batchWaitMs),
+    GRADCAM_MODELS: plan.model,
+    GRADCAM_BACKEND: plan.backend,
+    GRADCAM_CAPTURE_POLICY: 'all',
+    GRADCAM_MAX_QUEUE_DEPTH: String(1_000_000_000),
+    GRADCAM_QUEUE_PREFIX: queuePrefix,
+    GRADCAM_STORAGE_PREFIX: '',
+    // Empty is unset: the filesystem store, whatever S3 settings this shell carries.
+    S3_BUCKET: '',
+    S3_ENDPOINT: '',
+  };
+}
+
+const queuePrefix = 'gradcam';
+
+/** startLocalStack waits for the first engine process only; the others load the model meanwhile. */
+async function waitForWorkerProcesses(firstPort: number, processes: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let index = 0; index < processes; index++) {
+    const url = `http://127.0.0.1:${firstPort + index}/readyz`;
+    for (;;) {
+      const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`worker process ${index} was not ready at ${url} within ${timeoutMs / 1000} s`);
+      await sleep(200);
+    }
+  }
+}
+
+/**
+ * Part 1: starts the local stack in a temporary state dir, pushes `plan.records` records through
+ * the batch endpoint (half by reference to pre-stored photos, half inline), waits for every job and
+ * reads the per-job timestamps from BullMQ. Stops the stack and removes its files before returning.
+ */
+export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHooks): Promise<E2eRow> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-bench-stack-'));
+  const removeStateDir = cleanup.push('remove the stack state dir', () => rm(stateDir, { recursive: true, force: true }));
+  try {
+    const config: LocalStackConfig = {
+      redisUrl: undefined,
+      apiToken: undefined,
+      ingestPort: await freePort(),
+      exporterPort: await freePort(),
+      workerMetricsPort: await freePortRange(plan.processes),
+      workerProcesses: plan.processes,
+      stateDir,
+      s3Configured: false,
+    };
+    hooks.progress(`starting the local stack (${plan.processes} worker processes)…`);
+    const readyMs = plan.readyTimeoutSeconds * 1000;
+    const stack = await startLocalStack({ config, env: stackEnvironment(plan), onLine: hooks.onServiceLine, readyTimeoutMs: readyMs });
+    const stopStack = cleanup.push('stop the local stack', () => stack.stop());
+    try {
+      await waitForWorkerProcesses(config.workerMetricsPort, plan.processes, readyMs);
+      if (stack.storageDir === undefined) throw new Error('the local stack is not using the filesystem store');
+      const images = await storeFixtureImages(stack.storageDir);
+      const runId = Date.now().toString(36);
+      // Alternate inline and by reference, so both kinds are spread over the whole run.
+      const records = Array.from({ length: plan.records }, (_, i) => benchRecord(images, plan.model, `pb-${runId}-${i}`, i >> 1, i % 2 === 1));
+      const redis = await RespClient.connect(stack.redisUrl);
+      const closeRedis = cleanup.push('close the Redis client', async () => redis.close());
+      try {
+        const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
+        const contention = new CpuContention();
+        const meter = new TreeCpuMeter();
+        hooks.progress(`pushing ${plan.records} records…`);
+        const submitted = await submitRecords(client, records, plan.postBatch, plan.postConcurrency);
+        const expected = submitted.queued.length;
+        await waitForJobs(redis, queuePrefix, expected, plan.stallTimeoutSeconds * 1000, (n) => hooks.progress(`explained ${n}/${expected}`));
+        const cpu = meter.read();
+        const otherCpuShare = contention.otherShare(cpu.descendantCpuSeconds);
+        const results = await readJobResults(redis, queuePrefix, submitted.queued);
+        hooks.progress(`checking ${expected} ids through GET /v1/inferences/{id}…`);
+        const verification = await verifyThroughApi(client, submitted.queued);
+        return {
+          kind: 'pipeline-e2e',
+          plan,
+          backend: verification.backend,
+          submit: {
+            seconds: submitted.seconds,
+            posts: submitted.postMs.length,
+            postMs: percentiles(submitted.postMs),
+            queued: expected,
+            skipped: submitted.skipped,
+            rejected: submitted.rejected,
+            firstErrors: submitted.firstErrors,
+          },
+          completed: results.completed.length,
+          failures: results.failures,
+          unaccounted: results.unaccounted,
+          verification,
+          rates: e2eRates(results.completed, submitted.startedAt, plan.processes, plan.batch),
+          latency: e2eLatency(results.completed),
+          coresByProcess: cpu.coresByLabel,
+          otherCpuShare,
+        };
+      } finally {
+        await closeRedis();
+      }
+    } finally {
+      hooks.progress('stopping the local stack…');
+      await stopStack();
+    }
+  } finally {
+    await removeStateDir();
+  }
+}

@@ -1,0 +1,84 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { explainJobResultSchema, explainQueueName } from '@gradcam/contracts';
+import type { RespClient, RespValue } from './pipeline-resp-client.ts';
+
+/** BullMQ's keys for the explain queue: `<prefix>:<queue>:completed|failed` sets, `<prefix>:<queue>:<id>` hashes. */
+function queueKeys(prefix: string) {
+  const base = `${prefix}:${explainQueueName}`;
+  return { completed: `${base}:completed`, failed: `${base}:failed`, job: (id: string) => `${base}:${id}` };
+}
+
+const count = (value: RespValue | undefined): number => (typeof value === 'number' ? value : 0);
+
+/**
+ * Waits until `expected` jobs have completed or failed for good, polling the two BullMQ sets (two
+ * ZCARDs per poll, however many jobs). Throws when nothing finishes for `stallTimeoutMs`.
+ */
+export async function waitForJobs(
+  redis: RespClient,
+  prefix: string,
+  expected: number,
+  stallTimeoutMs: number,
+  onProgress: (finished: number) => void,
+): Promise<{ completed: number; failed: number }> {
+  const keys = queueKeys(prefix);
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const [completed, failed] = (await redis.pipeline([['ZCARD', keys.completed], ['ZCARD', keys.failed]])).map(count) as [number, number];
+    const finished = completed + failed;
+    if (finished !== last) {
+      last = finished;
+      lastChange = Date.now();
+      onProgress(finished);
+    }
+    if (finished >= expected) return { completed, failed };
+    if (Date.now() - lastChange > stallTimeoutMs) {
+      throw new Error(`${expected - finished} of ${expected} jobs did not finish: nothing completed for ${stallTimeoutMs / 1000} s`);
+    }
+    await sleep(100);
+  }
+}
+
+export interface CompletedJob {
+  readonly id: string;
+  /** Epoch ms from the job's return value: accepted by ingest, manifest stored by the worker. */
+  readonly acceptedAt: number;
+  readonly storedAt: number;
+  /** Epoch ms BullMQ recorded when a worker took the job (its last attempt). */
+  readonly processedOn: number | undefined;
+}
+
+export interface JobResults {
+  readonly completed: readonly CompletedJob[];
+  /** Failure code (the failedReason's `CODE:` head) → count. */
+  readonly failures: Readonly<Record<string, number>>;
+  /** Ids with neither a valid return value nor a failure (e.g. trimmed, or still retrying). */
+  readonly unaccounted: number;
+}
+
+/** Reads each job's return value (and failure) from its BullMQ hash, 500 ids per round trip. */
+export async function readJobResults(redis: RespClient, prefix: string, ids: readonly string[]): Promise<JobResults> {
+  const keys = queueKeys(prefix);
+  const completed: CompletedJob[] = [];
+  const failures: Record<string, number> = {};
+  let unaccounted = 0;
+  for (let at = 0; at < ids.length; at += 500) {
+    const chunk = ids.slice(at, at + 500);
+    const replies = await redis.pipeline(chunk.map((id) => ['HMGET', keys.job(id), 'returnvalue', 'processedOn', 'failedReason', 'finishedOn']));
+    chunk.forEach((id, i) => {
+      const [returnvalue, processedOn, failedReason, finishedOn] = Array.isArray(replies[i]) ? (replies[i] as RespValue[]) : [];
+      const parsed = typeof returnvalue === 'string' ? explainJobResultSchema.safeParse(JSON.parse(returnvalue)) : undefined;
+      if (parsed?.success) {
+        const { acceptedAt, storedAt } = parsed.data;
+        completed.push({ id, acceptedAt, storedAt, processedOn: typeof processedOn === 'string' ? Number(processedOn) : undefined });
+      } else if (typeof failedReason === 'string' && typeof finishedOn === 'string') {
+        const code = /^([A-Z0-9_]+):/.exec(failedReason)?.[1] ?? 'UNKNOWN';
+        failures[code] = (failures[code] ?? 0) + 1;
+      } else {
+        unaccounted++;
+      }
+    });
+  }
+  return { completed, failures, unaccounted };
+}

@@ -1,0 +1,109 @@
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Linux reports /proc/<pid>/stat times in USER_HZ ticks, 100 per second (as cpu-contention.ts). */
+const ticksPerSecond = 100;
+
+interface ProcessSample {
+  readonly ppid: number;
+  readonly label: string;
+  readonly cpuSeconds: number;
+}
+
+/** Names our processes by role: the stack's services are all `node … services/<name>/src/main.ts`. */
+function labelOf(pid: number, comm: string): string {
+  if (pid === process.pid) return 'bench';
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return comm;
+  }
+  const service = /services\/([\w-]+)\/src\/main\.ts(?:\s+(\d+))?/.exec(cmdline);
+  if (service) {
+    // The worker supervisor forks itself with the process index as its argument.
+    if (service[1] === 'worker') return service[2] === undefined ? 'worker' : `worker-${service[2]}`;
+    return service[1] as string;
+  }
+  if (/ingest-profiled-main\.ts/.test(cmdline)) return 'ingest';
+  if (/throughput-worker\.ts/.test(cmdline)) return 'engine-bench';
+  return comm;
+}
+
+function readAll(): Map<number, ProcessSample> {
+  const processes = new Map<number, ProcessSample>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return processes;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // The command name is in parentheses and may hold spaces: fields resume after the last ')'.
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const fields = stat.slice(close + 2).split(' ');
+      // After the name: state(3) ppid(4) … utime(14) stime(15), numbered as in proc(5).
+      const ppid = Number(fields[1]);
+      const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+      processes.set(pid, { ppid, label: comm, cpuSeconds });
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return processes;
+}
+
+/** CPU seconds used so far by this process and every descendant, by pid (empty off Linux). */
+function treeSnapshot(): Map<number, ProcessSample> {
+  const all = readAll();
+  const tree = new Map<number, ProcessSample>();
+  const inTree = (pid: number): boolean => {
+    for (let at: number | undefined = pid, hops = 0; at !== undefined && at > 1 && hops < 64; hops++) {
+      if (at === process.pid) return true;
+      at = all.get(at)?.ppid;
+    }
+    return false;
+  };
+  for (const [pid, sample] of all) {
+    if (inTree(pid)) tree.set(pid, { ...sample, label: labelOf(pid, sample.label) });
+  }
+  return tree;
+}
+
+/** Pids of every process this one started, directly or not (for the last-resort cleanup). */
+export function descendantPids(): number[] {
+  return [...treeSnapshot().keys()].filter((pid) => pid !== process.pid);
+}
+
+export interface TreeCpuUsage {
+  readonly seconds: number;
+  /** Cores used on average over the window, by role (bench, ingest, worker-0, redis-server, …). */
+  readonly coresByLabel: Readonly<Record<string, number>>;
+  /** CPU seconds of our descendants only (this process is counted by CpuContention itself). */
+  readonly descendantCpuSeconds: number;
+}
+
+/**
+ * CPU used by this process tree over a window, per role: says which of the stack's processes
+ * took the cores (and lets CpuContention count the rest as "others"). A process that exits inside
+ * the window loses its ticks, so windows end before anything is stopped.
+ */
+export class TreeCpuMeter {
+  private readonly startAt = performance.now();
+  private readonly start = treeSnapshot();
+
+  read(): TreeCpuUsage {
+    const seconds = (performance.now() - this.startAt) / 1000;
+    const byLabel: Record<string, number> = {};
+    let descendantCpuSeconds = 0;
+    for (const [pid, sample] of treeSnapshot()) {
+      const used = sample.cpuSeconds - (this.start.get(pid)?.cpuSeconds ?? 0);
+      byLabel[sample.label] = (byLabel[sample.label] ?? 0) + used / seconds;
+      if (pid !== process.pid) descendantCpuSeconds += used;
+    }
+    return { seconds, coresByLabel: byLabel, descendantCpuSeconds };
+  }
+}

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type LocalStack, IngestClient, startLocalStack } from '@gradcam/cli/local-stack';
+import { explanationManifestSchema, predictionDocumentSchema } from '@gradcam/contracts';
+import { type TestRedis, type TestS3, freePort, startTestRedis, startTestS3 } from '@gradcam/dev-services';
+import { S3BlobStore, listAll } from '@gradcam/storage';
+import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
+import { inlineRecord, referenceRecord, samplePhotos } from '../support/sample-records.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+// The whole pipeline as `npm start` runs it — ingest, two worker processes, the exporter, each
+// its own process — on a real Redis and a real S3-compatible server, with the real model.
+const bucket = 'gradcam-e2e';
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const total = 200;
+
+let redis: TestRedis;
+let s3: TestS3;
+let store: S3BlobStore;
+let stack: LocalStack;
+let client: IngestClient;
+let stateDir: string;
+let prometheus: PrometheusServer | undefined;
+const ids: string[] = [];
+
+before(async () => {
+  [redis, s3] = await Promise.all([startTestRedis(), startTestS3({ buckets: [bucket] })]);
+  const s3Env = { S3_BUCKET: bucket, S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region, S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
+  store = new S3BlobStore({ bucket, region: s3.region, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+  // The caller's own images, referenced by s3:// URI.
+  await Promise.all(samplePhotos.map((photo) => store.put(`uploads/${photo.name}`, photo.bytes, { contentType: 'image/jpeg' })));
+  stateDir = await mkdtemp(join(tmpdir(), 'gradcam-e2e-'));
+  const [ingestPort, exporterPort, workerMetricsPort] = [await freePort(), await freePort(), await freePort()];
+  stack = await startLocalStack({
+    config: { redisUrl: redis.url, apiToken: 'e2e-token-0123456789abcdef', ingestPort, exporterPort, workerMetricsPort, workerProcesses: 2, stateDir, s3Configured: true },
+    env: { ...s3Env, GRADCAM_QUEUE_PREFIX: 'e2e', GRADCAM_STORAGE_PREFIX: 'captures', LOG_LEVEL: 'warn' },
+  });
+  client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
+});
+
+after(async () => {
+  await prometheus?.stop();
+  await stack?.stop();
+  await store?.close();
+  await Promise.all([redis?.stop(), s3?.stop()]);
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+test(`${total} records end to end: every manifest and artifact in place under the documented keys`, { timeout: 600_000 }, async () => {
+  const records = Array.from({ length: total }, (_, i) => {
+    const id = `e2e-${String(i).padStart(3, '0')}`;
+    ids.push(id);
+    const photo = samplePhotos[i % samplePhotos.length] as (typeof samplePhotos)[number];
+    return i % 2 === 0 ? referenceRecord(id, `s3://${bucket}/uploads/${photo.name}`) : inlineRecord(id, photo);
+  });
+  for (let start = 0; start < records.length; start += 100) {
+    const result = await client.postBatch(records.slice(start, start + 100));
+    assert.equal(result.accepted, 100, JSON.stringify(result.results.filter((r) => r.error)));
+  }
+  const statuses = await client.waitForAll(ids, 540_000);
+  const day = new Date().toISOString().slice(0, 10);
+  for (const [i, id] of ids.entries()) {
+    const status = statuses.get(id);
+    assert.equal(status?.status, 'done', `${id}: ${JSON.stringify(status?.failure)}`);
+    const folder = `captures/nsfw-mobilenet-v2/nsfwjs-4.4.0/dt=${day}/${id}/`;
+    assert.equal(status.folder, folder);
+    const manifest = explanationManifestSchema.parse(JSON.parse((await store.get(`${folder}explanation.json`)).toString()));
+    const prediction = predictionDocumentSchema.parse(JSON.parse((await store.get(`${folder}prediction.json`)).toString()));
+    assert.equal(manifest.inferenceId, id);
+    assert.equal(prediction.inferenceId, id);
+    const [entry] = manifest.explanations;
+    assert.ok(entry && manifest.explanations.length === 1 && entry.method === 'gradcam');
+    assert.equal(entry.classIndex, manifest.prediction.classIndex, 'the predicted class is explained by default');
+    const expected = ['explanation.json', 'prediction.json', `gradcam-${entry.classIndex}.npy`, `gradcam-${entry.classIndex}.overlay.jpg`];
+    if (i % 2 === 1) expected.push('input.jpg');
+    assert.deepEqual((await listAll(store, folder)).map((key) => key.slice(folder.length)).sort(), expected.sort());
+    for (const artifact of [entry.rawMap, entry.overlay]) {
+      const body = await store.get(`${folder}${artifact.path}`);
+      assert.equal(body.byteLength, artifact.bytes);
+      assert.equal(sha256(body), artifact.sha256, `${folder}${artifact.path} matches its manifest hash`);
+    }
+    const photo = samplePhotos[i % samplePhotos.length] as (typeof samplePhotos)[number];
+    assert.equal(manifest.input.sha256, sha256(photo.bytes), 'the manifest names the exact input bytes');
+    const overlayUrl = status.urls?.[entry.overlay.path];
+    if (i < 4 && overlayUrl) assert.equal(sha256(Buffer.from(await (await fetch(overlayUrl)).arrayBuffer())), entry.overlay.sha256, 'presigned URL serves the overlay');
+  }
+});
+
+test('a resubmitted id makes no second job and rewrites nothing', async () => {
+  const resubmitted = ids.slice(0, 10);
+  const before = await Promise.all(resubmitted.map((id) => client.status(id)));
+  const again = await client.postBatch(resubmitted.map((id) => inlineRecord(id, samplePhotos[0] as (typeof samplePhotos)[number])));
+  assert.equal(again.accepted, 10);
+  assert.ok(again.results.every((r) => r.duplicate === true && r.status === 'queued'));
+  for (const [i, id] of resubmitted.entries()) {
+    const status = await client.status(id);
+    assert.equal(status.status, 'done');
+    assert.deepEqual(status.manifest, before[i]?.manifest, 'same manifest: no second explanation');
+    assert.equal(await store.exists(`${status.folder}input.jpg`), i % 2 === 1, 'no inline image written for a by-reference record');
+  }
+  const metrics = await (await fetch(`${stack.exporterUrl}/metrics`)).text();
+  assert.match(metrics, new RegExp(`gradcam_queue_jobs\\{state="completed"\\} ${total}\\b`));
+});
+
+test('a real Prometheus scrapes the exporter: throughput, latency and queue state', { timeout: 120_000 }, async () => {
+  prometheus = await startPrometheus({ 'gradcam-exporter': new URL(stack.exporterUrl).host, 'gradcam-worker': new URL(stack.workerMetricsUrl).host });
+  const server = prometheus;
+  const explained = await waitFor('Prometheus to scrape the exporter', async () => {
+    const [sample] = await server.query('sum(gradcam_images_explained_total)');
+    return sample && sample.value >= total ? sample.value : undefined;
+  }, 60_000);
+  assert.equal(explained, total);
+  const up = await waitFor('both targets scraped', async () => {
+    const series = await server.query('up');
+    return series.length === 2 ? series : undefined;
+  }, 30_000);
+  assert.deepEqual(up.map((s) => [s.metric.job, s.value]).sort(), [['gradcam-exporter', 1], ['gradcam-worker', 1]]);
+  const [p95] = await server.query('histogram_quantile(0.95, sum by (le) (gradcam_e2e_latency_seconds_bucket))');
+  assert.ok(p95 && p95.value > 0 && Number.isFinite(p95.value), `p95 e2e latency ${p95?.value}`);
+  const [workers] = await server.query('gradcam_workers');
+  assert.equal(workers?.value, 2);
+  const [sampled] = await server.query('sum(gradcam_capture_decisions_total{decision="explain"})');
+  assert.equal(sampled?.value, total);
+  const backends = await server.query('gradcam_worker_backend_info');
+  assert.equal(backends[0]?.metric.backend, 'wasm');
+});

@@ -1,0 +1,49 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '@gradcam/dev-services';
+import { waitFor } from './wait-for.ts';
+
+export interface PrometheusServer {
+  readonly url: string;
+  /** Instant query; the result vector's values as numbers, by the given label. */
+  query(expression: string): Promise<{ metric: Record<string, string>; value: number }[]>;
+  stop(): Promise<void>;
+}
+
+/** A real Prometheus (Debian's `prometheus` package) scraping the given targets every second. */
+export async function startPrometheus(targets: Record<string, string>): Promise<PrometheusServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-prometheus-'));
+  const scrapeConfigs = Object.entries(targets)
+    .map(([job, target]) => `  - job_name: ${job}\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['${target}']`)
+    .join('\n');
+  await writeFile(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n${scrapeConfigs}\n`);
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: 'ignore' },
+  );
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  const ready = waitFor('Prometheus to be ready', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 30_000);
+  const first = await Promise.race([ready, spawnError]);
+  if (first instanceof Error) throw new Error(`could not start prometheus (apt-get install -y prometheus): ${first.message}`);
+  return {
+    url,
+    async query(expression) {
+      const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expression)}`);
+      const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+      return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

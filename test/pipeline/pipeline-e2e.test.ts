@@ -106,14 +106,39 @@ test('a resubmitted id makes no second job and rewrites nothing', async () => {
   assert.match(metrics, new RegExp(`gradcam_queue_jobs\\{state="completed"\\} ${total}\\b`));
 });
 
+test('bad input fails at once with its code, without retries, next to explained neighbours', { timeout: 120_000 }, async () => {
+  const photo = samplePhotos[0] as (typeof samplePhotos)[number];
+  const truncated = { bytes: photo.bytes.subarray(0, 2000) };
+  const result = await client.postBatch([
+    inlineRecord('bad-truncated', truncated),
+    { ...inlineRecord('bad-class', photo), explain: { classes: [7] } },
+    { ...inlineRecord('good-topk', photo), explain: { methods: ['gradcam', 'layercam'], topK: 2 } },
+  ]);
+  assert.equal(result.accepted, 3);
+  const statuses = await client.waitForAll(['bad-truncated', 'bad-class', 'good-topk'], 100_000);
+  assert.deepEqual(
+    ['bad-truncated', 'bad-class'].map((id) => [statuses.get(id)?.status, statuses.get(id)?.failure?.code]),
+    [['failed', 'IMAGE_CORRUPT'], ['failed', 'CLASS_OUT_OF_RANGE']],
+  );
+  for (const id of ['bad-truncated', 'bad-class']) assert.equal((await client.status(id) as { attempts?: number }).attempts, 1, `${id} was not retried`);
+  const good = statuses.get('good-topk');
+  assert.equal(good?.status, 'done');
+  assert.deepEqual(good.manifest?.explanations.map((e) => e.method).sort(), ['gradcam', 'gradcam', 'layercam', 'layercam']);
+  const metrics = await waitFor('the exporter to count the failures', async () => {
+    const text = await (await fetch(`${stack.exporterUrl}/metrics`)).text();
+    return text.includes('gradcam_jobs_failed_total{code="CLASS_OUT_OF_RANGE"} 1') ? text : undefined;
+  }, 10_000);
+  assert.match(metrics, /gradcam_jobs_failed_total\{code="IMAGE_CORRUPT"\} 1/);
+});
+
 test('a real Prometheus scrapes the exporter: throughput, latency and queue state', { timeout: 120_000 }, async () => {
   prometheus = await startPrometheus({ 'gradcam-exporter': new URL(stack.exporterUrl).host, 'gradcam-worker': new URL(stack.workerMetricsUrl).host });
   const server = prometheus;
   const explained = await waitFor('Prometheus to scrape the exporter', async () => {
     const [sample] = await server.query('sum(gradcam_images_explained_total)');
-    return sample && sample.value >= total ? sample.value : undefined;
+    return sample && sample.value >= total + 1 ? sample.value : undefined;
   }, 60_000);
-  assert.equal(explained, total);
+  assert.equal(explained, total + 1, 'the 200 and the top-2 record');
   const up = await waitFor('both targets scraped', async () => {
     const series = await server.query('up');
     return series.length === 2 ? series : undefined;
@@ -124,7 +149,7 @@ test('a real Prometheus scrapes the exporter: throughput, latency and queue stat
   const [workers] = await server.query('gradcam_workers');
   assert.equal(workers?.value, 2);
   const [sampled] = await server.query('sum(gradcam_capture_decisions_total{decision="explain"})');
-  assert.equal(sampled?.value, total);
+  assert.equal(sampled?.value, total + 3);
   const backends = await server.query('gradcam_worker_backend_info');
   assert.equal(backends[0]?.metric.backend, 'wasm');
 });

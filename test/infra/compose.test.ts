@@ -130,6 +130,7 @@ test('pipeline services run their workspace entry point through tsx', () => {
     assert.deepEqual(words, ['node', '--import', 'tsx', `services/${name}/src/main.ts`], `${name}: command`);
     const manifest = JSON.parse(readRepoFile(`services/${name}/package.json`)) as { scripts?: Record<string, string> };
     assert.equal(manifest.scripts?.start, 'tsx src/main.ts', `services/${name}: the compose command runs what \`npm start\` runs`);
+    assert.ok(existsSync(repoPath(`services/${name}/src/main.ts`)), `services/${name}/src/main.ts exists`);
   }
 });
 

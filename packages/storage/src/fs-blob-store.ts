@@ -90,15 +90,26 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /** Opens a regular file holding an object, with its size; a folder is no object. */
+  private async openObject(key: string): Promise<{ handle: FileHandle; size: number }> {
+    const handle = await open(this.pathFor(key), 'r');
+    const info = await handle.stat().catch(async (error: unknown) => {
+      await handle.close();
+      throw error;
+    });
+    if (!info.isFile()) {
+      await handle.close();
+      throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
+    }
+    return { handle, size: info.size };
+  }
+
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
-    const path = this.pathFor(key);
     let handle: FileHandle | undefined;
     try {
-      handle = await open(path, 'r');
-      const info = await handle.stat();
-      if (!info.isFile()) throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
-      const size = info.size;
-      if (options.maxBytes !== undefined && size > options.maxBytes) throw tooLarge(key, options.maxBytes, size);
+      const opened = await this.openObject(key);
+      handle = opened.handle;
+      if (options.maxBytes !== undefined && opened.size > options.maxBytes) throw tooLarge(key, options.maxBytes, opened.size);
       return await handle.readFile();
     } catch (error) {
       throw fsError(error, key, 'get');
@@ -154,14 +165,11 @@ export class FsBlobStore implements BlobStore {
    * is missing). The caller must consume or destroy `body`; that closes the file.
    */
   async readForServing(key: string): Promise<ServedBlob> {
-    const path = this.pathFor(key);
     let handle: FileHandle | undefined;
     try {
-      handle = await open(path, 'r');
-      const info = await handle.stat();
-      if (!info.isFile()) throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
-      const body = handle.createReadStream();
-      return { body, bytes: info.size, contentType: contentTypeFor(key) };
+      const opened = await this.openObject(key);
+      handle = opened.handle;
+      return { body: handle.createReadStream(), bytes: opened.size, contentType: contentTypeFor(key) };
     } catch (error) {
       await handle?.close().catch(() => {});
       throw fsError(error, key, 'read');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { inferenceIdSchema } from './ids.ts';
 import { preprocessingSchema } from './preprocessing.ts';
+import { reviewSamplingSchema } from './review.ts';
 
 export const manifestSchemaVersion = 1;
 export const manifestFileName = 'explanation.json';
@@ -84,6 +85,8 @@ export const explanationManifestSchema = z.object({
     probabilities: z.array(z.number()),
   }),
   explanations: z.array(explanationEntrySchema).min(1),
+  /** The reviewer-sampling decision (pipeline only): whether this went to human review, and why. */
+  review: reviewSamplingSchema.optional(),
   timings: z.object({
     /** Size of the batch this image was explained in; stage times are per batch. */
     batchSize: z.number().int().positive(),

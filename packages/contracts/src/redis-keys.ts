@@ -10,6 +10,24 @@ export function redisKeys(prefix: string) {
     captureDecisions: `${prefix}:capture-decisions`,
     /** Hash model name → version, written by each worker for the models it has loaded. */
     servedModels: `${prefix}:served-models`,
+    /** Review pool: sorted set id → priority, all models and per model. */
+    reviewPool: `${prefix}:review:pool`,
+    reviewModelPool: (model: string) => `${prefix}:review:pool:${model}`,
+    /** Pending items by age: sorted set id → sampledAt (the backlog's oldest item). */
+    reviewPendingAge: `${prefix}:review:pending-age`,
+    /** Leased items: sorted set id → lease expiry (epoch ms). */
+    reviewLeases: `${prefix}:review:leases`,
+    /** Every item ever sampled: sorted set id → sampledAt, for listings by time. */
+    reviewIndex: `${prefix}:review:index`,
+    reviewItem: (id: string) => `${prefix}:review:item:${id}`,
+    /** Hash `model|class|verdict` → count. */
+    reviewVerdicts: `${prefix}:review:verdicts`,
+    /** Hash `model|decision|reason` → count of reviewer-sampling decisions (written by workers). */
+    reviewDecisions: `${prefix}:review:decisions`,
+    /** Hash model → the budget policy's threshold in force (written by workers). */
+    reviewThresholds: `${prefix}:review:thresholds`,
+    /** Per model and minute: explanations stored (the fleet-wide traffic the budget adapts to). */
+    reviewTraffic: (model: string, minute: number) => `${prefix}:review:traffic:${model}:${minute}`,
   } as const;
 }
 

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { inferenceIdSchema } from './ids.ts';
+
+/** What a reviewer can say about one explanation. */
+export const verdictSchema = z.enum(['supports', 'wrong-evidence', 'wrong-prediction', 'unsure']);
+export type Verdict = z.infer<typeof verdictSchema>;
+
+/** The reviewer-sampling decision, recorded in the manifest so audits can replay it. */
+export const reviewSamplingSchema = z.object({
+  sampled: z.boolean(),
+  /** The policy in force, as configured (e.g. `budget(K=120/h)|confidence<0.6`). */
+  policy: z.string(),
+  /** Which term fired, or why none did. */
+  reason: z.string(),
+  /** 0…1: how much this explanation deserves a human look. */
+  priority: z.number(),
+  /** The adaptive threshold in force when decided (budget policy). */
+  threshold: z.number().optional(),
+});
+export type ReviewSampling = z.infer<typeof reviewSamplingSchema>;
+
+/** One item of the review pool (kept in Redis by the review service). */
+export const reviewItemSchema = z.object({
+  inferenceId: inferenceIdSchema,
+  model: z.string(),
+  modelVersion: z.string(),
+  folder: z.string(),
+  predictedClass: z.number().int().nonnegative(),
+  label: z.string(),
+  probability: z.number(),
+  sampling: reviewSamplingSchema,
+  /** Epoch ms. */
+  sampledAt: z.number().int(),
+  status: z.enum(['pending', 'leased', 'reviewed']),
+  leasedBy: z.string().optional(),
+  leaseExpiresAt: z.number().int().optional(),
+  verdict: verdictSchema.optional(),
+  reviewer: z.string().optional(),
+  reviewedAt: z.number().int().optional(),
+  comment: z.string().optional(),
+});
+export type ReviewItem = z.infer<typeof reviewItemSchema>;
+
+/** One verdict as appended to `review.json` (history kept, never overwritten). */
+export const reviewEntrySchema = z.object({
+  verdict: verdictSchema,
+  reviewer: z.string(),
+  comment: z.string().max(2000).optional(),
+  reviewedAt: z.iso.datetime(),
+  /** How long the item waited from being sampled to this verdict. */
+  waitedSeconds: z.number().nonnegative(),
+});
+
+export const reviewDocumentSchema = z.object({
+  schemaVersion: z.literal(1),
+  inferenceId: inferenceIdSchema,
+  reviews: z.array(reviewEntrySchema),
+});
+export type ReviewDocument = z.infer<typeof reviewDocumentSchema>;

@@ -1,0 +1,1 @@
+export { ReviewPool, ReviewPoolError, type ReviewBacklog, type ReviewListFilter } from './review-pool.ts';

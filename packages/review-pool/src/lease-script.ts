@@ -1,0 +1,75 @@
+/**
+ * Atomically: return expired leases to the pool, then pop the highest-priority pending item
+ * (of one model, or of all) and lease it to a reviewer. One script, so two reviewers can never
+ * receive the same item. Keys are derived from the prefix inside the script (single Redis, not
+ * Cluster: the pipeline's keys share one prefix anyway).
+ *
+ * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any)
+ * Returns the leased item's JSON, or nil when the pool is empty.
+ */
+export const leaseScript = `
+local prefix, now, leaseMs, reviewer, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local leases = prefix .. ':review:leases'
+local pool = prefix .. ':review:pool'
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
+  redis.call('ZREM', leases, id)
+  local key = prefix .. ':review:item:' .. id
+  local raw = redis.call('GET', key)
+  if raw then
+    local item = cjson.decode(raw)
+    if item.status == 'leased' then
+      item.status = 'pending'
+      item.leasedBy = nil
+      item.leaseExpiresAt = nil
+      redis.call('SET', key, cjson.encode(item))
+      redis.call('ZADD', pool, item.sampling.priority, id)
+      redis.call('ZADD', pool .. ':' .. item.model, item.sampling.priority, id)
+      redis.call('ZADD', prefix .. ':review:pending-age', item.sampledAt, id)
+    end
+  end
+end
+local source = pool
+if model ~= '' then source = pool .. ':' .. model end
+local top = redis.call('ZPOPMAX', source)
+if #top == 0 then return nil end
+local id = top[1]
+local key = prefix .. ':review:item:' .. id
+local item = cjson.decode(redis.call('GET', key))
+redis.call('ZREM', pool, id)
+redis.call('ZREM', pool .. ':' .. item.model, id)
+redis.call('ZREM', prefix .. ':review:pending-age', id)
+item.status = 'leased'
+item.leasedBy = reviewer
+item.leaseExpiresAt = now + leaseMs
+redis.call('SET', key, cjson.encode(item))
+redis.call('ZADD', leases, now + leaseMs, id)
+return cjson.encode(item)
+`;
+
+/**
+ * Atomically records a verdict on an item the reviewer holds the lease of.
+ * ARGV: prefix, id, reviewer, verdict, now (ms), comment ('' = none)
+ * Returns the updated item's JSON, or an error reply: NOT_FOUND, NOT_LEASED (held by nobody,
+ * by someone else, or expired).
+ */
+export const verdictScript = `
+local prefix, id, reviewer, verdict, now, comment = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local key = prefix .. ':review:item:' .. id
+local raw = redis.call('GET', key)
+if not raw then return redis.error_reply('NOT_FOUND') end
+local item = cjson.decode(raw)
+if item.status ~= 'leased' or item.leasedBy ~= reviewer or item.leaseExpiresAt < now then
+  return redis.error_reply('NOT_LEASED')
+end
+item.status = 'reviewed'
+item.verdict = verdict
+item.reviewer = reviewer
+item.reviewedAt = now
+item.leasedBy = nil
+item.leaseExpiresAt = nil
+if comment ~= '' then item.comment = comment end
+redis.call('SET', key, cjson.encode(item))
+redis.call('ZREM', prefix .. ':review:leases', id)
+redis.call('HINCRBY', prefix .. ':review:verdicts', item.model .. '|' .. item.predictedClass .. '|' .. verdict, 1)
+return cjson.encode(item)
+`;

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { ReviewItem } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { Redis } from 'ioredis';
+import { ReviewPool } from './review-pool.ts';
+
+let server: RedisServer;
+let redis: Redis;
+before(async () => {
+  server = await startRedisServer();
+  redis = new Redis(server.url);
+});
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const pool = () => new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`);
+const item = (id: string, priority: number, model = 'm', sampledAt = 1_000): ReviewItem => ({
+  inferenceId: id,
+  model,
+  modelVersion: 'v1',
+  folder: `m/v1/dt=2026-11-26/${id}/`,
+  predictedClass: 2,
+  label: 'Neutral',
+  probability: 0.6,
+  sampling: { sampled: true, policy: 'confidence<0.7', reason: 'low-confidence', priority },
+  sampledAt,
+  status: 'pending',
+});
+
+test('leases the most deserving item first; two reviewers never get the same item', async () => {
+  const p = pool();
+  for (const [id, priority] of [['a', 0.2], ['b', 0.9], ['c', 0.5]] as const) assert.equal(await p.add(item(id, priority)), true);
+  assert.equal(await p.add(item('a', 0.99)), false, 'an id is added once');
+  const leased = await Promise.all(Array.from({ length: 5 }, (_, i) => p.lease(`reviewer-${i}`, 60_000)));
+  const ids = leased.filter((x) => x !== undefined).map((x) => x.inferenceId);
+  assert.deepEqual([...ids].sort(), ['a', 'b', 'c'], 'each item leased exactly once');
+  assert.equal(leased.filter((x) => x === undefined).length, 2);
+  assert.equal((await p.backlog()).leased, 3);
+});
+
+test('an expired lease returns the item to the pool; only the holder can judge it, in time', async () => {
+  const p = pool();
+  await p.add(item('x', 0.5));
+  const first = await p.lease('alice', 1_000, { now: 10_000 });
+  assert.equal(first?.leasedBy, 'alice');
+  assert.equal(await p.lease('bob', 1_000, { now: 10_500 }), undefined, 'still leased to alice');
+  await assert.rejects(p.complete('x', 'bob', 'supports', undefined, 10_600), /not leased to bob/);
+  const second = await p.lease('bob', 1_000, { now: 11_001 });
+  assert.equal(second?.inferenceId, 'x', 'alice let it expire: bob gets it');
+  await assert.rejects(p.complete('x', 'alice', 'supports', undefined, 11_100), { code: 'REVIEW_NOT_LEASED' });
+  const done = await p.complete('x', 'bob', 'wrong-evidence', 'looks at the watermark', 11_200);
+  assert.deepEqual([done.status, done.verdict, done.reviewer, done.comment], ['reviewed', 'wrong-evidence', 'bob', 'looks at the watermark']);
+  await assert.rejects(p.complete('x', 'bob', 'supports', undefined, 11_300), { code: 'REVIEW_NOT_LEASED' }, 'a verdict closes the lease');
+  await assert.rejects(p.complete('nope', 'bob', 'supports', undefined), { code: 'REVIEW_NOT_FOUND' });
+  assert.deepEqual(await p.verdictCounts(), { 'm|2|wrong-evidence': 1 });
+});
+
+test('per-model leases, listing with filters and paging, backlog age', async () => {
+  const p = pool();
+  for (let i = 0; i < 30; i++) await p.add(item(`i${i}`, i / 30, i % 3 === 0 ? 'other' : 'm', 1_000 + i));
+  const leased = await p.lease('alice', 60_000, { model: 'other' });
+  assert.equal(leased?.model, 'other');
+  assert.equal(leased?.inferenceId, 'i27', 'highest priority of that model');
+  const backlog = await p.backlog();
+  assert.deepEqual(backlog, { pending: 29, leased: 1, oldestPendingAt: 1_000 });
+  const seen: string[] = [];
+  let cursor: number | undefined = 0;
+  while (cursor !== undefined) {
+    const page: Awaited<ReturnType<ReviewPool['list']>> = await p.list({ model: 'm', status: 'pending' }, { cursor, limit: 7 });
+    seen.push(...page.items.map((x) => x.inferenceId));
+    cursor = page.next;
+  }
+  assert.equal(seen.length, 20);
+  assert.equal(seen[0], 'i29', 'newest first');
+  const window = await p.list({ from: 1_010, to: 1_012 }, { limit: 10 });
+  assert.deepEqual(window.items.map((x) => x.inferenceId), ['i12', 'i11', 'i10']);
+});

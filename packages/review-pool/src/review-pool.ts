@@ -1,0 +1,133 @@
+import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
+import type { Redis } from 'ioredis';
+import { leaseScript, verdictScript } from './lease-script.ts';
+
+export class ReviewPoolError extends Error {
+  constructor(
+    readonly code: 'REVIEW_NOT_FOUND' | 'REVIEW_NOT_LEASED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReviewPoolError';
+  }
+}
+
+export interface ReviewListFilter {
+  readonly status?: ReviewItem['status'];
+  readonly model?: string;
+  readonly verdict?: Verdict;
+  /** Epoch ms, inclusive, on sampledAt. */
+  readonly from?: number;
+  readonly to?: number;
+}
+
+export interface ReviewBacklog {
+  readonly pending: number;
+  readonly leased: number;
+  /** sampledAt of the oldest pending item, epoch ms. */
+  readonly oldestPendingAt: number | undefined;
+}
+
+const parseItem = (raw: string) => reviewItemSchema.parse(JSON.parse(raw));
+
+/**
+ * The review pool in Redis: workers add sampled explanations, reviewers lease the most
+ * deserving one, verdicts close it. Leases and verdicts are Lua scripts, so they are atomic
+ * however many review-service replicas run.
+ */
+export class ReviewPool {
+  private readonly keys: ReturnType<typeof redisKeys>;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.keys = redisKeys(prefix);
+  }
+
+  /** Adds an item once: an id already in the pool (pending, leased or reviewed) is left alone. */
+  async add(item: ReviewItem): Promise<boolean> {
+    const added = await this.redis.set(this.keys.reviewItem(item.inferenceId), JSON.stringify(reviewItemSchema.parse(item)), 'NX');
+    if (added === null) return false;
+    await this.redis
+      .multi()
+      .zadd(this.keys.reviewPool, item.sampling.priority, item.inferenceId)
+      .zadd(this.keys.reviewModelPool(item.model), item.sampling.priority, item.inferenceId)
+      .zadd(this.keys.reviewIndex, item.sampledAt, item.inferenceId)
+      .zadd(this.keys.reviewPendingAge, item.sampledAt, item.inferenceId)
+      .exec();
+    return true;
+  }
+
+  /** Leases the highest-priority pending item (of `model`, or of any) for `leaseMs`. */
+  async lease(reviewer: string, leaseMs: number, options: { model?: string; now?: number } = {}): Promise<ReviewItem | undefined> {
+    const raw = (await this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '')) as string | null;
+    return raw === null ? undefined : parseItem(raw);
+  }
+
+  /** Closes a leased item with a verdict; only the lease holder can, and only before it expires. */
+  async complete(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now()): Promise<ReviewItem> {
+    try {
+      return parseItem((await this.redis.eval(verdictScript, 0, this.prefix, id, reviewer, verdict, now, comment ?? '')) as string);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (message.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
+      if (message.includes('NOT_LEASED')) {
+        throw new ReviewPoolError('REVIEW_NOT_LEASED', `"${id}" is not leased to ${reviewer} (never leased, leased to someone else, or the lease expired): lease it again with GET /v1/reviews/next`);
+      }
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<ReviewItem | undefined> {
+    const raw = await this.redis.get(this.keys.reviewItem(id));
+    return raw === null ? undefined : parseItem(raw);
+  }
+
+  /**
+   * Items sampled between `from` and `to`, newest first, filtered, one page at a time. The
+   * cursor is an offset into the time index; filters are applied after reading, so a page can
+   * hold fewer than `limit` items while `next` is still set.
+   */
+  async list(filter: ReviewListFilter, page: { cursor?: number; limit: number }): Promise<{ items: ReviewItem[]; next: number | undefined }> {
+    const offset = page.cursor ?? 0;
+    const scan = Math.max(page.limit, 100);
+    const ids = await this.redis.zrevrangebyscore(this.keys.reviewIndex, filter.to ?? '+inf', filter.from ?? '-inf', 'LIMIT', offset, scan);
+    if (ids.length === 0) return { items: [], next: undefined };
+    const raws = await this.redis.mget(ids.map((id) => this.keys.reviewItem(id)));
+    const items: ReviewItem[] = [];
+    let consumed = 0;
+    for (const raw of raws) {
+      consumed++;
+      if (raw === null) continue;
+      const item = parseItem(raw);
+      if (filter.status && item.status !== filter.status) continue;
+      if (filter.model && item.model !== filter.model) continue;
+      if (filter.verdict && item.verdict !== filter.verdict) continue;
+      items.push(item);
+      if (items.length === page.limit) break;
+    }
+    const more = consumed < ids.length || ids.length === scan;
+    return { items, next: more ? offset + consumed : undefined };
+  }
+
+  async backlog(now = Date.now()): Promise<ReviewBacklog> {
+    const [pending, leased, oldest] = await Promise.all([
+      this.redis.zcard(this.keys.reviewPool),
+      this.redis.zcount(this.keys.reviewLeases, now, '+inf'),
+      this.oldestPending(),
+    ]);
+    return { pending, leased, oldestPendingAt: oldest };
+  }
+
+  private async oldestPending(): Promise<number | undefined> {
+    const [, sampledAt] = await this.redis.zrange(this.keys.reviewPendingAge, 0, 0, 'WITHSCORES');
+    return sampledAt === undefined ? undefined : Number(sampledAt);
+  }
+
+  /** Verdict counts by `model|class|verdict`. */
+  async verdictCounts(): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(this.keys.reviewVerdicts);
+    return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, Number(value)]));
+  }
+}

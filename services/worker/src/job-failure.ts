@@ -24,7 +24,7 @@ const permanentCodes = new Set([
   // engine: the request cannot be met by this model
   'CLASS_OUT_OF_RANGE',
   'INPUT_INVALID',
-  'LAYER_NOT_FOUND',
+  'METHOD_UNKNOWN',
   // storage: the input is not there, or the key is bad
   'STORAGE_NOT_FOUND',
   'STORAGE_TOO_LARGE',

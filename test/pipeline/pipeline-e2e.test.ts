@@ -34,9 +34,21 @@ before(async () => {
   // The caller's own images, referenced by s3:// URI.
   await Promise.all(samplePhotos.map((photo) => store.put(`uploads/${photo.name}`, photo.bytes, { contentType: 'image/jpeg' })));
   stateDir = await mkdtemp(join(tmpdir(), 'gradcam-e2e-'));
-  const [ingestPort, exporterPort, workerMetricsPort] = [await freePort(), await freePort(), await freePort()];
+  const [ingestPort, exporterPort, workerMetricsPort, reviewPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   stack = await startLocalStack({
-    config: { redisUrl: redis.url, apiToken: 'e2e-token-0123456789abcdef', ingestPort, exporterPort, workerMetricsPort, workerProcesses: 2, stateDir, s3Configured: true },
+    config: {
+      redisUrl: redis.url,
+      apiToken: 'e2e-token-0123456789abcdef',
+      ingestPort,
+      exporterPort,
+      workerMetricsPort,
+      reviewPort,
+      reviewTokens: 'rita:review-token-0123456789abcdef',
+      reviewPolicy: 'confidence<0.9',
+      workerProcesses: 2,
+      stateDir,
+      s3Configured: true,
+    },
     env: { ...s3Env, GRADCAM_QUEUE_PREFIX: 'e2e', GRADCAM_STORAGE_PREFIX: 'captures', LOG_LEVEL: 'warn' },
   });
   client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
@@ -129,6 +141,55 @@ test('bad input fails at once with its code, without retries, next to explained 
     return text.includes('gradcam_jobs_failed_total{code="CLASS_OUT_OF_RANGE"} 1') ? text : undefined;
   }, 10_000);
   assert.match(metrics, /gradcam_jobs_failed_total\{code="IMAGE_CORRUPT"\} 1/);
+});
+
+test('reviewers lease sampled explanations, judge them, and the verdicts are kept next to them', { timeout: 60_000 }, async () => {
+  const reviewer = { authorization: 'Bearer review-token-0123456789abcdef' };
+  const call = (path: string, init: RequestInit = {}) => fetch(`${stack.reviewUrl}${path}`, { ...init, headers: { ...reviewer, 'content-type': 'application/json', ...init.headers } });
+  // Credentials do not cross: an ingest token cannot read reviews, a reviewer token cannot ingest.
+  assert.equal((await fetch(`${stack.reviewUrl}/v1/reviews/next`, { headers: { authorization: `Bearer ${stack.token}` } })).status, 401);
+  const ingestWithReviewer = await fetch(`${stack.ingestUrl}/v1/inferences/${ids[0]}`, { headers: reviewer });
+  assert.equal(ingestWithReviewer.status, 401);
+
+  const response = await call('/v1/reviews/next');
+  assert.equal(response.status, 200);
+  const packet = (await response.json()) as {
+    item: { inferenceId: string; sampling: { reason: string; policy: string }; probability: number };
+    manifest: { review?: { sampled: boolean; policy: string; reason: string } };
+    urls: Record<string, string>;
+  };
+  assert.equal(packet.item.sampling.reason, 'low-confidence');
+  assert.ok(packet.item.probability < 0.9);
+  assert.deepEqual(packet.manifest.review && [packet.manifest.review.sampled, packet.manifest.review.reason], [true, 'low-confidence'], 'the manifest records the decision');
+  assert.equal(packet.manifest.review?.policy, packet.item.sampling.policy);
+  assert.equal((await fetch(packet.urls.image as string)).status, 200, 'the input image link works');
+  const id = packet.item.inferenceId;
+  const second = (await (await call('/v1/reviews/next')).json()) as { item: { inferenceId: string } };
+  assert.notEqual(second.item.inferenceId, id, 'a leased item is not handed out twice');
+
+  const judged = await call(`/v1/reviews/${id}`, { method: 'POST', body: JSON.stringify({ verdict: 'wrong-evidence', comment: 'looks at the sky, not the sheep' }) });
+  assert.equal(judged.status, 200, await judged.clone().text());
+  const again = await call(`/v1/reviews/${id}`, { method: 'POST', body: JSON.stringify({ verdict: 'supports' }) });
+  assert.equal(again.status, 409, 'a verdict closes the lease');
+  assert.equal(((await again.json()) as { error: { code: string } }).error.code, 'REVIEW_NOT_LEASED');
+  const bad = await call(`/v1/reviews/${second.item.inferenceId}`, { method: 'POST', body: JSON.stringify({ verdict: 'maybe' }) });
+  assert.equal(bad.status, 400);
+
+  const status = await client.status(id);
+  const review = JSON.parse((await store.get(`${status.folder}review.json`)).toString()) as { reviews: { verdict: string; reviewer: string; comment: string }[] };
+  assert.deepEqual(review.reviews.map((r) => [r.verdict, r.reviewer, r.comment]), [['wrong-evidence', 'rita', 'looks at the sky, not the sheep']]);
+
+  const listed = (await (await call('/v1/reviews?status=reviewed')).json()) as { items: { inferenceId: string; verdict: string }[] };
+  assert.deepEqual(listed.items.map((i) => [i.inferenceId, i.verdict]), [[id, 'wrong-evidence']]);
+  const csv = await (await call('/v1/reviews?status=reviewed&format=csv')).text();
+  assert.match(csv.split('\r\n')[0] as string, /^inferenceId,model,/);
+  assert.match(csv, new RegExp(`${id},nsfw-mobilenet-v2,.*,wrong-evidence,rita,"looks at the sky, not the sheep"`));
+  const jsonl = (await (await call('/v1/reviews?format=jsonl&verdict=wrong-evidence')).text()).trim().split('\n');
+  assert.equal(jsonl.length, 1);
+  const metrics = await (await fetch(`${stack.exporterUrl}/metrics`)).text();
+  assert.match(metrics, /gradcam_review_verdicts_total\{model="nsfw-mobilenet-v2",class="\d",verdict="wrong-evidence"\} 1/);
+  assert.match(metrics, /gradcam_review_sampled_total\{model="nsfw-mobilenet-v2",decision="review",reason="low-confidence"\} [1-9]/);
+  assert.match(metrics, /gradcam_review_backlog\{state="leased"\} 1/);
 });
 
 test('a real Prometheus scrapes the exporter: throughput, latency and queue state', { timeout: 120_000 }, async () => {

@@ -3,6 +3,7 @@ import {
   type Artifact,
   type ExplanationEntry,
   type ExplanationManifest,
+  type ReviewSampling,
   explanationManifestSchema,
   manifestFileName,
   manifestSchemaVersion,
@@ -28,6 +29,8 @@ export interface ImageArtifactsInput {
   readonly backend: string;
   readonly timings: Omit<ExplanationManifest['timings'], 'renderMs'>;
   readonly inferenceId?: string;
+  /** The reviewer-sampling decision, recorded in the manifest (pipeline only). */
+  readonly review?: ReviewSampling;
   readonly overlay?: OverlayOptions;
   readonly now?: Date;
 }
@@ -105,6 +108,7 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
       probabilities: [...explanation.probabilities],
     },
     explanations: entries,
+    ...(input.review === undefined ? {} : { review: input.review }),
     timings: { ...input.timings, renderMs: performance.now() - started },
   } satisfies ExplanationManifest);
   files.push({ path: manifestFileName, contentType: 'application/json', body: Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`) });

@@ -2,6 +2,15 @@ export { ConfigError } from './config-error.ts';
 export { EnvReader, type Env } from './env-reader.ts';
 export { logLevels, readCommonConfig, type CommonConfig, type LogLevel, type StorageConfig } from './common-config.ts';
 export { parseCapturePolicy, type CapturePolicy } from './capture-policy.ts';
-export { readExporterConfig, readIngestConfig, readWorkerConfig, type ExporterConfig, type IngestConfig, type WorkerConfig } from './service-configs.ts';
+export {
+  readExporterConfig,
+  readIngestConfig,
+  readReviewConfig,
+  readWorkerConfig,
+  type ExporterConfig,
+  type IngestConfig,
+  type ReviewConfig,
+  type WorkerConfig,
+} from './service-configs.ts';
 export { loadConfigOrExit } from './load-or-exit.ts';
 export { childEnvironment, readLocalStackConfig, type LocalStackConfig } from './local-stack-config.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from './config-error.ts';
 import { parseCapturePolicy } from './capture-policy.ts';
-import { readExporterConfig, readIngestConfig, readWorkerConfig } from './service-configs.ts';
+import { readExporterConfig, readIngestConfig, readReviewConfig, readWorkerConfig } from './service-configs.ts';
 
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', GRADCAM_API_TOKENS: 'token-aaaaaaaaaaaaaaaa' };
 
@@ -42,6 +42,7 @@ test('each bad or missing value is one line naming the variable', () => {
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BATCH_SIZE: 'eight' }), 'GRADCAM_BATCH_SIZE', /integer/);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BATCH_SIZE: '0' }), 'GRADCAM_BATCH_SIZE', /from 1 to 256/);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BACKEND: 'gpu' }), 'GRADCAM_BACKEND', /one of auto, tensorflow-gpu/);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_REVIEW_POLICY: 'budget=lots' }), 'GRADCAM_REVIEW_POLICY', /budget=lots/);
   rejectsNaming(() => readIngestConfig({ REDIS_URL: base.REDIS_URL }), 'GRADCAM_API_TOKENS', /required/);
   rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: 'short' }), 'GRADCAM_API_TOKENS', /16 characters/);
   rejectsNaming(() => readIngestConfig({ ...base, S3_ENDPOINT: 'http://minio:9000' }), 'S3_BUCKET', /required when S3_ENDPOINT/);
@@ -58,4 +59,18 @@ test('capture policies: all, none, and OR-ed terms', () => {
   for (const bad of ['rate=2', 'rate=', 'confidence<x', 'classes=a|b', 'sometimes', '']) {
     assert.throws(() => parseCapturePolicy(bad), (error: unknown) => error instanceof ConfigError && error.variable === 'GRADCAM_CAPTURE_POLICY', bad);
   }
+});
+
+test('reviewer tokens: name:token pairs, distinct from ingest tokens', () => {
+  const config = readReviewConfig({ REDIS_URL: base.REDIS_URL, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789,bob@example.com:bob-token-0123456789' });
+  assert.equal(config.reviewers.get('alice-token-0123456789'), 'alice');
+  assert.equal(config.reviewers.get('bob-token-0123456789'), 'bob@example.com');
+  assert.equal(config.port, 8081);
+  rejectsNaming(() => readReviewConfig({ REDIS_URL: base.REDIS_URL }), 'GRADCAM_REVIEW_TOKENS', /required/);
+  rejectsNaming(() => readReviewConfig({ REDIS_URL: base.REDIS_URL, GRADCAM_REVIEW_TOKENS: 'alice-token-0123456789' }), 'GRADCAM_REVIEW_TOKENS', /not reviewer:token/);
+  rejectsNaming(
+    () => readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: `carol:${base.GRADCAM_API_TOKENS}` }),
+    'GRADCAM_REVIEW_TOKENS',
+    /also an ingest token/,
+  );
 });

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { ReviewPolicyError, parseReviewPolicy } from '@gradcam/sampling';
 import { type CapturePolicy, parseCapturePolicy } from './capture-policy.ts';
 import { type CommonConfig, readCommonConfig } from './common-config.ts';
 import { ConfigError } from './config-error.ts';
@@ -31,12 +32,63 @@ export interface WorkerConfig extends CommonConfig {
   readonly lockDurationMs: number;
   /** How often workers look for jobs whose worker died (their lock expired). */
   readonly stalledIntervalMs: number;
+  /** Reviewer sampling, validated here, e.g. `budget=60,confidence<0.6` (see @gradcam/sampling). */
+  readonly reviewPolicy: string;
 }
 
 export interface ExporterConfig extends CommonConfig {
   readonly port: number;
   readonly host: string;
   readonly capturePolicy: CapturePolicy;
+}
+
+export interface ReviewConfig extends CommonConfig {
+  readonly port: number;
+  readonly host: string;
+  /** Reviewer token → reviewer name (the identity recorded with each verdict). */
+  readonly reviewers: ReadonlyMap<string, string>;
+  readonly leaseSeconds: number;
+  readonly presignSeconds: number;
+}
+
+/** `alice:token1,bob:token2`: reviewer identities come from their tokens. */
+function reviewerTokens(env: EnvReader): Map<string, string> {
+  const name = 'GRADCAM_REVIEW_TOKENS';
+  const entries = env.list(name);
+  if (entries.length === 0) throw new ConfigError(name, 'is required: comma-separated reviewer:token pairs, e.g. alice:<token>,bob:<token>');
+  const reviewers = new Map<string, string>();
+  for (const entry of entries) {
+    const match = /^([A-Za-z0-9_.@-]{1,64}):(\S{16,})$/.exec(entry);
+    if (!match) throw new ConfigError(name, `"${entry.slice(0, 20)}…" is not reviewer:token (a name of A–Z a–z 0–9 _ . @ -, a token of at least 16 characters)`);
+    reviewers.set(match[2] as string, match[1] as string);
+  }
+  // Ingest and review credentials must be distinct: a leaked ingest token must not read reviews.
+  const ingestTokens = new Set(env.list('GRADCAM_API_TOKENS'));
+  if ([...reviewers.keys()].some((token) => ingestTokens.has(token))) throw new ConfigError(name, 'a reviewer token is also an ingest token (GRADCAM_API_TOKENS); use distinct tokens');
+  return reviewers;
+}
+
+export function readReviewConfig(raw: Env): ReviewConfig {
+  const env = new EnvReader(raw);
+  return {
+    ...readCommonConfig(env),
+    port: port(env, 'GRADCAM_REVIEW_PORT', 8081),
+    host: env.string('GRADCAM_HOST', '0.0.0.0'),
+    reviewers: reviewerTokens(env),
+    leaseSeconds: env.integer('GRADCAM_REVIEW_LEASE_SECONDS', 600, { min: 5, max: 24 * 3600 }),
+    presignSeconds: env.integer('GRADCAM_PRESIGN_SECONDS', 3600, { min: 1, max: 7 * 24 * 3600 }),
+  };
+}
+
+function reviewPolicy(env: EnvReader): string {
+  const text = env.string('GRADCAM_REVIEW_POLICY', 'budget=60');
+  try {
+    parseReviewPolicy(text);
+  } catch (error) {
+    if (error instanceof ReviewPolicyError) throw new ConfigError('GRADCAM_REVIEW_POLICY', error.message);
+    throw error;
+  }
+  return text;
 }
 
 function capturePolicy(env: EnvReader): CapturePolicy {
@@ -77,6 +129,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     host: env.string('GRADCAM_HOST', '0.0.0.0'),
     lockDurationMs: env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000 }),
     stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500 }),
+    reviewPolicy: reviewPolicy(env),
   };
 }
 

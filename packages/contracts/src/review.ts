@@ -10,8 +10,11 @@ export const reviewSamplingSchema = z.object({
   sampled: z.boolean(),
   /** The policy in force, as configured (e.g. `budget(K=120/h)|confidence<0.6`). */
   policy: z.string(),
-  /** Which term fired, or why none did. */
+  /** The term of the policy that selected it, when one did. */
+  term: z.string().optional(),
+  /** Why (a closed set: a metrics label), with the numbers behind it in `detail`. */
   reason: z.string(),
+  detail: z.string().optional(),
   /** 0…1: how much this explanation deserves a human look. */
   priority: z.number(),
   /** The adaptive threshold in force when decided (budget policy). */

@@ -1,1 +1,1 @@
-export { ReviewPool, ReviewPoolError, type ReviewBacklog, type ReviewListFilter } from './review-pool.ts';
+export { ReviewPool, ReviewPoolError, assertLeaseHeld, type ReviewBacklog, type ReviewListFilter } from './review-pool.ts';

@@ -12,6 +12,15 @@ export class ReviewPoolError extends Error {
   }
 }
 
+const notLeased = (id: string, reviewer: string) =>
+  new ReviewPoolError('REVIEW_NOT_LEASED', `"${id}" is not leased to ${reviewer} (never leased, leased to someone else, or the lease expired): lease it again with GET /v1/reviews/next`);
+
+/** Throws unless `reviewer` holds a live lease on the item. */
+export function assertLeaseHeld(item: ReviewItem | undefined, id: string, reviewer: string, now: number): asserts item is ReviewItem {
+  if (!item) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
+  if (item.status !== 'leased' || item.leasedBy !== reviewer || (item.leaseExpiresAt ?? 0) < now) throw notLeased(id, reviewer);
+}
+
 export interface ReviewListFilter {
   readonly status?: ReviewItem['status'];
   readonly model?: string;
@@ -72,9 +81,7 @@ export class ReviewPool {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (message.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
-      if (message.includes('NOT_LEASED')) {
-        throw new ReviewPoolError('REVIEW_NOT_LEASED', `"${id}" is not leased to ${reviewer} (never leased, leased to someone else, or the lease expired): lease it again with GET /v1/reviews/next`);
-      }
+      if (message.includes('NOT_LEASED')) throw notLeased(id, reviewer);
       throw error;
     }
   }

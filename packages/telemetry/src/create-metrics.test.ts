@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMetrics } from './create-metrics.ts';
-import { ingestMetrics, metricCatalog, pipelineMetrics, workerMetrics } from './metric-catalog.ts';
+import { ingestMetrics, metricCatalog, pipelineMetrics, reviewMetrics, workerMetrics } from './metric-catalog.ts';
 import { createRegistry, metricsResponse } from './registry.ts';
 
 test('creates a group’s metrics and renders them in the exposition format', async () => {
@@ -30,6 +30,7 @@ test('every catalog group can be created, and the registry holds exactly the cat
   createMetrics(registry, ingestMetrics);
   createMetrics(registry, workerMetrics);
   createMetrics(registry, pipelineMetrics);
+  createMetrics(registry, reviewMetrics);
   const names = registry.getMetricsAsArray().map((metric) => metric.name);
   assert.deepEqual(names.sort(), metricCatalog.map((definition) => definition.name).sort());
   assert.throws(() => createMetrics(registry, workerMetrics), /already been registered/);

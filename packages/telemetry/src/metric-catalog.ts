@@ -106,12 +106,33 @@ export const pipelineMetrics = {
   ),
   captureRate: gauge('gradcam_capture_rate', 'Configured capture rate in force (0–1) for the uniform sampling policy.'),
   captureConfidenceThreshold: gauge('gradcam_capture_confidence_threshold', 'Records whose top score is below this are always explained (0 = off).'),
+  reviewThreshold: gauge('gradcam_review_threshold', 'Priority threshold in force in the reviewer-sampling budget policy, by model (0–1).', ['model']),
+  reviewSampled: counter(
+    'gradcam_review_sampled_total',
+    'Reviewer-sampling decisions by model, decision (review or skip) and reason (counted in Redis by workers).',
+    ['model', 'decision', 'reason'],
+  ),
+  reviewBacklog: gauge('gradcam_review_backlog', 'Explanations waiting for review (pending) or being reviewed (leased).', ['state']),
+  reviewBacklogAge: gauge('gradcam_review_backlog_oldest_age_seconds', 'Age of the oldest explanation waiting for review (0 when none).'),
+  reviewVerdicts: counter('gradcam_review_verdicts_total', 'Review verdicts by model, predicted class and verdict.', ['model', 'class', 'verdict']),
+} as const;
+
+/** Per review-service process (`services/review` /metrics). */
+export const reviewMetrics = {
+  httpRequests: counter('gradcam_review_http_requests_total', 'HTTP requests answered by the review service, by route and status code.', ['route', 'status']),
+  timeToReview: histogram(
+    'gradcam_review_time_to_review_seconds',
+    'From an explanation being sampled for review to its verdict.',
+    [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 3 * 86_400, 7 * 86_400],
+    ['model'],
+  ),
 } as const;
 
 export const metricCatalog: readonly MetricDefinition[] = [
   ...Object.values(ingestMetrics),
   ...Object.values(workerMetrics),
   ...Object.values(pipelineMetrics),
+  ...Object.values(reviewMetrics),
 ];
 
 /** Stage names used in the stage-duration histograms and in job results. */

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
+import { createBearerAuth } from '@gradcam/auth';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords, maxImageBytes } from './accept-records.ts';
 import { ApiError, unavailable } from './api-error.ts';
-import { createTokenCheck } from './bearer-auth.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 
 export interface IngestTelemetry {
@@ -96,7 +96,7 @@ async function multipartRecord(request: FastifyRequest): Promise<InferenceRecord
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: deps.maxBodyBytes, logger: false });
   await app.register(multipart, { limits: { fileSize: maxImageBytes } });
-  const authorized = createTokenCheck(deps.apiTokens);
+  const clientOf = createBearerAuth(new Map(deps.apiTokens.map((token) => [token, 'client'] as const)));
   const depth = cachedDepth(deps.queueDepth);
 
   app.addHook('onResponse', async (request, reply) => {
@@ -115,7 +115,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {
-    if (!authorized(request.headers.authorization)) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS');
+    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS');
   } };
   const admit = async () => {
     let waiting: number;

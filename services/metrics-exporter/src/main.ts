@@ -2,6 +2,7 @@ import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
 import { explainQueueName } from '@gradcam/contracts';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
 import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
+import { ReviewPool } from '@gradcam/review-pool';
 import { QueueEvents } from 'bullmq';
 import { createApp } from './app.ts';
 import { PipelineRecorder } from './pipeline-recorder.ts';
@@ -33,7 +34,7 @@ events.on('failed', ({ jobId, failedReason }) => {
 
 const app = createApp({
   registry,
-  collect: createQueueStateCollector({ queue, redis, prefix: config.queuePrefix, policy: config.capturePolicy, metrics }),
+  collect: createQueueStateCollector({ queue, redis, prefix: config.queuePrefix, policy: config.capturePolicy, metrics, reviews: new ReviewPool(redis, config.queuePrefix) }),
   onCollectError: (error) => log.warn({ err: error }, 'could not read the queue state'),
 });
 await app.listen({ port: config.port, host: config.host });

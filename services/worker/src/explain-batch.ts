@@ -2,6 +2,9 @@ import { buildImageArtifacts } from '@gradcam/artifacts';
 import {
   type ExplainJob,
   type ExplainJobResult,
+  type ExplanationManifest,
+  type ReviewItem,
+  type ReviewSampling,
   keyIn,
   manifestFileName,
   parseS3Uri,
@@ -10,6 +13,23 @@ import type { Explainer, TargetSpec } from '@gradcam/engine';
 import { type DecodedImage, decodeImage, toModelInput } from '@gradcam/imaging';
 import type { BlobStore } from '@gradcam/storage';
 import { JobFailure, toJobFailure } from './job-failure.ts';
+import type { ReviewSampler } from './review-sampler.ts';
+
+function reviewItem(job: ExplainJob, manifest: ExplanationManifest, sampling: ReviewSampling, now: number): ReviewItem {
+  const { prediction } = manifest;
+  return {
+    inferenceId: job.inferenceId,
+    model: job.model.name,
+    modelVersion: job.model.version,
+    folder: job.folder,
+    predictedClass: prediction.classIndex,
+    label: prediction.label,
+    probability: prediction.probabilities[prediction.classIndex] ?? 0,
+    sampling,
+    sampledAt: now,
+    status: 'pending',
+  };
+}
 
 /** Inputs beyond this are refused before they are read into memory (as ingest does). */
 const maxImageBytes = 32 * 1024 * 1024;
@@ -28,6 +48,8 @@ export interface BatchContext {
    * engine, but two engine calls never run at once (they would only slow each other down).
    */
   readonly engineLock: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Reviewer sampling: decided before the manifest is written (it records the decision). */
+  readonly review?: ReviewSampler;
   readonly now?: () => number;
 }
 
@@ -125,16 +147,27 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
     const built = await Promise.all(
       members.map(async (m, i) => {
         try {
-          return await buildImageArtifacts({
+          const explanation = result.images[i] as (typeof result.images)[number];
+          const review = context.review?.decide({
+            id: m.job.inferenceId,
+            model: m.job.model.name,
+            predictedClass: explanation.predictedClass,
+            probabilities: explanation.probabilities,
+            maps: explanation.maps.map((map) => ({ ...map, borderMass: map.stats.borderMass, entropy: map.stats.entropy })),
+            now: context.now?.() ?? Date.now(),
+          });
+          const artifacts = await buildImageArtifacts({
             source: 'key' in m.job.image ? m.job.image.key : m.job.image.uri,
             bytes: m.bytes,
             image: m.image,
-            explanation: result.images[i] as (typeof result.images)[number],
+            explanation,
             model: explainer.model,
             backend: context.backend,
             inferenceId: m.job.inferenceId,
             timings: { batchSize: members.length, decodeMs: decode * 1000, ...result.timings },
+            ...(review && { review }),
           });
+          return { ...artifacts, review };
         } catch (error) {
           outcomes[m.at] = toJobFailure(error, 'rendering the explanation');
           return undefined;
@@ -152,6 +185,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
           const manifest = artifacts.files[artifacts.files.length - 1];
           await Promise.all(artifacts.files.slice(0, -1).map((f) => store.put(keyIn(m.job.folder, f.path), f.body, { contentType: f.contentType })));
           if (manifest) await store.put(keyIn(m.job.folder, manifest.path), manifest.body, { contentType: manifest.contentType });
+          if (artifacts.review) await context.review?.recorded(artifacts.review, reviewItem(m.job, artifacts.manifest, artifacts.review, context.now?.() ?? Date.now()));
           finished.push({ d: m, manifestKey: keyIn(m.job.folder, manifestFileName), explanations: artifacts.manifest.explanations.length, storedAt: context.now?.() ?? Date.now() });
         } catch (error) {
           outcomes[m.at] = toJobFailure(error, 'storing the explanation');

@@ -3,8 +3,10 @@ import type { ExplainJobResult } from '@gradcam/contracts';
 import { type BatchJob, closeConnections, createBatchingWorker, createWorkerConnection, explainJob } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
+import { ReviewPool } from '@gradcam/review-pool';
 import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
+import { createReviewSampler } from './review-sampler.ts';
 import { announceServedModels, setUpEngine } from './served-models.ts';
 import type { WorkerTelemetry } from './worker-telemetry.ts';
 
@@ -42,6 +44,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   // Redis waits for it instead of failing.
   await announceServedModels(connection, config.queuePrefix, engine.served);
   const engineLock = createEngineLock();
+  const review = createReviewSampler({ policy: config.reviewPolicy, redis: connection, prefix: config.queuePrefix, pool: new ReviewPool(connection, config.queuePrefix) });
 
   const worker = createBatchingWorker<ExplainJob, ExplainJobResult>({
     job: explainJob,
@@ -56,7 +59,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     name: deps.name,
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
-      const report = await explainBatch({ store: deps.store, models: engine.models, backend: engine.backend, engineLock }, jobs.map((j) => j.data));
+      const report = await explainBatch({ store: deps.store, models: engine.models, backend: engine.backend, engineLock, review }, jobs.map((j) => j.data));
       telemetry.batch(jobs.length, report.stageSeconds);
       return report.outcomes;
     },
@@ -70,6 +73,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     close: () =>
       (closing ??= (async () => {
         await worker.close();
+        review.close();
         await closeConnections(connection);
       })()),
   };

@@ -6,8 +6,8 @@ import { startLocalStack } from '../local-stack/local-stack.ts';
 
 export const upUsage = `Usage: gradcam up   (npm start)
 
-Runs the pipeline on this machine: ingest (:8080), worker processes (one per core) and the
-metrics exporter (:9464). Redis: REDIS_URL, else a private redis-server on a free port with its
+Runs the pipeline on this machine: ingest (:8080), worker processes (one per core), the
+metrics exporter (:9464) and the review service with its page (:8081). Redis: REDIS_URL, else a private redis-server on a free port with its
 data in .gradcam/redis. Storage: S3 when S3_BUCKET (and S3_ENDPOINT) are set, else .gradcam/storage.
 Stop with Ctrl-C: workers finish their current batch first.`;
 
@@ -31,6 +31,7 @@ gradcam pipeline is up
   ingest            ${stack.ingestUrl}   (POST /v1/inferences, GET /v1/inferences/{id})
   metrics exporter  ${stack.exporterUrl}/metrics
   worker metrics    ${stack.workerMetricsUrl}/metrics
+  review page       ${stack.reviewUrl}/   (reviewer token ${stack.reviewToken})
   redis             ${stack.redisUrl}
   storage           ${stack.storageDir ?? 'S3 (from S3_BUCKET)'}
   API token         ${stack.token}

@@ -9,6 +9,9 @@ export interface LocalStack {
   readonly ingestUrl: string;
   readonly exporterUrl: string;
   readonly workerMetricsUrl: string;
+  readonly reviewUrl: string;
+  /** A reviewer token for the review page and API. */
+  readonly reviewToken: string;
   readonly redisUrl: string;
   readonly token: string;
   readonly storageDir: string | undefined;
@@ -27,8 +30,9 @@ export interface LocalStackOptions {
 /** The file where `gradcam up` leaves its URLs and token for `gradcam demo`. */
 export const stackFileName = 'local-stack.json';
 
-async function localToken(stateDir: string): Promise<string> {
-  const file = join(stateDir, 'api-token');
+/** A token kept in the state dir, so it survives restarts of the local stack. */
+async function localToken(stateDir: string, name: string): Promise<string> {
+  const file = join(stateDir, name);
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch {
@@ -53,7 +57,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const stop = () =>
     (stopped ??= (async () => {
       // Ingest first (no new work), then workers (finish the batch), then the exporter and Redis.
-      for (const group of [['ingest'], ['worker'], ['metrics-exporter']]) {
+      for (const group of [['ingest', 'review'], ['worker'], ['metrics-exporter']]) {
         await Promise.all(services.filter((s) => group.includes(s.name)).map((s) => s.stop()));
       }
       await redis?.stop();
@@ -61,7 +65,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     if (config.redisUrl === undefined) redis = await startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
     const redisUrl = config.redisUrl ?? (redis as RedisServer).url;
-    const token = config.apiToken ?? (await localToken(stateDir));
+    const token = config.apiToken ?? (await localToken(stateDir, 'api-token'));
+    const reviewTokens = config.reviewTokens ?? `local-reviewer:${await localToken(stateDir, 'review-token')}`;
+    const reviewToken = reviewTokens.split(',')[0]?.split(':').slice(1).join(':') ?? '';
     const storageDir = config.s3Configured ? undefined : join(stateDir, 'storage');
     const ingestUrl = `http://127.0.0.1:${config.ingestPort}`;
     const env = childEnvironment({
@@ -72,6 +78,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       GRADCAM_INGEST_PORT: String(config.ingestPort),
       GRADCAM_EXPORTER_PORT: String(config.exporterPort),
       GRADCAM_WORKER_METRICS_PORT: String(config.workerMetricsPort),
+      GRADCAM_REVIEW_PORT: String(config.reviewPort),
+      GRADCAM_REVIEW_TOKENS: reviewTokens,
+      GRADCAM_REVIEW_POLICY: config.reviewPolicy,
       // The AWS SDK warns once per process that it will want Node 22; Node 20 is supported here.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       GRADCAM_WORKER_PROCESSES: String(config.workerProcesses),
@@ -86,14 +95,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const timeout = options.readyTimeoutMs ?? 120_000;
     const workerMetricsUrl = `http://127.0.0.1:${config.workerMetricsPort}`;
     const exporterUrl = `http://127.0.0.1:${config.exporterPort}`;
+    const reviewUrl = `http://127.0.0.1:${config.reviewPort}`;
     // Workers announce the models they serve; ingest refuses records for models nobody serves.
     const worker = start('worker');
     await waitUntilReady(worker, `${workerMetricsUrl}/readyz`, timeout);
     const ingest = start('ingest');
     const exporter = start('metrics-exporter');
-    await Promise.all([waitUntilReady(ingest, `${ingestUrl}/readyz`, timeout), waitUntilReady(exporter, `${exporterUrl}/healthz`, timeout)]);
-    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, redisUrl, token, storageDir, stop };
-    await writeFile(join(stateDir, stackFileName), `${JSON.stringify({ ingestUrl, exporterUrl, token, storageDir }, null, 2)}\n`, { mode: 0o600 });
+    const review = start('review');
+    await Promise.all([
+      waitUntilReady(ingest, `${ingestUrl}/readyz`, timeout),
+      waitUntilReady(exporter, `${exporterUrl}/healthz`, timeout),
+      waitUntilReady(review, `${reviewUrl}/readyz`, timeout),
+    ]);
+    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, stop };
+    await writeFile(join(stateDir, stackFileName), `${JSON.stringify({ ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir }, null, 2)}\n`, { mode: 0o600 });
     return stack;
   } catch (error) {
     await stop();

@@ -1,0 +1,1 @@
+export { createBearerAuth } from './bearer-tokens.ts';

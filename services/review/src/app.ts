@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { createBearerAuth } from '@gradcam/auth';
+import { verdictSchema } from '@gradcam/contracts';
+import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { ReviewDesk } from './review-desk.ts';
+import { csvHeader, csvLine, jsonLine } from './review-export.ts';
+
+export interface ReviewAppDeps {
+  readonly desk: ReviewDesk;
+  readonly pool: ReviewPool;
+  /** Reviewer token → reviewer name. */
+  readonly reviewers: ReadonlyMap<string, string>;
+  readonly checkReady: () => Promise<void>;
+  readonly onResponse: (route: string, status: number) => void;
+  readonly scrape: () => Promise<{ contentType: string; body: string }>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const verdictBodySchema = z.object({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
+const epoch = z.union([z.iso.datetime().transform((s) => Date.parse(s)), z.coerce.number().int()]);
+const listQuerySchema = z.object({
+  status: z.enum(['pending', 'leased', 'reviewed']).optional(),
+  model: z.string().max(64).optional(),
+  verdict: verdictSchema.optional(),
+  from: epoch.optional(),
+  to: epoch.optional(),
+  cursor: z.coerce.number().int().nonnegative().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  format: z.enum(['json', 'jsonl', 'csv']).default('json'),
+});
+
+// The review page: static files read once at start (no build step).
+const publicDir = new URL('../public/', import.meta.url);
+const page = (name: string) => readFileSync(new URL(name, publicDir));
+const pageFiles = { '/': ['index.html', 'text/html; charset=utf-8'], '/app.js': ['app.js', 'text/javascript; charset=utf-8'], '/style.css': ['style.css', 'text/css; charset=utf-8'] } as const;
+
+export function createApp(deps: ReviewAppDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const reviewerOf = createBearerAuth(deps.reviewers);
+  const reviewer = (request: FastifyRequest): string => {
+    const name = reviewerOf(request.headers.authorization);
+    if (name === undefined) throw new HttpError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
+    return name;
+  };
+
+  app.addHook('onResponse', async (request, reply) => deps.onResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode));
+  app.setErrorHandler(async (error, _request, reply) => {
+    if (error instanceof HttpError) return reply.code(error.status).send({ error: { code: error.code, message: error.message } });
+    if (error instanceof ReviewPoolError) {
+      const status = error.code === 'REVIEW_NOT_FOUND' ? 404 : 409;
+      return reply.code(status).send({ error: { code: error.code, message: error.message } });
+    }
+    if (error instanceof z.ZodError) {
+      const issue = error.issues[0];
+      return reply.code(400).send({ error: { code: 'REQUEST_INVALID', message: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}` } });
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: { code: 'REQUEST_INVALID', message: (error as Error).message } });
+    return reply.code(503).header('retry-after', '5').send({ error: { code: 'DEPENDENCY_UNAVAILABLE', message: `Redis or storage is unavailable; retry later (${(error as Error).message})` } });
+  });
+
+  app.get('/v1/reviews/next', async (request, reply) => {
+    const name = reviewer(request);
+    const { model } = z.object({ model: z.string().max(64).optional() }).parse(request.query);
+    const packet = await deps.desk.next(name, model);
+    if (!packet) return reply.code(204).send();
+    return packet;
+  });
+
+  app.post('/v1/reviews/:id', async (request) => {
+    const name = reviewer(request);
+    const { id } = request.params as { id: string };
+    const body = verdictBodySchema.parse(request.body);
+    return { item: await deps.desk.judge(id, name, body.verdict, body.comment) };
+  });
+
+  app.get('/v1/reviews', async (request, reply) => {
+    reviewer(request);
+    const query = listQuerySchema.parse(request.query);
+    const filter: ReviewListFilter = {
+      ...(query.status && { status: query.status }),
+      ...(query.model && { model: query.model }),
+      ...(query.verdict && { verdict: query.verdict }),
+      ...(query.from !== undefined && { from: query.from }),
+      ...(query.to !== undefined && { to: query.to }),
+    };
+    if (query.format === 'json') {
+      const page = await deps.pool.list(filter, { limit: query.limit, ...(query.cursor !== undefined && { cursor: query.cursor }) });
+      return { items: page.items, ...(page.next !== undefined && { next: page.next }) };
+    }
+    // Exports walk every page of the filter; they are streamed so memory stays flat.
+    const csv = query.format === 'csv';
+    void reply
+      .header('content-type', csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
+      .header('content-disposition', `attachment; filename="reviews.${csv ? 'csv' : 'jsonl'}"`);
+    return reply.send(
+      Readable.from(
+      (async function* () {
+        if (csv) yield csvHeader;
+        let cursor: number | undefined = 0;
+        while (cursor !== undefined) {
+          const page: Awaited<ReturnType<ReviewPool['list']>> = await deps.pool.list(filter, { cursor, limit: 500 });
+          for (const item of page.items) yield csv ? csvLine(item) : jsonLine(item);
+          cursor = page.next;
+        }
+      })(),
+      ),
+    );
+  });
+
+  for (const [route, [file, type]] of Object.entries(pageFiles)) {
+    const body = page(file);
+    app.get(route, async (_request, reply) => reply.header('content-type', type).header('cache-control', 'no-cache').send(body));
+  }
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await deps.checkReady();
+      return { status: 'ready' };
+    } catch (error) {
+      return reply.code(503).send({ status: 'not-ready', reason: error instanceof Error ? error.message : String(error) });
+    }
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await deps.scrape();
+    return reply.header('content-type', contentType).send(body);
+  });
+  return app;
+}

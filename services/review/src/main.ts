@@ -1,0 +1,46 @@
+import { loadConfigOrExit, readReviewConfig } from '@gradcam/config';
+import { closeConnection, createProducerConnection } from '@gradcam/queue';
+import { ReviewPool } from '@gradcam/review-pool';
+import { createBlobStore } from '@gradcam/storage';
+import { createLogger, createMetrics, createRegistry, metricsResponse, reviewMetrics } from '@gradcam/telemetry';
+import { createApp } from './app.ts';
+import { ReviewDesk } from './review-desk.ts';
+
+// Composition root: config → clients → app → listen; SIGTERM closes.
+const config = loadConfigOrExit(readReviewConfig, 'review');
+const log = createLogger({ name: 'review', level: config.logLevel });
+const redis = createProducerConnection(config.redisUrl, { onError: (error) => log.warn({ err: error }, 'redis connection error'), name: 'gradcam-review' });
+const store = createBlobStore(config.storage);
+const pool = new ReviewPool(redis, config.queuePrefix);
+const registry = createRegistry({ defaultMetrics: true });
+const metrics = createMetrics(registry, reviewMetrics);
+
+const desk = new ReviewDesk({
+  pool,
+  store,
+  leaseMs: config.leaseSeconds * 1000,
+  presignSeconds: config.presignSeconds,
+  onVerdict: (item) => metrics.timeToReview.observe({ model: item.model }, Math.max(0, ((item.reviewedAt ?? Date.now()) - item.sampledAt) / 1000)),
+});
+const app = createApp({
+  desk,
+  pool,
+  reviewers: config.reviewers,
+  checkReady: async () => {
+    await redis.ping();
+    await store.exists('readyz-probe');
+  },
+  onResponse: (route, status) => metrics.httpRequests.inc({ route, status: String(status) }),
+  scrape: () => metricsResponse(registry),
+});
+await app.listen({ port: config.port, host: config.host });
+log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer tokens, leases of ${config.leaseSeconds} s)`);
+
+const shutdown = async () => {
+  await app.close();
+  await closeConnection(redis);
+  await store.close();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());

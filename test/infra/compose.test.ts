@@ -39,7 +39,9 @@ const allowedEnv: Record<string, readonly string[]> = {
     'GRADCAM_BACKEND',
     'GRADCAM_MODELS',
     'GRADCAM_WORKER_METRICS_PORT',
+    'GRADCAM_REVIEW_POLICY',
   ],
+  review: [...commonEnv, 'GRADCAM_REVIEW_PORT', 'GRADCAM_REVIEW_TOKENS', 'GRADCAM_REVIEW_LEASE_SECONDS'],
   'metrics-exporter': [...commonEnv, 'GRADCAM_EXPORTER_PORT', 'GRADCAM_CAPTURE_POLICY'],
 };
 const pipelineServices = Object.keys(allowedEnv);

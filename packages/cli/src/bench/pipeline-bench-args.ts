@@ -16,6 +16,8 @@ export interface PipelineBenchArgs {
   readonly engine: ThroughputPlan;
   readonly ingest: IngestCapacityPlan;
   readonly json: boolean;
+  /** The services' log lines on stderr as they come (else only the last ones, on failure). */
+  readonly verbose: boolean;
 }
 
 export const pipelineBenchUsage = `Usage: npm run bench:pipeline -- [options]
@@ -42,10 +44,6 @@ settings (and the ratio), then the ingest batch endpoint's capacity. Needs redis
   --verbose             the services' log lines on stderr
   --help`;
 
-export interface ParsedPipelineArgs extends PipelineBenchArgs {
-  readonly verbose: boolean;
-}
-
 /** The stack's own variables give the defaults, so the benchmark runs what `npm start` would. */
 function environmentDefaults(): { processes: number; batch: number; batchWaitMs: number; backend: BackendPreference } {
   try {
@@ -60,7 +58,7 @@ function environmentDefaults(): { processes: number; batch: number; batchWaitMs:
 }
 
 /** Returns undefined for --help. Throws BenchArgsError on a bad flag. */
-export function parsePipelineBenchArgs(argv: readonly string[]): ParsedPipelineArgs | undefined {
+export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchArgs | undefined {
   const { values } = parseArgs({
     args: [...argv],
     strict: true,

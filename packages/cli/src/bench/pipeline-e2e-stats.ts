@@ -1,5 +1,5 @@
 import type { CompletedJob } from './pipeline-job-results.ts';
-import { percentile } from './sample-statistics.ts';
+import { median, percentile } from './sample-statistics.ts';
 
 export interface Percentiles {
   readonly p50: number;
@@ -13,9 +13,9 @@ export function percentiles(values: readonly number[]): Percentiles {
 }
 
 export interface SteadyRate {
-  /** Completions counted (the n-th to the m-th, by storedAt). */
+  /** The window: from the (fromCompletion)-th stored manifest to when the queue ran dry. */
   readonly fromCompletion: number;
-  readonly toCompletion: number;
+  readonly completions: number;
   readonly seconds: number;
   readonly explanationsPerSecond: number;
 }
@@ -28,30 +28,24 @@ export interface E2eRates {
 }
 
 /**
- * The end-to-end rate, and the rate between the completion of each process's first batch and
- * the start of the drain. The first batches pay what a warmed-up worker no longer pays (the
- * worker warms with one image, not a full batch) and the last ones run while other processes sit
- * idle with an empty queue; engine-only throughput has neither, so this is the like-for-like
- * figure. Undefined when too few records pass for such a window to mean anything.
+ * The end-to-end rate, and the steady rate: manifests stored between the completion of each
+ * process's first batch and the moment the queue ran dry. The first batches pay what a warmed-up
+ * worker no longer pays (the worker warms up with one image, not a full batch); after the queue
+ * runs dry the processes drain what they hold and fall idle one by one. Engine-only throughput
+ * has neither, so this is the like-for-like figure. Undefined when the window holds too few
+ * completions (fewer than four batches per process) to mean anything.
  */
-export function e2eRates(jobs: readonly CompletedJob[], startedAt: number, processes: number, batch: number): E2eRates {
+export function e2eRates(jobs: readonly CompletedJob[], startedAt: number, processes: number, batch: number, queueEmptyAt: number | undefined): E2eRates {
   const stored = jobs.map((j) => j.storedAt).sort((a, b) => a - b);
   const last = stored[stored.length - 1] ?? startedAt;
   const seconds = (last - startedAt) / 1000;
   const edge = processes * batch;
   let steady: SteadyRate | undefined;
-  if (stored.length >= 4 * edge) {
-    const from = stored[edge - 1] as number;
-    const to = stored[stored.length - edge - 1] as number;
-    const windowSeconds = (to - from) / 1000;
-    if (windowSeconds > 0) {
-      steady = {
-        fromCompletion: edge,
-        toCompletion: stored.length - edge,
-        seconds: windowSeconds,
-        explanationsPerSecond: (stored.length - 2 * edge) / windowSeconds,
-      };
-    }
+  const from = stored[edge - 1];
+  if (from !== undefined && queueEmptyAt !== undefined && queueEmptyAt > from) {
+    const completions = stored.filter((t) => t > from && t <= queueEmptyAt).length;
+    const windowSeconds = (queueEmptyAt - from) / 1000;
+    if (completions >= 4 * edge) steady = { fromCompletion: edge, completions, seconds: windowSeconds, explanationsPerSecond: completions / windowSeconds };
   }
   return { seconds, explanationsPerSecond: seconds > 0 ? stored.length / seconds : 0, steady };
 }
@@ -61,7 +55,10 @@ export interface E2eLatency {
   readonly source: 'bullmq-returnvalue';
   /** acceptedAt → storedAt per job, ms. */
   readonly endToEndMs: Percentiles;
-  /** processedOn (a worker took the job) → storedAt, ms: the part of the latency that is not queueing. */
+  /**
+   * processedOn (a worker took the job from the queue) → storedAt, ms: processing plus the wait in
+   * the worker's own prefetched batches; the rest of the end-to-end latency is queue wait.
+   */
   readonly inWorkerMs: Percentiles | undefined;
 }
 
@@ -71,5 +68,24 @@ export function e2eLatency(jobs: readonly CompletedJob[]): E2eLatency {
     source: 'bullmq-returnvalue',
     endToEndMs: percentiles(jobs.map((j) => j.storedAt - j.acceptedAt)),
     inWorkerMs: inWorker.length > 0 ? percentiles(inWorker) : undefined,
+  };
+}
+
+export interface WorkerStages {
+  readonly batches: number;
+  readonly meanBatchSize: number;
+  /** Median seconds per batch in each stage, as the workers timed them (decode runs beside other batches' engine time). */
+  readonly medianSeconds: Readonly<Record<'decode' | 'engine' | 'render' | 'upload', number>>;
+}
+
+/** What the workers' batches spent their time on, from the batch leaders' return values. */
+export function workerStages(jobs: readonly CompletedJob[]): WorkerStages | undefined {
+  const batches = jobs.flatMap((j) => (j.batch ? [j.batch] : []));
+  if (batches.length === 0) return undefined;
+  const stage = (name: keyof WorkerStages['medianSeconds']) => median(batches.map((b) => b.stageSeconds[name]));
+  return {
+    batches: batches.length,
+    meanBatchSize: batches.reduce((sum, b) => sum + b.size, 0) / batches.length,
+    medianSeconds: { decode: stage('decode'), engine: stage('engine'), render: stage('render'), upload: stage('upload') },
   };
 }

@@ -2,14 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LocalStackConfig } from '@gradcam/config';
+import { type LocalStackConfig, readLocalStackConfig } from '@gradcam/config';
 import { freePort } from '@gradcam/dev-services';
 import type { BackendPreference } from '@gradcam/engine';
 import { IngestClient } from '../local-stack/ingest-client.ts';
 import { startLocalStack } from '../local-stack/local-stack.ts';
 import { CpuContention } from './cpu-contention.ts';
 import type { CleanupStack } from './pipeline-cleanup.ts';
-import { type E2eLatency, type E2eRates, type Percentiles, e2eLatency, e2eRates, percentiles } from './pipeline-e2e-stats.ts';
+import { type E2eLatency, type E2eRates, type Percentiles, type WorkerStages, e2eLatency, e2eRates, percentiles, workerStages } from './pipeline-e2e-stats.ts';
 import { benchRecord, storeFixtureImages } from './pipeline-fixtures.ts';
 import { readJobResults, waitForJobs } from './pipeline-job-results.ts';
 import { freePortRange } from './pipeline-ports.ts';
@@ -45,6 +45,7 @@ export interface E2eRow {
   readonly verification: Verification;
   readonly rates: E2eRates;
   readonly latency: E2eLatency;
+  readonly stages: WorkerStages | undefined;
   /** Average cores used per process role over submit + processing, and everyone else's share. */
   readonly coresByProcess: Readonly<Record<string, number>>;
   readonly otherCpuShare: number | undefined;
@@ -53,6 +54,7 @@ export interface E2eRow {
 export interface E2eHooks {
   readonly onServiceLine: (line: string) => void;
   readonly progress: (text: string) => void;
+  readonly counter: (text: string) => void;
 }
 
 /** The stack reads these from the environment; they are set explicitly so the run is what the flags say. */
@@ -73,6 +75,28 @@ function stackEnvironment(plan: E2ePlan): Record<string, string> {
 }
 
 const queuePrefix = 'gradcam';
+
+/**
+ * The stack as `npm start` would configure it from this environment, except: a private Redis,
+ * the filesystem store and a generated token in a temporary state dir, the plan's process count,
+ * and a free port for every service (any `…Port`, so services added to the stack later cannot
+ * collide with an `npm start` running beside the benchmark either).
+ */
+async function benchStackConfig(plan: E2ePlan, stateDir: string): Promise<LocalStackConfig> {
+  const base = readLocalStackConfig(process.env);
+  const ports: Record<string, number> = {};
+  for (const [key, value] of Object.entries(base)) if (key.endsWith('Port') && typeof value === 'number') ports[key] = await freePort();
+  return {
+    ...base,
+    ...ports,
+    workerMetricsPort: await freePortRange(plan.processes),
+    redisUrl: undefined,
+    apiToken: undefined,
+    workerProcesses: plan.processes,
+    stateDir,
+    s3Configured: false,
+  };
+}
 
 /** startLocalStack waits for the first engine process only; the others load the model meanwhile. */
 async function waitForWorkerProcesses(firstPort: number, processes: number, timeoutMs: number): Promise<void> {
@@ -100,16 +124,7 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
   const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-bench-stack-'));
   const removeStateDir = cleanup.push('remove the stack state dir', () => rm(stateDir, { recursive: true, force: true }));
   try {
-    const config: LocalStackConfig = {
-      redisUrl: undefined,
-      apiToken: undefined,
-      ingestPort: await freePort(),
-      exporterPort: await freePort(),
-      workerMetricsPort: await freePortRange(plan.processes),
-      workerProcesses: plan.processes,
-      stateDir,
-      s3Configured: false,
-    };
+    const config = await benchStackConfig(plan, stateDir);
     hooks.progress(`starting the local stack (${plan.processes} worker processes)…`);
     const readyMs = plan.readyTimeoutSeconds * 1000;
     const stack = await startLocalStack({ config, env: stackEnvironment(plan), onLine: hooks.onServiceLine, readyTimeoutMs: readyMs });
@@ -130,7 +145,7 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
         hooks.progress(`pushing ${plan.records} records…`);
         const submitted = await submitRecords(client, records, plan.postBatch, plan.postConcurrency);
         const expected = submitted.queued.length;
-        await waitForJobs(redis, queuePrefix, expected, plan.stallTimeoutSeconds * 1000, (n) => hooks.progress(`explained ${n}/${expected}`));
+        const finished = await waitForJobs(redis, queuePrefix, expected, plan.stallTimeoutSeconds * 1000, (n) => hooks.counter(`explained ${n}/${expected}`));
         const cpu = meter.read();
         const otherCpuShare = contention.otherShare(cpu.descendantCpuSeconds);
         const results = await readJobResults(redis, queuePrefix, submitted.queued);
@@ -153,8 +168,9 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
           failures: results.failures,
           unaccounted: results.unaccounted,
           verification,
-          rates: e2eRates(results.completed, submitted.startedAt, plan.processes, plan.batch),
+          rates: e2eRates(results.completed, submitted.startedAt, plan.processes, plan.batch, finished.queueEmptyAt),
           latency: e2eLatency(results.completed),
+          stages: workerStages(results.completed),
           coresByProcess: cpu.coresByLabel,
           otherCpuShare,
         };

@@ -39,9 +39,18 @@ export interface PipelineRatioRow {
   readonly steadyRatio: number | undefined;
   readonly target: number;
   readonly pass: boolean;
+  /** Other processes' CPU share during the pipeline and the engine-only parts. */
+  readonly otherCpuShares: readonly [number | undefined, number | undefined];
 }
 
-export function pipelineRatio(endToEnd: number, steady: number | undefined, engine: number): PipelineRatioRow {
+export interface RatioInputs {
+  readonly endToEnd: number;
+  readonly steady: number | undefined;
+  readonly engine: number;
+  readonly otherCpuShares: readonly [number | undefined, number | undefined];
+}
+
+export function pipelineRatio({ endToEnd, steady, engine, otherCpuShares }: RatioInputs): PipelineRatioRow {
   const endToEndRatio = endToEnd / engine;
   const steadyRatio = steady === undefined ? undefined : steady / engine;
   const ratio = steadyRatio ?? endToEndRatio;
@@ -53,5 +62,6 @@ export function pipelineRatio(endToEnd: number, steady: number | undefined, engi
     steadyRatio,
     target: pipelineRatioTarget,
     pass: ratio >= pipelineRatioTarget,
+    otherCpuShares,
   };
 }

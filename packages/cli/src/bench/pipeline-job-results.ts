@@ -5,14 +5,25 @@ import type { RespClient, RespValue } from './pipeline-resp-client.ts';
 /** BullMQ's keys for the explain queue: `<prefix>:<queue>:completed|failed` sets, `<prefix>:<queue>:<id>` hashes. */
 function queueKeys(prefix: string) {
   const base = `${prefix}:${explainQueueName}`;
-  return { completed: `${base}:completed`, failed: `${base}:failed`, job: (id: string) => `${base}:${id}` };
+  return { wait: `${base}:wait`, completed: `${base}:completed`, failed: `${base}:failed`, job: (id: string) => `${base}:${id}` };
 }
 
 const count = (value: RespValue | undefined): number => (typeof value === 'number' ? value : 0);
 
+export interface JobsFinished {
+  readonly completed: number;
+  readonly failed: number;
+  /**
+   * Epoch ms of the first poll that found no job waiting: from then on the workers only drain
+   * what they hold, and processes fall idle one by one. Undefined if the queue was never seen empty.
+   */
+  readonly queueEmptyAt: number | undefined;
+}
+
 /**
- * Waits until `expected` jobs have completed or failed for good, polling the two BullMQ sets (two
- * ZCARDs per poll, however many jobs). Throws when nothing finishes for `stallTimeoutMs`.
+ * Waits until `expected` jobs have completed or failed for good, polling BullMQ's counts (three
+ * commands per poll, however many jobs). Call it once every job has been added. Throws when
+ * nothing finishes for `stallTimeoutMs`.
  */
 export async function waitForJobs(
   redis: RespClient,
@@ -20,19 +31,22 @@ export async function waitForJobs(
   expected: number,
   stallTimeoutMs: number,
   onProgress: (finished: number) => void,
-): Promise<{ completed: number; failed: number }> {
+): Promise<JobsFinished> {
   const keys = queueKeys(prefix);
   let last = -1;
   let lastChange = Date.now();
+  let queueEmptyAt: number | undefined;
   for (;;) {
-    const [completed, failed] = (await redis.pipeline([['ZCARD', keys.completed], ['ZCARD', keys.failed]])).map(count) as [number, number];
+    const replies = await redis.pipeline([['LLEN', keys.wait], ['ZCARD', keys.completed], ['ZCARD', keys.failed]]);
+    const [waiting, completed, failed] = replies.map(count) as [number, number, number];
+    if (waiting === 0) queueEmptyAt ??= Date.now();
     const finished = completed + failed;
     if (finished !== last) {
       last = finished;
       lastChange = Date.now();
       onProgress(finished);
     }
-    if (finished >= expected) return { completed, failed };
+    if (finished >= expected) return { completed, failed, queueEmptyAt };
     if (Date.now() - lastChange > stallTimeoutMs) {
       throw new Error(`${expected - finished} of ${expected} jobs did not finish: nothing completed for ${stallTimeoutMs / 1000} s`);
     }
@@ -47,6 +61,8 @@ export interface CompletedJob {
   readonly storedAt: number;
   /** Epoch ms BullMQ recorded when a worker took the job (its last attempt). */
   readonly processedOn: number | undefined;
+  /** On one job per batch (the leader): the batch's size and seconds per worker stage. */
+  readonly batch?: { readonly size: number; readonly stageSeconds: Readonly<Record<'decode' | 'engine' | 'render' | 'upload', number>> };
 }
 
 export interface JobResults {
@@ -70,8 +86,14 @@ export async function readJobResults(redis: RespClient, prefix: string, ids: rea
       const [returnvalue, processedOn, failedReason, finishedOn] = Array.isArray(replies[i]) ? (replies[i] as RespValue[]) : [];
       const parsed = typeof returnvalue === 'string' ? explainJobResultSchema.safeParse(JSON.parse(returnvalue)) : undefined;
       if (parsed?.success) {
-        const { acceptedAt, storedAt } = parsed.data;
-        completed.push({ id, acceptedAt, storedAt, processedOn: typeof processedOn === 'string' ? Number(processedOn) : undefined });
+        const { acceptedAt, storedAt, batchLeader, batchSize, stageSeconds } = parsed.data;
+        completed.push({
+          id,
+          acceptedAt,
+          storedAt,
+          processedOn: typeof processedOn === 'string' ? Number(processedOn) : undefined,
+          ...(batchLeader && { batch: { size: batchSize, stageSeconds } }),
+        });
       } else if (typeof failedReason === 'string' && typeof finishedOn === 'string') {
         const code = /^([A-Z0-9_]+):/.exec(failedReason)?.[1] ?? 'UNKNOWN';
         failures[code] = (failures[code] ?? 0) + 1;

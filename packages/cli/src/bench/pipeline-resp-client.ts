@@ -51,7 +51,7 @@ function encode(args: readonly (string | number)[]): string {
  * depend on ioredis or BullMQ, and the benchmark only needs HSET, ZCARD, HMGET and INFO.
  */
 export class RespClient {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private readonly pending: { resolve: (value: RespValue) => void; reject: (error: Error) => void }[] = [];
   private failure: Error | undefined;
 

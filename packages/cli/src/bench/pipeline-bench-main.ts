@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:pipeline [-- options]`: explanations/s and latency end to end through the local
+ * stack, engine-only throughput with the same settings (and the ratio), and the ingest batch
+ * endpoint's capacity. A benchmark, not a test: it prints figures with the issue's targets next
+ * to them and exits 0 unless it could not measure.
+ */
+import { BenchArgsError } from './bench-args.ts';
+import { environmentLine, environmentRow, jsonLine } from './bench-report.ts';
+import { type IngestCapacityRow, runIngestCapacity } from './ingest-capacity.ts';
+import { summarizeCpuProfile } from './ingest-cpu-profile.ts';
+import { type PipelineBenchArgs, parsePipelineBenchArgs, pipelineBenchUsage } from './pipeline-bench-args.ts';
+import { CleanupStack, cleanUpOnSignals } from './pipeline-cleanup.ts';
+import { BenchConsole } from './pipeline-console.ts';
+import { type E2eRow, runE2e } from './pipeline-e2e.ts';
+import { type EngineOnlyRow, pipelineRatio, runEngineOnly } from './pipeline-engine.ts';
+import { e2eLines, engineLines, ingestHeader, ingestLine, pipelineFootnote, profileLines, ratioLine } from './pipeline-report.ts';
+
+async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupStack): Promise<number> {
+  const emit = (row: { kind: string }, text: () => string) => io.out(args.json ? jsonLine(row) : `${text()}\n`);
+  const env = environmentRow();
+  emit(env, () => environmentLine(env));
+  const hooks = { onServiceLine: (line: string) => io.serviceLine(line), progress: (t: string) => io.progress(t), counter: (t: string) => io.counter(t) };
+  let unmeasured = 0;
+
+  let e2e: E2eRow | undefined;
+  if (args.parts.has('e2e')) {
+    e2e = await runE2e(args.e2e, cleanup, hooks);
+    if (e2e.completed === 0) unmeasured++;
+    emit(e2e, () => e2eLines(e2e as E2eRow));
+  }
+
+  let engine: EngineOnlyRow | undefined;
+  if (args.parts.has('engine')) {
+    io.progress(`engine only: ${args.engine.processes} processes, warm-up then ${args.engine.seconds} s…`);
+    engine = await runEngineOnly(args.engine);
+    emit(engine, () => engineLines(engine as EngineOnlyRow));
+    if (engine.leak) io.note('tensor leak: an engine-only child ended with more tensors than it started with');
+  }
+  if (e2e && engine && e2e.completed > 0) {
+    const ratio = pipelineRatio({
+      endToEnd: e2e.rates.explanationsPerSecond,
+      steady: e2e.rates.steady?.explanationsPerSecond,
+      engine: engine.run.imagesPerSecond,
+      otherCpuShares: [e2e.otherCpuShare, engine.run.otherCpuShare],
+    });
+    emit(ratio, () => ratioLine(ratio));
+  }
+
+  if (args.parts.has('ingest')) {
+    const plan = args.ingest;
+    if (!args.json) io.out(ingestHeader(plan.clients, plan.seconds, plan.warmupSeconds));
+    const onRow = (row: IngestCapacityRow) => {
+      if (row.accepted === 0) unmeasured++;
+      io.out(args.json ? jsonLine(row) : ingestLine(row));
+    };
+    const rows = await runIngestCapacity(plan, cleanup, hooks, onRow);
+    for (const row of rows) {
+      if (row.cpuProfile === undefined) continue;
+      const summary = await summarizeCpuProfile(row.cpuProfile).catch((error: unknown) => {
+        io.note(`could not read the CPU profile ${row.cpuProfile}: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+      if (!summary) continue;
+      const profileRow = { kind: 'ingest-cpu-profile', batch: row.batch, file: row.cpuProfile, ...summary };
+      io.out(args.json ? jsonLine(profileRow) : profileLines(row.batch, summary));
+    }
+    if (!args.json) io.out('');
+  }
+  if (!args.json) io.out(pipelineFootnote);
+  return unmeasured > 0 ? 1 : 0;
+}
+
+async function main(): Promise<number> {
+  let args: PipelineBenchArgs | undefined;
+  try {
+    args = parsePipelineBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof BenchArgsError || (error instanceof TypeError && 'code' in error)) {
+      process.stderr.write(`${error.message} (see --help)\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (!args) {
+    process.stdout.write(`${pipelineBenchUsage}\n`);
+    return 0;
+  }
+  const io = new BenchConsole({ verbose: args.verbose, tty: process.stderr.isTTY });
+  const cleanup = new CleanupStack();
+  cleanUpOnSignals(cleanup, (line) => io.note(line));
+  const started = performance.now();
+  try {
+    const code = await run(args, io, cleanup);
+    if (code !== 0) io.note('bench:pipeline: a part finished without a single measured record (see above)');
+    return code;
+  } catch (error) {
+    io.printServiceTail();
+    throw error;
+  } finally {
+    await cleanup.runAll((line) => io.note(line));
+    io.note(`bench:pipeline took ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  process.stderr.write(`bench:pipeline failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+}

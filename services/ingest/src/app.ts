@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
+import { registerOperationalRoutes } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords, maxImageBytes } from './accept-records.ts';
@@ -200,18 +201,6 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     });
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await deps.checkReady();
-      return { status: 'ready' };
-    } catch (error) {
-      return reply.code(503).send({ status: 'not-ready', reason: error instanceof Error ? error.message : String(error) });
-    }
-  });
-  app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await deps.telemetry.scrape();
-    return reply.header('content-type', contentType).send(body);
-  });
+  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.telemetry.scrape });
   return app;
 }

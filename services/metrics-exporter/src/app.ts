@@ -1,4 +1,5 @@
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
+import { registerOperationalRoutes } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance } from 'fastify';
 
 export interface ExporterAppDeps {
@@ -10,15 +11,15 @@ export interface ExporterAppDeps {
 
 export function createApp(deps: ExporterAppDeps): FastifyInstance {
   const app = Fastify({ logger: false });
-  app.get('/metrics', async (_request, reply) => {
-    try {
-      await deps.collect();
-    } catch (error) {
-      deps.onCollectError(error);
-    }
-    const { contentType, body } = await metricsResponse(deps.registry);
-    return reply.header('content-type', contentType).send(body);
+  registerOperationalRoutes(app, {
+    scrape: async () => {
+      try {
+        await deps.collect();
+      } catch (error) {
+        deps.onCollectError(error);
+      }
+      return metricsResponse(deps.registry);
+    },
   });
-  app.get('/healthz', async () => ({ status: 'ok' }));
   return app;
 }

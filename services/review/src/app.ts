@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
+import { registerOperationalRoutes } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ReviewDesk } from './review-desk.ts';
@@ -124,18 +125,6 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     const body = page(file);
     app.get(route, async (_request, reply) => reply.header('content-type', type).header('cache-control', 'no-cache').send(body));
   }
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await deps.checkReady();
-      return { status: 'ready' };
-    } catch (error) {
-      return reply.code(503).send({ status: 'not-ready', reason: error instanceof Error ? error.message : String(error) });
-    }
-  });
-  app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await deps.scrape();
-    return reply.header('content-type', contentType).send(body);
-  });
+  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.scrape });
   return app;
 }

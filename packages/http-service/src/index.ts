@@ -1,0 +1,1 @@
+export { registerOperationalRoutes, type OperationalRoutes } from './operational-routes.ts';

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { CpuContention } from './cpu-contention.ts';
 import { runIngestLoad } from './ingest-load.ts';
 import { startIngestRig } from './ingest-rig.ts';
@@ -16,7 +15,6 @@ export interface IngestCapacityPlan {
   readonly seconds: number;
   /** Untimed load first: ingest's first requests pay for V8 and schema compilation. */
   readonly warmupSeconds: number;
-  readonly cpuProfileDir?: string;
 }
 
 /** The issue's ingest target on 2 cores; only compared with what was measured. */
@@ -37,8 +35,6 @@ export interface IngestCapacityRow {
   readonly target: { readonly recordsPerSecond: number; readonly p99Ms: number; readonly pass: boolean };
   readonly coresByProcess: Readonly<Record<string, number>>;
   readonly otherCpuShare: number | undefined;
-  /** Where the ingest CPU profile of the timed window was written, when asked for. */
-  readonly cpuProfile?: string;
 }
 
 export interface IngestCapacityHooks {
@@ -52,15 +48,13 @@ export async function runIngestCapacity(plan: IngestCapacityPlan, cleanup: Clean
   const runId = Date.now().toString(36);
   for (const batch of plan.batches) {
     hooks.progress(`ingest capacity: batches of ${batch}, starting Redis + ingest…`);
-    const cpuProfile = plan.cpuProfileDir === undefined ? undefined : join(plan.cpuProfileDir, `ingest-batch-${batch}-${runId}.cpuprofile`);
     let row: IngestCapacityRow;
-    const rig = await startIngestRig({ model: plan.model, modelVersion: plan.modelVersion, onServiceLine: hooks.onServiceLine, ...(cpuProfile !== undefined && { cpuProfileFile: cpuProfile }) }, cleanup);
+    const rig = await startIngestRig({ model: plan.model, modelVersion: plan.modelVersion, onServiceLine: hooks.onServiceLine }, cleanup);
     try {
       const load = { url: rig.url, token: rig.token, model: plan.model, images: rig.images, batch, clients: plan.clients };
       hooks.progress(`ingest capacity: batches of ${batch}, ${plan.warmupSeconds} s warm-up…`);
       await runIngestLoad({ ...load, seconds: plan.warmupSeconds, idPrefix: `iw-${runId}-${batch}` });
       hooks.progress(`ingest capacity: batches of ${batch}, ${plan.clients} clients × ${plan.seconds} s…`);
-      rig.startProfile();
       const contention = new CpuContention();
       const meter = new TreeCpuMeter();
       const result = await runIngestLoad({ ...load, seconds: plan.seconds, idPrefix: `ic-${runId}-${batch}` });
@@ -83,10 +77,8 @@ export async function runIngestCapacity(plan: IngestCapacityPlan, cleanup: Clean
         target: { ...ingestTarget, pass: recordsPerSecond >= ingestTarget.recordsPerSecond && requestMs.p99 < ingestTarget.p99Ms },
         coresByProcess: cpu.coresByLabel,
         otherCpuShare,
-        ...(cpuProfile !== undefined && { cpuProfile }),
       };
     } finally {
-      // Also writes the CPU profile, so the row is reported only once ingest has exited.
       await rig.stop();
     }
     rows.push(row);

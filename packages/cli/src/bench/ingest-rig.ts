@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { childEnvironment } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
 import { freePort, startRedisServer } from '@gradcam/dev-services';
 import { startService, waitUntilReady } from '../local-stack/service-process.ts';
 import type { CleanupStack } from './pipeline-cleanup.ts';
 import { type FixtureImages, storeFixtureImages } from './pipeline-fixtures.ts';
-import { RespClient } from './pipeline-resp-client.ts';
+import { connectRedis } from './pipeline-job-results.ts';
 
 export interface IngestRigOptions {
   readonly model: string;
   readonly modelVersion: string;
-  /** Profile ingest (see ingest-profiled-main.ts); the profile is written to this file when it exits. */
-  readonly cpuProfileFile?: string;
   readonly onServiceLine: (line: string) => void;
 }
 
@@ -22,9 +20,7 @@ export interface IngestRig {
   readonly url: string;
   readonly token: string;
   readonly images: FixtureImages;
-  /** Starts the CPU profile now (when profiling): call it as the timed window begins. */
-  startProfile(): void;
-  /** Stops ingest (writing its CPU profile, if any), then Redis; removes the files. Safe twice. */
+  /** Stops ingest, then Redis; removes the files. Safe twice. */
   stop(): Promise<void>;
 }
 
@@ -50,22 +46,20 @@ export async function startIngestRig(options: IngestRigOptions, cleanup: Cleanup
     await removeDir();
   };
   try {
-    const client = await RespClient.connect(redis.url);
+    const client = await connectRedis(redis.url);
     try {
-      await client.command('HSET', redisKeys(queuePrefix).servedModels, options.model, options.modelVersion);
+      await client.hset(redisKeys(queuePrefix).servedModels, options.model, options.modelVersion);
     } finally {
-      client.close();
+      client.disconnect();
     }
     const storageDir = join(dir, 'storage');
     const images = await storeFixtureImages(storageDir);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const token = `bench-${randomBytes(18).toString('base64url')}`;
-    const profileFile = options.cpuProfileFile === undefined ? undefined : resolve(options.cpuProfileFile);
-    if (profileFile !== undefined) await mkdir(dirname(profileFile), { recursive: true });
     const ingest = startService({
       name: 'ingest',
-      entry: profileFile === undefined ? 'services/ingest/src/main.ts' : 'packages/cli/src/bench/ingest-profiled-main.ts',
+      entry: 'services/ingest/src/main.ts',
       env: childEnvironment({
         REDIS_URL: redis.url,
         GRADCAM_API_TOKENS: token,
@@ -80,15 +74,12 @@ export async function startIngestRig(options: IngestRigOptions, cleanup: Cleanup
         GRADCAM_MAX_QUEUE_DEPTH: String(1_000_000_000),
         S3_BUCKET: '',
         S3_ENDPOINT: '',
-        ...(profileFile !== undefined && { GRADCAM_BENCH_CPU_PROFILE: profileFile }),
       }),
       onLine: options.onServiceLine,
     });
     stopIngest = cleanup.push('stop the ingest service', () => ingest.stop());
     await waitUntilReady(ingest, `${url}/readyz`, 60_000);
-    // Only the profiled entry handles SIGUSR2; to plain Node it is fatal.
-    const startProfile = () => void (profileFile !== undefined && ingest.child.kill('SIGUSR2'));
-    return { url, token, images, startProfile, stop };
+    return { url, token, images, stop };
   } catch (error) {
     await stop();
     throw error;

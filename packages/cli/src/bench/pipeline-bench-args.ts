@@ -37,7 +37,6 @@ settings (and the ratio), then the ingest batch endpoint's capacity. Needs redis
   --ingest-batches a,b  records per request for the ingest part (default 100,1000)
   --ingest-clients N    concurrent clients for the ingest part (default 4)
   --ingest-seconds N    timed window per ingest batch size (default 10; --quick: 3)
-  --ingest-cpu-prof DIR write a V8 CPU profile of the ingest process (ingest part) into DIR
   --parts a,b           ${pipelineParts.join(',')} (default: all)
   --quick               short smoke run
   --json                JSON lines on stdout instead of a table
@@ -76,7 +75,6 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       'ingest-batches': { type: 'string' },
       'ingest-clients': { type: 'string' },
       'ingest-seconds': { type: 'string' },
-      'ingest-cpu-prof': { type: 'string' },
       parts: { type: 'string' },
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -143,7 +141,6 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       clients: whole('ingest-clients', values['ingest-clients'], 4),
       seconds: seconds('ingest-seconds', values['ingest-seconds'], quick ? 3 : 10),
       warmupSeconds: quick ? 1 : 2,
-      ...(values['ingest-cpu-prof'] !== undefined && { cpuProfileDir: values['ingest-cpu-prof'] }),
     },
     json: values.json,
     verbose: values.verbose,

@@ -7,13 +7,12 @@
 import { BenchArgsError } from './bench-args.ts';
 import { environmentLine, environmentRow, jsonLine } from './bench-report.ts';
 import { type IngestCapacityRow, runIngestCapacity } from './ingest-capacity.ts';
-import { summarizeCpuProfile } from './ingest-cpu-profile.ts';
 import { type PipelineBenchArgs, parsePipelineBenchArgs, pipelineBenchUsage } from './pipeline-bench-args.ts';
 import { CleanupStack, cleanUpOnSignals } from './pipeline-cleanup.ts';
 import { BenchConsole } from './pipeline-console.ts';
 import { type E2eRow, runE2e } from './pipeline-e2e.ts';
 import { type EngineOnlyRow, pipelineRatio, runEngineOnly } from './pipeline-engine.ts';
-import { e2eLines, engineLines, ingestHeader, ingestLine, pipelineFootnote, profileLines, ratioLine } from './pipeline-report.ts';
+import { e2eLines, engineLines, ingestHeader, ingestLine, pipelineFootnote, ratioLine } from './pipeline-report.ts';
 
 async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupStack): Promise<number> {
   const emit = (row: { kind: string }, text: () => string) => io.out(args.json ? jsonLine(row) : `${text()}\n`);
@@ -53,17 +52,7 @@ async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupSt
       if (row.accepted === 0) unmeasured++;
       io.out(args.json ? jsonLine(row) : ingestLine(row));
     };
-    const rows = await runIngestCapacity(plan, cleanup, hooks, onRow);
-    for (const row of rows) {
-      if (row.cpuProfile === undefined) continue;
-      const summary = await summarizeCpuProfile(row.cpuProfile).catch((error: unknown) => {
-        io.note(`could not read the CPU profile ${row.cpuProfile}: ${error instanceof Error ? error.message : String(error)}`);
-        return undefined;
-      });
-      if (!summary) continue;
-      const profileRow = { kind: 'ingest-cpu-profile', batch: row.batch, file: row.cpuProfile, ...summary };
-      io.out(args.json ? jsonLine(profileRow) : profileLines(row.batch, summary));
-    }
+    await runIngestCapacity(plan, cleanup, hooks, onRow);
     if (!args.json) io.out('');
   }
   if (!args.json) io.out(pipelineFootnote);

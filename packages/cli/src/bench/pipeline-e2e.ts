@@ -11,10 +11,9 @@ import { CpuContention } from './cpu-contention.ts';
 import type { CleanupStack } from './pipeline-cleanup.ts';
 import { type E2eLatency, type E2eRates, type Percentiles, type WorkerStages, e2eLatency, e2eRates, percentiles, workerStages } from './pipeline-e2e-stats.ts';
 import { benchRecord, storeFixtureImages } from './pipeline-fixtures.ts';
-import { readJobResults, waitForJobs } from './pipeline-job-results.ts';
+import { connectRedis, readJobResults, waitForJobs } from './pipeline-job-results.ts';
 import { freePortRange } from './pipeline-ports.ts';
 import { TreeCpuMeter } from './pipeline-process-cpu.ts';
-import { RespClient } from './pipeline-resp-client.ts';
 import { submitRecords } from './pipeline-submit.ts';
 import { type Verification, verifyThroughApi } from './pipeline-verify.ts';
 
@@ -136,8 +135,8 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
       const runId = Date.now().toString(36);
       // Alternate inline and by reference, so both kinds are spread over the whole run.
       const records = Array.from({ length: plan.records }, (_, i) => benchRecord(images, plan.model, `pb-${runId}-${i}`, i >> 1, i % 2 === 1));
-      const redis = await RespClient.connect(stack.redisUrl);
-      const closeRedis = cleanup.push('close the Redis client', async () => redis.close());
+      const redis = await connectRedis(stack.redisUrl);
+      const closeRedis = cleanup.push('close the Redis client', async () => redis.disconnect());
       try {
         const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
         const contention = new CpuContention();

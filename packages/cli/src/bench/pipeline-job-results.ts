@@ -1,6 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { explainJobResultSchema, explainQueueName } from '@gradcam/contracts';
-import type { RespClient, RespValue } from './pipeline-resp-client.ts';
+import { Redis } from 'ioredis';
+
+/**
+ * A client for the benchmark's few reads that fails rather than waits: no reconnects and no
+ * offline queue, so a command on a lost connection rejects at once. Resolves once connected;
+ * close it with disconnect() (safe twice).
+ */
+export async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // connect() and every command reject with the error; this only keeps ioredis from logging it too.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  return redis;
+}
 
 /** BullMQ's keys for the explain queue: `<prefix>:<queue>:completed|failed` sets, `<prefix>:<queue>:<id>` hashes. */
 function queueKeys(prefix: string) {
@@ -8,7 +26,10 @@ function queueKeys(prefix: string) {
   return { wait: `${base}:wait`, completed: `${base}:completed`, failed: `${base}:failed`, job: (id: string) => `${base}:${id}` };
 }
 
-const count = (value: RespValue | undefined): number => (typeof value === 'number' ? value : 0);
+/** One reply of a pipeline's exec(): [error, result]; an error reply counts as nothing. */
+type PipelineReply = [error: Error | null, result: unknown];
+
+const count = (reply: PipelineReply | undefined): number => (reply && !reply[0] && typeof reply[1] === 'number' ? reply[1] : 0);
 
 export interface JobsFinished {
   readonly completed: number;
@@ -26,7 +47,7 @@ export interface JobsFinished {
  * nothing finishes for `stallTimeoutMs`.
  */
 export async function waitForJobs(
-  redis: RespClient,
+  redis: Redis,
   prefix: string,
   expected: number,
   stallTimeoutMs: number,
@@ -37,8 +58,8 @@ export async function waitForJobs(
   let lastChange = Date.now();
   let queueEmptyAt: number | undefined;
   for (;;) {
-    const replies = await redis.pipeline([['LLEN', keys.wait], ['ZCARD', keys.completed], ['ZCARD', keys.failed]]);
-    const [waiting, completed, failed] = replies.map(count) as [number, number, number];
+    const replies = (await redis.pipeline().llen(keys.wait).zcard(keys.completed).zcard(keys.failed).exec()) ?? [];
+    const [waiting, completed, failed] = [count(replies[0]), count(replies[1]), count(replies[2])];
     if (waiting === 0) queueEmptyAt ??= Date.now();
     const finished = completed + failed;
     if (finished !== last) {
@@ -74,16 +95,19 @@ export interface JobResults {
 }
 
 /** Reads each job's return value (and failure) from its BullMQ hash, 500 ids per round trip. */
-export async function readJobResults(redis: RespClient, prefix: string, ids: readonly string[]): Promise<JobResults> {
+export async function readJobResults(redis: Redis, prefix: string, ids: readonly string[]): Promise<JobResults> {
   const keys = queueKeys(prefix);
   const completed: CompletedJob[] = [];
   const failures: Record<string, number> = {};
   let unaccounted = 0;
   for (let at = 0; at < ids.length; at += 500) {
     const chunk = ids.slice(at, at + 500);
-    const replies = await redis.pipeline(chunk.map((id) => ['HMGET', keys.job(id), 'returnvalue', 'processedOn', 'failedReason', 'finishedOn']));
+    const pipeline = redis.pipeline();
+    for (const id of chunk) pipeline.hmget(keys.job(id), 'returnvalue', 'processedOn', 'failedReason', 'finishedOn');
+    const replies = (await pipeline.exec()) ?? [];
     chunk.forEach((id, i) => {
-      const [returnvalue, processedOn, failedReason, finishedOn] = Array.isArray(replies[i]) ? (replies[i] as RespValue[]) : [];
+      const [error, fields] = replies[i] ?? [null, undefined];
+      const [returnvalue, processedOn, failedReason, finishedOn] = !error && Array.isArray(fields) ? (fields as (string | null)[]) : [];
       const parsed = typeof returnvalue === 'string' ? explainJobResultSchema.safeParse(JSON.parse(returnvalue)) : undefined;
       if (parsed?.success) {
         const { acceptedAt, storedAt, batchLeader, batchSize, stageSeconds } = parsed.data;

@@ -24,7 +24,6 @@ function labelOf(pid: number, comm: string): string {
     if (service[1] === 'worker') return service[2] === undefined ? 'worker' : `worker-${service[2]}`;
     return service[1] as string;
   }
-  if (/ingest-profiled-main\.ts/.test(cmdline)) return 'ingest';
   if (/throughput-worker\.ts/.test(cmdline)) return 'engine-bench';
   return comm;
 }

@@ -1,6 +1,5 @@
 import { formatShare, noisyShare, throughputRunLine } from './bench-report.ts';
 import { type IngestCapacityRow, ingestTarget } from './ingest-capacity.ts';
-import type { ProfileSummary } from './ingest-cpu-profile.ts';
 import type { E2eRow } from './pipeline-e2e.ts';
 import type { Percentiles } from './pipeline-e2e-stats.ts';
 import type { EngineOnlyRow, PipelineRatioRow } from './pipeline-engine.ts';
@@ -110,19 +109,8 @@ export function ingestLine(row: IngestCapacityRow): string {
   const notes = [
     ...(row.target.pass ? [] : [`misses by: ${shortfall(row)}`]),
     ...(row.failedRequests > 0 || row.rejected > 0 ? [`${row.failedRequests} failed requests, ${row.rejected} records not accepted: ${row.firstErrors.join(' | ')}`] : []),
-    ...(row.cpuProfile ? [`CPU profile: ${row.cpuProfile}`] : []),
   ];
   return [`  ${cells}`, ...notes.map((n) => `  ${''.padStart(5)}  ${n}`)].join('\n');
-}
-
-export function profileLines(batch: number, summary: ProfileSummary): string {
-  const list = (items: ProfileSummary['byArea']) => items.map((i) => `${i.name} ${(i.share * 100).toFixed(0)}%`).join(', ');
-  return [
-    `  ingest CPU profile, batches of ${batch} (timed window): ${duration(summary.busyMs)} on the main thread, ${duration(summary.idleMs)} idle`,
-    `    self time by area: ${list(summary.byArea)}`,
-    '    busiest functions:',
-    ...summary.byFunction.map((f) => `      ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.name}`),
-  ].join('\n');
 }
 
 export const pipelineFootnote = [

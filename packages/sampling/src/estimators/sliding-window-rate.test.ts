@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SlidingWindowRate } from './sliding-window-rate.ts';
+
+const second = 1000;
+const minute = 60 * second;
+
+test('a steady rate is measured exactly, and a 10× step is fully seen one window later', () => {
+  const rate = new SlidingWindowRate(10 * minute);
+  let t = 0;
+  for (; t < 20 * minute; t += second) rate.record(t);
+  assert.ok(Math.abs((rate.ratePerHour(t) as number) - 3600) < 3600 * 0.01);
+  const stepAt = t;
+  for (; t < stepAt + 5 * minute; t += second / 10) rate.record(t);
+  const halfway = rate.ratePerHour(t) as number;
+  assert.ok(halfway > 3600 * 4 && halfway < 36_000 * 0.7, `halfway ${halfway}`);
+  for (; t < stepAt + 10 * minute + second; t += second / 10) rate.record(t);
+  assert.ok(Math.abs((rate.ratePerHour(t) as number) - 36_000) < 36_000 * 0.02, `${rate.ratePerHour(t)}`);
+});
+
+test('before a full window only the time since the first event counts, at least one bucket', () => {
+  const rate = new SlidingWindowRate(10 * minute);
+  assert.equal(rate.ratePerHour(0), undefined);
+  rate.record(5 * second);
+  // One event, at least one 30 s bucket: 120/h, not infinity.
+  assert.equal(rate.ratePerHour(5 * second), 120);
+  for (let t = 6 * second; t < 2 * minute; t += second) rate.record(t);
+  assert.ok(Math.abs((rate.ratePerHour(2 * minute) as number) - 3600) < 3600 * 0.03);
+});
+
+test('a quiet spell longer than the window empties it; timestamps from the past count as now', () => {
+  const rate = new SlidingWindowRate(10 * minute);
+  for (let t = 0; t < minute; t += second) rate.record(t);
+  assert.equal(rate.ratePerHour(30 * minute), 0);
+  rate.record(30 * minute);
+  rate.record(29 * minute);
+  // Two events over the 19 full buckets before the newest (9.5 min): 2 / 9.5 min.
+  assert.equal(rate.ratePerHour(30 * minute), (2 / 570) * 3600);
+});
+
+test('recent() looks at the newest buckets only and sees a step at once', () => {
+  const rate = new SlidingWindowRate(10 * minute);
+  let t = 0;
+  for (; t < 20 * minute; t += second) rate.record(t);
+  for (const end = t + minute; t < end; t += second / 10) rate.record(t);
+  // Two 30 s buckets, the newest just begun: ~30 s of 10/s.
+  const recent = rate.recent(t, 2) as { events: number; perHour: number };
+  assert.ok(Math.abs(recent.perHour - 36_000) < 36_000 * 0.05, `${recent.perHour}`);
+  assert.ok((rate.ratePerHour(t) as number) < 10_000);
+  assert.equal(rate.recent(t, 20)?.perHour, rate.ratePerHour(t));
+});

@@ -1,0 +1,73 @@
+const hourMs = 3_600_000;
+
+/**
+ * Events per hour over the last `windowMs`, from a ring of bucket counts: O(1) per event (plus the
+ * buckets skipped after a quiet spell, at most all of them), a few hundred bytes. A sliding window
+ * rather than an exponential average because it is exact one window after a change in traffic,
+ * where an exponential average is still e^-1 off after one time constant.
+ */
+export class SlidingWindowRate {
+  private readonly bucketMs: number;
+  private readonly counts: Float64Array;
+  private sum = 0;
+  /** Absolute index (floor(now / bucketMs)) of the newest bucket. */
+  private current = Number.NaN;
+  private firstAt = Number.NaN;
+
+  constructor(windowMs: number, buckets = 20) {
+    if (!(windowMs > 0 && Number.isFinite(windowMs))) throw new RangeError(`windowMs must be > 0, got ${windowMs}`);
+    this.bucketMs = windowMs / buckets;
+    this.counts = new Float64Array(buckets);
+  }
+
+  record(now: number): void {
+    this.advance(now);
+    const slot = this.current % this.counts.length;
+    this.counts[slot] = (this.counts[slot] as number) + 1;
+    this.sum += 1;
+  }
+
+  /** Undefined before the first event. */
+  ratePerHour(now: number): number | undefined {
+    return this.recent(now, this.counts.length)?.perHour;
+  }
+
+  /**
+   * Events and rate over the newest `buckets` buckets only (the newest one partial): a short
+   * look that sees a surge before the whole window does. Undefined before the first event.
+   */
+  recent(now: number, buckets: number): { readonly events: number; readonly perHour: number } | undefined {
+    if (Number.isNaN(this.current)) return undefined;
+    this.advance(now);
+    const n = Math.min(Math.max(1, Math.floor(buckets)), this.counts.length);
+    let events = this.sum;
+    if (n < this.counts.length) {
+      events = 0;
+      for (let i = 0; i < n; i++) events += this.counts[(this.current - i) % this.counts.length] as number;
+    }
+    const newestStart = this.current * this.bucketMs;
+    const span = Math.max(now, newestStart) - newestStart + (n - 1) * this.bucketMs;
+    // Before the span has passed, only the time since the first event counts; at least one
+    // bucket, so the first few events cannot claim an enormous rate.
+    const covered = Math.max(this.bucketMs, Math.min(span, now - this.firstAt));
+    return { events, perHour: (events / covered) * hourMs };
+  }
+
+  private advance(now: number): void {
+    const index = Math.floor(now / this.bucketMs);
+    if (Number.isNaN(this.current)) {
+      this.current = index;
+      this.firstAt = now;
+      return;
+    }
+    // A timestamp from the past (another producer's clock) counts in the newest bucket.
+    if (index <= this.current) return;
+    const steps = Math.min(index - this.current, this.counts.length);
+    for (let i = 1; i <= steps; i++) {
+      const slot = (this.current + i) % this.counts.length;
+      this.sum -= this.counts[slot] as number;
+      this.counts[slot] = 0;
+    }
+    this.current = index;
+  }
+}

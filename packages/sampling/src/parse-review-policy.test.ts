@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ReviewPolicyError } from './errors/review-policy-error.ts';
+import { parseReviewPolicy } from './parse-review-policy.ts';
+import { decideReview } from './review-policy.ts';
+import { reviewInput, reviewMap } from './testing/review-inputs.ts';
+
+test('parses the terms into one composed policy, describing itself canonically', () => {
+  const policy = parseReviewPolicy('budget=120, confidence<0.6, class-quota=5, border>0.5');
+  assert.equal(policy.describe(), 'budget=120/h|confidence<0.6|class-quota=5/h|border>0.5');
+  assert.equal(typeof policy.threshold, 'function');
+  const decision = decideReview(policy, reviewInput({ maps: [reviewMap({ classIndex: 0, borderMass: 0.9 })] }));
+  assert.equal(decision.policy, 'budget=120/h|confidence<0.6|class-quota=5/h|border>0.5');
+});
+
+test('explanation rules join into one term where the first stands; describe() parses back to itself', () => {
+  for (const text of [
+    'entropy>0.95,rate=0.01,border>0.5,overlap<0.2,entropy<0.1',
+    'budget=30/h@30m|confidence=0.4..0.6|class-quota=2/30m',
+    'class-quota=1/d',
+    'none',
+  ]) {
+    const described = parseReviewPolicy(text).describe();
+    assert.equal(parseReviewPolicy(described).describe(), described, text);
+  }
+  assert.equal(parseReviewPolicy('entropy>0.95,rate=0.01,border>0.5').describe(), 'border>0.5|entropy>0.95|rate=0.01');
+});
+
+test('the fleet-wide traffic rate reaches the budget', () => {
+  const asked: string[] = [];
+  const policy = parseReviewPolicy('budget=10', { trafficRate: (model) => (asked.push(model), 1e9) });
+  decideReview(policy, reviewInput({ model: 'mobilenet' }));
+  assert.deepEqual(asked, ['mobilenet']);
+});
+
+test('errors name the bad term, in one line', () => {
+  const cases: [string, string, RegExp][] = [
+    ['budget=120,confidance<0.6', 'confidance<0.6', /unknown term/],
+    ['rate=1.5', 'rate=1.5', /0 to 1/],
+    ['rate=', 'rate=', /0 to 1/],
+    ['budget=abc', 'budget=abc', /reviews per hour/],
+    ['budget=10/d', 'budget=10/d', /per hour/],
+    ['budget=10@soon', 'budget=10@soon', /adaptation window/],
+    ['class-quota=0', 'class-quota=0', /reviews per class/],
+    ['class-quota=5/week', 'class-quota=5/week', /window/],
+    ['confidence=0.6..0.4', 'confidence=0.6..0.4', /LO < HI/],
+    ['confidence<0', 'confidence<0', /selects nothing/],
+    ['rate=0.1,rate=0.2', 'rate=0.2', /given twice/],
+    ['none,rate=0.1', 'none', /stands alone/],
+    [' , ', ' , ', /empty/],
+  ];
+  for (const [text, term, reason] of cases) {
+    assert.throws(
+      () => parseReviewPolicy(text),
+      (error: unknown) => {
+        assert.ok(error instanceof ReviewPolicyError, text);
+        assert.equal(error.code, 'REVIEW_POLICY_INVALID');
+        assert.equal(error.term, term);
+        assert.match(error.message, reason);
+        assert.ok(error.message.startsWith(`"${term}": `) && !error.message.includes('\n'), error.message);
+        return true;
+      },
+    );
+  }
+});

@@ -1,0 +1,41 @@
+import type { PolicyVerdict, ReviewPolicy } from '../review-policy.ts';
+
+interface AnyOfPolicy extends ReviewPolicy {
+  readonly policies: readonly ReviewPolicy[];
+}
+
+const isAnyOf = (policy: ReviewPolicy): policy is AnyOfPolicy => 'policies' in policy;
+
+/**
+ * Sampled when any policy samples; the verdict is the first one's (in the order given), so the
+ * decision names the term that fired. Every policy sees every input, even after one has fired:
+ * stateful ones (budget, class quota) must see the whole stream for their estimates, and their
+ * state then does not depend on the order of the terms. The threshold is the first one reported
+ * (the budget's), sampled or not, so it is recorded with every decision.
+ */
+export function anyOf(...policies: readonly ReviewPolicy[]): ReviewPolicy {
+  const flat = policies.flatMap((p) => (isAnyOf(p) ? p.policies : [p]));
+  if (flat.length === 0) throw new RangeError('anyOf: give at least one policy');
+  if (flat.length === 1) return flat[0] as ReviewPolicy;
+  const text = flat.map((p) => p.describe()).join('|');
+  const withThreshold = flat.find((p) => p.threshold !== undefined)?.threshold;
+  const policy: AnyOfPolicy = {
+    policies: flat,
+    describe: () => text,
+    decide: (input, priority) => {
+      let chosen: PolicyVerdict | undefined;
+      let first: PolicyVerdict | undefined;
+      let threshold: number | undefined;
+      for (const p of flat) {
+        const verdict = p.decide(input, priority);
+        first ??= verdict;
+        if (chosen === undefined && verdict.sampled) chosen = verdict;
+        if (threshold === undefined) threshold = verdict.threshold;
+      }
+      const result = chosen ?? (first as PolicyVerdict);
+      if (threshold === undefined || result.threshold === threshold) return result;
+      return { ...result, threshold };
+    },
+  };
+  return withThreshold === undefined ? policy : { ...policy, threshold: withThreshold };
+}

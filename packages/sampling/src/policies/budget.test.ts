@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { priorityScore } from '../priority-score.ts';
+import { reviewDecisionSchema } from '../review-decision.ts';
+import { decideReview, type ReviewPolicy } from '../review-policy.ts';
+import { PoissonArrivals, type TrafficPhase } from '../testing/poisson-arrivals.ts';
+import { reviewInput } from '../testing/review-inputs.ts';
+import { seededRandom } from '../testing/seeded-random.ts';
+import { syntheticPrediction } from '../testing/synthetic-predictions.ts';
+import { budget, type BudgetPolicy } from './budget.ts';
+
+const minute = 60_000;
+const hour = 60 * minute;
+const start = Date.UTC(2026, 0, 1);
+const window = 10 * minute;
+
+interface PhaseTally {
+  events: number;
+  reviews: number;
+  /** Reviews and hours counted from one adaptation window after the phase began. */
+  settledReviews: number;
+  settledHours: number;
+  /** Reviews in the phase's first adaptation window. */
+  transientReviews: number;
+}
+
+/** Replays Poisson traffic with synthetic predictions through `policies` (round-robin: several workers). */
+function simulate(policies: readonly ReviewPolicy[], phases: readonly TrafficPhase[], seed: number, model = 'm'): Map<string, PhaseTally> {
+  const random = seededRandom(seed);
+  const arrivals = new PoissonArrivals(phases, random, start);
+  const tallies = new Map(phases.map((p) => [p.name, { events: 0, reviews: 0, settledReviews: 0, settledHours: (p.durationMs - window) / hour, transientReviews: 0 }]));
+  const phaseStart = new Map<string, number>();
+  let elapsed = start;
+  for (const p of phases) {
+    phaseStart.set(p.name, elapsed);
+    elapsed += p.durationMs;
+  }
+  let i = 0;
+  for (let now = arrivals.next(); now !== undefined; now = arrivals.next(), i++) {
+    const { predictedClass, probabilities } = syntheticPrediction(random);
+    const decision = decideReview(policies[i % policies.length] as ReviewPolicy, reviewInput({ id: `req-${i}`, model, predictedClass, probabilities, now }));
+    const tally = tallies.get(arrivals.phase.name) as PhaseTally;
+    tally.events++;
+    if (!decision.sampled) continue;
+    tally.reviews++;
+    if (now >= (phaseStart.get(arrivals.phase.name) as number) + window) tally.settledReviews++;
+    else tally.transientReviews++;
+  }
+  return tallies;
+}
+
+const step: readonly TrafficPhase[] = [
+  { name: 'before', durationMs: 2 * hour, perHour: 6_000 },
+  { name: 'step ×10', durationMs: 2 * hour, perHour: 60_000 },
+  { name: 'after', durationMs: 2 * hour, perHour: 6_000 },
+];
+
+test('the review rate stays within ±20% of K before, during and after a 10× traffic step (after one window)', () => {
+  const k = 600;
+  const tallies = simulate([budget({ reviewsPerHour: k, adaptationWindowMs: window })], step, 1);
+  for (const [name, tally] of tallies) {
+    const perHour = tally.settledReviews / tally.settledHours;
+    assert.ok(Math.abs(perHour / k - 1) <= 0.2, `${name}: ${perHour.toFixed(0)} reviews/h vs K=${k} (${tally.events} events)`);
+  }
+  // The step guard: the first window after each step stays within 2× / ½× of K, not 10× / ⅒.
+  const transient = (name: string) => ((tallies.get(name) as PhaseTally).transientReviews / window) * hour;
+  assert.ok(transient('step ×10') < 2 * k, `first window of the step: ${transient('step ×10')}/h`);
+  assert.ok(transient('after') > k / 2, `first window after the step: ${transient('after')}/h`);
+});
+
+test('workers sharing the queue, given the fleet-wide rate, review K together', () => {
+  const k = 600;
+  const workers: BudgetPolicy[] = [];
+  const fleetRate = (model: string, now: number) => workers.reduce((sum, w) => sum + (w.localRate(model, now) ?? 0), 0);
+  for (let i = 0; i < 3; i++) workers.push(budget({ reviewsPerHour: k, trafficRate: fleetRate }));
+  const tallies = simulate(workers, step, 2);
+  for (const [name, tally] of tallies) {
+    const perHour = tally.settledReviews / tally.settledHours;
+    assert.ok(Math.abs(perHour / k - 1) <= 0.2, `${name}: ${perHour.toFixed(0)} reviews/h for the fleet vs K=${k}`);
+  }
+  // Without the fleet rate each worker would take K for itself: the provider is what keeps it at K.
+  const alone = simulate([0, 1, 2].map(() => budget({ reviewsPerHour: k })), step.slice(0, 1), 2).get('before') as PhaseTally;
+  assert.ok(alone.settledReviews / alone.settledHours > 2.4 * k);
+});
+
+test('each model has its own budget and threshold', () => {
+  const policy = budget({ reviewsPerHour: 600 });
+  const busy = simulate([policy], [{ name: 'busy', durationMs: 2 * hour, perHour: 60_000 }], 3, 'busy').get('busy') as PhaseTally;
+  const quiet = simulate([policy], [{ name: 'quiet', durationMs: 2 * hour, perHour: 3_000 }], 4, 'quiet').get('quiet') as PhaseTally;
+  for (const tally of [busy, quiet]) assert.ok(Math.abs(tally.settledReviews / tally.settledHours / 600 - 1) <= 0.2, JSON.stringify(tally));
+  assert.ok((policy.threshold('busy') as number) > (policy.threshold('quiet') as number));
+  assert.equal(policy.threshold('unknown'), undefined);
+});
+
+test('each decision records the threshold and the priority it was compared with (ties split within a bin)', () => {
+  const policy = budget({ reviewsPerHour: 120 });
+  const random = seededRandom(5);
+  let sampled = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const { predictedClass, probabilities } = syntheticPrediction(random);
+    const input = reviewInput({ id: `r${i}`, predictedClass, probabilities, now: start + i * 100 });
+    const decision = reviewDecisionSchema.parse(decideReview(policy, input));
+    assert.equal(decision.priority, priorityScore(input));
+    const threshold = decision.threshold as number;
+    // The rank compared is the priority moved within its bin (2048 bins over 1 − √(1 − p)).
+    const bin = (2 * Math.sqrt(1 - Math.min(threshold, decision.priority))) / 2048 + 1e-12;
+    if (decision.sampled) assert.ok(decision.priority >= threshold - bin);
+    else assert.ok(decision.priority < threshold + bin);
+    assert.equal(decision.policy, 'budget=120/h');
+    if (decision.sampled) {
+      sampled++;
+      assert.equal(decision.reason, 'priority');
+      assert.equal(decision.term, 'budget=120/h');
+    } else assert.equal(decision.reason, 'not-sampled');
+  }
+  // 20 000 events at 36 000/h: K/rate = 1/300, ≈ 67.
+  assert.ok(sampled > 40 && sampled < 100, `${sampled}`);
+  assert.equal(typeof policy.threshold('m'), 'number');
+});
+
+test('identical priorities still split to K: ties are broken by the id, not all-or-nothing', () => {
+  const policy = budget({ reviewsPerHour: 600 });
+  let reviews = 0;
+  // Three hours at 36 000/h of the very same prediction: one priority value for everything.
+  for (let i = 0; i < 108_000; i++) {
+    const decision = decideReview(policy, reviewInput({ id: `same-${i}`, probabilities: [0.7, 0.3], now: start + i * 100 }));
+    if (decision.sampled && i >= 36_000) reviews++;
+  }
+  assert.ok(Math.abs(reviews / 2 / 600 - 1) <= 0.2, `${reviews / 2}/h`);
+});
+
+test('the same stream gives the same decisions (replayable)', () => {
+  const run = () => {
+    const policy = budget({ reviewsPerHour: 300 });
+    const random = seededRandom(9);
+    const out: string[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      const { predictedClass, probabilities } = syntheticPrediction(random);
+      out.push(JSON.stringify(decideReview(policy, reviewInput({ id: `r${i}`, predictedClass, probabilities, now: start + i * 50 }))));
+    }
+    return out;
+  };
+  assert.deepEqual(run(), run());
+});
+
+test('options are checked', () => {
+  assert.throws(() => budget({ reviewsPerHour: 0 }), RangeError);
+  assert.throws(() => budget({ reviewsPerHour: 10, adaptationWindowMs: -1 }), RangeError);
+  assert.equal(budget({ reviewsPerHour: 10, adaptationWindowMs: 30 * minute }).describe(), 'budget=10/h@30m');
+});

@@ -1,0 +1,138 @@
+import { DecayedHistogram } from '../estimators/decayed-histogram.ts';
+import { SlidingWindowRate } from '../estimators/sliding-window-rate.ts';
+import { formatNumber, type PolicyVerdict, type ReviewPolicy } from '../review-policy.ts';
+import { formatWindow } from '../window-duration.ts';
+import { budgetRank, fromRankSpace } from './budget-rank.ts';
+
+/**
+ * Fleet-wide traffic of a model in events per hour, or undefined to fall back on this process's
+ * own estimate. Several worker processes share the queue and each sees only its part of the
+ * traffic; each samples the same share K / fleet rate of its part, so the fleet reviews K.
+ */
+export type TrafficRateProvider = (model: string, now: number) => number | undefined;
+
+export interface BudgetOptions {
+  /** K: reviews per hour per model, for the whole fleet. */
+  readonly reviewsPerHour: number;
+  /**
+   * How long the traffic rate is measured over (sliding window): one window after traffic
+   * changes, the review rate is back at K. Default 10 minutes.
+   */
+  readonly adaptationWindowMs?: number;
+  /**
+   * Half-life of the priority distribution. Default max(1 h, 200·ln 2 / K h): ≈ 200 events above
+   * the threshold in the histogram's memory whatever the traffic, so the threshold's own noise
+   * stays near 1/√200 ≈ 7%. Shorter follows a drifting distribution faster, noisier.
+   */
+  readonly quantileHalfLifeMs?: number;
+  /** Histogram bins (in rank space, see budget-rank.ts); default 2048, 16 KiB per model. */
+  readonly bins?: number;
+  readonly trafficRate?: TrafficRateProvider;
+}
+
+export interface BudgetPolicy extends ReviewPolicy {
+  /** The priority threshold in force for a model; undefined before its first event. */
+  readonly threshold: (model: string) => number | undefined;
+  /** This process's own traffic estimate (events/h), e.g. to publish for the fleet-wide sum. */
+  readonly localRate: (model: string, now: number) => number | undefined;
+}
+
+const hourMs = 3_600_000;
+/** The threshold is recomputed after this many events of a model, or this long, whichever first. */
+const recomputeEvery = 64;
+const recomputeAfterMs = 1_000;
+/** Fewer events than this in the step guard's short look are noise, not a step. */
+const stepMinEvents = 20;
+
+interface ModelBudget {
+  /** Of ranks (budget-rank.ts), not raw priorities. */
+  readonly ranks: DecayedHistogram;
+  readonly traffic: SlidingWindowRate;
+  /** In rank space, as compared; reported in priority space. */
+  rankThreshold: number;
+  threshold: number;
+  untilRecompute: number;
+  recomputedAt: number;
+}
+
+/**
+ * "K reviews per hour per model": an explanation is reviewed when its priority (`priorityScore`)
+ * is at or above a threshold, the (1 − K/rate) quantile of recent priorities, so a share K/rate of
+ * the traffic gets through. Precisely, its rank is compared: the priority's histogram bin with an
+ * id-drawn position inside it, which splits ties (budget-rank.ts); the decision records the
+ * priority, the threshold and, when sampled, the rank. The quantile comes from a decayed
+ * histogram and the rate from a sliding window (or the injected fleet-wide rate), both O(1) per
+ * event. When traffic grows 10×, the share falls 10× and the threshold rises up the tail of the
+ * same distribution. No timers: time is each input's `now`.
+ */
+export function budget(options: BudgetOptions): BudgetPolicy {
+  const k = options.reviewsPerHour;
+  if (!(k > 0 && Number.isFinite(k))) throw new RangeError(`budget: reviewsPerHour must be > 0, got ${k}`);
+  const windowMs = options.adaptationWindowMs ?? 600_000;
+  if (!(windowMs > 0 && Number.isFinite(windowMs))) throw new RangeError(`budget: adaptationWindowMs must be > 0, got ${windowMs}`);
+  const halfLifeMs = options.quantileHalfLifeMs ?? Math.max(hourMs, ((200 * Math.LN2) / k) * hourMs);
+  const bins = options.bins ?? 2048;
+  const { trafficRate } = options;
+  const text = windowMs === 600_000 ? `budget=${formatNumber(k)}/h` : `budget=${formatNumber(k)}/h@${formatWindow(windowMs)}`;
+  const models = new Map<string, ModelBudget>();
+
+  const stateOf = (model: string, now: number): ModelBudget => {
+    let state = models.get(model);
+    if (!state) {
+      state = {
+        ranks: new DecayedHistogram({ halfLifeMs, bins }),
+        traffic: new SlidingWindowRate(windowMs),
+        rankThreshold: 0,
+        threshold: 0,
+        untilRecompute: 0,
+        recomputedAt: now,
+      };
+      models.set(model, state);
+    }
+    return state;
+  };
+
+  const localRate = (state: ModelBudget, now: number): number | undefined => {
+    const whole = state.traffic.ratePerHour(now);
+    // Step guard: when the last two buckets (1/10 of the window) run at more than twice or less
+    // than half the window's rate, on enough events not to be chance, they take over, so a 10×
+    // step is followed within a minute or so rather than spending a window at up to 10× K (or K/10).
+    const recent = state.traffic.recent(now, 2);
+    if (whole === undefined || recent === undefined || recent.events < stepMinEvents) return whole;
+    return recent.perHour > 2 * whole || recent.perHour < whole / 2 ? recent.perHour : whole;
+  };
+
+  const recompute = (model: string, state: ModelBudget, now: number): void => {
+    // A fleet rate of 0 means the provider has nothing yet (not "no traffic": this event is
+    // traffic), so it falls back on the local estimate rather than reviewing everything.
+    const fleet = trafficRate?.(model, now);
+    const rate = fleet !== undefined && fleet > 0 ? fleet : localRate(state, now);
+    const share = rate === undefined || !(rate > 0) ? 1 : k / rate;
+    state.rankThreshold = state.ranks.upperQuantile(share) ?? 0;
+    state.threshold = fromRankSpace(state.rankThreshold);
+    state.untilRecompute = recomputeEvery;
+    state.recomputedAt = now;
+  };
+
+  return {
+    describe: () => text,
+    decide: (input, priority): PolicyVerdict => {
+      const state = stateOf(input.model, input.now);
+      const rank = budgetRank(priority, input.id, bins);
+      state.traffic.record(input.now);
+      state.ranks.add(rank, input.now);
+      if (--state.untilRecompute <= 0 || input.now - state.recomputedAt >= recomputeAfterMs) recompute(input.model, state, input.now);
+      const threshold = state.threshold;
+      if (rank >= state.rankThreshold) {
+        const detail = `priority ${formatNumber(priority)} (rank ${formatNumber(fromRankSpace(rank))}) ≥ threshold ${formatNumber(threshold)}`;
+        return { sampled: true, term: text, reason: 'priority', detail, threshold };
+      }
+      return { sampled: false, term: text, reason: 'not-sampled', threshold };
+    },
+    threshold: (model) => models.get(model)?.threshold,
+    localRate: (model, now) => {
+      const state = models.get(model);
+      return state && localRate(state, now);
+    },
+  };
+}

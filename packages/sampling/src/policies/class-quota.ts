@@ -1,0 +1,67 @@
+import { idFraction, idSalts } from '../id-fraction.ts';
+import { formatNumber, notSampled, type ReviewPolicy } from '../review-policy.ts';
+import { formatWindow } from '../window-duration.ts';
+
+export interface ClassQuotaOptions {
+  /** Reviews wanted per (model, predicted class) per window, on average. */
+  readonly perClass: number;
+  /** Default one hour. */
+  readonly windowMs?: number;
+}
+
+interface ClassTraffic {
+  /** Exponentially decayed event count, time constant = window: ≈ events per window. */
+  count: number;
+  at: number;
+}
+
+/**
+ * Stratified sampling by predicted class, so rare classes get reviewed too. Each (model, class)
+ * stratum keeps a decayed count n of its traffic per window, and an explanation is drawn (by id
+ * hash) with inclusion probability π = min(1, N / n):
+ * - a class with fewer than N explanations per window has all of them reviewed;
+ * - a common class gets ≈ N per window, drawn uniformly within the class (no bias toward the
+ *   start of a window, which a "first N per window" quota would have);
+ * - a burst in one class lowers its π at once (each event adds to n), so a burst of b events
+ *   costs ≈ N·(1 + ln(b/N)) reviews, not b;
+ * - π goes into `detail`, so review statistics can be reweighted by 1/π (Horvitz–Thompson).
+ * After a cold start the first N of each class are taken, then π falls as n builds up.
+ */
+export function classQuota(options: ClassQuotaOptions): ReviewPolicy {
+  const { perClass } = options;
+  const windowMs = options.windowMs ?? 3_600_000;
+  if (!(perClass > 0 && Number.isFinite(perClass))) throw new RangeError(`classQuota: perClass must be > 0, got ${perClass}`);
+  if (!(windowMs > 0 && Number.isFinite(windowMs))) throw new RangeError(`classQuota: windowMs must be > 0, got ${windowMs}`);
+  const text = `class-quota=${formatNumber(perClass)}/${formatWindow(windowMs)}`;
+  const no = notSampled(text);
+  const models = new Map<string, Map<number, ClassTraffic>>();
+
+  const trafficOf = (model: string, classIndex: number, now: number): ClassTraffic => {
+    let classes = models.get(model);
+    if (!classes) models.set(model, (classes = new Map()));
+    let traffic = classes.get(classIndex);
+    if (!traffic) classes.set(classIndex, (traffic = { count: 0, at: now }));
+    return traffic;
+  };
+
+  return {
+    describe: () => text,
+    decide: (input) => {
+      const traffic = trafficOf(input.model, input.predictedClass, input.now);
+      // An event from the past (clocks of several producers) decays nothing: time never runs back.
+      if (input.now > traffic.at) {
+        traffic.count *= Math.exp((traffic.at - input.now) / windowMs);
+        traffic.at = input.now;
+      }
+      traffic.count += 1;
+      const inclusion = perClass >= traffic.count ? 1 : perClass / traffic.count;
+      if (idFraction(input.id, idSalts.classQuota) >= inclusion) return no;
+      return {
+        sampled: true,
+        term: text,
+        reason: 'class-quota',
+        detail: `class ${input.predictedClass}: inclusion probability ${formatNumber(inclusion)} (~${formatNumber(traffic.count)} per ${formatWindow(windowMs)})`,
+      };
+    },
+  };
+}

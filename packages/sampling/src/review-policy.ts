@@ -1,0 +1,54 @@
+import { priorityScore } from './priority-score.ts';
+import type { ReviewDecision, ReviewReason } from './review-decision.ts';
+import type { ReviewInput } from './review-input.ts';
+
+/** A policy's answer for one input, before `decideReview` adds the policy text and priority. */
+export interface PolicyVerdict {
+  readonly sampled: boolean;
+  /** `describe()` of the term that decided. */
+  readonly term: string;
+  readonly reason: ReviewReason;
+  /** Human-readable numbers behind the reason; only set when sampled (formatting is not free). */
+  readonly detail?: string;
+  readonly threshold?: number;
+}
+
+/**
+ * A review-sampling policy. Deterministic: the same sequence of inputs (ids, contents, `now`)
+ * gives the same verdicts, so an audit can replay them. Stateful policies (class quota, budget)
+ * update their state in `decide`, once per input.
+ */
+export interface ReviewPolicy {
+  /** Canonical text, accepted back by `parseReviewPolicy` (e.g. `budget=120/h|confidence<0.6`). */
+  describe(): string;
+  /** `priority` is `priorityScore(input)`, computed once per input by `decideReview`. */
+  decide(input: ReviewInput, priority: number): PolicyVerdict;
+  /** The budget's current priority threshold for a model (for metrics), when the policy has one. */
+  readonly threshold?: (model: string) => number | undefined;
+}
+
+/** Runs a policy on one input and builds the decision to record with the explanation. */
+export function decideReview(policy: ReviewPolicy, input: ReviewInput): ReviewDecision {
+  const priority = priorityScore(input);
+  const verdict = policy.decide(input, priority);
+  const decision: { -readonly [K in keyof ReviewDecision]: ReviewDecision[K] } = {
+    sampled: verdict.sampled,
+    policy: policy.describe(),
+    reason: verdict.reason,
+    priority,
+  };
+  if (verdict.sampled) decision.term = verdict.term;
+  if (verdict.detail !== undefined) decision.detail = verdict.detail;
+  if (verdict.threshold !== undefined) decision.threshold = verdict.threshold;
+  return decision;
+}
+
+/** Shared by the policies: a verdict object per policy for the common "no" (no allocation). */
+export function notSampled(term: string): PolicyVerdict {
+  return Object.freeze({ sampled: false, term, reason: 'not-sampled' });
+}
+
+/** Fixed-point text for details and descriptions: no float noise like 0.30000000000000004. */
+export function formatNumber(x: number): string {
+  return String(Number(x.toPrecision(6)));
+}

@@ -1,1 +1,479 @@
+// The review page: lease an explanation, show the image next to its heatmap, record a verdict,
+// go on to the next. Plain DOM, no dependencies, nothing loaded from outside this service.
 
+const storageKeys = { token: 'gradcam-review.token', model: 'gradcam-review.model', opacity: 'gradcam-review.opacity' };
+const verdicts = {
+  supports: 'Supports',
+  'wrong-evidence': 'Wrong evidence',
+  'wrong-prediction': 'Wrong prediction',
+  unsure: 'Unsure',
+};
+const verdictByKey = { 1: 'supports', 2: 'wrong-evidence', 3: 'wrong-prediction', 4: 'unsure' };
+
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const el = {
+  banner: $('banner'),
+  filterForm: /** @type {HTMLFormElement} */ ($('filter-form')),
+  modelFilter: /** @type {HTMLInputElement} */ ($('model-filter')),
+  session: $('session'),
+  reviewer: $('reviewer'),
+  signOut: $('sign-out'),
+  signin: $('signin'),
+  signinReason: $('signin-reason'),
+  signinForm: /** @type {HTMLFormElement} */ ($('signin-form')),
+  token: /** @type {HTMLInputElement} */ ($('token')),
+  idle: $('idle'),
+  idleTitle: $('idle-title'),
+  idleText: $('idle-text'),
+  idleAction: $('idle-action'),
+  loading: $('loading'),
+  review: $('review'),
+  inputStage: $('input-stage'),
+  overlayStage: $('overlay-stage'),
+  inputImage: /** @type {HTMLImageElement} */ ($('input-image')),
+  overlayBase: /** @type {HTMLImageElement} */ ($('overlay-base')),
+  overlayImage: /** @type {HTMLImageElement} */ ($('overlay-image')),
+  inputMeta: $('input-meta'),
+  overlayMeta: $('overlay-meta'),
+  opacity: /** @type {HTMLInputElement} */ ($('opacity')),
+  opacityValue: /** @type {HTMLOutputElement} */ ($('opacity-value')),
+  methods: $('methods'),
+  classes: $('classes'),
+  mapStats: $('map-stats'),
+  predictionLabel: $('prediction-label'),
+  predictionProbability: $('prediction-probability'),
+  topScores: $('top-scores'),
+  verdicts: $('verdicts'),
+  verdictButtons: /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('button.verdict')]),
+  comment: /** @type {HTMLTextAreaElement} */ ($('comment')),
+  details: $('details'),
+};
+
+/** What the page shows now. */
+const state = {
+  /** @type {any} the packet of GET /v1/reviews/next: { item, prediction, manifest, urls } */
+  packet: null,
+  /** Index into packet.manifest.explanations. */
+  current: 0,
+  /** @type {string | null} a verdict picked with Shift+1–4, sent by Ctrl/Cmd+Enter */
+  picked: null,
+  loading: false,
+  sending: false,
+  /** performance.now() at which the lease runs out. */
+  leaseDeadline: 0,
+  /** @type {HTMLImageElement[]} the item's overlays, loading in the background */
+  prefetched: [],
+};
+
+class SignedOut extends Error {}
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// ---- small helpers -------------------------------------------------------------------------
+
+/** Creates an element; `props` are properties (className, textContent, …) or `data-*`/`aria-*` attributes. */
+function h(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === null) continue;
+    if (name.startsWith('data-') || name.startsWith('aria-') || name === 'role') node.setAttribute(name, String(value));
+    else node[name] = value;
+  }
+  node.append(...children.filter((c) => c !== undefined && c !== null && c !== false));
+  return node;
+}
+
+const percent = (p, digits = 1) => `${(p * 100).toFixed(digits)}%`;
+const storage = {
+  get: (key) => {
+    try {
+      return localStorage.getItem(key) ?? '';
+    } catch {
+      return '';
+    }
+  },
+  set: (key, value) => {
+    try {
+      if (value) localStorage.setItem(key, value);
+      else localStorage.removeItem(key);
+    } catch {
+      // Private mode without storage: the page still works for this visit.
+    }
+  },
+};
+
+/** One message line under the header: info, ok, warn or error. */
+function banner(kind, text) {
+  el.banner.hidden = !text;
+  el.banner.className = `banner banner-${kind}`;
+  el.banner.textContent = text ?? '';
+}
+
+function show(view) {
+  for (const [name, node] of Object.entries({ signin: el.signin, idle: el.idle, loading: el.loading, review: el.review })) node.hidden = name !== view;
+  const signedIn = view !== 'signin';
+  el.filterForm.hidden = !signedIn;
+  el.session.hidden = !signedIn;
+  document.body.dataset.view = view;
+}
+
+// ---- the API -------------------------------------------------------------------------------
+
+/** Calls the review API with the stored token; a 401 forgets the token and signs out. */
+async function api(method, path, body) {
+  const token = storage.get(storageKeys.token);
+  if (!token) throw new SignedOut('');
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (error) {
+    throw new ApiError(0, 'NETWORK_ERROR', `could not reach the review service (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (response.status === 401) {
+    storage.set(storageKeys.token, '');
+    throw new SignedOut('The review service refused that token (401). Enter a valid reviewer token.');
+  }
+  const text = response.status === 204 ? '' : await response.text();
+  let data;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+  if (!response.ok) {
+    const error = data && data.error;
+    throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? (text.slice(0, 200) || response.statusText));
+  }
+  return { status: response.status, data, response };
+}
+
+function signIn(reason) {
+  state.packet = null;
+  el.signinReason.hidden = !reason;
+  el.signinReason.textContent = reason ?? '';
+  el.reviewer.hidden = true;
+  banner('info', '');
+  show('signin');
+  el.token.value = '';
+  el.token.focus();
+}
+
+/** An error from the API or the network, said with its code; a 401 goes back to the token prompt. */
+function report(error, what) {
+  if (error instanceof SignedOut) return signIn(error.message);
+  if (error instanceof ApiError) return banner('error', `${what}: ${error.code}: ${error.message}`);
+  banner('error', `${what}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+function idle(title, text, action = 'Refresh') {
+  state.packet = null;
+  el.idleTitle.textContent = title;
+  el.idleText.textContent = text;
+  el.idleAction.firstChild.textContent = `${action} `;
+  show('idle');
+}
+
+// ---- leasing and judging -------------------------------------------------------------------
+
+async function loadNext() {
+  if (state.loading) return;
+  state.loading = true;
+  state.picked = null;
+  if (!state.packet) show('loading');
+  else el.review.setAttribute('aria-busy', 'true');
+  try {
+    const model = storage.get(storageKeys.model);
+    const { status, data, response } = await api('GET', `/v1/reviews/next${model ? `?model=${encodeURIComponent(model)}` : ''}`);
+    if (status === 204 || !data) {
+      idle('Nothing to review — refresh in a while.', model ? `No explanation of model “${model}” is waiting for review.` : 'Every sampled explanation has a verdict or is leased to another reviewer.');
+      return;
+    }
+    render(data, response);
+  } catch (error) {
+    report(error, 'Could not load the next item');
+    if (!(error instanceof SignedOut)) idle('Could not load an item.', 'See the message above; try again when the service is back.', 'Try again');
+  } finally {
+    state.loading = false;
+    el.review.removeAttribute('aria-busy');
+  }
+}
+
+async function judge(verdict) {
+  const packet = state.packet;
+  if (!packet || state.sending || state.loading || !(verdict in verdicts)) return;
+  const id = packet.item.inferenceId;
+  const comment = el.comment.value.trim();
+  state.sending = true;
+  setVerdictButtons(true, verdict);
+  try {
+    await api('POST', `/v1/reviews/${encodeURIComponent(id)}`, { verdict, ...(comment ? { comment } : {}) });
+    banner('ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`);
+    state.sending = false;
+    if (document.activeElement === el.comment) el.comment.blur();
+    await loadNext();
+  } catch (error) {
+    state.sending = false;
+    setVerdictButtons(false);
+    if (error instanceof ApiError && error.status === 409) {
+      // The lease lapsed (or the item was closed elsewhere): this verdict was not kept.
+      banner('warn', `Lease expired: your verdict on ${id} was NOT saved (${error.code}). It goes back to the queue; loading the next item.`);
+      await loadNext();
+      return;
+    }
+    report(error, `Could not save the verdict on ${id}`);
+  }
+}
+
+function setVerdictButtons(disabled, sending) {
+  for (const button of el.verdictButtons) {
+    button.disabled = disabled;
+    button.classList.toggle('is-sending', button.dataset.verdict === sending);
+    button.classList.toggle('is-picked', button.dataset.verdict === state.picked);
+  }
+}
+
+function pick(verdict) {
+  state.picked = verdict;
+  setVerdictButtons(false);
+  el.comment.focus();
+  banner('info', `“${verdicts[verdict]}” picked: write the comment, then Ctrl/⌘+Enter sends both.`);
+}
+
+// ---- rendering -----------------------------------------------------------------------------
+
+function render(packet, response) {
+  state.packet = packet;
+  const { item, manifest, urls } = packet;
+  const explanations = manifest.explanations;
+  const predicted = explanations.findIndex((e) => e.classIndex === manifest.prediction.classIndex);
+  state.current = Math.max(0, predicted);
+
+  // The lease is counted from the server's clock (Date header), not the browser's.
+  const serverNow = Date.parse(response.headers.get('date') ?? '') || Date.now();
+  state.leaseDeadline = performance.now() + Math.max(0, (item.leaseExpiresAt ?? serverNow) - serverNow);
+
+  const ratio = `${manifest.input.width} / ${manifest.input.height}`;
+  el.inputStage.style.aspectRatio = ratio;
+  el.overlayStage.style.aspectRatio = ratio;
+  el.inputImage.src = urls.image;
+  el.overlayBase.src = urls.image;
+  el.inputMeta.textContent = `${manifest.input.width}×${manifest.input.height} ${manifest.input.format}`;
+  // Every overlay starts loading now (kept until the next item), so switching method or class is instant.
+  state.prefetched = explanations.map((entry) => Object.assign(new Image(), { src: urls[entry.overlay.path] ?? '' }));
+
+  el.predictionLabel.textContent = item.label;
+  el.predictionProbability.textContent = percent(item.probability);
+  renderDetails(packet);
+  el.comment.value = '';
+  el.reviewer.textContent = item.leasedBy ? `Reviewing as ${item.leasedBy}` : '';
+  el.reviewer.hidden = !item.leasedBy;
+  setVerdictButtons(false);
+  show('review');
+  renderExplanation();
+  tickLease();
+}
+
+function renderExplanation() {
+  const { manifest, urls } = state.packet;
+  const explanations = manifest.explanations;
+  const entry = explanations[state.current];
+  el.overlayImage.src = urls[entry.overlay.path] ?? '';
+  el.overlayImage.alt = `${entry.method} heatmap for class ${entry.label}`;
+  el.overlayMeta.textContent = `${entry.method} · ${entry.label} ${percent(entry.probability)}`;
+
+  const methods = [...new Set(explanations.map((e) => e.method))];
+  const classes = [...new Map(explanations.map((e) => [e.classIndex, e])).values()];
+  el.methods.replaceChildren(
+    ...methods.map((method) =>
+      h('button', { type: 'button', className: 'tab', textContent: method, 'aria-pressed': method === entry.method, onclick: () => select(method, entry.classIndex) }),
+    ),
+  );
+  el.classes.replaceChildren(
+    ...classes.map((e) =>
+      h('button', { type: 'button', className: 'tab', 'aria-pressed': e.classIndex === entry.classIndex, onclick: () => select(entry.method, e.classIndex) },
+        e.label,
+        h('span', { className: 'tab-score', textContent: percent(e.probability, 0) }),
+      ),
+    ),
+  );
+  const stats = entry.map;
+  el.mapStats.textContent = `Map ${stats.width}×${stats.height} · border mass ${stats.borderMass.toFixed(2)} · entropy ${stats.entropy.toFixed(2)} · explanation ${state.current + 1} of ${explanations.length}`;
+  renderTopScores(entry.classIndex);
+}
+
+function renderTopScores(shownClass) {
+  const { manifest } = state.packet;
+  const labels = manifest.model.labels;
+  const top = manifest.prediction.probabilities
+    .map((p, index) => ({ p, index }))
+    .sort((a, b) => b.p - a.p)
+    .slice(0, 5);
+  el.topScores.replaceChildren(
+    ...top.map(({ p, index }) =>
+      h('li', { className: ['bar', index === manifest.prediction.classIndex && 'is-predicted', index === shownClass && 'is-shown'].filter(Boolean).join(' ') },
+        h('span', { className: 'bar-label', textContent: labels[index] ?? `class ${index}` }),
+        h('span', { className: 'bar-track', 'aria-hidden': 'true' }, h('span', { className: 'bar-fill', style: `width: ${Math.max(0.5, p * 100).toFixed(1)}%` })),
+        h('span', { className: 'bar-value', textContent: percent(p) }),
+      ),
+    ),
+  );
+}
+
+function renderDetails({ item, manifest }) {
+  const sampling = item.sampling;
+  const rows = [
+    ['Inference', h('code', { textContent: item.inferenceId })],
+    ['Model', `${manifest.model.name} · ${manifest.model.version}`],
+    ['Sampled because', [sampling.reason, sampling.detail].filter(Boolean).join(' — ')],
+    ['Policy', sampling.term && sampling.term !== sampling.policy ? `${sampling.policy} (term ${sampling.term})` : sampling.policy],
+    ['Priority', sampling.priority.toFixed(3)],
+    ['Engine', `${manifest.engine.backend} · layer ${manifest.model.targetLayer}`],
+    ['Lease', h('span', { id: 'lease', className: 'lease' })],
+  ];
+  el.details.replaceChildren(...rows.flatMap(([term, value]) => [h('dt', { textContent: term }), h('dd', {}, value)]));
+}
+
+function tickLease() {
+  const node = document.getElementById('lease');
+  if (!node || !state.packet) return;
+  const left = Math.max(0, Math.round((state.leaseDeadline - performance.now()) / 1000));
+  node.textContent = left === 0 ? 'expired — a verdict will be refused' : `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')} left`;
+  node.classList.toggle('is-short', left < 60);
+}
+
+// ---- switching explanations ----------------------------------------------------------------
+
+function select(method, classIndex) {
+  const explanations = state.packet.manifest.explanations;
+  const exact = explanations.findIndex((e) => e.method === method && e.classIndex === classIndex);
+  const index = exact >= 0 ? exact : explanations.findIndex((e) => e.method === method);
+  if (index >= 0 && index !== state.current) {
+    state.current = index;
+    renderExplanation();
+  }
+}
+
+function step(delta) {
+  const count = state.packet.manifest.explanations.length;
+  if (count < 2) return;
+  state.current = (state.current + delta + count) % count;
+  renderExplanation();
+}
+
+/** The next method (same class) or the next class (same method), wrapping around. */
+function cycle(kind, delta) {
+  const explanations = state.packet.manifest.explanations;
+  const entry = explanations[state.current];
+  if (kind === 'method') {
+    const methods = [...new Set(explanations.map((e) => e.method))];
+    select(methods[(methods.indexOf(entry.method) + delta + methods.length) % methods.length], entry.classIndex);
+  } else {
+    const classes = [...new Set(explanations.map((e) => e.classIndex))];
+    select(entry.method, classes[(classes.indexOf(entry.classIndex) + delta + classes.length) % classes.length]);
+  }
+}
+
+function setOpacity(value, remember = true) {
+  const opacity = Math.min(1, Math.max(0, Math.round(value * 20) / 20));
+  el.opacity.value = String(opacity);
+  el.overlayImage.style.opacity = String(opacity);
+  el.opacityValue.textContent = `${Math.round(opacity * 100)}%`;
+  if (remember) storage.set(storageKeys.opacity, String(opacity));
+}
+
+// ---- keyboard ------------------------------------------------------------------------------
+
+function onKeyDown(event) {
+  if (event.defaultPrevented || event.isComposing) return;
+  const target = /** @type {HTMLElement} */ (event.target);
+  if (target === el.comment) {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      if (state.picked) void judge(state.picked);
+      else banner('info', 'Pick the verdict for this comment: Esc, then 1–4 (or Shift+1–4 before Ctrl/⌘+Enter).');
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      el.verdicts.focus();
+    }
+    return;
+  }
+  // Other text fields keep their keys; the opacity slider keeps its arrows.
+  if (target.matches('input:not([type=range]), textarea, select, [contenteditable]')) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+
+  if (state.packet && !el.review.hidden) {
+    const digit = /^Digit([1-4])$/.exec(event.code)?.[1] ?? (/^[1-4]$/.test(event.key) ? event.key : undefined);
+    if (digit) {
+      event.preventDefault();
+      if (event.shiftKey) pick(verdictByKey[digit]);
+      else void judge(verdictByKey[digit]);
+      return;
+    }
+    const onSlider = target === el.opacity;
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    const actions = {
+      ArrowRight: onSlider ? undefined : () => step(1),
+      ArrowLeft: onSlider ? undefined : () => step(-1),
+      m: () => cycle('method', event.shiftKey ? -1 : 1),
+      c: () => cycle('class', event.shiftKey ? -1 : 1),
+      '[': () => setOpacity(Number(el.opacity.value) - 0.1),
+      ']': () => setOpacity(Number(el.opacity.value) + 0.1),
+      '/': () => el.comment.focus(),
+    };
+    const action = actions[key];
+    if (action) {
+      event.preventDefault();
+      action();
+    }
+    return;
+  }
+  if (!el.idle.hidden && event.key.toLowerCase() === 'r') {
+    event.preventDefault();
+    void loadNext();
+  }
+}
+
+// ---- wiring --------------------------------------------------------------------------------
+
+el.signinForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const token = el.token.value.trim();
+  if (!token) return;
+  storage.set(storageKeys.token, token);
+  el.token.value = '';
+  void loadNext();
+});
+el.signOut.addEventListener('click', () => {
+  storage.set(storageKeys.token, '');
+  signIn('Enter another reviewer token. (An item you held goes back to the queue when its lease runs out.)');
+});
+el.filterForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const model = el.modelFilter.value.trim();
+  storage.set(storageKeys.model, model);
+  if (state.packet) banner('info', `Model filter ${model ? `“${model}”` : 'cleared'}: it applies from the next item.`);
+  else {
+    banner('info', '');
+    void loadNext();
+  }
+});
+el.idleAction.addEventListener('click', () => void loadNext());
+for (const button of el.verdictButtons) button.addEventListener('click', () => void judge(button.dataset.verdict ?? ''));
+el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
+document.addEventListener('keydown', onKeyDown);
+setInterval(tickLease, 1000);
+
+el.modelFilter.value = storage.get(storageKeys.model);
+const savedOpacity = Number.parseFloat(storage.get(storageKeys.opacity));
+setOpacity(Number.isFinite(savedOpacity) ? savedOpacity : 0.7, false);
+if (storage.get(storageKeys.token)) void loadNext();
+else signIn('');

@@ -1,0 +1,363 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { type LocalStack, IngestClient, startLocalStack } from '@gradcam/cli/local-stack';
+import { freePort } from '@gradcam/dev-services';
+import type { Browser, Page, Response } from 'playwright-core';
+import { inlineRecord, samplePhotos } from '../support/sample-records.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { launchChromium } from './chromium.ts';
+import { compareToBaseline } from './screenshot-baseline.ts';
+
+// The review page in a real headless Chromium against the real stack (Redis, worker with the real
+// model, ingest, review service): sign in, look, switch, judge with the keyboard, and check through
+// the API that what the page sent is what was kept.
+const reviewToken = 'review-page-token-0123456789';
+const baselinePath = fileURLToPath(new URL('./__screenshots__/review-page.png', import.meta.url));
+const photo = (name: string) => {
+  const found = samplePhotos.find((p) => p.name === name);
+  assert.ok(found, `test/fixtures/images/${name}`);
+  return found;
+};
+// The first item (the one in the screenshot) is alone in the queue when the page leases it; the
+// others arrive afterwards (the queue hands out the highest priority first, whatever came first).
+// The cat, a borderline Neutral/Drawing case, is explained by two methods for its top two classes.
+const first = { ...inlineRecord('rp-cat', photo('house-cat-locomotion.jpg')), explain: { methods: ['gradcam', 'layercam'], topK: 2 } };
+const later = [inlineRecord('rp-sheep', photo('sheep-pastoral.jpg')), inlineRecord('rp-peeps', photo('cartoon-open-peeps.jpg')), inlineRecord('rp-boats', photo('nagasaki-boats.jpg'))];
+const total = 1 + later.length;
+
+interface Explanation {
+  method: string;
+  classIndex: number;
+  label: string;
+  overlay: { path: string };
+}
+interface Packet {
+  item: { inferenceId: string; label: string; probability: number; leasedBy?: string; sampling: { reason: string; policy: string; priority: number } };
+  manifest: { model: { name: string; version: string; labels: string[] }; prediction: { classIndex: number; probabilities: number[] }; explanations: Explanation[] };
+  urls: Record<string, string>;
+}
+interface ListedItem {
+  inferenceId: string;
+  status: string;
+  verdict?: string;
+  reviewer?: string;
+  leasedBy?: string;
+  comment?: string;
+}
+
+let stateDir: string;
+let stack: LocalStack;
+let client: IngestClient;
+let browser: Browser;
+let page: Page;
+let current: Packet;
+const pageErrors: string[] = [];
+const requestedHosts = new Set<string>();
+
+const reviews = async (query: string): Promise<ListedItem[]> => {
+  const response = await fetch(`${stack.reviewUrl}/v1/reviews?${query}`, { headers: { authorization: `Bearer ${reviewToken}` } });
+  assert.equal(response.status, 200, await response.clone().text());
+  return ((await response.json()) as { items: ListedItem[] }).items;
+};
+const reviewed = async (id: string) => (await reviews('status=reviewed')).find((item) => item.inferenceId === id);
+
+// Page-side code goes in as strings: tsx compiles with esbuild's keepNames, which wraps functions
+// in a `__name` helper that does not exist in the page.
+const read = <T>(expression: string) => page.evaluate<T>(expression);
+const text = async (selector: string) => ((await page.locator(selector).textContent()) ?? '').trim();
+const overlaySrc = () => read<string>(`document.getElementById('overlay-image').src`);
+const overlayOpacity = async () => Number(await read<string>(`getComputedStyle(document.getElementById('overlay-image')).opacity`));
+const isNext = (response: Response) => new URL(response.url()).pathname === '/v1/reviews/next';
+const isVerdict = (response: Response) => response.request().method() === 'POST' && new URL(response.url()).pathname.startsWith('/v1/reviews/');
+
+/** Waits until the input, its copy under the overlay and the overlay are loaded and decoded. */
+async function imagesLoaded(): Promise<void> {
+  const images = `['input-image', 'overlay-base', 'overlay-image'].map((id) => document.getElementById(id))`;
+  await page.waitForFunction(`${images}.every((img) => img.complete && img.naturalWidth > 0)`);
+  await page.evaluate(`Promise.all(${images}.map((img) => img.decode())).then(() => true)`);
+}
+
+/** Runs `action`, expects it to lease the next item, and waits until the page shows it. */
+async function showsNextItem(action: () => Promise<void>): Promise<Packet> {
+  const [response] = await Promise.all([page.waitForResponse(isNext), action()]);
+  assert.equal(response.status(), 200, 'an item was leased');
+  const packet = (await response.json()) as Packet;
+  await page.locator('#details code', { hasText: packet.item.inferenceId }).waitFor();
+  await imagesLoaded();
+  return packet;
+}
+
+/** Runs `action`, which sends a verdict; returns the POST's status. */
+async function sendsVerdict(action: () => Promise<void>): Promise<number> {
+  const [response] = await Promise.all([page.waitForResponse(isVerdict), action()]);
+  return response.status();
+}
+
+/** Posts records and waits until each is explained and waits in the review pool. */
+async function explain(records: readonly { id: string }[]): Promise<void> {
+  const posted = await client.postBatch(records);
+  assert.equal(posted.accepted, records.length, JSON.stringify(posted.results));
+  const statuses = await client.waitForAll(records.map((r) => r.id), 180_000);
+  for (const [id, status] of statuses) assert.equal(status.status, 'done', `${id}: ${JSON.stringify(status.failure)}`);
+  await waitFor('the explanations in the review pool', async () => ((await reviews('status=pending')).length === records.length ? true : undefined), 30_000);
+}
+
+before(async () => {
+  browser = await launchChromium();
+  stateDir = await mkdtemp(join(tmpdir(), 'gradcam-review-page-'));
+  const [ingestPort, exporterPort, workerMetricsPort, reviewPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  stack = await startLocalStack({
+    config: {
+      redisUrl: undefined,
+      apiToken: 'review-page-ingest-0123456789',
+      ingestPort,
+      exporterPort,
+      workerMetricsPort,
+      reviewPort,
+      reviewTokens: `pat:${reviewToken}`,
+      reviewPolicy: 'rate=1',
+      workerProcesses: 1,
+      stateDir,
+      s3Configured: false,
+    },
+    env: { GRADCAM_QUEUE_PREFIX: 'review-page', LOG_LEVEL: 'warn' },
+  });
+  client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
+  await explain([first]);
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC', colorScheme: 'light', reducedMotion: 'reduce' });
+  page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('request', (request) => requestedHosts.add(new URL(request.url()).host));
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+test('the page asks for a reviewer token, and again after a 401', async () => {
+  await page.goto(stack.reviewUrl);
+  const token = page.getByLabel('Reviewer token');
+  await token.waitFor();
+  assert.equal(await read<string>('document.activeElement.id'), 'token', 'the token field has the focus');
+  await token.fill('not-a-reviewer-token-at-all');
+  const [response] = await Promise.all([page.waitForResponse(isNext), token.press('Enter')]);
+  assert.equal(response.status(), 401);
+  await page.locator('#signin-reason', { hasText: '401' }).waitFor();
+  assert.equal(await read<string | null>(`localStorage.getItem('gradcam-review.token')`), null, 'a refused token is forgotten');
+  assert.ok(await token.isVisible());
+  assert.deepEqual(await reviews('status=leased'), [], 'nothing was leased');
+});
+
+test('with the token it shows an item: the image and its overlay, prediction, top scores, sampling, model', async () => {
+  await page.getByLabel('Reviewer token').fill(reviewToken);
+  current = await showsNextItem(() => page.getByRole('button', { name: 'Start reviewing' }).click());
+  const { item, manifest, urls } = current;
+  assert.equal(await read<string>(`localStorage.getItem('gradcam-review.token')`), reviewToken, 'the token is kept');
+  assert.equal(await read<string>(`document.getElementById('input-image').src`), urls.image);
+  const shown = manifest.explanations.find((e) => e.classIndex === manifest.prediction.classIndex);
+  assert.ok(shown);
+  assert.equal(await overlaySrc(), urls[shown.overlay.path], 'the predicted class is shown first');
+  assert.equal(await text('#prediction-label'), item.label);
+  assert.equal(await text('#prediction-probability'), `${(item.probability * 100).toFixed(1)}%`);
+  const bars = await page.locator('#top-scores li .bar-label').allTextContents();
+  const expected = manifest.prediction.probabilities
+    .map((p, i) => [p, manifest.model.labels[i]] as const)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, 5)
+    .map(([, label]) => label);
+  assert.deepEqual(bars, expected, 'top-5 scores, highest first, with the model labels');
+  const details = await text('#details');
+  for (const value of [item.inferenceId, item.sampling.reason, item.sampling.policy, item.sampling.priority.toFixed(3), manifest.model.name, manifest.model.version]) {
+    assert.ok(details.includes(value), `the details show ${value}: ${details}`);
+  }
+  assert.match(await text('#lease'), /^\d+:\d\d left$/);
+  assert.equal(await text('#reviewer'), 'Reviewing as pat');
+  const leased = await reviews('status=leased');
+  assert.deepEqual(leased.map((i) => [i.inferenceId, i.leasedBy]), [[item.inferenceId, 'pat']], 'the page holds the lease of what it shows');
+  await explain(later);
+});
+
+test('screenshot of a loaded item matches the baseline', async (t) => {
+  await imagesLoaded();
+  await page.evaluate('document.fonts.ready.then(() => true)');
+  const png = await page.screenshot({ fullPage: true, animations: 'disabled', caret: 'hide', mask: [page.locator('#lease')] });
+  const result = await compareToBaseline(png, baselinePath, { update: process.env.UPDATE_SCREENSHOTS === '1' });
+  t.diagnostic(result.message);
+  if (result.outcome === 'created') console.log(`review-page screenshot: ${result.message}`);
+  assert.notEqual(result.outcome, 'differs', result.message);
+});
+
+test('the opacity slider and the [ ] keys fade the overlay over the original', async () => {
+  const src = await overlaySrc();
+  assert.equal(await overlayOpacity(), 0.7, 'default opacity');
+  const slider = page.getByLabel('Overlay opacity');
+  await slider.focus();
+  await page.keyboard.press('Home');
+  assert.equal(await overlayOpacity(), 0);
+  await page.keyboard.press('End');
+  assert.equal(await overlayOpacity(), 1);
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await overlayOpacity(), 0.9, 'arrows on the slider move the slider');
+  assert.equal(await overlaySrc(), src, '…and do not switch the explanation');
+  await page.keyboard.press('[');
+  assert.equal(await overlayOpacity(), 0.8);
+  assert.equal(await text('#opacity-value'), '80%');
+  await page.keyboard.press(']');
+  await page.keyboard.press(']');
+  assert.equal(await overlayOpacity(), 1);
+  assert.equal(await read<string>(`getComputedStyle(document.getElementById('overlay-base')).opacity`), '1', 'the original stays underneath');
+});
+
+test('methods and classes switch with their buttons, ←/→, m and c', async () => {
+  const packet = current;
+  const { explanations } = packet.manifest;
+  assert.equal(explanations.length, 4, 'two methods × two classes');
+  await page.evaluate('document.activeElement.blur()'); // the slider would keep ←/→ for itself
+  const url = (method: string, classIndex: number) => {
+    const entry = explanations.find((e) => e.method === method && e.classIndex === classIndex);
+    assert.ok(entry, `${method} for class ${classIndex} is in the manifest`);
+    return packet.urls[entry.overlay.path];
+  };
+  const methods = [...new Set(explanations.map((e) => e.method))];
+  const classes = [...new Set(explanations.map((e) => e.classIndex))];
+  assert.deepEqual(await page.locator('#methods button').allTextContents(), methods);
+  assert.equal(await page.locator('#classes button').count(), classes.length);
+  const shows = async (method: string, classIndex: number) => {
+    await waitFor(`the ${method} overlay of class ${classIndex}`, async () => ((await overlaySrc()) === url(method, classIndex) ? true : undefined), 5_000, 50);
+    await imagesLoaded();
+    assert.equal(await text('#methods [aria-pressed="true"]'), method);
+    const label = explanations.find((e) => e.classIndex === classIndex)?.label ?? '';
+    assert.match(await text('#classes [aria-pressed="true"]'), new RegExp(`^${label}`));
+  };
+  const [m0, m1] = methods as [string, string];
+  const [c0, c1] = classes as [number, number];
+  const predicted = packet.manifest.prediction.classIndex;
+  assert.equal(c0, predicted, 'top-k lists the predicted class first');
+  await shows(m0, c0);
+  await page.keyboard.press('m');
+  await shows(m1, c0);
+  await page.keyboard.press('c');
+  await shows(m1, c1);
+  await page.locator('#methods button', { hasText: m0 }).click();
+  await shows(m0, c1);
+  await page.locator('#classes button').first().click();
+  await shows(m0, c0);
+  // ←/→ walk the manifest's list, wrapping around.
+  const order = explanations.map((e) => [e.method, e.classIndex] as const);
+  const start = order.findIndex(([m, c]) => m === m0 && c === c0);
+  await page.keyboard.press('ArrowRight');
+  await shows(...(order[(start + 1) % order.length] as [string, number]));
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await shows(...(order[(start - 1 + order.length) % order.length] as [string, number]));
+  await page.keyboard.press('ArrowRight');
+  await shows(m0, c0);
+});
+
+test('typing a comment triggers no shortcut; Esc then 2 sends "wrong-evidence" with it and the next item comes', async () => {
+  const id = current.item.inferenceId;
+  const comment = 'Looks at the border, not the subject: 1 2 3 4 m c [ ] /';
+  const src = await overlaySrc();
+  await page.getByLabel('Comment').click();
+  let posts = 0;
+  const countPosts = (response: Response) => void (isVerdict(response) && posts++);
+  page.on('response', countPosts);
+  await page.keyboard.type(comment);
+  page.off('response', countPosts);
+  assert.equal(posts, 0, 'no verdict was sent while typing');
+  assert.equal(await page.getByLabel('Comment').inputValue(), comment);
+  assert.equal(await overlaySrc(), src, 'm, c and arrows typed into the comment switch nothing');
+  assert.equal(await text('#details code'), id);
+
+  await page.keyboard.press('Escape');
+  const next = await showsNextItem(async () => {
+    assert.equal(await sendsVerdict(() => page.keyboard.press('2')), 200);
+  });
+  assert.notEqual(next.item.inferenceId, id);
+  assert.equal(await page.getByLabel('Comment').inputValue(), '', 'the comment box is cleared for the next item');
+  assert.match(await text('#banner'), new RegExp(`Saved “Wrong evidence” for ${id}`));
+  const kept = await reviewed(id);
+  assert.deepEqual([kept?.verdict, kept?.comment, kept?.reviewer], ['wrong-evidence', comment, 'pat']);
+  current = next;
+});
+
+test('Shift+1 picks "supports", Ctrl+Enter in the comment sends it with the comment', async () => {
+  const id = current.item.inferenceId;
+  await page.keyboard.press('Shift+Digit1');
+  assert.equal(await read<string>('document.activeElement.id'), 'comment', 'the comment box takes the focus');
+  assert.ok(await page.locator('button.verdict.is-picked[data-verdict="supports"]').isVisible());
+  await page.keyboard.type('clear evidence on the animals');
+  current = await showsNextItem(async () => {
+    assert.equal(await sendsVerdict(() => page.keyboard.press('Control+Enter')), 200);
+  });
+  const kept = await reviewed(id);
+  assert.deepEqual([kept?.verdict, kept?.comment, kept?.reviewer], ['supports', 'clear evidence on the animals', 'pat']);
+});
+
+test('a click on a verdict button sends it (no comment)', async () => {
+  const id = current.item.inferenceId;
+  current = await showsNextItem(async () => {
+    assert.equal(await sendsVerdict(() => page.getByRole('button', { name: /Wrong prediction/ }).click()), 200);
+  });
+  const kept = await reviewed(id);
+  assert.deepEqual([kept?.verdict, kept?.comment, kept?.reviewer], ['wrong-prediction', undefined, 'pat']);
+});
+
+test('a verdict on a lost lease (409) is reported as not saved; then the queue is empty', async () => {
+  const id = current.item.inferenceId;
+  // The lease is closed behind the page's back (another tab of the same reviewer).
+  const closed = await fetch(`${stack.reviewUrl}/v1/reviews/${id}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${reviewToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ verdict: 'unsure' }),
+  });
+  assert.equal(closed.status, 200);
+  const [next] = await Promise.all([page.waitForResponse(isNext), sendsVerdict(() => page.keyboard.press('3')).then((status) => assert.equal(status, 409))]);
+  assert.equal(next.status(), 204);
+  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  const message = await text('#banner');
+  assert.match(message, /Lease expired/);
+  assert.match(message, new RegExp(`${id} was NOT saved \\(REVIEW_NOT_LEASED\\)`));
+  assert.equal((await reviewed(id))?.verdict, 'unsure', 'the verdict kept is the first one');
+  assert.equal((await reviews('status=reviewed')).length, total);
+});
+
+test('API errors show their code; the model filter and the token survive a reload', async () => {
+  const filter = page.getByLabel('Model', { exact: true });
+  await filter.fill('m'.repeat(65));
+  const [bad] = await Promise.all([page.waitForResponse(isNext), filter.press('Enter')]);
+  assert.equal(bad.status(), 400);
+  await page.locator('#banner', { hasText: 'REQUEST_INVALID' }).waitFor();
+  assert.match(await text('#banner'), /^Could not load the next item: REQUEST_INVALID: model: /);
+
+  await filter.fill('another-model');
+  const [empty] = await Promise.all([page.waitForResponse(isNext), page.getByRole('button', { name: 'Apply' }).click()]);
+  assert.equal(empty.status(), 204);
+  await page.locator('#idle-text', { hasText: 'another-model' }).waitFor();
+
+  await page.reload();
+  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  assert.ok(!(await page.getByLabel('Reviewer token').isVisible()), 'no token prompt: the token was kept');
+  assert.equal(await filter.inputValue(), 'another-model');
+  const [again] = await Promise.all([page.waitForResponse(isNext), page.keyboard.press('r')]);
+  assert.equal(again.status(), 204, 'R refreshes');
+
+  await page.getByRole('button', { name: 'Change token' }).click();
+  await page.getByLabel('Reviewer token').waitFor();
+  assert.equal(await read<string | null>(`localStorage.getItem('gradcam-review.token')`), null);
+});
+
+test('the page loads nothing from outside the stack and throws no errors', () => {
+  const allowed = new Set([new URL(stack.reviewUrl).host, new URL(stack.ingestUrl).host]);
+  assert.deepEqual([...requestedHosts].filter((host) => !allowed.has(host)), []);
+  assert.deepEqual(pageErrors, []);
+});

@@ -58,6 +58,12 @@ export interface BatchingWorkerOptions<Data, Result> {
   readonly lockDuration?: number;
   /** How often (ms) this worker looks for stalled jobs of dead workers (BullMQ default 30 000). */
   readonly stalledInterval?: number;
+  /**
+   * How often a job may be found stalled (its worker died or its lock lapsed) and be run again
+   * before BullMQ fails it with JOB_STALLED (default 3; BullMQ's own default is 1). Writes are
+   * idempotent by key, so running a job again is safe; failing it would drop an accepted record.
+   */
+  readonly maxStalledCount?: number;
   /** Stored on jobs as the worker that processed them. */
   readonly name?: string;
   readonly processBatch: ProcessBatch<BatchJob<Data>, Result>;
@@ -125,6 +131,7 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
     concurrency: options.concurrency ?? ((options.maxConcurrentBatches ?? 1) + 1) * options.maxBatch,
     lockDuration: options.lockDuration ?? 30_000,
     ...(options.stalledInterval === undefined ? {} : { stalledInterval: options.stalledInterval }),
+    maxStalledCount: options.maxStalledCount ?? 3,
     ...(options.name === undefined ? {} : { name: options.name }),
   });
 

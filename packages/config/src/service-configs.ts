@@ -32,6 +32,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly lockDurationMs: number;
   /** How often workers look for jobs whose worker died (their lock expired). */
   readonly stalledIntervalMs: number;
+  /** Batches a worker process holds at once: one in the engine, the others decoding or uploading. */
+  readonly batchesInFlight: number;
   /** Reviewer sampling, validated here, e.g. `budget=60,confidence<0.6` (see @gradcam/sampling). */
   readonly reviewPolicy: string;
 }
@@ -130,6 +132,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     lockDurationMs: env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000 }),
     stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500 }),
     reviewPolicy: reviewPolicy(env),
+    batchesInFlight: env.integer('GRADCAM_BATCHES_IN_FLIGHT', 2, { min: 1, max: 8 }),
   };
 }
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { childEnvironment } from '@gradcam/config';
 
 export interface SupervisorOptions {
   readonly script: string;
@@ -25,7 +26,9 @@ export class ProcessSupervisor {
 
   private spawn(index: number, delayMs: number): void {
     const started = Date.now();
-    const child = fork(this.options.script, [String(index)], { stdio: 'inherit' });
+    // sharp and the filesystem share libuv's pool (4 threads by default): with several batches
+    // in flight, uploads would queue behind decoding and rendering.
+    const child = fork(this.options.script, [String(index)], { stdio: 'inherit', env: childEnvironment({ UV_THREADPOOL_SIZE: '16' }) });
     this.children.set(index, child);
     child.on('error', (error) => this.options.log(`worker process ${index}: ${error.message}`));
     child.on('exit', (code, signal) => {

@@ -52,8 +52,9 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     prefix: config.queuePrefix,
     maxBatch: config.batchSize,
     maxWaitMs: config.batchWaitMs,
-    // Two batches in flight: one decoding or uploading while the other holds the engine.
-    maxConcurrentBatches: 2,
+    // Several batches in flight: while one holds the engine the others decode or upload, so
+    // storage latency does not leave the engine idle.
+    maxConcurrentBatches: config.batchesInFlight,
     stalledInterval: config.stalledIntervalMs,
     lockDuration: config.lockDurationMs,
     name: deps.name,

@@ -127,3 +127,24 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | undefined {
     json: values.json,
   };
 }
+
+/**
+ * Parses a benchmark's flags: the parsed arguments, or the exit status once usage (0) or the
+ * error (2) has been printed.
+ */
+export function benchArgsOrExit<Args extends object>(parse: (argv: readonly string[]) => Args | undefined, usage: string): Args | number {
+  try {
+    const args = parse(process.argv.slice(2));
+    if (args === undefined) {
+      process.stdout.write(`${usage}\n`);
+      return 0;
+    }
+    return args;
+  } catch (error) {
+    if (error instanceof BenchArgsError || (error instanceof TypeError && 'code' in error)) {
+      process.stderr.write(`${error.message} (see --help)\n`);
+      return 2;
+    }
+    throw error;
+  }
+}

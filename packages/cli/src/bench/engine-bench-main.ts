@@ -3,7 +3,7 @@
  * batch, then multi-process throughput. A benchmark, not a test: it prints figures and the issue's
  * targets next to them, and exits 0 unless it could not measure (or found a tensor leak).
  */
-import { type BenchArgs, BenchArgsError, benchUsage, parseBenchArgs } from './bench-args.ts';
+import { benchArgsOrExit, benchUsage, parseBenchArgs } from './bench-args.ts';
 import {
   environmentLine,
   environmentRow,
@@ -17,20 +17,8 @@ import { benchThroughput } from './multi-process-throughput.ts';
 import { runEngineBench } from './run-engine-bench.ts';
 
 async function main(): Promise<number> {
-  let args: BenchArgs | undefined;
-  try {
-    args = parseBenchArgs(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof BenchArgsError || (error instanceof TypeError && 'code' in error)) {
-      process.stderr.write(`${error.message} (see --help)\n`);
-      return 2;
-    }
-    throw error;
-  }
-  if (!args) {
-    process.stdout.write(`${benchUsage}\n`);
-    return 0;
-  }
+  const args = benchArgsOrExit(parseBenchArgs, benchUsage);
+  if (typeof args === 'number') return args;
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   const env = environmentRow();
   if (args.json) {

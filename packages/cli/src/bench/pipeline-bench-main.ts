@@ -4,7 +4,7 @@
  * endpoint's capacity. A benchmark, not a test: it prints figures with the issue's targets next
  * to them and exits 0 unless it could not measure.
  */
-import { BenchArgsError } from './bench-args.ts';
+import { benchArgsOrExit } from './bench-args.ts';
 import { environmentLine, environmentRow, jsonLine } from './bench-report.ts';
 import { type IngestCapacityRow, runIngestCapacity } from './ingest-capacity.ts';
 import { type PipelineBenchArgs, parsePipelineBenchArgs, pipelineBenchUsage } from './pipeline-bench-args.ts';
@@ -60,20 +60,8 @@ async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupSt
 }
 
 async function main(): Promise<number> {
-  let args: PipelineBenchArgs | undefined;
-  try {
-    args = parsePipelineBenchArgs(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof BenchArgsError || (error instanceof TypeError && 'code' in error)) {
-      process.stderr.write(`${error.message} (see --help)\n`);
-      return 2;
-    }
-    throw error;
-  }
-  if (!args) {
-    process.stdout.write(`${pipelineBenchUsage}\n`);
-    return 0;
-  }
+  const args = benchArgsOrExit(parsePipelineBenchArgs, pipelineBenchUsage);
+  if (typeof args === 'number') return args;
   const io = new BenchConsole({ verbose: args.verbose, tty: process.stderr.isTTY });
   const cleanup = new CleanupStack();
   cleanUpOnSignals(cleanup, (line) => io.note(line));

@@ -3,28 +3,16 @@
  * step through the budget review policy; prints review rates against K per phase and decisions
  * per second, each with its target. A benchmark, not a test: exits 0 unless it could not measure.
  */
-import { BenchArgsError } from './bench-args.ts';
+import { benchArgsOrExit } from './bench-args.ts';
 import { environmentLine, environmentRow, jsonLine } from './bench-report.ts';
-import { parseSamplingBenchArgs, type SamplingBenchArgs, samplingBenchUsage } from './sampling-bench-args.ts';
+import { parseSamplingBenchArgs, samplingBenchUsage } from './sampling-bench-args.ts';
 import { hourlyLine, phaseFootnote, phaseRows, phaseTable, throughputLines, throughputRow } from './sampling-bench-report.ts';
 import { adaptationWindowMs, replay, type ReplayResult } from './sampling-replay.ts';
 import { schedulePhases } from './sampling-traffic.ts';
 
 function main(): number {
-  let args: SamplingBenchArgs | undefined;
-  try {
-    args = parseSamplingBenchArgs(process.argv.slice(2));
-  } catch (error) {
-    if (error instanceof BenchArgsError || (error instanceof TypeError && 'code' in error)) {
-      process.stderr.write(`${error.message} (see --help)\n`);
-      return 2;
-    }
-    throw error;
-  }
-  if (!args) {
-    process.stdout.write(`${samplingBenchUsage}\n`);
-    return 0;
-  }
+  const args = benchArgsOrExit(parseSamplingBenchArgs, samplingBenchUsage);
+  if (typeof args === 'number') return args;
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   const env = environmentRow();
   out(args.json ? jsonLine(env) : environmentLine(env));

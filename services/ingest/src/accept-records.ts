@@ -177,9 +177,12 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   for (const { item, capture } of stored) {
     outcomes[item.at] = { id: item.record.id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name };
   }
+  // A repeat of an id within this batch has no outcome of its own: it is its first's, as a duplicate.
   return records.map((record, at) => {
-    const outcome = outcomes[at] ?? outcomes[firstAt.get(record.id) as number];
-    return outcome && 'status' in outcome && at !== firstAt.get(record.id) && !outcome.duplicate ? { ...outcome, duplicate: true } : (outcome as RecordOutcome);
+    const own = outcomes[at];
+    if (own) return own;
+    const first = outcomes[firstAt.get(record.id) as number] as RecordOutcome;
+    return 'status' in first ? { ...first, duplicate: true } : first;
   });
 }
 

@@ -27,7 +27,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const config = readLocalStackConfig(process.env);
   const stackFile = join(resolve(repoRoot, config.stateDir), stackFileName);
   const stack = await readFile(stackFile, 'utf8').then(
-    (text) => JSON.parse(text) as { ingestUrl: string; token: string; storageDir?: string },
+    (text) => JSON.parse(text) as { ingestUrl: string; token: string; storageDir?: string; reviewUrl?: string; reviewToken?: string },
     () => {
       throw new UsageError(`no local stack found (${stackFile} is missing): start it first with \`npm start\` in another terminal`);
     },
@@ -48,11 +48,18 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     })),
   );
   const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
-  const posted = await client.postBatch(records);
+  const posted = await client.postBatch(records).catch((error: unknown) => {
+    const cause = (error as { cause?: { code?: string } }).cause;
+    if (cause?.code === 'ECONNREFUSED') throw new UsageError(`the local stack is not answering at ${stack.ingestUrl}: start it with \`npm start\` in another terminal`);
+    throw error;
+  });
   console.log(`posted ${records.length} images to ${stack.ingestUrl}: ${posted.accepted} accepted, ${posted.rejected} rejected`);
   for (const r of posted.results) if (r.error) console.log(`  ${r.id ?? `#${r.index}`}: ${r.error.code}: ${r.error.message}`);
   const ids = posted.results.filter((r) => r.status !== undefined && r.id !== undefined).map((r) => r.id as string);
-  const statuses = await client.waitForAll(ids, 300_000, (n) => process.stderr.write(`\r  explained ${n}/${ids.length}`));
+  let shown = -1;
+  const statuses = await client.waitForAll(ids, 300_000, (n) => {
+    if (n !== shown) process.stderr.write(`\r  explained ${(shown = n)}/${ids.length}`);
+  });
   process.stderr.write('\n');
   let done = 0;
   for (const id of ids) {
@@ -68,5 +75,6 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     }
   }
   console.log(`${done} of ${ids.length} explained; GET ${stack.ingestUrl}/v1/inferences/<id> gives the manifest and links.`);
+  if (stack.reviewUrl && stack.reviewToken) console.log(`Judge them on the review page: ${stack.reviewUrl}/ (reviewer token ${stack.reviewToken})`);
   return done > 0 ? 0 : 1;
 }

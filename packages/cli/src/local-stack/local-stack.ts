@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type LocalStackConfig, childEnvironment } from '@gradcam/config';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
@@ -61,6 +61,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         await Promise.all(services.filter((s) => group.includes(s.name)).map((s) => s.stop()));
       }
       await redis?.stop();
+      await rm(join(stateDir, stackFileName), { force: true });
     })());
   try {
     if (config.redisUrl === undefined) redis = await startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });

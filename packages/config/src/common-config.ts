@@ -22,6 +22,8 @@ export type StorageConfig =
       /** Base URL presigned links point at (the ingest service serves /v1/blobs/…). */
       readonly publicBaseUrl: string;
       readonly signingSecret: string;
+      /** fsync every object (durable across power loss) or rely on atomic renames only. */
+      readonly fsync: boolean;
     };
 
 export interface CommonConfig {
@@ -58,6 +60,7 @@ function storageConfig(env: EnvReader, publicBaseUrl: string): StorageConfig {
     prefix,
     publicBaseUrl,
     signingSecret: env.string('GRADCAM_URL_SIGNING_SECRET', 'local-development-only'),
+    fsync: env.boolean('GRADCAM_STORAGE_FSYNC', true),
   };
 }
 

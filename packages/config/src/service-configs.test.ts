@@ -21,6 +21,9 @@ test('defaults: local storage, capture everything, one worker process per core',
   const ingest = readIngestConfig(base);
   assert.equal(ingest.port, 8080);
   assert.equal(ingest.storage.kind, 'local');
+  assert.ok(ingest.storage.kind === 'local' && ingest.storage.fsync, 'durable by default');
+  const fast = readIngestConfig({ ...base, GRADCAM_STORAGE_FSYNC: 'false' });
+  assert.ok(fast.storage.kind === 'local' && !fast.storage.fsync);
   assert.equal(ingest.capturePolicy.all, true);
   const worker = readWorkerConfig(base);
   assert.equal(worker.batchSize, 8);

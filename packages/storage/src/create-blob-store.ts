@@ -15,7 +15,7 @@ export function createBlobStore(config: StorageConfig): FsBlobStore | S3BlobStor
       forcePathStyle: config.forcePathStyle,
     });
   }
-  return new FsBlobStore({ rootDir: config.dir, publicBaseUrl: config.publicBaseUrl, signingSecret: config.signingSecret });
+  return new FsBlobStore({ rootDir: config.dir, publicBaseUrl: config.publicBaseUrl, signingSecret: config.signingSecret, fsync: config.fsync });
 }
 
 export type { BlobStore };

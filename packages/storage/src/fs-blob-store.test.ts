@@ -165,3 +165,17 @@ test('list yields keys in S3 order: "a.json" before "a/…" (\'.\' < \'/\')', as
 test('a short signing secret is refused', () => {
   assert.throws(() => new FsBlobStore({ rootDir: tmpdir(), publicBaseUrl: 'http://x', signingSecret: 'short' }), RangeError);
 });
+
+test('with fsync off, puts are still whole and atomic for readers', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-fs-nofsync-'));
+  try {
+    const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: secret, fsync: false });
+    const body = Buffer.alloc(256 * 1024, 7);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.put(`a/${i}.bin`, body, { contentType: 'application/octet-stream' })));
+    assert.equal((await listAll(store, 'a/')).length, 20);
+    assert.deepEqual(await store.get('a/7.bin'), body);
+    assert.deepEqual((await readdir(join(dir, 'a'))).filter((name) => name.endsWith('.partial')), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

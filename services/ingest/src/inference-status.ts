@@ -7,6 +7,7 @@ import {
   predictionDocumentSchema,
   predictionFileName,
 } from '@gradcam/contracts';
+import { parseFailedReason } from '@gradcam/queue';
 import { ApiError } from './api-error.ts';
 import type { InferenceIndex } from './inference-index.ts';
 
@@ -33,12 +34,6 @@ export interface InferenceStatus {
   readonly urls?: Record<string, string>;
 }
 
-/** `CODE: message` is how the worker states a failure on the job (see packages/queue). */
-function parseFailure(reason: string | undefined): { code: string; message: string } {
-  const match = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(reason ?? '');
-  return match ? { code: match[1] as string, message: match[2] as string } : { code: 'INTERNAL', message: reason ?? 'unknown failure' };
-}
-
 export async function inferenceStatus(deps: StatusDeps, id: string): Promise<InferenceStatus> {
   const entry = await deps.index.get(id);
   if (!entry) throw new ApiError(404, 'INFERENCE_NOT_FOUND', `no inference "${id}" was accepted (or its record expired)`);
@@ -48,7 +43,7 @@ export async function inferenceStatus(deps: StatusDeps, id: string): Promise<Inf
   if (!entry.explain) return { ...base, status: 'skipped', capture };
 
   const job = await deps.jobState(id);
-  if (job?.state === 'failed') return { ...base, status: 'failed', capture, attempts: job.attempts, failure: parseFailure(job.failedReason) };
+  if (job?.state === 'failed') return { ...base, status: 'failed', capture, attempts: job.attempts, failure: parseFailedReason(job.failedReason) };
   const manifestKey = keyIn(entry.folder, manifestFileName);
   if (job?.state === 'completed' || (job === undefined && (await deps.exists(manifestKey)))) {
     const manifest = explanationManifestSchema.parse(await deps.readJson(manifestKey));

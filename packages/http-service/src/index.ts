@@ -1,1 +1,2 @@
+export { ApiError, apiErrorBody, sendApiError } from './api-error.ts';
 export { registerOperationalRoutes, type OperationalRoutes } from './operational-routes.ts';

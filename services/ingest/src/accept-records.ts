@@ -10,7 +10,7 @@ import {
   predictionFileName,
   predictionSchemaVersion,
 } from '@gradcam/contracts';
-import { ApiError } from './api-error.ts';
+import { ApiError } from '@gradcam/http-service';
 import { decideCapture } from './capture-sampling.ts';
 import { sniffImageFormat } from './image-format.ts';
 import type { IndexEntry, InferenceIndex } from './inference-index.ts';

@@ -2,11 +2,11 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
-import { registerOperationalRoutes } from '@gradcam/http-service';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ApiError, apiErrorBody, registerOperationalRoutes, sendApiError } from '@gradcam/http-service';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords, maxImageBytes } from './accept-records.ts';
-import { ApiError, unavailable } from './api-error.ts';
+import { unavailable } from './api-error.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 
 export interface IngestTelemetry {
@@ -47,15 +47,6 @@ function parseRecord(body: unknown): InferenceRecord {
     throw new ApiError(400, 'RECORD_INVALID', `the record is invalid: ${where}${first?.message ?? 'unknown error'}`, describeIssues(parsed.error.issues));
   }
   return parsed.data;
-}
-
-function errorBody(error: ApiError) {
-  return { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };
-}
-
-function sendError(reply: FastifyReply, error: ApiError) {
-  if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
-  return reply.code(error.status).send(errorBody(error));
 }
 
 /** Cached for a moment: a depth check per request would double the Redis round trips. */
@@ -104,15 +95,15 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     deps.telemetry.request(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
   app.setErrorHandler(async (error, _request, reply) => {
-    if (error instanceof ApiError) return sendError(reply, error);
+    if (error instanceof ApiError) return sendApiError(reply, error);
     const fastifyError = error as { statusCode?: number; code?: string; message: string };
     if (fastifyError.statusCode === 413 || fastifyError.code === 'FST_REQ_FILE_TOO_LARGE') {
-      return sendError(reply, new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${deps.maxBodyBytes} bytes`));
+      return sendApiError(reply, new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${deps.maxBodyBytes} bytes`));
     }
     if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-      return sendError(reply, new ApiError(fastifyError.statusCode, 'REQUEST_INVALID', fastifyError.message));
+      return sendApiError(reply, new ApiError(fastifyError.statusCode, 'REQUEST_INVALID', fastifyError.message));
     }
-    return sendError(reply, unavailable('a dependency (Redis or storage)', error));
+    return sendApiError(reply, unavailable('a dependency (Redis or storage)', error));
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {
@@ -165,13 +156,13 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
         return undefined;
       } catch (error) {
         const id = (raw as { id?: unknown } | null)?.id;
-        return { index: at, ...(typeof id === 'string' && { id }), ...errorBody(error as ApiError) };
+        return { index: at, ...(typeof id === 'string' && { id }), ...apiErrorBody(error as ApiError) };
       }
     });
     const outcomes = await accept(valid.map((v) => v.record));
     outcomes.forEach((outcome, i) => {
       const at = (valid[i] as { at: number }).at;
-      results[at] = 'error' in outcome ? { index: at, id: outcome.id, ...errorBody(outcome.error) } : { index: at, ...outcome };
+      results[at] = 'error' in outcome ? { index: at, id: outcome.id, ...apiErrorBody(outcome.error) } : { index: at, ...outcome };
     });
     const accepted = outcomes.filter((o) => 'status' in o).length;
     if (accepted === 0 && outcomes.length > 0 && outcomes.every((o) => 'error' in o && o.error.status === 503)) {

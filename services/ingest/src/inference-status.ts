@@ -8,7 +8,7 @@ import {
   predictionFileName,
 } from '@gradcam/contracts';
 import { parseFailedReason } from '@gradcam/queue';
-import { ApiError } from './api-error.ts';
+import { ApiError } from '@gradcam/http-service';
 import type { InferenceIndex } from './inference-index.ts';
 
 export type JobState = 'waiting' | 'delayed' | 'prioritized' | 'waiting-children' | 'paused' | 'active' | 'completed' | 'failed' | 'unknown';

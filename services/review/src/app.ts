@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { registerOperationalRoutes } from '@gradcam/http-service';
+import { ApiError, registerOperationalRoutes, sendApiError } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ReviewDesk } from './review-desk.ts';
@@ -17,16 +17,6 @@ export interface ReviewAppDeps {
   readonly checkReady: () => Promise<void>;
   readonly onResponse: (route: string, status: number) => void;
   readonly scrape: () => Promise<{ contentType: string; body: string }>;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const verdictBodySchema = z.object({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
@@ -52,24 +42,21 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   const reviewerOf = createBearerAuth(deps.reviewers);
   const reviewer = (request: FastifyRequest): string => {
     const name = reviewerOf(request.headers.authorization);
-    if (name === undefined) throw new HttpError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
+    if (name === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
     return name;
   };
 
   app.addHook('onResponse', async (request, reply) => deps.onResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode));
   app.setErrorHandler(async (error, _request, reply) => {
-    if (error instanceof HttpError) return reply.code(error.status).send({ error: { code: error.code, message: error.message } });
-    if (error instanceof ReviewPoolError) {
-      const status = error.code === 'REVIEW_NOT_FOUND' ? 404 : 409;
-      return reply.code(status).send({ error: { code: error.code, message: error.message } });
-    }
+    if (error instanceof ApiError) return sendApiError(reply, error);
+    if (error instanceof ReviewPoolError) return sendApiError(reply, new ApiError(error.code === 'REVIEW_NOT_FOUND' ? 404 : 409, error.code, error.message));
     if (error instanceof z.ZodError) {
       const issue = error.issues[0];
-      return reply.code(400).send({ error: { code: 'REQUEST_INVALID', message: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}` } });
+      return sendApiError(reply, new ApiError(400, 'REQUEST_INVALID', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`));
     }
     const status = (error as { statusCode?: number }).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) return reply.code(status).send({ error: { code: 'REQUEST_INVALID', message: (error as Error).message } });
-    return reply.code(503).header('retry-after', '5').send({ error: { code: 'DEPENDENCY_UNAVAILABLE', message: `Redis or storage is unavailable; retry later (${(error as Error).message})` } });
+    if (status !== undefined && status >= 400 && status < 500) return sendApiError(reply, new ApiError(status, 'REQUEST_INVALID', (error as Error).message));
+    return sendApiError(reply, new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `Redis or storage is unavailable; retry later (${(error as Error).message})`, undefined, 5));
   });
 
   app.get('/v1/reviews/next', async (request, reply) => {

@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords, maxImageBytes } from './accept-records.ts';
 import { unavailable } from './api-error.ts';
+import { cachedFor } from './cached-for.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 
 export interface IngestTelemetry {
@@ -49,20 +50,6 @@ function parseRecord(body: unknown): InferenceRecord {
   return parsed.data;
 }
 
-/** Cached for a moment: a depth check per request would double the Redis round trips. */
-function cachedDepth(read: () => Promise<number>, ttlMs = 250): () => Promise<number> {
-  let value: { at: number; depth: Promise<number> } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!value || now - value.at > ttlMs) {
-      const depth = read();
-      value = { at: now, depth };
-      depth.catch(() => (value = undefined));
-    }
-    return value.depth;
-  };
-}
-
 /** Reads a multipart upload: a `record` field (JSON, without `image`) and an `image` file. */
 async function multipartRecord(request: FastifyRequest): Promise<InferenceRecord> {
   let record: Record<string, unknown> | undefined;
@@ -89,7 +76,8 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: deps.maxBodyBytes, logger: false });
   await app.register(multipart, { limits: { fileSize: maxImageBytes } });
   const clientOf = createBearerAuth(new Map(deps.apiTokens.map((token) => [token, 'client'] as const)));
-  const depth = cachedDepth(deps.queueDepth);
+  // Cached for a moment: a depth check per request would double the Redis round trips.
+  const depth = cachedFor(250, deps.queueDepth);
 
   app.addHook('onResponse', async (request, reply) => {
     deps.telemetry.request(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);

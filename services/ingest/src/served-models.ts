@@ -1,5 +1,6 @@
 import { redisKeys } from '@gradcam/contracts';
 import type { Redis } from 'ioredis';
+import { cachedFor } from './cached-for.ts';
 
 /**
  * The model versions workers announced (see the worker's served-models.ts), cached briefly: a
@@ -7,13 +8,6 @@ import type { Redis } from 'ioredis';
  */
 export function servedModelVersions(redis: Redis, prefix: string, ttlMs = 2_000): (model: string) => Promise<string | undefined> {
   const key = redisKeys(prefix).servedModels;
-  let cache: { at: number; versions: Promise<Record<string, string>> } | undefined;
-  return async (model) => {
-    if (!cache || Date.now() - cache.at > ttlMs) {
-      const versions = redis.hgetall(key);
-      cache = { at: Date.now(), versions };
-      versions.catch(() => (cache = undefined));
-    }
-    return (await cache.versions)[model];
-  };
+  const versions = cachedFor(ttlMs, () => redis.hgetall(key));
+  return async (model) => (await versions())[model];
 }

@@ -35,7 +35,7 @@ if (config.processes > 1 && indexArgument === undefined) {
     log.info(`${signal}: finishing the current batch`);
     await worker?.close();
     await store.close();
-    server.close();
+    await server.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,30 +1,19 @@
-import { type Server, createServer } from 'node:http';
+import { registerOperationalRoutes } from '@gradcam/http-service';
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
+import Fastify, { type FastifyInstance } from 'fastify';
 
 /**
- * The worker's own small HTTP surface: /metrics for Prometheus, /healthz (the process is alive)
- * and /readyz (models loaded, consuming the queue).
+ * The worker's own small HTTP surface, the same as every service's: /metrics for Prometheus,
+ * /healthz (the process is alive) and /readyz (models loaded, consuming the queue).
  */
-export async function startStatusServer(options: { host: string; port: number; registry: Registry; ready: () => boolean }): Promise<Server> {
-  const server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      metricsResponse(options.registry).then(
-        ({ contentType, body }) => response.writeHead(200, { 'content-type': contentType }).end(body),
-        (error: unknown) => response.writeHead(500).end(String(error)),
-      );
-    } else if (path === '/healthz') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    } else if (path === '/readyz') {
-      const ready = options.ready();
-      response.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'starting' }));
-    } else {
-      response.writeHead(404).end();
-    }
+export async function startStatusServer(options: { host: string; port: number; registry: Registry; ready: () => boolean }): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  registerOperationalRoutes(app, {
+    checkReady: async () => {
+      if (!options.ready()) throw new Error('loading models');
+    },
+    scrape: () => metricsResponse(options.registry),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, resolve);
-  });
-  return server;
+  await app.listen({ port: options.port, host: options.host });
+  return app;
 }

@@ -1,8 +1,9 @@
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfigOrExit, readWorkerConfig } from '@gradcam/config';
+import { childEnvironment, loadConfigOrExit, readWorkerConfig } from '@gradcam/config';
+import { ProcessSupervisor } from '@gradcam/process-supervisor';
 import { createBlobStore } from '@gradcam/storage';
 import { createLogger, createRegistry } from '@gradcam/telemetry';
-import { ProcessSupervisor } from './process-supervisor.ts';
 import { startStatusServer } from './status-server.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
 import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
@@ -14,7 +15,15 @@ const indexArgument = process.argv[2];
 
 if (config.processes > 1 && indexArgument === undefined) {
   const log = createLogger({ name: 'worker-supervisor', level: config.logLevel });
-  const supervisor = new ProcessSupervisor({ script: fileURLToPath(import.meta.url), processes: config.processes, log: (m) => log.info(m) });
+  const script = fileURLToPath(import.meta.url);
+  const supervisor = new ProcessSupervisor({
+    processes: config.processes,
+    label: 'worker process',
+    log: (m) => log.info(m),
+    // sharp and the filesystem share libuv's pool (4 threads by default): with several batches
+    // in flight, uploads would queue behind decoding and rendering.
+    spawn: (index) => fork(script, [String(index)], { stdio: 'inherit', env: childEnvironment({ UV_THREADPOOL_SIZE: '16' }) }),
+  });
   supervisor.start();
   const stop = (signal: NodeJS.Signals) => {
     log.info(`${signal}: stopping ${config.processes} worker processes`);

@@ -1,0 +1,1 @@
+export { ProcessSupervisor, type SupervisorOptions } from './process-supervisor.ts';

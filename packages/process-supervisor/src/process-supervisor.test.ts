@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { ProcessSupervisor } from './process-supervisor.ts';
+
+/** A child that reports it started, then either idles until SIGTERM (exiting 0) or crashes. */
+const childSource = `
+  process.send({ started: process.argv[1] });
+  if (process.argv[2] === 'crash') setTimeout(() => process.exit(3), 20);
+  else { process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000); }
+`;
+
+function spawnChild(index: number, mode: (index: number) => 'crash' | 'idle', started: string[]): ChildProcess {
+  const child = fork('-e', [childSource, String(index), mode(index)], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  child.on('message', (message) => started.push((message as { started: string }).started));
+  return child;
+}
+
+test('starts N processes and restarts one that crashes, backing off while it keeps crashing', async () => {
+  const started: string[] = [];
+  const logs: string[] = [];
+  let crashes = 2;
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    restartDelayMs: 20,
+    spawn: (index) => spawnChild(index, (i) => (i === 1 && crashes-- > 0 ? 'crash' : 'idle'), started),
+  });
+  supervisor.start();
+  const deadline = Date.now() + 15_000;
+  while (started.filter((s) => s === '1').length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await supervisor.stop();
+  assert.deepEqual(started.filter((s) => s === '0'), ['0'], 'the healthy process ran once');
+  assert.equal(started.filter((s) => s === '1').length, 3, 'the crashing process was started again after each crash');
+  const restarts = logs.filter((l) => l.startsWith('test process 1 exited (code 3)'));
+  assert.equal(restarts.length, 2);
+  assert.match(restarts[0] ?? '', /restarting in 40 ms/);
+  assert.match(restarts[1] ?? '', /restarting in 80 ms/, 'a quick second crash doubles the delay');
+});
+
+test('stop() forwards the signal and resolves once every child has exited; nothing is restarted', async () => {
+  const children: ChildProcess[] = [];
+  const started: string[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 3,
+    label: 'test process',
+    log: () => {},
+    spawn: (index) => {
+      const child = spawnChild(index, () => 'idle', started);
+      children.push(child);
+      return child;
+    },
+  });
+  supervisor.start();
+  await Promise.all(children.map((child) => once(child, 'message')));
+  await supervisor.stop();
+  assert.deepEqual(children.map((child) => child.exitCode), [0, 0, 0], 'each child exited on SIGTERM by itself');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(children.length, 3, 'no child was started after stop()');
+});

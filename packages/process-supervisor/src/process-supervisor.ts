@@ -1,0 +1,66 @@
+import type { ChildProcess } from 'node:child_process';
+
+export interface SupervisorOptions {
+  /** How many processes to keep running. */
+  readonly processes: number;
+  /**
+   * Starts process `index` (0…processes−1): `child_process.fork` for independent processes,
+   * `cluster.fork(...).process` for processes that share a listening socket.
+   */
+  readonly spawn: (index: number) => ChildProcess;
+  readonly log: (message: string) => void;
+  /** What the processes are called in log lines, e.g. 'worker process'. */
+  readonly label: string;
+  /** Restart delay after a crash, doubled per quick successive crash, capped at 30 s. */
+  readonly restartDelayMs?: number;
+}
+
+/** A process that dies sooner than this after its start is crashing on start-up: back off. */
+const quickCrashMs = 10_000;
+const maxRestartDelayMs = 30_000;
+
+/**
+ * Keeps N copies of a process running (one per core for CPU-bound services on a single-threaded
+ * runtime) and restarts any that die. stop() forwards the signal and resolves once every child has
+ * exited, so each one drains its own work (a batch, open requests) first.
+ */
+export class ProcessSupervisor {
+  private readonly children = new Map<number, ChildProcess>();
+  private stopping = false;
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  start(): void {
+    for (let index = 0; index < this.options.processes; index++) this.startOne(index, this.options.restartDelayMs ?? 1000);
+  }
+
+  private startOne(index: number, delayMs: number): void {
+    const { label, log } = this.options;
+    const started = Date.now();
+    const child = this.options.spawn(index);
+    this.children.set(index, child);
+    child.on('error', (error) => log(`${label} ${index}: ${error.message}`));
+    child.once('exit', (code, signal) => {
+      this.children.delete(index);
+      if (this.stopping) return;
+      // A process that crashes at once would crash in a tight loop: back off.
+      const next = Date.now() - started < quickCrashMs ? Math.min(delayMs * 2, maxRestartDelayMs) : (this.options.restartDelayMs ?? 1000);
+      log(`${label} ${index} exited (${signal ?? `code ${code}`}); restarting in ${next} ms`);
+      setTimeout(() => this.stopping || this.startOne(index, next), next);
+    });
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill(signal);
+          }),
+      ),
+    );
+  }
+}

@@ -10,6 +10,11 @@ const MiB = 1024 * 1024;
 export interface IngestConfig extends CommonConfig {
   readonly port: number;
   readonly host: string;
+  /**
+   * HTTP processes sharing the port (node:cluster). Each one is single-threaded, so one per core
+   * is what it takes to use a machine's cores for ingest alone.
+   */
+  readonly processes: number;
   readonly apiTokens: readonly string[];
   /** Waiting jobs above this → 429 with Retry-After. */
   readonly maxQueueDepth: number;
@@ -110,6 +115,7 @@ export function readIngestConfig(raw: Env): IngestConfig {
     ...readCommonConfig(env),
     port: port(env, 'GRADCAM_INGEST_PORT', 8080),
     host: env.string('GRADCAM_HOST', '0.0.0.0'),
+    processes: env.integer('GRADCAM_INGEST_PROCESSES', 1, { min: 1, max: 256 }),
     apiTokens,
     maxQueueDepth: env.integer('GRADCAM_MAX_QUEUE_DEPTH', 100_000, { min: 1 }),
     maxBodyBytes: env.integer('GRADCAM_MAX_BODY_BYTES', 64 * MiB, { min: 1024 }),

@@ -1,8 +1,9 @@
-import { type Registry, createMetrics, ingestMetrics, metricsResponse } from '@gradcam/telemetry';
+import { type MetricsResponse, type Registry, createMetrics, ingestMetrics, metricsResponse } from '@gradcam/telemetry';
 import type { RecordOutcome } from './accept-records.ts';
 import type { IngestTelemetry } from './app.ts';
 
-export function createIngestTelemetry(registry: Registry): IngestTelemetry {
+/** `scrape` replaces this registry's own exposition (a cluster worker answers for the whole cluster). */
+export function createIngestTelemetry(registry: Registry, scrape?: () => Promise<MetricsResponse>): IngestTelemetry {
   const metrics = createMetrics(registry, ingestMetrics);
   return {
     request(route, status, seconds) {
@@ -18,6 +19,6 @@ export function createIngestTelemetry(registry: Registry): IngestTelemetry {
     captured(model, explain, reason) {
       metrics.captureDecisions.inc({ model, decision: explain ? 'explain' : 'skip', reason });
     },
-    scrape: () => metricsResponse(registry),
+    scrape: scrape ?? (() => metricsResponse(registry)),
   };
 }

@@ -1,45 +1,35 @@
+import cluster from 'node:cluster';
 import { loadConfigOrExit, readIngestConfig } from '@gradcam/config';
-import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
-import { createBlobStore } from '@gradcam/storage';
-import { createLogger, createRegistry } from '@gradcam/telemetry';
-import { createIngestApp } from './wire-ingest.ts';
+import { ProcessSupervisor } from '@gradcam/process-supervisor';
+import { answerClusterScrapes, createLogger } from '@gradcam/telemetry';
+import { serveIngest } from './serve-ingest.ts';
 
-// Composition root: config → clients → app → listen; SIGTERM drains and closes.
+// Composition root. With GRADCAM_INGEST_PROCESSES > 1 this process only supervises: the cluster
+// workers it forks run the HTTP service on one shared port, and it aggregates their metrics.
 const config = loadConfigOrExit(readIngestConfig, 'ingest');
-const log = createLogger({ name: 'ingest', level: config.logLevel });
-const onError = (error: Error) => log.warn({ err: error }, 'redis connection error');
-const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-ingest' });
-const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
-const store = createBlobStore(config.storage);
 
-const app = await createIngestApp({
-  redis,
-  queue,
-  store,
-  registry: createRegistry({ defaultMetrics: true }),
-  queuePrefix: config.queuePrefix,
-  storagePrefix: config.storage.prefix,
-  bucket: config.storage.kind === 's3' ? config.storage.bucket : 'local',
-  policy: config.capturePolicy,
-  apiTokens: config.apiTokens,
-  maxBodyBytes: config.maxBodyBytes,
-  maxQueueDepth: config.maxQueueDepth,
-  presignSeconds: config.presignSeconds,
-  ...(config.storage.kind === 'local' && { signingSecret: config.storage.signingSecret }),
-});
-await app.listen({ port: config.port, host: config.host });
-log.info(`ingest listening on http://${config.host}:${config.port} (storage: ${config.storage.kind}, capture: ${config.capturePolicy.text})`);
-
-let stopping = false;
-const shutdown = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  log.info(`${signal}: draining requests`);
-  await app.close();
-  await queue.close();
-  await closeConnection(redis);
-  await store.close();
-  process.exit(0);
-};
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
+if (config.processes > 1 && cluster.isPrimary) {
+  const log = createLogger({ name: 'ingest-supervisor', level: config.logLevel });
+  answerClusterScrapes();
+  const supervisor = new ProcessSupervisor({
+    processes: config.processes,
+    label: 'ingest process',
+    log: (m) => log.info(m),
+    spawn: () => cluster.fork().process,
+  });
+  supervisor.start();
+  let listening = 0;
+  cluster.on('listening', () => {
+    if (++listening !== config.processes) return;
+    log.info(`ingest listening on http://${config.host}:${config.port} with ${config.processes} processes (storage: ${config.storage.kind}, capture: ${config.capturePolicy.text})`);
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    log.info(`${signal}: stopping ${config.processes} ingest processes`);
+    void supervisor.stop('SIGTERM').then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+} else {
+  const log = createLogger({ name: cluster.isWorker ? `ingest-${cluster.worker?.id ?? 0}` : 'ingest', level: config.logLevel });
+  await serveIngest(config, log);
+}

@@ -1,7 +1,7 @@
 import type { CapturePolicy } from '@gradcam/config';
 import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth } from '@gradcam/queue';
 import { type BlobStore, FsBlobStore, verifyBlobSignature } from '@gradcam/storage';
-import type { Registry } from '@gradcam/telemetry';
+import type { MetricsResponse, Registry } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
@@ -14,6 +14,8 @@ export interface IngestWiring {
   readonly queue: ExplainQueue;
   readonly store: BlobStore;
   readonly registry: Registry;
+  /** What `/metrics` answers when not this registry alone (see clusterScrape). */
+  readonly scrape?: () => Promise<MetricsResponse>;
   readonly queuePrefix: string;
   readonly storagePrefix: string;
   /** The bucket `s3://` references must name (`local` for the filesystem store). */
@@ -60,7 +62,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       await redis.ping();
       await store.exists('readyz-probe');
     },
-    telemetry: createIngestTelemetry(wiring.registry),
+    telemetry: createIngestTelemetry(wiring.registry, wiring.scrape),
     ...(store instanceof FsBlobStore &&
       signingSecret !== undefined && {
         blobs: {

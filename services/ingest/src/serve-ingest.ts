@@ -1,0 +1,52 @@
+import cluster from 'node:cluster';
+import type { IngestConfig } from '@gradcam/config';
+import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
+import { createBlobStore } from '@gradcam/storage';
+import { type Logger, clusterScrape, createRegistry } from '@gradcam/telemetry';
+import { createIngestApp } from './wire-ingest.ts';
+
+/** One ingest HTTP process: clients → app → listen; SIGTERM drains open requests and closes. */
+export async function serveIngest(config: IngestConfig, log: Logger): Promise<void> {
+  const onError = (error: Error) => log.warn({ err: error }, 'redis connection error');
+  const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-ingest' });
+  const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
+  const store = createBlobStore(config.storage);
+  const registry = createRegistry({ defaultMetrics: true });
+
+  const app = await createIngestApp({
+    redis,
+    queue,
+    store,
+    registry,
+    // In a cluster a scrape lands on any one process: it answers for all of them.
+    ...(cluster.isWorker && { scrape: clusterScrape(registry) }),
+    queuePrefix: config.queuePrefix,
+    storagePrefix: config.storage.prefix,
+    bucket: config.storage.kind === 's3' ? config.storage.bucket : 'local',
+    policy: config.capturePolicy,
+    apiTokens: config.apiTokens,
+    maxBodyBytes: config.maxBodyBytes,
+    maxQueueDepth: config.maxQueueDepth,
+    presignSeconds: config.presignSeconds,
+    ...(config.storage.kind === 'local' && { signingSecret: config.storage.signingSecret }),
+  });
+  // A cluster worker's listen() is shared through the primary, which owns the socket.
+  await app.listen({ port: config.port, host: config.host });
+  if (!cluster.isWorker) {
+    log.info(`ingest listening on http://${config.host}:${config.port} (storage: ${config.storage.kind}, capture: ${config.capturePolicy.text})`);
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: draining requests`);
+    await app.close();
+    await queue.close();
+    await closeConnection(redis);
+    await store.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}

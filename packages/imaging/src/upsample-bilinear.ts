@@ -43,19 +43,10 @@ export function stretchTaps(outSize: number, mapSize: number): AxisTaps {
 }
 
 /**
- * Writes one output row at a time, so a caller rendering a large image never holds a full-size
- * float map. Each map row is resampled horizontally once up front (mapHeight × outWidth floats);
- * an output row is then a lerp of two of those.
+ * The horizontal half of the bilinear resampling: every map row resampled through `xTaps`, as
+ * mapHeight rows of xTaps.lower.length floats. An output row is then a lerp of two of these.
  */
-export type RowSampler = (y: number, row: Float32Array) => void;
-
-export function createRowSampler(
-  map: Float32Array,
-  mapWidth: number,
-  mapHeight: number,
-  xTaps: AxisTaps,
-  yTaps: AxisTaps,
-): RowSampler {
+export function resampleMapRows(map: Float32Array, mapWidth: number, mapHeight: number, xTaps: AxisTaps): Float32Array {
   assertMap(map, mapWidth, mapHeight);
   const outWidth = xTaps.lower.length;
   const horizontal = new Float32Array(mapHeight * outWidth);
@@ -69,15 +60,7 @@ export function createRowSampler(
       horizontal[outRow + x] = a + (b - a) * wx[x]!;
     }
   }
-  return (y, row) => {
-    const top = yTaps.lower[y]! * outWidth;
-    const bottom = yTaps.upper[y]! * outWidth;
-    const wy = yTaps.weight[y]!;
-    for (let x = 0; x < outWidth; x++) {
-      const a = horizontal[top + x]!;
-      row[x] = a + (horizontal[bottom + x]! - a) * wy;
-    }
-  };
+  return horizontal;
 }
 
 /** Upsamples (or downsamples) a row-major mapWidth × mapHeight map to outWidth × outHeight. */
@@ -89,9 +72,18 @@ export function upsampleBilinear(
   outHeight: number,
 ): Float32Array {
   assertPositiveSize(outWidth, outHeight, 'output');
-  const sample = createRowSampler(map, mapWidth, mapHeight, stretchTaps(outWidth, mapWidth), stretchTaps(outHeight, mapHeight));
+  const horizontal = resampleMapRows(map, mapWidth, mapHeight, stretchTaps(outWidth, mapWidth));
+  const { lower, upper, weight } = stretchTaps(outHeight, mapHeight);
   const out = new Float32Array(outWidth * outHeight);
-  for (let y = 0; y < outHeight; y++) sample(y, out.subarray(y * outWidth, (y + 1) * outWidth));
+  for (let y = 0; y < outHeight; y++) {
+    const top = lower[y]! * outWidth;
+    const bottom = upper[y]! * outWidth;
+    const wy = weight[y]!;
+    for (let x = 0, o = y * outWidth; x < outWidth; x++, o++) {
+      const a = horizontal[top + x]!;
+      out[o] = a + (horizontal[bottom + x]! - a) * wy;
+    }
+  }
   return out;
 }
 

@@ -11,7 +11,12 @@ export interface IngestCapacityPlan {
   readonly modelVersion: string;
   /** Records per request; each size is measured on a fresh Redis and store. */
   readonly batches: readonly number[];
-  readonly clients: number;
+  /** Concurrent clients; each count is measured with each batch size. */
+  readonly clients: readonly number[];
+  /** Ingest HTTP processes (GRADCAM_INGEST_PROCESSES). */
+  readonly processes: number;
+  /** Where the rig's filesystem store lives (a folder on the disk under test, or a tmpfs). */
+  readonly storeDir: string;
   readonly seconds: number;
   /** Untimed load first: ingest's first requests pay for V8 and schema compilation. */
   readonly warmupSeconds: number;
@@ -24,6 +29,8 @@ export interface IngestCapacityRow {
   readonly kind: 'ingest-capacity';
   readonly batch: number;
   readonly clients: number;
+  readonly processes: number;
+  readonly storeDir: string;
   readonly seconds: number;
   readonly requests: number;
   readonly accepted: number;
@@ -42,47 +49,55 @@ export interface IngestCapacityHooks {
   readonly progress: (text: string) => void;
 }
 
+/** One batch size and client count, on a fresh Redis and store. */
+async function measure(plan: IngestCapacityPlan, batch: number, clients: number, runId: string, cleanup: CleanupStack, hooks: IngestCapacityHooks): Promise<IngestCapacityRow> {
+  const what = `batches of ${batch}, ${clients} client${clients === 1 ? '' : 's'}`;
+  hooks.progress(`ingest capacity: ${what}, starting Redis + ingest…`);
+  const rig = await startIngestRig({ model: plan.model, modelVersion: plan.modelVersion, processes: plan.processes, storeDir: plan.storeDir, onServiceLine: hooks.onServiceLine }, cleanup);
+  try {
+    const load = { url: rig.url, token: rig.token, model: plan.model, images: rig.images, batch, clients };
+    hooks.progress(`ingest capacity: ${what}, ${plan.warmupSeconds} s warm-up…`);
+    await runIngestLoad({ ...load, seconds: plan.warmupSeconds, idPrefix: `iw-${runId}` });
+    hooks.progress(`ingest capacity: ${what}, ${plan.seconds} s…`);
+    const contention = new CpuContention();
+    const meter = new TreeCpuMeter();
+    const result = await runIngestLoad({ ...load, seconds: plan.seconds, idPrefix: `ic-${runId}` });
+    const cpu = meter.read();
+    const recordsPerSecond = result.accepted / result.seconds;
+    const requestMs = percentiles(result.requestMs);
+    return {
+      kind: 'ingest-capacity',
+      batch,
+      clients,
+      processes: plan.processes,
+      storeDir: plan.storeDir,
+      seconds: result.seconds,
+      requests: result.requestMs.length,
+      accepted: result.accepted,
+      rejected: result.rejected,
+      failedRequests: result.failedRequests,
+      firstErrors: result.firstErrors,
+      recordsPerSecond,
+      requestMs,
+      target: { ...ingestTarget, pass: recordsPerSecond >= ingestTarget.recordsPerSecond && requestMs.p99 < ingestTarget.p99Ms },
+      coresByProcess: cpu.coresByLabel,
+      otherCpuShare: contention.otherShare(cpu.descendantCpuSeconds),
+    };
+  } finally {
+    await rig.stop();
+  }
+}
+
 /** Part 3: records/s the batch endpoint accepts by reference, per batch size, with Redis + ingest only. */
 export async function runIngestCapacity(plan: IngestCapacityPlan, cleanup: CleanupStack, hooks: IngestCapacityHooks, onRow: (row: IngestCapacityRow) => void): Promise<IngestCapacityRow[]> {
   const rows: IngestCapacityRow[] = [];
   const runId = Date.now().toString(36);
   for (const batch of plan.batches) {
-    hooks.progress(`ingest capacity: batches of ${batch}, starting Redis + ingest…`);
-    let row: IngestCapacityRow;
-    const rig = await startIngestRig({ model: plan.model, modelVersion: plan.modelVersion, onServiceLine: hooks.onServiceLine }, cleanup);
-    try {
-      const load = { url: rig.url, token: rig.token, model: plan.model, images: rig.images, batch, clients: plan.clients };
-      hooks.progress(`ingest capacity: batches of ${batch}, ${plan.warmupSeconds} s warm-up…`);
-      await runIngestLoad({ ...load, seconds: plan.warmupSeconds, idPrefix: `iw-${runId}-${batch}` });
-      hooks.progress(`ingest capacity: batches of ${batch}, ${plan.clients} clients × ${plan.seconds} s…`);
-      const contention = new CpuContention();
-      const meter = new TreeCpuMeter();
-      const result = await runIngestLoad({ ...load, seconds: plan.seconds, idPrefix: `ic-${runId}-${batch}` });
-      const cpu = meter.read();
-      const otherCpuShare = contention.otherShare(cpu.descendantCpuSeconds);
-      const recordsPerSecond = result.accepted / result.seconds;
-      const requestMs = percentiles(result.requestMs);
-      row = {
-        kind: 'ingest-capacity',
-        batch,
-        clients: plan.clients,
-        seconds: result.seconds,
-        requests: result.requestMs.length,
-        accepted: result.accepted,
-        rejected: result.rejected,
-        failedRequests: result.failedRequests,
-        firstErrors: result.firstErrors,
-        recordsPerSecond,
-        requestMs,
-        target: { ...ingestTarget, pass: recordsPerSecond >= ingestTarget.recordsPerSecond && requestMs.p99 < ingestTarget.p99Ms },
-        coresByProcess: cpu.coresByLabel,
-        otherCpuShare,
-      };
-    } finally {
-      await rig.stop();
+    for (const clients of plan.clients) {
+      const row = await measure(plan, batch, clients, `${runId}-${batch}-${clients}`, cleanup, hooks);
+      rows.push(row);
+      onRow(row);
     }
-    rows.push(row);
-    onRow(row);
   }
   return rows;
 }

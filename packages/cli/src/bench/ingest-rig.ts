@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childEnvironment } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
@@ -13,6 +12,10 @@ import { connectRedis } from './pipeline-job-results.ts';
 export interface IngestRigOptions {
   readonly model: string;
   readonly modelVersion: string;
+  /** GRADCAM_INGEST_PROCESSES. */
+  readonly processes: number;
+  /** The folder the temporary store is made in. */
+  readonly storeDir: string;
   readonly onServiceLine: (line: string) => void;
 }
 
@@ -32,7 +35,7 @@ const queuePrefix = 'gradcam';
  * announced, so the benchmark announces the model itself, as a worker would.
  */
 export async function startIngestRig(options: IngestRigOptions, cleanup: CleanupStack): Promise<IngestRig> {
-  const dir = await mkdtemp(join(tmpdir(), 'gradcam-bench-ingest-'));
+  const dir = await mkdtemp(join(options.storeDir, 'gradcam-bench-ingest-'));
   const removeDir = cleanup.push('remove the ingest rig dir', () => rm(dir, { recursive: true, force: true }));
   const redis = await startRedisServer().catch(async (error: unknown) => {
     await removeDir();
@@ -70,6 +73,7 @@ export async function startIngestRig(options: IngestRigOptions, cleanup: Cleanup
         GRADCAM_STORAGE_PREFIX: '',
         GRADCAM_QUEUE_PREFIX: queuePrefix,
         GRADCAM_CAPTURE_POLICY: 'all',
+        GRADCAM_INGEST_PROCESSES: String(options.processes),
         // Nothing consumes the queue here: backpressure would end the measurement, not ingest.
         GRADCAM_MAX_QUEUE_DEPTH: String(1_000_000_000),
         S3_BUCKET: '',

@@ -1,3 +1,4 @@
+import { availableParallelism, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError, readLocalStackConfig, readWorkerConfig } from '@gradcam/config';
 import { type BackendPreference, builtinModels } from '@gradcam/engine';
@@ -35,7 +36,10 @@ settings (and the ratio), then the ingest batch endpoint's capacity. Needs redis
   --post-concurrency N  POSTs in flight end to end (default 4)
   --engine-seconds N    engine-only timed window (default 10; --quick: 4)
   --ingest-batches a,b  records per request for the ingest part (default 100,1000)
-  --ingest-clients N    concurrent clients for the ingest part (default 4)
+  --ingest-clients a,b  concurrent clients for the ingest part, each with each batch size (default 1,2,4)
+  --ingest-processes N  ingest HTTP processes (default: one per core)
+  --ingest-store-dir D  folder for the ingest part's filesystem store (default: the OS temp folder;
+                        a tmpfs such as /dev/shm leaves the disk's cost out)
   --ingest-seconds N    timed window per ingest batch size (default 10; --quick: 3)
   --parts a,b           ${pipelineParts.join(',')} (default: all)
   --quick               short smoke run
@@ -74,6 +78,8 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       'engine-seconds': { type: 'string' },
       'ingest-batches': { type: 'string' },
       'ingest-clients': { type: 'string' },
+      'ingest-processes': { type: 'string' },
+      'ingest-store-dir': { type: 'string' },
       'ingest-seconds': { type: 'string' },
       parts: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -138,7 +144,9 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       model,
       modelVersion: builtin.descriptor.version,
       batches: ingestBatches,
-      clients: whole('ingest-clients', values['ingest-clients'], 4),
+      clients: parseList(values['ingest-clients'], ['1', '2', '4']).map((c) => whole('ingest-clients', c, 0)),
+      processes: whole('ingest-processes', values['ingest-processes'], availableParallelism()),
+      storeDir: values['ingest-store-dir'] ?? tmpdir(),
       seconds: seconds('ingest-seconds', values['ingest-seconds'], quick ? 3 : 10),
       warmupSeconds: quick ? 1 : 2,
     },

@@ -47,7 +47,7 @@ async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupSt
 
   if (args.parts.has('ingest')) {
     const plan = args.ingest;
-    if (!args.json) io.out(ingestHeader(plan.clients, plan.seconds, plan.warmupSeconds));
+    if (!args.json) io.out(ingestHeader(plan));
     const onRow = (row: IngestCapacityRow) => {
       if (row.accepted === 0) unmeasured++;
       io.out(args.json ? jsonLine(row) : ingestLine(row));

@@ -6,7 +6,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix } from './blob-key.ts';
 import { encodeKeyPath, signBlob } from './blob-signature.ts';
-import { FileWriteError, FileWritePool } from './file-write-pool.ts';
 import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
@@ -26,8 +25,6 @@ export interface FsBlobStoreOptions {
    * bounds how many objects per second can be stored.
    */
   readonly fsync?: boolean;
-  /** Threads that write in-memory objects (default 4: blocking fsyncs overlap). */
-  readonly writeThreads?: number;
 }
 
 /** What an HTTP route needs to stream an object to a client. */
@@ -62,18 +59,6 @@ function isMissing(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
 }
 
-/** Keys the filesystem cannot hold although S3 could: one runs through, or onto, another object's folder. */
-function invalidKeyError(error: unknown, key: string): StorageError | undefined {
-  if (!(error instanceof FileWriteError)) return undefined;
-  if (error.stage === 'mkdir' && (error.code === 'ENOTDIR' || error.code === 'EEXIST')) {
-    return new StorageError('STORAGE_INVALID_KEY', `key ${key} runs through an existing object`, { key, cause: error });
-  }
-  if (error.stage === 'rename' && (error.code === 'EISDIR' || error.code === 'ENOTEMPTY' || error.code === 'EEXIST')) {
-    return new StorageError('STORAGE_INVALID_KEY', `key ${key} is the folder of other objects`, { key, cause: error });
-  }
-  return undefined;
-}
-
 function fsError(error: unknown, key: string, action: string): StorageError {
   if (error instanceof StorageError) return error;
   const code = errnoOf(error) ?? 'unknown error';
@@ -98,7 +83,6 @@ export class FsBlobStore implements BlobStore {
   private readonly publicBaseUrl: string;
   private readonly signingSecret: string;
   private readonly fsync: boolean;
-  private readonly writer: FileWritePool;
   private closed = false;
 
   constructor(options: FsBlobStoreOptions) {
@@ -107,7 +91,6 @@ export class FsBlobStore implements BlobStore {
     this.publicBaseUrl = options.publicBaseUrl.replace(/\/+$/, '');
     this.signingSecret = options.signingSecret;
     this.fsync = options.fsync ?? true;
-    this.writer = new FileWritePool(options.writeThreads ?? 4);
   }
 
   async put(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {
@@ -212,7 +195,6 @@ export class FsBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.writer.close();
   }
 
   private async write(key: string, body: Uint8Array | Readable, contentLength: number | undefined): Promise<void> {
@@ -221,32 +203,32 @@ export class FsBlobStore implements BlobStore {
       throw new StorageError('STORAGE_LENGTH_MISMATCH', `body for ${key} is ${body.byteLength} bytes, contentLength said ${contentLength}`, { key });
     }
     const temporary = join(dirname(path), `.${basename(path)}.${nextTemporarySuffix()}.partial`);
-    try {
-      if (body instanceof Uint8Array) await this.writer.write({ path, temporary, body, fsync: this.fsync });
-      else await this.writeStream(path, temporary, body, key, contentLength);
-    } catch (error) {
-      throw invalidKeyError(error, key) ?? error;
-    }
-  }
-
-  /** Streams keep to libuv's pool: their chunks arrive one by one on this thread anyway. */
-  private async writeStream(path: string, temporary: string, body: Readable, key: string, contentLength: number | undefined): Promise<void> {
     let handle: FileHandle | undefined;
-    let stage: FileWriteError['stage'] = 'mkdir';
     try {
-      await mkdir(dirname(path), { recursive: true });
-      stage = 'write';
+      await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
+        // A key whose folder is an object here ('a/b' stored, then 'a/b/c') cannot exist on disk.
+        if (errnoOf(error) === 'ENOTDIR' || errnoOf(error) === 'EEXIST') {
+          throw new StorageError('STORAGE_INVALID_KEY', `key ${key} runs through an existing object`, { key, cause: error });
+        }
+        throw error;
+      });
       handle = await open(temporary, 'wx');
-      await pipeline(body, this.sink(handle, key, contentLength));
+      if (body instanceof Uint8Array) await handle.writeFile(body);
+      else await pipeline(body, this.sink(handle, key, contentLength));
+      // fsync before rename: after a crash the name must not point at data that never reached disk.
       if (this.fsync) await handle.sync();
       await handle.close();
       handle = undefined;
-      stage = 'rename';
-      await rename(temporary, path);
+      await rename(temporary, path).catch((error: unknown) => {
+        if (errnoOf(error) === 'EISDIR' || errnoOf(error) === 'ENOTEMPTY' || errnoOf(error) === 'EEXIST') {
+          throw new StorageError('STORAGE_INVALID_KEY', `key ${key} is the folder of other objects`, { key, cause: error });
+        }
+        throw error;
+      });
     } catch (error) {
       await handle?.close().catch(() => {});
-      if (stage !== 'mkdir') await unlink(temporary).catch(() => {});
-      throw error instanceof Error && !(error instanceof StorageError) && errnoOf(error) ? new FileWriteError(stage, errnoOf(error), error.message) : error;
+      await unlink(temporary).catch(() => {});
+      throw error;
     }
   }
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { type ServiceProcess, startService, waitUntilReady } from '@gradcam/cli/
 import { redisKeys } from '@gradcam/contracts';
 import { type TestRedis, freePort, startTestRedis } from '@gradcam/dev-services';
 import { Redis } from 'ioredis';
+import { childPids } from '../support/child-pids.ts';
 import { inlineRecord, samplePhotos } from '../support/sample-records.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -21,6 +21,8 @@ let redis: TestRedis;
 let dir: string;
 let ingest: ServiceProcess | undefined;
 let baseUrl: string;
+/** The service's last output lines, for the failure message. */
+const output: string[] = [];
 
 /** One request on its own connection, so the cluster's round robin spreads them over the processes. */
 function post(path: string, body: unknown): Promise<number> {
@@ -42,9 +44,6 @@ async function acceptedCount(): Promise<number> {
   return Number(line?.split(' ')[1] ?? 0);
 }
 
-const childPids = (parent: number): number[] =>
-  execFileSync('ps', ['-o', 'pid=', '--ppid', String(parent)], { encoding: 'utf8' }).split('\n').map((l) => Number(l.trim())).filter((pid) => pid > 0);
-
 before(async () => {
   redis = await startTestRedis();
   dir = await mkdtemp(join(tmpdir(), 'gradcam-cluster-'));
@@ -56,10 +55,13 @@ before(async () => {
   ingest = startService({
     name: 'ingest',
     entry: 'services/ingest/src/main.ts',
-    env: { ...process.env, REDIS_URL: redis.url, GRADCAM_STORAGE_DIR: join(dir, 'storage'), GRADCAM_API_TOKENS: token, GRADCAM_QUEUE_PREFIX: prefix, GRADCAM_INGEST_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_INGEST_PROCESSES: '2', LOG_LEVEL: 'warn' },
+    env: { ...process.env, REDIS_URL: redis.url, GRADCAM_STORAGE_DIR: join(dir, 'storage'), GRADCAM_API_TOKENS: token, GRADCAM_QUEUE_PREFIX: prefix, GRADCAM_INGEST_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_INGEST_PROCESSES: '2', LOG_LEVEL: 'info' },
+    onLine: (line) => output.push(line) > 40 && output.shift(),
   });
   await waitUntilReady(ingest, `${baseUrl}/readyz`, 60_000);
-  await waitFor('two ingest processes', async () => (childPids(ingest?.child.pid ?? 0).length === 2 ? true : undefined), 30_000);
+  await waitFor('two ingest processes', async () => (childPids(ingest?.child.pid ?? 0).length === 2 ? true : undefined), 30_000).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; ingest (pid ${ingest?.child.pid}) has children ${childPids(ingest?.child.pid ?? 0).join(', ') || 'none'}:\n${output.join('\n')}`);
+  });
 });
 
 after(async () => {

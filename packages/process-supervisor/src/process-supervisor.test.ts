@@ -6,9 +6,10 @@ import { ProcessSupervisor } from './process-supervisor.ts';
 
 /** A child that reports it started, then either idles until SIGTERM (exiting 0) or crashes. */
 const childSource = `
-  process.send({ started: process.argv[1] });
   if (process.argv[2] === 'crash') setTimeout(() => process.exit(3), 20);
   else { process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000); }
+  // Only once the handler is in place: the test signals as soon as it hears from the child.
+  process.send({ started: process.argv[1] });
 `;
 
 function spawnChild(index: number, mode: (index: number) => 'crash' | 'idle', started: string[]): ChildProcess {

@@ -30,7 +30,7 @@ const commonEnv = [
   'GRADCAM_STORAGE_PREFIX',
 ];
 const allowedEnv: Record<string, readonly string[]> = {
-  ingest: [...commonEnv, 'GRADCAM_INGEST_PORT', 'GRADCAM_API_TOKENS', 'GRADCAM_MAX_QUEUE_DEPTH', 'GRADCAM_CAPTURE_POLICY', 'GRADCAM_PUBLIC_URL'],
+  ingest: [...commonEnv, 'GRADCAM_INGEST_PORT', 'GRADCAM_API_TOKENS', 'GRADCAM_MAX_QUEUE_DEPTH', 'GRADCAM_CAPTURE_POLICY', 'GRADCAM_PUBLIC_URL', 'GRADCAM_INGEST_PROCESSES'],
   worker: [
     ...commonEnv,
     'GRADCAM_WORKER_PROCESSES',

@@ -50,6 +50,19 @@ export class ProcessSupervisor {
     });
   }
 
+  /**
+   * For a supervising process: on SIGTERM or SIGINT, stops every child with SIGTERM (so each one
+   * drains; Ctrl-C reaches them too) and exits 0 once they are gone.
+   */
+  stopOnSignals(): void {
+    const stop = (signal: NodeJS.Signals) => {
+      this.options.log(`${signal}: stopping ${this.options.processes} × ${this.options.label}`);
+      void this.stop('SIGTERM').then(() => process.exit(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  }
+
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     this.stopping = true;
     await Promise.all(

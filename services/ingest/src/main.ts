@@ -23,12 +23,7 @@ if (config.processes > 1 && cluster.isPrimary) {
     if (++listening !== config.processes) return;
     log.info(`ingest listening on http://${config.host}:${config.port} with ${config.processes} processes (storage: ${config.storage.kind}, capture: ${config.capturePolicy.text})`);
   });
-  const stop = (signal: NodeJS.Signals) => {
-    log.info(`${signal}: stopping ${config.processes} ingest processes`);
-    void supervisor.stop('SIGTERM').then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  supervisor.stopOnSignals();
 } else {
   const log = createLogger({ name: cluster.isWorker ? `ingest-${cluster.worker?.id ?? 0}` : 'ingest', level: config.logLevel });
   await serveIngest(config, log);

@@ -25,12 +25,7 @@ if (config.processes > 1 && indexArgument === undefined) {
     spawn: (index) => fork(script, [String(index)], { stdio: 'inherit', env: childEnvironment({ UV_THREADPOOL_SIZE: '16' }) }),
   });
   supervisor.start();
-  const stop = (signal: NodeJS.Signals) => {
-    log.info(`${signal}: stopping ${config.processes} worker processes`);
-    void supervisor.stop(signal === 'SIGINT' ? 'SIGTERM' : signal).then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  supervisor.stopOnSignals();
 } else {
   const index = Number(indexArgument ?? 0);
   const name = `gradcam-worker-${process.pid}`;

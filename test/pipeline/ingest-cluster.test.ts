@@ -44,6 +44,9 @@ async function acceptedCount(): Promise<number> {
   return Number(line?.split(' ')[1] ?? 0);
 }
 
+/** The primary's cluster workers (not other helpers it may have started). */
+const ingestProcesses = (primary: number) => childPids(primary, 'services/ingest/src/main.ts');
+
 before(async () => {
   redis = await startTestRedis();
   dir = await mkdtemp(join(tmpdir(), 'gradcam-cluster-'));
@@ -59,8 +62,8 @@ before(async () => {
     onLine: (line) => output.push(line) > 40 && output.shift(),
   });
   await waitUntilReady(ingest, `${baseUrl}/readyz`, 60_000);
-  await waitFor('two ingest processes', async () => (childPids(ingest?.child.pid ?? 0).length === 2 ? true : undefined), 30_000).catch((error: unknown) => {
-    throw new Error(`${(error as Error).message}; ingest (pid ${ingest?.child.pid}) has children ${childPids(ingest?.child.pid ?? 0).join(', ') || 'none'}:\n${output.join('\n')}`);
+  await waitFor('two ingest processes', async () => (ingestProcesses(ingest?.child.pid ?? 0).length === 2 ? true : undefined), 30_000).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; ingest (pid ${ingest?.child.pid}) has children ${ingestProcesses(ingest?.child.pid ?? 0).join(', ') || 'none'}:\n${output.join('\n')}`);
   });
 });
 
@@ -80,16 +83,16 @@ test('a scrape of any process counts the records every process accepted', { time
 
 test('a killed ingest process is replaced while the other keeps serving; SIGTERM stops them all', { timeout: 60_000 }, async () => {
   const service = ingest as ServiceProcess;
-  const [victim, survivor] = childPids(service.child.pid ?? 0);
+  const [victim, survivor] = ingestProcesses(service.child.pid ?? 0);
   process.kill(victim as number, 'SIGKILL');
   // Once the primary has reaped it (and before the restart delay is over) the survivor serves
   // alone. A connection handed to a process in the instant it dies is lost: node:cluster's
   // limit, which clients' retries cover.
-  await waitFor('the primary reaping the killed process', async () => (childPids(service.child.pid ?? 0).includes(victim as number) ? undefined : true), 10_000, 10);
+  await waitFor('the primary reaping the killed process', async () => (ingestProcesses(service.child.pid ?? 0).includes(victim as number) ? undefined : true), 10_000, 10);
   const photo = samplePhotos[1] as (typeof samplePhotos)[number];
   for (let i = 0; i < 4; i++) assert.equal(await post('/v1/inferences', inlineRecord(`during-restart-${i}`, photo)), 202);
   const replaced = await waitFor('a replacement process', async () => {
-    const pids = childPids(service.child.pid ?? 0);
+    const pids = ingestProcesses(service.child.pid ?? 0);
     return pids.length === 2 && !pids.includes(victim as number) ? pids : undefined;
   }, 30_000);
   assert.ok(replaced.includes(survivor as number));

@@ -1,7 +1,11 @@
 import { readFileSync, readdirSync } from 'node:fs';
 
-/** The pids whose parent is `parent`, read from /proc (Linux), live or not yet reaped. */
-export function childPids(parent: number): number[] {
+/**
+ * The pids whose parent is `parent` and whose command line contains `command`, read from /proc
+ * (Linux), live or not yet reaped. The filter matters: tsx starts an esbuild helper process as a
+ * child when its cache is cold, as on a fresh clone.
+ */
+export function childPids(parent: number, command: string): number[] {
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -9,7 +13,10 @@ export function childPids(parent: number): number[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command name (which may hold spaces and parentheses): state, ppid, …
       const [, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === parent) children.push(Number(entry));
+      if (Number(ppid) !== parent) continue;
+      // A zombie's cmdline is empty: it was one of ours if it was reaped as such, so keep it.
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmdline === '' || cmdline.includes(command)) children.push(Number(entry));
     } catch {
       // The process ended between readdir and read.
     }

@@ -80,14 +80,15 @@ export class Explainer {
   private batchTensor(inputs: readonly Float32Array[]): Tensor4D {
     const [height, width] = this.inputShape;
     const size = height * width * 3;
-    const data = new Float32Array(inputs.length * size);
     inputs.forEach((input, i) => {
       if (input.length !== size) {
         throw new EngineError('INPUT_INVALID', `input ${i} has ${input.length} values; ${this.model.descriptor.name} expects ${height}×${width}×3 = ${size}`);
       }
-      data.set(input, i * size);
     });
-    return tf.tensor4d(data, [inputs.length, height, width, 3]);
+    // Stacked on the backend rather than through a JS staging array: a fresh multi-megabyte
+    // ArrayBuffer per batch is external memory, and V8 answers external-memory growth with full
+    // (mark-compact) collections; the backend copy is a memcpy.
+    return tf.tidy(() => tf.stack(inputs.map((input) => tf.tensor3d(input, [height, width, 3])))) as Tensor4D;
   }
 
   /** Forward pass only (no gradients): the baseline the Grad-CAM overhead is measured against. */

@@ -143,7 +143,11 @@ export class LayersModelRunner implements ModelRunner {
   }
 
   trunk(input: Tensor4D): TrunkOutput {
-    const out = this.trunkModel.predict(input, { batchSize: Math.max(1, input.shape[0]) });
+    // execute(), not predict(): predict() slices the input into sub-batches and concatenates the
+    // outputs even when there is one sub-batch, copying the whole batch in and every output out
+    // (on wasm the slice also copies the batch into a fresh JS buffer each call).
+    // tidy: unlike predict(), execute() leaves the intermediate activations to the caller.
+    const out = tf.tidy(() => this.trunkModel.execute(input, this.trunkModel.outputs.map((t) => t.name)));
     const [activations, ...bypass] = Array.isArray(out) ? out : [out];
     return { activations: activations as Tensor4D, bypass };
   }

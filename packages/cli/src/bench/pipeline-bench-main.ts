@@ -41,6 +41,8 @@ async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupSt
       steady: e2e.rates.steady?.explanationsPerSecond,
       engine: engine.run.imagesPerSecond,
       otherCpuShares: [e2e.otherCpuShare, engine.run.otherCpuShare],
+      engineCpuMsPerImage: engine.cpuMsPerImage,
+      pipelineCpuMsByProcess: e2e.cpuMsPerExplanation,
     });
     emit(ratio, () => ratioLine(ratio));
   }

@@ -47,6 +47,8 @@ export interface E2eRow {
   readonly stages: WorkerStages | undefined;
   /** Average cores used per process role over submit + processing, and everyone else's share. */
   readonly coresByProcess: Readonly<Record<string, number>>;
+  /** CPU milliseconds per explanation stored, by process role, over the same window (the bench itself left out). */
+  readonly cpuMsPerExplanation: Readonly<Record<string, number>>;
   readonly otherCpuShare: number | undefined;
 }
 
@@ -54,6 +56,12 @@ export interface E2eHooks {
   readonly onServiceLine: (line: string) => void;
   readonly progress: (text: string) => void;
   readonly counter: (text: string) => void;
+}
+
+/** The load generator (this process) is not part of the pipeline's cost. */
+function perExplanation(coresByLabel: Readonly<Record<string, number>>, seconds: number, explanations: number): Record<string, number> {
+  if (explanations === 0) return {};
+  return Object.fromEntries(Object.entries(coresByLabel).filter(([label]) => label !== 'bench').map(([label, cores]) => [label, (cores * seconds * 1000) / explanations]));
 }
 
 /** The stack reads these from the environment; they are set explicitly so the run is what the flags say. */
@@ -171,6 +179,7 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
           latency: e2eLatency(results.completed),
           stages: workerStages(results.completed),
           coresByProcess: cpu.coresByLabel,
+          cpuMsPerExplanation: perExplanation(cpu.coresByLabel, cpu.seconds, results.completed.length),
           otherCpuShare,
         };
       } finally {

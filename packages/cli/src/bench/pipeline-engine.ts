@@ -7,6 +7,8 @@ export interface EngineOnlyRow {
   readonly batch: number;
   readonly seconds: number;
   readonly run: ThroughputRun;
+  /** The children's process CPU (every thread) per image. */
+  readonly cpuMsPerImage: number;
   readonly leak: boolean;
 }
 
@@ -23,6 +25,7 @@ export async function runEngineOnly(plan: ThroughputPlan): Promise<EngineOnlyRow
     batch: plan.batch,
     seconds: plan.seconds,
     run,
+    cpuMsPerImage: (run.results.reduce((sum, r) => sum + r.cpuSeconds, 0) * 1000) / Math.max(1, run.results.reduce((sum, r) => sum + r.images, 0)),
     leak: run.results.some((r) => r.tensorsAfter !== r.tensorsBefore),
   };
 }
@@ -41,6 +44,19 @@ export interface PipelineRatioRow {
   readonly pass: boolean;
   /** Other processes' CPU share during the pipeline and the engine-only parts. */
   readonly otherCpuShares: readonly [number | undefined, number | undefined];
+  readonly cpu: CpuBudget;
+}
+
+/**
+ * Where the ratio goes: CPU per image of the engine alone against CPU per explanation of all the
+ * pipeline's processes. When every core is busy, throughput is cores ÷ CPU per image, so the
+ * throughput ratio tends to `engineMs / pipelineMs`; the split says which process spends the rest.
+ */
+export interface CpuBudget {
+  readonly engineMsPerImage: number;
+  readonly pipelineMsPerExplanation: number;
+  readonly pipelineMsByProcess: Readonly<Record<string, number>>;
+  readonly ratio: number;
 }
 
 export interface RatioInputs {
@@ -48,9 +64,16 @@ export interface RatioInputs {
   readonly steady: number | undefined;
   readonly engine: number;
   readonly otherCpuShares: readonly [number | undefined, number | undefined];
+  readonly engineCpuMsPerImage: number;
+  readonly pipelineCpuMsByProcess: Readonly<Record<string, number>>;
 }
 
-export function pipelineRatio({ endToEnd, steady, engine, otherCpuShares }: RatioInputs): PipelineRatioRow {
+function cpuBudget(engineMsPerImage: number, pipelineMsByProcess: Readonly<Record<string, number>>): CpuBudget {
+  const pipelineMsPerExplanation = Object.values(pipelineMsByProcess).reduce((a, b) => a + b, 0);
+  return { engineMsPerImage, pipelineMsPerExplanation, pipelineMsByProcess, ratio: engineMsPerImage / pipelineMsPerExplanation };
+}
+
+export function pipelineRatio({ endToEnd, steady, engine, otherCpuShares, engineCpuMsPerImage, pipelineCpuMsByProcess }: RatioInputs): PipelineRatioRow {
   const endToEndRatio = endToEnd / engine;
   const steadyRatio = steady === undefined ? undefined : steady / engine;
   const ratio = steadyRatio ?? endToEndRatio;
@@ -63,5 +86,6 @@ export function pipelineRatio({ endToEnd, steady, engine, otherCpuShares }: Rati
     target: pipelineRatioTarget,
     pass: ratio >= pipelineRatioTarget,
     otherCpuShares,
+    cpu: cpuBudget(engineCpuMsPerImage, pipelineCpuMsByProcess),
   };
 }

@@ -73,7 +73,16 @@ export function ratioLine(row: PipelineRatioRow): string {
   // Other load slows the two parts by different amounts, so a noisy ratio can err either way.
   const noisy = [pipeline, engine].some((s) => s !== undefined && s > noisyShare);
   const verdict = `${row.pass ? 'PASS' : 'FAIL'}${noisy ? `? (others took ${formatShare(pipeline)} / ${formatShare(engine)} of the CPU during the two parts: rerun on a quiet machine)` : ''}`;
-  return `Pipeline / engine: ${row.ratio.toFixed(2)} ${row.basis}${other}; target ≥ ${row.target.toFixed(2)}: ${verdict}`;
+  const { cpu } = row;
+  const split = Object.entries(cpu.pipelineMsByProcess)
+    .filter(([, ms]) => ms >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+    .join(', ');
+  return [
+    `Pipeline / engine: ${row.ratio.toFixed(2)} ${row.basis}${other}; target ≥ ${row.target.toFixed(2)}: ${verdict}`,
+    `  CPU per image: engine alone ${cpu.engineMsPerImage.toFixed(1)} ms; pipeline ${cpu.pipelineMsPerExplanation.toFixed(1)} ms (${split}); ratio ${cpu.ratio.toFixed(2)}, which the throughput ratio tends to when every core is busy`,
+  ].join('\n');
 }
 
 export function ingestHeader(plan: IngestCapacityPlan): string {

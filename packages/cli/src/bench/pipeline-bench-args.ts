@@ -24,7 +24,8 @@ export interface PipelineBenchArgs {
 export const pipelineBenchUsage = `Usage: npm run bench:pipeline -- [options]
 
 End-to-end explanations/s and latency through the local stack, engine-only throughput with the same
-settings (and the ratio), then the ingest batch endpoint's capacity. Needs redis-server on PATH.
+settings measured before and after it (and the ratio to their mean, with the CPU budget behind it),
+then the ingest batch endpoint's capacity. Needs redis-server on PATH.
 
   --records N           records pushed end to end (default 1000; --quick: 100), half by reference
   --processes N         worker processes (default GRADCAM_WORKER_PROCESSES, else one per core)

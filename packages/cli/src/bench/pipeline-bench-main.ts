@@ -21,27 +21,33 @@ async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupSt
   const hooks = { onServiceLine: (line: string) => io.serviceLine(line), progress: (t: string) => io.progress(t), counter: (t: string) => io.counter(t) };
   let unmeasured = 0;
 
+  // Engine only on both sides of the end-to-end part: this class of machine changes speed by 10–20 %
+  // within minutes, and a ratio of two figures measured minutes apart carries that drift.
+  const engineRuns: EngineOnlyRow[] = [];
+  const runEngine = async (when: EngineOnlyRow['when']) => {
+    io.progress(`engine only (${when === 'before-e2e' ? 'before the stack starts' : 'stack stopped'}): ${args.engine.processes} processes, warm-up then ${args.engine.seconds} s…`);
+    const engine = await runEngineOnly(args.engine, when);
+    engineRuns.push(engine);
+    emit(engine, () => engineLines(engine));
+    if (engine.leak) io.note('tensor leak: an engine-only child ended with more tensors than it started with');
+  };
+  const both = args.parts.has('e2e') && args.parts.has('engine');
+  if (both) await runEngine('before-e2e');
+
   let e2e: E2eRow | undefined;
   if (args.parts.has('e2e')) {
     e2e = await runE2e(args.e2e, cleanup, hooks);
     if (e2e.completed === 0) unmeasured++;
     emit(e2e, () => e2eLines(e2e as E2eRow));
   }
+  if (args.parts.has('engine')) await runEngine('after-e2e');
 
-  let engine: EngineOnlyRow | undefined;
-  if (args.parts.has('engine')) {
-    io.progress(`engine only: ${args.engine.processes} processes, warm-up then ${args.engine.seconds} s…`);
-    engine = await runEngineOnly(args.engine);
-    emit(engine, () => engineLines(engine as EngineOnlyRow));
-    if (engine.leak) io.note('tensor leak: an engine-only child ended with more tensors than it started with');
-  }
-  if (e2e && engine && e2e.completed > 0) {
+  if (e2e && both && e2e.completed > 0) {
     const ratio = pipelineRatio({
       endToEnd: e2e.rates.explanationsPerSecond,
       steady: e2e.rates.steady?.explanationsPerSecond,
-      engine: engine.run.imagesPerSecond,
-      otherCpuShares: [e2e.otherCpuShare, engine.run.otherCpuShare],
-      engineCpuMsPerImage: engine.cpuMsPerImage,
+      engine: engineRuns,
+      pipelineOtherCpuShare: e2e.otherCpuShare,
       pipelineCpuMsByProcess: e2e.cpuMsPerExplanation,
     });
     emit(ratio, () => ratioLine(ratio));

@@ -2,6 +2,8 @@ import { type ThroughputPlan, type ThroughputRun, measureThroughput } from './mu
 
 export interface EngineOnlyRow {
   readonly kind: 'pipeline-engine';
+  /** Measured on either side of the end-to-end part, so drift in the machine's speed shows. */
+  readonly when: 'before-e2e' | 'after-e2e';
   readonly model: string;
   readonly backend: string;
   readonly batch: number;
@@ -16,10 +18,11 @@ export interface EngineOnlyRow {
  * Part 2: Grad-CAM alone in `plan.processes` processes at once (bench:engine's throughput children,
  * barrier-started), with the pipeline's model, backend and batch, and nothing else running.
  */
-export async function runEngineOnly(plan: ThroughputPlan): Promise<EngineOnlyRow> {
+export async function runEngineOnly(plan: ThroughputPlan, when: EngineOnlyRow['when']): Promise<EngineOnlyRow> {
   const run = await measureThroughput(plan, plan.processes);
   return {
     kind: 'pipeline-engine',
+    when,
     model: plan.model,
     backend: run.results[0]?.backend ?? plan.backend,
     batch: plan.batch,
@@ -44,8 +47,13 @@ export interface PipelineRatioRow {
   readonly pass: boolean;
   /** Other processes' CPU share during the pipeline and the engine-only parts. */
   readonly otherCpuShares: readonly [number | undefined, number | undefined];
+  /** |before − after| / mean of the engine-only rates when both were measured. */
+  readonly engineDrift: number | undefined;
   readonly cpu: CpuBudget;
 }
+
+/** Above this, the machine's speed changed between the parts and the ratio is suspect. */
+export const engineDriftLimit = 0.1;
 
 /**
  * Where the ratio goes: CPU per image of the engine alone against CPU per explanation of all the
@@ -62,20 +70,26 @@ export interface CpuBudget {
 export interface RatioInputs {
   readonly endToEnd: number;
   readonly steady: number | undefined;
-  readonly engine: number;
-  readonly otherCpuShares: readonly [number | undefined, number | undefined];
-  readonly engineCpuMsPerImage: number;
+  /** Engine-only runs (before and after the end-to-end part); the ratio uses their mean. */
+  readonly engine: readonly EngineOnlyRow[];
+  readonly pipelineOtherCpuShare: number | undefined;
   readonly pipelineCpuMsByProcess: Readonly<Record<string, number>>;
 }
+
+const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
 function cpuBudget(engineMsPerImage: number, pipelineMsByProcess: Readonly<Record<string, number>>): CpuBudget {
   const pipelineMsPerExplanation = Object.values(pipelineMsByProcess).reduce((a, b) => a + b, 0);
   return { engineMsPerImage, pipelineMsPerExplanation, pipelineMsByProcess, ratio: engineMsPerImage / pipelineMsPerExplanation };
 }
 
-export function pipelineRatio({ endToEnd, steady, engine, otherCpuShares, engineCpuMsPerImage, pipelineCpuMsByProcess }: RatioInputs): PipelineRatioRow {
+export function pipelineRatio({ endToEnd, steady, engine: runs, pipelineOtherCpuShare, pipelineCpuMsByProcess }: RatioInputs): PipelineRatioRow {
+  const rates = runs.map((r) => r.run.imagesPerSecond);
+  const engine = mean(rates);
   const endToEndRatio = endToEnd / engine;
   const steadyRatio = steady === undefined ? undefined : steady / engine;
+  const engineShares = runs.map((r) => r.run.otherCpuShare).filter((s): s is number => s !== undefined);
+  const otherCpuShares = [pipelineOtherCpuShare, engineShares.length > 0 ? Math.max(...engineShares) : undefined] as const;
   const ratio = steadyRatio ?? endToEndRatio;
   return {
     kind: 'pipeline-ratio',
@@ -86,6 +100,7 @@ export function pipelineRatio({ endToEnd, steady, engine, otherCpuShares, engine
     target: pipelineRatioTarget,
     pass: ratio >= pipelineRatioTarget,
     otherCpuShares,
-    cpu: cpuBudget(engineCpuMsPerImage, pipelineCpuMsByProcess),
+    engineDrift: rates.length > 1 ? (Math.max(...rates) - Math.min(...rates)) / engine : undefined,
+    cpu: cpuBudget(mean(runs.map((r) => r.cpuMsPerImage)), pipelineCpuMsByProcess),
   };
 }

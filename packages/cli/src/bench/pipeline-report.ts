@@ -2,7 +2,7 @@ import { formatShare, noisyShare, throughputRunLine } from './bench-report.ts';
 import { type IngestCapacityPlan, type IngestCapacityRow, ingestTarget } from './ingest-capacity.ts';
 import type { E2eRow } from './pipeline-e2e.ts';
 import type { Percentiles } from './pipeline-e2e-stats.ts';
-import type { EngineOnlyRow, PipelineRatioRow } from './pipeline-engine.ts';
+import { type EngineOnlyRow, type PipelineRatioRow, engineDriftLimit } from './pipeline-engine.ts';
 
 /** Milliseconds in the unit a reader takes in at a glance. */
 function duration(ms: number): string {
@@ -61,7 +61,7 @@ export function e2eLines(row: E2eRow): string {
 
 export function engineLines(row: EngineOnlyRow): string {
   return [
-    `Engine only (stack stopped): ${row.model} on ${row.backend}, Grad-CAM, batch ${row.batch}, ${row.seconds} s overlapping windows (bench:engine's throughput workers)`,
+    `Engine only (${row.when === 'before-e2e' ? 'before the stack starts' : 'stack stopped'}): ${row.model} on ${row.backend}, Grad-CAM, batch ${row.batch}, ${row.seconds} s overlapping windows (bench:engine's throughput workers)`,
     throughputRunLine(`${row.run.processes} process${row.run.processes === 1 ? '' : 'es'}`, row.run),
     ...(row.leak ? ['  LEAK: a child ended with more tensors than it started with'] : []),
   ].join('\n');
@@ -72,7 +72,13 @@ export function ratioLine(row: PipelineRatioRow): string {
   const [pipeline, engine] = row.otherCpuShares;
   // Other load slows the two parts by different amounts, so a noisy ratio can err either way.
   const noisy = [pipeline, engine].some((s) => s !== undefined && s > noisyShare);
-  const verdict = `${row.pass ? 'PASS' : 'FAIL'}${noisy ? `? (others took ${formatShare(pipeline)} / ${formatShare(engine)} of the CPU during the two parts: rerun on a quiet machine)` : ''}`;
+  const drifted = row.engineDrift !== undefined && row.engineDrift > engineDriftLimit;
+  const doubts = [
+    ...(noisy ? [`others took ${formatShare(pipeline)} / ${formatShare(engine)} of the CPU during the parts`] : []),
+    ...(drifted ? [`engine-only throughput moved ${((row.engineDrift ?? 0) * 100).toFixed(0)}% between its two runs`] : []),
+  ];
+  const verdict = `${row.pass ? 'PASS' : 'FAIL'}${doubts.length > 0 ? `? (${doubts.join('; ')}: rerun on a quiet machine)` : ''}`;
+  const against = row.engineDrift === undefined ? '' : ` against the mean of the two engine-only runs (they differ by ${(row.engineDrift * 100).toFixed(0)}%)`;
   const { cpu } = row;
   const split = Object.entries(cpu.pipelineMsByProcess)
     .filter(([, ms]) => ms >= 0.05)
@@ -80,7 +86,7 @@ export function ratioLine(row: PipelineRatioRow): string {
     .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
     .join(', ');
   return [
-    `Pipeline / engine: ${row.ratio.toFixed(2)} ${row.basis}${other}; target ≥ ${row.target.toFixed(2)}: ${verdict}`,
+    `Pipeline / engine: ${row.ratio.toFixed(2)} ${row.basis}${other}${against}; target ≥ ${row.target.toFixed(2)}: ${verdict}`,
     `  CPU per image: engine alone ${cpu.engineMsPerImage.toFixed(1)} ms; pipeline ${cpu.pipelineMsPerExplanation.toFixed(1)} ms (${split}); ratio ${cpu.ratio.toFixed(2)}, which the throughput ratio tends to when every core is busy`,
   ].join('\n');
 }
@@ -127,5 +133,6 @@ export const pipelineFootnote = [
   'Throughput counts manifests stored (BullMQ completed jobs); latency is per job from acceptedAt (ingest) to storedAt (worker), as the',
   '  completed jobs return them. CPU (cores): average cores each of our processes used over the part; others: share of all cores',
   `  used by processes not ours (above ${noisyShare * 100}% the figures are noisy). Engine only runs the same Grad-CAM call on fixture photos`,
-  '  already decoded, so the ratio is what decode, render, storage, queue and the other services cost the workers.',
+  '  already decoded, so the ratio is what decode, render, storage, queue and the other services cost the workers. CPU per image:',
+  '  all CPU of each engine-only child, and of each stack process over the end-to-end part, divided by the images it explained.',
 ].join('\n');

@@ -146,7 +146,7 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
       const redis = await connectRedis(stack.redisUrl);
       const closeRedis = cleanup.push('close the Redis client', async () => redis.disconnect());
       try {
-        const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
+        const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token, onRetry: (reason, waitMs) => hooks.progress(`${reason}; retrying in ${(waitMs / 1000).toFixed(1)} s`) });
         const contention = new CpuContention();
         const meter = new TreeCpuMeter();
         hooks.progress(`pushing ${plan.records} records…`);

@@ -47,7 +47,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
       metadata: { source: basename(file) },
     })),
   );
-  const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
+  const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token, onRetry: (reason, waitMs) => console.error(`${reason}; retrying in ${(waitMs / 1000).toFixed(1)} s`) });
   const posted = await client.postBatch(records).catch((error: unknown) => {
     const cause = (error as { cause?: { code?: string } }).cause;
     if (cause?.code === 'ECONNREFUSED') throw new UsageError(`the local stack is not answering at ${stack.ingestUrl}: start it with \`npm start\` in another terminal`);

@@ -2,7 +2,30 @@
 export interface IngestClientOptions {
   readonly baseUrl: string;
   readonly token: string;
+  /** Per attempt: an attempt with no answer by then is abandoned and retried. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Further attempts after a dropped connection, a timeout, 429 or 503. Default 4. */
+  readonly retries?: number;
+  /** First wait between attempts, doubling up to 5 s; a Retry-After header wins (up to 30 s). Default 250 ms. */
+  readonly backoffMs?: number;
+  /** Told about each retry (the demo prints it), with what went wrong and how long it waits. */
+  readonly onRetry?: (reason: string, waitMs: number) => void;
 }
+
+/**
+ * Connection failures worth another attempt: the server closed or reset the connection (an ingest
+ * process that died with our request, which node:cluster had already handed to it). A refused
+ * connection is not retried: nothing is listening, and the caller should say so at once.
+ */
+const droppedConnection = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+function retryableError(error: unknown): string | undefined {
+  if (error instanceof DOMException && error.name === 'TimeoutError') return 'no answer in time';
+  const code = (error as { cause?: { code?: unknown } }).cause?.code;
+  return typeof code === 'string' && droppedConnection.has(code) ? `connection dropped (${code})` : undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface BatchResult {
   readonly accepted: number;
@@ -22,14 +45,41 @@ export interface InferenceStatusBody {
 export class IngestClient {
   constructor(private readonly options: IngestClientOptions) {}
 
+  /**
+   * One request, retried on a dropped connection, a timeout, 429 (queue full) and 503 (Redis or
+   * storage down). Retrying a POST is safe: record ids are idempotency keys, so a record the
+   * server did accept comes back as a duplicate, never as a second job.
+   */
   private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const response = await fetch(`${this.options.baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${this.options.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
+    const { timeoutMs = 30_000, retries = 4, backoffMs = 250 } = this.options;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    for (let attempt = 0; ; attempt++) {
+      const backoff = Math.min(5000, backoffMs * 2 ** attempt);
+      let reason: string;
+      let waitMs = backoff;
+      try {
+        const response = await fetch(`${this.options.baseUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${this.options.token}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(payload === undefined ? {} : { body: payload }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        const text = await response.text();
+        if ((response.status !== 429 && response.status !== 503) || attempt >= retries) {
+          return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
+        }
+        reason = `${method} ${path} answered ${response.status}`;
+        const retryAfter = Number(response.headers.get('retry-after'));
+        if (response.headers.has('retry-after') && Number.isFinite(retryAfter) && retryAfter >= 0) waitMs = Math.min(30_000, retryAfter * 1000);
+      } catch (error) {
+        const retryable = retryableError(error);
+        if (retryable === undefined) throw error;
+        if (attempt >= retries) throw new Error(`${method} ${path}: ${retryable}, ${attempt + 1} attempts`, { cause: error });
+        reason = `${method} ${path}: ${retryable}`;
+      }
+      this.options.onRetry?.(reason, waitMs);
+      await sleep(waitMs);
+    }
   }
 
   async postBatch(records: readonly unknown[]): Promise<BatchResult> {

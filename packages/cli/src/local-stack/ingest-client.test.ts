@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { IngestClient } from './ingest-client.ts';
+
+/** A real HTTP server whose n-th request (0-based) gets `answer(n, …)`; it records each body. */
+async function server(answer: (n: number, request: IncomingMessage, response: ServerResponse) => void) {
+  const bodies: string[] = [];
+  const http = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      bodies.push(Buffer.concat(chunks).toString('utf8'));
+      answer(bodies.length - 1, request, response);
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  after(() => {
+    http.closeAllConnections();
+    http.close();
+  });
+  return { baseUrl, bodies };
+}
+
+const accepted = (response: ServerResponse) => {
+  response.writeHead(200, { 'content-type': 'application/json' });
+  response.end(JSON.stringify({ accepted: 1, rejected: 0, results: [{ index: 0, id: 'a', status: 'queued' }] }));
+};
+const records = [{ id: 'a', model: { name: 'm' }, image: { uri: 's3://b/k' } }];
+
+describe('IngestClient retries', () => {
+  test('503 with Retry-After: waits as told, sends the same records again, returns the answer', async () => {
+    const { baseUrl, bodies } = await server((n, _request, response) => {
+      if (n > 0) return accepted(response);
+      response.writeHead(503, { 'retry-after': '0', 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { code: 'REDIS_UNAVAILABLE', message: 'down' } }));
+    });
+    const retries: string[] = [];
+    const client = new IngestClient({ baseUrl, token: 't', backoffMs: 1, onRetry: (reason, waitMs) => retries.push(`${reason} / ${waitMs}`) });
+    const result = await client.postBatch(records);
+    assert.equal(result.accepted, 1);
+    assert.deepEqual(retries, ['POST /v1/inferences:batch answered 503 / 0']);
+    assert.equal(bodies.length, 2);
+    assert.equal(bodies[1], bodies[0]);
+  });
+
+  test('a connection the server drops mid-request is retried', async () => {
+    const { baseUrl, bodies } = await server((n, request, response) => {
+      if (n === 0) request.socket.destroy();
+      else accepted(response);
+    });
+    const retries: string[] = [];
+    const client = new IngestClient({ baseUrl, token: 't', backoffMs: 1, onRetry: (reason) => retries.push(reason) });
+    assert.equal((await client.postBatch(records)).accepted, 1);
+    assert.equal(bodies.length, 2);
+    assert.match(retries[0] ?? '', /connection dropped/);
+  });
+
+  test('no answer: each attempt times out, and the error says how many were made', async () => {
+    const { baseUrl, bodies } = await server(() => undefined);
+    const client = new IngestClient({ baseUrl, token: 't', timeoutMs: 150, retries: 1, backoffMs: 1 });
+    await assert.rejects(client.postBatch(records), /POST \/v1\/inferences:batch: no answer in time, 2 attempts/);
+    assert.equal(bodies.length, 2);
+  });
+
+  test('429 after the last retry is the answer: postBatch reports it', async () => {
+    const { baseUrl, bodies } = await server((_n, _request, response) => {
+      response.writeHead(429, { 'retry-after': '0', 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { code: 'QUEUE_FULL', message: 'the queue is full' } }));
+    });
+    const client = new IngestClient({ baseUrl, token: 't', retries: 2, backoffMs: 1 });
+    await assert.rejects(client.postBatch(records), /answered 429: the queue is full/);
+    assert.equal(bodies.length, 3);
+  });
+
+  test('a refused connection fails at once, with the cause the demo recognises', async () => {
+    // A port that was just free: listen on it, then close it again.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closed = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const client = new IngestClient({ baseUrl: closed, token: 't', backoffMs: 1_000 });
+    const started = performance.now();
+    await assert.rejects(client.postBatch(records), (error: unknown) => (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED');
+    assert.ok(performance.now() - started < 900, 'no backoff wait before failing');
+  });
+});

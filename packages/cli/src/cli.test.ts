@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -112,4 +112,35 @@ test('gradcam models lists the built-ins with their discovered target layers', (
       ['nsfw-inception-v3', 'mixed10'],
     ],
   );
+});
+
+test('gradcam sweep-partials removes stale temporary files only, says what it did, and refuses bad arguments', async () => {
+  const store = await mkdtemp(join(tmpdir(), 'gradcam-sweep-'));
+  await mkdir(join(store, 'run', '1'), { recursive: true });
+  const object = join(store, 'run', '1', 'explanation.json');
+  const stale = join(store, 'run', '1', '.gradcam-0.overlay.jpg.0123456789abcdef.partial');
+  const fresh = join(store, 'run', '1', '.gradcam-0.npy.fedcba9876543210.partial');
+  await writeFile(object, '{}');
+  await writeFile(stale, Buffer.alloc(2_000_000));
+  await writeFile(fresh, 'x');
+  const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+  await utimes(stale, twoHoursAgo, twoHoursAgo);
+  await utimes(object, twoHoursAgo, twoHoursAgo);
+
+  const dry = gradcam('sweep-partials', store, '--dry-run');
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /would remove 1 temporary file \(2\.0 MB\).*kept 1/);
+  assert.equal((await readdir(join(store, 'run', '1'))).length, 3);
+
+  const run = gradcam('sweep-partials', store, '--older-than', '90m');
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /removed 1 temporary file/);
+  assert.deepEqual((await readdir(join(store, 'run', '1'))).sort(), ['.gradcam-0.npy.fedcba9876543210.partial', 'explanation.json']);
+
+  const badAge = gradcam('sweep-partials', store, '--older-than', 'soon');
+  assert.equal(badAge.status, 2);
+  assert.match(badAge.stderr, /--older-than must be a number and a unit/);
+  const noFolder = gradcam('sweep-partials', join(store, 'missing'));
+  assert.equal(noFolder.status, 2);
+  assert.match(noFolder.stderr, /is not a folder/);
 });

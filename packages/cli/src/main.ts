@@ -5,6 +5,7 @@ import { UsageError } from './cli-error.ts';
 import { demoCommand } from './commands/demo-command.ts';
 import { explainCommand } from './commands/explain-command.ts';
 import { modelsCommand } from './commands/models-command.ts';
+import { sweepCommand } from './commands/sweep-command.ts';
 import { upCommand } from './commands/up-command.ts';
 
 const usage = `Usage: gradcam <command> [options]
@@ -14,6 +15,7 @@ Commands:
   models                        list the built-in models and their target layers
   up                            run the pipeline locally (ingest, workers, exporter; npm start)
   demo [files or folders…]      post images to the local pipeline and show where they landed
+  sweep-partials <store folder> remove temporary files that killed writers left in a local store
 
 Run gradcam <command> --help for the options of one command.`;
 
@@ -22,6 +24,7 @@ const commands: Record<string, (argv: readonly string[]) => Promise<number>> = {
   models: modelsCommand,
   up: upCommand,
   demo: demoCommand,
+  'sweep-partials': sweepCommand,
 };
 
 /** Runs one CLI invocation; returns the exit status. Every error becomes one readable line. */

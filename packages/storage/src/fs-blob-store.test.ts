@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -175,6 +177,58 @@ test('with fsync off, puts are still whole and atomic for readers', async () => 
     assert.equal((await listAll(store, 'a/')).length, 20);
     assert.deepEqual(await store.get('a/7.bin'), body);
     assert.deepEqual((await readdir(join(dir, 'a'))).filter((name) => name.endsWith('.partial')), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a writer killed mid-write leaves a hidden .partial file; sweepPartials removes it once stale, and nothing else', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-fs-sweep-'));
+  try {
+    const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: secret });
+    await store.put('run/1/explanation.json', Buffer.from('{}'), { contentType: 'application/json' });
+    // A real writer in its own process: it streams the first chunk of an overlay and is SIGKILLed
+    // before the rest arrives, as an OOM-killed worker would be.
+    const writer = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { Readable } from 'node:stream';
+         import { FsBlobStore } from ${JSON.stringify(new URL('./fs-blob-store.ts', import.meta.url).href)};
+         const store = new FsBlobStore({ rootDir: ${JSON.stringify(dir)}, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: ${JSON.stringify(secret)} });
+         const body = new Readable({ read() {} });
+         body.push(Buffer.alloc(4096, 1));
+         void store.put('run/1/gradcam-0.overlay.jpg', body, { contentType: 'image/jpeg' });
+         setInterval(() => {}, 60_000); // the rest of the body never comes`,
+      ],
+      { stdio: 'ignore' },
+    );
+    const exited = once(writer, 'exit');
+    const folder = join(dir, 'run', '1');
+    const partials = async () => (await readdir(folder)).filter((name) => name.endsWith('.partial'));
+    for (let waited = 0; (await partials()).length === 0; waited += 50) {
+      assert.ok(waited < 20_000, 'the writer never started its temporary file');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    writer.kill('SIGKILL');
+    const [, signal] = await exited;
+    assert.equal(signal, 'SIGKILL', 'the writer was still writing when it was killed');
+    const [leftover] = await partials();
+    assert.ok(leftover);
+    assert.deepEqual(await listAll(store, 'run/'), ['run/1/explanation.json'], 'list never shows a temporary file');
+
+    assert.deepEqual(await store.sweepPartials({ olderThanMs: 3_600_000 }), { removed: 0, removedBytes: 0, kept: 1 }, 'a fresh one may be a live write');
+    const later = Date.now() + 2 * 3_600_000;
+    const dry = await store.sweepPartials({ olderThanMs: 3_600_000, now: later, dryRun: true });
+    assert.equal(dry.removed, 1);
+    assert.deepEqual(await partials(), [leftover], 'a dry run removes nothing');
+    const swept = await store.sweepPartials({ olderThanMs: 3_600_000, now: later });
+    assert.deepEqual(swept, dry);
+    assert.deepEqual(await partials(), []);
+    assert.deepEqual(await store.get('run/1/explanation.json'), Buffer.from('{}'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -27,6 +27,14 @@ export interface FsBlobStoreOptions {
   readonly fsync?: boolean;
 }
 
+/** What `sweepPartials` found: temporary files removed (or, dry, that would be) and kept. */
+export interface PartialSweep {
+  readonly removed: number;
+  readonly removedBytes: number;
+  /** Temporary files modified more recently than the threshold: possibly writes in progress. */
+  readonly kept: number;
+}
+
 /** What an HTTP route needs to stream an object to a client. */
 export interface ServedBlob {
   readonly body: Readable;
@@ -195,6 +203,52 @@ export class FsBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  /**
+   * Removes the temporary files of writes that never finished: a writer killed mid-write
+   * (SIGKILL, OOM, power loss) leaves its `.partial` file behind, and the retried write picks a new
+   * name. A write in progress touches its file as data arrives, so a threshold well above the
+   * slowest upload never removes a live one. Walks the whole store: run it from cron or by hand
+   * (`gradcam sweep-partials`), not per request.
+   */
+  async sweepPartials(options: { readonly olderThanMs: number; readonly dryRun?: boolean; readonly now?: number }): Promise<PartialSweep> {
+    const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
+    let removed = 0;
+    let removedBytes = 0;
+    let kept = 0;
+    const visit = async (folder: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(folder, { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw fsError(error, folder, 'list');
+      }
+      for (const entry of entries) {
+        const path = join(folder, entry.name);
+        if (entry.isDirectory()) {
+          await visit(path);
+          continue;
+        }
+        if (!entry.isFile() || !partialName.test(entry.name)) continue;
+        try {
+          const info = await stat(path);
+          if (info.mtimeMs >= cutoff) {
+            kept++;
+            continue;
+          }
+          if (!options.dryRun) await unlink(path);
+          removed++;
+          removedBytes += info.size;
+        } catch (error) {
+          // Renamed into place or cleaned up by its writer since the readdir: nothing to do.
+          if (!isMissing(error)) throw fsError(error, path, 'delete');
+        }
+      }
+    };
+    await visit(this.rootDir);
+    return { removed, removedBytes, kept };
   }
 
   private async write(key: string, body: Uint8Array | Readable, contentLength: number | undefined): Promise<void> {

@@ -4,7 +4,7 @@ export { listAll, maxPresignSeconds } from './blob-store.ts';
 export type { BlobHead, BlobStore, GetOptions, PutOptions } from './blob-store.ts';
 export { contentTypeFor, defaultContentType } from './content-types.ts';
 export { FsBlobStore } from './fs-blob-store.ts';
-export type { FsBlobStoreOptions, ServedBlob } from './fs-blob-store.ts';
+export type { FsBlobStoreOptions, PartialSweep, ServedBlob } from './fs-blob-store.ts';
 export { multipartThresholdBytes, S3BlobStore } from './s3-blob-store.ts';
 export type { S3BlobStoreOptions } from './s3-blob-store.ts';
 export { isStorageError, StorageError } from './storage-error.ts';

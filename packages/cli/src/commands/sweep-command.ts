@@ -1,0 +1,46 @@
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { FsBlobStore } from '@gradcam/storage';
+import { UsageError } from '../cli-error.ts';
+
+export const sweepUsage = `Usage: gradcam sweep-partials <store folder> [--older-than 1h] [--dry-run]
+
+Removes the temporary .partial files that writers killed mid-write (SIGKILL, out of memory, power
+loss) left in a local filesystem store (GRADCAM_STORAGE_DIR, .gradcam/storage for npm start).
+Objects are never touched, and only temporary files not modified for --older-than (default 1h,
+units s, m, h, d) are removed, so a write in progress is safe. S3 needs no sweep: give the bucket
+a lifecycle rule that aborts incomplete multipart uploads.`;
+
+const units: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function parseAge(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([smhd])$/.exec(text.trim());
+  if (!match) throw new UsageError(`--older-than must be a number and a unit (s, m, h or d), e.g. 90m; got "${text}"`);
+  return Number(match[1]) * (units[match[2] as string] as number);
+}
+
+export async function sweepCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(sweepUsage);
+    return 0;
+  }
+  const [folder, ...extra] = positionals;
+  if (folder === undefined || extra.length > 0) throw new UsageError('give exactly one store folder');
+  const olderThanMs = parseAge(values['older-than'] ?? '1h');
+  const isFolder = await stat(folder).then((s) => s.isDirectory(), () => false);
+  if (!isFolder) throw new UsageError(`${folder} is not a folder`);
+  // Only the folder matters here: the store never serves or signs anything in this command.
+  const store = new FsBlobStore({ rootDir: folder, publicBaseUrl: 'http://127.0.0.1', signingSecret: 'sweep-partials-unused-secret' });
+  const sweep = await store.sweepPartials({ olderThanMs, dryRun: values['dry-run'] === true });
+  const verb = values['dry-run'] ? 'would remove' : 'removed';
+  console.log(
+    `${verb} ${sweep.removed} temporary file${sweep.removed === 1 ? '' : 's'} (${(sweep.removedBytes / 1e6).toFixed(1)} MB) in ${store.rootDir}; ` +
+      `kept ${sweep.kept} modified in the last ${values['older-than'] ?? '1h'}`,
+  );
+  return 0;
+}

@@ -12,7 +12,7 @@ import { CleanupStack, cleanUpOnSignals } from './pipeline-cleanup.ts';
 import { BenchConsole } from './pipeline-console.ts';
 import { type E2eRow, runE2e } from './pipeline-e2e.ts';
 import { type EngineOnlyRow, pipelineRatio, runEngineOnly } from './pipeline-engine.ts';
-import { e2eLines, engineLines, ingestHeader, ingestLine, pipelineFootnote, ratioLine } from './pipeline-report.ts';
+import { e2eLines, engineLines, engineMoment, ingestHeader, ingestLine, pipelineFootnote, ratioLine } from './pipeline-report.ts';
 
 async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupStack): Promise<number> {
   const emit = (row: { kind: string }, text: () => string) => io.out(args.json ? jsonLine(row) : `${text()}\n`);
@@ -25,7 +25,7 @@ async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupSt
   // within minutes, and a ratio of two figures measured minutes apart carries that drift.
   const engineRuns: EngineOnlyRow[] = [];
   const runEngine = async (when: EngineOnlyRow['when']) => {
-    io.progress(`engine only (${when === 'before-e2e' ? 'before the stack starts' : 'stack stopped'}): ${args.engine.processes} processes, warm-up then ${args.engine.seconds} s…`);
+    io.progress(`engine only (${engineMoment(when)}): ${args.engine.processes} processes, warm-up then ${args.engine.seconds} s…`);
     const engine = await runEngineOnly(args.engine, when);
     engineRuns.push(engine);
     emit(engine, () => engineLines(engine));

@@ -15,14 +15,18 @@ function duration(ms: number): string {
 const spread = (p: Percentiles): string => `p50 ${duration(p.p50)}  p95 ${duration(p.p95)}  p99 ${duration(p.p99)}  max ${duration(p.max)}`;
 const others = (share: number | undefined): string => `others ${formatShare(share)}${share !== undefined && share > noisyShare ? ' (noisy: figures suspect)' : ''}`;
 
-/** `worker-0 0.95, ingest 0.03, …`: busiest first, idle helpers left out. */
-function cores(byProcess: Readonly<Record<string, number>>): string {
-  return Object.entries(byProcess)
-    .filter(([, c]) => c >= 0.005)
+/** `worker-0 0.95, ingest 0.03, …`: largest first, those that round to zero left out. */
+function byProcess(values: Readonly<Record<string, number>>, digits: number): string {
+  return Object.entries(values)
+    .filter(([, v]) => v >= 0.5 * 10 ** -digits)
     .sort((a, b) => b[1] - a[1])
-    .map(([name, c]) => `${name} ${c.toFixed(2)}`)
+    .map(([name, v]) => `${name} ${v.toFixed(digits)}`)
     .join(', ');
 }
+const cores = (values: Readonly<Record<string, number>>): string => byProcess(values, 2);
+
+/** When an engine-only run happened, as its header and progress line say it. */
+export const engineMoment = (when: EngineOnlyRow['when']): string => (when === 'before-e2e' ? 'before the stack starts' : 'stack stopped');
 
 const counts = (byKey: Readonly<Record<string, number>>): string =>
   Object.entries(byKey)
@@ -61,7 +65,7 @@ export function e2eLines(row: E2eRow): string {
 
 export function engineLines(row: EngineOnlyRow): string {
   return [
-    `Engine only (${row.when === 'before-e2e' ? 'before the stack starts' : 'stack stopped'}): ${row.model} on ${row.backend}, Grad-CAM, batch ${row.batch}, ${row.seconds} s overlapping windows (bench:engine's throughput workers)`,
+    `Engine only (${engineMoment(row.when)}): ${row.model} on ${row.backend}, Grad-CAM, batch ${row.batch}, ${row.seconds} s overlapping windows (bench:engine's throughput workers)`,
     throughputRunLine(`${row.run.processes} process${row.run.processes === 1 ? '' : 'es'}`, row.run),
     ...(row.leak ? ['  LEAK: a child ended with more tensors than it started with'] : []),
   ].join('\n');
@@ -80,11 +84,7 @@ export function ratioLine(row: PipelineRatioRow): string {
   const verdict = `${row.pass ? 'PASS' : 'FAIL'}${doubts.length > 0 ? `? (${doubts.join('; ')}: rerun on a quiet machine)` : ''}`;
   const against = row.engineDrift === undefined ? '' : ` against the mean of the two engine-only runs (they differ by ${(row.engineDrift * 100).toFixed(0)}%)`;
   const { cpu } = row;
-  const split = Object.entries(cpu.pipelineMsByProcess)
-    .filter(([, ms]) => ms >= 0.05)
-    .sort((a, b) => b[1] - a[1])
-    .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
-    .join(', ');
+  const split = byProcess(cpu.pipelineMsByProcess, 1);
   return [
     `Pipeline / engine: ${row.ratio.toFixed(2)} ${row.basis}${other}${against}; target ≥ ${row.target.toFixed(2)}: ${verdict}`,
     `  CPU per image: engine alone ${cpu.engineMsPerImage.toFixed(1)} ms; pipeline ${cpu.pipelineMsPerExplanation.toFixed(1)} ms (${split}); ratio ${cpu.ratio.toFixed(2)}, which the throughput ratio tends to when every core is busy`,

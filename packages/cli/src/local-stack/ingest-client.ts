@@ -54,9 +54,8 @@ export class IngestClient {
     const { timeoutMs = 30_000, retries = 4, backoffMs = 250 } = this.options;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
-      const backoff = Math.min(5000, backoffMs * 2 ** attempt);
       let reason: string;
-      let waitMs = backoff;
+      let waitMs = Math.min(5000, backoffMs * 2 ** attempt);
       try {
         const response = await fetch(`${this.options.baseUrl}${path}`, {
           method,

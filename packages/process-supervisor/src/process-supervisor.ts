@@ -26,12 +26,15 @@ const maxRestartDelayMs = 30_000;
  */
 export class ProcessSupervisor {
   private readonly children = new Map<number, ChildProcess>();
+  private readonly restartDelayMs: number;
   private stopping = false;
 
-  constructor(private readonly options: SupervisorOptions) {}
+  constructor(private readonly options: SupervisorOptions) {
+    this.restartDelayMs = options.restartDelayMs ?? 1000;
+  }
 
   start(): void {
-    for (let index = 0; index < this.options.processes; index++) this.startOne(index, this.options.restartDelayMs ?? 1000);
+    for (let index = 0; index < this.options.processes; index++) this.startOne(index, this.restartDelayMs);
   }
 
   private startOne(index: number, delayMs: number): void {
@@ -44,7 +47,7 @@ export class ProcessSupervisor {
       this.children.delete(index);
       if (this.stopping) return;
       // A process that crashes at once would crash in a tight loop: back off.
-      const next = Date.now() - started < quickCrashMs ? Math.min(delayMs * 2, maxRestartDelayMs) : (this.options.restartDelayMs ?? 1000);
+      const next = Date.now() - started < quickCrashMs ? Math.min(delayMs * 2, maxRestartDelayMs) : this.restartDelayMs;
       log(`${label} ${index} exited (${signal ?? `code ${code}`}); restarting in ${next} ms`);
       setTimeout(() => this.stopping || this.startOne(index, next), next);
     });

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { loadConfigOrExit, readIngestConfig } from '@gradcam/config';
 import { ProcessSupervisor } from '@gradcam/process-supervisor';
 import { answerClusterScrapes, createLogger } from '@gradcam/telemetry';
-import { serveIngest } from './serve-ingest.ts';
+import { listeningLine, serveIngest } from './serve-ingest.ts';
 
 // Composition root. With GRADCAM_INGEST_PROCESSES > 1 this process only supervises: the cluster
 // workers it forks run the HTTP service on one shared port, and it aggregates their metrics.
@@ -21,7 +21,7 @@ if (config.processes > 1 && cluster.isPrimary) {
   let listening = 0;
   cluster.on('listening', () => {
     if (++listening !== config.processes) return;
-    log.info(`ingest listening on http://${config.host}:${config.port} with ${config.processes} processes (storage: ${config.storage.kind}, capture: ${config.capturePolicy.text})`);
+    log.info(listeningLine(config, config.processes));
   });
   supervisor.stopOnSignals();
 } else {

@@ -5,6 +5,12 @@ import { createBlobStore } from '@gradcam/storage';
 import { type Logger, clusterScrape, createRegistry } from '@gradcam/telemetry';
 import { createIngestApp } from './wire-ingest.ts';
 
+/** The start-up line, from the one process or the cluster's primary once every worker listens. */
+export function listeningLine(config: IngestConfig, processes = 1): string {
+  const across = processes > 1 ? ` with ${processes} processes` : '';
+  return `ingest listening on http://${config.host}:${config.port}${across} (storage: ${config.storage.kind}, capture: ${config.capturePolicy.text})`;
+}
+
 /** One ingest HTTP process: clients → app → listen; SIGTERM drains open requests and closes. */
 export async function serveIngest(config: IngestConfig, log: Logger): Promise<void> {
   const onError = (error: Error) => log.warn({ err: error }, 'redis connection error');
@@ -33,7 +39,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
   // A cluster worker's listen() is shared through the primary, which owns the socket.
   await app.listen({ port: config.port, host: config.host });
   if (!cluster.isWorker) {
-    log.info(`ingest listening on http://${config.host}:${config.port} (storage: ${config.storage.kind}, capture: ${config.capturePolicy.text})`);
+    log.info(listeningLine(config));
   }
 
   let stopping = false;

@@ -28,7 +28,7 @@ export interface WorkerConfig extends CommonConfig {
   readonly processes: number;
   readonly batchSize: number;
   readonly batchWaitMs: number;
-  readonly backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  readonly backend: 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
   /** Built-in model names or model directories. */
   readonly models: readonly string[];
   readonly metricsPort: number;
@@ -131,7 +131,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     processes: env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 }),
     batchSize: env.integer('GRADCAM_BATCH_SIZE', 8, { min: 1, max: 256 }),
     batchWaitMs: env.integer('GRADCAM_BATCH_WAIT_MS', 50, { min: 0, max: 60_000 }),
-    backend: env.oneOf('GRADCAM_BACKEND', ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'], 'auto'),
+    backend: env.oneOf('GRADCAM_BACKEND', ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'], 'auto'),
     models: env.list('GRADCAM_MODELS', ['nsfw-mobilenet-v2']),
     metricsPort: port(env, 'GRADCAM_WORKER_METRICS_PORT', 9465),
     host: env.string('GRADCAM_HOST', '0.0.0.0'),

@@ -69,7 +69,7 @@ export const explanationManifestSchema = z.object({
   engine: z.object({
     version: z.string(),
     tfjsVersion: z.string(),
-    /** Which backend computed it: tensorflow-gpu, tensorflow, wasm or cpu. */
+    /** Which backend computed it: tensorflow-gpu, webgpu, tensorflow, wasm or cpu. */
     backend: z.string(),
   }),
   preprocessing: preprocessingSchema,

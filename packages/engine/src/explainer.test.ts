@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from './backends/select-backend.ts';
 import { EngineError } from './errors.ts';
-import { type BatchExplanation, Explainer } from './explainer.ts';
+import { type BatchExplanation, Explainer, paddedBatchSize } from './explainer.ts';
 import type { MethodName } from './methods/method-registry.ts';
 import { loadModel } from './models/load-model.ts';
 import { fixtureInput } from './test-support/fixture-images.ts';
@@ -22,6 +22,19 @@ function mapsByKey(result: BatchExplanation): Map<string, Float32Array> {
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return a.reduce((worst, v, i) => Math.max(worst, Math.abs(v - (b[i] as number))), 0);
 }
+
+test('batches are padded to a power of two only where kernels are compiled per shape', () => {
+  const sizes = (padding: 'auto' | 'power-of-two' | 'none', backend: string, methods: MethodName[] = ['gradcam']) =>
+    [1, 2, 3, 5, 8, 24, 32, 33].map((n) => paddedBatchSize(n, padding, backend, methods));
+  assert.deepEqual(sizes('auto', 'webgpu'), [1, 2, 4, 8, 8, 32, 32, 64]);
+  assert.deepEqual(sizes('auto', 'webgl'), [1, 2, 4, 8, 8, 32, 32, 64]);
+  assert.deepEqual(sizes('auto', 'wasm'), [1, 2, 3, 5, 8, 24, 32, 33]);
+  assert.deepEqual(sizes('auto', 'tensorflow'), [1, 2, 3, 5, 8, 24, 32, 33]);
+  assert.deepEqual(sizes('power-of-two', 'cpu'), [1, 2, 4, 8, 8, 32, 32, 64]);
+  assert.deepEqual(sizes('none', 'webgpu'), [1, 2, 3, 5, 8, 24, 32, 33]);
+  // Score-CAM works image by image: padding would only add blank images to perturb.
+  assert.deepEqual(sizes('auto', 'webgpu', ['gradcam', 'scorecam']), [1, 2, 3, 5, 8, 24, 32, 33]);
+});
 
 describe('Explainer on the built-in MobileNetV2', () => {
   let inputs: Float32Array[];
@@ -90,6 +103,19 @@ describe('Explainer on the built-in MobileNetV2', () => {
     assert.ok(maxAbsDiff(m0?.normalized as Float32Array, m2?.normalized as Float32Array) > 0.05);
   });
 
+  test('a batch padded to a power of two gives each real image the maps it gets unpadded', async () => {
+    const three = [...inputs, inputs[0] as Float32Array];
+    const padded = new Explainer(explainer.model, { batchPadding: 'power-of-two' });
+    const options = { methods: gradientAndEigen, targets: { kind: 'topK', k: 2 } } as const;
+    const [plain, withBlank] = [await explainer.explain(three, options), await padded.explain(three, options)];
+    assert.equal(withBlank.images.length, 3);
+    const plainMaps = mapsByKey(plain);
+    const paddedMaps = mapsByKey(withBlank);
+    assert.equal(paddedMaps.size, plainMaps.size);
+    for (const [key, map] of plainMaps) assert.ok(maxAbsDiff(map, paddedMaps.get(key) as Float32Array) < 1e-4, key);
+    assert.deepEqual(withBlank.images.map((i) => i.predictedClass), plain.images.map((i) => i.predictedClass));
+  });
+
   test('bad requests fail with stable codes', async () => {
     await assert.rejects(explainer.explain(inputs, { targets: { kind: 'classes', classes: [5] } }), (e: unknown) => e instanceof EngineError && e.code === 'CLASS_OUT_OF_RANGE');
     await assert.rejects(explainer.explain([new Float32Array(10)]), (e: unknown) => e instanceof EngineError && e.code === 'INPUT_INVALID');
@@ -106,6 +132,29 @@ describe('Explainer on the built-in MobileNetV2', () => {
       for (const [key, map] of wasmMaps) {
         const diff = maxAbsDiff(map, cpuMaps.get(key) as Float32Array);
         assert.ok(diff < 1e-4, `${key}: max |wasm − cpu| = ${diff}`);
+      }
+    } finally {
+      await selectBackend('wasm');
+    }
+  });
+
+  test('webgpu gives the wasm maps where a WebGPU adapter exists, else a BACKEND_UNAVAILABLE error saying what to install', async () => {
+    const methods: MethodName[] = ['gradcam', 'gradcam++'];
+    const onWasm = await explainer.explain(inputs, { methods });
+    let available = true;
+    await selectBackend('webgpu').catch((error: unknown) => {
+      available = false;
+      assert.ok(error instanceof EngineError && error.code === 'BACKEND_UNAVAILABLE');
+      assert.match(error.message, /backend webgpu is not available \(webgpu: (no WebGPU adapter: install the Vulkan loader \(libvulkan1\)|Cannot find)/);
+    });
+    if (!available) return;
+    try {
+      const onGpu = await explainer.explain(inputs, { methods });
+      assert.deepEqual(onGpu.images.map((i) => i.predictedClass), onWasm.images.map((i) => i.predictedClass));
+      const gpuMaps = mapsByKey(onGpu);
+      for (const [key, map] of mapsByKey(onWasm)) {
+        const diff = maxAbsDiff(map, gpuMaps.get(key) as Float32Array);
+        assert.ok(diff < 1e-4, `${key}: max |wasm − webgpu| = ${diff}`);
       }
     } finally {
       await selectBackend('wasm');

@@ -53,6 +53,32 @@ export interface BatchExplanation {
 
 const defaultScoreCam: PerturbationOptions = { maxChannels: 64, batchSize: 16 };
 
+/**
+ * `auto`: pad on backends that compile kernels per tensor shape (WebGPU, WebGL), else not.
+ * `power-of-two`: always pad. `none`: never.
+ */
+export type BatchPadding = 'auto' | 'power-of-two' | 'none';
+
+export interface ExplainerOptions {
+  readonly batchPadding?: BatchPadding;
+}
+
+/** Backends whose kernels (shader pipelines and their buffers) are built per input shape. */
+const shapeCompilingBackends = new Set(['webgpu', 'webgl']);
+
+/**
+ * The batch size `count` images are run at. A worker's micro-batches come in every size up to
+ * the maximum; on WebGPU each new size compiles every shader of the forward and backward pass
+ * again (seconds of the main thread, measured at a third of a GPU worker's CPU), so batches are
+ * padded with blank images to the next power of two: at most log2(max) + 1 shape sets, and at
+ * most twice the GPU work for a batch. Score-CAM runs per image, so it gains nothing from it.
+ */
+export function paddedBatchSize(count: number, padding: BatchPadding, backend: string, methods: readonly MethodName[]): number {
+  const pad = padding === 'power-of-two' || (padding === 'auto' && shapeCompilingBackends.has(backend));
+  if (!pad || count <= 1 || methods.some((m) => camMethods[m].kind === 'perturbation')) return count;
+  return 2 ** Math.ceil(Math.log2(count));
+}
+
 function softmax(logits: Float32Array): number[] {
   const max = Math.max(...logits);
   const exps = Array.from(logits, (v) => Math.exp(v - max));
@@ -66,7 +92,15 @@ function softmax(logits: Float32Array): number[] {
  * only. All gradient methods reuse those gradients, so asking for several costs one pass.
  */
 export class Explainer {
-  constructor(readonly model: LoadedModel) {}
+  private readonly batchPadding: BatchPadding;
+  private blank: Float32Array | undefined;
+
+  constructor(
+    readonly model: LoadedModel,
+    options: ExplainerOptions = {},
+  ) {
+    this.batchPadding = options.batchPadding ?? 'auto';
+  }
 
   get inputShape(): readonly [number, number, number] {
     const { height, width } = this.model.descriptor.preprocessing;
@@ -110,6 +144,26 @@ export class Explainer {
     if (perImage.length !== inputs.length) {
       throw new EngineError('INPUT_INVALID', `${perImage.length} target specs for ${inputs.length} images`);
     }
+    const size = paddedBatchSize(inputs.length, this.batchPadding, tf.getBackend(), methods);
+    if (size === inputs.length) return this.explainExactly(inputs, methods, perImage, options);
+    const [height, width] = this.inputShape;
+    this.blank ??= new Float32Array(height * width * 3);
+    const fill = size - inputs.length;
+    const result = await this.explainExactly(
+      [...inputs, ...Array<Float32Array>(fill).fill(this.blank)],
+      methods,
+      [...perImage, ...Array<TargetSpec>(fill).fill(predictedClass)],
+      options,
+    );
+    return { images: result.images.slice(0, inputs.length), timings: result.timings };
+  }
+
+  private async explainExactly(
+    inputs: readonly Float32Array[],
+    methods: readonly MethodName[],
+    perImage: readonly TargetSpec[],
+    options: ExplainOptions,
+  ): Promise<BatchExplanation> {
     const { runner } = this.model;
     const batch = inputs.length;
     const t0 = performance.now();

@@ -18,7 +18,10 @@ export { resolveTargets, predictedClass, type TargetSpec } from './targets.ts';
 export { mapStatistics, normaliseMap, type MapStatistics } from './map-statistics.ts';
 export {
   Explainer,
+  paddedBatchSize,
   type BatchExplanation,
+  type BatchPadding,
+  type ExplainerOptions,
   type CamMap,
   type ExplainOptions,
   type ImageExplanation,

@@ -32,7 +32,7 @@ then the ingest batch endpoint's capacity. Needs redis-server on PATH.
   --batch N             worker micro-batch (default GRADCAM_BATCH_SIZE, else 8)
   --batch-wait-ms N     worker batch wait (default GRADCAM_BATCH_WAIT_MS, else 50)
   --model NAME          built-in model (default nsfw-mobilenet-v2)
-  --backend NAME        auto|tensorflow-gpu|tensorflow|wasm|cpu (default GRADCAM_BACKEND, else auto)
+  --backend NAME        auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu (default GRADCAM_BACKEND, else auto)
   --post-batch N        records per POST end to end (default 100)
   --post-concurrency N  POSTs in flight end to end (default 4)
   --engine-seconds N    engine-only timed window (default 10; --quick: 4)

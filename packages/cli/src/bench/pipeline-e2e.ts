@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type LocalStackConfig, readLocalStackConfig } from '@gradcam/config';
-import { freePort } from '@gradcam/dev-services';
 import type { BackendPreference } from '@gradcam/engine';
 import { IngestClient } from '../local-stack/ingest-client.ts';
 import { startLocalStack } from '../local-stack/local-stack.ts';
@@ -12,7 +11,7 @@ import type { CleanupStack } from './pipeline-cleanup.ts';
 import { type E2eLatency, type E2eRates, type Percentiles, type WorkerStages, e2eLatency, e2eRates, percentiles, workerStages } from './pipeline-e2e-stats.ts';
 import { benchRecord, storeFixtureImages } from './pipeline-fixtures.ts';
 import { connectRedis, readJobResults, waitForJobs } from './pipeline-job-results.ts';
-import { freePortRange } from './pipeline-ports.ts';
+import { StackPorts } from './pipeline-ports.ts';
 import { TreeCpuMeter } from './pipeline-process-cpu.ts';
 import { submitRecords } from './pipeline-submit.ts';
 import { type Verification, verifyThroughApi } from './pipeline-verify.ts';
@@ -91,12 +90,14 @@ const queuePrefix = 'gradcam';
  */
 async function benchStackConfig(plan: E2ePlan, stateDir: string): Promise<LocalStackConfig> {
   const base = readLocalStackConfig(process.env);
+  const stackPorts = new StackPorts();
   const ports: Record<string, number> = {};
-  for (const [key, value] of Object.entries(base)) if (key.endsWith('Port') && typeof value === 'number') ports[key] = await freePort();
+  for (const [key, value] of Object.entries(base)) {
+    if (key.endsWith('Port') && typeof value === 'number') ports[key] = key === 'workerMetricsPort' ? await stackPorts.range(plan.processes) : await stackPorts.one();
+  }
   return {
     ...base,
     ...ports,
-    workerMetricsPort: await freePortRange(plan.processes),
     redisUrl: undefined,
     apiToken: undefined,
     workerProcesses: plan.processes,

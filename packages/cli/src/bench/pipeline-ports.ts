@@ -11,16 +11,33 @@ function canBind(port: number): Promise<boolean> {
 }
 
 /**
- * The first of `count` consecutive free ports: worker process i serves its metrics on the
- * configured port + i, so a free first port alone is not enough with several processes.
+ * Free ports for one stack, each handed out once. A probe's socket is closed before the service
+ * binds the port, so the kernel can offer the same port to the next probe: two services were given
+ * one port that way (the exporter and the review service, with 8 worker processes on 16 cores).
  */
-export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const first = await freePort();
-    if (first + count - 1 > 65_535) continue;
-    let free = true;
-    for (let port = first + 1; port < first + count && free; port++) free = await canBind(port);
-    if (free) return first;
+export class StackPorts {
+  private readonly given = new Set<number>();
+
+  /** One free port not handed out before. */
+  one(): Promise<number> {
+    return this.range(1);
   }
-  throw new Error(`found no ${count} consecutive free ports on 127.0.0.1`);
+
+  /**
+   * The first of `count` consecutive free ports: worker process i serves its metrics on the
+   * configured port + i, so a free first port alone is not enough with several processes.
+   */
+  async range(count: number): Promise<number> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const first = await freePort();
+      const ports = Array.from({ length: count }, (_, i) => first + i);
+      if (ports.some((port) => port > 65_535 || this.given.has(port))) continue;
+      let free = true;
+      for (const port of ports.slice(1)) if (!(free = await canBind(port))) break;
+      if (!free) continue;
+      for (const port of ports) this.given.add(port);
+      return first;
+    }
+    throw new Error(`found no ${count} consecutive free ports on 127.0.0.1`);
+  }
 }

@@ -29,7 +29,7 @@ Options:
   --top-k K            explain the K highest-scoring classes
   --layer NAME         target layer / graph node (default: found automatically)
   --batch N            images per engine call (default 8)
-  --backend NAME       auto | tensorflow-gpu | tensorflow | wasm | cpu (default auto)
+  --backend NAME       auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu (default auto)
   --colormap NAME      turbo | jet | viridis (default turbo)
   --alpha A            heatmap opacity 0…1 (default 0.45)
   --score-cam-channels N  Score-CAM: most active N channels, 0 = all (default 64)

@@ -2,40 +2,54 @@ import * as tf from '@tensorflow/tfjs';
 import { EngineError } from '../errors.ts';
 import { registerEngineGradients } from '../gradients/register-gradients.ts';
 import { installWasmKernelFallbacks } from './fallback-kernels.ts';
+import { installWebGpu } from './webgpu-device.ts';
 
-export const backendPreferences = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const backendPreferences = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendPreference = (typeof backendPreferences)[number];
 export type BackendName = Exclude<BackendPreference, 'auto'>;
 
 export interface SelectedBackend {
-  /** What we loaded: `tensorflow-gpu` = @tensorflow/tfjs-node-gpu, `tensorflow` = @tensorflow/tfjs-node. */
+  /**
+   * What we loaded: `tensorflow-gpu` = @tensorflow/tfjs-node-gpu, `tensorflow` =
+   * @tensorflow/tfjs-node, `webgpu` = @tensorflow/tfjs-backend-webgpu on Dawn (the `webgpu` package).
+   */
   readonly name: BackendName;
-  /** The tfjs backend id (`tensorflow`, `wasm`, `cpu`). */
+  /** The tfjs backend id (`tensorflow`, `webgpu`, `wasm`, `cpu`). */
   readonly tfBackend: string;
+  /** The device behind a GPU backend, for the start-up log and the benchmarks. */
+  readonly device?: string;
   /** Why earlier candidates were skipped, for the start-up log. */
   readonly skipped: readonly { name: BackendName; reason: string }[];
 }
 
 const tfjsNodeGpu = '@tensorflow/tfjs-node-gpu';
 const tfjsNode = '@tensorflow/tfjs-node';
-const autoOrder: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+const autoOrder: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
-async function activate(name: BackendName): Promise<string> {
+interface Activated {
+  readonly tfBackend: string;
+  readonly device?: string;
+}
+
+async function activate(name: BackendName, preference: BackendPreference): Promise<Activated> {
   switch (name) {
     case 'tensorflow-gpu':
       // Optional dependencies, absent where their install script could not download
       // libtensorflow; imported through a variable so the type checker does not require them.
       await import(tfjsNodeGpu);
-      return 'tensorflow';
+      return { tfBackend: 'tensorflow' };
+    case 'webgpu':
+      // `auto` takes WebGPU only on a real GPU: a software Vulkan (llvmpipe) is slower than wasm.
+      return { tfBackend: 'webgpu', device: await installWebGpu({ allowSoftware: preference === 'webgpu' }) };
     case 'tensorflow':
       await import(tfjsNode);
-      return 'tensorflow';
+      return { tfBackend: 'tensorflow' };
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
       installWasmKernelFallbacks();
-      return 'wasm';
+      return { tfBackend: 'wasm' };
     case 'cpu':
-      return 'cpu';
+      return { tfBackend: 'cpu' };
   }
 }
 
@@ -72,7 +86,8 @@ let current: SelectedBackend | undefined;
 /**
  * Picks the compute backend (cached; switching later moves tensors lazily, which tests use to
  * compare backends in one process). `auto` tries, in order, tfjs-node-gpu (CUDA),
- * tfjs-node, wasm (SIMD), then the pure-JS cpu backend; a forced backend that cannot load is an
+ * WebGPU on a hardware adapter (Vulkan through Dawn), tfjs-node, wasm (SIMD), then the pure-JS
+ * cpu backend; a forced backend that cannot load is an
  * error rather than a silent fallback, because a production worker on the wrong backend is 20×
  * slower and nobody notices.
  */
@@ -89,12 +104,12 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
   const skipped: { name: BackendName; reason: string }[] = [];
   for (const name of candidates) {
     try {
-      const tfBackend = await activate(name);
+      const { tfBackend, device } = await activate(name, preference);
       const handlers = processHandlers();
       if (!(await tf.setBackend(tfBackend))) throw new Error(`tf.setBackend('${tfBackend}') failed`);
       await tf.ready();
       removeHandlersAddedSince(handlers);
-      current = { name, tfBackend, skipped };
+      current = device === undefined ? { name, tfBackend, skipped } : { name, tfBackend, device, skipped };
       return current;
     } catch (error) {
       skipped.push({ name, reason: describe(error) });

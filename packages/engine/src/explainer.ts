@@ -237,40 +237,42 @@ export class Explainer {
 
       const [h, w] = runner.targetShape;
       const cells = h * w;
-      const images = await Promise.all(
-        rows.map(async (row, b): Promise<ImageExplanation> => {
-          const maps: CamMap[] = [];
-          const list = classes[b] as number[];
-          const add = (method: MethodName, classIndex: number, raw: Float32Array) => {
-            const stats = mapStatistics(raw, w, h);
-            maps.push({ method, classIndex, label: this.label(classIndex), width: w, height: h, raw, normalized: normaliseMap(raw, stats), stats });
-          };
-          for (const method of methods) {
-            const kind = camMethods[method].kind;
-            for (const [rank, classIndex] of list.entries()) {
-              if (kind === 'gradient') {
-                const entry = pending.find((p) => p.method === method && p.rank === rank) as (typeof pending)[number];
-                const data = (await entry.maps.data()) as Float32Array;
-                add(method, classIndex, data.slice(b * cells, (b + 1) * cells));
-              } else if (kind === 'activation') {
-                const data = (await (activationMaps.get(method) as Tensor3D).data()) as Float32Array;
-                add(method, classIndex, data.slice(b * cells, (b + 1) * cells));
-              } else {
-                const data = (await ((perturbation.get(method) as Tensor3D[])[b] as Tensor3D).data()) as Float32Array;
-                add(method, classIndex, data.slice(rank * cells, (rank + 1) * cells));
-              }
+      // Every map tensor read back once, before the per-image slicing: reads started while one of
+      // the same tensor is in flight are not merged, and on a GPU backend each is a staging buffer,
+      // a queue submit and a copy of the whole batch (measured: 11 reads instead of 3 for 8 images).
+      const readBack = async <K>(entries: Iterable<[K, Tensor]>) =>
+        new Map(await Promise.all([...entries].map(async ([key, tensor]) => [key, (await tensor.data()) as Float32Array] as const)));
+      const gradientData = await readBack(pending.map((p) => [`${p.method}/${p.rank}`, p.maps]));
+      const activationData = await readBack(activationMaps);
+      const perturbationData = await readBack([...perturbation].flatMap(([method, perImage]) => perImage.map((t, b) => [`${method}/${b}`, t] as [string, Tensor])));
+      const images = rows.map((row, b): ImageExplanation => {
+        const maps: CamMap[] = [];
+        const list = classes[b] as number[];
+        const add = (method: MethodName, classIndex: number, raw: Float32Array) => {
+          const stats = mapStatistics(raw, w, h);
+          maps.push({ method, classIndex, label: this.label(classIndex), width: w, height: h, raw, normalized: normaliseMap(raw, stats), stats });
+        };
+        for (const method of methods) {
+          const kind = camMethods[method].kind;
+          for (const [rank, classIndex] of list.entries()) {
+            if (kind === 'gradient') {
+              add(method, classIndex, (gradientData.get(`${method}/${rank}`) as Float32Array).slice(b * cells, (b + 1) * cells));
+            } else if (kind === 'activation') {
+              add(method, classIndex, (activationData.get(method) as Float32Array).slice(b * cells, (b + 1) * cells));
+            } else {
+              add(method, classIndex, (perturbationData.get(`${method}/${b}`) as Float32Array).slice(rank * cells, (rank + 1) * cells));
             }
           }
-          const best = resolveTargets(predictedClass, row)[0] as number;
-          return {
-            predictedClass: best,
-            predictedLabel: this.label(best),
-            logits: Array.from(row),
-            probabilities: softmax(row),
-            maps,
-          };
-        }),
-      );
+        }
+        const best = resolveTargets(predictedClass, row)[0] as number;
+        return {
+          predictedClass: best,
+          predictedLabel: this.label(best),
+          logits: Array.from(row),
+          probabilities: softmax(row),
+          maps,
+        };
+      });
       tf.dispose([...pending.map((p) => p.maps), ...activationMaps.values(), ...[...perturbation.values()].flat()]);
       const t3 = performance.now();
       return {

@@ -5,6 +5,8 @@ import type { LoadedModels } from './explain-batch.ts';
 
 export interface EngineSetup {
   readonly backend: string;
+  /** The GPU behind a WebGPU backend, for the start-up log. */
+  readonly device: string | undefined;
   readonly models: LoadedModels;
   readonly served: ReadonlyMap<string, string>;
   /** Warms each model with one batch so the first real batch does not pay kernel compilation. */
@@ -21,6 +23,7 @@ export async function setUpEngine(backendPreference: BackendPreference, sources:
   }
   return {
     backend: backend.name,
+    device: backend.device,
     models: { get: (name) => byName.get(name) },
     served: new Map([...byName].map(([name, m]) => [name, m.version])),
     warmUp: async () => {

@@ -36,7 +36,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   await engine.warmUp();
   for (const [model, version] of engine.served) {
     telemetry.backend(engine.backend, model);
-    log.info(`serving ${model}@${version} on the ${engine.backend} backend`);
+    log.info(`serving ${model}@${version} on the ${engine.backend} backend${engine.device === undefined ? '' : ` (${engine.device})`}`);
   }
   const onError = (error: Error) => log.error(error.message);
   const connection = createWorkerConnection(config.redisUrl, { onError, name: deps.name });

@@ -33,7 +33,7 @@ export class StackPorts {
       const ports = Array.from({ length: count }, (_, i) => first + i);
       if (ports.some((port) => port > 65_535 || this.given.has(port))) continue;
       let free = true;
-      for (const port of ports.slice(1)) if (!(free = await canBind(port))) break;
+      for (let i = 1; i < count && free; i++) free = await canBind(first + i);
       if (!free) continue;
       for (const port of ports) this.given.add(port);
       return first;

@@ -26,9 +26,32 @@ interface DawnModule {
   readonly globals: Record<string, unknown>;
 }
 
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
 // Optional dependencies, imported through variables so the type checker does not require them.
 const dawnPackage = 'webgpu';
 const tfjsWebGpu = '@tensorflow/tfjs-backend-webgpu';
+
+/** Where the Vulkan loader looks for driver manifests (ICDs) when no variable names them. */
+export const vulkanManifestDirs = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+
+/** Mesa's lavapipe: Vulkan on the CPU, slower than the wasm backend. */
+const softwareDriver = /^lvp_icd/;
+
+/**
+ * The hardware Vulkan drivers the loader would find: the manifests named by VK_DRIVER_FILES (or
+ * the older VK_ICD_FILENAMES), else those in the standard folders, less Mesa's software one.
+ * `auto` asks this before loading Dawn, whose native warnings ("Found no drivers!") would
+ * otherwise land on the stderr of every process started on a machine without a GPU.
+ */
+export function vulkanGpuDrivers(env: NodeJS.ProcessEnv = process.env, dirs: readonly string[] = vulkanManifestDirs): string[] {
+  const named = env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES;
+  const manifests = named
+    ? named.split(':').filter((file) => file !== '' && existsSync(file))
+    : dirs.flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f)) : []));
+  return manifests.filter((file) => !softwareDriver.test(basename(file)));
+}
 
 function describeAdapter(info: AdapterInfo): string {
   const parts = [info.vendor, info.architecture, info.device, info.description].filter((part) => part !== '');
@@ -48,6 +71,9 @@ function exposeNavigatorGpu(gpu: Gpu): void {
  * Vulkan (Mesa's llvmpipe), which is slower than the wasm backend.
  */
 export async function installWebGpu(options: { allowSoftware: boolean }): Promise<string> {
+  if (!options.allowSoftware && vulkanGpuDrivers().length === 0) {
+    throw new Error(`no Vulkan GPU driver found (no *_icd.json in ${vulkanManifestDirs.join(', ')} and no VK_DRIVER_FILES)`);
+  }
   const dawn = (await import(dawnPackage)) as DawnModule;
   const gpu = dawn.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });

@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from './backends/select-backend.ts';
 import { EngineError } from './errors.ts';
-import { type BatchExplanation, Explainer, paddedBatchSize } from './explainer.ts';
+import { type BatchExplanation, Explainer, paddedBatchSize, warmUpBatchSizes } from './explainer.ts';
 import type { MethodName } from './methods/method-registry.ts';
 import { loadModel } from './models/load-model.ts';
 import { fixtureInput } from './test-support/fixture-images.ts';
@@ -34,6 +34,14 @@ test('batches are padded to a power of two only where kernels are compiled per s
   assert.deepEqual(sizes('none', 'webgpu'), [1, 2, 3, 5, 8, 24, 32, 33]);
   // Score-CAM works image by image: padding would only add blank images to perturb.
   assert.deepEqual(sizes('auto', 'webgpu', ['gradcam', 'scorecam']), [1, 2, 3, 5, 8, 24, 32, 33]);
+});
+
+test('a worker warms up every padded batch size where kernels are compiled per shape, else one image', () => {
+  assert.deepEqual(warmUpBatchSizes(8, 'webgpu'), [1, 2, 4, 8]);
+  assert.deepEqual(warmUpBatchSizes(24, 'webgpu'), [1, 2, 4, 8, 16, 32]);
+  assert.deepEqual(warmUpBatchSizes(1, 'webgpu'), [1]);
+  assert.deepEqual(warmUpBatchSizes(32, 'wasm'), [1]);
+  assert.deepEqual(warmUpBatchSizes(32, 'tensorflow'), [1]);
 });
 
 describe('Explainer on the built-in MobileNetV2', () => {

@@ -79,6 +79,18 @@ export function paddedBatchSize(count: number, padding: BatchPadding, backend: s
   return 2 ** Math.ceil(Math.log2(count));
 }
 
+/**
+ * The batch sizes a worker whose micro-batches hold up to `maxBatch` images should run once before
+ * it takes jobs: every padded size where kernels are compiled per shape (so no job waits on a
+ * compile), else a single image.
+ */
+export function warmUpBatchSizes(maxBatch: number, backend: string): number[] {
+  if (!shapeCompilingBackends.has(backend)) return [1];
+  const sizes = new Set<number>();
+  for (let count = 1; count <= maxBatch; count++) sizes.add(paddedBatchSize(count, 'auto', backend, ['gradcam']));
+  return [...sizes];
+}
+
 function softmax(logits: Float32Array): number[] {
   const max = Math.max(...logits);
   const exps = Array.from(logits, (v) => Math.exp(v - max));

@@ -19,6 +19,7 @@ export { mapStatistics, normaliseMap, type MapStatistics } from './map-statistic
 export {
   Explainer,
   paddedBatchSize,
+  warmUpBatchSizes,
   type BatchExplanation,
   type BatchPadding,
   type ExplainerOptions,

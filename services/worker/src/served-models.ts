@@ -1,5 +1,5 @@
 import { redisKeys } from '@gradcam/contracts';
-import { type BackendPreference, Explainer, loadModel, selectBackend } from '@gradcam/engine';
+import { type BackendPreference, Explainer, loadModel, selectBackend, warmUpBatchSizes } from '@gradcam/engine';
 import type { Redis } from 'ioredis';
 import type { LoadedModels } from './explain-batch.ts';
 
@@ -9,8 +9,12 @@ export interface EngineSetup {
   readonly device: string | undefined;
   readonly models: LoadedModels;
   readonly served: ReadonlyMap<string, string>;
-  /** Warms each model with one batch so the first real batch does not pay kernel compilation. */
-  readonly warmUp: () => Promise<void>;
+  /**
+   * Runs each model once per batch size it will meet (one image on most backends; every padded
+   * size on WebGPU, which compiles per shape) so no job waits on kernel compilation. Returns the
+   * sizes run.
+   */
+  readonly warmUp: (maxBatch: number) => Promise<number[]>;
 }
 
 /** Selects the backend and loads every configured model (built-in name or model directory). */
@@ -26,11 +30,14 @@ export async function setUpEngine(backendPreference: BackendPreference, sources:
     device: backend.device,
     models: { get: (name) => byName.get(name) },
     served: new Map([...byName].map(([name, m]) => [name, m.version])),
-    warmUp: async () => {
+    warmUp: async (maxBatch) => {
+      const sizes = warmUpBatchSizes(maxBatch, backend.tfBackend);
       for (const { explainer } of byName.values()) {
         const [h, w, c] = explainer.inputShape;
-        await explainer.explain([new Float32Array(h * w * c)]);
+        const blank = new Float32Array(h * w * c);
+        for (const size of sizes) await explainer.explain(Array<Float32Array>(size).fill(blank));
       }
+      return sizes;
     },
   };
 }

@@ -33,7 +33,9 @@ export interface RunningWorker {
 export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<RunningWorker> {
   const { config, telemetry, log } = deps;
   const engine = await setUpEngine(config.backend, config.models);
-  await engine.warmUp();
+  const warmUpStarted = performance.now();
+  const warmed = await engine.warmUp(config.batchSize);
+  log.info(`warmed up batch sizes ${warmed.join(', ')} in ${((performance.now() - warmUpStarted) / 1000).toFixed(1)} s`);
   for (const [model, version] of engine.served) {
     telemetry.backend(engine.backend, model);
     log.info(`serving ${model}@${version} on the ${engine.backend} backend${engine.device === undefined ? '' : ` (${engine.device})`}`);

@@ -9,7 +9,7 @@ import {
   manifestSchemaVersion,
 } from '@gradcam/contracts';
 import { type ImageExplanation, type LoadedModel, engineInfo } from '@gradcam/engine';
-import { type DecodedImage, type OverlayOptions, encodeNpy, renderOverlay } from '@gradcam/imaging';
+import { type DecodedImage, type OverlayOptions, type RenderOverlay, encodeNpy, renderOverlay } from '@gradcam/imaging';
 import { fingerprint } from './engine-fingerprint.ts';
 
 export interface ArtifactFile {
@@ -32,6 +32,8 @@ export interface ImageArtifactsInput {
   /** The reviewer-sampling decision, recorded in the manifest (pipeline only). */
   readonly review?: ReviewSampling;
   readonly overlay?: OverlayOptions;
+  /** Where overlays are rendered (default: on this thread); the worker passes its thread pool. */
+  readonly renderOverlay?: RenderOverlay;
   readonly now?: Date;
 }
 
@@ -69,7 +71,7 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     const overlay: ArtifactFile = {
       path: `${stem}.overlay.jpg`,
       contentType: 'image/jpeg',
-      body: await renderOverlay(image, map.normalized, map.width, map.height, descriptor.preprocessing, input.overlay),
+      body: await (input.renderOverlay ?? renderOverlay)(image, map.normalized, map.width, map.height, descriptor.preprocessing, input.overlay),
     };
     files.push(rawMap, overlay);
     entries.push({

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { ConfigError } from './config-error.ts';
 import { parseCapturePolicy } from './capture-policy.ts';
@@ -30,6 +31,15 @@ test('defaults: local storage, capture everything, one worker process per core',
   assert.deepEqual(worker.models, ['nsfw-mobilenet-v2']);
   assert.ok(worker.processes >= 1);
   assert.equal(readExporterConfig(base).port, 9464);
+});
+
+test('render threads default to the cores beyond one per engine process', () => {
+  const cores = availableParallelism();
+  assert.equal(readWorkerConfig(base).renderThreads, 0, 'one process per core by default: no spare cores');
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_WORKER_PROCESSES: '1' }).renderThreads, cores - 1);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_WORKER_PROCESSES: String(cores * 2) }).renderThreads, 0);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_RENDER_THREADS: '3' }).renderThreads, 3);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_RENDER_THREADS: '-1' }), 'GRADCAM_RENDER_THREADS', /from 0 to 64/);
 });
 
 test('S3 storage when a bucket is set; path-style by default with a custom endpoint', () => {

@@ -39,6 +39,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly stalledIntervalMs: number;
   /** Batches a worker process holds at once: one in the engine, the others decoding or uploading. */
   readonly batchesInFlight: number;
+  /** Worker threads per engine process that render overlays; 0 renders on the main thread. */
+  readonly renderThreads: number;
   /** Reviewer sampling, validated here, e.g. `budget=60,confidence<0.6` (see @gradcam/sampling). */
   readonly reviewPolicy: string;
 }
@@ -126,9 +128,10 @@ export function readIngestConfig(raw: Env): IngestConfig {
 
 export function readWorkerConfig(raw: Env): WorkerConfig {
   const env = new EnvReader(raw);
+  const processes = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
   return {
     ...readCommonConfig(env),
-    processes: env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 }),
+    processes,
     batchSize: env.integer('GRADCAM_BATCH_SIZE', 8, { min: 1, max: 256 }),
     batchWaitMs: env.integer('GRADCAM_BATCH_WAIT_MS', 50, { min: 0, max: 60_000 }),
     backend: env.oneOf('GRADCAM_BACKEND', ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'], 'auto'),
@@ -139,6 +142,9 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500 }),
     reviewPolicy: reviewPolicy(env),
     batchesInFlight: env.integer('GRADCAM_BATCHES_IN_FLIGHT', 2, { min: 1, max: 8 }),
+    // By default the cores beyond one per engine process: none with a process per core (the wasm
+    // default), where threads would only take turns on the same cores.
+    renderThreads: env.integer('GRADCAM_RENDER_THREADS', Math.max(0, Math.floor(availableParallelism() / processes) - 1), { min: 0, max: 64 }),
   };
 }
 

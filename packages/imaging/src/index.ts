@@ -15,3 +15,5 @@ export type { NpyErrorCode } from './npy-error.ts';
 export { renderOverlay } from './render-overlay.ts';
 export type { OverlayOptions } from './render-overlay.ts';
 export { upsampleBilinear } from './upsample-bilinear.ts';
+export { createOverlayRenderer } from './overlay-renderer.ts';
+export type { OverlayRenderer, RenderOverlay } from './overlay-renderer.ts';

@@ -10,7 +10,7 @@ import {
   parseS3Uri,
 } from '@gradcam/contracts';
 import type { Explainer, TargetSpec } from '@gradcam/engine';
-import { type DecodedImage, decodeImage, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, type RenderOverlay, decodeImage, toModelInput } from '@gradcam/imaging';
 import type { BlobStore } from '@gradcam/storage';
 import { JobFailure, toJobFailure } from './job-failure.ts';
 import type { ReviewSampler } from './review-sampler.ts';
@@ -48,6 +48,8 @@ export interface BatchContext {
    * engine, but two engine calls never run at once (they would only slow each other down).
    */
   readonly engineLock: <T>(work: () => Promise<T>) => Promise<T>;
+  /** Overlay rendering, on a thread pool when the worker has one (default: this thread). */
+  readonly renderOverlay?: RenderOverlay;
   /** Reviewer sampling: decided before the manifest is written (it records the decision). */
   readonly review?: ReviewSampler;
   readonly now?: () => number;
@@ -166,6 +168,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
             inferenceId: m.job.inferenceId,
             timings: { batchSize: members.length, decodeMs: decode * 1000, ...result.timings },
             ...(review && { review }),
+            ...(context.renderOverlay && { renderOverlay: context.renderOverlay }),
           });
           return { ...artifacts, review };
         } catch (error) {

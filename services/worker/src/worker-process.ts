@@ -3,6 +3,7 @@ import type { ExplainJobResult } from '@gradcam/contracts';
 import { type BatchJob, closeConnections, createBatchingWorker, createWorkerConnection, explainJob } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
+import { createOverlayRenderer } from '@gradcam/imaging';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
@@ -46,6 +47,8 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   // Redis waits for it instead of failing.
   await announceServedModels(connection, config.queuePrefix, engine.served);
   const engineLock = createEngineLock();
+  const overlays = createOverlayRenderer(config.renderThreads);
+  log.info(`overlays rendered ${overlays.threads === 0 ? 'on the main thread' : `on ${overlays.threads} worker thread(s)`}`);
   const review = createReviewSampler({ policy: config.reviewPolicy, redis: connection, prefix: config.queuePrefix, pool: new ReviewPool(connection, config.queuePrefix) });
 
   const worker = createBatchingWorker<ExplainJob, ExplainJobResult>({
@@ -62,7 +65,8 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     name: deps.name,
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
-      const report = await explainBatch({ store: deps.store, models: engine.models, backend: engine.backend, engineLock, review }, jobs.map((j) => j.data));
+      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, renderOverlay: overlays.render };
+      const report = await explainBatch(context, jobs.map((j) => j.data));
       telemetry.batch(jobs.length, report.stageSeconds);
       return report.outcomes;
     },
@@ -76,6 +80,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     close: () =>
       (closing ??= (async () => {
         await worker.close();
+        await overlays.close();
         review.close();
         await closeConnections(connection);
       })()),

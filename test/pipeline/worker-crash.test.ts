@@ -39,6 +39,9 @@ before(async () => {
     GRADCAM_API_TOKENS: token,
     GRADCAM_QUEUE_PREFIX: 'crash',
     GRADCAM_WORKER_PROCESSES: '1',
+    // Overlays on a render thread, whatever the machine's core count: the SIGKILL takes the
+    // thread with the process, and the restarted worker renders on a new one.
+    GRADCAM_RENDER_THREADS: '1',
     GRADCAM_BATCH_SIZE: '8',
     GRADCAM_HOST: '127.0.0.1',
     // Short locks and frequent stall checks, so a dead worker's jobs come back in seconds; not

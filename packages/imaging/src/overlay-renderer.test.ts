@@ -50,6 +50,7 @@ test('close waits for the overlays in flight; no threads means rendering inline'
   await renderer.close();
   const settled = await Promise.allSettled(inFlight);
   assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled']);
+  await assert.rejects(renderer.render(image, mapWithHotCell(3), 7, 7, spec), /the overlay renderer is closed/);
 
   const inline = createOverlayRenderer(0);
   assert.equal(inline.render, renderOverlay);

@@ -49,11 +49,7 @@ function rebuildError({ name, message, code }: { name: string; message: string; 
 class RenderThread {
   readonly pending = new Map<number, Pending>();
   private closing = false;
-  private worker: Worker;
-
-  constructor() {
-    this.worker = this.start();
-  }
+  private worker: Worker | undefined;
 
   private start(): Worker {
     const worker = new Worker(new URL('./overlay-thread-boot.mjs', import.meta.url));
@@ -63,28 +59,30 @@ class RenderThread {
       if ('jpeg' in reply) waiting?.resolve(Buffer.from(reply.jpeg.buffer, reply.jpeg.byteOffset, reply.jpeg.byteLength));
       else waiting?.reject(rebuildError(reply.error));
     });
-    // A thread that dies takes only its own overlays with it; a new one takes its place.
+    // A thread that dies takes only its own overlays with it. The next render starts a new one
+    // (not the exit: a thread that cannot start at all would otherwise respawn in a tight loop).
     let cause = 'it exited';
     worker.once('error', (error) => (cause = error.message));
     worker.once('exit', (code) => {
+      this.worker = undefined;
       if (this.closing) return;
       for (const waiting of this.pending.values()) waiting.reject(new Error(`overlay render thread failed (${cause}, code ${code})`));
       this.pending.clear();
-      this.worker = this.start();
     });
     return worker;
   }
 
   render(request: RenderRequest): Promise<Buffer> {
+    if (this.closing) return Promise.reject(new Error('the overlay renderer is closed'));
     return new Promise((resolve, reject) => {
       this.pending.set(request.id, { resolve, reject });
-      this.worker.postMessage(request);
+      (this.worker ??= this.start()).postMessage(request);
     });
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await this.worker.terminate();
+    await this.worker?.terminate();
   }
 }
 

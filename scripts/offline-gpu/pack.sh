@@ -8,7 +8,6 @@ set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 kit=.offline-gpu
 rm -rf "$kit" && mkdir -p "$kit/bin" "$kit/lib" "$kit/debs"
-grep -qx '/.offline-gpu/' .git/info/exclude 2>/dev/null || echo '/.offline-gpu/' >> .git/info/exclude
 command -v strace >/dev/null || apt-get install -y strace
 command -v redis-server >/dev/null || apt-get install -y redis-server
 

@@ -51,6 +51,11 @@ class RenderThread {
   private closing = false;
   private worker: Worker | undefined;
 
+  constructor() {
+    // Started now, so the first batch does not wait for a thread to load.
+    this.worker = this.start();
+  }
+
   private start(): Worker {
     const worker = new Worker(new URL('./overlay-thread-boot.mjs', import.meta.url));
     worker.on('message', (reply: RenderReply) => {

@@ -31,6 +31,8 @@ then the ingest batch endpoint's capacity. Needs redis-server on PATH.
   --processes N         worker processes (default GRADCAM_WORKER_PROCESSES, else one per core)
   --batch N             worker micro-batch (default GRADCAM_BATCH_SIZE, else 8)
   --batch-wait-ms N     worker batch wait (default GRADCAM_BATCH_WAIT_MS, else 50)
+  --render-threads N    overlay render threads per worker process (default GRADCAM_RENDER_THREADS,
+                        else the cores beyond one per worker process)
   --model NAME          built-in model (default nsfw-mobilenet-v2)
   --backend NAME        auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu (default GRADCAM_BACKEND, else auto)
   --post-batch N        records per POST end to end (default 100)
@@ -49,12 +51,27 @@ then the ingest batch endpoint's capacity. Needs redis-server on PATH.
   --help`;
 
 /** The stack's own variables give the defaults, so the benchmark runs what `npm start` would. */
-function environmentDefaults(): { processes: number; batch: number; batchWaitMs: number; backend: BackendPreference } {
+function environmentDefaults(): {
+  processes: number;
+  batch: number;
+  batchWaitMs: number;
+  backend: BackendPreference;
+  /** The worker's default for a process count: it depends on it. */
+  renderThreads: (processes: number) => number;
+} {
   try {
     const stack = readLocalStackConfig(process.env);
     // Only the batching fields are read; the benchmark always starts its own private Redis.
-    const worker = readWorkerConfig({ ...process.env, REDIS_URL: 'redis://127.0.0.1:6379' });
-    return { processes: stack.workerProcesses, batch: worker.batchSize, batchWaitMs: worker.batchWaitMs, backend: worker.backend };
+    const workerConfig = (processes?: number) =>
+      readWorkerConfig({ ...process.env, REDIS_URL: 'redis://127.0.0.1:6379', ...(processes !== undefined && { GRADCAM_WORKER_PROCESSES: String(processes) }) });
+    const worker = workerConfig();
+    return {
+      processes: stack.workerProcesses,
+      batch: worker.batchSize,
+      batchWaitMs: worker.batchWaitMs,
+      backend: worker.backend,
+      renderThreads: (processes) => workerConfig(processes).renderThreads,
+    };
   } catch (error) {
     if (error instanceof ConfigError) throw new BenchArgsError(error.message);
     throw error;
@@ -72,6 +89,7 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       processes: { type: 'string' },
       batch: { type: 'string' },
       'batch-wait-ms': { type: 'string' },
+      'render-threads': { type: 'string' },
       model: { type: 'string' },
       backend: { type: 'string' },
       'post-batch': { type: 'string' },
@@ -125,6 +143,8 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       processes,
       batch,
       batchWaitMs: values['batch-wait-ms'] === undefined ? defaults.batchWaitMs : parsePositive('batch-wait-ms', values['batch-wait-ms'], { integer: true, allowZero: true }),
+      renderThreads:
+        values['render-threads'] === undefined ? defaults.renderThreads(processes) : parsePositive('render-threads', values['render-threads'], { integer: true, allowZero: true }),
       postBatch,
       postConcurrency: whole('post-concurrency', values['post-concurrency'], 4),
       readyTimeoutSeconds: 300,

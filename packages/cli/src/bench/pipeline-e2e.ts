@@ -23,6 +23,8 @@ export interface E2ePlan {
   readonly processes: number;
   readonly batch: number;
   readonly batchWaitMs: number;
+  /** Overlay render threads per worker process. */
+  readonly renderThreads: number;
   /** Records per POST, and POSTs in flight. */
   readonly postBatch: number;
   readonly postConcurrency: number;
@@ -68,6 +70,7 @@ function stackEnvironment(plan: E2ePlan): Record<string, string> {
   return {
     GRADCAM_BATCH_SIZE: String(plan.batch),
     GRADCAM_BATCH_WAIT_MS: String(plan.batchWaitMs),
+    GRADCAM_RENDER_THREADS: String(plan.renderThreads),
     GRADCAM_MODELS: plan.model,
     GRADCAM_BACKEND: plan.backend,
     GRADCAM_CAPTURE_POLICY: 'all',

@@ -37,7 +37,7 @@ export function e2eLines(row: E2eRow): string {
   const { plan, submit, rates, latency } = row;
   const failed = Object.values(row.failures).reduce((a, b) => a + b, 0);
   const lines = [
-    `End to end: ${plan.model} on ${row.backend ?? plan.backend}, Grad-CAM, batch ${plan.batch} (wait ${plan.batchWaitMs} ms), ${plan.processes} worker process${plan.processes === 1 ? '' : 'es'}, ${plan.records} records (every other one inline, the rest by reference), ${plan.postBatch} per POST, ${plan.postConcurrency} POSTs in flight`,
+    `End to end: ${plan.model} on ${row.backend ?? plan.backend}, Grad-CAM, batch ${plan.batch} (wait ${plan.batchWaitMs} ms), ${plan.processes} worker process${plan.processes === 1 ? '' : 'es'} (${plan.renderThreads} render thread${plan.renderThreads === 1 ? '' : 's'} each), ${plan.records} records (every other one inline, the rest by reference), ${plan.postBatch} per POST, ${plan.postConcurrency} POSTs in flight`,
     `  submitted    ${submit.queued} queued, ${submit.skipped} skipped, ${submit.rejected} rejected in ${duration(submit.seconds * 1000)} (${submit.posts} POSTs: p50 ${duration(submit.postMs.p50)}, max ${duration(submit.postMs.max)})`,
     ...submit.firstErrors.map((e) => `               rejected: ${e}`),
     `  finished     ${row.completed} done, ${failed} failed${failed > 0 ? ` (${counts(row.failures)})` : ''}${row.unaccounted > 0 ? `, ${row.unaccounted} unaccounted` : ''} per BullMQ; GET /v1/inferences/{id} for all ${row.verification.checked}: ${counts(row.verification.byStatus)}`,

@@ -146,16 +146,17 @@ describe('Explainer on the built-in MobileNetV2', () => {
     }
   });
 
-  test('webgpu gives the wasm maps where a WebGPU adapter exists, else a BACKEND_UNAVAILABLE error saying what to install', async () => {
+  test('webgpu gives the wasm maps where a WebGPU adapter exists, else a BACKEND_UNAVAILABLE error saying what to install', async (t) => {
     const methods: MethodName[] = ['gradcam', 'gradcam++'];
     const onWasm = await explainer.explain(inputs, { methods });
-    let available = true;
-    await selectBackend('webgpu').catch((error: unknown) => {
-      available = false;
+    const selected = await selectBackend('webgpu').catch((error: unknown) => {
       assert.ok(error instanceof EngineError && error.code === 'BACKEND_UNAVAILABLE');
       assert.match(error.message, /backend webgpu is not available \(webgpu: (no WebGPU adapter: install the Vulkan loader \(libvulkan1\)|Cannot find)/);
+      t.diagnostic(`no WebGPU adapter here: checked the error (${error.message})`);
+      return undefined;
     });
-    if (!available) return;
+    if (!selected) return;
+    t.diagnostic(`compared with wasm on ${selected.device ?? 'an unnamed adapter'}`);
     try {
       const onGpu = await explainer.explain(inputs, { methods });
       assert.deepEqual(onGpu.images.map((i) => i.predictedClass), onWasm.images.map((i) => i.predictedClass));

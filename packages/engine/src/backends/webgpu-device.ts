@@ -5,6 +5,9 @@
  * Vulkan driver and the system's Vulkan loader (`libvulkan1`).
  */
 
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
 interface AdapterInfo {
   readonly vendor: string;
   readonly architecture: string;
@@ -25,9 +28,6 @@ interface DawnModule {
   create(flags: string[]): Gpu;
   readonly globals: Record<string, unknown>;
 }
-
-import { existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
 
 // Optional dependencies, imported through variables so the type checker does not require them.
 const dawnPackage = 'webgpu';

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix } from './blob-key.ts';
 import { encodeKeyPath, signBlob } from './blob-signature.ts';
+import { FsCallError, FsIoThreads } from './fs-io-threads.ts';
 import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
@@ -67,6 +68,19 @@ function isMissing(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
 }
 
+/** A put whose key cannot exist on disk beside the objects already there. */
+function invalidKeyCause(error: unknown, key: string): StorageError | undefined {
+  if (!(error instanceof FsCallError)) return undefined;
+  // A key whose folder is an object here ('a/b' stored, then 'a/b/c') cannot exist on disk.
+  if (error.step === 'mkdir' && (error.code === 'ENOTDIR' || error.code === 'EEXIST')) {
+    return new StorageError('STORAGE_INVALID_KEY', `key ${key} runs through an existing object`, { key, cause: error });
+  }
+  if (error.step === 'rename' && (error.code === 'EISDIR' || error.code === 'ENOTEMPTY' || error.code === 'EEXIST')) {
+    return new StorageError('STORAGE_INVALID_KEY', `key ${key} is the folder of other objects`, { key, cause: error });
+  }
+  return undefined;
+}
+
 function fsError(error: unknown, key: string, action: string): StorageError {
   if (error instanceof StorageError) return error;
   const code = errnoOf(error) ?? 'unknown error';
@@ -91,6 +105,8 @@ export class FsBlobStore implements BlobStore {
   private readonly publicBaseUrl: string;
   private readonly signingSecret: string;
   private readonly fsync: boolean;
+  /** Whole-object puts, heads and gets: synchronous calls on I/O threads, many per message. */
+  private readonly io = new FsIoThreads();
   private closed = false;
 
   constructor(options: FsBlobStoreOptions) {
@@ -130,24 +146,21 @@ export class FsBlobStore implements BlobStore {
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
-    let handle: FileHandle | undefined;
     try {
-      const opened = await this.openObject(key);
-      handle = opened.handle;
-      if (options.maxBytes !== undefined && opened.size > options.maxBytes) throw tooLarge(key, options.maxBytes, opened.size);
-      return await handle.readFile();
+      const found = await this.io.run({ op: 'read', path: this.pathFor(key), ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });
+      if (!found.isFile) throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
+      if (!found.data) throw tooLarge(key, options.maxBytes ?? 0, found.size ?? 0);
+      return Buffer.from(found.data.buffer, found.data.byteOffset, found.data.byteLength);
     } catch (error) {
       throw fsError(error, key, 'get');
-    } finally {
-      await handle?.close().catch(() => {});
     }
   }
 
   async head(key: string): Promise<BlobHead | undefined> {
     const path = this.pathFor(key);
     try {
-      const info = await stat(path);
-      return info.isFile() ? { bytes: info.size, contentType: contentTypeFor(key) } : undefined;
+      const found = await this.io.run({ op: 'stat', path });
+      return found.isFile ? { bytes: found.size ?? 0, contentType: contentTypeFor(key) } : undefined;
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw fsError(error, key, 'head');
@@ -203,6 +216,7 @@ export class FsBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.io.close();
   }
 
   /**
@@ -257,32 +271,33 @@ export class FsBlobStore implements BlobStore {
       throw new StorageError('STORAGE_LENGTH_MISMATCH', `body for ${key} is ${body.byteLength} bytes, contentLength said ${contentLength}`, { key });
     }
     const temporary = join(dirname(path), `.${basename(path)}.${nextTemporarySuffix()}.partial`);
+    try {
+      // fsync before rename: after a crash the name must not point at data that never reached disk.
+      if (body instanceof Uint8Array) await this.io.run({ op: 'write', path, temporary, body, fsync: this.fsync });
+      else await this.writeStream(path, temporary, body, key, contentLength);
+    } catch (error) {
+      throw invalidKeyCause(error, key) ?? error;
+    }
+  }
+
+  /** The same steps as the I/O thread's write, with the body streamed in as it arrives. */
+  private async writeStream(path: string, temporary: string, body: Readable, key: string, contentLength: number | undefined): Promise<void> {
+    let step = 'mkdir';
     let handle: FileHandle | undefined;
     try {
-      await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
-        // A key whose folder is an object here ('a/b' stored, then 'a/b/c') cannot exist on disk.
-        if (errnoOf(error) === 'ENOTDIR' || errnoOf(error) === 'EEXIST') {
-          throw new StorageError('STORAGE_INVALID_KEY', `key ${key} runs through an existing object`, { key, cause: error });
-        }
-        throw error;
-      });
+      await mkdir(dirname(path), { recursive: true });
+      step = 'write';
       handle = await open(temporary, 'wx');
-      if (body instanceof Uint8Array) await handle.writeFile(body);
-      else await pipeline(body, this.sink(handle, key, contentLength));
-      // fsync before rename: after a crash the name must not point at data that never reached disk.
+      await pipeline(body, this.sink(handle, key, contentLength));
       if (this.fsync) await handle.sync();
       await handle.close();
       handle = undefined;
-      await rename(temporary, path).catch((error: unknown) => {
-        if (errnoOf(error) === 'EISDIR' || errnoOf(error) === 'ENOTEMPTY' || errnoOf(error) === 'EEXIST') {
-          throw new StorageError('STORAGE_INVALID_KEY', `key ${key} is the folder of other objects`, { key, cause: error });
-        }
-        throw error;
-      });
+      step = 'rename';
+      await rename(temporary, path);
     } catch (error) {
       await handle?.close().catch(() => {});
-      await unlink(temporary).catch(() => {});
-      throw error;
+      if (step !== 'mkdir') await unlink(temporary).catch(() => {});
+      throw error instanceof Error && !(error instanceof StorageError) && errnoOf(error) ? new FsCallError(error.message, errnoOf(error), step) : error;
     }
   }
 

@@ -61,7 +61,8 @@ class IoThread {
   }
 
   private start(): Worker {
-    const worker = new Worker(new URL('./fs-io-thread.mjs', import.meta.url));
+    // No inherited flags: the body needs none, and some (--input-type, a loader) break or slow it.
+    const worker = new Worker(new URL('./fs-io-thread.mjs', import.meta.url), { execArgv: [] });
     worker.on('message', ({ id, replies }: { id: number; replies: FsReply[] }) => {
       const batch = this.waiting.get(id) ?? [];
       this.waiting.delete(id);

@@ -68,6 +68,11 @@ function isMissing(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
 }
 
+/** Names the step of a put that failed, as the I/O thread does, for invalidKeyCause. */
+function asFsCallError(error: unknown, step: string): unknown {
+  return error instanceof Error && errnoOf(error) ? new FsCallError(error.message, errnoOf(error), step) : error;
+}
+
 /** A put whose key cannot exist on disk beside the objects already there. */
 function invalidKeyCause(error: unknown, key: string): StorageError | undefined {
   if (!(error instanceof FsCallError)) return undefined;
@@ -282,22 +287,23 @@ export class FsBlobStore implements BlobStore {
 
   /** The same steps as the I/O thread's write, with the body streamed in as it arrives. */
   private async writeStream(path: string, temporary: string, body: Readable, key: string, contentLength: number | undefined): Promise<void> {
-    let step = 'mkdir';
     let handle: FileHandle | undefined;
     try {
-      await mkdir(dirname(path), { recursive: true });
-      step = 'write';
+      await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
+        throw asFsCallError(error, 'mkdir');
+      });
       handle = await open(temporary, 'wx');
       await pipeline(body, this.sink(handle, key, contentLength));
       if (this.fsync) await handle.sync();
       await handle.close();
       handle = undefined;
-      step = 'rename';
-      await rename(temporary, path);
+      await rename(temporary, path).catch((error: unknown) => {
+        throw asFsCallError(error, 'rename');
+      });
     } catch (error) {
       await handle?.close().catch(() => {});
-      if (step !== 'mkdir') await unlink(temporary).catch(() => {});
-      throw error instanceof Error && !(error instanceof StorageError) && errnoOf(error) ? new FsCallError(error.message, errnoOf(error), step) : error;
+      await unlink(temporary).catch(() => {});
+      throw error;
     }
   }
 

@@ -202,7 +202,8 @@ export function blobStoreContract(name: string, open: OpenStore): void {
     }));
 
     test("the caller's stream failing fails the put with that error and stores nothing", withStore(async (store) => {
-      const broken = new Error('client went away');
+      // With an errno code, as a client's aborted request gives: it is still the caller's error.
+      const broken = Object.assign(new Error('client went away'), { code: 'ECONNRESET' });
       async function* body(): AsyncGenerator<Buffer> {
         yield Buffer.alloc(1000, 1);
         throw broken;

@@ -1,5 +1,5 @@
 import { CpuContention } from './cpu-contention.ts';
-import { runIngestLoad } from './ingest-load.ts';
+import { type LoadShape, runIngestLoad } from './ingest-load.ts';
 import { startIngestRig } from './ingest-rig.ts';
 import type { CleanupStack } from './pipeline-cleanup.ts';
 import { type Percentiles, percentiles } from './pipeline-e2e-stats.ts';
@@ -11,8 +11,8 @@ export interface IngestCapacityPlan {
   readonly modelVersion: string;
   /** Records per request; each size is measured on a fresh Redis and store. */
   readonly batches: readonly number[];
-  /** Concurrent clients; each count is measured with each batch size. */
-  readonly clients: readonly number[];
+  /** Closed-loop client counts, then paced rates (records/s); each is measured with each batch size. */
+  readonly shapes: readonly LoadShape[];
   /** Ingest HTTP processes (GRADCAM_INGEST_PROCESSES). */
   readonly processes: number;
   /** Where the rig's filesystem store lives (a folder on the disk under test, or a tmpfs). */
@@ -28,7 +28,7 @@ export const ingestTarget = { recordsPerSecond: 5_000, p99Ms: 50 } as const;
 export interface IngestCapacityRow {
   readonly kind: 'ingest-capacity';
   readonly batch: number;
-  readonly clients: number;
+  readonly shape: LoadShape;
   readonly processes: number;
   readonly storeDir: string;
   readonly seconds: number;
@@ -49,13 +49,18 @@ export interface IngestCapacityHooks {
   readonly progress: (text: string) => void;
 }
 
-/** One batch size and client count, on a fresh Redis and store. */
-async function measure(plan: IngestCapacityPlan, batch: number, clients: number, runId: string, cleanup: CleanupStack, hooks: IngestCapacityHooks): Promise<IngestCapacityRow> {
-  const what = `batches of ${batch}, ${clients} client${clients === 1 ? '' : 's'}`;
+/** `2 clients`, `5000 records/s paced`. */
+export function describeShape(shape: LoadShape): string {
+  return shape.kind === 'closed' ? `${shape.clients} client${shape.clients === 1 ? '' : 's'}` : `${shape.recordsPerSecond} records/s paced`;
+}
+
+/** One batch size and load shape, on a fresh Redis and store. */
+async function measure(plan: IngestCapacityPlan, batch: number, shape: LoadShape, runId: string, cleanup: CleanupStack, hooks: IngestCapacityHooks): Promise<IngestCapacityRow> {
+  const what = `batches of ${batch}, ${describeShape(shape)}`;
   hooks.progress(`ingest capacity: ${what}, starting Redis + ingest…`);
   const rig = await startIngestRig({ model: plan.model, modelVersion: plan.modelVersion, processes: plan.processes, storeDir: plan.storeDir, onServiceLine: hooks.onServiceLine }, cleanup);
   try {
-    const load = { url: rig.url, token: rig.token, model: plan.model, images: rig.images, batch, clients };
+    const load = { url: rig.url, token: rig.token, model: plan.model, images: rig.images, batch, shape };
     hooks.progress(`ingest capacity: ${what}, ${plan.warmupSeconds} s warm-up…`);
     await runIngestLoad({ ...load, seconds: plan.warmupSeconds, idPrefix: `iw-${runId}` });
     hooks.progress(`ingest capacity: ${what}, ${plan.seconds} s…`);
@@ -68,7 +73,7 @@ async function measure(plan: IngestCapacityPlan, batch: number, clients: number,
     return {
       kind: 'ingest-capacity',
       batch,
-      clients,
+      shape,
       processes: plan.processes,
       storeDir: plan.storeDir,
       seconds: result.seconds,
@@ -93,8 +98,8 @@ export async function runIngestCapacity(plan: IngestCapacityPlan, cleanup: Clean
   const rows: IngestCapacityRow[] = [];
   const runId = Date.now().toString(36);
   for (const batch of plan.batches) {
-    for (const clients of plan.clients) {
-      const row = await measure(plan, batch, clients, `${runId}-${batch}-${clients}`, cleanup, hooks);
+    for (const [index, shape] of plan.shapes.entries()) {
+      const row = await measure(plan, batch, shape, `${runId}-${batch}-${index}`, cleanup, hooks);
       rows.push(row);
       onRow(row);
     }

@@ -1,6 +1,14 @@
 import type { FixtureImages } from './pipeline-fixtures.ts';
 import { benchRecord } from './pipeline-fixtures.ts';
 
+/**
+ * How the load is offered. Closed: `clients` concurrent clients, each POSTing its next batch as
+ * soon as the last is answered: the most the service accepts, with the latency of a saturated
+ * service. Paced: batches sent on a fixed schedule at `recordsPerSecond`, whether or not earlier
+ * ones were answered (open loop): the latency a service sees at that rate.
+ */
+export type LoadShape = { readonly kind: 'closed'; readonly clients: number } | { readonly kind: 'paced'; readonly recordsPerSecond: number };
+
 export interface LoadPlan {
   readonly url: string;
   readonly token: string;
@@ -8,15 +16,23 @@ export interface LoadPlan {
   readonly images: FixtureImages;
   /** Records per request, all by reference. */
   readonly batch: number;
-  readonly clients: number;
+  readonly shape: LoadShape;
   readonly seconds: number;
   /** Makes ids unique across windows (warm-up, timed) and batch sizes. */
   readonly idPrefix: string;
 }
 
 export interface LoadResult {
-  /** From the first request to the last answer (requests started in the window all finish). */
+  /**
+   * Closed: from the first request to the last answer (requests started in the window all
+   * finish). Paced: the span of the schedule, requests × interval, so accepted / seconds is the
+   * rate offered when all were accepted; a service that falls behind shows it in the latencies.
+   */
   readonly seconds: number;
+  /**
+   * Per request. Paced requests count from when the schedule said to send them, so a request
+   * held back by a late timer or a busy client still shows the wait (no coordinated omission).
+   */
   readonly requestMs: readonly number[];
   readonly accepted: number;
   readonly rejected: number;
@@ -32,10 +48,12 @@ interface BatchAnswer {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
 /**
- * Closed loop: `clients` concurrent clients, each POSTing its next batch as soon as the last is
- * answered, until `seconds` have passed. Each request is built when sent (ids must be unique),
- * which costs the benchmark process well under a millisecond per 100 records.
+ * Offers `plan.batch`-record requests to the batch endpoint for `plan.seconds`, shaped as
+ * `plan.shape` says. Closed-loop clients build each body just before sending it (outside the
+ * time measured), paced load builds them all first.
  */
 export async function runIngestLoad(plan: LoadPlan): Promise<LoadResult> {
   const requestMs: number[] = [];
@@ -47,32 +65,58 @@ export async function runIngestLoad(plan: LoadPlan): Promise<LoadResult> {
   const started = performance.now();
   const deadline = started + plan.seconds * 1000;
 
-  const client = async (clientIndex: number): Promise<void> => {
-    for (let seq = 0; performance.now() < deadline; seq++) {
-      const records = Array.from({ length: plan.batch }, (_, i) =>
-        benchRecord(plan.images, plan.model, `${plan.idPrefix}-${clientIndex}-${seq}-${i}`, seq * plan.batch + i, false),
-      );
-      const t = performance.now();
-      const response = await fetch(`${plan.url}/v1/inferences:batch`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${plan.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ records }),
-      });
-      const text = await response.text();
-      requestMs.push(performance.now() - t);
-      const body = JSON.parse(text) as BatchAnswer;
-      if (response.status !== 200) {
-        failedRequests++;
-        rejected += plan.batch;
-        note(`HTTP ${response.status}: ${body.error?.code ?? ''} ${body.error?.message ?? text.slice(0, 200)}`);
-        continue;
-      }
-      accepted += body.accepted ?? 0;
-      rejected += body.rejected ?? 0;
-      const error = body.results?.find((r) => r.error)?.error;
-      if (error) note(`${error.code} ${error.message}`);
+  /** A request body: ids must be unique, so each is built for its request. */
+  const body = (name: string, seq: number): string =>
+    JSON.stringify({ records: Array.from({ length: plan.batch }, (_, i) => benchRecord(plan.images, plan.model, `${plan.idPrefix}-${name}-${seq}-${i}`, seq * plan.batch + i, false)) });
+
+  /** One request; its latency counts from `since` (now, unless the schedule wanted it earlier). */
+  const post = async (json: string, since?: number): Promise<void> => {
+    const t = since ?? performance.now();
+    const response = await fetch(`${plan.url}/v1/inferences:batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${plan.token}`, 'content-type': 'application/json' },
+      body: json,
+    });
+    const text = await response.text();
+    requestMs.push(performance.now() - t);
+    const answer = JSON.parse(text) as BatchAnswer;
+    if (response.status !== 200) {
+      failedRequests++;
+      rejected += plan.batch;
+      note(`HTTP ${response.status}: ${answer.error?.code ?? ''} ${answer.error?.message ?? text.slice(0, 200)}`);
+      return;
     }
+    accepted += answer.accepted ?? 0;
+    rejected += answer.rejected ?? 0;
+    const error = answer.results?.find((r) => r.error)?.error;
+    if (error) note(`${error.code} ${error.message}`);
   };
-  await Promise.all(Array.from({ length: plan.clients }, (_, i) => client(i)));
-  return { seconds: (performance.now() - started) / 1000, requestMs, accepted, rejected, failedRequests, firstErrors };
+
+  const { shape } = plan;
+  let seconds: number;
+  if (shape.kind === 'closed') {
+    const client = async (index: number) => {
+      for (let seq = 0; performance.now() < deadline; seq++) {
+        const json = body(`c${index}`, seq);
+        await post(json);
+      }
+    };
+    await Promise.all(Array.from({ length: shape.clients }, (_, i) => client(i)));
+    seconds = (performance.now() - started) / 1000;
+  } else {
+    const intervalMs = (plan.batch / shape.recordsPerSecond) * 1000;
+    // Every body is built before the first is sent: building them on schedule would put the
+    // benchmark's own CPU and garbage collection into the latencies it measures.
+    const bodies = Array.from({ length: Math.ceil((plan.seconds * 1000) / intervalMs) }, (_, seq) => body('p', seq));
+    const opened = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (const [seq, json] of bodies.entries()) {
+      const due = opened + seq * intervalMs;
+      await sleep(due - performance.now());
+      inFlight.push(post(json, due));
+    }
+    await Promise.all(inFlight);
+    seconds = (inFlight.length * intervalMs) / 1000;
+  }
+  return { seconds, requestMs, accepted, rejected, failedRequests, firstErrors };
 }

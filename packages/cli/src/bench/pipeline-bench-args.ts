@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, readLocalStackConfig, readWorkerConfig } from '@gradcam/config';
 import { type BackendPreference, builtinModels } from '@gradcam/engine';
 import { BenchArgsError, parseBackend, parseList, parsePositive } from './bench-args.ts';
-import type { IngestCapacityPlan } from './ingest-capacity.ts';
+import { type IngestCapacityPlan, ingestTarget } from './ingest-capacity.ts';
 import type { ThroughputPlan } from './multi-process-throughput.ts';
 import type { E2ePlan } from './pipeline-e2e.ts';
 
@@ -39,7 +39,10 @@ then the ingest batch endpoint's capacity. Needs redis-server on PATH.
   --post-concurrency N  POSTs in flight end to end (default 4)
   --engine-seconds N    engine-only timed window (default 10; --quick: 4)
   --ingest-batches a,b  records per request for the ingest part (default 100,1000)
-  --ingest-clients a,b  concurrent clients for the ingest part, each with each batch size (default 1,2,4)
+  --ingest-clients a,b  closed loop: concurrent clients, each POSTing as soon as it is answered: the most
+                        ingest accepts, at a saturated service's latency (default 1,2,4; none to skip)
+  --ingest-rates a,b    open loop: records/s offered on a fixed schedule, latency counted from when each
+                        request was due: the latency at that rate (default ${ingestTarget.recordsPerSecond}, the target; none to skip)
   --ingest-processes N  ingest HTTP processes (default: one per core)
   --ingest-store-dir D  folder for the ingest part's filesystem store (default: the OS temp folder;
                         a tmpfs such as /dev/shm leaves the disk's cost out)
@@ -49,6 +52,9 @@ then the ingest batch endpoint's capacity. Needs redis-server on PATH.
   --json                JSON lines on stdout instead of a table
   --verbose             the services' log lines on stderr
   --help`;
+
+/** parseList, where `none` is the empty list. */
+const optionalList = (value: string | undefined, fallback: readonly string[]): string[] => (value === 'none' ? [] : parseList(value, fallback));
 
 /** The stack's own variables give the defaults, so the benchmark runs what `npm start` would. */
 function environmentDefaults(): {
@@ -97,6 +103,7 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       'engine-seconds': { type: 'string' },
       'ingest-batches': { type: 'string' },
       'ingest-clients': { type: 'string' },
+      'ingest-rates': { type: 'string' },
       'ingest-processes': { type: 'string' },
       'ingest-store-dir': { type: 'string' },
       'ingest-seconds': { type: 'string' },
@@ -165,7 +172,10 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       model,
       modelVersion: builtin.descriptor.version,
       batches: ingestBatches,
-      clients: parseList(values['ingest-clients'], ['1', '2', '4']).map((c) => whole('ingest-clients', c, 0)),
+      shapes: [
+        ...optionalList(values['ingest-clients'], ['1', '2', '4']).map((c) => ({ kind: 'closed' as const, clients: whole('ingest-clients', c, 0) })),
+        ...optionalList(values['ingest-rates'], [String(ingestTarget.recordsPerSecond)]).map((r) => ({ kind: 'paced' as const, recordsPerSecond: whole('ingest-rates', r, 0) })),
+      ],
       processes: whole('ingest-processes', values['ingest-processes'], availableParallelism()),
       storeDir: values['ingest-store-dir'] ?? tmpdir(),
       seconds: seconds('ingest-seconds', values['ingest-seconds'], quick ? 3 : 10),

@@ -1,5 +1,5 @@
 import { formatShare, noisyShare, throughputRunLine } from './bench-report.ts';
-import { type IngestCapacityPlan, type IngestCapacityRow, ingestTarget } from './ingest-capacity.ts';
+import { type IngestCapacityPlan, type IngestCapacityRow, describeShape, ingestTarget } from './ingest-capacity.ts';
 import type { E2eRow } from './pipeline-e2e.ts';
 import type { Percentiles } from './pipeline-e2e-stats.ts';
 import { type EngineOnlyRow, type PipelineRatioRow, engineDriftLimit } from './pipeline-engine.ts';
@@ -91,11 +91,14 @@ export function ratioLine(row: PipelineRatioRow): string {
   ].join('\n');
 }
 
+const loadWidth = 20;
+
 export function ingestHeader(plan: IngestCapacityPlan): string {
-  const header = `${'batch'.padStart(5)}  ${'clients'.padStart(7)}  ${'requests'.padStart(8)}  ${'records/s'.padStart(9)}  ${'p50 ms'.padStart(7)}  ${'p99 ms'.padStart(7)}  ${'max ms'.padStart(7)}  ${'target'.padEnd(6)}  CPU cores`;
+  const header = `${'batch'.padStart(5)}  ${'load'.padEnd(loadWidth)}  ${'requests'.padStart(8)}  ${'records/s'.padStart(9)}  ${'p50 ms'.padStart(7)}  ${'p99 ms'.padStart(7)}  ${'max ms'.padStart(7)}  ${'target'.padEnd(6)}  CPU cores`;
   return [
     `Ingest capacity: POST /v1/inferences:batch, records by reference, Redis + ${plan.processes} ingest process${plan.processes === 1 ? '' : 'es'} (no worker), ${plan.seconds} s after ${plan.warmupSeconds} s warm-up, store in ${plan.storeDir}`,
-    `  target ≥ ${ingestTarget.recordsPerSecond} records/s with p99 < ${ingestTarget.p99Ms} ms per request (2 cores)`,
+    `  target ≥ ${ingestTarget.recordsPerSecond} records/s with p99 < ${ingestTarget.p99Ms} ms per request (2 cores); load: closed-loop clients, or records/s offered`,
+    `  on a schedule (paced; latency counts from when each request was due, so a service that falls behind shows it)`,
     `  ${header}`,
   ].join('\n');
 }
@@ -113,7 +116,7 @@ function shortfall(row: IngestCapacityRow): string {
 export function ingestLine(row: IngestCapacityRow): string {
   const cells = [
     String(row.batch).padStart(5),
-    String(row.clients).padStart(7),
+    describeShape(row.shape).padEnd(loadWidth),
     String(row.requests).padStart(8),
     row.recordsPerSecond.toFixed(0).padStart(9),
     row.requestMs.p50.toFixed(1).padStart(7),

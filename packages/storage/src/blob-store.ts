@@ -26,6 +26,11 @@ export interface BlobHead {
  * object or the new one, never part of one, so "explanation.json exists" means "complete".
  */
 export interface BlobStore {
+  /**
+   * How many operations are worth having in flight at once; more only wait inside the store.
+   * Callers with many objects to move keep about this many going.
+   */
+  readonly parallelism: number;
   put(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void>;
   /** The whole object; STORAGE_NOT_FOUND when there is none. */
   get(key: string, options?: GetOptions): Promise<Buffer>;

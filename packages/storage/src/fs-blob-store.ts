@@ -107,9 +107,17 @@ function fsError(error: unknown, key: string, action: string): StorageError {
  */
 export class FsBlobStore implements BlobStore {
   readonly rootDir: string;
+  /** rootDir with one trailing separator, for joining keys. */
+  private readonly rootPrefix: string;
   private readonly publicBaseUrl: string;
   private readonly signingSecret: string;
   private readonly fsync: boolean;
+  /**
+   * Everything asked for in one turn of the event loop travels to the I/O threads as one message
+   * per thread, so the more at once the fewer messages (each costs tens of µs of CPU): a batch
+   * endpoint's 1,000 records.
+   */
+  readonly parallelism = 1000;
   /** Whole-object puts, heads and gets: synchronous calls on I/O threads, many per message. */
   private readonly io = new FsIoThreads();
   private closed = false;
@@ -117,6 +125,7 @@ export class FsBlobStore implements BlobStore {
   constructor(options: FsBlobStoreOptions) {
     if (options.signingSecret.length < 16) throw new RangeError('signingSecret must be at least 16 characters');
     this.rootDir = resolve(options.rootDir);
+    this.rootPrefix = this.rootDir.endsWith(sep) ? this.rootDir : this.rootDir + sep;
     this.publicBaseUrl = options.publicBaseUrl.replace(/\/+$/, '');
     this.signingSecret = options.signingSecret;
     this.fsync = options.fsync ?? true;
@@ -275,18 +284,18 @@ export class FsBlobStore implements BlobStore {
     if (body instanceof Uint8Array && contentLength !== undefined && contentLength !== body.byteLength) {
       throw new StorageError('STORAGE_LENGTH_MISMATCH', `body for ${key} is ${body.byteLength} bytes, contentLength said ${contentLength}`, { key });
     }
-    const temporary = join(dirname(path), `.${basename(path)}.${nextTemporarySuffix()}.partial`);
     try {
       // fsync before rename: after a crash the name must not point at data that never reached disk.
-      if (body instanceof Uint8Array) await this.io.run({ op: 'write', path, temporary, body, fsync: this.fsync });
-      else await this.writeStream(path, temporary, body, key, contentLength);
+      if (body instanceof Uint8Array) await this.io.run({ op: 'write', path, body, fsync: this.fsync });
+      else await this.writeStream(path, body, key, contentLength);
     } catch (error) {
       throw invalidKeyCause(error, key) ?? error;
     }
   }
 
   /** The same steps as the I/O thread's write, with the body streamed in as it arrives. */
-  private async writeStream(path: string, temporary: string, body: Readable, key: string, contentLength: number | undefined): Promise<void> {
+  private async writeStream(path: string, body: Readable, key: string, contentLength: number | undefined): Promise<void> {
+    const temporary = join(dirname(path), `.${basename(path)}.${nextTemporarySuffix()}.partial`);
     let handle: FileHandle | undefined;
     try {
       await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
@@ -314,13 +323,14 @@ export class FsBlobStore implements BlobStore {
   private pathFor(key: string): string {
     this.assertOpen();
     assertValidKey(key);
-    const segments = key.split('/');
-    if (partialName.test(segments.at(-1) ?? '')) {
+    if (partialName.test(key.slice(key.lastIndexOf('/') + 1))) {
       throw new StorageError('STORAGE_INVALID_KEY', `invalid storage key ${JSON.stringify(key)}: names like ".x.<16 hex>.partial" are the filesystem store's temporary files`, { key });
     }
-    const path = join(this.rootDir, ...segments);
+    // A valid key has no empty, '.' or '..' segment, so joining needs no normalising (path.join's
+    // normalising was 4 % of ingest's CPU).
+    const path = this.rootPrefix + (sep === '/' ? key : key.replaceAll('/', sep));
     // Validation already rules this out; this second check is cheap and guards future edits.
-    if (!path.startsWith(this.rootDir + sep)) throw new StorageError('STORAGE_INVALID_KEY', `key ${key} leaves the store`, { key });
+    if (!path.startsWith(this.rootPrefix) || path.length === this.rootPrefix.length) throw new StorageError('STORAGE_INVALID_KEY', `key ${key} leaves the store`, { key });
     return path;
   }
 

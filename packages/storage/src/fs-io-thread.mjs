@@ -1,8 +1,9 @@
 // Body of a filesystem I/O thread (see fs-io-threads.ts): runs each request of a message with
 // synchronous calls and answers them all in one message. Plain JavaScript, because worker
 // threads do not inherit the process's TypeScript loader and this needs nothing but node:fs.
+import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 
 /** `step` tells the caller which call failed, so it can name the cause (a key through an object…). */
@@ -18,12 +19,22 @@ function closeQuietly(fd) {
   }
 }
 
+/**
+ * Temporary names (`.<name>.<16 hex>.partial`, which the store's listing hides) only need to be
+ * unique among concurrent writers of one key: a random prefix per thread and a counter make them so.
+ */
+const temporaryPrefix = randomBytes(4).toString('hex');
+let temporaryCounter = 0;
+
 /** mkdir -p, then a temporary file written (and fsynced) in full, then renamed into place. */
-function write({ path, temporary, body, fsync }) {
+function write({ path, fsync, offset, length }, _transfer, bodies) {
+  const body = new Uint8Array(bodies, offset, length);
+  const folder = dirname(path);
+  const temporary = join(folder, `.${basename(path)}.${temporaryPrefix}${(temporaryCounter++ >>> 0).toString(16).padStart(8, '0')}.partial`);
   let step = 'mkdir';
   let fd;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(folder, { recursive: true });
     step = 'write';
     fd = openSync(temporary, 'wx');
     for (let offset = 0; offset < body.byteLength; ) offset += writeSync(fd, body, offset);
@@ -76,8 +87,8 @@ function read({ path, maxBytes }, transfer) {
 
 const operations = { write, stat, read };
 
-parentPort.on('message', ({ id, requests }) => {
+parentPort.on('message', ({ id, requests, bodies }) => {
   const transfer = [];
-  const replies = requests.map((request) => operations[request.op](request, transfer));
+  const replies = requests.map((request) => operations[request.op](request, transfer, bodies));
   parentPort.postMessage({ id, replies }, transfer);
 });

@@ -20,7 +20,6 @@ async function withFolder(run: (dir: string) => Promise<void>): Promise<void> {
 const writeRequest = (dir: string, name: string, body: Uint8Array): FsRequest => ({
   op: 'write',
   path: join(dir, name, 'object.bin'),
-  temporary: join(dir, name, '.object.bin.partial'),
   body,
   fsync: true,
 });

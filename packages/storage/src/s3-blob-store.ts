@@ -51,6 +51,8 @@ export const multipartThresholdBytes = 8 * 1024 * 1024;
  */
 export class S3BlobStore implements BlobStore {
   readonly bucket: string;
+  /** The client's sockets (the SDK's default, made explicit): requests beyond them queue. */
+  readonly parallelism = 50;
   private readonly client: S3Client;
   private closed = false;
 
@@ -70,6 +72,8 @@ export class S3BlobStore implements BlobStore {
       requestHandler: {
         connectionTimeout: options.connectionTimeoutMs ?? 2_000,
         socketTimeout: options.socketTimeoutMs ?? 5_000,
+        httpAgent: { maxSockets: this.parallelism },
+        httpsAgent: { maxSockets: this.parallelism },
       },
     };
     if (options.endpoint !== undefined) config.endpoint = options.endpoint;

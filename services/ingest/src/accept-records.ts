@@ -19,6 +19,7 @@ export const maxImageBytes = 32 * 1024 * 1024;
 
 /** The storage operations ingest needs (a BlobStore has them). */
 export interface IngestStore {
+  readonly parallelism: number;
   put(key: string, body: Uint8Array, options: { contentType: string }): Promise<unknown>;
   head(key: string): Promise<{ bytes: number } | undefined>;
 }
@@ -67,7 +68,7 @@ function inlineImage(base64: string): { bytes: Buffer; extension: string; conten
   return { bytes, ...format };
 }
 
-/** Runs `fn` over items with at most `limit` in flight (storage clients have finite sockets). */
+/** Runs `fn` over items with at most `limit` in flight (S3 clients have finite sockets). */
 async function forEachConcurrent<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async () => {
@@ -125,7 +126,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
 
   // Storage before the queue: a job must never point at a prediction that is not there.
   const stored: { item: Prepared; capture: CaptureDecision }[] = [];
-  await forEachConcurrent(prepared, 64, async (item) => {
+  await forEachConcurrent(prepared, deps.store.parallelism, async (item) => {
     const { record } = item;
     try {
       if (!item.image && 'uri' in record.image) {

@@ -42,10 +42,14 @@ export class InferenceIndex {
   async record(entries: readonly { id: string; entry: IndexEntry }[]): Promise<void> {
     if (entries.length === 0) return;
     const pipeline = this.redis.multi();
+    // One HINCRBY per distinct decision rather than per entry: a batch has a handful of them.
+    const decisions = new Map<string, number>();
     for (const { id, entry } of entries) {
       pipeline.set(this.keys.inference(id), JSON.stringify(entry), 'EX', this.ttlSeconds, 'NX');
-      pipeline.hincrby(this.keys.captureDecisions, captureDecisionField(entry.model, entry.explain, entry.reason), 1);
+      const field = captureDecisionField(entry.model, entry.explain, entry.reason);
+      decisions.set(field, (decisions.get(field) ?? 0) + 1);
     }
+    for (const [field, count] of decisions) pipeline.hincrby(this.keys.captureDecisions, field, count);
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error !== null);
     if (failed) throw failed[0] as Error;

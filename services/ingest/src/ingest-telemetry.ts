@@ -11,10 +11,9 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
       metrics.httpDuration.observe({ route }, seconds);
     },
     records(outcomes: readonly RecordOutcome[]) {
-      for (const outcome of outcomes) {
-        const result = 'error' in outcome ? 'rejected' : outcome.duplicate ? 'duplicate' : 'accepted';
-        metrics.records.inc({ outcome: result });
-      }
+      const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+      for (const outcome of outcomes) counts['error' in outcome ? 'rejected' : outcome.duplicate ? 'duplicate' : 'accepted']++;
+      for (const [result, count] of Object.entries(counts)) if (count > 0) metrics.records.inc({ outcome: result }, count);
     },
     captured(model, explain, reason) {
       metrics.captureDecisions.inc({ model, decision: explain ? 'explain' : 'skip', reason });

@@ -2,18 +2,20 @@ import { parentPort } from 'node:worker_threads';
 import type { RenderReply, RenderRequest } from './overlay-renderer.ts';
 import { renderOverlay } from './render-overlay.ts';
 
-// One render thread: blends and encodes whatever the pool sends, one message per overlay.
+// One render thread: blends and encodes whatever the pool sends, one message per overlay (the
+// message protocol is @gradcam/thread-calls').
 const port = parentPort;
 if (!port) throw new Error('overlay-thread.ts runs as a worker thread of the overlay renderer');
-port.on('message', (request: RenderRequest) => {
-  const { id, width, height, format, data, map, mapWidth, mapHeight, spec, options } = request;
+port.on('message', ({ id, request }: { id: number; request: RenderRequest }) => {
+  const { width, height, format, data, map, mapWidth, mapHeight, spec, options } = request;
   const image = { width, height, format, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
+  const answer = (reply: RenderReply) => port.postMessage({ id, reply });
   renderOverlay(image, map, mapWidth, mapHeight, spec, options).then(
-    (jpeg) => port.postMessage({ id, jpeg } satisfies RenderReply),
+    (jpeg) => answer({ jpeg }),
     (error: unknown) => {
       const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
       const code = (error as { code?: unknown }).code;
-      port.postMessage({ id, error: { name, message, ...(typeof code === 'string' && { code }) } } satisfies RenderReply);
+      answer({ error: { name, message, ...(typeof code === 'string' && { code }) } });
     },
   );
 });

@@ -1,6 +1,7 @@
-// Body of a filesystem I/O thread (see fs-io-threads.ts): runs each request of a message with
-// synchronous calls and answers them all in one message. Plain JavaScript, because worker
-// threads do not inherit the process's TypeScript loader and this needs nothing but node:fs.
+// Body of a filesystem I/O thread (see fs-io-threads.ts; the message protocol is
+// @gradcam/thread-calls'): runs each request of a message with synchronous calls and answers them
+// all in one message. Plain JavaScript, because worker threads do not inherit the process's
+// TypeScript loader and this needs nothing but node:fs.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -87,8 +88,8 @@ function read({ path, maxBytes }, transfer) {
 
 const operations = { write, stat, read };
 
-parentPort.on('message', ({ id, requests, bodies }) => {
+parentPort.on('message', ({ id, request: { requests, bodies } }) => {
   const transfer = [];
-  const replies = requests.map((request) => operations[request.op](request, transfer, bodies));
-  parentPort.postMessage({ id, replies }, transfer);
+  const reply = requests.map((request) => operations[request.op](request, transfer, bodies));
+  parentPort.postMessage({ id, reply }, transfer);
 });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,33 +81,5 @@ test('close lets requests already made finish, then refuses new ones; safe twice
     assert.equal((await readdir(dir)).length, 50);
     await assert.rejects(io.run({ op: 'stat', path: dir }), (error: unknown) => isStorageError(error, 'STORAGE_UNAVAILABLE'));
     await io.close();
-  });
-});
-
-test('idle threads do not keep a process alive', async () => {
-  await withFolder(async (dir) => {
-    // A process that writes once and never closes its store must still exit on its own.
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        `import { FsIoThreads } from ${JSON.stringify(new URL('./fs-io-threads.ts', import.meta.url).href)};
-         const io = new FsIoThreads(2);
-         await io.run({ op: 'write', path: ${JSON.stringify(join(dir, 'a', 'b'))}, temporary: ${JSON.stringify(join(dir, 'a', '.b.partial'))}, body: new Uint8Array([1]), fsync: false });
-         console.log('written');`,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    const [code, signal] = await once(child, 'exit');
-    clearTimeout(timer);
-    assert.equal(signal, null, 'the process hung and was killed');
-    assert.equal(code, 0);
-    assert.equal(output.trim(), 'written');
   });
 });

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { ThreadCalls } from '@gradcam/thread-calls';
 import { StorageError } from './storage-error.ts';
 
 export type FsRequest =
@@ -34,75 +34,41 @@ interface Queued {
   readonly reject: (error: Error) => void;
 }
 
-class IoThread {
-  private worker: Worker | undefined;
-  private readonly waiting = new Map<number, Queued[]>();
-  private readonly drained: (() => void)[] = [];
-  private nextId = 0;
+/** One message to a thread: the requests of one turn, write bodies packed into `bodies`. */
+interface FsMessage {
+  readonly requests: readonly unknown[];
+  readonly bodies: ArrayBuffer;
+}
 
-  get inFlight(): number {
-    return this.waiting.size;
-  }
+function threadDied(cause: string, code: number): StorageError {
+  return new StorageError('STORAGE_UNAVAILABLE', `filesystem I/O thread failed (${cause}, code ${code})`, { transient: true });
+}
 
-  send(batch: Queued[]): void {
-    const id = this.nextId++;
-    this.waiting.set(id, batch);
-    const worker = (this.worker ??= this.start());
-    worker.ref();
-    // The bodies are copied into one buffer, which is transferred: the caller keeps its buffers, a
-    // small view into a large one (Node's pooled Buffers) does not drag the whole buffer across,
-    // and one transfer per message costs a quarter of one per body (measured: ~5 µs per body).
-    let total = 0;
-    for (const { request } of batch) if (request.op === 'write') total += request.body.byteLength;
-    const bodies = new Uint8Array(total);
-    let offset = 0;
-    const requests = batch.map(({ request }) => {
-      if (request.op !== 'write') return request;
-      const { path, body, fsync } = request;
-      bodies.set(body, offset);
-      offset += body.byteLength;
-      return { op: 'write', path, fsync, offset: offset - body.byteLength, length: body.byteLength };
-    });
-    worker.postMessage({ id, requests, bodies: bodies.buffer }, [bodies.buffer]);
-  }
-
-  private start(): Worker {
-    // No inherited flags: the body needs none, and some (--input-type, a loader) break or slow it.
-    const worker = new Worker(new URL('./fs-io-thread.mjs', import.meta.url), { execArgv: [] });
-    worker.on('message', ({ id, replies }: { id: number; replies: FsReply[] }) => {
-      const batch = this.waiting.get(id) ?? [];
-      this.waiting.delete(id);
+/** Sends one turn's requests to `thread` as one message and settles each from its reply. */
+function send(thread: ThreadCalls<FsMessage, FsReply[]>, batch: readonly Queued[]): void {
+  // The bodies are copied into one buffer, which is transferred: the caller keeps its buffers, a
+  // small view into a large one (Node's pooled Buffers) does not drag the whole buffer across,
+  // and one transfer per message costs a quarter of one per body (measured: ~5 µs per body).
+  let total = 0;
+  for (const { request } of batch) if (request.op === 'write') total += request.body.byteLength;
+  const bodies = new Uint8Array(total);
+  let offset = 0;
+  const requests = batch.map(({ request }) => {
+    if (request.op !== 'write') return request;
+    const { path, body, fsync } = request;
+    bodies.set(body, offset);
+    offset += body.byteLength;
+    return { op: 'write', path, fsync, offset: offset - body.byteLength, length: body.byteLength };
+  });
+  thread.call({ requests, bodies: bodies.buffer }, [bodies.buffer]).then(
+    (replies) =>
       batch.forEach((queued, i) => {
         const reply = replies[i] as FsReply;
         if (reply.ok) queued.resolve(reply);
         else queued.reject(new FsCallError(reply.message, reply.code, reply.step));
-      });
-      // An idle thread must not keep the process alive; one with requests in flight must.
-      if (this.waiting.size === 0) {
-        worker.unref();
-        for (const drained of this.drained.splice(0)) drained();
-      }
-    });
-    let cause = 'it exited';
-    worker.once('error', (error) => (cause = error.message));
-    worker.once('exit', (code) => {
-      if (this.worker === worker) this.worker = undefined;
-      // Restarted by the next request, not here: a thread that cannot start must not respawn in a loop.
-      const failure = new StorageError('STORAGE_UNAVAILABLE', `filesystem I/O thread failed (${cause}, code ${code})`, { transient: true });
-      for (const batch of this.waiting.values()) for (const queued of batch) queued.reject(failure);
-      this.waiting.clear();
-      for (const drained of this.drained.splice(0)) drained();
-    });
-    return worker;
-  }
-
-  /** Lets the requests in flight finish, then ends the thread. */
-  async stop(): Promise<void> {
-    if (this.waiting.size > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
-    const worker = this.worker;
-    this.worker = undefined;
-    await worker?.terminate();
-  }
+      }),
+    (error: Error) => batch.forEach((queued) => queued.reject(error)),
+  );
 }
 
 /**
@@ -115,14 +81,14 @@ class IoThread {
  * disks' fsyncs overlapping, as the thread pool did.
  */
 export class FsIoThreads {
-  private readonly threads: IoThread[];
+  private readonly threads: ThreadCalls<FsMessage, FsReply[]>[];
   private queued: Queued[] = [];
   private closed = false;
 
   constructor(threads = 2) {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
     // Threads start on their first request: a store that is never written costs none.
-    this.threads = Array.from({ length: threads }, () => new IoThread());
+    this.threads = Array.from({ length: threads }, () => new ThreadCalls({ url: new URL('./fs-io-thread.mjs', import.meta.url), failure: threadDied }));
   }
 
   run(request: FsRequest): Promise<FsFound> {
@@ -137,7 +103,7 @@ export class FsIoThreads {
   async close(): Promise<void> {
     this.closed = true;
     this.flush();
-    await Promise.all(this.threads.map((thread) => thread.stop()));
+    await Promise.all(this.threads.map((thread) => thread.close()));
   }
 
   /** Splits what this turn queued evenly over the threads, least busy first. */
@@ -147,6 +113,6 @@ export class FsIoThreads {
     if (queued.length === 0) return;
     const idle = [...this.threads].sort((a, b) => a.inFlight - b.inFlight);
     const share = Math.ceil(queued.length / idle.length);
-    for (let i = 0; i * share < queued.length; i++) (idle[i] as IoThread).send(queued.slice(i * share, (i + 1) * share));
+    for (let i = 0; i * share < queued.length; i++) send(idle[i] as ThreadCalls<FsMessage, FsReply[]>, queued.slice(i * share, (i + 1) * share));
   }
 }

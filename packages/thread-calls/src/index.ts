@@ -1,0 +1,1 @@
+export { ThreadCalls, type ThreadCallsOptions } from './thread-calls.ts';

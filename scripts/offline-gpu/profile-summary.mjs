@@ -1,5 +1,5 @@
 // Self time of V8 .cpuprofile files, merged: by area (package, or workspace package) and by
-// function, idle excluded.   node scripts/offline-gpu/profile-summary.mjs <files…>
+// function, idle excluded.   [PROF_LAST_S=N] node scripts/offline-gpu/profile-summary.mjs <files…>
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
@@ -26,7 +26,13 @@ for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfTime = new Map();
-  profile.samples.forEach((id, i) => add(selfTime, id, profile.timeDeltas[i] ?? 0));
+  // PROF_LAST_S: only the samples of the profile's last seconds (leaves start-up out).
+  const from = process.env.PROF_LAST_S === undefined ? -Infinity : profile.endTime - Number(process.env.PROF_LAST_S) * 1e6;
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at >= from) add(selfTime, id, profile.timeDeltas[i] ?? 0);
+  });
   for (const [id, us] of selfTime) {
     const { functionName, url, lineNumber } = nodes.get(id).callFrame;
     if (functionName === '(idle)') continue;

@@ -41,6 +41,14 @@ test('a thread that dies fails the calls it had with `failure`; the next call ge
   await thread.close();
 });
 
+test('a request that cannot be sent rejects at once and is not left in flight', async () => {
+  const thread = open();
+  await assert.rejects(thread.call({ op: 'echo', value: (() => 1) as unknown as number }), { name: 'DataCloneError' });
+  assert.equal(thread.inFlight, 0);
+  assert.deepEqual(await thread.call({ op: 'echo', value: 2 }), { echoed: 2 });
+  await thread.close();
+});
+
 test('close lets the calls in flight finish, then refuses new ones; safe twice', async () => {
   const thread = open();
   const slow = thread.call({ op: 'wait', value: 3, ms: 50 });

@@ -49,7 +49,14 @@ export class ThreadCalls<Request, Reply> {
       this.pending.set(id, { resolve, reject });
       const worker = (this.worker ??= this.spawn());
       worker.ref();
-      worker.postMessage({ id, request }, transfer);
+      try {
+        worker.postMessage({ id, request }, transfer);
+      } catch (error) {
+        // A request that cannot be cloned never left: it must not stay in flight (close waits).
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.idle(worker);
+        reject(error as Error);
+      }
     });
   }
 

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -11,6 +10,9 @@ import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, ty
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
 import { StorageError } from './storage-error.ts';
+// Temporary files (`.<name>.<16 hex>.partial`): `list` hides them and no key may end in such a
+// name, so a half-written upload is never mistaken for an object.
+import { partialName, temporaryPathFor } from './temporary-name.mjs';
 
 export interface FsBlobStoreOptions {
   /** Objects live at `<rootDir>/<key>`; created on the first put. */
@@ -42,20 +44,6 @@ export interface ServedBlob {
   readonly bytes: number;
   readonly contentType: string;
 }
-
-/**
- * Temporary files are `.<name>.<16 hex>.partial` next to their target. `list` hides them and
- * no key may end in such a name, so a half-written upload is never mistaken for an object.
- */
-const partialName = /^\..*\.[0-9a-f]{16}\.partial$/;
-
-/**
- * Temporary names only need to be unique among concurrent writers of one key: a per-process
- * random prefix and a counter make them so without a call into the CSPRNG per object.
- */
-const temporaryPrefix = randomBytes(4).toString('hex');
-let temporaryCounter = 0;
-const nextTemporarySuffix = () => `${temporaryPrefix}${(temporaryCounter++ >>> 0).toString(16).padStart(8, '0')}`;
 
 const transientCodes = new Set(['EMFILE', 'ENFILE', 'EBUSY', 'EAGAIN', 'ENOSPC', 'EINTR', 'ETIMEDOUT']);
 
@@ -295,7 +283,7 @@ export class FsBlobStore implements BlobStore {
 
   /** The same steps as the I/O thread's write, with the body streamed in as it arrives. */
   private async writeStream(path: string, body: Readable, key: string, contentLength: number | undefined): Promise<void> {
-    const temporary = join(dirname(path), `.${basename(path)}.${nextTemporarySuffix()}.partial`);
+    const temporary = temporaryPathFor(path);
     let handle: FileHandle | undefined;
     try {
       await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {

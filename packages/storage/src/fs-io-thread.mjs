@@ -2,10 +2,10 @@
 // @gradcam/thread-calls'): runs each request of a message with synchronous calls and answers them
 // all in one message. Plain JavaScript, because worker threads do not inherit the process's
 // TypeScript loader and this needs nothing but node:fs.
-import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { temporaryPathFor } from './temporary-name.mjs';
 
 /** `step` tells the caller which call failed, so it can name the cause (a key through an object…). */
 function failure(error, step) {
@@ -20,18 +20,11 @@ function closeQuietly(fd) {
   }
 }
 
-/**
- * Temporary names (`.<name>.<16 hex>.partial`, which the store's listing hides) only need to be
- * unique among concurrent writers of one key: a random prefix per thread and a counter make them so.
- */
-const temporaryPrefix = randomBytes(4).toString('hex');
-let temporaryCounter = 0;
-
 /** mkdir -p, then a temporary file written (and fsynced) in full, then renamed into place. */
 function write({ path, fsync, offset, length }, _transfer, bodies) {
   const body = new Uint8Array(bodies, offset, length);
   const folder = dirname(path);
-  const temporary = join(folder, `.${basename(path)}.${temporaryPrefix}${(temporaryCounter++ >>> 0).toString(16).padStart(8, '0')}.partial`);
+  const temporary = temporaryPathFor(path);
   let step = 'mkdir';
   let fd;
   try {

@@ -50,6 +50,8 @@ before(async () => {
       s3Configured: true,
     },
     env: { ...s3Env, GRADCAM_QUEUE_PREFIX: 'e2e', GRADCAM_STORAGE_PREFIX: 'captures', LOG_LEVEL: 'warn' },
+    // Warnings and errors only (LOG_LEVEL): when a test here fails, the services' side is in the output.
+    onLine: (line) => process.stderr.write(`${line}\n`),
   });
   client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
 });

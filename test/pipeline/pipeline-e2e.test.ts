@@ -10,6 +10,7 @@ import { type TestRedis, type TestS3, freePort, startTestRedis, startTestS3 } fr
 import { S3BlobStore, listAll } from '@gradcam/storage';
 import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
 import { inlineRecord, referenceRecord, samplePhotos } from '../support/sample-records.ts';
+import { serviceLineToStderr } from '../support/service-output.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 // The whole pipeline as `npm start` runs it — ingest, two worker processes, the exporter, each
@@ -50,8 +51,7 @@ before(async () => {
       s3Configured: true,
     },
     env: { ...s3Env, GRADCAM_QUEUE_PREFIX: 'e2e', GRADCAM_STORAGE_PREFIX: 'captures', LOG_LEVEL: 'warn' },
-    // Warnings and errors only (LOG_LEVEL): when a test here fails, the services' side is in the output.
-    onLine: (line) => process.stderr.write(`${line}\n`),
+    onLine: serviceLineToStderr,
   });
   client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
 });

@@ -8,6 +8,7 @@ import { explainQueueName } from '@gradcam/contracts';
 import { type TestRedis, freePort, startTestRedis } from '@gradcam/dev-services';
 import { Queue } from 'bullmq';
 import { inlineRecord, samplePhotos } from '../support/sample-records.ts';
+import { serviceLineToStderr } from '../support/service-output.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 // A worker killed with SIGKILL in the middle of a batch: its jobs' locks lapse, another worker
@@ -23,7 +24,7 @@ const services: ServiceProcess[] = [];
 let env: NodeJS.ProcessEnv;
 
 async function startWorker(port: number): Promise<ServiceProcess> {
-  const worker = startService({ name: 'worker', entry: 'services/worker/src/main.ts', env: { ...env, GRADCAM_WORKER_METRICS_PORT: String(port) } });
+  const worker = startService({ name: 'worker', entry: 'services/worker/src/main.ts', env: { ...env, GRADCAM_WORKER_METRICS_PORT: String(port) }, onLine: serviceLineToStderr });
   services.push(worker);
   await waitUntilReady(worker, `http://127.0.0.1:${port}/readyz`, 120_000);
   return worker;
@@ -63,7 +64,7 @@ after(async () => {
 test('SIGKILL mid-batch loses nothing and duplicates nothing', { timeout: 300_000 }, async () => {
   const doomed = await startWorker(await freePort());
   const ingestPort = await freePort();
-  const ingest = startService({ name: 'ingest', entry: 'services/ingest/src/main.ts', env: { ...env, GRADCAM_INGEST_PORT: String(ingestPort) } });
+  const ingest = startService({ name: 'ingest', entry: 'services/ingest/src/main.ts', env: { ...env, GRADCAM_INGEST_PORT: String(ingestPort) }, onLine: serviceLineToStderr });
   services.push(ingest);
   await waitUntilReady(ingest, `http://127.0.0.1:${ingestPort}/readyz`, 60_000);
   const client = new IngestClient({ baseUrl: `http://127.0.0.1:${ingestPort}`, token });

@@ -8,6 +8,7 @@ import { type LocalStack, IngestClient, startLocalStack } from '@gradcam/cli/loc
 import { freePort } from '@gradcam/dev-services';
 import type { Browser, Page, Response } from 'playwright-core';
 import { inlineRecord, samplePhotos } from '../support/sample-records.ts';
+import { serviceLineToStderr } from '../support/service-output.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { launchChromium } from './chromium.ts';
 import { compareToBaseline } from './screenshot-baseline.ts';
@@ -125,6 +126,7 @@ before(async () => {
       s3Configured: false,
     },
     env: { GRADCAM_QUEUE_PREFIX: 'review-page', LOG_LEVEL: 'warn' },
+    onLine: serviceLineToStderr,
   });
   client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
   await explain([first]);

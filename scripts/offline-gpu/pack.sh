@@ -54,6 +54,8 @@ tar cf - -T "$kit/files.txt" | xz -T0 -6 > "$kit/node_modules.tar.xz"
 xz -T0 -6 -c "$(readlink -f "$(command -v node)")" > "$kit/node.xz"
 server=$(readlink -f "$(command -v redis-server)")
 cp "$server" "$kit/bin/redis-server"
+# bench:pipeline --ingest-cpus pins ingest with taskset (util-linux; libc only).
+cp "$(command -v taskset)" "$kit/bin/"
 ldd "$server" | awk '/lib(lzf|jemalloc)/ { print $3 }' | xargs -r cp -L -t "$kit/lib"
 (cd "$kit/debs" && apt-get download libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libgles2 libopengl0 >/dev/null)
 du -sh "$kit"

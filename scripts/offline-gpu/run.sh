@@ -10,7 +10,7 @@ kit=$PWD/.offline-gpu
 [ -f "$kit/node.xz" ] || { echo "no .offline-gpu kit here: run scripts/offline-gpu/pack.sh on a machine with Node and apt first" >&2; exit 1; }
 mkdir -p /tmp/offline-gpu/bin
 xz -dc "$kit/node.xz" > /tmp/offline-gpu/bin/node && chmod +x /tmp/offline-gpu/bin/node
-cp "$kit/bin/redis-server" /tmp/offline-gpu/bin/ && chmod +x /tmp/offline-gpu/bin/redis-server
+cp "$kit"/bin/* /tmp/offline-gpu/bin/ && chmod +x /tmp/offline-gpu/bin/*
 [ -d node_modules ] || xz -dc "$kit/node_modules.tar.xz" | tar xf -
 for deb in "$kit"/debs/*.deb; do dpkg -x "$deb" /; done
 ldconfig

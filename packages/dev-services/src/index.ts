@@ -1,4 +1,5 @@
 export { freePort } from './free-port.ts';
+export { withLaunchPrefix } from './launch-prefix.ts';
 export { RedisServerNotFoundError, startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.ts';
 export { startS3Server, type S3Endpoint, type S3Server, type S3ServerOptions } from './s3-server.ts';
 export {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.ts';
+import { withLaunchPrefix } from './launch-prefix.ts';
 
 export interface RedisServerOptions {
   /** Keep data in an append-only file in `dir` (the local stack does; tests need not). */
@@ -12,6 +13,8 @@ export interface RedisServerOptions {
   /** Data directory; a fresh temporary one (removed on stop) when omitted. */
   readonly dir?: string;
   readonly executable?: string;
+  /** A command that runs the server, such as `['taskset', '-c', '0,1']` (benchmarks pin it to cores). */
+  readonly launchPrefix?: readonly string[] | undefined;
 }
 
 export interface RedisServer {
@@ -55,7 +58,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const port = await freePort();
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
     args.push('--appendonly', options.appendOnly ? 'yes' : 'no');
-    const child: ChildProcess = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const launch = withLaunchPrefix(options.launchPrefix, executable, args);
+    const child: ChildProcess = spawn(launch.command, launch.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let exited = false;
     let spawnError: NodeJS.ErrnoException | undefined;
     child.once('error', (error: NodeJS.ErrnoException) => (spawnError = error));

@@ -1,4 +1,5 @@
 import { CpuContention } from './cpu-contention.ts';
+import { type CpuPinning, pinGenerator, pinnedLaunch } from './cpu-pinning.ts';
 import { type LoadShape, runIngestLoad } from './ingest-load.ts';
 import { startIngestRig } from './ingest-rig.ts';
 import type { CleanupStack } from './pipeline-cleanup.ts';
@@ -17,6 +18,8 @@ export interface IngestCapacityPlan {
   readonly processes: number;
   /** Where the rig's filesystem store lives (a folder on the disk under test, or a tmpfs). */
   readonly storeDir: string;
+  /** Ingest and its Redis on these CPUs, the load generator on the others; unpinned when undefined. */
+  readonly cpus: CpuPinning | undefined;
   readonly seconds: number;
   /** Untimed load first: ingest's first requests pay for V8 and schema compilation. */
   readonly warmupSeconds: number;
@@ -31,6 +34,8 @@ export interface IngestCapacityRow {
   readonly shape: LoadShape;
   readonly processes: number;
   readonly storeDir: string;
+  /** The CPUs ingest and Redis were pinned to, if they were. */
+  readonly serviceCpus: readonly number[] | undefined;
   readonly seconds: number;
   readonly requests: number;
   readonly accepted: number;
@@ -58,7 +63,17 @@ export function describeShape(shape: LoadShape): string {
 async function measure(plan: IngestCapacityPlan, batch: number, shape: LoadShape, runId: string, cleanup: CleanupStack, hooks: IngestCapacityHooks): Promise<IngestCapacityRow> {
   const what = `batches of ${batch}, ${describeShape(shape)}`;
   hooks.progress(`ingest capacity: ${what}, starting Redis + ingest…`);
-  const rig = await startIngestRig({ model: plan.model, modelVersion: plan.modelVersion, processes: plan.processes, storeDir: plan.storeDir, onServiceLine: hooks.onServiceLine }, cleanup);
+  const rig = await startIngestRig(
+    {
+      model: plan.model,
+      modelVersion: plan.modelVersion,
+      processes: plan.processes,
+      storeDir: plan.storeDir,
+      launchPrefix: plan.cpus && pinnedLaunch(plan.cpus),
+      onServiceLine: hooks.onServiceLine,
+    },
+    cleanup,
+  );
   try {
     const load = { url: rig.url, token: rig.token, model: plan.model, images: rig.images, batch, shape };
     hooks.progress(`ingest capacity: ${what}, ${plan.warmupSeconds} s warm-up…`);
@@ -76,6 +91,7 @@ async function measure(plan: IngestCapacityPlan, batch: number, shape: LoadShape
       shape,
       processes: plan.processes,
       storeDir: plan.storeDir,
+      serviceCpus: plan.cpus?.serviceCpus,
       seconds: result.seconds,
       requests: result.requestMs.length,
       accepted: result.accepted,
@@ -97,6 +113,7 @@ async function measure(plan: IngestCapacityPlan, batch: number, shape: LoadShape
 export async function runIngestCapacity(plan: IngestCapacityPlan, cleanup: CleanupStack, hooks: IngestCapacityHooks, onRow: (row: IngestCapacityRow) => void): Promise<IngestCapacityRow[]> {
   const rows: IngestCapacityRow[] = [];
   const runId = Date.now().toString(36);
+  if (plan.cpus) pinGenerator(plan.cpus);
   for (const batch of plan.batches) {
     for (const [index, shape] of plan.shapes.entries()) {
       const row = await measure(plan, batch, shape, `${runId}-${batch}-${index}`, cleanup, hooks);

@@ -16,6 +16,8 @@ export interface IngestRigOptions {
   readonly processes: number;
   /** The folder the temporary store is made in. */
   readonly storeDir: string;
+  /** Runs ingest and its Redis through this command (e.g. taskset), or directly when undefined. */
+  readonly launchPrefix?: readonly string[] | undefined;
   readonly onServiceLine: (line: string) => void;
 }
 
@@ -37,7 +39,7 @@ const queuePrefix = 'gradcam';
 export async function startIngestRig(options: IngestRigOptions, cleanup: CleanupStack): Promise<IngestRig> {
   const dir = await mkdtemp(join(options.storeDir, 'gradcam-bench-ingest-'));
   const removeDir = cleanup.push('remove the ingest rig dir', () => rm(dir, { recursive: true, force: true }));
-  const redis = await startRedisServer().catch(async (error: unknown) => {
+  const redis = await startRedisServer({ launchPrefix: options.launchPrefix }).catch(async (error: unknown) => {
     await removeDir();
     throw error;
   });
@@ -80,6 +82,7 @@ export async function startIngestRig(options: IngestRigOptions, cleanup: Cleanup
         S3_ENDPOINT: '',
       }),
       onLine: options.onServiceLine,
+      launchPrefix: options.launchPrefix,
     });
     stopIngest = cleanup.push('stop the ingest service', () => ingest.stop());
     await waitUntilReady(ingest, `${url}/readyz`, 60_000);

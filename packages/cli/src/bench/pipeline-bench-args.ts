@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, readLocalStackConfig, readWorkerConfig } from '@gradcam/config';
 import { type BackendPreference, builtinModels } from '@gradcam/engine';
 import { BenchArgsError, parseBackend, parseList, parsePositive } from './bench-args.ts';
+import { parseCpuPinning } from './cpu-pinning.ts';
 import { type IngestCapacityPlan, ingestTarget } from './ingest-capacity.ts';
 import type { ThroughputPlan } from './multi-process-throughput.ts';
 import type { E2ePlan } from './pipeline-e2e.ts';
@@ -46,6 +47,8 @@ then the ingest batch endpoint's capacity. Needs redis-server on PATH.
   --ingest-processes N  ingest HTTP processes (default: one per core)
   --ingest-store-dir D  folder for the ingest part's filesystem store (default: the OS temp folder;
                         a tmpfs such as /dev/shm leaves the disk's cost out)
+  --ingest-cpus LIST    run ingest and its Redis on these CPUs only (taskset list, e.g. 0,1; Linux), and
+                        the load generator on the others where there are any
   --ingest-seconds N    timed window per ingest batch size (default 10; --quick: 3)
   --parts a,b           ${pipelineParts.join(',')} (default: all)
   --quick               short smoke run
@@ -107,6 +110,7 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       'ingest-processes': { type: 'string' },
       'ingest-store-dir': { type: 'string' },
       'ingest-seconds': { type: 'string' },
+      'ingest-cpus': { type: 'string' },
       parts: { type: 'string' },
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -178,6 +182,7 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
       ],
       processes: whole('ingest-processes', values['ingest-processes'], availableParallelism()),
       storeDir: values['ingest-store-dir'] ?? tmpdir(),
+      cpus: values['ingest-cpus'] === undefined ? undefined : parseCpuPinning(values['ingest-cpus']),
       seconds: seconds('ingest-seconds', values['ingest-seconds'], quick ? 3 : 10),
       warmupSeconds: quick ? 1 : 2,
     },

@@ -95,8 +95,14 @@ const loadWidth = 20;
 
 export function ingestHeader(plan: IngestCapacityPlan): string {
   const header = `${'batch'.padStart(5)}  ${'load'.padEnd(loadWidth)}  ${'requests'.padStart(8)}  ${'records/s'.padStart(9)}  ${'p50 ms'.padStart(7)}  ${'p99 ms'.padStart(7)}  ${'max ms'.padStart(7)}  ${'target'.padEnd(6)}  CPU cores`;
+  const pinned = plan.cpus
+    ? [
+        `  Redis and ingest pinned to CPU ${plan.cpus.serviceCpus.join(',')}; the load generator ${plan.cpus.generatorCpus.length > 0 ? `on CPU ${plan.cpus.generatorCpus.join(',')}` : 'shares them (no other CPUs)'}`,
+      ]
+    : [];
   return [
     `Ingest capacity: POST /v1/inferences:batch, records by reference, Redis + ${plan.processes} ingest process${plan.processes === 1 ? '' : 'es'} (no worker), ${plan.seconds} s after ${plan.warmupSeconds} s warm-up, store in ${plan.storeDir}`,
+    ...pinned,
     `  target ≥ ${ingestTarget.recordsPerSecond} records/s with p99 < ${ingestTarget.p99Ms} ms per request (2 cores); load: closed-loop clients, or records/s offered`,
     `  on a schedule (paced; latency counts from when each request was due, so a service that falls behind shows it)`,
     `  ${header}`,

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { withLaunchPrefix } from '@gradcam/dev-services';
 
 export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -20,11 +21,14 @@ export interface StartServiceOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Each output line, already prefixed with the service name. */
   readonly onLine?: (line: string) => void;
+  /** A command that runs Node, such as `['taskset', '-c', '0,1']` (benchmarks pin a service to cores). */
+  readonly launchPrefix?: readonly string[] | undefined;
 }
 
 /** Runs one service entry point as a child process, its output prefixed line by line. */
 export function startService(options: StartServiceOptions): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', options.entry], { cwd: repoRoot, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const launch = withLaunchPrefix(options.launchPrefix, process.execPath, ['--import', 'tsx', options.entry]);
+  const child = spawn(launch.command, launch.args, { cwd: repoRoot, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => options.onLine?.(`[${options.name}] ${line}`));
   }

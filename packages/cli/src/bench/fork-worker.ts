@@ -30,7 +30,9 @@ export function forkWorker(file: string, config: object, onMessage: (message: un
     execArgv: ['--import', tsxLoader, '--expose-gc'],
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  child.stdout?.pipe(process.stderr);
+  // Written through rather than piped: every pipe adds listeners to process.stderr, and with 11
+  // or more children Node warned of a listener leak in the middle of the report.
+  child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   let reported: string | undefined;
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', reject);

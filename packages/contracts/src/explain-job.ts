@@ -40,5 +40,11 @@ export const explainJobResultSchema = z.object({
   batchLeader: z.boolean(),
   /** Seconds spent by the job's batch in each stage. */
   stageSeconds: z.object({ decode: z.number(), engine: z.number(), render: z.number(), upload: z.number() }),
+  /**
+   * CPU seconds of the worker's main thread while the batch's engine calls ran (Linux only): the
+   * engine stage's wall time also counts the time other threads and processes held the core. On
+   * a GPU it includes what the event loop did while the engine awaited the device.
+   */
+  engineCpuSeconds: z.number().nonnegative().optional(),
 });
 export type ExplainJobResult = z.infer<typeof explainJobResultSchema>;

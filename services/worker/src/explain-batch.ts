@@ -14,6 +14,7 @@ import { type DecodedImage, type RenderOverlay, decodeImage, toModelInput } from
 import type { BlobStore } from '@gradcam/storage';
 import { JobFailure, toJobFailure } from './job-failure.ts';
 import type { ReviewSampler } from './review-sampler.ts';
+import { threadCpuSeconds } from './thread-cpu.ts';
 
 function reviewItem(job: ExplainJob, manifest: ExplanationManifest, sampling: ReviewSampling, now: number): ReviewItem {
   const { prediction } = manifest;
@@ -128,6 +129,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
   }
 
   let engine = 0;
+  let engineCpu: number | undefined = 0;
   let render = 0;
   let upload = 0;
   const finished: { d: Decoded; manifestKey: string; explanations: number; storedAt: number }[] = [];
@@ -138,7 +140,13 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
     let result: Awaited<ReturnType<Explainer['explain']>>;
     const engineStarted = performance.now();
     try {
-      result = await context.engineLock(() => explainer.explain(members.map((m) => m.input), { methods, targets: members.map((m) => targetsOf(m.job)) }));
+      result = await context.engineLock(async () => {
+        const cpuBefore = threadCpuSeconds();
+        const explained = await explainer.explain(members.map((m) => m.input), { methods, targets: members.map((m) => targetsOf(m.job)) });
+        const cpuAfter = threadCpuSeconds();
+        engineCpu = engineCpu === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : engineCpu + cpuAfter - cpuBefore;
+        return explained;
+      });
     } catch (error) {
       for (const m of members) outcomes[m.at] = toJobFailure(error, 'explaining the batch');
       continue;
@@ -211,6 +219,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
       batchSize: jobs.length,
       batchLeader: leader,
       stageSeconds,
+      ...(engineCpu !== undefined && { engineCpuSeconds: engineCpu }),
     };
     leader = false;
   }

@@ -76,6 +76,12 @@ export interface WorkerStages {
   readonly meanBatchSize: number;
   /** Median seconds per batch in each stage, as the workers timed them (decode runs beside other batches' engine time). */
   readonly medianSeconds: Readonly<Record<'decode' | 'engine' | 'render' | 'upload', number>>;
+  /**
+   * The workers' main-thread CPU during engine calls, per image, where every batch reported it:
+   * compared with engine-only CPU per image, it says whether the engine itself ran slower in the
+   * pipeline or only waited for the core longer.
+   */
+  readonly engineCpuMsPerImage: number | undefined;
 }
 
 /** What the workers' batches spent their time on, from the batch leaders' return values. */
@@ -87,5 +93,8 @@ export function workerStages(jobs: readonly CompletedJob[]): WorkerStages | unde
     batches: batches.length,
     meanBatchSize: batches.reduce((sum, b) => sum + b.size, 0) / batches.length,
     medianSeconds: { decode: stage('decode'), engine: stage('engine'), render: stage('render'), upload: stage('upload') },
+    engineCpuMsPerImage: batches.every((b) => b.engineCpuSeconds !== undefined)
+      ? (batches.reduce((sum, b) => sum + (b.engineCpuSeconds ?? 0), 0) * 1000) / batches.reduce((sum, b) => sum + b.size, 0)
+      : undefined,
   };
 }

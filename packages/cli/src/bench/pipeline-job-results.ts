@@ -83,7 +83,11 @@ export interface CompletedJob {
   /** Epoch ms BullMQ recorded when a worker took the job (its last attempt). */
   readonly processedOn: number | undefined;
   /** On one job per batch (the leader): the batch's size and seconds per worker stage. */
-  readonly batch?: { readonly size: number; readonly stageSeconds: Readonly<Record<'decode' | 'engine' | 'render' | 'upload', number>> };
+  readonly batch?: {
+    readonly size: number;
+    readonly stageSeconds: Readonly<Record<'decode' | 'engine' | 'render' | 'upload', number>>;
+    readonly engineCpuSeconds: number | undefined;
+  };
 }
 
 export interface JobResults {
@@ -110,13 +114,13 @@ export async function readJobResults(redis: Redis, prefix: string, ids: readonly
       const [returnvalue, processedOn, failedReason, finishedOn] = !error && Array.isArray(fields) ? (fields as (string | null)[]) : [];
       const parsed = typeof returnvalue === 'string' ? explainJobResultSchema.safeParse(JSON.parse(returnvalue)) : undefined;
       if (parsed?.success) {
-        const { acceptedAt, storedAt, batchLeader, batchSize, stageSeconds } = parsed.data;
+        const { acceptedAt, storedAt, batchLeader, batchSize, stageSeconds, engineCpuSeconds } = parsed.data;
         completed.push({
           id,
           acceptedAt,
           storedAt,
           processedOn: typeof processedOn === 'string' ? Number(processedOn) : undefined,
-          ...(batchLeader && { batch: { size: batchSize, stageSeconds } }),
+          ...(batchLeader && { batch: { size: batchSize, stageSeconds, engineCpuSeconds } }),
         });
       } else if (typeof failedReason === 'string' && typeof finishedOn === 'string') {
         const code = /^([A-Z0-9_]+):/.exec(failedReason)?.[1] ?? 'UNKNOWN';

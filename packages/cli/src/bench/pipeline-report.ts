@@ -55,8 +55,10 @@ export function e2eLines(row: E2eRow): string {
   if (latency.inWorkerMs) lines.push(`               taken from the queue → stored ${spread(latency.inWorkerMs)}   (incl. the wait in a worker's prefetched batches; the rest is queue wait: the records arrive as a burst)`);
   if (row.stages) {
     const m = row.stages.medianSeconds;
+    const cpu = row.stages.engineCpuMsPerImage;
     lines.push(
       `  batches      ${row.stages.batches}, mean size ${row.stages.meanBatchSize.toFixed(1)}; median per batch: decode ${duration(m.decode * 1000)}, engine ${duration(m.engine * 1000)}, render ${duration(m.render * 1000)}, upload ${duration(m.upload * 1000)}`,
+      ...(cpu === undefined ? [] : [`               engine calls: ${cpu.toFixed(1)} ms of the workers' main-thread CPU per image (compare engine-only CPU per image below)`]),
     );
   }
   lines.push(`  CPU (cores)  ${cores(row.coresByProcess)}; ${others(row.otherCpuShare)}`);

@@ -9,7 +9,7 @@ import {
   manifestSchemaVersion,
 } from '@gradcam/contracts';
 import { type ImageExplanation, type LoadedModel, engineInfo } from '@gradcam/engine';
-import { type DecodedImage, type OverlayOptions, type RenderOverlay, encodeNpy, renderOverlay } from '@gradcam/imaging';
+import { type DecodedImage, type OverlayOptions, type RenderOverlay, defaultOverlayMaxSide, encodeNpy, overlayBase, renderOverlay } from '@gradcam/imaging';
 import { fingerprint } from './engine-fingerprint.ts';
 
 export interface ArtifactFile {
@@ -32,6 +32,8 @@ export interface ImageArtifactsInput {
   /** The reviewer-sampling decision, recorded in the manifest (pipeline only). */
   readonly review?: ReviewSampling;
   readonly overlay?: OverlayOptions;
+  /** Longest side of the overlays in pixels: larger images are drawn scaled down (0: no limit; default 4096). */
+  readonly overlayMaxSide?: number;
   /** Where overlays are rendered (default: on this thread); the worker passes its thread pool. */
   readonly renderOverlay?: RenderOverlay;
   readonly now?: Date;
@@ -65,13 +67,15 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
   const started = performance.now();
   const files: ArtifactFile[] = [];
   const entries: ExplanationEntry[] = [];
+  // Scaled once, so each of the image's overlays (several classes or methods) reuses it.
+  const base = explanation.maps.length > 0 ? await overlayBase(image, input.overlayMaxSide ?? defaultOverlayMaxSide) : image;
   for (const map of explanation.maps) {
     const stem = artifactStem(map.method, map.classIndex);
     const rawMap: ArtifactFile = { path: `${stem}.npy`, contentType: 'application/x-npy', body: encodeNpy(map.raw, [map.height, map.width]) };
     const overlay: ArtifactFile = {
       path: `${stem}.overlay.jpg`,
       contentType: 'image/jpeg',
-      body: await (input.renderOverlay ?? renderOverlay)(image, map.normalized, map.width, map.height, descriptor.preprocessing, input.overlay),
+      body: await (input.renderOverlay ?? renderOverlay)(base, map.normalized, map.width, map.height, descriptor.preprocessing, input.overlay),
     };
     files.push(rawMap, overlay);
     entries.push({
@@ -82,7 +86,7 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
       probability: explanation.probabilities[map.classIndex] as number,
       map: { width: map.width, height: map.height, ...map.stats },
       rawMap: artifact(rawMap),
-      overlay: artifact(overlay),
+      overlay: { ...artifact(overlay), width: base.width, height: base.height },
     });
   }
   const modelInfo = {

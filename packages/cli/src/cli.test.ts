@@ -8,6 +8,7 @@ import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explanationManifestSchema } from '@gradcam/contracts';
 import { decodeNpy } from '@gradcam/imaging';
+import sharp from 'sharp';
 
 const bin = fileURLToPath(new URL('../bin/gradcam.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
@@ -72,6 +73,25 @@ describe('gradcam explain', () => {
       assert.deepEqual([...new Set(manifest.explanations.map((e) => e.classIndex))], ranked);
     }
   });
+});
+
+test('an image over the overlay limit gets a scaled-down overlay, its size in the manifest', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-big-'));
+  const { data, info } = await sharp(join(fixtures, 'house-cat-locomotion.jpg')).resize(1200, 800, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  await writeFile(join(dir, 'big.png'), await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer());
+  const run = gradcam('explain', join(dir, 'big.png'), '--overlay-max-side', '300', '--out', join(dir, 'out'));
+  assert.equal(run.status, 0, run.stderr);
+  const manifest = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'out', 'big', 'explanation.json'), 'utf8')));
+  assert.deepEqual([manifest.input.width, manifest.input.height], [1200, 800]);
+  const [entry] = manifest.explanations;
+  assert.ok(entry);
+  assert.deepEqual([entry.overlay.width, entry.overlay.height], [300, 200]);
+  const overlay = await sharp(join(dir, 'out', 'big', entry.overlay.path)).metadata();
+  assert.deepEqual([overlay.width, overlay.height], [300, 200]);
+  const full = gradcam('explain', join(dir, 'big.png'), '--overlay-max-side', '0', '--out', join(dir, 'full'));
+  assert.equal(full.status, 0, full.stderr);
+  const unlimited = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'full', 'big', 'explanation.json'), 'utf8')));
+  assert.deepEqual([unlimited.explanations[0]?.overlay.width, unlimited.explanations[0]?.overlay.height], [1200, 800]);
 });
 
 describe('gradcam errors', () => {

@@ -12,6 +12,8 @@ export interface ExplainFilesOptions {
   readonly batchSize: number;
   readonly explain: ExplainOptions;
   readonly overlay: OverlayOptions;
+  /** Longest side of an overlay; larger images are drawn scaled down (0: no limit). */
+  readonly overlayMaxSide: number;
   readonly onBatch?: (succeeded: number, failed: readonly FileFailure[]) => void;
 }
 
@@ -114,6 +116,7 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
               backend: options.backend.name,
               timings: { batchSize: decoded.length, decodeMs, ...explained.timings },
               overlay: options.overlay,
+              overlayMaxSide: options.overlayMaxSide,
             });
             const dir = join(options.outDir, stems.get(d.file) as string);
             await mkdir(dir, { recursive: true });

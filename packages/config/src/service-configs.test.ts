@@ -42,6 +42,12 @@ test('render threads default to the cores beyond one per engine process', () => 
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_RENDER_THREADS: '-1' }), 'GRADCAM_RENDER_THREADS', /from 0 to 64/);
 });
 
+test('overlays are limited to 4096 px on their longest side unless told otherwise; 0 lifts the limit', () => {
+  assert.equal(readWorkerConfig(base).overlayMaxSide, 4096);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_OVERLAY_MAX_SIDE: '0' }).overlayMaxSide, 0);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_OVERLAY_MAX_SIDE: 'big' }), 'GRADCAM_OVERLAY_MAX_SIDE', /whole number|integer/);
+});
+
 test('S3 storage when a bucket is set; path-style by default with a custom endpoint', () => {
   const config = readWorkerConfig({ ...base, S3_BUCKET: 'gradcam', S3_ENDPOINT: 'http://127.0.0.1:9000', GRADCAM_STORAGE_PREFIX: '/prod/' });
   assert.equal(config.storage.kind, 's3');

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { defaultOverlayMaxSide } from '@gradcam/contracts';
 import { ReviewPolicyError, parseReviewPolicy } from '@gradcam/sampling';
 import { type CapturePolicy, parseCapturePolicy } from './capture-policy.ts';
 import { type CommonConfig, readCommonConfig } from './common-config.ts';
@@ -41,6 +42,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly batchesInFlight: number;
   /** Worker threads per engine process that render overlays; 0 renders on the main thread. */
   readonly renderThreads: number;
+  /** Longest side of an overlay in pixels; larger images are drawn scaled down (0: no limit). */
+  readonly overlayMaxSide: number;
   /** Reviewer sampling, validated here, e.g. `budget=60,confidence<0.6` (see @gradcam/sampling). */
   readonly reviewPolicy: string;
 }
@@ -145,6 +148,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     // By default the cores beyond one per engine process: none with a process per core (the wasm
     // default), where threads would only take turns on the same cores.
     renderThreads: env.integer('GRADCAM_RENDER_THREADS', Math.max(0, Math.floor(availableParallelism() / processes) - 1), { min: 0, max: 64 }),
+    overlayMaxSide: env.integer('GRADCAM_OVERLAY_MAX_SIDE', defaultOverlayMaxSide, { min: 0, max: 65_535 }),
   };
 }
 

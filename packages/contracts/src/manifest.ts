@@ -30,6 +30,13 @@ export const mapStatisticsSchema = z.object({
   entropy: z.number().min(0).max(1),
 });
 
+/**
+ * Longest side of an overlay by default, in pixels. A 12-megapixel phone photo (4032 × 3024)
+ * keeps its full size; a 50-megapixel one is drawn at about 11 megapixels, a fifth of the pixels
+ * to blend, encode and store, and still more detail than a reviewer's screen shows.
+ */
+export const defaultOverlayMaxSide = 4096;
+
 export const explanationEntrySchema = z.object({
   method: camMethodSchema,
   classIndex: z.number().int().nonnegative(),
@@ -40,7 +47,11 @@ export const explanationEntrySchema = z.object({
   map: mapStatisticsSchema,
   /** The raw map (float32 .npy, target-layer resolution, unnormalised) and the overlay image. */
   rawMap: artifactSchema,
-  overlay: artifactSchema,
+  /**
+   * The overlay's own size: the input's, or smaller where the input's longest side was over the
+   * overlay limit (absent in manifests written before the limit existed).
+   */
+  overlay: artifactSchema.extend({ width: z.number().int().positive().optional(), height: z.number().int().positive().optional() }),
 });
 export type ExplanationEntry = z.infer<typeof explanationEntrySchema>;
 

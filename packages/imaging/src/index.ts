@@ -12,6 +12,8 @@ export { toModelInput } from './model-input.ts';
 export { decodeNpy, encodeNpy } from './npy-codec.ts';
 export { NpyError } from './npy-error.ts';
 export type { NpyErrorCode } from './npy-error.ts';
+export { defaultOverlayMaxSide } from '@gradcam/contracts';
+export { overlayBase } from './overlay-base.ts';
 export { renderOverlay } from './render-overlay.ts';
 export type { OverlayOptions } from './render-overlay.ts';
 export { upsampleBilinear } from './upsample-bilinear.ts';

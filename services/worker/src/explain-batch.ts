@@ -51,6 +51,8 @@ export interface BatchContext {
   readonly engineLock: <T>(work: () => Promise<T>) => Promise<T>;
   /** Overlay rendering, on a thread pool when the worker has one (default: this thread). */
   readonly renderOverlay?: RenderOverlay;
+  /** Longest side of an overlay; larger images are drawn scaled down (0: no limit). */
+  readonly overlayMaxSide: number;
   /** Reviewer sampling: decided before the manifest is written (it records the decision). */
   readonly review?: ReviewSampler;
   readonly now?: () => number;
@@ -175,6 +177,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
             backend: context.backend,
             inferenceId: m.job.inferenceId,
             timings: { batchSize: members.length, decodeMs: decode * 1000, ...result.timings },
+            overlayMaxSide: context.overlayMaxSide,
             ...(review && { review }),
             ...(context.renderOverlay && { renderOverlay: context.renderOverlay }),
           });

@@ -10,7 +10,7 @@ import {
   parseMethodName,
   selectBackend,
 } from '@gradcam/engine';
-import type { ColormapName } from '@gradcam/imaging';
+import { type ColormapName, defaultOverlayMaxSide } from '@gradcam/imaging';
 import { UsageError } from '../cli-error.ts';
 import { explainFiles } from '../explain-files.ts';
 import { listInputFiles } from '../input-files.ts';
@@ -32,6 +32,8 @@ Options:
   --backend NAME       auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu (default auto)
   --colormap NAME      turbo | jet | viridis (default turbo)
   --alpha A            heatmap opacity 0…1 (default 0.45)
+  --overlay-max-side N longest side of an overlay in pixels; larger images are drawn scaled down
+                       (default ${defaultOverlayMaxSide}, 0 = full size always)
   --score-cam-channels N  Score-CAM: most active N channels, 0 = all (default 64)
   --out DIR            output folder (default ./gradcam-out)
   --json               print the summary as JSON
@@ -82,6 +84,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
       backend: { type: 'string' },
       colormap: { type: 'string' },
       alpha: { type: 'string' },
+      'overlay-max-side': { type: 'string' },
       'score-cam-channels': { type: 'string' },
       out: { type: 'string' },
       json: { type: 'boolean' },
@@ -100,6 +103,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const colormap = parseChoice<ColormapName>('colormap', values.colormap, ['turbo', 'jet', 'viridis'], 'turbo');
   const alpha = values.alpha === undefined ? 0.45 : Number(values.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new UsageError(`--alpha must be between 0 and 1, got "${values.alpha}"`);
+  const overlayMaxSide = positiveInt('overlay-max-side', values['overlay-max-side'], defaultOverlayMaxSide, true);
   const scoreCamChannels = positiveInt('score-cam-channels', values['score-cam-channels'], 64, true);
   const outDir = values.out ?? 'gradcam-out';
 
@@ -132,6 +136,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     batchSize,
     explain: { methods, targets, scoreCam: { maxChannels: scoreCamChannels } },
     overlay: { colormap, alpha },
+    overlayMaxSide,
     onBatch: (succeeded, failed) => {
       progress.clear();
       for (const f of failed) console.error(`✗ ${f.file}: ${f.code}: ${f.message}`);

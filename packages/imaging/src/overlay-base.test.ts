@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { overlayBase } from './overlay-base.ts';
+import { renderOverlay } from './render-overlay.ts';
+import { decodeImage } from './decode-image.ts';
+import { paintColumns, pixelAt, solidImage } from './testing/test-images.ts';
+
+test('an image within the limit, or with no limit, is drawn on as it is', async () => {
+  const image = solidImage(300, 200, [10, 20, 30]);
+  assert.equal(await overlayBase(image, 300), image);
+  assert.equal(await overlayBase(image, 0), image);
+});
+
+test('a larger image is scaled down to the limit on its longest side, aspect kept, content in place', async () => {
+  // Left fifth red, the rest grey: after scaling, the boundary sits at the same fifth.
+  const image = paintColumns(solidImage(1000, 250, [128, 128, 128]), 0, 200, [220, 30, 30]);
+  const base = await overlayBase(image, 400);
+  assert.deepEqual([base.width, base.height, base.format], [400, 100, image.format]);
+  assert.equal(base.data.length, 400 * 100 * 3);
+  assert.deepEqual(pixelAt(base, 40, 50), [220, 30, 30]);
+  assert.deepEqual(pixelAt(base, 200, 50), [128, 128, 128]);
+});
+
+test('an overlay drawn on the scaled copy puts the map on the same content', async () => {
+  const image = solidImage(2000, 1000, [128, 128, 128]);
+  const map = new Float32Array(49);
+  map[3 * 7 + 6] = 1; // rightmost column, middle row: image x ≈ 6.5/7 of the width
+  const jpeg = await renderOverlay(await overlayBase(image, 500), map, 7, 7, { width: 224, height: 224, fit: 'fill' });
+  const out = await decodeImage(jpeg);
+  assert.deepEqual([out.width, out.height], [500, 250]);
+  const [r, , b] = pixelAt(out, Math.round((6.5 / 7) * 500), 125);
+  assert.ok(r > b + 40, `hot cell is warm on the scaled overlay: r ${r}, b ${b}`);
+});
+
+test('a limit that is not a whole number ≥ 0 is refused', async () => {
+  await assert.rejects(overlayBase(solidImage(4, 4, [0, 0, 0]), -1), RangeError);
+  await assert.rejects(overlayBase(solidImage(4, 4, [0, 0, 0]), 2.5), RangeError);
+});

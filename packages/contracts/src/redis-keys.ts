@@ -1,9 +1,16 @@
+import { explainQueueName } from './explain-job.ts';
+
 /**
  * Redis keys the pipeline keeps beside BullMQ's own, under the same prefix, defined once so
  * the ingest service, workers and the metrics exporter agree.
  */
 export function redisKeys(prefix: string) {
   return {
+    /**
+     * BullMQ's hash of an explain job (job id = inference id). Workers add their own field to it
+     * (the reviewer-sampling decision), which then lives exactly as long as the job.
+     */
+    explainJob: (id: string) => `${prefix}:${explainQueueName}:${id}`,
     /** Per inference: where it is stored and whether it was sent to be explained (the idempotency record). */
     inference: (id: string) => `${prefix}:inference:${id}`,
     /** Hash `model|decision|reason` → count of capture-sampling decisions. */

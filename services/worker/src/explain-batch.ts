@@ -155,12 +155,20 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
     } finally {
       engine += seconds(engineStarted);
     }
+    let earlier: Map<string, ReviewSampling>;
+    try {
+      earlier = (await context.review?.earlier(members.map((m) => m.job.inferenceId))) ?? new Map();
+    } catch (error) {
+      for (const m of members) outcomes[m.at] = toJobFailure(error, 'reading earlier review decisions');
+      continue;
+    }
     const renderStarted = performance.now();
     const built = await Promise.all(
       members.map(async (m, i) => {
         try {
           const explanation = result.images[i] as (typeof result.images)[number];
-          const review = context.review?.decide({
+          // A retried or recovered job keeps the decision its first attempt recorded.
+          const review = earlier.get(m.job.inferenceId) ?? context.review?.decide({
             id: m.job.inferenceId,
             model: m.job.model.name,
             predictedClass: explanation.predictedClass,

@@ -1,4 +1,4 @@
-import { type ReviewItem, type ReviewSampling, redisKeys } from '@gradcam/contracts';
+import { type ReviewItem, type ReviewSampling, redisKeys, reviewSamplingSchema } from '@gradcam/contracts';
 import type { ReviewPool } from '@gradcam/review-pool';
 import { type ReviewInput, decideReview, parseReviewPolicy } from '@gradcam/sampling';
 import type { Redis } from 'ioredis';
@@ -8,11 +8,45 @@ const minuteMs = 60_000;
 const trafficMinutes = 10;
 
 export interface ReviewSampler {
+  /**
+   * Decisions already recorded for these inferences by an earlier attempt of their jobs (a retry,
+   * or a job recovered from a worker that died): a job keeps its first decision.
+   */
+  earlier(inferenceIds: readonly string[]): Promise<Map<string, ReviewSampling>>;
   decide(input: ReviewInput): ReviewSampling;
-  /** After the manifest is stored: count the decision, count the traffic, queue sampled items. */
+  /**
+   * After the manifest is stored: keep the decision on the job, count the decision and the
+   * traffic, queue a sampled item. Each job is counted once, however often it runs.
+   */
   recorded(decision: ReviewSampling, item: ReviewItem): Promise<void>;
   close(): void;
 }
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The job hash field that holds the decision (BullMQ ignores fields it does not know). */
+const decisionField = 'gradcam:review';
+
+/**
+ * Keeps the decision on the job (KEYS[1]) and counts it, unless an earlier attempt already did.
+ * A job hash that does not exist is not created (only counted): it is BullMQ's key.
+ * KEYS: job, traffic, decisions, thresholds. ARGV: decision JSON, traffic TTL s, decision field,
+ * model, threshold ('' for none).
+ */
+const recordOnce = `
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HSETNX', KEYS[1], '${decisionField}', ARGV[1]) == 0 then return 0 end
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[5]) end
+return 1
+`;
 
 /**
  * Reviewer sampling inside a worker process. Every worker sees only its share of the traffic,
@@ -44,17 +78,39 @@ export function createReviewSampler(options: { policy: string; redis: Redis; pre
     },
   });
   return {
+    async earlier(inferenceIds) {
+      const found = new Map<string, ReviewSampling>();
+      if (inferenceIds.length === 0) return found;
+      const read = redis.pipeline();
+      for (const id of inferenceIds) read.hget(keys.explainJob(id), decisionField);
+      const replies = (await read.exec()) ?? [];
+      inferenceIds.forEach((id, i) => {
+        const [error, raw] = replies[i] ?? [];
+        if (error) throw error;
+        if (typeof raw !== 'string') return;
+        // A field this worker cannot read (another version wrote it) is decided again.
+        const parsed = reviewSamplingSchema.safeParse(parseJson(raw));
+        if (parsed.success) found.set(id, parsed.data);
+      });
+      return found;
+    },
     decide: (input) => decideReview(policy, input),
     async recorded(decision, item) {
       const minute = Math.floor(item.sampledAt / minuteMs);
-      const traffic = keys.reviewTraffic(item.model, minute);
-      const write = redis
-        .multi()
-        .incr(traffic)
-        .expire(traffic, (trafficMinutes + 2) * 60)
-        .hincrby(keys.reviewDecisions, `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`, 1);
-      if (decision.threshold !== undefined) write.hset(keys.reviewThresholds, item.model, String(decision.threshold));
-      await write.exec();
+      await redis.eval(
+        recordOnce,
+        4,
+        keys.explainJob(item.inferenceId),
+        keys.reviewTraffic(item.model, minute),
+        keys.reviewDecisions,
+        keys.reviewThresholds,
+        JSON.stringify(decision),
+        (trafficMinutes + 2) * 60,
+        `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`,
+        item.model,
+        decision.threshold === undefined ? '' : String(decision.threshold),
+      );
+      // Idempotent (the item is added once), so a retry that failed after counting still queues it.
       if (decision.sampled) await pool.add(item);
     },
     close: () => clearInterval(timer),

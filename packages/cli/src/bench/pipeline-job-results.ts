@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { explainJobResultSchema, explainQueueName } from '@gradcam/contracts';
+import { explainJobResultSchema, explainQueueName, redisKeys } from '@gradcam/contracts';
 import { Redis } from 'ioredis';
 
 /**
@@ -23,7 +23,7 @@ export async function connectRedis(url: string): Promise<Redis> {
 /** BullMQ's keys for the explain queue: `<prefix>:<queue>:completed|failed` sets, `<prefix>:<queue>:<id>` hashes. */
 function queueKeys(prefix: string) {
   const base = `${prefix}:${explainQueueName}`;
-  return { wait: `${base}:wait`, completed: `${base}:completed`, failed: `${base}:failed`, job: (id: string) => `${base}:${id}` };
+  return { wait: `${base}:wait`, completed: `${base}:completed`, failed: `${base}:failed`, job: redisKeys(prefix).explainJob };
 }
 
 /** One reply of a pipeline's exec(): [error, result]; an error reply counts as nothing. */

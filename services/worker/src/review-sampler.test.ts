@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type ReviewItem, type ReviewSampling, explainQueueName, redisKeys } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { ReviewPool } from '@gradcam/review-pool';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createReviewSampler } from './review-sampler.ts';
+
+let server: RedisServer;
+let redis: Redis;
+before(async () => {
+  server = await startRedisServer();
+  redis = new Redis(server.url);
+});
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const sampled: ReviewSampling = { sampled: true, policy: 'budget(K=60/h)', reason: 'budget', priority: 0.9, threshold: 0.4 };
+const skipped: ReviewSampling = { sampled: false, policy: 'budget(K=60/h)', reason: 'below-threshold', priority: 0.1, threshold: 0.5 };
+const item = (id: string, sampling: ReviewSampling): ReviewItem => ({
+  inferenceId: id,
+  model: 'm',
+  modelVersion: 'v1',
+  folder: `m/v1/dt=2026-11-26/${id}/`,
+  predictedClass: 1,
+  label: 'Drawing',
+  probability: 0.7,
+  sampling,
+  sampledAt: Date.UTC(2026, 10, 26, 12, 0, 30),
+  status: 'pending',
+});
+
+/** A sampler on a fresh prefix, with a real BullMQ job for `id` (job id = inference id). */
+async function setUp(id: string) {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const queue = new Queue(explainQueueName, { connection: { host: '127.0.0.1', port: server.port }, prefix });
+  await queue.add('explain', { any: 'payload' }, { jobId: id });
+  const sampler = createReviewSampler({ policy: 'budget=60', redis, prefix, pool: new ReviewPool(redis, prefix) });
+  const keys = redisKeys(prefix);
+  const counts = async () => ({
+    decisions: await redis.hgetall(keys.reviewDecisions),
+    traffic: Number(await redis.get(keys.reviewTraffic('m', Math.floor(item(id, sampled).sampledAt / 60_000)))),
+    pooled: await redis.zcard(keys.reviewPool),
+  });
+  return {
+    sampler,
+    keys,
+    counts,
+    close: async () => {
+      sampler.close();
+      await queue.close();
+    },
+  };
+}
+
+test('a job run twice is counted once and keeps the decision of its first run', async () => {
+  const { sampler, counts, close } = await setUp('retried-1');
+  try {
+    assert.deepEqual(await sampler.earlier(['retried-1']), new Map(), 'nothing recorded before the first run');
+    await sampler.recorded(sampled, item('retried-1', sampled));
+    assert.deepEqual(await sampler.earlier(['retried-1', 'other']), new Map([['retried-1', sampled]]));
+    // The retry (say the job's completion was lost) decides nothing new and counts nothing again.
+    await sampler.recorded(skipped, item('retried-1', skipped));
+    assert.deepEqual(await counts(), { decisions: { 'm|review|budget': '1' }, traffic: 1, pooled: 1 });
+    assert.deepEqual(await sampler.earlier(['retried-1']), new Map([['retried-1', sampled]]));
+  } finally {
+    await close();
+  }
+});
+
+test('without a job hash the decision is still counted, and no BullMQ key is made up', async () => {
+  const { sampler, keys, counts, close } = await setUp('queued-1');
+  try {
+    await sampler.recorded(skipped, item('not-a-job', skipped));
+    assert.equal(await redis.exists(keys.explainJob('not-a-job')), 0);
+    assert.deepEqual(await counts(), { decisions: { 'm|skip|below-threshold': '1' }, traffic: 1, pooled: 0 });
+  } finally {
+    await close();
+  }
+});
+
+test('the job keeps its other fields: BullMQ still reads it', async () => {
+  const { sampler, keys, close } = await setUp('intact-1');
+  try {
+    await sampler.recorded(sampled, item('intact-1', sampled));
+    const fields = await redis.hgetall(keys.explainJob('intact-1'));
+    assert.equal(JSON.parse(fields.data ?? '{}').any, 'payload');
+    assert.equal(fields.name, 'explain');
+  } finally {
+    await close();
+  }
+});

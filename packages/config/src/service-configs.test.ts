@@ -48,6 +48,12 @@ test('overlays are limited to 4096 px on their longest side unless told otherwis
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_OVERLAY_MAX_SIDE: 'big' }), 'GRADCAM_OVERLAY_MAX_SIDE', /whole number|integer/);
 });
 
+test('a batch holds 100 megapixels decoded at once unless told otherwise', () => {
+  assert.equal(readWorkerConfig(base).maxBatchPixels, 100_000_000);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_BATCH_MAX_PIXELS: '20000000' }).maxBatchPixels, 20_000_000);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BATCH_MAX_PIXELS: '0' }), 'GRADCAM_BATCH_MAX_PIXELS', /at least 1|from 1/);
+});
+
 test('S3 storage when a bucket is set; path-style by default with a custom endpoint', () => {
   const config = readWorkerConfig({ ...base, S3_BUCKET: 'gradcam', S3_ENDPOINT: 'http://127.0.0.1:9000', GRADCAM_STORAGE_PREFIX: '/prod/' });
   assert.equal(config.storage.kind, 's3');

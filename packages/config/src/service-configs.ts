@@ -44,6 +44,8 @@ export interface WorkerConfig extends CommonConfig {
   readonly renderThreads: number;
   /** Longest side of an overlay in pixels; larger images are drawn scaled down (0: no limit). */
   readonly overlayMaxSide: number;
+  /** Decoded pixels a batch holds at once; a batch over it is explained in rounds. */
+  readonly maxBatchPixels: number;
   /** Reviewer sampling, validated here, e.g. `budget=60,confidence<0.6` (see @gradcam/sampling). */
   readonly reviewPolicy: string;
 }
@@ -149,6 +151,9 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     // default), where threads would only take turns on the same cores.
     renderThreads: env.integer('GRADCAM_RENDER_THREADS', Math.max(0, Math.floor(availableParallelism() / processes) - 1), { min: 0, max: 64 }),
     overlayMaxSide: env.integer('GRADCAM_OVERLAY_MAX_SIDE', defaultOverlayMaxSide, { min: 0, max: 65_535 }),
+    // 100 megapixels: about 300 MB of decoded RGB per batch in flight. Eight phone photos fit in
+    // one round; a batch of 50-megapixel photos is explained two at a time.
+    maxBatchPixels: env.integer('GRADCAM_BATCH_MAX_PIXELS', 100_000_000, { min: 1 }),
   };
 }
 

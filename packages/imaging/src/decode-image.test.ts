@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
-import { decodeImage } from './decode-image.ts';
+import { decodeImage, decodedPixels } from './decode-image.ts';
 import type { DecodedImage } from './decode-image.ts';
 import { defaultImageLimits } from './image-limits.ts';
 import { ImagingError } from './imaging-error.ts';
@@ -54,6 +54,17 @@ test('decodes every committed sample photo and drawing to upright RGB at its own
     assert.equal(image.height, metadata.height, name);
     assertRgb(image);
   }
+});
+
+test('decodedPixels tells from the header alone how many pixels decoding will make', async () => {
+  for (const name of samplePhotoNames()) {
+    const bytes = readFixture(name);
+    const image = await decodeImage(bytes);
+    assert.equal(await decodedPixels(bytes), image.width * image.height, name);
+  }
+  assert.equal(await decodedPixels(readFixture('pixel-bomb-20000x20000.png')), 400_000_000, 'read without decoding the bomb');
+  assert.equal(await decodedPixels(await twoFrameGif(16, 12)), 16 * 12, 'an animation: its first frame only');
+  assert.equal(await decodedPixels(Buffer.from('not an image')), undefined);
 });
 
 test('applies EXIF orientation 6: width and height come out swapped, pixels rotated clockwise', async () => {

@@ -114,6 +114,21 @@ export async function decodeImage(
   }
 }
 
+/**
+ * How many pixels decodeImage will make of these bytes (the first page's), from the header alone:
+ * enough to budget memory before decoding. Undefined when the header cannot be read; decodeImage
+ * then says why.
+ */
+export async function decodedPixels(bytes: Uint8Array): Promise<number | undefined> {
+  try {
+    const metadata = await readHeader(bytes);
+    const pixels = metadata.width * (metadata.pageHeight ?? metadata.height);
+    return Number.isFinite(pixels) ? pixels : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function readHeader(bytes: Uint8Array): Promise<Metadata> {
   try {
     // limitInputPixels off here so an oversize image reaches our own check, which names the

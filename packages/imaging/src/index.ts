@@ -1,6 +1,6 @@
 export { colormapLut, colormapNames } from './colormap.ts';
 export type { ColormapName } from './colormap.ts';
-export { decodeImage } from './decode-image.ts';
+export { decodeImage, decodedPixels } from './decode-image.ts';
 export type { DecodedImage, ImageFormat } from './decode-image.ts';
 export { computeFitGeometry } from './fit-geometry.ts';
 export type { FitGeometry, FitSpec } from './fit-geometry.ts';

@@ -10,7 +10,7 @@ import {
   parseS3Uri,
 } from '@gradcam/contracts';
 import type { Explainer, TargetSpec } from '@gradcam/engine';
-import { type DecodedImage, type RenderOverlay, decodeImage, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, type RenderOverlay, decodeImage, decodedPixels, defaultImageLimits, toModelInput } from '@gradcam/imaging';
 import type { BlobStore } from '@gradcam/storage';
 import { JobFailure, toJobFailure } from './job-failure.ts';
 import type { ReviewSampler } from './review-sampler.ts';
@@ -53,6 +53,11 @@ export interface BatchContext {
   readonly renderOverlay?: RenderOverlay;
   /** Longest side of an overlay; larger images are drawn scaled down (0: no limit). */
   readonly overlayMaxSide: number;
+  /**
+   * Decoded pixels held at once: a batch whose images add up to more is explained in rounds,
+   * each under the budget (one image always fits), so large photos cannot exhaust memory.
+   */
+  readonly maxBatchPixels: number;
   /** Reviewer sampling: decided before the manifest is written (it records the decision). */
   readonly review?: ReviewSampler;
   readonly now?: () => number;
@@ -84,37 +89,126 @@ type Method = NonNullable<ExplainJob['explain']['methods']>[number];
 const methodsOf = (job: ExplainJob): Method[] => [...new Set(job.explain.methods ?? (['gradcam'] as const))];
 
 /**
- * One micro-batch, end to end: read and decode every image (in parallel, on sharp's threads),
- * ONE engine call per (model, methods) group, then overlays and .npy maps uploaded next to the
- * prediction with `explanation.json` last. Failures are per job; keys are fixed by the job, so a
- * retried or recovered job overwrites rather than duplicates.
+ * One micro-batch, end to end: read every image and its header, then per round of at most
+ * `maxBatchPixels` decoded pixels (the whole batch, unless its images are large): decode (in
+ * parallel, on sharp's threads), ONE engine call per (model, methods) group, then overlays and
+ * .npy maps uploaded next to the prediction with `explanation.json` last. Failures are per job;
+ * keys are fixed by the job, so a retried or recovered job overwrites rather than duplicates.
  */
 export async function explainBatch(context: BatchContext, jobs: readonly ExplainJob[]): Promise<BatchReport> {
-  const { store, models } = context;
   const outcomes: (JobOutcome | undefined)[] = new Array(jobs.length);
-  const seconds = (from: number) => (performance.now() - from) / 1000;
+  const totals: StageTotals = { decode: 0, engine: 0, engineCpu: 0, render: 0, upload: 0 };
+  const finished: Finished[] = [];
+  const fetchStarted = performance.now();
+  const fetched = await fetchImages(context, jobs, outcomes);
+  totals.decode += (performance.now() - fetchStarted) / 1000;
+  for (const round of pixelRounds(fetched, context.maxBatchPixels)) await explainRound(context, round, outcomes, totals, finished);
 
+  const stageSeconds = { decode: totals.decode, engine: totals.engine, render: totals.render, upload: totals.upload };
+  let leader = true;
+  for (const f of finished) {
+    outcomes[f.d.at] = {
+      manifestKey: f.manifestKey,
+      model: f.d.job.model.name,
+      methods: methodsOf(f.d.job),
+      explanations: f.explanations,
+      acceptedAt: f.d.job.acceptedAt,
+      storedAt: f.storedAt,
+      batchSize: jobs.length,
+      batchLeader: leader,
+      stageSeconds,
+      ...(totals.engineCpu !== undefined && { engineCpuSeconds: totals.engineCpu }),
+    };
+    leader = false;
+  }
+  return { outcomes: outcomes as JobOutcome[], stageSeconds, explained: finished.length };
+}
+
+interface Fetched {
+  readonly at: number;
+  readonly job: ExplainJob;
+  readonly bytes: Buffer;
+  /** From the header; 0 when unreadable or over the decode limit (decoding then fails the job with the reason). */
+  readonly pixels: number;
+}
+
+interface StageTotals {
+  decode: number;
+  engine: number;
+  /** Undefined once any engine call could not be measured (not Linux). */
+  engineCpu: number | undefined;
+  render: number;
+  upload: number;
+}
+
+interface Finished {
+  readonly d: Decoded;
+  readonly manifestKey: string;
+  readonly explanations: number;
+  readonly storedAt: number;
+}
+
+/** Checks each job against the served models and reads its image bytes and header; failures are recorded per job. */
+async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], outcomes: (JobOutcome | undefined)[]): Promise<Fetched[]> {
+  const fetched = await Promise.all(
+    jobs.map(async (job, at): Promise<Fetched | undefined> => {
+      try {
+        const model = context.models.get(job.model.name);
+        if (!model) throw new JobFailure('MODEL_NOT_SERVED', `this worker does not serve model "${job.model.name}"`, true);
+        if (model.version !== job.model.version) {
+          throw new JobFailure('MODEL_VERSION_MISMATCH', `job wants ${job.model.name}@${job.model.version}; this worker serves ${model.version}`, true);
+        }
+        const numClasses = model.explainer.model.runner.numClasses;
+        const outOfRange = job.explain.classes?.find((c) => c >= numClasses);
+        if (outOfRange !== undefined) {
+          throw new JobFailure('CLASS_OUT_OF_RANGE', `class ${outOfRange} is out of range: ${job.model.name} has classes 0…${numClasses - 1}`, true);
+        }
+        const key = 'key' in job.image ? job.image.key : parseS3Uri(job.image.uri).key;
+        const bytes = await context.store.get(key, { maxBytes: maxImageBytes }).catch((error: unknown) => {
+          throw toJobFailure(error, `reading ${key}`);
+        });
+        const pixels = (await decodedPixels(bytes)) ?? 0;
+        // An image over the decode limit is refused before a pixel is decoded: it holds nothing.
+        return { at, job, bytes, pixels: pixels > defaultImageLimits.maxPixels ? 0 : pixels };
+      } catch (error) {
+        outcomes[at] = toJobFailure(error, 'decoding the image');
+        return undefined;
+      }
+    }),
+  );
+  return fetched.filter((f): f is Fetched => f !== undefined);
+}
+
+/** Consecutive runs of images whose decoded pixels add up to at most `budget` (one image always fits). */
+export function pixelRounds<T extends { readonly pixels: number }>(items: readonly T[], budget: number): T[][] {
+  const rounds: T[][] = [];
+  let round: T[] = [];
+  let pixels = 0;
+  for (const item of items) {
+    if (round.length > 0 && pixels + item.pixels > budget) {
+      rounds.push(round);
+      round = [];
+      pixels = 0;
+    }
+    round.push(item);
+    pixels += item.pixels;
+  }
+  if (round.length > 0) rounds.push(round);
+  return rounds;
+}
+
+/** Decodes one round's images, then per (model, methods) group: one engine call, overlays, uploads. */
+async function explainRound(context: BatchContext, round: readonly Fetched[], outcomes: (JobOutcome | undefined)[], totals: StageTotals, finished: Finished[]): Promise<void> {
+  const { store, models } = context;
+  const seconds = (from: number) => (performance.now() - from) / 1000;
   const decodeStarted = performance.now();
   const decoded = (
     await Promise.all(
-      jobs.map(async (job, at): Promise<Decoded | undefined> => {
+      round.map(async ({ at, job, bytes }): Promise<Decoded | undefined> => {
         try {
-          const model = models.get(job.model.name);
-          if (!model) throw new JobFailure('MODEL_NOT_SERVED', `this worker does not serve model "${job.model.name}"`, true);
-          if (model.version !== job.model.version) {
-            throw new JobFailure('MODEL_VERSION_MISMATCH', `job wants ${job.model.name}@${job.model.version}; this worker serves ${model.version}`, true);
-          }
-          const numClasses = model.explainer.model.runner.numClasses;
-          const outOfRange = job.explain.classes?.find((c) => c >= numClasses);
-          if (outOfRange !== undefined) {
-            throw new JobFailure('CLASS_OUT_OF_RANGE', `class ${outOfRange} is out of range: ${job.model.name} has classes 0…${numClasses - 1}`, true);
-          }
-          const key = 'key' in job.image ? job.image.key : parseS3Uri(job.image.uri).key;
-          const bytes = await store.get(key, { maxBytes: maxImageBytes }).catch((error: unknown) => {
-            throw toJobFailure(error, `reading ${key}`);
-          });
           const image = await decodeImage(bytes);
-          return { at, job, bytes, image, input: await toModelInput(image, model.explainer.model.descriptor.preprocessing) };
+          const { explainer } = models.get(job.model.name) as { explainer: Explainer };
+          return { at, job, bytes, image, input: await toModelInput(image, explainer.model.descriptor.preprocessing) };
         } catch (error) {
           outcomes[at] = toJobFailure(error, 'decoding the image');
           return undefined;
@@ -123,6 +217,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
     )
   ).filter((d): d is Decoded => d !== undefined);
   const decode = seconds(decodeStarted);
+  totals.decode += decode;
 
   const groups = new Map<string, Decoded[]>();
   for (const d of decoded) {
@@ -130,11 +225,6 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
     groups.set(group, [...(groups.get(group) ?? []), d]);
   }
 
-  let engine = 0;
-  let engineCpu: number | undefined = 0;
-  let render = 0;
-  let upload = 0;
-  const finished: { d: Decoded; manifestKey: string; explanations: number; storedAt: number }[] = [];
   for (const members of groups.values()) {
     const first = members[0] as Decoded;
     const { explainer } = models.get(first.job.model.name) as { explainer: Explainer };
@@ -146,14 +236,14 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
         const cpuBefore = threadCpuSeconds();
         const explained = await explainer.explain(members.map((m) => m.input), { methods, targets: members.map((m) => targetsOf(m.job)) });
         const cpuAfter = threadCpuSeconds();
-        engineCpu = engineCpu === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : engineCpu + cpuAfter - cpuBefore;
+        totals.engineCpu = totals.engineCpu === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : totals.engineCpu + cpuAfter - cpuBefore;
         return explained;
       });
     } catch (error) {
       for (const m of members) outcomes[m.at] = toJobFailure(error, 'explaining the batch');
       continue;
     } finally {
-      engine += seconds(engineStarted);
+      totals.engine += seconds(engineStarted);
     }
     let earlier: Map<string, ReviewSampling>;
     try {
@@ -196,7 +286,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
         }
       }),
     );
-    render += seconds(renderStarted);
+    totals.render += seconds(renderStarted);
     const uploadStarted = performance.now();
     await Promise.all(
       members.map(async (m, i) => {
@@ -214,25 +304,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
         }
       }),
     );
-    upload += seconds(uploadStarted);
+    totals.upload += seconds(uploadStarted);
   }
-
-  const stageSeconds = { decode, engine, render, upload };
-  let leader = true;
-  for (const f of finished) {
-    outcomes[f.d.at] = {
-      manifestKey: f.manifestKey,
-      model: f.d.job.model.name,
-      methods: methodsOf(f.d.job),
-      explanations: f.explanations,
-      acceptedAt: f.d.job.acceptedAt,
-      storedAt: f.storedAt,
-      batchSize: jobs.length,
-      batchLeader: leader,
-      stageSeconds,
-      ...(engineCpu !== undefined && { engineCpuSeconds: engineCpu }),
-    };
-    leader = false;
-  }
-  return { outcomes: outcomes as JobOutcome[], stageSeconds, explained: finished.length };
 }
+

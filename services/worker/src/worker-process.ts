@@ -65,7 +65,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     name: deps.name,
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
-      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide };
+      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
       const report = await explainBatch(context, jobs.map((j) => j.data));
       telemetry.batch(jobs.length, report.stageSeconds);
       return report.outcomes;

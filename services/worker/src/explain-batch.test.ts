@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type ExplainJob, explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
+import { Explainer, loadModel, selectBackend } from '@gradcam/engine';
+import { FsBlobStore } from '@gradcam/storage';
+import { type BatchContext, explainBatch, pixelRounds } from './explain-batch.ts';
+import { JobFailure } from './job-failure.ts';
+
+const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
+const photos = ['house-cat-locomotion.jpg', 'sheep-pastoral.jpg', 'people-group.jpg'];
+
+test('images go into consecutive rounds under the pixel budget; one image always fits', () => {
+  const items = [4, 3, 5, 9, 1, 1].map((pixels, i) => ({ i, pixels }));
+  assert.deepEqual(pixelRounds(items, 8).map((round) => round.map((item) => item.i)), [[0, 1], [2], [3], [4, 5]]);
+  assert.deepEqual(pixelRounds(items, 100).length, 1);
+  assert.deepEqual(pixelRounds([], 8), []);
+});
+
+let dir: string;
+let context: BatchContext;
+let modelName: string;
+let modelVersion: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gradcam-batch-'));
+  const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-secret-0123456789' });
+  for (const photo of photos) await store.put(`inputs/${photo}`, await readFile(join(fixtures, photo)), { contentType: 'image/jpeg' });
+  await selectBackend('wasm');
+  const model = await loadModel('nsfw-mobilenet-v2');
+  modelName = model.descriptor.name;
+  modelVersion = model.descriptor.version;
+  const explainer = new Explainer(model);
+  context = {
+    store,
+    models: { get: (name) => (name === modelName ? { explainer, version: modelVersion } : undefined) },
+    backend: 'wasm',
+    engineLock: (work) => work(),
+    overlayMaxSide: 4096,
+    maxBatchPixels: 100_000_000,
+  };
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+const job = (photo: string, i: number): ExplainJob => ({
+  inferenceId: `batch-${i}`,
+  model: { name: modelName, version: modelVersion },
+  folder: `out/batch-${i}/`,
+  image: { key: `inputs/${photo}` },
+  explain: {},
+  acceptedAt: Date.now(),
+  capture: { explain: true, reason: 'all', policy: 'all' },
+});
+
+test('a batch over the pixel budget is explained in rounds, with the same maps as in one', { timeout: 120_000 }, async () => {
+  const jobs = photos.map(job);
+  const whole = await explainBatch(context, jobs);
+  const wholeManifests = await Promise.all(jobs.map(async (j) => explanationManifestSchema.parse(JSON.parse((await context.store.get(`${j.folder}${manifestFileName}`)).toString('utf8')))));
+  // One pixel: every image is a round of its own.
+  const rounds = await explainBatch({ ...context, maxBatchPixels: 1 }, jobs);
+  for (const report of [whole, rounds]) {
+    assert.equal(report.explained, 3);
+    assert.ok(report.outcomes.every((o) => !(o instanceof JobFailure)), JSON.stringify(report.outcomes));
+  }
+  for (const [i, j] of jobs.entries()) {
+    const manifest = explanationManifestSchema.parse(JSON.parse((await context.store.get(`${j.folder}${manifestFileName}`)).toString('utf8')));
+    assert.equal(manifest.timings.batchSize, 1, 'explained alone');
+    assert.equal(wholeManifests[i]?.timings.batchSize, 3, 'explained together');
+    assert.equal(manifest.prediction.classIndex, wholeManifests[i]?.prediction.classIndex);
+    assert.equal(manifest.explanations[0]?.rawMap.sha256, wholeManifests[i]?.explanations[0]?.rawMap.sha256, `${photos[i]}: same map either way`);
+  }
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
-import { decodeImage, decodedPixels } from './decode-image.ts';
+import { decodeImage, readImageHeader } from './decode-image.ts';
 import type { DecodedImage } from './decode-image.ts';
 import { defaultImageLimits } from './image-limits.ts';
 import { ImagingError } from './imaging-error.ts';
@@ -56,15 +56,22 @@ test('decodes every committed sample photo and drawing to upright RGB at its own
   }
 });
 
-test('decodedPixels tells from the header alone how many pixels decoding will make', async () => {
+test('readImageHeader says how many pixels decoding will make, and decodeImage reuses it', async () => {
   for (const name of samplePhotoNames()) {
     const bytes = readFixture(name);
-    const image = await decodeImage(bytes);
-    assert.equal(await decodedPixels(bytes), image.width * image.height, name);
+    const header = await readImageHeader(bytes);
+    const image = await decodeImage(bytes, defaultImageLimits, header);
+    assert.equal(header.pixels, image.width * image.height, name);
+    assert.deepEqual(image, await decodeImage(bytes), `${name}: same pixels with or without the header`);
   }
-  assert.equal(await decodedPixels(readFixture('pixel-bomb-20000x20000.png')), 400_000_000, 'read without decoding the bomb');
-  assert.equal(await decodedPixels(await twoFrameGif(16, 12)), 16 * 12, 'an animation: its first frame only');
-  assert.equal(await decodedPixels(Buffer.from('not an image')), undefined);
+  assert.equal((await readImageHeader(await twoFrameGif(16, 12))).pixels, 16 * 12, 'an animation: its first frame only');
+});
+
+test('readImageHeader refuses what decodeImage refuses, before decoding', async () => {
+  const bomb = readFixture('pixel-bomb-20000x20000.png');
+  await assert.rejects(readImageHeader(bomb), (error: unknown) => error instanceof ImagingError && error.code === 'IMAGE_TOO_MANY_PIXELS');
+  await assert.rejects(readImageHeader(Buffer.from('not an image')), (error: unknown) => error instanceof ImagingError && error.code === 'IMAGE_UNSUPPORTED_FORMAT');
+  await assert.rejects(readImageHeader(new Uint8Array(0)), (error: unknown) => error instanceof ImagingError && error.code === 'IMAGE_EMPTY');
 });
 
 test('applies EXIF orientation 6: width and height come out swapped, pixels rotated clockwise', async () => {

@@ -53,13 +53,25 @@ const FORMAT_NAMES: Readonly<Record<ImageFormat, string>> = {
 const ACCEPTED = 'JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF';
 
 /**
- * Decodes untrusted image bytes, refusing oversize input and decompression bombs before any
- * pixel is decoded. Throws only `ImagingError`.
+ * What the header says about an image that passed every check made before decoding: accepted
+ * format, within the byte and pixel limits. `pixels` is what decoding will make (the first page
+ * of a multi-page file), so callers can budget memory before decoding.
  */
-export async function decodeImage(
-  bytes: Uint8Array,
-  limits: ImageLimits = defaultImageLimits,
-): Promise<DecodedImage> {
+export interface ImageHeader {
+  readonly format: ImageFormat;
+  /** As stored, before EXIF orientation. */
+  readonly width: number;
+  readonly height: number;
+  readonly pixels: number;
+  /** sharp's reading of the header, for decodeImage. */
+  readonly metadata: Metadata;
+}
+
+/**
+ * Reads and checks an image's header without decoding a pixel: empty, oversize, unsupported,
+ * damaged or decompression-bomb input is refused here. Throws only `ImagingError`.
+ */
+export async function readImageHeader(bytes: Uint8Array, limits: ImageLimits = defaultImageLimits): Promise<ImageHeader> {
   if (bytes.byteLength === 0) {
     throw new ImagingError('IMAGE_EMPTY', 'image is empty (0 bytes); send the image file contents');
   }
@@ -69,7 +81,6 @@ export async function decodeImage(
       `image is ${bytes.byteLength} bytes, over the ${limits.maxInputBytes}-byte limit; send a smaller or more compressed file`,
     );
   }
-
   const metadata = await readHeader(bytes);
   const format = acceptedFormat(metadata);
   // For multi-page input only the first page is decoded, so only its pixels count.
@@ -83,7 +94,16 @@ export async function decodeImage(
       `image is ${metadata.width}×${metadata.height} (${pixels} pixels), over the ${limits.maxPixels}-pixel limit; downscale it before sending`,
     );
   }
+  return { format, width: metadata.width, height: metadata.height, pixels, metadata };
+}
 
+/**
+ * Decodes untrusted image bytes, refusing oversize input and decompression bombs before any
+ * pixel is decoded. Pass the `header` readImageHeader returned for these bytes to skip reading it
+ * again. Throws only `ImagingError`.
+ */
+export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = defaultImageLimits, header?: ImageHeader): Promise<DecodedImage> {
+  const { format, metadata } = header ?? (await readImageHeader(bytes, limits));
   const options: SharpOptions = {
     // 'error' rejects truncated and damaged pixel data (sharp's 'none' would hand back a
     // half-grey image and we would explain garbage) but tolerates libjpeg *warnings* such as
@@ -111,21 +131,6 @@ export async function decodeImage(
     return { data, width: info.width, height: info.height, format };
   } catch (error) {
     throw wrapDecodeError(error, format, metadata);
-  }
-}
-
-/**
- * How many pixels decodeImage will make of these bytes (the first page's), from the header alone:
- * enough to budget memory before decoding. Undefined when the header cannot be read; decodeImage
- * then says why.
- */
-export async function decodedPixels(bytes: Uint8Array): Promise<number | undefined> {
-  try {
-    const metadata = await readHeader(bytes);
-    const pixels = metadata.width * (metadata.pageHeight ?? metadata.height);
-    return Number.isFinite(pixels) ? pixels : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -15,9 +15,10 @@ const photos = ['house-cat-locomotion.jpg', 'sheep-pastoral.jpg', 'people-group.
 
 test('images go into consecutive rounds under the pixel budget; one image always fits', () => {
   const items = [4, 3, 5, 9, 1, 1].map((pixels, i) => ({ i, pixels }));
-  assert.deepEqual(pixelRounds(items, 8).map((round) => round.map((item) => item.i)), [[0, 1], [2], [3], [4, 5]]);
-  assert.deepEqual(pixelRounds(items, 100).length, 1);
-  assert.deepEqual(pixelRounds([], 8), []);
+  const pixelsOf = (item: { pixels: number }) => item.pixels;
+  assert.deepEqual(pixelRounds(items, pixelsOf, 8).map((round) => round.map((item) => item.i)), [[0, 1], [2], [3], [4, 5]]);
+  assert.deepEqual(pixelRounds(items, pixelsOf, 100).length, 1);
+  assert.deepEqual(pixelRounds([], pixelsOf, 8), []);
 });
 
 let dir: string;

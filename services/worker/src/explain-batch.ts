@@ -10,7 +10,7 @@ import {
   parseS3Uri,
 } from '@gradcam/contracts';
 import type { Explainer, TargetSpec } from '@gradcam/engine';
-import { type DecodedImage, type RenderOverlay, decodeImage, decodedPixels, defaultImageLimits, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, type ImageHeader, type RenderOverlay, decodeImage, defaultImageLimits, readImageHeader, toModelInput } from '@gradcam/imaging';
 import type { BlobStore } from '@gradcam/storage';
 import { JobFailure, toJobFailure } from './job-failure.ts';
 import type { ReviewSampler } from './review-sampler.ts';
@@ -102,7 +102,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
   const fetchStarted = performance.now();
   const fetched = await fetchImages(context, jobs, outcomes);
   totals.decode += (performance.now() - fetchStarted) / 1000;
-  for (const round of pixelRounds(fetched, context.maxBatchPixels)) await explainRound(context, round, outcomes, totals, finished);
+  for (const round of pixelRounds(fetched, (f) => f.header.pixels, context.maxBatchPixels)) await explainRound(context, round, outcomes, totals, finished);
 
   const stageSeconds = { decode: totals.decode, engine: totals.engine, render: totals.render, upload: totals.upload };
   let leader = true;
@@ -128,8 +128,8 @@ interface Fetched {
   readonly at: number;
   readonly job: ExplainJob;
   readonly bytes: Buffer;
-  /** From the header; 0 when unreadable or over the decode limit (decoding then fails the job with the reason). */
-  readonly pixels: number;
+  /** Read and checked once: its pixels budget the rounds, and decoding reuses it. */
+  readonly header: ImageHeader;
 }
 
 interface StageTotals {
@@ -148,7 +148,10 @@ interface Finished {
   readonly storedAt: number;
 }
 
-/** Checks each job against the served models and reads its image bytes and header; failures are recorded per job. */
+/**
+ * Checks each job against the served models, reads its image and checks the image's header (bad
+ * input fails here, before anything is decoded); failures are recorded per job.
+ */
 async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], outcomes: (JobOutcome | undefined)[]): Promise<Fetched[]> {
   const fetched = await Promise.all(
     jobs.map(async (job, at): Promise<Fetched | undefined> => {
@@ -167,9 +170,8 @@ async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], o
         const bytes = await context.store.get(key, { maxBytes: maxImageBytes }).catch((error: unknown) => {
           throw toJobFailure(error, `reading ${key}`);
         });
-        const pixels = (await decodedPixels(bytes)) ?? 0;
-        // An image over the decode limit is refused before a pixel is decoded: it holds nothing.
-        return { at, job, bytes, pixels: pixels > defaultImageLimits.maxPixels ? 0 : pixels };
+        const header = await readImageHeader(bytes);
+        return { at, job, bytes, header };
       } catch (error) {
         outcomes[at] = toJobFailure(error, 'decoding the image');
         return undefined;
@@ -180,18 +182,19 @@ async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], o
 }
 
 /** Consecutive runs of images whose decoded pixels add up to at most `budget` (one image always fits). */
-export function pixelRounds<T extends { readonly pixels: number }>(items: readonly T[], budget: number): T[][] {
+export function pixelRounds<T>(items: readonly T[], pixelsOf: (item: T) => number, budget: number): T[][] {
   const rounds: T[][] = [];
   let round: T[] = [];
   let pixels = 0;
   for (const item of items) {
-    if (round.length > 0 && pixels + item.pixels > budget) {
+    const itemPixels = pixelsOf(item);
+    if (round.length > 0 && pixels + itemPixels > budget) {
       rounds.push(round);
       round = [];
       pixels = 0;
     }
     round.push(item);
-    pixels += item.pixels;
+    pixels += itemPixels;
   }
   if (round.length > 0) rounds.push(round);
   return rounds;
@@ -204,9 +207,9 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
   const decodeStarted = performance.now();
   const decoded = (
     await Promise.all(
-      round.map(async ({ at, job, bytes }): Promise<Decoded | undefined> => {
+      round.map(async ({ at, job, bytes, header }): Promise<Decoded | undefined> => {
         try {
-          const image = await decodeImage(bytes);
+          const image = await decodeImage(bytes, defaultImageLimits, header);
           const { explainer } = models.get(job.model.name) as { explainer: Explainer };
           return { at, job, bytes, image, input: await toModelInput(image, explainer.model.descriptor.preprocessing) };
         } catch (error) {

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { builtinModels } from '@gradcam/engine';
-import { type DecodedImage, decodeImage, decodedPixels, renderOverlay, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, decodeImage, readImageHeader, renderOverlay, toModelInput } from '@gradcam/imaging';
 import { benchArgsOrExit, parsePositive } from './bench-args.ts';
 import { environmentLine, environmentRow, jsonLine } from './bench-report.ts';
 import { fixtureImagesDir, fixturePhotos } from './fixture-batch.ts';
@@ -61,7 +61,7 @@ async function main(): Promise<number> {
   const map = Float32Array.from({ length: 49 }, (_, i) => ((i % 7) + Math.floor(i / 7)) / 12);
   const steps: Record<string, (i: number) => Promise<unknown>> = {
     // The worker reads each header first to budget a batch's decoded pixels.
-    header: (i) => decodedPixels(files[i] as Buffer),
+    header: (i) => readImageHeader(files[i] as Buffer),
     decode: (i) => decodeImage(files[i] as Buffer),
     'model input': (i) => toModelInput(images[i] as DecodedImage, spec),
     overlay: (i) => renderOverlay(images[i] as DecodedImage, map, 7, 7, spec),

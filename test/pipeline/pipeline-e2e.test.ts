@@ -192,6 +192,15 @@ test('reviewers lease sampled explanations, judge them, and the verdicts are kep
   assert.match(metrics, /gradcam_review_verdicts_total\{model="nsfw-mobilenet-v2",class="\d",verdict="wrong-evidence"\} 1/);
   assert.match(metrics, /gradcam_review_sampled_total\{model="nsfw-mobilenet-v2",decision="review",reason="low-confidence"\} [1-9]/);
   assert.match(metrics, /gradcam_review_backlog\{state="leased"\} 1/);
+
+  // The reviewer stops: the item they still hold goes back to the pool at once.
+  const released = await call(`/v1/reviews/${second.item.inferenceId}/release`, { method: 'POST', body: '{}' });
+  assert.equal(released.status, 200, await released.clone().text());
+  assert.equal(((await released.json()) as { item: { status: string } }).item.status, 'pending');
+  const twice = await call(`/v1/reviews/${second.item.inferenceId}/release`, { method: 'POST', body: '{}' });
+  assert.equal(((await twice.json()) as { error: { code: string } }).error.code, 'REVIEW_NOT_LEASED');
+  assert.equal(twice.status, 409);
+  assert.equal((await call(`/v1/reviews/nope/release`, { method: 'POST', body: '{}' })).status, 404);
 });
 
 test('a real Prometheus scrapes the exporter: throughput, latency and queue state', { timeout: 120_000 }, async () => {

@@ -1,4 +1,22 @@
 /**
+ * Lua: a leased item back to pending, in the pool by its priority and age again, its lease gone.
+ * Shared by expiry (in the lease script) and by a reviewer giving an item back.
+ */
+const returnToPool = `
+local function returnToPool(prefix, id, item)
+  item.status = 'pending'
+  item.leasedBy = nil
+  item.leaseExpiresAt = nil
+  redis.call('SET', prefix .. ':review:item:' .. id, cjson.encode(item))
+  redis.call('ZREM', prefix .. ':review:leases', id)
+  redis.call('ZADD', prefix .. ':review:pool', item.sampling.priority, id)
+  redis.call('ZADD', prefix .. ':review:pool:' .. item.model, item.sampling.priority, id)
+  redis.call('ZADD', prefix .. ':review:pending-age', item.sampledAt, id)
+  return item
+end
+`;
+
+/**
  * Atomically: return expired leases to the pool, then pop the highest-priority pending item
  * (of one model, or of all) and lease it to a reviewer. One script, so two reviewers can never
  * receive the same item. Keys are derived from the prefix inside the script (single Redis, not
@@ -7,25 +25,16 @@
  * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any)
  * Returns the leased item's JSON, or nil when the pool is empty.
  */
-export const leaseScript = `
+export const leaseScript = `${returnToPool}
 local prefix, now, leaseMs, reviewer, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local leases = prefix .. ':review:leases'
 local pool = prefix .. ':review:pool'
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
   redis.call('ZREM', leases, id)
-  local key = prefix .. ':review:item:' .. id
-  local raw = redis.call('GET', key)
+  local raw = redis.call('GET', prefix .. ':review:item:' .. id)
   if raw then
     local item = cjson.decode(raw)
-    if item.status == 'leased' then
-      item.status = 'pending'
-      item.leasedBy = nil
-      item.leaseExpiresAt = nil
-      redis.call('SET', key, cjson.encode(item))
-      redis.call('ZADD', pool, item.sampling.priority, id)
-      redis.call('ZADD', pool .. ':' .. item.model, item.sampling.priority, id)
-      redis.call('ZADD', prefix .. ':review:pending-age', item.sampledAt, id)
-    end
+    if item.status == 'leased' then returnToPool(prefix, id, item) end
   end
 end
 local source = pool
@@ -72,4 +81,21 @@ redis.call('SET', key, cjson.encode(item))
 redis.call('ZREM', prefix .. ':review:leases', id)
 redis.call('HINCRBY', prefix .. ':review:verdicts', item.model .. '|' .. item.predictedClass .. '|' .. verdict, 1)
 return cjson.encode(item)
+`;
+
+/**
+ * Atomically gives a leased item back to the pool before its lease runs out (a reviewer who
+ * stops), so it does not wait for the expiry. Only the lease holder can, and only while it holds.
+ * ARGV: prefix, id, reviewer, now (ms)
+ * Returns the item's JSON, pending again, or an error reply: NOT_FOUND, NOT_LEASED.
+ */
+export const releaseScript = `${returnToPool}
+local prefix, id, reviewer, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local raw = redis.call('GET', prefix .. ':review:item:' .. id)
+if not raw then return redis.error_reply('NOT_FOUND') end
+local item = cjson.decode(raw)
+if item.status ~= 'leased' or item.leasedBy ~= reviewer or item.leaseExpiresAt < now then
+  return redis.error_reply('NOT_LEASED')
+end
+return cjson.encode(returnToPool(prefix, id, item))
 `;

@@ -58,6 +58,21 @@ test('an expired lease returns the item to the pool; only the holder can judge i
   assert.deepEqual(await p.verdictCounts(), { 'm|2|wrong-evidence': 1 });
 });
 
+test('the lease holder can give an item back at once; nobody else can', async () => {
+  const p = pool();
+  await p.add(item('y', 0.7));
+  await p.lease('alice', 60_000, { now: 20_000 });
+  assert.deepEqual(await p.backlog(20_000), { pending: 0, leased: 1, oldestPendingAt: undefined });
+  await assert.rejects(p.release('y', 'bob', 20_100), { code: 'REVIEW_NOT_LEASED' });
+  const released = await p.release('y', 'alice', 20_200);
+  assert.deepEqual([released.status, released.leasedBy, released.leaseExpiresAt], ['pending', undefined, undefined]);
+  assert.deepEqual(await p.backlog(20_200), { pending: 1, leased: 0, oldestPendingAt: 1_000 });
+  const again = await p.lease('bob', 60_000, { now: 20_300 });
+  assert.equal(again?.inferenceId, 'y', "back in the pool long before alice's lease would have run out");
+  await assert.rejects(p.release('y', 'alice', 20_400), { code: 'REVIEW_NOT_LEASED' }, 'alice no longer holds it');
+  await assert.rejects(p.release('nope', 'alice'), { code: 'REVIEW_NOT_FOUND' });
+});
+
 test('per-model leases, listing with filters and paging, backlog age', async () => {
   const p = pool();
   for (let i = 0; i < 30; i++) await p.add(item(`i${i}`, i / 30, i % 3 === 0 ? 'other' : 'm', 1_000 + i));

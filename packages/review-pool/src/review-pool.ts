@@ -1,6 +1,6 @@
 import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
 import type { Redis } from 'ioredis';
-import { leaseScript, verdictScript } from './lease-script.ts';
+import { leaseScript, releaseScript, verdictScript } from './lease-script.ts';
 
 export class ReviewPoolError extends Error {
   constructor(
@@ -75,9 +75,19 @@ export class ReviewPool {
   }
 
   /** Closes a leased item with a verdict; only the lease holder can, and only before it expires. */
-  async complete(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now()): Promise<ReviewItem> {
+  complete(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now()): Promise<ReviewItem> {
+    return this.leaseHolderScript(id, reviewer, verdictScript, [id, reviewer, verdict, now, comment ?? '']);
+  }
+
+  /** Gives a leased item back to the pool at once (the holder stops reviewing); only the lease holder can. */
+  release(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now]);
+  }
+
+  /** Runs a script that acts on an item for its lease holder, turning its error replies into ReviewPoolErrors. */
+  private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {
     try {
-      return parseItem((await this.redis.eval(verdictScript, 0, this.prefix, id, reviewer, verdict, now, comment ?? '')) as string);
+      return parseItem((await this.redis.eval(script, 0, this.prefix, ...args)) as string);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (message.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);

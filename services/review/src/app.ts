@@ -74,6 +74,13 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     return { item: await deps.desk.judge(id, name, body.verdict, body.comment) };
   });
 
+  // A reviewer who stops gives the item back at once rather than leaving it leased until expiry.
+  app.post('/v1/reviews/:id/release', async (request) => {
+    const name = reviewer(request);
+    const { id } = request.params as { id: string };
+    return { item: await deps.pool.release(id, name) };
+  });
+
   app.get('/v1/reviews', async (request, reply) => {
     reviewer(request);
     const query = listQuerySchema.parse(request.query);

@@ -358,6 +358,27 @@ test('API errors show their code; the model filter and the token survive a reloa
   assert.equal(await read<string | null>(`localStorage.getItem('gradcam-review.token')`), null);
 });
 
+test('an item the page holds goes back to the queue when the reviewer changes token or leaves the page', async () => {
+  const released = async (id: string) =>
+    waitFor(`${id} back in the queue`, async () => ((await reviews('status=pending')).some((i) => i.inferenceId === id) ? true : undefined), 10_000);
+  await explain([inlineRecord('rp-release', photo('people-group.jpg'))]);
+  // The test before left a model filter that matches nothing.
+  await page.evaluate("localStorage.removeItem('gradcam-review.model')");
+  await page.reload();
+  await page.getByLabel('Reviewer token').fill(reviewToken);
+  const held = await showsNextItem(() => page.getByRole('button', { name: 'Start reviewing' }).click());
+  assert.equal(held.item.inferenceId, 'rp-release');
+  await page.getByRole('button', { name: 'Change token' }).click();
+  await released('rp-release');
+
+  await page.getByLabel('Reviewer token').fill(reviewToken);
+  const again = await showsNextItem(() => page.getByRole('button', { name: 'Start reviewing' }).click());
+  assert.equal(again.item.inferenceId, 'rp-release', 'leased again at once, not after the lease ran out');
+  await page.goto('about:blank');
+  await released('rp-release');
+  await page.goto(stack.reviewUrl);
+});
+
 test('the page loads nothing from outside the stack and throws no errors', () => {
   const allowed = new Set([new URL(stack.reviewUrl).host, new URL(stack.ingestUrl).host]);
   assert.deepEqual([...requestedHosts].filter((host) => !allowed.has(host)), []);

@@ -452,10 +452,24 @@ el.signinForm.addEventListener('submit', (event) => {
   el.token.value = '';
   void loadNext();
 });
+/**
+ * Hands the item this page holds back to the pool at once rather than when its lease runs out.
+ * `keepalive` lets the request outlive the page when it is being closed; a failure only means
+ * the lease runs its course.
+ */
+function releaseHeld() {
+  const token = storage.get(storageKeys.token);
+  const id = state.packet?.item.inferenceId;
+  if (!token || !id) return;
+  void fetch(`/v1/reviews/${encodeURIComponent(id)}/release`, { method: 'POST', keepalive: true, headers: { authorization: `Bearer ${token}` } }).catch(() => {});
+}
+
 el.signOut.addEventListener('click', () => {
+  releaseHeld();
   storage.set(storageKeys.token, '');
-  signIn('Enter another reviewer token. (An item you held goes back to the queue when its lease runs out.)');
+  signIn('Enter another reviewer token. (The item you held went back to the queue.)');
 });
+window.addEventListener('pagehide', releaseHeld);
 el.filterForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const model = el.modelFilter.value.trim();

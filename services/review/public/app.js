@@ -465,9 +465,10 @@ function releaseHeld() {
 }
 
 el.signOut.addEventListener('click', () => {
+  const held = Boolean(state.packet);
   releaseHeld();
   storage.set(storageKeys.token, '');
-  signIn('Enter another reviewer token. (The item you held went back to the queue.)');
+  signIn(held ? 'Enter another reviewer token. (The item you held went back to the queue.)' : 'Enter another reviewer token.');
 });
 window.addEventListener('pagehide', releaseHeld);
 el.filterForm.addEventListener('submit', (event) => {

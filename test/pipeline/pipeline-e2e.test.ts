@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type LocalStack, IngestClient, startLocalStack } from '@gradcam/cli/local-stack';
-import { explanationManifestSchema, predictionDocumentSchema } from '@gradcam/contracts';
+import { explanationManifestSchema, predictionDocumentSchema, redisKeys } from '@gradcam/contracts';
 import { type TestRedis, type TestS3, freePort, startTestRedis, startTestS3 } from '@gradcam/dev-services';
 import { S3BlobStore, listAll } from '@gradcam/storage';
+import { Redis } from 'ioredis';
 import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
 import { inlineRecord, referenceRecord, samplePhotos } from '../support/sample-records.ts';
 import { serviceLineToStderr } from '../support/service-output.ts';
@@ -164,6 +165,14 @@ test('reviewers lease sampled explanations, judge them, and the verdicts are kep
   assert.ok(packet.item.probability < 0.9);
   assert.deepEqual(packet.manifest.review && [packet.manifest.review.sampled, packet.manifest.review.reason], [true, 'low-confidence'], 'the manifest records the decision');
   assert.equal(packet.manifest.review?.policy, packet.item.sampling.policy);
+  // The worker kept the decision on the job too, so a retry of the job would reuse it.
+  const jobs = new Redis(redis.url);
+  try {
+    const kept = await jobs.hget(redisKeys('e2e').explainJob(packet.item.inferenceId), 'gradcam:review');
+    assert.deepEqual(JSON.parse(kept ?? 'null'), packet.manifest.review, 'the decision kept on the job is the manifest\'s');
+  } finally {
+    jobs.disconnect();
+  }
   assert.equal((await fetch(packet.urls.image as string)).status, 200, 'the input image link works');
   const id = packet.item.inferenceId;
   const second = (await (await call('/v1/reviews/next')).json()) as { item: { inferenceId: string } };

@@ -16,29 +16,29 @@ export interface CpuPinning {
 export function parseCpuPinning(list: string): CpuPinning {
   if (process.platform !== 'linux') throw new BenchArgsError('--ingest-cpus needs Linux (taskset)');
   if (spawnSync('taskset', ['--version']).error) throw new BenchArgsError('--ingest-cpus needs taskset on PATH (Debian: apt-get install -y util-linux)');
-  const cpus = new Set<number>();
-  for (const part of list.split(',')) {
-    const range = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!range) throw new BenchArgsError(`--ingest-cpus: "${part}" is not a CPU number or range (e.g. 0,1 or 0-3)`);
-    const first = Number(range[1]);
-    const last = Number(range[2] ?? range[1]);
-    if (last < first) throw new BenchArgsError(`--ingest-cpus: "${part}" runs backwards`);
-    for (let cpu = first; cpu <= last; cpu++) cpus.add(cpu);
-  }
+  const cpus = new Set(parseCpuList(list));
   const allowed = ownCpus();
   const outside = [...cpus].filter((cpu) => !allowed.includes(cpu));
   if (outside.length > 0) throw new BenchArgsError(`--ingest-cpus: CPU ${outside.join(', ')} not available here (this process may use ${allowed.join(',')})`);
   return { serviceCpus: [...cpus].sort((a, b) => a - b), generatorCpus: allowed.filter((cpu) => !cpus.has(cpu)) };
 }
 
+/** The CPU numbers of a taskset list (`0,1`, `0-3,8`); throws BenchArgsError naming a bad part. */
+function parseCpuList(list: string): number[] {
+  return list.split(',').flatMap((part) => {
+    const range = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!range) throw new BenchArgsError(`--ingest-cpus: "${part}" is not a CPU number or range (e.g. 0,1 or 0-3)`);
+    const first = Number(range[1]);
+    const last = Number(range[2] ?? range[1]);
+    if (last < first) throw new BenchArgsError(`--ingest-cpus: "${part}" runs backwards`);
+    return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  });
+}
+
 /** The CPUs this process may run on, from `taskset -p` (e.g. "current affinity list: 0-3,8"). */
 function ownCpus(): number[] {
   const text = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
-  const list = text.slice(text.lastIndexOf(':') + 1).trim();
-  return list.split(',').flatMap((part) => {
-    const [first, last = first] = part.split('-').map(Number) as [number, number?];
-    return Array.from({ length: last - first + 1 }, (_, i) => first + i);
-  });
+  return parseCpuList(text.slice(text.lastIndexOf(':') + 1));
 }
 
 /** The command prefix that starts a child on the service's CPUs. */

@@ -11,6 +11,7 @@ import { type DecodedImage, decodeImage, readImageHeader, renderOverlay, toModel
 import { benchArgsOrExit, parsePositive } from './bench-args.ts';
 import { environmentLine, environmentRow, jsonLine } from './bench-report.ts';
 import { fixtureImagesDir, fixturePhotos } from './fixture-batch.ts';
+import { median } from './sample-statistics.ts';
 
 const usage = `Usage: npm run bench:imaging -- [options]
 
@@ -83,7 +84,6 @@ async function main(): Promise<number> {
       cpu.push((cpuMs() - c0) / n);
       wall.push((performance.now() - w0) / n);
     }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
     const row = { kind: 'imaging-step', step, cpuMsPerImage: median(cpu), cpuMsRange: [Math.min(...cpu), Math.max(...cpu)], wallMsPerImage: median(wall) };
     total += row.cpuMsPerImage;
     out(args.json ? jsonLine(row) : `${step.padEnd(12)}  ${row.cpuMsPerImage.toFixed(2).padStart(12)}  ${`${row.cpuMsRange[0]?.toFixed(2)}–${row.cpuMsRange[1]?.toFixed(2)}`.padStart(13)}  ${row.wallMsPerImage.toFixed(2).padStart(13)}`);

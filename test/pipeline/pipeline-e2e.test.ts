@@ -197,6 +197,20 @@ test('reviewers lease sampled explanations, judge them, and the verdicts are kep
   assert.match(csv, new RegExp(`${id},nsfw-mobilenet-v2,.*,wrong-evidence,rita,"looks at the sky, not the sheep"`));
   const jsonl = (await (await call('/v1/reviews?format=jsonl&verdict=wrong-evidence')).text()).trim().split('\n');
   assert.equal(jsonl.length, 1);
+  // Paging by the `next` cursor visits every sampled item once, newest first, as one export does.
+  const paged: string[] = [];
+  for (let cursor = ''; ; ) {
+    const page = (await (await call(`/v1/reviews?limit=7${cursor && `&cursor=${encodeURIComponent(cursor)}`}`)).json()) as { items: { inferenceId: string }[]; next?: string };
+    paged.push(...page.items.map((i) => i.inferenceId));
+    if (page.next === undefined) break;
+    cursor = page.next;
+  }
+  const exported = (await (await call('/v1/reviews?format=jsonl')).text()).trim().split('\n').map((line) => (JSON.parse(line) as { inferenceId: string }).inferenceId);
+  assert.ok(paged.length > 7 && new Set(paged).size === paged.length, `${paged.length} items over several pages, none twice`);
+  assert.deepEqual(paged, exported);
+  const badCursor = await call('/v1/reviews?cursor=7');
+  assert.equal(badCursor.status, 400);
+  assert.equal(((await badCursor.json()) as { error: { code: string } }).error.code, 'REVIEW_CURSOR_INVALID');
   const metrics = await (await fetch(`${stack.exporterUrl}/metrics`)).text();
   assert.match(metrics, /gradcam_review_verdicts_total\{model="nsfw-mobilenet-v2",class="\d",verdict="wrong-evidence"\} 1/);
   assert.match(metrics, /gradcam_review_sampled_total\{model="nsfw-mobilenet-v2",decision="review",reason="low-confidence"\} [1-9]/);

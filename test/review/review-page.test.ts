@@ -17,6 +17,7 @@ import { compareToBaseline } from './screenshot-baseline.ts';
 // model, ingest, review service): sign in, look, switch, judge with the keyboard, and check through
 // the API that what the page sent is what was kept.
 const reviewToken = 'review-page-token-0123456789';
+const otherReviewerToken = 'review-page-quinn-0123456789';
 const baselinePath = fileURLToPath(new URL('./__screenshots__/review-page.png', import.meta.url));
 const photo = (name: string) => {
   const found = samplePhotos.find((p) => p.name === name);
@@ -119,7 +120,7 @@ before(async () => {
       exporterPort,
       workerMetricsPort,
       reviewPort,
-      reviewTokens: `pat:${reviewToken}`,
+      reviewTokens: `pat:${reviewToken},quinn:${otherReviewerToken}`,
       reviewPolicy: 'rate=1',
       workerProcesses: 1,
       stateDir,
@@ -377,6 +378,24 @@ test('an item the page holds goes back to the queue when the reviewer changes to
   await page.goto('about:blank');
   await released('rp-release');
   await page.goto(stack.reviewUrl);
+});
+
+test('Skip (the S key) gives the held item to another reviewer; it does not come back to this one', async () => {
+  // The test before left the page holding rp-release.
+  await page.locator('#details code', { hasText: 'rp-release' }).waitFor();
+  const [skipped, next] = await Promise.all([
+    page.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/v1/reviews/rp-release/skip'),
+    page.waitForResponse(isNext),
+    page.keyboard.press('s'),
+  ]);
+  assert.equal(skipped.status(), 200);
+  assert.equal(next.status(), 204, 'the only pending item is the skipped one');
+  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  assert.match(await text('#banner'), /^Skipped rp-release: it goes to another reviewer/);
+  assert.equal((await reviews('status=pending')).find((i) => i.inferenceId === 'rp-release')?.leasedBy, undefined, 'pending again at once');
+  const other = await fetch(`${stack.reviewUrl}/v1/reviews/next`, { headers: { authorization: `Bearer ${otherReviewerToken}` } });
+  assert.equal(other.status, 200);
+  assert.equal(((await other.json()) as Packet).item.inferenceId, 'rp-release', 'another reviewer gets it');
 });
 
 test('the page loads nothing from outside the stack and throws no errors', () => {

@@ -27,6 +27,8 @@ export function redisKeys(prefix: string) {
     /** Every item ever sampled: sorted set id → sampledAt, for listings by time. */
     reviewIndex: `${prefix}:review:index`,
     reviewItem: (id: string) => `${prefix}:review:item:${id}`,
+    /** Items a reviewer skipped: sorted set id → when (epoch ms); never leased to them again while remembered. */
+    reviewSkipped: (reviewer: string) => `${prefix}:review:skipped:${reviewer}`,
     /** Hash `model|class|verdict` → count. */
     reviewVerdicts: `${prefix}:review:verdicts`,
     /** Hash `model|decision|reason` → count of reviewer-sampling decisions (written by workers). */

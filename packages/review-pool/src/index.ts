@@ -1,1 +1,1 @@
-export { ReviewPool, ReviewPoolError, assertLeaseHeld, type ReviewBacklog, type ReviewListFilter } from './review-pool.ts';
+export { ReviewPool, ReviewPoolError, assertLeaseHeld, formatReviewCursor, parseReviewCursor, type ReviewBacklog, type ReviewCursor, type ReviewListFilter } from './review-pool.ts';

@@ -17,16 +17,20 @@ end
 `;
 
 /**
- * Atomically: return expired leases to the pool, then pop the highest-priority pending item
- * (of one model, or of all) and lease it to a reviewer. One script, so two reviewers can never
- * receive the same item. Keys are derived from the prefix inside the script (single Redis, not
- * Cluster: the pipeline's keys share one prefix anyway).
+ * Atomically: return expired leases to the pool, then take the highest-priority pending item
+ * (of one model, or of all) that the reviewer has not skipped, and lease it to them. One
+ * script, so two reviewers can never receive the same item. Keys are derived from the prefix
+ * inside the script (single Redis, not Cluster: the pipeline's keys share one prefix anyway).
  *
- * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any)
- * Returns the leased item's JSON, or nil when the pool is empty.
+ * Skips older than the skip memory are forgotten first. Of the top (skips + 1) items at least
+ * one is not skipped, so a lease reads at most that many: its cost grows with the reviewer's
+ * remembered skips, never with the pool.
+ *
+ * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any), skip memory (ms)
+ * Returns the leased item's JSON, or nil when nothing is pending for this reviewer.
  */
 export const leaseScript = `${returnToPool}
-local prefix, now, leaseMs, reviewer, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local prefix, now, leaseMs, reviewer, model, skipMemoryMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
 local leases = prefix .. ':review:leases'
 local pool = prefix .. ':review:pool'
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
@@ -39,9 +43,16 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
 end
 local source = pool
 if model ~= '' then source = pool .. ':' .. model end
-local top = redis.call('ZPOPMAX', source)
-if #top == 0 then return nil end
-local id = top[1]
+local skipped = prefix .. ':review:skipped:' .. reviewer
+redis.call('ZREMRANGEBYSCORE', skipped, '-inf', now - skipMemoryMs)
+local id
+for _, candidate in ipairs(redis.call('ZREVRANGE', source, 0, redis.call('ZCARD', skipped))) do
+  if not redis.call('ZSCORE', skipped, candidate) then
+    id = candidate
+    break
+  end
+end
+if not id then return nil end
 local key = prefix .. ':review:item:' .. id
 local item = cjson.decode(redis.call('GET', key))
 redis.call('ZREM', pool, id)
@@ -85,17 +96,24 @@ return cjson.encode(item)
 
 /**
  * Atomically gives a leased item back to the pool before its lease runs out (a reviewer who
- * stops), so it does not wait for the expiry. Only the lease holder can, and only while it holds.
- * ARGV: prefix, id, reviewer, now (ms)
+ * stops, or skips it), so it does not wait for the expiry. Only the lease holder can, and only
+ * while it holds. A skip is also remembered for the skip memory, so the lease script hands the
+ * item to someone else; the memory key expires with its newest skip.
+ * ARGV: prefix, id, reviewer, now (ms), skip memory (ms; 0 = a plain release, nothing remembered)
  * Returns the item's JSON, pending again, or an error reply: NOT_FOUND, NOT_LEASED.
  */
 export const releaseScript = `${returnToPool}
-local prefix, id, reviewer, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local prefix, id, reviewer, now, skipMemoryMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local raw = redis.call('GET', prefix .. ':review:item:' .. id)
 if not raw then return redis.error_reply('NOT_FOUND') end
 local item = cjson.decode(raw)
 if item.status ~= 'leased' or item.leasedBy ~= reviewer or item.leaseExpiresAt < now then
   return redis.error_reply('NOT_LEASED')
+end
+if skipMemoryMs > 0 then
+  local skipped = prefix .. ':review:skipped:' .. reviewer
+  redis.call('ZADD', skipped, now, id)
+  redis.call('PEXPIRE', skipped, skipMemoryMs)
 end
 return cjson.encode(returnToPool(prefix, id, item))
 `;

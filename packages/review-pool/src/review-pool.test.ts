@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import type { ReviewItem } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { Redis } from 'ioredis';
-import { ReviewPool } from './review-pool.ts';
+import { ReviewPool, type ReviewListFilter } from './review-pool.ts';
 
 let server: RedisServer;
 let redis: Redis;
@@ -81,15 +81,59 @@ test('per-model leases, listing with filters and paging, backlog age', async () 
   assert.equal(leased?.inferenceId, 'i27', 'highest priority of that model');
   const backlog = await p.backlog();
   assert.deepEqual(backlog, { pending: 29, leased: 1, oldestPendingAt: 1_000 });
-  const seen: string[] = [];
-  let cursor: number | undefined = 0;
-  while (cursor !== undefined) {
-    const page: Awaited<ReturnType<ReviewPool['list']>> = await p.list({ model: 'm', status: 'pending' }, { cursor, limit: 7 });
-    seen.push(...page.items.map((x) => x.inferenceId));
-    cursor = page.next;
-  }
+  const seen = await listAll(p, { model: 'm', status: 'pending' }, 7);
   assert.equal(seen.length, 20);
   assert.equal(seen[0], 'i29', 'newest first');
   const window = await p.list({ from: 1_010, to: 1_012 }, { limit: 10 });
   assert.deepEqual(window.items.map((x) => x.inferenceId), ['i12', 'i11', 'i10']);
+});
+
+/** Every id a listing yields, page by page, calling `between` after each page. */
+async function listAll(p: ReviewPool, filter: ReviewListFilter, limit: number, between: (page: number) => Promise<void> = async () => {}): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  for (let n = 0; ; n++) {
+    const page = await p.list(filter, { limit, ...(cursor !== undefined && { cursor }) });
+    seen.push(...page.items.map((x) => x.inferenceId));
+    if (page.next === undefined) return seen;
+    cursor = page.next;
+    await between(n);
+  }
+}
+
+test('paging is keyed by the last item read: items sampled meanwhile, or at the same millisecond, neither repeat nor vanish', async () => {
+  const p = pool();
+  // 255 items, 10 per millisecond, so pages of 100 end inside runs of equal times.
+  const old = Array.from({ length: 255 }, (_, i) => `old${String(i).padStart(3, '0')}`);
+  for (const [i, id] of old.entries()) await p.add(item(id, 0.5, 'm', 5_000 + Math.floor(i / 10)));
+  let added = 0;
+  const seen = await listAll(p, {}, 100, async () => {
+    // Newer items arrive between pages; an offset cursor would shift and repeat old ones.
+    for (let k = 0; k < 37; k++) await p.add(item(`new${added++}`, 0.5, 'm', 9_000 + added));
+  });
+  assert.equal(new Set(seen).size, seen.length, 'no item twice');
+  assert.deepEqual(seen.filter((id) => id.startsWith('old')), [...old].reverse(), 'every older item once, newest first');
+  const windowed = await listAll(p, { from: 5_003, to: 5_006 }, 3);
+  assert.deepEqual(windowed, old.slice(30, 70).reverse(), 'a window pages through its ties too');
+  await assert.rejects(p.list({}, { cursor: '12', limit: 5 }), { code: 'REVIEW_CURSOR_INVALID' });
+});
+
+test('a skipped item goes to other reviewers, never back to its skipper while remembered', async () => {
+  const p = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`, { skipMemoryMs: 10_000 });
+  for (const [id, priority] of [['top', 0.9], ['mid', 0.5], ['low', 0.1]] as const) await p.add(item(id, priority));
+  assert.equal((await p.lease('alice', 60_000, { now: 1_000 }))?.inferenceId, 'top');
+  const skipped = await p.skip('top', 'alice', 1_100);
+  assert.equal(skipped.status, 'pending');
+  await assert.rejects(p.skip('top', 'alice', 1_150), { code: 'REVIEW_NOT_LEASED' }, 'only a held item can be skipped');
+  assert.equal((await p.lease('alice', 60_000, { now: 1_200 }))?.inferenceId, 'mid', 'alice moves on');
+  await p.skip('mid', 'alice', 1_300);
+  assert.equal((await p.lease('alice', 60_000, { now: 1_400 }))?.inferenceId, 'low');
+  await p.skip('low', 'alice', 1_500);
+  assert.equal(await p.lease('alice', 60_000, { now: 1_600 }), undefined, 'nothing left that alice has not skipped');
+  assert.deepEqual(await p.backlog(1_600), { pending: 3, leased: 0, oldestPendingAt: 1_000 }, 'skipped items stay in the backlog');
+  assert.equal((await p.lease('bob', 60_000, { now: 1_700 }))?.inferenceId, 'top', 'bob gets the most deserving one');
+  await p.release('top', 'bob', 1_800);
+  assert.equal((await p.lease('bob', 60_000, { now: 1_900 }))?.inferenceId, 'top', 'a plain release is not a skip');
+  assert.equal((await p.lease('alice', 60_000, { now: 11_350 }))?.inferenceId, 'mid', 'after the skip memory, alice may get mid again');
+  assert.equal(await p.lease('carol', 60_000, { model: 'other' }), undefined);
 });

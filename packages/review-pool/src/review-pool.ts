@@ -4,7 +4,7 @@ import { leaseScript, releaseScript, verdictScript } from './lease-script.ts';
 
 export class ReviewPoolError extends Error {
   constructor(
-    readonly code: 'REVIEW_NOT_FOUND' | 'REVIEW_NOT_LEASED',
+    readonly code: 'REVIEW_NOT_FOUND' | 'REVIEW_NOT_LEASED' | 'REVIEW_CURSOR_INVALID',
     message: string,
   ) {
     super(message);
@@ -37,7 +37,34 @@ export interface ReviewBacklog {
   readonly oldestPendingAt: number | undefined;
 }
 
+/** A skipped item stays away from its skipper for a week: long enough for someone else to take it. */
+export const defaultSkipMemoryMs = 7 * 24 * 3600 * 1000;
+
 const parseItem = (raw: string) => reviewItemSchema.parse(JSON.parse(raw));
+
+/** [member, score, member, score, …] (a WITHSCORES reply) as [member, score] pairs. */
+function pairs(reply: string[]): [string, number][] {
+  const out: [string, number][] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) out.push([reply[i]!, Number(reply[i + 1])]);
+  return out;
+}
+
+/** Where a listing page stopped: the last item it read. */
+export interface ReviewCursor {
+  readonly sampledAt: number;
+  readonly id: string;
+}
+
+const cursorPattern = /^(-?\d{1,16}):([A-Za-z0-9_-]{1,128})$/;
+
+/** `sampledAt:id`; clients pass it back unchanged as `cursor`. */
+export const formatReviewCursor = ({ sampledAt, id }: ReviewCursor): string => `${sampledAt}:${id}`;
+
+export function parseReviewCursor(text: string): ReviewCursor {
+  const match = cursorPattern.exec(text);
+  if (!match) throw new ReviewPoolError('REVIEW_CURSOR_INVALID', `cursor "${text.slice(0, 160)}" is not one this service gave out: pass the \`next\` of the previous page unchanged, or leave cursor out to start from the newest item`);
+  return { sampledAt: Number(match[1]), id: match[2]! };
+}
 
 /**
  * The review pool in Redis: workers add sampled explanations, reviewers lease the most
@@ -47,11 +74,17 @@ const parseItem = (raw: string) => reviewItemSchema.parse(JSON.parse(raw));
 export class ReviewPool {
   private readonly keys: ReturnType<typeof redisKeys>;
 
+  private readonly skipMemoryMs: number;
+
+  /** `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it. */
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    options: { skipMemoryMs?: number } = {},
   ) {
     this.keys = redisKeys(prefix);
+    this.skipMemoryMs = options.skipMemoryMs ?? defaultSkipMemoryMs;
+    if (!(Number.isInteger(this.skipMemoryMs) && this.skipMemoryMs > 0)) throw new RangeError(`skipMemoryMs must be a positive integer, got ${this.skipMemoryMs}`);
   }
 
   /** Adds an item once: an id already in the pool (pending, leased or reviewed) is left alone. */
@@ -68,9 +101,9 @@ export class ReviewPool {
     return true;
   }
 
-  /** Leases the highest-priority pending item (of `model`, or of any) for `leaseMs`. */
+  /** Leases the highest-priority pending item (of `model`, or of any) the reviewer has not skipped, for `leaseMs`. */
   async lease(reviewer: string, leaseMs: number, options: { model?: string; now?: number } = {}): Promise<ReviewItem | undefined> {
-    const raw = (await this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '')) as string | null;
+    const raw = (await this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs)) as string | null;
     return raw === null ? undefined : parseItem(raw);
   }
 
@@ -81,7 +114,15 @@ export class ReviewPool {
 
   /** Gives a leased item back to the pool at once (the holder stops reviewing); only the lease holder can. */
   release(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now]);
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, 0]);
+  }
+
+  /**
+   * Gives a leased item back (as release) and keeps it away from this reviewer for the skip
+   * memory: for an item they cannot judge. Others still get it; the backlog still counts it.
+   */
+  skip(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, this.skipMemoryMs]);
   }
 
   /** Runs a script that acts on an item for its lease holder, turning its error replies into ReviewPoolErrors. */
@@ -103,15 +144,16 @@ export class ReviewPool {
 
   /**
    * Items sampled between `from` and `to`, newest first, filtered, one page at a time. The
-   * cursor is an offset into the time index; filters are applied after reading, so a page can
-   * hold fewer than `limit` items while `next` is still set.
+   * cursor names the last item a page read (its sampledAt and id), so a page costs the same
+   * however deep the listing goes, and items sampled while a client pages (they land on top)
+   * neither repeat nor hide older ones. Filters are applied after reading, so a page can hold
+   * fewer than `limit` items while `next` is still set.
    */
-  async list(filter: ReviewListFilter, page: { cursor?: number; limit: number }): Promise<{ items: ReviewItem[]; next: number | undefined }> {
-    const offset = page.cursor ?? 0;
+  async list(filter: ReviewListFilter, page: { cursor?: string; limit: number }): Promise<{ items: ReviewItem[]; next: string | undefined }> {
     const scan = Math.max(page.limit, 100);
-    const ids = await this.redis.zrevrangebyscore(this.keys.reviewIndex, filter.to ?? '+inf', filter.from ?? '-inf', 'LIMIT', offset, scan);
-    if (ids.length === 0) return { items: [], next: undefined };
-    const raws = await this.redis.mget(ids.map((id) => this.keys.reviewItem(id)));
+    const entries = await this.indexAfter(filter, page.cursor === undefined ? undefined : parseReviewCursor(page.cursor), scan);
+    if (entries.length === 0) return { items: [], next: undefined };
+    const raws = await this.redis.mget(entries.map(([id]) => this.keys.reviewItem(id)));
     const items: ReviewItem[] = [];
     let consumed = 0;
     for (const raw of raws) {
@@ -124,8 +166,31 @@ export class ReviewPool {
       items.push(item);
       if (items.length === page.limit) break;
     }
-    const more = consumed < ids.length || ids.length === scan;
-    return { items, next: more ? offset + consumed : undefined };
+    const more = consumed < entries.length || entries.length === scan;
+    const [lastId, lastSampledAt] = entries[consumed - 1]!;
+    return { items, next: more ? formatReviewCursor({ sampledAt: lastSampledAt, id: lastId }) : undefined };
+  }
+
+  /**
+   * Up to `count` [id, sampledAt] of the time index within the filter's window, newest first,
+   * after `cursor`. Redis orders equal times by id (ascending, so descending here); the items
+   * sharing the cursor's time are read whole and cut at its id, the rest from just below it.
+   */
+  private async indexAfter(filter: ReviewListFilter, cursor: ReviewCursor | undefined, count: number): Promise<[string, number][]> {
+    const bound = (value: number | undefined, fallback: string) => (value === undefined ? fallback : String(value));
+    const min = bound(filter.from, '-inf');
+    if (cursor === undefined || (filter.to !== undefined && cursor.sampledAt > filter.to)) {
+      return pairs(await this.redis.zrevrangebyscore(this.keys.reviewIndex, bound(filter.to, '+inf'), min, 'WITHSCORES', 'LIMIT', 0, count));
+    }
+    if (filter.from !== undefined && cursor.sampledAt < filter.from) return [];
+    const ties = (await this.redis.zrangebyscore(this.keys.reviewIndex, cursor.sampledAt, cursor.sampledAt))
+      .filter((id) => id < cursor.id)
+      .reverse()
+      .slice(0, count)
+      .map((id): [string, number] => [id, cursor.sampledAt]);
+    if (ties.length === count) return ties;
+    const older = await this.redis.zrevrangebyscore(this.keys.reviewIndex, `(${cursor.sampledAt}`, min, 'WITHSCORES', 'LIMIT', 0, count - ties.length);
+    return [...ties, ...pairs(older)];
   }
 
   async backlog(now = Date.now()): Promise<ReviewBacklog> {

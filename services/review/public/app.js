@@ -45,6 +45,7 @@ const el = {
   topScores: $('top-scores'),
   verdicts: $('verdicts'),
   verdictButtons: /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('button.verdict')]),
+  skip: /** @type {HTMLButtonElement} */ ($('skip')),
   comment: /** @type {HTMLTextAreaElement} */ ($('comment')),
   details: $('details'),
 };
@@ -194,7 +195,7 @@ async function loadNext() {
     const model = storage.get(storageKeys.model);
     const { status, data, response } = await api('GET', `/v1/reviews/next${model ? `?model=${encodeURIComponent(model)}` : ''}`);
     if (status === 204 || !data) {
-      idle('Nothing to review — refresh in a while.', model ? `No explanation of model “${model}” is waiting for review.` : 'Every sampled explanation has a verdict or is leased to another reviewer.');
+      idle('Nothing to review — refresh in a while.', model ? `No explanation of model “${model}” is waiting for review.` : 'Every sampled explanation has a verdict, is leased to another reviewer, or was skipped by you.');
       return;
     }
     render(data, response);
@@ -208,15 +209,38 @@ async function loadNext() {
 }
 
 async function judge(verdict) {
-  const packet = state.packet;
-  if (!packet || state.sending || state.loading || !(verdict in verdicts)) return;
-  const id = packet.item.inferenceId;
+  if (!(verdict in verdicts)) return;
   const comment = el.comment.value.trim();
+  await settle('', { verdict, ...(comment ? { comment } : {}) }, verdict, {
+    done: (id) => ['ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`],
+    lapsed: (id, code) => `Lease expired: your verdict on ${id} was NOT saved (${code}). It goes back to the queue; loading the next item.`,
+    failed: (id) => `Could not save the verdict on ${id}`,
+  });
+}
+
+/** Gives the item back for another reviewer (not this reviewer's field); it will not come back to them. */
+async function skip() {
+  await settle('/skip', {}, 'skip', {
+    done: (id) => ['info', `Skipped ${id}: it goes to another reviewer and will not come back to you.`],
+    lapsed: (id, code) => `Lease expired on ${id} before the skip (${code}); it is back in the queue. Loading the next item.`,
+    failed: (id) => `Could not skip ${id}`,
+  });
+}
+
+/**
+ * Sends what the reviewer decided about the item held (POST /v1/reviews/{id}{path}), then leases
+ * the next. A 409 means the lease lapsed or the item was closed elsewhere: nothing was kept, so
+ * say so and move on.
+ */
+async function settle(path, body, sending, messages) {
+  const packet = state.packet;
+  if (!packet || state.sending || state.loading) return;
+  const id = packet.item.inferenceId;
   state.sending = true;
-  setVerdictButtons(true, verdict);
+  setVerdictButtons(true, sending);
   try {
-    await api('POST', `/v1/reviews/${encodeURIComponent(id)}`, { verdict, ...(comment ? { comment } : {}) });
-    banner('ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`);
+    await api('POST', `/v1/reviews/${encodeURIComponent(id)}${path}`, body);
+    banner(...messages.done(id));
     state.sending = false;
     if (document.activeElement === el.comment) el.comment.blur();
     await loadNext();
@@ -224,12 +248,11 @@ async function judge(verdict) {
     state.sending = false;
     setVerdictButtons(false);
     if (error instanceof ApiError && error.status === 409) {
-      // The lease lapsed (or the item was closed elsewhere): this verdict was not kept.
-      banner('warn', `Lease expired: your verdict on ${id} was NOT saved (${error.code}). It goes back to the queue; loading the next item.`);
+      banner('warn', messages.lapsed(id, error.code));
       await loadNext();
       return;
     }
-    report(error, `Could not save the verdict on ${id}`);
+    report(error, messages.failed(id));
   }
 }
 
@@ -239,6 +262,8 @@ function setVerdictButtons(disabled, sending) {
     button.classList.toggle('is-sending', button.dataset.verdict === sending);
     button.classList.toggle('is-picked', button.dataset.verdict === state.picked);
   }
+  el.skip.disabled = disabled;
+  el.skip.classList.toggle('is-sending', sending === 'skip');
 }
 
 function pick(verdict) {
@@ -428,6 +453,7 @@ function onKeyDown(event) {
       '[': () => setOpacity(Number(el.opacity.value) - 0.1),
       ']': () => setOpacity(Number(el.opacity.value) + 0.1),
       '/': () => el.comment.focus(),
+      s: () => void skip(),
     };
     const action = actions[key];
     if (action) {
@@ -483,6 +509,7 @@ el.filterForm.addEventListener('submit', (event) => {
 });
 el.idleAction.addEventListener('click', () => void loadNext());
 for (const button of el.verdictButtons) button.addEventListener('click', () => void judge(button.dataset.verdict ?? ''));
+el.skip.addEventListener('click', () => void skip());
 el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
 document.addEventListener('keydown', onKeyDown);
 setInterval(tickLease, 1000);

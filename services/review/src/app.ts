@@ -27,10 +27,12 @@ const listQuerySchema = z.object({
   verdict: verdictSchema.optional(),
   from: epoch.optional(),
   to: epoch.optional(),
-  cursor: z.coerce.number().int().nonnegative().optional(),
+  cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   format: z.enum(['json', 'jsonl', 'csv']).default('json'),
 });
+
+const reviewErrorStatus = { REVIEW_NOT_FOUND: 404, REVIEW_NOT_LEASED: 409, REVIEW_CURSOR_INVALID: 400 } as const satisfies Record<ReviewPoolError['code'], number>;
 
 // The review page: static files read once at start (no build step).
 const publicDir = new URL('../public/', import.meta.url);
@@ -49,7 +51,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => deps.onResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode));
   app.setErrorHandler(async (error, _request, reply) => {
     if (error instanceof ApiError) return sendApiError(reply, error);
-    if (error instanceof ReviewPoolError) return sendApiError(reply, new ApiError(error.code === 'REVIEW_NOT_FOUND' ? 404 : 409, error.code, error.message));
+    if (error instanceof ReviewPoolError) return sendApiError(reply, new ApiError(reviewErrorStatus[error.code], error.code, error.message));
     if (error instanceof z.ZodError) {
       const issue = error.issues[0];
       return sendApiError(reply, new ApiError(400, 'REQUEST_INVALID', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`));
@@ -81,6 +83,13 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     return { item: await deps.pool.release(id, name) };
   });
 
+  // "Not mine to judge": back to the pool for the others, kept away from this reviewer.
+  app.post('/v1/reviews/:id/skip', async (request) => {
+    const name = reviewer(request);
+    const { id } = request.params as { id: string };
+    return { item: await deps.pool.skip(id, name) };
+  });
+
   app.get('/v1/reviews', async (request, reply) => {
     reviewer(request);
     const query = listQuerySchema.parse(request.query);
@@ -104,12 +113,12 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
       Readable.from(
       (async function* () {
         if (csv) yield csvHeader;
-        let cursor: number | undefined = 0;
-        while (cursor !== undefined) {
-          const page: Awaited<ReturnType<ReviewPool['list']>> = await deps.pool.list(filter, { cursor, limit: 500 });
+        let cursor: string | undefined;
+        do {
+          const page: Awaited<ReturnType<ReviewPool['list']>> = await deps.pool.list(filter, { limit: 500, ...(cursor !== undefined && { cursor }) });
           for (const item of page.items) yield csv ? csvLine(item) : jsonLine(item);
           cursor = page.next;
-        }
+        } while (cursor !== undefined);
       })(),
       ),
     );

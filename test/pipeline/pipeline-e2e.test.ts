@@ -224,6 +224,18 @@ test('reviewers lease sampled explanations, judge them, and the verdicts are kep
   assert.equal(((await twice.json()) as { error: { code: string } }).error.code, 'REVIEW_NOT_LEASED');
   assert.equal(twice.status, 409);
   assert.equal((await call(`/v1/reviews/nope/release`, { method: 'POST', body: '{}' })).status, 404);
+
+  // A skip hands the item on for good: the skipper is never offered it again, and it is counted.
+  const held = (await (await call('/v1/reviews/next')).json()) as { item: { inferenceId: string } };
+  const skipped = await call(`/v1/reviews/${held.item.inferenceId}/skip`, { method: 'POST', body: '{}' });
+  assert.equal(skipped.status, 200, await skipped.clone().text());
+  const afterSkip = await call('/v1/reviews/next');
+  assert.equal(afterSkip.status, 200, 'more items are pending');
+  const nextHeld = ((await afterSkip.json()) as { item: { inferenceId: string } }).item.inferenceId;
+  assert.notEqual(nextHeld, held.item.inferenceId);
+  assert.equal((await call(`/v1/reviews/${nextHeld}/release`, { method: 'POST', body: '{}' })).status, 200);
+  const skipMetrics = await (await fetch(`${stack.exporterUrl}/metrics`)).text();
+  assert.match(skipMetrics, /gradcam_review_skips_total\{model="nsfw-mobilenet-v2"\} 1\b/);
 });
 
 test('a real Prometheus scrapes the exporter: throughput, latency and queue state', { timeout: 120_000 }, async () => {

@@ -31,6 +31,8 @@ export function redisKeys(prefix: string) {
     reviewSkipped: (reviewer: string) => `${prefix}:review:skipped:${reviewer}`,
     /** Hash `model|class|verdict` → count. */
     reviewVerdicts: `${prefix}:review:verdicts`,
+    /** Hash model → count of skips. */
+    reviewSkips: `${prefix}:review:skips`,
     /** Hash `model|decision|reason` → count of reviewer-sampling decisions (written by workers). */
     reviewDecisions: `${prefix}:review:decisions`,
     /** Hash model → the budget policy's threshold in force (written by workers). */

@@ -114,6 +114,7 @@ if skipMemoryMs > 0 then
   local skipped = prefix .. ':review:skipped:' .. reviewer
   redis.call('ZADD', skipped, now, id)
   redis.call('PEXPIRE', skipped, skipMemoryMs)
+  redis.call('HINCRBY', prefix .. ':review:skips', item.model, 1)
 end
 return cjson.encode(returnToPool(prefix, id, item))
 `;

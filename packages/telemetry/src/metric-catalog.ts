@@ -115,6 +115,7 @@ export const pipelineMetrics = {
   reviewBacklog: gauge('gradcam_review_backlog', 'Explanations waiting for review (pending) or being reviewed (leased).', ['state']),
   reviewBacklogAge: gauge('gradcam_review_backlog_oldest_age_seconds', 'Age of the oldest explanation waiting for review (0 when none).'),
   reviewVerdicts: counter('gradcam_review_verdicts_total', 'Review verdicts by model, predicted class and verdict.', ['model', 'class', 'verdict']),
+  reviewSkips: counter('gradcam_review_skips_total', 'Items a reviewer skipped (could not judge; handed to other reviewers), by model.', ['model']),
 } as const;
 
 /** Per review-service process (`services/review` /metrics). */

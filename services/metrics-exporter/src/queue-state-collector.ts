@@ -11,12 +11,12 @@ type PipelineMetrics = Metrics<typeof pipelineMetrics>;
  * Reads the queue's state at scrape time (job counts by state, connected workers) and the
  * capture-sampling counts ingest keeps in Redis, so the gauges are never older than the scrape.
  */
-/** Republishes a Redis hash of `a|b|c` → count as a counter with those three labels. */
-function republish<Label extends string>(counter: { reset(): void; inc(labels: Partial<Record<Label, string>>, value: number): void }, labels: readonly [Label, Label, Label], hash: Record<string, string>) {
+/** Republishes a Redis hash of `a|b|…` → count as a counter with those labels, in that order. */
+function republish<Label extends string>(counter: { reset(): void; inc(labels: Partial<Record<Label, string>>, value: number): void }, labels: readonly Label[], hash: Record<string, string>) {
   counter.reset();
   for (const [field, value] of Object.entries(hash)) {
     const parts = field.split('|');
-    counter.inc({ [labels[0]]: parts[0] ?? '', [labels[1]]: parts[1] ?? '', [labels[2]]: parts[2] ?? '' } as Partial<Record<Label, string>>, Number(value));
+    counter.inc(Object.fromEntries(labels.map((label, i) => [label, parts[i] ?? ''])) as Partial<Record<Label, string>>, Number(value));
   }
 }
 
@@ -27,7 +27,7 @@ export function createQueueStateCollector(deps: { queue: ExplainQueue; redis: Re
   metrics.captureConfidenceThreshold.set(deps.policy.confidenceBelow);
   return async function collect(): Promise<void> {
     const now = Date.now();
-    const [counts, workers, decisions, reviewDecisions, thresholds, backlog, verdicts] = await Promise.all([
+    const [counts, workers, decisions, reviewDecisions, thresholds, backlog, verdicts, skips] = await Promise.all([
       queueJobCounts(deps.queue),
       workerCount(deps.queue).catch(() => undefined),
       deps.redis.hgetall(keys.captureDecisions),
@@ -35,6 +35,7 @@ export function createQueueStateCollector(deps: { queue: ExplainQueue; redis: Re
       deps.redis.hgetall(keys.reviewThresholds),
       deps.reviews.backlog(now),
       deps.redis.hgetall(keys.reviewVerdicts),
+      deps.redis.hgetall(keys.reviewSkips),
     ]);
     for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
     if (workers !== undefined) metrics.workers.set(workers);
@@ -43,6 +44,7 @@ export function createQueueStateCollector(deps: { queue: ExplainQueue; redis: Re
     republish(metrics.captureDecisions, ['model', 'decision', 'reason'], decisions);
     republish(metrics.reviewSampled, ['model', 'decision', 'reason'], reviewDecisions);
     republish(metrics.reviewVerdicts, ['model', 'class', 'verdict'], verdicts);
+    republish(metrics.reviewSkips, ['model'], skips);
     for (const [model, threshold] of Object.entries(thresholds)) metrics.reviewThreshold.set({ model }, Number(threshold));
     metrics.reviewBacklog.set({ state: 'pending' }, backlog.pending);
     metrics.reviewBacklog.set({ state: 'leased' }, backlog.leased);

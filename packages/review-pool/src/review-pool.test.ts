@@ -137,3 +137,16 @@ test('a skipped item goes to other reviewers, never back to its skipper while re
   assert.equal((await p.lease('alice', 60_000, { now: 11_350 }))?.inferenceId, 'mid', 'after the skip memory, alice may get mid again');
   assert.equal(await p.lease('carol', 60_000, { model: 'other' }), undefined);
 });
+
+test('a pending listing reads only pending items, however many newer ones were reviewed', async () => {
+  const p = pool();
+  // Newest first by priority too, so the reviewers take the newest 148 and leave the oldest 2.
+  for (let i = 0; i < 150; i++) await p.add(item(`i${i}`, i / 150, 'm', 1_000 + i));
+  for (let i = 0; i < 148; i++) {
+    const leased = await p.lease('alice', 60_000);
+    await p.complete(leased?.inferenceId ?? '', 'alice', 'supports', undefined);
+  }
+  const page = await p.list({ status: 'pending' }, { limit: 10 });
+  assert.deepEqual(page.items.map((x) => x.inferenceId), ['i1', 'i0'], 'one page, not a run of empty ones');
+  assert.equal(page.next, undefined);
+});

@@ -177,19 +177,22 @@ export class ReviewPool {
    * sharing the cursor's time are read whole and cut at its id, the rest from just below it.
    */
   private async indexAfter(filter: ReviewListFilter, cursor: ReviewCursor | undefined, count: number): Promise<[string, number][]> {
+    // Pending items have their own index by sampledAt (the backlog's): a pending listing reads
+    // only pending items, however many have been reviewed.
+    const index = filter.status === 'pending' ? this.keys.reviewPendingAge : this.keys.reviewIndex;
     const bound = (value: number | undefined, fallback: string) => (value === undefined ? fallback : String(value));
     const min = bound(filter.from, '-inf');
     if (cursor === undefined || (filter.to !== undefined && cursor.sampledAt > filter.to)) {
-      return pairs(await this.redis.zrevrangebyscore(this.keys.reviewIndex, bound(filter.to, '+inf'), min, 'WITHSCORES', 'LIMIT', 0, count));
+      return pairs(await this.redis.zrevrangebyscore(index, bound(filter.to, '+inf'), min, 'WITHSCORES', 'LIMIT', 0, count));
     }
     if (filter.from !== undefined && cursor.sampledAt < filter.from) return [];
-    const ties = (await this.redis.zrangebyscore(this.keys.reviewIndex, cursor.sampledAt, cursor.sampledAt))
+    const ties = (await this.redis.zrangebyscore(index, cursor.sampledAt, cursor.sampledAt))
       .filter((id) => id < cursor.id)
       .reverse()
       .slice(0, count)
       .map((id): [string, number] => [id, cursor.sampledAt]);
     if (ties.length === count) return ties;
-    const older = await this.redis.zrevrangebyscore(this.keys.reviewIndex, `(${cursor.sampledAt}`, min, 'WITHSCORES', 'LIMIT', 0, count - ties.length);
+    const older = await this.redis.zrevrangebyscore(index, `(${cursor.sampledAt}`, min, 'WITHSCORES', 'LIMIT', 0, count - ties.length);
     return [...ties, ...pairs(older)];
   }
 

@@ -29,14 +29,18 @@ export function mapStatistics(map: Float32Array, width: number, height: number):
       if (mass > 0 && v > 0) entropy -= (v / mass) * Math.log(v / mass);
     }
   }
+  // Both are shares of 1 by definition, but rounding takes a flat map's entropy to 1 + 1e-15 (and
+  // the manifest schema, rightly, refuses anything above 1): clamp to the range they live in.
   return {
     min,
     max,
     mean: sum / map.length,
-    borderMass: mass > 0 ? border / mass : 0,
-    entropy: map.length > 1 && mass > 0 ? entropy / Math.log(map.length) : 0,
+    borderMass: mass > 0 ? unitInterval(border / mass) : 0,
+    entropy: map.length > 1 && mass > 0 ? unitInterval(entropy / Math.log(map.length)) : 0,
   };
 }
+
+const unitInterval = (x: number): number => Math.min(1, Math.max(0, x));
 
 /** Min-max scaling to 0…1 (a constant map becomes all zeros). */
 export function normaliseMap(map: Float32Array, stats: Pick<MapStatistics, 'min' | 'max'>): Float32Array {

@@ -17,6 +17,22 @@ end
 `;
 
 /**
+ * Adds a new item: SET NX of the item, then (only if it was new) its place in the pool, the
+ * model's pool, the listing index and the pending index.
+ *
+ * KEYS: item, pool, model pool, index, pending age. ARGV: item JSON, priority, sampledAt, id.
+ * Returns 1 when added, 0 when the id was already there.
+ */
+export const addScript = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
+return 1
+`;
+
+/**
  * Atomically: return expired leases to the pool, then take the highest-priority pending item
  * (of one model, or of all) that the reviewer has not skipped, and lease it to them. One
  * script, so two reviewers can never receive the same item. Keys are derived from the prefix

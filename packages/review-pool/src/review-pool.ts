@@ -1,6 +1,6 @@
 import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
 import type { Redis } from 'ioredis';
-import { leaseScript, releaseScript, verdictScript } from './lease-script.ts';
+import { addScript, leaseScript, releaseScript, verdictScript } from './lease-script.ts';
 
 export class ReviewPoolError extends Error {
   constructor(
@@ -87,18 +87,17 @@ export class ReviewPool {
     if (!(Number.isInteger(this.skipMemoryMs) && this.skipMemoryMs > 0)) throw new RangeError(`skipMemoryMs must be a positive integer, got ${this.skipMemoryMs}`);
   }
 
-  /** Adds an item once: an id already in the pool (pending, leased or reviewed) is left alone. */
+  /**
+   * Adds an item once: an id already in the pool (pending, leased or reviewed) is left alone.
+   * The item and its four index entries are written by one script: a worker killed between
+   * them would leave an item that exists but is in no pool, and its retried job could never
+   * add it again.
+   */
   async add(item: ReviewItem): Promise<boolean> {
-    const added = await this.redis.set(this.keys.reviewItem(item.inferenceId), JSON.stringify(reviewItemSchema.parse(item)), 'NX');
-    if (added === null) return false;
-    await this.redis
-      .multi()
-      .zadd(this.keys.reviewPool, item.sampling.priority, item.inferenceId)
-      .zadd(this.keys.reviewModelPool(item.model), item.sampling.priority, item.inferenceId)
-      .zadd(this.keys.reviewIndex, item.sampledAt, item.inferenceId)
-      .zadd(this.keys.reviewPendingAge, item.sampledAt, item.inferenceId)
-      .exec();
-    return true;
+    const { reviewItem, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge } = this.keys;
+    const json = JSON.stringify(reviewItemSchema.parse(item));
+    const keys = [reviewItem(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge];
+    return (await this.redis.eval(addScript, keys.length, ...keys, json, item.sampling.priority, item.sampledAt, item.inferenceId)) === 1;
   }
 
   /** Leases the highest-priority pending item (of `model`, or of any) the reviewer has not skipped, for `leaseMs`. */

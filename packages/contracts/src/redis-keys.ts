@@ -17,6 +17,11 @@ export function redisKeys(prefix: string) {
     captureDecisions: `${prefix}:capture-decisions`,
     /** Hash model name → version, written by each worker for the models it has loaded. */
     servedModels: `${prefix}:served-models`,
+    /**
+     * Sorted set `model@version` → epoch ms of the last heartbeat of any worker serving it: which
+     * versions some live worker serves now (a worker hands such jobs on instead of failing them).
+     */
+    liveModelVersions: `${prefix}:live-model-versions`,
     /** Review pool: sorted set id → priority, all models and per model. */
     reviewPool: `${prefix}:review:pool`,
     reviewModelPool: (model: string) => `${prefix}:review:pool:${model}`,

@@ -6,6 +6,7 @@ import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import type { Redis } from 'ioredis';
 import { type BatchJob, type BatchingWorker, type BatchingWorkerOptions, type JobFinishedEvent, createBatchingWorker } from './batching-worker.ts';
 import { closeConnections, createProducerConnection, createWorkerConnection } from './connections.ts';
+import { DeferJobError } from './errors/defer-job-error.ts';
 import { PermanentJobError } from './errors/permanent-job-error.ts';
 import { type ExplainQueue, createExplainQueue, enqueueExplainJobs } from './explain-queue.ts';
 import { type RetryAndRetentionOptions, explainJob } from './job-catalog.ts';
@@ -159,6 +160,41 @@ test('a failing job does not fail its neighbours in the batch', hangGuard, async
     assert.equal(await bad?.getState(), 'failed');
     assert.equal(bad?.failedReason, 'IMAGE_UNDECODABLE: not an image');
     assert.deepEqual(finished.find((e) => e.jobId === 'n-bad'), { jobId: 'n-bad', outcome: 'failed', code: 'IMAGE_UNDECODABLE' });
+  });
+});
+
+test('a deferred job goes back to the queue, no attempt counted, and another worker completes it', hangGuard, async () => {
+  // Two workers on one queue, as in a rolling upgrade: "old" hands on the jobs it cannot serve.
+  await withHarness({ attempts: 1 }, async ({ queue, start, finished }) => {
+    const jobIds = ids('d', 6);
+    const served = new Map<string, string>();
+    const done = countdown(jobIds.length);
+    start({
+      name: 'old',
+      maxWaitMs: 20,
+      processBatch: async (jobs) => jobs.map((job) => (Number(job.id.slice(2)) % 2 === 0 ? new DeferJobError('MODEL_SERVED_ELSEWHERE', 'not mine', 50) : (served.set(job.id, 'old'), resultFor(job)))),
+      hooks: { onJobFinished: (event) => event.outcome === 'completed' && done.tick() },
+    });
+    // The old worker sees every job first; the new one starts once it has handed some on.
+    await enqueueExplainJobs(queue, jobIds.map(explainJobFixture));
+    await eventually(() => finished.some((e) => e.outcome === 'deferred'));
+    start({
+      name: 'new',
+      maxWaitMs: 20,
+      processBatch: async (jobs) => jobs.map((job) => (Number(job.id.slice(2)) % 2 === 0 ? (served.set(job.id, 'new'), resultFor(job)) : new DeferJobError('MODEL_SERVED_ELSEWHERE', 'not mine', 50))),
+      hooks: { onJobFinished: (event) => event.outcome === 'completed' && done.tick() },
+    });
+    await done.done;
+    assert.deepEqual(Object.fromEntries([...served].sort()), { 'd-0': 'new', 'd-1': 'old', 'd-2': 'new', 'd-3': 'old', 'd-4': 'new', 'd-5': 'old' });
+    for (const id of jobIds) {
+      const job = await queue.getJob(id);
+      assert.equal(await job?.getState(), 'completed', id);
+      // attempts: 1, so a counted attempt would have failed the job instead.
+      assert.equal(job?.attemptsMade, 1, `${id}: only the completing attempt counts`);
+    }
+    const deferred = finished.filter((e) => e.outcome === 'deferred');
+    assert.ok(deferred.length >= 3, `deferrals: ${deferred.length}`);
+    assert.deepEqual(new Set(deferred.map((e) => e.code)), new Set(['MODEL_SERVED_ELSEWHERE']));
   });
 });
 

@@ -1,5 +1,6 @@
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DeferJobError } from './errors/defer-job-error.ts';
 import { type JobDefinition, defaultQueuePrefix } from './job-catalog.ts';
 import { formatFailedReason, jobInvalidCode, parseFailedReason, summariseIssues, toJobFailureError } from './job-failure.ts';
 import { type BatchReport, MicroBatcher, type ProcessBatch } from './micro-batcher.ts';
@@ -18,9 +19,12 @@ export interface BatchJob<Data> {
 
 export interface JobFinishedEvent {
   readonly jobId: string;
-  /** `retried`: this attempt failed and BullMQ will try again after the backoff. */
-  readonly outcome: 'completed' | 'failed' | 'retried';
-  /** The failure's stable code (failed and retried only). */
+  /**
+   * `retried`: this attempt failed and BullMQ will try again after the backoff. `deferred`: handed
+   * back to the queue for another worker (DeferJobError), no attempt counted.
+   */
+  readonly outcome: 'completed' | 'failed' | 'retried' | 'deferred';
+  /** The failure's (or deferral's) stable code; absent on completed. */
   readonly code?: string;
 }
 
@@ -106,7 +110,15 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
     onHookError: reportHookError,
   });
 
-  const processor = async (job: Job<Data, Result>): Promise<Result> => {
+  const finished = (event: JobFinishedEvent) => {
+    try {
+      hooks.onJobFinished?.(event);
+    } catch (error) {
+      reportHookError(error);
+    }
+  };
+
+  const processor = async (job: Job<Data, Result>, token?: string): Promise<Result> => {
     // Validated again on receipt: the producer may run another version, or Redis may hold jobs
     // written by hand. A bad payload cannot get better, so it fails without retries.
     const parsed = definition.schema.safeParse(job.data as unknown);
@@ -120,7 +132,11 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
         addedAt: job.timestamp,
       });
     } catch (error) {
-      throw toJobFailureError(error);
+      if (!(error instanceof DeferJobError)) throw toJobFailureError(error);
+      // moveToDelayed counts no attempt; DelayedError tells BullMQ the job has been moved.
+      await job.moveToDelayed(Date.now() + error.delayMs, token);
+      finished({ jobId: job.id ?? '', outcome: 'deferred', code: error.code });
+      throw new DelayedError();
     }
   };
 
@@ -135,13 +151,6 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
     ...(options.name === undefined ? {} : { name: options.name }),
   });
 
-  const finished = (event: JobFinishedEvent) => {
-    try {
-      hooks.onJobFinished?.(event);
-    } catch (error) {
-      reportHookError(error);
-    }
-  };
   worker.on('error', onError);
   worker.on('lockRenewalFailed', (jobIds) =>
     onError(new Error(`could not renew the lock of ${jobIds.length} job(s) (${jobIds.slice(0, 5).join(', ')}): they may run again elsewhere`)),

@@ -24,6 +24,7 @@ export {
   type JobFinishedEvent,
 } from './batching-worker.ts';
 export { BatchFailedError } from './errors/batch-failed-error.ts';
+export { DeferJobError } from './errors/defer-job-error.ts';
 export { JobInvalidError } from './errors/job-invalid-error.ts';
 export { PermanentJobError } from './errors/permanent-job-error.ts';
 export { QueueUnavailableError } from './errors/queue-unavailable-error.ts';

@@ -75,7 +75,7 @@ export const workerMetrics = {
     stageBuckets,
     ['stage'],
   ),
-  jobs: counter('gradcam_worker_jobs_total', 'Jobs finished by this worker process, by outcome (completed, failed, retried).', ['outcome']),
+  jobs: counter('gradcam_worker_jobs_total', 'Jobs finished by this worker process, by outcome (completed, failed, retried, deferred: handed on to a worker serving the model version it wants).', ['outcome']),
   backendInfo: gauge('gradcam_worker_backend_info', 'Always 1; labels name the TensorFlow.js backend and model this process runs.', ['backend', 'model']),
 } as const;
 

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ExplainJob, explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
 import { Explainer, loadModel, selectBackend } from '@gradcam/engine';
+import { DeferJobError } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import { type BatchContext, explainBatch, pixelRounds } from './explain-batch.ts';
 import { JobFailure } from './job-failure.ts';
@@ -72,4 +73,33 @@ test('a batch over the pixel budget is explained in rounds, with the same maps a
     assert.equal(manifest.prediction.classIndex, wholeManifests[i]?.prediction.classIndex);
     assert.equal(manifest.explanations[0]?.rawMap.sha256, wholeManifests[i]?.explanations[0]?.rawMap.sha256, `${photos[i]}: same map either way`);
   }
+});
+
+test('a job for a version this worker does not serve is handed on while a live worker serves it, else fails at once', { timeout: 120_000 }, async () => {
+  const live = new Set([`${modelName}@v-next`]);
+  const withPeers: BatchContext = { ...context, servedElsewhere: async (name, version) => live.has(`${name}@${version}`) };
+  const wants = (i: number, model: ExplainJob['model']): ExplainJob => ({ ...job(photos[0]!, i), inferenceId: `peer-${i}`, folder: `out/peer-${i}/`, model });
+  const jobs = [
+    wants(0, { name: modelName, version: 'v-next' }), // another live worker serves it
+    wants(1, { name: modelName, version: 'v-retired' }), // nobody does any more
+    wants(2, { name: 'resnet-9000', version: '1' }), // no worker here serves the model at all
+    wants(3, { name: modelName, version: modelVersion }), // this worker's own
+  ];
+  const { outcomes, explained } = await explainBatch(withPeers, jobs);
+  assert.equal(explained, 1);
+  const [handedOn, retired, unknown, own] = outcomes;
+  assert.ok(handedOn instanceof DeferJobError, String(handedOn));
+  assert.equal(handedOn.code, 'MODEL_SERVED_ELSEWHERE');
+  assert.match(handedOn.message, /wants nsfw-mobilenet-v2@v-next; this worker serves nsfw-mobilenet-v2@/);
+  assert.ok(retired instanceof JobFailure && retired.permanent, String(retired));
+  assert.equal(retired.code, 'MODEL_VERSION_MISMATCH');
+  assert.match(retired.message, /no live worker serves it/);
+  assert.ok(unknown instanceof JobFailure && unknown.permanent && unknown.code === 'MODEL_NOT_SERVED', String(unknown));
+  assert.ok(!(own instanceof Error), String(own));
+  // Without the lookup (a worker wired alone), such jobs fail at once as before.
+  const [alone] = (await explainBatch(context, [jobs[0]!])).outcomes;
+  assert.ok(alone instanceof JobFailure && alone.code === 'MODEL_VERSION_MISMATCH', String(alone));
+  // A failed lookup is a transient failure (retried), not a verdict on the job.
+  const [unsure] = (await explainBatch({ ...context, servedElsewhere: () => Promise.reject(Object.assign(new Error('connection lost'), { code: 'ECONNRESET' })) }, [jobs[0]!])).outcomes;
+  assert.ok(unsure instanceof JobFailure && !unsure.permanent, String(unsure));
 });

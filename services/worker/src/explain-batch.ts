@@ -11,6 +11,7 @@ import {
 } from '@gradcam/contracts';
 import type { Explainer, TargetSpec } from '@gradcam/engine';
 import { type DecodedImage, type ImageHeader, type RenderOverlay, decodeImage, defaultImageLimits, readImageHeader, toModelInput } from '@gradcam/imaging';
+import { DeferJobError } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import { JobFailure, toJobFailure } from './job-failure.ts';
 import type { ReviewSampler } from './review-sampler.ts';
@@ -58,12 +59,20 @@ export interface BatchContext {
    * each under the budget (one image always fits), so large photos cannot exhaust memory.
    */
   readonly maxBatchPixels: number;
+  /**
+   * Whether another live worker serves a model version this one does not: its jobs are handed
+   * on to it instead of failed. Without it, such jobs fail at once.
+   */
+  readonly servedElsewhere?: (model: string, version: string) => Promise<boolean>;
   /** Reviewer sampling: decided before the manifest is written (it records the decision). */
   readonly review?: ReviewSampler;
   readonly now?: () => number;
 }
 
-export type JobOutcome = ExplainJobResult | JobFailure;
+export type JobOutcome = ExplainJobResult | JobFailure | DeferJobError;
+
+/** How long a job handed on to another worker waits before any worker may take it again. */
+export const handOnDelayMs = 2_000;
 
 export interface BatchReport {
   readonly outcomes: JobOutcome[];
@@ -157,10 +166,7 @@ async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], o
     jobs.map(async (job, at): Promise<Fetched | undefined> => {
       try {
         const model = context.models.get(job.model.name);
-        if (!model) throw new JobFailure('MODEL_NOT_SERVED', `this worker does not serve model "${job.model.name}"`, true);
-        if (model.version !== job.model.version) {
-          throw new JobFailure('MODEL_VERSION_MISMATCH', `job wants ${job.model.name}@${job.model.version}; this worker serves ${model.version}`, true);
-        }
+        if (!model || model.version !== job.model.version) throw await notServedHere(context, job, model?.version);
         const numClasses = model.explainer.model.runner.numClasses;
         const outOfRange = job.explain.classes?.find((c) => c >= numClasses);
         if (outOfRange !== undefined) {
@@ -173,12 +179,28 @@ async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], o
         const header = await readImageHeader(bytes);
         return { at, job, bytes, header };
       } catch (error) {
-        outcomes[at] = toJobFailure(error, 'decoding the image');
+        outcomes[at] = error instanceof DeferJobError ? error : toJobFailure(error, 'decoding the image');
         return undefined;
       }
     }),
   );
   return fetched.filter((f): f is Fetched => f !== undefined);
+}
+
+/**
+ * A job for a model version this worker does not serve. While another live worker serves it (a
+ * rolling upgrade; a fleet split by model on one queue) the job is handed on to it, no attempt
+ * counted; when none does, it fails at once, for no worker will ever explain it as asked.
+ */
+async function notServedHere(context: BatchContext, job: ExplainJob, servedVersion: string | undefined): Promise<Error> {
+  const wanted = `${job.model.name}@${job.model.version}`;
+  const here = servedVersion === undefined ? `this worker does not serve ${job.model.name}` : `this worker serves ${job.model.name}@${servedVersion}`;
+  const live = await context.servedElsewhere?.(job.model.name, job.model.version).catch((error: unknown) => {
+    throw toJobFailure(error, `looking up the workers serving ${wanted}`);
+  });
+  if (live === true) return new DeferJobError('MODEL_SERVED_ELSEWHERE', `job wants ${wanted}; ${here}; handed on to a worker that does`, handOnDelayMs);
+  const code = servedVersion === undefined ? 'MODEL_NOT_SERVED' : 'MODEL_VERSION_MISMATCH';
+  return new JobFailure(code, `job wants ${wanted}; ${here}, and no live worker serves it`, true);
 }
 
 /** Consecutive runs of images whose decoded pixels add up to at most `budget` (one image always fits). */

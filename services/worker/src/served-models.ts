@@ -50,3 +50,38 @@ export async function setUpEngine(backendPreference: BackendPreference, sources:
 export async function announceServedModels(redis: Redis, prefix: string, served: ReadonlyMap<string, string>): Promise<void> {
   if (served.size > 0) await redis.hset(redisKeys(prefix).servedModels, Object.fromEntries(served));
 }
+
+/** How often a worker says it is alive, and how long after its last word it counts as gone. */
+export const liveness = { heartbeatMs: 10_000, expiryMs: 35_000 } as const;
+
+const member = (model: string, version: string) => `${model}@${version}`;
+
+/**
+ * Keeps saying which model versions this worker serves, until stopped: every heartbeat raises
+ * each version's last-seen time (never lowers it: ZADD GT, so workers with skewed clocks cannot
+ * pull each other back). Nothing is removed on stop; the entry lapses once no worker beats.
+ */
+export function heartbeatServedModels(redis: Redis, prefix: string, served: ReadonlyMap<string, string>, onError: (error: Error) => void): { stop(): void } {
+  const key = redisKeys(prefix).liveModelVersions;
+  const beat = () => {
+    const now = Date.now();
+    const args = [...served].flatMap(([model, version]) => [now, member(model, version)]);
+    if (args.length > 0) redis.zadd(key, 'GT', ...args).catch((error: unknown) => onError(new Error(`model heartbeat failed: ${error instanceof Error ? error.message : String(error)}`)));
+  };
+  beat();
+  const timer = setInterval(beat, liveness.heartbeatMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * Whether some live worker (a heartbeat within the expiry) serves `model@version`. Asked only for
+ * jobs this worker cannot serve itself, each of which then costs a round trip to hand it on anyway.
+ */
+export function isModelVersionLive(redis: Redis, prefix: string, expiryMs: number = liveness.expiryMs): (model: string, version: string) => Promise<boolean> {
+  const key = redisKeys(prefix).liveModelVersions;
+  return async (model, version) => {
+    const lastSeen = await redis.zscore(key, member(model, version));
+    return lastSeen !== null && Number(lastSeen) >= Date.now() - expiryMs;
+  };
+}

@@ -8,7 +8,7 @@ import { ReviewPool } from '@gradcam/review-pool';
 import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
 import { createReviewSampler } from './review-sampler.ts';
-import { announceServedModels, setUpEngine } from './served-models.ts';
+import { announceServedModels, heartbeatServedModels, isModelVersionLive, setUpEngine } from './served-models.ts';
 import type { WorkerTelemetry } from './worker-telemetry.ts';
 
 export interface WorkerProcessDeps {
@@ -46,6 +46,8 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   // The worker connection queues commands until Redis answers, so a worker started before
   // Redis waits for it instead of failing.
   await announceServedModels(connection, config.queuePrefix, engine.served);
+  const heartbeat = heartbeatServedModels(connection, config.queuePrefix, engine.served, onError);
+  const servedElsewhere = isModelVersionLive(connection, config.queuePrefix);
   const engineLock = createEngineLock();
   const overlays = createOverlayRenderer(config.renderThreads);
   log.info(`overlays rendered ${overlays.threads === 0 ? 'on the main thread' : `on ${overlays.threads} worker thread(s)`}`);
@@ -65,7 +67,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     name: deps.name,
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
-      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
+      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
       const report = await explainBatch(context, jobs.map((j) => j.data));
       telemetry.batch(jobs.length, report.stageSeconds);
       return report.outcomes;
@@ -80,6 +82,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     close: () =>
       (closing ??= (async () => {
         await worker.close();
+        heartbeat.stop();
         await overlays.close();
         review.close();
         await closeConnections(connection);

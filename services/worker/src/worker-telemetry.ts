@@ -1,11 +1,12 @@
 import type { ExplainJobResult } from '@gradcam/contracts';
 import { type Registry, createMetrics, stages, workerMetrics } from '@gradcam/telemetry';
+import type { JobFinishedEvent } from '@gradcam/queue';
 
 /** What a worker process reports about itself (its own /metrics). */
 export interface WorkerTelemetry {
   backend(backend: string, model: string): void;
   batch(size: number, stageSeconds: ExplainJobResult['stageSeconds']): void;
-  job(outcome: 'completed' | 'failed' | 'retried'): void;
+  job(outcome: JobFinishedEvent['outcome']): void;
 }
 
 export function createWorkerTelemetry(registry: Registry): WorkerTelemetry {

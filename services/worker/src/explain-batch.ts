@@ -174,7 +174,7 @@ async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], o
         }
         const key = 'key' in job.image ? job.image.key : parseS3Uri(job.image.uri).key;
         const bytes = await context.store.get(key, { maxBytes: maxImageBytes }).catch((error: unknown) => {
-          throw toJobFailure(error, `reading ${key}`);
+          throw toJobFailure(error, `reading ${key}`, { reading: 'input' });
         });
         const header = await readImageHeader(bytes);
         return { at, job, bytes, header };

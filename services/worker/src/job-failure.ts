@@ -25,20 +25,25 @@ const permanentCodes = new Set([
   'CLASS_OUT_OF_RANGE',
   'INPUT_INVALID',
   'METHOD_UNKNOWN',
-  // storage: the input is not there, or the key is bad
-  'STORAGE_NOT_FOUND',
+  // storage: the key is bad, or the input is too big to read
   'STORAGE_TOO_LARGE',
   'STORAGE_INVALID_KEY',
 ]);
 
-/** Classifies any error from decoding, the engine or storage by its stable `code`. */
-export function toJobFailure(error: unknown, context: string): JobFailure {
+/**
+ * Classifies any error from decoding, the engine or storage by its stable `code`. `reading` marks
+ * the read of the job's own input: only there does STORAGE_NOT_FOUND blame the job (its image is
+ * not where it says). Anywhere else (a missing bucket on a write) it is the deployment's fault,
+ * retried like any other outage.
+ */
+export function toJobFailure(error: unknown, context: string, options: { reading?: 'input' } = {}): JobFailure {
   if (error instanceof JobFailure) return error;
   const code = (error as { code?: unknown } | null)?.code;
   const message = `${context}: ${error instanceof Error ? error.message : String(error)}`;
   if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) {
     const transient = (error as { transient?: unknown }).transient === true;
-    return new JobFailure(code, message, permanentCodes.has(code) && !transient, { cause: error });
+    const permanent = permanentCodes.has(code) || (code === 'STORAGE_NOT_FOUND' && options.reading === 'input');
+    return new JobFailure(code, message, permanent && !transient, { cause: error });
   }
   return new JobFailure('INTERNAL', message, false, { cause: error });
 }

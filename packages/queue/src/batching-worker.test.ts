@@ -210,6 +210,7 @@ test('permanent errors fail at once; transient ones are retried with backoff', h
         jobs.map((job): BatchOutcome<TestResult> => {
           attemptsSeen.set(job.id, [...(attemptsSeen.get(job.id) ?? []), job.attempt]);
           assert.equal(job.maxAttempts, 3);
+          assert.equal(job.rerun, job.attempt > 1, `${job.id} attempt ${job.attempt}: a rerun after a failed attempt`);
           switch (job.id) {
             case 'permanent':
               return new PermanentJobError('MODEL_UNKNOWN', 'no model "mobilenet"');

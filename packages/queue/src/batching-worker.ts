@@ -15,6 +15,11 @@ export interface BatchJob<Data> {
   readonly maxAttempts: number;
   /** Epoch ms when the job was added. */
   readonly addedAt: number;
+  /**
+   * An earlier run of this job got somewhere: it failed an attempt, or its worker stalled and the
+   * job was taken over. Its side effects may be done already, in part or in full.
+   */
+  readonly rerun: boolean;
 }
 
 export interface JobFinishedEvent {
@@ -130,6 +135,7 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
         attempt: job.attemptsMade + 1,
         maxAttempts: job.opts.attempts ?? 1,
         addedAt: job.timestamp,
+        rerun: job.attemptsMade > 0 || job.stalledCounter > 0,
       });
     } catch (error) {
       if (!(error instanceof DeferJobError)) throw toJobFailureError(error);

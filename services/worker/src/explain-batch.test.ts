@@ -6,10 +6,14 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ExplainJob, explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
 import { Explainer, loadModel, selectBackend } from '@gradcam/engine';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { DeferJobError } from '@gradcam/queue';
+import { ReviewPool } from '@gradcam/review-pool';
 import { FsBlobStore } from '@gradcam/storage';
+import { Redis } from 'ioredis';
 import { type BatchContext, explainBatch, pixelRounds } from './explain-batch.ts';
 import { JobFailure } from './job-failure.ts';
+import { createReviewSampler } from './review-sampler.ts';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
 const photos = ['house-cat-locomotion.jpg', 'sheep-pastoral.jpg', 'people-group.jpg'];
@@ -102,4 +106,44 @@ test('a job for a version this worker does not serve is handed on while a live w
   // A failed lookup is a transient failure (retried), not a verdict on the job.
   const [unsure] = (await explainBatch({ ...context, servedElsewhere: () => Promise.reject(Object.assign(new Error('connection lost'), { code: 'ECONNRESET' })) }, [jobs[0]!])).outcomes;
   assert.ok(unsure instanceof JobFailure && !unsure.permanent, String(unsure));
+});
+
+test('a rerun whose explanation is stored redoes only what follows the manifest; without one it is explained', { timeout: 120_000 }, async () => {
+  const server: RedisServer = await startRedisServer();
+  const redis = new Redis(server.url);
+  const samplerOn = (prefix: string) => {
+    const pool = new ReviewPool(redis, prefix);
+    return { pool, review: createReviewSampler({ policy: 'rate=1', redis, prefix, pool }) };
+  };
+  try {
+    const j = { ...job(photos[1]!, 0), inferenceId: 'rerun-0', folder: 'out/rerun-0/' };
+    const manifestKey = `${j.folder}${manifestFileName}`;
+    const first = samplerOn('first');
+    const stored = await explainBatch({ ...context, review: first.review }, [j], [true]); // a rerun with nothing stored yet
+    assert.equal(stored.explained, 1);
+    assert.equal((await first.pool.get('rerun-0'))?.status, 'pending');
+    const manifest = await context.store.get(manifestKey);
+
+    // The first run stored the manifest and died before the review pool heard of it.
+    const second = samplerOn('second');
+    const resumed = await explainBatch({ ...context, review: second.review }, [j], [true]);
+    assert.equal(resumed.explained, 0, 'nothing explained again');
+    const [outcome] = resumed.outcomes;
+    assert.ok(outcome !== undefined && !(outcome instanceof Error), String(outcome));
+    assert.equal(outcome.manifestKey, manifestKey);
+    assert.equal(outcome.storedAt, Date.parse(explanationManifestSchema.parse(JSON.parse(manifest.toString('utf8'))).createdAt));
+    assert.deepEqual(await context.store.get(manifestKey), manifest, 'the manifest was not written again');
+    assert.equal((await second.pool.get('rerun-0'))?.status, 'pending', 'the review pool entry was made');
+
+    // A first run never looks (its job cannot have stored anything); an unreadable manifest is explained over.
+    assert.equal((await explainBatch(context, [j])).explained, 1);
+    await context.store.put(manifestKey, Buffer.from('{"half":'), { contentType: 'application/json' });
+    assert.equal((await explainBatch(context, [j], [true])).explained, 1);
+    explanationManifestSchema.parse(JSON.parse((await context.store.get(manifestKey)).toString('utf8')));
+    first.review.close();
+    second.review.close();
+  } finally {
+    redis.disconnect();
+    await server.stop();
+  }
 });

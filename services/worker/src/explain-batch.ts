@@ -5,6 +5,7 @@ import {
   type ExplanationManifest,
   type ReviewItem,
   type ReviewSampling,
+  explanationManifestSchema,
   keyIn,
   manifestFileName,
   parseS3Uri,
@@ -104,24 +105,24 @@ const methodsOf = (job: ExplainJob): Method[] => [...new Set(job.explain.methods
  * .npy maps uploaded next to the prediction with `explanation.json` last. Failures are per job;
  * keys are fixed by the job, so a retried or recovered job overwrites rather than duplicates.
  */
-export async function explainBatch(context: BatchContext, jobs: readonly ExplainJob[]): Promise<BatchReport> {
+export async function explainBatch(context: BatchContext, jobs: readonly ExplainJob[], reruns: readonly boolean[] = []): Promise<BatchReport> {
   const outcomes: (JobOutcome | undefined)[] = new Array(jobs.length);
   const totals: StageTotals = { decode: 0, engine: 0, engineCpu: 0, render: 0, upload: 0 };
   const finished: Finished[] = [];
   const fetchStarted = performance.now();
-  const fetched = await fetchImages(context, jobs, outcomes);
+  const fetched = await fetchImages(context, jobs, reruns, outcomes, finished);
   totals.decode += (performance.now() - fetchStarted) / 1000;
   for (const round of pixelRounds(fetched, (f) => f.header.pixels, context.maxBatchPixels)) await explainRound(context, round, outcomes, totals, finished);
 
   const stageSeconds = { decode: totals.decode, engine: totals.engine, render: totals.render, upload: totals.upload };
   let leader = true;
   for (const f of finished) {
-    outcomes[f.d.at] = {
+    outcomes[f.at] = {
       manifestKey: f.manifestKey,
-      model: f.d.job.model.name,
-      methods: methodsOf(f.d.job),
+      model: f.job.model.name,
+      methods: methodsOf(f.job),
       explanations: f.explanations,
-      acceptedAt: f.d.job.acceptedAt,
+      acceptedAt: f.job.acceptedAt,
       storedAt: f.storedAt,
       batchSize: jobs.length,
       batchLeader: leader,
@@ -130,7 +131,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
     };
     leader = false;
   }
-  return { outcomes: outcomes as JobOutcome[], stageSeconds, explained: finished.length };
+  return { outcomes: outcomes as JobOutcome[], stageSeconds, explained: finished.filter((f) => !f.resumed).length };
 }
 
 interface Fetched {
@@ -151,20 +152,36 @@ interface StageTotals {
 }
 
 interface Finished {
-  readonly d: Decoded;
+  readonly at: number;
+  readonly job: ExplainJob;
   readonly manifestKey: string;
   readonly explanations: number;
   readonly storedAt: number;
+  /** Stored by an earlier run of the job; this run only redid the bookkeeping after it. */
+  readonly resumed?: true;
 }
 
 /**
  * Checks each job against the served models, reads its image and checks the image's header (bad
  * input fails here, before anything is decoded); failures are recorded per job.
  */
-async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], outcomes: (JobOutcome | undefined)[]): Promise<Fetched[]> {
+async function fetchImages(
+  context: BatchContext,
+  jobs: readonly ExplainJob[],
+  reruns: readonly boolean[],
+  outcomes: (JobOutcome | undefined)[],
+  finished: Finished[],
+): Promise<Fetched[]> {
   const fetched = await Promise.all(
     jobs.map(async (job, at): Promise<Fetched | undefined> => {
       try {
+        if (reruns[at] === true) {
+          const resumed = await resumeStored(context, job, at);
+          if (resumed) {
+            finished.push(resumed);
+            return undefined;
+          }
+        }
         const model = context.models.get(job.model.name);
         if (!model || model.version !== job.model.version) throw await notServedHere(context, job, model?.version);
         const numClasses = model.explainer.model.runner.numClasses;
@@ -185,6 +202,40 @@ async function fetchImages(context: BatchContext, jobs: readonly ExplainJob[], o
     }),
   );
   return fetched.filter((f): f is Fetched => f !== undefined);
+}
+
+/** What follows a stored manifest: the review pool entry of an explanation sampled for review. */
+async function afterManifest(context: BatchContext, job: ExplainJob, manifest: ExplanationManifest): Promise<void> {
+  if (manifest.review) await context.review?.recorded(manifest.review, reviewItem(job, manifest, manifest.review, context.now?.() ?? Date.now()));
+}
+
+/**
+ * A rerun job (a retry, or taken over after its worker stalled) whose explanation an earlier run
+ * already stored: the manifest is there, so only the steps after it are redone. A blip in those
+ * neither computes the explanation again nor fails a job whose explanation is complete.
+ */
+async function resumeStored(context: BatchContext, job: ExplainJob, at: number): Promise<Finished | undefined> {
+  const manifestKey = keyIn(job.folder, manifestFileName);
+  let raw: Buffer;
+  try {
+    raw = await context.store.get(manifestKey);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'STORAGE_NOT_FOUND') return undefined;
+    throw toJobFailure(error, `checking for an explanation stored by an earlier run (${manifestKey})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = explanationManifestSchema.safeParse(json);
+  // Unreadable, or one this version cannot read (written by another): explained again, over it.
+  if (!parsed.success || parsed.data.inferenceId !== job.inferenceId) return undefined;
+  await afterManifest(context, job, parsed.data).catch((error: unknown) => {
+    throw toJobFailure(error, 'storing the explanation');
+  });
+  return { at, job, manifestKey, explanations: parsed.data.explanations.length, storedAt: Date.parse(parsed.data.createdAt), resumed: true };
 }
 
 /**
@@ -322,8 +373,8 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
           const manifest = artifacts.files[artifacts.files.length - 1];
           await Promise.all(artifacts.files.slice(0, -1).map((f) => store.put(keyIn(m.job.folder, f.path), f.body, { contentType: f.contentType })));
           if (manifest) await store.put(keyIn(m.job.folder, manifest.path), manifest.body, { contentType: manifest.contentType });
-          if (artifacts.review) await context.review?.recorded(artifacts.review, reviewItem(m.job, artifacts.manifest, artifacts.review, context.now?.() ?? Date.now()));
-          finished.push({ d: m, manifestKey: keyIn(m.job.folder, manifestFileName), explanations: artifacts.manifest.explanations.length, storedAt: context.now?.() ?? Date.now() });
+          await afterManifest(context, m.job, artifacts.manifest);
+          finished.push({ at: m.at, job: m.job, manifestKey: keyIn(m.job.folder, manifestFileName), explanations: artifacts.manifest.explanations.length, storedAt: context.now?.() ?? Date.now() });
         } catch (error) {
           outcomes[m.at] = toJobFailure(error, 'storing the explanation');
         }

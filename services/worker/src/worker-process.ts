@@ -68,7 +68,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
       const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
-      const report = await explainBatch(context, jobs.map((j) => j.data));
+      const report = await explainBatch(context, jobs.map((j) => j.data), jobs.map((j) => j.rerun));
       telemetry.batch(jobs.length, report.stageSeconds);
       return report.outcomes;
     },

@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { QueueUnavailableError } from './errors/queue-unavailable-error.ts';
 import { queueCall } from './queue-availability.ts';
 
 /** The BullMQ states the metrics exporter reports (label `state` of `gradcam_queue_jobs`). */
@@ -39,10 +40,26 @@ export async function queueJobCounts(queue: Queue): Promise<JobCounts> {
 }
 
 /**
- * Workers connected to the queue, as Redis sees them (BullMQ names each worker's connection;
- * this reads CLIENT LIST, which a managed Redis may forbid — then it rejects).
+ * What BullMQ 6.7's getWorkers() answers, instead of rejecting, when Redis has no CLIENT command
+ * (renamed away, as some managed Redis offerings do): a one-item placeholder list, which would
+ * otherwise read as one worker connected (queue-getters.js, baseGetClients).
  */
-export async function workerCount(queue: Queue): Promise<number> {
-  const workers = await queueCall(queue, 'could not list workers', () => queue.getWorkers());
+const clientListUnsupportedName = 'GCP does not support client list';
+
+/**
+ * Workers connected to the queue, as Redis sees them: BullMQ names each worker's connection and
+ * this reads CLIENT LIST. `undefined` when Redis will not list its clients — CLIENT renamed away,
+ * or an ACL that denies it (NOPERM) — so the count is unknown, never a made-up 0 or 1. Rejects
+ * (QUEUE_UNAVAILABLE) on any other failure, such as Redis being down.
+ */
+export async function workerCount(queue: Queue): Promise<number | undefined> {
+  let workers: Array<{ [key: string]: string }>;
+  try {
+    workers = await queueCall(queue, 'could not list workers', () => queue.getWorkers());
+  } catch (error) {
+    if (error instanceof QueueUnavailableError && error.cause instanceof Error && /^NOPERM\b/.test(error.cause.message)) return undefined;
+    throw error;
+  }
+  if (workers.length === 1 && workers[0]?.name === clientListUnsupportedName) return undefined;
   return workers.length;
 }

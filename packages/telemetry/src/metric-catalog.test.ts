@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { metricCatalog } from './metric-catalog.ts';
+import { metricCatalog, pipelineMetrics, workerMetrics } from './metric-catalog.ts';
 import { catalogProblems, metricConventionProblems } from './metric-conventions.ts';
 
 test('every metric in the catalog follows the naming and label conventions', () => {
@@ -21,4 +21,14 @@ test('the convention check catches what it is meant to catch', () => {
   assert.match(problems({ ...base, type: 'counter', name: 'gradcam_x_total', labelNames: ['id'] }), /series per item/);
   assert.match(problems({ ...base, type: 'histogram', name: 'gradcam_x', buckets: [1], labelNames: ['le'] }), /reserved/);
   assert.match(catalogProblems([{ ...base, type: 'gauge', name: 'gradcam_x' }, { ...base, type: 'gauge', name: 'gradcam_x' }]).join('\n'), /more than once/);
+});
+
+test('histograms reach the largest values the pipeline allows, so no quantile is clipped at a low top bucket', () => {
+  // A backlog can last hours: an e2e latency of 40 min must land in a finite bucket.
+  assert.ok((pipelineMetrics.e2eLatency.buckets.at(-1) ?? 0) >= 7200, 'e2e latency buckets reach 2 h');
+  assert.ok(pipelineMetrics.e2eLatency.buckets.includes(3600));
+  // GRADCAM_BATCH_SIZE allows up to 256 images per engine call (packages/config).
+  for (const histogram of [pipelineMetrics.batchSize, workerMetrics.batchSize]) {
+    assert.ok(histogram.buckets.includes(128) && histogram.buckets.at(-1) === 256, `${histogram.name} buckets reach 256`);
+  }
 });

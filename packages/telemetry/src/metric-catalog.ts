@@ -7,9 +7,15 @@
 
 /** Latency buckets from 5 ms to 10 min: covers an ingest request and a backlogged job alike. */
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+/**
+ * Ingest → stored manifest: the same, on to 2 h. A backlog drains for hours, and a job that waits
+ * 40 min must not read as "over 10 min" (quantiles past the top finite bucket all read as it).
+ */
+const e2eLatencyBuckets = [...latencyBuckets, 1800, 3600, 7200];
 /** Engine and storage stages per batch: 1 ms to 1 min. */
 const stageBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-const batchSizeBuckets = [1, 2, 4, 8, 16, 32, 64];
+/** Images per engine call, up to GRADCAM_BATCH_SIZE's maximum (256). */
+const batchSizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
 interface MetricBase<Label extends string> {
   readonly name: string;
@@ -86,7 +92,7 @@ export const pipelineMetrics = {
   e2eLatency: histogram(
     'gradcam_e2e_latency_seconds',
     'From ingest accepting a record to its explanation manifest being stored.',
-    latencyBuckets,
+    e2eLatencyBuckets,
     ['model'],
   ),
   explanations: counter('gradcam_explanations_total', 'Explanations (image × method × class) by model, method and outcome.', ['model', 'method', 'outcome']),

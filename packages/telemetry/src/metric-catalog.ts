@@ -5,7 +5,7 @@
  * this catalog in tests, so a renamed metric cannot silently break them.
  */
 
-/** Latency buckets from 5 ms to 10 min: covers an ingest request and a backlogged job alike. */
+/** Request latency buckets from 5 ms to 10 min. */
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 /**
  * Ingest → stored manifest: the same, on to 2 h. A backlog drains for hours, and a job that waits
@@ -88,7 +88,16 @@ export const workerMetrics = {
 /** Pipeline-wide, from the metrics exporter (`services/metrics-exporter` /metrics). */
 export const pipelineMetrics = {
   queueJobs: gauge('gradcam_queue_jobs', 'Explain jobs in the queue, by BullMQ state.', ['state']),
-  workers: gauge('gradcam_workers', 'Worker connections registered on the explain queue.'),
+  workers: gauge('gradcam_workers', 'Worker connections registered on the explain queue; no sample while the count is unknown (see gradcam_workers_known).'),
+  workersKnown: gauge(
+    'gradcam_workers_known',
+    '1 when Redis lists its clients, so gradcam_workers is the worker count; 0 when it will not (CLIENT renamed away, or an ACL without CLIENT LIST): the count is unknown and not exported.',
+  ),
+  collectSuccess: gauge(
+    'gradcam_exporter_collect_success',
+    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts); 0 when the read failed and its gauges are not exported.',
+    ['source'],
+  ),
   e2eLatency: histogram(
     'gradcam_e2e_latency_seconds',
     'From ingest accepting a record to its explanation manifest being stored.',

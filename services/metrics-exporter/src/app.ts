@@ -4,7 +4,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 
 export interface ExporterAppDeps {
   readonly registry: Registry;
-  /** Refreshes the scrape-time gauges; when it fails the scrape still answers with the rest. */
+  /**
+   * Refreshes the scrape-time gauges, each source on its own (a failed one is reported by
+   * `gradcam_exporter_collect_success{source}`); should it throw anyway, the scrape still answers
+   * with the rest.
+   */
   readonly collect: () => Promise<void>;
   readonly onCollectError: (error: unknown) => void;
 }

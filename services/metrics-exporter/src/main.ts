@@ -34,7 +34,15 @@ events.on('failed', ({ jobId, failedReason }) => {
 
 const app = createApp({
   registry,
-  collect: createQueueStateCollector({ queue, redis, prefix: config.queuePrefix, policy: config.capturePolicy, metrics, reviews: new ReviewPool(redis, config.queuePrefix) }),
+  collect: createQueueStateCollector({
+    queue,
+    redis,
+    prefix: config.queuePrefix,
+    policy: config.capturePolicy,
+    metrics,
+    reviews: new ReviewPool(redis, config.queuePrefix),
+    onSourceError: (source, error) => log.warn({ err: error, source }, `could not read ${source} for this scrape; its metrics are left out`),
+  }),
   onCollectError: (error) => log.warn({ err: error }, 'could not read the queue state'),
 });
 await app.listen({ port: config.port, host: config.host });

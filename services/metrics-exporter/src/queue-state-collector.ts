@@ -1,16 +1,27 @@
 import type { CapturePolicy } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
-import { type ExplainQueue, queueJobCounts, workerCount } from '@gradcam/queue';
+import { type ExplainQueue, countedJobStates, queueJobCounts, workerCount } from '@gradcam/queue';
 import type { Metrics, pipelineMetrics } from '@gradcam/telemetry';
 import type { ReviewPool } from '@gradcam/review-pool';
 import type { Redis } from 'ioredis';
 
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 
-/**
- * Reads the queue's state at scrape time (job counts by state, connected workers) and the
- * capture-sampling counts ingest keeps in Redis, so the gauges are never older than the scrape.
- */
+/** The scrape-time reads, each exported as `gradcam_exporter_collect_success{source}`. */
+export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts'] as const;
+export type CollectSource = (typeof collectSources)[number];
+
+export interface QueueStateCollectorDeps {
+  readonly queue: ExplainQueue;
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly policy: CapturePolicy;
+  readonly metrics: PipelineMetrics;
+  readonly reviews: ReviewPool;
+  /** Told about each source whose read failed in a scrape. */
+  readonly onSourceError: (source: CollectSource, error: unknown) => void;
+}
+
 /** Republishes a Redis hash of `a|b|…` → count as a counter with those labels, in that order. */
 function republish<Label extends string>(counter: { reset(): void; inc(labels: Partial<Record<Label, string>>, value: number): void }, labels: readonly Label[], hash: Record<string, string>) {
   counter.reset();
@@ -20,34 +31,101 @@ function republish<Label extends string>(counter: { reset(): void; inc(labels: P
   }
 }
 
-export function createQueueStateCollector(deps: { queue: ExplainQueue; redis: Redis; prefix: string; policy: CapturePolicy; metrics: PipelineMetrics; reviews: ReviewPool }) {
+/**
+ * Reads the queue's state at scrape time (job counts by state, connected workers), the
+ * capture-sampling counts ingest keeps in Redis and the review pool's state, so the gauges are
+ * never older than the scrape. Each source is read and published on its own: one failing read
+ * neither holds back the others nor leaves its own gauges frozen at their last value. A failed
+ * source's series are dropped (no sample rather than a stale one) and
+ * `gradcam_exporter_collect_success{source}` says so, which an alert rule watches.
+ */
+export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
   const { metrics } = deps;
   const keys = redisKeys(deps.prefix);
   metrics.captureRate.set(deps.policy.all ? 1 : deps.policy.rate);
   metrics.captureConfidenceThreshold.set(deps.policy.confidenceBelow);
-  return async function collect(): Promise<void> {
-    const now = Date.now();
-    const [counts, workers, decisions, reviewDecisions, thresholds, backlog, verdicts, skips] = await Promise.all([
-      queueJobCounts(deps.queue),
-      workerCount(deps.queue).catch(() => undefined),
-      deps.redis.hgetall(keys.captureDecisions),
-      deps.redis.hgetall(keys.reviewDecisions),
-      deps.redis.hgetall(keys.reviewThresholds),
-      deps.reviews.backlog(now),
-      deps.redis.hgetall(keys.reviewVerdicts),
-      deps.redis.hgetall(keys.reviewSkips),
-    ]);
-    for (const [state, count] of Object.entries(counts)) metrics.queueJobs.set({ state }, count);
-    if (workers !== undefined) metrics.workers.set(workers);
+
+  /** Each source: `read` publishes what it read; `drop` removes its series after a failed read. */
+  const sources: Record<CollectSource, { read(now: number): Promise<void>; drop(): void }> = {
+    queue: {
+      async read() {
+        const counts = await queueJobCounts(deps.queue);
+        for (const state of countedJobStates) metrics.queueJobs.set({ state }, counts[state]);
+      },
+      drop: () => metrics.queueJobs.reset(),
+    },
+    workers: {
+      async read() {
+        const workers = await workerCount(deps.queue);
+        // Unknown (Redis will not list its clients): no made-up 0 or 1 for the no-worker alert.
+        if (workers === undefined) metrics.workers.remove();
+        else metrics.workers.set(workers);
+        metrics.workersKnown.set(workers === undefined ? 0 : 1);
+      },
+      drop() {
+        metrics.workers.remove();
+        metrics.workersKnown.remove();
+      },
+    },
     // Ingest and the workers count in Redis across all their processes; the exporter
     // republishes the totals, so they survive restarts and are never summed twice.
-    republish(metrics.captureDecisions, ['model', 'decision', 'reason'], decisions);
-    republish(metrics.reviewSampled, ['model', 'decision', 'reason'], reviewDecisions);
-    republish(metrics.reviewVerdicts, ['model', 'class', 'verdict'], verdicts);
-    republish(metrics.reviewSkips, ['model'], skips);
-    for (const [model, threshold] of Object.entries(thresholds)) metrics.reviewThreshold.set({ model }, Number(threshold));
-    metrics.reviewBacklog.set({ state: 'pending' }, backlog.pending);
-    metrics.reviewBacklog.set({ state: 'leased' }, backlog.leased);
-    metrics.reviewBacklogAge.set(backlog.oldestPendingAt === undefined ? 0 : Math.max(0, (now - backlog.oldestPendingAt) / 1000));
+    capture: {
+      async read() {
+        republish(metrics.captureDecisions, ['model', 'decision', 'reason'], await deps.redis.hgetall(keys.captureDecisions));
+      },
+      drop: () => metrics.captureDecisions.reset(),
+    },
+    review_sampling: {
+      async read() {
+        const [decisions, thresholds] = await Promise.all([deps.redis.hgetall(keys.reviewDecisions), deps.redis.hgetall(keys.reviewThresholds)]);
+        republish(metrics.reviewSampled, ['model', 'decision', 'reason'], decisions);
+        metrics.reviewThreshold.reset();
+        for (const [model, threshold] of Object.entries(thresholds)) metrics.reviewThreshold.set({ model }, Number(threshold));
+      },
+      drop() {
+        metrics.reviewSampled.reset();
+        metrics.reviewThreshold.reset();
+      },
+    },
+    review_backlog: {
+      async read(now) {
+        const backlog = await deps.reviews.backlog(now);
+        metrics.reviewBacklog.set({ state: 'pending' }, backlog.pending);
+        metrics.reviewBacklog.set({ state: 'leased' }, backlog.leased);
+        metrics.reviewBacklogAge.set(backlog.oldestPendingAt === undefined ? 0 : Math.max(0, (now - backlog.oldestPendingAt) / 1000));
+      },
+      drop() {
+        metrics.reviewBacklog.reset();
+        metrics.reviewBacklogAge.remove();
+      },
+    },
+    review_verdicts: {
+      async read() {
+        const [verdicts, skips] = await Promise.all([deps.redis.hgetall(keys.reviewVerdicts), deps.redis.hgetall(keys.reviewSkips)]);
+        republish(metrics.reviewVerdicts, ['model', 'class', 'verdict'], verdicts);
+        republish(metrics.reviewSkips, ['model'], skips);
+      },
+      drop() {
+        metrics.reviewVerdicts.reset();
+        metrics.reviewSkips.reset();
+      },
+    },
+  };
+
+  /** Never rejects: a failed source is reported through `onSourceError` and its success gauge. */
+  return async function collect(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      collectSources.map(async (source) => {
+        try {
+          await sources[source].read(now);
+          metrics.collectSuccess.set({ source }, 1);
+        } catch (error) {
+          sources[source].drop();
+          metrics.collectSuccess.set({ source }, 0);
+          deps.onSourceError(source, error);
+        }
+      }),
+    );
   };
 }

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import { parseCapturePolicy } from '@gradcam/config';
+import { type ExplainJob, redisKeys } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
+import { ReviewPool } from '@gradcam/review-pool';
+import { createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { createApp } from './app.ts';
+import { type CollectSource, createQueueStateCollector } from './queue-state-collector.ts';
+
+function job(inferenceId: string): ExplainJob {
+  const folder = `mobilenet/v1/dt=2025-01-01/${inferenceId}/`;
+  return {
+    inferenceId,
+    model: { name: 'mobilenet', version: 'v1' },
+    folder,
+    image: { key: `${folder}input.jpg` },
+    explain: {},
+    acceptedAt: Date.now(),
+    capture: { explain: true, reason: 'all', policy: 'all' },
+  };
+}
+
+interface Exporter {
+  readonly app: FastifyInstance;
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly enqueue: (...ids: string[]) => Promise<void>;
+  readonly sourceErrors: CollectSource[];
+  scrape(): Promise<string>;
+}
+
+/** The exporter's app over a real Redis, with its own queue prefix. */
+async function withExporter(options: Parameters<typeof startRedisServer>[0], run: (exporter: Exporter) => Promise<void>): Promise<void> {
+  const server: RedisServer = await startRedisServer(options);
+  const redis = createProducerConnection(server.url, { onError: () => {} });
+  const prefix = `test-${randomUUID().slice(0, 8)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
+  const registry = createRegistry();
+  const metrics = createMetrics(registry, pipelineMetrics);
+  const sourceErrors: CollectSource[] = [];
+  const collect = createQueueStateCollector({
+    queue,
+    redis,
+    prefix,
+    policy: parseCapturePolicy('all'),
+    metrics,
+    reviews: new ReviewPool(redis, prefix),
+    onSourceError: (source) => sourceErrors.push(source),
+  });
+  const app = createApp({ registry, collect, onCollectError: (error) => assert.fail(`collect threw: ${String(error)}`) });
+  try {
+    await connectionReady(redis);
+    await run({
+      app,
+      redis,
+      prefix,
+      sourceErrors,
+      enqueue: async (...ids) => void (await enqueueExplainJobs(queue, ids.map(job))),
+      async scrape() {
+        const response = await app.inject({ method: 'GET', url: '/metrics' });
+        assert.equal(response.statusCode, 200);
+        return response.body;
+      },
+    });
+  } finally {
+    await app.close();
+    await queue.close();
+    await closeConnection(redis);
+    await server.stop();
+  }
+}
+
+/** The sample lines of one metric (exactly that name, any labels). */
+function samples(body: string, name: string): string[] {
+  return body.split('\n').filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`));
+}
+
+test('every source read: the success gauge is 1 for each, and the worker count is known', async () => {
+  await withExporter({}, async ({ scrape, enqueue, sourceErrors }) => {
+    await enqueue('a-1', 'a-2');
+    const body = await scrape();
+    assert.deepEqual(samples(body, 'gradcam_queue_jobs').filter((l) => l.includes('"waiting"')), ['gradcam_queue_jobs{state="waiting"} 2']);
+    assert.deepEqual(samples(body, 'gradcam_workers'), ['gradcam_workers 0']);
+    assert.deepEqual(samples(body, 'gradcam_workers_known'), ['gradcam_workers_known 1']);
+    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts']) {
+      assert.ok(body.includes(`gradcam_exporter_collect_success{source="${source}"} 1`), `success of ${source}`);
+    }
+    assert.deepEqual(sourceErrors, []);
+  });
+});
+
+test('a Redis without CLIENT: the worker count is unknown, not 1 (BullMQ’s placeholder) and not 0', async () => {
+  await withExporter({ extraArgs: ['--rename-command', 'CLIENT', ''] }, async ({ scrape, sourceErrors }) => {
+    const body = await scrape();
+    assert.deepEqual(samples(body, 'gradcam_workers'), [], 'no gradcam_workers sample while the count is unknown');
+    assert.deepEqual(samples(body, 'gradcam_workers_known'), ['gradcam_workers_known 0']);
+    assert.ok(body.includes('gradcam_exporter_collect_success{source="workers"} 1'), 'an unknown count is not a failed read');
+    assert.deepEqual(sourceErrors, []);
+  });
+});
+
+test('one failing read leaves the other sources up to date and drops only its own series', async () => {
+  await withExporter({}, async ({ scrape, enqueue, redis, prefix, sourceErrors }) => {
+    const keys = redisKeys(prefix);
+    await redis.hset(keys.captureDecisions, 'mobilenet|explain|all', '5');
+    await enqueue('b-1');
+    let body = await scrape();
+    assert.deepEqual(samples(body, 'gradcam_capture_decisions_total'), ['gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 5']);
+
+    // The capture counts become unreadable (WRONGTYPE); the queue keeps moving.
+    await redis.del(keys.captureDecisions);
+    await redis.set(keys.captureDecisions, 'not a hash');
+    await enqueue('b-2', 'b-3');
+    body = await scrape();
+    assert.ok(body.includes('gradcam_queue_jobs{state="waiting"} 3'), 'the queue depth is read despite the failing source');
+    assert.ok(body.includes('gradcam_exporter_collect_success{source="capture"} 0'));
+    assert.ok(body.includes('gradcam_exporter_collect_success{source="queue"} 1'));
+    assert.deepEqual(samples(body, 'gradcam_capture_decisions_total'), [], 'no stale capture counts');
+    assert.deepEqual(sourceErrors, ['capture']);
+
+    await redis.del(keys.captureDecisions);
+    await redis.hset(keys.captureDecisions, 'mobilenet|explain|all', '7');
+    body = await scrape();
+    assert.ok(body.includes('gradcam_exporter_collect_success{source="capture"} 1'));
+    assert.deepEqual(samples(body, 'gradcam_capture_decisions_total'), ['gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 7']);
+  });
+});

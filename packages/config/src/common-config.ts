@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError } from './config-error.ts';
 import type { EnvReader } from './env-reader.ts';
 
@@ -33,7 +34,53 @@ export interface CommonConfig {
   readonly storage: StorageConfig;
 }
 
-function storageConfig(env: EnvReader, publicBaseUrl: string): StorageConfig {
+export interface CommonConfigOptions {
+  /**
+   * For a service that serves or hands out signed blob links (ingest, review): the address it
+   * listens on. Off loopback, the local store's signing secret must be set explicitly.
+   */
+  readonly signsBlobUrlsOn?: string;
+}
+
+/** Public (it is in this file): only good enough for a service no other machine can reach. */
+const developmentSigningSecret = 'local-development-only';
+const minSigningSecretLength = 16;
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine can connect to. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (bare === 'localhost') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  return bare === '::1' || bare === '0:0:0:0:0:0:0:1' || bare.startsWith('::ffff:127.');
+}
+
+function signingSecret(env: EnvReader, options: CommonConfigOptions): string {
+  const name = 'GRADCAM_URL_SIGNING_SECRET';
+  const secret = env.optionalString(name);
+  if (secret !== undefined) {
+    if (secret.length < minSigningSecretLength) throw new ConfigError(name, `must be at least ${minSigningSecretLength} characters (e.g. openssl rand -hex 24), got ${secret.length}`);
+    return secret;
+  }
+  const host = options.signsBlobUrlsOn;
+  if (host !== undefined && !isLoopbackHost(host)) {
+    throw new ConfigError(
+      name,
+      `is required when GRADCAM_HOST is not a loopback address (it is ${host}) and artifacts are stored locally: the built-in development secret is public, so anyone could forge blob links; set 16+ random characters, the same for ingest and review`,
+    );
+  }
+  return developmentSigningSecret;
+}
+
+/** S3 credentials go together: with only one of them the SDK would fail at the first request. */
+function s3Credentials(env: EnvReader): { accessKeyId: string | undefined; secretAccessKey: string | undefined } {
+  const accessKeyId = env.optionalString('S3_ACCESS_KEY_ID');
+  const secretAccessKey = env.optionalString('S3_SECRET_ACCESS_KEY');
+  if (accessKeyId !== undefined && secretAccessKey === undefined) throw new ConfigError('S3_SECRET_ACCESS_KEY', 'is required when S3_ACCESS_KEY_ID is set (give both, or neither to use the default AWS credential chain)');
+  if (secretAccessKey !== undefined && accessKeyId === undefined) throw new ConfigError('S3_ACCESS_KEY_ID', 'is required when S3_SECRET_ACCESS_KEY is set (give both, or neither to use the default AWS credential chain)');
+  return { accessKeyId, secretAccessKey };
+}
+
+function storageConfig(env: EnvReader, publicBaseUrl: string, options: CommonConfigOptions): StorageConfig {
   const prefix = env.string('GRADCAM_STORAGE_PREFIX', '').replace(/^\/+|\/+$/g, '');
   if (prefix !== '' && !/^[A-Za-z0-9_.=/-]+$/.test(prefix)) {
     throw new ConfigError('GRADCAM_STORAGE_PREFIX', `may hold only A–Z a–z 0–9 _ . = / -, got "${prefix}"`);
@@ -47,8 +94,7 @@ function storageConfig(env: EnvReader, publicBaseUrl: string): StorageConfig {
       endpoint,
       region: env.string('S3_REGION', 'us-east-1'),
       bucket,
-      accessKeyId: env.optionalString('S3_ACCESS_KEY_ID'),
-      secretAccessKey: env.optionalString('S3_SECRET_ACCESS_KEY'),
+      ...s3Credentials(env),
       // MinIO and other self-hosted servers want path-style URLs; AWS itself does not.
       forcePathStyle: env.boolean('S3_FORCE_PATH_STYLE', endpoint !== undefined),
       prefix,
@@ -59,7 +105,7 @@ function storageConfig(env: EnvReader, publicBaseUrl: string): StorageConfig {
     dir: env.string('GRADCAM_STORAGE_DIR', '.gradcam/storage'),
     prefix,
     publicBaseUrl,
-    signingSecret: env.string('GRADCAM_URL_SIGNING_SECRET', 'local-development-only'),
+    signingSecret: signingSecret(env, options),
     fsync: env.boolean('GRADCAM_STORAGE_FSYNC', true),
   };
 }
@@ -70,7 +116,7 @@ function requireRedisUrl(env: EnvReader): string {
   return url;
 }
 
-export function readCommonConfig(env: EnvReader): CommonConfig {
+export function readCommonConfig(env: EnvReader, options: CommonConfigOptions = {}): CommonConfig {
   const publicBaseUrl = env.url('GRADCAM_PUBLIC_URL', 'http://127.0.0.1:8080', ['http:', 'https:']) as string;
   const queuePrefix = env.string('GRADCAM_QUEUE_PREFIX', 'gradcam');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) throw new ConfigError('GRADCAM_QUEUE_PREFIX', `expected 1–64 of A–Z a–z 0–9 _ . -, got "${queuePrefix}"`);
@@ -78,6 +124,6 @@ export function readCommonConfig(env: EnvReader): CommonConfig {
     redisUrl: requireRedisUrl(env),
     queuePrefix,
     logLevel: env.oneOf('LOG_LEVEL', logLevels, 'info'),
-    storage: storageConfig(env, publicBaseUrl.replace(/\/+$/, '')),
+    storage: storageConfig(env, publicBaseUrl.replace(/\/+$/, ''), options),
   };
 }

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { ConfigError } from './config-error.ts';
 import type { Env } from './env-reader.ts';
 import { EnvReader } from './env-reader.ts';
 
@@ -25,18 +26,34 @@ export interface LocalStackConfig {
   readonly s3Configured: boolean;
 }
 
+/**
+ * A fixed port: the stack polls each service at the port it configured, so 0 ("any free port",
+ * which the services themselves accept) would leave it waiting on :0 while the service listens
+ * somewhere else.
+ */
+function stackPort(env: EnvReader, name: string, fallback: number): number {
+  const raw = env.optionalString(name);
+  if (raw !== undefined && /^0+$/.test(raw)) throw new ConfigError(name, 'must be a fixed port from 1 to 65535 for the local stack (0 would make the service pick a port the stack cannot find)');
+  return env.integer(name, fallback, { min: 1, max: 65_535 });
+}
+
 export function readLocalStackConfig(raw: Env): LocalStackConfig {
   const env = new EnvReader(raw);
+  const workerProcesses = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
+  const workerMetricsPort = stackPort(env, 'GRADCAM_WORKER_METRICS_PORT', 9465);
+  if (workerMetricsPort + workerProcesses - 1 > 65_535) {
+    throw new ConfigError('GRADCAM_WORKER_METRICS_PORT', `worker process i listens on ${workerMetricsPort} + i, so with ${workerProcesses} processes it must be at most ${65_536 - workerProcesses}, got ${workerMetricsPort}`);
+  }
   return {
     redisUrl: env.url('REDIS_URL', undefined, ['redis:', 'rediss:']),
     apiToken: env.list('GRADCAM_API_TOKENS')[0],
-    ingestPort: env.integer('GRADCAM_INGEST_PORT', 8080, { max: 65_535 }),
-    exporterPort: env.integer('GRADCAM_EXPORTER_PORT', 9464, { max: 65_535 }),
-    workerMetricsPort: env.integer('GRADCAM_WORKER_METRICS_PORT', 9465, { max: 65_535 }),
-    reviewPort: env.integer('GRADCAM_REVIEW_PORT', 8081, { max: 65_535 }),
+    ingestPort: stackPort(env, 'GRADCAM_INGEST_PORT', 8080),
+    exporterPort: stackPort(env, 'GRADCAM_EXPORTER_PORT', 9464),
+    workerMetricsPort,
+    reviewPort: stackPort(env, 'GRADCAM_REVIEW_PORT', 8081),
     reviewTokens: env.optionalString('GRADCAM_REVIEW_TOKENS'),
     reviewPolicy: env.string('GRADCAM_REVIEW_POLICY', 'rate=1'),
-    workerProcesses: env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 }),
+    workerProcesses,
     stateDir: env.string('GRADCAM_STATE_DIR', '.gradcam'),
     s3Configured: env.optionalString('S3_BUCKET') !== undefined,
   };

@@ -3,9 +3,14 @@ import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { ConfigError } from './config-error.ts';
 import { parseCapturePolicy } from './capture-policy.ts';
+import { isLoopbackHost } from './common-config.ts';
+import { readLocalStackConfig } from './local-stack-config.ts';
 import { readExporterConfig, readIngestConfig, readReviewConfig, readWorkerConfig } from './service-configs.ts';
 
-const base = { REDIS_URL: 'redis://127.0.0.1:6379', GRADCAM_API_TOKENS: 'token-aaaaaaaaaaaaaaaa' };
+// Services bind 0.0.0.0 by default, where a locally stored artifact needs an explicit signing secret.
+const signingSecret = { GRADCAM_URL_SIGNING_SECRET: 'test-signing-secret-0123' };
+const base = { REDIS_URL: 'redis://127.0.0.1:6379', GRADCAM_API_TOKENS: 'token-aaaaaaaaaaaaaaaa', ...signingSecret };
+const redisOnly = { REDIS_URL: base.REDIS_URL, ...signingSecret };
 
 function rejectsNaming(read: () => unknown, variable: string, pattern: RegExp) {
   assert.throws(read, (error: unknown) => {
@@ -68,7 +73,7 @@ test('each bad or missing value is one line naming the variable', () => {
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BATCH_SIZE: '0' }), 'GRADCAM_BATCH_SIZE', /from 1 to 256/);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BACKEND: 'gpu' }), 'GRADCAM_BACKEND', /one of auto, tensorflow-gpu/);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_REVIEW_POLICY: 'budget=lots' }), 'GRADCAM_REVIEW_POLICY', /budget=lots/);
-  rejectsNaming(() => readIngestConfig({ REDIS_URL: base.REDIS_URL }), 'GRADCAM_API_TOKENS', /required/);
+  rejectsNaming(() => readIngestConfig(redisOnly), 'GRADCAM_API_TOKENS', /required/);
   rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: 'short' }), 'GRADCAM_API_TOKENS', /16 characters/);
   rejectsNaming(() => readIngestConfig({ ...base, S3_ENDPOINT: 'http://minio:9000' }), 'S3_BUCKET', /required when S3_ENDPOINT/);
   rejectsNaming(() => readIngestConfig({ ...base, S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: 'maybe' }), 'S3_FORCE_PATH_STYLE', /true or false/);
@@ -87,15 +92,67 @@ test('capture policies: all, none, and OR-ed terms', () => {
 });
 
 test('reviewer tokens: name:token pairs, distinct from ingest tokens', () => {
-  const config = readReviewConfig({ REDIS_URL: base.REDIS_URL, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789,bob@example.com:bob-token-0123456789' });
+  const config = readReviewConfig({ ...redisOnly, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789,bob@example.com:bob-token-0123456789' });
   assert.equal(config.reviewers.get('alice-token-0123456789'), 'alice');
   assert.equal(config.reviewers.get('bob-token-0123456789'), 'bob@example.com');
   assert.equal(config.port, 8081);
-  rejectsNaming(() => readReviewConfig({ REDIS_URL: base.REDIS_URL }), 'GRADCAM_REVIEW_TOKENS', /required/);
-  rejectsNaming(() => readReviewConfig({ REDIS_URL: base.REDIS_URL, GRADCAM_REVIEW_TOKENS: 'alice-token-0123456789' }), 'GRADCAM_REVIEW_TOKENS', /not reviewer:token/);
+  rejectsNaming(() => readReviewConfig(redisOnly), 'GRADCAM_REVIEW_TOKENS', /required/);
+  rejectsNaming(() => readReviewConfig({ ...redisOnly, GRADCAM_REVIEW_TOKENS: 'alice-token-0123456789' }), 'GRADCAM_REVIEW_TOKENS', /not reviewer:token/);
   rejectsNaming(
     () => readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: `carol:${base.GRADCAM_API_TOKENS}` }),
     'GRADCAM_REVIEW_TOKENS',
     /also an ingest token/,
   );
+});
+
+test('the URL signing secret: 16+ characters when set; required off loopback for the services that sign', () => {
+  rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_URL_SIGNING_SECRET: 'short' }), 'GRADCAM_URL_SIGNING_SECRET', /at least 16 characters/);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_URL_SIGNING_SECRET: 'short' }), 'GRADCAM_URL_SIGNING_SECRET', /at least 16 characters/);
+  const { GRADCAM_URL_SIGNING_SECRET: _secret, ...noSecret } = base;
+  // The default secret is public: not on 0.0.0.0 (the default host) for ingest and review.
+  rejectsNaming(() => readIngestConfig(noSecret), 'GRADCAM_URL_SIGNING_SECRET', /required when GRADCAM_HOST is not a loopback address \(it is 0\.0\.0\.0\)/);
+  const reviewTokens = { GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789' };
+  rejectsNaming(() => readReviewConfig({ REDIS_URL: base.REDIS_URL, ...reviewTokens, GRADCAM_HOST: '10.0.0.5' }), 'GRADCAM_URL_SIGNING_SECRET', /required/);
+  // On loopback (what `npm start` binds) the development default is fine, with zero settings.
+  for (const host of ['127.0.0.1', 'localhost', '::1']) {
+    const ingest = readIngestConfig({ ...noSecret, GRADCAM_HOST: host });
+    assert.ok(ingest.storage.kind === 'local' && ingest.storage.signingSecret.length >= 16, host);
+  }
+  assert.equal(readReviewConfig({ REDIS_URL: base.REDIS_URL, ...reviewTokens, GRADCAM_HOST: '127.0.0.1' }).storage.kind, 'local');
+  // S3 storage signs with S3 credentials; workers and the exporter never sign blob links.
+  assert.equal(readIngestConfig({ ...noSecret, S3_BUCKET: 'b' }).storage.kind, 's3');
+  assert.equal(readWorkerConfig(noSecret).storage.kind, 'local');
+  assert.equal(readExporterConfig(noSecret).storage.kind, 'local');
+  const explicit = readIngestConfig(base);
+  assert.ok(explicit.storage.kind === 'local' && explicit.storage.signingSecret === base.GRADCAM_URL_SIGNING_SECRET);
+});
+
+test('S3 credentials come in pairs', () => {
+  rejectsNaming(() => readIngestConfig({ ...base, S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'AKIA' }), 'S3_SECRET_ACCESS_KEY', /required when S3_ACCESS_KEY_ID is set/);
+  rejectsNaming(() => readWorkerConfig({ ...base, S3_BUCKET: 'b', S3_SECRET_ACCESS_KEY: 'secret' }), 'S3_ACCESS_KEY_ID', /required when S3_SECRET_ACCESS_KEY is set/);
+  const both = readWorkerConfig({ ...base, S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'AKIA', S3_SECRET_ACCESS_KEY: 'secret' });
+  assert.ok(both.storage.kind === 's3' && both.storage.accessKeyId === 'AKIA' && both.storage.secretAccessKey === 'secret');
+  const neither = readWorkerConfig({ ...base, S3_BUCKET: 'b' });
+  assert.ok(neither.storage.kind === 's3' && neither.storage.accessKeyId === undefined, 'the default AWS credential chain');
+});
+
+test('worker metrics ports: process i listens on GRADCAM_WORKER_METRICS_PORT + i, all within 65535', () => {
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_WORKER_METRICS_PORT: '65534', GRADCAM_WORKER_PROCESSES: '2' }).metricsPort, 65_534);
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_WORKER_METRICS_PORT: '65535', GRADCAM_WORKER_PROCESSES: '2' }), 'GRADCAM_WORKER_METRICS_PORT', /at most 65534/);
+});
+
+test('loopback hosts', () => {
+  for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '::ffff:127.0.0.1']) assert.ok(isLoopbackHost(host), host);
+  for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.2', 'example.com', '128.0.0.1', '127.example.com']) assert.ok(!isLoopbackHost(host), host);
+});
+
+test('the local stack: embedded defaults with zero settings, and fixed ports only', () => {
+  const config = readLocalStackConfig({});
+  assert.deepEqual([config.ingestPort, config.exporterPort, config.workerMetricsPort, config.reviewPort], [8080, 9464, 9465, 8081]);
+  assert.equal(config.stateDir, '.gradcam');
+  for (const variable of ['GRADCAM_INGEST_PORT', 'GRADCAM_EXPORTER_PORT', 'GRADCAM_WORKER_METRICS_PORT', 'GRADCAM_REVIEW_PORT']) {
+    rejectsNaming(() => readLocalStackConfig({ [variable]: '0' }), variable, /fixed port from 1 to 65535/);
+    rejectsNaming(() => readLocalStackConfig({ [variable]: '70000' }), variable, /from 1 to 65535/);
+  }
+  rejectsNaming(() => readLocalStackConfig({ GRADCAM_WORKER_METRICS_PORT: '65535', GRADCAM_WORKER_PROCESSES: '2' }), 'GRADCAM_WORKER_METRICS_PORT', /at most 65534/);
 });

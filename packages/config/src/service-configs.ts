@@ -84,10 +84,12 @@ function reviewerTokens(env: EnvReader): Map<string, string> {
 
 export function readReviewConfig(raw: Env): ReviewConfig {
   const env = new EnvReader(raw);
+  const host = env.string('GRADCAM_HOST', '0.0.0.0');
   return {
-    ...readCommonConfig(env),
+    // Review pages link overlays through signed URLs.
+    ...readCommonConfig(env, { signsBlobUrlsOn: host }),
     port: port(env, 'GRADCAM_REVIEW_PORT', 8081),
-    host: env.string('GRADCAM_HOST', '0.0.0.0'),
+    host,
     reviewers: reviewerTokens(env),
     leaseSeconds: env.integer('GRADCAM_REVIEW_LEASE_SECONDS', 600, { min: 5, max: 24 * 3600 }),
     presignSeconds: env.integer('GRADCAM_PRESIGN_SECONDS', 3600, { min: 1, max: 7 * 24 * 3600 }),
@@ -118,10 +120,12 @@ export function readIngestConfig(raw: Env): IngestConfig {
   const apiTokens = env.list('GRADCAM_API_TOKENS');
   if (apiTokens.length === 0) throw new ConfigError('GRADCAM_API_TOKENS', 'is required: one or more comma-separated bearer tokens clients must send');
   if (apiTokens.some((t) => t.length < 16)) throw new ConfigError('GRADCAM_API_TOKENS', 'each token must be at least 16 characters');
+  const host = env.string('GRADCAM_HOST', '0.0.0.0');
   return {
-    ...readCommonConfig(env),
+    // Ingest hands out signed artifact links and serves /v1/blobs against them.
+    ...readCommonConfig(env, { signsBlobUrlsOn: host }),
     port: port(env, 'GRADCAM_INGEST_PORT', 8080),
-    host: env.string('GRADCAM_HOST', '0.0.0.0'),
+    host,
     processes: env.integer('GRADCAM_INGEST_PROCESSES', 1, { min: 1, max: 256 }),
     apiTokens,
     maxQueueDepth: env.integer('GRADCAM_MAX_QUEUE_DEPTH', 100_000, { min: 1 }),
@@ -134,6 +138,11 @@ export function readIngestConfig(raw: Env): IngestConfig {
 export function readWorkerConfig(raw: Env): WorkerConfig {
   const env = new EnvReader(raw);
   const processes = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
+  const metricsPort = port(env, 'GRADCAM_WORKER_METRICS_PORT', 9465);
+  // Process i serves its metrics on metricsPort + i.
+  if (metricsPort !== 0 && metricsPort + processes - 1 > 65_535) {
+    throw new ConfigError('GRADCAM_WORKER_METRICS_PORT', `worker process i listens on ${metricsPort} + i, so with ${processes} processes it must be at most ${65_536 - processes}, got ${metricsPort}`);
+  }
   return {
     ...readCommonConfig(env),
     processes,
@@ -141,7 +150,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     batchWaitMs: env.integer('GRADCAM_BATCH_WAIT_MS', 50, { min: 0, max: 60_000 }),
     backend: env.oneOf('GRADCAM_BACKEND', ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'], 'auto'),
     models: env.list('GRADCAM_MODELS', ['nsfw-mobilenet-v2']),
-    metricsPort: port(env, 'GRADCAM_WORKER_METRICS_PORT', 9465),
+    metricsPort,
     host: env.string('GRADCAM_HOST', '0.0.0.0'),
     lockDurationMs: env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000 }),
     stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500 }),

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { readLocalStackConfig } from '@gradcam/config';
 import { RedisServerNotFoundError } from '@gradcam/dev-services';
 import { UsageError } from '../cli-error.ts';
-import { startLocalStack } from '../local-stack/local-stack.ts';
+import { StackStartAbortedError, startLocalStack } from '../local-stack/local-stack.ts';
 
 export const upUsage = `Usage: gradcam up   (npm start)
 
@@ -18,11 +18,22 @@ export async function upCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const config = readLocalStackConfig(process.env);
+  // Handlers first: a Ctrl-C while the models load (up to two minutes) must stop what has
+  // started, in order, rather than kill this process and leave Redis and services holding ports.
+  const stopRequest = new AbortController();
+  const requestStop = () => stopRequest.abort();
+  process.once('SIGINT', requestStop);
+  process.once('SIGTERM', requestStop);
+  const stopRequested = new Promise<void>((resolve) => stopRequest.signal.addEventListener('abort', () => resolve(), { once: true }));
   console.log(`starting the local stack (${config.workerProcesses} worker process${config.workerProcesses === 1 ? '' : 'es'})…`);
   let stack;
   try {
-    stack = await startLocalStack({ config, ...(values.quiet ? {} : { onLine: (line) => console.log(line) }) });
+    stack = await startLocalStack({ config, signal: stopRequest.signal, ...(values.quiet ? {} : { onLine: (line) => console.log(line) }) });
   } catch (error) {
+    if (error instanceof StackStartAbortedError) {
+      console.log('stopped before the stack was up');
+      return 0;
+    }
     if (error instanceof RedisServerNotFoundError) throw new UsageError(error.message);
     throw error;
   }
@@ -38,11 +49,7 @@ gradcam pipeline is up
 
 Try: npm run demo   (posts the sample images and prints where their explanations landed)
 Stop: Ctrl-C`);
-  await new Promise<void>((resolve) => {
-    const shutdown = () => resolve();
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  });
+  await stopRequested;
   console.log('stopping: workers finish their current batch…');
   await stack.stop();
   return 0;

@@ -1,3 +1,3 @@
 export { IngestClient, type BatchResult, type InferenceStatusBody, type IngestClientOptions } from './ingest-client.ts';
-export { startLocalStack, stackFileName, type LocalStack, type LocalStackOptions } from './local-stack.ts';
+export { StackStartAbortedError, startLocalStack, stackFileName, type LocalStack, type LocalStackOptions } from './local-stack.ts';
 export { repoRoot, startService, waitUntilReady, type ServiceProcess, type StartServiceOptions } from './service-process.ts';

@@ -25,6 +25,20 @@ export interface LocalStackOptions {
   readonly env?: Readonly<Record<string, string>>;
   readonly onLine?: (line: string) => void;
   readonly readyTimeoutMs?: number;
+  /**
+   * Aborting it while the stack starts (a Ctrl-C while models load) stops what has started, in
+   * the usual order, and rejects with StackStartAbortedError.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** The start was called off through `LocalStackOptions.signal`; everything started was stopped. */
+export class StackStartAbortedError extends Error {
+  readonly code = 'STACK_START_ABORTED';
+  constructor() {
+    super('the local stack was stopped while it was starting');
+    this.name = 'StackStartAbortedError';
+  }
 }
 
 /** The file where `gradcam up` leaves its URLs and token for `gradcam demo`. */
@@ -51,7 +65,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const { config } = options;
   const stateDir = resolve(repoRoot, config.stateDir);
   await mkdir(join(stateDir, 'redis'), { recursive: true });
-  let redis: RedisServer | undefined;
+  // Held as a promise, so a stop during its start still stops it once it is up.
+  let redisStarting: Promise<RedisServer> | undefined;
   const services: ServiceProcess[] = [];
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -60,14 +75,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       for (const group of [['ingest', 'review'], ['worker'], ['metrics-exporter']]) {
         await Promise.all(services.filter((s) => group.includes(s.name)).map((s) => s.stop()));
       }
+      const redis = await redisStarting?.catch(() => undefined);
       await redis?.stop();
       await rm(join(stateDir, stackFileName), { force: true });
     })());
+  // Every wait below races this, so an abort does not wait for a model load to finish first.
+  const aborted = new Promise<never>((_, reject) => {
+    const abort = () => reject(new StackStartAbortedError());
+    if (options.signal?.aborted) abort();
+    else options.signal?.addEventListener('abort', abort, { once: true });
+  });
+  aborted.catch(() => {});
+  const step = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, aborted]);
   try {
-    if (config.redisUrl === undefined) redis = await startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
-    const redisUrl = config.redisUrl ?? (redis as RedisServer).url;
-    const token = config.apiToken ?? (await localToken(stateDir, 'api-token'));
-    const reviewTokens = config.reviewTokens ?? `local-reviewer:${await localToken(stateDir, 'review-token')}`;
+    if (config.redisUrl === undefined) redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
+    const redisUrl = config.redisUrl ?? (await step(redisStarting as Promise<RedisServer>)).url;
+    const token = config.apiToken ?? (await step(localToken(stateDir, 'api-token')));
+    const reviewTokens = config.reviewTokens ?? `local-reviewer:${await step(localToken(stateDir, 'review-token'))}`;
     const reviewToken = reviewTokens.split(',')[0]?.split(':').slice(1).join(':') ?? '';
     const storageDir = config.s3Configured ? undefined : join(stateDir, 'storage');
     const ingestUrl = `http://127.0.0.1:${config.ingestPort}`;
@@ -99,15 +123,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const reviewUrl = `http://127.0.0.1:${config.reviewPort}`;
     // Workers announce the models they serve; ingest refuses records for models nobody serves.
     const worker = start('worker');
-    await waitUntilReady(worker, `${workerMetricsUrl}/readyz`, timeout);
+    await step(waitUntilReady(worker, `${workerMetricsUrl}/readyz`, timeout));
     const ingest = start('ingest');
     const exporter = start('metrics-exporter');
     const review = start('review');
-    await Promise.all([
-      waitUntilReady(ingest, `${ingestUrl}/readyz`, timeout),
-      waitUntilReady(exporter, `${exporterUrl}/healthz`, timeout),
-      waitUntilReady(review, `${reviewUrl}/readyz`, timeout),
-    ]);
+    await step(
+      Promise.all([
+        waitUntilReady(ingest, `${ingestUrl}/readyz`, timeout),
+        waitUntilReady(exporter, `${exporterUrl}/healthz`, timeout),
+        waitUntilReady(review, `${reviewUrl}/readyz`, timeout),
+      ]),
+    );
     const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, stop };
     await writeFile(join(stateDir, stackFileName), `${JSON.stringify({ ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir }, null, 2)}\n`, { mode: 0o600 });
     return stack;

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { withLaunchPrefix } from '@gradcam/dev-services';
+import { signalLeashed, spawnLeashed, withLaunchPrefix } from '@gradcam/dev-services';
 
 export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -25,10 +25,15 @@ export interface StartServiceOptions {
   readonly launchPrefix?: readonly string[] | undefined;
 }
 
-/** Runs one service entry point as a child process, its output prefixed line by line. */
+/**
+ * Runs one service entry point as a child process, its output prefixed line by line. The service
+ * gets its own process group, so a Ctrl-C in the terminal reaches only `gradcam up`, which stops
+ * the services in its order (ingest, workers, exporter, then Redis); should `gradcam up` die
+ * without stopping them (SIGKILL), each gets SIGTERM when its leash notices (see spawnLeashed).
+ */
 export function startService(options: StartServiceOptions): ServiceProcess {
   const launch = withLaunchPrefix(options.launchPrefix, process.execPath, ['--import', 'tsx', options.entry]);
-  const child = spawn(launch.command, launch.args, { cwd: repoRoot, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnLeashed(launch.command, launch.args, { cwd: repoRoot, env: options.env, output: { stdout: 'pipe', stderr: 'pipe' } });
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (line) => options.onLine?.(`[${options.name}] ${line}`));
   }
@@ -41,7 +46,7 @@ export function startService(options: StartServiceOptions): ServiceProcess {
     child,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      signalLeashed(child, signal);
       return exited;
     },
   };

@@ -8,7 +8,7 @@ import { type ServiceProcess, startService, waitUntilReady } from '@gradcam/cli/
 import { redisKeys } from '@gradcam/contracts';
 import { type TestRedis, freePort, startTestRedis } from '@gradcam/dev-services';
 import { Redis } from 'ioredis';
-import { childPids } from '../support/child-pids.ts';
+import { childPids, leashedNodePid } from '../support/child-pids.ts';
 import { inlineRecord, samplePhotos } from '../support/sample-records.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -44,8 +44,11 @@ async function acceptedCount(): Promise<number> {
   return Number(line?.split(' ')[1] ?? 0);
 }
 
-/** The primary's cluster workers (not other helpers it may have started). */
-const ingestProcesses = (primary: number) => childPids(primary, 'services/ingest/src/main.ts');
+/** The primary's cluster workers (not other helpers it may have started), from the service's leash. */
+const ingestProcesses = (leash: number) => {
+  const primary = leashedNodePid(leash);
+  return primary === undefined ? [] : childPids(primary, 'services/ingest/src/main.ts');
+};
 
 before(async () => {
   redis = await startTestRedis();

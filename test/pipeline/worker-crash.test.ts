@@ -77,8 +77,7 @@ test('SIGKILL mid-batch loses nothing and duplicates nothing', { timeout: 300_00
     const counts = await queue.getJobCounts('completed', 'active');
     return (counts.completed ?? 0) >= 8 && (counts.active ?? 0) > 0 ? counts : undefined;
   }, 120_000, 50);
-  doomed.child.kill('SIGKILL');
-  const killedWith = await doomed.exited;
+  const killedWith = await doomed.stop('SIGKILL');
   assert.equal(killedWith, 'SIGKILL');
   const completedAtKill = (await queue.getJobCounts('completed')).completed ?? 0;
   assert.ok(completedAtKill < records, 'the worker died with work left');

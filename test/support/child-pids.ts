@@ -23,3 +23,18 @@ export function childPids(parent: number, command: string): number[] {
   }
   return children.sort((a, b) => a - b);
 }
+
+/**
+ * The pid of the Node process a leashed service runs as (see spawnLeashed): the leash's child
+ * that runs this Node binary, not the leash's own watcher subshell, whose command line also
+ * names the entry point.
+ */
+export function leashedNodePid(leash: number): number | undefined {
+  return childPids(leash, '').find((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(`${process.execPath}\0`);
+    } catch {
+      return false;
+    }
+  });
+}

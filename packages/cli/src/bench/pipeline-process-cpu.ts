@@ -12,6 +12,8 @@ interface ProcessSample {
 /** Names our processes by role: the stack's services are all `node … services/<name>/src/main.ts`. */
 function labelOf(pid: number, comm: string): string {
   if (pid === process.pid) return 'bench';
+  // The `sh` each service runs under (spawnLeashed), whose command line names the service too.
+  if (comm === 'sh') return 'leash';
   let cmdline = '';
   try {
     cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
-import { closeConnection, closeConnections, connectionReady, createProducerConnection, createWorkerConnection } from './connections.ts';
+import { closeConnection, closeConnections, connectionReady, createProducerConnection, createWorkerConnection, producerCommandTimeoutMs } from './connections.ts';
 import { QueueUnavailableError } from './errors/queue-unavailable-error.ts';
 
 // Turns a hang into a failure; nothing here asserts durations.
@@ -21,6 +21,7 @@ test('producer and worker connections carry the options BullMQ and fail-fast nee
   try {
     assert.equal(producer.options.enableOfflineQueue, false);
     assert.equal(typeof producer.options.maxRetriesPerRequest, 'number');
+    assert.equal(producer.options.commandTimeout, producerCommandTimeoutMs);
     assert.equal(worker.options.maxRetriesPerRequest, null);
     assert.equal(await worker.ping(), 'PONG');
     assert.equal(await producer.client('GETNAME'), 'test-producer');
@@ -68,4 +69,25 @@ test('closing is idempotent, for connected and never-connected clients alike', h
   await closeConnections(connected, dead);
   assert.equal(connected.status, 'end');
   await assert.rejects(connected.ping(), /closed/);
+});
+
+test('a producer command rejects when Redis keeps the connection open but stops answering', hangGuard, async () => {
+  const frozen = await startRedisServer();
+  const producer = createProducerConnection(frozen.url, { onError: () => {}, commandTimeoutMs: 300 });
+  try {
+    await connectionReady(producer);
+    const pid = Number(/process_id:(\d+)/.exec(await producer.info('server'))?.[1]);
+    assert.ok(pid > 0);
+    // SIGSTOP freezes the server as a stalled host would: the socket stays open, nothing answers.
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await assert.rejects(producer.get('k'), /Command timed out/);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    assert.equal(await producer.set('k', 'v'), 'OK', 'the connection serves again once Redis answers');
+  } finally {
+    await closeConnection(producer);
+    await frozen.stop();
+  }
 });

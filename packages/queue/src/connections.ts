@@ -10,19 +10,35 @@ export interface ConnectionOptions {
   readonly name?: string;
 }
 
+export interface ProducerConnectionOptions extends ConnectionOptions {
+  /** How long a command may wait for its reply before it rejects; default `producerCommandTimeoutMs`. */
+  readonly commandTimeoutMs?: number;
+}
+
 /** How long a producer waits for a TCP connection before counting the attempt as failed. */
 const producerConnectTimeoutMs = 2_000;
+
+/**
+ * How long a producer command waits for its reply. A Redis that keeps its socket open but stops
+ * answering (frozen, swapping, a stuck Lua script) is never seen as down by the connection, and
+ * without a deadline a request would wait on it forever.
+ */
+export const producerCommandTimeoutMs = 2_000;
 
 /**
  * For code that adds jobs or reads counts on a request path (ingest, metrics exporter).
  * With the offline queue off, a command issued while Redis is down or reconnecting rejects at
  * once instead of piling up in memory until the client times out; the caller answers 503 and the
- * client retries. Commands caught mid-flight by a disconnect are retried once on reconnect.
+ * client retries. Commands caught mid-flight by a disconnect are retried once on reconnect. A
+ * command not answered within the command timeout rejects ("Command timed out"; queueCall states
+ * it as QueueUnavailableError), so a Redis that accepts connections but answers nothing is
+ * unavailable too. Nothing on a producer connection may block (BRPOP, XREAD BLOCK, SUBSCRIBE).
  */
-export function createProducerConnection(url: string, options: ConnectionOptions): Redis {
+export function createProducerConnection(url: string, options: ProducerConnectionOptions): Redis {
   const connection = new Redis(url, {
     enableOfflineQueue: false,
     connectTimeout: producerConnectTimeoutMs,
+    commandTimeout: options.commandTimeoutMs ?? producerCommandTimeoutMs,
     maxRetriesPerRequest: 1,
     ...(options.name === undefined ? {} : { connectionName: options.name }),
   });

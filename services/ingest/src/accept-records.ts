@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CapturePolicy } from '@gradcam/config';
 import {
   type CaptureDecision,
@@ -11,11 +12,11 @@ import {
   predictionSchemaVersion,
 } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
+import { assertValidKey } from '@gradcam/storage';
+import { toApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
-import { sniffImageFormat } from './image-format.ts';
 import type { IndexEntry, InferenceIndex } from './inference-index.ts';
-
-export const maxImageBytes = 32 * 1024 * 1024;
+import { decodeInlineImage, maxImageBytes } from './inline-image.ts';
 
 /** The storage operations ingest needs (a BlobStore has them). */
 export interface IngestStore {
@@ -56,16 +57,8 @@ interface Prepared {
   readonly writes: { key: string; body: Uint8Array; contentType: string }[];
   /** Set for inline images at once; for references after the HEAD check. */
   image?: PredictionDocument['image'];
-}
-
-function inlineImage(base64: string): { bytes: Buffer; extension: string; contentType: string } {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new ApiError(422, 'IMAGE_BASE64_INVALID', 'image.base64 is not valid base64');
-  if ((base64.length * 3) / 4 > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `inline images are limited to ${maxImageBytes} bytes`);
-  const bytes = Buffer.from(base64, 'base64');
-  if (bytes.length === 0) throw new ApiError(422, 'IMAGE_EMPTY', 'image.base64 decodes to zero bytes');
-  const format = sniffImageFormat(bytes);
-  if (!format) throw new ApiError(422, 'IMAGE_UNSUPPORTED_FORMAT', 'the image is not JPEG, PNG, WebP, GIF, TIFF or AVIF');
-  return { bytes, ...format };
+  /** The store key an `s3://` reference names. */
+  referencedKey?: string;
 }
 
 /** Runs `fn` over items with at most `limit` in flight (S3 clients have finite sockets). */
@@ -77,116 +70,185 @@ async function forEachConcurrent<T>(items: readonly T[], limit: number, fn: (ite
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
+const inProgress = (id: string) =>
+  new ApiError(409, 'INFERENCE_IN_PROGRESS', `another request is accepting "${id}" right now; retry to learn its outcome`, undefined, 1);
+
+/** The object key an `s3://` reference names, refused unless it is in this store's bucket and a valid key there. */
+function referencedKey(deps: AcceptDeps, uri: string): string {
+  const { bucket, key } = parseS3Uri(uri);
+  if (bucket !== deps.bucket) throw new ApiError(422, 'IMAGE_URI_OUTSIDE_BUCKET', `image.uri must be inside s3://${deps.bucket}/, got ${uri}`);
+  try {
+    assertValidKey(key);
+  } catch (error) {
+    throw new ApiError(422, 'IMAGE_URI_INVALID', `image.uri names no object: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return key;
+}
+
+/** Resolves the model version and folder and decodes an inline image: everything checked before storage. */
+async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, versions: Map<string, Promise<string | undefined>>): Promise<Prepared> {
+  if (!versions.has(record.model.name)) versions.set(record.model.name, deps.servedVersion(record.model.name));
+  const served = await versions.get(record.model.name);
+  if (served === undefined) throw new ApiError(422, 'MODEL_NOT_SERVED', `no worker serves model "${record.model.name}"`);
+  const version = record.model.version ?? served;
+  if (version !== served) {
+    throw new ApiError(422, 'MODEL_VERSION_NOT_SERVED', `model "${record.model.name}" is served at version ${served}, not ${version}`);
+  }
+  const folder = inferenceFolder({ prefix: deps.storagePrefix, model: record.model.name, modelVersion: version, acceptedAt: new Date(now), inferenceId: record.id });
+  const item: Prepared = { at, record, folder, version, writes: [] };
+  if ('base64' in record.image) {
+    const inline = decodeInlineImage(record.image.base64);
+    const key = keyIn(folder, `input.${inline.extension}`);
+    item.writes.push({ key, body: inline.bytes, contentType: inline.contentType });
+    item.image = { key, contentType: inline.contentType, bytes: inline.bytes.length };
+  } else {
+    item.referencedKey = referencedKey(deps, record.image.uri);
+  }
+  return item;
+}
+
+/** Checks a referenced image, then writes prediction.json (and an inline image). */
+async function store(deps: AcceptDeps, item: Prepared, now: number): Promise<CaptureDecision> {
+  const { record } = item;
+  if (item.referencedKey !== undefined && 'uri' in record.image) {
+    const head = await deps.store.head(item.referencedKey);
+    if (!head) throw new ApiError(422, 'IMAGE_NOT_FOUND', `no object at ${record.image.uri}`);
+    if (head.bytes > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `${record.image.uri} is ${head.bytes} bytes; the limit is ${maxImageBytes}`);
+    item.image = { uri: record.image.uri, bytes: head.bytes };
+  }
+  const capture = decideCapture(deps.policy, record.id, record.prediction);
+  const document: PredictionDocument = {
+    schemaVersion: predictionSchemaVersion,
+    inferenceId: record.id,
+    acceptedAt: new Date(now).toISOString(),
+    model: { name: record.model.name, version: item.version, versionGiven: record.model.version !== undefined },
+    image: item.image as PredictionDocument['image'],
+    ...(record.prediction && { prediction: record.prediction }),
+    ...(record.explain && { explain: record.explain }),
+    ...(record.metadata && { metadata: record.metadata }),
+    capture,
+  };
+  item.writes.push({ key: keyIn(item.folder, predictionFileName), body: Buffer.from(`${JSON.stringify(document, null, 2)}\n`), contentType: 'application/json' });
+  for (const write of item.writes) await deps.store.put(write.key, write.body, { contentType: write.contentType });
+  return capture;
+}
+
+function explainJob(item: Prepared, capture: CaptureDecision, now: number): ExplainJob {
+  const image = item.image as PredictionDocument['image'];
+  return {
+    inferenceId: item.record.id,
+    model: { name: item.record.model.name, version: item.version },
+    folder: item.folder,
+    image: 'key' in image ? { key: image.key } : { uri: image.uri },
+    explain: item.record.explain ?? {},
+    acceptedAt: now,
+    capture,
+  };
+}
+
 /**
- * Accepts validated records: resolves the model version, decides capture, writes
- * prediction.json (and an inline image) BEFORE enqueueing, then records the idempotency entry.
- * A record already accepted is answered from its entry and nothing is written again. Failures are
- * per record: one bad record never sinks its neighbours in a batch.
+ * Accepts validated records. Each id is claimed in Redis first, so of concurrent submissions of
+ * one id exactly one is accepted (the others: 409 INFERENCE_IN_PROGRESS, or a duplicate once it is
+ * accepted). The claimer resolves the model version, decides capture, writes prediction.json (and
+ * an inline image) BEFORE enqueueing, then turns its claim into the idempotency entry, counting
+ * the capture decision in the same step. A claim whose record is not accepted is released, so a
+ * retry can go on at once. Failures are per record: one bad record never sinks its neighbours.
  */
 export async function acceptRecords(deps: AcceptDeps, records: readonly InferenceRecord[]): Promise<RecordOutcome[]> {
   const now = deps.now?.() ?? Date.now();
+  const holder = randomUUID();
   const outcomes: (RecordOutcome | undefined)[] = new Array(records.length);
-  const existing = await deps.index.getMany(records.map((r) => r.id));
   const firstAt = new Map<string, number>();
+  for (const [at, record] of records.entries()) if (!firstAt.has(record.id)) firstAt.set(record.id, at);
+  const firsts = [...firstAt.values()];
+  const claims = await deps.index.claim(holder, firsts.map((at) => (records[at] as InferenceRecord).id));
+  const claimed: number[] = [];
+  claims.forEach((claim, i) => {
+    const at = firsts[i] as number;
+    const { id } = records[at] as InferenceRecord;
+    if (claim.state === 'claimed') claimed.push(at);
+    else if (claim.state === 'in-progress') outcomes[at] = { id, error: inProgress(id) };
+    else outcomes[at] = { id, status: claim.entry.explain ? 'queued' : 'skipped', duplicate: true, reason: claim.entry.reason };
+  });
+
+  const released: string[] = [];
+  const refuse = (item: { at: number; record: InferenceRecord }, error: unknown) => {
+    outcomes[item.at] = { id: item.record.id, error: toApiError(error) };
+    released.push(item.record.id);
+  };
   const versions = new Map<string, Promise<string | undefined>>();
   const prepared: Prepared[] = [];
-
-  for (const [at, record] of records.entries()) {
-    const known = existing[at];
-    if (known) {
-      outcomes[at] = { id: record.id, status: known.explain ? 'queued' : 'skipped', duplicate: true, reason: known.reason };
-      continue;
-    }
-    if (firstAt.has(record.id)) continue; // the same id twice in one batch: answered like its first
-    firstAt.set(record.id, at);
-    try {
-      if (!versions.has(record.model.name)) versions.set(record.model.name, deps.servedVersion(record.model.name));
-      const served = await versions.get(record.model.name);
-      if (served === undefined) throw new ApiError(422, 'MODEL_NOT_SERVED', `no worker serves model "${record.model.name}"`);
-      const version = record.model.version ?? served;
-      if (version !== served) {
-        throw new ApiError(422, 'MODEL_VERSION_NOT_SERVED', `model "${record.model.name}" is served at version ${served}, not ${version}`);
+  try {
+    for (const at of claimed) {
+      const record = records[at] as InferenceRecord;
+      try {
+        prepared.push(await prepare(deps, record, at, now, versions));
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        refuse({ at, record }, error);
       }
-      const folder = inferenceFolder({ prefix: deps.storagePrefix, model: record.model.name, modelVersion: version, acceptedAt: new Date(now), inferenceId: record.id });
-      const item: Prepared = { at, record, folder, version, writes: [] };
-      if ('base64' in record.image) {
-        const inline = inlineImage(record.image.base64);
-        const key = keyIn(folder, `input.${inline.extension}`);
-        item.writes.push({ key, body: inline.bytes, contentType: inline.contentType });
-        item.image = { key, contentType: inline.contentType, bytes: inline.bytes.length };
-      } else if (parseS3Uri(record.image.uri).bucket !== deps.bucket) {
-        throw new ApiError(422, 'IMAGE_URI_OUTSIDE_BUCKET', `image.uri must be inside s3://${deps.bucket}/, got ${record.image.uri}`);
-      }
-      prepared.push(item);
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      outcomes[at] = { id: record.id, error };
     }
+  } catch (error) {
+    await releaseQuietly(deps, holder, claimed.map((at) => (records[at] as InferenceRecord).id));
+    throw error;
   }
 
   // Storage before the queue: a job must never point at a prediction that is not there.
   const stored: { item: Prepared; capture: CaptureDecision }[] = [];
   await forEachConcurrent(prepared, deps.store.parallelism, async (item) => {
-    const { record } = item;
     try {
-      if (!item.image && 'uri' in record.image) {
-        const head = await deps.store.head(parseS3Uri(record.image.uri).key);
-        if (!head) throw new ApiError(422, 'IMAGE_NOT_FOUND', `no object at ${record.image.uri}`);
-        if (head.bytes > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `${record.image.uri} is ${head.bytes} bytes; the limit is ${maxImageBytes}`);
-        item.image = { uri: record.image.uri, bytes: head.bytes };
-      }
-      const capture = decideCapture(deps.policy, record.id, record.prediction);
-      const document: PredictionDocument = {
-        schemaVersion: predictionSchemaVersion,
-        inferenceId: record.id,
-        acceptedAt: new Date(now).toISOString(),
-        model: { name: record.model.name, version: item.version, versionGiven: record.model.version !== undefined },
-        image: item.image as PredictionDocument['image'],
-        ...(record.prediction && { prediction: record.prediction }),
-        ...(record.explain && { explain: record.explain }),
-        ...(record.metadata && { metadata: record.metadata }),
-        capture,
-      };
-      item.writes.push({ key: keyIn(item.folder, predictionFileName), body: Buffer.from(`${JSON.stringify(document, null, 2)}\n`), contentType: 'application/json' });
-      for (const write of item.writes) await deps.store.put(write.key, write.body, { contentType: write.contentType });
-      stored.push({ item, capture });
+      stored.push({ item, capture: await store(deps, item, now) });
     } catch (error) {
-      outcomes[item.at] = { id: record.id, error: error instanceof ApiError ? error : storageUnavailable(error) };
+      refuse(item, error);
     }
   });
+  await releaseQuietly(deps, holder, released);
 
-  const jobs: ExplainJob[] = [];
-  for (const { item, capture } of stored) {
-    if (!capture.explain) continue;
-    const image = item.image as PredictionDocument['image'];
-    jobs.push({
-      inferenceId: item.record.id,
-      model: { name: item.record.model.name, version: item.version },
-      folder: item.folder,
-      image: 'key' in image ? { key: image.key } : { uri: image.uri },
-      explain: item.record.explain ?? {},
-      acceptedAt: now,
-      capture,
-    });
+  const storedIds = stored.map(({ item }) => item.record.id);
+  try {
+    await deps.enqueue(stored.filter(({ capture }) => capture.explain).map(({ item, capture }) => explainJob(item, capture, now)));
+  } catch (error) {
+    await releaseQuietly(deps, holder, storedIds);
+    throw error;
   }
-  await deps.enqueue(jobs);
   const entries = stored.map(({ item, capture }) => ({
     id: item.record.id,
     entry: { folder: item.folder, model: item.record.model.name, explain: capture.explain, reason: capture.reason, acceptedAt: now } satisfies IndexEntry,
   }));
-  await deps.index.record(entries);
-  for (const { item, capture } of stored) {
-    outcomes[item.at] = { id: item.record.id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name };
+  let recorded: boolean[];
+  try {
+    recorded = await deps.index.commit(holder, entries);
+  } catch (error) {
+    // The jobs are queued but the ids are not recorded: not "nothing was accepted". A retry
+    // re-stores the same documents, re-adds the same job ids (BullMQ ignores them) and records.
+    await releaseQuietly(deps, holder, storedIds);
+    throw new ApiError(
+      503,
+      'ACCEPT_INCOMPLETE',
+      `the records were stored and queued but their ids could not be recorded; retry with the same ids to complete them (a retry makes no second job) (${error instanceof Error ? error.message : String(error)})`,
+      undefined,
+      5,
+    );
   }
-  // A repeat of an id within this batch has no outcome of its own: it is its first's, as a duplicate.
+  stored.forEach(({ item, capture }, i) => {
+    const { id } = item.record;
+    // Not recorded: this request's claim expired and another request holds the id now.
+    outcomes[item.at] = recorded[i]
+      ? { id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name }
+      : { id, error: inProgress(id) };
+  });
+  // A repeat of an id within this batch has no outcome of its own: it is its first's, as a
+  // duplicate, without `model` (the first already counted the capture decision).
   return records.map((record, at) => {
     const own = outcomes[at];
     if (own) return own;
     const first = outcomes[firstAt.get(record.id) as number] as RecordOutcome;
-    return 'status' in first ? { ...first, duplicate: true } : first;
+    if (!('status' in first)) return first;
+    return { id: first.id, status: first.status, duplicate: true, reason: first.reason };
   });
 }
 
-function storageUnavailable(error: unknown): ApiError {
-  return new ApiError(503, 'STORAGE_UNAVAILABLE', `storage is unavailable; the record was not accepted, retry later (${error instanceof Error ? error.message : String(error)})`, undefined, 5);
+/** Releases claims; a failure is left to the claims' expiry (the caller is already answering an error). */
+async function releaseQuietly(deps: AcceptDeps, holder: string, ids: readonly string[]): Promise<void> {
+  await deps.index.release(holder, ids).catch(() => undefined);
 }

@@ -1,4 +1,29 @@
 import { ApiError } from '@gradcam/http-service';
+import { QueueUnavailableError } from '@gradcam/queue';
+import { isStorageError } from '@gradcam/storage';
+
+const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause));
 
 export const unavailable = (what: string, cause: unknown) =>
-  new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `${what} is unavailable; nothing was accepted, retry later (${cause instanceof Error ? cause.message : String(cause)})`, undefined, 5);
+  new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `${what} is unavailable; nothing was accepted, retry later (${reason(cause)})`, undefined, 5);
+
+export const storageUnavailable = (cause: unknown) =>
+  new ApiError(503, 'STORAGE_UNAVAILABLE', `storage is unavailable; the record was not accepted, retry later (${reason(cause)})`, undefined, 5);
+
+/**
+ * States an error that is not already an ApiError. Only a dependency that cannot answer now
+ * (Redis: QueueUnavailableError; storage: STORAGE_UNAVAILABLE) is a 503 a client should retry;
+ * anything else (storage refusing access, a stored document failing its schema, a bug) is a 500
+ * INTERNAL, which retrying will not cure.
+ */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof QueueUnavailableError) return unavailable('Redis', error);
+  if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return storageUnavailable(error);
+  if (isStorageError(error, 'STORAGE_ACCESS_DENIED')) {
+    return new ApiError(500, 'INTERNAL', `storage refused access (a deployment problem: check the store's credentials and policy): ${error.message}`);
+  }
+  // One line, bounded: a schema failure's message is a page of JSON (the whole of it belongs in logs).
+  const summary = reason(error).replace(/\s+/g, ' ').slice(0, 200);
+  return new ApiError(500, 'INTERNAL', `an unexpected error occurred (${error instanceof Error ? error.name : typeof error}): ${summary}`);
+}

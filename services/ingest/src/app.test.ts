@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { manifestFileName, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { maxImageBytes } from './inline-image.ts';
 import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
 
 const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
@@ -12,6 +15,26 @@ const record = (id: string, extra: Record<string, unknown> = {}) => ({
   image: { base64: photo.toString('base64') },
   ...extra,
 });
+
+/** A multipart body of `record` (JSON) and `image` file parts, plus any extra parts. */
+function multipartBody(parts: ({ field: string; value: string } | { file: string; data: Buffer })[]) {
+  const boundary = 'gradcam-boundary';
+  const chunks = parts.map((part) =>
+    'field' in part
+      ? Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.field}"\r\n\r\n${part.value}\r\n`)
+      : Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.file}"; filename="x.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`), part.data, Buffer.from('\r\n')]),
+  );
+  return { headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: Buffer.concat([...chunks, Buffer.from(`--${boundary}--\r\n`)]) };
+}
+
+/** The pid of the server behind a connection, from INFO (to freeze it with SIGSTOP). */
+async function serverPid(redis: Redis): Promise<number> {
+  const pid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+  assert.ok(pid > 0);
+  return pid;
+}
+
+const captureDecisions = (h: IngestHarness) => h.redis.hgetall(redisKeys(h.queue.opts.prefix as string).captureDecisions);
 
 let redis: RedisServer;
 before(async () => {
@@ -79,6 +102,10 @@ describe('POST /v1/inferences', () => {
       [record('old-version', { model: { name: 'nsfw-mobilenet-v2', version: 'v0' } }), 422, 'MODEL_VERSION_NOT_SERVED', /served at version nsfwjs-4.4.0, not v0/],
       [record('elsewhere', { image: { uri: 's3://other-bucket/a.jpg' } }), 422, 'IMAGE_URI_OUTSIDE_BUCKET', /inside s3:\/\/local\//],
       [record('missing-ref', { image: { uri: 's3://local/nothing/here.jpg' } }), 422, 'IMAGE_NOT_FOUND', /no object at/],
+      [record('uri-double', { image: { uri: 's3://local/a//b.jpg' } }), 422, 'IMAGE_URI_INVALID', /empty segment/],
+      [record('uri-folder', { image: { uri: 's3://local/photos/' } }), 422, 'IMAGE_URI_INVALID', /empty segment/],
+      [record('uri-absolute', { image: { uri: 's3://local//abs.jpg' } }), 422, 'IMAGE_URI_INVALID', /absolute/],
+      [record('uri-backslash', { image: { uri: 's3://local/a\\b.jpg' } }), 422, 'IMAGE_URI_INVALID', /backslash/],
       [record('both', { explain: { classes: [1], topK: 2 } }), 400, 'RECORD_INVALID', /classes or topK/],
     ];
     for (const [payload, status, code, message] of cases) {
@@ -87,8 +114,90 @@ describe('POST /v1/inferences', () => {
       const { error } = response.json<{ error: { code: string; message: string } }>();
       assert.equal(error.code, code);
       assert.match(error.message, message);
+      assert.equal(response.headers['retry-after'], undefined, `${code} is final: no Retry-After`);
     }
-    for (const id of ['text-image', 'no-model', 'missing-ref']) assert.equal(await h.queue.getJob(id), undefined);
+    for (const id of ['text-image', 'no-model', 'missing-ref', 'uri-double']) assert.equal(await h.queue.getJob(id), undefined);
+  });
+
+  test('concurrent submissions of one id: one is accepted, the other told to retry; the decision is counted once', async () => {
+    const field = 'nsfw-mobilenet-v2|explain|all';
+    const countedBefore = Number((await captureDecisions(h))[field] ?? 0);
+    const [a, b] = await Promise.all([
+      h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('race-1', { explain: { topK: 1 }, metadata: { who: 'a' } }) }),
+      h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('race-1', { explain: { topK: 3 }, metadata: { who: 'b' } }) }),
+    ]);
+    const answers = [a, b].map((r) => [r.statusCode, r.json<{ duplicate?: boolean; error?: { code: string } }>()] as const);
+    const accepted = answers.filter(([status]) => status === 202);
+    assert.equal(accepted.length, 1, JSON.stringify(answers));
+    const [other] = answers.filter(([status]) => status !== 202);
+    assert.ok(other);
+    // The loser claimed while the winner was storing (409), or after it finished (a duplicate).
+    if (other[0] === 409) {
+      assert.equal(other[1].error?.code, 'INFERENCE_IN_PROGRESS');
+      assert.equal((a.statusCode === 409 ? a : b).headers['retry-after'], '1');
+    } else {
+      assert.deepEqual([other[0], other[1].duplicate], [200, true]);
+    }
+    const winner = a.statusCode === 202 ? 'a' : 'b';
+    const job = await h.queue.getJob('race-1');
+    const prediction = JSON.parse((await h.store.get(`${job?.data.folder}prediction.json`)).toString()) as { explain: unknown; metadata: unknown };
+    assert.deepEqual(prediction.metadata, { who: winner });
+    assert.deepEqual(prediction.explain, job?.data.explain, 'prediction.json and the job come from the same submission');
+    assert.equal(Number((await captureDecisions(h))[field]), countedBefore + 1);
+    const again = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('race-1') });
+    assert.deepEqual([again.statusCode, again.json<{ duplicate: boolean }>().duplicate], [200, true]);
+  });
+
+  test('a record refused after its id was claimed releases the claim: a retry is accepted at once', async () => {
+    const uri = 's3://local/uploads/later.jpg';
+    const refused = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('claim-1', { image: { uri } }) });
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'IMAGE_NOT_FOUND');
+    assert.equal(await h.redis.exists(redisKeys(h.queue.opts.prefix as string).inference('claim-1')), 0, 'no claim is left behind');
+    await h.store.put('uploads/later.jpg', photo, { contentType: 'image/jpeg' });
+    const retried = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('claim-1', { image: { uri } }) });
+    assert.equal(retried.statusCode, 202, retried.body);
+  });
+
+  test('queued but its id not recorded: 503 says so (not "nothing was accepted"), and a retry completes it without a second job', async () => {
+    const decisionsKey = redisKeys(h.queue.opts.prefix as string).captureDecisions;
+    const counts = await h.redis.hgetall(decisionsKey);
+    await h.redis.del(decisionsKey);
+    await h.redis.set(decisionsKey, 'not a hash'); // the count cannot be written: recording fails after the enqueue
+    let response;
+    try {
+      response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('half-1') });
+    } finally {
+      await h.redis.del(decisionsKey);
+      if (Object.keys(counts).length > 0) await h.redis.hset(decisionsKey, counts);
+    }
+    assert.equal(response.statusCode, 503, response.body);
+    const { error } = response.json<{ error: { code: string; message: string } }>();
+    assert.equal(error.code, 'ACCEPT_INCOMPLETE');
+    assert.doesNotMatch(error.message, /nothing was accepted/);
+    assert.ok(response.headers['retry-after']);
+    assert.ok(await h.queue.getJob('half-1'));
+    const retried = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('half-1') });
+    assert.ok([200, 202].includes(retried.statusCode), retried.body);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/v1/inferences/half-1', headers: auth })).json<{ status: string }>().status, 'queued');
+    assert.equal((await h.queue.getJobs(['waiting'])).filter((j) => j.id === 'half-1').length, 1);
+  });
+
+  test('multipart limits: an image over the limit is IMAGE_TOO_LARGE, extra files or fields MULTIPART_INVALID, one of exactly the limit is accepted', async () => {
+    const recordField = (id: string) => ({ field: 'record', value: JSON.stringify({ id, model: { name: 'nsfw-mobilenet-v2' } }) });
+    const padded = (bytes: number) => Buffer.concat([photo, Buffer.alloc(bytes - photo.length)]);
+    const cases: [Parameters<typeof multipartBody>[0], number, string][] = [
+      [[recordField('mp-big'), { file: 'image', data: padded(maxImageBytes + 1) }], 413, 'IMAGE_TOO_LARGE'],
+      [[recordField('mp-two'), { file: 'image', data: photo }, { file: 'image', data: photo }], 400, 'MULTIPART_INVALID'],
+      [[...['a', 'b', 'c', 'd'].map((name) => ({ field: name, value: 'x' })), recordField('mp-fields'), { file: 'image', data: photo }], 400, 'MULTIPART_INVALID'],
+    ];
+    for (const [parts, status, code] of cases) {
+      const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', ...multipartBody(parts) });
+      assert.equal(response.statusCode, status, response.body);
+      assert.equal(response.json<{ error: { code: string } }>().error.code, code);
+    }
+    // 32 MiB is not a multiple of 3: its base64 ends in "=", which carries no byte.
+    const exact = await h.app.inject({ method: 'POST', url: '/v1/inferences', ...multipartBody([recordField('mp-exact'), { file: 'image', data: padded(maxImageBytes) }]) });
+    assert.equal(exact.statusCode, 202, exact.body);
   });
 
   test('no token or a wrong one: 401, and nothing else is revealed', async () => {
@@ -137,6 +246,10 @@ describe('POST /v1/inferences:batch', () => {
         [3, 'b-unsure', 'queued', true],
       ],
     );
+    assert.equal(body.results[3]?.model, undefined, 'a repeat within the batch carries no model: it is not counted again');
+    const metrics = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^gradcam_ingest_capture_decisions_total\{model="nsfw-mobilenet-v2",decision="explain",reason="low-confidence"\} 1$/m);
+    assert.equal((await captureDecisions(h))['nsfw-mobilenet-v2|explain|low-confidence'], '1');
     assert.ok(await h.queue.getJob('b-unsure'));
     assert.equal(await h.queue.getJob('b-sure'), undefined, 'not sampled: stored, not explained');
     const status = await h.app.inject({ method: 'GET', url: '/v1/inferences/b-sure', headers: auth });
@@ -176,6 +289,23 @@ describe('status, backpressure and outages', () => {
     }
   });
 
+  test('a stored document failing its schema is a 500 INTERNAL, not a 503 to retry forever', async () => {
+    const h = await createIngestHarness({ redisUrl: redis.url });
+    try {
+      await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('bad-manifest') });
+      const job = await h.queue.getJob('bad-manifest');
+      assert.ok(job);
+      await h.store.put(`${job.data.folder}${manifestFileName}`, Buffer.from('{"schemaVersion": "nonsense"}'), { contentType: 'application/json' });
+      await job.remove(); // as retention would: the status then comes from the stored manifest
+      const response = await h.app.inject({ method: 'GET', url: '/v1/inferences/bad-manifest', headers: auth });
+      assert.equal(response.statusCode, 500, response.body);
+      assert.equal(response.json<{ error: { code: string } }>().error.code, 'INTERNAL');
+      assert.equal(response.headers['retry-after'], undefined);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('a full queue answers 429 with Retry-After and accepts nothing', async () => {
     const h = await createIngestHarness({ redisUrl: redis.url, maxQueueDepth: 2 });
     try {
@@ -188,6 +318,25 @@ describe('status, backpressure and outages', () => {
       assert.equal(await h.queue.getJob('q-3'), undefined);
     } finally {
       await h.close();
+    }
+  });
+
+  test('Redis frozen (socket open, no answers): 503 within seconds instead of a hang', { timeout: 30_000 }, async () => {
+    const ownRedis = await startRedisServer();
+    const h = await createIngestHarness({ redisUrl: ownRedis.url });
+    const pid = await serverPid(h.redis);
+    try {
+      process.kill(pid, 'SIGSTOP');
+      const started = Date.now();
+      const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('frozen-1') });
+      assert.ok(Date.now() - started < 6_000, `answered after ${Date.now() - started} ms`);
+      assert.equal(response.statusCode, 503, response.body);
+      assert.ok(response.headers['retry-after']);
+      assert.equal(response.json<{ error: { code: string } }>().error.code, 'DEPENDENCY_UNAVAILABLE');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await h.close();
+      await ownRedis.stop();
     }
   });
 

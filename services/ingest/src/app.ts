@@ -5,10 +5,12 @@ import { createBearerAuth } from '@gradcam/auth';
 import { ApiError, apiErrorBody, registerOperationalRoutes, sendApiError } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { type AcceptDeps, type RecordOutcome, acceptRecords, maxImageBytes } from './accept-records.ts';
-import { unavailable } from './api-error.ts';
+import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
+import { toApiError, unavailable } from './api-error.ts';
 import { cachedFor } from './cached-for.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
+import { maxImageBytes } from './inline-image.ts';
+import { readMultipartRecord } from './multipart-record.ts';
 
 export interface IngestTelemetry {
   request(route: string, status: number, seconds: number): void;
@@ -50,28 +52,6 @@ function parseRecord(body: unknown): InferenceRecord {
   return parsed.data;
 }
 
-/** Reads a multipart upload: a `record` field (JSON, without `image`) and an `image` file. */
-async function multipartRecord(request: FastifyRequest): Promise<InferenceRecord> {
-  let record: Record<string, unknown> | undefined;
-  let image: Buffer | undefined;
-  for await (const part of request.parts({ limits: { fileSize: maxImageBytes, files: 1, fields: 4 } })) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'image') throw new ApiError(400, 'MULTIPART_INVALID', `unexpected file field "${part.fieldname}"; send the image as "image"`);
-      image = await part.toBuffer();
-      if (part.file.truncated) throw new ApiError(413, 'IMAGE_TOO_LARGE', `images are limited to ${maxImageBytes} bytes`);
-    } else if (part.fieldname === 'record') {
-      try {
-        record = JSON.parse(String(part.value)) as Record<string, unknown>;
-      } catch {
-        throw new ApiError(400, 'MULTIPART_INVALID', 'the "record" field is not valid JSON');
-      }
-    }
-  }
-  if (!record) throw new ApiError(400, 'MULTIPART_INVALID', 'multipart uploads need a "record" field holding the record as JSON');
-  if (!image) throw new ApiError(400, 'MULTIPART_INVALID', 'multipart uploads need an "image" file field');
-  return parseRecord({ ...record, image: { base64: image.toString('base64') } });
-}
-
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: deps.maxBodyBytes, logger: false });
   await app.register(multipart, { limits: { fileSize: maxImageBytes } });
@@ -85,13 +65,14 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   app.setErrorHandler(async (error, _request, reply) => {
     if (error instanceof ApiError) return sendApiError(reply, error);
     const fastifyError = error as { statusCode?: number; code?: string; message: string };
-    if (fastifyError.statusCode === 413 || fastifyError.code === 'FST_REQ_FILE_TOO_LARGE') {
+    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendApiError(reply, new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${deps.maxBodyBytes} bytes`));
     }
     if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
       return sendApiError(reply, new ApiError(fastifyError.statusCode, 'REQUEST_INVALID', fastifyError.message));
     }
-    return sendApiError(reply, unavailable('a dependency (Redis or storage)', error));
+    // 503 only for a dependency that cannot answer now; anything else is a 500 retrying will not cure.
+    return sendApiError(reply, toApiError(error));
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {
@@ -108,21 +89,17 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
       throw new ApiError(429, 'QUEUE_FULL', `${waiting} jobs are waiting (limit ${deps.maxQueueDepth}); retry later`, undefined, 10);
     }
   };
+  // A failure of the whole call reaches the error handler: toApiError decides 503 or 500.
   const accept = async (records: InferenceRecord[]) => {
-    try {
-      const outcomes = await acceptRecords(deps.accept, records);
-      deps.telemetry.records(outcomes);
-      for (const o of outcomes) if ('status' in o && o.model !== undefined) deps.telemetry.captured(o.model, o.status === 'queued', o.reason);
-      return outcomes;
-    } catch (error) {
-      if (error instanceof ApiError) throw error;
-      throw unavailable('the queue (Redis)', error);
-    }
+    const outcomes = await acceptRecords(deps.accept, records);
+    deps.telemetry.records(outcomes);
+    for (const o of outcomes) if ('status' in o && o.model !== undefined) deps.telemetry.captured(o.model, o.status === 'queued', o.reason);
+    return outcomes;
   };
 
   app.post('/v1/inferences', guarded, async (request, reply) => {
     await admit();
-    const record = request.isMultipart() ? await multipartRecord(request) : parseRecord(request.body);
+    const record = parseRecord(request.isMultipart() ? await readMultipartRecord(request) : request.body);
     const [outcome] = await accept([record]);
     if (!outcome) throw new Error('no outcome');
     if ('error' in outcome) throw outcome.error;

@@ -1,4 +1,5 @@
 import { captureDecisionField, captureReasonSchema, redisKeys } from '@gradcam/contracts';
+import { QueueUnavailableError } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -12,10 +13,64 @@ export const indexEntrySchema = z.object({
 });
 export type IndexEntry = z.infer<typeof indexEntrySchema>;
 
+/** What a claim found: the id is now ours, was accepted before, or another request is accepting it. */
+export type ClaimResult = { readonly state: 'claimed' } | { readonly state: 'accepted'; readonly entry: IndexEntry } | { readonly state: 'in-progress' };
+
+/** How long a claim holds an id when its holder neither commits nor releases it (it crashed). */
+export const defaultClaimTtlMs = 60_000;
+
+// An entry is JSON (starts with "{"); a claim is this prefix and its holder's token.
+const claimPrefix = 'claim:';
+
+// KEYS: inference keys. ARGV: claim value, claim TTL (ms). Per key: '' when claimed now, else the value found.
+// ('' rather than nil: a nil would end the array Redis returns.)
+const claimScript = `
+local found = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value then
+    found[i] = value
+  else
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    found[i] = ''
+  end
+end
+return found`;
+
+// KEYS: inference keys…, then the capture-decisions hash. ARGV: claim value, entry TTL (s), then an
+// entry and its decision field per inference key. An entry replaces this holder's claim (or a claim
+// that expired with nobody else's in its place) and only then is its decision counted.
+const commitScript = `
+local decisions = KEYS[#KEYS]
+local recorded, counts = {}, {}
+for i = 1, #KEYS - 1 do
+  local value = redis.call('GET', KEYS[i])
+  if value == false or value == ARGV[1] then
+    redis.call('SET', KEYS[i], ARGV[1 + 2 * i], 'EX', ARGV[2])
+    local field = ARGV[2 + 2 * i]
+    counts[field] = (counts[field] or 0) + 1
+    recorded[i] = 1
+  else
+    recorded[i] = 0
+  end
+end
+for field, count in pairs(counts) do redis.call('HINCRBY', decisions, field, count) end
+return recorded`;
+
+// KEYS: inference keys. ARGV: claim value. Only this holder's claims are removed.
+const releaseScript = `
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 0`;
+
 /**
- * The idempotency record of each accepted inference, in Redis next to the queue. Written after
- * prediction.json and the job, so an entry always points at something that exists; entries expire
- * with the retention period.
+ * The idempotency record of each inference, in Redis next to the queue. Accepting an id claims it
+ * first (a short-lived claim, before anything is stored), so of two concurrent submissions of one
+ * id exactly one goes on; the claim becomes the entry once prediction.json and the job exist, and
+ * the capture decision is counted in the same step, so once per id. A holder that fails releases
+ * its claim; one that dies leaves it to expire. Entries expire with the retention period.
+ * Redis failures reject with QueueUnavailableError (the caller answers 503).
  */
 export class InferenceIndex {
   private readonly keys: ReturnType<typeof redisKeys>;
@@ -24,34 +79,60 @@ export class InferenceIndex {
     private readonly redis: Redis,
     prefix: string,
     private readonly ttlSeconds: number,
+    private readonly claimTtlMs = defaultClaimTtlMs,
   ) {
     this.keys = redisKeys(prefix);
   }
 
-  async getMany(ids: readonly string[]): Promise<(IndexEntry | undefined)[]> {
-    if (ids.length === 0) return [];
-    const values = await this.redis.mget(ids.map((id) => this.keys.inference(id)));
-    return values.map((value) => (value === null ? undefined : indexEntrySchema.parse(JSON.parse(value))));
-  }
-
+  /** The entry of an accepted id; undefined when unknown or still being accepted. */
   async get(id: string): Promise<IndexEntry | undefined> {
-    return (await this.getMany([id]))[0];
+    const value = await this.call('could not read the inference record', () => this.redis.get(this.keys.inference(id)));
+    return value === null || value.startsWith(claimPrefix) ? undefined : parseEntry(value);
   }
 
-  /** Records accepted entries and counts their capture decisions, in one round trip. */
-  async record(entries: readonly { id: string; entry: IndexEntry }[]): Promise<void> {
-    if (entries.length === 0) return;
-    const pipeline = this.redis.multi();
-    // One HINCRBY per distinct decision rather than per entry: a batch has a handful of them.
-    const decisions = new Map<string, number>();
-    for (const { id, entry } of entries) {
-      pipeline.set(this.keys.inference(id), JSON.stringify(entry), 'EX', this.ttlSeconds, 'NX');
-      const field = captureDecisionField(entry.model, entry.explain, entry.reason);
-      decisions.set(field, (decisions.get(field) ?? 0) + 1);
-    }
-    for (const [field, count] of decisions) pipeline.hincrby(this.keys.captureDecisions, field, count);
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error !== null);
-    if (failed) throw failed[0] as Error;
+  /** Claims each id not yet known for `holder` (distinct ids, one round trip). */
+  async claim(holder: string, ids: readonly string[]): Promise<ClaimResult[]> {
+    if (ids.length === 0) return [];
+    const keys = ids.map((id) => this.keys.inference(id));
+    const found = (await this.call('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
+    return found.map((value): ClaimResult => {
+      if (value === '') return { state: 'claimed' };
+      if (value.startsWith(claimPrefix)) return { state: 'in-progress' };
+      return { state: 'accepted', entry: parseEntry(value) };
+    });
   }
+
+  /**
+   * Turns `holder`'s claims into entries and counts their capture decisions, atomically. Per
+   * entry: false when another request holds the id now (this holder's claim expired first), in
+   * which case nothing was recorded or counted for it.
+   */
+  async commit(holder: string, entries: readonly { id: string; entry: IndexEntry }[]): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const keys = entries.map(({ id }) => this.keys.inference(id));
+    const args = entries.flatMap(({ entry }) => [JSON.stringify(entry), captureDecisionField(entry.model, entry.explain, entry.reason)]);
+    const recorded = (await this.call('could not record the accepted inferences', () =>
+      this.redis.eval(commitScript, keys.length + 1, ...keys, this.keys.captureDecisions, claimPrefix + holder, this.ttlSeconds, ...args),
+    )) as number[];
+    return recorded.map((r) => r === 1);
+  }
+
+  /** Gives up `holder`'s claims on ids it did not accept, so a retry need not wait for them to expire. */
+  async release(holder: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const keys = ids.map((id) => this.keys.inference(id));
+    await this.call('could not release the inference ids', () => this.redis.eval(releaseScript, keys.length, ...keys, claimPrefix + holder));
+  }
+
+  private async call<T>(what: string, command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw new QueueUnavailableError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+}
+
+function parseEntry(value: string): IndexEntry {
+  return indexEntrySchema.parse(JSON.parse(value));
 }

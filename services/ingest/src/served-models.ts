@@ -1,4 +1,5 @@
 import { redisKeys } from '@gradcam/contracts';
+import { QueueUnavailableError } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { cachedFor } from './cached-for.ts';
 
@@ -8,6 +9,10 @@ import { cachedFor } from './cached-for.ts';
  */
 export function servedModelVersions(redis: Redis, prefix: string, ttlMs = 2_000): (model: string) => Promise<string | undefined> {
   const key = redisKeys(prefix).servedModels;
-  const versions = cachedFor(ttlMs, () => redis.hgetall(key));
+  const versions = cachedFor(ttlMs, () =>
+    redis.hgetall(key).catch((error: unknown) => {
+      throw new QueueUnavailableError(`could not read the served model versions: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }),
+  );
   return async (model) => (await versions())[model];
 }

@@ -36,6 +36,8 @@ export interface AcceptDeps {
   /** `s3://{bucket}/…` references must name this bucket: ingest reads nothing outside its own store. */
   readonly bucket: string;
   readonly now?: () => number;
+  /** Told of every failure answered 500 INTERNAL (a bug or a deployment fault), for the logs. */
+  readonly onInternalError?: (error: unknown) => void;
 }
 
 export type RecordOutcome =
@@ -173,7 +175,9 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
 
   const released: string[] = [];
   const refuse = (item: { at: number; record: InferenceRecord }, error: unknown) => {
-    outcomes[item.at] = { id: item.record.id, error: toApiError(error) };
+    const answer = toApiError(error);
+    if (answer.status >= 500 && answer.status !== 503) deps.onInternalError?.(error);
+    outcomes[item.at] = { id: item.record.id, error: answer };
     released.push(item.record.id);
   };
   const versions = new Map<string, Promise<string | undefined>>();

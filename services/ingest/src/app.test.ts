@@ -301,6 +301,8 @@ describe('status, backpressure and outages', () => {
       assert.equal(response.statusCode, 500, response.body);
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'INTERNAL');
       assert.equal(response.headers['retry-after'], undefined);
+      assert.equal(h.internalErrors.length, 1, 'the whole error goes to the logs');
+      assert.match(String(h.internalErrors[0]), /schemaVersion/);
     } finally {
       await h.close();
     }

@@ -72,7 +72,9 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
       return sendApiError(reply, new ApiError(fastifyError.statusCode, 'REQUEST_INVALID', fastifyError.message));
     }
     // 503 only for a dependency that cannot answer now; anything else is a 500 retrying will not cure.
-    return sendApiError(reply, toApiError(error));
+    const answer = toApiError(error);
+    if (answer.status >= 500 && answer.status !== 503) deps.accept.onInternalError?.(error);
+    return sendApiError(reply, answer);
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {

@@ -30,6 +30,8 @@ export interface IngestWiring {
   /** How long an accepted id is remembered (idempotency and status). */
   readonly indexTtlSeconds?: number;
   readonly servedModelsCacheMs?: number;
+  /** Told of every failure answered 500 INTERNAL: the client sees one line, the logs get the whole error. */
+  readonly onInternalError?: (error: unknown) => void;
 }
 
 /** Builds the ingest app on its clients: the one wiring used by main.ts and by the tests. */
@@ -46,6 +48,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       policy: wiring.policy,
       storagePrefix: wiring.storagePrefix,
       bucket: wiring.bucket,
+      ...(wiring.onInternalError && { onInternalError: wiring.onInternalError }),
     },
     status: {
       index,

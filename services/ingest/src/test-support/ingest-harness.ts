@@ -18,6 +18,8 @@ export interface IngestHarness {
   readonly store: FsBlobStore;
   readonly queue: ExplainQueue;
   readonly redis: Redis;
+  /** What the app reported as 500 INTERNAL (main.ts logs these). */
+  readonly internalErrors: unknown[];
   close(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export async function createIngestHarness(options: { redisUrl: string; policy?: 
   await connectionReady(redis);
   await redis.hset(redisKeys(prefix).servedModels, { 'nsfw-mobilenet-v2': 'nsfwjs-4.4.0' });
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const internalErrors: unknown[] = [];
   const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
   const app = await createIngestApp({
     redis,
@@ -49,9 +52,11 @@ export async function createIngestHarness(options: { redisUrl: string; policy?: 
     presignSeconds: 60,
     signingSecret: 'test-signing-secret-123',
     servedModelsCacheMs: 0,
+    onInternalError: (error) => internalErrors.push(error),
   });
   return {
     app,
+    internalErrors,
     store,
     queue,
     redis,

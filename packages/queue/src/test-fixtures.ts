@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ExplainJob } from '@gradcam/contracts';
 
-/** Test-only helpers shared by this package's *.test.ts files (not exported from index). */
+/** Test-only helpers for tests on the queue (`@gradcam/queue/test-fixtures`; not exported from index). */
 
 export function explainJobFixture(inferenceId: string): ExplainJob {
   const folder = `mobilenet/v1/dt=2025-01-01/${inferenceId}/`;

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import type { ReviewItem } from '@gradcam/contracts';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { Redis } from 'ioredis';
+import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool, type ReviewListFilter } from './review-pool.ts';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+const { redis, stop } = await startRedisWithClient();
+after(stop);
 
 const pool = () => new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`);
 const item = (id: string, priority: number, model = 'm', sampledAt = 1_000): ReviewItem => ({

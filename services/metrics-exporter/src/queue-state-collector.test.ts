@@ -2,28 +2,16 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
-import { type ExplainJob, redisKeys } from '@gradcam/contracts';
+import { redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
+import { explainJobFixture as job } from '@gradcam/queue/test-fixtures';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
 import { type CollectSource, createQueueStateCollector } from './queue-state-collector.ts';
-
-function job(inferenceId: string): ExplainJob {
-  const folder = `mobilenet/v1/dt=2025-01-01/${inferenceId}/`;
-  return {
-    inferenceId,
-    model: { name: 'mobilenet', version: 'v1' },
-    folder,
-    image: { key: `${folder}input.jpg` },
-    explain: {},
-    acceptedAt: Date.now(),
-    capture: { explain: true, reason: 'all', policy: 'all' },
-  };
-}
 
 interface Exporter {
   readonly app: FastifyInstance;

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import { type ReviewItem, type ReviewSampling, explainQueueName, redisKeys } from '@gradcam/contracts';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createReviewSampler } from './review-sampler.ts';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+const { server, redis, stop } = await startRedisWithClient();
+after(stop);
 
 const sampled: ReviewSampling = { sampled: true, policy: 'budget(K=60/h)', reason: 'budget', priority: 0.9, threshold: 0.4 };
 const skipped: ReviewSampling = { sampled: false, policy: 'budget(K=60/h)', reason: 'below-threshold', priority: 0.1, threshold: 0.5 };

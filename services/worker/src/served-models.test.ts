@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { Redis } from 'ioredis';
+import { after, test } from 'node:test';
+import { startRedisWithClient } from '@gradcam/dev-services';
 import { heartbeatServedModels, isModelVersionLive } from './served-models.ts';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await startRedisServer();
-  redis = new Redis(server.url);
-});
-after(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+const { redis, stop } = await startRedisWithClient();
+after(stop);
 
 test('a version is live while some worker beats for it, and lapses once none does', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;

@@ -100,6 +100,9 @@ test('a killed ingest process is replaced while the other keeps serving; SIGTERM
   }, 30_000);
   assert.ok(replaced.includes(survivor as number));
   await waitUntilReady(service, `${baseUrl}/readyz`, 30_000);
+  // The killed process's counts stay in the sum (it reported them to the primary's scrapes in the
+  // first test): a total that fell would read as a counter reset in Prometheus.
+  for (let scrape = 0; scrape < 4; scrape++) assert.equal(await acceptedCount(), 24);
 
   assert.equal(await service.stop('SIGTERM'), 'code 0');
   for (const pid of replaced) assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is gone`);

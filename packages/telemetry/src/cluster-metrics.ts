@@ -1,4 +1,4 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { MetricsResponse } from './registry.ts';
 
@@ -15,38 +15,98 @@ type ScrapeAnswer = { readonly type: typeof scrapeAnswer; readonly id: number } 
 const isMessage = <T extends { type: string }>(message: unknown, type: T['type']): message is T =>
   typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
 
+/** One process's metrics as `registry.getMetricsAsJSON()` gives them (plain data: it crosses IPC). */
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+const metricsRequest = 'gradcam:cluster-metrics';
+const metricsAnswer = 'gradcam:cluster-metrics-answer';
+interface MetricsRequest {
+  readonly type: typeof metricsRequest;
+  readonly id: number;
+}
+interface MetricsAnswer {
+  readonly type: typeof metricsAnswer;
+  readonly id: number;
+  readonly metrics: MetricsJson;
+}
+/** How long the primary waits for one process's metrics before it uses what that process last sent. */
+const processAnswerTimeoutMs = 5_000;
+
+/** Counters and histograms only go up: a process that is gone still accounts for what it counted. */
+// prom-client types `type` as a numeric enum; the JSON holds its name.
+const monotonic = (metrics: MetricsJson): MetricsJson => metrics.filter((m) => ['counter', 'histogram'].includes(String(m.type)));
+
 /**
- * In a cluster's primary: answers each worker's scrape request with the metrics of every
- * worker aggregated (counters and histograms summed; prom-client's per-metric rules for the
- * runtime gauges). A scrape reaches whichever process accepted the connection, so without this
- * Prometheus would see one process's counters per scrape and read the jumps as resets.
+ * In a cluster's primary: answers each worker's scrape request with the metrics of every worker
+ * aggregated (counters and histograms summed; prom-client's per-metric rules for the runtime
+ * gauges). A scrape reaches whichever process accepted the connection, so without this Prometheus
+ * would see one process's counters per scrape and read the jumps as resets.
+ *
+ * The counters and histograms of processes that exited (a crash the supervisor replaced) stay in
+ * the sum at the last values they reported: dropping them would make every counter fall, which
+ * Prometheus reads as a reset and turns into a false spike in rate() and increase(). What a process
+ * counted after its last report is lost with it. A process that does not answer in time counts
+ * with its last report too.
  */
 export function answerClusterScrapes(): void {
-  const aggregator = new AggregatorRegistry();
+  const lastReport = new Map<number, MetricsJson>();
+  let retired: MetricsJson = [];
+  cluster.on('exit', (worker) => {
+    const last = lastReport.get(worker.id);
+    lastReport.delete(worker.id);
+    // Folded into one set as it goes, so a process that crashes daily does not grow the sum's inputs.
+    if (last) void (AggregatorRegistry.aggregate([retired, monotonic(last)]).getMetricsAsJSON() as Promise<MetricsJson>).then((merged) => (retired = merged));
+  });
+
+  const answers = new Map<number, (metrics: MetricsJson) => void>();
+  let nextId = 0;
+  const reportOf = (worker: Worker): Promise<MetricsJson | undefined> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        answers.delete(id);
+        resolve(lastReport.get(worker.id));
+      }, processAnswerTimeoutMs);
+      answers.set(id, (metrics) => {
+        clearTimeout(timer);
+        answers.delete(id);
+        lastReport.set(worker.id, metrics);
+        resolve(metrics);
+      });
+      if (worker.isConnected()) worker.send({ type: metricsRequest, id } satisfies MetricsRequest);
+    });
+
   cluster.on('message', (worker, message: unknown) => {
+    if (isMessage<MetricsAnswer>(message, metricsAnswer)) {
+      answers.get(message.id)?.(message.metrics);
+      return;
+    }
     if (!isMessage<ScrapeRequest>(message, scrapeRequest)) return;
     const answer = (fields: { body: string; contentType: string } | { error: string }) => {
       if (worker.isConnected()) worker.send({ type: scrapeAnswer, id: message.id, ...fields } satisfies ScrapeAnswer);
     };
-    aggregator.clusterMetrics().then(
-      (body) => answer({ body, contentType: aggregator.contentType }),
-      (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }),
-    );
+    const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    Promise.all(live.map(reportOf))
+      .then(async (reports) => {
+        const registry = AggregatorRegistry.aggregate([...reports.filter((r): r is MetricsJson => r !== undefined), retired]);
+        return { body: await registry.metrics(), contentType: registry.contentType };
+      })
+      .then(answer, (error: unknown) => answer({ error: error instanceof Error ? error.message : String(error) }));
   });
 }
 
 /**
- * In a cluster worker: offers `registry` to the primary's aggregation and returns the scrape
- * for this worker's `/metrics` route, which asks the primary for the whole cluster's metrics.
+ * In a cluster worker: answers the primary's requests for this process's metrics, and returns
+ * the scrape for this worker's `/metrics` route, which asks the primary for the whole cluster's.
  */
 export function clusterScrape(registry: Registry): () => Promise<MetricsResponse> {
-  // Constructing one attaches prom-client's listener that answers the primary's requests.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
   const waiting = new Map<number, (answer: ScrapeAnswer) => void>();
   let nextId = 0;
   process.on('message', (message: unknown) => {
     if (isMessage<ScrapeAnswer>(message, scrapeAnswer)) waiting.get(message.id)?.(message);
+    if (isMessage<MetricsRequest>(message, metricsRequest)) {
+      void registry.getMetricsAsJSON().then((metrics) => process.send?.({ type: metricsAnswer, id: message.id, metrics } satisfies MetricsAnswer));
+    }
   });
   return () =>
     new Promise<MetricsResponse>((resolve, reject) => {

@@ -51,11 +51,18 @@ const monotonic = (metrics: MetricsJson): MetricsJson => metrics.filter((m) => [
 export function answerClusterScrapes(): void {
   const lastReport = new Map<number, MetricsJson>();
   let retired: MetricsJson = [];
+  // Folds run one after another: two exits close together must not both start from the same sum.
+  let folding = Promise.resolve();
   cluster.on('exit', (worker) => {
     const last = lastReport.get(worker.id);
     lastReport.delete(worker.id);
+    if (!last) return;
     // Folded into one set as it goes, so a process that crashes daily does not grow the sum's inputs.
-    if (last) void (AggregatorRegistry.aggregate([retired, monotonic(last)]).getMetricsAsJSON() as Promise<MetricsJson>).then((merged) => (retired = merged));
+    folding = folding.then(async () => {
+      retired = (await AggregatorRegistry.aggregate([retired, monotonic(last)]).getMetricsAsJSON()) as MetricsJson;
+    }).catch(() => {
+      // A fold that failed leaves the sum as it was (that process's totals lost); the next still runs.
+    });
   });
 
   const answers = new Map<number, (metrics: MetricsJson) => void>();

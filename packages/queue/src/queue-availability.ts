@@ -14,6 +14,14 @@ export async function queueCall<T>(queue: Queue, what: string, call: () => Promi
   const connection: unknown = queue.opts.connection;
   // Queues built from plain options own their client; only a passed-in ioredis client can be checked.
   if (connection instanceof Redis) await connectionReady(connection);
+  return redisCall(what, call);
+}
+
+/**
+ * Runs Redis commands of the pipeline's own (beside BullMQ's), stating any failure as
+ * QUEUE_UNAVAILABLE with the Redis error as cause, as queueCall does: a request path answers 503.
+ */
+export async function redisCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {

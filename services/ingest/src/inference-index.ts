@@ -1,5 +1,5 @@
 import { captureDecisionField, captureReasonSchema, redisKeys } from '@gradcam/contracts';
-import { QueueUnavailableError } from '@gradcam/queue';
+import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -86,7 +86,7 @@ export class InferenceIndex {
 
   /** The entry of an accepted id; undefined when unknown or still being accepted. */
   async get(id: string): Promise<IndexEntry | undefined> {
-    const value = await this.call('could not read the inference record', () => this.redis.get(this.keys.inference(id)));
+    const value = await redisCall('could not read the inference record', () => this.redis.get(this.keys.inference(id)));
     return value === null || value.startsWith(claimPrefix) ? undefined : parseEntry(value);
   }
 
@@ -94,7 +94,7 @@ export class InferenceIndex {
   async claim(holder: string, ids: readonly string[]): Promise<ClaimResult[]> {
     if (ids.length === 0) return [];
     const keys = ids.map((id) => this.keys.inference(id));
-    const found = (await this.call('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
+    const found = (await redisCall('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
     return found.map((value): ClaimResult => {
       if (value === '') return { state: 'claimed' };
       if (value.startsWith(claimPrefix)) return { state: 'in-progress' };
@@ -111,7 +111,7 @@ export class InferenceIndex {
     if (entries.length === 0) return [];
     const keys = entries.map(({ id }) => this.keys.inference(id));
     const args = entries.flatMap(({ entry }) => [JSON.stringify(entry), captureDecisionField(entry.model, entry.explain, entry.reason)]);
-    const recorded = (await this.call('could not record the accepted inferences', () =>
+    const recorded = (await redisCall('could not record the accepted inferences', () =>
       this.redis.eval(commitScript, keys.length + 1, ...keys, this.keys.captureDecisions, claimPrefix + holder, this.ttlSeconds, ...args),
     )) as number[];
     return recorded.map((r) => r === 1);
@@ -121,16 +121,9 @@ export class InferenceIndex {
   async release(holder: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const keys = ids.map((id) => this.keys.inference(id));
-    await this.call('could not release the inference ids', () => this.redis.eval(releaseScript, keys.length, ...keys, claimPrefix + holder));
+    await redisCall('could not release the inference ids', () => this.redis.eval(releaseScript, keys.length, ...keys, claimPrefix + holder));
   }
 
-  private async call<T>(what: string, command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (error) {
-      throw new QueueUnavailableError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
-  }
 }
 
 function parseEntry(value: string): IndexEntry {

@@ -1,5 +1,5 @@
 import { redisKeys } from '@gradcam/contracts';
-import { QueueUnavailableError } from '@gradcam/queue';
+import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { cachedFor } from './cached-for.ts';
 
@@ -9,10 +9,6 @@ import { cachedFor } from './cached-for.ts';
  */
 export function servedModelVersions(redis: Redis, prefix: string, ttlMs = 2_000): (model: string) => Promise<string | undefined> {
   const key = redisKeys(prefix).servedModels;
-  const versions = cachedFor(ttlMs, () =>
-    redis.hgetall(key).catch((error: unknown) => {
-      throw new QueueUnavailableError(`could not read the served model versions: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }),
-  );
+  const versions = cachedFor(ttlMs, () => redisCall('could not read the served model versions', () => redis.hgetall(key)));
   return async (model) => (await versions())[model];
 }

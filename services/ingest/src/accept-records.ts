@@ -13,7 +13,7 @@ import {
 } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
 import { assertValidKey } from '@gradcam/storage';
-import { toApiError } from './api-error.ts';
+import { toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
 import type { IndexEntry, InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage, maxImageBytes } from './inline-image.ts';
@@ -175,9 +175,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
 
   const released: string[] = [];
   const refuse = (item: { at: number; record: InferenceRecord }, error: unknown) => {
-    const answer = toApiError(error);
-    if (answer.status >= 500 && answer.status !== 503) deps.onInternalError?.(error);
-    outcomes[item.at] = { id: item.record.id, error: answer };
+    outcomes[item.at] = { id: item.record.id, error: toReportedApiError(error, deps.onInternalError) };
     released.push(item.record.id);
   };
   const versions = new Map<string, Promise<string | undefined>>();

@@ -27,3 +27,10 @@ export function toApiError(error: unknown): ApiError {
   const summary = reason(error).replace(/\s+/g, ' ').slice(0, 200);
   return new ApiError(500, 'INTERNAL', `an unexpected error occurred (${error instanceof Error ? error.name : typeof error}): ${summary}`);
 }
+
+/** toApiError, telling `report` of each error it answers 500: the client gets one bounded line, the logs want the whole error. */
+export function toReportedApiError(error: unknown, report: ((error: unknown) => void) | undefined): ApiError {
+  const answer = toApiError(error);
+  if (answer.status >= 500 && answer.status !== 503) report?.(error);
+  return answer;
+}

@@ -6,7 +6,7 @@ import { ApiError, apiErrorBody, registerOperationalRoutes, sendApiError } from 
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
-import { toApiError, unavailable } from './api-error.ts';
+import { toReportedApiError, unavailable } from './api-error.ts';
 import { cachedFor } from './cached-for.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 import { maxImageBytes } from './inline-image.ts';
@@ -72,9 +72,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
       return sendApiError(reply, new ApiError(fastifyError.statusCode, 'REQUEST_INVALID', fastifyError.message));
     }
     // 503 only for a dependency that cannot answer now; anything else is a 500 retrying will not cure.
-    const answer = toApiError(error);
-    if (answer.status >= 500 && answer.status !== 503) deps.accept.onInternalError?.(error);
-    return sendApiError(reply, answer);
+    return sendApiError(reply, toReportedApiError(error, deps.accept.onInternalError));
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from './config-error.ts';
 import type { Env } from './env-reader.ts';
 import { EnvReader } from './env-reader.ts';
+import { assertWorkerPortsFit } from './service-configs.ts';
 
 /** What `gradcam up` (npm start) needs to decide before it starts the services. */
 export interface LocalStackConfig {
@@ -41,9 +42,7 @@ export function readLocalStackConfig(raw: Env): LocalStackConfig {
   const env = new EnvReader(raw);
   const workerProcesses = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
   const workerMetricsPort = stackPort(env, 'GRADCAM_WORKER_METRICS_PORT', 9465);
-  if (workerMetricsPort + workerProcesses - 1 > 65_535) {
-    throw new ConfigError('GRADCAM_WORKER_METRICS_PORT', `worker process i listens on ${workerMetricsPort} + i, so with ${workerProcesses} processes it must be at most ${65_536 - workerProcesses}, got ${workerMetricsPort}`);
-  }
+  assertWorkerPortsFit(workerMetricsPort, workerProcesses);
   return {
     redisUrl: env.url('REDIS_URL', undefined, ['redis:', 'rediss:']),
     apiToken: env.list('GRADCAM_API_TOKENS')[0],

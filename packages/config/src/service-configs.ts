@@ -135,14 +135,18 @@ export function readIngestConfig(raw: Env): IngestConfig {
   };
 }
 
+/** Worker process i serves its metrics on `metricsPort` + i: every one of them must be a port. */
+export function assertWorkerPortsFit(metricsPort: number, processes: number): void {
+  if (metricsPort + processes - 1 > 65_535) {
+    throw new ConfigError('GRADCAM_WORKER_METRICS_PORT', `worker process i listens on ${metricsPort} + i, so with ${processes} processes it must be at most ${65_536 - processes}, got ${metricsPort}`);
+  }
+}
+
 export function readWorkerConfig(raw: Env): WorkerConfig {
   const env = new EnvReader(raw);
   const processes = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
   const metricsPort = port(env, 'GRADCAM_WORKER_METRICS_PORT', 9465);
-  // Process i serves its metrics on metricsPort + i.
-  if (metricsPort !== 0 && metricsPort + processes - 1 > 65_535) {
-    throw new ConfigError('GRADCAM_WORKER_METRICS_PORT', `worker process i listens on ${metricsPort} + i, so with ${processes} processes it must be at most ${65_536 - processes}, got ${metricsPort}`);
-  }
+  if (metricsPort !== 0) assertWorkerPortsFit(metricsPort, processes);
   return {
     ...readCommonConfig(env),
     processes,

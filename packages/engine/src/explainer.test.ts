@@ -146,6 +146,26 @@ describe('Explainer on the built-in MobileNetV2', () => {
     }
   });
 
+  test('concurrent calls each explain their own images, on the CPU backend too (it reads its input arrays in place)', async () => {
+    // Score-CAM reads the input tensor again after the first await, when another call may have
+    // staged its own batch: each call must hold its own staging array until its tensor is gone.
+    const options = { methods: ['gradcam', 'scorecam'], scoreCam: { maxChannels: 2, batchSize: 2 } } as const;
+    await selectBackend('cpu');
+    try {
+      const [a, b] = inputs.map((input) => [input]) as [Float32Array[], Float32Array[]];
+      const alone = [await explainer.explain(a, options), await explainer.explain(b, options)];
+      const together = await Promise.all([explainer.explain(a, options), explainer.explain(b, options)]);
+      together.forEach((result, i) => {
+        const expected = mapsByKey(alone[i] as BatchExplanation);
+        const got = mapsByKey(result);
+        assert.equal(got.size, expected.size);
+        for (const [key, map] of expected) assert.equal(maxAbsDiff(map, got.get(key) as Float32Array), 0, `call ${i}: ${key}`);
+      });
+    } finally {
+      await selectBackend('wasm');
+    }
+  });
+
   test('webgpu gives the wasm maps where a WebGPU adapter exists, else a BACKEND_UNAVAILABLE error saying what to install', async (t) => {
     const methods: MethodName[] = ['gradcam', 'gradcam++'];
     const onWasm = await explainer.explain(inputs, { methods });

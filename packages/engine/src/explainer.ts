@@ -106,6 +106,8 @@ function softmax(logits: Float32Array): number[] {
 export class Explainer {
   private readonly batchPadding: BatchPadding;
   private blank: Float32Array | undefined;
+  /** Free staging arrays: one per engine call in flight, each as long as the largest batch yet. */
+  private readonly staging: Float32Array[] = [];
 
   constructor(
     readonly model: LoadedModel,
@@ -123,7 +125,14 @@ export class Explainer {
     return this.model.descriptor.labels[classIndex] ?? `class_${classIndex}`;
   }
 
-  private batchTensor(inputs: readonly Float32Array[]): Tensor4D {
+  /**
+   * The batch as ONE tensor, its values copied into a staging array that is reused from batch to
+   * batch. Stacking one tensor per image uploads each on its own, and on WebGPU every upload is a
+   * new mapped GPU buffer (Dawn's createBuffer was 10% of an H200 worker's main thread); a fresh
+   * multi-megabyte array per batch is external memory, which V8 answers with full collections.
+   * `release` hands the array back once the tensor is disposed: the CPU backend reads it in place.
+   */
+  private batchTensor(inputs: readonly Float32Array[]): { x: Tensor4D; release: () => void } {
     const [height, width] = this.inputShape;
     const size = height * width * 3;
     inputs.forEach((input, i) => {
@@ -131,20 +140,23 @@ export class Explainer {
         throw new EngineError('INPUT_INVALID', `input ${i} has ${input.length} values; ${this.model.descriptor.name} expects ${height}×${width}×3 = ${size}`);
       }
     });
-    // Stacked on the backend rather than through a JS staging array: a fresh multi-megabyte
-    // ArrayBuffer per batch is external memory, and V8 answers external-memory growth with full
-    // (mark-compact) collections; the backend copy is a memcpy.
-    return tf.tidy(() => tf.stack(inputs.map((input) => tf.tensor3d(input, [height, width, 3])))) as Tensor4D;
+    const length = inputs.length * size;
+    const free = this.staging.findIndex((array) => array.length >= length);
+    const staging = free >= 0 ? (this.staging.splice(free, 1)[0] as Float32Array) : new Float32Array(length);
+    inputs.forEach((input, i) => staging.set(input, i * size));
+    const x = tf.tensor4d(staging.subarray(0, length), [inputs.length, height, width, 3]);
+    return { x, release: () => this.staging.push(staging) };
   }
 
   /** Forward pass only (no gradients): the baseline the Grad-CAM overhead is measured against. */
   async predict(inputs: readonly Float32Array[]): Promise<Float32Array> {
-    const x = this.batchTensor(inputs);
+    const { x, release } = this.batchTensor(inputs);
     const logits = tf.tidy(() => this.model.runner.logits(x));
     try {
       return (await logits.data()) as Float32Array;
     } finally {
       tf.dispose([x, logits]);
+      release();
     }
   }
 
@@ -179,7 +191,7 @@ export class Explainer {
     const { runner } = this.model;
     const batch = inputs.length;
     const t0 = performance.now();
-    const x = this.batchTensor(inputs);
+    const { x, release } = this.batchTensor(inputs);
     const owned: Tensor[] = [x];
     try {
       const { activations, bypass } = runner.trunk(x);
@@ -293,6 +305,7 @@ export class Explainer {
       };
     } finally {
       tf.dispose(owned);
+      release();
     }
   }
 }

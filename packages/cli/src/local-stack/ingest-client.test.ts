@@ -75,6 +75,27 @@ describe('IngestClient retries', () => {
     assert.equal(bodies.length, 3);
   });
 
+  test('records answered 409 INFERENCE_IN_PROGRESS are posted again alone, and their new answers land at their own indexes', async () => {
+    const three = ['a', 'b', 'c'].map((id) => ({ ...records[0], id }));
+    const { baseUrl, bodies } = await server((n, _request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const busy = { error: { code: 'INFERENCE_IN_PROGRESS', message: 'another request is accepting it' } };
+      const results =
+        n === 0
+          ? [{ index: 0, id: 'a', status: 'queued' }, { index: 1, id: 'b', ...busy }, { index: 2, id: 'c', error: { code: 'IMAGE_URI_INVALID', message: 'bad key' } }]
+          : [{ index: 0, id: 'b', status: 'queued', duplicate: true }];
+      response.end(JSON.stringify({ accepted: n === 0 ? 1 : 1, rejected: n === 0 ? 2 : 0, results }));
+    });
+    const retries: string[] = [];
+    const client = new IngestClient({ baseUrl, token: 't', backoffMs: 1, onRetry: (reason) => retries.push(reason) });
+    const result = await client.postBatch(three);
+    assert.deepEqual(retries, ['1 of 3 records answered INFERENCE_IN_PROGRESS']);
+    assert.equal(bodies.length, 2);
+    assert.deepEqual((JSON.parse(bodies[1] as string) as { records: { id: string }[] }).records.map((r) => r.id), ['b']);
+    assert.deepEqual(result.results.map((r) => [r.index, r.id, r.status ?? r.error?.code]), [[0, 'a', 'queued'], [1, 'b', 'queued'], [2, 'c', 'IMAGE_URI_INVALID']]);
+    assert.deepEqual([result.accepted, result.rejected], [2, 1]);
+  });
+
   test('a refused connection fails at once, with the cause the demo recognises', async () => {
     // A port that was just free: listen on it, then close it again.
     const probe = createServer();

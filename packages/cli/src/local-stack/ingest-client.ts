@@ -4,7 +4,7 @@ export interface IngestClientOptions {
   readonly token: string;
   /** Per attempt: an attempt with no answer by then is abandoned and retried. Default 30 s. */
   readonly timeoutMs?: number;
-  /** Further attempts after a dropped connection, a timeout, 429 or 503. Default 4. */
+  /** Further attempts after a dropped connection, a timeout, 429 or 503, and for records answered busy or unavailable one by one. Default 4. */
   readonly retries?: number;
   /** First wait between attempts, doubling up to 5 s; a Retry-After header wins (up to 30 s). Default 250 ms. */
   readonly backoffMs?: number;
@@ -24,6 +24,9 @@ function retryableError(error: unknown): string | undefined {
   const code = (error as { cause?: { code?: unknown } }).cause?.code;
   return typeof code === 'string' && droppedConnection.has(code) ? `connection dropped (${code})` : undefined;
 }
+
+/** Per-record answers that a later attempt can change: the id was busy, or a dependency failed for that record. */
+const retryableRecordCodes = new Set(['INFERENCE_IN_PROGRESS', 'STORAGE_UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE']);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -81,7 +84,33 @@ export class IngestClient {
     }
   }
 
+  /**
+   * Posts the records, then posts again only those the server turned away for now: another
+   * request was accepting the same id (409 INFERENCE_IN_PROGRESS), or storage or Redis failed for
+   * that record alone. Their later answers replace the first ones, at the records' own indexes.
+   */
   async postBatch(records: readonly unknown[]): Promise<BatchResult> {
+    const { retries = 4, backoffMs = 250 } = this.options;
+    let result = await this.postOnce(records);
+    for (let attempt = 0; attempt < retries; attempt++) {
+      const again = result.results.filter((r) => r.error !== undefined && retryableRecordCodes.has(r.error.code)).map((r) => r.index);
+      if (again.length === 0) break;
+      const waitMs = Math.min(5000, backoffMs * 2 ** attempt);
+      this.options.onRetry?.(`${again.length} of ${records.length} records answered ${[...new Set(again.map((i) => result.results[i]?.error?.code))].join(', ')}`, waitMs);
+      await sleep(waitMs);
+      const retried = await this.postOnce(again.map((i) => records[i]));
+      const results = [...result.results];
+      retried.results.forEach((r, k) => {
+        const index = again[k] as number;
+        results[index] = { ...r, index };
+      });
+      const accepted = results.filter((r) => r.error === undefined).length;
+      result = { accepted, rejected: results.length - accepted, results };
+    }
+    return result;
+  }
+
+  private async postOnce(records: readonly unknown[]): Promise<BatchResult> {
     const { status, body } = await this.call<BatchResult & { error?: { message: string } }>('POST', '/v1/inferences:batch', { records });
     if (status !== 200) throw new Error(`POST /v1/inferences:batch answered ${status}: ${body.error?.message ?? JSON.stringify(body)}`);
     return body;

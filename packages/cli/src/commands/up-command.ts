@@ -3,13 +3,14 @@ import { readLocalStackConfig } from '@gradcam/config';
 import { RedisServerNotFoundError } from '@gradcam/dev-services';
 import { UsageError } from '../cli-error.ts';
 import { StackStartAbortedError, startLocalStack } from '../local-stack/local-stack.ts';
+import { handleStopSignals } from '../local-stack/stop-signals.ts';
 
 export const upUsage = `Usage: gradcam up   (npm start)
 
 Runs the pipeline on this machine: ingest (:8080), worker processes (one per core), the
 metrics exporter (:9464) and the review service with its page (:8081). Redis: REDIS_URL, else a private redis-server on a free port with its
 data in .gradcam/redis. Storage: S3 when S3_BUCKET (and S3_ENDPOINT) are set, else .gradcam/storage.
-Stop with Ctrl-C: workers finish their current batch first.`;
+Stop with Ctrl-C: workers finish their current batch first (a third Ctrl-C exits at once).`;
 
 export async function upCommand(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean' }, quiet: { type: 'boolean' } } });
@@ -21,9 +22,11 @@ export async function upCommand(argv: readonly string[]): Promise<number> {
   // Handlers first: a Ctrl-C while the models load (up to two minutes) must stop what has
   // started, in order, rather than kill this process and leave Redis and services holding ports.
   const stopRequest = new AbortController();
-  const requestStop = () => stopRequest.abort();
-  process.once('SIGINT', requestStop);
-  process.once('SIGTERM', requestStop);
+  handleStopSignals({
+    stop: () => stopRequest.abort(),
+    waiting: () => console.log('still stopping: the workers finish their current batch, then the exporter and Redis stop; Ctrl-C again to exit at once'),
+    force: (exitCode) => process.exit(exitCode),
+  });
   const stopRequested = new Promise<void>((resolve) => stopRequest.signal.addEventListener('abort', () => resolve(), { once: true }));
   console.log(`starting the local stack (${config.workerProcesses} worker process${config.workerProcesses === 1 ? '' : 'es'})…`);
   let stack;

@@ -1,2 +1,3 @@
 export { ApiError, apiErrorBody, sendApiError } from './api-error.ts';
 export { registerOperationalRoutes, type OperationalRoutes } from './operational-routes.ts';
+export { registerServiceDefaults } from './service-defaults.ts';

@@ -266,6 +266,23 @@ describe('POST /v1/inferences:batch', () => {
   });
 });
 
+describe('routes and ids', () => {
+  let h: IngestHarness;
+  before(async () => {
+    h = await createIngestHarness({ redisUrl: redis.url });
+  });
+  after(() => h.close());
+
+  test('an unknown route is 404 ROUTE_NOT_FOUND in the API error shape, with or without a token', async () => {
+    for (const [method, url, headers] of [['GET', '/v2/inferences/a', auth], ['GET', '/nowhere', {}], ['DELETE', '/v1/inferences/a', auth], ['GET', '/v1/inferences', auth]] as const) {
+      const response = await h.app.inject({ method, url, headers });
+      assert.equal(response.statusCode, 404, `${method} ${url}`);
+      assert.equal(response.json<{ error: { code: string } }>().error.code, 'ROUTE_NOT_FOUND');
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+    }
+  });
+});
+
 describe('status, backpressure and outages', () => {
   test('GET reports queued, then failed with the code the worker left on the job', async () => {
     const h = await createIngestHarness({ redisUrl: redis.url });

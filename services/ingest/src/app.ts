@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
-import { ApiError, apiErrorBody, registerOperationalRoutes, sendApiError } from '@gradcam/http-service';
+import { ApiError, apiErrorBody, registerOperationalRoutes, registerServiceDefaults, sendApiError } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
@@ -54,6 +54,7 @@ function parseRecord(body: unknown): InferenceRecord {
 
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: deps.maxBodyBytes, logger: false });
+  registerServiceDefaults(app);
   await app.register(multipart, { limits: { fileSize: maxImageBytes } });
   const clientOf = createBearerAuth(new Map(deps.apiTokens.map((token) => [token, 'client'] as const)));
   // Cached for a moment: a depth check per request would double the Redis round trips.

@@ -1,5 +1,5 @@
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
-import { registerOperationalRoutes } from '@gradcam/http-service';
+import { registerOperationalRoutes, registerServiceDefaults } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance } from 'fastify';
 
 export interface ExporterAppDeps {
@@ -15,6 +15,7 @@ export interface ExporterAppDeps {
 
 export function createApp(deps: ExporterAppDeps): FastifyInstance {
   const app = Fastify({ logger: false });
+  registerServiceDefaults(app);
   registerOperationalRoutes(app, {
     scrape: async () => {
       try {

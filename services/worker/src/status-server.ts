@@ -1,4 +1,4 @@
-import { registerOperationalRoutes } from '@gradcam/http-service';
+import { registerOperationalRoutes, registerServiceDefaults } from '@gradcam/http-service';
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 
@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
  */
 export async function startStatusServer(options: { host: string; port: number; registry: Registry; ready: () => boolean }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
+  registerServiceDefaults(app);
   registerOperationalRoutes(app, {
     checkReady: async () => {
       if (!options.ready()) throw new Error('loading models');

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import Fastify from 'fastify';
+import { ApiError, registerOperationalRoutes, registerServiceDefaults } from './index.ts';
+
+type ErrorBody = { error: { code: string; message: string } };
+
+function buildApp() {
+  const app = Fastify({ logger: false });
+  app.get('/early', async () => ({ ok: true }));
+  registerServiceDefaults(app);
+  app.get('/things/:id', async (request) => ({ id: (request.params as { id: string }).id }));
+  app.get('/boom', async () => {
+    throw new ApiError(409, 'BOOM', 'it went boom');
+  });
+  registerOperationalRoutes(app, { scrape: async () => ({ contentType: 'text/plain', body: 'x 1\n' }) });
+  return app;
+}
+
+describe('registerServiceDefaults', () => {
+  test('an unknown route, or a known path with another method, is 404 ROUTE_NOT_FOUND in the API error shape', async () => {
+    const app = buildApp();
+    for (const [method, url] of [['GET', '/nope'], ['GET', '/nope/deeper?signature=secret'], ['POST', '/healthz'], ['DELETE', '/things/a']] as const) {
+      const response = await app.inject({ method, url });
+      assert.equal(response.statusCode, 404, `${method} ${url}`);
+      assert.match(String(response.headers['content-type']), /^application\/json/);
+      const body = response.json<ErrorBody>();
+      assert.deepEqual(Object.keys(body), ['error']);
+      assert.equal(body.error.code, 'ROUTE_NOT_FOUND');
+      assert.equal(body.error.message.includes(`${method} ${url.split('?')[0]}`), true, body.error.message);
+      assert.doesNotMatch(body.error.message, /secret/, 'the query is never echoed');
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+    }
+    await app.close();
+  });
+
+  test('every answer carries X-Content-Type-Options: nosniff, routes declared before it included', async () => {
+    const app = buildApp();
+    for (const [url, status] of [['/early', 200], ['/things/a', 200], ['/boom', 409], ['/healthz', 200], ['/metrics', 200]] as const) {
+      const response = await app.inject({ method: 'GET', url });
+      assert.equal(response.statusCode, status, url);
+      assert.equal(response.headers['x-content-type-options'], 'nosniff', url);
+    }
+    await app.close();
+  });
+});

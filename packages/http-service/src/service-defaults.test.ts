@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { ApiError, registerOperationalRoutes, registerServiceDefaults } from './index.ts';
+import { ApiError, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults } from './index.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 
-function buildApp() {
-  const app = Fastify({ logger: false });
+function buildApp(answers?: Parameters<typeof frameworkErrorHandler>[0]) {
+  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 8 }, frameworkErrors: frameworkErrorHandler(answers) });
   app.get('/early', async () => ({ ok: true }));
   registerServiceDefaults(app);
   app.get('/things/:id', async (request) => ({ id: (request.params as { id: string }).id }));
@@ -41,6 +41,29 @@ describe('registerServiceDefaults', () => {
       assert.equal(response.statusCode, status, url);
       assert.equal(response.headers['x-content-type-options'], 'nosniff', url);
     }
+    await app.close();
+  });
+});
+
+describe('frameworkErrorHandler', () => {
+  test("router errors answer in the API error shape, not Fastify's", async () => {
+    const app = buildApp();
+    const tooLong = await app.inject({ method: 'GET', url: '/things/123456789' });
+    assert.equal(tooLong.statusCode, 414);
+    assert.equal(tooLong.json<ErrorBody>().error.code, 'PARAM_TOO_LONG');
+    assert.equal(tooLong.headers['x-content-type-options'], 'nosniff');
+    const badUrl = await app.inject({ method: 'GET', url: '/things/%E0%A4%A' });
+    assert.equal(badUrl.statusCode, 400);
+    assert.equal(badUrl.json<ErrorBody>().error.code, 'URL_MALFORMED');
+    assert.equal((await app.inject({ method: 'GET', url: '/things/12345678' })).statusCode, 200, 'exactly maxParamLength is routed');
+    await app.close();
+  });
+
+  test('a service chooses its own answer for a parameter over the limit', async () => {
+    const app = buildApp({ paramTooLong: new ApiError(400, 'ID_INVALID', 'ids are short') });
+    const response = await app.inject({ method: 'GET', url: '/things/123456789' });
+    assert.equal(response.statusCode, 400);
+    assert.deepEqual(response.json(), { error: { code: 'ID_INVALID', message: 'ids are short' } });
     await app.close();
   });
 });

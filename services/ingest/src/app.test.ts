@@ -273,6 +273,29 @@ describe('routes and ids', () => {
   });
   after(() => h.close());
 
+  test('ids of every valid length are routed, up to 128 characters (past Fastify\'s default parameter limit of 100)', async () => {
+    for (const id of ['a', 'i'.repeat(100), 'j'.repeat(101), `${'k'.repeat(126)}_-`]) {
+      const accepted = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record(id) });
+      assert.equal(accepted.statusCode, 202, accepted.body);
+      const status = await h.app.inject({ method: 'GET', url: `/v1/inferences/${id}`, headers: auth });
+      assert.equal(status.statusCode, 200, `${id.length} characters: ${status.body}`);
+      assert.equal(status.json<{ id: string; status: string }>().id, id);
+    }
+    const unknown = await h.app.inject({ method: 'GET', url: `/v1/inferences/${'u'.repeat(128)}`, headers: auth });
+    assert.equal(unknown.json<{ error: { code: string } }>().error.code, 'INFERENCE_NOT_FOUND');
+  });
+
+  test('an invalid id, however long, is 400 ID_INVALID in the API error shape', async () => {
+    for (const id of ['x'.repeat(129), 'y'.repeat(300), 'bad.id', 'a%2Fb', 'caf%C3%A9', '%E0%A4%A']) {
+      const response = await h.app.inject({ method: 'GET', url: `/v1/inferences/${id}`, headers: auth });
+      const body = response.json<{ error: { code: string; message: string } }>();
+      const expected = id === '%E0%A4%A' ? [400, 'URL_MALFORMED'] : [400, 'ID_INVALID'];
+      assert.deepEqual([response.statusCode, body.error.code], expected, `${id.slice(0, 12)}… (${id.length}): ${response.body}`);
+      assert.deepEqual(Object.keys(body), ['error']);
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+    }
+  });
+
   test('an unknown route is 404 ROUTE_NOT_FOUND in the API error shape, with or without a token', async () => {
     for (const [method, url, headers] of [['GET', '/v2/inferences/a', auth], ['GET', '/nowhere', {}], ['DELETE', '/v1/inferences/a', auth], ['GET', '/v1/inferences', auth]] as const) {
       const response = await h.app.inject({ method, url, headers });

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
-import { ApiError, apiErrorBody, registerOperationalRoutes, registerServiceDefaults, sendApiError } from '@gradcam/http-service';
+import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, sendApiError } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
@@ -52,8 +52,18 @@ function parseRecord(body: unknown): InferenceRecord {
   return parsed.data;
 }
 
+const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');
+
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: deps.maxBodyBytes, logger: false });
+  const app = Fastify({
+    bodyLimit: deps.maxBodyBytes,
+    logger: false,
+    // The longest id `inferenceIdSchema` allows (Fastify's default of 100 would answer a valid id
+    // of 101–128 characters with its own 414). The id is the only bounded path parameter here, so
+    // a longer one is an invalid id, answered like any other.
+    routerOptions: { maxParamLength: 128 },
+    frameworkErrors: frameworkErrorHandler({ paramTooLong: idInvalid() }),
+  });
   registerServiceDefaults(app);
   await app.register(multipart, { limits: { fileSize: maxImageBytes } });
   const clientOf = createBearerAuth(new Map(deps.apiTokens.map((token) => [token, 'client'] as const)));
@@ -139,7 +149,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
 
   app.get('/v1/inferences/:id', guarded, async (request) => {
     const { id } = request.params as { id: string };
-    if (!inferenceIdSchema.safeParse(id).success) throw new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');
+    if (!inferenceIdSchema.safeParse(id).success) throw idInvalid();
     return inferenceStatus(deps.status, id);
   });
 

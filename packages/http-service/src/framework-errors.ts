@@ -1,0 +1,31 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, sendApiError } from './api-error.ts';
+
+export interface FrameworkErrorAnswers {
+  /** The answer when a path parameter exceeds `routerOptions.maxParamLength` (default 414 `PARAM_TOO_LONG`). */
+  readonly paramTooLong?: ApiError;
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the errors its router raises before any route, hook or
+ * error handler runs (a path parameter over `routerOptions.maxParamLength`, a parameter that is
+ * not valid percent-encoding), answered in the services' error shape instead of Fastify's own.
+ * Hooks do not run for these, so the nosniff header of `registerServiceDefaults` is set here.
+ */
+export function frameworkErrorHandler(answers: FrameworkErrorAnswers = {}) {
+  return (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void => {
+    void reply.header('x-content-type-options', 'nosniff');
+    void sendApiError(reply, toApiError(error, answers));
+  };
+}
+
+function toApiError(error: FastifyError, answers: FrameworkErrorAnswers): ApiError {
+  switch (error.code) {
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return answers.paramTooLong ?? new ApiError(414, 'PARAM_TOO_LONG', 'a path parameter is too long');
+    case 'FST_ERR_BAD_URL':
+      return new ApiError(400, 'URL_MALFORMED', 'the path is not valid percent-encoding');
+    default:
+      return new ApiError(500, 'INTERNAL', 'internal error');
+  }
+}

@@ -13,10 +13,23 @@ function row(item: ReviewItem): Partial<Record<(typeof columns)[number], string 
   };
 }
 
-/** RFC 4180: quote every field that holds a quote, comma or line break; double inner quotes. */
+/**
+ * Text a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+1`, `-1+2`, `@SUM(…)`, or text that
+ * starts with a tab or carriage return) gets a leading `'`, as OWASP advises against CSV
+ * injection: the cell then shows as text. Labels, comments, reviewer names and even ids (which may
+ * start with `-`) are text from outside; only numbers this service formats are left alone.
+ */
+const formulaStart = /^[=+\-@\t\r]/;
+
+/**
+ * RFC 4180: quote every field that holds a quote, comma or line break, and every neutralised one;
+ * double inner quotes.
+ */
 function csvField(value: string | number | undefined): string {
-  const text = value === undefined ? '' : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  if (value === undefined) return '';
+  if (typeof value === 'number') return String(value);
+  const text = formulaStart.test(value) ? `'${value}` : value;
+  return text !== value || /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 export const csvHeader = `${columns.join(',')}\r\n`;

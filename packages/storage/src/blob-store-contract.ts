@@ -74,6 +74,29 @@ export const invalidKeys: readonly string[] = [
   'x'.repeat(1025),
 ];
 
+/**
+ * Keys one of the stores could not hold as written: S3's SDK cannot encode a lone surrogate, the
+ * filesystem folds every lone surrogate into U+FFFD (one file for several keys), S3 listings give
+ * '\r' back as '\n', and a name over 229 bytes (255 less the temporary file's 26) or shaped like
+ * a temporary file cannot be an object on disk. Both stores refuse them all alike.
+ */
+export const unportableKeys: readonly string[] = [
+  'sur/a\uD800',
+  'sur/a\uDBFF.json',
+  'sur/\uDC00/b.json',
+  'c/a\rb.json',
+  'c/a\nb.json',
+  'c/a\tb.json',
+  'c/a\u0001b.json',
+  'c/a\u007fb.json',
+  'c/a\u0085b.json',
+  `l/${'y'.repeat(201)}`,
+  `l/${'y'.repeat(201)}/b.json`,
+  `l/${'\u00e9'.repeat(101)}.json`,
+  'p/.x.0123456789abcdef.partial',
+  'p/.x.0123456789abcdef.partial/obj.json',
+];
+
 export function blobStoreContract(name: string, open: OpenStore): void {
   /** Runs `body` with a fresh store, disposing of it however the test ends. */
   const withStore = (body: (store: BlobStore) => Promise<void>) => async () => {
@@ -250,6 +273,26 @@ export function blobStoreContract(name: string, open: OpenStore): void {
       const stream = Readable.from(pattern(10));
       await assert.rejects(store.put('../x', stream, { contentType: 'text/plain' }), code('STORAGE_INVALID_KEY'));
       assert.equal(stream.destroyed, true, 'a refused stream is not left hanging');
+    }));
+
+    test('keys only one store could hold are STORAGE_INVALID_KEY on every method of both', withStore(async (store) => {
+      for (const key of unportableKeys) {
+        const label = JSON.stringify(key.slice(0, 40));
+        await assert.rejects(store.put(key, Buffer.from('x'), { contentType: 'text/plain' }), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.get(key), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.head(key), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.exists(key), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.delete(key), code('STORAGE_INVALID_KEY'), label);
+        await assert.rejects(store.presignGet(key, 60), code('STORAGE_INVALID_KEY'), label);
+      }
+      for (const prefix of ['sur/a\uD800', 'c/a\rb', 'p/.x.0123456789abcdef.partial/', `l/${'y'.repeat(201)}/`]) {
+        await assert.rejects(listAll(store, prefix), code('STORAGE_INVALID_KEY'), JSON.stringify(prefix.slice(0, 40)));
+      }
+      // Just inside the limits: a 200-byte name, paired surrogates, a dotted name that is no temporary file.
+      const fine = [`l/${'y'.repeat(200)}`, `l/${'\u00e9'.repeat(100)}/b.json`, 'sur/\u{1F600}.json', 'p/.x.0123456789abcdef.partial.json'];
+      for (const key of fine) await store.put(key, Buffer.from(key), { contentType: 'text/plain' });
+      for (const key of fine) assert.deepEqual(await store.get(key), Buffer.from(key), JSON.stringify(key.slice(0, 40)));
+      assert.deepEqual((await listAll(store, '')).sort(), [...fine].sort());
     }));
 
     test('close is safe twice and later calls fail with STORAGE_UNAVAILABLE', withStore(async (store) => {

@@ -10,8 +10,8 @@ import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, ty
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
 import { StorageError } from './storage-error.ts';
-// Temporary files (`.<name>.<16 hex>.partial`): `list` hides them and no key may end in such a
-// name, so a half-written upload is never mistaken for an object.
+// Temporary files (`.<name>.<16 hex>.partial`): `list` hides them and no key segment may be such
+// a name (assertValidKey), so a half-written upload is never mistaken for an object.
 import { partialName, temporaryPathFor } from './temporary-name.mjs';
 
 export interface FsBlobStoreOptions {
@@ -310,10 +310,9 @@ export class FsBlobStore implements BlobStore {
 
   private pathFor(key: string): string {
     this.assertOpen();
+    // Refuses, among others, names shaped like temporary files (in any segment) and segments too
+    // long to take a temporary file's suffix: the same rules as S3's store.
     assertValidKey(key);
-    if (partialName.test(key.slice(key.lastIndexOf('/') + 1))) {
-      throw new StorageError('STORAGE_INVALID_KEY', `invalid storage key ${JSON.stringify(key)}: names like ".x.<16 hex>.partial" are the filesystem store's temporary files`, { key });
-    }
     // A valid key has no empty, '.' or '..' segment, so joining needs no normalising (path.join's
     // normalising was 4 % of ingest's CPU).
     const path = this.rootPrefix + (sep === '/' ? key : key.replaceAll('/', sep));

@@ -1,4 +1,4 @@
-export { assertValidKey, assertValidPrefix } from './blob-key.ts';
+export { assertValidKey, assertValidPrefix, maxSegmentBytes } from './blob-key.ts';
 export { decodeKeyPath, encodeKeyPath, signBlob, verifyBlobSignature } from './blob-signature.ts';
 export { listAll, maxPresignSeconds } from './blob-store.ts';
 export type { BlobHead, BlobStore, GetOptions, PutOptions } from './blob-store.ts';

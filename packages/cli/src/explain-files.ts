@@ -1,8 +1,10 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
-import { buildImageArtifacts } from '@gradcam/artifacts';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
+import { type ArtifactFile, buildImageArtifacts } from '@gradcam/artifacts';
+import { manifestFileName } from '@gradcam/contracts';
 import { type ExplainOptions, type Explainer, type SelectedBackend } from '@gradcam/engine';
-import { type DecodedImage, type OverlayOptions, decodeImage, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, type OverlayOptions, ImagingError, decodeImage, defaultImageLimits, toModelInput } from '@gradcam/imaging';
 
 export interface ExplainFilesOptions {
   readonly explainer: Explainer;
@@ -41,17 +43,107 @@ function failureOf(file: string, error: unknown): FileFailure {
   return { file, code: typeof code === 'string' ? code : 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }
 
-/** `photos/cat.jpg` → `cat`; a second `cat` (another folder) → `cat-2`, so nothing is overwritten. */
+/** A per-file failure with a stable code, reported on that file's line. */
+function cliFileError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** A folder name from a file name: safe characters only, never `.`, `..` or a hidden name. */
+function stemOf(file: string): string {
+  const stem = basename(file, extname(file)).replace(/[^A-Za-z0-9_.-]/g, '_');
+  return /^\.*$/.test(stem) ? 'image' : stem.replace(/^\./, '_');
+}
+
+/**
+ * `photos/cat.jpg` → `cat`; a second `cat` (another folder) → `cat-2`, or `cat-3` when a file is
+ * itself called `cat-2`: every file keeps its own name where it can, and no two names are equal
+ * ignoring case (macOS and Windows folders are case-insensitive), so nothing is overwritten. The
+ * same list gives the same names.
+ */
 export function outputStems(files: readonly string[]): Map<string, string> {
-  const used = new Map<string, number>();
+  const taken = new Set<string>();
   const stems = new Map<string, string>();
+  const clashes: [string, string][] = [];
   for (const file of files) {
-    const stem = basename(file, extname(file)).replace(/[^A-Za-z0-9_.-]/g, '_') || 'image';
-    const n = (used.get(stem) ?? 0) + 1;
-    used.set(stem, n);
-    stems.set(file, n === 1 ? stem : `${stem}-${n}`);
+    const stem = stemOf(file);
+    if (taken.has(stem.toLowerCase())) clashes.push([file, stem]);
+    else {
+      taken.add(stem.toLowerCase());
+      stems.set(file, stem);
+    }
+  }
+  for (const [file, stem] of clashes) {
+    let n = 2;
+    while (taken.has(`${stem}-${n}`.toLowerCase())) n++;
+    taken.add(`${stem}-${n}`.toLowerCase());
+    stems.set(file, `${stem}-${n}`);
   }
   return stems;
+}
+
+/** `outDir/stem`, refused if it would resolve anywhere but directly inside `outDir`. */
+function outputFolder(outDir: string, stem: string): string {
+  const dir = resolve(outDir, stem);
+  const rel = relative(resolve(outDir), dir);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel !== basename(rel)) {
+    throw cliFileError('OUTPUT_INVALID', `output folder name "${stem}" would leave ${outDir}`);
+  }
+  return join(outDir, stem);
+}
+
+/** Names this command writes into an image's folder: `<method>-<class>.npy|.overlay.jpg` and manifest temporaries. */
+const ownFile = /^(?:[a-z0-9]+-\d+\.(?:npy|overlay\.jpg)|\.explanation\.json\.[0-9a-f]+\.tmp)$/;
+
+/** Artifact paths an earlier manifest in `dir` lists (plain file names only), or none. */
+async function previouslyListed(dir: string): Promise<string[]> {
+  try {
+    const old = JSON.parse(await readFile(join(dir, manifestFileName), 'utf8')) as { explanations?: { rawMap?: { path?: unknown }; overlay?: { path?: unknown } }[] };
+    const paths = (old.explanations ?? []).flatMap((e) => [e.rawMap?.path, e.overlay?.path]);
+    return paths.filter((p): p is string => typeof p === 'string' && p === basename(p) && p !== '.' && p !== '..');
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Writes one image's folder so that it is complete or has no manifest: the old manifest goes
+ * first, then the artifacts, then files of an earlier run the new manifest does not list, and the
+ * manifest last, renamed into place. A folder with `explanation.json` is always a whole run's.
+ */
+export async function writeImageFolder(dir: string, artifacts: readonly ArtifactFile[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const manifest = artifacts.find((a) => a.path === manifestFileName);
+  if (!manifest) throw new Error(`artifacts for ${dir} have no ${manifestFileName}`);
+  const listed = await previouslyListed(dir);
+  await unlink(join(dir, manifestFileName)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  for (const artifact of artifacts) if (artifact !== manifest) await writeFile(join(dir, artifact.path), artifact.body);
+  const keep = new Set(artifacts.map((a) => a.path));
+  const present = await readdir(dir);
+  const stale = new Set([...listed, ...present.filter((name) => ownFile.test(name))].filter((name) => !keep.has(name)));
+  for (const name of stale) {
+    await unlink(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+  const temporary = join(dir, `.${manifestFileName}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(temporary, manifest.body);
+  await rename(temporary, join(dir, manifestFileName));
+}
+
+/**
+ * The file's bytes, read only once it is known to be a regular file within the input limit: a
+ * FIFO would block the read for ever, and a huge file would be read whole before being refused.
+ */
+async function readInputFile(file: string): Promise<Buffer> {
+  const info = await stat(file);
+  if (!info.isFile()) throw cliFileError('NOT_A_FILE', 'not a regular file (a FIFO, socket or device is never read)');
+  const limit = defaultImageLimits.maxInputBytes;
+  if (info.size > limit) {
+    throw new ImagingError('IMAGE_TOO_LARGE', `image is ${info.size} bytes, over the ${limit}-byte limit; send a smaller or more compressed file`);
+  }
+  return readFile(file);
 }
 
 /**
@@ -71,7 +163,7 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
     const settled = await Promise.all(
       batch.map(async (file): Promise<Decoded | FileFailure> => {
         try {
-          const bytes = await readFile(file);
+          const bytes = await readInputFile(file);
           const image = await decodeImage(bytes);
           return { file, bytes, image, input: await toModelInput(image, spec) };
         } catch (error) {
@@ -118,10 +210,8 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
               overlay: options.overlay,
               overlayMaxSide: options.overlayMaxSide,
             });
-            const dir = join(options.outDir, stems.get(d.file) as string);
-            await mkdir(dir, { recursive: true });
-            // The manifest is the last file: its presence means the folder is complete.
-            for (const artifact of artifacts) await writeFile(join(dir, artifact.path), artifact.body);
+            const dir = outputFolder(options.outDir, stems.get(d.file) as string);
+            await writeImageFolder(dir, artifacts);
             written.push({ file: d.file, dir });
             succeeded++;
           } catch (error) {

@@ -16,7 +16,6 @@ const loneSurrogate = /\p{Cs}/u;
  * C0 and C1 control characters (and DEL). S3's XML listings do not give them back as stored
  * ('\r' comes back as '\n'), and on disk they make names no one can type.
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
 
 function invalid(key: string, why: string): StorageError {

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix } from './blob-key.ts';
 import { encodeKeyPath, signBlob } from './blob-signature.ts';
+import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
 import { FsCallError, FsIoThreads } from './fs-io-threads.ts';
 import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { contentTypeFor } from './content-types.ts';
@@ -22,10 +23,11 @@ export interface FsBlobStoreOptions {
   /** HMAC key for presigned URLs; at least 16 characters. */
   readonly signingSecret: string;
   /**
-   * fsync each object before it is renamed into place (default true): after a power loss the
-   * object is either complete or absent. Off, a put is still atomic for readers (rename), but an
-   * object written just before a crash may come back empty; the disk's fsync rate no longer
-   * bounds how many objects per second can be stored.
+   * fsync each object before it is renamed into place, and its folder (with each folder the put
+   * created) after, before the put resolves (default true): after a power loss an acknowledged
+   * object is there and complete. Off, a put is still atomic for readers (rename), but an object
+   * written just before a crash may come back empty or not at all; the disk's fsync rate no
+   * longer bounds how many objects per second can be stored.
    */
   readonly fsync?: boolean;
 }
@@ -54,6 +56,19 @@ function errnoOf(error: unknown): string | undefined {
 function isMissing(error: unknown): boolean {
   const code = errnoOf(error);
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+/** fsyncs a folder, so the entries just made in it (a rename, a new folder) survive a power loss. */
+async function syncFolder(folder: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(folder, 'r');
+    await handle.sync();
+  } catch (error) {
+    if (!folderSyncNeedless(errnoOf(error))) throw asFsCallError(error, 'fsync-folder');
+  } finally {
+    await handle?.close().catch(() => {});
+  }
 }
 
 /** Names the step of a put that failed, as the I/O thread does, for invalidKeyCause. */
@@ -273,7 +288,8 @@ export class FsBlobStore implements BlobStore {
       throw new StorageError('STORAGE_LENGTH_MISMATCH', `body for ${key} is ${body.byteLength} bytes, contentLength said ${contentLength}`, { key });
     }
     try {
-      // fsync before rename: after a crash the name must not point at data that never reached disk.
+      // fsync before rename: after a crash the name must not point at data that never reached disk;
+      // the folders after it: the rename (and any new folder) is only durable once they are.
       if (body instanceof Uint8Array) await this.io.run({ op: 'write', path, body, fsync: this.fsync });
       else await this.writeStream(path, body, key, contentLength);
     } catch (error) {
@@ -284,9 +300,11 @@ export class FsBlobStore implements BlobStore {
   /** The same steps as the I/O thread's write, with the body streamed in as it arrives. */
   private async writeStream(path: string, body: Readable, key: string, contentLength: number | undefined): Promise<void> {
     const temporary = temporaryPathFor(path);
+    const folder = dirname(path);
     let handle: FileHandle | undefined;
+    let created: string | undefined;
     try {
-      await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
+      created = await mkdir(folder, { recursive: true }).catch((error: unknown) => {
         throw asFsCallError(error, 'mkdir');
       });
       handle = await open(temporary, 'wx');
@@ -302,6 +320,7 @@ export class FsBlobStore implements BlobStore {
       await unlink(temporary).catch(() => {});
       throw error;
     }
+    if (this.fsync) await Promise.all(foldersToSync(folder, created).map(syncFolder));
   }
 
   private assertOpen(): void {

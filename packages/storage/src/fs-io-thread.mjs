@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
 import { temporaryPathFor } from './temporary-name.mjs';
 
 /** `step` tells the caller which call failed, so it can name the cause (a key through an object…). */
@@ -20,7 +21,11 @@ function closeQuietly(fd) {
   }
 }
 
-/** mkdir -p, then a temporary file written (and fsynced) in full, then renamed into place. */
+/**
+ * mkdir -p, then a temporary file written (and fsynced) in full, then renamed into place. With
+ * fsync, the folders whose entries changed are named in `sync`: the message's handler fsyncs
+ * them once all its writes are in place, before any is answered.
+ */
 function write({ path, fsync, offset, length }, _transfer, bodies) {
   const body = new Uint8Array(bodies, offset, length);
   const folder = dirname(path);
@@ -28,7 +33,7 @@ function write({ path, fsync, offset, length }, _transfer, bodies) {
   let step = 'mkdir';
   let fd;
   try {
-    mkdirSync(folder, { recursive: true });
+    const created = mkdirSync(folder, { recursive: true });
     step = 'write';
     fd = openSync(temporary, 'wx');
     for (let offset = 0; offset < body.byteLength; ) offset += writeSync(fd, body, offset);
@@ -37,7 +42,7 @@ function write({ path, fsync, offset, length }, _transfer, bodies) {
     fd = undefined;
     step = 'rename';
     renameSync(temporary, path);
-    return { ok: true };
+    return fsync ? { ok: true, sync: foldersToSync(folder, created) } : { ok: true };
   } catch (error) {
     if (fd !== undefined) closeQuietly(fd);
     if (step !== 'mkdir') {
@@ -79,10 +84,37 @@ function read({ path, maxBytes }, transfer) {
   }
 }
 
+/**
+ * fsyncs each folder the message's writes named once, however many writes share it: a batch of
+ * records in one dt= folder syncs that folder once. The first sync commits the filesystem's
+ * journal with every rename and mkdir of the message in it, so the rest are cheap. A write whose
+ * folder cannot be synced fails (its object is in place, but not yet durable).
+ */
+function syncFolders(reply) {
+  const waiting = new Map();
+  reply.forEach((result, index) => {
+    if (!result.sync) return;
+    for (const folder of result.sync) waiting.set(folder, [...(waiting.get(folder) ?? []), index]);
+    delete result.sync;
+  });
+  for (const [folder, indexes] of waiting) {
+    let fd;
+    try {
+      fd = openSync(folder, 'r');
+      fsyncSync(fd);
+    } catch (error) {
+      if (!folderSyncNeedless(error?.code)) for (const index of indexes) if (reply[index].ok) reply[index] = failure(error, 'fsync-folder');
+    } finally {
+      if (fd !== undefined) closeQuietly(fd);
+    }
+  }
+}
+
 const operations = { write, stat, read };
 
 parentPort.on('message', ({ id, request: { requests, bodies } }) => {
   const transfer = [];
   const reply = requests.map((request) => operations[request.op](request, transfer, bodies));
+  syncFolders(reply);
   parentPort.postMessage({ id, reply }, transfer);
 });

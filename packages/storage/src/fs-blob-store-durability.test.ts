@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { test } from 'node:test';
+
+// What the kernel was asked to do is the only honest witness of durability short of pulling the
+// plug: the puts run in a child process under strace, and the test reads its system calls.
+const strace = spawnSync('strace', ['-f', '-o', '/dev/null', 'true']).status === 0;
+const secret = 'test-signing-secret-0123456789';
+
+interface Trace {
+  /** Paths fsynced, with the log line the fsync started on. */
+  readonly fsyncs: { path: string; line: number }[];
+  /** Rename targets, with the log line the rename returned on. */
+  readonly renames: { target: string; line: number }[];
+  /** Folders made, with the log line the mkdir returned on. */
+  readonly mkdirs: { path: string; line: number }[];
+}
+
+/** Reads `strace -f` output, joining calls that other threads interrupted (`<unfinished ...>`). */
+function parseTrace(log: string): Trace {
+  const trace: Trace = { fsyncs: [], renames: [], mkdirs: [] };
+  const fds = new Map<string, string>();
+  const pending = new Map<string, { name: string; args: string }>();
+  const strings = (args: string) => [...args.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1] ?? ''}"`) as string);
+  log.split('\n').forEach((text, line) => {
+    const match = /^(\d+)\s+(.*)$/.exec(text);
+    if (!match) return;
+    const [, pid = '', rest = ''] = match;
+    let call: { name: string; args: string; result: string | undefined };
+    const started = /^(\w+)\((.*?)\s*<unfinished \.\.\.>$/.exec(rest);
+    const resumed = /^<\.\.\. (\w+) resumed>(.*)\)\s+= (-?\d+)/.exec(rest);
+    const whole = /^(\w+)\((.*)\)\s+= (-?\d+)/.exec(rest);
+    if (started) {
+      pending.set(pid, { name: started[1] ?? '', args: started[2] ?? '' });
+      call = { name: started[1] ?? '', args: started[2] ?? '', result: undefined };
+    } else if (resumed) {
+      const begun = pending.get(pid);
+      pending.delete(pid);
+      call = { name: resumed[1] ?? '', args: `${begun?.args ?? ''}${resumed[2] ?? ''}`, result: resumed[3] };
+    } else if (whole) {
+      call = { name: whole[1] ?? '', args: whole[2] ?? '', result: whole[3] };
+    } else {
+      return;
+    }
+    // An fsync counts from when it starts; everything else from when it returns.
+    if (call.name === 'fsync' && (started || whole)) {
+      const fd = /^(\d+)/.exec(call.args)?.[1] ?? '';
+      trace.fsyncs.push({ path: fds.get(fd) ?? `fd ${fd}`, line });
+    }
+    if (call.result === undefined || Number(call.result) < 0) return;
+    const paths = strings(call.args);
+    if (call.name === 'openat' && paths[0]) fds.set(call.result, paths[0]);
+    if (call.name === 'close') fds.delete(/^(\d+)/.exec(call.args)?.[1] ?? '');
+    if (call.name.startsWith('rename') && paths[1]) trace.renames.push({ target: paths[1], line });
+    if (call.name.startsWith('mkdir') && paths[0]) trace.mkdirs.push({ path: paths[0], line });
+  });
+  return trace;
+}
+
+test('with fsync on, a put fsyncs its folder after the rename and the parent of each folder it created', { skip: !strace && 'strace is not available' }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'gradcam-fs-durable-'));
+  try {
+    const rootDir = join(root, 'store');
+    await mkdir(join(rootDir, 'm', 'v'), { recursive: true });
+    const log = join(root, 'strace.log');
+    // Whole-object puts (the I/O threads) and a streamed one (fs/promises), into new folders
+    // and into one that already exists.
+    const script = `import { Readable } from 'node:stream';
+      import { FsBlobStore } from ${JSON.stringify(new URL('./fs-blob-store.ts', import.meta.url).href)};
+      const store = new FsBlobStore({ rootDir: ${JSON.stringify(rootDir)}, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: ${JSON.stringify(secret)} });
+      await Promise.all([
+        store.put('m/v/dt=2026-01-02/id1/prediction.json', Buffer.from('{}'), { contentType: 'application/json' }),
+        store.put('m/v/dt=2026-01-02/id2/prediction.json', Buffer.from('{}'), { contentType: 'application/json' }),
+      ]);
+      await store.put('m/v/dt=2026-01-02/id1/explanation.json', Buffer.from('{}'), { contentType: 'application/json' });
+      await store.put('m/v/dt=2026-01-03/id3/input.jpg', Readable.from([Buffer.from('jpeg')]), { contentType: 'image/jpeg' });
+      await store.close();`;
+    const child = spawn(
+      'strace',
+      ['-f', '-o', log, '-e', 'trace=openat,close,fsync,rename,renameat,renameat2,mkdir,mkdirat', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const [exitCode] = await once(child, 'exit');
+    assert.equal(exitCode, 0);
+    const trace = parseTrace(await readFile(log, 'utf8'));
+    const syncedAfter = (path: string, line: number) => trace.fsyncs.some((sync) => sync.path === path && sync.line > line);
+
+    const objects = ['id1/prediction.json', 'id2/prediction.json', 'id1/explanation.json'].map((name) => join(rootDir, 'm/v/dt=2026-01-02', name));
+    objects.push(join(rootDir, 'm/v/dt=2026-01-03/id3/input.jpg'));
+    for (const object of objects) {
+      const renamed = trace.renames.find((rename) => rename.target === object);
+      assert.ok(renamed, `no rename onto ${object}`);
+      const temporary = (path: string) => dirname(path) === dirname(object) && basename(path).startsWith(`.${basename(object)}.`) && path.endsWith('.partial');
+      assert.ok(trace.fsyncs.some((sync) => temporary(sync.path) && sync.line < renamed.line), `${object} is fsynced before its rename`);
+      assert.ok(syncedAfter(dirname(object), renamed.line), `the folder of ${object} is fsynced after its rename`);
+    }
+    const created = trace.mkdirs.filter((made) => made.path.startsWith(rootDir));
+    assert.deepEqual(
+      created.map((made) => made.path.slice(rootDir.length)).sort(),
+      ['/m/v/dt=2026-01-02', '/m/v/dt=2026-01-02/id1', '/m/v/dt=2026-01-02/id2', '/m/v/dt=2026-01-03', '/m/v/dt=2026-01-03/id3'],
+    );
+    for (const made of created) assert.ok(syncedAfter(dirname(made.path), made.line), `the parent of the new folder ${made.path} is fsynced after the mkdir`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

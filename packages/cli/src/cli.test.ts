@@ -118,6 +118,23 @@ describe('gradcam errors', () => {
     assert.equal(method.status, 2);
     assert.match(method.stderr, /unknown method "magic"/);
   });
+
+  test('an option without its value or an empty number is a usage error (exit 2, one line, no stack trace)', () => {
+    const image = join(fixtures, 'house-cat-locomotion.jpg');
+    const cases: [string[], RegExp][] = [
+      [['--top-k'], /--top-k <value>' argument missing/],
+      [['--alpha', ''], /--alpha must be between 0 and 1, got ""/],
+      [['--alpha', ' '], /--alpha must be between 0 and 1/],
+      [['--overlay-max-side', ''], /--overlay-max-side must be a non-negative integer, got ""/],
+      [['--score-cam-channels', '0x10'], /--score-cam-channels must be a non-negative integer/],
+    ];
+    for (const [args, message] of cases) {
+      const run = gradcam('explain', image, ...args);
+      assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+    }
+  });
 });
 
 test('gradcam models lists the built-ins with their discovered target layers', () => {

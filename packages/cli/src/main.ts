@@ -42,7 +42,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await command(rest);
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    // node:util parseArgs: an unknown option, a missing value, an unexpected positional, … all ERR_PARSE_ARGS_*.
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
       console.error(`gradcam ${name}: ${(error as Error).message} (see gradcam ${name} --help)`);
       return 2;
     }

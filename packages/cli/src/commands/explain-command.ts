@@ -41,8 +41,9 @@ Exit status: 0 when at least one image was explained, 1 when none was, 2 on a us
 
 function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`--${name} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got "${value}"`);
+  // Digits only: Number() would take '' and ' ' as 0, '0x10' as 16 and '1e3' as 1000.
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`--${name} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got "${value}"`);
   return n;
 }
 
@@ -101,7 +102,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const batchSize = positiveInt('batch', values.batch, 8);
   const backendPreference = parseChoice<BackendPreference>('backend', values.backend, backendPreferences, 'auto');
   const colormap = parseChoice<ColormapName>('colormap', values.colormap, ['turbo', 'jet', 'viridis'], 'turbo');
-  const alpha = values.alpha === undefined ? 0.45 : Number(values.alpha);
+  const alpha = values.alpha === undefined ? 0.45 : /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(values.alpha) ? Number(values.alpha) : Number.NaN;
   if (!(alpha >= 0 && alpha <= 1)) throw new UsageError(`--alpha must be between 0 and 1, got "${values.alpha}"`);
   const overlayMaxSide = positiveInt('overlay-max-side', values['overlay-max-side'], defaultOverlayMaxSide, true);
   const scoreCamChannels = positiveInt('score-cam-channels', values['score-cam-channels'], 64, true);

@@ -182,6 +182,19 @@ export function blobStoreContract(name: string, open: OpenStore): void {
       assert.equal(await store.exists('d/y.json'), true, 'deleting a folder name deletes nothing');
     }));
 
+    test('once the last object under a folder is deleted, the folder\'s name can be a key', withStore(async (store) => {
+      await store.put('free/a/b/c.json', json(1), { contentType: 'application/json' });
+      await store.put('free/keep.json', json(2), { contentType: 'application/json' });
+      await store.delete('free/a/b/c.json');
+      assert.deepEqual(await listAll(store, 'free/'), ['free/keep.json']);
+      await store.put('free/a/b', json(3), { contentType: 'application/json' });
+      assert.deepEqual(await store.get('free/a/b'), json(3));
+      await store.delete('free/a/b');
+      await store.put('free/a', Readable.from([json(4)]), { contentType: 'application/json' });
+      assert.deepEqual(await store.get('free/a'), json(4));
+      assert.deepEqual(await listAll(store, 'free/'), ['free/a', 'free/keep.json']);
+    }));
+
     test('a 10 MiB stream is stored byte for byte', withStore(async (store) => {
       const size = 10 * mib;
       const key = 'big/stream.npy';

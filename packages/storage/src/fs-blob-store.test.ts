@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
@@ -231,5 +231,55 @@ test('a writer killed mid-write leaves a hidden .partial file; sweepPartials rem
     assert.deepEqual(await store.get('run/1/explanation.json'), Buffer.from('{}'));
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('deletes remove the folders they empty, never the root; puts racing them into those folders all land', async () => {
+  const subject = await openFsStore();
+  const { store, rootDir } = subject;
+  try {
+    await store.put('gone/a/b/c.json', Buffer.from('1'), { contentType: 'application/json' });
+    await store.delete('gone/a/b/c.json');
+    assert.deepEqual(await readdir(rootDir), [], 'every emptied folder is gone, the root stays');
+    // Each round deletes the only object of a folder while puts go into that same folder, whole
+    // (I/O threads) and streamed (fs/promises): a put whose folder the delete removed after its
+    // mkdir must make it again, not fail.
+    for (let round = 0; round < 150; round++) {
+      const folder = `race/${round % 3}/f`;
+      await store.put(`${folder}/old.json`, Buffer.from('old'), { contentType: 'application/json' });
+      const settled = await Promise.allSettled([
+        store.delete(`${folder}/old.json`),
+        store.put(`${folder}/whole.json`, Buffer.from('whole'), { contentType: 'application/json' }),
+        store.put(`${folder}/stream.json`, Readable.from([Buffer.from('stream')]), { contentType: 'application/json' }),
+      ]);
+      assert.deepEqual(settled.map((outcome) => (outcome.status === 'rejected' ? String(outcome.reason) : 'ok')), ['ok', 'ok', 'ok'], `round ${round}`);
+      assert.deepEqual(await listAll(store, `${folder}/`), [`${folder}/stream.json`, `${folder}/whole.json`], `round ${round}`);
+      await store.delete(`${folder}/whole.json`);
+      await store.delete(`${folder}/stream.json`);
+    }
+    assert.deepEqual(await readdir(rootDir), []);
+
+    // That window is microseconds wide, so a process removing the folder whenever it is empty
+    // (as deletes do, but without pause) stands in for many deletes at the worst moment.
+    const folder = join(rootDir, 'hammered', 'f');
+    const remover = spawn(
+      process.execPath,
+      ['-e', `const { rmdirSync } = require('node:fs'); for (;;) for (const f of ${JSON.stringify([folder, dirname(folder)])}) try { rmdirSync(f); } catch {}`],
+      { stdio: 'ignore' },
+    );
+    try {
+      for (let round = 0; round < 30; round++) {
+        await store.put('hammered/f/whole.json', Buffer.from('whole'), { contentType: 'application/json' });
+        assert.deepEqual(await store.get('hammered/f/whole.json'), Buffer.from('whole'));
+        await store.delete('hammered/f/whole.json');
+        await store.put('hammered/f/stream.json', Readable.from([Buffer.from('stream')]), { contentType: 'application/json' });
+        assert.deepEqual(await store.get('hammered/f/stream.json'), Buffer.from('stream'));
+        await store.delete('hammered/f/stream.json');
+      }
+    } finally {
+      remover.kill('SIGKILL');
+    }
+  } finally {
+    await subject.dispose();
   }
 });

@@ -1,5 +1,5 @@
 import type { Dirent } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -46,6 +46,9 @@ export interface ServedBlob {
   readonly bytes: number;
   readonly contentType: string;
 }
+
+/** Tries of a streamed put whose folder a concurrent delete removed between its mkdir and open. */
+const maxWriteTries = 100;
 
 const transientCodes = new Set(['EMFILE', 'ENFILE', 'EBUSY', 'EAGAIN', 'ENOSPC', 'EINTR', 'ETIMEDOUT']);
 
@@ -205,6 +208,25 @@ export class FsBlobStore implements BlobStore {
       if (isMissing(error)) return;
       throw fsError(error, key, 'delete');
     }
+    await this.removeEmptyFolders(dirname(path));
+  }
+
+  /**
+   * Removes `folder` and the folders above it, up to the root, while each is empty: S3 has no
+   * folders, so once its last object is gone a folder's name must be free for an object again.
+   * rmdir refuses a folder with anything in it (ENOTEMPTY), so a put that has its temporary file
+   * in place keeps its folders; one between its mkdir and its open makes the folder again. Any
+   * failure ends the walk quietly: the object is deleted, and an empty folder left behind only
+   * holds its name.
+   */
+  private async removeEmptyFolders(folder: string): Promise<void> {
+    for (let at = folder; at.startsWith(this.rootPrefix) && at.length > this.rootPrefix.length; at = dirname(at)) {
+      try {
+        await rmdir(at);
+      } catch {
+        return;
+      }
+    }
   }
 
   async presignGet(key: string, expiresInSeconds: number): Promise<string> {
@@ -304,10 +326,17 @@ export class FsBlobStore implements BlobStore {
     let handle: FileHandle | undefined;
     let created: string | undefined;
     try {
-      created = await mkdir(folder, { recursive: true }).catch((error: unknown) => {
-        throw asFsCallError(error, 'mkdir');
-      });
-      handle = await open(temporary, 'wx');
+      // A delete removes the folders it empties: one can vanish between mkdir and open (ENOENT).
+      for (let tries = 1; handle === undefined; tries++) {
+        const made = await mkdir(folder, { recursive: true }).catch((error: unknown) => {
+          throw asFsCallError(error, 'mkdir');
+        });
+        if (made !== undefined && (created === undefined || made.length < created.length)) created = made;
+        handle = await open(temporary, 'wx').catch((error: unknown) => {
+          if (errnoOf(error) !== 'ENOENT' || tries === maxWriteTries) throw error;
+          return undefined;
+        });
+      }
       await pipeline(body, this.sink(handle, key, contentLength));
       if (this.fsync) await handle.sync();
       await handle.close();

@@ -22,18 +22,43 @@ function closeQuietly(fd) {
 }
 
 /**
+ * Tries of a put whose folder concurrent deletes keep removing between its mkdir and its file:
+ * each delete removes it at most once, so this bounds only a pathological filesystem.
+ */
+const maxWriteTries = 100;
+
+/** The topmost of two folders a recursive mkdir created (both lie on one path), or either. */
+function topmost(a, b) {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a.length <= b.length ? a : b;
+}
+
+/**
  * mkdir -p, then a temporary file written (and fsynced) in full, then renamed into place. With
  * fsync, the folders whose entries changed are named in `sync`: the message's handler fsyncs
- * them once all its writes are in place, before any is answered.
+ * them once all its writes are in place, before any is answered. A delete removes the folders it
+ * empties, so one can vanish between this mkdir and the file (ENOENT): then it is made again.
  */
 function write({ path, fsync, offset, length }, _transfer, bodies) {
   const body = new Uint8Array(bodies, offset, length);
   const folder = dirname(path);
+  let created;
+  for (let tries = 1; ; tries++) {
+    const attempt = writeOnce(path, folder, body, fsync);
+    created = topmost(created, attempt.created);
+    if (attempt.ok) return fsync ? { ok: true, sync: foldersToSync(folder, created) } : { ok: true };
+    if (attempt.code !== 'ENOENT' || tries === maxWriteTries) return failure(attempt.error, attempt.step);
+  }
+}
+
+function writeOnce(path, folder, body, fsync) {
   const temporary = temporaryPathFor(path);
   let step = 'mkdir';
   let fd;
+  let created;
   try {
-    const created = mkdirSync(folder, { recursive: true });
+    created = mkdirSync(folder, { recursive: true });
     step = 'write';
     fd = openSync(temporary, 'wx');
     for (let offset = 0; offset < body.byteLength; ) offset += writeSync(fd, body, offset);
@@ -42,7 +67,7 @@ function write({ path, fsync, offset, length }, _transfer, bodies) {
     fd = undefined;
     step = 'rename';
     renameSync(temporary, path);
-    return fsync ? { ok: true, sync: foldersToSync(folder, created) } : { ok: true };
+    return { ok: true, created };
   } catch (error) {
     if (fd !== undefined) closeQuietly(fd);
     if (step !== 'mkdir') {
@@ -52,7 +77,7 @@ function write({ path, fsync, offset, length }, _transfer, bodies) {
         // Never created, or already renamed: nothing to clean up.
       }
     }
-    return failure(error, step);
+    return { ok: false, error, step, code: error?.code, created };
   }
 }
 

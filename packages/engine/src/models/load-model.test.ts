@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backends/select-backend.ts';
 import { EngineError } from '../errors.ts';
 import { seededValues, tinyBranchyModel } from '../test-support/tiny-model.ts';
-import { descriptorFileName, loadModel } from './load-model.ts';
+import { builtinModels } from './builtin-models.ts';
+import { descriptorFileName, loadModel, loadModelFromArtifacts } from './load-model.ts';
 
 /** Saves a model the way the TensorFlow.js converter lays it out: model.json + one shard. */
 async function saveToDirectory(model: tf.LayersModel, dir: string): Promise<void> {
@@ -63,4 +64,49 @@ test('a directory without weights is MODEL_INVALID, without model.json MODEL_NOT
   await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_NOT_FOUND');
   await writeFile(join(dir, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['missing.bin'], weights: [] }] }));
   await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID');
+});
+
+test('a gradcam-model.json with a missing, zero or mistyped field is MODEL_INVALID naming the field', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-model-'));
+  const original = tinyBranchyModel();
+  await saveToDirectory(original, dir);
+  original.dispose();
+  const preprocessing = { width: 8, height: 8, fit: 'fill', channelOrder: 'rgb', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] };
+  const cases: [unknown, RegExp][] = [
+    [{ preprocessing: { ...preprocessing, mean: undefined, std: undefined } }, /preprocessing\.mean: .*; preprocessing\.std: /],
+    [{ preprocessing: { ...preprocessing, std: [0, 0, 0] } }, /preprocessing\.std\[0\]: Too small: expected number to be >0/],
+    [{ preprocessing: { ...preprocessing, fit: 'stretch' } }, /preprocessing\.fit: /],
+    [{ labels: 'a,b,c' }, /labels: must be an array of strings/],
+    [{ name: 7 }, /name: must be a non-empty string/],
+    [{ format: 'keras' }, /format: must be "layers" or "graph"/],
+    [[1, 2], /must hold a JSON object/],
+  ];
+  for (const [declared, message] of cases) {
+    await writeFile(join(dir, descriptorFileName), JSON.stringify(declared));
+    await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID' && message.test(e.message) && e.message.includes(descriptorFileName), JSON.stringify(declared));
+  }
+  await writeFile(join(dir, descriptorFileName), '{"preprocessing": {"width": 8, "height": 8, "fit": "fill", "channelOrder": "rgb", "scale": 1, "mean": [0, 0, 0], "std": [1e999, 1, 1]}}');
+  await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID' && /preprocessing\.std\[0\]/.test(e.message));
+});
+
+test('a declared input size the model cannot take is MODEL_INVALID at load, for a folder and for the built-in MobileNetV2', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-model-'));
+  const original = tinyBranchyModel();
+  await saveToDirectory(original, dir);
+  original.dispose();
+  const preprocessing = { width: 10, height: 10, fit: 'fill', channelOrder: 'rgb', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] };
+  await writeFile(join(dir, descriptorFileName), JSON.stringify({ preprocessing }));
+  await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID' && /takes 8×8 inputs but its preprocessing declares 10×10/.test(e.message));
+
+  const mobilenet = builtinModels.find((m) => m.descriptor.name === 'nsfw-mobilenet-v2');
+  assert.ok(mobilenet);
+  const before = tf.memory().numTensors;
+  const declared300 = { ...mobilenet.descriptor, preprocessing: { ...mobilenet.descriptor.preprocessing, width: 300, height: 300 } };
+  await assert.rejects(loadModelFromArtifacts(declared300, mobilenet.read()), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID' && /takes 224×224 inputs/.test(e.message));
+  assert.equal(tf.memory().numTensors, before, 'the refused model\'s weights are disposed');
+  const zeroStd = { ...mobilenet.descriptor, preprocessing: { ...mobilenet.descriptor.preprocessing, std: [0, 0, 0] as [number, number, number] } };
+  await assert.rejects(loadModelFromArtifacts(zeroStd, mobilenet.read()), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID' && /preprocessing\.std\[0\]/.test(e.message));
+  const loaded = await loadModelFromArtifacts(mobilenet.descriptor, mobilenet.read());
+  assert.deepEqual(loaded.runner.targetShape, [7, 7, 1280]);
+  loaded.runner.dispose();
 });

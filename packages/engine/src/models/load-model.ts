@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { io } from '@tensorflow/tfjs';
+import { type PreprocessingSpec, preprocessingSchema } from '@gradcam/contracts';
 import { EngineError } from '../errors.ts';
 import { builtinModels } from './builtin-models.ts';
 import { GraphModelRunner, discoverGraphNodes } from './graph-model-runner.ts';
@@ -25,19 +26,56 @@ export interface LoadOptions {
 /** Optional file next to model.json describing preprocessing and labels of a user model. */
 export const descriptorFileName = 'gradcam-model.json';
 
+/** `a.b[1]: message` for each zod issue. */
+function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix: string): string {
+  return issues
+    .map((issue) => `${[prefix, ...issue.path].map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i > 0 ? '.' : ''}${String(key)}`)).join('')}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Checked for every model, built-in or not: a zero std or a missing mean would feed Infinity or NaN to the model. */
+function checkPreprocessing(descriptor: ModelDescriptor, where: string): void {
+  const parsed = preprocessingSchema.safeParse(descriptor.preprocessing);
+  if (!parsed.success) throw new EngineError('MODEL_INVALID', `${where}: ${describeIssues(parsed.error.issues, 'preprocessing')}`);
+}
+
+/**
+ * Refuses a declared input size the model cannot take: a layers model built for 224×224 runs on a
+ * 300×300 batch without complaint (convolutions take any size) and yields maps of another size.
+ */
+function checkInputSize(descriptor: ModelDescriptor, shape: readonly (number | null)[] | undefined): void {
+  if (!shape || shape.length !== 4) return;
+  const { width, height } = descriptor.preprocessing;
+  const fixed = (dim: number | null | undefined) => (typeof dim === 'number' && dim > 0 ? dim : undefined);
+  const [modelHeight, modelWidth] = [fixed(shape[1]), fixed(shape[2])];
+  if ((modelHeight !== undefined && modelHeight !== height) || (modelWidth !== undefined && modelWidth !== width)) {
+    throw new EngineError(
+      'MODEL_INVALID',
+      `model ${descriptor.name} takes ${modelHeight ?? 'any'}×${modelWidth ?? 'any'} inputs but its preprocessing declares ${height}×${width} (height×width)`,
+    );
+  }
+}
+
 async function runnerFor(descriptor: ModelDescriptor, artifacts: io.ModelArtifacts, targetLayer: string | undefined): Promise<ModelRunner> {
   const handler = tf.io.fromMemory(artifacts);
+  let model: tf.LayersModel | tf.GraphModel | undefined;
   try {
     if (descriptor.format === 'layers') {
-      return new LayersModelRunner(await tf.loadLayersModel(handler), targetLayer);
+      const layers = await tf.loadLayersModel(handler);
+      model = layers;
+      checkInputSize(descriptor, layers.inputs[0]?.shape);
+      return new LayersModelRunner(layers, targetLayer);
     }
-    const model = await tf.loadGraphModel(handler);
-    const output = model.outputs[0]?.name ?? '';
+    const graph = await tf.loadGraphModel(handler);
+    model = graph;
+    checkInputSize(descriptor, graph.inputs[0]?.shape);
+    const output = graph.outputs[0]?.name ?? '';
     const found = discoverGraphNodes(artifacts, output);
     const target = targetLayer ?? found.targetNode;
     if (!target) throw new EngineError('TARGET_LAYER_NOT_FOUND', `no global pooling node found in graph model ${descriptor.name}; pass the target node name`);
-    return new GraphModelRunner(model, target, descriptor.logitsNode ?? found.logitsNode, descriptor.preprocessing);
+    return new GraphModelRunner(graph, target, descriptor.logitsNode ?? found.logitsNode, descriptor.preprocessing);
   } catch (error) {
+    model?.dispose();
     if (error instanceof EngineError) throw error;
     throw new EngineError('MODEL_INVALID', `cannot load model ${descriptor.name}: ${(error as Error).message}`, { cause: error });
   }
@@ -50,6 +88,7 @@ export async function loadModelFromArtifacts(
   options: LoadOptions = {},
 ): Promise<LoadedModel> {
   const started = performance.now();
+  checkPreprocessing(descriptor, `model ${descriptor.name}`);
   const runner = await runnerFor(descriptor, artifacts, options.targetLayer ?? descriptor.targetLayer);
   const expected = descriptor.labels.length;
   if (expected > 0 && runner.numClasses !== expected) {
@@ -59,14 +98,47 @@ export async function loadModelFromArtifacts(
   return { descriptor, runner, loadMs: performance.now() - started };
 }
 
+const optionalStrings = ['name', 'version', 'targetLayer', 'logitsNode', 'description'] as const;
+
+/** gradcam-model.json, checked field by field: a wrong one is MODEL_INVALID naming it, never a TypeError later. */
+function parseDeclaration(value: unknown, file: string): Partial<ModelDescriptor> {
+  const invalid = (field: string, message: string) => new EngineError('MODEL_INVALID', `${file}: ${field}: ${message}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EngineError('MODEL_INVALID', `${file} must hold a JSON object`);
+  const declared = value as Record<string, unknown>;
+  for (const field of optionalStrings) {
+    const v = declared[field];
+    if (v !== undefined && (typeof v !== 'string' || v === '')) throw invalid(field, 'must be a non-empty string');
+  }
+  if (declared.format !== undefined && declared.format !== 'layers' && declared.format !== 'graph') throw invalid('format', 'must be "layers" or "graph"');
+  if (declared.labels !== undefined && !(Array.isArray(declared.labels) && declared.labels.every((l) => typeof l === 'string'))) {
+    throw invalid('labels', 'must be an array of strings');
+  }
+  let preprocessing: PreprocessingSpec | undefined;
+  if (declared.preprocessing !== undefined) {
+    const parsed = preprocessingSchema.safeParse(declared.preprocessing);
+    if (!parsed.success) throw new EngineError('MODEL_INVALID', `${file}: ${describeIssues(parsed.error.issues, 'preprocessing')}`);
+    preprocessing = parsed.data;
+  }
+  return { ...(declared as Partial<ModelDescriptor>), ...(preprocessing === undefined ? {} : { preprocessing }) };
+}
+
 async function describeDirectory(dir: string, artifacts: io.ModelArtifacts): Promise<ModelDescriptor> {
+  const file = join(dir, descriptorFileName);
   let declared: Partial<ModelDescriptor> = {};
+  let text: string | undefined;
   try {
-    declared = JSON.parse(await readFile(join(dir, descriptorFileName), 'utf8')) as Partial<ModelDescriptor>;
+    text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new EngineError('MODEL_INVALID', `${join(dir, descriptorFileName)} is not valid JSON: ${(error as Error).message}`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new EngineError('MODEL_INVALID', `cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (text !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new EngineError('MODEL_INVALID', `${file} is not valid JSON: ${(error as Error).message}`);
     }
+    declared = parseDeclaration(json, file);
   }
   const topology = JSON.stringify(artifacts.modelTopology);
   const inputShape = /"batch_input_shape":\[null,(\d+),(\d+),3\]/.exec(topology);
@@ -81,6 +153,7 @@ async function describeDirectory(dir: string, artifacts: io.ModelArtifacts): Pro
     labels: declared.labels ?? [],
     ...(declared.targetLayer === undefined ? {} : { targetLayer: declared.targetLayer }),
     ...(declared.logitsNode === undefined ? {} : { logitsNode: declared.logitsNode }),
+    ...(declared.description === undefined ? {} : { description: declared.description }),
   };
 }
 

@@ -3,7 +3,7 @@ import type { Tensor, Tensor3D, Tensor4D } from '@tensorflow/tfjs';
 import { EngineError } from './errors.ts';
 import { type MapStatistics, mapStatistics, normaliseMap } from './map-statistics.ts';
 import type { PerturbationOptions } from './methods/cam-method.ts';
-import { type MethodName, camMethods } from './methods/method-registry.ts';
+import { type MethodName, camMethods, parseMethodName } from './methods/method-registry.ts';
 import type { LoadedModel } from './models/load-model.ts';
 import { type TargetSpec, predictedClass, resolveTargets } from './targets.ts';
 
@@ -91,6 +91,16 @@ export function warmUpBatchSizes(maxBatch: number, backend: string): number[] {
   return [...sizes];
 }
 
+function checkScoreCamOptions(options: Partial<PerturbationOptions> | undefined): void {
+  const { maxChannels, batchSize } = options ?? {};
+  if (maxChannels !== undefined && !(Number.isSafeInteger(maxChannels) && maxChannels >= 0)) {
+    throw new EngineError('INPUT_INVALID', `scoreCam.maxChannels must be a non-negative integer (0 = all channels), got ${maxChannels}`);
+  }
+  if (batchSize !== undefined && !(Number.isSafeInteger(batchSize) && batchSize >= 1)) {
+    throw new EngineError('INPUT_INVALID', `scoreCam.batchSize must be a positive integer, got ${batchSize}`);
+  }
+}
+
 function softmax(logits: Float32Array): number[] {
   const max = Math.max(...logits);
   const exps = Array.from(logits, (v) => Math.exp(v - max));
@@ -161,8 +171,11 @@ export class Explainer {
   }
 
   async explain(inputs: readonly Float32Array[], options: ExplainOptions = {}): Promise<BatchExplanation> {
+    // Checked before anything runs: an unknown name would otherwise be a TypeError deep inside,
+    // and a Score-CAM batch size of 0 a loop without end.
+    const methods = (options.methods ?? ['gradcam']).map((m) => parseMethodName(m));
+    checkScoreCamOptions(options.scoreCam);
     if (inputs.length === 0) return { images: [], timings: { forwardMs: 0, backwardMs: 0, mapsMs: 0, totalMs: 0 } };
-    const methods = options.methods ?? ['gradcam'];
     const specs = options.targets ?? predictedClass;
     const perImage = Array.isArray(specs) ? specs : inputs.map(() => specs as TargetSpec);
     if (perImage.length !== inputs.length) {
@@ -192,11 +205,14 @@ export class Explainer {
     const batch = inputs.length;
     const t0 = performance.now();
     const { x, release } = this.batchTensor(inputs);
+    // Every tensor this call makes is in here until the finally, so a failure anywhere (a kernel
+    // error, a lost device, a rejected read-back) leaves the tensor count as it was.
     const owned: Tensor[] = [x];
     try {
       const { activations, bypass } = runner.trunk(x);
       owned.push(activations, ...bypass);
       const logitsTensor = tf.tidy(() => runner.head(activations, bypass));
+      owned.push(logitsTensor);
       const logits = (await logitsTensor.data()) as Float32Array;
       logitsTensor.dispose();
       const numClasses = logits.length / batch;
@@ -220,14 +236,24 @@ export class Explainer {
             if (c !== undefined) maskData[b * numClasses + c] = 1;
           });
           const mask = tf.tensor2d(maskData, [batch, numClasses]);
-          const gradients = tf.grad(scoreOf(mask))(activations) as Tensor4D;
-          mask.dispose();
-          const mid = performance.now();
-          for (const method of gradientMethods) {
-            const m = camMethods[method];
-            if (m.kind === 'gradient') pending.push({ method, rank, maps: m.compute(activations, gradients) });
+          let gradients: Tensor4D;
+          try {
+            gradients = tf.grad(scoreOf(mask))(activations) as Tensor4D;
+          } finally {
+            mask.dispose();
           }
-          gradients.dispose();
+          const mid = performance.now();
+          try {
+            for (const method of gradientMethods) {
+              const m = camMethods[method];
+              if (m.kind !== 'gradient') continue;
+              const maps = m.compute(activations, gradients);
+              owned.push(maps);
+              pending.push({ method, rank, maps });
+            }
+          } finally {
+            gradients.dispose();
+          }
           backwardMs += mid - started;
           mapsMs += performance.now() - mid;
         }
@@ -236,30 +262,36 @@ export class Explainer {
       const activationMaps = new Map<MethodName, Tensor3D>();
       for (const method of methods) {
         const m = camMethods[method];
-        if (m.kind === 'activation') activationMaps.set(method, m.compute(activations));
+        if (m.kind !== 'activation') continue;
+        const maps = m.compute(activations);
+        owned.push(maps);
+        activationMaps.set(method, maps);
       }
       const perturbation = new Map<MethodName, Tensor3D[]>();
       const scoreOptions = { ...defaultScoreCam, ...options.scoreCam };
       for (const method of methods) {
         const m = camMethods[method];
         if (m.kind !== 'perturbation') continue;
-        perturbation.set(
-          method,
-          classes.map((list, b) =>
-            tf.tidy(() =>
-              m.compute({
-                runner,
-                input: tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]),
-                activations: tf.slice(activations, [b, 0, 0, 0], [1, -1, -1, -1]),
-                classes: list,
-                options: scoreOptions,
-              }),
-            ),
-          ),
-        );
+        const perImageMaps: Tensor3D[] = [];
+        perturbation.set(method, perImageMaps);
+        classes.forEach((list, b) => {
+          const maps = tf.tidy(() =>
+            m.compute({
+              runner,
+              input: tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]),
+              activations: tf.slice(activations, [b, 0, 0, 0], [1, -1, -1, -1]),
+              classes: list,
+              options: scoreOptions,
+            }),
+          );
+          owned.push(maps);
+          perImageMaps.push(maps);
+        });
       }
 
-      const [h, w] = runner.targetShape;
+      // The activations' own size, not the runner's declared one: the maps are sliced per image
+      // by it, so a wrong size would cut one image's map from another's.
+      const [, h, w] = activations.shape;
       const cells = h * w;
       // Every map tensor read back once, before the per-image slicing: reads started while one of
       // the same tensor is in flight are not merged, and on a GPU backend each is a staging buffer,
@@ -297,7 +329,6 @@ export class Explainer {
           maps,
         };
       });
-      tf.dispose([...pending.map((p) => p.maps), ...activationMaps.values(), ...[...perturbation.values()].flat()]);
       const t3 = performance.now();
       return {
         images,

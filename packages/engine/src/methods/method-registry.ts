@@ -23,6 +23,7 @@ export type MethodName = keyof typeof camMethods;
 export const methodNames = Object.keys(camMethods) as MethodName[];
 
 export function parseMethodName(name: string): MethodName {
-  if (name in camMethods) return name as MethodName;
+  // hasOwn, not `in`: 'constructor' or 'toString' are not methods.
+  if (Object.hasOwn(camMethods, name)) return name as MethodName;
   throw new EngineError('METHOD_UNKNOWN', `unknown method "${name}" (known: ${methodNames.join(', ')})`);
 }

@@ -169,6 +169,13 @@ export function blobStoreContract(name: string, open: OpenStore): void {
       assert.deepEqual(await listAll(store, 'many/'), keys);
     }));
 
+    test('list gives keys in UTF-8 byte order, not UTF-16 order', withStore(async (store) => {
+      // UTF-16 order would put U+1F600 (a surrogate pair, 0xD83D…) before U+FFFD.
+      const keys = ['u/z.json', 'u/\u00e9.json', 'u/\uFFFD.json', 'u/\u{1F600}.json'];
+      for (const key of [...keys].reverse()) await store.put(key, json(key), { contentType: 'application/json' });
+      assert.deepEqual(await listAll(store, 'u/'), keys);
+    }));
+
     test('delete removes an object; deleting a missing one is fine', withStore(async (store) => {
       await store.put('d/x.json', json(1), { contentType: 'application/json' });
       await store.put('d/y.json', json(2), { contentType: 'application/json' });

@@ -393,12 +393,14 @@ export class FsBlobStore implements BlobStore {
       if (isMissing(error)) return;
       throw fsError(error, folderKey, 'list');
     }
-    // Sorting folders as "name/" makes the walk yield keys in the same order as S3's listing.
+    // Sorting folders as "name/" makes the walk yield keys in the same order as S3's listing,
+    // which is by UTF-8 bytes: JavaScript's own string order is by UTF-16 units, which puts
+    // U+10000 and above (surrogate pairs) before U+E000–U+FFFF.
     const visible = entries
       .filter((entry) => entry.name.startsWith(namePrefix) && !partialName.test(entry.name) && !entry.name.includes('\\'))
       .filter((entry) => entry.isFile() || entry.isDirectory())
-      .map((entry) => ({ name: entry.name, folder: entry.isDirectory(), order: entry.isDirectory() ? `${entry.name}/` : entry.name }))
-      .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+      .map((entry) => ({ name: entry.name, folder: entry.isDirectory(), order: Buffer.from(entry.isDirectory() ? `${entry.name}/` : entry.name) }))
+      .sort((a, b) => Buffer.compare(a.order, b.order));
     for (const entry of visible) {
       if (entry.folder) yield* this.walk(`${folderKey}${entry.name}/`, '');
       else yield `${folderKey}${entry.name}`;

@@ -151,6 +151,46 @@ test('decodes WebP, TIFF and AVIF', async () => {
   }
 });
 
+/** A baseline little-endian TIFF, uncompressed RGB with 32-bit float samples (sharp only writes 8-bit TIFF). */
+function floatTiff(width: number, height: number, value: (x: number, y: number, c: number) => number): Buffer {
+  const tags: [number, number, number, number][] = []; // tag, type (3 SHORT, 4 LONG), count, value or offset
+  const pixels = Buffer.alloc(width * height * 3 * 4);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) pixels.writeFloatLE(value(x, y, c), ((y * width + x) * 3 + c) * 4);
+  const entries = 11;
+  const ifdSize = 2 + entries * 12 + 4;
+  const extraOffset = 8 + ifdSize; // BitsPerSample (3 SHORT) then SampleFormat (3 SHORT)
+  const pixelOffset = extraOffset + 12;
+  tags.push([256, 4, 1, width], [257, 4, 1, height], [258, 3, 3, extraOffset], [259, 3, 1, 1], [262, 3, 1, 2], [273, 4, 1, pixelOffset]);
+  tags.push([277, 3, 1, 3], [278, 4, 1, height], [279, 4, 1, pixels.length], [284, 3, 1, 1], [339, 3, 3, extraOffset + 6]);
+  const head = Buffer.alloc(pixelOffset);
+  head.write('II', 0, 'latin1');
+  head.writeUInt16LE(42, 2);
+  head.writeUInt32LE(8, 4);
+  head.writeUInt16LE(entries, 8);
+  tags.forEach(([tag, type, count, v], i) => {
+    const at = 10 + i * 12;
+    head.writeUInt16LE(tag, at);
+    head.writeUInt16LE(type, at + 2);
+    head.writeUInt32LE(count, at + 4);
+    if (type === 3 && count === 1) head.writeUInt16LE(v, at + 8);
+    else head.writeUInt32LE(v, at + 8);
+  });
+  for (let c = 0; c < 3; c++) {
+    head.writeUInt16LE(32, extraOffset + c * 2); // bits per sample
+    head.writeUInt16LE(3, extraOffset + 6 + c * 2); // IEEE float
+  }
+  return Buffer.concat([head, pixels]);
+}
+
+test('a 32-bit float TIFF is refused (IMAGE_UNSUPPORTED_FORMAT), not decoded to black', async () => {
+  const bytes = floatTiff(16, 12, (x, y, c) => (c === 0 ? x / 15 : c === 1 ? y / 11 : 0.5));
+  const metadata = await sharp(bytes).metadata();
+  assert.deepEqual([metadata.format, metadata.depth, metadata.width, metadata.height], ['tiff', 'float', 16, 12], 'the test image is a float TIFF');
+  const error = await rejectsWith(bytes, 'IMAGE_UNSUPPORTED_FORMAT');
+  assert.match(error.message, /float samples/);
+  await assert.rejects(readImageHeader(bytes), (e: unknown) => e instanceof ImagingError && e.code === 'IMAGE_UNSUPPORTED_FORMAT');
+});
+
 test('zero bytes → IMAGE_EMPTY', async () => {
   await rejectsWith(new Uint8Array(0), 'IMAGE_EMPTY');
 });

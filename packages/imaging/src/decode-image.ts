@@ -83,6 +83,14 @@ export async function readImageHeader(bytes: Uint8Array, limits: ImageLimits = d
   }
   const metadata = await readHeader(bytes);
   const format = acceptedFormat(metadata);
+  // 8 and 16 bits per sample scale to 0…255 by their range; a float or 32-bit sample has no
+  // agreed range (0…1? 0…255?), and cast to 8 bits it came out all black, explained as if real.
+  if (metadata.depth !== undefined && metadata.depth !== 'uchar' && metadata.depth !== 'ushort') {
+    throw new ImagingError(
+      'IMAGE_UNSUPPORTED_FORMAT',
+      `${FORMAT_NAMES[format]} image has ${metadata.depth} samples; only 8- and 16-bit integer images are accepted, convert it to 8-bit sRGB`,
+    );
+  }
   // For multi-page input only the first page is decoded, so only its pixels count.
   const pixels = metadata.width * (metadata.pageHeight ?? metadata.height);
   if (!(pixels > 0)) {

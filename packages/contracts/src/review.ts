@@ -22,6 +22,23 @@ export const reviewSamplingSchema = z.object({
 });
 export type ReviewSampling = z.infer<typeof reviewSamplingSchema>;
 
+/**
+ * A verdict being kept: set (atomically, while the lease is held) before the verdict is written
+ * to review.json, cleared when the pool closes the item. While it is set, no other verdict,
+ * release or skip is taken and the item is not leased again, even if the lease runs out, unless
+ * the marker is older than the pool's closing timeout (a request that died). `token` is the
+ * verdict's id: the review.json entry carries it, so a retry does not append it twice.
+ */
+export const reviewClosingSchema = z.object({
+  token: z.string(),
+  reviewer: z.string(),
+  verdict: verdictSchema,
+  comment: z.string().optional(),
+  /** Epoch ms: when the verdict was taken (its reviewedAt). */
+  at: z.number().int(),
+});
+export type ReviewClosing = z.infer<typeof reviewClosingSchema>;
+
 /** One item of the review pool (kept in Redis by the review service). */
 export const reviewItemSchema = z.object({
   inferenceId: inferenceIdSchema,
@@ -41,6 +58,10 @@ export const reviewItemSchema = z.object({
   reviewer: z.string().optional(),
   reviewedAt: z.number().int().optional(),
   comment: z.string().optional(),
+  /** Set while a verdict is being kept (see reviewClosingSchema). */
+  closing: reviewClosingSchema.optional(),
+  /** The kept verdict's id: the `verdictId` of its entry in review.json. */
+  verdictId: z.string().optional(),
 });
 export type ReviewItem = z.infer<typeof reviewItemSchema>;
 
@@ -52,6 +73,11 @@ export const reviewEntrySchema = z.object({
   reviewedAt: z.iso.datetime(),
   /** How long the item waited from being sampled to this verdict. */
   waitedSeconds: z.number().nonnegative(),
+  /**
+   * The verdict's id (the pool item's `verdictId` once kept): a retried verdict finds its entry
+   * and is not appended again. Absent in entries written before it existed.
+   */
+  verdictId: z.string().optional(),
 });
 
 export const reviewDocumentSchema = z.object({

@@ -1,18 +1,30 @@
 /**
- * Lua: a leased item back to pending, in the pool by its priority and age again, its lease gone.
- * Shared by expiry (in the lease script) and by a reviewer giving an item back.
+ * Lua: a leased item back to pending, in the pool by its priority and age again, its lease (and
+ * any stale verdict marker) gone. Shared by expiry (in the lease script) and by a reviewer giving
+ * an item back.
  */
-const returnToPool = `
+export const returnToPool = `
 local function returnToPool(prefix, id, item)
   item.status = 'pending'
   item.leasedBy = nil
   item.leaseExpiresAt = nil
+  item.closing = nil
   redis.call('SET', prefix .. ':review:item:' .. id, cjson.encode(item))
   redis.call('ZREM', prefix .. ':review:leases', id)
   redis.call('ZADD', prefix .. ':review:pool', item.sampling.priority, id)
   redis.call('ZADD', prefix .. ':review:pool:' .. item.model, item.sampling.priority, id)
   redis.call('ZADD', prefix .. ':review:pending-age', item.sampledAt, id)
   return item
+end
+`;
+
+/**
+ * Lua: whether a verdict is being kept on the item (a marker younger than the closing timeout).
+ * An older marker is a request that died between its begin and its finish: it no longer blocks.
+ */
+export const closingLive = `
+local function closingLive(item, now, closingStaleMs)
+  return item.closing ~= nil and item.closing.at + closingStaleMs > now
 end
 `;
 
@@ -42,19 +54,26 @@ return 1
  * one is not skipped, so a lease reads at most that many: its cost grows with the reviewer's
  * remembered skips, never with the pool.
  *
- * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any), skip memory (ms)
+ * An item whose verdict is being kept stays leased even when its lease ran out (the verdict
+ * began in time; the begin script moved its expiry to the marker's timeout), until the marker
+ * is older than the closing timeout: then it goes back to the pool like any expired lease.
+ *
+ * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any), skip memory (ms), closing timeout (ms)
  * Returns the leased item's JSON, or nil when nothing is pending for this reviewer.
  */
-export const leaseScript = `${returnToPool}
-local prefix, now, leaseMs, reviewer, model, skipMemoryMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+export const leaseScript = `${returnToPool}${closingLive}
+local prefix, now, leaseMs, reviewer, model, skipMemoryMs, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local leases = prefix .. ':review:leases'
 local pool = prefix .. ':review:pool'
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
-  redis.call('ZREM', leases, id)
   local raw = redis.call('GET', prefix .. ':review:item:' .. id)
-  if raw then
-    local item = cjson.decode(raw)
-    if item.status == 'leased' then returnToPool(prefix, id, item) end
+  local item = raw and cjson.decode(raw)
+  if item and item.status == 'leased' and closingLive(item, now, closingStaleMs) then
+    redis.call('ZADD', leases, item.closing.at + closingStaleMs, id)
+  elseif item and item.status == 'leased' then
+    returnToPool(prefix, id, item)
+  else
+    redis.call('ZREM', leases, id)
   end
 end
 local source = pool
@@ -83,46 +102,22 @@ return cjson.encode(item)
 `;
 
 /**
- * Atomically records a verdict on an item the reviewer holds the lease of.
- * ARGV: prefix, id, reviewer, verdict, now (ms), comment ('' = none)
- * Returns the updated item's JSON, or an error reply: NOT_FOUND, NOT_LEASED (held by nobody,
- * by someone else, or expired).
- */
-export const verdictScript = `
-local prefix, id, reviewer, verdict, now, comment = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
-local key = prefix .. ':review:item:' .. id
-local raw = redis.call('GET', key)
-if not raw then return redis.error_reply('NOT_FOUND') end
-local item = cjson.decode(raw)
-if item.status ~= 'leased' or item.leasedBy ~= reviewer or item.leaseExpiresAt < now then
-  return redis.error_reply('NOT_LEASED')
-end
-item.status = 'reviewed'
-item.verdict = verdict
-item.reviewer = reviewer
-item.reviewedAt = now
-item.leasedBy = nil
-item.leaseExpiresAt = nil
-if comment ~= '' then item.comment = comment end
-redis.call('SET', key, cjson.encode(item))
-redis.call('ZREM', prefix .. ':review:leases', id)
-redis.call('HINCRBY', prefix .. ':review:verdicts', item.model .. '|' .. item.predictedClass .. '|' .. verdict, 1)
-return cjson.encode(item)
-`;
-
-/**
  * Atomically gives a leased item back to the pool before its lease runs out (a reviewer who
  * stops, or skips it), so it does not wait for the expiry. Only the lease holder can, and only
  * while it holds. A skip is also remembered for the skip memory, so the lease script hands the
  * item to someone else; the memory key expires with its newest skip.
- * ARGV: prefix, id, reviewer, now (ms), skip memory (ms; 0 = a plain release, nothing remembered)
- * Returns the item's JSON, pending again, or an error reply: NOT_FOUND, NOT_LEASED.
+ * Not while the holder's verdict is being kept (it would be kept on an item back in the pool).
+ * ARGV: prefix, id, reviewer, now (ms), skip memory (ms; 0 = a plain release, nothing remembered), closing timeout (ms)
+ * Returns the item's JSON, pending again, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
  */
-export const releaseScript = `${returnToPool}
-local prefix, id, reviewer, now, skipMemoryMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+export const releaseScript = `${returnToPool}${closingLive}
+local prefix, id, reviewer, now, skipMemoryMs, closingStaleMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local raw = redis.call('GET', prefix .. ':review:item:' .. id)
 if not raw then return redis.error_reply('NOT_FOUND') end
 local item = cjson.decode(raw)
+if item.status == 'leased' and item.leasedBy == reviewer and closingLive(item, now, closingStaleMs) then
+  return redis.error_reply('IN_PROGRESS')
+end
 if item.status ~= 'leased' or item.leasedBy ~= reviewer or item.leaseExpiresAt < now then
   return redis.error_reply('NOT_LEASED')
 end

@@ -141,3 +141,38 @@ test('a pending listing reads only pending items, however many newer ones were r
   assert.deepEqual(page.items.map((x) => x.inferenceId), ['i1', 'i0'], 'one page, not a run of empty ones');
   assert.equal(page.next, undefined);
 });
+
+test('a verdict being kept holds its item: no second verdict, release, skip or lease, even past the lease', async () => {
+  const p = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`, { closingTimeoutMs: 1_000 });
+  await p.add(item('v', 0.5));
+  await p.lease('alice', 500, { now: 10_000 });
+  const begun = await p.beginVerdict('v', 'alice', 'supports', 'ok', 10_100);
+  assert.equal(begun.state, 'begun');
+  const token = begun.state === 'begun' ? begun.item.closing.token : '';
+  await assert.rejects(p.beginVerdict('v', 'alice', 'unsure', undefined, 10_200), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  await assert.rejects(p.release('v', 'alice', 10_200), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  await assert.rejects(p.skip('v', 'alice', 10_200), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  const retry = await p.beginVerdict('v', 'alice', 'supports', 'ok', 10_300);
+  assert.equal(retry.state === 'begun' && retry.item.closing.token, token, 'the same verdict again is a retry: same token');
+  assert.equal(await p.lease('bob', 60_000, { now: 10_700 }), undefined, "alice's lease ran out but her verdict is being kept");
+  await assert.rejects(p.beginVerdict('v', 'bob', 'unsure', undefined, 10_700), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  const { item: closed, closedNow } = await p.finishVerdict('v', token);
+  assert.deepEqual([closed.status, closed.verdict, closed.reviewer, closed.comment, closed.reviewedAt, closed.verdictId, closed.closing, closedNow], ['reviewed', 'supports', 'alice', 'ok', 10_100, token, undefined, true]);
+  assert.equal((await p.finishVerdict('v', token)).closedNow, false, 'finishing twice closes once');
+  assert.deepEqual(await p.verdictCounts(), { 'm|2|supports': 1 });
+  assert.equal((await p.beginVerdict('v', 'alice', 'supports', 'ok', 10_800)).state, 'done', 'a retry after the answer was lost');
+  await assert.rejects(p.beginVerdict('v', 'alice', 'unsure', undefined, 10_800), { code: 'REVIEW_NOT_LEASED' });
+});
+
+test('a verdict marker older than the closing timeout (its request died) no longer holds the item', async () => {
+  const p = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`, { closingTimeoutMs: 1_000 });
+  await p.add(item('w', 0.5));
+  await p.lease('alice', 500, { now: 10_000 });
+  const begun = await p.beginVerdict('w', 'alice', 'supports', undefined, 10_100);
+  assert.equal(await p.lease('bob', 60_000, { now: 11_000 }), undefined);
+  const again = await p.lease('bob', 60_000, { now: 11_101 });
+  assert.deepEqual([again?.inferenceId, again?.leasedBy, again?.closing], ['w', 'bob', undefined]);
+  await assert.rejects(p.finishVerdict('w', begun.state === 'begun' ? begun.item.closing.token : ''), { code: 'REVIEW_NOT_LEASED' }, 'the dead request cannot close it any more');
+  const done = await p.complete('w', 'bob', 'unsure', undefined, 11_200);
+  assert.deepEqual([done.reviewer, done.verdict], ['bob', 'unsure']);
+});

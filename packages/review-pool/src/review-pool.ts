@@ -1,25 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
 import type { Redis } from 'ioredis';
-import { addScript, leaseScript, releaseScript, verdictScript } from './lease-script.ts';
-
-export class ReviewPoolError extends Error {
-  constructor(
-    readonly code: 'REVIEW_NOT_FOUND' | 'REVIEW_NOT_LEASED' | 'REVIEW_CURSOR_INVALID',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ReviewPoolError';
-  }
-}
+import { addScript, leaseScript, releaseScript } from './lease-script.ts';
+import { ReviewPoolError } from './review-pool-error.ts';
+import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
 const notLeased = (id: string, reviewer: string) =>
   new ReviewPoolError('REVIEW_NOT_LEASED', `"${id}" is not leased to ${reviewer} (never leased, leased to someone else, or the lease expired): lease it again with GET /v1/reviews/next`);
 
-/** Throws unless `reviewer` holds a live lease on the item. */
-export function assertLeaseHeld(item: ReviewItem | undefined, id: string, reviewer: string, now: number): asserts item is ReviewItem {
-  if (!item) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
-  if (item.status !== 'leased' || item.leasedBy !== reviewer || (item.leaseExpiresAt ?? 0) < now) throw notLeased(id, reviewer);
-}
+const inProgress = (id: string) =>
+  new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `another verdict on "${id}" is being saved right now; wait for its answer (send the same verdict again to retry it)`);
+
+/** What `beginVerdict` found: a verdict to keep now (`begun`, the item holds its marker) or one kept already (`done`). */
+export type BegunVerdict =
+  | { readonly state: 'begun'; readonly item: ReviewItem & { closing: NonNullable<ReviewItem['closing']> } }
+  | { readonly state: 'done'; readonly item: ReviewItem };
 
 export interface ReviewListFilter {
   readonly status?: ReviewItem['status'];
@@ -39,6 +34,13 @@ export interface ReviewBacklog {
 
 /** A skipped item stays away from its skipper for a week: long enough for someone else to take it. */
 export const defaultSkipMemoryMs = 7 * 24 * 3600 * 1000;
+
+/**
+ * How long a verdict being kept blocks its item (no other verdict, release, skip or lease). Far
+ * longer than one review.json write should take; only a request that died leaves a marker this
+ * old, and then the item goes back to the pool.
+ */
+export const defaultClosingTimeoutMs = 60_000;
 
 const parseItem = (raw: string) => reviewItemSchema.parse(JSON.parse(raw));
 
@@ -76,15 +78,23 @@ export class ReviewPool {
 
   private readonly skipMemoryMs: number;
 
-  /** `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it. */
+  private readonly closingTimeoutMs: number;
+
+  /**
+   * `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it.
+   * `closingTimeoutMs`: how long a verdict being kept may block its item (see beginVerdict).
+   */
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    options: { skipMemoryMs?: number } = {},
+    options: { skipMemoryMs?: number; closingTimeoutMs?: number } = {},
   ) {
     this.keys = redisKeys(prefix);
     this.skipMemoryMs = options.skipMemoryMs ?? defaultSkipMemoryMs;
-    if (!(Number.isInteger(this.skipMemoryMs) && this.skipMemoryMs > 0)) throw new RangeError(`skipMemoryMs must be a positive integer, got ${this.skipMemoryMs}`);
+    this.closingTimeoutMs = options.closingTimeoutMs ?? defaultClosingTimeoutMs;
+    for (const [name, value] of [['skipMemoryMs', this.skipMemoryMs], ['closingTimeoutMs', this.closingTimeoutMs]] as const) {
+      if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
   }
 
   /**
@@ -102,18 +112,45 @@ export class ReviewPool {
 
   /** Leases the highest-priority pending item (of `model`, or of any) the reviewer has not skipped, for `leaseMs`. */
   async lease(reviewer: string, leaseMs: number, options: { model?: string; now?: number } = {}): Promise<ReviewItem | undefined> {
-    const raw = (await this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs)) as string | null;
+    const raw = (await this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs, this.closingTimeoutMs)) as string | null;
     return raw === null ? undefined : parseItem(raw);
   }
 
-  /** Closes a leased item with a verdict; only the lease holder can, and only before it expires. */
-  complete(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, verdictScript, [id, reviewer, verdict, now, comment ?? '']);
+  /**
+   * First step of keeping a verdict: while the reviewer holds the lease, marks the item as closing
+   * with a fresh token (the verdict's id). From then until `finishVerdict` (or the closing
+   * timeout), no other verdict, release or skip is taken (REVIEW_VERDICT_IN_PROGRESS), and the
+   * item is not leased again even if the lease runs out. The same verdict sent again (a retry)
+   * gets the same token back; one already kept answers `done`.
+   */
+  async beginVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now()): Promise<BegunVerdict> {
+    const [state, raw] = await this.holderScript<[string, string]>(id, reviewer, beginVerdictScript, [id, reviewer, verdict, comment ?? '', now, randomUUID(), this.closingTimeoutMs]);
+    const item = parseItem(raw);
+    if (state === 'done') return { state, item };
+    const { closing } = item;
+    if (!closing) throw new ReviewPoolError('REVIEW_ITEM_INVALID', `"${id}" began a verdict but holds no marker`);
+    return { state: 'begun', item: { ...item, closing } };
+  }
+
+  /**
+   * Last step: closes the item with the verdict its marker holds, for that marker's token only
+   * (even if the lease ran out since the verdict began). `closedNow` is false for a retry of a
+   * verdict closed already. REVIEW_NOT_LEASED when the marker is gone (it timed out).
+   */
+  async finishVerdict(id: string, token: string): Promise<{ item: ReviewItem; closedNow: boolean }> {
+    const [state, raw] = await this.holderScript<[string, string]>(id, 'this request', finishVerdictScript, [id, token]);
+    return { item: parseItem(raw), closedNow: state === 'closed' };
+  }
+
+  /** Begins and finishes a verdict at once: for callers that keep no record of their own (tests, tools). */
+  async complete(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now()): Promise<ReviewItem> {
+    const begun = await this.beginVerdict(id, reviewer, verdict, comment, now);
+    return begun.state === 'done' ? begun.item : (await this.finishVerdict(id, begun.item.closing.token)).item;
   }
 
   /** Gives a leased item back to the pool at once (the holder stops reviewing); only the lease holder can. */
   release(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, 0]);
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, 0, this.closingTimeoutMs]);
   }
 
   /**
@@ -121,17 +158,22 @@ export class ReviewPool {
    * memory: for an item they cannot judge. Others still get it; the backlog still counts it.
    */
   skip(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, this.skipMemoryMs]);
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, this.skipMemoryMs, this.closingTimeoutMs]);
+  }
+
+  private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {
+    return parseItem(await this.holderScript<string>(id, reviewer, script, args));
   }
 
   /** Runs a script that acts on an item for its lease holder, turning its error replies into ReviewPoolErrors. */
-  private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {
+  private async holderScript<T>(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<T> {
     try {
-      return parseItem((await this.redis.eval(script, 0, this.prefix, ...args)) as string);
+      return (await this.redis.eval(script, 0, this.prefix, ...args)) as T;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (message.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
       if (message.includes('NOT_LEASED')) throw notLeased(id, reviewer);
+      if (message.includes('IN_PROGRESS')) throw inProgress(id);
       throw error;
     }
   }

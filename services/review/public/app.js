@@ -229,8 +229,9 @@ async function skip() {
 
 /**
  * Sends what the reviewer decided about the item held (POST /v1/reviews/{id}{path}), then leases
- * the next. A 409 means the lease lapsed or the item was closed elsewhere: nothing was kept, so
- * say so and move on.
+ * the next. A 409 means the lease lapsed, the item was closed elsewhere or another verdict on it
+ * is being saved: nothing was kept, so say so and move on. After any other failure the same
+ * verdict can be sent again: the service keeps it once.
  */
 async function settle(path, body, sending, messages) {
   const packet = state.packet;
@@ -248,7 +249,9 @@ async function settle(path, body, sending, messages) {
     state.sending = false;
     setVerdictButtons(false);
     if (error instanceof ApiError && error.status === 409) {
-      banner('warn', messages.lapsed(id, error.code));
+      // Another verdict on the item (another tab) is being saved: that one counts, not this.
+      const inProgress = error.code === 'REVIEW_VERDICT_IN_PROGRESS';
+      banner('warn', inProgress ? `Another verdict on ${id} is being saved (another tab?); this one was NOT saved. Loading the next item.` : messages.lapsed(id, error.code));
       await loadNext();
       return;
     }

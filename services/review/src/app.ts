@@ -32,7 +32,7 @@ const listQuerySchema = z.object({
   format: z.enum(['json', 'jsonl', 'csv']).default('json'),
 });
 
-const reviewErrorStatus = { REVIEW_NOT_FOUND: 404, REVIEW_NOT_LEASED: 409, REVIEW_CURSOR_INVALID: 400 } as const satisfies Record<ReviewPoolError['code'], number>;
+const reviewErrorStatus = { REVIEW_NOT_FOUND: 404, REVIEW_NOT_LEASED: 409, REVIEW_VERDICT_IN_PROGRESS: 409, REVIEW_CURSOR_INVALID: 400, REVIEW_ITEM_INVALID: 500 } as const satisfies Record<ReviewPoolError['code'], number>;
 
 // The review page: static files read once at start (no build step).
 const publicDir = new URL('../public/', import.meta.url);

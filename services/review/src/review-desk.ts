@@ -1,6 +1,7 @@
 import {
   type ExplanationManifest,
   type PredictionDocument,
+  type ReviewClosing,
   type ReviewDocument,
   type ReviewItem,
   type Verdict,
@@ -13,7 +14,7 @@ import {
   reviewDocumentSchema,
   reviewFileName,
 } from '@gradcam/contracts';
-import { type ReviewPool, assertLeaseHeld } from '@gradcam/review-pool';
+import type { ReviewPool } from '@gradcam/review-pool';
 import type { BlobStore } from '@gradcam/storage';
 
 export interface ReviewPacket {
@@ -65,29 +66,39 @@ export class ReviewDesk {
   }
 
   /**
-   * Storage first (the durable record), then the pool: a verdict the pool has but review.json
-   * lacks would be lost evidence. The lease is checked before writing and again, atomically, when
-   * the pool closes the item.
+   * One verdict per lease, kept in review.json and in the pool alike: the pool marks the item as
+   * closing first (atomically, while the lease is held: a second verdict meanwhile gets
+   * REVIEW_VERDICT_IN_PROGRESS, and the item is not leased to anyone else even if the lease runs
+   * out), then the verdict is appended to review.json under the marker's token (storage first: a
+   * verdict the pool has but review.json lacks would be lost evidence), then the pool closes the
+   * item for that token. A retry of the same verdict (after a storage or Redis failure) gets the
+   * same token, finds its entry and closes the item once.
    */
   async judge(id: string, reviewer: string, verdict: Verdict, comment: string | undefined): Promise<ReviewItem> {
-    const now = Date.now();
-    const item = await this.deps.pool.get(id);
-    assertLeaseHeld(item, id, reviewer, now);
+    const begun = await this.deps.pool.beginVerdict(id, reviewer, verdict, comment);
+    if (begun.state === 'done') return begun.item;
+    await this.appendVerdict(begun.item, begun.item.closing);
+    const { item: closed, closedNow } = await this.deps.pool.finishVerdict(id, begun.item.closing.token);
+    if (closedNow) this.deps.onVerdict?.(closed);
+    return closed;
+  }
+
+  /** Appends the verdict to review.json unless an entry with its token is there already (a retry). */
+  private async appendVerdict(item: ReviewItem, closing: ReviewClosing): Promise<void> {
     const key = keyIn(item.folder, reviewFileName);
     const previous: ReviewDocument = (await this.deps.store.exists(key))
       ? reviewDocumentSchema.parse(await this.readJson(key))
-      : { schemaVersion: 1, inferenceId: id, reviews: [] };
+      : { schemaVersion: 1, inferenceId: item.inferenceId, reviews: [] };
+    if (previous.reviews.some((entry) => entry.verdictId === closing.token)) return;
     const entry = {
-      verdict,
-      reviewer,
-      ...(comment === undefined ? {} : { comment }),
-      reviewedAt: new Date(now).toISOString(),
-      waitedSeconds: Math.max(0, (now - item.sampledAt) / 1000),
+      verdict: closing.verdict,
+      reviewer: closing.reviewer,
+      ...(closing.comment === undefined ? {} : { comment: closing.comment }),
+      reviewedAt: new Date(closing.at).toISOString(),
+      waitedSeconds: Math.max(0, (closing.at - item.sampledAt) / 1000),
+      verdictId: closing.token,
     };
     const document: ReviewDocument = { ...previous, reviews: [...previous.reviews, entry] };
     await this.deps.store.put(key, Buffer.from(`${JSON.stringify(document, null, 2)}\n`), { contentType: 'application/json' });
-    const closed = await this.deps.pool.complete(id, reviewer, verdict, comment, now);
-    this.deps.onVerdict?.(closed);
-    return closed;
   }
 }

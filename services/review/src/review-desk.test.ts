@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ReviewDocument, type ReviewItem, reviewDocumentSchema } from '@gradcam/contracts';
+import { startRedisWithClient } from '@gradcam/dev-services';
+import { ReviewPool } from '@gradcam/review-pool';
+import { type BlobStore, FsBlobStore } from '@gradcam/storage';
+import { Redis } from 'ioredis';
+import { ReviewDesk } from './review-desk.ts';
+
+// The desk against a real Redis and a real (filesystem) store. Storage writes can be slowed or
+// followed by a step, to replay what overlapping requests do to review.json and the pool.
+const { server, redis, stop } = await startRedisWithClient();
+const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-review-desk-'));
+after(async () => {
+  await stop();
+  await rm(rootDir, { recursive: true, force: true });
+});
+
+/** The filesystem store, with a hook run before (`beforePut`) and after (`afterPut`) each put. */
+function hookedStore(hooks: { beforePut?: (body: string) => Promise<void>; afterPut?: () => Promise<void> }): BlobStore {
+  const fs = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-desk-test-secret' });
+  return {
+    parallelism: fs.parallelism,
+    put: async (key, body, options) => {
+      await hooks.beforePut?.(Buffer.isBuffer(body) ? body.toString('utf8') : '');
+      await fs.put(key, body, options);
+      await hooks.afterPut?.();
+    },
+    get: (key, options) => fs.get(key, options),
+    head: (key) => fs.head(key),
+    exists: (key) => fs.exists(key),
+    list: (prefix) => fs.list(prefix),
+    delete: (key) => fs.delete(key),
+    presignGet: (key, seconds) => fs.presignGet(key, seconds),
+    close: () => fs.close(),
+  };
+}
+
+const item = (id: string): ReviewItem => ({
+  inferenceId: id,
+  model: 'm',
+  modelVersion: 'v1',
+  folder: `m/v1/dt=2026-11-26/${id}/`,
+  predictedClass: 1,
+  label: 'Cat',
+  probability: 0.5,
+  sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.5 },
+  sampledAt: Date.now() - 1_000,
+  status: 'pending',
+});
+
+const newPool = (client: Redis = redis, options: { closingTimeoutMs?: number } = {}) => new ReviewPool(client, `t${Math.random().toString(36).slice(2, 10)}`, options);
+
+async function reviewsOf(id: string): Promise<ReviewDocument['reviews']> {
+  const text = await readFile(join(rootDir, `m/v1/dt=2026-11-26/${id}/review.json`), 'utf8');
+  return reviewDocumentSchema.parse(JSON.parse(text)).reviews;
+}
+const summary = (reviews: ReviewDocument['reviews']) => reviews.map((r) => `${r.reviewer}:${r.verdict}`);
+
+test('two overlapping verdicts from the holder: one wins, the other is refused, review.json and the pool agree', async () => {
+  const pool = newPool();
+  const id = `double-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  // The first verdict's write is the slow one: before the fix the second overtook it in the pool
+  // while review.json kept the first.
+  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: (body) => sleep(body.includes('"supports"') ? 150 : 10) }), leaseMs: 60_000, presignSeconds: 60 });
+  const results = await Promise.allSettled([desk.judge(id, 'alice', 'supports', undefined), desk.judge(id, 'alice', 'unsure', undefined)]);
+  const won = results.filter((r) => r.status === 'fulfilled');
+  const lost = results.filter((r) => r.status === 'rejected');
+  assert.equal(won.length, 1, 'exactly one verdict is kept');
+  assert.equal((lost[0]?.reason as { code?: string }).code, 'REVIEW_VERDICT_IN_PROGRESS');
+  const kept = await pool.get(id);
+  assert.equal(kept?.status, 'reviewed');
+  const reviews = await reviewsOf(id);
+  assert.deepEqual(summary(reviews), [`alice:${kept?.verdict}`], 'review.json holds the verdict the pool holds, once');
+  assert.equal(reviews[0]?.verdictId, kept?.verdictId);
+});
+
+test('the same verdict sent twice at once is kept once and both callers are told it was kept', async () => {
+  const pool = newPool();
+  const id = `twice-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  const kept: ReviewItem[] = [];
+  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: () => sleep(50) }), leaseMs: 60_000, presignSeconds: 60, onVerdict: (closed) => kept.push(closed) });
+  const [a, b] = await Promise.all([desk.judge(id, 'alice', 'supports', 'fine'), desk.judge(id, 'alice', 'supports', 'fine')]);
+  assert.deepEqual([a.status, b.status, a.verdictId], ['reviewed', 'reviewed', b.verdictId]);
+  assert.deepEqual(summary(await reviewsOf(id)), ['alice:supports']);
+  assert.equal(kept.length, 1, 'counted once');
+  assert.deepEqual(await pool.verdictCounts(), { 'm|1|supports': 1 });
+});
+
+test('a lease that runs out during a slow write: the verdict is kept, nobody else gets the item meanwhile', async () => {
+  const pool = newPool();
+  const id = `slow-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 300);
+  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: (body) => sleep(body.includes('"alice"') ? 700 : 0) }), leaseMs: 60_000, presignSeconds: 60 });
+  const alice = desk.judge(id, 'alice', 'supports', undefined);
+  await sleep(400);
+  assert.equal(await pool.lease('bob', 60_000), undefined, "alice's verdict is being kept: the item is not handed out again");
+  await assert.rejects(desk.judge(id, 'bob', 'wrong-evidence', undefined), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  const kept = await alice;
+  assert.deepEqual([kept.status, kept.reviewer, kept.verdict], ['reviewed', 'alice', 'supports']);
+  assert.deepEqual(summary(await reviewsOf(id)), ['alice:supports']);
+  assert.deepEqual(await pool.backlog(), { pending: 0, leased: 0, oldestPendingAt: undefined });
+});
+
+test('a Redis failure after the write: the retry closes the item without a second entry', async (t) => {
+  // Fails fast while disconnected, as the service's producer connection does.
+  const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+  client.on('error', () => {});
+  t.after(() => client.disconnect());
+  await client.connect();
+  const pool = newPool(client);
+  const id = `retry-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  let failOnce = true;
+  const desk = new ReviewDesk({
+    pool,
+    store: hookedStore({
+      afterPut: async () => {
+        if (!failOnce) return;
+        failOnce = false;
+        client.disconnect();
+      },
+    }),
+    leaseMs: 60_000,
+    presignSeconds: 60,
+  });
+  await assert.rejects(desk.judge(id, 'alice', 'wrong-prediction', 'not a cat'));
+  if (client.status !== 'end') await once(client, 'end');
+  await client.connect();
+  assert.deepEqual(summary(await reviewsOf(id)), ['alice:wrong-prediction'], 'written before Redis failed');
+  await assert.rejects(desk.judge(id, 'alice', 'supports', undefined), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'another verdict waits for the first');
+  const kept = await desk.judge(id, 'alice', 'wrong-prediction', 'not a cat');
+  assert.deepEqual([kept.status, kept.verdict, kept.comment], ['reviewed', 'wrong-prediction', 'not a cat']);
+  assert.deepEqual(summary(await reviewsOf(id)), ['alice:wrong-prediction'], 'the retry found its entry');
+  const again = await desk.judge(id, 'alice', 'wrong-prediction', 'not a cat');
+  assert.equal(again.verdictId, kept.verdictId, 'a retry after the answer was lost is answered with the kept verdict');
+});

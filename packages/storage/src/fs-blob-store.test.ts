@@ -13,6 +13,7 @@ import { blobStoreContract } from './blob-store-contract.ts';
 import { decodeKeyPath, verifyBlobSignature } from './blob-signature.ts';
 import { listAll } from './blob-store.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
+import { maxMessageBodyBytes } from './fs-io-threads.ts';
 import { isStorageError } from './storage-error.ts';
 
 const secret = 'test-signing-secret-0123456789';
@@ -279,6 +280,22 @@ test('deletes remove the folders they empty, never the root; puts racing them in
     } finally {
       remover.kill('SIGKILL');
     }
+  } finally {
+    await subject.dispose();
+  }
+});
+
+test('a body too large for one message to the I/O threads is written without them, byte for byte', async () => {
+  const subject = await openFsStore();
+  try {
+    const body = Buffer.alloc(maxMessageBodyBytes + 1);
+    for (let i = 0; i < body.length; i += 4096) body[i] = (i >>> 12) & 0xff;
+    await subject.store.put('large/x.npy', body, { contentType: 'application/x-npy' });
+    assert.ok((await subject.store.get('large/x.npy')).equals(body));
+    await assert.rejects(subject.store.put('large/y.npy', body, { contentType: 'application/x-npy', contentLength: body.length - 1 }), (error: unknown) =>
+      isStorageError(error, 'STORAGE_LENGTH_MISMATCH'),
+    );
+    assert.deepEqual(await listAll(subject.store, 'large/'), ['large/x.npy']);
   } finally {
     await subject.dispose();
   }

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix } from './blob-key.ts';
 import { encodeKeyPath, signBlob } from './blob-signature.ts';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
-import { FsCallError, FsIoThreads } from './fs-io-threads.ts';
+import { FsCallError, FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
 import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
@@ -312,8 +312,9 @@ export class FsBlobStore implements BlobStore {
     try {
       // fsync before rename: after a crash the name must not point at data that never reached disk;
       // the folders after it: the rename (and any new folder) is only durable once they are.
-      if (body instanceof Uint8Array) await this.io.run({ op: 'write', path, body, fsync: this.fsync });
-      else await this.writeStream(path, body, key, contentLength);
+      // A body too large to copy into a message to the I/O threads is written from where it is.
+      if (body instanceof Uint8Array && body.byteLength <= maxMessageBodyBytes) await this.io.run({ op: 'write', path, body, fsync: this.fsync });
+      else await this.writeStream(path, body instanceof Uint8Array ? Readable.from([body]) : body, key, contentLength);
     } catch (error) {
       throw invalidKeyCause(error, key) ?? error;
     }
@@ -376,7 +377,8 @@ export class FsBlobStore implements BlobStore {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
         written += bytes.length;
         if (expected !== undefined && written > expected) break;
-        await handle.write(bytes);
+        // One write(2) stores at most about 2 GiB, and a body given whole can be larger.
+        for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
       }
       if (expected !== undefined && written !== expected) {
         const got = written > expected ? `more than ${expected}` : String(written);

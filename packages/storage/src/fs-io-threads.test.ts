@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FsCallError, type FsRequest, FsIoThreads } from './fs-io-threads.ts';
+import { FsCallError, type FsRequest, FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
 import { isStorageError } from './storage-error.ts';
 
 async function withFolder(run: (dir: string) => Promise<void>): Promise<void> {
@@ -80,6 +80,33 @@ test('close lets requests already made finish, then refuses new ones; safe twice
     await Promise.all(writes);
     assert.equal((await readdir(dir)).length, 50);
     await assert.rejects(io.run({ op: 'stat', path: dir }), (error: unknown) => isStorageError(error, 'STORAGE_UNAVAILABLE'));
+    await io.close();
+  });
+});
+
+test('bodies travel at most maxMessageBodyBytes to a message: more in one turn take several messages; a larger body is refused', async () => {
+  await withFolder(async (dir) => {
+    const io = new FsIoThreads(1, { maxMessageBodyBytes: 1000 });
+    const bodies = Array.from({ length: 10 }, (_, i) => Buffer.alloc(600, i));
+    await Promise.all(bodies.map((body, i) => io.run(writeRequest(dir, `m${i}`, body))));
+    for (const [i, body] of bodies.entries()) assert.deepEqual(await readFile(join(dir, `m${i}`, 'object.bin')), body);
+    await assert.rejects(io.run(writeRequest(dir, 'big', Buffer.alloc(1001))), RangeError);
+    await io.close();
+  });
+  assert.equal(maxMessageBodyBytes, 32 * 1024 * 1024);
+});
+
+test('a message whose bodies cannot be packed fails its requests as transient STORAGE_UNAVAILABLE, nothing left hanging or thrown', async () => {
+  await withFolder(async (dir) => {
+    // No limit, so three 1.5 GiB bodies (zero-filled and never touched: no real memory) meet in
+    // one message of 4.5 GiB, more than one buffer may hold. That used to throw from
+    // setImmediate, where nothing catches it: the process died and the puts never settled.
+    const io = new FsIoThreads(1, { maxMessageBodyBytes: Number.POSITIVE_INFINITY });
+    const huge = Buffer.alloc(1.5 * 1024 ** 3);
+    const writes = [0, 1, 2].map((i) => io.run(writeRequest(dir, `huge${i}`, huge)));
+    for (const write of writes) await assert.rejects(write, (error: unknown) => isStorageError(error, 'STORAGE_UNAVAILABLE') && error.transient);
+    await io.run(writeRequest(dir, 'after', Buffer.from('ok')));
+    assert.equal(await readFile(join(dir, 'after', 'object.bin'), 'utf8'), 'ok');
     await io.close();
   });
 });

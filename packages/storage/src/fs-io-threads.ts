@@ -40,27 +40,70 @@ interface FsMessage {
   readonly bodies: ArrayBuffer;
 }
 
+/**
+ * The most body bytes one message carries, and so the largest body a write may have: the bodies
+ * are copied into one buffer per message, and the copy must stay small beside the process's
+ * memory. Larger objects are the store's to write without the threads (fs/promises, no copy).
+ */
+export const maxMessageBodyBytes = 32 * 1024 * 1024;
+
+export interface FsIoThreadsOptions {
+  /** Body bytes per message (default `maxMessageBodyBytes`); a write with a larger body is refused. */
+  readonly maxMessageBodyBytes?: number;
+}
+
 function threadDied(cause: string, code: number): StorageError {
   return new StorageError('STORAGE_UNAVAILABLE', `filesystem I/O thread failed (${cause}, code ${code})`, { transient: true });
 }
 
-/** Sends one turn's requests to `thread` as one message and settles each from its reply. */
+const bodyBytes = ({ request }: Queued): number => (request.op === 'write' ? request.body.byteLength : 0);
+
+/** Cuts a thread's share into runs of requests whose bodies add up to at most `limit` bytes each. */
+function messagesOf(share: readonly Queued[], limit: number): Queued[][] {
+  const messages: Queued[][] = [];
+  let current: Queued[] = [];
+  let bytes = 0;
+  for (const queued of share) {
+    const size = bodyBytes(queued);
+    if (current.length > 0 && bytes + size > limit) {
+      messages.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(queued);
+    bytes += size;
+  }
+  if (current.length > 0) messages.push(current);
+  return messages;
+}
+
+/** Sends requests to `thread` as one message and settles each from its reply. */
 function send(thread: ThreadCalls<FsMessage, FsReply[]>, batch: readonly Queued[]): void {
-  // The bodies are copied into one buffer, which is transferred: the caller keeps its buffers, a
-  // small view into a large one (Node's pooled Buffers) does not drag the whole buffer across,
-  // and one transfer per message costs a quarter of one per body (measured: ~5 µs per body).
-  let total = 0;
-  for (const { request } of batch) if (request.op === 'write') total += request.body.byteLength;
-  const bodies = new Uint8Array(total);
-  let offset = 0;
-  const requests = batch.map(({ request }) => {
-    if (request.op !== 'write') return request;
-    const { path, body, fsync } = request;
-    bodies.set(body, offset);
-    offset += body.byteLength;
-    return { op: 'write', path, fsync, offset: offset - body.byteLength, length: body.byteLength };
-  });
-  thread.call({ requests, bodies: bodies.buffer }, [bodies.buffer]).then(
+  let message: FsMessage;
+  try {
+    // The bodies are copied into one buffer, which is transferred: the caller keeps its buffers, a
+    // small view into a large one (Node's pooled Buffers) does not drag the whole buffer across,
+    // and one transfer per message costs a quarter of one per body (measured: ~5 µs per body).
+    let total = 0;
+    for (const queued of batch) total += bodyBytes(queued);
+    const bodies = new Uint8Array(total);
+    let offset = 0;
+    const requests = batch.map(({ request }) => {
+      if (request.op !== 'write') return request;
+      const { path, body, fsync } = request;
+      bodies.set(body, offset);
+      offset += body.byteLength;
+      return { op: 'write', path, fsync, offset: offset - body.byteLength, length: body.byteLength };
+    });
+    message = { requests, bodies: bodies.buffer };
+  } catch (error) {
+    // Out of memory for the copy (this runs from setImmediate: nothing above would catch it, and
+    // the requests would never settle). Memory may be there later: transient.
+    const failure = new StorageError('STORAGE_UNAVAILABLE', `filesystem I/O: could not pack ${batch.length} requests for a thread: ${error instanceof Error ? error.message : String(error)}`, { transient: true, cause: error });
+    for (const queued of batch) queued.reject(failure);
+    return;
+  }
+  thread.call(message, [message.bodies]).then(
     (replies) =>
       batch.forEach((queued, i) => {
         const reply = replies[i] as FsReply;
@@ -84,15 +127,21 @@ export class FsIoThreads {
   private readonly threads: ThreadCalls<FsMessage, FsReply[]>[];
   private queued: Queued[] = [];
   private closed = false;
+  private readonly maxMessageBodyBytes: number;
 
-  constructor(threads = 2) {
+  constructor(threads = 2, options: FsIoThreadsOptions = {}) {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    this.maxMessageBodyBytes = options.maxMessageBodyBytes ?? maxMessageBodyBytes;
+    if (!(this.maxMessageBodyBytes > 0)) throw new RangeError(`maxMessageBodyBytes must be positive, got ${this.maxMessageBodyBytes}`);
     // Threads start on their first request: a store that is never written costs none.
     this.threads = Array.from({ length: threads }, () => new ThreadCalls({ url: new URL('./fs-io-thread.mjs', import.meta.url), failure: threadDied }));
   }
 
   run(request: FsRequest): Promise<FsFound> {
     if (this.closed) return Promise.reject(new StorageError('STORAGE_UNAVAILABLE', 'the filesystem blob store is closed'));
+    if (request.op === 'write' && request.body.byteLength > this.maxMessageBodyBytes) {
+      return Promise.reject(new RangeError(`a write body of ${request.body.byteLength} bytes is over the ${this.maxMessageBodyBytes} a message carries: write it without the I/O threads`));
+    }
     return new Promise((resolve, reject) => {
       if (this.queued.length === 0) setImmediate(() => this.flush());
       this.queued.push({ request, resolve, reject });
@@ -106,13 +155,19 @@ export class FsIoThreads {
     await Promise.all(this.threads.map((thread) => thread.close()));
   }
 
-  /** Splits what this turn queued evenly over the threads, least busy first. */
+  /**
+   * Splits what this turn queued evenly over the threads, least busy first, each thread's share
+   * in as few messages as carry its bodies within `maxMessageBodyBytes` each.
+   */
   private flush(): void {
     const queued = this.queued;
     this.queued = [];
     if (queued.length === 0) return;
     const idle = [...this.threads].sort((a, b) => a.inFlight - b.inFlight);
     const share = Math.ceil(queued.length / idle.length);
-    for (let i = 0; i * share < queued.length; i++) send(idle[i] as ThreadCalls<FsMessage, FsReply[]>, queued.slice(i * share, (i + 1) * share));
+    for (let i = 0; i * share < queued.length; i++) {
+      const thread = idle[i] as ThreadCalls<FsMessage, FsReply[]>;
+      for (const message of messagesOf(queued.slice(i * share, (i + 1) * share), this.maxMessageBodyBytes)) send(thread, message);
+    }
   }
 }

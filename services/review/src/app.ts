@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
-import { verdictSchema } from '@gradcam/contracts';
+import { inferenceIdSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { ApiError, registerOperationalRoutes, sendApiError } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -39,8 +39,27 @@ const publicDir = new URL('../public/', import.meta.url);
 const page = (name: string) => readFileSync(new URL(name, publicDir));
 const pageFiles = { '/': ['index.html', 'text/html; charset=utf-8'], '/app.js': ['app.js', 'text/javascript; charset=utf-8'], '/style.css': ['style.css', 'text/css; charset=utf-8'] } as const;
 
+const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');
+
+/** The `:id` of a route, checked like every inference id (it names a Redis key and a storage folder). */
+function idParam(request: FastifyRequest): string {
+  const parsed = inferenceIdSchema.safeParse((request.params as { id?: unknown }).id);
+  if (!parsed.success) throw idInvalid();
+  return parsed.data;
+}
+
 export function createApp(deps: ReviewAppDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 64 * 1024,
+    // The longest id `inferenceIdSchema` allows (Fastify's default of 100 answered a valid id of
+    // 101–128 characters with its own 414). A longer one is an invalid id, answered like any other.
+    routerOptions: { maxParamLength: 128 },
+    frameworkErrors: (error, _request, reply) => {
+      const answer = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? idInvalid() : new ApiError(400, 'REQUEST_INVALID', 'the request path is malformed');
+      void sendApiError(reply, answer);
+    },
+  });
   const reviewerOf = createBearerAuth(deps.reviewers);
   const reviewer = (request: FastifyRequest): string => {
     const name = reviewerOf(request.headers.authorization);
@@ -71,7 +90,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
 
   app.post('/v1/reviews/:id', async (request) => {
     const name = reviewer(request);
-    const { id } = request.params as { id: string };
+    const id = idParam(request);
     const body = verdictBodySchema.parse(request.body);
     return { item: await deps.desk.judge(id, name, body.verdict, body.comment) };
   });
@@ -79,14 +98,14 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   // A reviewer who stops gives the item back at once rather than leaving it leased until expiry.
   app.post('/v1/reviews/:id/release', async (request) => {
     const name = reviewer(request);
-    const { id } = request.params as { id: string };
+    const id = idParam(request);
     return { item: await deps.pool.release(id, name) };
   });
 
   // "Not mine to judge": back to the pool for the others, kept away from this reviewer.
   app.post('/v1/reviews/:id/skip', async (request) => {
     const name = reviewer(request);
-    const { id } = request.params as { id: string };
+    const id = idParam(request);
     return { item: await deps.pool.skip(id, name) };
   });
 

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { ReviewItem } from '@gradcam/contracts';
+import { startRedisWithClient } from '@gradcam/dev-services';
+import { ReviewPool } from '@gradcam/review-pool';
+import { FsBlobStore } from '@gradcam/storage';
+import { createApp } from './app.ts';
+import { ReviewDesk } from './review-desk.ts';
+
+// The HTTP surface through app.inject(), on a real Redis and a real (filesystem) store.
+const { redis, stop } = await startRedisWithClient();
+const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-review-app-'));
+after(async () => {
+  await stop();
+  await rm(rootDir, { recursive: true, force: true });
+});
+
+const alice = { authorization: 'Bearer alice-token-0123456789' };
+const reviewers = new Map([['alice-token-0123456789', 'alice']]);
+const store = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-app-test-secret' });
+
+function setup(leaseMs = 60_000) {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const pool = new ReviewPool(redis, prefix);
+  const desk = new ReviewDesk({ pool, store, leaseMs, presignSeconds: 60 });
+  const app = createApp({ desk, pool, reviewers, checkReady: async () => {}, onResponse: () => {}, scrape: async () => ({ contentType: 'text/plain', body: '' }) });
+  return { prefix, pool, desk, app };
+}
+
+const item = (id: string, extra: Partial<ReviewItem> = {}): ReviewItem => ({
+  inferenceId: id,
+  model: 'm',
+  modelVersion: 'v1',
+  folder: `m/v1/dt=2026-11-26/${id}/`,
+  predictedClass: 1,
+  label: 'Cat',
+  probability: 0.5,
+  sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.5 },
+  sampledAt: Date.now(),
+  status: 'pending',
+  ...extra,
+});
+
+const errorCode = (body: string) => (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+
+test('ids of up to 128 characters reach every item route; longer or malformed ones are 400 ID_INVALID', async () => {
+  const { pool, app } = setup();
+  // Three 128-character ids: one released, one skipped, one judged.
+  for (const last of ['a', 'b', 'c']) await pool.add(item(`${'x'.repeat(127)}${last}`));
+  for (const suffix of ['/release', '/skip', '']) {
+    const leased = await pool.lease('alice', 60_000, { model: 'm' });
+    assert.equal(leased?.inferenceId.length, 128);
+    const response = await app.inject({ method: 'POST', url: `/v1/reviews/${leased.inferenceId}${suffix}`, headers: alice, ...(suffix === '' && { payload: { verdict: 'supports' } }) });
+    assert.equal(response.statusCode, 200, `${suffix || 'verdict'}: ${response.body}`);
+  }
+  for (const bad of ['y'.repeat(129), 'y'.repeat(300), 'a.b', '%20']) {
+    for (const suffix of ['', '/release', '/skip']) {
+      const response = await app.inject({ method: 'POST', url: `/v1/reviews/${bad}${suffix}`, headers: alice, payload: { verdict: 'supports' } });
+      assert.deepEqual([response.statusCode, errorCode(response.body)], [400, 'ID_INVALID'], `${bad.slice(0, 10)}…${suffix}`);
+    }
+  }
+});

@@ -80,11 +80,27 @@ function s3Credentials(env: EnvReader): { accessKeyId: string | undefined; secre
   return { accessKeyId, secretAccessKey };
 }
 
+/**
+ * The prefix opens every storage key, so each of its folders follows the storage key rules
+ * (@gradcam/storage's assertValidKey, which config cannot import: storage depends on config):
+ * no empty segment ('a//b'), none of dots only ('a/../b' would climb out of the prefix; every
+ * store refuses '.' and '..'), none over 200 bytes or shaped like the filesystem store's
+ * temporary files. Refused here, at boot, rather than as a 500 on every record.
+ */
+function checkStoragePrefix(prefix: string): void {
+  const refuse = (why: string) => new ConfigError('GRADCAM_STORAGE_PREFIX', `${why}, got "${prefix}"`);
+  if (!/^[A-Za-z0-9_.=/-]+$/.test(prefix)) throw refuse('may hold only A–Z a–z 0–9 _ . = / -');
+  for (const segment of prefix.split('/')) {
+    if (segment === '') throw refuse('may not have an empty folder (a double slash)');
+    if (/^\.+$/.test(segment)) throw refuse(`may not have a folder of dots only ("${segment}")`);
+    if (segment.length > 200) throw refuse('may not have a folder name over 200 characters');
+    if (/^\..*\.[0-9a-f]{16}\.partial$/.test(segment)) throw refuse(`may not have a folder named like a temporary file ("${segment}")`);
+  }
+}
+
 function storageConfig(env: EnvReader, publicBaseUrl: string, options: CommonConfigOptions): StorageConfig {
   const prefix = env.string('GRADCAM_STORAGE_PREFIX', '').replace(/^\/+|\/+$/g, '');
-  if (prefix !== '' && !/^[A-Za-z0-9_.=/-]+$/.test(prefix)) {
-    throw new ConfigError('GRADCAM_STORAGE_PREFIX', `may hold only A–Z a–z 0–9 _ . = / -, got "${prefix}"`);
-  }
+  if (prefix !== '') checkStoragePrefix(prefix);
   const bucket = env.optionalString('S3_BUCKET');
   const endpoint = env.url('S3_ENDPOINT', undefined, ['http:', 'https:']);
   if (bucket === undefined && endpoint !== undefined) throw new ConfigError('S3_BUCKET', 'is required when S3_ENDPOINT is set');

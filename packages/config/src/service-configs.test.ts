@@ -66,6 +66,25 @@ test('S3 storage when a bucket is set; path-style by default with a custom endpo
   assert.equal(config.storage.prefix, 'prod');
 });
 
+test('GRADCAM_STORAGE_PREFIX is checked folder by folder: no empty, dots-only, over-long or temporary-file-shaped folder', () => {
+  const prefixOf = (value: string) => readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: value }).storage.prefix;
+  assert.equal(prefixOf('/prod/captures/'), 'prod/captures');
+  assert.equal(prefixOf('team.a/dt=x/.hidden/v..1'), 'team.a/dt=x/.hidden/v..1');
+  assert.equal(prefixOf(''), '');
+  for (const [value, why] of [
+    ['a/../b', /dots only/],
+    ['a/./b', /dots only/],
+    ['..', /dots only/],
+    ['a/.../b', /dots only/],
+    ['a//b', /empty folder/],
+    [`a/${'x'.repeat(201)}`, /over 200/],
+    ['a/.x.0123456789abcdef.partial/b', /temporary file/],
+    ['a b', /may hold only/],
+  ] as const) {
+    rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: value }), 'GRADCAM_STORAGE_PREFIX', why);
+  }
+});
+
 test('each bad or missing value is one line naming the variable', () => {
   rejectsNaming(() => readWorkerConfig({}), 'REDIS_URL', /required/);
   rejectsNaming(() => readWorkerConfig({ ...base, REDIS_URL: 'http://x' }), 'REDIS_URL', /redis: or rediss: URL/);

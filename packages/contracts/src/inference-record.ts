@@ -2,11 +2,18 @@ import { z } from 'zod';
 import { inferenceIdSchema } from './ids.ts';
 import { camMethodSchema } from './manifest.ts';
 
-/** Model names and versions become storage key segments, like ids. */
-export const modelNameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'model names are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-"');
+/**
+ * Model names and versions become storage key segments, like ids, so they follow the storage
+ * key rules too: no segment of dots only ('.' and '..' would climb folders; every store refuses
+ * them) and none shaped like the filesystem store's temporary files (`.x.<16 hex>.partial`).
+ */
+const keySegment = /^(?!\.+$)(?!\..*\.[0-9a-f]{16}\.partial$)[A-Za-z0-9_.-]{1,64}$/;
+export const modelNameSchema = z
+  .string()
+  .regex(keySegment, 'model names are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-", not dots only, and not like ".x.<16 hex>.partial"');
 export const modelVersionSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'model versions are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-"');
+  .regex(keySegment, 'model versions are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-", not dots only, and not like ".x.<16 hex>.partial"');
 
 export const modelRefSchema = z.object({
   name: modelNameSchema,

@@ -262,6 +262,12 @@ export function blobStoreContract(name: string, open: OpenStore): void {
       assert.deepEqual(await store.get('limit/x.bin', { maxBytes: 1000 }), body);
       await assert.rejects(store.get('limit/x.bin', { maxBytes: 999 }), code('STORAGE_TOO_LARGE'));
       await assert.rejects(store.get('limit/none.bin', { maxBytes: 999 }), code('STORAGE_NOT_FOUND'));
+      assert.deepEqual(await store.get('limit/x.bin', { maxBytes: Number.POSITIVE_INFINITY }), body);
+      await assert.rejects(store.get('limit/x.bin', { maxBytes: 0 }), code('STORAGE_TOO_LARGE'));
+      // NaN compares false with every size: it must not turn the limit off.
+      for (const maxBytes of [Number.NaN, -1, Number.NEGATIVE_INFINITY]) {
+        await assert.rejects(store.get('limit/x.bin', { maxBytes }), RangeError, String(maxBytes));
+      }
     }));
 
     test('a presigned URL serves the object to a plain fetch', withStore(async (store) => {

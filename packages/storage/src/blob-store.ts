@@ -10,8 +10,19 @@ export interface PutOptions {
 }
 
 export interface GetOptions {
-  /** Refuse (STORAGE_TOO_LARGE) an object larger than this instead of reading it into memory. */
+  /**
+   * Refuse (STORAGE_TOO_LARGE) an object larger than this instead of reading it into memory. A
+   * number from 0 up (Infinity: no limit); NaN or a negative one is a RangeError, not "no limit".
+   */
   readonly maxBytes?: number | undefined;
+}
+
+/** `maxBytes` must be a limit: NaN compares false with everything, so it would read anything. */
+export function assertMaxBytes(maxBytes: number | undefined): void {
+  if (maxBytes === undefined) return;
+  if (typeof maxBytes !== 'number' || Number.isNaN(maxBytes) || maxBytes < 0) {
+    throw new RangeError(`maxBytes must be a number from 0 up (or undefined for no limit), got ${String(maxBytes)}`);
+  }
 }
 
 export interface BlobHead {

@@ -7,7 +7,7 @@ import { assertValidKey, assertValidPrefix } from './blob-key.ts';
 import { encodeKeyPath, signBlob } from './blob-signature.ts';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
 import { FsCallError, FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
-import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
+import { assertMaxBytes, assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
 import { StorageError } from './storage-error.ts';
@@ -166,6 +166,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
+    assertMaxBytes(options.maxBytes);
     try {
       const found = await this.io.run({ op: 'read', path: this.pathFor(key), ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });
       if (!found.isFile) throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });

@@ -4,6 +4,7 @@ import { createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { freePort, type S3Server, startS3Server } from '@gradcam/dev-services';
 import { blobStoreContract } from './blob-store-contract.ts';
+import { listAll } from './blob-store.ts';
 import { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.ts';
 import { isStorageError } from './storage-error.ts';
 
@@ -33,11 +34,26 @@ blobStoreContract('S3 (s3rver)', async () => {
   return { store, dispose: async () => {} };
 });
 
-test('ensureBucket creates a missing bucket and is idempotent; a missing bucket is STORAGE_NOT_FOUND', async () => {
+test('a missing bucket is STORAGE_BUCKET_NOT_FOUND on every method, never "no such object"; ensureBucket creates it, idempotently', async () => {
   const store = new S3BlobStore(options(bucketName()));
   try {
-    await assert.rejects(store.get('x.json'), (error: unknown) => isStorageError(error, 'STORAGE_NOT_FOUND'));
+    const bucketMissing = (error: unknown): boolean => {
+      assert.ok(isStorageError(error, 'STORAGE_BUCKET_NOT_FOUND'), String(error));
+      assert.equal(error.transient, false, 'a deployment mistake, not a blip');
+      return true;
+    };
+    // HeadObject's 404 has no body to tell a missing bucket from a missing key: head must not
+    // say "absent" (ingest's readiness and "already stored?" checks rely on it), however many ask at once.
+    await Promise.all([store.head('x.json'), store.head('y.json')].map((head) => assert.rejects(head, bucketMissing)));
+    await assert.rejects(store.exists('x.json'), bucketMissing);
+    await assert.rejects(store.get('x.json'), bucketMissing);
+    await assert.rejects(store.put('x.json', Buffer.from('{}'), { contentType: 'application/json' }), bucketMissing);
+    await assert.rejects(store.delete('x.json'), bucketMissing);
+    await assert.rejects(listAll(store, ''), bucketMissing);
     await store.ensureBucket();
+    assert.equal(await store.head('x.json'), undefined, 'with the bucket there, a missing key is absent');
+    assert.equal(await store.exists('x.json'), false);
+    await assert.rejects(store.get('x.json'), (error: unknown) => isStorageError(error, 'STORAGE_NOT_FOUND'));
     await store.ensureBucket();
     await store.put('x.json', Buffer.from('{}'), { contentType: 'application/json' });
     assert.equal((await store.get('x.json')).toString(), '{}');

@@ -13,11 +13,11 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable } from 'node:stream';
 import { assertValidKey, assertValidPrefix } from './blob-key.ts';
-import { assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
+import { assertMaxBytes, assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { defaultContentType } from './content-types.ts';
 import { lengthChecked } from './length-checked.ts';
 import { readAll, tooLarge } from './read-all.ts';
-import { s3StorageError } from './s3-error-mapping.ts';
+import { s3BucketError, s3StorageError } from './s3-error-mapping.ts';
 import { StorageError } from './storage-error.ts';
 
 export interface S3BlobStoreOptions {
@@ -41,6 +41,13 @@ export interface S3BlobStoreOptions {
   readonly socketTimeoutMs?: number | undefined;
 }
 
+/**
+ * How long a request that found the bucket vouches for it. HeadObject answers a missing bucket
+ * with the same bodiless 404 as a missing key, so `head` asks HeadBucket before it says "no such
+ * object", unless the bucket was seen this recently.
+ */
+const bucketSeenForMs = 10_000;
+
 /** Bodies above this (and all streams) go through lib-storage's multipart Upload, in parts this big. */
 export const multipartThresholdBytes = 8 * 1024 * 1024;
 
@@ -55,6 +62,10 @@ export class S3BlobStore implements BlobStore {
   readonly parallelism = 50;
   private readonly client: S3Client;
   private closed = false;
+  /** When a request last showed the bucket exists (Date.now()). */
+  private bucketSeenAt = Number.NEGATIVE_INFINITY;
+  /** The HeadBucket in flight, shared by every head that needs it. */
+  private bucketCheck: Promise<void> | undefined;
 
   constructor(options: S3BlobStoreOptions) {
     if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
@@ -90,8 +101,8 @@ export class S3BlobStore implements BlobStore {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
       return;
     } catch (error) {
-      const mapped = s3StorageError(error, undefined, `HeadBucket ${this.bucket}`);
-      if (mapped.code !== 'STORAGE_NOT_FOUND') throw mapped;
+      const mapped = s3BucketError(error, undefined, `HeadBucket ${this.bucket}`);
+      if (mapped.code !== 'STORAGE_BUCKET_NOT_FOUND') throw mapped;
     }
     try {
       await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
@@ -106,6 +117,7 @@ export class S3BlobStore implements BlobStore {
   async put(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {
     try {
       await this.write(key, body, options);
+      this.bucketSeenAt = Date.now();
     } catch (error) {
       if (body instanceof Readable) {
         // The caller's own stream failing is its error, not the store's: pass it through.
@@ -118,8 +130,10 @@ export class S3BlobStore implements BlobStore {
 
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
     this.assertKey(key);
+    assertMaxBytes(options.maxBytes);
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      this.bucketSeenAt = Date.now();
       const body = response.Body;
       if (!(body instanceof Readable)) throw new StorageError('STORAGE_UNAVAILABLE', `S3 GetObject ${key} returned no body stream`, { key });
       const { maxBytes } = options;
@@ -137,12 +151,34 @@ export class S3BlobStore implements BlobStore {
     this.assertKey(key);
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      this.bucketSeenAt = Date.now();
       return { bytes: response.ContentLength ?? 0, contentType: response.ContentType ?? defaultContentType };
     } catch (error) {
       const mapped = s3StorageError(error, key, 'HeadObject');
-      if (mapped.code === 'STORAGE_NOT_FOUND') return undefined;
-      throw mapped;
+      if (mapped.code !== 'STORAGE_NOT_FOUND') throw mapped;
     }
+    // A 404 without a body: no such key, or no such bucket. "Absent" only once the bucket is known.
+    await this.confirmBucket(key);
+    return undefined;
+  }
+
+  /** Resolves when the bucket exists (seen lately, or HeadBucket says so); else STORAGE_BUCKET_NOT_FOUND. */
+  private async confirmBucket(key: string): Promise<void> {
+    if (Date.now() - this.bucketSeenAt < bucketSeenForMs) return;
+    this.bucketCheck ??= this.client
+      .send(new HeadBucketCommand({ Bucket: this.bucket }))
+      .then(
+        () => {
+          this.bucketSeenAt = Date.now();
+        },
+        (error: unknown) => {
+          throw s3BucketError(error, key, `HeadObject (HeadBucket ${this.bucket})`);
+        },
+      )
+      .finally(() => {
+        this.bucketCheck = undefined;
+      });
+    await this.bucketCheck;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -184,6 +220,7 @@ export class S3BlobStore implements BlobStore {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
+      // A missing key is no error (S3 itself says 204); a missing bucket (NoSuchBucket) is.
       const mapped = s3StorageError(error, key, 'DeleteObject');
       if (mapped.code !== 'STORAGE_NOT_FOUND') throw mapped;
     }

@@ -17,7 +17,7 @@ function errno(code: string): Error {
 const cases: readonly [string, unknown, StorageErrorCode, boolean][] = [
   ['NoSuchKey', s3Answer('NoSuchKey', 404), 'STORAGE_NOT_FOUND', false],
   ['HEAD 404', s3Answer('NotFound', 404), 'STORAGE_NOT_FOUND', false],
-  ['NoSuchBucket', s3Answer('NoSuchBucket', 404), 'STORAGE_NOT_FOUND', false],
+  ['NoSuchBucket', s3Answer('NoSuchBucket', 404), 'STORAGE_BUCKET_NOT_FOUND', false],
   ['AccessDenied', s3Answer('AccessDenied', 403), 'STORAGE_ACCESS_DENIED', false],
   ['SignatureDoesNotMatch', s3Answer('SignatureDoesNotMatch', 403), 'STORAGE_ACCESS_DENIED', false],
   ['HEAD 403', s3Answer('Forbidden', 403), 'STORAGE_ACCESS_DENIED', false],

@@ -1,6 +1,8 @@
 import { StorageError } from './storage-error.ts';
 
-const notFoundNames = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket']);
+const notFoundNames = new Set(['NoSuchKey', 'NotFound']);
+/** The bucket itself is missing (GetObject, PutObject, ListObjects… say so in their XML body). */
+const bucketMissingNames = new Set(['NoSuchBucket']);
 const deniedNames = new Set([
   'AccessDenied',
   'Forbidden',
@@ -87,6 +89,8 @@ export function s3StorageError(error: unknown, key: string | undefined, action: 
   const is = (names: ReadonlySet<string>): boolean =>
     (facts.name !== undefined && names.has(facts.name)) || (facts.code !== undefined && names.has(facts.code));
 
+  // Checked first: a missing bucket is a 404 too, and must never read as "no such object".
+  if (is(bucketMissingNames)) return new StorageError('STORAGE_BUCKET_NOT_FOUND', message, options);
   if (is(notFoundNames) || facts.status === 404) return new StorageError('STORAGE_NOT_FOUND', message, options);
   if (is(deniedNames) || facts.status === 403 || facts.status === 401) {
     return new StorageError('STORAGE_ACCESS_DENIED', message, options);
@@ -98,4 +102,14 @@ export function s3StorageError(error: unknown, key: string | undefined, action: 
     facts.status === 429 ||
     (facts.status !== undefined && facts.status >= 500);
   return new StorageError('STORAGE_UNAVAILABLE', message, { ...options, transient });
+}
+
+/**
+ * For requests about the bucket itself (HeadBucket): a 404 there, which has no body to name it,
+ * means the bucket is missing.
+ */
+export function s3BucketError(error: unknown, key: string | undefined, action: string): StorageError {
+  const mapped = s3StorageError(error, key, action);
+  if (mapped.code !== 'STORAGE_NOT_FOUND') return mapped;
+  return new StorageError('STORAGE_BUCKET_NOT_FOUND', mapped.message, { key, cause: error });
 }

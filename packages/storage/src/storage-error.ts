@@ -1,12 +1,16 @@
 /**
  * Stable reasons a storage call fails. Callers branch on these, never on SDK or errno text:
- * NOT_FOUND is an answer ("not written yet"), TOO_LARGE and INVALID_KEY are bad input (fail the
- * job at once), ACCESS_DENIED is a deployment mistake, UNAVAILABLE is the store being down or
- * slow (retry with backoff when `transient`). LENGTH_MISMATCH: a streamed body ended at another
- * length than the `contentLength` promised (a truncated upload must never become an object).
+ * NOT_FOUND is an answer ("no such object": not written yet), TOO_LARGE and INVALID_KEY are bad
+ * input (fail the job at once), ACCESS_DENIED and BUCKET_NOT_FOUND (S3: the configured bucket
+ * does not exist, so no object can be there or be written) are deployment mistakes, never
+ * transient, retried like outages by callers that wait for a fix, UNAVAILABLE is the store being
+ * down or slow (retry with backoff when `transient`). LENGTH_MISMATCH: a streamed body ended at
+ * another length than the `contentLength` promised (a truncated upload must never become an
+ * object).
  */
 export type StorageErrorCode =
   | 'STORAGE_NOT_FOUND'
+  | 'STORAGE_BUCKET_NOT_FOUND'
   | 'STORAGE_TOO_LARGE'
   | 'STORAGE_INVALID_KEY'
   | 'STORAGE_ACCESS_DENIED'

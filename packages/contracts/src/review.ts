@@ -51,7 +51,11 @@ export const reviewItemSchema = z.object({
   sampling: reviewSamplingSchema,
   /** Epoch ms. */
   sampledAt: z.number().int(),
-  status: z.enum(['pending', 'leased', 'reviewed']),
+  /**
+   * `broken`: set aside because its stored files are missing or invalid (it cannot be shown);
+   * never leased again, kept for operators to find (`brokenReason`).
+   */
+  status: z.enum(['pending', 'leased', 'reviewed', 'broken']),
   leasedBy: z.string().optional(),
   leaseExpiresAt: z.number().int().optional(),
   verdict: verdictSchema.optional(),
@@ -62,6 +66,10 @@ export const reviewItemSchema = z.object({
   closing: reviewClosingSchema.optional(),
   /** The kept verdict's id: the `verdictId` of its entry in review.json. */
   verdictId: z.string().optional(),
+  /** Why a `broken` item was set aside (which stored file is missing or invalid). */
+  brokenReason: z.string().optional(),
+  /** Epoch ms: when it was set aside. */
+  brokenAt: z.number().int().optional(),
 });
 export type ReviewItem = z.infer<typeof reviewItemSchema>;
 

@@ -129,3 +129,30 @@ if skipMemoryMs > 0 then
 end
 return cjson.encode(returnToPool(prefix, id, item))
 `;
+
+/**
+ * Atomically sets a leased item aside as `broken` (its stored files cannot be shown): out of the
+ * leases, never leased again (it is in no pool), still listed. Only the reviewer it is leased to
+ * can, and not while a verdict on it is being kept.
+ * ARGV: prefix, id, reviewer, now (ms), reason, closing timeout (ms)
+ * Returns the item's JSON, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
+ */
+export const setAsideScript = `${closingLive}
+local prefix, id, reviewer, now, reason, closingStaleMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local key = prefix .. ':review:item:' .. id
+local raw = redis.call('GET', key)
+if not raw then return redis.error_reply('NOT_FOUND') end
+local item = cjson.decode(raw)
+if item.status ~= 'leased' or item.leasedBy ~= reviewer then return redis.error_reply('NOT_LEASED') end
+if closingLive(item, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
+item.status = 'broken'
+item.brokenReason = reason
+item.brokenAt = now
+item.leasedBy = nil
+item.leaseExpiresAt = nil
+item.closing = nil
+local encoded = cjson.encode(item)
+redis.call('SET', key, encoded)
+redis.call('ZREM', prefix .. ':review:leases', id)
+return encoded
+`;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
 import type { Redis } from 'ioredis';
-import { addScript, leaseScript, releaseScript } from './lease-script.ts';
+import { addScript, leaseScript, releaseScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
@@ -26,6 +26,7 @@ export interface ReviewListFilter {
 }
 
 export interface ReviewBacklog {
+  /** Waiting for a reviewer (items set aside as broken are not counted). */
   readonly pending: number;
   readonly leased: number;
   /** sampledAt of the oldest pending item, epoch ms. */
@@ -159,6 +160,15 @@ export class ReviewPool {
    */
   skip(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
     return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, this.skipMemoryMs, this.closingTimeoutMs]);
+  }
+
+  /**
+   * Takes an item its reviewer cannot be shown (its stored files are missing or invalid) out of
+   * circulation: status `broken` with the reason, never leased again, still listed. Only the
+   * reviewer it is leased to can (even if the lease just ran out).
+   */
+  setAside(id: string, reviewer: string, reason: string, now = Date.now()): Promise<ReviewItem> {
+    return this.leaseHolderScript(id, reviewer, setAsideScript, [id, reviewer, now, reason, this.closingTimeoutMs]);
   }
 
   private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {

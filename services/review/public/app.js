@@ -201,7 +201,9 @@ async function loadNext() {
     render(data, response);
   } catch (error) {
     report(error, 'Could not load the next item');
-    if (!(error instanceof SignedOut)) idle('Could not load an item.', 'See the message above; try again when the service is back.', 'Try again');
+    // A broken item was set aside by the service: the next request gets another one.
+    if (error instanceof ApiError && error.code === 'REVIEW_ITEM_BROKEN') idle('That item could not be shown.', 'It was set aside for an operator and will not come back; the next one is waiting.', 'Next item');
+    else if (!(error instanceof SignedOut)) idle('Could not load an item.', 'See the message above; try again when the service is back.', 'Try again');
   } finally {
     state.loading = false;
     el.review.removeAttribute('aria-busy');

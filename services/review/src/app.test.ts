@@ -63,3 +63,39 @@ test('ids of up to 128 characters reach every item route; longer or malformed on
     }
   }
 });
+
+test('an item whose stored files are missing or invalid is set aside, answered 500 REVIEW_ITEM_BROKEN without storage paths', async () => {
+  const { pool, app } = setup();
+  const invalid = item(`badman-${Date.now()}`, { sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.9 } });
+  for (const name of ['prediction.json', 'explanation.json']) await store.put(`${invalid.folder}${name}`, Buffer.from('{}'), { contentType: 'application/json' });
+  await pool.add(invalid);
+  await pool.add(item(`missing-${Date.now()}`));
+  for (const [id, reason] of [[invalid.inferenceId, /fails its schema/], [/^missing-/, /prediction\.json is missing/]] as const) {
+    const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+    assert.deepEqual([response.statusCode, errorCode(response.body)], [500, 'REVIEW_ITEM_BROKEN'], response.body);
+    assert.match(response.body, reason);
+    assert.doesNotMatch(response.body, new RegExp(rootDir.replaceAll('/', '\\/')), 'no server paths');
+    const listed = (JSON.parse((await app.inject({ method: 'GET', url: '/v1/reviews?status=broken', headers: alice })).body) as { items: ReviewItem[] }).items;
+    const brokenItem = listed.find((x) => (typeof id === 'string' ? x.inferenceId === id : id.test(x.inferenceId)));
+    assert.equal(brokenItem?.status, 'broken');
+    assert.match(brokenItem.brokenReason ?? '', reason);
+  }
+  assert.deepEqual(await pool.backlog(), { pending: 0, leased: 0, oldestPendingAt: undefined }, 'neither waits nor stays leased');
+  const after = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.equal(after.statusCode, 204, 'a broken item is not handed out again');
+});
+
+test('storage unreachable while building the packet: 503, the item goes straight back to the pool', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const pool = new ReviewPool(redis, prefix);
+  const closed = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-app-test-secret' });
+  await closed.close();
+  const desk = new ReviewDesk({ pool, store: closed, leaseMs: 60_000, presignSeconds: 60 });
+  const app = createApp({ desk, pool, reviewers, checkReady: async () => {}, onResponse: () => {}, scrape: async () => ({ contentType: 'text/plain', body: '' }) });
+  const waiting = item(`down-${Date.now()}`);
+  await pool.add(waiting);
+  const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.deepEqual([response.statusCode, errorCode(response.body)], [503, 'DEPENDENCY_UNAVAILABLE'], response.body);
+  assert.doesNotMatch(response.body, new RegExp(rootDir.replaceAll('/', '\\/')));
+  assert.equal((await pool.get(waiting.inferenceId))?.status, 'pending', 'released, not left leased');
+});

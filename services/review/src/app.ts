@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
-import { inferenceIdSchema, verdictSchema } from '@gradcam/contracts';
+import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { ApiError, registerOperationalRoutes, sendApiError } from '@gradcam/http-service';
+import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ReviewDesk } from './review-desk.ts';
+import { ReviewDeskError } from './review-desk-error.ts';
 import { csvHeader, csvLine, jsonLine } from './review-export.ts';
 
 export interface ReviewAppDeps {
@@ -22,7 +24,7 @@ export interface ReviewAppDeps {
 const verdictBodySchema = z.object({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
 const epoch = z.union([z.iso.datetime().transform((s) => Date.parse(s)), z.coerce.number().int()]);
 const listQuerySchema = z.object({
-  status: z.enum(['pending', 'leased', 'reviewed']).optional(),
+  status: reviewItemSchema.shape.status.optional(),
   model: z.string().max(64).optional(),
   verdict: verdictSchema.optional(),
   from: epoch.optional(),
@@ -71,6 +73,10 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   app.setErrorHandler(async (error, _request, reply) => {
     if (error instanceof ApiError) return sendApiError(reply, error);
     if (error instanceof ReviewPoolError) return sendApiError(reply, new ApiError(reviewErrorStatus[error.code], error.code, error.message));
+    // Stored data that cannot be used: the service's (or an operator's) problem, not the caller's.
+    if (error instanceof ReviewDeskError) return sendApiError(reply, new ApiError(500, error.code, error.message));
+    // The store's own message names keys and, for the filesystem store, absolute paths: not for clients.
+    if (isStorageError(error)) return sendApiError(reply, new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `storage is unavailable (${error.code}); retry later`, undefined, 5));
     if (error instanceof z.ZodError) {
       const issue = error.issues[0];
       return sendApiError(reply, new ApiError(400, 'REQUEST_INVALID', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`));

@@ -146,3 +146,16 @@ test('a Redis failure after the write: the retry closes the item without a secon
   const again = await desk.judge(id, 'alice', 'wrong-prediction', 'not a cat');
   assert.equal(again.verdictId, kept.verdictId, 'a retry after the answer was lost is answered with the kept verdict');
 });
+
+test('a review.json that is not a review document is never overwritten: REVIEW_DOCUMENT_INVALID', async () => {
+  const pool = newPool();
+  const id = `baddoc-${Date.now()}`;
+  const store = hookedStore({});
+  await store.put(`m/v1/dt=2026-11-26/${id}/review.json`, Buffer.from('{"reviews": "lost?"}'), { contentType: 'application/json' });
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  const desk = new ReviewDesk({ pool, store, leaseMs: 60_000, presignSeconds: 60 });
+  await assert.rejects(desk.judge(id, 'alice', 'supports', undefined), { code: 'REVIEW_DOCUMENT_INVALID' });
+  assert.equal((await store.get(`m/v1/dt=2026-11-26/${id}/review.json`)).toString(), '{"reviews": "lost?"}');
+  assert.equal((await pool.get(id))?.status, 'leased');
+});

@@ -15,7 +15,9 @@ import {
   reviewFileName,
 } from '@gradcam/contracts';
 import type { ReviewPool } from '@gradcam/review-pool';
-import type { BlobStore } from '@gradcam/storage';
+import { type BlobStore, isStorageError } from '@gradcam/storage';
+import type { z } from 'zod';
+import { ReviewDeskError } from './review-desk-error.ts';
 
 export interface ReviewPacket {
   readonly item: ReviewItem;
@@ -31,7 +33,16 @@ export interface ReviewDeskDeps {
   readonly leaseMs: number;
   readonly presignSeconds: number;
   readonly onVerdict?: (item: ReviewItem) => void;
+  /** An item set aside because its stored files cannot be shown (for the log). */
+  readonly onBrokenItem?: (item: ReviewItem, reason: string) => void;
 }
+
+const brokenItem = (item: ReviewItem, reason: string) =>
+  new ReviewDeskError(
+    'REVIEW_ITEM_BROKEN',
+    `item "${item.inferenceId}" cannot be shown: ${reason}. It was set aside (status "broken") and will not be handed out again; ask for the next item`,
+    reason,
+  );
 
 /**
  * The review rules: what a reviewer is handed with an item (prediction, manifest, links to the
@@ -41,28 +52,86 @@ export interface ReviewDeskDeps {
 export class ReviewDesk {
   constructor(private readonly deps: ReviewDeskDeps) {}
 
-  private async readJson(key: string): Promise<unknown> {
-    return JSON.parse((await this.deps.store.get(key)).toString('utf8')) as unknown;
+  /**
+   * A stored JSON file of the item, checked against its schema. A file that is missing (unless
+   * `optional`), not JSON or not valid is the item's fault, not the store's: `fault(reason)`, a
+   * reason naming the file (never a storage path). The store being unreachable stays a StorageError.
+   */
+  private async readStored<T>(item: ReviewItem, fileName: string, schema: z.ZodType<T>, fault: (reason: string) => Error, optional = false): Promise<T | undefined> {
+    let text: string;
+    try {
+      text = (await this.deps.store.get(keyIn(item.folder, fileName))).toString('utf8');
+    } catch (error) {
+      if (isStorageError(error, 'STORAGE_NOT_FOUND')) {
+        if (optional) return undefined;
+        throw fault(`${fileName} is missing`);
+      }
+      if (isStorageError(error, 'STORAGE_TOO_LARGE') || isStorageError(error, 'STORAGE_INVALID_KEY')) throw fault(`${fileName} cannot be read (${error.code})`);
+      throw error;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text) as unknown;
+    } catch {
+      throw fault(`${fileName} is not JSON`);
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw fault(`${fileName} fails its schema (${issue?.path.join('.') || 'document'}: ${issue?.message ?? 'invalid'})`);
+    }
+    return parsed.data;
+  }
+
+  private async readShown<T>(item: ReviewItem, fileName: string, schema: z.ZodType<T>): Promise<T> {
+    return (await this.readStored(item, fileName, schema, (reason) => brokenItem(item, reason))) as T;
   }
 
   async packet(item: ReviewItem): Promise<ReviewPacket> {
     const { store, presignSeconds } = this.deps;
     const [prediction, manifest] = await Promise.all([
-      this.readJson(keyIn(item.folder, predictionFileName)).then((v) => predictionDocumentSchema.parse(v)),
-      this.readJson(keyIn(item.folder, manifestFileName)).then((v) => explanationManifestSchema.parse(v)),
+      this.readShown(item, predictionFileName, predictionDocumentSchema),
+      this.readShown(item, manifestFileName, explanationManifestSchema),
     ]);
-    const imageKey = 'key' in prediction.image ? prediction.image.key : parseS3Uri(prediction.image.uri).key;
+    let imageKey: string;
+    try {
+      imageKey = 'key' in prediction.image ? prediction.image.key : parseS3Uri(prediction.image.uri).key;
+    } catch {
+      throw brokenItem(item, `${predictionFileName} names no image this service can link to`);
+    }
     const paths = manifest.explanations.flatMap((e) => [e.overlay.path, e.rawMap.path]);
-    const entries = await Promise.all([
-      store.presignGet(imageKey, presignSeconds).then((url) => ['image', url] as const),
-      ...paths.map(async (path) => [path, await store.presignGet(keyIn(item.folder, path), presignSeconds)] as const),
-    ]);
+    const presign = async (name: string, key: string) => {
+      try {
+        return [name, await store.presignGet(key, presignSeconds)] as const;
+      } catch (error) {
+        if (isStorageError(error, 'STORAGE_INVALID_KEY')) throw brokenItem(item, `${manifestFileName} or ${predictionFileName} names an invalid file (${name})`);
+        throw error;
+      }
+    };
+    const entries = await Promise.all([presign('image', imageKey), ...paths.map((path) => presign(path, keyIn(item.folder, path)))]);
     return { item, prediction, manifest, urls: Object.fromEntries(entries) };
   }
 
+  /**
+   * Leases the next item and builds what the reviewer is shown. An item whose stored files are
+   * missing or invalid is set aside (status `broken`, never handed out again) and answered
+   * REVIEW_ITEM_BROKEN; when storage cannot be reached the item goes back to the pool at once.
+   */
   async next(reviewer: string, model: string | undefined): Promise<ReviewPacket | undefined> {
     const item = await this.deps.pool.lease(reviewer, this.deps.leaseMs, model === undefined ? {} : { model });
-    return item && this.packet(item);
+    if (!item) return undefined;
+    try {
+      return await this.packet(item);
+    } catch (error) {
+      if (error instanceof ReviewDeskError && error.code === 'REVIEW_ITEM_BROKEN') {
+        // If this fails too (Redis gone), the lease runs out and the next lease finds it again.
+        await this.deps.pool.setAside(item.inferenceId, reviewer, error.reason).catch(() => undefined);
+        this.deps.onBrokenItem?.(item, error.reason);
+      } else {
+        await this.deps.pool.release(item.inferenceId, reviewer).catch(() => undefined);
+      }
+      throw error;
+    }
   }
 
   /**
@@ -86,9 +155,9 @@ export class ReviewDesk {
   /** Appends the verdict to review.json unless an entry with its token is there already (a retry). */
   private async appendVerdict(item: ReviewItem, closing: ReviewClosing): Promise<void> {
     const key = keyIn(item.folder, reviewFileName);
-    const previous: ReviewDocument = (await this.deps.store.exists(key))
-      ? reviewDocumentSchema.parse(await this.readJson(key))
-      : { schemaVersion: 1, inferenceId: item.inferenceId, reviews: [] };
+    const invalid = (reason: string) =>
+      new ReviewDeskError('REVIEW_DOCUMENT_INVALID', `the verdict on "${item.inferenceId}" was NOT saved: ${reason}; an operator must repair or move it (its history is never overwritten)`, reason);
+    const previous: ReviewDocument = (await this.readStored(item, reviewFileName, reviewDocumentSchema, invalid, true)) ?? { schemaVersion: 1, inferenceId: item.inferenceId, reviews: [] };
     if (previous.reviews.some((entry) => entry.verdictId === closing.token)) return;
     const entry = {
       verdict: closing.verdict,

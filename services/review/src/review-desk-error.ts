@@ -1,0 +1,17 @@
+/**
+ * Stored data of an item the desk cannot use. REVIEW_ITEM_BROKEN: its prediction or manifest is
+ * missing or invalid, so it cannot be shown (answered 500; the item is set aside).
+ * REVIEW_DOCUMENT_INVALID: its review.json is not a review document, so no verdict can be
+ * appended (answered 500; an operator must repair the file).
+ */
+export class ReviewDeskError extends Error {
+  constructor(
+    readonly code: 'REVIEW_ITEM_BROKEN' | 'REVIEW_DOCUMENT_INVALID',
+    message: string,
+    /** The short reason (which file, what is wrong), without storage paths. */
+    readonly reason: string,
+  ) {
+    super(message);
+    this.name = 'ReviewDeskError';
+  }
+}

@@ -176,3 +176,16 @@ test('a verdict marker older than the closing timeout (its request died) no long
   const done = await p.complete('w', 'bob', 'unsure', undefined, 11_200);
   assert.deepEqual([done.reviewer, done.verdict], ['bob', 'unsure']);
 });
+
+test('a stored item that fails its schema is skipped by listings and reported, not fatal to them', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const reported: string[] = [];
+  const p = new ReviewPool(redis, prefix, { onInvalidItem: (id, problem) => reported.push(`${id}: ${problem}`) });
+  for (let i = 0; i < 5; i++) await p.add(item(`i${i}`, 0.5, 'm', 1_000 + i));
+  await redis.set(`${prefix}:review:item:i1`, JSON.stringify({ ...item('i1', 0.5), status: 'weird' }));
+  await redis.set(`${prefix}:review:item:i3`, '{"inferenceId":"i3"');
+  assert.deepEqual((await listAll(p, {}, 2)), ['i4', 'i2', 'i0']);
+  assert.deepEqual(reported.map((r) => r.split(':')[0]), ['i3', 'i1']);
+  assert.match(reported[1] ?? '', /status/);
+  await assert.rejects(p.get('i1'), { code: 'REVIEW_ITEM_INVALID' });
+});

@@ -43,7 +43,27 @@ export const defaultSkipMemoryMs = 7 * 24 * 3600 * 1000;
  */
 export const defaultClosingTimeoutMs = 60_000;
 
-const parseItem = (raw: string) => reviewItemSchema.parse(JSON.parse(raw));
+/** A stored item, or why it is not one (not JSON, or failing the schema). */
+function readItem(raw: string): { item: ReviewItem } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw) as unknown;
+  } catch {
+    return { problem: 'not JSON' };
+  }
+  const parsed = reviewItemSchema.safeParse(value);
+  if (parsed.success) return { item: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { problem: `${issue?.path.join('.') || 'item'}: ${issue?.message ?? 'invalid'}` };
+}
+
+/** A stored item the caller asked for by id: one that fails its schema is REVIEW_ITEM_INVALID (stored data, not the request). */
+function parseItem(raw: string): ReviewItem {
+  const read = readItem(raw);
+  if ('item' in read) return read.item;
+  const id = /"inferenceId":"([A-Za-z0-9_-]{1,128})"/.exec(raw)?.[1] ?? 'unknown';
+  throw new ReviewPoolError('REVIEW_ITEM_INVALID', `the stored review item "${id}" is invalid (${read.problem}); an operator must repair or remove it`);
+}
 
 /** [member, score, member, score, …] (a WITHSCORES reply) as [member, score] pairs. */
 function pairs(reply: string[]): [string, number][] {
@@ -81,15 +101,19 @@ export class ReviewPool {
 
   private readonly closingTimeoutMs: number;
 
+  private readonly onInvalidItem: (id: string, problem: string) => void;
+
   /**
    * `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it.
    * `closingTimeoutMs`: how long a verdict being kept may block its item (see beginVerdict).
+   * `onInvalidItem`: told of each stored item a listing skipped because it fails its schema.
    */
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    options: { skipMemoryMs?: number; closingTimeoutMs?: number } = {},
+    options: { skipMemoryMs?: number; closingTimeoutMs?: number; onInvalidItem?: (id: string, problem: string) => void } = {},
   ) {
+    this.onInvalidItem = options.onInvalidItem ?? (() => {});
     this.keys = redisKeys(prefix);
     this.skipMemoryMs = options.skipMemoryMs ?? defaultSkipMemoryMs;
     this.closingTimeoutMs = options.closingTimeoutMs ?? defaultClosingTimeoutMs;
@@ -198,7 +222,8 @@ export class ReviewPool {
    * cursor names the last item a page read (its sampledAt and id), so a page costs the same
    * however deep the listing goes, and items sampled while a client pages (they land on top)
    * neither repeat nor hide older ones. Filters are applied after reading, so a page can hold
-   * fewer than `limit` items while `next` is still set.
+   * fewer than `limit` items while `next` is still set. A stored item that fails its schema is
+   * skipped (and reported to `onInvalidItem`).
    */
   async list(filter: ReviewListFilter, page: { cursor?: string; limit: number }): Promise<{ items: ReviewItem[]; next: string | undefined }> {
     const scan = Math.max(page.limit, 100);
@@ -207,10 +232,17 @@ export class ReviewPool {
     const raws = await this.redis.mget(entries.map(([id]) => this.keys.reviewItem(id)));
     const items: ReviewItem[] = [];
     let consumed = 0;
-    for (const raw of raws) {
+    for (const [i, raw] of raws.entries()) {
       consumed++;
       if (raw === null) continue;
-      const item = parseItem(raw);
+      // One bad item must not make every listing and export that reaches it fail: it is skipped
+      // and reported (to the log), and stays visible to `get` as REVIEW_ITEM_INVALID.
+      const read = readItem(raw);
+      if (!('item' in read)) {
+        this.onInvalidItem(entries[i]![0], read.problem);
+        continue;
+      }
+      const { item } = read;
       if (filter.status && item.status !== filter.status) continue;
       if (filter.model && item.model !== filter.model) continue;
       if (filter.verdict && item.verdict !== filter.verdict) continue;

@@ -99,3 +99,18 @@ test('storage unreachable while building the packet: 503, the item goes straight
   assert.doesNotMatch(response.body, new RegExp(rootDir.replaceAll('/', '\\/')));
   assert.equal((await pool.get(waiting.inferenceId))?.status, 'pending', 'released, not left leased');
 });
+
+test('a stored item that fails its schema does not break listings or exports', async () => {
+  const { prefix, pool, app } = setup();
+  for (let i = 0; i < 600; i++) await pool.add(item(`e${String(i).padStart(4, '0')}`, { sampledAt: 1_000_000 + i }));
+  // Old enough to be read on the second page of an export.
+  await redis.set(`${prefix}:review:item:e0010`, JSON.stringify({ ...item('e0010'), status: 'weird' }));
+  const page = await app.inject({ method: 'GET', url: '/v1/reviews?limit=1000', headers: alice });
+  assert.equal(page.statusCode, 200, page.body);
+  assert.equal((JSON.parse(page.body) as { items: unknown[] }).items.length, 599);
+  const exported = await app.inject({ method: 'GET', url: '/v1/reviews?format=jsonl', headers: alice });
+  assert.equal(exported.statusCode, 200);
+  assert.equal(exported.body.split('\n').filter(Boolean).length, 599, 'every other item exported');
+  const csv = await app.inject({ method: 'GET', url: '/v1/reviews?format=csv', headers: alice });
+  assert.equal(csv.body.split('\r\n').filter(Boolean).length, 600, 'header and 599 rows');
+});

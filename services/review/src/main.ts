@@ -11,7 +11,9 @@ const config = loadConfigOrExit(readReviewConfig, 'review');
 const log = createLogger({ name: 'review', level: config.logLevel });
 const redis = createProducerConnection(config.redisUrl, { onError: (error) => log.warn({ err: error }, 'redis connection error'), name: 'gradcam-review' });
 const store = createBlobStore(config.storage);
-const pool = new ReviewPool(redis, config.queuePrefix);
+const pool = new ReviewPool(redis, config.queuePrefix, {
+  onInvalidItem: (inferenceId, problem) => log.warn({ inferenceId, problem }, 'review item skipped in a listing: it fails its schema'),
+});
 const registry = createRegistry({ defaultMetrics: true });
 const metrics = createMetrics(registry, reviewMetrics);
 

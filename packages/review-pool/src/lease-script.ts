@@ -156,3 +156,32 @@ redis.call('SET', key, encoded)
 redis.call('ZREM', prefix .. ':review:leases', id)
 return encoded
 `;
+
+/**
+ * The backlog, read in one step: pending items are those in the pool plus those whose lease ran
+ * out (they go back to the pool at the next lease call, but wait for a reviewer already), unless
+ * a verdict on them is being kept. Reads as many items as there are expired leases.
+ * ARGV: prefix, now (ms), closing timeout (ms)
+ * Returns { pending, leased, oldest pending sampledAt (false = none) }.
+ */
+export const backlogScript = `${closingLive}
+local prefix, now, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local leases = prefix .. ':review:leases'
+local pending = redis.call('ZCARD', prefix .. ':review:pool')
+local leased = redis.call('ZCOUNT', leases, '(' .. now, '+inf')
+local oldest = redis.call('ZRANGE', prefix .. ':review:pending-age', 0, 0, 'WITHSCORES')[2]
+oldest = oldest and tonumber(oldest)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
+  local raw = redis.call('GET', prefix .. ':review:item:' .. id)
+  local item = raw and cjson.decode(raw)
+  if item and item.status == 'leased' then
+    if closingLive(item, now, closingStaleMs) then
+      leased = leased + 1
+    else
+      pending = pending + 1
+      if not oldest or item.sampledAt < oldest then oldest = item.sampledAt end
+    end
+  end
+end
+return { pending, leased, oldest or false }
+`;

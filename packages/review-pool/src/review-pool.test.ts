@@ -189,3 +189,14 @@ test('a stored item that fails its schema is skipped by listings and reported, n
   assert.match(reported[1] ?? '', /status/);
   await assert.rejects(p.get('i1'), { code: 'REVIEW_ITEM_INVALID' });
 });
+
+test('an expired lease counts as pending in the backlog before anyone leases again', async () => {
+  const p = pool();
+  await p.add(item('old', 0.5, 'm', 500));
+  await p.add(item('new', 0.4, 'm', 2_000));
+  await p.lease('alice', 1_000, { now: 10_000 });
+  assert.deepEqual(await p.backlog(10_500), { pending: 1, leased: 1, oldestPendingAt: 2_000 });
+  assert.deepEqual(await p.backlog(11_001), { pending: 2, leased: 0, oldestPendingAt: 500 }, 'its lease ran out: waiting again, and the oldest');
+  await p.lease('bob', 1_000, { now: 11_002 });
+  assert.deepEqual(await p.backlog(11_003), { pending: 1, leased: 1, oldestPendingAt: 2_000 }, 'the same once the lease script has put it back');
+});

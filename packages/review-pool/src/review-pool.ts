@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
 import type { Redis } from 'ioredis';
-import { addScript, leaseScript, releaseScript, setAsideScript } from './lease-script.ts';
+import { addScript, backlogScript, leaseScript, releaseScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
@@ -279,18 +279,10 @@ export class ReviewPool {
     return [...ties, ...pairs(older)];
   }
 
+  /** Items waiting for a reviewer (an expired lease counts as waiting) and items leased now. */
   async backlog(now = Date.now()): Promise<ReviewBacklog> {
-    const [pending, leased, oldest] = await Promise.all([
-      this.redis.zcard(this.keys.reviewPool),
-      this.redis.zcount(this.keys.reviewLeases, now, '+inf'),
-      this.oldestPending(),
-    ]);
-    return { pending, leased, oldestPendingAt: oldest };
-  }
-
-  private async oldestPending(): Promise<number | undefined> {
-    const [, sampledAt] = await this.redis.zrange(this.keys.reviewPendingAge, 0, 0, 'WITHSCORES');
-    return sampledAt === undefined ? undefined : Number(sampledAt);
+    const [pending, leased, oldest] = (await this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs)) as [number, number, number | null];
+    return { pending, leased, oldestPendingAt: oldest ?? undefined };
   }
 
   /** Verdict counts by `model|class|verdict`. */

@@ -32,6 +32,8 @@ export function redisKeys(prefix: string) {
     /** Every item ever sampled: sorted set id → sampledAt, for listings by time. */
     reviewIndex: `${prefix}:review:index`,
     reviewItem: (id: string) => `${prefix}:review:item:${id}`,
+    /** A reviewer's leases: sorted set id → lease expiry (epoch ms); /next answers a live one again. */
+    reviewLeasedBy: (reviewer: string) => `${prefix}:review:leased-by:${reviewer}`,
     /** Items a reviewer skipped: sorted set id → when (epoch ms); never leased to them again while remembered. */
     reviewSkipped: (reviewer: string) => `${prefix}:review:skipped:${reviewer}`,
     /** Hash `model|class|verdict` → count. */

@@ -45,9 +45,11 @@ return 1
 `;
 
 /**
- * Atomically: return expired leases to the pool, then take the highest-priority pending item
+ * Atomically: return expired leases to the pool; answer the reviewer's own live lease (of the
+ * model asked for, or of any) if they hold one; else take the highest-priority pending item
  * (of one model, or of all) that the reviewer has not skipped, and lease it to them. One
- * script, so two reviewers can never receive the same item. Keys are derived from the prefix
+ * script, so two reviewers can never receive the same item, and one reviewer holds at most one
+ * item per model filter. Keys are derived from the prefix
  * inside the script (single Redis, not Cluster: the pipeline's keys share one prefix anyway).
  *
  * Skips older than the skip memory are forgotten first. Of the top (skips + 1) items at least
@@ -76,6 +78,19 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
     redis.call('ZREM', leases, id)
   end
 end
+-- The reviewer's own live lease (of the model asked for) is answered again: asking twice (a
+-- reload, a retried request) does not lease a second item, so nobody can hoard the pool.
+local held = prefix .. ':review:leased-by:' .. reviewer
+redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
+for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
+  local raw = redis.call('GET', prefix .. ':review:item:' .. heldId)
+  local item = raw and cjson.decode(raw)
+  if not (item and item.status == 'leased' and item.leasedBy == reviewer) then
+    redis.call('ZREM', held, heldId)
+  elseif item.leaseExpiresAt > now and item.closing == nil and (model == '' or item.model == model) then
+    return raw
+  end
+end
 local source = pool
 if model ~= '' then source = pool .. ':' .. model end
 local skipped = prefix .. ':review:skipped:' .. reviewer
@@ -98,6 +113,8 @@ item.leasedBy = reviewer
 item.leaseExpiresAt = now + leaseMs
 redis.call('SET', key, cjson.encode(item))
 redis.call('ZADD', leases, now + leaseMs, id)
+redis.call('ZADD', held, now + leaseMs, id)
+redis.call('PEXPIRE', held, leaseMs)
 return cjson.encode(item)
 `;
 

@@ -200,3 +200,19 @@ test('an expired lease counts as pending in the backlog before anyone leases aga
   await p.lease('bob', 1_000, { now: 11_002 });
   assert.deepEqual(await p.backlog(11_003), { pending: 1, leased: 1, oldestPendingAt: 2_000 }, 'the same once the lease script has put it back');
 });
+
+test('asking again answers the reviewer\'s own live lease (per model filter) instead of leasing another', async () => {
+  const p = pool();
+  for (let i = 0; i < 5; i++) await p.add(item(`h${i}`, i / 10, i < 3 ? 'm' : 'other'));
+  const first = await p.lease('alice', 60_000, { model: 'm', now: 1_000 });
+  for (let i = 0; i < 4; i++) assert.equal((await p.lease('alice', 60_000, { model: 'm', now: 1_100 }))?.inferenceId, first?.inferenceId);
+  assert.equal((await p.lease('alice', 60_000, { now: 1_100 }))?.inferenceId, first?.inferenceId, 'any model: the lease she holds');
+  assert.equal((await p.lease('alice', 60_000, { model: 'other', now: 1_100 }))?.model, 'other', 'another model filter: an item of that model');
+  assert.deepEqual(await p.backlog(1_200), { pending: 3, leased: 2, oldestPendingAt: 1_000 });
+  assert.notEqual((await p.lease('bob', 60_000, { model: 'm', now: 1_200 }))?.inferenceId, first?.inferenceId, 'others are not answered her lease');
+  await p.complete(first?.inferenceId ?? '', 'alice', 'supports', undefined, 1_300);
+  const after = await p.lease('alice', 60_000, { model: 'm', now: 1_400 });
+  assert.ok(after && after.inferenceId !== first?.inferenceId, 'once judged, the next item');
+  const expired = await p.lease('alice', 60_000, { model: 'm', now: 61_500 });
+  assert.equal(expired?.leaseExpiresAt, 121_500, 'an expired lease is not answered again as it was: leased afresh');
+});

@@ -135,7 +135,11 @@ export class ReviewPool {
     return (await this.redis.eval(addScript, keys.length, ...keys, json, item.sampling.priority, item.sampledAt, item.inferenceId)) === 1;
   }
 
-  /** Leases the highest-priority pending item (of `model`, or of any) the reviewer has not skipped, for `leaseMs`. */
+  /**
+   * Leases the highest-priority pending item (of `model`, or of any) the reviewer has not skipped,
+   * for `leaseMs`; or answers the reviewer's own live lease (of `model`, or of any) again, as it
+   * is: asking twice leases one item.
+   */
   async lease(reviewer: string, leaseMs: number, options: { model?: string; now?: number } = {}): Promise<ReviewItem | undefined> {
     const raw = (await this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs, this.closingTimeoutMs)) as string | null;
     return raw === null ? undefined : parseItem(raw);

@@ -111,5 +111,5 @@ export function s3StorageError(error: unknown, key: string | undefined, action: 
 export function s3BucketError(error: unknown, key: string | undefined, action: string): StorageError {
   const mapped = s3StorageError(error, key, action);
   if (mapped.code !== 'STORAGE_NOT_FOUND') return mapped;
-  return new StorageError('STORAGE_BUCKET_NOT_FOUND', mapped.message, { key, cause: error });
+  return new StorageError('STORAGE_BUCKET_NOT_FOUND', `${mapped.message}: the bucket does not exist`, { key, cause: error });
 }

@@ -21,8 +21,11 @@ export interface ReviewAppDeps {
   readonly scrape: () => Promise<{ contentType: string; body: string }>;
 }
 
+const bodyLimit = 64 * 1024;
 const verdictBodySchema = z.object({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
 const epoch = z.union([z.iso.datetime().transform((s) => Date.parse(s)), z.coerce.number().int()]);
+/** `?from=&to=` (a form's empty fields) mean "not given", not 0 (what z.coerce makes of ''). */
+const withoutEmpty = (query: unknown) => Object.fromEntries(Object.entries(query as Record<string, unknown>).filter(([, value]) => value !== ''));
 const listQuerySchema = z.object({
   status: reviewItemSchema.shape.status.optional(),
   model: z.string().max(64).optional(),
@@ -53,7 +56,7 @@ function idParam(request: FastifyRequest): string {
 export function createApp(deps: ReviewAppDeps): FastifyInstance {
   const app = Fastify({
     logger: false,
-    bodyLimit: 64 * 1024,
+    bodyLimit,
     // The longest id `inferenceIdSchema` allows (Fastify's default of 100 answered a valid id of
     // 101–128 characters with its own 414). A longer one is an invalid id, answered like any other.
     routerOptions: { maxParamLength: 128 },
@@ -81,6 +84,8 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
       const issue = error.issues[0];
       return sendApiError(reply, new ApiError(400, 'REQUEST_INVALID', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`));
     }
+    // The same code as the ingest service's for the same refusal.
+    if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendApiError(reply, new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${bodyLimit} bytes`));
     const status = (error as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) return sendApiError(reply, new ApiError(status, 'REQUEST_INVALID', (error as Error).message));
     return sendApiError(reply, new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `Redis or storage is unavailable; retry later (${(error as Error).message})`, undefined, 5));
@@ -117,7 +122,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
 
   app.get('/v1/reviews', async (request, reply) => {
     reviewer(request);
-    const query = listQuerySchema.parse(request.query);
+    const query = listQuerySchema.parse(withoutEmpty(request.query));
     const filter: ReviewListFilter = {
       ...(query.status && { status: query.status }),
       ...(query.model && { model: query.model }),

@@ -175,14 +175,16 @@ test('reviewers lease sampled explanations, judge them, and the verdicts are kep
   }
   assert.equal((await fetch(packet.urls.image as string)).status, 200, 'the input image link works');
   const id = packet.item.inferenceId;
-  const second = (await (await call('/v1/reviews/next')).json()) as { item: { inferenceId: string } };
-  assert.notEqual(second.item.inferenceId, id, 'a leased item is not handed out twice');
+  const askedAgain = (await (await call('/v1/reviews/next')).json()) as { item: { inferenceId: string } };
+  assert.equal(askedAgain.item.inferenceId, id, 'asking again answers the lease held, not a second item');
 
   const judged = await call(`/v1/reviews/${id}`, { method: 'POST', body: JSON.stringify({ verdict: 'wrong-evidence', comment: 'looks at the sky, not the sheep' }) });
   assert.equal(judged.status, 200, await judged.clone().text());
   const again = await call(`/v1/reviews/${id}`, { method: 'POST', body: JSON.stringify({ verdict: 'supports' }) });
   assert.equal(again.status, 409, 'a verdict closes the lease');
   assert.equal(((await again.json()) as { error: { code: string } }).error.code, 'REVIEW_NOT_LEASED');
+  const second = (await (await call('/v1/reviews/next')).json()) as { item: { inferenceId: string } };
+  assert.notEqual(second.item.inferenceId, id, 'a judged item is not handed out again');
   const bad = await call(`/v1/reviews/${second.item.inferenceId}`, { method: 'POST', body: JSON.stringify({ verdict: 'maybe' }) });
   assert.equal(bad.status, 400);
 

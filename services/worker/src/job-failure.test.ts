@@ -25,7 +25,7 @@ test('a missing input fails the job for good; a missing bucket on a write is an 
   assert.match(input.message, /^reading inputs\/gone\.jpg: /);
 
   const write = await failureOf(store('deleted-bucket').put('m/v1/x/explanation.json', Buffer.from('{}'), { contentType: 'application/json' }), 'storing the explanation');
-  assert.deepEqual([write.code, write.permanent], ['STORAGE_NOT_FOUND', false]);
+  assert.deepEqual([write.code, write.permanent], ['STORAGE_BUCKET_NOT_FOUND', false]);
 
   const corrupt = toJobFailure(Object.assign(new Error('not a JPEG'), { code: 'IMAGE_CORRUPT' }), 'decoding the image');
   assert.deepEqual([corrupt.code, corrupt.permanent], ['IMAGE_CORRUPT', true]);

@@ -127,8 +127,15 @@ test('empty from/to mean "not given"; an oversized body is 413 BODY_TOO_LARGE as
   assert.deepEqual([big.statusCode, errorCode(big.body)], [413, 'BODY_TOO_LARGE']);
 });
 
-test('the package entry point named in package.json exists and exports the app', async () => {
-  const entry = (await import('@gradcam/review')) as { createApp?: unknown; ReviewDesk?: unknown };
-  assert.equal(typeof entry.createApp, 'function');
-  assert.equal(typeof entry.ReviewDesk, 'function');
+test('exports refuse cursor and limit (they page format=json only); unknown routes answer in the API error shape', async () => {
+  const { app } = setup();
+  for (const url of ['/v1/reviews?format=csv&limit=10', '/v1/reviews?format=jsonl&cursor=abc']) {
+    const response = await app.inject({ method: 'GET', url, headers: alice });
+    assert.deepEqual([response.statusCode, errorCode(response.body)], [400, 'REQUEST_INVALID'], url);
+    assert.match(response.body, /page format=json only/);
+  }
+  const unknown = await app.inject({ method: 'GET', url: '/v1/review/next?sig=secret', headers: alice });
+  assert.deepEqual([unknown.statusCode, errorCode(unknown.body)], [404, 'ROUTE_NOT_FOUND']);
+  assert.doesNotMatch(unknown.body, /secret/);
+  assert.equal(unknown.headers['x-content-type-options'], 'nosniff');
 });

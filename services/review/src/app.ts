@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, registerOperationalRoutes, sendApiError } from '@gradcam/http-service';
+import { ApiError, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, sendApiError } from '@gradcam/http-service';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -60,11 +60,9 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     // The longest id `inferenceIdSchema` allows (Fastify's default of 100 answered a valid id of
     // 101–128 characters with its own 414). A longer one is an invalid id, answered like any other.
     routerOptions: { maxParamLength: 128 },
-    frameworkErrors: (error, _request, reply) => {
-      const answer = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? idInvalid() : new ApiError(400, 'REQUEST_INVALID', 'the request path is malformed');
-      void sendApiError(reply, answer);
-    },
+    frameworkErrors: frameworkErrorHandler({ paramTooLong: idInvalid() }),
   });
+  registerServiceDefaults(app);
   const reviewerOf = createBearerAuth(deps.reviewers);
   const reviewer = (request: FastifyRequest): string => {
     const name = reviewerOf(request.headers.authorization);
@@ -134,7 +132,12 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
       const page = await deps.pool.list(filter, { limit: query.limit, ...(query.cursor !== undefined && { cursor: query.cursor }) });
       return { items: page.items, ...(page.next !== undefined && { next: page.next }) };
     }
-    // Exports walk every page of the filter; they are streamed so memory stays flat.
+    // Exports walk every page of the filter; they are streamed so memory stays flat. Paging them
+    // would need the next cursor before the body (a header), known only after the first page.
+    const given = withoutEmpty(request.query);
+    if ('cursor' in given || 'limit' in given) {
+      throw new ApiError(400, 'REQUEST_INVALID', `format=${query.format} exports every match: cursor and limit page format=json only (narrow an export with status, model, verdict, from and to)`);
+    }
     const csv = query.format === 'csv';
     void reply
       .header('content-type', csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson')

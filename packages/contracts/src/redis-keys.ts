@@ -40,6 +40,8 @@ export function redisKeys(prefix: string) {
     reviewVerdicts: `${prefix}:review:verdicts`,
     /** Hash model → count of skips. */
     reviewSkips: `${prefix}:review:skips`,
+    /** Hash model → count of items set aside as broken (their stored files were missing or invalid). */
+    reviewBroken: `${prefix}:review:broken`,
     /** Hash `model|decision|reason` → count of reviewer-sampling decisions (written by workers). */
     reviewDecisions: `${prefix}:review:decisions`,
     /** Hash model → the budget policy's threshold in force (written by workers). */

@@ -163,6 +163,7 @@ local item = cjson.decode(raw)
 if item.status ~= 'leased' or item.leasedBy ~= reviewer then return redis.error_reply('NOT_LEASED') end
 if closingLive(item, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
 item.status = 'broken'
+redis.call('HINCRBY', prefix .. ':review:broken', item.model, 1)
 item.brokenReason = reason
 item.brokenAt = now
 item.leasedBy = nil

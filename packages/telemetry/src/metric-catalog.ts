@@ -131,6 +131,11 @@ export const pipelineMetrics = {
   reviewBacklogAge: gauge('gradcam_review_backlog_oldest_age_seconds', 'Age of the oldest explanation waiting for review (0 when none).'),
   reviewVerdicts: counter('gradcam_review_verdicts_total', 'Review verdicts by model, predicted class and verdict.', ['model', 'class', 'verdict']),
   reviewSkips: counter('gradcam_review_skips_total', 'Items a reviewer skipped (could not judge; handed to other reviewers), by model.', ['model']),
+  reviewBroken: counter(
+    'gradcam_review_broken_total',
+    'Review items set aside as broken, by model: their prediction.json or explanation.json was missing or invalid when a reviewer was to be shown them.',
+    ['model'],
+  ),
 } as const;
 
 /** Per review-service process (`services/review` /metrics). */

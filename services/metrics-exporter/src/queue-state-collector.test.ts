@@ -92,6 +92,13 @@ test('a Redis without CLIENT: the worker count is unknown, not 1 (BullMQ’s pla
   });
 });
 
+test('review items set aside as broken are exported per model', async () => {
+  await withExporter({}, async ({ scrape, redis, prefix }) => {
+    await redis.hset(redisKeys(prefix).reviewBroken, 'mobilenet', '3');
+    assert.deepEqual(samples(await scrape(), 'gradcam_review_broken_total'), ['gradcam_review_broken_total{model="mobilenet"} 3']);
+  });
+});
+
 test('one failing read leaves the other sources up to date and drops only its own series', async () => {
   await withExporter({}, async ({ scrape, enqueue, redis, prefix, sourceErrors }) => {
     const keys = redisKeys(prefix);

@@ -101,13 +101,15 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
     },
     review_verdicts: {
       async read() {
-        const [verdicts, skips] = await Promise.all([deps.redis.hgetall(keys.reviewVerdicts), deps.redis.hgetall(keys.reviewSkips)]);
+        const [verdicts, skips, broken] = await Promise.all([deps.redis.hgetall(keys.reviewVerdicts), deps.redis.hgetall(keys.reviewSkips), deps.redis.hgetall(keys.reviewBroken)]);
         republish(metrics.reviewVerdicts, ['model', 'class', 'verdict'], verdicts);
         republish(metrics.reviewSkips, ['model'], skips);
+        republish(metrics.reviewBroken, ['model'], broken);
       },
       drop() {
         metrics.reviewVerdicts.reset();
         metrics.reviewSkips.reset();
+        metrics.reviewBroken.reset();
       },
     },
   };

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { ReviewItem } from '@gradcam/contracts';
+import { type ReviewItem, redisKeys } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
 import { FsBlobStore } from '@gradcam/storage';
@@ -65,7 +65,7 @@ test('ids of up to 128 characters reach every item route; longer or malformed on
 });
 
 test('an item whose stored files are missing or invalid is set aside, answered 500 REVIEW_ITEM_BROKEN without storage paths', async () => {
-  const { pool, app } = setup();
+  const { prefix, pool, app } = setup();
   const invalid = item(`badman-${Date.now()}`, { sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.9 } });
   for (const name of ['prediction.json', 'explanation.json']) await store.put(`${invalid.folder}${name}`, Buffer.from('{}'), { contentType: 'application/json' });
   await pool.add(invalid);
@@ -83,6 +83,8 @@ test('an item whose stored files are missing or invalid is set aside, answered 5
   assert.deepEqual(await pool.backlog(), { pending: 0, leased: 0, oldestPendingAt: undefined }, 'neither waits nor stays leased');
   const after = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
   assert.equal(after.statusCode, 204, 'a broken item is not handed out again');
+  // Counted per model for the exporter's gradcam_review_broken_total.
+  assert.equal(await redis.hget(redisKeys(prefix).reviewBroken, 'm'), '2');
 });
 
 test('storage unreachable while building the packet: 503, the item goes straight back to the pool', async () => {

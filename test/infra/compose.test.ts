@@ -41,7 +41,7 @@ const allowedEnv: Record<string, readonly string[]> = {
     'GRADCAM_WORKER_METRICS_PORT',
     'GRADCAM_REVIEW_POLICY',
   ],
-  review: [...commonEnv, 'GRADCAM_REVIEW_PORT', 'GRADCAM_REVIEW_TOKENS', 'GRADCAM_REVIEW_LEASE_SECONDS'],
+  review: [...commonEnv, 'GRADCAM_REVIEW_PORT', 'GRADCAM_REVIEW_TOKENS', 'GRADCAM_REVIEW_LEASE_SECONDS', 'GRADCAM_REVIEW_RETENTION_DAYS'],
   'metrics-exporter': [...commonEnv, 'GRADCAM_EXPORTER_PORT', 'GRADCAM_CAPTURE_POLICY'],
 };
 const pipelineServices = Object.keys(allowedEnv);

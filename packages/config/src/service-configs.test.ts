@@ -115,6 +115,10 @@ test('reviewer tokens: name:token pairs, distinct from ingest tokens', () => {
   assert.equal(config.reviewers.get('alice-token-0123456789'), 'alice');
   assert.equal(config.reviewers.get('bob-token-0123456789'), 'bob@example.com');
   assert.equal(config.port, 8081);
+  assert.equal(config.retentionDays, 90);
+  const reviewers = { ...redisOnly, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789' };
+  assert.equal(readReviewConfig({ ...reviewers, GRADCAM_REVIEW_RETENTION_DAYS: '0' }).retentionDays, 0, '0 keeps reviewed items');
+  rejectsNaming(() => readReviewConfig({ ...reviewers, GRADCAM_REVIEW_RETENTION_DAYS: '-1' }), 'GRADCAM_REVIEW_RETENTION_DAYS', /./);
   rejectsNaming(() => readReviewConfig(redisOnly), 'GRADCAM_REVIEW_TOKENS', /required/);
   rejectsNaming(() => readReviewConfig({ ...redisOnly, GRADCAM_REVIEW_TOKENS: 'alice-token-0123456789' }), 'GRADCAM_REVIEW_TOKENS', /not reviewer:token/);
   rejectsNaming(

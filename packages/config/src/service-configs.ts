@@ -62,6 +62,8 @@ export interface ReviewConfig extends CommonConfig {
   /** Reviewer token → reviewer name (the identity recorded with each verdict). */
   readonly reviewers: ReadonlyMap<string, string>;
   readonly leaseSeconds: number;
+  /** How long a reviewed or broken item stays in Redis for listings and exports (0: for ever). */
+  readonly retentionDays: number;
   readonly presignSeconds: number;
 }
 
@@ -92,6 +94,7 @@ export function readReviewConfig(raw: Env): ReviewConfig {
     host,
     reviewers: reviewerTokens(env),
     leaseSeconds: env.integer('GRADCAM_REVIEW_LEASE_SECONDS', 600, { min: 5, max: 24 * 3600 }),
+    retentionDays: env.integer('GRADCAM_REVIEW_RETENTION_DAYS', 90, { min: 0, max: 3650 }),
     presignSeconds: env.integer('GRADCAM_PRESIGN_SECONDS', 3600, { min: 1, max: 7 * 24 * 3600 }),
   };
 }

@@ -29,6 +29,18 @@ end
 `;
 
 /**
+ * Lua: stores a closed item (reviewed or set aside), for `retentionMs` when it is above 0. Only
+ * closed items expire: one still waiting for a reviewer is kept however old. Their review.json
+ * next to the explanation is the lasting record; this bounds Redis, whose noeviction policy
+ * would otherwise end in refused writes for the whole pipeline.
+ */
+export const keepFor = `
+local function keepFor(key, encoded, retentionMs)
+  if retentionMs > 0 then redis.call('SET', key, encoded, 'PX', retentionMs) else redis.call('SET', key, encoded) end
+end
+`;
+
+/**
  * Adds a new item: SET NX of the item, then (only if it was new) its place in the pool, the
  * model's pool, the listing index and the pending index.
  *
@@ -151,11 +163,11 @@ return cjson.encode(returnToPool(prefix, id, item))
  * Atomically sets a leased item aside as `broken` (its stored files cannot be shown): out of the
  * leases, never leased again (it is in no pool), still listed. Only the reviewer it is leased to
  * can, and not while a verdict on it is being kept.
- * ARGV: prefix, id, reviewer, now (ms), reason, closing timeout (ms)
+ * ARGV: prefix, id, reviewer, now (ms), reason, closing timeout (ms), retention (ms; 0 = for ever)
  * Returns the item's JSON, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
  */
-export const setAsideScript = `${closingLive}
-local prefix, id, reviewer, now, reason, closingStaleMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+export const setAsideScript = `${closingLive}${keepFor}
+local prefix, id, reviewer, now, reason, closingStaleMs, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local key = prefix .. ':review:item:' .. id
 local raw = redis.call('GET', key)
 if not raw then return redis.error_reply('NOT_FOUND') end
@@ -170,7 +182,7 @@ item.leasedBy = nil
 item.leaseExpiresAt = nil
 item.closing = nil
 local encoded = cjson.encode(item)
-redis.call('SET', key, encoded)
+keepFor(key, encoded, retentionMs)
 redis.call('ZREM', prefix .. ':review:leases', id)
 return encoded
 `;

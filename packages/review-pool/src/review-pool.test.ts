@@ -216,3 +216,28 @@ test('asking again answers the reviewer\'s own live lease (per model filter) ins
   const expired = await p.lease('alice', 60_000, { model: 'm', now: 61_500 });
   assert.equal(expired?.leaseExpiresAt, 121_500, 'an expired lease is not answered again as it was: leased afresh');
 });
+
+test('reviewed and broken items expire after the retention, pending ones never; listings forget expired ones', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const p = new ReviewPool(redis, prefix, { retentionMs: 300 });
+  for (const id of ['judged', 'broken', 'waiting']) await p.add(item(id, 0.5));
+  await p.lease('alice', 60_000, { model: 'm' });
+  const first = (await p.list({ status: 'leased' }, { limit: 10 })).items[0]?.inferenceId as string;
+  await p.complete(first, 'alice', 'supports', undefined);
+  const second = await p.lease('alice', 60_000);
+  await p.setAside(second?.inferenceId as string, 'alice', 'explanation.json is missing');
+  const ttl = async (id: string) => redis.pttl(`${prefix}:review:item:${id}`);
+  assert.ok((await ttl(first)) > 0 && (await ttl(first)) <= 300, 'a reviewed item expires');
+  assert.ok((await ttl(second?.inferenceId as string)) > 0, 'a broken item expires');
+  const waiting = ['judged', 'broken', 'waiting'].find((id) => id !== first && id !== second?.inferenceId) as string;
+  assert.equal(await ttl(waiting), -1, 'a pending item is kept however old');
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual((await p.list({}, { limit: 10 })).items.map((i) => i.inferenceId), [waiting]);
+  assert.deepEqual(await redis.zrange(`${prefix}:review:index`, 0, -1), [waiting], 'the listing index forgot the expired items');
+  // 0 keeps closed items for ever.
+  const forever = new ReviewPool(redis, `${prefix}-kept`, { retentionMs: 0 });
+  await forever.add(item('kept', 0.5));
+  await forever.lease('alice', 60_000);
+  await forever.complete('kept', 'alice', 'unsure', undefined);
+  assert.equal(await redis.pttl(`${prefix}-kept:review:item:kept`), -1);
+});

@@ -43,6 +43,9 @@ export const defaultSkipMemoryMs = 7 * 24 * 3600 * 1000;
  */
 export const defaultClosingTimeoutMs = 60_000;
 
+/** How long a reviewed or broken item stays in Redis (listings, exports) by default: 90 days. */
+export const defaultRetentionMs = 90 * 24 * 3600 * 1000;
+
 /** A stored item, or why it is not one (not JSON, or failing the schema). */
 function readItem(raw: string): { item: ReviewItem } | { problem: string } {
   let value: unknown;
@@ -101,22 +104,27 @@ export class ReviewPool {
 
   private readonly closingTimeoutMs: number;
 
+  private readonly retentionMs: number;
+
   private readonly onInvalidItem: (id: string, problem: string) => void;
 
   /**
    * `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it.
    * `closingTimeoutMs`: how long a verdict being kept may block its item (see beginVerdict).
+   * `retentionMs`: how long a reviewed or broken item stays listed (0: for ever).
    * `onInvalidItem`: told of each stored item a listing skipped because it fails its schema.
    */
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    options: { skipMemoryMs?: number; closingTimeoutMs?: number; onInvalidItem?: (id: string, problem: string) => void } = {},
+    options: { skipMemoryMs?: number; closingTimeoutMs?: number; retentionMs?: number; onInvalidItem?: (id: string, problem: string) => void } = {},
   ) {
     this.onInvalidItem = options.onInvalidItem ?? (() => {});
     this.keys = redisKeys(prefix);
     this.skipMemoryMs = options.skipMemoryMs ?? defaultSkipMemoryMs;
     this.closingTimeoutMs = options.closingTimeoutMs ?? defaultClosingTimeoutMs;
+    this.retentionMs = options.retentionMs ?? defaultRetentionMs;
+    if (!(Number.isInteger(this.retentionMs) && this.retentionMs >= 0)) throw new RangeError(`retentionMs must be a non-negative integer, got ${this.retentionMs}`);
     for (const [name, value] of [['skipMemoryMs', this.skipMemoryMs], ['closingTimeoutMs', this.closingTimeoutMs]] as const) {
       if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
@@ -167,7 +175,7 @@ export class ReviewPool {
    * verdict closed already. REVIEW_NOT_LEASED when the marker is gone (it timed out).
    */
   async finishVerdict(id: string, token: string): Promise<{ item: ReviewItem; closedNow: boolean }> {
-    const [state, raw] = await this.holderScript<[string, string]>(id, 'this request', finishVerdictScript, [id, token]);
+    const [state, raw] = await this.holderScript<[string, string]>(id, 'this request', finishVerdictScript, [id, token, this.retentionMs]);
     return { item: parseItem(raw), closedNow: state === 'closed' };
   }
 
@@ -196,7 +204,7 @@ export class ReviewPool {
    * reviewer it is leased to can (even if the lease just ran out).
    */
   setAside(id: string, reviewer: string, reason: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, setAsideScript, [id, reviewer, now, reason, this.closingTimeoutMs]);
+    return this.leaseHolderScript(id, reviewer, setAsideScript, [id, reviewer, now, reason, this.closingTimeoutMs, this.retentionMs]);
   }
 
   private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {
@@ -235,10 +243,14 @@ export class ReviewPool {
     if (entries.length === 0) return { items: [], next: undefined };
     const raws = await this.redis.mget(entries.map(([id]) => this.keys.reviewItem(id)));
     const items: ReviewItem[] = [];
+    const expired: string[] = [];
     let consumed = 0;
     for (const [i, raw] of raws.entries()) {
       consumed++;
-      if (raw === null) continue;
+      if (raw === null) {
+        expired.push(entries[i]![0]);
+        continue;
+      }
       // One bad item must not make every listing and export that reaches it fail: it is skipped
       // and reported (to the log), and stays visible to `get` as REVIEW_ITEM_INVALID.
       const read = readItem(raw);
@@ -253,6 +265,8 @@ export class ReviewPool {
       items.push(item);
       if (items.length === page.limit) break;
     }
+    // Closed items expire (retentionMs); the listing index forgets them as it meets them.
+    if (expired.length > 0) await this.redis.zrem(this.keys.reviewIndex, ...expired);
     const more = consumed < entries.length || entries.length === scan;
     const [lastId, lastSampledAt] = entries[consumed - 1]!;
     return { items, next: more ? formatReviewCursor({ sampledAt: lastSampledAt, id: lastId }) : undefined };

@@ -1,4 +1,4 @@
-import { closingLive } from './lease-script.ts';
+import { closingLive, keepFor } from './lease-script.ts';
 
 /**
  * A verdict is kept in three steps: this script marks the item as closing (atomically, while
@@ -49,13 +49,13 @@ return { 'begun', encoded }
  * that began the verdict (or its retry) closes it even if the lease ran out meanwhile, and no
  * other can. The verdict takes effect at the marker's time.
  *
- * ARGV: prefix, id, token
+ * ARGV: prefix, id, token, retention (ms; 0 keeps the closed item for ever)
  * Returns { 'closed', item JSON } (closed now), { 'done', item JSON } (closed already by this
  * token: a retry), or an error reply: NOT_FOUND, NOT_LEASED (the marker is gone: it timed out and
  * the item went back to the pool or to another verdict).
  */
-export const finishVerdictScript = `
-local prefix, id, token = ARGV[1], ARGV[2], ARGV[3]
+export const finishVerdictScript = `${keepFor}
+local prefix, id, token, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local key = prefix .. ':review:item:' .. id
 local raw = redis.call('GET', key)
 if not raw then return redis.error_reply('NOT_FOUND') end
@@ -73,7 +73,7 @@ item.leasedBy = nil
 item.leaseExpiresAt = nil
 item.closing = nil
 local encoded = cjson.encode(item)
-redis.call('SET', key, encoded)
+keepFor(key, encoded, retentionMs)
 redis.call('ZREM', prefix .. ':review:leases', id)
 redis.call('HINCRBY', prefix .. ':review:verdicts', item.model .. '|' .. item.predictedClass .. '|' .. item.verdict, 1)
 return { 'closed', encoded }

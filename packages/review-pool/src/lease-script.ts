@@ -29,14 +29,22 @@ end
 `;
 
 /**
- * Lua: stores a closed item (reviewed or set aside), for `retentionMs` when it is above 0. Only
- * closed items expire: one still waiting for a reviewer is kept however old. Their review.json
- * next to the explanation is the lasting record; this bounds Redis, whose noeviction policy
- * would otherwise end in refused writes for the whole pipeline.
+ * Lua: stores an item just closed (reviewed or set aside) without its lease, and takes it out of
+ * the leases; returns its JSON. It is kept for `retentionMs` when that is above 0: only closed
+ * items expire, one still waiting for a reviewer is kept however old. review.json next to the
+ * explanation is the lasting record; this bounds Redis, whose noeviction policy would otherwise
+ * end in refused writes for the whole pipeline.
  */
-export const keepFor = `
-local function keepFor(key, encoded, retentionMs)
+export const storeClosed = `
+local function storeClosed(prefix, id, item, retentionMs)
+  item.leasedBy = nil
+  item.leaseExpiresAt = nil
+  item.closing = nil
+  local encoded = cjson.encode(item)
+  local key = prefix .. ':review:item:' .. id
   if retentionMs > 0 then redis.call('SET', key, encoded, 'PX', retentionMs) else redis.call('SET', key, encoded) end
+  redis.call('ZREM', prefix .. ':review:leases', id)
+  return encoded
 end
 `;
 
@@ -166,7 +174,7 @@ return cjson.encode(returnToPool(prefix, id, item))
  * ARGV: prefix, id, reviewer, now (ms), reason, closing timeout (ms), retention (ms; 0 = for ever)
  * Returns the item's JSON, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
  */
-export const setAsideScript = `${closingLive}${keepFor}
+export const setAsideScript = `${closingLive}${storeClosed}
 local prefix, id, reviewer, now, reason, closingStaleMs, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local key = prefix .. ':review:item:' .. id
 local raw = redis.call('GET', key)
@@ -178,13 +186,7 @@ item.status = 'broken'
 redis.call('HINCRBY', prefix .. ':review:broken', item.model, 1)
 item.brokenReason = reason
 item.brokenAt = now
-item.leasedBy = nil
-item.leaseExpiresAt = nil
-item.closing = nil
-local encoded = cjson.encode(item)
-keepFor(key, encoded, retentionMs)
-redis.call('ZREM', prefix .. ':review:leases', id)
-return encoded
+return storeClosed(prefix, id, item, retentionMs)
 `;
 
 /**

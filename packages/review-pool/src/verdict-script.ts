@@ -1,4 +1,4 @@
-import { closingLive, keepFor } from './lease-script.ts';
+import { closingLive, storeClosed } from './lease-script.ts';
 
 /**
  * A verdict is kept in three steps: this script marks the item as closing (atomically, while
@@ -54,7 +54,7 @@ return { 'begun', encoded }
  * token: a retry), or an error reply: NOT_FOUND, NOT_LEASED (the marker is gone: it timed out and
  * the item went back to the pool or to another verdict).
  */
-export const finishVerdictScript = `${keepFor}
+export const finishVerdictScript = `${storeClosed}
 local prefix, id, token, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local key = prefix .. ':review:item:' .. id
 local raw = redis.call('GET', key)
@@ -69,12 +69,7 @@ item.reviewer = closing.reviewer
 item.reviewedAt = closing.at
 item.comment = closing.comment
 item.verdictId = token
-item.leasedBy = nil
-item.leaseExpiresAt = nil
-item.closing = nil
-local encoded = cjson.encode(item)
-keepFor(key, encoded, retentionMs)
-redis.call('ZREM', prefix .. ':review:leases', id)
+local encoded = storeClosed(prefix, id, item, retentionMs)
 redis.call('HINCRBY', prefix .. ':review:verdicts', item.model .. '|' .. item.predictedClass .. '|' .. item.verdict, 1)
 return { 'closed', encoded }
 `;

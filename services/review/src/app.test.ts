@@ -8,6 +8,7 @@ import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
 import { FsBlobStore } from '@gradcam/storage';
 import { createApp } from './app.ts';
+import { reviewItem as item } from './review-item-fixture.ts';
 import { ReviewDesk } from './review-desk.ts';
 
 // The HTTP surface through app.inject(), on a real Redis and a real (filesystem) store.
@@ -30,19 +31,7 @@ function setup(leaseMs = 60_000) {
   return { prefix, pool, desk, app };
 }
 
-const item = (id: string, extra: Partial<ReviewItem> = {}): ReviewItem => ({
-  inferenceId: id,
-  model: 'm',
-  modelVersion: 'v1',
-  folder: `m/v1/dt=2026-11-26/${id}/`,
-  predictedClass: 1,
-  label: 'Cat',
-  probability: 0.5,
-  sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.5 },
-  sampledAt: Date.now(),
-  status: 'pending',
-  ...extra,
-});
+
 
 const errorCode = (body: string) => (JSON.parse(body) as { error?: { code?: string } }).error?.code;
 

@@ -11,6 +11,7 @@ import { ReviewPool } from '@gradcam/review-pool';
 import { type BlobStore, FsBlobStore } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import { ReviewDesk } from './review-desk.ts';
+import { reviewItem as item } from './review-item-fixture.ts';
 
 // The desk against a real Redis and a real (filesystem) store. Storage writes can be slowed or
 // followed by a step, to replay what overlapping requests do to review.json and the pool.
@@ -41,18 +42,7 @@ function hookedStore(hooks: { beforePut?: (body: string) => Promise<void>; after
   };
 }
 
-const item = (id: string): ReviewItem => ({
-  inferenceId: id,
-  model: 'm',
-  modelVersion: 'v1',
-  folder: `m/v1/dt=2026-11-26/${id}/`,
-  predictedClass: 1,
-  label: 'Cat',
-  probability: 0.5,
-  sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.5 },
-  sampledAt: Date.now() - 1_000,
-  status: 'pending',
-});
+
 
 const newPool = (client: Redis = redis, options: { closingTimeoutMs?: number } = {}) => new ReviewPool(client, `t${Math.random().toString(36).slice(2, 10)}`, options);
 

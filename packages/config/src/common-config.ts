@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { dotsOnlySegment, temporaryFileSegment } from '@gradcam/contracts';
 import { ConfigError } from './config-error.ts';
 import type { EnvReader } from './env-reader.ts';
 
@@ -92,9 +93,9 @@ function checkStoragePrefix(prefix: string): void {
   if (!/^[A-Za-z0-9_.=/-]+$/.test(prefix)) throw refuse('may hold only A–Z a–z 0–9 _ . = / -');
   for (const segment of prefix.split('/')) {
     if (segment === '') throw refuse('may not have an empty folder (a double slash)');
-    if (/^\.+$/.test(segment)) throw refuse(`may not have a folder of dots only ("${segment}")`);
+    if (dotsOnlySegment.test(segment)) throw refuse(`may not have a folder of dots only ("${segment}")`);
     if (segment.length > 200) throw refuse('may not have a folder name over 200 characters');
-    if (/^\..*\.[0-9a-f]{16}\.partial$/.test(segment)) throw refuse(`may not have a folder named like a temporary file ("${segment}")`);
+    if (temporaryFileSegment.test(segment)) throw refuse(`may not have a folder named like a temporary file ("${segment}")`);
   }
 }
 

@@ -6,5 +6,6 @@ export * from './manifest.ts';
 export * from './prediction-document.ts';
 export * from './preprocessing.ts';
 export * from './redis-keys.ts';
+export * from './reserved-key-segments.ts';
 export * from './review.ts';
 export * from './storage-keys.ts';

@@ -1,19 +1,21 @@
 import { z } from 'zod';
 import { inferenceIdSchema } from './ids.ts';
 import { camMethodSchema } from './manifest.ts';
+import { dotsOnlySegment, temporaryFileSegment } from './reserved-key-segments.ts';
 
 /**
  * Model names and versions become storage key segments, like ids, so they follow the storage
- * key rules too: no segment of dots only ('.' and '..' would climb folders; every store refuses
- * them) and none shaped like the filesystem store's temporary files (`.x.<16 hex>.partial`).
+ * key rules too: not a name the stores reserve (dots only, or a temporary file's).
  */
-const keySegment = /^(?!\.+$)(?!\..*\.[0-9a-f]{16}\.partial$)[A-Za-z0-9_.-]{1,64}$/;
-export const modelNameSchema = z
-  .string()
-  .regex(keySegment, 'model names are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-", not dots only, and not like ".x.<16 hex>.partial"');
-export const modelVersionSchema = z
-  .string()
-  .regex(keySegment, 'model versions are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-", not dots only, and not like ".x.<16 hex>.partial"');
+const keySegmentSchema = (what: string) => {
+  const message = `${what} are 1–64 characters of A–Z, a–z, 0–9, ".", "_" or "-", not dots only, and not like ".x.<16 hex>.partial"`;
+  return z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, message)
+    .refine((segment) => !dotsOnlySegment.test(segment) && !temporaryFileSegment.test(segment), message);
+};
+export const modelNameSchema = keySegmentSchema('model names');
+export const modelVersionSchema = keySegmentSchema('model versions');
 
 export const modelRefSchema = z.object({
   name: modelNameSchema,

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
-/** Names of temporary files: hidden from listings, refused as keys, swept when stale. */
+/** Names of temporary files: hidden from listings, refused as keys, swept when stale. @gradcam/contracts' temporaryFileSegment is the same pattern, for the values that become key segments. */
 export const partialName = /^\..*\.[0-9a-f]{16}\.partial$/;
 
 // Unique among concurrent writers of one key is enough: a random prefix per thread (each thread

@@ -24,3 +24,20 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
   if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
   return reply.code(error.status).send(apiErrorBody(error));
 }
+
+/**
+ * The 500 for an error nobody planned for (a bug, a deployment problem): `INTERNAL`, which a retry
+ * will not cure, with one bounded line for the client. A schema failure's message is a page of
+ * JSON; the whole error belongs in the service's log.
+ */
+export function internalError(error: unknown, what = 'an unexpected error occurred'): ApiError {
+  const reason = error instanceof Error ? error.message : String(error);
+  const summary = reason.replace(/\s+/g, ' ').slice(0, 200);
+  return new ApiError(500, 'INTERNAL', `${what} (${error instanceof Error ? error.name : typeof error}): ${summary}`);
+}
+
+/** Tells `report` of each answer that is a 5xx other than 503 (retry later): the ones an operator must look at. */
+export function reportedApiError(answer: ApiError, error: unknown, report: ((error: unknown) => void) | undefined): ApiError {
+  if (answer.status >= 500 && answer.status !== 503) report?.(error);
+  return answer;
+}

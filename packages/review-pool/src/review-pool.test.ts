@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { ReviewItem } from '@gradcam/contracts';
-import { startRedisWithClient } from '@gradcam/dev-services';
+import { startRedisServer, startRedisWithClient } from '@gradcam/dev-services';
+import { QueueUnavailableError, connectionReady, createProducerConnection } from '@gradcam/queue';
+import { ReviewPoolError } from './review-pool-error.ts';
 import { ReviewPool, type ReviewListFilter } from './review-pool.ts';
 
 const { redis, stop } = await startRedisWithClient();
@@ -240,4 +242,33 @@ test('reviewed and broken items expire after the retention, pending ones never; 
   await forever.lease('alice', 60_000);
   await forever.complete('kept', 'alice', 'unsure', undefined);
   assert.equal(await redis.pttl(`${prefix}-kept:review:item:kept`), -1);
+});
+
+test('Redis failing is QueueUnavailableError on every call, never a bare ioredis error; the scripts\' own refusals stay ReviewPoolErrors', async () => {
+  const own = await startRedisServer();
+  const connection = createProducerConnection(own.url, { name: 'review-pool-test', onError: () => {} });
+  try {
+    await connectionReady(connection);
+    const p = new ReviewPool(connection, 'down');
+    await p.add(item('x', 0.5));
+    await assert.rejects(p.release('absent', 'alice'), (error: unknown) => error instanceof ReviewPoolError && error.code === 'REVIEW_NOT_FOUND');
+    await assert.rejects(p.release('x', 'alice'), (error: unknown) => error instanceof ReviewPoolError && error.code === 'REVIEW_NOT_LEASED');
+    await own.stop();
+    const calls: [string, () => Promise<unknown>][] = [
+      ['add', () => p.add(item('y', 0.5))],
+      ['lease', () => p.lease('alice', 60_000)],
+      ['release', () => p.release('x', 'alice')],
+      ['beginVerdict', () => p.beginVerdict('x', 'alice', 'supports', undefined)],
+      ['get', () => p.get('x')],
+      ['list', () => p.list({}, { limit: 10 })],
+      ['backlog', () => p.backlog()],
+      ['verdictCounts', () => p.verdictCounts()],
+    ];
+    for (const [name, call] of calls) {
+      await assert.rejects(call(), (error: unknown) => error instanceof QueueUnavailableError && /^review pool: /.test(error.message), name);
+    }
+  } finally {
+    connection.disconnect();
+    await own.stop();
+  }
 });

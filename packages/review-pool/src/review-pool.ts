@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
+import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { addScript, backlogScript, leaseScript, releaseScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
@@ -140,7 +141,7 @@ export class ReviewPool {
     const { reviewItem, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge } = this.keys;
     const json = JSON.stringify(reviewItemSchema.parse(item));
     const keys = [reviewItem(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge];
-    return (await this.redis.eval(addScript, keys.length, ...keys, json, item.sampling.priority, item.sampledAt, item.inferenceId)) === 1;
+    return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, json, item.sampling.priority, item.sampledAt, item.inferenceId))) === 1;
   }
 
   /**
@@ -149,7 +150,9 @@ export class ReviewPool {
    * is: asking twice leases one item.
    */
   async lease(reviewer: string, leaseMs: number, options: { model?: string; now?: number } = {}): Promise<ReviewItem | undefined> {
-    const raw = (await this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs, this.closingTimeoutMs)) as string | null;
+    const raw = (await this.call('leasing an item', () =>
+      this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs, this.closingTimeoutMs),
+    )) as string | null;
     return raw === null ? undefined : parseItem(raw);
   }
 
@@ -214,18 +217,28 @@ export class ReviewPool {
   /** Runs a script that acts on an item for its lease holder, turning its error replies into ReviewPoolErrors. */
   private async holderScript<T>(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<T> {
     try {
-      return (await this.redis.eval(script, 0, this.prefix, ...args)) as T;
+      return (await this.call(`acting on "${id}"`, () => this.redis.eval(script, 0, this.prefix, ...args))) as T;
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      if (message.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
-      if (message.includes('NOT_LEASED')) throw notLeased(id, reviewer);
-      if (message.includes('IN_PROGRESS')) throw inProgress(id);
+      // The script's own refusals, as its error reply (the cause of the QueueUnavailableError) states them.
+      const reply = String((error as Error).cause ?? '');
+      if (reply.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
+      if (reply.includes('NOT_LEASED')) throw notLeased(id, reviewer);
+      if (reply.includes('IN_PROGRESS')) throw inProgress(id);
       throw error;
     }
   }
 
+  /**
+   * Every other command goes through here: a Redis that fails or cannot be reached is a
+   * QueueUnavailableError (a 503 for the services, a retry for the worker), never a bare
+   * ioredis error that a service cannot tell from its own bug.
+   */
+  private call<T>(what: string, command: () => Promise<T>): Promise<T> {
+    return redisCall(`review pool: ${what}`, command);
+  }
+
   async get(id: string): Promise<ReviewItem | undefined> {
-    const raw = await this.redis.get(this.keys.reviewItem(id));
+    const raw = await this.call('reading an item', () => this.redis.get(this.keys.reviewItem(id)));
     return raw === null ? undefined : parseItem(raw);
   }
 
@@ -241,7 +254,7 @@ export class ReviewPool {
     const scan = Math.max(page.limit, 100);
     const entries = await this.indexAfter(filter, page.cursor === undefined ? undefined : parseReviewCursor(page.cursor), scan);
     if (entries.length === 0) return { items: [], next: undefined };
-    const raws = await this.redis.mget(entries.map(([id]) => this.keys.reviewItem(id)));
+    const raws = await this.call('reading a page of items', () => this.redis.mget(entries.map(([id]) => this.keys.reviewItem(id))));
     const items: ReviewItem[] = [];
     const expired: string[] = [];
     let consumed = 0;
@@ -266,7 +279,7 @@ export class ReviewPool {
       if (items.length === page.limit) break;
     }
     // Closed items expire (retentionMs); the listing index forgets them as it meets them.
-    if (expired.length > 0) await this.redis.zrem(this.keys.reviewIndex, ...expired);
+    if (expired.length > 0) await this.call('dropping expired items from the listing index', () => this.redis.zrem(this.keys.reviewIndex, ...expired));
     const more = consumed < entries.length || entries.length === scan;
     const [lastId, lastSampledAt] = entries[consumed - 1]!;
     return { items, next: more ? formatReviewCursor({ sampledAt: lastSampledAt, id: lastId }) : undefined };
@@ -284,28 +297,28 @@ export class ReviewPool {
     const bound = (value: number | undefined, fallback: string) => (value === undefined ? fallback : String(value));
     const min = bound(filter.from, '-inf');
     if (cursor === undefined || (filter.to !== undefined && cursor.sampledAt > filter.to)) {
-      return pairs(await this.redis.zrevrangebyscore(index, bound(filter.to, '+inf'), min, 'WITHSCORES', 'LIMIT', 0, count));
+      return pairs(await this.call('reading the listing index', () => this.redis.zrevrangebyscore(index, bound(filter.to, '+inf'), min, 'WITHSCORES', 'LIMIT', 0, count)));
     }
     if (filter.from !== undefined && cursor.sampledAt < filter.from) return [];
-    const ties = (await this.redis.zrangebyscore(index, cursor.sampledAt, cursor.sampledAt))
+    const ties = (await this.call('reading the listing index', () => this.redis.zrangebyscore(index, cursor.sampledAt, cursor.sampledAt)))
       .filter((id) => id < cursor.id)
       .reverse()
       .slice(0, count)
       .map((id): [string, number] => [id, cursor.sampledAt]);
     if (ties.length === count) return ties;
-    const older = await this.redis.zrevrangebyscore(index, `(${cursor.sampledAt}`, min, 'WITHSCORES', 'LIMIT', 0, count - ties.length);
+    const older = await this.call('reading the listing index', () => this.redis.zrevrangebyscore(index, `(${cursor.sampledAt}`, min, 'WITHSCORES', 'LIMIT', 0, count - ties.length));
     return [...ties, ...pairs(older)];
   }
 
   /** Items waiting for a reviewer (an expired lease counts as waiting) and items leased now. */
   async backlog(now = Date.now()): Promise<ReviewBacklog> {
-    const [pending, leased, oldest] = (await this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs)) as [number, number, number | null];
+    const [pending, leased, oldest] = (await this.call('counting the backlog', () => this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs))) as [number, number, number | null];
     return { pending, leased, oldestPendingAt: oldest ?? undefined };
   }
 
   /** Verdict counts by `model|class|verdict`. */
   async verdictCounts(): Promise<Record<string, number>> {
-    const raw = await this.redis.hgetall(this.keys.reviewVerdicts);
+    const raw = await this.call('reading the verdict counts', () => this.redis.hgetall(this.keys.reviewVerdicts));
     return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, Number(value)]));
   }
 }

@@ -1,4 +1,4 @@
-import { ApiError } from '@gradcam/http-service';
+import { ApiError, internalError, reportedApiError } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 
@@ -23,14 +23,10 @@ export function toApiError(error: unknown): ApiError {
   if (isStorageError(error, 'STORAGE_ACCESS_DENIED')) {
     return new ApiError(500, 'INTERNAL', `storage refused access (a deployment problem: check the store's credentials and policy): ${error.message}`);
   }
-  // One line, bounded: a schema failure's message is a page of JSON (the whole of it belongs in logs).
-  const summary = reason(error).replace(/\s+/g, ' ').slice(0, 200);
-  return new ApiError(500, 'INTERNAL', `an unexpected error occurred (${error instanceof Error ? error.name : typeof error}): ${summary}`);
+  return internalError(error);
 }
 
 /** toApiError, telling `report` of each error it answers 500: the client gets one bounded line, the logs want the whole error. */
 export function toReportedApiError(error: unknown, report: ((error: unknown) => void) | undefined): ApiError {
-  const answer = toApiError(error);
-  if (answer.status >= 500 && answer.status !== 503) report?.(error);
-  return answer;
+  return reportedApiError(toApiError(error), error, report);
 }

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type ReviewItem, redisKeys } from '@gradcam/contracts';
-import { startRedisWithClient } from '@gradcam/dev-services';
+import { startRedisServer, startRedisWithClient, startS3Server } from '@gradcam/dev-services';
+import { connectionReady, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { FsBlobStore } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore, S3BlobStore } from '@gradcam/storage';
+import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
 import { ReviewDesk } from './review-desk.ts';
@@ -23,15 +25,23 @@ const alice = { authorization: 'Bearer alice-token-0123456789' };
 const reviewers = new Map([['alice-token-0123456789', 'alice']]);
 const store = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-app-test-secret' });
 
-function setup(leaseMs = 60_000) {
+/** An app on its own pool prefix: on the shared Redis and store unless others are given. */
+function setup(options: { connection?: Redis; store?: BlobStore } = {}) {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
-  const pool = new ReviewPool(redis, prefix);
-  const desk = new ReviewDesk({ pool, store, leaseMs, presignSeconds: 60 });
-  const app = createApp({ desk, pool, reviewers, checkReady: async () => {}, onResponse: () => {}, scrape: async () => ({ contentType: 'text/plain', body: '' }) });
-  return { prefix, pool, desk, app };
+  const pool = new ReviewPool(options.connection ?? redis, prefix);
+  const desk = new ReviewDesk({ pool, store: options.store ?? store, leaseMs: 60_000, presignSeconds: 60 });
+  const internalErrors: unknown[] = [];
+  const app = createApp({
+    desk,
+    pool,
+    reviewers,
+    checkReady: async () => {},
+    onResponse: () => {},
+    scrape: async () => ({ contentType: 'text/plain', body: '' }),
+    onInternalError: (error) => internalErrors.push(error),
+  });
+  return { prefix, pool, desk, app, internalErrors };
 }
-
-
 
 const errorCode = (body: string) => (JSON.parse(body) as { error?: { code?: string } }).error?.code;
 
@@ -77,12 +87,9 @@ test('an item whose stored files are missing or invalid is set aside, answered 5
 });
 
 test('storage unreachable while building the packet: 503, the item goes straight back to the pool', async () => {
-  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
-  const pool = new ReviewPool(redis, prefix);
   const closed = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-app-test-secret' });
   await closed.close();
-  const desk = new ReviewDesk({ pool, store: closed, leaseMs: 60_000, presignSeconds: 60 });
-  const app = createApp({ desk, pool, reviewers, checkReady: async () => {}, onResponse: () => {}, scrape: async () => ({ contentType: 'text/plain', body: '' }) });
+  const { pool, app } = setup({ store: closed });
   const waiting = item(`down-${Date.now()}`);
   await pool.add(waiting);
   const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
@@ -129,4 +136,54 @@ test('exports refuse cursor and limit (they page format=json only); unknown rout
   assert.deepEqual([unknown.statusCode, errorCode(unknown.body)], [404, 'ROUTE_NOT_FOUND']);
   assert.doesNotMatch(unknown.body, /secret/);
   assert.equal(unknown.headers['x-content-type-options'], 'nosniff');
+});
+
+test('Redis down: every pool route answers 503 DEPENDENCY_UNAVAILABLE with Retry-After, nothing is reported as a fault', async () => {
+  const own = await startRedisServer();
+  const connection = createProducerConnection(own.url, { name: 'review-app-test', onError: () => {} });
+  const { pool, app, internalErrors } = setup({ connection });
+  try {
+    await connectionReady(connection);
+    await pool.add(item('held-when-redis-went'));
+    await own.stop();
+    const routes = [
+      ['GET', '/v1/reviews/next'],
+      ['GET', '/v1/reviews'],
+      ['GET', '/v1/reviews?format=csv'],
+      ['POST', '/v1/reviews/held-when-redis-went', { verdict: 'supports' }],
+      ['POST', '/v1/reviews/held-when-redis-went/release'],
+      ['POST', '/v1/reviews/held-when-redis-went/skip'],
+    ] as const;
+    for (const [method, url, payload] of routes) {
+      const response = await app.inject({ method, url, headers: alice, ...(payload && { payload }) });
+      assert.deepEqual([response.statusCode, errorCode(response.body)], [503, 'DEPENDENCY_UNAVAILABLE'], `${method} ${url}: ${response.body}`);
+      assert.equal(response.headers['retry-after'], '5', url);
+      assert.match(response.body, /Redis is unavailable/, url);
+    }
+    assert.deepEqual(internalErrors, []);
+  } finally {
+    connection.disconnect();
+    await own.stop();
+  }
+});
+
+test('storage refusing the request (its bucket is missing): 500 INTERNAL, reported, no storage detail; the item goes back to the pool', async () => {
+  const s3 = await startS3Server({ buckets: ['present'] });
+  const { endpoint, region, accessKeyId, secretAccessKey } = s3;
+  const missingBucket = new S3BlobStore({ endpoint, region, accessKeyId, secretAccessKey, bucket: 'absent', forcePathStyle: true });
+  const { pool, app, internalErrors } = setup({ store: missingBucket });
+  try {
+    const waiting = item(`no-bucket-${Date.now()}`);
+    await pool.add(waiting);
+    const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+    assert.deepEqual([response.statusCode, errorCode(response.body)], [500, 'INTERNAL'], response.body);
+    assert.match(response.body, /STORAGE_BUCKET_NOT_FOUND/);
+    assert.doesNotMatch(response.body, /absent|prediction\.json/, 'neither the bucket nor the key');
+    assert.equal(response.headers['retry-after'], undefined, 'a retry will not cure it');
+    assert.equal(internalErrors.length, 1, 'the whole error goes to the log');
+    assert.equal((await pool.get(waiting.inferenceId))?.status, 'pending', 'released, not left leased');
+  } finally {
+    await missingBucket.close();
+    await s3.stop();
+  }
 });

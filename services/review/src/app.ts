@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, sendApiError } from '@gradcam/http-service';
+import { ApiError, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, sendApiError } from '@gradcam/http-service';
+import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -19,6 +20,8 @@ export interface ReviewAppDeps {
   readonly checkReady: () => Promise<void>;
   readonly onResponse: (route: string, status: number) => void;
   readonly scrape: () => Promise<{ contentType: string; body: string }>;
+  /** Told of every error answered 500 (the client gets one line; the log wants the whole error). */
+  readonly onInternalError?: (error: unknown) => void;
 }
 
 const bodyLimit = 64 * 1024;
@@ -53,6 +56,23 @@ function idParam(request: FastifyRequest): string {
   return parsed.data;
 }
 
+/**
+ * States an error the routes raised. Only a dependency that cannot answer now (Redis, storage
+ * unreachable) is a 503 to retry; stored data the desk cannot use and anything unplanned (storage
+ * refusing access, a missing bucket, a bug) are 500s, which a retry will not cure.
+ */
+function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ReviewPoolError) return new ApiError(reviewErrorStatus[error.code], error.code, error.message);
+  // Stored data that cannot be used: the service's (or an operator's) problem, not the caller's.
+  if (error instanceof ReviewDeskError) return new ApiError(500, error.code, error.message);
+  if (error instanceof QueueUnavailableError) return new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `Redis is unavailable; retry later (${error.message})`, undefined, 5);
+  // The store's own message names keys and, for the filesystem store, absolute paths: not for clients.
+  if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return new ApiError(503, 'DEPENDENCY_UNAVAILABLE', 'storage is unavailable; retry later', undefined, 5);
+  if (isStorageError(error)) return new ApiError(500, 'INTERNAL', `storage refused the request (${error.code}): a deployment problem, see the review service's log`);
+  return internalError(error);
+}
+
 export function createApp(deps: ReviewAppDeps): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -72,12 +92,6 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
 
   app.addHook('onResponse', async (request, reply) => deps.onResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode));
   app.setErrorHandler(async (error, _request, reply) => {
-    if (error instanceof ApiError) return sendApiError(reply, error);
-    if (error instanceof ReviewPoolError) return sendApiError(reply, new ApiError(reviewErrorStatus[error.code], error.code, error.message));
-    // Stored data that cannot be used: the service's (or an operator's) problem, not the caller's.
-    if (error instanceof ReviewDeskError) return sendApiError(reply, new ApiError(500, error.code, error.message));
-    // The store's own message names keys and, for the filesystem store, absolute paths: not for clients.
-    if (isStorageError(error)) return sendApiError(reply, new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `storage is unavailable (${error.code}); retry later`, undefined, 5));
     if (error instanceof z.ZodError) {
       const issue = error.issues[0];
       return sendApiError(reply, new ApiError(400, 'REQUEST_INVALID', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`));
@@ -86,7 +100,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendApiError(reply, new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${bodyLimit} bytes`));
     const status = (error as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500) return sendApiError(reply, new ApiError(status, 'REQUEST_INVALID', (error as Error).message));
-    return sendApiError(reply, new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `Redis or storage is unavailable; retry later (${(error as Error).message})`, undefined, 5));
+    return sendApiError(reply, reportedApiError(toApiError(error), error, deps.onInternalError));
   });
 
   app.get('/v1/reviews/next', async (request, reply) => {
@@ -139,20 +153,23 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
       throw new ApiError(400, 'REQUEST_INVALID', `format=${query.format} exports every match: cursor and limit page format=json only (narrow an export with status, model, verdict, from and to)`);
     }
     const csv = query.format === 'csv';
+    const pageOf = (cursor?: string) => deps.pool.list(filter, { limit: 500, ...(cursor !== undefined && { cursor }) });
+    // Read before the first byte goes out: Redis being down is then a 503 like on any route, not
+    // a stream cut after its headers. A failure on a later page can only cut the stream (the
+    // client sees an incomplete chunked body, never a short file that looks whole).
+    const first = await pageOf();
     void reply
       .header('content-type', csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson')
       .header('content-disposition', `attachment; filename="reviews.${csv ? 'csv' : 'jsonl'}"`);
     return reply.send(
       Readable.from(
-      (async function* () {
-        if (csv) yield csvHeader;
-        let cursor: string | undefined;
-        do {
-          const page: Awaited<ReturnType<ReviewPool['list']>> = await deps.pool.list(filter, { limit: 500, ...(cursor !== undefined && { cursor }) });
-          for (const item of page.items) yield csv ? csvLine(item) : jsonLine(item);
-          cursor = page.next;
-        } while (cursor !== undefined);
-      })(),
+        (async function* () {
+          if (csv) yield csvHeader;
+          for (let page = first; ; page = await pageOf(page.next)) {
+            for (const item of page.items) yield csv ? csvLine(item) : jsonLine(item);
+            if (page.next === undefined) break;
+          }
+        })(),
       ),
     );
   });

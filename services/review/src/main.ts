@@ -36,6 +36,7 @@ const app = createApp({
   },
   onResponse: (route, status) => metrics.httpRequests.inc({ route, status: String(status) }),
   scrape: () => metricsResponse(registry),
+  onInternalError: (error) => log.error({ err: error }, 'request failed with a 500'),
 });
 await app.listen({ port: config.port, host: config.host });
 log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer tokens, leases of ${config.leaseSeconds} s)`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { IngestClient } from './ingest-client.ts';
+import { IngestAnswerError, IngestClient } from './ingest-client.ts';
 
 /** A real HTTP server whose n-th request (0-based) gets `answer(n, …)`; it records each body. */
 async function server(answer: (n: number, request: IncomingMessage, response: ServerResponse) => void) {
@@ -106,5 +106,27 @@ describe('IngestClient retries', () => {
     const started = performance.now();
     await assert.rejects(client.postBatch(records), (error: unknown) => (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED');
     assert.ok(performance.now() - started < 900, 'no backoff wait before failing');
+  });
+});
+
+describe('IngestClient answers', () => {
+  test('a request refused as a whole is an IngestAnswerError with its status and code', async () => {
+    const { baseUrl } = await server((_n, _request, response) => {
+      response.writeHead(413, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ error: { code: 'BODY_TOO_LARGE', message: 'the request body exceeds 1024 bytes' } }));
+    });
+    const client = new IngestClient({ baseUrl, token: 't' });
+    await assert.rejects(client.postBatch(records), (error: unknown) => error instanceof IngestAnswerError && error.status === 413 && error.code === 'BODY_TOO_LARGE');
+  });
+
+  test('waitForAll waits once for an id given twice, and returns when it is done', async () => {
+    const { baseUrl, bodies } = await server((_n, _request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ id: 'a', status: 'done', folder: 'm/v/a/' }));
+    });
+    const client = new IngestClient({ baseUrl, token: 't' });
+    const finished = await client.waitForAll(['a', 'a'], 2_000);
+    assert.deepEqual([...finished.keys()], ['a']);
+    assert.equal(bodies.length, 1, 'one status request');
   });
 });

@@ -30,6 +30,19 @@ const retryableRecordCodes = new Set(['INFERENCE_IN_PROGRESS', 'STORAGE_UNAVAILA
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** An ingest request answered with an error status as a whole (not per record), e.g. 413 for a body over the server's limit. */
+export class IngestAnswerError extends Error {
+  constructor(
+    readonly status: number,
+    /** The answer's error code, e.g. BODY_TOO_LARGE. */
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IngestAnswerError';
+  }
+}
+
 export interface BatchResult {
   readonly accepted: number;
   readonly rejected: number;
@@ -111,8 +124,8 @@ export class IngestClient {
   }
 
   private async postOnce(records: readonly unknown[]): Promise<BatchResult> {
-    const { status, body } = await this.call<BatchResult & { error?: { message: string } }>('POST', '/v1/inferences:batch', { records });
-    if (status !== 200) throw new Error(`POST /v1/inferences:batch answered ${status}: ${body.error?.message ?? JSON.stringify(body)}`);
+    const { status, body } = await this.call<BatchResult & { error?: { code?: string; message: string } }>('POST', '/v1/inferences:batch', { records });
+    if (status !== 200) throw new IngestAnswerError(status, body.error?.code, `POST /v1/inferences:batch answered ${status}: ${body.error?.message ?? JSON.stringify(body)}`);
     return body;
   }
 
@@ -122,8 +135,9 @@ export class IngestClient {
     return body;
   }
 
-  /** Polls until every id is done, failed or skipped (or the deadline passes). */
-  async waitForAll(ids: readonly string[], timeoutMs: number, onProgress?: (finished: number) => void): Promise<Map<string, InferenceStatusBody>> {
+  /** Polls until every id is done, failed or skipped (or the deadline passes). An id given twice is waited for once. */
+  async waitForAll(given: readonly string[], timeoutMs: number, onProgress?: (finished: number) => void): Promise<Map<string, InferenceStatusBody>> {
+    const ids = [...new Set(given)];
     const finished = new Map<string, InferenceStatusBody>();
     const deadline = Date.now() + timeoutMs;
     while (finished.size < ids.length) {

@@ -1,4 +1,8 @@
+import { isIP } from 'node:net';
 import { ConfigError } from './config-error.ts';
+
+/** Dot-separated labels of letters, digits and inner hyphens, at most 63 each, 253 in all. */
+const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -51,6 +55,17 @@ export class EnvReader {
       .split(',')
       .map((item) => item.trim())
       .filter((item) => item !== '');
+  }
+
+  /**
+   * An address to listen on: an IP literal (IPv6 bare, as `listen()` takes it) or a hostname
+   * (RFC 1123 labels). Checked here so a typo stops the service with one line, not with a
+   * getaddrinfo stack trace from `listen()`.
+   */
+  host(name: string, fallback: string): string {
+    const value = this.string(name, fallback);
+    if (isIP(value) !== 0 || hostnamePattern.test(value)) return value;
+    throw new ConfigError(name, `expected an IP address or a hostname (e.g. 0.0.0.0, 127.0.0.1, ::, localhost), got "${value}"`);
   }
 
   url(name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {

@@ -3,10 +3,12 @@ export { EnvReader, type Env } from './env-reader.ts';
 export { logLevels, readCommonConfig, type CommonConfig, type LogLevel, type StorageConfig } from './common-config.ts';
 export { parseCapturePolicy, type CapturePolicy } from './capture-policy.ts';
 export {
+  checkServiceConfigs,
   readExporterConfig,
   readIngestConfig,
   readReviewConfig,
   readWorkerConfig,
+  workerMetricsPort,
   type ExporterConfig,
   type IngestConfig,
   type ReviewConfig,

@@ -5,7 +5,7 @@ import { ConfigError } from './config-error.ts';
 import { parseCapturePolicy } from './capture-policy.ts';
 import { isLoopbackHost } from './common-config.ts';
 import { readLocalStackConfig } from './local-stack-config.ts';
-import { readExporterConfig, readIngestConfig, readReviewConfig, readWorkerConfig } from './service-configs.ts';
+import { checkServiceConfigs, readExporterConfig, readIngestConfig, readReviewConfig, readWorkerConfig, workerMetricsPort } from './service-configs.ts';
 
 // Services bind 0.0.0.0 by default, where a locally stored artifact needs an explicit signing secret.
 const signingSecret = { GRADCAM_URL_SIGNING_SECRET: 'test-signing-secret-0123' };
@@ -162,6 +162,37 @@ test('S3 credentials come in pairs', () => {
 test('worker metrics ports: process i listens on GRADCAM_WORKER_METRICS_PORT + i, all within 65535', () => {
   assert.equal(readWorkerConfig({ ...base, GRADCAM_WORKER_METRICS_PORT: '65534', GRADCAM_WORKER_PROCESSES: '2' }).metricsPort, 65_534);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_WORKER_METRICS_PORT: '65535', GRADCAM_WORKER_PROCESSES: '2' }), 'GRADCAM_WORKER_METRICS_PORT', /at most 65534/);
+});
+
+test('worker metrics port 0: every process takes a free port of its own, not port i', () => {
+  const zero = readWorkerConfig({ ...base, GRADCAM_WORKER_METRICS_PORT: '0', GRADCAM_WORKER_PROCESSES: '4' });
+  assert.deepEqual([0, 1, 2, 3].map((index) => workerMetricsPort(zero.metricsPort, index)), [0, 0, 0, 0]);
+  assert.deepEqual([0, 1, 2].map((index) => workerMetricsPort(9465, index)), [9465, 9466, 9467]);
+});
+
+test('a stopping worker process has its lock duration plus 5 s to finish', () => {
+  assert.equal(readWorkerConfig(base).shutdownTimeoutMs, 65_000);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_LOCK_DURATION_MS: '1000' }).shutdownTimeoutMs, 6_000);
+});
+
+test('GRADCAM_HOST is an IP address or a hostname, in every service that listens', () => {
+  const reviewTokens = { GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789' };
+  const readers = [readIngestConfig, readWorkerConfig, readExporterConfig, readReviewConfig];
+  for (const host of ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1', 'localhost', 'worker-1.internal', 'gradcam.example.com.']) {
+    for (const read of readers) assert.equal(read({ ...base, ...reviewTokens, GRADCAM_HOST: host }).host, host);
+  }
+  for (const host of ['not a host', 'under_score.example', '-leading.example', 'a..b', '[::1]', '1.2.3.4:80', 'http://x', `${'a'.repeat(64)}.example`]) {
+    for (const read of readers) rejectsNaming(() => read({ ...base, ...reviewTokens, GRADCAM_HOST: host }), 'GRADCAM_HOST', /expected an IP address or a hostname/);
+  }
+});
+
+test('checkServiceConfigs runs every service reader: a bad service variable is caught before anything starts', () => {
+  const env = { ...base, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789' };
+  checkServiceConfigs(env);
+  rejectsNaming(() => checkServiceConfigs({ ...env, GRADCAM_CAPTURE_POLICY: 'bogus' }), 'GRADCAM_CAPTURE_POLICY', /unknown term/);
+  rejectsNaming(() => checkServiceConfigs({ ...env, GRADCAM_REVIEW_POLICY: 'bogus=1' }), 'GRADCAM_REVIEW_POLICY', /./);
+  rejectsNaming(() => checkServiceConfigs({ ...env, GRADCAM_REVIEW_TOKENS: 'bad' }), 'GRADCAM_REVIEW_TOKENS', /not reviewer:token/);
+  rejectsNaming(() => checkServiceConfigs({ ...env, GRADCAM_HOST: 'not a host' }), 'GRADCAM_HOST', /IP address or a hostname/);
 });
 
 test('loopback hosts', () => {

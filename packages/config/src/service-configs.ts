@@ -36,6 +36,12 @@ export interface WorkerConfig extends CommonConfig {
   readonly host: string;
   /** BullMQ job lock; one engine call must stay well below it. */
   readonly lockDurationMs: number;
+  /**
+   * How long a stopping engine process may take to finish its batch and close: the lock duration
+   * plus a margin. By then the batch's locks have lapsed (nothing renews them once Redis is gone),
+   * so BullMQ's stalled-job check hands those jobs to another worker; waiting longer saves nothing.
+   */
+  readonly shutdownTimeoutMs: number;
   /** How often workers look for jobs whose worker died (their lock expired). */
   readonly stalledIntervalMs: number;
   /** Batches a worker process holds at once: one in the engine, the others decoding or uploading. */
@@ -86,7 +92,7 @@ function reviewerTokens(env: EnvReader): Map<string, string> {
 
 export function readReviewConfig(raw: Env): ReviewConfig {
   const env = new EnvReader(raw);
-  const host = env.string('GRADCAM_HOST', '0.0.0.0');
+  const host = env.host('GRADCAM_HOST', '0.0.0.0');
   return {
     // Review pages link overlays through signed URLs.
     ...readCommonConfig(env, { signsBlobUrlsOn: host }),
@@ -123,7 +129,7 @@ export function readIngestConfig(raw: Env): IngestConfig {
   const apiTokens = env.list('GRADCAM_API_TOKENS');
   if (apiTokens.length === 0) throw new ConfigError('GRADCAM_API_TOKENS', 'is required: one or more comma-separated bearer tokens clients must send');
   if (apiTokens.some((t) => t.length < 16)) throw new ConfigError('GRADCAM_API_TOKENS', 'each token must be at least 16 characters');
-  const host = env.string('GRADCAM_HOST', '0.0.0.0');
+  const host = env.host('GRADCAM_HOST', '0.0.0.0');
   return {
     // Ingest hands out signed artifact links and serves /v1/blobs against them.
     ...readCommonConfig(env, { signsBlobUrlsOn: host }),
@@ -138,6 +144,17 @@ export function readIngestConfig(raw: Env): IngestConfig {
   };
 }
 
+/**
+ * The status port of worker process `index`: `metricsPort` + index, or 0 (any free port, which
+ * each process logs) for every process when `metricsPort` is 0.
+ */
+export function workerMetricsPort(metricsPort: number, index: number): number {
+  return metricsPort === 0 ? 0 : metricsPort + index;
+}
+
+/** A stopping engine process gets this much time beyond its job lock (see shutdownTimeoutMs). */
+const shutdownMarginMs = 5_000;
+
 /** Worker process i serves its metrics on `metricsPort` + i: every one of them must be a port. */
 export function assertWorkerPortsFit(metricsPort: number, processes: number): void {
   if (metricsPort + processes - 1 > 65_535) {
@@ -150,6 +167,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
   const processes = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
   const metricsPort = port(env, 'GRADCAM_WORKER_METRICS_PORT', 9465);
   if (metricsPort !== 0) assertWorkerPortsFit(metricsPort, processes);
+  const lockDurationMs = env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000 });
   return {
     ...readCommonConfig(env),
     processes,
@@ -158,8 +176,9 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     backend: env.oneOf('GRADCAM_BACKEND', ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'], 'auto'),
     models: env.list('GRADCAM_MODELS', ['nsfw-mobilenet-v2']),
     metricsPort,
-    host: env.string('GRADCAM_HOST', '0.0.0.0'),
-    lockDurationMs: env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000 }),
+    host: env.host('GRADCAM_HOST', '0.0.0.0'),
+    lockDurationMs,
+    shutdownTimeoutMs: lockDurationMs + shutdownMarginMs,
     stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500 }),
     reviewPolicy: reviewPolicy(env),
     batchesInFlight: env.integer('GRADCAM_BATCHES_IN_FLIGHT', 2, { min: 1, max: 8 }),
@@ -178,7 +197,19 @@ export function readExporterConfig(raw: Env): ExporterConfig {
   return {
     ...readCommonConfig(env),
     port: port(env, 'GRADCAM_EXPORTER_PORT', 9464),
-    host: env.string('GRADCAM_HOST', '0.0.0.0'),
+    host: env.host('GRADCAM_HOST', '0.0.0.0'),
     capturePolicy: capturePolicy(env),
   };
+}
+
+/**
+ * Runs every service's reader on one environment, as `gradcam up` does on the environment it will
+ * give its children before it starts any of them: a bad variable is one ConfigError naming it,
+ * not a child exiting 78 after the models have loaded.
+ */
+export function checkServiceConfigs(env: Env): void {
+  readWorkerConfig(env);
+  readIngestConfig(env);
+  readExporterConfig(env);
+  readReviewConfig(env);
 }

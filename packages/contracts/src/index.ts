@@ -9,3 +9,4 @@ export * from './redis-keys.ts';
 export * from './reserved-key-segments.ts';
 export * from './review.ts';
 export * from './storage-keys.ts';
+export * from './model-liveness.ts';

@@ -17,6 +17,8 @@ import { toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
 import type { IndexEntry, InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage, maxImageBytes } from './inline-image.ts';
+import { resolveModelVersion } from './model-version.ts';
+import type { ServedModels } from './served-models.ts';
 
 /** The storage operations ingest needs (a BlobStore has them). */
 export interface IngestStore {
@@ -29,8 +31,8 @@ export interface AcceptDeps {
   readonly store: IngestStore;
   readonly index: InferenceIndex;
   readonly enqueue: (jobs: readonly ExplainJob[]) => Promise<void>;
-  /** The version workers serve under a model name, or undefined when no worker serves it. */
-  readonly servedVersion: (model: string) => Promise<string | undefined>;
+  /** What workers said about the models they serve (see resolveModelVersion). */
+  readonly servedModels: () => Promise<ServedModels>;
   readonly policy: CapturePolicy;
   readonly storagePrefix: string;
   /** `s3://{bucket}/…` references must name this bucket: ingest reads nothing outside its own store. */
@@ -88,14 +90,8 @@ function referencedKey(deps: AcceptDeps, uri: string): string {
 }
 
 /** Resolves the model version and folder and decodes an inline image: everything checked before storage. */
-async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, versions: Map<string, Promise<string | undefined>>): Promise<Prepared> {
-  if (!versions.has(record.model.name)) versions.set(record.model.name, deps.servedVersion(record.model.name));
-  const served = await versions.get(record.model.name);
-  if (served === undefined) throw new ApiError(422, 'MODEL_NOT_SERVED', `no worker serves model "${record.model.name}"`);
-  const version = record.model.version ?? served;
-  if (version !== served) {
-    throw new ApiError(422, 'MODEL_VERSION_NOT_SERVED', `model "${record.model.name}" is served at version ${served}, not ${version}`);
-  }
+async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels): Promise<Prepared> {
+  const version = resolveModelVersion(served, record.model);
   const folder = inferenceFolder({ prefix: deps.storagePrefix, model: record.model.name, modelVersion: version, acceptedAt: new Date(now), inferenceId: record.id });
   const item: Prepared = { at, record, folder, version, writes: [] };
   if ('base64' in record.image) {
@@ -178,13 +174,13 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     outcomes[item.at] = { id: item.record.id, error: toReportedApiError(error, deps.onInternalError) };
     released.push(item.record.id);
   };
-  const versions = new Map<string, Promise<string | undefined>>();
   const prepared: Prepared[] = [];
   try {
+    const served = claimed.length > 0 ? await deps.servedModels() : { announced: {}, live: new Map() };
     for (const at of claimed) {
       const record = records[at] as InferenceRecord;
       try {
-        prepared.push(await prepare(deps, record, at, now, versions));
+        prepared.push(await prepare(deps, record, at, now, served));
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         refuse({ at, record }, error);

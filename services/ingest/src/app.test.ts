@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { manifestFileName, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { UnrecoverableError, Worker } from 'bullmq';
@@ -99,7 +99,6 @@ describe('POST /v1/inferences', () => {
       [record('text-image', { image: { base64: Buffer.from('hello, not an image').toString('base64') } }), 422, 'IMAGE_UNSUPPORTED_FORMAT', /not JPEG, PNG/],
       [record('bad-b64', { image: { base64: '***' } }), 422, 'IMAGE_BASE64_INVALID', /base64/],
       [record('no-model', { model: { name: 'resnet-9000' } }), 422, 'MODEL_NOT_SERVED', /no worker serves model "resnet-9000"/],
-      [record('old-version', { model: { name: 'nsfw-mobilenet-v2', version: 'v0' } }), 422, 'MODEL_VERSION_NOT_SERVED', /served at version nsfwjs-4.4.0, not v0/],
       [record('elsewhere', { image: { uri: 's3://other-bucket/a.jpg' } }), 422, 'IMAGE_URI_OUTSIDE_BUCKET', /inside s3:\/\/local\//],
       [record('missing-ref', { image: { uri: 's3://local/nothing/here.jpg' } }), 422, 'IMAGE_NOT_FOUND', /no object at/],
       [record('uri-double', { image: { uri: 's3://local/a//b.jpg' } }), 422, 'IMAGE_URI_INVALID', /empty segment/],
@@ -214,6 +213,66 @@ describe('POST /v1/inferences', () => {
     const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: big });
     assert.equal(response.statusCode, 413);
     assert.equal(response.json<{ error: { code: string } }>().error.code, 'BODY_TOO_LARGE');
+  });
+});
+
+describe('served models and rolling upgrades', () => {
+  let h: IngestHarness;
+  let keys: ReturnType<typeof redisKeys>;
+  beforeEach(async () => {
+    h = await createIngestHarness({ redisUrl: redis.url });
+    keys = redisKeys(h.queue.opts.prefix as string);
+  });
+  afterEach(() => h.close());
+  const beat = (...members: string[]) => h.redis.zadd(keys.liveModelVersions, ...members.flatMap((m) => [Date.now(), m]));
+  const post = (id: string, version?: string) =>
+    h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record(id, { model: { name: 'nsfw-mobilenet-v2', ...(version && { version }) } }) });
+
+  test('during a rolling upgrade a version some live worker serves is accepted, though the last worker to start announced another', async () => {
+    await h.redis.hset(keys.servedModels, { 'nsfw-mobilenet-v2': 'v2' });
+    await beat('nsfw-mobilenet-v2@v1', 'nsfw-mobilenet-v2@v2');
+    for (const version of ['v1', 'v2']) {
+      const response = await post(`roll-${version}`, version);
+      assert.equal(response.statusCode, 202, response.body);
+      assert.equal((await h.queue.getJob(`roll-${version}`))?.data.model.version, version);
+    }
+    const filled = await post('roll-none');
+    assert.equal((await h.queue.getJob('roll-none'))?.data.model.version, 'v2', filled.body);
+  });
+
+  test('a missing version takes a live one when the announced version has no live worker', async () => {
+    await h.redis.hset(keys.servedModels, { 'nsfw-mobilenet-v2': 'v1' }); // an old worker restarted last, then stopped
+    await h.redis.zadd(keys.liveModelVersions, Date.now() - 60_000, 'nsfw-mobilenet-v2@v1');
+    await beat('nsfw-mobilenet-v2@v2');
+    assert.equal((await post('lapsed-1')).statusCode, 202);
+    assert.equal((await h.queue.getJob('lapsed-1'))?.data.model.version, 'v2');
+  });
+
+  test('a version no live worker serves is a 503 with Retry-After (its workers may be starting), not a final 4xx', async () => {
+    await h.redis.zadd(keys.liveModelVersions, Date.now() - 60_000, 'nsfw-mobilenet-v2@v0'); // gone: lapsed
+    for (const version of ['v0', 'v9']) {
+      const response = await post(`ver-${version}`, version);
+      assert.equal(response.statusCode, 503, response.body);
+      assert.equal(response.headers['retry-after'], '10');
+      assert.equal(response.json<{ error: { code: string } }>().error.code, 'MODEL_VERSION_NOT_SERVED');
+      assert.match(response.json<{ error: { message: string } }>().error.message, new RegExp(`no live worker serves model "nsfw-mobilenet-v2" at version ${version} now \\(served: nsfwjs-4.4.0\\)`));
+    }
+    await beat('nsfw-mobilenet-v2@v9'); // its workers have started: the retry goes through
+    assert.equal((await post('ver-v9', 'v9')).statusCode, 202);
+  });
+
+  test('a fresh deployment (no worker has announced anything yet) answers 503 with Retry-After; an unknown model among announced ones stays 422', async () => {
+    await h.redis.del(keys.servedModels);
+    const early = await post('fresh-1');
+    assert.equal(early.statusCode, 503, early.body);
+    assert.equal(early.headers['retry-after'], '10');
+    assert.equal(early.json<{ error: { code: string } }>().error.code, 'MODELS_NOT_ANNOUNCED');
+    assert.match(early.json<{ error: { message: string } }>().error.message, /no worker has announced its models yet/);
+    await beat('nsfw-mobilenet-v2@v3'); // a worker's heartbeat alone is enough
+    assert.equal((await post('fresh-1')).statusCode, 202);
+    const unknown = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('fresh-2', { model: { name: 'resnet-9000' } }) });
+    assert.equal(unknown.statusCode, 422);
+    assert.equal(unknown.json<{ error: { code: string } }>().error.code, 'MODEL_NOT_SERVED');
   });
 });
 

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
 import { InferenceIndex } from './inference-index.ts';
 import { createIngestTelemetry } from './ingest-telemetry.ts';
-import { servedModelVersions } from './served-models.ts';
+import { servedModels } from './served-models.ts';
 
 export interface IngestWiring {
   readonly redis: Redis;
@@ -44,7 +44,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       store,
       index,
       enqueue: async (jobs) => void (await enqueueExplainJobs(queue, jobs)),
-      servedVersion: servedModelVersions(redis, wiring.queuePrefix, wiring.servedModelsCacheMs),
+      servedModels: servedModels(redis, wiring.queuePrefix, wiring.servedModelsCacheMs),
       policy: wiring.policy,
       storagePrefix: wiring.storagePrefix,
       bucket: wiring.bucket,

@@ -1,4 +1,4 @@
-import { redisKeys } from '@gradcam/contracts';
+import { liveModelVersionMember as member, modelLiveness, redisKeys } from '@gradcam/contracts';
 import { type BackendPreference, Explainer, loadModel, selectBackend, warmUpBatchSizes } from '@gradcam/engine';
 import type { Redis } from 'ioredis';
 import type { LoadedModels } from './explain-batch.ts';
@@ -43,18 +43,17 @@ export async function setUpEngine(backendPreference: BackendPreference, sources:
 }
 
 /**
- * Announces the models this worker serves, so ingest can resolve a record's missing version and
- * refuse models nobody serves. The last worker to start wins for a name: rolling out a new
- * version means restarting the workers.
+ * Announces the models this worker serves, so ingest can tell a deployment whose workers have not
+ * started yet from a model nobody serves, and fill in a record's missing version. The last worker
+ * to start wins for a name, so this is only a default: ingest accepts an explicit version any live
+ * worker serves (the heartbeat below), and prefers a live version when the announced one is not.
  */
 export async function announceServedModels(redis: Redis, prefix: string, served: ReadonlyMap<string, string>): Promise<void> {
   if (served.size > 0) await redis.hset(redisKeys(prefix).servedModels, Object.fromEntries(served));
 }
 
 /** How often a worker says it is alive, and how long after its last word it counts as gone. */
-export const liveness = { heartbeatMs: 10_000, expiryMs: 35_000 } as const;
-
-const member = (model: string, version: string) => `${model}@${version}`;
+export const liveness = modelLiveness;
 
 /**
  * Keeps saying which model versions this worker serves, until stopped: every heartbeat raises

@@ -4,4 +4,4 @@ export { catalogProblems, metricConventionProblems } from './metric-conventions.
 export { createRegistry, metricsResponse, type MetricsResponse, type RegistryOptions } from './registry.ts';
 export { createLogger, type LogLevel, type Logger, type LoggerOptions } from './logger.ts';
 export type { Registry } from 'prom-client';
-export { answerClusterScrapes, clusterScrape } from './cluster-metrics.ts';
+export { ClusterTotals, answerClusterScrapes, clusterScrape } from './cluster-metrics.ts';

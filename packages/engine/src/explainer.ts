@@ -274,19 +274,19 @@ export class Explainer {
         if (m.kind !== 'perturbation') continue;
         const perImageMaps: Tensor3D[] = [];
         perturbation.set(method, perImageMaps);
-        classes.forEach((list, b) => {
-          const maps = tf.tidy(() =>
-            m.compute({
-              runner,
-              input: tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]),
-              activations: tf.slice(activations, [b, 0, 0, 0], [1, -1, -1, -1]),
-              classes: list,
-              options: scoreOptions,
-            }),
-          );
-          owned.push(maps);
-          perImageMaps.push(maps);
-        });
+        // One image at a time, awaited: the method yields to the event loop between its forward
+        // passes, so a Score-CAM batch never holds the loop for more than one of them.
+        for (const [b, list] of classes.entries()) {
+          const input = tf.slice(x, [b, 0, 0, 0], [1, -1, -1, -1]);
+          const imageActivations = tf.slice(activations, [b, 0, 0, 0], [1, -1, -1, -1]);
+          try {
+            const maps = await m.compute({ runner, input, activations: imageActivations, classes: list, options: scoreOptions });
+            owned.push(maps);
+            perImageMaps.push(maps);
+          } finally {
+            tf.dispose([input, imageActivations]);
+          }
+        }
       }
 
       // The activations' own size, not the runner's declared one: the maps are sliced per image

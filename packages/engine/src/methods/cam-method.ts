@@ -32,11 +32,15 @@ export interface PerturbationOptions {
   readonly batchSize: number;
 }
 
-/** Maps from extra forward passes on perturbed inputs; one image at a time: [classes, h, w]. */
+/**
+ * Maps from extra forward passes on perturbed inputs; one image at a time: [classes, h, w].
+ * Asynchronous because it yields to the event loop between its forward passes; it disposes every
+ * tensor it makes but the result, also when it fails.
+ */
 export interface PerturbationCamMethod {
   readonly kind: 'perturbation';
   readonly name: string;
-  compute(context: PerturbationContext): Tensor3D;
+  compute(context: PerturbationContext): Promise<Tensor3D>;
 }
 
 export type CamMethod = GradientCamMethod | ActivationCamMethod | PerturbationCamMethod;

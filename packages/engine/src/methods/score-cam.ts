@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { yieldToEventLoop } from '../yield-to-event-loop.ts';
 import type { PerturbationCamMethod } from './cam-method.ts';
 
 /**
@@ -6,43 +7,53 @@ import type { PerturbationCamMethod } from './cam-method.ts';
  * input; its weight is the class probability the model gives the masked image; map =
  * ReLU(Σ_k w_k A_k). Costs one forward pass per channel, so the masked images go through the
  * model in batches, and `maxChannels` keeps only the most active channels (by spatial mean).
+ * Before each batch it yields to the event loop: on the CPU and wasm backends the passes run
+ * synchronously, and 64 of them per image would hold the loop for seconds (a worker could not
+ * renew its job locks), so the longest stretch is one batch of masked images.
  */
 export const scoreCam: PerturbationCamMethod = {
   kind: 'perturbation',
   name: 'scorecam',
-  compute: ({ runner, input, activations, classes, options }) => {
+  compute: async ({ runner, input, activations, classes, options }) => {
     const [, h, w, channels] = activations.shape;
     const [, height, width] = input.shape;
     const keep = options.maxChannels > 0 ? Math.min(options.maxChannels, channels) : channels;
-    const selected = tf.tidy(() => {
-      const perChannel = tf.reshape(activations, [h, w, channels]);
-      const { indices } = tf.topk(tf.mean(perChannel, [0, 1]), keep);
-      return tf.gather(perChannel, indices, 2) as tf.Tensor3D; // [h, w, keep]
-    });
-    const masks = tf.tidy(() => {
-      const maps = tf.expandDims(tf.transpose(selected, [2, 0, 1]), -1) as tf.Tensor4D; // [keep, h, w, 1]
-      const lo = tf.min(maps, [1, 2, 3], true);
-      const hi = tf.max(maps, [1, 2, 3], true);
-      const scaled = tf.div(tf.sub(maps, lo), tf.maximum(tf.sub(hi, lo), 1e-7));
-      return tf.image.resizeBilinear(scaled as tf.Tensor4D, [height, width]);
-    });
-    const classIndex = tf.tensor1d(classes as number[], 'int32');
-    const weightChunks: tf.Tensor2D[] = [];
-    for (let start = 0; start < keep; start += options.batchSize) {
-      const size = Math.min(options.batchSize, keep - start);
-      weightChunks.push(
-        tf.tidy(() => {
+    const owned: tf.Tensor[] = [];
+    try {
+      const selected = tf.tidy(() => {
+        const perChannel = tf.reshape(activations, [h, w, channels]);
+        const { indices } = tf.topk(tf.mean(perChannel, [0, 1]), keep);
+        return tf.gather(perChannel, indices, 2) as tf.Tensor3D; // [h, w, keep]
+      });
+      owned.push(selected);
+      const masks = tf.tidy(() => {
+        const maps = tf.expandDims(tf.transpose(selected, [2, 0, 1]), -1) as tf.Tensor4D; // [keep, h, w, 1]
+        const lo = tf.min(maps, [1, 2, 3], true);
+        const hi = tf.max(maps, [1, 2, 3], true);
+        const scaled = tf.div(tf.sub(maps, lo), tf.maximum(tf.sub(hi, lo), 1e-7));
+        return tf.image.resizeBilinear(scaled as tf.Tensor4D, [height, width]);
+      });
+      owned.push(masks);
+      const classIndex = tf.tensor1d(classes as number[], 'int32');
+      owned.push(classIndex);
+      const weightChunks: tf.Tensor2D[] = [];
+      for (let start = 0; start < keep; start += options.batchSize) {
+        await yieldToEventLoop();
+        const size = Math.min(options.batchSize, keep - start);
+        const chunk = tf.tidy(() => {
           const masked = tf.mul(input, tf.slice(masks, [start, 0, 0, 0], [size, height, width, 1])) as tf.Tensor4D;
           return tf.gather(tf.softmax(runner.logits(masked)), classIndex, 1) as tf.Tensor2D; // [size, classes]
-        }),
-      );
+        });
+        owned.push(chunk);
+        weightChunks.push(chunk);
+      }
+      return tf.tidy(() => {
+        const weights = tf.concat(weightChunks, 0); // [keep, classes]
+        const flat = tf.reshape(selected, [h * w, keep]);
+        return tf.reshape(tf.relu(tf.transpose(tf.matMul(flat, weights))), [classes.length, h, w]) as tf.Tensor3D;
+      });
+    } finally {
+      tf.dispose(owned);
     }
-    const result = tf.tidy(() => {
-      const weights = tf.concat(weightChunks, 0); // [keep, classes]
-      const flat = tf.reshape(selected, [h * w, keep]);
-      return tf.reshape(tf.relu(tf.transpose(tf.matMul(flat, weights))), [classes.length, h, w]) as tf.Tensor3D;
-    });
-    tf.dispose([selected, masks, classIndex, ...weightChunks]);
-    return result;
   },
 };

@@ -58,6 +58,10 @@ interface Prepared {
   readonly record: InferenceRecord;
   readonly folder: string;
   readonly version: string;
+  /** Epoch ms: now, or the acceptedAt of the job an earlier attempt of this id queued. */
+  readonly acceptedAt: number;
+  /** The capture decision of that earlier job (which is explained whatever is decided now). */
+  readonly capture?: CaptureDecision;
   readonly writes: { key: string; body: Uint8Array; contentType: string }[];
   /** Set for inline images at once; for references after the HEAD check. */
   image?: PredictionDocument['image'];
@@ -90,10 +94,18 @@ function referencedKey(deps: AcceptDeps, uri: string): string {
 }
 
 /** Resolves the model version and folder and decodes an inline image: everything checked before storage. */
-async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels): Promise<Prepared> {
+async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels, job: ExplainJob | undefined): Promise<Prepared> {
+  // An earlier attempt's job names the folder the worker will write to: every record of the id
+  // must agree with it, whatever the day or the announced version is now.
+  if (job) return withImage(deps, { at, record, folder: job.folder, version: job.model.version, acceptedAt: job.acceptedAt, capture: job.capture, writes: [] });
   const version = resolveModelVersion(served, record.model);
   const folder = inferenceFolder({ prefix: deps.storagePrefix, model: record.model.name, modelVersion: version, acceptedAt: new Date(now), inferenceId: record.id });
-  const item: Prepared = { at, record, folder, version, writes: [] };
+  return withImage(deps, { at, record, folder, version, acceptedAt: now, writes: [] });
+}
+
+/** Decodes an inline image into the item's writes, or checks the key an `s3://` reference names. */
+function withImage(deps: AcceptDeps, item: Prepared): Prepared {
+  const { record, folder } = item;
   if ('base64' in record.image) {
     const inline = decodeInlineImage(record.image.base64);
     const key = keyIn(folder, `input.${inline.extension}`);
@@ -106,7 +118,7 @@ async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, no
 }
 
 /** Checks a referenced image, then writes prediction.json (and an inline image). */
-async function store(deps: AcceptDeps, item: Prepared, now: number): Promise<CaptureDecision> {
+async function store(deps: AcceptDeps, item: Prepared): Promise<CaptureDecision> {
   const { record } = item;
   if (item.referencedKey !== undefined && 'uri' in record.image) {
     const head = await deps.store.head(item.referencedKey);
@@ -114,11 +126,11 @@ async function store(deps: AcceptDeps, item: Prepared, now: number): Promise<Cap
     if (head.bytes > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `${record.image.uri} is ${head.bytes} bytes; the limit is ${maxImageBytes}`);
     item.image = { uri: record.image.uri, bytes: head.bytes };
   }
-  const capture = decideCapture(deps.policy, record.id, record.prediction);
+  const capture = item.capture ?? decideCapture(deps.policy, record.id, record.prediction);
   const document: PredictionDocument = {
     schemaVersion: predictionSchemaVersion,
     inferenceId: record.id,
-    acceptedAt: new Date(now).toISOString(),
+    acceptedAt: new Date(item.acceptedAt).toISOString(),
     model: { name: record.model.name, version: item.version, versionGiven: record.model.version !== undefined },
     image: item.image as PredictionDocument['image'],
     ...(record.prediction && { prediction: record.prediction }),
@@ -131,7 +143,7 @@ async function store(deps: AcceptDeps, item: Prepared, now: number): Promise<Cap
   return capture;
 }
 
-function explainJob(item: Prepared, capture: CaptureDecision, now: number): ExplainJob {
+function explainJob(item: Prepared, capture: CaptureDecision): ExplainJob {
   const image = item.image as PredictionDocument['image'];
   return {
     inferenceId: item.record.id,
@@ -139,7 +151,7 @@ function explainJob(item: Prepared, capture: CaptureDecision, now: number): Expl
     folder: item.folder,
     image: 'key' in image ? { key: image.key } : { uri: image.uri },
     explain: item.record.explain ?? {},
-    acceptedAt: now,
+    acceptedAt: item.acceptedAt,
     capture,
   };
 }
@@ -161,10 +173,14 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const firsts = [...firstAt.values()];
   const claims = await deps.index.claim(holder, firsts.map((at) => (records[at] as InferenceRecord).id));
   const claimed: number[] = [];
+  const earlierJobs = new Map<number, ExplainJob>();
   claims.forEach((claim, i) => {
     const at = firsts[i] as number;
     const { id } = records[at] as InferenceRecord;
-    if (claim.state === 'claimed') claimed.push(at);
+    if (claim.state === 'claimed') {
+      claimed.push(at);
+      if (claim.job) earlierJobs.set(at, claim.job);
+    }
     else if (claim.state === 'in-progress') outcomes[at] = { id, error: inProgress(id) };
     else outcomes[at] = { id, status: claim.entry.explain ? 'queued' : 'skipped', duplicate: true, reason: claim.entry.reason };
   });
@@ -176,11 +192,11 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   };
   const prepared: Prepared[] = [];
   try {
-    const served = claimed.length > 0 ? await deps.servedModels() : { announced: {}, live: new Map() };
+    const served = claimed.length > earlierJobs.size ? await deps.servedModels() : { announced: {}, live: new Map() };
     for (const at of claimed) {
       const record = records[at] as InferenceRecord;
       try {
-        prepared.push(await prepare(deps, record, at, now, served));
+        prepared.push(await prepare(deps, record, at, now, served, earlierJobs.get(at)));
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         refuse({ at, record }, error);
@@ -195,7 +211,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const stored: { item: Prepared; capture: CaptureDecision }[] = [];
   await forEachConcurrent(prepared, deps.store.parallelism, async (item) => {
     try {
-      stored.push({ item, capture: await store(deps, item, now) });
+      stored.push({ item, capture: await store(deps, item) });
     } catch (error) {
       refuse(item, error);
     }
@@ -204,14 +220,14 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
 
   const storedIds = stored.map(({ item }) => item.record.id);
   try {
-    await deps.enqueue(stored.filter(({ capture }) => capture.explain).map(({ item, capture }) => explainJob(item, capture, now)));
+    await deps.enqueue(stored.filter(({ capture }) => capture.explain).map(({ item, capture }) => explainJob(item, capture)));
   } catch (error) {
     await releaseQuietly(deps, holder, storedIds);
     throw error;
   }
   const entries = stored.map(({ item, capture }) => ({
     id: item.record.id,
-    entry: { folder: item.folder, model: item.record.model.name, explain: capture.explain, reason: capture.reason, acceptedAt: now } satisfies IndexEntry,
+    entry: { folder: item.folder, model: item.record.model.name, explain: capture.explain, reason: capture.reason, acceptedAt: item.acceptedAt } satisfies IndexEntry,
   }));
   let recorded: boolean[];
   try {

@@ -1,4 +1,4 @@
-import { captureDecisionField, captureReasonSchema, redisKeys } from '@gradcam/contracts';
+import { type ExplainJob, captureDecisionField, captureReasonSchema, explainJobSchema, redisKeys } from '@gradcam/contracts';
 import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -13,8 +13,17 @@ export const indexEntrySchema = z.object({
 });
 export type IndexEntry = z.infer<typeof indexEntrySchema>;
 
-/** What a claim found: the id is now ours, was accepted before, or another request is accepting it. */
-export type ClaimResult = { readonly state: 'claimed' } | { readonly state: 'accepted'; readonly entry: IndexEntry } | { readonly state: 'in-progress' };
+/**
+ * What a claim found: the id is now ours, was accepted before, or another request is accepting it.
+ * A claimed id may already have its explain job, from an earlier attempt that queued it but failed
+ * before recording the id (503 ACCEPT_INCOMPLETE, or an enqueue that reached Redis but failed):
+ * the job keeps its folder, version and acceptedAt (a second add of its id is ignored), so the
+ * retry must record the same ones.
+ */
+export type ClaimResult =
+  | { readonly state: 'claimed'; readonly job?: ExplainJob }
+  | { readonly state: 'accepted'; readonly entry: IndexEntry }
+  | { readonly state: 'in-progress' };
 
 /** How long a claim holds an id when its holder neither commits nor releases it (it crashed). */
 export const defaultClaimTtlMs = 60_000;
@@ -22,17 +31,21 @@ export const defaultClaimTtlMs = 60_000;
 // An entry is JSON (starts with "{"); a claim is this prefix and its holder's token.
 const claimPrefix = 'claim:';
 
-// KEYS: inference keys. ARGV: claim value, claim TTL (ms). Per key: '' when claimed now, else the value found.
-// ('' rather than nil: a nil would end the array Redis returns.)
+// KEYS: inference keys, then the explain-job keys of the same ids. ARGV: claim value, claim TTL (ms).
+// Per id, two values: '' when claimed now, else the value found; then, when claimed, the data of
+// its explain job if one exists, else ''. ('' rather than nil: a nil would end the array Redis returns.)
 const claimScript = `
+local n = #KEYS / 2
 local found = {}
-for i, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
+for i = 1, n do
+  local value = redis.call('GET', KEYS[i])
+  found[2 * i] = ''
   if value then
-    found[i] = value
+    found[2 * i - 1] = value
   else
-    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-    found[i] = ''
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    found[2 * i - 1] = ''
+    found[2 * i] = redis.call('HGET', KEYS[n + i], 'data') or ''
   end
 end
 return found`;
@@ -90,13 +103,15 @@ export class InferenceIndex {
     return value === null || value.startsWith(claimPrefix) ? undefined : parseEntry(value);
   }
 
-  /** Claims each id not yet known for `holder` (distinct ids, one round trip). */
+  /** Claims each id not yet known for `holder` (distinct ids, one round trip), with the job an earlier attempt left. */
   async claim(holder: string, ids: readonly string[]): Promise<ClaimResult[]> {
     if (ids.length === 0) return [];
-    const keys = ids.map((id) => this.keys.inference(id));
+    const keys = [...ids.map((id) => this.keys.inference(id)), ...ids.map((id) => this.keys.explainJob(id))];
     const found = (await redisCall('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
-    return found.map((value): ClaimResult => {
-      if (value === '') return { state: 'claimed' };
+    return ids.map((_, i): ClaimResult => {
+      const value = found[2 * i] as string;
+      const job = found[2 * i + 1] as string;
+      if (value === '') return job === '' ? { state: 'claimed' } : { state: 'claimed', ...parseJob(job) };
       if (value.startsWith(claimPrefix)) return { state: 'in-progress' };
       return { state: 'accepted', entry: parseEntry(value) };
     });
@@ -124,6 +139,16 @@ export class InferenceIndex {
     await redisCall('could not release the inference ids', () => this.redis.eval(releaseScript, keys.length, ...keys, claimPrefix + holder));
   }
 
+}
+
+/** A job's data as BullMQ stores it; one that fails the schema is no job this ingest made (left out). */
+function parseJob(data: string): { job?: ExplainJob } {
+  try {
+    const parsed = explainJobSchema.safeParse(JSON.parse(data));
+    return parsed.success ? { job: parsed.data } : {};
+  } catch {
+    return {};
+  }
 }
 
 function parseEntry(value: string): IndexEntry {

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { parseCapturePolicy } from '@gradcam/config';
+import { type ExplainJob, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
+import { FsBlobStore } from '@gradcam/storage';
+import type { Redis } from 'ioredis';
+import { type AcceptDeps, acceptRecords } from './accept-records.ts';
+import { type IndexEntry, InferenceIndex } from './inference-index.ts';
+
+const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
+
+let server: RedisServer;
+let redis: Redis;
+let dir: string;
+before(async () => {
+  server = await startRedisServer();
+  redis = createProducerConnection(server.url, { onError: () => undefined });
+  await connectionReady(redis);
+  dir = await mkdtemp(join(tmpdir(), 'gradcam-accept-'));
+});
+after(async () => {
+  await closeConnection(redis);
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** An index whose next commit fails, as when Redis drops between the enqueue and the commit. */
+class CommitFailsOnce extends InferenceIndex {
+  failNext = true;
+  override async commit(holder: string, entries: readonly { id: string; entry: IndexEntry }[]): Promise<boolean[]> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('connection lost');
+    }
+    return super.commit(holder, entries);
+  }
+}
+
+function setUp(options: { enqueue?: (queue: ExplainQueue, jobs: readonly ExplainJob[]) => Promise<void>; index?: (prefix: string) => InferenceIndex } = {}) {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const index = options.index?.(prefix) ?? new InferenceIndex(redis, prefix, 3600);
+  const store = new FsBlobStore({ rootDir: join(dir, prefix), publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
+  const world = { version: 'v1', clock: Date.parse('2026-11-26T23:59:59.500Z') };
+  const deps: AcceptDeps = {
+    store,
+    index,
+    enqueue: (jobs) => (options.enqueue ?? (async (q, j) => void (await enqueueExplainJobs(q, j))))(queue, jobs),
+    servedModels: async () => ({ announced: { m: world.version }, live: new Map([['m', [world.version]]]) }),
+    policy: parseCapturePolicy('all'),
+    storagePrefix: 'captures',
+    bucket: 'local',
+    now: () => world.clock,
+  };
+  return { deps, queue, index, store, world };
+}
+
+const record = (id: string): InferenceRecord => ({ id, model: { name: 'm' }, image: { base64: photo.toString('base64') } }) as InferenceRecord;
+
+/** The job, the index entry and the stored prediction.json of an id all name one folder, version and time. */
+async function assertOneFolder(t: ReturnType<typeof setUp>, id: string, folder: string): Promise<void> {
+  const job = await t.queue.getJob(id);
+  const entry = await t.index.get(id);
+  assert.equal(job?.data.folder, folder);
+  assert.equal(entry?.folder, folder, 'the index entry names the job\'s folder');
+  const prediction = predictionDocumentSchema.parse(JSON.parse((await t.store.get(`${folder}${predictionFileName}`)).toString()));
+  assert.equal(prediction.model.version, job?.data.model.version);
+  assert.equal(Date.parse(prediction.acceptedAt), job?.data.acceptedAt);
+  assert.equal(entry?.acceptedAt, job?.data.acceptedAt);
+}
+
+test('a retry after ACCEPT_INCOMPLETE across midnight and a new announced version records the folder of the job the first attempt queued', async () => {
+  const t = setUp({ index: (prefix) => new CommitFailsOnce(redis, prefix, 3600) });
+  try {
+    await assert.rejects(acceptRecords(t.deps, [record('inc-1')]), { code: 'ACCEPT_INCOMPLETE' });
+    t.world.clock += 1_000; // the UTC day has changed
+    t.world.version = 'v2'; // and a new version was rolled out
+    const [outcome] = await acceptRecords(t.deps, [record('inc-1')]);
+    assert.ok(outcome && 'status' in outcome, JSON.stringify(outcome));
+    await assertOneFolder(t, 'inc-1', 'captures/m/v1/dt=2026-11-26/inc-1/');
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('a retry after an enqueue that reached Redis but failed records the folder of the job it left', async () => {
+  let failNext = true;
+  const t = setUp({
+    enqueue: async (queue, jobs) => {
+      await enqueueExplainJobs(queue, jobs);
+      if (failNext) {
+        failNext = false;
+        throw new Error('the answer to the add was lost');
+      }
+    },
+  });
+  try {
+    await assert.rejects(acceptRecords(t.deps, [record('enq-1')]));
+    t.world.clock += 1_000;
+    const [outcome] = await acceptRecords(t.deps, [record('enq-1')]);
+    assert.ok(outcome && 'status' in outcome, JSON.stringify(outcome));
+    await assertOneFolder(t, 'enq-1', 'captures/m/v1/dt=2026-11-26/enq-1/');
+  } finally {
+    await t.queue.close();
+  }
+});

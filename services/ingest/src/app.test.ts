@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { manifestFileName, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
@@ -26,6 +27,8 @@ function multipartBody(parts: ({ field: string; value: string } | { file: string
   );
   return { headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: Buffer.concat([...chunks, Buffer.from(`--${boundary}--\r\n`)]) };
 }
+
+const padded = (bytes: number) => Buffer.concat([photo, Buffer.alloc(bytes - photo.length)]);
 
 /** The pid of the server behind a connection, from INFO (to freeze it with SIGSTOP). */
 async function serverPid(redis: Redis): Promise<number> {
@@ -181,22 +184,41 @@ describe('POST /v1/inferences', () => {
     assert.equal((await h.queue.getJobs(['waiting'])).filter((j) => j.id === 'half-1').length, 1);
   });
 
-  test('multipart limits: an image over the limit is IMAGE_TOO_LARGE, extra files or fields MULTIPART_INVALID, one of exactly the limit is accepted', async () => {
+  test('multipart limits: extra files or fields are MULTIPART_INVALID; the whole request is held to GRADCAM_MAX_BODY_BYTES (8 MiB here)', async () => {
     const recordField = (id: string) => ({ field: 'record', value: JSON.stringify({ id, model: { name: 'nsfw-mobilenet-v2' } }) });
-    const padded = (bytes: number) => Buffer.concat([photo, Buffer.alloc(bytes - photo.length)]);
     const cases: [Parameters<typeof multipartBody>[0], number, string][] = [
-      [[recordField('mp-big'), { file: 'image', data: padded(maxImageBytes + 1) }], 413, 'IMAGE_TOO_LARGE'],
       [[recordField('mp-two'), { file: 'image', data: photo }, { file: 'image', data: photo }], 400, 'MULTIPART_INVALID'],
       [[...['a', 'b', 'c', 'd'].map((name) => ({ field: name, value: 'x' })), recordField('mp-fields'), { file: 'image', data: photo }], 400, 'MULTIPART_INVALID'],
+      [[recordField('mp-over-body'), { file: 'image', data: padded(9 * 1024 * 1024) }], 413, 'BODY_TOO_LARGE'],
+      // The image fits the body limit alone; with the record field and the framing the request does not.
+      [[recordField('mp-just-over'), { file: 'image', data: padded(8 * 1024 * 1024 - 16) }], 413, 'BODY_TOO_LARGE'],
     ];
     for (const [parts, status, code] of cases) {
       const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', ...multipartBody(parts) });
       assert.equal(response.statusCode, status, response.body);
       assert.equal(response.json<{ error: { code: string } }>().error.code, code);
     }
-    // 32 MiB is not a multiple of 3: its base64 ends in "=", which carries no byte.
-    const exact = await h.app.inject({ method: 'POST', url: '/v1/inferences', ...multipartBody([recordField('mp-exact'), { file: 'image', data: padded(maxImageBytes) }]) });
-    assert.equal(exact.statusCode, 202, exact.body);
+    // Without a content-length (a chunked upload) the bytes are counted as they arrive.
+    const chunked = multipartBody([recordField('mp-chunked'), { file: 'image', data: padded(8 * 1024 * 1024 - 16) }]);
+    const streamed = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: chunked.headers, payload: Readable.from([chunked.payload]) });
+    assert.deepEqual([streamed.statusCode, streamed.json<{ error: { code: string } }>().error.code], [413, 'BODY_TOO_LARGE']);
+    const fits = await h.app.inject({ method: 'POST', url: '/v1/inferences', ...multipartBody([recordField('mp-fits'), { file: 'image', data: padded(8 * 1024 * 1024 - 1024) }]) });
+    assert.equal(fits.statusCode, 202, fits.body);
+    for (const id of ['mp-over-body', 'mp-just-over', 'mp-chunked']) assert.equal(await h.queue.getJob(id), undefined);
+  });
+
+  test('multipart under a body limit above the image limit: an image over 32 MiB is IMAGE_TOO_LARGE, one of exactly 32 MiB is accepted', async () => {
+    const big = await createIngestHarness({ redisUrl: redis.url, maxBodyBytes: 64 * 1024 * 1024 });
+    try {
+      const recordField = (id: string) => ({ field: 'record', value: JSON.stringify({ id, model: { name: 'nsfw-mobilenet-v2' } }) });
+      const over = await big.app.inject({ method: 'POST', url: '/v1/inferences', ...multipartBody([recordField('mp-big'), { file: 'image', data: padded(maxImageBytes + 1) }]) });
+      assert.deepEqual([over.statusCode, over.json<{ error: { code: string } }>().error.code], [413, 'IMAGE_TOO_LARGE']);
+      // 32 MiB is not a multiple of 3: its base64 ends in "=", which carries no byte.
+      const exact = await big.app.inject({ method: 'POST', url: '/v1/inferences', ...multipartBody([recordField('mp-exact'), { file: 'image', data: padded(maxImageBytes) }]) });
+      assert.equal(exact.statusCode, 202, exact.body);
+    } finally {
+      await big.close();
+    }
   });
 
   test('no token or a wrong one: 401, and nothing else is revealed', async () => {

@@ -65,7 +65,9 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     frameworkErrors: frameworkErrorHandler({ paramTooLong: idInvalid() }),
   });
   registerServiceDefaults(app);
-  await app.register(multipart, { limits: { fileSize: maxImageBytes } });
+  // readMultipartRecord sets the limits per request (the body limit included, which Fastify's
+  // bodyLimit does not apply to a multipart stream); these are only the defaults.
+  await app.register(multipart, { limits: { fileSize: Math.min(maxImageBytes, deps.maxBodyBytes) } });
   const clientOf = createBearerAuth(new Map(deps.apiTokens.map((token) => [token, 'client'] as const)));
   // Cached for a moment: a depth check per request would double the Redis round trips.
   const depth = cachedFor(250, deps.queueDepth);
@@ -110,7 +112,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
 
   app.post('/v1/inferences', guarded, async (request, reply) => {
     await admit();
-    const record = parseRecord(request.isMultipart() ? await readMultipartRecord(request) : request.body);
+    const record = parseRecord(request.isMultipart() ? await readMultipartRecord(request, deps.maxBodyBytes) : request.body);
     const [outcome] = await accept([record]);
     if (!outcome) throw new Error('no outcome');
     if ('error' in outcome) throw outcome.error;

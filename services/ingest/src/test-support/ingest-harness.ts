@@ -28,7 +28,7 @@ export interface IngestHarness {
  * filesystem store, with a served model announced as a worker would. Requests go through
  * `app.inject`.
  */
-export async function createIngestHarness(options: { redisUrl: string; policy?: string; maxQueueDepth?: number }): Promise<IngestHarness> {
+export async function createIngestHarness(options: { redisUrl: string; policy?: string; maxQueueDepth?: number; maxBodyBytes?: number }): Promise<IngestHarness> {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-ingest-'));
   const redis = createProducerConnection(options.redisUrl, { onError: () => undefined });
@@ -47,7 +47,7 @@ export async function createIngestHarness(options: { redisUrl: string; policy?: 
     bucket: 'local',
     policy: parseCapturePolicy(options.policy ?? 'all'),
     apiTokens: [testToken],
-    maxBodyBytes: 8 * 1024 * 1024,
+    maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024,
     maxQueueDepth: options.maxQueueDepth ?? 1000,
     presignSeconds: 60,
     signingSecret: 'test-signing-secret-123',

@@ -190,6 +190,24 @@ return storeClosed(prefix, id, item, retentionMs)
 `;
 
 /**
+ * Atomically puts a broken item back in the pool, pending again, once an operator has repaired
+ * its stored files: its reason goes, and it no longer expires (pending items never do). The
+ * broken count stays: gradcam_review_broken_total counts set-asides, and only ever goes up.
+ * ARGV: prefix, id
+ * Returns the item's JSON, pending again, or an error reply: NOT_FOUND, NOT_BROKEN.
+ */
+export const restoreScript = `${returnToPool}
+local prefix, id = ARGV[1], ARGV[2]
+local raw = redis.call('GET', prefix .. ':review:item:' .. id)
+if not raw then return redis.error_reply('NOT_FOUND') end
+local item = cjson.decode(raw)
+if item.status ~= 'broken' then return redis.error_reply('NOT_BROKEN') end
+item.brokenReason = nil
+item.brokenAt = nil
+return cjson.encode(returnToPool(prefix, id, item))
+`;
+
+/**
  * The backlog, read in one step: pending items are those in the pool plus those whose lease ran
  * out (they go back to the pool at the next lease call, but wait for a reviewer already), unless
  * a verdict on them is being kept. Reads as many items as there are expired leases.

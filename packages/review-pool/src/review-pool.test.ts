@@ -272,3 +272,20 @@ test('Redis failing is QueueUnavailableError on every call, never a bare ioredis
     await own.stop();
   }
 });
+
+test('restore puts a broken item back in the pool for good (no expiry, no reason), and only a broken one', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const p = new ReviewPool(redis, prefix, { retentionMs: 60_000 });
+  await p.add(item('fixed', 0.5));
+  await p.lease('alice', 60_000);
+  await p.setAside('fixed', 'alice', 'prediction.json is missing');
+  assert.ok((await redis.pttl(`${prefix}:review:item:fixed`)) > 0, 'a broken item expires');
+  const restored = await p.restore('fixed');
+  assert.equal(restored.status, 'pending');
+  assert.equal(restored.brokenReason, undefined);
+  assert.equal(restored.brokenAt, undefined);
+  assert.equal(await redis.pttl(`${prefix}:review:item:fixed`), -1, 'pending items never expire');
+  assert.equal((await p.lease('bob', 60_000))?.inferenceId, 'fixed');
+  await assert.rejects(p.restore('fixed'), (error: unknown) => error instanceof ReviewPoolError && error.code === 'REVIEW_NOT_BROKEN');
+  await assert.rejects(p.restore('absent'), (error: unknown) => error instanceof ReviewPoolError && error.code === 'REVIEW_NOT_FOUND');
+});

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
 import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
-import { addScript, backlogScript, leaseScript, releaseScript, setAsideScript } from './lease-script.ts';
+import { addScript, backlogScript, leaseScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
@@ -210,11 +210,19 @@ export class ReviewPool {
     return this.leaseHolderScript(id, reviewer, setAsideScript, [id, reviewer, now, reason, this.closingTimeoutMs, this.retentionMs]);
   }
 
+  /**
+   * Puts a broken item back in the pool, pending again (its reason gone), for an operator who has
+   * repaired its stored files. REVIEW_NOT_BROKEN for an item in any other state.
+   */
+  async restore(id: string): Promise<ReviewItem> {
+    return parseItem(await this.holderScript<string>(id, 'nobody', restoreScript, [id]));
+  }
+
   private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {
     return parseItem(await this.holderScript<string>(id, reviewer, script, args));
   }
 
-  /** Runs a script that acts on an item for its lease holder, turning its error replies into ReviewPoolErrors. */
+  /** Runs a script that acts on one item (for its lease holder, `reviewer`), turning its error replies into ReviewPoolErrors. */
   private async holderScript<T>(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<T> {
     try {
       return (await this.call(`acting on "${id}"`, () => this.redis.eval(script, 0, this.prefix, ...args))) as T;
@@ -224,6 +232,7 @@ export class ReviewPool {
       if (reply.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
       if (reply.includes('NOT_LEASED')) throw notLeased(id, reviewer);
       if (reply.includes('IN_PROGRESS')) throw inProgress(id);
+      if (reply.includes('NOT_BROKEN')) throw new ReviewPoolError('REVIEW_NOT_BROKEN', `"${id}" is not broken: only an item set aside as broken can be restored`);
       throw error;
     }
   }

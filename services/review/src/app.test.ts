@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -186,4 +186,46 @@ test('storage refusing the request (its bucket is missing): 500 INTERNAL, report
     await missingBucket.close();
     await s3.stop();
   }
+});
+
+test('a broken item is restored once its files are repaired: refused while still broken, then pending and handed out', async () => {
+  const { pool, app } = setup();
+  const broken = item(`restore-${Date.now()}`);
+  await pool.add(broken);
+  const post = (url: string) => app.inject({ method: 'POST', url, headers: alice });
+  assert.equal((await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice })).statusCode, 500, 'set aside: prediction.json is missing');
+
+  const stillBroken = await post(`/v1/reviews/${broken.inferenceId}/restore`);
+  assert.deepEqual([stillBroken.statusCode, errorCode(stillBroken.body)], [409, 'REVIEW_ITEM_STILL_BROKEN'], stillBroken.body);
+  assert.match(stillBroken.body, /prediction\.json is missing/);
+  assert.equal((await pool.get(broken.inferenceId))?.status, 'broken', 'still set aside');
+
+  // The operator repairs the folder: a real manifest (from `gradcam explain`) and its prediction.
+  const manifest = await readFile(new URL('./fixtures/sheep-explanation.json', import.meta.url));
+  const prediction = {
+    schemaVersion: 1,
+    inferenceId: broken.inferenceId,
+    acceptedAt: new Date().toISOString(),
+    model: { name: 'nsfw-mobilenet-v2', version: 'nsfwjs-4.4.0', versionGiven: false },
+    image: { key: `${broken.folder}input.jpg` },
+    capture: { explain: true, reason: 'all', policy: 'all' },
+  };
+  await store.put(`${broken.folder}explanation.json`, manifest, { contentType: 'application/json' });
+  await store.put(`${broken.folder}prediction.json`, Buffer.from(JSON.stringify(prediction)), { contentType: 'application/json' });
+
+  const restored = await post(`/v1/reviews/${broken.inferenceId}/restore`);
+  assert.equal(restored.statusCode, 200, restored.body);
+  const restoredItem = (JSON.parse(restored.body) as { item: ReviewItem }).item;
+  assert.equal(restoredItem.status, 'pending');
+  assert.equal(restoredItem.brokenReason, undefined);
+  assert.deepEqual(await pool.backlog(), { pending: 1, leased: 0, oldestPendingAt: broken.sampledAt });
+  const next = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.equal(next.statusCode, 200, next.body);
+  assert.equal((JSON.parse(next.body) as { item: ReviewItem }).item.inferenceId, broken.inferenceId);
+
+  const again = await post(`/v1/reviews/${broken.inferenceId}/restore`);
+  assert.deepEqual([again.statusCode, errorCode(again.body)], [409, 'REVIEW_NOT_BROKEN']);
+  const unknown = await post('/v1/reviews/never-sampled/restore');
+  assert.deepEqual([unknown.statusCode, errorCode(unknown.body)], [404, 'REVIEW_NOT_FOUND']);
+  assert.equal((await app.inject({ method: 'POST', url: `/v1/reviews/${broken.inferenceId}/restore` })).statusCode, 401);
 });

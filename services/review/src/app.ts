@@ -40,7 +40,10 @@ const listQuerySchema = z.object({
   format: z.enum(['json', 'jsonl', 'csv']).default('json'),
 });
 
-const reviewErrorStatus = { REVIEW_NOT_FOUND: 404, REVIEW_NOT_LEASED: 409, REVIEW_VERDICT_IN_PROGRESS: 409, REVIEW_CURSOR_INVALID: 400, REVIEW_ITEM_INVALID: 500 } as const satisfies Record<ReviewPoolError['code'], number>;
+const reviewErrorStatus = { REVIEW_NOT_FOUND: 404, REVIEW_NOT_LEASED: 409, REVIEW_VERDICT_IN_PROGRESS: 409, REVIEW_NOT_BROKEN: 409, REVIEW_CURSOR_INVALID: 400, REVIEW_ITEM_INVALID: 500 } as const satisfies Record<ReviewPoolError['code'], number>;
+
+/** Stored data the desk cannot use is the service's (or an operator's) problem, not the caller's: 500, but for a restore that found it unrepaired. */
+const deskErrorStatus = { REVIEW_ITEM_BROKEN: 500, REVIEW_DOCUMENT_INVALID: 500, REVIEW_ITEM_STILL_BROKEN: 409 } as const satisfies Record<ReviewDeskError['code'], number>;
 
 // The review page: static files read once at start (no build step).
 const publicDir = new URL('../public/', import.meta.url);
@@ -64,8 +67,7 @@ function idParam(request: FastifyRequest): string {
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof ReviewPoolError) return new ApiError(reviewErrorStatus[error.code], error.code, error.message);
-  // Stored data that cannot be used: the service's (or an operator's) problem, not the caller's.
-  if (error instanceof ReviewDeskError) return new ApiError(500, error.code, error.message);
+  if (error instanceof ReviewDeskError) return new ApiError(deskErrorStatus[error.code], error.code, error.message);
   if (error instanceof QueueUnavailableError) return new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `Redis is unavailable; retry later (${error.message})`, undefined, 5);
   // The store's own message names keys and, for the filesystem store, absolute paths: not for clients.
   if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return new ApiError(503, 'DEPENDENCY_UNAVAILABLE', 'storage is unavailable; retry later', undefined, 5);
@@ -130,6 +132,13 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     const name = reviewer(request);
     const id = idParam(request);
     return { item: await deps.pool.skip(id, name) };
+  });
+
+  // For an operator who repaired a broken item's files: it goes back to the pool, pending.
+  app.post('/v1/reviews/:id/restore', async (request) => {
+    reviewer(request);
+    const id = idParam(request);
+    return { item: await deps.desk.restore(id) };
   });
 
   app.get('/v1/reviews', async (request, reply) => {

@@ -152,6 +152,25 @@ export class ReviewDesk {
     return closed;
   }
 
+  /**
+   * Puts a broken item back in the pool once an operator has repaired its stored files. They are
+   * read and checked first, as a lease would: an item still broken stays set aside
+   * (REVIEW_ITEM_STILL_BROKEN, with what is still wrong) instead of bouncing through a reviewer.
+   */
+  async restore(id: string): Promise<ReviewItem> {
+    const item = await this.deps.pool.get(id);
+    // Only a broken item has files worth checking; the pool refuses any other (REVIEW_NOT_FOUND, REVIEW_NOT_BROKEN).
+    if (item?.status === 'broken') {
+      try {
+        await this.packet(item);
+      } catch (error) {
+        if (!(error instanceof ReviewDeskError && error.code === 'REVIEW_ITEM_BROKEN')) throw error;
+        throw new ReviewDeskError('REVIEW_ITEM_STILL_BROKEN', `item "${id}" is still broken: ${error.reason}. Repair its files, then restore it again`, error.reason);
+      }
+    }
+    return this.deps.pool.restore(id);
+  }
+
   /** Appends the verdict to review.json unless an entry with its token is there already (a retry). */
   private async appendVerdict(item: ReviewItem, closing: ReviewClosing): Promise<void> {
     const key = keyIn(item.folder, reviewFileName);

@@ -1,1 +1,2 @@
+export { exitWithSupervisor } from './exit-with-supervisor.ts';
 export { ProcessSupervisor, type SupervisorOptions } from './process-supervisor.ts';

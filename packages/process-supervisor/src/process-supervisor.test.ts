@@ -61,3 +61,26 @@ test('stop() forwards the signal and resolves once every child has exited; nothi
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(children.length, 3, 'no child was started after stop()');
 });
+
+test('stop() kills with SIGKILL a child still running killAfterMs after its signal', async () => {
+  const logs: string[] = [];
+  let child: ChildProcess | undefined;
+  const supervisor = new ProcessSupervisor({
+    processes: 1,
+    label: 'stuck process',
+    log: (m) => logs.push(m),
+    killAfterMs: 300,
+    spawn: () => {
+      // Ignores SIGTERM, as a worker whose shutdown waits on a Redis that is down.
+      child = fork('-e', [`process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); process.send('up');`], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      return child;
+    },
+  });
+  supervisor.start();
+  await once(child as ChildProcess, 'message');
+  const started = Date.now();
+  await supervisor.stop();
+  assert.equal(child?.signalCode, 'SIGKILL');
+  assert.ok(Date.now() - started >= 300, 'it had its grace period first');
+  assert.deepEqual(logs, ['stuck process 0 still running 300 ms after SIGTERM: SIGKILL']);
+});

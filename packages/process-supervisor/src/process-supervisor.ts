@@ -13,6 +13,12 @@ export interface SupervisorOptions {
   readonly label: string;
   /** Restart delay after a crash, doubled per quick successive crash, capped at 30 s. */
   readonly restartDelayMs?: number;
+  /**
+   * How long stop() lets a child drain after its signal before SIGKILL (default 30 s): a child
+   * stuck in its shutdown (say, closing a connection to a Redis that is down) must not keep the
+   * supervisor from exiting. Give more than the child's own shutdown deadline.
+   */
+  readonly killAfterMs?: number;
 }
 
 /** A process that dies sooner than this after its start is crashing on start-up: back off. */
@@ -27,10 +33,12 @@ const maxRestartDelayMs = 30_000;
 export class ProcessSupervisor {
   private readonly children = new Map<number, ChildProcess>();
   private readonly restartDelayMs: number;
+  private readonly killAfterMs: number;
   private stopping = false;
 
   constructor(private readonly options: SupervisorOptions) {
     this.restartDelayMs = options.restartDelayMs ?? 1000;
+    this.killAfterMs = options.killAfterMs ?? 30_000;
   }
 
   start(): void {
@@ -66,14 +74,23 @@ export class ProcessSupervisor {
     process.once('SIGINT', stop);
   }
 
+  /** Sends `signal` to every child, SIGKILL to any still running `killAfterMs` later; resolves once all have exited. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     this.stopping = true;
+    const { label, log } = this.options;
     await Promise.all(
-      [...this.children.values()].map(
-        (child) =>
+      [...this.children].map(
+        ([index, child]) =>
           new Promise<void>((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
+            const kill = setTimeout(() => {
+              log(`${label} ${index} still running ${this.killAfterMs} ms after ${signal}: SIGKILL`);
+              child.kill('SIGKILL');
+            }, this.killAfterMs);
+            child.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
             child.kill(signal);
           }),
       ),

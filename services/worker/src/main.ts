@@ -1,7 +1,8 @@
 import { fork } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { childEnvironment, loadConfigOrExit, readWorkerConfig } from '@gradcam/config';
-import { ProcessSupervisor } from '@gradcam/process-supervisor';
+import { childEnvironment, loadConfigOrExit, readWorkerConfig, workerMetricsPort } from '@gradcam/config';
+import { ProcessSupervisor, exitWithSupervisor } from '@gradcam/process-supervisor';
 import { createBlobStore } from '@gradcam/storage';
 import { createLogger, createRegistry } from '@gradcam/telemetry';
 import { startStatusServer } from './status-server.ts';
@@ -20,6 +21,8 @@ if (config.processes > 1 && indexArgument === undefined) {
     processes: config.processes,
     label: 'worker process',
     log: (m) => log.info(m),
+    // Each engine process stops itself after shutdownTimeoutMs; this is for one that cannot.
+    killAfterMs: config.shutdownTimeoutMs + 10_000,
     // sharp and the filesystem share libuv's pool (4 threads by default): with several batches
     // in flight, uploads would queue behind decoding and rendering.
     spawn: (index) => fork(script, [String(index)], { stdio: 'inherit', env: childEnvironment({ UV_THREADPOOL_SIZE: '16' }) }),
@@ -33,10 +36,25 @@ if (config.processes > 1 && indexArgument === undefined) {
   const registry = createRegistry({ defaultMetrics: true, defaultLabels: { worker: String(index) } });
   const store = createBlobStore(config.storage);
   let worker: RunningWorker | undefined;
-  // Each engine process has its own port: the first one gets the configured port.
-  const server = await startStatusServer({ host: config.host, port: config.metricsPort + index, registry, ready: () => worker !== undefined });
-  const shutdown = async (signal: string) => {
-    log.info(`${signal}: finishing the current batch`);
+  // Each engine process has its own port: the first one gets the configured port (with 0, each
+  // takes a free one, which the log line below gives).
+  const server = await startStatusServer({ host: config.host, port: workerMetricsPort(config.metricsPort, index), registry, ready: () => worker !== undefined });
+  const address = server.server.address() as AddressInfo;
+  log.info(`status server (/metrics, /healthz, /readyz) on ${address.address}:${address.port}`);
+  let stopping = false;
+  const shutdown = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${reason}: finishing the current batch`);
+    // close() waits for the batch in flight and for Redis, which may be down or never answer.
+    // Past the deadline the batch's locks have lapsed: BullMQ's stalled-job check (any worker,
+    // this one once restarted included) moves its jobs back to waiting, so exiting loses no
+    // accepted job; the rewrite is idempotent (keys are fixed per inference).
+    const deadline = setTimeout(() => {
+      log.error(`${reason}: not closed after ${config.shutdownTimeoutMs} ms (Redis or storage not answering?); exiting, unfinished jobs return to the queue when their locks lapse`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
     await worker?.close();
     await store.close();
     await server.close();
@@ -44,6 +62,9 @@ if (config.processes > 1 && indexArgument === undefined) {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  // Forked by the supervisor: should it die (even by SIGKILL), stop too rather than run on under
+  // init, taking jobs nobody supervises and holding the output pipes of whoever ran it.
+  exitWithSupervisor(() => void shutdown('supervisor gone'));
   try {
     worker = await startWorkerProcess({ config, store, telemetry: createWorkerTelemetry(registry), log: { info: (m) => log.info(m), error: (m) => log.error(m) }, name });
     log.info(`worker ${index} ready: batches of up to ${config.batchSize}, ${config.batchWaitMs} ms wait, ${worker.backend} backend`);

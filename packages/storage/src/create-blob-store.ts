@@ -1,12 +1,20 @@
 import type { StorageConfig } from '@gradcam/config';
 import type { BlobStore } from './blob-store.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
-import { S3BlobStore } from './s3-blob-store.ts';
+import { S3BlobStore, type S3BlobStoreOptions } from './s3-blob-store.ts';
 
-/** The store a deployment configured: S3 when a bucket is set, else the embedded local one. */
-export function createBlobStore(config: StorageConfig): FsBlobStore | S3BlobStore {
+/** How long an S3 store waits before it calls the endpoint unavailable: a service's own choice. */
+export type S3Timeouts = Pick<S3BlobStoreOptions, 'maxAttempts' | 'connectionTimeoutMs' | 'socketTimeoutMs'>;
+
+/**
+ * The store a deployment configured: S3 when a bucket is set, else the embedded local one.
+ * `s3Timeouts` overrides the S3 store's defaults (5 s of silence × 3 attempts), for a service that
+ * must answer its own clients sooner (ingest).
+ */
+export function createBlobStore(config: StorageConfig, s3Timeouts: S3Timeouts = {}): FsBlobStore | S3BlobStore {
   if (config.kind === 's3') {
     return new S3BlobStore({
+      ...s3Timeouts,
       bucket: config.bucket,
       region: config.region,
       endpoint: config.endpoint,

@@ -9,4 +9,4 @@ export { multipartThresholdBytes, S3BlobStore } from './s3-blob-store.ts';
 export type { S3BlobStoreOptions } from './s3-blob-store.ts';
 export { isStorageError, StorageError } from './storage-error.ts';
 export type { StorageErrorCode, StorageErrorOptions } from './storage-error.ts';
-export { createBlobStore } from './create-blob-store.ts';
+export { createBlobStore, type S3Timeouts } from './create-blob-store.ts';

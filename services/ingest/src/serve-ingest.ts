@@ -1,8 +1,8 @@
 import cluster from 'node:cluster';
 import type { IngestConfig } from '@gradcam/config';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
-import { createBlobStore } from '@gradcam/storage';
 import { type Logger, clusterScrape, createRegistry } from '@gradcam/telemetry';
+import { createIngestStore } from './ingest-store.ts';
 import { createIngestApp } from './wire-ingest.ts';
 
 /** The start-up line, from the one process or the cluster's primary once every worker listens. */
@@ -16,7 +16,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
   const onError = (error: Error) => log.warn({ err: error }, 'redis connection error');
   const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-ingest' });
   const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
-  const store = createBlobStore(config.storage);
+  const store = createIngestStore(config.storage);
   const registry = createRegistry({ defaultMetrics: true });
 
   const app = await createIngestApp({

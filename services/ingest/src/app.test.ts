@@ -119,6 +119,8 @@ describe('POST /v1/inferences', () => {
       assert.equal(response.headers['retry-after'], undefined, `${code} is final: no Retry-After`);
     }
     for (const id of ['text-image', 'no-model', 'missing-ref', 'uri-double']) assert.equal(await h.queue.getJob(id), undefined);
+    const metrics = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, new RegExp(`^gradcam_ingest_records_total\\{outcome="rejected"\\} ${cases.length}$`, 'm'), 'schema failures are rejected records too');
   });
 
   test('concurrent submissions of one id: one is accepted, the other told to retry; the decision is counted once', async () => {
@@ -329,6 +331,8 @@ describe('POST /v1/inferences:batch', () => {
     );
     assert.equal(body.results[3]?.model, undefined, 'a repeat within the batch carries no model: it is not counted again');
     const metrics = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^gradcam_ingest_records_total\{outcome="rejected"\} 1$/m, 'the record failing its schema is counted as rejected');
+    assert.match(metrics, /^gradcam_ingest_records_total\{outcome="accepted"\} 2$/m);
     assert.match(metrics, /^gradcam_ingest_capture_decisions_total\{model="nsfw-mobilenet-v2",decision="explain",reason="low-confidence"\} 1$/m);
     assert.equal((await captureDecisions(h))['nsfw-mobilenet-v2|explain|low-confidence'], '1');
     assert.ok(await h.queue.getJob('b-unsure'));

@@ -15,6 +15,8 @@ import { readMultipartRecord } from './multipart-record.ts';
 export interface IngestTelemetry {
   request(route: string, status: number, seconds: number): void;
   records(outcomes: readonly RecordOutcome[]): void;
+  /** Records refused before acceptRecords saw them (failing the record schema): counted as rejected. */
+  invalidRecords(count: number): void;
   captured(model: string, explain: boolean, reason: string): void;
   /** Prometheus exposition of this process's registry. */
   scrape(): Promise<{ contentType: string; body: string }>;
@@ -112,7 +114,14 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
 
   app.post('/v1/inferences', guarded, async (request, reply) => {
     await admit();
-    const record = parseRecord(request.isMultipart() ? await readMultipartRecord(request, deps.maxBodyBytes) : request.body);
+    const body = request.isMultipart() ? await readMultipartRecord(request, deps.maxBodyBytes) : request.body;
+    let record: InferenceRecord;
+    try {
+      record = parseRecord(body);
+    } catch (error) {
+      deps.telemetry.invalidRecords(1);
+      throw error;
+    }
     const [outcome] = await accept([record]);
     if (!outcome) throw new Error('no outcome');
     if ('error' in outcome) throw outcome.error;
@@ -137,6 +146,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
         return { index: at, ...(typeof id === 'string' && { id }), ...apiErrorBody(error as ApiError) };
       }
     });
+    deps.telemetry.invalidRecords(body.records.length - valid.length);
     const outcomes = await accept(valid.map((v) => v.record));
     outcomes.forEach((outcome, i) => {
       const at = (valid[i] as { at: number }).at;

@@ -15,6 +15,9 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
       for (const outcome of outcomes) counts['error' in outcome ? 'rejected' : outcome.duplicate ? 'duplicate' : 'accepted']++;
       for (const [result, count] of Object.entries(counts)) if (count > 0) metrics.records.inc({ outcome: result }, count);
     },
+    invalidRecords(count) {
+      if (count > 0) metrics.records.inc({ outcome: 'rejected' }, count);
+    },
     captured(model, explain, reason) {
       metrics.captureDecisions.inc({ model, decision: explain ? 'explain' : 'skip', reason });
     },

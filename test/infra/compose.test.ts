@@ -163,6 +163,13 @@ test('long-running services have healthchecks, and the files they run exist', ()
   }
 });
 
+test('ingest, review and the worker are healthy once ready (/readyz), not merely alive: the worker only after its models load', () => {
+  for (const [name, port] of [['ingest', 8080], ['review', 8081], ['worker', 9465]] as const) {
+    const words = commandWords(serviceOf(compose, name).healthcheck?.test);
+    assert.ok(words.includes(`http://127.0.0.1:${port}/readyz`), `${name}: healthcheck asks ${words.join(' ')}`);
+  }
+});
+
 test('publishes ingest 8080, exporter 9464, Prometheus 9090 and Grafana 3000, matching the ports the services listen on', () => {
   const published = (name: string) => (serviceOf(compose, name).ports ?? []).map(String);
   assert.ok(published('ingest').includes('8080:8080'));

@@ -65,7 +65,7 @@ test('a missing promtool fails with the command that installs it', async () => {
 
 test('the required alerts exist, each with a severity, a summary and a description', () => {
   const names = rules.map((r) => r.alert);
-  for (const required of ['GradcamQueueBacklogGrowing', 'GradcamExplainFailureRatioHigh', 'GradcamE2ELatencyP95High', 'GradcamNoWorkers']) {
+  for (const required of ['GradcamQueueBacklogGrowing', 'GradcamExplainFailureRatioHigh', 'GradcamE2ELatencyP95High', 'GradcamNoWorkers', 'GradcamIngestDown']) {
     assert.ok(names.includes(required), `missing alert ${required}`);
   }
   assert.equal(new Set(names).size, names.length, 'alert names are unique');

@@ -252,15 +252,31 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
       : { id, error: inProgress(id) };
   });
   // A repeat of an id within this batch has no outcome of its own: it is its first's, as a
-  // duplicate, without `model` (the first already counted the capture decision).
-  return records.map((record, at) => {
+  // duplicate, without `model` (the first already counted the capture decision), or its first's
+  // error when that is not final (409 in progress, 503). A first refused for its own content (a
+  // final 4xx) says nothing about the repeat: the repeats are judged on their own, in a round of
+  // their own (the next copy of the id is then the first).
+  const ownRound: number[] = [];
+  const answered = records.map((record, at): RecordOutcome | undefined => {
     const own = outcomes[at];
     if (own) return own;
     const first = outcomes[firstAt.get(record.id) as number] as RecordOutcome;
-    if (!('status' in first)) return first;
-    return { id: first.id, status: first.status, duplicate: true, reason: first.reason };
+    if ('status' in first) return { id: first.id, status: first.status, duplicate: true, reason: first.reason };
+    if (!isFinalRefusal(first.error)) return first;
+    ownRound.push(at);
+    return undefined;
   });
+  if (ownRound.length > 0) {
+    const judged = await acceptRecords(deps, ownRound.map((at) => records[at] as InferenceRecord));
+    ownRound.forEach((at, i) => {
+      answered[at] = judged[i];
+    });
+  }
+  return answered as RecordOutcome[];
 }
+
+/** A refusal of the record itself (bad input), which retrying the same record cannot change. */
+const isFinalRefusal = (error: ApiError) => error.status >= 400 && error.status < 500 && error.status !== 409 && error.status !== 429;
 
 /** Releases claims; a failure is left to the claims' expiry (the caller is already answering an error). */
 async function releaseQuietly(deps: AcceptDeps, holder: string, ids: readonly string[]): Promise<void> {

@@ -342,6 +342,33 @@ describe('POST /v1/inferences:batch', () => {
     assert.deepEqual(status.json<{ capture: unknown }>().capture, { explain: false, reason: 'not-sampled', policy: 'confidence<0.5' });
   });
 
+  test('a repeat of an id whose first copy was refused for its content is judged on its own', async () => {
+    const records = [
+      record('same-1', { model: { name: 'resnet-9000' } }),
+      record('same-1'),
+      record('same-1'),
+      record('same-2', { image: { uri: 's3://local/nothing/here.jpg' } }),
+      record('same-2', { image: { uri: 's3://local/nothing/there.jpg' } }),
+    ];
+    const response = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records } });
+    assert.equal(response.statusCode, 200, response.body);
+    const body = response.json<{ accepted: number; results: Record<string, unknown>[] }>();
+    assert.deepEqual(
+      body.results.map((r) => [r.index, r.id, r.status === undefined ? (r.error as { code: string }).code : 'accepted', r.duplicate]),
+      [
+        [0, 'same-1', 'MODEL_NOT_SERVED', undefined],
+        [1, 'same-1', 'accepted', false],
+        [2, 'same-1', 'accepted', true],
+        [3, 'same-2', 'IMAGE_NOT_FOUND', undefined],
+        [4, 'same-2', 'IMAGE_NOT_FOUND', undefined],
+      ],
+    );
+    assert.match(String((body.results[4]?.error as { message: string }).message), /there\.jpg/, 'the second copy was checked itself');
+    assert.equal(body.accepted, 2);
+    const status = await h.app.inject({ method: 'GET', url: '/v1/inferences/same-1', headers: auth });
+    assert.equal(status.statusCode, 200, status.body);
+  });
+
   test('more than 1,000 records, or none, is one error', async () => {
     for (const records of [[], Array.from({ length: 1001 }, (_, i) => ({ id: `x${i}` }))]) {
       const response = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records } });

@@ -3,6 +3,7 @@ import { readLocalStackConfig } from '@gradcam/config';
 import { RedisServerNotFoundError } from '@gradcam/dev-services';
 import { UsageError } from '../cli-error.ts';
 import { StackStartAbortedError, startLocalStack } from '../local-stack/local-stack.ts';
+import { ServiceExitedError } from '../local-stack/service-exited-error.ts';
 import { handleStopSignals } from '../local-stack/stop-signals.ts';
 
 export const upUsage = `Usage: gradcam up   (npm start)
@@ -38,6 +39,12 @@ export async function upCommand(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (error instanceof RedisServerNotFoundError) throw new UsageError(error.message);
+    // One line with the service's last error line (with --quiet too): exit 2 for a
+    // configuration error, as for one found before the start.
+    if (error instanceof ServiceExitedError) {
+      console.error(`gradcam up: ${error.message}`);
+      return error.configurationError ? 2 : 1;
+    }
     throw error;
   }
   console.log(`
@@ -52,7 +59,12 @@ gradcam pipeline is up
 
 Try: npm run demo   (posts the sample images and prints where their explanations landed)
 Stop: Ctrl-C`);
-  await stopRequested;
+  const died = await Promise.race([stopRequested.then(() => undefined), stack.died]);
+  if (died !== undefined) {
+    console.error(`gradcam up: ${died.message}; stopping the rest of the stack`);
+    await stack.stop();
+    return 1;
+  }
   console.log('stopping: workers finish their current batch…');
   await stack.stop();
   return 0;

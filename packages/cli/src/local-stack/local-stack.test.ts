@@ -4,15 +4,45 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readLocalStackConfig } from '@gradcam/config';
+import { spawnSync } from 'node:child_process';
+import { ConfigError, readLocalStackConfig } from '@gradcam/config';
 import { freePort } from '@gradcam/dev-services';
 import { StackStartAbortedError, startLocalStack } from './local-stack.ts';
-import { startService } from './service-process.ts';
+import { ServiceExitedError } from './service-exited-error.ts';
+import { repoRoot, startService, waitUntilReady } from './service-process.ts';
 
 /** Field 5 of /proc/<pid>/stat: the process group. */
 function processGroup(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+/** Live processes whose command line matches. */
+function processesMatching(pattern: RegExp): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (pattern.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim())) pids.push(Number(entry));
+    } catch {
+      // Gone between readdir and read.
+    }
+  }
+  return pids;
+}
+
+async function stackPorts(stateDir: string, extra: Record<string, string> = {}) {
+  const [ingest, exporter, review, workerMetrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  return readLocalStackConfig({
+    GRADCAM_STATE_DIR: stateDir,
+    GRADCAM_INGEST_PORT: String(ingest),
+    GRADCAM_EXPORTER_PORT: String(exporter),
+    GRADCAM_REVIEW_PORT: String(review),
+    GRADCAM_WORKER_METRICS_PORT: String(workerMetrics),
+    GRADCAM_WORKER_PROCESSES: '1',
+    ...extra,
+  });
 }
 
 /** Live processes started by this test process, directly or not, that belong to a stack. */
@@ -87,6 +117,85 @@ test('a stop requested while the stack starts stops what started (Redis, the loa
     clearTimeout(timer);
     assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
   } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('a service exiting 78 before it is ready is a ServiceExitedError with its last error line, not its stack trace', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-service-'));
+  try {
+    const entry = join(dir, 'service.mjs');
+    await writeFile(entry, `console.error('fixture: configuration error: GRADCAM_FIXTURE: bad value'); console.error('Node.js v20.0.0'); process.exitCode = 78;\n`);
+    const service = startService({ name: 'fixture', entry, env: process.env });
+    const port = await freePort();
+    await assert.rejects(waitUntilReady(service, `http://127.0.0.1:${port}/readyz`, 10_000), (error: unknown) => {
+      assert.ok(error instanceof ServiceExitedError, String(error));
+      assert.ok(error.configurationError);
+      assert.equal(error.message, 'fixture exited (code 78, a configuration error) before it was ready: fixture: configuration error: GRADCAM_FIXTURE: bad value');
+      return true;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bad service variable stops the stack before anything starts, as a ConfigError naming it', async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-stack-'));
+  try {
+    const config = await stackPorts(stateDir);
+    for (const [variable, value] of [['GRADCAM_CAPTURE_POLICY', 'bogus'], ['GRADCAM_REVIEW_POLICY', 'bogus=1'], ['GRADCAM_REVIEW_TOKENS', 'bad'], ['GRADCAM_BATCH_SIZE', 'x']] as const) {
+      const lines: string[] = [];
+      const started = Date.now();
+      const starting = startLocalStack({ config, env: { [variable]: value }, onLine: (line) => lines.push(line) });
+      await assert.rejects(starting, (error: unknown) => error instanceof ConfigError && error.variable === variable, variable);
+      assert.ok(Date.now() - started < 5_000, `${variable}: refused at once, not after Redis and the models`);
+      assert.deepEqual(lines, [], `${variable}: no service was started`);
+    }
+    assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('gradcam up --quiet with a bad service variable: one line naming it, exit 2', async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-stack-'));
+  try {
+    const result = spawnSync(process.execPath, ['packages/cli/bin/gradcam.js', 'up', '--quiet'], {
+      cwd: repoRoot,
+      env: { ...process.env, GRADCAM_STATE_DIR: stateDir, GRADCAM_CAPTURE_POLICY: 'bogus', GRADCAM_WORKER_PROCESSES: '1', GRADCAM_INGEST_PORT: String(await freePort()) },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /^gradcam up: configuration error: GRADCAM_CAPTURE_POLICY: unknown term "bogus"[^\n]*\n$/);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('a service that dies after start-up is reported (died), its orphans leave, and stop() still leaves nothing running', { timeout: 300_000 }, async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-stack-'));
+  let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
+  try {
+    const config = await stackPorts(stateDir, { GRADCAM_WORKER_PROCESSES: '2' });
+    stack = await startLocalStack({ config, env: { GRADCAM_BACKEND: 'wasm', GRADCAM_RENDER_THREADS: '0' } });
+    const entry = join(repoRoot, 'services/worker/src/main.ts');
+    const [supervisor, ...more] = processesMatching(/^\S*node .*services\/worker\/src\/main\.ts$/);
+    const engines = processesMatching(new RegExp(`${entry.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\d+$`));
+    assert.ok(supervisor !== undefined && more.length === 0, 'one worker supervisor');
+    assert.equal(engines.length, 2, 'two engine processes');
+    process.kill(supervisor, 'SIGKILL');
+    const died = await Promise.race([stack.died, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
+    assert.ok(died instanceof ServiceExitedError, 'the stack noticed');
+    assert.equal(died.service, 'worker');
+    assert.match(died.message, /^worker exited \(code 137\) after start-up/);
+    const deadline = Date.now() + 30_000;
+    while (processesMatching(/services\/worker\/src\/main\.ts \d+$/).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(processesMatching(/services\/worker\/src\/main\.ts \d+$/), [], 'the engine processes left with their supervisor');
+    await stack.stop();
+    assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
+  } finally {
+    await stack?.stop();
     await rm(stateDir, { recursive: true, force: true });
   }
 });

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type LocalStackConfig, childEnvironment } from '@gradcam/config';
+import { type LocalStackConfig, checkServiceConfigs, childEnvironment } from '@gradcam/config';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { ServiceExitedError } from './service-exited-error.ts';
 import { type ServiceProcess, repoRoot, startService, waitUntilReady } from './service-process.ts';
 
 export interface LocalStack {
@@ -15,6 +16,12 @@ export interface LocalStack {
   readonly redisUrl: string;
   readonly token: string;
   readonly storageDir: string | undefined;
+  /**
+   * Settles when a service exits on its own while the stack runs (a crash, a SIGKILL): the stack
+   * is then incomplete, and whoever runs it should say so and stop(). Never settles once stop()
+   * has begun.
+   */
+  readonly died: Promise<ServiceExitedError>;
   /** SIGTERM to every service (workers flush their batch), then the private Redis. Safe twice. */
   stop(): Promise<void>;
 }
@@ -69,8 +76,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let redisStarting: Promise<RedisServer> | undefined;
   const services: ServiceProcess[] = [];
   let stopped: Promise<void> | undefined;
+  let stopping = false;
   const stop = () =>
     (stopped ??= (async () => {
+      stopping = true;
       // Ingest first (no new work), then workers (finish the batch), then the exporter and Redis.
       for (const group of [['ingest', 'review'], ['worker'], ['metrics-exporter']]) {
         await Promise.all(services.filter((s) => group.includes(s.name)).map((s) => s.stop()));
@@ -88,30 +97,37 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   aborted.catch(() => {});
   const step = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, aborted]);
   try {
-    if (config.redisUrl === undefined) redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
-    const redisUrl = config.redisUrl ?? (await step(redisStarting as Promise<RedisServer>)).url;
     const token = config.apiToken ?? (await step(localToken(stateDir, 'api-token')));
     const reviewTokens = config.reviewTokens ?? `local-reviewer:${await step(localToken(stateDir, 'review-token'))}`;
     const reviewToken = reviewTokens.split(',')[0]?.split(':').slice(1).join(':') ?? '';
     const storageDir = config.s3Configured ? undefined : join(stateDir, 'storage');
     const ingestUrl = `http://127.0.0.1:${config.ingestPort}`;
-    const env = childEnvironment({
-      REDIS_URL: redisUrl,
-      GRADCAM_API_TOKENS: token,
-      GRADCAM_PUBLIC_URL: ingestUrl,
-      GRADCAM_HOST: '127.0.0.1',
-      GRADCAM_INGEST_PORT: String(config.ingestPort),
-      GRADCAM_EXPORTER_PORT: String(config.exporterPort),
-      GRADCAM_WORKER_METRICS_PORT: String(config.workerMetricsPort),
-      GRADCAM_REVIEW_PORT: String(config.reviewPort),
-      GRADCAM_REVIEW_TOKENS: reviewTokens,
-      GRADCAM_REVIEW_POLICY: config.reviewPolicy,
-      // The AWS SDK warns once per process that it will want Node 22; Node 20 is supported here.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      GRADCAM_WORKER_PROCESSES: String(config.workerProcesses),
-      ...(storageDir === undefined ? {} : { GRADCAM_STORAGE_DIR: storageDir }),
-      ...options.env,
-    });
+    const serviceEnv = (redisUrl: string) =>
+      childEnvironment({
+        REDIS_URL: redisUrl,
+        GRADCAM_API_TOKENS: token,
+        GRADCAM_PUBLIC_URL: ingestUrl,
+        GRADCAM_HOST: '127.0.0.1',
+        GRADCAM_INGEST_PORT: String(config.ingestPort),
+        GRADCAM_EXPORTER_PORT: String(config.exporterPort),
+        GRADCAM_WORKER_METRICS_PORT: String(config.workerMetricsPort),
+        GRADCAM_REVIEW_PORT: String(config.reviewPort),
+        GRADCAM_REVIEW_TOKENS: reviewTokens,
+        GRADCAM_REVIEW_POLICY: config.reviewPolicy,
+        // The AWS SDK warns once per process that it will want Node 22; Node 20 is supported here.
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        GRADCAM_WORKER_PROCESSES: String(config.workerProcesses),
+        ...(storageDir === undefined ? {} : { GRADCAM_STORAGE_DIR: storageDir }),
+        ...options.env,
+      });
+    // Every service's own reader, on the environment it will get, before anything starts: a bad
+    // GRADCAM_CAPTURE_POLICY or GRADCAM_REVIEW_TOKENS is a ConfigError naming it now, not a
+    // service exiting 78 after Redis has started and the models have loaded. Only the private
+    // Redis's URL is not known yet; any valid one stands in for it.
+    checkServiceConfigs(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
+    if (config.redisUrl === undefined) redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
+    const redisUrl = config.redisUrl ?? (await step(redisStarting as Promise<RedisServer>)).url;
+    const env = serviceEnv(redisUrl);
     const start = (name: string) => {
       const service = startService({ name, entry: `services/${name}/src/main.ts`, env, ...(options.onLine && { onLine: options.onLine }) });
       services.push(service);
@@ -134,7 +150,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         waitUntilReady(review, `${reviewUrl}/readyz`, timeout),
       ]),
     );
-    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, stop };
+    // A service that dies from now on leaves the stack incomplete (a worker supervisor killed:
+    // nothing explains; ingest gone: nothing is accepted): report it rather than run on.
+    const died = new Promise<ServiceExitedError>((resolve) => {
+      for (const service of services) {
+        void service.exited.then((how) => {
+          if (!stopping) resolve(new ServiceExitedError(service.name, how, 'after start-up', service.lastErrorLine()));
+        });
+      }
+    });
+    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, died, stop };
     await writeFile(join(stateDir, stackFileName), `${JSON.stringify({ ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir }, null, 2)}\n`, { mode: 0o600 });
     return stack;
   } catch (error) {

@@ -25,8 +25,11 @@ function retryableError(error: unknown): string | undefined {
   return typeof code === 'string' && droppedConnection.has(code) ? `connection dropped (${code})` : undefined;
 }
 
-/** Per-record answers that a later attempt can change: the id was busy, or a dependency failed for that record. */
-const retryableRecordCodes = new Set(['INFERENCE_IN_PROGRESS', 'STORAGE_UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE']);
+/**
+ * Per-record answers that a later attempt can change: the id was busy, a dependency failed for
+ * that record, or no live worker serves its model version yet (workers starting or upgrading).
+ */
+const retryableRecordCodes = new Set(['INFERENCE_IN_PROGRESS', 'STORAGE_UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE', 'MODELS_NOT_ANNOUNCED', 'MODEL_VERSION_NOT_SERVED']);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -34,6 +34,7 @@ test('defaults: local storage, capture everything, one worker process per core',
   const worker = readWorkerConfig(base);
   assert.equal(worker.batchSize, 8);
   assert.deepEqual(worker.models, ['nsfw-mobilenet-v2']);
+  assert.throws(() => readWorkerConfig({ ...base, GRADCAM_MODELS: ' , ' }), /^ConfigError: GRADCAM_MODELS: names no model/);
   assert.ok(worker.processes >= 1);
   assert.equal(readExporterConfig(base).port, 9464);
 });

@@ -162,6 +162,13 @@ export function assertWorkerPortsFit(metricsPort: number, processes: number): vo
   }
 }
 
+/** The models a worker loads. Set but naming none (`,`) is a mistake: such a worker would serve nothing. */
+function servedModels(env: EnvReader): string[] {
+  const models = env.list('GRADCAM_MODELS', ['nsfw-mobilenet-v2']);
+  if (models.length === 0) throw new ConfigError('GRADCAM_MODELS', 'names no model: list one or more, e.g. nsfw-mobilenet-v2 (or leave it unset)');
+  return models;
+}
+
 export function readWorkerConfig(raw: Env): WorkerConfig {
   const env = new EnvReader(raw);
   const processes = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
@@ -174,7 +181,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     batchSize: env.integer('GRADCAM_BATCH_SIZE', 8, { min: 1, max: 256 }),
     batchWaitMs: env.integer('GRADCAM_BATCH_WAIT_MS', 50, { min: 0, max: 60_000 }),
     backend: env.oneOf('GRADCAM_BACKEND', ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'], 'auto'),
-    models: env.list('GRADCAM_MODELS', ['nsfw-mobilenet-v2']),
+    models: servedModels(env),
     metricsPort,
     host: env.host('GRADCAM_HOST', '0.0.0.0'),
     lockDurationMs,

@@ -40,7 +40,7 @@ before(async () => {
   stack = await startLocalStack({
     config: {
       redisUrl: redis.url,
-      apiToken: 'e2e-token-0123456789abcdef',
+      apiTokens: 'e2e-token-0123456789abcdef,e2e-second-token-0123456789',
       ingestPort,
       exporterPort,
       workerMetricsPort,
@@ -108,7 +108,9 @@ test(`${total} records end to end: every manifest and artifact in place under th
 test('a resubmitted id makes no second job and rewrites nothing', async () => {
   const resubmitted = ids.slice(0, 10);
   const before = await Promise.all(resubmitted.map((id) => client.status(id)));
-  const again = await client.postBatch(resubmitted.map((id) => inlineRecord(id, samplePhotos[0] as (typeof samplePhotos)[number])));
+  // Resubmitted with the second of the configured tokens: the stack passes ingest all of them.
+  const second = new IngestClient({ baseUrl: stack.ingestUrl, token: 'e2e-second-token-0123456789' });
+  const again = await second.postBatch(resubmitted.map((id) => inlineRecord(id, samplePhotos[0] as (typeof samplePhotos)[number])));
   assert.equal(again.accepted, 10);
   assert.ok(again.results.every((r) => r.duplicate === true && r.status === 'queued'));
   for (const [i, id] of resubmitted.entries()) {

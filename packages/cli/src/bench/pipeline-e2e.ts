@@ -102,7 +102,7 @@ async function benchStackConfig(plan: E2ePlan, stateDir: string): Promise<LocalS
     ...base,
     ...ports,
     redisUrl: undefined,
-    apiToken: undefined,
+    apiTokens: undefined,
     workerProcesses: plan.processes,
     stateDir,
     s3Configured: false,

@@ -1,3 +1,4 @@
+import { parseDecimal } from '@gradcam/sampling';
 import { ConfigError } from './config-error.ts';
 
 /**
@@ -19,8 +20,8 @@ export interface CapturePolicy {
 const variable = 'GRADCAM_CAPTURE_POLICY';
 
 function fraction(term: string, raw: string): number {
-  const value = Number(raw);
-  if (raw === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new ConfigError(variable, `"${term}": expected a number from 0 to 1`);
+  const value = parseDecimal(raw);
+  if (value === undefined || value < 0 || value > 1) throw new ConfigError(variable, `"${term}": expected a decimal number from 0 to 1`);
   return value;
 }
 
@@ -36,7 +37,12 @@ export function parseCapturePolicy(text: string): CapturePolicy {
   let rate = 0;
   let confidenceBelow = 0;
   let classes: number[] = [];
+  // A repeated kind would silently replace the earlier term (classes=1,classes=2 → [2]).
+  const seen = new Set<string>();
   for (const term of terms) {
+    const kind = /^[a-z]+[<=]?/.exec(term)?.[0] ?? term;
+    if (seen.has(kind)) throw new ConfigError(variable, `"${term}": "${kind}" is given twice; join classes as classes=A|B`);
+    seen.add(kind);
     const rateMatch = /^rate=(.*)$/.exec(term);
     const confidenceMatch = /^confidence<(.*)$/.exec(term);
     const classesMatch = /^classes=(.*)$/.exec(term);

@@ -14,6 +14,7 @@ export { budget, type BudgetOptions, type BudgetPolicy, type TrafficRateProvider
 export { anyOf } from './policies/any-of.ts';
 export { noReview } from './policies/no-review.ts';
 export { parseReviewPolicy, type ParseReviewPolicyOptions } from './parse-review-policy.ts';
+export { parseDecimal } from './decimal-number.ts';
 export { ReviewPolicyError } from './errors/review-policy-error.ts';
 export { DecayedHistogram, type DecayedHistogramOptions } from './estimators/decayed-histogram.ts';
 export { SlidingWindowRate } from './estimators/sliding-window-rate.ts';

@@ -1,3 +1,4 @@
+import { parseDecimal } from './decimal-number.ts';
 import { ReviewPolicyError } from './errors/review-policy-error.ts';
 import { anyOf } from './policies/any-of.ts';
 import { budget, type TrafficRateProvider } from './policies/budget.ts';
@@ -18,14 +19,14 @@ const grammar =
   'use none, or terms joined by "," or "|": budget=K[/h][@10m], rate=R, confidence<T, confidence=LO..HI, class-quota=N[/h|/30m|/d], border>X, entropy>X, entropy<X, overlap<X';
 
 function fraction(term: string, raw: string): number {
-  const value = Number(raw);
-  if (raw.trim() === '' || !(value >= 0 && value <= 1)) throw new ReviewPolicyError(term, 'expected a number from 0 to 1');
+  const value = parseDecimal(raw);
+  if (value === undefined || !(value >= 0 && value <= 1)) throw new ReviewPolicyError(term, 'expected a decimal number from 0 to 1');
   return value;
 }
 
 function positive(term: string, raw: string, what: string): number {
-  const value = Number(raw);
-  if (raw.trim() === '' || !(value > 0 && Number.isFinite(value))) throw new ReviewPolicyError(term, `expected ${what} (a number > 0)`);
+  const value = parseDecimal(raw);
+  if (value === undefined || !(value > 0 && Number.isFinite(value))) throw new ReviewPolicyError(term, `expected ${what} (a decimal number > 0)`);
   return value;
 }
 

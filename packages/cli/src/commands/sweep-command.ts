@@ -8,15 +8,25 @@ export const sweepUsage = `Usage: gradcam sweep-partials <store folder> [--older
 Removes the temporary .partial files that writers killed mid-write (SIGKILL, out of memory, power
 loss) left in a local filesystem store (GRADCAM_STORAGE_DIR, .gradcam/storage for npm start).
 Objects are never touched, and only temporary files not modified for --older-than (default 1h,
-units s, m, h, d) are removed, so a write in progress is safe. S3 needs no sweep: give the bucket
+units s, m, h, d; at least 1m) are removed, so a write in progress is safe. S3 needs no sweep: give the bucket
 a lifecycle rule that aborts incomplete multipart uploads.`;
 
 const units: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/**
+ * A write in progress is told from an abandoned one only by its modification time, touched as data
+ * arrives; below a minute a slow upload, or simply the one being written now, would be swept.
+ */
+const minimumAgeMs = 60_000;
+
 function parseAge(text: string): number {
   const match = /^(\d+(?:\.\d+)?)([smhd])$/.exec(text.trim());
   if (!match) throw new UsageError(`--older-than must be a number and a unit (s, m, h or d), e.g. 90m; got "${text}"`);
-  return Number(match[1]) * (units[match[2] as string] as number);
+  const ms = Number(match[1]) * (units[match[2] as string] as number);
+  if (ms < minimumAgeMs) {
+    throw new UsageError(`--older-than must be at least 1m: younger temporary files may be writes still in progress; got "${text}"`);
+  }
+  return ms;
 }
 
 export async function sweepCommand(argv: readonly string[]): Promise<number> {

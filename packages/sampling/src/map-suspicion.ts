@@ -47,8 +47,22 @@ function borderComponent(map: ReviewMap): number {
   return ring >= 1 ? 0 : clamp01((map.borderMass - ring) / (1 - ring));
 }
 
+/**
+ * Whether the map holds any mass. The engine reports entropy 0 for a map with none (all zero: the
+ * method found nothing for the class), the same as for one hot cell; the normalised map tells them
+ * apart, since a peak leaves its cell at 1 while a constant map normalises to all zeros (and a
+ * constant map with mass has entropy 1). `histogramIntersection` takes such a map as flat, so it
+ * is never "peaked" either.
+ */
+export function hasMass(map: ReviewMap): boolean {
+  if (map.entropy > 0) return true;
+  for (const v of map.normalized) if (v > 0) return true;
+  return false;
+}
+
 const diffuseComponent = (entropy: number): number => clamp01((entropy - suspicionScales.diffuseFrom) / (1 - suspicionScales.diffuseFrom));
-const peakedComponent = (entropy: number): number => clamp01((suspicionScales.peakedFrom - entropy) / suspicionScales.peakedFrom);
+const peakedComponent = (map: ReviewMap): number =>
+  map.entropy < suspicionScales.peakedFrom && hasMass(map) ? clamp01((suspicionScales.peakedFrom - map.entropy) / suspicionScales.peakedFrom) : 0;
 
 /** The map of `classIndex` by `method` (the first listed when repeated). */
 export function findMap(maps: readonly ReviewMap[], method: string, classIndex: number): ReviewMap | undefined {
@@ -96,7 +110,7 @@ export function mapSuspicion(input: ReviewInput, top: TopTwo = topTwo(input.prob
     if (map.classIndex !== input.predictedClass) continue;
     border = Math.max(border, borderComponent(map));
     diffuse = Math.max(diffuse, diffuseComponent(map.entropy));
-    peaked = Math.max(peaked, peakedComponent(map.entropy));
+    peaked = Math.max(peaked, peakedComponent(map));
   }
   const disagreement = disagreementComponent(input, top);
   return { border, diffuse, peaked, disagreement, score: Math.max(border, diffuse, peaked, disagreement) };
@@ -107,7 +121,7 @@ export function suspicionScore(input: ReviewInput, top: TopTwo): number {
   let score = 0;
   for (const map of input.maps) {
     if (map.classIndex !== input.predictedClass) continue;
-    score = Math.max(score, borderComponent(map), diffuseComponent(map.entropy), peakedComponent(map.entropy));
+    score = Math.max(score, borderComponent(map), diffuseComponent(map.entropy), peakedComponent(map));
   }
   return score >= 1 ? 1 : Math.max(score, disagreementComponent(input, top));
 }

@@ -31,6 +31,17 @@ test('diffuse and peaked maps ramp up at the ends of the entropy range; only pre
   close(otherClass.score, 0);
 });
 
+test('a map with no mass (all zero, entropy 0 from the engine) is not peaked; one hot cell still is', () => {
+  const empty = reviewMap({ classIndex: 0, normalized: new Float32Array(49), borderMass: 0, entropy: 0 });
+  const input = reviewInput({ probabilities: [0.99, 0.01], maps: [empty] });
+  close(mapSuspicion(input).peaked, 0);
+  close(mapSuspicion(input).score, 0);
+  close(priorityScore(input), uncertainty([0.99, 0.01]));
+  const hot = new Float32Array(49);
+  hot[24] = 1;
+  close(mapSuspicion(reviewInput({ maps: [reviewMap({ classIndex: 0, normalized: hot, borderMass: 0, entropy: 0 })] })).peaked, 1);
+});
+
 test('disagreement of the top-2 maps is weighted by how close the runner-up is', () => {
   const maps = [
     reviewMap({ classIndex: 0, normalized: blobMap(7, 7, 0, 0, 0.8) }),

@@ -27,6 +27,15 @@ test('each rule fires with its own reason, on maps of the predicted class only',
   assert.equal(why({ maps: [] }), 'not-sampled');
 });
 
+test('entropy<X skips a map with no mass: the engine gives it entropy 0, yet it is not peaked', () => {
+  const empty = reviewMap({ classIndex: 0, normalized: new Float32Array(49), borderMass: 0, entropy: 0 });
+  assert.equal(why({ maps: [empty] }), 'not-sampled');
+  const hot = new Float32Array(49);
+  hot[10] = 1;
+  assert.deepEqual(why({ maps: [empty, reviewMap({ classIndex: 0, normalized: hot, borderMass: 1, entropy: 0, method: 'layercam' })] }).slice(0, 2), ['border>0.6', 'border-mass']);
+  assert.deepEqual(why({ maps: [reviewMap({ classIndex: 0, normalized: hot, borderMass: 0, entropy: 0 })] }), ['entropy<0.1', 'peaked-map', 'gradcam map of class 0: entropy 0<0.1']);
+});
+
 test('low overlap between the top-2 classes maps fires when both were computed', () => {
   const apart = [reviewMap({ classIndex: 0, normalized: blobMap(7, 7, 0, 0, 0.8) }), reviewMap({ classIndex: 2, normalized: blobMap(7, 7, 6, 6, 0.8) })];
   const result = why({ probabilities: [0.5, 0.1, 0.4], maps: apart });

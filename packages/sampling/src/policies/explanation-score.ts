@@ -1,4 +1,4 @@
-import { topTwoOverlap } from '../map-suspicion.ts';
+import { hasMass, topTwoOverlap } from '../map-suspicion.ts';
 import type { ReviewDecision } from '../review-decision.ts';
 import type { ReviewMap } from '../review-input.ts';
 import { formatNumber, notSampled, type PolicyVerdict, type ReviewPolicy } from '../review-policy.ts';
@@ -10,7 +10,7 @@ export interface ExplanationScoreOptions {
   readonly borderAbove?: number;
   /** A map of the predicted class with entropy above this (diffuse: looking at nothing). */
   readonly entropyAbove?: number;
-  /** A map of the predicted class with entropy below this (one hot cell: a shortcut?). */
+  /** A map of the predicted class with entropy below this (one hot cell: a shortcut?); a map with no mass is not peaked. */
   readonly entropyBelow?: number;
   /** The top-2 classes' maps (same method) overlapping less than this (histogram intersection). */
   readonly overlapBelow?: number;
@@ -50,7 +50,7 @@ export function explanationScore(options: ExplanationScoreOptions): ReviewPolicy
   }
   if (entropyBelow !== undefined) {
     const text = `entropy<${formatNumber(entropyBelow)}`;
-    rules.push({ text, reason: 'peaked-map', fires: (m) => m.entropy < entropyBelow, detail: (m) => `${where(m)}: entropy ${formatNumber(m.entropy)}<${formatNumber(entropyBelow)}` });
+    rules.push({ text, reason: 'peaked-map', fires: (m) => m.entropy < entropyBelow && hasMass(m), detail: (m) => `${where(m)}: entropy ${formatNumber(m.entropy)}<${formatNumber(entropyBelow)}` });
   }
   const overlapText = overlapBelow === undefined ? undefined : `overlap<${formatNumber(overlapBelow)}`;
   const texts = [...rules.map((r) => r.text), ...(overlapText === undefined ? [] : [overlapText])];

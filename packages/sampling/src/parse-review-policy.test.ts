@@ -26,6 +26,20 @@ test('explanation rules join into one term where the first stands; describe() pa
   assert.equal(parseReviewPolicy('entropy>0.95,rate=0.01,border>0.5').describe(), 'border>0.5|entropy>0.95|rate=0.01');
 });
 
+test('describe() keeps every parameter exactly, so the recorded text is the configured policy', () => {
+  for (const text of [
+    'rate=0.1234567',
+    'budget=1234567/h',
+    'budget=60/h@20.57611666666667m',
+    'class-quota=1234567/h',
+    'class-quota=2.5/0.123456789m',
+    'confidence=0.12345678..0.87654321',
+    'border>0.1234567|entropy>0.9876543|entropy<1e-7|overlap<0.3333333',
+  ]) {
+    assert.equal(parseReviewPolicy(text).describe(), text);
+  }
+});
+
 test('the fleet-wide traffic rate reaches the budget', () => {
   const asked: string[] = [];
   const policy = parseReviewPolicy('budget=10', { trafficRate: (model) => (asked.push(model), 1e9) });

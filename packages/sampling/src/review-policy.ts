@@ -48,7 +48,15 @@ export function notSampled(term: string): PolicyVerdict {
   return Object.freeze({ sampled: false, term, reason: 'not-sampled' });
 }
 
-/** Fixed-point text for details and descriptions: no float noise like 0.30000000000000004. */
+/**
+ * A policy's parameter in `describe()`: exact (shortest round-trip form, e.g. `0.1234567`, `1e-7`),
+ * so the recorded policy text parses back to the very same policy an audit replays.
+ */
+export function formatParameter(x: number): string {
+  return String(x);
+}
+
+/** Six significant digits for measured values in details: no float noise like 0.30000000000000004. */
 export function formatNumber(x: number): string {
   return String(Number(x.toPrecision(6)));
 }

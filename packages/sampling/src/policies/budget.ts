@@ -1,6 +1,6 @@
 import { DecayedHistogram } from '../estimators/decayed-histogram.ts';
 import { SlidingWindowRate } from '../estimators/sliding-window-rate.ts';
-import { formatNumber, type PolicyVerdict, type ReviewPolicy } from '../review-policy.ts';
+import { formatNumber, formatParameter, type PolicyVerdict, type ReviewPolicy } from '../review-policy.ts';
 import { formatWindow } from '../window-duration.ts';
 import { budgetRank, fromRankSpace } from './budget-rank.ts';
 
@@ -73,7 +73,7 @@ export function budget(options: BudgetOptions): BudgetPolicy {
   const halfLifeMs = options.quantileHalfLifeMs ?? Math.max(hourMs, ((200 * Math.LN2) / k) * hourMs);
   const bins = options.bins ?? 2048;
   const { trafficRate } = options;
-  const text = windowMs === 600_000 ? `budget=${formatNumber(k)}/h` : `budget=${formatNumber(k)}/h@${formatWindow(windowMs)}`;
+  const text = windowMs === 600_000 ? `budget=${formatParameter(k)}/h` : `budget=${formatParameter(k)}/h@${formatWindow(windowMs)}`;
   const models = new Map<string, ModelBudget>();
 
   const stateOf = (model: string, now: number): ModelBudget => {

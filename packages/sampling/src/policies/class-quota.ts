@@ -1,5 +1,5 @@
 import { idFraction, idSalts } from '../id-fraction.ts';
-import { formatNumber, notSampled, type ReviewPolicy } from '../review-policy.ts';
+import { formatNumber, formatParameter, notSampled, type ReviewPolicy } from '../review-policy.ts';
 import { formatWindow } from '../window-duration.ts';
 
 export interface ClassQuotaOptions {
@@ -32,7 +32,7 @@ export function classQuota(options: ClassQuotaOptions): ReviewPolicy {
   const windowMs = options.windowMs ?? 3_600_000;
   if (!(perClass > 0 && Number.isFinite(perClass))) throw new RangeError(`classQuota: perClass must be > 0, got ${perClass}`);
   if (!(windowMs > 0 && Number.isFinite(windowMs))) throw new RangeError(`classQuota: windowMs must be > 0, got ${windowMs}`);
-  const text = `class-quota=${formatNumber(perClass)}/${formatWindow(windowMs)}`;
+  const text = `class-quota=${formatParameter(perClass)}/${formatWindow(windowMs)}`;
   const no = notSampled(text);
   const models = new Map<string, Map<number, ClassTraffic>>();
 

@@ -1,4 +1,4 @@
-import { formatNumber, notSampled, type ReviewPolicy } from '../review-policy.ts';
+import { formatNumber, formatParameter, notSampled, type ReviewPolicy } from '../review-policy.ts';
 import { topTwo } from '../top-two.ts';
 
 /** `below`: top probability < below. `between`: lo ≤ top probability < hi. */
@@ -12,7 +12,7 @@ export function confidenceBand(options: ConfidenceBandOptions): ReviewPolicy {
   const [lo, hi] = 'below' in options ? [0, options.below] : options.between;
   if (!(lo >= 0 && hi <= 1 && lo < hi)) throw new RangeError(`confidenceBand: need 0 ≤ lo < hi ≤ 1, got [${lo}, ${hi})`);
   const below = 'below' in options;
-  const text = below ? `confidence<${formatNumber(hi)}` : `confidence=${formatNumber(lo)}..${formatNumber(hi)}`;
+  const text = below ? `confidence<${formatParameter(hi)}` : `confidence=${formatParameter(lo)}..${formatParameter(hi)}`;
   const reason = below ? 'low-confidence' : 'confidence-band';
   const no = notSampled(text);
   return {

@@ -1,7 +1,7 @@
 import { hasMass, topTwoOverlap } from '../map-suspicion.ts';
 import type { ReviewDecision } from '../review-decision.ts';
 import type { ReviewMap } from '../review-input.ts';
-import { formatNumber, notSampled, type PolicyVerdict, type ReviewPolicy } from '../review-policy.ts';
+import { formatNumber, formatParameter, notSampled, type PolicyVerdict, type ReviewPolicy } from '../review-policy.ts';
 import { topTwo } from '../top-two.ts';
 
 /** Each rule is optional; an explanation is sampled when any given rule fires. */
@@ -41,18 +41,18 @@ export function explanationScore(options: ExplanationScoreOptions): ReviewPolicy
   const overlapBelow = checked('overlapBelow', options.overlapBelow);
   const rules: MapRule[] = [];
   if (borderAbove !== undefined) {
-    const text = `border>${formatNumber(borderAbove)}`;
+    const text = `border>${formatParameter(borderAbove)}`;
     rules.push({ text, reason: 'border-mass', fires: (m) => m.borderMass > borderAbove, detail: (m) => `${where(m)}: border mass ${formatNumber(m.borderMass)}>${formatNumber(borderAbove)}` });
   }
   if (entropyAbove !== undefined) {
-    const text = `entropy>${formatNumber(entropyAbove)}`;
+    const text = `entropy>${formatParameter(entropyAbove)}`;
     rules.push({ text, reason: 'diffuse-map', fires: (m) => m.entropy > entropyAbove, detail: (m) => `${where(m)}: entropy ${formatNumber(m.entropy)}>${formatNumber(entropyAbove)}` });
   }
   if (entropyBelow !== undefined) {
-    const text = `entropy<${formatNumber(entropyBelow)}`;
+    const text = `entropy<${formatParameter(entropyBelow)}`;
     rules.push({ text, reason: 'peaked-map', fires: (m) => m.entropy < entropyBelow && hasMass(m), detail: (m) => `${where(m)}: entropy ${formatNumber(m.entropy)}<${formatNumber(entropyBelow)}` });
   }
-  const overlapText = overlapBelow === undefined ? undefined : `overlap<${formatNumber(overlapBelow)}`;
+  const overlapText = overlapBelow === undefined ? undefined : `overlap<${formatParameter(overlapBelow)}`;
   const texts = [...rules.map((r) => r.text), ...(overlapText === undefined ? [] : [overlapText])];
   if (texts.length === 0) throw new RangeError('explanationScore: give at least one of borderAbove, entropyAbove, entropyBelow, overlapBelow');
   const text = texts.join('|');

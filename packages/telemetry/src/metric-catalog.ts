@@ -74,10 +74,14 @@ export const ingestMetrics = {
 
 /** Per worker process (`services/worker` /metrics). */
 export const workerMetrics = {
-  batchSize: histogram('gradcam_worker_batch_size', 'Images per engine call in this worker process.', batchSizeBuckets),
+  batchSize: histogram(
+    'gradcam_worker_batch_size',
+    'Images per engine call in this worker process (one sample per call: a micro-batch split into rounds or by model and methods makes several; jobs that failed before the engine are not in it).',
+    batchSizeBuckets,
+  ),
   stageDuration: histogram(
     'gradcam_worker_stage_duration_seconds',
-    'Time per batch in each stage: decode, engine (forward + backward + maps), render, upload.',
+    'Time per micro-batch in each stage: decode, engine (forward + backward + maps, not the wait for the engine), render, upload; also for batches in which no job completed.',
     stageBuckets,
     ['stage'],
   ),
@@ -107,10 +111,14 @@ export const pipelineMetrics = {
   explanations: counter('gradcam_explanations_total', 'Explanations (image × method × class) by model, method and outcome.', ['model', 'method', 'outcome']),
   jobsFailed: counter('gradcam_jobs_failed_total', 'Explain jobs that failed for good, by error code.', ['code']),
   imagesExplained: counter('gradcam_images_explained_total', 'Images whose explanation manifest was stored; rate() gives the throughput.', ['model']),
-  batchSize: histogram('gradcam_batch_size', 'Images per engine call, across all workers.', batchSizeBuckets),
+  batchSize: histogram(
+    'gradcam_batch_size',
+    'Images per engine call, across all workers (one sample per call, from the figures each worker publishes after a micro-batch).',
+    batchSizeBuckets,
+  ),
   stageDuration: histogram(
     'gradcam_stage_duration_seconds',
-    'Time per batch in each stage (decode, engine, render, upload), across all workers.',
+    'Time per micro-batch in each stage (decode, engine, render, upload), across all workers; also for batches in which no job completed.',
     stageBuckets,
     ['stage'],
   ),
@@ -159,3 +167,16 @@ export const metricCatalog: readonly MetricDefinition[] = [
 /** Stage names used in the stage-duration histograms and in job results. */
 export const stages = ['decode', 'engine', 'render', 'upload'] as const;
 export type Stage = (typeof stages)[number];
+
+/**
+ * What a worker publishes on the explain queue's event stream after each micro-batch (event
+ * `batchFiguresEvent`, the figures as JSON in its `figures` field). The exporter turns it into
+ * gradcam_batch_size and gradcam_stage_duration_seconds: job results cannot carry them for a batch
+ * in which no job completed, nor one sample per engine call.
+ */
+export interface BatchFigures {
+  /** Images per engine call of the micro-batch, in call order; empty when none reached the engine. */
+  readonly engineCalls: readonly number[];
+  readonly stageSeconds: Readonly<Record<Stage, number>>;
+}
+export const batchFiguresEvent = 'gradcam:batch-figures';

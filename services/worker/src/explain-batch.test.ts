@@ -34,6 +34,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gradcam-batch-'));
   const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-secret-0123456789' });
   for (const photo of photos) await store.put(`inputs/${photo}`, await readFile(join(fixtures, photo)), { contentType: 'image/jpeg' });
+  await store.put('inputs/not-an-image.jpg', Buffer.from('not an image'), { contentType: 'image/jpeg' });
   await selectBackend('wasm');
   const model = await loadModel('nsfw-mobilenet-v2');
   modelName = model.descriptor.name;
@@ -77,6 +78,38 @@ test('a batch over the pixel budget is explained in rounds, with the same maps a
     assert.equal(manifest.prediction.classIndex, wholeManifests[i]?.prediction.classIndex);
     assert.equal(manifest.explanations[0]?.rawMap.sha256, wholeManifests[i]?.explanations[0]?.rawMap.sha256, `${photos[i]}: same map either way`);
   }
+});
+
+test('batch figures count images per engine call, and a batch whose every job fails still has its stage times', { timeout: 120_000 }, async () => {
+  const bad = (i: number) => ({ ...job('not-an-image.jpg', 10 + i) });
+  // One photo among undecodable ones: one engine call of one image, not a call of four.
+  const mixed = await explainBatch(context, [job(photos[0]!, 10), bad(1), bad(2), bad(3)]);
+  assert.deepEqual(mixed.engineCalls, [1]);
+  const [good, ...failed] = mixed.outcomes;
+  assert.ok(good !== undefined && !(good instanceof Error), String(good));
+  assert.equal(good.batchSize, 1, 'the images of its engine call');
+  assert.ok(failed.every((o) => o instanceof JobFailure));
+  // Rounds and (model, methods) groups are engine calls of their own.
+  const split = await explainBatch({ ...context, maxBatchPixels: 1 }, [job(photos[0]!, 10), job(photos[1]!, 11)]);
+  assert.deepEqual(split.engineCalls, [1, 1]);
+  const grouped = await explainBatch(context, [job(photos[0]!, 10), { ...job(photos[1]!, 11), explain: { methods: ['layercam'] } }, job(photos[2]!, 12)]);
+  assert.deepEqual([...grouped.engineCalls].sort(), [1, 2]);
+  // Nothing reached the engine: no engine call, but the batch's (decode) time is reported.
+  const none = await explainBatch(context, [bad(1), bad(2)]);
+  assert.deepEqual(none.engineCalls, []);
+  assert.ok(none.stageSeconds.decode > 0 && none.stageSeconds.engine === 0, JSON.stringify(none.stageSeconds));
+});
+
+test('the engine stage is the engine call, not the wait for the engine lock', { timeout: 120_000 }, async () => {
+  const waitMs = 1_500;
+  // Another batch holds the engine for 1.5 s before this one gets it.
+  const busyLock: BatchContext['engineLock'] = async (work) => {
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    return work();
+  };
+  const report = await explainBatch({ ...context, engineLock: busyLock }, [job(photos[0]!, 20)]);
+  assert.equal(report.explained, 1);
+  assert.ok(report.stageSeconds.engine > 0 && report.stageSeconds.engine < waitMs / 1000, `engine ${report.stageSeconds.engine} s`);
 });
 
 test('a job for a version this worker does not serve is handed on while a live worker serves it, else fails at once', { timeout: 120_000 }, async () => {

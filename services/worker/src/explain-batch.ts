@@ -78,6 +78,11 @@ export const handOnDelayMs = 2_000;
 export interface BatchReport {
   readonly outcomes: JobOutcome[];
   readonly stageSeconds: ExplainJobResult['stageSeconds'];
+  /**
+   * Images per engine call, in call order: one entry per (round, model, methods) group that
+   * reached the engine, failed calls included; empty when no image did (every job failed first).
+   */
+  readonly engineCalls: readonly number[];
   readonly explained: number;
 }
 
@@ -107,7 +112,7 @@ const methodsOf = (job: ExplainJob): Method[] => [...new Set(job.explain.methods
  */
 export async function explainBatch(context: BatchContext, jobs: readonly ExplainJob[], reruns: readonly boolean[] = []): Promise<BatchReport> {
   const outcomes: (JobOutcome | undefined)[] = new Array(jobs.length);
-  const totals: StageTotals = { decode: 0, engine: 0, engineCpu: 0, render: 0, upload: 0 };
+  const totals: StageTotals = { decode: 0, engine: 0, engineCpu: 0, render: 0, upload: 0, engineCalls: [] };
   const finished: Finished[] = [];
   const fetchStarted = performance.now();
   const fetched = await fetchImages(context, jobs, reruns, outcomes, finished);
@@ -124,14 +129,14 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
       explanations: f.explanations,
       acceptedAt: f.job.acceptedAt,
       storedAt: f.storedAt,
-      batchSize: jobs.length,
+      batchSize: f.batchSize,
       batchLeader: leader,
       stageSeconds,
       ...(totals.engineCpu !== undefined && { engineCpuSeconds: totals.engineCpu }),
     };
     leader = false;
   }
-  return { outcomes: outcomes as JobOutcome[], stageSeconds, explained: finished.filter((f) => !f.resumed).length };
+  return { outcomes: outcomes as JobOutcome[], stageSeconds, engineCalls: totals.engineCalls, explained: finished.filter((f) => !f.resumed).length };
 }
 
 interface Fetched {
@@ -149,6 +154,7 @@ interface StageTotals {
   engineCpu: number | undefined;
   render: number;
   upload: number;
+  engineCalls: number[];
 }
 
 interface Finished {
@@ -157,6 +163,8 @@ interface Finished {
   readonly manifestKey: string;
   readonly explanations: number;
   readonly storedAt: number;
+  /** Images in the engine call that explained the job (for a resumed job, the earlier run's). */
+  readonly batchSize: number;
   /** Stored by an earlier run of the job; this run only redid the bookkeeping after it. */
   readonly resumed?: true;
 }
@@ -235,7 +243,8 @@ async function resumeStored(context: BatchContext, job: ExplainJob, at: number):
   await afterManifest(context, job, parsed.data).catch((error: unknown) => {
     throw toJobFailure(error, 'storing the explanation');
   });
-  return { at, job, manifestKey, explanations: parsed.data.explanations.length, storedAt: Date.parse(parsed.data.createdAt), resumed: true };
+  const { explanations, createdAt, timings } = parsed.data;
+  return { at, job, manifestKey, explanations: explanations.length, storedAt: Date.parse(createdAt), batchSize: timings.batchSize, resumed: true };
 }
 
 /**
@@ -306,20 +315,23 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
     const { explainer } = models.get(first.job.model.name) as { explainer: Explainer };
     const methods = methodsOf(first.job);
     let result: Awaited<ReturnType<Explainer['explain']>>;
-    const engineStarted = performance.now();
     try {
       result = await context.engineLock(async () => {
+        // Timed from inside the lock: waiting for another batch's engine call is not this one's.
+        const engineStarted = performance.now();
         const cpuBefore = threadCpuSeconds();
-        const explained = await explainer.explain(members.map((m) => m.input), { methods, targets: members.map((m) => targetsOf(m.job)) });
-        const cpuAfter = threadCpuSeconds();
-        totals.engineCpu = totals.engineCpu === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : totals.engineCpu + cpuAfter - cpuBefore;
-        return explained;
+        totals.engineCalls.push(members.length);
+        try {
+          return await explainer.explain(members.map((m) => m.input), { methods, targets: members.map((m) => targetsOf(m.job)) });
+        } finally {
+          const cpuAfter = threadCpuSeconds();
+          totals.engineCpu = totals.engineCpu === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : totals.engineCpu + cpuAfter - cpuBefore;
+          totals.engine += seconds(engineStarted);
+        }
       });
     } catch (error) {
       for (const m of members) outcomes[m.at] = toJobFailure(error, 'explaining the batch');
       continue;
-    } finally {
-      totals.engine += seconds(engineStarted);
     }
     let earlier: Map<string, ReviewSampling>;
     try {
@@ -374,7 +386,14 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
           await Promise.all(artifacts.files.slice(0, -1).map((f) => store.put(keyIn(m.job.folder, f.path), f.body, { contentType: f.contentType })));
           if (manifest) await store.put(keyIn(m.job.folder, manifest.path), manifest.body, { contentType: manifest.contentType });
           await afterManifest(context, m.job, artifacts.manifest);
-          finished.push({ at: m.at, job: m.job, manifestKey: keyIn(m.job.folder, manifestFileName), explanations: artifacts.manifest.explanations.length, storedAt: context.now?.() ?? Date.now() });
+          finished.push({
+            at: m.at,
+            job: m.job,
+            manifestKey: keyIn(m.job.folder, manifestFileName),
+            explanations: artifacts.manifest.explanations.length,
+            storedAt: context.now?.() ?? Date.now(),
+            batchSize: members.length,
+          });
         } catch (error) {
           outcomes[m.at] = toJobFailure(error, 'storing the explanation');
         }

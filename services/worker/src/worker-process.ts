@@ -5,6 +5,7 @@ import type { BlobStore } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
 import { createOverlayRenderer } from '@gradcam/imaging';
 import { ReviewPool } from '@gradcam/review-pool';
+import { createBatchFiguresPublisher } from './batch-figures-publisher.ts';
 import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
 import { createReviewSampler } from './review-sampler.ts';
@@ -51,6 +52,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   const engineLock = createEngineLock();
   const overlays = createOverlayRenderer(config.renderThreads);
   log.info(`overlays rendered ${overlays.threads === 0 ? 'on the main thread' : `on ${overlays.threads} worker thread(s)`}`);
+  const figures = createBatchFiguresPublisher(connection, config.queuePrefix, onError);
   const review = createReviewSampler({ policy: config.reviewPolicy, redis: connection, prefix: config.queuePrefix, pool: new ReviewPool(connection, config.queuePrefix) });
 
   const worker = createBatchingWorker<ExplainJob, ExplainJobResult>({
@@ -69,7 +71,9 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
       const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
       const report = await explainBatch(context, jobs.map((j) => j.data), jobs.map((j) => j.rerun));
-      telemetry.batch(jobs.length, report.stageSeconds);
+      // Every batch's figures, also when no job completed (job results carry none then).
+      telemetry.batch(report);
+      await figures.publish({ engineCalls: report.engineCalls, stageSeconds: report.stageSeconds });
       return report.outcomes;
     },
     hooks: { onJobFinished: (event) => telemetry.job(event.outcome) },
@@ -85,6 +89,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
         heartbeat.stop();
         await overlays.close();
         review.close();
+        await figures.close();
         await closeConnections(connection);
       })()),
   };

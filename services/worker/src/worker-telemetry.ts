@@ -1,11 +1,11 @@
-import type { ExplainJobResult } from '@gradcam/contracts';
-import { type Registry, createMetrics, stages, workerMetrics } from '@gradcam/telemetry';
+import { type BatchFigures, type Registry, createMetrics, stages, workerMetrics } from '@gradcam/telemetry';
 import type { JobFinishedEvent } from '@gradcam/queue';
 
 /** What a worker process reports about itself (its own /metrics). */
 export interface WorkerTelemetry {
   backend(backend: string, model: string): void;
-  batch(size: number, stageSeconds: ExplainJobResult['stageSeconds']): void;
+  /** One micro-batch: a batch-size sample per engine call, the stage durations once. */
+  batch(figures: BatchFigures): void;
   job(outcome: JobFinishedEvent['outcome']): void;
 }
 
@@ -13,8 +13,8 @@ export function createWorkerTelemetry(registry: Registry): WorkerTelemetry {
   const metrics = createMetrics(registry, workerMetrics);
   return {
     backend: (backend, model) => metrics.backendInfo.set({ backend, model }, 1),
-    batch(size, stageSeconds) {
-      metrics.batchSize.observe(size);
+    batch({ engineCalls, stageSeconds }) {
+      for (const images of engineCalls) metrics.batchSize.observe(images);
       for (const stage of stages) metrics.stageDuration.observe({ stage }, stageSeconds[stage]);
     },
     job: (outcome) => metrics.jobs.inc({ outcome }),

@@ -1,9 +1,9 @@
 import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
 import { explainQueueName } from '@gradcam/contracts';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
-import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
+import { batchFiguresEvent, createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
 import { ReviewPool } from '@gradcam/review-pool';
-import { QueueEvents } from 'bullmq';
+import { QueueEvents, type QueueEventsListener } from 'bullmq';
 import { createApp } from './app.ts';
 import { PipelineRecorder } from './pipeline-recorder.ts';
 import { createQueueStateCollector } from './queue-state-collector.ts';
@@ -25,9 +25,13 @@ events.on('error', onError);
 events.on('completed', ({ returnvalue }) => {
   if (!recorder.completed(returnvalue)) log.warn('a completed job returned no result the exporter understands');
 });
+// A custom event (published by workers after each micro-batch): QueueEvents emits it by name.
+events.on<QueueEventsListener & Record<typeof batchFiguresEvent, (event: unknown) => void>>(batchFiguresEvent, (event: unknown) => {
+  if (!recorder.batch(event)) log.warn('a worker published batch figures the exporter does not understand');
+});
 events.on('failed', ({ jobId, failedReason }) => {
   void queue.getJob(jobId).then(
-    (job) => recorder.failed(failedReason, job ? { model: job.data.model.name, methods: job.data.explain.methods ?? ['gradcam'] } : undefined),
+    (job) => recorder.failed(failedReason, job?.data),
     () => recorder.failed(failedReason, undefined),
   );
 });

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ExplainJobResult } from '@gradcam/contracts';
+import { createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
+import { PipelineRecorder } from './pipeline-recorder.ts';
+
+function recorder() {
+  const registry = createRegistry({ defaultMetrics: false });
+  return { registry, recorder: new PipelineRecorder(createMetrics(registry, pipelineMetrics)) };
+}
+
+const result: ExplainJobResult = {
+  manifestKey: 'out/a/explanation.json',
+  model: 'm',
+  methods: ['gradcam', 'layercam'],
+  explanations: 4, // 2 methods × top-2
+  acceptedAt: 1_000,
+  storedAt: 3_000,
+  batchSize: 3,
+  batchLeader: true,
+  stageSeconds: { decode: 0.5, engine: 2, render: 0.25, upload: 0.125 },
+};
+
+test('batch figures: one gradcam_batch_size sample per engine call, stage durations once per batch, also when no image reached the engine', async () => {
+  const { registry, recorder: r } = recorder();
+  const figures = JSON.stringify({ engineCalls: [3, 1], stageSeconds: result.stageSeconds });
+  assert.ok(r.batch({ figures }));
+  assert.ok(r.batch({ figures: JSON.stringify({ engineCalls: [], stageSeconds: result.stageSeconds }) }));
+  for (const bad of [undefined, {}, { figures: '{' }, { figures: JSON.stringify({ engineCalls: [0], stageSeconds: result.stageSeconds }) }, { figures: JSON.stringify({ engineCalls: [1], stageSeconds: { decode: 1 } }) }]) {
+    assert.equal(r.batch(bad), undefined, JSON.stringify(bad));
+  }
+  // A completed job's result no longer adds batch figures: they would be counted twice.
+  assert.ok(r.completed(JSON.stringify(result)));
+  const text = await registry.metrics();
+  assert.match(text, /^gradcam_batch_size_count 2$/m);
+  assert.match(text, /^gradcam_batch_size_sum 4$/m);
+  assert.match(text, /^gradcam_stage_duration_seconds_count\{stage="decode"\} 2$/m);
+  assert.match(text, /^gradcam_stage_duration_seconds_sum\{stage="engine"\} 4$/m);
+});
+
+test('gradcam_explanations_total counts failed jobs in the unit of completed ones: method (once) × class', async () => {
+  const { registry, recorder: r } = recorder();
+  r.completed(result); // 2 per method
+  const job = (explain: Record<string, unknown>) => ({ model: { name: 'm', version: '1' }, explain });
+  r.failed('IMAGE_INVALID: bad', job({ methods: ['gradcam', 'layercam', 'gradcam'], topK: 2 })); // 2 per method
+  r.failed('IMAGE_INVALID: bad', job({ methods: ['gradcam'], classes: [0, 1, 4] })); // 3
+  r.failed('IMAGE_INVALID: bad', job({})); // Grad-CAM of the predicted class: 1
+  r.failed('IMAGE_INVALID: bad', undefined); // job gone: only the failure count
+  const text = await registry.metrics();
+  assert.match(text, /^gradcam_explanations_total\{model="m",method="gradcam",outcome="completed"\} 2$/m);
+  assert.match(text, /^gradcam_explanations_total\{model="m",method="layercam",outcome="completed"\} 2$/m);
+  assert.match(text, /^gradcam_explanations_total\{model="m",method="gradcam",outcome="failed"\} 6$/m);
+  assert.match(text, /^gradcam_explanations_total\{model="m",method="layercam",outcome="failed"\} 2$/m);
+  assert.match(text, /^gradcam_jobs_failed_total\{code="IMAGE_INVALID"\} 4$/m);
+});

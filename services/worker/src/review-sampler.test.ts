@@ -84,3 +84,28 @@ test('the job keeps its other fields: BullMQ still reads it', async () => {
     await close();
   }
 });
+
+test('the fleet rate divides by the minutes that hold traffic, and goes back to none after a silence', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  let now = Date.UTC(2026, 10, 26, 12, 0, 30);
+  const sampler = createReviewSampler({ policy: 'budget=60', redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now });
+  const minute = Math.floor(now / 60_000);
+  try {
+    assert.equal(sampler.fleetRate('m'), undefined, 'nothing read yet');
+    // A fresh fleet: 3 whole minutes of 600 explanations each, i.e. 36,000/h (not 3 × 600 / 10 min).
+    for (const ago of [1, 2, 3]) await redis.set(keys.reviewTraffic('m', minute - ago), '600');
+    await sampler.refreshFleetRate();
+    assert.equal(sampler.fleetRate('m'), 36_000);
+    // A quiet minute inside the span counts: 1,800 over 4 minutes.
+    now += 60_000;
+    await sampler.refreshFleetRate();
+    assert.equal(sampler.fleetRate('m'), 27_000);
+    // Ten minutes without traffic: no fleet figure, so the policy uses its own estimate again.
+    now += 10 * 60_000;
+    await sampler.refreshFleetRate();
+    assert.equal(sampler.fleetRate('m'), undefined);
+  } finally {
+    sampler.close();
+  }
+});

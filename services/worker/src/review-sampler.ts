@@ -4,8 +4,27 @@ import { type ReviewInput, decideReview, parseReviewPolicy } from '@gradcam/samp
 import type { Redis } from 'ioredis';
 
 const minuteMs = 60_000;
-/** The fleet-wide traffic is summed over this many whole minutes. */
+/** The fleet-wide traffic is summed over at most this many whole minutes. */
 const trafficMinutes = 10;
+
+/**
+ * Events per hour from per-minute counts, `counts[0]` the last whole minute and `counts[i]` the
+ * minute i before it. The sum is divided by the minutes since the first one holding traffic, not
+ * by all of them: a fresh fleet, or traffic back after a pause, has only m < 10 minutes of it,
+ * and dividing by 10 would understate the rate 10/m times (and overspend the budget as much).
+ * 0 when no minute holds traffic.
+ */
+export function ratePerHour(counts: readonly number[]): number {
+  let total = 0;
+  let minutes = 0;
+  counts.forEach((count, i) => {
+    if (count > 0) {
+      total += count;
+      minutes = i + 1;
+    }
+  });
+  return minutes === 0 ? 0 : (total / minutes) * 60;
+}
 
 export interface ReviewSampler {
   /**
@@ -14,6 +33,10 @@ export interface ReviewSampler {
    */
   earlier(inferenceIds: readonly string[]): Promise<Map<string, ReviewSampling>>;
   decide(input: ReviewInput): ReviewSampling;
+  /** The fleet-wide traffic of a model, events/h (asking registers the model for the refreshes); undefined when there is none. */
+  fleetRate(model: string): number | undefined;
+  /** Reads the fleet-wide traffic from Redis now (a timer does so every 10 s). */
+  refreshFleetRate(): Promise<void>;
   /**
    * After the manifest is stored: keep the decision on the job, count the decision and the
    * traffic, queue a sampled item. Each job is counted once, however often it runs.
@@ -54,30 +77,39 @@ return 1
  * model and minute in Redis, and the sum of the last minutes, refreshed in the background, is
  * the rate the policy divides its budget by.
  */
-export function createReviewSampler(options: { policy: string; redis: Redis; prefix: string; pool: ReviewPool }): ReviewSampler {
+export function createReviewSampler(options: {
+  policy: string;
+  redis: Redis;
+  prefix: string;
+  pool: ReviewPool;
+  /** Epoch ms; tests move it. */
+  now?: () => number;
+}): ReviewSampler {
   const { redis, pool } = options;
+  const now = options.now ?? Date.now;
   const keys = redisKeys(options.prefix);
   const fleetRate = new Map<string, number>();
   const refresh = async () => {
-    const minute = Math.floor(Date.now() / minuteMs);
+    const minute = Math.floor(now() / minuteMs);
     for (const model of fleetRate.keys()) {
       // The current minute is partial: use the previous whole minutes.
       const counts = await redis.mget(Array.from({ length: trafficMinutes }, (_, i) => keys.reviewTraffic(model, minute - 1 - i)));
-      const total = counts.reduce((sum, c) => sum + Number(c ?? 0), 0);
-      if (total > 0) fleetRate.set(model, (total / trafficMinutes) * 60);
+      // After a silence this is 0 again, and the policy goes back to its own estimate.
+      fleetRate.set(model, ratePerHour(counts.map((c) => Number(c ?? 0))));
     }
   };
   const timer = setInterval(() => void refresh().catch(() => undefined), 10_000);
   timer.unref();
-  const policy = parseReviewPolicy(options.policy, {
-    trafficRate: (model) => {
-      if (!fleetRate.has(model)) fleetRate.set(model, 0);
-      const rate = fleetRate.get(model);
-      // No fleet figure yet (a fresh deployment): the policy falls back on its own estimate.
-      return rate === undefined || rate === 0 ? undefined : rate;
-    },
-  });
+  const trafficRate = (model: string): number | undefined => {
+    if (!fleetRate.has(model)) fleetRate.set(model, 0);
+    const rate = fleetRate.get(model);
+    // No fleet figure (a fresh deployment, or none in the last minutes): the policy falls back on its own estimate.
+    return rate === undefined || rate === 0 ? undefined : rate;
+  };
+  const policy = parseReviewPolicy(options.policy, { trafficRate });
   return {
+    fleetRate: trafficRate,
+    refreshFleetRate: refresh,
     async earlier(inferenceIds) {
       const found = new Map<string, ReviewSampling>();
       if (inferenceIds.length === 0) return found;

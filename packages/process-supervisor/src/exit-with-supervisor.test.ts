@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { processRunning } from '@gradcam/dev-services';
 
 const helper = fileURLToPath(new URL('./exit-with-supervisor.ts', import.meta.url));
-
-/** Alive and not a zombie waiting for its (new) parent to reap it. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 test('a forked child drains and exits when its supervisor is SIGKILLed, instead of living on under init', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-supervisor-'));
@@ -48,14 +38,14 @@ test('a forked child drains and exits when its supervisor is SIGKILLed, instead 
       });
     });
     pids.push(childPid);
-    assert.ok(alive(childPid));
+    assert.ok(processRunning(childPid));
     supervisor.kill('SIGKILL');
     const deadline = Date.now() + 10_000;
-    while (alive(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(!alive(childPid), 'the child is gone with its supervisor');
+    while (processRunning(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!processRunning(childPid), 'the child is gone with its supervisor');
     assert.ok(lines.includes('supervisor gone: draining'), `it shut down through its own handler: ${lines.join(' | ')}`);
   } finally {
-    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids) if (processRunning(pid)) process.kill(pid, 'SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
 });

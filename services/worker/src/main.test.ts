@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type TestRedis, startTestRedis } from '@gradcam/dev-services';
+import { type TestRedis, processRunning, startTestRedis } from '@gradcam/dev-services';
 
 // The worker's composition root run as `node services/worker/src/main.ts`, as in production:
 // how it starts its engine processes, and how they stop.
@@ -30,16 +29,6 @@ interface RunningMain {
 let redis: TestRedis;
 let dir: string;
 const pids = new Set<number>();
-
-/** Alive and not a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -101,7 +90,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of pids) if (processRunning(pid)) process.kill(pid, 'SIGKILL');
   await redis?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -121,7 +110,7 @@ test('GRADCAM_WORKER_METRICS_PORT=0: every engine process takes a free port; a S
   const engines = ready.map((line) => line.pid);
   assert.ok(!engines.includes(main.child.pid as number), 'the engines are the supervisor’s children');
   main.child.kill('SIGKILL');
-  await until('the engine processes to exit', () => engines.every((pid) => !alive(pid)), 30_000);
+  await until('the engine processes to exit', () => engines.every((pid) => !processRunning(pid)), 30_000);
   for (const index of [0, 1]) await main.line((l) => l.name === `worker-${index}` && l.msg === 'supervisor gone: finishing the current batch', 1000);
 });
 

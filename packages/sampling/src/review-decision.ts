@@ -20,8 +20,12 @@ export type ReviewReason = z.infer<typeof reviewReasonSchema>;
 
 /**
  * The decision recorded with an explanation. `policy` is the whole configured policy
- * (`describe()`), `term` the part of it that selected the explanation; with `priority` and
- * `threshold` an audit can check a budget decision without replaying the stream.
+ * (`describe()`), `term` the part of it that selected the explanation. With a budget term, every
+ * decision (sampled or not) records `rank` and `threshold`, and the budget selected it iff
+ * rank ≥ threshold, so an audit can check it without replaying the stream: rank ≥ threshold means
+ * sampled, and a sampled decision with rank < threshold was selected by another term (`term`).
+ * `priority` is not what the budget compares: `rank` is the priority's histogram bin with its
+ * position in the bin drawn from the id (budget-rank.ts), within one bin of the priority.
  */
 export const reviewDecisionSchema = z.object({
   sampled: z.boolean(),
@@ -31,7 +35,9 @@ export const reviewDecisionSchema = z.object({
   detail: z.string().optional(),
   /** `priorityScore(input)`, 0…1. */
   priority: z.number().min(0).max(1),
-  /** The budget's threshold in force for this decision (sampled iff priority ≥ threshold). */
+  /** The budget's threshold in force for this decision (its term fired iff rank ≥ threshold). */
   threshold: z.number().min(0).max(1).optional(),
+  /** What the budget compared with `threshold`: the priority moved within its bin by the id, 0…1. */
+  rank: z.number().min(0).max(1).optional(),
 });
 export type ReviewDecision = z.infer<typeof reviewDecisionSchema>;

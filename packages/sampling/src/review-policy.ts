@@ -11,6 +11,8 @@ export interface PolicyVerdict {
   /** Human-readable numbers behind the reason; only set when sampled (formatting is not free). */
   readonly detail?: string;
   readonly threshold?: number;
+  /** With `threshold`: the value the budget compared with it (its term fires iff rank ≥ threshold). */
+  readonly rank?: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export function decideReview(policy: ReviewPolicy, input: ReviewInput): ReviewDe
   if (verdict.sampled) decision.term = verdict.term;
   if (verdict.detail !== undefined) decision.detail = verdict.detail;
   if (verdict.threshold !== undefined) decision.threshold = verdict.threshold;
+  if (verdict.rank !== undefined) decision.rank = verdict.rank;
   return decision;
 }
 

@@ -10,8 +10,8 @@ const isAnyOf = (policy: ReviewPolicy): policy is AnyOfPolicy => 'policies' in p
  * Sampled when any policy samples; the verdict is the first one's (in the order given), so the
  * decision names the term that fired. Every policy sees every input, even after one has fired:
  * stateful ones (budget, class quota) must see the whole stream for their estimates, and their
- * state then does not depend on the order of the terms. The threshold is the first one reported
- * (the budget's), sampled or not, so it is recorded with every decision.
+ * state then does not depend on the order of the terms. The threshold and rank are the first ones
+ * reported (the budget's), sampled or not, so they are recorded with every decision.
  */
 export function anyOf(...policies: readonly ReviewPolicy[]): ReviewPolicy {
   const flat = policies.flatMap((p) => (isAnyOf(p) ? p.policies : [p]));
@@ -25,16 +25,17 @@ export function anyOf(...policies: readonly ReviewPolicy[]): ReviewPolicy {
     decide: (input, priority) => {
       let chosen: PolicyVerdict | undefined;
       let first: PolicyVerdict | undefined;
-      let threshold: number | undefined;
+      let thresholded: PolicyVerdict | undefined;
       for (const p of flat) {
         const verdict = p.decide(input, priority);
         first ??= verdict;
         if (chosen === undefined && verdict.sampled) chosen = verdict;
-        if (threshold === undefined) threshold = verdict.threshold;
+        if (thresholded === undefined && verdict.threshold !== undefined) thresholded = verdict;
       }
       const result = chosen ?? (first as PolicyVerdict);
-      if (threshold === undefined || result.threshold === threshold) return result;
-      return { ...result, threshold };
+      if (thresholded === undefined || thresholded === result) return result;
+      const { threshold, rank } = thresholded;
+      return { ...result, ...(threshold === undefined ? {} : { threshold }), ...(rank === undefined ? {} : { rank }) };
     },
   };
   return withThreshold === undefined ? policy : { ...policy, threshold: withThreshold };

@@ -7,7 +7,9 @@ import { PoissonArrivals, type TrafficPhase } from '../testing/poisson-arrivals.
 import { reviewInput } from '../testing/review-inputs.ts';
 import { seededRandom } from '../testing/seeded-random.ts';
 import { syntheticPrediction } from '../testing/synthetic-predictions.ts';
+import { anyOf } from './any-of.ts';
 import { budget, type BudgetPolicy } from './budget.ts';
+import { confidenceBand } from './confidence-band.ts';
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -116,6 +118,29 @@ test('each decision records the threshold and the priority it was compared with 
   // 20 000 events at 36 000/h: K/rate = 1/300, ≈ 67.
   assert.ok(sampled > 40 && sampled < 100, `${sampled}`);
   assert.equal(typeof policy.threshold('m'), 'number');
+});
+
+test('every decision records its rank, and is sampled iff rank ≥ threshold, so an audit needs no replay', () => {
+  const policy = budget({ reviewsPerHour: 60 });
+  let sampled = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const input = reviewInput({ id: `a${i}`, probabilities: i % 2 ? [0.5, 0.5] : [0.9, 0.1], now: start + i * 100 });
+    const decision = reviewDecisionSchema.parse(JSON.parse(JSON.stringify(decideReview(policy, input))));
+    assert.equal(typeof decision.rank, 'number', 'sampled or not');
+    assert.equal(decision.sampled, (decision.rank as number) >= (decision.threshold as number), `decision ${i}`);
+    if (decision.sampled) sampled++;
+  }
+  assert.ok(sampled > 0 && sampled < 1_000, `${sampled}`);
+});
+
+test("in a composed policy the budget's rank and threshold are recorded whichever term decided", () => {
+  const policy = anyOf(confidenceBand({ below: 0.6 }), budget({ reviewsPerHour: 60 }));
+  const low = decideReview(policy, reviewInput({ id: 'low', probabilities: [0.5, 0.5] }));
+  assert.equal(low.term, 'confidence<0.6');
+  assert.equal(typeof low.rank, 'number');
+  assert.equal(typeof low.threshold, 'number');
+  const high = decideReview(policy, reviewInput({ id: 'high', probabilities: [0.99, 0.01], now: start + 1 }));
+  assert.equal(typeof high.rank, 'number');
 });
 
 test('identical priorities still split to K: ties are broken by the id, not all-or-nothing', () => {

@@ -48,8 +48,7 @@ interface ModelBudget {
   /** Of ranks (budget-rank.ts), not raw priorities. */
   readonly ranks: DecayedHistogram;
   readonly traffic: SlidingWindowRate;
-  /** In rank space, as compared; reported in priority space. */
-  rankThreshold: number;
+  /** In priority space, as recorded and compared (the histogram's quantile is in rank space). */
   threshold: number;
   untilRecompute: number;
   recomputedAt: number;
@@ -59,8 +58,9 @@ interface ModelBudget {
  * "K reviews per hour per model": an explanation is reviewed when its priority (`priorityScore`)
  * is at or above a threshold, the (1 − K/rate) quantile of recent priorities, so a share K/rate of
  * the traffic gets through. Precisely, its rank is compared: the priority's histogram bin with an
- * id-drawn position inside it, which splits ties (budget-rank.ts); the decision records the
- * priority, the threshold and, when sampled, the rank. The quantile comes from a decayed
+ * id-drawn position inside it, which splits ties (budget-rank.ts); every decision records the
+ * rank and the threshold, both in priority space, and is sampled iff rank ≥ threshold exactly as
+ * recorded, so an audit needs no replay. The quantile comes from a decayed
  * histogram and the rate from a sliding window (or the injected fleet-wide rate), both O(1) per
  * event. When traffic grows 10×, the share falls 10× and the threshold rises up the tail of the
  * same distribution. No timers: time is each input's `now`.
@@ -82,7 +82,6 @@ export function budget(options: BudgetOptions): BudgetPolicy {
       state = {
         ranks: new DecayedHistogram({ halfLifeMs, bins }),
         traffic: new SlidingWindowRate(windowMs),
-        rankThreshold: 0,
         threshold: 0,
         untilRecompute: 0,
         recomputedAt: now,
@@ -108,8 +107,7 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     const fleet = trafficRate?.(model, now);
     const rate = fleet !== undefined && fleet > 0 ? fleet : localRate(state, now);
     const share = rate === undefined || !(rate > 0) ? 1 : k / rate;
-    state.rankThreshold = state.ranks.upperQuantile(share) ?? 0;
-    state.threshold = fromRankSpace(state.rankThreshold);
+    state.threshold = fromRankSpace(state.ranks.upperQuantile(share) ?? 0);
     state.untilRecompute = recomputeEvery;
     state.recomputedAt = now;
   };
@@ -123,11 +121,14 @@ export function budget(options: BudgetOptions): BudgetPolicy {
       state.ranks.add(rank, input.now);
       if (--state.untilRecompute <= 0 || input.now - state.recomputedAt >= recomputeAfterMs) recompute(input.model, state, input.now);
       const threshold = state.threshold;
-      if (rank >= state.rankThreshold) {
-        const detail = `priority ${formatNumber(priority)} (rank ${formatNumber(fromRankSpace(rank))}) ≥ threshold ${formatNumber(threshold)}`;
-        return { sampled: true, term: text, reason: 'priority', detail, threshold };
+      // Compared as recorded (priority space, monotone in rank space), so the audit rule holds
+      // even where two ranks round to the same priority.
+      const recordedRank = fromRankSpace(rank);
+      if (recordedRank >= threshold) {
+        const detail = `priority ${formatNumber(priority)} (rank ${formatNumber(recordedRank)}) ≥ threshold ${formatNumber(threshold)}`;
+        return { sampled: true, term: text, reason: 'priority', detail, threshold, rank: recordedRank };
       }
-      return { sampled: false, term: text, reason: 'not-sampled', threshold };
+      return { sampled: false, term: text, reason: 'not-sampled', threshold, rank: recordedRank };
     },
     threshold: (model) => models.get(model)?.threshold,
     localRate: (model, now) => {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { priorityScore } from '../priority-score.ts';
 import { reviewDecisionSchema } from '../review-decision.ts';
 import { decideReview, type ReviewPolicy } from '../review-policy.ts';
+import { SlidingWindowRate } from '../estimators/sliding-window-rate.ts';
 import { PoissonArrivals, type TrafficPhase } from '../testing/poisson-arrivals.ts';
 import { reviewInput } from '../testing/review-inputs.ts';
 import { seededRandom } from '../testing/seeded-random.ts';
@@ -83,6 +84,29 @@ test('workers sharing the queue, given the fleet-wide rate, review K together', 
   // Without the fleet rate each worker would take K for itself: the provider is what keeps it at K.
   const alone = simulate([0, 1, 2].map(() => budget({ reviewsPerHour: k })), step.slice(0, 1), 2).get('before') as PhaseTally;
   assert.ok(alone.settledReviews / alone.settledHours > 2.4 * k);
+});
+
+test('a 10× step is followed within about a minute with a fleet rate too (the step guard scales it)', () => {
+  const k = 600;
+  // The fleet figure as workers get it: a 10-minute average of everyone's traffic, no step guard.
+  const fleetWindow = new SlidingWindowRate(window);
+  const counted = (policy: ReviewPolicy): ReviewPolicy => ({
+    describe: () => policy.describe(),
+    decide: (input, priority) => {
+      fleetWindow.record(input.now);
+      return policy.decide(input, priority);
+    },
+  });
+  const fleetRate = (_model: string, now: number) => fleetWindow.ratePerHour(now);
+  const workers = [0, 1, 2].map(() => counted(budget({ reviewsPerHour: k, trafficRate: fleetRate })));
+  const tallies = simulate(workers, step, 6);
+  const transient = (name: string) => ((tallies.get(name) as PhaseTally).transientReviews / window) * hour;
+  assert.ok(transient('step ×10') < 2 * k, `first window of the step: ${transient('step ×10').toFixed(0)}/h vs K=${k}`);
+  assert.ok(transient('after') > k / 2, `first window after the step: ${transient('after').toFixed(0)}/h vs K=${k}`);
+  for (const [name, tally] of tallies) {
+    const perHour = tally.settledReviews / tally.settledHours;
+    assert.ok(Math.abs(perHour / k - 1) <= 0.2, `${name}: ${perHour.toFixed(0)} reviews/h for the fleet vs K=${k}`);
+  }
 });
 
 test('each model has its own budget and threshold', () => {

@@ -91,21 +91,32 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     return state;
   };
 
+  /**
+   * Step guard: when the last two buckets (1/10 of the window) run at more than twice or less than
+   * half the window's rate, on enough events not to be chance, the factor by which they do (else
+   * 1), so a 10× step is followed within a minute or so rather than spending a window at up to
+   * 10× K (or K/10).
+   */
+  const stepFactor = (state: ModelBudget, now: number): number => {
+    const whole = state.traffic.ratePerHour(now);
+    const recent = state.traffic.recent(now, 2);
+    if (whole === undefined || !(whole > 0) || recent === undefined || recent.events < stepMinEvents) return 1;
+    const factor = recent.perHour / whole;
+    return factor > 2 || factor < 0.5 ? factor : 1;
+  };
+
   const localRate = (state: ModelBudget, now: number): number | undefined => {
     const whole = state.traffic.ratePerHour(now);
-    // Step guard: when the last two buckets (1/10 of the window) run at more than twice or less
-    // than half the window's rate, on enough events not to be chance, they take over, so a 10×
-    // step is followed within a minute or so rather than spending a window at up to 10× K (or K/10).
-    const recent = state.traffic.recent(now, 2);
-    if (whole === undefined || recent === undefined || recent.events < stepMinEvents) return whole;
-    return recent.perHour > 2 * whole || recent.perHour < whole / 2 ? recent.perHour : whole;
+    return whole === undefined ? undefined : whole * stepFactor(state, now);
   };
 
   const recompute = (model: string, state: ModelBudget, now: number): void => {
     // A fleet rate of 0 means the provider has nothing yet (not "no traffic": this event is
-    // traffic), so it falls back on the local estimate rather than reviewing everything.
+    // traffic), so it falls back on the local estimate rather than reviewing everything. The
+    // fleet rate is a window's average too, so it gets the same step guard: this process's share
+    // of the traffic steps with the fleet's, and the local ratio scales the fleet figure.
     const fleet = trafficRate?.(model, now);
-    const rate = fleet !== undefined && fleet > 0 ? fleet : localRate(state, now);
+    const rate = fleet !== undefined && fleet > 0 ? fleet * stepFactor(state, now) : localRate(state, now);
     const share = rate === undefined || !(rate > 0) ? 1 : k / rate;
     state.threshold = fromRankSpace(state.ranks.upperQuantile(share) ?? 0);
     state.untilRecompute = recomputeEvery;

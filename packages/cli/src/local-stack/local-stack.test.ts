@@ -32,6 +32,7 @@ function processesMatching(pattern: RegExp): number[] {
   return pids;
 }
 
+/** A one-worker-process stack config on free ports, its state in `stateDir`. */
 async function stackPorts(stateDir: string, extra: Record<string, string> = {}) {
   const [ingest, exporter, review, workerMetrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
   return readLocalStackConfig({
@@ -67,6 +68,16 @@ function stackDescendants(): string[] {
   return [...commands].filter(([pid, command]) => descends(pid) && /leash|redis-server|services\//.test(command)).map(([pid, command]) => `${pid} ${command}`);
 }
 
+/** Runs `body` with a fresh state folder, removed afterwards whatever happens. */
+async function withStateDir(body: (stateDir: string) => Promise<void>): Promise<void> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-stack-'));
+  try {
+    await body(stateDir);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
 test('a service runs in its own process group, and stop() still reaches its SIGTERM handler', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-service-'));
   try {
@@ -88,17 +99,8 @@ test('a service runs in its own process group, and stop() still reaches its SIGT
 });
 
 test('a stop requested while the stack starts stops what started (Redis, the loading worker) and rejects', async () => {
-  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-stack-'));
-  try {
-    const [ingest, exporter, review, workerMetrics] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const config = readLocalStackConfig({
-      GRADCAM_STATE_DIR: stateDir,
-      GRADCAM_INGEST_PORT: String(ingest),
-      GRADCAM_EXPORTER_PORT: String(exporter),
-      GRADCAM_REVIEW_PORT: String(review),
-      GRADCAM_WORKER_METRICS_PORT: String(workerMetrics),
-      GRADCAM_WORKER_PROCESSES: '1',
-    });
+  await withStateDir(async (stateDir) => {
+    const config = await stackPorts(stateDir);
     const stop = new AbortController();
     let sawWorker = false;
     // As a Ctrl-C would: once the worker has started loading its model (or after 2 s).
@@ -116,9 +118,7 @@ test('a stop requested while the stack starts stops what started (Redis, the loa
     await assert.rejects(starting, StackStartAbortedError);
     clearTimeout(timer);
     assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
-  } finally {
-    await rm(stateDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a service exiting 78 before it is ready is a ServiceExitedError with its last error line, not its stack trace', async () => {
@@ -140,8 +140,7 @@ test('a service exiting 78 before it is ready is a ServiceExitedError with its l
 });
 
 test('a bad service variable stops the stack before anything starts, as a ConfigError naming it', async () => {
-  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-stack-'));
-  try {
+  await withStateDir(async (stateDir) => {
     const config = await stackPorts(stateDir);
     for (const [variable, value] of [['GRADCAM_CAPTURE_POLICY', 'bogus'], ['GRADCAM_REVIEW_POLICY', 'bogus=1'], ['GRADCAM_REVIEW_TOKENS', 'bad'], ['GRADCAM_BATCH_SIZE', 'x']] as const) {
       const lines: string[] = [];
@@ -152,14 +151,11 @@ test('a bad service variable stops the stack before anything starts, as a Config
       assert.deepEqual(lines, [], `${variable}: no service was started`);
     }
     assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
-  } finally {
-    await rm(stateDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('gradcam up --quiet with a bad service variable: one line naming it, exit 2', async () => {
-  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-stack-'));
-  try {
+  await withStateDir(async (stateDir) => {
     const result = spawnSync(process.execPath, ['packages/cli/bin/gradcam.js', 'up', '--quiet'], {
       cwd: repoRoot,
       env: { ...process.env, GRADCAM_STATE_DIR: stateDir, GRADCAM_CAPTURE_POLICY: 'bogus', GRADCAM_WORKER_PROCESSES: '1', GRADCAM_INGEST_PORT: String(await freePort()) },
@@ -168,9 +164,7 @@ test('gradcam up --quiet with a bad service variable: one line naming it, exit 2
     });
     assert.equal(result.status, 2, result.stderr);
     assert.match(result.stderr, /^gradcam up: configuration error: GRADCAM_CAPTURE_POLICY: unknown term "bogus"[^\n]*\n$/);
-  } finally {
-    await rm(stateDir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a service that dies after start-up is reported (died), its orphans leave, and stop() still leaves nothing running', { timeout: 300_000 }, async () => {

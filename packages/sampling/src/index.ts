@@ -8,7 +8,7 @@ export { idFraction, idSalts } from './id-fraction.ts';
 export { budgetRank, fromRankSpace, toRankSpace } from './policies/budget-rank.ts';
 export { uniformRate } from './policies/uniform-rate.ts';
 export { confidenceBand, type ConfidenceBandOptions } from './policies/confidence-band.ts';
-export { classQuota, type ClassQuotaOptions } from './policies/class-quota.ts';
+export { classQuota, type ClassQuotaOptions, type ClassTrafficProvider } from './policies/class-quota.ts';
 export { explanationScore, type ExplanationScoreOptions } from './policies/explanation-score.ts';
 export { budget, type BudgetOptions, type BudgetPolicy, type TrafficRateProvider } from './policies/budget.ts';
 export { anyOf } from './policies/any-of.ts';

@@ -2,7 +2,7 @@ import { parseDecimal } from './decimal-number.ts';
 import { ReviewPolicyError } from './errors/review-policy-error.ts';
 import { anyOf } from './policies/any-of.ts';
 import { budget, type TrafficRateProvider } from './policies/budget.ts';
-import { classQuota } from './policies/class-quota.ts';
+import { classQuota, type ClassTrafficProvider } from './policies/class-quota.ts';
 import { confidenceBand } from './policies/confidence-band.ts';
 import { explanationScore, type ExplanationScoreOptions } from './policies/explanation-score.ts';
 import { noReview } from './policies/no-review.ts';
@@ -13,6 +13,8 @@ import { parseWindow } from './window-duration.ts';
 export interface ParseReviewPolicyOptions {
   /** Passed to the budget term: the fleet-wide traffic rate. */
   readonly trafficRate?: TrafficRateProvider;
+  /** Passed to the class-quota term: the fleet-wide traffic per (model, class). */
+  readonly classTraffic?: ClassTrafficProvider;
 }
 
 const grammar =
@@ -60,7 +62,7 @@ function parseTerm(term: string, options: ParseReviewPolicyOptions): ReviewPolic
     const perClass = positive(term, m[1] as string, 'reviews per class');
     const window = m[2] === undefined ? 3_600_000 : parseWindow(m[2]);
     if (window === undefined) throw new ReviewPolicyError(term, 'expected a window like /h, /30m or /d');
-    return classQuota({ perClass, windowMs: window });
+    return classQuota({ perClass, windowMs: window, ...(options.classTraffic ? { classTraffic: options.classTraffic } : {}) });
   }
   if ((m = /^border>(.*)$/.exec(term))) return { borderAbove: fraction(term, m[1] as string) };
   if ((m = /^entropy>(.*)$/.exec(term))) return { entropyAbove: fraction(term, m[1] as string) };

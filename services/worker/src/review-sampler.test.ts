@@ -109,3 +109,30 @@ test('the fleet rate divides by the minutes that hold traffic, and goes back to 
     sampler.close();
   }
 });
+
+test('the class quota divides by the fleet-wide traffic of the class, counted per minute in Redis', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const pool = new ReviewPool(redis, prefix);
+  const at = Date.UTC(2026, 10, 26, 12, 0, 30);
+  let now = at;
+  const sampler = createReviewSampler({ policy: 'class-quota=1', redis, prefix, pool, now: () => now });
+  const input = (id: string, predictedClass: number) => ({ id, model: 'm', predictedClass, probabilities: [0.5, 0.3, 0.2], maps: [], now });
+  try {
+    // Other processes stored 3 explanations of class 1 and one of class 2 in this minute.
+    for (const [id, predictedClass] of [['c1', 1], ['c2', 1], ['c3', 1], ['c4', 2]] as const) {
+      await sampler.recorded(skipped, { ...item(id, skipped), predictedClass, sampledAt: at });
+    }
+    assert.equal(sampler.fleetClassRate('m', 1), undefined, 'nothing read yet');
+    now = at + 60_000;
+    await sampler.refreshFleetRate();
+    assert.equal(sampler.fleetRate('m'), 240);
+    assert.equal(sampler.fleetClassRate('m', 1), 180);
+    assert.equal(sampler.fleetClassRate('m', 2), 60);
+    assert.equal(sampler.fleetClassRate('m', 0), undefined);
+    // This process's first explanation of class 1 is drawn at 1/180, not taken as "the first N".
+    const drawn = Array.from({ length: 10 }, (_, i) => sampler.decide(input(`new-${i}`, 1)).sampled).filter(Boolean).length;
+    assert.ok(drawn <= 1, `${drawn} of 10 sampled`);
+  } finally {
+    sampler.close();
+  }
+});

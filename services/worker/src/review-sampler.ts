@@ -15,16 +15,22 @@ const trafficMinutes = 10;
  * 0 when no minute holds traffic.
  */
 export function ratePerHour(counts: readonly number[]): number {
-  let total = 0;
-  let minutes = 0;
-  counts.forEach((count, i) => {
-    if (count > 0) {
-      total += count;
-      minutes = i + 1;
-    }
-  });
-  return minutes === 0 ? 0 : (total / minutes) * 60;
+  const minutes = trafficSpan(counts);
+  return minutes === 0 ? 0 : (counts.reduce((sum, c) => sum + c, 0) / minutes) * 60;
 }
+
+/** Whole minutes from the oldest one holding traffic to the last (`counts` as in ratePerHour). */
+function trafficSpan(counts: readonly number[]): number {
+  for (let i = counts.length - 1; i >= 0; i--) if ((counts[i] as number) > 0) return i + 1;
+  return 0;
+}
+
+/**
+ * Per model and minute, a hash class index → explanations stored, next to the model's count: the
+ * fleet-wide traffic per class that the class quota divides by. Derived from the model's key, so
+ * it is named, kept and expires with it.
+ */
+const classTrafficKey = (modelMinuteKey: string): string => `${modelMinuteKey}:classes`;
 
 export interface ReviewSampler {
   /**
@@ -35,6 +41,8 @@ export interface ReviewSampler {
   decide(input: ReviewInput): ReviewSampling;
   /** The fleet-wide traffic of a model, events/h (asking registers the model for the refreshes); undefined when there is none. */
   fleetRate(model: string): number | undefined;
+  /** The same for one predicted class of the model (asking registers the model too). */
+  fleetClassRate(model: string, classIndex: number): number | undefined;
   /** Reads the fleet-wide traffic from Redis now (a timer does so every 10 s). */
   refreshFleetRate(): Promise<void>;
   /**
@@ -59,13 +67,15 @@ const decisionField = 'gradcam:review';
 /**
  * Keeps the decision on the job (KEYS[1]) and counts it, unless an earlier attempt already did.
  * A job hash that does not exist is not created (only counted): it is BullMQ's key.
- * KEYS: job, traffic, decisions, thresholds. ARGV: decision JSON, traffic TTL s, decision field,
- * model, threshold ('' for none).
+ * KEYS: job, traffic, decisions, thresholds, class traffic. ARGV: decision JSON, traffic TTL s,
+ * decision field, model, threshold ('' for none), predicted class.
  */
 const recordOnce = `
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HSETNX', KEYS[1], '${decisionField}', ARGV[1]) == 0 then return 0 end
 redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[5], ARGV[6], 1)
+redis.call('EXPIRE', KEYS[5], ARGV[2])
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[5]) end
 return 1
@@ -74,8 +84,8 @@ return 1
 /**
  * Reviewer sampling inside a worker process. Every worker sees only its share of the traffic,
  * so the budget policy adapts to the fleet-wide rate: each stored explanation is counted per
- * model and minute in Redis, and the sum of the last minutes, refreshed in the background, is
- * the rate the policy divides its budget by.
+ * model (and predicted class) and minute in Redis, and the sum of the last minutes, refreshed in
+ * the background, is the rate the policy divides its budget by (and the class quota its N).
  */
 export function createReviewSampler(options: {
   policy: string;
@@ -88,14 +98,34 @@ export function createReviewSampler(options: {
   const { redis, pool } = options;
   const now = options.now ?? Date.now;
   const keys = redisKeys(options.prefix);
+  /** Events/h per model the policy asked about (0: none known), and per class of it. */
   const fleetRate = new Map<string, number>();
+  const classRates = new Map<string, Map<number, number>>();
   const refresh = async () => {
     const minute = Math.floor(now() / minuteMs);
     for (const model of fleetRate.keys()) {
       // The current minute is partial: use the previous whole minutes.
-      const counts = await redis.mget(Array.from({ length: trafficMinutes }, (_, i) => keys.reviewTraffic(model, minute - 1 - i)));
+      const minuteKeys = Array.from({ length: trafficMinutes }, (_, i) => keys.reviewTraffic(model, minute - 1 - i));
+      const read = redis.pipeline();
+      read.mget(minuteKeys);
+      for (const key of minuteKeys) read.hgetall(classTrafficKey(key));
+      const replies = (await read.exec()) ?? [];
+      for (const [error] of replies) if (error) throw error;
+      const counts = ((replies[0]?.[1] ?? []) as (string | null)[]).map((c) => Number(c ?? 0));
       // After a silence this is 0 again, and the policy goes back to its own estimate.
-      fleetRate.set(model, ratePerHour(counts.map((c) => Number(c ?? 0))));
+      fleetRate.set(model, ratePerHour(counts));
+      // A class's count over the model's span, not its own: one event of a rare class in the last
+      // minute of ten is 6/h, not 60/h.
+      const span = trafficSpan(counts);
+      const perClass = new Map<number, number>();
+      replies.slice(1).forEach(([, hash]) => {
+        for (const [field, value] of Object.entries((hash ?? {}) as Record<string, string>)) {
+          const classIndex = Number(field);
+          perClass.set(classIndex, (perClass.get(classIndex) ?? 0) + Number(value));
+        }
+      });
+      for (const [classIndex, total] of perClass) perClass.set(classIndex, span === 0 ? 0 : (total / span) * 60);
+      classRates.set(model, perClass);
     }
   };
   const timer = setInterval(() => void refresh().catch(() => undefined), 10_000);
@@ -106,9 +136,15 @@ export function createReviewSampler(options: {
     // No fleet figure (a fresh deployment, or none in the last minutes): the policy falls back on its own estimate.
     return rate === undefined || rate === 0 ? undefined : rate;
   };
-  const policy = parseReviewPolicy(options.policy, { trafficRate });
+  const classTraffic = (model: string, classIndex: number): number | undefined => {
+    if (!fleetRate.has(model)) fleetRate.set(model, 0);
+    const rate = classRates.get(model)?.get(classIndex);
+    return rate === undefined || rate === 0 ? undefined : rate;
+  };
+  const policy = parseReviewPolicy(options.policy, { trafficRate, classTraffic });
   return {
     fleetRate: trafficRate,
+    fleetClassRate: classTraffic,
     refreshFleetRate: refresh,
     async earlier(inferenceIds) {
       const found = new Map<string, ReviewSampling>();
@@ -129,18 +165,21 @@ export function createReviewSampler(options: {
     decide: (input) => decideReview(policy, input),
     async recorded(decision, item) {
       const minute = Math.floor(item.sampledAt / minuteMs);
+      const trafficKey = keys.reviewTraffic(item.model, minute);
       await redis.eval(
         recordOnce,
-        4,
+        5,
         keys.explainJob(item.inferenceId),
-        keys.reviewTraffic(item.model, minute),
+        trafficKey,
         keys.reviewDecisions,
         keys.reviewThresholds,
+        classTrafficKey(trafficKey),
         JSON.stringify(decision),
         (trafficMinutes + 2) * 60,
         `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`,
         item.model,
         decision.threshold === undefined ? '' : String(decision.threshold),
+        String(item.predictedClass),
       );
       // Idempotent (the item is added once), so a retry that failed after counting still queues it.
       if (decision.sampled) await pool.add(item);

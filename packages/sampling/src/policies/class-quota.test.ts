@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { decideReview } from '../review-policy.ts';
 import { reviewInput } from '../testing/review-inputs.ts';
 import { seededRandom } from '../testing/seeded-random.ts';
+import { SlidingWindowRate } from '../estimators/sliding-window-rate.ts';
 import { classQuota } from './class-quota.ts';
 
 const hour = 3_600_000;
@@ -57,4 +58,28 @@ test('strata are per model; the decision is a function of the id and the stream'
   const fresh = classQuota({ perClass: 5 });
   const firstTen = Array.from({ length: 10 }, (_, i) => decideReview(fresh, reviewInput({ id: `q${i}`, model: i < 5 ? 'x' : 'y', now: start })).sampled);
   assert.deepEqual(firstTen, new Array(10).fill(true));
+});
+
+test('worker processes given the fleet-wide class traffic review N per class together, not N each', () => {
+  const perClass = 5;
+  const processes = 4;
+  const fleet = new SlidingWindowRate(10 * 60_000);
+  const classTraffic = (_model: string, classIndex: number, now: number) => (classIndex === 0 ? fleet.ratePerHour(now) : undefined);
+  const shared = Array.from({ length: processes }, () => classQuota({ perClass, classTraffic }));
+  const alone = Array.from({ length: processes }, () => classQuota({ perClass }));
+  let reviews = 0;
+  let aloneReviews = 0;
+  // 10 000/h of one class for 3 hours, round-robin over the processes; hour 3 counted.
+  for (let i = 0; i < 30_000; i++) {
+    const now = start + i * 360;
+    fleet.record(now);
+    const input = reviewInput({ id: `x${i}`, now });
+    const sampled = decideReview(shared[i % processes]!, input).sampled;
+    const sampledAlone = decideReview(alone[i % processes]!, input).sampled;
+    if (now < start + 2 * hour) continue;
+    if (sampled) reviews++;
+    if (sampledAlone) aloneReviews++;
+  }
+  assert.ok(Math.abs(reviews / perClass - 1) <= 0.5, `${reviews} reviews in an hour for N=${perClass} over ${processes} processes`);
+  assert.ok(aloneReviews > 2.5 * perClass, `without the fleet count each process takes N: ${aloneReviews}`);
 });

@@ -2,11 +2,21 @@ import { idFraction, idSalts } from '../id-fraction.ts';
 import { formatNumber, formatParameter, notSampled, type ReviewPolicy } from '../review-policy.ts';
 import { formatWindow } from '../window-duration.ts';
 
+const hourMs = 3_600_000;
+
+/**
+ * Fleet-wide traffic of one (model, predicted class) in events per hour, or undefined to go on
+ * this process's own count. Worker processes sharing the queue each see only their part of a
+ * class; counting only that, each would take N per window and the fleet N × processes.
+ */
+export type ClassTrafficProvider = (model: string, classIndex: number, now: number) => number | undefined;
+
 export interface ClassQuotaOptions {
-  /** Reviews wanted per (model, predicted class) per window, on average. */
+  /** Reviews wanted per (model, predicted class) per window, on average, for the whole fleet. */
   readonly perClass: number;
   /** Default one hour. */
   readonly windowMs?: number;
+  readonly classTraffic?: ClassTrafficProvider;
 }
 
 interface ClassTraffic {
@@ -24,7 +34,9 @@ interface ClassTraffic {
  *   start of a window, which a "first N per window" quota would have);
  * - a burst in one class lowers its π at once (each event adds to n), so a burst of b events
  *   costs ≈ N·(1 + ln(b/N)) reviews, not b;
- * - π goes into `detail`, so review statistics can be reweighted by 1/π (Horvitz–Thompson).
+ * - π goes into `detail`, so review statistics can be reweighted by 1/π (Horvitz–Thompson);
+ * - with `classTraffic`, n is the fleet's (several worker processes each see their part), so the
+ *   fleet reviews N per class per window, not N per process.
  * After a cold start the first N of each class are taken, then π falls as n builds up.
  */
 export function classQuota(options: ClassQuotaOptions): ReviewPolicy {
@@ -34,6 +46,7 @@ export function classQuota(options: ClassQuotaOptions): ReviewPolicy {
   if (!(windowMs > 0 && Number.isFinite(windowMs))) throw new RangeError(`classQuota: windowMs must be > 0, got ${windowMs}`);
   const text = `class-quota=${formatParameter(perClass)}/${formatWindow(windowMs)}`;
   const no = notSampled(text);
+  const { classTraffic } = options;
   const models = new Map<string, Map<number, ClassTraffic>>();
 
   const trafficOf = (model: string, classIndex: number, now: number): ClassTraffic => {
@@ -54,13 +67,17 @@ export function classQuota(options: ClassQuotaOptions): ReviewPolicy {
         traffic.at = input.now;
       }
       traffic.count += 1;
-      const inclusion = perClass >= traffic.count ? 1 : perClass / traffic.count;
+      // The fleet's count per window when known; this process's own when larger (a burst it sees
+      // before the fleet figure, which lags by a minute or so, catches up).
+      const fleet = classTraffic?.(input.model, input.predictedClass, input.now);
+      const count = fleet !== undefined && fleet > 0 ? Math.max(traffic.count, (fleet * windowMs) / hourMs) : traffic.count;
+      const inclusion = perClass >= count ? 1 : perClass / count;
       if (idFraction(input.id, idSalts.classQuota) >= inclusion) return no;
       return {
         sampled: true,
         term: text,
         reason: 'class-quota',
-        detail: `class ${input.predictedClass}: inclusion probability ${formatNumber(inclusion)} (~${formatNumber(traffic.count)} per ${formatWindow(windowMs)})`,
+        detail: `class ${input.predictedClass}: inclusion probability ${formatNumber(inclusion)} (~${formatNumber(count)} per ${formatWindow(windowMs)})`,
       };
     },
   };

@@ -48,6 +48,8 @@ export function redisKeys(prefix: string) {
     reviewThresholds: `${prefix}:review:thresholds`,
     /** Per model and minute: explanations stored (the fleet-wide traffic the budget adapts to). */
     reviewTraffic: (model: string, minute: number) => `${prefix}:review:traffic:${model}:${minute}`,
+    /** Per model and minute, a hash class index → explanations stored: the fleet-wide traffic per class the class quota divides by (kept and expiring with reviewTraffic). */
+    reviewClassTraffic: (model: string, minute: number) => `${prefix}:review:traffic:${model}:${minute}:classes`,
   } as const;
 }
 

@@ -19,6 +19,8 @@ export const reviewSamplingSchema = z.object({
   priority: z.number(),
   /** The adaptive threshold in force when decided (budget policy). */
   threshold: z.number().optional(),
+  /** What the budget compared with `threshold` (its term fired iff rank ≥ threshold): the priority's place within its histogram bin, drawn from the id. */
+  rank: z.number().min(0).max(1).optional(),
 });
 export type ReviewSampling = z.infer<typeof reviewSamplingSchema>;
 

@@ -25,12 +25,6 @@ function trafficSpan(counts: readonly number[]): number {
   return 0;
 }
 
-/**
- * Per model and minute, a hash class index → explanations stored, next to the model's count: the
- * fleet-wide traffic per class that the class quota divides by. Derived from the model's key, so
- * it is named, kept and expires with it.
- */
-const classTrafficKey = (modelMinuteKey: string): string => `${modelMinuteKey}:classes`;
 
 export interface ReviewSampler {
   /**
@@ -105,10 +99,10 @@ export function createReviewSampler(options: {
     const minute = Math.floor(now() / minuteMs);
     for (const model of fleetRate.keys()) {
       // The current minute is partial: use the previous whole minutes.
-      const minuteKeys = Array.from({ length: trafficMinutes }, (_, i) => keys.reviewTraffic(model, minute - 1 - i));
+      const minutes = Array.from({ length: trafficMinutes }, (_, i) => minute - 1 - i);
       const read = redis.pipeline();
-      read.mget(minuteKeys);
-      for (const key of minuteKeys) read.hgetall(classTrafficKey(key));
+      read.mget(minutes.map((m) => keys.reviewTraffic(model, m)));
+      for (const m of minutes) read.hgetall(keys.reviewClassTraffic(model, m));
       const replies = (await read.exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const counts = ((replies[0]?.[1] ?? []) as (string | null)[]).map((c) => Number(c ?? 0));
@@ -165,15 +159,14 @@ export function createReviewSampler(options: {
     decide: (input) => decideReview(policy, input),
     async recorded(decision, item) {
       const minute = Math.floor(item.sampledAt / minuteMs);
-      const trafficKey = keys.reviewTraffic(item.model, minute);
       await redis.eval(
         recordOnce,
         5,
         keys.explainJob(item.inferenceId),
-        trafficKey,
+        keys.reviewTraffic(item.model, minute),
         keys.reviewDecisions,
         keys.reviewThresholds,
-        classTrafficKey(trafficKey),
+        keys.reviewClassTraffic(item.model, minute),
         JSON.stringify(decision),
         (trafficMinutes + 2) * 60,
         `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`,

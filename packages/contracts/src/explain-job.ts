@@ -35,7 +35,12 @@ export const explainJobResultSchema = z.object({
   /** Epoch ms: accepted by ingest, and manifest stored by the worker. */
   acceptedAt: z.number().int(),
   storedAt: z.number().int(),
-  batchSize: z.number().int().positive(),
+  /**
+   * Images the job's micro-batch sent through the engine, all its calls together (rounds and
+   * model groups are calls of their own): the batch that stageSeconds and engineCpuSeconds cover.
+   * 0 when every job of it was resumed from an earlier run's manifest.
+   */
+  batchSize: z.number().int().nonnegative(),
   /** True on one job per batch, so per-batch figures are counted once. */
   batchLeader: z.boolean(),
   /** Seconds spent by the job's batch in each stage. */

@@ -87,11 +87,13 @@ test('batch figures count images per engine call, and a batch whose every job fa
   assert.deepEqual(mixed.engineCalls, [1]);
   const [good, ...failed] = mixed.outcomes;
   assert.ok(good !== undefined && !(good instanceof Error), String(good));
-  assert.equal(good.batchSize, 1, 'the images of its engine call');
+  assert.equal(good.batchSize, 1, 'the images its batch sent through the engine');
   assert.ok(failed.every((o) => o instanceof JobFailure));
   // Rounds and (model, methods) groups are engine calls of their own.
   const split = await explainBatch({ ...context, maxBatchPixels: 1 }, [job(photos[0]!, 10), job(photos[1]!, 11)]);
   assert.deepEqual(split.engineCalls, [1, 1]);
+  // Results carry the batch's figures: its stage times cover both calls, and so does its size.
+  assert.deepEqual(split.outcomes.map((o) => (o instanceof Error ? o.message : o.batchSize)), [2, 2]);
   const grouped = await explainBatch(context, [job(photos[0]!, 10), { ...job(photos[1]!, 11), explain: { methods: ['layercam'] } }, job(photos[2]!, 12)]);
   assert.deepEqual([...grouped.engineCalls].sort(), [1, 2]);
   // Nothing reached the engine: no engine call, but the batch's (decode) time is reported.

@@ -120,6 +120,9 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
   for (const round of pixelRounds(fetched, (f) => f.header.pixels, context.maxBatchPixels)) await explainRound(context, round, outcomes, totals, finished);
 
   const stageSeconds = { decode: totals.decode, engine: totals.engine, render: totals.render, upload: totals.upload };
+  // The batch's figures go on every job's result: its stage times and CPU cover every engine call
+  // of the micro-batch, so its size does too.
+  const batchImages = totals.engineCalls.reduce((sum, images) => sum + images, 0);
   let leader = true;
   for (const f of finished) {
     outcomes[f.at] = {
@@ -129,7 +132,7 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
       explanations: f.explanations,
       acceptedAt: f.job.acceptedAt,
       storedAt: f.storedAt,
-      batchSize: f.batchSize,
+      batchSize: batchImages,
       batchLeader: leader,
       stageSeconds,
       ...(totals.engineCpu !== undefined && { engineCpuSeconds: totals.engineCpu }),
@@ -163,8 +166,6 @@ interface Finished {
   readonly manifestKey: string;
   readonly explanations: number;
   readonly storedAt: number;
-  /** Images in the engine call that explained the job (for a resumed job, the earlier run's). */
-  readonly batchSize: number;
   /** Stored by an earlier run of the job; this run only redid the bookkeeping after it. */
   readonly resumed?: true;
 }
@@ -243,8 +244,8 @@ async function resumeStored(context: BatchContext, job: ExplainJob, at: number):
   await afterManifest(context, job, parsed.data).catch((error: unknown) => {
     throw toJobFailure(error, 'storing the explanation');
   });
-  const { explanations, createdAt, timings } = parsed.data;
-  return { at, job, manifestKey, explanations: explanations.length, storedAt: Date.parse(createdAt), batchSize: timings.batchSize, resumed: true };
+  const { explanations, createdAt } = parsed.data;
+  return { at, job, manifestKey, explanations: explanations.length, storedAt: Date.parse(createdAt), resumed: true };
 }
 
 /**
@@ -392,7 +393,6 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
             manifestKey: keyIn(m.job.folder, manifestFileName),
             explanations: artifacts.manifest.explanations.length,
             storedAt: context.now?.() ?? Date.now(),
-            batchSize: members.length,
           });
         } catch (error) {
           outcomes[m.at] = toJobFailure(error, 'storing the explanation');

@@ -40,7 +40,7 @@ before(async () => {
   stack = await startLocalStack({
     config: {
       redisUrl: redis.url,
-      apiTokens: 'e2e-token-0123456789abcdef,e2e-second-token-0123456789',
+      apiTokens: ['e2e-token-0123456789abcdef', 'e2e-second-token-0123456789'],
       ingestPort,
       exporterPort,
       workerMetricsPort,

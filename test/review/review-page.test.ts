@@ -115,7 +115,7 @@ before(async () => {
   stack = await startLocalStack({
     config: {
       redisUrl: undefined,
-      apiTokens: 'review-page-ingest-0123456789',
+      apiTokens: ['review-page-ingest-0123456789'],
       ingestPort,
       exporterPort,
       workerMetricsPort,

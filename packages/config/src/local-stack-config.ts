@@ -8,8 +8,8 @@ import { assertWorkerPortsFit } from './service-configs.ts';
 export interface LocalStackConfig {
   /** Use this Redis instead of starting a private redis-server. */
   readonly redisUrl: string | undefined;
-  /** GRADCAM_API_TOKENS as given, all passed to ingest (the first is the one the stack prints and the demo uses); unset: one is generated and kept in the state dir. */
-  readonly apiTokens: string | undefined;
+  /** GRADCAM_API_TOKENS, all passed to ingest (the first is the one the stack prints and the demo uses); none: one is generated and kept in the state dir. */
+  readonly apiTokens: readonly string[];
   readonly ingestPort: number;
   readonly exporterPort: number;
   readonly workerMetricsPort: number;
@@ -45,7 +45,7 @@ export function readLocalStackConfig(raw: Env): LocalStackConfig {
   assertWorkerPortsFit(workerMetricsPort, workerProcesses);
   return {
     redisUrl: env.url('REDIS_URL', undefined, ['redis:', 'rediss:']),
-    apiTokens: env.optionalString('GRADCAM_API_TOKENS'),
+    apiTokens: env.list('GRADCAM_API_TOKENS'),
     ingestPort: stackPort(env, 'GRADCAM_INGEST_PORT', 8080),
     exporterPort: stackPort(env, 'GRADCAM_EXPORTER_PORT', 9464),
     workerMetricsPort,

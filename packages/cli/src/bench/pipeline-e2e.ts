@@ -102,7 +102,7 @@ async function benchStackConfig(plan: E2ePlan, stateDir: string): Promise<LocalS
     ...base,
     ...ports,
     redisUrl: undefined,
-    apiTokens: undefined,
+    apiTokens: [],
     workerProcesses: plan.processes,
     stateDir,
     s3Configured: false,

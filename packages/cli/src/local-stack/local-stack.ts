@@ -97,8 +97,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   aborted.catch(() => {});
   const step = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, aborted]);
   try {
-    const apiTokens = config.apiTokens ?? (await step(localToken(stateDir, 'api-token')));
-    const token = apiTokens.split(',')[0]?.trim() ?? '';
+    const apiTokens = config.apiTokens.length > 0 ? config.apiTokens : [await step(localToken(stateDir, 'api-token'))];
+    const token = apiTokens[0] as string;
     const reviewTokens = config.reviewTokens ?? `local-reviewer:${await step(localToken(stateDir, 'review-token'))}`;
     const reviewToken = reviewTokens.split(',')[0]?.split(':').slice(1).join(':') ?? '';
     const storageDir = config.s3Configured ? undefined : join(stateDir, 'storage');
@@ -106,7 +106,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const serviceEnv = (redisUrl: string) =>
       childEnvironment({
         REDIS_URL: redisUrl,
-        GRADCAM_API_TOKENS: apiTokens,
+        GRADCAM_API_TOKENS: apiTokens.join(','),
         GRADCAM_PUBLIC_URL: ingestUrl,
         GRADCAM_HOST: '127.0.0.1',
         GRADCAM_INGEST_PORT: String(config.ingestPort),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { ConfigError, readLocalStackConfig } from '@gradcam/config';
-import { freePort } from '@gradcam/dev-services';
+import { freePort, processRunning } from '@gradcam/dev-services';
 import { StackStartAbortedError, startLocalStack } from './local-stack.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
 import { repoRoot, startService, waitUntilReady } from './service-process.ts';
@@ -15,21 +15,6 @@ import { repoRoot, startService, waitUntilReady } from './service-process.ts';
 function processGroup(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-}
-
-/** Live processes whose command line matches. */
-function processesMatching(pattern: RegExp): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      if (pattern.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim())) pids.push(Number(entry));
-    } catch {
-      // Gone between readdir and read.
-    }
-  }
-  return pids;
 }
 
 /** A one-worker-process stack config on free ports, its state in `stateDir`. */
@@ -46,8 +31,12 @@ async function stackPorts(stateDir: string, extra: Record<string, string> = {}) 
   });
 }
 
-/** Live processes started by this test process, directly or not, that belong to a stack. */
-function stackDescendants(): string[] {
+/**
+ * Live processes started by this test process, directly or not, and their command lines. Only
+ * descendants: test files run two at a time, and another file's workers have the same command
+ * lines as this file's.
+ */
+function descendants(): Map<number, string> {
   const parents = new Map<number, number>();
   const commands = new Map<number, string>();
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
@@ -56,7 +45,7 @@ function stackDescendants(): string[] {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (fields[0] === 'Z') continue;
       parents.set(Number(entry), Number(fields[1]));
-      commands.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' '));
+      commands.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim());
     } catch {
       // Gone between readdir and read.
     }
@@ -65,7 +54,17 @@ function stackDescendants(): string[] {
     for (let at = parents.get(pid), hops = 0; at !== undefined && hops < 64; at = parents.get(at), hops++) if (at === process.pid) return true;
     return false;
   };
-  return [...commands].filter(([pid, command]) => descends(pid) && /leash|redis-server|services\//.test(command)).map(([pid, command]) => `${pid} ${command}`);
+  return new Map([...commands].filter(([pid]) => descends(pid)));
+}
+
+/** This test process's live descendants whose command line matches. */
+function processesMatching(pattern: RegExp): number[] {
+  return [...descendants()].filter(([, command]) => pattern.test(command)).map(([pid]) => pid);
+}
+
+/** Live descendants that belong to a stack. */
+function stackDescendants(): string[] {
+  return [...descendants()].filter(([, command]) => /leash|redis-server|services\//.test(command)).map(([pid, command]) => `${pid} ${command}`);
 }
 
 /** Runs `body` with a fresh state folder, removed afterwards whatever happens. */
@@ -184,8 +183,9 @@ test('a service that dies after start-up is reported (died), its orphans leave, 
     assert.equal(died.service, 'worker');
     assert.match(died.message, /^worker exited \(code 137\) after start-up/);
     const deadline = Date.now() + 30_000;
-    while (processesMatching(/services\/worker\/src\/main\.ts \d+$/).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(processesMatching(/services\/worker\/src\/main\.ts \d+$/), [], 'the engine processes left with their supervisor');
+    // Orphaned, they are no longer this process's descendants: follow the pids found before.
+    while (engines.some(processRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(engines.filter(processRunning), [], 'the engine processes left with their supervisor');
     await stack.stop();
     assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
   } finally {

@@ -56,6 +56,28 @@ export function demoId(runId: string, file: DemoFile): string {
   return prefix + basename(file.path, extname(file.path)).replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128 - prefix.length);
 }
 
+interface PostedRecord {
+  readonly id: string;
+  readonly error?: { code: string; message: string };
+}
+
+/**
+ * Posts the records, halving a request the server refuses as too large (its body limit,
+ * GRADCAM_MAX_BODY_BYTES, may be set below the demo's request size): an image alone over the
+ * limit is that image's refusal, not the demo's end.
+ */
+export async function postWithin(client: IngestClient, records: readonly { id: string }[]): Promise<PostedRecord[]> {
+  try {
+    const answer = await client.postBatch(records);
+    return answer.results.map((r) => ({ id: records[r.index]!.id, ...(r.error && { error: r.error }) }));
+  } catch (error) {
+    if (!(error instanceof IngestAnswerError && error.status === 413)) throw error;
+    if (records.length === 1) return [{ id: records[0]!.id, error: { code: error.code ?? 'BODY_TOO_LARGE', message: error.message } }];
+    const half = Math.ceil(records.length / 2);
+    return [...(await postWithin(client, records.slice(0, half))), ...(await postWithin(client, records.slice(half)))];
+  }
+}
+
 export async function demoCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -90,19 +112,14 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   });
   const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token, onRetry: (reason, waitMs) => console.error(`${reason}; retrying in ${(waitMs / 1000).toFixed(1)} s`) });
   const demoFiles = await Promise.all(files.map(async (path, index) => ({ path, index, bytes: (await stat(path)).size })));
-  const results: { id: string; error?: { code: string; message: string } }[] = [];
+  const results: PostedRecord[] = [];
   for (const request of planRequests(demoFiles)) {
     const records = await Promise.all(request.map(record));
-    const posted = await client.postBatch(records).then(
-      (answer) => answer.results.map((r) => ({ id: records[r.index]!.id, ...(r.error && { error: r.error }) })),
-      (error: unknown) => {
-        const cause = (error as { cause?: { code?: string } }).cause;
-        if (cause?.code === 'ECONNREFUSED') throw new UsageError(`the local stack is not answering at ${stack.ingestUrl}: start it with \`npm start\` in another terminal`);
-        // An image alone over the server's body limit is that image's refusal, not the demo's end.
-        if (error instanceof IngestAnswerError && error.status === 413 && records.length === 1) return [{ id: records[0]!.id, error: { code: error.code ?? 'BODY_TOO_LARGE', message: error.message } }];
-        throw error;
-      },
-    );
+    const posted = await postWithin(client, records).catch((error: unknown) => {
+      const cause = (error as { cause?: { code?: string } }).cause;
+      if (cause?.code === 'ECONNREFUSED') throw new UsageError(`the local stack is not answering at ${stack.ingestUrl}: start it with \`npm start\` in another terminal`);
+      throw error;
+    });
     results.push(...posted);
   }
   const rejected = results.filter((r) => r.error !== undefined);

@@ -38,8 +38,9 @@ export interface WorkerConfig extends CommonConfig {
   readonly lockDurationMs: number;
   /**
    * How long a stopping engine process may take to finish its batch and close: the lock duration
-   * plus a margin. By then the batch's locks have lapsed (nothing renews them once Redis is gone),
-   * so BullMQ's stalled-job check hands those jobs to another worker; waiting longer saves nothing.
+   * plus a margin. With Redis gone the batch's locks have lapsed by then, so waiting longer saves
+   * nothing; a healthy batch still running (longer than a lock) is cut, and its jobs come back
+   * through BullMQ's stalled-job check once their locks lapse.
    */
   readonly shutdownTimeoutMs: number;
   /** How often workers look for jobs whose worker died (their lock expired). */

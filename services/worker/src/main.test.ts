@@ -114,6 +114,7 @@ test('GRADCAM_WORKER_METRICS_PORT=0: every engine process takes a free port; a S
   for (const index of [0, 1]) await main.line((l) => l.name === `worker-${index}` && l.msg === 'supervisor gone: finishing the current batch', 1000);
 });
 
+// Last in the file: it stops the file's Redis.
 test('SIGTERM while Redis is down: the engine process exits once its shutdown deadline (lock + 5 s) passes', { timeout: 240_000 }, async () => {
   const main = startMain({ GRADCAM_WORKER_PROCESSES: '1', GRADCAM_WORKER_METRICS_PORT: '0', GRADCAM_LOCK_DURATION_MS: '1000' });
   await main.line((l) => l.msg.startsWith('worker 0 ready'));

@@ -47,9 +47,11 @@ if (config.processes > 1 && indexArgument === undefined) {
     stopping = true;
     log.info(`${reason}: finishing the current batch`);
     // close() waits for the batch in flight and for Redis, which may be down or never answer.
-    // Past the deadline the batch's locks have lapsed: BullMQ's stalled-job check (any worker,
-    // this one once restarted included) moves its jobs back to waiting, so exiting loses no
-    // accepted job; the rewrite is idempotent (keys are fixed per inference).
+    // Past the deadline the process exits anyway: a batch still running (Redis gone, storage
+    // silent, or a healthy batch longer than a lock) loses its locks one lock duration later at
+    // most, and BullMQ's stalled-job check (any worker, this one once restarted included) moves
+    // its jobs back to waiting. So exiting loses no accepted job, and the rewrite is idempotent
+    // (keys are fixed per inference).
     const deadline = setTimeout(() => {
       log.error(`${reason}: not closed after ${config.shutdownTimeoutMs} ms (Redis or storage not answering?); exiting, unfinished jobs return to the queue when their locks lapse`);
       process.exit(1);

@@ -195,13 +195,15 @@ test('a broken item is restored once its files are repaired: refused while still
   const post = (url: string) => app.inject({ method: 'POST', url, headers: alice });
   assert.equal((await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice })).statusCode, 500, 'set aside: prediction.json is missing');
 
+  // The operator repairs the folder: a real manifest (from `gradcam explain`) first, its
+  // prediction still missing, then the prediction.
+  const manifest = await readFile(new URL('./fixtures/sheep-explanation.json', import.meta.url));
+  await store.put(`${broken.folder}explanation.json`, manifest, { contentType: 'application/json' });
   const stillBroken = await post(`/v1/reviews/${broken.inferenceId}/restore`);
   assert.deepEqual([stillBroken.statusCode, errorCode(stillBroken.body)], [409, 'REVIEW_ITEM_STILL_BROKEN'], stillBroken.body);
   assert.match(stillBroken.body, /prediction\.json is missing/);
   assert.equal((await pool.get(broken.inferenceId))?.status, 'broken', 'still set aside');
 
-  // The operator repairs the folder: a real manifest (from `gradcam explain`) and its prediction.
-  const manifest = await readFile(new URL('./fixtures/sheep-explanation.json', import.meta.url));
   const prediction = {
     schemaVersion: 1,
     inferenceId: broken.inferenceId,
@@ -210,7 +212,6 @@ test('a broken item is restored once its files are repaired: refused while still
     image: { key: `${broken.folder}input.jpg` },
     capture: { explain: true, reason: 'all', policy: 'all' },
   };
-  await store.put(`${broken.folder}explanation.json`, manifest, { contentType: 'application/json' });
   await store.put(`${broken.folder}prediction.json`, Buffer.from(JSON.stringify(prediction)), { contentType: 'application/json' });
 
   const restored = await post(`/v1/reviews/${broken.inferenceId}/restore`);

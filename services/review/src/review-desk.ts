@@ -89,10 +89,15 @@ export class ReviewDesk {
 
   async packet(item: ReviewItem): Promise<ReviewPacket> {
     const { store, presignSeconds } = this.deps;
-    const [prediction, manifest] = await Promise.all([
+    // Read together, reported in a fixed order: with both files bad, the reason always names
+    // prediction.json (whichever read failed first would make it vary).
+    const [predictionRead, manifestRead] = await Promise.allSettled([
       this.readShown(item, predictionFileName, predictionDocumentSchema),
       this.readShown(item, manifestFileName, explanationManifestSchema),
     ]);
+    if (predictionRead.status === 'rejected') throw predictionRead.reason;
+    if (manifestRead.status === 'rejected') throw manifestRead.reason;
+    const [prediction, manifest] = [predictionRead.value, manifestRead.value];
     let imageKey: string;
     try {
       imageKey = 'key' in prediction.image ? prediction.image.key : parseS3Uri(prediction.image.uri).key;

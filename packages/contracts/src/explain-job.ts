@@ -23,6 +23,9 @@ export const explainJobSchema = z.object({
 });
 export type ExplainJob = z.infer<typeof explainJobSchema>;
 
+/** Seconds a micro-batch spent in each stage (decode, engine, render, upload). */
+export const stageSecondsSchema = z.object({ decode: z.number().nonnegative(), engine: z.number().nonnegative(), render: z.number().nonnegative(), upload: z.number().nonnegative() });
+
 /**
  * What a completed job returns (kept on the BullMQ job): where the manifest is, and the figures
  * the metrics exporter turns into pipeline-wide histograms from the queue's event stream.
@@ -44,7 +47,7 @@ export const explainJobResultSchema = z.object({
   /** True on one job per batch, so per-batch figures are counted once. */
   batchLeader: z.boolean(),
   /** Seconds spent by the job's batch in each stage. */
-  stageSeconds: z.object({ decode: z.number(), engine: z.number(), render: z.number(), upload: z.number() }),
+  stageSeconds: stageSecondsSchema,
   /**
    * CPU seconds of the worker's main thread while the batch's engine calls ran (Linux only): the
    * engine stage's wall time also counts the time other threads and processes held the core. On
@@ -53,3 +56,17 @@ export const explainJobResultSchema = z.object({
   engineCpuSeconds: z.number().nonnegative().optional(),
 });
 export type ExplainJobResult = z.infer<typeof explainJobResultSchema>;
+
+/**
+ * What a worker publishes on the explain queue's event stream after each micro-batch (event
+ * `batchFiguresEvent`, this as JSON in its `figures` field). The exporter turns it into
+ * gradcam_batch_size and gradcam_stage_duration_seconds: job results cannot carry them for a batch
+ * in which no job completed, nor one sample per engine call.
+ */
+export const batchFiguresSchema = z.object({
+  /** Images per engine call of the micro-batch, in call order; empty when none reached the engine. */
+  engineCalls: z.array(z.number().int().positive()).readonly(),
+  stageSeconds: stageSecondsSchema,
+});
+export type BatchFigures = z.infer<typeof batchFiguresSchema>;
+export const batchFiguresEvent = 'gradcam:batch-figures';

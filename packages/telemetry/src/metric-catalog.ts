@@ -168,15 +168,3 @@ export const metricCatalog: readonly MetricDefinition[] = [
 export const stages = ['decode', 'engine', 'render', 'upload'] as const;
 export type Stage = (typeof stages)[number];
 
-/**
- * What a worker publishes on the explain queue's event stream after each micro-batch (event
- * `batchFiguresEvent`, the figures as JSON in its `figures` field). The exporter turns it into
- * gradcam_batch_size and gradcam_stage_duration_seconds: job results cannot carry them for a batch
- * in which no job completed, nor one sample per engine call.
- */
-export interface BatchFigures {
-  /** Images per engine call of the micro-batch, in call order; empty when none reached the engine. */
-  readonly engineCalls: readonly number[];
-  readonly stageSeconds: Readonly<Record<Stage, number>>;
-}
-export const batchFiguresEvent = 'gradcam:batch-figures';

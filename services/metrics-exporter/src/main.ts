@@ -1,7 +1,7 @@
 import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
-import { explainQueueName } from '@gradcam/contracts';
+import { type BatchFigures, batchFiguresEvent, explainQueueName } from '@gradcam/contracts';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
-import { batchFiguresEvent, createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
+import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
 import { ReviewPool } from '@gradcam/review-pool';
 import { QueueEvents, type QueueEventsListener } from 'bullmq';
 import { createApp } from './app.ts';

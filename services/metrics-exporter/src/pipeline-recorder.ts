@@ -1,6 +1,6 @@
-import { type ExplainJob, type ExplainJobResult, explainJobResultSchema } from '@gradcam/contracts';
+import { type BatchFigures, type ExplainJob, type ExplainJobResult, batchFiguresSchema, explainJobResultSchema } from '@gradcam/contracts';
 import { parseFailedReason } from '@gradcam/queue';
-import { type BatchFigures, type Metrics, type pipelineMetrics, stages } from '@gradcam/telemetry';
+import { type Metrics, type pipelineMetrics, stages } from '@gradcam/telemetry';
 
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 
@@ -41,23 +41,14 @@ export class PipelineRecorder {
   /** One worker micro-batch (`batchFiguresEvent`): a batch-size sample per engine call, the stages once. */
   batch(event: unknown): BatchFigures | undefined {
     const raw = (event as { figures?: unknown } | undefined)?.figures;
-    const figures = typeof raw === 'string' ? asBatchFigures(safeJson(raw)) : undefined;
+    // Parsed like every cross-process document: the exporter reads what any worker version wrote, and takes nothing half-formed.
+    const parsed = typeof raw === 'string' ? batchFiguresSchema.safeParse(safeJson(raw)) : undefined;
+    const figures = parsed?.success ? parsed.data : undefined;
     if (!figures) return undefined;
     for (const images of figures.engineCalls) this.metrics.batchSize.observe(images);
     for (const stage of stages) this.metrics.stageDuration.observe({ stage }, figures.stageSeconds[stage]);
     return figures;
   }
-}
-
-/** Checked by hand: the exporter reads what any worker version wrote, and takes nothing half-formed. */
-function asBatchFigures(value: unknown): BatchFigures | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { engineCalls, stageSeconds } = value as { engineCalls?: unknown; stageSeconds?: unknown };
-  if (!Array.isArray(engineCalls) || !engineCalls.every((n) => Number.isSafeInteger(n) && (n as number) > 0)) return undefined;
-  if (typeof stageSeconds !== 'object' || stageSeconds === null) return undefined;
-  const seconds = stageSeconds as Record<string, unknown>;
-  if (!stages.every((stage) => typeof seconds[stage] === 'number' && Number.isFinite(seconds[stage]) && (seconds[stage] as number) >= 0)) return undefined;
-  return { engineCalls: engineCalls as number[], stageSeconds: Object.fromEntries(stages.map((stage) => [stage, seconds[stage] as number])) as BatchFigures['stageSeconds'] };
 }
 
 function safeJson(text: string): unknown {

@@ -1,5 +1,4 @@
-import { explainQueueName } from '@gradcam/contracts';
-import { type BatchFigures, batchFiguresEvent } from '@gradcam/telemetry';
+import { type BatchFigures, batchFiguresEvent, explainQueueName } from '@gradcam/contracts';
 import { QueueEventsProducer } from 'bullmq';
 import type { Redis } from 'ioredis';
 

@@ -1,4 +1,5 @@
-import { type BatchFigures, type Registry, createMetrics, stages, workerMetrics } from '@gradcam/telemetry';
+import type { BatchFigures } from '@gradcam/contracts';
+import { type Registry, createMetrics, stages, workerMetrics } from '@gradcam/telemetry';
 import type { JobFinishedEvent } from '@gradcam/queue';
 
 /** What a worker process reports about itself (its own /metrics). */

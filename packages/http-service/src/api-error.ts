@@ -15,9 +15,20 @@ export class ApiError extends Error {
   }
 }
 
-/** `{"error": {"code", "message", "details"?}}`: the one error shape every service answers with. */
+/**
+ * `{"error": {"code", "message", "retryAfter"?, "details"?}}`: the one error shape every service
+ * answers with. `retryAfter` (seconds) repeats the Retry-After header in the body, where a batch's
+ * per-record errors, which have no header of their own, can carry it too.
+ */
 export function apiErrorBody(error: ApiError) {
-  return { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
+      ...(error.details === undefined ? {} : { details: error.details }),
+    },
+  };
 }
 
 export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {

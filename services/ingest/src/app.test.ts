@@ -281,6 +281,12 @@ describe('served models and rolling upgrades', () => {
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'MODEL_VERSION_NOT_SERVED');
       assert.match(response.json<{ error: { message: string } }>().error.message, new RegExp(`no live worker serves model "nsfw-mobilenet-v2" at version ${version} now \\(served: nsfwjs-4.4.0\\)`));
     }
+    // In a batch, the record's own error carries the wait (a batch answer has no header per record).
+    const batch = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records: [record('ver-ok'), record('ver-v9b', { model: { name: 'nsfw-mobilenet-v2', version: 'v9' } })] } });
+    assert.equal(batch.statusCode, 200, batch.body);
+    const [ok, waiting] = batch.json<{ results: { status?: string; error?: { code: string; retryAfter?: number } }[] }>().results;
+    assert.equal(ok?.status, 'queued');
+    assert.deepEqual(waiting?.error && [waiting.error.code, waiting.error.retryAfter], ['MODEL_VERSION_NOT_SERVED', 10]);
     await beat('nsfw-mobilenet-v2@v9'); // its workers have started: the retry goes through
     assert.equal((await post('ver-v9', 'v9')).statusCode, 202);
   });

@@ -96,6 +96,20 @@ describe('IngestClient retries', () => {
     assert.deepEqual([result.accepted, result.rejected], [2, 1]);
   });
 
+  test('records answered with a retryAfter (workers still starting) are posted again after that wait, not the short backoff', async () => {
+    const { baseUrl, bodies } = await server((n, _request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const results = n === 0 ? [{ index: 0, id: 'a', error: { code: 'MODELS_NOT_ANNOUNCED', message: 'workers starting', retryAfter: 1 } }] : [{ index: 0, id: 'a', status: 'queued' }];
+      response.end(JSON.stringify({ accepted: n === 0 ? 0 : 1, rejected: n === 0 ? 1 : 0, results }));
+    });
+    const waits: number[] = [];
+    const client = new IngestClient({ baseUrl, token: 't', backoffMs: 1, onRetry: (_reason, waitMs) => waits.push(waitMs) });
+    const result = await client.postBatch(records);
+    assert.deepEqual(waits, [1_000]);
+    assert.equal(bodies.length, 2);
+    assert.equal(result.results[0]?.status, 'queued');
+  });
+
   test('a refused connection fails at once, with the cause the demo recognises', async () => {
     // A port that was just free: listen on it, then close it again.
     const probe = createServer();

@@ -49,7 +49,7 @@ export class IngestAnswerError extends Error {
 export interface BatchResult {
   readonly accepted: number;
   readonly rejected: number;
-  readonly results: readonly ({ index: number; id?: string; status?: string; duplicate?: boolean; error?: { code: string; message: string } })[];
+  readonly results: readonly ({ index: number; id?: string; status?: string; duplicate?: boolean; error?: { code: string; message: string; retryAfter?: number } })[];
 }
 
 export interface InferenceStatusBody {
@@ -111,7 +111,9 @@ export class IngestClient {
     for (let attempt = 0; attempt < retries; attempt++) {
       const again = result.results.filter((r) => r.error !== undefined && retryableRecordCodes.has(r.error.code)).map((r) => r.index);
       if (again.length === 0) break;
-      const waitMs = Math.min(5000, backoffMs * 2 ** attempt);
+      // The longest retryAfter the server gave those records (workers still starting ask for 10 s), else the backoff.
+      const asked = Math.max(0, ...again.map((i) => result.results[i]?.error?.retryAfter ?? 0));
+      const waitMs = asked > 0 ? Math.min(30_000, asked * 1000) : Math.min(5000, backoffMs * 2 ** attempt);
       this.options.onRetry?.(`${again.length} of ${records.length} records answered ${[...new Set(again.map((i) => result.results[i]?.error?.code))].join(', ')}`, waitMs);
       await sleep(waitMs);
       const retried = await this.postOnce(again.map((i) => records[i]));

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
-import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, sendApiError } from '@gradcam/http-service';
+import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
@@ -79,13 +79,8 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   });
   app.setErrorHandler(async (error, _request, reply) => {
     if (error instanceof ApiError) return sendApiError(reply, error);
-    const fastifyError = error as { statusCode?: number; code?: string; message: string };
-    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendApiError(reply, new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${deps.maxBodyBytes} bytes`));
-    }
-    if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-      return sendApiError(reply, new ApiError(fastifyError.statusCode, 'REQUEST_INVALID', fastifyError.message));
-    }
+    const refused = requestErrorAnswer(error, deps.maxBodyBytes);
+    if (refused) return sendApiError(reply, refused);
     // 503 only for a dependency that cannot answer now; anything else is a 500 retrying will not cure.
     return sendApiError(reply, toReportedApiError(error, deps.accept.onInternalError));
   });

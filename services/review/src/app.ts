@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, sendApiError } from '@gradcam/http-service';
+import { ApiError, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -98,10 +98,8 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
       const issue = error.issues[0];
       return sendApiError(reply, new ApiError(400, 'REQUEST_INVALID', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`));
     }
-    // The same code as the ingest service's for the same refusal.
-    if ((error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendApiError(reply, new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${bodyLimit} bytes`));
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) return sendApiError(reply, new ApiError(status, 'REQUEST_INVALID', (error as Error).message));
+    const refused = requestErrorAnswer(error, bodyLimit);
+    if (refused) return sendApiError(reply, refused);
     return sendApiError(reply, reportedApiError(toApiError(error), error, deps.onInternalError));
   });
 

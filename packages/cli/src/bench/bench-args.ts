@@ -19,7 +19,7 @@ Forward-only vs forward + Grad-CAM per model × backend × batch, then multi-pro
                       default: nsfw-mobilenet-v2,nsfw-mobilenet-v2-graph
   --backends a,b      ${backendPreferences.join('|')}; default: auto (the one the engine picks)
   --batches 1,8,32    batch sizes (default 1,8,32; --quick: 1,8)
-  --seconds N         time budget per measurement (default 12; --quick: 2), at least 5 iterations
+  --seconds N         time budget per measurement (default 12; --quick: 2), at least 5 iterations (--quick: 3)
   --iterations N      fixed number of timed iterations instead of --seconds
   --warmup N          untimed iterations first (default 2, and at least 3 s; --quick: 1 s)
   --processes N       processes for the throughput part (default ${availableParallelism()}, 0 = skip it)

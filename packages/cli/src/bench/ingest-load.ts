@@ -24,11 +24,14 @@ export interface LoadPlan {
 
 export interface LoadResult {
   /**
-   * Closed: from the first request to the last answer (requests started in the window all
-   * finish). Paced: the span of the schedule, requests × interval, so accepted / seconds is the
-   * rate offered when all were accepted; a service that falls behind shows it in the latencies.
+   * From the first request (paced: when it was due) to the last answer; requests started in the
+   * window all finish. Paced, accepted ÷ seconds is close to the rate offered while the service
+   * keeps up (n requests over n − 1 intervals plus the last one's latency), and below it when the
+   * service falls behind.
    */
   readonly seconds: number;
+  /** Records sent. */
+  readonly offered: number;
   /**
    * Per request. Paced requests count from when the schedule said to send them, so a request
    * held back by a late timer or a busy client still shows the wait (no coordinated omission).
@@ -61,6 +64,8 @@ export async function runIngestLoad(plan: LoadPlan): Promise<LoadResult> {
   let accepted = 0;
   let rejected = 0;
   let failedRequests = 0;
+  let offered = 0;
+  let lastAnswerAt = 0;
   const note = (error: string) => void (firstErrors.length < 3 && firstErrors.push(error));
   const started = performance.now();
   const deadline = started + plan.seconds * 1000;
@@ -72,13 +77,15 @@ export async function runIngestLoad(plan: LoadPlan): Promise<LoadResult> {
   /** One request; its latency counts from `since` (now, unless the schedule wanted it earlier). */
   const post = async (json: string, since?: number): Promise<void> => {
     const t = since ?? performance.now();
+    offered += plan.batch;
     const response = await fetch(`${plan.url}/v1/inferences:batch`, {
       method: 'POST',
       headers: { authorization: `Bearer ${plan.token}`, 'content-type': 'application/json' },
       body: json,
     });
     const text = await response.text();
-    requestMs.push(performance.now() - t);
+    lastAnswerAt = performance.now();
+    requestMs.push(lastAnswerAt - t);
     const answer = JSON.parse(text) as BatchAnswer;
     if (response.status !== 200) {
       failedRequests++;
@@ -93,7 +100,7 @@ export async function runIngestLoad(plan: LoadPlan): Promise<LoadResult> {
   };
 
   const { shape } = plan;
-  let seconds: number;
+  let firstSentAt = started;
   if (shape.kind === 'closed') {
     const client = async (index: number) => {
       for (let seq = 0; performance.now() < deadline; seq++) {
@@ -102,13 +109,13 @@ export async function runIngestLoad(plan: LoadPlan): Promise<LoadResult> {
       }
     };
     await Promise.all(Array.from({ length: shape.clients }, (_, i) => client(i)));
-    seconds = (performance.now() - started) / 1000;
   } else {
     const intervalMs = (plan.batch / shape.recordsPerSecond) * 1000;
     // Every body is built before the first is sent: building them on schedule would put the
     // benchmark's own CPU and garbage collection into the latencies it measures.
     const bodies = Array.from({ length: Math.ceil((plan.seconds * 1000) / intervalMs) }, (_, seq) => body('p', seq));
     const opened = performance.now();
+    firstSentAt = opened;
     const inFlight: Promise<void>[] = [];
     for (const [seq, json] of bodies.entries()) {
       const due = opened + seq * intervalMs;
@@ -116,7 +123,6 @@ export async function runIngestLoad(plan: LoadPlan): Promise<LoadResult> {
       inFlight.push(post(json, due));
     }
     await Promise.all(inFlight);
-    seconds = (inFlight.length * intervalMs) / 1000;
   }
-  return { seconds, requestMs, accepted, rejected, failedRequests, firstErrors };
+  return { seconds: (lastAnswerAt - firstSentAt) / 1000, offered, requestMs, accepted, rejected, failedRequests, firstErrors };
 }

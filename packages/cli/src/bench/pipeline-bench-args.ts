@@ -44,7 +44,7 @@ then the ingest batch endpoint's capacity. Needs redis-server on PATH.
                         ingest accepts, at a saturated service's latency (default 1,2,4; none to skip)
   --ingest-rates a,b    open loop: records/s offered on a fixed schedule, latency counted from when each
                         request was due: the latency at that rate (default ${ingestTarget.recordsPerSecond}, the target; none to skip)
-  --ingest-processes N  ingest HTTP processes (default: one per core)
+  --ingest-processes N  ingest HTTP processes (default: one per core, or per --ingest-cpus CPU)
   --ingest-store-dir D  folder for the ingest part's filesystem store (default: the OS temp folder;
                         a tmpfs such as /dev/shm leaves the disk's cost out)
   --ingest-cpus LIST    run ingest and its Redis on these CPUs only (taskset list, e.g. 0,1; Linux), and
@@ -120,6 +120,7 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
   });
   if (values.help) return undefined;
   const quick = values.quick;
+  const ingestCpus = values['ingest-cpus'] === undefined ? undefined : parseCpuPinning(values['ingest-cpus']);
   const whole = (flag: string, value: string | undefined, fallback: number) =>
     value === undefined ? fallback : parsePositive(flag, value, { integer: true, allowZero: false });
   const seconds = (flag: string, value: string | undefined, fallback: number) =>
@@ -180,9 +181,10 @@ export function parsePipelineBenchArgs(argv: readonly string[]): PipelineBenchAr
         ...optionalList(values['ingest-clients'], ['1', '2', '4']).map((c) => ({ kind: 'closed' as const, clients: whole('ingest-clients', c, 0) })),
         ...optionalList(values['ingest-rates'], [String(ingestTarget.recordsPerSecond)]).map((r) => ({ kind: 'paced' as const, recordsPerSecond: whole('ingest-rates', r, 0) })),
       ],
-      processes: whole('ingest-processes', values['ingest-processes'], availableParallelism()),
+      // Pinned, one per CPU ingest may use: more would only take turns on them.
+      processes: whole('ingest-processes', values['ingest-processes'], ingestCpus?.serviceCpus.length ?? availableParallelism()),
       storeDir: values['ingest-store-dir'] ?? tmpdir(),
-      cpus: values['ingest-cpus'] === undefined ? undefined : parseCpuPinning(values['ingest-cpus']),
+      cpus: ingestCpus,
       seconds: seconds('ingest-seconds', values['ingest-seconds'], quick ? 3 : 10),
       warmupSeconds: quick ? 1 : 2,
     },

@@ -49,6 +49,7 @@ async function run(args: PipelineBenchArgs, io: BenchConsole, cleanup: CleanupSt
       engine: engineRuns,
       pipelineOtherCpuShare: e2e.otherCpuShare,
       pipelineCpuMsByProcess: e2e.cpuMsPerExplanation,
+      pipelineCpuWindow: e2e.cpuWindow,
     });
     emit(ratio, () => ratioLine(ratio));
   }

@@ -15,6 +15,9 @@ export function percentiles(values: readonly number[]): Percentiles {
 export interface SteadyRate {
   /** The window: from the (fromCompletion)-th stored manifest to when the queue ran dry. */
   readonly fromCompletion: number;
+  /** The window's edges, epoch ms: that manifest's storedAt, and when the queue was seen empty. */
+  readonly from: number;
+  readonly to: number;
   readonly completions: number;
   readonly seconds: number;
   readonly explanationsPerSecond: number;
@@ -45,7 +48,7 @@ export function e2eRates(jobs: readonly CompletedJob[], startedAt: number, proce
   if (from !== undefined && queueEmptyAt !== undefined && queueEmptyAt > from) {
     const completions = stored.filter((t) => t > from && t <= queueEmptyAt).length;
     const windowSeconds = (queueEmptyAt - from) / 1000;
-    if (completions >= 4 * edge) steady = { fromCompletion: edge, completions, seconds: windowSeconds, explanationsPerSecond: completions / windowSeconds };
+    if (completions >= 4 * edge) steady = { fromCompletion: edge, from, to: queueEmptyAt, completions, seconds: windowSeconds, explanationsPerSecond: completions / windowSeconds };
   }
   return { seconds, explanationsPerSecond: seconds > 0 ? stored.length / seconds : 0, steady };
 }

@@ -8,11 +8,12 @@ import { IngestClient } from '../local-stack/ingest-client.ts';
 import { startLocalStack } from '../local-stack/local-stack.ts';
 import { CpuContention } from './cpu-contention.ts';
 import type { CleanupStack } from './pipeline-cleanup.ts';
-import { type E2eLatency, type E2eRates, type Percentiles, type WorkerStages, e2eLatency, e2eRates, percentiles, workerStages } from './pipeline-e2e-stats.ts';
+import { type E2eLatency, type E2eRates, type Percentiles, type SteadyRate, type WorkerStages, e2eLatency, e2eRates, percentiles, workerStages } from './pipeline-e2e-stats.ts';
 import { benchRecord, storeFixtureImages } from './pipeline-fixtures.ts';
-import { connectRedis, readJobResults, waitForJobs } from './pipeline-job-results.ts';
+import { type CompletedJob, connectRedis, readJobResults, waitForJobs } from './pipeline-job-results.ts';
 import { StackPorts } from './pipeline-ports.ts';
-import { TreeCpuMeter } from './pipeline-process-cpu.ts';
+import type { CpuWindow } from './pipeline-engine.ts';
+import { TreeCpuMeter, TreeCpuTimeline, type TreeCpuUsage } from './pipeline-process-cpu.ts';
 import { submitRecords } from './pipeline-submit.ts';
 import { type Verification, verifyThroughApi } from './pipeline-verify.ts';
 
@@ -48,8 +49,13 @@ export interface E2eRow {
   readonly stages: WorkerStages | undefined;
   /** Average cores used per process role over submit + processing, and everyone else's share. */
   readonly coresByProcess: Readonly<Record<string, number>>;
-  /** CPU milliseconds per explanation stored, by process role, over the same window (the bench itself left out). */
+  /**
+   * CPU milliseconds per explanation stored, by process role (the bench itself left out), over
+   * the steady window when there is one (as the engine-only figure it is compared with), else
+   * over the whole part.
+   */
   readonly cpuMsPerExplanation: Readonly<Record<string, number>>;
+  readonly cpuWindow: CpuWindow;
   readonly otherCpuShare: number | undefined;
 }
 
@@ -60,9 +66,19 @@ export interface E2eHooks {
 }
 
 /** The load generator (this process) is not part of the pipeline's cost. */
-function perExplanation(coresByLabel: Readonly<Record<string, number>>, seconds: number, explanations: number): Record<string, number> {
+function perExplanation({ coresByLabel, seconds }: TreeCpuUsage, explanations: number): Record<string, number> {
   if (explanations === 0) return {};
   return Object.fromEntries(Object.entries(coresByLabel).filter(([label]) => label !== 'bench').map(([label, cores]) => [label, (cores * seconds * 1000) / explanations]));
+}
+
+/** CPU per explanation over the steady window where the timeline covers it, else over the whole part. */
+function cpuPerExplanation(timeline: TreeCpuTimeline, whole: TreeCpuUsage, jobs: readonly CompletedJob[], steady: SteadyRate | undefined): Pick<E2eRow, 'cpuMsPerExplanation' | 'cpuWindow'> {
+  const span = steady && timeline.within(steady.from, steady.to);
+  if (span) {
+    const explanations = jobs.filter((j) => j.storedAt > span.from && j.storedAt <= span.to).length;
+    return { cpuMsPerExplanation: perExplanation(span.usage, explanations), cpuWindow: { basis: 'steady', seconds: span.usage.seconds, explanations } };
+  }
+  return { cpuMsPerExplanation: perExplanation(whole, jobs.length), cpuWindow: { basis: 'whole run', seconds: whole.seconds, explanations: jobs.length } };
 }
 
 /** The stack reads these from the environment; they are set explicitly so the run is what the flags say. */
@@ -153,13 +169,17 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
         const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token, onRetry: (reason, waitMs) => hooks.progress(`${reason}; retrying in ${(waitMs / 1000).toFixed(1)} s`) });
         const contention = new CpuContention();
         const meter = new TreeCpuMeter();
+        const timeline = new TreeCpuTimeline();
+        const stopTimeline = cleanup.push('stop the CPU timeline', async () => timeline.stop());
         hooks.progress(`pushing ${plan.records} records…`);
         const submitted = await submitRecords(client, records, plan.postBatch, plan.postConcurrency);
         const expected = submitted.queued.length;
         const finished = await waitForJobs(redis, queuePrefix, expected, plan.stallTimeoutSeconds * 1000, (n) => hooks.counter(`explained ${n}/${expected}`));
         const cpu = meter.read();
+        await stopTimeline();
         const otherCpuShare = contention.otherShare(cpu.descendantCpuSeconds);
         const results = await readJobResults(redis, queuePrefix, submitted.queued);
+        const rates = e2eRates(results.completed, submitted.startedAt, plan.processes, plan.batch, finished.queueEmptyAt);
         hooks.progress(`checking ${expected} ids through GET /v1/inferences/{id}…`);
         const verification = await verifyThroughApi(client, submitted.queued);
         return {
@@ -179,11 +199,11 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
           failures: results.failures,
           unaccounted: results.unaccounted,
           verification,
-          rates: e2eRates(results.completed, submitted.startedAt, plan.processes, plan.batch, finished.queueEmptyAt),
+          rates,
           latency: e2eLatency(results.completed),
           stages: workerStages(results.completed),
           coresByProcess: cpu.coresByLabel,
-          cpuMsPerExplanation: perExplanation(cpu.coresByLabel, cpu.seconds, results.completed.length),
+          ...cpuPerExplanation(timeline, cpu, results.completed, rates.steady),
           otherCpuShare,
         };
       } finally {

@@ -64,7 +64,15 @@ export interface CpuBudget {
   readonly engineMsPerImage: number;
   readonly pipelineMsPerExplanation: number;
   readonly pipelineMsByProcess: Readonly<Record<string, number>>;
+  /** The part of the end-to-end run the pipeline's CPU was taken over. */
+  readonly pipelineWindow: CpuWindow;
   readonly ratio: number;
+}
+
+export interface CpuWindow {
+  readonly basis: 'steady' | 'whole run';
+  readonly seconds: number;
+  readonly explanations: number;
 }
 
 export interface RatioInputs {
@@ -74,16 +82,17 @@ export interface RatioInputs {
   readonly engine: readonly EngineOnlyRow[];
   readonly pipelineOtherCpuShare: number | undefined;
   readonly pipelineCpuMsByProcess: Readonly<Record<string, number>>;
+  readonly pipelineCpuWindow: CpuWindow;
 }
 
 const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
-function cpuBudget(engineMsPerImage: number, pipelineMsByProcess: Readonly<Record<string, number>>): CpuBudget {
+function cpuBudget(engineMsPerImage: number, pipelineMsByProcess: Readonly<Record<string, number>>, pipelineWindow: CpuWindow): CpuBudget {
   const pipelineMsPerExplanation = Object.values(pipelineMsByProcess).reduce((a, b) => a + b, 0);
-  return { engineMsPerImage, pipelineMsPerExplanation, pipelineMsByProcess, ratio: engineMsPerImage / pipelineMsPerExplanation };
+  return { engineMsPerImage, pipelineMsPerExplanation, pipelineMsByProcess, pipelineWindow, ratio: engineMsPerImage / pipelineMsPerExplanation };
 }
 
-export function pipelineRatio({ endToEnd, steady, engine: runs, pipelineOtherCpuShare, pipelineCpuMsByProcess }: RatioInputs): PipelineRatioRow {
+export function pipelineRatio({ endToEnd, steady, engine: runs, pipelineOtherCpuShare, pipelineCpuMsByProcess, pipelineCpuWindow }: RatioInputs): PipelineRatioRow {
   const rates = runs.map((r) => r.run.imagesPerSecond);
   const engine = mean(rates);
   const endToEndRatio = endToEnd / engine;
@@ -101,6 +110,6 @@ export function pipelineRatio({ endToEnd, steady, engine: runs, pipelineOtherCpu
     pass: ratio >= pipelineRatioTarget,
     otherCpuShares,
     engineDrift: rates.length > 1 ? (Math.max(...rates) - Math.min(...rates)) / engine : undefined,
-    cpu: cpuBudget(mean(runs.map((r) => r.cpuMsPerImage)), pipelineCpuMsByProcess),
+    cpu: cpuBudget(mean(runs.map((r) => r.cpuMsPerImage)), pipelineCpuMsByProcess, pipelineCpuWindow),
   };
 }

@@ -87,6 +87,18 @@ export interface TreeCpuUsage {
   readonly descendantCpuSeconds: number;
 }
 
+/** CPU used by the tree between two snapshots, per role. */
+function usageBetween(start: Map<number, ProcessSample>, end: Map<number, ProcessSample>, seconds: number): TreeCpuUsage {
+  const byLabel: Record<string, number> = {};
+  let descendantCpuSeconds = 0;
+  for (const [pid, sample] of end) {
+    const used = sample.cpuSeconds - (start.get(pid)?.cpuSeconds ?? 0);
+    byLabel[sample.label] = (byLabel[sample.label] ?? 0) + used / seconds;
+    if (pid !== process.pid) descendantCpuSeconds += used;
+  }
+  return { seconds, coresByLabel: byLabel, descendantCpuSeconds };
+}
+
 /**
  * CPU used by this process tree over a window, per role: says which of the stack's processes
  * took the cores (and lets CpuContention count the rest as "others"). A process that exits inside
@@ -97,14 +109,58 @@ export class TreeCpuMeter {
   private readonly start = treeSnapshot();
 
   read(): TreeCpuUsage {
-    const seconds = (performance.now() - this.startAt) / 1000;
-    const byLabel: Record<string, number> = {};
-    let descendantCpuSeconds = 0;
-    for (const [pid, sample] of treeSnapshot()) {
-      const used = sample.cpuSeconds - (this.start.get(pid)?.cpuSeconds ?? 0);
-      byLabel[sample.label] = (byLabel[sample.label] ?? 0) + used / seconds;
-      if (pid !== process.pid) descendantCpuSeconds += used;
-    }
-    return { seconds, coresByLabel: byLabel, descendantCpuSeconds };
+    return usageBetween(this.start, treeSnapshot(), (performance.now() - this.startAt) / 1000);
+  }
+}
+
+interface TimedSnapshot {
+  /** Epoch ms, the clock the workers stamp their job results with. */
+  readonly at: number;
+  readonly tree: Map<number, ProcessSample>;
+}
+
+/** The tree's CPU between two of the timeline's samples. */
+export interface TreeCpuSpan {
+  /** Epoch ms of the two samples. */
+  readonly from: number;
+  readonly to: number;
+  readonly usage: TreeCpuUsage;
+}
+
+/**
+ * The tree's CPU sampled every `intervalMs` while a part runs, so that a window known only
+ * afterwards (the steady window, bounded by job timestamps) can be costed on its own. Costing the
+ * whole run instead puts the warm-up batches and the drain's idle tail into CPU per explanation,
+ * while the engine-only figure it is compared with covers a steady timed window.
+ */
+export class TreeCpuTimeline {
+  private readonly samples: TimedSnapshot[] = [];
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(intervalMs = 250) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    this.samples.push({ at: Date.now(), tree: treeSnapshot() });
+  }
+
+  /** Takes a last sample and stops sampling. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.sample();
+  }
+
+  /**
+   * From the first sample at or after `from` to the last at or before `to` (epoch ms), so the span
+   * lies inside the window; undefined when no two samples do.
+   */
+  within(from: number, to: number): TreeCpuSpan | undefined {
+    const first = this.samples.find((s) => s.at >= from);
+    const last = this.samples.findLast((s) => s.at <= to);
+    if (first === undefined || last === undefined || last.at <= first.at) return undefined;
+    return { from: first.at, to: last.at, usage: usageBetween(first.tree, last.tree, (last.at - first.at) / 1000) };
   }
 }

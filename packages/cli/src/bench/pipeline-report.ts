@@ -2,7 +2,7 @@ import { formatShare, noisyShare, throughputRunLine } from './bench-report.ts';
 import { type IngestCapacityPlan, type IngestCapacityRow, describeShape, ingestTarget } from './ingest-capacity.ts';
 import type { E2eRow } from './pipeline-e2e.ts';
 import type { Percentiles } from './pipeline-e2e-stats.ts';
-import { type EngineOnlyRow, type PipelineRatioRow, engineDriftLimit } from './pipeline-engine.ts';
+import { type CpuWindow, type EngineOnlyRow, type PipelineRatioRow, engineDriftLimit } from './pipeline-engine.ts';
 
 /** Milliseconds in the unit a reader takes in at a glance. */
 function duration(ms: number): string {
@@ -73,6 +73,11 @@ export function engineLines(row: EngineOnlyRow): string {
   ].join('\n');
 }
 
+function cpuWindowText(window: CpuWindow): string {
+  const span = `${window.explanations} manifests in ${duration(window.seconds * 1000)}`;
+  return window.basis === 'steady' ? `steady window: ${span}` : `whole run, warm-up and drain included: ${span}`;
+}
+
 export function ratioLine(row: PipelineRatioRow): string {
   const other = row.basis === 'steady' ? ` (end to end ${row.endToEndRatio.toFixed(2)})` : '';
   const [pipeline, engine] = row.otherCpuShares;
@@ -89,7 +94,7 @@ export function ratioLine(row: PipelineRatioRow): string {
   const split = byProcess(cpu.pipelineMsByProcess, 1);
   return [
     `Pipeline / engine: ${row.ratio.toFixed(2)} ${row.basis}${other}${against}; target ≥ ${row.target.toFixed(2)}: ${verdict}`,
-    `  CPU per image: engine alone ${cpu.engineMsPerImage.toFixed(1)} ms; pipeline ${cpu.pipelineMsPerExplanation.toFixed(1)} ms (${split}); ratio ${cpu.ratio.toFixed(2)}, which the throughput ratio tends to when every core is busy`,
+    `  CPU per image: engine alone ${cpu.engineMsPerImage.toFixed(1)} ms; pipeline ${cpu.pipelineMsPerExplanation.toFixed(1)} ms (${split}; ${cpuWindowText(cpu.pipelineWindow)}); ratio ${cpu.ratio.toFixed(2)}, which the throughput ratio tends to when every core is busy`,
   ].join('\n');
 }
 
@@ -106,7 +111,8 @@ export function ingestHeader(plan: IngestCapacityPlan): string {
     `Ingest capacity: POST /v1/inferences:batch, records by reference, Redis + ${plan.processes} ingest process${plan.processes === 1 ? '' : 'es'} (no worker), ${plan.seconds} s after ${plan.warmupSeconds} s warm-up, store in ${plan.storeDir}`,
     ...pinned,
     `  target ≥ ${ingestTarget.recordsPerSecond} records/s with p99 < ${ingestTarget.p99Ms} ms per request (2 cores); load: closed-loop clients, or records/s offered`,
-    `  on a schedule (paced; latency counts from when each request was due, so a service that falls behind shows it)`,
+    `  on a schedule (paced; latency counts from when each request was due, so a service that falls behind shows it). records/s: accepted from`,
+    `  the first request (paced: when it was due) to the last answer; a paced row passes when every record offered was accepted within the p99`,
     `  ${header}`,
   ].join('\n');
 }
@@ -114,7 +120,10 @@ export function ingestHeader(plan: IngestCapacityPlan): string {
 /** How far a row is from the target, in words; empty when it meets it. */
 function shortfall(row: IngestCapacityRow): string {
   const misses: string[] = [];
-  if (row.recordsPerSecond < ingestTarget.recordsPerSecond) {
+  if (row.shape.kind === 'paced') {
+    if (row.shape.recordsPerSecond < ingestTarget.recordsPerSecond) misses.push(`offered ${row.shape.recordsPerSecond} records/s, below the ${ingestTarget.recordsPerSecond} records/s target`);
+    if (row.accepted < row.offered) misses.push(`${row.offered - row.accepted} of ${row.offered} records offered not accepted`);
+  } else if (row.recordsPerSecond < ingestTarget.recordsPerSecond) {
     misses.push(`${((1 - row.recordsPerSecond / ingestTarget.recordsPerSecond) * 100).toFixed(0)}% below ${ingestTarget.recordsPerSecond} records/s`);
   }
   if (row.requestMs.p99 >= ingestTarget.p99Ms) misses.push(`p99 ${(row.requestMs.p99 / ingestTarget.p99Ms).toFixed(1)}× the ${ingestTarget.p99Ms} ms limit`);
@@ -145,5 +154,6 @@ export const pipelineFootnote = [
   '  completed jobs return them. CPU (cores): average cores each of our processes used over the part; others: share of all cores',
   `  used by processes not ours (above ${noisyShare * 100}% the figures are noisy). Engine only runs the same Grad-CAM call on fixture photos`,
   '  already decoded, so the ratio is what decode, render, storage, queue and the other services cost the workers. CPU per image:',
-  '  all CPU of each engine-only child, and of each stack process over the end-to-end part, divided by the images it explained.',
+  '  all CPU of each engine-only child over its timed window, and of each stack process over the steady window (else the whole part),',
+  '  divided by the images explained in it.',
 ].join('\n');

@@ -50,19 +50,36 @@ for i = 1, n do
 end
 return found`;
 
-// KEYS: inference keys…, then the capture-decisions hash. ARGV: claim value, entry TTL (s), then an
-// entry and its decision field per inference key. An entry replaces this holder's claim (or a claim
-// that expired with nobody else's in its place) and only then is its decision counted.
+// KEYS: inference keys…, their explain-job keys…, then the capture-decisions hash. ARGV: claim
+// value, entry TTL (s), then per inference key its entry, its decision field, and its folder as
+// the job's JSON spells it. An entry replaces this holder's claim (or a claim that expired with
+// nobody else's in its place) and only then is its decision counted. Where the id's job exists
+// and names another folder, the entry takes the job's folder and acceptedAt: the job is what the
+// worker acts on. (Two attempts whose claims both outlived a storage stall: the first queued its
+// job, the second, holding the id now, records.) The folder is a plain substring test first, so
+// the usual case decodes no JSON. Per id: 0 not recorded, 1 recorded as given, 2 with the job's.
 const commitScript = `
 local decisions = KEYS[#KEYS]
+local n = (#KEYS - 1) / 2
 local recorded, counts = {}, {}
-for i = 1, #KEYS - 1 do
+for i = 1, n do
   local value = redis.call('GET', KEYS[i])
   if value == false or value == ARGV[1] then
-    redis.call('SET', KEYS[i], ARGV[1 + 2 * i], 'EX', ARGV[2])
-    local field = ARGV[2 + 2 * i]
-    counts[field] = (counts[field] or 0) + 1
+    local entry = ARGV[3 * i]
     recorded[i] = 1
+    local data = redis.call('HGET', KEYS[n + i], 'data')
+    if data and not string.find(data, ARGV[3 * i + 2], 1, true) then
+      local job, parsed = cjson.decode(data), cjson.decode(entry)
+      if type(job.folder) == 'string' and job.folder ~= parsed.folder then
+        parsed.folder = job.folder
+        parsed.acceptedAt = job.acceptedAt
+        entry = cjson.encode(parsed)
+        recorded[i] = 2
+      end
+    end
+    redis.call('SET', KEYS[i], entry, 'EX', ARGV[2])
+    local field = ARGV[3 * i + 1]
+    counts[field] = (counts[field] or 0) + 1
   else
     recorded[i] = 0
   end
@@ -120,16 +137,17 @@ export class InferenceIndex {
   /**
    * Turns `holder`'s claims into entries and counts their capture decisions, atomically. Per
    * entry: false when another request holds the id now (this holder's claim expired first), in
-   * which case nothing was recorded or counted for it.
+   * which case nothing was recorded or counted for it. An id whose explain job names another
+   * folder than its entry is recorded with the job's folder (see commitScript).
    */
   async commit(holder: string, entries: readonly { id: string; entry: IndexEntry }[]): Promise<boolean[]> {
     if (entries.length === 0) return [];
-    const keys = entries.map(({ id }) => this.keys.inference(id));
-    const args = entries.flatMap(({ entry }) => [JSON.stringify(entry), captureDecisionField(entry.model, entry.explain, entry.reason)]);
+    const keys = [...entries.map(({ id }) => this.keys.inference(id)), ...entries.map(({ id }) => this.keys.explainJob(id))];
+    const args = entries.flatMap(({ entry }) => [JSON.stringify(entry), captureDecisionField(entry.model, entry.explain, entry.reason), `"folder":${JSON.stringify(entry.folder)}`]);
     const recorded = (await redisCall('could not record the accepted inferences', () =>
       this.redis.eval(commitScript, keys.length + 1, ...keys, this.keys.captureDecisions, claimPrefix + holder, this.ttlSeconds, ...args),
     )) as number[];
-    return recorded.map((r) => r === 1);
+    return recorded.map((r) => r !== 0);
   }
 
   /** Gives up `holder`'s claims on ids it did not accept, so a retry need not wait for them to expire. */

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
+import { explainJobFixture } from '@gradcam/queue/test-fixtures';
+import type { Redis } from 'ioredis';
+import { type IndexEntry, InferenceIndex } from './inference-index.ts';
+
+let server: RedisServer;
+let redis: Redis;
+
+before(async () => {
+  server = await startRedisServer();
+  redis = createProducerConnection(server.url, { onError: () => undefined });
+  await connectionReady(redis);
+});
+
+after(async () => {
+  await closeConnection(redis);
+  await server.stop();
+});
+
+test('two attempts whose claims outlived a storage stall record the folder of the job the first one queued', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const index = new InferenceIndex(redis, prefix, 3600, 50);
+  const id = 'stalled-1';
+  const entry = (folder: string, acceptedAt: number): IndexEntry => ({ folder, model: 'mobilenet', explain: true, reason: 'all', acceptedAt });
+  try {
+    assert.equal((await index.claim('first', [id]))[0]?.state, 'claimed');
+    await sleep(80); // the first attempt's storage stalls past its claim
+    assert.deepEqual(await index.claim('second', [id]), [{ state: 'claimed' }], 'no job yet: the second attempt prepares its own folder');
+    // The first attempt resumes: its job goes in, but the id is the second's now.
+    const job = { ...explainJobFixture(id), folder: `mobilenet/v1/dt=2025-01-01/${id}/`, acceptedAt: 1_764_000_000_001 };
+    await enqueueExplainJobs(queue, [job]);
+    assert.deepEqual(await index.commit('first', [{ id, entry: entry(job.folder, job.acceptedAt) }]), [false]);
+    // The second attempt's job add is ignored (same job id), and it records: the job's folder,
+    // which is where the worker writes, not the one it prepared.
+    assert.deepEqual(await index.commit('second', [{ id, entry: entry(`mobilenet/v1/dt=2025-01-02/${id}/`, 1_764_086_400_002) }]), [true]);
+    assert.deepEqual(await index.get(id), entry(job.folder, job.acceptedAt));
+  } finally {
+    await queue.close();
+  }
+});
+
+test('an entry without a job, or whose job names its folder, is recorded as given', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const index = new InferenceIndex(redis, prefix, 3600);
+  try {
+    const job = explainJobFixture('with-job');
+    await index.claim('h', ['with-job', 'skipped']);
+    await enqueueExplainJobs(queue, [job]);
+    const given = { folder: job.folder, model: 'mobilenet', explain: true, reason: 'all', acceptedAt: job.acceptedAt } satisfies IndexEntry;
+    const skipped = { ...given, folder: 'mobilenet/v1/dt=2025-01-01/skipped/', explain: false };
+    assert.deepEqual(await index.commit('h', [{ id: 'with-job', entry: given }, { id: 'skipped', entry: skipped }]), [true, true]);
+    assert.deepEqual(await index.get('with-job'), given);
+    assert.deepEqual(await index.get('skipped'), skipped);
+  } finally {
+    await queue.close();
+  }
+});

@@ -263,7 +263,7 @@ export class Explainer {
       for (const method of methods) {
         const m = camMethods[method];
         if (m.kind !== 'activation') continue;
-        const maps = m.compute(activations);
+        const maps = await m.compute(activations);
         owned.push(maps);
         activationMaps.set(method, maps);
       }

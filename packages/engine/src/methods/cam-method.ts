@@ -8,11 +8,15 @@ export interface GradientCamMethod {
   compute(activations: Tensor4D, gradients: Tensor4D): Tensor3D;
 }
 
-/** Maps from activations alone: class-independent, no backward pass. */
+/**
+ * Maps from activations alone: class-independent, no backward pass. Asynchronous because a method
+ * may read tensors back to finish on the CPU (EigenCAM's eigenvector), and a synchronous read of a
+ * GPU tensor fails on the WebGPU backend in Node; it disposes every tensor it makes but the result.
+ */
 export interface ActivationCamMethod {
   readonly kind: 'activation';
   readonly name: string;
-  compute(activations: Tensor4D): Tensor3D;
+  compute(activations: Tensor4D): Promise<Tensor3D>;
 }
 
 export interface PerturbationContext {

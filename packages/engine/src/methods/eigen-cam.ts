@@ -42,20 +42,31 @@ function leadingEigen(gram: Float32Array, n: number): { vector: Float64Array; va
 export const eigenCam: ActivationCamMethod = {
   kind: 'activation',
   name: 'eigencam',
-  compute: (activations) => {
+  compute: async (activations) => {
     const [batch, h, w, c] = activations.shape;
     const positions = h * w;
-    const [grams, means] = tf.tidy(() => {
+    // Gram matrices and mean activations in one tensor, so one read-back (on a GPU each read is a
+    // staging buffer and a queue submit). Read asynchronously: tfjs-backend-webgpu's synchronous
+    // read of a GPU tensor needs OffscreenCanvas, which Node lacks.
+    const packed = tf.tidy(() => {
       const x = tf.reshape(activations, [batch, positions, c]);
       const centred = tf.sub(x, tf.mean(x, 1, true));
-      return [tf.matMul(centred, centred, false, true).dataSync() as Float32Array, tf.mean(x, -1).dataSync() as Float32Array];
+      const grams = tf.reshape(tf.matMul(centred, centred, false, true), [batch, positions * positions]);
+      return tf.concat([grams, tf.mean(x, -1)], 1); // [batch, positions² + positions]
     });
+    let values: Float32Array;
+    try {
+      values = (await packed.data()) as Float32Array;
+    } finally {
+      packed.dispose();
+    }
+    const stride = positions * positions + positions;
     const out = new Float32Array(batch * positions);
     for (let b = 0; b < batch; b++) {
-      const gram = grams.subarray(b * positions * positions, (b + 1) * positions * positions);
+      const gram = values.subarray(b * stride, b * stride + positions * positions);
+      const mean = values.subarray(b * stride + positions * positions, (b + 1) * stride);
       const { vector, value } = leadingEigen(gram, positions);
       const scale = Math.sqrt(Math.max(value, 0));
-      const mean = means.subarray(b * positions, (b + 1) * positions);
       const sign = vector.reduce((s, x, i) => s + x * (mean[i] as number), 0) < 0 ? -1 : 1;
       for (let i = 0; i < positions; i++) out[b * positions + i] = sign * scale * (vector[i] as number);
     }

@@ -65,10 +65,14 @@ describe('CAM formulas on a hand-computed example', () => {
     close(run(gradCamPlusPlus.compute)[0] as number[], [w0 * 1, w0 * 2 + w1 * 1, w1 * 3, w0 * 1 + w1 * 1]);
   });
 
-  test('EigenCAM: first principal component, sign aligned with the mean activation', () => {
+  test('EigenCAM: first principal component, sign aligned with the mean activation', async () => {
     // Activations that vary along one direction only: the projection is proportional to it.
     const a = tf.tensor4d([[[[1, 2], [2, 4]], [[3, 6], [4, 8]]]]);
-    const map = tf.tidy(() => (eigenCam.compute(a).arraySync() as number[][][])[0]?.flat() as number[]);
+    const before = tf.memory().numTensors;
+    const maps = await eigenCam.compute(a);
+    const map = ((await maps.array())[0] ?? []).flat();
+    maps.dispose();
+    assert.equal(tf.memory().numTensors, before, 'EigenCAM leaves only its result, disposed here');
     a.dispose();
     // Centred positions: t·(1, 2) with t = −1.5, −0.5, 0.5, 1.5 → projection = t·√5.
     close(map, [-1.5, -0.5, 0.5, 1.5].map((t) => t * Math.sqrt(5)));

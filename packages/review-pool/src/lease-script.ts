@@ -65,12 +65,12 @@ return 1
 `;
 
 /**
- * Atomically: return expired leases to the pool; answer the reviewer's own live lease (of the
- * model asked for, or of any) if they hold one; else take the highest-priority pending item
+ * Atomically: return expired leases to the pool; answer the reviewer's own live lease if they
+ * hold one (whatever model this call asks for); else take the highest-priority pending item
  * (of one model, or of all) that the reviewer has not skipped, and lease it to them. One
  * script, so two reviewers can never receive the same item, and one reviewer holds at most one
- * item per model filter. Keys are derived from the prefix
- * inside the script (single Redis, not Cluster: the pipeline's keys share one prefix anyway).
+ * live lease. Keys are derived from the prefix inside the script (single Redis, not Cluster:
+ * the pipeline's keys share one prefix anyway).
  *
  * Skips older than the skip memory are forgotten first. Of the top (skips + 1) items at least
  * one is not skipped, so a lease reads at most that many: its cost grows with the reviewer's
@@ -80,7 +80,7 @@ return 1
  * began in time; the begin script moved its expiry to the marker's timeout), until the marker
  * is older than the closing timeout: then it goes back to the pool like any expired lease.
  *
- * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any), skip memory (ms), closing timeout (ms)
+ * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any; for a new lease only), skip memory (ms), closing timeout (ms)
  * Returns the leased item's JSON, or nil when nothing is pending for this reviewer.
  */
 export const leaseScript = `${returnToPool}${closingLive}
@@ -98,8 +98,11 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
     redis.call('ZREM', leases, id)
   end
 end
--- The reviewer's own live lease (of the model asked for) is answered again: asking twice (a
--- reload, a retried request) does not lease a second item, so nobody can hoard the pool.
+-- The reviewer's own live lease is answered again, whatever model this call asks for: asking
+-- twice (a reload, a retried request, another tab with another filter) does not lease a second
+-- item, so nobody can hoard the pool; a new filter applies from the next item. Not an item whose
+-- verdict is being kept (the reviewer is done with it), but one whose marker went stale (its
+-- request died): that one is still theirs to judge.
 local held = prefix .. ':review:leased-by:' .. reviewer
 redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
 for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
@@ -107,7 +110,7 @@ for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
   local item = raw and cjson.decode(raw)
   if not (item and item.status == 'leased' and item.leasedBy == reviewer) then
     redis.call('ZREM', held, heldId)
-  elseif item.leaseExpiresAt > now and item.closing == nil and (model == '' or item.model == model) then
+  elseif item.leaseExpiresAt > now and not closingLive(item, now, closingStaleMs) then
     return raw
   end
 end

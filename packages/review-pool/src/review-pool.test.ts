@@ -203,20 +203,47 @@ test('an expired lease counts as pending in the backlog before anyone leases aga
   assert.deepEqual(await p.backlog(11_003), { pending: 1, leased: 1, oldestPendingAt: 2_000 }, 'the same once the lease script has put it back');
 });
 
-test('asking again answers the reviewer\'s own live lease (per model filter) instead of leasing another', async () => {
+test('asking again answers the reviewer\'s own live lease instead of leasing another', async () => {
   const p = pool();
   for (let i = 0; i < 5; i++) await p.add(item(`h${i}`, i / 10, i < 3 ? 'm' : 'other'));
   const first = await p.lease('alice', 60_000, { model: 'm', now: 1_000 });
   for (let i = 0; i < 4; i++) assert.equal((await p.lease('alice', 60_000, { model: 'm', now: 1_100 }))?.inferenceId, first?.inferenceId);
   assert.equal((await p.lease('alice', 60_000, { now: 1_100 }))?.inferenceId, first?.inferenceId, 'any model: the lease she holds');
-  assert.equal((await p.lease('alice', 60_000, { model: 'other', now: 1_100 }))?.model, 'other', 'another model filter: an item of that model');
-  assert.deepEqual(await p.backlog(1_200), { pending: 3, leased: 2, oldestPendingAt: 1_000 });
+  assert.equal((await p.lease('alice', 60_000, { model: 'other', now: 1_100 }))?.inferenceId, first?.inferenceId, 'another model filter: still the lease she holds');
+  assert.deepEqual(await p.backlog(1_200), { pending: 4, leased: 1, oldestPendingAt: 1_000 });
   assert.notEqual((await p.lease('bob', 60_000, { model: 'm', now: 1_200 }))?.inferenceId, first?.inferenceId, 'others are not answered her lease');
   await p.complete(first?.inferenceId ?? '', 'alice', 'supports', undefined, 1_300);
   const after = await p.lease('alice', 60_000, { model: 'm', now: 1_400 });
   assert.ok(after && after.inferenceId !== first?.inferenceId, 'once judged, the next item');
   const expired = await p.lease('alice', 60_000, { model: 'm', now: 61_500 });
   assert.equal(expired?.leaseExpiresAt, 121_500, 'an expired lease is not answered again as it was: leased afresh');
+});
+
+test('one live lease per reviewer whatever the model filter: asking for m1, m2 then m3 leases one item, not three', async () => {
+  const p = pool();
+  for (const [id, model] of [['a1', 'm1'], ['b1', 'm2'], ['c1', 'm3']] as const) await p.add(item(id, 0.5, model));
+  const first = await p.lease('alice', 60_000, { model: 'm1', now: 1_000 });
+  assert.equal(first?.inferenceId, 'a1');
+  for (const model of ['m2', 'm3', undefined]) {
+    const again = await p.lease('alice', 60_000, { ...(model !== undefined && { model }), now: 1_100 });
+    assert.deepEqual([again?.inferenceId, again?.model, again?.leaseExpiresAt], ['a1', 'm1', 61_000], `model ${model ?? '(any)'}: the item she holds, its lease unchanged`);
+  }
+  assert.deepEqual(await p.backlog(1_200), { pending: 2, leased: 1, oldestPendingAt: 1_000 });
+  assert.deepEqual((await p.list({ status: 'leased' }, { limit: 10 })).items.map((i) => [i.inferenceId, i.leasedBy]), [['a1', 'alice']]);
+  assert.equal((await p.lease('bob', 60_000, { model: 'm2', now: 1_300 }))?.inferenceId, 'b1', 'the rest is left for the others');
+  await p.release('a1', 'alice', 1_400);
+  assert.equal((await p.lease('alice', 60_000, { model: 'm3', now: 1_500 }))?.inferenceId, 'c1', 'once she gives it back, her filter applies');
+});
+
+test('a lease whose verdict request died (its marker went stale) is answered again, not a second item', async () => {
+  const p = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`, { closingTimeoutMs: 1_000 });
+  await p.add(item('held', 0.9));
+  await p.add(item('other', 0.1));
+  await p.lease('alice', 60_000, { now: 10_000 });
+  await p.beginVerdict('held', 'alice', 'supports', undefined, 10_100);
+  const again = await p.lease('alice', 60_000, { now: 11_200 });
+  assert.deepEqual([again?.inferenceId, again?.leasedBy], ['held', 'alice'], 'still hers to judge');
+  assert.equal((await p.complete('held', 'alice', 'unsure', undefined, 11_300)).verdict, 'unsure');
 });
 
 test('reviewed and broken items expire after the retention, pending ones never; listings forget expired ones', async () => {

@@ -146,8 +146,8 @@ export class ReviewPool {
 
   /**
    * Leases the highest-priority pending item (of `model`, or of any) the reviewer has not skipped,
-   * for `leaseMs`; or answers the reviewer's own live lease (of `model`, or of any) again, as it
-   * is: asking twice leases one item.
+   * for `leaseMs`; or answers the reviewer's own live lease again, as it is, whatever `model` asks
+   * for: one live lease per reviewer (asking twice, or with another filter, leases one item).
    */
   async lease(reviewer: string, leaseMs: number, options: { model?: string; now?: number } = {}): Promise<ReviewItem | undefined> {
     const raw = (await this.call('leasing an item', () =>

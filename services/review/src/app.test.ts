@@ -43,6 +43,20 @@ function setup(options: { connection?: Redis; store?: BlobStore } = {}) {
   return { prefix, pool, desk, app, internalErrors };
 }
 
+/** Stores the files a lease shows (a real manifest from `gradcam explain`, a prediction naming the image), so /next can answer the item. */
+async function storeFiles(reviewed: ReviewItem): Promise<void> {
+  const prediction = {
+    schemaVersion: 1,
+    inferenceId: reviewed.inferenceId,
+    acceptedAt: new Date().toISOString(),
+    model: { name: 'nsfw-mobilenet-v2', version: 'nsfwjs-4.4.0', versionGiven: false },
+    image: { key: `${reviewed.folder}input.jpg` },
+    capture: { explain: true, reason: 'all', policy: 'all' },
+  };
+  await store.put(`${reviewed.folder}explanation.json`, await readFile(new URL('./fixtures/sheep-explanation.json', import.meta.url)), { contentType: 'application/json' });
+  await store.put(`${reviewed.folder}prediction.json`, Buffer.from(JSON.stringify(prediction)), { contentType: 'application/json' });
+}
+
 const errorCode = (body: string) => (JSON.parse(body) as { error?: { code?: string } }).error?.code;
 
 test('ids of up to 128 characters reach every item route; longer or malformed ones are 400 ID_INVALID', async () => {
@@ -229,4 +243,24 @@ test('a broken item is restored once its files are repaired: refused while still
   const unknown = await post('/v1/reviews/never-sampled/restore');
   assert.deepEqual([unknown.statusCode, errorCode(unknown.body)], [404, 'REVIEW_NOT_FOUND']);
   assert.equal((await app.inject({ method: 'POST', url: `/v1/reviews/${broken.inferenceId}/restore` })).statusCode, 401);
+});
+
+test('/next with another model filter while a lease is live answers the item held (one lease per reviewer), never a second one', async () => {
+  const { pool, app } = setup();
+  const stamp = Date.now();
+  for (const model of ['m1', 'm2', 'm3']) {
+    const waiting = item(`${model}-${stamp}`, { model, folder: `${model}/v1/dt=2026-11-26/${model}-${stamp}/`, sampledAt: stamp - 1_000 });
+    await storeFiles(waiting);
+    await pool.add(waiting);
+  }
+  const answers: ReviewItem[] = [];
+  for (const model of ['m1', 'm2', 'm3']) {
+    const response = await app.inject({ method: 'GET', url: `/v1/reviews/next?model=${model}`, headers: alice });
+    assert.equal(response.statusCode, 200, response.body);
+    answers.push((JSON.parse(response.body) as { item: ReviewItem }).item);
+  }
+  assert.deepEqual(answers.map((a) => [a.inferenceId, a.model, a.leaseExpiresAt]), Array.from({ length: 3 }, () => [`m1-${stamp}`, 'm1', answers[0]?.leaseExpiresAt]), 'the m1 item each time, its lease unchanged');
+  const leased = JSON.parse((await app.inject({ method: 'GET', url: '/v1/reviews?status=leased', headers: alice })).body) as { items: ReviewItem[] };
+  assert.deepEqual(leased.items.map((i) => i.inferenceId), [`m1-${stamp}`], 'alice holds one item');
+  assert.deepEqual(await pool.backlog(), { pending: 2, leased: 1, oldestPendingAt: stamp - 1_000 });
 });

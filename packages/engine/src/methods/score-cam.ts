@@ -3,6 +3,24 @@ import { yieldToEventLoop } from '../yield-to-event-loop.ts';
 import type { PerturbationCamMethod } from './cam-method.ts';
 
 /**
+ * The input masks of activation channels `selected` ([h, w, channels]): each channel min-max
+ * scaled to [0, 1] and upsampled to the input's height × width, [channels, height, width, 1].
+ * Half-pixel centres, as the overlays' upsampleBilinear: activation cell (i, j) covers input
+ * pixels [i·H/h, (i+1)·H/h), so its mask must peak at that block's centre. tfjs's default
+ * (corner-aligned source grid without half-pixel offsets) puts it half a cell up and left, on
+ * content the cell never saw.
+ */
+export function scoreCamMasks(selected: tf.Tensor3D, height: number, width: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const maps = tf.expandDims(tf.transpose(selected, [2, 0, 1]), -1) as tf.Tensor4D; // [channels, h, w, 1]
+    const lo = tf.min(maps, [1, 2, 3], true);
+    const hi = tf.max(maps, [1, 2, 3], true);
+    const scaled = tf.div(tf.sub(maps, lo), tf.maximum(tf.sub(hi, lo), 1e-7)) as tf.Tensor4D;
+    return tf.image.resizeBilinear(scaled, [height, width], false, true);
+  });
+}
+
+/**
  * Score-CAM (Wang et al., 2020): each channel, upsampled and min-max scaled to [0, 1], masks the
  * input; its weight is the class probability the model gives the masked image; map =
  * ReLU(Σ_k w_k A_k). Costs one forward pass per channel, so the masked images go through the
@@ -26,13 +44,7 @@ export const scoreCam: PerturbationCamMethod = {
         return tf.gather(perChannel, indices, 2) as tf.Tensor3D; // [h, w, keep]
       });
       owned.push(selected);
-      const masks = tf.tidy(() => {
-        const maps = tf.expandDims(tf.transpose(selected, [2, 0, 1]), -1) as tf.Tensor4D; // [keep, h, w, 1]
-        const lo = tf.min(maps, [1, 2, 3], true);
-        const hi = tf.max(maps, [1, 2, 3], true);
-        const scaled = tf.div(tf.sub(maps, lo), tf.maximum(tf.sub(hi, lo), 1e-7));
-        return tf.image.resizeBilinear(scaled as tf.Tensor4D, [height, width]);
-      });
+      const masks = scoreCamMasks(selected, height, width);
       owned.push(masks);
       const classIndex = tf.tensor1d(classes as number[], 'int32');
       owned.push(classIndex);

@@ -49,7 +49,7 @@ export interface WorkerConfig extends CommonConfig {
   readonly batchesInFlight: number;
   /** Worker threads per engine process that render overlays; 0 renders on the main thread. */
   readonly renderThreads: number;
-  /** Longest side of an overlay in pixels; larger images are drawn scaled down (0: no limit). */
+  /** Longest side of an overlay in pixels, at most 65,500 (JPEG's limit); larger images are drawn scaled down (0: JPEG's limit only). */
   readonly overlayMaxSide: number;
   /** Decoded pixels a batch holds at once; a batch over it is explained in rounds. */
   readonly maxBatchPixels: number;
@@ -193,7 +193,9 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     // By default the cores beyond one per engine process: none with a process per core (the wasm
     // default), where threads would only take turns on the same cores.
     renderThreads: env.integer('GRADCAM_RENDER_THREADS', Math.max(0, Math.floor(availableParallelism() / processes) - 1), { min: 0, max: 64 }),
-    overlayMaxSide: env.integer('GRADCAM_OVERLAY_MAX_SIDE', defaultOverlayMaxSide, { min: 0, max: 65_535 }),
+    // 65,500 px is JPEG's largest side; 0 (no limit of ours) still draws at most that, since
+    // the overlays are JPEG.
+    overlayMaxSide: env.integer('GRADCAM_OVERLAY_MAX_SIDE', defaultOverlayMaxSide, { min: 0, max: 65_500 }),
     // 100 megapixels: about 300 MB of decoded RGB per batch in flight. Eight phone photos fit in
     // one round; a batch of 50-megapixel photos is explained two at a time.
     maxBatchPixels: env.integer('GRADCAM_BATCH_MAX_PIXELS', 100_000_000, { min: 1 }),

@@ -13,7 +13,7 @@ export { decodeNpy, encodeNpy } from './npy-codec.ts';
 export { NpyError } from './npy-error.ts';
 export type { NpyErrorCode } from './npy-error.ts';
 export { defaultOverlayMaxSide } from '@gradcam/contracts';
-export { overlayBase } from './overlay-base.ts';
+export { maxOverlaySide, overlayBase } from './overlay-base.ts';
 export { renderOverlay } from './render-overlay.ts';
 export type { OverlayOptions } from './render-overlay.ts';
 export { upsampleBilinear } from './upsample-bilinear.ts';

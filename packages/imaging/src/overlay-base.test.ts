@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { overlayBase } from './overlay-base.ts';
+import sharp from 'sharp';
+import { maxOverlaySide, overlayBase } from './overlay-base.ts';
 import { renderOverlay } from './render-overlay.ts';
 import { decodeImage } from './decode-image.ts';
 import { paintColumns, pixelAt, solidImage } from './testing/test-images.ts';
@@ -35,4 +36,23 @@ test('an overlay drawn on the scaled copy puts the map on the same content', asy
 test('a limit that is not a whole number ≥ 0 is refused', async () => {
   await assert.rejects(overlayBase(solidImage(4, 4, [0, 0, 0]), -1), RangeError);
   await assert.rejects(overlayBase(solidImage(4, 4, [0, 0, 0]), 2.5), RangeError);
+});
+
+test('an image wider than JPEG allows (65,500 px) is drawn scaled down to that, whatever the limit says, 0 included', async () => {
+  // 70000×4: 280,000 pixels, well within the decode limits, but no JPEG can be 70,000 px wide.
+  const png = await sharp(Buffer.alloc(70_000 * 4 * 3, 120), { raw: { width: 70_000, height: 4, channels: 3 } }).png().toBuffer();
+  const image = await decodeImage(png);
+  assert.deepEqual([image.width, image.height], [70_000, 4]);
+  assert.equal(maxOverlaySide, 65_500);
+  const map = new Float32Array(49).fill(0.5);
+  for (const maxSide of [0, 65_535, 70_000]) {
+    const base = await overlayBase(image, maxSide);
+    assert.deepEqual([base.width, base.height], [65_500, 4], `maxSide ${maxSide}`);
+    const jpeg = await renderOverlay(base, map, 7, 7, { width: 224, height: 224, fit: 'fill' });
+    const metadata = await sharp(jpeg).metadata();
+    assert.deepEqual([metadata.format, metadata.width, metadata.height], ['jpeg', 65_500, 4], `maxSide ${maxSide}`);
+  }
+  // Tall works the same way.
+  const tall = await overlayBase({ ...image, width: 4, height: 70_000 }, 0);
+  assert.deepEqual([tall.width, tall.height], [4, 65_500]);
 });

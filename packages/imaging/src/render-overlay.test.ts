@@ -121,3 +121,12 @@ test('rejects bad arguments with RangeError', async () => {
   await assert.rejects(renderOverlay(image, new Float32Array(4), 2, 2, spec, { alpha: 1.5 }), RangeError);
   await assert.rejects(renderOverlay(image, new Float32Array(4), 2, 2, spec, { quality: 0 }), RangeError);
 });
+
+test('an image over JPEG\'s 65,500 px side is refused before blending, pointing at overlayBase', async () => {
+  const wide = solidImage(65_501, 1, [10, 20, 30]);
+  await assert.rejects(renderOverlay(wide, new Float32Array(49), 7, 7, { width: 224, height: 224, fit: 'fill' }), (error: unknown) => {
+    assert.ok(error instanceof RangeError, String(error));
+    assert.match(error.message, /65501×1 .*65500 px side limit.*overlayBase/);
+    return true;
+  });
+});

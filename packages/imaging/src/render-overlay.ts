@@ -6,6 +6,7 @@ import { assertDecodedImage } from './decode-image.ts';
 import type { DecodedImage } from './decode-image.ts';
 import type { FitSpec } from './fit-geometry.ts';
 import { ImagingError } from './imaging-error.ts';
+import { maxOverlaySide } from './overlay-base.ts';
 
 export interface OverlayOptions {
   /** Default 'turbo'. */
@@ -21,7 +22,8 @@ const DEFAULT_QUALITY = 85;
 
 /**
  * Colours `map` (values 0…1, mapWidth × mapHeight, in model-input coordinates) and blends it over
- * the original image at the image's own size, returning a JPEG.
+ * the original image at the image's own size, returning a JPEG. An image with a side over JPEG's
+ * 65,500 px is a RangeError: overlayBase scales any image to fit.
  *
  * The map is projected through the same geometry preprocessing used (see computeFitGeometry):
  * with `cover`, the parts of the image the model never saw (cropped away) are left uncoloured;
@@ -37,6 +39,12 @@ export async function renderOverlay(
   options: OverlayOptions = {},
 ): Promise<Buffer> {
   assertDecodedImage(image);
+  if (image.width > maxOverlaySide || image.height > maxOverlaySide) {
+    // Refused before the blend: the encode would fail after it, and not because the image is bad.
+    throw new RangeError(
+      `an overlay of ${image.width}×${image.height} is over JPEG's ${maxOverlaySide} px side limit; draw it on overlayBase(image, maxSide)`,
+    );
+  }
   const alpha = options.alpha ?? DEFAULT_ALPHA;
   const quality = options.quality ?? DEFAULT_QUALITY;
   if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`alpha must be within 0…1, got ${alpha}`);

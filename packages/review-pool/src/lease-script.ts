@@ -29,6 +29,29 @@ end
 `;
 
 /**
+ * Lua: every lease that ran out back to the pool (returnToPool), unless a verdict on its item is
+ * being kept: such an item stays leased until its marker times out (the begin script moved its
+ * expiry there; a marker that outlived it moves it again). Reads as many items as there are
+ * expired leases. Needs returnToPool and closingLive.
+ */
+export const reclaimExpired = `
+local function reclaimExpired(prefix, now, closingStaleMs)
+  local leases = prefix .. ':review:leases'
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
+    local raw = redis.call('GET', prefix .. ':review:item:' .. id)
+    local item = raw and cjson.decode(raw)
+    if item and item.status == 'leased' and closingLive(item, now, closingStaleMs) then
+      redis.call('ZADD', leases, item.closing.at + closingStaleMs, id)
+    elseif item and item.status == 'leased' then
+      returnToPool(prefix, id, item)
+    else
+      redis.call('ZREM', leases, id)
+    end
+  end
+end
+`;
+
+/**
  * Lua: stores an item just closed (reviewed or set aside) without its lease, and takes it out of
  * the leases; returns its JSON. It is kept for `retentionMs` when that is above 0: only closed
  * items expire, one still waiting for a reviewer is kept however old. review.json next to the
@@ -83,21 +106,11 @@ return 1
  * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any; for a new lease only), skip memory (ms), closing timeout (ms)
  * Returns the leased item's JSON, or nil when nothing is pending for this reviewer.
  */
-export const leaseScript = `${returnToPool}${closingLive}
+export const leaseScript = `${returnToPool}${closingLive}${reclaimExpired}
 local prefix, now, leaseMs, reviewer, model, skipMemoryMs, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local leases = prefix .. ':review:leases'
 local pool = prefix .. ':review:pool'
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
-  local raw = redis.call('GET', prefix .. ':review:item:' .. id)
-  local item = raw and cjson.decode(raw)
-  if item and item.status == 'leased' and closingLive(item, now, closingStaleMs) then
-    redis.call('ZADD', leases, item.closing.at + closingStaleMs, id)
-  elseif item and item.status == 'leased' then
-    returnToPool(prefix, id, item)
-  else
-    redis.call('ZREM', leases, id)
-  end
-end
+reclaimExpired(prefix, now, closingStaleMs)
 -- The reviewer's own live lease is answered again, whatever model this call asks for: asking
 -- twice (a reload, a retried request, another tab with another filter) does not lease a second
 -- item, so nobody can hoard the pool; a new filter applies from the next item. Not an item whose
@@ -139,6 +152,16 @@ redis.call('ZADD', leases, now + leaseMs, id)
 redis.call('ZADD', held, now + leaseMs, id)
 redis.call('PEXPIRE', held, leaseMs)
 return cjson.encode(item)
+`;
+
+/**
+ * Returns every lease that ran out to the pool (as the lease script does first), so that what a
+ * listing or a read shows agrees with the backlog: an item whose lease ran out is pending, not
+ * leased with an expiry in the past, from the moment it ran out rather than from the next lease.
+ * ARGV: prefix, now (ms), closing timeout (ms). Returns nothing.
+ */
+export const reclaimScript = `${returnToPool}${closingLive}${reclaimExpired}
+reclaimExpired(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
 `;
 
 /**

@@ -229,7 +229,7 @@ test('one live lease per reviewer whatever the model filter: asking for m1, m2 t
     assert.deepEqual([again?.inferenceId, again?.model, again?.leaseExpiresAt], ['a1', 'm1', 61_000], `model ${model ?? '(any)'}: the item she holds, its lease unchanged`);
   }
   assert.deepEqual(await p.backlog(1_200), { pending: 2, leased: 1, oldestPendingAt: 1_000 });
-  assert.deepEqual((await p.list({ status: 'leased' }, { limit: 10 })).items.map((i) => [i.inferenceId, i.leasedBy]), [['a1', 'alice']]);
+  assert.deepEqual((await p.list({ status: 'leased' }, { limit: 10, now: 1_200 })).items.map((i) => [i.inferenceId, i.leasedBy]), [['a1', 'alice']]);
   assert.equal((await p.lease('bob', 60_000, { model: 'm2', now: 1_300 }))?.inferenceId, 'b1', 'the rest is left for the others');
   await p.release('a1', 'alice', 1_400);
   assert.equal((await p.lease('alice', 60_000, { model: 'm3', now: 1_500 }))?.inferenceId, 'c1', 'once she gives it back, her filter applies');
@@ -244,6 +244,22 @@ test('a lease whose verdict request died (its marker went stale) is answered aga
   const again = await p.lease('alice', 60_000, { now: 11_200 });
   assert.deepEqual([again?.inferenceId, again?.leasedBy], ['held', 'alice'], 'still hers to judge');
   assert.equal((await p.complete('held', 'alice', 'unsure', undefined, 11_300)).verdict, 'unsure');
+});
+
+test('an expired lease lists as pending (as the backlog counts it), not as leased, before anyone leases again', async () => {
+  const p = pool();
+  await p.add(item('lapsed', 0.5, 'm', 1_000));
+  await p.add(item('held', 0.4, 'm', 2_000));
+  assert.equal((await p.lease('alice', 50))?.inferenceId, 'lapsed');
+  assert.equal((await p.lease('bob', 60_000))?.inferenceId, 'held');
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.deepEqual(await p.backlog(), { pending: 1, leased: 1, oldestPendingAt: 1_000 });
+  const ids = async (status: NonNullable<ReviewListFilter['status']>) => (await p.list({ status }, { limit: 10 })).items.map((i) => i.inferenceId);
+  assert.deepEqual(await ids('pending'), ['lapsed']);
+  assert.deepEqual(await ids('leased'), ['held']);
+  const [listed] = (await p.list({}, { limit: 10 })).items.filter((i) => i.inferenceId === 'lapsed');
+  assert.deepEqual([listed?.status, listed?.leasedBy, listed?.leaseExpiresAt], ['pending', undefined, undefined], 'no lease shown as if it were live');
+  assert.deepEqual([(await p.get('lapsed'))?.status, (await p.get('held'))?.status], ['pending', 'leased']);
 });
 
 test('reviewed and broken items expire after the retention, pending ones never; listings forget expired ones', async () => {

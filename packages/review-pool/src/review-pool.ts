@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
 import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
-import { addScript, backlogScript, leaseScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
+import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
@@ -246,7 +246,18 @@ export class ReviewPool {
     return redisCall(`review pool: ${what}`, command);
   }
 
-  async get(id: string): Promise<ReviewItem | undefined> {
+  /**
+   * Returns the leases that ran out by `now` to the pool before a read, so that a read agrees
+   * with the backlog: such an item is pending (no lease shown as if live), not leased until the
+   * next lease call happens to put it back.
+   */
+  private async reclaimExpiredLeases(now: number): Promise<void> {
+    await this.call('returning expired leases to the pool', () => this.redis.eval(reclaimScript, 0, this.prefix, now, this.closingTimeoutMs));
+  }
+
+  /** One item, as it stands at `now` (a lease that ran out reads as pending). */
+  async get(id: string, now = Date.now()): Promise<ReviewItem | undefined> {
+    await this.reclaimExpiredLeases(now);
     const raw = await this.call('reading an item', () => this.redis.get(this.keys.reviewItem(id)));
     return raw === null ? undefined : parseItem(raw);
   }
@@ -257,9 +268,11 @@ export class ReviewPool {
    * however deep the listing goes, and items sampled while a client pages (they land on top)
    * neither repeat nor hide older ones. Filters are applied after reading, so a page can hold
    * fewer than `limit` items while `next` is still set. A stored item that fails its schema is
-   * skipped (and reported to `onInvalidItem`).
+   * skipped (and reported to `onInvalidItem`). Items are listed as they stand at `page.now`: one
+   * whose lease ran out is pending (as the backlog counts it), not leased.
    */
-  async list(filter: ReviewListFilter, page: { cursor?: string; limit: number }): Promise<{ items: ReviewItem[]; next: string | undefined }> {
+  async list(filter: ReviewListFilter, page: { cursor?: string; limit: number; now?: number }): Promise<{ items: ReviewItem[]; next: string | undefined }> {
+    await this.reclaimExpiredLeases(page.now ?? Date.now());
     const scan = Math.max(page.limit, 100);
     const entries = await this.indexAfter(filter, page.cursor === undefined ? undefined : parseReviewCursor(page.cursor), scan);
     if (entries.length === 0) return { items: [], next: undefined };

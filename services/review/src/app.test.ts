@@ -264,3 +264,14 @@ test('/next with another model filter while a lease is live answers the item hel
   assert.deepEqual(leased.items.map((i) => i.inferenceId), [`m1-${stamp}`], 'alice holds one item');
   assert.deepEqual(await pool.backlog(), { pending: 2, leased: 1, oldestPendingAt: stamp - 1_000 });
 });
+
+test('?status=pending lists an item whose lease ran out, ?status=leased no longer does', async () => {
+  const { pool, app } = setup();
+  const lapsed = item(`lapsed-${Date.now()}`);
+  await pool.add(lapsed);
+  await pool.lease('alice', 50);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  const listed = async (status: string) => (JSON.parse((await app.inject({ method: 'GET', url: `/v1/reviews?status=${status}`, headers: alice })).body) as { items: ReviewItem[] }).items;
+  assert.deepEqual((await listed('pending')).map((i) => [i.inferenceId, i.status, i.leasedBy]), [[lapsed.inferenceId, 'pending', undefined]]);
+  assert.deepEqual(await listed('leased'), []);
+});

@@ -18,11 +18,13 @@ interface Trace {
   readonly renames: { target: string; line: number }[];
   /** Folders made, with the log line the mkdir returned on. */
   readonly mkdirs: { path: string; line: number }[];
+  /** Files opened, with the log line the open returned on. */
+  readonly opens: { path: string; line: number }[];
 }
 
 /** Reads `strace -f` output, joining calls that other threads interrupted (`<unfinished ...>`). */
 function parseTrace(log: string): Trace {
-  const trace: Trace = { fsyncs: [], renames: [], mkdirs: [] };
+  const trace: Trace = { fsyncs: [], renames: [], mkdirs: [], opens: [] };
   const fds = new Map<string, string>();
   const pending = new Map<string, { name: string; args: string }>();
   const strings = (args: string) => [...args.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1] ?? ''}"`) as string);
@@ -53,7 +55,10 @@ function parseTrace(log: string): Trace {
     }
     if (call.result === undefined || Number(call.result) < 0) return;
     const paths = strings(call.args);
-    if (call.name === 'openat' && paths[0]) fds.set(call.result, paths[0]);
+    if (call.name === 'openat' && paths[0]) {
+      fds.set(call.result, paths[0]);
+      trace.opens.push({ path: paths[0], line });
+    }
     if (call.name === 'close') fds.delete(/^(\d+)/.exec(call.args)?.[1] ?? '');
     if (call.name.startsWith('rename') && paths[1]) trace.renames.push({ target: paths[1], line });
     if (call.name.startsWith('mkdir') && paths[0]) trace.mkdirs.push({ path: paths[0], line });
@@ -104,6 +109,64 @@ test('with fsync on, a put fsyncs its folder after the rename and the parent of 
       ['/m/v/dt=2026-01-02', '/m/v/dt=2026-01-02/id1', '/m/v/dt=2026-01-02/id2', '/m/v/dt=2026-01-03', '/m/v/dt=2026-01-03/id3'],
     );
     for (const made of created) assert.ok(syncedAfter(dirname(made.path), made.line), `the parent of the new folder ${made.path} is fsynced after the mkdir`);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('with fsync on, a put into a folder another in-flight put created fsyncs every folder up to the root before it resolves', { skip: !strace && 'strace is not available' }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'gradcam-fs-durable-'));
+  try {
+    const rootDir = join(root, 'store');
+    await mkdir(join(rootDir, 'm', 'v'), { recursive: true });
+    const log = join(root, 'strace.log');
+    const marker = (n: number) => join(root, `resolved-${n}`);
+    // Two streamed puts make their folders and then wait for their bodies; meanwhile a
+    // whole-object put (an I/O thread) and a streamed one (fs/promises) each go into one of those
+    // folders. Its mkdir finds the folder there, but the entries of the folders above it are not
+    // durable until someone fsyncs their parents: the holders will only once their bodies end.
+    const script = `import { existsSync, openSync, closeSync, readdirSync } from 'node:fs';
+      import { PassThrough, Readable } from 'node:stream';
+      import { FsBlobStore } from ${JSON.stringify(new URL('./fs-blob-store.ts', import.meta.url).href)};
+      const rootDir = ${JSON.stringify(rootDir)};
+      const store = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: ${JSON.stringify(secret)} });
+      const held = ['m/v/dt=2026-01-02/id1', 'm/v/dt=2026-01-03/id2'].map((folder) => {
+        const body = new PassThrough();
+        body.write('held');
+        return { folder, body, put: store.put(folder + '/input.jpg', body, { contentType: 'image/jpeg' }) };
+      });
+      const opened = (folder) => existsSync(rootDir + '/' + folder) && readdirSync(rootDir + '/' + folder).some((name) => name.endsWith('.partial'));
+      while (!held.every(({ folder }) => opened(folder))) await new Promise((resolve) => setTimeout(resolve, 5));
+      await store.put('m/v/dt=2026-01-02/id1/prediction.json', Buffer.from('{}'), { contentType: 'application/json' });
+      closeSync(openSync(${JSON.stringify(marker(1))}, 'w'));
+      await store.put('m/v/dt=2026-01-03/id2/explanation.json', Readable.from([Buffer.from('{}')]), { contentType: 'application/json' });
+      closeSync(openSync(${JSON.stringify(marker(2))}, 'w'));
+      for (const { body } of held) body.end();
+      await Promise.all(held.map(({ put }) => put));
+      await store.close();`;
+    const child = spawn(
+      'strace',
+      ['-f', '-o', log, '-e', 'trace=openat,close,fsync,rename,renameat,renameat2,mkdir,mkdirat', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const [exitCode] = await once(child, 'exit');
+    assert.equal(exitCode, 0);
+    const trace = parseTrace(await readFile(log, 'utf8'));
+    const cases = [
+      { object: join(rootDir, 'm/v/dt=2026-01-02/id1/prediction.json'), marker: marker(1) },
+      { object: join(rootDir, 'm/v/dt=2026-01-03/id2/explanation.json'), marker: marker(2) },
+    ];
+    for (const { object, marker: resolvedMarker } of cases) {
+      const renamed = trace.renames.find((rename) => rename.target === object);
+      assert.ok(renamed, `no rename onto ${object}`);
+      const resolved = trace.opens.find((open) => open.path === resolvedMarker);
+      assert.ok(resolved, `the put of ${object} never resolved`);
+      for (let folder = dirname(object); ; folder = dirname(folder)) {
+        const synced = trace.fsyncs.some((sync) => sync.path === folder && sync.line > renamed.line && sync.line < resolved.line);
+        assert.ok(synced, `${folder.slice(root.length) || '/'} is fsynced between the rename onto ${object.slice(rootDir.length)} and its put resolving`);
+        if (folder === rootDir) break;
+      }
+    }
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -23,8 +23,8 @@ export interface FsBlobStoreOptions {
   /** HMAC key for presigned URLs; at least 16 characters. */
   readonly signingSecret: string;
   /**
-   * fsync each object before it is renamed into place, and its folder (with each folder the put
-   * created) after, before the put resolves (default true): after a power loss an acknowledged
+   * fsync each object before it is renamed into place, and every folder from its own up to
+   * `rootDir` after, before the put resolves (default true): after a power loss an acknowledged
    * object is there and complete. Off, a put is still atomic for readers (rename), but an object
    * written just before a crash may come back empty or not at all; the disk's fsync rate no
    * longer bounds how many objects per second can be stored.
@@ -312,9 +312,10 @@ export class FsBlobStore implements BlobStore {
     }
     try {
       // fsync before rename: after a crash the name must not point at data that never reached disk;
-      // the folders after it: the rename (and any new folder) is only durable once they are.
+      // the folders after it, up to the root: the rename, and each folder on the path (whichever
+      // put made it), is only durable once they are.
       // A body too large to copy into a message to the I/O threads is written from where it is.
-      if (body instanceof Uint8Array && body.byteLength <= maxMessageBodyBytes) await this.io.run({ op: 'write', path, body, fsync: this.fsync });
+      if (body instanceof Uint8Array && body.byteLength <= maxMessageBodyBytes) await this.io.run({ op: 'write', path, root: this.rootDir, body, fsync: this.fsync });
       else await this.writeStream(path, body instanceof Uint8Array ? Readable.from([body]) : body, key, contentLength);
     } catch (error) {
       throw invalidKeyCause(error, key) ?? error;
@@ -351,7 +352,7 @@ export class FsBlobStore implements BlobStore {
       await unlink(temporary).catch(() => {});
       throw error;
     }
-    if (this.fsync) await Promise.all(foldersToSync(folder, created).map(syncFolder));
+    if (this.fsync) await Promise.all(foldersToSync(folder, this.rootDir, created).map(syncFolder));
   }
 
   private assertOpen(): void {

@@ -36,18 +36,19 @@ function topmost(a, b) {
 
 /**
  * mkdir -p, then a temporary file written (and fsynced) in full, then renamed into place. With
- * fsync, the folders whose entries changed are named in `sync`: the message's handler fsyncs
- * them once all its writes are in place, before any is answered. A delete removes the folders it
- * empties, so one can vanish between this mkdir and the file (ENOENT): then it is made again.
+ * fsync, the folders whose entries must be durable (up to `root`, the store's root directory) are
+ * named in `sync`: the message's handler fsyncs them once all its writes are in place, before any
+ * is answered. A delete removes the folders it empties, so one can vanish between this mkdir and
+ * the file (ENOENT): then it is made again.
  */
-function write({ path, fsync, offset, length }, _transfer, bodies) {
+function write({ path, root, fsync, offset, length }, _transfer, bodies) {
   const body = new Uint8Array(bodies, offset, length);
   const folder = dirname(path);
   let created;
   for (let tries = 1; ; tries++) {
     const attempt = writeOnce(path, folder, body, fsync);
     created = topmost(created, attempt.created);
-    if (attempt.ok) return fsync ? { ok: true, sync: foldersToSync(folder, created) } : { ok: true };
+    if (attempt.ok) return fsync ? { ok: true, sync: foldersToSync(folder, root, created) } : { ok: true };
     if (attempt.code !== 'ENOENT' || tries === maxWriteTries) return failure(attempt.error, attempt.step);
   }
 }

@@ -18,6 +18,7 @@ async function withFolder(run: (dir: string) => Promise<void>): Promise<void> {
 const writeRequest = (dir: string, name: string, body: Uint8Array): FsRequest => ({
   op: 'write',
   path: join(dir, name, 'object.bin'),
+  root: dir,
   body,
   fsync: true,
 });

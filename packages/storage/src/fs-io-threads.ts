@@ -2,8 +2,11 @@ import { ThreadCalls } from '@gradcam/thread-calls';
 import { StorageError } from './storage-error.ts';
 
 export type FsRequest =
-  /** The thread writes a temporary file next to `path` (`.<name>.<16 hex>.partial`), then renames it. */
-  | { readonly op: 'write'; readonly path: string; readonly body: Uint8Array; readonly fsync: boolean }
+  /**
+   * The thread writes a temporary file next to `path` (`.<name>.<16 hex>.partial`), then renames
+   * it; with `fsync`, it fsyncs the folders from the object's up to `root` before answering.
+   */
+  | { readonly op: 'write'; readonly path: string; readonly root: string; readonly body: Uint8Array; readonly fsync: boolean }
   | { readonly op: 'stat'; readonly path: string }
   | { readonly op: 'read'; readonly path: string; readonly maxBytes?: number };
 
@@ -90,10 +93,10 @@ function send(thread: ThreadCalls<FsMessage, FsReply[]>, batch: readonly Queued[
     let offset = 0;
     const requests = batch.map(({ request }) => {
       if (request.op !== 'write') return request;
-      const { path, body, fsync } = request;
+      const { path, root, body, fsync } = request;
       bodies.set(body, offset);
       offset += body.byteLength;
-      return { op: 'write', path, fsync, offset: offset - body.byteLength, length: body.byteLength };
+      return { op: 'write', path, root, fsync, offset: offset - body.byteLength, length: body.byteLength };
     });
     message = { requests, bodies: bodies.buffer };
   } catch (error) {

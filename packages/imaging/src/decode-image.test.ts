@@ -223,6 +223,37 @@ test('truncated PNG → IMAGE_CORRUPT', async () => {
   await rejectsWith(bytes.subarray(0, bytes.length >> 1), 'IMAGE_CORRUPT');
 });
 
+test('truncated TIFF → IMAGE_CORRUPT naming TIFF, not "not a recognised image" (libvips cannot sniff it)', async () => {
+  const bytes = await sharp(readFixture('sheep-pastoral.jpg')).tiff().toBuffer();
+  for (const fraction of [0.3, 0.9]) {
+    const truncated = bytes.subarray(0, Math.floor(bytes.length * fraction));
+    const error = await rejectsWith(truncated, 'IMAGE_CORRUPT');
+    assert.match(error.message, /^TIFF image is truncated or damaged/, `${fraction}: ${error.message}`);
+    await assert.rejects(readImageHeader(truncated), (e: unknown) => e instanceof ImagingError && e.code === 'IMAGE_CORRUPT');
+  }
+});
+
+test('the first bytes of any accepted format alone are IMAGE_CORRUPT; of another format, IMAGE_UNSUPPORTED_FORMAT', async () => {
+  const photo = await sharp(readFixture('sheep-pastoral.jpg')).resize(64).toBuffer();
+  const files: [string, Buffer][] = [
+    ['JPEG', photo],
+    ['PNG', await sharp(photo).png().toBuffer()],
+    ['GIF', await sharp(photo).gif().toBuffer()],
+    ['WebP', await sharp(photo).webp().toBuffer()],
+    ['TIFF', await sharp(photo).tiff().toBuffer()],
+    ['AVIF', await sharp(photo).avif().toBuffer()],
+  ];
+  for (const [name, bytes] of files) {
+    for (const length of [12, 40]) {
+      const error = await rejectsWith(bytes.subarray(0, length), 'IMAGE_CORRUPT');
+      assert.match(error.message, new RegExp(`^${name} image`), `${name}, first ${length} bytes: ${error.message}`);
+    }
+  }
+  // An MP4's ftyp box has the ISO-BMFF layout of AVIF and HEIF, but none of their brands.
+  const mp4 = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypisom\0\0\x02\0isomiso2', 'latin1'), Buffer.alloc(40)]);
+  await rejectsWith(mp4, 'IMAGE_UNSUPPORTED_FORMAT');
+});
+
 test('damaged header → IMAGE_CORRUPT', async () => {
   const bytes = Buffer.from(readFixture('people-group.jpg'));
   // Keep the SOI marker so it is recognised as JPEG, then wreck everything after it.

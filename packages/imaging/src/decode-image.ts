@@ -113,9 +113,10 @@ export async function readImageHeader(bytes: Uint8Array, limits: ImageLimits = d
 export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = defaultImageLimits, header?: ImageHeader): Promise<DecodedImage> {
   const { format, metadata } = header ?? (await readImageHeader(bytes, limits));
   const options: SharpOptions = {
-    // 'error' rejects truncated and damaged pixel data (sharp's 'none' would hand back a
-    // half-grey image and we would explain garbage) but tolerates libjpeg *warnings* such as
-    // stray bytes between markers, which many real cameras and editors produce.
+    // 'error' rejects truncated files and damage the decoder notices (sharp's 'none' would hand
+    // back a half-grey image and we would explain garbage) but tolerates libjpeg *warnings* such
+    // as stray bytes between markers, which many real cameras and editors produce. Damage inside
+    // JPEG scan data raises neither (JPEG has no checksum) and decodes to garbled blocks.
     failOn: 'error',
     // Belt and braces: the header check above already ran, but some decoders only learn the
     // true size while decoding.
@@ -148,15 +149,46 @@ async function readHeader(bytes: Uint8Array): Promise<Metadata> {
     // actual dimensions; metadata() reads the header only, never the pixels.
     return await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
-    if (messageOf(error).includes('unsupported image format')) {
+    // libvips says "unsupported" also for a file of a format it knows but cannot parse far enough
+    // to sniff (a truncated TIFF): an accepted format's signature makes it damaged instead.
+    const signed = formatBySignature(bytes);
+    if (signed === undefined && messageOf(error).includes('unsupported image format')) {
       throw new ImagingError(
         'IMAGE_UNSUPPORTED_FORMAT',
         `data is not a recognised image; send ${ACCEPTED}`,
         { cause: error },
       );
     }
-    throw new ImagingError('IMAGE_CORRUPT', 'image header is damaged and cannot be read', { cause: error });
+    const what = signed === undefined ? 'image' : `${FORMAT_NAMES[signed]} image`;
+    throw new ImagingError('IMAGE_CORRUPT', `${what} is truncated or damaged and its header cannot be read; send the complete original file`, {
+      cause: error,
+    });
   }
+}
+
+const TIFF_SIGNATURES = ['II*\0', 'MM\0*', 'II+\0', 'MM\0+']; // classic and BigTIFF, both byte orders
+const AVIF_BRANDS = new Set(['avif', 'avis']);
+const HEIF_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'mif1', 'msf1']);
+
+/** The accepted format whose file signature (magic bytes) `bytes` starts with, if any. */
+function formatBySignature(bytes: Uint8Array): ImageFormat | undefined {
+  // latin1 maps each byte to one character, so signatures compare as strings.
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.byteLength, 64)).toString('latin1');
+  if (head.startsWith('\xff\xd8\xff')) return 'jpeg';
+  if (head.startsWith('\x89PNG\r\n\x1a\n')) return 'png';
+  if (head.startsWith('GIF8')) return 'gif';
+  if (head.startsWith('RIFF') && head.slice(8, 12) === 'WEBP') return 'webp';
+  if (TIFF_SIGNATURES.some((signature) => head.startsWith(signature))) return 'tiff';
+  if (head.slice(4, 8) === 'ftyp') {
+    // ISO-BMFF: the major brand at 8, then after the minor version the compatible brands, to the
+    // end of the ftyp box. An MP4 or QuickTime file has the same box and none of these brands.
+    const boxEnd = Math.min(((head.charCodeAt(0) << 24) | (head.charCodeAt(1) << 16) | (head.charCodeAt(2) << 8) | head.charCodeAt(3)) >>> 0, head.length);
+    const brands = [head.slice(8, 12)];
+    for (let at = 16; at + 4 <= boxEnd; at += 4) brands.push(head.slice(at, at + 4));
+    if (brands.some((brand) => AVIF_BRANDS.has(brand))) return 'avif';
+    if (brands.some((brand) => HEIF_BRANDS.has(brand))) return 'heif';
+  }
+  return undefined;
 }
 
 function acceptedFormat(metadata: Metadata): ImageFormat {

@@ -267,6 +267,34 @@ export function blobStoreContract(name: string, open: OpenStore): void {
       assert.deepEqual(await listAll(store, 'broken/'), []);
     }));
 
+    test("a failed put leaves no folder behind: its folder's name can be a key", withStore(async (store) => {
+      // A client that disconnects mid-upload (shorter than contentLength), and a caller's stream
+      // that fails, each into folders the put had to make.
+      await assert.rejects(
+        store.put('gone/a/b/c/input.jpg', Readable.from(pattern(10)), { contentType: 'image/jpeg', contentLength: 20 }),
+        code('STORAGE_LENGTH_MISMATCH'),
+      );
+      const broken = new Error('client went away');
+      async function* body(): AsyncGenerator<Buffer> {
+        yield Buffer.alloc(10, 1);
+        throw broken;
+      }
+      await assert.rejects(store.put('gone/x/y/input.png', Readable.from(body()), { contentType: 'image/png' }), (error) => error === broken);
+      // Into a folder that holds another object: that one stays.
+      await store.put('gone/keep/kept.json', json(0), { contentType: 'application/json' });
+      await assert.rejects(
+        store.put('gone/keep/new/input.jpg', Readable.from(pattern(10)), { contentType: 'image/jpeg', contentLength: 20 }),
+        code('STORAGE_LENGTH_MISMATCH'),
+      );
+      assert.deepEqual(await listAll(store, 'gone/'), ['gone/keep/kept.json']);
+      await store.put('gone/a/b', json(1), { contentType: 'application/json' });
+      await store.put('gone/x', Readable.from([json(2)]), { contentType: 'application/json' });
+      await store.put('gone/keep/new', json(3), { contentType: 'application/json' });
+      assert.deepEqual(await store.get('gone/a/b'), json(1));
+      assert.deepEqual(await store.get('gone/x'), json(2));
+      assert.deepEqual(await listAll(store, 'gone/'), ['gone/a/b', 'gone/keep/kept.json', 'gone/keep/new', 'gone/x']);
+    }));
+
     test('get with maxBytes refuses larger objects with STORAGE_TOO_LARGE', withStore(async (store) => {
       const body = Buffer.alloc(1000, 7);
       await store.put('limit/x.bin', body, { contentType: 'application/octet-stream' });

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix } from './blob-key.ts';
 import { encodeKeyPath, signBlob } from './blob-signature.ts';
+import { createdFolders } from './created-folders.mjs';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
 import { FsCallError, FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
 import { assertMaxBytes, assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
@@ -230,6 +231,22 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Removes the folders a failed put made, deepest first: it stored nothing, so, as on S3, it
+   * must leave no folder whose name a later key (`a/b` after a failed `a/b/c`) would need.
+   * ENOTEMPTY (another put's object or temporary file arrived since) ends the walk quietly, as
+   * in removeEmptyFolders: the put fails either way.
+   */
+  private async removeCreatedFolders(folder: string, firstCreated: string | undefined): Promise<void> {
+    for (const at of createdFolders(folder, this.rootDir, firstCreated)) {
+      try {
+        await rmdir(at);
+      } catch {
+        return;
+      }
+    }
+  }
+
   async presignGet(key: string, expiresInSeconds: number): Promise<string> {
     this.pathFor(key);
     assertPresignExpiry(expiresInSeconds);
@@ -350,6 +367,7 @@ export class FsBlobStore implements BlobStore {
     } catch (error) {
       await handle?.close().catch(() => {});
       await unlink(temporary).catch(() => {});
+      await this.removeCreatedFolders(folder, created);
       throw error;
     }
     if (this.fsync) await Promise.all(foldersToSync(folder, this.rootDir, created).map(syncFolder));

@@ -2,9 +2,10 @@
 // @gradcam/thread-calls'): runs each request of a message with synchronous calls and answers them
 // all in one message. Plain JavaScript, because worker threads do not inherit the process's
 // TypeScript loader and this needs nothing but node:fs.
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { createdFolders } from './created-folders.mjs';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
 import { temporaryPathFor } from './temporary-name.mjs';
 
@@ -35,11 +36,26 @@ function topmost(a, b) {
 }
 
 /**
+ * Removes the folders a failed put made, deepest first, as a delete removes the folders it
+ * empties: rmdir refuses one that another put has put something in since (ENOTEMPTY), and then
+ * the folders above it hold that too. Any failure ends the walk: the put fails either way.
+ */
+function removeCreatedFolders(folder, root, firstCreated) {
+  for (const at of createdFolders(folder, root, firstCreated)) {
+    try {
+      rmdirSync(at);
+    } catch {
+      return;
+    }
+  }
+}
+
+/**
  * mkdir -p, then a temporary file written (and fsynced) in full, then renamed into place. With
  * fsync, the folders whose entries must be durable (up to `root`, the store's root directory) are
  * named in `sync`: the message's handler fsyncs them once all its writes are in place, before any
  * is answered. A delete removes the folders it empties, so one can vanish between this mkdir and
- * the file (ENOENT): then it is made again.
+ * the file (ENOENT): then it is made again. A put that fails removes the folders it made.
  */
 function write({ path, root, fsync, offset, length }, _transfer, bodies) {
   const body = new Uint8Array(bodies, offset, length);
@@ -49,7 +65,10 @@ function write({ path, root, fsync, offset, length }, _transfer, bodies) {
     const attempt = writeOnce(path, folder, body, fsync);
     created = topmost(created, attempt.created);
     if (attempt.ok) return fsync ? { ok: true, sync: foldersToSync(folder, root, created) } : { ok: true };
-    if (attempt.code !== 'ENOENT' || tries === maxWriteTries) return failure(attempt.error, attempt.step);
+    if (attempt.code !== 'ENOENT' || tries === maxWriteTries) {
+      removeCreatedFolders(folder, root, created);
+      return failure(attempt.error, attempt.step);
+    }
   }
 }
 

@@ -61,6 +61,22 @@ test('a failed call comes back as FsCallError with the errno code and the step t
   });
 });
 
+test('a failed write removes the folders it made, deepest first, and keeps those that hold something', async () => {
+  await withFolder(async (dir) => {
+    const io = new FsIoThreads(1);
+    // A name too long for its temporary file (the name plus 26 bytes is over 255): the folders are
+    // made, then the open fails.
+    const tooLong = 'n'.repeat(240);
+    const request = (path: string): FsRequest => ({ op: 'write', path, root: dir, body: Buffer.from('x'), fsync: true });
+    await assert.rejects(io.run(request(join(dir, 'a', 'b', 'c', tooLong))), { name: 'FsCallError', code: 'ENAMETOOLONG', step: 'write' });
+    assert.deepEqual(await readdir(dir), [], 'no folder left behind');
+    await io.run(writeRequest(dir, 'kept', Buffer.from('k')));
+    await assert.rejects(io.run(request(join(dir, 'kept', 'new', tooLong))), { name: 'FsCallError', code: 'ENAMETOOLONG' });
+    assert.deepEqual(await readdir(join(dir, 'kept')), ['object.bin'], 'the folder that was there stays, with its object');
+    await io.close();
+  });
+});
+
 test('a thread that dies fails its requests as transient STORAGE_UNAVAILABLE; the next request gets a new thread', async () => {
   await withFolder(async (dir) => {
     const io = new FsIoThreads(1);

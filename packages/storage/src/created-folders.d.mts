@@ -1,0 +1,5 @@
+/**
+ * The folders from the object's `folder` up to `firstCreated` (what a recursive mkdir returns),
+ * deepest first, below `root`; none when mkdir made none.
+ */
+export declare function createdFolders(folder: string, root: string, firstCreated: string | undefined): string[];

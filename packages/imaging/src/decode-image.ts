@@ -28,13 +28,15 @@ export interface DecodedImage {
 
 /** Guards the entry points that take a DecodedImage built elsewhere (e.g. rebuilt from storage). */
 export function assertDecodedImage(image: DecodedImage): void {
-  const { width, height } = image;
+  const { width, height, data } = image;
+  // Checked, not trusted: an untyped caller (or a message from another thread) can pass anything.
+  if (!((data as unknown) instanceof Uint8Array)) {
+    throw new RangeError(`DecodedImage is inconsistent: data must be a Buffer or Uint8Array, got ${data === null ? 'null' : typeof data}`);
+  }
   const expected = width * height * 3;
   const sized = Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0;
-  if (!sized || image.data.length !== expected) {
-    throw new RangeError(
-      `DecodedImage is inconsistent: ${width}×${height}×3 needs ${expected} bytes, data has ${image.data.length}`,
-    );
+  if (!sized || data.length !== expected) {
+    throw new RangeError(`DecodedImage is inconsistent: ${width}×${height}×3 needs ${expected} bytes, data has ${data.length}`);
   }
 }
 

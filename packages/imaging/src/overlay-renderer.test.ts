@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ThreadCalls } from '@gradcam/thread-calls';
 import { decodeImage } from './decode-image.ts';
-import { createOverlayRenderer } from './overlay-renderer.ts';
+import { createOverlayRenderer, type RenderReply, type RenderRequest } from './overlay-renderer.ts';
 import { renderOverlay } from './render-overlay.ts';
 import { readFixture } from './testing/test-images.ts';
 
@@ -40,6 +41,51 @@ test('a render thread passes errors back with their type and message; the pool k
     assert.ok(jpeg.equals(await renderOverlay(image, mapWithHotCell(3), 7, 7, spec)));
   } finally {
     await renderer.close();
+  }
+});
+
+test('a malformed image is refused before it reaches a thread; a render in flight on the same thread is unharmed', async () => {
+  const image = await decodeImage(await readFixture('sheep-pastoral.jpg'));
+  const renderer = createOverlayRenderer(1);
+  try {
+    const valid = renderer.render(image, mapWithHotCell(4), 7, 7, spec);
+    const malformed = [
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- what an untyped caller can pass
+      renderer.render({ ...image, data: undefined as any }, mapWithHotCell(4), 7, 7, spec),
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      renderer.render(image, undefined as any, 7, 7, spec),
+      renderer.render(image, new Float32Array(48), 7, 7, spec),
+    ];
+    for (const [i, call] of malformed.entries()) await assert.rejects(call, RangeError, `malformed call ${i}`);
+    const jpeg = await valid;
+    assert.ok(jpeg.equals(await renderOverlay(image, mapWithHotCell(4), 7, 7, spec)));
+  } finally {
+    await renderer.close();
+  }
+});
+
+test('a render thread answers a request it cannot even read with an error, and stays up for the next', async () => {
+  // Straight to the thread, past the renderer's checks: the thread must not die of it.
+  const image = await decodeImage(await readFixture('house-cat-locomotion.jpg'));
+  let exits = 0;
+  const thread = new ThreadCalls<RenderRequest, RenderReply>({
+    url: new URL('./overlay-thread-boot.mjs', import.meta.url),
+    failure: (cause, code) => {
+      exits++;
+      return new Error(`thread died (${cause}, code ${code})`);
+    },
+  });
+  try {
+    const request = { width: image.width, height: image.height, format: image.format, data: image.data, map: mapWithHotCell(5), mapWidth: 7, mapHeight: 7, spec, options: undefined };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a request no typed caller could make
+    const reply = await thread.call({ ...request, data: undefined as any });
+    assert.ok('error' in reply, 'answered with an error');
+    assert.match(reply.error.message, /undefined/);
+    const good = await thread.call(request);
+    assert.ok('jpeg' in good && Buffer.from(good.jpeg).equals(await renderOverlay(image, mapWithHotCell(5), 7, 7, spec)));
+    assert.equal(exits, 0);
+  } finally {
+    await thread.close();
   }
 });
 

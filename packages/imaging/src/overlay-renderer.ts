@@ -2,7 +2,7 @@ import { ThreadCalls } from '@gradcam/thread-calls';
 import type { DecodedImage, ImageFormat } from './decode-image.ts';
 import type { FitSpec } from './fit-geometry.ts';
 import { ImagingError, type ImagingErrorCode } from './imaging-error.ts';
-import { type OverlayOptions, renderOverlay } from './render-overlay.ts';
+import { checkOverlayRequest, type OverlayOptions, renderOverlay } from './render-overlay.ts';
 
 export type RenderOverlay = typeof renderOverlay;
 
@@ -37,6 +37,7 @@ export type RenderReply =
 function rebuildError({ name, message, code }: { name: string; message: string; code?: string }): Error {
   if (name === 'ImagingError' && code !== undefined) return new ImagingError(code as ImagingErrorCode, message);
   if (name === 'RangeError') return new RangeError(message);
+  if (name === 'TypeError') return new TypeError(message);
   return new Error(message);
 }
 
@@ -60,6 +61,9 @@ export function createOverlayRenderer(threads: number): OverlayRenderer {
   let closed = false;
   const render: RenderOverlay = async (image: DecodedImage, map, mapWidth, mapHeight, spec, options) => {
     if (closed) throw new Error('the overlay renderer is closed');
+    // Checked here, not only on the thread: a request the thread cannot read fails alone, with
+    // its RangeError, instead of reaching a thread beside other callers' overlays.
+    checkOverlayRequest(image, map, mapWidth, mapHeight, options);
     const thread = pool.reduce((least, t) => (t.inFlight < least.inFlight ? t : least));
     const { width, height, format, data } = image;
     // The image is copied to the thread (it stays usable here: one image has an overlay per map).

@@ -7,6 +7,7 @@ import type { DecodedImage } from './decode-image.ts';
 import type { FitSpec } from './fit-geometry.ts';
 import { ImagingError } from './imaging-error.ts';
 import { maxOverlaySide } from './overlay-base.ts';
+import { assertMap } from './upsample-bilinear.ts';
 
 export interface OverlayOptions {
   /** Default 'turbo'. */
@@ -19,6 +20,35 @@ export interface OverlayOptions {
 
 const DEFAULT_ALPHA = 0.45;
 const DEFAULT_QUALITY = 85;
+
+/**
+ * Every check renderOverlay makes before any work, each failure a RangeError; returns the
+ * options' values. The render threads' pool makes them before posting, so a malformed call fails
+ * alone, on the caller's side.
+ */
+export function checkOverlayRequest(
+  image: DecodedImage,
+  map: Float32Array,
+  mapWidth: number,
+  mapHeight: number,
+  options: OverlayOptions = {},
+): { alpha: number; quality: number } {
+  assertDecodedImage(image);
+  assertMap(map, mapWidth, mapHeight);
+  if (image.width > maxOverlaySide || image.height > maxOverlaySide) {
+    // Refused before the blend: the encode would fail after it, and not because the image is bad.
+    throw new RangeError(
+      `an overlay of ${image.width}×${image.height} is over JPEG's ${maxOverlaySide} px side limit; draw it on overlayBase(image, maxSide)`,
+    );
+  }
+  const alpha = options.alpha ?? DEFAULT_ALPHA;
+  const quality = options.quality ?? DEFAULT_QUALITY;
+  if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`alpha must be within 0…1, got ${alpha}`);
+  if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
+    throw new RangeError(`quality must be an integer within 1…100, got ${quality}`);
+  }
+  return { alpha, quality };
+}
 
 /**
  * Colours `map` (values 0…1, mapWidth × mapHeight, in model-input coordinates) and blends it over
@@ -38,19 +68,7 @@ export async function renderOverlay(
   spec: FitSpec,
   options: OverlayOptions = {},
 ): Promise<Buffer> {
-  assertDecodedImage(image);
-  if (image.width > maxOverlaySide || image.height > maxOverlaySide) {
-    // Refused before the blend: the encode would fail after it, and not because the image is bad.
-    throw new RangeError(
-      `an overlay of ${image.width}×${image.height} is over JPEG's ${maxOverlaySide} px side limit; draw it on overlayBase(image, maxSide)`,
-    );
-  }
-  const alpha = options.alpha ?? DEFAULT_ALPHA;
-  const quality = options.quality ?? DEFAULT_QUALITY;
-  if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`alpha must be within 0…1, got ${alpha}`);
-  if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
-    throw new RangeError(`quality must be an integer within 1…100, got ${quality}`);
-  }
+  const { alpha, quality } = checkOverlayRequest(image, map, mapWidth, mapHeight, options);
   const blended = blendHeatmap(image, map, mapWidth, mapHeight, spec, sharedColormapLut(options.colormap ?? 'turbo'), alpha);
   try {
     return await sharp(blended, { raw: { width: image.width, height: image.height, channels: 3 } })

@@ -87,8 +87,12 @@ export function upsampleBilinear(
   return out;
 }
 
-function assertMap(map: Float32Array, mapWidth: number, mapHeight: number): void {
+/** A row-major mapWidth × mapHeight Float32Array, or a RangeError saying what is wrong. */
+export function assertMap(map: Float32Array, mapWidth: number, mapHeight: number): void {
   assertPositiveSize(mapWidth, mapHeight, 'map');
+  if (!((map as unknown) instanceof Float32Array)) {
+    throw new RangeError(`map must be a Float32Array, got ${map === null ? 'null' : typeof map}`);
+  }
   if (map.length !== mapWidth * mapHeight) {
     throw new RangeError(`map has ${map.length} values, expected ${mapWidth}×${mapHeight} = ${mapWidth * mapHeight}`);
   }

@@ -33,7 +33,7 @@ Options:
   --colormap NAME      turbo | jet | viridis (default turbo)
   --alpha A            heatmap opacity 0…1 (default 0.45)
   --overlay-max-side N longest side of an overlay in pixels; larger images are drawn scaled down
-                       (default ${defaultOverlayMaxSide}, 0 = full size always)
+                       (default ${defaultOverlayMaxSide}, 0 = full size up to JPEG's 65,500 px)
   --score-cam-channels N  Score-CAM: most active N channels, 0 = all (default 64)
   --out DIR            output folder (default ./gradcam-out)
   --json               print the summary as JSON

@@ -1,89 +1,20 @@
-/**
- * Lua: a leased item back to pending, in the pool by its priority and age again, its lease (and
- * any stale verdict marker) gone. Shared by expiry (in the lease script) and by a reviewer giving
- * an item back.
- */
-export const returnToPool = `
-local function returnToPool(prefix, id, item)
-  item.status = 'pending'
-  item.leasedBy = nil
-  item.leaseExpiresAt = nil
-  item.closing = nil
-  redis.call('SET', prefix .. ':review:item:' .. id, cjson.encode(item))
-  redis.call('ZREM', prefix .. ':review:leases', id)
-  redis.call('ZADD', prefix .. ':review:pool', item.sampling.priority, id)
-  redis.call('ZADD', prefix .. ':review:pool:' .. item.model, item.sampling.priority, id)
-  redis.call('ZADD', prefix .. ':review:pending-age', item.sampledAt, id)
-  return item
-end
-`;
+import { itemLua } from './item-lua.ts';
 
 /**
- * Lua: whether a verdict is being kept on the item (a marker younger than the closing timeout).
- * An older marker is a request that died between its begin and its finish: it no longer blocks.
- */
-export const closingLive = `
-local function closingLive(item, now, closingStaleMs)
-  return item.closing ~= nil and item.closing.at + closingStaleMs > now
-end
-`;
-
-/**
- * Lua: every lease that ran out back to the pool (returnToPool), unless a verdict on its item is
- * being kept: such an item stays leased until its marker times out (the begin script moved its
- * expiry there; a marker that outlived it moves it again). Reads as many items as there are
- * expired leases. Needs returnToPool and closingLive.
- */
-export const reclaimExpired = `
-local function reclaimExpired(prefix, now, closingStaleMs)
-  local leases = prefix .. ':review:leases'
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
-    local raw = redis.call('GET', prefix .. ':review:item:' .. id)
-    local item = raw and cjson.decode(raw)
-    if item and item.status == 'leased' and closingLive(item, now, closingStaleMs) then
-      redis.call('ZADD', leases, item.closing.at + closingStaleMs, id)
-    elseif item and item.status == 'leased' then
-      returnToPool(prefix, id, item)
-    else
-      redis.call('ZREM', leases, id)
-    end
-  end
-end
-`;
-
-/**
- * Lua: stores an item just closed (reviewed or set aside) without its lease, and takes it out of
- * the leases; returns its JSON. It is kept for `retentionMs` when that is above 0: only closed
- * items expire, one still waiting for a reviewer is kept however old. review.json next to the
- * explanation is the lasting record; this bounds Redis, whose noeviction policy would otherwise
- * end in refused writes for the whole pipeline.
- */
-export const storeClosed = `
-local function storeClosed(prefix, id, item, retentionMs)
-  item.leasedBy = nil
-  item.leaseExpiresAt = nil
-  item.closing = nil
-  local encoded = cjson.encode(item)
-  local key = prefix .. ':review:item:' .. id
-  if retentionMs > 0 then redis.call('SET', key, encoded, 'PX', retentionMs) else redis.call('SET', key, encoded) end
-  redis.call('ZREM', prefix .. ':review:leases', id)
-  return encoded
-end
-`;
-
-/**
- * Adds a new item: SET NX of the item, then (only if it was new) its place in the pool, the
- * model's pool, the listing index and the pending index.
+ * Adds a new item: SET NX of its fixed part, then (only if it was new) its state, its place in
+ * the pool, the model's pool, the listing index and the pending index (see item-lua.ts).
  *
- * KEYS: item, pool, model pool, index, pending age. ARGV: item JSON, priority, sampledAt, id.
+ * KEYS: item, state, pool, model pool, index, pending age. ARGV: fixed JSON, state JSON,
+ * priority, sampledAt, id (numbers as JavaScript writes them: Redis reads every digit).
  * Returns 1 when added, 0 when the id was already there.
  */
 export const addScript = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
-redis.call('ZADD', KEYS[5], ARGV[3], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[6], ARGV[4], ARGV[5])
 return 1
 `;
 
@@ -103,10 +34,12 @@ return 1
  * began in time; the begin script moved its expiry to the marker's timeout), until the marker
  * is older than the closing timeout: then it goes back to the pool like any expired lease.
  *
- * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any; for a new lease only), skip memory (ms), closing timeout (ms)
- * Returns the leased item's JSON, or nil when nothing is pending for this reviewer.
+ * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any; for a new lease only), skip
+ * memory (ms), closing timeout (ms).
+ * Returns { fixed JSON, state JSON } of the item leased (or held), or nil when nothing is pending
+ * for this reviewer.
  */
-export const leaseScript = `${returnToPool}${closingLive}${reclaimExpired}
+export const leaseScript = `${itemLua}
 local prefix, now, leaseMs, reviewer, model, skipMemoryMs, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local leases = prefix .. ':review:leases'
 local pool = prefix .. ':review:pool'
@@ -119,12 +52,11 @@ reclaimExpired(prefix, now, closingStaleMs)
 local held = prefix .. ':review:leased-by:' .. reviewer
 redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
 for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
-  local raw = redis.call('GET', prefix .. ':review:item:' .. heldId)
-  local item = raw and cjson.decode(raw)
-  if not (item and item.status == 'leased' and item.leasedBy == reviewer) then
+  local item, state = loadItem(prefix, heldId)
+  if not (item and state.status == 'leased' and state.leasedBy == reviewer) then
     redis.call('ZREM', held, heldId)
-  elseif item.leaseExpiresAt > now and not closingLive(item, now, closingStaleMs) then
-    return raw
+  elseif state.leaseExpiresAt > now and not closingLive(state, now, closingStaleMs) then
+    return { redis.call('GET', prefix .. ':review:item:' .. heldId), cjson.encode(state) }
   end
 end
 local source = pool
@@ -139,19 +71,18 @@ for _, candidate in ipairs(redis.call('ZREVRANGE', source, 0, redis.call('ZCARD'
   end
 end
 if not id then return nil end
-local key = prefix .. ':review:item:' .. id
-local item = cjson.decode(redis.call('GET', key))
+local item, state = loadItem(prefix, id)
 redis.call('ZREM', pool, id)
 redis.call('ZREM', pool .. ':' .. item.model, id)
 redis.call('ZREM', prefix .. ':review:pending-age', id)
-item.status = 'leased'
-item.leasedBy = reviewer
-item.leaseExpiresAt = now + leaseMs
-redis.call('SET', key, cjson.encode(item))
+state.status = 'leased'
+state.leasedBy = reviewer
+state.leaseExpiresAt = now + leaseMs
+local encoded = saveState(prefix, id, state)
 redis.call('ZADD', leases, now + leaseMs, id)
 redis.call('ZADD', held, now + leaseMs, id)
 redis.call('PEXPIRE', held, leaseMs)
-return cjson.encode(item)
+return { redis.call('GET', prefix .. ':review:item:' .. id), encoded }
 `;
 
 /**
@@ -160,7 +91,7 @@ return cjson.encode(item)
  * leased with an expiry in the past, from the moment it ran out rather than from the next lease.
  * ARGV: prefix, now (ms), closing timeout (ms). Returns nothing.
  */
-export const reclaimScript = `${returnToPool}${closingLive}${reclaimExpired}
+export const reclaimScript = `${itemLua}
 reclaimExpired(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
 `;
 
@@ -171,17 +102,16 @@ reclaimExpired(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
  * item to someone else; the memory key expires with its newest skip.
  * Not while the holder's verdict is being kept (it would be kept on an item back in the pool).
  * ARGV: prefix, id, reviewer, now (ms), skip memory (ms; 0 = a plain release, nothing remembered), closing timeout (ms)
- * Returns the item's JSON, pending again, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
+ * Returns { fixed JSON, state JSON }, pending again, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
  */
-export const releaseScript = `${returnToPool}${closingLive}
+export const releaseScript = `${itemLua}
 local prefix, id, reviewer, now, skipMemoryMs, closingStaleMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local raw = redis.call('GET', prefix .. ':review:item:' .. id)
-if not raw then return redis.error_reply('NOT_FOUND') end
-local item = cjson.decode(raw)
-if item.status == 'leased' and item.leasedBy == reviewer and closingLive(item, now, closingStaleMs) then
+local item, state = loadItem(prefix, id)
+if not item then return redis.error_reply('NOT_FOUND') end
+if state.status == 'leased' and state.leasedBy == reviewer and closingLive(state, now, closingStaleMs) then
   return redis.error_reply('IN_PROGRESS')
 end
-if item.status ~= 'leased' or item.leasedBy ~= reviewer or item.leaseExpiresAt < now then
+if state.status ~= 'leased' or state.leasedBy ~= reviewer or state.leaseExpiresAt < now then
   return redis.error_reply('NOT_LEASED')
 end
 if skipMemoryMs > 0 then
@@ -190,7 +120,7 @@ if skipMemoryMs > 0 then
   redis.call('PEXPIRE', skipped, skipMemoryMs)
   redis.call('HINCRBY', prefix .. ':review:skips', item.model, 1)
 end
-return cjson.encode(returnToPool(prefix, id, item))
+return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix, id, item, state) }
 `;
 
 /**
@@ -198,21 +128,20 @@ return cjson.encode(returnToPool(prefix, id, item))
  * leases, never leased again (it is in no pool), still listed. Only the reviewer it is leased to
  * can, and not while a verdict on it is being kept.
  * ARGV: prefix, id, reviewer, now (ms), reason, closing timeout (ms), retention (ms; 0 = for ever)
- * Returns the item's JSON, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
+ * Returns { fixed JSON, state JSON }, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
  */
-export const setAsideScript = `${closingLive}${storeClosed}
+export const setAsideScript = `${itemLua}
 local prefix, id, reviewer, now, reason, closingStaleMs, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local key = prefix .. ':review:item:' .. id
-local raw = redis.call('GET', key)
-if not raw then return redis.error_reply('NOT_FOUND') end
-local item = cjson.decode(raw)
-if item.status ~= 'leased' or item.leasedBy ~= reviewer then return redis.error_reply('NOT_LEASED') end
-if closingLive(item, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
-item.status = 'broken'
+local item, state = loadItem(prefix, id)
+if not item then return redis.error_reply('NOT_FOUND') end
+if state.status ~= 'leased' or state.leasedBy ~= reviewer then return redis.error_reply('NOT_LEASED') end
+if closingLive(state, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
+state.status = 'broken'
 redis.call('HINCRBY', prefix .. ':review:broken', item.model, 1)
-item.brokenReason = reason
-item.brokenAt = now
-return storeClosed(prefix, id, item, retentionMs)
+state.brokenReason = reason
+state.brokenAt = now
+local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
+return { fixed, storeClosed(prefix, id, state, retentionMs) }
 `;
 
 /**
@@ -220,17 +149,16 @@ return storeClosed(prefix, id, item, retentionMs)
  * its stored files: its reason goes, and it no longer expires (pending items never do). The
  * broken count stays: gradcam_review_broken_total counts set-asides, and only ever goes up.
  * ARGV: prefix, id
- * Returns the item's JSON, pending again, or an error reply: NOT_FOUND, NOT_BROKEN.
+ * Returns { fixed JSON, state JSON }, pending again, or an error reply: NOT_FOUND, NOT_BROKEN.
  */
-export const restoreScript = `${returnToPool}
+export const restoreScript = `${itemLua}
 local prefix, id = ARGV[1], ARGV[2]
-local raw = redis.call('GET', prefix .. ':review:item:' .. id)
-if not raw then return redis.error_reply('NOT_FOUND') end
-local item = cjson.decode(raw)
-if item.status ~= 'broken' then return redis.error_reply('NOT_BROKEN') end
-item.brokenReason = nil
-item.brokenAt = nil
-return cjson.encode(returnToPool(prefix, id, item))
+local item, state = loadItem(prefix, id)
+if not item then return redis.error_reply('NOT_FOUND') end
+if state.status ~= 'broken' then return redis.error_reply('NOT_BROKEN') end
+state.brokenReason = nil
+state.brokenAt = nil
+return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix, id, item, state) }
 `;
 
 /**
@@ -240,7 +168,7 @@ return cjson.encode(returnToPool(prefix, id, item))
  * ARGV: prefix, now (ms), closing timeout (ms)
  * Returns { pending, leased, oldest pending sampledAt (false = none) }.
  */
-export const backlogScript = `${closingLive}
+export const backlogScript = `${itemLua}
 local prefix, now, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local leases = prefix .. ':review:leases'
 local pending = redis.call('ZCARD', prefix .. ':review:pool')
@@ -248,10 +176,9 @@ local leased = redis.call('ZCOUNT', leases, '(' .. now, '+inf')
 local oldest = redis.call('ZRANGE', prefix .. ':review:pending-age', 0, 0, 'WITHSCORES')[2]
 oldest = oldest and tonumber(oldest)
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
-  local raw = redis.call('GET', prefix .. ':review:item:' .. id)
-  local item = raw and cjson.decode(raw)
-  if item and item.status == 'leased' then
-    if closingLive(item, now, closingStaleMs) then
+  local item, state = loadItem(prefix, id)
+  if item and state.status == 'leased' then
+    if closingLive(state, now, closingStaleMs) then
       leased = leased + 1
     else
       pending = pending + 1

@@ -184,7 +184,7 @@ test('a stored item that fails its schema is skipped by listings and reported, n
   const reported: string[] = [];
   const p = new ReviewPool(redis, prefix, { onInvalidItem: (id, problem) => reported.push(`${id}: ${problem}`) });
   for (let i = 0; i < 5; i++) await p.add(item(`i${i}`, 0.5, 'm', 1_000 + i));
-  await redis.set(`${prefix}:review:item:i1`, JSON.stringify({ ...item('i1', 0.5), status: 'weird' }));
+  await redis.set(`${prefix}:review:state:i1`, JSON.stringify({ status: 'weird' }));
   await redis.set(`${prefix}:review:item:i3`, '{"inferenceId":"i3"');
   assert.deepEqual((await listAll(p, {}, 2)), ['i4', 'i2', 'i0']);
   assert.deepEqual(reported.map((r) => r.split(':')[0]), ['i3', 'i1']);
@@ -262,6 +262,60 @@ test('an expired lease lists as pending (as the backlog counts it), not as lease
   assert.deepEqual([(await p.get('lapsed'))?.status, (await p.get('held'))?.status], ['pending', 'leased']);
 });
 
+test('an item\'s numbers keep every digit through lease, release, skip, set-aside, restore and verdict (the scripts never rewrite the item)', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const p = new ReviewPool(redis, prefix);
+  // 17 significant digits, where Redis's cjson writes 14: rank < threshold here, by less than 1e-14.
+  const precise: ReviewItem = {
+    ...item('precise', 0.9876543210987654),
+    probability: 0.12345678901234568,
+    sampling: { sampled: true, policy: 'budget=60', reason: 'budget', priority: 0.9876543210987654, threshold: 0.123456789012344, rank: 0.123456789012341 },
+    sampledAt: 1_795_765_046_633,
+  };
+  await p.add(precise);
+  const leased = await p.lease('alice', 60_000);
+  assert.deepEqual(leased, { ...precise, status: 'leased', leasedBy: 'alice', leaseExpiresAt: leased?.leaseExpiresAt });
+  await p.release('precise', 'alice');
+  assert.deepEqual(await p.get('precise'), precise, 'pending again, exactly as added');
+  assert.deepEqual((await p.list({ status: 'pending' }, { limit: 10 })).items, [precise]);
+  assert.equal(Number(await redis.zscore(`${prefix}:review:pool`, 'precise')), precise.sampling.priority, 'back in the pool at its exact priority');
+  await p.lease('bob', 60_000);
+  await p.skip('precise', 'bob');
+  await p.lease('alice', 60_000);
+  await p.setAside('precise', 'alice', 'prediction.json is missing');
+  await p.restore('precise');
+  assert.deepEqual(await p.get('precise'), precise);
+  await p.lease('alice', 60_000);
+  const closed = await p.complete('precise', 'alice', 'supports', undefined);
+  const { status, verdict, reviewer, reviewedAt, verdictId, ...fixed } = closed;
+  assert.deepEqual([status, verdict, reviewer, typeof reviewedAt, typeof verdictId], ['reviewed', 'supports', 'alice', 'number', 'string']);
+  assert.deepEqual(fixed, (({ status: _status, ...rest }) => rest)(precise));
+  assert.ok(closed.sampling.rank! < closed.sampling.threshold!, 'the budget term still did not fire');
+});
+
+test('an item stored whole (before its state had its own key) is read, leased and judged as before; a fixed part without its state is expiring', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const p = new ReviewPool(redis, prefix);
+  const old = item('old', 0.5);
+  // What add() wrote before: the whole item as one JSON, and its index entries.
+  await redis.set(`${prefix}:review:item:old`, JSON.stringify(old));
+  for (const key of ['pool', 'pool:m']) await redis.zadd(`${prefix}:review:${key}`, 0.5, 'old');
+  for (const key of ['index', 'pending-age']) await redis.zadd(`${prefix}:review:${key}`, old.sampledAt, 'old');
+  assert.deepEqual(await p.get('old'), old);
+  assert.deepEqual(await p.backlog(), { pending: 1, leased: 0, oldestPendingAt: old.sampledAt });
+  const leased = await p.lease('alice', 60_000);
+  assert.deepEqual([leased?.inferenceId, leased?.status, leased?.leasedBy], ['old', 'leased', 'alice']);
+  assert.deepEqual((await p.list({ status: 'leased' }, { limit: 10 })).items.map((i) => i.inferenceId), ['old']);
+  await p.complete('old', 'alice', 'supports', undefined);
+  assert.deepEqual([(await p.get('old'))?.status, (await p.get('old'))?.verdict], ['reviewed', 'supports']);
+  assert.deepEqual(await p.verdictCounts(), { 'm|2|supports': 1 });
+
+  await p.add(item('going', 0.5));
+  await redis.del(`${prefix}:review:state:going`);
+  assert.equal(await p.get('going'), undefined);
+  assert.deepEqual((await p.list({}, { limit: 10 })).items.map((i) => i.inferenceId), ['old']);
+});
+
 test('reviewed and broken items expire after the retention, pending ones never; listings forget expired ones', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const p = new ReviewPool(redis, prefix, { retentionMs: 300 });
@@ -276,7 +330,9 @@ test('reviewed and broken items expire after the retention, pending ones never; 
   assert.ok((await ttl(second?.inferenceId as string)) > 0, 'a broken item expires');
   const waiting = ['judged', 'broken', 'waiting'].find((id) => id !== first && id !== second?.inferenceId) as string;
   assert.equal(await ttl(waiting), -1, 'a pending item is kept however old');
+  assert.ok((await redis.pttl(`${prefix}:review:state:${first}`)) >= (await ttl(first)), 'its state expires with it, never before it');
   await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(await redis.exists(`${prefix}:review:state:${first}`, `${prefix}:review:state:${second?.inferenceId as string}`), 0);
   assert.deepEqual((await p.list({}, { limit: 10 })).items.map((i) => i.inferenceId), [waiting]);
   assert.deepEqual(await redis.zrange(`${prefix}:review:index`, 0, -1), [waiting], 'the listing index forgot the expired items');
   // 0 keeps closed items for ever.
@@ -327,7 +383,7 @@ test('restore puts a broken item back in the pool for good (no expiry, no reason
   assert.equal(restored.status, 'pending');
   assert.equal(restored.brokenReason, undefined);
   assert.equal(restored.brokenAt, undefined);
-  assert.equal(await redis.pttl(`${prefix}:review:item:fixed`), -1, 'pending items never expire');
+  assert.deepEqual([await redis.pttl(`${prefix}:review:item:fixed`), await redis.pttl(`${prefix}:review:state:fixed`)], [-1, -1], 'pending items never expire');
   assert.equal((await p.lease('bob', 60_000))?.inferenceId, 'fixed');
   await assert.rejects(p.restore('fixed'), (error: unknown) => error instanceof ReviewPoolError && error.code === 'REVIEW_NOT_BROKEN');
   await assert.rejects(p.restore('absent'), (error: unknown) => error instanceof ReviewPoolError && error.code === 'REVIEW_NOT_FOUND');

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type ReviewItem, type Verdict, redisKeys, reviewItemSchema } from '@gradcam/contracts';
+import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
 import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
+import { parseItem, readItem, scriptItem, storedItem } from './stored-item.ts';
 import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
 const notLeased = (id: string, reviewer: string) =>
@@ -46,28 +47,6 @@ export const defaultClosingTimeoutMs = 60_000;
 
 /** How long a reviewed or broken item stays in Redis (listings, exports) by default: 90 days. */
 export const defaultRetentionMs = 90 * 24 * 3600 * 1000;
-
-/** A stored item, or why it is not one (not JSON, or failing the schema). */
-function readItem(raw: string): { item: ReviewItem } | { problem: string } {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw) as unknown;
-  } catch {
-    return { problem: 'not JSON' };
-  }
-  const parsed = reviewItemSchema.safeParse(value);
-  if (parsed.success) return { item: parsed.data };
-  const issue = parsed.error.issues[0];
-  return { problem: `${issue?.path.join('.') || 'item'}: ${issue?.message ?? 'invalid'}` };
-}
-
-/** A stored item the caller asked for by id: one that fails its schema is REVIEW_ITEM_INVALID (stored data, not the request). */
-function parseItem(raw: string): ReviewItem {
-  const read = readItem(raw);
-  if ('item' in read) return read.item;
-  const id = /"inferenceId":"([A-Za-z0-9_-]{1,128})"/.exec(raw)?.[1] ?? 'unknown';
-  throw new ReviewPoolError('REVIEW_ITEM_INVALID', `the stored review item "${id}" is invalid (${read.problem}); an operator must repair or remove it`);
-}
 
 /** [member, score, member, score, …] (a WITHSCORES reply) as [member, score] pairs. */
 function pairs(reply: string[]): [string, number][] {
@@ -133,15 +112,21 @@ export class ReviewPool {
 
   /**
    * Adds an item once: an id already in the pool (pending, leased or reviewed) is left alone.
-   * The item and its four index entries are written by one script: a worker killed between
-   * them would leave an item that exists but is in no pool, and its retried job could never
-   * add it again.
+   * The item (its fixed part and its state, see item-lua.ts) and its four index entries are
+   * written by one script: a worker killed between them would leave an item that exists but is
+   * in no pool, and its retried job could never add it again.
    */
   async add(item: ReviewItem): Promise<boolean> {
     const { reviewItem, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge } = this.keys;
-    const json = JSON.stringify(reviewItemSchema.parse(item));
-    const keys = [reviewItem(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge];
-    return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, json, item.sampling.priority, item.sampledAt, item.inferenceId))) === 1;
+    const { fixed, state } = storedItem(item);
+    const keys = [reviewItem(item.inferenceId), this.stateKey(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge];
+    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId];
+    return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, ...args))) === 1;
+  }
+
+  /** Where an item's state is kept, beside its fixed part (see item-lua.ts). */
+  private stateKey(id: string): string {
+    return `${this.prefix}:review:state:${id}`;
   }
 
   /**
@@ -150,10 +135,10 @@ export class ReviewPool {
    * for: one live lease per reviewer (asking twice, or with another filter, leases one item).
    */
   async lease(reviewer: string, leaseMs: number, options: { model?: string; now?: number } = {}): Promise<ReviewItem | undefined> {
-    const raw = (await this.call('leasing an item', () =>
+    const stored = (await this.call('leasing an item', () =>
       this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs, this.closingTimeoutMs),
-    )) as string | null;
-    return raw === null ? undefined : parseItem(raw);
+    )) as [string, string] | null;
+    return stored === null ? undefined : scriptItem(stored);
   }
 
   /**
@@ -164,8 +149,8 @@ export class ReviewPool {
    * gets the same token back; one already kept answers `done`.
    */
   async beginVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now()): Promise<BegunVerdict> {
-    const [state, raw] = await this.holderScript<[string, string]>(id, reviewer, beginVerdictScript, [id, reviewer, verdict, comment ?? '', now, randomUUID(), this.closingTimeoutMs]);
-    const item = parseItem(raw);
+    const [state, ...stored] = await this.holderScript<[string, string, string]>(id, reviewer, beginVerdictScript, [id, reviewer, verdict, comment ?? '', now, randomUUID(), this.closingTimeoutMs]);
+    const item = scriptItem(stored);
     if (state === 'done') return { state, item };
     const { closing } = item;
     if (!closing) throw new ReviewPoolError('REVIEW_ITEM_INVALID', `"${id}" began a verdict but holds no marker`);
@@ -178,8 +163,8 @@ export class ReviewPool {
    * verdict closed already. REVIEW_NOT_LEASED when the marker is gone (it timed out).
    */
   async finishVerdict(id: string, token: string): Promise<{ item: ReviewItem; closedNow: boolean }> {
-    const [state, raw] = await this.holderScript<[string, string]>(id, 'this request', finishVerdictScript, [id, token, this.retentionMs]);
-    return { item: parseItem(raw), closedNow: state === 'closed' };
+    const [state, ...stored] = await this.holderScript<[string, string, string]>(id, 'this request', finishVerdictScript, [id, token, this.retentionMs]);
+    return { item: scriptItem(stored), closedNow: state === 'closed' };
   }
 
   /** Begins and finishes a verdict at once: for callers that keep no record of their own (tests, tools). */
@@ -215,11 +200,11 @@ export class ReviewPool {
    * repaired its stored files. REVIEW_NOT_BROKEN for an item in any other state.
    */
   async restore(id: string): Promise<ReviewItem> {
-    return parseItem(await this.holderScript<string>(id, 'nobody', restoreScript, [id]));
+    return scriptItem(await this.holderScript<[string, string]>(id, 'nobody', restoreScript, [id]));
   }
 
   private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {
-    return parseItem(await this.holderScript<string>(id, reviewer, script, args));
+    return scriptItem(await this.holderScript<[string, string]>(id, reviewer, script, args));
   }
 
   /** Runs a script that acts on one item (for its lease holder, `reviewer`), turning its error replies into ReviewPoolErrors. */
@@ -258,8 +243,8 @@ export class ReviewPool {
   /** One item, as it stands at `now` (a lease that ran out reads as pending). */
   async get(id: string, now = Date.now()): Promise<ReviewItem | undefined> {
     await this.reclaimExpiredLeases(now);
-    const raw = await this.call('reading an item', () => this.redis.get(this.keys.reviewItem(id)));
-    return raw === null ? undefined : parseItem(raw);
+    const [fixed, state] = await this.call('reading an item', () => this.redis.mget(this.keys.reviewItem(id), this.stateKey(id)));
+    return fixed === null || fixed === undefined ? undefined : parseItem(fixed, state ?? null);
   }
 
   /**
@@ -276,21 +261,23 @@ export class ReviewPool {
     const scan = Math.max(page.limit, 100);
     const entries = await this.indexAfter(filter, page.cursor === undefined ? undefined : parseReviewCursor(page.cursor), scan);
     if (entries.length === 0) return { items: [], next: undefined };
-    const raws = await this.call('reading a page of items', () => this.redis.mget(entries.map(([id]) => this.keys.reviewItem(id))));
+    // Fixed parts then states, in one read.
+    const raws = await this.call('reading a page of items', () => this.redis.mget([...entries.map(([id]) => this.keys.reviewItem(id)), ...entries.map(([id]) => this.stateKey(id))]));
     const items: ReviewItem[] = [];
     const expired: string[] = [];
     let consumed = 0;
-    for (const [i, raw] of raws.entries()) {
+    for (const [i, [id]] of entries.entries()) {
       consumed++;
-      if (raw === null) {
-        expired.push(entries[i]![0]);
+      const fixed = raws[i];
+      const read = fixed === null || fixed === undefined ? ({ gone: true } as const) : readItem(fixed, raws[entries.length + i] ?? null);
+      if ('gone' in read) {
+        expired.push(id);
         continue;
       }
       // One bad item must not make every listing and export that reaches it fail: it is skipped
       // and reported (to the log), and stays visible to `get` as REVIEW_ITEM_INVALID.
-      const read = readItem(raw);
       if (!('item' in read)) {
-        this.onInvalidItem(entries[i]![0], read.problem);
+        this.onInvalidItem(id, read.problem);
         continue;
       }
       const { item } = read;

@@ -116,7 +116,7 @@ test('a stored item that fails its schema does not break listings or exports', a
   const { prefix, pool, app } = setup();
   for (let i = 0; i < 600; i++) await pool.add(item(`e${String(i).padStart(4, '0')}`, { sampledAt: 1_000_000 + i }));
   // Old enough to be read on the second page of an export.
-  await redis.set(`${prefix}:review:item:e0010`, JSON.stringify({ ...item('e0010'), status: 'weird' }));
+  await redis.set(`${prefix}:review:item:e0010`, JSON.stringify({ ...item('e0010'), probability: 'high' }));
   const page = await app.inject({ method: 'GET', url: '/v1/reviews?limit=1000', headers: alice });
   assert.equal(page.statusCode, 200, page.body);
   assert.equal((JSON.parse(page.body) as { items: unknown[] }).items.length, 599);
@@ -274,4 +274,19 @@ test('?status=pending lists an item whose lease ran out, ?status=leased no longe
   const listed = async (status: string) => (JSON.parse((await app.inject({ method: 'GET', url: `/v1/reviews?status=${status}`, headers: alice })).body) as { items: ReviewItem[] }).items;
   assert.deepEqual((await listed('pending')).map((i) => [i.inferenceId, i.status, i.leasedBy]), [[lapsed.inferenceId, 'pending', undefined]]);
   assert.deepEqual(await listed('leased'), []);
+});
+
+test('exports show an item\'s numbers as the worker wrote them, after a lease and a release', async () => {
+  const { pool, app } = setup();
+  const precise = item(`digits-${Date.now()}`, {
+    probability: 0.12345678901234568,
+    sampling: { sampled: true, policy: 'budget=60', reason: 'budget', priority: 0.9876543210987654, threshold: 0.123456789012344, rank: 0.123456789012341 },
+  });
+  await pool.add(precise);
+  await pool.lease('alice', 60_000);
+  assert.equal((await app.inject({ method: 'POST', url: `/v1/reviews/${precise.inferenceId}/release`, headers: alice })).statusCode, 200);
+  const jsonl = await app.inject({ method: 'GET', url: '/v1/reviews?format=jsonl', headers: alice });
+  assert.deepEqual(JSON.parse(jsonl.body) as ReviewItem, precise);
+  const csv = (await app.inject({ method: 'GET', url: '/v1/reviews?format=csv', headers: alice })).body;
+  for (const digits of ['0.12345678901234568', '0.9876543210987654']) assert.ok(csv.includes(`,${digits},`), `${digits} in ${csv}`);
 });

@@ -1,0 +1,124 @@
+/**
+ * How the scripts keep an item: its fixed part (what `add` was given, less the fields below) at
+ * `{prefix}:review:item:{id}`, written once and never again, and its state (status, lease,
+ * verdict, set-aside fields) as its own JSON at `{prefix}:review:state:{id}`. Redis's cjson writes
+ * numbers with 14 significant digits (and refuses a higher precision), so an item re-encoded by a
+ * script lost the last digits of its probability, priority, threshold and rank: exports disagreed
+ * with explanation.json, and "sampled iff rank ≥ threshold" could flip. The state holds only
+ * strings and integer epoch ms (13 digits), which 14 digits write exactly; the fixed part is only
+ * ever decoded, to read the model, class, priority and sampledAt.
+ *
+ * An item stored before the state had its own key (its fixed part still holds a `status`) is read
+ * as it is until a script first changes it.
+ */
+
+/** The fields a script may change; every other field of an item is fixed when it is added. */
+export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'closing', 'verdictId', 'brokenReason', 'brokenAt'] as const;
+
+/**
+ * Lua: `loadItem(prefix, id)` → the item's fixed part (decoded, read-only) and its state, or nil
+ * when there is no item (never added, or expired: a fixed part without a state is one whose keys
+ * are expiring, unless it is an item stored whole before the state had its own key).
+ * `saveState(prefix, id, state)` writes the state alone, without expiry, and returns its JSON.
+ */
+export const itemStore = `
+local stateFields = { ${itemStateFields.map((field) => `'${field}'`).join(', ')} }
+local function loadItem(prefix, id)
+  local found = redis.call('MGET', prefix .. ':review:item:' .. id, prefix .. ':review:state:' .. id)
+  if not found[1] then return nil end
+  local item = cjson.decode(found[1])
+  if found[2] then return item, cjson.decode(found[2]) end
+  if item.status == nil then return nil end
+  local state = {}
+  for _, field in ipairs(stateFields) do state[field] = item[field] end
+  return item, state
+end
+local function saveState(prefix, id, state)
+  local encoded = cjson.encode(state)
+  redis.call('SET', prefix .. ':review:state:' .. id, encoded)
+  return encoded
+end
+`;
+
+/**
+ * Lua: a leased item back to pending, in the pool by its priority and age again, its lease (and
+ * any stale verdict marker) gone, kept for ever again (a restored item had an expiry). Returns the
+ * state's JSON. Shared by expiry, by a reviewer giving an item back and by restore.
+ */
+export const returnToPool = `
+local function returnToPool(prefix, id, item, state)
+  state.status = 'pending'
+  state.leasedBy = nil
+  state.leaseExpiresAt = nil
+  state.closing = nil
+  local encoded = saveState(prefix, id, state)
+  redis.call('PERSIST', prefix .. ':review:item:' .. id)
+  redis.call('ZREM', prefix .. ':review:leases', id)
+  redis.call('ZADD', prefix .. ':review:pool', item.sampling.priority, id)
+  redis.call('ZADD', prefix .. ':review:pool:' .. item.model, item.sampling.priority, id)
+  redis.call('ZADD', prefix .. ':review:pending-age', item.sampledAt, id)
+  return encoded
+end
+`;
+
+/**
+ * Lua: whether a verdict is being kept on the item (a marker younger than the closing timeout).
+ * An older marker is a request that died between its begin and its finish: it no longer blocks.
+ */
+export const closingLive = `
+local function closingLive(state, now, closingStaleMs)
+  return state.closing ~= nil and state.closing.at + closingStaleMs > now
+end
+`;
+
+/**
+ * Lua: every lease that ran out back to the pool (returnToPool), unless a verdict on its item is
+ * being kept: such an item stays leased until its marker times out (the begin script moved its
+ * expiry there; a marker that outlived it moves it again). Reads as many items as there are
+ * expired leases.
+ */
+export const reclaimExpired = `
+local function reclaimExpired(prefix, now, closingStaleMs)
+  local leases = prefix .. ':review:leases'
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
+    local item, state = loadItem(prefix, id)
+    if item and state.status == 'leased' and closingLive(state, now, closingStaleMs) then
+      redis.call('ZADD', leases, state.closing.at + closingStaleMs, id)
+    elseif item and state.status == 'leased' then
+      returnToPool(prefix, id, item, state)
+    else
+      redis.call('ZREM', leases, id)
+    end
+  end
+end
+`;
+
+/**
+ * Lua: stores the state of an item just closed (reviewed or set aside) without its lease, and
+ * takes it out of the leases; returns the state's JSON. The item is kept for `retentionMs` when
+ * that is above 0: only closed items expire, one still waiting for a reviewer is kept however
+ * old. review.json next to the explanation is the lasting record; this bounds Redis, whose
+ * noeviction policy would otherwise end in refused writes for the whole pipeline. The fixed part
+ * is given its expiry first, so the state never expires before it (a fixed part read without its
+ * state counts as expired).
+ */
+export const storeClosed = `
+local function storeClosed(prefix, id, state, retentionMs)
+  state.leasedBy = nil
+  state.leaseExpiresAt = nil
+  state.closing = nil
+  local encoded = cjson.encode(state)
+  local stateKey = prefix .. ':review:state:' .. id
+  if retentionMs > 0 then
+    redis.call('PEXPIRE', prefix .. ':review:item:' .. id, retentionMs)
+    redis.call('SET', stateKey, encoded, 'PX', retentionMs)
+  else
+    redis.call('SET', stateKey, encoded)
+  end
+  redis.call('ZREM', prefix .. ':review:leases', id)
+  return encoded
+end
+`;
+
+/** The Lua functions above, in the order they need each other. */
+export const itemLua = `${itemStore}${closingLive}${returnToPool}${reclaimExpired}${storeClosed}`;

@@ -58,6 +58,7 @@ let browser: Browser;
 let page: Page;
 let current: Packet;
 const pageErrors: string[] = [];
+const policyViolations: string[] = [];
 const requestedHosts = new Set<string>();
 
 const reviews = async (query: string): Promise<ListedItem[]> => {
@@ -136,6 +137,8 @@ before(async () => {
   page = await context.newPage();
   page.setDefaultTimeout(15_000);
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  // What the page's Content-Security-Policy blocked (Chromium reports each on the console).
+  page.on('console', (message) => void (/Content Security Policy/i.test(message.text()) && policyViolations.push(message.text())));
   page.on('request', (request) => requestedHosts.add(new URL(request.url()).host));
 });
 
@@ -398,8 +401,26 @@ test('Skip (the S key) gives the held item to another reviewer; it does not come
   assert.equal(((await other.json()) as Packet).item.inferenceId, 'rp-release', 'another reviewer gets it');
 });
 
-test('the page loads nothing from outside the stack and throws no errors', () => {
+test('the page loads nothing from outside the stack, throws no errors and breaks none of its own Content-Security-Policy', () => {
   const allowed = new Set([new URL(stack.reviewUrl).host, new URL(stack.ingestUrl).host]);
   assert.deepEqual([...requestedHosts].filter((host) => !allowed.has(host)), []);
   assert.deepEqual(pageErrors, []);
+  assert.deepEqual(policyViolations, []);
+});
+
+test('another site cannot show the page in a frame (no clickjacking into verdicts)', async () => {
+  const context = await browser.newContext();
+  try {
+    const tab = await context.newPage();
+    // A data: URL document is another origin than the review service.
+    await tab.setContent(`<iframe id="framed" src="${stack.reviewUrl}/" width="800" height="600"></iframe>`);
+    await tab.locator('#framed').waitFor();
+    await tab.waitForTimeout(1_000);
+    const framed = tab.frames().filter((frame) => frame !== tab.mainFrame());
+    assert.equal(framed.length, 1);
+    const heading = await framed[0]?.evaluate(`document.querySelector('#signin-title')?.textContent ?? null`).catch(() => null);
+    assert.equal(heading, null, 'the framed page did not load');
+  } finally {
+    await context.close();
+  }
 });

@@ -290,3 +290,14 @@ test('exports show an item\'s numbers as the worker wrote them, after a lease an
   const csv = (await app.inject({ method: 'GET', url: '/v1/reviews?format=csv', headers: alice })).body;
   for (const digits of ['0.12345678901234568', '0.9876543210987654']) assert.ok(csv.includes(`,${digits},`), `${digits} in ${csv}`);
 });
+
+test('the review page cannot be framed by another site, and runs only its own script and style', async () => {
+  const { app } = setup();
+  for (const url of ['/', '/app.js', '/style.css']) {
+    const response = await app.inject({ method: 'GET', url });
+    assert.equal(response.statusCode, 200, url);
+    assert.equal(response.headers['x-frame-options'], 'DENY', url);
+    const policy = String(response.headers['content-security-policy']);
+    for (const directive of ["frame-ancestors 'none'", "default-src 'self'", "object-src 'none'", "base-uri 'none'"]) assert.ok(policy.split(/;\s*/).includes(directive), `${url}: ${directive} in ${policy}`);
+  }
+});

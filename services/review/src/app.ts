@@ -49,6 +49,18 @@ const deskErrorStatus = { REVIEW_ITEM_BROKEN: 500, REVIEW_DOCUMENT_INVALID: 500,
 const publicDir = new URL('../public/', import.meta.url);
 const page = (name: string) => readFileSync(new URL(name, publicDir));
 const pageFiles = { '/': ['index.html', 'text/html; charset=utf-8'], '/app.js': ['app.js', 'text/javascript; charset=utf-8'], '/style.css': ['style.css', 'text/css; charset=utf-8'] } as const;
+/**
+ * The page is never shown in a frame (another site could lay it under its own buttons and click
+ * a signed-in reviewer into verdicts: X-Frame-Options for old browsers, frame-ancestors for the
+ * rest), and runs only its own script and style. Images are the exception: they are the blob
+ * store's presigned URLs, on an origin this service does not know (an S3 endpoint or a bucket's
+ * own host, or the filesystem store's public URL).
+ */
+const pageHeaders = {
+  'cache-control': 'no-cache',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'self'; img-src 'self' https: http:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+} as const;
 
 const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');
 
@@ -183,7 +195,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
 
   for (const [route, [file, type]] of Object.entries(pageFiles)) {
     const body = page(file);
-    app.get(route, async (_request, reply) => reply.header('content-type', type).header('cache-control', 'no-cache').send(body));
+    app.get(route, async (_request, reply) => reply.headers({ ...pageHeaders, 'content-type': type }).send(body));
   }
   registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.scrape });
   return app;

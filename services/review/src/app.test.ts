@@ -301,3 +301,27 @@ test('the review page cannot be framed by another site, and runs only its own sc
     for (const directive of ["frame-ancestors 'none'", "default-src 'self'", "object-src 'none'", "base-uri 'none'"]) assert.ok(policy.split(/;\s*/).includes(directive), `${url}: ${directive} in ${policy}`);
   }
 });
+
+test('from/to take epoch ms, ISO date-times with Z or an offset, and bare dates (a whole UTC day, both ends inclusive)', async () => {
+  const { pool, app } = setup();
+  const at = (iso: string) => Date.parse(iso);
+  for (const [id, iso] of [['before', '2026-01-01T21:59:59.999Z'], ['start', '2026-01-01T22:00:00.000Z'], ['late', '2026-01-02T23:59:59.999Z'], ['after', '2026-01-03T00:00:00.000Z']] as const) {
+    await pool.add(item(`${id}-window`, { sampledAt: at(iso) }));
+  }
+  const ids = async (query: string) => {
+    const response = await app.inject({ method: 'GET', url: `/v1/reviews?${query}`, headers: alice });
+    assert.equal(response.statusCode, 200, `${query}: ${response.body}`);
+    return (JSON.parse(response.body) as { items: ReviewItem[] }).items.map((i) => i.inferenceId.replace('-window', ''));
+  };
+  const offset = await ids(`from=${encodeURIComponent('2026-01-02T00:00:00+02:00')}`);
+  assert.deepEqual(offset, await ids('from=2026-01-01T22:00:00Z'), '+02:00 is the same bound as the matching Z time');
+  assert.deepEqual(offset, await ids(`from=${at('2026-01-01T22:00:00Z')}`));
+  assert.deepEqual(offset, ['after', 'late', 'start']);
+  assert.deepEqual(await ids(`to=${encodeURIComponent('2026-01-01T16:59:59.999-05:00')}`), ['before']);
+  assert.deepEqual(await ids('from=2026-01-02&to=2026-01-02'), ['late'], 'a bare date is that UTC day, from its first to its last millisecond');
+  assert.deepEqual(await ids('from=2026-01-01&to=2026-01-03'), ['after', 'late', 'start', 'before']);
+  for (const bad of ['2026-01-02T00:00:00', '2026-13-01', '2026-01-02T00:00:00+25:00', 'yesterday']) {
+    const response = await app.inject({ method: 'GET', url: `/v1/reviews?from=${encodeURIComponent(bad)}`, headers: alice });
+    assert.deepEqual([response.statusCode, errorCode(response.body)], [400, 'REQUEST_INVALID'], bad);
+  }
+});

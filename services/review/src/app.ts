@@ -26,15 +26,27 @@ export interface ReviewAppDeps {
 
 const bodyLimit = 64 * 1024;
 const verdictBodySchema = z.object({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
-const epoch = z.union([z.iso.datetime().transform((s) => Date.parse(s)), z.coerce.number().int()]);
+const dayMs = 24 * 3600 * 1000;
+/**
+ * `from`/`to` (both inclusive, on sampledAt): epoch ms, an ISO date-time with `Z` or an offset
+ * (`+02:00`), or a bare ISO date, which means that UTC day: its first millisecond as `from`, its
+ * last as `to`, so `from=2026-01-01&to=2026-01-31` is the whole of January. A date-time without
+ * a zone is refused: whose local time it means is not known here.
+ */
+const timeBound = (end: 'from' | 'to') =>
+  z.union([
+    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+    z.iso.date().transform((s) => Date.parse(s) + (end === 'to' ? dayMs - 1 : 0)),
+    z.coerce.number().int(),
+  ]);
 /** `?from=&to=` (a form's empty fields) mean "not given", not 0 (what z.coerce makes of ''). */
 const withoutEmpty = (query: unknown) => Object.fromEntries(Object.entries(query as Record<string, unknown>).filter(([, value]) => value !== ''));
 const listQuerySchema = z.object({
   status: reviewItemSchema.shape.status.optional(),
   model: z.string().max(64).optional(),
   verdict: verdictSchema.optional(),
-  from: epoch.optional(),
-  to: epoch.optional(),
+  from: timeBound('from').optional(),
+  to: timeBound('to').optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   format: z.enum(['json', 'jsonl', 'csv']).default('json'),

@@ -80,7 +80,9 @@ const isVerdict = (response: Response) => response.request().method() === 'POST'
 /** Waits until the input, its copy under the overlay and the overlay are loaded and decoded. */
 async function imagesLoaded(): Promise<void> {
   const images = `['input-image', 'overlay-base', 'overlay-image'].map((id) => document.getElementById(id))`;
-  await page.waitForFunction(`${images}.every((img) => img.complete && img.naturalWidth > 0)`);
+  // Polled from here: page.waitForFunction evaluates its predicate with eval inside the page,
+  // which the page's Content-Security-Policy (no 'unsafe-eval') refuses, as it should.
+  await waitFor('the images loaded', async () => ((await read<boolean>(`${images}.every((img) => img.complete && img.naturalWidth > 0)`)) ? true : undefined), 15_000, 50);
   await page.evaluate(`Promise.all(${images}.map((img) => img.decode())).then(() => true)`);
 }
 

@@ -426,3 +426,18 @@ test('another site cannot show the page in a frame (no clickjacking into verdict
     await context.close();
   }
 });
+
+test('with JavaScript off the page says it needs it and points to the API', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  try {
+    const tab = await context.newPage();
+    await tab.goto(stack.reviewUrl);
+    const notice = tab.getByRole('heading', { name: 'This page needs JavaScript' });
+    await notice.waitFor();
+    const shown = ((await tab.locator('main').innerText()) ?? '').replace(/\s+/g, ' ');
+    for (const route of ['GET /v1/reviews/next', 'POST /v1/reviews/{id}', 'GET /v1/reviews?status=']) assert.ok(shown.includes(route), `${route} in: ${shown}`);
+    assert.ok(shown.includes('Authorization: Bearer'), shown);
+  } finally {
+    await context.close();
+  }
+});

@@ -66,6 +66,18 @@ function parseTrace(log: string): Trace {
   return trace;
 }
 
+/** Runs an ES module script under `strace -f`, writing its log to `log`, and returns the calls that matter here. */
+async function traceScript(script: string, log: string): Promise<Trace> {
+  const child = spawn(
+    'strace',
+    ['-f', '-o', log, '-e', 'trace=openat,close,fsync,rename,renameat,renameat2,mkdir,mkdirat', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const [exitCode] = await once(child, 'exit');
+  assert.equal(exitCode, 0);
+  return parseTrace(await readFile(log, 'utf8'));
+}
+
 test('with fsync on, a put fsyncs its folder after the rename and the parent of each folder it created', { skip: !strace && 'strace is not available' }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'gradcam-fs-durable-'));
   try {
@@ -84,14 +96,7 @@ test('with fsync on, a put fsyncs its folder after the rename and the parent of 
       await store.put('m/v/dt=2026-01-02/id1/explanation.json', Buffer.from('{}'), { contentType: 'application/json' });
       await store.put('m/v/dt=2026-01-03/id3/input.jpg', Readable.from([Buffer.from('jpeg')]), { contentType: 'image/jpeg' });
       await store.close();`;
-    const child = spawn(
-      'strace',
-      ['-f', '-o', log, '-e', 'trace=openat,close,fsync,rename,renameat,renameat2,mkdir,mkdirat', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    const [exitCode] = await once(child, 'exit');
-    assert.equal(exitCode, 0);
-    const trace = parseTrace(await readFile(log, 'utf8'));
+    const trace = await traceScript(script, log);
     const syncedAfter = (path: string, line: number) => trace.fsyncs.some((sync) => sync.path === path && sync.line > line);
 
     const objects = ['id1/prediction.json', 'id2/prediction.json', 'id1/explanation.json'].map((name) => join(rootDir, 'm/v/dt=2026-01-02', name));
@@ -144,14 +149,7 @@ test('with fsync on, a put into a folder another in-flight put created fsyncs ev
       for (const { body } of held) body.end();
       await Promise.all(held.map(({ put }) => put));
       await store.close();`;
-    const child = spawn(
-      'strace',
-      ['-f', '-o', log, '-e', 'trace=openat,close,fsync,rename,renameat,renameat2,mkdir,mkdirat', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    const [exitCode] = await once(child, 'exit');
-    assert.equal(exitCode, 0);
-    const trace = parseTrace(await readFile(log, 'utf8'));
+    const trace = await traceScript(script, log);
     const cases = [
       { object: join(rootDir, 'm/v/dt=2026-01-02/id1/prediction.json'), marker: marker(1) },
       { object: join(rootDir, 'm/v/dt=2026-01-03/id2/explanation.json'), marker: marker(2) },

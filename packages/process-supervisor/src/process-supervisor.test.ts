@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ProcessSupervisor } from './process-supervisor.ts';
 
 /** A child that reports it started, then either idles until SIGTERM (exiting 0) or crashes. */
@@ -83,4 +84,55 @@ test('stop() kills with SIGKILL a child still running killAfterMs after its sign
   assert.equal(child?.signalCode, 'SIGKILL');
   assert.ok(Date.now() - started >= 300, 'it had its grace period first');
   assert.deepEqual(logs, ['stuck process 0 still running 300 ms after SIGTERM: SIGKILL']);
+});
+
+test('readiness: k of N once each process announces it; a process that exits is not ready, nor its replacement until it announces', { timeout: 30_000 }, async () => {
+  const announce = fileURLToPath(new URL('./announce-ready.ts', import.meta.url));
+  // Announces when told to; exits 3 when told to.
+  const source = `
+    process.on('message', (m) => {
+      if (m === 'ready') import(${JSON.stringify(announce)}).then((module) => module.announceReady());
+      if (m === 'crash') process.exit(3);
+    });
+    process.send('up');
+  `;
+  const children: ChildProcess[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: () => {},
+    restartDelayMs: 20,
+    spawn: () => {
+      const child = fork('-e', [source], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      children.push(child);
+      return child;
+    },
+  });
+  const until = async (what: string, check: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const ready = () => supervisor.readiness().ready;
+  try {
+    supervisor.start();
+    await Promise.all(children.map((child) => once(child, 'message')));
+    assert.deepEqual(supervisor.readiness(), { ready: 0, processes: 2 });
+    children[0]?.send('ready');
+    await until('1 of 2', () => ready() === 1);
+    children[1]?.send('ready');
+    await until('2 of 2', () => ready() === 2);
+
+    children[1]?.send('crash');
+    await until('the crashed process to count as not ready', () => ready() === 1);
+    await until('its replacement', () => children.length === 3);
+    await once(children[2] as ChildProcess, 'message');
+    assert.equal(ready(), 1, 'the replacement is not ready until it says so');
+    children[2]?.send('ready');
+    await until('2 of 2 again', () => ready() === 2);
+  } finally {
+    await supervisor.stop();
+  }
 });

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { isReadyAnnouncement } from './announce-ready.ts';
 
 export interface SupervisorOptions {
   /** How many processes to keep running. */
@@ -32,6 +33,8 @@ const maxRestartDelayMs = 30_000;
  */
 export class ProcessSupervisor {
   private readonly children = new Map<number, ChildProcess>();
+  /** Indexes whose current process has announced it is ready (announceReady). */
+  private readonly ready = new Set<number>();
   private readonly restartDelayMs: number;
   private readonly killAfterMs: number;
   private stopping = false;
@@ -51,14 +54,27 @@ export class ProcessSupervisor {
     const child = this.options.spawn(index);
     this.children.set(index, child);
     child.on('error', (error) => log(`${label} ${index}: ${error.message}`));
+    child.on('message', (message: unknown) => {
+      if (isReadyAnnouncement(message) && this.children.get(index) === child) this.ready.add(index);
+    });
     child.once('exit', (code, signal) => {
       this.children.delete(index);
+      this.ready.delete(index);
       if (this.stopping) return;
       // A process that crashes at once would crash in a tight loop: back off.
       const next = Date.now() - started < quickCrashMs ? Math.min(delayMs * 2, maxRestartDelayMs) : this.restartDelayMs;
       log(`${label} ${index} exited (${signal ?? `code ${code}`}); restarting in ${next} ms`);
       setTimeout(() => this.stopping || this.startOne(index, next), next);
     });
+  }
+
+  /**
+   * How many of the processes are ready: those whose current process has announced it
+   * (announceReady) since it started. A process that exits is not ready, nor its replacement until
+   * it announces again.
+   */
+  readiness(): { readonly ready: number; readonly processes: number } {
+    return { ready: this.ready.size, processes: this.options.processes };
   }
 
   /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { ClusterTotals } from './cluster-metrics.ts';
+import { ClusterTotals } from './cluster-totals.ts';
 
 /** One process's metrics as it would report them: `accepted` counted, `inflight` a gauge. */
 async function report(accepted: number, inflight: number) {

@@ -4,4 +4,6 @@ export { catalogProblems, metricConventionProblems } from './metric-conventions.
 export { createRegistry, metricsResponse, type MetricsResponse, type RegistryOptions } from './registry.ts';
 export { createLogger, type LogLevel, type Logger, type LoggerOptions } from './logger.ts';
 export type { Registry } from 'prom-client';
-export { ClusterTotals, answerClusterScrapes, clusterScrape } from './cluster-metrics.ts';
+export { ClusterTotals } from './cluster-totals.ts';
+export { ChildProcessMetrics, type ChildProcessMetricsOptions } from './child-process-metrics.ts';
+export { clusterScrape, reportMetricsToParent } from './report-metrics.ts';

@@ -89,6 +89,13 @@ export const workerMetrics = {
   backendInfo: gauge('gradcam_worker_backend_info', 'Always 1; labels name the TensorFlow.js backend and model this process runs.', ['backend', 'model']),
 } as const;
 
+/**
+ * The label every series of a worker process carries (its registry's default label, not a catalog
+ * label): the engine process's index, or `supervisor` for the supervisor's own process metrics. A
+ * replica's one /metrics sums its processes' registries; this keeps their series apart.
+ */
+export const workerProcessLabel = 'worker';
+
 /** Pipeline-wide, from the metrics exporter (`services/metrics-exporter` /metrics). */
 export const pipelineMetrics = {
   queueJobs: gauge('gradcam_queue_jobs', 'Explain jobs in the queue, by BullMQ state.', ['state']),

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { loadConfigOrExit, readIngestConfig } from '@gradcam/config';
 import { ProcessSupervisor } from '@gradcam/process-supervisor';
-import { answerClusterScrapes, createLogger } from '@gradcam/telemetry';
+import { ChildProcessMetrics, createLogger } from '@gradcam/telemetry';
 import { listeningLine, serveIngest } from './serve-ingest.ts';
 
 // Composition root. With GRADCAM_INGEST_PROCESSES > 1 this process only supervises: the cluster
@@ -10,12 +10,13 @@ const config = loadConfigOrExit(readIngestConfig, 'ingest');
 
 if (config.processes > 1 && cluster.isPrimary) {
   const log = createLogger({ name: 'ingest-supervisor', level: config.logLevel });
-  answerClusterScrapes();
+  // A worker's /metrics asks this process for the sum of every worker's (clusterScrape).
+  const metrics = new ChildProcessMetrics();
   const supervisor = new ProcessSupervisor({
     processes: config.processes,
     label: 'ingest process',
     log: (m) => log.info(m),
-    spawn: () => cluster.fork().process,
+    spawn: () => metrics.track(cluster.fork().process),
   });
   supervisor.start();
   let listening = 0;

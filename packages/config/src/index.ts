@@ -8,7 +8,6 @@ export {
   readIngestConfig,
   readReviewConfig,
   readWorkerConfig,
-  workerMetricsPort,
   type ExporterConfig,
   type IngestConfig,
   type ReviewConfig,

@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from './config-error.ts';
 import type { Env } from './env-reader.ts';
 import { EnvReader } from './env-reader.ts';
-import { assertWorkerPortsFit } from './service-configs.ts';
 
 /** What `gradcam up` (npm start) needs to decide before it starts the services. */
 export interface LocalStackConfig {
@@ -40,19 +39,16 @@ function stackPort(env: EnvReader, name: string, fallback: number): number {
 
 export function readLocalStackConfig(raw: Env): LocalStackConfig {
   const env = new EnvReader(raw);
-  const workerProcesses = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
-  const workerMetricsPort = stackPort(env, 'GRADCAM_WORKER_METRICS_PORT', 9465);
-  assertWorkerPortsFit(workerMetricsPort, workerProcesses);
   return {
     redisUrl: env.url('REDIS_URL', undefined, ['redis:', 'rediss:']),
     apiTokens: env.list('GRADCAM_API_TOKENS'),
     ingestPort: stackPort(env, 'GRADCAM_INGEST_PORT', 8080),
     exporterPort: stackPort(env, 'GRADCAM_EXPORTER_PORT', 9464),
-    workerMetricsPort,
+    workerMetricsPort: stackPort(env, 'GRADCAM_WORKER_METRICS_PORT', 9465),
     reviewPort: stackPort(env, 'GRADCAM_REVIEW_PORT', 8081),
     reviewTokens: env.optionalString('GRADCAM_REVIEW_TOKENS'),
     reviewPolicy: env.string('GRADCAM_REVIEW_POLICY', 'rate=1'),
-    workerProcesses,
+    workerProcesses: env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 }),
     stateDir: env.string('GRADCAM_STATE_DIR', '.gradcam'),
     s3Configured: env.optionalString('S3_BUCKET') !== undefined,
   };

@@ -32,6 +32,10 @@ export interface WorkerConfig extends CommonConfig {
   readonly backend: 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
   /** Built-in model names or model directories. */
   readonly models: readonly string[];
+  /**
+   * The replica's one status server (/metrics, /healthz, /readyz): the supervisor's with several
+   * engine processes, else the engine process's. 0: any free port, which it logs.
+   */
   readonly metricsPort: number;
   readonly host: string;
   /** BullMQ job lock; one engine call must stay well below it. */
@@ -145,23 +149,8 @@ export function readIngestConfig(raw: Env): IngestConfig {
   };
 }
 
-/**
- * The status port of worker process `index`: `metricsPort` + index, or 0 (any free port, which
- * each process logs) for every process when `metricsPort` is 0.
- */
-export function workerMetricsPort(metricsPort: number, index: number): number {
-  return metricsPort === 0 ? 0 : metricsPort + index;
-}
-
 /** A stopping engine process gets this much time beyond its job lock (see shutdownTimeoutMs). */
 const shutdownMarginMs = 5_000;
-
-/** Worker process i serves its metrics on `metricsPort` + i: every one of them must be a port. */
-export function assertWorkerPortsFit(metricsPort: number, processes: number): void {
-  if (metricsPort + processes - 1 > 65_535) {
-    throw new ConfigError('GRADCAM_WORKER_METRICS_PORT', `worker process i listens on ${metricsPort} + i, so with ${processes} processes it must be at most ${65_536 - processes}, got ${metricsPort}`);
-  }
-}
 
 /** The models a worker loads. Set but naming none (`,`) is a mistake: such a worker would serve nothing. */
 function servedModels(env: EnvReader): string[] {
@@ -173,8 +162,6 @@ function servedModels(env: EnvReader): string[] {
 export function readWorkerConfig(raw: Env): WorkerConfig {
   const env = new EnvReader(raw);
   const processes = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
-  const metricsPort = port(env, 'GRADCAM_WORKER_METRICS_PORT', 9465);
-  if (metricsPort !== 0) assertWorkerPortsFit(metricsPort, processes);
   const lockDurationMs = env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000 });
   return {
     ...readCommonConfig(env),
@@ -183,7 +170,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     batchWaitMs: env.integer('GRADCAM_BATCH_WAIT_MS', 50, { min: 0, max: 60_000 }),
     backend: env.oneOf('GRADCAM_BACKEND', ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'], 'auto'),
     models: servedModels(env),
-    metricsPort,
+    metricsPort: port(env, 'GRADCAM_WORKER_METRICS_PORT', 9465),
     host: env.host('GRADCAM_HOST', '0.0.0.0'),
     lockDurationMs,
     shutdownTimeoutMs: lockDurationMs + shutdownMarginMs,

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { explainQueueName } from '@gradcam/contracts';
 import { type TestRedis, processRunning, startTestRedis } from '@gradcam/dev-services';
+import { Queue } from 'bullmq';
 
 // The worker's composition root run as `node services/worker/src/main.ts`, as in production:
 // how it starts its engine processes, and how they stop.
@@ -36,6 +39,42 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await check();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The TCP ports a process listens on, from /proc (its sockets' inodes in the LISTEN state). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const socket = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (socket) inodes.add(socket[1] as string);
+    } catch {
+      // Closed since the listing.
+    }
+  }
+  const rows = ['tcp', 'tcp6'].flatMap((table) => readFileSync(`/proc/net/${table}`, 'utf8').trim().split('\n').slice(1));
+  // sl, local address:port (hex), remote, state (0A: LISTEN), …, inode (the 10th column).
+  return rows
+    .map((row) => row.trim().split(/\s+/))
+    .filter((columns) => columns[3] === '0A' && inodes.has(columns[9] ?? ''))
+    .map((columns) => parseInt(columns[1]?.split(':')[1] ?? '', 16));
+}
+
+/** One sample of an exposition text, by metric name and labels (a subset of the series' labels); undefined when absent. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((pair) => l.includes(pair)));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 function startMain(env: Record<string, string>): RunningMain {
@@ -95,18 +134,81 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('GRADCAM_WORKER_METRICS_PORT=0: every engine process takes a free port; a SIGKILLed supervisor takes its engine processes with it', { timeout: 240_000 }, async () => {
+test('GRADCAM_WORKER_PROCESSES=2: one status server on one free port (0) sums both engine processes; /readyz waits for both; a SIGKILLed engine process stays counted', { timeout: 300_000 }, async () => {
+  const prefix = `status-${process.pid}`;
+  const main = startMain({ GRADCAM_WORKER_PROCESSES: '2', GRADCAM_WORKER_METRICS_PORT: '0', GRADCAM_QUEUE_PREFIX: prefix });
+  const queue = new Queue(explainQueueName, { connection: { url: redis.url }, prefix });
+  try {
+    const listening = await main.line((l) => l.name === 'worker-supervisor' && l.msg.startsWith('status server'));
+    const port = Number(/:(\d+)$/.exec(listening.msg)?.[1]);
+    assert.ok(port >= 1024, `a free port, not 0: ${listening.msg}`);
+    const base = `http://127.0.0.1:${port}`;
+    const scrape = async () => (await fetch(`${base}/metrics`)).text();
+
+    // The supervisor answers at once; the engines are still loading their models.
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    const reasons = new Set<string>();
+    await eventually('/readyz to answer 200', async () => {
+      const response = await fetch(`${base}/readyz`);
+      if (response.status === 200) return true;
+      assert.equal(response.status, 503);
+      reasons.add(((await response.json()) as { reason: string }).reason);
+      return undefined;
+    }, 180_000, 50);
+    assert.ok(reasons.has('0 of 2 engine processes ready'), [...reasons].join(', '));
+    for (const reason of reasons) assert.match(reason, /^[01] of 2 engine processes ready$/);
+    const engines = await Promise.all([0, 1].map((index) => main.line((l) => l.msg.startsWith(`worker ${index} ready`))));
+
+    // One port for the replica: the engine processes listen on none.
+    assert.deepEqual(listeningPorts(main.child.pid as number), [port]);
+    for (const engine of engines) assert.deepEqual(listeningPorts(engine.pid), [], `engine process ${engine.name} listens on no port`);
+    assert.ok(!main.lines.some((l) => l.name !== 'worker-supervisor' && l.msg.startsWith('status server')), 'only the supervisor starts a status server');
+
+    // Jobs that fail at once (invalid payload) until each engine process has failed one: both
+    // processes' counters, each under its own `worker` label, in the one scrape.
+    const failed = (text: string, worker: string) => sample(text, 'gradcam_worker_jobs_total', { outcome: 'failed', worker }) ?? 0;
+    const both = await eventually('a failed job counted for each engine process', async () => {
+      await queue.add('explain', { not: 'an explain job' });
+      const text = await scrape();
+      return failed(text, '0') >= 1 && failed(text, '1') >= 1 ? text : undefined;
+    }, 60_000, 200);
+    assert.ok((sample(both, 'process_cpu_seconds_total', { worker: 'supervisor' }) ?? 0) > 0, 'the supervisor\'s own process metrics');
+    assert.ok((sample(both, 'process_cpu_seconds_total', { worker: '1' }) ?? 0) > 0);
+    await eventually('the queue to drain', async () => {
+      const counts = await queue.getJobCounts('waiting', 'active', 'prioritized');
+      return Object.values(counts).every((n) => n === 0) ? true : undefined;
+    }, 30_000);
+
+    // SIGKILL engine process 1: its counters stay at its last report, and its replacement adds to them.
+    const before = await scrape();
+    const victim = engines[1]?.pid as number;
+    process.kill(victim, 'SIGKILL');
+    await main.line((l) => l.name === 'worker-supervisor' && l.msg.startsWith('worker process 1 exited (SIGKILL)'), 10_000);
+    const afterKill = await scrape();
+    assert.equal(failed(afterKill, '1'), failed(before, '1'), 'the killed process\'s count did not drop');
+    assert.ok((sample(afterKill, 'process_cpu_seconds_total', { worker: '1' }) ?? 0) >= (sample(before, 'process_cpu_seconds_total', { worker: '1' }) ?? Infinity));
+    assert.equal(sample(afterKill, 'process_resident_memory_bytes', { worker: '1' }), undefined, 'its gauges went with it');
+    const notReady = await fetch(`${base}/readyz`);
+    assert.equal(notReady.status, 503);
+    assert.deepEqual(await notReady.json(), { status: 'not-ready', reason: '1 of 2 engine processes ready' });
+
+    const replacement = await main.line((l) => l.msg.startsWith('worker 1 ready') && l.pid !== victim);
+    await eventually('/readyz to answer 200 again', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 30_000, 50);
+    await eventually(`the replacement (pid ${replacement.pid}) to add to worker 1's count`, async () => {
+      await queue.add('explain', { not: 'an explain job' });
+      const count = failed(await scrape(), '1');
+      assert.ok(count >= failed(before, '1'), `never below the killed process's count: ${count}`);
+      return count > failed(before, '1') ? true : undefined;
+    }, 60_000, 200);
+  } finally {
+    await queue.close();
+    main.child.kill('SIGKILL');
+  }
+});
+
+test('a SIGKILLed supervisor takes its engine processes with it', { timeout: 240_000 }, async () => {
   const main = startMain({ GRADCAM_WORKER_PROCESSES: '2', GRADCAM_WORKER_METRICS_PORT: '0' });
   const ready = await Promise.all([0, 1].map((index) => main.line((l) => l.msg.startsWith(`worker ${index} ready`))));
-  const ports = [0, 1].map((index) => {
-    const line = main.lines.find((l) => l.name === `worker-${index}` && l.msg.startsWith('status server'));
-    return Number(/:(\d+)$/.exec(line?.msg ?? '')?.[1]);
-  });
-  // Before, process i listened on 0 + i: port 1 for the second one.
-  assert.ok(ports.every((port) => port >= 1024), `free ports, not 0 + index: ${ports.join(', ')}`);
-  assert.notEqual(ports[0], ports[1]);
-  for (const port of ports) assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200, `worker on :${port} is ready`);
-
   const engines = ready.map((line) => line.pid);
   assert.ok(!engines.includes(main.child.pid as number), 'the engines are the supervisor’s children');
   main.child.kill('SIGKILL');

@@ -1,16 +1,21 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { createRegistry } from '@gradcam/telemetry';
-import { startStatusServer } from './status-server.ts';
+import { createRegistry, metricsResponse } from '@gradcam/telemetry';
+import { listeningOn, startStatusServer } from './status-server.ts';
 
-test('the status server answers its routes, and an unknown one as 404 ROUTE_NOT_FOUND in the API error shape', async () => {
-  let ready = false;
-  const server = await startStatusServer({ host: '127.0.0.1', port: 0, registry: createRegistry(), ready: () => ready });
+test('the status server answers its routes, /readyz with the reason it is not ready, and an unknown route as 404 ROUTE_NOT_FOUND in the API error shape', async () => {
+  let notReady: string | undefined = '1 of 2 engine processes ready';
+  const registry = createRegistry();
+  const server = await startStatusServer({ host: '127.0.0.1', port: 0, scrape: () => metricsResponse(registry), notReady: () => notReady });
   try {
-    const base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
-    assert.equal((await fetch(`${base}/readyz`)).status, 503);
-    ready = true;
+    const port = (server.server.address() as AddressInfo).port;
+    assert.equal(listeningOn(server), `status server (/metrics, /healthz, /readyz) on 127.0.0.1:${port}`);
+    const base = `http://127.0.0.1:${port}`;
+    const waiting = await fetch(`${base}/readyz`);
+    assert.equal(waiting.status, 503);
+    assert.deepEqual(await waiting.json(), { status: 'not-ready', reason: '1 of 2 engine processes ready' });
+    notReady = undefined;
     for (const path of ['/healthz', '/readyz', '/metrics']) {
       const response = await fetch(`${base}${path}`);
       assert.equal(response.status, 200, path);

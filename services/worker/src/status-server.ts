@@ -1,20 +1,38 @@
+import type { AddressInfo } from 'node:net';
 import { registerOperationalRoutes, registerServiceDefaults } from '@gradcam/http-service';
-import { type Registry, metricsResponse } from '@gradcam/telemetry';
+import type { MetricsResponse } from '@gradcam/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 
+export interface StatusServerOptions {
+  readonly host: string;
+  /** 0: any free port (see `listeningOn`). */
+  readonly port: number;
+  /** The /metrics answer: one registry's, or the sum of the engine processes' (the supervisor). */
+  readonly scrape: () => Promise<MetricsResponse>;
+  /** Why /readyz answers 503, or undefined when ready. */
+  readonly notReady: () => string | undefined;
+}
+
 /**
- * The worker's own small HTTP surface, the same as every service's: /metrics for Prometheus,
- * /healthz (the process is alive) and /readyz (models loaded, consuming the queue).
+ * The worker replica's one small HTTP surface, the same as every service's: /metrics for
+ * Prometheus, /healthz (the process is alive) and /readyz (models loaded, consuming the queue).
  */
-export async function startStatusServer(options: { host: string; port: number; registry: Registry; ready: () => boolean }): Promise<FastifyInstance> {
+export async function startStatusServer(options: StatusServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   registerServiceDefaults(app);
   registerOperationalRoutes(app, {
     checkReady: async () => {
-      if (!options.ready()) throw new Error('loading models');
+      const reason = options.notReady();
+      if (reason !== undefined) throw new Error(reason);
     },
-    scrape: () => metricsResponse(options.registry),
+    scrape: options.scrape,
   });
   await app.listen({ port: options.port, host: options.host });
   return app;
+}
+
+/** The start-up line naming the address the server took (the port, when it was 0). */
+export function listeningOn(server: FastifyInstance): string {
+  const address = server.server.address() as AddressInfo;
+  return `status server (/metrics, /healthz, /readyz) on ${address.address}:${address.port}`;
 }

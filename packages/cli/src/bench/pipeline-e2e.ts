@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type LocalStackConfig, readLocalStackConfig } from '@gradcam/config';
 import type { BackendPreference } from '@gradcam/engine';
 import { IngestClient } from '../local-stack/ingest-client.ts';
@@ -112,7 +111,7 @@ async function benchStackConfig(plan: E2ePlan, stateDir: string): Promise<LocalS
   const stackPorts = new StackPorts();
   const ports: Record<string, number> = {};
   for (const [key, value] of Object.entries(base)) {
-    if (key.endsWith('Port') && typeof value === 'number') ports[key] = key === 'workerMetricsPort' ? await stackPorts.range(plan.processes) : await stackPorts.one();
+    if (key.endsWith('Port') && typeof value === 'number') ports[key] = await stackPorts.one();
   }
   return {
     ...base,
@@ -123,23 +122,6 @@ async function benchStackConfig(plan: E2ePlan, stateDir: string): Promise<LocalS
     stateDir,
     s3Configured: false,
   };
-}
-
-/** startLocalStack waits for the first engine process only; the others load the model meanwhile. */
-async function waitForWorkerProcesses(firstPort: number, processes: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let index = 0; index < processes; index++) {
-    const url = `http://127.0.0.1:${firstPort + index}/readyz`;
-    for (;;) {
-      const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`worker process ${index} was not ready at ${url} within ${timeoutMs / 1000} s`);
-      await sleep(200);
-    }
-  }
 }
 
 /**
@@ -154,10 +136,10 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
     const config = await benchStackConfig(plan, stateDir);
     hooks.progress(`starting the local stack (${plan.processes} worker processes)…`);
     const readyMs = plan.readyTimeoutSeconds * 1000;
+    // Ready once every worker process is: the worker's one /readyz answers for all of them.
     const stack = await startLocalStack({ config, env: stackEnvironment(plan), onLine: hooks.onServiceLine, readyTimeoutMs: readyMs });
     const stopStack = cleanup.push('stop the local stack', () => stack.stop());
     try {
-      await waitForWorkerProcesses(config.workerMetricsPort, plan.processes, readyMs);
       if (stack.storageDir === undefined) throw new Error('the local stack is not using the filesystem store');
       const images = await storeFixtureImages(stack.storageDir);
       const runId = Date.now().toString(36);

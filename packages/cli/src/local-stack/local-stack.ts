@@ -139,6 +139,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const exporterUrl = `http://127.0.0.1:${config.exporterPort}`;
     const reviewUrl = `http://127.0.0.1:${config.reviewPort}`;
     // Workers announce the models they serve; ingest refuses records for models nobody serves.
+    // The worker's one /readyz is 200 once every one of its engine processes is ready.
     const worker = start('worker');
     await step(waitUntilReady(worker, `${workerMetricsUrl}/readyz`, timeout));
     const ingest = start('ingest');

@@ -1,0 +1,72 @@
+import type { WorkerConfig } from '@gradcam/config';
+import { announceReady, exitWithSupervisor } from '@gradcam/process-supervisor';
+import { createBlobStore } from '@gradcam/storage';
+import { createLogger, createRegistry, metricsResponse, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
+import type { FastifyInstance } from 'fastify';
+import { listeningOn, startStatusServer } from './status-server.ts';
+import { createWorkerTelemetry } from './worker-telemetry.ts';
+import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
+
+/** Alone (GRADCAM_WORKER_PROCESSES=1), or engine process `index` forked by the supervisor. */
+export type EngineProcessRole = { readonly supervised: false } | { readonly supervised: true; readonly index: number };
+
+/**
+ * One engine process: loads the models and consumes the queue until SIGTERM. Alone, it serves
+ * the status server itself; forked by the supervisor it listens on no port, and reports its
+ * metrics and its readiness to the supervisor over the IPC channel instead.
+ */
+export async function runEngineProcess(config: WorkerConfig, role: EngineProcessRole): Promise<void> {
+  const index = role.supervised ? role.index : 0;
+  const name = `gradcam-worker-${process.pid}`;
+  const log = createLogger({ name: `worker-${index}`, level: config.logLevel });
+  // The `worker` label keeps this process's series apart in the supervisor's sum.
+  const registry = createRegistry({ defaultMetrics: true, defaultLabels: { [workerProcessLabel]: String(index) } });
+  const store = createBlobStore(config.storage);
+  let worker: RunningWorker | undefined;
+  let server: FastifyInstance | undefined;
+  if (role.supervised) {
+    reportMetricsToParent(registry);
+  } else {
+    try {
+      server = await startStatusServer({ host: config.host, port: config.metricsPort, scrape: () => metricsResponse(registry), notReady: () => (worker === undefined ? 'loading models' : undefined) });
+    } catch (error) {
+      log.fatal({ err: error }, 'the status server did not start');
+      process.exit(1);
+    }
+    log.info(listeningOn(server));
+  }
+  let stopping = false;
+  const shutdown = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${reason}: finishing the current batch`);
+    // close() waits for the batch in flight and for Redis, which may be down or never answer.
+    // Past the deadline the process exits anyway: a batch still running (Redis gone, storage
+    // silent, or a healthy batch longer than a lock) loses its locks one lock duration later at
+    // most, and BullMQ's stalled-job check (any worker, this one once restarted included) moves
+    // its jobs back to waiting. So exiting loses no accepted job, and the rewrite is idempotent
+    // (keys are fixed per inference).
+    const deadline = setTimeout(() => {
+      log.error(`${reason}: not closed after ${config.shutdownTimeoutMs} ms (Redis or storage not answering?); exiting, unfinished jobs return to the queue when their locks lapse`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    await worker?.close();
+    await store.close();
+    await server?.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  // Forked by the supervisor: should it die (even by SIGKILL), stop too rather than run on under
+  // init, taking jobs nobody supervises and holding the output pipes of whoever ran it.
+  exitWithSupervisor(() => void shutdown('supervisor gone'));
+  try {
+    worker = await startWorkerProcess({ config, store, telemetry: createWorkerTelemetry(registry), log: { info: (m) => log.info(m), error: (m) => log.error(m) }, name });
+    if (role.supervised) announceReady();
+    log.info(`worker ${index} ready: batches of up to ${config.batchSize}, ${config.batchWaitMs} ms wait, ${worker.backend} backend`);
+  } catch (error) {
+    log.fatal({ err: error }, 'worker failed to start');
+    process.exit(1);
+  }
+}

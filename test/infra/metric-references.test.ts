@@ -36,6 +36,12 @@ test('labels the metric does not have are reported, in matchers and in grouping'
   assert.match(problems('sum by (reasons) (rate(gradcam_capture_decisions_total[5m]))').join('\n'), /groups by "reasons"/);
 });
 
+test('the worker\'s metrics also carry their process\'s label (worker), and only they do', () => {
+  assert.deepEqual(problems('sum by (instance, worker, outcome) (rate(gradcam_worker_jobs_total{worker="0"}[5m]))'), []);
+  assert.match(problems('sum by (worker) (rate(gradcam_ingest_records_total[5m]))').join('\n'), /groups by "worker"/);
+  assert.match(problems('gradcam_queue_jobs{worker="0"}').join('\n'), /has no label "worker"/);
+});
+
 test('string literals are not read as metric names', () => {
   assert.deepEqual(problems('gradcam_jobs_failed_total{code="gradcam_not_a_metric"}'), []);
   assert.match(problems('{__name__=~"gradcam_.*"}').join('\n'), /__name__/);

@@ -1,4 +1,4 @@
-import type { MetricDefinition } from '../../packages/telemetry/src/metric-catalog.ts';
+import { type MetricDefinition, workerMetrics, workerProcessLabel } from '../../packages/telemetry/src/metric-catalog.ts';
 
 /**
  * Checks the metric names and label names a PromQL expression (or a piece of prose) uses against
@@ -12,6 +12,8 @@ import type { MetricDefinition } from '../../packages/telemetry/src/metric-catal
 const histogramSuffixes = ['_bucket', '_sum', '_count'] as const;
 /** Labels Prometheus adds to every scraped series. */
 const targetLabels = new Set(['job', 'instance']);
+/** The worker's metrics also carry their process's default label (one target sums a replica's processes). */
+const workerMetricNames = new Set(Object.values(workerMetrics).map((d) => d.name));
 
 const stringLiteral = /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g;
 const metricName = /(?<![A-Za-z0-9_:$])gradcam_[A-Za-z0-9_:]*/g;
@@ -46,6 +48,7 @@ export function resolveMetric(name: string, catalog: readonly MetricDefinition[]
 
 function labelsAllowedFor(resolved: ResolvedMetric): Set<string> {
   const labels = new Set([...resolved.definition.labelNames, ...targetLabels]);
+  if (workerMetricNames.has(resolved.definition.name)) labels.add(workerProcessLabel);
   if (resolved.suffix === '_bucket') labels.add('le');
   return labels;
 }

@@ -242,7 +242,7 @@ test('reviewers lease sampled explanations, judge them, and the verdicts are kep
   assert.match(skipMetrics, /gradcam_review_skips_total\{model="nsfw-mobilenet-v2"\} 1\b/);
 });
 
-test('a real Prometheus scrapes the exporter: throughput, latency and queue state', { timeout: 120_000 }, async () => {
+test('a real Prometheus scrapes the exporter and the worker: throughput, latency, queue state, both engine processes behind one worker target', { timeout: 120_000 }, async () => {
   prometheus = await startPrometheus({ 'gradcam-exporter': new URL(stack.exporterUrl).host, 'gradcam-worker': new URL(stack.workerMetricsUrl).host });
   const server = prometheus;
   const explained = await waitFor('Prometheus to scrape the exporter', async () => {
@@ -261,6 +261,7 @@ test('a real Prometheus scrapes the exporter: throughput, latency and queue stat
   assert.equal(workers?.value, 2);
   const [sampled] = await server.query('sum(gradcam_capture_decisions_total{decision="explain"})');
   assert.equal(sampled?.value, total + 3);
+  // One worker target (the supervisor's port) answers for both engine processes.
   const backends = await server.query('gradcam_worker_backend_info');
-  assert.equal(backends[0]?.metric.backend, 'wasm');
+  assert.deepEqual(backends.map((s) => [s.metric.worker, s.metric.backend]).sort(), [['0', 'wasm'], ['1', 'wasm']]);
 });

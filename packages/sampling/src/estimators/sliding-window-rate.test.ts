@@ -49,3 +49,17 @@ test('recent() looks at the newest buckets only and sees a step at once', () => 
   assert.ok((rate.ratePerHour(t) as number) < 10_000);
   assert.equal(rate.recent(t, 20)?.perHour, rate.ratePerHour(t));
 });
+
+test('a fresh fast stream is measured from its first events on, not spread over a whole bucket', () => {
+  // 10 events a second: after 2.5 s the first 30 s bucket read 25 events ÷ 30 s = 3,000/h, a
+  // twelfth of the truth, and a budget dividing by it reviewed twelve times its share.
+  const rate = new SlidingWindowRate(10 * minute);
+  let t = 0;
+  for (; t < 2.5 * second; t += second / 10) rate.record(t);
+  const measured = rate.ratePerHour(t) as number;
+  assert.ok(Math.abs(measured - 36_000) < 36_000 * 0.1, `${measured.toFixed(0)}/h after 2.5 s`);
+  // A handful of events close together still counts a whole bucket: 3 in 10 ms is not 1,080,000/h.
+  const burst = new SlidingWindowRate(10 * minute);
+  for (const at of [0, 5, 10]) burst.record(at);
+  assert.equal(burst.ratePerHour(10), 360);
+});

@@ -1,5 +1,8 @@
 const hourMs = 3_600_000;
 
+/** Events after which the time since the first one measures the rate (see `recent`). */
+const settledEvents = 20;
+
 /**
  * Events per hour over the last `windowMs`, from a ring of bucket counts: O(1) per event (plus the
  * buckets skipped after a quiet spell, at most all of them), a few hundred bytes. A sliding window
@@ -47,9 +50,13 @@ export class SlidingWindowRate {
     }
     const newestStart = this.current * this.bucketMs;
     const span = Math.max(now, newestStart) - newestStart + (n - 1) * this.bucketMs;
-    // Before the span has passed, only the time since the first event counts; at least one
-    // bucket, so the first few events cannot claim an enormous rate.
-    const covered = Math.max(this.bucketMs, Math.min(span, now - this.firstAt));
+    // Before the span has passed, only the time since the first event counts. A few events
+    // close together could claim an enormous rate, so until `settledEvents` have been seen the
+    // time counts as at least one bucket; after that the time since the first event is a fair
+    // measure, where a whole bucket would understate a fresh stream's rate (and a budget
+    // dividing by it would overspend its first bucket several times over).
+    const since = now - this.firstAt;
+    const covered = Math.min(span, this.sum >= settledEvents ? Math.max(since, 1) : Math.max(this.bucketMs, since));
     return { events, perHour: (events / covered) * hourMs };
   }
 

@@ -130,7 +130,10 @@ export function budget(options: BudgetOptions): BudgetPolicy {
       const rank = budgetRank(priority, input.id, bins);
       state.traffic.record(input.now);
       state.ranks.add(rank, input.now);
-      if (--state.untilRecompute <= 0 || input.now - state.recomputedAt >= recomputeAfterMs) recompute(input.model, state, input.now);
+      // While the histogram is young every event moves its quantiles a lot: recompute on each one,
+      // or the first second's threshold (made from a handful of events) stands for a second.
+      const young = state.ranks.weight < recomputeEvery;
+      if (young || --state.untilRecompute <= 0 || input.now - state.recomputedAt >= recomputeAfterMs) recompute(input.model, state, input.now);
       const threshold = state.threshold;
       // Compared as recorded (priority space, monotone in rank space), so the audit rule holds
       // even where two ranks round to the same priority.

@@ -1,7 +1,7 @@
 import { parseDecimal } from './decimal-number.ts';
 import { ReviewPolicyError } from './errors/review-policy-error.ts';
 import { anyOf } from './policies/any-of.ts';
-import { budget, type TrafficRateProvider } from './policies/budget.ts';
+import { budget, type FleetThresholdProvider, type TrafficRateProvider } from './policies/budget.ts';
 import { classQuota, type ClassTrafficProvider } from './policies/class-quota.ts';
 import { confidenceBand } from './policies/confidence-band.ts';
 import { explanationScore, type ExplanationScoreOptions } from './policies/explanation-score.ts';
@@ -13,6 +13,8 @@ import { parseWindow } from './window-duration.ts';
 export interface ParseReviewPolicyOptions {
   /** Passed to the budget term: the fleet-wide traffic rate. */
   readonly trafficRate?: TrafficRateProvider;
+  /** Passed to the budget term: the fleet's threshold, for a process whose own is not placed yet. */
+  readonly fleetThreshold?: FleetThresholdProvider;
   /** Passed to the class-quota term: the fleet-wide traffic per (model, class). */
   readonly classTraffic?: ClassTrafficProvider;
 }
@@ -44,6 +46,7 @@ function parseTerm(term: string, options: ParseReviewPolicyOptions): ReviewPolic
       reviewsPerHour,
       ...(window === undefined ? {} : { adaptationWindowMs: window }),
       ...(options.trafficRate ? { trafficRate: options.trafficRate } : {}),
+      ...(options.fleetThreshold ? { fleetThreshold: options.fleetThreshold } : {}),
     });
   }
   if ((m = /^rate=(.*)$/.exec(term))) return uniformRate(fraction(term, m[1] as string));

@@ -3,6 +3,7 @@ import { after, test } from 'node:test';
 import { type ReviewItem, type ReviewSampling, explainQueueName, redisKeys } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
+import { reviewInput } from '@gradcam/sampling/testing';
 import { Queue } from 'bullmq';
 import { createReviewSampler } from './review-sampler.ts';
 
@@ -107,6 +108,23 @@ test('the fleet rate divides by the minutes that hold traffic, and goes back to 
     assert.equal(sampler.fleetRate('m'), undefined);
   } finally {
     sampler.close();
+  }
+});
+
+test("a sampler starting into a running fleet reads the thresholds the fleet recorded, and its budget decides by them", async () => {
+  // A worker already running recorded its budget's threshold for model m (as recordOnce does).
+  const fleetPrefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  await redis.hset(redisKeys(fleetPrefix).reviewThresholds, { m: '0.999', other: 'not a number' });
+  const joining = createReviewSampler({ policy: 'budget=60', redis, prefix: fleetPrefix, pool: new ReviewPool(redis, fleetPrefix) });
+  try {
+    await joining.refreshFleetRate();
+    assert.equal(joining.fleetThreshold('m'), 0.999);
+    assert.equal(joining.fleetThreshold('other'), undefined);
+    // Its first decision is judged against the fleet's threshold, not one placed from one event.
+    const decision = joining.decide(reviewInput({ id: 'first', model: 'm', predictedClass: 0, probabilities: [0.6, 0.4], now: Date.now() }));
+    assert.equal(decision.threshold, 0.999);
+  } finally {
+    joining.close();
   }
 });
 

@@ -37,7 +37,9 @@ export interface ReviewSampler {
   fleetRate(model: string): number | undefined;
   /** The same for one predicted class of the model (asking registers the model too). */
   fleetClassRate(model: string, classIndex: number): number | undefined;
-  /** Reads the fleet-wide traffic from Redis now (a timer does so every 10 s). */
+  /** The threshold a model's budget last recorded, from any worker; undefined when none has. */
+  fleetThreshold(model: string): number | undefined;
+  /** Reads the fleet-wide traffic and thresholds from Redis now (a timer does so every 10 s). */
   refreshFleetRate(): Promise<void>;
   /**
    * After the manifest is stored: keep the decision on the job, count the decision and the
@@ -95,7 +97,11 @@ export function createReviewSampler(options: {
   /** Events/h per model the policy asked about (0: none known), and per class of it. */
   const fleetRate = new Map<string, number>();
   const classRates = new Map<string, Map<number, number>>();
+  /** The threshold each model's budget last recorded, from any worker (reviewThresholds). */
+  let fleetThresholds = new Map<string, number>();
   const refresh = async () => {
+    const thresholds = await redis.hgetall(keys.reviewThresholds);
+    fleetThresholds = new Map(Object.entries(thresholds).map(([model, value]) => [model, Number(value)] as const).filter(([, value]) => Number.isFinite(value)));
     const minute = Math.floor(now() / minuteMs);
     for (const model of fleetRate.keys()) {
       // The current minute is partial: use the previous whole minutes.
@@ -124,6 +130,9 @@ export function createReviewSampler(options: {
   };
   const timer = setInterval(() => void refresh().catch(() => undefined), 10_000);
   timer.unref();
+  // At once too: a process that starts into a running fleet takes the fleet's thresholds before
+  // its first batch, instead of placing its own from a handful of priorities.
+  void refresh().catch(() => undefined);
   const trafficRate = (model: string): number | undefined => {
     if (!fleetRate.has(model)) fleetRate.set(model, 0);
     const rate = fleetRate.get(model);
@@ -135,10 +144,12 @@ export function createReviewSampler(options: {
     const rate = classRates.get(model)?.get(classIndex);
     return rate === undefined || rate === 0 ? undefined : rate;
   };
-  const policy = parseReviewPolicy(options.policy, { trafficRate, classTraffic });
+  const fleetThreshold = (model: string): number | undefined => fleetThresholds.get(model);
+  const policy = parseReviewPolicy(options.policy, { trafficRate, classTraffic, fleetThreshold });
   return {
     fleetRate: trafficRate,
     fleetClassRate: classTraffic,
+    fleetThreshold,
     refreshFleetRate: refresh,
     async earlier(inferenceIds) {
       const found = new Map<string, ReviewSampling>();

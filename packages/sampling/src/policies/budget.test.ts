@@ -120,6 +120,22 @@ test('a process that has just started spends little more than its budget in its 
   assert.ok(Math.max(...reviews) <= 11, `first-minute reviews by seed: ${reviews.join(', ')}`);
 });
 
+test("a process starting into a running fleet takes the fleet's threshold until its own histogram can place one", () => {
+  // The fleet's threshold: one process's after 30 minutes of the same traffic.
+  const traffic = (name: string, minutes: number) => [{ name, durationMs: minutes * minute, perHour: 36_000 }];
+  const warm = budget({ reviewsPerHour: 120 });
+  simulate([warm], traffic('warm-up', 30), 11);
+  const fleet = warm.threshold('m') as number;
+  const firstMinute = (seed: number, fleetThreshold?: () => number) =>
+    (simulate([budget({ reviewsPerHour: 120, ...(fleetThreshold ? { fleetThreshold } : {}) })], traffic('first minute', 1), seed).get('first minute') as PhaseTally).reviews;
+  const seeds = [1, 2, 3, 4, 5, 6];
+  const own = seeds.map((seed) => firstMinute(seed));
+  const seeded = seeds.map((seed) => firstMinute(seed, () => fleet));
+  // K = 120/h is 2 a minute; alone, the new process reviews what beats the few priorities it has seen.
+  assert.ok(seeded.reduce((a, b) => a + b, 0) < own.reduce((a, b) => a + b, 0) / 2, `first-minute reviews: own ${own.join(', ')}; with the fleet's threshold ${seeded.join(', ')}`);
+  assert.ok(Math.max(...seeded) <= 5, `with the fleet's threshold: ${seeded.join(', ')}`);
+});
+
 test('each model has its own budget and threshold', () => {
   const policy = budget({ reviewsPerHour: 600 });
   const busy = simulate([policy], [{ name: 'busy', durationMs: 2 * hour, perHour: 60_000 }], 3, 'busy').get('busy') as PhaseTally;

@@ -11,6 +11,13 @@ import { budgetRank, fromRankSpace } from './budget-rank.ts';
  */
 export type TrafficRateProvider = (model: string, now: number) => number | undefined;
 
+/**
+ * The priority threshold the fleet is using for a model (the last one any worker recorded), or
+ * undefined. A process that has just started has too few priorities of its own to place the
+ * threshold, so it uses the fleet's until its histogram holds enough.
+ */
+export type FleetThresholdProvider = (model: string) => number | undefined;
+
 export interface BudgetOptions {
   /** K: reviews per hour per model, for the whole fleet. */
   readonly reviewsPerHour: number;
@@ -28,6 +35,7 @@ export interface BudgetOptions {
   /** Histogram bins (in rank space, see budget-rank.ts); default 2048, 16 KiB per model. */
   readonly bins?: number;
   readonly trafficRate?: TrafficRateProvider;
+  readonly fleetThreshold?: FleetThresholdProvider;
 }
 
 export interface BudgetPolicy extends ReviewPolicy {
@@ -43,6 +51,12 @@ const recomputeEvery = 64;
 const recomputeAfterMs = 1_000;
 /** Fewer events than this in the step guard's short look are noise, not a step. */
 const stepMinEvents = 20;
+/**
+ * A process's own histogram places the threshold once it expects this many of its events above
+ * it (weight × share); before that, the fleet's threshold is used where there is one. With fewer,
+ * the top quantile is little more than the highest priority seen so far.
+ */
+const ownThresholdFromEventsAbove = 5;
 
 interface ModelBudget {
   /** Of ranks (budget-rank.ts), not raw priorities. */
@@ -72,7 +86,7 @@ export function budget(options: BudgetOptions): BudgetPolicy {
   if (!(windowMs > 0 && Number.isFinite(windowMs))) throw new RangeError(`budget: adaptationWindowMs must be > 0, got ${windowMs}`);
   const halfLifeMs = options.quantileHalfLifeMs ?? Math.max(hourMs, ((200 * Math.LN2) / k) * hourMs);
   const bins = options.bins ?? 2048;
-  const { trafficRate } = options;
+  const { trafficRate, fleetThreshold } = options;
   const text = windowMs === 600_000 ? `budget=${formatParameter(k)}/h` : `budget=${formatParameter(k)}/h@${formatWindow(windowMs)}`;
   const models = new Map<string, ModelBudget>();
 
@@ -118,7 +132,8 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     const fleet = trafficRate?.(model, now);
     const rate = fleet !== undefined && fleet > 0 ? fleet * stepFactor(state, now) : localRate(state, now);
     const share = rate === undefined || !(rate > 0) ? 1 : k / rate;
-    state.threshold = fromRankSpace(state.ranks.upperQuantile(share) ?? 0);
+    const seed = state.ranks.weight * share < ownThresholdFromEventsAbove ? fleetThreshold?.(model) : undefined;
+    state.threshold = seed ?? fromRankSpace(state.ranks.upperQuantile(share) ?? 0);
     state.untilRecompute = recomputeEvery;
     state.recomputedAt = now;
   };

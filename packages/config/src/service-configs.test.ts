@@ -119,7 +119,11 @@ test('reviewer tokens: name:token pairs, distinct from ingest tokens', () => {
   assert.equal(config.reviewers.get('bob-token-0123456789'), 'bob@example.com');
   assert.equal(config.port, 8081);
   assert.equal(config.retentionDays, 90);
+  assert.equal(config.undoSeconds, 120);
   const reviewers = { ...redisOnly, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789' };
+  assert.equal(readReviewConfig({ ...reviewers, GRADCAM_REVIEW_UNDO_SECONDS: '0' }).undoSeconds, 0, '0 turns undo off');
+  assert.equal(readReviewConfig({ ...reviewers, GRADCAM_REVIEW_UNDO_SECONDS: '30' }).undoSeconds, 30);
+  for (const bad of ['-1', '3601', '2m', '1.5']) rejectsNaming(() => readReviewConfig({ ...reviewers, GRADCAM_REVIEW_UNDO_SECONDS: bad }), 'GRADCAM_REVIEW_UNDO_SECONDS', /integer/);
   assert.equal(readReviewConfig({ ...reviewers, GRADCAM_REVIEW_RETENTION_DAYS: '0' }).retentionDays, 0, '0 keeps reviewed items');
   rejectsNaming(() => readReviewConfig({ ...reviewers, GRADCAM_REVIEW_RETENTION_DAYS: '-1' }), 'GRADCAM_REVIEW_RETENTION_DAYS', /./);
   rejectsNaming(() => readReviewConfig(redisOnly), 'GRADCAM_REVIEW_TOKENS', /required/);

@@ -73,6 +73,8 @@ export interface ReviewConfig extends CommonConfig {
   /** Reviewer token → reviewer name (the identity recorded with each verdict). */
   readonly reviewers: ReadonlyMap<string, string>;
   readonly leaseSeconds: number;
+  /** How long after a verdict its reviewer may undo it (0: undo is off). */
+  readonly undoSeconds: number;
   /** How long a reviewed or broken item stays in Redis for listings and exports (0: for ever). */
   readonly retentionDays: number;
   readonly presignSeconds: number;
@@ -105,6 +107,8 @@ export function readReviewConfig(raw: Env): ReviewConfig {
     host,
     reviewers: reviewerTokens(env),
     leaseSeconds: env.integer('GRADCAM_REVIEW_LEASE_SECONDS', 600, { min: 5, max: 24 * 3600 }),
+    // Long enough to notice a slip on the next item, short enough that a verdict soon stands.
+    undoSeconds: env.integer('GRADCAM_REVIEW_UNDO_SECONDS', 120, { min: 0, max: 3600 }),
     retentionDays: env.integer('GRADCAM_REVIEW_RETENTION_DAYS', 90, { min: 0, max: 3650 }),
     presignSeconds: env.integer('GRADCAM_PRESIGN_SECONDS', 3600, { min: 1, max: 7 * 24 * 3600 }),
   };

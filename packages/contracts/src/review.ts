@@ -90,9 +90,40 @@ export const reviewEntrySchema = z.object({
   verdictId: z.string().optional(),
 });
 
-export const reviewDocumentSchema = z.object({
+/**
+ * A verdict its reviewer took back (POST /v1/reviews/{id}/undo, within the undo window). The
+ * verdict's entry stays in `reviews`: history is never deleted, and this says which one no longer
+ * counts, who took it back and when.
+ */
+export const reviewRetractionSchema = z.object({
+  /** The `verdictId` of the entry in `reviews` taken back. */
+  verdictId: z.string(),
+  /** That entry's verdict, repeated so the file reads on its own. */
+  verdict: verdictSchema,
+  retractedBy: z.string(),
+  retractedAt: z.iso.datetime(),
+});
+export type ReviewRetraction = z.infer<typeof reviewRetractionSchema>;
+
+const reviewDocumentV1Schema = z.object({
   schemaVersion: z.literal(1),
   inferenceId: inferenceIdSchema,
   reviews: z.array(reviewEntrySchema),
 });
+
+/**
+ * Version 2 adds `retractions`; a document is written as version 1 until its first retraction.
+ * The version is bumped rather than the field added to version 1 because a reader that knows only
+ * version 1 would drop an unknown field when it appends a verdict (the schema strips it), losing
+ * the retraction; it refuses version 2 instead (REVIEW_DOCUMENT_INVALID: nothing is overwritten).
+ */
+const reviewDocumentV2Schema = z.object({
+  schemaVersion: z.literal(2),
+  inferenceId: inferenceIdSchema,
+  reviews: z.array(reviewEntrySchema),
+  retractions: z.array(reviewRetractionSchema),
+});
+
+/** `review.json` next to an explanation: every verdict given, and (version 2) those taken back. */
+export const reviewDocumentSchema = z.discriminatedUnion('schemaVersion', [reviewDocumentV1Schema, reviewDocumentV2Schema]);
 export type ReviewDocument = z.infer<typeof reviewDocumentSchema>;

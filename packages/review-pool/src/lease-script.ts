@@ -165,19 +165,48 @@ return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix
  * The backlog, read in one step: pending items are those in the pool plus those whose lease ran
  * out (they go back to the pool at the next lease call, but wait for a reviewer already), unless
  * a verdict on them is being kept. Reads as many items as there are expired leases.
- * ARGV: prefix, now (ms), closing timeout (ms)
+ * With a model: its own pool; the live leases read one by one for their model (about one per
+ * active reviewer); the oldest pending item found by reading the pending index from its oldest,
+ * 500 at a time, until an item in the model's pool (at once when the oldest is of that model).
+ * ARGV: prefix, now (ms), closing timeout (ms), model ('' = all)
  * Returns { pending, leased, oldest pending sampledAt (false = none) }.
  */
 export const backlogScript = `${itemLua}
-local prefix, now, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local prefix, now, closingStaleMs, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] or ''
 local leases = prefix .. ':review:leases'
-local pending = redis.call('ZCARD', prefix .. ':review:pool')
-local leased = redis.call('ZCOUNT', leases, '(' .. now, '+inf')
-local oldest = redis.call('ZRANGE', prefix .. ':review:pending-age', 0, 0, 'WITHSCORES')[2]
-oldest = oldest and tonumber(oldest)
+local age = prefix .. ':review:pending-age'
+local pool = prefix .. ':review:pool'
+if model ~= '' then pool = pool .. ':' .. model end
+local pending = redis.call('ZCARD', pool)
+local leased, oldest
+if model == '' then
+  leased = redis.call('ZCOUNT', leases, '(' .. now, '+inf')
+  oldest = redis.call('ZRANGE', age, 0, 0, 'WITHSCORES')[2]
+  oldest = oldest and tonumber(oldest)
+else
+  leased = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '(' .. now, '+inf')) do
+    local item = loadItem(prefix, id)
+    if item and item.model == model then leased = leased + 1 end
+  end
+  local start = 0
+  while pending > 0 and not oldest do
+    local page = redis.call('ZRANGE', age, start, start + 499, 'WITHSCORES')
+    if #page == 0 then break end
+    local ids = {}
+    for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
+    for i, score in ipairs(redis.call('ZMSCORE', pool, unpack(ids))) do
+      if score then
+        oldest = tonumber(page[2 * i])
+        break
+      end
+    end
+    start = start + 500
+  end
+end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
   local item, state = loadItem(prefix, id)
-  if item and state.status == 'leased' then
+  if item and state.status == 'leased' and (model == '' or item.model == model) then
     if closingLive(state, now, closingStaleMs) then
       leased = leased + 1
     else

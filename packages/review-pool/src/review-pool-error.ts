@@ -1,9 +1,18 @@
 /**
- * Why a pool call was refused. NOT_FOUND, NOT_LEASED, VERDICT_IN_PROGRESS, NOT_BROKEN and
- * CURSOR_INVALID are answers to the caller; ITEM_INVALID is stored data that fails its schema (an
- * operator's problem).
+ * Why a pool call was refused. NOT_FOUND, NOT_LEASED, VERDICT_IN_PROGRESS, NOT_BROKEN,
+ * CURSOR_INVALID and the undo refusals (NOT_REVIEWED, NOT_YOURS, UNDO_EXPIRED) are answers to the
+ * caller; ITEM_INVALID is stored data that fails its schema (an operator's problem).
  */
-export type ReviewPoolErrorCode = 'REVIEW_NOT_FOUND' | 'REVIEW_NOT_LEASED' | 'REVIEW_VERDICT_IN_PROGRESS' | 'REVIEW_NOT_BROKEN' | 'REVIEW_CURSOR_INVALID' | 'REVIEW_ITEM_INVALID';
+export type ReviewPoolErrorCode =
+  | 'REVIEW_NOT_FOUND'
+  | 'REVIEW_NOT_LEASED'
+  | 'REVIEW_VERDICT_IN_PROGRESS'
+  | 'REVIEW_NOT_BROKEN'
+  | 'REVIEW_NOT_REVIEWED'
+  | 'REVIEW_NOT_YOURS'
+  | 'REVIEW_UNDO_EXPIRED'
+  | 'REVIEW_CURSOR_INVALID'
+  | 'REVIEW_ITEM_INVALID';
 
 export class ReviewPoolError extends Error {
   constructor(

@@ -388,3 +388,17 @@ test('restore puts a broken item back in the pool for good (no expiry, no reason
   await assert.rejects(p.restore('fixed'), (error: unknown) => error instanceof ReviewPoolError && error.code === 'REVIEW_NOT_BROKEN');
   await assert.rejects(p.restore('absent'), (error: unknown) => error instanceof ReviewPoolError && error.code === 'REVIEW_NOT_FOUND');
 });
+
+test('the backlog of one model: its pending and leased items, its oldest pending one', async () => {
+  const p = pool();
+  // Older items of another model first: the oldest of "n" is found past them.
+  for (let i = 0; i < 600; i++) await p.add(item(`m${i}`, 0.5, 'm', 100 + i));
+  for (const [id, sampledAt] of [['n1', 5_000], ['n2', 4_000], ['n3', 6_000]] as const) await p.add(item(id, 0.9, 'n', sampledAt));
+  await p.lease('alice', 1_000, { model: 'n', now: 10_000 });
+  await p.lease('bob', 60_000, { model: 'm', now: 10_000 });
+  assert.deepEqual(await p.backlog(10_500, 'n'), { pending: 2, leased: 1, oldestPendingAt: 4_000 });
+  assert.deepEqual(await p.backlog(10_500, 'm'), { pending: 599, leased: 1, oldestPendingAt: 100 });
+  assert.deepEqual(await p.backlog(10_500), { pending: 601, leased: 2, oldestPendingAt: 100 });
+  assert.deepEqual(await p.backlog(11_001, 'n'), { pending: 3, leased: 0, oldestPendingAt: 4_000 }, "alice's lease ran out: waiting again");
+  assert.deepEqual(await p.backlog(10_500, 'none'), { pending: 0, leased: 0, oldestPendingAt: undefined });
+});

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { parseItem, readItem, scriptItem, storedItem } from './stored-item.ts';
+import { undoScript } from './undo-script.ts';
 import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
 const notLeased = (id: string, reviewer: string) =>
@@ -28,7 +29,7 @@ export interface ReviewListFilter {
 }
 
 export interface ReviewBacklog {
-  /** Waiting for a reviewer (items set aside as broken are not counted). */
+  /** Waiting for a reviewer (items set aside as broken are not counted), of the model asked for or of all. */
   readonly pending: number;
   readonly leased: number;
   /** sampledAt of the oldest pending item, epoch ms. */
@@ -196,6 +197,23 @@ export class ReviewPool {
   }
 
   /**
+   * Takes back the reviewer's own verdict within `windowMs` of it: the item is leased to them
+   * again for `leaseMs` (a fresh lease; the item they were handed after it goes back to the pool,
+   * so they hold one live lease), its verdict gone from the pool (review.json keeps it, with its
+   * retraction: the caller's to write). `check: true` only checks (the same refusals, nothing
+   * changed), so the retraction is written only for an undo that will be taken. `decidedAt` is
+   * when the undo was decided (the window is checked against it; `now` by default), `verdictId`
+   * the verdict it takes back (the item's, by default).
+   * REVIEW_NOT_FOUND; REVIEW_NOT_REVIEWED (not reviewed, or no longer with that verdict);
+   * REVIEW_NOT_YOURS (another reviewer's verdict); REVIEW_UNDO_EXPIRED (the window passed).
+   */
+  async undo(id: string, reviewer: string, options: { windowMs: number; leaseMs: number; verdictId?: string; decidedAt?: number; now?: number; check?: boolean }): Promise<ReviewItem> {
+    const now = options.now ?? Date.now();
+    const args = [id, reviewer, options.verdictId ?? '', options.decidedAt ?? now, now, options.windowMs, options.leaseMs, this.closingTimeoutMs, options.check === true ? '0' : '1'];
+    return this.leaseHolderScript(id, reviewer, undoScript, args);
+  }
+
+  /**
    * Puts a broken item back in the pool, pending again (its reason gone), for an operator who has
    * repaired its stored files. REVIEW_NOT_BROKEN for an item in any other state.
    */
@@ -217,6 +235,9 @@ export class ReviewPool {
       if (reply.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
       if (reply.includes('NOT_LEASED')) throw notLeased(id, reviewer);
       if (reply.includes('IN_PROGRESS')) throw inProgress(id);
+      if (reply.includes('NOT_REVIEWED')) throw new ReviewPoolError('REVIEW_NOT_REVIEWED', `"${id}" holds no verdict to undo (it is not reviewed, or its verdict changed since)`);
+      if (reply.includes('NOT_YOURS')) throw new ReviewPoolError('REVIEW_NOT_YOURS', `the verdict on "${id}" is another reviewer's: only the reviewer who gave it can undo it`);
+      if (reply.includes('UNDO_EXPIRED')) throw new ReviewPoolError('REVIEW_UNDO_EXPIRED', `the verdict on "${id}" can no longer be undone: the undo window has passed`);
       if (reply.includes('NOT_BROKEN')) throw new ReviewPoolError('REVIEW_NOT_BROKEN', `"${id}" is not broken: only an item set aside as broken can be restored`);
       throw error;
     }
@@ -319,13 +340,28 @@ export class ReviewPool {
     return [...ties, ...pairs(older)];
   }
 
-  /** Items waiting for a reviewer (an expired lease counts as waiting) and items leased now. */
-  async backlog(now = Date.now()): Promise<ReviewBacklog> {
-    const [pending, leased, oldest] = (await this.call('counting the backlog', () => this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs))) as [number, number, number | null];
+  /**
+   * Items waiting for a reviewer (an expired lease counts as waiting) and items leased now, of
+   * `model` or of all. Per model, the counts cost as little as pool-wide (the model's own pool;
+   * the live leases, about one per active reviewer); its oldest pending item is found by reading
+   * the pending index from its oldest until an item of that model, a page of 500 at a time.
+   */
+  async backlog(now = Date.now(), model?: string): Promise<ReviewBacklog> {
+    const [pending, leased, oldest] = (await this.call('counting the backlog', () => this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs, model ?? ''))) as [number, number, number | null];
     return { pending, leased, oldestPendingAt: oldest ?? undefined };
   }
 
-  /** Verdict counts by `model|class|verdict`. */
+  /**
+   * Verdicts undone by their reviewer, by `model|class|verdict` (the verdict taken back). Each
+   * undone verdict is still in `verdictCounts` (a count that only goes up): the verdicts kept are
+   * the one less the other.
+   */
+  async undoCounts(): Promise<Record<string, number>> {
+    const raw = await this.call('reading the undo counts', () => this.redis.hgetall(`${this.prefix}:review:undos`));
+    return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, Number(value)]));
+  }
+
+  /** Verdict counts by `model|class|verdict` (undone verdicts included: see undoCounts). */
   async verdictCounts(): Promise<Record<string, number>> {
     const raw = await this.call('reading the verdict counts', () => this.redis.hgetall(this.keys.reviewVerdicts));
     return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, Number(value)]));

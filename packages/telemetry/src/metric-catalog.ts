@@ -158,9 +158,16 @@ export const reviewMetrics = {
   httpRequests: counter('gradcam_review_http_requests_total', 'HTTP requests answered by the review service, by route and status code.', ['route', 'status']),
   timeToReview: histogram(
     'gradcam_review_time_to_review_seconds',
-    'From an explanation being sampled for review to its verdict.',
+    'From an explanation being sampled for review to its verdict (each verdict given, one later undone included: see gradcam_review_undos_total).',
     [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 3 * 86_400, 7 * 86_400],
     ['model'],
+  ),
+  // A counter of its own rather than a decrement of gradcam_review_verdicts_total: a counter that
+  // goes down reads as a reset to Prometheus (rate() would jump). Kept verdicts = verdicts − undos.
+  undos: counter(
+    'gradcam_review_undos_total',
+    'Verdicts taken back by their reviewer within the undo window, by model, predicted class and the verdict undone (each is still counted in gradcam_review_verdicts_total).',
+    ['model', 'class', 'verdict'],
   ),
 } as const;
 

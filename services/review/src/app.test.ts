@@ -29,7 +29,7 @@ const store = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', si
 function setup(options: { connection?: Redis; store?: BlobStore } = {}) {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const pool = new ReviewPool(options.connection ?? redis, prefix);
-  const desk = new ReviewDesk({ pool, store: options.store ?? store, leaseMs: 60_000, presignSeconds: 60 });
+  const desk = new ReviewDesk({ pool, store: options.store ?? store, leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   const internalErrors: unknown[] = [];
   const app = createApp({
     desk,

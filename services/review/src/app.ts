@@ -52,7 +52,17 @@ const listQuerySchema = z.object({
   format: z.enum(['json', 'jsonl', 'csv']).default('json'),
 });
 
-const reviewErrorStatus = { REVIEW_NOT_FOUND: 404, REVIEW_NOT_LEASED: 409, REVIEW_VERDICT_IN_PROGRESS: 409, REVIEW_NOT_BROKEN: 409, REVIEW_CURSOR_INVALID: 400, REVIEW_ITEM_INVALID: 500 } as const satisfies Record<ReviewPoolError['code'], number>;
+const reviewErrorStatus = {
+  REVIEW_NOT_FOUND: 404,
+  REVIEW_NOT_LEASED: 409,
+  REVIEW_VERDICT_IN_PROGRESS: 409,
+  REVIEW_NOT_BROKEN: 409,
+  REVIEW_NOT_REVIEWED: 409,
+  REVIEW_NOT_YOURS: 409,
+  REVIEW_UNDO_EXPIRED: 409,
+  REVIEW_CURSOR_INVALID: 400,
+  REVIEW_ITEM_INVALID: 500,
+} as const satisfies Record<ReviewPoolError['code'], number>;
 
 /** Stored data the desk cannot use is the service's (or an operator's) problem, not the caller's: 500, but for a restore that found it unrepaired. */
 const deskErrorStatus = { REVIEW_ITEM_BROKEN: 500, REVIEW_DOCUMENT_INVALID: 500, REVIEW_ITEM_STILL_BROKEN: 409 } as const satisfies Record<ReviewDeskError['code'], number>;
@@ -139,7 +149,24 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     const name = reviewer(request);
     const id = idParam(request);
     const body = verdictBodySchema.parse(request.body);
-    return { item: await deps.desk.judge(id, name, body.verdict, body.comment) };
+    const item = await deps.desk.judge(id, name, body.verdict, body.comment);
+    // Until when its reviewer may take it back (POST …/undo), for the page's Undo control.
+    return { item, undoUntil: deps.desk.undoUntil(item) };
+  });
+
+  // A slip taken back: the item is leased to its reviewer again, review.json keeps the verdict and its retraction.
+  app.post('/v1/reviews/:id/undo', async (request) => {
+    const name = reviewer(request);
+    const id = idParam(request);
+    return { item: await deps.desk.undo(id, name) };
+  });
+
+  // How many items wait, for the page's "N waiting" (of one model with ?model=).
+  app.get('/v1/reviews/backlog', async (request) => {
+    reviewer(request);
+    const { model } = z.object({ model: z.string().max(64).optional() }).parse(withoutEmpty(request.query));
+    const backlog = await deps.pool.backlog(Date.now(), model);
+    return { pending: backlog.pending, leased: backlog.leased, oldestPendingAt: backlog.oldestPendingAt ?? null };
   });
 
   // A reviewer who stops gives the item back at once rather than leaving it leased until expiry.

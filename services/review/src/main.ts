@@ -22,9 +22,11 @@ const desk = new ReviewDesk({
   pool,
   store,
   leaseMs: config.leaseSeconds * 1000,
+  undoMs: config.undoSeconds * 1000,
   presignSeconds: config.presignSeconds,
   onBrokenItem: (item, reason) => log.warn({ inferenceId: item.inferenceId, folder: item.folder, reason }, 'review item set aside as broken: its stored files cannot be shown'),
   onVerdict: (item) => metrics.timeToReview.observe({ model: item.model }, Math.max(0, ((item.reviewedAt ?? Date.now()) - item.sampledAt) / 1000)),
+  onUndo: (reviewed) => metrics.undos.inc({ model: reviewed.model, class: String(reviewed.predictedClass), verdict: reviewed.verdict ?? 'unknown' }),
 });
 const app = createApp({
   desk,

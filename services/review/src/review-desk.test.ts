@@ -59,7 +59,7 @@ test('two overlapping verdicts from the holder: one wins, the other is refused, 
   await pool.lease('alice', 60_000);
   // The first verdict's write is the slow one: before the fix the second overtook it in the pool
   // while review.json kept the first.
-  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: (body) => sleep(body.includes('"supports"') ? 150 : 10) }), leaseMs: 60_000, presignSeconds: 60 });
+  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: (body) => sleep(body.includes('"supports"') ? 150 : 10) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   const results = await Promise.allSettled([desk.judge(id, 'alice', 'supports', undefined), desk.judge(id, 'alice', 'unsure', undefined)]);
   const won = results.filter((r) => r.status === 'fulfilled');
   const lost = results.filter((r) => r.status === 'rejected');
@@ -78,7 +78,7 @@ test('the same verdict sent twice at once is kept once and both callers are told
   await pool.add(item(id));
   await pool.lease('alice', 60_000);
   const kept: ReviewItem[] = [];
-  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: () => sleep(50) }), leaseMs: 60_000, presignSeconds: 60, onVerdict: (closed) => kept.push(closed) });
+  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: () => sleep(50) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60, onVerdict: (closed) => kept.push(closed) });
   const [a, b] = await Promise.all([desk.judge(id, 'alice', 'supports', 'fine'), desk.judge(id, 'alice', 'supports', 'fine')]);
   assert.deepEqual([a.status, b.status, a.verdictId], ['reviewed', 'reviewed', b.verdictId]);
   assert.deepEqual(summary(await reviewsOf(id)), ['alice:supports']);
@@ -91,7 +91,7 @@ test('a lease that runs out during a slow write: the verdict is kept, nobody els
   const id = `slow-${Date.now()}`;
   await pool.add(item(id));
   await pool.lease('alice', 300);
-  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: (body) => sleep(body.includes('"alice"') ? 700 : 0) }), leaseMs: 60_000, presignSeconds: 60 });
+  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: (body) => sleep(body.includes('"alice"') ? 700 : 0) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   const alice = desk.judge(id, 'alice', 'supports', undefined);
   await sleep(400);
   assert.equal(await pool.lease('bob', 60_000), undefined, "alice's verdict is being kept: the item is not handed out again");
@@ -123,6 +123,7 @@ test('a Redis failure after the write: the retry closes the item without a secon
       },
     }),
     leaseMs: 60_000,
+    undoMs: 120_000,
     presignSeconds: 60,
   });
   await assert.rejects(desk.judge(id, 'alice', 'wrong-prediction', 'not a cat'));
@@ -144,7 +145,7 @@ test('a review.json that is not a review document is never overwritten: REVIEW_D
   await store.put(`m/v1/dt=2026-11-26/${id}/review.json`, Buffer.from('{"reviews": "lost?"}'), { contentType: 'application/json' });
   await pool.add(item(id));
   await pool.lease('alice', 60_000);
-  const desk = new ReviewDesk({ pool, store, leaseMs: 60_000, presignSeconds: 60 });
+  const desk = new ReviewDesk({ pool, store, leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   await assert.rejects(desk.judge(id, 'alice', 'supports', undefined), { code: 'REVIEW_DOCUMENT_INVALID' });
   assert.equal((await store.get(`m/v1/dt=2026-11-26/${id}/review.json`)).toString(), '{"reviews": "lost?"}');
   assert.equal((await pool.get(id))?.status, 'leased');

@@ -4,6 +4,7 @@ import {
   type ReviewClosing,
   type ReviewDocument,
   type ReviewItem,
+  type ReviewRetraction,
   type Verdict,
   explanationManifestSchema,
   keyIn,
@@ -31,8 +32,12 @@ export interface ReviewDeskDeps {
   readonly pool: ReviewPool;
   readonly store: BlobStore;
   readonly leaseMs: number;
+  /** How long after a verdict its reviewer may take it back (0: never). */
+  readonly undoMs: number;
   readonly presignSeconds: number;
   readonly onVerdict?: (item: ReviewItem) => void;
+  /** A verdict taken back: the item as it was reviewed (model, class, the verdict undone). */
+  readonly onUndo?: (reviewed: ReviewItem) => void;
   /** An item set aside because its stored files cannot be shown (for the log). */
   readonly onBrokenItem?: (item: ReviewItem, reason: string) => void;
 }
@@ -157,6 +162,53 @@ export class ReviewDesk {
     return closed;
   }
 
+  /** Until when (epoch ms) the reviewer of a kept verdict may take it back. */
+  undoUntil(reviewed: ReviewItem): number {
+    return (reviewed.reviewedAt ?? 0) + this.deps.undoMs;
+  }
+
+  /**
+   * Takes back the reviewer's own verdict, within the undo window: the item is leased to them
+   * again, a fresh lease (the item they were handed after it goes back to the pool). review.json
+   * keeps the verdict and gains a retraction naming it (who, when): the file is the audit trail.
+   * The pool checks first (nothing is written for an undo it would refuse), the retraction is
+   * appended, then the pool applies the undo with the time it was decided, so the time the write
+   * takes never pushes it out of the window. A retry (after a storage or Redis failure) finds its
+   * retraction and applies it with that retraction's time, writing no second one. Should the pool
+   * never be reached again, review.json retracts a verdict the pool still holds, which is the same
+   * kind of mismatch as a verdict whose request died (the kept verdict is the one whose ids match).
+   */
+  async undo(id: string, reviewer: string): Promise<ReviewItem> {
+    const { pool, undoMs: windowMs, leaseMs } = this.deps;
+    const found = await pool.get(id);
+    let decidedAt = Date.now();
+    let previous: ReviewDocument | undefined;
+    let written = false;
+    if (found?.status === 'reviewed' && found.reviewer === reviewer && found.verdictId !== undefined) {
+      previous = await this.readReview(found, 'the undo');
+      const earlier = previous?.schemaVersion === 2 ? previous.retractions.find((r) => r.verdictId === found.verdictId) : undefined;
+      if (earlier) {
+        decidedAt = Date.parse(earlier.retractedAt);
+        written = true;
+      }
+    }
+    // Refused here (NOT_FOUND, NOT_REVIEWED, NOT_YOURS, UNDO_EXPIRED) before anything is written.
+    const reviewed = await pool.undo(id, reviewer, { windowMs, leaseMs, decidedAt, check: true });
+    const verdictId = reviewed.verdictId ?? '';
+    if (!written && reviewed.verdict !== undefined) {
+      const retraction: ReviewRetraction = { verdictId, verdict: reviewed.verdict, retractedBy: reviewer, retractedAt: new Date(decidedAt).toISOString() };
+      await this.writeReview(reviewed, previous ?? (await this.readReview(reviewed, 'the undo')), (document) => ({
+        schemaVersion: 2,
+        inferenceId: document.inferenceId,
+        reviews: document.reviews,
+        retractions: [...(document.schemaVersion === 2 ? document.retractions : []), retraction],
+      }));
+    }
+    const leased = await pool.undo(id, reviewer, { windowMs, leaseMs, decidedAt, verdictId });
+    this.deps.onUndo?.(reviewed);
+    return leased;
+  }
+
   /**
    * Puts a broken item back in the pool once an operator has repaired its stored files. They are
    * read and checked first, as a lease would: an item still broken stays set aside
@@ -176,13 +228,23 @@ export class ReviewDesk {
     return this.deps.pool.restore(id);
   }
 
+  /** The item's review.json as it stands (undefined when there is none yet); one that is not a review document stops `what`. */
+  private readReview(item: ReviewItem, what: string): Promise<ReviewDocument | undefined> {
+    const invalid = (reason: string) =>
+      new ReviewDeskError('REVIEW_DOCUMENT_INVALID', `${what} on "${item.inferenceId}" was NOT saved: ${reason}; an operator must repair or move it (its history is never overwritten)`, reason);
+    return this.readStored(item, reviewFileName, reviewDocumentSchema, invalid, true);
+  }
+
+  /** Writes review.json as `change` makes it from the document there (or an empty one, version 1). */
+  private async writeReview(item: ReviewItem, previous: ReviewDocument | undefined, change: (document: ReviewDocument) => ReviewDocument): Promise<void> {
+    const document = change(previous ?? { schemaVersion: 1, inferenceId: item.inferenceId, reviews: [] });
+    await this.deps.store.put(keyIn(item.folder, reviewFileName), Buffer.from(`${JSON.stringify(document, null, 2)}\n`), { contentType: 'application/json' });
+  }
+
   /** Appends the verdict to review.json unless an entry with its token is there already (a retry). */
   private async appendVerdict(item: ReviewItem, closing: ReviewClosing): Promise<void> {
-    const key = keyIn(item.folder, reviewFileName);
-    const invalid = (reason: string) =>
-      new ReviewDeskError('REVIEW_DOCUMENT_INVALID', `the verdict on "${item.inferenceId}" was NOT saved: ${reason}; an operator must repair or move it (its history is never overwritten)`, reason);
-    const previous: ReviewDocument = (await this.readStored(item, reviewFileName, reviewDocumentSchema, invalid, true)) ?? { schemaVersion: 1, inferenceId: item.inferenceId, reviews: [] };
-    if (previous.reviews.some((entry) => entry.verdictId === closing.token)) return;
+    const previous = await this.readReview(item, 'the verdict');
+    if (previous?.reviews.some((entry) => entry.verdictId === closing.token)) return;
     const entry = {
       verdict: closing.verdict,
       reviewer: closing.reviewer,
@@ -191,7 +253,7 @@ export class ReviewDesk {
       waitedSeconds: Math.max(0, (closing.at - item.sampledAt) / 1000),
       verdictId: closing.token,
     };
-    const document: ReviewDocument = { ...previous, reviews: [...previous.reviews, entry] };
-    await this.deps.store.put(key, Buffer.from(`${JSON.stringify(document, null, 2)}\n`), { contentType: 'application/json' });
+    // A version 2 document keeps its version and its retractions.
+    await this.writeReview(item, previous, (document) => ({ ...document, reviews: [...document.reviews, entry] }));
   }
 }

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { type ReviewItem, reviewDocumentSchema } from '@gradcam/contracts';
+import { startRedisWithClient } from '@gradcam/dev-services';
+import { ReviewPool } from '@gradcam/review-pool';
+import { FsBlobStore } from '@gradcam/storage';
+import { createApp } from './app.ts';
+import { ReviewDesk } from './review-desk.ts';
+import { reviewItem as item } from './review-item-fixture.ts';
+
+// POST /v1/reviews/{id}/undo and GET /v1/reviews/backlog through app.inject(), on a real Redis
+// and a real (filesystem) store.
+const { redis, stop } = await startRedisWithClient();
+const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-review-undo-app-'));
+after(async () => {
+  await stop();
+  await rm(rootDir, { recursive: true, force: true });
+});
+
+const alice = { authorization: 'Bearer alice-token-0123456789' };
+const bob = { authorization: 'Bearer bob-token-0123456789' };
+const reviewers = new Map([
+  ['alice-token-0123456789', 'alice'],
+  ['bob-token-0123456789', 'bob'],
+]);
+const store = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-undo-app-secret' });
+
+function setup(undoMs = 120_000) {
+  const pool = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`);
+  const desk = new ReviewDesk({ pool, store, leaseMs: 60_000, undoMs, presignSeconds: 60 });
+  const app = createApp({ desk, pool, reviewers, checkReady: async () => {}, onResponse: () => {}, scrape: async () => ({ contentType: 'text/plain', body: '' }) });
+  return { pool, app };
+}
+const answer = (response: { statusCode: number; body: string }) => [response.statusCode, (JSON.parse(response.body) as { error?: { code?: string } }).error?.code];
+
+test('undo within the window: 200, the item leased to its reviewer again; review.json keeps the verdict and its retraction; a new verdict is taken', async () => {
+  const { pool, app } = setup();
+  const id = `app-undo-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  const judged = await app.inject({ method: 'POST', url: `/v1/reviews/${id}`, headers: alice, payload: { verdict: 'wrong-evidence' } });
+  assert.equal(judged.statusCode, 200, judged.body);
+  const { item: reviewed, undoUntil } = JSON.parse(judged.body) as { item: ReviewItem; undoUntil: number };
+  assert.equal(undoUntil, (reviewed.reviewedAt ?? 0) + 120_000, 'the verdict answer says until when it can be undone');
+
+  const undone = await app.inject({ method: 'POST', url: `/v1/reviews/${id}/undo`, headers: alice });
+  assert.equal(undone.statusCode, 200, undone.body);
+  const leased = (JSON.parse(undone.body) as { item: ReviewItem }).item;
+  assert.deepEqual([leased.status, leased.leasedBy, leased.verdict], ['leased', 'alice', undefined]);
+  const document = reviewDocumentSchema.parse(JSON.parse(await readFile(join(rootDir, reviewed.folder, 'review.json'), 'utf8')));
+  assert.ok(document.schemaVersion === 2);
+  assert.deepEqual(document.reviews.map((r) => [r.verdict, r.verdictId]), [['wrong-evidence', reviewed.verdictId]]);
+  assert.deepEqual(document.retractions.map((r) => [r.verdict, r.verdictId, r.retractedBy]), [['wrong-evidence', reviewed.verdictId, 'alice']]);
+  assert.deepEqual(answer(await app.inject({ method: 'POST', url: `/v1/reviews/${id}/undo`, headers: alice })), [409, 'REVIEW_NOT_REVIEWED'], 'undone already');
+
+  const again = await app.inject({ method: 'POST', url: `/v1/reviews/${id}`, headers: alice, payload: { verdict: 'supports' } });
+  assert.equal(again.statusCode, 200, again.body);
+  assert.equal((JSON.parse(again.body) as { item: ReviewItem }).item.verdict, 'supports');
+});
+
+test('undo refusals: 409 REVIEW_NOT_YOURS, REVIEW_UNDO_EXPIRED, REVIEW_NOT_REVIEWED; 404 REVIEW_NOT_FOUND; 400 ID_INVALID; 401', async () => {
+  const { pool, app } = setup(300);
+  const id = `app-late-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  await pool.add(item(`${id}-pending`));
+  assert.equal((await app.inject({ method: 'POST', url: `/v1/reviews/${id}`, headers: alice, payload: { verdict: 'unsure' } })).statusCode, 200);
+  assert.deepEqual(answer(await app.inject({ method: 'POST', url: `/v1/reviews/${id}/undo`, headers: bob })), [409, 'REVIEW_NOT_YOURS']);
+  assert.deepEqual(answer(await app.inject({ method: 'POST', url: `/v1/reviews/${id}-pending/undo`, headers: alice })), [409, 'REVIEW_NOT_REVIEWED']);
+  assert.deepEqual(answer(await app.inject({ method: 'POST', url: `/v1/reviews/${id}-nope/undo`, headers: alice })), [404, 'REVIEW_NOT_FOUND']);
+  assert.deepEqual(answer(await app.inject({ method: 'POST', url: '/v1/reviews/a.b/undo', headers: alice })), [400, 'ID_INVALID']);
+  assert.deepEqual(answer(await app.inject({ method: 'POST', url: `/v1/reviews/${id}/undo` })), [401, 'UNAUTHORIZED']);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(answer(await app.inject({ method: 'POST', url: `/v1/reviews/${id}/undo`, headers: alice })), [409, 'REVIEW_UNDO_EXPIRED']);
+  assert.equal((await pool.get(id))?.status, 'reviewed', 'the verdict stands');
+});
+
+test('GET /v1/reviews/backlog: pending and leased, of one model or of all, with the oldest pending item', async () => {
+  const { pool, app } = setup();
+  const backlog = async (query = '') => {
+    const response = await app.inject({ method: 'GET', url: `/v1/reviews/backlog${query}`, headers: alice });
+    assert.equal(response.statusCode, 200, response.body);
+    return JSON.parse(response.body) as unknown;
+  };
+  assert.deepEqual(await backlog(), { pending: 0, leased: 0, oldestPendingAt: null });
+  for (const [id, model, sampledAt] of [['bl-1', 'm', 1_000], ['bl-2', 'm', 2_000], ['bl-3', 'n', 3_000], ['bl-4', 'n', 500]] as const) {
+    await pool.add(item(id, { model, sampledAt }));
+  }
+  await pool.lease('bob', 60_000, { model: 'n' });
+  const leasedN = (await pool.list({ status: 'leased' }, { limit: 5 })).items[0]?.inferenceId;
+  assert.deepEqual(await backlog(), { pending: 3, leased: 1, oldestPendingAt: leasedN === 'bl-4' ? 1_000 : 500 });
+  assert.deepEqual(await backlog('?model=m'), { pending: 2, leased: 0, oldestPendingAt: 1_000 });
+  assert.deepEqual(await backlog('?model=n'), { pending: 1, leased: 1, oldestPendingAt: leasedN === 'bl-4' ? 3_000 : 500 });
+  assert.deepEqual(await backlog('?model='), await backlog(), 'an empty model is all models');
+  assert.deepEqual(await backlog('?model=other'), { pending: 0, leased: 0, oldestPendingAt: null });
+  assert.deepEqual(answer(await app.inject({ method: 'GET', url: `/v1/reviews/backlog?model=${'m'.repeat(65)}`, headers: alice })), [400, 'REQUEST_INVALID']);
+  assert.deepEqual(answer(await app.inject({ method: 'GET', url: '/v1/reviews/backlog' })), [401, 'UNAUTHORIZED']);
+});

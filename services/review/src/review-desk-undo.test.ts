@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ReviewDocument, type ReviewItem, reviewDocumentSchema } from '@gradcam/contracts';
+import { startRedisWithClient } from '@gradcam/dev-services';
+import { ReviewPool } from '@gradcam/review-pool';
+import { type BlobStore, FsBlobStore } from '@gradcam/storage';
+import { Redis } from 'ioredis';
+import { ReviewDesk } from './review-desk.ts';
+import { reviewItem as item } from './review-item-fixture.ts';
+
+// Undoing a verdict through the desk, against a real Redis and a real (filesystem) store:
+// review.json keeps the verdict and gains its retraction; the pool leases the item again.
+const { server, redis, stop } = await startRedisWithClient();
+const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-review-undo-'));
+after(async () => {
+  await stop();
+  await rm(rootDir, { recursive: true, force: true });
+});
+
+const fsStore = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-undo-test-secret' });
+/** The filesystem store, with a step run after each put. */
+function hookedStore(afterPut: () => Promise<void>): BlobStore {
+  return {
+    parallelism: fsStore.parallelism,
+    put: async (key, body, options) => {
+      await fsStore.put(key, body, options);
+      await afterPut();
+    },
+    get: (key, options) => fsStore.get(key, options),
+    head: (key) => fsStore.head(key),
+    exists: (key) => fsStore.exists(key),
+    list: (prefix) => fsStore.list(prefix),
+    delete: (key) => fsStore.delete(key),
+    presignGet: (key, seconds) => fsStore.presignGet(key, seconds),
+    close: async () => {},
+  };
+}
+const newPool = (client: Redis = redis) => new ReviewPool(client, `t${Math.random().toString(36).slice(2, 10)}`);
+const desk = (pool: ReviewPool, options: { undoMs?: number; store?: BlobStore; onUndo?: (reviewed: ReviewItem) => void } = {}) =>
+  new ReviewDesk({ pool, store: options.store ?? fsStore, leaseMs: 60_000, undoMs: options.undoMs ?? 120_000, presignSeconds: 60, ...(options.onUndo && { onUndo: options.onUndo }) });
+
+async function documentOf(id: string): Promise<ReviewDocument> {
+  return reviewDocumentSchema.parse(JSON.parse(await readFile(join(rootDir, `m/v1/dt=2026-11-26/${id}/review.json`), 'utf8')));
+}
+
+test('an undo within the window: the item is leased to its reviewer again, review.json keeps the verdict and its retraction, a new verdict is taken', async () => {
+  const pool = newPool();
+  const id = `undo-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  const undone: ReviewItem[] = [];
+  const d = desk(pool, { onUndo: (reviewed) => undone.push(reviewed) });
+  const slip = await d.judge(id, 'alice', 'wrong-evidence', 'meant 1');
+  assert.equal(d.undoUntil(slip), (slip.reviewedAt ?? 0) + 120_000);
+  assert.equal((await documentOf(id)).schemaVersion, 1, 'without a retraction the document stays version 1');
+
+  const before = Date.now();
+  const leased = await d.undo(id, 'alice');
+  assert.deepEqual([leased.status, leased.leasedBy, leased.verdict, leased.verdictId], ['leased', 'alice', undefined, undefined]);
+  assert.ok((leased.leaseExpiresAt ?? 0) >= before + 60_000, 'a fresh lease');
+  assert.deepEqual(undone.map((r) => [r.verdict, r.verdictId]), [['wrong-evidence', slip.verdictId]], 'told once, with the verdict undone');
+  const document = await documentOf(id);
+  assert.equal(document.schemaVersion, 2);
+  assert.deepEqual(document.reviews.map((r) => [r.reviewer, r.verdict, r.comment, r.verdictId]), [['alice', 'wrong-evidence', 'meant 1', slip.verdictId]], 'the verdict stays');
+  assert.ok(document.schemaVersion === 2);
+  assert.equal(document.retractions.length, 1);
+  const [retraction] = document.retractions;
+  assert.deepEqual([retraction?.verdictId, retraction?.verdict, retraction?.retractedBy], [slip.verdictId, 'wrong-evidence', 'alice']);
+  assert.ok(Date.parse(retraction?.retractedAt ?? '') >= before);
+  assert.equal((await pool.lease('alice', 60_000))?.inferenceId, id, 'the next lease is the item again');
+
+  const kept = await d.judge(id, 'alice', 'supports', undefined);
+  assert.deepEqual([kept.status, kept.verdict], ['reviewed', 'supports']);
+  const final = await documentOf(id);
+  assert.ok(final.schemaVersion === 2, 'a version 2 document keeps its version');
+  assert.deepEqual(final.reviews.map((r) => r.verdict), ['wrong-evidence', 'supports']);
+  assert.deepEqual(final.retractions.map((r) => r.verdictId), [slip.verdictId], 'and its retractions');
+  assert.equal(final.reviews.at(-1)?.verdictId, kept.verdictId, 'the kept verdict is the one whose ids match');
+});
+
+test('refused undos write nothing: after the window (REVIEW_UNDO_EXPIRED), another reviewer (REVIEW_NOT_YOURS), not reviewed, unknown', async () => {
+  const pool = newPool();
+  const id = `late-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  await pool.add(item(`${id}-waiting`));
+  const d = desk(pool, { undoMs: 200 });
+  await d.judge(id, 'alice', 'unsure', undefined);
+  const written = await readFile(join(rootDir, `m/v1/dt=2026-11-26/${id}/review.json`), 'utf8');
+  await assert.rejects(d.undo(id, 'bob'), { code: 'REVIEW_NOT_YOURS' });
+  await sleep(300);
+  await assert.rejects(d.undo(id, 'alice'), { code: 'REVIEW_UNDO_EXPIRED' });
+  await assert.rejects(d.undo(`${id}-waiting`, 'alice'), { code: 'REVIEW_NOT_REVIEWED' });
+  await assert.rejects(d.undo(`${id}-never`, 'alice'), { code: 'REVIEW_NOT_FOUND' });
+  assert.equal(await readFile(join(rootDir, `m/v1/dt=2026-11-26/${id}/review.json`), 'utf8'), written, 'review.json untouched');
+  assert.equal((await pool.get(id))?.status, 'reviewed');
+});
+
+test('a Redis failure after the retraction is written: the retry applies it, even past the window, without a second retraction', async (t) => {
+  const client = new Redis({ port: server.port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  t.after(() => client.disconnect());
+  client.on('error', () => {});
+  await client.connect();
+  const pool = newPool(client);
+  const id = `retry-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  let failNext = false;
+  const d = desk(pool, {
+    undoMs: 500,
+    store: hookedStore(async () => {
+      if (!failNext) return;
+      failNext = false;
+      client.disconnect();
+    }),
+  });
+  await d.judge(id, 'alice', 'wrong-prediction', undefined);
+  failNext = true;
+  await assert.rejects(d.undo(id, 'alice'));
+  if (client.status !== 'end') await once(client, 'end');
+  await client.connect();
+  await sleep(600);
+  const leased = await d.undo(id, 'alice');
+  assert.deepEqual([leased.status, leased.leasedBy], ['leased', 'alice'], 'decided inside the window: taken');
+  const document = await documentOf(id);
+  assert.ok(document.schemaVersion === 2);
+  assert.equal(document.retractions.length, 1, 'the retry found its retraction');
+});

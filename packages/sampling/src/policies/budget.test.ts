@@ -136,6 +136,31 @@ test("a process starting into a running fleet takes the fleet's threshold until 
   assert.ok(Math.max(...seeded) <= 5, `with the fleet's threshold: ${seeded.join(', ')}`);
 });
 
+test("a whole fleet starting together, each judging by the fleet's last recorded threshold, does not keep itself sampling", () => {
+  // Each worker records its threshold where the others read it, as the worker does in Redis. The
+  // first ones recorded are young (low); taken as they were, they passed from worker to worker:
+  // 5,955 reviews here where K allows 20 (12 when a worker never goes below its own threshold).
+  let recorded: number | undefined;
+  const budgets: BudgetPolicy[] = [];
+  const trafficRate = (model: string, now: number) => budgets.reduce((sum, b) => sum + (b.localRate(model, now) ?? 0), 0);
+  const workers = Array.from({ length: 4 }, () => {
+    const inner = budget({ reviewsPerHour: 120, trafficRate, fleetThreshold: () => recorded });
+    budgets.push(inner);
+    const worker: ReviewPolicy = {
+      describe: () => inner.describe(),
+      decide: (input, priority) => {
+        const verdict = inner.decide(input, priority);
+        recorded = verdict.threshold;
+        return verdict;
+      },
+    };
+    return worker;
+  });
+  const tallies = simulate(workers, [{ name: 'first 10 minutes', durationMs: 10 * minute, perHour: 36_000 }], 3);
+  const reviews = (tallies.get('first 10 minutes') as PhaseTally).reviews;
+  assert.ok(reviews <= 40, `${reviews} reviews in the first 10 minutes (K: 20)`);
+});
+
 test('each model has its own budget and threshold', () => {
   const policy = budget({ reviewsPerHour: 600 });
   const busy = simulate([policy], [{ name: 'busy', durationMs: 2 * hour, perHour: 60_000 }], 3, 'busy').get('busy') as PhaseTally;

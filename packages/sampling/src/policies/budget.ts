@@ -132,8 +132,13 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     const fleet = trafficRate?.(model, now);
     const rate = fleet !== undefined && fleet > 0 ? fleet * stepFactor(state, now) : localRate(state, now);
     const share = rate === undefined || !(rate > 0) ? 1 : k / rate;
-    const seed = state.ranks.weight * share < ownThresholdFromEventsAbove ? fleetThreshold?.(model) : undefined;
-    state.threshold = seed ?? fromRankSpace(state.ranks.upperQuantile(share) ?? 0);
+    const own = fromRankSpace(state.ranks.upperQuantile(share) ?? 0);
+    // Never below its own: a young histogram's top quantile errs low (it is at most the highest
+    // priority seen), so the fleet's can only correct it upwards. And a fleet's threshold can be
+    // young too (a whole fleet starting together): taken as it is, low ones would pass from
+    // process to process and keep everyone sampling everything.
+    const fleetsThreshold = state.ranks.weight * share < ownThresholdFromEventsAbove ? fleetThreshold?.(model) : undefined;
+    state.threshold = fleetsThreshold === undefined ? own : Math.max(own, fleetsThreshold);
     state.untilRecompute = recomputeEvery;
     state.recomputedAt = now;
   };

@@ -190,10 +190,15 @@ test('with the token it shows an item: the image and its overlay, prediction, to
   assert.equal(await text('#reviewer'), 'Reviewing as pat');
   const leased = await reviews('status=leased');
   assert.deepEqual(leased.map((i) => [i.inferenceId, i.leasedBy]), [[item.inferenceId, 'pat']], 'the page holds the lease of what it shows');
+  await page.locator('#backlog', { hasText: /^0 waiting$/ }).waitFor();
   await explain(later);
 });
 
 test('screenshot of a loaded item matches the baseline', async (t) => {
+  // The three later items wait: the count, refreshed when the tab gains the focus (else every 30 s), is fixed by the test data.
+  await page.evaluate(`window.dispatchEvent(new Event('focus'))`);
+  await page.locator('#backlog', { hasText: /^3 waiting$/ }).waitFor();
+  assert.match((await page.locator('#backlog').getAttribute('title')) ?? '', /^3 waiting for a reviewer, 1 being reviewed; the oldest sampled /);
   await imagesLoaded();
   await page.evaluate('document.fonts.ready.then(() => true)');
   const png = await page.screenshot({ fullPage: true, animations: 'disabled', caret: 'hide', mask: [page.locator('#lease')] });
@@ -296,6 +301,30 @@ test('typing a comment triggers no shortcut; Esc then 2 sends "wrong-evidence" w
   const kept = await reviewed(id);
   assert.deepEqual([kept?.verdict, kept?.comment, kept?.reviewer], ['wrong-evidence', comment, 'pat']);
   current = next;
+});
+
+test('a slip taken back: 2 then U shows the same item again, leased to the same reviewer, for a new verdict', async () => {
+  const id = current.item.inferenceId;
+  await page.locator('#backlog', { hasText: /^2 waiting$/ }).waitFor();
+  const next = await showsNextItem(async () => {
+    assert.equal(await sendsVerdict(() => page.keyboard.press('2')), 200);
+  });
+  assert.notEqual(next.item.inferenceId, id);
+  assert.equal((await reviewed(id))?.verdict, 'wrong-evidence');
+  const undo = page.getByRole('button', { name: /^Undo “Wrong evidence”/ });
+  await undo.waitFor();
+  await page.locator('#backlog', { hasText: /^1 waiting$/ }).waitFor();
+
+  const isUndo = (response: Response) => response.request().method() === 'POST' && new URL(response.url()).pathname === `/v1/reviews/${id}/undo`;
+  const [undone] = await Promise.all([page.waitForResponse(isUndo), showsNextItem(() => page.keyboard.press('u')).then((again) => assert.equal(again.item.inferenceId, id, 'the same item again'))]);
+  assert.equal(undone.status(), 200);
+  assert.ok(!(await undo.isVisible()), 'nothing left to undo');
+  assert.match(await text('#banner'), new RegExp(`^Took back “Wrong evidence” on ${id}`));
+  assert.equal(await text('#details code'), id);
+  assert.equal(await reviewed(id), undefined, 'its verdict is taken back');
+  const leased = await reviews('status=leased');
+  assert.deepEqual(leased.map((i) => [i.inferenceId, i.leasedBy]), [[id, 'pat']], 'leased to the same reviewer; the item shown meanwhile went back');
+  await page.locator('#backlog', { hasText: /^2 waiting$/ }).waitFor();
 });
 
 test('Shift+1 picks "supports", Ctrl+Enter in the comment sends it with the comment', async () => {

@@ -13,6 +13,9 @@ const verdictByKey = { 1: 'supports', 2: 'wrong-evidence', 3: 'wrong-prediction'
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const el = {
   banner: $('banner'),
+  bannerText: $('banner-text'),
+  undo: /** @type {HTMLButtonElement} */ ($('undo')),
+  backlog: $('backlog'),
   filterForm: /** @type {HTMLFormElement} */ ($('filter-form')),
   modelFilter: /** @type {HTMLInputElement} */ ($('model-filter')),
   session: $('session'),
@@ -64,6 +67,10 @@ const state = {
   leaseDeadline: 0,
   /** @type {HTMLImageElement[]} the item's overlays, loading in the background */
   prefetched: [],
+  /** @type {{ id: string, verdict: string, deadline: number } | null} the last verdict, while it can be undone (deadline: performance.now() time) */
+  undo: null,
+  /** Counts backlog requests, so that an older answer never overwrites a newer one. */
+  backlogAsked: 0,
 };
 
 class SignedOut extends Error {}
@@ -108,11 +115,11 @@ const storage = {
   },
 };
 
-/** One message line under the header: info, ok, warn or error. */
+/** One message line under the header: info, ok, warn or error (with the Undo control beside it while it is offered). */
 function banner(kind, text) {
-  el.banner.hidden = !text;
   el.banner.className = `banner banner-${kind}`;
-  el.banner.textContent = text ?? '';
+  el.bannerText.textContent = text ?? '';
+  el.banner.hidden = !text && el.undo.hidden;
 }
 
 function show(view) {
@@ -120,6 +127,7 @@ function show(view) {
   const signedIn = view !== 'signin';
   el.filterForm.hidden = !signedIn;
   el.session.hidden = !signedIn;
+  el.backlog.hidden = !signedIn || !el.backlog.textContent;
   document.body.dataset.view = view;
 }
 
@@ -159,6 +167,7 @@ async function api(method, path, body) {
 
 function signIn(reason) {
   state.packet = null;
+  clearUndo();
   el.signinReason.hidden = !reason;
   el.signinReason.textContent = reason ?? '';
   el.reviewer.hidden = true;
@@ -208,6 +217,28 @@ async function loadNext() {
     state.loading = false;
     el.review.removeAttribute('aria-busy');
   }
+  // After every verdict, skip, undo or reload: the count the reviewer sees moves with them.
+  void refreshBacklog();
+}
+
+/** "N waiting" beside the title (of the model filter, when one is set); quietly hidden when it cannot be read. */
+async function refreshBacklog() {
+  if (!storage.get(storageKeys.token)) return;
+  const asked = ++state.backlogAsked;
+  const model = storage.get(storageKeys.model);
+  try {
+    const { data } = await api('GET', `/v1/reviews/backlog${model ? `?model=${encodeURIComponent(model)}` : ''}`);
+    if (asked !== state.backlogAsked || !data) return;
+    el.backlog.textContent = `${data.pending} waiting`;
+    const oldest = data.oldestPendingAt === null ? '' : `; the oldest sampled ${new Date(data.oldestPendingAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    el.backlog.title = `${data.pending} waiting for a reviewer, ${data.leased} being reviewed${model ? ` (model “${model}”)` : ''}${oldest}`;
+    el.backlog.hidden = document.body.dataset.view === 'signin';
+  } catch (error) {
+    if (asked !== state.backlogAsked) return;
+    el.backlog.textContent = '';
+    el.backlog.hidden = true;
+    if (error instanceof SignedOut && document.body.dataset.view !== 'signin') signIn(error.message);
+  }
 }
 
 async function judge(verdict) {
@@ -215,6 +246,7 @@ async function judge(verdict) {
   const comment = el.comment.value.trim();
   await settle('', { verdict, ...(comment ? { comment } : {}) }, verdict, {
     done: (id) => ['ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`],
+    kept: (id, data, response) => offerUndo(id, verdict, data?.undoUntil, response),
     lapsed: (id, code) => `Lease expired: your verdict on ${id} was NOT saved (${code}). It goes back to the queue; loading the next item.`,
     failed: (id) => `Could not save the verdict on ${id}`,
   });
@@ -242,7 +274,8 @@ async function settle(path, body, sending, messages) {
   state.sending = true;
   setVerdictButtons(true, sending);
   try {
-    await api('POST', `/v1/reviews/${encodeURIComponent(id)}${path}`, body);
+    const { data, response } = await api('POST', `/v1/reviews/${encodeURIComponent(id)}${path}`, body);
+    messages.kept?.(id, data, response);
     banner(...messages.done(id));
     state.sending = false;
     if (document.activeElement === el.comment) el.comment.blur();
@@ -258,6 +291,58 @@ async function settle(path, body, sending, messages) {
       return;
     }
     report(error, messages.failed(id));
+  }
+}
+
+// ---- undo ----------------------------------------------------------------------------------
+
+/** Offers to take the verdict back until `undoUntil` (the service's clock, read through its Date header). */
+function offerUndo(id, verdict, undoUntil, response) {
+  const serverNow = Date.parse(response.headers.get('date') ?? '') || Date.now();
+  const left = typeof undoUntil === 'number' ? undoUntil - serverNow : 0;
+  if (left <= 0) return clearUndo();
+  state.undo = { id, verdict, deadline: performance.now() + left };
+  el.undo.replaceChildren(`Undo “${verdicts[verdict]}” `, h('kbd', { textContent: 'U' }));
+  el.undo.title = `Take back your verdict on ${id}: it comes back to you for a new one`;
+  el.undo.disabled = false;
+  el.undo.hidden = false;
+  el.banner.hidden = false;
+}
+
+function clearUndo() {
+  state.undo = null;
+  el.undo.hidden = true;
+  el.banner.hidden = !el.bannerText.textContent;
+}
+
+function tickUndo() {
+  if (state.undo && performance.now() >= state.undo.deadline) clearUndo();
+}
+
+/** Takes the last verdict back; the item comes back leased to this reviewer and is shown again. */
+async function undo() {
+  const last = state.undo;
+  if (!last || state.sending || state.loading) return;
+  state.sending = true;
+  el.undo.disabled = true;
+  setVerdictButtons(true);
+  try {
+    await api('POST', `/v1/reviews/${encodeURIComponent(last.id)}/undo`);
+    clearUndo();
+    banner('info', `Took back “${verdicts[last.verdict]}” on ${last.id}: it is shown again for a new verdict.`);
+    state.sending = false;
+    await loadNext();
+  } catch (error) {
+    state.sending = false;
+    setVerdictButtons(false);
+    if (error instanceof ApiError && (error.status === 409 || error.status === 404)) {
+      // Too late, or no longer this reviewer's verdict to take back: the verdict stands.
+      clearUndo();
+      banner('warn', `Could not undo “${verdicts[last.verdict]}” on ${last.id} (${error.code}): ${error.message}`);
+      return;
+    }
+    el.undo.disabled = false;
+    report(error, `Could not undo the verdict on ${last.id}`);
   }
 }
 
@@ -459,6 +544,7 @@ function onKeyDown(event) {
       ']': () => setOpacity(Number(el.opacity.value) + 0.1),
       '/': () => el.comment.focus(),
       s: () => void skip(),
+      u: () => void undo(),
     };
     const action = actions[key];
     if (action) {
@@ -470,6 +556,9 @@ function onKeyDown(event) {
   if (!el.idle.hidden && event.key.toLowerCase() === 'r') {
     event.preventDefault();
     void loadNext();
+  } else if (!el.idle.hidden && event.key.toLowerCase() === 'u' && state.undo) {
+    event.preventDefault();
+    void undo();
   }
 }
 
@@ -506,6 +595,7 @@ el.filterForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const model = el.modelFilter.value.trim();
   storage.set(storageKeys.model, model);
+  void refreshBacklog();
   if (state.packet) banner('info', `Model filter ${model ? `“${model}”` : 'cleared'}: it applies from the next item.`);
   else {
     banner('info', '');
@@ -515,9 +605,16 @@ el.filterForm.addEventListener('submit', (event) => {
 el.idleAction.addEventListener('click', () => void loadNext());
 for (const button of el.verdictButtons) button.addEventListener('click', () => void judge(button.dataset.verdict ?? ''));
 el.skip.addEventListener('click', () => void skip());
+el.undo.addEventListener('click', () => void undo());
 el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
 document.addEventListener('keydown', onKeyDown);
-setInterval(tickLease, 1000);
+setInterval(() => {
+  tickLease();
+  tickUndo();
+}, 1000);
+// The count also moves with other reviewers: every 30 s, and at once when the reviewer comes back to the tab.
+setInterval(() => void refreshBacklog(), 30_000);
+window.addEventListener('focus', () => void refreshBacklog());
 
 el.modelFilter.value = storage.get(storageKeys.model);
 const savedOpacity = Number.parseFloat(storage.get(storageKeys.opacity));

@@ -38,6 +38,8 @@ export function redisKeys(prefix: string) {
     reviewSkipped: (reviewer: string) => `${prefix}:review:skipped:${reviewer}`,
     /** Hash `model|class|verdict` → count. */
     reviewVerdicts: `${prefix}:review:verdicts`,
+    /** Hash `model|class|verdict` → count of verdicts their reviewer took back (still counted in reviewVerdicts). */
+    reviewUndos: `${prefix}:review:undos`,
     /** Hash model → count of skips. */
     reviewSkips: `${prefix}:review:skips`,
     /** Hash model → count of items set aside as broken (their stored files were missing or invalid). */

@@ -357,13 +357,16 @@ export class ReviewPool {
    * the one less the other.
    */
   async undoCounts(): Promise<Record<string, number>> {
-    const raw = await this.call('reading the undo counts', () => this.redis.hgetall(`${this.prefix}:review:undos`));
-    return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, Number(value)]));
+    return this.counts('reading the undo counts', this.keys.reviewUndos);
   }
 
   /** Verdict counts by `model|class|verdict` (undone verdicts included: see undoCounts). */
   async verdictCounts(): Promise<Record<string, number>> {
-    const raw = await this.call('reading the verdict counts', () => this.redis.hgetall(this.keys.reviewVerdicts));
+    return this.counts('reading the verdict counts', this.keys.reviewVerdicts);
+  }
+
+  private async counts(what: string, key: string): Promise<Record<string, number>> {
+    const raw = await this.call(what, () => this.redis.hgetall(key));
     return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, Number(value)]));
   }
 }

@@ -145,6 +145,13 @@ export const pipelineMetrics = {
   reviewBacklog: gauge('gradcam_review_backlog', 'Explanations waiting for review (pending) or being reviewed (leased).', ['state']),
   reviewBacklogAge: gauge('gradcam_review_backlog_oldest_age_seconds', 'Age of the oldest explanation waiting for review (0 when none).'),
   reviewVerdicts: counter('gradcam_review_verdicts_total', 'Review verdicts by model, predicted class and verdict.', ['model', 'class', 'verdict']),
+  // A counter of its own rather than a decrement of gradcam_review_verdicts_total: a counter that
+  // goes down reads as a reset to Prometheus (rate() would jump). Kept verdicts = verdicts − undos.
+  reviewUndos: counter(
+    'gradcam_review_undos_total',
+    'Verdicts taken back by their reviewer within the undo window, by model, predicted class and the verdict undone (each is still counted in gradcam_review_verdicts_total).',
+    ['model', 'class', 'verdict'],
+  ),
   reviewSkips: counter('gradcam_review_skips_total', 'Items a reviewer skipped (could not judge; handed to other reviewers), by model.', ['model']),
   reviewBroken: counter(
     'gradcam_review_broken_total',
@@ -161,13 +168,6 @@ export const reviewMetrics = {
     'From an explanation being sampled for review to its verdict (each verdict given, one later undone included: see gradcam_review_undos_total).',
     [60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 3 * 86_400, 7 * 86_400],
     ['model'],
-  ),
-  // A counter of its own rather than a decrement of gradcam_review_verdicts_total: a counter that
-  // goes down reads as a reset to Prometheus (rate() would jump). Kept verdicts = verdicts − undos.
-  undos: counter(
-    'gradcam_review_undos_total',
-    'Verdicts taken back by their reviewer within the undo window, by model, predicted class and the verdict undone (each is still counted in gradcam_review_verdicts_total).',
-    ['model', 'class', 'verdict'],
   ),
 } as const;
 

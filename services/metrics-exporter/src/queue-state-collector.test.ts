@@ -99,6 +99,16 @@ test('review items set aside as broken are exported per model', async () => {
   });
 });
 
+test('verdicts taken back are exported next to the verdicts, fleet-wide from the pool (kept = verdicts − undos)', async () => {
+  await withExporter({}, async ({ scrape, redis, prefix }) => {
+    await redis.hset(redisKeys(prefix).reviewVerdicts, 'mobilenet|1|supports', '5');
+    await redis.hset(redisKeys(prefix).reviewUndos, 'mobilenet|1|supports', '2');
+    const metrics = await scrape();
+    assert.deepEqual(samples(metrics, 'gradcam_review_verdicts_total'), ['gradcam_review_verdicts_total{model="mobilenet",class="1",verdict="supports"} 5']);
+    assert.deepEqual(samples(metrics, 'gradcam_review_undos_total'), ['gradcam_review_undos_total{model="mobilenet",class="1",verdict="supports"} 2']);
+  });
+});
+
 test('one failing read leaves the other sources up to date and drops only its own series', async () => {
   await withExporter({}, async ({ scrape, enqueue, redis, prefix, sourceErrors }) => {
     const keys = redisKeys(prefix);

@@ -101,13 +101,20 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
     },
     review_verdicts: {
       async read() {
-        const [verdicts, skips, broken] = await Promise.all([deps.redis.hgetall(keys.reviewVerdicts), deps.redis.hgetall(keys.reviewSkips), deps.redis.hgetall(keys.reviewBroken)]);
+        const [verdicts, undos, skips, broken] = await Promise.all([
+          deps.redis.hgetall(keys.reviewVerdicts),
+          deps.redis.hgetall(keys.reviewUndos),
+          deps.redis.hgetall(keys.reviewSkips),
+          deps.redis.hgetall(keys.reviewBroken),
+        ]);
         republish(metrics.reviewVerdicts, ['model', 'class', 'verdict'], verdicts);
+        republish(metrics.reviewUndos, ['model', 'class', 'verdict'], undos);
         republish(metrics.reviewSkips, ['model'], skips);
         republish(metrics.reviewBroken, ['model'], broken);
       },
       drop() {
         metrics.reviewVerdicts.reset();
+        metrics.reviewUndos.reset();
         metrics.reviewSkips.reset();
         metrics.reviewBroken.reset();
       },

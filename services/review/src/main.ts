@@ -26,7 +26,6 @@ const desk = new ReviewDesk({
   presignSeconds: config.presignSeconds,
   onBrokenItem: (item, reason) => log.warn({ inferenceId: item.inferenceId, folder: item.folder, reason }, 'review item set aside as broken: its stored files cannot be shown'),
   onVerdict: (item) => metrics.timeToReview.observe({ model: item.model }, Math.max(0, ((item.reviewedAt ?? Date.now()) - item.sampledAt) / 1000)),
-  onUndo: (reviewed) => metrics.undos.inc({ model: reviewed.model, class: String(reviewed.predictedClass), verdict: reviewed.verdict ?? 'unknown' }),
 });
 const app = createApp({
   desk,

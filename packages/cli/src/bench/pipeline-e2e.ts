@@ -12,7 +12,7 @@ import { benchRecord, storeFixtureImages } from './pipeline-fixtures.ts';
 import { type CompletedJob, connectRedis, readJobResults, waitForJobs } from './pipeline-job-results.ts';
 import { StackPorts } from './pipeline-ports.ts';
 import type { CpuWindow } from './pipeline-engine.ts';
-import { TreeCpuMeter, TreeCpuTimeline, type TreeCpuUsage } from './pipeline-process-cpu.ts';
+import { TreeCpuTimeline, type TreeCpuUsage } from './pipeline-process-cpu.ts';
 import { submitRecords } from './pipeline-submit.ts';
 import { type Verification, verifyThroughApi } from './pipeline-verify.ts';
 
@@ -150,15 +150,14 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
       try {
         const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token, onRetry: (reason, waitMs) => hooks.progress(`${reason}; retrying in ${(waitMs / 1000).toFixed(1)} s`) });
         const contention = new CpuContention();
-        const meter = new TreeCpuMeter();
         const timeline = new TreeCpuTimeline();
         const stopTimeline = cleanup.push('stop the CPU timeline', async () => timeline.stop());
         hooks.progress(`pushing ${plan.records} records…`);
         const submitted = await submitRecords(client, records, plan.postBatch, plan.postConcurrency);
         const expected = submitted.queued.length;
         const finished = await waitForJobs(redis, queuePrefix, expected, plan.stallTimeoutSeconds * 1000, (n) => hooks.counter(`explained ${n}/${expected}`));
-        const cpu = meter.read();
         await stopTimeline();
+        const cpu = timeline.whole();
         const otherCpuShare = contention.otherShare(cpu.descendantCpuSeconds);
         const results = await readJobResults(redis, queuePrefix, submitted.queued);
         const rates = e2eRates(results.completed, submitted.startedAt, plan.processes, plan.batch, finished.queueEmptyAt);

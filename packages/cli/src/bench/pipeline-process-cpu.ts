@@ -153,6 +153,13 @@ export class TreeCpuTimeline {
     this.sample();
   }
 
+  /** From the first sample to the last (after stop(): the whole part). */
+  whole(): TreeCpuUsage {
+    const first = this.samples[0] as TimedSnapshot;
+    const last = this.samples[this.samples.length - 1] as TimedSnapshot;
+    return usageBetween(first.tree, last.tree, Math.max(1, last.at - first.at) / 1000);
+  }
+
   /**
    * From the first sample at or after `from` to the last at or before `to` (epoch ms), so the span
    * lies inside the window; undefined when no two samples do.

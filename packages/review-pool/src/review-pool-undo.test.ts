@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import type { ReviewItem } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from './review-pool.ts';
+import { testItem as item } from './test-item.ts';
 
 // Undoing a verdict, against a private redis-server.
 const { redis, stop } = await startRedisWithClient();
@@ -12,18 +12,6 @@ const newPool = () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   return { prefix, p: new ReviewPool(redis, prefix, { retentionMs: 3_600_000 }) };
 };
-const item = (id: string, priority: number): ReviewItem => ({
-  inferenceId: id,
-  model: 'm',
-  modelVersion: 'v1',
-  folder: `m/v1/dt=2026-11-26/${id}/`,
-  predictedClass: 2,
-  label: 'Neutral',
-  probability: 0.6,
-  sampling: { sampled: true, policy: 'rate=1', reason: 'rate', priority },
-  sampledAt: 1_000,
-  status: 'pending',
-});
 const windowMs = 5_000;
 const leaseMs = 60_000;
 

@@ -5,23 +5,12 @@ import { startRedisServer, startRedisWithClient } from '@gradcam/dev-services';
 import { QueueUnavailableError, connectionReady, createProducerConnection } from '@gradcam/queue';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { ReviewPool, type ReviewListFilter } from './review-pool.ts';
+import { testItem as item } from './test-item.ts';
 
 const { redis, stop } = await startRedisWithClient();
 after(stop);
 
 const pool = () => new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`);
-const item = (id: string, priority: number, model = 'm', sampledAt = 1_000): ReviewItem => ({
-  inferenceId: id,
-  model,
-  modelVersion: 'v1',
-  folder: `m/v1/dt=2026-11-26/${id}/`,
-  predictedClass: 2,
-  label: 'Neutral',
-  probability: 0.6,
-  sampling: { sampled: true, policy: 'confidence<0.7', reason: 'low-confidence', priority },
-  sampledAt,
-  status: 'pending',
-});
 
 test('leases the most deserving item first; two reviewers never get the same item', async () => {
   const p = pool();

@@ -63,3 +63,13 @@ test('a fresh fast stream is measured from its first events on, not spread over 
   for (const at of [0, 5, 10]) burst.record(at);
   assert.equal(burst.ratePerHour(10), 360);
 });
+
+test("a batch decided at one instant marks when counting began; it claims no rate of its size per millisecond", () => {
+  // A worker decides a whole batch at one Date.now(): 32 events at t = 1 s read 115,200,000/h.
+  const rate = new SlidingWindowRate(10 * minute);
+  for (let i = 0; i < 32; i++) rate.record(second);
+  assert.equal(rate.ratePerHour(second), 3840, 'one bucket at least while only the first instant is known');
+  // Then a batch of 32 every second: 32 a second after the first instant is 115,200/h.
+  for (let t = 2 * second; t <= 4 * second; t += second) for (let i = 0; i < 32; i++) rate.record(t);
+  assert.equal(rate.ratePerHour(4 * second), 115_200);
+});

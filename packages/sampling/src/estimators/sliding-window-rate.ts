@@ -1,6 +1,6 @@
 const hourMs = 3_600_000;
 
-/** Events after which the time since the first one measures the rate (see `recent`). */
+/** Events after the first instant after which the time since it measures the rate (see `recent`). */
 const settledEvents = 20;
 
 /**
@@ -16,6 +16,8 @@ export class SlidingWindowRate {
   /** Absolute index (floor(now / bucketMs)) of the newest bucket. */
   private current = Number.NaN;
   private firstAt = Number.NaN;
+  /** Events recorded at `firstAt` itself: a worker decides a whole batch at one timestamp. */
+  private atFirst = 0;
 
   constructor(windowMs: number, buckets = 20) {
     if (!(windowMs > 0 && Number.isFinite(windowMs))) throw new RangeError(`windowMs must be > 0, got ${windowMs}`);
@@ -25,6 +27,7 @@ export class SlidingWindowRate {
 
   record(now: number): void {
     this.advance(now);
+    if (now === this.firstAt) this.atFirst += 1;
     const slot = this.current % this.counts.length;
     this.counts[slot] = (this.counts[slot] as number) + 1;
     this.sum += 1;
@@ -51,12 +54,17 @@ export class SlidingWindowRate {
     const newestStart = this.current * this.bucketMs;
     const span = Math.max(now, newestStart) - newestStart + (n - 1) * this.bucketMs;
     // Before the span has passed, only the time since the first event counts. A few events
-    // close together could claim an enormous rate, so until `settledEvents` have been seen the
-    // time counts as at least one bucket; after that the time since the first event is a fair
-    // measure, where a whole bucket would understate a fresh stream's rate (and a budget
-    // dividing by it would overspend its first bucket several times over).
+    // close together could claim an enormous rate, so until `settledEvents` have come after the
+    // first instant the time counts as at least one bucket. After that, the events since the
+    // first instant over the time since it are a fair measure, where a whole bucket would
+    // understate a fresh stream's rate (and a budget dividing by it would overspend its first
+    // bucket several times over). The first instant's own events are left out: they mark when
+    // counting began (a whole batch decided at one timestamp would otherwise claim a rate of
+    // its size per millisecond).
     const since = now - this.firstAt;
-    const covered = Math.min(span, this.sum >= settledEvents ? Math.max(since, 1) : Math.max(this.bucketMs, since));
+    const after = this.sum - this.atFirst;
+    if (since < span && after >= settledEvents && since > 0) return { events, perHour: (after / since) * hourMs };
+    const covered = Math.min(span, Math.max(this.bucketMs, since));
     return { events, perHour: (events / covered) * hourMs };
   }
 

@@ -31,7 +31,10 @@ export function redisKeys(prefix: string) {
     reviewLeases: `${prefix}:review:leases`,
     /** Every item ever sampled: sorted set id → sampledAt, for listings by time. */
     reviewIndex: `${prefix}:review:index`,
+    /** An item's fixed part: what the worker added, written once (see review-pool's item-lua.ts). */
     reviewItem: (id: string) => `${prefix}:review:item:${id}`,
+    /** An item's state (status, lease, verdict, markers): the only part the pool's scripts write. */
+    reviewState: (id: string) => `${prefix}:review:state:${id}`,
     /** A reviewer's leases: sorted set id → lease expiry (epoch ms); /next answers a live one again. */
     reviewLeasedBy: (reviewer: string) => `${prefix}:review:leased-by:${reviewer}`,
     /** Items a reviewer skipped: sorted set id → when (epoch ms); never leased to them again while remembered. */

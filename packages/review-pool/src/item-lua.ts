@@ -1,7 +1,9 @@
 /**
  * How the scripts keep an item: its fixed part (what `add` was given, less the fields below) at
  * `{prefix}:review:item:{id}`, written once and never again, and its state (status, lease,
- * verdict, set-aside fields) as its own JSON at `{prefix}:review:state:{id}`. Redis's cjson writes
+ * verdict, set-aside fields) as its own JSON at `{prefix}:review:state:{id}` (the scripts build
+ * both names from the prefix; they must stay contracts' `redisKeys` reviewItem and reviewState,
+ * which the TypeScript side reads, and a test holds them to it). Redis's cjson writes
  * numbers with 14 significant digits (and refuses a higher precision), so an item re-encoded by a
  * script lost the last digits of its probability, priority, threshold and rank: exports disagreed
  * with explanation.json, and "sampled iff rank ≥ threshold" could flip. The state holds only

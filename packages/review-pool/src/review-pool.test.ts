@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import type { ReviewItem } from '@gradcam/contracts';
+import { type ReviewItem, redisKeys } from '@gradcam/contracts';
 import { startRedisServer, startRedisWithClient } from '@gradcam/dev-services';
 import { QueueUnavailableError, connectionReady, createProducerConnection } from '@gradcam/queue';
 import { ReviewPoolError } from './review-pool-error.ts';
@@ -21,6 +21,18 @@ test('leases the most deserving item first; two reviewers never get the same ite
   assert.deepEqual([...ids].sort(), ['a', 'b', 'c'], 'each item leased exactly once');
   assert.equal(leased.filter((x) => x === undefined).length, 2);
   assert.equal((await p.backlog()).leased, 3);
+});
+
+test("an item is kept at the contract's keys (redisKeys reviewItem and reviewState), by add and by the scripts alike", async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const p = new ReviewPool(redis, prefix);
+  await p.add(item('k', 0.5));
+  assert.equal(await redis.exists(keys.reviewItem('k')), 1);
+  assert.equal(await redis.exists(keys.reviewState('k')), 1);
+  // The scripts build the key from the prefix themselves (item-lua.ts): a lease's state lands at the same key.
+  await p.lease('alice', 60_000);
+  assert.equal((JSON.parse((await redis.get(keys.reviewState('k'))) ?? '{}') as { status?: string }).status, 'leased');
 });
 
 test('an expired lease returns the item to the pool; only the holder can judge it, in time', async () => {

@@ -118,16 +118,11 @@ export class ReviewPool {
    * in no pool, and its retried job could never add it again.
    */
   async add(item: ReviewItem): Promise<boolean> {
-    const { reviewItem, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge } = this.keys;
+    const { reviewItem, reviewState, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge } = this.keys;
     const { fixed, state } = storedItem(item);
-    const keys = [reviewItem(item.inferenceId), this.stateKey(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge];
+    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge];
     const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId];
     return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, ...args))) === 1;
-  }
-
-  /** Where an item's state is kept, beside its fixed part (see item-lua.ts). */
-  private stateKey(id: string): string {
-    return `${this.prefix}:review:state:${id}`;
   }
 
   /**
@@ -264,7 +259,7 @@ export class ReviewPool {
   /** One item, as it stands at `now` (a lease that ran out reads as pending). */
   async get(id: string, now = Date.now()): Promise<ReviewItem | undefined> {
     await this.reclaimExpiredLeases(now);
-    const [fixed, state] = await this.call('reading an item', () => this.redis.mget(this.keys.reviewItem(id), this.stateKey(id)));
+    const [fixed, state] = await this.call('reading an item', () => this.redis.mget(this.keys.reviewItem(id), this.keys.reviewState(id)));
     return fixed === null || fixed === undefined ? undefined : parseItem(fixed, state ?? null);
   }
 
@@ -283,7 +278,7 @@ export class ReviewPool {
     const entries = await this.indexAfter(filter, page.cursor === undefined ? undefined : parseReviewCursor(page.cursor), scan);
     if (entries.length === 0) return { items: [], next: undefined };
     // Fixed parts then states, in one read.
-    const raws = await this.call('reading a page of items', () => this.redis.mget([...entries.map(([id]) => this.keys.reviewItem(id)), ...entries.map(([id]) => this.stateKey(id))]));
+    const raws = await this.call('reading a page of items', () => this.redis.mget([...entries.map(([id]) => this.keys.reviewItem(id)), ...entries.map(([id]) => this.keys.reviewState(id))]));
     const items: ReviewItem[] = [];
     const expired: string[] = [];
     let consumed = 0;

@@ -15,13 +15,15 @@
  */
 
 /** The fields a script may change; every other field of an item is fixed when it is added. */
-export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'closing', 'verdictId', 'brokenReason', 'brokenAt'] as const;
+export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'closing', 'verdictId', 'brokenReason', 'brokenAt', 'undoing'] as const;
 
 /**
  * Lua: `loadItem(prefix, id)` → the item's fixed part (decoded, read-only) and its state, or nil
  * when there is no item (never added, or expired: a fixed part without a state is one whose keys
  * are expiring, unless it is an item stored whole before the state had its own key).
- * `saveState(prefix, id, state)` writes the state alone, without expiry, and returns its JSON.
+ * `saveState(prefix, id, state)` writes the state alone, without expiry, and returns its JSON;
+ * `saveStateKeepingExpiry` keeps the expiry it had (a reviewed item's retention, when an undo
+ * marker is set or cleared on it).
  */
 export const itemStore = `
 local stateFields = { ${itemStateFields.map((field) => `'${field}'`).join(', ')} }
@@ -40,6 +42,11 @@ local function saveState(prefix, id, state)
   redis.call('SET', prefix .. ':review:state:' .. id, encoded)
   return encoded
 end
+local function saveStateKeepingExpiry(prefix, id, state)
+  local encoded = cjson.encode(state)
+  redis.call('SET', prefix .. ':review:state:' .. id, encoded, 'KEEPTTL')
+  return encoded
+end
 `;
 
 /**
@@ -53,6 +60,7 @@ local function returnToPool(prefix, id, item, state)
   state.leasedBy = nil
   state.leaseExpiresAt = nil
   state.closing = nil
+  state.undoing = nil
   local encoded = saveState(prefix, id, state)
   redis.call('PERSIST', prefix .. ':review:item:' .. id)
   redis.call('ZREM', prefix .. ':review:leases', id)
@@ -64,12 +72,17 @@ end
 `;
 
 /**
- * Lua: whether a verdict is being kept on the item (a marker younger than the closing timeout).
- * An older marker is a request that died between its begin and its finish: it no longer blocks.
+ * Lua: whether a verdict is being kept on the item (`closingLive`: a `closing` marker younger
+ * than the closing timeout), or an undo of its verdict is (`undoLive`: an `undoing` marker, the
+ * same timeout; see undo-script.ts). An older marker is a request that died between its begin and
+ * its finish: it no longer blocks.
  */
 export const closingLive = `
 local function closingLive(state, now, closingStaleMs)
   return state.closing ~= nil and state.closing.at + closingStaleMs > now
+end
+local function undoLive(state, now, closingStaleMs)
+  return state.undoing ~= nil and state.undoing.at + closingStaleMs > now
 end
 `;
 
@@ -109,6 +122,7 @@ local function storeClosed(prefix, id, state, retentionMs)
   state.leasedBy = nil
   state.leaseExpiresAt = nil
   state.closing = nil
+  state.undoing = nil
   local encoded = cjson.encode(state)
   local stateKey = prefix .. ':review:state:' .. id
   if retentionMs > 0 then

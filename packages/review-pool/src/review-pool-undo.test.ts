@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { redisKeys } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from './review-pool.ts';
 import { testItem as item } from './test-item.ts';
@@ -79,4 +80,54 @@ test('an undo racing the same reviewer\'s next lease leaves them one live lease'
     assert.deepEqual(leased, ['a'], `round ${round}: the lease raced to ${next?.inferenceId ?? 'nothing'}`);
     assert.equal((await p.lease('alice', leaseMs))?.inferenceId, 'a');
   }
+});
+
+test('an undo being saved holds its item: no second undo until it is applied, cancelled, or its marker goes stale', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const p = new ReviewPool(redis, prefix, { retentionMs: 3_600_000, closingTimeoutMs: 1_000 });
+  await p.add(item('a', 0.9));
+  await p.lease('alice', leaseMs, { now: 10_000 });
+  const kept = await p.complete('a', 'alice', 'wrong-evidence', undefined, 10_100);
+
+  const begun = await p.beginUndo('a', 'alice', { windowMs, now: 10_200 });
+  assert.deepEqual([begun.item.status, begun.item.verdictId, begun.undoing.decidedAt, begun.undoing.at], ['reviewed', kept.verdictId, 10_200, 10_200]);
+  assert.equal((await redis.pttl(redisKeys(prefix).reviewState('a'))) > 0, true, 'still reviewed: its retention stays');
+  await assert.rejects(p.beginUndo('a', 'alice', { windowMs, now: 10_300 }), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  await assert.rejects(p.undo('a', 'alice', { windowMs, leaseMs, now: 10_300 }), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  await assert.rejects(p.undo('a', 'alice', { windowMs, leaseMs, now: 10_300, check: true }), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'a check says so too');
+  await assert.rejects(p.finishUndo('a', 'alice', 'another-token', { leaseMs, now: 10_300 }), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'the apply step needs the token');
+
+  // Cancelled (its write failed): the next undo begins at once.
+  await p.cancelUndo('a', 'another-token');
+  await assert.rejects(p.beginUndo('a', 'alice', { windowMs, now: 10_400 }), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'only its own token cancels it');
+  await p.cancelUndo('a', begun.undoing.token);
+  assert.equal((await redis.pttl(redisKeys(prefix).reviewState('a'))) > 0, true);
+  const second = await p.beginUndo('a', 'alice', { windowMs, now: 10_500 });
+
+  // Stale (its request died): no longer blocks; the new marker is the one that applies.
+  const third = await p.beginUndo('a', 'alice', { windowMs, now: 10_500 + 1_001 });
+  assert.notEqual(third.undoing.token, second.undoing.token);
+  await assert.rejects(p.finishUndo('a', 'alice', second.undoing.token, { leaseMs, now: 11_600 }), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  const undone = await p.finishUndo('a', 'alice', third.undoing.token, { leaseMs, now: 11_600 });
+  assert.deepEqual([undone.status, undone.leasedBy, undone.verdictId], ['leased', 'alice', undefined]);
+  assert.equal((JSON.parse((await redis.get(redisKeys(prefix).reviewState('a'))) ?? '{}') as { undoing?: unknown }).undoing, undefined, 'the marker goes with the undo');
+  await assert.rejects(p.finishUndo('a', 'alice', third.undoing.token, { leaseMs, now: 11_700 }), { code: 'REVIEW_NOT_REVIEWED' }, 'applied once');
+  assert.deepEqual(await p.undoCounts(), { 'm|2|wrong-evidence': 1 });
+});
+
+test('a retry whose retraction was written resumes: it replaces a live marker, and only it applies the undo', async () => {
+  const { p } = newPool();
+  await p.add(item('a', 0.9));
+  await p.lease('alice', leaseMs, { now: 10_000 });
+  const kept = await p.complete('a', 'alice', 'supports', undefined, 10_100);
+  const first = await p.beginUndo('a', 'alice', { windowMs, now: 10_200 });
+  const resumed = await p.beginUndo('a', 'alice', { windowMs, verdictId: kept.verdictId ?? '', decidedAt: 10_200, resume: true, now: 10_300 });
+  assert.equal(resumed.undoing.decidedAt, 10_200, "the retraction's time");
+  await assert.rejects(p.finishUndo('a', 'alice', first.undoing.token, { leaseMs, now: 10_400 }), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  assert.equal((await p.finishUndo('a', 'alice', resumed.undoing.token, { leaseMs, now: 10_400 })).status, 'leased');
+  await assert.rejects(
+    p.beginUndo('a', 'alice', { windowMs, verdictId: kept.verdictId ?? '', decidedAt: 10_200, resume: true, now: 10_500 }),
+    { code: 'REVIEW_NOT_REVIEWED' },
+    'undone already',
+  );
 });

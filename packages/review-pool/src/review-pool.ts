@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { parseItem, readItem, scriptItem, storedItem } from './stored-item.ts';
-import { undoScript } from './undo-script.ts';
+import { beginUndoScript, cancelUndoScript, finishUndoScript } from './undo-script.ts';
 import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
 const notLeased = (id: string, reviewer: string) =>
@@ -18,6 +18,23 @@ const inProgress = (id: string) =>
 export type BegunVerdict =
   | { readonly state: 'begun'; readonly item: ReviewItem & { closing: NonNullable<ReviewItem['closing']> } }
   | { readonly state: 'done'; readonly item: ReviewItem };
+
+/**
+ * An undo being saved (see beginUndo): set on the reviewed item until the undo is applied, the
+ * write fails (cancelUndo) or the closing timeout passes. `decidedAt`: the undo's decision time
+ * (epoch ms, the retraction's `retractedAt`); `at`: when the marker was set.
+ */
+export interface UndoMarker {
+  readonly token: string;
+  readonly decidedAt: number;
+  readonly at: number;
+}
+
+/** What `beginUndo` found: the item as reviewed (the verdict being taken back) and the marker it now holds. */
+export interface BegunUndo {
+  readonly item: ReviewItem;
+  readonly undoing: UndoMarker;
+}
 
 export interface ReviewListFilter {
   readonly status?: ReviewItem['status'];
@@ -40,9 +57,14 @@ export interface ReviewBacklog {
 export const defaultSkipMemoryMs = 7 * 24 * 3600 * 1000;
 
 /**
- * How long a verdict being kept blocks its item (no other verdict, release, skip or lease). Far
- * longer than one review.json write should take; only a request that died leaves a marker this
- * old, and then the item goes back to the pool.
+ * How long a verdict being kept blocks its item (no other verdict, release, skip or lease), and an
+ * undo being saved blocks other undos of it. It must outlast any review.json write a live request
+ * can still land, or a stalled write could overwrite one made after its marker stopped blocking:
+ * the S3 store gives up on a put after 3 attempts of at most 2 s connecting and 5 s of silence
+ * each, plus the SDK's backoff (well under a second at these attempt counts), about 22 s in all
+ * (review.json is a few KiB, sent at once, so the silence limit bounds its whole exchange); the
+ * filesystem store writes a local file. Only a request that died leaves a marker this old, and
+ * then the item goes back to the pool (a verdict) or may be undone again (an undo).
  */
 export const defaultClosingTimeoutMs = 60_000;
 
@@ -91,7 +113,7 @@ export class ReviewPool {
 
   /**
    * `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it.
-   * `closingTimeoutMs`: how long a verdict being kept may block its item (see beginVerdict).
+   * `closingTimeoutMs`: how long a verdict being kept, or an undo being saved, may block its item (see beginVerdict, beginUndo).
    * `retentionMs`: how long a reviewed or broken item stays listed (0: for ever).
    * `onInvalidItem`: told of each stored item a listing skipped because it fails its schema.
    */
@@ -192,20 +214,64 @@ export class ReviewPool {
   }
 
   /**
-   * Takes back the reviewer's own verdict within `windowMs` of it: the item is leased to them
-   * again for `leaseMs` (a fresh lease; the item they were handed after it goes back to the pool,
-   * so they hold one live lease), its verdict gone from the pool (review.json keeps it, with its
-   * retraction: the caller's to write). `check: true` only checks (the same refusals, nothing
-   * changed), so the retraction is written only for an undo that will be taken. `decidedAt` is
-   * when the undo was decided (the window is checked against it; `now` by default), `verdictId`
-   * the verdict it takes back (the item's, by default).
+   * First step of taking back the reviewer's own verdict, within `windowMs` of it: checks the
+   * undo and marks the reviewed item as being undone with a fresh token (a Lua script, so the
+   * check and the marker are one step). From then until `finishUndo`, `cancelUndo` or the closing
+   * timeout, no other undo of it begins (REVIEW_VERDICT_IN_PROGRESS): the caller may rewrite
+   * review.json, knowing no other request is writing it. `decidedAt` is when the undo was decided
+   * (the window is checked against it; `now` by default), `verdictId` the verdict it takes back
+   * (the item's, by default). `resume: true` is for a retry that found its retraction in
+   * review.json already (it writes nothing): a live marker is replaced instead of refused.
    * REVIEW_NOT_FOUND; REVIEW_NOT_REVIEWED (not reviewed, or no longer with that verdict);
-   * REVIEW_NOT_YOURS (another reviewer's verdict); REVIEW_UNDO_EXPIRED (the window passed).
+   * REVIEW_NOT_YOURS (another reviewer's verdict); REVIEW_UNDO_EXPIRED (the window passed);
+   * REVIEW_VERDICT_IN_PROGRESS (another undo of it is being saved).
+   */
+  async beginUndo(id: string, reviewer: string, options: { windowMs: number; verdictId?: string; decidedAt?: number; now?: number; resume?: boolean }): Promise<BegunUndo> {
+    const [fixed, state, token, decidedAt, at] = await this.undoStep(id, reviewer, options, options.resume === true ? 'resume' : 'begin');
+    if (token === undefined || decidedAt === undefined || at === undefined) throw new ReviewPoolError('REVIEW_ITEM_INVALID', `"${id}" began an undo but holds no marker`);
+    return { item: scriptItem([fixed, state]), undoing: { token, decidedAt, at } };
+  }
+
+  /**
+   * Last step: applies the undo begun under `token`. The item is leased to its reviewer again for
+   * `leaseMs` (a fresh lease; the item they were handed after it goes back to the pool, so they
+   * hold one live lease), its verdict gone from the pool (review.json keeps it, with its
+   * retraction). REVIEW_NOT_REVIEWED once applied (by this token or a retry's);
+   * REVIEW_VERDICT_IN_PROGRESS when the item no longer holds this token's marker (a retry took
+   * over, or it went stale and another undo began): send the undo again.
+   */
+  async finishUndo(id: string, reviewer: string, token: string, options: { leaseMs: number; now?: number }): Promise<ReviewItem> {
+    const args = [id, reviewer, token, options.now ?? Date.now(), options.leaseMs, this.closingTimeoutMs];
+    return this.leaseHolderScript(id, reviewer, finishUndoScript, args);
+  }
+
+  /** Clears the undo marker of `token` (its review.json write failed), so the undo can be sent again at once. */
+  async cancelUndo(id: string, token: string): Promise<void> {
+    await this.call(`acting on "${id}"`, () => this.redis.eval(cancelUndoScript, 0, this.prefix, id, token));
+  }
+
+  /**
+   * Begins and finishes an undo at once, for callers that keep no record of their own (tests,
+   * tools); `check: true` only checks (the same refusals, nothing changed, no marker).
    */
   async undo(id: string, reviewer: string, options: { windowMs: number; leaseMs: number; verdictId?: string; decidedAt?: number; now?: number; check?: boolean }): Promise<ReviewItem> {
+    if (options.check === true) {
+      const [fixed, state] = await this.undoStep(id, reviewer, options, 'check');
+      return scriptItem([fixed, state]);
+    }
+    const { undoing } = await this.beginUndo(id, reviewer, options);
+    return this.finishUndo(id, reviewer, undoing.token, { leaseMs: options.leaseMs, ...(options.now === undefined ? {} : { now: options.now }) });
+  }
+
+  private async undoStep(id: string, reviewer: string, options: { windowMs: number; verdictId?: string; decidedAt?: number; now?: number }, mode: 'begin' | 'resume' | 'check') {
     const now = options.now ?? Date.now();
-    const args = [id, reviewer, options.verdictId ?? '', options.decidedAt ?? now, now, options.windowMs, options.leaseMs, this.closingTimeoutMs, options.check === true ? '0' : '1'];
-    return this.leaseHolderScript(id, reviewer, undoScript, args);
+    const args = [id, reviewer, options.verdictId ?? '', options.decidedAt ?? now, now, options.windowMs, this.closingTimeoutMs, randomUUID(), mode];
+    try {
+      return await this.holderScript<[string, string, string?, number?, number?]>(id, reviewer, beginUndoScript, args);
+    } catch (error) {
+      if (!(error instanceof ReviewPoolError && error.code === 'REVIEW_VERDICT_IN_PROGRESS')) throw error;
+      throw new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `an undo of the verdict on "${id}" is being saved right now; wait for its answer (send the undo again if that one fails)`);
+    }
   }
 
   /**
@@ -228,6 +294,7 @@ export class ReviewPool {
       // The script's own refusals, as its error reply (the cause of the QueueUnavailableError) states them.
       const reply = String((error as Error).cause ?? '');
       if (reply.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
+      if (reply.includes('UNDO_INTERRUPTED')) throw new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `the undo of "${id}" no longer holds its marker (a retry took it over, or it outlived the closing timeout): send the undo again`);
       if (reply.includes('NOT_LEASED')) throw notLeased(id, reviewer);
       if (reply.includes('IN_PROGRESS')) throw inProgress(id);
       if (reply.includes('NOT_REVIEWED')) throw new ReviewPoolError('REVIEW_NOT_REVIEWED', `"${id}" holds no verdict to undo (it is not reviewed, or its verdict changed since)`);

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ReviewDocument, type ReviewItem, reviewDocumentSchema } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
-import { type BlobStore, FsBlobStore } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore, StorageError } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import { ReviewDesk } from './review-desk.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
@@ -23,11 +23,12 @@ after(async () => {
 });
 
 const fsStore = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-undo-test-secret' });
-/** The filesystem store, with a step run after each put. */
-function hookedStore(afterPut: () => Promise<void>): BlobStore {
+/** The filesystem store, with a step run before and after each put. */
+function hookedStore(afterPut: () => Promise<void>, beforePut: () => Promise<void> = async () => {}): BlobStore {
   return {
     parallelism: fsStore.parallelism,
     put: async (key, body, options) => {
+      await beforePut();
       await fsStore.put(key, body, options);
       await afterPut();
     },
@@ -130,4 +131,66 @@ test('a Redis failure after the retraction is written: the retry applies it, eve
   const document = await documentOf(id);
   assert.ok(document.schemaVersion === 2);
   assert.equal(document.retractions.length, 1, 'the retry found its retraction');
+});
+
+test('an undo whose write stalls holds the item: a retried undo is refused, the first completes, and the verdict given after it stays in review.json', async () => {
+  const pool = newPool();
+  const id = `stall-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  const d = desk(pool);
+  let putEntered!: () => void;
+  const entered = new Promise<void>((resolve) => (putEntered = resolve));
+  let releasePut!: () => void;
+  const held = new Promise<void>((resolve) => (releasePut = resolve));
+  const stalled = desk(pool, {
+    store: hookedStore(async () => {}, async () => {
+      putEntered();
+      await held;
+    }),
+  });
+  const v1 = await d.judge(id, 'alice', 'wrong-evidence', undefined);
+
+  const first = stalled.undo(id, 'alice');
+  await entered; // its retraction is on its way to storage, with the document it read
+  await assert.rejects(d.undo(id, 'alice'), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'the retry is refused while the first holds the item');
+  assert.equal((await documentOf(id)).schemaVersion, 1, 'the refused retry wrote nothing');
+  assert.equal((await pool.get(id))?.verdictId, v1.verdictId, '…and the verdict is still kept');
+
+  releasePut();
+  const leased = await first;
+  assert.deepEqual([leased.status, leased.leasedBy], ['leased', 'alice'], 'the first undo completes');
+  const v2 = await d.judge(id, 'alice', 'supports', 'second thought');
+
+  const document = await documentOf(id);
+  assert.deepEqual(document.reviews.map((r) => r.verdictId), [v1.verdictId, v2.verdictId], "the later verdict's entry is kept");
+  assert.ok(document.schemaVersion === 2);
+  assert.deepEqual(document.retractions.map((r) => r.verdictId), [v1.verdictId], 'one retraction');
+  const kept = await pool.get(id);
+  assert.deepEqual([kept?.status, kept?.verdictId], ['reviewed', v2.verdictId], 'the pool and review.json agree on the kept verdict');
+});
+
+test('a failed undo write releases the item: the undo can be sent again at once, and writes one retraction', async () => {
+  const pool = newPool();
+  const id = `failed-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  let failNext = false;
+  const d = desk(pool, {
+    store: hookedStore(async () => {}, async () => {
+      if (!failNext) return;
+      failNext = false;
+      throw new StorageError('STORAGE_UNAVAILABLE', 'storage is down', { transient: true });
+    }),
+  });
+  const slip = await d.judge(id, 'alice', 'unsure', undefined);
+  failNext = true;
+  await assert.rejects(d.undo(id, 'alice'), { code: 'STORAGE_UNAVAILABLE' });
+  assert.equal((await documentOf(id)).schemaVersion, 1, 'nothing retracted');
+  assert.equal((await pool.get(id))?.verdictId, slip.verdictId);
+  const leased = await d.undo(id, 'alice');
+  assert.deepEqual([leased.status, leased.leasedBy], ['leased', 'alice'], 'not refused as in progress');
+  const document = await documentOf(id);
+  assert.ok(document.schemaVersion === 2);
+  assert.deepEqual(document.retractions.map((r) => r.verdictId), [slip.verdictId]);
 });

@@ -171,40 +171,47 @@ export class ReviewDesk {
    * Takes back the reviewer's own verdict, within the undo window: the item is leased to them
    * again, a fresh lease (the item they were handed after it goes back to the pool). review.json
    * keeps the verdict and gains a retraction naming it (who, when): the file is the audit trail.
-   * The pool checks first (nothing is written for an undo it would refuse), the retraction is
-   * appended, then the pool applies the undo with the time it was decided, so the time the write
-   * takes never pushes it out of the window. A retry (after a storage or Redis failure) finds its
-   * retraction and applies it with that retraction's time, writing no second one. Should the pool
-   * never be reached again, review.json retracts a verdict the pool still holds, which is the same
-   * kind of mismatch as a verdict whose request died (the kept verdict is the one whose ids match).
+   * As a verdict is kept, in three steps: the pool checks the undo and marks the item as being
+   * undone (one Lua step: nothing is written for an undo it would refuse, and while the marker is
+   * live no other undo of the item begins, REVIEW_VERDICT_IN_PROGRESS), the retraction is
+   * appended to review.json (read and written under the marker, so no other request's write can
+   * land in between and be lost), then the pool applies the undo for the marker's token, with the
+   * time it was decided, so the time the write takes never pushes it out of the window. A failed
+   * write releases the marker (the undo can be sent again at once). A retry (after a Redis
+   * failure) finds its retraction and applies it with that retraction's time, writing no second
+   * one. Should the pool never be reached again, review.json retracts a verdict the pool still
+   * holds, which is the same kind of mismatch as a verdict whose request died (the kept verdict is
+   * the one whose ids match).
    */
   async undo(id: string, reviewer: string): Promise<ReviewItem> {
     const { pool, undoMs: windowMs, leaseMs } = this.deps;
     const found = await pool.get(id);
-    let decidedAt = Date.now();
-    let previous: ReviewDocument | undefined;
-    let written = false;
+    let begin: Parameters<ReviewPool['beginUndo']>[2] = { windowMs };
     if (found?.status === 'reviewed' && found.reviewer === reviewer && found.verdictId !== undefined) {
-      previous = await this.readReview(found, 'the undo');
-      const earlier = previous?.schemaVersion === 2 ? previous.retractions.find((r) => r.verdictId === found.verdictId) : undefined;
-      if (earlier) {
-        decidedAt = Date.parse(earlier.retractedAt);
-        written = true;
+      const { verdictId } = found;
+      // Only to find a retraction written already (a retry); the document is read again under the marker.
+      const document = await this.readReview(found, 'the undo');
+      const earlier = document?.schemaVersion === 2 ? document.retractions.find((r) => r.verdictId === verdictId) : undefined;
+      begin = earlier ? { windowMs, verdictId, decidedAt: Date.parse(earlier.retractedAt), resume: true } : { windowMs, verdictId };
+    }
+    // Refused here (NOT_FOUND, NOT_REVIEWED, NOT_YOURS, UNDO_EXPIRED, VERDICT_IN_PROGRESS) before anything is written.
+    const { item: reviewed, undoing } = await pool.beginUndo(id, reviewer, begin);
+    if (begin.resume !== true && reviewed.verdict !== undefined) {
+      const retraction: ReviewRetraction = { verdictId: reviewed.verdictId ?? '', verdict: reviewed.verdict, retractedBy: reviewer, retractedAt: new Date(undoing.decidedAt).toISOString() };
+      try {
+        await this.writeReview(reviewed, await this.readReview(reviewed, 'the undo'), (document) => ({
+          schemaVersion: 2,
+          inferenceId: document.inferenceId,
+          reviews: document.reviews,
+          retractions: [...(document.schemaVersion === 2 ? document.retractions : []), retraction],
+        }));
+      } catch (error) {
+        // Nothing was retracted: let the undo be sent again now rather than after the closing timeout.
+        await pool.cancelUndo(id, undoing.token).catch(() => undefined);
+        throw error;
       }
     }
-    // Refused here (NOT_FOUND, NOT_REVIEWED, NOT_YOURS, UNDO_EXPIRED) before anything is written.
-    const reviewed = await pool.undo(id, reviewer, { windowMs, leaseMs, decidedAt, check: true });
-    const verdictId = reviewed.verdictId ?? '';
-    if (!written && reviewed.verdict !== undefined) {
-      const retraction: ReviewRetraction = { verdictId, verdict: reviewed.verdict, retractedBy: reviewer, retractedAt: new Date(decidedAt).toISOString() };
-      await this.writeReview(reviewed, previous ?? (await this.readReview(reviewed, 'the undo')), (document) => ({
-        schemaVersion: 2,
-        inferenceId: document.inferenceId,
-        reviews: document.reviews,
-        retractions: [...(document.schemaVersion === 2 ? document.retractions : []), retraction],
-      }));
-    }
-    const leased = await pool.undo(id, reviewer, { windowMs, leaseMs, decidedAt, verdictId });
+    const leased = await pool.finishUndo(id, reviewer, undoing.token, { leaseMs });
     this.deps.onUndo?.(reviewed);
     return leased;
   }

@@ -155,8 +155,10 @@ test('a verdict being kept holds its item: no second verdict, release, skip or l
   await assert.rejects(p.beginVerdict('v', 'alice', 'unsure', undefined, 10_200), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
   await assert.rejects(p.release('v', 'alice', 10_200), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
   await assert.rejects(p.skip('v', 'alice', 10_200), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
-  const retry = await p.beginVerdict('v', 'alice', 'supports', 'ok', 10_300);
-  assert.equal(retry.state === 'begun' && retry.item.closing.token, token, 'the same verdict again is a retry: same token');
+  await assert.rejects(p.beginVerdict('v', 'alice', 'supports', 'ok', 10_300), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'the same verdict again waits too: its write would race the first');
+  await assert.rejects(p.beginVerdict('v', 'alice', 'supports', 'ok', 10_300, { resume: 'another-token' }), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'only its own token resumes it');
+  const retry = await p.beginVerdict('v', 'alice', 'supports', 'ok', 10_300, { resume: token });
+  assert.equal(retry.state === 'begun' && retry.item.closing.token, token, 'a retry that found its entry written resumes the marker: same token');
   assert.equal(await p.lease('bob', 60_000, { now: 10_700 }), undefined, "alice's lease ran out but her verdict is being kept");
   await assert.rejects(p.beginVerdict('v', 'bob', 'unsure', undefined, 10_700), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
   const { item: closed, closedNow } = await p.finishVerdict('v', token);
@@ -165,6 +167,33 @@ test('a verdict being kept holds its item: no second verdict, release, skip or l
   assert.deepEqual(await p.verdictCounts(), { 'm|2|supports': 1 });
   assert.equal((await p.beginVerdict('v', 'alice', 'supports', 'ok', 10_800)).state, 'done', 'a retry after the answer was lost');
   await assert.rejects(p.beginVerdict('v', 'alice', 'unsure', undefined, 10_800), { code: 'REVIEW_NOT_LEASED' });
+});
+
+test('a failed write cancels its marker: the verdict can be sent again at once, and the lease keeps its own expiry', async () => {
+  const p = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`, { closingTimeoutMs: 1_000 });
+  await p.add(item('c', 0.5));
+  await p.lease('alice', 500, { now: 10_000 });
+  const begun = await p.beginVerdict('c', 'alice', 'supports', undefined, 10_100);
+  const token = begun.state === 'begun' ? begun.item.closing.token : '';
+  await p.cancelVerdict('c', 'another-token');
+  await assert.rejects(p.beginVerdict('c', 'alice', 'supports', undefined, 10_200), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'only its own token cancels it');
+  await p.cancelVerdict('c', token);
+  assert.equal((await p.get('c', 10_200))?.closing, undefined);
+  const again = await p.beginVerdict('c', 'alice', 'supports', undefined, 10_200);
+  assert.ok(again.state === 'begun' && again.item.closing.token !== token, 'a fresh marker');
+  await p.cancelVerdict('c', again.state === 'begun' ? again.item.closing.token : '');
+  assert.deepEqual([(await p.get('c', 10_600))?.status], ['pending'], 'no marker: the lease runs out at its own time');
+});
+
+test('a stale marker of the same verdict is taken over with its token (the dead request may have written its entry)', async () => {
+  const p = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`, { closingTimeoutMs: 1_000 });
+  await p.add(item('s', 0.5));
+  await p.lease('alice', 60_000, { now: 10_000 });
+  const begun = await p.beginVerdict('s', 'alice', 'supports', undefined, 10_100);
+  const token = begun.state === 'begun' ? begun.item.closing.token : '';
+  const taken = await p.beginVerdict('s', 'alice', 'supports', undefined, 11_200);
+  assert.deepEqual(taken.state === 'begun' && [taken.item.closing.token, taken.item.closing.at], [token, 11_200]);
+  await assert.rejects(p.beginVerdict('s', 'alice', 'supports', undefined, 11_300), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'and holds the item again');
 });
 
 test('a verdict marker older than the closing timeout (its request died) no longer holds the item', async () => {
@@ -359,6 +388,7 @@ test('Redis failing is QueueUnavailableError on every call, never a bare ioredis
       ['lease', () => p.lease('alice', 60_000)],
       ['release', () => p.release('x', 'alice')],
       ['beginVerdict', () => p.beginVerdict('x', 'alice', 'supports', undefined)],
+      ['cancelVerdict', () => p.cancelVerdict('x', 'token')],
       ['get', () => p.get('x')],
       ['list', () => p.list({}, { limit: 10 })],
       ['backlog', () => p.backlog()],

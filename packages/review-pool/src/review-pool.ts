@@ -6,13 +6,13 @@ import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, re
 import { ReviewPoolError } from './review-pool-error.ts';
 import { parseItem, readItem, scriptItem, storedItem } from './stored-item.ts';
 import { beginUndoScript, cancelUndoScript, finishUndoScript } from './undo-script.ts';
-import { beginVerdictScript, finishVerdictScript } from './verdict-script.ts';
+import { beginVerdictScript, cancelVerdictScript, finishVerdictScript } from './verdict-script.ts';
 
 const notLeased = (id: string, reviewer: string) =>
   new ReviewPoolError('REVIEW_NOT_LEASED', `"${id}" is not leased to ${reviewer} (never leased, leased to someone else, or the lease expired): lease it again with GET /v1/reviews/next`);
 
 const inProgress = (id: string) =>
-  new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `another verdict on "${id}" is being saved right now; wait for its answer (send the same verdict again to retry it)`);
+  new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `a verdict on "${id}" (this one or another) is being saved right now; wait for its answer (send the verdict again if that one fails)`);
 
 /** What `beginVerdict` found: a verdict to keep now (`begun`, the item holds its marker) or one kept already (`done`). */
 export type BegunVerdict =
@@ -162,12 +162,17 @@ export class ReviewPool {
   /**
    * First step of keeping a verdict: while the reviewer holds the lease, marks the item as closing
    * with a fresh token (the verdict's id). From then until `finishVerdict` (or the closing
-   * timeout), no other verdict, release or skip is taken (REVIEW_VERDICT_IN_PROGRESS), and the
-   * item is not leased again even if the lease runs out. The same verdict sent again (a retry)
-   * gets the same token back; one already kept answers `done`.
+   * timeout, or `cancelVerdict`), no other verdict, release or skip is taken
+   * (REVIEW_VERDICT_IN_PROGRESS), not even the same verdict sent again, so the caller may rewrite
+   * review.json knowing no other request is writing it; and the item is not leased again even if
+   * the lease runs out. One already kept (the same reviewer, verdict and comment) answers `done`.
+   * A marker of the same verdict that outlived the closing timeout is taken over with its token.
+   * `resume` (a token) is for a retry that found that token's entry in review.json already (it
+   * writes nothing): that token's marker is answered `begun` instead of refused.
    */
-  async beginVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now()): Promise<BegunVerdict> {
-    const [state, ...stored] = await this.holderScript<[string, string, string]>(id, reviewer, beginVerdictScript, [id, reviewer, verdict, comment ?? '', now, randomUUID(), this.closingTimeoutMs]);
+  async beginVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now(), options: { resume?: string } = {}): Promise<BegunVerdict> {
+    const args = [id, reviewer, verdict, comment ?? '', now, randomUUID(), this.closingTimeoutMs, options.resume ?? ''];
+    const [state, ...stored] = await this.holderScript<[string, string, string]>(id, reviewer, beginVerdictScript, args);
     const item = scriptItem(stored);
     if (state === 'done') return { state, item };
     const { closing } = item;
@@ -183,6 +188,11 @@ export class ReviewPool {
   async finishVerdict(id: string, token: string): Promise<{ item: ReviewItem; closedNow: boolean }> {
     const [state, ...stored] = await this.holderScript<[string, string, string]>(id, 'this request', finishVerdictScript, [id, token, this.retentionMs]);
     return { item: scriptItem(stored), closedNow: state === 'closed' };
+  }
+
+  /** Clears the verdict marker of `token` (its review.json write failed), so the verdict can be sent again at once. */
+  async cancelVerdict(id: string, token: string): Promise<void> {
+    await this.call(`acting on "${id}"`, () => this.redis.eval(cancelVerdictScript, 0, this.prefix, id, token));
   }
 
   /** Begins and finishes a verdict at once: for callers that keep no record of their own (tests, tools). */

@@ -4,19 +4,28 @@ import { itemLua } from './item-lua.ts';
  * A verdict is kept in three steps: this script marks the item as closing (atomically, while
  * the reviewer holds its lease), the review service appends the verdict to review.json under the
  * marker's token, then `finishVerdictScript` closes the item for that token. The marker is what
- * makes the steps one: a second verdict cannot begin while it is live, the lease script does not
- * hand the item to anyone else even if the lease runs out meanwhile, and a retry of the same
- * verdict gets the same token back, so it writes the same review.json entry and closes the item
- * once.
+ * makes the steps one and the review.json write exclusive (it is a read-modify-write of the whole
+ * file): while it is live no other verdict begins, not even the same verdict sent again
+ * (IN_PROGRESS; a retry that wrote while the first request's put was stalled could have that put
+ * land after a later write, an undo's retraction, and erase it), and the lease script does not
+ * hand the item to anyone else even if the lease runs out meanwhile. A failed write clears it
+ * (`cancelVerdictScript`); a marker older than the closing timeout (its request died) no longer
+ * blocks, and the same verdict then takes it over with its token, so a retry finds the entry the
+ * dead request may have written instead of adding a second one.
+ *
+ * `resume` (a token): the caller found that token's entry in review.json already (a retry after a
+ * Redis failure, whose write landed): there is nothing left to write, so that token's marker,
+ * live or not, is answered as begun instead of refused, and the item is closed with it.
  *
  * ARGV: prefix, id, reviewer, verdict, comment ('' = none), now (ms), token (for a new marker),
- * closing timeout (ms; an older marker no longer blocks).
+ * closing timeout (ms; an older marker no longer blocks), resume token ('' = none).
  * Returns { 'begun', fixed JSON, state JSON with its marker } or { 'done', fixed JSON, state
  * JSON } (this very verdict was kept already: a retry after the answer was lost), or an error
- * reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS (another verdict on the item is being kept).
+ * reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS (a verdict on the item, this one or another, is being
+ * kept).
  */
 export const beginVerdictScript = `${itemLua}
-local prefix, id, reviewer, verdict, comment, now, token, closingStaleMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
+local prefix, id, reviewer, verdict, comment, now, token, closingStaleMs, resume = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
 local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
@@ -27,13 +36,15 @@ if state.status == 'reviewed' then
   if state.verdictId and same(state) then return { 'done', fixed, cjson.encode(state) } end
   return redis.error_reply('NOT_LEASED')
 end
-if state.status == 'leased' and state.closing and state.closing.reviewer == reviewer and same(state.closing) then
-  return { 'begun', fixed, cjson.encode(state) }
-end
+local closing = state.closing
+local ours = state.status == 'leased' and closing and closing.reviewer == reviewer and same(closing)
+if ours and resume ~= '' and closing.token == resume then return { 'begun', fixed, cjson.encode(state) } end
 if state.status == 'leased' and closingLive(state, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
 if state.status ~= 'leased' or state.leasedBy ~= reviewer or state.leaseExpiresAt < now then
   return redis.error_reply('NOT_LEASED')
 end
+-- A stale marker of this very verdict: its request died, perhaps after writing its entry.
+if ours then token = closing.token end
 state.closing = { token = token, reviewer = reviewer, verdict = verdict, at = now }
 if comment ~= '' then state.closing.comment = comment end
 local encoded = saveState(prefix, id, state)
@@ -69,4 +80,21 @@ state.verdictId = token
 local encoded = storeClosed(prefix, id, state, retentionMs)
 redis.call('HINCRBY', prefix .. ':review:verdicts', item.model .. '|' .. item.predictedClass .. '|' .. state.verdict, 1)
 return { 'closed', fixed, encoded }
+`;
+
+/**
+ * Clears the verdict marker of `token` (its review.json write failed: nothing was written), so the
+ * verdict can be sent again at once instead of after the closing timeout. The item stays leased
+ * until its lease runs out, as before the verdict began. Any other marker, or none, is left alone.
+ * ARGV: prefix, id, token. Returns 1 when cleared, 0 otherwise.
+ */
+export const cancelVerdictScript = `${itemLua}
+local prefix, id, token = ARGV[1], ARGV[2], ARGV[3]
+local item, state = loadItem(prefix, id)
+if not (item and state.status == 'leased' and state.closing and state.closing.token == token) then return 0 end
+state.closing = nil
+saveState(prefix, id, state)
+-- The begin script moved the lease's expiry to the marker's timeout; back to the lease's own.
+redis.call('ZADD', prefix .. ':review:leases', state.leaseExpiresAt, id)
+return 1
 `;

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ReviewDocument, type ReviewItem, reviewDocumentSchema } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
-import { type BlobStore, FsBlobStore } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore, StorageError } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import { ReviewDesk } from './review-desk.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
@@ -72,18 +72,25 @@ test('two overlapping verdicts from the holder: one wins, the other is refused, 
   assert.equal(reviews[0]?.verdictId, kept?.verdictId);
 });
 
-test('the same verdict sent twice at once is kept once and both callers are told it was kept', async () => {
+test('the same verdict sent twice at once is kept once: the second waits for the first (REVIEW_VERDICT_IN_PROGRESS), then is answered with the kept verdict', async () => {
   const pool = newPool();
   const id = `twice-${Date.now()}`;
   await pool.add(item(id));
   await pool.lease('alice', 60_000);
   const kept: ReviewItem[] = [];
-  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: () => sleep(50) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60, onVerdict: (closed) => kept.push(closed) });
-  const [a, b] = await Promise.all([desk.judge(id, 'alice', 'supports', 'fine'), desk.judge(id, 'alice', 'supports', 'fine')]);
-  assert.deepEqual([a.status, b.status, a.verdictId], ['reviewed', 'reviewed', b.verdictId]);
+  let puts = 0;
+  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: () => ((puts += 1), sleep(50)) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60, onVerdict: (closed) => kept.push(closed) });
+  const [a, b] = await Promise.allSettled([desk.judge(id, 'alice', 'supports', 'fine'), desk.judge(id, 'alice', 'supports', 'fine')]);
+  const won = [a, b].filter((r) => r.status === 'fulfilled');
+  const lost = [a, b].filter((r) => r.status === 'rejected');
+  assert.equal(won.length, 1, 'one request keeps it');
+  assert.equal((lost[0]?.reason as { code?: string }).code, 'REVIEW_VERDICT_IN_PROGRESS', 'the other does not write meanwhile');
+  assert.equal(puts, 1, 'review.json written once');
   assert.deepEqual(summary(await reviewsOf(id)), ['alice:supports']);
   assert.equal(kept.length, 1, 'counted once');
   assert.deepEqual(await pool.verdictCounts(), { 'm|1|supports': 1 });
+  const again = await desk.judge(id, 'alice', 'supports', 'fine');
+  assert.deepEqual([again.status, again.verdictId, puts], ['reviewed', won[0]?.value.verdictId, 1], 'sent again once kept: answered from the pool, nothing written');
 });
 
 test('a lease that runs out during a slow write: the verdict is kept, nobody else gets the item meanwhile', async () => {
@@ -149,4 +156,71 @@ test('a review.json that is not a review document is never overwritten: REVIEW_D
   await assert.rejects(desk.judge(id, 'alice', 'supports', undefined), { code: 'REVIEW_DOCUMENT_INVALID' });
   assert.equal((await store.get(`m/v1/dt=2026-11-26/${id}/review.json`)).toString(), '{"reviews": "lost?"}');
   assert.equal((await pool.get(id))?.status, 'leased');
+});
+
+test('a verdict whose write stalls holds the item: the same verdict sent again is refused and writes nothing, and an undo after it keeps its retraction', async () => {
+  const pool = newPool();
+  const id = `stall-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  let putEntered!: () => void;
+  const entered = new Promise<void>((resolve) => (putEntered = resolve));
+  let releasePut!: () => void;
+  const held = new Promise<void>((resolve) => (releasePut = resolve));
+  const stalled = new ReviewDesk({ pool, store: hookedStore({ beforePut: async () => (putEntered(), await held) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
+  let puts = 0;
+  const d = new ReviewDesk({ pool, store: hookedStore({ beforePut: async () => void (puts += 1) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
+  const path = join(rootDir, `m/v1/dt=2026-11-26/${id}/review.json`);
+
+  const first = stalled.judge(id, 'alice', 'supports', undefined);
+  await entered; // its entry is on its way to storage, with the document it read (none)
+  // Before the fix the retry took the live marker's token, wrote review.json and closed the
+  // item, so an undo could write its retraction while the first put was still on its way, and
+  // that put then landed over it.
+  await assert.rejects(d.judge(id, 'alice', 'supports', undefined), { code: 'REVIEW_VERDICT_IN_PROGRESS' }, 'the retry is refused while the first holds the item');
+  assert.equal(puts, 0, 'the refused retry wrote nothing');
+  await assert.rejects(readFile(path), { code: 'ENOENT' }, 'review.json not written yet');
+  await assert.rejects(d.undo(id, 'alice'), { code: 'REVIEW_NOT_REVIEWED' }, 'nothing to undo until the first is kept');
+
+  releasePut();
+  const v1 = await first;
+  assert.deepEqual([v1.status, v1.verdict], ['reviewed', 'supports']);
+  const again = await d.judge(id, 'alice', 'supports', undefined);
+  assert.deepEqual([again.verdictId, puts], [v1.verdictId, 0], 'sent again once kept: answered from the pool, nothing written');
+  const leased = await d.undo(id, 'alice');
+  assert.deepEqual([leased.status, leased.leasedBy], ['leased', 'alice']);
+  await sleep(50); // a stale put, were one still on its way, would land here
+
+  const document = reviewDocumentSchema.parse(JSON.parse(await readFile(path, 'utf8')));
+  assert.deepEqual(document.reviews.map((r) => [r.verdict, r.verdictId]), [['supports', v1.verdictId]], 'the verdict, once');
+  assert.ok(document.schemaVersion === 2, 'not overwritten by a stale version 1 document');
+  assert.deepEqual(document.retractions.map((r) => [r.verdictId, r.retractedBy]), [[v1.verdictId, 'alice']], 'and its retraction');
+});
+
+test('a failed verdict write releases the item: the verdict can be sent again at once, and is written once', async () => {
+  const pool = newPool();
+  const id = `failed-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  let failNext = true;
+  const desk = new ReviewDesk({
+    pool,
+    store: hookedStore({
+      beforePut: async () => {
+        if (!failNext) return;
+        failNext = false;
+        throw new StorageError('STORAGE_UNAVAILABLE', 'storage is down', { transient: true });
+      },
+    }),
+    leaseMs: 60_000,
+    undoMs: 120_000,
+    presignSeconds: 60,
+  });
+  await assert.rejects(desk.judge(id, 'alice', 'unsure', undefined), { code: 'STORAGE_UNAVAILABLE' });
+  const after = await pool.get(id);
+  assert.deepEqual([after?.status, after?.leasedBy, after?.closing], ['leased', 'alice', undefined], 'still leased, no marker');
+  const kept = await desk.judge(id, 'alice', 'unsure', undefined);
+  assert.deepEqual([kept.status, kept.verdict], ['reviewed', 'unsure'], 'not refused as in progress');
+  const reviews = await reviewsOf(id);
+  assert.deepEqual(reviews.map((r) => r.verdictId), [kept.verdictId]);
 });

@@ -15,7 +15,7 @@ import {
   reviewDocumentSchema,
   reviewFileName,
 } from '@gradcam/contracts';
-import type { ReviewPool } from '@gradcam/review-pool';
+import { type BegunVerdict, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { type BlobStore, isStorageError } from '@gradcam/storage';
 import type { z } from 'zod';
 import { ReviewDeskError } from './review-desk-error.ts';
@@ -154,12 +154,42 @@ export class ReviewDesk {
    * same token, finds its entry and closes the item once.
    */
   async judge(id: string, reviewer: string, verdict: Verdict, comment: string | undefined): Promise<ReviewItem> {
-    const begun = await this.deps.pool.beginVerdict(id, reviewer, verdict, comment);
+    const { pool } = this.deps;
+    let begun: BegunVerdict;
+    let resumed = false;
+    try {
+      begun = await pool.beginVerdict(id, reviewer, verdict, comment);
+    } catch (error) {
+      if (!(error instanceof ReviewPoolError && error.code === 'REVIEW_VERDICT_IN_PROGRESS')) throw error;
+      // Refused unless this is a retry whose earlier request's write landed (its entry is in
+      // review.json, so no write of that request is still on its way): then it has nothing to write.
+      const written = await this.writtenVerdict(id, reviewer, verdict, comment);
+      if (written === undefined) throw error;
+      begun = await pool.beginVerdict(id, reviewer, verdict, comment, Date.now(), { resume: written });
+      resumed = true;
+    }
     if (begun.state === 'done') return begun.item;
-    await this.appendVerdict(begun.item, begun.item.closing);
-    const { item: closed, closedNow } = await this.deps.pool.finishVerdict(id, begun.item.closing.token);
+    const { closing } = begun.item;
+    try {
+      await this.appendVerdict(begun.item, closing);
+    } catch (error) {
+      // Nothing was written: let the verdict be sent again now rather than after the closing
+      // timeout. A resumed marker is the earlier request's, whose entry is written: it stays.
+      if (!resumed) await pool.cancelVerdict(id, closing.token).catch(() => undefined);
+      throw error;
+    }
+    const { item: closed, closedNow } = await pool.finishVerdict(id, closing.token);
     if (closedNow) this.deps.onVerdict?.(closed);
     return closed;
+  }
+
+  /** The token of a verdict being kept on the item (this reviewer's, this verdict) whose entry review.json holds already. */
+  private async writtenVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined): Promise<string | undefined> {
+    const found = await this.deps.pool.get(id);
+    const closing = found?.status === 'leased' ? found.closing : undefined;
+    if (!found || !closing || closing.reviewer !== reviewer || closing.verdict !== verdict || (closing.comment ?? '') !== (comment ?? '')) return undefined;
+    const document = await this.readReview(found, 'the verdict');
+    return document?.reviews.some((entry) => entry.verdictId === closing.token) ? closing.token : undefined;
   }
 
   /** Until when (epoch ms) the reviewer of a kept verdict may take it back. */

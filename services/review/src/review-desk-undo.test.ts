@@ -12,6 +12,7 @@ import { type BlobStore, FsBlobStore, StorageError } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import { ReviewDesk } from './review-desk.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
+import { hookedStore } from './hooked-store.ts';
 
 // Undoing a verdict through the desk, against a real Redis and a real (filesystem) store:
 // review.json keeps the verdict and gains its retraction; the pool leases the item again.
@@ -23,24 +24,6 @@ after(async () => {
 });
 
 const fsStore = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-undo-test-secret' });
-/** The filesystem store, with a step run before and after each put. */
-function hookedStore(afterPut: () => Promise<void>, beforePut: () => Promise<void> = async () => {}): BlobStore {
-  return {
-    parallelism: fsStore.parallelism,
-    put: async (key, body, options) => {
-      await beforePut();
-      await fsStore.put(key, body, options);
-      await afterPut();
-    },
-    get: (key, options) => fsStore.get(key, options),
-    head: (key) => fsStore.head(key),
-    exists: (key) => fsStore.exists(key),
-    list: (prefix) => fsStore.list(prefix),
-    delete: (key) => fsStore.delete(key),
-    presignGet: (key, seconds) => fsStore.presignGet(key, seconds),
-    close: async () => {},
-  };
-}
 const newPool = (client: Redis = redis) => new ReviewPool(client, `t${Math.random().toString(36).slice(2, 10)}`);
 const desk = (pool: ReviewPool, options: { undoMs?: number; store?: BlobStore; onUndo?: (reviewed: ReviewItem) => void } = {}) =>
   new ReviewDesk({ pool, store: options.store ?? fsStore, leaseMs: 60_000, undoMs: options.undoMs ?? 120_000, presignSeconds: 60, ...(options.onUndo && { onUndo: options.onUndo }) });
@@ -114,10 +97,12 @@ test('a Redis failure after the retraction is written: the retry applies it, eve
   let failNext = false;
   const d = desk(pool, {
     undoMs: 500,
-    store: hookedStore(async () => {
-      if (!failNext) return;
-      failNext = false;
-      client.disconnect();
+    store: hookedStore(fsStore, {
+      afterPut: async () => {
+        if (!failNext) return;
+        failNext = false;
+        client.disconnect();
+      },
     }),
   });
   await d.judge(id, 'alice', 'wrong-prediction', undefined);
@@ -144,9 +129,11 @@ test('an undo whose write stalls holds the item: a retried undo is refused, the 
   let releasePut!: () => void;
   const held = new Promise<void>((resolve) => (releasePut = resolve));
   const stalled = desk(pool, {
-    store: hookedStore(async () => {}, async () => {
-      putEntered();
-      await held;
+    store: hookedStore(fsStore, {
+      beforePut: async () => {
+        putEntered();
+        await held;
+      },
     }),
   });
   const v1 = await d.judge(id, 'alice', 'wrong-evidence', undefined);
@@ -177,10 +164,12 @@ test('a failed undo write releases the item: the undo can be sent again at once,
   await pool.lease('alice', 60_000);
   let failNext = false;
   const d = desk(pool, {
-    store: hookedStore(async () => {}, async () => {
-      if (!failNext) return;
-      failNext = false;
-      throw new StorageError('STORAGE_UNAVAILABLE', 'storage is down', { transient: true });
+    store: hookedStore(fsStore, {
+      beforePut: async () => {
+        if (!failNext) return;
+        failNext = false;
+        throw new StorageError('STORAGE_UNAVAILABLE', 'storage is down', { transient: true });
+      },
     }),
   });
   const slip = await d.judge(id, 'alice', 'unsure', undefined);

@@ -10,6 +10,7 @@ import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
 import { type BlobStore, FsBlobStore, StorageError } from '@gradcam/storage';
 import { Redis } from 'ioredis';
+import { hookedStore } from './hooked-store.ts';
 import { ReviewDesk } from './review-desk.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
 
@@ -22,27 +23,9 @@ after(async () => {
   await rm(rootDir, { recursive: true, force: true });
 });
 
-/** The filesystem store, with a hook run before (`beforePut`) and after (`afterPut`) each put. */
-function hookedStore(hooks: { beforePut?: (body: string) => Promise<void>; afterPut?: () => Promise<void> }): BlobStore {
-  const fs = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-desk-test-secret' });
-  return {
-    parallelism: fs.parallelism,
-    put: async (key, body, options) => {
-      await hooks.beforePut?.(Buffer.isBuffer(body) ? body.toString('utf8') : '');
-      await fs.put(key, body, options);
-      await hooks.afterPut?.();
-    },
-    get: (key, options) => fs.get(key, options),
-    head: (key) => fs.head(key),
-    exists: (key) => fs.exists(key),
-    list: (prefix) => fs.list(prefix),
-    delete: (key) => fs.delete(key),
-    presignGet: (key, seconds) => fs.presignGet(key, seconds),
-    close: () => fs.close(),
-  };
-}
-
-
+/** A fresh filesystem store under rootDir with put hooks (see hookedStore). */
+const hookedFsStore = (hooks: Parameters<typeof hookedStore>[1]): BlobStore =>
+  hookedStore(new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-desk-test-secret' }), hooks);
 
 const newPool = (client: Redis = redis, options: { closingTimeoutMs?: number } = {}) => new ReviewPool(client, `t${Math.random().toString(36).slice(2, 10)}`, options);
 
@@ -59,7 +42,7 @@ test('two overlapping verdicts from the holder: one wins, the other is refused, 
   await pool.lease('alice', 60_000);
   // The first verdict's write is the slow one: before the fix the second overtook it in the pool
   // while review.json kept the first.
-  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: (body) => sleep(body.includes('"supports"') ? 150 : 10) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
+  const desk = new ReviewDesk({ pool, store: hookedFsStore({ beforePut: (body) => sleep(body.includes('"supports"') ? 150 : 10) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   const results = await Promise.allSettled([desk.judge(id, 'alice', 'supports', undefined), desk.judge(id, 'alice', 'unsure', undefined)]);
   const won = results.filter((r) => r.status === 'fulfilled');
   const lost = results.filter((r) => r.status === 'rejected');
@@ -79,7 +62,7 @@ test('the same verdict sent twice at once is kept once: the second waits for the
   await pool.lease('alice', 60_000);
   const kept: ReviewItem[] = [];
   let puts = 0;
-  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: () => ((puts += 1), sleep(50)) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60, onVerdict: (closed) => kept.push(closed) });
+  const desk = new ReviewDesk({ pool, store: hookedFsStore({ beforePut: () => ((puts += 1), sleep(50)) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60, onVerdict: (closed) => kept.push(closed) });
   const [a, b] = await Promise.allSettled([desk.judge(id, 'alice', 'supports', 'fine'), desk.judge(id, 'alice', 'supports', 'fine')]);
   const won = [a, b].filter((r) => r.status === 'fulfilled');
   const lost = [a, b].filter((r) => r.status === 'rejected');
@@ -98,7 +81,7 @@ test('a lease that runs out during a slow write: the verdict is kept, nobody els
   const id = `slow-${Date.now()}`;
   await pool.add(item(id));
   await pool.lease('alice', 300);
-  const desk = new ReviewDesk({ pool, store: hookedStore({ beforePut: (body) => sleep(body.includes('"alice"') ? 700 : 0) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
+  const desk = new ReviewDesk({ pool, store: hookedFsStore({ beforePut: (body) => sleep(body.includes('"alice"') ? 700 : 0) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   const alice = desk.judge(id, 'alice', 'supports', undefined);
   await sleep(400);
   assert.equal(await pool.lease('bob', 60_000), undefined, "alice's verdict is being kept: the item is not handed out again");
@@ -122,7 +105,7 @@ test('a Redis failure after the write: the retry closes the item without a secon
   let failOnce = true;
   const desk = new ReviewDesk({
     pool,
-    store: hookedStore({
+    store: hookedFsStore({
       afterPut: async () => {
         if (!failOnce) return;
         failOnce = false;
@@ -148,7 +131,7 @@ test('a Redis failure after the write: the retry closes the item without a secon
 test('a review.json that is not a review document is never overwritten: REVIEW_DOCUMENT_INVALID', async () => {
   const pool = newPool();
   const id = `baddoc-${Date.now()}`;
-  const store = hookedStore({});
+  const store = hookedFsStore({});
   await store.put(`m/v1/dt=2026-11-26/${id}/review.json`, Buffer.from('{"reviews": "lost?"}'), { contentType: 'application/json' });
   await pool.add(item(id));
   await pool.lease('alice', 60_000);
@@ -167,9 +150,9 @@ test('a verdict whose write stalls holds the item: the same verdict sent again i
   const entered = new Promise<void>((resolve) => (putEntered = resolve));
   let releasePut!: () => void;
   const held = new Promise<void>((resolve) => (releasePut = resolve));
-  const stalled = new ReviewDesk({ pool, store: hookedStore({ beforePut: async () => (putEntered(), await held) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
+  const stalled = new ReviewDesk({ pool, store: hookedFsStore({ beforePut: async () => (putEntered(), await held) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   let puts = 0;
-  const d = new ReviewDesk({ pool, store: hookedStore({ beforePut: async () => void (puts += 1) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
+  const d = new ReviewDesk({ pool, store: hookedFsStore({ beforePut: async () => void (puts += 1) }), leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   const path = join(rootDir, `m/v1/dt=2026-11-26/${id}/review.json`);
 
   const first = stalled.judge(id, 'alice', 'supports', undefined);
@@ -205,7 +188,7 @@ test('a failed verdict write releases the item: the verdict can be sent again at
   let failNext = true;
   const desk = new ReviewDesk({
     pool,
-    store: hookedStore({
+    store: hookedFsStore({
       beforePut: async () => {
         if (!failNext) return;
         failNext = false;

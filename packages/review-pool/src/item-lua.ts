@@ -50,6 +50,25 @@ end
 `;
 
 /**
+ * Lua: the item leased to `reviewer` until now + leaseMs: its state saved (without expiry), and
+ * the lease in the leases index and in the reviewer's own set. Returns the state's JSON. Shared
+ * by a new lease and by an undo, which leases the item back to its reviewer.
+ */
+export const leaseTo = `
+local function leaseTo(prefix, id, state, reviewer, now, leaseMs)
+  state.status = 'leased'
+  state.leasedBy = reviewer
+  state.leaseExpiresAt = now + leaseMs
+  local encoded = saveState(prefix, id, state)
+  local held = prefix .. ':review:leased-by:' .. reviewer
+  redis.call('ZADD', prefix .. ':review:leases', now + leaseMs, id)
+  redis.call('ZADD', held, now + leaseMs, id)
+  redis.call('PEXPIRE', held, leaseMs)
+  return encoded
+end
+`;
+
+/**
  * Lua: a leased item back to pending, in the pool by its priority and age again, its lease (and
  * any stale verdict marker) gone, kept for ever again (a restored item had an expiry). Returns the
  * state's JSON. Shared by expiry, by a reviewer giving an item back and by restore.
@@ -137,4 +156,4 @@ end
 `;
 
 /** The Lua functions above, in the order they need each other. */
-export const itemLua = `${itemStore}${closingLive}${returnToPool}${reclaimExpired}${storeClosed}`;
+export const itemLua = `${itemStore}${closingLive}${leaseTo}${returnToPool}${reclaimExpired}${storeClosed}`;

@@ -41,7 +41,6 @@ return 1
  */
 export const leaseScript = `${itemLua}
 local prefix, now, leaseMs, reviewer, model, skipMemoryMs, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local leases = prefix .. ':review:leases'
 local pool = prefix .. ':review:pool'
 reclaimExpired(prefix, now, closingStaleMs)
 -- The reviewer's own live lease is answered again, whatever model this call asks for: asking
@@ -75,13 +74,7 @@ local item, state = loadItem(prefix, id)
 redis.call('ZREM', pool, id)
 redis.call('ZREM', pool .. ':' .. item.model, id)
 redis.call('ZREM', prefix .. ':review:pending-age', id)
-state.status = 'leased'
-state.leasedBy = reviewer
-state.leaseExpiresAt = now + leaseMs
-local encoded = saveState(prefix, id, state)
-redis.call('ZADD', leases, now + leaseMs, id)
-redis.call('ZADD', held, now + leaseMs, id)
-redis.call('PEXPIRE', held, leaseMs)
+local encoded = leaseTo(prefix, id, state, reviewer, now, leaseMs)
 return { redis.call('GET', prefix .. ':review:item:' .. id), encoded }
 `;
 

@@ -77,9 +77,6 @@ for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
     redis.call('ZREM', held, heldId)
   end
 end
-state.status = 'leased'
-state.leasedBy = reviewer
-state.leaseExpiresAt = now + leaseMs
 state.verdict = nil
 state.reviewer = nil
 state.reviewedAt = nil
@@ -88,11 +85,7 @@ state.verdictId = nil
 state.closing = nil
 state.undoing = nil
 redis.call('PERSIST', prefix .. ':review:item:' .. id)
-local encoded = saveState(prefix, id, state)
-redis.call('ZADD', prefix .. ':review:leases', now + leaseMs, id)
-redis.call('ZADD', held, now + leaseMs, id)
-redis.call('PEXPIRE', held, leaseMs)
-return { fixed, encoded }
+return { fixed, leaseTo(prefix, id, state, reviewer, now, leaseMs) }
 `;
 
 /**

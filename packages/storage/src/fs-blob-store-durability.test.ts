@@ -169,3 +169,29 @@ test('with fsync on, a put into a folder another in-flight put created fsyncs ev
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('with fsync on, a store whose root another process made fsyncs the root’s parent before its first put resolves, once', { skip: !strace && 'strace is not available' }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'gradcam-fs-durable-'));
+  try {
+    // Made here, never synced: the store cannot tell whether its maker synced the parent.
+    const rootDir = join(root, 'store');
+    await mkdir(rootDir);
+    const log = join(root, 'strace.log');
+    const marker = join(root, 'resolved');
+    const script = `import { openSync, closeSync } from 'node:fs';
+      import { FsBlobStore } from ${JSON.stringify(new URL('./fs-blob-store.ts', import.meta.url).href)};
+      const store = new FsBlobStore({ rootDir: ${JSON.stringify(rootDir)}, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: ${JSON.stringify(secret)} });
+      await store.put('m/v/dt=2026-01-02/id1/prediction.json', Buffer.from('{}'), { contentType: 'application/json' });
+      closeSync(openSync(${JSON.stringify(marker)}, 'w'));
+      await store.put('m/v/dt=2026-01-02/id2/prediction.json', Buffer.from('{}'), { contentType: 'application/json' });
+      await store.close();`;
+    const trace = await traceScript(script, log);
+    const resolved = trace.opens.find((open) => open.path === marker);
+    assert.ok(resolved, 'the first put never resolved');
+    const parentSyncs = trace.fsyncs.filter((sync) => sync.path === root);
+    assert.equal(parentSyncs.length, 1, 'the root’s parent is fsynced once, not on every put');
+    assert.ok((parentSyncs[0]?.line ?? Infinity) < resolved.line, 'before the first put resolves');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -298,5 +298,29 @@ test('a body too large for one message to the I/O threads is written without the
     assert.deepEqual(await listAll(subject.store, 'large/'), ['large/x.npy']);
   } finally {
     await subject.dispose();
+  }
+});
+
+test('a root that is a file fails every put with STORAGE_UNAVAILABLE naming the root, not the key; a root that does not exist yet is made', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-fs-root-'));
+  try {
+    const fileRoot = join(dir, 'not-a-folder');
+    await writeFile(fileRoot, 'x');
+    const store = new FsBlobStore({ rootDir: fileRoot, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: secret });
+    for (const body of [Buffer.from('{}'), Readable.from([Buffer.from('{}')])]) {
+      await assert.rejects(store.put('m/v/id/prediction.json', body, { contentType: 'application/json' }), (error: unknown) => {
+        assert.ok(isStorageError(error));
+        assert.equal(error.code, 'STORAGE_UNAVAILABLE');
+        assert.match(error.message, new RegExp(`root ${fileRoot} is not a folder`));
+        return true;
+      });
+    }
+    await store.close();
+    const fresh = new FsBlobStore({ rootDir: join(dir, 'a', 'b', 'store'), publicBaseUrl: 'http://127.0.0.1:1', signingSecret: secret });
+    await fresh.put('m/v/id/prediction.json', Buffer.from('{}'), { contentType: 'application/json' });
+    assert.deepEqual(await fresh.get('m/v/id/prediction.json'), Buffer.from('{}'));
+    await fresh.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -128,6 +128,8 @@ export class FsBlobStore implements BlobStore {
   /** Whole-object puts, heads and gets: synchronous calls on I/O threads, many per message. */
   private readonly io = new FsIoThreads();
   private closed = false;
+  /** The root folder made and its own entry durable: once per store, before its first put. */
+  private rootReady: Promise<void> | undefined;
 
   constructor(options: FsBlobStoreOptions) {
     if (options.signingSecret.length < 16) throw new RangeError('signingSecret must be at least 16 characters');
@@ -328,6 +330,7 @@ export class FsBlobStore implements BlobStore {
       throw new StorageError('STORAGE_LENGTH_MISMATCH', `body for ${key} is ${body.byteLength} bytes, contentLength said ${contentLength}`, { key });
     }
     try {
+      await this.ensureRoot();
       // fsync before rename: after a crash the name must not point at data that never reached disk;
       // the folders after it, up to the root: the rename, and each folder on the path (whichever
       // put made it), is only durable once they are.
@@ -337,6 +340,30 @@ export class FsBlobStore implements BlobStore {
     } catch (error) {
       throw invalidKeyCause(error, key) ?? error;
     }
+  }
+
+  private ensureRoot(): Promise<void> {
+    this.rootReady ??= this.makeRootDurable().catch((error: unknown) => {
+      this.rootReady = undefined; // the next put tries again
+      throw error;
+    });
+    return this.rootReady;
+  }
+
+  /**
+   * Each put fsyncs the folders from its own up to the root, which makes the root's contents
+   * durable but not the root's entry in its parent. Whoever made the root (this store now, or
+   * another process a moment ago, which no record here could tell) may not have synced that
+   * entry, so the root's parent is synced once, and every folder above it that mkdir made now.
+   */
+  private async makeRootDurable(): Promise<void> {
+    const made = await mkdir(this.rootDir, { recursive: true }).catch((error: unknown) => {
+      const code = errnoOf(error);
+      if (code !== 'EEXIST' && code !== 'ENOTDIR') throw error;
+      throw new StorageError('STORAGE_UNAVAILABLE', `the store's root ${this.rootDir} is not a folder: point the store at a folder, or at a path that does not exist yet`, { cause: error });
+    });
+    const parent = dirname(this.rootDir);
+    if (this.fsync && parent !== this.rootDir) await Promise.all(foldersToSync(parent, parent, made).map(syncFolder));
   }
 
   /** The same steps as the I/O thread's write, with the body streamed in as it arrives. */

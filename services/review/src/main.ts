@@ -26,6 +26,8 @@ const desk = new ReviewDesk({
   presignSeconds: config.presignSeconds,
   onBrokenItem: (item, reason) => log.warn({ inferenceId: item.inferenceId, folder: item.folder, reason }, 'review item set aside as broken: its stored files cannot be shown'),
   onVerdict: (item) => metrics.timeToReview.observe({ model: item.model }, Math.max(0, ((item.reviewedAt ?? Date.now()) - item.sampledAt) / 1000)),
+  // review.json keeps the retraction; the log line lets an operator follow undos as they happen.
+  onUndo: (reviewed) => log.info({ inferenceId: reviewed.inferenceId, reviewer: reviewed.reviewer, verdict: reviewed.verdict, verdictId: reviewed.verdictId }, 'verdict taken back by its reviewer'),
 });
 const app = createApp({
   desk,

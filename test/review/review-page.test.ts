@@ -432,6 +432,27 @@ test('Skip (the S key) gives the held item to another reviewer; it does not come
   assert.equal(((await other.json()) as Packet).item.inferenceId, 'rp-release', 'another reviewer gets it');
 });
 
+test('an item the reviewer already holds (another tab) comes back whatever the model filter, and the page says so', async () => {
+  await explain([inlineRecord('rp-held', photo('alpine-landscape.jpg'))]);
+  // Another tab of the same reviewer, with no filter, leases it.
+  const otherTab = await fetch(`${stack.reviewUrl}/v1/reviews/next`, { headers: { authorization: `Bearer ${reviewToken}` } });
+  assert.equal(otherTab.status, 200);
+  assert.equal(((await otherTab.json()) as Packet).item.inferenceId, 'rp-held');
+  const filter = page.getByLabel('Model', { exact: true });
+  await filter.fill('another-model');
+  const held = await showsNextItem(() => filter.press('Enter'));
+  assert.equal(held.item.inferenceId, 'rp-held', 'the item held, not a second lease');
+  assert.equal(
+    await text('#banner'),
+    'This is the item you already hold, of model “nsfw-mobilenet-v2”: judge or skip it, and the filter “another-model” applies from the next item.',
+  );
+  await filter.blur(); // keys typed in a field are text, not shortcuts
+  assert.equal(await sendsVerdict(() => page.keyboard.press('1')), 200);
+  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  assert.equal((await reviewed('rp-held'))?.verdict, 'supports');
+  await page.evaluate("localStorage.removeItem('gradcam-review.model')");
+});
+
 test('the page loads nothing from outside the stack, throws no errors and breaks none of its own Content-Security-Policy', () => {
   const allowed = new Set([new URL(stack.reviewUrl).host, new URL(stack.ingestUrl).host]);
   assert.deepEqual([...requestedHosts].filter((host) => !allowed.has(host)), []);

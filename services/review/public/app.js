@@ -208,6 +208,10 @@ async function loadNext() {
       return;
     }
     render(data, response);
+    // One live lease per reviewer: an item held from before (another tab) comes back whatever the filter.
+    if (model && data.item.model !== model) {
+      banner('info', `This is the item you already hold, of model “${data.item.model}”: judge or skip it, and the filter “${model}” applies from the next item.`);
+    }
   } catch (error) {
     report(error, 'Could not load the next item');
     // A broken item was set aside by the service: the next request gets another one.
@@ -284,9 +288,10 @@ async function settle(path, body, sending, messages) {
     state.sending = false;
     setVerdictButtons(false);
     if (error instanceof ApiError && error.status === 409) {
-      // Another verdict on the item (another tab) is being saved: that one counts, not this.
+      // A verdict on the item is being saved: this page's own earlier try (a request that timed
+      // out, then was sent again) or another tab's. That one counts, whichever it is; this one changed nothing.
       const inProgress = error.code === 'REVIEW_VERDICT_IN_PROGRESS';
-      banner('warn', inProgress ? `Another verdict on ${id} is being saved (another tab?); this one was NOT saved. Loading the next item.` : messages.lapsed(id, error.code));
+      banner('warn', inProgress ? `A verdict on ${id} is already being saved (an earlier try from this page, or another tab): that one counts, and this request changed nothing. Loading the next item.` : messages.lapsed(id, error.code));
       await loadNext();
       return;
     }

@@ -32,7 +32,7 @@ export interface ImageArtifactsInput {
   /** The reviewer-sampling decision, recorded in the manifest (pipeline only). */
   readonly review?: ReviewSampling;
   readonly overlay?: OverlayOptions;
-  /** Longest side of the overlays in pixels: larger images are drawn scaled down (0: no limit; default 4096). */
+  /** Longest side of the overlays in pixels: larger images are drawn scaled down (0: no limit; default 2048). */
   readonly overlayMaxSide?: number;
   /** Where overlays are rendered (default: on this thread); the worker passes its thread pool. */
   readonly renderOverlay?: RenderOverlay;

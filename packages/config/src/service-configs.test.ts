@@ -48,8 +48,8 @@ test('render threads default to the cores beyond one per engine process', () => 
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_RENDER_THREADS: '-1' }), 'GRADCAM_RENDER_THREADS', /from 0 to 64/);
 });
 
-test('overlays are limited to 4096 px on their longest side unless told otherwise; 0 lifts the limit up to JPEG\'s 65,500 px', () => {
-  assert.equal(readWorkerConfig(base).overlayMaxSide, 4096);
+test('overlays are limited to 2048 px on their longest side unless told otherwise; 0 lifts the limit up to JPEG\'s 65,500 px', () => {
+  assert.equal(readWorkerConfig(base).overlayMaxSide, 2048);
   assert.equal(readWorkerConfig({ ...base, GRADCAM_OVERLAY_MAX_SIDE: '0' }).overlayMaxSide, 0);
   assert.equal(readWorkerConfig({ ...base, GRADCAM_OVERLAY_MAX_SIDE: '65500' }).overlayMaxSide, 65_500);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_OVERLAY_MAX_SIDE: '65501' }), 'GRADCAM_OVERLAY_MAX_SIDE', /from 0 to 65500/);

@@ -31,11 +31,15 @@ export const mapStatisticsSchema = z.object({
 });
 
 /**
- * Longest side of an overlay by default, in pixels. A 12-megapixel phone photo (4032 × 3024)
- * keeps its full size; a 50-megapixel one is drawn at about 11 megapixels, a fifth of the pixels
- * to blend, encode and store, and still more detail than a reviewer's screen shows.
+ * Longest side of an overlay by default, in pixels. The blend and the JPEG encode cost CPU in
+ * proportion to the pixels, once per overlay (per method and class), and a GPU worker is bound
+ * by its host's CPU: a 12-megapixel phone photo (4032 × 3024) drawn at full size costs about
+ * 200 ms of CPU per overlay on a 2-core VM, against about 40 at 2048 × 1536 plus 40 once per
+ * image to scale it (`npm run bench:imaging -- --megapixels 12 --overlay-max-side N`). 2048 px
+ * is still more than the review page shows, and the page lays the overlay over the original,
+ * which it loads at full size, so the photo's own detail is one opacity slide away.
  */
-export const defaultOverlayMaxSide = 4096;
+export const defaultOverlayMaxSide = 2048;
 
 export const explanationEntrySchema = z.object({
   method: camMethodSchema,

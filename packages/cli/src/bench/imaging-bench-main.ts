@@ -1,30 +1,41 @@
 /**
  * `npm run bench:imaging [-- options]`: CPU per image of the worker's imaging steps on the
  * fixture photos, one step at a time on this thread: the header read, decode, the model input,
- * the overlay (blend + JPEG encode). The pipeline's CPU budget is engine + these + queue and storage; this part of
- * it is measured alone, away from the engine and the other processes.
+ * the overlay's base (the image scaled down to the overlay size limit, once per image) and one
+ * overlay (blend + JPEG encode). The pipeline's CPU budget is engine + these + queue and storage;
+ * this part of it is measured alone, away from the engine and the other processes.
  */
+import sharp from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { builtinModels } from '@gradcam/engine';
-import { type DecodedImage, decodeImage, defaultImageLimits, readImageHeader, renderOverlay, toModelInput } from '@gradcam/imaging';
-import { benchArgsOrExit, parsePositive } from './bench-args.ts';
+import { type DecodedImage, decodeImage, defaultImageLimits, defaultOverlayMaxSide, overlayBase, readImageHeader, renderOverlay, toModelInput } from '@gradcam/imaging';
+import { BenchArgsError, benchArgsOrExit, parsePositive } from './bench-args.ts';
 import { environmentLine, environmentRow, jsonLine } from './bench-report.ts';
 import { fixtureImagesDir, fixturePhotos } from './fixture-batch.ts';
 import { median } from './sample-statistics.ts';
 
 const usage = `Usage: npm run bench:imaging -- [options]
 
-CPU per image of header, decode, model input and overlay on the fixture photos, one step at a time on one
-thread. Decode reuses the header read, as the worker does, so the steps add up to the "all" row (sharp's own threads included: process CPU is counted). Each repeat times every photo
---rounds times per step; the table gives the median repeat and the range.
+CPU per image of header, decode, model input, overlay base and one overlay on the fixture photos, one step at
+a time on one thread. Decode reuses the header read, and every overlay of an image is drawn on one base, as
+the worker does, so the steps add up to the "all" row for an image with one overlay (sharp's own threads
+included: process CPU is counted). Each repeat times every photo --rounds times per step; the table gives the
+median repeat and the range.
 
-  --rounds N    passes over the photos per repeat (default 30)
-  --repeats N   repeats (default 5)
-  --json        JSON lines on stdout instead of a table
+  --megapixels N        scale each photo to about N megapixels first (aspect kept) and encode it as a
+                        quality-90 JPEG, to see what larger uploads cost (default: the photos as they are,
+                        0.26 megapixels on average). Upscaled photos are smoother than real ones of that
+                        size, so their JPEG decode is somewhat cheaper
+  --overlay-max-side N  longest side of an overlay, as GRADCAM_OVERLAY_MAX_SIDE (default ${defaultOverlayMaxSide}; 0: full size)
+  --rounds N            passes over the photos per repeat (default 30)
+  --repeats N           repeats (default 5)
+  --json                JSON lines on stdout instead of a table
   --help`;
 
 interface Args {
+  readonly megapixels: number | undefined;
+  readonly overlayMaxSide: number;
   readonly rounds: number;
   readonly repeats: number;
   readonly json: boolean;
@@ -34,11 +45,21 @@ function parse(argv: readonly string[]): Args | undefined {
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
-    options: { rounds: { type: 'string' }, repeats: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+    options: {
+      megapixels: { type: 'string' },
+      'overlay-max-side': { type: 'string' },
+      rounds: { type: 'string' },
+      repeats: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
   });
   if (values.help) return undefined;
   const whole = (flag: string, value: string | undefined, fallback: number) => (value === undefined ? fallback : parsePositive(flag, value, { integer: true, allowZero: false }));
-  return { rounds: whole('rounds', values.rounds, 30), repeats: whole('repeats', values.repeats, 5), json: values.json };
+  const overlayMaxSide = values['overlay-max-side'] === undefined ? defaultOverlayMaxSide : parsePositive('overlay-max-side', values['overlay-max-side'], { integer: true, allowZero: true });
+  const megapixels = values.megapixels === undefined ? undefined : parsePositive('megapixels', values.megapixels, { integer: false, allowZero: false });
+  if (megapixels !== undefined && megapixels > defaultImageLimits.maxPixels / 1e6) throw new BenchArgsError(`--megapixels must be at most ${defaultImageLimits.maxPixels / 1e6}, the decode limit`);
+  return { megapixels, overlayMaxSide, rounds: whole('rounds', values.rounds, 30), repeats: whole('repeats', values.repeats, 5), json: values.json };
 }
 
 const cpuMs = (): number => {
@@ -56,22 +77,29 @@ async function main(): Promise<number> {
   const model = builtinModels[0];
   if (!model) throw new Error('no built-in model');
   const spec = model.descriptor.preprocessing;
-  const files = await Promise.all((await fixturePhotos()).map((file) => readFile(fixtureImagesDir + file)));
+  const photos = await Promise.all((await fixturePhotos()).map((file) => readFile(fixtureImagesDir + file)));
+  const files = args.megapixels === undefined ? photos : await Promise.all(photos.map((bytes) => scaledTo(bytes, args.megapixels ?? 0)));
   // The worker reads each header first (to budget a batch's decoded pixels) and hands it to the
   // decode, so decode here reuses it too: the steps add up to what the worker spends, header once.
   const headers = await Promise.all(files.map((bytes) => readImageHeader(bytes)));
   const images: DecodedImage[] = await Promise.all(files.map((bytes, i) => decodeImage(bytes, defaultImageLimits, headers[i])));
+  const bases = await Promise.all(images.map((image) => overlayBase(image, args.overlayMaxSide)));
   // A 7×7 map, MobileNetV2's last feature map at 224 px, with a gradient so every colour is used.
   const map = Float32Array.from({ length: 49 }, (_, i) => ((i % 7) + Math.floor(i / 7)) / 12);
   const steps: Record<string, (i: number) => Promise<unknown>> = {
     header: (i) => readImageHeader(files[i] as Buffer),
     decode: (i) => decodeImage(files[i] as Buffer, defaultImageLimits, headers[i]),
     'model input': (i) => toModelInput(images[i] as DecodedImage, spec),
-    overlay: (i) => renderOverlay(images[i] as DecodedImage, map, 7, 7, spec),
+    'overlay base': (i) => overlayBase(images[i] as DecodedImage, args.overlayMaxSide),
+    overlay: (i) => renderOverlay(bases[i] as DecodedImage, map, 7, 7, spec),
   };
   const pixels = images.reduce((sum, image) => sum + image.width * image.height, 0) / images.length;
-  if (!args.json) {
-    out(`${images.length} fixture photos, ${(pixels / 1e6).toFixed(2)} megapixels on average; model input ${spec.width}×${spec.height} (${model.descriptor.name}); ${args.repeats} repeats of ${args.rounds} rounds`);
+  const overlayPixels = bases.reduce((sum, image) => sum + image.width * image.height, 0) / bases.length;
+  if (args.json) {
+    const input = { kind: 'imaging-input', photos: images.length, megapixels: pixels / 1e6, overlayMegapixels: overlayPixels / 1e6, overlayMaxSide: args.overlayMaxSide };
+    out(jsonLine(input));
+  } else {
+    out(`${images.length} fixture photos, ${(pixels / 1e6).toFixed(2)} megapixels on average${args.megapixels === undefined ? '' : ' (scaled)'}, overlays ${(overlayPixels / 1e6).toFixed(2)} (longest side at most ${args.overlayMaxSide || 'full size'}); model input ${spec.width}×${spec.height} (${model.descriptor.name}); ${args.repeats} repeats of ${args.rounds} rounds`);
     out(`${'step'.padEnd(12)}  ${'CPU ms/image'.padStart(12)}  ${'range'.padStart(13)}  ${'wall ms/image'.padStart(13)}`);
   }
   let total = 0;
@@ -93,6 +121,16 @@ async function main(): Promise<number> {
   const all = { kind: 'imaging-total', cpuMsPerImage: total };
   out(args.json ? jsonLine(all) : `${'all'.padEnd(12)}  ${total.toFixed(2).padStart(12)}`);
   return 0;
+}
+
+/** The photo resized to about `megapixels`, aspect kept, as a quality-90 JPEG (what a camera or an app uploads). */
+async function scaledTo(bytes: Buffer, megapixels: number): Promise<Buffer> {
+  const { width = 1, height = 1 } = await sharp(bytes).metadata();
+  const scale = Math.sqrt((megapixels * 1e6) / (width * height));
+  return sharp(bytes, { autoOrient: true })
+    .resize(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)), { fit: 'fill', kernel: 'lanczos3' })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 process.exitCode = await main();

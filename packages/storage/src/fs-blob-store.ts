@@ -7,7 +7,8 @@ import { assertValidKey, assertValidPrefix } from './blob-key.ts';
 import { encodeKeyPath, signBlob } from './blob-signature.ts';
 import { createdFolders } from './created-folders.mjs';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
-import { FsCallError, FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
+import { FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
+import { asFsCallError, errnoOf, fsError, invalidKeyCause, isMissing } from './fs-store-errors.ts';
 import { assertMaxBytes, assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
@@ -51,17 +52,6 @@ export interface ServedBlob {
 /** Tries of a streamed put whose folder a concurrent delete removed between its mkdir and open. */
 const maxWriteTries = 100;
 
-const transientCodes = new Set(['EMFILE', 'ENFILE', 'EBUSY', 'EAGAIN', 'ENOSPC', 'EINTR', 'ETIMEDOUT']);
-
-function errnoOf(error: unknown): string | undefined {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
-}
-
-function isMissing(error: unknown): boolean {
-  const code = errnoOf(error);
-  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
-}
-
 /** fsyncs a folder, so the entries just made in it (a rename, a new folder) survive a power loss. */
 async function syncFolder(folder: string): Promise<void> {
   let handle: FileHandle | undefined;
@@ -73,36 +63,6 @@ async function syncFolder(folder: string): Promise<void> {
   } finally {
     await handle?.close().catch(() => {});
   }
-}
-
-/** Names the step of a put that failed, as the I/O thread does, for invalidKeyCause. */
-function asFsCallError(error: unknown, step: string): unknown {
-  return error instanceof Error && errnoOf(error) ? new FsCallError(error.message, errnoOf(error), step) : error;
-}
-
-/** A put whose key cannot exist on disk beside the objects already there. */
-function invalidKeyCause(error: unknown, key: string): StorageError | undefined {
-  if (!(error instanceof FsCallError)) return undefined;
-  // A key whose folder is an object here ('a/b' stored, then 'a/b/c') cannot exist on disk.
-  if (error.step === 'mkdir' && (error.code === 'ENOTDIR' || error.code === 'EEXIST')) {
-    return new StorageError('STORAGE_INVALID_KEY', `key ${key} runs through an existing object`, { key, cause: error });
-  }
-  if (error.step === 'rename' && (error.code === 'EISDIR' || error.code === 'ENOTEMPTY' || error.code === 'EEXIST')) {
-    return new StorageError('STORAGE_INVALID_KEY', `key ${key} is the folder of other objects`, { key, cause: error });
-  }
-  return undefined;
-}
-
-function fsError(error: unknown, key: string, action: string): StorageError {
-  if (error instanceof StorageError) return error;
-  const code = errnoOf(error) ?? 'unknown error';
-  const message = `filesystem ${action} ${key}: ${error instanceof Error ? error.message : String(error)}`;
-  if (isMissing(error)) return new StorageError('STORAGE_NOT_FOUND', message, { key, cause: error });
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new StorageError('STORAGE_ACCESS_DENIED', message, { key, cause: error });
-  }
-  if (code === 'ENAMETOOLONG') return new StorageError('STORAGE_INVALID_KEY', message, { key, cause: error });
-  return new StorageError('STORAGE_UNAVAILABLE', message, { key, cause: error, transient: transientCodes.has(code) });
 }
 
 /**

@@ -1,0 +1,45 @@
+// How the filesystem store's failures become StorageErrors: errno codes to stable codes, and the
+// step of a put that failed (from the I/O threads or the streamed path) to an invalid key.
+import { FsCallError } from './fs-io-threads.ts';
+import { StorageError } from './storage-error.ts';
+
+const transientCodes = new Set(['EMFILE', 'ENFILE', 'EBUSY', 'EAGAIN', 'ENOSPC', 'EINTR', 'ETIMEDOUT']);
+
+export function errnoOf(error: unknown): string | undefined {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}
+
+export function isMissing(error: unknown): boolean {
+  const code = errnoOf(error);
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+/** Names the step of a put that failed, as the I/O thread does, for invalidKeyCause. */
+export function asFsCallError(error: unknown, step: string): unknown {
+  return error instanceof Error && errnoOf(error) ? new FsCallError(error.message, errnoOf(error), step) : error;
+}
+
+/** A put whose key cannot exist on disk beside the objects already there. */
+export function invalidKeyCause(error: unknown, key: string): StorageError | undefined {
+  if (!(error instanceof FsCallError)) return undefined;
+  // A key whose folder is an object here ('a/b' stored, then 'a/b/c') cannot exist on disk.
+  if (error.step === 'mkdir' && (error.code === 'ENOTDIR' || error.code === 'EEXIST')) {
+    return new StorageError('STORAGE_INVALID_KEY', `key ${key} runs through an existing object`, { key, cause: error });
+  }
+  if (error.step === 'rename' && (error.code === 'EISDIR' || error.code === 'ENOTEMPTY' || error.code === 'EEXIST')) {
+    return new StorageError('STORAGE_INVALID_KEY', `key ${key} is the folder of other objects`, { key, cause: error });
+  }
+  return undefined;
+}
+
+export function fsError(error: unknown, key: string, action: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const code = errnoOf(error) ?? 'unknown error';
+  const message = `filesystem ${action} ${key}: ${error instanceof Error ? error.message : String(error)}`;
+  if (isMissing(error)) return new StorageError('STORAGE_NOT_FOUND', message, { key, cause: error });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new StorageError('STORAGE_ACCESS_DENIED', message, { key, cause: error });
+  }
+  if (code === 'ENAMETOOLONG') return new StorageError('STORAGE_INVALID_KEY', message, { key, cause: error });
+  return new StorageError('STORAGE_UNAVAILABLE', message, { key, cause: error, transient: transientCodes.has(code) });
+}

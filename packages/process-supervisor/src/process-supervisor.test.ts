@@ -42,6 +42,84 @@ test('starts N processes and restarts one that crashes, backing off while it kee
   assert.match(restarts[1] ?? '', /restarting in 80 ms/, 'a quick second crash doubles the delay');
 });
 
+/** A child that announces it is ready (announceReady) at once, or crashes before it does; idles until SIGTERM otherwise. */
+const announce = fileURLToPath(new URL('./announce-ready.ts', import.meta.url));
+
+/** A child that crashes before it announces it is ready, or announces it (then crashes, or idles until SIGTERM). */
+function spawnAnnouncing(mode: 'crash' | 'crash-when-ready' | 'idle'): ChildProcess {
+  const source = `
+    const mode = process.argv[1];
+    if (mode === 'crash') process.exit(1);
+    process.on('SIGTERM', () => process.exit(0));
+    setInterval(() => {}, 1000);
+    import(${JSON.stringify(announce)}).then((module) => {
+      module.announceReady();
+      if (mode === 'crash-when-ready') setTimeout(() => process.exit(3), 20);
+    });
+  `;
+  return fork('-e', [source, mode], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+}
+
+test('announcesReady: a slot whose processes keep exiting before they are ready backs off, then the supervisor gives up and stops the others', { timeout: 30_000 }, async () => {
+  const logs: string[] = [];
+  const children: ChildProcess[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    restartDelayMs: 20,
+    announcesReady: true,
+    spawn: (index) => {
+      const child = spawnAnnouncing(index === 1 ? 'crash' : 'idle');
+      children.push(child);
+      return child;
+    },
+  });
+  try {
+    supervisor.start();
+    const deadline = Date.now() + 20_000;
+    while (!logs.some((l) => l.includes('giving up')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(logs.slice(0, 4), [40, 80, 160, 320].map((ms) => `test process 1 exited (code 1); restarting in ${ms} ms`));
+    assert.equal(logs[4], 'test process 1 exited before it was ready 5 times in a row (last: code 1); giving up: stopping the other processes');
+    const healthy = children[0] as ChildProcess;
+    if (healthy.exitCode === null) await once(healthy, 'exit');
+    assert.equal(healthy.exitCode, 0, 'the healthy process was stopped with SIGTERM and drained');
+    assert.equal(supervisor.readiness().stopping, true);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(children.length, 6, 'nothing was started after it gave up');
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+test('announcesReady: a process that crashes once ready restarts after the base delay however soon it crashed, and a slot once ready never gives up', { timeout: 30_000 }, async () => {
+  const logs: string[] = [];
+  let starts = 0;
+  const supervisor = new ProcessSupervisor({
+    processes: 1,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    restartDelayMs: 20,
+    announcesReady: true,
+    // Ready then crashes; then 6 start-up crashes; then runs.
+    spawn: () => spawnAnnouncing(++starts === 1 ? 'crash-when-ready' : starts <= 7 ? 'crash' : 'idle'),
+  });
+  try {
+    supervisor.start();
+    const deadline = Date.now() + 20_000;
+    while (supervisor.readiness().ready === 0 || starts < 8) {
+      assert.ok(Date.now() < deadline, `timed out: ${logs.join(' | ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(logs, [
+      'test process 0 exited (code 3); restarting in 20 ms',
+      ...[40, 80, 160, 320, 640, 1280].map((ms) => `test process 0 exited (code 1); restarting in ${ms} ms`),
+    ]);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
 test('stop() forwards the signal and resolves once every child has exited; nothing is restarted', async () => {
   const children: ChildProcess[] = [];
   const started: string[] = [];
@@ -57,7 +135,7 @@ test('stop() forwards the signal and resolves once every child has exited; nothi
   });
   supervisor.start();
   await Promise.all(children.map((child) => once(child, 'message')));
-  await supervisor.stop();
+  assert.deepEqual(await supervisor.stop(), { clean: true });
   assert.deepEqual(children.map((child) => child.exitCode), [0, 0, 0], 'each child exited on SIGTERM by itself');
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(children.length, 3, 'no child was started after stop()');
@@ -80,14 +158,52 @@ test('stop() kills with SIGKILL a child still running killAfterMs after its sign
   supervisor.start();
   await once(child as ChildProcess, 'message');
   const started = Date.now();
-  await supervisor.stop();
+  assert.deepEqual(await supervisor.stop(), { clean: false }, 'a child that needed SIGKILL did not drain');
   assert.equal(child?.signalCode, 'SIGKILL');
   assert.ok(Date.now() - started >= 300, 'it had its grace period first');
   assert.deepEqual(logs, ['stuck process 0 still running 300 ms after SIGTERM: SIGKILL']);
 });
 
+test('stop() is not clean when a child exits non-zero or by a signal after its signal', async () => {
+  const logs: string[] = [];
+  const children: ChildProcess[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    spawn: (index) => {
+      // 0: its drain fails (exit 1); 1: no SIGTERM handler, so the signal kills it.
+      const source = index === 0 ? `process.on('SIGTERM', () => process.exit(1));` : '';
+      const child = fork('-e', [`${source} setInterval(() => {}, 1000); process.send('up');`], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      children.push(child);
+      return child;
+    },
+  });
+  supervisor.start();
+  await Promise.all(children.map((child) => once(child, 'message')));
+  assert.deepEqual(await supervisor.stop(), { clean: false });
+  assert.deepEqual(logs.sort(), ['test process 0 exited (code 1) after SIGTERM', 'test process 1 exited (SIGTERM) after SIGTERM']);
+});
+
+test('readiness: none once stop() has begun (stopping), though the processes still drain', async () => {
+  let child: ChildProcess | undefined;
+  const supervisor = new ProcessSupervisor({
+    processes: 1,
+    label: 'test process',
+    log: () => {},
+    spawn: () => (child = spawnAnnouncing('idle')),
+  });
+  supervisor.start();
+  const deadline = Date.now() + 10_000;
+  while (supervisor.readiness().ready === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(supervisor.readiness(), { ready: 1, processes: 1, stopping: false });
+  const stopped = supervisor.stop();
+  assert.deepEqual(supervisor.readiness(), { ready: 0, processes: 1, stopping: true });
+  assert.equal(child?.exitCode, null, 'still running');
+  await stopped;
+});
+
 test('readiness: k of N once each process announces it; a process that exits is not ready, nor its replacement until it announces', { timeout: 30_000 }, async () => {
-  const announce = fileURLToPath(new URL('./announce-ready.ts', import.meta.url));
   // Announces when told to; exits 3 when told to.
   const source = `
     process.on('message', (m) => {
@@ -119,7 +235,7 @@ test('readiness: k of N once each process announces it; a process that exits is 
   try {
     supervisor.start();
     await Promise.all(children.map((child) => once(child, 'message')));
-    assert.deepEqual(supervisor.readiness(), { ready: 0, processes: 2 });
+    assert.deepEqual(supervisor.readiness(), { ready: 0, processes: 2, stopping: false });
     children[0]?.send('ready');
     await until('1 of 2', () => ready() === 1);
     children[1]?.send('ready');

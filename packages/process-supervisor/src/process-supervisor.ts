@@ -12,7 +12,7 @@ export interface SupervisorOptions {
   readonly log: (message: string) => void;
   /** What the processes are called in log lines, e.g. 'worker process'. */
   readonly label: string;
-  /** Restart delay after a crash, doubled per quick successive crash, capped at 30 s. */
+  /** Restart delay after a crash, doubled per successive start-up crash, capped at 30 s. */
   readonly restartDelayMs?: number;
   /**
    * How long stop() lets a child drain after its signal before SIGKILL (default 30 s): a child
@@ -20,11 +20,38 @@ export interface SupervisorOptions {
    * supervisor from exiting. Give more than the child's own shutdown deadline.
    */
   readonly killAfterMs?: number;
+  /**
+   * The children call announceReady() once started. A child that exits before it announced is
+   * then a start-up crash, however long its start took (loading a model can take longer than any
+   * fixed window), and when a slot has crashed on start-up `startupCrashLimit` times in a row
+   * without any of its processes ever getting ready, the supervisor gives up: a failure that
+   * repeats on every start (a bad setting, a missing file) ends the supervising process (see
+   * stopOnSignals) where its orchestrator sees it, instead of restarting forever behind a live
+   * /healthz. Without it (children that never announce, such as node:cluster HTTP workers), a
+   * child that dies within 10 s of its start counts as a start-up crash and the supervisor never
+   * gives up.
+   */
+  readonly announcesReady?: boolean;
+  /** See announcesReady (default 5). */
+  readonly startupCrashLimit?: number;
 }
 
-/** A process that dies sooner than this after its start is crashing on start-up: back off. */
+export interface StopResult {
+  /** Every child exited with code 0 by itself: none failed its drain, died of a signal, or needed SIGKILL. */
+  readonly clean: boolean;
+}
+
+/** Without announcesReady: a process that dies sooner than this after its start crashed on start-up. */
 const quickCrashMs = 10_000;
 const maxRestartDelayMs = 30_000;
+
+/** What the supervisor knows of one index across the processes it started there. */
+interface Slot {
+  /** Start-up crashes in a row (reset once a process there gets ready). */
+  startupCrashes: number;
+  /** Some process at this index announced it was ready. */
+  everReady: boolean;
+}
 
 /**
  * Keeps N copies of a process running (one per core for CPU-bound services on a single-threaded
@@ -35,81 +62,115 @@ export class ProcessSupervisor {
   private readonly children = new Map<number, ChildProcess>();
   /** Indexes whose current process has announced it is ready (announceReady). */
   private readonly ready = new Set<number>();
+  private readonly slots = new Map<number, Slot>();
   private readonly restartDelayMs: number;
   private readonly killAfterMs: number;
+  private readonly startupCrashLimit: number;
   private stopping = false;
+  /** Set by stopOnSignals: what to do once the supervisor has given up on a crash loop. */
+  private onGaveUp: (() => void) | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
     this.restartDelayMs = options.restartDelayMs ?? 1000;
     this.killAfterMs = options.killAfterMs ?? 30_000;
+    this.startupCrashLimit = options.startupCrashLimit ?? 5;
   }
 
   start(): void {
-    for (let index = 0; index < this.options.processes; index++) this.startOne(index, this.restartDelayMs);
+    for (let index = 0; index < this.options.processes; index++) {
+      this.slots.set(index, { startupCrashes: 0, everReady: false });
+      this.startOne(index);
+    }
   }
 
-  private startOne(index: number, delayMs: number): void {
+  private startOne(index: number): void {
     const { label, log } = this.options;
+    const slot = this.slots.get(index) as Slot;
     const started = Date.now();
+    let announced = false;
     const child = this.options.spawn(index);
     this.children.set(index, child);
     child.on('error', (error) => log(`${label} ${index}: ${error.message}`));
     child.on('message', (message: unknown) => {
-      if (isReadyAnnouncement(message) && this.children.get(index) === child) this.ready.add(index);
+      if (!isReadyAnnouncement(message) || this.children.get(index) !== child) return;
+      announced = true;
+      slot.everReady = true;
+      slot.startupCrashes = 0;
+      if (!this.stopping) this.ready.add(index);
     });
     child.once('exit', (code, signal) => {
       this.children.delete(index);
       this.ready.delete(index);
       if (this.stopping) return;
-      // A process that crashes at once would crash in a tight loop: back off.
-      const next = Date.now() - started < quickCrashMs ? Math.min(delayMs * 2, maxRestartDelayMs) : this.restartDelayMs;
-      log(`${label} ${index} exited (${signal ?? `code ${code}`}); restarting in ${next} ms`);
-      setTimeout(() => this.stopping || this.startOne(index, next), next);
+      const how = signal ?? `code ${code}`;
+      const startupCrash = this.options.announcesReady === true ? !announced : Date.now() - started < quickCrashMs;
+      slot.startupCrashes = startupCrash ? slot.startupCrashes + 1 : 0;
+      if (this.options.announcesReady === true && !slot.everReady && slot.startupCrashes >= this.startupCrashLimit) {
+        log(`${label} ${index} exited before it was ready ${slot.startupCrashes} times in a row (last: ${how}); giving up: stopping the other processes`);
+        void this.stop('SIGTERM').then(() => this.onGaveUp?.());
+        return;
+      }
+      // A process that crashes on start-up would crash in a tight loop: back off.
+      const next = Math.min(this.restartDelayMs * 2 ** slot.startupCrashes, maxRestartDelayMs);
+      log(`${label} ${index} exited (${how}); restarting in ${next} ms`);
+      setTimeout(() => this.stopping || this.startOne(index), next);
     });
   }
 
   /**
    * How many of the processes are ready: those whose current process has announced it
    * (announceReady) since it started. A process that exits is not ready, nor its replacement until
-   * it announces again.
+   * it announces again. Once stop() has begun none is (`stopping`): they no longer take work.
    */
-  readiness(): { readonly ready: number; readonly processes: number } {
-    return { ready: this.ready.size, processes: this.options.processes };
+  readiness(): { readonly ready: number; readonly processes: number; readonly stopping: boolean } {
+    return { ready: this.ready.size, processes: this.options.processes, stopping: this.stopping };
   }
 
   /**
-   * For a supervising process: on SIGTERM or SIGINT, stops every child with SIGTERM (so each one
-   * drains; Ctrl-C reaches them too) and exits 0 once they are gone.
+   * For a supervising process, which then ends with its children: on SIGTERM or SIGINT, stops
+   * every child with SIGTERM (so each one drains; Ctrl-C reaches them too) and exits once they
+   * are gone, 0 if every one exited cleanly, else 1 (as a single process whose drain failed
+   * does). When the supervisor gives up on a crash loop (announcesReady), it exits 1 once the
+   * other children are stopped.
    */
   stopOnSignals(): void {
     const stop = (signal: NodeJS.Signals) => {
       this.options.log(`${signal}: stopping ${this.options.processes} × ${this.options.label}`);
-      void this.stop('SIGTERM').then(() => process.exit(0));
+      void this.stop('SIGTERM').then(({ clean }) => process.exit(clean ? 0 : 1));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    this.onGaveUp = () => process.exit(1);
   }
 
-  /** Sends `signal` to every child, SIGKILL to any still running `killAfterMs` later; resolves once all have exited. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /**
+   * Sends `signal` to every child, SIGKILL to any still running `killAfterMs` later; resolves once
+   * all have exited, saying whether each exited cleanly (code 0, by itself).
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<StopResult> {
     this.stopping = true;
+    this.ready.clear();
     const { label, log } = this.options;
-    await Promise.all(
+    const clean = await Promise.all(
       [...this.children].map(
         ([index, child]) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          new Promise<boolean>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode === 0);
+            let killed = false;
             const kill = setTimeout(() => {
               log(`${label} ${index} still running ${this.killAfterMs} ms after ${signal}: SIGKILL`);
+              killed = true;
               child.kill('SIGKILL');
             }, this.killAfterMs);
-            child.once('exit', () => {
+            child.once('exit', (code, exitSignal) => {
               clearTimeout(kill);
-              resolve();
+              if (!killed && code !== 0) log(`${label} ${index} exited (${exitSignal ?? `code ${code}`}) after ${signal}`);
+              resolve(!killed && code === 0);
             });
             child.kill(signal);
           }),
       ),
     );
+    return { clean: clean.every(Boolean) };
   }
 }

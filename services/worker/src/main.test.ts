@@ -216,13 +216,37 @@ test('a SIGKILLed supervisor takes its engine processes with it', { timeout: 240
   for (const index of [0, 1]) await main.line((l) => l.name === `worker-${index}` && l.msg === 'supervisor gone: finishing the current batch', 1000);
 });
 
+test('a supervisor SIGKILLed while its engine processes still load their modules takes them with it at once', { timeout: 120_000 }, async () => {
+  const main = startMain({ GRADCAM_WORKER_PROCESSES: '2', GRADCAM_WORKER_METRICS_PORT: '0' });
+  const supervisor = main.child.pid as number;
+  await main.line((l) => l.name === 'worker-supervisor' && l.msg.startsWith('status server'));
+  const children = () => readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  await until('both engine processes to be forked', () => children().length === 2, 10_000);
+  const engines = children();
+  for (const pid of engines) pids.add(pid);
+  main.child.kill('SIGKILL');
+  await until('the engine processes to exit', () => engines.every((pid) => !processRunning(pid)), 60_000);
+  // Through main.ts's first-line watch, not the engine's own shutdown once tfjs and the rest have
+  // loaded (which would log this), nor later still with the queue consumed.
+  const late = main.lines.filter((l) => l.name.startsWith('worker-') && l.name !== 'worker-supervisor');
+  assert.deepEqual(late.map((l) => l.msg), [], 'they exited before running anything of their own');
+});
+
 // Last in the file: it stops the file's Redis.
-test('SIGTERM while Redis is down: the engine process exits once its shutdown deadline (lock + 5 s) passes', { timeout: 240_000 }, async () => {
+test('SIGTERM while Redis is down: /readyz says stopping while it drains; the engine process exits once its shutdown deadline (lock + 5 s) passes', { timeout: 240_000 }, async () => {
   const main = startMain({ GRADCAM_WORKER_PROCESSES: '1', GRADCAM_WORKER_METRICS_PORT: '0', GRADCAM_LOCK_DURATION_MS: '1000' });
+  const listening = await main.line((l) => l.msg.startsWith('status server'));
+  const base = `http://127.0.0.1:${/:(\d+)$/.exec(listening.msg)?.[1]}`;
   await main.line((l) => l.msg.startsWith('worker 0 ready'));
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
   await redis.stop();
   const signalled = Date.now();
   main.child.kill('SIGTERM');
+  await main.line((l) => l.msg === 'SIGTERM: finishing the current batch', 5_000);
+  // It takes no more jobs from here on: count it out now, not once it has exited.
+  const draining = await fetch(`${base}/readyz`);
+  assert.equal(draining.status, 503);
+  assert.deepEqual(await draining.json(), { status: 'not-ready', reason: 'stopping' });
   const code = await Promise.race([main.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 30_000))]);
   assert.equal(code, 1, 'it gave up on closing and exited');
   const took = Date.now() - signalled;

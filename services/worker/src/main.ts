@@ -1,16 +1,25 @@
 import { fileURLToPath } from 'node:url';
-import { loadConfigOrExit, readWorkerConfig } from '@gradcam/config';
-import { runEngineProcess } from './run-engine-process.ts';
-import { superviseEngineProcesses } from './supervise-engine-processes.ts';
+import { exitWithSupervisor } from '@gradcam/process-supervisor';
 
 // Composition root. With GRADCAM_WORKER_PROCESSES > 1 this process only supervises: it forks
 // itself once per engine process, passing the process index as the argument, and serves the
 // replica's status server for all of them. With one process, that process does both.
-const config = loadConfigOrExit(readWorkerConfig, 'worker');
 const indexArgument = process.argv[2];
 
+// An engine process forked by the supervisor: watch the supervisor before anything slow. Loading
+// tfjs, sharp and bullmq takes seconds, and a supervisor SIGKILLed meanwhile would otherwise leave
+// this process under init, loading the model and consuming the queue. Until runEngineProcess
+// replaces it with its draining shutdown there is nothing to drain: exit at once.
+if (indexArgument !== undefined) exitWithSupervisor(() => process.exit(0));
+
+// Everything else is imported here, not above, so that the watch is in place while it loads.
+const { loadConfigOrExit, readWorkerConfig } = await import('@gradcam/config');
+const config = loadConfigOrExit(readWorkerConfig, 'worker');
+
 if (config.processes > 1 && indexArgument === undefined) {
+  const { superviseEngineProcesses } = await import('./supervise-engine-processes.ts');
   await superviseEngineProcesses(config, fileURLToPath(import.meta.url));
 } else {
+  const { runEngineProcess } = await import('./run-engine-process.ts');
   await runEngineProcess(config, indexArgument === undefined ? { supervised: false } : { supervised: true, index: Number(indexArgument) });
 }

@@ -24,18 +24,21 @@ export async function runEngineProcess(config: WorkerConfig, role: EngineProcess
   const store = createBlobStore(config.storage);
   let worker: RunningWorker | undefined;
   let server: FastifyInstance | undefined;
+  let stopping = false;
+  // Not ready once stopping: a draining process takes no more jobs, so a load balancer or a
+  // rollout should count it out from the signal on, not from its exit.
+  const notReady = () => (stopping ? 'stopping' : worker === undefined ? 'loading models' : undefined);
   if (role.supervised) {
     reportMetricsToParent(registry);
   } else {
     try {
-      server = await startStatusServer({ host: config.host, port: config.metricsPort, scrape: () => metricsResponse(registry), notReady: () => (worker === undefined ? 'loading models' : undefined) });
+      server = await startStatusServer({ host: config.host, port: config.metricsPort, scrape: () => metricsResponse(registry), notReady });
     } catch (error) {
       log.fatal({ err: error }, 'the status server did not start');
       process.exit(1);
     }
     log.info(listeningOn(server));
   }
-  let stopping = false;
   const shutdown = async (reason: string) => {
     if (stopping) return;
     stopping = true;
@@ -59,11 +62,14 @@ export async function runEngineProcess(config: WorkerConfig, role: EngineProcess
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
   // Forked by the supervisor: should it die (even by SIGKILL), stop too rather than run on under
-  // init, taking jobs nobody supervises and holding the output pipes of whoever ran it.
+  // init, taking jobs nobody supervises and holding the output pipes of whoever ran it. This
+  // replaces main.ts's exit-at-once watch: from here on there may be a batch to finish.
   exitWithSupervisor(() => void shutdown('supervisor gone'));
   try {
     worker = await startWorkerProcess({ config, store, telemetry: createWorkerTelemetry(registry), log: { info: (m) => log.info(m), error: (m) => log.error(m) }, name });
-    if (role.supervised) announceReady();
+    // A channel closed by now (its 'disconnect' event perhaps not yet emitted) is a supervisor
+    // gone while the models loaded: drain instead of announcing to nobody.
+    if (role.supervised && !announceReady()) return void shutdown('supervisor gone');
     log.info(`worker ${index} ready: batches of up to ${config.batchSize}, ${config.batchWaitMs} ms wait, ${worker.backend} backend`);
   } catch (error) {
     log.fatal({ err: error }, 'worker failed to start');

@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import { type WorkerConfig, childEnvironment } from '@gradcam/config';
+import type { WorkerConfig } from '@gradcam/config';
 import { ProcessSupervisor } from '@gradcam/process-supervisor';
 import { ChildProcessMetrics, createLogger, createRegistry, workerProcessLabel } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
@@ -11,7 +11,9 @@ import { listeningOn, startStatusServer } from './status-server.ts';
  * status server on GRADCAM_WORKER_METRICS_PORT. /metrics is the sum of the engine processes'
  * registries, read over the fork IPC channel (each keeps its `worker` label, so their series stay
  * apart; a process that exited stays counted at its last report); /readyz is 200 once every engine
- * process has announced it is ready; /healthz is this process alive.
+ * process has announced it is ready, until SIGTERM; /healthz is this process alive. It exits
+ * when its engine processes are gone: after SIGTERM (1 if any failed to drain), or when one
+ * keeps failing to start (1).
  */
 export async function superviseEngineProcesses(config: WorkerConfig, script: string): Promise<void> {
   const log = createLogger({ name: 'worker-supervisor', level: config.logLevel });
@@ -24,9 +26,16 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     log: (m) => log.info(m),
     // Each engine process stops itself after shutdownTimeoutMs; this is for one that cannot.
     killAfterMs: config.shutdownTimeoutMs + 10_000,
-    // sharp and the filesystem share libuv's pool (4 threads by default): with several batches
-    // in flight, uploads would queue behind decoding and rendering.
-    spawn: (index) => metrics.track(fork(script, [String(index)], { stdio: 'inherit', env: childEnvironment({ UV_THREADPOOL_SIZE: '16' }) })),
+    // Each engine process announces itself once its models are loaded and it consumes the queue:
+    // one that exits before that, every time (an unknown model, a bad model folder), ends the
+    // replica after 5 tries, as it ends a single-process worker at once.
+    announcesReady: true,
+    // The engine processes inherit this process's environment, UV_THREADPOOL_SIZE included, and
+    // set nothing of their own: sharp and the filesystem share libuv's pool, whose size an operator
+    // may well raise, and a process cannot raise its own (libuv reads the variable at the pool's
+    // first use, which in an ES-module process comes before main.ts runs, while its modules
+    // load). So both modes get the same pool, libuv's 4 threads unless the operator says otherwise.
+    spawn: (index) => metrics.track(fork(script, [String(index)], { stdio: 'inherit' })),
   });
   let server: FastifyInstance;
   try {
@@ -36,7 +45,9 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
       port: config.metricsPort,
       scrape: () => metrics.scrape(),
       notReady: () => {
-        const { ready, processes } = supervisor.readiness();
+        const { ready, processes, stopping } = supervisor.readiness();
+        // Stopping: the engine processes drain and take no more jobs, as a single one says.
+        if (stopping) return 'stopping';
         return ready === processes ? undefined : `${ready} of ${processes} engine processes ready`;
       },
     });

@@ -24,21 +24,33 @@ export const modelRefSchema = z.object({
 });
 export type ModelRef = z.infer<typeof modelRefSchema>;
 
-/** `s3://bucket/key`: the key may not climb out of its prefix. */
-export const s3UriSchema = z
+/**
+ * `s3://bucket/key`, as a record may give it: the shape only. Whether the key is one the store
+ * takes (no "." or ".." segment, no control character, …) is the store's own rule, checked by
+ * ingest with it and answered 422 IMAGE_URI_INVALID, not here as a schema failure.
+ */
+export const s3UriShapeSchema = z
   .string()
   .max(1024)
-  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\0]+$/, 'image.uri must look like s3://bucket/key')
-  .refine((uri) => !uri.split('/').slice(3).some((part) => part === '..' || part === '.'), 'image.uri may not contain "." or ".." segments');
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\0]+$/, 'image.uri must look like s3://bucket/key');
 
+/** `s3://bucket/key` in a job: the key may not climb out of its prefix (workers read what jobs name). */
+export const s3UriSchema = s3UriShapeSchema.refine(
+  (uri) => !uri.split('/').slice(3).some((part) => part === '..' || part === '.'),
+  'image.uri may not contain "." or ".." segments',
+);
+
+/** Splits an `s3://` URI; throws a TypeError for anything else. */
 export function parseS3Uri(uri: string): { bucket: string; key: string } {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+  // `s`: a key may hold line terminators ("\n", "\r", U+2028, U+2029), which `.` alone does not
+  // match; the schema lets them through, so the parser must agree (the store judges the key).
+  const match = /^s3:\/\/([^/]+)\/(.+)$/s.exec(uri);
   if (!match) throw new TypeError(`not an s3:// URI: ${uri}`);
   return { bucket: match[1] as string, key: match[2] as string };
 }
 
 export const inlineImageSchema = z.object({ base64: z.string().min(1) });
-export const imageRefSchema = z.object({ uri: s3UriSchema });
+export const imageRefSchema = z.object({ uri: s3UriShapeSchema });
 export const imageSourceSchema = z.union([inlineImageSchema, imageRefSchema]);
 
 /** What the model server predicted, as it reports it: recorded, and used by capture sampling. */

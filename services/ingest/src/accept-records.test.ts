@@ -110,3 +110,44 @@ test('a retry after an enqueue that reached Redis but failed records the folder 
     await t.queue.close();
   }
 });
+
+test('an unexpected error preparing one record fails that record alone: 500 INTERNAL, reported, its claim released; its neighbours are accepted', async () => {
+  const t = setUp();
+  const reported: unknown[] = [];
+  // A model name the record schema would refuse, announced all the same: inferenceFolder throws a
+  // ZodError, as a bug letting a bad record through would.
+  const deps: AcceptDeps = {
+    ...t.deps,
+    servedModels: async () => ({ announced: { m: 'v1', 'm/x': 'v1' }, live: new Map() }),
+    onInternalError: (error) => reported.push(error),
+  };
+  try {
+    const odd = { ...record('odd-1'), model: { name: 'm/x' } } as InferenceRecord;
+    const outcomes = await acceptRecords(deps, [record('ok-1'), odd, record('ok-2')]);
+    assert.deepEqual(outcomes.map((o) => ('status' in o ? o.status : o.error.code)), ['queued', 'INTERNAL', 'queued']);
+    const [, refused] = outcomes;
+    assert.ok(refused && 'error' in refused);
+    assert.equal(refused.error.status, 500);
+    assert.equal(reported.length, 1, 'the bug reaches the logs');
+    assert.ok(await t.queue.getJob('ok-1'));
+    assert.ok(await t.queue.getJob('ok-2'));
+    assert.equal(await t.queue.getJob('odd-1'), undefined);
+    const [retried] = await acceptRecords(deps, [record('odd-1')]);
+    assert.ok(retried && 'status' in retried, `the claim was released: ${JSON.stringify(retried)}`);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('a reference the URI parser cannot read is 422 IMAGE_URI_INVALID for its record (whatever let it past the schema)', async () => {
+  const t = setUp();
+  try {
+    const unreadable = { ...record('unreadable-1'), image: { uri: 'https://local/a.jpg' } } as InferenceRecord;
+    const [outcome] = await acceptRecords(t.deps, [unreadable]);
+    assert.ok(outcome && 'error' in outcome, JSON.stringify(outcome));
+    assert.deepEqual([outcome.error.status, outcome.error.code], [422, 'IMAGE_URI_INVALID']);
+    assert.match(outcome.error.message, /not s3:\/\/bucket\/key/);
+  } finally {
+    await t.queue.close();
+  }
+});

@@ -83,7 +83,13 @@ const inProgress = (id: string) =>
 
 /** The object key an `s3://` reference names, refused unless it is in this store's bucket and a valid key there. */
 function referencedKey(deps: AcceptDeps, uri: string): string {
-  const { bucket, key } = parseS3Uri(uri);
+  let parsed: { bucket: string; key: string };
+  try {
+    parsed = parseS3Uri(uri);
+  } catch (error) {
+    throw new ApiError(422, 'IMAGE_URI_INVALID', `image.uri is not s3://bucket/key: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const { bucket, key } = parsed;
   if (bucket !== deps.bucket) throw new ApiError(422, 'IMAGE_URI_OUTSIDE_BUCKET', `image.uri must be inside s3://${deps.bucket}/, got ${uri}`);
   try {
     assertValidKey(key);
@@ -191,20 +197,23 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     released.push(item.record.id);
   };
   const prepared: Prepared[] = [];
+  let served: ServedModels;
   try {
-    const served = claimed.length > earlierJobs.size ? await deps.servedModels() : { announced: {}, live: new Map() };
-    for (const at of claimed) {
-      const record = records[at] as InferenceRecord;
-      try {
-        prepared.push(await prepare(deps, record, at, now, served, earlierJobs.get(at)));
-      } catch (error) {
-        if (!(error instanceof ApiError)) throw error;
-        refuse({ at, record }, error);
-      }
-    }
+    served = claimed.length > earlierJobs.size ? await deps.servedModels() : { announced: {}, live: new Map() };
   } catch (error) {
     await releaseQuietly(deps, holder, claimed.map((at) => (records[at] as InferenceRecord).id));
     throw error;
+  }
+  for (const at of claimed) {
+    const record = records[at] as InferenceRecord;
+    try {
+      prepared.push(await prepare(deps, record, at, now, served, earlierJobs.get(at)));
+    } catch (error) {
+      // Preparing reads only the record (and what was fetched above): whatever it throws is about
+      // this record, so it fails this record alone. An unexpected error is still a bug: a 500
+      // INTERNAL for the record, told to onInternalError for the logs, never a sunk batch.
+      refuse({ at, record }, error);
+    }
   }
 
   // Storage before the queue: a job must never point at a prediction that is not there.

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+
+// Records that name their image by `s3://` reference: whatever the key holds, a bad one is a 422
+// for that record, never a 500, and never sinks the other records of its batch.
+
+const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
+const byReference = (id: string, uri: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { uri } });
+const inline = (id: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } });
+
+let redis: RedisServer;
+let h: IngestHarness;
+before(async () => {
+  redis = await startRedisServer();
+  h = await createIngestHarness({ redisUrl: redis.url });
+});
+after(async () => {
+  await h.close();
+  await redis.stop();
+});
+
+const post = (payload: Record<string, unknown>) => h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload });
+const codeOf = (response: { json: <T>() => T }) => response.json<{ error?: { code: string } }>().error?.code;
+
+test('a key holding a line terminator: CR or LF is 422 IMAGE_URI_INVALID (the store refuses control characters); U+2028 and U+2029 are keys like any other', async () => {
+  for (const [name, terminator] of [['lf', '\n'], ['cr', '\r'], ['crlf', '\r\n']] as const) {
+    const response = await post(byReference(`uri-${name}`, `s3://local/uploads/a${terminator}b.jpg`));
+    assert.equal(response.statusCode, 422, response.body);
+    assert.equal(codeOf(response), 'IMAGE_URI_INVALID');
+    assert.match(response.body, /control character/);
+  }
+  for (const [name, terminator] of [['ls', '\u2028'], ['ps', '\u2029']] as const) {
+    const key = `uploads/a${terminator}b.jpg`;
+    const missing = await post(byReference(`uri-${name}-missing`, `s3://local/${key}`));
+    assert.deepEqual([missing.statusCode, codeOf(missing)], [422, 'IMAGE_NOT_FOUND'], missing.body);
+    await h.store.put(key, photo, { contentType: 'image/jpeg' });
+    const found = await post(byReference(`uri-${name}`, `s3://local/${key}`));
+    assert.equal(found.statusCode, 202, found.body);
+    assert.deepEqual((await h.queue.getJob(`uri-${name}`))?.data.image, { uri: `s3://local/${key}` });
+  }
+  assert.deepEqual(h.internalErrors, []);
+});
+
+test('a bad key in a batch is refused for its record alone', async () => {
+  const response = await h.app.inject({
+    method: 'POST',
+    url: '/v1/inferences:batch',
+    headers: auth,
+    payload: { records: [inline('uri-batch-1'), byReference('uri-batch-bad', 's3://local/uploads/a\nb.jpg'), inline('uri-batch-2')] },
+  });
+  assert.equal(response.statusCode, 200, response.body);
+  const body = response.json<{ accepted: number; rejected: number; results: { id: string; status?: string; error?: { code: string } }[] }>();
+  assert.deepEqual([body.accepted, body.rejected], [2, 1]);
+  assert.deepEqual(body.results.map((r) => r.status ?? r.error?.code), ['queued', 'IMAGE_URI_INVALID', 'queued']);
+  assert.ok(await h.queue.getJob('uri-batch-1'));
+  assert.ok(await h.queue.getJob('uri-batch-2'));
+  assert.deepEqual(h.internalErrors, []);
+});
+
+test('"." and ".." segments are 422 IMAGE_URI_INVALID, as the store refuses them (not a schema failure)', async () => {
+  for (const [id, uri] of [['dots-up', 's3://local/a/../b.jpg'], ['dots-here', 's3://local/./b.jpg'], ['dots-end', 's3://local/a/..']] as const) {
+    const response = await post(byReference(id, uri));
+    assert.equal(response.statusCode, 422, response.body);
+    assert.equal(codeOf(response), 'IMAGE_URI_INVALID');
+    assert.match(response.json<{ error: { message: string } }>().error.message, /has a "\.\.?" segment/);
+    assert.equal(await h.queue.getJob(id), undefined);
+  }
+});

@@ -11,6 +11,7 @@ import { cachedFor } from './cached-for.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 import { maxImageBytes } from './inline-image.ts';
 import { readMultipartRecord } from './multipart-record.ts';
+import { serverTimeouts } from './server-timeouts.ts';
 
 export interface IngestTelemetry {
   request(route: string, status: number, seconds: number): void;
@@ -59,6 +60,7 @@ const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 charact
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: deps.maxBodyBytes,
+    ...serverTimeouts(deps.maxBodyBytes),
     logger: false,
     // The longest id `inferenceIdSchema` allows (Fastify's default of 100 would answer a valid id
     // of 101–128 characters with its own 414). The id is the only bounded path parameter here, so
@@ -109,7 +111,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
 
   app.post('/v1/inferences', guarded, async (request, reply) => {
     await admit();
-    const body = request.isMultipart() ? await readMultipartRecord(request, deps.maxBodyBytes) : request.body;
+    const body = request.isMultipart() ? await readMultipartRecord(request, reply, deps.maxBodyBytes) : request.body;
     let record: InferenceRecord;
     try {
       record = parseRecord(body);

@@ -1,9 +1,11 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from '@gradcam/http-service';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { maxImageBytes } from './inline-image.ts';
 
 const limits = { files: 1, fields: 4 };
 
+const multipartInvalid = (message: string) => new ApiError(400, 'MULTIPART_INVALID', message);
 const imageTooLarge = () => new ApiError(413, 'IMAGE_TOO_LARGE', `images are limited to ${maxImageBytes} bytes`);
 const bodyTooLarge = (maxBodyBytes: number) => new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${maxBodyBytes} bytes`);
 
@@ -20,52 +22,129 @@ function uploadError(error: unknown, maxBodyBytes: number): ApiError {
   if (error instanceof ApiError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'FST_REQ_FILE_TOO_LARGE') return fileLimit(maxBodyBytes).tooLarge();
-  if (code === 'FST_FILES_LIMIT') return new ApiError(400, 'MULTIPART_INVALID', `multipart uploads hold ${limits.files} file (the "image")`);
+  if (code === 'FST_FILES_LIMIT') return multipartInvalid(`multipart uploads hold ${limits.files} file (the "image")`);
   if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
-    return new ApiError(400, 'MULTIPART_INVALID', `multipart uploads hold a "record" field and an "image" file (at most ${limits.fields} fields)`);
+    return multipartInvalid(`multipart uploads hold a "record" field and an "image" file (at most ${limits.fields} fields)`);
   }
-  return new ApiError(400, 'MULTIPART_INVALID', `the multipart body is malformed: ${error instanceof Error ? error.message : String(error)}`);
+  // @fastify/multipart parses a field sent as application/json itself, and drops one that fails.
+  if (code === 'FST_INVALID_JSON_FIELD_ERROR') return multipartInvalid('a field sent as application/json (the "record") is not valid JSON');
+  return multipartInvalid(`the multipart body is malformed: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 /**
- * Reads a multipart upload: a `record` field (JSON, without `image`) and an `image` file. Returns
- * the record with the image inline, for the record schema to check like any other. Fastify's
- * bodyLimit does not cover a multipart stream, so the whole request is held to `maxBodyBytes`
- * here (413 BODY_TOO_LARGE) and the image to the smaller of that and the image limit.
+ * The record field's value: text to parse, or already an object when the part was sent as
+ * `Content-Type: application/json` (curl -F 'record=…;type=application/json'), which
+ * @fastify/multipart parses itself.
  */
-export async function readMultipartRecord(request: FastifyRequest, maxBodyBytes: number): Promise<Record<string, unknown>> {
-  const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBodyBytes && maxBodyBytes < maxImageBytes) throw bodyTooLarge(maxBodyBytes);
+function recordOf(value: unknown): Record<string, unknown> {
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw multipartInvalid('the "record" field is not valid JSON');
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw multipartInvalid('the "record" field must hold a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Counts the body as it arrives, the preamble before the first part and the epilogue after the
+ * last included (no part limit sees those), and trips as soon as the count passes the limit.
+ * `within` races a wait of the parse against that, so the parse stops at once instead of reading
+ * on to the next part boundary, or to the end of the body.
+ */
+function bodyLimitGuard(raw: IncomingMessage, maxBodyBytes: number) {
   let received = 0;
+  let trip: (error: ApiError) => void = () => undefined;
+  const tripped = new Promise<never>((_resolve, reject) => {
+    trip = reject;
+  });
+  // Only ever awaited through a race: a parse that ends first leaves it pending, or tripped unheard.
+  tripped.catch(() => undefined);
   const count = (chunk: Buffer) => {
     received += chunk.length;
+    if (received <= maxBodyBytes) return;
+    raw.off('data', count);
+    trip(bodyTooLarge(maxBodyBytes));
   };
-  request.raw.on('data', count);
+  raw.on('data', count);
+  return {
+    within: <T>(pending: Promise<T>): Promise<T> => Promise.race([pending, tripped]),
+    /** For the end of the parse, which may settle in the same turn as the chunk that tripped. */
+    check: () => {
+      if (received > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
+    },
+    dispose: () => raw.off('data', count),
+  };
+}
+
+/**
+ * Leaves a refused upload so that its connection cannot hang. The parser gets no more of the body:
+ * a part left unread would pause the request for good, and with it the socket, which then neither
+ * serves another request nor notices the client leave. A body of declared length (within the
+ * limit: a larger one is refused before any of it is read) is read to its end and dropped, so a
+ * keep-alive connection serves the next request; any other (chunked, or over the limit) is not
+ * read further, and the connection closes after the answer.
+ */
+function abandonUpload(request: IncomingMessage, response: ServerResponse, drain: boolean): void {
+  request.unpipe();
+  if (drain) {
+    request.resume();
+  } else {
+    request.pause();
+    response.setHeader('connection', 'close');
+  }
+}
+
+function declaredLength(request: FastifyRequest): number | undefined {
+  const declared = Number(request.headers['content-length']);
+  return request.headers['content-length'] !== undefined && Number.isFinite(declared) ? declared : undefined;
+}
+
+/**
+ * Reads a multipart upload: one `record` field (JSON, without `image`) and one `image` file; any
+ * other field, or a second `record`, is MULTIPART_INVALID. Returns the record with the image
+ * inline, for the record schema to check like any other. Fastify's bodyLimit does not cover a
+ * multipart stream, so the whole request is held to `maxBodyBytes` here, counted as it streams
+ * (413 BODY_TOO_LARGE), and the image to the smaller of that and the image limit.
+ */
+export async function readMultipartRecord(request: FastifyRequest, reply: FastifyReply, maxBodyBytes: number): Promise<Record<string, unknown>> {
+  const declared = declaredLength(request);
+  if (declared !== undefined && declared > maxBodyBytes) {
+    abandonUpload(request.raw, reply.raw, false);
+    throw bodyTooLarge(maxBodyBytes);
+  }
   const { fileSize, tooLarge } = fileLimit(maxBodyBytes);
+  const parts = request.parts({ limits: { ...limits, fileSize } });
+  // The first step pipes the request to busboy; the guard's listener then only counts.
+  const first = parts.next();
+  const guard = bodyLimitGuard(request.raw, maxBodyBytes);
   let record: Record<string, unknown> | undefined;
   let image: Buffer | undefined;
   try {
-    for await (const part of request.parts({ limits: { ...limits, fileSize } })) {
-      if (received > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
+    for (let step = await guard.within(first); step.done !== true; step = await guard.within(parts.next())) {
+      const part = step.value;
       if (part.type === 'file') {
-        if (part.fieldname !== 'image') throw new ApiError(400, 'MULTIPART_INVALID', `unexpected file field "${part.fieldname}"; send the image as "image"`);
-        image = await part.toBuffer();
+        if (part.fieldname !== 'image') throw multipartInvalid(`unexpected file field ${JSON.stringify(part.fieldname)}; send the image as "image"`);
+        image = await guard.within(part.toBuffer());
         if (part.file.truncated) throw tooLarge();
-      } else if (part.fieldname === 'record') {
-        try {
-          record = JSON.parse(String(part.value)) as Record<string, unknown>;
-        } catch {
-          throw new ApiError(400, 'MULTIPART_INVALID', 'the "record" field is not valid JSON');
-        }
+      } else {
+        if (part.fieldname !== 'record') throw multipartInvalid(`unexpected field ${JSON.stringify(part.fieldname)}: an upload holds one "record" field and one "image" file`);
+        if (record !== undefined) throw multipartInvalid('a second "record" field: an upload holds one');
+        record = recordOf(part.value);
       }
     }
-    if (received > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
+    guard.check();
   } catch (error) {
-    throw uploadError(error, maxBodyBytes);
+    const refusal = uploadError(error, maxBodyBytes);
+    abandonUpload(request.raw, reply.raw, declared !== undefined && refusal.code !== 'BODY_TOO_LARGE');
+    throw refusal;
   } finally {
-    request.raw.off('data', count);
+    guard.dispose();
   }
-  if (!record) throw new ApiError(400, 'MULTIPART_INVALID', 'multipart uploads need a "record" field holding the record as JSON');
-  if (!image) throw new ApiError(400, 'MULTIPART_INVALID', 'multipart uploads need an "image" file field');
+  if (!record) throw multipartInvalid('multipart uploads need a "record" field holding the record as JSON');
+  if (!image) throw multipartInvalid('multipart uploads need an "image" file field');
   return { ...record, image: { base64: image.toString('base64') } };
 }

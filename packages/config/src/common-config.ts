@@ -1,5 +1,17 @@
 import { isIP } from 'node:net';
-import { dotsOnlySegment, temporaryFileSegment } from '@gradcam/contracts';
+import {
+  camMethodSchema,
+  dotsOnlySegment,
+  inferenceFolder,
+  inferenceIdSchema,
+  inputExtensions,
+  manifestFileName,
+  modelNameSchema,
+  modelVersionSchema,
+  predictionFileName,
+  reviewFileName,
+  temporaryFileSegment,
+} from '@gradcam/contracts';
 import { ConfigError } from './config-error.ts';
 import type { EnvReader } from './env-reader.ts';
 
@@ -81,12 +93,48 @@ function s3Credentials(env: EnvReader): { accessKeyId: string | undefined; secre
   return { accessKeyId, secretAccessKey };
 }
 
+/** S3's limit on a whole key, in UTF-8 bytes, which @gradcam/storage's assertValidKey holds every key to. */
+const maxKeyBytes = 1024;
+
+/** The longest run of `char` a schema accepts (up to a whole key): the contracts state lengths as regexes. */
+function longestAccepted(schema: { safeParse(value: unknown): { success: boolean } }, char: string): number {
+  let length = 0;
+  while (length < maxKeyBytes && schema.safeParse(char.repeat(length + 1)).success) length += 1;
+  return length;
+}
+
+/**
+ * The longest key a record can lead to, less the prefix and its slash: the inference's folder
+ * (`inferenceFolder`, with the longest model name, version and id the schemas allow) and the
+ * longest file any service writes in it: ingest's prediction.json and input.<ext>, the worker's
+ * explanation.json and, per method and class, `<method>-<class>.npy` and `.overlay.jpg`
+ * (@gradcam/artifacts' artifactStem, which config cannot import: '+' becomes 'p', and a class
+ * index is a safe integer, so at most 16 digits), and review's review.json.
+ */
+export function longestKeyAfterPrefix(): number {
+  const folder = inferenceFolder({
+    prefix: '',
+    model: 'm'.repeat(longestAccepted(modelNameSchema, 'm')),
+    modelVersion: 'v'.repeat(longestAccepted(modelVersionSchema, 'v')),
+    acceptedAt: new Date(Date.UTC(9999, 11, 31)),
+    inferenceId: 'i'.repeat(longestAccepted(inferenceIdSchema, 'i')),
+  });
+  const method = Math.max(...camMethodSchema.options.map((name) => name.length));
+  const stem = `${'m'.repeat(method)}-${Number.MAX_SAFE_INTEGER}`;
+  const files = [predictionFileName, manifestFileName, reviewFileName, `${stem}.npy`, `${stem}.overlay.jpg`, ...Object.values(inputExtensions).map((extension) => `input.${extension}`)];
+  return Buffer.byteLength(folder) + Math.max(...files.map((name) => Buffer.byteLength(name)));
+}
+
+/** The longest GRADCAM_STORAGE_PREFIX: with its slash and the longest key after it, a whole key. */
+export const maxStoragePrefixBytes = (): number => maxKeyBytes - 1 - longestKeyAfterPrefix();
+
 /**
  * The prefix opens every storage key, so each of its folders follows the storage key rules
  * (@gradcam/storage's assertValidKey, which config cannot import: storage depends on config):
  * no empty segment ('a//b'), none of dots only ('a/../b' would climb out of the prefix; every
  * store refuses '.' and '..'), none over 200 bytes or shaped like the filesystem store's
- * temporary files. Refused here, at boot, rather than as a 500 on every record.
+ * temporary files; nor may the whole prefix leave too little of a key for the inference folders
+ * under it. Refused here, at boot, rather than as a 500 on every record.
  */
 function checkStoragePrefix(prefix: string): void {
   const refuse = (why: string) => new ConfigError('GRADCAM_STORAGE_PREFIX', `${why}, got "${prefix}"`);
@@ -96,6 +144,14 @@ function checkStoragePrefix(prefix: string): void {
     if (dotsOnlySegment.test(segment)) throw refuse(`may not have a folder of dots only ("${segment}")`);
     if (segment.length > 200) throw refuse('may not have a folder name over 200 characters');
     if (temporaryFileSegment.test(segment)) throw refuse(`may not have a folder named like a temporary file ("${segment}")`);
+  }
+  // Else the records with the longest names or ids would each be a 500: their keys too long to store.
+  const longest = maxStoragePrefixBytes();
+  if (prefix.length > longest) {
+    throw new ConfigError(
+      'GRADCAM_STORAGE_PREFIX',
+      `may be at most ${longest} characters (keys are limited to ${maxKeyBytes} bytes, and the longest key a record can lead to adds ${longestKeyAfterPrefix() + 1} to the prefix), got ${prefix.length}`,
+    );
   }
 }
 

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { ConfigError } from './config-error.ts';
 import { parseCapturePolicy } from './capture-policy.ts';
-import { isLoopbackHost } from './common-config.ts';
+import { isLoopbackHost, longestKeyAfterPrefix, maxStoragePrefixBytes } from './common-config.ts';
 import { readLocalStackConfig } from './local-stack-config.ts';
 import { checkServiceConfigs, readExporterConfig, readIngestConfig, readReviewConfig, readWorkerConfig } from './service-configs.ts';
 
@@ -85,6 +85,28 @@ test('GRADCAM_STORAGE_PREFIX is checked folder by folder: no empty, dots-only, o
     ['a b', /may hold only/],
   ] as const) {
     rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: value }), 'GRADCAM_STORAGE_PREFIX', why);
+  }
+});
+
+test('GRADCAM_STORAGE_PREFIX leaves room for the longest key a record can lead to, within the 1024 bytes of a key', () => {
+  // {prefix}/{model: 64}/{version: 64}/dt=YYYY-MM-DD/{id: 128}/{gradcampp-<16 digits>.overlay.jpg: 38}
+  assert.equal(longestKeyAfterPrefix(), 64 + 1 + 64 + 1 + 13 + 1 + 128 + 1 + 38);
+  assert.equal(maxStoragePrefixBytes(), 1024 - 1 - longestKeyAfterPrefix());
+  // Folders of 99 characters: a slash every 100th (712 ends in a folder of 12).
+  const longest = Array.from({ length: maxStoragePrefixBytes() }, (_, i) => (i % 100 === 99 ? '/' : 'p')).join('');
+  assert.equal(longest.length, maxStoragePrefixBytes());
+  assert.equal(readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: longest }).storage.prefix, longest);
+  rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: `${longest}q` }), 'GRADCAM_STORAGE_PREFIX', new RegExp(`at most ${maxStoragePrefixBytes()} characters .*1024 bytes.*got ${longest.length + 1}$`));
+  // Every segment within 200 characters, the whole far over: the shape the per-folder checks missed.
+  const folders = [...Array.from({ length: 4 }, (_, i) => String(i).repeat(200)), 'p'.repeat(100)].join('/');
+  rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_STORAGE_PREFIX: folders }), 'GRADCAM_STORAGE_PREFIX', /at most \d+ characters/);
+});
+
+test('API tokens are 16 or more characters without whitespace, which a Bearer header cannot carry', () => {
+  assert.deepEqual(readIngestConfig({ ...base, GRADCAM_API_TOKENS: ' token-aaaaaaaaaaaaaaaa , token-bbbbbbbbbbbbbbbb ' }).apiTokens, ['token-aaaaaaaaaaaaaaaa', 'token-bbbbbbbbbbbbbbbb']);
+  for (const tokens of ['team a secret 0123456789', 'token-aaaaaaaaaaaaaaaa,team\tb-secret-0123456789', 'token\u00a0aaaaaaaaaaaaaaaa']) {
+    rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: tokens }), 'GRADCAM_API_TOKENS', /whitespace/);
+    assert.throws(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: tokens }), (error: Error) => !error.message.includes('secret'), 'the token is not echoed');
   }
 });
 

@@ -138,6 +138,10 @@ export function readIngestConfig(raw: Env): IngestConfig {
   const apiTokens = env.list('GRADCAM_API_TOKENS');
   if (apiTokens.length === 0) throw new ConfigError('GRADCAM_API_TOKENS', 'is required: one or more comma-separated bearer tokens clients must send');
   if (apiTokens.some((t) => t.length < 16)) throw new ConfigError('GRADCAM_API_TOKENS', 'each token must be at least 16 characters');
+  // As reviewer tokens: `Authorization: Bearer <token>` carries one run of non-space characters, so
+  // a token holding whitespace could never be presented. The token itself is not echoed (a secret).
+  const spaced = apiTokens.findIndex((t) => /\s/.test(t));
+  if (spaced >= 0) throw new ConfigError('GRADCAM_API_TOKENS', `token ${spaced + 1} of ${apiTokens.length} holds whitespace, which a Bearer header cannot carry; tokens are 16 or more non-space characters`);
   const host = env.host('GRADCAM_HOST', '0.0.0.0');
   return {
     // Ingest hands out signed artifact links and serves /v1/blobs against them.

@@ -28,7 +28,13 @@ export interface IngestHarness {
  * filesystem store, with a served model announced as a worker would. Requests go through
  * `app.inject`.
  */
-export async function createIngestHarness(options: { redisUrl: string; policy?: string; maxQueueDepth?: number; maxBodyBytes?: number }): Promise<IngestHarness> {
+export async function createIngestHarness(options: {
+  redisUrl: string;
+  policy?: string;
+  maxQueueDepth?: number;
+  maxBodyBytes?: number;
+  storagePrefix?: string;
+}): Promise<IngestHarness> {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-ingest-'));
   const redis = createProducerConnection(options.redisUrl, { onError: () => undefined });
@@ -43,7 +49,7 @@ export async function createIngestHarness(options: { redisUrl: string; policy?: 
     store,
     registry: createRegistry(),
     queuePrefix: prefix,
-    storagePrefix: 'captures',
+    storagePrefix: options.storagePrefix ?? 'captures',
     bucket: 'local',
     policy: parseCapturePolicy(options.policy ?? 'all'),
     apiTokens: [testToken],

@@ -26,7 +26,7 @@ export interface IngestHarness {
 /**
  * The ingest app wired as in production, on a given Redis (own key prefix) and a temporary
  * filesystem store, with a served model announced as a worker would. Requests go through
- * `app.inject`.
+ * `app.inject`, or a real connection after `app.listen({ port: 0 })` where the socket is under test.
  */
 export async function createIngestHarness(options: {
   redisUrl: string;

@@ -61,9 +61,12 @@ RUN rm -rf node_modules/@tensorflow/tfjs-node \
 
 FROM cuda-node AS runtime
 # NVIDIA_VISIBLE_DEVICES / NVIDIA_DRIVER_CAPABILITIES come from the CUDA base image.
+# UV_THREADPOOL_SIZE: libuv's pool, shared by sharp and the uploads; a process cannot size its
+# own, and libuv's default 4 queues uploads behind decoding with batches in flight.
 ENV NODE_ENV=production \
     GRADCAM_BACKEND=tensorflow-gpu \
-    TF_CPP_MIN_LOG_LEVEL=1
+    TF_CPP_MIN_LOG_LEVEL=1 \
+    UV_THREADPOOL_SIZE=16
 RUN useradd --create-home --uid 1000 --shell /usr/sbin/nologin gradcam
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

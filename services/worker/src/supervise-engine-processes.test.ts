@@ -128,8 +128,8 @@ test('SIGTERM: /readyz says stopping while the engine processes drain; the repli
   assert.ok(supervisor.lines.includes('worker process 1 exited (code 1) after SIGTERM'), supervisor.lines.join('\n'));
 });
 
-test('the engine processes keep the operator\'s UV_THREADPOOL_SIZE, and get libuv\'s default otherwise, as a single process does', { timeout: 60_000 }, async () => {
-  for (const [env, expected] of [[{ UV_THREADPOOL_SIZE: '7' }, 'uv=7'], [{}, 'uv=undefined']] as const) {
+test('the engine processes keep the operator\'s UV_THREADPOOL_SIZE, and get 16 libuv threads otherwise', { timeout: 60_000 }, async () => {
+  for (const [env, expected] of [[{ UV_THREADPOOL_SIZE: '7' }, 'uv=7'], [{}, 'uv=16']] as const) {
     const supervisor = startSupervisor({ TEST_ENGINE: 'ready', ...env });
     const engines = await Promise.all([supervisor.line(/^engine 0 /), supervisor.line(/^engine 1 /)]);
     for (const engine of engines) assert.ok(engine.endsWith(` ${expected}`), engine);

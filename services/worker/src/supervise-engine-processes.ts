@@ -6,6 +6,18 @@ import type { FastifyInstance } from 'fastify';
 import { listeningOn, startStatusServer } from './status-server.ts';
 
 /**
+ * The engine processes' environment: this process's, with libuv's pool at 16 threads unless the
+ * operator chose a size. sharp (decode, model input, overlays) and the filesystem share that pool,
+ * 4 threads by default: with batches in flight, uploads would queue behind decoding and
+ * rendering. Only a supervisor can size it for its children: libuv reads the variable at the
+ * pool's first use, which in an ES-module process comes while its modules load, before main.ts
+ * runs, so a single-process worker keeps what it was started with.
+ */
+export function engineEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? '16' };
+}
+
+/**
  * The supervising process of a replica with several engine processes: forks `script` once per
  * process (the index as its argument), restarts any that die, and serves the replica's one
  * status server on GRADCAM_WORKER_METRICS_PORT. /metrics is the sum of the engine processes'
@@ -30,12 +42,7 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     // one that exits before that, every time (an unknown model, a bad model folder), ends the
     // replica after 5 tries, as it ends a single-process worker at once.
     announcesReady: true,
-    // The engine processes inherit this process's environment, UV_THREADPOOL_SIZE included, and
-    // set nothing of their own: sharp and the filesystem share libuv's pool, whose size an operator
-    // may well raise, and a process cannot raise its own (libuv reads the variable at the pool's
-    // first use, which in an ES-module process comes before main.ts runs, while its modules
-    // load). So both modes get the same pool, libuv's 4 threads unless the operator says otherwise.
-    spawn: (index) => metrics.track(fork(script, [String(index)], { stdio: 'inherit' })),
+    spawn: (index) => metrics.track(fork(script, [String(index)], { stdio: 'inherit', env: engineEnvironment() })),
   });
   let server: FastifyInstance;
   try {

@@ -3,6 +3,7 @@ export { withLaunchPrefix } from './launch-prefix.ts';
 export { commandNotFoundStatus, signalLeashed, spawnLeashed, type LeashedSpawnOptions } from './leashed-process.ts';
 export { processRunning } from './process-running.ts';
 export { RedisServerNotFoundError, startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.ts';
+export { RedisServerStartError } from './redis-server-start-error.ts';
 export { startRedisWithClient, type RedisWithClient } from './redis-with-client.ts';
 export { startS3Server, type S3Endpoint, type S3Server, type S3ServerOptions } from './s3-server.ts';
 export {

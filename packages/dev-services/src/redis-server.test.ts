@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { RedisServerStartError } from './redis-server-start-error.ts';
 import { RedisServerNotFoundError, startRedisServer } from './redis-server.ts';
 
 function roundTrip(port: number, command: string): Promise<string> {
@@ -78,5 +82,36 @@ test('runs in its own process group, so a Ctrl-C to its parent’s group misses 
     assert.ok(answer instanceof Error && /ECONNREFUSED/.test(answer.message), `redis-server outlived its parent: ${String(answer)}`);
   } finally {
     if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
+  }
+});
+
+test('a server that cannot start says why in one line, with its data folder, at the first attempt', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-redis-corrupt-'));
+  try {
+    // A corrupt append-only manifest: Redis refuses to start, and would on any port.
+    await mkdir(join(dir, 'appendonlydir'));
+    await writeFile(join(dir, 'appendonlydir', 'appendonly.aof.manifest'), 'garbage\n');
+    const started = Date.now();
+    await assert.rejects(startRedisServer({ appendOnly: true, dir }), (error: unknown) => {
+      assert.ok(error instanceof RedisServerStartError, String(error));
+      assert.equal(error.reason, 'Invalid AOF manifest file format');
+      assert.equal(error.message, `redis-server exited at start (code 1, data folder ${dir}): Invalid AOF manifest file format`);
+      return true;
+    });
+    // Four attempts took over a second here; one takes a few tens of milliseconds.
+    assert.ok(Date.now() - started < 1_000, `not retried on other ports (${Date.now() - started} ms)`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('exited settles when the server dies after start-up, and lastLine says what it logged last', async () => {
+  const redis = await startRedisServer();
+  try {
+    assert.match(redis.lastLine() ?? '', /Ready to accept connections/);
+    process.kill(Number((await roundTrip(redis.port, 'INFO server\r\n')).match(/process_id:(\d+)/)?.[1]), 'SIGKILL');
+    assert.equal(await redis.exited, 'code 137');
+  } finally {
+    await redis.stop();
   }
 });

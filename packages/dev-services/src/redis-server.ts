@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.ts';
 import { withLaunchPrefix } from './launch-prefix.ts';
 import { commandNotFoundStatus, signalLeashed, spawnLeashed } from './leashed-process.ts';
+import { RedisServerStartError } from './redis-server-start-error.ts';
 
 export interface RedisServerOptions {
   /** Keep data in an append-only file in `dir` (the local stack does; tests need not). */
@@ -23,6 +24,13 @@ export interface RedisServerOptions {
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
+  /**
+   * Settles when the server exits, with 'code N' (128 + n for signal n, as the leash reports it):
+   * whoever relies on it can notice it died (the local stack stops, a crash is not a hang).
+   */
+  readonly exited: Promise<string>;
+  /** Its last log line (timestamp prefix removed), e.g. why it exited; undefined while silent. */
+  lastLine(): string | undefined;
   /** Stops the server as a crash would (SIGKILL) or politely (SIGTERM, the default). */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -34,6 +42,15 @@ export class RedisServerNotFoundError extends Error {
       `"${executable}" was not found on PATH: install Redis (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running server`,
     );
   }
+}
+
+/** `1234:M 27 Nov 2026 10:30:35.876 # ` before each log line; a config-file error has none. */
+const logPrefix = /^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [.*#-] /;
+
+/** The last non-empty line of Redis's output, without its log prefix: why it stopped, as a rule. */
+function lastLogLine(output: string): string | undefined {
+  const lines = output.split('\n').map((line) => line.replace(logPrefix, '').trim()).filter((line) => line !== '');
+  return lines.at(-1);
 }
 
 function ping(port: number): Promise<boolean> {
@@ -58,46 +75,56 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const executable = options.executable ?? 'redis-server';
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'gradcam-redis-')));
-  // A port can be taken between freePort() and bind; retry a few times with a new one.
+  // A port can be taken between freePort() and bind; retry a few times with a new one, and only
+  // then: any other reason to exit (a corrupt AOF, an unwritable folder) would only repeat.
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
     args.push('--appendonly', options.appendOnly ? 'yes' : 'no', ...(options.extraArgs ?? []));
     const launch = withLaunchPrefix(options.launchPrefix, executable, args);
-    const child: ChildProcess = spawnLeashed(launch.command, launch.args, { output: { stdout: 'ignore', stderr: 'pipe' } });
-    let exited = false;
+    // Redis logs to stdout, its reasons for exiting included. Read for as long as it runs: a pipe
+    // nobody empties would block it once full.
+    const child: ChildProcess = spawnLeashed(launch.command, launch.args, { output: { stdout: 'pipe', stderr: 'pipe' } });
     let spawnError: NodeJS.ErrnoException | undefined;
     child.once('error', (error: NodeJS.ErrnoException) => (spawnError = error));
-    let exitCode: number | null = null;
-    child.once('exit', (code) => {
-      exited = true;
-      exitCode = code;
-    });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+    let exitStatus: string | undefined;
+    const exited = new Promise<string>((resolve) =>
+      child.once('exit', (code, signal) => {
+        exitStatus = signal ?? `code ${code}`;
+        resolve(exitStatus);
+      }),
+    );
+    let output = '';
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    // The exit event can come before the last output is read: wait for both streams to end.
+    const outputClosed = Promise.all([child.stdout, child.stderr].map((stream) => (stream ? new Promise((resolve) => stream.once('close', resolve)) : undefined)));
     const deadline = Date.now() + 10_000;
-    while (!exited && spawnError === undefined && Date.now() < deadline && !(await ping(port))) await sleep(20);
+    while (exitStatus === undefined && spawnError === undefined && Date.now() < deadline && !(await ping(port))) await sleep(20);
     if (spawnError) throw spawnError;
-    // The leash (sh) reports a command it cannot find as status 127.
-    if (exited && exitCode === commandNotFoundStatus) throw new RedisServerNotFoundError(executable);
-    if (exited) {
-      if (attempt < 3) continue;
-      throw new Error(`redis-server exited at start (port ${port}): ${stderr.trim() || 'no output'}`);
+    if (exitStatus !== undefined) {
+      await Promise.race([outputClosed, sleep(1000)]);
+      // The leash (sh) reports a command it cannot find as status 127.
+      if (exitStatus === `code ${commandNotFoundStatus}`) throw new RedisServerNotFoundError(executable);
+      if (/Address already in use/.test(output) && attempt < 3) continue;
+      throw new RedisServerStartError(dir, lastLogLine(output), exitStatus);
     }
     if (Date.now() >= deadline) {
       signalLeashed(child, 'SIGKILL');
-      throw new Error(`redis-server did not answer PING on port ${port} within 10 s`);
+      throw new Error(`redis-server did not answer PING on port ${port} within 10 s (data folder ${dir})`);
     }
     let stopped: Promise<void> | undefined;
     return {
       url: `redis://127.0.0.1:${port}`,
       port,
+      exited,
+      lastLine: () => lastLogLine(output),
       stop(signal: NodeJS.Signals = 'SIGTERM') {
         stopped ??= (async () => {
-          if (!exited) {
-            const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+          if (exitStatus === undefined) {
             signalLeashed(child, signal);
-            await gone;
+            await exited;
           }
           if (ownDir) await rm(dir, { recursive: true, force: true });
         })();

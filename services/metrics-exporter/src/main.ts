@@ -52,12 +52,25 @@ const app = createApp({
 await app.listen({ port: config.port, host: config.host });
 log.info(`metrics exporter on http://${config.host}:${config.port}/metrics`);
 
-const shutdown = async () => {
+/**
+ * The exporter holds no work to finish, but QueueEvents.close() waits for its blocking connection,
+ * which with Redis gone never comes back: past this deadline it exits anyway, rather than keep
+ * `gradcam up` (or a rollout) waiting for ever.
+ */
+const shutdownDeadlineMs = 5_000;
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  setTimeout(() => {
+    log.warn(`${signal}: Redis connections not closed after ${shutdownDeadlineMs} ms (Redis gone?); exiting`);
+    process.exit(1);
+  }, shutdownDeadlineMs).unref();
   await app.close();
   await events.close();
   await queue.close();
   await closeConnections(redis, eventsConnection);
   process.exit(0);
 };
-process.once('SIGTERM', () => void shutdown());
-process.once('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

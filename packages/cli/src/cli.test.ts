@@ -94,6 +94,18 @@ test('an image over the overlay limit gets a scaled-down overlay, its size in th
   assert.deepEqual([unlimited.explanations[0]?.overlay.width, unlimited.explanations[0]?.overlay.height], [1200, 800]);
 });
 
+test('explain with --out inside an input folder does not explain its own earlier output', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-outside-'));
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
+  const first = gradcam('explain', dir, '--out', join(dir, 'out'));
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /^1 explained, 0 failed/m);
+  const again = gradcam('explain', dir, '--out', join(dir, 'out'));
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /^1 explained, 0 failed/m, 'the overlays under out/ were not taken for inputs');
+  assert.deepEqual(await readdir(join(dir, 'out')), ['cat']);
+});
+
 describe('gradcam errors', () => {
   test('nothing explained: exit 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gradcam-bad-'));

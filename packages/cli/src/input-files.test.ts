@@ -26,3 +26,14 @@ test('folders are walked through symbolic links to images and folders, each once
   assert.deepEqual(listing.files, [join(input, 'linked-folder', 'people.jpg'), join(input, 'linked.jpg'), join(input, 'real.jpg')]);
   assert.deepEqual(listing.missing, [{ path: join(input, 'dangling.jpg'), reason: 'broken symbolic link' }]);
 });
+
+test('an excluded folder (explain --out) is skipped wherever the walk meets it, however it is reached', async () => {
+  const input = await mkdtemp(join(tmpdir(), 'gradcam-exclude-'));
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'cat.jpg'));
+  await mkdir(join(input, 'out', 'cat'), { recursive: true });
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'out', 'cat', 'gradcam-0.overlay.jpg'));
+  await symlink(join(input, 'out'), join(input, 'out-link'));
+  const listing = await listInputFiles([input], { exclude: [join(input, 'out', '.')] });
+  assert.deepEqual(listing.files, [join(input, 'cat.jpg')]);
+  assert.deepEqual((await listInputFiles([join(input, 'out')], { exclude: [join(input, 'out')] })).files, []);
+});

@@ -19,6 +19,16 @@ interface Walk {
   readonly missing: { path: string; reason: string }[];
   /** Folders walked and files listed, by identity: a link loop ends, a linked image is listed once. */
   readonly seen: Set<string>;
+  /** Folders never walked, by identity (the output folder). */
+  readonly excluded: Set<string>;
+}
+
+export interface ListInputOptions {
+  /**
+   * Folders left out wherever they are met: `explain --out` inside an input folder, whose overlays
+   * a walk would otherwise take for inputs and explain again on every run. Missing ones are ignored.
+   */
+  readonly exclude?: readonly string[];
 }
 
 async function walk(dir: string, state: Walk): Promise<void> {
@@ -35,6 +45,7 @@ async function walk(dir: string, state: Walk): Promise<void> {
     }
     if (state.seen.has(identity(info))) continue;
     if (info.isDirectory()) {
+      if (state.excluded.has(identity(info))) continue;
       state.seen.add(identity(info));
       await walk(path, state);
     } else if (info.isFile() && isImageName(entry.name)) {
@@ -49,13 +60,18 @@ async function walk(dir: string, state: Walk): Promise<void> {
  * later); folders are walked recursively for image extensions, in a stable order, following
  * symbolic links (each folder and file once, so a link loop ends).
  */
-export async function listInputFiles(paths: readonly string[]): Promise<InputListing> {
-  const state: Walk = { files: [], missing: [], seen: new Set() };
+export async function listInputFiles(paths: readonly string[], options: ListInputOptions = {}): Promise<InputListing> {
+  const state: Walk = { files: [], missing: [], seen: new Set(), excluded: new Set() };
+  // By identity, so a path spelt differently or reached through a link is still the same folder.
+  for (const path of options.exclude ?? []) {
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isDirectory()) state.excluded.add(identity(info));
+  }
   for (const path of paths) {
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => error);
     if (info instanceof Error) state.missing.push({ path, reason: info.code === 'ENOENT' ? 'no such file or folder' : info.message });
     else if (info.isDirectory()) {
-      if (state.seen.has(identity(info))) continue;
+      if (state.seen.has(identity(info)) || state.excluded.has(identity(info))) continue;
       state.seen.add(identity(info));
       await walk(path, state);
     } else if (!state.seen.has(identity(info))) {

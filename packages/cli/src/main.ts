@@ -2,6 +2,7 @@ import { ConfigError } from '@gradcam/config';
 import { EngineError } from '@gradcam/engine';
 import { ImagingError } from '@gradcam/imaging';
 import { UsageError } from './cli-error.ts';
+import { CommandError } from './command-error.ts';
 import { demoCommand } from './commands/demo-command.ts';
 import { explainCommand } from './commands/explain-command.ts';
 import { modelsCommand } from './commands/models-command.ts';
@@ -51,6 +52,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof ConfigError) {
       console.error(`gradcam ${name}: configuration error: ${error.message}`);
       return 2;
+    }
+    if (error instanceof CommandError) {
+      console.error(`gradcam ${name}: ${error.message}`);
+      return 1;
     }
     if (error instanceof EngineError || error instanceof ImagingError) {
       console.error(`gradcam ${name}: ${error.code}: ${error.message}`);

@@ -1,6 +1,7 @@
 /**
  * A one-line progress bar on a TTY (redrawn in place), silent otherwise so logs and pipes stay
- * clean. Rate and ETA come from the wall clock since start.
+ * clean. Rate and ETA come from the wall clock since start: img/s counts explained images only (a
+ * folder of broken files fails fast and would flatter it), the ETA every image finished.
  */
 export class ProgressBar {
   private readonly started = performance.now();
@@ -24,8 +25,9 @@ export class ProgressBar {
     const ratio = this.done / this.total;
     const filled = Math.round(ratio * this.width);
     const seconds = (performance.now() - this.started) / 1000;
-    const rate = this.done / Math.max(seconds, 1e-3);
-    const eta = rate > 0 ? Math.ceil((this.total - this.done) / rate) : 0;
+    const finishing = this.done / Math.max(seconds, 1e-3);
+    const rate = (this.done - this.failed) / Math.max(seconds, 1e-3);
+    const eta = finishing > 0 ? Math.ceil((this.total - this.done) / finishing) : 0;
     const bar = '█'.repeat(filled) + '░'.repeat(this.width - filled);
     const failures = this.failed > 0 ? `  ${this.failed} failed` : '';
     this.stream.write(`\r${bar} ${this.done}/${this.total}  ${rate.toFixed(1)} img/s  eta ${eta}s${failures}\x1b[K`);

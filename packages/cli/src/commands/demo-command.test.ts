@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { IngestClient } from '../local-stack/ingest-client.ts';
+import { runGradcam } from '../test-support/stack-processes.ts';
 import { type DemoFile, demoId, planRequests, postWithin } from './demo-command.ts';
 
 const files = (...bytes: number[]): DemoFile[] => bytes.map((size, index) => ({ path: `/photos/${index}.jpg`, index, bytes: size }));
@@ -56,4 +61,102 @@ test('a request over the server\'s body limit is halved until it fits; an image 
     http.closeAllConnections();
     http.close();
   }
+});
+
+/** A gradcam demo run against `server` through a state folder whose local-stack.json points at it. */
+async function demoAgainst(server: Server | undefined, args: string[], models?: string[]) {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-demo-'));
+  try {
+    const ingestUrl = server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : 'http://127.0.0.1:1';
+    await writeFile(join(stateDir, 'local-stack.json'), JSON.stringify({ ingestUrl, token: 't', storageDir: join(stateDir, 'storage'), ...(models && { models }) }));
+    const run = runGradcam(['demo', fixture, ...args], { ...process.env, GRADCAM_STATE_DIR: stateDir });
+    const { status } = await run.exited;
+    return { status, stdout: run.stdout(), stderr: run.stderr() };
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** A stand-in ingest API: accepts every record, then answers each GET with `status(id, poll)`. */
+async function fakeIngest(status: (id: string, poll: number) => unknown, posted: unknown[] = []): Promise<Server> {
+  let polls = 0;
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      if (request.method === 'POST') {
+        const { records } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { records: { id: string }[] };
+        posted.push(...records);
+        return response.end(JSON.stringify({ accepted: records.length, rejected: 0, results: records.map((r, index) => ({ index, id: r.id, status: 'queued' })) }));
+      }
+      const id = decodeURIComponent((request.url ?? '').split('/').pop() ?? '');
+      response.end(JSON.stringify(status(id, polls++)));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+const fixture = fileURLToPath(new URL('../../../../test/fixtures/images/house-cat-locomotion.jpg', import.meta.url));
+
+test('demo options are checked like explain\'s: one line, exit 2, before anything is posted', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--top-k', 'abc'], /--top-k must be a positive integer, got "abc"/],
+    [['--top-k', '0'], /--top-k must be a positive integer, got "0"/],
+    [['--top-k', '1.5'], /--top-k must be a positive integer, got "1.5"/],
+    [['--top-k', '17'], /--top-k must be at most 16, got "17"/],
+    [['--method', 'gradcam,magic'], /unknown method "magic" \(known: gradcam, gradcam\+\+/],
+  ];
+  for (const [args, message] of cases) {
+    const run = await demoAgainst(undefined, args);
+    assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, message);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+  }
+});
+
+test('the demo posts to the first model the stack serves; --model must be one of them', async () => {
+  const posted: { model: { name: string }; explain?: unknown }[] = [];
+  const server = await fakeIngest((id) => ({ id, status: 'done', folder: 'f', manifest: { explanations: [], prediction: { label: 'x' } } }), posted);
+  try {
+    const run = await demoAgainst(server, ['--top-k', '2', '--method', 'GradCAM++'], ['nsfw-inception-v3', 'nsfw-mobilenet-v2']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(posted.map((r) => [r.model.name, r.explain]), [['nsfw-inception-v3', { methods: ['gradcam++'], topK: 2 }]]);
+    const chosen = await demoAgainst(server, ['--model', 'nsfw-mobilenet-v2'], ['nsfw-inception-v3', 'nsfw-mobilenet-v2']);
+    assert.equal(chosen.status, 0, chosen.stderr);
+    assert.equal(posted.at(-1)?.model.name, 'nsfw-mobilenet-v2');
+    const unknown = await demoAgainst(server, ['--model', 'nsfw-mobilenet-v2-graph'], ['nsfw-inception-v3']);
+    assert.equal(unknown.status, 2, unknown.stderr);
+    assert.match(unknown.stderr, /--model nsfw-mobilenet-v2-graph is not served by the local stack \(it serves nsfw-inception-v3;/);
+  } finally {
+    server.close();
+  }
+});
+
+test('progress says how many finished and how many of them failed', async () => {
+  const server = await fakeIngest((id) => ({ id, status: 'failed', folder: 'f', failure: { code: 'IMAGE_CORRUPT', message: 'bad' } }));
+  try {
+    const run = await demoAgainst(server, []);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /finished 1\/1 \(1 failed\)/);
+    assert.doesNotMatch(run.stderr, /explained 1\/1/);
+    assert.match(run.stdout, /0 of 1 explained/);
+  } finally {
+    server.close();
+  }
+});
+
+test('a stack that stops answering while the demo waits: one line saying so, exit 1', async () => {
+  let server: Server | undefined;
+  server = await fakeIngest((id, poll) => {
+    // The stack goes away after the first answer, as a Ctrl-C in its terminal would take it.
+    if (poll === 0) setImmediate(() => (server?.close(), server?.closeAllConnections()));
+    return { id, status: 'queued', folder: 'f' };
+  });
+  const run = await demoAgainst(server, []);
+  assert.equal(run.status, 1, run.stderr);
+  const lines = run.stderr.trim().split('\n').map((l) => l.replace(/^.*\r/, ''));
+  assert.match(lines.at(-1) as string, /^gradcam demo: the local stack stopped answering at http:\/\/127\.0\.0\.1:\d+ while the demo waited \(.*\); is `npm start` still running\?$/);
+  assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
 });

@@ -2,17 +2,71 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readLocalStackConfig } from '@gradcam/config';
+import { camMethodSchema, maxExplainClasses } from '@gradcam/contracts';
 import { UsageError } from '../cli-error.ts';
+import { CommandError } from '../command-error.ts';
 import { listInputFiles } from '../input-files.ts';
-import { IngestAnswerError, IngestClient } from '../local-stack/ingest-client.ts';
+import { IngestAnswerError, IngestClient, type InferenceStatusBody } from '../local-stack/ingest-client.ts';
+import { positiveInt } from '../option-values.ts';
 import { stackFileName } from '../local-stack/local-stack.ts';
 import { repoRoot } from '../local-stack/service-process.ts';
 
-export const demoUsage = `Usage: gradcam demo [files or folders…] [--method LIST] [--top-k K]
+export const demoUsage = `Usage: gradcam demo [files or folders…] [--model NAME] [--method LIST] [--top-k K]
 
 Posts images (default: the bundled samples) to the running local stack (npm start), waits for
-their explanations and prints where each one landed. Reads the ingest URL and token that
-\`gradcam up\` left in .gradcam/${stackFileName}.`;
+their explanations and prints where each one landed. Reads the ingest URL, token and served
+models that \`gradcam up\` left in .gradcam/${stackFileName}.
+
+Options:
+  --model NAME   one of the models the stack serves (GRADCAM_MODELS; default: the first)
+  --method LIST  comma-separated: ${camMethodSchema.options.join(', ')} (default gradcam)
+  --top-k K      explain the K highest-scoring classes, 1 to ${maxExplainClasses} (default: the predicted class)`;
+
+/** What `gradcam up` leaves in the state folder (models: absent in files of older versions). */
+interface StackFile {
+  readonly ingestUrl: string;
+  readonly token: string;
+  readonly storageDir?: string;
+  readonly reviewUrl?: string;
+  readonly reviewToken?: string;
+  readonly models?: readonly string[];
+}
+
+/** The model every stack served before GRADCAM_MODELS was recorded. */
+const defaultDemoModel = 'nsfw-mobilenet-v2';
+
+/** --method as the ingest API takes it; a usage error names a method it does not know. */
+export function parseDemoMethods(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const methods = value.split(',').map((m) => m.trim().toLowerCase());
+  for (const method of methods) {
+    if (!camMethodSchema.safeParse(method).success) throw new UsageError(`unknown method "${method}" (known: ${camMethodSchema.options.join(', ')})`);
+  }
+  return [...new Set(methods)];
+}
+
+/** --top-k as the ingest API takes it: 1 to maxExplainClasses. */
+export function parseDemoTopK(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const k = positiveInt('top-k', value, 1);
+  if (k > maxExplainClasses) throw new UsageError(`--top-k must be at most ${maxExplainClasses}, got "${value}"`);
+  return k;
+}
+
+/** The model to post to: --model if the stack serves it, else the first the stack serves. */
+export function demoModel(requested: string | undefined, served: readonly string[] | undefined): string {
+  if (requested === undefined) return served?.[0] ?? defaultDemoModel;
+  if (served !== undefined && !served.includes(requested)) {
+    throw new UsageError(`--model ${requested} is not served by the local stack (it serves ${served.join(', ')}; set GRADCAM_MODELS for npm start to change that)`);
+  }
+  return requested;
+}
+
+/** "finished 3/5 (1 failed)": done, failed and skipped all finish; only done ones were explained. */
+export function progressLine(statuses: ReadonlyMap<string, InferenceStatusBody>, total: number): string {
+  const failed = [...statuses.values()].filter((s) => s.status !== 'done').length;
+  return `finished ${statuses.size}/${total}${failed > 0 ? ` (${failed} failed)` : ''}`;
+}
 
 /** An image the demo posts: its place in the listing makes its id unique (two folders may hold `a.jpg` each). */
 export interface DemoFile {
@@ -78,20 +132,30 @@ export async function postWithin(client: IngestClient, records: readonly { id: s
   }
 }
 
+/** An error's message and its cause's code (fetch's "fetch failed" says nothing alone). */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { cause?: { code?: unknown } }).cause?.code;
+  return typeof code === 'string' ? `${message}: ${code}` : message;
+}
+
 export async function demoCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: { method: { type: 'string' }, 'top-k': { type: 'string' }, help: { type: 'boolean' } },
+    options: { model: { type: 'string' }, method: { type: 'string' }, 'top-k': { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help) {
     console.log(demoUsage);
     return 0;
   }
+  // Before anything is read or posted: a mistake in the call is found without a stack.
+  const topK = parseDemoTopK(values['top-k']);
+  const methods = parseDemoMethods(values.method);
   const config = readLocalStackConfig(process.env);
   const stackFile = join(resolve(repoRoot, config.stateDir), stackFileName);
   const stack = await readFile(stackFile, 'utf8').then(
-    (text) => JSON.parse(text) as { ingestUrl: string; token: string; storageDir?: string; reviewUrl?: string; reviewToken?: string },
+    (text) => JSON.parse(text) as StackFile,
     () => {
       throw new UsageError(`no local stack found (${stackFile} is missing): start it first with \`npm start\` in another terminal`);
     },
@@ -100,14 +164,13 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const { files, missing } = await listInputFiles(inputs);
   for (const m of missing) console.error(`  ${m.path}: ${m.reason}`);
   if (files.length === 0) throw new UsageError(`no images found in ${inputs.join(', ')}`);
-  const topK = values['top-k'] === undefined ? undefined : Number(values['top-k']);
-  const methods = values.method?.split(',').map((m) => m.trim());
+  const model = demoModel(values.model, stack.models);
   const runId = Date.now().toString(36);
   const record = async (file: DemoFile) => ({
     id: demoId(runId, file),
-    model: { name: 'nsfw-mobilenet-v2' },
+    model: { name: model },
     image: { base64: (await readFile(file.path)).toString('base64') },
-    ...((methods || topK) && { explain: { ...(methods && { methods }), ...(topK && { topK }) } }),
+    ...((methods !== undefined || topK !== undefined) && { explain: { ...(methods && { methods }), ...(topK !== undefined && { topK }) } }),
     metadata: { source: relative(process.cwd(), file.path) || basename(file.path) },
   });
   const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token, onRetry: (reason, waitMs) => console.error(`${reason}; retrying in ${(waitMs / 1000).toFixed(1)} s`) });
@@ -118,7 +181,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     const posted = await postWithin(client, records).catch((error: unknown) => {
       const cause = (error as { cause?: { code?: string } }).cause;
       if (cause?.code === 'ECONNREFUSED') throw new UsageError(`the local stack is not answering at ${stack.ingestUrl}: start it with \`npm start\` in another terminal`);
-      throw error;
+      throw new CommandError(`posting to the local stack at ${stack.ingestUrl} failed (${reason(error)})`);
     });
     results.push(...posted);
   }
@@ -126,10 +189,17 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   console.log(`posted ${results.length} images to ${stack.ingestUrl}: ${results.length - rejected.length} accepted, ${rejected.length} rejected`);
   for (const r of rejected) console.log(`  ${r.id}: ${r.error?.code}: ${r.error?.message}`);
   const ids = results.filter((r) => r.error === undefined).map((r) => r.id);
-  let shown = -1;
-  const statuses = await client.waitForAll(ids, 300_000, (n) => {
-    if (n !== shown) process.stderr.write(`\r  explained ${(shown = n)}/${ids.length}`);
-  });
+  let shown = '';
+  const statuses = await client
+    .waitForAll(ids, 300_000, (_, finished) => {
+      const line = progressLine(finished, ids.length);
+      if (line !== shown) process.stderr.write(`\r  ${(shown = line)}`);
+    })
+    .catch((error: unknown) => {
+      // The stack stopped (Ctrl-C in its terminal, a crash) or stalled: say so, not a stack trace.
+      if (shown !== '') process.stderr.write('\n');
+      throw new CommandError(`the local stack stopped answering at ${stack.ingestUrl} while the demo waited (${reason(error)}); is \`npm start\` still running?`);
+    });
   process.stderr.write('\n');
   let done = 0;
   for (const id of ids) {

@@ -14,6 +14,7 @@ import { type ColormapName, defaultOverlayMaxSide } from '@gradcam/imaging';
 import { UsageError } from '../cli-error.ts';
 import { explainFiles } from '../explain-files.ts';
 import { listInputFiles } from '../input-files.ts';
+import { positiveInt } from '../option-values.ts';
 import { ProgressBar } from '../progress-bar.ts';
 
 export const explainUsage = `Usage: gradcam explain <files or folders…> [options]
@@ -38,14 +39,6 @@ Options:
   --out DIR            output folder (default ./gradcam-out)
   --json               print the summary as JSON
 Exit status: 0 when at least one image was explained, 1 when none was, 2 on a usage error.`;
-
-function positiveInt(name: string, value: string | undefined, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  // Digits only: Number() would take '' and ' ' as 0, '0x10' as 16 and '1e3' as 1000.
-  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`--${name} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got "${value}"`);
-  return n;
-}
 
 function parseTargets(classes: string | undefined, topK: string | undefined): TargetSpec {
   if (classes !== undefined && topK !== undefined) throw new UsageError('--class and --top-k cannot be used together');
@@ -108,7 +101,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const scoreCamChannels = positiveInt('score-cam-channels', values['score-cam-channels'], 64, true);
   const outDir = values.out ?? 'gradcam-out';
 
-  const { files, missing } = await listInputFiles(positionals);
+  const { files, missing } = await listInputFiles(positionals, { exclude: [outDir] });
   for (const m of missing) console.error(`✗ ${m.path}: ${m.reason}`);
   if (files.length === 0) {
     console.error('gradcam: no images found in the given paths');

@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
 import { readLocalStackConfig } from '@gradcam/config';
-import { RedisServerNotFoundError } from '@gradcam/dev-services';
+import { RedisServerNotFoundError, RedisServerStartError } from '@gradcam/dev-services';
 import { UsageError } from '../cli-error.ts';
+import { LocalStackError } from '../local-stack/local-stack-error.ts';
 import { StackStartAbortedError, startLocalStack } from '../local-stack/local-stack.ts';
+import { watchParent } from '../local-stack/parent-watch.ts';
 import { ServiceExitedError } from '../local-stack/service-exited-error.ts';
 import { handleStopSignals } from '../local-stack/stop-signals.ts';
 
@@ -10,8 +12,10 @@ export const upUsage = `Usage: gradcam up   (npm start)
 
 Runs the pipeline on this machine: ingest (:8080), worker processes (one per core), the
 metrics exporter (:9464) and the review service with its page (:8081). Redis: REDIS_URL, else a private redis-server on a free port with its
-data in .gradcam/redis. Storage: S3 when S3_BUCKET (and S3_ENDPOINT) are set, else .gradcam/storage.
-Stop with Ctrl-C: workers finish their current batch first (a third Ctrl-C exits at once).`;
+data in .gradcam/redis. Storage: S3 when S3_BUCKET (and S3_ENDPOINT) are set, else
+GRADCAM_STORAGE_DIR, else .gradcam/storage. One stack per state folder (GRADCAM_STATE_DIR), and
+each port must be free. Stop with Ctrl-C (or SIGTERM, or by ending the process that started it):
+workers finish their current batch first (a third Ctrl-C exits at once).`;
 
 export async function upCommand(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean' }, quiet: { type: 'boolean' } } });
@@ -28,6 +32,13 @@ export async function upCommand(argv: readonly string[]): Promise<number> {
     waiting: () => console.log('still stopping: the workers finish their current batch, then the exporter and Redis stop; Ctrl-C again to exit at once'),
     force: (exitCode) => process.exit(exitCode),
   });
+  // Ending the launcher ends the stack too (npm killed, a terminal closed): nobody could stop it.
+  watchParent(() => {
+    // Its pipes may have closed with it: lost output must not crash the ordered stop.
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+    console.log('the process that started gradcam up is gone; stopping');
+    stopRequest.abort();
+  });
   const stopRequested = new Promise<void>((resolve) => stopRequest.signal.addEventListener('abort', () => resolve(), { once: true }));
   console.log(`starting the local stack (${config.workerProcesses} worker process${config.workerProcesses === 1 ? '' : 'es'})…`);
   let stack;
@@ -39,6 +50,12 @@ export async function upCommand(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (error instanceof RedisServerNotFoundError) throw new UsageError(error.message);
+    // Another stack on the folder or a port, an unreachable REDIS_URL, a service never ready, a
+    // private Redis that would not start: one line each, no stack trace.
+    if (error instanceof LocalStackError || error instanceof RedisServerStartError) {
+      console.error(`gradcam up: ${error.message}`);
+      return 1;
+    }
     // One line with the service's last error line (with --quiet too): exit 2 for a
     // configuration error, as for one found before the start.
     if (error instanceof ServiceExitedError) {
@@ -55,6 +72,7 @@ gradcam pipeline is up
   review page       ${stack.reviewUrl}/   (reviewer token ${stack.reviewToken})
   redis             ${stack.redisUrl}
   storage           ${stack.storageDir ?? 'S3 (from S3_BUCKET)'}
+  models            ${stack.models.join(', ')}
   API token         ${stack.token}
 
 Try: npm run demo   (posts the sample images and prints where their explanations landed)

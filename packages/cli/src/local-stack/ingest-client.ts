@@ -141,7 +141,11 @@ export class IngestClient {
   }
 
   /** Polls until every id is done, failed or skipped (or the deadline passes). An id given twice is waited for once. */
-  async waitForAll(given: readonly string[], timeoutMs: number, onProgress?: (finished: number) => void): Promise<Map<string, InferenceStatusBody>> {
+  async waitForAll(
+    given: readonly string[],
+    timeoutMs: number,
+    onProgress?: (finished: number, statuses: ReadonlyMap<string, InferenceStatusBody>) => void,
+  ): Promise<Map<string, InferenceStatusBody>> {
     const ids = [...new Set(given)];
     const finished = new Map<string, InferenceStatusBody>();
     const deadline = Date.now() + timeoutMs;
@@ -152,7 +156,7 @@ export class IngestClient {
         const status = await this.status(id);
         if (status.status === 'done' || status.status === 'failed' || status.status === 'skipped') finished.set(id, status);
       }
-      onProgress?.(finished.size);
+      onProgress?.(finished.size, finished);
       if (finished.size < ids.length) await new Promise((resolve) => setTimeout(resolve, 250));
     }
     return finished;

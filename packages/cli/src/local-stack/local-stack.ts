@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type LocalStackConfig, checkServiceConfigs, childEnvironment } from '@gradcam/config';
+import { ConfigError, EnvReader, type LocalStackConfig, checkServiceConfigs, childEnvironment, readWorkerConfig } from '@gradcam/config';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { checkPortsFree } from './port-check.ts';
+import { checkRedisAnswers } from './redis-ping.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
 import { type ServiceProcess, repoRoot, startService, waitUntilReady } from './service-process.ts';
+import { type StateLock, acquireStateLock } from './state-lock.ts';
 
 export interface LocalStack {
   readonly ingestUrl: string;
@@ -15,11 +18,14 @@ export interface LocalStack {
   readonly reviewToken: string;
   readonly redisUrl: string;
   readonly token: string;
+  /** The local object store (GRADCAM_STORAGE_DIR, else <state dir>/storage); undefined with S3. */
   readonly storageDir: string | undefined;
+  /** The models the workers serve (GRADCAM_MODELS), in order: the demo posts to the first. */
+  readonly models: readonly string[];
   /**
-   * Settles when a service exits on its own while the stack runs (a crash, a SIGKILL): the stack
-   * is then incomplete, and whoever runs it should say so and stop(). Never settles once stop()
-   * has begun.
+   * Settles when a service, or the private redis-server, exits on its own while the stack runs (a
+   * crash, a SIGKILL): the stack is then incomplete, and whoever runs it should say so and stop().
+   * Never settles once stop() has begun.
    */
   readonly died: Promise<ServiceExitedError>;
   /** SIGTERM to every service (workers flush their batch), then the private Redis. Safe twice. */
@@ -51,6 +57,25 @@ export class StackStartAbortedError extends Error {
 /** The file where `gradcam up` leaves its URLs and token for `gradcam demo`. */
 export const stackFileName = 'local-stack.json';
 
+/**
+ * With the private Redis gone, no service can finish what it is doing (a worker's batch cannot be
+ * acknowledged; the worker would wait out its whole shutdown deadline, a minute): each gets this
+ * long after SIGTERM, then SIGKILL. Its jobs stay in the append-only file and go back to waiting
+ * when a worker next sees them stalled.
+ */
+const graceWithoutRedisMs = 5_000;
+
+/** The state folder, created if need be; a path that cannot be one is a ConfigError naming the variable. */
+async function makeStateDir(stateDir: string): Promise<void> {
+  try {
+    await mkdir(join(stateDir, 'redis'), { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'is a file, or a file is in its way' : `cannot be created (${code ?? (error as Error).message})`;
+    throw new ConfigError('GRADCAM_STATE_DIR', `${stateDir} ${why}; point it at a folder`);
+  }
+}
+
 /** A token kept in the state dir, so it survives restarts of the local stack. */
 async function localToken(stateDir: string, name: string): Promise<string> {
   const file = join(stateDir, name);
@@ -71,22 +96,33 @@ async function localToken(stateDir: string, name: string): Promise<string> {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config } = options;
   const stateDir = resolve(repoRoot, config.stateDir);
-  await mkdir(join(stateDir, 'redis'), { recursive: true });
+  await makeStateDir(stateDir);
+  const lock: StateLock = await acquireStateLock(stateDir);
   // Held as a promise, so a stop during its start still stops it once it is up.
   let redisStarting: Promise<RedisServer> | undefined;
+  let redisGone = false;
   const services: ServiceProcess[] = [];
   let stopped: Promise<void> | undefined;
   let stopping = false;
+  let wroteStackFile = false;
+  const stopService = async (service: ServiceProcess) => {
+    if (!redisGone) return void (await service.stop());
+    const timer = setTimeout(() => void service.stop('SIGKILL'), graceWithoutRedisMs);
+    await service.stop();
+    clearTimeout(timer);
+  };
   const stop = () =>
     (stopped ??= (async () => {
       stopping = true;
       // Ingest first (no new work), then workers (finish the batch), then the exporter and Redis.
       for (const group of [['ingest', 'review'], ['worker'], ['metrics-exporter']]) {
-        await Promise.all(services.filter((s) => group.includes(s.name)).map((s) => s.stop()));
+        await Promise.all(services.filter((s) => group.includes(s.name)).map(stopService));
       }
       const redis = await redisStarting?.catch(() => undefined);
       await redis?.stop();
-      await rm(join(stateDir, stackFileName), { force: true });
+      // Only this stack's file: a stack refused at start must not remove a running one's.
+      if (wroteStackFile) await rm(join(stateDir, stackFileName), { force: true });
+      await lock.release();
     })());
   // Every wait below races this, so an abort does not wait for a model load to finish first.
   const aborted = new Promise<never>((_, reject) => {
@@ -95,13 +131,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     else options.signal?.addEventListener('abort', abort, { once: true });
   });
   aborted.catch(() => {});
-  const step = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, aborted]);
+  // Set once the private Redis is up: its death fails the start at once rather than leave the
+  // services waiting on it until the readiness timeout.
+  let redisDied: Promise<never> | undefined;
+  const step = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, aborted, ...(redisDied ? [redisDied] : [])]);
   try {
     const apiTokens = config.apiTokens.length > 0 ? config.apiTokens : [await step(localToken(stateDir, 'api-token'))];
     const token = apiTokens[0] as string;
     const reviewTokens = config.reviewTokens ?? `local-reviewer:${await step(localToken(stateDir, 'review-token'))}`;
     const reviewToken = reviewTokens.split(',')[0]?.split(':').slice(1).join(':') ?? '';
-    const storageDir = config.s3Configured ? undefined : join(stateDir, 'storage');
+    // GRADCAM_STORAGE_DIR when set (relative to the repository, where the services run), for every
+    // service alike; else the state folder's. S3_BUCKET wins over both, as in the services.
+    const storageSetting = new EnvReader(childEnvironment(options.env ?? {})).optionalString('GRADCAM_STORAGE_DIR');
+    const storageDir = config.s3Configured ? undefined : resolve(repoRoot, storageSetting ?? join(stateDir, 'storage'));
     const ingestUrl = `http://127.0.0.1:${config.ingestPort}`;
     const serviceEnv = (redisUrl: string) =>
       childEnvironment({
@@ -126,8 +168,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // service exiting 78 after Redis has started and the models have loaded. Only the private
     // Redis's URL is not known yet; any valid one stands in for it.
     checkServiceConfigs(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
-    if (config.redisUrl === undefined) redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
-    const redisUrl = config.redisUrl ?? (await step(redisStarting as Promise<RedisServer>)).url;
+    const { models } = readWorkerConfig(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
+    await step(
+      checkPortsFree([
+        { variable: 'GRADCAM_INGEST_PORT', port: config.ingestPort },
+        { variable: 'GRADCAM_EXPORTER_PORT', port: config.exporterPort },
+        { variable: 'GRADCAM_WORKER_METRICS_PORT', port: config.workerMetricsPort },
+        { variable: 'GRADCAM_REVIEW_PORT', port: config.reviewPort },
+      ]),
+    );
+    if (config.redisUrl !== undefined) await step(checkRedisAnswers(config.redisUrl));
+    else redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
+    const privateRedis = redisStarting && (await step(redisStarting));
+    if (privateRedis) {
+      redisDied = privateRedis.exited.then((how) => {
+        redisGone = true;
+        throw new ServiceExitedError('redis-server', how, 'while the stack was starting', privateRedis.lastLine());
+      });
+      redisDied.catch(() => {});
+    }
+    const redisUrl = config.redisUrl ?? (privateRedis as RedisServer).url;
     const env = serviceEnv(redisUrl);
     const start = (name: string) => {
       const service = startService({ name, entry: `services/${name}/src/main.ts`, env, ...(options.onLine && { onLine: options.onLine }) });
@@ -154,15 +214,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     // A service that dies from now on leaves the stack incomplete (a worker supervisor killed:
     // nothing explains; ingest gone: nothing is accepted): report it rather than run on.
+    // The private Redis too: without it every service only logs reconnect errors, and a Ctrl-C
+    // then waits on connections that cannot close.
     const died = new Promise<ServiceExitedError>((resolve) => {
       for (const service of services) {
         void service.exited.then((how) => {
           if (!stopping) resolve(new ServiceExitedError(service.name, how, 'after start-up', service.lastErrorLine()));
         });
       }
+      void privateRedis?.exited.then((how) => {
+        if (!stopping) resolve(new ServiceExitedError('redis-server', how, 'after start-up', privateRedis.lastLine()));
+      });
     });
-    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, died, stop };
-    await writeFile(join(stateDir, stackFileName), `${JSON.stringify({ ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir }, null, 2)}\n`, { mode: 0o600 });
+    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, models, died, stop };
+    const stackFile = { ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir, models };
+    wroteStackFile = true;
+    await writeFile(join(stateDir, stackFileName), `${JSON.stringify(stackFile, null, 2)}\n`, { mode: 0o600 });
     return stack;
   } catch (error) {
     await stop();

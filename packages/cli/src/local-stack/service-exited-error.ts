@@ -12,7 +12,7 @@ export class ServiceExitedError extends Error {
     readonly service: string,
     /** 'code N' or the signal's name, as ServiceProcess.exited reports it. */
     readonly exit: string,
-    readonly when: 'before it was ready' | 'after start-up',
+    readonly when: 'before it was ready' | 'while the stack was starting' | 'after start-up',
     readonly lastErrorLine: string | undefined,
   ) {
     const why = exit === `code ${configErrorExitCode}` ? `${exit}, a configuration error` : exit;

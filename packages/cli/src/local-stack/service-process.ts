@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { signalLeashed, spawnLeashed, withLaunchPrefix } from '@gradcam/dev-services';
+import { LocalStackError } from './local-stack-error.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -13,9 +14,10 @@ export interface ServiceProcess {
   /** Resolves with the exit code (or signal) once the process is gone. */
   readonly exited: Promise<string>;
   /**
-   * The line of its stderr that best says why it stopped: the last one naming an error (a
-   * configuration error, `Error: …`), else the last one that is not a stack frame or Node's
-   * version banner. Undefined while it has written nothing there.
+   * The line that best says why it stopped: the last fatal log line on its stdout (`msg: err`),
+   * else the last stderr line naming an error (a configuration error, `Error: …`), else the last
+   * error log line on stdout, else the last stderr line that is not a stack frame or Node's
+   * version banner. Undefined while it has written none of these.
    */
   lastErrorLine(): string | undefined;
   stop(signal?: NodeJS.Signals): Promise<string>;
@@ -24,6 +26,33 @@ export interface ServiceProcess {
 /** Lines that say nothing about the cause: stack frames, Node's closing version line, braces. */
 const noiseLine = /^\s*(at\s|[{}\]]?$)|^Node\.js v\d/;
 const errorLine = /configuration error|^\s*(\w+)?(Error|Exception)\b|^\w*Error:/;
+
+/** pino's levels: 50 error, 60 fatal. */
+const pinoError = 50;
+const pinoFatal = 60;
+
+/**
+ * A pino JSON line of level error or fatal, as one line: its message, and the error's code and
+ * message when one is attached (`worker failed to start: MODEL_NOT_FOUND: unknown model …`).
+ * Services log their fatal errors this way on stdout, not on stderr.
+ */
+export function pinoErrorLine(line: string): { level: number; text: string } | undefined {
+  if (!line.startsWith('{"level":')) return undefined;
+  let entry: { level?: unknown; msg?: unknown; err?: { message?: unknown; code?: unknown } };
+  try {
+    entry = JSON.parse(line) as typeof entry;
+  } catch {
+    return undefined;
+  }
+  if (typeof entry.level !== 'number' || entry.level < pinoError) return undefined;
+  const msg = typeof entry.msg === 'string' ? entry.msg : '';
+  const errMessage = typeof entry.err?.message === 'string' ? entry.err.message : '';
+  const code = typeof entry.err?.code === 'string' ? `${entry.err.code}: ` : '';
+  // pino uses the error's message as msg when none is given: say it once.
+  const cause = errMessage === '' || errMessage === msg ? '' : `${code}${errMessage}`;
+  const text = msg === '' ? cause : cause === '' ? msg : `${msg}: ${cause}`;
+  return text === '' ? undefined : { level: entry.level, text: text.split('\n')[0] as string };
+}
 
 /** After the service exits, how long its output may stay open (a grandchild holding the pipe). */
 const outputDrainMs = 5_000;
@@ -48,7 +77,9 @@ export interface StartServiceOptions {
 export function startService(options: StartServiceOptions): ServiceProcess {
   const launch = withLaunchPrefix(options.launchPrefix, process.execPath, ['--import', 'tsx', options.entry]);
   const child = spawnLeashed(launch.command, launch.args, { cwd: repoRoot, env: options.env, output: { stdout: 'pipe', stderr: 'pipe' } });
+  let lastFatal: string | undefined;
   let lastError: string | undefined;
+  let lastLoggedError: string | undefined;
   let lastOther: string | undefined;
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
@@ -56,6 +87,10 @@ export function startService(options: StartServiceOptions): ServiceProcess {
       if (stream === child.stderr && !noiseLine.test(line)) {
         if (errorLine.test(line)) lastError = line.trim();
         else lastOther = line.trim();
+      } else if (stream === child.stdout) {
+        const logged = pinoErrorLine(line);
+        if (logged !== undefined && logged.level >= pinoFatal) lastFatal = logged.text;
+        else if (logged !== undefined) lastLoggedError = logged.text;
       }
       options.onLine?.(`[${options.name}] ${line}`);
     });
@@ -76,7 +111,7 @@ export function startService(options: StartServiceOptions): ServiceProcess {
     name: options.name,
     child,
     exited,
-    lastErrorLine: () => lastError ?? lastOther,
+    lastErrorLine: () => lastFatal ?? lastError ?? lastLoggedError ?? lastOther,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       signalLeashed(child, signal);
       return exited;
@@ -105,5 +140,5 @@ export async function waitUntilReady(service: ServiceProcess, url: string, timeo
     }
     await sleep(200);
   }
-  throw new Error(`${service.name} was not ready at ${url} within ${timeoutMs / 1000} s (${last})`);
+  throw new LocalStackError('SERVICE_NOT_READY', `${service.name} was not ready at ${url} within ${timeoutMs / 1000} s (${last})`);
 }

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { freePort } from '@gradcam/dev-services';
+import { killAllWithEnv, processesWithEnv, repoRoot, runGradcam, stackPortEnv, waitUntilNoneLeft } from '../test-support/stack-processes.ts';
+
+/** Runs `body` with a fresh state folder; whatever carries it in its environment is killed afterwards. */
+async function withStateDir(body: (stateDir: string, env: NodeJS.ProcessEnv) => Promise<void>): Promise<void> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-up-'));
+  try {
+    await body(stateDir, { ...process.env, ...(await stackPortEnv()), GRADCAM_STATE_DIR: stateDir, GRADCAM_WORKER_PROCESSES: '1', GRADCAM_BACKEND: 'wasm' });
+  } finally {
+    killAllWithEnv(stateDir);
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** `gradcam up --quiet` to its end: status, and stderr's lines. */
+async function upFails(env: NodeJS.ProcessEnv): Promise<{ status: number | null; lines: string[]; stdout: string }> {
+  const run = runGradcam(['up', '--quiet'], env);
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), 60_000);
+  const { status } = await run.exited;
+  clearTimeout(timer);
+  return { status, lines: run.stderr().trim().split('\n'), stdout: run.stdout() };
+}
+
+describe('gradcam up refuses in one line', () => {
+  test('a GRADCAM_STATE_DIR that is a file: exit 2, naming the variable', async () => {
+    await withStateDir(async (stateDir, env) => {
+      const file = join(stateDir, 'a-file');
+      await writeFile(file, 'not a folder');
+      const { status, lines } = await upFails({ ...env, GRADCAM_STATE_DIR: file });
+      assert.equal(status, 2, lines.join('\n'));
+      assert.deepEqual(lines, [`gradcam up: configuration error: GRADCAM_STATE_DIR: ${file} is a file, or a file is in its way; point it at a folder`]);
+    });
+  });
+
+  test('a REDIS_URL that does not answer: exit 1 at once, naming REDIS_URL, no service started', async () => {
+    await withStateDir(async (stateDir, env) => {
+      const port = await freePort();
+      const started = Date.now();
+      const { status, lines, stdout } = await upFails({ ...env, REDIS_URL: `redis://:secret@127.0.0.1:${port}` });
+      assert.equal(status, 1, lines.join('\n'));
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0] as string, new RegExp(`^gradcam up: REDIS_URL: redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port} does not answer PING \\(.*ECONNREFUSED.*\\)`));
+      assert.ok(Date.now() - started < 15_000, `refused in ${Date.now() - started} ms`);
+      assert.doesNotMatch(stdout, /\[(worker|ingest)\]/);
+      assert.equal(readdirSync(stateDir).includes('local-stack.json'), false);
+    });
+  });
+
+  test('a private redis-server that cannot start: exit 1, Redis\'s own reason and the data folder', async () => {
+    await withStateDir(async (stateDir, env) => {
+      await mkdir(join(stateDir, 'redis', 'appendonlydir'), { recursive: true });
+      await writeFile(join(stateDir, 'redis', 'appendonlydir', 'appendonly.aof.manifest'), 'garbage\n');
+      const { status, lines } = await upFails(env);
+      assert.equal(status, 1, lines.join('\n'));
+      assert.deepEqual(lines, [`gradcam up: redis-server exited at start (code 1, data folder ${join(stateDir, 'redis')}): Invalid AOF manifest file format`]);
+    });
+  });
+
+  test('a worker that fails at start-up: exit 1, with the reason it logged (an unknown model)', async () => {
+    await withStateDir(async (_, env) => {
+      const { status, lines } = await upFails({ ...env, GRADCAM_MODELS: 'bogus-model' });
+      assert.equal(status, 1, lines.join('\n'));
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0] as string, /^gradcam up: worker exited \(code 1\) before it was ready: worker failed to start: MODEL_NOT_FOUND: unknown model "bogus-model"/);
+    });
+  });
+});
+
+describe('gradcam up ends with its launcher', () => {
+  test('SIGKILL to the process that started it: gradcam up stops everything it started', async () => {
+    await withStateDir(async (stateDir, env) => {
+      // The launcher starts gradcam up and waits, as `sh -c` under npm does; its pipe stays with the child.
+      const launcher = spawn('sh', ['-c', `"${process.execPath}" packages/cli/bin/gradcam.js up & wait`], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      launcher.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      launcher.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const deadline = Date.now() + 30_000;
+      while (!/\[worker\]/.test(output) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.match(output, /\[worker\]/, 'the stack was starting');
+      launcher.kill('SIGKILL');
+      const left = await waitUntilNoneLeft(stateDir, 20_000);
+      assert.deepEqual(left, [], `still running:\n${output}`);
+      assert.match(output, /the process that started gradcam up is gone; stopping/);
+    });
+  });
+
+  test('SIGTERM to `npm start`: npm runs gradcam up itself (exec, no shell between), which stops everything', async () => {
+    await withStateDir(async (stateDir, env) => {
+      const npm = spawn('npm', ['start', '--silent'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const deadline = Date.now() + 30_000;
+      while (!/\[worker\]/.test(output) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.match(output, /\[worker\]/, 'the stack was starting');
+      const children = processesWithEnv(stateDir).filter((line) => {
+        const pid = line.split(' ')[0] as string;
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === npm.pid;
+      });
+      assert.equal(children.length, 1, children.join('\n'));
+      assert.match(children[0] as string, /^\d+ \S*node \S*gradcam up$/, 'npm\'s child is gradcam up itself, not a shell');
+      npm.kill('SIGTERM');
+      const left = await waitUntilNoneLeft(stateDir, 20_000);
+      assert.deepEqual(left, [], `still running:\n${output}`);
+    });
+  });
+});

@@ -1,0 +1,20 @@
+/** Why the local stack could not start, each a stable code; `gradcam up` prints the message as one line (exit 1). */
+export type LocalStackErrorCode =
+  /** Another `gradcam up` holds the state folder. */
+  | 'STACK_RUNNING'
+  /** A port the stack needs is taken (by another stack or any other program). */
+  | 'PORT_IN_USE'
+  /** REDIS_URL is set but does not answer PING. */
+  | 'REDIS_UNREACHABLE'
+  /** A service neither became ready nor exited within the readiness timeout. */
+  | 'SERVICE_NOT_READY';
+
+export class LocalStackError extends Error {
+  constructor(
+    readonly code: LocalStackErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LocalStackError';
+  }
+}

@@ -1,0 +1,34 @@
+import { createServer } from 'node:net';
+import { LocalStackError } from './local-stack-error.ts';
+
+export interface StackPort {
+  /** The variable that sets it, named in the error so the fix is obvious. */
+  readonly variable: string;
+  readonly port: number;
+}
+
+function bindable(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
+  });
+}
+
+/**
+ * Checks that each service's port can be bound on `host` before anything starts. Otherwise a port
+ * held by another stack is found only when a service fails to listen, after Redis started and the
+ * models loaded, and a readiness check can be answered by the other stack's service.
+ */
+export async function checkPortsFree(ports: readonly StackPort[], host = '127.0.0.1'): Promise<void> {
+  const seen = new Map<number, string>();
+  for (const { variable, port } of ports) {
+    const other = seen.get(port);
+    if (other !== undefined) throw new LocalStackError('PORT_IN_USE', `${variable}: port ${port} is also ${other}; each service needs its own port`);
+    seen.set(port, variable);
+    const error = await bindable(port, host);
+    if (error === undefined) continue;
+    const why = error.code === 'EADDRINUSE' ? 'is in use (another gradcam up, or another program)' : `cannot be used (${error.code ?? error.message})`;
+    throw new LocalStackError('PORT_IN_USE', `${variable}: ${host}:${port} ${why}; stop what holds it or set ${variable} to a free port`);
+  }
+}

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type GradcamRun, killAllWithEnv, processesWithEnv, runGradcam, stackPortEnv, waitUntilNoneLeft } from '../test-support/stack-processes.ts';
+import { stackFileName } from './local-stack.ts';
+import { stateLockFileName } from './state-lock.ts';
+
+const fixture = fileURLToPath(new URL('../../../../test/fixtures/images/house-cat-locomotion.jpg', import.meta.url));
+
+/** A pid that ran and is gone: a stale lock's. */
+async function deadPid(): Promise<number> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => child.once('exit', resolve));
+  return child.pid as number;
+}
+
+// One real `gradcam up` (wasm, one worker process) shared by every check that needs a running stack.
+describe('a running gradcam up', { timeout: 240_000 }, () => {
+  let stateDir: string;
+  let storageDir: string;
+  let env: NodeJS.ProcessEnv;
+  let up: GradcamRun;
+
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'gradcam-running-'));
+    storageDir = join(stateDir, 'elsewhere', 'store');
+    // Left by a gradcam up killed by SIGKILL: taken over.
+    await writeFile(join(stateDir, stateLockFileName), `${await deadPid()}\n`);
+    env = {
+      ...process.env,
+      ...(await stackPortEnv()),
+      GRADCAM_STATE_DIR: stateDir,
+      GRADCAM_STORAGE_DIR: storageDir,
+      GRADCAM_MODELS: 'nsfw-mobilenet-v2',
+      GRADCAM_WORKER_PROCESSES: '1',
+      GRADCAM_BACKEND: 'wasm',
+      GRADCAM_RENDER_THREADS: '0',
+    };
+    up = runGradcam(['up'], env);
+    await up.waitFor('gradcam pipeline is up', 180_000);
+  });
+
+  after(async () => {
+    up.child.kill('SIGTERM');
+    const left = await waitUntilNoneLeft(stateDir, 30_000);
+    killAllWithEnv(stateDir);
+    await rm(stateDir, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'the stack stopped');
+  });
+
+  test('uses GRADCAM_STORAGE_DIR and records it and the served models for the demo', async () => {
+    assert.match(up.stdout(), new RegExp(`storage +${storageDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n`));
+    assert.match(up.stdout(), /models +nsfw-mobilenet-v2\n/);
+    const recorded = JSON.parse(await readFile(join(stateDir, stackFileName), 'utf8')) as { storageDir: string; models: string[] };
+    assert.equal(recorded.storageDir, storageDir);
+    assert.deepEqual(recorded.models, ['nsfw-mobilenet-v2']);
+    assert.equal((await readFile(join(stateDir, stateLockFileName), 'utf8')).trim(), String(up.child.pid), 'the stale lock was taken over');
+  });
+
+  test('the demo posts to the recorded model and prints where the explanation landed, under GRADCAM_STORAGE_DIR', async () => {
+    const demo = runGradcam(['demo', fixture], env);
+    const { status } = await demo.exited;
+    assert.equal(status, 0, demo.stderr());
+    assert.match(demo.stderr(), /finished 1\/1\n/);
+    assert.ok(demo.stdout().includes(`→ ${storageDir}/`), demo.stdout());
+    assert.match(demo.stdout(), /1 of 1 explained/);
+  });
+
+  test('a second gradcam up on the same state folder is refused in one line and leaves the first one\'s files', async () => {
+    const second = runGradcam(['up', '--quiet'], env);
+    const { status } = await second.exited;
+    assert.equal(status, 1, second.stderr());
+    assert.deepEqual(second.stderr().trim().split('\n'), [
+      `gradcam up: another gradcam up (pid ${up.child.pid}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports`,
+    ]);
+    await readFile(join(stateDir, stackFileName), 'utf8');
+    assert.equal((await readFile(join(stateDir, stateLockFileName), 'utf8')).trim(), String(up.child.pid));
+    assert.equal((await fetch(`http://127.0.0.1:${env.GRADCAM_INGEST_PORT}/readyz`)).status, 200);
+  });
+
+  test('a second gradcam up on another state folder but the same ports is refused, naming the variable, before Redis starts', async () => {
+    const otherState = await mkdtemp(join(tmpdir(), 'gradcam-other-'));
+    try {
+      const second = runGradcam(['up', '--quiet'], { ...env, GRADCAM_STATE_DIR: otherState });
+      const { status } = await second.exited;
+      assert.equal(status, 1, second.stderr());
+      assert.deepEqual(second.stderr().trim().split('\n'), [
+        `gradcam up: GRADCAM_INGEST_PORT: 127.0.0.1:${env.GRADCAM_INGEST_PORT} is in use (another gradcam up, or another program); stop what holds it or set GRADCAM_INGEST_PORT to a free port`,
+      ]);
+      assert.deepEqual(processesWithEnv(otherState), []);
+    } finally {
+      killAllWithEnv(otherState);
+      await rm(otherState, { recursive: true, force: true });
+    }
+  });
+
+  // Last: it ends the stack.
+  test('its private redis-server dying is reported like a service\'s, and the whole stack stops (exit 1)', async () => {
+    // redis-server rewrites its title over its environment: find it as its leash's child.
+    const leash = processesWithEnv(stateDir).find((line) => / leash redis-server /.test(line));
+    assert.ok(leash, processesWithEnv(stateDir).join('\n'));
+    const leashPid = leash.split(' ')[0] as string;
+    const [redisPid] = readFileSync(`/proc/${leashPid}/task/${leashPid}/children`, 'utf8').trim().split(' ').map(Number);
+    assert.match(readFileSync(`/proc/${redisPid}/cmdline`, 'utf8'), /^redis-server/);
+    const started = Date.now();
+    process.kill(redisPid as number, 'SIGKILL');
+    const { status } = await up.exited;
+    assert.equal(status, 1);
+    assert.match(up.stderr(), /gradcam up: redis-server exited \(code 137\) after start-up[^\n]*; stopping the rest of the stack\n/);
+    assert.ok(Date.now() - started < 30_000, `stopped in ${Date.now() - started} ms`);
+    assert.deepEqual(await waitUntilNoneLeft(stateDir, 10_000), []);
+    assert.throws(() => readFileSync(join(stateDir, stateLockFileName)), /ENOENT/, 'the lock is released');
+  });
+});

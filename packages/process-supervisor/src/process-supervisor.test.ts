@@ -164,25 +164,37 @@ test('stop() kills with SIGKILL a child still running killAfterMs after its sign
   assert.deepEqual(logs, ['stuck process 0 still running 300 ms after SIGTERM: SIGKILL']);
 });
 
-test('stop() is not clean when a child exits non-zero or by a signal after its signal', async () => {
-  const logs: string[] = [];
+/** A supervisor over children forked from `sources[index]`, each sending 'up' once running. */
+async function supervisorOver(sources: readonly string[], logs: string[]): Promise<ProcessSupervisor> {
   const children: ChildProcess[] = [];
   const supervisor = new ProcessSupervisor({
-    processes: 2,
+    processes: sources.length,
     label: 'test process',
     log: (m) => logs.push(m),
     spawn: (index) => {
-      // 0: its drain fails (exit 1); 1: no SIGTERM handler, so the signal kills it.
-      const source = index === 0 ? `process.on('SIGTERM', () => process.exit(1));` : '';
-      const child = fork('-e', [`${source} setInterval(() => {}, 1000); process.send('up');`], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = fork('-e', [`${sources[index] ?? ''} setInterval(() => {}, 1000); process.send('up');`], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       children.push(child);
       return child;
     },
   });
   supervisor.start();
   await Promise.all(children.map((child) => once(child, 'message')));
+  return supervisor;
+}
+
+test('stop() is not clean when a child exits non-zero or dies of another signal than the one sent', async () => {
+  const logs: string[] = [];
+  // 0: its drain fails (exit 1); 1: it aborts on SIGTERM.
+  const supervisor = await supervisorOver([`process.on('SIGTERM', () => process.exit(1));`, `process.on('SIGTERM', () => process.kill(process.pid, 'SIGABRT'));`], logs);
   assert.deepEqual(await supervisor.stop(), { clean: false });
-  assert.deepEqual(logs.sort(), ['test process 0 exited (code 1) after SIGTERM', 'test process 1 exited (SIGTERM) after SIGTERM']);
+  assert.deepEqual(logs.sort(), ['test process 0 exited (code 1) after SIGTERM', 'test process 1 exited (SIGABRT) after SIGTERM']);
+});
+
+test('stop() is clean when a child with no SIGTERM handler yet (still starting: nothing to drain) dies of the SIGTERM sent', async () => {
+  const logs: string[] = [];
+  const supervisor = await supervisorOver([`process.on('SIGTERM', () => process.exit(0));`, ''], logs);
+  assert.deepEqual(await supervisor.stop(), { clean: true });
+  assert.deepEqual(logs, []);
 });
 
 test('readiness: none once stop() has begun (stopping), though the processes still drain', async () => {

@@ -37,7 +37,10 @@ export interface SupervisorOptions {
 }
 
 export interface StopResult {
-  /** Every child exited with code 0 by itself: none failed its drain, died of a signal, or needed SIGKILL. */
+  /**
+   * Every child exited with code 0, or died of the signal sent before it had a handler for it
+   * (still starting): none failed its drain, died of another signal, or needed SIGKILL.
+   */
   readonly clean: boolean;
 }
 
@@ -145,7 +148,8 @@ export class ProcessSupervisor {
 
   /**
    * Sends `signal` to every child, SIGKILL to any still running `killAfterMs` later; resolves once
-   * all have exited, saying whether each exited cleanly (code 0, by itself).
+   * all have exited, saying whether each exited cleanly (code 0, or of `signal` itself while it
+   * had no handler for it yet).
    */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<StopResult> {
     this.stopping = true;
@@ -164,8 +168,11 @@ export class ProcessSupervisor {
             }, this.killAfterMs);
             child.once('exit', (code, exitSignal) => {
               clearTimeout(kill);
-              if (!killed && code !== 0) log(`${label} ${index} exited (${exitSignal ?? `code ${code}`}) after ${signal}`);
-              resolve(!killed && code === 0);
+              // Dying of the very signal sent means no handler of its own yet: a process still
+              // starting, which has taken no work to drain. Any other signal is a failure.
+              const clean = !killed && (code === 0 || exitSignal === signal);
+              if (!killed && !clean) log(`${label} ${index} exited (${exitSignal ?? `code ${code}`}) after ${signal}`);
+              resolve(clean);
             });
             child.kill(signal);
           }),

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type LocalStack, IngestClient, startLocalStack } from '@gradcam/cli/local-stack';
-import { explanationManifestSchema, predictionDocumentSchema, redisKeys } from '@gradcam/contracts';
+import { captureDecisionField, explanationManifestSchema, indexEntrySchema, predictionDocumentSchema, redisKeys } from '@gradcam/contracts';
 import { type TestRedis, type TestS3, freePort, startTestRedis, startTestS3 } from '@gradcam/dev-services';
+import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { S3BlobStore, listAll } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
@@ -264,4 +265,38 @@ test('a real Prometheus scrapes the exporter and the worker: throughput, latency
   // One worker target (the supervisor's port) answers for both engine processes.
   const backends = await server.query('gradcam_worker_backend_info');
   assert.deepEqual(backends.map((s) => [s.metric.worker, s.metric.backend]).sort(), [['0', 'wasm'], ['1', 'wasm']]);
+});
+
+test('a record whose id was never recorded (503 ACCEPT_INCOMPLETE) is found by its job, recorded by the worker once explained, and not queued again after its job is gone', { timeout: 120_000 }, async () => {
+  const id = 'lost-commit';
+  const keys = redisKeys('e2e');
+  const connection = createProducerConnection(redis.url, { onError: () => undefined });
+  const queue = createExplainQueue({ connection, prefix: 'e2e', onError: () => undefined });
+  const record = inlineRecord(id, samplePhotos[2] as (typeof samplePhotos)[number]);
+  try {
+    await queue.pause(); // the job waits while the test looks at it
+    assert.equal((await client.postBatch([record])).accepted, 1);
+    // Undo the commit, as if it had failed after the job was queued: no entry, its capture decision not counted.
+    const entry = indexEntrySchema.parse(JSON.parse((await connection.get(keys.inference(id))) ?? ''));
+    const field = captureDecisionField(entry.model, entry.explain, entry.reason);
+    await connection.del(keys.inference(id));
+    const uncounted = Number(await connection.hincrby(keys.captureDecisions, field, -1));
+    assert.equal((await client.status(id)).status, 'queued', 'found by its job');
+
+    await queue.resume();
+    assert.equal((await client.waitForAll([id], 60_000)).get(id)?.status, 'done');
+    assert.deepEqual(JSON.parse((await connection.get(keys.inference(id))) ?? 'null'), entry, 'the worker recorded the id as ingest would have');
+    assert.equal(Number(await connection.hget(keys.captureDecisions, field)), uncounted + 1, 'and counted its capture decision, once');
+
+    // The completed job is removed in time (removeOnComplete); a retry then finds the entry.
+    await (await queue.getJob(id))?.remove();
+    const again = await client.postBatch([record]);
+    assert.deepEqual([again.accepted, again.results[0]?.duplicate], [1, true]);
+    assert.equal(await queue.getJob(id), undefined, 'no second job');
+    assert.equal((await client.status(id)).status, 'done');
+  } finally {
+    await queue.resume();
+    await queue.close();
+    await closeConnection(connection);
+  }
 });

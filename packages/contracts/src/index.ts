@@ -1,6 +1,7 @@
 export * from './capture-decision.ts';
 export * from './explain-job.ts';
 export * from './ids.ts';
+export * from './inference-index-entry.ts';
 export * from './inference-record.ts';
 export * from './manifest.ts';
 export * from './prediction-document.ts';

@@ -61,3 +61,21 @@ test('an entry without a job, or whose job names its folder, is recorded as give
     await queue.close();
   }
 });
+
+test('an id with a job but no entry (its commit failed: 503 ACCEPT_INCOMPLETE) is found through its job, claimed or not; without the job it is unknown', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const index = new InferenceIndex(redis, prefix, 3600);
+  try {
+    const job = explainJobFixture('uncommitted');
+    await enqueueExplainJobs(queue, [job]);
+    const fromJob = { folder: job.folder, model: job.model.name, explain: true, reason: job.capture.reason, acceptedAt: job.acceptedAt } satisfies IndexEntry;
+    assert.deepEqual(await index.get('uncommitted'), fromJob);
+    await index.claim('a-retry', ['uncommitted']);
+    assert.deepEqual(await index.get('uncommitted'), fromJob, 'while a retry holds the id');
+    await (await queue.getJob('uncommitted'))?.remove();
+    assert.equal(await index.get('uncommitted'), undefined);
+  } finally {
+    await queue.close();
+  }
+});

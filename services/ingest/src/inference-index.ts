@@ -1,17 +1,8 @@
-import { type ExplainJob, captureDecisionField, captureReasonSchema, explainJobSchema, redisKeys } from '@gradcam/contracts';
+import { type ExplainJob, type IndexEntry, captureDecisionField, explainJobSchema, indexEntryOfJob, indexEntrySchema, redisKeys } from '@gradcam/contracts';
 import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
 
-/** What ingest remembers per accepted id: enough to answer a status query and refuse a replay. */
-export const indexEntrySchema = z.object({
-  folder: z.string(),
-  model: z.string(),
-  explain: z.boolean(),
-  reason: captureReasonSchema,
-  acceptedAt: z.number(),
-});
-export type IndexEntry = z.infer<typeof indexEntrySchema>;
+export type { IndexEntry } from '@gradcam/contracts';
 
 /**
  * What a claim found: the id is now ours, was accepted before, or another request is accepting it.
@@ -114,10 +105,20 @@ export class InferenceIndex {
     this.keys = redisKeys(prefix);
   }
 
-  /** The entry of an accepted id; undefined when unknown or still being accepted. */
+  /**
+   * The entry of an accepted id; undefined when unknown. Without an entry (none yet, or only a
+   * claim) the id's explain job stands for it: an attempt answered 503 ACCEPT_INCOMPLETE queued
+   * the job but recorded nothing, and its client may never retry. (Once the job's explanation is
+   * stored, the worker records the entry: a completed job is removed in time.)
+   */
   async get(id: string): Promise<IndexEntry | undefined> {
-    const value = await redisCall('could not read the inference record', () => this.redis.get(this.keys.inference(id)));
-    return value === null || value.startsWith(claimPrefix) ? undefined : parseEntry(value);
+    const [value, job] = await redisCall('could not read the inference record', async () => {
+      const found = await this.redis.get(this.keys.inference(id));
+      return found !== null && !found.startsWith(claimPrefix) ? [found, null] : [null, await this.redis.hget(this.keys.explainJob(id), 'data')];
+    });
+    if (value !== null) return parseEntry(value);
+    const parsed = job === null ? {} : parseJob(job);
+    return parsed.job && indexEntryOfJob(parsed.job);
   }
 
   /** Claims each id not yet known for `holder` (distinct ids, one round trip), with the job an earlier attempt left. */

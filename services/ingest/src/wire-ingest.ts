@@ -1,3 +1,4 @@
+import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
 import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth } from '@gradcam/queue';
 import { type BlobStore, FsBlobStore, verifyBlobSignature } from '@gradcam/storage';
@@ -37,7 +38,7 @@ export interface IngestWiring {
 /** Builds the ingest app on its clients: the one wiring used by main.ts and by the tests. */
 export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> {
   const { redis, queue, store } = wiring;
-  const index = new InferenceIndex(redis, wiring.queuePrefix, wiring.indexTtlSeconds ?? 30 * 24 * 3600);
+  const index = new InferenceIndex(redis, wiring.queuePrefix, wiring.indexTtlSeconds ?? indexEntryTtlSeconds);
   const signingSecret = wiring.signingSecret;
   return createApp({
     accept: {

@@ -14,6 +14,7 @@ import type { Explainer, TargetSpec } from '@gradcam/engine';
 import { type DecodedImage, type ImageHeader, type RenderOverlay, decodeImage, defaultImageLimits, readImageHeader, toModelInput } from '@gradcam/imaging';
 import { DeferJobError } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
+import type { AcceptedIds } from './accepted-ids.ts';
 import { JobFailure, toJobFailure } from './job-failure.ts';
 import type { ReviewSampler } from './review-sampler.ts';
 import { threadCpuSeconds } from './thread-cpu.ts';
@@ -67,6 +68,8 @@ export interface BatchContext {
   readonly servedElsewhere?: (model: string, version: string) => Promise<boolean>;
   /** Reviewer sampling: decided before the manifest is written (it records the decision). */
   readonly review?: ReviewSampler;
+  /** Ingest's index of accepted ids, for a job whose ingest could not record its id. */
+  readonly acceptedIds?: AcceptedIds;
   readonly now?: () => number;
 }
 
@@ -213,8 +216,12 @@ async function fetchImages(
   return fetched.filter((f): f is Fetched => f !== undefined);
 }
 
-/** What follows a stored manifest: the review pool entry of an explanation sampled for review. */
+/**
+ * What follows a stored manifest: the review pool entry of an explanation sampled for review, and
+ * the inference id in ingest's index when ingest could not record it.
+ */
 async function afterManifest(context: BatchContext, job: ExplainJob, manifest: ExplanationManifest): Promise<void> {
+  await context.acceptedIds?.recordExplained(job);
   if (manifest.review) await context.review?.recorded(manifest.review, reviewItem(job, manifest, manifest.review, context.now?.() ?? Date.now()));
 }
 

@@ -8,6 +8,7 @@ import { ReviewPool } from '@gradcam/review-pool';
 import { createBatchFiguresPublisher } from './batch-figures-publisher.ts';
 import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
+import { acceptedIds } from './accepted-ids.ts';
 import { createReviewSampler } from './review-sampler.ts';
 import { announceServedModels, heartbeatServedModels, isModelVersionLive, setUpEngine } from './served-models.ts';
 import type { WorkerTelemetry } from './worker-telemetry.ts';
@@ -54,6 +55,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   log.info(`overlays rendered ${overlays.threads === 0 ? 'on the main thread' : `on ${overlays.threads} worker thread(s)`}`);
   const figures = createBatchFiguresPublisher(connection, config.queuePrefix, onError);
   const review = createReviewSampler({ policy: config.reviewPolicy, redis: connection, prefix: config.queuePrefix, pool: new ReviewPool(connection, config.queuePrefix) });
+  const accepted = acceptedIds(connection, config.queuePrefix);
 
   const worker = createBatchingWorker<ExplainJob, ExplainJobResult>({
     job: explainJob,
@@ -69,7 +71,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     name: deps.name,
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
-      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
+      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, acceptedIds: accepted, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
       const report = await explainBatch(context, jobs.map((j) => j.data), jobs.map((j) => j.rerun));
       // Every batch's figures, also when no job completed (job results carry none then).
       telemetry.batch(report);

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
-import { type ExplainJob, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
+import { type ExplainJob, type IndexEntry, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { type AcceptDeps, acceptRecords } from './accept-records.ts';
-import { type IndexEntry, InferenceIndex } from './inference-index.ts';
+import { InferenceIndex } from './inference-index.ts';
 
 const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
 

@@ -3,6 +3,7 @@ import type { CapturePolicy } from '@gradcam/config';
 import {
   type CaptureDecision,
   type ExplainJob,
+  type IndexEntry,
   type InferenceRecord,
   type PredictionDocument,
   inferenceFolder,
@@ -15,7 +16,7 @@ import { ApiError } from '@gradcam/http-service';
 import { assertValidKey } from '@gradcam/storage';
 import { toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
-import type { IndexEntry, InferenceIndex } from './inference-index.ts';
+import type { InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage, maxImageBytes } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
 import type { ServedModels } from './served-models.ts';

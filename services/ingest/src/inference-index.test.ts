@@ -1,3 +1,4 @@
+import type { IndexEntry } from '@gradcam/contracts';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -5,7 +6,7 @@ import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
 import { explainJobFixture } from '@gradcam/queue/test-fixtures';
 import type { Redis } from 'ioredis';
-import { type IndexEntry, InferenceIndex } from './inference-index.ts';
+import { InferenceIndex } from './inference-index.ts';
 
 let server: RedisServer;
 let redis: Redis;

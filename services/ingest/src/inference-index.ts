@@ -2,8 +2,6 @@ import { type ExplainJob, type IndexEntry, captureDecisionField, explainJobSchem
 import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 
-export type { IndexEntry } from '@gradcam/contracts';
-
 /**
  * What a claim found: the id is now ours, was accepted before, or another request is accepting it.
  * A claimed id may already have its explain job, from an earlier attempt that queued it but failed

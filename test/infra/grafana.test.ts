@@ -137,3 +137,10 @@ test('provisioning points at the mounted dashboards and at the compose Prometheu
   assert.ok(compose.services[url.hostname], `datasource host ${url.hostname} is a compose service`);
   assert.ok((serviceOf(compose, url.hostname).ports ?? []).map(String).some((p) => p.endsWith(`:${url.port}`)), 'on its port');
 });
+
+test('"Jobs waiting" counts the backlog as ingest does: waiting, prioritized and paused (a paused queue reports its jobs as paused)', () => {
+  const exprs = queries.filter(({ panel }) => panel.title === 'Jobs waiting').map(({ expr }) => expr);
+  assert.equal(exprs.length, 1);
+  const states = /state=~"([^"]*)"/.exec(exprs[0] ?? '')?.[1]?.split('|').sort();
+  assert.deepEqual(states, ['paused', 'prioritized', 'waiting'], exprs[0]);
+});

@@ -49,7 +49,12 @@ export function redisKeys(prefix: string) {
     reviewBroken: `${prefix}:review:broken`,
     /** Hash `model|decision|reason` → count of reviewer-sampling decisions (written by workers). */
     reviewDecisions: `${prefix}:review:decisions`,
-    /** Hash model → the budget policy's threshold in force (written by workers). */
+    /**
+     * Hash model → `threshold|epochMs`: the budget policy's threshold in force and when a worker
+     * last recorded it (see formatReviewThreshold). A decision without a threshold (a policy with
+     * no budget) deletes the model's field, and readers skip one older than
+     * reviewThresholdMaxAgeMs, so a replaced policy or a retired model stops reporting it.
+     */
     reviewThresholds: `${prefix}:review:thresholds`,
     /** Per model and minute: explanations stored (the fleet-wide traffic the budget adapts to). */
     reviewTraffic: (model: string, minute: number) => `${prefix}:review:traffic:${model}:${minute}`,
@@ -59,3 +64,27 @@ export function redisKeys(prefix: string) {
 }
 
 export const captureDecisionField = (model: string, explain: boolean, reason: string) => `${model}|${explain ? 'explain' : 'skip'}|${reason}`;
+
+/**
+ * How long a recorded review threshold stands for the fleet's: a model with a budget records one
+ * with every stored explanation, so a field this old belongs to a model no longer served (or to a
+ * fleet whose policy lost its budget before a worker could delete it). An hour, not minutes: a
+ * model with rare traffic keeps its threshold between events.
+ */
+export const reviewThresholdMaxAgeMs = 60 * 60_000;
+
+/** A reviewThresholds field: `threshold|epochMs`. */
+export const formatReviewThreshold = (threshold: number, recordedAt: number) => `${threshold}|${recordedAt}`;
+
+/**
+ * Reads a reviewThresholds field back; undefined when it is malformed (a bare number, as workers
+ * before the timestamp wrote, included: its age is unknown) or older than `maxAgeMs` at `now`.
+ */
+export function parseReviewThreshold(field: string, now: number, maxAgeMs = reviewThresholdMaxAgeMs): number | undefined {
+  const [value, at, ...rest] = field.split('|');
+  if (rest.length > 0 || value === undefined || value === '' || at === undefined || at === '') return undefined;
+  const threshold = Number(value);
+  const recordedAt = Number(at);
+  if (!Number.isFinite(threshold) || !Number.isFinite(recordedAt)) return undefined;
+  return now - recordedAt > maxAgeMs ? undefined : threshold;
+}

@@ -4,8 +4,13 @@ import { itemLua } from './item-lua.ts';
  * Adds a new item: SET NX of its fixed part, then (only if it was new) its state, its place in
  * the pool, the model's pool, the listing index and the pending index (see item-lua.ts).
  *
- * KEYS: item, state, pool, model pool, index, pending age. ARGV: fixed JSON, state JSON,
- * priority, sampledAt, id (numbers as JavaScript writes them: Redis reads every digit).
+ * The model's broken and skip counts are created at 0 (HINCRBY 0 leaves an existing count as it
+ * is): Prometheus' increase() takes a series' first sample as its start, so a count born at 1
+ * by the model's first broken item would never fire GradcamReviewItemsBroken for it.
+ *
+ * KEYS: item, state, pool, model pool, index, pending age, broken counts, skip counts. ARGV:
+ * fixed JSON, state JSON, priority, sampledAt, id (numbers as JavaScript writes them: Redis reads
+ * every digit), model.
  * Returns 1 when added, 0 when the id was already there.
  */
 export const addScript = `
@@ -15,6 +20,8 @@ redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
 redis.call('ZADD', KEYS[6], ARGV[4], ARGV[5])
+redis.call('HINCRBY', KEYS[7], ARGV[6], 0)
+redis.call('HINCRBY', KEYS[8], ARGV[6], 0)
 return 1
 `;
 

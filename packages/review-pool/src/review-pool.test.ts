@@ -433,3 +433,18 @@ test('the backlog of one model: its pending and leased items, its oldest pending
   assert.deepEqual(await p.backlog(11_001, 'n'), { pending: 3, leased: 0, oldestPendingAt: 4_000 }, "alice's lease ran out: waiting again");
   assert.deepEqual(await p.backlog(10_500, 'none'), { pending: 0, leased: 0, oldestPendingAt: undefined });
 });
+
+test("a model's broken and skip counts exist at 0 from its first item on, so its first broken item is an increase (not a series born at 1)", async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const p = new ReviewPool(redis, prefix);
+  await p.add(item('first', 0.5));
+  await p.add(item('other', 0.5, 'm2'));
+  assert.deepEqual(await redis.hgetall(keys.reviewBroken), { m: '0', m2: '0' });
+  assert.deepEqual(await redis.hgetall(keys.reviewSkips), { m: '0', m2: '0' });
+  await p.lease('alice', 60_000, { model: 'm' });
+  await p.setAside('first', 'alice', 'prediction.json is missing');
+  // A later item of the model leaves its counts as they are.
+  await p.add(item('second', 0.5));
+  assert.deepEqual(await redis.hgetall(keys.reviewBroken), { m: '1', m2: '0' });
+});

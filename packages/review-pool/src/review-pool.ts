@@ -140,10 +140,10 @@ export class ReviewPool {
    * in no pool, and its retried job could never add it again.
    */
   async add(item: ReviewItem): Promise<boolean> {
-    const { reviewItem, reviewState, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge } = this.keys;
+    const { reviewItem, reviewState, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge, reviewBroken, reviewSkips } = this.keys;
     const { fixed, state } = storedItem(item);
-    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge];
-    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId];
+    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge, reviewBroken, reviewSkips];
+    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId, item.model];
     return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, ...args))) === 1;
   }
 

@@ -115,7 +115,11 @@ export const pipelineMetrics = {
     e2eLatencyBuckets,
     ['model'],
   ),
-  explanations: counter('gradcam_explanations_total', 'Explanations (image × method × class) by model, method and outcome.', ['model', 'method', 'outcome']),
+  explanations: counter(
+    'gradcam_explanations_total',
+    'Explanations (image × method × distinct class) by model, method and outcome. A failed top-k job counts k classes per method; a completed one counts min(k, the model’s classes).',
+    ['model', 'method', 'outcome'],
+  ),
   jobsFailed: counter('gradcam_jobs_failed_total', 'Explain jobs that failed for good, by error code.', ['code']),
   imagesExplained: counter('gradcam_images_explained_total', 'Images whose explanation manifest was stored; rate() gives the throughput.', ['model']),
   batchSize: histogram(
@@ -136,7 +140,7 @@ export const pipelineMetrics = {
   ),
   captureRate: gauge('gradcam_capture_rate', 'Configured capture rate in force (0–1) for the uniform sampling policy.'),
   captureConfidenceThreshold: gauge('gradcam_capture_confidence_threshold', 'Records whose top score is below this are always explained (0 = off).'),
-  reviewThreshold: gauge('gradcam_review_threshold', 'Priority threshold in force in the reviewer-sampling budget policy, by model (0–1).', ['model']),
+  reviewThreshold: gauge('gradcam_review_threshold', 'Priority threshold in force in the reviewer-sampling budget policy, by model (0–1); only for a model a worker recorded one for in the last hour.', ['model']),
   reviewSampled: counter(
     'gradcam_review_sampled_total',
     'Reviewer-sampling decisions by model, decision (review or skip) and reason (counted in Redis by workers).',

@@ -30,10 +30,16 @@ events.on<QueueEventsListener & Record<typeof batchFiguresEvent, (event: unknown
   if (!recorder.batch(event)) log.warn('a worker published batch figures the exporter does not understand');
 });
 events.on('failed', ({ jobId, failedReason }) => {
-  void queue.getJob(jobId).then(
-    (job) => recorder.failed(failedReason, job?.data),
-    () => recorder.failed(failedReason, undefined),
-  );
+  // The job's data is whatever was enqueued (recorder.failed parses it); and nothing here may
+  // reject unhandled, which would end the exporter and blind every pipeline alert.
+  void queue
+    .getJob(jobId)
+    .then(
+      (job): unknown => job?.data,
+      (error: unknown) => void log.warn({ err: error, jobId }, 'could not read a failed job; counted without its explanations'),
+    )
+    .then((data) => recorder.failed(failedReason, data))
+    .catch((error: unknown) => log.error({ err: error, jobId }, 'could not count a failed job'));
 });
 
 const app = createApp({

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ExplainJobResult } from '@gradcam/contracts';
+import type { ExplainJob, ExplainJobResult } from '@gradcam/contracts';
+import { explainJobFixture } from '@gradcam/queue/test-fixtures';
 import { createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
 import { PipelineRecorder } from './pipeline-recorder.ts';
 
@@ -41,7 +42,7 @@ test('batch figures: one gradcam_batch_size sample per engine call, stage durati
 test('gradcam_explanations_total counts failed jobs in the unit of completed ones: method (once) × class', async () => {
   const { registry, recorder: r } = recorder();
   r.completed(result); // 2 per method
-  const job = (explain: Record<string, unknown>) => ({ model: { name: 'm', version: '1' }, explain });
+  const job = (explain: ExplainJob['explain']): ExplainJob => ({ ...explainJobFixture('f-1'), model: { name: 'm', version: '1' }, explain });
   r.failed('IMAGE_INVALID: bad', job({ methods: ['gradcam', 'layercam', 'gradcam'], topK: 2 })); // 2 per method
   r.failed('IMAGE_INVALID: bad', job({ methods: ['gradcam'], classes: [0, 1, 4] })); // 3
   r.failed('IMAGE_INVALID: bad', job({})); // Grad-CAM of the predicted class: 1
@@ -52,4 +53,27 @@ test('gradcam_explanations_total counts failed jobs in the unit of completed one
   assert.match(text, /^gradcam_explanations_total\{model="m",method="gradcam",outcome="failed"\} 6$/m);
   assert.match(text, /^gradcam_explanations_total\{model="m",method="layercam",outcome="failed"\} 2$/m);
   assert.match(text, /^gradcam_jobs_failed_total\{code="IMAGE_INVALID"\} 4$/m);
+});
+
+test('a failed job whose data fails the schema (JOB_INVALID) is counted as a failure only, and recording it never throws', async () => {
+  const { registry, recorder: r } = recorder();
+  const model = { name: 'm', version: '1' };
+  for (const data of [{ inferenceId: 'bad-1', hand: 'written' }, { ...explainJobFixture('bad-2'), explain: undefined }, { model, explain: { classes: 'all' } }, null, 'text', 7]) {
+    assert.doesNotThrow(() => r.failed('JOB_INVALID: model: Required', data), JSON.stringify(data));
+  }
+  const text = await registry.metrics();
+  assert.match(text, /^gradcam_jobs_failed_total\{code="JOB_INVALID"\} 6$/m);
+  assert.doesNotMatch(text, /outcome="failed"/);
+});
+
+test('failed explanations count the distinct classes asked for, as the engine explains them', async () => {
+  const { registry, recorder: r } = recorder();
+  r.failed('IMAGE_INVALID: bad', { ...explainJobFixture('f-2'), explain: { classes: [3, 3, 1, 3] } });
+  assert.match(await registry.metrics(), /^gradcam_explanations_total\{model="mobilenet",method="gradcam",outcome="failed"\} 2$/m);
+});
+
+test('the queue’s own failure codes are exported at 0 before any failure, so increase() counts their first ones', async () => {
+  const { registry } = recorder();
+  const text = await registry.metrics();
+  for (const code of ['JOB_INVALID', 'BATCH_FAILED', 'JOB_FAILED', 'JOB_STALLED']) assert.match(text, new RegExp(`^gradcam_jobs_failed_total\\{code="${code}"\\} 0$`, 'm'));
 });

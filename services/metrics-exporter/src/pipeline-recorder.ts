@@ -1,8 +1,11 @@
-import { type BatchFigures, type ExplainJob, type ExplainJobResult, batchFiguresSchema, explainJobResultSchema } from '@gradcam/contracts';
-import { parseFailedReason } from '@gradcam/queue';
+import { type BatchFigures, type ExplainJobResult, batchFiguresSchema, explainJobResultSchema, explainJobSchema } from '@gradcam/contracts';
+import { batchFailedCode, jobFailedCode, jobInvalidCode, jobStalledCode, parseFailedReason } from '@gradcam/queue';
 import { type Metrics, type pipelineMetrics, stages } from '@gradcam/telemetry';
 
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
+
+/** The failure codes the queue package itself gives (see job-failure.ts). */
+const preregisteredFailureCodes = [jobInvalidCode, batchFailedCode, jobFailedCode, jobStalledCode] as const;
 
 /**
  * Turns the queue's event stream into pipeline-wide metrics: each completed job carries its
@@ -10,7 +13,13 @@ type PipelineMetrics = Metrics<typeof pipelineMetrics>;
  * figures (see BatchFigures), so one exporter sees what every worker did without scraping them all.
  */
 export class PipelineRecorder {
-  constructor(private readonly metrics: PipelineMetrics) {}
+  constructor(private readonly metrics: PipelineMetrics) {
+    // Born at 0, so the first failures of these codes count: increase() takes a series' first
+    // sample as its start, and a counter created by its first failure would hide that failure from
+    // GradcamExplainFailureRatioHigh. Only the pipeline's own codes are known here; a code of the
+    // engine, imaging or storage, or one a library error carried, is born at its first failure.
+    for (const code of preregisteredFailureCodes) metrics.jobsFailed.inc({ code }, 0);
+  }
 
   completed(returnvalue: unknown): ExplainJobResult | undefined {
     const raw = typeof returnvalue === 'string' ? safeJson(returnvalue) : returnvalue;
@@ -27,14 +36,23 @@ export class PipelineRecorder {
 
   /**
    * A job that failed for good (BullMQ emits `failed` only once retries are exhausted or skipped),
-   * counted in explanations in the unit of `completed`: each method (once) × each class asked for.
+   * counted in explanations in the unit of `completed`: each method (once) × each class asked for
+   * (distinct, as the engine explains them). `data` is the job's data as BullMQ kept it, so it is
+   * parsed: a JOB_INVALID failure is exactly a job whose data fails the schema, and a job already
+   * removed has none; either is counted as a failure only.
+   *
+   * A top-k job counts k per method: the engine explains min(k, classes of the model), which the
+   * exporter cannot know, so a k above the model's classes counts more failed explanations than a
+   * completed job of the same request would have (the metric's help text says so).
    */
-  failed(failedReason: string, job: Pick<ExplainJob, 'model' | 'explain'> | undefined): void {
+  failed(failedReason: string | undefined, data: unknown): void {
     const { code } = parseFailedReason(failedReason);
     this.metrics.jobsFailed.inc({ code });
-    if (!job) return;
+    const parsed = explainJobSchema.safeParse(data);
+    if (!parsed.success) return;
+    const job = parsed.data;
     const { methods = ['gradcam'], classes, topK } = job.explain;
-    const perMethod = classes?.length ?? topK ?? 1;
+    const perMethod = classes === undefined ? (topK ?? 1) : new Set(classes).size;
     for (const method of new Set(methods)) this.metrics.explanations.inc({ model: job.model.name, method, outcome: 'failed' }, perMethod);
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
-import { redisKeys } from '@gradcam/contracts';
+import { formatReviewThreshold, redisKeys, reviewThresholdMaxAgeMs } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
 import { explainJobFixture as job } from '@gradcam/queue/test-fixtures';
@@ -133,5 +133,37 @@ test('one failing read leaves the other sources up to date and drops only its ow
     body = await scrape();
     assert.ok(body.includes('gradcam_exporter_collect_success{source="capture"} 1'));
     assert.deepEqual(samples(body, 'gradcam_capture_decisions_total'), ['gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 7']);
+  });
+});
+
+test("a model's broken-item and skip counts are exported at 0 once its first item is in the review pool", async () => {
+  await withExporter({}, async ({ scrape, redis, prefix }) => {
+    await new ReviewPool(redis, prefix).add({
+      inferenceId: 'r-1',
+      model: 'mobilenet',
+      modelVersion: 'v1',
+      folder: 'mobilenet/v1/dt=2026-11-26/r-1/',
+      predictedClass: 2,
+      label: 'Neutral',
+      probability: 0.6,
+      sampling: { sampled: true, policy: 'confidence<0.7', reason: 'low-confidence', priority: 0.5 },
+      sampledAt: Date.now(),
+      status: 'pending',
+    });
+    const body = await scrape();
+    assert.deepEqual(samples(body, 'gradcam_review_broken_total'), ['gradcam_review_broken_total{model="mobilenet"} 0']);
+    assert.deepEqual(samples(body, 'gradcam_review_skips_total'), ['gradcam_review_skips_total{model="mobilenet"} 0']);
+  });
+});
+
+test('the review threshold of a model is exported only while recorded recently: not a retired model’s, nor one in the old bare format', async () => {
+  await withExporter({}, async ({ scrape, redis, prefix }) => {
+    const now = Date.now();
+    await redis.hset(redisKeys(prefix).reviewThresholds, {
+      served: formatReviewThreshold(0.95, now - 60_000),
+      retired: formatReviewThreshold(0.9, now - reviewThresholdMaxAgeMs - 60_000),
+      bare: '0.8',
+    });
+    assert.deepEqual(samples(await scrape(), 'gradcam_review_threshold'), ['gradcam_review_threshold{model="served"} 0.95']);
   });
 });

@@ -1,5 +1,5 @@
 import type { CapturePolicy } from '@gradcam/config';
-import { redisKeys } from '@gradcam/contracts';
+import { parseReviewThreshold, redisKeys } from '@gradcam/contracts';
 import { type ExplainQueue, countedJobStates, queueJobCounts, workerCount } from '@gradcam/queue';
 import type { Metrics, pipelineMetrics } from '@gradcam/telemetry';
 import type { ReviewPool } from '@gradcam/review-pool';
@@ -76,11 +76,16 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
       drop: () => metrics.captureDecisions.reset(),
     },
     review_sampling: {
-      async read() {
+      async read(now) {
         const [decisions, thresholds] = await Promise.all([deps.redis.hgetall(keys.reviewDecisions), deps.redis.hgetall(keys.reviewThresholds)]);
         republish(metrics.reviewSampled, ['model', 'decision', 'reason'], decisions);
         metrics.reviewThreshold.reset();
-        for (const [model, threshold] of Object.entries(thresholds)) metrics.reviewThreshold.set({ model }, Number(threshold));
+        // Only thresholds recorded recently: a retired model's, or one from before a policy
+        // without a budget, would otherwise be reported for ever.
+        for (const [model, field] of Object.entries(thresholds)) {
+          const threshold = parseReviewThreshold(field, now);
+          if (threshold !== undefined) metrics.reviewThreshold.set({ model }, threshold);
+        }
       },
       drop() {
         metrics.reviewSampled.reset();

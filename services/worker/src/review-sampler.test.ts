@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { type ReviewItem, type ReviewSampling, explainQueueName, redisKeys } from '@gradcam/contracts';
+import { type ReviewItem, type ReviewSampling, explainQueueName, formatReviewThreshold, redisKeys, reviewThresholdMaxAgeMs } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
 import { reviewInput } from '@gradcam/sampling/testing';
@@ -114,7 +114,7 @@ test('the fleet rate divides by the minutes that hold traffic, and goes back to 
 test("a sampler starting into a running fleet reads the thresholds the fleet recorded, and its budget decides by them", async () => {
   // A worker already running recorded its budget's threshold for model m (as recordOnce does).
   const fleetPrefix = `t${Math.random().toString(36).slice(2, 10)}`;
-  await redis.hset(redisKeys(fleetPrefix).reviewThresholds, { m: '0.999', other: 'not a number' });
+  await redis.hset(redisKeys(fleetPrefix).reviewThresholds, { m: formatReviewThreshold(0.999, Date.now()), other: 'not a number' });
   const joining = createReviewSampler({ policy: 'budget=60', redis, prefix: fleetPrefix, pool: new ReviewPool(redis, fleetPrefix) });
   try {
     await joining.refreshFleetRate();
@@ -150,6 +150,40 @@ test('the class quota divides by the fleet-wide traffic of the class, counted pe
     // This process's first explanation of class 1 is drawn at 1/180, not taken as "the first N".
     const drawn = Array.from({ length: 10 }, (_, i) => sampler.decide(input(`new-${i}`, 1)).sampled).filter(Boolean).length;
     assert.ok(drawn <= 1, `${drawn} of 10 sampled`);
+  } finally {
+    sampler.close();
+  }
+});
+
+test('a decision without a threshold (the budget policy replaced by a rate) deletes the model’s recorded threshold', async () => {
+  const { sampler, keys, close } = await setUp('replaced-1');
+  try {
+    await sampler.recorded(sampled, item('replaced-1', sampled));
+    const [threshold] = (await redis.hget(keys.reviewThresholds, 'm'))?.split('|') ?? [];
+    assert.equal(threshold, '0.4', 'the budget’s threshold, with when it was recorded');
+    const byRate: ReviewSampling = { sampled: false, policy: 'rate=0.1', reason: 'not-sampled', priority: 0.2 };
+    await sampler.recorded(byRate, item('replaced-2', byRate));
+    assert.deepEqual(await redis.hgetall(keys.reviewThresholds), {});
+  } finally {
+    await close();
+  }
+});
+
+test('a threshold not recorded for longer than its maximum age is no fleet threshold (a retired model, an old policy)', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const now = Date.now();
+  await redis.hset(redisKeys(prefix).reviewThresholds, {
+    fresh: formatReviewThreshold(0.9, now - 60_000),
+    stale: formatReviewThreshold(0.8, now - reviewThresholdMaxAgeMs - 1),
+    // What workers wrote before the timestamp: its age is unknown.
+    bare: '0.7',
+  });
+  const sampler = createReviewSampler({ policy: 'budget=60', redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now });
+  try {
+    await sampler.refreshFleetRate();
+    assert.equal(sampler.fleetThreshold('fresh'), 0.9);
+    assert.equal(sampler.fleetThreshold('stale'), undefined);
+    assert.equal(sampler.fleetThreshold('bare'), undefined);
   } finally {
     sampler.close();
   }

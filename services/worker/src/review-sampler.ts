@@ -1,4 +1,4 @@
-import { type ReviewItem, type ReviewSampling, redisKeys, reviewSamplingSchema } from '@gradcam/contracts';
+import { type ReviewItem, type ReviewSampling, formatReviewThreshold, parseReviewThreshold, redisKeys, reviewSamplingSchema } from '@gradcam/contracts';
 import type { ReviewPool } from '@gradcam/review-pool';
 import { type ReviewInput, decideReview, parseReviewPolicy } from '@gradcam/sampling';
 import type { Redis } from 'ioredis';
@@ -64,7 +64,8 @@ const decisionField = 'gradcam:review';
  * Keeps the decision on the job (KEYS[1]) and counts it, unless an earlier attempt already did.
  * A job hash that does not exist is not created (only counted): it is BullMQ's key.
  * KEYS: job, traffic, decisions, thresholds, class traffic. ARGV: decision JSON, traffic TTL s,
- * decision field, model, threshold ('' for none), predicted class.
+ * decision field, model, threshold field ('' for none: the model's field is deleted, so a policy
+ * replaced by one without a budget leaves no old threshold behind), predicted class.
  */
 const recordOnce = `
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HSETNX', KEYS[1], '${decisionField}', ARGV[1]) == 0 then return 0 end
@@ -73,7 +74,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('HINCRBY', KEYS[5], ARGV[6], 1)
 redis.call('EXPIRE', KEYS[5], ARGV[2])
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[5]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[5]) else redis.call('HDEL', KEYS[4], ARGV[4]) end
 return 1
 `;
 
@@ -101,7 +102,13 @@ export function createReviewSampler(options: {
   let fleetThresholds = new Map<string, number>();
   const refresh = async () => {
     const thresholds = await redis.hgetall(keys.reviewThresholds);
-    fleetThresholds = new Map(Object.entries(thresholds).map(([model, value]) => [model, Number(value)] as const).filter(([, value]) => Number.isFinite(value)));
+    // A stale one (a retired model's, or one recorded before the policy changed) is no fleet's.
+    const at = now();
+    fleetThresholds = new Map(
+      Object.entries(thresholds)
+        .map(([model, field]) => [model, parseReviewThreshold(field, at)] as const)
+        .filter((entry): entry is readonly [string, number] => entry[1] !== undefined),
+    );
     const minute = Math.floor(now() / minuteMs);
     for (const model of fleetRate.keys()) {
       // The current minute is partial: use the previous whole minutes.
@@ -182,7 +189,7 @@ export function createReviewSampler(options: {
         (trafficMinutes + 2) * 60,
         `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`,
         item.model,
-        decision.threshold === undefined ? '' : String(decision.threshold),
+        decision.threshold === undefined ? '' : formatReviewThreshold(decision.threshold, now()),
         String(item.predictedClass),
       );
       // Idempotent (the item is added once), so a retry that failed after counting still queues it.

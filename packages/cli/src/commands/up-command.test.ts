@@ -91,6 +91,19 @@ describe('gradcam up ends with its launcher', () => {
     });
   });
 
+  test('SIGHUP (its terminal closed): gradcam up stops in order rather than dying at once', async () => {
+    await withStateDir(async (stateDir, env) => {
+      const run = runGradcam(['up'], env);
+      await run.waitFor('gradcam pipeline is up', 120_000);
+      run.child.kill('SIGHUP');
+      const { status } = await run.exited;
+      // Node's default for SIGHUP would have ended it by that signal, with no status and no stop.
+      assert.equal(status, 0, run.stderr());
+      assert.match(run.stdout(), /stopping: workers finish their current batch/);
+      assert.deepEqual(await waitUntilNoneLeft(stateDir, 20_000), [], run.stdout());
+    });
+  });
+
   test('SIGTERM to `npm start`: npm runs gradcam up itself (exec, no shell between), which stops everything', async () => {
     await withStateDir(async (stateDir, env) => {
       const npm = spawn('npm', ['start', '--silent'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -14,7 +14,7 @@ Runs the pipeline on this machine: ingest (:8080), worker processes (one per cor
 metrics exporter (:9464) and the review service with its page (:8081). Redis: REDIS_URL, else a private redis-server on a free port with its
 data in .gradcam/redis. Storage: S3 when S3_BUCKET (and S3_ENDPOINT) are set, else
 GRADCAM_STORAGE_DIR, else .gradcam/storage. One stack per state folder (GRADCAM_STATE_DIR), and
-each port must be free. Stop with Ctrl-C (or SIGTERM, or by ending the process that started it):
+each port must be free. Stop with Ctrl-C (or SIGTERM, closing its terminal, or ending the process that started it):
 workers finish their current batch first (a third Ctrl-C exits at once).`;
 
 export async function upCommand(argv: readonly string[]): Promise<number> {
@@ -27,15 +27,21 @@ export async function upCommand(argv: readonly string[]): Promise<number> {
   // Handlers first: a Ctrl-C while the models load (up to two minutes) must stop what has
   // started, in order, rather than kill this process and leave Redis and services holding ports.
   const stopRequest = new AbortController();
+  // Output whose reader is gone (a closed terminal, a dead launcher) must not crash the ordered stop.
+  const ignoreLostOutput = () => {
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  };
   handleStopSignals({
-    stop: () => stopRequest.abort(),
+    stop: (signal) => {
+      if (signal === 'SIGHUP') ignoreLostOutput();
+      stopRequest.abort();
+    },
     waiting: () => console.log('still stopping: the workers finish their current batch, then the exporter and Redis stop; Ctrl-C again to exit at once'),
     force: (exitCode) => process.exit(exitCode),
   });
   // Ending the launcher ends the stack too (npm killed, a terminal closed): nobody could stop it.
   watchParent(() => {
-    // Its pipes may have closed with it: lost output must not crash the ordered stop.
-    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+    ignoreLostOutput();
     console.log('the process that started gradcam up is gone; stopping');
     stopRequest.abort();
   });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 const child = `
 import { handleStopSignals } from ${JSON.stringify(new URL('./stop-signals.ts', import.meta.url).href)};
 handleStopSignals({
-  stop: () => console.log('stop'),
+  stop: (signal) => console.log('stop ' + signal),
   waiting: () => console.log('waiting'),
   force: (code) => { console.log('force ' + code); process.exit(code); },
 });
@@ -49,12 +49,18 @@ async function run(signals: NodeJS.Signals[]): Promise<{ lines: string[]; code: 
 
 test('the first Ctrl-C stops in order, the second says what the stop waits for, the third exits 130', async () => {
   const { lines, code } = await run(['SIGINT', 'SIGINT', 'SIGINT']);
-  assert.deepEqual(lines, ['ready', 'stop', 'waiting', 'force 130']);
+  assert.deepEqual(lines, ['ready', 'stop SIGINT', 'waiting', 'force 130']);
   assert.equal(code, 130);
 });
 
 test('SIGTERM counts the same, and a forced exit says which signal forced it (143)', async () => {
   const { lines, code } = await run(['SIGTERM', 'SIGINT', 'SIGTERM']);
-  assert.deepEqual(lines, ['ready', 'stop', 'waiting', 'force 143']);
+  assert.deepEqual(lines, ['ready', 'stop SIGTERM', 'waiting', 'force 143']);
   assert.equal(code, 143);
+});
+
+test('a closed terminal (SIGHUP) stops in order too instead of killing the process, and forces 129', async () => {
+  const { lines, code } = await run(['SIGHUP', 'SIGINT', 'SIGHUP']);
+  assert.deepEqual(lines, ['ready', 'stop SIGHUP', 'waiting', 'force 129']);
+  assert.equal(code, 129);
 });

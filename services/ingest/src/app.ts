@@ -111,12 +111,14 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
 
   app.post('/v1/inferences', guarded, async (request, reply) => {
     await admit();
-    const body = request.isMultipart() ? await readMultipartRecord(request, reply, deps.maxBodyBytes) : request.body;
     let record: InferenceRecord;
     try {
+      const body = request.isMultipart() ? await readMultipartRecord(request, reply, deps.maxBodyBytes) : request.body;
       record = parseRecord(body);
     } catch (error) {
-      deps.telemetry.invalidRecords(1);
+      // A multipart upload refused for its parts (MULTIPART_INVALID, IMAGE_TOO_LARGE, …) is a
+      // rejected record as much as a schema failure is; a dependency failing is not.
+      if (!(error instanceof ApiError) || error.status < 500) deps.telemetry.invalidRecords(1);
       throw error;
     }
     const [outcome] = await accept([record]);

@@ -209,4 +209,16 @@ describe('multipart fields', () => {
     }
     for (const id of ['mp-first', 'mp-second', 'mp-note', 'mp-note-first']) assert.equal(await h.queue.getJob(id), undefined, id);
   });
+
+  test('each refused upload counts as a rejected record on /metrics, as a schema failure does', async () => {
+    const rejected = async () => Number(/^gradcam_ingest_records_total\{outcome="rejected"\} (\d+)$/m.exec((await h.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1] ?? 0);
+    const before = await rejected();
+    const refused = [
+      await upload(field('record', recordJson('mp-count-a')), field('record', recordJson('mp-count-b')), filePart('image', photo)),
+      await upload(filePart('image', photo)),
+      await upload(field('record', JSON.stringify({ id: 'bad id!', model: { name: 'nsfw-mobilenet-v2' } })), filePart('image', photo)),
+    ];
+    assert.deepEqual(refused.map((r) => r.statusCode), [400, 400, 400], refused.map((r) => r.body).join('\n'));
+    assert.equal(await rejected(), before + refused.length);
+  });
 });

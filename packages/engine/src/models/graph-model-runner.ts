@@ -71,6 +71,27 @@ export class GraphModelRunner implements ModelRunner {
     }
     this.targetShape = [shape[1] as number, shape[2] as number, shape[3] as number];
     this.numClasses = classes[classes.length - 1] ?? 0;
+    this.checkHeadRunsFromTarget();
+  }
+
+  /**
+   * The probe above runs from the input, so it passes even when the head also needs a tensor that
+   * bypasses the target (a residual block's skip branch); `head()` feeds the target alone, and such
+   * a model would fail every job with a plain "Missing the following inputs". Refuse it at load.
+   */
+  private checkHeadRunsFromTarget(): void {
+    tf.tidy(() => {
+      const dummy = tf.zeros([1, ...this.targetShape]) as Tensor4D;
+      try {
+        this.head(dummy);
+      } catch (error) {
+        throw new EngineError(
+          'TARGET_LAYER_INVALID',
+          `graph node ${this.targetLayer}: the head needs tensors besides the target (a skip connection); choose a node after the last merge (${(error as Error).message})`,
+          { cause: error },
+        );
+      }
+    });
   }
 
   trunk(input: Tensor4D): TrunkOutput {

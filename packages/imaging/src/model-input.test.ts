@@ -1,7 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PreprocessingSpec } from '@gradcam/contracts';
+import sharp from 'sharp';
 import { decodeImage } from './decode-image.ts';
+import { computeFitGeometry } from './fit-geometry.ts';
 import { toModelInput } from './model-input.ts';
 import { paintColumns, readFixture, solidImage } from './testing/test-images.ts';
 import type { Rgb } from './testing/test-images.ts';
@@ -107,4 +110,68 @@ test('a real photo at 224×224 gives finite values within the normalised range',
 test('rejects a DecodedImage whose buffer does not match its size', async () => {
   const image = { ...solidImage(4, 4, [0, 0, 0]), width: 5 };
   await assert.rejects(toModelInput(image, imagenet), RangeError);
+});
+
+test('a 2,000,000×1 PNG covers 224×224 with its centre, though resizing it whole would pass sharp\'s side limit', async () => {
+  // Blue | a 20-pixel green centre | red. Cover scales it by 224: only the pixel or two at the
+  // centre reach the canvas, so the model must see pure green.
+  const width = 2_000_000;
+  const strip = solidImage(width, 1, [0, 0, 255]);
+  paintColumns(strip, 0, width / 2 - 10, [255, 0, 0]);
+  paintColumns(strip, width / 2 - 10, width / 2 + 10, [0, 255, 0]);
+  const png = await sharp(strip.data, { raw: { width, height: 1, channels: 3 } }).png().toBuffer();
+  const image = await decodeImage(png);
+  assert.deepEqual([image.width, image.height], [width, 1]);
+  const spec: PreprocessingSpec = { ...imagenet, width: 224, height: 224, fit: 'cover' };
+  assert.ok(computeFitGeometry(width, 1, spec).resizedWidth > 100_000_000, 'the whole-image resize is over sharp\'s limit');
+  const values = await toModelInput(image, spec);
+  const green = expected(spec, [0, 255, 0]);
+  for (let i = 0; i < values.length; i++) assert.equal(values[i], green[i % 3], `value ${i}`);
+});
+
+test('past the whole-image resize limit, a cover crop gives what resizing the whole image gives, to 2 levels', async () => {
+  // A real photo squeezed into strips, wide and tall, each resized whole well past 65,536 px.
+  const photo = readFixture('alpine-landscape.jpg');
+  for (const [width, height, spec] of [
+    [20_000, 10, { width: 224, height: 224 }],
+    [12, 30_000, { width: 64, height: 48 }],
+  ] as const) {
+    const data = await sharp(photo).removeAlpha().resize(width, height, { fit: 'fill' }).raw().toBuffer();
+    const image = { data, width, height, format: 'jpeg' as const };
+    const raw: PreprocessingSpec = { ...spec, fit: 'cover', channelOrder: 'rgb', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] };
+    const g = computeFitGeometry(width, height, raw);
+    assert.ok(Math.max(g.resizedWidth, g.resizedHeight) > 65_536);
+    const whole = await sharp(data, { raw: { width, height, channels: 3 } })
+      .resize(g.resizedWidth, g.resizedHeight, { fit: 'fill', kernel: 'linear' })
+      .extract({ left: -g.offsetX, top: -g.offsetY, width: spec.width, height: spec.height })
+      .raw()
+      .toBuffer();
+    const values = await toModelInput(image, raw);
+    let worst = 0;
+    for (let i = 0; i < whole.length; i++) worst = Math.max(worst, Math.abs(values[i]! - whole[i]!));
+    assert.ok(worst <= 2, `${width}×${height}: largest difference ${worst} levels`);
+  }
+});
+
+test('sharp running out of memory is IMAGING_OUT_OF_MEMORY, transient, not IMAGE_CORRUPT', { skip: process.platform === 'win32' }, () => {
+  // A real allocation failure, in a child limited to 64 GB of address space (room for Node and
+  // its WebAssembly reservations): a 1,000,000×100,000 canvas needs a 286 GB buffer, which
+  // libvips cannot get whatever the machine's memory or overcommit policy.
+  const script = `
+    const { toModelInput } = await import(${JSON.stringify(new URL('./model-input.ts', import.meta.url).href)});
+    const image = { data: Buffer.alloc(4 * 4 * 3, 128), width: 4, height: 4, format: 'png' };
+    const spec = { width: 1_000_000, height: 100_000, fit: 'fill', channelOrder: 'rgb', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] };
+    try { await toModelInput(image, spec); console.log(JSON.stringify({ ok: true })); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, transient: e.transient, message: e.message, cause: e.cause?.message })); }
+  `;
+  const child = spawnSync('sh', ['-c', 'ulimit -v 64000000 && exec "$0" --import tsx --input-type=module --eval "$1"', process.execPath, script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(child.status, 0, child.stderr);
+  const outcome = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+  assert.equal(outcome.name, 'ImagingError', JSON.stringify(outcome));
+  assert.equal(outcome.code, 'IMAGING_OUT_OF_MEMORY', JSON.stringify(outcome));
+  assert.equal(outcome.transient, true);
+  assert.match(String(outcome.cause), /out of memory/);
 });

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { assertDecodedImage } from './decode-image.ts';
 import type { DecodedImage } from './decode-image.ts';
-import { ImagingError } from './imaging-error.ts';
+import { sharpFailure } from './sharp-failure.ts';
 
 /** JPEG's (libjpeg's) largest width or height: overlays are JPEG, so no overlay is larger. */
 export const maxOverlaySide = 65_500;
@@ -30,6 +30,6 @@ export async function overlayBase(image: DecodedImage, maxSide: number): Promise
       .toBuffer();
     return { data, width, height, format: image.format };
   } catch (error) {
-    throw new ImagingError('IMAGE_CORRUPT', 'scaling the image down for its overlay failed', { cause: error });
+    throw sharpFailure(error, 'IMAGE_CORRUPT', 'scaling the image down for its overlay failed');
   }
 }

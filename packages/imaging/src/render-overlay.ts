@@ -5,8 +5,8 @@ import type { ColormapName } from './colormap.ts';
 import { assertDecodedImage } from './decode-image.ts';
 import type { DecodedImage } from './decode-image.ts';
 import type { FitSpec } from './fit-geometry.ts';
-import { ImagingError } from './imaging-error.ts';
 import { maxOverlaySide } from './overlay-base.ts';
+import { sharpFailure } from './sharp-failure.ts';
 import { assertMap } from './upsample-bilinear.ts';
 
 export interface OverlayOptions {
@@ -78,6 +78,6 @@ export async function renderOverlay(
       .jpeg({ quality, optimiseCoding: false })
       .toBuffer();
   } catch (error) {
-    throw new ImagingError('IMAGE_CORRUPT', 'encoding the overlay as JPEG failed', { cause: error });
+    throw sharpFailure(error, 'IMAGE_CORRUPT', 'encoding the overlay as JPEG failed');
   }
 }

@@ -17,6 +17,15 @@ export interface ContractSubject {
 /** Opens a store of its own (own bucket or directory) for one test. */
 export type OpenStore = () => Promise<ContractSubject>;
 
+/** What a backend is known to do differently, where the contract allows it. */
+export interface BackendQuirks {
+  /**
+   * The server lists 'abc/…' before 'abc-1/…' and 'abc.json' (s3rver), not in UTF-8 byte order:
+   * across a page boundary such siblings would be skipped, so the store must refuse that listing.
+   */
+  readonly listsFoldersBeforeSiblings?: boolean;
+}
+
 const mib = 1024 * 1024;
 
 function code(expected: StorageErrorCode, transient = false) {
@@ -108,7 +117,7 @@ export const unportableKeys: readonly string[] = [
   'p/.x.0123456789abcdef.partial/obj.json',
 ];
 
-export function blobStoreContract(name: string, open: OpenStore): void {
+export function blobStoreContract(name: string, open: OpenStore, quirks: BackendQuirks = {}): void {
   /** Runs `body` with a fresh store, disposing of it however the test ends. */
   const withStore = (body: (store: BlobStore) => Promise<void>) => async () => {
     const subject = await open();
@@ -178,6 +187,23 @@ export function blobStoreContract(name: string, open: OpenStore): void {
       await store.put('many-not/x.json', json(0), { contentType: 'application/json' });
       await inPool(keys, 32, (key) => store.put(key, json(key), { contentType: 'application/json' }));
       assert.deepEqual(await listAll(store, 'many/'), keys);
+    }));
+
+    test('list pages past sibling names that sort before a folder, or refuses clearly', withStore(async (store) => {
+      // 1000 keys fill the first page; the siblings sort before 'abc/' in bytes ('-' and '.' are
+      // below '/'), yet a server that walks folders lists them after it, past the page boundary.
+      const keys = Array.from({ length: 1000 }, (_, i) => `sib/dt=2026-01-02/abc/${String(i).padStart(4, '0')}.json`);
+      keys.push('sib/dt=2026-01-02/abc-1/prediction.json', 'sib/dt=2026-01-02/abc.json');
+      await inPool(keys, 32, (key) => store.put(key, json(key), { contentType: 'application/json' }));
+      if (quirks.listsFoldersBeforeSiblings === true) {
+        await assert.rejects(listAll(store, 'sib/'), (error: unknown) => {
+          code('STORAGE_UNAVAILABLE')(error);
+          assert.match((error as Error).message, /listed keys out of order/);
+          return true;
+        }, 'a short listing must not pass for a whole one');
+      } else {
+        assert.deepEqual(await listAll(store, 'sib/'), [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+      }
     }));
 
     test('list gives keys in UTF-8 byte order, not UTF-16 order', withStore(async (store) => {
@@ -253,6 +279,22 @@ export function blobStoreContract(name: string, open: OpenStore): void {
       );
       assert.equal(await store.exists('short/new.jpg'), false);
       assert.deepEqual(await listAll(store, 'short/'), [key], 'no temporary object is visible');
+    }));
+
+    test('a stream past the multipart threshold that ends short or fails keeps its own error', withStore(async (store) => {
+      // Past 8 MiB the S3 store has a multipart upload going when the body fails; whether or not
+      // the server lets it be aborted, the caller must see why the put failed.
+      await assert.rejects(
+        store.put('mp/short.npy', Readable.from(pattern(9 * mib)), { contentType: 'application/x-npy', contentLength: 10 * mib }),
+        code('STORAGE_LENGTH_MISMATCH'),
+      );
+      const broken = Object.assign(new Error('client went away'), { code: 'ECONNRESET' });
+      async function* body(): AsyncGenerator<Buffer> {
+        yield* pattern(9 * mib);
+        throw broken;
+      }
+      await assert.rejects(store.put('mp/broken.npy', Readable.from(body()), { contentType: 'application/x-npy' }), (error) => error === broken);
+      assert.deepEqual(await listAll(store, 'mp/'), [], 'nothing stored');
     }));
 
     test("the caller's stream failing fails the put with that error and stores nothing", withStore(async (store) => {

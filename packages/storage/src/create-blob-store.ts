@@ -9,9 +9,10 @@ export type S3Timeouts = Pick<S3BlobStoreOptions, 'maxAttempts' | 'connectionTim
 /**
  * The store a deployment configured: S3 when a bucket is set, else the embedded local one.
  * `s3Timeouts` overrides the S3 store's defaults (5 s of silence × 3 attempts), for a service that
- * must answer its own clients sooner (ingest).
+ * must answer its own clients sooner (ingest); its `onWarning` sends the S3 store's warnings to the
+ * service's log instead of `process.emitWarning`.
  */
-export function createBlobStore(config: StorageConfig, s3Timeouts: S3Timeouts = {}): FsBlobStore | S3BlobStore {
+export function createBlobStore(config: StorageConfig, s3Timeouts: S3Timeouts & Pick<S3BlobStoreOptions, 'onWarning'> = {}): FsBlobStore | S3BlobStore {
   if (config.kind === 's3') {
     return new S3BlobStore({
       ...s3Timeouts,

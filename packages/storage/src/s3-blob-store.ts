@@ -1,10 +1,10 @@
 import {
+  AbortMultipartUploadCommand,
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
-  ListObjectsCommand,
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
@@ -18,6 +18,7 @@ import { defaultContentType } from './content-types.ts';
 import { lengthChecked } from './length-checked.ts';
 import { readAll, tooLarge } from './read-all.ts';
 import { s3BucketError, s3StorageError } from './s3-error-mapping.ts';
+import { listKeys } from './s3-list-keys.ts';
 import { StorageError } from './storage-error.ts';
 
 export interface S3BlobStoreOptions {
@@ -28,6 +29,8 @@ export interface S3BlobStoreOptions {
   /** Both or neither; without them the SDK's default chain (env, profile, instance role) is used. */
   readonly accessKeyId?: string | undefined;
   readonly secretAccessKey?: string | undefined;
+  /** A credentials provider instead of the keys above or the default chain (not with the keys). */
+  readonly credentials?: S3ClientConfig['credentials'];
   /** 'http://host/bucket/key' URLs; S3-compatible servers usually need it. */
   readonly forcePathStyle?: boolean | undefined;
   /** Tries per request, first included (default 3). */
@@ -39,6 +42,11 @@ export interface S3BlobStoreOptions {
    * 5 s; S3 itself is never that quiet on a healthy connection, and the SDK retries a timeout).
    */
   readonly socketTimeoutMs?: number | undefined;
+  /**
+   * Told what went wrong without failing the call: a multipart upload left behind after a failed
+   * put, presigned URLs outliving temporary credentials. Default: `process.emitWarning`.
+   */
+  readonly onWarning?: ((message: string) => void) | undefined;
 }
 
 /**
@@ -66,12 +74,19 @@ export class S3BlobStore implements BlobStore {
   private bucketSeenAt = Number.NEGATIVE_INFINITY;
   /** The HeadBucket in flight, shared by every head that needs it. */
   private bucketCheck: Promise<void> | undefined;
+  private readonly warn: (message: string) => void;
+  /** Whether presignGet already said its URLs die with the temporary credentials (once is enough). */
+  private warnedShortCredentials = false;
 
   constructor(options: S3BlobStoreOptions) {
     if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
       throw new RangeError('accessKeyId and secretAccessKey go together: give both or neither');
     }
+    if (options.accessKeyId !== undefined && options.credentials !== undefined) {
+      throw new RangeError('give accessKeyId and secretAccessKey or a credentials provider, not both');
+    }
     this.bucket = options.bucket;
+    this.warn = options.onWarning ?? ((message) => process.emitWarning(message, 'GradcamStorageWarning'));
     const config: S3ClientConfig = {
       region: options.region,
       forcePathStyle: options.forcePathStyle ?? false,
@@ -80,6 +95,11 @@ export class S3BlobStore implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: options.maxAttempts ?? 3,
+      // Bodies from 2 MiB would otherwise carry "Expect: 100-continue" and wait up to 6 s for the
+      // 100 before sending: a server or proxy that ignores Expect then sees nothing until the
+      // socket timeout (5 s, ingest's 1 s) kills the request, and every retry does the same. What
+      // the header saves (not sending a body that a 403 or redirect would refuse) is rare here.
+      expectContinueHeader: false,
       requestHandler: {
         connectionTimeout: options.connectionTimeoutMs ?? 2_000,
         socketTimeout: options.socketTimeoutMs ?? 5_000,
@@ -91,6 +111,7 @@ export class S3BlobStore implements BlobStore {
     if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
       config.credentials = { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey };
     }
+    if (options.credentials !== undefined) config.credentials = options.credentials;
     this.client = new S3Client(config);
   }
 
@@ -188,31 +209,7 @@ export class S3BlobStore implements BlobStore {
   async *list(prefix: string): AsyncIterable<string> {
     this.assertOpen();
     assertValidPrefix(prefix);
-    // ListObjects (v1) paged by marker, not v2's continuation tokens: s3rver 3.7.1 makes those
-    // tokens with DES, which OpenSSL 3 (Node >= 17) refuses, so every truncated v2 listing is a
-    // 500 there. v1 is served by AWS and every S3-compatible server; the last key of a page is
-    // the marker for the next one (NextMarker only comes with a delimiter).
-    let marker: string | undefined;
-    for (;;) {
-      const page = await this.client
-        .send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: marker }))
-        .catch((error: unknown) => {
-          throw s3StorageError(error, prefix, 'ListObjects');
-        });
-      let last: string | undefined;
-      for (const object of page.Contents ?? []) {
-        if (object.Key === undefined) continue;
-        last = object.Key;
-        yield object.Key;
-      }
-      if (page.IsTruncated !== true) return;
-      const next = page.NextMarker ?? last;
-      // A truncated page without keys cannot be continued; stopping beats asking forever.
-      if (next === undefined || next === marker) {
-        throw new StorageError('STORAGE_UNAVAILABLE', `S3 ListObjects ${prefix}: a truncated page gave no marker to continue from`, { key: prefix });
-      }
-      marker = next;
-    }
+    yield* listKeys(this.client, this.bucket, prefix);
   }
 
   async delete(key: string): Promise<void> {
@@ -230,10 +227,27 @@ export class S3BlobStore implements BlobStore {
     this.assertKey(key);
     assertPresignExpiry(expiresInSeconds);
     try {
+      this.warnIfCredentialsExpireFirst((await this.client.config.credentials()).expiration, expiresInSeconds);
       return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
     } catch (error) {
       throw s3StorageError(error, key, 'presign GetObject');
     }
+  }
+
+  /**
+   * A URL signed with temporary credentials (instance or IRSA role, session token) stops working
+   * when they expire, whatever expiry it was asked for. Not shortened silently, not refused (short
+   * URLs are fine): said once, so a deployment that needs long URLs knows it needs long-lived keys.
+   */
+  private warnIfCredentialsExpireFirst(expiration: Date | undefined, expiresInSeconds: number): void {
+    if (this.warnedShortCredentials || expiration === undefined) return;
+    if (expiration.getTime() >= Date.now() + expiresInSeconds * 1000) return;
+    this.warnedShortCredentials = true;
+    this.warn(
+      `presigned S3 URLs are signed with temporary credentials that expire at ${expiration.toISOString()}, ` +
+        `before the ${expiresInSeconds} s asked for: such a URL works only until the credentials expire. ` +
+        'URLs meant to last longer need long-lived access keys (accessKeyId/secretAccessKey), not a role\'s session credentials.',
+    );
   }
 
   async close(): Promise<void> {
@@ -256,16 +270,37 @@ export class S3BlobStore implements BlobStore {
       }
     }
     const source = body instanceof Readable && contentLength !== undefined ? lengthChecked(body, contentLength, key) : body;
-    // Upload sends one PutObject when the body fits one part, else a multipart upload that it
-    // aborts on failure, so a failed put leaves no object and no orphaned parts behind.
+    // Upload sends one PutObject when the body fits one part, else a multipart upload. Its own
+    // abort on failure is off: when that abort fails (no s3:AbortMultipartUpload on AWS, 405 on
+    // s3rver) its error replaces the put's, so a 503 would read as ACCESS_DENIED and a short
+    // stream as something else than LENGTH_MISMATCH. The store aborts instead, best effort.
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: key, Body: source, ContentType: contentType },
       partSize: multipartThresholdBytes,
       queueSize: 4,
-      leavePartsOnError: false,
+      leavePartsOnError: true,
     });
-    await upload.done();
+    try {
+      await upload.done();
+    } catch (error) {
+      await this.abortMultipartUpload(key, upload.uploadId);
+      throw error;
+    }
+  }
+
+  /** Drops the parts of a failed multipart upload; a failure to do so is reported, never thrown. */
+  private async abortMultipartUpload(key: string, uploadId: string | undefined): Promise<void> {
+    if (uploadId === undefined) return;
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+    } catch (abortError) {
+      this.warn(
+        `could not abort multipart upload ${uploadId} of ${key} after its put failed ` +
+          `(${s3StorageError(abortError, key, 'AbortMultipartUpload').message}): its parts stay stored, and billed, ` +
+          'until a lifecycle rule (AbortIncompleteMultipartUpload) removes them; grant s3:AbortMultipartUpload',
+      );
+    }
   }
 
   private assertOpen(): void {

@@ -21,7 +21,7 @@ Forward-only vs forward + Grad-CAM per model × backend × batch, then multi-pro
   --batches 1,8,32    batch sizes (default 1,8,32; --quick: 1,8)
   --seconds N         time budget per measurement (default 12; --quick: 2), at least 5 iterations (--quick: 3)
   --iterations N      fixed number of timed iterations instead of --seconds
-  --warmup N          untimed iterations first (default 2, and at least 3 s; --quick: 1 s)
+  --warmup N          untimed iterations first (default 2, and at least 3 s; --quick: 1, and at least 1 s)
   --processes N       processes for the throughput part (default ${availableParallelism()}, 0 = skip it)
   --throughput-seconds N  timed window of each throughput run (default 10; --quick: 4)
   --quick             short smoke run

@@ -33,13 +33,17 @@ export interface LoadResult {
   /** Records sent. */
   readonly offered: number;
   /**
-   * Per request. Paced requests count from when the schedule said to send them, so a request
-   * held back by a late timer or a busy client still shows the wait (no coordinated omission).
+   * Per request answered 200. Paced requests count from when the schedule said to send them, so a
+   * request held back by a late timer or a busy client still shows the wait (no coordinated
+   * omission). Failed requests are left out: a fast 4xx/5xx would otherwise lower the p99.
    */
   readonly requestMs: readonly number[];
   readonly accepted: number;
   readonly rejected: number;
-  /** Requests answered with a status other than 200 (their records count as not accepted). */
+  /**
+   * Requests answered with a status other than 200, or not answered at all (the connection
+   * failed); their records count as rejected, their latencies are not in `requestMs`.
+   */
   readonly failedRequests: number;
   readonly firstErrors: readonly string[];
 }
@@ -49,6 +53,16 @@ interface BatchAnswer {
   readonly rejected?: number;
   readonly results?: readonly { readonly error?: { readonly code: string; readonly message: string } }[];
   readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** The answer's JSON, or undefined when it is not JSON (a proxy's HTML error page, a cut-off body). */
+function parseAnswer(text: string): BatchAnswer | undefined {
+  try {
+    const answer: unknown = JSON.parse(text);
+    return typeof answer === 'object' && answer !== null ? (answer as BatchAnswer) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -78,21 +92,33 @@ export async function runIngestLoad(plan: LoadPlan): Promise<LoadResult> {
   const post = async (json: string, since?: number): Promise<void> => {
     const t = since ?? performance.now();
     offered += plan.batch;
-    const response = await fetch(`${plan.url}/v1/inferences:batch`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${plan.token}`, 'content-type': 'application/json' },
-      body: json,
-    });
-    const text = await response.text();
-    lastAnswerAt = performance.now();
-    requestMs.push(lastAnswerAt - t);
-    const answer = JSON.parse(text) as BatchAnswer;
-    if (response.status !== 200) {
+    const failed = (error: string) => {
       failedRequests++;
       rejected += plan.batch;
-      note(`HTTP ${response.status}: ${answer.error?.code ?? ''} ${answer.error?.message ?? text.slice(0, 200)}`);
+      note(error);
+    };
+    let status: number;
+    let text: string;
+    try {
+      const response = await fetch(`${plan.url}/v1/inferences:batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${plan.token}`, 'content-type': 'application/json' },
+        body: json,
+      });
+      status = response.status;
+      text = await response.text();
+    } catch (error) {
+      lastAnswerAt = performance.now();
+      failed(`no answer: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
+    lastAnswerAt = performance.now();
+    const answer = parseAnswer(text);
+    if (status !== 200 || answer === undefined) {
+      failed(`HTTP ${status}: ${answer?.error ? `${answer.error.code} ${answer.error.message}` : text.slice(0, 200)}`);
+      return;
+    }
+    requestMs.push(lastAnswerAt - t);
     accepted += answer.accepted ?? 0;
     rejected += answer.rejected ?? 0;
     const error = answer.results?.find((r) => r.error)?.error;

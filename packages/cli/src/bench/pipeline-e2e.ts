@@ -1,12 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { type LocalStackConfig, readLocalStackConfig } from '@gradcam/config';
 import type { BackendPreference } from '@gradcam/engine';
 import { IngestClient } from '../local-stack/ingest-client.ts';
 import { startLocalStack } from '../local-stack/local-stack.ts';
 import { CpuContention } from './cpu-contention.ts';
 import type { CleanupStack } from './pipeline-cleanup.ts';
+import { e2eProblems } from './pipeline-e2e-problems.ts';
 import { type E2eLatency, type E2eRates, type Percentiles, type SteadyRate, type WorkerStages, e2eLatency, e2eRates, percentiles, workerStages } from './pipeline-e2e-stats.ts';
 import { benchRecord, storeFixtureImages } from './pipeline-fixtures.ts';
 import { type CompletedJob, connectRedis, readJobResults, waitForJobs } from './pipeline-job-results.ts';
@@ -43,6 +44,8 @@ export interface E2eRow {
   readonly failures: Readonly<Record<string, number>>;
   readonly unaccounted: number;
   readonly verification: Verification;
+  /** Why not every record submitted was explained (see e2eProblems); empty for a clean run. */
+  readonly problems: readonly string[];
   readonly rates: E2eRates;
   readonly latency: E2eLatency;
   readonly stages: WorkerStages | undefined;
@@ -80,8 +83,12 @@ function cpuPerExplanation(timeline: TreeCpuTimeline, whole: TreeCpuUsage, jobs:
   return { cpuMsPerExplanation: perExplanation(whole, jobs.length), cpuWindow: { basis: 'whole run', seconds: whole.seconds, explanations: jobs.length } };
 }
 
-/** The stack reads these from the environment; they are set explicitly so the run is what the flags say. */
-function stackEnvironment(plan: E2ePlan): Record<string, string> {
+/**
+ * The stack reads these from the environment; they are set explicitly so the run is what the flags
+ * say, and so that nothing it writes lands in this shell's own store (GRADCAM_STORAGE_DIR, S3_*):
+ * the state dir, and everything in it, is removed when the part ends.
+ */
+export function stackEnvironment(plan: E2ePlan, stateDir: string): Record<string, string> {
   return {
     GRADCAM_BATCH_SIZE: String(plan.batch),
     GRADCAM_BATCH_WAIT_MS: String(plan.batchWaitMs),
@@ -95,6 +102,9 @@ function stackEnvironment(plan: E2ePlan): Record<string, string> {
     // Empty is unset: the filesystem store, whatever S3 settings this shell carries.
     S3_BUCKET: '',
     S3_ENDPOINT: '',
+    // A path, not '': this environment is spread over the one the stack builds for its services,
+    // so an empty value would reach them and replace the path the stack chose.
+    GRADCAM_STORAGE_DIR: join(stateDir, 'storage'),
   };
 }
 
@@ -137,10 +147,12 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
     hooks.progress(`starting the local stack (${plan.processes} worker processes)…`);
     const readyMs = plan.readyTimeoutSeconds * 1000;
     // Ready once every worker process is: the worker's one /readyz answers for all of them.
-    const stack = await startLocalStack({ config, env: stackEnvironment(plan), onLine: hooks.onServiceLine, readyTimeoutMs: readyMs });
+    const stack = await startLocalStack({ config, env: stackEnvironment(plan, stateDir), onLine: hooks.onServiceLine, readyTimeoutMs: readyMs });
     const stopStack = cleanup.push('stop the local stack', () => stack.stop());
     try {
       if (stack.storageDir === undefined) throw new Error('the local stack is not using the filesystem store');
+      // Everything below writes into the store and is only removed with the state dir.
+      if (relative(stateDir, stack.storageDir).startsWith('..')) throw new Error(`the local stack's store ${stack.storageDir} is outside its temporary state dir ${stateDir}`);
       const images = await storeFixtureImages(stack.storageDir);
       const runId = Date.now().toString(36);
       // Alternate inline and by reference, so both kinds are spread over the whole run.
@@ -180,6 +192,7 @@ export async function runE2e(plan: E2ePlan, cleanup: CleanupStack, hooks: E2eHoo
           failures: results.failures,
           unaccounted: results.unaccounted,
           verification,
+          problems: e2eProblems({ rejected: submitted.rejected, failures: results.failures, unaccounted: results.unaccounted, verifiedStatuses: verification.byStatus }),
           rates,
           latency: e2eLatency(results.completed),
           stages: workerStages(results.completed),

@@ -2,8 +2,11 @@ import { type ThroughputPlan, type ThroughputRun, measureThroughput } from './mu
 
 export interface EngineOnlyRow {
   readonly kind: 'pipeline-engine';
-  /** Measured on either side of the end-to-end part, so drift in the machine's speed shows. */
-  readonly when: 'before-e2e' | 'after-e2e';
+  /**
+   * Measured on either side of the end-to-end part, so drift in the machine's speed shows; or
+   * alone, when the end-to-end part was not asked for (no stack ran).
+   */
+  readonly when: 'before-e2e' | 'after-e2e' | 'standalone';
   readonly model: string;
   readonly backend: string;
   readonly batch: number;
@@ -44,7 +47,10 @@ export interface PipelineRatioRow {
   readonly endToEndRatio: number;
   readonly steadyRatio: number | undefined;
   readonly target: number;
+  /** Meets the target, and the end-to-end run explained every record it was given. */
   readonly pass: boolean;
+  /** The end-to-end run's problems (failed, rejected, … records): non-empty, the ratio is not comparable and not judged. */
+  readonly notComparableBecause: readonly string[];
   /** Other processes' CPU share during the pipeline and the engine-only parts. */
   readonly otherCpuShares: readonly [number | undefined, number | undefined];
   /** |before − after| / mean of the engine-only rates when both were measured. */
@@ -83,6 +89,8 @@ export interface RatioInputs {
   readonly pipelineOtherCpuShare: number | undefined;
   readonly pipelineCpuMsByProcess: Readonly<Record<string, number>>;
   readonly pipelineCpuWindow: CpuWindow;
+  /** e2eProblems of the end-to-end run. */
+  readonly pipelineProblems: readonly string[];
 }
 
 const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
@@ -92,7 +100,7 @@ function cpuBudget(engineMsPerImage: number, pipelineMsByProcess: Readonly<Recor
   return { engineMsPerImage, pipelineMsPerExplanation, pipelineMsByProcess, pipelineWindow, ratio: engineMsPerImage / pipelineMsPerExplanation };
 }
 
-export function pipelineRatio({ endToEnd, steady, engine: runs, pipelineOtherCpuShare, pipelineCpuMsByProcess, pipelineCpuWindow }: RatioInputs): PipelineRatioRow {
+export function pipelineRatio({ endToEnd, steady, engine: runs, pipelineOtherCpuShare, pipelineCpuMsByProcess, pipelineCpuWindow, pipelineProblems }: RatioInputs): PipelineRatioRow {
   const rates = runs.map((r) => r.run.imagesPerSecond);
   const engine = mean(rates);
   const endToEndRatio = endToEnd / engine;
@@ -107,7 +115,8 @@ export function pipelineRatio({ endToEnd, steady, engine: runs, pipelineOtherCpu
     endToEndRatio,
     steadyRatio,
     target: pipelineRatioTarget,
-    pass: ratio >= pipelineRatioTarget,
+    pass: pipelineProblems.length === 0 && ratio >= pipelineRatioTarget,
+    notComparableBecause: pipelineProblems,
     otherCpuShares,
     engineDrift: rates.length > 1 ? (Math.max(...rates) - Math.min(...rates)) / engine : undefined,
     cpu: cpuBudget(mean(runs.map((r) => r.cpuMsPerImage)), pipelineCpuMsByProcess, pipelineCpuWindow),

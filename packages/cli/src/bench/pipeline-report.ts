@@ -26,7 +26,16 @@ function byProcess(values: Readonly<Record<string, number>>, digits: number): st
 const cores = (values: Readonly<Record<string, number>>): string => byProcess(values, 2);
 
 /** When an engine-only run happened, as its header and progress line say it. */
-export const engineMoment = (when: EngineOnlyRow['when']): string => (when === 'before-e2e' ? 'before the stack starts' : 'stack stopped');
+export function engineMoment(when: EngineOnlyRow['when']): string {
+  switch (when) {
+    case 'before-e2e':
+      return 'before the stack starts';
+    case 'after-e2e':
+      return 'stack stopped';
+    case 'standalone':
+      return 'no stack run';
+  }
+}
 
 const counts = (byKey: Readonly<Record<string, number>>): string =>
   Object.entries(byKey)
@@ -41,6 +50,7 @@ export function e2eLines(row: E2eRow): string {
     `  submitted    ${submit.queued} queued, ${submit.skipped} skipped, ${submit.rejected} rejected in ${duration(submit.seconds * 1000)} (${submit.posts} POSTs: p50 ${duration(submit.postMs.p50)}, max ${duration(submit.postMs.max)})`,
     ...submit.firstErrors.map((e) => `               rejected: ${e}`),
     `  finished     ${row.completed} done, ${failed} failed${failed > 0 ? ` (${counts(row.failures)})` : ''}${row.unaccounted > 0 ? `, ${row.unaccounted} unaccounted` : ''} per BullMQ; GET /v1/inferences/{id} for all ${row.verification.checked}: ${counts(row.verification.byStatus)}`,
+    ...(row.problems.length > 0 ? [`  NOT CLEAN    ${row.problems.join('; ')}: the figures below are not comparable with a clean run's`] : []),
     `  throughput   ${rates.explanationsPerSecond.toFixed(1)} explanations/s end to end (first POST → last manifest stored: ${duration(rates.seconds * 1000)})`,
   ];
   if (rates.steady) {
@@ -88,7 +98,10 @@ export function ratioLine(row: PipelineRatioRow): string {
     ...(noisy ? [`others took ${formatShare(pipeline)} / ${formatShare(engine)} of the CPU during the parts`] : []),
     ...(drifted ? [`engine-only throughput moved ${((row.engineDrift ?? 0) * 100).toFixed(0)}% between its two runs`] : []),
   ];
-  const verdict = `${row.pass ? 'PASS' : 'FAIL'}${doubts.length > 0 ? `? (${doubts.join('; ')}: rerun on a quiet machine)` : ''}`;
+  const verdict =
+    row.notComparableBecause.length > 0
+      ? `NOT COMPARABLE (end to end: ${row.notComparableBecause.join('; ')})`
+      : `${row.pass ? 'PASS' : 'FAIL'}${doubts.length > 0 ? `? (${doubts.join('; ')}: rerun on a quiet machine)` : ''}`;
   const against = row.engineDrift === undefined ? '' : ` against the mean of the two engine-only runs (they differ by ${(row.engineDrift * 100).toFixed(0)}%)`;
   const { cpu } = row;
   const split = byProcess(cpu.pipelineMsByProcess, 1);
@@ -112,7 +125,8 @@ export function ingestHeader(plan: IngestCapacityPlan): string {
     ...pinned,
     `  target ≥ ${ingestTarget.recordsPerSecond} records/s with p99 < ${ingestTarget.p99Ms} ms per request (2 cores); load: closed-loop clients, or records/s offered`,
     `  on a schedule (paced; latency counts from when each request was due, so a service that falls behind shows it). records/s: accepted from`,
-    `  the first request (paced: when it was due) to the last answer; a paced row passes when every record offered was accepted within the p99`,
+    `  the first request (paced: when it was due) to the last answer; a paced row passes when every record offered was accepted within the p99.`,
+    `  No row passes with a failed request or a rejected record; latencies are of the requests answered 200, the failed ones counted apart`,
     `  ${header}`,
   ].join('\n');
 }
@@ -120,11 +134,13 @@ export function ingestHeader(plan: IngestCapacityPlan): string {
 /** How far a row is from the target, in words; empty when it meets it. */
 function shortfall(row: IngestCapacityRow): string {
   const misses: string[] = [];
+  if (row.failedRequests > 0) misses.push(`${row.failedRequests} of ${row.requests} requests failed`);
   if (row.shape.kind === 'paced') {
     if (row.shape.recordsPerSecond < ingestTarget.recordsPerSecond) misses.push(`offered ${row.shape.recordsPerSecond} records/s, below the ${ingestTarget.recordsPerSecond} records/s target`);
     if (row.accepted < row.offered) misses.push(`${row.offered - row.accepted} of ${row.offered} records offered not accepted`);
-  } else if (row.recordsPerSecond < ingestTarget.recordsPerSecond) {
-    misses.push(`${((1 - row.recordsPerSecond / ingestTarget.recordsPerSecond) * 100).toFixed(0)}% below ${ingestTarget.recordsPerSecond} records/s`);
+  } else {
+    if (row.rejected > 0) misses.push(`${row.rejected} records rejected`);
+    if (row.recordsPerSecond < ingestTarget.recordsPerSecond) misses.push(`${((1 - row.recordsPerSecond / ingestTarget.recordsPerSecond) * 100).toFixed(0)}% below ${ingestTarget.recordsPerSecond} records/s`);
   }
   if (row.requestMs.p99 >= ingestTarget.p99Ms) misses.push(`p99 ${(row.requestMs.p99 / ingestTarget.p99Ms).toFixed(1)}× the ${ingestTarget.p99Ms} ms limit`);
   return misses.join('; ');
@@ -144,7 +160,9 @@ export function ingestLine(row: IngestCapacityRow): string {
   ].join('  ');
   const notes = [
     ...(row.target.pass ? [] : [`misses by: ${shortfall(row)}`]),
-    ...(row.failedRequests > 0 || row.rejected > 0 ? [`${row.failedRequests} failed requests, ${row.rejected} records not accepted: ${row.firstErrors.join(' | ')}`] : []),
+    ...(row.failedRequests > 0 || row.rejected > 0
+      ? [`${row.failedRequests} failed requests (not in the latencies), ${row.rejected} records not accepted: ${row.firstErrors.join(' | ')}`]
+      : []),
   ];
   return [`  ${cells}`, ...notes.map((n) => `  ${''.padStart(5)}  ${n}`)].join('\n');
 }

@@ -11,5 +11,6 @@ import { type S3Timeouts, createBlobStore } from '@gradcam/storage';
  */
 export const ingestS3Timeouts: S3Timeouts = { connectionTimeoutMs: 1_000, socketTimeoutMs: 1_000, maxAttempts: 2 };
 
-/** The configured store, with ingest's timeouts when it is S3. */
-export const createIngestStore = (config: StorageConfig) => createBlobStore(config, ingestS3Timeouts);
+/** The configured store, with ingest's timeouts when it is S3; `onWarning` gets the store's warnings. */
+export const createIngestStore = (config: StorageConfig, onWarning?: (message: string) => void) =>
+  createBlobStore(config, { ...ingestS3Timeouts, ...(onWarning && { onWarning }) });

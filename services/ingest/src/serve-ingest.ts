@@ -16,7 +16,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
   const onError = (error: Error) => log.warn({ err: error }, 'redis connection error');
   const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-ingest' });
   const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
-  const store = createIngestStore(config.storage);
+  const store = createIngestStore(config.storage, (message) => log.warn(message));
   const registry = createRegistry({ defaultMetrics: true });
 
   const app = await createIngestApp({

@@ -10,7 +10,7 @@ import { ReviewDesk } from './review-desk.ts';
 const config = loadConfigOrExit(readReviewConfig, 'review');
 const log = createLogger({ name: 'review', level: config.logLevel });
 const redis = createProducerConnection(config.redisUrl, { onError: (error) => log.warn({ err: error }, 'redis connection error'), name: 'gradcam-review' });
-const store = createBlobStore(config.storage);
+const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });
 const pool = new ReviewPool(redis, config.queuePrefix, {
   retentionMs: config.retentionDays * 24 * 3600 * 1000,
   onInvalidItem: (inferenceId, problem) => log.warn({ inferenceId, problem }, 'review item skipped in a listing: it fails its schema'),

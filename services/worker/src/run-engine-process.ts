@@ -21,7 +21,7 @@ export async function runEngineProcess(config: WorkerConfig, role: EngineProcess
   const log = createLogger({ name: `worker-${index}`, level: config.logLevel });
   // The `worker` label keeps this process's series apart in the supervisor's sum.
   const registry = createRegistry({ defaultMetrics: true, defaultLabels: { [workerProcessLabel]: String(index) } });
-  const store = createBlobStore(config.storage);
+  const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });
   let worker: RunningWorker | undefined;
   let server: FastifyInstance | undefined;
   let stopping = false;

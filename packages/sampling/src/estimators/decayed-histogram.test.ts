@@ -84,3 +84,42 @@ test('edge cases: empty, share 0 and 1, out-of-range values', () => {
   assert.equal(histogram.upperQuantile(0), 1);
   assert.equal(histogram.upperQuantile(1 / 3), 0.75);
 });
+
+test('weight is counted in units of the latest observation, and weightAt(now) decays it to now', () => {
+  const hour = 3_600_000;
+  const t0 = Date.UTC(2026, 0, 1);
+  const histogram = new DecayedHistogram({ halfLifeMs: hour });
+  histogram.add(0.5, t0);
+  histogram.add(0.5, t0 + 24 * hour);
+  // Measured from the first observation, two observations 24 h apart weighed 16,777,217: a model
+  // whose first event was old looked mature after a handful of new ones.
+  assert.ok(Math.abs(histogram.weight - 1) < 1e-6, `${histogram.weight}`);
+  assert.equal(histogram.weightAt(t0 + 24 * hour), histogram.weight);
+  // Not before the latest observation; ten half-lives after it, a thousandth.
+  assert.equal(histogram.weightAt(t0), histogram.weight);
+  assert.ok(Math.abs(histogram.weightAt(t0 + 34 * hour) * 1024 - histogram.weight) < 1e-9);
+  assert.equal(new DecayedHistogram({ halfLifeMs: hour }).weightAt(t0), 0);
+  // An hour of 10/s: ~ 36,000 × (1 − 2^−1) / (1 − 2^(−1 s / 1 h)) ≈ 26,000 units of the latest.
+  const busy = new DecayedHistogram({ halfLifeMs: hour });
+  for (let i = 0; i < 36_000; i++) busy.add(0.5, t0 + i * 100);
+  const expected = 36_000 * 0.5 / (1 - 2 ** (-1 / 3600)) / 3600;
+  assert.ok(Math.abs(busy.weight / expected - 1) < 0.01, `${busy.weight} vs ${expected}`);
+});
+
+test('an observation stamped ahead of the clock, then the clock corrected: later ones still weigh', () => {
+  // A worker clock a year ahead for one decision, then set back by NTP. The stamp ahead moved the
+  // origin (past 200 half-lives): every later observation weighed 2^−8760 = 0, and the quantiles
+  // stood on that one observation until real time caught up a year later.
+  const hour = 3_600_000;
+  const t0 = Date.UTC(2026, 0, 1);
+  for (const ahead of [6 * hour, 365 * 24 * hour]) {
+    const histogram = new DecayedHistogram({ halfLifeMs: hour });
+    for (let i = 0; i < 1000; i++) histogram.add(0.1, t0 + i * 1000);
+    histogram.add(0.95, t0 + 1000 * 1000 + ahead);
+    for (let i = 0; i < 36_000; i++) histogram.add(0.5, t0 + 1000 * 1000 + i * 100);
+    assert.ok(Math.abs((histogram.quantile(0.5) as number) - 0.5) < 0.001, `+${ahead / hour} h: median ${histogram.quantile(0.5)}`);
+    // The stamp ahead counts as one observation, not 2^6 or 2^8760 of them.
+    assert.ok((histogram.upperQuantile(0.001) as number) < 0.6, `+${ahead / hour} h: top 0.1% from ${histogram.upperQuantile(0.001)}`);
+    assert.ok(Number.isFinite(histogram.weight) && histogram.weight > 20_000, `${histogram.weight}`);
+  }
+});

@@ -1,3 +1,6 @@
+/** An observation stamped further than this before the latest one means the clock was set back. */
+const clockStepMs = 60_000;
+
 export interface DecayedHistogramOptions {
   /** Equal-width bins over [0, 1]; default 2048. */
   readonly bins?: number;
@@ -12,6 +15,12 @@ export interface DecayedHistogramOptions {
  * rescaled once that weight would pass 2^200, which keeps the arithmetic far from overflow. Within a
  * bin values are taken as uniform, so the error is at most one bin width (1/2048) in value and
  * small in rank where the density is smooth.
+ *
+ * Time only goes forward: an observation stamped more than a minute before the latest one is
+ * taken as a clock set back (the latest was stamped ahead, and the clock corrected), and the
+ * histogram's clock is rebased so that it counts as the latest. Otherwise it, and every one after
+ * it until real time caught up, would weigh 2^(−step/half-life) of the one stamped ahead: nothing
+ * at all after 200 half-lives, the rescale having moved the origin up to the stamp ahead.
  */
 export class DecayedHistogram {
   private readonly counts: Float64Array;
@@ -19,6 +28,8 @@ export class DecayedHistogram {
   private readonly halfLifeMs: number;
   private total = 0;
   private origin: number | undefined;
+  /** The latest observation's time (ms, the clock of `add`, rebased as `origin` is). */
+  private latest = Number.NEGATIVE_INFINITY;
   /** The weight of the current second since origin, cached: 2^x costs more than the rest of add. */
   private weightSecond = 0;
   private secondWeight = 1;
@@ -31,13 +42,33 @@ export class DecayedHistogram {
     this.counts = new Float64Array(this.bins);
   }
 
-  /** Decayed number of observations (the sum of the weights, relative to the latest). */
+  /** Decayed number of observations: the sum of the weights, the latest observation's weighing 1. */
   get weight(): number {
-    return this.total;
+    return this.weightAt(this.latest);
+  }
+
+  /**
+   * Decayed number of observations at `now` (not before the latest observation): what the
+   * histogram holds in units of an observation made now, so a model idle for ten half-lives holds
+   * a thousandth of what it held. 0 while empty.
+   */
+  weightAt(now: number): number {
+    if (this.origin === undefined || this.halfLifeMs === Infinity) return this.total;
+    // The weights step once a second (see add), so "now" is taken to its second as well.
+    const second = Math.floor((Math.max(now, this.latest) - this.origin) / 1000);
+    // Asked right after an add (the budget does, per event): the cached weight, no power.
+    if (second === this.weightSecond) return this.total / this.secondWeight;
+    return this.total * 2 ** (-(second * 1000) / this.halfLifeMs);
   }
 
   add(value: number, now: number): void {
     if (this.origin === undefined) this.origin = now;
+    else if (now < this.latest - clockStepMs) {
+      // The clock was set back: shift the past back with it, so `now` is the latest instant again.
+      this.origin -= this.latest - now;
+      this.latest = now;
+    }
+    if (now > this.latest) this.latest = now;
     // Weights step once per second of `now` (2^(1 s / half-life) apart: < 0.02% for half-lives
     // over an hour), so the power is taken once a second rather than per observation.
     let second = Math.floor((now - this.origin) / 1000);

@@ -32,10 +32,68 @@ test('a quiet spell longer than the window empties it; timestamps from the past 
   const rate = new SlidingWindowRate(10 * minute);
   for (let t = 0; t < minute; t += second) rate.record(t);
   assert.equal(rate.ratePerHour(30 * minute), 0);
+  assert.equal(rate.events(30 * minute), 0);
   rate.record(30 * minute);
   rate.record(29 * minute);
-  // Two events over the 19 full buckets before the newest (9.5 min): 2 / 9.5 min.
-  assert.equal(rate.ratePerHour(30 * minute), (2 / 570) * 3600);
+  // Counting begins again at 30 min, as for a fresh stream: two events in the newest bucket, one
+  // bucket at least (no longer 2 / 9.5 min, as if the window had seen the quiet spell's traffic).
+  assert.equal(rate.events(30 * minute), 2);
+  assert.equal(rate.ratePerHour(30 * minute), 240);
+});
+
+test('traffic back after a pause of a window or more is measured from its own first events', () => {
+  // An hour at 1/s, a pause, then 10/s. With the first instant of the hour before kept, the
+  // window counted as fully covered: 10 s in, 100 events over 10 min read 621/h (truth 36,000/h),
+  // and a budget dividing by it reviewed about ten times its share.
+  for (const pause of [12 * 60 * minute, 15 * minute, 10 * minute]) {
+    const rate = new SlidingWindowRate(10 * minute);
+    const fresh = new SlidingWindowRate(10 * minute);
+    for (let t = 0; t < 60 * minute; t += second) rate.record(t);
+    const resume = 60 * minute + pause;
+    for (let t = resume; t < resume + 10 * second; t += second / 10) {
+      rate.record(t);
+      fresh.record(t);
+    }
+    const measured = rate.ratePerHour(resume + 10 * second) as number;
+    assert.ok(Math.abs(measured / 36_000 - 1) <= 0.2, `after a ${pause / minute} min pause: ${measured.toFixed(0)}/h`);
+    assert.equal(measured, fresh.ratePerHour(resume + 10 * second));
+  }
+  // A pause shorter than the window is part of the window's traffic: the rate counts it.
+  const rate = new SlidingWindowRate(10 * minute);
+  for (let t = 0; t < 60 * minute; t += second) rate.record(t);
+  for (let t = 65 * minute; t < 65 * minute + 10 * second; t += second / 10) rate.record(t);
+  assert.ok((rate.ratePerHour(65 * minute + 10 * second) as number) < 36_000 / 2);
+});
+
+test('a stamp ahead of the clock, then the clock corrected: the window rebases instead of growing without bound', () => {
+  // A worker clock stepped forward for one decision, then NTP set it back. Every later event was
+  // more than a window behind the newest bucket and landed in it: 30 min after a +1 h stamp the
+  // rate read 113,691/h, after a +6 h one it kept growing (8,640,120/h) for six hours.
+  const run = (ahead: number | undefined) => {
+    const rate = new SlidingWindowRate(10 * minute);
+    let t = 0;
+    for (; t < 10 * minute; t += second / 10) rate.record(t);
+    if (ahead !== undefined) rate.record(t + ahead);
+    for (const end = t + 30 * minute; t < end; t += second / 10) rate.record(t);
+    return { perHour: rate.ratePerHour(t) as number, events: rate.events(t) };
+  };
+  const steady = run(undefined);
+  for (const ahead of [60 * minute, 6 * 60 * minute, 365 * 24 * 60 * minute]) {
+    const stepped = run(ahead);
+    assert.ok(Math.abs(stepped.perHour / 36_000 - 1) <= 0.01, `+${ahead / minute} min stamp: ${stepped.perHour.toFixed(0)}/h 30 min later`);
+    // The window holds what it would have without the stamp ahead (rebased onto whole buckets).
+    assert.ok(Math.abs(stepped.events - steady.events) <= 1, `${stepped.events} events vs ${steady.events}`);
+  }
+  // A clock set back for good (no stamp ahead before it) rebases the same way.
+  const rate = new SlidingWindowRate(10 * minute);
+  let t = 6 * 60 * minute;
+  for (const end = t + 10 * minute; t < end; t += second / 10) rate.record(t);
+  t -= 6 * 60 * minute;
+  for (const end = t + 5 * minute; t < end; t += second / 10) rate.record(t);
+  assert.ok(Math.abs((rate.ratePerHour(t) as number) / 36_000 - 1) <= 0.01, `${rate.ratePerHour(t)}`);
+  // A late event within a window still counts in the newest bucket, and moves nothing.
+  rate.record(t - 5 * minute);
+  assert.ok(Math.abs((rate.ratePerHour(t) as number) / 36_000 - 1) <= 0.01, `${rate.ratePerHour(t)}`);
 });
 
 test('recent() looks at the newest buckets only and sees a step at once', () => {

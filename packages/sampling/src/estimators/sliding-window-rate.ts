@@ -8,6 +8,13 @@ const settledEvents = 20;
  * buckets skipped after a quiet spell, at most all of them), a few hundred bytes. A sliding window
  * rather than an exponential average because it is exact one window after a change in traffic,
  * where an exponential average is still e^-1 off after one time constant.
+ *
+ * Two kinds of gap restart the measure rather than bend it: traffic that comes back to an empty
+ * window (a pause of a window or more) is measured as a fresh stream, from its own first events,
+ * not over a whole window it was absent from most of; and a timestamp more than a window behind
+ * the newest bucket is a clock that was set back (an earlier stamp was ahead, a worker clock that
+ * NTP corrected), so the window's clock is rebased onto it instead of every later event landing
+ * in the newest bucket until real time caught up with the stamp.
  */
 export class SlidingWindowRate {
   private readonly bucketMs: number;
@@ -15,6 +22,11 @@ export class SlidingWindowRate {
   private sum = 0;
   /** Absolute index (floor(now / bucketMs)) of the newest bucket. */
   private current = Number.NaN;
+  /** Added to every `now`: moved when the clock is set back. */
+  private offset = 0;
+  /** The latest instant seen, in window time (now + offset). */
+  private latest = Number.NEGATIVE_INFINITY;
+  /** When counting began: the first event, or the first one into an empty window. In window time (now + offset). */
   private firstAt = Number.NaN;
   /** Events recorded at `firstAt` itself: a worker decides a whole batch at one timestamp. */
   private atFirst = 0;
@@ -25,12 +37,26 @@ export class SlidingWindowRate {
     this.counts = new Float64Array(buckets);
   }
 
-  record(now: number): void {
-    this.advance(now);
+  record(at: number): void {
+    const now = this.advance(at);
+    // An empty window: the first event ever, or traffic back after a pause of a window or more.
+    // Either way counting begins again here; with the old first instant kept, the time since it
+    // would count as fully covered and the rate read as the few new events over a whole window
+    // (621/h 10 s into 10 events/s after a 12 h pause, where a fresh count reads 35,640/h).
+    if (this.sum === 0) {
+      this.firstAt = now;
+      this.atFirst = 0;
+    }
     if (now === this.firstAt) this.atFirst += 1;
     const slot = this.current % this.counts.length;
     this.counts[slot] = (this.counts[slot] as number) + 1;
     this.sum += 1;
+  }
+
+  /** Events in the window at `now`. */
+  events(now: number): number {
+    if (!Number.isNaN(this.current)) this.advance(now);
+    return this.sum;
   }
 
   /** Undefined before the first event. */
@@ -42,9 +68,9 @@ export class SlidingWindowRate {
    * Events and rate over the newest `buckets` buckets only (the newest one partial): a short
    * look that sees a surge before the whole window does. Undefined before the first event.
    */
-  recent(now: number, buckets: number): { readonly events: number; readonly perHour: number } | undefined {
+  recent(at: number, buckets: number): { readonly events: number; readonly perHour: number } | undefined {
     if (Number.isNaN(this.current)) return undefined;
-    this.advance(now);
+    const now = this.advance(at);
     const n = Math.min(Math.max(1, Math.floor(buckets)), this.counts.length);
     let events = this.sum;
     if (n < this.counts.length) {
@@ -68,15 +94,28 @@ export class SlidingWindowRate {
     return { events, perHour: (events / covered) * hourMs };
   }
 
-  private advance(now: number): void {
-    const index = Math.floor(now / this.bucketMs);
+  /** Moves the window to `at` and returns it in window time (at + offset). */
+  private advance(at: number): number {
+    let now = at + this.offset;
+    let index = Math.floor(now / this.bucketMs);
     if (Number.isNaN(this.current)) {
       this.current = index;
-      this.firstAt = now;
-      return;
+      this.latest = now;
+      return now;
     }
-    // A timestamp from the past (another producer's clock) counts in the newest bucket.
-    if (index <= this.current) return;
+    if (this.current - index >= this.counts.length) {
+      // More than a window behind the newest bucket: not a late event but a clock set back
+      // (a stamp ahead of real time, then the correction). The window's clock is rebased so that
+      // this instant is the latest one seen and time goes on from there; the counts stay.
+      // Without it every event until real time caught up landed in the newest bucket, and the
+      // rate grew without bound (+6 h: 8,640,120/h where the traffic was 36,000/h).
+      this.offset += this.latest - now;
+      now = this.latest;
+      index = Math.floor(now / this.bucketMs);
+    }
+    if (now > this.latest) this.latest = now;
+    // A timestamp from the past (another producer's clock, within a window) counts in the newest bucket.
+    if (index <= this.current) return now;
     const steps = Math.min(index - this.current, this.counts.length);
     for (let i = 1; i <= steps; i++) {
       const slot = (this.current + i) % this.counts.length;
@@ -84,5 +123,6 @@ export class SlidingWindowRate {
       this.counts[slot] = 0;
     }
     this.current = index;
+    return now;
   }
 }

@@ -137,7 +137,10 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     // priority seen), so the fleet's can only correct it upwards. And a fleet's threshold can be
     // young too (a whole fleet starting together): taken as it is, low ones would pass from
     // process to process and keep everyone sampling everything.
-    const fleetsThreshold = state.ranks.weight * share < ownThresholdFromEventsAbove ? fleetThreshold?.(model) : undefined;
+    // The weight decayed to now: a model back after a long pause holds little of what it held,
+    // however many events it once saw (measured from its first event, one event 24 h old made
+    // two read as 16,777,217 and switched this guard off).
+    const fleetsThreshold = state.ranks.weightAt(now) * share < ownThresholdFromEventsAbove ? fleetThreshold?.(model) : undefined;
     state.threshold = fleetsThreshold === undefined ? own : Math.max(own, fleetsThreshold);
     state.untilRecompute = recomputeEvery;
     state.recomputedAt = now;
@@ -152,8 +155,13 @@ export function budget(options: BudgetOptions): BudgetPolicy {
       state.ranks.add(rank, input.now);
       // While the histogram is young every event moves its quantiles a lot: recompute on each one,
       // or the first second's threshold (made from a handful of events) stands for a second.
-      const young = state.ranks.weight < recomputeEvery;
-      if (young || --state.untilRecompute <= 0 || input.now - state.recomputedAt >= recomputeAfterMs) recompute(input.model, state, input.now);
+      // The same while the rate is young: traffic back after a pause of a window or more is
+      // measured afresh, its first estimates (one event over a bucket: 120/h) far below the truth;
+      // a threshold made from the first event's share of 1 let everything through for a second.
+      // Young by the histogram's weight decayed to now, so also after a pause long enough to
+      // forget the past. Time since the last recompute counts either way: a clock set back is time passing too.
+      const young = state.ranks.weightAt(input.now) < recomputeEvery || state.traffic.events(input.now) < recomputeEvery;
+      if (young || --state.untilRecompute <= 0 || Math.abs(input.now - state.recomputedAt) >= recomputeAfterMs) recompute(input.model, state, input.now);
       const threshold = state.threshold;
       // Compared as recorded (priority space, monotone in rank space), so the audit rule holds
       // even where two ranks round to the same priority.

@@ -14,8 +14,15 @@
  * as it is until a script first changes it.
  */
 
-/** The fields a script may change; every other field of an item is fixed when it is added. */
-export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'closing', 'verdictId', 'brokenReason', 'brokenAt', 'undoing'] as const;
+/**
+ * The fields a script may change; every other field of an item is fixed when it is added.
+ * `undoing` (an undo being saved) and `applied` are the pool's own and never reach callers (the
+ * item's schema drops them). `applied` is the token of the last step applied to the item (a
+ * release or skip, a set-aside, a restore, a verdict or an undo finished): ioredis sends a command
+ * whose reply a dropped connection lost once more after it reconnects, and that same command
+ * (same token) is answered as it was the first time instead of being refused for what it did itself.
+ */
+export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'closing', 'verdictId', 'brokenReason', 'brokenAt', 'undoing', 'applied'] as const;
 
 /**
  * Lua: `loadItem(prefix, id)` → the item's fixed part (decoded, read-only) and its state, or nil
@@ -46,6 +53,43 @@ local function saveStateKeepingExpiry(prefix, id, state)
   local encoded = cjson.encode(state)
   redis.call('SET', prefix .. ':review:state:' .. id, encoded, 'KEEPTTL')
   return encoded
+end
+`;
+
+/** How many expired ids one lease, read or add takes out of the listing index at most (see expiringIndex). */
+export const expiredPerCall = 100;
+
+/**
+ * Lua: the closed items' expiry index, `{prefix}:review:expiring` (id → when its keys expire,
+ * epoch ms). Reviewed and broken items expire after their retention, but the listing index
+ * (`:index`) held their ids until a listing walked over them, so a pool nobody lists kept an id
+ * for every item ever closed, in a Redis that runs noeviction. `storeClosed` enters each closed
+ * item here; `dropExpired(prefix)` takes up to `expiredPerCall` of those whose time has come out of
+ * both (bounded work, called by lease, the reads' reclaim and add). Times are Redis's own clock
+ * (`serverMs`, TIME), as PEXPIRE counts them: the scripts' `now` is the caller's, and tests move
+ * it. An id due here whose item still lives (no expiry any more: undone or restored; or due a few
+ * ms late) is not dropped from the listing index: kept items leave this index, the others get
+ * their real expiry.
+ */
+export const expiringIndex = `
+local function serverMs()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+local function dropExpired(prefix)
+  local expiring = prefix .. ':review:expiring'
+  local now = serverMs()
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', expiring, '-inf', now, 'LIMIT', 0, ${expiredPerCall})) do
+    local ttl = redis.call('PTTL', prefix .. ':review:item:' .. id)
+    if ttl == -2 then
+      redis.call('ZREM', prefix .. ':review:index', id)
+      redis.call('ZREM', expiring, id)
+    elseif ttl == -1 then
+      redis.call('ZREM', expiring, id)
+    else
+      redis.call('ZADD', expiring, now + ttl, id)
+    end
+  end
 end
 `;
 
@@ -82,6 +126,7 @@ local function returnToPool(prefix, id, item, state)
   state.undoing = nil
   local encoded = saveState(prefix, id, state)
   redis.call('PERSIST', prefix .. ':review:item:' .. id)
+  redis.call('ZREM', prefix .. ':review:expiring', id)
   redis.call('ZREM', prefix .. ':review:leases', id)
   redis.call('ZADD', prefix .. ':review:pool', item.sampling.priority, id)
   redis.call('ZADD', prefix .. ':review:pool:' .. item.model, item.sampling.priority, id)
@@ -134,7 +179,8 @@ end
  * old. review.json next to the explanation is the lasting record; this bounds Redis, whose
  * noeviction policy would otherwise end in refused writes for the whole pipeline. The fixed part
  * is given its expiry first, so the state never expires before it (a fixed part read without its
- * state counts as expired).
+ * state counts as expired). Its expiry is entered in the expiry index (see expiringIndex), so
+ * the listing index forgets it once it is gone.
  */
 export const storeClosed = `
 local function storeClosed(prefix, id, state, retentionMs)
@@ -147,8 +193,10 @@ local function storeClosed(prefix, id, state, retentionMs)
   if retentionMs > 0 then
     redis.call('PEXPIRE', prefix .. ':review:item:' .. id, retentionMs)
     redis.call('SET', stateKey, encoded, 'PX', retentionMs)
+    redis.call('ZADD', prefix .. ':review:expiring', serverMs() + retentionMs, id)
   else
     redis.call('SET', stateKey, encoded)
+    redis.call('ZREM', prefix .. ':review:expiring', id)
   end
   redis.call('ZREM', prefix .. ':review:leases', id)
   return encoded
@@ -156,4 +204,4 @@ end
 `;
 
 /** The Lua functions above, in the order they need each other. */
-export const itemLua = `${itemStore}${closingLive}${leaseTo}${returnToPool}${reclaimExpired}${storeClosed}`;
+export const itemLua = `${itemStore}${expiringIndex}${closingLive}${leaseTo}${returnToPool}${reclaimExpired}${storeClosed}`;

@@ -1,4 +1,4 @@
-import { itemLua } from './item-lua.ts';
+import { expiringIndex, itemLua } from './item-lua.ts';
 
 /**
  * Adds a new item: SET NX of its fixed part, then (only if it was new) its state, its place in
@@ -8,12 +8,17 @@ import { itemLua } from './item-lua.ts';
  * is): Prometheus' increase() takes a series' first sample as its start, so a count born at 1
  * by the model's first broken item would never fire GradcamReviewItemsBroken for it.
  *
+ * It also takes a few expired closed items out of the listing index (`dropExpired`, see
+ * item-lua.ts): workers add all day, so the index stays bounded even while nobody reviews or
+ * lists. Those keys are built from the prefix (single Redis, as every script here).
+ *
  * KEYS: item, state, pool, model pool, index, pending age, broken counts, skip counts. ARGV:
  * fixed JSON, state JSON, priority, sampledAt, id (numbers as JavaScript writes them: Redis reads
- * every digit), model.
+ * every digit), model, prefix.
  * Returns 1 when added, 0 when the id was already there.
  */
-export const addScript = `
+export const addScript = `${expiringIndex}
+dropExpired(ARGV[7])
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
@@ -41,6 +46,8 @@ return 1
  * began in time; the begin script moved its expiry to the marker's timeout), until the marker
  * is older than the closing timeout: then it goes back to the pool like any expired lease.
  *
+ * Expired closed items leave the listing index a few at a time first (`dropExpired`, item-lua.ts).
+ *
  * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any; for a new lease only), skip
  * memory (ms), closing timeout (ms).
  * Returns { fixed JSON, state JSON } of the item leased (or held), or nil when nothing is pending
@@ -49,6 +56,7 @@ return 1
 export const leaseScript = `${itemLua}
 local prefix, now, leaseMs, reviewer, model, skipMemoryMs, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local pool = prefix .. ':review:pool'
+dropExpired(prefix)
 reclaimExpired(prefix, now, closingStaleMs)
 -- The reviewer's own live lease is answered again, whatever model this call asks for: asking
 -- twice (a reload, a retried request, another tab with another filter) does not lease a second
@@ -89,9 +97,11 @@ return { redis.call('GET', prefix .. ':review:item:' .. id), encoded }
  * Returns every lease that ran out to the pool (as the lease script does first), so that what a
  * listing or a read shows agrees with the backlog: an item whose lease ran out is pending, not
  * leased with an expiry in the past, from the moment it ran out rather than from the next lease.
+ * Expired closed items leave the listing index a few at a time too (`dropExpired`).
  * ARGV: prefix, now (ms), closing timeout (ms). Returns nothing.
  */
 export const reclaimScript = `${itemLua}
+dropExpired(ARGV[1])
 reclaimExpired(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
 `;
 
@@ -101,13 +111,17 @@ reclaimExpired(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
  * while it holds. A skip is also remembered for the skip memory, so the lease script hands the
  * item to someone else; the memory key expires with its newest skip.
  * Not while the holder's verdict is being kept (it would be kept on an item back in the pool).
- * ARGV: prefix, id, reviewer, now (ms), skip memory (ms; 0 = a plain release, nothing remembered), closing timeout (ms)
+ * The call's token is kept as the item's `applied`: the same command run again (a resend after a
+ * lost reply) answers the item as it stands, as the first run did, instead of NOT_LEASED for the
+ * release it made itself, and counts no second skip.
+ * ARGV: prefix, id, reviewer, now (ms), skip memory (ms; 0 = a plain release, nothing remembered), closing timeout (ms), token (fresh per call)
  * Returns { fixed JSON, state JSON }, pending again, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
  */
 export const releaseScript = `${itemLua}
-local prefix, id, reviewer, now, skipMemoryMs, closingStaleMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local prefix, id, reviewer, now, skipMemoryMs, closingStaleMs, token = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
+if state.applied == token then return { redis.call('GET', prefix .. ':review:item:' .. id), cjson.encode(state) } end
 if state.status == 'leased' and state.leasedBy == reviewer and closingLive(state, now, closingStaleMs) then
   return redis.error_reply('IN_PROGRESS')
 end
@@ -120,26 +134,30 @@ if skipMemoryMs > 0 then
   redis.call('PEXPIRE', skipped, skipMemoryMs)
   redis.call('HINCRBY', prefix .. ':review:skips', item.model, 1)
 end
+state.applied = token
 return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix, id, item, state) }
 `;
 
 /**
  * Atomically sets a leased item aside as `broken` (its stored files cannot be shown): out of the
  * leases, never leased again (it is in no pool), still listed. Only the reviewer it is leased to
- * can, and not while a verdict on it is being kept.
- * ARGV: prefix, id, reviewer, now (ms), reason, closing timeout (ms), retention (ms; 0 = for ever)
+ * can, and not while a verdict on it is being kept. The same command run again (a resend after a
+ * lost reply: the call's token is the item's `applied`) answers the item as it stands.
+ * ARGV: prefix, id, reviewer, now (ms), reason, closing timeout (ms), retention (ms; 0 = for ever), token (fresh per call)
  * Returns { fixed JSON, state JSON }, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
  */
 export const setAsideScript = `${itemLua}
-local prefix, id, reviewer, now, reason, closingStaleMs, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local prefix, id, reviewer, now, reason, closingStaleMs, retentionMs, token = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
+if state.applied == token then return { redis.call('GET', prefix .. ':review:item:' .. id), cjson.encode(state) } end
 if state.status ~= 'leased' or state.leasedBy ~= reviewer then return redis.error_reply('NOT_LEASED') end
 if closingLive(state, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
 state.status = 'broken'
 redis.call('HINCRBY', prefix .. ':review:broken', item.model, 1)
 state.brokenReason = reason
 state.brokenAt = now
+state.applied = token
 local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
 return { fixed, storeClosed(prefix, id, state, retentionMs) }
 `;
@@ -148,16 +166,20 @@ return { fixed, storeClosed(prefix, id, state, retentionMs) }
  * Atomically puts a broken item back in the pool, pending again, once an operator has repaired
  * its stored files: its reason goes, and it no longer expires (pending items never do). The
  * broken count stays: gradcam_review_broken_total counts set-asides, and only ever goes up.
- * ARGV: prefix, id
+ * The same command run again (a resend after a lost reply: the call's token is the item's
+ * `applied`) answers the item as it stands instead of NOT_BROKEN.
+ * ARGV: prefix, id, token (fresh per call)
  * Returns { fixed JSON, state JSON }, pending again, or an error reply: NOT_FOUND, NOT_BROKEN.
  */
 export const restoreScript = `${itemLua}
-local prefix, id = ARGV[1], ARGV[2]
+local prefix, id, token = ARGV[1], ARGV[2], ARGV[3]
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
+if state.applied == token then return { redis.call('GET', prefix .. ':review:item:' .. id), cjson.encode(state) } end
 if state.status ~= 'broken' then return redis.error_reply('NOT_BROKEN') end
 state.brokenReason = nil
 state.brokenAt = nil
+state.applied = token
 return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix, id, item, state) }
 `;
 

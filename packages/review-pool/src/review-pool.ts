@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
-import { redisCall } from '@gradcam/queue';
+import { QueueUnavailableError, redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
@@ -137,13 +137,14 @@ export class ReviewPool {
    * Adds an item once: an id already in the pool (pending, leased or reviewed) is left alone.
    * The item (its fixed part and its state, see item-lua.ts) and its four index entries are
    * written by one script: a worker killed between them would leave an item that exists but is
-   * in no pool, and its retried job could never add it again.
+   * in no pool, and its retried job could never add it again. The same script takes up to 100
+   * expired closed items out of the listing index (as lease and the reads do).
    */
   async add(item: ReviewItem): Promise<boolean> {
     const { reviewItem, reviewState, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge, reviewBroken, reviewSkips } = this.keys;
     const { fixed, state } = storedItem(item);
     const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge, reviewBroken, reviewSkips];
-    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId, item.model];
+    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId, item.model, this.prefix];
     return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, ...args))) === 1;
   }
 
@@ -163,16 +164,30 @@ export class ReviewPool {
    * First step of keeping a verdict: while the reviewer holds the lease, marks the item as closing
    * with a fresh token (the verdict's id). From then until `finishVerdict` (or the closing
    * timeout, or `cancelVerdict`), no other verdict, release or skip is taken
-   * (REVIEW_VERDICT_IN_PROGRESS), not even the same verdict sent again, so the caller may rewrite
-   * review.json knowing no other request is writing it; and the item is not leased again even if
-   * the lease runs out. One already kept (the same reviewer, verdict and comment) answers `done`.
-   * A marker of the same verdict that outlived the closing timeout is taken over with its token.
-   * `resume` (a token) is for a retry that found that token's entry in review.json already (it
-   * writes nothing): that token's marker is answered `begun` instead of refused.
+   * (REVIEW_VERDICT_IN_PROGRESS), not even the same verdict sent again by another request, so the
+   * caller may rewrite review.json knowing no other request is writing it; and the item is not
+   * leased again even if the lease runs out. One already kept (the same reviewer, verdict and
+   * comment) answers `done`. A marker of the same verdict that outlived the closing timeout is
+   * taken over with its token. `resume` (a token) is for a retry that found that token's entry in
+   * review.json already (it writes nothing): that token's marker is answered `begun` instead of
+   * refused. This call's own command run twice (ioredis resends one whose reply a dropped
+   * connection lost) finds its own marker and answers `begun`. When Redis fails or does not answer
+   * in time (QueueUnavailableError), the script may have run all the same: a marker it set is
+   * cleared before the error is thrown (as far as Redis lets it), so that the verdict sent again
+   * is not refused for a marker nobody will finish. A stale marker it took over is left to time out
+   * again: it keeps the dead request's token, whose entry review.json may hold.
    */
   async beginVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now(), options: { resume?: string } = {}): Promise<BegunVerdict> {
-    const args = [id, reviewer, verdict, comment ?? '', now, randomUUID(), this.closingTimeoutMs, options.resume ?? ''];
-    const [state, ...stored] = await this.holderScript<[string, string, string]>(id, reviewer, beginVerdictScript, args);
+    const request = randomUUID();
+    const args = [id, reviewer, verdict, comment ?? '', now, request, this.closingTimeoutMs, options.resume ?? ''];
+    let answer: [string, string, string];
+    try {
+      answer = await this.holderScript<[string, string, string]>(id, reviewer, beginVerdictScript, args);
+    } catch (error) {
+      if (error instanceof QueueUnavailableError) await this.cancelVerdict(id, request).catch(() => undefined);
+      throw error;
+    }
+    const [state, ...stored] = answer;
     const item = scriptItem(stored);
     if (state === 'done') return { state, item };
     const { closing } = item;
@@ -183,14 +198,15 @@ export class ReviewPool {
   /**
    * Last step: closes the item with the verdict its marker holds, for that marker's token only
    * (even if the lease ran out since the verdict began). `closedNow` is false for a retry of a
-   * verdict closed already. REVIEW_NOT_LEASED when the marker is gone (it timed out).
+   * verdict closed already (true for this call's own command resent after a lost reply: it did
+   * close it). REVIEW_NOT_LEASED when the marker is gone (it timed out).
    */
   async finishVerdict(id: string, token: string): Promise<{ item: ReviewItem; closedNow: boolean }> {
-    const [state, ...stored] = await this.holderScript<[string, string, string]>(id, 'this request', finishVerdictScript, [id, token, this.retentionMs]);
+    const [state, ...stored] = await this.holderScript<[string, string, string]>(id, 'this request', finishVerdictScript, [id, token, this.retentionMs, randomUUID()]);
     return { item: scriptItem(stored), closedNow: state === 'closed' };
   }
 
-  /** Clears the verdict marker of `token` (its review.json write failed), so the verdict can be sent again at once. */
+  /** Clears the verdict marker of `token` (its review.json write failed, or its begin failed), so the verdict can be sent again at once. */
   async cancelVerdict(id: string, token: string): Promise<void> {
     await this.call(`acting on "${id}"`, () => this.redis.eval(cancelVerdictScript, 0, this.prefix, id, token));
   }
@@ -201,9 +217,13 @@ export class ReviewPool {
     return begun.state === 'done' ? begun.item : (await this.finishVerdict(id, begun.item.closing.token)).item;
   }
 
-  /** Gives a leased item back to the pool at once (the holder stops reviewing); only the lease holder can. */
+  /**
+   * Gives a leased item back to the pool at once (the holder stops reviewing); only the lease
+   * holder can. Release, skip, set-aside, restore and finishUndo answer their own command resent
+   * after a lost reply with the item as it stands (it did what they asked), not a refusal.
+   */
   release(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, 0, this.closingTimeoutMs]);
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, 0, this.closingTimeoutMs, randomUUID()]);
   }
 
   /**
@@ -211,7 +231,7 @@ export class ReviewPool {
    * memory: for an item they cannot judge. Others still get it; the backlog still counts it.
    */
   skip(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, this.skipMemoryMs, this.closingTimeoutMs]);
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, this.skipMemoryMs, this.closingTimeoutMs, randomUUID()]);
   }
 
   /**
@@ -220,7 +240,7 @@ export class ReviewPool {
    * reviewer it is leased to can (even if the lease just ran out).
    */
   setAside(id: string, reviewer: string, reason: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, setAsideScript, [id, reviewer, now, reason, this.closingTimeoutMs, this.retentionMs]);
+    return this.leaseHolderScript(id, reviewer, setAsideScript, [id, reviewer, now, reason, this.closingTimeoutMs, this.retentionMs, randomUUID()]);
   }
 
   /**
@@ -231,8 +251,10 @@ export class ReviewPool {
    * review.json, knowing no other request is writing it. `decidedAt` is when the undo was decided
    * (the window is checked against it; `now` by default), `verdictId` the verdict it takes back
    * (the item's, by default). `resume: true` is for a retry that found its retraction in
-   * review.json already (it writes nothing): a live marker is replaced instead of refused.
-   * REVIEW_NOT_FOUND; REVIEW_NOT_REVIEWED (not reviewed, or no longer with that verdict);
+   * review.json already (it writes nothing): a live marker is replaced instead of refused. This
+   * call's own command resent after a lost reply answers the marker it set. When Redis fails or
+   * does not answer in time, the marker it may have set is cleared before the error is thrown (as
+   * for beginVerdict). REVIEW_NOT_FOUND; REVIEW_NOT_REVIEWED (not reviewed, or no longer with that verdict);
    * REVIEW_NOT_YOURS (another reviewer's verdict); REVIEW_UNDO_EXPIRED (the window passed);
    * REVIEW_VERDICT_IN_PROGRESS (another undo of it is being saved).
    */
@@ -248,7 +270,8 @@ export class ReviewPool {
    * hold one live lease), its verdict gone from the pool (review.json keeps it, with its
    * retraction). REVIEW_NOT_REVIEWED once applied (by this token or a retry's);
    * REVIEW_VERDICT_IN_PROGRESS when the item no longer holds this token's marker (a retry took
-   * over, or it went stale and another undo began): send the undo again.
+   * over, or it went stale and another undo began): send the undo again. Its own command resent
+   * after a lost reply answers the item as the first run left it.
    */
   async finishUndo(id: string, reviewer: string, token: string, options: { leaseMs: number; now?: number }): Promise<ReviewItem> {
     const args = [id, reviewer, token, options.now ?? Date.now(), options.leaseMs, this.closingTimeoutMs];
@@ -275,10 +298,12 @@ export class ReviewPool {
 
   private async undoStep(id: string, reviewer: string, options: { windowMs: number; verdictId?: string; decidedAt?: number; now?: number }, mode: 'begin' | 'resume' | 'check') {
     const now = options.now ?? Date.now();
-    const args = [id, reviewer, options.verdictId ?? '', options.decidedAt ?? now, now, options.windowMs, this.closingTimeoutMs, randomUUID(), mode];
+    const token = randomUUID();
+    const args = [id, reviewer, options.verdictId ?? '', options.decidedAt ?? now, now, options.windowMs, this.closingTimeoutMs, token, mode];
     try {
       return await this.holderScript<[string, string, string?, number?, number?]>(id, reviewer, beginUndoScript, args);
     } catch (error) {
+      if (error instanceof QueueUnavailableError && mode !== 'check') await this.cancelUndo(id, token).catch(() => undefined);
       if (!(error instanceof ReviewPoolError && error.code === 'REVIEW_VERDICT_IN_PROGRESS')) throw error;
       throw new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `an undo of the verdict on "${id}" is being saved right now; wait for its answer (send the undo again if that one fails)`);
     }
@@ -289,7 +314,7 @@ export class ReviewPool {
    * repaired its stored files. REVIEW_NOT_BROKEN for an item in any other state.
    */
   async restore(id: string): Promise<ReviewItem> {
-    return scriptItem(await this.holderScript<[string, string]>(id, 'nobody', restoreScript, [id]));
+    return scriptItem(await this.holderScript<[string, string]>(id, 'nobody', restoreScript, [id, randomUUID()]));
   }
 
   private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {
@@ -380,7 +405,8 @@ export class ReviewPool {
       items.push(item);
       if (items.length === page.limit) break;
     }
-    // Closed items expire (retentionMs); the listing index forgets them as it meets them.
+    // Closed items expire (retentionMs): lease, add and reclaim take them out of the listing index
+    // a few at a time (item-lua.ts, expiringIndex); a listing forgets those it meets before that.
     if (expired.length > 0) await this.call('dropping expired items from the listing index', () => this.redis.zrem(this.keys.reviewIndex, ...expired));
     const more = consumed < entries.length || entries.length === scan;
     const [lastId, lastSampledAt] = entries[consumed - 1]!;

@@ -23,6 +23,11 @@ import { itemLua } from './item-lua.ts';
  * whose write landed): there is nothing left to write, so a live marker is not a refusal; a fresh
  * marker replaces it, and the request it belonged to can no longer apply the undo (this one does).
  *
+ * The same command run twice (ioredis sends a command whose reply a dropped connection lost once
+ * more after it reconnects) finds the marker it set the first time, with its token: it answers
+ * that marker instead of refusing it as IN_PROGRESS (which left the undo blocked by its own
+ * marker for the closing timeout).
+ *
  * ARGV: prefix, id, reviewer, verdictId ('' = whatever the item holds), decision time (ms), now
  * (ms), undo window (ms), closing timeout (ms; an older marker no longer blocks), token (for the
  * new marker), mode ('begin', 'resume', or 'check': the same refusals, nothing changed).
@@ -36,11 +41,16 @@ export const beginUndoScript = `${itemLua}
 local prefix, id, reviewer, verdictId, decidedAt, now, windowMs, closingStaleMs, token, mode = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10]
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
+local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
+local undoing = state.undoing
+-- This very request again (a resend after a lost reply): the marker it set.
+if mode ~= 'check' and state.status == 'reviewed' and undoing and undoing.token == token then
+  return { fixed, cjson.encode(state), token, undoing.decidedAt, undoing.at }
+end
 if state.status ~= 'reviewed' or (verdictId ~= '' and state.verdictId ~= verdictId) then return redis.error_reply('NOT_REVIEWED') end
 if state.reviewer ~= reviewer then return redis.error_reply('NOT_YOURS') end
 if not state.verdictId or not state.reviewedAt or state.reviewedAt + windowMs < decidedAt then return redis.error_reply('UNDO_EXPIRED') end
 if mode ~= 'resume' and undoLive(state, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
-local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
 if mode == 'check' then return { fixed, cjson.encode(state) } end
 state.undoing = { token = token, decidedAt = decidedAt, at = now }
 -- Still reviewed: its retention stays until the undo is applied.
@@ -55,6 +65,10 @@ return { fixed, saveStateKeepingExpiry(prefix, id, state), token, decidedAt, now
  * counted in `{prefix}:review:undos` (model|class|verdict, like `:verdicts`): the verdict count
  * never goes down (it is a counter), kept verdicts are verdicts less undos.
  *
+ * The undo's token is kept as the item's `applied`: the same command run again (a resend after a
+ * lost reply) answers the item as it stands, as the first run did, instead of NOT_REVIEWED for
+ * the undo it applied itself.
+ *
  * ARGV: prefix, id, reviewer, token, now (ms), lease (ms), closing timeout (ms)
  * Returns { fixed JSON, state JSON } leased again, or an error reply: NOT_FOUND, NOT_REVIEWED
  * (undone already, or never reviewed), NOT_YOURS, UNDO_INTERRUPTED (the item no longer holds this
@@ -64,10 +78,11 @@ export const finishUndoScript = `${itemLua}
 local prefix, id, reviewer, token, now, leaseMs, closingStaleMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
+local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
+if state.applied == token then return { fixed, cjson.encode(state) } end
 if state.status ~= 'reviewed' then return redis.error_reply('NOT_REVIEWED') end
 if state.reviewer ~= reviewer then return redis.error_reply('NOT_YOURS') end
 if not state.undoing or state.undoing.token ~= token then return redis.error_reply('UNDO_INTERRUPTED') end
-local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
 redis.call('HINCRBY', prefix .. ':review:undos', item.model .. '|' .. item.predictedClass .. '|' .. state.verdict, 1)
 local held = prefix .. ':review:leased-by:' .. reviewer
 for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
@@ -84,7 +99,9 @@ state.comment = nil
 state.verdictId = nil
 state.closing = nil
 state.undoing = nil
+state.applied = token
 redis.call('PERSIST', prefix .. ':review:item:' .. id)
+redis.call('ZREM', prefix .. ':review:expiring', id)
 return { fixed, leaseTo(prefix, id, state, reviewer, now, leaseMs) }
 `;
 

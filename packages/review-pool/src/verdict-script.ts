@@ -17,15 +17,23 @@ import { itemLua } from './item-lua.ts';
  * Redis failure, whose write landed): there is nothing left to write, so that token's marker,
  * live or not, is answered as begun instead of refused, and the item is closed with it.
  *
- * ARGV: prefix, id, reviewer, verdict, comment ('' = none), now (ms), token (for a new marker),
- * closing timeout (ms; an older marker no longer blocks), resume token ('' = none).
+ * The same command run twice (ioredis sends a command whose reply a dropped connection lost once
+ * more after it reconnects; the first run's marker is then live) answers `begun` with the marker
+ * it set the first time: the marker remembers the request's token as `request` (its `token`, the
+ * verdict's id, is a dead request's when a stale marker was taken over). Refused as IN_PROGRESS,
+ * the request would give up while its own marker held the item for the closing timeout, and its
+ * verdict would be written nowhere.
+ *
+ * ARGV: prefix, id, reviewer, verdict, comment ('' = none), now (ms), token (the request's: the
+ * new marker's unless one is taken over), closing timeout (ms; an older marker no longer blocks),
+ * resume token ('' = none).
  * Returns { 'begun', fixed JSON, state JSON with its marker } or { 'done', fixed JSON, state
  * JSON } (this very verdict was kept already: a retry after the answer was lost), or an error
  * reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS (a verdict on the item, this one or another, is being
  * kept).
  */
 export const beginVerdictScript = `${itemLua}
-local prefix, id, reviewer, verdict, comment, now, token, closingStaleMs, resume = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local prefix, id, reviewer, verdict, comment, now, request, closingStaleMs, resume = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
 local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
@@ -38,14 +46,17 @@ if state.status == 'reviewed' then
 end
 local closing = state.closing
 local ours = state.status == 'leased' and closing and closing.reviewer == reviewer and same(closing)
+-- This very request again (a resend after a lost reply): the marker it set.
+if ours and closing.request == request then return { 'begun', fixed, cjson.encode(state) } end
 if ours and resume ~= '' and closing.token == resume then return { 'begun', fixed, cjson.encode(state) } end
 if state.status == 'leased' and closingLive(state, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
 if state.status ~= 'leased' or state.leasedBy ~= reviewer or state.leaseExpiresAt < now then
   return redis.error_reply('NOT_LEASED')
 end
 -- A stale marker of this very verdict: its request died, perhaps after writing its entry.
+local token = request
 if ours then token = closing.token end
-state.closing = { token = token, reviewer = reviewer, verdict = verdict, at = now }
+state.closing = { token = token, request = request, reviewer = reviewer, verdict = verdict, at = now }
 if comment ~= '' then state.closing.comment = comment end
 local encoded = saveState(prefix, id, state)
 -- The lease script leaves the item alone until the marker times out, however short the lease.
@@ -58,17 +69,21 @@ return { 'begun', fixed, encoded }
  * that began the verdict (or its retry) closes it even if the lease ran out meanwhile, and no
  * other can. The verdict takes effect at the marker's time.
  *
- * ARGV: prefix, id, token, retention (ms; 0 keeps the closed item for ever)
+ * ARGV: prefix, id, token, retention (ms; 0 keeps the closed item for ever), request (a fresh
+ * token of this call: the same command run again, a resend after a lost reply, answers 'closed'
+ * again, since it closed the item; another request with the verdict's token answers 'done')
  * Returns { 'closed', fixed JSON, state JSON } (closed now), { 'done', fixed JSON, state JSON }
  * (closed already by this token: a retry), or an error reply: NOT_FOUND, NOT_LEASED (the marker
  * is gone: it timed out and the item went back to the pool or to another verdict).
  */
 export const finishVerdictScript = `${itemLua}
-local prefix, id, token, retentionMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local prefix, id, token, retentionMs, request = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
 local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
-if state.status == 'reviewed' and state.verdictId == token then return { 'done', fixed, cjson.encode(state) } end
+if state.status == 'reviewed' and state.verdictId == token then
+  return { state.applied == request and 'closed' or 'done', fixed, cjson.encode(state) }
+end
 local closing = state.closing
 if state.status ~= 'leased' or not closing or closing.token ~= token then return redis.error_reply('NOT_LEASED') end
 state.status = 'reviewed'
@@ -77,6 +92,7 @@ state.reviewer = closing.reviewer
 state.reviewedAt = closing.at
 state.comment = closing.comment
 state.verdictId = token
+state.applied = request
 local encoded = storeClosed(prefix, id, state, retentionMs)
 redis.call('HINCRBY', prefix .. ':review:verdicts', item.model .. '|' .. item.predictedClass .. '|' .. state.verdict, 1)
 return { 'closed', fixed, encoded }

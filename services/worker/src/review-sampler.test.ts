@@ -30,7 +30,8 @@ async function setUp(id: string) {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const queue = new Queue(explainQueueName, { connection: { host: '127.0.0.1', port: server.port }, prefix });
   await queue.add('explain', { any: 'payload' }, { jobId: id });
-  const sampler = createReviewSampler({ policy: 'budget=60', redis, prefix, pool: new ReviewPool(redis, prefix) });
+  const pool = new ReviewPool(redis, prefix);
+  const sampler = createReviewSampler({ policy: 'budget=60', redis, prefix, pool });
   const keys = redisKeys(prefix);
   const counts = async () => ({
     decisions: await redis.hgetall(keys.reviewDecisions),
@@ -39,6 +40,8 @@ async function setUp(id: string) {
   });
   return {
     sampler,
+    prefix,
+    pool,
     keys,
     counts,
     close: async () => {
@@ -186,5 +189,84 @@ test('a threshold not recorded for longer than its maximum age is no fleet thres
     assert.equal(sampler.fleetThreshold('bare'), undefined);
   } finally {
     sampler.close();
+  }
+});
+
+test('a job run twice at once: whichever run claims first decides for the job, the manifest and the review pool', async () => {
+  // A stalled job taken over while its first run goes on: two processes with different budget
+  // histories decide the same explanation. The job kept the first decision recorded (HSETNX), but
+  // each run wrote its own into explanation.json, and the run whose own decision was "sampled"
+  // queued the item though the job's said "not sampled".
+  const id = 'taken-over-1';
+  const { sampler: fresh, prefix, pool, keys, close } = await setUp(id);
+  const t0 = Date.UTC(2026, 0, 1);
+  let clock = t0;
+  const busy = createReviewSampler({ policy: 'budget=120', redis, prefix, pool, now: () => clock });
+  const input = (inferenceId: string, p1: number, now: number) => reviewInput({ id: inferenceId, model: 'm', predictedClass: 0, probabilities: [p1, 1 - p1], now });
+  try {
+    // The busy process has seen 20,000 priorities: its threshold is high. The fresh one has seen
+    // none, so it samples its first explanation whatever its priority.
+    for (let i = 0; i < 20_000; i++) busy.decide(input(`warm${i}`, 0.5 + (0.5 * ((i * 7919) % 1000)) / 1000, t0 + i * 100));
+    clock = t0 + 2_000_000;
+    assert.equal((await fresh.earlier([id])).size + (await busy.earlier([id])).size, 0, 'both runs find no decision');
+    const a = fresh.decide(input(id, 0.62, clock));
+    const b = busy.decide(input(id, 0.62, clock));
+    assert.equal(a.sampled, true);
+    assert.equal(b.sampled, false);
+    // Each claims before building its manifest; the busy run first.
+    const manifestB = await busy.claim(id, b);
+    const manifestA = await fresh.claim(id, a);
+    assert.deepEqual(manifestA, b, "the losing run's manifest carries the winning decision");
+    assert.deepEqual(manifestB, b);
+    // Both manifests stored; the recordings race (the loser's first here).
+    const at = { ...item(id, b), sampledAt: clock };
+    await Promise.all([fresh.recorded(manifestA, { ...at, sampling: manifestA }), busy.recorded(manifestB, { ...at, sampling: manifestB })]);
+    const kept = JSON.parse((await redis.hget(keys.explainJob(id), 'gradcam:review')) ?? 'null') as ReviewSampling;
+    assert.deepEqual(kept, b);
+    assert.equal(await pool.get(id), undefined, 'not sampled by the decision kept: not queued');
+    assert.deepEqual(await redis.hgetall(keys.reviewDecisions), { 'm|skip|not-sampled': '1' }, 'counted once');
+    assert.equal(await redis.hexists(keys.explainJob(id), 'gradcam:review-uncounted'), 0);
+  } finally {
+    busy.close();
+    await close();
+  }
+});
+
+test('a run that records after another queues the decision the job keeps, not its own', async () => {
+  // The second run to record (its manifest built without a claim, or its claim lost): its own
+  // "sampled" queued an item the job's decision said was not (probe-double-decision.ts).
+  for (const [first, second] of [[skipped, sampled], [sampled, skipped]] as const) {
+    const id = `second-${String(first.sampled)}`;
+    const { sampler, pool, counts, close } = await setUp(id);
+    try {
+      await sampler.recorded(first, item(id, first));
+      await sampler.recorded(second, item(id, second));
+      assert.deepEqual(await sampler.earlier([id]), new Map([[id, first]]));
+      const pooled = await pool.get(id);
+      assert.equal(pooled?.sampling.sampled, first.sampled ? true : undefined);
+      const { decisions, traffic } = await counts();
+      assert.deepEqual(decisions, { [`m|${first.sampled ? 'review' : 'skip'}|${first.reason}`]: '1' });
+      assert.equal(traffic, 1);
+      // A later run (a retry) counts nothing again.
+      await sampler.recorded(second, item(id, second));
+      assert.deepEqual((await counts()).decisions, decisions);
+    } finally {
+      await close();
+    }
+  }
+});
+
+test('a decision kept by a worker from before the claim (no uncounted mark) is not counted again', async () => {
+  const id = 'kept-before-1';
+  const { sampler, keys, counts, close } = await setUp(id);
+  try {
+    await redis.hset(keys.explainJob(id), 'gradcam:review', JSON.stringify(skipped));
+    await sampler.recorded(sampled, item(id, sampled));
+    assert.deepEqual(await counts(), { decisions: {}, traffic: 0, pooled: 0 });
+    // Claimed without a job hash (no BullMQ job): nothing is kept, the decision comes back as it is.
+    assert.deepEqual(await sampler.claim('no-such-job', sampled), sampled);
+    assert.equal(await redis.exists(keys.explainJob('no-such-job')), 0);
+  } finally {
+    await close();
   }
 });

@@ -33,6 +33,14 @@ export interface ReviewSampler {
    */
   earlier(inferenceIds: readonly string[]): Promise<Map<string, ReviewSampling>>;
   decide(input: ReviewInput): ReviewSampling;
+  /**
+   * Keeps `decision` on the job unless a decision is there already, and returns the one kept: the
+   * winning decision, which both the manifest and the review pool must use. Two runs of one job
+   * (a stalled job taken over while its first run goes on) each decide with their own process's
+   * budget state; whichever claims first decides for both. Call it before the manifest is built.
+   * Without a job hash (no BullMQ job to keep it on) the decision is returned as it is.
+   */
+  claim(inferenceId: string, decision: ReviewSampling): Promise<ReviewSampling>;
   /** The fleet-wide traffic of a model, events/h (asking registers the model for the refreshes); undefined when there is none. */
   fleetRate(model: string): number | undefined;
   /** The same for one predicted class of the model (asking registers the model too). */
@@ -42,8 +50,9 @@ export interface ReviewSampler {
   /** Reads the fleet-wide traffic and thresholds from Redis now (a timer does so every 10 s). */
   refreshFleetRate(): Promise<void>;
   /**
-   * After the manifest is stored: keep the decision on the job, count the decision and the
-   * traffic, queue a sampled item. Each job is counted once, however often it runs.
+   * After the manifest is stored: claim the decision (as `claim`), count the decision kept and the
+   * traffic, queue the item when the decision kept is sampled. Each job is counted once, however
+   * often it runs, and what is queued is what the job keeps, whichever run gets here.
    */
   recorded(decision: ReviewSampling, item: ReviewItem): Promise<void>;
   close(): void;
@@ -59,22 +68,41 @@ function parseJson(text: string): unknown {
 
 /** The job hash field that holds the decision (BullMQ ignores fields it does not know). */
 const decisionField = 'gradcam:review';
+/**
+ * Set with the decision by the run that claims it, deleted by the first run that counts it: the
+ * claim comes before the manifest, the count after, and a run can die in between. A decision on
+ * the job without this field was counted when it was kept (workers before the claim did both at once).
+ */
+const uncountedField = 'gradcam:review-uncounted';
 
 /**
- * Keeps the decision on the job (KEYS[1]) and counts it, unless an earlier attempt already did.
- * A job hash that does not exist is not created (only counted): it is BullMQ's key.
- * KEYS: job, traffic, decisions, thresholds, class traffic. ARGV: decision JSON, traffic TTL s,
- * decision field, model, threshold field ('' for none: the model's field is deleted, so a policy
- * replaced by one without a budget leaves no old threshold behind), predicted class.
+ * Keeps the decision (ARGV[1]) on the job (KEYS[1]) unless one is there; returns the one kept.
+ * A job hash that does not exist is not created: it is BullMQ's key (nil is returned).
  */
-const recordOnce = `
-if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HSETNX', KEYS[1], '${decisionField}', ARGV[1]) == 0 then return 0 end
+const claimOnce = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if redis.call('HSETNX', KEYS[1], '${decisionField}', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], '${uncountedField}', '1')
+  return ARGV[1]
+end
+return redis.call('HGET', KEYS[1], '${decisionField}')
+`;
+
+/**
+ * Counts the decision kept on the job (KEYS[1]) unless a run already did. A job hash that does not
+ * exist is not created (only counted): it is BullMQ's key.
+ * KEYS: job, traffic, decisions, thresholds, class traffic. ARGV: traffic TTL s, decision field,
+ * model, threshold field ('' for none: the model's field is deleted, so a policy replaced by one
+ * without a budget leaves no old threshold behind), predicted class.
+ */
+const countOnce = `
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HDEL', KEYS[1], '${uncountedField}') == 0 then return 0 end
 redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-redis.call('HINCRBY', KEYS[5], ARGV[6], 1)
-redis.call('EXPIRE', KEYS[5], ARGV[2])
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[4], ARGV[4], ARGV[5]) else redis.call('HDEL', KEYS[4], ARGV[4]) end
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
+redis.call('EXPIRE', KEYS[5], ARGV[1])
+redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[3], ARGV[4]) else redis.call('HDEL', KEYS[4], ARGV[3]) end
 return 1
 `;
 
@@ -153,11 +181,21 @@ export function createReviewSampler(options: {
   };
   const fleetThreshold = (model: string): number | undefined => fleetThresholds.get(model);
   const policy = parseReviewPolicy(options.policy, { trafficRate, classTraffic, fleetThreshold });
+  const claim = async (inferenceId: string, decision: ReviewSampling): Promise<ReviewSampling> => {
+    const raw = JSON.stringify(decision);
+    const kept: unknown = await redis.eval(claimOnce, 1, keys.explainJob(inferenceId), raw);
+    if (typeof kept !== 'string' || kept === raw) return decision;
+    // One this worker cannot read (another version wrote it) is left there, and this run's used,
+    // as `earlier` has it decided again.
+    const parsed = reviewSamplingSchema.safeParse(parseJson(kept));
+    return parsed.success ? parsed.data : decision;
+  };
   return {
     fleetRate: trafficRate,
     fleetClassRate: classTraffic,
     fleetThreshold,
     refreshFleetRate: refresh,
+    claim,
     async earlier(inferenceIds) {
       const found = new Map<string, ReviewSampling>();
       if (inferenceIds.length === 0) return found;
@@ -176,24 +214,27 @@ export function createReviewSampler(options: {
     },
     decide: (input) => decideReview(policy, input),
     async recorded(decision, item) {
+      // Claimed again (a no-op for the run that claimed before its manifest): a run that did not
+      // claim, or lost, counts and queues the decision the job keeps, not its own. Its own
+      // "sampled" queued an item the job's decision said was not, and the other way round.
+      const kept = await claim(item.inferenceId, decision);
       const minute = Math.floor(item.sampledAt / minuteMs);
       await redis.eval(
-        recordOnce,
+        countOnce,
         5,
         keys.explainJob(item.inferenceId),
         keys.reviewTraffic(item.model, minute),
         keys.reviewDecisions,
         keys.reviewThresholds,
         keys.reviewClassTraffic(item.model, minute),
-        JSON.stringify(decision),
         (trafficMinutes + 2) * 60,
-        `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`,
+        `${item.model}|${kept.sampled ? 'review' : 'skip'}|${kept.reason}`,
         item.model,
-        decision.threshold === undefined ? '' : formatReviewThreshold(decision.threshold, now()),
+        kept.threshold === undefined ? '' : formatReviewThreshold(kept.threshold, now()),
         String(item.predictedClass),
       );
       // Idempotent (the item is added once), so a retry that failed after counting still queues it.
-      if (decision.sampled) await pool.add(item);
+      if (kept.sampled) await pool.add(kept === decision ? item : { ...item, sampling: kept });
     },
     close: () => clearInterval(timer),
   };

@@ -252,6 +252,8 @@ async function judge(verdict) {
     done: (id) => ['ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`],
     kept: (id, data, response) => offerUndo(id, verdict, data?.undoUntil, response),
     lapsed: (id, code) => `Lease expired: your verdict on ${id} was NOT saved (${code}). It goes back to the queue; loading the next item.`,
+    busy: (id) =>
+      `Your verdict on ${id} is NOT confirmed: another request on this item is being saved (an earlier try of this page that got no answer, or another tab), and this one changed nothing. Whether that one is kept is not known yet, so the item stays here: send your verdict again in a few seconds (up to a minute if that request died). A verdict kept already is answered as saved.`,
     failed: (id) => `Could not save the verdict on ${id}`,
   });
 }
@@ -261,15 +263,19 @@ async function skip() {
   await settle('/skip', {}, 'skip', {
     done: (id) => ['info', `Skipped ${id}: it goes to another reviewer and will not come back to you.`],
     lapsed: (id, code) => `Lease expired on ${id} before the skip (${code}); it is back in the queue. Loading the next item.`,
+    busy: (id) => `${id} was NOT skipped: a verdict on it is being saved (an earlier try of this page that got no answer, or another tab). Whether it is kept is not known yet, so the item stays here: skip or judge it again in a few seconds.`,
     failed: (id) => `Could not skip ${id}`,
   });
 }
 
 /**
  * Sends what the reviewer decided about the item held (POST /v1/reviews/{id}{path}), then leases
- * the next. A 409 means the lease lapsed, the item was closed elsewhere or another verdict on it
- * is being saved: nothing was kept, so say so and move on. After any other failure the same
- * verdict can be sent again: the service keeps it once.
+ * the next. A 409 REVIEW_VERDICT_IN_PROGRESS means another request's verdict on the item is being
+ * saved: this one changed nothing, and whether that one will be kept (and what it says) is not
+ * known here, so the item stays, to be sent again (a verdict kept already is answered as saved,
+ * the same verdict of a request that died goes through once its marker times out). Any other 409
+ * means the lease lapsed or the item was closed elsewhere: nothing was kept, so say so and move
+ * on. After any other failure the same verdict can be sent again: the service keeps it once.
  */
 async function settle(path, body, sending, messages) {
   const packet = state.packet;
@@ -287,11 +293,14 @@ async function settle(path, body, sending, messages) {
   } catch (error) {
     state.sending = false;
     setVerdictButtons(false);
+    if (error instanceof ApiError && error.code === 'REVIEW_VERDICT_IN_PROGRESS') {
+      // Another request's verdict (this page's earlier try that got no answer, or another tab's)
+      // may yet fail or die: nothing is known to be kept, so the item is not given up.
+      banner('warn', messages.busy(id));
+      return;
+    }
     if (error instanceof ApiError && error.status === 409) {
-      // A verdict on the item is being saved: this page's own earlier try (a request that timed
-      // out, then was sent again) or another tab's. That one counts, whichever it is; this one changed nothing.
-      const inProgress = error.code === 'REVIEW_VERDICT_IN_PROGRESS';
-      banner('warn', inProgress ? `A verdict on ${id} is already being saved (an earlier try from this page, or another tab): that one counts, and this request changed nothing. Loading the next item.` : messages.lapsed(id, error.code));
+      banner('warn', messages.lapsed(id, error.code));
       await loadNext();
       return;
     }
@@ -340,6 +349,16 @@ async function undo() {
   } catch (error) {
     state.sending = false;
     setVerdictButtons(false);
+    if (error instanceof ApiError && error.code === 'REVIEW_NOT_REVIEWED') {
+      // Already undone: an earlier try of this undo that got no answer (a timeout, a lost
+      // connection) may have gone through. The item is then leased to this reviewer, and /next shows it.
+      clearUndo();
+      await loadNext();
+      if (state.packet?.item.inferenceId === last.id) banner('info', `Took back “${verdicts[last.verdict]}” on ${last.id} (an earlier try of this undo, or another tab, took it back): it is shown again for a new verdict.`);
+      // Unless loading failed: its error stays in the banner (the idle view points to it).
+      else if (!el.banner.classList.contains('banner-error')) banner('warn', `Could not undo “${verdicts[last.verdict]}” on ${last.id} (${error.code}): ${error.message}`);
+      return;
+    }
     if (error instanceof ApiError && (error.status === 409 || error.status === 404)) {
       // Too late, or no longer this reviewer's verdict to take back: the verdict stands.
       clearUndo();

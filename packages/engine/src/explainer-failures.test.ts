@@ -95,6 +95,31 @@ describe('Explainer when a call fails part-way (tiny model)', () => {
     }
   });
 
+  test('predict() with a runner that throws: the input tensor is disposed and the staging array returned', async () => {
+    let fail = true;
+    const model = withRunner(runner, {
+      logits: (x) => {
+        if (fail) {
+          tf.mul(x, 2); // work done before the failure, inside predict()'s tidy
+          throw new Error('simulated forward failure');
+        }
+        return runner.logits(x);
+      },
+    });
+    const explainer = new Explainer(model);
+    // Private, but it is what leaked: a staging array never handed back is a fresh one each call.
+    const staging = () => (explainer as unknown as { staging: Float32Array[] }).staging;
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await assert.rejects(explainer.predict(inputs), /simulated forward failure/);
+    assert.equal(tf.memory().numTensors, before, 'tensors left behind by the failed predict()');
+    assert.equal(staging().length, 1, 'the one staging array is back, reused by each call');
+    fail = false;
+    const logits = await explainer.predict(inputs);
+    assert.equal(logits.length, 2 * 3);
+    assert.equal(tf.memory().numTensors, before);
+    assert.equal(staging().length, 1);
+  });
+
   test('an unknown method or a Score-CAM batch size of 0 is refused before any work', async () => {
     const explainer = new Explainer({ descriptor, runner, loadMs: 0 });
     const before = tf.memory().numTensors;

@@ -5,6 +5,7 @@ import { type MapStatistics, mapStatistics, normaliseMap } from './map-statistic
 import type { PerturbationOptions } from './methods/cam-method.ts';
 import { type MethodName, camMethods, parseMethodName } from './methods/method-registry.ts';
 import type { LoadedModel } from './models/load-model.ts';
+import { outputActivationOf, probabilitiesOf } from './models/output-activation.ts';
 import { type TargetSpec, predictedClass, resolveTargets } from './targets.ts';
 
 export interface ExplainOptions {
@@ -31,7 +32,9 @@ export interface CamMap {
 export interface ImageExplanation {
   readonly predictedClass: number;
   readonly predictedLabel: string;
+  /** The head's scores; a one-unit sigmoid model has two, [−z, z] (negative, positive). */
   readonly logits: readonly number[];
+  /** The model's own output: softmax of the logits, or each one's sigmoid (multi-label, or [1 − p, p]). */
   readonly probabilities: readonly number[];
   readonly maps: readonly CamMap[];
 }
@@ -101,13 +104,6 @@ function checkScoreCamOptions(options: Partial<PerturbationOptions> | undefined)
   }
 }
 
-function softmax(logits: Float32Array): number[] {
-  const max = Math.max(...logits);
-  const exps = Array.from(logits, (v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((v) => v / sum);
-}
-
 /**
  * Explains batches with a loaded model: ONE trunk forward pass per batch yields the activations
  * (the logits come from the tiny head), then per class rank one backward pass through the head
@@ -161,11 +157,12 @@ export class Explainer {
   /** Forward pass only (no gradients): the baseline the Grad-CAM overhead is measured against. */
   async predict(inputs: readonly Float32Array[]): Promise<Float32Array> {
     const { x, release } = this.batchTensor(inputs);
-    const logits = tf.tidy(() => this.model.runner.logits(x));
+    let logits: Tensor | undefined;
     try {
+      logits = tf.tidy(() => this.model.runner.logits(x));
       return (await logits.data()) as Float32Array;
     } finally {
-      tf.dispose([x, logits]);
+      tf.dispose(logits === undefined ? [x] : [x, logits]);
       release();
     }
   }
@@ -202,6 +199,7 @@ export class Explainer {
     options: ExplainOptions,
   ): Promise<BatchExplanation> {
     const { runner } = this.model;
+    const activation = outputActivationOf(runner);
     const batch = inputs.length;
     const t0 = performance.now();
     const { x, release } = this.batchTensor(inputs);
@@ -325,7 +323,7 @@ export class Explainer {
           predictedClass: best,
           predictedLabel: this.label(best),
           logits: Array.from(row),
-          probabilities: softmax(row),
+          probabilities: probabilitiesOf(row, activation),
           maps,
         };
       });

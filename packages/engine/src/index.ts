@@ -12,6 +12,7 @@ export { builtinModels, defaultModelName, type BuiltinModel } from './models/bui
 export { readModelDirectory, toArtifacts } from './models/model-artifacts.ts';
 export { loadModel, loadModelFromArtifacts, descriptorFileName, type LoadedModel, type LoadOptions } from './models/load-model.ts';
 export type { ModelRunner, TrunkOutput } from './models/model-runner.ts';
+export type { OutputActivation } from './models/output-activation.ts';
 export { camMethods, methodNames, parseMethodName, type MethodName } from './methods/method-registry.ts';
 export type { CamMethod, PerturbationOptions } from './methods/cam-method.ts';
 export { resolveTargets, predictedClass, type TargetSpec } from './targets.ts';

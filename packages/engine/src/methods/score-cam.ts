@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { outputActivationOf, toProbabilities } from '../models/output-activation.ts';
 import { yieldToEventLoop } from '../yield-to-event-loop.ts';
 import type { PerturbationCamMethod } from './cam-method.ts';
 
@@ -22,9 +23,10 @@ export function scoreCamMasks(selected: tf.Tensor3D, height: number, width: numb
 
 /**
  * Score-CAM (Wang et al., 2020): each channel, upsampled and min-max scaled to [0, 1], masks the
- * input; its weight is the class probability the model gives the masked image; map =
- * ReLU(Σ_k w_k A_k). Costs one forward pass per channel, so the masked images go through the
- * model in batches, and `maxChannels` keeps only the most active channels (by spatial mean).
+ * input; its weight is the class probability the model gives the masked image (through the
+ * model's own output activation: softmax, or a sigmoid per class); map = ReLU(Σ_k w_k A_k). Costs
+ * one forward pass per channel, so the masked images go through the model in batches, and
+ * `maxChannels` keeps only the most active channels (by spatial mean).
  * Before each batch it yields to the event loop: on the CPU and wasm backends the passes run
  * synchronously, and 64 of them per image would hold the loop for seconds (a worker could not
  * renew its job locks), so the longest stretch is one batch of masked images.
@@ -35,6 +37,7 @@ export const scoreCam: PerturbationCamMethod = {
   compute: async ({ runner, input, activations, classes, options }) => {
     const [, h, w, channels] = activations.shape;
     const [, height, width] = input.shape;
+    const activation = outputActivationOf(runner);
     const keep = options.maxChannels > 0 ? Math.min(options.maxChannels, channels) : channels;
     const owned: tf.Tensor[] = [];
     try {
@@ -54,7 +57,7 @@ export const scoreCam: PerturbationCamMethod = {
         const size = Math.min(options.batchSize, keep - start);
         const chunk = tf.tidy(() => {
           const masked = tf.mul(input, tf.slice(masks, [start, 0, 0, 0], [size, height, width, 1])) as tf.Tensor4D;
-          return tf.gather(tf.softmax(runner.logits(masked)), classIndex, 1) as tf.Tensor2D; // [size, classes]
+          return tf.gather(toProbabilities(runner.logits(masked), activation), classIndex, 1) as tf.Tensor2D; // [size, classes]
         });
         owned.push(chunk);
         weightChunks.push(chunk);

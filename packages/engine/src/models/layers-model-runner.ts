@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayersModel, SymbolicTensor, Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { EngineError } from '../errors.ts';
 import type { ModelRunner, TrunkOutput } from './model-runner.ts';
+import { type OutputActivation, binaryLogits, isBinary, resolveOutputActivation } from './output-activation.ts';
 
 type Layer = tf.layers.Layer;
 /** tfjs-layers' Node is not exported; these are the fields of it we rely on. */
@@ -15,10 +16,47 @@ interface HeadStep {
   readonly outputs: readonly number[];
 }
 
-const squashing = new Set(['softmax', 'sigmoid']);
+const squashing = new Set<string>(['softmax', 'sigmoid'] satisfies OutputActivation[]);
 
 function nodesOf(layer: Layer): GraphNode[] {
   return (layer as unknown as { inboundNodes: GraphNode[] }).inboundNodes;
+}
+
+/** The node that produced a symbolic tensor (fields tfjs-layers sets on every layer output). */
+function producerOf(tensor: SymbolicTensor): GraphNode | undefined {
+  return nodesOf(tensor.sourceLayer as Layer)[tensor.nodeIndex];
+}
+
+/**
+ * The nodes of `model`'s own graph: those `output` depends on. A layer's inbound nodes also hold
+ * its uses elsewhere; a nested model's first node is its own inner graph, so "node 0" of a
+ * transfer-learning base model is not the call the classifier makes.
+ */
+function graphNodes(output: SymbolicTensor): Set<GraphNode> {
+  const nodes = new Set<GraphNode>();
+  const pending = [output];
+  for (let tensor = pending.pop(); tensor; tensor = pending.pop()) {
+    const node = producerOf(tensor);
+    if (!node || nodes.has(node)) continue;
+    nodes.add(node);
+    pending.push(...node.inputTensors);
+  }
+  return nodes;
+}
+
+function isNestedModel(layer: Layer): layer is tf.LayersModel {
+  return Array.isArray((layer as Partial<tf.LayersModel>).layers);
+}
+
+/** Where, inside nested models, a layer called `name` sits: the path of model names, or undefined. */
+function nestedPath(model: tf.LayersModel, name: string): string[] | undefined {
+  for (const layer of model.layers) {
+    if (!isNestedModel(layer)) continue;
+    if (layer.layers.some((inner) => inner.name === name)) return [layer.name];
+    const deeper = nestedPath(layer, name);
+    if (deeper) return [layer.name, ...deeper];
+  }
+  return undefined;
 }
 
 function isSpatial(shape: unknown): shape is [null | number, number, number, number] {
@@ -39,6 +77,13 @@ function activationName(layer: Layer): string | undefined {
   return typeof config.activation === 'string' ? config.activation : undefined;
 }
 
+/** The softmax or sigmoid a layer applies (its own activation, or what it is), if any. */
+function squashingOf(layer: Layer): OutputActivation | undefined {
+  if (layer.getClassName() === 'Softmax') return 'softmax';
+  const activation = activationName(layer);
+  return activation !== undefined && squashing.has(activation) ? (activation as OutputActivation) : undefined;
+}
+
 /**
  * The output layer, made to emit logits: a Dense/Conv with a softmax or sigmoid activation is
  * cloned with a linear one and the same weights (differentiate the score, not the probability);
@@ -57,19 +102,27 @@ function logitsLayer(layer: Layer): Layer {
 
 function isSquashingLayer(layer: Layer): boolean {
   const name = layer.getClassName();
-  if (name === 'Softmax') return true;
-  return name === 'Activation' && squashing.has(activationName(layer) ?? '');
+  return (name === 'Softmax' || name === 'Activation') && squashingOf(layer) !== undefined;
 }
 
 export class LayersModelRunner implements ModelRunner {
   readonly targetLayer: string;
   readonly targetShape: readonly [number, number, number];
   readonly numClasses: number;
+  readonly outputActivation: OutputActivation;
   private readonly trunkModel: LayersModel;
+  /**
+   * execute() finds its outputs by name through every layer's `output`, which throws for a layer
+   * called more than once, and a nested model always is (its own graph is its first call); apply()
+   * runs the graph node by node instead, keeping every activation until the tidy ends.
+   */
+  private readonly trunkByApply: boolean;
   private readonly steps: readonly HeadStep[];
   private readonly targetId: number;
   private readonly bypassIds: readonly number[];
   private readonly logitsId: number;
+  /** A one-unit sigmoid output, scored as the two classes [−z, z]. */
+  private readonly binary: boolean;
   private readonly ownedLayers: Layer[] = [];
 
   constructor(
@@ -86,8 +139,11 @@ export class LayersModelRunner implements ModelRunner {
         `layer ${target.name} outputs ${JSON.stringify(target.outputShape)}; Grad-CAM needs a spatial 4-D output [batch, h, w, channels]`,
       );
     }
-    const targetTensor = nodesOf(target)[0]?.outputTensors[0];
-    if (!targetTensor) throw new EngineError('TARGET_LAYER_INVALID', `layer ${target.name} is not connected`);
+    const modelOutput = model.outputs[0] as SymbolicTensor;
+    const ownNodes = graphNodes(modelOutput);
+    // The target's call in this model's graph, not necessarily its first node (see graphNodes).
+    const targetTensor = nodesOf(target).find((node) => ownNodes.has(node))?.outputTensors[0];
+    if (!targetTensor) throw new EngineError('TARGET_LAYER_INVALID', `the output of ${model.name} does not depend on layer ${target.name}`);
     this.targetLayer = target.name;
     this.targetId = targetTensor.id;
     const [, h, w, c] = target.outputShape as [null, number, number, number];
@@ -99,16 +155,19 @@ export class LayersModelRunner implements ModelRunner {
     const produced = new Set<number>([this.targetId]);
     const steps: HeadStep[] = [];
     const startIndex = model.layers.indexOf(target) + 1;
-    let output = model.outputs[0] as SymbolicTensor;
+    let output = modelOutput;
     let lastLayers = model.layers.slice(startIndex);
-    const final = model.layers[model.layers.length - 1] as Layer;
+    const final = modelOutput.sourceLayer as Layer;
+    // The output layer's softmax/sigmoid: a trailing Softmax/Activation layer, dropped here, or the
+    // Dense/Conv's own activation, which logitsLayer clones away.
+    const stripped = squashingOf(final);
     if (isSquashingLayer(final) && lastLayers.includes(final)) {
-      output = nodesOf(final)[0]?.inputTensors[0] as SymbolicTensor;
+      output = producerOf(modelOutput)?.inputTensors[0] as SymbolicTensor;
       lastLayers = lastLayers.filter((layer) => layer !== final);
     }
+    const headNodes = (layer: Layer) => nodesOf(layer).filter((node) => ownNodes.has(node) && node.inputTensors.some((t) => produced.has(t.id)));
     for (const layer of lastLayers) {
-      for (const node of nodesOf(layer)) {
-        if (!node.inputTensors.some((t) => produced.has(t.id))) continue;
+      for (const node of headNodes(layer)) {
         const isOutput = node.outputTensors.some((t) => t.id === output.id);
         const applied = isOutput ? logitsLayer(layer) : layer;
         if (applied !== layer) this.ownedLayers.push(applied);
@@ -123,23 +182,33 @@ export class LayersModelRunner implements ModelRunner {
     this.logitsId = output.id;
     const bypass = new Map<number, SymbolicTensor>();
     for (const layer of lastLayers) {
-      for (const node of nodesOf(layer)) {
-        if (!node.inputTensors.some((t) => produced.has(t.id))) continue;
+      for (const node of headNodes(layer)) {
         for (const t of node.inputTensors) if (!produced.has(t.id)) bypass.set(t.id, t);
       }
     }
     this.bypassIds = [...bypass.keys()];
     this.trunkModel = tf.model({ inputs: model.inputs, outputs: [targetTensor, ...bypass.values()] });
-    this.numClasses = (output.shape[output.shape.length - 1] as number | null) ?? 0;
+    this.trunkByApply = this.trunkModel.layers.some((layer) => nodesOf(layer).length > 1);
+    const units = (output.shape[output.shape.length - 1] as number | null) ?? 0;
+    this.outputActivation = resolveOutputActivation(stripped, units);
+    this.binary = isBinary(this.outputActivation, units);
+    this.numClasses = this.binary ? 2 : units;
   }
 
   private findLayer(name: string): Layer {
     const layer = this.model.layers.find((l) => l.name === name);
-    if (!layer) {
-      const spatial = this.model.layers.filter((l) => isSpatial(l.outputShape)).slice(-5).map((l) => l.name);
-      throw new EngineError('TARGET_LAYER_NOT_FOUND', `model ${this.model.name} has no layer "${name}" (last spatial layers: ${spatial.join(', ')})`);
+    if (layer) return layer;
+    const nested = nestedPath(this.model, name);
+    if (nested) {
+      // The trunk would have to end inside the nested model's own graph, which is applied as one
+      // layer here; its output is the usual target (a base model's last feature map) anyway.
+      throw new EngineError(
+        'TARGET_LAYER_INVALID',
+        `layer "${name}" is inside the nested model ${nested.join(' → ')}; a target inside a nested model is not supported: target "${nested[0]}" (its output) instead`,
+      );
     }
-    return layer;
+    const spatial = this.model.layers.filter((l) => l.getClassName() !== 'InputLayer' && isSpatial(l.outputShape)).slice(-5).map((l) => l.name);
+    throw new EngineError('TARGET_LAYER_NOT_FOUND', `model ${this.model.name} has no layer "${name}" (last spatial layers: ${spatial.join(', ')})`);
   }
 
   trunk(input: Tensor4D): TrunkOutput {
@@ -147,7 +216,11 @@ export class LayersModelRunner implements ModelRunner {
     // outputs even when there is one sub-batch, copying the whole batch in and every output out
     // (on wasm the slice also copies the batch into a fresh JS buffer each call).
     // tidy: unlike predict(), execute() leaves the intermediate activations to the caller.
-    const out = tf.tidy(() => this.trunkModel.execute(input, this.trunkModel.outputs.map((t) => t.name)));
+    const out = tf.tidy(() =>
+      this.trunkByApply
+        ? (this.trunkModel.apply(input, { training: false }) as Tensor | Tensor[]) // a concrete input gives concrete outputs
+        : this.trunkModel.execute(input, this.trunkModel.outputs.map((t) => t.name)),
+    );
     const [activations, ...bypass] = Array.isArray(out) ? out : [out];
     return { activations: activations as Tensor4D, bypass };
   }
@@ -162,7 +235,8 @@ export class LayersModelRunner implements ModelRunner {
       step.outputs.forEach((id, i) => values.set(id, outs[i] as Tensor));
     }
     const logits = values.get(this.logitsId) as Tensor;
-    return (logits.rank === 2 ? logits : logits.reshape([logits.shape[0] as number, -1])) as Tensor2D;
+    const scores = (logits.rank === 2 ? logits : logits.reshape([logits.shape[0] as number, -1])) as Tensor2D;
+    return this.binary ? binaryLogits(scores) : scores;
   }
 
   logits(input: Tensor4D): Tensor2D {

@@ -7,6 +7,7 @@ import { type PreprocessingSpec, preprocessingSchema } from '@gradcam/contracts'
 import { EngineError } from '../errors.ts';
 import { builtinModels } from './builtin-models.ts';
 import { GraphModelRunner, discoverGraphNodes } from './graph-model-runner.ts';
+import { graphOutputActivation, withGraphOutputActivation } from './graph-output-activation.ts';
 import { LayersModelRunner } from './layers-model-runner.ts';
 import type { ModelDescriptor } from './model-descriptor.ts';
 import { artifactsFormat, readModelDirectory } from './model-artifacts.ts';
@@ -73,7 +74,9 @@ async function runnerFor(descriptor: ModelDescriptor, artifacts: io.ModelArtifac
     const found = discoverGraphNodes(artifacts, output);
     const target = targetLayer ?? found.targetNode;
     if (!target) throw new EngineError('TARGET_LAYER_NOT_FOUND', `no global pooling node found in graph model ${descriptor.name}; pass the target node name`);
-    return new GraphModelRunner(graph, target, descriptor.logitsNode ?? found.logitsNode, descriptor.preprocessing);
+    const logitsNode = descriptor.logitsNode ?? found.logitsNode;
+    const runner = new GraphModelRunner(graph, target, logitsNode, descriptor.preprocessing);
+    return withGraphOutputActivation(runner, graphOutputActivation(artifacts, output, logitsNode));
   } catch (error) {
     model?.dispose();
     if (error instanceof EngineError) throw error;
@@ -93,7 +96,9 @@ export async function loadModelFromArtifacts(
   const expected = descriptor.labels.length;
   if (expected > 0 && runner.numClasses !== expected) {
     runner.dispose();
-    throw new EngineError('MODEL_INVALID', `model ${descriptor.name} has ${runner.numClasses} outputs but ${expected} labels`);
+    // The likely slip with a binary classifier: one label for its one output unit.
+    const hint = runner.outputActivation === 'sigmoid' && runner.numClasses === 2 && expected === 1 ? '; a one-unit sigmoid output is two classes, 0 = negative and 1 = positive: give both labels' : '';
+    throw new EngineError('MODEL_INVALID', `model ${descriptor.name} has ${runner.numClasses} classes but ${expected} labels${hint}`);
   }
   return { descriptor, runner, loadMs: performance.now() - started };
 }

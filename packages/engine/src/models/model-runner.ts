@@ -1,4 +1,5 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs';
+import type { OutputActivation } from './output-activation.ts';
 
 /** What the trunk hands to the head: the target activations plus any tensors that bypass them. */
 export interface TrunkOutput {
@@ -16,9 +17,16 @@ export interface ModelRunner {
   readonly targetLayer: string;
   /** [height, width, channels] of the target activations. */
   readonly targetShape: readonly [number, number, number];
+  /** Classes the head scores: a one-unit sigmoid output counts as two (negative, positive). */
   readonly numClasses: number;
+  /**
+   * How the scores become the model's probabilities. Read it through `outputActivationOf`: a
+   * runner that leaves it out is read as softmax (loadModel wraps a graph runner whose output is
+   * a sigmoid or has one unit, see graph-output-activation.ts).
+   */
+  readonly outputActivation?: OutputActivation;
   trunk(input: Tensor4D): TrunkOutput;
-  /** Pre-softmax class scores. Pure in `activations`, so it can be differentiated. */
+  /** Class scores before the output activation (logits). Pure in `activations`, so it can be differentiated. */
   head(activations: Tensor4D, bypass: readonly Tensor[]): Tensor2D;
   /** Full forward pass to logits, for baselines and perturbation methods. */
   logits(input: Tensor4D): Tensor2D;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type ExplainJob, explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
+import { type ExplainJob, explanationManifestSchema, manifestFileName, redisKeys } from '@gradcam/contracts';
 import { Explainer, loadModel, selectBackend } from '@gradcam/engine';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { DeferJobError } from '@gradcam/queue';
@@ -177,6 +177,31 @@ test('a rerun whose explanation is stored redoes only what follows the manifest;
     explanationManifestSchema.parse(JSON.parse((await context.store.get(manifestKey)).toString('utf8')));
     first.review.close();
     second.review.close();
+  } finally {
+    redis.disconnect();
+    await server.stop();
+  }
+});
+
+test('of two runs of one job at once (a stalled job taken over), the first to claim the review decision decides the manifest too', { timeout: 120_000 }, async () => {
+  const server: RedisServer = await startRedisServer();
+  const redis = new Redis(server.url);
+  try {
+    const prefix = 'twice';
+    const pool = new ReviewPool(redis, prefix);
+    const j = { ...job(photos[1]!, 0), inferenceId: 'twice-0', folder: 'out/twice-0/' };
+    await redis.hset(redisKeys(prefix).explainJob(j.inferenceId), 'name', 'explain'); // the BullMQ job both runs hold
+    const skips = createReviewSampler({ policy: 'rate=0', redis, prefix, pool });
+    const samples = createReviewSampler({ policy: 'rate=1', redis, prefix, pool });
+    await explainBatch({ ...context, review: skips }, [j]);
+    // The other run looked for an earlier decision before this one claimed its own: it found none.
+    const late = { ...samples, earlier: async () => new Map() };
+    assert.equal((await explainBatch({ ...context, review: late }, [j], [false])).explained, 1);
+    const manifest = explanationManifestSchema.parse(JSON.parse((await context.store.get(`${j.folder}${manifestFileName}`)).toString('utf8')));
+    assert.equal(manifest.review?.sampled, false, 'the manifest carries the decision the job kept, not the late run\'s own');
+    assert.equal(await pool.get(j.inferenceId), undefined, 'nor did the late run queue it for review');
+    skips.close();
+    samples.close();
   } finally {
     redis.disconnect();
     await server.stop();

@@ -353,8 +353,9 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
       members.map(async (m, i) => {
         try {
           const explanation = result.images[i] as (typeof result.images)[number];
-          // A retried or recovered job keeps the decision its first attempt recorded.
-          const review = earlier.get(m.job.inferenceId) ?? context.review?.decide({
+          // A retried or recovered job keeps the decision its first attempt recorded; of two runs
+          // of one job at once (a stalled job taken over), the first to claim decides for both.
+          const decided = earlier.has(m.job.inferenceId) ? undefined : context.review?.decide({
             id: m.job.inferenceId,
             model: m.job.model.name,
             predictedClass: explanation.predictedClass,
@@ -362,6 +363,7 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
             maps: explanation.maps.map((map) => ({ ...map, borderMass: map.stats.borderMass, entropy: map.stats.entropy })),
             now: context.now?.() ?? Date.now(),
           });
+          const review = earlier.get(m.job.inferenceId) ?? (decided && (await context.review?.claim(m.job.inferenceId, decided)));
           const artifacts = await buildImageArtifacts({
             source: 'key' in m.job.image ? m.job.image.key : m.job.image.uri,
             bytes: m.bytes,

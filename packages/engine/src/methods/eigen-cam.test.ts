@@ -108,12 +108,15 @@ describe('EigenCAM', () => {
     tf.dispose(outputs);
   });
 
-  test('a 56×56×144 map never stalls the event loop for 500 ms', async () => {
+  // A guard on the route, not a speed goal: the positions × positions route held the event loop
+  // for 3.7–7 s on this map; the channels × channels one takes about 0.13 s. The bound leaves a
+  // busy machine 15× headroom and still fails the old route.
+  test('a 56×56×144 map does not hold the event loop for seconds', async () => {
     const activations = tf.tensor4d(seededValues(2 * 56 * 56 * 144, 3), [2, 56, 56, 144]);
     const before = tf.memory().numTensors;
     const { result: maps, stallMs } = await longestStall(() => eigenCam.compute(activations));
     assert.deepEqual(maps.shape, [2, 56, 56]);
-    assert.ok(stallMs < 500, `longest event-loop stall ${stallMs.toFixed(0)} ms`);
+    assert.ok(stallMs < 2_000, `longest event-loop stall ${stallMs.toFixed(0)} ms`);
     maps.dispose();
     assert.equal(tf.memory().numTensors, before);
     activations.dispose();

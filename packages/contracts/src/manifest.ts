@@ -45,7 +45,7 @@ export const explanationEntrySchema = z.object({
   method: camMethodSchema,
   classIndex: z.number().int().nonnegative(),
   label: z.string(),
-  /** The differentiated score: the class logit, before softmax. */
+  /** The differentiated score: the class logit, before the model's output activation (softmax or sigmoid). */
   logit: z.number(),
   probability: z.number().min(0).max(1),
   map: mapStatisticsSchema,

@@ -29,8 +29,13 @@ export function redisKeys(prefix: string) {
     reviewPendingAge: `${prefix}:review:pending-age`,
     /** Leased items: sorted set id → lease expiry (epoch ms). */
     reviewLeases: `${prefix}:review:leases`,
-    /** Every item ever sampled: sorted set id → sampledAt, for listings by time. */
+    /** Items sampled and not yet expired: sorted set id → sampledAt, for listings by time. */
     reviewIndex: `${prefix}:review:index`,
+    /**
+     * Closed (reviewed or broken) items: sorted set id → when their keys expire (Redis's clock, ms).
+     * The pool's scripts take expired ids out of reviewIndex a few at a time (review-pool's item-lua.ts).
+     */
+    reviewExpiring: `${prefix}:review:expiring`,
     /** An item's fixed part: what the worker added, written once (see review-pool's item-lua.ts). */
     reviewItem: (id: string) => `${prefix}:review:item:${id}`,
     /** An item's state (status, lease, verdict, markers): the only part the pool's scripts write. */

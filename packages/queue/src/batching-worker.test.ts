@@ -9,7 +9,8 @@ import { closeConnections, createProducerConnection, createWorkerConnection } fr
 import { DeferJobError } from './errors/defer-job-error.ts';
 import { PermanentJobError } from './errors/permanent-job-error.ts';
 import { type ExplainQueue, createExplainQueue, enqueueExplainJobs } from './explain-queue.ts';
-import { type RetryAndRetentionOptions, explainJob } from './job-catalog.ts';
+import { type RetryAndRetentionOptions, explainJob, maxFailedJobsKept } from './job-catalog.ts';
+import { isolatingSuspectCode } from './job-failure.ts';
 import type { BatchOutcome } from './micro-batcher.ts';
 import { queueJobCounts, workerCount } from './queue-counts.ts';
 import { countdown, eventually, explainJobFixture, randomPrefix } from './test-fixtures.ts';
@@ -39,6 +40,8 @@ const resultFor = (job: BatchJob<ExplainJob>): TestResult => ({ manifestKey: `${
 
 interface Harness {
   readonly queue: ExplainQueue;
+  /** The BullMQ key prefix of this harness's queue. */
+  readonly prefix: string;
   readonly finished: JobFinishedEvent[];
   start(options: Partial<BatchingWorkerOptions<ExplainJob, TestResult>> & Pick<BatchingWorkerOptions<ExplainJob, TestResult>, 'processBatch'>): BatchingWorker;
 }
@@ -52,6 +55,7 @@ async function withHarness(jobOptions: Partial<RetryAndRetentionOptions>, run: (
   const finished: JobFinishedEvent[] = [];
   const harness: Harness = {
     queue,
+    prefix,
     finished,
     start(options) {
       const worker = createBatchingWorker<ExplainJob, TestResult>({
@@ -317,7 +321,7 @@ test('close() sends a partial batch at once and completes every job it took; saf
   });
 });
 
-test('a batch longer than lockDuration keeps its jobs’ locks (BullMQ renews them)', hangGuard, async () => {
+test('a batch longer than lockDuration keeps its jobs’ locks (the worker renews them)', hangGuard, async () => {
   await withHarness({}, async ({ queue, start }) => {
     const runs = new Map<string, number>();
     const all = countdown(3);
@@ -347,5 +351,138 @@ test('workers are visible to the metrics exporter', hangGuard, async () => {
     await eventually(async () => (await workerCount(queue)) === 1);
     await worker.close();
     await eventually(async () => (await workerCount(queue)) === 0);
+  });
+});
+
+test('a job back from a stall runs alone: the jobs held beside it are handed back, no attempt counted', hangGuard, async () => {
+  await withHarness({ attempts: 1 }, async ({ queue, prefix, start, finished }) => {
+    const jobIds = ['h-0', 'h-1', 'suspect', 'h-3', 'h-4', 'h-5', 'h-6', 'h-7'];
+    await enqueueExplainJobs(queue, jobIds.map(explainJobFixture));
+    // As the stalled check leaves a job whose worker died holding it.
+    await producer.hset(`${prefix}:${explainJob.queueName}:suspect`, 'stc', 1);
+    const batches: string[][] = [];
+    let inFlight = 0;
+    let suspectRunning = false;
+    let besideSuspect = 0;
+    const completed = countdown(jobIds.length);
+    start({
+      maxBatch: 4,
+      maxWaitMs: 50,
+      processBatch: async (jobs) => {
+        batches.push(jobs.map((job) => job.id));
+        const isSuspect = jobs.some((job) => job.id === 'suspect');
+        if (suspectRunning || (isSuspect && inFlight > 0)) besideSuspect++;
+        inFlight++;
+        suspectRunning ||= isSuspect;
+        await sleep(100);
+        inFlight--;
+        if (isSuspect) suspectRunning = false;
+        return jobs.map(resultFor);
+      },
+      hooks: { onJobFinished: (event) => event.outcome === 'completed' && completed.tick() },
+    });
+    await completed.done;
+    assert.deepEqual(
+      batches.filter((batch) => batch.includes('suspect')),
+      [['suspect']],
+    );
+    assert.equal(besideSuspect, 0, `no batch ran beside the suspect's (batches: ${JSON.stringify(batches)})`);
+    for (const id of jobIds) {
+      const job = await queue.getJob(id);
+      assert.equal(await job?.getState(), 'completed', id);
+      assert.equal(job?.attemptsMade, 1, `${id}: handing back counted no attempt (attempts: 1)`);
+    }
+    const deferred = finished.filter((event) => event.outcome === 'deferred');
+    assert.ok(deferred.length >= 1, 'the jobs held beside the suspect were handed back');
+    assert.deepEqual(new Set(deferred.map((event) => event.code)), new Set([isolatingSuspectCode]));
+    assert.deepEqual(new Set(deferred.map((event) => event.jobId)).has('suspect'), false);
+  });
+});
+
+/** Deletes jobs' locks at once, as their expiry would after a blocked event loop or a lost connection. */
+const dropLocks = (prefix: string, jobIds: readonly string[]) => producer.del(...jobIds.map((jobId) => `${prefix}:${explainJob.queueName}:${jobId}:lock`));
+
+test('a job taken over by its own worker while the first copy still runs keeps its lock', hangGuard, async () => {
+  // The first copy's lock lapses; the stalled check puts the job back and this same worker takes
+  // it again while the first copy is still in its batch. When that copy ended, BullMQ's lock
+  // manager (tracking by job id) stopped renewing the second copy too, which then stalled again
+  // until it failed JOB_STALLED (maxStalledCount 1 here makes that the second stall).
+  await withHarness({ attempts: 1 }, async ({ queue, prefix, start }) => {
+    const runs: string[] = [];
+    const errors: string[] = [];
+    const settled = countdown(1);
+    start({
+      maxBatch: 2,
+      maxWaitMs: 20,
+      lockDuration: 1_000,
+      stalledInterval: 250,
+      maxStalledCount: 1,
+      onError: (error) => errors.push(error.message),
+      processBatch: async (jobs) => {
+        runs.push(...jobs.map((job) => `${job.id}${job.rerun ? ' (rerun)' : ''}`));
+        if (runs.length === 1) {
+          await dropLocks(prefix, ['twice']);
+          await sleep(2_500); // the job is put back and fetched again meanwhile
+        } else {
+          await sleep(1_500); // longer than lockDuration: only renewal keeps this copy's lock
+        }
+        return jobs.map(resultFor);
+      },
+      hooks: { onJobFinished: (event) => (event.outcome === 'completed' || event.outcome === 'failed') && settled.tick() },
+    });
+    await enqueueExplainJobs(queue, [explainJobFixture('twice')]);
+    await settled.done;
+    const job = await queue.getJob('twice');
+    assert.equal(await job?.getState(), 'completed', `failedReason: ${job?.failedReason}`);
+    assert.equal(job?.stalledCounter, 1, 'one stall: the lapse');
+    assert.deepEqual(runs, ['twice', 'twice (rerun)']);
+    // Reported once when a renewal round found it lost before the job came back; not at all when the job came back first.
+    assert.ok(errors.filter((message) => /renew/.test(message)).length <= 1, `the lost lock reported at most once: ${errors.join(' | ')}`);
+  });
+});
+
+test('a round of lock renewals that loses locks is reported once', hangGuard, async () => {
+  await withHarness({}, async ({ queue, prefix, start }) => {
+    const errors: string[] = [];
+    const ended = countdown(1);
+    const jobIds = ids('lost', 3);
+    start({
+      maxBatch: 3,
+      maxWaitMs: 100,
+      lockDuration: 1_000,
+      onError: (error) => errors.push(error.message),
+      processBatch: async (jobs) => {
+        await dropLocks(prefix, jobs.map((job) => job.id));
+        await sleep(1_800); // three renewal rounds (every 500 ms) find the locks gone
+        ended.tick();
+        return jobs.map(resultFor);
+      },
+    });
+    await enqueueExplainJobs(queue, jobIds.map(explainJobFixture));
+    await ended.done;
+    const renewalErrors = errors.filter((message) => /renew/.test(message));
+    assert.deepEqual(renewalErrors, ['could not renew the lock of 3 job(s) (lost-0, lost-1, lost-2): they may run again elsewhere']);
+  });
+});
+
+test('failed jobs are kept up to a count: a burst of permanent failures cannot fill Redis', hangGuard, async () => {
+  assert.deepEqual(explainJob.options.removeOnFail, { age: 30 * 24 * 3600, count: maxFailedJobsKept });
+  const bound = 5;
+  await withHarness({ removeOnFail: { age: 30 * 24 * 3600, count: bound } }, async ({ queue, start }) => {
+    const jobIds = ids('f', 12);
+    const failed = countdown(jobIds.length);
+    start({
+      maxBatch: 4,
+      maxWaitMs: 10,
+      processBatch: async (jobs) => jobs.map(() => new PermanentJobError('MODEL_NOT_SERVED', 'no live worker serves mobilenet@v2')),
+      hooks: { onJobFinished: (event) => event.outcome === 'failed' && failed.tick() },
+    });
+    await enqueueExplainJobs(queue, jobIds.map(explainJobFixture));
+    await failed.done;
+    const counts = await queueJobCounts(queue);
+    assert.equal(counts.failed, bound);
+    // The newest failures are the ones kept.
+    assert.equal(await (await queue.getJob('f-11'))?.getState(), 'failed');
+    assert.equal(await queue.getJob('f-0'), undefined);
   });
 });

@@ -2,7 +2,8 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DeferJobError } from './errors/defer-job-error.ts';
 import { type JobDefinition, defaultQueuePrefix } from './job-catalog.ts';
-import { formatFailedReason, jobInvalidCode, parseFailedReason, summariseIssues, toJobFailureError } from './job-failure.ts';
+import { formatFailedReason, isolatingSuspectCode, jobInvalidCode, parseFailedReason, summariseIssues, toJobFailureError } from './job-failure.ts';
+import { LockRenewer } from './lock-renewer.ts';
 import { type BatchReport, MicroBatcher, type ProcessBatch } from './micro-batcher.ts';
 
 /** What `processBatch` sees of a job: validated data, and the attempt it is on. */
@@ -26,7 +27,8 @@ export interface JobFinishedEvent {
   readonly jobId: string;
   /**
    * `retried`: this attempt failed and BullMQ will try again after the backoff. `deferred`: handed
-   * back to the queue for another worker (DeferJobError), no attempt counted.
+   * back to the queue for another worker, no attempt counted: by a DeferJobError, or (code
+   * ISOLATING_SUSPECT) because this worker is running a job that came back from a stall alone.
    */
   readonly outcome: 'completed' | 'failed' | 'retried' | 'deferred';
   /** The failure's (or deferral's) stable code; absent on completed. */
@@ -57,7 +59,7 @@ export interface BatchingWorkerOptions<Data, Result> {
   /** Batches in flight at once (see MicroBatcher); the default concurrency grows with it. */
   readonly maxConcurrentBatches?: number;
   /**
-   * How long a job's lock lasts (ms, default 30 000). BullMQ renews the locks of every held job —
+   * How long a job's lock lasts (ms, default 30 000). The worker renews the locks of every held job —
    * running or waiting for a batch — on a timer every lockDuration / 2. Renewal needs the event
    * loop, so ONE synchronous stretch (an engine call that blocks the loop) must stay well below
    * lockDuration / 2, or the lock lapses, the job is taken as stalled and runs again elsewhere
@@ -71,6 +73,8 @@ export interface BatchingWorkerOptions<Data, Result> {
    * How often a job may be found stalled (its worker died or its lock lapsed) and be run again
    * before BullMQ fails it with JOB_STALLED (default 3; BullMQ's own default is 1). Writes are
    * idempotent by key, so running a job again is safe; failing it would drop an accepted record.
+   * A job back from a stall runs alone (see createBatchingWorker), so a job that kills its worker
+   * collects these stalls by itself and the jobs held beside it when it did are not failed with it.
    */
   readonly maxStalledCount?: number;
   /** Stored on jobs as the worker that processed them. */
@@ -100,7 +104,16 @@ function asError(error: unknown): Error {
  * A BullMQ Worker that processes jobs in batches. BullMQ's open-source Worker hands out jobs one
  * at a time, so the worker runs with concurrency ≈ 2 × maxBatch and each job's processor parks
  * the job in a MicroBatcher; the job's promise settles when its batch has its outcome. Retries,
- * backoff and stalled-job recovery stay BullMQ's.
+ * backoff and stalled-job recovery stay BullMQ's; lock renewal is this worker's (LockRenewer).
+ *
+ * Suspects run alone. A job whose worker died while holding it (OOM, a native crash) or lost its
+ * lock comes back with a stalled count ≥ 1, and so do all the jobs that worker held beside it. If
+ * the job itself killed the worker, running it among others again would kill them again, until
+ * every one of them fails JOB_STALLED. So a job back from a stall is a suspect: the worker stops
+ * fetching, hands every other job it holds that has not started back to the queue (no attempt or
+ * stall counted), waits for its running batches to end, and runs the suspect as a batch of one
+ * while it holds nothing else; jobs that arrive meanwhile (a fetch already under way) are handed
+ * back too. If the suspect kills the worker again, only the suspect collects the stall.
  */
 export function createBatchingWorker<Data, Result>(options: BatchingWorkerOptions<Data, Result>): BatchingWorker {
   const { job: definition, hooks = {}, onError } = options;
@@ -123,44 +136,87 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
     }
   };
 
-  const processor = async (job: Job<Data, Result>, token?: string): Promise<Result> => {
-    // Validated again on receipt: the producer may run another version, or Redis may hold jobs
-    // written by hand. A bad payload cannot get better, so it fails without retries.
-    const parsed = definition.schema.safeParse(job.data as unknown);
-    if (!parsed.success) throw new UnrecoverableError(formatFailedReason(jobInvalidCode, summariseIssues(parsed.error)));
+  // Enough jobs held for every batch in flight plus the one filling.
+  const concurrency = options.concurrency ?? ((options.maxConcurrentBatches ?? 1) + 1) * options.maxBatch;
+  const lockDuration = options.lockDuration ?? 30_000;
+  const locks = new LockRenewer({ lockDuration, extendLocks: (jobIds, tokens, duration) => worker.extendJobLocks(jobIds, tokens, duration), onError });
+
+  // Suspect isolation (see above). `held` counts the jobs inside the processor, hand-backs
+  // included until Redis has taken them back.
+  let held = 0;
+  let suspect: string | undefined; // the id of the job running alone, while it does
+  let wakeIsolation: (() => void) | undefined;
+  const handBack = (suspectId: string) =>
+    new DeferJobError(isolatingSuspectCode, `handed back: job ${suspectId} came back from a stall and runs alone in this worker`, 0);
+
+  const runAlone = async (item: BatchJob<Data>): Promise<Result> => {
+    suspect = item.id;
+    // Fetching stops while any job is held: BullMQ fetches only below its concurrency.
+    worker.concurrency = 1;
     try {
-      return await batcher.submit({
-        id: job.id ?? '',
+      batcher.evict(handBack(item.id));
+      while (held > 1) await new Promise<void>((resolve) => (wakeIsolation = resolve));
+      wakeIsolation = undefined;
+      // The processors of the last batch have returned; BullMQ sends their completions on the
+      // next microtasks. Let those commands go out before the suspect may kill the process.
+      await new Promise((resolve) => setImmediate(resolve));
+      return await batcher.submit(item);
+    } finally {
+      suspect = undefined;
+      worker.concurrency = concurrency;
+    }
+  };
+
+  const processor = async (job: Job<Data, Result>, token?: string): Promise<Result> => {
+    const jobId = job.id ?? '';
+    held++;
+    if (token !== undefined) locks.track(jobId, token);
+    try {
+      // Validated again on receipt: the producer may run another version, or Redis may hold jobs
+      // written by hand. A bad payload cannot get better, so it fails without retries.
+      const parsed = definition.schema.safeParse(job.data as unknown);
+      if (!parsed.success) throw new UnrecoverableError(formatFailedReason(jobInvalidCode, summariseIssues(parsed.error)));
+      const item: BatchJob<Data> = {
+        id: jobId,
         data: parsed.data,
         attempt: job.attemptsMade + 1,
         maxAttempts: job.opts.attempts ?? 1,
         addedAt: job.timestamp,
         rerun: job.attemptsMade > 0 || job.stalledCounter > 0,
-      });
-    } catch (error) {
-      if (!(error instanceof DeferJobError)) throw toJobFailureError(error);
-      // moveToDelayed counts no attempt; DelayedError tells BullMQ the job has been moved.
-      await job.moveToDelayed(Date.now() + error.delayMs, token);
-      finished({ jobId: job.id ?? '', outcome: 'deferred', code: error.code });
-      throw new DelayedError();
+      };
+      try {
+        if (suspect !== undefined) throw handBack(suspect);
+        if (job.stalledCounter >= 1) return await runAlone(item);
+        return await batcher.submit(item);
+      } catch (error) {
+        if (!(error instanceof DeferJobError)) throw toJobFailureError(error);
+        // moveToDelayed counts no attempt; DelayedError tells BullMQ the job has been moved.
+        await job.moveToDelayed(Date.now() + error.delayMs, token);
+        finished({ jobId, outcome: 'deferred', code: error.code });
+        throw new DelayedError();
+      }
+    } finally {
+      if (token !== undefined) locks.untrack(jobId, token);
+      held--;
+      if (held <= 1) wakeIsolation?.();
     }
   };
 
   const worker = new Worker<Data, Result>(definition.queueName, processor, {
     connection: options.connection,
     prefix: options.prefix ?? defaultQueuePrefix,
-    // Enough jobs held for every batch in flight plus the one filling.
-    concurrency: options.concurrency ?? ((options.maxConcurrentBatches ?? 1) + 1) * options.maxBatch,
-    lockDuration: options.lockDuration ?? 30_000,
+    concurrency,
+    lockDuration,
+    // BullMQ's lock manager tracks held jobs by id only and loses the renewal of a job's second
+    // copy when the first ends; LockRenewer tracks id and token.
+    skipLockRenewal: true,
     ...(options.stalledInterval === undefined ? {} : { stalledInterval: options.stalledInterval }),
     maxStalledCount: options.maxStalledCount ?? 3,
     ...(options.name === undefined ? {} : { name: options.name }),
   });
+  locks.start();
 
   worker.on('error', onError);
-  worker.on('lockRenewalFailed', (jobIds) =>
-    onError(new Error(`could not renew the lock of ${jobIds.length} job(s) (${jobIds.slice(0, 5).join(', ')}): they may run again elsewhere`)),
-  );
   worker.on('completed', (job) => finished({ jobId: job.id ?? '', outcome: 'completed' }));
   worker.on('failed', (job, error) => {
     if (job === undefined) return; // a stalled job failed by the stalled checker: not one this worker ran
@@ -178,6 +234,7 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
         // batcher), then closes the connections the worker made.
         batcher.drain();
         await worker.close();
+        locks.stop();
         await batcher.close();
       })();
       return closing;

@@ -1,11 +1,12 @@
 export { closeConnection, closeConnections, connectionReady, createProducerConnection, createWorkerConnection, type ConnectionErrorListener, type ConnectionOptions } from './connections.ts';
 export { createExplainQueue, enqueueExplainJobs, type ExplainQueue, type ExplainQueueOptions } from './explain-queue.ts';
-export { defaultQueuePrefix, explainJob, type JobDefinition, type RetryAndRetentionOptions } from './job-catalog.ts';
+export { defaultQueuePrefix, explainJob, maxFailedJobsKept, type JobDefinition, type RetryAndRetentionOptions } from './job-catalog.ts';
 export {
   batchFailedCode,
   errorCode,
   formatFailedReason,
   isPermanent,
+  isolatingSuspectCode,
   jobFailedCode,
   jobInvalidCode,
   jobStalledCode,

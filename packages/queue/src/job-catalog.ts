@@ -25,6 +25,14 @@ export const defaultQueuePrefix = 'gradcam';
 const hour = 3600;
 const day = 24 * hour;
 
+/**
+ * The most failed explain jobs kept (the newest; older ones are removed as new ones fail). Each
+ * costs Redis about 2.6 KB (reason, stack, data), so at most ~260 MB: a burst of permanent
+ * failures (a fleet started with the wrong model version) must not fill a Redis that runs with
+ * `noeviction`, where a full Redis refuses ingest's adds (503). Size Redis for it.
+ */
+export const maxFailedJobsKept = 100_000;
+
 export const explainJob: JobDefinition<ExplainJob> = {
   queueName: explainQueueName,
   jobName: 'explain',
@@ -37,8 +45,9 @@ export const explainJob: JobDefinition<ExplainJob> = {
     // Completed jobs answer status queries and, while kept, make a resubmitted id a no-op.
     // The manifest in storage stays the durable record after they are trimmed.
     removeOnComplete: { age: 3 * day, count: 50_000 },
-    // Failed jobs are the dead-letter record (reason, stack, attempts): kept by age only, so a
-    // burst of failures cannot push out the evidence of an older one.
-    removeOnFail: { age: 30 * day },
+    // Failed jobs are the dead-letter record (reason, stack, attempts): kept 30 days, but never
+    // more than maxFailedJobsKept, so a burst of failures bounds Redis memory. A burst bigger than
+    // that pushes out the evidence of older failures; the failure metrics keep their counts.
+    removeOnFail: { age: 30 * day, count: maxFailedJobsKept },
   },
 };

@@ -16,6 +16,11 @@ export const batchFailedCode = 'BATCH_FAILED';
 export const jobFailedCode = 'JOB_FAILED';
 /** BullMQ gave up on a job whose worker kept losing its lock (crash, blocked event loop). */
 export const jobStalledCode = 'JOB_STALLED';
+/**
+ * Not a failure: the code of a job handed back to the queue (outcome `deferred`, no attempt
+ * counted) because its worker was running a job back from a stall alone.
+ */
+export const isolatingSuspectCode = 'ISOLATING_SUSPECT';
 
 export interface JobFailure {
   readonly code: string;

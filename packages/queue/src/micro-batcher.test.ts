@@ -166,3 +166,31 @@ test('rejects nonsensical settings', () => {
   assert.throws(() => new MicroBatcher({ maxBatch: 1.5, maxWaitMs: 1, processBatch }), RangeError);
   assert.throws(() => new MicroBatcher({ maxBatch: 1, maxWaitMs: -1, processBatch }), RangeError);
 });
+
+test('evict() rejects the items waiting for a batch, leaves the running batch alone, and the batcher goes on', async () => {
+  let release!: () => void;
+  const running = new Promise<void>((resolve) => (release = resolve));
+  const batches: number[][] = [];
+  const batcher = new MicroBatcher<number, number>({
+    maxBatch: 2,
+    maxWaitMs: hour, // only a full batch, evict() or close() moves anything here
+    processBatch: async (items) => {
+      batches.push([...items]);
+      if (batches.length === 1) await running;
+      return items;
+    },
+  });
+  const first = [batcher.submit(1), batcher.submit(2)];
+  const waiting = [batcher.submit(3)].map((p) => p.then(() => 'resolved', (error: unknown) => error));
+  const reason = new Error('handed back');
+  assert.equal(batcher.evict(reason), 1);
+  assert.equal(batcher.pending, 0);
+  assert.deepEqual(await Promise.all(waiting), [reason]);
+  release();
+  assert.deepEqual(await Promise.all(first), [1, 2]);
+  await batcher.onIdle();
+  assert.deepEqual(await Promise.all([batcher.submit(4), batcher.submit(5)]), [4, 5]);
+  assert.deepEqual(batches, [[1, 2], [4, 5]]);
+  assert.equal(batcher.evict(reason), 0);
+  await batcher.close();
+});

@@ -87,6 +87,21 @@ export class MicroBatcher<Item, Result> {
     this.#schedule();
   }
 
+  /**
+   * Takes every item still waiting for a batch out of the batcher and rejects it with `reason`;
+   * items of running batches are not touched. Returns how many were taken out.
+   */
+  evict(reason: unknown): number {
+    const evicted = this.#pending;
+    this.#pending = [];
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerFired = false;
+    for (const entry of evicted) entry.reject(reason);
+    if (this.#running === 0) this.#notifyIdle();
+    return evicted.length;
+  }
+
   /** Resolves when nothing is pending and no batch is running. */
   onIdle(): Promise<void> {
     if (this.#running === 0 && this.#pending.length === 0) return Promise.resolve();

@@ -88,7 +88,7 @@ export const workerMetrics = {
     stageBuckets,
     ['stage'],
   ),
-  jobs: counter('gradcam_worker_jobs_total', 'Jobs finished by this worker process, by outcome (completed, failed, retried, deferred: handed on to a worker serving the model version it wants).', ['outcome']),
+  jobs: counter('gradcam_worker_jobs_total', 'Jobs finished by this worker process, by outcome (completed, failed, retried, deferred: handed back to the queue with no attempt counted, for a worker serving the model version it wants or while this one runs a job back from a stall alone).', ['outcome']),
   backendInfo: gauge('gradcam_worker_backend_info', 'Always 1; labels name the TensorFlow.js backend and model this process runs.', ['backend', 'model']),
 } as const;
 

@@ -35,10 +35,47 @@ test('a quiet spell longer than the window empties it; timestamps from the past 
   assert.equal(rate.events(30 * minute), 0);
   rate.record(30 * minute);
   rate.record(29 * minute);
-  // Counting begins again at 30 min, as for a fresh stream: two events in the newest bucket, one
-  // bucket at least (no longer 2 / 9.5 min, as if the window had seen the quiet spell's traffic).
+  // Both count in the newest bucket. Two events a minute apart after a 29 min quiet spell are
+  // plausible as sparse traffic (one per spell), so the spell counts as covered: 2 over the
+  // window's span (9.5 min), not 2 over one bucket (240/h) as for a fresh stream.
   assert.equal(rate.events(30 * minute), 2);
-  assert.equal(rate.ratePerHour(30 * minute), 240);
+  assert.equal(rate.ratePerHour(30 * minute), (2 / 9.5) * 60);
+});
+
+test('events a window or more apart are read at about one per quiet spell, not as a fresh stream each time', () => {
+  // Each one finds the window empty. Read from its own first event, one event counted as one per
+  // 30 s bucket (120/h), whatever the traffic: a budget of K = 10/h reviewed 15 of 192 events of a
+  // model seen every 15 min.
+  const rate = new SlidingWindowRate(10 * minute);
+  for (let t = 0; t <= 2 * 60 * minute; t += 15 * minute) rate.record(t);
+  const lone = rate.ratePerHour(2 * 60 * minute) as number;
+  assert.ok(lone >= 6 && lone <= 6.4, `one event after a 15 min spell: ${lone}/h`);
+  // A batch decided at one instant is one arrival: 8 over the spell, ~50/h (was 960/h).
+  for (let i = 0; i < 8; i++) rate.record(3 * 60 * minute);
+  const batch = rate.ratePerHour(3 * 60 * minute) as number;
+  assert.ok(batch >= 48 && batch <= 51, `a batch of 8 after a spell: ${batch}/h`);
+  // A second event a minute later is still plausible as sparse traffic.
+  rate.record(3 * 60 * minute + minute);
+  assert.ok((rate.ratePerHour(3 * 60 * minute + minute) as number) < 60);
+});
+
+test('traffic back after a quiet spell is read as a fresh stream as soon as it comes too fast for sparse traffic', () => {
+  // The quiet spell stops counting once the events after the first instant have under a 1/1000
+  // chance at one per spell: at 10 events/s from the second event (0.1 s), 1 s apart from the third.
+  for (const [gap, freshFrom] of [[second / 10, 2], [second, 3]] as const) {
+    const rate = new SlidingWindowRate(10 * minute);
+    const fresh = new SlidingWindowRate(10 * minute);
+    rate.record(0);
+    const resume = 60 * minute;
+    for (let i = 0; i < 30; i++) {
+      const t = resume + i * gap;
+      rate.record(t);
+      fresh.record(t);
+      const [measured, expected] = [rate.ratePerHour(t) as number, fresh.ratePerHour(t) as number];
+      if (i + 1 >= freshFrom) assert.equal(measured, expected, `${gap} ms apart, event ${i + 1}`);
+      else assert.ok(measured < expected / 10, `${gap} ms apart, event ${i + 1}: ${measured}/h, fresh ${expected}/h`);
+    }
+  }
 });
 
 test('traffic back after a pause of a window or more is measured from its own first events', () => {

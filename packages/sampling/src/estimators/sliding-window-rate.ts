@@ -2,6 +2,8 @@ const hourMs = 3_600_000;
 
 /** Events after the first instant after which the time since it measures the rate (see `recent`). */
 const settledEvents = 20;
+/** ln of the chance below which events after a quiet spell are taken for traffic back, not one more sparse event. */
+const logImplausible = Math.log(1e-3);
 
 /**
  * Events per hour over the last `windowMs`, from a ring of bucket counts: O(1) per event (plus the
@@ -11,7 +13,9 @@ const settledEvents = 20;
  *
  * Two kinds of gap restart the measure rather than bend it: traffic that comes back to an empty
  * window (a pause of a window or more) is measured as a fresh stream, from its own first events,
- * not over a whole window it was absent from most of; and a timestamp more than a window behind
+ * not over a whole window it was absent from most of, as soon as those events come too fast to
+ * be one more event of sparse traffic (until then the quiet spell counts as covered: a model
+ * whose events are a window or more apart is read at about one per spell); and a timestamp more than a window behind
  * the newest bucket is a clock that was set back (an earlier stamp was ahead, a worker clock that
  * NTP corrected), so the window's clock is rebased onto it instead of every later event landing
  * in the newest bucket until real time caught up with the stamp.
@@ -30,9 +34,19 @@ export class SlidingWindowRate {
   private firstAt = Number.NaN;
   /** Events recorded at `firstAt` itself: a worker decides a whole batch at one timestamp. */
   private atFirst = 0;
+  /** The latest event's instant, in window time; NaN before the first. Queries do not move it. */
+  private lastEventAt = Number.NaN;
+  /**
+   * The quiet spell before `firstAt` (since the event before it, at most a window), counted as
+   * time covered while the events since are plausible at about one per spell; 0 for the first
+   * event ever (nothing is known of the time before it) and once they are not (`checkQuietSpell`).
+   */
+  private quietBefore = 0;
+  private readonly windowMs: number;
 
   constructor(windowMs: number, buckets = 20) {
     if (!(windowMs > 0 && Number.isFinite(windowMs))) throw new RangeError(`windowMs must be > 0, got ${windowMs}`);
+    this.windowMs = windowMs;
     this.bucketMs = windowMs / buckets;
     this.counts = new Float64Array(buckets);
   }
@@ -43,14 +57,20 @@ export class SlidingWindowRate {
     // Either way counting begins again here; with the old first instant kept, the time since it
     // would count as fully covered and the rate read as the few new events over a whole window
     // (621/h 10 s into 10 events/s after a 12 h pause, where a fresh count reads 35,640/h).
+    // The quiet spell before it is kept too: a model whose events come more than a window apart
+    // always finds the window empty, and read as one event per bucket it counted ≥ 120/h whatever
+    // its traffic (1 event / 15 min at K = 10/h: 15 of 192 reviewed; 191 with the spell counted).
     if (this.sum === 0) {
       this.firstAt = now;
       this.atFirst = 0;
+      this.quietBefore = Number.isNaN(this.lastEventAt) ? 0 : Math.min(this.windowMs, Math.max(0, now - this.lastEventAt));
     }
+    if (!(now <= this.lastEventAt)) this.lastEventAt = now;
     if (now === this.firstAt) this.atFirst += 1;
     const slot = this.current % this.counts.length;
     this.counts[slot] = (this.counts[slot] as number) + 1;
     this.sum += 1;
+    if (this.quietBefore > 0 && now !== this.firstAt) this.checkQuietSpell(now);
   }
 
   /** Events in the window at `now`. */
@@ -87,11 +107,30 @@ export class SlidingWindowRate {
     // bucket several times over). The first instant's own events are left out: they mark when
     // counting began (a whole batch decided at one timestamp would otherwise claim a rate of
     // its size per millisecond).
+    // Traffic back after a quiet spell counts that spell as covered too, for as long as its events
+    // are plausible at one per spell (`quietBefore`, see `record`): a lone event, or a batch at
+    // one instant, is then read as one per spell and not as a fresh stream's first bucket.
     const since = now - this.firstAt;
     const after = this.sum - this.atFirst;
     if (since < span && after >= settledEvents && since > 0) return { events, perHour: (after / since) * hourMs };
-    const covered = Math.min(span, Math.max(this.bucketMs, since));
+    const covered = Math.min(span, Math.max(this.bucketMs, since, this.quietBefore));
     return { events, perHour: (events / covered) * hourMs };
+  }
+
+  /**
+   * Drops the quiet spell from the time covered once the events after the first instant are
+   * implausible for traffic of one event per spell: `after` of them within `since` of it, whose
+   * Poisson chance (mean since / quietBefore) is below 1/1000. Traffic back at 10 events/s is
+   * read as a fresh stream from its second event (0.1 s after a 10 min spell: 1.7e-4), as before;
+   * events 1 s apart from the third. Sticky until the window empties again.
+   */
+  private checkQuietSpell(now: number): void {
+    const after = this.sum - this.atFirst;
+    const mean = Math.abs(now - this.firstAt) / this.quietBefore;
+    // mean^after / after! bounds the chance of ≥ after events from above (it is that term × e^mean).
+    let logChance = after * Math.log(mean);
+    for (let i = 2; i <= after && logChance >= logImplausible; i++) logChance -= Math.log(i);
+    if (logChance < logImplausible) this.quietBefore = 0;
   }
 
   /** Moves the window to `at` and returns it in window time (at + offset). */

@@ -63,6 +63,29 @@ test('the rate right after a pause reads the new traffic, not the new events ove
   assert.ok(Math.abs(rate / 36_000 - 1) <= 0.2, `${rate.toFixed(0)}/h 10 s after the pause (truth 36,000/h)`);
 });
 
+test('a model whose events come more than a window apart gets about all of them reviewed when its traffic is below K', () => {
+  // Each event finds the rate window empty. Read as a fresh stream's first bucket (≥ 120/h), such a
+  // model was given a share K / 120 however little traffic it had: over 48 h, K = 10/h with one
+  // event every 15 min reviewed 15 of 192 (191 before the window restarted on a pause), and
+  // batches of 8 every 15 min at K = 100/h 9.0 an hour of 32.
+  const run = (k: number, everyMs: number, batch: number, seed: number) => {
+    const policy = budget({ reviewsPerHour: k });
+    const random = seededRandom(seed);
+    let events = 0;
+    let reviews = 0;
+    for (let t = t0; t < t0 + 48 * hour; t += everyMs) {
+      for (let b = 0; b < batch; b++, events++) if (decide(policy, random, `e${events}`, t)) reviews++;
+    }
+    return { events, reviews };
+  };
+  for (const [k, every] of [[10, 15 * minute], [10, 11 * minute], [30, 12 * minute]] as const) {
+    const { events, reviews } = run(k, every, 1, 9);
+    assert.ok(reviews >= 0.9 * events, `K = ${k}/h, one event every ${every / minute} min: ${reviews} of ${events} reviewed`);
+  }
+  const { events, reviews } = run(100, 15 * minute, 8, 10);
+  assert.ok(Math.abs(reviews / events - 1) <= 0.1, `K = 100/h, 8 every 15 min: ${(reviews / 48).toFixed(1)} reviews/h of ${events / 48}/h`);
+});
+
 test("a model whose only earlier event is a day old decides as a fresh one: the histogram's weight is decayed to now", () => {
   // With the fleet's threshold and the fleet's rate given, only the histogram's weight differs.
   // Counted from its first event, one event 24 h old made two weigh 16,777,217: the model looked

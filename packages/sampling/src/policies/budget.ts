@@ -156,7 +156,8 @@ export function budget(options: BudgetOptions): BudgetPolicy {
       // While the histogram is young every event moves its quantiles a lot: recompute on each one,
       // or the first second's threshold (made from a handful of events) stands for a second.
       // The same while the rate is young: traffic back after a pause of a window or more is
-      // measured afresh, its first estimates (one event over a bucket: 120/h) far below the truth;
+      // measured afresh, its first estimates (the first event alone reads as one per quiet spell,
+      // 6/h; the next few as a fresh stream's first bucket) far below the truth;
       // a threshold made from the first event's share of 1 let everything through for a second.
       // Young by the histogram's weight decayed to now, so also after a pause long enough to
       // forget the past. Time since the last recompute counts either way: a clock set back is time passing too.

@@ -270,3 +270,57 @@ test('a decision kept by a worker from before the claim (no uncounted mark) is n
     await close();
   }
 });
+
+/** Evals the server ran since the last CONFIG RESETSTAT (one server per test file, tests in order). */
+async function evals(): Promise<number> {
+  const line = (await redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_eval:'));
+  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+}
+
+test('one image costs two scripts: the claim before the manifest and recorded(), which claims and counts at once', async () => {
+  // recorded() claimed again in a script of its own, then counted in another: three per image.
+  const id = 'round-trips-1';
+  const { sampler, counts, close } = await setUp(id);
+  try {
+    await redis.config('RESETSTAT');
+    const kept = await sampler.claim(id, skipped);
+    await sampler.recorded(kept, item(id, kept));
+    assert.equal(await evals(), 2);
+    assert.deepEqual(await counts(), { decisions: { 'm|skip|below-threshold': '1' }, traffic: 1, pooled: 0 });
+    // A retry's recorded(): one more script, nothing counted again.
+    await sampler.recorded(kept, item(id, kept));
+    assert.equal(await evals(), 3);
+    assert.equal((await counts()).traffic, 1);
+  } finally {
+    await close();
+  }
+});
+
+test('a run recording a decision other than the one the job keeps counts and queues the one kept, once', async () => {
+  // Its manifest built from its own decision (an older worker's run, or a claim it did not make):
+  // the script finds another decision kept and counts nothing, and the kept one is counted in a
+  // second round trip. One the worker cannot read is left there, and the run's own is counted.
+  const unreadable = JSON.stringify({ sampled: 'maybe' });
+  for (const [claimed, expected] of [[sampled, sampled], [unreadable, skipped]] as const) {
+    const id = `other-${typeof claimed === 'string' ? 'unreadable' : 'sampled'}`;
+    const { sampler, keys, pool, counts, close } = await setUp(id);
+    try {
+      if (typeof claimed === 'string') await redis.hset(keys.explainJob(id), { 'gradcam:review': claimed, 'gradcam:review-uncounted': '1' });
+      else await sampler.claim(id, claimed);
+      await redis.config('RESETSTAT');
+      await sampler.recorded(skipped, item(id, skipped));
+      // The pool's add is a script of its own.
+      assert.equal(await evals(), expected.sampled ? 3 : 2);
+      const { decisions, traffic, pooled } = await counts();
+      assert.deepEqual(decisions, { [`m|${expected.sampled ? 'review' : 'skip'}|${expected.reason}`]: '1' });
+      assert.equal(traffic, 1);
+      assert.equal(pooled, expected.sampled ? 1 : 0);
+      assert.equal((await pool.get(id))?.sampling.sampled, expected.sampled ? true : undefined);
+      assert.equal(await redis.hexists(keys.explainJob(id), 'gradcam:review-uncounted'), 0);
+      await sampler.recorded(skipped, item(id, skipped));
+      assert.equal((await counts()).traffic, 1, 'a retry counts nothing again');
+    } finally {
+      await close();
+    }
+  }
+});

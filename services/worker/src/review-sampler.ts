@@ -52,7 +52,8 @@ export interface ReviewSampler {
   /**
    * After the manifest is stored: claim the decision (as `claim`), count the decision kept and the
    * traffic, queue the item when the decision kept is sampled. Each job is counted once, however
-   * often it runs, and what is queued is what the job keeps, whichever run gets here.
+   * often it runs, and what is queued is what the job keeps, whichever run gets here. One round
+   * trip (claim and count in one script) unless the job keeps a decision other than `decision`.
    */
   recorded(decision: ReviewSampling, item: ReviewItem): Promise<void>;
   close(): void;
@@ -89,21 +90,37 @@ return redis.call('HGET', KEYS[1], '${decisionField}')
 `;
 
 /**
- * Counts the decision kept on the job (KEYS[1]) unless a run already did. A job hash that does not
- * exist is not created (only counted): it is BullMQ's key.
- * KEYS: job, traffic, decisions, thresholds, class traffic. ARGV: traffic TTL s, decision field,
- * model, threshold field ('' for none: the model's field is deleted, so a policy replaced by one
- * without a budget leaves no old threshold behind), predicted class.
+ * `claimOnce` and the count in one round trip, after the manifest: keeps the decision (ARGV[1]) on
+ * the job (KEYS[1]) unless one is there, and counts the decision kept unless a run already did.
+ * Returns { state, decision kept } (nil for the decision without a job hash), state being
+ * 'counted'; 'done' (counted before, by this run's retry or another run); or 'other': the job
+ * keeps another decision, not counted, since the counts name the decision and its threshold and
+ * formatting them from JSON here would duplicate (and round differently from) the worker's; the
+ * caller counts that one with ARGV[2] = '1' (count whichever decision is given: one the job
+ * keeps, or this run's where it cannot read the one kept). Rare: the run records what it claimed.
+ * A job hash that does not exist is not created (only counted): it is BullMQ's key.
+ * KEYS: job, traffic, decisions, thresholds, class traffic. ARGV: decision, count anyway, traffic
+ * TTL s, decision field, model, threshold field ('' for none: the model's field is deleted, so a
+ * policy replaced by one without a budget leaves no old threshold behind), predicted class.
  */
-const countOnce = `
-if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HDEL', KEYS[1], '${uncountedField}') == 0 then return 0 end
+const recordOnce = `
+local kept = false
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  kept = ARGV[1]
+  if redis.call('HSETNX', KEYS[1], '${decisionField}', ARGV[1]) == 0 then
+    kept = redis.call('HGET', KEYS[1], '${decisionField}')
+    if redis.call('HEXISTS', KEYS[1], '${uncountedField}') == 0 then return {'done', kept} end
+    if kept ~= ARGV[1] and ARGV[2] ~= '1' then return {'other', kept} end
+    redis.call('HDEL', KEYS[1], '${uncountedField}')
+  end
+end
 redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
-redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
-redis.call('EXPIRE', KEYS[5], ARGV[1])
-redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[3], ARGV[4]) else redis.call('HDEL', KEYS[4], ARGV[3]) end
-return 1
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
+redis.call('EXPIRE', KEYS[5], ARGV[3])
+redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], ARGV[6]) else redis.call('HDEL', KEYS[4], ARGV[5]) end
+return {'counted', kept}
 `;
 
 /**
@@ -181,14 +198,35 @@ export function createReviewSampler(options: {
   };
   const fleetThreshold = (model: string): number | undefined => fleetThresholds.get(model);
   const policy = parseReviewPolicy(options.policy, { trafficRate, classTraffic, fleetThreshold });
-  const claim = async (inferenceId: string, decision: ReviewSampling): Promise<ReviewSampling> => {
-    const raw = JSON.stringify(decision);
-    const kept: unknown = await redis.eval(claimOnce, 1, keys.explainJob(inferenceId), raw);
-    if (typeof kept !== 'string' || kept === raw) return decision;
+  /** The decision a job keeps (`raw`, as stored), or `own` where it is this one or one this worker cannot read. */
+  const keptDecision = (raw: unknown, own: ReviewSampling): ReviewSampling => {
+    if (typeof raw !== 'string' || raw === JSON.stringify(own)) return own;
     // One this worker cannot read (another version wrote it) is left there, and this run's used,
     // as `earlier` has it decided again.
-    const parsed = reviewSamplingSchema.safeParse(parseJson(kept));
-    return parsed.success ? parsed.data : decision;
+    const parsed = reviewSamplingSchema.safeParse(parseJson(raw));
+    return parsed.success ? parsed.data : own;
+  };
+  const claim = async (inferenceId: string, decision: ReviewSampling): Promise<ReviewSampling> =>
+    keptDecision(await redis.eval(claimOnce, 1, keys.explainJob(inferenceId), JSON.stringify(decision)), decision);
+  /** Runs `recordOnce` for `decision`; see there for the reply. */
+  const record = async (decision: ReviewSampling, item: ReviewItem, anyway: boolean): Promise<readonly [string, unknown]> => {
+    const minute = Math.floor(item.sampledAt / minuteMs);
+    return (await redis.eval(
+      recordOnce,
+      5,
+      keys.explainJob(item.inferenceId),
+      keys.reviewTraffic(item.model, minute),
+      keys.reviewDecisions,
+      keys.reviewThresholds,
+      keys.reviewClassTraffic(item.model, minute),
+      JSON.stringify(decision),
+      anyway ? '1' : '',
+      (trafficMinutes + 2) * 60,
+      `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`,
+      item.model,
+      decision.threshold === undefined ? '' : formatReviewThreshold(decision.threshold, now()),
+      String(item.predictedClass),
+    )) as [string, unknown];
   };
   return {
     fleetRate: trafficRate,
@@ -214,25 +252,13 @@ export function createReviewSampler(options: {
     },
     decide: (input) => decideReview(policy, input),
     async recorded(decision, item) {
-      // Claimed again (a no-op for the run that claimed before its manifest): a run that did not
-      // claim, or lost, counts and queues the decision the job keeps, not its own. Its own
-      // "sampled" queued an item the job's decision said was not, and the other way round.
-      const kept = await claim(item.inferenceId, decision);
-      const minute = Math.floor(item.sampledAt / minuteMs);
-      await redis.eval(
-        countOnce,
-        5,
-        keys.explainJob(item.inferenceId),
-        keys.reviewTraffic(item.model, minute),
-        keys.reviewDecisions,
-        keys.reviewThresholds,
-        keys.reviewClassTraffic(item.model, minute),
-        (trafficMinutes + 2) * 60,
-        `${item.model}|${kept.sampled ? 'review' : 'skip'}|${kept.reason}`,
-        item.model,
-        kept.threshold === undefined ? '' : formatReviewThreshold(kept.threshold, now()),
-        String(item.predictedClass),
-      );
+      // Claimed again, in the same script as the count (one round trip; a no-op claim for the run
+      // that claimed before its manifest): a run that did not claim, or lost, counts and queues the
+      // decision the job keeps, not its own. Its own "sampled" queued an item the job's decision
+      // said was not, and the other way round.
+      const [state, raw] = await record(decision, item, false);
+      const kept = keptDecision(raw, decision);
+      if (state === 'other') await record(kept, item, true);
       // Idempotent (the item is added once), so a retry that failed after counting still queues it.
       if (kept.sampled) await pool.add(kept === decision ? item : { ...item, sampling: kept });
     },

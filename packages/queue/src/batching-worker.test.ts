@@ -399,6 +399,28 @@ test('a job back from a stall runs alone: the jobs held beside it are handed bac
   });
 });
 
+test('a job back from a stall runs at once: its batch of one does not wait maxWaitMs for batch-mates that cannot come', hangGuard, async () => {
+  await withHarness({ attempts: 1 }, async ({ queue, prefix, start }) => {
+    await enqueueExplainJobs(queue, [explainJobFixture('suspect')]);
+    await producer.hset(`${prefix}:${explainJob.queueName}:suspect`, 'stc', 1);
+    const completed = countdown(1);
+    const startedAt = performance.now();
+    let ranAfterMs = Number.NaN;
+    start({
+      maxBatch: 4,
+      maxWaitMs: 5_000,
+      processBatch: async (jobs) => {
+        ranAfterMs = performance.now() - startedAt;
+        return jobs.map(resultFor);
+      },
+      hooks: { onJobFinished: (event) => event.outcome === 'completed' && completed.tick() },
+    });
+    await completed.done;
+    // Waiting for batch-mates would start it ≥ 5 000 ms after the worker; the bound is generous for a loaded machine.
+    assert.ok(ranAfterMs < 2_500, `the suspect's batch started ${Math.round(ranAfterMs)} ms after the worker, not after maxWaitMs`);
+  });
+});
+
 /** Deletes jobs' locks at once, as their expiry would after a blocked event loop or a lost connection. */
 const dropLocks = (prefix: string, jobIds: readonly string[]) => producer.del(...jobIds.map((jobId) => `${prefix}:${explainJob.queueName}:${jobId}:lock`));
 

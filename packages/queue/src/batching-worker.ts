@@ -160,7 +160,11 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
       // The processors of the last batch have returned; BullMQ sends their completions on the
       // next microtasks. Let those commands go out before the suspect may kill the process.
       await new Promise((resolve) => setImmediate(resolve));
-      return await batcher.submit(item);
+      // A batch of one at once: no batch-mate can come while the suspect is held (this worker
+      // fetches nothing meanwhile), so waiting maxWaitMs for them would only idle the worker.
+      const result = batcher.submit(item);
+      batcher.flush();
+      return await result;
     } finally {
       suspect = undefined;
       worker.concurrency = concurrency;

@@ -194,3 +194,39 @@ test('evict() rejects the items waiting for a batch, leaves the running batch al
   assert.equal(batcher.evict(reason), 0);
   await batcher.close();
 });
+
+test('flush() sends the items pending now without waiting maxWaitMs; items submitted later wait as usual', async () => {
+  let release!: () => void;
+  const running = new Promise<void>((resolve) => (release = resolve));
+  const batches: number[][] = [];
+  const batcher = new MicroBatcher<number, number>({
+    maxBatch: 2,
+    maxWaitMs: hour, // only a full batch, flush() or close() moves anything here
+    processBatch: async (items) => {
+      batches.push([...items]);
+      if (batches.length === 1) await running;
+      return items;
+    },
+  });
+  const first = [batcher.submit(1), batcher.submit(2)]; // a full batch: runs, and holds the only slot
+  const flushed = [batcher.submit(3), batcher.submit(4), batcher.submit(5)];
+  batcher.flush(); // no slot free yet: sent once the running batch ends
+  const rider = batcher.submit(6); // after flush(), but it fills the flushed 5's batch
+  await sleep(20);
+  assert.deepEqual(batches, [[1, 2]]);
+  release();
+  assert.deepEqual(await Promise.all([...first, ...flushed, rider]), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(batches, [[1, 2], [3, 4], [5, 6]]);
+  batcher.flush(); // nothing pending: a no-op, the next item waits as usual
+  const later = batcher.submit(7);
+  await sleep(20);
+  assert.equal(batcher.pending, 1);
+  batcher.flush();
+  assert.equal(await later, 7);
+  const last = batcher.submit(8);
+  await sleep(20);
+  assert.equal(batcher.pending, 1, 'a flush covers the items pending when it was called, no later ones');
+  await batcher.close();
+  assert.equal(await last, 8);
+  assert.deepEqual(batches, [[1, 2], [3, 4], [5, 6], [7], [8]]);
+});

@@ -51,6 +51,8 @@ export class MicroBatcher<Item, Result> {
   readonly #maxConcurrent: number;
   #timer: NodeJS.Timeout | undefined;
   #timerFired = false;
+  /** The first this-many pending items were flushed: they go as soon as a slot is free. */
+  #flushed = 0;
   #draining = false;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -88,6 +90,17 @@ export class MicroBatcher<Item, Result> {
   }
 
   /**
+   * Sends the items pending now without waiting for `maxWaitMs`, in batches of up to `maxBatch`,
+   * as soon as a batch slot is free. Items submitted later wait as usual, unless they fit in the
+   * last of those batches. For a caller that knows no batch-mates can come, such as a worker
+   * running one job alone.
+   */
+  flush(): void {
+    this.#flushed = this.#pending.length;
+    this.#schedule();
+  }
+
+  /**
    * Takes every item still waiting for a batch out of the batcher and rejects it with `reason`;
    * items of running batches are not touched. Returns how many were taken out.
    */
@@ -97,6 +110,7 @@ export class MicroBatcher<Item, Result> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerFired = false;
+    this.#flushed = 0;
     for (const entry of evicted) entry.reject(reason);
     if (this.#running === 0) this.#notifyIdle();
     return evicted.length;
@@ -128,7 +142,7 @@ export class MicroBatcher<Item, Result> {
       }
       const { maxBatch, maxWaitMs } = this.#options;
       const waited = performance.now() - head.arrivedAt;
-      if (!(this.#draining || this.#timerFired || this.#pending.length >= maxBatch || waited >= maxWaitMs)) {
+      if (!(this.#draining || this.#timerFired || this.#flushed > 0 || this.#pending.length >= maxBatch || waited >= maxWaitMs)) {
         // Armed only while a slot is free, for the current head; the head cannot change until a batch starts.
         this.#timer ??= setTimeout(() => {
           this.#timer = undefined;
@@ -142,7 +156,9 @@ export class MicroBatcher<Item, Result> {
       this.#timerFired = false;
       // Counted before processBatch runs, so nothing it triggers can exceed the limit.
       this.#running++;
-      void this.#run(this.#pending.splice(0, maxBatch));
+      const batch = this.#pending.splice(0, maxBatch);
+      this.#flushed = Math.max(0, this.#flushed - batch.length);
+      void this.#run(batch);
     }
   }
 

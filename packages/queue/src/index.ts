@@ -16,6 +16,7 @@ export {
 export { countedJobStates, queueDepth, queueJobCounts, workerCount, type CountedJobState, type JobCounts } from './queue-counts.ts';
 export { jobStatus, type JobStatus } from './job-status.ts';
 export { redisCall } from './queue-availability.ts';
+export { trimFailedJobs, type TrimFailedJobsOptions } from './trim-failed-jobs.ts';
 export { MicroBatcher, type BatchOutcome, type BatchReport, type MicroBatcherOptions, type ProcessBatch } from './micro-batcher.ts';
 export {
   createBatchingWorker,

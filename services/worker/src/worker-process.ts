@@ -1,6 +1,6 @@
 import type { WorkerConfig } from '@gradcam/config';
 import type { ExplainJobResult } from '@gradcam/contracts';
-import { type BatchJob, closeConnections, createBatchingWorker, createWorkerConnection, explainJob } from '@gradcam/queue';
+import { type BatchJob, closeConnections, createBatchingWorker, createWorkerConnection, explainJob, maxFailedJobsKept, trimFailedJobs } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
 import { createOverlayRenderer } from '@gradcam/imaging';
@@ -57,6 +57,14 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   const review = createReviewSampler({ policy: config.reviewPolicy, redis: connection, prefix: config.queuePrefix, pool: new ReviewPool(connection, config.queuePrefix) });
   const accepted = acceptedIds(connection, config.queuePrefix);
 
+  // Before consuming: BullMQ would otherwise trim the failed jobs beyond the kept count in one call
+  // at the first failure, blocking Redis for seconds. Not fatal: BullMQ's trim remains.
+  try {
+    const trimmed = await trimFailedJobs({ job: explainJob, connection, prefix: config.queuePrefix });
+    if (trimmed > 0) log.info(`trimmed ${trimmed} failed jobs beyond the ${maxFailedJobsKept} kept, in chunks`);
+  } catch (error) {
+    log.error(`could not trim the failed jobs (the first failure recorded will, at once): ${error instanceof Error ? error.message : String(error)}`);
+  }
   const worker = createBatchingWorker<ExplainJob, ExplainJobResult>({
     job: explainJob,
     connection,

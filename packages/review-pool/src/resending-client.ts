@@ -7,10 +7,12 @@ type Eval = (...args: unknown[]) => Promise<unknown>;
  * runs twice with the very same arguments and answers the second reply (what ioredis does with a
  * command whose reply a dropped connection lost: it sends it again after reconnecting), and the
  * next one after `timeOutNext()` runs and then fails as a command timeout does (Redis ran it, the
- * client never knew).
+ * client never knew), and the next one after `refuseNext()` fails without running (as a command
+ * issued while a producer connection reconnects does: it has no offline queue).
  */
-export function resendingClient(redis: Redis): { client: Redis; resendNext: () => void; timeOutNext: () => void } {
-  let next: 'resend' | 'time out' | undefined;
+export function resendingClient(redis: Redis): { client: Redis; resendNext: () => void; timeOutNext: () => void; refuseNext: () => void } {
+  // One mode per coming eval, in order (a begin that times out, then its clear refused).
+  const next: ('resend' | 'time out' | 'refuse')[] = [];
   const run = (args: unknown[]) => (redis.eval as Eval).apply(redis, args);
   const client = new Proxy(redis, {
     get(target, property) {
@@ -19,8 +21,8 @@ export function resendingClient(redis: Redis): { client: Redis; resendNext: () =
         return typeof value === 'function' ? (value as Eval).bind(target) : value;
       }
       return async (...args: unknown[]) => {
-        const mode = next;
-        next = undefined;
+        const mode = next.shift();
+        if (mode === 'refuse') throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
         if (mode === 'resend') await run(args).catch(() => undefined);
         const reply = await run(args);
         if (mode === 'time out') throw new Error('Command timed out');
@@ -31,10 +33,13 @@ export function resendingClient(redis: Redis): { client: Redis; resendNext: () =
   return {
     client,
     resendNext: () => {
-      next = 'resend';
+      next.push('resend');
     },
     timeOutNext: () => {
-      next = 'time out';
+      next.push('time out');
+    },
+    refuseNext: () => {
+      next.push('refuse');
     },
   };
 }

@@ -3,6 +3,7 @@ import { after, test } from 'node:test';
 import { redisKeys } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { QueueUnavailableError } from '@gradcam/queue';
+import { Redis } from 'ioredis';
 import { resendingClient } from './resending-client.ts';
 import { ReviewPool } from './review-pool.ts';
 import { testItem as item } from './test-item.ts';
@@ -10,9 +11,17 @@ import { testItem as item } from './test-item.ts';
 // Each step script run twice with identical arguments, as ioredis runs a command whose reply a
 // dropped connection lost (it sends it again after reconnecting): both runs succeed, with one
 // effect. And a step that Redis ran but whose reply came too late (a command timeout) leaves no
-// marker behind to refuse the same verdict or undo sent again. Against a private redis-server.
-const { redis, stop } = await startRedisWithClient();
-after(stop);
+// marker behind to refuse the same verdict or undo sent again, even when its clear cannot be sent
+// until the connection is back. Against a private redis-server.
+const { server, redis, stop } = await startRedisWithClient();
+const reconnecting = new Redis(server.url);
+// The test drops it on purpose; what ioredis reports meanwhile is expected.
+reconnecting.on('error', () => {});
+await new Promise((resolve) => reconnecting.once('ready', resolve));
+after(async () => {
+  reconnecting.disconnect();
+  await stop();
+});
 
 const leaseMs = 60_000;
 const windowMs = 120_000;
@@ -151,4 +160,65 @@ test('a begin that Redis ran but answered too late leaves no marker: the same ve
   assert.equal((await state('t')).undoing, undefined, 'its marker was cleared');
   const undo = await pool.beginUndo('t', 'gina', { windowMs });
   assert.equal(undo.item.verdictId, kept.verdictId);
+});
+
+/** Drops `connection` and waits until ioredis has it ready again (a real reconnect, a real 'ready'). */
+async function reconnect(connection: Redis): Promise<void> {
+  const ready = new Promise((resolve) => connection.once('ready', resolve));
+  connection.disconnect(true);
+  await ready;
+}
+
+/** A pool on `reconnecting` (its own connection, dropped by the test); the state read on it, after what the pool sent. */
+function setUpReconnecting() {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const { client, timeOutNext, refuseNext } = resendingClient(reconnecting);
+  const state = async (id: string) => JSON.parse((await reconnecting.get(redisKeys(prefix).reviewState(id))) ?? '{}') as { closing?: { token: string; request: string }; undoing?: unknown };
+  // The begin runs and times out; the clear of its marker fails unsent (the connection is down).
+  const failNextBegin = () => {
+    timeOutNext();
+    refuseNext();
+  };
+  return { pool: new ReviewPool(client, prefix), failNextBegin, state };
+}
+
+test("a begin whose marker clear cannot be sent (the connection down) clears it on the connection's next 'ready': the same verdict, or undo, sent again then goes through", async () => {
+  const { pool, failNextBegin, state } = setUpReconnecting();
+  const listeners = reconnecting.listenerCount('ready');
+  await pool.add(item('c', 0.5));
+  await pool.lease('hana', leaseMs);
+  failNextBegin();
+  await assert.rejects(pool.beginVerdict('c', 'hana', 'supports', undefined), QueueUnavailableError);
+  assert.notEqual((await state('c')).closing, undefined, 'the marker stays while the connection is down');
+  await assert.rejects(pool.beginVerdict('c', 'hana', 'supports', undefined), { code: 'REVIEW_VERDICT_IN_PROGRESS' });
+  await reconnect(reconnecting);
+  assert.equal((await state('c')).closing, undefined, 'cleared once the connection was back');
+  assert.equal(reconnecting.listenerCount('ready'), listeners, 'no listener left behind');
+  const begun = await pool.beginVerdict('c', 'hana', 'supports', undefined);
+  assert.ok(begun.state === 'begun');
+  await pool.finishVerdict('c', begun.item.closing.token);
+
+  failNextBegin();
+  await assert.rejects(pool.beginUndo('c', 'hana', { windowMs }), QueueUnavailableError);
+  assert.notEqual((await state('c')).undoing, undefined, 'the marker stays while the connection is down');
+  await reconnect(reconnecting);
+  assert.equal((await state('c')).undoing, undefined, 'cleared once the connection was back');
+  await pool.beginUndo('c', 'hana', { windowMs });
+});
+
+test('a clear sent late leaves alone the marker that the same verdict, sent again, took over once it went stale (its token, another request)', async () => {
+  const { pool, failNextBegin, state } = setUpReconnecting();
+  await pool.add(item('l', 0.5));
+  await pool.lease('hana', 600_000, { now: 10_000 });
+  failNextBegin();
+  await assert.rejects(pool.beginVerdict('l', 'hana', 'supports', undefined, 10_100), QueueUnavailableError);
+  const failed = (await state('l')).closing;
+  // Past the closing timeout (60 s) by the item's clock: the stale marker is taken over, token and all.
+  const taken = await pool.beginVerdict('l', 'hana', 'supports', undefined, 70_200);
+  assert.ok(taken.state === 'begun');
+  assert.equal(taken.item.closing.token, failed?.token);
+  await reconnect(reconnecting);
+  assert.notEqual((await state('l')).closing, undefined, 'the live marker stays');
+  const finished = await pool.finishVerdict('l', taken.item.closing.token);
+  assert.deepEqual([finished.closedNow, finished.item.status], [true, 'reviewed']);
 });

@@ -3,6 +3,7 @@ import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
 import { QueueUnavailableError, redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
+import { PendingClears } from './pending-clears.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { parseItem, readItem, scriptItem, storedItem } from './stored-item.ts';
 import { beginUndoScript, cancelUndoScript, finishUndoScript } from './undo-script.ts';
@@ -111,6 +112,9 @@ export class ReviewPool {
 
   private readonly onInvalidItem: (id: string, problem: string) => void;
 
+  /** Clears of markers set by begins that failed while Redis could not be reached, until it can. */
+  private readonly pendingClears: PendingClears;
+
   /**
    * `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it.
    * `closingTimeoutMs`: how long a verdict being kept, or an undo being saved, may block its item (see beginVerdict, beginUndo).
@@ -127,6 +131,7 @@ export class ReviewPool {
     this.skipMemoryMs = options.skipMemoryMs ?? defaultSkipMemoryMs;
     this.closingTimeoutMs = options.closingTimeoutMs ?? defaultClosingTimeoutMs;
     this.retentionMs = options.retentionMs ?? defaultRetentionMs;
+    this.pendingClears = new PendingClears(redis);
     if (!(Number.isInteger(this.retentionMs) && this.retentionMs >= 0)) throw new RangeError(`retentionMs must be a non-negative integer, got ${this.retentionMs}`);
     for (const [name, value] of [['skipMemoryMs', this.skipMemoryMs], ['closingTimeoutMs', this.closingTimeoutMs]] as const) {
       if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
@@ -173,9 +178,12 @@ export class ReviewPool {
    * refused. This call's own command run twice (ioredis resends one whose reply a dropped
    * connection lost) finds its own marker and answers `begun`. When Redis fails or does not answer
    * in time (QueueUnavailableError), the script may have run all the same: a marker it set is
-   * cleared before the error is thrown (as far as Redis lets it), so that the verdict sent again
-   * is not refused for a marker nobody will finish. A stale marker it took over is left to time out
-   * again: it keeps the dead request's token, whose entry review.json may hold.
+   * cleared, so that the verdict sent again is not refused for a marker nobody will finish. The
+   * clear is sent before the error is thrown; when it cannot be (the connection is down, or slower
+   * to come back than the command timeout) it is sent on the connection's next 'ready', after
+   * ioredis has resent the lost begin and before anything sent after the reconnect (see
+   * PendingClears). A stale marker it took over is left to time out again: it keeps the dead
+   * request's token, whose entry review.json may hold.
    */
   async beginVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now(), options: { resume?: string } = {}): Promise<BegunVerdict> {
     const request = randomUUID();
@@ -184,7 +192,7 @@ export class ReviewPool {
     try {
       answer = await this.holderScript<[string, string, string]>(id, reviewer, beginVerdictScript, args);
     } catch (error) {
-      if (error instanceof QueueUnavailableError) await this.cancelVerdict(id, request).catch(() => undefined);
+      if (error instanceof QueueUnavailableError) await this.clearFailedBegin(request, () => this.redis.eval(cancelVerdictScript, 0, this.prefix, id, request, request));
       throw error;
     }
     const [state, ...stored] = answer;
@@ -253,8 +261,8 @@ export class ReviewPool {
    * (the item's, by default). `resume: true` is for a retry that found its retraction in
    * review.json already (it writes nothing): a live marker is replaced instead of refused. This
    * call's own command resent after a lost reply answers the marker it set. When Redis fails or
-   * does not answer in time, the marker it may have set is cleared before the error is thrown (as
-   * for beginVerdict). REVIEW_NOT_FOUND; REVIEW_NOT_REVIEWED (not reviewed, or no longer with that verdict);
+   * does not answer in time, the marker it may have set is cleared (as for beginVerdict: before the
+   * error is thrown, or on the connection's next 'ready'). REVIEW_NOT_FOUND; REVIEW_NOT_REVIEWED (not reviewed, or no longer with that verdict);
    * REVIEW_NOT_YOURS (another reviewer's verdict); REVIEW_UNDO_EXPIRED (the window passed);
    * REVIEW_VERDICT_IN_PROGRESS (another undo of it is being saved).
    */
@@ -303,7 +311,8 @@ export class ReviewPool {
     try {
       return await this.holderScript<[string, string, string?, number?, number?]>(id, reviewer, beginUndoScript, args);
     } catch (error) {
-      if (error instanceof QueueUnavailableError && mode !== 'check') await this.cancelUndo(id, token).catch(() => undefined);
+      // An undo marker's token is never taken over (a stale one is replaced): a late clear can only clear this call's.
+      if (error instanceof QueueUnavailableError && mode !== 'check') await this.clearFailedBegin(token, () => this.redis.eval(cancelUndoScript, 0, this.prefix, id, token));
       if (!(error instanceof ReviewPoolError && error.code === 'REVIEW_VERDICT_IN_PROGRESS')) throw error;
       throw new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `an undo of the verdict on "${id}" is being saved right now; wait for its answer (send the undo again if that one fails)`);
     }
@@ -315,6 +324,28 @@ export class ReviewPool {
    */
   async restore(id: string): Promise<ReviewItem> {
     return scriptItem(await this.holderScript<[string, string]>(id, 'nobody', restoreScript, [id, randomUUID()]));
+  }
+
+  /**
+   * Clears the marker a begin that failed on Redis may have set (`send`): now, or when Redis cannot
+   * be reached (or does not answer), on the connection's next 'ready'. Never throws: the caller
+   * throws the begin's own error.
+   */
+  private async clearFailedBegin(token: string, send: () => Promise<unknown>): Promise<void> {
+    try {
+      await send();
+    } catch {
+      // Kept while the marker can still block: past the closing timeout it no longer does.
+      this.pendingClears.add(token, { send, until: Date.now() + this.closingTimeoutMs });
+    }
+  }
+
+  /**
+   * Forgets the marker clears still waiting for the connection (their markers time out instead)
+   * and stops listening to it; the connection is the caller's to close. Safe to call twice.
+   */
+  close(): void {
+    this.pendingClears.close();
   }
 
   private async leaseHolderScript(id: string, reviewer: string, script: string, args: (string | number)[]): Promise<ReviewItem> {

@@ -102,12 +102,16 @@ return { 'closed', fixed, encoded }
  * Clears the verdict marker of `token` (its review.json write failed: nothing was written), so the
  * verdict can be sent again at once instead of after the closing timeout. The item stays leased
  * until its lease runs out, as before the verdict began. Any other marker, or none, is left alone.
- * ARGV: prefix, id, token. Returns 1 when cleared, 0 otherwise.
+ * `request` (optional): only the marker that request set, for the clear of a begin that failed on
+ * Redis, which may be sent long after (on a reconnect): by then its marker may have gone stale and
+ * been taken over, token and all, by the same verdict sent again, whose request is another.
+ * ARGV: prefix, id, token, request ('' or none = any). Returns 1 when cleared, 0 otherwise.
  */
 export const cancelVerdictScript = `${itemLua}
-local prefix, id, token = ARGV[1], ARGV[2], ARGV[3]
+local prefix, id, token, request = ARGV[1], ARGV[2], ARGV[3], ARGV[4] or ''
 local item, state = loadItem(prefix, id)
 if not (item and state.status == 'leased' and state.closing and state.closing.token == token) then return 0 end
+if request ~= '' and state.closing.request ~= request then return 0 end
 state.closing = nil
 saveState(prefix, id, state)
 -- The begin script moved the lease's expiry to the marker's timeout; back to the lease's own.

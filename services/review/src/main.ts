@@ -46,6 +46,8 @@ log.info(`review service on http://${config.host}:${config.port}/ (${config.revi
 
 const shutdown = async () => {
   await app.close();
+  // Marker clears still waiting for Redis are dropped: their markers time out (60 s) instead.
+  pool.close();
   await closeConnection(redis);
   await store.close();
   process.exit(0);

@@ -16,8 +16,9 @@ import { reviewItem as item } from './review-item-fixture.ts';
 // The desk on a production connection (createProducerConnection) to a real Redis through a proxy
 // that loses the reply to one command after Redis ran it: ioredis reconnects and sends that
 // command again, and the verdict or undo must still land, once, in review.json and in the pool.
-// Or the reply comes after the command timeout: the request fails (503), and the same verdict
-// sent again must not be refused for the marker Redis set meanwhile.
+// Or the reply comes after the command timeout, or the connection takes longer than that to come
+// back: the request fails (503), and the same verdict sent again must not be refused for the
+// marker Redis set meanwhile.
 const { server, stop } = await startRedisWithClient();
 const proxy = await startLossyRedisProxy(server.port);
 const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-review-resend-'));
@@ -144,4 +145,45 @@ test('a verdict whose beginVerdict answer came after the command timeout fails, 
   const kept = await desk.judge(id, 'alice', 'supports', undefined);
   assert.equal(kept.status, 'reviewed');
   assert.deepEqual((await documentOf(id)).reviews.map((r) => [r.verdict, r.verdictId]), [['supports', kept.verdictId]]);
+});
+
+/**
+ * Runs `step` (which must fail: 503) with the reply to the command holding `marker` lost and the
+ * reconnect refused for longer than `client`'s command timeout, so the marker's clear cannot be
+ * sent when the step fails; settles once `client` is connected again.
+ */
+async function withSlowReconnect(client: Redis, marker: string, step: () => Promise<unknown>): Promise<void> {
+  const before = proxy.hits;
+  proxy.dropReplyTo(marker, { refuseReconnectsMs: 1_000 });
+  await assert.rejects(step(), QueueUnavailableError);
+  assert.equal(proxy.hits, before + 1, 'the reply was lost');
+  assert.notEqual(client.status, 'ready', 'still reconnecting when the request failed');
+  // Not events.once: it rejects on the 'error' each refused reconnect emits.
+  await new Promise((resolve) => client.once('ready', resolve));
+}
+
+test('a verdict whose beginVerdict reply was lost and whose reconnect outlasted the command timeout fails; sent again after the reconnect it is kept at once, once', async () => {
+  const client = await connect(300);
+  const { pool, desk, verdicts } = setUp(client);
+  const id = await leased(pool, 'slow-reconnect');
+  await withSlowReconnect(client, script.beginVerdict, () => desk.judge(id, 'alice', 'supports', 'the ears'));
+  const kept = await desk.judge(id, 'alice', 'supports', 'the ears');
+  assert.deepEqual([kept.status, kept.verdict], ['reviewed', 'supports']);
+  assert.deepEqual((await documentOf(id)).reviews.map((r) => [r.verdict, r.comment, r.verdictId]), [['supports', 'the ears', kept.verdictId]]);
+  assert.deepEqual(await pool.verdictCounts(), { 'm|1|supports': 1 });
+  assert.equal(verdicts.length, 1);
+});
+
+test('an undo whose beginUndo reply was lost and whose reconnect outlasted the command timeout fails; sent again after the reconnect it goes through at once, retracted once', async () => {
+  const client = await connect(300);
+  const { pool, desk, undos } = setUp(client);
+  const id = await leased(pool, 'slow-reconnect-undo');
+  const slip = await desk.judge(id, 'alice', 'unsure', undefined);
+  await withSlowReconnect(client, script.beginUndo, () => desk.undo(id, 'alice'));
+  const back = await desk.undo(id, 'alice');
+  assert.deepEqual([back.status, back.leasedBy], ['leased', 'alice']);
+  const document = await documentOf(id);
+  assert.ok(document.schemaVersion === 2);
+  assert.deepEqual(document.retractions.map((r) => r.verdictId), [slip.verdictId]);
+  assert.equal(undos.length, 1);
 });

@@ -237,9 +237,13 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
         // fetching at once and resolves only after every held job has settled (which needs the
         // batcher), then closes the connections the worker made.
         batcher.drain();
-        await worker.close();
-        locks.stop();
-        await batcher.close();
+        try {
+          await worker.close();
+        } finally {
+          // Even when close() fails: the renewal timer would keep the process alive.
+          locks.stop();
+          await batcher.close();
+        }
       })();
       return closing;
     },

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { isReadyAnnouncement } from './announce-ready.ts';
+import { heartbeatIntervalMs, isHeartbeat } from './heartbeat.ts';
 
 export interface SupervisorOptions {
   /** How many processes to keep running. */
@@ -34,6 +35,16 @@ export interface SupervisorOptions {
   readonly announcesReady?: boolean;
   /** See announcesReady (default 5). */
   readonly startupCrashLimit?: number;
+  /**
+   * The watchdog (none by default): a child that has announced it is ready and then sends no
+   * heartbeat (announceReady starts them, one a second) for this long has its event loop blocked,
+   * say by a synchronous native call that never returns. It would never exit by itself, yet would
+   * still be counted, so the supervisor SIGKILLs it and restarts it as after a crash. Such a kill
+   * is not a start-up crash: the child was ready. A child that is not ready yet (loading) is not
+   * watched. Give well more than the longest synchronous stretch a healthy child may have; at
+   * least 3 heartbeats' worth.
+   */
+  readonly heartbeatTimeoutMs?: number;
 }
 
 export interface StopResult {
@@ -77,6 +88,10 @@ export class ProcessSupervisor {
     this.restartDelayMs = options.restartDelayMs ?? 1000;
     this.killAfterMs = options.killAfterMs ?? 30_000;
     this.startupCrashLimit = options.startupCrashLimit ?? 5;
+    // Tighter, and one heartbeat delayed by timer jitter or a busy moment would kill a healthy child.
+    if (options.heartbeatTimeoutMs !== undefined && options.heartbeatTimeoutMs < 3 * heartbeatIntervalMs) {
+      throw new RangeError(`heartbeatTimeoutMs must be at least ${3 * heartbeatIntervalMs} ms (3 heartbeats), got ${options.heartbeatTimeoutMs}`);
+    }
   }
 
   start(): void {
@@ -91,17 +106,22 @@ export class ProcessSupervisor {
     const slot = this.slots.get(index) as Slot;
     const started = Date.now();
     let announced = false;
+    let watchdog: NodeJS.Timeout | undefined;
     const child = this.options.spawn(index);
     this.children.set(index, child);
     child.on('error', (error) => log(`${label} ${index}: ${error.message}`));
     child.on('message', (message: unknown) => {
-      if (!isReadyAnnouncement(message) || this.children.get(index) !== child) return;
+      if (this.children.get(index) !== child) return;
+      if (isHeartbeat(message)) return void watchdog?.refresh();
+      if (!isReadyAnnouncement(message)) return;
       announced = true;
       slot.everReady = true;
       slot.startupCrashes = 0;
       if (!this.stopping) this.ready.add(index);
+      watchdog ??= this.watchHeartbeats(index, child);
     });
     child.once('exit', (code, signal) => {
+      clearTimeout(watchdog);
       this.children.delete(index);
       this.ready.delete(index);
       if (this.stopping) return;
@@ -118,6 +138,22 @@ export class ProcessSupervisor {
       log(`${label} ${index} exited (${how}); restarting in ${next} ms`);
       setTimeout(() => this.stopping || this.startOne(index), next);
     });
+  }
+
+  /**
+   * Armed when `child` announces it is ready, pushed back by each of its heartbeats: SIGKILLs it
+   * once it has been silent for heartbeatTimeoutMs. Its exit then restarts it like any crash.
+   */
+  private watchHeartbeats(index: number, child: ChildProcess): NodeJS.Timeout | undefined {
+    const { heartbeatTimeoutMs, label, log } = this.options;
+    if (heartbeatTimeoutMs === undefined) return undefined;
+    const watchdog = setTimeout(() => {
+      log(`${label} ${index} sent no heartbeat for ${heartbeatTimeoutMs} ms: its event loop is blocked (a synchronous call that does not return?); SIGKILL`);
+      child.kill('SIGKILL');
+    }, heartbeatTimeoutMs);
+    // The children keep the supervisor alive, not their watchdogs.
+    watchdog.unref();
+    return watchdog;
   }
 
   /**

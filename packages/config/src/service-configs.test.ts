@@ -201,6 +201,19 @@ test('a stopping worker process has its lock duration plus 5 s to finish', () =>
   assert.equal(readWorkerConfig({ ...base, GRADCAM_LOCK_DURATION_MS: '1000' }).shutdownTimeoutMs, 6_000);
 });
 
+test('an engine call may take GRADCAM_ENGINE_TIMEOUT_SECONDS (600) before its process gives up on it', () => {
+  assert.equal(readWorkerConfig(base).engineCallTimeoutMs, 600_000);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_ENGINE_TIMEOUT_SECONDS: '1' }).engineCallTimeoutMs, 1_000);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_ENGINE_TIMEOUT_SECONDS: '86400' }).engineCallTimeoutMs, 86_400_000);
+  for (const bad of ['0', '86401', '1.5', '10s']) rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_ENGINE_TIMEOUT_SECONDS: bad }), 'GRADCAM_ENGINE_TIMEOUT_SECONDS', /expected an integer/);
+});
+
+test('a ready engine process may be silent (event loop blocked) for twice the lock duration, at least 60 s', () => {
+  assert.equal(readWorkerConfig(base).heartbeatTimeoutMs, 120_000);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_LOCK_DURATION_MS: '1000' }).heartbeatTimeoutMs, 60_000);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_LOCK_DURATION_MS: '300000' }).heartbeatTimeoutMs, 600_000);
+});
+
 test('GRADCAM_HOST is an IP address or a hostname, in every service that listens', () => {
   const reviewTokens = { GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789' };
   const readers = [readIngestConfig, readWorkerConfig, readExporterConfig, readReviewConfig];

@@ -49,6 +49,21 @@ export interface WorkerConfig extends CommonConfig {
   readonly shutdownTimeoutMs: number;
   /** How often workers look for jobs whose worker died (their lock expired). */
   readonly stalledIntervalMs: number;
+  /**
+   * GRADCAM_ENGINE_TIMEOUT_SECONDS: one engine call still unsettled after this long has hung (a
+   * GPU fault, a deadlocked native op) and the engine process exits, leaving its jobs to come back
+   * as stalled. Its lock renewal keeps running meanwhile, so nothing else would ever notice. It
+   * must exceed the slowest healthy call: Score-CAM on a CPU backend takes minutes per batch.
+   */
+  readonly engineCallTimeoutMs: number;
+  /**
+   * How long a ready engine process may send its supervisor no heartbeat (its event loop blocked
+   * by a synchronous call) before the supervisor SIGKILLs and restarts it: twice the lock
+   * duration, at least 60 s. By then the process's job locks have lapsed and other workers have
+   * taken its jobs over, so the kill loses nothing; and it never fires while locks are still
+   * being renewed, since renewal needs the same free event loop as the heartbeat.
+   */
+  readonly heartbeatTimeoutMs: number;
   /** Batches a worker process holds at once: one in the engine, the others decoding or uploading. */
   readonly batchesInFlight: number;
   /** Worker threads per engine process that render overlays; 0 renders on the main thread. */
@@ -183,6 +198,10 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     lockDurationMs,
     shutdownTimeoutMs: lockDurationMs + shutdownMarginMs,
     stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500 }),
+    // 10 minutes: Score-CAM batches on a CPU backend take minutes; a day at most, past which a
+    // hung call would hold its jobs as long as no deadline at all.
+    engineCallTimeoutMs: env.integer('GRADCAM_ENGINE_TIMEOUT_SECONDS', 600, { min: 1, max: 86_400 }) * 1000,
+    heartbeatTimeoutMs: Math.max(60_000, 2 * lockDurationMs),
     reviewPolicy: reviewPolicy(env),
     batchesInFlight: env.integer('GRADCAM_BATCHES_IN_FLIGHT', 2, { min: 1, max: 8 }),
     // By default the cores beyond one per engine process: none with a process per core (the wasm

@@ -12,6 +12,7 @@ import { ReviewPool } from '@gradcam/review-pool';
 import { FsBlobStore } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import { type BatchContext, explainBatch, pixelRounds } from './explain-batch.ts';
+import type { EngineCall, EngineCallDeadline } from './engine-call-deadline.ts';
 import { JobFailure } from './job-failure.ts';
 import { createReviewSampler } from './review-sampler.ts';
 
@@ -45,6 +46,7 @@ before(async () => {
     models: { get: (name) => (name === modelName ? { explainer, version: modelVersion } : undefined) },
     backend: 'wasm',
     engineLock: (work) => work(),
+    engineCallDeadline: (_call, work) => work(),
     overlayMaxSide: 4096,
     maxBatchPixels: 100_000_000,
   };
@@ -59,6 +61,22 @@ const job = (photo: string, i: number): ExplainJob => ({
   explain: {},
   acceptedAt: Date.now(),
   capture: { explain: true, reason: 'all', policy: 'all' },
+});
+
+test('each engine call runs under the deadline, which is told the call\'s batch size, model and methods', { timeout: 120_000 }, async () => {
+  const calls: EngineCall[] = [];
+  const engineCallDeadline: EngineCallDeadline = (call, work) => {
+    calls.push(call);
+    return work();
+  };
+  const jobs = [job(photos[0] as string, 30), job(photos[1] as string, 31), { ...job(photos[2] as string, 32), explain: { methods: ['gradcam++' as const] } }];
+  const report = await explainBatch({ ...context, engineCallDeadline }, jobs);
+  assert.equal(report.explained, 3);
+  const model = `${modelName}@${modelVersion}`;
+  assert.deepEqual(calls, [
+    { images: 2, model, methods: ['gradcam'] },
+    { images: 1, model, methods: ['gradcam++'] },
+  ]);
 });
 
 test('a batch over the pixel budget is explained in rounds, with the same maps as in one', { timeout: 120_000 }, async () => {

@@ -15,6 +15,7 @@ import { type DecodedImage, type ImageHeader, type RenderOverlay, decodeImage, d
 import { DeferJobError } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import type { AcceptedIds } from './accepted-ids.ts';
+import type { EngineCallDeadline } from './engine-call-deadline.ts';
 import { JobFailure, toJobFailure } from './job-failure.ts';
 import type { ReviewSampler } from './review-sampler.ts';
 import { threadCpuSeconds } from './thread-cpu.ts';
@@ -52,6 +53,12 @@ export interface BatchContext {
    * engine, but two engine calls never run at once (they would only slow each other down).
    */
   readonly engineLock: <T>(work: () => Promise<T>) => Promise<T>;
+  /**
+   * Bounds each engine call once it holds the lock (createEngineCallDeadline): a call that hangs
+   * ends the process instead of holding its jobs for ever. Tests that need no bound pass
+   * `(call, work) => work()`.
+   */
+  readonly engineCallDeadline: EngineCallDeadline;
   /** Overlay rendering, on a thread pool when the worker has one (default: this thread). */
   readonly renderOverlay?: RenderOverlay;
   /** Longest side of an overlay; larger images are drawn scaled down (0: no limit). */
@@ -330,7 +337,8 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
         const cpuBefore = threadCpuSeconds();
         totals.engineCalls.push(members.length);
         try {
-          return await explainer.explain(members.map((m) => m.input), { methods, targets: members.map((m) => targetsOf(m.job)) });
+          const call = { images: members.length, model: `${first.job.model.name}@${first.job.model.version}`, methods };
+          return await context.engineCallDeadline(call, () => explainer.explain(members.map((m) => m.input), { methods, targets: members.map((m) => targetsOf(m.job)) }));
         } finally {
           const cpuAfter = threadCpuSeconds();
           totals.engineCpu = totals.engineCpu === undefined || cpuBefore === undefined || cpuAfter === undefined ? undefined : totals.engineCpu + cpuAfter - cpuBefore;

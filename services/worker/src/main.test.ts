@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { explainQueueName } from '@gradcam/contracts';
+import { type ExplainJob, explainQueueName } from '@gradcam/contracts';
 import { type TestRedis, processRunning, startTestRedis } from '@gradcam/dev-services';
+import { jobStalledCode, parseFailedReason } from '@gradcam/queue';
+import { FsBlobStore } from '@gradcam/storage';
 import { Queue } from 'bullmq';
 
 // The worker's composition root run as `node services/worker/src/main.ts`, as in production:
@@ -230,6 +232,68 @@ test('a supervisor SIGKILLed while its engine processes still load their modules
   // loaded (which would log this), nor later still with the queue consumed.
   const late = main.lines.filter((l) => l.name.startsWith('worker-') && l.name !== 'worker-supervisor');
   assert.deepEqual(late.map((l) => l.msg), [], 'they exited before running anything of their own');
+});
+
+test('an engine call past GRADCAM_ENGINE_TIMEOUT_SECONDS: its process names the batch and exits 1 leaving the job active, the supervisor restarts it, and a job that overruns on every run fails JOB_STALLED after its takeovers', { timeout: 240_000 }, async () => {
+  // A real Score-CAM call on wasm (tens of seconds) against a 1 s deadline stands in for a hung
+  // GPU call: it never settles in time, and yields, so the process's locks renew meanwhile.
+  const prefix = `overdue-${process.pid}`;
+  const main = startMain({
+    GRADCAM_WORKER_PROCESSES: '2',
+    GRADCAM_WORKER_METRICS_PORT: '0',
+    GRADCAM_QUEUE_PREFIX: prefix,
+    GRADCAM_ENGINE_TIMEOUT_SECONDS: '1',
+    GRADCAM_LOCK_DURATION_MS: '1000',
+    GRADCAM_STALLED_INTERVAL_MS: '500',
+  });
+  const queue = new Queue(explainQueueName, { connection: { url: redis.url }, prefix });
+  try {
+    const serving = await main.line((l) => l.msg.startsWith('serving '));
+    const [, model, version] = /^serving (\S+)@(\S+) /.exec(serving.msg) ?? [];
+    await Promise.all([0, 1].map((index) => main.line((l) => l.msg.startsWith(`worker ${index} ready`))));
+    const store = new FsBlobStore({ rootDir: join(dir, 'storage'), publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-secret-0123456789' });
+    await store.put('inputs/overdue.jpg', await readFile(join(repoRoot, 'test/fixtures/images/house-cat-locomotion.jpg')), { contentType: 'image/jpeg' });
+    const data: ExplainJob = {
+      inferenceId: 'overdue-1',
+      model: { name: model as string, version: version as string },
+      folder: 'out/overdue-1/',
+      image: { key: 'inputs/overdue.jpg' },
+      explain: { methods: ['scorecam'] },
+      acceptedAt: Date.now(),
+      capture: { explain: true, reason: 'all', policy: 'all' },
+    };
+    await queue.add('explain', data, { jobId: data.inferenceId });
+
+    const fatal = (await main.line((l) => l.msg.startsWith('engine call hung'), 60_000)) as LogLine & Record<string, unknown>;
+    assert.equal(fatal.level, 60);
+    assert.match(fatal.msg, new RegExp(`^engine call hung: a batch of 1 image of ${model}@${version}, methods scorecam, unsettled after 1 s`));
+    assert.deepEqual([fatal.images, fatal.model, fatal.methods], [1, `${model}@${version}`, ['scorecam']]);
+    await main.line((l) => l.name === 'worker-supervisor' && /^worker process \d exited \(code 1\); restarting in 1000 ms$/.test(l.msg), 10_000);
+    // Neither completed nor failed by the process that gave up on it: the input may be innocent.
+    const job = await queue.getJob(data.inferenceId);
+    assert.equal(job?.failedReason, undefined);
+    assert.equal(job?.attemptsMade, 0);
+    assert.ok(['active', 'waiting'].includes((await job?.getState()) ?? ''), 'still to be run');
+
+    // It comes back as stalled and runs alone, overruns each time, and fails by itself.
+    const failedReason = await eventually('the job to fail', async () => {
+      const current = await queue.getJob(data.inferenceId);
+      return (await current?.getState()) === 'failed' ? current?.failedReason : undefined;
+    }, 150_000, 200);
+    assert.equal(parseFailedReason(failedReason).code, jobStalledCode);
+    const hung = main.lines.filter((l) => l.msg.startsWith('engine call hung'));
+    assert.ok(hung.length >= 3, `a run per takeover: ${hung.length}`);
+    // Each exit was a crash of a ready process: restarted after the base delay, never given up on.
+    const exits = main.lines.filter((l) => l.name === 'worker-supervisor' && l.msg.startsWith('worker process'));
+    assert.ok(exits.length >= hung.length - 1, exits.map((l) => l.msg).join('\n'));
+    for (const exit of exits) assert.match(exit.msg, /^worker process \d exited \(code 1\); restarting in 1000 ms$/);
+    const listening = await main.line((l) => l.name === 'worker-supervisor' && l.msg.startsWith('status server'));
+    const base = `http://127.0.0.1:${/:(\d+)$/.exec(listening.msg)?.[1]}`;
+    await eventually('/readyz to answer 200 again', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 60_000, 100);
+  } finally {
+    await queue.close();
+    main.child.kill('SIGKILL');
+  }
 });
 
 // Last in the file: it stops the file's Redis.

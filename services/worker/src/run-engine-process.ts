@@ -3,6 +3,7 @@ import { announceReady, exitWithSupervisor } from '@gradcam/process-supervisor';
 import { createBlobStore } from '@gradcam/storage';
 import { createLogger, createRegistry, metricsResponse, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
+import { type EngineCall, overdueEngineCallMessage } from './engine-call-deadline.ts';
 import { listeningOn, startStatusServer } from './status-server.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
 import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
@@ -65,8 +66,16 @@ export async function runEngineProcess(config: WorkerConfig, role: EngineProcess
   // init, taking jobs nobody supervises and holding the output pipes of whoever ran it. This
   // replaces main.ts's exit-at-once watch: from here on there may be a batch to finish.
   exitWithSupervisor(() => void shutdown('supervisor gone'));
+  // A hung engine call holds the engine lock for ever, so no batch could finish and a draining
+  // shutdown would only wait for its deadline: exit at once. The jobs of every batch this process
+  // holds then come back as stalled (suspects, each run alone), and the supervisor, or the
+  // orchestrator for a single process, starts a fresh process with a fresh GPU context.
+  const onEngineCallOverdue = (call: EngineCall) => {
+    log.fatal({ images: call.images, model: call.model, methods: call.methods, timeoutSeconds: config.engineCallTimeoutMs / 1000 }, overdueEngineCallMessage(call, config.engineCallTimeoutMs));
+    process.exit(1);
+  };
   try {
-    worker = await startWorkerProcess({ config, store, telemetry: createWorkerTelemetry(registry), log: { info: (m) => log.info(m), error: (m) => log.error(m) }, name });
+    worker = await startWorkerProcess({ config, store, telemetry: createWorkerTelemetry(registry), log: { info: (m) => log.info(m), error: (m) => log.error(m) }, name, onEngineCallOverdue });
     // A channel closed by now (its 'disconnect' event perhaps not yet emitted) is a supervisor
     // gone while the models loaded: drain instead of announcing to nobody.
     if (role.supervised && !announceReady()) return void shutdown('supervisor gone');

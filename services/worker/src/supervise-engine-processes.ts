@@ -42,6 +42,11 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     // one that exits before that, every time (an unknown model, a bad model folder), ends the
     // replica after 5 tries, as it ends a single-process worker at once.
     announcesReady: true,
+    // A ready engine process whose event loop stays blocked (a synchronous native op that never
+    // returns) is killed and restarted: its jobs have gone to other workers by then, and it would
+    // otherwise live on serving nothing. Single-process workers rely on a liveness probe of
+    // /healthz instead, which the same blocked loop leaves unanswered.
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     spawn: (index) => metrics.track(fork(script, [String(index)], { stdio: 'inherit', env: engineEnvironment() })),
   });
   let server: FastifyInstance;

@@ -6,6 +6,7 @@ import type { ExplainJob } from '@gradcam/contracts';
 import { createOverlayRenderer } from '@gradcam/imaging';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createBatchFiguresPublisher } from './batch-figures-publisher.ts';
+import { type EngineCall, createEngineCallDeadline } from './engine-call-deadline.ts';
 import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
 import { acceptedIds } from './accepted-ids.ts';
@@ -20,6 +21,11 @@ export interface WorkerProcessDeps {
   readonly log: { info(message: string): void; error(message: string): void };
   /** Distinguishes this process's jobs and connections (`CLIENT LIST`, job.processedBy). */
   readonly name: string;
+  /**
+   * An engine call still unsettled after `config.engineCallTimeoutMs`: the engine process logs it
+   * and exits, leaving the call's jobs neither completed nor failed (see createEngineCallDeadline).
+   */
+  readonly onEngineCallOverdue: (call: EngineCall) => void;
 }
 
 export interface RunningWorker {
@@ -51,6 +57,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   const heartbeat = heartbeatServedModels(connection, config.queuePrefix, engine.served, onError);
   const servedElsewhere = isModelVersionLive(connection, config.queuePrefix);
   const engineLock = createEngineLock();
+  const engineCallDeadline = createEngineCallDeadline(config.engineCallTimeoutMs, deps.onEngineCallOverdue);
   const overlays = createOverlayRenderer(config.renderThreads);
   log.info(`overlays rendered ${overlays.threads === 0 ? 'on the main thread' : `on ${overlays.threads} worker thread(s)`}`);
   const figures = createBatchFiguresPublisher(connection, config.queuePrefix, onError);
@@ -79,7 +86,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     name: deps.name,
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
-      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, review, acceptedIds: accepted, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
+      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, engineCallDeadline, review, acceptedIds: accepted, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
       const report = await explainBatch(context, jobs.map((j) => j.data), jobs.map((j) => j.rerun));
       // Every batch's figures, also when no job completed (job results carry none then).
       telemetry.batch(report);

@@ -46,6 +46,7 @@ const heartbeatTimeoutMs = 4_000;
 test('watchdog: a ready child whose event loop is blocked for ever is SIGKILLed once silent for heartbeatTimeoutMs, and restarted as after a crash, not a start-up crash', { timeout: 30_000 }, async () => {
   const logs: string[] = [];
   const children: ChildProcess[] = [];
+  const restarts: unknown[] = [];
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
@@ -53,6 +54,7 @@ test('watchdog: a ready child whose event loop is blocked for ever is SIGKILLed 
     restartDelayMs: 20,
     announcesReady: true,
     heartbeatTimeoutMs,
+    onRestart: (...args) => restarts.push(args),
     spawn: () => {
       // The first one hangs as a native op spinning would; its replacement is healthy.
       const child = spawnReadyThen(children.length === 0 ? 'while (true) {}' : '');
@@ -74,6 +76,8 @@ test('watchdog: a ready child whose event loop is blocked for ever is SIGKILLed 
       // The base delay: the child had been ready, so this is no start-up crash to back off from.
       'test process 0 exited (SIGKILL); restarting in 20 ms',
     ]);
+    // The watchdog's own SIGKILL: unresponsive, not crashed.
+    assert.deepEqual(restarts, [[0, 'unresponsive', { code: null, signal: 'SIGKILL' }]]);
     await until('the replacement to be ready', () => children.length === 2 && supervisor.readiness().ready === 1, 10_000);
   } finally {
     await supervisor.stop();

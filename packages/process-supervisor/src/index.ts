@@ -1,3 +1,3 @@
 export { announceReady } from './announce-ready.ts';
 export { exitWithSupervisor } from './exit-with-supervisor.ts';
-export { ProcessSupervisor, type StopResult, type SupervisorOptions } from './process-supervisor.ts';
+export { ProcessSupervisor, type ProcessExit, type RestartReason, type StopResult, type SupervisorOptions, restartReasons } from './process-supervisor.ts';

@@ -63,12 +63,14 @@ function spawnAnnouncing(mode: 'crash' | 'crash-when-ready' | 'idle'): ChildProc
 test('announcesReady: a slot whose processes keep exiting before they are ready backs off, then the supervisor gives up and stops the others', { timeout: 30_000 }, async () => {
   const logs: string[] = [];
   const children: ChildProcess[] = [];
+  const restarts: unknown[] = [];
   const supervisor = new ProcessSupervisor({
     processes: 2,
     label: 'test process',
     log: (m) => logs.push(m),
     restartDelayMs: 20,
     announcesReady: true,
+    onRestart: (...args) => restarts.push(args),
     spawn: (index) => {
       const child = spawnAnnouncing(index === 1 ? 'crash' : 'idle');
       children.push(child);
@@ -87,6 +89,8 @@ test('announcesReady: a slot whose processes keep exiting before they are ready 
     assert.equal(supervisor.readiness().stopping, true);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(children.length, 6, 'nothing was started after it gave up');
+    // The 5th exit was not restarted, and the healthy process's stop is no restart either.
+    assert.deepEqual(restarts, Array.from({ length: 4 }, () => [1, 'crashed', { code: 1, signal: null }]));
   } finally {
     await supervisor.stop();
   }
@@ -118,6 +122,45 @@ test('announcesReady: a process that crashes once ready restarts after the base 
   } finally {
     await supervisor.stop();
   }
+});
+
+test('onRestart: a process that exits by itself, or dies of a signal someone else sent, is restarted as crashed; nothing is reported for stop()', { timeout: 30_000 }, async () => {
+  const restarts: unknown[] = [];
+  const children: ChildProcess[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 1,
+    label: 'test process',
+    log: () => {},
+    restartDelayMs: 20,
+    announcesReady: true,
+    onRestart: (...args) => restarts.push(args),
+    // Ready, then exits 3 by itself; then ready and idle (killed by the test); then idle.
+    spawn: () => {
+      const child = spawnAnnouncing(children.length === 0 ? 'crash-when-ready' : 'idle');
+      children.push(child);
+      return child;
+    },
+  });
+  const until = async (what: string, check: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  try {
+    supervisor.start();
+    await until('the second process to be ready', () => children.length === 2 && supervisor.readiness().ready === 1);
+    assert.deepEqual(restarts, [[0, 'crashed', { code: 3, signal: null }]]);
+    // As the kernel's OOM killer would: a SIGKILL the supervisor did not send is a crash.
+    children[1]?.kill('SIGKILL');
+    await until('the third process to be ready', () => children.length === 3 && supervisor.readiness().ready === 1);
+    assert.deepEqual(restarts[1], [0, 'crashed', { code: null, signal: 'SIGKILL' }]);
+  } finally {
+    await supervisor.stop();
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(restarts.length, 2, 'the exit stop() asked for is no restart');
 });
 
 test('stop() forwards the signal and resolves once every child has exited; nothing is restarted', async () => {

@@ -2,6 +2,21 @@ import type { ChildProcess } from 'node:child_process';
 import { isReadyAnnouncement } from './announce-ready.ts';
 import { heartbeatIntervalMs, isHeartbeat } from './heartbeat.ts';
 
+/**
+ * Why the supervisor restarted a process, a closed set (a metric label for its callers):
+ * `crashed`, it exited without being asked (non-zero, a signal the supervisor did not send, even
+ * code 0: a supervised process is not meant to end by itself), before or after it was ready;
+ * `unresponsive`, the heartbeat watchdog SIGKILLed it (ready, then its event loop stayed blocked).
+ */
+export const restartReasons = ['crashed', 'unresponsive'] as const;
+export type RestartReason = (typeof restartReasons)[number];
+
+/** How a restarted process ended, as its 'exit' event said. */
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
 export interface SupervisorOptions {
   /** How many processes to keep running. */
   readonly processes: number;
@@ -45,6 +60,12 @@ export interface SupervisorOptions {
    * least 3 heartbeats' worth.
    */
   readonly heartbeatTimeoutMs?: number;
+  /**
+   * Called each time a process exits unasked and its restart is scheduled (before the delay), with
+   * why (for a restart counter) and how it ended. Not for exits during stop(), nor for the last
+   * start-up crash, after which the supervisor gives up instead of restarting. Must not throw.
+   */
+  readonly onRestart?: (index: number, reason: RestartReason, exit: ProcessExit) => void;
 }
 
 export interface StopResult {
@@ -107,6 +128,8 @@ export class ProcessSupervisor {
     const started = Date.now();
     let announced = false;
     let watchdog: NodeJS.Timeout | undefined;
+    /** The watchdog SIGKILLed this one: its exit is the supervisor's doing, not a crash. */
+    let unresponsive = false;
     const child = this.options.spawn(index);
     this.children.set(index, child);
     child.on('error', (error) => log(`${label} ${index}: ${error.message}`));
@@ -118,7 +141,7 @@ export class ProcessSupervisor {
       slot.everReady = true;
       slot.startupCrashes = 0;
       if (!this.stopping) this.ready.add(index);
-      watchdog ??= this.watchHeartbeats(index, child);
+      watchdog ??= this.watchHeartbeats(index, child, () => (unresponsive = true));
     });
     child.once('exit', (code, signal) => {
       clearTimeout(watchdog);
@@ -136,19 +159,22 @@ export class ProcessSupervisor {
       // A process that crashes on start-up would crash in a tight loop: back off.
       const next = Math.min(this.restartDelayMs * 2 ** slot.startupCrashes, maxRestartDelayMs);
       log(`${label} ${index} exited (${how}); restarting in ${next} ms`);
+      this.options.onRestart?.(index, unresponsive ? 'unresponsive' : 'crashed', { code, signal });
       setTimeout(() => this.stopping || this.startOne(index), next);
     });
   }
 
   /**
    * Armed when `child` announces it is ready, pushed back by each of its heartbeats: SIGKILLs it
-   * once it has been silent for heartbeatTimeoutMs. Its exit then restarts it like any crash.
+   * once it has been silent for heartbeatTimeoutMs, after calling `onKill`. Its exit then restarts
+   * it like any crash.
    */
-  private watchHeartbeats(index: number, child: ChildProcess): NodeJS.Timeout | undefined {
+  private watchHeartbeats(index: number, child: ChildProcess, onKill: () => void): NodeJS.Timeout | undefined {
     const { heartbeatTimeoutMs, label, log } = this.options;
     if (heartbeatTimeoutMs === undefined) return undefined;
     const watchdog = setTimeout(() => {
       log(`${label} ${index} sent no heartbeat for ${heartbeatTimeoutMs} ms: its event loop is blocked (a synchronous call that does not return?); SIGKILL`);
+      onKill();
       child.kill('SIGKILL');
     }, heartbeatTimeoutMs);
     // The children keep the supervisor alive, not their watchdogs.

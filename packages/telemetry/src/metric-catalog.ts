@@ -90,6 +90,14 @@ export const workerMetrics = {
   ),
   jobs: counter('gradcam_worker_jobs_total', 'Jobs finished by this worker process, by outcome (completed, failed, retried, deferred: handed back to the queue with no attempt counted, for a worker serving the model version it wants or while this one runs a job back from a stall alone).', ['outcome']),
   backendInfo: gauge('gradcam_worker_backend_info', 'Always 1; labels name the TensorFlow.js backend and model this process runs.', ['backend', 'model']),
+  // Counted by the supervising process, which outlives the engine processes it restarts; they
+  // register it too (createWorkerTelemetry takes the whole group) but never count, so it has no
+  // series of theirs.
+  engineRestarts: counter(
+    'gradcam_worker_engine_restarts_total',
+    'Engine processes restarted by this worker replica\'s supervisor, by reason: crashed (exited unasked: non-zero, killed by a signal the supervisor did not send, an engine call past GRADCAM_ENGINE_TIMEOUT_SECONDS included) or unresponsive (SIGKILLed by its heartbeat watchdog: event loop blocked). Each reason starts at 0. Only on replicas with several engine processes (GRADCAM_WORKER_PROCESSES > 1), as worker="supervisor".',
+    ['reason'],
+  ),
 } as const;
 
 /**

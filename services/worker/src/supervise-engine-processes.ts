@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import type { WorkerConfig } from '@gradcam/config';
-import { ProcessSupervisor } from '@gradcam/process-supervisor';
-import { ChildProcessMetrics, createLogger, createRegistry, workerProcessLabel } from '@gradcam/telemetry';
+import { ProcessSupervisor, type RestartReason, restartReasons } from '@gradcam/process-supervisor';
+import { ChildProcessMetrics, type Registry, createLogger, createMetrics, createRegistry, workerMetrics, workerProcessLabel } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { listeningOn, startStatusServer } from './status-server.ts';
 
@@ -18,11 +18,23 @@ export function engineEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.
 }
 
 /**
+ * The replica's count of engine-process restarts, in the supervisor's own registry (it outlives the
+ * processes it restarts), every reason at 0 from the start: increase() only sees a restart that
+ * raises an existing series, so the first one would otherwise go uncounted.
+ */
+function engineRestartCounter(registry: Registry): (reason: RestartReason) => void {
+  const { engineRestarts } = createMetrics(registry, { engineRestarts: workerMetrics.engineRestarts });
+  for (const reason of restartReasons) engineRestarts.inc({ reason }, 0);
+  return (reason) => engineRestarts.inc({ reason });
+}
+
+/**
  * The supervising process of a replica with several engine processes: forks `script` once per
  * process (the index as its argument), restarts any that die, and serves the replica's one
  * status server on GRADCAM_WORKER_METRICS_PORT. /metrics is the sum of the engine processes'
  * registries, read over the fork IPC channel (each keeps its `worker` label, so their series stay
- * apart; a process that exited stays counted at its last report); /readyz is 200 once every engine
+ * apart; a process that exited stays counted at its last report), and of its own (worker="supervisor":
+ * its process metrics, and the engine restarts by reason); /readyz is 200 once every engine
  * process has announced it is ready, until SIGTERM; /healthz is this process alive. It exits
  * when its engine processes are gone: after SIGTERM (1 if any failed to drain), or when one
  * keeps failing to start (1).
@@ -31,7 +43,9 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
   const log = createLogger({ name: 'worker-supervisor', level: config.logLevel });
   // Its own process_* and nodejs_* series are in the sum too, as worker="supervisor": its memory
   // and CPU are the replica's as much as the engines' are.
-  const metrics = new ChildProcessMetrics({ own: createRegistry({ defaultMetrics: true, defaultLabels: { [workerProcessLabel]: 'supervisor' } }) });
+  const own = createRegistry({ defaultMetrics: true, defaultLabels: { [workerProcessLabel]: 'supervisor' } });
+  const metrics = new ChildProcessMetrics({ own });
+  const countRestart = engineRestartCounter(own);
   const supervisor = new ProcessSupervisor({
     processes: config.processes,
     label: 'worker process',
@@ -47,6 +61,9 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     // otherwise live on serving nothing. Single-process workers rely on a liveness probe of
     // /healthz instead, which the same blocked loop leaves unanswered.
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+    // gradcam_worker_engine_restarts_total: a replica that restarts its engines for ever (a GPU
+    // that hangs every call) still looks alive and ready between restarts; this is what alerts.
+    onRestart: (_index, reason) => countRestart(reason),
     spawn: (index) => metrics.track(fork(script, [String(index)], { stdio: 'inherit', env: engineEnvironment() })),
   });
   let server: FastifyInstance;

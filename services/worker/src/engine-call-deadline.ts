@@ -1,3 +1,9 @@
+/**
+ * The exit code of an engine process whose engine call overran its deadline (EX_TEMPFAIL): the
+ * supervisor tells it from other exits and counts it as `engine_timeout`.
+ */
+export const engineCallOverdueExitCode = 75;
+
 /** What one engine call was given: what the line about an overdue call names. */
 export interface EngineCall {
   readonly images: number;

@@ -268,7 +268,7 @@ test('an engine call past GRADCAM_ENGINE_TIMEOUT_SECONDS: its process names the 
     assert.equal(fatal.level, 60);
     assert.match(fatal.msg, new RegExp(`^engine call hung: a batch of 1 image of ${model}@${version}, methods scorecam, unsettled after 1 s`));
     assert.deepEqual([fatal.images, fatal.model, fatal.methods], [1, `${model}@${version}`, ['scorecam']]);
-    await main.line((l) => l.name === 'worker-supervisor' && /^worker process \d exited \(code 1\); restarting in 1000 ms$/.test(l.msg), 10_000);
+    await main.line((l) => l.name === 'worker-supervisor' && /^worker process \d exited \(code 75\); restarting in 1000 ms$/.test(l.msg), 10_000);
     // Neither completed nor failed by the process that gave up on it: the input may be innocent.
     const job = await queue.getJob(data.inferenceId);
     assert.equal(job?.failedReason, undefined);
@@ -286,10 +286,15 @@ test('an engine call past GRADCAM_ENGINE_TIMEOUT_SECONDS: its process names the 
     // Each exit was a crash of a ready process: restarted after the base delay, never given up on.
     const exits = main.lines.filter((l) => l.name === 'worker-supervisor' && l.msg.startsWith('worker process'));
     assert.ok(exits.length >= hung.length - 1, exits.map((l) => l.msg).join('\n'));
-    for (const exit of exits) assert.match(exit.msg, /^worker process \d exited \(code 1\); restarting in 1000 ms$/);
+    for (const exit of exits) assert.match(exit.msg, /^worker process \d exited \(code 75\); restarting in 1000 ms$/);
     const listening = await main.line((l) => l.name === 'worker-supervisor' && l.msg.startsWith('status server'));
     const base = `http://127.0.0.1:${/:(\d+)$/.exec(listening.msg)?.[1]}`;
     await eventually('/readyz to answer 200 again', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 60_000, 100);
+    // Counted apart from crashes: the exit code says the engine call overran.
+    const scrape = (await (await fetch(`${base}/metrics`)).text()).split('\n');
+    const restarts = (reason: string) => Number(scrape.find((l) => l.startsWith('gradcam_worker_engine_restarts_total{') && l.includes(`reason="${reason}"`))?.split(' ').at(-1));
+    assert.equal(restarts('engine_timeout'), exits.length);
+    assert.equal(restarts('crashed'), 0);
   } finally {
     await queue.close();
     main.child.kill('SIGKILL');

@@ -3,7 +3,7 @@ import { announceReady, exitWithSupervisor } from '@gradcam/process-supervisor';
 import { createBlobStore } from '@gradcam/storage';
 import { createLogger, createRegistry, metricsResponse, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
-import { type EngineCall, overdueEngineCallMessage } from './engine-call-deadline.ts';
+import { type EngineCall, engineCallOverdueExitCode, overdueEngineCallMessage } from './engine-call-deadline.ts';
 import { listeningOn, startStatusServer } from './status-server.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
 import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
@@ -72,7 +72,7 @@ export async function runEngineProcess(config: WorkerConfig, role: EngineProcess
   // orchestrator for a single process, starts a fresh process with a fresh GPU context.
   const onEngineCallOverdue = (call: EngineCall) => {
     log.fatal({ images: call.images, model: call.model, methods: call.methods, timeoutSeconds: config.engineCallTimeoutMs / 1000 }, overdueEngineCallMessage(call, config.engineCallTimeoutMs));
-    process.exit(1);
+    process.exit(engineCallOverdueExitCode);
   };
   try {
     worker = await startWorkerProcess({ config, store, telemetry: createWorkerTelemetry(registry), log: { info: (m) => log.info(m), error: (m) => log.error(m) }, name, onEngineCallOverdue });

@@ -1,9 +1,10 @@
 import { fork } from 'node:child_process';
 import type { WorkerConfig } from '@gradcam/config';
-import { ProcessSupervisor, type RestartReason, restartReasons } from '@gradcam/process-supervisor';
+import { type ProcessExit, ProcessSupervisor, type RestartReason, restartReasons } from '@gradcam/process-supervisor';
 import { ChildProcessMetrics, type Registry, createLogger, createMetrics, createRegistry, workerMetrics, workerProcessLabel } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { listeningOn, startStatusServer } from './status-server.ts';
+import { engineCallOverdueExitCode } from './engine-call-deadline.ts';
 
 /**
  * The engine processes' environment: this process's, with libuv's pool at 16 threads unless the
@@ -17,15 +18,21 @@ export function engineEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.
   return { ...env, UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? '16' };
 }
 
+/** Why an engine process was restarted: the supervisor's reasons, and a crash that was an engine call past its deadline. */
+type EngineRestartReason = RestartReason | 'engine_timeout';
+const engineRestartReasons: readonly EngineRestartReason[] = [...restartReasons, 'engine_timeout'];
+
 /**
  * The replica's count of engine-process restarts, in the supervisor's own registry (it outlives the
  * processes it restarts), every reason at 0 from the start: increase() only sees a restart that
- * raises an existing series, so the first one would otherwise go uncounted.
+ * raises an existing series, so the first one would otherwise go uncounted. An engine process
+ * whose engine call overran GRADCAM_ENGINE_TIMEOUT_SECONDS exits with its own code, counted apart
+ * (a GPU that hangs, rather than a process that crashed).
  */
-function engineRestartCounter(registry: Registry): (reason: RestartReason) => void {
+function engineRestartCounter(registry: Registry): (reason: RestartReason, exit: ProcessExit) => void {
   const { engineRestarts } = createMetrics(registry, { engineRestarts: workerMetrics.engineRestarts });
-  for (const reason of restartReasons) engineRestarts.inc({ reason }, 0);
-  return (reason) => engineRestarts.inc({ reason });
+  for (const reason of engineRestartReasons) engineRestarts.inc({ reason }, 0);
+  return (reason, exit) => engineRestarts.inc({ reason: reason === 'crashed' && exit.code === engineCallOverdueExitCode ? 'engine_timeout' : reason });
 }
 
 /**
@@ -63,7 +70,7 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     // gradcam_worker_engine_restarts_total: a replica that restarts its engines for ever (a GPU
     // that hangs every call) still looks alive and ready between restarts; this is what alerts.
-    onRestart: (_index, reason) => countRestart(reason),
+    onRestart: (_index, reason, exit) => countRestart(reason, exit),
     spawn: (index) => metrics.track(fork(script, [String(index)], { stdio: 'inherit', env: engineEnvironment() })),
   });
   let server: FastifyInstance;

@@ -3,6 +3,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ProcessSupervisor } from './process-supervisor.ts';
+import { until } from './test-support/until.ts';
 
 const announce = fileURLToPath(new URL('./announce-ready.ts', import.meta.url));
 
@@ -32,14 +33,6 @@ const busyFor = (ms: number, times: number) => `
     else process.send('done');
   };
   spin();`;
-
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const heartbeatTimeoutMs = 4_000;
 

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ProcessSupervisor } from './process-supervisor.ts';
+import { until } from './test-support/until.ts';
 
 /** A child that reports it started, then either idles until SIGTERM (exiting 0) or crashes. */
 const childSource = `
@@ -141,13 +142,6 @@ test('onRestart: a process that exits by itself, or dies of a signal someone els
       return child;
     },
   });
-  const until = async (what: string, check: () => boolean) => {
-    const deadline = Date.now() + 10_000;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
   try {
     supervisor.start();
     await until('the second process to be ready', () => children.length === 2 && supervisor.readiness().ready === 1);
@@ -279,13 +273,6 @@ test('readiness: k of N once each process announces it; a process that exits is 
       return child;
     },
   });
-  const until = async (what: string, check: () => boolean) => {
-    const deadline = Date.now() + 10_000;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
   const ready = () => supervisor.readiness().ready;
   try {
     supervisor.start();

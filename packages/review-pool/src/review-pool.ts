@@ -192,7 +192,7 @@ export class ReviewPool {
     try {
       answer = await this.holderScript<[string, string, string]>(id, reviewer, beginVerdictScript, args);
     } catch (error) {
-      if (error instanceof QueueUnavailableError) await this.clearFailedBegin(request, () => this.redis.eval(cancelVerdictScript, 0, this.prefix, id, request, request));
+      if (error instanceof QueueUnavailableError) await this.clearFailedBegin(request, () => this.cancelVerdict(id, request, request));
       throw error;
     }
     const [state, ...stored] = answer;
@@ -214,9 +214,13 @@ export class ReviewPool {
     return { item: scriptItem(stored), closedNow: state === 'closed' };
   }
 
-  /** Clears the verdict marker of `token` (its review.json write failed, or its begin failed), so the verdict can be sent again at once. */
-  async cancelVerdict(id: string, token: string): Promise<void> {
-    await this.call(`acting on "${id}"`, () => this.redis.eval(cancelVerdictScript, 0, this.prefix, id, token));
+  /**
+   * Clears the verdict marker of `token` (its review.json write failed, or its begin failed), so the
+   * verdict can be sent again at once; with `request`, only while the marker is still that request's
+   * (a late clear must not clear a marker another request took over).
+   */
+  async cancelVerdict(id: string, token: string, request?: string): Promise<void> {
+    await this.call(`acting on "${id}"`, () => this.redis.eval(cancelVerdictScript, 0, this.prefix, id, token, ...(request === undefined ? [] : [request])));
   }
 
   /** Begins and finishes a verdict at once: for callers that keep no record of their own (tests, tools). */
@@ -312,7 +316,7 @@ export class ReviewPool {
       return await this.holderScript<[string, string, string?, number?, number?]>(id, reviewer, beginUndoScript, args);
     } catch (error) {
       // An undo marker's token is never taken over (a stale one is replaced): a late clear can only clear this call's.
-      if (error instanceof QueueUnavailableError && mode !== 'check') await this.clearFailedBegin(token, () => this.redis.eval(cancelUndoScript, 0, this.prefix, id, token));
+      if (error instanceof QueueUnavailableError && mode !== 'check') await this.clearFailedBegin(token, () => this.cancelUndo(id, token));
       if (!(error instanceof ReviewPoolError && error.code === 'REVIEW_VERDICT_IN_PROGRESS')) throw error;
       throw new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `an undo of the verdict on "${id}" is being saved right now; wait for its answer (send the undo again if that one fails)`);
     }

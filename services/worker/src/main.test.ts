@@ -12,6 +12,7 @@ import { type TestRedis, processRunning, startTestRedis } from '@gradcam/dev-ser
 import { jobStalledCode, parseFailedReason } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import { Queue } from 'bullmq';
+import { engineRestarts } from './test-support/engine-restarts.ts';
 
 // The worker's composition root run as `node services/worker/src/main.ts`, as in production:
 // how it starts its engine processes, and how they stop.
@@ -291,10 +292,8 @@ test('an engine call past GRADCAM_ENGINE_TIMEOUT_SECONDS: its process names the 
     const base = `http://127.0.0.1:${/:(\d+)$/.exec(listening.msg)?.[1]}`;
     await eventually('/readyz to answer 200 again', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 60_000, 100);
     // Counted apart from crashes: the exit code says the engine call overran.
-    const scrape = (await (await fetch(`${base}/metrics`)).text()).split('\n');
-    const restarts = (reason: string) => Number(scrape.find((l) => l.startsWith('gradcam_worker_engine_restarts_total{') && l.includes(`reason="${reason}"`))?.split(' ').at(-1));
-    assert.equal(restarts('engine_timeout'), exits.length);
-    assert.equal(restarts('crashed'), 0);
+    assert.equal(await engineRestarts(base, 'engine_timeout'), exits.length);
+    assert.equal(await engineRestarts(base, 'crashed'), 0);
   } finally {
     await queue.close();
     main.child.kill('SIGKILL');

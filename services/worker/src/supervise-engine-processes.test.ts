@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { processRunning } from '@gradcam/dev-services';
+import { engineRestarts } from './test-support/engine-restarts.ts';
 
 // The worker's supervising process (superviseEngineProcesses, as main.ts runs it) over tiny
 // stand-ins for the engine processes: what its /readyz says and how it ends does not depend on
@@ -149,28 +150,19 @@ test('an engine process that exits before it is ready, every time: the replica g
   ]);
 });
 
-/** The value of `gradcam_worker_engine_restarts_total{reason, worker="supervisor"}` in a scrape, if any. */
-async function restarts(base: string, reason: string): Promise<number | undefined> {
-  const body = await (await fetch(`${base}/metrics`)).text();
-  const line = body.split('\n').find((l) => l.startsWith('gradcam_worker_engine_restarts_total{') && l.includes(`reason="${reason}"`));
-  if (line === undefined) return undefined;
-  assert.ok(line.includes('worker="supervisor"'), line);
-  return Number(line.split(' ').at(-1));
-}
-
 test('/metrics: engine restarts by reason, each at 0 from the start; an engine process killed by a signal not the supervisor\'s counts as crashed', { timeout: 60_000 }, async () => {
   const supervisor = startSupervisor({ TEST_ENGINE: 'ready' });
   try {
     const listening = await supervisor.line(/^status server/);
     const base = `http://127.0.0.1:${/:(\d+)$/.exec(listening)?.[1]}`;
     const engine = await supervisor.line(/^engine 0 /);
-    assert.equal(await restarts(base, 'crashed'), 0);
-    assert.equal(await restarts(base, 'unresponsive'), 0);
+    assert.equal(await engineRestarts(base, 'crashed'), 0);
+    assert.equal(await engineRestarts(base, 'unresponsive'), 0);
     // As the kernel's OOM killer would.
     process.kill(Number(engine.split(' ')[2]), 'SIGKILL');
     await supervisor.line(/^worker process 0 exited \(SIGKILL\); restarting in 1000 ms$/);
-    assert.equal(await restarts(base, 'crashed'), 1);
-    assert.equal(await restarts(base, 'unresponsive'), 0);
+    assert.equal(await engineRestarts(base, 'crashed'), 1);
+    assert.equal(await engineRestarts(base, 'unresponsive'), 0);
   } finally {
     supervisor.child.kill('SIGTERM');
     await supervisor.exited;

@@ -227,7 +227,7 @@ export class S3BlobStore implements BlobStore {
     this.assertKey(key);
     assertPresignExpiry(expiresInSeconds);
     try {
-      this.warnIfCredentialsExpireFirst((await this.client.config.credentials()).expiration, expiresInSeconds);
+      if (!this.warnedShortCredentials) this.warnIfCredentialsExpireFirst((await this.client.config.credentials()).expiration, expiresInSeconds);
       return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
     } catch (error) {
       throw s3StorageError(error, key, 'presign GetObject');
@@ -240,7 +240,7 @@ export class S3BlobStore implements BlobStore {
    * URLs are fine): said once, so a deployment that needs long URLs knows it needs long-lived keys.
    */
   private warnIfCredentialsExpireFirst(expiration: Date | undefined, expiresInSeconds: number): void {
-    if (this.warnedShortCredentials || expiration === undefined) return;
+    if (expiration === undefined) return;
     if (expiration.getTime() >= Date.now() + expiresInSeconds * 1000) return;
     this.warnedShortCredentials = true;
     this.warn(

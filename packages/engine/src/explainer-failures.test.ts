@@ -26,6 +26,7 @@ function withRunner(runner: ModelRunner, overrides: Partial<ModelRunner>): Loade
     targetLayer: runner.targetLayer,
     targetShape: runner.targetShape,
     numClasses: runner.numClasses,
+    outputActivation: runner.outputActivation,
     trunk: (input) => runner.trunk(input),
     head: (activations, bypass) => runner.head(activations, bypass),
     logits: (input) => runner.logits(input),

@@ -5,7 +5,7 @@ import { type MapStatistics, mapStatistics, normaliseMap } from './map-statistic
 import type { PerturbationOptions } from './methods/cam-method.ts';
 import { type MethodName, camMethods, parseMethodName } from './methods/method-registry.ts';
 import type { LoadedModel } from './models/load-model.ts';
-import { outputActivationOf, probabilitiesOf } from './models/output-activation.ts';
+import { probabilitiesOf } from './models/output-activation.ts';
 import { type TargetSpec, predictedClass, resolveTargets } from './targets.ts';
 
 export interface ExplainOptions {
@@ -199,7 +199,7 @@ export class Explainer {
     options: ExplainOptions,
   ): Promise<BatchExplanation> {
     const { runner } = this.model;
-    const activation = outputActivationOf(runner);
+    const activation = runner.outputActivation;
     const batch = inputs.length;
     const t0 = performance.now();
     const { x, release } = this.batchTensor(inputs);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { outputActivationOf, toProbabilities } from '../models/output-activation.ts';
+import { toProbabilities } from '../models/output-activation.ts';
 import { yieldToEventLoop } from '../yield-to-event-loop.ts';
 import type { PerturbationCamMethod } from './cam-method.ts';
 
@@ -37,7 +37,7 @@ export const scoreCam: PerturbationCamMethod = {
   compute: async ({ runner, input, activations, classes, options }) => {
     const [, h, w, channels] = activations.shape;
     const [, height, width] = input.shape;
-    const activation = outputActivationOf(runner);
+    const activation = runner.outputActivation;
     const keep = options.maxChannels > 0 ? Math.min(options.maxChannels, channels) : channels;
     const owned: tf.Tensor[] = [];
     try {

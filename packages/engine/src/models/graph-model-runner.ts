@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GraphModel, Tensor, Tensor2D, Tensor4D, io } from '@tensorflow/tfjs';
 import { EngineError } from '../errors.ts';
 import type { ModelRunner, TrunkOutput } from './model-runner.ts';
+import { type OutputActivation, binaryLogits, isBinary, resolveOutputActivation } from './output-activation.ts';
 
 interface GraphDefNode {
   name: string;
@@ -47,12 +48,20 @@ export function discoverGraphNodes(
 export class GraphModelRunner implements ModelRunner {
   readonly targetShape: readonly [number, number, number];
   readonly numClasses: number;
+  readonly outputActivation: OutputActivation;
+  /** A one-unit sigmoid output, scored as two classes [−z, z]. */
+  private readonly binary: boolean;
 
+  /**
+   * `stripped` is the activation between the logits node and the model's output (see
+   * graphOutputActivation), or undefined where the output is the logits themselves.
+   */
   constructor(
     private readonly model: GraphModel,
     readonly targetLayer: string,
     private readonly logitsNode: string,
     inputSize: { width: number; height: number },
+    stripped: OutputActivation | undefined,
   ) {
     // Shapes of intermediate nodes are not in the GraphDef; one probe pass finds them and also
     // warms the backend's kernels.
@@ -70,7 +79,10 @@ export class GraphModelRunner implements ModelRunner {
       throw new EngineError('TARGET_LAYER_INVALID', `graph node ${targetLayer} has shape ${JSON.stringify(shape)}; a spatial 4-D tensor is needed`);
     }
     this.targetShape = [shape[1] as number, shape[2] as number, shape[3] as number];
-    this.numClasses = classes[classes.length - 1] ?? 0;
+    const units = classes[classes.length - 1] ?? 0;
+    this.outputActivation = resolveOutputActivation(stripped, units);
+    this.binary = isBinary(this.outputActivation, units);
+    this.numClasses = this.binary ? 2 : units;
     this.checkHeadRunsFromTarget();
   }
 
@@ -99,11 +111,16 @@ export class GraphModelRunner implements ModelRunner {
   }
 
   head(activations: Tensor4D): Tensor2D {
-    return this.model.execute({ [this.targetLayer]: activations }, this.logitsNode) as Tensor2D;
+    return this.scores(this.model.execute({ [this.targetLayer]: activations }, this.logitsNode) as Tensor2D);
   }
 
   logits(input: Tensor4D): Tensor2D {
-    return this.model.execute(input, this.logitsNode) as Tensor2D;
+    return this.scores(this.model.execute(input, this.logitsNode) as Tensor2D);
+  }
+
+  /** Like every runner's head, called inside a tidy (or tf.grad): the [batch, 1] scores go with it. */
+  private scores(logits: Tensor2D): Tensor2D {
+    return this.binary ? binaryLogits(logits) : logits;
   }
 
   dispose(): void {

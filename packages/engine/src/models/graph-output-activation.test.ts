@@ -3,8 +3,8 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backends/select-backend.ts';
 import { seededValues } from '../test-support/tiny-model.ts';
-import { graphOutputActivation, withGraphOutputActivation } from './graph-output-activation.ts';
-import type { ModelRunner } from './model-runner.ts';
+import { GraphModelRunner } from './graph-model-runner.ts';
+import { graphOutputActivation } from './graph-output-activation.ts';
 
 before(() => selectBackend('wasm'));
 
@@ -23,37 +23,76 @@ test('the activation between a graph\'s logits node and its output is found, thr
   assert.equal(graphOutputActivation(chain(...head, ['sigmoid', 'Sigmoid'], ['Identity', 'Identity']), 'Identity', 'sigmoid'), undefined);
 });
 
-/** A graph-like runner with a one-unit head, z = Σ activations · w per image (real tfjs ops). */
-function oneUnitRunner(weights: tf.Tensor4D): ModelRunner {
-  return {
-    targetLayer: 'features',
-    targetShape: [2, 2, 3],
-    numClasses: 1,
-    trunk: (input) => ({ activations: tf.avgPool(input, 4, 4, 'valid'), bypass: [] }),
-    head: (activations) => tf.sum(tf.mul(activations, weights), [1, 2, 3], true).reshape([-1, 1]) as tf.Tensor2D,
-    logits(input) {
-      return tf.tidy(() => this.head(this.trunk(input).activations, []));
-    },
-    dispose: () => weights.dispose(),
-  };
+type Node = { name: string; op: string; input?: string[]; attr?: Record<string, unknown> };
+
+const float = { type: 'DT_FLOAT' };
+const int32 = { type: 'DT_INT32' };
+const ints = (values: number[]) => ({ list: { i: values.map(String) } });
+const text = (value: string) => ({ s: Buffer.from(value).toString('base64') });
+function constant(name: string, shape: number[], dtype: 'float32' | 'int32'): Node {
+  const type = dtype === 'float32' ? 'DT_FLOAT' : 'DT_INT32';
+  return { name, op: 'Const', attr: { dtype: { type }, value: { tensor: { dtype: type, tensorShape: { dim: shape.map((size) => ({ size: String(size) })) } } } } };
 }
 
-test('a one-unit graph output, sigmoid or linear, is scored as the two classes [−z, z]; softmax runners are left as they are', () => {
-  for (const stripped of ['sigmoid', undefined] as const) {
-    const inner = oneUnitRunner(tf.tensor4d(seededValues(12, 1).map((v) => v - 0.5), [1, 2, 2, 3]));
-    const runner = withGraphOutputActivation(inner, stripped);
+/**
+ * A real graph model with `units` outputs: input [b, 8, 8, 3] → features = AvgPool 4×4 ([b, 2, 2, 3])
+ * → logits = Σ features · w over the spatial axes (and the channels, for one unit) → `ending`
+ * (a Softmax or Sigmoid node, or none) → an Identity output.
+ */
+async function tinyGraph(units: 1 | 3, ending: 'Softmax' | 'Sigmoid' | undefined): Promise<{ graph: tf.GraphModel; artifacts: tf.io.ModelArtifacts }> {
+  const axes = units === 1 ? [1, 2, 3] : [1, 2];
+  const nodes: Node[] = [
+    { name: 'input', op: 'Placeholder', attr: { dtype: float, shape: { shape: { dim: [-1, 8, 8, 3].map((size) => ({ size: String(size) })) } } } },
+    { name: 'features', op: 'AvgPool', input: ['input'], attr: { T: float, ksize: ints([1, 4, 4, 1]), strides: ints([1, 4, 4, 1]), padding: text('VALID'), data_format: text('NHWC') } },
+    constant('w', [1, 2, 2, 3], 'float32'),
+    { name: 'mul', op: 'Mul', input: ['features', 'w'], attr: { T: float } },
+    constant('axes', [axes.length], 'int32'),
+    { name: 'sum', op: 'Sum', input: ['mul', 'axes'], attr: { T: float, Tidx: int32, keep_dims: { b: false } } },
+    constant('shape', [2], 'int32'),
+    { name: 'logits', op: 'Reshape', input: ['sum', 'shape'], attr: { T: float, Tshape: int32 } },
+  ];
+  if (ending) nodes.push({ name: 'activation', op: ending, input: ['logits'], attr: { T: float } });
+  nodes.push({ name: 'Identity', op: 'Identity', input: [nodes[nodes.length - 1]?.name ?? ''], attr: { T: float } });
+  const weights = Float32Array.from(seededValues(12, 1), (v) => v - 0.5);
+  const data = [new Uint8Array(weights.buffer), new Uint8Array(Int32Array.from(axes).buffer), new Uint8Array(Int32Array.from([-1, units]).buffer)];
+  const weightData = new Uint8Array(data.reduce((n, d) => n + d.length, 0));
+  data.reduce((offset, d) => (weightData.set(d, offset), offset + d.length), 0);
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: { node: nodes, versions: { producer: 1 } },
+    weightSpecs: [
+      { name: 'w', shape: [1, 2, 2, 3], dtype: 'float32' },
+      { name: 'axes', shape: [axes.length], dtype: 'int32' },
+      { name: 'shape', shape: [2], dtype: 'int32' },
+    ],
+    weightData: weightData.buffer,
+  };
+  return { graph: await tf.loadGraphModel(tf.io.fromMemory(artifacts)), artifacts };
+}
+
+/** The runner loadModel makes: the activation found between the logits node and the output passed in. */
+async function graphRunner(units: 1 | 3, ending: 'Softmax' | 'Sigmoid' | undefined): Promise<{ runner: GraphModelRunner; graph: tf.GraphModel }> {
+  const { graph, artifacts } = await tinyGraph(units, ending);
+  const stripped = graphOutputActivation(artifacts, 'Identity', 'logits');
+  assert.equal(stripped, ending?.toLowerCase());
+  return { runner: new GraphModelRunner(graph, 'features', 'logits', { width: 8, height: 8 }, stripped), graph };
+}
+
+test('a one-unit graph output, sigmoid or linear, is scored as the two classes [−z, z]; softmax runners are left as they are', async () => {
+  for (const ending of ['Sigmoid', undefined] as const) {
+    const { runner, graph } = await graphRunner(1, ending);
     assert.equal(runner.outputActivation, 'sigmoid');
     assert.equal(runner.numClasses, 2);
     const x = tf.tensor4d(seededValues(2 * 8 * 8 * 3, 4), [2, 8, 8, 3]);
     const before = tf.memory().numTensors;
-    const [z, scores] = tf.tidy(() => [inner.logits(x).arraySync() as number[][], runner.logits(x).arraySync() as number[][]]);
+    const [z, scores] = tf.tidy(() => [(graph.execute(x, 'logits') as tf.Tensor).arraySync() as number[][], runner.logits(x).arraySync() as number[][]]);
+    assert.equal(z.length, 2);
     z.forEach(([value], b) => assert.deepEqual(scores[b], [-(value as number), value]));
     // Class 0's gradient is class 1's negated.
     const [negative, positive] = tf.tidy(() => {
       const { activations } = runner.trunk(x);
       return [[1, 0], [0, 1]].map((row) => {
         const mask = tf.tensor2d([row, row]);
-        return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(runner.head(a as tf.Tensor4D, []), mask)))(activations).arraySync() as number[][][][];
+        return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(runner.head(a as tf.Tensor4D), mask)))(activations).arraySync() as number[][][][];
       });
     });
     assert.deepEqual(negative?.flat(3).map((v) => -v), positive?.flat(3));
@@ -61,10 +100,21 @@ test('a one-unit graph output, sigmoid or linear, is scored as the two classes [
     x.dispose();
     runner.dispose();
   }
-  const softmax = oneUnitRunner(tf.zeros([1, 2, 2, 3]));
-  const three = { ...softmax, numClasses: 3 };
-  assert.equal(withGraphOutputActivation(three, 'softmax'), three);
-  assert.equal(withGraphOutputActivation(three, undefined), three, 'a linear output of several units is read as softmax logits');
-  assert.equal(withGraphOutputActivation(three, 'sigmoid').outputActivation, 'sigmoid');
-  softmax.dispose();
+  for (const ending of ['Softmax', undefined, 'Sigmoid'] as const) {
+    const { runner: three, graph } = await graphRunner(3, ending);
+    const what = `three units, ${ending ?? 'linear'}`;
+    // A linear output of several units is read as softmax logits.
+    assert.equal(three.outputActivation, ending === 'Sigmoid' ? 'sigmoid' : 'softmax', what);
+    assert.equal(three.numClasses, 3, what);
+    const x = tf.tensor4d(seededValues(2 * 8 * 8 * 3, 4), [2, 8, 8, 3]);
+    const [z, scores, head] = tf.tidy(() => [
+      (graph.execute(x, 'logits') as tf.Tensor).arraySync() as number[][],
+      three.logits(x).arraySync() as number[][],
+      three.head(three.trunk(x).activations).arraySync() as number[][],
+    ]);
+    assert.deepEqual(scores, z, what);
+    assert.deepEqual(head, z, what);
+    x.dispose();
+    three.dispose();
+  }
 });

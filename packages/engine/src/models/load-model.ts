@@ -7,7 +7,7 @@ import { type PreprocessingSpec, preprocessingSchema } from '@gradcam/contracts'
 import { EngineError } from '../errors.ts';
 import { builtinModels } from './builtin-models.ts';
 import { GraphModelRunner, discoverGraphNodes } from './graph-model-runner.ts';
-import { graphOutputActivation, withGraphOutputActivation } from './graph-output-activation.ts';
+import { graphOutputActivation } from './graph-output-activation.ts';
 import { LayersModelRunner } from './layers-model-runner.ts';
 import type { ModelDescriptor } from './model-descriptor.ts';
 import { artifactsFormat, readModelDirectory } from './model-artifacts.ts';
@@ -75,8 +75,7 @@ async function runnerFor(descriptor: ModelDescriptor, artifacts: io.ModelArtifac
     const target = targetLayer ?? found.targetNode;
     if (!target) throw new EngineError('TARGET_LAYER_NOT_FOUND', `no global pooling node found in graph model ${descriptor.name}; pass the target node name`);
     const logitsNode = descriptor.logitsNode ?? found.logitsNode;
-    const runner = new GraphModelRunner(graph, target, logitsNode, descriptor.preprocessing);
-    return withGraphOutputActivation(runner, graphOutputActivation(artifacts, output, logitsNode));
+    return new GraphModelRunner(graph, target, logitsNode, descriptor.preprocessing, graphOutputActivation(artifacts, output, logitsNode));
   } catch (error) {
     model?.dispose();
     if (error instanceof EngineError) throw error;

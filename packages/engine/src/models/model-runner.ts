@@ -19,12 +19,8 @@ export interface ModelRunner {
   readonly targetShape: readonly [number, number, number];
   /** Classes the head scores: a one-unit sigmoid output counts as two (negative, positive). */
   readonly numClasses: number;
-  /**
-   * How the scores become the model's probabilities. Read it through `outputActivationOf`: a
-   * runner that leaves it out is read as softmax (loadModel wraps a graph runner whose output is
-   * a sigmoid or has one unit, see graph-output-activation.ts).
-   */
-  readonly outputActivation?: OutputActivation;
+  /** How the scores become the model's probabilities (see output-activation.ts). */
+  readonly outputActivation: OutputActivation;
   trunk(input: Tensor4D): TrunkOutput;
   /** Class scores before the output activation (logits). Pure in `activations`, so it can be differentiated. */
   head(activations: Tensor4D, bypass: readonly Tensor[]): Tensor2D;

@@ -29,11 +29,6 @@ export function binaryLogits(z: Tensor2D): Tensor2D {
   return tf.concat([tf.neg(z), z], 1);
 }
 
-/** The runner's activation; runners that do not declare one end in softmax. */
-export function outputActivationOf(runner: { readonly outputActivation?: OutputActivation | undefined }): OutputActivation {
-  return runner.outputActivation ?? 'softmax';
-}
-
 /** Scores [batch, classes] → the model's probabilities, as the model's own output gives them. */
 export function toProbabilities(scores: Tensor, activation: OutputActivation): Tensor {
   return activation === 'sigmoid' ? tf.sigmoid(scores) : tf.softmax(scores);

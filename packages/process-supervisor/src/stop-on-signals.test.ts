@@ -11,12 +11,17 @@ import { processRunning } from '@gradcam/dev-services';
 const supervisorModule = fileURLToPath(new URL('./process-supervisor.ts', import.meta.url));
 const announceModule = fileURLToPath(new URL('./announce-ready.ts', import.meta.url));
 
-/** Child sources: each says `child <index> <pid>` on stdout, announces it is ready, then runs `then`. */
+/**
+ * Child sources: each runs `then` (its SIGTERM handler), then says `child <index> <pid>` on stdout
+ * and announces it is ready. The handler comes first: a SIGTERM sent on seeing the line must find
+ * it, or the child dies of the signal itself (a clean stop) on a machine busy enough to pause it
+ * between the two.
+ */
 const child = (then: string) => `
   import(${JSON.stringify(announceModule)}).then((module) => {
+    ${then}
     console.log('child ' + process.argv[1] + ' ' + process.pid);
     module.announceReady();
-    ${then}
     setInterval(() => {}, 1000);
   });`;
 const drainsCleanly = child(`process.on('SIGTERM', () => setTimeout(() => process.exit(0), 50));`);

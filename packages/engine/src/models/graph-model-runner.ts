@@ -45,6 +45,27 @@ export function discoverGraphNodes(
   return { logitsNode: logits.name, targetNode: undefined };
 }
 
+const activationOps: Readonly<Record<string, OutputActivation>> = { Softmax: 'softmax', Sigmoid: 'sigmoid' };
+
+/**
+ * The activation between a graph's logits node and its output (the Softmax or Sigmoid the logits
+ * discovery walks past), or undefined where the output is the logits themselves.
+ */
+export function graphOutputActivation(artifacts: io.ModelArtifacts, outputName: string, logitsNode: string): OutputActivation | undefined {
+  const nodes = (artifacts.modelTopology as { node?: GraphDefNode[] }).node ?? [];
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  let node = byName.get(inputName(outputName));
+  const seen = new Set<string>();
+  while (node && node.name !== logitsNode && !seen.has(node.name)) {
+    seen.add(node.name);
+    const activation = activationOps[node.op];
+    if (activation) return activation;
+    if (node.op !== 'Identity' || !node.input?.[0]) return undefined;
+    node = byName.get(inputName(node.input[0]));
+  }
+  return undefined;
+}
+
 export class GraphModelRunner implements ModelRunner {
   readonly targetShape: readonly [number, number, number];
   readonly numClasses: number;
@@ -54,7 +75,7 @@ export class GraphModelRunner implements ModelRunner {
 
   /**
    * `stripped` is the activation between the logits node and the model's output (see
-   * graphOutputActivation), or undefined where the output is the logits themselves.
+   * graphOutputActivation above), or undefined where the output is the logits themselves.
    */
   constructor(
     private readonly model: GraphModel,

@@ -3,8 +3,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backends/select-backend.ts';
 import { seededValues } from '../test-support/tiny-model.ts';
-import { GraphModelRunner } from './graph-model-runner.ts';
-import { graphOutputActivation } from './graph-output-activation.ts';
+import { GraphModelRunner, graphOutputActivation } from './graph-model-runner.ts';
 
 before(() => selectBackend('wasm'));
 

@@ -13,5 +13,5 @@ export {
   type ReviewConfig,
   type WorkerConfig,
 } from './service-configs.ts';
-export { loadConfigOrExit } from './load-or-exit.ts';
+export { configErrorExitCode, loadConfigOrExit } from './load-or-exit.ts';
 export { childEnvironment, readLocalStackConfig, type LocalStackConfig } from './local-stack-config.ts';

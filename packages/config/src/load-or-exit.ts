@@ -2,8 +2,14 @@ import { ConfigError } from './config-error.ts';
 import type { Env } from './env-reader.ts';
 
 /**
+ * Exit status of a process refusing its configuration (EX_CONFIG, from sysexits.h): a start that
+ * every retry would repeat. Supervisors and the local stack read it that way.
+ */
+export const configErrorExitCode = 78;
+
+/**
  * The one place that reads `process.env`: parses it once at boot; a bad or missing variable
- * stops the process with one line naming it (exit code 78, EX_CONFIG).
+ * stops the process with one line naming it (configErrorExitCode).
  */
 export function loadConfigOrExit<T>(read: (env: Env) => T, service: string): T {
   try {
@@ -11,6 +17,6 @@ export function loadConfigOrExit<T>(read: (env: Env) => T, service: string): T {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${service}: configuration error: ${error.message}\n`);
-    process.exit(78);
+    process.exit(configErrorExitCode);
   }
 }

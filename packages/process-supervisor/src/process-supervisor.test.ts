@@ -47,10 +47,11 @@ test('starts N processes and restarts one that crashes, backing off while it kee
 const announce = fileURLToPath(new URL('./announce-ready.ts', import.meta.url));
 
 /** A child that crashes before it announces it is ready, or announces it (then crashes, or idles until SIGTERM). */
-function spawnAnnouncing(mode: 'crash' | 'crash-when-ready' | 'idle'): ChildProcess {
+function spawnAnnouncing(mode: 'crash' | 'crash-78' | 'crash-when-ready' | 'idle'): ChildProcess {
   const source = `
     const mode = process.argv[1];
     if (mode === 'crash') process.exit(1);
+    if (mode === 'crash-78') process.exit(78);
     process.on('SIGTERM', () => process.exit(0));
     setInterval(() => {}, 1000);
     import(${JSON.stringify(announce)}).then((module) => {
@@ -92,6 +93,41 @@ test('announcesReady: a slot whose processes keep exiting before they are ready 
     assert.equal(children.length, 6, 'nothing was started after it gave up');
     // The 5th exit was not restarted, and the healthy process's stop is no restart either.
     assert.deepEqual(restarts, Array.from({ length: 4 }, () => [1, 'crashed', { code: 1, signal: null }]));
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+test('givesUpOnStartupExitCode: a process exiting with that code before it is ready ends the supervision at once; any other start-up crash is retried', { timeout: 30_000 }, async () => {
+  const logs: string[] = [];
+  const children: ChildProcess[] = [];
+  let starts = 0;
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    restartDelayMs: 20,
+    announcesReady: true,
+    givesUpOnStartupExitCode: 78,
+    // Slot 1: an ordinary start-up crash first (retried), then the hopeless one.
+    spawn: (index) => {
+      const child = spawnAnnouncing(index === 0 ? 'idle' : ++starts === 1 ? 'crash' : 'crash-78');
+      children.push(child);
+      return child;
+    },
+  });
+  try {
+    supervisor.start();
+    await until('the supervisor to give up', () => logs.some((l) => l.includes('giving up')), 20_000);
+    assert.deepEqual(logs, [
+      'test process 1 exited (code 1); restarting in 40 ms',
+      'test process 1 exited before it was ready (code 78: a failure every start would repeat); giving up: stopping the other processes',
+    ]);
+    const healthy = children[0] as ChildProcess;
+    if (healthy.exitCode === null) await once(healthy, 'exit');
+    assert.equal(healthy.exitCode, 0, 'the healthy process was stopped with SIGTERM and drained');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(children.length, 3, 'nothing was started after it gave up');
   } finally {
     await supervisor.stop();
   }

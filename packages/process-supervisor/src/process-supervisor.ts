@@ -51,6 +51,12 @@ export interface SupervisorOptions {
   /** See announcesReady (default 5). */
   readonly startupCrashLimit?: number;
   /**
+   * With announcesReady: a child that exits with this code before it is ready says its start
+   * failed for a reason every start would meet again (a bad setting, an unknown model), so the
+   * supervisor gives up at once instead of after `startupCrashLimit` slow starts.
+   */
+  readonly givesUpOnStartupExitCode?: number;
+  /**
    * The watchdog (none by default): a child that has announced it is ready and then sends no
    * heartbeat (announceReady starts them, one a second) for this long has its event loop blocked,
    * say by a synchronous native call that never returns. It would never exit by itself, yet would
@@ -151,10 +157,15 @@ export class ProcessSupervisor {
       const how = signal ?? `code ${code}`;
       const startupCrash = this.options.announcesReady === true ? !announced : Date.now() - started < quickCrashMs;
       slot.startupCrashes = startupCrash ? slot.startupCrashes + 1 : 0;
-      if (this.options.announcesReady === true && !slot.everReady && slot.startupCrashes >= this.startupCrashLimit) {
-        log(`${label} ${index} exited before it was ready ${slot.startupCrashes} times in a row (last: ${how}); giving up: stopping the other processes`);
-        void this.stop('SIGTERM').then(() => this.onGaveUp?.());
-        return;
+      if (this.options.announcesReady === true) {
+        const hopeless = startupCrash && code !== null && code === this.options.givesUpOnStartupExitCode;
+        const crashLoop = !slot.everReady && slot.startupCrashes >= this.startupCrashLimit;
+        if (hopeless || crashLoop) {
+          const why = hopeless ? `(${how}: a failure every start would repeat)` : `${slot.startupCrashes} times in a row (last: ${how})`;
+          log(`${label} ${index} exited before it was ready ${why}; giving up: stopping the other processes`);
+          void this.stop('SIGTERM').then(() => this.onGaveUp?.());
+          return;
+        }
       }
       // A process that crashes on start-up would crash in a tight loop: back off.
       const next = Math.min(this.restartDelayMs * 2 ** slot.startupCrashes, maxRestartDelayMs);

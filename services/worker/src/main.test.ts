@@ -301,12 +301,17 @@ test('an engine call past GRADCAM_ENGINE_TIMEOUT_SECONDS: its process names the 
 });
 
 // Last in the file: it stops the file's Redis.
-test('SIGTERM while Redis is down: /readyz says stopping while it drains; the engine process exits once its shutdown deadline (lock + 5 s) passes', { timeout: 240_000 }, async () => {
+test('one engine process has a supervisor too; SIGTERM while Redis is down: /readyz says stopping while it drains; the engine process exits once its shutdown deadline (lock + 5 s) passes', { timeout: 240_000 }, async () => {
   const main = startMain({ GRADCAM_WORKER_PROCESSES: '1', GRADCAM_WORKER_METRICS_PORT: '0', GRADCAM_LOCK_DURATION_MS: '1000' });
   const listening = await main.line((l) => l.msg.startsWith('status server'));
+  // The status server, the watchdog and the restart count are the supervisor's, whatever the
+  // process count: the one-GPU replica (one engine process) is the usual production shape.
+  assert.equal(listening.name, 'worker-supervisor');
   const base = `http://127.0.0.1:${/:(\d+)$/.exec(listening.msg)?.[1]}`;
-  await main.line((l) => l.msg.startsWith('worker 0 ready'));
+  const ready = await main.line((l) => l.msg.startsWith('worker 0 ready'));
+  assert.notEqual(ready.pid, main.child.pid, 'the engine runs in a process of its own');
   assert.equal((await fetch(`${base}/readyz`)).status, 200);
+  assert.equal(await engineRestarts(base, 'crashed'), 0);
   await redis.stop();
   const signalled = Date.now();
   main.child.kill('SIGTERM');

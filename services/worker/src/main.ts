@@ -1,9 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { exitWithSupervisor } from '@gradcam/process-supervisor';
 
-// Composition root. With GRADCAM_WORKER_PROCESSES > 1 this process only supervises: it forks
-// itself once per engine process, passing the process index as the argument, and serves the
-// replica's status server for all of them. With one process, that process does both.
+// Composition root. Started without an argument, this process only supervises: it forks itself
+// once per engine process (GRADCAM_WORKER_PROCESSES, one included), passing the process index as
+// the argument, and serves the replica's status server for all of them. Even one engine process
+// gets a supervisor: its heartbeat watchdog, its restarts in place (counted in
+// gradcam_worker_engine_restarts_total, which the restart alert reads) and libuv's larger pool
+// (see engineEnvironment) hold for every replica, the usual one-GPU replica included.
 const indexArgument = process.argv[2];
 
 // An engine process forked by the supervisor: watch the supervisor before anything slow. Loading
@@ -16,10 +19,10 @@ if (indexArgument !== undefined) exitWithSupervisor(() => process.exit(0));
 const { loadConfigOrExit, readWorkerConfig } = await import('@gradcam/config');
 const config = loadConfigOrExit(readWorkerConfig, 'worker');
 
-if (config.processes > 1 && indexArgument === undefined) {
+if (indexArgument === undefined) {
   const { superviseEngineProcesses } = await import('./supervise-engine-processes.ts');
   await superviseEngineProcesses(config, fileURLToPath(import.meta.url));
 } else {
   const { runEngineProcess } = await import('./run-engine-process.ts');
-  await runEngineProcess(config, indexArgument === undefined ? { supervised: false } : { supervised: true, index: Number(indexArgument) });
+  await runEngineProcess(config, Number(indexArgument));
 }

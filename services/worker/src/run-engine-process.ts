@@ -1,45 +1,27 @@
-import type { WorkerConfig } from '@gradcam/config';
+import { type WorkerConfig, configErrorExitCode } from '@gradcam/config';
+import { EngineError } from '@gradcam/engine';
 import { announceReady, exitWithSupervisor } from '@gradcam/process-supervisor';
 import { createBlobStore } from '@gradcam/storage';
-import { createLogger, createRegistry, metricsResponse, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
-import type { FastifyInstance } from 'fastify';
+import { createLogger, createRegistry, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
 import { type EngineCall, engineCallOverdueExitCode, overdueEngineCallMessage } from './engine-call-deadline.ts';
-import { listeningOn, startStatusServer } from './status-server.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
 import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
 
-/** Alone (GRADCAM_WORKER_PROCESSES=1), or engine process `index` forked by the supervisor. */
-export type EngineProcessRole = { readonly supervised: false } | { readonly supervised: true; readonly index: number };
-
 /**
- * One engine process: loads the models and consumes the queue until SIGTERM. Alone, it serves
- * the status server itself; forked by the supervisor it listens on no port, and reports its
- * metrics and its readiness to the supervisor over the IPC channel instead.
+ * Engine process `index`, forked by the replica's supervisor: loads the models and consumes the
+ * queue until SIGTERM. It listens on no port: it reports its metrics and its readiness (then a
+ * heartbeat) to the supervisor over the IPC channel, and the supervisor serves the replica's one
+ * status server.
  */
-export async function runEngineProcess(config: WorkerConfig, role: EngineProcessRole): Promise<void> {
-  const index = role.supervised ? role.index : 0;
+export async function runEngineProcess(config: WorkerConfig, index: number): Promise<void> {
   const name = `gradcam-worker-${process.pid}`;
   const log = createLogger({ name: `worker-${index}`, level: config.logLevel });
   // The `worker` label keeps this process's series apart in the supervisor's sum.
   const registry = createRegistry({ defaultMetrics: true, defaultLabels: { [workerProcessLabel]: String(index) } });
+  reportMetricsToParent(registry);
   const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });
   let worker: RunningWorker | undefined;
-  let server: FastifyInstance | undefined;
   let stopping = false;
-  // Not ready once stopping: a draining process takes no more jobs, so a load balancer or a
-  // rollout should count it out from the signal on, not from its exit.
-  const notReady = () => (stopping ? 'stopping' : worker === undefined ? 'loading models' : undefined);
-  if (role.supervised) {
-    reportMetricsToParent(registry);
-  } else {
-    try {
-      server = await startStatusServer({ host: config.host, port: config.metricsPort, scrape: () => metricsResponse(registry), notReady });
-    } catch (error) {
-      log.fatal({ err: error }, 'the status server did not start');
-      process.exit(1);
-    }
-    log.info(listeningOn(server));
-  }
   const shutdown = async (reason: string) => {
     if (stopping) return;
     stopping = true;
@@ -57,19 +39,18 @@ export async function runEngineProcess(config: WorkerConfig, role: EngineProcess
     deadline.unref();
     await worker?.close();
     await store.close();
-    await server?.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
-  // Forked by the supervisor: should it die (even by SIGKILL), stop too rather than run on under
-  // init, taking jobs nobody supervises and holding the output pipes of whoever ran it. This
-  // replaces main.ts's exit-at-once watch: from here on there may be a batch to finish.
+  // Should the supervisor die (even by SIGKILL), stop too rather than run on under init, taking
+  // jobs nobody supervises and holding the output pipes of whoever ran it. This replaces
+  // main.ts's exit-at-once watch: from here on there may be a batch to finish.
   exitWithSupervisor(() => void shutdown('supervisor gone'));
   // A hung engine call holds the engine lock for ever, so no batch could finish and a draining
   // shutdown would only wait for its deadline: exit at once. The jobs of every batch this process
-  // holds then come back as stalled (suspects, each run alone), and the supervisor, or the
-  // orchestrator for a single process, starts a fresh process with a fresh GPU context.
+  // holds then come back as stalled (suspects, each run alone), and the supervisor starts a fresh
+  // process with a fresh GPU context.
   const onEngineCallOverdue = (call: EngineCall) => {
     log.fatal({ images: call.images, model: call.model, methods: call.methods, timeoutSeconds: config.engineCallTimeoutMs / 1000 }, overdueEngineCallMessage(call, config.engineCallTimeoutMs));
     process.exit(engineCallOverdueExitCode);
@@ -78,10 +59,20 @@ export async function runEngineProcess(config: WorkerConfig, role: EngineProcess
     worker = await startWorkerProcess({ config, store, telemetry: createWorkerTelemetry(registry), log: { info: (m) => log.info(m), error: (m) => log.error(m) }, name, onEngineCallOverdue });
     // A channel closed by now (its 'disconnect' event perhaps not yet emitted) is a supervisor
     // gone while the models loaded: drain instead of announcing to nobody.
-    if (role.supervised && !announceReady()) return void shutdown('supervisor gone');
+    if (!announceReady()) return void shutdown('supervisor gone');
     log.info(`worker ${index} ready: batches of up to ${config.batchSize}, ${config.batchWaitMs} ms wait, ${worker.backend} backend`);
   } catch (error) {
     log.fatal({ err: error }, 'worker failed to start');
-    process.exit(1);
+    process.exit(failsEveryStart(error) ? configErrorExitCode : 1);
   }
+}
+
+/**
+ * A start-up failure that the next start would meet again: the models named in the configuration
+ * cannot be served (unknown, invalid, a bad target layer or method). Said with the configuration
+ * exit code, the supervisor gives up at once instead of after five slow model loads. A backend
+ * that did not start (a GPU that failed to initialise) may start next time, so it is retried.
+ */
+function failsEveryStart(error: unknown): boolean {
+  return error instanceof EngineError && error.code !== 'BACKEND_UNAVAILABLE';
 }

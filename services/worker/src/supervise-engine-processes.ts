@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import type { WorkerConfig } from '@gradcam/config';
+import { type WorkerConfig, configErrorExitCode } from '@gradcam/config';
 import { type ProcessExit, ProcessSupervisor, type RestartReason, restartReasons } from '@gradcam/process-supervisor';
 import { ChildProcessMetrics, type Registry, createLogger, createMetrics, createRegistry, workerMetrics, workerProcessLabel } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +12,7 @@ import { engineCallOverdueExitCode } from './engine-call-deadline.ts';
  * 4 threads by default: with batches in flight, uploads would queue behind decoding and
  * rendering. Only a supervisor can size it for its children: libuv reads the variable at the
  * pool's first use, which in an ES-module process comes while its modules load, before main.ts
- * runs, so a single-process worker keeps what it was started with.
+ * runs (one reason even a single engine process runs under a supervisor).
  */
 export function engineEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return { ...env, UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? '16' };
@@ -36,9 +36,9 @@ function engineRestartCounter(registry: Registry): (reason: RestartReason, exit:
 }
 
 /**
- * The supervising process of a replica with several engine processes: forks `script` once per
- * process (the index as its argument), restarts any that die, and serves the replica's one
- * status server on GRADCAM_WORKER_METRICS_PORT. /metrics is the sum of the engine processes'
+ * The supervising process of a replica, however many engine processes it has: forks `script`
+ * once per process (the index as its argument), restarts any that die, and serves the replica's
+ * one status server on GRADCAM_WORKER_METRICS_PORT. /metrics is the sum of the engine processes'
  * registries, read over the fork IPC channel (each keeps its `worker` label, so their series stay
  * apart; a process that exited stays counted at its last report), and of its own (worker="supervisor":
  * its process metrics, and the engine restarts by reason); /readyz is 200 once every engine
@@ -59,14 +59,15 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     log: (m) => log.info(m),
     // Each engine process stops itself after shutdownTimeoutMs; this is for one that cannot.
     killAfterMs: config.shutdownTimeoutMs + 10_000,
-    // Each engine process announces itself once its models are loaded and it consumes the queue:
-    // one that exits before that, every time (an unknown model, a bad model folder), ends the
-    // replica after 5 tries, as it ends a single-process worker at once.
+    // Each engine process announces itself once its models are loaded and it consumes the queue.
+    // One that exits before that with the configuration exit code (an unknown model, a bad target
+    // layer: see runEngineProcess) ends the replica at once, where its orchestrator sees it; one
+    // that keeps exiting before that for another reason (a GPU that fails to start), after 5 tries.
     announcesReady: true,
+    givesUpOnStartupExitCode: configErrorExitCode,
     // A ready engine process whose event loop stays blocked (a synchronous native op that never
     // returns) is killed and restarted: its jobs have gone to other workers by then, and it would
-    // otherwise live on serving nothing. Single-process workers rely on a liveness probe of
-    // /healthz instead, which the same blocked loop leaves unanswered.
+    // otherwise live on serving nothing.
     heartbeatTimeoutMs: config.heartbeatTimeoutMs,
     // gradcam_worker_engine_restarts_total: a replica that restarts its engines for ever (a GPU
     // that hangs every call) still looks alive and ready between restarts; this is what alerts.
@@ -82,7 +83,7 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
       scrape: () => metrics.scrape(),
       notReady: () => {
         const { ready, processes, stopping } = supervisor.readiness();
-        // Stopping: the engine processes drain and take no more jobs, as a single one says.
+        // Stopping: the engine processes drain and take no more jobs.
         if (stopping) return 'stopping';
         return ready === processes ? undefined : `${ready} of ${processes} engine processes ready`;
       },

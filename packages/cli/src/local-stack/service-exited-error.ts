@@ -1,5 +1,4 @@
-/** Exit status of a service refusing its configuration (EX_CONFIG, from loadConfigOrExit). */
-export const configErrorExitCode = 78;
+import { configErrorExitCode } from '@gradcam/config';
 
 /**
  * A service of the local stack exited on its own: before it was ready, or after start-up while

@@ -39,3 +39,26 @@ test('"." and ".." segments: a record\'s URI is checked for its shape only (inge
   assert.equal(inferenceRecordSchema.safeParse({ id: 'abc', model: { name: 'm' }, image: { uri: 's3://bucket/a\0b.jpg' } }).success, false, 'NUL is not a key');
   assert.equal(jobImageSchema.safeParse({ uri: 's3://bucket/a/b.jpg' }).success, true);
 });
+
+test('metadata of more than 32 keys is refused whole, in one issue, before any key or value is parsed', () => {
+  const base = { id: 'abc', model: { name: 'm' }, image: { uri: 's3://bucket/img.jpg' } };
+  const keys = (n: number, value: unknown) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, value]));
+  assert.equal(inferenceRecordSchema.safeParse({ ...base, metadata: keys(32, 'v') }).success, true);
+  for (const metadata of [keys(33, 'v'), keys(200_000, null)]) {
+    const parsed = inferenceRecordSchema.safeParse({ ...base, metadata });
+    assert.deepEqual(
+      parsed.error?.issues.map((i) => [i.path.join('.'), i.message]),
+      [['metadata', 'metadata holds at most 32 keys']],
+    );
+  }
+  const list = inferenceRecordSchema.safeParse({ ...base, metadata: Array(100).fill('v') });
+  assert.deepEqual(list.error?.issues.map((i) => [i.path.join('.'), i.code]), [['metadata', 'invalid_type']], 'an array is not a record, however long');
+});
+
+test('scores holding anything but finite numbers are refused in one issue naming the first, not one per element', () => {
+  const record = (scores: unknown[]) => ({ id: 'abc', model: { name: 'm' }, image: { uri: 's3://bucket/img.jpg' }, prediction: { classIndex: 0, scores } });
+  assert.equal(inferenceRecordSchema.safeParse(record(Array(10_000).fill(0.5))).success, true);
+  const bad = inferenceRecordSchema.safeParse(record([0.5, ...Array(9_999).fill(null)]));
+  assert.deepEqual(bad.error?.issues.map((i) => [i.path.join('.'), i.message]), [['prediction.scores', 'scores are finite numbers (scores[1] is not)']]);
+  assert.equal(inferenceRecordSchema.safeParse(record(Array(10_001).fill(null))).error?.issues.length, 1, 'too many: one issue');
+});

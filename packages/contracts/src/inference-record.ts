@@ -53,12 +53,35 @@ export const inlineImageSchema = z.object({ base64: z.string().min(1) });
 export const imageRefSchema = z.object({ uri: s3UriShapeSchema });
 export const imageSourceSchema = z.union([inlineImageSchema, imageRefSchema]);
 
+/**
+ * `schema`, behind a look at the raw value that may refuse it whole, with one issue, before
+ * `schema` parses any part of it. Zod parses every key of a record and every element of an array,
+ * and makes an issue of each one that fails, before any rule about the whole runs (a `.refine`
+ * counting keys runs last): a body of a million keys, or a batch of arrays of bad elements, held
+ * the process for seconds and answered with millions of issues.
+ */
+function refusedWhole<T extends z.ZodType>(schema: T, refuse: (value: unknown) => string | undefined) {
+  return z
+    .unknown()
+    .check((payload) => {
+      const reason = refuse(payload.value);
+      if (reason !== undefined) payload.issues.push({ code: 'custom', message: reason, input: payload.value });
+    })
+    .pipe(schema);
+}
+
+const maxScores = 10_000;
+
 /** What the model server predicted, as it reports it: recorded, and used by capture sampling. */
 export const predictionSchema = z.object({
   classIndex: z.number().int().nonnegative(),
   label: z.string().max(256).optional(),
   /** Probabilities (or scores) per class, as served. */
-  scores: z.array(z.number().finite()).max(10_000).optional(),
+  scores: refusedWhole(z.array(z.number().finite()).max(maxScores), (value) => {
+    if (!Array.isArray(value) || value.length > maxScores) return undefined; // the array schema says so, in one issue
+    const at = value.findIndex((score) => typeof score !== 'number' || !Number.isFinite(score));
+    return at === -1 ? undefined : `scores are finite numbers (scores[${at}] is not)`;
+  }).optional(),
 });
 export type Prediction = z.infer<typeof predictionSchema>;
 
@@ -74,10 +97,15 @@ export const explainRequestSchema = z
   .refine((e) => e.classes === undefined || e.topK === undefined, 'explain takes classes or topK, not both');
 export type ExplainRequest = z.infer<typeof explainRequestSchema>;
 
-/** Small caller-owned key/values stored with the prediction (never used as metric labels). */
-export const metadataSchema = z
-  .record(z.string().max(64), z.union([z.string().max(1024), z.number(), z.boolean()]))
-  .refine((m) => Object.keys(m).length <= 32, 'metadata holds at most 32 keys');
+const maxMetadataKeys = 32;
+
+/**
+ * Small caller-owned key/values stored with the prediction (never used as metric labels). The
+ * keys are counted before any is parsed: an object of more is refused whole, in one issue.
+ */
+export const metadataSchema = refusedWhole(z.record(z.string().max(64), z.union([z.string().max(1024), z.number(), z.boolean()])), (value) =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > maxMetadataKeys ? `metadata holds at most ${maxMetadataKeys} keys` : undefined,
+);
 
 /** One inference, as posted to the ingest service. `id` is the idempotency key. */
 export const inferenceRecordSchema = z.object({

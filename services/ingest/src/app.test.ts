@@ -123,6 +123,28 @@ describe('POST /v1/inferences', () => {
     assert.match(metrics, new RegExp(`^gradcam_ingest_records_total\\{outcome="rejected"\\} ${cases.length}$`, 'm'), 'schema failures are rejected records too');
   });
 
+  test('metadata of 200,000 keys is refused whole, in one issue: a small 400, not one entry per key', async () => {
+    const keys = Array.from({ length: 200_000 }, (_, i) => `"k${i}":null`).join(',');
+    const payload = JSON.stringify(record('flood-1')).replace(/}$/, `,"metadata":{${keys}}}`);
+    const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: { ...auth, 'content-type': 'application/json' }, payload });
+    assert.equal(response.statusCode, 400);
+    const { error } = response.json<{ error: { code: string; message: string; details: { path: string; message: string }[] } }>();
+    assert.equal(error.code, 'RECORD_INVALID');
+    assert.deepEqual(error.details, [{ path: 'metadata', message: 'metadata holds at most 32 keys' }]);
+    assert.ok(response.body.length < 1024, `${response.body.length} bytes`);
+  });
+
+  test('a record with many issues lists the first 20 in details, and its message counts them all; a long key is echoed cut short', async () => {
+    const metadata = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`${i}${'k'.repeat(i === 0 ? 100_000 : 70)}`, null]));
+    const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('many-1', { metadata }) });
+    assert.equal(response.statusCode, 400);
+    const { error } = response.json<{ error: { code: string; message: string; details: { path: string }[] } }>();
+    assert.equal(error.code, 'RECORD_INVALID');
+    assert.equal(error.details.length, 20);
+    assert.match(error.message, /\(32 issues in all; details lists the first 20\)$/);
+    assert.equal(error.details[0]?.path, `metadata.0${'k'.repeat(63)}…`);
+    assert.ok(response.body.length < 8 * 1024, `${response.body.length} bytes`);
+  });
   test('concurrent submissions of one id: one is accepted, the other told to retry; the decision is counted once', async () => {
     const field = 'nsfw-mobilenet-v2|explain|all';
     const countedBefore = Number((await captureDecisions(h))[field] ?? 0);

@@ -43,14 +43,27 @@ export interface IngestAppDeps {
 }
 
 type Issues = z.core.$ZodIssue[];
-const describeIssues = (issues: Issues) => issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+
+/** The most issues a RECORD_INVALID lists in `details`; its message counts the ones left out. */
+export const maxListedIssues = 20;
+/** A path segment is a key the client chose (a metadata key may be megabytes): echoed only this far. */
+const maxSegmentChars = 64;
+const segment = (key: PropertyKey) => {
+  const text = String(key);
+  return text.length > maxSegmentChars ? `${text.slice(0, maxSegmentChars)}…` : text;
+};
+const pathOf = (issue: z.core.$ZodIssue) => issue.path.map(segment).join('.');
+const describeIssues = (issues: Issues) => issues.slice(0, maxListedIssues).map((i) => ({ path: pathOf(i), message: i.message }));
 
 function parseRecord(body: unknown): InferenceRecord {
   const parsed = inferenceRecordSchema.safeParse(body);
   if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    const where = first && first.path.length > 0 ? `${first.path.join('.')}: ` : '';
-    throw new ApiError(400, 'RECORD_INVALID', `the record is invalid: ${where}${first?.message ?? 'unknown error'}`, describeIssues(parsed.error.issues));
+    const { issues } = parsed.error;
+    const first = issues[0];
+    const where = first && first.path.length > 0 ? `${pathOf(first)}: ` : '';
+    const unlisted = issues.length - maxListedIssues;
+    const more = unlisted > 0 ? ` (${issues.length} issues in all; details lists the first ${maxListedIssues})` : '';
+    throw new ApiError(400, 'RECORD_INVALID', `the record is invalid: ${where}${first?.message ?? 'unknown error'}${more}`, describeIssues(issues));
   }
   return parsed.data;
 }

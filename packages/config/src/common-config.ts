@@ -159,7 +159,7 @@ function storageConfig(env: EnvReader, publicBaseUrl: string, options: CommonCon
   const prefix = env.string('GRADCAM_STORAGE_PREFIX', '').replace(/^\/+|\/+$/g, '');
   if (prefix !== '') checkStoragePrefix(prefix);
   const bucket = env.optionalString('S3_BUCKET');
-  const endpoint = env.url('S3_ENDPOINT', undefined, ['http:', 'https:']);
+  const endpoint = env.url('S3_ENDPOINT', undefined, 'http');
   if (bucket === undefined && endpoint !== undefined) throw new ConfigError('S3_BUCKET', 'is required when S3_ENDPOINT is set');
   if (bucket !== undefined) {
     return {
@@ -184,13 +184,13 @@ function storageConfig(env: EnvReader, publicBaseUrl: string, options: CommonCon
 }
 
 function requireRedisUrl(env: EnvReader): string {
-  const url = env.url('REDIS_URL', undefined, ['redis:', 'rediss:']);
+  const url = env.url('REDIS_URL', undefined, 'redis');
   if (url === undefined) throw new ConfigError('REDIS_URL', 'is required (e.g. redis://127.0.0.1:6379); `npm start` starts a private redis-server and sets it');
   return url;
 }
 
 export function readCommonConfig(env: EnvReader, options: CommonConfigOptions = {}): CommonConfig {
-  const publicBaseUrl = env.url('GRADCAM_PUBLIC_URL', 'http://127.0.0.1:8080', ['http:', 'https:']) as string;
+  const publicBaseUrl = env.url('GRADCAM_PUBLIC_URL', 'http://127.0.0.1:8080', 'http');
   const queuePrefix = env.string('GRADCAM_QUEUE_PREFIX', 'gradcam');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) throw new ConfigError('GRADCAM_QUEUE_PREFIX', `expected 1–64 of A–Z a–z 0–9 _ . -, got "${queuePrefix}"`);
   return {

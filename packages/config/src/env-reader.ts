@@ -4,6 +4,24 @@ import { ConfigError } from './config-error.ts';
 /** Dot-separated labels of letters, digits and inner hyphens, at most 63 each, 253 in all. */
 const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
+export type UrlKind = 'redis' | 'http';
+
+interface UrlForm {
+  readonly protocols: readonly string[];
+  /** Spelled out in every error. */
+  readonly form: string;
+  /** The path, if any, is a database number (ioredis SELECTs whatever follows the slash). */
+  readonly database?: boolean;
+  /** Other URLs are built by appending to it (presigned links, S3 requests): a user, query or fragment would land inside them. */
+  readonly base?: boolean;
+}
+
+const urlForms: Readonly<Record<UrlKind, UrlForm>> = {
+  // ioredis reads options from the query (`?family=6`), so a Redis URL may have one.
+  redis: { protocols: ['redis:', 'rediss:'], form: 'redis://[user:password@]host[:port][/db] (rediss:// for TLS)', database: true },
+  http: { protocols: ['http:', 'https:'], form: 'http://host[:port][/path] or https://host[:port][/path]', base: true },
+};
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
@@ -68,16 +86,44 @@ export class EnvReader {
     throw new ConfigError(name, `expected an IP address or a hostname (e.g. 0.0.0.0, 127.0.0.1, ::, localhost), got "${value}"`);
   }
 
-  url(name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
+  /**
+   * A URL of one of the shapes in `urlForms`, as written (trimmed). The WHATWG parser alone is not
+   * enough: it reads `redis:host:6379` and `redis:/host` as a host-less URL with a path (ioredis
+   * then connects to a host named `redis`, a real one in compose, or throws a bare TypeError),
+   * `redis://` as no host at all (localhost), and `http:host` as `http://host/`; so the value must
+   * spell `scheme://` and a host itself.
+   */
+  url(name: string, fallback: string, kind: UrlKind): string;
+  url(name: string, fallback: string | undefined, kind: UrlKind): string | undefined;
+  url(name: string, fallback: string | undefined, kind: UrlKind): string | undefined {
     const raw = this.optionalString(name) ?? fallback;
     if (raw === undefined) return undefined;
+    const { protocols, form, database = false, base = false } = urlForms[kind];
+    const refuse = (why?: string) => new ConfigError(name, `expected ${form}, got "${withoutPassword(raw)}"${why === undefined ? '' : `: ${why}`}`);
     let parsed: URL;
     try {
       parsed = new URL(raw);
     } catch {
-      throw new ConfigError(name, `expected a URL, got "${raw}"`);
+      throw refuse();
     }
-    if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got "${raw}"`);
+    const { protocol } = parsed;
+    if (!protocols.includes(protocol)) throw refuse();
+    const afterScheme = raw.slice(protocol.length);
+    // `//` then the host at once: `http:///host` and `http:\\host` parse too, but only by the
+    // parser's leniency for http(s), which a Redis client does not share.
+    if (!afterScheme.startsWith('//') || /^[/\\]/.test(afterScheme.slice(2))) throw refuse('the scheme must be followed by "//" and the host');
+    if (parsed.hostname === '') throw refuse('no host');
+    if (parsed.port === '0') throw refuse('port 0');
+    if (database && !/^(?:\/\d*)?$/.test(parsed.pathname)) throw refuse(`"${parsed.pathname}" is not a database number`);
+    if (base && (/[?#]/.test(raw) || parsed.username !== '' || parsed.password !== '')) throw refuse('other URLs are built on it, so it takes no user, query or fragment');
     return raw;
   }
+}
+
+/** A URL as an error may print it: a password (`redis://:secret@host`) is a secret. */
+function withoutPassword(raw: string): string {
+  const at = raw.lastIndexOf('@');
+  if (at < 0) return raw;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/*/.exec(raw)?.[0] ?? '';
+  return `${scheme}***@${raw.slice(at + 1)}`;
 }

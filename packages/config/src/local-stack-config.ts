@@ -13,7 +13,10 @@ export interface LocalStackConfig {
   readonly exporterPort: number;
   readonly workerMetricsPort: number;
   readonly reviewPort: number;
-  /** Reviewer tokens (`name:token` pairs); one is generated and kept in the state dir when unset. */
+  /**
+   * Reviewer tokens (`name:token` pairs, empty entries dropped, so the first, which the stack
+   * prints, is a real one); one is generated and kept in the state dir when unset or naming none.
+   */
   readonly reviewTokens: string | undefined;
   /**
    * Reviewer sampling for the local stack: every explanation by default, so the review page has
@@ -37,16 +40,23 @@ function stackPort(env: EnvReader, name: string, fallback: number): number {
   return env.integer(name, fallback, { min: 1, max: 65_535 });
 }
 
+/** The stack hands these to review as they are and prints the first entry's token: never an empty one. */
+function reviewTokens(env: EnvReader): string | undefined {
+  const entries = env.list('GRADCAM_REVIEW_TOKENS');
+  return entries.length === 0 ? undefined : entries.join(',');
+}
+
 export function readLocalStackConfig(raw: Env): LocalStackConfig {
   const env = new EnvReader(raw);
   return {
-    redisUrl: env.url('REDIS_URL', undefined, ['redis:', 'rediss:']),
-    apiTokens: env.list('GRADCAM_API_TOKENS'),
+    redisUrl: env.url('REDIS_URL', undefined, 'redis'),
+    // Kept once each, as ingest keeps them.
+    apiTokens: [...new Set(env.list('GRADCAM_API_TOKENS'))],
     ingestPort: stackPort(env, 'GRADCAM_INGEST_PORT', 8080),
     exporterPort: stackPort(env, 'GRADCAM_EXPORTER_PORT', 9464),
     workerMetricsPort: stackPort(env, 'GRADCAM_WORKER_METRICS_PORT', 9465),
     reviewPort: stackPort(env, 'GRADCAM_REVIEW_PORT', 8081),
-    reviewTokens: env.optionalString('GRADCAM_REVIEW_TOKENS'),
+    reviewTokens: reviewTokens(env),
     reviewPolicy: env.string('GRADCAM_REVIEW_POLICY', 'rate=1'),
     workerProcesses: env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 }),
     stateDir: env.string('GRADCAM_STATE_DIR', '.gradcam'),

@@ -5,23 +5,13 @@ import { ConfigError } from './config-error.ts';
 import { parseCapturePolicy } from './capture-policy.ts';
 import { isLoopbackHost, longestKeyAfterPrefix, maxStoragePrefixBytes } from './common-config.ts';
 import { readLocalStackConfig } from './local-stack-config.ts';
-import { checkServiceConfigs, readExporterConfig, readIngestConfig, readReviewConfig, readWorkerConfig } from './service-configs.ts';
+import { checkServiceConfigs, maxTimerMs, readExporterConfig, readIngestConfig, readReviewConfig, readWorkerConfig } from './service-configs.ts';
+import { rejectsNaming } from './test-support/rejects-naming.ts';
 
 // Services bind 0.0.0.0 by default, where a locally stored artifact needs an explicit signing secret.
 const signingSecret = { GRADCAM_URL_SIGNING_SECRET: 'test-signing-secret-0123' };
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', GRADCAM_API_TOKENS: 'token-aaaaaaaaaaaaaaaa', ...signingSecret };
 const redisOnly = { REDIS_URL: base.REDIS_URL, ...signingSecret };
-
-function rejectsNaming(read: () => unknown, variable: string, pattern: RegExp) {
-  assert.throws(read, (error: unknown) => {
-    assert.ok(error instanceof ConfigError);
-    assert.equal(error.variable, variable);
-    assert.match(error.message, new RegExp(`^${variable}: `));
-    assert.match(error.message, pattern);
-    assert.ok(!error.message.includes('\n'), 'one line');
-    return true;
-  });
-}
 
 test('defaults: local storage, capture everything, one worker process per core', () => {
   const ingest = readIngestConfig(base);
@@ -112,7 +102,7 @@ test('API tokens are 16 or more characters without whitespace, which a Bearer he
 
 test('each bad or missing value is one line naming the variable', () => {
   rejectsNaming(() => readWorkerConfig({}), 'REDIS_URL', /required/);
-  rejectsNaming(() => readWorkerConfig({ ...base, REDIS_URL: 'http://x' }), 'REDIS_URL', /redis: or rediss: URL/);
+  rejectsNaming(() => readWorkerConfig({ ...base, REDIS_URL: 'http://x' }), 'REDIS_URL', /expected redis:\/\/\[user:password@\]host\[:port\]\[\/db\] \(rediss:\/\/ for TLS\), got "http:\/\/x"$/);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BATCH_SIZE: 'eight' }), 'GRADCAM_BATCH_SIZE', /integer/);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BATCH_SIZE: '0' }), 'GRADCAM_BATCH_SIZE', /from 1 to 256/);
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_BACKEND: 'gpu' }), 'GRADCAM_BACKEND', /one of auto, tensorflow-gpu/);
@@ -212,6 +202,38 @@ test('a ready engine process may be silent (event loop blocked) for twice the lo
   assert.equal(readWorkerConfig(base).heartbeatTimeoutMs, 120_000);
   assert.equal(readWorkerConfig({ ...base, GRADCAM_LOCK_DURATION_MS: '1000' }).heartbeatTimeoutMs, 60_000);
   assert.equal(readWorkerConfig({ ...base, GRADCAM_LOCK_DURATION_MS: '300000' }).heartbeatTimeoutMs, 600_000);
+});
+
+test('every duration is bounded so that each timer derived from it stays within Node\'s 2^31−1 ms (else it fires after 1 ms)', () => {
+  // 1,200,000,000 ms of lock once made the heartbeat limit 2.4e9 ms: 1 ms to Node, so the supervisor
+  // SIGKILLed every engine process as soon as it was ready.
+  for (const variable of ['GRADCAM_LOCK_DURATION_MS', 'GRADCAM_STALLED_INTERVAL_MS']) {
+    for (const bad of ['86400001', '1200000000', '3000000000']) rejectsNaming(() => readWorkerConfig({ ...base, [variable]: bad }), variable, /from \d+ to 86400000, got/, `${variable}=${bad}`);
+  }
+  const longest = readWorkerConfig({
+    ...base,
+    GRADCAM_LOCK_DURATION_MS: '86400000',
+    GRADCAM_STALLED_INTERVAL_MS: '86400000',
+    GRADCAM_ENGINE_TIMEOUT_SECONDS: '86400',
+    GRADCAM_BATCH_WAIT_MS: '60000',
+  });
+  assert.equal(longest.lockDurationMs, 86_400_000, 'a day of lock is accepted');
+  const workerTimers = {
+    heartbeatTimeoutMs: longest.heartbeatTimeoutMs,
+    shutdownTimeoutMs: longest.shutdownTimeoutMs,
+    // services/worker's supervisor kills an engine process that has not stopped 10 s after that.
+    killAfterMs: longest.shutdownTimeoutMs + 10_000,
+    lockDurationMs: longest.lockDurationMs,
+    stalledIntervalMs: longest.stalledIntervalMs,
+    engineCallTimeoutMs: longest.engineCallTimeoutMs,
+    batchWaitMs: longest.batchWaitMs,
+  };
+  for (const [timer, ms] of Object.entries(workerTimers)) assert.ok(ms <= maxTimerMs, `${timer}: ${ms} ms`);
+  const review = readReviewConfig({ ...redisOnly, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789', GRADCAM_REVIEW_LEASE_SECONDS: '86400', GRADCAM_REVIEW_UNDO_SECONDS: '3600', GRADCAM_PRESIGN_SECONDS: '604800' });
+  for (const seconds of [review.leaseSeconds, review.undoSeconds, review.presignSeconds]) assert.ok(seconds * 1000 <= maxTimerMs, `${seconds} s`);
+  rejectsNaming(() => readReviewConfig({ ...redisOnly, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789', GRADCAM_REVIEW_LEASE_SECONDS: '86401' }), 'GRADCAM_REVIEW_LEASE_SECONDS', /to 86400,/);
+  // Retention (3650 days at most) is a Redis PEXPIRE, not a Node timer: milliseconds Redis takes up to 2^63.
+  assert.ok(Number.isSafeInteger(readReviewConfig({ ...redisOnly, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789', GRADCAM_REVIEW_RETENTION_DAYS: '3650' }).retentionDays * 86_400_000));
 });
 
 test('GRADCAM_HOST is an IP address or a hostname, in every service that listens', () => {

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { defaultOverlayMaxSide } from '@gradcam/contracts';
 import { ReviewPolicyError, parseReviewPolicy } from '@gradcam/sampling';
+import { readApiTokens, readReviewerTokens } from './access-tokens.ts';
 import { type CapturePolicy, parseCapturePolicy } from './capture-policy.ts';
 import { type CommonConfig, readCommonConfig } from './common-config.ts';
 import { ConfigError } from './config-error.ts';
@@ -95,23 +96,6 @@ export interface ReviewConfig extends CommonConfig {
   readonly presignSeconds: number;
 }
 
-/** `alice:token1,bob:token2`: reviewer identities come from their tokens. */
-function reviewerTokens(env: EnvReader): Map<string, string> {
-  const name = 'GRADCAM_REVIEW_TOKENS';
-  const entries = env.list(name);
-  if (entries.length === 0) throw new ConfigError(name, 'is required: comma-separated reviewer:token pairs, e.g. alice:<token>,bob:<token>');
-  const reviewers = new Map<string, string>();
-  for (const entry of entries) {
-    const match = /^([A-Za-z0-9_.@-]{1,64}):(\S{16,})$/.exec(entry);
-    if (!match) throw new ConfigError(name, `"${entry.slice(0, 20)}…" is not reviewer:token (a name of A–Z a–z 0–9 _ . @ -, a token of at least 16 characters)`);
-    reviewers.set(match[2] as string, match[1] as string);
-  }
-  // Ingest and review credentials must be distinct: a leaked ingest token must not read reviews.
-  const ingestTokens = new Set(env.list('GRADCAM_API_TOKENS'));
-  if ([...reviewers.keys()].some((token) => ingestTokens.has(token))) throw new ConfigError(name, 'a reviewer token is also an ingest token (GRADCAM_API_TOKENS); use distinct tokens');
-  return reviewers;
-}
-
 export function readReviewConfig(raw: Env): ReviewConfig {
   const env = new EnvReader(raw);
   const host = env.host('GRADCAM_HOST', '0.0.0.0');
@@ -120,7 +104,7 @@ export function readReviewConfig(raw: Env): ReviewConfig {
     ...readCommonConfig(env, { signsBlobUrlsOn: host }),
     port: port(env, 'GRADCAM_REVIEW_PORT', 8081),
     host,
-    reviewers: reviewerTokens(env),
+    reviewers: readReviewerTokens(env),
     leaseSeconds: env.integer('GRADCAM_REVIEW_LEASE_SECONDS', 600, { min: 5, max: 24 * 3600 }),
     // Long enough to notice a slip on the next item, short enough that a verdict soon stands.
     undoSeconds: env.integer('GRADCAM_REVIEW_UNDO_SECONDS', 120, { min: 0, max: 3600 }),
@@ -150,13 +134,7 @@ function port(env: EnvReader, name: string, fallback: number): number {
 
 export function readIngestConfig(raw: Env): IngestConfig {
   const env = new EnvReader(raw);
-  const apiTokens = env.list('GRADCAM_API_TOKENS');
-  if (apiTokens.length === 0) throw new ConfigError('GRADCAM_API_TOKENS', 'is required: one or more comma-separated bearer tokens clients must send');
-  if (apiTokens.some((t) => t.length < 16)) throw new ConfigError('GRADCAM_API_TOKENS', 'each token must be at least 16 characters');
-  // As reviewer tokens: `Authorization: Bearer <token>` carries one run of non-space characters, so
-  // a token holding whitespace could never be presented. The token itself is not echoed (a secret).
-  const spaced = apiTokens.findIndex((t) => /\s/.test(t));
-  if (spaced >= 0) throw new ConfigError('GRADCAM_API_TOKENS', `token ${spaced + 1} of ${apiTokens.length} holds whitespace, which a Bearer header cannot carry; tokens are 16 or more non-space characters`);
+  const apiTokens = readApiTokens(env);
   const host = env.host('GRADCAM_HOST', '0.0.0.0');
   return {
     // Ingest hands out signed artifact links and serves /v1/blobs against them.
@@ -175,6 +153,17 @@ export function readIngestConfig(raw: Env): IngestConfig {
 /** A stopping engine process gets this much time beyond its job lock (see shutdownTimeoutMs). */
 const shutdownMarginMs = 5_000;
 
+/**
+ * Node runs a timer set for more than 2^31−1 ms (about 24.8 days) after 1 ms instead, with only a
+ * TimeoutOverflowWarning: a heartbeat limit past it would have the supervisor SIGKILL every engine
+ * process as soon as it is ready. So every duration read here is bounded such that each timer
+ * derived from it stays within this: heartbeatTimeoutMs (2 × the lock), shutdownTimeoutMs (the
+ * lock + 5 s) and the supervisor's kill 10 s after that, the lock renewal (half the lock), the
+ * stalled-job check; a day is far beyond any sensible setting and far within the limit.
+ */
+export const maxTimerMs = 2 ** 31 - 1;
+const dayMs = 86_400_000;
+
 /** The models a worker loads. Set but naming none (`,`) is a mistake: such a worker would serve nothing. */
 function servedModels(env: EnvReader): string[] {
   const models = env.list('GRADCAM_MODELS', ['nsfw-mobilenet-v2']);
@@ -185,7 +174,7 @@ function servedModels(env: EnvReader): string[] {
 export function readWorkerConfig(raw: Env): WorkerConfig {
   const env = new EnvReader(raw);
   const processes = env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 });
-  const lockDurationMs = env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000 });
+  const lockDurationMs = env.integer('GRADCAM_LOCK_DURATION_MS', 60_000, { min: 1_000, max: dayMs });
   return {
     ...readCommonConfig(env),
     processes,
@@ -197,7 +186,7 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     host: env.host('GRADCAM_HOST', '0.0.0.0'),
     lockDurationMs,
     shutdownTimeoutMs: lockDurationMs + shutdownMarginMs,
-    stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500 }),
+    stalledIntervalMs: env.integer('GRADCAM_STALLED_INTERVAL_MS', 30_000, { min: 500, max: dayMs }),
     // 10 minutes: Score-CAM batches on a CPU backend take minutes; a day at most, past which a
     // hung call would hold its jobs as long as no deadline at all.
     engineCallTimeoutMs: env.integer('GRADCAM_ENGINE_TIMEOUT_SECONDS', 600, { min: 1, max: 86_400 }) * 1000,

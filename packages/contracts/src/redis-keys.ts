@@ -11,6 +11,12 @@ export function redisKeys(prefix: string) {
      * (the reviewer-sampling decision), which then lives exactly as long as the job.
      */
     explainJob: (id: string) => `${prefix}:${explainQueueName}:${id}`,
+    /**
+     * String: the id of the last entry of the explain queue's event stream whose counts the metrics
+     * exporter has served in a scrape. The next exporter resumes reading after it, so what finished
+     * while none ran (a deploy, a crash) is still counted (see the exporter's events-cursor.ts).
+     */
+    exporterEventsCursor: `${prefix}:exporter:events-cursor`,
     /** Per inference: where it is stored and whether it was sent to be explained (the idempotency record). */
     inference: (id: string) => `${prefix}:inference:${id}`,
     /** Hash `model|decision|reason` → count of capture-sampling decisions. */

@@ -3,10 +3,12 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { explainQueueName } from '@gradcam/contracts';
+import { type ExplainJobResult, explainQueueName, redisKeys } from '@gradcam/contracts';
 import { jobInvalidCode } from '@gradcam/queue';
+import { explainJobFixture } from '@gradcam/queue/test-fixtures';
 import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 
 // The exporter's composition root run as `node services/metrics-exporter/src/main.ts`, as in
 // production: what it does with the queue's event stream is wired there.
@@ -20,50 +22,133 @@ after(async () => {
   await server.stop();
 });
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+/** Polls `check` until it gives a value; a timeout names what it waited for, with the exporters' logs. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, ...exporters: (ExporterProcess | undefined)[]): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await check();
     if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${exporters.map((e) => e?.output()).join('\n')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-test('a job whose data fails the schema fails with JOB_INVALID: the exporter lives on and counts it', async () => {
-  const prefix = `t${randomUUID().slice(0, 8)}`;
-  const port = await freePort();
+interface ExporterProcess {
+  /** The metric line starting with `series` (name and labels), or undefined; fails the test if the exporter ended. */
+  line(series: string): Promise<string | undefined>;
+  /** SIGTERM, then the exit status. */
+  stop(): Promise<string>;
+  /** What it logged so far. */
+  output(): string;
+}
+
+function startExporter(prefix: string, port: number): ExporterProcess {
   const env = { ...process.env, REDIS_URL: server.url, GRADCAM_EXPORTER_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/metrics-exporter/src/main.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   let exit: string | undefined;
-  const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => resolve(void (exit = `exit ${code} (${signal})`))));
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve((exit = `exit ${code} (${signal})`))));
+  return {
+    line: async (series) => {
+      if (exit !== undefined) assert.fail(`the exporter ended: ${exit}\n${output}`);
+      const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text(), () => undefined);
+      return body?.split('\n').find((line) => line.startsWith(`${series} `));
+    },
+    stop: () => {
+      if (exit === undefined) child.kill('SIGTERM');
+      return exited;
+    },
+    output: () => output,
+  };
+}
+
+test('a job whose data fails the schema fails with JOB_INVALID: the exporter lives on and counts it', async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const exporter = startExporter(prefix, await freePort());
   const connection = { host: '127.0.0.1', port: Number(new URL(server.url).port) };
   const queue = new Queue(explainQueueName, { connection, prefix });
   // What the batching worker does with data that fails the schema.
   const worker = new Worker(explainQueueName, () => Promise.reject(new UnrecoverableError(`${jobInvalidCode}: model: Required; explain: Required`)), { connection, prefix });
   worker.on('error', () => {});
-  const failedTotal = async (): Promise<string | undefined> => {
-    if (exit !== undefined) assert.fail(`the exporter ended: ${exit}\n${output}`);
-    const body = await fetch(`http://127.0.0.1:${port}/metrics`).then((response) => response.text(), () => undefined);
-    return body?.split('\n').find((line) => line.startsWith(`gradcam_jobs_failed_total{code="${jobInvalidCode}"}`));
-  };
+  const failedTotal = () => exporter.line(`gradcam_jobs_failed_total{code="${jobInvalidCode}"}`);
+  const redis = new Redis(server.url);
   try {
     // Born at 0 before any failure (see PipelineRecorder), which also says the exporter is up.
-    assert.equal(await eventually('the exporter to answer', failedTotal, 15_000), `gradcam_jobs_failed_total{code="${jobInvalidCode}"} 0`);
-    // QueueEvents reads the stream from '$' once connected: the metrics answer first, so wait a little.
-    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await eventually('the exporter to answer', failedTotal, 30_000, exporter), `gradcam_jobs_failed_total{code="${jobInvalidCode}"} 0`);
+    // The metrics answer before the stream is read: a first start saves where it reads from before it reads.
+    await eventually('the exporter to save its start', async () => (await redis.get(redisKeys(prefix).exporterEventsCursor)) ?? undefined, 30_000, exporter);
     await queue.add('explain', { inferenceId: 'bad-1', hand: 'written' }, { jobId: 'bad-1' });
-    await eventually('the failure to be counted', async () => ((await failedTotal())?.endsWith(' 1') ? true : undefined), 10_000);
+    await eventually('the failure to be counted', async () => ((await failedTotal())?.endsWith(' 1') ? true : undefined), 15_000, exporter);
     // And it is still there a moment later: the handler of the failure did not end it.
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(await failedTotal(), `gradcam_jobs_failed_total{code="${jobInvalidCode}"} 1`);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await exporter.stop();
     await worker.close();
     await queue.close();
+    redis.disconnect();
+  }
+});
+
+test('a restarted exporter counts the jobs that completed or failed while none ran, and a first start counts no history', async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const port = await freePort();
+  const connection = { host: '127.0.0.1', port: Number(new URL(server.url).port) };
+  const redis = new Redis(server.url);
+  const queue = new Queue(explainQueueName, { connection, prefix });
+  const result: ExplainJobResult = {
+    manifestKey: 'out/explanation.json',
+    model: 'm',
+    methods: ['gradcam'],
+    explanations: 1,
+    acceptedAt: Date.now() - 1_000,
+    storedAt: Date.now(),
+    batchSize: 1,
+    batchLeader: true,
+    stageSeconds: { decode: 0, engine: 0, render: 0, upload: 0 },
+  };
+  // What a worker does: a job whose id starts with 'bad' fails for good, any other completes.
+  const worker = new Worker(explainQueueName, (job) => (job.id?.startsWith('bad') === true ? Promise.reject(new UnrecoverableError('IMAGE_INVALID: not an image')) : Promise.resolve(result)), { connection, prefix });
+  worker.on('error', () => {});
+  const finished = async (jobId: string) => {
+    await queue.add('explain', explainJobFixture(jobId), { jobId });
+    await eventually(`job ${jobId} to finish`, async () => (['completed', 'failed'].includes(await queue.getJobState(jobId)) ? true : undefined), 15_000);
+  };
+  const images = 'gradcam_images_explained_total{model="m"}';
+  const imageInvalid = 'gradcam_jobs_failed_total{code="IMAGE_INVALID"}';
+  const failedExplanations = 'gradcam_explanations_total{model="mobilenet",method="gradcam",outcome="failed"}';
+  let first: ExporterProcess | undefined;
+  let second: ExporterProcess | undefined;
+  try {
+    // History: finished before any exporter ran, in the stream all the same.
+    await finished('old-1');
+    await finished('bad-old-2');
+    first = startExporter(prefix, port);
+    // A first start saves where it starts reading: from then on every event is read.
+    await eventually('the first exporter to save its start', async () => (await redis.get(redisKeys(prefix).exporterEventsCursor)) ?? undefined, 30_000, first);
+    await finished('live-1');
+    const exporter = first;
+    assert.equal(await eventually('the first exporter to count live-1', () => exporter.line(images), 15_000, first), `${images} 1`, 'live-1 only: the history is not counted');
+    assert.equal(await first.line(imageInvalid), undefined, 'the history failure is not counted');
+    assert.equal(await first.stop(), 'exit 0 (null)');
+
+    // While no exporter runs.
+    await finished('gap-1');
+    await finished('bad-gap-2');
+
+    second = startExporter(prefix, port);
+    const restarted = second;
+    // The failure is the last event; it is counted once its job is read, after gap-1's completion.
+    await eventually('the second exporter to count the gap failure', async () => ((await restarted.line(imageInvalid))?.endsWith(' 1') ? true : undefined), 30_000, second);
+    assert.equal(await second.line(images), `${images} 1`, 'gap-1, and not live-1 again: the first exporter served it in a scrape');
+    assert.equal(await second.line(failedExplanations), `${failedExplanations} 1`);
+  } finally {
+    await first?.stop();
+    await second?.stop();
+    await worker.close();
+    await queue.close();
+    redis.disconnect();
   }
 });

@@ -1,10 +1,9 @@
 import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
-import { type BatchFigures, batchFiguresEvent, explainQueueName } from '@gradcam/contracts';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
 import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
 import { ReviewPool } from '@gradcam/review-pool';
-import { QueueEvents, type QueueEventsListener } from 'bullmq';
 import { createApp } from './app.ts';
+import { startEventStream } from './event-stream.ts';
 import { PipelineRecorder } from './pipeline-recorder.ts';
 import { createQueueStateCollector } from './queue-state-collector.ts';
 
@@ -20,39 +19,29 @@ const registry = createRegistry({ defaultMetrics: true });
 const metrics = createMetrics(registry, pipelineMetrics);
 const recorder = new PipelineRecorder(metrics);
 
-const events = new QueueEvents(explainQueueName, { connection: eventsConnection, prefix: config.queuePrefix });
-events.on('error', onError);
-events.on('completed', ({ returnvalue }) => {
-  if (!recorder.completed(returnvalue)) log.warn('a completed job returned no result the exporter understands');
-});
-// A custom event (published by workers after each micro-batch): QueueEvents emits it by name.
-events.on<QueueEventsListener & Record<typeof batchFiguresEvent, (event: unknown) => void>>(batchFiguresEvent, (event: unknown) => {
-  if (!recorder.batch(event)) log.warn('a worker published batch figures the exporter does not understand');
-});
-events.on('failed', ({ jobId, failedReason }) => {
-  // The job's data is whatever was enqueued (recorder.failed parses it); and nothing here may
-  // reject unhandled, which would end the exporter and blind every pipeline alert.
-  void queue
-    .getJob(jobId)
-    .then(
-      (job): unknown => job?.data,
-      (error: unknown) => void log.warn({ err: error, jobId }, 'could not read a failed job; counted without its explanations'),
-    )
-    .then((data) => recorder.failed(failedReason, data))
-    .catch((error: unknown) => log.error({ err: error, jobId }, 'could not count a failed job'));
+// Read from where the previous exporter's last scrape left off (see EventsCursor), not from '$':
+// what completes or fails while the exporter restarts is counted too.
+const eventStream = startEventStream({ connection: eventsConnection, redis, queue, prefix: config.queuePrefix, recorder, log, onError });
+const collectQueueState = createQueueStateCollector({
+  queue,
+  redis,
+  prefix: config.queuePrefix,
+  policy: config.capturePolicy,
+  metrics,
+  reviews: new ReviewPool(redis, config.queuePrefix),
+  onSourceError: (source, error) => log.warn({ err: error, source }, `could not read ${source} for this scrape; its metrics are left out`),
 });
 
 const app = createApp({
   registry,
-  collect: createQueueStateCollector({
-    queue,
-    redis,
-    prefix: config.queuePrefix,
-    policy: config.capturePolicy,
-    metrics,
-    reviews: new ReviewPool(redis, config.queuePrefix),
-    onSourceError: (source, error) => log.warn({ err: error, source }, `could not read ${source} for this scrape; its metrics are left out`),
-  }),
+  collect: async () => {
+    try {
+      await collectQueueState();
+    } finally {
+      // The registry renders right after: every event counted by now is in this scrape.
+      eventStream.scraped();
+    }
+  },
   onCollectError: (error) => log.warn({ err: error }, 'could not read the queue state'),
 });
 await app.listen({ port: config.port, host: config.host });
@@ -73,7 +62,7 @@ const shutdown = async (signal: string) => {
     process.exit(1);
   }, shutdownDeadlineMs).unref();
   await app.close();
-  await events.close();
+  await eventStream.close();
   await queue.close();
   await closeConnections(redis, eventsConnection);
   process.exit(0);

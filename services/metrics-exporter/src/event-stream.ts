@@ -1,0 +1,114 @@
+import { batchFiguresEvent, explainQueueName, redisKeys } from '@gradcam/contracts';
+import type { ExplainQueue } from '@gradcam/queue';
+import type { Logger } from '@gradcam/telemetry';
+import { QueueEvents, type QueueEventsListener } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { EventsCursor } from './events-cursor.ts';
+import type { PipelineRecorder } from './pipeline-recorder.ts';
+import { resumePoint } from './resume-point.ts';
+
+export interface EventStreamDeps {
+  /** A worker connection of its own: the resume point is read on it, then QueueEvents blocks on it (XREAD). */
+  readonly connection: Redis;
+  /** The producer connection: the cursor is saved on it, failing at once while Redis is down. */
+  readonly redis: Redis;
+  /** Reads a failed job's data; its events stream is the one read. */
+  readonly queue: ExplainQueue;
+  readonly prefix: string;
+  readonly recorder: PipelineRecorder;
+  readonly log: Logger;
+  readonly onError: (error: Error) => void;
+}
+
+export interface EventStream {
+  /** A scrape is about to render: what was counted so far need not be counted again after a restart. */
+  scraped(): void;
+  /** Stops reading and saves the cursor; safe to call twice, also before reading began. */
+  close(): Promise<void>;
+}
+
+/**
+ * The queue's event stream turned into pipeline metrics (PipelineRecorder), read from where the
+ * previous exporter left off (EventsCursor): reading starts once the resume point is read, which
+ * waits for Redis, so the metrics route answers meanwhile.
+ */
+export function startEventStream(deps: EventStreamDeps): EventStream {
+  const { log, recorder } = deps;
+  let events: QueueEvents | undefined;
+  let cursor: EventsCursor | undefined;
+  let closing: Promise<void> | undefined;
+  const cursorKey = redisKeys(deps.prefix).exporterEventsCursor;
+
+  const open = (after: string) => {
+    const opened = new EventsCursor({
+      redis: deps.redis,
+      key: cursorKey,
+      start: after,
+      onSaveError: (error) => log.warn({ err: error }, 'could not save the event-stream cursor; a restart now would count some events twice'),
+    });
+    const reader = new QueueEvents(explainQueueName, { connection: deps.connection, prefix: deps.prefix, lastEventId: after });
+    reader.on('error', deps.onError);
+    // Each listener's second argument is the event's stream id: the cursor moves only past events
+    // whose counting is done.
+    reader.on('completed', ({ returnvalue }, id) => {
+      if (!recorder.completed(returnvalue)) log.warn('a completed job returned no result the exporter understands');
+      opened.counted(id);
+    });
+    // A custom event (published by workers after each micro-batch): QueueEvents emits it by name.
+    reader.on<QueueEventsListener & Record<typeof batchFiguresEvent, (event: unknown, id: string) => void>>(batchFiguresEvent, (event: unknown, id: string) => {
+      if (!recorder.batch(event)) log.warn('a worker published batch figures the exporter does not understand');
+      opened.counted(id);
+    });
+    reader.on('failed', ({ jobId, failedReason }, id) => {
+      // The job's data is read first: a scrape meanwhile does not cover this failure, so the cursor
+      // waits for it (getJob fails within the producer's command timeout if Redis is gone).
+      const done = opened.begin(id);
+      // The job's data is whatever was enqueued (recorder.failed parses it); and nothing here may
+      // reject unhandled, which would end the exporter and blind every pipeline alert.
+      void deps.queue
+        .getJob(jobId)
+        .then(
+          (job): unknown => job?.data,
+          (error: unknown) => void log.warn({ err: error, jobId }, 'could not read a failed job; counted without its explanations'),
+        )
+        .then((data) => recorder.failed(failedReason, data))
+        .catch((error: unknown) => log.error({ err: error, jobId }, 'could not count a failed job'))
+        .finally(done);
+    });
+    cursor = opened;
+    events = reader;
+  };
+
+  void resumePoint(deps.connection, { cursor: cursorKey, events: deps.queue.toKey('events') }).then(
+    (point) => {
+      if (closing !== undefined) return;
+      if (point.from === 'bad-cursor') log.warn({ key: cursorKey }, 'the saved event-stream cursor was not a stream id; reading from the newest event, as at a first start');
+      if (point.trimmed) {
+        log.warn(
+          { cursor: point.after },
+          "the queue's event stream was trimmed past the exporter's cursor (BullMQ keeps about 10,000 events): any completions, failures or batch figures among the events trimmed unread were not counted",
+        );
+      }
+      log.info({ after: point.after, from: point.from }, 'reading the queue event stream');
+      open(point.after);
+    },
+    (error: unknown) => {
+      // Closing the connection while Redis is away ends the wait; anything else (a key of the wrong
+      // type, an ACL) must not leave the exporter counting nothing: it reads as it did without a cursor.
+      if (closing !== undefined) return;
+      log.error({ err: error, key: cursorKey }, 'could not read the event-stream cursor; reading from the newest event, and events while no exporter ran are not counted');
+      open('$');
+    },
+  );
+
+  return {
+    scraped: () => cursor?.scraped(),
+    close: () =>
+      (closing ??= (async () => {
+        // Before the resume point is known there is nothing to close, and waiting for it could
+        // wait for a Redis that is gone: the caller's closing of the connection ends that wait.
+        await events?.close();
+        await cursor?.close();
+      })()),
+  };
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { closeConnection, createWorkerConnection } from '@gradcam/queue';
+import type { Redis } from 'ioredis';
+import { resumePoint } from './resume-point.ts';
+
+let server: RedisServer;
+let redis: Redis;
+before(async () => {
+  server = await startRedisServer();
+  redis = createWorkerConnection(server.url, { onError: () => {} });
+});
+after(async () => {
+  await closeConnection(redis);
+  await server.stop();
+});
+
+const keysFor = () => {
+  const base = `t${randomUUID().slice(0, 8)}`;
+  return { cursor: `${base}:exporter:events-cursor`, events: `${base}:explain:events` };
+};
+
+test('a first start reads after the newest event (or from the start of a stream not yet made) and saves that at once', async () => {
+  const empty = keysFor();
+  assert.deepEqual(await resumePoint(redis, empty), { after: '0-0', from: 'first-start', trimmed: false });
+  assert.equal(await redis.get(empty.cursor), '0-0');
+  await redis.xadd(empty.events, '*', 'event', 'added');
+  assert.deepEqual(await resumePoint(redis, empty), { after: '0-0', from: 'cursor', trimmed: false }, 'a stream made after an empty first start skipped nothing');
+
+  const keys = keysFor();
+  await redis.xadd(keys.events, '5-1', 'event', 'completed');
+  await redis.xadd(keys.events, '7-0', 'event', 'completed');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '7-0', from: 'first-start', trimmed: false });
+  assert.equal(await redis.get(keys.cursor), '7-0');
+});
+
+test('a saved cursor is resumed from; one the stream was trimmed past says so; one that is no stream id is replaced', async () => {
+  const keys = keysFor();
+  for (const id of ['10-0', '10-1', '11-0']) await redis.xadd(keys.events, id, 'event', 'completed');
+  await redis.set(keys.cursor, '10-0');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '10-0', from: 'cursor', trimmed: false });
+  await redis.xtrim(keys.events, 'MAXLEN', 2); // 10-0 is gone; 10-1 and 11-0 are left
+  assert.deepEqual(await resumePoint(redis, keys), { after: '10-0', from: 'cursor', trimmed: true });
+  await redis.set(keys.cursor, '9-99999999999999999');
+  assert.equal((await resumePoint(redis, keys)).trimmed, true, 'ids are compared as numbers');
+  await redis.set(keys.cursor, '10-1');
+  assert.equal((await resumePoint(redis, keys)).trimmed, false);
+
+  await redis.set(keys.cursor, '$');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '11-0', from: 'bad-cursor', trimmed: false });
+  assert.equal(await redis.get(keys.cursor), '11-0');
+});

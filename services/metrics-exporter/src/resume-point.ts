@@ -1,0 +1,55 @@
+import type { Redis } from 'ioredis';
+
+export interface ResumePoint {
+  /** The stream entry id to read after (QueueEvents' `lastEventId`); already saved as the cursor. */
+  readonly after: string;
+  /**
+   * `cursor`: a previous exporter's saved cursor. `first-start`: none was saved, so reading starts
+   * after the stream's newest entry (as QueueEvents' '$' would), and history is not counted.
+   * `bad-cursor`: the saved value was not a stream id, and was replaced as at a first start.
+   */
+  readonly from: 'cursor' | 'first-start' | 'bad-cursor';
+  /**
+   * The stream no longer holds the cursor's entry: BullMQ caps the stream (about 10,000 entries
+   * by default), and entries after the cursor may have been trimmed before anyone read them.
+   */
+  readonly trimmed: boolean;
+}
+
+export interface ResumePointKeys {
+  /** `redisKeys(prefix).exporterEventsCursor`. */
+  readonly cursor: string;
+  /** The queue's event stream (`queue.toKey('events')`). */
+  readonly events: string;
+}
+
+const streamId = /^(\d+)-(\d+)$/;
+
+/**
+ * Where this exporter starts reading the event stream. Run on the events connection before
+ * QueueEvents takes it: that connection waits out Redis being down, as the XREAD would, where a
+ * producer connection would fail at once at boot. On a first start the resume point is saved at
+ * once, so an exporter stopped before its first scrape still hands the next one its start.
+ */
+export async function resumePoint(connection: Redis, keys: ResumePointKeys): Promise<ResumePoint> {
+  const saved = await connection.get(keys.cursor);
+  if (saved !== null && streamId.test(saved)) {
+    const [oldest] = await connection.xrange(keys.events, '-', '+', 'COUNT', 1);
+    // '0-0' is a first start on an empty stream: every entry there is newer, none was skipped.
+    const trimmed = oldest !== undefined && saved !== '0-0' && compareStreamIds(oldest[0], saved) > 0;
+    return { after: saved, from: 'cursor', trimmed };
+  }
+  const [newest] = await connection.xrevrange(keys.events, '+', '-', 'COUNT', 1);
+  const after = newest?.[0] ?? '0-0';
+  await connection.set(keys.cursor, after);
+  return { after, from: saved === null ? 'first-start' : 'bad-cursor', trimmed: false };
+}
+
+/** Orders two stream ids (`ms-seq`, each up to 64 bits: compared as BigInt). */
+function compareStreamIds(a: string, b: string): number {
+  const [, aMs = '0', aSeq = '0'] = streamId.exec(a) ?? [];
+  const [, bMs = '0', bSeq = '0'] = streamId.exec(b) ?? [];
+  const byMs = BigInt(aMs) - BigInt(bMs);
+  const diff = byMs === 0n ? BigInt(aSeq) - BigInt(bSeq) : byMs;
+  return diff === 0n ? 0 : diff > 0n ? 1 : -1;
+}

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
+import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { describe, test } from 'node:test';
-import Fastify from 'fastify';
-import { ApiError, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults } from './index.ts';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ApiError, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, serviceFastifyOptions } from './index.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 
 function buildApp(answers?: Parameters<typeof frameworkErrorHandler>[0]) {
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 8 }, frameworkErrors: frameworkErrorHandler(answers) });
+  const app = Fastify({ ...serviceFastifyOptions, logger: false, routerOptions: { maxParamLength: 8 }, frameworkErrors: frameworkErrorHandler(answers) });
   app.get('/early', async () => ({ ok: true }));
   registerServiceDefaults(app);
   app.get('/things/:id', async (request) => ({ id: (request.params as { id: string }).id }));
@@ -65,5 +66,108 @@ describe('frameworkErrorHandler', () => {
     assert.equal(response.statusCode, 400);
     assert.deepEqual(response.json(), { error: { code: 'ID_INVALID', message: 'ids are short' } });
     await app.close();
+  });
+});
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** Whether the request went on a connection an earlier request had used. */
+  readonly reused: boolean;
+}
+
+/** One request through `agent`; `send` writes the body, when given, once the headers are out. */
+function requestThrough(agent: Agent, url: string, send?: (finish: () => void) => void): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const options = send ? { agent, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '2' } } : { agent };
+    const req = httpRequest(url, options, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    if (send) {
+      req.flushHeaders();
+      send(() => req.end('{}'));
+    } else {
+      req.end();
+    }
+  });
+}
+
+describe('while the app closes (SIGTERM)', () => {
+  /** An app listening on a port, whose /slow answers when `release` is called. */
+  async function listening(prepare: (app: FastifyInstance) => void = () => {}) {
+    const app = buildApp();
+    prepare(app);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    app.post('/slow', async () => {
+      await released;
+      return { ok: true };
+    });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    return { app, base, release };
+  }
+
+  test("an answer to a request that began before close() says Connection: close, so the client's next request opens a new connection", async () => {
+    const { app, base, release } = await listening();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      let closing: Promise<void> | undefined;
+      const slow = requestThrough(agent, `${base}/slow`, (finish) => {
+        setTimeout(() => {
+          closing = app.close();
+          setTimeout(() => {
+            release();
+            finish();
+          }, 100);
+        }, 100);
+      });
+      const answer = await slow;
+      assert.equal(answer.status, 200, answer.body);
+      assert.equal(answer.headers.connection, 'close');
+      // Not the same connection (which this process would answer 503): a new one, refused, as this
+      // process no longer listens; a client retries it on another process.
+      await assert.rejects(requestThrough(agent, `${base}/things/a`), { code: 'ECONNREFUSED' });
+      await closing;
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('a request that still reaches the app on a kept-alive connection is 503 SHUTTING_DOWN in the API error shape, with Retry-After and Connection: close', async () => {
+    // close() held after it began (Node closes idle connections only once preClose hooks are done).
+    let paused = () => {};
+    const inPreClose = new Promise<void>((resolve) => (paused = resolve));
+    let resume = () => {};
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    const { app, base } = await listening((app) => {
+      app.addHook('preClose', async () => {
+        paused();
+        await resumed;
+      });
+    });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const first = await requestThrough(agent, `${base}/things/a`);
+      assert.equal(first.status, 200);
+      const closing = app.close();
+      await inPreClose;
+      const answer = await requestThrough(agent, `${base}/things/b`);
+      assert.equal(answer.reused, true, 'the kept-alive connection');
+      assert.equal(answer.status, 503, answer.body);
+      assert.deepEqual(JSON.parse(answer.body), { error: { code: 'SHUTTING_DOWN', message: 'this process is shutting down; retry on a new connection', retryAfter: 1 } });
+      assert.equal(answer.headers['retry-after'], '1');
+      assert.equal(answer.headers.connection, 'close');
+      assert.equal(answer.headers['x-content-type-options'], 'nosniff');
+      resume();
+      await closing;
+    } finally {
+      resume();
+      agent.destroy();
+    }
   });
 });

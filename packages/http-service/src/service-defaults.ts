@@ -2,14 +2,41 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
 
 /**
+ * Fastify options every service passes (`Fastify({ ...serviceFastifyOptions, … })`): while the
+ * app closes, Fastify's own 503 (`{"error": "Service Unavailable"}`, no code, no Retry-After)
+ * would answer before any hook runs; off, `registerServiceDefaults` answers instead.
+ */
+export const serviceFastifyOptions = { return503OnClosing: false } as const;
+
+/** Seconds: another process (or this one restarted) takes the request at once. */
+const shuttingDownRetryAfter = 1;
+
+/**
  * What every service answers whatever the route: an unknown route is 404 `ROUTE_NOT_FOUND` in the
  * services' error shape (not Fastify's own), and every answer carries
  * `X-Content-Type-Options: nosniff` so a browser never guesses a type (a stored blob, a CSV
  * export) into something it would run. Call it on the root instance, before `ready()`.
+ *
+ * From `close()` on (SIGTERM), every answer says `Connection: close`, so a keep-alive client's
+ * next request opens a new connection (to another process), and a request that still reaches
+ * this one on a kept-alive connection is 503 `SHUTTING_DOWN` with `Retry-After`, in the error
+ * shape. The latter needs `serviceFastifyOptions`.
  */
 export function registerServiceDefaults(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (_request, reply) => {
     void reply.header('x-content-type-options', 'nosniff');
+    if (closing) return sendApiError(reply, new ApiError(503, 'SHUTTING_DOWN', 'this process is shutting down; retry on a new connection', undefined, shuttingDownRetryAfter));
+    return undefined;
+  });
+  // Every answer from close() on, those of requests that began before it too: Node closes only the
+  // connections idle when close() began, and would keep a busy one open for the client's next request.
+  app.addHook('onSend', async (request, reply) => {
+    // HTTP/2 has no Connection header (its session is closed as a whole).
+    if (closing && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
   });
   app.setNotFoundHandler(async (request, reply) => {
     // The path only, never the query: it may hold a presigned URL's signature.

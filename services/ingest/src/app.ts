@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
-import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError } from '@gradcam/http-service';
+import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceFastifyOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
@@ -72,6 +72,7 @@ const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 charact
 
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    ...serviceFastifyOptions,
     bodyLimit: deps.maxBodyBytes,
     ...serverTimeouts(deps.maxBodyBytes),
     logger: false,

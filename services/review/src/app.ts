@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError } from '@gradcam/http-service';
+import { ApiError, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceFastifyOptions } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -111,6 +111,7 @@ function toApiError(error: unknown): ApiError {
 
 export function createApp(deps: ReviewAppDeps): FastifyInstance {
   const app = Fastify({
+    ...serviceFastifyOptions,
     logger: false,
     bodyLimit,
     // The longest id `inferenceIdSchema` allows (Fastify's default of 100 answered a valid id of

@@ -17,7 +17,10 @@ export interface RedisServerOptions {
   readonly executable?: string;
   /** A command that runs the server, such as `['taskset', '-c', '0,1']` (benchmarks pin it to cores). */
   readonly launchPrefix?: readonly string[] | undefined;
-  /** More `redis-server` arguments, after the ones set here (e.g. `['--rename-command', 'CLIENT', '']`). */
+  /**
+   * More `redis-server` arguments, after the ones set here (e.g. `['--rename-command', 'CLIENT', '']`).
+   * Not `--logfile` or `--loglevel warning`: the start waits for the server's own "ready" line on stdout.
+   */
   readonly extraArgs?: readonly string[];
 }
 
@@ -41,6 +44,7 @@ export class RedisServerNotFoundError extends Error {
     super(
       `"${executable}" was not found on PATH: install Redis (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running server`,
     );
+    this.name = 'RedisServerNotFoundError';
   }
 }
 
@@ -53,17 +57,30 @@ function lastLogLine(output: string): string | undefined {
   return lines.at(-1);
 }
 
-function ping(port: number): Promise<boolean> {
+/**
+ * Whether something on the port answers PING with PONG within `timeoutMs`. A port that accepts
+ * and then says nothing, or closes, is a no, not a wait for ever.
+ */
+function ping(port: number, timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('error', () => resolve(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
+    const answer = (pong: boolean) => {
       socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
-    });
+      resolve(pong);
+    };
+    socket.setTimeout(timeoutMs, () => answer(false));
+    socket.once('error', () => answer(false));
+    socket.once('close', () => answer(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => answer(data.toString().startsWith('+PONG')));
   });
 }
+
+/**
+ * What Redis logs once it listens and has loaded its data ("Ready to accept connections tcp" in
+ * Redis 7, without "tcp" before; "The server is now ready to accept connections" in 2.x).
+ */
+const readyLine = /ready to accept connections/i;
 
 /**
  * Starts a private `redis-server` on a free port of 127.0.0.1: for tests (each gets its own,
@@ -72,9 +89,19 @@ function ping(port: number): Promise<boolean> {
  * services that use it) and stops when the parent dies, even by SIGKILL (see spawnLeashed).
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
-  const executable = options.executable ?? 'redis-server';
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'gradcam-redis-')));
+  try {
+    return await launchRedisServer(options, dir, ownDir);
+  } catch (error) {
+    // Nobody will stop a server that never started: its temporary folder goes now.
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function launchRedisServer(options: RedisServerOptions, dir: string, ownDir: boolean): Promise<RedisServer> {
+  const executable = options.executable ?? 'redis-server';
   // A port can be taken between freePort() and bind; retry a few times with a new one, and only
   // then: any other reason to exit (a corrupt AOF, an unwritable folder) would only repeat.
   for (let attempt = 0; ; attempt++) {
@@ -95,13 +122,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       }),
     );
     let output = '';
-    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+    let saidReady = false;
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4000);
+      saidReady ||= readyLine.test(output);
+    };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     // The exit event can come before the last output is read: wait for both streams to end.
     const outputClosed = Promise.all([child.stdout, child.stderr].map((stream) => (stream ? new Promise((resolve) => stream.once('close', resolve)) : undefined)));
+    // Up once our own server says it listens, and the port answers. A PONG alone can come from
+    // another process that took the port between freePort() and our bind: ours then exits with
+    // "Address already in use", and is retried below on a new port.
     const deadline = Date.now() + 10_000;
-    while (exitStatus === undefined && spawnError === undefined && Date.now() < deadline && !(await ping(port))) await sleep(20);
+    while (exitStatus === undefined && spawnError === undefined && Date.now() < deadline && !(saidReady && (await ping(port)))) await sleep(20);
     if (spawnError) throw spawnError;
     if (exitStatus !== undefined) {
       await Promise.race([outputClosed, sleep(1000)]);
@@ -112,7 +146,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     }
     if (Date.now() >= deadline) {
       signalLeashed(child, 'SIGKILL');
-      throw new Error(`redis-server did not answer PING on port ${port} within 10 s (data folder ${dir})`);
+      // Gone before its folder is removed: it could still be writing into it.
+      await Promise.race([exited, sleep(2_000)]);
+      throw new Error(`redis-server was not ready on port ${port} within 10 s: ${saidReady ? 'it said so, but no PONG came' : 'it never logged "Ready to accept connections"'} (data folder ${dir})`);
     }
     let stopped: Promise<void> | undefined;
     return {

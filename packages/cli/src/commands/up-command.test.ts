@@ -53,6 +53,24 @@ describe('gradcam up refuses in one line', () => {
     });
   });
 
+  test('a REDIS_URL the Redis client cannot parse: exit 2, naming REDIS_URL, no stack trace', async () => {
+    await withStateDir(async (_, env) => {
+      const { status, lines } = await upFails({ ...env, REDIS_URL: 'redis:db.internal:6380' });
+      assert.equal(status, 2, lines.join('\n'));
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0] as string, /^gradcam up: configuration error: REDIS_URL: /);
+    });
+  });
+
+  test('a GRADCAM_STORAGE_DIR that can never be a folder: exit 2, naming the variable, before anything starts', async () => {
+    await withStateDir(async (_, env) => {
+      const { status, lines, stdout } = await upFails({ ...env, GRADCAM_STORAGE_DIR: '/dev/null/store' });
+      assert.equal(status, 2, lines.join('\n'));
+      assert.deepEqual(lines, ['gradcam up: configuration error: GRADCAM_STORAGE_DIR: /dev/null/store is a file, or a file is in its way; point it at a folder']);
+      assert.doesNotMatch(stdout, /\[(worker|ingest)\]/);
+    });
+  });
+
   test('a private redis-server that cannot start: exit 1, Redis\'s own reason and the data folder', async () => {
     await withStateDir(async (stateDir, env) => {
       await mkdir(join(stateDir, 'redis', 'appendonlydir'), { recursive: true });

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { ConfigError, readLocalStackConfig } from '@gradcam/config';
 import { freePort, processRunning } from '@gradcam/dev-services';
+import { LocalStackError } from './local-stack-error.ts';
 import { StackStartAbortedError, startLocalStack } from './local-stack.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
 import { repoRoot, startService, waitUntilReady } from './service-process.ts';
@@ -150,6 +152,67 @@ test('a bad service variable stops the stack before anything starts, as a Config
       assert.deepEqual(lines, [], `${variable}: no service was started`);
     }
     assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
+  });
+});
+
+/**
+ * A port held for the test's length: given to the ingest service, it stops a start at the port
+ * check, before Redis or any service, so what the start did until then can be seen at once.
+ */
+async function withBlockedPort(body: (port: number) => Promise<void>): Promise<void> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await body((server.address() as { port: number }).port);
+  } finally {
+    server.close();
+  }
+}
+
+test('a GRADCAM_STORAGE_DIR that can never be a folder is a ConfigError naming it, before anything starts', async () => {
+  await withStateDir(async (stateDir) => {
+    await withBlockedPort(async (port) => {
+      const config = await stackPorts(stateDir, { GRADCAM_INGEST_PORT: String(port) });
+      const file = join(stateDir, 'a-file');
+      await writeFile(file, 'not a folder');
+      for (const dir of ['/dev/null/store', file, join(file, 'store')]) {
+        const lines: string[] = [];
+        const starting = startLocalStack({ config, env: { GRADCAM_STORAGE_DIR: dir }, onLine: (line) => lines.push(line) });
+        await assert.rejects(starting, (error: unknown) => {
+          assert.ok(error instanceof ConfigError, `${dir}: ${String(error)}`);
+          assert.equal(error.message, `GRADCAM_STORAGE_DIR: ${dir} is a file, or a file is in its way; point it at a folder`);
+          return true;
+        });
+        assert.deepEqual(lines, [], `${dir}: no service was started`);
+      }
+      assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
+    });
+  });
+});
+
+test('an empty or damaged token file in the state folder is replaced with a new token, in one line, not refused as GRADCAM_API_TOKENS', async () => {
+  await withStateDir(async (stateDir) => {
+    await withBlockedPort(async (port) => {
+      const config = await stackPorts(stateDir, { GRADCAM_INGEST_PORT: String(port) });
+      await writeFile(join(stateDir, 'api-token'), '', { mode: 0o644 });
+      await writeFile(join(stateDir, 'review-token'), 'short\n', { mode: 0o644 });
+      const lines: string[] = [];
+      // Past the token files and every service's configuration check, to the blocked port.
+      await assert.rejects(startLocalStack({ config, onLine: (line) => lines.push(line) }), (error: unknown) => error instanceof LocalStackError && error.code === 'PORT_IN_USE');
+      assert.deepEqual(lines, [
+        `[gradcam up] ${join(stateDir, 'api-token')} held no usable token (it was empty); wrote a new one`,
+        `[gradcam up] ${join(stateDir, 'review-token')} held no usable token (under 16 characters, or with a space or comma); wrote a new one`,
+      ]);
+      for (const name of ['api-token', 'review-token']) {
+        assert.match(await readFile(join(stateDir, name), 'utf8'), /^local-[\w-]{32}\n$/, name);
+        assert.equal((await stat(join(stateDir, name))).mode & 0o777, 0o600, `${name} is private again`);
+      }
+      const tokens = await Promise.all(['api-token', 'review-token'].map((name) => readFile(join(stateDir, name), 'utf8')));
+      lines.length = 0;
+      await assert.rejects(startLocalStack({ config, onLine: (line) => lines.push(line) }), LocalStackError);
+      assert.deepEqual(lines, [], 'good tokens are kept without a word');
+      assert.deepEqual(await Promise.all(['api-token', 'review-token'].map((name) => readFile(join(stateDir, name), 'utf8'))), tokens);
+    });
   });
 });
 

@@ -1,13 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConfigError, EnvReader, type LocalStackConfig, checkServiceConfigs, childEnvironment, readWorkerConfig } from '@gradcam/config';
+import { EnvReader, type LocalStackConfig, checkServiceConfigs, childEnvironment, readWorkerConfig } from '@gradcam/config';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { localToken } from './local-token.ts';
 import { checkPortsFree } from './port-check.ts';
 import { checkRedisAnswers } from './redis-ping.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
 import { type ServiceProcess, repoRoot, startService, waitUntilReady } from './service-process.ts';
 import { type StateLock, acquireStateLock } from './state-lock.ts';
+import { makeWritableFolder } from './writable-folder.ts';
 
 export interface LocalStack {
   readonly ingestUrl: string;
@@ -65,29 +66,6 @@ export const stackFileName = 'local-stack.json';
  */
 const graceWithoutRedisMs = 5_000;
 
-/** The state folder, created if need be; a path that cannot be one is a ConfigError naming the variable. */
-async function makeStateDir(stateDir: string): Promise<void> {
-  try {
-    await mkdir(join(stateDir, 'redis'), { recursive: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'is a file, or a file is in its way' : `cannot be created (${code ?? (error as Error).message})`;
-    throw new ConfigError('GRADCAM_STATE_DIR', `${stateDir} ${why}; point it at a folder`);
-  }
-}
-
-/** A token kept in the state dir, so it survives restarts of the local stack. */
-async function localToken(stateDir: string, name: string): Promise<string> {
-  const file = join(stateDir, name);
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const token = `local-${randomBytes(24).toString('base64url')}`;
-    await writeFile(file, `${token}\n`, { mode: 0o600 });
-    return token;
-  }
-}
-
 /**
  * Starts the whole pipeline on one machine: Redis (REDIS_URL, else a private redis-server with
  * its data under the state dir), then the worker(s), the ingest service and the metrics exporter,
@@ -96,7 +74,7 @@ async function localToken(stateDir: string, name: string): Promise<string> {
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config } = options;
   const stateDir = resolve(repoRoot, config.stateDir);
-  await makeStateDir(stateDir);
+  await makeWritableFolder('GRADCAM_STATE_DIR', stateDir, ['redis']);
   const lock: StateLock = await acquireStateLock(stateDir);
   // Held as a promise, so a stop during its start still stops it once it is up.
   let redisStarting: Promise<RedisServer> | undefined;
@@ -136,9 +114,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let redisDied: Promise<never> | undefined;
   const step = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, aborted, ...(redisDied ? [redisDied] : [])]);
   try {
-    const apiTokens = config.apiTokens.length > 0 ? config.apiTokens : [await step(localToken(stateDir, 'api-token'))];
+    const kept = (name: string) => step(localToken(join(stateDir, name), (message) => options.onLine?.(`[gradcam up] ${message}`)));
+    const apiTokens = config.apiTokens.length > 0 ? config.apiTokens : [await kept('api-token')];
     const token = apiTokens[0] as string;
-    const reviewTokens = config.reviewTokens ?? `local-reviewer:${await step(localToken(stateDir, 'review-token'))}`;
+    const reviewTokens = config.reviewTokens ?? `local-reviewer:${await kept('review-token')}`;
     const reviewToken = reviewTokens.split(',')[0]?.split(':').slice(1).join(':') ?? '';
     // GRADCAM_STORAGE_DIR when set (relative to the repository, where the services run), for every
     // service alike; else the state folder's. S3_BUCKET wins over both, as in the services.
@@ -169,6 +148,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Redis's URL is not known yet; any valid one stands in for it.
     checkServiceConfigs(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
     const { models } = readWorkerConfig(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
+    // The services would each find a storage folder they cannot use only at the first upload.
+    if (storageDir !== undefined) await step(makeWritableFolder(storageSetting === undefined ? 'GRADCAM_STATE_DIR' : 'GRADCAM_STORAGE_DIR', storageDir));
     await step(
       checkPortsFree([
         { variable: 'GRADCAM_INGEST_PORT', port: config.ingestPort },

@@ -1,3 +1,4 @@
+import { ConfigError } from '@gradcam/config';
 import { Redis } from 'ioredis';
 import { LocalStackError } from './local-stack-error.ts';
 
@@ -5,11 +6,16 @@ import { LocalStackError } from './local-stack-error.ts';
 export function redactedRedisUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
+    if (parsed.host !== '') {
+      if (parsed.password !== '') parsed.password = '***';
+      return parsed.toString();
+    }
   } catch {
-    return url;
+    // Not a URL at all: as one without a host below.
   }
+  // No host to hang a password on (`redis::secret@host`, which ioredis refuses): whatever stands
+  // before an `@` may be one.
+  return url.replace(/^([a-z][a-z0-9+.-]*:(?:\/\/)?)[^@]*@/i, '$1***@');
 }
 
 /**
@@ -17,13 +23,21 @@ export function redactedRedisUrl(url: string): string {
  * minutes of every service's reconnect warnings followed by a readiness timeout.
  */
 export async function checkRedisAnswers(url: string, timeoutMs = 5_000): Promise<void> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
+  let redis: Redis;
+  try {
+    redis = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+  } catch (error) {
+    // ioredis parses the URL itself, more strictly than the WHATWG URL the config checks it with:
+    // `redis:host:6380` throws a TypeError here rather than fail to connect.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError('REDIS_URL', `${redactedRedisUrl(url)} is not a URL the Redis client can parse (${reason}); write it as redis://[:password@]host[:port][/db]`);
+  }
   // The socket's own error (ECONNREFUSED, ENOTFOUND) comes as an event; connect() then only says
   // "Connection is closed". Without a listener ioredis would print it too.
   let socketError: Error | undefined;

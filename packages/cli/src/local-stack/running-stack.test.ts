@@ -59,7 +59,7 @@ describe('a running gradcam up', { timeout: 240_000 }, () => {
     const recorded = JSON.parse(await readFile(join(stateDir, stackFileName), 'utf8')) as { storageDir: string; models: string[] };
     assert.equal(recorded.storageDir, storageDir);
     assert.deepEqual(recorded.models, ['nsfw-mobilenet-v2']);
-    assert.equal((await readFile(join(stateDir, stateLockFileName), 'utf8')).trim(), String(up.child.pid), 'the stale lock was taken over');
+    assert.equal((await readFile(join(stateDir, stateLockFileName), 'utf8')).split('\n')[0], String(up.child.pid), 'the stale lock was taken over');
   });
 
   test('the demo posts to the recorded model and prints where the explanation landed, under GRADCAM_STORAGE_DIR', async () => {
@@ -79,7 +79,7 @@ describe('a running gradcam up', { timeout: 240_000 }, () => {
       `gradcam up: another gradcam up (pid ${up.child.pid}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports`,
     ]);
     await readFile(join(stateDir, stackFileName), 'utf8');
-    assert.equal((await readFile(join(stateDir, stateLockFileName), 'utf8')).trim(), String(up.child.pid));
+    assert.equal((await readFile(join(stateDir, stateLockFileName), 'utf8')).split('\n')[0], String(up.child.pid));
     assert.equal((await fetch(`http://127.0.0.1:${env.GRADCAM_INGEST_PORT}/readyz`)).status, 200);
   });
 

@@ -1,7 +1,8 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { processRunning } from '@gradcam/dev-services';
 import { LocalStackError } from './local-stack-error.ts';
+import { processArguments, processStartTime } from './process-identity.ts';
 
 /** The file in the state folder that says which process runs the stack on it. */
 export const stateLockFileName = 'gradcam-up.pid';
@@ -11,10 +12,39 @@ export interface StateLock {
   release(): Promise<void>;
 }
 
-async function lockHolder(file: string): Promise<number | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  const pid = Number(text.trim());
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+/** What the lock file holds: the pid on its first line, then (Linux) `starttime <ticks>`. */
+interface LockHolder {
+  readonly pid: number;
+  /** The holder's start time (see processStartTime); absent in locks of older versions and without /proc. */
+  readonly startTime: string | undefined;
+}
+
+async function lockHolder(file: string): Promise<LockHolder | undefined> {
+  const [first = '', ...rest] = (await readFile(file, 'utf8').catch(() => '')).split('\n');
+  const pid = Number(first.trim());
+  if (!(Number.isSafeInteger(pid) && pid > 0)) return undefined;
+  const startTime = rest.map((line) => /^starttime (\d+)$/.exec(line.trim())?.[1]).find((ticks) => ticks !== undefined);
+  return { pid, startTime };
+}
+
+/** `… gradcam up` or `… gradcam.js up`, as npm start and the bin run it. */
+function looksLikeGradcamUp(args: readonly string[]): boolean {
+  return args.some((arg, i) => /^gradcam(\.js)?$/.test(basename(arg)) && args[i + 1] === 'up');
+}
+
+/**
+ * Whether the lock's process still runs the stack. A lock outlives its process when that process
+ * is killed by SIGKILL or the machine reboots, and its pid then comes to another process: after a
+ * reboot, often an unrelated one started early. The start time recorded with the pid tells them
+ * apart; a lock without one (an older version's) counts only if its process looks like gradcam up.
+ * Where /proc cannot say, the pid alone decides, as before.
+ */
+function lockHeld(holder: LockHolder): boolean {
+  if (holder.pid === process.pid || !processRunning(holder.pid)) return false;
+  const startTime = processStartTime(holder.pid);
+  if (holder.startTime !== undefined && startTime !== undefined) return holder.startTime === startTime;
+  const args = processArguments(holder.pid);
+  return args === undefined || looksLikeGradcamUp(args);
 }
 
 /**
@@ -24,16 +54,17 @@ async function lockHolder(file: string): Promise<number | undefined> {
  */
 export async function acquireStateLock(stateDir: string): Promise<StateLock> {
   const file = join(stateDir, stateLockFileName);
+  const startTime = processStartTime(process.pid);
   for (let attempt = 0; ; attempt++) {
     try {
-      await writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      await writeFile(file, `${process.pid}\n${startTime === undefined ? '' : `starttime ${startTime}\n`}`, { flag: 'wx', mode: 0o644 });
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = await lockHolder(file);
-    if (holder !== undefined && holder !== process.pid && processRunning(holder)) {
-      throw new LocalStackError('STACK_RUNNING', `another gradcam up (pid ${holder}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports`);
+    if (holder !== undefined && lockHeld(holder)) {
+      throw new LocalStackError('STACK_RUNNING', `another gradcam up (pid ${holder.pid}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports`);
     }
     // Stale (or unreadable): remove it and claim again. Two starting together both see it stale;
     // the exclusive create lets only one of them win the retry.
@@ -44,7 +75,7 @@ export async function acquireStateLock(stateDir: string): Promise<StateLock> {
   return {
     release: () =>
       (released ??= (async () => {
-        if ((await lockHolder(file)) === process.pid) await rm(file, { force: true });
+        if ((await lockHolder(file))?.pid === process.pid) await rm(file, { force: true });
       })()),
   };
 }

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { LocalStackError } from './local-stack-error.ts';
+import { processStartTime } from './process-identity.ts';
+import { acquireStateLock, stateLockFileName } from './state-lock.ts';
+
+/** A state folder whose lock file holds `content` (with `{pid}` and `{start}` of a live process), and that process. */
+async function withLock(content: string, args: readonly string[], body: (stateDir: string, holder: ChildProcess) => Promise<void>): Promise<void> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-lock-'));
+  const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', ...args], { stdio: 'ignore' });
+  try {
+    await once(holder, 'spawn');
+    const pid = holder.pid as number;
+    await writeFile(join(stateDir, stateLockFileName), content.replace('{pid}', String(pid)).replace('{start}', processStartTime(pid) ?? 'none'));
+    await body(stateDir, holder);
+  } finally {
+    holder.kill('SIGKILL');
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+async function takenOver(stateDir: string): Promise<void> {
+  const lock = await acquireStateLock(stateDir);
+  try {
+    assert.equal(await readFile(join(stateDir, stateLockFileName), 'utf8'), `${process.pid}\nstarttime ${processStartTime(process.pid)}\n`);
+  } finally {
+    await lock.release();
+  }
+}
+
+const refused = (stateDir: string, holder: ChildProcess) =>
+  assert.rejects(acquireStateLock(stateDir), (error: unknown) => {
+    assert.ok(error instanceof LocalStackError, String(error));
+    assert.equal(error.code, 'STACK_RUNNING');
+    assert.match(error.message, new RegExp(`^another gradcam up \\(pid ${holder.pid}\\) is running on `));
+    return true;
+  });
+
+test('a lock whose pid now belongs to another process (started later: a reboot, a reused pid) is taken over', async () => {
+  await withLock('{pid}\nstarttime 1\n', [], (stateDir) => takenOver(stateDir));
+});
+
+test('an older version\'s lock (a pid alone) is taken over when its process is not gradcam up', async () => {
+  await withLock('{pid}\n', [], (stateDir) => takenOver(stateDir));
+});
+
+test('a lock whose process is the one that wrote it is held', async () => {
+  await withLock('{pid}\nstarttime {start}\n', [], refused);
+});
+
+test('an older version\'s lock (a pid alone) is held while its process is a gradcam up', async () => {
+  await withLock('{pid}\n', ['/repo/packages/cli/bin/gradcam.js', 'up'], refused);
+});

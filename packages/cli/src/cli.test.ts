@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -113,6 +113,34 @@ describe('gradcam errors', () => {
     const run = gradcam('explain', dir, '--out', join(dir, 'out'));
     assert.equal(run.status, 1);
     assert.match(run.stderr, /a\.jpg: IMAGE_UNSUPPORTED_FORMAT/);
+  });
+
+  test('the output folder named as the only input: says it was skipped as the output folder, exit 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gradcam-same-'));
+    try {
+      await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
+      const run = gradcam('explain', dir, '--out', dir);
+      assert.equal(run.status, 1, run.stderr);
+      assert.deepEqual(run.stderr.trim().split('\n'), [
+        `✗ ${dir}: skipped: it is the output folder (--out ${dir}); give another --out, or name its images one by one`,
+        'gradcam: no images found in the given paths (the output folder is never read as input)',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a file system error on one file names its code once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gradcam-enotdir-'));
+    try {
+      await writeFile(join(dir, 'out'), 'a file where the output folder should be');
+      const run = gradcam('explain', join(fixtures, 'house-cat-locomotion.jpg'), '--out', join(dir, 'out'));
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(run.stderr, /house-cat-locomotion\.jpg: ENOTDIR: not a directory/);
+      assert.doesNotMatch(run.stderr, /ENOTDIR: ENOTDIR/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('unknown model, unknown layer, bad options: one clear line each', () => {

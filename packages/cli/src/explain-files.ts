@@ -40,7 +40,11 @@ interface Decoded {
 
 function failureOf(file: string, error: unknown): FileFailure {
   const code = (error as { code?: unknown }).code;
-  return { file, code: typeof code === 'string' ? code : 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof code !== 'string') return { file, code: 'INTERNAL', message };
+  // Node's file system errors start with their code ("ENOTDIR: not a directory, mkdir …"); the
+  // line prints the code before the message already.
+  return { file, code, message: message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message };
 }
 
 /** A per-file failure with a stable code, reported on that file's line. */

@@ -35,5 +35,8 @@ test('an excluded folder (explain --out) is skipped wherever the walk meets it, 
   await symlink(join(input, 'out'), join(input, 'out-link'));
   const listing = await listInputFiles([input], { exclude: [join(input, 'out', '.')] });
   assert.deepEqual(listing.files, [join(input, 'cat.jpg')]);
-  assert.deepEqual((await listInputFiles([join(input, 'out')], { exclude: [join(input, 'out')] })).files, []);
+  assert.deepEqual(listing.excluded, [], 'met in a walk, not named');
+  const named = await listInputFiles([join(input, 'out')], { exclude: [join(input, 'out')] });
+  assert.deepEqual(named.files, []);
+  assert.deepEqual(named.excluded, [join(input, 'out')], 'named, and left out: the caller can say so');
 });

@@ -8,6 +8,8 @@ export interface InputListing {
   readonly files: string[];
   /** Paths that do not exist (or links that lead nowhere), with the reason. */
   readonly missing: { path: string; reason: string }[];
+  /** Paths named that are an excluded folder (`explain --out`), left out whole. */
+  readonly excluded: string[];
 }
 
 const isImageName = (name: string) => imageExtensions.has(extname(name).toLowerCase());
@@ -62,6 +64,7 @@ async function walk(dir: string, state: Walk): Promise<void> {
  */
 export async function listInputFiles(paths: readonly string[], options: ListInputOptions = {}): Promise<InputListing> {
   const state: Walk = { files: [], missing: [], seen: new Set(), excluded: new Set() };
+  const excluded: string[] = [];
   // By identity, so a path spelt differently or reached through a link is still the same folder.
   for (const path of options.exclude ?? []) {
     const info = await stat(path).catch(() => undefined);
@@ -71,6 +74,7 @@ export async function listInputFiles(paths: readonly string[], options: ListInpu
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => error);
     if (info instanceof Error) state.missing.push({ path, reason: info.code === 'ENOENT' ? 'no such file or folder' : info.message });
     else if (info.isDirectory()) {
+      if (state.excluded.has(identity(info))) excluded.push(path);
       if (state.seen.has(identity(info)) || state.excluded.has(identity(info))) continue;
       state.seen.add(identity(info));
       await walk(path, state);
@@ -79,5 +83,5 @@ export async function listInputFiles(paths: readonly string[], options: ListInpu
       state.files.push(path);
     }
   }
-  return { files: state.files, missing: state.missing };
+  return { files: state.files, missing: state.missing, excluded };
 }

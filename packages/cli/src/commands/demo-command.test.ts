@@ -68,7 +68,8 @@ async function demoAgainst(server: Server | undefined, args: string[], models?: 
   const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-demo-'));
   try {
     const ingestUrl = server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : 'http://127.0.0.1:1';
-    await writeFile(join(stateDir, 'local-stack.json'), JSON.stringify({ ingestUrl, token: 't', storageDir: join(stateDir, 'storage'), ...(models && { models }) }));
+    const review = { reviewUrl: 'http://127.0.0.1:2', reviewToken: 'reviewer-token' };
+    await writeFile(join(stateDir, 'local-stack.json'), JSON.stringify({ ingestUrl, token: 't', storageDir: join(stateDir, 'storage'), ...review, ...(models && { models }) }));
     const run = runGradcam(['demo', fixture, ...args], { ...process.env, GRADCAM_STATE_DIR: stateDir });
     const { status } = await run.exited;
     return { status, stdout: run.stdout(), stderr: run.stderr() };
@@ -123,6 +124,7 @@ test('the demo posts to the first model the stack serves; --model must be one of
     const run = await demoAgainst(server, ['--top-k', '2', '--method', 'GradCAM++'], ['nsfw-inception-v3', 'nsfw-mobilenet-v2']);
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(posted.map((r) => [r.model.name, r.explain]), [['nsfw-inception-v3', { methods: ['gradcam++'], topK: 2 }]]);
+    assert.match(run.stdout, /Judge them on the review page: http:\/\/127\.0\.0\.1:2\/ \(reviewer token reviewer-token\)/);
     const chosen = await demoAgainst(server, ['--model', 'nsfw-mobilenet-v2'], ['nsfw-inception-v3', 'nsfw-mobilenet-v2']);
     assert.equal(chosen.status, 0, chosen.stderr);
     assert.equal(posted.at(-1)?.model.name, 'nsfw-mobilenet-v2');
@@ -142,6 +144,7 @@ test('progress says how many finished and how many of them failed', async () => 
     assert.match(run.stderr, /finished 1\/1 \(1 failed\)/);
     assert.doesNotMatch(run.stderr, /explained 1\/1/);
     assert.match(run.stdout, /0 of 1 explained/);
+    assert.doesNotMatch(run.stdout, /review page/, 'nothing to judge');
   } finally {
     server.close();
   }

@@ -215,6 +215,6 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     }
   }
   console.log(`${done} of ${ids.length} explained; GET ${stack.ingestUrl}/v1/inferences/<id> gives the manifest and links.`);
-  if (stack.reviewUrl && stack.reviewToken) console.log(`Judge them on the review page: ${stack.reviewUrl}/ (reviewer token ${stack.reviewToken})`);
+  if (done > 0 && stack.reviewUrl && stack.reviewToken) console.log(`Judge them on the review page: ${stack.reviewUrl}/ (reviewer token ${stack.reviewToken})`);
   return done > 0 ? 0 : 1;
 }

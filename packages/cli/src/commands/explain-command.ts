@@ -101,10 +101,12 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const scoreCamChannels = positiveInt('score-cam-channels', values['score-cam-channels'], 64, true);
   const outDir = values.out ?? 'gradcam-out';
 
-  const { files, missing } = await listInputFiles(positionals, { exclude: [outDir] });
+  const { files, missing, excluded } = await listInputFiles(positionals, { exclude: [outDir] });
   for (const m of missing) console.error(`✗ ${m.path}: ${m.reason}`);
+  // Its overlays would be explained again on every run: say so, rather than find "no images".
+  for (const path of excluded) console.error(`✗ ${path}: skipped: it is the output folder (--out ${outDir}); give another --out, or name its images one by one`);
   if (files.length === 0) {
-    console.error('gradcam: no images found in the given paths');
+    console.error(`gradcam: no images found in the given paths${excluded.length > 0 ? ' (the output folder is never read as input)' : ''}`);
     return 1;
   }
 

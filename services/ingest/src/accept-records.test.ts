@@ -42,6 +42,15 @@ class CommitFailsOnce extends InferenceIndex {
   }
 }
 
+/** An index that counts the claim calls: one per acceptRecords call, whatever the batch repeats. */
+class CountingIndex extends InferenceIndex {
+  claims = 0;
+  override async claim(holder: string, ids: readonly string[]) {
+    this.claims += 1;
+    return super.claim(holder, ids);
+  }
+}
+
 function setUp(options: { enqueue?: (queue: ExplainQueue, jobs: readonly ExplainJob[]) => Promise<void>; index?: (prefix: string) => InferenceIndex } = {}) {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
@@ -147,6 +156,72 @@ test('a reference the URI parser cannot read is 422 IMAGE_URI_INVALID for its re
     assert.ok(outcome && 'error' in outcome, JSON.stringify(outcome));
     assert.deepEqual([outcome.error.status, outcome.error.code], [422, 'IMAGE_URI_INVALID']);
     assert.match(outcome.error.message, /not s3:\/\/bucket\/key/);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('1,000 copies of one id, each naming a missing image: each is refused on its own, in one pass (one claim, one HEAD per key), and the claim is released', async () => {
+  const t = setUp({ index: (prefix) => new CountingIndex(redis, prefix, 3600) });
+  const heads: string[] = [];
+  const deps: AcceptDeps = { ...t.deps, store: { parallelism: t.store.parallelism, put: (...a) => t.store.put(...a), head: (key) => (heads.push(key), t.store.head(key)) } };
+  try {
+    const copies = Array.from({ length: 1000 }, (_, i) => ({ ...record('many-1'), image: { uri: `s3://local/missing/${i}.jpg` } }) as InferenceRecord);
+    const outcomes = await acceptRecords(deps, copies);
+    assert.equal(outcomes.length, 1000);
+    outcomes.forEach((outcome, i) => {
+      assert.ok('error' in outcome, JSON.stringify(outcome));
+      assert.deepEqual([outcome.error.code, outcome.error.message], ['IMAGE_NOT_FOUND', `no object at s3://local/missing/${i}.jpg`], 'each copy is judged itself');
+    });
+    assert.equal((t.index as CountingIndex).claims, 1, 'the copies are judged under one claim, not one round each');
+    assert.equal(heads.length, 1000);
+    assert.equal(new Set(heads).size, 1000);
+    const [retried] = await acceptRecords(deps, [record('many-1')]);
+    assert.ok(retried && 'status' in retried && !retried.duplicate, `the claim was released: ${JSON.stringify(retried)}`);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('repeats of an id: copies refused for their own content are answered so, the first copy that is not decides the rest, which share its outcome', async () => {
+  const t = setUp({ index: (prefix) => new CountingIndex(redis, prefix, 3600) });
+  const heads: string[] = [];
+  const deps: AcceptDeps = { ...t.deps, store: { parallelism: t.store.parallelism, put: (...a) => t.store.put(...a), head: (key) => (heads.push(key), t.store.head(key)) } };
+  await t.store.put('uploads/here.jpg', photo, { contentType: 'image/jpeg' });
+  const byUri = (id: string, uri: string) => ({ ...record(id), image: { uri } }) as InferenceRecord;
+  const unserved = (id: string) => ({ ...record(id), model: { name: 'nope' } }) as InferenceRecord;
+  const later = (id: string) => ({ ...record(id), model: { name: 'm', version: 'v9' } }) as InferenceRecord;
+  try {
+    const outcomes = await acceptRecords(deps, [
+      byUri('rep-1', 's3://local/missing/a.jpg'),
+      unserved('rep-1'),
+      later('rep-2'),
+      byUri('rep-1', 's3://local/uploads/here.jpg'),
+      byUri('rep-1', 's3://local/missing/b.jpg'),
+      record('rep-2'),
+      unserved('rep-1'),
+      byUri('rep-1', 's3://local/uploads/here.jpg'),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => ('status' in o ? [o.id, o.status, o.duplicate, o.model] : [o.id, o.error.code])),
+      [
+        ['rep-1', 'IMAGE_NOT_FOUND'],
+        ['rep-1', 'MODEL_NOT_SERVED'],
+        ['rep-2', 'MODEL_VERSION_NOT_SERVED'],
+        ['rep-1', 'queued', false, 'm'],
+        ['rep-1', 'queued', true, undefined],
+        ['rep-2', 'MODEL_VERSION_NOT_SERVED'],
+        ['rep-1', 'queued', true, undefined],
+        ['rep-1', 'queued', true, undefined],
+      ],
+    );
+    assert.equal((t.index as CountingIndex).claims, 1);
+    assert.deepEqual(heads.sort(), ['missing/a.jpg', 'missing/b.jpg', 'uploads/here.jpg'], 'each key once');
+    const job = await t.queue.getJob('rep-1');
+    assert.deepEqual(job?.data.image, { uri: 's3://local/uploads/here.jpg' });
+    assert.equal(await t.queue.getJob('rep-2'), undefined);
+    const [retried] = await acceptRecords(deps, [record('rep-2')]);
+    assert.ok(retried && 'status' in retried && !retried.duplicate, `rep-2's claim was released: ${JSON.stringify(retried)}`);
   } finally {
     await t.queue.close();
   }

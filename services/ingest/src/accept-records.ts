@@ -8,16 +8,16 @@ import {
   type PredictionDocument,
   inferenceFolder,
   keyIn,
-  parseS3Uri,
   predictionFileName,
   predictionSchemaVersion,
 } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
-import { assertValidKey } from '@gradcam/storage';
-import { toReportedApiError } from './api-error.ts';
+import { toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
+import { forEachConcurrent } from './for-each-concurrent.ts';
+import { lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
 import type { InferenceIndex } from './inference-index.ts';
-import { decodeInlineImage, maxImageBytes } from './inline-image.ts';
+import { decodeInlineImage } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
 import type { ServedModels } from './served-models.ts';
 
@@ -70,35 +70,8 @@ interface Prepared {
   referencedKey?: string;
 }
 
-/** Runs `fn` over items with at most `limit` in flight (S3 clients have finite sockets). */
-async function forEachConcurrent<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
-
 const inProgress = (id: string) =>
   new ApiError(409, 'INFERENCE_IN_PROGRESS', `another request is accepting "${id}" right now; retry to learn its outcome`, undefined, 1);
-
-/** The object key an `s3://` reference names, refused unless it is in this store's bucket and a valid key there. */
-function referencedKey(deps: AcceptDeps, uri: string): string {
-  let parsed: { bucket: string; key: string };
-  try {
-    parsed = parseS3Uri(uri);
-  } catch (error) {
-    throw new ApiError(422, 'IMAGE_URI_INVALID', `image.uri is not s3://bucket/key: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const { bucket, key } = parsed;
-  if (bucket !== deps.bucket) throw new ApiError(422, 'IMAGE_URI_OUTSIDE_BUCKET', `image.uri must be inside s3://${deps.bucket}/, got ${uri}`);
-  try {
-    assertValidKey(key);
-  } catch (error) {
-    throw new ApiError(422, 'IMAGE_URI_INVALID', `image.uri names no object: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return key;
-}
 
 /** Resolves the model version and folder and decodes an inline image: everything checked before storage. */
 async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels, job: ExplainJob | undefined): Promise<Prepared> {
@@ -119,20 +92,14 @@ function withImage(deps: AcceptDeps, item: Prepared): Prepared {
     item.writes.push({ key, body: inline.bytes, contentType: inline.contentType });
     item.image = { key, contentType: inline.contentType, bytes: inline.bytes.length };
   } else {
-    item.referencedKey = referencedKey(deps, record.image.uri);
+    item.referencedKey = referencedKey(deps.bucket, record.image.uri);
   }
   return item;
 }
 
-/** Checks a referenced image, then writes prediction.json (and an inline image). */
+/** Writes prediction.json (and an inline image) of a checked item. */
 async function store(deps: AcceptDeps, item: Prepared): Promise<CaptureDecision> {
   const { record } = item;
-  if (item.referencedKey !== undefined && 'uri' in record.image) {
-    const head = await deps.store.head(item.referencedKey);
-    if (!head) throw new ApiError(422, 'IMAGE_NOT_FOUND', `no object at ${record.image.uri}`);
-    if (head.bytes > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `${record.image.uri} is ${head.bytes} bytes; the limit is ${maxImageBytes}`);
-    item.image = { uri: record.image.uri, bytes: head.bytes };
-  }
   const capture = item.capture ?? decideCapture(deps.policy, record.id, record.prediction);
   const document: PredictionDocument = {
     schemaVersion: predictionSchemaVersion,
@@ -163,6 +130,9 @@ function explainJob(item: Prepared, capture: CaptureDecision): ExplainJob {
   };
 }
 
+/** A copy of an id in the batch, prepared or refused before storage was asked anything. */
+type Judged = { readonly at: number } & ({ readonly item: Prepared } | { readonly error: unknown });
+
 /**
  * Accepts validated records. Each id is claimed in Redis first, so of concurrent submissions of
  * one id exactly one is accepted (the others: 409 INFERENCE_IN_PROGRESS, or a duplicate once it is
@@ -170,65 +140,115 @@ function explainJob(item: Prepared, capture: CaptureDecision): ExplainJob {
  * an inline image) BEFORE enqueueing, then turns its claim into the idempotency entry, counting
  * the capture decision in the same step. A claim whose record is not accepted is released, so a
  * retry can go on at once. Failures are per record: one bad record never sinks its neighbours.
+ *
+ * A batch may repeat an id. Its copies are judged in batch order, under the one claim: a copy
+ * refused for its own content (a final 4xx) has that answer and the next copy is judged; the
+ * first copy that is not (accepted, or refused for now: 409, 503, 500) decides the copies after
+ * it, which share its outcome: a duplicate, without `model` (the decision is counted once), or
+ * its error. All of it in one pass: one claim per id, and the HEADs of every copy's reference
+ * taken together, each key once.
  */
 export async function acceptRecords(deps: AcceptDeps, records: readonly InferenceRecord[]): Promise<RecordOutcome[]> {
   const now = deps.now?.() ?? Date.now();
   const holder = randomUUID();
   const outcomes: (RecordOutcome | undefined)[] = new Array(records.length);
-  const firstAt = new Map<string, number>();
-  for (const [at, record] of records.entries()) if (!firstAt.has(record.id)) firstAt.set(record.id, at);
-  const firsts = [...firstAt.values()];
-  const claims = await deps.index.claim(holder, firsts.map((at) => (records[at] as InferenceRecord).id));
-  const claimed: number[] = [];
-  const earlierJobs = new Map<number, ExplainJob>();
+  const copiesOf = new Map<string, number[]>();
+  for (const [at, record] of records.entries()) {
+    const copies = copiesOf.get(record.id);
+    if (copies) copies.push(at);
+    else copiesOf.set(record.id, [at]);
+  }
+  const ids = [...copiesOf.keys()];
+  const copies = (id: string) => copiesOf.get(id) as number[];
+  /** Per id, the copy whose outcome the copies after it share. */
+  const deciding = new Map<string, number>();
+  const claims = await deps.index.claim(holder, ids);
+  const claimed: string[] = [];
+  const earlierJobs = new Map<string, ExplainJob>();
   claims.forEach((claim, i) => {
-    const at = firsts[i] as number;
-    const { id } = records[at] as InferenceRecord;
+    const id = ids[i] as string;
+    const at = copies(id)[0] as number;
     if (claim.state === 'claimed') {
-      claimed.push(at);
-      if (claim.job) earlierJobs.set(at, claim.job);
+      claimed.push(id);
+      if (claim.job) earlierJobs.set(id, claim.job);
+      return;
     }
-    else if (claim.state === 'in-progress') outcomes[at] = { id, error: inProgress(id) };
+    deciding.set(id, at);
+    if (claim.state === 'in-progress') outcomes[at] = { id, error: inProgress(id) };
     else outcomes[at] = { id, status: claim.entry.explain ? 'queued' : 'skipped', duplicate: true, reason: claim.entry.reason };
   });
 
-  const released: string[] = [];
-  const refuse = (item: { at: number; record: InferenceRecord }, error: unknown) => {
-    outcomes[item.at] = { id: item.record.id, error: toReportedApiError(error, deps.onInternalError) };
-    released.push(item.record.id);
-  };
-  const prepared: Prepared[] = [];
   let served: ServedModels;
   try {
     served = claimed.length > earlierJobs.size ? await deps.servedModels() : { announced: {}, live: new Map() };
   } catch (error) {
-    await releaseQuietly(deps, holder, claimed.map((at) => (records[at] as InferenceRecord).id));
+    await releaseQuietly(deps, holder, claimed);
     throw error;
   }
-  for (const at of claimed) {
-    const record = records[at] as InferenceRecord;
+  // What needs no storage, copy by copy, up to the first copy it decides (refused for now, or an
+  // inline image). Preparing reads only the record (and what was fetched above): whatever it
+  // throws is about this copy alone; an unexpected error is still a bug, answered 500 INTERNAL
+  // and told to onInternalError below, if the copy's answer is used.
+  const judged = new Map<string, Judged[]>();
+  for (const id of claimed) {
+    const list: Judged[] = [];
+    judged.set(id, list);
+    for (const at of copies(id)) {
+      try {
+        const item = await prepare(deps, records[at] as InferenceRecord, at, now, served, earlierJobs.get(id));
+        list.push({ at, item });
+        if (item.referencedKey === undefined) break;
+      } catch (error) {
+        list.push({ at, error });
+        if (!isFinalRefusal(toApiError(error))) break;
+      }
+    }
+  }
+  // The references, looked at together (each key once: the copies of a resent record name one).
+  const keys = new Set<string>();
+  for (const list of judged.values()) for (const j of list) if ('item' in j && j.item.referencedKey !== undefined) keys.add(j.item.referencedKey);
+  const looked = await lookAtReferences(deps.store, keys);
+  const refuse = (id: string, at: number, error: unknown) => {
+    const answer = toReportedApiError(error, deps.onInternalError);
+    outcomes[at] = { id, error: answer };
+    return answer;
+  };
+  /** The copy, ready to store (its reference's image set), or why it cannot be. */
+  const verdict = (j: Judged): { item: Prepared } | { error: unknown } => {
+    if ('error' in j) return j;
+    const { record, referencedKey: key } = j.item;
+    if (key === undefined || !('uri' in record.image)) return j;
     try {
-      prepared.push(await prepare(deps, record, at, now, served, earlierJobs.get(at)));
+      j.item.image = referencedImage(record.image.uri, looked.get(key));
+      return j;
     } catch (error) {
-      // Preparing reads only the record (and what was fetched above): whatever it throws is about
-      // this record, so it fails this record alone. An unexpected error is still a bug: a 500
-      // INTERNAL for the record, told to onInternalError for the logs, never a sunk batch.
-      refuse({ at, record }, error);
+      return { error };
+    }
+  };
+  const chosen: Prepared[] = [];
+  for (const [id, list] of judged) {
+    for (const j of list) {
+      const judgement = verdict(j);
+      if ('item' in judgement) chosen.push(judgement.item);
+      else if (isFinalRefusal(refuse(id, j.at, judgement.error))) continue;
+      deciding.set(id, j.at);
+      break;
     }
   }
 
   // Storage before the queue: a job must never point at a prediction that is not there.
   const stored: { item: Prepared; capture: CaptureDecision }[] = [];
-  await forEachConcurrent(prepared, deps.store.parallelism, async (item) => {
+  await forEachConcurrent(chosen, deps.store.parallelism, async (item) => {
     try {
       stored.push({ item, capture: await store(deps, item) });
     } catch (error) {
-      refuse(item, error);
+      refuse(item.record.id, item.at, error);
     }
   });
-  await releaseQuietly(deps, holder, released);
-
   const storedIds = stored.map(({ item }) => item.record.id);
+  const kept = new Set(storedIds);
+  await releaseQuietly(deps, holder, claimed.filter((id) => !kept.has(id)));
+
   try {
     await deps.enqueue(stored.filter(({ capture }) => capture.explain).map(({ item, capture }) => explainJob(item, capture)));
   } catch (error) {
@@ -261,28 +281,12 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
       ? { id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name }
       : { id, error: inProgress(id) };
   });
-  // A repeat of an id within this batch has no outcome of its own: it is its first's, as a
-  // duplicate, without `model` (the first already counted the capture decision), or its first's
-  // error when that is not final (409 in progress, 503). A first refused for its own content (a
-  // final 4xx) says nothing about the repeat: the repeats are judged on their own, in a round of
-  // their own (the next copy of the id is then the first).
-  const ownRound: number[] = [];
-  const answered = records.map((record, at): RecordOutcome | undefined => {
+  return records.map((record, at): RecordOutcome => {
     const own = outcomes[at];
     if (own) return own;
-    const first = outcomes[firstAt.get(record.id) as number] as RecordOutcome;
-    if ('status' in first) return { id: first.id, status: first.status, duplicate: true, reason: first.reason };
-    if (!isFinalRefusal(first.error)) return first;
-    ownRound.push(at);
-    return undefined;
+    const first = outcomes[deciding.get(record.id) as number] as RecordOutcome;
+    return 'status' in first ? { id: first.id, status: first.status, duplicate: true, reason: first.reason } : first;
   });
-  if (ownRound.length > 0) {
-    const judged = await acceptRecords(deps, ownRound.map((at) => records[at] as InferenceRecord));
-    ownRound.forEach((at, i) => {
-      answered[at] = judged[i];
-    });
-  }
-  return answered as RecordOutcome[];
 }
 
 /** A refusal of the record itself (bad input), which retrying the same record cannot change. */

@@ -1,0 +1,52 @@
+import { parseS3Uri } from '@gradcam/contracts';
+import { ApiError } from '@gradcam/http-service';
+import { assertValidKey } from '@gradcam/storage';
+import { forEachConcurrent } from './for-each-concurrent.ts';
+import { maxImageBytes } from './inline-image.ts';
+
+/** The object key an `s3://` reference names, refused unless it is in `storeBucket` and a valid key there. */
+export function referencedKey(storeBucket: string, uri: string): string {
+  let parsed: { bucket: string; key: string };
+  try {
+    parsed = parseS3Uri(uri);
+  } catch (error) {
+    throw new ApiError(422, 'IMAGE_URI_INVALID', `image.uri is not s3://bucket/key: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const { bucket, key } = parsed;
+  if (bucket !== storeBucket) throw new ApiError(422, 'IMAGE_URI_OUTSIDE_BUCKET', `image.uri must be inside s3://${storeBucket}/, got ${uri}`);
+  try {
+    assertValidKey(key);
+  } catch (error) {
+    throw new ApiError(422, 'IMAGE_URI_INVALID', `image.uri names no object: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return key;
+}
+
+/** What a HEAD of a referenced key found, or why it failed. */
+export type Looked = { readonly head: { bytes: number } | undefined } | { readonly error: unknown };
+
+/** HEADs each key once, at most `store.parallelism` at a time; a failure is kept for the keys' records, not thrown. */
+export async function lookAtReferences(
+  store: { readonly parallelism: number; head(key: string): Promise<{ bytes: number } | undefined> },
+  keys: Iterable<string>,
+): Promise<Map<string, Looked>> {
+  const looked = new Map<string, Looked>();
+  await forEachConcurrent([...new Set(keys)], store.parallelism, async (key) => {
+    try {
+      looked.set(key, { head: await store.head(key) });
+    } catch (error) {
+      looked.set(key, { error });
+    }
+  });
+  return looked;
+}
+
+/** The image a reference names, as prediction.json records it: refused when its HEAD failed, found nothing, or found it too large. */
+export function referencedImage(uri: string, looked: Looked | undefined): { uri: string; bytes: number } {
+  if (looked === undefined) throw new Error(`no HEAD was taken of ${uri}`);
+  if ('error' in looked) throw looked.error;
+  const { head } = looked;
+  if (!head) throw new ApiError(422, 'IMAGE_NOT_FOUND', `no object at ${uri}`);
+  if (head.bytes > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `${uri} is ${head.bytes} bytes; the limit is ${maxImageBytes}`);
+  return { uri, bytes: head.bytes };
+}

@@ -1,5 +1,5 @@
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
-import { registerOperationalRoutes, registerServiceDefaults } from '@gradcam/http-service';
+import { registerOperationalRoutes, registerServiceDefaults, serviceFastifyOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance } from 'fastify';
 
 export interface ExporterAppDeps {
@@ -14,7 +14,7 @@ export interface ExporterAppDeps {
 }
 
 export function createApp(deps: ExporterAppDeps): FastifyInstance {
-  const app = Fastify({ logger: false });
+  const app = Fastify({ ...serviceFastifyOptions, logger: false });
   registerServiceDefaults(app);
   registerOperationalRoutes(app, {
     scrape: async () => {

@@ -1,10 +1,11 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 
 export interface OperationalRoutes {
   /** Throws when a dependency (Redis, storage) cannot be reached. */
   readonly checkReady?: () => Promise<void>;
-  /** Prometheus exposition of the process's registry. */
-  readonly scrape: () => Promise<{ contentType: string; body: string }>;
+  /** Prometheus exposition of the process's registry; `headers` tell who asks (see isPrometheusScrape). */
+  readonly scrape: (headers: IncomingHttpHeaders) => Promise<{ contentType: string; body: string }>;
 }
 
 /**
@@ -24,8 +25,17 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
       }
     });
   }
-  app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await routes.scrape();
+  app.get('/metrics', async (request, reply) => {
+    const { contentType, body } = await routes.scrape(request.headers);
     return reply.header('content-type', contentType).send(body);
   });
+}
+
+/**
+ * Whether a /metrics request is a scrape whose values will be stored: Prometheus (and the agents
+ * built on its scrape code) sends its scrape timeout in this header on every scrape; a person's
+ * curl, a container healthcheck or a browser does not.
+ */
+export function isPrometheusScrape(headers: IncomingHttpHeaders): boolean {
+  return headers['x-prometheus-scrape-timeout-seconds'] !== undefined;
 }

@@ -11,6 +11,7 @@ test('the exporter answers /metrics, and an unknown route as 404 ROUTE_NOT_FOUND
       throw new Error('Redis is down');
     },
     onCollectError: (error) => collectErrors.push(error),
+    scraped: () => {},
   });
   try {
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });

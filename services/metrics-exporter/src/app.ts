@@ -1,5 +1,5 @@
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
-import { registerOperationalRoutes, registerServiceDefaults, serviceFastifyOptions } from '@gradcam/http-service';
+import { isPrometheusScrape, registerOperationalRoutes, registerServiceDefaults, serviceFastifyOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance } from 'fastify';
 
 export interface ExporterAppDeps {
@@ -11,18 +11,25 @@ export interface ExporterAppDeps {
    */
   readonly collect: () => Promise<void>;
   readonly onCollectError: (error: unknown) => void;
+  /**
+   * A Prometheus scrape is about to render: what is counted now reaches storage. Only those move
+   * the event-stream cursor: a healthcheck or a curl of /metrics renders values nobody keeps, and
+   * a restart resuming after them would lose what they saw.
+   */
+  readonly scraped: () => void;
 }
 
 export function createApp(deps: ExporterAppDeps): FastifyInstance {
   const app = Fastify({ ...serviceFastifyOptions, logger: false });
   registerServiceDefaults(app);
   registerOperationalRoutes(app, {
-    scrape: async () => {
+    scrape: async (headers) => {
       try {
         await deps.collect();
       } catch (error) {
         deps.onCollectError(error);
       }
+      if (isPrometheusScrape(headers)) deps.scraped();
       return metricsResponse(deps.registry);
     },
   });

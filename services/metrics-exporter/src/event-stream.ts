@@ -83,6 +83,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
     (point) => {
       if (closing !== undefined) return;
       if (point.from === 'bad-cursor') log.warn({ key: cursorKey }, 'the saved event-stream cursor was not a stream id; reading from the newest event, as at a first start');
+      if (point.from === 'cursor-ahead') log.warn({ key: cursorKey }, "the saved event-stream cursor is past the stream's newest event (the stream was deleted and written again?); reading the stream from its beginning");
       if (point.trimmed) {
         log.warn(
           { cursor: point.after },

@@ -34,15 +34,10 @@ const collectQueueState = createQueueStateCollector({
 
 const app = createApp({
   registry,
-  collect: async () => {
-    try {
-      await collectQueueState();
-    } finally {
-      // The registry renders right after: every event counted by now is in this scrape.
-      eventStream.scraped();
-    }
-  },
+  collect: collectQueueState,
   onCollectError: (error) => log.warn({ err: error }, 'could not read the queue state'),
+  // The registry renders right after: every event counted by now is in this scrape.
+  scraped: () => eventStream.scraped(),
 });
 await app.listen({ port: config.port, host: config.host });
 log.info(`metrics exporter on http://${config.host}:${config.port}/metrics`);

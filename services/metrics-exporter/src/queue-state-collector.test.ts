@@ -40,7 +40,7 @@ async function withExporter(options: Parameters<typeof startRedisServer>[0], run
     reviews: new ReviewPool(redis, prefix),
     onSourceError: (source) => sourceErrors.push(source),
   });
-  const app = createApp({ registry, collect, onCollectError: (error) => assert.fail(`collect threw: ${String(error)}`) });
+  const app = createApp({ registry, collect, onCollectError: (error) => assert.fail(`collect threw: ${String(error)}`), scraped: () => {} });
   try {
     await connectionReady(redis);
     await run({

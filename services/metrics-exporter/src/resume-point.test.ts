@@ -52,3 +52,15 @@ test('a saved cursor is resumed from; one the stream was trimmed past says so; o
   assert.deepEqual(await resumePoint(redis, keys), { after: '11-0', from: 'bad-cursor', trimmed: false });
   assert.equal(await redis.get(keys.cursor), '11-0');
 });
+
+test('a cursor past the newest event (the stream deleted and written again) reads the stream from its beginning', async () => {
+  const keys = keysFor();
+  await redis.set(keys.cursor, '20-0');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '0-0', from: 'cursor-ahead', trimmed: false }, 'no stream at all');
+  assert.equal(await redis.get(keys.cursor), '0-0');
+  await redis.set(keys.cursor, '20-0');
+  await redis.xadd(keys.events, '3-0', 'event', 'completed');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '0-0', from: 'cursor-ahead', trimmed: false }, 'a new stream numbered below it');
+  await redis.set(keys.cursor, '3-0');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '3-0', from: 'cursor', trimmed: false }, 'at the newest event is not ahead');
+});

@@ -7,8 +7,11 @@ export interface ResumePoint {
    * `cursor`: a previous exporter's saved cursor. `first-start`: none was saved, so reading starts
    * after the stream's newest entry (as QueueEvents' '$' would), and history is not counted.
    * `bad-cursor`: the saved value was not a stream id, and was replaced as at a first start.
+   * `cursor-ahead`: the saved id is past the stream's newest entry (the stream was deleted and
+   * written again, or a restore came from another clock): XREAD after it would skip every new
+   * event until the clock caught up, so reading starts at the stream's beginning instead.
    */
-  readonly from: 'cursor' | 'first-start' | 'bad-cursor';
+  readonly from: 'cursor' | 'first-start' | 'bad-cursor' | 'cursor-ahead';
   /**
    * The stream no longer holds the cursor's entry: BullMQ caps the stream (about 10,000 entries
    * by default), and entries after the cursor may have been trimmed before anyone read them.
@@ -35,6 +38,13 @@ export async function resumePoint(connection: Redis, keys: ResumePointKeys): Pro
   const saved = await connection.get(keys.cursor);
   if (saved !== null && streamId.test(saved)) {
     const [oldest] = await connection.xrange(keys.events, '-', '+', 'COUNT', 1);
+    const [newest] = await connection.xrevrange(keys.events, '+', '-', 'COUNT', 1);
+    // A missing stream is ahead of any cursor but '0-0' too: it was deleted, and its next entries
+    // may be numbered below the cursor.
+    if (saved !== '0-0' && (newest === undefined || compareStreamIds(saved, newest[0]) > 0)) {
+      await connection.set(keys.cursor, '0-0');
+      return { after: '0-0', from: 'cursor-ahead', trimmed: false };
+    }
     // '0-0' is a first start on an empty stream: every entry there is newer, none was skipped.
     const trimmed = oldest !== undefined && saved !== '0-0' && compareStreamIds(oldest[0], saved) > 0;
     return { after: saved, from: 'cursor', trimmed };

@@ -1,9 +1,9 @@
 import { type WorkerConfig, configErrorExitCode } from '@gradcam/config';
-import { EngineError } from '@gradcam/engine';
 import { announceReady, exitWithSupervisor } from '@gradcam/process-supervisor';
 import { createBlobStore } from '@gradcam/storage';
 import { createLogger, createRegistry, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
 import { type EngineCall, engineCallOverdueExitCode, overdueEngineCallMessage } from './engine-call-deadline.ts';
+import { failsEveryStart } from './start-failure.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
 import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
 
@@ -67,12 +67,3 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
   }
 }
 
-/**
- * A start-up failure that the next start would meet again: the models named in the configuration
- * cannot be served (unknown, invalid, a bad target layer or method). Said with the configuration
- * exit code, the supervisor gives up at once instead of after five slow model loads. A backend
- * that did not start (a GPU that failed to initialise) may start next time, so it is retried.
- */
-function failsEveryStart(error: unknown): boolean {
-  return error instanceof EngineError && error.code !== 'BACKEND_UNAVAILABLE';
-}

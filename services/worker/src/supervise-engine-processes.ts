@@ -61,7 +61,7 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     killAfterMs: config.shutdownTimeoutMs + 10_000,
     // Each engine process announces itself once its models are loaded and it consumes the queue.
     // One that exits before that with the configuration exit code (an unknown model, a bad target
-    // layer: see runEngineProcess) ends the replica at once, where its orchestrator sees it; one
+    // layer: see failsEveryStart) ends the replica at once, where its orchestrator sees it; one
     // that keeps exiting before that for another reason (a GPU that fails to start), after 5 tries.
     announcesReady: true,
     givesUpOnStartupExitCode: configErrorExitCode,

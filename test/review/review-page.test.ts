@@ -453,6 +453,40 @@ test('an item the reviewer already holds (another tab) comes back whatever the m
   await page.evaluate("localStorage.removeItem('gradcam-review.model')");
 });
 
+test('an image that does not load: a message in its place and no verdict (buttons disabled, 1 sends nothing); R loads the item again, then it can be judged', async () => {
+  await explain([inlineRecord('rp-unseen', photo('airplane-from-above.jpg'))]);
+  // The input is removed after the service checked it: its link answers 404.
+  const isInput = (url: URL) => url.pathname.includes('/rp-unseen/input.');
+  await page.route(isInput, (route) => route.fulfill({ status: 404, contentType: 'text/plain', body: 'gone' }));
+  try {
+    const [next] = await Promise.all([page.waitForResponse(isNext), page.keyboard.press('r')]);
+    assert.equal(next.status(), 200);
+    await page.locator('#input-error', { hasText: 'Could not load the input image.' }).waitFor();
+    assert.ok(!(await page.locator('#overlay-error').isVisible()), 'the heatmap loaded');
+    assert.match(await text('#banner'), /^Could not load the input image of rp-unseen: no verdict can be sent on evidence you cannot see\. Press R/);
+    assert.deepEqual(await read<boolean[]>(`[...document.querySelectorAll('button.verdict')].map((b) => b.disabled)`), [true, true, true, true]);
+    assert.ok(await page.getByRole('button', { name: /Skip/ }).isEnabled(), 'skip stays');
+    let posts = 0;
+    const countPosts = (response: Response) => void (isVerdict(response) && posts++);
+    page.on('response', countPosts);
+    await page.keyboard.press('1');
+    await page.locator('#banner-text', { hasText: /^No verdict sent: some of the images of rp-unseen could not be loaded/ }).waitFor();
+    await page.waitForTimeout(300);
+    page.off('response', countPosts);
+    assert.equal(posts, 0, 'no verdict was sent');
+    assert.deepEqual((await reviews('status=leased')).find((i) => i.inferenceId === 'rp-unseen')?.leasedBy, 'pat', 'still held, not judged');
+  } finally {
+    await page.unroute(isInput);
+  }
+  const again = await showsNextItem(() => page.keyboard.press('r'));
+  assert.equal(again.item.inferenceId, 'rp-unseen', 'the item held, with fresh links');
+  assert.ok(!(await page.locator('#input-error').isVisible()));
+  assert.doesNotMatch(await text('#banner'), /Could not load/);
+  assert.equal(await sendsVerdict(() => page.keyboard.press('1')), 200);
+  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  assert.equal((await reviewed('rp-unseen'))?.verdict, 'supports');
+});
+
 test('the page loads nothing from outside the stack, throws no errors and breaks none of its own Content-Security-Policy', () => {
   const allowed = new Set([new URL(stack.reviewUrl).host, new URL(stack.ingestUrl).host]);
   assert.deepEqual([...requestedHosts].filter((host) => !allowed.has(host)), []);

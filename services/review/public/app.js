@@ -36,6 +36,8 @@ const el = {
   inputImage: /** @type {HTMLImageElement} */ ($('input-image')),
   overlayBase: /** @type {HTMLImageElement} */ ($('overlay-base')),
   overlayImage: /** @type {HTMLImageElement} */ ($('overlay-image')),
+  inputError: $('input-error'),
+  overlayError: $('overlay-error'),
   inputMeta: $('input-meta'),
   overlayMeta: $('overlay-meta'),
   opacity: /** @type {HTMLInputElement} */ ($('opacity')),
@@ -67,6 +69,10 @@ const state = {
   leaseDeadline: 0,
   /** @type {HTMLImageElement[]} the item's overlays, loading in the background */
   prefetched: [],
+  /** @type {Set<string>} URLs of the item's images (input, overlays) that failed to load: no verdict while any did */
+  failedImages: new Set(),
+  /** Whether the banner says that some of the item's images failed (cleared when the item is shown again). */
+  failedBanner: false,
   /** @type {{ id: string, verdict: string, deadline: number } | null} the last verdict, while it can be undone (deadline: performance.now() time) */
   undo: null,
   /** Counts backlog requests, so that an older answer never overwrites a newer one. */
@@ -247,6 +253,11 @@ async function refreshBacklog() {
 
 async function judge(verdict) {
   if (!(verdict in verdicts)) return;
+  const unseen = state.packet && !state.sending && !state.loading ? unseenEvidence() : '';
+  if (unseen) {
+    banner('warn', unseen);
+    return;
+  }
   const comment = el.comment.value.trim();
   await settle('', { verdict, ...(comment ? { comment } : {}) }, verdict, {
     done: (id) => ['ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`],
@@ -371,8 +382,9 @@ async function undo() {
 }
 
 function setVerdictButtons(disabled, sending) {
+  // Skip stays: it is the way on from an item whose images did not load.
   for (const button of el.verdictButtons) {
-    button.disabled = disabled;
+    button.disabled = disabled || state.failedImages.size > 0;
     button.classList.toggle('is-sending', button.dataset.verdict === sending);
     button.classList.toggle('is-picked', button.dataset.verdict === state.picked);
   }
@@ -400,14 +412,25 @@ function render(packet, response) {
   const serverNow = Date.parse(response.headers.get('date') ?? '') || Date.now();
   state.leaseDeadline = performance.now() + Math.max(0, (item.leaseExpiresAt ?? serverNow) - serverNow);
 
+  state.failedImages = new Set();
+  if (state.failedBanner) banner('info', '');
+  state.failedBanner = false;
+
   const ratio = `${manifest.input.width} / ${manifest.input.height}`;
   el.inputStage.style.aspectRatio = ratio;
   el.overlayStage.style.aspectRatio = ratio;
   el.inputImage.src = urls.image;
   el.overlayBase.src = urls.image;
   el.inputMeta.textContent = `${manifest.input.width}×${manifest.input.height} ${manifest.input.format}`;
-  // Every overlay starts loading now (kept until the next item), so switching method or class is instant.
-  state.prefetched = explanations.map((entry) => Object.assign(new Image(), { src: urls[entry.overlay.path] ?? '' }));
+  // Every overlay starts loading now (kept until the next item), so switching method or class is
+  // instant, and one that cannot be loaded is known before the reviewer gets to it.
+  state.prefetched = explanations.map((entry) => {
+    const url = urls[entry.overlay.path] ?? '';
+    const image = new Image();
+    image.addEventListener('error', () => state.packet === packet && imageFailed(url));
+    image.src = url;
+    return image;
+  });
 
   el.predictionLabel.textContent = item.label;
   el.predictionProbability.textContent = percent(item.probability);
@@ -421,6 +444,53 @@ function render(packet, response) {
   tickLease();
 }
 
+// ---- images that do not load ---------------------------------------------------------------
+
+/** What the reviewer would call the image at `url` of the item shown, or '' for a URL of no image of it. */
+function imageName(url) {
+  const { manifest, urls } = state.packet;
+  if (url === urls.image) return 'the input image';
+  const entry = manifest.explanations.find((e) => urls[e.overlay.path] === url);
+  return entry ? `the ${entry.method} heatmap of ${entry.label}` : '';
+}
+
+/**
+ * An image of the item could not be loaded (removed or replaced in storage after the item was
+ * handed out, or the network): the reviewer cannot see the evidence, so no verdict can be sent on
+ * it until the item is loaded again (R, with fresh links; the service sets it aside if a file is
+ * gone) or skipped (S).
+ */
+function imageFailed(url) {
+  if (!state.packet || !url || state.failedImages.has(url) || !imageName(url)) return;
+  state.failedImages.add(url);
+  const names = [...state.failedImages].map(imageName);
+  const listed = names.length > 2 ? `${names[0]} and ${names.length - 1} other images` : names.join(' and ');
+  banner('warn', `Could not load ${listed} of ${state.packet.item.inferenceId}: no verdict can be sent on evidence you cannot see. Press R to load the item again, or S to skip it.`);
+  state.failedBanner = true;
+  if (!state.sending) setVerdictButtons(false);
+  renderImageErrors();
+}
+
+/** A message in place of each image shown that failed. */
+function renderImageErrors() {
+  const { manifest, urls } = state.packet;
+  const overlayUrl = urls[manifest.explanations[state.current].overlay.path] ?? '';
+  for (const [node, url] of [[el.inputError, urls.image], [el.overlayError, overlayUrl]]) {
+    const failed = state.failedImages.has(url);
+    node.hidden = !failed;
+    if (failed) node.replaceChildren(`Could not load ${imageName(url)}.`, h('small', { textContent: 'It may have been removed or replaced in storage. No verdict can be sent: R loads the item again, S skips it.' }));
+  }
+}
+
+/** Why a verdict cannot be sent yet ('' when it can): an image that failed, or the input or the heatmap shown not loaded yet. */
+function unseenEvidence() {
+  const id = state.packet.item.inferenceId;
+  if (state.failedImages.size > 0) return `No verdict sent: some of the images of ${id} could not be loaded. Press R to load the item again, or S to skip it.`;
+  const loaded = (image) => image.complete && image.naturalWidth > 0;
+  if (!loaded(el.inputImage) || !loaded(el.overlayImage)) return `No verdict sent: the images of ${id} are still loading. Look at them first.`;
+  return '';
+}
+
 function renderExplanation() {
   const { manifest, urls } = state.packet;
   const explanations = manifest.explanations;
@@ -428,6 +498,7 @@ function renderExplanation() {
   el.overlayImage.src = urls[entry.overlay.path] ?? '';
   el.overlayImage.alt = `${entry.method} heatmap for class ${entry.label}`;
   el.overlayMeta.textContent = `${entry.method} · ${entry.label} ${percent(entry.probability)}`;
+  renderImageErrors();
 
   const methods = [...new Set(explanations.map((e) => e.method))];
   const classes = [...new Map(explanations.map((e) => [e.classIndex, e])).values()];
@@ -569,6 +640,8 @@ function onKeyDown(event) {
       '/': () => el.comment.focus(),
       s: () => void skip(),
       u: () => void undo(),
+      // The item held comes back with fresh links (or is set aside by the service when a file is gone).
+      r: state.failedImages.size > 0 ? () => void loadNext() : undefined,
     };
     const action = actions[key];
     if (action) {
@@ -631,6 +704,10 @@ for (const button of el.verdictButtons) button.addEventListener('click', () => v
 el.skip.addEventListener('click', () => void skip());
 el.undo.addEventListener('click', () => void undo());
 el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
+for (const image of [el.inputImage, el.overlayBase, el.overlayImage]) {
+  // Only a failure of the URL it shows now: one of an earlier src may be reported after it changed.
+  image.addEventListener('error', () => image.complete && image.naturalWidth === 0 && imageFailed(image.getAttribute('src') ?? ''));
+}
 document.addEventListener('keydown', onKeyDown);
 setInterval(() => {
   tickLease();

@@ -3,13 +3,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { type ReviewItem, redisKeys } from '@gradcam/contracts';
+import { type ExplanationManifest, type ReviewItem, camMethodSchema, redisKeys } from '@gradcam/contracts';
 import { startRedisServer, startRedisWithClient, startS3Server } from '@gradcam/dev-services';
 import { connectionReady, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
 import { type BlobStore, FsBlobStore, S3BlobStore } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
+import { hookedStore } from './hooked-store.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
 import { ReviewDesk } from './review-desk.ts';
 
@@ -43,18 +44,46 @@ function setup(options: { connection?: Redis; store?: BlobStore } = {}) {
   return { prefix, pool, desk, app, internalErrors };
 }
 
-/** Stores the files a lease shows (a real manifest from `gradcam explain`, a prediction naming the image), so /next can answer the item. */
-async function storeFiles(reviewed: ReviewItem): Promise<void> {
+const manifestFixture = await readFile(new URL('./fixtures/sheep-explanation.json', import.meta.url));
+/** The photo the fixture manifest explains (its bytes are the manifest's input.bytes). */
+const sheepPhoto = await readFile(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
+
+interface StoredFiles {
+  /** Where prediction.json says the image is: the item's input.jpg unless given (an s3:// reference of the client's). */
+  readonly image?: { key: string } | { uri: string };
+  /** The manifest to store (the fixture's, from `gradcam explain`, unless given). */
+  readonly manifest?: Buffer;
+  /** Files of the item's folder left out. */
+  readonly without?: readonly string[];
+}
+
+/**
+ * Stores the files a lease shows: a real manifest from `gradcam explain`, a prediction naming the
+ * image, the photo it explains (as the item's input, or at a referenced key) and each overlay
+ * and raw map the manifest lists, of the size it records.
+ */
+async function storeFiles(reviewed: ReviewItem, options: StoredFiles = {}): Promise<void> {
+  const image = options.image ?? { key: `${reviewed.folder}input.jpg` };
   const prediction = {
     schemaVersion: 1,
     inferenceId: reviewed.inferenceId,
     acceptedAt: new Date().toISOString(),
     model: { name: 'nsfw-mobilenet-v2', version: 'nsfwjs-4.4.0', versionGiven: false },
-    image: { key: `${reviewed.folder}input.jpg` },
+    image,
     capture: { explain: true, reason: 'all', policy: 'all' },
   };
-  await store.put(`${reviewed.folder}explanation.json`, await readFile(new URL('./fixtures/sheep-explanation.json', import.meta.url)), { contentType: 'application/json' });
-  await store.put(`${reviewed.folder}prediction.json`, Buffer.from(JSON.stringify(prediction)), { contentType: 'application/json' });
+  const manifest = options.manifest ?? manifestFixture;
+  const artifacts = (JSON.parse(manifest.toString('utf8')) as ExplanationManifest).explanations.flatMap((e) => [e.overlay, e.rawMap]);
+  const files: [string, Buffer, string][] = [
+    ['explanation.json', manifest, 'application/json'],
+    ['prediction.json', Buffer.from(JSON.stringify(prediction)), 'application/json'],
+    ...artifacts.map((a): [string, Buffer, string] => [a.path, Buffer.alloc(a.bytes, 0x5a), a.contentType]),
+  ];
+  for (const [name, body, contentType] of files) {
+    if (!options.without?.includes(name)) await store.put(`${reviewed.folder}${name}`, body, { contentType });
+  }
+  const imageKey = 'key' in image ? image.key : new URL(image.uri).pathname.slice(1);
+  if (!options.without?.includes('input.jpg')) await store.put(imageKey, sheepPhoto, { contentType: 'image/jpeg' });
 }
 
 const errorCode = (body: string) => (JSON.parse(body) as { error?: { code?: string } }).error?.code;
@@ -98,6 +127,89 @@ test('an item whose stored files are missing or invalid is set aside, answered 5
   assert.equal(after.statusCode, 204, 'a broken item is not handed out again');
   // Counted per model for the exporter's gradcam_review_broken_total.
   assert.equal(await redis.hget(redisKeys(prefix).reviewBroken, 'm'), '2');
+});
+
+test('an item whose input, an overlay or a raw map is missing is set aside: 500 REVIEW_ITEM_BROKEN naming the file, and no verdict lands', async () => {
+  const cases = [
+    ['input.jpg', /the input image is missing/],
+    ['gradcam-2.overlay.jpg', /gradcam-2\.overlay\.jpg is missing/],
+    ['gradcam-2.npy', /gradcam-2\.npy is missing/],
+  ] as const;
+  for (const [gone, reason] of cases) {
+    const { pool, app } = setup();
+    const waiting = item(`gone-${gone.replaceAll('.', '-')}-${Date.now()}`);
+    await storeFiles(waiting, { without: [gone] });
+    await pool.add(waiting);
+    const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+    assert.deepEqual([response.statusCode, errorCode(response.body)], [500, 'REVIEW_ITEM_BROKEN'], `${gone}: ${response.body}`);
+    assert.match(response.body, reason);
+    assert.doesNotMatch(response.body, new RegExp(rootDir.replaceAll('/', '\\/')), 'no server paths');
+    const kept = await pool.get(waiting.inferenceId);
+    assert.deepEqual([kept?.status, kept?.brokenReason?.match(reason) !== null], ['broken', true], gone);
+    const verdict = await app.inject({ method: 'POST', url: `/v1/reviews/${waiting.inferenceId}`, headers: alice, payload: { verdict: 'supports' } });
+    assert.deepEqual([verdict.statusCode, errorCode(verdict.body)], [409, 'REVIEW_NOT_LEASED'], 'a verdict on evidence never shown is refused');
+    assert.equal(await store.exists(`${waiting.folder}review.json`), false, 'nothing written to review.json');
+    assert.deepEqual(await pool.backlog(), { pending: 0, leased: 0, oldestPendingAt: undefined });
+  }
+});
+
+test('an s3:// reference the client replaced after the explanation: shown while it is the photo explained, set aside once its size differs', async () => {
+  const { pool, app } = setup();
+  const referenced = item(`replaced-${Date.now()}`);
+  const key = `client-owned/${referenced.inferenceId}/photo.jpg`;
+  await storeFiles(referenced, { image: { uri: `s3://client-bucket/${key}` } });
+  await pool.add(referenced);
+  const shown = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.equal(shown.statusCode, 200, shown.body);
+  assert.deepEqual(Object.keys((JSON.parse(shown.body) as { urls: Record<string, string> }).urls).sort(), ['gradcam-2.npy', 'gradcam-2.overlay.jpg', 'image']);
+  assert.equal((await app.inject({ method: 'POST', url: `/v1/reviews/${referenced.inferenceId}/release`, headers: alice })).statusCode, 200);
+
+  // The client puts another photo at the same key: the overlay would be shown next to it.
+  const other = await readFile(new URL('../../../test/fixtures/images/people-group.jpg', import.meta.url));
+  assert.notEqual(other.length, sheepPhoto.length);
+  await store.put(key, other, { contentType: 'image/jpeg' });
+  const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.deepEqual([response.statusCode, errorCode(response.body)], [500, 'REVIEW_ITEM_BROKEN'], response.body);
+  const reason = new RegExp(`the input image is not the one explained: it is ${other.length} bytes, explanation\\.json records ${sheepPhoto.length} \\(replaced since\\)`);
+  assert.match(response.body, reason);
+  assert.doesNotMatch(response.body, /client-owned/, 'no storage key');
+  assert.match((await pool.get(referenced.inferenceId))?.brokenReason ?? '', reason);
+});
+
+test('an item explained by every method for five classes: each of its files HEADed once, at most 8 at a time; the first missing one is named', async () => {
+  let inFlight = 0;
+  let peak = 0;
+  const headed: string[] = [];
+  const counting = hookedStore(store, {
+    beforeHead: async (key) => {
+      headed.push(key);
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    },
+    afterHead: () => void inFlight--,
+  });
+  const { pool, app } = setup({ store: counting });
+  const fixture = JSON.parse(manifestFixture.toString('utf8')) as ExplanationManifest;
+  const [entry] = fixture.explanations;
+  assert.ok(entry);
+  const explanations = camMethodSchema.options.flatMap((method) =>
+    [0, 1, 2, 3, 4].map((classIndex) => ({ ...entry, method, classIndex, rawMap: { ...entry.rawMap, path: `${method}-${classIndex}.npy` }, overlay: { ...entry.overlay, path: `${method}-${classIndex}.overlay.jpg` } })),
+  );
+  const wide = item(`wide-${Date.now()}`);
+  await storeFiles(wide, { manifest: Buffer.from(JSON.stringify({ ...fixture, explanations })) });
+  await pool.add(wide);
+  const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.equal(response.statusCode, 200, response.body);
+  const files = 1 + 2 * explanations.length;
+  assert.equal(Object.keys((JSON.parse(response.body) as { urls: Record<string, string> }).urls).length, files);
+  assert.deepEqual([headed.length, new Set(headed).size], [files, files], 'one HEAD per file');
+  assert.ok(peak > 1 && peak <= 8, `HEADs in flight at most: ${peak}`);
+
+  assert.equal((await app.inject({ method: 'POST', url: `/v1/reviews/${wide.inferenceId}/release`, headers: alice })).statusCode, 200);
+  for (const path of ['scorecam-4.overlay.jpg', 'gradcam++-1.npy', 'layercam-0.overlay.jpg']) await store.delete(`${wide.folder}${path}`);
+  const broken = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.deepEqual([broken.statusCode, errorCode(broken.body)], [500, 'REVIEW_ITEM_BROKEN'], broken.body);
+  assert.match(broken.body, /gradcam\+\+-1\.npy is missing, and 2 more of its files are missing or changed/, 'the first in the manifest\'s order');
 });
 
 test('storage unreachable while building the packet: 503, the item goes straight back to the pool', async () => {
@@ -227,6 +339,10 @@ test('a broken item is restored once its files are repaired: refused while still
     capture: { explain: true, reason: 'all', policy: 'all' },
   };
   await store.put(`${broken.folder}prediction.json`, Buffer.from(JSON.stringify(prediction)), { contentType: 'application/json' });
+  const noEvidence = await post(`/v1/reviews/${broken.inferenceId}/restore`);
+  assert.deepEqual([noEvidence.statusCode, errorCode(noEvidence.body)], [409, 'REVIEW_ITEM_STILL_BROKEN'], noEvidence.body);
+  assert.match(noEvidence.body, /the input image is missing, and 2 more of its files are missing or changed/, 'the photo, the overlay and the raw map are checked too');
+  await storeFiles(broken);
 
   const restored = await post(`/v1/reviews/${broken.inferenceId}/restore`);
   assert.equal(restored.statusCode, 200, restored.body);

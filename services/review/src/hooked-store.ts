@@ -1,10 +1,18 @@
 import type { BlobStore } from '@gradcam/storage';
 
+interface StoreHooks {
+  beforePut?: (body: string) => Promise<void>;
+  afterPut?: () => Promise<void>;
+  beforeHead?: (key: string) => Promise<void>;
+  afterHead?: () => void;
+}
+
 /**
- * For the desk tests: `store` with a hook run before (`beforePut`, given a buffered body as text)
- * and after (`afterPut`) each put, to hold, slow down, count or fail the review.json writes.
+ * For the desk and app tests: `store` with a hook run before (`beforePut`, given a buffered body
+ * as text) and after (`afterPut`) each put, to hold, slow down, count or fail the review.json
+ * writes, and around each head (`beforeHead`, `afterHead`, whatever its outcome), to count them.
  */
-export function hookedStore(store: BlobStore, hooks: { beforePut?: (body: string) => Promise<void>; afterPut?: () => Promise<void> }): BlobStore {
+export function hookedStore(store: BlobStore, hooks: StoreHooks): BlobStore {
   return {
     parallelism: store.parallelism,
     put: async (key, body, options) => {
@@ -13,7 +21,14 @@ export function hookedStore(store: BlobStore, hooks: { beforePut?: (body: string
       await hooks.afterPut?.();
     },
     get: (key, options) => store.get(key, options),
-    head: (key) => store.head(key),
+    head: async (key) => {
+      await hooks.beforeHead?.(key);
+      try {
+        return await store.head(key);
+      } finally {
+        hooks.afterHead?.();
+      }
+    },
     exists: (key) => store.exists(key),
     list: (prefix) => store.list(prefix),
     delete: (key) => store.delete(key),

@@ -1,6 +1,7 @@
 /**
  * Stored data of an item the desk cannot use. REVIEW_ITEM_BROKEN: its prediction or manifest is
- * missing or invalid, so it cannot be shown (answered 500; the item is set aside).
+ * missing or invalid, or a file they name (the input image, an overlay, a raw map) is missing or
+ * the input is not the one explained, so it cannot be shown (answered 500; the item is set aside).
  * REVIEW_DOCUMENT_INVALID: its review.json is not a review document, so no verdict can be
  * appended (answered 500; an operator must repair the file). REVIEW_ITEM_STILL_BROKEN: a restore
  * found the files of a broken item not repaired yet (answered 409; it stays set aside).

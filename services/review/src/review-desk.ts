@@ -19,12 +19,13 @@ import { type BegunVerdict, type ReviewPool, ReviewPoolError } from '@gradcam/re
 import { type BlobStore, isStorageError } from '@gradcam/storage';
 import type { z } from 'zod';
 import { ReviewDeskError } from './review-desk-error.ts';
+import { type EvidenceFile, evidenceProblem } from './stored-evidence.ts';
 
 export interface ReviewPacket {
   readonly item: ReviewItem;
   readonly prediction: PredictionDocument;
   readonly manifest: ExplanationManifest;
-  /** Presigned GET URLs: `image` (the input) and each artifact by its path. */
+  /** Presigned GET URLs: `image` (the input) and each artifact by its path; each was there when the packet was built. */
   readonly urls: Record<string, string>;
 }
 
@@ -109,17 +110,21 @@ export class ReviewDesk {
     } catch {
       throw brokenItem(item, `${predictionFileName} names no image this service can link to`);
     }
-    const paths = manifest.explanations.flatMap((e) => [e.overlay.path, e.rawMap.path]);
-    const presign = async (name: string, key: string) => {
-      try {
-        return [name, await store.presignGet(key, presignSeconds)] as const;
-      } catch (error) {
-        if (isStorageError(error, 'STORAGE_INVALID_KEY')) throw brokenItem(item, `${manifestFileName} or ${predictionFileName} names an invalid file (${name})`);
-        throw error;
-      }
-    };
-    const entries = await Promise.all([presign('image', imageKey), ...paths.map((path) => presign(path, keyIn(item.folder, path)))]);
-    return { item, prediction, manifest, urls: Object.fromEntries(entries) };
+    // Everything the packet links to is HEADed while the links are signed (signing never looks at
+    // the object): the input and the overlays the page shows, and the raw maps, linked for
+    // download, which are the maps a verdict is kept against: a missing one is lost evidence too.
+    const paths = [...new Set(manifest.explanations.flatMap((e) => [e.overlay.path, e.rawMap.path]))];
+    const links = [['image', imageKey], ...paths.map((path) => [path, keyIn(item.folder, path)])] as const;
+    const files: EvidenceFile[] = [{ name: 'the input image', key: imageKey, bytes: manifest.input.bytes }, ...paths.map((path) => ({ name: path, key: keyIn(item.folder, path) }))];
+    const [checked, signed] = await Promise.allSettled([
+      evidenceProblem(store, files),
+      Promise.all(links.map(async ([name, key]) => [name, await store.presignGet(key, presignSeconds)] as const)),
+    ]);
+    // The check decides first: it names the first bad file in a fixed order, an invalid key included.
+    if (checked.status === 'rejected') throw checked.reason;
+    if (checked.value !== undefined) throw brokenItem(item, checked.value);
+    if (signed.status === 'rejected') throw signed.reason;
+    return { item, prediction, manifest, urls: Object.fromEntries(signed.value) };
   }
 
   /**

@@ -1,1 +1,2 @@
 export { ThreadCalls, type ThreadCallsOptions } from './thread-calls.ts';
+export { ThreadStuckError } from './thread-stuck-error.ts';

@@ -1,10 +1,12 @@
 // A thread for thread-calls.test.ts: answers `echo` at once and `wait` after `ms`; `crash` throws
-// (ending the thread).
+// (ending the thread); `block` blocks the thread, as a system call that never returns would,
+// until the test stores 1 in `flag`'s first Int32 and notifies it.
 import { parentPort } from 'node:worker_threads';
 
 parentPort.on('message', ({ id, request }) => {
   if (request.op === 'crash') throw new Error('asked to crash');
   const answer = () => parentPort.postMessage({ id, reply: { echoed: request.value } });
+  if (request.op === 'block') Atomics.wait(new Int32Array(request.flag), 0, 0);
   if (request.op === 'wait') setTimeout(answer, request.ms);
   else answer();
 });

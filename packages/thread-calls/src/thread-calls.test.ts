@@ -3,8 +3,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { ThreadCalls } from './thread-calls.ts';
+import { ThreadStuckError } from './thread-stuck-error.ts';
 
-type Request = { op: 'echo'; value: number } | { op: 'wait'; value: number; ms: number } | { op: 'crash' };
+type Request = { op: 'echo'; value: number } | { op: 'wait'; value: number; ms: number } | { op: 'crash' } | { op: 'block'; value: number; flag: SharedArrayBuffer };
 type Reply = { echoed: number };
 
 class ThreadDied extends Error {
@@ -16,7 +17,25 @@ class ThreadDied extends Error {
   }
 }
 
-const open = () => new ThreadCalls<Request, Reply>({ url: new URL('./test-thread.mjs', import.meta.url), failure: (cause, code) => new ThreadDied(cause, code) });
+const open = (timeoutMs?: number) =>
+  new ThreadCalls<Request, Reply>({
+    url: new URL('./test-thread.mjs', import.meta.url),
+    failure: (cause, code) => new ThreadDied(cause, code),
+    ...(timeoutMs !== undefined && { timeoutMs }),
+  });
+
+/** A flag that keeps a `block` call blocked until `release()`: a system call that never returns. */
+function blocker(): { flag: SharedArrayBuffer; release(): void } {
+  const flag = new SharedArrayBuffer(4);
+  return {
+    flag,
+    release() {
+      const cell = new Int32Array(flag);
+      Atomics.store(cell, 0, 1);
+      Atomics.notify(cell, 0);
+    },
+  };
+}
 
 test('calls in flight at once each get their own reply, in whatever order the thread answers', async () => {
   const thread = open();
@@ -83,4 +102,44 @@ test('an idle thread does not keep the process alive; one with a call in flight 
   assert.equal(signal, null, 'the process hung and was killed');
   assert.equal(code, 0);
   assert.equal(output.trim(), 'replied 5', 'the pending call kept the process alive until its reply');
+});
+
+test('a call unanswered within timeoutMs gives its thread up: its calls fail, the next call gets a new thread, close settles', { timeout: 30_000 }, async () => {
+  const thread = open(300);
+  const stuck = blocker();
+  try {
+    const blocked = thread.call({ op: 'block', value: 1, flag: stuck.flag });
+    const behind = thread.call({ op: 'echo', value: 2 });
+    await assert.rejects(blocked, (error: unknown) => error instanceof ThreadStuckError && error.missed && error.timeoutMs === 300);
+    await assert.rejects(behind, (error: unknown) => error instanceof ThreadStuckError && !error.missed);
+    assert.equal(thread.inFlight, 0);
+    assert.equal(thread.stuckThreads, 1);
+    assert.deepEqual(await thread.call({ op: 'echo', value: 3 }), { echoed: 3 }, 'a new thread answers');
+    // The old thread answers once unblocked: nothing of it reaches the new thread's calls.
+    const later = thread.call({ op: 'wait', value: 4, ms: 100 });
+    stuck.release();
+    assert.deepEqual(await later, { echoed: 4 });
+    for (let waited = 0; thread.stuckThreads > 0; waited += 20) {
+      assert.ok(waited < 20_000, 'the stuck thread ends once its call returns');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    const again = blocker();
+    try {
+      const blockedAgain = thread.call({ op: 'block', value: 5, flag: again.flag });
+      blockedAgain.catch(() => {});
+      await thread.close(); // waits for the deadline, not for the blocked call
+      await assert.rejects(blockedAgain, ThreadStuckError);
+      await assert.rejects(thread.call({ op: 'echo', value: 6 }), /closed/);
+    } finally {
+      again.release();
+    }
+  } finally {
+    stuck.release();
+    await thread.close();
+  }
+});
+
+test('timeoutMs must be positive', () => {
+  for (const timeoutMs of [0, -1, Number.NaN]) assert.throws(() => open(timeoutMs), RangeError);
 });

@@ -1,4 +1,5 @@
 import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threads';
+import { ThreadStuckError } from './thread-stuck-error.ts';
 
 export interface ThreadCallsOptions {
   /** The thread's module. It answers each `{ id, request }` message with `{ id, reply }`. */
@@ -7,11 +8,19 @@ export interface ThreadCallsOptions {
   readonly workerOptions?: WorkerOptions;
   /** What each call in flight rejects with when the thread dies, from the cause and exit code. */
   readonly failure: (cause: string, exitCode: number) => Error;
+  /**
+   * How long a call may wait for its reply (default: for ever). A thread that misses it is taken
+   * to be stuck: its calls fail with `ThreadStuckError`, it is terminated (without waiting: a
+   * thread blocked in a system call stops only when the call returns) and the next call starts a
+   * new one.
+   */
+  readonly timeoutMs?: number;
 }
 
 interface Pending<Reply> {
   readonly resolve: (reply: Reply) => void;
   readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -21,7 +30,10 @@ interface Pending<Reply> {
  *   calls it had. The next call starts a new one; the exit does not, so a thread that cannot
  *   start at all never respawns in a loop.
  * - An idle thread never keeps the process alive; one with calls in flight does.
- * - `close()` lets the calls in flight finish, then ends the thread; later calls are refused.
+ * - With `timeoutMs`, a thread that leaves a call unanswered that long is given up: its calls
+ *   fail, it is terminated, and the next call starts a new one.
+ * - `close()` lets the calls in flight finish (or reach their deadline), then ends the thread;
+ *   later calls are refused.
  */
 export class ThreadCalls<Request, Reply> {
   private worker: Worker | undefined;
@@ -29,12 +41,24 @@ export class ThreadCalls<Request, Reply> {
   private readonly drained: (() => void)[] = [];
   private nextId = 0;
   private closed = false;
+  private stuck = 0;
 
-  constructor(private readonly options: ThreadCallsOptions) {}
+  constructor(private readonly options: ThreadCallsOptions) {
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
+  }
 
   /** Calls in flight. */
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /**
+   * Threads given up as stuck that have not ended yet: each still holds its OS thread and memory
+   * until its blocked call returns.
+   */
+  get stuckThreads(): number {
+    return this.stuck;
   }
 
   /** Starts the thread ahead of the first call, so that call does not wait for it to load. */
@@ -46,13 +70,16 @@ export class ThreadCalls<Request, Reply> {
     if (this.closed) return Promise.reject(new Error('the thread is closed'));
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
       const worker = (this.worker ??= this.spawn());
+      const { timeoutMs } = this.options;
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.giveUp(worker, id, timeoutMs), timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
       worker.ref();
       try {
         worker.postMessage({ id, request }, transfer);
       } catch (error) {
         // A request that cannot be cloned never left: it must not stay in flight (close waits).
+        clearTimeout(timer);
         this.pending.delete(id);
         if (this.pending.size === 0) this.idle(worker);
         reject(error as Error);
@@ -60,7 +87,11 @@ export class ThreadCalls<Request, Reply> {
     });
   }
 
-  /** Refuses new calls, lets those in flight finish, then ends the thread. Safe twice. */
+  /**
+   * Refuses new calls, lets those in flight finish, then ends the thread. Safe twice. With
+   * `timeoutMs`, a call still unanswered at its deadline gives its thread up, so this waits no
+   * longer than that.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.pending.size > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
@@ -73,21 +104,51 @@ export class ThreadCalls<Request, Reply> {
     const worker = new Worker(this.options.url, { execArgv: [], ...this.options.workerOptions });
     worker.unref();
     worker.on('message', ({ id, reply }: { id: number; reply: Reply }) => {
+      // A thread given up may still answer once its blocked call returns: its calls have failed.
+      if (this.worker !== worker) return;
       const waiting = this.pending.get(id);
       this.pending.delete(id);
+      clearTimeout(waiting?.timer);
       waiting?.resolve(reply);
       if (this.pending.size === 0) this.idle(worker);
     });
     let cause = 'it exited';
     worker.once('error', (error) => (cause = error.message));
     worker.once('exit', (code) => {
-      if (this.worker === worker) this.worker = undefined;
-      const failure = this.options.failure(cause, code);
-      for (const waiting of this.pending.values()) waiting.reject(failure);
-      this.pending.clear();
+      // Not the current thread: closed (nothing in flight) or given up (its calls failed then).
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      this.failAll(() => this.options.failure(cause, code));
       this.idle(worker);
     });
     return worker;
+  }
+
+  /**
+   * A call got no answer within `timeoutMs`: the thread is stuck. Every call in flight is on it
+   * (a thread's calls all fail when it goes, so the pending ones are all the current thread's),
+   * queued behind the stuck one, so they all fail now, and the next call starts a new thread.
+   * terminate() takes effect only when the blocked call returns, so it is not awaited, and the
+   * thread no longer keeps the process alive; until then it holds its memory and its OS thread.
+   */
+  private giveUp(worker: Worker, late: number, timeoutMs: number): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.failAll((id) => new ThreadStuckError(timeoutMs, id === late));
+    this.stuck++;
+    worker.once('exit', () => this.stuck--);
+    worker.unref();
+    worker.terminate().catch(() => {});
+    this.idle(worker);
+  }
+
+  private failAll(error: (id: number) => Error): void {
+    const pending = [...this.pending];
+    this.pending.clear();
+    for (const [id, waiting] of pending) {
+      clearTimeout(waiting.timer);
+      waiting.reject(error(id));
+    }
   }
 
   private idle(worker: Worker): void {

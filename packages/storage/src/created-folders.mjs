@@ -18,3 +18,10 @@ export function createdFolders(folder, root, firstCreated) {
   }
   return folders;
 }
+
+/** The topmost of two folders mkdir reported making for one put (both on one path), or either. */
+export function topmost(a, b) {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a.length <= b.length ? a : b;
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -230,6 +230,32 @@ test('a writer killed mid-write leaves a hidden .partial file; sweepPartials rem
     assert.deepEqual(swept, dry);
     assert.deepEqual(await partials(), []);
     assert.deepEqual(await store.get('run/1/explanation.json'), Buffer.from('{}'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("sweepPartials removes the folders its removals leave empty: a crashed put's folder name is a key again", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-fs-sweep-'));
+  try {
+    const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: secret });
+    await store.put('keep/x.json', Buffer.from('{}'), { contentType: 'application/json' });
+    // What puts killed mid-write leave: their temporary files, in the folders they made.
+    await mkdir(join(dir, 'a', 'b', 'c'), { recursive: true });
+    await writeFile(join(dir, 'a', 'b', 'c', '.d.json.0123456789abcdef.partial'), 'half');
+    await writeFile(join(dir, 'a', '.e.json.0123456789abcdef.partial'), 'half');
+    await writeFile(join(dir, 'keep', '.y.json.0123456789abcdef.partial'), 'half');
+    await assert.rejects(store.put('a/b', Buffer.from('1'), { contentType: 'text/plain' }), (error: unknown) => isStorageError(error, 'STORAGE_INVALID_KEY'));
+    const later = { olderThanMs: 3_600_000, now: Date.now() + 2 * 3_600_000 };
+
+    assert.equal((await store.sweepPartials({ ...later, dryRun: true })).removed, 3);
+    assert.deepEqual((await readdir(dir)).sort(), ['a', 'keep'], 'a dry run removes no folder either');
+    assert.deepEqual(await store.sweepPartials(later), { removed: 3, removedBytes: 12, kept: 0 });
+    assert.deepEqual(await readdir(dir), ['keep'], 'the folders the crashed puts made are gone, the root and folders with objects stay');
+    assert.deepEqual(await readdir(join(dir, 'keep')), ['x.json']);
+    await store.put('a/b', Buffer.from('1'), { contentType: 'text/plain' });
+    assert.deepEqual(await listAll(store, ''), ['a/b', 'keep/x.json']);
+    await store.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

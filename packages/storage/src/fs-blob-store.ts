@@ -1,14 +1,16 @@
 import type { Dirent } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix } from './blob-key.ts';
 import { encodeKeyPath, signBlob } from './blob-signature.ts';
-import { createdFolders } from './created-folders.mjs';
+import { createdFolders, topmost } from './created-folders.mjs';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
+import { defaultRequestTimeoutMs, withDeadline } from './fs-deadline.ts';
 import { FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
 import { asFsCallError, errnoOf, fsError, invalidKeyCause, isMissing } from './fs-store-errors.ts';
+import { makeFolder, retriesWrite } from './make-folder.mjs';
 import { assertMaxBytes, assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
@@ -32,6 +34,14 @@ export interface FsBlobStoreOptions {
    * longer bounds how many objects per second can be stored.
    */
   readonly fsync?: boolean;
+  /**
+   * How long one filesystem request may go unanswered (default 30 s) before it fails as
+   * transient STORAGE_UNAVAILABLE naming the operation and key: a hung NFS or FUSE call must not
+   * hold a put, a get or `close()` for ever. An I/O thread that misses it is replaced; for a
+   * streamed put each call (mkdir, open, each write, fsync, rename) has its own, since the body
+   * arrives at the sender's pace.
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 /** What `sweepPartials` found: temporary files removed (or, dry, that would be) and kept. */
@@ -49,9 +59,6 @@ export interface ServedBlob {
   readonly contentType: string;
 }
 
-/** Tries of a streamed put whose folder a concurrent delete removed between its mkdir and open. */
-const maxWriteTries = 100;
-
 /** fsyncs a folder, so the entries just made in it (a rename, a new folder) survive a power loss. */
 async function syncFolder(folder: string): Promise<void> {
   let handle: FileHandle | undefined;
@@ -63,6 +70,11 @@ async function syncFolder(folder: string): Promise<void> {
   } finally {
     await handle?.close().catch(() => {});
   }
+}
+
+/** A handle that a call past its deadline opened after all: nobody will use it. */
+function closeLate(found: { handle: FileHandle }): Promise<void> {
+  return found.handle.close();
 }
 
 /**
@@ -85,8 +97,9 @@ export class FsBlobStore implements BlobStore {
    * endpoint's 1,000 records.
    */
   readonly parallelism = 1000;
+  private readonly requestTimeoutMs: number;
   /** Whole-object puts, heads and gets: synchronous calls on I/O threads, many per message. */
-  private readonly io = new FsIoThreads();
+  private readonly io: FsIoThreads;
   private closed = false;
   /** The root folder made and its own entry durable: once per store, before its first put. */
   private rootReady: Promise<void> | undefined;
@@ -98,6 +111,9 @@ export class FsBlobStore implements BlobStore {
     this.publicBaseUrl = options.publicBaseUrl.replace(/\/+$/, '');
     this.signingSecret = options.signingSecret;
     this.fsync = options.fsync ?? true;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
+    if (!(this.requestTimeoutMs > 0)) throw new RangeError(`requestTimeoutMs must be positive, got ${this.requestTimeoutMs}`);
+    this.io = new FsIoThreads(2, { timeoutMs: this.requestTimeoutMs });
   }
 
   async put(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {
@@ -116,16 +132,29 @@ export class FsBlobStore implements BlobStore {
 
   /** Opens a regular file holding an object, with its size; a folder is no object. */
   private async openObject(key: string): Promise<{ handle: FileHandle; size: number }> {
-    const handle = await open(this.pathFor(key), 'r');
-    const info = await handle.stat().catch(async (error: unknown) => {
-      await handle.close();
-      throw error;
-    });
-    if (!info.isFile()) {
-      await handle.close();
-      throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
-    }
-    return { handle, size: info.size };
+    const path = this.pathFor(key);
+    const opening = async () => {
+      const handle = await open(path, 'r');
+      const info = await handle.stat().catch(async (error: unknown) => {
+        await handle.close();
+        throw error;
+      });
+      if (!info.isFile()) {
+        await handle.close();
+        throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
+      }
+      return { handle, size: info.size };
+    };
+    return await this.bounded(opening(), 'open', closeLate);
+  }
+
+  /**
+   * One filesystem call (or a few in a row), failing as ETIMEDOUT (transient STORAGE_UNAVAILABLE)
+   * once `requestTimeoutMs` pass without an answer. The call goes on in libuv's thread pool
+   * regardless; `onLate` gets what it returns if that comes after the deadline.
+   */
+  private bounded<T>(call: Promise<T>, step: string, onLate?: (value: T) => unknown): Promise<T> {
+    return withDeadline(call, this.requestTimeoutMs, step, onLate);
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
@@ -166,8 +195,8 @@ export class FsBlobStore implements BlobStore {
     const path = this.pathFor(key);
     try {
       // A folder of other objects is not an object: deleting it is deleting nothing, as in S3.
-      if ((await lstat(path)).isDirectory()) return;
-      await unlink(path);
+      if ((await this.bounded(lstat(path), 'lstat')).isDirectory()) return;
+      await this.bounded(unlink(path), 'unlink');
     } catch (error) {
       if (isMissing(error)) return;
       throw fsError(error, key, 'delete');
@@ -186,7 +215,7 @@ export class FsBlobStore implements BlobStore {
   private async removeEmptyFolders(folder: string): Promise<void> {
     for (let at = folder; at.startsWith(this.rootPrefix) && at.length > this.rootPrefix.length; at = dirname(at)) {
       try {
-        await rmdir(at);
+        await this.bounded(rmdir(at), 'rmdir');
       } catch {
         return;
       }
@@ -202,7 +231,7 @@ export class FsBlobStore implements BlobStore {
   private async removeCreatedFolders(folder: string, firstCreated: string | undefined): Promise<void> {
     for (const at of createdFolders(folder, this.rootDir, firstCreated)) {
       try {
-        await rmdir(at);
+        await this.bounded(rmdir(at), 'rmdir');
       } catch {
         return;
       }
@@ -242,8 +271,9 @@ export class FsBlobStore implements BlobStore {
    * Removes the temporary files of writes that never finished: a writer killed mid-write
    * (SIGKILL, OOM, power loss) leaves its `.partial` file behind, and the retried write picks a new
    * name. A write in progress touches its file as data arrives, so a threshold well above the
-   * slowest upload never removes a live one. Walks the whole store: run it from cron or by hand
-   * (`gradcam sweep-partials`), not per request.
+   * slowest upload never removes a live one. The folders a removed file leaves empty go too, as
+   * after a delete: the crashed put made them, and its folder's name must be free for a key again.
+   * Walks the whole store: run it from cron or by hand (`gradcam sweep-partials`), not per request.
    */
   async sweepPartials(options: { readonly olderThanMs: number; readonly dryRun?: boolean; readonly now?: number }): Promise<PartialSweep> {
     const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
@@ -253,11 +283,12 @@ export class FsBlobStore implements BlobStore {
     const visit = async (folder: string): Promise<void> => {
       let entries: Dirent[];
       try {
-        entries = await readdir(folder, { withFileTypes: true });
+        entries = await this.bounded(readdir(folder, { withFileTypes: true }), 'readdir');
       } catch (error) {
         if (isMissing(error)) return;
         throw fsError(error, folder, 'list');
       }
+      let emptied = false;
       for (const entry of entries) {
         const path = join(folder, entry.name);
         if (entry.isDirectory()) {
@@ -266,12 +297,15 @@ export class FsBlobStore implements BlobStore {
         }
         if (!entry.isFile() || !partialName.test(entry.name)) continue;
         try {
-          const info = await stat(path);
+          const info = await this.bounded(stat(path), 'stat');
           if (info.mtimeMs >= cutoff) {
             kept++;
             continue;
           }
-          if (!options.dryRun) await unlink(path);
+          if (!options.dryRun) {
+            await this.bounded(unlink(path), 'unlink');
+            emptied = true;
+          }
           removed++;
           removedBytes += info.size;
         } catch (error) {
@@ -279,6 +313,9 @@ export class FsBlobStore implements BlobStore {
           if (!isMissing(error)) throw fsError(error, path, 'delete');
         }
       }
+      // Once all its entries are seen (a subfolder emptied before its last partial went, or after:
+      // this covers both): rmdir refuses it while anything is left, live writes' files included.
+      if (emptied) await this.removeEmptyFolders(folder);
     };
     await visit(this.rootDir);
     return { removed, removedBytes, kept };
@@ -317,13 +354,19 @@ export class FsBlobStore implements BlobStore {
    * entry, so the root's parent is synced once, and every folder above it that mkdir made now.
    */
   private async makeRootDurable(): Promise<void> {
-    const made = await mkdir(this.rootDir, { recursive: true }).catch((error: unknown) => {
-      const code = errnoOf(error);
-      if (code !== 'EEXIST' && code !== 'ENOTDIR') throw error;
-      throw new StorageError('STORAGE_UNAVAILABLE', `the store's root ${this.rootDir} is not a folder: point the store at a folder, or at a path that does not exist yet`, { cause: error });
-    });
+    const made = await this.bounded(makeFolder(this.rootDir), 'mkdir');
+    if (made.error !== undefined) {
+      const code = errnoOf(made.error);
+      if (code !== 'EEXIST' && code !== 'ENOTDIR') throw asFsCallError(made.error, 'mkdir');
+      throw new StorageError('STORAGE_UNAVAILABLE', `the store's root ${this.rootDir} is not a folder: point the store at a folder, or at a path that does not exist yet`, { cause: made.error });
+    }
     const parent = dirname(this.rootDir);
-    if (this.fsync && parent !== this.rootDir) await Promise.all(foldersToSync(parent, parent, made).map(syncFolder));
+    if (this.fsync && parent !== this.rootDir) await this.syncFolders(foldersToSync(parent, parent, made.created));
+  }
+
+  /** fsyncs each folder, each within the deadline. */
+  private async syncFolders(folders: readonly string[]): Promise<void> {
+    await Promise.all(folders.map((folder) => this.bounded(syncFolder(folder), 'fsync-folder')));
   }
 
   /** The same steps as the I/O thread's write, with the body streamed in as it arrives. */
@@ -333,31 +376,38 @@ export class FsBlobStore implements BlobStore {
     let handle: FileHandle | undefined;
     let created: string | undefined;
     try {
-      // A delete removes the folders it empties: one can vanish between mkdir and open (ENOENT).
+      // A delete removes the folders it empties: one can vanish during mkdir, or between it and
+      // open (ENOENT): then both are tried again, as in the I/O thread.
       for (let tries = 1; handle === undefined; tries++) {
-        const made = await mkdir(folder, { recursive: true }).catch((error: unknown) => {
-          throw asFsCallError(error, 'mkdir');
-        });
-        if (made !== undefined && (created === undefined || made.length < created.length)) created = made;
-        handle = await open(temporary, 'wx').catch((error: unknown) => {
-          if (errnoOf(error) !== 'ENOENT' || tries === maxWriteTries) throw error;
-          return undefined;
-        });
+        try {
+          const made = await this.bounded(makeFolder(folder), 'mkdir');
+          created = topmost(created, made.created);
+          if (made.error !== undefined) throw asFsCallError(made.error, 'mkdir');
+          handle = await this.bounded(open(temporary, 'wx'), 'open', (late) => late.close().then(() => unlink(temporary)));
+        } catch (error) {
+          if (!retriesWrite(errnoOf(error), tries)) throw error;
+        }
       }
       await pipeline(body, this.sink(handle, key, contentLength));
-      if (this.fsync) await handle.sync();
-      await handle.close();
+      const written = handle;
       handle = undefined;
-      await rename(temporary, path).catch((error: unknown) => {
+      // One deadline for both: a close waits for a sync still in flight anyway.
+      await this.bounded((this.fsync ? written.sync() : Promise.resolve()).finally(() => written.close()), this.fsync ? 'fsync' : 'close');
+      await this.bounded(rename(temporary, path), 'rename').catch((error: unknown) => {
         throw asFsCallError(error, 'rename');
       });
     } catch (error) {
-      await handle?.close().catch(() => {});
-      await unlink(temporary).catch(() => {});
-      await this.removeCreatedFolders(folder, created);
+      const cleanup = (async () => {
+        await handle?.close().catch(() => {});
+        await unlink(temporary).catch(() => {});
+        await this.removeCreatedFolders(folder, created);
+      })();
+      // After a call that got no answer, these may get none either: the put fails now, and they
+      // finish when the filesystem answers (a close waits for a write still in flight).
+      if (errnoOf(error) !== 'ETIMEDOUT') await this.bounded(cleanup, 'cleanup').catch(() => {});
       throw error;
     }
-    if (this.fsync) await Promise.all(foldersToSync(folder, this.rootDir, created).map(syncFolder));
+    if (this.fsync) await this.syncFolders(foldersToSync(folder, this.rootDir, created));
   }
 
   private assertOpen(): void {
@@ -385,7 +435,7 @@ export class FsBlobStore implements BlobStore {
         written += bytes.length;
         if (expected !== undefined && written > expected) break;
         // One write(2) stores at most about 2 GiB, and a body given whole can be larger.
-        for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
+        for (let offset = 0; offset < bytes.length; ) offset += (await this.bounded(handle.write(bytes, offset), 'write')).bytesWritten;
       }
       if (expected !== undefined && written !== expected) {
         const got = written > expected ? `more than ${expected}` : String(written);
@@ -397,7 +447,7 @@ export class FsBlobStore implements BlobStore {
   private async *walk(folderKey: string, namePrefix: string): AsyncGenerator<string> {
     let entries: Dirent[];
     try {
-      entries = await readdir(join(this.rootDir, ...folderKey.split('/')), { withFileTypes: true });
+      entries = await this.bounded(readdir(join(this.rootDir, ...folderKey.split('/')), { withFileTypes: true }), 'readdir');
     } catch (error) {
       if (isMissing(error)) return;
       throw fsError(error, folderKey, 'list');

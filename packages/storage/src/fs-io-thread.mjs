@@ -2,11 +2,12 @@
 // @gradcam/thread-calls'): runs each request of a message with synchronous calls and answers them
 // all in one message. Plain JavaScript, because worker threads do not inherit the process's
 // TypeScript loader and this needs nothing but node:fs.
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { createdFolders } from './created-folders.mjs';
+import { createdFolders, topmost } from './created-folders.mjs';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
+import { makeFolderSync, retriesWrite } from './make-folder.mjs';
 import { temporaryPathFor } from './temporary-name.mjs';
 
 /** `step` tells the caller which call failed, so it can name the cause (a key through an object…). */
@@ -20,19 +21,6 @@ function closeQuietly(fd) {
   } catch {
     // Already failing: the first error is the one to report.
   }
-}
-
-/**
- * Tries of a put whose folder concurrent deletes keep removing between its mkdir and its file:
- * each delete removes it at most once, so this bounds only a pathological filesystem.
- */
-const maxWriteTries = 100;
-
-/** The topmost of two folders a recursive mkdir created (both lie on one path), or either. */
-function topmost(a, b) {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return a.length <= b.length ? a : b;
 }
 
 /**
@@ -54,8 +42,9 @@ function removeCreatedFolders(folder, root, firstCreated) {
  * mkdir -p, then a temporary file written (and fsynced) in full, then renamed into place. With
  * fsync, the folders whose entries must be durable (up to `root`, the store's root directory) are
  * named in `sync`: the message's handler fsyncs them once all its writes are in place, before any
- * is answered. A delete removes the folders it empties, so one can vanish between this mkdir and
- * the file (ENOENT): then it is made again. A put that fails removes the folders it made.
+ * is answered. A delete removes the folders it empties, so one can vanish during this mkdir or
+ * between it and the file (ENOENT): then it is made again (retriesWrite). A put that fails
+ * removes the folders it made.
  */
 function write({ path, root, fsync, offset, length }, _transfer, bodies) {
   const body = new Uint8Array(bodies, offset, length);
@@ -65,7 +54,7 @@ function write({ path, root, fsync, offset, length }, _transfer, bodies) {
     const attempt = writeOnce(path, folder, body, fsync);
     created = topmost(created, attempt.created);
     if (attempt.ok) return fsync ? { ok: true, sync: foldersToSync(folder, root, created) } : { ok: true };
-    if (attempt.code !== 'ENOENT' || tries === maxWriteTries) {
+    if (!retriesWrite(attempt.code, tries)) {
       removeCreatedFolders(folder, root, created);
       return failure(attempt.error, attempt.step);
     }
@@ -78,7 +67,9 @@ function writeOnce(path, folder, body, fsync) {
   let fd;
   let created;
   try {
-    created = mkdirSync(folder, { recursive: true });
+    const made = makeFolderSync(folder);
+    created = made.created;
+    if (made.error) throw made.error;
     step = 'write';
     fd = openSync(temporary, 'wx');
     for (let offset = 0; offset < body.byteLength; ) offset += writeSync(fd, body, offset);

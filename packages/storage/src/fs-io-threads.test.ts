@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FsCallError, type FsRequest, FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
 import { isStorageError } from './storage-error.ts';
+import { blockingFifo } from './test-fifo.ts';
 
 async function withFolder(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-fs-io-'));
@@ -125,5 +126,34 @@ test('a message whose bodies cannot be packed fails its requests as transient ST
     await io.run(writeRequest(dir, 'after', Buffer.from('ok')));
     assert.equal(await readFile(join(dir, 'after', 'object.bin'), 'utf8'), 'ok');
     await io.close();
+  });
+});
+
+test('a request unanswered within timeoutMs fails with ETIMEDOUT and its thread is replaced; past maxStuckThreads, requests are refused at once until a stuck one returns', { timeout: 60_000 }, async () => {
+  await withFolder(async (dir) => {
+    const io = new FsIoThreads(1, { timeoutMs: 500, maxStuckThreads: 2 });
+    const fifo = blockingFifo(join(dir, 'fifo'));
+    try {
+      const hung = io.run({ op: 'read', path: join(dir, 'fifo') });
+      const behind = new Promise((resolve) => setImmediate(resolve)).then(() => io.run({ op: 'stat', path: dir })); // a later message, same thread
+      await assert.rejects(hung, { name: 'FsCallError', code: 'ETIMEDOUT', step: 'read', message: /no answer from the filesystem within 500 ms/ });
+      await assert.rejects(behind, { name: 'FsCallError', code: 'ETIMEDOUT', step: 'stat', message: /given up with its I\/O thread/ });
+      assert.equal((await io.run({ op: 'stat', path: dir })).isFile, false, 'a new thread answers');
+
+      await assert.rejects(io.run({ op: 'read', path: join(dir, 'fifo') }), { code: 'ETIMEDOUT' });
+      // Two threads blocked for good: a third would be too, so requests are refused without one.
+      await assert.rejects(io.run({ op: 'stat', path: dir }), { name: 'FsCallError', code: 'ETIMEDOUT', message: /refused: 2 I\/O threads are blocked/ });
+      fifo.release();
+      for (let waited = 0; ; waited += 50) {
+        const answer = await io.run({ op: 'stat', path: dir }).catch(() => undefined);
+        if (answer) break;
+        assert.ok(waited < 20_000, 'requests flow again once the stuck calls return');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await io.close();
+    } finally {
+      fifo.dispose();
+      await io.close();
+    }
   });
 });

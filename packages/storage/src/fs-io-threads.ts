@@ -1,5 +1,9 @@
-import { ThreadCalls } from '@gradcam/thread-calls';
+import { ThreadCalls, ThreadStuckError } from '@gradcam/thread-calls';
+import { FsCallError } from './fs-call-error.ts';
+import { defaultRequestTimeoutMs, missedDeadline } from './fs-deadline.ts';
 import { StorageError } from './storage-error.ts';
+
+export { FsCallError };
 
 export type FsRequest =
   /**
@@ -18,18 +22,6 @@ export interface FsFound {
 }
 
 type FsReply = ({ readonly ok: true } & FsFound) | { readonly ok: false; readonly step: string; readonly code?: string; readonly message: string };
-
-/** A failed call in an I/O thread, shaped like Node's own fs errors (`code`), plus which step failed. */
-export class FsCallError extends Error {
-  override readonly name = 'FsCallError';
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-    readonly step: string,
-  ) {
-    super(message);
-  }
-}
 
 interface Queued {
   readonly request: FsRequest;
@@ -53,6 +45,19 @@ export const maxMessageBodyBytes = 32 * 1024 * 1024;
 export interface FsIoThreadsOptions {
   /** Body bytes per message (default `maxMessageBodyBytes`); a write with a larger body is refused. */
   readonly maxMessageBodyBytes?: number;
+  /**
+   * How long a request may go unanswered (default `defaultRequestTimeoutMs`, 30 s). Then it
+   * fails with ETIMEDOUT, and so does every request its thread had in flight: the thread is taken
+   * to be stuck (a hung NFS or FUSE call), gets nothing more, and a new one takes its place.
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Threads given up as stuck that may still be blocked (default 8) before requests are refused
+   * at once (ETIMEDOUT) instead of starting more: each holds its OS thread and memory until its
+   * call returns, and on a mount that stays hung every new thread would soon be stuck too.
+   * Requests flow again as soon as one returns.
+   */
+  readonly maxStuckThreads?: number;
 }
 
 function threadDied(cause: string, code: number): StorageError {
@@ -60,6 +65,12 @@ function threadDied(cause: string, code: number): StorageError {
 }
 
 const bodyBytes = ({ request }: Queued): number => (request.op === 'write' ? request.body.byteLength : 0);
+
+/** A request whose thread was given up as stuck: ETIMEDOUT, transient for the store. */
+function givenUp(request: FsRequest, error: ThreadStuckError): FsCallError {
+  if (error.missed) return missedDeadline(request.op, error.timeoutMs, '; its I/O thread is taken to be stuck and replaced');
+  return new FsCallError(`given up with its I/O thread, which left another request unanswered for ${error.timeoutMs} ms`, 'ETIMEDOUT', request.op);
+}
 
 /** Cuts a thread's share into runs of requests whose bodies add up to at most `limit` bytes each. */
 function messagesOf(share: readonly Queued[], limit: number): Queued[][] {
@@ -113,7 +124,7 @@ function send(thread: ThreadCalls<FsMessage, FsReply[]>, batch: readonly Queued[
         if (reply.ok) queued.resolve(reply);
         else queued.reject(new FsCallError(reply.message, reply.code, reply.step));
       }),
-    (error: Error) => batch.forEach((queued) => queued.reject(error)),
+    (error: Error) => batch.forEach((queued) => queued.reject(error instanceof ThreadStuckError ? givenUp(queued.request, error) : error)),
   );
 }
 
@@ -124,20 +135,25 @@ function send(thread: ThreadCalls<FsMessage, FsReply[]>, batch: readonly Queued[
  * cost about 155 µs of CPU that way against 30–45 µs as plain synchronous calls. Requests made
  * in the same turn of the event loop go to a thread as one message, so ingest's 100-record
  * batch costs a handful of messages rather than 700 pool round trips. Several threads keep slow
- * disks' fsyncs overlapping, as the thread pool did.
+ * disks' fsyncs overlapping, as the thread pool did. No request waits longer than `timeoutMs`.
  */
 export class FsIoThreads {
   private readonly threads: ThreadCalls<FsMessage, FsReply[]>[];
   private queued: Queued[] = [];
   private closed = false;
   private readonly maxMessageBodyBytes: number;
+  private readonly maxStuckThreads: number;
 
   constructor(threads = 2, options: FsIoThreadsOptions = {}) {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
     this.maxMessageBodyBytes = options.maxMessageBodyBytes ?? maxMessageBodyBytes;
     if (!(this.maxMessageBodyBytes > 0)) throw new RangeError(`maxMessageBodyBytes must be positive, got ${this.maxMessageBodyBytes}`);
+    this.maxStuckThreads = options.maxStuckThreads ?? 8;
+    if (!(this.maxStuckThreads >= 1)) throw new RangeError(`maxStuckThreads must be at least 1, got ${this.maxStuckThreads}`);
+    const timeoutMs = options.timeoutMs ?? defaultRequestTimeoutMs;
+    if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
     // Threads start on their first request: a store that is never written costs none.
-    this.threads = Array.from({ length: threads }, () => new ThreadCalls({ url: new URL('./fs-io-thread.mjs', import.meta.url), failure: threadDied }));
+    this.threads = Array.from({ length: threads }, () => new ThreadCalls({ url: new URL('./fs-io-thread.mjs', import.meta.url), failure: threadDied, timeoutMs }));
   }
 
   run(request: FsRequest): Promise<FsFound> {
@@ -145,13 +161,20 @@ export class FsIoThreads {
     if (request.op === 'write' && request.body.byteLength > this.maxMessageBodyBytes) {
       return Promise.reject(new RangeError(`a write body of ${request.body.byteLength} bytes is over the ${this.maxMessageBodyBytes} a message carries: write it without the I/O threads`));
     }
+    const stuck = this.threads.reduce((sum, thread) => sum + thread.stuckThreads, 0);
+    if (stuck >= this.maxStuckThreads) {
+      return Promise.reject(new FsCallError(`refused: ${stuck} I/O threads are blocked in filesystem calls that never returned`, 'ETIMEDOUT', request.op));
+    }
     return new Promise((resolve, reject) => {
       if (this.queued.length === 0) setImmediate(() => this.flush());
       this.queued.push({ request, resolve, reject });
     });
   }
 
-  /** Refuses new requests, lets those already made finish, then stops the threads. Safe twice. */
+  /**
+   * Refuses new requests, lets those already made finish (or reach their deadline: a stuck
+   * thread is given up, not waited for), then stops the threads. Safe twice.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.flush();
@@ -159,17 +182,21 @@ export class FsIoThreads {
   }
 
   /**
-   * Splits what this turn queued evenly over the threads, least busy first, each thread's share
-   * in as few messages as carry its bodies within `maxMessageBodyBytes` each.
+   * Splits what this turn queued evenly over the idle threads, or, when none is idle, over all of
+   * them, least busy first, each thread's share in as few messages as carry its bodies within
+   * `maxMessageBodyBytes` each. A thread still working (a slow fsync, a call that hangs) gets no
+   * share while another one is free.
    */
   private flush(): void {
     const queued = this.queued;
     this.queued = [];
     if (queued.length === 0) return;
-    const idle = [...this.threads].sort((a, b) => a.inFlight - b.inFlight);
-    const share = Math.ceil(queued.length / idle.length);
+    const byLoad = [...this.threads].sort((a, b) => a.inFlight - b.inFlight);
+    const idle = byLoad.filter((thread) => thread.inFlight === 0);
+    const targets = idle.length > 0 ? idle : byLoad;
+    const share = Math.ceil(queued.length / targets.length);
     for (let i = 0; i * share < queued.length; i++) {
-      const thread = idle[i] as ThreadCalls<FsMessage, FsReply[]>;
+      const thread = targets[i] as ThreadCalls<FsMessage, FsReply[]>;
       for (const message of messagesOf(queued.slice(i * share, (i + 1) * share), this.maxMessageBodyBytes)) send(thread, message);
     }
   }

@@ -1,8 +1,9 @@
 // How the filesystem store's failures become StorageErrors: errno codes to stable codes, and the
 // step of a put that failed (from the I/O threads or the streamed path) to an invalid key.
-import { FsCallError } from './fs-io-threads.ts';
+import { FsCallError } from './fs-call-error.ts';
 import { StorageError } from './storage-error.ts';
 
+// ETIMEDOUT: also the store's own deadline on a call (fs-deadline.ts).
 const transientCodes = new Set(['EMFILE', 'ENFILE', 'EBUSY', 'EAGAIN', 'ENOSPC', 'EINTR', 'ETIMEDOUT']);
 
 export function errnoOf(error: unknown): string | undefined {
@@ -36,7 +37,12 @@ export function fsError(error: unknown, key: string, action: string): StorageErr
   if (error instanceof StorageError) return error;
   const code = errnoOf(error) ?? 'unknown error';
   const message = `filesystem ${action} ${key}: ${error instanceof Error ? error.message : String(error)}`;
-  if (isMissing(error)) return new StorageError('STORAGE_NOT_FOUND', message, { key, cause: error });
+  if (isMissing(error)) {
+    // A put makes every folder its key needs, so a missing one is never "no such object": deletes
+    // kept removing its folder through all its tries (or a folder became a file meanwhile).
+    if (action === 'put') return new StorageError('STORAGE_UNAVAILABLE', message, { key, cause: error, transient: true });
+    return new StorageError('STORAGE_NOT_FOUND', message, { key, cause: error });
+  }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     return new StorageError('STORAGE_ACCESS_DENIED', message, { key, cause: error });
   }

@@ -126,7 +126,7 @@ function read({ path, maxBytes }, transfer) {
  * journal with every rename and mkdir of the message in it, so the rest are cheap. A write whose
  * folder cannot be synced fails (its object is in place, but not yet durable).
  */
-function syncFolders(reply) {
+function syncFolders(reply, moving) {
   const waiting = new Map();
   reply.forEach((result, index) => {
     if (!result.sync) return;
@@ -143,14 +143,34 @@ function syncFolders(reply) {
     } finally {
       if (fd !== undefined) closeQuietly(fd);
     }
+    moving();
   }
 }
 
 const operations = { write, stat, read };
 
+/**
+ * How often a message's work says it is moving (`threadProgress` of @gradcam/thread-calls): the
+ * store's deadline is on silence, so a message of a thousand fsynced writes on a slow disk is
+ * not taken for a hung call, while one call that never returns still is.
+ */
+const progressEveryMs = 1000;
+let lastSaid = 0;
+function moving() {
+  const now = Date.now();
+  if (now - lastSaid < progressEveryMs) return;
+  lastSaid = now;
+  parentPort.postMessage({ progress: true });
+}
+
 parentPort.on('message', ({ id, request: { requests, bodies } }) => {
   const transfer = [];
-  const reply = requests.map((request) => operations[request.op](request, transfer, bodies));
-  syncFolders(reply);
+  lastSaid = Date.now();
+  const reply = requests.map((request) => {
+    const result = operations[request.op](request, transfer, bodies);
+    moving();
+    return result;
+  });
+  syncFolders(reply, moving);
   parentPort.postMessage({ id, reply }, transfer);
 });

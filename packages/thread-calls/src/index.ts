@@ -1,2 +1,2 @@
-export { ThreadCalls, type ThreadCallsOptions } from './thread-calls.ts';
+export { ThreadCalls, type ThreadCallsOptions, threadProgress } from './thread-calls.ts';
 export { ThreadStuckError } from './thread-stuck-error.ts';

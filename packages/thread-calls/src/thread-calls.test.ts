@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ThreadCalls } from './thread-calls.ts';
 import { ThreadStuckError } from './thread-stuck-error.ts';
 
-type Request = { op: 'echo'; value: number } | { op: 'wait'; value: number; ms: number } | { op: 'crash' } | { op: 'block'; value: number; flag: SharedArrayBuffer };
+type Request = { op: 'echo'; value: number } | { op: 'wait' | 'progress'; value: number; ms: number } | { op: 'crash' } | { op: 'block'; value: number; flag: SharedArrayBuffer };
 type Reply = { echoed: number };
 
 class ThreadDied extends Error {
@@ -104,7 +104,7 @@ test('an idle thread does not keep the process alive; one with a call in flight 
   assert.equal(output.trim(), 'replied 5', 'the pending call kept the process alive until its reply');
 });
 
-test('a call unanswered within timeoutMs gives its thread up: its calls fail, the next call gets a new thread, close settles', { timeout: 30_000 }, async () => {
+test('a thread silent for timeoutMs with a call in flight is given up: its calls fail, the next call gets a new thread, close settles', { timeout: 30_000 }, async () => {
   const thread = open(300);
   const stuck = blocker();
   try {
@@ -136,6 +136,17 @@ test('a call unanswered within timeoutMs gives its thread up: its calls fail, th
     }
   } finally {
     stuck.release();
+    await thread.close();
+  }
+});
+
+test('timeoutMs is on silence: a call that takes longer but says it is moving is not given up; one that is silent is', { timeout: 30_000 }, async () => {
+  const thread = open(300);
+  try {
+    assert.deepEqual(await thread.call({ op: 'progress', value: 1, ms: 1_000 }), { echoed: 1 });
+    assert.equal(thread.stuckThreads, 0);
+    await assert.rejects(thread.call({ op: 'wait', value: 2, ms: 1_000 }), (error: unknown) => error instanceof ThreadStuckError && error.missed);
+  } finally {
     await thread.close();
   }
 });

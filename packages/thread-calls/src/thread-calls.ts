@@ -9,18 +9,22 @@ export interface ThreadCallsOptions {
   /** What each call in flight rejects with when the thread dies, from the cause and exit code. */
   readonly failure: (cause: string, exitCode: number) => Error;
   /**
-   * How long a call may wait for its reply (default: for ever). A thread that misses it is taken
-   * to be stuck: its calls fail with `ThreadStuckError`, it is terminated (without waiting: a
-   * thread blocked in a system call stops only when the call returns) and the next call starts a
-   * new one.
+   * How long a thread with calls in flight may stay silent (default: for ever): neither a reply
+   * nor a progress note (`threadProgress`, which a thread working through a long call posts now
+   * and then) for that long, and it is taken to be stuck: its calls fail with `ThreadStuckError`,
+   * it is terminated (without waiting: a thread blocked in a system call stops only when the call
+   * returns) and the next call starts a new one. Silence, not a call's total time: a call that
+   * carries many slow steps (a thousand fsyncs on a slow disk) is not stuck while it moves.
    */
   readonly timeoutMs?: number;
 }
 
+/** What a thread posts, without an id, to say it is still working through its calls. */
+export const threadProgress = { progress: true } as const;
+
 interface Pending<Reply> {
   readonly resolve: (reply: Reply) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -30,8 +34,8 @@ interface Pending<Reply> {
  *   calls it had. The next call starts a new one; the exit does not, so a thread that cannot
  *   start at all never respawns in a loop.
  * - An idle thread never keeps the process alive; one with calls in flight does.
- * - With `timeoutMs`, a thread that leaves a call unanswered that long is given up: its calls
- *   fail, it is terminated, and the next call starts a new one.
+ * - With `timeoutMs`, a thread with calls in flight that stays silent that long is given up:
+ *   its calls fail, it is terminated, and the next call starts a new one.
  * - `close()` lets the calls in flight finish (or reach their deadline), then ends the thread;
  *   later calls are refused.
  */
@@ -42,6 +46,8 @@ export class ThreadCalls<Request, Reply> {
   private nextId = 0;
   private closed = false;
   private stuck = 0;
+  /** Armed while calls are in flight, pushed back by each message from the thread. */
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ThreadCallsOptions) {
     const { timeoutMs } = options;
@@ -71,15 +77,14 @@ export class ThreadCalls<Request, Reply> {
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       const worker = (this.worker ??= this.spawn());
-      const { timeoutMs } = this.options;
-      const timer = timeoutMs === undefined ? undefined : setTimeout(() => this.giveUp(worker, id, timeoutMs), timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      // Silence counts from when there is something to answer, not from the thread's last answer.
+      if (this.pending.size === 0) this.watch(worker);
+      this.pending.set(id, { resolve, reject });
       worker.ref();
       try {
         worker.postMessage({ id, request }, transfer);
       } catch (error) {
         // A request that cannot be cloned never left: it must not stay in flight (close waits).
-        clearTimeout(timer);
         this.pending.delete(id);
         if (this.pending.size === 0) this.idle(worker);
         reject(error as Error);
@@ -89,8 +94,8 @@ export class ThreadCalls<Request, Reply> {
 
   /**
    * Refuses new calls, lets those in flight finish, then ends the thread. Safe twice. With
-   * `timeoutMs`, a call still unanswered at its deadline gives its thread up, so this waits no
-   * longer than that.
+   * `timeoutMs`, a thread silent that long is given up, so this waits no longer than the thread
+   * keeps making progress.
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -103,12 +108,14 @@ export class ThreadCalls<Request, Reply> {
   private spawn(): Worker {
     const worker = new Worker(this.options.url, { execArgv: [], ...this.options.workerOptions });
     worker.unref();
-    worker.on('message', ({ id, reply }: { id: number; reply: Reply }) => {
+    worker.on('message', (message: { id: number; reply: Reply } | typeof threadProgress) => {
       // A thread given up may still answer once its blocked call returns: its calls have failed.
       if (this.worker !== worker) return;
+      this.watchdog?.refresh();
+      if ('progress' in message) return;
+      const { id, reply } = message;
       const waiting = this.pending.get(id);
       this.pending.delete(id);
-      clearTimeout(waiting?.timer);
       waiting?.resolve(reply);
       if (this.pending.size === 0) this.idle(worker);
     });
@@ -124,16 +131,26 @@ export class ThreadCalls<Request, Reply> {
     return worker;
   }
 
+  /** Starts the silence watchdog for `worker`, which now has a call to answer (with `timeoutMs`). */
+  private watch(worker: Worker): void {
+    const { timeoutMs } = this.options;
+    if (timeoutMs === undefined) return;
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.giveUp(worker, timeoutMs), timeoutMs);
+  }
+
   /**
-   * A call got no answer within `timeoutMs`: the thread is stuck. Every call in flight is on it
-   * (a thread's calls all fail when it goes, so the pending ones are all the current thread's),
-   * queued behind the stuck one, so they all fail now, and the next call starts a new thread.
-   * terminate() takes effect only when the blocked call returns, so it is not awaited, and the
-   * thread no longer keeps the process alive; until then it holds its memory and its OS thread.
+   * The thread said nothing for `timeoutMs` with calls in flight: it is stuck. Every call in
+   * flight is on it (a thread's calls all fail when it goes, so the pending ones are all the
+   * current thread's); the oldest is the one it is stuck in, the others are queued behind it. They
+   * all fail now, and the next call starts a new thread. terminate() takes effect only when the
+   * blocked call returns, so it is not awaited, and the thread no longer keeps the process alive;
+   * until then it holds its memory and its OS thread.
    */
-  private giveUp(worker: Worker, late: number, timeoutMs: number): void {
+  private giveUp(worker: Worker, timeoutMs: number): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
+    const [late] = this.pending.keys();
     this.failAll((id) => new ThreadStuckError(timeoutMs, id === late));
     this.stuck++;
     worker.once('exit', () => this.stuck--);
@@ -145,13 +162,12 @@ export class ThreadCalls<Request, Reply> {
   private failAll(error: (id: number) => Error): void {
     const pending = [...this.pending];
     this.pending.clear();
-    for (const [id, waiting] of pending) {
-      clearTimeout(waiting.timer);
-      waiting.reject(error(id));
-    }
+    for (const [id, waiting] of pending) waiting.reject(error(id));
   }
 
   private idle(worker: Worker): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = undefined;
     worker.unref();
     for (const drained of this.drained.splice(0)) drained();
   }

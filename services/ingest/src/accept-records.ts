@@ -12,9 +12,9 @@ import {
   predictionSchemaVersion,
 } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
+import { forEachConcurrent } from '@gradcam/storage';
 import { toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
-import { forEachConcurrent } from './for-each-concurrent.ts';
 import { lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
 import type { InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage } from './inline-image.ts';

@@ -1,7 +1,6 @@
 import { parseS3Uri } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
-import { assertValidKey } from '@gradcam/storage';
-import { forEachConcurrent } from './for-each-concurrent.ts';
+import { assertValidKey, forEachConcurrent } from '@gradcam/storage';
 import { maxImageBytes } from './inline-image.ts';
 
 /** The object key an `s3://` reference names, refused unless it is in `storeBucket` and a valid key there. */

@@ -1,5 +1,5 @@
 import { manifestFileName, predictionFileName } from '@gradcam/contracts';
-import { type BlobStore, isStorageError } from '@gradcam/storage';
+import { type BlobStore, forEachConcurrent, isStorageError } from '@gradcam/storage';
 
 /** A file a review packet links to: the input image, an overlay or a raw map. */
 export interface EvidenceFile {
@@ -47,20 +47,9 @@ async function problemWith(store: BlobStore, file: EvidenceFile): Promise<string
  */
 export async function evidenceProblem(store: BlobStore, files: readonly EvidenceFile[]): Promise<string | undefined> {
   const problems: (string | undefined)[] = [];
-  let next = 0;
-  let failed = false;
-  const lane = async (): Promise<void> => {
-    while (!failed && next < files.length) {
-      const index = next++;
-      try {
-        problems[index] = await problemWith(store, files[index] as EvidenceFile);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(headsInFlight, Math.max(1, store.parallelism), files.length) }, lane));
+  await forEachConcurrent(files, Math.min(headsInFlight, store.parallelism), async (file, index) => {
+    problems[index] = await problemWith(store, file);
+  });
   const found = problems.filter((problem) => problem !== undefined);
   const [first] = found;
   if (first === undefined) return undefined;

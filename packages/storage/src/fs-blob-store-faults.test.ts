@@ -80,9 +80,10 @@ test('a filesystem call that never returns fails as transient STORAGE_UNAVAILABL
     try {
       const hung = store.get('ok/stuck.json'); // blocks one I/O thread in open(2)
       hung.catch(() => {});
-      await sleep(100); // its message is on the thread
+      // Its message is on the thread, which then says nothing for longer than half the deadline.
+      await sleep(1_000);
 
-      // While one thread is stuck, a turn's requests go to the other, idle one.
+      // While one thread is silent that long, a turn's requests go to the other one.
       const during = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.put(`ok/during-${i}.json`, Buffer.from('{}'), json)));
       assert.deepEqual(
         during.map((outcome) => outcome.status),

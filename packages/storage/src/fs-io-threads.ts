@@ -64,6 +64,12 @@ function threadDied(cause: string, code: number): StorageError {
   return new StorageError('STORAGE_UNAVAILABLE', `filesystem I/O thread failed (${cause}, code ${code})`, { transient: true });
 }
 
+/**
+ * Twice the I/O thread's progress interval: a thread with work that said nothing this long may
+ * be stuck (or half the deadline, when that is shorter).
+ */
+const suspectSilenceMs = 2_000;
+
 const bodyBytes = ({ request }: Queued): number => (request.op === 'write' ? request.body.byteLength : 0);
 
 /** A request whose thread was given up as stuck: ETIMEDOUT, transient for the store. */
@@ -143,6 +149,7 @@ export class FsIoThreads {
   private closed = false;
   private readonly maxMessageBodyBytes: number;
   private readonly maxStuckThreads: number;
+  private readonly suspectAfterMs: number;
 
   constructor(threads = 2, options: FsIoThreadsOptions = {}) {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
@@ -152,6 +159,7 @@ export class FsIoThreads {
     if (!(this.maxStuckThreads >= 1)) throw new RangeError(`maxStuckThreads must be at least 1, got ${this.maxStuckThreads}`);
     const timeoutMs = options.timeoutMs ?? defaultRequestTimeoutMs;
     if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
+    this.suspectAfterMs = Math.min(suspectSilenceMs, timeoutMs / 2);
     // Threads start on their first request: a store that is never written costs none.
     this.threads = Array.from({ length: threads }, () => new ThreadCalls({ url: new URL('./fs-io-thread.mjs', import.meta.url), failure: threadDied, timeoutMs }));
   }
@@ -182,18 +190,19 @@ export class FsIoThreads {
   }
 
   /**
-   * Splits what this turn queued evenly over the idle threads, or, when none is idle, over all of
-   * them, least busy first, each thread's share in as few messages as carry its bodies within
-   * `maxMessageBodyBytes` each. A thread still working (a slow fsync, a call that hangs) gets no
-   * share while another one is free.
+   * Splits what this turn queued evenly over the threads, least busy first, each thread's share in
+   * as few messages as carry its bodies within `maxMessageBodyBytes` each, so that the fsyncs of
+   * a batch overlap. A thread silent for a while with work in flight (it says it is moving at
+   * least once a second: this one may be in a call that hangs) gets no share while another is
+   * not; a thread merely busy still does, or a turn would queue behind one slow request.
    */
   private flush(): void {
     const queued = this.queued;
     this.queued = [];
     if (queued.length === 0) return;
     const byLoad = [...this.threads].sort((a, b) => a.inFlight - b.inFlight);
-    const idle = byLoad.filter((thread) => thread.inFlight === 0);
-    const targets = idle.length > 0 ? idle : byLoad;
+    const moving = byLoad.filter((thread) => thread.silentMs < this.suspectAfterMs);
+    const targets = moving.length > 0 ? moving : byLoad;
     const share = Math.ceil(queued.length / targets.length);
     for (let i = 0; i * share < queued.length; i++) {
       const thread = targets[i] as ThreadCalls<FsMessage, FsReply[]>;

@@ -4,8 +4,8 @@
 // reads as ENOENT), and when a delete removes a folder between mkdir's EEXIST and its stat (the
 // folder was there, and is gone). A plain mkdir of the first missing folder tells them apart: it
 // fails with the real errno on a read-only volume, and makes the folder, or finds it, after a race.
-import { mkdirSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { lstat, mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
@@ -24,14 +24,34 @@ export function retriesWrite(code, tries) {
 
 /**
  * What a plain mkdir of `at` that failed with `error` says about a recursive mkdir's ENOENT
- * (`missing`): undefined when `at`'s parent is missing too (look one folder up).
+ * (`missing`): undefined when `at`'s parent is missing too (look one folder up). `folderThere`
+ * is whether `at` is a folder now, or gone again (asked only on EEXIST).
  */
-function judged(at, error, missing) {
+function judged(at, error, missing, folderThere) {
   if (error?.code === 'ENOENT' && dirname(at) !== at) return undefined;
-  // There now: a delete raced the recursive mkdir. ENOENT again: try the whole put again.
-  if (error?.code === 'EEXIST') return { error: missing };
+  if (error?.code === 'EEXIST') {
+    // A folder there now, or gone again: a delete raced the recursive mkdir: try the whole put
+    // again. Anything else (a dangling symlink, which mkdir -p reads as missing) would fail every try.
+    if (folderThere) return { error: missing };
+    return { error: Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${at}'`), { code: 'ENOTDIR', errno: -20, syscall: 'mkdir', path: at }) };
+  }
   return { error }; // the real reason: EROFS, EACCES, ENOSPC, EDQUOT, ENOTDIR, EIO…
 }
+
+/**
+ * `at` is a folder (or a link to one), or nothing at all any more (a delete raced this mkdir).
+ * Its own entry first: a folder removed between two looks must not read as "not a folder".
+ */
+const isFolderSync = (at) => {
+  const entry = lstatSync(at, { throwIfNoEntry: false });
+  if (entry === undefined || !entry.isSymbolicLink()) return entry === undefined || entry.isDirectory();
+  return statSync(at, { throwIfNoEntry: false })?.isDirectory() === true;
+};
+const isFolder = async (at) => {
+  const entry = await lstat(at).catch(() => undefined);
+  if (entry === undefined || !entry.isSymbolicLink()) return entry === undefined || entry.isDirectory();
+  return stat(at).then((info) => info.isDirectory(), () => false);
+};
 
 /**
  * After a recursive mkdir of `folder` failed with ENOENT (`missing`), makes the first missing
@@ -45,7 +65,7 @@ export function makeFirstMissingSync(folder, missing) {
       mkdirSync(at);
       return at === folder ? { created: at } : { created: at, error: missing };
     } catch (error) {
-      const outcome = judged(at, error, missing);
+      const outcome = judged(at, error, missing, error?.code === 'EEXIST' && isFolderSync(at));
       if (outcome) return outcome;
     }
   }
@@ -58,7 +78,7 @@ export async function makeFirstMissing(folder, missing) {
       await mkdir(at);
       return at === folder ? { created: at } : { created: at, error: missing };
     } catch (error) {
-      const outcome = judged(at, error, missing);
+      const outcome = judged(at, error, missing, error?.code === 'EEXIST' && (await isFolder(at)));
       if (outcome) return outcome;
     }
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -38,6 +38,12 @@ for (const twin of twins) {
       assert.equal(blocked.created, undefined);
       assert.equal(codeOf(blocked.error), 'ENOTDIR');
       assert.equal(retriesWrite(codeOf(blocked.error), 1), false);
+      // A dangling symlink where a folder should be: mkdir -p reads it as missing, a plain mkdir
+      // as there; it is no folder, so no try would ever succeed: ENOTDIR, not ENOENT.
+      await symlink(join(dir, 'nowhere'), join(dir, 'dangling'));
+      const dangling = await twin.makeFirstMissing(join(dir, 'dangling'));
+      assert.equal(codeOf(dangling.error), 'ENOTDIR');
+      assert.equal(retriesWrite(codeOf(dangling.error), 1), false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -151,6 +151,26 @@ test('timeoutMs is on silence: a call that takes longer but says it is moving is
   }
 });
 
+test('timeoutMs: a reply that came while this thread was itself blocked past the deadline is taken, not given up on', { timeout: 30_000 }, async () => {
+  const thread = open(200);
+  try {
+    await thread.call({ op: 'echo', value: 0 }); // the thread runs
+    const answered = thread.call({ op: 'echo', value: 1 });
+    // A long synchronous task (or a paused container) once the reply is on its way: the deadline
+    // passes meanwhile, and the expired timer comes before the waiting reply in the next turn.
+    setImmediate(() =>
+      setImmediate(() => {
+        const until = Date.now() + 400;
+        while (Date.now() < until);
+      }),
+    );
+    assert.deepEqual(await answered, { echoed: 1 });
+    assert.equal(thread.stuckThreads, 0);
+  } finally {
+    await thread.close();
+  }
+});
+
 test('timeoutMs must be positive', () => {
   for (const timeoutMs of [0, -1, Number.NaN]) assert.throws(() => open(timeoutMs), RangeError);
 });

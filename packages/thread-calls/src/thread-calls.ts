@@ -46,8 +46,14 @@ export class ThreadCalls<Request, Reply> {
   private nextId = 0;
   private closed = false;
   private stuck = 0;
-  /** Armed while calls are in flight, pushed back by each message from the thread. */
+  /** Armed while calls are in flight (once the thread runs); it reads `heardAt` when it fires. */
   private watchdog: NodeJS.Timeout | undefined;
+  /** Bumped at each arming and disarming: a check from an earlier arming stops. */
+  private watchdogArming = 0;
+  /** When the current thread last said something, or got its first call after being idle. */
+  private heardAt = 0;
+  /** The current thread has started running its module (its load time is no silence). */
+  private online = false;
 
   constructor(private readonly options: ThreadCallsOptions) {
     const { timeoutMs } = options;
@@ -57,6 +63,15 @@ export class ThreadCalls<Request, Reply> {
   /** Calls in flight. */
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /**
+   * How long the thread has said nothing while it has calls in flight (0 when it has none): a
+   * thread working through a long call says it is moving now and then, so a caller may keep new
+   * work off one silent for a while.
+   */
+  get silentMs(): number {
+    return this.pending.size === 0 || !this.online ? 0 : Date.now() - this.heardAt;
   }
 
   /**
@@ -108,10 +123,17 @@ export class ThreadCalls<Request, Reply> {
   private spawn(): Worker {
     const worker = new Worker(this.options.url, { execArgv: [], ...this.options.workerOptions });
     worker.unref();
+    this.online = false;
+    worker.once('online', () => {
+      if (this.worker !== worker) return;
+      this.online = true;
+      // Silence counts from here: loading the thread's module is not being stuck.
+      if (this.pending.size > 0) this.watch(worker);
+    });
     worker.on('message', (message: { id: number; reply: Reply } | typeof threadProgress) => {
       // A thread given up may still answer once its blocked call returns: its calls have failed.
       if (this.worker !== worker) return;
-      this.watchdog?.refresh();
+      this.heardAt = Date.now();
       if ('progress' in message) return;
       const { id, reply } = message;
       const waiting = this.pending.get(id);
@@ -131,12 +153,27 @@ export class ThreadCalls<Request, Reply> {
     return worker;
   }
 
-  /** Starts the silence watchdog for `worker`, which now has a call to answer (with `timeoutMs`). */
+  /**
+   * Starts the silence watchdog for `worker`, which now has a call to answer (with `timeoutMs`),
+   * once it runs. When it fires, the thread's messages already waiting are let in first (one
+   * setImmediate: a main thread that was itself blocked past the deadline, a long synchronous
+   * task or a paused container, runs expired timers before the replies that came meanwhile), and
+   * the thread is given up only if it still has said nothing for `timeoutMs`.
+   */
   private watch(worker: Worker): void {
     const { timeoutMs } = this.options;
-    if (timeoutMs === undefined) return;
+    this.heardAt = Date.now();
+    if (timeoutMs === undefined || !this.online) return;
     clearTimeout(this.watchdog);
-    this.watchdog = setTimeout(() => this.giveUp(worker, timeoutMs), timeoutMs);
+    const arming = ++this.watchdogArming;
+    const check = () =>
+      setImmediate(() => {
+        if (arming !== this.watchdogArming || this.worker !== worker || this.pending.size === 0) return;
+        const silentFor = Date.now() - this.heardAt;
+        if (silentFor >= timeoutMs) this.giveUp(worker, timeoutMs);
+        else this.watchdog = setTimeout(check, timeoutMs - silentFor);
+      });
+    this.watchdog = setTimeout(check, timeoutMs);
   }
 
   /**
@@ -168,6 +205,7 @@ export class ThreadCalls<Request, Reply> {
   private idle(worker: Worker): void {
     clearTimeout(this.watchdog);
     this.watchdog = undefined;
+    this.watchdogArming++;
     worker.unref();
     for (const drained of this.drained.splice(0)) drained();
   }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { ConfigError } from './config-error.ts';
+import { redactedUrl } from './redacted-url.ts';
 
 /** Dot-separated labels of letters, digits and inner hyphens, at most 63 each, 253 in all. */
 const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -99,7 +100,7 @@ export class EnvReader {
     const raw = this.optionalString(name) ?? fallback;
     if (raw === undefined) return undefined;
     const { protocols, form, database = false, base = false } = urlForms[kind];
-    const refuse = (why?: string) => new ConfigError(name, `expected ${form}, got "${withoutPassword(raw)}"${why === undefined ? '' : `: ${why}`}`);
+    const refuse = (why?: string) => new ConfigError(name, `expected ${form}, got "${redactedUrl(raw)}"${why === undefined ? '' : `: ${why}`}`);
     let parsed: URL;
     try {
       parsed = new URL(raw);
@@ -118,12 +119,4 @@ export class EnvReader {
     if (base && (/[?#]/.test(raw) || parsed.username !== '' || parsed.password !== '')) throw refuse('other URLs are built on it, so it takes no user, query or fragment');
     return raw;
   }
-}
-
-/** A URL as an error may print it: a password (`redis://:secret@host`) is a secret. */
-function withoutPassword(raw: string): string {
-  const at = raw.lastIndexOf('@');
-  if (at < 0) return raw;
-  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/*/.exec(raw)?.[0] ?? '';
-  return `${scheme}***@${raw.slice(at + 1)}`;
 }

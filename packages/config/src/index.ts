@@ -1,4 +1,5 @@
 export { ConfigError } from './config-error.ts';
+export { redactedUrl } from './redacted-url.ts';
 export { EnvReader, type Env } from './env-reader.ts';
 export { logLevels, readCommonConfig, type CommonConfig, type LogLevel, type StorageConfig } from './common-config.ts';
 export { parseCapturePolicy, type CapturePolicy } from './capture-policy.ts';

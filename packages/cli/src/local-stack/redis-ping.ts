@@ -1,22 +1,6 @@
-import { ConfigError } from '@gradcam/config';
+import { ConfigError, redactedUrl } from '@gradcam/config';
 import { Redis } from 'ioredis';
 import { LocalStackError } from './local-stack-error.ts';
-
-/** The URL with any password replaced, for messages. */
-export function redactedRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.host !== '') {
-      if (parsed.password !== '') parsed.password = '***';
-      return parsed.toString();
-    }
-  } catch {
-    // Not a URL at all: as one without a host below.
-  }
-  // No host to hang a password on (`redis::secret@host`, which ioredis refuses): whatever stands
-  // before an `@` may be one.
-  return url.replace(/^([a-z][a-z0-9+.-]*:(?:\/\/)?)[^@]*@/i, '$1***@');
-}
 
 /**
  * PINGs REDIS_URL once, without retries: an unreachable Redis must be one line now, not two
@@ -36,7 +20,7 @@ export async function checkRedisAnswers(url: string, timeoutMs = 5_000): Promise
     // ioredis parses the URL itself, more strictly than the WHATWG URL the config checks it with:
     // `redis:host:6380` throws a TypeError here rather than fail to connect.
     const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError('REDIS_URL', `${redactedRedisUrl(url)} is not a URL the Redis client can parse (${reason}); write it as redis://[:password@]host[:port][/db]`);
+    throw new ConfigError('REDIS_URL', `${redactedUrl(url)} is not a URL the Redis client can parse (${reason}); write it as redis://[:password@]host[:port][/db]`);
   }
   // The socket's own error (ECONNREFUSED, ENOTFOUND) comes as an event; connect() then only says
   // "Connection is closed". Without a listener ioredis would print it too.
@@ -47,7 +31,7 @@ export async function checkRedisAnswers(url: string, timeoutMs = 5_000): Promise
     await redis.ping();
   } catch (error) {
     const reason = (socketError ?? (error instanceof Error ? error : new Error(String(error)))).message;
-    throw new LocalStackError('REDIS_UNREACHABLE', `REDIS_URL: ${redactedRedisUrl(url)} does not answer PING (${reason}); start that Redis, or unset REDIS_URL for a private redis-server`);
+    throw new LocalStackError('REDIS_UNREACHABLE', `REDIS_URL: ${redactedUrl(url)} does not answer PING (${reason}); start that Redis, or unset REDIS_URL for a private redis-server`);
   } finally {
     redis.disconnect();
   }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { describe, test } from 'node:test';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import { ApiError, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, serviceFastifyOptions } from './index.ts';
+import { answersAroundClose, assertShuttingDownAnswer, requestThrough } from './testing/index.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -69,39 +70,10 @@ describe('frameworkErrorHandler', () => {
   });
 });
 
-interface Answer {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-  /** Whether the request went on a connection an earlier request had used. */
-  readonly reused: boolean;
-}
-
-/** One request through `agent`; `send` writes the body, when given, once the headers are out. */
-function requestThrough(agent: Agent, url: string, send?: (finish: () => void) => void): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const options = send ? { agent, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '2' } } : { agent };
-    const req = httpRequest(url, options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reused: req.reusedSocket }));
-    });
-    req.on('error', reject);
-    if (send) {
-      req.flushHeaders();
-      send(() => req.end('{}'));
-    } else {
-      req.end();
-    }
-  });
-}
-
 describe('while the app closes (SIGTERM)', () => {
   /** An app listening on a port, whose /slow answers when `release` is called. */
-  async function listening(prepare: (app: FastifyInstance) => void = () => {}) {
+  async function listening() {
     const app = buildApp();
-    prepare(app);
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
     app.post('/slow', async () => {
@@ -117,7 +89,7 @@ describe('while the app closes (SIGTERM)', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       let closing: Promise<void> | undefined;
-      const slow = requestThrough(agent, `${base}/slow`, (finish) => {
+      const slow = requestThrough(agent, `${base}/slow`, { send: (finish) => {
         setTimeout(() => {
           closing = app.close();
           setTimeout(() => {
@@ -125,7 +97,7 @@ describe('while the app closes (SIGTERM)', () => {
             finish();
           }, 100);
         }, 100);
-      });
+      } });
       const answer = await slow;
       assert.equal(answer.status, 200, answer.body);
       assert.equal(answer.headers.connection, 'close');
@@ -139,35 +111,8 @@ describe('while the app closes (SIGTERM)', () => {
   });
 
   test('a request that still reaches the app on a kept-alive connection is 503 SHUTTING_DOWN in the API error shape, with Retry-After and Connection: close', async () => {
-    // close() held after it began (Node closes idle connections only once preClose hooks are done).
-    let paused = () => {};
-    const inPreClose = new Promise<void>((resolve) => (paused = resolve));
-    let resume = () => {};
-    const resumed = new Promise<void>((resolve) => (resume = resolve));
-    const { app, base } = await listening((app) => {
-      app.addHook('preClose', async () => {
-        paused();
-        await resumed;
-      });
-    });
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      const first = await requestThrough(agent, `${base}/things/a`);
-      assert.equal(first.status, 200);
-      const closing = app.close();
-      await inPreClose;
-      const answer = await requestThrough(agent, `${base}/things/b`);
-      assert.equal(answer.reused, true, 'the kept-alive connection');
-      assert.equal(answer.status, 503, answer.body);
-      assert.deepEqual(JSON.parse(answer.body), { error: { code: 'SHUTTING_DOWN', message: 'this process is shutting down; retry on a new connection', retryAfter: 1 } });
-      assert.equal(answer.headers['retry-after'], '1');
-      assert.equal(answer.headers.connection, 'close');
-      assert.equal(answer.headers['x-content-type-options'], 'nosniff');
-      resume();
-      await closing;
-    } finally {
-      resume();
-      agent.destroy();
-    }
+    const { before, closing } = await answersAroundClose(buildApp(), '/things/a');
+    assert.equal(before.status, 200);
+    assertShuttingDownAnswer(closing);
   });
 });

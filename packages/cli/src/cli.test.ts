@@ -106,6 +106,24 @@ test('explain with --out inside an input folder does not explain its own earlier
   assert.deepEqual(await readdir(join(dir, 'out')), ['cat']);
 });
 
+test("a second run's --out inside the input folder skips the first run's output; a listing failure keeps its errno in --json", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-earlier-'));
+  try {
+    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
+    const first = gradcam('explain', dir, '--out', join(dir, 'exp1'));
+    assert.equal(first.status, 0, first.stderr);
+    const second = gradcam('explain', dir, join(dir, 'cat.jpg', 'not-under-a-file.jpg'), '--out', join(dir, 'exp2'), '--json');
+    assert.equal(second.status, 0, second.stderr);
+    const summary = JSON.parse(second.stdout) as { explained: number; failures: { file: string; code: string; message: string }[] };
+    assert.equal(summary.explained, 1, second.stdout);
+    assert.deepEqual(summary.failures, [{ file: join(dir, 'cat.jpg', 'not-under-a-file.jpg'), code: 'ENOTDIR', message: 'not a directory' }]);
+    assert.match(second.stderr, /skipped earlier output: 1 folder\(s\) holding explanation\.json/);
+    assert.deepEqual(await readdir(join(dir, 'exp2')), ['cat']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 describe('gradcam errors', () => {
   test('nothing explained: exit 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gradcam-bad-'));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, symlink } from 'node:fs/promises';
+import fsp, { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -24,7 +25,7 @@ test('folders are walked through symbolic links to images and folders, each once
 
   const listing = await listInputFiles([input, join(input, 'real.jpg')]);
   assert.deepEqual(listing.files, [join(input, 'linked-folder', 'people.jpg'), join(input, 'linked.jpg'), join(input, 'real.jpg')]);
-  assert.deepEqual(listing.missing, [{ path: join(input, 'dangling.jpg'), reason: 'broken symbolic link' }]);
+  assert.deepEqual(listing.missing, [{ path: join(input, 'dangling.jpg'), code: 'NOT_FOUND', message: 'broken symbolic link', reason: 'broken symbolic link' }]);
 });
 
 test('an excluded folder (explain --out) is skipped wherever the walk meets it, however it is reached', async () => {
@@ -39,4 +40,86 @@ test('an excluded folder (explain --out) is skipped wherever the walk meets it, 
   const named = await listInputFiles([join(input, 'out')], { exclude: [join(input, 'out')] });
   assert.deepEqual(named.files, []);
   assert.deepEqual(named.excluded, [join(input, 'out')], 'named, and left out: the caller can say so');
+});
+
+/**
+ * Runs `listing` with readdir of `target` preceded by `change` (a real change on disk): a folder
+ * that goes away or turns into a file between the walk seeing it and reading it, as when another
+ * process removes it meanwhile. The error readdir then gives is the file system's own.
+ */
+async function withFolderChangedBeforeRead<T>(target: string, change: () => Promise<void>, listing: () => Promise<T>): Promise<T> {
+  const original = fsp.readdir;
+  (fsp as { readdir: unknown }).readdir = async (path: unknown, ...rest: unknown[]) => {
+    if (String(path) === target) await change();
+    return (original as (...args: unknown[]) => Promise<unknown>)(path, ...rest);
+  };
+  syncBuiltinESMExports();
+  try {
+    return await listing();
+  } finally {
+    (fsp as { readdir: unknown }).readdir = original;
+    syncBuiltinESMExports();
+  }
+}
+
+test('a folder that cannot be read is reported with its error code, and the rest is still listed', async () => {
+  const input = await mkdtemp(join(tmpdir(), 'gradcam-unreadable-'));
+  await mkdir(join(input, 'a-gone'));
+  await mkdir(join(input, 'b-now-a-file'));
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'c.jpg'));
+  const gone = join(input, 'a-gone');
+  const nowFile = join(input, 'b-now-a-file');
+  const listing = await withFolderChangedBeforeRead(gone, () => rm(gone, { recursive: true }), () =>
+    withFolderChangedBeforeRead(nowFile, async () => {
+      await rm(nowFile, { recursive: true });
+      await writeFile(nowFile, 'no longer a folder');
+    }, () => listInputFiles([input])),
+  );
+  assert.deepEqual(listing.files, [join(input, 'c.jpg')]);
+  assert.deepEqual(listing.missing, [
+    { path: gone, code: 'NOT_FOUND', message: 'no such folder (removed while being read?)', reason: 'no such folder (removed while being read?)' },
+    { path: nowFile, code: 'ENOTDIR', message: 'not a directory', reason: 'ENOTDIR: not a directory' },
+  ]);
+});
+
+test('a folder without read permission is reported as EACCES (not run as root, which may read anything)', { skip: process.getuid?.() === 0 && 'runs as root' }, async () => {
+  const input = await mkdtemp(join(tmpdir(), 'gradcam-locked-'));
+  await mkdir(join(input, 'locked'));
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'open.jpg'));
+  await chmod(join(input, 'locked'), 0o000);
+  try {
+    const listing = await listInputFiles([input]);
+    assert.deepEqual(listing.files, [join(input, 'open.jpg')]);
+    assert.deepEqual(listing.missing.map((m) => [m.path, m.reason]), [[join(input, 'locked'), 'EACCES: permission denied']]);
+  } finally {
+    await chmod(join(input, 'locked'), 0o755);
+  }
+});
+
+test("an earlier run's output met in a walk (a folder with explanation.json, an *.overlay.jpg) is skipped and counted", async () => {
+  const input = await mkdtemp(join(tmpdir(), 'gradcam-earlier-'));
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'cat.jpg'));
+  for (const stem of ['cat', 'sheep']) {
+    await mkdir(join(input, 'exp1', stem), { recursive: true });
+    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'exp1', stem, 'gradcam-0.overlay.jpg'));
+    await writeFile(join(input, 'exp1', stem, 'explanation.json'), '{}');
+  }
+  await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(input, 'moved.GRADCAM-1.Overlay.JPG'));
+  const listing = await listInputFiles([input]);
+  assert.deepEqual(listing.files, [join(input, 'cat.jpg')]);
+  assert.deepEqual(listing.skipped, { outputFolders: 2, overlays: 1 });
+  const named = await listInputFiles([join(input, 'exp1', 'cat', 'gradcam-0.overlay.jpg')]);
+  assert.deepEqual(named.files, [join(input, 'exp1', 'cat', 'gradcam-0.overlay.jpg')], 'a file named on the command line is taken as it is');
+});
+
+test('.jpe and .jfif files are images; a name that is not UTF-8 is reported as such, not as a broken link', async () => {
+  const input = await mkdtemp(join(tmpdir(), 'gradcam-names-'));
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'a.jfif'));
+  await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(input, 'b.JPE'));
+  await copyFile(join(fixtures, 'people-group.jpg'), Buffer.concat([Buffer.from(`${input}/c-`), Buffer.from([0xff, 0xfe]), Buffer.from('.jpg')]));
+  const listing = await listInputFiles([input]);
+  assert.deepEqual(listing.files, [join(input, 'a.jfif'), join(input, 'b.JPE')]);
+  assert.deepEqual(listing.missing.map((m) => [m.path, m.code, m.reason]), [
+    [join(input, 'c-\ufffd\ufffd.jpg'), 'NAME_NOT_UTF8', 'NAME_NOT_UTF8: its name is not valid UTF-8; rename it to explain it'],
+  ]);
 });

@@ -1,28 +1,55 @@
 import { readdir, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import { extname, join } from 'node:path';
+import { manifestFileName } from '@gradcam/contracts';
 
-export const imageExtensions = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
+export const imageExtensions = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
+
+/** A path named or met in a walk that could not be listed or read. */
+export interface ListingProblem {
+  readonly path: string;
+  /** `NOT_FOUND` (no such path, a link that leads nowhere), `NAME_NOT_UTF8`, or the errno code (`EACCES`, `ELOOP`, …). */
+  readonly code: string;
+  readonly message: string;
+  /** What a line says after the path: the message, with the code before it unless it is `NOT_FOUND`. */
+  readonly reason: string;
+}
 
 export interface InputListing {
   readonly files: string[];
-  /** Paths that do not exist (or links that lead nowhere), with the reason. */
-  readonly missing: { path: string; reason: string }[];
+  /** Paths that do not exist, links that lead nowhere and folders or files that could not be read. */
+  readonly missing: ListingProblem[];
   /** Paths named that are an excluded folder (`explain --out`), left out whole. */
   readonly excluded: string[];
+  /** What a walk left out as an earlier run's output: folders holding a manifest, and overlay files. */
+  readonly skipped: { readonly outputFolders: number; readonly overlays: number };
 }
 
 const isImageName = (name: string) => imageExtensions.has(extname(name).toLowerCase());
+/** `explain` writes `<method>-<class>.overlay.jpg`: an overlay met in a walk is output, not input. */
+const isOverlayName = (name: string) => name.toLowerCase().endsWith('.overlay.jpg');
 /** Device + inode: the same folder or file reached by two paths (a symbolic link) is one. */
 const identity = (info: Stats) => `${info.dev}:${info.ino}`;
 
+function problem(path: string, code: string, message: string): ListingProblem {
+  return { path, code, message, reason: code === 'NOT_FOUND' ? message : `${code}: ${message}` };
+}
+
+/** Node's "EACCES: permission denied, scandir '/a/b'" as code EACCES and message "permission denied" (the path is on the line already). */
+function fileSystemProblem(path: string, error: NodeJS.ErrnoException, notFound: string): ListingProblem {
+  if (error.code === 'ENOENT') return problem(path, 'NOT_FOUND', notFound);
+  const code = typeof error.code === 'string' ? error.code : 'INTERNAL';
+  return problem(path, code, error.message.replace(`${code}: `, '').replace(/, \w+ '.*'$/s, ''));
+}
+
 interface Walk {
   readonly files: string[];
-  readonly missing: { path: string; reason: string }[];
+  readonly missing: ListingProblem[];
   /** Folders walked and files listed, by identity: a link loop ends, a linked image is listed once. */
   readonly seen: Set<string>;
   /** Folders never walked, by identity (the output folder). */
   readonly excluded: Set<string>;
+  readonly skipped: { outputFolders: number; overlays: number };
 }
 
 export interface ListInputOptions {
@@ -33,16 +60,45 @@ export interface ListInputOptions {
   readonly exclude?: readonly string[];
 }
 
+/** Names are read as bytes: a name that is not UTF-8 would come back with U+FFFD in it, a path that does not exist. */
+const isUtf8 = (name: Buffer) => Buffer.from(name.toString('utf8'), 'utf8').equals(name);
+
 async function walk(dir: string, state: Walk): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => a.name.localeCompare(b.name));
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
+  let entries: Dirent<Buffer>[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
+  } catch (error) {
+    // One unreadable folder (no permission, removed meanwhile, an I/O error) is reported like an
+    // unreadable file; the rest is still walked.
+    state.missing.push(fileSystemProblem(dir, error as NodeJS.ErrnoException, 'no such folder (removed while being read?)'));
+    return;
+  }
+  // A folder holding a manifest is an earlier run's output (`explain --out` given another time):
+  // its overlays are not inputs.
+  if (entries.some((entry) => entry.name.toString('utf8') === manifestFileName && !entry.isDirectory())) {
+    state.skipped.outputFolders++;
+    return;
+  }
+  const named = entries.map((entry) => ({ entry, name: entry.name.toString('utf8') }));
+  named.sort((a, b) => a.name.localeCompare(b.name));
+  for (const { entry, name } of named) {
+    const path = join(dir, name);
     if (!entry.isDirectory() && !entry.isFile() && !entry.isSymbolicLink()) continue;
+    if (!isUtf8(entry.name)) {
+      // `path` (a string) would not reach this file; say why it is left out rather than call it missing.
+      if (isImageName(name) || entry.isDirectory()) state.missing.push(problem(path, 'NAME_NOT_UTF8', 'its name is not valid UTF-8; rename it to explain it'));
+      continue;
+    }
+    if (isOverlayName(name) && !entry.isDirectory()) {
+      state.skipped.overlays++;
+      continue;
+    }
     // stat follows symbolic links, to images and to folders alike.
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => error);
     if (info instanceof Error) {
-      if (isImageName(entry.name)) state.missing.push({ path, reason: info.code === 'ENOENT' ? 'broken symbolic link' : info.message });
+      if (isImageName(name) || entry.isDirectory()) {
+        state.missing.push(fileSystemProblem(path, info, entry.isSymbolicLink() ? 'broken symbolic link' : 'no such file or folder (removed while being read?)'));
+      }
       continue;
     }
     if (state.seen.has(identity(info))) continue;
@@ -50,7 +106,7 @@ async function walk(dir: string, state: Walk): Promise<void> {
       if (state.excluded.has(identity(info))) continue;
       state.seen.add(identity(info));
       await walk(path, state);
-    } else if (info.isFile() && isImageName(entry.name)) {
+    } else if (info.isFile() && isImageName(name)) {
       state.seen.add(identity(info));
       state.files.push(path);
     }
@@ -60,10 +116,11 @@ async function walk(dir: string, state: Walk): Promise<void> {
 /**
  * Files named on the command line are taken as they are (a wrong one gets its own error line
  * later); folders are walked recursively for image extensions, in a stable order, following
- * symbolic links (each folder and file once, so a link loop ends).
+ * symbolic links (each folder and file once, so a link loop ends). A walk leaves out earlier
+ * `explain` output: folders holding `explanation.json`, and `*.overlay.jpg` files.
  */
 export async function listInputFiles(paths: readonly string[], options: ListInputOptions = {}): Promise<InputListing> {
-  const state: Walk = { files: [], missing: [], seen: new Set(), excluded: new Set() };
+  const state: Walk = { files: [], missing: [], seen: new Set(), excluded: new Set(), skipped: { outputFolders: 0, overlays: 0 } };
   const excluded: string[] = [];
   // By identity, so a path spelt differently or reached through a link is still the same folder.
   for (const path of options.exclude ?? []) {
@@ -72,7 +129,7 @@ export async function listInputFiles(paths: readonly string[], options: ListInpu
   }
   for (const path of paths) {
     const info = await stat(path).catch((error: NodeJS.ErrnoException) => error);
-    if (info instanceof Error) state.missing.push({ path, reason: info.code === 'ENOENT' ? 'no such file or folder' : info.message });
+    if (info instanceof Error) state.missing.push(fileSystemProblem(path, info, 'no such file or folder'));
     else if (info.isDirectory()) {
       if (state.excluded.has(identity(info))) excluded.push(path);
       if (state.seen.has(identity(info)) || state.excluded.has(identity(info))) continue;
@@ -83,5 +140,5 @@ export async function listInputFiles(paths: readonly string[], options: ListInpu
       state.files.push(path);
     }
   }
-  return { files: state.files, missing: state.missing, excluded };
+  return { files: state.files, missing: state.missing, excluded, skipped: state.skipped };
 }

@@ -101,12 +101,16 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const scoreCamChannels = positiveInt('score-cam-channels', values['score-cam-channels'], 64, true);
   const outDir = values.out ?? 'gradcam-out';
 
-  const { files, missing, excluded } = await listInputFiles(positionals, { exclude: [outDir] });
+  const { files, missing, excluded, skipped } = await listInputFiles(positionals, { exclude: [outDir] });
   for (const m of missing) console.error(`✗ ${m.path}: ${m.reason}`);
   // Its overlays would be explained again on every run: say so, rather than find "no images".
   for (const path of excluded) console.error(`✗ ${path}: skipped: it is the output folder (--out ${outDir}); give another --out, or name its images one by one`);
+  if (skipped.outputFolders + skipped.overlays > 0) {
+    console.error(`skipped earlier output: ${skipped.outputFolders} folder(s) holding explanation.json, ${skipped.overlays} *.overlay.jpg file(s)`);
+  }
   if (files.length === 0) {
-    console.error(`gradcam: no images found in the given paths${excluded.length > 0 ? ' (the output folder is never read as input)' : ''}`);
+    const why = excluded.length > 0 ? ' (the output folder is never read as input)' : skipped.outputFolders + skipped.overlays > 0 ? ' (earlier explain output is never read as input)' : '';
+    console.error(`gradcam: no images found in the given paths${why}`);
     return 1;
   }
 
@@ -140,7 +144,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     },
   });
   progress.clear();
-  const failures = [...missing.map((m) => ({ file: m.path, code: 'NOT_FOUND', message: m.reason })), ...result.failures];
+  const failures = [...missing.map((m) => ({ file: m.path, code: m.code, message: m.message })), ...result.failures];
   const summary = {
     explained: result.written.length,
     failed: failures.length,

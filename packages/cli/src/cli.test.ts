@@ -161,6 +161,42 @@ describe('gradcam errors', () => {
     }
   });
 
+  test('an unexpected error is one line with its code and exit 1, not a stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gradcam-eio-'));
+    try {
+      // An I/O error where no code expects one: stat throws instead of rejecting, for one path.
+      const hook = join(dir, 'stat-eio.mjs');
+      await writeFile(
+        hook,
+        `import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const original = fsp.stat;
+fsp.stat = (path, ...rest) => {
+  if (String(path).endsWith('eio-here')) throw Object.assign(new Error(\`EIO: i/o error, stat '\${path}'\`), { code: 'EIO', errno: -5, syscall: 'stat' });
+  return original(path, ...rest);
+};
+syncBuiltinESMExports();
+`,
+      );
+      const result = spawnSync(process.execPath, ['--import', hook, bin, 'explain', join(dir, 'eio-here')], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(result.status, 1, result.stderr);
+      assert.deepEqual(result.stderr.trim().split('\n'), [`gradcam explain: EIO: i/o error, stat '${join(dir, 'eio-here')}'`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('gradcam with no command prints the usage on stderr (exit 2); --help prints it on stdout (exit 0)', () => {
+    const none = gradcam();
+    assert.equal(none.status, 2);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /^Usage: gradcam <command>/);
+    const help = gradcam('--help');
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /^Usage: gradcam <command>/);
+    assert.equal(help.stderr, '');
+  });
+
   test('unknown model, unknown layer, bad options: one clear line each', () => {
     const image = join(fixtures, 'house-cat-locomotion.jpg');
     const model = gradcam('explain', image, '--model', 'no-such-model');

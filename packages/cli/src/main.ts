@@ -28,12 +28,17 @@ const commands: Record<string, (argv: readonly string[]) => Promise<number>> = {
   'sweep-partials': sweepCommand,
 };
 
-/** Runs one CLI invocation; returns the exit status. Every error becomes one readable line. */
+/** Runs one CLI invocation; returns the exit status. Every error becomes one readable line, `gradcam <command>: <code>: <message>` when nothing more is known. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    // A usage error: scripts that capture stdout get nothing, and the usage shows on the terminal.
+    console.error(usage);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(usage);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = commands[name];
   if (!command) {
@@ -61,6 +66,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`gradcam ${name}: ${error.code}: ${error.message}`);
       return 1;
     }
-    throw error;
+    // Anything else (an I/O error nobody expected, a bug) is still one line, not a stack trace.
+    const message = error instanceof Error ? error.message : String(error);
+    const stable = typeof code === 'string' ? code : 'INTERNAL';
+    console.error(`gradcam ${name}: ${stable}: ${message.startsWith(`${stable}: `) ? message.slice(stable.length + 2) : message}`);
+    return 1;
   }
 }

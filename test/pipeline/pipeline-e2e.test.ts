@@ -10,6 +10,8 @@ import { type TestRedis, type TestS3, freePort, startTestRedis, startTestS3 } fr
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { S3BlobStore, listAll } from '@gradcam/storage';
 import { Redis } from 'ioredis';
+import sharp from 'sharp';
+import { readNpyHeader } from '../support/npy-header.ts';
 import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
 import { inlineRecord, referenceRecord, samplePhotos } from '../support/sample-records.ts';
 import { serviceLineToStderr } from '../support/service-output.ts';
@@ -20,6 +22,7 @@ import { waitFor } from '../support/wait-for.ts';
 const bucket = 'gradcam-e2e';
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const total = 200;
+const photoOf = (i: number) => samplePhotos[i % samplePhotos.length] as (typeof samplePhotos)[number];
 
 let redis: TestRedis;
 let s3: TestS3;
@@ -70,22 +73,27 @@ test(`${total} records end to end: every manifest and artifact in place under th
   const records = Array.from({ length: total }, (_, i) => {
     const id = `e2e-${String(i).padStart(3, '0')}`;
     ids.push(id);
-    const photo = samplePhotos[i % samplePhotos.length] as (typeof samplePhotos)[number];
+    const photo = photoOf(i);
     return i % 2 === 0 ? referenceRecord(id, `s3://${bucket}/uploads/${photo.name}`) : inlineRecord(id, photo);
   });
+  const postedFrom = Date.now();
   for (let start = 0; start < records.length; start += 100) {
     const result = await client.postBatch(records.slice(start, start + 100));
     assert.equal(result.accepted, 100, JSON.stringify(result.results.filter((r) => r.error)));
   }
+  const postedUntil = Date.now();
   const statuses = await client.waitForAll(ids, 540_000);
-  const day = new Date().toISOString().slice(0, 10);
+  const bucketKeys = samplePhotos.map((photo) => `uploads/${photo.name}`);
   for (const [i, id] of ids.entries()) {
     const status = statuses.get(id);
     assert.equal(status?.status, 'done', `${id}: ${JSON.stringify(status?.failure)}`);
-    const folder = `captures/nsfw-mobilenet-v2/nsfwjs-4.4.0/dt=${day}/${id}/`;
+    const prediction = predictionDocumentSchema.parse(JSON.parse((await store.get(`${status.folder}prediction.json`)).toString()));
+    // The day in the key is the record's own (UTC) acceptance day, whenever the test looks.
+    const acceptedAt = new Date(prediction.acceptedAt);
+    assert.ok(acceptedAt.getTime() >= postedFrom && acceptedAt.getTime() <= postedUntil, `${id} accepted at ${prediction.acceptedAt}, while it was posted`);
+    const folder = `captures/nsfw-mobilenet-v2/nsfwjs-4.4.0/dt=${acceptedAt.toISOString().slice(0, 10)}/${id}/`;
     assert.equal(status.folder, folder);
     const manifest = explanationManifestSchema.parse(JSON.parse((await store.get(`${folder}explanation.json`)).toString()));
-    const prediction = predictionDocumentSchema.parse(JSON.parse((await store.get(`${folder}prediction.json`)).toString()));
     assert.equal(manifest.inferenceId, id);
     assert.equal(prediction.inferenceId, id);
     const [entry] = manifest.explanations;
@@ -93,31 +101,83 @@ test(`${total} records end to end: every manifest and artifact in place under th
     assert.equal(entry.classIndex, manifest.prediction.classIndex, 'the predicted class is explained by default');
     const expected = ['explanation.json', 'prediction.json', `gradcam-${entry.classIndex}.npy`, `gradcam-${entry.classIndex}.overlay.jpg`];
     if (i % 2 === 1) expected.push('input.jpg');
-    assert.deepEqual((await listAll(store, folder)).map((key) => key.slice(folder.length)).sort(), expected.sort());
+    expected.sort();
+    assert.deepEqual((await listAll(store, folder)).map((key) => key.slice(folder.length)).sort(), expected);
+    bucketKeys.push(...expected.map((file) => `${folder}${file}`));
+    const stored = new Map<string, Buffer>();
     for (const artifact of [entry.rawMap, entry.overlay]) {
       const body = await store.get(`${folder}${artifact.path}`);
       assert.equal(body.byteLength, artifact.bytes);
       assert.equal(sha256(body), artifact.sha256, `${folder}${artifact.path} matches its manifest hash`);
+      stored.set(artifact.path, body);
     }
-    const photo = samplePhotos[i % samplePhotos.length] as (typeof samplePhotos)[number];
+    const photo = photoOf(i);
     assert.equal(manifest.input.sha256, sha256(photo.bytes), 'the manifest names the exact input bytes');
-    const overlayUrl = status.urls?.[entry.overlay.path];
-    if (i < 4 && overlayUrl) assert.equal(sha256(Buffer.from(await (await fetch(overlayUrl)).arrayBuffer())), entry.overlay.sha256, 'presigned URL serves the overlay');
+    if (i % 2 === 1) assert.ok((await store.get(`${folder}input.jpg`)).equals(photo.bytes), `${id}: the stored input is the photo sent inline`);
+
+    // The raw map: float32 .npy, C order, at the target layer's resolution as the manifest states it.
+    const npy = stored.get(entry.rawMap.path) as Buffer;
+    const header = readNpyHeader(npy);
+    const [layerHeight, layerWidth] = manifest.model.targetShape;
+    assert.deepEqual([header.descr, header.fortranOrder, header.shape], ['<f4', false, [layerHeight, layerWidth]], `${id}: .npy header`);
+    assert.deepEqual([entry.map.height, entry.map.width], [layerHeight, layerWidth]);
+    assert.equal(npy.byteLength, header.dataOffset + 4 * layerHeight * layerWidth, `${id}: .npy holds exactly the map`);
+    // The overlay: a JPEG that decodes, of the size the manifest gives it.
+    const overlay = await sharp(stored.get(entry.overlay.path) as Buffer).raw().toBuffer({ resolveWithObject: true });
+    assert.ok(entry.overlay.width !== undefined && entry.overlay.height !== undefined, `${id}: the manifest gives the overlay's size`);
+    assert.deepEqual([overlay.info.width, overlay.info.height], [entry.overlay.width, entry.overlay.height], `${id}: overlay size`);
+    assert.equal((await sharp(stored.get(entry.overlay.path) as Buffer).metadata()).format, 'jpeg');
+
+    // A presigned URL for every file in the folder; the first records' are fetched and must serve the stored bytes.
+    assert.ok(status.urls, `${id}: a done status carries presigned URLs`);
+    assert.deepEqual(Object.keys(status.urls).sort(), expected, `${id}: one URL per file in the folder`);
+    if (i < 4) {
+      for (const [path, url] of Object.entries(status.urls)) {
+        const response = await fetch(url);
+        assert.equal(response.status, 200, `${id}: ${path} by its presigned URL`);
+        assert.ok(Buffer.from(await response.arrayBuffer()).equals(await store.get(`${folder}${path}`)), `${id}: the presigned URL serves ${path}`);
+      }
+    }
   }
+  // Nothing else was written: the caller's uploads and the 200 folders are the whole bucket.
+  assert.deepEqual((await listAll(store, '')).sort(), bucketKeys.sort());
 });
 
-test('a resubmitted id makes no second job and rewrites nothing', async () => {
+test('a resubmitted id makes no second job and rewrites nothing', { timeout: 60_000 }, async () => {
   const resubmitted = ids.slice(0, 10);
   const before = await Promise.all(resubmitted.map((id) => client.status(id)));
+  const folderBytes = async (folder: string) => {
+    const keys = (await listAll(store, folder)).sort();
+    return Promise.all(keys.map(async (key) => [key, sha256(await store.get(key))] as const));
+  };
+  const storedBefore = await Promise.all(before.map((status) => folderBytes(status.folder)));
   // Resubmitted with the second of the configured tokens: the stack passes ingest all of them.
   const second = new IngestClient({ baseUrl: stack.ingestUrl, token: 'e2e-second-token-0123456789' });
   const again = await second.postBatch(resubmitted.map((id) => inlineRecord(id, samplePhotos[0] as (typeof samplePhotos)[number])));
   assert.equal(again.accepted, 10);
   assert.ok(again.results.every((r) => r.duplicate === true && r.status === 'queued'));
+
+  // Ingest's word is not enough: the queue itself, once nothing is waiting or running, holds the
+  // 200 jobs and no other.
+  const connection = createProducerConnection(redis.url, { onError: () => undefined });
+  const queue = createExplainQueue({ connection, prefix: 'e2e', onError: () => undefined });
+  try {
+    const counts = await waitFor('the queue to be quiet', async () => {
+      const all = await queue.getJobCounts();
+      return Object.entries(all).every(([state, n]) => n === 0 || state === 'completed' || state === 'failed') ? all : undefined;
+    }, 30_000);
+    assert.deepEqual(Object.entries(counts).filter(([, n]) => n > 0), [['completed', total]], 'no job but the 200');
+    const jobs = await queue.getJobs(['completed', 'failed', 'active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
+    assert.deepEqual(jobs.map((job) => job.id).sort(), [...ids].sort(), 'the queue holds exactly the 200 ids');
+  } finally {
+    await queue.close();
+    await closeConnection(connection);
+  }
   for (const [i, id] of resubmitted.entries()) {
     const status = await client.status(id);
     assert.equal(status.status, 'done');
     assert.deepEqual(status.manifest, before[i]?.manifest, 'same manifest: no second explanation');
+    assert.deepEqual(await folderBytes(status.folder), storedBefore[i], `${id}: every file (prediction.json, input, artifacts, manifest) byte for byte as before`);
     assert.equal(await store.exists(`${status.folder}input.jpg`), i % 2 === 1, 'no inline image written for a by-reference record');
   }
   const metrics = await (await fetch(`${stack.exporterUrl}/metrics`)).text();

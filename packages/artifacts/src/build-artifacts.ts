@@ -102,7 +102,8 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     schemaVersion: manifestSchemaVersion,
     ...(input.inferenceId === undefined ? {} : { inferenceId: input.inferenceId }),
     createdAt: (input.now ?? new Date()).toISOString(),
-    input: { source: input.source, sha256: sha256(input.bytes), bytes: input.bytes.byteLength, format: image.format, width: image.width, height: image.height },
+    // The input's own size, also when it was decoded scaled down.
+    input: { source: input.source, sha256: sha256(input.bytes), bytes: input.bytes.byteLength, format: image.format, ...(image.fullSize ?? { width: image.width, height: image.height }) },
     model: modelInfo,
     engine,
     preprocessing: descriptor.preprocessing,

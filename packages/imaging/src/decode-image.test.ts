@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
-import { decodeImage, readImageHeader } from './decode-image.ts';
+import { decodeImage, decodedPixels, decodeSideFor, readImageHeader } from './decode-image.ts';
 import type { DecodedImage } from './decode-image.ts';
 import { defaultImageLimits } from './image-limits.ts';
 import { ImagingError } from './imaging-error.ts';
@@ -279,4 +279,58 @@ test('image over maxPixels → IMAGE_TOO_MANY_PIXELS', async () => {
   const bytes = readFixture('people-group.jpg'); // 640×427 = 273 280 pixels
   await rejectsWith(bytes, 'IMAGE_TOO_MANY_PIXELS', { maxInputBytes: defaultImageLimits.maxInputBytes, maxPixels: 273_279 });
   await decodeImage(bytes, { maxInputBytes: defaultImageLimits.maxInputBytes, maxPixels: 273_280 });
+});
+
+/** Mean absolute difference per channel value of two images of one size. */
+function meanDifference(a: DecodedImage, b: DecodedImage): number {
+  assert.deepEqual([a.width, a.height], [b.width, b.height]);
+  let sum = 0;
+  for (let i = 0; i < a.data.length; i++) sum += Math.abs((a.data[i] as number) - (b.data[i] as number));
+  return sum / a.data.length;
+}
+
+test('maxSide decodes a large photo scaled down to fit, recording its own size; the pixels match the full decode scaled down', async () => {
+  const photo = readFixture(samplePhotoNames()[0] as string);
+  const large = await sharp(photo).resize(2400, 1600, { fit: 'fill' }).jpeg({ quality: 92 }).toBuffer();
+  const image = await decodeImage(large, defaultImageLimits, undefined, { maxSide: 600 });
+  assert.deepEqual([image.width, image.height, image.fullSize], [600, 400, { width: 2400, height: 1600 }]);
+  assertRgb(image);
+  // What the overlay used to be drawn on: the full decode, scaled down with the same kernel.
+  const full = await decodeImage(large);
+  assert.equal(full.fullSize, undefined);
+  const reference = await sharp(full.data, rawInput(full)).resize(600, 400, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
+  const difference = meanDifference(image, { ...full, data: reference, width: 600, height: 400 });
+  assert.ok(difference < 2, `mean difference ${difference.toFixed(2)} of 255`);
+});
+
+test('maxSide: an image within it, and maxSide 0, decode at full size without fullSize', async () => {
+  const photo = readFixture(samplePhotoNames()[0] as string);
+  const full = await decodeImage(photo);
+  for (const maxSide of [0, Math.max(full.width, full.height)]) {
+    const image = await decodeImage(photo, defaultImageLimits, undefined, { maxSide });
+    assert.deepEqual([image.width, image.height, image.fullSize], [full.width, full.height, undefined], `maxSide ${maxSide}`);
+  }
+  await assert.rejects(decodeImage(photo, defaultImageLimits, undefined, { maxSide: -1 }), RangeError);
+});
+
+test('maxSide with EXIF orientation 6: the box fits the upright image, fullSize is the upright size', async () => {
+  const image = await decodeImage(await jpegWithOrientation6(), defaultImageLimits, undefined, { maxSide: 30 });
+  assert.deepEqual([image.width, image.height, image.fullSize], [20, 30, { width: 40, height: 60 }]);
+  assertClose(pixelAt(image, 17, 2), [255, 0, 0], 60, 'top-right corner holds the red block');
+});
+
+test('decodedPixels is what decodeImage makes, for budgeting before decoding', async () => {
+  const photo = readFixture(samplePhotoNames()[0] as string);
+  const large = await sharp(photo).resize(2401, 1603, { fit: 'fill' }).jpeg().toBuffer();
+  const header = await readImageHeader(large);
+  for (const maxSide of [0, 600, 999, 2401, 4000]) {
+    const image = await decodeImage(large, defaultImageLimits, header, { maxSide });
+    assert.equal(decodedPixels(header, maxSide), image.width * image.height, `maxSide ${maxSide}`);
+  }
+});
+
+test('decodeSideFor: the overlay side, never below four model inputs; 0 stays full size', () => {
+  assert.equal(decodeSideFor(2048, { width: 224, height: 224 }), 2048);
+  assert.equal(decodeSideFor(256, { width: 299, height: 299 }), 1196);
+  assert.equal(decodeSideFor(0, { width: 224, height: 224 }), 0);
 });

@@ -24,6 +24,29 @@ export interface DecodedImage {
   width: number;
   height: number;
   format: ImageFormat;
+  /** The image's own size, upright, when it was decoded scaled down (see DecodeOptions.maxSide). */
+  fullSize?: { width: number; height: number };
+}
+
+export interface DecodeOptions {
+  /**
+   * Longest side to decode to; 0 or absent: full size. A larger image comes out scaled down to fit
+   * (aspect kept, Lanczos-3 like overlayBase) with `fullSize` set. JPEG and WebP then decode at a
+   * reduced scale in the codec itself ("shrink-on-load"): a 12-megapixel photo decoded to 2048 px
+   * costs about half the CPU of a full decode, and the separate downscale of its overlay goes away.
+   * See decodeSideFor for the side a caller should ask for.
+   */
+  maxSide?: number;
+}
+
+/**
+ * The side to decode to (DecodeOptions.maxSide) for overlays of at most `overlayMaxSide` pixels
+ * (0: full size) and a model input of `modelInput`: the overlay's side, but never below four times
+ * the model input's longest side, so that the model input is still resized down from ample pixels.
+ */
+export function decodeSideFor(overlayMaxSide: number, modelInput: { readonly width: number; readonly height: number }): number {
+  if (overlayMaxSide === 0) return 0;
+  return Math.max(overlayMaxSide, 4 * Math.max(modelInput.width, modelInput.height));
 }
 
 /** Guards the entry points that take a DecodedImage built elsewhere (e.g. rebuilt from storage). */
@@ -107,13 +130,29 @@ export async function readImageHeader(bytes: Uint8Array, limits: ImageLimits = d
   return { format, width: metadata.width, height: metadata.height, pixels, metadata };
 }
 
+/** The pixels decodeImage makes of an image with this header when asked for at most `maxSide` (0: full size). */
+export function decodedPixels(header: ImageHeader, maxSide = 0): number {
+  const [width, height] = [header.width, header.metadata.pageHeight ?? header.height];
+  const longest = Math.max(width, height);
+  if (maxSide === 0 || longest <= maxSide) return header.pixels;
+  // Each side rounded, as sharp's resize to fit does.
+  const side = (length: number) => Math.max(1, Math.round((length * maxSide) / longest));
+  return side(width) * side(height);
+}
+
 /**
  * Decodes untrusted image bytes, refusing oversize input and decompression bombs before any
  * pixel is decoded. Pass the `header` readImageHeader returned for these bytes to skip reading it
  * again. Throws only `ImagingError`.
  */
-export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = defaultImageLimits, header?: ImageHeader): Promise<DecodedImage> {
-  const { format, metadata } = header ?? (await readImageHeader(bytes, limits));
+export async function decodeImage(
+  bytes: Uint8Array,
+  limits: ImageLimits = defaultImageLimits,
+  header?: ImageHeader,
+  { maxSide = 0 }: DecodeOptions = {},
+): Promise<DecodedImage> {
+  if (!(Number.isInteger(maxSide) && maxSide >= 0)) throw new RangeError(`maxSide must be a whole number ≥ 0, got ${maxSide}`);
+  const { format, metadata, width, height } = header ?? (await readImageHeader(bytes, limits));
   const options: SharpOptions = {
     // 'error' rejects truncated files and damage the decoder notices (sharp's 'none' would hand
     // back a half-grey image and we would explain garbage) but tolerates libjpeg *warnings* such
@@ -126,9 +165,16 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = defau
     autoOrient: true,
   };
   try {
+    const pageHeight = metadata.pageHeight ?? height;
+    // EXIF orientations 5–8 turn the image a quarter: the displayed width is the stored height.
+    const fullSize = (metadata.orientation ?? 1) >= 5 ? { width: pageHeight, height: width } : { width, height: pageHeight };
+    const scaled = maxSide > 0 && Math.max(fullSize.width, fullSize.height) > maxSide;
+    let pipeline = sharp(bytes, options);
+    // A square box fits either orientation, and sharp orients before it resizes.
+    if (scaled) pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', kernel: 'lanczos3' });
     // flatten is a no-op without alpha; applied unconditionally because the header's hasAlpha
     // is not reliable for every palette/transparency variant.
-    const { data, info } = await sharp(bytes, options)
+    const { data, info } = await pipeline
       .flatten({ background: WHITE })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
@@ -139,7 +185,7 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = defau
         `${FORMAT_NAMES[format]} image decoded to ${info.channels} channels instead of RGB; convert it to 8-bit sRGB`,
       );
     }
-    return { data, width: info.width, height: info.height, format };
+    return { data, width: info.width, height: info.height, format, ...(scaled ? { fullSize } : {}) };
   } catch (error) {
     throw wrapDecodeError(error, format, metadata);
   }

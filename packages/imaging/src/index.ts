@@ -1,7 +1,7 @@
 export { colormapLut, colormapNames } from './colormap.ts';
 export type { ColormapName } from './colormap.ts';
-export { decodeImage, readImageHeader } from './decode-image.ts';
-export type { DecodedImage, ImageFormat, ImageHeader } from './decode-image.ts';
+export { decodeImage, decodedPixels, decodeSideFor, readImageHeader } from './decode-image.ts';
+export type { DecodedImage, DecodeOptions, ImageFormat, ImageHeader } from './decode-image.ts';
 export { computeFitGeometry } from './fit-geometry.ts';
 export type { FitGeometry, FitSpec } from './fit-geometry.ts';
 export { defaultImageLimits } from './image-limits.ts';

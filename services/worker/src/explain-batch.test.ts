@@ -225,3 +225,16 @@ test('of two runs of one job at once (a stalled job taken over), the first to cl
     await server.stop();
   }
 });
+
+test('a photo larger than the overlay is decoded at the overlay size: the pixel budget counts those pixels, the manifest records its own size', { timeout: 120_000 }, async () => {
+  const sharp = (await import('sharp')).default;
+  const large = await sharp(await readFile(join(fixtures, photos[0] as string))).resize(2400, 1600, { fit: 'fill' }).jpeg().toBuffer();
+  await context.store.put('inputs/large.jpg', large, { contentType: 'image/jpeg' });
+  const jobs = [0, 1].map((i) => ({ ...job('large.jpg', 40 + i), image: { key: 'inputs/large.jpg' } }));
+  // 900 px on the long side (four model inputs of 224 would be 896): 900 × 600 each, both in one round.
+  const report = await explainBatch({ ...context, overlayMaxSide: 900, maxBatchPixels: 2 * 900 * 600 }, jobs);
+  assert.deepEqual(report.engineCalls, [2], 'one engine call: decoded, the two fit the budget together');
+  const manifest = explanationManifestSchema.parse(JSON.parse((await context.store.get(`${jobs[0]?.folder}${manifestFileName}`)).toString('utf8')));
+  assert.deepEqual([manifest.input.width, manifest.input.height], [2400, 1600]);
+  assert.deepEqual([manifest.explanations[0]?.overlay.width, manifest.explanations[0]?.overlay.height], [900, 600]);
+});

@@ -11,7 +11,7 @@ import {
   parseS3Uri,
 } from '@gradcam/contracts';
 import type { Explainer, TargetSpec } from '@gradcam/engine';
-import { type DecodedImage, type ImageHeader, type RenderOverlay, decodeImage, defaultImageLimits, readImageHeader, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, type ImageHeader, type RenderOverlay, decodeImage, decodedPixels, decodeSideFor, defaultImageLimits, readImageHeader, toModelInput } from '@gradcam/imaging';
 import { DeferJobError } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import type { AcceptedIds } from './accepted-ids.ts';
@@ -127,7 +127,8 @@ export async function explainBatch(context: BatchContext, jobs: readonly Explain
   const fetchStarted = performance.now();
   const fetched = await fetchImages(context, jobs, reruns, outcomes, finished);
   totals.decode += (performance.now() - fetchStarted) / 1000;
-  for (const round of pixelRounds(fetched, (f) => f.header.pixels, context.maxBatchPixels)) await explainRound(context, round, outcomes, totals, finished);
+  const decodedSize = (f: Fetched) => decodedPixels(f.header, decodeSide(context, f.job));
+  for (const round of pixelRounds(fetched, decodedSize, context.maxBatchPixels)) await explainRound(context, round, outcomes, totals, finished);
 
   const stageSeconds = { decode: totals.decode, engine: totals.engine, render: totals.render, upload: totals.upload };
   // The batch's figures go on every job's result: its stage times and CPU cover every engine call
@@ -278,6 +279,12 @@ async function notServedHere(context: BatchContext, job: ExplainJob, servedVersi
   return new JobFailure(code, `job wants ${wanted}; ${here}, and no live worker serves it`, true);
 }
 
+/** The model a fetched job runs on: fetchImages let through only jobs for served models. */
+const servedModel = (context: BatchContext, job: ExplainJob) => (context.models.get(job.model.name) as { explainer: Explainer }).explainer.model;
+
+/** Decoded straight to the overlay's size: a large photo's full decode would only be scaled down for it. */
+const decodeSide = (context: BatchContext, job: ExplainJob) => decodeSideFor(context.overlayMaxSide, servedModel(context, job).descriptor.preprocessing);
+
 /** Consecutive runs of images whose decoded pixels add up to at most `budget` (one image always fits). */
 export function pixelRounds<T>(items: readonly T[], pixelsOf: (item: T) => number, budget: number): T[][] {
   const rounds: T[][] = [];
@@ -306,9 +313,8 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
     await Promise.all(
       round.map(async ({ at, job, bytes, header }): Promise<Decoded | undefined> => {
         try {
-          const image = await decodeImage(bytes, defaultImageLimits, header);
-          const { explainer } = models.get(job.model.name) as { explainer: Explainer };
-          return { at, job, bytes, image, input: await toModelInput(image, explainer.model.descriptor.preprocessing) };
+          const image = await decodeImage(bytes, defaultImageLimits, header, { maxSide: decodeSide(context, job) });
+          return { at, job, bytes, image, input: await toModelInput(image, servedModel(context, job).descriptor.preprocessing) };
         } catch (error) {
           outcomes[at] = toJobFailure(error, 'decoding the image');
           return undefined;

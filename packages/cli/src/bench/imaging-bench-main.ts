@@ -1,15 +1,17 @@
 /**
  * `npm run bench:imaging [-- options]`: CPU per image of the worker's imaging steps on the
- * fixture photos, one step at a time on this thread: the header read, decode, the model input,
- * the overlay's base (the image scaled down to the overlay size limit, once per image) and one
+ * fixture photos, one step at a time on this thread: the header read, decode (to the overlay's
+ * size, as the worker does), the model input, the overlay's base (the image scaled down to the
+ * overlay size limit, once per image, when the decode did not already) and one
  * overlay (blend + JPEG encode). The pipeline's CPU budget is engine + these + queue and storage;
  * this part of it is measured alone, away from the engine and the other processes.
  */
 import sharp from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { PreprocessingSpec } from '@gradcam/contracts';
 import { builtinModels } from '@gradcam/engine';
-import { type DecodedImage, decodeImage, defaultImageLimits, defaultOverlayMaxSide, overlayBase, readImageHeader, renderOverlay, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, type ImageHeader, decodeImage, decodeSideFor, defaultImageLimits, defaultOverlayMaxSide, overlayBase, readImageHeader, renderOverlay, toModelInput } from '@gradcam/imaging';
 import { BenchArgsError, benchArgsOrExit, parsePositive } from './bench-args.ts';
 import { environmentLine, environmentRow, jsonLine } from './bench-report.ts';
 import { fixtureImagesDir, fixturePhotos } from './fixture-batch.ts';
@@ -18,8 +20,9 @@ import { median } from './sample-statistics.ts';
 const usage = `Usage: npm run bench:imaging -- [options]
 
 CPU per image of header, decode, model input, overlay base and one overlay on the fixture photos, one step at
-a time on one thread. Decode reuses the header read, and every overlay of an image is drawn on one base, as
-the worker does, so the steps add up to the "all" row for an image with one overlay (sharp's own threads
+a time on one thread. Decode reuses the header read and, like the worker, decodes a photo larger than the
+overlay straight to the overlay's size (then the overlay base costs nothing); every overlay of an image is
+drawn on one base, as the worker does, so the steps add up to the "all" row for an image with one overlay (sharp's own threads
 included: process CPU is counted). Each repeat times every photo --rounds times per step; the table gives the
 median repeat and the range.
 
@@ -62,6 +65,8 @@ function parse(argv: readonly string[]): Args | undefined {
   return { megapixels, overlayMaxSide, rounds: whole('rounds', values.rounds, 30), repeats: whole('repeats', values.repeats, 5), json: values.json };
 }
 
+const pixelsOf = ({ width, height }: { width: number; height: number }): number => width * height;
+
 const cpuMs = (): number => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
@@ -82,24 +87,27 @@ async function main(): Promise<number> {
   // The worker reads each header first (to budget a batch's decoded pixels) and hands it to the
   // decode, so decode here reuses it too: the steps add up to what the worker spends, header once.
   const headers = await Promise.all(files.map((bytes) => readImageHeader(bytes)));
-  const images: DecodedImage[] = await Promise.all(files.map((bytes, i) => decodeImage(bytes, defaultImageLimits, headers[i])));
+  // As the worker does: decoded straight to the overlay's size when the photo is larger.
+  const decode = (i: number) => decodeImage(files[i] as Buffer, defaultImageLimits, headers[i], { maxSide: decodeSideFor(args.overlayMaxSide, spec) });
+  const images: DecodedImage[] = await Promise.all(files.map((_, i) => decode(i)));
   const bases = await Promise.all(images.map((image) => overlayBase(image, args.overlayMaxSide)));
   // A 7×7 map, MobileNetV2's last feature map at 224 px, with a gradient so every colour is used.
   const map = Float32Array.from({ length: 49 }, (_, i) => ((i % 7) + Math.floor(i / 7)) / 12);
   const steps: Record<string, (i: number) => Promise<unknown>> = {
     header: (i) => readImageHeader(files[i] as Buffer),
-    decode: (i) => decodeImage(files[i] as Buffer, defaultImageLimits, headers[i]),
+    decode,
     'model input': (i) => toModelInput(images[i] as DecodedImage, spec),
     'overlay base': (i) => overlayBase(images[i] as DecodedImage, args.overlayMaxSide),
     overlay: (i) => renderOverlay(bases[i] as DecodedImage, map, 7, 7, spec),
   };
-  const pixels = images.reduce((sum, image) => sum + image.width * image.height, 0) / images.length;
-  const overlayPixels = bases.reduce((sum, image) => sum + image.width * image.height, 0) / bases.length;
+  const pixels = images.reduce((sum, image) => sum + pixelsOf(image.fullSize ?? image), 0) / images.length;
+  const decodedPixels = images.reduce((sum, image) => sum + pixelsOf(image), 0) / images.length;
+  const overlayPixels = bases.reduce((sum, image) => sum + pixelsOf(image), 0) / bases.length;
   if (args.json) {
-    const input = { kind: 'imaging-input', photos: images.length, megapixels: pixels / 1e6, overlayMegapixels: overlayPixels / 1e6, overlayMaxSide: args.overlayMaxSide };
+    const input = { kind: 'imaging-input', photos: images.length, megapixels: pixels / 1e6, decodedMegapixels: decodedPixels / 1e6, overlayMegapixels: overlayPixels / 1e6, overlayMaxSide: args.overlayMaxSide };
     out(jsonLine(input));
   } else {
-    out(`${images.length} fixture photos, ${(pixels / 1e6).toFixed(2)} megapixels on average${args.megapixels === undefined ? '' : ' (scaled)'}, overlays ${(overlayPixels / 1e6).toFixed(2)} (longest side at most ${args.overlayMaxSide || 'full size'}); model input ${spec.width}×${spec.height} (${model.descriptor.name}); ${args.repeats} repeats of ${args.rounds} rounds`);
+    out(`${images.length} fixture photos, ${(pixels / 1e6).toFixed(2)} megapixels on average${args.megapixels === undefined ? '' : ' (scaled)'}, decoded to ${(decodedPixels / 1e6).toFixed(2)}, overlays ${(overlayPixels / 1e6).toFixed(2)} (longest side at most ${args.overlayMaxSide || 'full size'}); model input ${spec.width}×${spec.height} (${model.descriptor.name}); ${args.repeats} repeats of ${args.rounds} rounds`);
     out(`${'step'.padEnd(12)}  ${'CPU ms/image'.padStart(12)}  ${'range'.padStart(13)}  ${'wall ms/image'.padStart(13)}`);
   }
   let total = 0;
@@ -120,7 +128,33 @@ async function main(): Promise<number> {
   }
   const all = { kind: 'imaging-total', cpuMsPerImage: total };
   out(args.json ? jsonLine(all) : `${'all'.padEnd(12)}  ${total.toFixed(2).padStart(12)}`);
+  const scaled = images.flatMap((image, i) => (image.fullSize === undefined ? [] : [i]));
+  if (scaled.length > 0) {
+    const { mean, max } = await inputDifference(scaled.map((i) => files[i] as Buffer), scaled.map((i) => headers[i] as ImageHeader), decodeSideFor(args.overlayMaxSide, spec), spec);
+    const row = { kind: 'imaging-input-difference', photos: scaled.length, meanLevels: mean, maxLevels: max };
+    out(args.json ? jsonLine(row) : `model input made from the scaled decode of ${scaled.length} photos: ${mean.toFixed(2)} 8-bit levels from the full decode's on average, ${max.toFixed(0)} at most`);
+  }
   return 0;
+}
+
+/**
+ * How far the model input made from a decode scaled to the overlay size lies from the one made
+ * from the full decode, in 8-bit levels of the input image (value differences × std ÷ scale).
+ */
+async function inputDifference(files: readonly Buffer[], headers: readonly ImageHeader[], maxSide: number, spec: PreprocessingSpec): Promise<{ mean: number; max: number }> {
+  let [sum, count, max] = [0, 0, 0];
+  for (const [n, bytes] of files.entries()) {
+    const header = headers[n];
+    const full = await toModelInput(await decodeImage(bytes, defaultImageLimits, header), spec);
+    const scaled = await toModelInput(await decodeImage(bytes, defaultImageLimits, header, { maxSide }), spec);
+    for (let i = 0; i < full.length; i++) {
+      const levels = (Math.abs((full[i] as number) - (scaled[i] as number)) * (spec.std[i % 3] ?? 1)) / spec.scale;
+      sum += levels;
+      count += 1;
+      max = Math.max(max, levels);
+    }
+  }
+  return { mean: sum / count, max };
 }
 
 /** The photo resized to about `megapixels`, aspect kept, as a quality-90 JPEG (what a camera or an app uploads). */

@@ -25,11 +25,20 @@ export async function startPrometheus(targets: Record<string, string>): Promise<
     [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
     { stdio: 'ignore' },
   );
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  // Why it cannot be ready: the binary is missing, or it exited (a bad config, the port taken).
+  let failure: string | undefined;
+  child.once('error', (error) => (failure ??= `could not start prometheus (apt-get install -y prometheus): ${error.message}`));
+  child.once('exit', (code, signal) => (failure ??= `prometheus exited (${signal ?? `code ${code}`}) before it was ready`));
   const url = `http://127.0.0.1:${port}`;
-  const ready = waitFor('Prometheus to be ready', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 30_000);
-  const first = await Promise.race([ready, spawnError]);
-  if (first instanceof Error) throw new Error(`could not start prometheus (apt-get install -y prometheus): ${first.message}`);
+  try {
+    await waitFor('Prometheus to be ready', async () => (failure !== undefined || (await fetch(`${url}/-/ready`)).ok ? true : undefined), 30_000);
+    if (failure !== undefined) throw new Error(failure);
+  } catch (error) {
+    // Not ready in time, or gone: leave no process and no temporary directory behind.
+    await stopChild(child);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url,
     async query(expression) {
@@ -38,12 +47,18 @@ export async function startPrometheus(targets: Record<string, string>): Promise<
       return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
     },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone (at once if it never started). */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }

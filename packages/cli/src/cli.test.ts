@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explanationManifestSchema } from '@gradcam/contracts';
@@ -151,7 +152,8 @@ describe('gradcam errors', () => {
   test('a file system error on one file names its code once', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gradcam-enotdir-'));
     try {
-      await writeFile(join(dir, 'out'), 'a file where the output folder should be');
+      await mkdir(join(dir, 'out'));
+      await writeFile(join(dir, 'out', 'house-cat-locomotion'), 'a file where the image folder should be');
       const run = gradcam('explain', join(fixtures, 'house-cat-locomotion.jpg'), '--out', join(dir, 'out'));
       assert.equal(run.status, 1, run.stderr);
       assert.match(run.stderr, /house-cat-locomotion\.jpg: ENOTDIR: not a directory/);
@@ -195,6 +197,31 @@ syncBuiltinESMExports();
     assert.equal(help.status, 0);
     assert.match(help.stdout, /^Usage: gradcam <command>/);
     assert.equal(help.stderr, '');
+  });
+
+  test('an --out that cannot be a folder is one line before the model loads: a file (exit 2), /proc/nope (exit 1, no endless mkdir), "" (exit 2)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gradcam-badout-'));
+    try {
+      await writeFile(join(dir, 'afile'), 'a file');
+      const image = join(fixtures, 'house-cat-locomotion.jpg');
+      const cases: [string, number, string][] = [
+        [join(dir, 'afile'), 2, `gradcam explain: --out ${join(dir, 'afile')}: it is a file, not a folder (see gradcam explain --help)`],
+        [join(dir, 'afile', 'sub'), 2, `gradcam explain: --out ${join(dir, 'afile', 'sub')}: a part of the path is a file, not a folder (see gradcam explain --help)`],
+        ['', 2, 'gradcam explain: --out must name a folder, got "" (see gradcam explain --help)'],
+      ];
+      if (existsSync('/proc/self')) cases.push(['/proc/nope', 1, 'gradcam explain: cannot create the output folder /proc/nope: ENOENT: no such file or directory']);
+      for (const [out, status, line] of cases) {
+        const result = spawnSync(process.execPath, [bin, 'explain', image, '--out', out], { encoding: 'utf8', timeout: 30_000 });
+        assert.equal(result.status, status, `--out "${out}": ${result.stderr}`);
+        assert.deepEqual(result.stderr.trim().split('\n'), [line], 'one line, and no model line before it');
+      }
+      const nested = join(dir, 'new', 'deeper', 'out');
+      const made = gradcam('explain', image, '--out', nested);
+      assert.equal(made.status, 0, made.stderr);
+      assert.deepEqual(await readdir(nested), ['house-cat-locomotion']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('unknown model, unknown layer, bad options: one clear line each', () => {

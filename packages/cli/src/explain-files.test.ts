@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -106,6 +107,28 @@ syncBuiltinESMExports();
     const third = gradcam(['explain', image, '--out', out]);
     assert.equal(third.status, 0, third.stderr);
     assert.deepEqual(await assertCompleteFolders(out), new Map([['cat', image]]));
+  });
+
+  test('a full disk (ENOSPC) stops the run with exit 1 and leaves no partial file of the image it failed on', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async () => {
+    const root = await mkdtemp(join(tmpdir(), 'gradcam-full-'));
+    await mkdir(join(root, 'in'));
+    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', 'a.jpg'));
+    await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(root, 'in', 'b.jpg'));
+    await copyFile(join(fixtures, 'people-group.jpg'), join(root, 'in', 'c.jpg'));
+    // b's overlay lands on /dev/full, where every write fails with a real ENOSPC, after its .npy was written whole.
+    const out = join(root, 'out');
+    await mkdir(join(out, 'b'), { recursive: true });
+    await symlink('/dev/full', join(out, 'b', 'gradcam-0.overlay.jpg'));
+    const run = gradcam(['explain', join(root, 'in'), '--class', '0', '--batch', '1', '--out', out, '--json']);
+    assert.equal(run.status, 1, run.stderr);
+    const summary = JSON.parse(run.stdout) as { explained: number; failed: number; stopped: unknown };
+    assert.deepEqual([summary.explained, summary.failed], [1, 1], run.stdout);
+    assert.deepEqual(summary.stopped, { code: 'ENOSPC', message: 'no space left on device, write', notWritten: 1 });
+    assert.match(run.stderr, /b\.jpg: ENOSPC: no space left on device/);
+    assert.match(run.stderr, /stopped: the output folder takes no more \(ENOSPC: .*\); 1 image\(s\) not written/);
+    assert.deepEqual(await readdir(join(out, 'b')), [], 'neither the whole .npy nor the link that took the overlay is left');
+    assert.deepEqual((await readdir(out)).sort(), ['a', 'b'], 'c was not written after the stop');
+    assert.deepEqual([...(await assertCompleteFolders(out)).keys()], ['a']);
   });
 
   test('a FIFO is refused without being opened, and an oversize file without being read', async () => {

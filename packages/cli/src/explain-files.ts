@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, extname, isAbsolute, join, relative, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, readFile, readdir, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { type ArtifactFile, buildImageArtifacts } from '@gradcam/artifacts';
 import { manifestFileName } from '@gradcam/contracts';
 import { type ExplainOptions, type Explainer, type SelectedBackend } from '@gradcam/engine';
 import { type DecodedImage, type OverlayOptions, ImagingError, decodeImage, defaultImageLimits, toModelInput } from '@gradcam/imaging';
+import { UsageError } from './cli-error.ts';
+import { CommandError } from './command-error.ts';
 
 export interface ExplainFilesOptions {
   readonly explainer: Explainer;
@@ -29,6 +32,41 @@ export interface ExplainFilesResult {
   readonly written: { file: string; dir: string }[];
   readonly failures: FileFailure[];
   readonly seconds: number;
+  /** The write failure that stopped the run (the output is full or read-only), or null: files after it were not written. */
+  readonly stopped: FileFailure | null;
+}
+
+/** Errors that every later write to the output would meet too: the run stops at the first. */
+export const outputUnwritableCodes: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+/** Node's "EACCES: permission denied, mkdir 'x'" as "EACCES: permission denied" (the line names the folder). */
+const shortFsMessage = (error: NodeJS.ErrnoException) => error.message.replace(/, \w+ '.*'$/s, '');
+
+/**
+ * Makes `outDir` (each missing folder of its path with a plain mkdir) and checks that it can be
+ * written, before the model loads and any image is explained: a file named as --out, a path
+ * through a file, or a folder that cannot be written is one line, not one failure per image.
+ * Not `mkdir(…, { recursive: true })`: on Node 20 that loops for ever where a file system answers
+ * ENOENT for a name whose parent exists (`--out /proc/nope`).
+ */
+export async function prepareOutputFolder(outDir: string): Promise<void> {
+  const make = async (dir: string): Promise<void> => {
+    const info = await stat(dir).catch((error: NodeJS.ErrnoException) => error);
+    if (!(info instanceof Error)) {
+      if (!info.isDirectory()) throw new UsageError(`--out ${outDir}: ${dir === outDir ? 'it' : dir} is a file, not a folder`);
+      return;
+    }
+    if (info.code === 'ENOTDIR') throw new UsageError(`--out ${outDir}: a part of the path is a file, not a folder`);
+    if (info.code !== 'ENOENT' || dirname(dir) === dir) throw new CommandError(`cannot use the output folder ${outDir}: ${shortFsMessage(info)}`);
+    await make(dirname(dir));
+    await mkdir(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw new CommandError(`cannot create the output folder ${dir}: ${shortFsMessage(error)}`);
+    });
+  };
+  await make(outDir);
+  await access(outDir, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
+    throw new CommandError(`cannot write to the output folder ${outDir}: ${shortFsMessage(error)}`);
+  });
 }
 
 interface Decoded {
@@ -115,25 +153,47 @@ async function previouslyListed(dir: string): Promise<string[]> {
  * manifest last, renamed into place. A folder with `explanation.json` is always a whole run's.
  */
 export async function writeImageFolder(dir: string, artifacts: readonly ArtifactFile[]): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const manifest = artifacts.find((a) => a.path === manifestFileName);
   if (!manifest) throw new Error(`artifacts for ${dir} have no ${manifestFileName}`);
-  const listed = await previouslyListed(dir);
-  await unlink(join(dir, manifestFileName)).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
-  for (const artifact of artifacts) if (artifact !== manifest) await writeFile(join(dir, artifact.path), artifact.body);
-  const keep = new Set(artifacts.map((a) => a.path));
-  const present = await readdir(dir);
-  const stale = new Set([...listed, ...present.filter((name) => ownFile.test(name))].filter((name) => !keep.has(name)));
-  for (const name of stale) {
-    await unlink(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
+  // The output folder exists (prepareOutputFolder): a plain mkdir, as a recursive one can loop for ever on Node 20.
+  const created = await mkdir(dir).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+      return false;
+    },
+  );
+  /** Files this call began to write: removed again if it fails (a 0-byte .npy or half an overlay on a full disk). */
+  const begun: string[] = [];
+  try {
+    const listed = await previouslyListed(dir);
+    await unlink(join(dir, manifestFileName)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
+    for (const artifact of artifacts) {
+      if (artifact === manifest) continue;
+      begun.push(join(dir, artifact.path));
+      await writeFile(join(dir, artifact.path), artifact.body);
+    }
+    const keep = new Set(artifacts.map((a) => a.path));
+    const present = await readdir(dir);
+    const stale = new Set([...listed, ...present.filter((name) => ownFile.test(name))].filter((name) => !keep.has(name)));
+    for (const name of stale) {
+      await unlink(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    }
+    const temporary = join(dir, `.${manifestFileName}.${randomBytes(6).toString('hex')}.tmp`);
+    begun.push(temporary);
+    await writeFile(temporary, manifest.body);
+    await rename(temporary, join(dir, manifestFileName));
+  } catch (error) {
+    // Only files begun after the old manifest went: while it stands, the files it lists stay.
+    // Best effort: a read-only file system refuses the unlinks too.
+    await Promise.all(begun.map((path) => unlink(path).catch(() => undefined)));
+    if (created) await rmdir(dir).catch(() => undefined);
+    throw error;
   }
-  const temporary = join(dir, `.${manifestFileName}.${randomBytes(6).toString('hex')}.tmp`);
-  await writeFile(temporary, manifest.body);
-  await rename(temporary, join(dir, manifestFileName));
 }
 
 /**
@@ -161,6 +221,7 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
   const started = performance.now();
   const written: { file: string; dir: string }[] = [];
   const failures: FileFailure[] = [];
+  let stopped: FileFailure | null = null;
 
   const decodeBatch = async (batch: readonly string[]) => {
     const t0 = performance.now();
@@ -197,6 +258,8 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
       }
     }
     await pendingWrite;
+    // The output took no more: this batch and the rest are not written (and not failures of theirs).
+    if (stopped) break;
     const explained = result;
     pendingWrite = (async () => {
       let succeeded = 0;
@@ -219,7 +282,12 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
             written.push({ file: d.file, dir });
             succeeded++;
           } catch (error) {
-            batchFailures.push(failureOf(d.file, error));
+            const failure = failureOf(d.file, error);
+            batchFailures.push(failure);
+            if (outputUnwritableCodes.has(failure.code)) {
+              stopped = failure;
+              break;
+            }
           }
         }
       }
@@ -228,5 +296,5 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
     })();
   }
   await pendingWrite;
-  return { written, failures, seconds: (performance.now() - started) / 1000 };
+  return { written, failures, seconds: (performance.now() - started) / 1000, stopped };
 }

@@ -12,7 +12,7 @@ import {
 } from '@gradcam/engine';
 import { type ColormapName, defaultOverlayMaxSide } from '@gradcam/imaging';
 import { UsageError } from '../cli-error.ts';
-import { explainFiles } from '../explain-files.ts';
+import { explainFiles, prepareOutputFolder } from '../explain-files.ts';
 import { listInputFiles } from '../input-files.ts';
 import { positiveInt } from '../option-values.ts';
 import { ProgressBar } from '../progress-bar.ts';
@@ -38,7 +38,8 @@ Options:
   --score-cam-channels N  Score-CAM: most active N channels, 0 = all (default 64)
   --out DIR            output folder (default ./gradcam-out)
   --json               print the summary as JSON
-Exit status: 0 when at least one image was explained, 1 when none was, 2 on a usage error.`;
+Exit status: 0 when at least one image was explained, 1 when none was or when the output
+could not be written (disk full, quota, read-only: the run stops there), 2 on a usage error.`;
 
 function parseTargets(classes: string | undefined, topK: string | undefined): TargetSpec {
   if (classes !== undefined && topK !== undefined) throw new UsageError('--class and --top-k cannot be used together');
@@ -100,6 +101,8 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const overlayMaxSide = positiveInt('overlay-max-side', values['overlay-max-side'], defaultOverlayMaxSide, true);
   const scoreCamChannels = positiveInt('score-cam-channels', values['score-cam-channels'], 64, true);
   const outDir = values.out ?? 'gradcam-out';
+  // '' would write into the current folder, under a summary that says "→ /".
+  if (outDir === '') throw new UsageError('--out must name a folder, got ""');
 
   const { files, missing, excluded, skipped } = await listInputFiles(positionals, { exclude: [outDir] });
   for (const m of missing) console.error(`✗ ${m.path}: ${m.reason}`);
@@ -114,6 +117,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
+  await prepareOutputFolder(outDir);
   const backend = await selectBackend(backendPreference);
   const model = await loadModel(values.model ?? defaultModelName, { targetLayer: values.layer });
   if (targets.kind === 'classes') {
@@ -154,12 +158,18 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     model: model.descriptor.name,
     backend: backend.name,
     failures,
+    stopped: result.stopped && { code: result.stopped.code, message: result.stopped.message, notWritten: files.length - result.written.length - result.failures.length },
   };
+  if (summary.stopped) {
+    console.error(
+      `gradcam explain: stopped: the output folder takes no more (${summary.stopped.code}: ${summary.stopped.message}); ${summary.stopped.notWritten} image(s) not written`,
+    );
+  }
   if (quiet) console.log(JSON.stringify(summary));
   else {
     console.log(
       `${summary.explained} explained, ${summary.failed} failed in ${summary.seconds}s (${summary.imagesPerSecond} images/s) → ${outDir}/`,
     );
   }
-  return result.written.length > 0 ? 0 : 1;
+  return result.written.length > 0 && !result.stopped ? 0 : 1;
 }

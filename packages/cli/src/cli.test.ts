@@ -163,6 +163,26 @@ describe('gradcam errors', () => {
     }
   });
 
+  test('--json with no image found still prints the summary, with the failures', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gradcam-none-'));
+    try {
+      const run = gradcam('explain', join(dir, 'missing.jpg'), '--json', '--out', join(dir, 'out'));
+      assert.equal(run.status, 1, run.stderr);
+      const summary = JSON.parse(run.stdout) as { explained: number; failed: number; failures: unknown[] };
+      assert.deepEqual([summary.explained, summary.failed], [0, 1]);
+      assert.deepEqual(summary.failures, [{ file: join(dir, 'missing.jpg'), code: 'NOT_FOUND', message: 'no such file or folder' }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('explain --help says how output folders are named', () => {
+    const help = gradcam('explain', '--help');
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /<name> is the file name\s+without its extension, each character other than A-Z a-z 0-9 _ \. - made _/);
+    assert.match(help.stdout, /-2, -3/);
+  });
+
   test('an unexpected error is one line with its code and exit 1, not a stack trace', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gradcam-eio-'));
     try {
@@ -235,6 +255,9 @@ syncBuiltinESMExports();
     const klass = gradcam('explain', image, '--class', '9');
     assert.equal(klass.status, 2);
     assert.match(klass.stderr, /--class 9 is out of range/);
+    const topK = gradcam('explain', image, '--top-k', '6');
+    assert.equal(topK.status, 2, topK.stderr);
+    assert.match(topK.stderr, /--top-k 6 is more than the 5 classes of nsfw-mobilenet-v2/);
     const method = gradcam('explain', image, '--method', 'magic');
     assert.equal(method.status, 2);
     assert.match(method.stderr, /unknown method "magic"/);

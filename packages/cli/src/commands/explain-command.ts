@@ -19,15 +19,19 @@ import { ProgressBar } from '../progress-bar.ts';
 
 export const explainUsage = `Usage: gradcam explain <files or folders…> [options]
 
-Writes, for each image, DIR/<image name>/ with <method>-<class>.npy (raw map, float32),
-<method>-<class>.overlay.jpg and explanation.json (the manifest).
+Writes, for each image, DIR/<name>/ with <method>-<class>.npy (raw map, float32),
+<method>-<class>.overlay.jpg and explanation.json (the manifest). <name> is the file name
+without its extension, each character other than A-Z a-z 0-9 _ . - made _; when two images
+would share a folder (ignoring case) the later ones get -2, -3, …
+Folders are walked for .jpg .jpeg .jpe .jfif .png .webp .gif .tif .tiff .avif .heic .heif,
+leaving out earlier output (folders holding explanation.json, *.overlay.jpg files).
 
 Options:
   --model NAME|DIR     built-in model name or TensorFlow.js model folder (default ${defaultModelName})
   --method LIST        comma-separated: gradcam, gradcam++, xgradcam, layercam, hirescam,
                        eigencam, scorecam (default gradcam)
   --class N[,M…]       explain these class indices (default: the predicted class)
-  --top-k K            explain the K highest-scoring classes
+  --top-k K            explain the K highest-scoring classes (at most the model's classes)
   --layer NAME         target layer / graph node (default: found automatically)
   --batch N            images per engine call (default 8)
   --backend NAME       auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu (default auto)
@@ -36,7 +40,7 @@ Options:
   --overlay-max-side N longest side of an overlay in pixels; larger images are drawn scaled down
                        (default ${defaultOverlayMaxSide}, 0 = full size up to JPEG's 65,500 px)
   --score-cam-channels N  Score-CAM: most active N channels, 0 = all (default 64)
-  --out DIR            output folder (default ./gradcam-out)
+  --out DIR            output folder, made if missing (default ./gradcam-out)
   --json               print the summary as JSON
 Exit status: 0 when at least one image was explained, 1 when none was or when the output
 could not be written (disk full, quota, read-only: the run stops there), 2 on a usage error.`;
@@ -104,7 +108,9 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   // '' would write into the current folder, under a summary that says "→ /".
   if (outDir === '') throw new UsageError('--out must name a folder, got ""');
 
+  const quiet = values.json === true;
   const { files, missing, excluded, skipped } = await listInputFiles(positionals, { exclude: [outDir] });
+  const listingFailures = missing.map((m) => ({ file: m.path, code: m.code, message: m.message }));
   for (const m of missing) console.error(`✗ ${m.path}: ${m.reason}`);
   // Its overlays would be explained again on every run: say so, rather than find "no images".
   for (const path of excluded) console.error(`✗ ${path}: skipped: it is the output folder (--out ${outDir}); give another --out, or name its images one by one`);
@@ -114,6 +120,8 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   if (files.length === 0) {
     const why = excluded.length > 0 ? ' (the output folder is never read as input)' : skipped.outputFolders + skipped.overlays > 0 ? ' (earlier explain output is never read as input)' : '';
     console.error(`gradcam: no images found in the given paths${why}`);
+    // --json promises one summary on stdout; a script reading it gets the failures here too.
+    if (quiet) console.log(JSON.stringify({ explained: 0, failed: listingFailures.length, seconds: 0, imagesPerSecond: 0, outDir, model: null, backend: null, failures: listingFailures, stopped: null }));
     return 1;
   }
 
@@ -124,8 +132,10 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     const bad = targets.classes.find((c) => c >= model.runner.numClasses);
     if (bad !== undefined) throw new UsageError(`--class ${bad} is out of range: ${model.descriptor.name} has classes 0…${model.runner.numClasses - 1}`);
   }
+  if (targets.kind === 'topK' && targets.k > model.runner.numClasses) {
+    throw new UsageError(`--top-k ${targets.k} is more than the ${model.runner.numClasses} classes of ${model.descriptor.name}`);
+  }
   const explainer = new Explainer(model);
-  const quiet = values.json === true;
   if (!quiet) {
     console.error(
       `${model.descriptor.name} ${model.descriptor.version} on ${backend.name}, target ${model.runner.targetLayer} ${model.runner.targetShape.join('×')}; ${files.length} image(s), batch ${batchSize}, ${methods.join(', ')}`,
@@ -148,7 +158,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     },
   });
   progress.clear();
-  const failures = [...missing.map((m) => ({ file: m.path, code: m.code, message: m.message })), ...result.failures];
+  const failures = [...listingFailures, ...result.failures];
   const summary = {
     explained: result.written.length,
     failed: failures.length,

@@ -42,7 +42,8 @@ async function startWorker(s3Endpoint: string): Promise<ServiceProcess> {
 before(async () => {
   [redis, s3] = await Promise.all([startTestRedis(), startTestS3({ buckets: [bucket] })]);
   store = new S3BlobStore({ bucket, region: s3.region, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
-  // The first batch's manifests go through (some jobs complete before the kill); every later one is held.
+  // The first batch-size of manifest PUTs go through, so the doomed worker stores some whole folders
+  // (their jobs complete before the kill when they made up a whole batch); every later one is held.
   let manifestsSeen = 0;
   proxy = await startHoldingProxy(s3.endpoint, ({ method, path }) => method === 'PUT' && path.endsWith(`/${manifestFileName}`) && ++manifestsSeen > batch);
   env = {

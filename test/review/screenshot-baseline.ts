@@ -5,8 +5,8 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 
 export interface ScreenshotComparison {
-  /** 'created' when the baseline was (re)written instead of compared. */
-  readonly outcome: 'created' | 'matched' | 'differs';
+  /** 'created' when the baseline was (re)written on request instead of compared; 'missing' when there is none to compare with. */
+  readonly outcome: 'created' | 'matched' | 'differs' | 'missing';
   readonly message: string;
 }
 
@@ -27,15 +27,24 @@ async function rgba(png: Buffer) {
 /**
  * Compares a PNG screenshot to a committed baseline, tolerant of font antialiasing: pixels are
  * compared per channel with a threshold and a small share of them may differ. A size mismatch
- * counts the pixels outside the common area as differing. Writes the baseline when it is missing
- * (or on update); on a mismatch writes the actual image and a diff mask to a temp folder.
+ * counts the pixels outside the common area as differing. Writes the baseline only on update
+ * (UPDATE_SCREENSHOTS=1): a missing one is a failure, or a checkout without the PNG would test
+ * nothing. On a mismatch (or a missing baseline) writes the actual image to a temp folder.
  */
 export async function compareToBaseline(actual: Buffer, baselinePath: string, options: CompareOptions = {}): Promise<ScreenshotComparison> {
   const { channelThreshold = 40, maxDifferingRatio = 0.02, update = false } = options;
-  if (update || !existsSync(baselinePath)) {
+  if (update) {
     await mkdir(dirname(baselinePath), { recursive: true });
     await writeFile(baselinePath, actual);
-    return { outcome: 'created', message: `wrote the screenshot baseline ${baselinePath}${update ? ' (UPDATE_SCREENSHOTS=1)' : ' (there was none)'}` };
+    return { outcome: 'created', message: `wrote the screenshot baseline ${baselinePath} (UPDATE_SCREENSHOTS=1): look at it before committing it` };
+  }
+  if (!existsSync(baselinePath)) {
+    const dir = await mkdtemp(join(tmpdir(), 'gradcam-screenshot-'));
+    await writeFile(join(dir, 'actual.png'), actual);
+    return {
+      outcome: 'missing',
+      message: `no screenshot baseline at ${baselinePath} (actual in ${dir}): to write it, run UPDATE_SCREENSHOTS=1 node scripts/test.mjs test/review/review-page.test.ts, look at the PNG, and commit it`,
+    };
   }
   const [a, b] = await Promise.all([rgba(actual), rgba(await sharp(baselinePath).png().toBuffer())]);
   const width = Math.max(a.width, b.width);

@@ -2,6 +2,16 @@
 // go on to the next. Plain DOM, no dependencies, nothing loaded from outside this service.
 
 const storageKeys = { token: 'gradcam-review.token', model: 'gradcam-review.model', opacity: 'gradcam-review.opacity' };
+/** sessionStorage key of the comment typed on an item and not sent yet (this tab only; kept over a reload or a sign-in). */
+const draftKey = (id) => `gradcam-review.draft.${id}`;
+/**
+ * How long after an item's evidence is shown a verdict or skip is not taken: the second click of
+ * a double-click, or a key pressed again at once, would otherwise decide an item nobody looked at.
+ */
+const inputGuardMs = 400;
+/** Told to the other tabs of this page (same origin): which item each shows, so that closing one does not release another's. */
+const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('gradcam-review.tabs') : null;
+const tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
 const verdicts = {
   supports: 'Supports',
   'wrong-evidence': 'Wrong evidence',
@@ -15,6 +25,7 @@ const el = {
   banner: $('banner'),
   bannerText: $('banner-text'),
   undo: /** @type {HTMLButtonElement} */ ($('undo')),
+  loadAgain: /** @type {HTMLButtonElement} */ ($('load-again')),
   backlog: $('backlog'),
   filterForm: /** @type {HTMLFormElement} */ ($('filter-form')),
   modelFilter: /** @type {HTMLInputElement} */ ($('model-filter')),
@@ -77,6 +88,14 @@ const state = {
   undo: null,
   /** Counts backlog requests, so that an older answer never overwrites a newer one. */
   backlogAsked: 0,
+  /** performance.now() when the evidence shown last changed (an item rendered, an image of it loaded): see inputGuardMs. */
+  shownAt: 0,
+  /** Whether the lease on the item shown ran out by the page's count: no verdict or skip, Load again instead. */
+  leaseLapsed: false,
+  /** @type {number | null} the backlog count when the page last found nothing to review; a higher one loads again */
+  emptyPending: null,
+  /** @type {Map<string, string>} the items the other tabs of this page show (tab id → inference id) */
+  otherTabs: new Map(),
 };
 
 class SignedOut extends Error {}
@@ -121,11 +140,51 @@ const storage = {
   },
 };
 
+/** Comment drafts, per inference id, in this tab's sessionStorage (a reload or a sign-in keeps them). */
+const drafts = {
+  get: (id) => {
+    try {
+      return sessionStorage.getItem(draftKey(id)) ?? '';
+    } catch {
+      return '';
+    }
+  },
+  set: (id, text) => {
+    try {
+      if (text) sessionStorage.setItem(draftKey(id), text);
+      else sessionStorage.removeItem(draftKey(id));
+    } catch {
+      // No storage: the draft lives as long as the text box.
+    }
+  },
+  clear: () => {
+    try {
+      for (const key of Object.keys(sessionStorage)) if (key.startsWith(draftKey(''))) sessionStorage.removeItem(key);
+    } catch {
+      // Nothing kept, nothing to clear.
+    }
+  },
+};
+
+/** Tells the other tabs which item this one shows (none: null). */
+function announce() {
+  tabs?.postMessage({ type: 'showing', tab: tabId, id: state.packet?.item.inferenceId ?? null });
+}
+
 /** One message line under the header: info, ok, warn or error (with the Undo control beside it while it is offered). */
 function banner(kind, text) {
   el.banner.className = `banner banner-${kind}`;
   el.bannerText.textContent = text ?? '';
-  el.banner.hidden = !text && el.undo.hidden;
+  el.loadAgain.hidden = true;
+  fitBanner();
+}
+
+/**
+ * Collapses the banner while it says nothing and offers nothing. Never `hidden`: its text is the
+ * page's live region, which a screen reader follows only while it is rendered.
+ */
+function fitBanner() {
+  el.banner.classList.toggle('is-empty', !el.bannerText.textContent && el.undo.hidden && el.loadAgain.hidden);
 }
 
 function show(view) {
@@ -173,6 +232,7 @@ async function api(method, path, body) {
 
 function signIn(reason) {
   state.packet = null;
+  announce();
   clearUndo();
   el.signinReason.hidden = !reason;
   el.signinReason.textContent = reason ?? '';
@@ -192,6 +252,7 @@ function report(error, what) {
 
 function idle(title, text, action = 'Refresh') {
   state.packet = null;
+  announce();
   el.idleTitle.textContent = title;
   el.idleText.textContent = text;
   el.idleAction.firstChild.textContent = `${action} `;
@@ -204,6 +265,7 @@ async function loadNext() {
   if (state.loading) return;
   state.loading = true;
   state.picked = null;
+  state.emptyPending = null;
   if (!state.packet) show('loading');
   else el.review.setAttribute('aria-busy', 'true');
   try {
@@ -211,6 +273,8 @@ async function loadNext() {
     const { status, data, response } = await api('GET', `/v1/reviews/next${model ? `?model=${encodeURIComponent(model)}` : ''}`);
     if (status === 204 || !data) {
       idle('Nothing to review — refresh in a while.', model ? `No explanation of model “${model}” is waiting for review.` : 'Every sampled explanation has a verdict, is leased to another reviewer, or was skipped by you.');
+      // The next backlog count is the baseline: when it rises, an item came, and the page loads it.
+      state.emptyPending = -1;
       return;
     }
     render(data, response);
@@ -226,9 +290,9 @@ async function loadNext() {
   } finally {
     state.loading = false;
     el.review.removeAttribute('aria-busy');
+    // After every verdict, skip, undo or reload (an empty queue's included): the count the reviewer sees moves with them.
+    void refreshBacklog();
   }
-  // After every verdict, skip, undo or reload: the count the reviewer sees moves with them.
-  void refreshBacklog();
 }
 
 /** "N waiting" beside the title (of the model filter, when one is set); quietly hidden when it cannot be read. */
@@ -243,6 +307,10 @@ async function refreshBacklog() {
     const oldest = data.oldestPendingAt === null ? '' : `; the oldest sampled ${new Date(data.oldestPendingAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
     el.backlog.title = `${data.pending} waiting for a reviewer, ${data.leased} being reviewed${model ? ` (model “${model}”)` : ''}${oldest}`;
     el.backlog.hidden = document.body.dataset.view === 'signin';
+    if (state.emptyPending !== null && document.body.dataset.view === 'idle') {
+      if (state.emptyPending >= 0 && data.pending > state.emptyPending) void loadNext();
+      else state.emptyPending = data.pending;
+    }
   } catch (error) {
     if (asked !== state.backlogAsked) return;
     el.backlog.textContent = '';
@@ -251,18 +319,36 @@ async function refreshBacklog() {
   }
 }
 
+/**
+ * Whether a verdict or skip came too soon after the evidence shown changed (see inputGuardMs): it
+ * was meant for the item before, or was never looked at. Ignored without a word.
+ */
+function tooSoon() {
+  return Boolean(state.packet) && performance.now() - state.shownAt < inputGuardMs;
+}
+
+/** Says that the lease ran out and offers to load the item again; true when it did. */
+function refusedAsLapsed() {
+  if (!state.packet || !state.leaseLapsed) return false;
+  leaseRanOut();
+  return true;
+}
+
 async function judge(verdict) {
-  if (!(verdict in verdicts)) return;
+  if (!(verdict in verdicts) || refusedAsLapsed()) return;
   const unseen = state.packet && !state.sending && !state.loading ? unseenEvidence() : '';
   if (unseen) {
     banner('warn', unseen);
     return;
   }
+  if (tooSoon()) return;
   const comment = el.comment.value.trim();
   await settle('', { verdict, ...(comment ? { comment } : {}) }, verdict, {
     done: (id) => ['ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`],
     kept: (id, data, response) => offerUndo(id, verdict, data?.undoUntil, response),
-    lapsed: (id, code) => `Lease expired: your verdict on ${id} was NOT saved (${code}). It goes back to the queue; loading the next item.`,
+    lapsed: (id, code) =>
+      `Your verdict on ${id} was NOT saved (${code}): the item is no longer leased to you (its lease ran out, or it was judged, skipped or released elsewhere). ${comment ? 'Your comment is kept for when it is shown to you again. ' : ''}Loading the next item.`,
+    signedOut: (id) => `Your verdict on ${id} was NOT saved.${comment ? ' Your comment is kept for when the item is shown again.' : ''}`,
     busy: (id) =>
       `Your verdict on ${id} is NOT confirmed: another request on this item is being saved (an earlier try of this page that got no answer, or another tab), and this one changed nothing. Whether that one is kept is not known yet, so the item stays here: send your verdict again in a few seconds (up to a minute if that request died). A verdict kept already is answered as saved.`,
     failed: (id) => `Could not save the verdict on ${id}`,
@@ -271,9 +357,11 @@ async function judge(verdict) {
 
 /** Gives the item back for another reviewer (not this reviewer's field); it will not come back to them. */
 async function skip() {
+  if (tooSoon() || refusedAsLapsed()) return;
   await settle('/skip', {}, 'skip', {
     done: (id) => ['info', `Skipped ${id}: it goes to another reviewer and will not come back to you.`],
-    lapsed: (id, code) => `Lease expired on ${id} before the skip (${code}); it is back in the queue. Loading the next item.`,
+    lapsed: (id, code) => `${id} was NOT skipped (${code}): it is no longer leased to you (its lease ran out, or it was judged, skipped or released elsewhere). Loading the next item.`,
+    signedOut: (id) => `${id} was NOT skipped.`,
     busy: (id) => `${id} was NOT skipped: a verdict on it is being saved (an earlier try of this page that got no answer, or another tab). Whether it is kept is not known yet, so the item stays here: skip or judge it again in a few seconds.`,
     failed: (id) => `Could not skip ${id}`,
   });
@@ -292,15 +380,18 @@ async function settle(path, body, sending, messages) {
   const packet = state.packet;
   if (!packet || state.sending || state.loading) return;
   const id = packet.item.inferenceId;
+  const focused = document.activeElement;
   state.sending = true;
   setVerdictButtons(true, sending);
   try {
     const { data, response } = await api('POST', `/v1/reviews/${encodeURIComponent(id)}${path}`, body);
+    drafts.set(id, '');
     messages.kept?.(id, data, response);
     banner(...messages.done(id));
     state.sending = false;
     if (document.activeElement === el.comment) el.comment.blur();
     await loadNext();
+    keepFocus(focused);
   } catch (error) {
     state.sending = false;
     setVerdictButtons(false);
@@ -313,31 +404,55 @@ async function settle(path, body, sending, messages) {
     if (error instanceof ApiError && error.status === 409) {
       banner('warn', messages.lapsed(id, error.code));
       await loadNext();
+      keepFocus(focused);
+      return;
+    }
+    if (error instanceof SignedOut) {
+      signIn(`${error.message} ${messages.signedOut(id)}`);
       return;
     }
     report(error, messages.failed(id));
   }
 }
 
+/**
+ * After a verdict or skip: when the element that had the focus (the button pressed, the comment)
+ * lost it on the way, it goes to the verdicts of the item shown now, not to the page's body.
+ */
+function keepFocus(before) {
+  if (el.review.hidden || !before || before === document.body) return;
+  const now = document.activeElement;
+  if (!now || now === document.body || (now instanceof HTMLButtonElement && now.disabled)) el.verdicts.focus({ preventScroll: true });
+}
+
 // ---- undo ----------------------------------------------------------------------------------
 
 /** Offers to take the verdict back until `undoUntil` (the service's clock, read through its Date header). */
 function offerUndo(id, verdict, undoUntil, response) {
-  const serverNow = Date.parse(response.headers.get('date') ?? '') || Date.now();
-  const left = typeof undoUntil === 'number' ? undoUntil - serverNow : 0;
+  const left = typeof undoUntil === 'number' ? undoUntil - serverTime(response) : 0;
   if (left <= 0) return clearUndo();
   state.undo = { id, verdict, deadline: performance.now() + left };
   el.undo.replaceChildren(`Undo “${verdicts[verdict]}” `, h('kbd', { textContent: 'U' }));
   el.undo.title = `Take back your verdict on ${id}: it comes back to you for a new one`;
   el.undo.disabled = false;
   el.undo.hidden = false;
-  el.banner.hidden = false;
+  fitBanner();
+}
+
+/**
+ * The service's clock when it answered, read from the Date header. The header is truncated to the
+ * second, so the service's time was up to 1 s later: a deadline counted from it is moved 1 s
+ * earlier, so that the page never offers what the service would refuse.
+ */
+function serverTime(response) {
+  const date = Date.parse(response.headers.get('date') ?? '');
+  return Number.isFinite(date) ? date + 1000 : Date.now();
 }
 
 function clearUndo() {
   state.undo = null;
   el.undo.hidden = true;
-  el.banner.hidden = !el.bannerText.textContent;
+  fitBanner();
 }
 
 function tickUndo() {
@@ -384,11 +499,11 @@ async function undo() {
 function setVerdictButtons(disabled, sending) {
   // Skip stays: it is the way on from an item whose images did not load.
   for (const button of el.verdictButtons) {
-    button.disabled = disabled || state.failedImages.size > 0;
+    button.disabled = disabled || state.failedImages.size > 0 || state.leaseLapsed;
     button.classList.toggle('is-sending', button.dataset.verdict === sending);
     button.classList.toggle('is-picked', button.dataset.verdict === state.picked);
   }
-  el.skip.disabled = disabled;
+  el.skip.disabled = disabled || state.leaseLapsed;
   el.skip.classList.toggle('is-sending', sending === 'skip');
 }
 
@@ -409,8 +524,9 @@ function render(packet, response) {
   state.current = Math.max(0, predicted);
 
   // The lease is counted from the server's clock (Date header), not the browser's.
-  const serverNow = Date.parse(response.headers.get('date') ?? '') || Date.now();
-  state.leaseDeadline = performance.now() + Math.max(0, (item.leaseExpiresAt ?? serverNow) - serverNow);
+  state.leaseDeadline = typeof item.leaseExpiresAt === 'number' ? performance.now() + Math.max(0, item.leaseExpiresAt - serverTime(response)) : Number.POSITIVE_INFINITY;
+  state.leaseLapsed = false;
+  state.shownAt = performance.now();
 
   state.failedImages = new Set();
   if (state.failedBanner) banner('info', '');
@@ -435,13 +551,14 @@ function render(packet, response) {
   el.predictionLabel.textContent = item.label;
   el.predictionProbability.textContent = percent(item.probability);
   renderDetails(packet);
-  el.comment.value = '';
+  el.comment.value = drafts.get(item.inferenceId);
   el.reviewer.textContent = item.leasedBy ? `Reviewing as ${item.leasedBy}` : '';
   el.reviewer.hidden = !item.leasedBy;
   setVerdictButtons(false);
   show('review');
   renderExplanation();
   tickLease();
+  announce();
 }
 
 // ---- images that do not load ---------------------------------------------------------------
@@ -510,7 +627,9 @@ function renderExplanation() {
   el.classes.replaceChildren(
     ...classes.map((e) =>
       h('button', { type: 'button', className: 'tab', 'aria-pressed': e.classIndex === entry.classIndex, onclick: () => select(entry.method, e.classIndex) },
+        // The space makes the button's name "Neutral 98%", not "Neutral98%".
         e.label,
+        ' ',
         h('span', { className: 'tab-score', textContent: percent(e.probability, 0) }),
       ),
     ),
@@ -555,9 +674,31 @@ function renderDetails({ item, manifest }) {
 function tickLease() {
   const node = document.getElementById('lease');
   if (!node || !state.packet) return;
-  const left = Math.max(0, Math.round((state.leaseDeadline - performance.now()) / 1000));
+  if (!Number.isFinite(state.leaseDeadline)) {
+    node.textContent = 'no deadline given';
+    return;
+  }
+  // Rounded up: "0:00" only once the lease has run out.
+  const left = Math.max(0, Math.ceil((state.leaseDeadline - performance.now()) / 1000));
   node.textContent = left === 0 ? 'expired — a verdict will be refused' : `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')} left`;
   node.classList.toggle('is-short', left < 60);
+  if (left === 0 && !state.leaseLapsed && !state.sending && !state.loading) leaseRanOut();
+}
+
+/**
+ * The lease ran out (by the page's count, from the service's clock): a verdict would be refused,
+ * so none can be sent; loading again leases the item anew when nobody else took it (or hands out
+ * the next). A comment typed stays as the item's draft.
+ */
+function leaseRanOut() {
+  state.leaseLapsed = true;
+  state.picked = null;
+  setVerdictButtons(false);
+  const id = state.packet.item.inferenceId;
+  banner('warn', `The lease on ${id} ran out: a verdict would be refused, so none can be sent. Load again (R) to get it back, if nobody else has taken it, or the next item.${el.comment.value.trim() ? ' Your comment is kept.' : ''}`);
+  state.failedBanner = true;
+  el.loadAgain.hidden = false;
+  fitBanner();
 }
 
 // ---- switching explanations ----------------------------------------------------------------
@@ -597,6 +738,7 @@ function setOpacity(value, remember = true) {
   el.opacity.value = String(opacity);
   el.overlayImage.style.opacity = String(opacity);
   el.opacityValue.textContent = `${Math.round(opacity * 100)}%`;
+  el.opacity.setAttribute('aria-valuetext', el.opacityValue.textContent);
   if (remember) storage.set(storageKeys.opacity, String(opacity));
 }
 
@@ -620,6 +762,13 @@ function onKeyDown(event) {
   if (target.matches('input:not([type=range]), textarea, select, [contenteditable]')) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
 
+  // A key held down repeats: it decides one item, never the ones shown after it.
+  const once = /^(Digit[1-4]|KeyS|KeyU)$/.test(event.code) || /^[1-4su]$/i.test(event.key);
+  if (event.repeat && once) {
+    event.preventDefault();
+    return;
+  }
+
   if (state.packet && !el.review.hidden) {
     const digit = /^Digit([1-4])$/.exec(event.code)?.[1] ?? (/^[1-4]$/.test(event.key) ? event.key : undefined);
     if (digit) {
@@ -641,7 +790,7 @@ function onKeyDown(event) {
       s: () => void skip(),
       u: () => void undo(),
       // The item held comes back with fresh links (or is set aside by the service when a file is gone).
-      r: state.failedImages.size > 0 ? () => void loadNext() : undefined,
+      r: state.failedImages.size > 0 || state.leaseLapsed ? () => void loadNext() : undefined,
     };
     const action = actions[key];
     if (action) {
@@ -685,9 +834,31 @@ el.signOut.addEventListener('click', () => {
   const held = Boolean(state.packet);
   releaseHeld();
   storage.set(storageKeys.token, '');
+  drafts.clear();
   signIn(held ? 'Enter another reviewer token. (The item you held went back to the queue.)' : 'Enter another reviewer token.');
 });
-window.addEventListener('pagehide', releaseHeld);
+// Closing or reloading this tab releases its item, unless another tab of this page shows it still
+// (the same reviewer holds one item at a time: every tab of theirs shows it).
+window.addEventListener('pagehide', () => {
+  tabs?.postMessage({ type: 'gone', tab: tabId });
+  const id = state.packet?.item.inferenceId;
+  if (id && [...state.otherTabs.values()].includes(id)) return;
+  releaseHeld();
+});
+// Back from the back-forward cache: the item was released when the page was left; lease again.
+window.addEventListener('pageshow', (event) => {
+  if (!event.persisted) return;
+  tabs?.postMessage({ type: 'hello', tab: tabId });
+  if (state.packet) void loadNext();
+});
+tabs?.addEventListener('message', (event) => {
+  const message = event.data;
+  if (!message || typeof message.tab !== 'string' || message.tab === tabId) return;
+  if (message.type === 'hello') announce();
+  else if (message.type === 'showing' && typeof message.id === 'string') state.otherTabs.set(message.tab, message.id);
+  else if (message.type === 'showing' || message.type === 'gone') state.otherTabs.delete(message.tab);
+});
+tabs?.postMessage({ type: 'hello', tab: tabId });
 el.filterForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const model = el.modelFilter.value.trim();
@@ -703,7 +874,11 @@ el.idleAction.addEventListener('click', () => void loadNext());
 for (const button of el.verdictButtons) button.addEventListener('click', () => void judge(button.dataset.verdict ?? ''));
 el.skip.addEventListener('click', () => void skip());
 el.undo.addEventListener('click', () => void undo());
+el.loadAgain.addEventListener('click', () => void loadNext());
+el.comment.addEventListener('input', () => state.packet && drafts.set(state.packet.item.inferenceId, el.comment.value));
 el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
+// The evidence shown changed: a verdict or skip right now was not made on it (see inputGuardMs).
+for (const image of [el.inputImage, el.overlayImage]) image.addEventListener('load', () => (state.shownAt = performance.now()));
 for (const image of [el.inputImage, el.overlayBase, el.overlayImage]) {
   // Only a failure of the URL it shows now: one of an earlier src may be reported after it changed.
   image.addEventListener('error', () => image.complete && image.naturalWidth === 0 && imageFailed(image.getAttribute('src') ?? ''));

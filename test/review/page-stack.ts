@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ReviewItem } from '@gradcam/contracts';
+import { freePort, startRedisWithClient } from '@gradcam/dev-services';
+import { ReviewPool } from '@gradcam/review-pool';
+import { FsBlobStore } from '@gradcam/storage';
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
+import { createApp } from '../../services/review/src/app.ts';
+import { ReviewDesk } from '../../services/review/src/review-desk.ts';
+import { reviewItem } from '../../services/review/src/review-item-fixture.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { launchChromium } from './chromium.ts';
+
+// The review service alone (real Redis, real filesystem store, one stored explanation copied per
+// item) and a headless Chromium on its page: for the page's own behaviour, without the worker and
+// the model that review-page.test.ts runs. The item's files are the review service's fixture.
+
+const root = new URL('../../', import.meta.url);
+const manifestFixture: unknown = JSON.parse(await readFile(new URL('services/review/src/fixtures/sheep-explanation.json', root), 'utf8'));
+const photo = await readFile(new URL('test/fixtures/images/sheep-pastoral.jpg', root));
+
+export const reviewerToken = 'page-stack-alice-0123456789';
+
+/** The parts of the stored explanation a test may change before the item is seeded. */
+export interface Manifest {
+  model: { labels: string[] };
+  prediction: { classIndex: number };
+  explanations: { label: string; classIndex: number; overlay: { path: string }; rawMap: { path: string; bytes: number } }[];
+}
+
+export interface PageStack {
+  readonly url: string;
+  readonly pool: ReviewPool;
+  readonly browser: Browser;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Uncaught errors in any page of the context. */
+  readonly pageErrors: string[];
+  /** Stores an item's files and puts it in the pool, pending. */
+  seed(id: string, extra?: Partial<ReviewItem>, change?: (manifest: Manifest) => void): Promise<void>;
+  /** Calls the API as the reviewer the page signs in as. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  /** Opens the page in `page` (default: the stack's) with the reviewer's token and waits until it shows `id`, its images loaded. */
+  signIn(id: string, page?: Page): Promise<void>;
+  /** Waits until `page` shows `id` with its images loaded and decoded. */
+  shows(id: string, page?: Page): Promise<void>;
+  /** The POSTs the page sent to the review API whose path ends with `suffix` ('' for verdicts), from now on. */
+  posts(suffix: string): { readonly ids: string[]; stop(): void };
+  close(): Promise<void>;
+}
+
+export async function startPageStack(options: { leaseMs?: number } = {}): Promise<PageStack> {
+  const { redis, stop } = await startRedisWithClient();
+  const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-page-stack-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const store = new FsBlobStore({ rootDir, publicBaseUrl: url, signingSecret: 'page-stack-secret-0123456789' });
+  const pool = new ReviewPool(redis, `page-stack-${Math.random().toString(36).slice(2, 8)}`);
+  const desk = new ReviewDesk({ pool, store, leaseMs: options.leaseMs ?? 600_000, undoMs: 120_000, presignSeconds: 600 });
+  const app = createApp({
+    desk,
+    pool,
+    reviewers: new Map([[reviewerToken, 'alice']]),
+    checkReady: async () => {},
+    onResponse: () => {},
+    scrape: async () => ({ contentType: 'text/plain', body: '' }),
+  });
+  // The presigned links point here; the ingest service serves them in the real stack (with the
+  // signature checked, which its own tests cover).
+  app.get('/v1/blobs/*', async (request, reply) => {
+    const blob = await store.readForServing(decodeURIComponent((request.params as { '*': string })['*']));
+    return reply.header('content-type', blob.contentType).send(blob.body);
+  });
+  await app.listen({ port, host: '127.0.0.1' });
+
+  const browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC', reducedMotion: 'reduce' });
+  const pageErrors: string[] = [];
+  context.on('page', (page) => page.on('pageerror', (error) => pageErrors.push(error.message)));
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+
+  const read = <T>(on: Page, expression: string) => on.evaluate<T>(expression);
+  const shows = async (id: string, on: Page = page) => {
+    await on.locator('#details code', { hasText: new RegExp(`^${id}$`) }).waitFor();
+    const images = `['input-image', 'overlay-base', 'overlay-image'].map((id) => document.getElementById(id))`;
+    // Polled from here: the page's Content-Security-Policy refuses page.waitForFunction's eval.
+    await waitFor('the images loaded', async () => ((await read<boolean>(on, `${images}.every((img) => img.complete && img.naturalWidth > 0)`)) ? true : undefined), 10_000, 50);
+    await on.evaluate(`Promise.all(${images}.map((img) => img.decode())).then(() => true)`);
+  };
+
+  return {
+    url,
+    pool,
+    browser,
+    context,
+    page,
+    pageErrors,
+    async seed(id, extra = {}, change) {
+      const item = reviewItem(id, extra);
+      const manifest = structuredClone(manifestFixture) as Manifest;
+      change?.(manifest);
+      const prediction = {
+        schemaVersion: 1,
+        inferenceId: id,
+        acceptedAt: new Date().toISOString(),
+        model: { name: 'nsfw-mobilenet-v2', version: 'nsfwjs-4.4.0', versionGiven: false },
+        image: { key: `${item.folder}input.jpg` },
+        capture: { explain: true, reason: 'all', policy: 'all' },
+      };
+      await store.put(`${item.folder}explanation.json`, Buffer.from(JSON.stringify(manifest)), { contentType: 'application/json' });
+      await store.put(`${item.folder}prediction.json`, Buffer.from(JSON.stringify(prediction)), { contentType: 'application/json' });
+      await store.put(`${item.folder}input.jpg`, photo, { contentType: 'image/jpeg' });
+      for (const entry of manifest.explanations) {
+        await store.put(`${item.folder}${entry.overlay.path}`, photo, { contentType: 'image/jpeg' });
+        await store.put(`${item.folder}${entry.rawMap.path}`, Buffer.alloc(entry.rawMap.bytes, 1), { contentType: 'application/octet-stream' });
+      }
+      await pool.add(item);
+    },
+    async api(method, path, body) {
+      const response = await fetch(url + path, {
+        method,
+        headers: { authorization: `Bearer ${reviewerToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+    },
+    async signIn(id, on = page) {
+      await on.goto(url);
+      await on.evaluate(`localStorage.setItem('gradcam-review.token', ${JSON.stringify(reviewerToken)})`);
+      await on.reload();
+      await shows(id, on);
+    },
+    shows,
+    posts(suffix) {
+      const ids: string[] = [];
+      const pattern = new RegExp(`^/v1/reviews/([^/]+)${suffix}$`);
+      const onRequest = (request: Request) => {
+        const match = request.method() === 'POST' ? pattern.exec(new URL(request.url()).pathname) : null;
+        if (match?.[1]) ids.push(decodeURIComponent(match[1]));
+      };
+      context.on('request', onRequest);
+      return { ids, stop: () => void context.off('request', onRequest) };
+    },
+    async close() {
+      await browser.close();
+      await app.close();
+      await stop();
+      await rm(rootDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { type PageStack, reviewerToken, startPageStack } from './page-stack.ts';
+
+// A comment typed on an item is not lost when its verdict is refused (409: the lease is gone) or
+// the token is (401), nor when the lease runs out: it comes back with the item; the page says
+// what was not saved, and stops offering verdicts once the lease has run out.
+
+let stack: PageStack;
+const comment = 'The map lights up the fence, not the sheep.';
+const commentBox = () => stack.page.getByLabel('Comment');
+
+before(async () => {
+  stack = await startPageStack();
+  await stack.seed('drafts-a');
+  await stack.signIn('drafts-a');
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+test('a verdict refused because the item is no longer leased (409) says so, and the comment comes back with the item', async () => {
+  await commentBox().fill(comment);
+  // The item is given back behind the page's back (another tab of the same reviewer).
+  assert.equal((await stack.api('POST', '/v1/reviews/drafts-a/release')).status, 200);
+  await sleep(500); // the page takes no verdict in the first 400 ms an item is shown
+  await stack.page.keyboard.press('Escape');
+  await stack.page.keyboard.press('1');
+  // It is pending again, and the next lease hands it out again.
+  await stack.page.locator('#banner-text', { hasText: 'NOT saved' }).waitFor();
+  await stack.shows('drafts-a');
+  assert.match(
+    (await stack.page.locator('#banner-text').textContent()) ?? '',
+    /^Your verdict on drafts-a was NOT saved \(REVIEW_NOT_LEASED\): the item is no longer leased to you /,
+  );
+  assert.equal(await commentBox().inputValue(), comment);
+  await sleep(500);
+});
+
+test('a verdict answered 401 says it was not saved; signed in again, the item comes back with the comment', async () => {
+  assert.equal(await commentBox().inputValue(), comment);
+  await stack.page.route('**/v1/reviews/drafts-a', (route) =>
+    route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'no' } }) }),
+  );
+  try {
+    await stack.page.getByRole('button', { name: /Supports/ }).click();
+    const reason = stack.page.locator('#signin-reason');
+    await reason.waitFor();
+    assert.match((await reason.textContent()) ?? '', /Your verdict on drafts-a was NOT saved\. Your comment is kept/);
+  } finally {
+    await stack.page.unroute('**/v1/reviews/drafts-a');
+  }
+  await stack.page.getByLabel('Reviewer token').fill(reviewerToken);
+  await stack.page.getByRole('button', { name: 'Start reviewing' }).click();
+  await stack.shows('drafts-a');
+  assert.equal(await commentBox().inputValue(), comment, 'the draft is restored');
+
+  // Sent, the draft is gone: the item shown again (after an undo) starts empty.
+  await sleep(500);
+  await stack.page.getByRole('button', { name: /Supports/ }).click();
+  await stack.page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  assert.equal(await stack.page.evaluate<number>('sessionStorage.length'), 0);
+});
+
+test('when the lease runs out the verdicts are disabled and Load again brings the item back with its comment', async () => {
+  const short = await startPageStack({ leaseMs: 4_000 });
+  try {
+    await short.seed('drafts-short');
+    await short.signIn('drafts-short');
+    const page = short.page;
+    // The Date header is truncated to the second: the count starts a second short, never late.
+    const left = Number(/^0:(\d\d) left$/.exec(((await page.locator('#lease').textContent()) ?? '').trim())?.[1]);
+    assert.ok(left <= 4, `${left} s left of a 4 s lease`);
+    await page.getByLabel('Comment').fill('half-way through');
+    const loadAgain = page.getByRole('button', { name: /^Load again/ });
+    await loadAgain.waitFor({ timeout: 6_000 });
+    assert.match((await page.locator('#banner-text').textContent()) ?? '', /^The lease on drafts-short ran out: a verdict would be refused/);
+    assert.deepEqual(await page.evaluate<boolean[]>(`[...document.querySelectorAll('button.verdict, #skip')].map((b) => b.disabled)`), [true, true, true, true, true]);
+    const verdicts = short.posts('');
+    await page.evaluate('document.activeElement.blur()');
+    await page.keyboard.press('1');
+    await sleep(300);
+    verdicts.stop();
+    assert.deepEqual(verdicts.ids, [], 'no verdict sent on a lapsed lease');
+
+    await loadAgain.click();
+    await page.locator('#lease', { hasText: /^0:0[1-4] left$/ }).waitFor();
+    await short.shows('drafts-short');
+    assert.equal(await page.getByLabel('Comment').inputValue(), 'half-way through');
+    assert.ok(await page.getByRole('button', { name: /Supports/ }).isEnabled());
+    assert.ok(!(await loadAgain.isVisible()));
+    assert.deepEqual(short.pageErrors, []);
+  } finally {
+    await short.close();
+  }
+});

@@ -5,7 +5,7 @@ import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 
 import { type ArtifactFile, buildImageArtifacts } from '@gradcam/artifacts';
 import { manifestFileName } from '@gradcam/contracts';
 import { type ExplainOptions, type Explainer, type SelectedBackend } from '@gradcam/engine';
-import { type DecodedImage, type OverlayOptions, ImagingError, decodeImage, defaultImageLimits, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, type OverlayOptions, ImagingError, decodeImage, decodeSideFor, defaultImageLimits, toModelInput } from '@gradcam/imaging';
 import { UsageError } from './cli-error.ts';
 import { CommandError } from './command-error.ts';
 
@@ -229,7 +229,8 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
       batch.map(async (file): Promise<Decoded | FileFailure> => {
         try {
           const bytes = await readInputFile(file);
-          const image = await decodeImage(bytes);
+          // As the worker does: a photo larger than the overlays is decoded at their size.
+          const image = await decodeImage(bytes, defaultImageLimits, undefined, { maxSide: decodeSideFor(options.overlayMaxSide, spec) });
           return { file, bytes, image, input: await toModelInput(image, spec) };
         } catch (error) {
           return failureOf(file, error);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
@@ -334,3 +335,51 @@ test('decodeSideFor: the overlay side, never below four model inputs; 0 stays fu
   assert.equal(decodeSideFor(256, { width: 299, height: 299 }), 1196);
   assert.equal(decodeSideFor(0, { width: 224, height: 224 }), 0);
 });
+
+test('maxSide gives a thin strip its rounded aspect: libjpeg\'s reduced-scale decode does not cost it a pixel', async () => {
+  for (const [width, height, expected] of [
+    [23_541, 31, [2048, 3]],
+    [52, 22_803, [5, 2048]],
+    [9000, 7, [2048, 2]],
+  ] as const) {
+    const strip = await sharp({ create: { width, height, channels: 3, background: { r: 70, g: 100, b: 140 } } }).jpeg().toBuffer();
+    const header = await readImageHeader(strip);
+    const image = await decodeImage(strip, defaultImageLimits, header, { maxSide: 2048 });
+    assert.deepEqual([image.width, image.height], expected, `${width}×${height}`);
+    assert.equal(decodedPixels(header, 2048), image.width * image.height);
+  }
+});
+
+test('running out of memory while decoding is IMAGING_OUT_OF_MEMORY, transient, not IMAGE_CORRUPT', { skip: process.platform === 'win32' }, async () => {
+  // A real allocation failure: a PNG header declaring 500,000×50,000 (let through by raised
+  // limits) needs a 75 GB output buffer, in a child limited to 64 GB of address space (room for
+  // Node and tsx's WebAssembly reservations).
+  const png = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer());
+  png.writeUInt32BE(500_000, 16);
+  png.writeUInt32BE(50_000, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29); // IHDR's own checksum, which the decoder checks
+  const script = `
+    const { decodeImage } = await import(${JSON.stringify(new URL('./decode-image.ts', import.meta.url).href)});
+    const bytes = Buffer.from(${JSON.stringify(png.toString('base64'))}, 'base64');
+    try { await decodeImage(bytes, { maxInputBytes: 1e6, maxPixels: 1e12 }); console.log(JSON.stringify({ ok: true })); }
+    catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, transient: e.transient, cause: e.cause?.message })); }
+  `;
+  const child = spawnSync('sh', ['-c', 'ulimit -v 64000000 && exec "$0" --import tsx --input-type=module --eval "$1"', process.execPath, script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(child.status, 0, child.stderr);
+  const outcome = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+  assert.deepEqual([outcome.name, outcome.code, outcome.transient], ['ImagingError', 'IMAGING_OUT_OF_MEMORY', true], JSON.stringify(outcome));
+  assert.match(String(outcome.cause), /out of memory/);
+});
+
+/** PNG's CRC-32 (ISO 3309), for a header edited in place. */
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}

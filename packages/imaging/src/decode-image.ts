@@ -3,6 +3,7 @@ import type { Metadata, SharpOptions } from 'sharp';
 import { defaultImageLimits } from './image-limits.ts';
 import type { ImageLimits } from './image-limits.ts';
 import { ImagingError } from './imaging-error.ts';
+import { isOutOfMemory, sharpFailure } from './sharp-failure.ts';
 
 /** Container formats the pipeline accepts; everything else sharp can read (SVG, PDF, …) is refused. */
 export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif';
@@ -130,14 +131,18 @@ export async function readImageHeader(bytes: Uint8Array, limits: ImageLimits = d
   return { format, width: metadata.width, height: metadata.height, pixels, metadata };
 }
 
+/** `size` scaled down to fit `maxSide` (0: no limit), aspect kept, each side rounded and at least 1. */
+function fitWithin(size: { width: number; height: number }, maxSide: number): { width: number; height: number } {
+  const longest = Math.max(size.width, size.height);
+  if (maxSide === 0 || longest <= maxSide) return size;
+  const side = (length: number) => Math.max(1, Math.round((length * maxSide) / longest));
+  return { width: side(size.width), height: side(size.height) };
+}
+
 /** The pixels decodeImage makes of an image with this header when asked for at most `maxSide` (0: full size). */
 export function decodedPixels(header: ImageHeader, maxSide = 0): number {
-  const [width, height] = [header.width, header.metadata.pageHeight ?? header.height];
-  const longest = Math.max(width, height);
-  if (maxSide === 0 || longest <= maxSide) return header.pixels;
-  // Each side rounded, as sharp's resize to fit does.
-  const side = (length: number) => Math.max(1, Math.round((length * maxSide) / longest));
-  return side(width) * side(height);
+  const { width, height } = fitWithin({ width: header.width, height: header.metadata.pageHeight ?? header.height }, maxSide);
+  return width * height;
 }
 
 /**
@@ -168,10 +173,12 @@ export async function decodeImage(
     const pageHeight = metadata.pageHeight ?? height;
     // EXIF orientations 5–8 turn the image a quarter: the displayed width is the stored height.
     const fullSize = (metadata.orientation ?? 1) >= 5 ? { width: pageHeight, height: width } : { width, height: pageHeight };
-    const scaled = maxSide > 0 && Math.max(fullSize.width, fullSize.height) > maxSide;
+    const target = fitWithin(fullSize, maxSide);
+    const scaled = target !== fullSize;
     let pipeline = sharp(bytes, options);
-    // A square box fits either orientation, and sharp orients before it resizes.
-    if (scaled) pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside', kernel: 'lanczos3' });
+    // The exact size asked for (sharp orients before it resizes): left to fit a box, a thin strip
+    // came out of libjpeg's reduced-scale decode a pixel short on its short side, up to 33% off.
+    if (scaled) pipeline = pipeline.resize(target.width, target.height, { fit: 'fill', kernel: 'lanczos3' });
     // flatten is a no-op without alpha; applied unconditionally because the header's hasAlpha
     // is not reliable for every palette/transparency variant.
     const { data, info } = await pipeline
@@ -260,6 +267,8 @@ function acceptedFormat(metadata: Metadata): ImageFormat {
 
 function wrapDecodeError(error: unknown, format: ImageFormat, metadata: Metadata): ImagingError {
   if (error instanceof ImagingError) return error;
+  // Says nothing about the image: transient, so the job is retried, not failed as damaged.
+  if (isOutOfMemory(error)) return sharpFailure(error, 'IMAGE_CORRUPT', `decoding the ${FORMAT_NAMES[format]} image failed`);
   const message = messageOf(error);
   if (message.includes('exceeds pixel limit')) {
     return new ImagingError('IMAGE_TOO_MANY_PIXELS', 'image has more pixels than its header declared; the file is rejected', {

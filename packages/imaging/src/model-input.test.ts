@@ -175,3 +175,19 @@ test('sharp running out of memory is IMAGING_OUT_OF_MEMORY, transient, not IMAGE
   assert.equal(outcome.transient, true);
   assert.match(String(outcome.cause), /out of memory/);
 });
+
+test('a photo decoded scaled down is placed on the canvas by its own size: a cover crop or letterbox does not move', async () => {
+  // 2200×900 decodes to 2048×838: placed by that, cover would resize to 547×224, not 548×224.
+  const big = await sharp(readFixture('airplane-from-above.jpg')).resize(2200, 900, { fit: 'fill' }).jpeg({ quality: 92 }).toBuffer();
+  const full = await decodeImage(big);
+  const scaled = await decodeImage(big, undefined, undefined, { maxSide: 2048 });
+  assert.deepEqual(scaled.fullSize, { width: 2200, height: 900 });
+  for (const fit of ['cover', 'contain'] as const) {
+    const spec: PreprocessingSpec = { width: 224, height: 224, fit, channelOrder: 'rgb', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] };
+    const [a, b] = [await toModelInput(full, spec), await toModelInput(scaled, spec)];
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    // Lanczos-3 then linear against linear alone: a few levels at edges; a crop a pixel off is 60+.
+    assert.ok(worst <= 16, `${fit}: largest difference ${worst} levels`);
+  }
+});

@@ -25,7 +25,10 @@ export async function toModelInput(
   if (out !== undefined && out.length !== length) {
     throw new RangeError(`out has length ${out.length}, expected ${length} (${spec.width}×${spec.height}×3)`);
   }
-  const pixels = await resizeOntoCanvas(image, computeFitGeometry(image.width, image.height, spec));
+  // Placed by the photo's own size: a decode scaled down (DecodedImage.fullSize) rounds its sides,
+  // which would move a cover crop or a letterbox by up to a canvas pixel.
+  const { width, height } = image.fullSize ?? image;
+  const pixels = await resizeOntoCanvas(image, computeFitGeometry(width, height, spec));
   const target = out ?? new Float32Array(length);
   normalise(pixels, spec, target);
   return target;

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, symlink, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explanationManifestSchema } from '@gradcam/contracts';
@@ -14,17 +13,33 @@ const bin = fileURLToPath(new URL('../bin/gradcam.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-function gradcam(args: readonly string[], nodeOptions: readonly string[] = [], timeout = 120_000) {
-  const result = spawnSync(process.execPath, [...nodeOptions, bin, ...args], { encoding: 'utf8', timeout });
+function gradcam(args: readonly string[], nodeOptions: readonly string[] = [], timeout = 120_000, prefix: readonly string[] = []) {
+  const [command = process.execPath, ...rest] = [...prefix, process.execPath];
+  const result = spawnSync(command, [...rest, ...nodeOptions, bin, ...args], { encoding: 'utf8', timeout });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/** Every file under `dir` (hidden ones too) with its sha256: two equal snapshots are the same bytes under the same names. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    files[relative(dir, path)] = entry.isFile() ? sha256(await readFile(path)) : entry.isDirectory() ? 'folder' : 'other';
+  }
+  return files;
+}
+
+/** A user and mount namespace may mount a tmpfs: a real file system whose size and inode count a test sets. */
+const tmpfsMountable = spawnSync('unshare', ['-Urm', 'sh', '-c', 'mount -t tmpfs tmpfs "$1"', 'sh', tmpdir()]).status === 0;
+const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
+
 /** Every folder under `out` with a manifest: the manifest lists exactly the other files, with their hashes. */
-async function assertCompleteFolders(out: string): Promise<Map<string, string>> {
+async function assertCompleteFolders(out: string, { temporaries = false } = {}): Promise<Map<string, string>> {
   const sources = new Map<string, string>();
   for (const name of await readdir(out)) {
     const dir = join(out, name);
-    const files = (await readdir(dir)).sort();
+    // Temporaries (hidden) of a killed run are not part of the folder's result.
+    const files = (await readdir(dir)).filter((f) => !(temporaries && /^\..*\.tmp$/.test(f))).sort();
     if (!files.includes('explanation.json')) continue;
     const manifest = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'explanation.json'), 'utf8')));
     const listed = manifest.explanations.flatMap((e) => [e.rawMap, e.overlay]);
@@ -90,45 +105,78 @@ describe('output folders', () => {
     await assertCompleteFolders(out);
 
     // Dies (as on SIGKILL or power loss) as the manifest is being written, after every other file
-    // of a run with another opacity: the old manifest must not vouch for the new overlays.
+    // of a run with another opacity: the old result must stand as it was, its manifest vouching
+    // for its own overlays only, and the next run must clear what the killed one left.
+    const before = await snapshot(join(out, 'cat'));
     const hook = join(root, 'die-at-manifest.mjs');
     await writeFile(
       hook,
       `import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
-const original = fsp.writeFile;
-fsp.writeFile = async (path, ...rest) => { if (String(path).includes('explanation.json')) process.kill(process.pid, 'SIGKILL'); return original(path, ...rest); };
+const original = fsp.open;
+fsp.open = async (path, ...rest) => { if (String(path).includes('explanation.json')) process.kill(process.pid, 'SIGKILL'); return original(path, ...rest); };
 syncBuiltinESMExports();
 `,
     );
     const killed = gradcam(['explain', image, '--method', 'gradcam++', '--alpha', '0.9', '--out', out], ['--import', hook]);
     assert.equal(killed.status, null, killed.stderr);
-    await assertCompleteFolders(out);
+    await assertCompleteFolders(out, { temporaries: true });
+    const left = Object.keys(await snapshot(join(out, 'cat'))).filter((f) => !(f in before));
+    assert.equal(left.length, 2, `the killed run left its .npy and overlay temporaries: ${left.join(' ')}`);
+    assert.ok(left.every((f) => /^\.gradcampp-\d+\.(npy|overlay\.jpg)\.[0-9a-f]+\.tmp$/.test(f)), left.join(' '));
     const third = gradcam(['explain', image, '--out', out]);
     assert.equal(third.status, 0, third.stderr);
     assert.deepEqual(await assertCompleteFolders(out), new Map([['cat', image]]));
   });
 
-  test('a full disk (ENOSPC) stops the run with exit 1 and leaves no partial file of the image it failed on', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async () => {
+  test('a rerun whose write fails part-way (a real EFBIG under a file size limit) leaves the earlier result byte for byte, and nothing of its own', { skip: !hasPrlimit && 'no prlimit' }, async () => {
+    const root = await mkdtemp(join(tmpdir(), 'gradcam-rerun-fails-'));
+    const image = join(root, 'cat.jpg');
+    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), image);
+    const out = join(root, 'out');
+    const first = gradcam(['explain', image, '--top-k', '2', '--out', out]);
+    assert.equal(first.status, 0, first.stderr);
+    const before = await snapshot(out);
+    // 16 KiB a file: the .npy (324 bytes) and the manifest fit, the overlay (over 40 KB) does not.
+    const failed = gradcam(['explain', image, '--top-k', '2', '--alpha', '0.9', '--out', out], [], 120_000, ['prlimit', '--fsize=16384']);
+    assert.equal(failed.status, 1, failed.stderr);
+    assert.match(failed.stderr, /cat\.jpg: EFBIG: file too large/);
+    assert.deepEqual(await snapshot(out), before, 'the same files with the same bytes: no manifest removed, no file truncated, no temporary left');
+    assert.equal((await assertCompleteFolders(out)).size, 1);
+  });
+
+  test('a full disk (ENOSPC) stops the run with exit 1; the image it failed on keeps its earlier result and gets no partial file', { skip: !tmpfsMountable && 'cannot mount a tmpfs in a user namespace' }, async () => {
     const root = await mkdtemp(join(tmpdir(), 'gradcam-full-'));
     await mkdir(join(root, 'in'));
     await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', 'a.jpg'));
     await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(root, 'in', 'b.jpg'));
     await copyFile(join(fixtures, 'people-group.jpg'), join(root, 'in', 'c.jpg'));
-    // b's overlay lands on /dev/full, where every write fails with a real ENOSPC, after its .npy was written whole.
     const out = join(root, 'out');
-    await mkdir(join(out, 'b'), { recursive: true });
-    await symlink('/dev/full', join(out, 'b', 'gradcam-0.overlay.jpg'));
-    const run = gradcam(['explain', join(root, 'in'), '--class', '0', '--batch', '1', '--out', out, '--json']);
-    assert.equal(run.status, 1, run.stderr);
-    const summary = JSON.parse(run.stdout) as { explained: number; failed: number; stopped: unknown };
-    assert.deepEqual([summary.explained, summary.failed], [1, 1], run.stdout);
-    assert.deepEqual(summary.stopped, { code: 'ENOSPC', message: 'no space left on device, write', notWritten: 1 });
-    assert.match(run.stderr, /b\.jpg: ENOSPC: no space left on device/);
-    assert.match(run.stderr, /stopped: the output folder takes no more \(ENOSPC: .*\); 1 image\(s\) not written/);
-    assert.deepEqual(await readdir(join(out, 'b')), [], 'neither the whole .npy nor the link that took the overlay is left');
-    assert.deepEqual((await readdir(out)).sort(), ['a', 'b'], 'c was not written after the stop');
-    assert.deepEqual([...(await assertCompleteFolders(out)).keys()], ['a']);
+    await mkdir(out);
+    // A tmpfs of 12 inodes, a real file system that runs out (ENOSPC) at a known file: its root
+    // and b's earlier result (folder, .npy, overlay, manifest) take 5; a's folder with two
+    // classes takes 6; b's rerun with two classes finds 1 left for its 5 new files. The old
+    // writer (manifest removed, files truncated in place) ran out after destroying b's result.
+    const script = `set -e
+mount -t tmpfs -o size=64m,nr_inodes=12 tmpfs "$1/out"
+"$2" "$3" explain "$1/in/b.jpg" --out "$1/out" >/dev/null
+cp -a "$1/out" "$1/before"
+set +e
+"$2" "$3" explain "$1/in" --top-k 2 --batch 1 --out "$1/out" --json >"$1/run.json" 2>"$1/run.err"
+echo $? >"$1/status"
+cp -a "$1/out" "$1/after"`;
+    const outer = spawnSync('unshare', ['-Urm', 'sh', '-c', script, 'sh', root, process.execPath, bin], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(outer.status, 0, outer.stderr);
+    const [status, stdout, stderr] = await Promise.all(['status', 'run.json', 'run.err'].map((f) => readFile(join(root, f), 'utf8')));
+    assert.equal(status?.trim(), '1', stderr);
+    assert.deepEqual(await snapshot(join(root, 'after', 'b')), await snapshot(join(root, 'before', 'b')), "b's earlier result, byte for byte, and no temporary");
+    const summary = JSON.parse(stdout as string) as { explained: number; failed: number; stopped: unknown };
+    assert.deepEqual([summary.explained, summary.failed], [1, 1], stdout);
+    assert.deepEqual(summary.stopped, { code: 'ENOSPC', message: 'no space left on device, open', notWritten: 1 });
+    assert.match(stderr as string, /b\.jpg: ENOSPC: no space left on device/);
+    assert.match(stderr as string, /stopped: the output folder takes no more \(ENOSPC: .*\); 1 image\(s\) not written/);
+    assert.deepEqual((await readdir(join(root, 'after'))).sort(), ['a', 'b'], 'c was not written after the stop');
+    assert.deepEqual([...(await assertCompleteFolders(join(root, 'after'))).keys()].sort(), ['a', 'b']);
   });
 
   test('a FIFO is refused without being opened, and an oversize file without being read', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, readdir, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { type ArtifactFile, buildImageArtifacts } from '@gradcam/artifacts';
 import { manifestFileName } from '@gradcam/contracts';
@@ -80,9 +80,11 @@ function failureOf(file: string, error: unknown): FileFailure {
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code !== 'string') return { file, code: 'INTERNAL', message };
-  // Node's file system errors start with their code ("ENOTDIR: not a directory, mkdir …"); the
-  // line prints the code before the message already.
-  return { file, code, message: message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message };
+  // Node's file system errors start with their code and end with the path ("ENOSPC: no space left
+  // on device, open '…/.gradcam-0.npy.1f2e.tmp'"): the line prints the code before the message
+  // already, and the path of a temporary says nothing to the reader.
+  const short = message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message;
+  return { file, code, message: typeof (error as { path?: unknown }).path === 'string' ? short.replace(/(, \w+) '.*'$/s, '$1') : short };
 }
 
 /** A per-file failure with a stable code, reported on that file's line. */
@@ -133,8 +135,12 @@ function outputFolder(outDir: string, stem: string): string {
   return join(outDir, stem);
 }
 
-/** Names this command writes into an image's folder: `<method>-<class>.npy|.overlay.jpg` and manifest temporaries. */
-const ownFile = /^(?:[a-z0-9]+-\d+\.(?:npy|overlay\.jpg)|\.explanation\.json\.[0-9a-f]+\.tmp)$/;
+const artifactName = String.raw`[a-z0-9]+-\d+\.(?:npy|overlay\.jpg)`;
+/**
+ * Names this command writes into an image's folder: `<method>-<class>.npy|.overlay.jpg`, and the
+ * temporaries `.<name>.<hex>.tmp` of those and of the manifest (a killed run's are left behind).
+ */
+const ownFile = new RegExp(`^(?:${artifactName}|\\.(?:${artifactName}|${manifestFileName.replaceAll('.', '\\.')})\\.[0-9a-f]+\\.tmp)$`);
 
 /** Artifact paths an earlier manifest in `dir` lists (plain file names only), or none. */
 async function previouslyListed(dir: string): Promise<string[]> {
@@ -147,14 +153,29 @@ async function previouslyListed(dir: string): Promise<string[]> {
   }
 }
 
+/** Writes `body` to a new file at `path`, never through a link or file already there ('wx': O_CREAT | O_EXCL). */
+async function writeNewFile(path: string, body: Uint8Array, begun: Set<string>): Promise<void> {
+  const handle = await open(path, 'wx');
+  // Only once it is this call's own: a name that existed (EEXIST) belongs to someone else.
+  begun.add(path);
+  try {
+    await handle.writeFile(body);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
- * Writes one image's folder so that it is complete or has no manifest: the old manifest goes
- * first, then the artifacts, then files of an earlier run the new manifest does not list, and the
- * manifest last, renamed into place. A folder with `explanation.json` is always a whole run's.
+ * Writes one image's folder so that it is complete or has no manifest, and so that a failed write
+ * leaves an earlier result there as it was. Every file is first written whole under a temporary
+ * name; only then does the old manifest go, the files are renamed into place and the manifest
+ * last; files of an earlier result the new manifest does not list (other methods or classes) and
+ * temporaries of killed runs go after that. A folder with `explanation.json` is always a whole run's.
  */
 export async function writeImageFolder(dir: string, artifacts: readonly ArtifactFile[]): Promise<void> {
   const manifest = artifacts.find((a) => a.path === manifestFileName);
   if (!manifest) throw new Error(`artifacts for ${dir} have no ${manifestFileName}`);
+  const ordered = [...artifacts.filter((a) => a !== manifest), manifest];
   // The output folder exists (prepareOutputFolder): a plain mkdir, as a recursive one can loop for ever on Node 20.
   const created = await mkdir(dir).then(
     () => true,
@@ -163,37 +184,34 @@ export async function writeImageFolder(dir: string, artifacts: readonly Artifact
       return false;
     },
   );
-  /** Files this call began to write: removed again if it fails (a 0-byte .npy or half an overlay on a full disk). */
-  const begun: string[] = [];
+  const token = randomBytes(6).toString('hex');
+  const temporaryOf = (name: string) => join(dir, `.${name}.${token}.tmp`);
+  /** This call's temporaries: removed again if it fails (a 0-byte .npy or half an overlay on a full disk). */
+  const begun = new Set<string>();
+  let listed: string[];
   try {
-    const listed = await previouslyListed(dir);
+    // A full disk, a quota or a refused write fails here, before anything of an earlier result changed.
+    for (const artifact of ordered) await writeNewFile(temporaryOf(artifact.path), artifact.body, begun);
+    listed = await previouslyListed(dir);
+    // The old manifest goes first: while the files are renamed it would vouch for files not its own.
     await unlink(join(dir, manifestFileName)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
-    for (const artifact of artifacts) {
-      if (artifact === manifest) continue;
-      begun.push(join(dir, artifact.path));
-      await writeFile(join(dir, artifact.path), artifact.body);
+    for (const artifact of ordered) {
+      await rename(temporaryOf(artifact.path), join(dir, artifact.path));
+      begun.delete(temporaryOf(artifact.path));
     }
-    const keep = new Set(artifacts.map((a) => a.path));
-    const present = await readdir(dir);
-    const stale = new Set([...listed, ...present.filter((name) => ownFile.test(name))].filter((name) => !keep.has(name)));
-    for (const name of stale) {
-      await unlink(join(dir, name)).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
-    }
-    const temporary = join(dir, `.${manifestFileName}.${randomBytes(6).toString('hex')}.tmp`);
-    begun.push(temporary);
-    await writeFile(temporary, manifest.body);
-    await rename(temporary, join(dir, manifestFileName));
   } catch (error) {
-    // Only files begun after the old manifest went: while it stands, the files it lists stay.
-    // Best effort: a read-only file system refuses the unlinks too.
-    await Promise.all(begun.map((path) => unlink(path).catch(() => undefined)));
+    // Only this call's temporaries. Best effort: a read-only file system refuses the unlinks too.
+    await Promise.all([...begun].map((path) => unlink(path).catch(() => undefined)));
     if (created) await rmdir(dir).catch(() => undefined);
     throw error;
   }
+  // The folder is complete: what is left over is removed best effort (the next run tries again).
+  const keep = new Set(artifacts.map((a) => a.path));
+  const present = await readdir(dir).catch(() => []);
+  const stale = new Set([...listed, ...present.filter((name) => ownFile.test(name))].filter((name) => !keep.has(name)));
+  await Promise.all([...stale].map((name) => unlink(join(dir, name)).catch(() => undefined)));
 }
 
 /**

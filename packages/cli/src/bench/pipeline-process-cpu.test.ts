@@ -18,7 +18,9 @@ test('the CPU timeline costs a window chosen afterwards, not the whole run', { s
   assert.ok(busy && idle, 'samples inside both windows');
   assert.ok(busy.from >= startedAt + 200 && busy.to <= startedAt + 800, 'the span lies inside the window asked for');
   const cores = (span: typeof busy) => span.usage.descendantCpuSeconds / span.usage.seconds;
-  assert.ok(cores(busy) > 0.4, `busy window: ${cores(busy).toFixed(2)} cores`);
-  assert.ok(cores(idle) < 0.2, `idle window: ${cores(idle).toFixed(2)} cores`);
+  // A spinning child gets a whole core on an idle machine but far less on a loaded one (0.39 seen
+  // while other tests ran on 2 cores), and an idle one gets none: the gap is what is checked.
+  assert.ok(cores(busy) > 0.2, `busy window: ${cores(busy).toFixed(2)} cores`);
+  assert.ok(cores(idle) < 0.1, `idle window: ${cores(idle).toFixed(2)} cores`);
   assert.equal(timeline.within(startedAt + 5000, startedAt + 6000), undefined);
 });

@@ -115,10 +115,11 @@ test("a second run's --out inside the input folder skips the first run's output;
     assert.equal(first.status, 0, first.stderr);
     const second = gradcam('explain', dir, join(dir, 'cat.jpg', 'not-under-a-file.jpg'), '--out', join(dir, 'exp2'), '--json');
     assert.equal(second.status, 0, second.stderr);
-    const summary = JSON.parse(second.stdout) as { explained: number; failures: { file: string; code: string; message: string }[] };
+    const summary = JSON.parse(second.stdout) as { explained: number; failures: { file: string; code: string; message: string }[]; skipped: unknown };
     assert.equal(summary.explained, 1, second.stdout);
     assert.deepEqual(summary.failures, [{ file: join(dir, 'cat.jpg', 'not-under-a-file.jpg'), code: 'ENOTDIR', message: 'not a directory' }]);
-    assert.match(second.stderr, /skipped earlier output: 1 folder\(s\) holding explanation\.json/);
+    assert.deepEqual(summary.skipped, { outputFolders: [join(dir, 'exp1', 'cat')], overlays: 0 }, 'the folders skipped, named in --json');
+    assert.ok(second.stderr.includes(`skipped earlier output: 1 folder(s) holding a gradcam explanation.json (${join(dir, 'exp1', 'cat')}), 0 *.overlay.jpg`), second.stderr);
     assert.deepEqual(await readdir(join(dir, 'exp2')), ['cat']);
   } finally {
     await rm(dir, { recursive: true, force: true });

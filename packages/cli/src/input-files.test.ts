@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import fsp, { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import fsp, { chmod, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { listInputFiles } from './input-files.ts';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
+const bin = fileURLToPath(new URL('../bin/gradcam.js', import.meta.url));
 
 test('folders are walked through symbolic links to images and folders, each once, and a link loop ends', async () => {
   const root = await mkdtemp(join(tmpdir(), 'gradcam-links-'));
@@ -96,20 +98,29 @@ test('a folder without read permission is reported as EACCES (not run as root, w
   }
 });
 
-test("an earlier run's output met in a walk (a folder with explanation.json, an *.overlay.jpg) is skipped and counted", async () => {
+test("an earlier run's output met in a walk is skipped and named; a folder named, or an explanation.json that is no manifest, is walked", async () => {
   const input = await mkdtemp(join(tmpdir(), 'gradcam-earlier-'));
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'cat.jpg'));
-  for (const stem of ['cat', 'sheep']) {
-    await mkdir(join(input, 'exp1', stem), { recursive: true });
-    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'exp1', stem, 'gradcam-0.overlay.jpg'));
-    await writeFile(join(input, 'exp1', stem, 'explanation.json'), '{}');
-  }
+  // A real earlier run: exp1/cat holds gradcam's manifest and overlay; an image was put beside them.
+  const run = spawnSync(process.execPath, [bin, 'explain', join(input, 'cat.jpg'), '--out', join(input, 'exp1')], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(input, 'exp1', 'cat', 'sheep.jpg'));
+  // Someone's own notes called explanation.json, beside photos and a folder of photos.
+  await mkdir(join(input, 'notes', 'more'), { recursive: true });
+  await writeFile(join(input, 'notes', 'explanation.json'), '{"why": "the photos of the trip"}');
+  await copyFile(join(fixtures, 'people-group.jpg'), join(input, 'notes', 'people.jpg'));
+  await copyFile(join(fixtures, 'cartoon-open-peeps.jpg'), join(input, 'notes', 'more', 'cartoon.jpg'));
   await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(input, 'moved.GRADCAM-1.Overlay.JPG'));
+
   const listing = await listInputFiles([input]);
-  assert.deepEqual(listing.files, [join(input, 'cat.jpg')]);
-  assert.deepEqual(listing.skipped, { outputFolders: 2, overlays: 1 });
-  const named = await listInputFiles([join(input, 'exp1', 'cat', 'gradcam-0.overlay.jpg')]);
-  assert.deepEqual(named.files, [join(input, 'exp1', 'cat', 'gradcam-0.overlay.jpg')], 'a file named on the command line is taken as it is');
+  assert.deepEqual(listing.files, [join(input, 'cat.jpg'), join(input, 'notes', 'more', 'cartoon.jpg'), join(input, 'notes', 'people.jpg')]);
+  assert.deepEqual(listing.skipped, { outputFolders: [join(input, 'exp1', 'cat')], overlays: 1 });
+  const named = await listInputFiles([join(input, 'exp1', 'cat')]);
+  assert.deepEqual(named.files, [join(input, 'exp1', 'cat', 'sheep.jpg')], 'a folder named on the command line is walked, manifest or not');
+  assert.deepEqual(named.skipped, { outputFolders: [], overlays: 1 }, 'its overlays are still output');
+  const overlayName = (await readdir(join(input, 'exp1', 'cat'))).find((f) => f.endsWith('.overlay.jpg')) as string;
+  const overlay = await listInputFiles([join(input, 'exp1', 'cat', overlayName)]);
+  assert.deepEqual(overlay.files, [join(input, 'exp1', 'cat', overlayName)], 'a file named on the command line is taken as it is');
 });
 
 test('.jpe and .jfif files are images; a name that is not UTF-8 is reported as such, not as a broken link', async () => {

@@ -1,7 +1,7 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import type { Dirent, Stats } from 'node:fs';
 import { extname, join } from 'node:path';
-import { manifestFileName } from '@gradcam/contracts';
+import { explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
 
 export const imageExtensions = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 
@@ -21,8 +21,8 @@ export interface InputListing {
   readonly missing: ListingProblem[];
   /** Paths named that are an excluded folder (`explain --out`), left out whole. */
   readonly excluded: string[];
-  /** What a walk left out as an earlier run's output: folders holding a manifest, and overlay files. */
-  readonly skipped: { readonly outputFolders: number; readonly overlays: number };
+  /** What a walk left out as an earlier run's output: folders holding a gradcam manifest (their paths), and overlay files. */
+  readonly skipped: { readonly outputFolders: readonly string[]; readonly overlays: number };
 }
 
 const isImageName = (name: string) => imageExtensions.has(extname(name).toLowerCase());
@@ -49,7 +49,7 @@ interface Walk {
   readonly seen: Set<string>;
   /** Folders never walked, by identity (the output folder). */
   readonly excluded: Set<string>;
-  readonly skipped: { outputFolders: number; overlays: number };
+  readonly skipped: { outputFolders: string[]; overlays: number };
 }
 
 export interface ListInputOptions {
@@ -63,7 +63,23 @@ export interface ListInputOptions {
 /** Names are read as bytes: a name that is not UTF-8 would come back with U+FFFD in it, a path that does not exist. */
 const isUtf8 = (name: Buffer) => Buffer.from(name.toString('utf8'), 'utf8').equals(name);
 
-async function walk(dir: string, state: Walk): Promise<void> {
+/** Larger than any manifest (5 classes: 3 KB; 1000 classes and 7 methods: well under 1 MB): a bigger file is not one. */
+const maxManifestBytes = 16 * 2 ** 20;
+
+/** Whether `path` is a gradcam manifest: a folder's own notes called explanation.json are not. */
+async function isManifest(path: string): Promise<boolean> {
+  try {
+    // A FIFO would block the read for ever; a huge file would be read whole.
+    const info = await stat(path);
+    if (!info.isFile() || info.size > maxManifestBytes) return false;
+    return explanationManifestSchema.safeParse(JSON.parse(await readFile(path, 'utf8'))).success;
+  } catch {
+    return false;
+  }
+}
+
+/** Walks `dir`; `given`: named on the command line, walked even when it is an earlier run's output. */
+async function walk(dir: string, state: Walk, given: boolean): Promise<void> {
   let entries: Dirent<Buffer>[];
   try {
     entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
@@ -73,10 +89,10 @@ async function walk(dir: string, state: Walk): Promise<void> {
     state.missing.push(fileSystemProblem(dir, error as NodeJS.ErrnoException, 'no such folder (removed while being read?)'));
     return;
   }
-  // A folder holding a manifest is an earlier run's output (`explain --out` given another time):
-  // its overlays are not inputs.
-  if (entries.some((entry) => entry.name.toString('utf8') === manifestFileName && !entry.isDirectory())) {
-    state.skipped.outputFolders++;
+  // A folder holding a manifest met in a walk is an earlier run's output (`explain --out` given
+  // another time): its overlays are not inputs.
+  if (!given && entries.some((entry) => entry.name.toString('utf8') === manifestFileName && !entry.isDirectory()) && (await isManifest(join(dir, manifestFileName)))) {
+    state.skipped.outputFolders.push(dir);
     return;
   }
   const named = entries.map((entry) => ({ entry, name: entry.name.toString('utf8') }));
@@ -105,7 +121,7 @@ async function walk(dir: string, state: Walk): Promise<void> {
     if (info.isDirectory()) {
       if (state.excluded.has(identity(info))) continue;
       state.seen.add(identity(info));
-      await walk(path, state);
+      await walk(path, state, false);
     } else if (info.isFile() && isImageName(name)) {
       state.seen.add(identity(info));
       state.files.push(path);
@@ -117,10 +133,11 @@ async function walk(dir: string, state: Walk): Promise<void> {
  * Files named on the command line are taken as they are (a wrong one gets its own error line
  * later); folders are walked recursively for image extensions, in a stable order, following
  * symbolic links (each folder and file once, so a link loop ends). A walk leaves out earlier
- * `explain` output: folders holding `explanation.json`, and `*.overlay.jpg` files.
+ * `explain` output: folders below those named holding an `explanation.json` that is a gradcam
+ * manifest, and `*.overlay.jpg` files. A folder named is walked even when it holds a manifest.
  */
 export async function listInputFiles(paths: readonly string[], options: ListInputOptions = {}): Promise<InputListing> {
-  const state: Walk = { files: [], missing: [], seen: new Set(), excluded: new Set(), skipped: { outputFolders: 0, overlays: 0 } };
+  const state: Walk = { files: [], missing: [], seen: new Set(), excluded: new Set(), skipped: { outputFolders: [], overlays: 0 } };
   const excluded: string[] = [];
   // By identity, so a path spelt differently or reached through a link is still the same folder.
   for (const path of options.exclude ?? []) {
@@ -134,7 +151,7 @@ export async function listInputFiles(paths: readonly string[], options: ListInpu
       if (state.excluded.has(identity(info))) excluded.push(path);
       if (state.seen.has(identity(info)) || state.excluded.has(identity(info))) continue;
       state.seen.add(identity(info));
-      await walk(path, state);
+      await walk(path, state, true);
     } else if (!state.seen.has(identity(info))) {
       state.seen.add(identity(info));
       state.files.push(path);

@@ -24,7 +24,8 @@ Writes, for each image, DIR/<name>/ with <method>-<class>.npy (raw map, float32)
 without its extension, each character other than A-Z a-z 0-9 _ . - made _; when two images
 would share a folder (ignoring case) the later ones get -2, -3, …
 Folders are walked for .jpg .jpeg .jpe .jfif .png .webp .gif .tif .tiff .avif .heic .heif,
-leaving out earlier output (folders holding explanation.json, *.overlay.jpg files).
+leaving out earlier output (*.overlay.jpg files, and folders below those named holding
+an explanation.json that is a gradcam manifest).
 
 Options:
   --model NAME|DIR     built-in model name or TensorFlow.js model folder (default ${defaultModelName})
@@ -114,14 +115,17 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   for (const m of missing) console.error(`✗ ${m.path}: ${m.reason}`);
   // Its overlays would be explained again on every run: say so, rather than find "no images".
   for (const path of excluded) console.error(`✗ ${path}: skipped: it is the output folder (--out ${outDir}); give another --out, or name its images one by one`);
-  if (skipped.outputFolders + skipped.overlays > 0) {
-    console.error(`skipped earlier output: ${skipped.outputFolders} folder(s) holding explanation.json, ${skipped.overlays} *.overlay.jpg file(s)`);
+  const skippedAny = skipped.outputFolders.length + skipped.overlays > 0;
+  if (skippedAny) {
+    const folders = skipped.outputFolders;
+    const shown = folders.length > 3 ? `${folders.slice(0, 3).join(', ')} and ${folders.length - 3} more` : folders.join(', ');
+    console.error(`skipped earlier output: ${folders.length} folder(s) holding a gradcam explanation.json${shown && ` (${shown})`}, ${skipped.overlays} *.overlay.jpg file(s)`);
   }
   if (files.length === 0) {
-    const why = excluded.length > 0 ? ' (the output folder is never read as input)' : skipped.outputFolders + skipped.overlays > 0 ? ' (earlier explain output is never read as input)' : '';
+    const why = excluded.length > 0 ? ' (the output folder is never read as input)' : skippedAny ? ' (earlier explain output is never read as input)' : '';
     console.error(`gradcam: no images found in the given paths${why}`);
     // --json promises one summary on stdout; a script reading it gets the failures here too.
-    if (quiet) console.log(JSON.stringify({ explained: 0, failed: listingFailures.length, seconds: 0, imagesPerSecond: 0, outDir, model: null, backend: null, failures: listingFailures, stopped: null }));
+    if (quiet) console.log(JSON.stringify({ explained: 0, failed: listingFailures.length, seconds: 0, imagesPerSecond: 0, outDir, model: null, backend: null, failures: listingFailures, stopped: null, skipped }));
     return 1;
   }
 
@@ -169,6 +173,8 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     backend: backend.name,
     failures,
     stopped: result.stopped && { code: result.stopped.code, message: result.stopped.message, notWritten: files.length - result.written.length - result.failures.length },
+    /** Earlier output a walk left out: the folders holding a manifest, and how many overlays. */
+    skipped,
   };
   if (summary.stopped) {
     console.error(

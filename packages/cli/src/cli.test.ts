@@ -264,6 +264,23 @@ syncBuiltinESMExports();
     assert.match(method.stderr, /unknown method "magic"/);
   });
 
+  test('an error once the output folder is made (unknown model or layer, --class or --top-k past the model) removes the folders the run made, and only those', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gradcam-made-'));
+    try {
+      const image = join(fixtures, 'house-cat-locomotion.jpg');
+      await mkdir(join(dir, 'there'));
+      const cases: [string[], number][] = [[['--model', 'no-such-model'], 1], [['--layer', 'no_such_layer'], 1], [['--class', '9'], 2], [['--top-k', '5000'], 2]];
+      for (const [args, status] of cases) {
+        const run = gradcam('explain', image, ...args, '--out', join(dir, 'there', 'new', 'deeper'));
+        assert.equal(run.status, status, `${args.join(' ')}: ${run.stderr}`);
+        assert.deepEqual(await readdir(dir), ['there'], `${args.join(' ')}: the folder that was there stays`);
+        assert.deepEqual(await readdir(join(dir, 'there')), [], `${args.join(' ')}: new/deeper, made by the run, are gone`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('an option without its value or an empty number is a usage error (exit 2, one line, no stack trace)', () => {
     const image = join(fixtures, 'house-cat-locomotion.jpg');
     const cases: [string[], RegExp][] = [

@@ -47,9 +47,11 @@ const shortFsMessage = (error: NodeJS.ErrnoException) => error.message.replace(/
  * written, before the model loads and any image is explained: a file named as --out, a path
  * through a file, or a folder that cannot be written is one line, not one failure per image.
  * Not `mkdir(…, { recursive: true })`: on Node 20 that loops for ever where a file system answers
- * ENOENT for a name whose parent exists (`--out /proc/nope`).
+ * ENOENT for a name whose parent exists (`--out /proc/nope`). Returns the folders it made,
+ * outermost first, for {@link removeMadeFolders}.
  */
-export async function prepareOutputFolder(outDir: string): Promise<void> {
+export async function prepareOutputFolder(outDir: string): Promise<string[]> {
+  const made: string[] = [];
   const make = async (dir: string): Promise<void> => {
     const info = await stat(dir).catch((error: NodeJS.ErrnoException) => error);
     if (!(info instanceof Error)) {
@@ -59,14 +61,34 @@ export async function prepareOutputFolder(outDir: string): Promise<void> {
     if (info.code === 'ENOTDIR') throw new UsageError(`--out ${outDir}: a part of the path is a file, not a folder`);
     if (info.code !== 'ENOENT' || dirname(dir) === dir) throw new CommandError(`cannot use the output folder ${outDir}: ${shortFsMessage(info)}`);
     await make(dirname(dir));
-    await mkdir(dir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw new CommandError(`cannot create the output folder ${dir}: ${shortFsMessage(error)}`);
-    });
+    await mkdir(dir).then(
+      () => made.push(dir),
+      (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw new CommandError(`cannot create the output folder ${dir}: ${shortFsMessage(error)}`);
+      },
+    );
   };
-  await make(outDir);
-  await access(outDir, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
-    throw new CommandError(`cannot write to the output folder ${outDir}: ${shortFsMessage(error)}`);
-  });
+  try {
+    await make(outDir);
+    await access(outDir, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
+      throw new CommandError(`cannot write to the output folder ${outDir}: ${shortFsMessage(error)}`);
+    });
+  } catch (error) {
+    await removeMadeFolders(made);
+    throw error;
+  }
+  return made;
+}
+
+/**
+ * Removes the folders {@link prepareOutputFolder} made, innermost first, each only while it is
+ * empty (rmdir): a run that ends without writing anything leaves no empty --out behind, and
+ * never removes what was there before it or what something else put there meanwhile.
+ */
+export async function removeMadeFolders(made: readonly string[]): Promise<void> {
+  for (const dir of [...made].reverse()) {
+    if (!(await rmdir(dir).then(() => true, () => false))) return;
+  }
 }
 
 interface Decoded {

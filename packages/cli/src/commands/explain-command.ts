@@ -12,7 +12,7 @@ import {
 } from '@gradcam/engine';
 import { type ColormapName, defaultOverlayMaxSide } from '@gradcam/imaging';
 import { UsageError } from '../cli-error.ts';
-import { explainFiles, prepareOutputFolder } from '../explain-files.ts';
+import { explainFiles, prepareOutputFolder, removeMadeFolders } from '../explain-files.ts';
 import { listInputFiles } from '../input-files.ts';
 import { positiveInt } from '../option-values.ts';
 import { ProgressBar } from '../progress-bar.ts';
@@ -129,63 +129,71 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
-  await prepareOutputFolder(outDir);
-  const backend = await selectBackend(backendPreference);
-  const model = await loadModel(values.model ?? defaultModelName, { targetLayer: values.layer });
-  if (targets.kind === 'classes') {
-    const bad = targets.classes.find((c) => c >= model.runner.numClasses);
-    if (bad !== undefined) throw new UsageError(`--class ${bad} is out of range: ${model.descriptor.name} has classes 0…${model.runner.numClasses - 1}`);
+  const made = await prepareOutputFolder(outDir);
+  let explained = 0;
+  try {
+    const backend = await selectBackend(backendPreference);
+    const model = await loadModel(values.model ?? defaultModelName, { targetLayer: values.layer });
+    if (targets.kind === 'classes') {
+      const bad = targets.classes.find((c) => c >= model.runner.numClasses);
+      if (bad !== undefined) throw new UsageError(`--class ${bad} is out of range: ${model.descriptor.name} has classes 0…${model.runner.numClasses - 1}`);
+    }
+    if (targets.kind === 'topK' && targets.k > model.runner.numClasses) {
+      throw new UsageError(`--top-k ${targets.k} is more than the ${model.runner.numClasses} classes of ${model.descriptor.name}`);
+    }
+    const explainer = new Explainer(model);
+    if (!quiet) {
+      console.error(
+        `${model.descriptor.name} ${model.descriptor.version} on ${backend.name}, target ${model.runner.targetLayer} ${model.runner.targetShape.join('×')}; ${files.length} image(s), batch ${batchSize}, ${methods.join(', ')}`,
+      );
+    }
+    const progress = new ProgressBar(files.length);
+    const result = await explainFiles({
+      explainer,
+      backend,
+      files,
+      outDir,
+      batchSize,
+      explain: { methods, targets, scoreCam: { maxChannels: scoreCamChannels } },
+      overlay: { colormap, alpha },
+      overlayMaxSide,
+      onBatch: (succeeded, failed) => {
+        progress.clear();
+        for (const f of failed) console.error(`✗ ${f.file}: ${f.code}: ${f.message}`);
+        progress.tick(succeeded, failed.length);
+      },
+    });
+    progress.clear();
+    const failures = [...listingFailures, ...result.failures];
+    const summary = {
+      explained: result.written.length,
+      failed: failures.length,
+      seconds: Number(result.seconds.toFixed(2)),
+      imagesPerSecond: Number((result.written.length / Math.max(result.seconds, 1e-9)).toFixed(2)),
+      outDir,
+      model: model.descriptor.name,
+      backend: backend.name,
+      failures,
+      stopped: result.stopped && { code: result.stopped.code, message: result.stopped.message, notWritten: files.length - result.written.length - result.failures.length },
+      /** Earlier output a walk left out: the folders holding a manifest, and how many overlays. */
+      skipped,
+    };
+    if (summary.stopped) {
+      console.error(
+        `gradcam explain: stopped: the output folder takes no more (${summary.stopped.code}: ${summary.stopped.message}); ${summary.stopped.notWritten} image(s) not written`,
+      );
+    }
+    if (quiet) console.log(JSON.stringify(summary));
+    else {
+      console.log(
+        `${summary.explained} explained, ${summary.failed} failed in ${summary.seconds}s (${summary.imagesPerSecond} images/s) → ${outDir}/`,
+      );
+    }
+    explained = result.written.length;
+    return result.written.length > 0 && !result.stopped ? 0 : 1;
+  } finally {
+    // An unknown --model, an unavailable backend, a --class or --top-k out of the model's range
+    // (known only once it loads), or no image written: the folders this run made stay empty.
+    if (explained === 0) await removeMadeFolders(made);
   }
-  if (targets.kind === 'topK' && targets.k > model.runner.numClasses) {
-    throw new UsageError(`--top-k ${targets.k} is more than the ${model.runner.numClasses} classes of ${model.descriptor.name}`);
-  }
-  const explainer = new Explainer(model);
-  if (!quiet) {
-    console.error(
-      `${model.descriptor.name} ${model.descriptor.version} on ${backend.name}, target ${model.runner.targetLayer} ${model.runner.targetShape.join('×')}; ${files.length} image(s), batch ${batchSize}, ${methods.join(', ')}`,
-    );
-  }
-  const progress = new ProgressBar(files.length);
-  const result = await explainFiles({
-    explainer,
-    backend,
-    files,
-    outDir,
-    batchSize,
-    explain: { methods, targets, scoreCam: { maxChannels: scoreCamChannels } },
-    overlay: { colormap, alpha },
-    overlayMaxSide,
-    onBatch: (succeeded, failed) => {
-      progress.clear();
-      for (const f of failed) console.error(`✗ ${f.file}: ${f.code}: ${f.message}`);
-      progress.tick(succeeded, failed.length);
-    },
-  });
-  progress.clear();
-  const failures = [...listingFailures, ...result.failures];
-  const summary = {
-    explained: result.written.length,
-    failed: failures.length,
-    seconds: Number(result.seconds.toFixed(2)),
-    imagesPerSecond: Number((result.written.length / Math.max(result.seconds, 1e-9)).toFixed(2)),
-    outDir,
-    model: model.descriptor.name,
-    backend: backend.name,
-    failures,
-    stopped: result.stopped && { code: result.stopped.code, message: result.stopped.message, notWritten: files.length - result.written.length - result.failures.length },
-    /** Earlier output a walk left out: the folders holding a manifest, and how many overlays. */
-    skipped,
-  };
-  if (summary.stopped) {
-    console.error(
-      `gradcam explain: stopped: the output folder takes no more (${summary.stopped.code}: ${summary.stopped.message}); ${summary.stopped.notWritten} image(s) not written`,
-    );
-  }
-  if (quiet) console.log(JSON.stringify(summary));
-  else {
-    console.log(
-      `${summary.explained} explained, ${summary.failed} failed in ${summary.seconds}s (${summary.imagesPerSecond} images/s) → ${outDir}/`,
-    );
-  }
-  return result.written.length > 0 && !result.stopped ? 0 : 1;
 }

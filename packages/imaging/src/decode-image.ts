@@ -32,9 +32,10 @@ export interface DecodedImage {
 export interface DecodeOptions {
   /**
    * Longest side to decode to; 0 or absent: full size. A larger image comes out scaled down to fit
-   * (aspect kept, Lanczos-3 like overlayBase) with `fullSize` set. JPEG and WebP then decode at a
-   * reduced scale in the codec itself ("shrink-on-load"): a 12-megapixel photo decoded to 2048 px
-   * costs about half the CPU of a full decode, and the separate downscale of its overlay goes away.
+   * (aspect kept, each side rounded, Lanczos-3 like overlayBase) with `fullSize` set. JPEG and WebP
+   * then decode at a reduced scale in the codec itself ("shrink-on-load"): a 12-megapixel JPEG
+   * decoded to 2048 px costs about a third of the CPU of a full decode, and the separate downscale
+   * of its overlay goes away.
    * See decodeSideFor for the side a caller should ask for.
    */
   maxSide?: number;

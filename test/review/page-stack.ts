@@ -21,6 +21,8 @@ const manifestFixture: unknown = JSON.parse(await readFile(new URL('services/rev
 const photo = await readFile(new URL('test/fixtures/images/sheep-pastoral.jpg', root));
 
 export const reviewerToken = 'page-stack-alice-0123456789';
+/** A second reviewer, bob, for what must not pass from one reviewer to another. */
+export const otherReviewerToken = 'page-stack-bob-0123456789';
 
 /** The parts of the stored explanation a test may change before the item is seeded. */
 export interface Manifest {
@@ -39,10 +41,10 @@ export interface PageStack {
   readonly pageErrors: string[];
   /** Stores an item's files and puts it in the pool, pending. */
   seed(id: string, extra?: Partial<ReviewItem>, change?: (manifest: Manifest) => void): Promise<void>;
-  /** Calls the API as the reviewer the page signs in as. */
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
-  /** Opens the page in `page` (default: the stack's) with the reviewer's token and waits until it shows `id`, its images loaded. */
-  signIn(id: string, page?: Page): Promise<void>;
+  /** Calls the API as the reviewer the page signs in as (another with `token`). */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: unknown }>;
+  /** Opens the page in `page` (default: the stack's) with the reviewer's token (or `token`) and waits until it shows `id`, its images loaded. */
+  signIn(id: string, page?: Page, token?: string): Promise<void>;
   /** Waits until `page` shows `id` with its images loaded and decoded. */
   shows(id: string, page?: Page): Promise<void>;
   /** The POSTs the page sent to the review API whose path ends with `suffix` ('' for verdicts), from now on. */
@@ -61,7 +63,10 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
   const app = createApp({
     desk,
     pool,
-    reviewers: new Map([[reviewerToken, 'alice']]),
+    reviewers: new Map([
+      [reviewerToken, 'alice'],
+      [otherReviewerToken, 'bob'],
+    ]),
     checkReady: async () => {},
     onResponse: () => {},
     scrape: async () => ({ contentType: 'text/plain', body: '' }),
@@ -118,18 +123,18 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
       }
       await pool.add(item);
     },
-    async api(method, path, body) {
+    async api(method, path, body, token = reviewerToken) {
       const response = await fetch(url + path, {
         method,
-        headers: { authorization: `Bearer ${reviewerToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const text = await response.text();
       return { status: response.status, body: text ? (JSON.parse(text) as unknown) : undefined };
     },
-    async signIn(id, on = page) {
+    async signIn(id, on = page, token = reviewerToken) {
       await on.goto(url);
-      await on.evaluate(`localStorage.setItem('gradcam-review.token', ${JSON.stringify(reviewerToken)})`);
+      await on.evaluate(`localStorage.setItem('gradcam-review.token', ${JSON.stringify(token)})`);
       await on.reload();
       await shows(id, on);
     },

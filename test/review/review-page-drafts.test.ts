@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { type PageStack, reviewerToken, startPageStack } from './page-stack.ts';
+import { otherReviewerToken, type PageStack, reviewerToken, startPageStack } from './page-stack.ts';
 
 // A comment typed on an item is not lost when its verdict is refused (409: the lease is gone) or
-// the token is (401), nor when the lease runs out: it comes back with the item; the page says
-// what was not saved, and stops offering verdicts once the lease has run out.
+// the token is (401), nor when the lease runs out: it comes back with the item, to the reviewer
+// who wrote it and nobody else; the page says what was not saved, and stops offering verdicts
+// once the lease has run out, keeping Load again in reach whatever else it says.
 
 let stack: PageStack;
 const comment = 'The map lights up the fence, not the sheep.';
@@ -64,6 +65,37 @@ test('a verdict answered 401 says it was not saved; signed in again, the item co
   assert.equal(await stack.page.evaluate<number>('sessionStorage.length'), 0);
 });
 
+test('a draft kept over a 401 is not shown to another reviewer who signs in at the same tab', async () => {
+  await stack.seed('drafts-b');
+  await stack.signIn('drafts-b');
+  await commentBox().fill('alice: a private remark about drafts-b');
+  await sleep(500);
+  await stack.page.route('**/v1/reviews/drafts-b', (route) =>
+    route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'no' } }) }),
+  );
+  try {
+    await stack.page.getByRole('button', { name: /Supports/ }).click();
+    await stack.page.locator('#signin-reason', { hasText: 'Your comment is kept' }).waitFor();
+  } finally {
+    await stack.page.unroute('**/v1/reviews/drafts-b');
+  }
+  // Alice's lease ends; bob sits down at the tab and is handed the same item.
+  assert.equal((await stack.api('POST', '/v1/reviews/drafts-b/release')).status, 200);
+  await stack.page.getByLabel('Reviewer token').fill(otherReviewerToken);
+  await stack.page.getByRole('button', { name: 'Start reviewing' }).click();
+  await stack.shows('drafts-b');
+  assert.equal(await stack.page.locator('#reviewer').textContent(), 'Reviewing as bob');
+  assert.equal(await commentBox().inputValue(), '', 'alice’s draft is not bob’s');
+  assert.equal(await stack.page.evaluate<number>('sessionStorage.length'), 0, 'alice’s draft dropped');
+
+  // Bob's own draft comes back to him over a reload.
+  await commentBox().fill('bob: fence');
+  await stack.page.reload();
+  await stack.shows('drafts-b');
+  assert.equal(await commentBox().inputValue(), 'bob: fence');
+  assert.deepEqual(stack.pageErrors, []);
+});
+
 test('when the lease runs out the verdicts are disabled and Load again brings the item back with its comment', async () => {
   const short = await startPageStack({ leaseMs: 4_000 });
   try {
@@ -84,6 +116,12 @@ test('when the lease runs out the verdicts are disabled and Load again brings th
     await sleep(300);
     verdicts.stop();
     assert.deepEqual(verdicts.ids, [], 'no verdict sent on a lapsed lease');
+
+    // Whatever the banner says next, Load again stays in reach: without it, a mouse is stuck.
+    await page.getByLabel('Model', { exact: true }).fill('m');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.locator('#banner-text', { hasText: /^Model filter “m”: it applies from the next item\.$/ }).waitFor();
+    assert.ok(await loadAgain.isVisible(), 'Load again offered after another message');
 
     await loadAgain.click();
     await page.locator('#lease', { hasText: /^0:0[1-4] left$/ }).waitFor();

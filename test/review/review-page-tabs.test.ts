@@ -1,17 +1,26 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
+import type { Page, Request } from 'playwright-core';
 import { waitFor } from '../support/wait-for.ts';
-import { type PageStack, startPageStack } from './page-stack.ts';
+import { type Manifest, otherReviewerToken, type PageStack, startPageStack } from './page-stack.ts';
 
-// A reviewer holds one item at a time, so every tab of theirs shows it: closing or reloading one
-// tab must not give back the item another tab still shows; the last tab to go gives it back.
+// A reviewer holds one item at a time, so every tab of theirs shows it. A tab that leaves (closed,
+// reloaded, navigated away) always gives the item back, since no tab can count on another to say
+// it left (a discarded or crashed one says nothing); another tab of the same reviewer that still
+// shows it leases it again. Tabs follow the token the others store: nothing is done in one tab as
+// a reviewer it does not show.
 
 let stack: PageStack;
 
+/** Two explanations, so that a tab can be seen to stay on the one picked. */
+const twoMethods = (manifest: Manifest) => {
+  const first = manifest.explanations[0];
+  if (first) manifest.explanations.push({ ...structuredClone(first), method: 'scorecam' } as typeof first);
+};
+
 before(async () => {
   stack = await startPageStack();
-  await stack.seed('tabs-held');
 });
 
 after(async () => {
@@ -23,24 +32,115 @@ const leasedBy = async (id: string) => {
   return listed.items.find((i) => i.inferenceId === id)?.leasedBy;
 };
 
-test('leaving one of two tabs that show the item keeps it leased; leaving the last releases it', async () => {
+const released = (id: string) => waitFor(`${id} back in the queue`, async () => ((await leasedBy(id)) === undefined ? true : undefined), 5_000, 50);
+
+/** Leases the item released and closes it with a verdict (API), so that the next test's item is the one handed out. */
+const close = async (id: string) => {
+  const next = (await stack.api('GET', '/v1/reviews/next')).body as { item: { inferenceId: string } };
+  assert.equal(next.item.inferenceId, id);
+  assert.equal((await stack.api('POST', `/v1/reviews/${id}`, { verdict: 'unsure' })).status, 200);
+};
+
+/** The GETs of /v1/reviews/next sent from `page`, from now on. */
+const leases = (page: Page) => {
+  let count = 0;
+  const onRequest = (request: Request) => {
+    if (request.method() === 'GET' && new URL(request.url()).pathname === '/v1/reviews/next') count += 1;
+  };
+  page.on('request', onRequest);
+  return { count: () => count, stop: () => void page.off('request', onRequest) };
+};
+
+test('a tab that leaves gives its item back; another tab showing it leases it again, as it was shown; the last to leave releases it', async () => {
+  await stack.seed('tabs-held', {}, twoMethods);
   await stack.signIn('tabs-held');
   const second = await stack.context.newPage();
   await stack.signIn('tabs-held', second);
+  // The first tab shows the second explanation: leasing again must not take it back to the first.
+  await stack.page.keyboard.press('m');
+  await stack.page.locator('#map-stats', { hasText: /explanation 2 of 2$/ }).waitFor();
+  const first = leases(stack.page);
 
-  // A reload is a leave too: the reloaded tab comes back to the item, the other still shows it.
-  // (The page's release, a keepalive request sent as it goes, is judged by the pool: it takes
-  // well under a second when it is sent.)
+  // A reload is a leave: the reloaded tab gives the item back as it goes and leases it on its
+  // way back; the other tab leases it again after the release has landed.
   await second.reload();
   await stack.shows('tabs-held', second);
-  await sleep(1_000);
-  assert.equal(await leasedBy('tabs-held'), 'alice', 'a reloaded tab did not release what the other shows');
+  await waitFor('the first tab leasing again', async () => (first.count() > 0 ? true : undefined), 5_000, 50);
+  await sleep(500);
+  assert.equal(await leasedBy('tabs-held'), 'alice', 'leased again');
+  assert.match((await stack.page.locator('#map-stats').textContent()) ?? '', /explanation 2 of 2$/, 'the first tab stays as it was');
+  assert.match((await stack.page.locator('#lease').textContent()) ?? '', /^\d+:\d\d left$/);
 
   await stack.page.goto('about:blank');
+  first.stop();
   await sleep(1_000);
-  assert.equal(await leasedBy('tabs-held'), 'alice', 'a tab left did not release what the other shows');
+  assert.equal(await leasedBy('tabs-held'), 'alice', 'the tab left behind leased again what it shows');
 
   await second.goto('about:blank');
-  await waitFor('tabs-held back in the queue', async () => ((await leasedBy('tabs-held')) === undefined ? true : undefined), 5_000, 50);
+  await released('tabs-held');
+  await second.close();
+  await close('tabs-held');
+  assert.deepEqual(stack.pageErrors, []);
+});
+
+test('two tabs that show the item and leave at once release it (neither waits for the other)', async () => {
+  await stack.seed('tabs-both');
+  const one = await stack.context.newPage();
+  const two = await stack.context.newPage();
+  await stack.signIn('tabs-both', one);
+  await stack.signIn('tabs-both', two);
+  await sleep(200);
+  await Promise.all([one.goto('about:blank'), two.goto('about:blank')]);
+  await released('tabs-both');
+  await sleep(1_000);
+  assert.equal(await leasedBy('tabs-both'), undefined, 'nobody leased it again');
+  await one.close();
+  await two.close();
+  await close('tabs-both');
+  assert.deepEqual(stack.pageErrors, []);
+});
+
+test('a tab follows a sign-out and a sign-in in another: the new reviewer never acts as, nor sees the comment of, the one before', async () => {
+  await stack.seed('tabs-token');
+  const a = await stack.context.newPage();
+  const b = await stack.context.newPage();
+  await stack.signIn('tabs-token', a);
+  await stack.signIn('tabs-token', b);
+  await a.getByLabel('Comment').fill('alice’s note on tabs-token');
+
+  await b.getByRole('button', { name: 'Change token' }).click();
+  await a.getByLabel('Reviewer token').waitFor();
+  assert.match((await a.locator('#signin-reason').textContent()) ?? '', /^Signed out in another tab/);
+  await released('tabs-token');
+
+  await b.getByLabel('Reviewer token').fill(otherReviewerToken);
+  await b.getByRole('button', { name: 'Start reviewing' }).click();
+  await stack.shows('tabs-token', b);
+  // Tab A goes on as bob, on bob's item, without alice's comment.
+  await stack.shows('tabs-token', a);
+  assert.equal(await a.locator('#reviewer').textContent(), 'Reviewing as bob');
+  assert.equal(await a.getByLabel('Comment').inputValue(), '');
+  assert.equal(await a.evaluate<number>('sessionStorage.length'), 0, 'alice’s draft dropped');
+  assert.equal(await leasedBy('tabs-token'), 'bob');
+
+  // Another reviewer's tab leaving with the same item is none of bob's tabs' business; his own is.
+  const leasedA = leases(a);
+  const leasedB = leases(b);
+  const gone = (reviewer: string) =>
+    a.evaluate(`new BroadcastChannel('gradcam-review.tabs').postMessage({ type: 'gone', tab: 'test', reviewer: ${JSON.stringify(reviewer)}, id: 'tabs-token' })`);
+  await gone('alice');
+  await sleep(1_000);
+  assert.deepEqual([leasedA.count(), leasedB.count()], [0, 0], 'alice’s tab leaving is ignored');
+  await gone('bob');
+  await waitFor('both tabs leasing again', async () => (leasedA.count() === 1 && leasedB.count() === 1 ? true : undefined), 5_000, 50);
+  leasedA.stop();
+  leasedB.stop();
+
+  // Closing bob's tab B leaves the item to tab A; closing that releases it.
+  await b.close({ runBeforeUnload: true });
+  await sleep(1_000);
+  assert.equal(await leasedBy('tabs-token'), 'bob');
+  await a.close({ runBeforeUnload: true });
+  await released('tabs-token');
   assert.deepEqual(stack.pageErrors, []);
 });

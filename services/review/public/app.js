@@ -2,15 +2,28 @@
 // go on to the next. Plain DOM, no dependencies, nothing loaded from outside this service.
 
 const storageKeys = { token: 'gradcam-review.token', model: 'gradcam-review.model', opacity: 'gradcam-review.opacity' };
-/** sessionStorage key of the comment typed on an item and not sent yet (this tab only; kept over a reload or a sign-in). */
+/**
+ * sessionStorage key of the comment typed on an item and not sent yet (this tab only; kept over a
+ * reload or a sign-in of the same reviewer, whose name is stored with it).
+ */
 const draftKey = (id) => `gradcam-review.draft.${id}`;
 /**
  * How long after an item's evidence is shown a verdict or skip is not taken: the second click of
  * a double-click, or a key pressed again at once, would otherwise decide an item nobody looked at.
  */
 const inputGuardMs = 400;
-/** Told to the other tabs of this page (same origin): which item each shows, so that closing one does not release another's. */
+/**
+ * Told to the other tabs of this page (same origin, any reviewer: each message names its
+ * reviewer): a tab that leaves gives its item back, and another tab of the same reviewer that
+ * shows it still leases it again.
+ */
 const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('gradcam-review.tabs') : null;
+/**
+ * How long a tab waits, after another tab of its reviewer said it left with the item both show,
+ * before leasing it again: the leaving tab's release (sent as it went) must land first, or it
+ * would give back the lease taken again.
+ */
+const releaseSettleMs = 500;
 const tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
 const verdicts = {
   supports: 'Supports',
@@ -94,8 +107,15 @@ const state = {
   leaseLapsed: false,
   /** @type {number | null} the backlog count when the page last found nothing to review; a higher one loads again */
   emptyPending: null,
-  /** @type {Map<string, string>} the items the other tabs of this page show (tab id → inference id) */
-  otherTabs: new Map(),
+  /**
+   * The reviewer token this tab acts with: the one it was signed in with, even when another tab
+   * signs in with another (the `storage` event then moves this tab to it, see adoptToken).
+   */
+  token: '',
+  /** The name the service gave the reviewer (the item's leasedBy): whose comment drafts this tab shows. */
+  reviewer: '',
+  /** @type {ReturnType<typeof setTimeout> | undefined} a lease again, pending, of the item another tab gave back on leaving */
+  releaseTimer: undefined,
 };
 
 class SignedOut extends Error {}
@@ -140,42 +160,50 @@ const storage = {
   },
 };
 
-/** Comment drafts, per inference id, in this tab's sessionStorage (a reload or a sign-in keeps them). */
+/**
+ * Comment drafts, per inference id and reviewer, in this tab's sessionStorage: a reload or a
+ * sign-in of the same reviewer keeps them; another reviewer signed in at this tab never sees them.
+ */
 const drafts = {
-  get: (id) => {
+  /** @returns {{ reviewer: string, text: string } | null} */
+  read: (key) => {
     try {
-      return sessionStorage.getItem(draftKey(id)) ?? '';
+      const stored = JSON.parse(sessionStorage.getItem(key) ?? 'null');
+      return stored && typeof stored.reviewer === 'string' && typeof stored.text === 'string' ? stored : null;
     } catch {
-      return '';
+      return null;
     }
   },
-  set: (id, text) => {
+  get: (id, reviewer) => {
+    const stored = drafts.read(draftKey(id));
+    return stored && stored.reviewer === reviewer ? stored.text : '';
+  },
+  set: (id, reviewer, text) => {
     try {
-      if (text) sessionStorage.setItem(draftKey(id), text);
+      if (text) sessionStorage.setItem(draftKey(id), JSON.stringify({ reviewer, text }));
       else sessionStorage.removeItem(draftKey(id));
     } catch {
       // No storage: the draft lives as long as the text box.
     }
   },
-  clear: () => {
+  /** Drops every draft but those of `reviewer` (all of them for null). */
+  keepOnly: (reviewer) => {
     try {
-      for (const key of Object.keys(sessionStorage)) if (key.startsWith(draftKey(''))) sessionStorage.removeItem(key);
+      for (const key of Object.keys(sessionStorage)) {
+        if (key.startsWith(draftKey('')) && (reviewer === null || drafts.read(key)?.reviewer !== reviewer)) sessionStorage.removeItem(key);
+      }
     } catch {
       // Nothing kept, nothing to clear.
     }
   },
 };
 
-/** Tells the other tabs which item this one shows (none: null). */
-function announce() {
-  tabs?.postMessage({ type: 'showing', tab: tabId, id: state.packet?.item.inferenceId ?? null });
-}
-
 /** One message line under the header: info, ok, warn or error (with the Undo control beside it while it is offered). */
 function banner(kind, text) {
   el.banner.className = `banner banner-${kind}`;
   el.bannerText.textContent = text ?? '';
-  el.loadAgain.hidden = true;
+  // While the lease is lapsed, Load again is the only way on for a mouse: whatever else is said, it stays.
+  el.loadAgain.hidden = !(state.leaseLapsed && state.packet);
   fitBanner();
 }
 
@@ -198,9 +226,12 @@ function show(view) {
 
 // ---- the API -------------------------------------------------------------------------------
 
-/** Calls the review API with the stored token; a 401 forgets the token and signs out. */
+/**
+ * Calls the review API with this tab's token (never one another tab stored since: what this tab
+ * sends is done as the reviewer it shows); a 401 forgets the token and signs out.
+ */
 async function api(method, path, body) {
-  const token = storage.get(storageKeys.token);
+  const token = state.token;
   if (!token) throw new SignedOut('');
   let response;
   try {
@@ -213,7 +244,8 @@ async function api(method, path, body) {
     throw new ApiError(0, 'NETWORK_ERROR', `could not reach the review service (${error instanceof Error ? error.message : String(error)})`);
   }
   if (response.status === 401) {
-    storage.set(storageKeys.token, '');
+    // Another tab's newer token is not this one's to forget.
+    if (storage.get(storageKeys.token) === token) storage.set(storageKeys.token, '');
     throw new SignedOut('The review service refused that token (401). Enter a valid reviewer token.');
   }
   const text = response.status === 204 ? '' : await response.text();
@@ -230,9 +262,18 @@ async function api(method, path, body) {
   return { status: response.status, data, response };
 }
 
-function signIn(reason) {
+/** No item shown any more (signed out, nothing to review): no lease to count, none to lease again. */
+function dropItem() {
   state.packet = null;
-  announce();
+  state.leaseLapsed = false;
+  clearTimeout(state.releaseTimer);
+  el.loadAgain.hidden = true;
+  fitBanner();
+}
+
+function signIn(reason) {
+  state.token = '';
+  dropItem();
   clearUndo();
   el.signinReason.hidden = !reason;
   el.signinReason.textContent = reason ?? '';
@@ -251,8 +292,7 @@ function report(error, what) {
 }
 
 function idle(title, text, action = 'Refresh') {
-  state.packet = null;
-  announce();
+  dropItem();
   el.idleTitle.textContent = title;
   el.idleText.textContent = text;
   el.idleAction.firstChild.textContent = `${action} `;
@@ -266,11 +306,15 @@ async function loadNext() {
   state.loading = true;
   state.picked = null;
   state.emptyPending = null;
+  clearTimeout(state.releaseTimer);
   if (!state.packet) show('loading');
   else el.review.setAttribute('aria-busy', 'true');
+  const token = state.token;
   try {
     const model = storage.get(storageKeys.model);
     const { status, data, response } = await api('GET', `/v1/reviews/next${model ? `?model=${encodeURIComponent(model)}` : ''}`);
+    // Another reviewer signed in meanwhile (another tab): this answer is not theirs to show.
+    if (token !== state.token) return;
     if (status === 204 || !data) {
       idle('Nothing to review — refresh in a while.', model ? `No explanation of model “${model}” is waiting for review.` : 'Every sampled explanation has a verdict, is leased to another reviewer, or was skipped by you.');
       // The next backlog count is the baseline: when it rises, an item came, and the page loads it.
@@ -283,6 +327,7 @@ async function loadNext() {
       banner('info', `This is the item you already hold, of model “${data.item.model}”: judge or skip it, and the filter “${model}” applies from the next item.`);
     }
   } catch (error) {
+    if (token !== state.token) return;
     report(error, 'Could not load the next item');
     // A broken item was set aside by the service: the next request gets another one.
     if (error instanceof ApiError && error.code === 'REVIEW_ITEM_BROKEN') idle('That item could not be shown.', 'It was set aside for an operator and will not come back; the next one is waiting.', 'Next item');
@@ -290,14 +335,16 @@ async function loadNext() {
   } finally {
     state.loading = false;
     el.review.removeAttribute('aria-busy');
+    // The reviewer changed while this was loading: load again, as them.
+    if (token !== state.token && state.token) void loadNext();
     // After every verdict, skip, undo or reload (an empty queue's included): the count the reviewer sees moves with them.
-    void refreshBacklog();
+    else void refreshBacklog();
   }
 }
 
 /** "N waiting" beside the title (of the model filter, when one is set); quietly hidden when it cannot be read. */
 async function refreshBacklog() {
-  if (!storage.get(storageKeys.token)) return;
+  if (!state.token) return;
   const asked = ++state.backlogAsked;
   const model = storage.get(storageKeys.model);
   try {
@@ -385,7 +432,7 @@ async function settle(path, body, sending, messages) {
   setVerdictButtons(true, sending);
   try {
     const { data, response } = await api('POST', `/v1/reviews/${encodeURIComponent(id)}${path}`, body);
-    drafts.set(id, '');
+    drafts.set(id, state.reviewer, '');
     messages.kept?.(id, data, response);
     banner(...messages.done(id));
     state.sending = false;
@@ -523,8 +570,7 @@ function render(packet, response) {
   const predicted = explanations.findIndex((e) => e.classIndex === manifest.prediction.classIndex);
   state.current = Math.max(0, predicted);
 
-  // The lease is counted from the server's clock (Date header), not the browser's.
-  state.leaseDeadline = typeof item.leaseExpiresAt === 'number' ? performance.now() + Math.max(0, item.leaseExpiresAt - serverTime(response)) : Number.POSITIVE_INFINITY;
+  state.leaseDeadline = leaseDeadline(item, response);
   state.leaseLapsed = false;
   state.shownAt = performance.now();
 
@@ -551,14 +597,16 @@ function render(packet, response) {
   el.predictionLabel.textContent = item.label;
   el.predictionProbability.textContent = percent(item.probability);
   renderDetails(packet);
-  el.comment.value = drafts.get(item.inferenceId);
+  // A draft of another reviewer who signed in at this tab before is theirs: dropped, never shown.
+  state.reviewer = item.leasedBy ?? '';
+  drafts.keepOnly(state.reviewer);
+  el.comment.value = drafts.get(item.inferenceId, state.reviewer);
   el.reviewer.textContent = item.leasedBy ? `Reviewing as ${item.leasedBy}` : '';
   el.reviewer.hidden = !item.leasedBy;
   setVerdictButtons(false);
   show('review');
   renderExplanation();
   tickLease();
-  announce();
 }
 
 // ---- images that do not load ---------------------------------------------------------------
@@ -697,8 +745,78 @@ function leaseRanOut() {
   const id = state.packet.item.inferenceId;
   banner('warn', `The lease on ${id} ran out: a verdict would be refused, so none can be sent. Load again (R) to get it back, if nobody else has taken it, or the next item.${el.comment.value.trim() ? ' Your comment is kept.' : ''}`);
   state.failedBanner = true;
-  el.loadAgain.hidden = false;
-  fitBanner();
+}
+
+/** When the lease on `item` runs out, in performance.now() time, counted from the server's clock (Date header), not the browser's. */
+function leaseDeadline(item, response) {
+  return typeof item.leaseExpiresAt === 'number' ? performance.now() + Math.max(0, item.leaseExpiresAt - serverTime(response)) : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Another tab of this reviewer left while showing the item this one shows, and gave it back as it
+ * went: lease it again (GET /next hands a reviewer back the item they hold, and the next of its
+ * model otherwise, most likely this one). The same item stays as it is shown, with its new lease;
+ * another (taken by another reviewer meanwhile, or leased by that tab reloaded) is shown instead.
+ */
+async function leaseAgain(id) {
+  if (state.packet?.item.inferenceId !== id) return;
+  if (state.loading || state.sending) {
+    // What is on its way may have been answered before the release landed: ask again after it.
+    state.releaseTimer = setTimeout(() => void leaseAgain(id), releaseSettleMs);
+    return;
+  }
+  const token = state.token;
+  const model = state.packet.item.model;
+  state.loading = true;
+  try {
+    const { status, data, response } = await api('GET', `/v1/reviews/next?model=${encodeURIComponent(model)}`);
+    if (token !== state.token || state.packet?.item.inferenceId !== id) return;
+    if (status === 200 && data?.item.inferenceId === id) {
+      state.packet.item = data.item;
+      state.leaseDeadline = leaseDeadline(data.item, response);
+      if (state.leaseLapsed) {
+        state.leaseLapsed = false;
+        state.failedBanner = false;
+        banner('info', '');
+        setVerdictButtons(false);
+      }
+      tickLease();
+      return;
+    }
+    if (status === 200 && data) {
+      render(data, response);
+      banner('info', `Another tab of yours gave ${id} back as it closed, and it could not be leased again (another reviewer took it, or that tab, reloaded, leased another): this is the item you hold now.`);
+      return;
+    }
+    state.loading = false;
+    state.packet = null;
+    await loadNext();
+    if (!el.banner.classList.contains('banner-error')) banner('info', `Another tab of yours gave ${id} back as it closed, and another reviewer took it.`);
+  } catch (error) {
+    if (token === state.token) report(error, `Could not lease ${id} again after another tab gave it back`);
+  } finally {
+    state.loading = false;
+    // Another reviewer signed in meanwhile (adoptToken found this tab loading): load as them.
+    if (token !== state.token && state.token) void loadNext();
+  }
+}
+
+/**
+ * Another tab signed out (token: '') or in with another token: this tab goes with it, showing
+ * nothing of the reviewer before (their item, their comment) to the one now signed in.
+ */
+function adoptToken(token) {
+  state.token = token;
+  clearUndo();
+  el.comment.value = '';
+  if (!token) {
+    signIn('Signed out in another tab of this page (or the token was refused there). Enter a reviewer token to go on.');
+    return;
+  }
+  dropItem();
+  show('loading');
+  banner('info', 'Another reviewer token was entered in another tab of this page: this tab goes on with it.');
+  void loadNext();
 }
 
 // ---- switching explanations ----------------------------------------------------------------
@@ -814,6 +932,7 @@ el.signinForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const token = el.token.value.trim();
   if (!token) return;
+  state.token = token;
   storage.set(storageKeys.token, token);
   el.token.value = '';
   void loadNext();
@@ -824,7 +943,7 @@ el.signinForm.addEventListener('submit', (event) => {
  * the lease runs its course.
  */
 function releaseHeld() {
-  const token = storage.get(storageKeys.token);
+  const token = state.token;
   const id = state.packet?.item.inferenceId;
   if (!token || !id) return;
   void fetch(`/v1/reviews/${encodeURIComponent(id)}/release`, { method: 'POST', keepalive: true, headers: { authorization: `Bearer ${token}` } }).catch(() => {});
@@ -833,32 +952,39 @@ function releaseHeld() {
 el.signOut.addEventListener('click', () => {
   const held = Boolean(state.packet);
   releaseHeld();
+  state.token = '';
   storage.set(storageKeys.token, '');
-  drafts.clear();
+  drafts.keepOnly(null);
   signIn(held ? 'Enter another reviewer token. (The item you held went back to the queue.)' : 'Enter another reviewer token.');
 });
-// Closing or reloading this tab releases its item, unless another tab of this page shows it still
-// (the same reviewer holds one item at a time: every tab of theirs shows it).
+// Closing or reloading this tab always gives its item back (a tab that is discarded or crashes
+// says nothing, so no tab may count on another to do it); another tab of the same reviewer that
+// shows the item still leases it again (see leaseAgain).
 window.addEventListener('pagehide', () => {
-  tabs?.postMessage({ type: 'gone', tab: tabId });
   const id = state.packet?.item.inferenceId;
-  if (id && [...state.otherTabs.values()].includes(id)) return;
+  if (!id) return;
   releaseHeld();
+  tabs?.postMessage({ type: 'gone', tab: tabId, reviewer: state.reviewer, id });
 });
 // Back from the back-forward cache: the item was released when the page was left; lease again.
 window.addEventListener('pageshow', (event) => {
-  if (!event.persisted) return;
-  tabs?.postMessage({ type: 'hello', tab: tabId });
-  if (state.packet) void loadNext();
+  if (event.persisted && state.packet) void loadNext();
 });
 tabs?.addEventListener('message', (event) => {
   const message = event.data;
-  if (!message || typeof message.tab !== 'string' || message.tab === tabId) return;
-  if (message.type === 'hello') announce();
-  else if (message.type === 'showing' && typeof message.id === 'string') state.otherTabs.set(message.tab, message.id);
-  else if (message.type === 'showing' || message.type === 'gone') state.otherTabs.delete(message.tab);
+  if (!message || message.tab === tabId || message.type !== 'gone') return;
+  // Another reviewer's tabs (signed in before in another tab) are none of this one's business.
+  if (!state.packet || message.reviewer !== state.reviewer || message.id !== state.packet.item.inferenceId) return;
+  clearTimeout(state.releaseTimer);
+  state.releaseTimer = setTimeout(() => void leaseAgain(message.id), releaseSettleMs);
 });
-tabs?.postMessage({ type: 'hello', tab: tabId });
+// The token is shared by every tab (localStorage): when another tab signs out or signs in with
+// another, this one follows, so that nothing is done here as a reviewer it does not show.
+window.addEventListener('storage', (event) => {
+  if (event.key !== storageKeys.token && event.key !== null) return;
+  const token = storage.get(storageKeys.token);
+  if (token !== state.token) adoptToken(token);
+});
 el.filterForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const model = el.modelFilter.value.trim();
@@ -875,7 +1001,7 @@ for (const button of el.verdictButtons) button.addEventListener('click', () => v
 el.skip.addEventListener('click', () => void skip());
 el.undo.addEventListener('click', () => void undo());
 el.loadAgain.addEventListener('click', () => void loadNext());
-el.comment.addEventListener('input', () => state.packet && drafts.set(state.packet.item.inferenceId, el.comment.value));
+el.comment.addEventListener('input', () => state.packet && drafts.set(state.packet.item.inferenceId, state.reviewer, el.comment.value));
 el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
 // The evidence shown changed: a verdict or skip right now was not made on it (see inputGuardMs).
 for (const image of [el.inputImage, el.overlayImage]) image.addEventListener('load', () => (state.shownAt = performance.now()));
@@ -895,5 +1021,6 @@ window.addEventListener('focus', () => void refreshBacklog());
 el.modelFilter.value = storage.get(storageKeys.model);
 const savedOpacity = Number.parseFloat(storage.get(storageKeys.opacity));
 setOpacity(Number.isFinite(savedOpacity) ? savedOpacity : 0.7, false);
-if (storage.get(storageKeys.token)) void loadNext();
+state.token = storage.get(storageKeys.token);
+if (state.token) void loadNext();
 else signIn('');

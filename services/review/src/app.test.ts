@@ -409,7 +409,7 @@ test('exports show an item\'s numbers as the worker wrote them, after a lease an
 
 test('the review page cannot be framed by another site, and runs only its own script and style', async () => {
   const { app } = setup();
-  for (const url of ['/', '/app.js', '/style.css']) {
+  for (const url of ['/', '/app.js', '/page-kit.js', '/page-render.js', '/style.css']) {
     const response = await app.inject({ method: 'GET', url });
     assert.equal(response.statusCode, 200, url);
     assert.equal(response.headers['x-frame-options'], 'DENY', url);

@@ -70,7 +70,14 @@ const deskErrorStatus = { REVIEW_ITEM_BROKEN: 500, REVIEW_DOCUMENT_INVALID: 500,
 // The review page: static files read once at start (no build step).
 const publicDir = new URL('../public/', import.meta.url);
 const page = (name: string) => readFileSync(new URL(name, publicDir));
-const pageFiles = { '/': ['index.html', 'text/html; charset=utf-8'], '/app.js': ['app.js', 'text/javascript; charset=utf-8'], '/style.css': ['style.css', 'text/css; charset=utf-8'] } as const;
+const script = 'text/javascript; charset=utf-8';
+const pageFiles = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/app.js': ['app.js', script],
+  '/page-kit.js': ['page-kit.js', script],
+  '/page-render.js': ['page-render.js', script],
+  '/style.css': ['style.css', 'text/css; charset=utf-8'],
+} as const;
 /**
  * The page is never shown in a frame (another site could lay it under its own buttons and click
  * a signed-in reviewer into verdicts: X-Frame-Options for old browsers, frame-ancestors for the

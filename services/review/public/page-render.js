@@ -1,0 +1,259 @@
+// Showing an item on the review page: its images, explanations, scores, details and lease, and
+// switching between its explanations. Reads and writes the page state; talks to no API.
+
+import { storageKeys, el, state, h, percent, storage, drafts, banner, show } from './page-kit.js';
+
+/**
+ * The service's clock when it answered, read from the Date header. The header is truncated to the
+ * second, so the service's time was up to 1 s later: a deadline counted from it is moved 1 s
+ * earlier, so that the page never offers what the service would refuse.
+ */
+export function serverTime(response) {
+  const date = Date.parse(response.headers.get('date') ?? '');
+  return Number.isFinite(date) ? date + 1000 : Date.now();
+}
+
+export function setVerdictButtons(disabled, sending) {
+  // Skip stays: it is the way on from an item whose images did not load.
+  for (const button of el.verdictButtons) {
+    button.disabled = disabled || state.failedImages.size > 0 || state.leaseLapsed;
+    button.classList.toggle('is-sending', button.dataset.verdict === sending);
+    button.classList.toggle('is-picked', button.dataset.verdict === state.picked);
+  }
+  el.skip.disabled = disabled || state.leaseLapsed;
+  el.skip.classList.toggle('is-sending', sending === 'skip');
+}
+
+
+// ---- rendering -----------------------------------------------------------------------------
+
+export function render(packet, response) {
+  state.packet = packet;
+  const { item, manifest, urls } = packet;
+  const explanations = manifest.explanations;
+  const predicted = explanations.findIndex((e) => e.classIndex === manifest.prediction.classIndex);
+  state.current = Math.max(0, predicted);
+
+  state.leaseDeadline = leaseDeadline(item, response);
+  state.leaseLapsed = false;
+  state.shownAt = performance.now();
+
+  state.failedImages = new Set();
+  if (state.failedBanner) banner('info', '');
+  state.failedBanner = false;
+
+  const ratio = `${manifest.input.width} / ${manifest.input.height}`;
+  el.inputStage.style.aspectRatio = ratio;
+  el.overlayStage.style.aspectRatio = ratio;
+  el.inputImage.src = urls.image;
+  el.overlayBase.src = urls.image;
+  el.inputMeta.textContent = `${manifest.input.width}×${manifest.input.height} ${manifest.input.format}`;
+  // Every overlay starts loading now (kept until the next item), so switching method or class is
+  // instant, and one that cannot be loaded is known before the reviewer gets to it.
+  state.prefetched = explanations.map((entry) => {
+    const url = urls[entry.overlay.path] ?? '';
+    const image = new Image();
+    image.addEventListener('error', () => state.packet === packet && imageFailed(url));
+    image.src = url;
+    return image;
+  });
+
+  el.predictionLabel.textContent = item.label;
+  el.predictionProbability.textContent = percent(item.probability);
+  renderDetails(packet);
+  // A draft of another reviewer who signed in at this tab before is theirs: dropped, never shown.
+  state.reviewer = item.leasedBy ?? '';
+  drafts.keepOnly(state.reviewer);
+  el.comment.value = drafts.get(item.inferenceId, state.reviewer);
+  el.reviewer.textContent = item.leasedBy ? `Reviewing as ${item.leasedBy}` : '';
+  el.reviewer.hidden = !item.leasedBy;
+  setVerdictButtons(false);
+  show('review');
+  renderExplanation();
+  tickLease();
+}
+
+// ---- images that do not load ---------------------------------------------------------------
+
+/** What the reviewer would call the image at `url` of the item shown, or '' for a URL of no image of it. */
+function imageName(url) {
+  const { manifest, urls } = state.packet;
+  if (url === urls.image) return 'the input image';
+  const entry = manifest.explanations.find((e) => urls[e.overlay.path] === url);
+  return entry ? `the ${entry.method} heatmap of ${entry.label}` : '';
+}
+
+/**
+ * An image of the item could not be loaded (removed or replaced in storage after the item was
+ * handed out, or the network): the reviewer cannot see the evidence, so no verdict can be sent on
+ * it until the item is loaded again (R, with fresh links; the service sets it aside if a file is
+ * gone) or skipped (S).
+ */
+export function imageFailed(url) {
+  if (!state.packet || !url || state.failedImages.has(url) || !imageName(url)) return;
+  state.failedImages.add(url);
+  const names = [...state.failedImages].map(imageName);
+  const listed = names.length > 2 ? `${names[0]} and ${names.length - 1} other images` : names.join(' and ');
+  banner('warn', `Could not load ${listed} of ${state.packet.item.inferenceId}: no verdict can be sent on evidence you cannot see. Press R to load the item again, or S to skip it.`);
+  state.failedBanner = true;
+  if (!state.sending) setVerdictButtons(false);
+  renderImageErrors();
+}
+
+/** A message in place of each image shown that failed. */
+function renderImageErrors() {
+  const { manifest, urls } = state.packet;
+  const overlayUrl = urls[manifest.explanations[state.current].overlay.path] ?? '';
+  for (const [node, url] of [[el.inputError, urls.image], [el.overlayError, overlayUrl]]) {
+    const failed = state.failedImages.has(url);
+    node.hidden = !failed;
+    if (failed) node.replaceChildren(`Could not load ${imageName(url)}.`, h('small', { textContent: 'It may have been removed or replaced in storage. No verdict can be sent: R loads the item again, S skips it.' }));
+  }
+}
+
+/** Why a verdict cannot be sent yet ('' when it can): an image that failed, or the input or the heatmap shown not loaded yet. */
+export function unseenEvidence() {
+  const id = state.packet.item.inferenceId;
+  if (state.failedImages.size > 0) return `No verdict sent: some of the images of ${id} could not be loaded. Press R to load the item again, or S to skip it.`;
+  const loaded = (image) => image.complete && image.naturalWidth > 0;
+  if (!loaded(el.inputImage) || !loaded(el.overlayImage)) return `No verdict sent: the images of ${id} are still loading. Look at them first.`;
+  return '';
+}
+
+function renderExplanation() {
+  const { manifest, urls } = state.packet;
+  const explanations = manifest.explanations;
+  const entry = explanations[state.current];
+  el.overlayImage.src = urls[entry.overlay.path] ?? '';
+  el.overlayImage.alt = `${entry.method} heatmap for class ${entry.label}`;
+  el.overlayMeta.textContent = `${entry.method} · ${entry.label} ${percent(entry.probability)}`;
+  renderImageErrors();
+
+  const methods = [...new Set(explanations.map((e) => e.method))];
+  const classes = [...new Map(explanations.map((e) => [e.classIndex, e])).values()];
+  el.methods.replaceChildren(
+    ...methods.map((method) =>
+      h('button', { type: 'button', className: 'tab', textContent: method, 'aria-pressed': method === entry.method, onclick: () => select(method, entry.classIndex) }),
+    ),
+  );
+  el.classes.replaceChildren(
+    ...classes.map((e) =>
+      h('button', { type: 'button', className: 'tab', 'aria-pressed': e.classIndex === entry.classIndex, onclick: () => select(entry.method, e.classIndex) },
+        // The space makes the button's name "Neutral 98%", not "Neutral98%".
+        e.label,
+        ' ',
+        h('span', { className: 'tab-score', textContent: percent(e.probability, 0) }),
+      ),
+    ),
+  );
+  const stats = entry.map;
+  el.mapStats.textContent = `Map ${stats.width}×${stats.height} · border mass ${stats.borderMass.toFixed(2)} · entropy ${stats.entropy.toFixed(2)} · explanation ${state.current + 1} of ${explanations.length}`;
+  renderTopScores(entry.classIndex);
+}
+
+function renderTopScores(shownClass) {
+  const { manifest } = state.packet;
+  const labels = manifest.model.labels;
+  const top = manifest.prediction.probabilities
+    .map((p, index) => ({ p, index }))
+    .sort((a, b) => b.p - a.p)
+    .slice(0, 5);
+  el.topScores.replaceChildren(
+    ...top.map(({ p, index }) =>
+      h('li', { className: ['bar', index === manifest.prediction.classIndex && 'is-predicted', index === shownClass && 'is-shown'].filter(Boolean).join(' ') },
+        h('span', { className: 'bar-label', textContent: labels[index] ?? `class ${index}` }),
+        h('span', { className: 'bar-track', 'aria-hidden': 'true' }, h('span', { className: 'bar-fill', style: `width: ${Math.max(0.5, p * 100).toFixed(1)}%` })),
+        h('span', { className: 'bar-value', textContent: percent(p) }),
+      ),
+    ),
+  );
+}
+
+function renderDetails({ item, manifest }) {
+  const sampling = item.sampling;
+  const rows = [
+    ['Inference', h('code', { textContent: item.inferenceId })],
+    ['Model', `${manifest.model.name} · ${manifest.model.version}`],
+    ['Sampled because', [sampling.reason, sampling.detail].filter(Boolean).join(' — ')],
+    ['Policy', sampling.term && sampling.term !== sampling.policy ? `${sampling.policy} (term ${sampling.term})` : sampling.policy],
+    ['Priority', sampling.priority.toFixed(3)],
+    ['Engine', `${manifest.engine.backend} · layer ${manifest.model.targetLayer}`],
+    ['Lease', h('span', { id: 'lease', className: 'lease' })],
+  ];
+  el.details.replaceChildren(...rows.flatMap(([term, value]) => [h('dt', { textContent: term }), h('dd', {}, value)]));
+}
+
+export function tickLease() {
+  const node = document.getElementById('lease');
+  if (!node || !state.packet) return;
+  if (!Number.isFinite(state.leaseDeadline)) {
+    node.textContent = 'no deadline given';
+    return;
+  }
+  // Rounded up: "0:00" only once the lease has run out.
+  const left = Math.max(0, Math.ceil((state.leaseDeadline - performance.now()) / 1000));
+  node.textContent = left === 0 ? 'expired — a verdict will be refused' : `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')} left`;
+  node.classList.toggle('is-short', left < 60);
+  if (left === 0 && !state.leaseLapsed && !state.sending && !state.loading) leaseRanOut();
+}
+
+/**
+ * The lease ran out (by the page's count, from the service's clock): a verdict would be refused,
+ * so none can be sent; loading again leases the item anew when nobody else took it (or hands out
+ * the next). A comment typed stays as the item's draft.
+ */
+export function leaseRanOut() {
+  state.leaseLapsed = true;
+  state.picked = null;
+  setVerdictButtons(false);
+  const id = state.packet.item.inferenceId;
+  banner('warn', `The lease on ${id} ran out: a verdict would be refused, so none can be sent. Load again (R) to get it back, if nobody else has taken it, or the next item.${el.comment.value.trim() ? ' Your comment is kept.' : ''}`);
+  state.failedBanner = true;
+}
+
+/** When the lease on `item` runs out, in performance.now() time, counted from the server's clock (Date header), not the browser's. */
+export function leaseDeadline(item, response) {
+  return typeof item.leaseExpiresAt === 'number' ? performance.now() + Math.max(0, item.leaseExpiresAt - serverTime(response)) : Number.POSITIVE_INFINITY;
+}
+
+
+// ---- switching explanations ----------------------------------------------------------------
+
+export function select(method, classIndex) {
+  const explanations = state.packet.manifest.explanations;
+  const exact = explanations.findIndex((e) => e.method === method && e.classIndex === classIndex);
+  const index = exact >= 0 ? exact : explanations.findIndex((e) => e.method === method);
+  if (index >= 0 && index !== state.current) {
+    state.current = index;
+    renderExplanation();
+  }
+}
+
+export function step(delta) {
+  const count = state.packet.manifest.explanations.length;
+  if (count < 2) return;
+  state.current = (state.current + delta + count) % count;
+  renderExplanation();
+}
+
+/** The next method (same class) or the next class (same method), wrapping around. */
+export function cycle(kind, delta) {
+  const explanations = state.packet.manifest.explanations;
+  const entry = explanations[state.current];
+  if (kind === 'method') {
+    const methods = [...new Set(explanations.map((e) => e.method))];
+    select(methods[(methods.indexOf(entry.method) + delta + methods.length) % methods.length], entry.classIndex);
+  } else {
+    const classes = [...new Set(explanations.map((e) => e.classIndex))];
+    select(entry.method, classes[(classes.indexOf(entry.classIndex) + delta + classes.length) % classes.length]);
+  }
+}
+
+export function setOpacity(value, remember = true) {
+  const opacity = Math.min(1, Math.max(0, Math.round(value * 20) / 20));
+  el.opacity.value = String(opacity);
+  el.overlayImage.style.opacity = String(opacity);
+  el.opacityValue.textContent = `${Math.round(opacity * 100)}%`;
+  el.opacity.setAttribute('aria-valuetext', el.opacityValue.textContent);
+  if (remember) storage.set(storageKeys.opacity, String(opacity));
+}

@@ -98,6 +98,9 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     labels: Array.from({ length: runner.numClasses }, (_, i) => descriptor.labels[i] ?? `class_${i}`),
   };
   const engine = { ...engineInfo, backend: input.backend };
+  // A photo decoded scaled down has a model input a few levels off a full decode's: recorded, so
+  // the fingerprint tells the two apart.
+  const preprocessing = { ...descriptor.preprocessing, ...(image.maxSide === undefined ? {} : { decodeMaxSide: image.maxSide }) };
   const manifest = explanationManifestSchema.parse({
     schemaVersion: manifestSchemaVersion,
     ...(input.inferenceId === undefined ? {} : { inferenceId: input.inferenceId }),
@@ -106,8 +109,8 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     input: { source: input.source, sha256: sha256(input.bytes), bytes: input.bytes.byteLength, format: image.format, ...(image.fullSize ?? { width: image.width, height: image.height }) },
     model: modelInfo,
     engine,
-    preprocessing: descriptor.preprocessing,
-    fingerprint: fingerprint({ model: modelInfo, engine, preprocessing: descriptor.preprocessing }),
+    preprocessing,
+    fingerprint: fingerprint({ model: modelInfo, engine, preprocessing }),
     prediction: {
       classIndex: explanation.predictedClass,
       label: explanation.predictedLabel,

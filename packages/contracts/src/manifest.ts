@@ -41,6 +41,21 @@ export const mapStatisticsSchema = z.object({
  */
 export const defaultOverlayMaxSide = 2048;
 
+/**
+ * The preprocessing an image went through: the model's spec, plus the side its decode was scaled
+ * down to fit when the image was larger (see defaultOverlayMaxSide).
+ */
+export const manifestPreprocessingSchema = preprocessingSchema.extend({
+  /**
+   * Present when the image was decoded scaled down to fit within this many pixels (aspect kept,
+   * each side rounded, the codec's shrink-on-load then Lanczos-3) before the fit to width ×
+   * height. The model input then differs from a full-size decode's by a few levels (at most ~16
+   * at edges), so it is part of the fingerprint; absent: decoded at full size.
+   */
+  decodeMaxSide: z.number().int().positive().optional(),
+});
+export type ManifestPreprocessing = z.infer<typeof manifestPreprocessingSchema>;
+
 export const explanationEntrySchema = z.object({
   method: camMethodSchema,
   classIndex: z.number().int().nonnegative(),
@@ -87,10 +102,11 @@ export const explanationManifestSchema = z.object({
     /** Which backend computed it: tensorflow-gpu, webgpu, tensorflow, wasm or cpu. */
     backend: z.string(),
   }),
-  preprocessing: preprocessingSchema,
+  preprocessing: manifestPreprocessingSchema,
   /**
-   * sha256 over model name + version + target layer + engine version + preprocessing: two
-   * manifests with the same fingerprint were computed the same way.
+   * sha256 over model name + version + target layer + engine version + preprocessing (with the
+   * decode side, where there was one): two manifests with the same fingerprint were computed the
+   * same way.
    */
   fingerprint: sha256Schema,
   prediction: z.object({

@@ -294,7 +294,7 @@ test('maxSide decodes a large photo scaled down to fit, recording its own size; 
   const photo = readFixture(samplePhotoNames()[0] as string);
   const large = await sharp(photo).resize(2400, 1600, { fit: 'fill' }).jpeg({ quality: 92 }).toBuffer();
   const image = await decodeImage(large, defaultImageLimits, undefined, { maxSide: 600 });
-  assert.deepEqual([image.width, image.height, image.fullSize], [600, 400, { width: 2400, height: 1600 }]);
+  assert.deepEqual([image.width, image.height, image.fullSize, image.maxSide], [600, 400, { width: 2400, height: 1600 }, 600]);
   assertRgb(image);
   // What the overlay used to be drawn on: the full decode, scaled down with the same kernel.
   const full = await decodeImage(large);
@@ -309,7 +309,7 @@ test('maxSide: an image within it, and maxSide 0, decode at full size without fu
   const full = await decodeImage(photo);
   for (const maxSide of [0, Math.max(full.width, full.height)]) {
     const image = await decodeImage(photo, defaultImageLimits, undefined, { maxSide });
-    assert.deepEqual([image.width, image.height, image.fullSize], [full.width, full.height, undefined], `maxSide ${maxSide}`);
+    assert.deepEqual([image.width, image.height, image.fullSize, image.maxSide], [full.width, full.height, undefined, undefined], `maxSide ${maxSide}`);
   }
   await assert.rejects(decodeImage(photo, defaultImageLimits, undefined, { maxSide: -1 }), RangeError);
 });

@@ -27,6 +27,8 @@ export interface DecodedImage {
   format: ImageFormat;
   /** The image's own size, upright, when it was decoded scaled down (see DecodeOptions.maxSide). */
   fullSize?: { width: number; height: number };
+  /** The DecodeOptions.maxSide it was scaled down to fit, set together with fullSize. */
+  maxSide?: number;
 }
 
 export interface DecodeOptions {
@@ -193,7 +195,7 @@ export async function decodeImage(
         `${FORMAT_NAMES[format]} image decoded to ${info.channels} channels instead of RGB; convert it to 8-bit sRGB`,
       );
     }
-    return { data, width: info.width, height: info.height, format, ...(scaled ? { fullSize } : {}) };
+    return { data, width: info.width, height: info.height, format, ...(scaled ? { fullSize, maxSide } : {}) };
   } catch (error) {
     throw wrapDecodeError(error, format, metadata);
   }

@@ -237,4 +237,12 @@ test('a photo larger than the overlay is decoded at the overlay size: the pixel 
   const manifest = explanationManifestSchema.parse(JSON.parse((await context.store.get(`${jobs[0]?.folder}${manifestFileName}`)).toString('utf8')));
   assert.deepEqual([manifest.input.width, manifest.input.height], [2400, 1600]);
   assert.deepEqual([manifest.explanations[0]?.overlay.width, manifest.explanations[0]?.overlay.height], [900, 600]);
+  // The scaled decode changes the model input a little: the manifest says so, and so does its fingerprint.
+  assert.equal(manifest.preprocessing.decodeMaxSide, 900);
+  const fullJob = { ...job('large.jpg', 42), image: { key: 'inputs/large.jpg' } };
+  await explainBatch({ ...context, overlayMaxSide: 0 }, [fullJob]);
+  const full = explanationManifestSchema.parse(JSON.parse((await context.store.get(`${fullJob.folder}${manifestFileName}`)).toString('utf8')));
+  assert.equal(full.preprocessing.decodeMaxSide, undefined);
+  assert.notEqual(full.fingerprint, manifest.fingerprint);
+  assert.deepEqual({ ...manifest.preprocessing, decodeMaxSide: undefined }, { ...full.preprocessing, decodeMaxSide: undefined });
 });

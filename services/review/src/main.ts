@@ -42,7 +42,7 @@ const app = createApp({
   onInternalError: (error) => log.error({ err: error }, 'request failed with a 500'),
 });
 await app.listen({ port: config.port, host: config.host });
-log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer tokens, leases of ${config.leaseSeconds} s)`);
+log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer token${config.reviewers.size === 1 ? '' : 's'}, leases of ${config.leaseSeconds} s)`);
 
 const shutdown = async () => {
   await app.close();

@@ -117,7 +117,8 @@ describe('gradcam up ends with its launcher', () => {
       const { status } = await run.exited;
       // Node's default for SIGHUP would have ended it by that signal, with no status and no stop.
       assert.equal(status, 0, run.stderr());
-      assert.match(run.stdout(), /stopping: workers finish their current batch/);
+      // The services' own lines about their stop come between the two.
+      assert.match(run.stdout(), /stopping: workers finish their current batch…\n[^]*\nstopped: the services and the private Redis have exited\n$/);
       assert.deepEqual(await waitUntilNoneLeft(stateDir, 20_000), [], run.stdout());
     });
   });

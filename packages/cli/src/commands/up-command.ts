@@ -91,5 +91,6 @@ Stop: Ctrl-C`);
   }
   console.log('stopping: workers finish their current batch…');
   await stack.stop();
+  console.log(config.redisUrl === undefined ? 'stopped: the services and the private Redis have exited' : 'stopped: the services have exited (the Redis at REDIS_URL keeps running)');
   return 0;
 }

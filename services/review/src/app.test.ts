@@ -176,6 +176,24 @@ test('an s3:// reference the client replaced after the explanation: shown while 
   assert.match((await pool.get(referenced.inferenceId))?.brokenReason ?? '', reason);
 });
 
+test('an s3:// reference replaced by another photo of the very same size: set aside, its sha256 differing', async () => {
+  const { pool, app } = setup();
+  const referenced = item(`same-size-${Date.now()}`);
+  const key = `client-owned/${referenced.inferenceId}/photo.jpg`;
+  await storeFiles(referenced, { image: { uri: `s3://client-bucket/${key}` } });
+  await pool.add(referenced);
+  // One byte changed inside the JPEG's scan data: the size, the format and the header are the same.
+  const altered = Buffer.from(sheepPhoto);
+  const at = altered.length - 100;
+  altered[at] = (altered[at] as number) ^ 0x01;
+  await store.put(key, altered, { contentType: 'image/jpeg' });
+  const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.deepEqual([response.statusCode, errorCode(response.body)], [500, 'REVIEW_ITEM_BROKEN'], response.body);
+  const reason = /the input image is not the one explained: its sha256 differs from the one explanation\.json records \(replaced since\)/;
+  assert.match(response.body, reason);
+  assert.match((await pool.get(referenced.inferenceId))?.brokenReason ?? '', reason);
+});
+
 test('an item explained by every method for five classes: each of its files HEADed once, at most 8 at a time; the first missing one is named', async () => {
   let inFlight = 0;
   let peak = 0;

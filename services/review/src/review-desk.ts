@@ -115,7 +115,7 @@ export class ReviewDesk {
     // download, which are the maps a verdict is kept against: a missing one is lost evidence too.
     const paths = [...new Set(manifest.explanations.flatMap((e) => [e.overlay.path, e.rawMap.path]))];
     const links = [['image', imageKey], ...paths.map((path) => [path, keyIn(item.folder, path)])] as const;
-    const files: EvidenceFile[] = [{ name: 'the input image', key: imageKey, bytes: manifest.input.bytes }, ...paths.map((path) => ({ name: path, key: keyIn(item.folder, path) }))];
+    const files: EvidenceFile[] = [{ name: 'the input image', key: imageKey, bytes: manifest.input.bytes, sha256: manifest.input.sha256 }, ...paths.map((path) => ({ name: path, key: keyIn(item.folder, path) }))];
     const [checked, signed] = await Promise.allSettled([
       evidenceProblem(store, files),
       Promise.all(links.map(async ([name, key]) => [name, await store.presignGet(key, presignSeconds)] as const)),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { manifestFileName, predictionFileName } from '@gradcam/contracts';
 import { type BlobStore, forEachConcurrent, isStorageError } from '@gradcam/storage';
 
@@ -14,6 +15,12 @@ export interface EvidenceFile {
    * next to the overlay of the other is not a broken item.
    */
   readonly bytes?: number;
+  /**
+   * The sha256 it must have (the input only, as `bytes`): another photo of the same size put at a
+   * client's key would otherwise be shown under this photo's overlay. Checking it reads the whole
+   * input, once per packet: reviews are a small, human-paced sample, and the page loads it anyway.
+   */
+  readonly sha256?: string;
 }
 
 /**
@@ -36,12 +43,25 @@ async function problemWith(store: BlobStore, file: EvidenceFile): Promise<string
   }
   // No overlay or raw map is ever empty; an empty one is what a store can leave after a power loss.
   if (file.bytes === undefined && head.bytes === 0) return `${file.name} is empty`;
+  if (file.sha256 !== undefined) {
+    let body;
+    try {
+      body = await store.get(file.key);
+    } catch (error) {
+      if (isStorageError(error, 'STORAGE_NOT_FOUND')) return `${file.name} is missing`;
+      throw error;
+    }
+    if (createHash('sha256').update(body).digest('hex') !== file.sha256) {
+      return `${file.name} is not the one explained: its sha256 differs from the one ${manifestFileName} records (replaced since)`;
+    }
+  }
   return undefined;
 }
 
 /**
  * What is wrong with the files a reviewer is shown and offered, or undefined when each is there
- * (and the input is the size the manifest records): one HEAD per file, a few at a time. The
+ * (and the input is the one the manifest records, by size and sha256): one HEAD per file, and one
+ * GET of the input, a few at a time. The
  * first problem in the files' order is named, so the reason never depends on which answer came
  * first. The store being unreachable stays a StorageError (and no more HEADs are sent).
  */

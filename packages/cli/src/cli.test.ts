@@ -5,11 +5,12 @@ import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explanationManifestSchema } from '@gradcam/contracts';
 import { decodeNpy } from '@gradcam/imaging';
 import sharp from 'sharp';
+import { withTempDir } from './test-support/temp-dir.ts';
 
 const bin = fileURLToPath(new URL('../bin/gradcam.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
@@ -36,6 +37,12 @@ describe('gradcam explain', () => {
     await writeFile(join(inputDir, 'empty.png'), '');
     await writeFile(join(inputDir, 'notes.webp'), 'this is not an image');
     run = gradcam('explain', inputDir, join(inputDir, 'missing.jpg'), '--method', 'gradcam,gradcam++', '--top-k', '2', '--out', outDir);
+  });
+
+  // The run's folders outlive one test (all three read them), so they are removed here, not by withTempDir.
+  after(async () => {
+    await rm(inputDir, { recursive: true, force: true });
+    await rm(outDir, { recursive: true, force: true });
   });
 
   test('explains the good images and exits 0', () => {
@@ -76,8 +83,7 @@ describe('gradcam explain', () => {
   });
 });
 
-test('an image over the overlay limit gets a scaled-down overlay, its size in the manifest', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gradcam-big-'));
+test('an image over the overlay limit gets a scaled-down overlay, its size in the manifest', () => withTempDir('gradcam-big-', async (dir) => {
   const { data, info } = await sharp(join(fixtures, 'house-cat-locomotion.jpg')).resize(1200, 800, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
   await writeFile(join(dir, 'big.png'), await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer());
   const run = gradcam('explain', join(dir, 'big.png'), '--overlay-max-side', '300', '--out', join(dir, 'out'));
@@ -93,10 +99,9 @@ test('an image over the overlay limit gets a scaled-down overlay, its size in th
   assert.equal(full.status, 0, full.stderr);
   const unlimited = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'full', 'big', 'explanation.json'), 'utf8')));
   assert.deepEqual([unlimited.explanations[0]?.overlay.width, unlimited.explanations[0]?.overlay.height], [1200, 800]);
-});
+}));
 
-test('explain with --out inside an input folder does not explain its own earlier output', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gradcam-outside-'));
+test('explain with --out inside an input folder does not explain its own earlier output', () => withTempDir('gradcam-outside-', async (dir) => {
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
   const first = gradcam('explain', dir, '--out', join(dir, 'out'));
   assert.equal(first.status, 0, first.stderr);
@@ -105,77 +110,56 @@ test('explain with --out inside an input folder does not explain its own earlier
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /^1 explained, 0 failed/m, 'the overlays under out/ were not taken for inputs');
   assert.deepEqual(await readdir(join(dir, 'out')), ['cat']);
-});
+}));
 
-test("a second run's --out inside the input folder skips the first run's output; a listing failure keeps its errno in --json", async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gradcam-earlier-'));
-  try {
-    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
-    const first = gradcam('explain', dir, '--out', join(dir, 'exp1'));
-    assert.equal(first.status, 0, first.stderr);
-    const second = gradcam('explain', dir, join(dir, 'cat.jpg', 'not-under-a-file.jpg'), '--out', join(dir, 'exp2'), '--json');
-    assert.equal(second.status, 0, second.stderr);
-    const summary = JSON.parse(second.stdout) as { explained: number; failures: { file: string; code: string; message: string }[]; skipped: unknown };
-    assert.equal(summary.explained, 1, second.stdout);
-    assert.deepEqual(summary.failures, [{ file: join(dir, 'cat.jpg', 'not-under-a-file.jpg'), code: 'ENOTDIR', message: 'not a directory' }]);
-    assert.deepEqual(summary.skipped, { outputFolders: [join(dir, 'exp1', 'cat')], overlays: 0 }, 'the folders skipped, named in --json');
-    assert.ok(second.stderr.includes(`skipped earlier output: 1 folder(s) holding a gradcam explanation.json (${join(dir, 'exp1', 'cat')}), 0 *.overlay.jpg`), second.stderr);
-    assert.deepEqual(await readdir(join(dir, 'exp2')), ['cat']);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+test("a second run's --out inside the input folder skips the first run's output; a listing failure keeps its errno in --json", () => withTempDir('gradcam-earlier-', async (dir) => {
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
+  const first = gradcam('explain', dir, '--out', join(dir, 'exp1'));
+  assert.equal(first.status, 0, first.stderr);
+  const second = gradcam('explain', dir, join(dir, 'cat.jpg', 'not-under-a-file.jpg'), '--out', join(dir, 'exp2'), '--json');
+  assert.equal(second.status, 0, second.stderr);
+  const summary = JSON.parse(second.stdout) as { explained: number; failures: { file: string; code: string; message: string }[]; skipped: unknown };
+  assert.equal(summary.explained, 1, second.stdout);
+  assert.deepEqual(summary.failures, [{ file: join(dir, 'cat.jpg', 'not-under-a-file.jpg'), code: 'ENOTDIR', message: 'not a directory' }]);
+  assert.deepEqual(summary.skipped, { outputFolders: [join(dir, 'exp1', 'cat')], overlays: 0 }, 'the folders skipped, named in --json');
+  assert.ok(second.stderr.includes(`skipped earlier output: 1 folder(s) holding a gradcam explanation.json (${join(dir, 'exp1', 'cat')}), 0 *.overlay.jpg`), second.stderr);
+  assert.deepEqual(await readdir(join(dir, 'exp2')), ['cat']);
+}));
 
 describe('gradcam errors', () => {
-  test('nothing explained: exit 1', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gradcam-bad-'));
+  test('nothing explained: exit 1', () => withTempDir('gradcam-bad-', async (dir) => {
     await writeFile(join(dir, 'a.jpg'), 'nope');
     const run = gradcam('explain', dir, '--out', join(dir, 'out'));
     assert.equal(run.status, 1);
     assert.match(run.stderr, /a\.jpg: IMAGE_UNSUPPORTED_FORMAT/);
-  });
+  }));
 
-  test('the output folder named as the only input: says it was skipped as the output folder, exit 1', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gradcam-same-'));
-    try {
-      await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
-      const run = gradcam('explain', dir, '--out', dir);
-      assert.equal(run.status, 1, run.stderr);
-      assert.deepEqual(run.stderr.trim().split('\n'), [
-        `✗ ${dir}: skipped: it is the output folder (--out ${dir}); give another --out, or name its images one by one`,
-        'gradcam: no images found in the given paths (the output folder is never read as input)',
-      ]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  test('the output folder named as the only input: says it was skipped as the output folder, exit 1', () => withTempDir('gradcam-same-', async (dir) => {
+    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
+    const run = gradcam('explain', dir, '--out', dir);
+    assert.equal(run.status, 1, run.stderr);
+    assert.deepEqual(run.stderr.trim().split('\n'), [
+      `✗ ${dir}: skipped: it is the output folder (--out ${dir}); give another --out, or name its images one by one`,
+      'gradcam: no images found in the given paths (the output folder is never read as input)',
+    ]);
+  }));
 
-  test('a file system error on one file names its code once', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gradcam-enotdir-'));
-    try {
-      await mkdir(join(dir, 'out'));
-      await writeFile(join(dir, 'out', 'house-cat-locomotion'), 'a file where the image folder should be');
-      const run = gradcam('explain', join(fixtures, 'house-cat-locomotion.jpg'), '--out', join(dir, 'out'));
-      assert.equal(run.status, 1, run.stderr);
-      assert.match(run.stderr, /house-cat-locomotion\.jpg: ENOTDIR: not a directory/);
-      assert.doesNotMatch(run.stderr, /ENOTDIR: ENOTDIR/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  test('a file system error on one file names its code once', () => withTempDir('gradcam-enotdir-', async (dir) => {
+    await mkdir(join(dir, 'out'));
+    await writeFile(join(dir, 'out', 'house-cat-locomotion'), 'a file where the image folder should be');
+    const run = gradcam('explain', join(fixtures, 'house-cat-locomotion.jpg'), '--out', join(dir, 'out'));
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /house-cat-locomotion\.jpg: ENOTDIR: not a directory/);
+    assert.doesNotMatch(run.stderr, /ENOTDIR: ENOTDIR/);
+  }));
 
-  test('--json with no image found still prints the summary, with the failures', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gradcam-none-'));
-    try {
-      const run = gradcam('explain', join(dir, 'missing.jpg'), '--json', '--out', join(dir, 'out'));
-      assert.equal(run.status, 1, run.stderr);
-      const summary = JSON.parse(run.stdout) as { explained: number; failed: number; failures: unknown[] };
-      assert.deepEqual([summary.explained, summary.failed], [0, 1]);
-      assert.deepEqual(summary.failures, [{ file: join(dir, 'missing.jpg'), code: 'NOT_FOUND', message: 'no such file or folder' }]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  test('--json with no image found still prints the summary, with the failures', () => withTempDir('gradcam-none-', async (dir) => {
+    const run = gradcam('explain', join(dir, 'missing.jpg'), '--json', '--out', join(dir, 'out'));
+    assert.equal(run.status, 1, run.stderr);
+    const summary = JSON.parse(run.stdout) as { explained: number; failed: number; failures: unknown[] };
+    assert.deepEqual([summary.explained, summary.failed], [0, 1]);
+    assert.deepEqual(summary.failures, [{ file: join(dir, 'missing.jpg'), code: 'NOT_FOUND', message: 'no such file or folder' }]);
+  }));
 
   test('explain --help says how output folders are named', () => {
     const help = gradcam('explain', '--help');
@@ -184,14 +168,12 @@ describe('gradcam errors', () => {
     assert.match(help.stdout, /-2, -3/);
   });
 
-  test('an unexpected error is one line with its code and exit 1, not a stack trace', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gradcam-eio-'));
-    try {
-      // An I/O error where no code expects one: stat throws instead of rejecting, for one path.
-      const hook = join(dir, 'stat-eio.mjs');
-      await writeFile(
-        hook,
-        `import fsp from 'node:fs/promises';
+  test('an unexpected error is one line with its code and exit 1, not a stack trace', () => withTempDir('gradcam-eio-', async (dir) => {
+    // An I/O error where no code expects one: stat throws instead of rejecting, for one path.
+    const hook = join(dir, 'stat-eio.mjs');
+    await writeFile(
+      hook,
+      `import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 const original = fsp.stat;
 fsp.stat = (path, ...rest) => {
@@ -200,14 +182,11 @@ fsp.stat = (path, ...rest) => {
 };
 syncBuiltinESMExports();
 `,
-      );
-      const result = spawnSync(process.execPath, ['--import', hook, bin, 'explain', join(dir, 'eio-here')], { encoding: 'utf8', timeout: 60_000 });
-      assert.equal(result.status, 1, result.stderr);
-      assert.deepEqual(result.stderr.trim().split('\n'), [`gradcam explain: EIO: i/o error, stat '${join(dir, 'eio-here')}'`]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    );
+    const result = spawnSync(process.execPath, ['--import', hook, bin, 'explain', join(dir, 'eio-here')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(result.status, 1, result.stderr);
+    assert.deepEqual(result.stderr.trim().split('\n'), [`gradcam explain: EIO: i/o error, stat '${join(dir, 'eio-here')}'`]);
+  }));
 
   test('gradcam with no command prints the usage on stderr (exit 2); --help prints it on stdout (exit 0)', () => {
     const none = gradcam();
@@ -220,30 +199,25 @@ syncBuiltinESMExports();
     assert.equal(help.stderr, '');
   });
 
-  test('an --out that cannot be a folder is one line before the model loads: a file (exit 2), /proc/nope (exit 1, no endless mkdir), "" (exit 2)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gradcam-badout-'));
-    try {
-      await writeFile(join(dir, 'afile'), 'a file');
-      const image = join(fixtures, 'house-cat-locomotion.jpg');
-      const cases: [string, number, string][] = [
-        [join(dir, 'afile'), 2, `gradcam explain: --out ${join(dir, 'afile')}: it is a file, not a folder (see gradcam explain --help)`],
-        [join(dir, 'afile', 'sub'), 2, `gradcam explain: --out ${join(dir, 'afile', 'sub')}: a part of the path is a file, not a folder (see gradcam explain --help)`],
-        ['', 2, 'gradcam explain: --out must name a folder, got "" (see gradcam explain --help)'],
-      ];
-      if (existsSync('/proc/self')) cases.push(['/proc/nope', 1, 'gradcam explain: cannot create the output folder /proc/nope: ENOENT: no such file or directory']);
-      for (const [out, status, line] of cases) {
-        const result = spawnSync(process.execPath, [bin, 'explain', image, '--out', out], { encoding: 'utf8', timeout: 30_000 });
-        assert.equal(result.status, status, `--out "${out}": ${result.stderr}`);
-        assert.deepEqual(result.stderr.trim().split('\n'), [line], 'one line, and no model line before it');
-      }
-      const nested = join(dir, 'new', 'deeper', 'out');
-      const made = gradcam('explain', image, '--out', nested);
-      assert.equal(made.status, 0, made.stderr);
-      assert.deepEqual(await readdir(nested), ['house-cat-locomotion']);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+  test('an --out that cannot be a folder is one line before the model loads: a file (exit 2), /proc/nope (exit 1, no endless mkdir), "" (exit 2)', () => withTempDir('gradcam-badout-', async (dir) => {
+    await writeFile(join(dir, 'afile'), 'a file');
+    const image = join(fixtures, 'house-cat-locomotion.jpg');
+    const cases: [string, number, string][] = [
+      [join(dir, 'afile'), 2, `gradcam explain: --out ${join(dir, 'afile')}: it is a file, not a folder (see gradcam explain --help)`],
+      [join(dir, 'afile', 'sub'), 2, `gradcam explain: --out ${join(dir, 'afile', 'sub')}: a part of the path is a file, not a folder (see gradcam explain --help)`],
+      ['', 2, 'gradcam explain: --out must name a folder, got "" (see gradcam explain --help)'],
+    ];
+    if (existsSync('/proc/self')) cases.push(['/proc/nope', 1, 'gradcam explain: cannot create the output folder /proc/nope: ENOENT: no such file or directory']);
+    for (const [out, status, line] of cases) {
+      const result = spawnSync(process.execPath, [bin, 'explain', image, '--out', out], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(result.status, status, `--out "${out}": ${result.stderr}`);
+      assert.deepEqual(result.stderr.trim().split('\n'), [line], 'one line, and no model line before it');
     }
-  });
+    const nested = join(dir, 'new', 'deeper', 'out');
+    const made = gradcam('explain', image, '--out', nested);
+    assert.equal(made.status, 0, made.stderr);
+    assert.deepEqual(await readdir(nested), ['house-cat-locomotion']);
+  }));
 
   test('unknown model, unknown layer, bad options: one clear line each', () => {
     const image = join(fixtures, 'house-cat-locomotion.jpg');
@@ -264,22 +238,17 @@ syncBuiltinESMExports();
     assert.match(method.stderr, /unknown method "magic"/);
   });
 
-  test('an error once the output folder is made (unknown model or layer, --class or --top-k past the model) removes the folders the run made, and only those', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gradcam-made-'));
-    try {
-      const image = join(fixtures, 'house-cat-locomotion.jpg');
-      await mkdir(join(dir, 'there'));
-      const cases: [string[], number][] = [[['--model', 'no-such-model'], 1], [['--layer', 'no_such_layer'], 1], [['--class', '9'], 2], [['--top-k', '5000'], 2]];
-      for (const [args, status] of cases) {
-        const run = gradcam('explain', image, ...args, '--out', join(dir, 'there', 'new', 'deeper'));
-        assert.equal(run.status, status, `${args.join(' ')}: ${run.stderr}`);
-        assert.deepEqual(await readdir(dir), ['there'], `${args.join(' ')}: the folder that was there stays`);
-        assert.deepEqual(await readdir(join(dir, 'there')), [], `${args.join(' ')}: new/deeper, made by the run, are gone`);
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+  test('an error once the output folder is made (unknown model or layer, --class or --top-k past the model) removes the folders the run made, and only those', () => withTempDir('gradcam-made-', async (dir) => {
+    const image = join(fixtures, 'house-cat-locomotion.jpg');
+    await mkdir(join(dir, 'there'));
+    const cases: [string[], number][] = [[['--model', 'no-such-model'], 1], [['--layer', 'no_such_layer'], 1], [['--class', '9'], 2], [['--top-k', '5000'], 2]];
+    for (const [args, status] of cases) {
+      const run = gradcam('explain', image, ...args, '--out', join(dir, 'there', 'new', 'deeper'));
+      assert.equal(run.status, status, `${args.join(' ')}: ${run.stderr}`);
+      assert.deepEqual(await readdir(dir), ['there'], `${args.join(' ')}: the folder that was there stays`);
+      assert.deepEqual(await readdir(join(dir, 'there')), [], `${args.join(' ')}: new/deeper, made by the run, are gone`);
     }
-  });
+  }));
 
   test('an option without its value or an empty number is a usage error (exit 2, one line, no stack trace)', () => {
     const image = join(fixtures, 'house-cat-locomotion.jpg');
@@ -313,8 +282,7 @@ test('gradcam models lists the built-ins with their discovered target layers', (
   );
 });
 
-test('gradcam sweep-partials removes stale temporary files only, says what it did, and refuses bad arguments', async () => {
-  const store = await mkdtemp(join(tmpdir(), 'gradcam-sweep-'));
+test('gradcam sweep-partials removes stale temporary files only, says what it did, and refuses bad arguments', () => withTempDir('gradcam-sweep-', async (store) => {
   await mkdir(join(store, 'run', '1'), { recursive: true });
   const object = join(store, 'run', '1', 'explanation.json');
   const stale = join(store, 'run', '1', '.gradcam-0.overlay.jpg.0123456789abcdef.partial');
@@ -342,4 +310,4 @@ test('gradcam sweep-partials removes stale temporary files only, says what it di
   const noFolder = gradcam('sweep-partials', join(store, 'missing'));
   assert.equal(noFolder.status, 2);
   assert.match(noFolder.stderr, /is not a folder/);
-});
+}));

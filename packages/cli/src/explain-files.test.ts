@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explanationManifestSchema } from '@gradcam/contracts';
 import { outputStems } from './explain-files.ts';
+import { withTempDir } from './test-support/temp-dir.ts';
 
 const bin = fileURLToPath(new URL('../bin/gradcam.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
@@ -62,8 +63,7 @@ describe('output folders', () => {
     assert.deepEqual(odd.map((f) => oddStems.get(f)), ['image', 'image-2', '_jpg', '_hidden', 'a_b']);
   });
 
-  test('same-named images in different folders and a file named like a generated name each get their own folder', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'gradcam-names-'));
+  test('same-named images in different folders and a file named like a generated name each get their own folder', () => withTempDir('gradcam-names-', async (root) => {
     await mkdir(join(root, 'in', 'a'), { recursive: true });
     await mkdir(join(root, 'in', 'b'), { recursive: true });
     await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', 'a', 'cat.jpg'));
@@ -77,10 +77,9 @@ describe('output folders', () => {
     const sources = await assertCompleteFolders(out);
     assert.equal(sources.size, 4, [...sources.keys()].join(' '));
     assert.equal(new Set(sources.values()).size, 4);
-  });
+  }));
 
-  test('images named "...jpg" and "..jpg" are written inside --out, never above it or into it', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'gradcam-dots-'));
+  test('images named "...jpg" and "..jpg" are written inside --out, never above it or into it', () => withTempDir('gradcam-dots-', async (root) => {
     await mkdir(join(root, 'in'));
     await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', '...jpg'));
     await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(root, 'in', '..jpg'));
@@ -90,10 +89,9 @@ describe('output folders', () => {
     assert.deepEqual((await readdir(root)).sort(), ['in', 'out']);
     assert.deepEqual((await readdir(out)).sort(), ['image', 'image-2']);
     assert.equal((await assertCompleteFolders(out)).size, 2);
-  });
+  }));
 
-  test('a rerun into the same folder leaves only its own files; a run killed before its manifest leaves none', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'gradcam-rerun-'));
+  test('a rerun into the same folder leaves only its own files; a run killed before its manifest leaves none', () => withTempDir('gradcam-rerun-', async (root) => {
     const image = join(root, 'cat.jpg');
     await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), image);
     const out = join(root, 'out');
@@ -127,10 +125,9 @@ syncBuiltinESMExports();
     const third = gradcam(['explain', image, '--out', out]);
     assert.equal(third.status, 0, third.stderr);
     assert.deepEqual(await assertCompleteFolders(out), new Map([['cat', image]]));
-  });
+  }));
 
-  test('a rerun whose write fails part-way (a real EFBIG under a file size limit) leaves the earlier result byte for byte, and nothing of its own', { skip: !hasPrlimit && 'no prlimit' }, async () => {
-    const root = await mkdtemp(join(tmpdir(), 'gradcam-rerun-fails-'));
+  test('a rerun whose write fails part-way (a real EFBIG under a file size limit) leaves the earlier result byte for byte, and nothing of its own', { skip: !hasPrlimit && 'no prlimit' }, () => withTempDir('gradcam-rerun-fails-', async (root) => {
     const image = join(root, 'cat.jpg');
     await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), image);
     const out = join(root, 'out');
@@ -143,10 +140,9 @@ syncBuiltinESMExports();
     assert.match(failed.stderr, /cat\.jpg: EFBIG: file too large/);
     assert.deepEqual(await snapshot(out), before, 'the same files with the same bytes: no manifest removed, no file truncated, no temporary left');
     assert.equal((await assertCompleteFolders(out)).size, 1);
-  });
+  }));
 
-  test('a full disk (ENOSPC) stops the run with exit 1; the image it failed on keeps its earlier result and gets no partial file', { skip: !tmpfsMountable && 'cannot mount a tmpfs in a user namespace' }, async () => {
-    const root = await mkdtemp(join(tmpdir(), 'gradcam-full-'));
+  test('a full disk (ENOSPC) stops the run with exit 1; the image it failed on keeps its earlier result and gets no partial file', { skip: !tmpfsMountable && 'cannot mount a tmpfs in a user namespace' }, () => withTempDir('gradcam-full-', async (root) => {
     await mkdir(join(root, 'in'));
     await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', 'a.jpg'));
     await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(root, 'in', 'b.jpg'));
@@ -177,10 +173,9 @@ cp -a "$1/out" "$1/after"`;
     assert.match(stderr as string, /stopped: the output folder takes no more \(ENOSPC: .*\); 1 image\(s\) not written/);
     assert.deepEqual((await readdir(join(root, 'after'))).sort(), ['a', 'b'], 'c was not written after the stop');
     assert.deepEqual([...(await assertCompleteFolders(join(root, 'after'))).keys()].sort(), ['a', 'b']);
-  });
+  }));
 
-  test('a FIFO is refused without being opened, and an oversize file without being read', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'gradcam-special-'));
+  test('a FIFO is refused without being opened, and an oversize file without being read', () => withTempDir('gradcam-special-', async (root) => {
     const fifo = join(root, 'pipe.jpg');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     const huge = join(root, 'huge.jpg');
@@ -191,5 +186,5 @@ cp -a "$1/out" "$1/after"`;
     assert.match(run.stdout, /1 explained, 2 failed/);
     assert.match(run.stderr, /pipe\.jpg: NOT_A_FILE: not a regular file/);
     assert.match(run.stderr, /huge\.jpg: IMAGE_TOO_LARGE: image is 3221225472 bytes/);
-  });
+  }));
 });

@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import fsp, { chmod, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import fsp, { chmod, copyFile, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { listInputFiles } from './input-files.ts';
+import { withTempDir } from './test-support/temp-dir.ts';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
 const bin = fileURLToPath(new URL('../bin/gradcam.js', import.meta.url));
 
-test('folders are walked through symbolic links to images and folders, each once, and a link loop ends', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'gradcam-links-'));
+test('folders are walked through symbolic links to images and folders, each once, and a link loop ends', () => withTempDir('gradcam-links-', async (root) => {
   const input = join(root, 'in');
   await mkdir(input);
   await mkdir(join(root, 'elsewhere', 'more'), { recursive: true });
@@ -28,10 +27,9 @@ test('folders are walked through symbolic links to images and folders, each once
   const listing = await listInputFiles([input, join(input, 'real.jpg')]);
   assert.deepEqual(listing.files, [join(input, 'linked-folder', 'people.jpg'), join(input, 'linked.jpg'), join(input, 'real.jpg')]);
   assert.deepEqual(listing.missing, [{ path: join(input, 'dangling.jpg'), code: 'NOT_FOUND', message: 'broken symbolic link', reason: 'broken symbolic link' }]);
-});
+}));
 
-test('an excluded folder (explain --out) is skipped wherever the walk meets it, however it is reached', async () => {
-  const input = await mkdtemp(join(tmpdir(), 'gradcam-exclude-'));
+test('an excluded folder (explain --out) is skipped wherever the walk meets it, however it is reached', () => withTempDir('gradcam-exclude-', async (input) => {
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'cat.jpg'));
   await mkdir(join(input, 'out', 'cat'), { recursive: true });
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'out', 'cat', 'gradcam-0.overlay.jpg'));
@@ -42,7 +40,7 @@ test('an excluded folder (explain --out) is skipped wherever the walk meets it, 
   const named = await listInputFiles([join(input, 'out')], { exclude: [join(input, 'out')] });
   assert.deepEqual(named.files, []);
   assert.deepEqual(named.excluded, [join(input, 'out')], 'named, and left out: the caller can say so');
-});
+}));
 
 /**
  * Runs `listing` with readdir of `target` preceded by `change` (a real change on disk): a folder
@@ -64,8 +62,7 @@ async function withFolderChangedBeforeRead<T>(target: string, change: () => Prom
   }
 }
 
-test('a folder that cannot be read is reported with its error code, and the rest is still listed', async () => {
-  const input = await mkdtemp(join(tmpdir(), 'gradcam-unreadable-'));
+test('a folder that cannot be read is reported with its error code, and the rest is still listed', () => withTempDir('gradcam-unreadable-', async (input) => {
   await mkdir(join(input, 'a-gone'));
   await mkdir(join(input, 'b-now-a-file'));
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'c.jpg'));
@@ -82,10 +79,9 @@ test('a folder that cannot be read is reported with its error code, and the rest
     { path: gone, code: 'NOT_FOUND', message: 'no such folder (removed while being read?)', reason: 'no such folder (removed while being read?)' },
     { path: nowFile, code: 'ENOTDIR', message: 'not a directory', reason: 'ENOTDIR: not a directory' },
   ]);
-});
+}));
 
-test('a folder without read permission is reported as EACCES (not run as root, which may read anything)', { skip: process.getuid?.() === 0 && 'runs as root' }, async () => {
-  const input = await mkdtemp(join(tmpdir(), 'gradcam-locked-'));
+test('a folder without read permission is reported as EACCES (not run as root, which may read anything)', { skip: process.getuid?.() === 0 && 'runs as root' }, () => withTempDir('gradcam-locked-', async (input) => {
   await mkdir(join(input, 'locked'));
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'open.jpg'));
   await chmod(join(input, 'locked'), 0o000);
@@ -96,10 +92,9 @@ test('a folder without read permission is reported as EACCES (not run as root, w
   } finally {
     await chmod(join(input, 'locked'), 0o755);
   }
-});
+}));
 
-test("an earlier run's output met in a walk is skipped and named; a folder named, or an explanation.json that is no manifest, is walked", async () => {
-  const input = await mkdtemp(join(tmpdir(), 'gradcam-earlier-'));
+test("an earlier run's output met in a walk is skipped and named; a folder named, or an explanation.json that is no manifest, is walked", () => withTempDir('gradcam-earlier-', async (input) => {
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'cat.jpg'));
   // A real earlier run: exp1/cat holds gradcam's manifest and overlay; an image was put beside them.
   const run = spawnSync(process.execPath, [bin, 'explain', join(input, 'cat.jpg'), '--out', join(input, 'exp1')], { encoding: 'utf8', timeout: 120_000 });
@@ -121,10 +116,9 @@ test("an earlier run's output met in a walk is skipped and named; a folder named
   const overlayName = (await readdir(join(input, 'exp1', 'cat'))).find((f) => f.endsWith('.overlay.jpg')) as string;
   const overlay = await listInputFiles([join(input, 'exp1', 'cat', overlayName)]);
   assert.deepEqual(overlay.files, [join(input, 'exp1', 'cat', overlayName)], 'a file named on the command line is taken as it is');
-});
+}));
 
-test('.jpe and .jfif files are images; a name that is not UTF-8 is reported as such, not as a broken link', async () => {
-  const input = await mkdtemp(join(tmpdir(), 'gradcam-names-'));
+test('.jpe and .jfif files are images; a name that is not UTF-8 is reported as such, not as a broken link', () => withTempDir('gradcam-names-', async (input) => {
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(input, 'a.jfif'));
   await copyFile(join(fixtures, 'sheep-pastoral.jpg'), join(input, 'b.JPE'));
   await copyFile(join(fixtures, 'people-group.jpg'), Buffer.concat([Buffer.from(`${input}/c-`), Buffer.from([0xff, 0xfe]), Buffer.from('.jpg')]));
@@ -133,4 +127,4 @@ test('.jpe and .jfif files are images; a name that is not UTF-8 is reported as s
   assert.deepEqual(listing.missing.map((m) => [m.path, m.code, m.reason]), [
     [join(input, 'c-\ufffd\ufffd.jpg'), 'NAME_NOT_UTF8', 'NAME_NOT_UTF8: its name is not valid UTF-8; rename it to explain it'],
   ]);
-});
+}));

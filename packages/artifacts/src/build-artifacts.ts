@@ -52,6 +52,28 @@ export function artifactStem(method: string, classIndex: number): string {
   return `${method.replaceAll('+', 'p')}-${classIndex}`;
 }
 
+/** A map or score the manifest cannot hold; its code tells callers it will not get better by retrying. */
+export class ExplanationNotFiniteError extends Error {
+  readonly code = 'EXPLANATION_NOT_FINITE';
+  override readonly name = 'ExplanationNotFiniteError';
+}
+
+/**
+ * NaN or ±Infinity in a logit or a map: a numeric failure of the model or the method on this
+ * input (a division by a vanishing denominator, an overflow on a GPU). Refused by name before
+ * anything is written, not left to fail the manifest's schema as an unexplained error.
+ */
+function assertFinite(explanation: ImageExplanation): void {
+  if (!explanation.logits.every(Number.isFinite)) {
+    throw new ExplanationNotFiniteError('the model produced a NaN or infinite score for this image; nothing was stored');
+  }
+  for (const map of explanation.maps) {
+    if (!map.raw.every(Number.isFinite)) {
+      throw new ExplanationNotFiniteError(`the ${map.method} map for class ${map.classIndex} holds NaN or infinite values for this image (a numeric failure of the method); nothing was stored`);
+    }
+  }
+}
+
 function artifact(file: ArtifactFile): Artifact {
   return { path: file.path, contentType: file.contentType, bytes: file.body.byteLength, sha256: sha256(file.body) };
 }
@@ -64,6 +86,7 @@ function artifact(file: ArtifactFile): Artifact {
 export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<ImageArtifacts> {
   const { explanation, model, image } = input;
   const { descriptor, runner } = model;
+  assertFinite(explanation);
   const started = performance.now();
   const files: ArtifactFile[] = [];
   const entries: ExplanationEntry[] = [];
@@ -85,6 +108,7 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
       logit: explanation.logits[map.classIndex] as number,
       probability: explanation.probabilities[map.classIndex] as number,
       map: { width: map.width, height: map.height, ...map.stats },
+      ...(map.channels === undefined ? {} : { channels: map.channels }),
       rawMap: artifact(rawMap),
       overlay: { ...artifact(overlay), width: base.width, height: base.height },
     });
@@ -110,7 +134,7 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     model: modelInfo,
     engine,
     preprocessing,
-    fingerprint: fingerprint({ model: modelInfo, engine, preprocessing }),
+    fingerprint: fingerprint({ model: modelInfo, engine, preprocessing, explanations: entries }),
     prediction: {
       classIndex: explanation.predictedClass,
       label: explanation.predictedLabel,

@@ -64,6 +64,12 @@ export const explanationEntrySchema = z.object({
   logit: z.number(),
   probability: z.number().min(0).max(1),
   map: mapStatisticsSchema,
+  /**
+   * Score-CAM only: how many of the target layer's channels (the most active on average) weighted
+   * the map (`gradcam explain --score-cam-channels`; 64 by default, or all of fewer). It changes the
+   * map, so it is part of the fingerprint.
+   */
+  channels: z.number().int().positive().optional(),
   /** The raw map (float32 .npy, target-layer resolution, unnormalised) and the overlay image. */
   rawMap: artifactSchema,
   /**
@@ -105,8 +111,8 @@ export const explanationManifestSchema = z.object({
   preprocessing: manifestPreprocessingSchema,
   /**
    * sha256 over model name + version + target layer + engine version + preprocessing (with the
-   * decode side, where there was one): two manifests with the same fingerprint were computed the
-   * same way.
+   * decode side, where there was one) + Score-CAM's channel count (where it ran): two manifests
+   * with the same fingerprint were computed the same way.
    */
   fingerprint: sha256Schema,
   prediction: z.object({
@@ -119,7 +125,10 @@ export const explanationManifestSchema = z.object({
   /** The reviewer-sampling decision (pipeline only): whether this went to human review, and why. */
   review: reviewSamplingSchema.optional(),
   timings: z.object({
-    /** Size of the batch this image was explained in; stage times are per batch. */
+    /**
+     * Size of the batch this image was explained in. decode, forward, backward and maps are the
+     * batch's stage times (shared by its images); renderMs is this image's own overlays and files.
+     */
     batchSize: z.number().int().positive(),
     decodeMs: z.number().nonnegative(),
     forwardMs: z.number().nonnegative(),

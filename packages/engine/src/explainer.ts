@@ -4,6 +4,7 @@ import { EngineError } from './errors.ts';
 import { type MapStatistics, mapStatistics, normaliseMap } from './map-statistics.ts';
 import type { PerturbationOptions } from './methods/cam-method.ts';
 import { type MethodName, camMethods, parseMethodName } from './methods/method-registry.ts';
+import { scoreCamChannelCount } from './methods/score-cam.ts';
 import type { LoadedModel } from './models/load-model.ts';
 import { probabilitiesOf } from './models/output-activation.ts';
 import { type TargetSpec, predictedClass, resolveTargets } from './targets.ts';
@@ -27,6 +28,8 @@ export interface CamMap {
   /** `raw` min-max scaled to 0…1. */
   readonly normalized: Float32Array;
   readonly stats: MapStatistics;
+  /** Score-CAM: how many of the target layer's channels (the most active on average) weighted the map. */
+  readonly channels?: number;
 }
 
 export interface ImageExplanation {
@@ -302,9 +305,10 @@ export class Explainer {
       const images = rows.map((row, b): ImageExplanation => {
         const maps: CamMap[] = [];
         const list = classes[b] as number[];
-        const add = (method: MethodName, classIndex: number, raw: Float32Array) => {
+        const add = (method: MethodName, classIndex: number, raw: Float32Array, channels?: number) => {
           const stats = mapStatistics(raw, w, h);
-          maps.push({ method, classIndex, label: this.label(classIndex), width: w, height: h, raw, normalized: normaliseMap(raw, stats), stats });
+          const map = { method, classIndex, label: this.label(classIndex), width: w, height: h, raw, normalized: normaliseMap(raw, stats), stats };
+          maps.push(channels === undefined ? map : { ...map, channels });
         };
         for (const method of methods) {
           const kind = camMethods[method].kind;
@@ -314,7 +318,8 @@ export class Explainer {
             } else if (kind === 'activation') {
               add(method, classIndex, (activationData.get(method) as Float32Array).slice(b * cells, (b + 1) * cells));
             } else {
-              add(method, classIndex, (perturbationData.get(`${method}/${b}`) as Float32Array).slice(rank * cells, (rank + 1) * cells));
+              const channels = scoreCamChannelCount(scoreOptions.maxChannels, activations.shape[3]);
+              add(method, classIndex, (perturbationData.get(`${method}/${b}`) as Float32Array).slice(rank * cells, (rank + 1) * cells), channels);
             }
           }
         }

@@ -25,6 +25,8 @@ const permanentCodes = new Set([
   'CLASS_OUT_OF_RANGE',
   'INPUT_INVALID',
   'METHOD_UNKNOWN',
+  // artifacts: the model or method gave NaN or infinite numbers for this input (deterministic)
+  'EXPLANATION_NOT_FINITE',
   // storage: the key is bad, or the input is too big to read
   'STORAGE_TOO_LARGE',
   'STORAGE_INVALID_KEY',

@@ -31,6 +31,11 @@ export function scoreCamMasks(selected: tf.Tensor3D, height: number, width: numb
  * synchronously, and 64 of them per image would hold the loop for seconds (a worker could not
  * renew its job locks), so the longest stretch is one batch of masked images.
  */
+/** How many of a target layer's `channels` Score-CAM weights with `maxChannels` (0: all). */
+export function scoreCamChannelCount(maxChannels: number, channels: number): number {
+  return maxChannels > 0 ? Math.min(maxChannels, channels) : channels;
+}
+
 export const scoreCam: PerturbationCamMethod = {
   kind: 'perturbation',
   name: 'scorecam',
@@ -38,7 +43,7 @@ export const scoreCam: PerturbationCamMethod = {
     const [, h, w, channels] = activations.shape;
     const [, height, width] = input.shape;
     const activation = runner.outputActivation;
-    const keep = options.maxChannels > 0 ? Math.min(options.maxChannels, channels) : channels;
+    const keep = scoreCamChannelCount(options.maxChannels, channels);
     const owned: tf.Tensor[] = [];
     try {
       const selected = tf.tidy(() => {

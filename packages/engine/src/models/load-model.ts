@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { io } from '@tensorflow/tfjs';
-import { type PreprocessingSpec, preprocessingSchema } from '@gradcam/contracts';
+import { type PreprocessingSpec, modelNameSchema, modelVersionSchema, preprocessingSchema } from '@gradcam/contracts';
 import { EngineError } from '../errors.ts';
 import { builtinModels } from './builtin-models.ts';
 import { GraphModelRunner, discoverGraphNodes, graphOutputActivation } from './graph-model-runner.ts';
@@ -37,6 +37,25 @@ function describeIssues(issues: readonly { path: readonly PropertyKey[]; message
 function checkPreprocessing(descriptor: ModelDescriptor, where: string): void {
   const parsed = preprocessingSchema.safeParse(descriptor.preprocessing);
   if (!parsed.success) throw new EngineError('MODEL_INVALID', `${where}: ${describeIssues(parsed.error.issues, 'preprocessing')}`);
+}
+
+/**
+ * Why `value` cannot be the model's `field`, or undefined. A model's name and version become
+ * storage key segments (ingest records them, the worker announces them), so they follow the
+ * contracts' rule: a worker serving a name no record can give, or a version ingest cannot store
+ * under, would fail every record for it.
+ */
+function identityIssue(field: 'name' | 'version', value: string): string | undefined {
+  const parsed = (field === 'name' ? modelNameSchema : modelVersionSchema).safeParse(value);
+  return parsed.success ? undefined : `${JSON.stringify(value)} is refused: ${parsed.error.issues[0]?.message ?? 'not a valid key segment'}`;
+}
+
+/** Checked for every model, built-in or not; a folder's descriptor is checked sooner, saying where the bad value came from. */
+function checkIdentity(descriptor: ModelDescriptor): void {
+  for (const field of ['name', 'version'] as const) {
+    const issue = identityIssue(field, descriptor[field]);
+    if (issue !== undefined) throw new EngineError('MODEL_INVALID', `model ${JSON.stringify(descriptor.name)}: ${field}: ${issue}`);
+  }
 }
 
 /**
@@ -89,6 +108,7 @@ export async function loadModelFromArtifacts(
   options: LoadOptions = {},
 ): Promise<LoadedModel> {
   const started = performance.now();
+  checkIdentity(descriptor);
   checkPreprocessing(descriptor, `model ${descriptor.name}`);
   const runner = await runnerFor(descriptor, artifacts, options.targetLayer ?? descriptor.targetLayer);
   const expected = descriptor.labels.length;
@@ -143,12 +163,22 @@ async function describeDirectory(dir: string, artifacts: io.ModelArtifacts): Pro
     }
     declared = parseDeclaration(json, file);
   }
+  const name = declared.name ?? basename(resolve(dir));
+  const nameIssue = identityIssue('name', name);
+  if (nameIssue !== undefined) {
+    throw new EngineError(
+      'MODEL_INVALID',
+      declared.name === undefined ? `${dir}: name: the folder's name ${nameIssue}; give the model a "name" in ${descriptorFileName}` : `${file}: name: ${nameIssue}`,
+    );
+  }
+  const versionIssue = declared.version === undefined ? undefined : identityIssue('version', declared.version);
+  if (versionIssue !== undefined) throw new EngineError('MODEL_INVALID', `${file}: version: ${versionIssue}`);
   const topology = JSON.stringify(artifacts.modelTopology);
   const inputShape = /"batch_input_shape":\[null,(\d+),(\d+),3\]/.exec(topology);
   const height = Number(inputShape?.[1] ?? 224);
   const width = Number(inputShape?.[2] ?? 224);
   return {
-    name: declared.name ?? basename(resolve(dir)),
+    name,
     // Without a declared version the weights' own hash stands in, so manifests still pin them.
     version: declared.version ?? `sha256-${createHash('sha256').update(topology).update(new Uint8Array(artifacts.weightData as ArrayBuffer)).digest('hex').slice(0, 12)}`,
     format: declared.format ?? artifactsFormat(artifacts),

@@ -62,3 +62,20 @@ test('scores holding anything but finite numbers are refused in one issue naming
   assert.deepEqual(bad.error?.issues.map((i) => [i.path.join('.'), i.message]), [['prediction.scores', 'scores are finite numbers (scores[1] is not)']]);
   assert.equal(inferenceRecordSchema.safeParse(record(Array(10_001).fill(null))).error?.issues.length, 1, 'too many: one issue');
 });
+
+test('a URI\'s key is bounded by S3\'s 1024 bytes of UTF-8, whatever the bucket\'s length', () => {
+  const bucket = 'b'.repeat(63);
+  const parse = (key: string) => inferenceRecordSchema.safeParse({ id: 'abc', model: { name: 'm' }, image: { uri: `s3://${bucket}/${key}` } });
+  for (const key of ['k'.repeat(1024), `${'k'.repeat(1022)}é`, `${'k'.repeat(1020)}😀`]) {
+    assert.equal(parse(key).success, true, `${key.length} characters`);
+    assert.equal(s3UriSchema.safeParse(`s3://${bucket}/${key}`).success, true);
+  }
+  for (const key of ['k'.repeat(1025), `${'k'.repeat(1023)}é`, `${'k'.repeat(1021)}😀`, 'é'.repeat(1000), 'k'.repeat(100_000)]) {
+    const parsed = parse(key);
+    assert.deepEqual(
+      parsed.error?.issues.map((i) => [i.path.join('.'), i.message]),
+      [['image.uri', "image.uri's key may be at most 1024 bytes (UTF-8)"]],
+      `${key.length} characters`,
+    );
+  }
+});

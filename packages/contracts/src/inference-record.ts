@@ -24,15 +24,30 @@ export const modelRefSchema = z.object({
 });
 export type ModelRef = z.infer<typeof modelRefSchema>;
 
+/** S3's limit on a key, in UTF-8 bytes (the bucket, up to 63 characters, is not part of it). */
+const maxS3KeyBytes = 1024;
+const keyTooLong = `image.uri's key may be at most ${maxS3KeyBytes} bytes (UTF-8)`;
+const maxS3UriLength = 's3://'.length + 63 + 1 + maxS3KeyBytes;
+const utf8 = new TextEncoder();
+
 /**
  * `s3://bucket/key`, as a record may give it: the shape only. Whether the key is one the store
  * takes (no "." or ".." segment, no control character, …) is the store's own rule, checked by
- * ingest with it and answered 422 IMAGE_URI_INVALID, not here as a schema failure.
+ * ingest with it and answered 422 IMAGE_URI_INVALID, not here as a schema failure. The key's
+ * length is S3's own limit, so it is bounded here, by itself: a bound on the whole URI refused
+ * keys of 1010–1024 bytes under a long bucket name.
  */
 export const s3UriShapeSchema = z
   .string()
-  .max(1024)
-  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\0]+$/, 'image.uri must look like s3://bucket/key');
+  // Cheap, before the key is encoded: "s3://", the bucket, "/" and the key (a character is at
+  // least one byte). Not `abort`: an aborted option makes the image union's issue "Invalid input".
+  .max(maxS3UriLength, keyTooLong)
+  .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\0]+$/, 'image.uri must look like s3://bucket/key')
+  .refine((uri) => {
+    const keyStart = uri.indexOf('/', 's3://'.length) + 1;
+    // Too long or not a URI is another check's issue, said once.
+    return uri.length > maxS3UriLength || keyStart === 0 || utf8.encode(uri.slice(keyStart)).length <= maxS3KeyBytes;
+  }, keyTooLong);
 
 /** `s3://bucket/key` in a job: the key may not climb out of its prefix (workers read what jobs name). */
 export const s3UriSchema = s3UriShapeSchema.refine(

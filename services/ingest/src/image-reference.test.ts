@@ -69,3 +69,21 @@ test('"." and ".." segments are 422 IMAGE_URI_INVALID, as the store refuses them
     assert.equal(await h.queue.getJob(id), undefined);
   }
 });
+
+test('a key of up to 1024 bytes (S3\'s limit, the bucket apart) is accepted; one byte more is 400 RECORD_INVALID saying so', async () => {
+  // Five folders of 199 bytes and a name: 1024 bytes of key, 1035 characters of URI ("s3://local/").
+  const folders = Array.from({ length: 5 }, (_, i) => `${i}`.repeat(199)).join('/');
+  const key = `${folders}/${'é'.repeat(10)}.jpg`;
+  assert.equal(Buffer.byteLength(key), 1024);
+  await h.store.put(key, photo, { contentType: 'image/jpeg' });
+  const accepted = await post(byReference('uri-1024', `s3://local/${key}`));
+  assert.equal(accepted.statusCode, 202, accepted.body);
+  assert.deepEqual((await h.queue.getJob('uri-1024'))?.data.image, { uri: `s3://local/${key}` });
+
+  for (const [id, longer] of [['uri-1025', `${folders}/${'é'.repeat(10)}x.jpg`], ['uri-long', 'k'.repeat(5000)]] as const) {
+    const refused = await post(byReference(id, `s3://local/${longer}`));
+    assert.deepEqual([refused.statusCode, codeOf(refused)], [400, 'RECORD_INVALID'], refused.body);
+    assert.match(refused.json<{ error: { message: string } }>().error.message, /image\.uri's key may be at most 1024 bytes \(UTF-8\)/);
+  }
+  assert.deepEqual(h.internalErrors, []);
+});

@@ -4,6 +4,14 @@ import type { EnvReader } from './env-reader.ts';
 // Tokens are secrets: no error here prints one, or any part of one; entries are named by number.
 
 /**
+ * What a token may hold: printable ASCII, `!` to `~`. Node reads a header's bytes as latin1 while
+ * the comparison (see @gradcam/auth) digests the configured token as UTF-8, so a token with any
+ * other character (an `é`, a control character) could never match what a client sends: refused
+ * at boot rather than failing every request.
+ */
+const printableAscii = /^[\x21-\x7e]+$/;
+
+/**
  * GRADCAM_API_TOKENS: the bearer tokens ingest accepts. Every one grants the same access, so a
  * token given twice (say, pasted again while rotating) adds and loses nothing: it is kept once
  * rather than stopping the service.
@@ -16,7 +24,9 @@ export function readApiTokens(env: EnvReader): string[] {
   // As reviewer tokens: `Authorization: Bearer <token>` carries one run of non-space characters,
   // so a token holding whitespace could never be presented.
   const spaced = tokens.findIndex((t) => /\s/.test(t));
-  if (spaced >= 0) throw new ConfigError(name, `token ${spaced + 1} of ${tokens.length} holds whitespace, which a Bearer header cannot carry; tokens are 16 or more non-space characters`);
+  if (spaced >= 0) throw new ConfigError(name, `token ${spaced + 1} of ${tokens.length} holds whitespace, which a Bearer header cannot carry; tokens are 16 or more printable ASCII characters (! to ~)`);
+  const foreign = tokens.findIndex((t) => !printableAscii.test(t));
+  if (foreign >= 0) throw new ConfigError(name, `token ${foreign + 1} of ${tokens.length} holds a character outside printable ASCII, which no client could present; tokens are 16 or more printable ASCII characters (! to ~)`);
   return [...new Set(tokens)];
 }
 
@@ -33,8 +43,8 @@ export function readReviewerTokens(env: EnvReader): Map<string, string> {
   const reviewers = new Map<string, string>();
   const entryOf = new Map<string, number>();
   entries.forEach((entry, index) => {
-    const match = /^([A-Za-z0-9_.@-]{1,64}):(\S{16,})$/.exec(entry);
-    if (!match) throw new ConfigError(name, `entry ${index + 1} of ${entries.length} is not reviewer:token (a name of A–Z a–z 0–9 _ . @ -, a token of at least 16 non-space characters)`);
+    const match = /^([A-Za-z0-9_.@-]{1,64}):([\x21-\x7e]{16,})$/.exec(entry);
+    if (!match) throw new ConfigError(name, `entry ${index + 1} of ${entries.length} is not reviewer:token (a name of A–Z a–z 0–9 _ . @ -, a token of at least 16 printable ASCII characters, ! to ~)`);
     const reviewer = match[1] as string;
     const token = match[2] as string;
     const earlier = entryOf.get(token);

@@ -100,6 +100,21 @@ test('API tokens are 16 or more characters without whitespace, which a Bearer he
   }
 });
 
+test('tokens are printable ASCII (! to ~): Node reads a header as latin1, so a token with any other character could never be presented', () => {
+  const foreign = ['token-aaaaaaaaaaaaaaaa,secret-tökén-0123456789', 'secret-token-\u00010123456789', 'secret-token-0123456789\u007f', 'secret-token-🔑-0123456789'];
+  for (const tokens of foreign) {
+    rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: tokens }), 'GRADCAM_API_TOKENS', /token \d of \d holds a character outside printable ASCII/, tokens);
+    assert.throws(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: tokens }), (error: Error) => !error.message.includes('secret'), 'the token is not echoed');
+    const entries = `alice:alice-token-0123456789,bob:${tokens.split(',').at(-1) ?? ''}`;
+    rejectsNaming(() => readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: entries }), 'GRADCAM_REVIEW_TOKENS', /entry 2 of 2 is not reviewer:token .*printable ASCII/, entries);
+    assert.throws(() => readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: entries }), (error: Error) => !error.message.includes('secret'), 'the token is not echoed');
+  }
+  // Every printable ASCII character is fine, ':' in a reviewer token included (the first ':' ends the name).
+  const everyCharacter = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join('').replace(',', '');
+  assert.deepEqual(readIngestConfig({ ...base, GRADCAM_API_TOKENS: everyCharacter }).apiTokens, [everyCharacter]);
+  assert.deepEqual([...readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: `alice:${everyCharacter}` }).reviewers], [[everyCharacter, 'alice']]);
+});
+
 test('each bad or missing value is one line naming the variable', () => {
   rejectsNaming(() => readWorkerConfig({}), 'REDIS_URL', /required/);
   rejectsNaming(() => readWorkerConfig({ ...base, REDIS_URL: 'http://x' }), 'REDIS_URL', /expected redis:\/\/\[user:password@\]host\[:port\]\[\/db\] \(rediss:\/\/ for TLS\), got "http:\/\/x"$/);

@@ -79,3 +79,13 @@ test('a URI\'s key is bounded by S3\'s 1024 bytes of UTF-8, whatever the bucket\
     );
   }
 });
+
+test('inferenceFolder: a prefix of slashes only is no prefix, one with an empty or dots-only folder is refused: no key starts with "/" or climbs out', () => {
+  const tail = 'mobilenet_v2/2024.06.01/dt=2026-01-02/abc/';
+  for (const prefix of ['', '/', '//']) assert.equal(inferenceFolder({ ...location, prefix }), tail, JSON.stringify(prefix));
+  for (const prefix of ['/captures/', 'captures/']) assert.equal(inferenceFolder({ ...location, prefix }), `captures/${tail}`, prefix);
+  assert.equal(inferenceFolder({ ...location, prefix: 'a/.b/c..d' }), `a/.b/c..d/${tail}`);
+  for (const prefix of ['a/../..', '..', '/./', 'a//b', 'a/.../b']) {
+    assert.throws(() => inferenceFolder({ ...location, prefix }), (e: unknown) => e instanceof RangeError && e.message.includes(JSON.stringify(prefix)), prefix);
+  }
+});

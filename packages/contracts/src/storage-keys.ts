@@ -1,5 +1,6 @@
 import { inferenceIdSchema } from './ids.ts';
 import { modelNameSchema, modelVersionSchema } from './inference-record.ts';
+import { dotsOnlySegment } from './reserved-key-segments.ts';
 
 export const predictionFileName = 'prediction.json';
 export const reviewFileName = 'review.json';
@@ -22,7 +23,12 @@ export function inferenceFolder(location: InferenceLocation): string {
   modelVersionSchema.parse(location.modelVersion);
   inferenceIdSchema.parse(location.inferenceId);
   const day = location.acceptedAt.toISOString().slice(0, 10);
-  const prefix = location.prefix === '' ? '' : `${location.prefix.replace(/^\/+|\/+$/g, '')}/`;
+  const trimmed = location.prefix.replace(/^\/+|\/+$/g, '');
+  // Config refuses such prefixes at boot; this keeps the promise above for any other caller.
+  if (trimmed !== '' && trimmed.split('/').some((segment) => segment === '' || dotsOnlySegment.test(segment))) {
+    throw new RangeError(`storage prefix ${JSON.stringify(location.prefix)} has an empty or dots-only folder`);
+  }
+  const prefix = trimmed === '' ? '' : `${trimmed}/`;
   return `${prefix}${location.model}/${location.modelVersion}/dt=${day}/${location.inferenceId}/`;
 }
 

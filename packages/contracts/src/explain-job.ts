@@ -10,17 +10,24 @@ export const explainQueueName = 'explain';
 /** Where the worker reads the image: our own stored copy (inline uploads) or the caller's object. */
 export const jobImageSchema = z.union([z.object({ key: z.string().min(1) }), z.object({ uri: s3UriSchema })]);
 
-export const explainJobSchema = z.object({
-  inferenceId: inferenceIdSchema,
-  model: z.object({ name: modelNameSchema, version: modelVersionSchema }),
-  /** The inference's storage folder (see `inferenceFolder`), ending in '/'. */
-  folder: z.string().min(1).endsWith('/'),
-  image: jobImageSchema,
-  explain: explainRequestSchema,
-  /** Epoch ms when ingest accepted the record: the start of the end-to-end latency. */
-  acceptedAt: z.number().int().positive(),
-  capture: captureDecisionSchema,
-});
+export const explainJobSchema = z
+  .object({
+    inferenceId: inferenceIdSchema,
+    model: z.object({ name: modelNameSchema, version: modelVersionSchema }),
+    /** The inference's storage folder (see `inferenceFolder`), ending in '/'. */
+    folder: z.string().min(1).endsWith('/'),
+    image: jobImageSchema,
+    explain: explainRequestSchema,
+    /** Epoch ms when ingest accepted the record: the start of the end-to-end latency. */
+    acceptedAt: z.number().int().positive(),
+    capture: captureDecisionSchema,
+  })
+  // The worker writes into `folder` and resumes from a manifest found there: a job naming another
+  // inference's folder would be explained over that one's. inferenceFolder ends in the id's own folder.
+  .refine((job) => job.folder === `${job.inferenceId}/` || job.folder.endsWith(`/${job.inferenceId}/`), {
+    message: 'must be the inference\'s own folder, ending in "/<inferenceId>/"',
+    path: ['folder'],
+  });
 export type ExplainJob = z.infer<typeof explainJobSchema>;
 
 /** Seconds a micro-batch spent in each stage (decode, engine, render, upload). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { jobImageSchema } from './explain-job.ts';
+import { explainJobSchema, jobImageSchema } from './explain-job.ts';
 import { inferenceRecordSchema, modelNameSchema, modelVersionSchema, parseS3Uri, s3UriSchema } from './inference-record.ts';
 import { inferenceFolder } from './storage-keys.ts';
 
@@ -87,5 +87,23 @@ test('inferenceFolder: a prefix of slashes only is no prefix, one with an empty 
   assert.equal(inferenceFolder({ ...location, prefix: 'a/.b/c..d' }), `a/.b/c..d/${tail}`);
   for (const prefix of ['a/../..', '..', '/./', 'a//b', 'a/.../b']) {
     assert.throws(() => inferenceFolder({ ...location, prefix }), (e: unknown) => e instanceof RangeError && e.message.includes(JSON.stringify(prefix)), prefix);
+  }
+});
+
+test('a job\'s folder is its own inference\'s, as inferenceFolder makes it: one naming another inference\'s folder is refused', () => {
+  const job = {
+    inferenceId: 'abc',
+    model: { name: location.model, version: location.modelVersion },
+    folder: inferenceFolder(location),
+    image: { key: `${inferenceFolder(location)}input.jpg` },
+    explain: {},
+    acceptedAt: 1,
+    capture: { explain: true, reason: 'all', policy: 'all' },
+  };
+  assert.equal(explainJobSchema.safeParse(job).success, true);
+  assert.equal(explainJobSchema.safeParse({ ...job, folder: inferenceFolder({ ...location, prefix: '' }) }).success, true);
+  for (const folder of [inferenceFolder({ ...location, inferenceId: 'other' }), 'captures/mobilenet_v2/2024.06.01/dt=2026-01-02/xabc/', 'captures/abc/x/']) {
+    const parsed = explainJobSchema.safeParse({ ...job, folder });
+    assert.deepEqual(parsed.error?.issues.map((i) => [i.path.join('.'), i.message]), [['folder', 'must be the inference\'s own folder, ending in "/<inferenceId>/"']], folder);
   }
 });

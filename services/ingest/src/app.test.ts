@@ -262,6 +262,56 @@ describe('POST /v1/inferences', () => {
   });
 });
 
+describe('POST /v1/inferences as multipart, prototype keys', () => {
+  // Its own harness: the refusals count as rejected records, which other tests count.
+  let h: IngestHarness;
+  before(async () => {
+    h = await createIngestHarness({ redisUrl: redis.url });
+  });
+  after(() => h.close());
+
+  test('multipart: a record holding a "__proto__" key, or constructor.prototype, is 400 MULTIPART_INVALID as the JSON body is refused, never accepted with the key dropped', async () => {
+    const boundary = 'gradcam-boundary';
+    const upload = (recordJson: string, typed: boolean) =>
+      h.app.inject({
+        method: 'POST',
+        url: '/v1/inferences',
+        headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
+        payload: Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="record"\r\n${typed ? 'Content-Type: application/json\r\n' : ''}\r\n${recordJson}\r\n`),
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="sheep.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+          photo,
+          Buffer.from(`\r\n--${boundary}--\r\n`),
+        ]),
+      });
+    const withMetadata = (id: string, metadata: string) => `{"id":"${id}","model":{"name":"nsfw-mobilenet-v2"},"metadata":${metadata}}`;
+    const poisoned: [string, string][] = [
+      ['mp-proto', withMetadata('mp-proto', '{"__proto__":"x","a":"b"}')],
+      ['mp-proto-escaped', withMetadata('mp-proto-escaped', '{"\\u005f_proto__":"x","a":"b"}')],
+      ['mp-proto-top', '{"id":"mp-proto-top","model":{"name":"nsfw-mobilenet-v2"},"__proto__":{"metadata":{"a":"b"}}}'],
+      ['mp-constructor', withMetadata('mp-constructor', '{"constructor":{"prototype":{"a":"b"}}}')],
+    ];
+    for (const [id, recordJson] of poisoned) {
+      for (const typed of [false, true]) {
+        const response = await upload(recordJson, typed);
+        assert.deepEqual([response.statusCode, response.json<{ error?: { code: string } }>().error?.code], [400, 'MULTIPART_INVALID'], `${id}, typed ${typed}: ${response.body}`);
+        assert.match(response.body, /__proto__/, id);
+      }
+      assert.equal(await h.queue.getJob(id), undefined, id);
+      // The JSON body path (Fastify's parser) refuses the very same record.
+      const asJson = `{"image":{"base64":"${photo.toString('base64')}"},${recordJson.slice(1)}`;
+      const json = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: { ...auth, 'content-type': 'application/json' }, payload: asJson });
+      assert.equal(json.statusCode, 400, `${id} as JSON: ${json.body}`);
+    }
+    // A key named "constructor" alone is an ordinary key, kept like any other.
+    const plain = await upload(withMetadata('mp-constructor-key', '{"constructor":"x","a":"b"}'), false);
+    assert.equal(plain.statusCode, 202, plain.body);
+    const job = await h.queue.getJob('mp-constructor-key');
+    const stored = JSON.parse((await h.store.get(`${job?.data.folder}prediction.json`)).toString()) as { metadata?: unknown };
+    assert.deepEqual(stored.metadata, { constructor: 'x', a: 'b' });
+  });
+});
+
 describe('served models and rolling upgrades', () => {
   let h: IngestHarness;
   let keys: ReturnType<typeof redisKeys>;

@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from '@gradcam/http-service';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { scan } from 'secure-json-parse';
 import { maxImageBytes } from './inline-image.ts';
 
 const limits = { files: 1, fields: 4 };
 
 const multipartInvalid = (message: string) => new ApiError(400, 'MULTIPART_INVALID', message);
+/** What secure-json-parse refuses, as Fastify's JSON body parser does (prototype poisoning). */
+const forbiddenKeys = 'a "__proto__" key or a "constructor" key holding "prototype"';
 const imageTooLarge = () => new ApiError(413, 'IMAGE_TOO_LARGE', `images are limited to ${maxImageBytes} bytes`);
 const bodyTooLarge = (maxBodyBytes: number) => new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${maxBodyBytes} bytes`);
 
@@ -27,14 +30,17 @@ function uploadError(error: unknown, maxBodyBytes: number): ApiError {
     return multipartInvalid(`multipart uploads hold a "record" field and an "image" file (at most ${limits.fields} fields)`);
   }
   // @fastify/multipart parses a field sent as application/json itself, and drops one that fails.
-  if (code === 'FST_INVALID_JSON_FIELD_ERROR') return multipartInvalid('a field sent as application/json (the "record") is not valid JSON');
+  // It parses with secure-json-parse, so a forbidden key (see recordOf) is refused there too.
+  if (code === 'FST_INVALID_JSON_FIELD_ERROR') return multipartInvalid(`a field sent as application/json (the "record") is not valid JSON, or holds ${forbiddenKeys}`);
   return multipartInvalid(`the multipart body is malformed: ${error instanceof Error ? error.message : String(error)}`);
 }
 
 /**
  * The record field's value: text to parse, or already an object when the part was sent as
  * `Content-Type: application/json` (curl -F 'record=…;type=application/json'), which
- * @fastify/multipart parses itself.
+ * @fastify/multipart parses itself. A "__proto__" key (or constructor.prototype) is refused, as
+ * Fastify's JSON body parser (secure-json-parse) refuses it: plain JSON.parse kept it, and the
+ * record schema then dropped it from an accepted record's metadata without a word.
  */
 function recordOf(value: unknown): Record<string, unknown> {
   let parsed = value;
@@ -46,6 +52,11 @@ function recordOf(value: unknown): Record<string, unknown> {
     }
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw multipartInvalid('the "record" field must hold a JSON object');
+  try {
+    scan(parsed, { protoAction: 'error', constructorAction: 'error' });
+  } catch {
+    throw multipartInvalid(`the "record" field may not hold ${forbiddenKeys}`);
+  }
   return parsed as Record<string, unknown>;
 }
 

@@ -161,6 +161,91 @@ test('announcesReady: a process that crashes once ready restarts after the base 
   }
 });
 
+test('a process that cannot be started (spawn fails with no exit event, or spawn() throws) is a start-up crash: restarted with back-off', { timeout: 30_000 }, async () => {
+  const logs: string[] = [];
+  const restarts: unknown[] = [];
+  let starts = 0;
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    restartDelayMs: 20,
+    announcesReady: true,
+    onRestart: (...args) => restarts.push(args),
+    // Slot 1: ENOENT ('error', never 'exit', as EAGAIN under a pid limit), then a spawn() that
+    // throws (as ENOMEM does), then a process that starts.
+    spawn: (index) => {
+      if (index === 0) return spawnAnnouncing('idle');
+      starts++;
+      if (starts === 1) return fork('-e', ['1'], { execPath: '/nonexistent/node', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      if (starts === 2) throw new Error('spawn ENOMEM');
+      return spawnAnnouncing('idle');
+    },
+  });
+  try {
+    supervisor.start();
+    await until('both processes ready', () => supervisor.readiness().ready === 2, 15_000);
+    assert.deepEqual(logs, ['test process 1 did not start (spawn /nonexistent/node ENOENT); restarting in 40 ms', 'test process 1 did not start (spawn ENOMEM); restarting in 80 ms']);
+    assert.deepEqual(restarts, [
+      [1, 'crashed', { code: null, signal: null }],
+      [1, 'crashed', { code: null, signal: null }],
+    ]);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+test('announcesReady: a slot whose spawn always fails gives up like any start-up crash loop', { timeout: 30_000 }, async () => {
+  const logs: string[] = [];
+  let gaveUp = false;
+  const supervisor = new ProcessSupervisor({
+    processes: 1,
+    label: 'test process',
+    log: (m) => (logs.push(m), (gaveUp ||= m.includes('giving up'))),
+    restartDelayMs: 1,
+    announcesReady: true,
+    spawn: () => fork('-e', ['1'], { execPath: '/nonexistent/node', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
+  });
+  supervisor.start();
+  await until('the supervisor to give up', () => gaveUp);
+  assert.equal(logs.length, 5);
+  assert.equal(logs[4], 'test process 0 exited before it was ready 5 times in a row (last: spawn /nonexistent/node ENOENT); giving up: stopping the other processes');
+  assert.deepEqual(await supervisor.stop(), { clean: true });
+});
+
+test('an error on a process that did start (a kill() or send() that failed) is only logged: its exit alone restarts it, once', { timeout: 30_000 }, async () => {
+  const logs: string[] = [];
+  const children: ChildProcess[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 1,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    restartDelayMs: 20,
+    announcesReady: true,
+    spawn: () => {
+      const child = spawnAnnouncing('idle');
+      children.push(child);
+      return child;
+    },
+  });
+  try {
+    supervisor.start();
+    await until('the process to be ready', () => supervisor.readiness().ready === 1);
+    children[0]?.emit('error', new Error('kill EPERM'));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(logs, ['test process 0: kill EPERM']);
+    assert.equal(children.length, 1, 'not restarted: it is still running');
+    assert.equal(supervisor.readiness().ready, 1);
+    children[0]?.kill('SIGKILL');
+    await until('its replacement to be ready', () => children.length === 2 && supervisor.readiness().ready === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(logs, ['test process 0: kill EPERM', 'test process 0 exited (SIGKILL); restarting in 20 ms']);
+    assert.equal(children.length, 2);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
 test('onRestart: a process that exits by itself, or dies of a signal someone else sent, is restarted as crashed; nothing is reported for stop()', { timeout: 30_000 }, async () => {
   const restarts: unknown[] = [];
   const children: ChildProcess[] = [];

@@ -11,7 +11,7 @@ import { heartbeatIntervalMs, isHeartbeat } from './heartbeat.ts';
 export const restartReasons = ['crashed', 'unresponsive'] as const;
 export type RestartReason = (typeof restartReasons)[number];
 
-/** How a restarted process ended, as its 'exit' event said. */
+/** How a restarted process ended, as its 'exit' event said; both null when it never started (its spawn failed). */
 export interface ProcessExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -22,7 +22,9 @@ export interface SupervisorOptions {
   readonly processes: number;
   /**
    * Starts process `index` (0…processes−1): `child_process.fork` for independent processes,
-   * `cluster.fork(...).process` for processes that share a listening socket.
+   * forkClusterProcess() (`cluster.fork().process`, made safe) for processes that share a
+   * listening socket. A process that cannot be spawned (ENOENT, EAGAIN, ENOMEM: 'error' and no
+   * 'exit', or a throw) is a start-up crash, restarted or given up on as any other.
    */
   readonly spawn: (index: number) => ChildProcess;
   readonly log: (message: string) => void;
@@ -129,6 +131,8 @@ export class ProcessSupervisor {
   }
 
   private startOne(index: number): void {
+    // A slot given up on while start() was still starting the others (a spawn that throws).
+    if (this.stopping) return;
     const { label, log } = this.options;
     const slot = this.slots.get(index) as Slot;
     const started = Date.now();
@@ -136,43 +140,70 @@ export class ProcessSupervisor {
     let watchdog: NodeJS.Timeout | undefined;
     /** The watchdog SIGKILLed this one: its exit is the supervisor's doing, not a crash. */
     let unresponsive = false;
-    const child = this.options.spawn(index);
-    this.children.set(index, child);
-    child.on('error', (error) => log(`${label} ${index}: ${error.message}`));
-    child.on('message', (message: unknown) => {
-      if (this.children.get(index) !== child) return;
+    let child: ChildProcess | undefined;
+    /** Set by the first of 'exit' and a spawn failure: one end, one restart. */
+    let ended = false;
+    const end = (exit: ProcessExit, how: string) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(watchdog);
+      if (child !== undefined && this.children.get(index) === child) this.children.delete(index);
+      this.ready.delete(index);
+      if (this.stopping) return;
+      const startupCrash = this.options.announcesReady === true ? !announced : Date.now() - started < quickCrashMs;
+      this.restart(index, slot, { startupCrash, reason: unresponsive ? 'unresponsive' : 'crashed', exit, how });
+    };
+    try {
+      child = this.options.spawn(index);
+    } catch (error) {
+      // Some spawn failures throw (ENOMEM, and whatever spawn() itself throws) rather than emit 'error'.
+      return end({ code: null, signal: null }, error instanceof Error ? error.message : String(error));
+    }
+    const spawned = child;
+    this.children.set(index, spawned);
+    spawned.on('error', (error) => {
+      // A process that never started (ENOENT, EAGAIN) emits 'error' and never 'exit': this is its
+      // end, a start-up crash. One that did start (a kill() or send() that failed) ends by 'exit'.
+      if (spawned.pid === undefined) end({ code: null, signal: null }, error.message);
+      else log(`${label} ${index}: ${error.message}`);
+    });
+    spawned.on('message', (message: unknown) => {
+      if (this.children.get(index) !== spawned) return;
       if (isHeartbeat(message)) return void watchdog?.refresh();
       if (!isReadyAnnouncement(message)) return;
       announced = true;
       slot.everReady = true;
       slot.startupCrashes = 0;
       if (!this.stopping) this.ready.add(index);
-      watchdog ??= this.watchHeartbeats(index, child, () => (unresponsive = true));
+      watchdog ??= this.watchHeartbeats(index, spawned, () => (unresponsive = true));
     });
-    child.once('exit', (code, signal) => {
-      clearTimeout(watchdog);
-      this.children.delete(index);
-      this.ready.delete(index);
-      if (this.stopping) return;
-      const how = signal ?? `code ${code}`;
-      const startupCrash = this.options.announcesReady === true ? !announced : Date.now() - started < quickCrashMs;
-      slot.startupCrashes = startupCrash ? slot.startupCrashes + 1 : 0;
-      if (this.options.announcesReady === true) {
-        const hopeless = startupCrash && code !== null && code === this.options.givesUpOnStartupExitCode;
-        const crashLoop = !slot.everReady && slot.startupCrashes >= this.startupCrashLimit;
-        if (hopeless || crashLoop) {
-          const why = hopeless ? `(${how}: a failure every start would repeat)` : `${slot.startupCrashes} times in a row (last: ${how})`;
-          log(`${label} ${index} exited before it was ready ${why}; giving up: stopping the other processes`);
-          void this.stop('SIGTERM').then(() => this.onGaveUp?.());
-          return;
-        }
+    spawned.once('exit', (code, signal) => end({ code, signal }, signal ?? `code ${code}`));
+  }
+
+  /**
+   * After a process at `index` ended unasked (exited, or never started): restarts it, backing off
+   * while it keeps crashing on start-up, or gives up on a slot that never gets ready.
+   */
+  private restart(index: number, slot: Slot, ending: { startupCrash: boolean; reason: RestartReason; exit: ProcessExit; how: string }): void {
+    const { label, log } = this.options;
+    const { startupCrash, reason, exit, how } = ending;
+    slot.startupCrashes = startupCrash ? slot.startupCrashes + 1 : 0;
+    if (this.options.announcesReady === true) {
+      const hopeless = startupCrash && exit.code !== null && exit.code === this.options.givesUpOnStartupExitCode;
+      const crashLoop = !slot.everReady && slot.startupCrashes >= this.startupCrashLimit;
+      if (hopeless || crashLoop) {
+        const why = hopeless ? `(${how}: a failure every start would repeat)` : `${slot.startupCrashes} times in a row (last: ${how})`;
+        log(`${label} ${index} exited before it was ready ${why}; giving up: stopping the other processes`);
+        void this.stop('SIGTERM').then(() => this.onGaveUp?.());
+        return;
       }
-      // A process that crashes on start-up would crash in a tight loop: back off.
-      const next = Math.min(this.restartDelayMs * 2 ** slot.startupCrashes, maxRestartDelayMs);
-      log(`${label} ${index} exited (${how}); restarting in ${next} ms`);
-      this.options.onRestart?.(index, unresponsive ? 'unresponsive' : 'crashed', { code, signal });
-      setTimeout(() => this.stopping || this.startOne(index), next);
-    });
+    }
+    // A process that crashes on start-up would crash in a tight loop: back off.
+    const next = Math.min(this.restartDelayMs * 2 ** slot.startupCrashes, maxRestartDelayMs);
+    const what = exit.code === null && exit.signal === null ? 'did not start' : 'exited';
+    log(`${label} ${index} ${what} (${how}); restarting in ${next} ms`);
+    this.options.onRestart?.(index, reason, exit);
+    setTimeout(() => this.stopping || this.startOne(index), next);
   }
 
   /**
@@ -233,6 +264,8 @@ export class ProcessSupervisor {
         ([index, child]) =>
           new Promise<boolean>((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode === 0);
+            // Its spawn failed ('error' not emitted yet): there is no process to stop.
+            if (child.pid === undefined) return resolve(true);
             let killed = false;
             const kill = setTimeout(() => {
               log(`${label} ${index} still running ${this.killAfterMs} ms after ${signal}: SIGKILL`);

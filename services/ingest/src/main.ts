@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { loadConfigOrExit, readIngestConfig } from '@gradcam/config';
-import { ProcessSupervisor } from '@gradcam/process-supervisor';
+import { ProcessSupervisor, forkClusterProcess } from '@gradcam/process-supervisor';
 import { ChildProcessMetrics, createLogger } from '@gradcam/telemetry';
 import { listeningLine, serveIngest } from './serve-ingest.ts';
 
@@ -16,7 +16,7 @@ if (config.processes > 1 && cluster.isPrimary) {
     processes: config.processes,
     label: 'ingest process',
     log: (m) => log.info(m),
-    spawn: () => metrics.track(cluster.fork().process),
+    spawn: () => metrics.track(forkClusterProcess()),
   });
   supervisor.start();
   let listening = 0;

@@ -239,14 +239,25 @@ export class ProcessSupervisor {
    * are gone, 0 if every one exited cleanly, else 1 (as a single process whose drain failed
    * does). When the supervisor gives up on a crash loop (announcesReady), it exits 1 once the
    * other children are stopped.
+   *
+   * The handlers stay: a SIGTERM or SIGINT while it stops (a second Ctrl-C, an impatient second
+   * `kill`) is logged and otherwise ignored. Node's default would end this process at once: a
+   * node:cluster primary takes its workers' in-flight requests with it, and forked children that
+   * do not watch their channel (exitWithSupervisor) would run on under init. Past its grace period
+   * the orchestrator SIGKILLs anyway, and stop() SIGKILLs a child that overruns killAfterMs.
    */
   stopOnSignals(): void {
-    const stop = (signal: NodeJS.Signals) => {
-      this.options.log(`${signal}: stopping ${this.options.processes} × ${this.options.label}`);
+    const { label, log, processes } = this.options;
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      // this.stopping without a signal: the supervisor gave up, and exits once the others stopped.
+      if (signalled || this.stopping) return log(`${signal}: already stopping; waiting for each ${label} to drain`);
+      signalled = true;
+      log(`${signal}: stopping ${processes} × ${label}`);
       void this.stop('SIGTERM').then(({ clean }) => process.exit(clean ? 0 : 1));
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     this.onGaveUp = () => process.exit(1);
   }
 

@@ -26,6 +26,7 @@ const child = (then: string) => `
   });`;
 const drainsCleanly = child(`process.on('SIGTERM', () => setTimeout(() => process.exit(0), 50));`);
 const drainFails = child(`process.on('SIGTERM', () => process.exit(1));`);
+const drainsSlowly = child(`process.on('SIGTERM', () => setTimeout(() => process.exit(0), 1500));`);
 const crashesAtOnce = `process.exit(1);`;
 
 interface Running {
@@ -76,6 +77,28 @@ test('SIGTERM: the supervising process exits 0 once every child has drained and 
   supervisor.kill('SIGTERM');
   assert.equal(await supervisor.exited, 0);
   for (const pid of pids) assert.ok(!processRunning(pid));
+});
+
+test('a second SIGTERM, or a SIGINT, while the children drain is logged and ignored: the supervising process still waits for them, then exits 0', { timeout: 30_000 }, async () => {
+  const supervisor = startSupervisor([drainsSlowly, drainsSlowly]);
+  const pids = (await Promise.all([supervisor.line(/^child 0 /), supervisor.line(/^child 1 /)])).map(childPid);
+  try {
+    supervisor.kill('SIGTERM');
+    await supervisor.line(/^SIGTERM: stopping 2 × test process$/);
+    supervisor.kill('SIGTERM');
+    await supervisor.line(/^SIGTERM: already stopping/);
+    supervisor.kill('SIGINT');
+    await supervisor.line(/^SIGINT: already stopping/);
+    assert.equal(await supervisor.exited, 0, supervisor.lines.join(' | '));
+    assert.deepEqual(
+      supervisor.lines.filter((l) => l.includes('already stopping')),
+      ['SIGTERM: already stopping; waiting for each test process to drain', 'SIGINT: already stopping; waiting for each test process to drain'],
+    );
+    for (const pid of pids) assert.ok(!processRunning(pid), 'the children drained and exited before it did');
+  } finally {
+    // Before this was fixed, the supervisor died of the second signal and left them under init.
+    for (const pid of pids) if (processRunning(pid)) process.kill(pid, 'SIGKILL');
+  }
 });
 
 test('SIGTERM: the supervising process exits 1 when a child failed its drain (exited non-zero)', { timeout: 30_000 }, async () => {

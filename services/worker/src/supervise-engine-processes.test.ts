@@ -112,7 +112,7 @@ async function readyz(base: string): Promise<[number, string]> {
   return [response.status, JSON.stringify(await response.json())];
 }
 
-test('SIGTERM: /readyz says stopping while the engine processes drain; the replica exits 1 when one of them failed its drain', { timeout: 60_000 }, async () => {
+test('SIGTERM: /readyz says stopping while the engine processes drain (a second SIGTERM meanwhile changes nothing); the replica exits 1 when one of them failed its drain', { timeout: 60_000 }, async () => {
   const supervisor = startSupervisor({ TEST_ENGINE: 'ready', TEST_DRAIN_MS: '1500', TEST_DRAIN_EXIT_1: '1' });
   const listening = await supervisor.line(/^status server/);
   const base = `http://127.0.0.1:${/:(\d+)$/.exec(listening)?.[1]}`;
@@ -124,6 +124,10 @@ test('SIGTERM: /readyz says stopping while the engine processes drain; the repli
   }
   supervisor.child.kill('SIGTERM');
   await supervisor.line(/^SIGTERM: stopping 2 × worker process/);
+  assert.deepEqual(await readyz(base), [503, JSON.stringify({ status: 'not-ready', reason: 'stopping' })]);
+  // An impatient second one: the replica goes on waiting for its engines' drain.
+  supervisor.child.kill('SIGTERM');
+  await supervisor.line(/^SIGTERM: already stopping; waiting for each worker process to drain$/);
   assert.deepEqual(await readyz(base), [503, JSON.stringify({ status: 'not-ready', reason: 'stopping' })]);
   assert.equal(await supervisor.exited, 1);
   assert.ok(supervisor.lines.includes('worker process 1 exited (code 1) after SIGTERM'), supervisor.lines.join('\n'));

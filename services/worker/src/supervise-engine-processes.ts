@@ -43,8 +43,9 @@ function engineRestartCounter(registry: Registry): (reason: RestartReason, exit:
  * apart; a process that exited stays counted at its last report), and of its own (worker="supervisor":
  * its process metrics, and the engine restarts by reason); /readyz is 200 once every engine
  * process has announced it is ready, until SIGTERM; /healthz is this process alive. It exits
- * when its engine processes are gone: after SIGTERM (1 if any failed to drain), or when one
- * keeps failing to start (1).
+ * when its engine processes are gone: after SIGTERM or SIGINT (1 if any failed to drain; a
+ * second signal meanwhile is logged and ignored, see stopOnSignals), or when one keeps failing to
+ * start (1).
  */
 export async function superviseEngineProcesses(config: WorkerConfig, script: string): Promise<void> {
   const log = createLogger({ name: 'worker-supervisor', level: config.logLevel });

@@ -66,8 +66,9 @@ test('watchdog: a ready child whose event loop is blocked for ever is SIGKILLed 
     assert.ok(killedAfter >= heartbeatTimeoutMs - 100 && killedAfter < heartbeatTimeoutMs + 3_000, `killed ${killedAfter} ms after it was ready`);
     assert.deepEqual(logs.slice(0, 2), [
       `test process 0 sent no heartbeat for ${heartbeatTimeoutMs} ms: its event loop is blocked (a synchronous call that does not return?); SIGKILL`,
-      // The base delay: the child had been ready, so this is no start-up crash to back off from.
-      'test process 0 exited (SIGKILL); restarting in 20 ms',
+      // Backed off (twice the base delay) as any crash this soon after ready, though the child had
+      // been ready: not a start-up crash, so it never leads to giving up.
+      'test process 0 exited (SIGKILL); restarting in 40 ms',
     ]);
     // The watchdog's own SIGKILL: unresponsive, not crashed.
     assert.deepEqual(restarts, [[0, 'unresponsive', { code: null, signal: 'SIGKILL' }]]);

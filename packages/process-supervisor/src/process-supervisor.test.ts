@@ -46,8 +46,11 @@ test('starts N processes and restarts one that crashes, backing off while it kee
 /** A child that announces it is ready (announceReady) at once, or crashes before it does; idles until SIGTERM otherwise. */
 const announce = fileURLToPath(new URL('./announce-ready.ts', import.meta.url));
 
-/** A child that crashes before it announces it is ready, or announces it (then crashes, or idles until SIGTERM). */
-function spawnAnnouncing(mode: 'crash' | 'crash-78' | 'crash-when-ready' | 'idle'): ChildProcess {
+/**
+ * A child that crashes before it announces it is ready, or announces it (then crashes 20 ms later,
+ * or 600 ms later with crash-later, or idles until SIGTERM).
+ */
+function spawnAnnouncing(mode: 'crash' | 'crash-78' | 'crash-when-ready' | 'crash-later' | 'idle'): ChildProcess {
   const source = `
     const mode = process.argv[1];
     if (mode === 'crash') process.exit(1);
@@ -57,6 +60,7 @@ function spawnAnnouncing(mode: 'crash' | 'crash-78' | 'crash-when-ready' | 'idle
     import(${JSON.stringify(announce)}).then((module) => {
       module.announceReady();
       if (mode === 'crash-when-ready') setTimeout(() => process.exit(3), 20);
+      if (mode === 'crash-later') setTimeout(() => process.exit(4), 600);
     });
   `;
   return fork('-e', [source, mode], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -133,7 +137,35 @@ test('givesUpOnStartupExitCode: a process exiting with that code before it is re
   }
 });
 
-test('announcesReady: a process that crashes once ready restarts after the base delay however soon it crashed, and a slot once ready never gives up', { timeout: 30_000 }, async () => {
+test('announcesReady: a process that crashes soon after it is ready is backed off from too, on and on through start-up crashes, and a slot once ready never gives up', { timeout: 30_000 }, async () => {
+  const logs: string[] = [];
+  let starts = 0;
+  const supervisor = new ProcessSupervisor({
+    processes: 1,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    restartDelayMs: 5,
+    announcesReady: true,
+    // Ready then crashes, twice (a poison job on the first batch); then 6 start-up crashes; then runs.
+    spawn: () => spawnAnnouncing(++starts <= 2 ? 'crash-when-ready' : starts <= 8 ? 'crash' : 'idle'),
+  });
+  try {
+    supervisor.start();
+    const deadline = Date.now() + 25_000;
+    while (supervisor.readiness().ready === 0 || starts < 9) {
+      assert.ok(Date.now() < deadline, `timed out: ${logs.join(' | ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(logs, [
+      ...[10, 20].map((ms) => `test process 0 exited (code 3); restarting in ${ms} ms`),
+      ...[40, 80, 160, 320, 640, 1280].map((ms) => `test process 0 exited (code 1); restarting in ${ms} ms`),
+    ]);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+test('stableAfterMs: a process that crashes after staying up that long since it was ready restarts at the base delay again', { timeout: 30_000 }, async () => {
   const logs: string[] = [];
   let starts = 0;
   const supervisor = new ProcessSupervisor({
@@ -142,19 +174,19 @@ test('announcesReady: a process that crashes once ready restarts after the base 
     log: (m) => logs.push(m),
     restartDelayMs: 20,
     announcesReady: true,
-    // Ready then crashes; then 6 start-up crashes; then runs.
-    spawn: () => spawnAnnouncing(++starts === 1 ? 'crash-when-ready' : starts <= 7 ? 'crash' : 'idle'),
+    stableAfterMs: 300,
+    // Crashes 20 ms after ready (backed off), twice; then 600 ms after ready (stable: base delay);
+    // then 20 ms after ready (backed off from the base again); then runs.
+    spawn: () => spawnAnnouncing((['crash-when-ready', 'crash-when-ready', 'crash-later', 'crash-when-ready'] as const)[starts++] ?? 'idle'),
   });
   try {
     supervisor.start();
-    const deadline = Date.now() + 20_000;
-    while (supervisor.readiness().ready === 0 || starts < 8) {
-      assert.ok(Date.now() < deadline, `timed out: ${logs.join(' | ')}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('the fifth process to be ready', () => starts === 5 && supervisor.readiness().ready === 1, 20_000);
     assert.deepEqual(logs, [
-      'test process 0 exited (code 3); restarting in 20 ms',
-      ...[40, 80, 160, 320, 640, 1280].map((ms) => `test process 0 exited (code 1); restarting in ${ms} ms`),
+      'test process 0 exited (code 3); restarting in 40 ms',
+      'test process 0 exited (code 3); restarting in 80 ms',
+      'test process 0 exited (code 4); restarting in 20 ms',
+      'test process 0 exited (code 3); restarting in 40 ms',
     ]);
   } finally {
     await supervisor.stop();
@@ -239,7 +271,7 @@ test('an error on a process that did start (a kill() or send() that failed) is o
     children[0]?.kill('SIGKILL');
     await until('its replacement to be ready', () => children.length === 2 && supervisor.readiness().ready === 1);
     await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(logs, ['test process 0: kill EPERM', 'test process 0 exited (SIGKILL); restarting in 20 ms']);
+    assert.deepEqual(logs, ['test process 0: kill EPERM', 'test process 0 exited (SIGKILL); restarting in 40 ms']);
     assert.equal(children.length, 2);
   } finally {
     await supervisor.stop();

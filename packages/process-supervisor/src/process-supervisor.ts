@@ -30,7 +30,10 @@ export interface SupervisorOptions {
   readonly log: (message: string) => void;
   /** What the processes are called in log lines, e.g. 'worker process'. */
   readonly label: string;
-  /** Restart delay after a crash, doubled per successive start-up crash, capped at 30 s. */
+  /**
+   * Restart delay after a crash, doubled per successive quick crash (on start-up, or with
+   * announcesReady soon after ready: see stableAfterMs), capped at 30 s.
+   */
   readonly restartDelayMs?: number;
   /**
    * How long stop() lets a child drain after its signal before SIGKILL (default 30 s): a child
@@ -52,6 +55,14 @@ export interface SupervisorOptions {
   readonly announcesReady?: boolean;
   /** See announcesReady (default 5). */
   readonly startupCrashLimit?: number;
+  /**
+   * With announcesReady (default 60 s): a process that exits within this of announcing it is
+   * ready is backed off from as from a start-up crash (the delay keeps doubling), so a crash that
+   * repeats soon after every start (a poison job, a native abort on the first batch) does not
+   * reload the models at the base delay for ever. One that stayed up this long restarts at the
+   * base delay again. It never leads to giving up: the slot has been ready.
+   */
+  readonly stableAfterMs?: number;
   /**
    * With announcesReady: a child that exits with this code before it is ready says its start
    * failed for a reason every start would meet again (a bad setting, an unknown model), so the
@@ -92,6 +103,8 @@ const maxRestartDelayMs = 30_000;
 interface Slot {
   /** Start-up crashes in a row (reset once a process there gets ready). */
   startupCrashes: number;
+  /** Quick crashes in a row: start-up ones and those soon after ready (reset by a crash after a stable run). */
+  quickCrashes: number;
   /** Some process at this index announced it was ready. */
   everReady: boolean;
 }
@@ -109,6 +122,7 @@ export class ProcessSupervisor {
   private readonly restartDelayMs: number;
   private readonly killAfterMs: number;
   private readonly startupCrashLimit: number;
+  private readonly stableAfterMs: number;
   private stopping = false;
   /** Set by stopOnSignals: what to do once the supervisor has given up on a crash loop. */
   private onGaveUp: (() => void) | undefined;
@@ -117,6 +131,7 @@ export class ProcessSupervisor {
     this.restartDelayMs = options.restartDelayMs ?? 1000;
     this.killAfterMs = options.killAfterMs ?? 30_000;
     this.startupCrashLimit = options.startupCrashLimit ?? 5;
+    this.stableAfterMs = options.stableAfterMs ?? 60_000;
     // Tighter, and one heartbeat delayed by timer jitter or a busy moment would kill a healthy child.
     if (options.heartbeatTimeoutMs !== undefined && options.heartbeatTimeoutMs < 3 * heartbeatIntervalMs) {
       throw new RangeError(`heartbeatTimeoutMs must be at least ${3 * heartbeatIntervalMs} ms (3 heartbeats), got ${options.heartbeatTimeoutMs}`);
@@ -125,7 +140,7 @@ export class ProcessSupervisor {
 
   start(): void {
     for (let index = 0; index < this.options.processes; index++) {
-      this.slots.set(index, { startupCrashes: 0, everReady: false });
+      this.slots.set(index, { startupCrashes: 0, quickCrashes: 0, everReady: false });
       this.startOne(index);
     }
   }
@@ -136,7 +151,8 @@ export class ProcessSupervisor {
     const { label, log } = this.options;
     const slot = this.slots.get(index) as Slot;
     const started = Date.now();
-    let announced = false;
+    /** When it announced it was ready, if it has. */
+    let readyAt: number | undefined;
     let watchdog: NodeJS.Timeout | undefined;
     /** The watchdog SIGKILLed this one: its exit is the supervisor's doing, not a crash. */
     let unresponsive = false;
@@ -150,8 +166,9 @@ export class ProcessSupervisor {
       if (child !== undefined && this.children.get(index) === child) this.children.delete(index);
       this.ready.delete(index);
       if (this.stopping) return;
-      const startupCrash = this.options.announcesReady === true ? !announced : Date.now() - started < quickCrashMs;
-      this.restart(index, slot, { startupCrash, reason: unresponsive ? 'unresponsive' : 'crashed', exit, how });
+      const startupCrash = this.options.announcesReady === true ? readyAt === undefined : Date.now() - started < quickCrashMs;
+      const soonAfterReady = readyAt !== undefined && Date.now() - readyAt < this.stableAfterMs;
+      this.restart(index, slot, { startupCrash, quickCrash: startupCrash || soonAfterReady, reason: unresponsive ? 'unresponsive' : 'crashed', exit, how });
     };
     try {
       child = this.options.spawn(index);
@@ -171,7 +188,7 @@ export class ProcessSupervisor {
       if (this.children.get(index) !== spawned) return;
       if (isHeartbeat(message)) return void watchdog?.refresh();
       if (!isReadyAnnouncement(message)) return;
-      announced = true;
+      readyAt ??= Date.now();
       slot.everReady = true;
       slot.startupCrashes = 0;
       if (!this.stopping) this.ready.add(index);
@@ -184,10 +201,11 @@ export class ProcessSupervisor {
    * After a process at `index` ended unasked (exited, or never started): restarts it, backing off
    * while it keeps crashing on start-up, or gives up on a slot that never gets ready.
    */
-  private restart(index: number, slot: Slot, ending: { startupCrash: boolean; reason: RestartReason; exit: ProcessExit; how: string }): void {
+  private restart(index: number, slot: Slot, ending: { startupCrash: boolean; quickCrash: boolean; reason: RestartReason; exit: ProcessExit; how: string }): void {
     const { label, log } = this.options;
-    const { startupCrash, reason, exit, how } = ending;
+    const { startupCrash, quickCrash, reason, exit, how } = ending;
     slot.startupCrashes = startupCrash ? slot.startupCrashes + 1 : 0;
+    slot.quickCrashes = quickCrash ? slot.quickCrashes + 1 : 0;
     if (this.options.announcesReady === true) {
       const hopeless = startupCrash && exit.code !== null && exit.code === this.options.givesUpOnStartupExitCode;
       const crashLoop = !slot.everReady && slot.startupCrashes >= this.startupCrashLimit;
@@ -198,8 +216,8 @@ export class ProcessSupervisor {
         return;
       }
     }
-    // A process that crashes on start-up would crash in a tight loop: back off.
-    const next = Math.min(this.restartDelayMs * 2 ** slot.startupCrashes, maxRestartDelayMs);
+    // A process that crashes on start-up, or soon after it, would crash in a tight loop: back off.
+    const next = Math.min(this.restartDelayMs * 2 ** slot.quickCrashes, maxRestartDelayMs);
     const what = exit.code === null && exit.signal === null ? 'did not start' : 'exited';
     log(`${label} ${index} ${what} (${how}); restarting in ${next} ms`);
     this.options.onRestart?.(index, reason, exit);

@@ -269,7 +269,8 @@ test('an engine call past GRADCAM_ENGINE_TIMEOUT_SECONDS: its process names the 
     assert.equal(fatal.level, 60);
     assert.match(fatal.msg, new RegExp(`^engine call hung: a batch of 1 image of ${model}@${version}, methods scorecam, unsettled after 1 s`));
     assert.deepEqual([fatal.images, fatal.model, fatal.methods], [1, `${model}@${version}`, ['scorecam']]);
-    await main.line((l) => l.name === 'worker-supervisor' && /^worker process \d exited \(code 75\); restarting in 1000 ms$/.test(l.msg), 10_000);
+    // Seconds after it was ready: backed off, twice the base delay.
+    await main.line((l) => l.name === 'worker-supervisor' && /^worker process \d exited \(code 75\); restarting in 2000 ms$/.test(l.msg), 10_000);
     // Neither completed nor failed by the process that gave up on it: the input may be innocent.
     const job = await queue.getJob(data.inferenceId);
     assert.equal(job?.failedReason, undefined);
@@ -284,10 +285,18 @@ test('an engine call past GRADCAM_ENGINE_TIMEOUT_SECONDS: its process names the 
     assert.equal(parseFailedReason(failedReason).code, jobStalledCode);
     const hung = main.lines.filter((l) => l.msg.startsWith('engine call hung'));
     assert.ok(hung.length >= 3, `a run per takeover: ${hung.length}`);
-    // Each exit was a crash of a ready process: restarted after the base delay, never given up on.
+    // Each exit was a crash of a ready process, never given up on; one soon after its process was
+    // ready is backed off from: its slot's delay doubles (1 s again after a process that stayed up 60 s).
     const exits = main.lines.filter((l) => l.name === 'worker-supervisor' && l.msg.startsWith('worker process'));
     assert.ok(exits.length >= hung.length - 1, exits.map((l) => l.msg).join('\n'));
-    for (const exit of exits) assert.match(exit.msg, /^worker process \d exited \(code 75\); restarting in 1000 ms$/);
+    const lastDelay = new Map<string, number>();
+    for (const exit of exits) {
+      const [, slot, delay] = /^worker process (\d) exited \(code 75\); restarting in (\d+) ms$/.exec(exit.msg) ?? [];
+      assert.ok(slot !== undefined, exit.msg);
+      const expected = [Math.min((lastDelay.get(slot) ?? 1000) * 2, 30_000), 1000];
+      assert.ok(expected.includes(Number(delay)), `${exit.msg} (expected ${expected.join(' or ')} ms)`);
+      lastDelay.set(slot, Number(delay));
+    }
     const listening = await main.line((l) => l.name === 'worker-supervisor' && l.msg.startsWith('status server'));
     const base = `http://127.0.0.1:${/:(\d+)$/.exec(listening.msg)?.[1]}`;
     await eventually('/readyz to answer 200 again', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 60_000, 100);

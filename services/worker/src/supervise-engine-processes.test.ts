@@ -162,9 +162,9 @@ test('/metrics: engine restarts by reason, each at 0 from the start; an engine p
     const engine = await supervisor.line(/^engine 0 /);
     assert.equal(await engineRestarts(base, 'crashed'), 0);
     assert.equal(await engineRestarts(base, 'unresponsive'), 0);
-    // As the kernel's OOM killer would.
+    // As the kernel's OOM killer would. Soon after it was ready: backed off, twice the base delay.
     process.kill(Number(engine.split(' ')[2]), 'SIGKILL');
-    await supervisor.line(/^worker process 0 exited \(SIGKILL\); restarting in 1000 ms$/);
+    await supervisor.line(/^worker process 0 exited \(SIGKILL\); restarting in 2000 ms$/);
     assert.equal(await engineRestarts(base, 'crashed'), 1);
     assert.equal(await engineRestarts(base, 'unresponsive'), 0);
   } finally {

@@ -1,4 +1,5 @@
 export { ApiError, apiErrorBody, internalError, reportedApiError, sendApiError } from './api-error.ts';
 export { type FrameworkErrorAnswers, frameworkErrorHandler, requestErrorAnswer } from './framework-errors.ts';
 export { isPrometheusScrape, registerOperationalRoutes, type OperationalRoutes } from './operational-routes.ts';
-export { registerServiceDefaults, serviceFastifyOptions } from './service-defaults.ts';
+export { type ServerTimeouts, idleSocketTimeoutMs, serverTimeouts, slowestUploadBytesPerSecond } from './server-timeouts.ts';
+export { type ServiceServerLimits, defaultBodyLimit, registerServiceDefaults, serviceServerOptions } from './service-defaults.ts';

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
-import { ApiError, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, serviceFastifyOptions } from './index.ts';
-import { answersAroundClose, assertShuttingDownAnswer, requestThrough } from './testing/index.ts';
+import type { AddressInfo } from 'node:net';
+import { ApiError, defaultBodyLimit, frameworkErrorHandler, idleSocketTimeoutMs, registerOperationalRoutes, registerServiceDefaults, serverTimeouts, serviceServerOptions, slowestUploadBytesPerSecond } from './index.ts';
+import { answersAroundClose, assertShuttingDownAnswer, requestThrough, trickleRequest } from './testing/index.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 
 function buildApp(answers?: Parameters<typeof frameworkErrorHandler>[0]) {
-  const app = Fastify({ ...serviceFastifyOptions, logger: false, routerOptions: { maxParamLength: 8 }, frameworkErrors: frameworkErrorHandler(answers) });
+  const app = Fastify({ ...serviceServerOptions(), logger: false, routerOptions: { maxParamLength: 8 }, frameworkErrors: frameworkErrorHandler(answers) });
   app.get('/early', async () => ({ ok: true }));
   registerServiceDefaults(app);
   app.get('/things/:id', async (request) => ({ id: (request.params as { id: string }).id }));
@@ -114,5 +115,45 @@ describe('while the app closes (SIGTERM)', () => {
     const { before, closing } = await answersAroundClose(buildApp(), '/things/a');
     assert.equal(before.status, 200);
     assertShuttingDownAnswer(closing);
+  });
+});
+
+describe('serviceServerOptions: server timeouts', () => {
+  test('a request must arrive whole within a minute plus its largest body at 64 KiB/s; a socket silent for 5 minutes is closed', () => {
+    const MiB = 1024 * 1024;
+    assert.deepEqual(serverTimeouts(64 * MiB), { requestTimeout: 60_000 + 1_024_000, connectionTimeout: 5 * 60_000 });
+    assert.deepEqual(serverTimeouts(64 * 1024), { requestTimeout: 61_000, connectionTimeout: idleSocketTimeoutMs });
+    assert.ok(serverTimeouts(64 * MiB).requestTimeout >= ((64 * MiB) / slowestUploadBytesPerSecond) * 1000, 'a slow upload of the largest body still fits');
+    // Those of a service that takes no bodies (the exporter, the worker's status server): finite too.
+    const app = Fastify({ ...serviceServerOptions(), logger: false });
+    assert.equal(app.initialConfig.bodyLimit, defaultBodyLimit);
+    assert.equal(app.server.requestTimeout, serverTimeouts(defaultBodyLimit).requestTimeout);
+    assert.equal(app.server.timeout, idleSocketTimeoutMs);
+    assert.equal(app.server.headersTimeout, 60_000);
+    const review = Fastify({ ...serviceServerOptions({ bodyLimit: 64 * 1024 }), logger: false });
+    assert.equal(review.initialConfig.bodyLimit, 64 * 1024);
+    assert.equal(review.server.requestTimeout, 61_000);
+  });
+
+  test('a client trickling its body a byte at a time is cut off at requestTimeout (408), and close() does not wait for it', async () => {
+    const app = Fastify({ ...serviceServerOptions({ bodyLimit: 64 * 1024, timeouts: { requestTimeout: 400, connectionTimeout: 5_000, checkIntervalMs: 50 } }), logger: false });
+    registerServiceDefaults(app);
+    let handled = 0;
+    app.post('/things', async () => ({ handled: ++handled }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const client = trickleRequest((app.server.address() as AddressInfo).port, '/things', { everyMs: 50 });
+    try {
+      const race = await Promise.race([client.closed, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000))]);
+      assert.ok(race, 'the server closed the connection');
+      assert.ok(race.afterMs >= 400, `closed after ${race.afterMs} ms`);
+      assert.match(race.answer, /^HTTP\/1\.1 408 /);
+      assert.equal(handled, 0);
+      const closing = Date.now();
+      await app.close();
+      assert.ok(Date.now() - closing < 1_000, `close() took ${Date.now() - closing} ms`);
+    } finally {
+      client.stop();
+      await app.close();
+    }
   });
 });

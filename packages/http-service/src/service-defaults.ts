@@ -1,12 +1,45 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
+import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
+
+/** Node's default headersTimeout: the headers of a request must arrive within a minute. */
+const nodeHeadersTimeoutMs = 60_000;
+
+/** Fastify's own default body limit, kept by the services that take no request bodies. */
+export const defaultBodyLimit = 1024 * 1024;
+
+export interface ServiceServerLimits {
+  /** The largest request body in bytes (default defaultBodyLimit, 1 MiB). */
+  readonly bodyLimit?: number;
+  /** The server's timeouts: serverTimeouts(bodyLimit) unless given (tests give short ones). */
+  readonly timeouts?: ServerTimeouts;
+}
 
 /**
- * Fastify options every service passes (`Fastify({ ...serviceFastifyOptions, … })`): while the
- * app closes, Fastify's own 503 (`{"error": "Service Unavailable"}`, no code, no Retry-After)
- * would answer before any hook runs; off, `registerServiceDefaults` answers instead.
+ * Fastify options every service passes (`Fastify({ ...serviceServerOptions({ bodyLimit }), … })`):
+ *
+ * - the body limit, and server timeouts scaled to it (see serverTimeouts): without them a client
+ *   trickling a body holds its connection, and the process's close(), for ever;
+ * - `return503OnClosing: false`: while the app closes, Fastify's own 503 (`{"error": "Service
+ *   Unavailable"}`, no code, no Retry-After) would answer before any hook runs; off,
+ *   `registerServiceDefaults` answers instead.
  */
-export const serviceFastifyOptions = { return503OnClosing: false } as const;
+export function serviceServerOptions(limits: ServiceServerLimits = {}) {
+  const bodyLimit = limits.bodyLimit ?? defaultBodyLimit;
+  const { requestTimeout, connectionTimeout, checkIntervalMs } = limits.timeouts ?? serverTimeouts(bodyLimit);
+  return {
+    return503OnClosing: false,
+    bodyLimit,
+    requestTimeout,
+    connectionTimeout,
+    http: {
+      // Never above requestTimeout: where it is, Node swaps the two, and a request whose headers
+      // have arrived would get headersTimeout (60 s) for its body instead of a shorter requestTimeout.
+      headersTimeout: Math.min(nodeHeadersTimeoutMs, requestTimeout),
+      ...(checkIntervalMs !== undefined && { connectionsCheckingInterval: checkIntervalMs }),
+    },
+  };
+}
 
 /** Seconds: another process (or this one restarted) takes the request at once. */
 const shuttingDownRetryAfter = 1;
@@ -20,7 +53,7 @@ const shuttingDownRetryAfter = 1;
  * From `close()` on (SIGTERM), every answer says `Connection: close`, so a keep-alive client's
  * next request opens a new connection (to another process), and a request that still reaches
  * this one on a kept-alive connection is 503 `SHUTTING_DOWN` with `Retry-After`, in the error
- * shape. The latter needs `serviceFastifyOptions`.
+ * shape. The latter needs `serviceServerOptions`.
  */
 export function registerServiceDefaults(app: FastifyInstance): void {
   let closing = false;

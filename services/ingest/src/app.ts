@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
-import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceFastifyOptions } from '@gradcam/http-service';
+import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
@@ -11,7 +11,6 @@ import { cachedFor } from './cached-for.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 import { maxImageBytes } from './inline-image.ts';
 import { readMultipartRecord } from './multipart-record.ts';
-import { serverTimeouts } from './server-timeouts.ts';
 
 export interface IngestTelemetry {
   request(route: string, status: number, seconds: number): void;
@@ -72,9 +71,7 @@ const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 charact
 
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    ...serviceFastifyOptions,
-    bodyLimit: deps.maxBodyBytes,
-    ...serverTimeouts(deps.maxBodyBytes),
+    ...serviceServerOptions({ bodyLimit: deps.maxBodyBytes }),
     logger: false,
     // The longest id `inferenceIdSchema` allows (Fastify's default of 100 would answer a valid id
     // of 101–128 characters with its own 414). The id is the only bounded path parameter here, so

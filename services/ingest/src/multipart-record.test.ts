@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { serverTimeouts, slowestUploadBytesPerSecond } from './server-timeouts.ts';
+import { serverTimeouts, slowestUploadBytesPerSecond } from '@gradcam/http-service';
 import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
 
 // Multipart uploads over real connections: what a refused upload does to its socket, and how much

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { defaultBodyLimit, idleSocketTimeoutMs, serverTimeouts } from '@gradcam/http-service';
 import { createRegistry } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 
@@ -24,6 +25,16 @@ test('the exporter answers /metrics, and an unknown route as 404 ROUTE_NOT_FOUND
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'ROUTE_NOT_FOUND');
       assert.equal(response.headers['x-content-type-options'], 'nosniff');
     }
+  } finally {
+    await app.close();
+  }
+});
+
+test("the exporter's server timeouts are finite: a client that trickles a request or goes silent does not hold a connection, or the exporter's close(), for ever", async () => {
+  const app = createApp({ registry: createRegistry(), collect: async () => {}, onCollectError: () => {}, scraped: () => {} });
+  try {
+    assert.equal(app.server.requestTimeout, serverTimeouts(defaultBodyLimit).requestTimeout);
+    assert.equal(app.server.timeout, idleSocketTimeoutMs);
   } finally {
     await app.close();
   }

@@ -1,5 +1,5 @@
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
-import { isPrometheusScrape, registerOperationalRoutes, registerServiceDefaults, serviceFastifyOptions } from '@gradcam/http-service';
+import { isPrometheusScrape, registerOperationalRoutes, registerServiceDefaults, serviceServerOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance } from 'fastify';
 
 export interface ExporterAppDeps {
@@ -20,7 +20,7 @@ export interface ExporterAppDeps {
 }
 
 export function createApp(deps: ExporterAppDeps): FastifyInstance {
-  const app = Fastify({ ...serviceFastifyOptions, logger: false });
+  const app = Fastify({ ...serviceServerOptions(), logger: false });
   registerServiceDefaults(app);
   registerOperationalRoutes(app, {
     scrape: async (headers) => {

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceFastifyOptions } from '@gradcam/http-service';
+import { ApiError, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -22,6 +22,8 @@ export interface ReviewAppDeps {
   readonly scrape: () => Promise<{ contentType: string; body: string }>;
   /** Told of every error answered 500 (the client gets one line; the log wants the whole error). */
   readonly onInternalError?: (error: unknown) => void;
+  /** The server's timeouts: serverTimeouts() of the body limit unless given (tests give short ones). */
+  readonly serverTimeouts?: ServerTimeouts;
 }
 
 const bodyLimit = 64 * 1024;
@@ -118,9 +120,8 @@ function toApiError(error: unknown): ApiError {
 
 export function createApp(deps: ReviewAppDeps): FastifyInstance {
   const app = Fastify({
-    ...serviceFastifyOptions,
+    ...serviceServerOptions({ bodyLimit, ...(deps.serverTimeouts && { timeouts: deps.serverTimeouts }) }),
     logger: false,
-    bodyLimit,
     // The longest id `inferenceIdSchema` allows (Fastify's default of 100 answered a valid id of
     // 101–128 characters with its own 414). A longer one is an invalid id, answered like any other.
     routerOptions: { maxParamLength: 128 },
@@ -128,9 +129,20 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   });
   registerServiceDefaults(app);
   const reviewerOf = createBearerAuth(deps.reviewers);
+  const reviewers = new WeakMap<FastifyRequest, string>();
+  // In onRequest, before the body is read: a client without a token is answered at once, and
+  // never gets to make the service parse (or wait for) a body.
+  const signedIn = {
+    onRequest: async (request: FastifyRequest) => {
+      const name = reviewerOf(request.headers.authorization);
+      if (name === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
+      reviewers.set(request, name);
+    },
+  };
+  /** The reviewer signedIn found for the request. */
   const reviewer = (request: FastifyRequest): string => {
-    const name = reviewerOf(request.headers.authorization);
-    if (name === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
+    const name = reviewers.get(request);
+    if (name === undefined) throw new Error(`${request.method} ${request.routeOptions.url ?? ''} has no signedIn hook`);
     return name;
   };
 
@@ -145,7 +157,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     return sendApiError(reply, reportedApiError(toApiError(error), error, deps.onInternalError));
   });
 
-  app.get('/v1/reviews/next', async (request, reply) => {
+  app.get('/v1/reviews/next', signedIn, async (request, reply) => {
     const name = reviewer(request);
     const { model } = z.object({ model: z.string().max(64).optional() }).parse(request.query);
     const packet = await deps.desk.next(name, model);
@@ -153,7 +165,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     return packet;
   });
 
-  app.post('/v1/reviews/:id', async (request) => {
+  app.post('/v1/reviews/:id', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
     const body = verdictBodySchema.parse(request.body);
@@ -163,43 +175,40 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   });
 
   // A slip taken back: the item is leased to its reviewer again, review.json keeps the verdict and its retraction.
-  app.post('/v1/reviews/:id/undo', async (request) => {
+  app.post('/v1/reviews/:id/undo', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
     return { item: await deps.desk.undo(id, name) };
   });
 
   // How many items wait, for the page's "N waiting" (of one model with ?model=).
-  app.get('/v1/reviews/backlog', async (request) => {
-    reviewer(request);
+  app.get('/v1/reviews/backlog', signedIn, async (request) => {
     const { model } = z.object({ model: z.string().max(64).optional() }).parse(withoutEmpty(request.query));
     const backlog = await deps.pool.backlog(Date.now(), model);
     return { pending: backlog.pending, leased: backlog.leased, oldestPendingAt: backlog.oldestPendingAt ?? null };
   });
 
   // A reviewer who stops gives the item back at once rather than leaving it leased until expiry.
-  app.post('/v1/reviews/:id/release', async (request) => {
+  app.post('/v1/reviews/:id/release', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
     return { item: await deps.pool.release(id, name) };
   });
 
   // "Not mine to judge": back to the pool for the others, kept away from this reviewer.
-  app.post('/v1/reviews/:id/skip', async (request) => {
+  app.post('/v1/reviews/:id/skip', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
     return { item: await deps.pool.skip(id, name) };
   });
 
   // For an operator who repaired a broken item's files: it goes back to the pool, pending.
-  app.post('/v1/reviews/:id/restore', async (request) => {
-    reviewer(request);
+  app.post('/v1/reviews/:id/restore', signedIn, async (request) => {
     const id = idParam(request);
     return { item: await deps.desk.restore(id) };
   });
 
-  app.get('/v1/reviews', async (request, reply) => {
-    reviewer(request);
+  app.get('/v1/reviews', signedIn, async (request, reply) => {
     const query = listQuerySchema.parse(withoutEmpty(request.query));
     const filter: ReviewListFilter = {
       ...(query.status && { status: query.status }),

@@ -44,7 +44,18 @@ const app = createApp({
 await app.listen({ port: config.port, host: config.host });
 log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer token${config.reviewers.size === 1 ? '' : 's'}, leases of ${config.leaseSeconds} s)`);
 
-const shutdown = async () => {
+/**
+ * How long SIGTERM waits for the service to close before it exits anyway. Requests under way
+ * finish (a verdict is a few Redis and storage calls), but a client still sending its request
+ * holds app.close() up to the request timeout (61 s), and one reading an export slowly longer:
+ * past this deadline the process exits rather than keep `gradcam up` (or a rollout) waiting.
+ */
+const shutdownDeadlineMs = 10_000;
+const shutdown = async (signal: string) => {
+  setTimeout(() => {
+    log.warn(`${signal}: not closed after ${shutdownDeadlineMs} ms (a client still holding a request, or Redis or storage gone?); exiting`);
+    process.exit(1);
+  }, shutdownDeadlineMs).unref();
   await app.close();
   // Marker clears still waiting for Redis are dropped: their markers time out (60 s) instead.
   pool.close();
@@ -52,5 +63,5 @@ const shutdown = async () => {
   await store.close();
   process.exit(0);
 };
-process.once('SIGTERM', () => void shutdown());
-process.once('SIGINT', () => void shutdown());
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { defaultBodyLimit, idleSocketTimeoutMs, serverTimeouts } from '@gradcam/http-service';
 import { createRegistry, metricsResponse } from '@gradcam/telemetry';
 import { listeningOn, startStatusServer } from './status-server.ts';
 
@@ -25,6 +26,16 @@ test('the status server answers its routes, /readyz with the reason it is not re
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get('x-content-type-options'), 'nosniff');
     assert.deepEqual(await missing.json(), { error: { code: 'ROUTE_NOT_FOUND', message: 'no route GET /metrics/extra; see the service\'s README for its routes' } });
+  } finally {
+    await server.close();
+  }
+});
+
+test("the status server's timeouts are finite: a client that trickles a request or goes silent does not hold a connection, or the replica's shutdown, for ever", async () => {
+  const server = await startStatusServer({ host: '127.0.0.1', port: 0, scrape: () => metricsResponse(createRegistry()), notReady: () => undefined });
+  try {
+    assert.equal(server.server.requestTimeout, serverTimeouts(defaultBodyLimit).requestTimeout);
+    assert.equal(server.server.timeout, idleSocketTimeoutMs);
   } finally {
     await server.close();
   }

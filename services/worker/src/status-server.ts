@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { registerOperationalRoutes, registerServiceDefaults, serviceFastifyOptions } from '@gradcam/http-service';
+import { registerOperationalRoutes, registerServiceDefaults, serviceServerOptions } from '@gradcam/http-service';
 import type { MetricsResponse } from '@gradcam/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 
@@ -18,7 +18,7 @@ export interface StatusServerOptions {
  * Prometheus, /healthz (the process is alive) and /readyz (models loaded, consuming the queue).
  */
 export async function startStatusServer(options: StatusServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ ...serviceFastifyOptions, logger: false });
+  const app = Fastify({ ...serviceServerOptions(), logger: false });
   registerServiceDefaults(app);
   registerOperationalRoutes(app, {
     checkReady: async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
+import { readFile } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ProcessSupervisor } from './process-supervisor.ts';
@@ -102,6 +103,47 @@ test('watchdog: a ready child busy for less than heartbeatTimeoutMs at a time (a
     assert.equal(child?.signalCode, null);
     assert.deepEqual(logs, []);
     assert.equal(supervisor.readiness().ready, 1);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+test('watchdog: heartbeats that came while the supervisor\'s own event loop was blocked past the limit are read before it judges: healthy children are left alone', { timeout: 30_000 }, async () => {
+  const logs: string[] = [];
+  const children: ChildProcess[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: (m) => logs.push(m),
+    announcesReady: true,
+    heartbeatTimeoutMs: 3_000,
+    spawn: () => {
+      const child = spawnReadyThen('');
+      children.push(child);
+      return child;
+    },
+  });
+  try {
+    supervisor.start();
+    await until('both children to be ready', () => supervisor.readiness().ready === 2, 10_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    // The supervising process busy 4.5 s in an I/O callback (a paused container would do the
+    // same): the children keep beating, their heartbeats wait in the IPC pipes, and the watchdogs'
+    // deadlines pass meanwhile.
+    await new Promise<void>((resolve) =>
+      readFile(fileURLToPath(import.meta.url), () => {
+        const end = Date.now() + 4_500;
+        while (Date.now() < end);
+        resolve();
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.deepEqual(logs, []);
+    assert.deepEqual(
+      children.map((child) => child.signalCode),
+      [null, null],
+    );
+    assert.equal(supervisor.readiness().ready, 2);
   } finally {
     await supervisor.stop();
   }

@@ -153,6 +153,8 @@ export class ProcessSupervisor {
     const started = Date.now();
     /** When it announced it was ready, if it has. */
     let readyAt: number | undefined;
+    /** When its last heartbeat (or its announcement) was read. */
+    let heardAt = 0;
     let watchdog: NodeJS.Timeout | undefined;
     /** The watchdog SIGKILLed this one: its exit is the supervisor's doing, not a crash. */
     let unresponsive = false;
@@ -186,13 +188,17 @@ export class ProcessSupervisor {
     });
     spawned.on('message', (message: unknown) => {
       if (this.children.get(index) !== spawned) return;
-      if (isHeartbeat(message)) return void watchdog?.refresh();
+      if (isHeartbeat(message)) {
+        heardAt = Date.now();
+        return void watchdog?.refresh();
+      }
       if (!isReadyAnnouncement(message)) return;
       readyAt ??= Date.now();
+      heardAt = readyAt;
       slot.everReady = true;
       slot.startupCrashes = 0;
       if (!this.stopping) this.ready.add(index);
-      watchdog ??= this.watchHeartbeats(index, spawned, () => (unresponsive = true));
+      watchdog ??= this.watchHeartbeats(index, spawned, () => heardAt, () => (unresponsive = true));
     });
     spawned.once('exit', (code, signal) => end({ code, signal }, signal ?? `code ${code}`));
   }
@@ -229,13 +235,20 @@ export class ProcessSupervisor {
    * once it has been silent for heartbeatTimeoutMs, after calling `onKill`. Its exit then restarts
    * it like any crash.
    */
-  private watchHeartbeats(index: number, child: ChildProcess, onKill: () => void): NodeJS.Timeout | undefined {
+  private watchHeartbeats(index: number, child: ChildProcess, heardAt: () => number, onKill: () => void): NodeJS.Timeout | undefined {
     const { heartbeatTimeoutMs, label, log } = this.options;
     if (heartbeatTimeoutMs === undefined) return undefined;
     const watchdog = setTimeout(() => {
-      log(`${label} ${index} sent no heartbeat for ${heartbeatTimeoutMs} ms: its event loop is blocked (a synchronous call that does not return?); SIGKILL`);
-      onKill();
-      child.kill('SIGKILL');
+      // When this process's own event loop was blocked past the limit (a long synchronous task, a
+      // paused container), the expired timer runs before the heartbeats that came meanwhile are
+      // read: let them in first (the poll phase reads them before setImmediate's turn). One read
+      // refreshed this timer; only a child still silent is killed.
+      setImmediate(() => {
+        if (this.children.get(index) !== child || Date.now() - heardAt() < heartbeatTimeoutMs) return;
+        log(`${label} ${index} sent no heartbeat for ${heartbeatTimeoutMs} ms: its event loop is blocked (a synchronous call that does not return?); SIGKILL`);
+        onKill();
+        child.kill('SIGKILL');
+      });
     }, heartbeatTimeoutMs);
     // The children keep the supervisor alive, not their watchdogs.
     watchdog.unref();

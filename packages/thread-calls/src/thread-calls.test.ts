@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { ThreadCalls } from './thread-calls.ts';
 import { ThreadStuckError } from './thread-stuck-error.ts';
 
-type Request = { op: 'echo'; value: number } | { op: 'wait' | 'progress'; value: number; ms: number } | { op: 'crash' } | { op: 'block'; value: number; flag: SharedArrayBuffer };
+type Request = { op: 'echo' | 'junk'; value: number } | { op: 'wait' | 'progress'; value: number; ms: number } | { op: 'crash' } | { op: 'block'; value: number; flag: SharedArrayBuffer };
 type Reply = { echoed: number };
 
 class ThreadDied extends Error {
@@ -167,6 +167,25 @@ test('timeoutMs: a reply that came while this thread was itself blocked past the
     assert.deepEqual(await answered, { echoed: 1 });
     assert.equal(thread.stuckThreads, 0);
   } finally {
+    await thread.close();
+  }
+});
+
+test('a message from the thread that is neither a reply nor a progress note (null, a number…) is ignored with a warning: no crash, the call still gets its reply', async () => {
+  const warnings: string[] = [];
+  const onWarning = (warning: Error & { code?: string }) => void (warning.code === 'GRADCAM_THREAD_MESSAGE' && warnings.push(warning.message));
+  process.on('warning', onWarning);
+  const thread = open(5_000);
+  try {
+    assert.deepEqual(await thread.call({ op: 'junk', value: 8 }), { echoed: 8 });
+    await new Promise((resolve) => setImmediate(resolve));
+    const url = new URL('./test-thread.mjs', import.meta.url).href;
+    assert.deepEqual(
+      warnings,
+      ['null', 'a number', 'a string', 'an object'].map((what) => `thread ${url} posted ${what}, neither { id, reply } nor a progress note: ignored`),
+    );
+  } finally {
+    process.off('warning', onWarning);
     await thread.close();
   }
 });

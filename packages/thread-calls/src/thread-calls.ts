@@ -22,6 +22,13 @@ export interface ThreadCallsOptions {
 /** What a thread posts, without an id, to say it is still working through its calls. */
 export const threadProgress = { progress: true } as const;
 
+const isReply = <Reply>(message: unknown): message is { id: number; reply: Reply } =>
+  typeof message === 'object' && message !== null && typeof (message as { id?: unknown }).id === 'number';
+
+const isProgress = (message: unknown): boolean => typeof message === 'object' && message !== null && (message as { progress?: unknown }).progress === true;
+
+const describe = (message: unknown): string => (message === null ? 'null' : typeof message === 'object' ? 'an object' : `a ${typeof message}`);
+
 interface Pending<Reply> {
   readonly resolve: (reply: Reply) => void;
   readonly reject: (error: Error) => void;
@@ -130,17 +137,21 @@ export class ThreadCalls<Request, Reply> {
       // Silence counts from here: loading the thread's module is not being stuck.
       if (this.pending.size > 0) this.watch(worker);
     });
-    worker.on('message', (message: { id: number; reply: Reply } | typeof threadProgress) => {
+    worker.on('message', (message: unknown) => {
       // A thread given up may still answer once its blocked call returns: its calls have failed.
       if (this.worker !== worker) return;
+      if (isProgress(message)) return void (this.heardAt = Date.now());
+      // Anything else (null, a number: a bug in the thread) is no answer, nor a sign of progress.
+      if (!isReply<Reply>(message)) return void this.warn(`posted ${describe(message)}, neither { id, reply } nor a progress note: ignored`);
       this.heardAt = Date.now();
-      if ('progress' in message) return;
       const { id, reply } = message;
       const waiting = this.pending.get(id);
       this.pending.delete(id);
       waiting?.resolve(reply);
       if (this.pending.size === 0) this.idle(worker);
     });
+    // A message that cannot be deserialized here: if it was a reply, its call waits for timeoutMs.
+    worker.on('messageerror', (error) => this.warn(`posted a message that could not be read: ${error.message}`));
     let cause = 'it exited';
     worker.once('error', (error) => (cause = error.message));
     worker.once('exit', (code) => {
@@ -194,6 +205,11 @@ export class ThreadCalls<Request, Reply> {
     worker.unref();
     worker.terminate().catch(() => {});
     this.idle(worker);
+  }
+
+  /** A process warning (Node prints it on stderr): this class has no logger of its own. */
+  private warn(what: string): void {
+    process.emitWarning(`thread ${this.options.url.href} ${what}`, { code: 'GRADCAM_THREAD_MESSAGE' });
   }
 
   private failAll(error: (id: number) => Error): void {

@@ -38,17 +38,19 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
 
 /**
  * The 500 for an error nobody planned for (a bug, a deployment problem): `INTERNAL`, which a retry
- * will not cure, with one bounded line for the client. A schema failure's message is a page of
- * JSON; the whole error belongs in the service's log.
+ * will not cure. The client gets a fixed sentence (`what`, never the error's own words) and the
+ * request's id, also as `details.requestId`: the error's message may name files, keys, hosts or
+ * credentials, so it goes only to the service's log, under that id (see reportedApiError).
  */
-export function internalError(error: unknown, what = 'an unexpected error occurred'): ApiError {
-  const reason = error instanceof Error ? error.message : String(error);
-  const summary = reason.replace(/\s+/g, ' ').slice(0, 200);
-  return new ApiError(500, 'INTERNAL', `${what} (${error instanceof Error ? error.name : typeof error}): ${summary}`);
+export function internalError(requestId: string, what = 'an unexpected error occurred'): ApiError {
+  return new ApiError(500, 'INTERNAL', `${what}; the service's log has the details under request id ${requestId}`, { requestId });
 }
 
+/** What a service's log is told of an error it answered 500: the error, and the id of the request the answer names. */
+export type InternalErrorReport = (error: unknown, requestId: string) => void;
+
 /** Tells `report` of each answer that is a 5xx other than 503 (retry later): the ones an operator must look at. */
-export function reportedApiError(answer: ApiError, error: unknown, report: ((error: unknown) => void) | undefined): ApiError {
-  if (answer.status >= 500 && answer.status !== 503) report?.(error);
+export function reportedApiError(answer: ApiError, error: unknown, requestId: string, report: InternalErrorReport | undefined): ApiError {
+  if (answer.status >= 500 && answer.status !== 503) report?.(error, requestId);
   return answer;
 }

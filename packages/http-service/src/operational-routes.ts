@@ -1,16 +1,34 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { NotReadyError } from './not-ready-error.ts';
 
 export interface OperationalRoutes {
-  /** Throws when a dependency (Redis, storage) cannot be reached. */
+  /**
+   * Throws when the process is not ready: a NotReadyError, whose message /readyz answers as the
+   * reason (see checkDependency); any other error is answered `not ready` only.
+   */
   readonly checkReady?: () => Promise<void>;
+  /** Told of each error checkReady threw, for the log: /readyz tells anyone who asks, without a token, only the reason. */
+  readonly onNotReady?: (error: unknown) => void;
   /** Prometheus exposition of the process's registry; `headers` tell who asks (see isPrometheusScrape). */
   readonly scrape: (headers: IncomingHttpHeaders) => Promise<{ contentType: string; body: string }>;
 }
 
 /**
+ * Checks one dependency for checkReady: its failure is a NotReadyError saying only which one
+ * (`redis: unavailable`), its own error the cause.
+ */
+export async function checkDependency(name: string, check: () => Promise<unknown>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    throw new NotReadyError(`${name}: unavailable`, { cause: error });
+  }
+}
+
+/**
  * What every HTTP service answers to operators: /healthz (the process is up), /readyz (its
- * dependencies answer; 503 with the reason otherwise) and /metrics.
+ * dependencies answer; 503 with a short reason otherwise) and /metrics.
  */
 export function registerOperationalRoutes(app: FastifyInstance, routes: OperationalRoutes): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -21,7 +39,8 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
         await checkReady();
         return { status: 'ready' };
       } catch (error) {
-        return reply.code(503).send({ status: 'not-ready', reason: error instanceof Error ? error.message : String(error) });
+        routes.onNotReady?.(error);
+        return reply.code(503).send({ status: 'not-ready', reason: error instanceof NotReadyError ? error.message : 'not ready' });
       }
     });
   }

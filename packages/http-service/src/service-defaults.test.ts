@@ -157,3 +157,12 @@ describe('serviceServerOptions: server timeouts', () => {
     }
   });
 });
+
+test('request ids are random UUIDs, never the same twice (a 500 names its request id; the log files the error under it)', async () => {
+  const app = Fastify({ ...serviceServerOptions(), logger: false });
+  app.get('/id', async (request) => ({ id: request.id }));
+  const ids = await Promise.all([1, 2, 3].map(async () => (await app.inject({ method: 'GET', url: '/id' })).json<{ id: string }>().id));
+  for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(new Set(ids).size, 3);
+  await app.close();
+});

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
 import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
@@ -22,13 +23,17 @@ export interface ServiceServerLimits {
  *   trickling a body holds its connection, and the process's close(), for ever;
  * - `return503OnClosing: false`: while the app closes, Fastify's own 503 (`{"error": "Service
  *   Unavailable"}`, no code, no Retry-After) would answer before any hook runs; off,
- *   `registerServiceDefaults` answers instead.
+ *   `registerServiceDefaults` answers instead;
+ * - request ids that are random UUIDs: a 500 names its request's id to the client and the log
+ *   files the error under it (internalError), and Fastify's own (`req-1`, `req-2`, …) start over
+ *   with every process and restart.
  */
 export function serviceServerOptions(limits: ServiceServerLimits = {}) {
   const bodyLimit = limits.bodyLimit ?? defaultBodyLimit;
   const { requestTimeout, connectionTimeout, checkIntervalMs } = limits.timeouts ?? serverTimeouts(bodyLimit);
   return {
     return503OnClosing: false,
+    genReqId: () => randomUUID(),
     bodyLimit,
     requestTimeout,
     connectionTimeout,

@@ -70,6 +70,8 @@ function setUp(options: { enqueue?: (queue: ExplainQueue, jobs: readonly Explain
   return { deps, queue, index, store, world };
 }
 
+/** The HTTP request's id, which a 500 INTERNAL names. */
+const requestId = 'test-request-id';
 const record = (id: string): InferenceRecord => ({ id, model: { name: 'm' }, image: { base64: photo.toString('base64') } }) as InferenceRecord;
 
 /** The job, the index entry and the stored prediction.json of an id all name one folder, version and time. */
@@ -87,10 +89,10 @@ async function assertOneFolder(t: ReturnType<typeof setUp>, id: string, folder: 
 test('a retry after ACCEPT_INCOMPLETE across midnight and a new announced version records the folder of the job the first attempt queued', async () => {
   const t = setUp({ index: (prefix) => new CommitFailsOnce(redis, prefix, 3600) });
   try {
-    await assert.rejects(acceptRecords(t.deps, [record('inc-1')]), { code: 'ACCEPT_INCOMPLETE' });
+    await assert.rejects(acceptRecords(t.deps, [record('inc-1')], requestId), { code: 'ACCEPT_INCOMPLETE' });
     t.world.clock += 1_000; // the UTC day has changed
     t.world.version = 'v2'; // and a new version was rolled out
-    const [outcome] = await acceptRecords(t.deps, [record('inc-1')]);
+    const [outcome] = await acceptRecords(t.deps, [record('inc-1')], requestId);
     assert.ok(outcome && 'status' in outcome, JSON.stringify(outcome));
     await assertOneFolder(t, 'inc-1', 'captures/m/v1/dt=2026-11-26/inc-1/');
   } finally {
@@ -110,9 +112,9 @@ test('a retry after an enqueue that reached Redis but failed records the folder 
     },
   });
   try {
-    await assert.rejects(acceptRecords(t.deps, [record('enq-1')]));
+    await assert.rejects(acceptRecords(t.deps, [record('enq-1')], requestId));
     t.world.clock += 1_000;
-    const [outcome] = await acceptRecords(t.deps, [record('enq-1')]);
+    const [outcome] = await acceptRecords(t.deps, [record('enq-1')], requestId);
     assert.ok(outcome && 'status' in outcome, JSON.stringify(outcome));
     await assertOneFolder(t, 'enq-1', 'captures/m/v1/dt=2026-11-26/enq-1/');
   } finally {
@@ -128,20 +130,23 @@ test('an unexpected error preparing one record fails that record alone: 500 INTE
   const deps: AcceptDeps = {
     ...t.deps,
     servedModels: async () => ({ announced: { m: 'v1', 'm/x': 'v1' }, live: new Map() }),
-    onInternalError: (error) => reported.push(error),
+    onInternalError: (error, id) => reported.push([error, id]),
   };
   try {
     const odd = { ...record('odd-1'), model: { name: 'm/x' } } as InferenceRecord;
-    const outcomes = await acceptRecords(deps, [record('ok-1'), odd, record('ok-2')]);
+    const outcomes = await acceptRecords(deps, [record('ok-1'), odd, record('ok-2')], requestId);
     assert.deepEqual(outcomes.map((o) => ('status' in o ? o.status : o.error.code)), ['queued', 'INTERNAL', 'queued']);
     const [, refused] = outcomes;
     assert.ok(refused && 'error' in refused);
     assert.equal(refused.error.status, 500);
+    assert.equal(refused.error.message, `an unexpected error occurred; the service's log has the details under request id ${requestId}`, 'never the error\'s own words');
+    assert.deepEqual(refused.error.details, { requestId });
     assert.equal(reported.length, 1, 'the bug reaches the logs');
+    assert.deepEqual((reported[0] as unknown[])[1], requestId, 'under the id the answer names');
     assert.ok(await t.queue.getJob('ok-1'));
     assert.ok(await t.queue.getJob('ok-2'));
     assert.equal(await t.queue.getJob('odd-1'), undefined);
-    const [retried] = await acceptRecords(deps, [record('odd-1')]);
+    const [retried] = await acceptRecords(deps, [record('odd-1')], requestId);
     assert.ok(retried && 'status' in retried, `the claim was released: ${JSON.stringify(retried)}`);
   } finally {
     await t.queue.close();
@@ -152,7 +157,7 @@ test('a reference the URI parser cannot read is 422 IMAGE_URI_INVALID for its re
   const t = setUp();
   try {
     const unreadable = { ...record('unreadable-1'), image: { uri: 'https://local/a.jpg' } } as InferenceRecord;
-    const [outcome] = await acceptRecords(t.deps, [unreadable]);
+    const [outcome] = await acceptRecords(t.deps, [unreadable], requestId);
     assert.ok(outcome && 'error' in outcome, JSON.stringify(outcome));
     assert.deepEqual([outcome.error.status, outcome.error.code], [422, 'IMAGE_URI_INVALID']);
     assert.match(outcome.error.message, /not s3:\/\/bucket\/key/);
@@ -167,7 +172,7 @@ test('1,000 copies of one id, each naming a missing image: each is refused on it
   const deps: AcceptDeps = { ...t.deps, store: { parallelism: t.store.parallelism, put: (...a) => t.store.put(...a), head: (key) => (heads.push(key), t.store.head(key)) } };
   try {
     const copies = Array.from({ length: 1000 }, (_, i) => ({ ...record('many-1'), image: { uri: `s3://local/missing/${i}.jpg` } }) as InferenceRecord);
-    const outcomes = await acceptRecords(deps, copies);
+    const outcomes = await acceptRecords(deps, copies, requestId);
     assert.equal(outcomes.length, 1000);
     outcomes.forEach((outcome, i) => {
       assert.ok('error' in outcome, JSON.stringify(outcome));
@@ -176,7 +181,7 @@ test('1,000 copies of one id, each naming a missing image: each is refused on it
     assert.equal((t.index as CountingIndex).claims, 1, 'the copies are judged under one claim, not one round each');
     assert.equal(heads.length, 1000);
     assert.equal(new Set(heads).size, 1000);
-    const [retried] = await acceptRecords(deps, [record('many-1')]);
+    const [retried] = await acceptRecords(deps, [record('many-1')], requestId);
     assert.ok(retried && 'status' in retried && !retried.duplicate, `the claim was released: ${JSON.stringify(retried)}`);
   } finally {
     await t.queue.close();
@@ -201,7 +206,7 @@ test('repeats of an id: copies refused for their own content are answered so, th
       record('rep-2'),
       unserved('rep-1'),
       byUri('rep-1', 's3://local/uploads/here.jpg'),
-    ]);
+    ], requestId);
     assert.deepEqual(
       outcomes.map((o) => ('status' in o ? [o.id, o.status, o.duplicate, o.model] : [o.id, o.error.code])),
       [
@@ -220,7 +225,7 @@ test('repeats of an id: copies refused for their own content are answered so, th
     const job = await t.queue.getJob('rep-1');
     assert.deepEqual(job?.data.image, { uri: 's3://local/uploads/here.jpg' });
     assert.equal(await t.queue.getJob('rep-2'), undefined);
-    const [retried] = await acceptRecords(deps, [record('rep-2')]);
+    const [retried] = await acceptRecords(deps, [record('rep-2')], requestId);
     assert.ok(retried && 'status' in retried && !retried.duplicate, `rep-2's claim was released: ${JSON.stringify(retried)}`);
   } finally {
     await t.queue.close();

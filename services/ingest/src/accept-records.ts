@@ -11,7 +11,7 @@ import {
   predictionFileName,
   predictionSchemaVersion,
 } from '@gradcam/contracts';
-import { ApiError } from '@gradcam/http-service';
+import { ApiError, type InternalErrorReport } from '@gradcam/http-service';
 import { forEachConcurrent } from '@gradcam/storage';
 import { toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
@@ -39,8 +39,8 @@ export interface AcceptDeps {
   /** `s3://{bucket}/…` references must name this bucket: ingest reads nothing outside its own store. */
   readonly bucket: string;
   readonly now?: () => number;
-  /** Told of every failure answered 500 INTERNAL (a bug or a deployment fault), for the logs. */
-  readonly onInternalError?: (error: unknown) => void;
+  /** Told of every failure answered 500 INTERNAL (a bug or a deployment fault), for the logs, with the request id the answer names. */
+  readonly onInternalError?: InternalErrorReport;
 }
 
 export type RecordOutcome =
@@ -147,8 +147,11 @@ type Judged = { readonly at: number } & ({ readonly item: Prepared } | { readonl
  * it, which share its outcome: a duplicate, without `model` (the decision is counted once), or
  * its error. All of it in one pass: one claim per id, and the HEADs of every copy's reference
  * taken together, each key once.
+ *
+ * `requestId` is the HTTP request's: a record answered 500 INTERNAL names it, and onInternalError
+ * is told it, so an operator finds the error in the log.
  */
-export async function acceptRecords(deps: AcceptDeps, records: readonly InferenceRecord[]): Promise<RecordOutcome[]> {
+export async function acceptRecords(deps: AcceptDeps, records: readonly InferenceRecord[], requestId: string): Promise<RecordOutcome[]> {
   const now = deps.now?.() ?? Date.now();
   const holder = randomUUID();
   const outcomes: (RecordOutcome | undefined)[] = new Array(records.length);
@@ -200,7 +203,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
         if (item.referencedKey === undefined) break;
       } catch (error) {
         list.push({ at, error });
-        if (!isFinalRefusal(toApiError(error))) break;
+        if (!isFinalRefusal(toApiError(error, requestId))) break;
       }
     }
   }
@@ -209,7 +212,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   for (const list of judged.values()) for (const j of list) if ('item' in j && j.item.referencedKey !== undefined) keys.add(j.item.referencedKey);
   const looked = await lookAtReferences(deps.store, keys);
   const refuse = (id: string, at: number, error: unknown) => {
-    const answer = toReportedApiError(error, deps.onInternalError);
+    const answer = toReportedApiError(error, requestId, deps.onInternalError);
     outcomes[at] = { id, error: answer };
     return answer;
   };

@@ -15,7 +15,18 @@ test('toApiError: only a dependency that cannot answer now is a 503 to retry; th
     [new ApiError(422, 'IMAGE_NOT_FOUND', 'no object'), 422, 'IMAGE_NOT_FOUND'],
   ];
   for (const [error, status, code] of cases) {
-    const answer = toApiError(error);
+    const answer = toApiError(error, 'test-request-id');
     assert.deepEqual([answer.status, answer.code, answer.retryAfter !== undefined], [status, code, status === 503]);
+  }
+});
+
+test("toApiError: a 500 tells the client a fixed line and the request id, never the error's words (they may name paths or keys)", () => {
+  const path = '/srv/gradcam/keys/s3-credentials.json';
+  for (const error of [new Error(`EACCES: permission denied, open '${path}'`), new StorageError('STORAGE_ACCESS_DENIED', `filesystem get captures/a/prediction.json: EACCES: permission denied, open '${path}'`)]) {
+    const answer = toApiError(error, 'the-request-id');
+    assert.equal(answer.code, 'INTERNAL');
+    assert.doesNotMatch(answer.message, /EACCES|srv|captures/);
+    assert.match(answer.message, /the service's log has the details under request id the-request-id$/);
+    assert.deepEqual(answer.details, { requestId: 'the-request-id' });
   }
 });

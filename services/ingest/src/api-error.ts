@@ -1,4 +1,4 @@
-import { ApiError, internalError, reportedApiError } from '@gradcam/http-service';
+import { ApiError, type InternalErrorReport, internalError, reportedApiError } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 
@@ -14,19 +14,18 @@ export const storageUnavailable = (cause: unknown) =>
  * States an error that is not already an ApiError. Only a dependency that cannot answer now
  * (Redis: QueueUnavailableError; storage: STORAGE_UNAVAILABLE) is a 503 a client should retry;
  * anything else (storage refusing access, a stored document failing its schema, a bug) is a 500
- * INTERNAL, which retrying will not cure.
+ * INTERNAL, which retrying will not cure, naming `requestId`: the log has the error under it.
  */
-export function toApiError(error: unknown): ApiError {
+export function toApiError(error: unknown, requestId: string): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof QueueUnavailableError) return unavailable('Redis', error);
   if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return storageUnavailable(error);
-  if (isStorageError(error, 'STORAGE_ACCESS_DENIED')) {
-    return new ApiError(500, 'INTERNAL', `storage refused access (a deployment problem: check the store's credentials and policy): ${error.message}`);
-  }
-  return internalError(error);
+  // Its message names the key and, for the filesystem store, the absolute path: for the log only.
+  if (isStorageError(error, 'STORAGE_ACCESS_DENIED')) return internalError(requestId, "storage refused access (a deployment problem: check the store's credentials and policy)");
+  return internalError(requestId);
 }
 
-/** toApiError, telling `report` of each error it answers 500: the client gets one bounded line, the logs want the whole error. */
-export function toReportedApiError(error: unknown, report: ((error: unknown) => void) | undefined): ApiError {
-  return reportedApiError(toApiError(error), error, report);
+/** toApiError, telling `report` of each error it answers 500: the client gets a fixed line and the request id, the logs the whole error. */
+export function toReportedApiError(error: unknown, requestId: string, report: InternalErrorReport | undefined): ApiError {
+  return reportedApiError(toApiError(error, requestId), error, requestId, report);
 }

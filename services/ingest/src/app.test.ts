@@ -533,6 +533,11 @@ describe('status, backpressure and outages', () => {
       assert.equal(response.headers['retry-after'], undefined);
       assert.equal(h.internalErrors.length, 1, 'the whole error goes to the logs');
       assert.match(String(h.internalErrors[0]), /schemaVersion/);
+      // The client gets a fixed line naming the request id the log has the error under, never the error's words.
+      const { message, details } = response.json<{ error: { message: string; details: unknown } }>().error;
+      assert.doesNotMatch(response.body, /schemaVersion|nonsense|\/tmp\//);
+      assert.equal(message, `an unexpected error occurred; the service's log has the details under request id ${h.internalErrorIds[0]}`);
+      assert.deepEqual(details, { requestId: h.internalErrorIds[0] });
     } finally {
       await h.close();
     }
@@ -581,7 +586,11 @@ describe('status, backpressure and outages', () => {
       assert.equal(response.statusCode, 503, response.body);
       assert.ok(response.headers['retry-after']);
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'DEPENDENCY_UNAVAILABLE');
-      assert.equal((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+      const readyz = await h.app.inject({ method: 'GET', url: '/readyz' });
+      // Asked without a token: the dependency, not its error (which names hosts and ports).
+      assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'redis: unavailable' }]);
+      assert.equal(h.notReady.length, 1, 'the whole error goes to the log');
+      assert.ok((h.notReady[0] as Error).cause !== undefined);
     } finally {
       await h.close();
     }

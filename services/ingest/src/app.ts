@@ -35,8 +35,10 @@ export interface IngestAppDeps {
   readonly maxQueueDepth: number;
   /** Jobs waiting in the queue (ingest refuses new work above maxQueueDepth). */
   readonly queueDepth: () => Promise<number>;
-  /** Throws when Redis or storage cannot be reached. */
+  /** Throws a NotReadyError when Redis or storage cannot be reached (see checkDependency). */
   readonly checkReady: () => Promise<void>;
+  /** Told why /readyz answered 503 (the dependency's whole error): the answer names only the dependency. */
+  readonly onNotReady?: (error: unknown) => void;
   readonly telemetry: IngestTelemetry;
   readonly blobs?: BlobServing;
 }
@@ -90,12 +92,12 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => {
     deps.telemetry.request(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
-  app.setErrorHandler(async (error, _request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     if (error instanceof ApiError) return sendApiError(reply, error);
     const refused = requestErrorAnswer(error, deps.maxBodyBytes);
     if (refused) return sendApiError(reply, refused);
     // 503 only for a dependency that cannot answer now; anything else is a 500 retrying will not cure.
-    return sendApiError(reply, toReportedApiError(error, deps.accept.onInternalError));
+    return sendApiError(reply, toReportedApiError(error, request.id, deps.accept.onInternalError));
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {
@@ -113,8 +115,8 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     }
   };
   // A failure of the whole call reaches the error handler: toApiError decides 503 or 500.
-  const accept = async (records: InferenceRecord[]) => {
-    const outcomes = await acceptRecords(deps.accept, records);
+  const accept = async (records: InferenceRecord[], requestId: string) => {
+    const outcomes = await acceptRecords(deps.accept, records, requestId);
     deps.telemetry.records(outcomes);
     for (const o of outcomes) if ('status' in o && o.model !== undefined) deps.telemetry.captured(o.model, o.status === 'queued', o.reason);
     return outcomes;
@@ -132,7 +134,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
       if (!(error instanceof ApiError) || error.status < 500) deps.telemetry.invalidRecords(1);
       throw error;
     }
-    const [outcome] = await accept([record]);
+    const [outcome] = await accept([record], request.id);
     if (!outcome) throw new Error('no outcome');
     if ('error' in outcome) throw outcome.error;
     return reply.code(outcome.duplicate ? 200 : 202).send(outcome);
@@ -157,7 +159,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
       }
     });
     deps.telemetry.invalidRecords(body.records.length - valid.length);
-    const outcomes = await accept(valid.map((v) => v.record));
+    const outcomes = await accept(valid.map((v) => v.record), request.id);
     outcomes.forEach((outcome, i) => {
       const at = (valid[i] as { at: number }).at;
       results[at] = 'error' in outcome ? { index: at, id: outcome.id, ...apiErrorBody(outcome.error) } : { index: at, ...outcome };
@@ -190,6 +192,6 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     });
   }
 
-  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.telemetry.scrape });
+  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.telemetry.scrape, ...(deps.onNotReady && { onNotReady: deps.onNotReady }) });
   return app;
 }

@@ -35,7 +35,8 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     maxQueueDepth: config.maxQueueDepth,
     presignSeconds: config.presignSeconds,
     ...(config.storage.kind === 'local' && { signingSecret: config.storage.signingSecret }),
-    onInternalError: (error) => log.error({ err: error }, 'request failed with 500 INTERNAL'),
+    onInternalError: (error, requestId) => log.error({ err: error, requestId }, 'request failed with 500 INTERNAL'),
+    onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
   });
   // A cluster worker's listen() is shared through the primary, which owns the socket.
   await app.listen({ port: config.port, host: config.host });

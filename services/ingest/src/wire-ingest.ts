@@ -1,5 +1,6 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
+import { type InternalErrorReport, checkDependency } from '@gradcam/http-service';
 import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth } from '@gradcam/queue';
 import { type BlobStore, FsBlobStore, verifyBlobSignature } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
@@ -31,8 +32,10 @@ export interface IngestWiring {
   /** How long an accepted id is remembered (idempotency and status). */
   readonly indexTtlSeconds?: number;
   readonly servedModelsCacheMs?: number;
-  /** Told of every failure answered 500 INTERNAL: the client sees one line, the logs get the whole error. */
-  readonly onInternalError?: (error: unknown) => void;
+  /** Told of every failure answered 500 INTERNAL, with the request id the answer names: the client sees a fixed line, the logs get the whole error. */
+  readonly onInternalError?: InternalErrorReport;
+  /** Told why /readyz answered 503 (the dependency's whole error): the answer names only the dependency. */
+  readonly onNotReady?: (error: unknown) => void;
 }
 
 /** Builds the ingest app on its clients: the one wiring used by main.ts and by the tests. */
@@ -63,9 +66,10 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
     maxQueueDepth: wiring.maxQueueDepth,
     queueDepth: () => queueDepth(queue),
     checkReady: async () => {
-      await redis.ping();
-      await store.exists('readyz-probe');
+      await checkDependency('redis', () => redis.ping());
+      await checkDependency('storage', () => store.exists('readyz-probe'));
     },
+    ...(wiring.onNotReady && { onNotReady: wiring.onNotReady }),
     telemetry: createIngestTelemetry(wiring.registry, wiring.scrape),
     ...(store instanceof FsBlobStore &&
       signingSecret !== undefined && {

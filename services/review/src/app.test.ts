@@ -32,6 +32,7 @@ function setup(options: { connection?: Redis; store?: BlobStore } = {}) {
   const pool = new ReviewPool(options.connection ?? redis, prefix);
   const desk = new ReviewDesk({ pool, store: options.store ?? store, leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
   const internalErrors: unknown[] = [];
+  const internalErrorIds: string[] = [];
   const app = createApp({
     desk,
     pool,
@@ -39,9 +40,12 @@ function setup(options: { connection?: Redis; store?: BlobStore } = {}) {
     checkReady: async () => {},
     onResponse: () => {},
     scrape: async () => ({ contentType: 'text/plain', body: '' }),
-    onInternalError: (error) => internalErrors.push(error),
+    onInternalError: (error, requestId) => {
+      internalErrors.push(error);
+      internalErrorIds.push(requestId);
+    },
   });
-  return { prefix, pool, desk, app, internalErrors };
+  return { prefix, pool, desk, app, internalErrors, internalErrorIds };
 }
 
 const manifestFixture = await readFile(new URL('./fixtures/sheep-explanation.json', import.meta.url));
@@ -315,7 +319,7 @@ test('storage refusing the request (its bucket is missing): 500 INTERNAL, report
   const s3 = await startS3Server({ buckets: ['present'] });
   const { endpoint, region, accessKeyId, secretAccessKey } = s3;
   const missingBucket = new S3BlobStore({ endpoint, region, accessKeyId, secretAccessKey, bucket: 'absent', forcePathStyle: true });
-  const { pool, app, internalErrors } = setup({ store: missingBucket });
+  const { pool, app, internalErrors, internalErrorIds } = setup({ store: missingBucket });
   try {
     const waiting = item(`no-bucket-${Date.now()}`);
     await pool.add(waiting);
@@ -325,6 +329,11 @@ test('storage refusing the request (its bucket is missing): 500 INTERNAL, report
     assert.doesNotMatch(response.body, /absent|prediction\.json/, 'neither the bucket nor the key');
     assert.equal(response.headers['retry-after'], undefined, 'a retry will not cure it');
     assert.equal(internalErrors.length, 1, 'the whole error goes to the log');
+    assert.equal(
+      JSON.parse(response.body).error.message,
+      `storage refused the request (STORAGE_BUCKET_NOT_FOUND): a deployment problem; the service's log has the details under request id ${internalErrorIds[0]}`,
+      'the log has it under the id the answer names',
+    );
     assert.equal((await pool.get(waiting.inferenceId))?.status, 'pending', 'released, not left leased');
   } finally {
     await missingBucket.close();

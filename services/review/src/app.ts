@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
+import { ApiError, type InternalErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -17,11 +17,14 @@ export interface ReviewAppDeps {
   readonly pool: ReviewPool;
   /** Reviewer token → reviewer name. */
   readonly reviewers: ReadonlyMap<string, string>;
+  /** Throws a NotReadyError when a dependency cannot be reached (see checkDependency). */
   readonly checkReady: () => Promise<void>;
+  /** Told why /readyz answered 503 (the dependency's whole error): the answer names only the dependency. */
+  readonly onNotReady?: (error: unknown) => void;
   readonly onResponse: (route: string, status: number) => void;
   readonly scrape: () => Promise<{ contentType: string; body: string }>;
-  /** Told of every error answered 500 (the client gets one line; the log wants the whole error). */
-  readonly onInternalError?: (error: unknown) => void;
+  /** Told of every error answered 500, with the request id the answer names: the client gets a fixed line, the log the whole error. */
+  readonly onInternalError?: InternalErrorReport;
   /** The server's timeouts: serverTimeouts() of the body limit unless given (tests give short ones). */
   readonly serverTimeouts?: ServerTimeouts;
 }
@@ -107,15 +110,15 @@ function idParam(request: FastifyRequest): string {
  * unreachable) is a 503 to retry; stored data the desk cannot use and anything unplanned (storage
  * refusing access, a missing bucket, a bug) are 500s, which a retry will not cure.
  */
-function toApiError(error: unknown): ApiError {
+function toApiError(error: unknown, requestId: string): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof ReviewPoolError) return new ApiError(reviewErrorStatus[error.code], error.code, error.message);
   if (error instanceof ReviewDeskError) return new ApiError(deskErrorStatus[error.code], error.code, error.message);
   if (error instanceof QueueUnavailableError) return new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `Redis is unavailable; retry later (${error.message})`, undefined, 5);
   // The store's own message names keys and, for the filesystem store, absolute paths: not for clients.
   if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return new ApiError(503, 'DEPENDENCY_UNAVAILABLE', 'storage is unavailable; retry later', undefined, 5);
-  if (isStorageError(error)) return new ApiError(500, 'INTERNAL', `storage refused the request (${error.code}): a deployment problem, see the review service's log`);
-  return internalError(error);
+  if (isStorageError(error)) return internalError(requestId, `storage refused the request (${error.code}): a deployment problem`);
+  return internalError(requestId);
 }
 
 export function createApp(deps: ReviewAppDeps): FastifyInstance {
@@ -147,14 +150,14 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   };
 
   app.addHook('onResponse', async (request, reply) => deps.onResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode));
-  app.setErrorHandler(async (error, _request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     if (error instanceof z.ZodError) {
       const issue = error.issues[0];
       return sendApiError(reply, new ApiError(400, 'REQUEST_INVALID', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`));
     }
     const refused = requestErrorAnswer(error, bodyLimit);
     if (refused) return sendApiError(reply, refused);
-    return sendApiError(reply, reportedApiError(toApiError(error), error, deps.onInternalError));
+    return sendApiError(reply, reportedApiError(toApiError(error, request.id), error, request.id, deps.onInternalError));
   });
 
   app.get('/v1/reviews/next', signedIn, async (request, reply) => {
@@ -253,6 +256,6 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     const body = page(file);
     app.get(route, async (_request, reply) => reply.headers({ ...pageHeaders, 'content-type': type }).send(body));
   }
-  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.scrape });
+  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.scrape, ...(deps.onNotReady && { onNotReady: deps.onNotReady }) });
   return app;
 }

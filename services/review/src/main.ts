@@ -1,4 +1,5 @@
 import { loadConfigOrExit, readReviewConfig } from '@gradcam/config';
+import { checkDependency } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createBlobStore } from '@gradcam/storage';
@@ -34,12 +35,13 @@ const app = createApp({
   pool,
   reviewers: config.reviewers,
   checkReady: async () => {
-    await redis.ping();
-    await store.exists('readyz-probe');
+    await checkDependency('redis', () => redis.ping());
+    await checkDependency('storage', () => store.exists('readyz-probe'));
   },
+  onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
   onResponse: (route, status) => metrics.httpRequests.inc({ route, status: String(status) }),
   scrape: () => metricsResponse(registry),
-  onInternalError: (error) => log.error({ err: error }, 'request failed with a 500'),
+  onInternalError: (error, requestId) => log.error({ err: error, requestId }, 'request failed with a 500'),
 });
 await app.listen({ port: config.port, host: config.host });
 log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer token${config.reviewers.size === 1 ? '' : 's'}, leases of ${config.leaseSeconds} s)`);

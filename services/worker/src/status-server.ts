@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { registerOperationalRoutes, registerServiceDefaults, serviceServerOptions } from '@gradcam/http-service';
+import { NotReadyError, registerOperationalRoutes, registerServiceDefaults, serviceServerOptions } from '@gradcam/http-service';
 import type { MetricsResponse } from '@gradcam/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 
@@ -23,7 +23,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<F
   registerOperationalRoutes(app, {
     checkReady: async () => {
       const reason = options.notReady();
-      if (reason !== undefined) throw new Error(reason);
+      if (reason !== undefined) throw new NotReadyError(reason);
     },
     scrape: options.scrape,
   });

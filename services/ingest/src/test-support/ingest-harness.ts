@@ -20,6 +20,10 @@ export interface IngestHarness {
   readonly redis: Redis;
   /** What the app reported as 500 INTERNAL (main.ts logs these). */
   readonly internalErrors: unknown[];
+  /** The request id each of internalErrors was reported under, in the same order. */
+  readonly internalErrorIds: string[];
+  /** What made /readyz answer 503 (main.ts logs these). */
+  readonly notReady: unknown[];
   close(): Promise<void>;
 }
 
@@ -42,6 +46,8 @@ export async function createIngestHarness(options: {
   await redis.hset(redisKeys(prefix).servedModels, { 'nsfw-mobilenet-v2': 'nsfwjs-4.4.0' });
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
   const internalErrors: unknown[] = [];
+  const internalErrorIds: string[] = [];
+  const notReady: unknown[] = [];
   const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
   const app = await createIngestApp({
     redis,
@@ -58,11 +64,17 @@ export async function createIngestHarness(options: {
     presignSeconds: 60,
     signingSecret: 'test-signing-secret-123',
     servedModelsCacheMs: 0,
-    onInternalError: (error) => internalErrors.push(error),
+    onInternalError: (error, requestId) => {
+      internalErrors.push(error);
+      internalErrorIds.push(requestId);
+    },
+    onNotReady: (error) => notReady.push(error),
   });
   return {
     app,
     internalErrors,
+    internalErrorIds,
+    notReady,
     store,
     queue,
     redis,

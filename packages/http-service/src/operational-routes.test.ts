@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Fastify from 'fastify';
+import { NotReadyError, checkDependency, registerOperationalRoutes, registerServiceDefaults, serviceServerOptions } from './index.ts';
+
+const secretPath = "EACCES: permission denied, open '/srv/gradcam/keys/s3-credentials.json'";
+
+function appCheckingReady(checkReady: () => Promise<void>) {
+  const notReady: unknown[] = [];
+  const app = Fastify({ ...serviceServerOptions(), logger: false });
+  registerServiceDefaults(app);
+  registerOperationalRoutes(app, { checkReady, onNotReady: (error) => notReady.push(error), scrape: async () => ({ contentType: 'text/plain', body: '' }) });
+  return { app, notReady };
+}
+
+test("/readyz (asked without a token) names the dependency that failed, never its error's words; the log is told the whole error", async () => {
+  const failing = new Error(secretPath);
+  const { app, notReady } = appCheckingReady(async () => {
+    await checkDependency('redis', async () => 'PONG');
+    await checkDependency('storage', () => Promise.reject(failing));
+  });
+  try {
+    const response = await app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(response.statusCode, 503);
+    assert.deepEqual(response.json(), { status: 'not-ready', reason: 'storage: unavailable' });
+    assert.equal(notReady.length, 1);
+    assert.ok(notReady[0] instanceof NotReadyError);
+    assert.equal(notReady[0].cause, failing, 'the dependency\'s own error, for the log');
+  } finally {
+    await app.close();
+  }
+});
+
+test('/readyz: a NotReadyError says its reason; any other error only "not ready"', async () => {
+  for (const [thrown, reason] of [
+    [new NotReadyError('1 of 2 engine processes ready'), '1 of 2 engine processes ready'],
+    [new Error(secretPath), 'not ready'],
+    ['a thrown string', 'not ready'],
+  ] as const) {
+    const { app, notReady } = appCheckingReady(() => Promise.reject(thrown));
+    try {
+      const response = await app.inject({ method: 'GET', url: '/readyz' });
+      assert.deepEqual([response.statusCode, response.json()], [503, { status: 'not-ready', reason }]);
+      assert.deepEqual(notReady, [thrown]);
+    } finally {
+      await app.close();
+    }
+  }
+  const { app } = appCheckingReady(async () => {});
+  assert.deepEqual((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready' });
+  await app.close();
+});

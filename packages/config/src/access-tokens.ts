@@ -4,12 +4,17 @@ import type { EnvReader } from './env-reader.ts';
 // Tokens are secrets: no error here prints one, or any part of one; entries are named by number.
 
 /**
- * What a token may hold: printable ASCII, `!` to `~`. Node reads a header's bytes as latin1 while
- * the comparison (see @gradcam/auth) digests the configured token as UTF-8, so a token with any
- * other character (an `é`, a control character) could never match what a client sends: refused
- * at boot rather than failing every request.
+ * The characters a token may hold: those a client can send in a header and Node reads back as
+ * the same string, byte for byte as latin1: printable ASCII (`!` to `~`) and U+0080–U+00FF but
+ * the no-break space (clients send `ö` as the one byte 0xF6, read back as `ö`). A control
+ * character, whitespace, or anything past U+00FF (a `€`, an emoji) could never match what a
+ * client sends: refused at boot rather than failing every request.
  */
-const printableAscii = /^[\x21-\x7e]+$/;
+const tokenCharacters = '\\x21-\\x7e\\x80-\\x9f\\xa1-\\xff';
+const headerSafe = new RegExp(`^[${tokenCharacters}]+$`);
+/** A whole token as GRADCAM_API_TOKENS and GRADCAM_REVIEW_TOKENS accept it (list commas aside). */
+export const usableTokenPattern = new RegExp(`^[${tokenCharacters}]{16,}$`);
+const tokenRule = 'tokens are 16 or more characters of printable ASCII (! to ~) or Latin-1 (U+0080-U+00FF)';
 
 /**
  * GRADCAM_API_TOKENS: the bearer tokens ingest accepts. Every one grants the same access, so a
@@ -24,9 +29,9 @@ export function readApiTokens(env: EnvReader): string[] {
   // As reviewer tokens: `Authorization: Bearer <token>` carries one run of non-space characters,
   // so a token holding whitespace could never be presented.
   const spaced = tokens.findIndex((t) => /\s/.test(t));
-  if (spaced >= 0) throw new ConfigError(name, `token ${spaced + 1} of ${tokens.length} holds whitespace, which a Bearer header cannot carry; tokens are 16 or more printable ASCII characters (! to ~)`);
-  const foreign = tokens.findIndex((t) => !printableAscii.test(t));
-  if (foreign >= 0) throw new ConfigError(name, `token ${foreign + 1} of ${tokens.length} holds a character outside printable ASCII, which no client could present; tokens are 16 or more printable ASCII characters (! to ~)`);
+  if (spaced >= 0) throw new ConfigError(name, `token ${spaced + 1} of ${tokens.length} holds whitespace, which a Bearer header cannot carry; ${tokenRule}`);
+  const foreign = tokens.findIndex((t) => !headerSafe.test(t));
+  if (foreign >= 0) throw new ConfigError(name, `token ${foreign + 1} of ${tokens.length} holds a control character or one past U+00FF, which no client could present in a header; ${tokenRule}`);
   return [...new Set(tokens)];
 }
 
@@ -43,8 +48,8 @@ export function readReviewerTokens(env: EnvReader): Map<string, string> {
   const reviewers = new Map<string, string>();
   const entryOf = new Map<string, number>();
   entries.forEach((entry, index) => {
-    const match = /^([A-Za-z0-9_.@-]{1,64}):([\x21-\x7e]{16,})$/.exec(entry);
-    if (!match) throw new ConfigError(name, `entry ${index + 1} of ${entries.length} is not reviewer:token (a name of A–Z a–z 0–9 _ . @ -, a token of at least 16 printable ASCII characters, ! to ~)`);
+    const match = new RegExp(`^([A-Za-z0-9_.@-]{1,64}):([${tokenCharacters}]{16,})$`).exec(entry);
+    if (!match) throw new ConfigError(name, `entry ${index + 1} of ${entries.length} is not reviewer:token (a name of A–Z a–z 0–9 _ . @ -, and ${tokenRule})`);
     const reviewer = match[1] as string;
     const token = match[2] as string;
     const earlier = entryOf.get(token);

@@ -100,17 +100,19 @@ test('API tokens are 16 or more characters without whitespace, which a Bearer he
   }
 });
 
-test('tokens are printable ASCII (! to ~): Node reads a header as latin1, so a token with any other character could never be presented', () => {
-  const foreign = ['token-aaaaaaaaaaaaaaaa,secret-tökén-0123456789', 'secret-token-\u00010123456789', 'secret-token-0123456789\u007f', 'secret-token-🔑-0123456789'];
+test('tokens hold what a header carries (printable ASCII, Latin-1): Node reads a header as latin1, so a control character or one past U+00FF could never be presented', () => {
+  const foreign = ['token-aaaaaaaaaaaaaaaa,secret-t€ken-0123456789', 'secret-token-\u00010123456789', 'secret-token-0123456789\u007f', 'secret-token-🔑-0123456789'];
   for (const tokens of foreign) {
-    rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: tokens }), 'GRADCAM_API_TOKENS', /token \d of \d holds a character outside printable ASCII/, tokens);
+    rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: tokens }), 'GRADCAM_API_TOKENS', /token \d of \d holds a control character or one past U\+00FF/, tokens);
     assert.throws(() => readIngestConfig({ ...base, GRADCAM_API_TOKENS: tokens }), (error: Error) => !error.message.includes('secret'), 'the token is not echoed');
     const entries = `alice:alice-token-0123456789,bob:${tokens.split(',').at(-1) ?? ''}`;
-    rejectsNaming(() => readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: entries }), 'GRADCAM_REVIEW_TOKENS', /entry 2 of 2 is not reviewer:token .*printable ASCII/, entries);
+    rejectsNaming(() => readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: entries }), 'GRADCAM_REVIEW_TOKENS', /entry 2 of 2 is not reviewer:token .*printable ASCII \(! to ~\) or Latin-1/, entries);
     assert.throws(() => readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: entries }), (error: Error) => !error.message.includes('secret'), 'the token is not echoed');
   }
   // Every printable ASCII character is fine, ':' in a reviewer token included (the first ':' ends the name).
-  const everyCharacter = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join('').replace(',', '');
+  const everyCharacter = Array.from({ length: 0xff - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i))
+    .filter((c) => c !== ',' && c !== '\u007f' && c !== '\u00a0')
+    .join('');
   assert.deepEqual(readIngestConfig({ ...base, GRADCAM_API_TOKENS: everyCharacter }).apiTokens, [everyCharacter]);
   assert.deepEqual([...readReviewConfig({ ...base, GRADCAM_REVIEW_TOKENS: `alice:${everyCharacter}` }).reviewers], [[everyCharacter, 'alice']]);
 });

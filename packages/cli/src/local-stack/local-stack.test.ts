@@ -195,13 +195,14 @@ test('an empty or damaged token file in the state folder is replaced with a new 
     await withBlockedPort(async (port) => {
       const config = await stackPorts(stateDir, { GRADCAM_INGEST_PORT: String(port) });
       await writeFile(join(stateDir, 'api-token'), '', { mode: 0o644 });
-      await writeFile(join(stateDir, 'review-token'), 'short\n', { mode: 0o644 });
+      // Long enough, no space or comma, but a '€' no header can carry: the services would refuse it.
+      await writeFile(join(stateDir, 'review-token'), 'local-t€ken-edited-by-hand-0123\n', { mode: 0o644 });
       const lines: string[] = [];
       // Past the token files and every service's configuration check, to the blocked port.
       await assert.rejects(startLocalStack({ config, onLine: (line) => lines.push(line) }), (error: unknown) => error instanceof LocalStackError && error.code === 'PORT_IN_USE');
       assert.deepEqual(lines, [
         `[gradcam up] ${join(stateDir, 'api-token')} held no usable token (it was empty); wrote a new one`,
-        `[gradcam up] ${join(stateDir, 'review-token')} held no usable token (under 16 characters, or with a space or comma); wrote a new one`,
+        `[gradcam up] ${join(stateDir, 'review-token')} held no usable token (under 16 characters, or with a space, a comma or a character a header cannot carry); wrote a new one`,
       ]);
       for (const name of ['api-token', 'review-token']) {
         assert.match(await readFile(join(stateDir, name), 'utf8'), /^local-[\w-]{32}\n$/, name);

@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { usableTokenPattern } from '@gradcam/config';
 
-/**
- * What the services accept as a token, in GRADCAM_API_TOKENS and GRADCAM_REVIEW_TOKENS alike: 16
- * or more characters, none of them whitespace (a Bearer header cannot carry it) or a comma (it
- * separates tokens).
- */
-const usableToken = /^[^\s,]{16,}$/;
+/** What the services accept as a token, less the comma that separates tokens in a list. */
+const usableToken = (token: string) => usableTokenPattern.test(token) && !token.includes(',');
 
 /**
  * A token kept in `file` (in the state folder), so it survives restarts of the local stack; one is
@@ -20,12 +17,12 @@ export async function localToken(file: string, onReplaced?: (message: string) =>
     (text) => text.trim(),
     () => undefined,
   );
-  if (kept !== undefined && usableToken.test(kept)) return kept;
+  if (kept !== undefined && usableToken(kept)) return kept;
   const token = `local-${randomBytes(24).toString('base64url')}`;
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   // writeFile's mode applies only to a file it creates; the one replaced may have been readable by all.
   await chmod(file, 0o600);
   // The old content is not shown: it may be most of a secret.
-  if (kept !== undefined) onReplaced?.(`${file} held no usable token (${kept === '' ? 'it was empty' : 'under 16 characters, or with a space or comma'}); wrote a new one`);
+  if (kept !== undefined) onReplaced?.(`${file} held no usable token (${kept === '' ? 'it was empty' : 'under 16 characters, or with a space, a comma or a character a header cannot carry'}); wrote a new one`);
   return token;
 }

@@ -22,7 +22,8 @@ export async function setUpEngine(backendPreference: BackendPreference, sources:
   const backend = await selectBackend(backendPreference);
   const byName = new Map<string, { explainer: Explainer; version: string }>();
   for (const source of sources) {
-    const model = await loadModel(source);
+    // Its name and version are announced to ingest, which stores records under them.
+    const model = await loadModel(source, { keySafeIdentity: true });
     byName.set(model.descriptor.name, { explainer: new Explainer(model), version: model.descriptor.version });
   }
   return {

@@ -111,7 +111,7 @@ test('a declared input size the model cannot take is MODEL_INVALID at load, for 
   loaded.runner.dispose();
 });
 
-test('a name or version that cannot be a storage key segment is MODEL_INVALID at load, naming the field, the value and the rule', async () => {
+test('with keySafeIdentity (the worker), a name or version that cannot be a storage key segment is MODEL_INVALID at load, naming the field, the value and the rule; without it (gradcam explain) a folder named "ResNet 50" loads', async () => {
   const parent = await mkdtemp(join(tmpdir(), 'gradcam-model-'));
   try {
     const dir = join(parent, 'ResNet 50');
@@ -122,24 +122,29 @@ test('a name or version that cannot be a storage key segment is MODEL_INVALID at
     const rule = /are 1–64 characters of A–Z, a–z, 0–9, "\.", "_" or "-"/;
     const refused = (field: string, value: string, where: string) => (e: unknown) =>
       e instanceof EngineError && e.code === 'MODEL_INVALID' && e.message.startsWith(`${where}: ${field}: `) && e.message.includes(JSON.stringify(value)) && rule.test(e.message);
-    // Without a descriptor the folder's name is the model's, and a record could never name it.
-    await assert.rejects(loadModel(dir), refused('name', 'ResNet 50', dir));
+    // gradcam explain: the folder's name is only a label, never a key.
+    const plain = await loadModel(dir);
+    assert.equal(plain.descriptor.name, 'ResNet 50');
+    plain.runner.dispose();
+    const keySafe = { keySafeIdentity: true };
+    // The worker: without a descriptor the folder's name is the model's, and a record could never name it.
+    await assert.rejects(loadModel(dir, keySafe), refused('name', 'ResNet 50', dir));
     const file = join(dir, descriptorFileName);
     await writeFile(file, JSON.stringify({ version: '1.0.0+build.5' }));
-    await assert.rejects(loadModel(dir), refused('name', 'ResNet 50', dir));
+    await assert.rejects(loadModel(dir, keySafe), refused('name', 'ResNet 50', dir));
     await writeFile(file, JSON.stringify({ name: 'resnet-50', version: '1.0.0+build.5' }));
-    await assert.rejects(loadModel(dir), refused('version', '1.0.0+build.5', file));
+    await assert.rejects(loadModel(dir, keySafe), refused('version', '1.0.0+build.5', file));
     await writeFile(file, JSON.stringify({ name: '..' }));
-    await assert.rejects(loadModel(dir), refused('name', '..', file));
+    await assert.rejects(loadModel(dir, keySafe), refused('name', '..', file));
     await writeFile(file, JSON.stringify({ name: 'resnet-50', version: '1.0.0-build.5' }));
-    const loaded = await loadModel(dir);
+    const loaded = await loadModel(dir, keySafe);
     assert.deepEqual([loaded.descriptor.name, loaded.descriptor.version], ['resnet-50', '1.0.0-build.5']);
     loaded.runner.dispose();
 
     const mobilenet = builtinModels.find((m) => m.descriptor.name === 'nsfw-mobilenet-v2');
     assert.ok(mobilenet);
     const before = tf.memory().numTensors;
-    await assert.rejects(loadModelFromArtifacts({ ...mobilenet.descriptor, version: '4.4.0+b1' }, mobilenet.read()), refused('version', '4.4.0+b1', 'model "nsfw-mobilenet-v2"'));
+    await assert.rejects(loadModelFromArtifacts({ ...mobilenet.descriptor, version: '4.4.0+b1' }, mobilenet.read(), keySafe), refused('version', '4.4.0+b1', 'model "nsfw-mobilenet-v2"'));
     assert.equal(tf.memory().numTensors, before, 'refused before any weight is loaded');
   } finally {
     await rm(parent, { recursive: true, force: true });

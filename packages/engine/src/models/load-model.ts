@@ -21,6 +21,13 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** Overrides the descriptor's (or the discovered) target layer / node. */
   readonly targetLayer?: string | undefined;
+  /**
+   * Refuse a name or version that cannot be a storage key segment (MODEL_INVALID), before any
+   * weight loads. Set by the pipeline's worker: it announces them to ingest, which stores records
+   * under them, so a worker serving `1.0.0+build.5` would fail every record for it. `gradcam
+   * explain` leaves it off: its folder names never become keys (a folder `My Model` explains).
+   */
+  readonly keySafeIdentity?: boolean | undefined;
 }
 
 /** Optional file next to model.json describing preprocessing and labels of a user model. */
@@ -50,7 +57,7 @@ function identityIssue(field: 'name' | 'version', value: string): string | undef
   return parsed.success ? undefined : `${JSON.stringify(value)} is refused: ${parsed.error.issues[0]?.message ?? 'not a valid key segment'}`;
 }
 
-/** Checked for every model, built-in or not; a folder's descriptor is checked sooner, saying where the bad value came from. */
+/** With LoadOptions.keySafeIdentity, for every model; a folder's descriptor is checked sooner, saying where the bad value came from. */
 function checkIdentity(descriptor: ModelDescriptor): void {
   for (const field of ['name', 'version'] as const) {
     const issue = identityIssue(field, descriptor[field]);
@@ -108,7 +115,7 @@ export async function loadModelFromArtifacts(
   options: LoadOptions = {},
 ): Promise<LoadedModel> {
   const started = performance.now();
-  checkIdentity(descriptor);
+  if (options.keySafeIdentity === true) checkIdentity(descriptor);
   checkPreprocessing(descriptor, `model ${descriptor.name}`);
   const runner = await runnerFor(descriptor, artifacts, options.targetLayer ?? descriptor.targetLayer);
   const expected = descriptor.labels.length;
@@ -145,7 +152,7 @@ function parseDeclaration(value: unknown, file: string): Partial<ModelDescriptor
   return { ...(declared as Partial<ModelDescriptor>), ...(preprocessing === undefined ? {} : { preprocessing }) };
 }
 
-async function describeDirectory(dir: string, artifacts: io.ModelArtifacts): Promise<ModelDescriptor> {
+async function describeDirectory(dir: string, artifacts: io.ModelArtifacts, keySafeIdentity: boolean): Promise<ModelDescriptor> {
   const file = join(dir, descriptorFileName);
   let declared: Partial<ModelDescriptor> = {};
   let text: string | undefined;
@@ -164,15 +171,17 @@ async function describeDirectory(dir: string, artifacts: io.ModelArtifacts): Pro
     declared = parseDeclaration(json, file);
   }
   const name = declared.name ?? basename(resolve(dir));
-  const nameIssue = identityIssue('name', name);
-  if (nameIssue !== undefined) {
-    throw new EngineError(
-      'MODEL_INVALID',
-      declared.name === undefined ? `${dir}: name: the folder's name ${nameIssue}; give the model a "name" in ${descriptorFileName}` : `${file}: name: ${nameIssue}`,
-    );
+  if (keySafeIdentity) {
+    const nameIssue = identityIssue('name', name);
+    if (nameIssue !== undefined) {
+      throw new EngineError(
+        'MODEL_INVALID',
+        declared.name === undefined ? `${dir}: name: the folder's name ${nameIssue}; give the model a "name" in ${descriptorFileName}` : `${file}: name: ${nameIssue}`,
+      );
+    }
+    const versionIssue = declared.version === undefined ? undefined : identityIssue('version', declared.version);
+    if (versionIssue !== undefined) throw new EngineError('MODEL_INVALID', `${file}: version: ${versionIssue}`);
   }
-  const versionIssue = declared.version === undefined ? undefined : identityIssue('version', declared.version);
-  if (versionIssue !== undefined) throw new EngineError('MODEL_INVALID', `${file}: version: ${versionIssue}`);
   const topology = JSON.stringify(artifacts.modelTopology);
   const inputShape = /"batch_input_shape":\[null,(\d+),(\d+),3\]/.exec(topology);
   const height = Number(inputShape?.[1] ?? 224);
@@ -203,5 +212,5 @@ export async function loadModel(source: string, options: LoadOptions = {}): Prom
     throw new EngineError('MODEL_NOT_FOUND', `unknown model "${source}": not a built-in model (${known}) nor a model directory`);
   }
   const artifacts = await readModelDirectory(source);
-  return loadModelFromArtifacts(await describeDirectory(source, artifacts), artifacts, options);
+  return loadModelFromArtifacts(await describeDirectory(source, artifacts, options.keySafeIdentity === true), artifacts, options);
 }

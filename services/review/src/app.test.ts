@@ -198,6 +198,34 @@ test('an s3:// reference replaced by another photo of the very same size: set as
   assert.match((await pool.get(referenced.inferenceId))?.brokenReason ?? '', reason);
 });
 
+test('an input replaced by a larger one between its HEAD and its read is not read whole: set aside, "larger than" recorded', async () => {
+  const referenced = item(`raced-${Date.now()}`);
+  const key = `client-owned/${referenced.inferenceId}/photo.jpg`;
+  let gets = 0;
+  let largestGet = 0;
+  const racing = hookedStore(store, {
+    // The client replaces its object with a 4 MiB one just after the desk's HEAD saw the old size.
+    beforeGet: async (got) => {
+      if (got !== key) return;
+      gets++;
+      await store.put(key, Buffer.alloc(4 * 1024 * 1024, 0x5a), { contentType: 'image/jpeg' });
+    },
+  });
+  const reading: typeof racing = { ...racing, get: async (got, options) => {
+    const body = await racing.get(got, options);
+    largestGet = Math.max(largestGet, body.length);
+    return body;
+  } };
+  const { pool, app } = setup({ store: reading });
+  await storeFiles(referenced, { image: { uri: `s3://client-bucket/${key}` } });
+  await pool.add(referenced);
+  const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.deepEqual([response.statusCode, errorCode(response.body)], [500, 'REVIEW_ITEM_BROKEN'], response.body);
+  assert.match(response.body, new RegExp(`the input image is not the one explained: it is larger than the ${sheepPhoto.length} bytes explanation\\.json records \\(replaced since\\)`));
+  assert.equal(gets, 1);
+  assert.ok(largestGet < 1024 * 1024, `the input was not read whole (${largestGet} bytes read at most)`);
+});
+
 test('an item explained by every method for five classes: each of its files HEADed once, at most 8 at a time; the first missing one is named', async () => {
   let inFlight = 0;
   let peak = 0;

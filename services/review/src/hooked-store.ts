@@ -5,12 +5,14 @@ interface StoreHooks {
   afterPut?: () => Promise<void>;
   beforeHead?: (key: string) => Promise<void>;
   afterHead?: () => void;
+  beforeGet?: (key: string) => Promise<void>;
 }
 
 /**
  * For the desk and app tests: `store` with a hook run before (`beforePut`, given a buffered body
  * as text) and after (`afterPut`) each put, to hold, slow down, count or fail the review.json
- * writes, and around each head (`beforeHead`, `afterHead`, whatever its outcome), to count them.
+ * writes, and around each head (`beforeHead`, `afterHead`, whatever its outcome), to count them;
+ * `beforeGet` runs before each get (to change the object between a head and a get).
  */
 export function hookedStore(store: BlobStore, hooks: StoreHooks): BlobStore {
   return {
@@ -20,7 +22,10 @@ export function hookedStore(store: BlobStore, hooks: StoreHooks): BlobStore {
       await store.put(key, body, options);
       await hooks.afterPut?.();
     },
-    get: (key, options) => store.get(key, options),
+    get: async (key, options) => {
+      await hooks.beforeGet?.(key);
+      return store.get(key, options);
+    },
     head: async (key) => {
       await hooks.beforeHead?.(key);
       try {

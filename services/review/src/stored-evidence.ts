@@ -46,9 +46,11 @@ async function problemWith(store: BlobStore, file: EvidenceFile): Promise<string
   if (file.sha256 !== undefined) {
     let body;
     try {
-      body = await store.get(file.key);
+      // Bounded by the size just checked: an object replaced since the HEAD is not read whole.
+      body = await store.get(file.key, { maxBytes: head.bytes });
     } catch (error) {
       if (isStorageError(error, 'STORAGE_NOT_FOUND')) return `${file.name} is missing`;
+      if (isStorageError(error, 'STORAGE_TOO_LARGE')) return `${file.name} is not the one explained: it is larger than the ${head.bytes} bytes ${manifestFileName} records (replaced since)`;
       throw error;
     }
     if (createHash('sha256').update(body).digest('hex') !== file.sha256) {

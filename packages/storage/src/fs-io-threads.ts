@@ -141,8 +141,7 @@ function send(thread: ThreadCalls<FsMessage, FsReply[]>, batch: readonly Queued[
  * cost about 155 µs of CPU that way against 30–45 µs as plain synchronous calls. Requests made
  * in the same turn of the event loop go to a thread as one message, so ingest's 100-record
  * batch costs a handful of messages rather than 700 pool round trips. Several threads keep slow
- * disks' fsyncs overlapping, as the thread pool did. No request waits longer than `timeoutMs`
- * once its thread has loaded.
+ * disks' fsyncs overlapping, as the thread pool did. No request waits longer than `timeoutMs`.
  */
 export class FsIoThreads {
   private readonly threads: ThreadCalls<FsMessage, FsReply[]>[];

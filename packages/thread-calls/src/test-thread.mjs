@@ -2,12 +2,8 @@
 // (ending the thread); `block` blocks the thread, as a system call that never returns would,
 // until the test stores 1 in `flag`'s first Int32 and notifies it; `progress` answers after `ms`,
 // saying it is moving every 50 ms meanwhile; `junk` posts messages that are neither (null, a
-// number, a string, an object without an id), then answers. With workerData `loadMs`, its module
-// takes that long to load (synchronously, as a heavy native module's init); with `failLoad`, it throws.
-import { parentPort, workerData } from 'node:worker_threads';
-
-if (workerData?.failLoad) throw new Error('failed to load');
-for (const end = Date.now() + (workerData?.loadMs ?? 0); Date.now() < end; );
+// number, a string, an object without an id), then answers.
+import { parentPort } from 'node:worker_threads';
 
 parentPort.on('message', ({ id, request }) => {
   if (request.op === 'crash') throw new Error('asked to crash');

@@ -17,12 +17,11 @@ class ThreadDied extends Error {
   }
 }
 
-const open = (timeoutMs?: number, workerData?: { loadMs?: number; failLoad?: boolean }) =>
+const open = (timeoutMs?: number) =>
   new ThreadCalls<Request, Reply>({
     url: new URL('./test-thread.mjs', import.meta.url),
     failure: (cause, code) => new ThreadDied(cause, code),
     ...(timeoutMs !== undefined && { timeoutMs }),
-    ...(workerData !== undefined && { workerOptions: { workerData } }),
   });
 
 /** A flag that keeps a `block` call blocked until `release()`: a system call that never returns. */
@@ -170,29 +169,6 @@ test('timeoutMs: a reply that came while this thread was itself blocked past the
   } finally {
     await thread.close();
   }
-});
-
-test('timeoutMs counts from when the thread\'s module has loaded: a module that takes longer than that to load is not taken for a stuck thread', { timeout: 30_000 }, async () => {
-  const thread = open(300, { loadMs: 1_500 });
-  try {
-    const started = Date.now();
-    const answered = thread.call({ op: 'echo', value: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    assert.equal(thread.silentMs, 0, 'loading is no silence');
-    assert.deepEqual(await answered, { echoed: 1 });
-    assert.ok(Date.now() - started >= 1_400, 'the reply came once the module had loaded');
-    assert.equal(thread.stuckThreads, 0);
-    // Once loaded, silence counts as before.
-    await assert.rejects(thread.call({ op: 'wait', value: 2, ms: 1_000 }), (error: unknown) => error instanceof ThreadStuckError && error.missed);
-  } finally {
-    await thread.close();
-  }
-});
-
-test('a module that throws while it loads fails the calls with its error, as before', async () => {
-  const thread = open(300, { failLoad: true });
-  await assert.rejects(thread.call({ op: 'echo', value: 1 }), (error: unknown) => error instanceof ThreadDied && error.reason === 'failed to load' && error.exitCode === 1);
-  await thread.close();
 });
 
 test('a message from the thread that is neither a reply nor a progress note (null, a number…) is ignored with a warning: no crash, the call still gets its reply', async () => {

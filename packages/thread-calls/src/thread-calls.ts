@@ -2,15 +2,9 @@ import { Worker, type Transferable, type WorkerOptions } from 'node:worker_threa
 import { ThreadStuckError } from './thread-stuck-error.ts';
 
 export interface ThreadCallsOptions {
-  /**
-   * The thread's module. It answers each `{ id, request }` message with `{ id, reply }`. The
-   * thread imports it, then tells this side it is loaded (nothing to write in the module).
-   */
+  /** The thread's module. It answers each `{ id, request }` message with `{ id, reply }`. */
   readonly url: URL;
-  /**
-   * `execArgv` defaults to none: the process's own flags (--input-type, a loader) break or slow a
-   * thread. `eval` is this class's own.
-   */
+  /** `execArgv` defaults to none: the process's own flags (--input-type, a loader) break or slow a thread. */
   readonly workerOptions?: WorkerOptions;
   /** What each call in flight rejects with when the thread dies, from the cause and exit code. */
   readonly failure: (cause: string, exitCode: number) => Error;
@@ -28,22 +22,8 @@ export interface ThreadCallsOptions {
 /** What a thread posts, without an id, to say it is still working through its calls. */
 export const threadProgress = { progress: true } as const;
 
-/** What the thread's first line posts once the module (and its top-level await) has loaded. */
-const loadedMessage = { loaded: true } as const;
-
-/**
- * A thread's entry: imports the module, then says it is loaded, so that the silence watchdog
- * counts from there ('online' comes as the thread starts, before its module has loaded: a slow
- * import would count as being stuck). A module that fails to load ends the thread with its error,
- * as when it was the entry itself.
- */
-const entry = (url: URL) =>
-  `const { parentPort } = require('node:worker_threads'); import(${JSON.stringify(url.href)}).then(() => parentPort.postMessage(${JSON.stringify(loadedMessage)}));`;
-
 const isReply = <Reply>(message: unknown): message is { id: number; reply: Reply } =>
   typeof message === 'object' && message !== null && typeof (message as { id?: unknown }).id === 'number';
-
-const isLoaded = (message: unknown): boolean => typeof message === 'object' && message !== null && (message as { loaded?: unknown }).loaded === true;
 
 const isProgress = (message: unknown): boolean => typeof message === 'object' && message !== null && (message as { progress?: unknown }).progress === true;
 
@@ -62,9 +42,7 @@ interface Pending<Reply> {
  *   start at all never respawns in a loop.
  * - An idle thread never keeps the process alive; one with calls in flight does.
  * - With `timeoutMs`, a thread with calls in flight that stays silent that long is given up:
- *   its calls fail, it is terminated, and the next call starts a new one. Silence counts from
- *   when its module has loaded: a slow load is no hang (nor is a load that never ends caught,
- *   as a supervised process still starting is not watched either).
+ *   its calls fail, it is terminated, and the next call starts a new one.
  * - `close()` lets the calls in flight finish (or reach their deadline), then ends the thread;
  *   later calls are refused.
  */
@@ -81,8 +59,8 @@ export class ThreadCalls<Request, Reply> {
   private watchdogArming = 0;
   /** When the current thread last said something, or got its first call after being idle. */
   private heardAt = 0;
-  /** The current thread has loaded its module (its load time is no silence). */
-  private loaded = false;
+  /** The current thread has started running its module (its load time is no silence). */
+  private online = false;
 
   constructor(private readonly options: ThreadCallsOptions) {
     const { timeoutMs } = options;
@@ -100,7 +78,7 @@ export class ThreadCalls<Request, Reply> {
    * work off one silent for a while.
    */
   get silentMs(): number {
-    return this.pending.size === 0 || !this.loaded ? 0 : Date.now() - this.heardAt;
+    return this.pending.size === 0 || !this.online ? 0 : Date.now() - this.heardAt;
   }
 
   /**
@@ -150,18 +128,18 @@ export class ThreadCalls<Request, Reply> {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(entry(this.options.url), { execArgv: [], ...this.options.workerOptions, eval: true });
+    const worker = new Worker(this.options.url, { execArgv: [], ...this.options.workerOptions });
     worker.unref();
-    this.loaded = false;
+    this.online = false;
+    worker.once('online', () => {
+      if (this.worker !== worker) return;
+      this.online = true;
+      // Silence counts from here: loading the thread's module is not being stuck.
+      if (this.pending.size > 0) this.watch(worker);
+    });
     worker.on('message', (message: unknown) => {
       // A thread given up may still answer once its blocked call returns: its calls have failed.
       if (this.worker !== worker) return;
-      if (isLoaded(message)) {
-        this.loaded = true;
-        // Silence counts from here: loading the thread's module is not being stuck.
-        if (this.pending.size > 0) this.watch(worker);
-        return;
-      }
       if (isProgress(message)) return void (this.heardAt = Date.now());
       // Anything else (null, a number: a bug in the thread) is no answer, nor a sign of progress.
       if (!isReply<Reply>(message)) return void this.warn(`posted ${describe(message)}, neither { id, reply } nor a progress note: ignored`);
@@ -188,15 +166,15 @@ export class ThreadCalls<Request, Reply> {
 
   /**
    * Starts the silence watchdog for `worker`, which now has a call to answer (with `timeoutMs`),
-   * once its module has loaded. When it fires, the thread's messages already waiting are let in
-   * first (one setImmediate: a main thread that was itself blocked past the deadline, a long
-   * synchronous task or a paused container, runs expired timers before the replies that came
-   * meanwhile), and the thread is given up only if it still has said nothing for `timeoutMs`.
+   * once it runs. When it fires, the thread's messages already waiting are let in first (one
+   * setImmediate: a main thread that was itself blocked past the deadline, a long synchronous
+   * task or a paused container, runs expired timers before the replies that came meanwhile), and
+   * the thread is given up only if it still has said nothing for `timeoutMs`.
    */
   private watch(worker: Worker): void {
     const { timeoutMs } = this.options;
     this.heardAt = Date.now();
-    if (timeoutMs === undefined || !this.loaded) return;
+    if (timeoutMs === undefined || !this.online) return;
     clearTimeout(this.watchdog);
     const arming = ++this.watchdogArming;
     const check = () =>

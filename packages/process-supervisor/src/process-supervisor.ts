@@ -153,9 +153,9 @@ export class ProcessSupervisor {
     const started = Date.now();
     /** When it announced it was ready, if it has. */
     let readyAt: number | undefined;
-    /** When its last heartbeat (or its announcement) was read. */
+    /** When its last heartbeat (or its announcement) was read, on the monotonic clock the timers use. */
     let heardAt = 0;
-    let watchdog: NodeJS.Timeout | undefined;
+    let watchdog: { stop(): void } | undefined;
     /** The watchdog SIGKILLed this one: its exit is the supervisor's doing, not a crash. */
     let unresponsive = false;
     let child: ChildProcess | undefined;
@@ -164,7 +164,7 @@ export class ProcessSupervisor {
     const end = (exit: ProcessExit, how: string) => {
       if (ended) return;
       ended = true;
-      clearTimeout(watchdog);
+      watchdog?.stop();
       if (child !== undefined && this.children.get(index) === child) this.children.delete(index);
       this.ready.delete(index);
       if (this.stopping) return;
@@ -189,12 +189,12 @@ export class ProcessSupervisor {
     spawned.on('message', (message: unknown) => {
       if (this.children.get(index) !== spawned) return;
       if (isHeartbeat(message)) {
-        heardAt = Date.now();
-        return void watchdog?.refresh();
+        heardAt = performance.now();
+        return;
       }
       if (!isReadyAnnouncement(message)) return;
       readyAt ??= Date.now();
-      heardAt = readyAt;
+      heardAt = performance.now();
       slot.everReady = true;
       slot.startupCrashes = 0;
       if (!this.stopping) this.ready.add(index);
@@ -231,28 +231,42 @@ export class ProcessSupervisor {
   }
 
   /**
-   * Armed when `child` announces it is ready, pushed back by each of its heartbeats: SIGKILLs it
-   * once it has been silent for heartbeatTimeoutMs, after calling `onKill`. Its exit then restarts
-   * it like any crash.
+   * Armed when `child` announces it is ready: SIGKILLs it once it has been silent (no heartbeat
+   * read, `heardAt` on performance.now()) for heartbeatTimeoutMs, after calling `onKill`. Its exit
+   * then restarts it like any crash. One timer, due when the silence would reach the limit; a
+   * heartbeat only moves `heardAt`, and a check that finds the child heard from since re-arms for
+   * what is left, so a stuck child is always checked again.
    */
-  private watchHeartbeats(index: number, child: ChildProcess, heardAt: () => number, onKill: () => void): NodeJS.Timeout | undefined {
+  private watchHeartbeats(index: number, child: ChildProcess, heardAt: () => number, onKill: () => void): { stop(): void } | undefined {
     const { heartbeatTimeoutMs, label, log } = this.options;
     if (heartbeatTimeoutMs === undefined) return undefined;
-    const watchdog = setTimeout(() => {
-      // When this process's own event loop was blocked past the limit (a long synchronous task, a
-      // paused container), the expired timer runs before the heartbeats that came meanwhile are
-      // read: let them in first (the poll phase reads them before setImmediate's turn). One read
-      // refreshed this timer; only a child still silent is killed.
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const arm = (ms: number) => {
+      timer = setTimeout(check, ms);
+      // The children keep the supervisor alive, not their watchdogs.
+      timer.unref();
+    };
+    // When this process's own event loop was blocked past the limit (a long synchronous task, a
+    // paused container), the expired timer runs before the heartbeats that came meanwhile are read:
+    // let them in first (the poll phase reads them before setImmediate's turn).
+    const check = () =>
       setImmediate(() => {
-        if (this.children.get(index) !== child || Date.now() - heardAt() < heartbeatTimeoutMs) return;
+        if (stopped || this.children.get(index) !== child) return;
+        const silent = performance.now() - heardAt();
+        // Rounded up: a timer may fire a fraction of a millisecond early against this clock.
+        if (silent < heartbeatTimeoutMs) return arm(Math.ceil(heartbeatTimeoutMs - silent) + 1);
         log(`${label} ${index} sent no heartbeat for ${heartbeatTimeoutMs} ms: its event loop is blocked (a synchronous call that does not return?); SIGKILL`);
         onKill();
         child.kill('SIGKILL');
       });
-    }, heartbeatTimeoutMs);
-    // The children keep the supervisor alive, not their watchdogs.
-    watchdog.unref();
-    return watchdog;
+    arm(heartbeatTimeoutMs);
+    return {
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   /**
@@ -275,14 +289,22 @@ export class ProcessSupervisor {
    * `kill`) is logged and otherwise ignored. Node's default would end this process at once: a
    * node:cluster primary takes its workers' in-flight requests with it, and forked children that
    * do not watch their channel (exitWithSupervisor) would run on under init. Past its grace period
-   * the orchestrator SIGKILLs anyway, and stop() SIGKILLs a child that overruns killAfterMs.
+   * the orchestrator SIGKILLs anyway, and stop() SIGKILLs a child that overruns killAfterMs. At a
+   * terminal, a third Ctrl-C (SIGINT) is the way out of a drain that hangs: every child is
+   * SIGKILLed and the process exits 1 (orchestrators send SIGTERM, which never forces).
    */
   stopOnSignals(): void {
     const { label, log, processes } = this.options;
     let signalled = false;
+    let interrupts = 0;
     const onSignal = (signal: NodeJS.Signals) => {
+      if (signal === 'SIGINT' && ++interrupts >= 3) {
+        log(`SIGINT a third time: SIGKILL to every ${label}, exiting without waiting for the drain`);
+        for (const child of this.children.values()) child.kill('SIGKILL');
+        return process.exit(1);
+      }
       // this.stopping without a signal: the supervisor gave up, and exits once the others stopped.
-      if (signalled || this.stopping) return log(`${signal}: already stopping; waiting for each ${label} to drain`);
+      if (signalled || this.stopping) return log(`${signal}: already stopping; waiting for each ${label} to drain${signal === 'SIGINT' ? ' (Ctrl-C again to kill them)' : ''}`);
       signalled = true;
       log(`${signal}: stopping ${processes} × ${label}`);
       void this.stop('SIGTERM').then(({ clean }) => process.exit(clean ? 0 : 1));

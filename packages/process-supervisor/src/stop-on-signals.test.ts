@@ -92,11 +92,33 @@ test('a second SIGTERM, or a SIGINT, while the children drain is logged and igno
     assert.equal(await supervisor.exited, 0, supervisor.lines.join(' | '));
     assert.deepEqual(
       supervisor.lines.filter((l) => l.includes('already stopping')),
-      ['SIGTERM: already stopping; waiting for each test process to drain', 'SIGINT: already stopping; waiting for each test process to drain'],
+      ['SIGTERM: already stopping; waiting for each test process to drain', 'SIGINT: already stopping; waiting for each test process to drain (Ctrl-C again to kill them)'],
     );
     for (const pid of pids) assert.ok(!processRunning(pid), 'the children drained and exited before it did');
   } finally {
     // Before this was fixed, the supervisor died of the second signal and left them under init.
+    for (const pid of pids) if (processRunning(pid)) process.kill(pid, 'SIGKILL');
+  }
+});
+
+test('a third SIGINT (Ctrl-C at a terminal) while the children drain SIGKILLs them and exits 1 at once', { timeout: 30_000 }, async () => {
+  const hangs = child(`process.on('SIGTERM', () => {});`);
+  const supervisor = startSupervisor([hangs, hangs]);
+  const pids = (await Promise.all([supervisor.line(/^child 0 /), supervisor.line(/^child 1 /)])).map(childPid);
+  try {
+    supervisor.kill('SIGINT');
+    await supervisor.line(/^SIGINT: stopping 2 × test process$/);
+    supervisor.kill('SIGINT');
+    await supervisor.line(/^SIGINT: already stopping/);
+    const sent = Date.now();
+    supervisor.kill('SIGINT');
+    assert.equal(await supervisor.exited, 1, supervisor.lines.join(' | '));
+    assert.ok(Date.now() - sent < 4000, 'long before killAfterMs (5 s)');
+    assert.match(supervisor.lines.at(-1) ?? '', /^SIGINT a third time: SIGKILL to every test process/);
+    const deadline = Date.now() + 5000;
+    while (pids.some(processRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(pids.filter(processRunning), [], 'the children were killed');
+  } finally {
     for (const pid of pids) if (processRunning(pid)) process.kill(pid, 'SIGKILL');
   }
 });

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReviewItem } from '@gradcam/contracts';
 import { freePort, startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
@@ -47,6 +48,13 @@ export interface PageStack {
   signIn(id: string, page?: Page, token?: string): Promise<void>;
   /** Waits until `page` shows `id` with its images loaded and decoded. */
   shows(id: string, page?: Page): Promise<void>;
+  /**
+   * Holds back every request to `method path` for `ms` before the service handles it, from now on
+   * until `stop()`: a slow network, for requests that Playwright's routes do not see (a keepalive
+   * fetch sent as a page unloads). `count()`: how many were held; `landed()`: resolves once every
+   * one held so far has reached the service.
+   */
+  hold(method: string, path: string, ms: number): { count(): number; landed(): Promise<void>; stop(): void };
   /** The POSTs the page sent to the review API whose path ends with `suffix` ('' for verdicts), from now on. */
   posts(suffix: string): { readonly ids: string[]; stop(): void };
   close(): Promise<void>;
@@ -70,6 +78,15 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
     checkReady: async () => {},
     onResponse: () => {},
     scrape: async () => ({ contentType: 'text/plain', body: '' }),
+  });
+  const holds = new Set<{ method: string; path: string; ms: number; held: Promise<void>[] }>();
+  app.addHook('onRequest', async (request) => {
+    for (const hold of holds) {
+      if (request.method !== hold.method || request.url.split('?')[0] !== hold.path) continue;
+      const held = sleep(hold.ms);
+      hold.held.push(held);
+      await held;
+    }
   });
   // The presigned links point here; the ingest service serves them in the real stack (with the
   // signature checked, which its own tests cover).
@@ -139,6 +156,15 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
       await shows(id, on);
     },
     shows,
+    hold(method, path, ms) {
+      const hold = { method, path, ms, held: [] as Promise<void>[] };
+      holds.add(hold);
+      return {
+        count: () => hold.held.length,
+        landed: async () => void (await Promise.all(hold.held)),
+        stop: () => void holds.delete(hold),
+      };
+    },
     posts(suffix) {
       const ids: string[] = [];
       const pattern = new RegExp(`^/v1/reviews/([^/]+)${suffix}$`);

@@ -8,7 +8,7 @@ import { type Manifest, otherReviewerToken, type PageStack, startPageStack } fro
 // A reviewer holds one item at a time, so every tab of theirs shows it. A tab that leaves (closed,
 // reloaded, navigated away) always gives the item back, since no tab can count on another to say
 // it left (a discarded or crashed one says nothing); another tab of the same reviewer that still
-// shows it leases it again. Tabs follow the token the others store: nothing is done in one tab as
+// shows it renews the lease (or leases it again). Tabs follow the token the others store: nothing is done in one tab as
 // a reviewer it does not show.
 
 let stack: PageStack;
@@ -41,11 +41,12 @@ const close = async (id: string) => {
   assert.equal((await stack.api('POST', `/v1/reviews/${id}`, { verdict: 'unsure' })).status, 200);
 };
 
-/** The GETs of /v1/reviews/next sent from `page`, from now on. */
+/** The leases asked for from `page`, from now on: renewals (POST …/renew) and GETs of /v1/reviews/next. */
 const leases = (page: Page) => {
   let count = 0;
   const onRequest = (request: Request) => {
-    if (request.method() === 'GET' && new URL(request.url()).pathname === '/v1/reviews/next') count += 1;
+    const path = new URL(request.url()).pathname;
+    if (request.method() === 'GET' ? path === '/v1/reviews/next' : /^\/v1\/reviews\/[^/]+\/renew$/.test(path)) count += 1;
   };
   page.on('request', onRequest);
   return { count: () => count, stop: () => void page.off('request', onRequest) };
@@ -80,6 +81,33 @@ test('a tab that leaves gives its item back; another tab showing it leases it ag
   await released('tabs-held');
   await second.close();
   await close('tabs-held');
+  assert.deepEqual(stack.pageErrors, []);
+});
+
+test('a release that lands late (a slow network) gives nothing back: the tab left showing the item renewed its lease, and its verdict is taken', async () => {
+  await stack.seed('tabs-late');
+  await stack.signIn('tabs-late');
+  const leaving = await stack.context.newPage();
+  await stack.signIn('tabs-late', leaving);
+  // The reloading tab's release reaches the service 1.5 s after it was sent, long after the
+  // other tab was told the tab left (and acted on it, 500 ms later). Held at the service: a
+  // keepalive fetch sent as a page unloads is not seen by Playwright's routes.
+  const late = stack.hold('POST', '/v1/reviews/tabs-late/release', 1_500);
+  await leaving.reload();
+  await stack.shows('tabs-late', leaving);
+  await sleep(2_500);
+  late.stop();
+  assert.equal(late.count(), 1, 'the reload sent its release');
+  await late.landed();
+  await sleep(200);
+  const item = await stack.pool.get('tabs-late');
+  assert.deepEqual([item?.status, item?.leasedBy], ['leased', 'alice'], 'the late release did not put the item back in the pool');
+
+  const judged = stack.page.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/v1/reviews/tabs-late');
+  await stack.page.keyboard.press('1');
+  assert.equal((await judged).status(), 200, 'the tab left showing it still holds it');
+  await leaving.close();
+  await stack.page.goto('about:blank');
   assert.deepEqual(stack.pageErrors, []);
 });
 

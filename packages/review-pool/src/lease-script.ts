@@ -114,11 +114,16 @@ reclaimExpired(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
  * The call's token is kept as the item's `applied`: the same command run again (a resend after a
  * lost reply) answers the item as it stands, as the first run did, instead of NOT_LEASED for the
  * release it made itself, and counts no second skip.
- * ARGV: prefix, id, reviewer, now (ms), skip memory (ms; 0 = a plain release, nothing remembered), closing timeout (ms), token (fresh per call)
- * Returns { fixed JSON, state JSON }, pending again, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
+ * A call bound to a lease (`lease`: the `leaseExpiresAt` its caller was handed) gives back that
+ * lease only: once the item was renewed or leased again (a new `leaseExpiresAt`), it is refused
+ * (LEASE_REPLACED, a NOT_LEASED to callers). A page that leaves sends its release as it goes, and
+ * that request may land after another tab of the same reviewer took the item on anew: unbound, it
+ * would put back in the pool an item that tab still shows.
+ * ARGV: prefix, id, reviewer, now (ms), skip memory (ms; 0 = a plain release, nothing remembered), closing timeout (ms), token (fresh per call), lease (epoch ms; '' = any)
+ * Returns { fixed JSON, state JSON }, pending again, or an error reply: NOT_FOUND, NOT_LEASED, LEASE_REPLACED, IN_PROGRESS.
  */
 export const releaseScript = `${itemLua}
-local prefix, id, reviewer, now, skipMemoryMs, closingStaleMs, token = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local prefix, id, reviewer, now, skipMemoryMs, closingStaleMs, token, lease = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8] or ''
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
 if state.applied == token then return { redis.call('GET', prefix .. ':review:item:' .. id), cjson.encode(state) } end
@@ -128,6 +133,7 @@ end
 if state.status ~= 'leased' or state.leasedBy ~= reviewer or state.leaseExpiresAt < now then
   return redis.error_reply('NOT_LEASED')
 end
+if lease ~= '' and tonumber(lease) ~= state.leaseExpiresAt then return redis.error_reply('LEASE_REPLACED') end
 if skipMemoryMs > 0 then
   local skipped = prefix .. ':review:skipped:' .. reviewer
   redis.call('ZADD', skipped, now, id)
@@ -136,6 +142,28 @@ if skipMemoryMs > 0 then
 end
 state.applied = token
 return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix, id, item, state) }
+`;
+
+/**
+ * Atomically renews a lease for its holder: the item stays leased to them, until now + lease ms
+ * (leaseTo: its state, the leases index and the reviewer's own set, as a new lease). Only while
+ * the lease is theirs and live (an expired one may be in the pool already, or someone else's), and
+ * not while their verdict on it is being kept (the lease's time no longer counts then). A new
+ * `leaseExpiresAt` names the lease from now on: a release bound to the one before is refused.
+ * The same command run again (a resend after a lost reply) renews to the same time, as `now` is
+ * its argument: it needs no token of its own.
+ * ARGV: prefix, id, reviewer, now (ms), lease ms, closing timeout (ms)
+ * Returns { fixed JSON, state JSON }, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
+ */
+export const renewScript = `${itemLua}
+local prefix, id, reviewer, now, leaseMs, closingStaleMs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local item, state = loadItem(prefix, id)
+if not item then return redis.error_reply('NOT_FOUND') end
+if state.status ~= 'leased' or state.leasedBy ~= reviewer then return redis.error_reply('NOT_LEASED') end
+if closingLive(state, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
+-- Expired at its own time, as reclaimExpired counts it (the item may be back in the pool already).
+if state.leaseExpiresAt <= now then return redis.error_reply('NOT_LEASED') end
+return { redis.call('GET', prefix .. ':review:item:' .. id), leaseTo(prefix, id, state, reviewer, now, leaseMs) }
 `;
 
 /**

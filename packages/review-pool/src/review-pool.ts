@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
 import { QueueUnavailableError, redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
-import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, restoreScript, setAsideScript } from './lease-script.ts';
+import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, renewScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { PendingClears } from './pending-clears.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { parseItem, readItem, scriptItem, storedItem } from './stored-item.ts';
@@ -231,11 +231,14 @@ export class ReviewPool {
 
   /**
    * Gives a leased item back to the pool at once (the holder stops reviewing); only the lease
-   * holder can. Release, skip, set-aside, restore and finishUndo answer their own command resent
-   * after a lost reply with the item as it stands (it did what they asked), not a refusal.
+   * holder can. With `lease` (the `leaseExpiresAt` the caller was handed), only that lease: once
+   * the item was renewed or leased again it is refused (REVIEW_NOT_LEASED), so a release that
+   * arrives late (a closing page's) cannot take back a lease given out after it was sent.
+   * Release, skip, set-aside, restore and finishUndo answer their own command resent after a lost
+   * reply with the item as it stands (it did what they asked), not a refusal.
    */
-  release(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, 0, this.closingTimeoutMs, randomUUID()]);
+  release(id: string, reviewer: string, now = Date.now(), options: { lease?: number } = {}): Promise<ReviewItem> {
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, 0, this.closingTimeoutMs, randomUUID(), options.lease ?? '']);
   }
 
   /**
@@ -243,7 +246,17 @@ export class ReviewPool {
    * memory: for an item they cannot judge. Others still get it; the backlog still counts it.
    */
   skip(id: string, reviewer: string, now = Date.now()): Promise<ReviewItem> {
-    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, this.skipMemoryMs, this.closingTimeoutMs, randomUUID()]);
+    return this.leaseHolderScript(id, reviewer, releaseScript, [id, reviewer, now, this.skipMemoryMs, this.closingTimeoutMs, randomUUID(), '']);
+  }
+
+  /**
+   * Renews the reviewer's live lease on `id`: leased to them until `now + leaseMs`, a new
+   * `leaseExpiresAt` (which names the lease from now on: a release bound to the one before is
+   * refused). REVIEW_NOT_LEASED when it is not leased to them or their lease ran out (lease it
+   * again instead), REVIEW_VERDICT_IN_PROGRESS while their verdict on it is being kept.
+   */
+  renew(id: string, reviewer: string, leaseMs: number, now = Date.now()): Promise<ReviewItem> {
+    return this.leaseHolderScript(id, reviewer, renewScript, [id, reviewer, now, leaseMs, this.closingTimeoutMs]);
   }
 
   /**
@@ -365,6 +378,7 @@ export class ReviewPool {
       const reply = String((error as Error).cause ?? '');
       if (reply.includes('NOT_FOUND')) throw new ReviewPoolError('REVIEW_NOT_FOUND', `no review item "${id}"`);
       if (reply.includes('UNDO_INTERRUPTED')) throw new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `the undo of "${id}" no longer holds its marker (a retry took it over, or it outlived the closing timeout): send the undo again`);
+      if (reply.includes('LEASE_REPLACED')) throw new ReviewPoolError('REVIEW_NOT_LEASED', `the lease on "${id}" named by this call is no longer its lease (it was renewed or leased again since): nothing was changed`);
       if (reply.includes('NOT_LEASED')) throw notLeased(id, reviewer);
       if (reply.includes('IN_PROGRESS')) throw inProgress(id);
       if (reply.includes('NOT_REVIEWED')) throw new ReviewPoolError('REVIEW_NOT_REVIEWED', `"${id}" holds no verdict to undo (it is not reviewed, or its verdict changed since)`);

@@ -2,7 +2,7 @@
 // go on to the next. Plain DOM, no dependencies, nothing loaded from outside this service.
 
 import { storageKeys, inputGuardMs, tabs, releaseSettleMs, tabId, verdicts, verdictByKey, el, state, SignedOut, ApiError, h, storage, drafts, banner, fitBanner, show } from './page-kit.js';
-import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, leaseDeadline, select, step, cycle, setOpacity } from './page-render.js';
+import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, heldAgain, select, step, cycle, setOpacity } from './page-render.js';
 
 // ---- the API -------------------------------------------------------------------------------
 
@@ -323,9 +323,12 @@ function pick(verdict) {
 
 /**
  * Another tab of this reviewer left while showing the item this one shows, and gave it back as it
- * went: lease it again (GET /next hands a reviewer back the item they hold, and the next of its
- * model otherwise, most likely this one). The same item stays as it is shown, with its new lease;
- * another (taken by another reviewer meanwhile, or leased by that tab reloaded) is shown instead.
+ * went (a release bound to the lease it was handed): renew the lease, which that release, landing
+ * late, then cannot take back. When it is no longer this reviewer's live lease (409: the release
+ * landed first, or a verdict on it is being kept), lease it again (GET /next hands a reviewer back
+ * the item they hold, and the next of its model otherwise, most likely this one). The same item
+ * stays as it is shown, with its new lease; another (taken by another reviewer meanwhile, or leased
+ * by that tab reloaded) is shown instead.
  */
 async function leaseAgain(id) {
   if (state.packet?.item.inferenceId !== id) return;
@@ -338,20 +341,15 @@ async function leaseAgain(id) {
   const model = state.packet.item.model;
   state.loading = true;
   try {
+    const renewed = await api('POST', `/v1/reviews/${encodeURIComponent(id)}/renew`).catch((error) => {
+      if (error instanceof ApiError && error.status === 409) return null;
+      throw error;
+    });
+    if (token !== state.token || state.packet?.item.inferenceId !== id) return;
+    if (renewed?.data) return heldAgain(renewed.data.item, renewed.response);
     const { status, data, response } = await api('GET', `/v1/reviews/next?model=${encodeURIComponent(model)}`);
     if (token !== state.token || state.packet?.item.inferenceId !== id) return;
-    if (status === 200 && data?.item.inferenceId === id) {
-      state.packet.item = data.item;
-      state.leaseDeadline = leaseDeadline(data.item, response);
-      if (state.leaseLapsed) {
-        state.leaseLapsed = false;
-        state.failedBanner = false;
-        banner('info', '');
-        setVerdictButtons(false);
-      }
-      tickLease();
-      return;
-    }
+    if (status === 200 && data?.item.inferenceId === id) return heldAgain(data.item, response);
     if (status === 200 && data) {
       render(data, response);
       banner('info', `Another tab of yours gave ${id} back as it closed, and it could not be leased again (another reviewer took it, or that tab, reloaded, leased another): this is the item you hold now.`);
@@ -468,30 +466,39 @@ el.signinForm.addEventListener('submit', (event) => {
 /**
  * Hands the item this page holds back to the pool at once rather than when its lease runs out.
  * `keepalive` lets the request outlive the page when it is being closed; a failure only means
- * the lease runs its course.
+ * the lease runs its course. `bound`: only the lease this tab was handed (its leaseExpiresAt),
+ * for a tab that leaves: its release may land after another tab of the reviewer renewed the lease
+ * (see leaseAgain), which must not be given back. A sign-out gives back whatever lease the
+ * reviewer holds: every tab of the page follows it, and none will judge the item.
  */
-function releaseHeld() {
+function releaseHeld(bound) {
   const token = state.token;
-  const id = state.packet?.item.inferenceId;
-  if (!token || !id) return;
-  void fetch(`/v1/reviews/${encodeURIComponent(id)}/release`, { method: 'POST', keepalive: true, headers: { authorization: `Bearer ${token}` } }).catch(() => {});
+  const item = state.packet?.item;
+  if (!token || !item) return;
+  const lease = bound && typeof item.leaseExpiresAt === 'number' ? { leaseExpiresAt: item.leaseExpiresAt } : undefined;
+  void fetch(`/v1/reviews/${encodeURIComponent(item.inferenceId)}/release`, {
+    method: 'POST',
+    keepalive: true,
+    headers: { authorization: `Bearer ${token}`, ...(lease && { 'content-type': 'application/json' }) },
+    ...(lease && { body: JSON.stringify(lease) }),
+  }).catch(() => {});
 }
 
 el.signOut.addEventListener('click', () => {
   const held = Boolean(state.packet);
-  releaseHeld();
+  releaseHeld(false);
   state.token = '';
   storage.set(storageKeys.token, '');
   drafts.keepOnly(null);
   signIn(held ? 'Enter another reviewer token. (The item you held went back to the queue.)' : 'Enter another reviewer token.');
 });
-// Closing or reloading this tab always gives its item back (a tab that is discarded or crashes
+// Closing or reloading this tab always gives its lease back (a tab that is discarded or crashes
 // says nothing, so no tab may count on another to do it); another tab of the same reviewer that
-// shows the item still leases it again (see leaseAgain).
+// shows the item renews it, or leases it again (see leaseAgain).
 window.addEventListener('pagehide', () => {
   const id = state.packet?.item.inferenceId;
   if (!id) return;
-  releaseHeld();
+  releaseHeld(true);
   tabs?.postMessage({ type: 'gone', tab: tabId, reviewer: state.reviewer, id });
 });
 // Back from the back-forward cache: the item was released when the page was left; lease again.

@@ -20,8 +20,9 @@ export const inputGuardMs = 400;
 export const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('gradcam-review.tabs') : null;
 /**
  * How long a tab waits, after another tab of its reviewer said it left with the item both show,
- * before leasing it again: the leaving tab's release (sent as it went) must land first, or it
- * would give back the lease taken again.
+ * before renewing its lease (or leasing it again): the leaving tab's release (sent as it went)
+ * usually lands first. One that lands later names the lease it was sent for and is refused once
+ * the lease is renewed, so a slow network cannot give back the lease taken on anew.
  */
 export const releaseSettleMs = 500;
 export const tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);

@@ -211,6 +211,22 @@ export function leaseRanOut() {
   state.failedBanner = true;
 }
 
+/**
+ * The item shown is held anew (its lease renewed, or leased again): the new lease replaces the old
+ * (the one a release names, the deadline counted down), and a lapsed lease no longer is.
+ */
+export function heldAgain(item, response) {
+  state.packet.item = item;
+  state.leaseDeadline = leaseDeadline(item, response);
+  if (state.leaseLapsed) {
+    state.leaseLapsed = false;
+    state.failedBanner = false;
+    banner('info', '');
+    setVerdictButtons(false);
+  }
+  tickLease();
+}
+
 /** When the lease on `item` runs out, in performance.now() time, counted from the server's clock (Date header), not the browser's. */
 export function leaseDeadline(item, response) {
   return typeof item.leaseExpiresAt === 'number' ? performance.now() + Math.max(0, item.leaseExpiresAt - serverTime(response)) : Number.POSITIVE_INFINITY;

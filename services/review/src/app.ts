@@ -31,6 +31,8 @@ export interface ReviewAppDeps {
 
 const bodyLimit = 64 * 1024;
 const verdictBodySchema = z.object({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
+/** A release may name the lease it gives back (the item's `leaseExpiresAt`, epoch ms); without it, whatever lease the caller holds. */
+const releaseBodySchema = z.object({ leaseExpiresAt: z.number().int().nonnegative().optional() });
 const dayMs = 24 * 3600 * 1000;
 /**
  * `from`/`to` (both inclusive, on sampledAt): epoch ms, an ISO date-time with `Z` or an offset
@@ -192,10 +194,20 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   });
 
   // A reviewer who stops gives the item back at once rather than leaving it leased until expiry.
+  // Bound to the lease it names (a closing page's release may land after another tab of the same
+  // reviewer renewed the lease: that one is not given back).
   app.post('/v1/reviews/:id/release', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
-    return { item: await deps.pool.release(id, name) };
+    const { leaseExpiresAt } = releaseBodySchema.parse(request.body ?? {});
+    return { item: await deps.pool.release(id, name, Date.now(), leaseExpiresAt === undefined ? {} : { lease: leaseExpiresAt }) };
+  });
+
+  // The holder's live lease, for another lease time: a tab that still shows the item another tab gave back.
+  app.post('/v1/reviews/:id/renew', signedIn, async (request) => {
+    const name = reviewer(request);
+    const id = idParam(request);
+    return { item: await deps.desk.renew(id, name) };
   });
 
   // "Not mine to judge": back to the pool for the others, kept away from this reviewer.

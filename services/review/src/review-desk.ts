@@ -150,6 +150,14 @@ export class ReviewDesk {
   }
 
   /**
+   * Renews the reviewer's live lease on `id` for another lease time (ReviewPool.renew): for a page
+   * that still shows the item when another tab of the reviewer gave its lease back on leaving.
+   */
+  renew(id: string, reviewer: string): Promise<ReviewItem> {
+    return this.deps.pool.renew(id, reviewer, this.deps.leaseMs);
+  }
+
+  /**
    * One verdict per lease, kept in review.json and in the pool alike: the pool marks the item as
    * closing first (atomically, while the lease is held: a second verdict meanwhile gets
    * REVIEW_VERDICT_IN_PROGRESS, and the item is not leased to anyone else even if the lease runs

@@ -290,6 +290,9 @@ test('methods and classes switch with their buttons, ←/→, m and c', async ()
 test('typing a comment triggers no shortcut; Esc then 2 sends "wrong-evidence" with it and the next item comes', async () => {
   const id = current.item.inferenceId;
   const comment = 'Looks at the border, not the subject: 1 2 3 4 m c [ ] /';
+  // The test before ends on a switch that loads an overlay, and no verdict counts in the 400 ms
+  // after the evidence changed: typed fast (Chromium 156 types this in under 300 ms), the 2 fell in them.
+  await readyForVerdict();
   const src = await overlaySrc();
   await page.getByLabel('Comment').click();
   let posts = 0;

@@ -135,6 +135,30 @@ describe('serviceServerOptions: server timeouts', () => {
     assert.equal(review.server.requestTimeout, 61_000);
   });
 
+  test('a 401 sent before the body was read (the token checked on onRequest) closes the connection; a whole request keeps it', async () => {
+    const app = Fastify({ ...serviceServerOptions({ bodyLimit: 64 * 1024 }), logger: false });
+    registerServiceDefaults(app);
+    app.post('/things', { onRequest: async (request) => { if (request.headers.authorization !== 'Bearer ok') throw new ApiError(401, 'UNAUTHORIZED', 'no'); } }, async () => ({ ok: true }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as AddressInfo).port;
+    // 10 MB declared, a byte every 20 ms: without the close, the server would read on for hours.
+    const client = trickleRequest(port, '/things', { declaredBytes: 10_000_000, everyMs: 20 });
+    try {
+      assert.equal((await client.answered).status, 401);
+      const race = await Promise.race([client.closed, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 3_000))]);
+      assert.ok(race, 'the server closed the connection after its 401');
+      assert.match(race.answer, /\r\nconnection: close\r\n/i);
+      for (const authorization of ['Bearer ok', 'Bearer ok']) {
+        const response = await fetch(`http://127.0.0.1:${port}/things`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: '{}' });
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get('connection'), 'keep-alive', 'a request read whole keeps its connection');
+      }
+    } finally {
+      client.stop();
+      await app.close();
+    }
+  });
+
   test('a client trickling its body a byte at a time is cut off at requestTimeout (408), and close() does not wait for it', async () => {
     const app = Fastify({ ...serviceServerOptions({ bodyLimit: 64 * 1024, timeouts: { requestTimeout: 400, connectionTimeout: 5_000, checkIntervalMs: 50 } }), logger: false });
     registerServiceDefaults(app);

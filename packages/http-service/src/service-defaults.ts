@@ -72,9 +72,15 @@ export function registerServiceDefaults(app: FastifyInstance): void {
   });
   // Every answer from close() on, those of requests that began before it too: Node closes only the
   // connections idle when close() began, and would keep a busy one open for the client's next request.
+  // And a 401 sent before the request's body was read whole (the token is checked on onRequest): to
+  // keep the connection, Node would read and throw away the rest of the body, however large and
+  // however slowly it comes, so a client without a token could make a service read bytes for as
+  // long as the request timeout allows. (A signed-in client's refused body may be drained to keep
+  // its connection: ingest does so for a multipart upload of declared length.)
   app.addHook('onSend', async (request, reply) => {
+    const unreadAndUnauthorized = reply.statusCode === 401 && !request.raw.complete;
     // HTTP/2 has no Connection header (its session is closed as a whole).
-    if (closing && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
+    if ((closing || unreadAndUnauthorized) && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
   });
   app.setNotFoundHandler(async (request, reply) => {
     // The path only, never the query: it may hold a presigned URL's signature.

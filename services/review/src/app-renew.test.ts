@@ -1,42 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { ReviewItem } from '@gradcam/contracts';
-import { startRedisWithClient } from '@gradcam/dev-services';
-import { ReviewPool } from '@gradcam/review-pool';
-import { FsBlobStore } from '@gradcam/storage';
-import { createApp } from './app.ts';
-import { ReviewDesk } from './review-desk.ts';
+import { alice, appTestKit, bob, errorAnswer as answer } from './app-test-kit.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
 
 // POST /v1/reviews/{id}/renew and a release bound to a lease (`{ leaseExpiresAt }`) through
 // app.inject(), on a real Redis and a real (filesystem) store: a closing page's release that lands
 // after another tab of the same reviewer renewed the lease gives nothing back.
-const { redis, stop } = await startRedisWithClient();
-const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-review-renew-app-'));
-after(async () => {
-  await stop();
-  await rm(rootDir, { recursive: true, force: true });
-});
-
-const alice = { authorization: 'Bearer alice-token-0123456789' };
-const bob = { authorization: 'Bearer bob-token-0123456789' };
-const reviewers = new Map([
-  ['alice-token-0123456789', 'alice'],
-  ['bob-token-0123456789', 'bob'],
-]);
-const store = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-renew-app-secret' });
+const { setup: appOn } = await appTestKit('renew-app');
 const leaseMs = 60_000;
-
-function setup() {
-  const pool = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`);
-  const desk = new ReviewDesk({ pool, store, leaseMs, undoMs: 120_000, presignSeconds: 60 });
-  const app = createApp({ desk, pool, reviewers, checkReady: async () => {}, onResponse: () => {}, scrape: async () => ({ contentType: 'text/plain', body: '' }) });
-  return { pool, app };
-}
-const answer = (response: { statusCode: number; body: string }) => [response.statusCode, (JSON.parse(response.body) as { error?: { code?: string } }).error?.code];
+const setup = () => appOn({ leaseMs });
 const itemOf = (response: { body: string }) => (JSON.parse(response.body) as { item: ReviewItem }).item;
 
 test('renew gives the holder a new lease; a release bound to the lease before is refused, one bound to the new lease is taken', async () => {

@@ -1,40 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { type ReviewItem, reviewDocumentSchema } from '@gradcam/contracts';
-import { startRedisWithClient } from '@gradcam/dev-services';
-import { ReviewPool } from '@gradcam/review-pool';
-import { FsBlobStore } from '@gradcam/storage';
-import { createApp } from './app.ts';
-import { ReviewDesk } from './review-desk.ts';
+import { alice, appTestKit, bob, errorAnswer as answer } from './app-test-kit.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
 
 // POST /v1/reviews/{id}/undo and GET /v1/reviews/backlog through app.inject(), on a real Redis
 // and a real (filesystem) store.
-const { redis, stop } = await startRedisWithClient();
-const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-review-undo-app-'));
-after(async () => {
-  await stop();
-  await rm(rootDir, { recursive: true, force: true });
-});
-
-const alice = { authorization: 'Bearer alice-token-0123456789' };
-const bob = { authorization: 'Bearer bob-token-0123456789' };
-const reviewers = new Map([
-  ['alice-token-0123456789', 'alice'],
-  ['bob-token-0123456789', 'bob'],
-]);
-const store = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-undo-app-secret' });
-
-function setup(undoMs = 120_000) {
-  const pool = new ReviewPool(redis, `t${Math.random().toString(36).slice(2, 10)}`);
-  const desk = new ReviewDesk({ pool, store, leaseMs: 60_000, undoMs, presignSeconds: 60 });
-  const app = createApp({ desk, pool, reviewers, checkReady: async () => {}, onResponse: () => {}, scrape: async () => ({ contentType: 'text/plain', body: '' }) });
-  return { pool, app };
-}
-const answer = (response: { statusCode: number; body: string }) => [response.statusCode, (JSON.parse(response.body) as { error?: { code?: string } }).error?.code];
+const { rootDir, setup: appOn } = await appTestKit('undo-app');
+const setup = (undoMs = 120_000) => appOn({ undoMs });
 
 test('undo within the window: 200, the item leased to its reviewer again; review.json keeps the verdict and its retraction; a new verdict is taken', async () => {
   const { pool, app } = setup();

@@ -1,52 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
 import { type ExplanationManifest, type ReviewItem, camMethodSchema, redisKeys } from '@gradcam/contracts';
-import { startRedisServer, startRedisWithClient, startS3Server } from '@gradcam/dev-services';
+import { startRedisServer, startS3Server } from '@gradcam/dev-services';
 import { connectionReady, createProducerConnection } from '@gradcam/queue';
-import { ReviewPool } from '@gradcam/review-pool';
-import { type BlobStore, FsBlobStore, S3BlobStore } from '@gradcam/storage';
-import type { Redis } from 'ioredis';
-import { createApp } from './app.ts';
+import { FsBlobStore, S3BlobStore } from '@gradcam/storage';
+import { alice, appTestKit } from './app-test-kit.ts';
 import { hookedStore } from './hooked-store.ts';
 import { reviewItem as item } from './review-item-fixture.ts';
-import { ReviewDesk } from './review-desk.ts';
 
 // The HTTP surface through app.inject(), on a real Redis and a real (filesystem) store.
-const { redis, stop } = await startRedisWithClient();
-const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-review-app-'));
-after(async () => {
-  await stop();
-  await rm(rootDir, { recursive: true, force: true });
-});
-
-const alice = { authorization: 'Bearer alice-token-0123456789' };
-const reviewers = new Map([['alice-token-0123456789', 'alice']]);
-const store = new FsBlobStore({ rootDir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'review-app-test-secret' });
-
-/** An app on its own pool prefix: on the shared Redis and store unless others are given. */
-function setup(options: { connection?: Redis; store?: BlobStore } = {}) {
-  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
-  const pool = new ReviewPool(options.connection ?? redis, prefix);
-  const desk = new ReviewDesk({ pool, store: options.store ?? store, leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
-  const internalErrors: unknown[] = [];
-  const internalErrorIds: string[] = [];
-  const app = createApp({
-    desk,
-    pool,
-    reviewers,
-    checkReady: async () => {},
-    onResponse: () => {},
-    scrape: async () => ({ contentType: 'text/plain', body: '' }),
-    onInternalError: (error, requestId) => {
-      internalErrors.push(error);
-      internalErrorIds.push(requestId);
-    },
-  });
-  return { prefix, pool, desk, app, internalErrors, internalErrorIds };
-}
+const { redis, rootDir, store, setup } = await appTestKit('app');
 
 const manifestFixture = await readFile(new URL('./fixtures/sheep-explanation.json', import.meta.url));
 /** The photo the fixture manifest explains (its bytes are the manifest's input.bytes). */

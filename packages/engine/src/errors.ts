@@ -3,6 +3,8 @@ export type EngineErrorCode =
   | 'BACKEND_UNAVAILABLE'
   | 'MODEL_NOT_FOUND'
   | 'MODEL_INVALID'
+  /** With LoadOptions.keySafeIdentity: the model's name or version cannot be a storage key segment. */
+  | 'MODEL_NAME_INVALID'
   | 'TARGET_LAYER_NOT_FOUND'
   | 'TARGET_LAYER_INVALID'
   | 'METHOD_UNKNOWN'

@@ -12,6 +12,7 @@ test('a start that fails on the settings fails every time; one that fails on the
   assert.equal(failsEveryStart(new EngineError('TARGET_LAYER_NOT_FOUND', 'no layer "x"')), true);
   assert.equal(failsEveryStart(new EngineError('TARGET_LAYER_INVALID', 'inside a residual block')), true);
   assert.equal(failsEveryStart(new EngineError('METHOD_UNKNOWN', 'no method "x"')), true);
+  assert.equal(failsEveryStart(new EngineError('MODEL_NAME_INVALID', 'version: "1.0.0+build.5" is refused')), true);
 
   assert.equal(failsEveryStart(new EngineError('MODEL_NOT_FOUND', 'cannot read model.json', { cause: fileError('EMFILE') })), false);
   assert.equal(failsEveryStart(new EngineError('MODEL_NOT_FOUND', 'cannot read model.json', { cause: fileError('EIO') })), false);

@@ -111,7 +111,7 @@ test('a declared input size the model cannot take is MODEL_INVALID at load, for 
   loaded.runner.dispose();
 });
 
-test('with keySafeIdentity (the worker), a name or version that cannot be a storage key segment is MODEL_INVALID at load, naming the field, the value and the rule; without it (gradcam explain) a folder named "ResNet 50" loads', async () => {
+test('with keySafeIdentity (the worker), a name or version that cannot be a storage key segment is MODEL_NAME_INVALID at load, naming the field, the value and the rule; without it (gradcam explain) a folder named "ResNet 50" loads', async () => {
   const parent = await mkdtemp(join(tmpdir(), 'gradcam-model-'));
   try {
     const dir = join(parent, 'ResNet 50');
@@ -121,7 +121,7 @@ test('with keySafeIdentity (the worker), a name or version that cannot be a stor
     original.dispose();
     const rule = /are 1–64 characters of A–Z, a–z, 0–9, "\.", "_" or "-"/;
     const refused = (field: string, value: string, where: string) => (e: unknown) =>
-      e instanceof EngineError && e.code === 'MODEL_INVALID' && e.message.startsWith(`${where}: ${field}: `) && e.message.includes(JSON.stringify(value)) && rule.test(e.message);
+      e instanceof EngineError && e.code === 'MODEL_NAME_INVALID' && e.message.startsWith(`${where}: ${field}: `) && e.message.includes(JSON.stringify(value)) && rule.test(e.message);
     // gradcam explain: the folder's name is only a label, never a key.
     const plain = await loadModel(dir);
     assert.equal(plain.descriptor.name, 'ResNet 50');

@@ -22,7 +22,7 @@ export interface LoadOptions {
   /** Overrides the descriptor's (or the discovered) target layer / node. */
   readonly targetLayer?: string | undefined;
   /**
-   * Refuse a name or version that cannot be a storage key segment (MODEL_INVALID), before any
+   * Refuse a name or version that cannot be a storage key segment (MODEL_NAME_INVALID), before any
    * weight loads. Set by the pipeline's worker: it announces them to ingest, which stores records
    * under them, so a worker serving `1.0.0+build.5` would fail every record for it. `gradcam
    * explain` leaves it off: its folder names never become keys (a folder `My Model` explains).
@@ -61,7 +61,7 @@ function identityIssue(field: 'name' | 'version', value: string): string | undef
 function checkIdentity(descriptor: ModelDescriptor): void {
   for (const field of ['name', 'version'] as const) {
     const issue = identityIssue(field, descriptor[field]);
-    if (issue !== undefined) throw new EngineError('MODEL_INVALID', `model ${JSON.stringify(descriptor.name)}: ${field}: ${issue}`);
+    if (issue !== undefined) throw new EngineError('MODEL_NAME_INVALID', `model ${JSON.stringify(descriptor.name)}: ${field}: ${issue}`);
   }
 }
 
@@ -175,12 +175,12 @@ async function describeDirectory(dir: string, artifacts: io.ModelArtifacts, keyS
     const nameIssue = identityIssue('name', name);
     if (nameIssue !== undefined) {
       throw new EngineError(
-        'MODEL_INVALID',
+        'MODEL_NAME_INVALID',
         declared.name === undefined ? `${dir}: name: the folder's name ${nameIssue}; give the model a "name" in ${descriptorFileName}` : `${file}: name: ${nameIssue}`,
       );
     }
     const versionIssue = declared.version === undefined ? undefined : identityIssue('version', declared.version);
-    if (versionIssue !== undefined) throw new EngineError('MODEL_INVALID', `${file}: version: ${versionIssue}`);
+    if (versionIssue !== undefined) throw new EngineError('MODEL_NAME_INVALID', `${file}: version: ${versionIssue}`);
   }
   const topology = JSON.stringify(artifacts.modelTopology);
   const inputShape = /"batch_input_shape":\[null,(\d+),(\d+),3\]/.exec(topology);

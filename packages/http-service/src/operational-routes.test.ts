@@ -50,3 +50,37 @@ test('/readyz: a NotReadyError says its reason; any other error only "not ready"
   assert.deepEqual((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready' });
   await app.close();
 });
+
+test('/readyz through an outage: the log is told the first failure, one with another reason, one a reporting period later, and the first after a ready answer', async () => {
+  const notReady: unknown[] = [];
+  let failure: Error | undefined = new NotReadyError('redis: unavailable');
+  const app = Fastify({ ...serviceServerOptions(), logger: false });
+  registerOperationalRoutes(app, {
+    checkReady: async () => {
+      if (failure) throw failure;
+    },
+    onNotReady: (error) => notReady.push(error),
+    notReadyReportEveryMs: 300,
+    scrape: async () => ({ contentType: 'text/plain', body: '' }),
+  });
+  const probe = async (times: number) => {
+    for (let i = 0; i < times; i++) await app.inject({ method: 'GET', url: '/readyz' });
+  };
+  try {
+    await probe(5);
+    assert.equal(notReady.length, 1, 'five probes of one outage: told once');
+    failure = new NotReadyError('storage: unavailable');
+    await probe(3);
+    assert.equal(notReady.length, 2, 'another reason is told at once');
+    await new Promise((resolve) => setTimeout(resolve, 320));
+    await probe(3);
+    assert.equal(notReady.length, 3, 'told again once the reporting period passed');
+    failure = undefined;
+    await probe(1);
+    failure = new NotReadyError('storage: unavailable');
+    await probe(2);
+    assert.equal(notReady.length, 4, 'a new outage after a ready answer is told at once');
+  } finally {
+    await app.close();
+  }
+});

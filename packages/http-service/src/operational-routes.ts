@@ -8,8 +8,14 @@ export interface OperationalRoutes {
    * reason (see checkDependency); any other error is answered `not ready` only.
    */
   readonly checkReady?: () => Promise<void>;
-  /** Told of each error checkReady threw, for the log: /readyz tells anyone who asks, without a token, only the reason. */
+  /**
+   * Told of checkReady's errors, for the log (/readyz tells anyone who asks, without a token, only
+   * the reason): the first of a run of failures, one with another reason, and then one every
+   * `notReadyReportEveryMs` (60 s): probes every few seconds through an outage would fill the log
+   * with the same stack.
+   */
   readonly onNotReady?: (error: unknown) => void;
+  readonly notReadyReportEveryMs?: number;
   /** Prometheus exposition of the process's registry; `headers` tell who asks (see isPrometheusScrape). */
   readonly scrape: (headers: IncomingHttpHeaders) => Promise<{ contentType: string; body: string }>;
 }
@@ -34,13 +40,22 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
   app.get('/healthz', async () => ({ status: 'ok' }));
   const { checkReady } = routes;
   if (checkReady) {
+    const reportEveryMs = routes.notReadyReportEveryMs ?? 60_000;
+    /** The last failure reported: its reason and when; none while ready. */
+    let reported: { reason: string; at: number } | undefined;
     app.get('/readyz', async (_request, reply) => {
       try {
         await checkReady();
+        reported = undefined;
         return { status: 'ready' };
       } catch (error) {
-        routes.onNotReady?.(error);
-        return reply.code(503).send({ status: 'not-ready', reason: error instanceof NotReadyError ? error.message : 'not ready' });
+        const reason = error instanceof NotReadyError ? error.message : 'not ready';
+        const now = performance.now();
+        if (reported === undefined || reported.reason !== reason || now - reported.at >= reportEveryMs) {
+          reported = { reason, at: now };
+          routes.onNotReady?.(error);
+        }
+        return reply.code(503).send({ status: 'not-ready', reason });
       }
     });
   }

@@ -72,14 +72,17 @@ test('/readyz through an outage: the log is told the first failure, one with ano
     failure = new NotReadyError('storage: unavailable');
     await probe(3);
     assert.equal(notReady.length, 2, 'another reason is told at once');
+    failure = new NotReadyError('storage: unavailable', { cause: new Error('access denied') });
+    await probe(2);
+    assert.equal(notReady.length, 3, 'the same reason with another error under it too');
     await new Promise((resolve) => setTimeout(resolve, 320));
     await probe(3);
-    assert.equal(notReady.length, 3, 'told again once the reporting period passed');
+    assert.equal(notReady.length, 4, 'told again once the reporting period passed');
     failure = undefined;
     await probe(1);
     failure = new NotReadyError('storage: unavailable');
     await probe(2);
-    assert.equal(notReady.length, 4, 'a new outage after a ready answer is told at once');
+    assert.equal(notReady.length, 5, 'a new outage after a ready answer is told at once');
   } finally {
     await app.close();
   }

@@ -10,7 +10,7 @@ export interface OperationalRoutes {
   readonly checkReady?: () => Promise<void>;
   /**
    * Told of checkReady's errors, for the log (/readyz tells anyone who asks, without a token, only
-   * the reason): the first of a run of failures, one with another reason, and then one every
+   * the reason): the first of a run of failures, one with another reason or underlying error, and then one every
    * `notReadyReportEveryMs` (60 s): probes every few seconds through an outage would fill the log
    * with the same stack.
    */
@@ -41,8 +41,8 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
   const { checkReady } = routes;
   if (checkReady) {
     const reportEveryMs = routes.notReadyReportEveryMs ?? 60_000;
-    /** The last failure reported: its reason and when; none while ready. */
-    let reported: { reason: string; at: number } | undefined;
+    /** The last failure reported: what it said and when; none while ready. */
+    let reported: { told: string; at: number } | undefined;
     app.get('/readyz', async (_request, reply) => {
       try {
         await checkReady();
@@ -50,9 +50,13 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
         return { status: 'ready' };
       } catch (error) {
         const reason = error instanceof NotReadyError ? error.message : 'not ready';
+        // What the log would say: the reason and the error under it (refused connections turning
+        // into an authentication failure is news, though /readyz still says `redis: unavailable`).
+        const underlying = error instanceof NotReadyError ? error.cause : error;
+        const told = `${reason}\n${underlying instanceof Error ? underlying.message : String(underlying)}`;
         const now = performance.now();
-        if (reported === undefined || reported.reason !== reason || now - reported.at >= reportEveryMs) {
-          reported = { reason, at: now };
+        if (reported === undefined || reported.told !== told || now - reported.at >= reportEveryMs) {
+          reported = { told, at: now };
           routes.onNotReady?.(error);
         }
         return reply.code(503).send({ status: 'not-ready', reason });

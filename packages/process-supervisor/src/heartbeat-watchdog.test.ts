@@ -149,8 +149,10 @@ test('watchdog: heartbeats that came while the supervisor\'s own event loop was 
   }
 });
 
-test('watchdog: a limit under 3 heartbeats is refused, so one late beat cannot kill a healthy child', () => {
+test('watchdog: a limit under 3 heartbeats is refused, so one late beat cannot kill a healthy child; one past a Node timer\'s limit too (it would fire after 1 ms, in a loop)', () => {
   const options = { processes: 1, label: 'test process', log: () => {}, spawn: () => spawnReadyThen('') };
   assert.throws(() => new ProcessSupervisor({ ...options, heartbeatTimeoutMs: 2_999 }), /heartbeatTimeoutMs must be at least 3000 ms/);
   assert.doesNotThrow(() => new ProcessSupervisor({ ...options, heartbeatTimeoutMs: 3_000 }));
+  assert.throws(() => new ProcessSupervisor({ ...options, heartbeatTimeoutMs: 2 ** 31 }), /heartbeatTimeoutMs must be at most 2147483647 ms/);
+  assert.doesNotThrow(() => new ProcessSupervisor({ ...options, heartbeatTimeoutMs: 2 ** 31 - 1 }));
 });

@@ -2,6 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 import { isReadyAnnouncement } from './announce-ready.ts';
 import { heartbeatIntervalMs, isHeartbeat } from './heartbeat.ts';
 
+/** SIGINTs closer together than this are one Ctrl-C (see stopOnSignals). */
+const samePressWindowMs = 500;
+/** The longest delay a Node timer takes (2^31 - 1 ms). */
+const maxTimerMs = 2 ** 31 - 1;
+
 /**
  * Why the supervisor restarted a process, a closed set (a metric label for its callers):
  * `crashed`, it exited without being asked (non-zero, a signal the supervisor did not send, even
@@ -135,6 +140,10 @@ export class ProcessSupervisor {
     // Tighter, and one heartbeat delayed by timer jitter or a busy moment would kill a healthy child.
     if (options.heartbeatTimeoutMs !== undefined && options.heartbeatTimeoutMs < 3 * heartbeatIntervalMs) {
       throw new RangeError(`heartbeatTimeoutMs must be at least ${3 * heartbeatIntervalMs} ms (3 heartbeats), got ${options.heartbeatTimeoutMs}`);
+    }
+    // Node runs a longer timer after 1 ms instead: the watchdog would re-arm in a loop.
+    if (options.heartbeatTimeoutMs !== undefined && options.heartbeatTimeoutMs > maxTimerMs) {
+      throw new RangeError(`heartbeatTimeoutMs must be at most ${maxTimerMs} ms (a Node timer's limit), got ${options.heartbeatTimeoutMs}`);
     }
   }
 
@@ -291,14 +300,24 @@ export class ProcessSupervisor {
    * do not watch their channel (exitWithSupervisor) would run on under init. Past its grace period
    * the orchestrator SIGKILLs anyway, and stop() SIGKILLs a child that overruns killAfterMs. At a
    * terminal, a third Ctrl-C (SIGINT) is the way out of a drain that hangs: every child is
-   * SIGKILLed and the process exits 1 (orchestrators send SIGTERM, which never forces).
+   * SIGKILLed and the process exits 1 (orchestrators send SIGTERM, which never forces). SIGINTs
+   * within half a second of the last count as one press: one Ctrl-C can arrive twice (from the
+   * terminal, and forwarded by a launcher such as tsx or npm), as `gradcam up` also allows for.
    */
   stopOnSignals(): void {
     const { label, log, processes } = this.options;
     let signalled = false;
-    let interrupts = 0;
+    let presses = 0;
+    let lastInterrupt = Number.NEGATIVE_INFINITY;
     const onSignal = (signal: NodeJS.Signals) => {
-      if (signal === 'SIGINT' && ++interrupts >= 3) {
+      if (signal === 'SIGINT') {
+        const now = performance.now();
+        const samePress = now - lastInterrupt < samePressWindowMs;
+        lastInterrupt = now;
+        if (samePress) return;
+        presses++;
+      }
+      if (presses >= 3) {
         log(`SIGINT a third time: SIGKILL to every ${label}, exiting without waiting for the drain`);
         for (const child of this.children.values()) child.kill('SIGKILL');
         return process.exit(1);

@@ -14,7 +14,7 @@ export interface OperationalRoutes {
    * `notReadyReportEveryMs` (60 s): probes every few seconds through an outage would fill the log
    * with the same stack.
    */
-  readonly onNotReady?: (error: unknown) => void;
+  readonly onNotReady?: ((error: unknown) => void) | undefined;
   readonly notReadyReportEveryMs?: number;
   /** Prometheus exposition of the process's registry; `headers` tell who asks (see isPrometheusScrape). */
   readonly scrape: (headers: IncomingHttpHeaders) => Promise<{ contentType: string; body: string }>;

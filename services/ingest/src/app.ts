@@ -38,7 +38,7 @@ export interface IngestAppDeps {
   /** Throws a NotReadyError when Redis or storage cannot be reached (see checkDependency). */
   readonly checkReady: () => Promise<void>;
   /** Told why /readyz answered 503 (the dependency's whole error): the answer names only the dependency. */
-  readonly onNotReady?: (error: unknown) => void;
+  readonly onNotReady?: ((error: unknown) => void) | undefined;
   readonly telemetry: IngestTelemetry;
   readonly blobs?: BlobServing;
 }
@@ -192,6 +192,6 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     });
   }
 
-  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.telemetry.scrape, ...(deps.onNotReady && { onNotReady: deps.onNotReady }) });
+  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.telemetry.scrape, onNotReady: deps.onNotReady });
   return app;
 }

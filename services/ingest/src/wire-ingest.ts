@@ -69,7 +69,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       await checkDependency('redis', () => redis.ping());
       await checkDependency('storage', () => store.exists('readyz-probe'));
     },
-    ...(wiring.onNotReady && { onNotReady: wiring.onNotReady }),
+    onNotReady: wiring.onNotReady,
     telemetry: createIngestTelemetry(wiring.registry, wiring.scrape),
     ...(store instanceof FsBlobStore &&
       signingSecret !== undefined && {

@@ -20,7 +20,7 @@ export interface ReviewAppDeps {
   /** Throws a NotReadyError when a dependency cannot be reached (see checkDependency). */
   readonly checkReady: () => Promise<void>;
   /** Told why /readyz answered 503 (the dependency's whole error): the answer names only the dependency. */
-  readonly onNotReady?: (error: unknown) => void;
+  readonly onNotReady?: ((error: unknown) => void) | undefined;
   readonly onResponse: (route: string, status: number) => void;
   readonly scrape: () => Promise<{ contentType: string; body: string }>;
   /** Told of every error answered 500, with the request id the answer names: the client gets a fixed line, the log the whole error. */
@@ -268,6 +268,6 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     const body = page(file);
     app.get(route, async (_request, reply) => reply.headers({ ...pageHeaders, 'content-type': type }).send(body));
   }
-  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.scrape, ...(deps.onNotReady && { onNotReady: deps.onNotReady }) });
+  registerOperationalRoutes(app, { checkReady: deps.checkReady, scrape: deps.scrape, onNotReady: deps.onNotReady });
   return app;
 }

@@ -13,7 +13,7 @@ export interface ServiceServerLimits {
   /** The largest request body in bytes (default defaultBodyLimit, 1 MiB). */
   readonly bodyLimit?: number;
   /** The server's timeouts: serverTimeouts(bodyLimit) unless given (tests give short ones). */
-  readonly timeouts?: ServerTimeouts;
+  readonly timeouts?: ServerTimeouts | undefined;
 }
 
 /**

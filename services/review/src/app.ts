@@ -125,7 +125,7 @@ function toApiError(error: unknown, requestId: string): ApiError {
 
 export function createApp(deps: ReviewAppDeps): FastifyInstance {
   const app = Fastify({
-    ...serviceServerOptions({ bodyLimit, ...(deps.serverTimeouts && { timeouts: deps.serverTimeouts }) }),
+    ...serviceServerOptions({ bodyLimit, timeouts: deps.serverTimeouts }),
     logger: false,
     // The longest id `inferenceIdSchema` allows (Fastify's default of 100 answered a valid id of
     // 101–128 characters with its own 414). A longer one is an invalid id, answered like any other.

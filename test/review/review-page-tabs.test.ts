@@ -84,11 +84,22 @@ test('a tab that leaves gives its item back; another tab showing it leases it ag
   assert.deepEqual(stack.pageErrors, []);
 });
 
+/** The seconds a tab's lease countdown shows left ("m:ss left"). */
+const secondsLeft = async (page: Page) => {
+  const text = (await page.locator('#lease').textContent()) ?? '';
+  const shown = /^(\d+):(\d\d) left$/.exec(text);
+  assert.ok(shown, `a countdown, not "${text}"`);
+  return Number(shown[1]) * 60 + Number(shown[2]);
+};
+
 test('a release that lands late (a slow network) gives nothing back: the tab left showing the item renewed its lease, and its verdict is taken', async () => {
   await stack.seed('tabs-late');
   await stack.signIn('tabs-late');
   const leaving = await stack.context.newPage();
   await stack.signIn('tabs-late', leaving);
+  // The lease renewed below then runs 5 s longer than the one the reloaded tab is handed back
+  // (its release has not landed yet, so /next answers the lease held): the renewing tab tells it.
+  await sleep(5_000);
   // The reloading tab's release reaches the service 1.5 s after it was sent, long after the
   // other tab was told the tab left (and acted on it, 500 ms later). Held at the service: a
   // keepalive fetch sent as a page unloads is not seen by Playwright's routes.
@@ -102,6 +113,8 @@ test('a release that lands late (a slow network) gives nothing back: the tab lef
   await sleep(200);
   const item = await stack.pool.get('tabs-late');
   assert.deepEqual([item?.status, item?.leasedBy], ['leased', 'alice'], 'the late release did not put the item back in the pool');
+  const [renewing, reloaded] = [await secondsLeft(stack.page), await secondsLeft(leaving)];
+  assert.ok(Math.abs(renewing - reloaded) <= 1, `both tabs count down to the renewed lease: ${renewing} s and ${reloaded} s left`);
 
   const judged = stack.page.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/v1/reviews/tabs-late');
   await stack.page.keyboard.press('1');

@@ -2,7 +2,7 @@
 // go on to the next. Plain DOM, no dependencies, nothing loaded from outside this service.
 
 import { storageKeys, inputGuardMs, tabs, releaseSettleMs, tabId, verdicts, verdictByKey, el, state, SignedOut, ApiError, h, storage, drafts, banner, fitBanner, show } from './page-kit.js';
-import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, heldAgain, select, step, cycle, setOpacity } from './page-render.js';
+import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, heldAgain, laterLeaseTold, select, step, cycle, setOpacity } from './page-render.js';
 
 // ---- the API -------------------------------------------------------------------------------
 
@@ -507,7 +507,9 @@ window.addEventListener('pageshow', (event) => {
 });
 tabs?.addEventListener('message', (event) => {
   const message = event.data;
-  if (!message || message.tab === tabId || message.type !== 'gone') return;
+  if (!message || message.tab === tabId) return;
+  if (message.type === 'lease') return laterLeaseTold(message);
+  if (message.type !== 'gone') return;
   // Another reviewer's tabs (signed in before in another tab) are none of this one's business.
   if (!state.packet || message.reviewer !== state.reviewer || message.id !== state.packet.item.inferenceId) return;
   clearTimeout(state.releaseTimer);

@@ -15,7 +15,8 @@ export const inputGuardMs = 400;
 /**
  * Told to the other tabs of this page (same origin, any reviewer: each message names its
  * reviewer): a tab that leaves gives its item back, and another tab of the same reviewer that
- * shows it still leases it again.
+ * shows it still leases it again; a tab handed a lease tells it, so that another tab of the same
+ * reviewer showing that item counts down to the lease that runs now.
  */
 export const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChannel('gradcam-review.tabs') : null;
 /**

@@ -1,7 +1,7 @@
 // Showing an item on the review page: its images, explanations, scores, details and lease, and
 // switching between its explanations. Reads and writes the page state; talks to no API.
 
-import { storageKeys, el, state, h, percent, storage, drafts, banner, show } from './page-kit.js';
+import { storageKeys, el, state, h, percent, storage, drafts, banner, show, tabs, tabId } from './page-kit.js';
 
 /**
  * The service's clock when it answered, read from the Date header. The header is truncated to the
@@ -68,6 +68,7 @@ export function render(packet, response) {
   el.reviewer.textContent = item.leasedBy ? `Reviewing as ${item.leasedBy}` : '';
   el.reviewer.hidden = !item.leasedBy;
   setVerdictButtons(false);
+  tellLease();
   show('review');
   renderExplanation();
   tickLease();
@@ -216,8 +217,27 @@ export function leaseRanOut() {
  * (the one a release names, the deadline counted down), and a lapsed lease no longer is.
  */
 export function heldAgain(item, response) {
+  adoptLease(item, leaseDeadline(item, response));
+  tellLease();
+}
+
+/**
+ * Another tab of this reviewer holds the item this one shows under a later lease (it renewed it,
+ * or leased it again after a tab gave it back): that lease is this tab's too, so its countdown
+ * does not run out, nor its verdict buttons go off, while the lease still runs. An earlier or the
+ * same lease changes nothing (leases of one reviewer on one item only move forward).
+ */
+export function laterLeaseTold(message) {
+  const item = state.packet?.item;
+  if (!item || message.reviewer !== state.reviewer || message.id !== item.inferenceId) return;
+  if (typeof message.leaseExpiresAt !== 'number' || typeof message.leftMs !== 'number') return;
+  if (typeof item.leaseExpiresAt === 'number' && message.leaseExpiresAt <= item.leaseExpiresAt) return;
+  adoptLease({ ...item, leaseExpiresAt: message.leaseExpiresAt }, performance.now() + message.leftMs);
+}
+
+function adoptLease(item, deadline) {
   state.packet.item = item;
-  state.leaseDeadline = leaseDeadline(item, response);
+  state.leaseDeadline = deadline;
   if (state.leaseLapsed) {
     state.leaseLapsed = false;
     state.failedBanner = false;
@@ -225,6 +245,17 @@ export function heldAgain(item, response) {
     setVerdictButtons(false);
   }
   tickLease();
+}
+
+/**
+ * Tells the other tabs the lease this one was handed on the item it shows. What is told is the
+ * time left, not the deadline: each tab counts on its own performance.now(), whose origin is its own.
+ */
+function tellLease() {
+  const item = state.packet?.item;
+  if (!tabs || !item || typeof item.leaseExpiresAt !== 'number' || !Number.isFinite(state.leaseDeadline)) return;
+  const leftMs = Math.max(0, state.leaseDeadline - performance.now());
+  tabs.postMessage({ type: 'lease', tab: tabId, reviewer: state.reviewer, id: item.inferenceId, leaseExpiresAt: item.leaseExpiresAt, leftMs });
 }
 
 /** When the lease on `item` runs out, in performance.now() time, counted from the server's clock (Date header), not the browser's. */

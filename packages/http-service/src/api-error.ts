@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import { LogThrottle } from './log-throttle.ts';
 
 /** An error answered to the client: a stable code, an HTTP status and one actionable sentence. */
 export class ApiError extends Error {
@@ -46,11 +47,44 @@ export function internalError(requestId: string, what = 'an unexpected error occ
   return new ApiError(500, 'INTERNAL', `${what}; the service's log has the details under request id ${requestId}`, { requestId });
 }
 
-/** What a service's log is told of an error it answered 500: the error, and the id of the request the answer names. */
-export type InternalErrorReport = (error: unknown, requestId: string) => void;
+/**
+ * The 503 for a dependency that cannot answer now (Redis, storage): `code`, and `sentence` (which
+ * names the dependency and says what to do), never the error's own words (they name hosts, ports
+ * and paths: the cause goes to the service's log under the request id, see logServerErrors).
+ */
+export function dependencyUnavailable(code: string, sentence: string, requestId: string, retryAfter = 5): ApiError {
+  return new ApiError(503, code, `${sentence} (the service's log has the cause under request id ${requestId})`, { requestId }, retryAfter);
+}
 
-/** Tells `report` of each answer that is a 5xx other than 503 (retry later): the ones an operator must look at. */
-export function reportedApiError(answer: ApiError, error: unknown, requestId: string, report: InternalErrorReport | undefined): ApiError {
-  if (answer.status >= 500 && answer.status !== 503) report?.(error, requestId);
+/** What a service's log is told of an error it answered 5xx: the error, the id of the request the answer names, and the answer. */
+export type ServerErrorReport = (error: unknown, requestId: string, answer: ApiError) => void;
+
+/** Tells `report` of each answer that is a 5xx: a 500 an operator must look at, or a 503 whose cause the client was not told. */
+export function reportedApiError(answer: ApiError, error: unknown, requestId: string, report: ServerErrorReport | undefined): ApiError {
+  if (answer.status >= 500) report?.(error, requestId, answer);
   return answer;
+}
+
+/** The two levels a service logger (pino's shape) is called at for 5xx answers. */
+export interface ServerErrorLog {
+  error(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/**
+ * Logs a service's 5xx answers: each 500 in full, as an error; a 503 (a dependency down, answered
+ * to every request through an outage) as a warning, the first of each code and then one a minute
+ * (LogThrottle), with the count of those left untold. By code, not cause: a storage error names
+ * its key, so no two records' failures read alike.
+ */
+export function logServerErrors(log: ServerErrorLog, everyMs?: number): ServerErrorReport {
+  const throttles = new Map<string, LogThrottle>();
+  return (error, requestId, answer) => {
+    if (answer.status !== 503) return log.error({ err: error, requestId }, `request failed with ${answer.status} ${answer.code}`);
+    let throttle = throttles.get(answer.code);
+    if (!throttle) throttles.set(answer.code, (throttle = new LogThrottle(everyMs)));
+    const untold = throttle.admit(answer.code);
+    if (untold === undefined) return;
+    log.warn({ err: error, requestId, ...(untold > 0 && { untold }) }, `request answered 503 ${answer.code}${untold > 0 ? ` (and ${untold} more since the last told, not logged)` : ''}`);
+  };
 }

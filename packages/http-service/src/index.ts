@@ -1,4 +1,5 @@
-export { ApiError, apiErrorBody, internalError, type InternalErrorReport, reportedApiError, sendApiError } from './api-error.ts';
+export { ApiError, apiErrorBody, dependencyUnavailable, internalError, logServerErrors, reportedApiError, sendApiError, type ServerErrorLog, type ServerErrorReport } from './api-error.ts';
+export { LogThrottle } from './log-throttle.ts';
 export { NotReadyError } from './not-ready-error.ts';
 export { type FrameworkErrorAnswers, frameworkErrorHandler, requestErrorAnswer } from './framework-errors.ts';
 export { checkDependency, isPrometheusScrape, registerOperationalRoutes, type OperationalRoutes } from './operational-routes.ts';

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { LogThrottle } from './log-throttle.ts';
 import { NotReadyError } from './not-ready-error.ts';
 
 export interface OperationalRoutes {
@@ -40,25 +41,18 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
   app.get('/healthz', async () => ({ status: 'ok' }));
   const { checkReady } = routes;
   if (checkReady) {
-    const reportEveryMs = routes.notReadyReportEveryMs ?? 60_000;
-    /** The last failure reported: what it said and when; none while ready. */
-    let reported: { told: string; at: number } | undefined;
+    const throttle = new LogThrottle(routes.notReadyReportEveryMs);
     app.get('/readyz', async (_request, reply) => {
       try {
         await checkReady();
-        reported = undefined;
+        throttle.clear();
         return { status: 'ready' };
       } catch (error) {
         const reason = error instanceof NotReadyError ? error.message : 'not ready';
         // What the log would say: the reason and the error under it (refused connections turning
         // into an authentication failure is news, though /readyz still says `redis: unavailable`).
         const underlying = error instanceof NotReadyError ? error.cause : error;
-        const told = `${reason}\n${underlying instanceof Error ? underlying.message : String(underlying)}`;
-        const now = performance.now();
-        if (reported === undefined || reported.told !== told || now - reported.at >= reportEveryMs) {
-          reported = { told, at: now };
-          routes.onNotReady?.(error);
-        }
+        if (throttle.admit(`${reason}\n${underlying instanceof Error ? underlying.message : String(underlying)}`) !== undefined) routes.onNotReady?.(error);
         return reply.code(503).send({ status: 'not-ready', reason });
       }
     });

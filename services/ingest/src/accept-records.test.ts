@@ -130,7 +130,7 @@ test('an unexpected error preparing one record fails that record alone: 500 INTE
   const deps: AcceptDeps = {
     ...t.deps,
     servedModels: async () => ({ announced: { m: 'v1', 'm/x': 'v1' }, live: new Map() }),
-    onInternalError: (error, id) => reported.push([error, id]),
+    onServerError: (error, id) => reported.push([error, id]),
   };
   try {
     const odd = { ...record('odd-1'), model: { name: 'm/x' } } as InferenceRecord;

@@ -11,7 +11,7 @@ import {
   predictionFileName,
   predictionSchemaVersion,
 } from '@gradcam/contracts';
-import { ApiError, type InternalErrorReport } from '@gradcam/http-service';
+import { ApiError, dependencyUnavailable, reportedApiError, type ServerErrorReport } from '@gradcam/http-service';
 import { forEachConcurrent } from '@gradcam/storage';
 import { toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
@@ -39,8 +39,8 @@ export interface AcceptDeps {
   /** `s3://{bucket}/…` references must name this bucket: ingest reads nothing outside its own store. */
   readonly bucket: string;
   readonly now?: () => number;
-  /** Told of every failure answered 500 INTERNAL (a bug or a deployment fault), for the logs, with the request id the answer names. */
-  readonly onInternalError?: InternalErrorReport;
+  /** Told of every failure answered 5xx (500 INTERNAL: a bug or a deployment fault; 503: a dependency down), for the logs, with the request id the answer names. */
+  readonly onServerError?: ServerErrorReport;
 }
 
 export type RecordOutcome =
@@ -148,7 +148,7 @@ type Judged = { readonly at: number } & ({ readonly item: Prepared } | { readonl
  * its error. All of it in one pass: one claim per id, and the HEADs of every copy's reference
  * taken together, each key once.
  *
- * `requestId` is the HTTP request's: a record answered 500 INTERNAL names it, and onInternalError
+ * `requestId` is the HTTP request's: a record answered 500 or 503 names it, and onServerError
  * is told it, so an operator finds the error in the log.
  */
 export async function acceptRecords(deps: AcceptDeps, records: readonly InferenceRecord[], requestId: string): Promise<RecordOutcome[]> {
@@ -191,7 +191,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   // What needs no storage, copy by copy, up to the first copy it decides (refused for now, or an
   // inline image). Preparing reads only the record (and what was fetched above): whatever it
   // throws is about this copy alone; an unexpected error is still a bug, answered 500 INTERNAL
-  // and told to onInternalError below, if the copy's answer is used.
+  // and told to onServerError below, if the copy's answer is used.
   const judged = new Map<string, Judged[]>();
   for (const id of claimed) {
     const list: Judged[] = [];
@@ -212,7 +212,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   for (const list of judged.values()) for (const j of list) if ('item' in j && j.item.referencedKey !== undefined) keys.add(j.item.referencedKey);
   const looked = await lookAtReferences(deps.store, keys);
   const refuse = (id: string, at: number, error: unknown) => {
-    const answer = toReportedApiError(error, requestId, deps.onInternalError);
+    const answer = toReportedApiError(error, requestId, deps.onServerError);
     outcomes[at] = { id, error: answer };
     return answer;
   };
@@ -269,13 +269,8 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     // The jobs are queued but the ids are not recorded: not "nothing was accepted". A retry
     // re-stores the same documents, re-adds the same job ids (BullMQ ignores them) and records.
     await releaseQuietly(deps, holder, storedIds);
-    throw new ApiError(
-      503,
-      'ACCEPT_INCOMPLETE',
-      `the records were stored and queued but their ids could not be recorded; retry with the same ids to complete them (a retry makes no second job) (${error instanceof Error ? error.message : String(error)})`,
-      undefined,
-      5,
-    );
+    const sentence = 'the records were stored and queued but their ids could not be recorded; retry with the same ids to complete them (a retry makes no second job)';
+    throw reportedApiError(dependencyUnavailable('ACCEPT_INCOMPLETE', sentence, requestId), error, requestId, deps.onServerError);
   }
   stored.forEach(({ item, capture }, i) => {
     const { id } = item.record;

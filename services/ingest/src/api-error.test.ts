@@ -30,3 +30,18 @@ test("toApiError: a 500 tells the client a fixed line and the request id, never 
     assert.deepEqual(answer.details, { requestId: 'the-request-id' });
   }
 });
+
+test("toApiError: a 503 names the dependency and the request id, never the error's words (they name hosts, ports, paths)", () => {
+  const cases: [unknown, RegExp][] = [
+    [new QueueUnavailableError('could not read the queue depth: connect ECONNREFUSED 10.0.3.7:6379'), /^Redis is unavailable; nothing was accepted, retry later/],
+    [new StorageError('STORAGE_UNAVAILABLE', "filesystem put captures/a/input.jpg timed out: /srv/gradcam/store is slow", { transient: true }), /^storage is unavailable; the record was not accepted, retry later/],
+  ];
+  for (const [error, sentence] of cases) {
+    const answer = toApiError(error, 'the-request-id');
+    assert.equal(answer.status, 503);
+    assert.match(answer.message, sentence);
+    assert.doesNotMatch(answer.message, /ECONNREFUSED|10\.0|6379|srv|captures/);
+    assert.match(answer.message, /under request id the-request-id\)$/);
+    assert.deepEqual(answer.details, { requestId: 'the-request-id' });
+  }
+});

@@ -1,14 +1,12 @@
-import { ApiError, type InternalErrorReport, internalError, reportedApiError } from '@gradcam/http-service';
+import { ApiError, dependencyUnavailable, internalError, reportedApiError, type ServerErrorReport } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 
-const reason = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause));
+export const redisUnavailable = (requestId: string) =>
+  dependencyUnavailable('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable; nothing was accepted, retry later', requestId);
 
-export const unavailable = (what: string, cause: unknown) =>
-  new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `${what} is unavailable; nothing was accepted, retry later (${reason(cause)})`, undefined, 5);
-
-export const storageUnavailable = (cause: unknown) =>
-  new ApiError(503, 'STORAGE_UNAVAILABLE', `storage is unavailable; the record was not accepted, retry later (${reason(cause)})`, undefined, 5);
+export const storageUnavailable = (requestId: string) =>
+  dependencyUnavailable('STORAGE_UNAVAILABLE', 'storage is unavailable; the record was not accepted, retry later', requestId);
 
 /**
  * States an error that is not already an ApiError. Only a dependency that cannot answer now
@@ -18,14 +16,14 @@ export const storageUnavailable = (cause: unknown) =>
  */
 export function toApiError(error: unknown, requestId: string): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof QueueUnavailableError) return unavailable('Redis', error);
-  if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return storageUnavailable(error);
+  if (error instanceof QueueUnavailableError) return redisUnavailable(requestId);
+  if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return storageUnavailable(requestId);
   // Its message names the key and, for the filesystem store, the absolute path: for the log only.
   if (isStorageError(error, 'STORAGE_ACCESS_DENIED')) return internalError(requestId, "storage refused access (a deployment problem: check the store's credentials and policy)");
   return internalError(requestId);
 }
 
-/** toApiError, telling `report` of each error it answers 500: the client gets a fixed line and the request id, the logs the whole error. */
-export function toReportedApiError(error: unknown, requestId: string, report: InternalErrorReport | undefined): ApiError {
+/** toApiError, telling `report` of each error it answers 5xx: the client gets a fixed line and the request id, the log the whole error. */
+export function toReportedApiError(error: unknown, requestId: string, report: ServerErrorReport | undefined): ApiError {
   return reportedApiError(toApiError(error, requestId), error, requestId, report);
 }

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { manifestFileName, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { QueueUnavailableError } from '@gradcam/queue';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { maxImageBytes } from './inline-image.ts';
@@ -200,6 +201,9 @@ describe('POST /v1/inferences', () => {
     const { error } = response.json<{ error: { code: string; message: string } }>();
     assert.equal(error.code, 'ACCEPT_INCOMPLETE');
     assert.doesNotMatch(error.message, /nothing was accepted/);
+    // Redis's own words go to the log, not to the client.
+    assert.doesNotMatch(error.message, /WRONGTYPE/);
+    assert.match(String(h.unavailableErrors.at(-1)), /WRONGTYPE/);
     assert.ok(response.headers['retry-after']);
     assert.ok(await h.queue.getJob('half-1'));
     const retried = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('half-1') });
@@ -586,6 +590,9 @@ describe('status, backpressure and outages', () => {
       assert.equal(response.statusCode, 503, response.body);
       assert.ok(response.headers['retry-after']);
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'DEPENDENCY_UNAVAILABLE');
+      // The error's own words (they name hosts and ports) are for the log only.
+      assert.match(response.json<{ error: { message: string } }>().error.message, /^Redis is unavailable; nothing was accepted, retry later \(the service's log has the cause under request id [0-9a-f-]{36}\)$/);
+      assert.ok(h.unavailableErrors.some((e) => e instanceof QueueUnavailableError), 'the cause goes to the log');
       const readyz = await h.app.inject({ method: 'GET', url: '/readyz' });
       // Asked without a token: the dependency, not its error (which names hosts and ports).
       assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'redis: unavailable' }]);

@@ -2,11 +2,12 @@ import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
+import { QueueUnavailableError } from '@gradcam/queue';
 import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
-import { toReportedApiError, unavailable } from './api-error.ts';
+import { toReportedApiError } from './api-error.ts';
 import { cachedFor } from './cached-for.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 import { maxImageBytes } from './inline-image.ts';
@@ -97,7 +98,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     const refused = requestErrorAnswer(error, deps.maxBodyBytes);
     if (refused) return sendApiError(reply, refused);
     // 503 only for a dependency that cannot answer now; anything else is a 500 retrying will not cure.
-    return sendApiError(reply, toReportedApiError(error, request.id, deps.accept.onInternalError));
+    return sendApiError(reply, toReportedApiError(error, request.id, deps.accept.onServerError));
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {
@@ -108,7 +109,8 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     try {
       waiting = await depth();
     } catch (error) {
-      throw unavailable('Redis', error);
+      // The queue could not be read, whatever the error: a 503 (the error handler logs the cause).
+      throw error instanceof QueueUnavailableError ? error : new QueueUnavailableError('could not read the queue depth', { cause: error });
     }
     if (waiting >= deps.maxQueueDepth) {
       throw new ApiError(429, 'QUEUE_FULL', `${waiting} jobs are waiting (limit ${deps.maxQueueDepth}); retry later`, undefined, 10);

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import type { IngestConfig } from '@gradcam/config';
+import { logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { type Logger, clusterScrape, createRegistry } from '@gradcam/telemetry';
 import { createIngestStore } from './ingest-store.ts';
@@ -35,7 +36,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     maxQueueDepth: config.maxQueueDepth,
     presignSeconds: config.presignSeconds,
     ...(config.storage.kind === 'local' && { signingSecret: config.storage.signingSecret }),
-    onInternalError: (error, requestId) => log.error({ err: error, requestId }, 'request failed with 500 INTERNAL'),
+    onServerError: logServerErrors(log),
     onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
   });
   // A cluster worker's listen() is shared through the primary, which owns the socket.

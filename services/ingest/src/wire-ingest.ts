@@ -1,6 +1,6 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
-import { type InternalErrorReport, checkDependency } from '@gradcam/http-service';
+import { type ServerErrorReport, checkDependency } from '@gradcam/http-service';
 import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth } from '@gradcam/queue';
 import { type BlobStore, FsBlobStore, verifyBlobSignature } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
@@ -32,8 +32,8 @@ export interface IngestWiring {
   /** How long an accepted id is remembered (idempotency and status). */
   readonly indexTtlSeconds?: number;
   readonly servedModelsCacheMs?: number;
-  /** Told of every failure answered 500 INTERNAL, with the request id the answer names: the client sees a fixed line, the logs get the whole error. */
-  readonly onInternalError?: InternalErrorReport;
+  /** Told of every failure answered 5xx, with the request id the answer names: the client sees a fixed line, the logs get the whole error. */
+  readonly onServerError?: ServerErrorReport;
   /** Told why /readyz answered 503 (the dependency's whole error): the answer names only the dependency. */
   readonly onNotReady?: (error: unknown) => void;
 }
@@ -52,7 +52,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       policy: wiring.policy,
       storagePrefix: wiring.storagePrefix,
       bucket: wiring.bucket,
-      ...(wiring.onInternalError && { onInternalError: wiring.onInternalError }),
+      ...(wiring.onServerError && { onServerError: wiring.onServerError }),
     },
     status: {
       index,

@@ -53,7 +53,8 @@ export async function appTestKit(name: string) {
       checkReady: async () => {},
       onResponse: () => {},
       scrape: async () => ({ contentType: 'text/plain', body: '' }),
-      onInternalError: (error, requestId) => {
+      onServerError: (error, requestId, answer) => {
+        if (answer.status !== 500) return;
         internalErrors.push(error);
         internalErrorIds.push(requestId);
       },

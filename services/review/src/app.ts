@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, type InternalErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
+import { ApiError, dependencyUnavailable, type ServerErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -23,8 +23,8 @@ export interface ReviewAppDeps {
   readonly onNotReady?: ((error: unknown) => void) | undefined;
   readonly onResponse: (route: string, status: number) => void;
   readonly scrape: () => Promise<{ contentType: string; body: string }>;
-  /** Told of every error answered 500, with the request id the answer names: the client gets a fixed line, the log the whole error. */
-  readonly onInternalError?: InternalErrorReport;
+  /** Told of every error answered 5xx (500, or 503 for a dependency down), with the request id the answer names: the client gets a fixed line, the log the whole error. */
+  readonly onServerError?: ServerErrorReport;
   /** The server's timeouts: serverTimeouts() of the body limit unless given (tests give short ones). */
   readonly serverTimeouts?: ServerTimeouts;
 }
@@ -116,9 +116,9 @@ function toApiError(error: unknown, requestId: string): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof ReviewPoolError) return new ApiError(reviewErrorStatus[error.code], error.code, error.message);
   if (error instanceof ReviewDeskError) return new ApiError(deskErrorStatus[error.code], error.code, error.message);
-  if (error instanceof QueueUnavailableError) return new ApiError(503, 'DEPENDENCY_UNAVAILABLE', `Redis is unavailable; retry later (${error.message})`, undefined, 5);
-  // The store's own message names keys and, for the filesystem store, absolute paths: not for clients.
-  if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return new ApiError(503, 'DEPENDENCY_UNAVAILABLE', 'storage is unavailable; retry later', undefined, 5);
+  // The errors' own messages name hosts, keys and, for the filesystem store, absolute paths: for the log only.
+  if (error instanceof QueueUnavailableError) return dependencyUnavailable('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable; retry later', requestId);
+  if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return dependencyUnavailable('DEPENDENCY_UNAVAILABLE', 'storage is unavailable; retry later', requestId);
   if (isStorageError(error)) return internalError(requestId, `storage refused the request (${error.code}): a deployment problem`);
   return internalError(requestId);
 }
@@ -159,7 +159,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     }
     const refused = requestErrorAnswer(error, bodyLimit);
     if (refused) return sendApiError(reply, refused);
-    return sendApiError(reply, reportedApiError(toApiError(error, request.id), error, request.id, deps.onInternalError));
+    return sendApiError(reply, reportedApiError(toApiError(error, request.id), error, request.id, deps.onServerError));
   });
 
   app.get('/v1/reviews/next', signedIn, async (request, reply) => {

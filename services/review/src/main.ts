@@ -1,5 +1,5 @@
 import { loadConfigOrExit, readReviewConfig } from '@gradcam/config';
-import { checkDependency } from '@gradcam/http-service';
+import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createBlobStore } from '@gradcam/storage';
@@ -41,7 +41,7 @@ const app = createApp({
   onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
   onResponse: (route, status) => metrics.httpRequests.inc({ route, status: String(status) }),
   scrape: () => metricsResponse(registry),
-  onInternalError: (error, requestId) => log.error({ err: error, requestId }, 'request failed with a 500'),
+  onServerError: logServerErrors(log),
 });
 await app.listen({ port: config.port, host: config.host });
 log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer token${config.reviewers.size === 1 ? '' : 's'}, leases of ${config.leaseSeconds} s)`);

@@ -22,6 +22,8 @@ export interface IngestHarness {
   readonly internalErrors: unknown[];
   /** The request id each of internalErrors was reported under, in the same order. */
   readonly internalErrorIds: string[];
+  /** The errors behind 503 answers (a dependency down), whose words the client was not told. */
+  readonly unavailableErrors: unknown[];
   /** What made /readyz answer 503 (main.ts logs these). */
   readonly notReady: unknown[];
   close(): Promise<void>;
@@ -47,6 +49,7 @@ export async function createIngestHarness(options: {
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
   const internalErrors: unknown[] = [];
   const internalErrorIds: string[] = [];
+  const unavailableErrors: unknown[] = [];
   const notReady: unknown[] = [];
   const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
   const app = await createIngestApp({
@@ -64,7 +67,8 @@ export async function createIngestHarness(options: {
     presignSeconds: 60,
     signingSecret: 'test-signing-secret-123',
     servedModelsCacheMs: 0,
-    onInternalError: (error, requestId) => {
+    onServerError: (error, requestId, answer) => {
+      if (answer.status === 503) return void unavailableErrors.push(error);
       internalErrors.push(error);
       internalErrorIds.push(requestId);
     },
@@ -74,6 +78,7 @@ export async function createIngestHarness(options: {
     app,
     internalErrors,
     internalErrorIds,
+    unavailableErrors,
     notReady,
     store,
     queue,

@@ -124,6 +124,26 @@ test('a release that lands late (a slow network) gives nothing back: the tab lef
   assert.deepEqual(stack.pageErrors, []);
 });
 
+test('one tab reloading, its release landing late: the reloaded page holds the item anew, and its verdict is taken', async () => {
+  await stack.seed('tabs-alone');
+  await stack.signIn('tabs-alone');
+  // Nothing else shows the item: the reloaded page's own /next renews the lease its release names.
+  const late = stack.hold('POST', '/v1/reviews/tabs-alone/release', 1_500);
+  await stack.page.reload();
+  await stack.shows('tabs-alone');
+  await sleep(2_000);
+  late.stop();
+  assert.equal(late.count(), 1, 'the reload sent its release');
+  await late.landed();
+  const item = await stack.pool.get('tabs-alone');
+  assert.deepEqual([item?.status, item?.leasedBy], ['leased', 'alice'], 'the late release did not put the item back in the pool');
+  const judged = stack.page.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname === '/v1/reviews/tabs-alone');
+  await stack.page.keyboard.press('1');
+  assert.equal((await judged).status(), 200);
+  await stack.page.goto('about:blank');
+  assert.deepEqual(stack.pageErrors, []);
+});
+
 test('two tabs that show the item and leave at once release it (neither waits for the other)', async () => {
   await stack.seed('tabs-both');
   const one = await stack.context.newPage();

@@ -100,14 +100,21 @@ end
  */
 export const leaseTo = `
 local function leaseTo(prefix, id, state, reviewer, now, leaseMs)
+  -- A lease held on is renewed to a later time than it had, never the same or an earlier one:
+  -- its leaseExpiresAt names it (a release bound to the one before is refused), and 'now' is the
+  -- clock of whichever service instance asks, which may be behind the one that leased it.
+  local expires = now + leaseMs
+  if state.status == 'leased' and state.leasedBy == reviewer and state.leaseExpiresAt and state.leaseExpiresAt >= expires then
+    expires = state.leaseExpiresAt + 1
+  end
   state.status = 'leased'
   state.leasedBy = reviewer
-  state.leaseExpiresAt = now + leaseMs
+  state.leaseExpiresAt = expires
   local encoded = saveState(prefix, id, state)
   local held = prefix .. ':review:leased-by:' .. reviewer
-  redis.call('ZADD', prefix .. ':review:leases', now + leaseMs, id)
-  redis.call('ZADD', held, now + leaseMs, id)
-  redis.call('PEXPIRE', held, leaseMs)
+  redis.call('ZADD', prefix .. ':review:leases', expires, id)
+  redis.call('ZADD', held, expires, id)
+  redis.call('PEXPIRE', held, expires - now)
   return encoded
 end
 `;

@@ -62,7 +62,9 @@ reclaimExpired(prefix, now, closingStaleMs)
 -- twice (a reload, a retried request, another tab with another filter) does not lease a second
 -- item, so nobody can hoard the pool; a new filter applies from the next item. Not an item whose
 -- verdict is being kept (the reviewer is done with it), but one whose marker went stale (its
--- request died): that one is still theirs to judge.
+-- request died): that one is still theirs to judge. It is renewed as it is answered: a page
+-- reloading sends a release bound to the lease it held as it goes, which may land after the
+-- reloaded page asked again; renewed, that release names a lease that no longer is.
 local held = prefix .. ':review:leased-by:' .. reviewer
 redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
 for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
@@ -70,7 +72,7 @@ for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
   if not (item and state.status == 'leased' and state.leasedBy == reviewer) then
     redis.call('ZREM', held, heldId)
   elseif state.leaseExpiresAt > now and not closingLive(state, now, closingStaleMs) then
-    return { redis.call('GET', prefix .. ':review:item:' .. heldId), cjson.encode(state) }
+    return { redis.call('GET', prefix .. ':review:item:' .. heldId), leaseTo(prefix, heldId, state, reviewer, now, leaseMs) }
   end
 end
 local source = pool
@@ -149,9 +151,9 @@ return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix
  * (leaseTo: its state, the leases index and the reviewer's own set, as a new lease). Only while
  * the lease is theirs and live (an expired one may be in the pool already, or someone else's), and
  * not while their verdict on it is being kept (the lease's time no longer counts then). A new
- * `leaseExpiresAt` names the lease from now on: a release bound to the one before is refused.
- * The same command run again (a resend after a lost reply) renews to the same time, as `now` is
- * its argument: it needs no token of its own.
+ * `leaseExpiresAt`, always later than the one before (leaseTo), names the lease from now on: a
+ * release bound to the one before is refused. The same command run again (a resend after a lost
+ * reply) renews it once more, 1 ms later: the answer the caller gets names the lease that runs.
  * ARGV: prefix, id, reviewer, now (ms), lease ms, closing timeout (ms)
  * Returns { fixed JSON, state JSON }, or an error reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS.
  */

@@ -69,9 +69,8 @@ test('the renewed lease runs out at its new time: the leases index and the revie
   await pool.renew('e', 'alice', 1_000, 10_800);
   assert.equal(Number(await redis.zscore(keys.reviewLeases, 'e')), 11_800);
   assert.equal(Number(await redis.zscore(keys.reviewLeasedBy('alice'), 'e')), 11_800);
-  // Past the first lease's end, before the renewed one's: still alice's, answered as her live lease.
+  // Past the first lease's end, before the renewed one's: still alice's.
   assert.equal(await pool.lease('bob', 1_000, { now: 11_500 }), undefined);
-  assert.equal((await pool.lease('alice', 1_000, { now: 11_500 }))?.leaseExpiresAt, 11_800);
   assert.deepEqual(await pool.backlog(11_500), { pending: 0, leased: 1, oldestPendingAt: undefined });
   // Past the renewed lease's end: back in the pool, for anyone.
   assert.equal((await pool.get('e', 11_800))?.status, 'pending');
@@ -79,13 +78,37 @@ test('the renewed lease runs out at its new time: the leases index and the revie
   assert.equal((JSON.parse((await redis.get(keys.reviewState('e'))) ?? '{}') as { leasedBy?: string }).leasedBy, 'bob');
 });
 
-test('renew run twice (a resend after a lost reply): renewed both times, to the same time', async () => {
+test('renew run twice (a resend after a lost reply): renewed both times, the answer naming the lease that runs', async () => {
   const { pool: plain, prefix } = setUp();
   const { client, resendNext } = resendingClient(redis);
   const pool = new ReviewPool(client, prefix);
   await plain.add(item('t', 0.5));
   await pool.lease('alice', 60_000, { now: 10_000 });
   resendNext();
-  assert.equal((await pool.renew('t', 'alice', 60_000, 10_500)).leaseExpiresAt, 70_500);
-  assert.equal(Number(await redis.zscore(redisKeys(prefix).reviewLeases, 't')), 70_500);
+  // The second run finds the lease the first gave (70_500) and renews it 1 ms on.
+  assert.equal((await pool.renew('t', 'alice', 60_000, 10_500)).leaseExpiresAt, 70_501);
+  assert.equal(Number(await redis.zscore(redisKeys(prefix).reviewLeases, 't')), 70_501);
+});
+
+test('a page that reloads asks for its held item again and it is renewed: the release it sent as it went, landing late, gives nothing back', async () => {
+  const { pool } = setUp();
+  await pool.add(item('h', 0.5));
+  assert.equal((await pool.lease('alice', 60_000, { now: 10_000 }))?.leaseExpiresAt, 70_000);
+  const again = await pool.lease('alice', 60_000, { now: 12_000 });
+  assert.deepEqual([again?.inferenceId, again?.leaseExpiresAt], ['h', 72_000]);
+  await assert.rejects(pool.release('h', 'alice', 12_500, { lease: 70_000 }), { code: 'REVIEW_NOT_LEASED' });
+  const still = await pool.get('h', 12_500);
+  assert.deepEqual([still?.status, still?.leasedBy, still?.leaseExpiresAt], ['leased', 'alice', 72_000]);
+});
+
+test('a renew never moves a lease back nor names it as before, whatever the clock of the instance asking', async () => {
+  const { prefix, pool } = setUp();
+  await pool.add(item('c', 0.5));
+  await pool.lease('alice', 60_000, { now: 10_000 });
+  // An instance whose clock is 600 ms behind renews 500 ms later, then one at the first clock.
+  assert.equal((await pool.renew('c', 'alice', 60_000, 9_900)).leaseExpiresAt, 70_001);
+  assert.equal((await pool.renew('c', 'alice', 60_000, 10_000)).leaseExpiresAt, 70_002);
+  assert.equal(Number(await redis.zscore(redisKeys(prefix).reviewLeasedBy('alice'), 'c')), 70_002);
+  await assert.rejects(pool.release('c', 'alice', 10_100, { lease: 70_000 }), { code: 'REVIEW_NOT_LEASED' });
+  assert.equal((await pool.get('c', 10_100))?.leaseExpiresAt, 70_002);
 });

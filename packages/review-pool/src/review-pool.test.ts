@@ -254,9 +254,9 @@ test('one live lease per reviewer whatever the model filter: asking for m1, m2 t
   for (const [id, model] of [['a1', 'm1'], ['b1', 'm2'], ['c1', 'm3']] as const) await p.add(item(id, 0.5, model));
   const first = await p.lease('alice', 60_000, { model: 'm1', now: 1_000 });
   assert.equal(first?.inferenceId, 'a1');
-  for (const model of ['m2', 'm3', undefined]) {
-    const again = await p.lease('alice', 60_000, { ...(model !== undefined && { model }), now: 1_100 });
-    assert.deepEqual([again?.inferenceId, again?.model, again?.leaseExpiresAt], ['a1', 'm1', 61_000], `model ${model ?? '(any)'}: the item she holds, its lease unchanged`);
+  for (const [at, model] of [[1_100, 'm2'], [1_150, 'm3'], [1_200, undefined]] as const) {
+    const again = await p.lease('alice', 60_000, { ...(model !== undefined && { model }), now: at });
+    assert.deepEqual([again?.inferenceId, again?.model, again?.leaseExpiresAt], ['a1', 'm1', at + 60_000], `model ${model ?? '(any)'}: the item she holds, its lease renewed`);
   }
   assert.deepEqual(await p.backlog(1_200), { pending: 2, leased: 1, oldestPendingAt: 1_000 });
   assert.deepEqual((await p.list({ status: 'leased' }, { limit: 10, now: 1_200 })).items.map((i) => [i.inferenceId, i.leasedBy]), [['a1', 'alice']]);

@@ -325,8 +325,9 @@ function pick(verdict) {
  * Another tab of this reviewer left while showing the item this one shows, and gave it back as it
  * went (a release bound to the lease it was handed): renew the lease, which that release, landing
  * late, then cannot take back. When it is no longer this reviewer's live lease (409: the release
- * landed first, or a verdict on it is being kept), lease it again (GET /next hands a reviewer back
- * the item they hold, and the next of its model otherwise, most likely this one). The same item
+ * landed first, or a verdict on it is being kept), or the renewal failed, lease it again (GET /next
+ * hands a reviewer back the item they hold, renewed, and the next of its model otherwise, most
+ * likely this one). The same item
  * stays as it is shown, with its new lease; another (taken by another reviewer meanwhile, or leased
  * by that tab reloaded) is shown instead.
  */
@@ -341,9 +342,11 @@ async function leaseAgain(id) {
   const model = state.packet.item.model;
   state.loading = true;
   try {
+    // Refused (409), or failed on its way (its answer lost: it may have renewed all the same):
+    // /next then answers the lease as it stands, renewed again, or the next item.
     const renewed = await api('POST', `/v1/reviews/${encodeURIComponent(id)}/renew`).catch((error) => {
-      if (error instanceof ApiError && error.status === 409) return null;
-      throw error;
+      if (error instanceof SignedOut) throw error;
+      return null;
     });
     if (token !== state.token || state.packet?.item.inferenceId !== id) return;
     if (renewed?.data) return heldAgain(renewed.data.item, renewed.response);

@@ -34,7 +34,14 @@ test('renew gives the holder a new lease; a release bound to the lease before is
   const held = await pool.get(id);
   assert.deepEqual([held?.status, held?.leasedBy, held?.leaseExpiresAt], ['leased', 'alice', second.leaseExpiresAt], 'still alice’s, as renewed');
 
-  assert.deepEqual(answer(await app.inject({ method: 'POST', url: `/v1/reviews/${id}/release`, headers: alice, payload: { leaseExpiresAt: 'soon' } })), [400, 'REQUEST_INVALID']);
+  // A body that does not name the lease as asked is refused, never taken as an unbound release:
+  // a wrong type, a misspelt key, JSON null.
+  const json = { ...alice, 'content-type': 'application/json' };
+  for (const payload of [JSON.stringify({ leaseExpiresAt: 'soon' }), JSON.stringify({ leaseExpiresAT: second.leaseExpiresAt }), 'null']) {
+    const refused = await app.inject({ method: 'POST', url: `/v1/reviews/${id}/release`, headers: json, payload });
+    assert.deepEqual(answer(refused), [400, 'REQUEST_INVALID'], `${payload}: ${refused.body}`);
+  }
+  assert.equal((await pool.get(id))?.status, 'leased', 'nothing was released');
   const released = await app.inject({ method: 'POST', url: `/v1/reviews/${id}/release`, headers: alice, payload: { leaseExpiresAt: second.leaseExpiresAt } });
   assert.equal(released.statusCode, 200, released.body);
   assert.equal(itemOf(released).status, 'pending');

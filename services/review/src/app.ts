@@ -30,9 +30,10 @@ export interface ReviewAppDeps {
 }
 
 const bodyLimit = 64 * 1024;
-const verdictBodySchema = z.object({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
-/** A release may name the lease it gives back (the item's `leaseExpiresAt`, epoch ms); without it, whatever lease the caller holds. */
-const releaseBodySchema = z.object({ leaseExpiresAt: z.number().int().nonnegative().optional() });
+// Strict: a misspelt key would otherwise be dropped unseen (a comment lost, a release unbound).
+const verdictBodySchema = z.strictObject({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
+/** A release may name the lease it gives back (the item's `leaseExpiresAt`, epoch ms); without it (no body, or `{}`), whatever lease the caller holds. */
+const releaseBodySchema = z.strictObject({ leaseExpiresAt: z.number().int().nonnegative().optional() });
 const dayMs = 24 * 3600 * 1000;
 /**
  * `from`/`to` (both inclusive, on sampledAt): epoch ms, an ISO date-time with `Z` or an offset
@@ -199,7 +200,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   app.post('/v1/reviews/:id/release', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
-    const { leaseExpiresAt } = releaseBodySchema.parse(request.body ?? {});
+    const { leaseExpiresAt } = releaseBodySchema.parse(request.body === undefined ? {} : request.body);
     return { item: await deps.pool.release(id, name, Date.now(), leaseExpiresAt === undefined ? {} : { lease: leaseExpiresAt }) };
   });
 

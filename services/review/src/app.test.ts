@@ -265,6 +265,16 @@ test('empty from/to mean "not given"; an oversized body is 413 BODY_TOO_LARGE as
   assert.deepEqual([big.statusCode, errorCode(big.body)], [413, 'BODY_TOO_LARGE']);
 });
 
+test('a verdict body with a key it does not know (a misspelt comment) is 400 naming it, not a verdict without its comment', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('strict-1'));
+  await pool.lease('alice', 60_000);
+  const response = await app.inject({ method: 'POST', url: '/v1/reviews/strict-1', headers: alice, payload: { verdict: 'supports', coment: 'the heatmap sits on the watermark' } });
+  assert.deepEqual([response.statusCode, errorCode(response.body)], [400, 'REQUEST_INVALID'], response.body);
+  assert.match(response.body, /coment/);
+  assert.equal((await pool.get('strict-1'))?.status, 'leased', 'no verdict was kept');
+});
+
 test('exports refuse cursor and limit (they page format=json only); unknown routes answer in the API error shape', async () => {
   const { app } = setup();
   for (const url of ['/v1/reviews?format=csv&limit=10', '/v1/reviews?format=jsonl&cursor=abc']) {

@@ -1,5 +1,6 @@
 export { ApiError, apiErrorBody, dependencyUnavailable, internalError, logServerErrors, reportedApiError, sendApiError, type ServerErrorLog, type ServerErrorReport } from './api-error.ts';
 export { LogThrottle } from './log-throttle.ts';
+export { jsonStructureCount, maxJsonStructure, registerBoundedJsonParser } from './bounded-json-parser.ts';
 export { NotReadyError } from './not-ready-error.ts';
 export { type FrameworkErrorAnswers, frameworkErrorHandler, requestErrorAnswer } from './framework-errors.ts';
 export { checkDependency, isPrometheusScrape, registerOperationalRoutes, type OperationalRoutes } from './operational-routes.ts';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
+import { registerBoundedJsonParser } from './bounded-json-parser.ts';
 import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
 
 /** Node's default headersTimeout: the headers of a request must arrive within a minute. */
@@ -59,8 +60,12 @@ const shuttingDownRetryAfter = 1;
  * next request opens a new connection (to another process), and a request that still reaches
  * this one on a kept-alive connection is 503 `SHUTTING_DOWN` with `Retry-After`, in the error
  * shape. The latter needs `serviceServerOptions`.
+ *
+ * A JSON body is parsed only when its structure is bounded (registerBoundedJsonParser): parsing
+ * holds the event loop.
  */
 export function registerServiceDefaults(app: FastifyInstance): void {
+  registerBoundedJsonParser(app);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;

@@ -124,8 +124,8 @@ describe('POST /v1/inferences', () => {
     assert.match(metrics, new RegExp(`^gradcam_ingest_records_total\\{outcome="rejected"\\} ${cases.length}$`, 'm'), 'schema failures are rejected records too');
   });
 
-  test('metadata of 200,000 keys is refused whole, in one issue: a small 400, not one entry per key', async () => {
-    const keys = Array.from({ length: 200_000 }, (_, i) => `"k${i}":null`).join(',');
+  test('metadata of 150,000 keys (within the bound on a JSON body) is refused whole, in one issue: a small 400, not one entry per key', async () => {
+    const keys = Array.from({ length: 150_000 }, (_, i) => `"k${i}":null`).join(',');
     const payload = JSON.stringify(record('flood-1')).replace(/}$/, `,"metadata":{${keys}}}`);
     const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: { ...auth, 'content-type': 'application/json' }, payload });
     assert.equal(response.statusCode, 400);
@@ -210,6 +210,17 @@ describe('POST /v1/inferences', () => {
     assert.ok([200, 202].includes(retried.statusCode), retried.body);
     assert.equal((await h.app.inject({ method: 'GET', url: '/v1/inferences/half-1', headers: auth })).json<{ status: string }>().status, 'queued');
     assert.equal((await h.queue.getJobs(['waiting'])).filter((j) => j.id === 'half-1').length, 1);
+  });
+
+  test('a JSON body dense with keys is 400 BODY_TOO_COMPLEX before it is parsed (parsing it would hold every request of the process)', async () => {
+    const metadata = `{${Array.from({ length: 250_000 }, (_, i) => `"k${i}":0`).join(',')}}`;
+    const payload = `{"id":"dense-1","model":{"name":"nsfw-mobilenet-v2"},"image":{"base64":"${photo.toString('base64')}"},"metadata":${metadata}}`;
+    for (const url of ['/v1/inferences', '/v1/inferences:batch']) {
+      const response = await h.app.inject({ method: 'POST', url, headers: { ...auth, 'content-type': 'application/json' }, payload: url.endsWith('batch') ? `{"records":[${payload}]}` : payload });
+      assert.equal(response.statusCode, 400, response.body);
+      assert.equal(response.json<{ error: { code: string } }>().error.code, 'BODY_TOO_COMPLEX');
+    }
+    assert.equal(await h.queue.getJob('dense-1'), undefined);
   });
 
   test('multipart limits: extra files or fields are MULTIPART_INVALID; the whole request is held to GRADCAM_MAX_BODY_BYTES (8 MiB here)', async () => {

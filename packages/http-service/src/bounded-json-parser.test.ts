@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Fastify from 'fastify';
+import { ApiError, jsonStructureCount, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceServerOptions } from './index.ts';
+
+type ErrorBody = { error: { code: string; message: string } };
+
+function buildApp(bodyLimit = 16 * 1024 * 1024) {
+  const app = Fastify({ ...serviceServerOptions({ bodyLimit }), logger: false });
+  registerServiceDefaults(app);
+  app.setErrorHandler(async (error, _request, reply) => sendApiError(reply, error instanceof ApiError ? error : (requestErrorAnswer(error, bodyLimit) ?? new ApiError(500, 'INTERNAL', 'internal'))));
+  app.post('/echo', async (request) => ({ keys: Object.keys(request.body as object).length }));
+  return app;
+}
+
+/** `{"k0":0,"k1":0,…}` with `keys` keys. */
+const keyDense = (keys: number) => `{${Array.from({ length: keys }, (_, i) => `"k${i}":0`).join(',')}}`;
+
+test('jsonStructureCount: the colons, braces and brackets, strings included, counting no further than the limit allows', () => {
+  assert.equal(jsonStructureCount('{"a":[1,2],"b":{"c":"d:e"}}', 100), 7);
+  assert.equal(jsonStructureCount('"aGVsbG8gd29ybGQ="', 100), 0);
+  assert.equal(jsonStructureCount(keyDense(1_000), 10), 11, 'stops past the limit');
+});
+
+test('a JSON body within the bound is parsed as before: a __proto__ key, malformed JSON and an empty body are still 400', async () => {
+  const app = buildApp();
+  const post = (payload: string, contentType = 'application/json') => app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': contentType }, payload });
+  const fine = await post(keyDense(1_000), 'application/json; charset=utf-8');
+  assert.deepEqual([fine.statusCode, fine.json()], [200, { keys: 1_000 }]);
+  for (const bad of ['{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}', '{"a":', '']) {
+    const response = await post(bad);
+    assert.deepEqual([response.statusCode, response.json<ErrorBody>().error.code], [400, 'REQUEST_INVALID'], bad);
+  }
+  await app.close();
+});
+
+test('a JSON body holding more keys, objects and arrays than the bound is 400 BODY_TOO_COMPLEX, refused before it is parsed', async () => {
+  const app = buildApp();
+  for (const [what, payload] of [
+    ['keys', keyDense(300_000)],
+    ['nested arrays', `[${Array.from({ length: 300_000 }, () => '[]').join(',')}]`],
+  ] as const) {
+    const response = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json; charset=utf-8' }, payload });
+    assert.equal(response.statusCode, 400, what);
+    const { error } = response.json<ErrorBody>();
+    assert.equal(error.code, 'BODY_TOO_COMPLEX', what);
+    assert.match(error.message, /more than 200000 keys, objects and arrays/);
+  }
+  await app.close();
+});

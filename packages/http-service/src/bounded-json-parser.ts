@@ -36,6 +36,7 @@ export function registerBoundedJsonParser(app: FastifyInstance, limit = maxJsonS
       done(new ApiError(400, 'BODY_TOO_COMPLEX', `the JSON body holds more than ${limit} keys, objects and arrays (counted as the ':', '{' and '[' in it); send fewer records per request`), undefined);
       return;
     }
-    parse(request, text, done);
+    // Typed as maybe a promise; Fastify's parser answers through done and returns nothing.
+    void parse(request, text, done);
   });
 }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiError, dependencyUnavailable, internalError, logServerErrors, reportedApiError } from './index.ts';
+import { ApiError, dependencyUnavailable, internalError, reportedApiError } from './index.ts';
 
 test("internalError: a fixed line naming the request id, never the error's words (they may name files, keys or hosts)", () => {
   const answer = internalError('7d0c4f4e-1b8e-4f43-9d1b-1f2a3b4c5d6e');
@@ -11,7 +10,7 @@ test("internalError: a fixed line naming the request id, never the error's words
   assert.equal(internalError('r-1', 'storage refused the request (STORAGE_BUCKET_NOT_FOUND)').message, "storage refused the request (STORAGE_BUCKET_NOT_FOUND); the service's log has the details under request id r-1");
 });
 
-test('reportedApiError: the log is told of a 5xx with the request id its answer names; a 4xx is not reported', () => {
+test('reportedApiError: the log is told of a 500, and of a 503 whose cause was withheld, with the request id its answer names; a 4xx is not', () => {
   const secret = new Error("EACCES: permission denied, open '/srv/gradcam/keys/s3-credentials.json'");
   const reported: [unknown, string, number][] = [];
   const report = (error: unknown, requestId: string, answer: ApiError) => void reported.push([error, requestId, answer.status]);
@@ -19,35 +18,11 @@ test('reportedApiError: the log is told of a 5xx with the request id its answer 
   assert.doesNotMatch(JSON.stringify({ message: answer.message, details: answer.details }), /EACCES|srv|credentials/);
   const down = new Error('connect ECONNREFUSED 10.0.3.7:6379');
   const unavailable = reportedApiError(dependencyUnavailable('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable; retry later', 'r-10'), down, 'r-10', report);
-  assert.equal(unavailable.message, "Redis is unavailable; retry later (the service's log has the cause under request id r-10)");
+  assert.equal(unavailable.message, 'Redis is unavailable; retry later (request id r-10)');
   assert.deepEqual([unavailable.status, unavailable.retryAfter, unavailable.details], [503, 5, { requestId: 'r-10' }]);
   reportedApiError(new ApiError(404, 'NOT_FOUND', 'no such item'), secret, 'r-11', report);
+  // A 503 that tells the client all there is (no cause withheld) is not the log's business.
+  reportedApiError(new ApiError(503, 'MODEL_VERSION_NOT_SERVED', 'no live worker serves m 9.9.9; retry later', undefined, 5), secret, 'r-13', report);
   reportedApiError(internalError('r-12'), secret, 'r-12', undefined);
   assert.deepEqual(reported, [[secret, 'r-9', 500], [down, 'r-10', 503]]);
-});
-
-test('logServerErrors: every 500 in full; a 503 the first of its code, then one a minute with the count left untold', async () => {
-  const lines: [string, Record<string, unknown>, string][] = [];
-  const log = { error: (fields: object, message: string) => void lines.push(['error', { ...fields }, message]), warn: (fields: object, message: string) => void lines.push(['warn', { ...fields }, message]) };
-  const everyMs = 200;
-  const report = logServerErrors(log, everyMs);
-  const down = new Error('connect ECONNREFUSED 10.0.3.7:6379');
-  const redisDown = (id: string) => report(down, id, dependencyUnavailable('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable', id));
-  const bug = new TypeError('x is not a function');
-  for (const id of ['a', 'b', 'c']) redisDown(id);
-  report(bug, 'd', internalError('d'));
-  report(bug, 'e', internalError('e'));
-  // Another code is another run: told at once.
-  report(new Error('socket hang up'), 'f', dependencyUnavailable('STORAGE_UNAVAILABLE', 'storage is unavailable', 'f'));
-  await sleep(everyMs + 50);
-  redisDown('g');
-  redisDown('h');
-  assert.deepEqual(lines.map(([level, fields, message]) => [level, fields.requestId, fields.untold, message]), [
-    ['warn', 'a', undefined, 'request answered 503 DEPENDENCY_UNAVAILABLE'],
-    ['error', 'd', undefined, 'request failed with 500 INTERNAL'],
-    ['error', 'e', undefined, 'request failed with 500 INTERNAL'],
-    ['warn', 'f', undefined, 'request answered 503 STORAGE_UNAVAILABLE'],
-    ['warn', 'g', 2, 'request answered 503 DEPENDENCY_UNAVAILABLE (and 2 more since the last told, not logged)'],
-  ]);
-  assert.equal(lines[0]?.[1].err, down, 'the cause the client was not told');
 });

@@ -1,5 +1,4 @@
 import type { FastifyReply } from 'fastify';
-import { LogThrottle } from './log-throttle.ts';
 
 /** An error answered to the client: a stable code, an HTTP status and one actionable sentence. */
 export class ApiError extends Error {
@@ -50,41 +49,22 @@ export function internalError(requestId: string, what = 'an unexpected error occ
 /**
  * The 503 for a dependency that cannot answer now (Redis, storage): `code`, and `sentence` (which
  * names the dependency and says what to do), never the error's own words (they name hosts, ports
- * and paths: the cause goes to the service's log under the request id, see logServerErrors).
+ * and paths: the cause goes to the service's log, see logServerErrors), and the request id.
  */
 export function dependencyUnavailable(code: string, sentence: string, requestId: string, retryAfter = 5): ApiError {
-  return new ApiError(503, code, `${sentence} (the service's log has the cause under request id ${requestId})`, { requestId }, retryAfter);
+  return new ApiError(503, code, `${sentence} (request id ${requestId})`, { requestId }, retryAfter);
 }
 
 /** What a service's log is told of an error it answered 5xx: the error, the id of the request the answer names, and the answer. */
 export type ServerErrorReport = (error: unknown, requestId: string, answer: ApiError) => void;
 
-/** Tells `report` of each answer that is a 5xx: a 500 an operator must look at, or a 503 whose cause the client was not told. */
-export function reportedApiError(answer: ApiError, error: unknown, requestId: string, report: ServerErrorReport | undefined): ApiError {
-  if (answer.status >= 500) report?.(error, requestId, answer);
-  return answer;
-}
-
-/** The two levels a service logger (pino's shape) is called at for 5xx answers. */
-export interface ServerErrorLog {
-  error(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-}
-
 /**
- * Logs a service's 5xx answers: each 500 in full, as an error; a 503 (a dependency down, answered
- * to every request through an outage) as a warning, the first of each code and then one a minute
- * (LogThrottle), with the count of those left untold. By code, not cause: a storage error names
- * its key, so no two records' failures read alike.
+ * Tells `report` of each answer that is a 5xx an operator must look at: a 500, or a 503 whose
+ * cause the client was not told (dependencyUnavailable). A 503 that says all there is to say
+ * (ingest's MODEL_VERSION_NOT_SERVED: a client asking for a version no worker serves) is not.
  */
-export function logServerErrors(log: ServerErrorLog, everyMs?: number): ServerErrorReport {
-  const throttles = new Map<string, LogThrottle>();
-  return (error, requestId, answer) => {
-    if (answer.status !== 503) return log.error({ err: error, requestId }, `request failed with ${answer.status} ${answer.code}`);
-    let throttle = throttles.get(answer.code);
-    if (!throttle) throttles.set(answer.code, (throttle = new LogThrottle(everyMs)));
-    const untold = throttle.admit(answer.code);
-    if (untold === undefined) return;
-    log.warn({ err: error, requestId, ...(untold > 0 && { untold }) }, `request answered 503 ${answer.code}${untold > 0 ? ` (and ${untold} more since the last told, not logged)` : ''}`);
-  };
+export function reportedApiError(answer: ApiError, error: unknown, requestId: string, report: ServerErrorReport | undefined): ApiError {
+  const withheld = (answer.details as { requestId?: unknown } | undefined)?.requestId !== undefined;
+  if (answer.status >= 500 && (answer.status !== 503 || withheld)) report?.(error, requestId, answer);
+  return answer;
 }

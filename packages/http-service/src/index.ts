@@ -1,4 +1,5 @@
-export { ApiError, apiErrorBody, dependencyUnavailable, internalError, logServerErrors, reportedApiError, sendApiError, type ServerErrorLog, type ServerErrorReport } from './api-error.ts';
+export { ApiError, apiErrorBody, dependencyUnavailable, internalError, reportedApiError, sendApiError, type ServerErrorReport } from './api-error.ts';
+export { failureKind, logServerErrors, type ServerErrorLog } from './server-error-log.ts';
 export { LogThrottle } from './log-throttle.ts';
 export { jsonStructureCount, maxJsonStructure, registerBoundedJsonParser } from './bounded-json-parser.ts';
 export { NotReadyError } from './not-ready-error.ts';

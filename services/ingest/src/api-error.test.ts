@@ -41,7 +41,7 @@ test("toApiError: a 503 names the dependency and the request id, never the error
     assert.equal(answer.status, 503);
     assert.match(answer.message, sentence);
     assert.doesNotMatch(answer.message, /ECONNREFUSED|10\.0|6379|srv|captures/);
-    assert.match(answer.message, /under request id the-request-id\)$/);
+    assert.match(answer.message, /\(request id the-request-id\)$/);
     assert.deepEqual(answer.details, { requestId: 'the-request-id' });
   }
 });

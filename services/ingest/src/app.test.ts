@@ -602,7 +602,7 @@ describe('status, backpressure and outages', () => {
       assert.ok(response.headers['retry-after']);
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'DEPENDENCY_UNAVAILABLE');
       // The error's own words (they name hosts and ports) are for the log only.
-      assert.match(response.json<{ error: { message: string } }>().error.message, /^Redis is unavailable; nothing was accepted, retry later \(the service's log has the cause under request id [0-9a-f-]{36}\)$/);
+      assert.match(response.json<{ error: { message: string } }>().error.message, /^Redis is unavailable; nothing was accepted, retry later \(request id [0-9a-f-]{36}\)$/);
       assert.ok(h.unavailableErrors.some((e) => e instanceof QueueUnavailableError), 'the cause goes to the log');
       const readyz = await h.app.inject({ method: 'GET', url: '/readyz' });
       // Asked without a token: the dependency, not its error (which names hosts and ports).

@@ -309,7 +309,7 @@ test('Redis down: every pool route answers 503 DEPENDENCY_UNAVAILABLE with Retry
       assert.deepEqual([response.statusCode, errorCode(response.body)], [503, 'DEPENDENCY_UNAVAILABLE'], `${method} ${url}: ${response.body}`);
       assert.equal(response.headers['retry-after'], '5', url);
       // The error's own words (they name hosts and ports) are for the log only.
-      assert.match(response.json<{ error: { message: string } }>().error.message, /^Redis is unavailable; retry later \(the service's log has the cause under request id [0-9a-f-]{36}\)$/, url);
+      assert.match(response.json<{ error: { message: string } }>().error.message, /^Redis is unavailable; retry later \(request id [0-9a-f-]{36}\)$/, url);
     }
     assert.deepEqual(internalErrors, []);
   } finally {

@@ -144,6 +144,29 @@ test('one tab reloading, its release landing late: the reloaded page holds the i
   assert.deepEqual(stack.pageErrors, []);
 });
 
+test("a tab's own answer that lands after another tab told a later lease does not take it back to the earlier one", async () => {
+  await stack.seed('tabs-crossed');
+  await stack.signIn('tabs-crossed');
+  const shown = (await stack.pool.get('tabs-crossed'))?.leaseExpiresAt ?? 0;
+  // Called in the page, on its own modules: the crossing (another tab's renewal told before this
+  // tab's own answer lands) is a matter of milliseconds between two real tabs.
+  const minutesLeft = async (told: number, answered: number) => {
+    await stack.page.evaluate(`import('/page-render.js').then((m) => {
+      m.laterLeaseTold({ type: 'lease', tab: 'another', reviewer: 'alice', id: 'tabs-crossed', leaseExpiresAt: ${shown + told}, leftMs: ${600_000 + told} });
+      const date = new Date(Date.now() - 1000).toUTCString();
+      m.heldAgain({ inferenceId: 'tabs-crossed', leasedBy: 'alice', leaseExpiresAt: Date.now() + ${answered} }, { headers: new Headers({ date }) });
+    })`);
+    return Math.round((await secondsLeft(stack.page)) / 60);
+  };
+  // Told a lease 5 minutes longer, then handed one of 10 minutes from now: the told one stays.
+  assert.equal(await minutesLeft(300_000, 600_000), 15);
+  // The told lease was made up here: the page's own release, bound to it, is refused; an unbound one is not.
+  await stack.page.goto('about:blank');
+  assert.equal((await stack.api('POST', '/v1/reviews/tabs-crossed/release')).status, 200);
+  await close('tabs-crossed');
+  assert.deepEqual(stack.pageErrors, []);
+});
+
 test('two tabs that show the item and leave at once release it (neither waits for the other)', async () => {
   await stack.seed('tabs-both');
   const one = await stack.context.newPage();

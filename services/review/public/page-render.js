@@ -34,7 +34,9 @@ export function render(packet, response) {
   const predicted = explanations.findIndex((e) => e.classIndex === manifest.prediction.classIndex);
   state.current = Math.max(0, predicted);
 
-  state.leaseDeadline = leaseDeadline(item, response);
+  const lease = latestLease(item, leaseDeadline(item, response));
+  packet.item = lease.item;
+  state.leaseDeadline = lease.deadline;
   state.leaseLapsed = false;
   state.shownAt = performance.now();
 
@@ -217,22 +219,56 @@ export function leaseRanOut() {
  * (the one a release names, the deadline counted down), and a lapsed lease no longer is.
  */
 export function heldAgain(item, response) {
-  adoptLease(item, leaseDeadline(item, response));
+  const lease = latestLease(item, leaseDeadline(item, response));
+  adoptLease(lease.item, lease.deadline);
   tellLease();
 }
 
+/** The latest lease this tab knows of, by reviewer and item: its own answers' and those other tabs told. */
+const knownLeases = new Map();
+const leaseKey = (reviewer, id) => `${reviewer}\n${id}`;
+
+/** Keeps `lease` ({ leaseExpiresAt, deadline }) as the latest known for the reviewer and item unless a later one is; true when it is the latest. */
+function knowLease(reviewer, id, lease) {
+  const key = leaseKey(reviewer, id);
+  const known = knownLeases.get(key);
+  if (known && known.leaseExpiresAt >= lease.leaseExpiresAt) return known.leaseExpiresAt === lease.leaseExpiresAt;
+  knownLeases.delete(key);
+  knownLeases.set(key, lease);
+  // A reviewer holds one lease at a time: a few entries cover every answer still on its way.
+  if (knownLeases.size > 8) knownLeases.delete(knownLeases.keys().next().value);
+  return true;
+}
+
 /**
- * Another tab of this reviewer holds the item this one shows under a later lease (it renewed it,
- * or leased it again after a tab gave it back): that lease is this tab's too, so its countdown
- * does not run out, nor its verdict buttons go off, while the lease still runs. An earlier or the
- * same lease changes nothing (leases of one reviewer on one item only move forward).
+ * The lease to count down to for `item`, handed with `deadline`: the latest this tab knows of for
+ * its reviewer and item. Answers cross: another tab's later lease may be told before this tab's own
+ * answer (a reload's GET /next, checked against storage first, or a renewal) lands, and leases of
+ * one reviewer on one item only move forward.
+ */
+function latestLease(item, deadline) {
+  if (typeof item.leaseExpiresAt !== 'number') return { item, deadline };
+  const reviewer = item.leasedBy ?? '';
+  if (knowLease(reviewer, item.inferenceId, { leaseExpiresAt: item.leaseExpiresAt, deadline })) return { item, deadline };
+  const known = knownLeases.get(leaseKey(reviewer, item.inferenceId));
+  return { item: { ...item, leaseExpiresAt: known.leaseExpiresAt }, deadline: known.deadline };
+}
+
+/**
+ * Another tab of this reviewer holds an item under a later lease (it renewed it, or leased it again
+ * after a tab gave it back): when this tab shows that item, the lease is its too, so its countdown
+ * does not run out, nor its verdict buttons go off, while the lease still runs. Kept when this tab
+ * does not show it (yet): its own answer for that item may still be on its way (latestLease).
  */
 export function laterLeaseTold(message) {
+  if (typeof message.id !== 'string' || typeof message.reviewer !== 'string') return;
+  if (typeof message.leaseExpiresAt !== 'number' || typeof message.leftMs !== 'number') return;
+  const told = { leaseExpiresAt: message.leaseExpiresAt, deadline: performance.now() + message.leftMs };
+  if (!knowLease(message.reviewer, message.id, told)) return;
   const item = state.packet?.item;
   if (!item || message.reviewer !== state.reviewer || message.id !== item.inferenceId) return;
-  if (typeof message.leaseExpiresAt !== 'number' || typeof message.leftMs !== 'number') return;
   if (typeof item.leaseExpiresAt === 'number' && message.leaseExpiresAt <= item.leaseExpiresAt) return;
-  adoptLease({ ...item, leaseExpiresAt: message.leaseExpiresAt }, performance.now() + message.leftMs);
+  adoptLease({ ...item, leaseExpiresAt: message.leaseExpiresAt }, told.deadline);
 }
 
 function adoptLease(item, deadline) {

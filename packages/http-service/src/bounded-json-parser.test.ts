@@ -16,9 +16,12 @@ function buildApp(bodyLimit = 16 * 1024 * 1024) {
 /** `{"k0":0,"k1":0,…}` with `keys` keys. */
 const keyDense = (keys: number) => `{${Array.from({ length: keys }, (_, i) => `"k${i}":0`).join(',')}}`;
 
-test('jsonStructureCount: the colons, braces and brackets, strings included, counting no further than the limit allows', () => {
-  assert.equal(jsonStructureCount('{"a":[1,2],"b":{"c":"d:e"}}', 100), 7);
+test('jsonStructureCount: the colons, braces and brackets outside strings, counting no further than the limit allows', () => {
+  assert.equal(jsonStructureCount('{"a":[1,2],"b":{"c":"d:e"}}', 100), 6);
   assert.equal(jsonStructureCount('"aGVsbG8gd29ybGQ="', 100), 0);
+  // Escaped quotes do not end a string; an escaped backslash before a quote does not escape it.
+  assert.equal(jsonStructureCount(String.raw`{"a":"say "{[:" twice","b\":[{}]}`, 100), 5);
+  assert.equal(jsonStructureCount('{"unclosed:{[', 100), 1, 'malformed: counted as far as it goes');
   assert.equal(jsonStructureCount(keyDense(1_000), 10), 11, 'stops past the limit');
 });
 
@@ -31,6 +34,15 @@ test('a JSON body within the bound is parsed as before: a __proto__ key, malform
     const response = await post(bad);
     assert.deepEqual([response.statusCode, response.json<ErrorBody>().error.code], [400, 'REQUEST_INVALID'], bad);
   }
+  await app.close();
+});
+
+test('colons, braces and brackets inside strings do not count: a full batch whose metadata holds MAC addresses is parsed', async () => {
+  const app = buildApp();
+  const mac = '00:11:22:33:44:55:{[';
+  const records = Array.from({ length: 1_000 }, (_, r) => ({ id: `r${r}`, metadata: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`mac:${i}`, mac])) }));
+  const response = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ records }) });
+  assert.deepEqual([response.statusCode, response.json()], [200, { keys: 1 }], response.body.slice(0, 200));
   await app.close();
 });
 

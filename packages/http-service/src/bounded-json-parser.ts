@@ -4,10 +4,10 @@ import { ApiError } from './api-error.ts';
 /**
  * The most keys, objects and arrays a JSON request body may hold (its `:`, `{` and `[` outside
  * strings). Parsing is synchronous: 64 MiB of `{"k1":0,"k2":0,…}` (five million keys) held the
- * event loop, every other request of the process with it, for 3.8 s on a 2-core VM, and 64 MiB of
- * `[[],[],…]` for 0.5 s. At this bound a body parses in about 150 ms; a full ingest batch (1,000
+ * event loop, every other request of the process with it, for 3.5 s on a 2-core VM, and 64 MiB of
+ * `[[],[],…]` for 8.3 s (`npm run bench:json-bound`). At this bound a body parses in about 150 ms; a full ingest batch (1,000
  * records, each with its 32 metadata keys) counts under 60,000. Arrays of numbers or strings are
- * not bounded here: 64 MiB of them parses in 0.2–0.7 s, like a batch of records with long scores.
+ * not bounded here: 64 MiB of them parses in under a second, like a batch of records with long scores.
  */
 export const maxJsonStructure = 200_000;
 

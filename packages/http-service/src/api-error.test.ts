@@ -10,7 +10,7 @@ test("internalError: a fixed line naming the request id, never the error's words
   assert.equal(internalError('r-1', 'storage refused the request (STORAGE_BUCKET_NOT_FOUND)').message, "storage refused the request (STORAGE_BUCKET_NOT_FOUND); the service's log has the details under request id r-1");
 });
 
-test('reportedApiError: the log is told of a 500, and of a 503 whose cause was withheld, with the request id its answer names; a 4xx is not', () => {
+test('reportedApiError: the log is told of a 5xx with the request id its answer names; a 4xx is not', () => {
   const secret = new Error("EACCES: permission denied, open '/srv/gradcam/keys/s3-credentials.json'");
   const reported: [unknown, string, number][] = [];
   const report = (error: unknown, requestId: string, answer: ApiError) => void reported.push([error, requestId, answer.status]);
@@ -21,8 +21,6 @@ test('reportedApiError: the log is told of a 500, and of a 503 whose cause was w
   assert.equal(unavailable.message, 'Redis is unavailable; retry later (request id r-10)');
   assert.deepEqual([unavailable.status, unavailable.retryAfter, unavailable.details], [503, 5, { requestId: 'r-10' }]);
   reportedApiError(new ApiError(404, 'NOT_FOUND', 'no such item'), secret, 'r-11', report);
-  // A 503 that tells the client all there is (no cause withheld) is not the log's business.
-  reportedApiError(new ApiError(503, 'MODEL_VERSION_NOT_SERVED', 'no live worker serves m 9.9.9; retry later', undefined, 5), secret, 'r-13', report);
   reportedApiError(internalError('r-12'), secret, 'r-12', undefined);
   assert.deepEqual(reported, [[secret, 'r-9', 500], [down, 'r-10', 503]]);
 });

@@ -58,13 +58,13 @@ export function dependencyUnavailable(code: string, sentence: string, requestId:
 /** What a service's log is told of an error it answered 5xx: the error, the id of the request the answer names, and the answer. */
 export type ServerErrorReport = (error: unknown, requestId: string, answer: ApiError) => void;
 
-/**
- * Tells `report` of each answer that is a 5xx an operator must look at: a 500, or a 503 whose
- * cause the client was not told (dependencyUnavailable). A 503 that says all there is to say
- * (ingest's MODEL_VERSION_NOT_SERVED: a client asking for a version no worker serves) is not.
- */
+/** Tells `report` of each answer that is a 5xx: something an operator must look at (see logServerErrors). */
 export function reportedApiError(answer: ApiError, error: unknown, requestId: string, report: ServerErrorReport | undefined): ApiError {
-  const withheld = (answer.details as { requestId?: unknown } | undefined)?.requestId !== undefined;
-  if (answer.status >= 500 && (answer.status !== 503 || withheld)) report?.(error, requestId, answer);
+  if (answer.status >= 500) report?.(error, requestId, answer);
   return answer;
+}
+
+/** Whether `answer` kept its cause from the client (internalError, dependencyUnavailable): the log has to tell it. */
+export function withheldCause(answer: ApiError): boolean {
+  return (answer.details as { requestId?: unknown } | undefined)?.requestId !== undefined;
 }

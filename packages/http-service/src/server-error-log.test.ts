@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dependencyUnavailable, failureKind, internalError, logServerErrors } from './index.ts';
+import { ApiError, dependencyUnavailable, failureKind, internalError, logServerErrors } from './index.ts';
 
 const errno = (message: string, code: string) => Object.assign(new Error(message), { code });
 
@@ -13,6 +13,10 @@ test('failureKind: the deepest cause, by class and code (or the first word of it
   }
   assert.equal(failureKind(new Error('could not record', { cause: new ReplyError("READONLY You can't write against a read only replica.") })), 'ReplyError: READONLY');
   assert.equal(failureKind('a string'), 'string');
+  // A message's first word only when it is an upper-case token: never a path or a key.
+  assert.equal(failureKind(new Error('/srv/gradcam/captures/a/prediction.json: no such file')), 'Error');
+  assert.equal(failureKind(new Error('socket hang up')), 'Error');
+  assert.equal(failureKind(new Error('wrapped', { cause: { code: 'ECONNREFUSED' } })), 'ECONNREFUSED', "a cause that is not an Error still has its code");
 });
 
 test('logServerErrors: a 503 is a debug line each, and a warning for the first of each code and kind, then one a minute with the count left untold', async () => {
@@ -33,7 +37,7 @@ test('logServerErrors: a 503 is a debug line each, and a warning for the first o
   assert.deepEqual(warnings, [
     ['a', undefined, 'request answered 503 DEPENDENCY_UNAVAILABLE (Error: ECONNREFUSED)'],
     ['d', undefined, 'request answered 503 DEPENDENCY_UNAVAILABLE (Error: READONLY)'],
-    ['e', undefined, 'request answered 503 STORAGE_UNAVAILABLE (Error: socket)'],
+    ['e', undefined, 'request answered 503 STORAGE_UNAVAILABLE (Error)'],
     ['f', 2, 'request answered 503 DEPENDENCY_UNAVAILABLE (Error: ECONNREFUSED), and 2 more like it since the last told, at debug level only'],
   ]);
   assert.equal(lines.find(([level]) => level === 'warn')?.[1].err, refused, 'the whole error the client was not told');
@@ -55,4 +59,29 @@ test('logServerErrors: a 500 in full, once per request and kind of failure (a ba
     ['error', 'batch-2', denied],
   ]);
   assert.ok(lines[1]?.[1].err instanceof TypeError);
+});
+
+test('logServerErrors: two bugs of one kind in one request, thrown in different places, are both logged', () => {
+  const errors: unknown[] = [];
+  const report = logServerErrors({ error: (fields: object) => void errors.push((fields as { err: unknown }).err), warn: () => {}, debug: () => {} });
+  const readFolder = (item: { folder: string } | undefined) => item?.folder.length;
+  const readImage = (record: { image: { uri: string } } | null) => record?.image.uri.length;
+  const thrown: unknown[] = [];
+  for (const call of [() => readFolder({} as { folder: string }), () => readImage({} as { image: { uri: string } })]) {
+    try {
+      call();
+    } catch (error) {
+      thrown.push(error);
+    }
+  }
+  for (const error of [...thrown, ...thrown]) report(error, 'batch-3', internalError('batch-3'));
+  assert.deepEqual(errors, thrown);
+});
+
+test('logServerErrors: a 503 whose answer says it all (no worker announced its models) is a throttled warning with that answer', () => {
+  const warnings: [Record<string, unknown>, string][] = [];
+  const report = logServerErrors({ error: () => {}, warn: (fields: object, message: string) => void warnings.push([{ ...fields }, message]), debug: () => {} });
+  const answer = new ApiError(503, 'MODELS_NOT_ANNOUNCED', 'no worker has announced its models yet (workers starting?); retry later', undefined, 15);
+  for (const id of ['m-1', 'm-2']) report(answer, id, answer);
+  assert.deepEqual(warnings, [[{ answer: answer.message, requestId: 'm-1', kind: 'MODELS_NOT_ANNOUNCED' }, 'request answered 503 MODELS_NOT_ANNOUNCED']]);
 });

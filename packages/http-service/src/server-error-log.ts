@@ -1,4 +1,4 @@
-import type { ServerErrorReport } from './api-error.ts';
+import { type ServerErrorReport, withheldCause } from './api-error.ts';
 import { LogThrottle } from './log-throttle.ts';
 
 /** The levels a service logger (pino's shape) is called at for 5xx answers. */
@@ -10,16 +10,23 @@ export interface ServerErrorLog {
 
 /**
  * What kind of failure `error` is, to tell one outage from another without the words that differ
- * from one request to the next (keys, ids, hosts): its deepest cause's class and code, or, without
- * a code, the first word of its message (Redis's READONLY, WRONGTYPE, NOAUTH…).
+ * from one request to the next (keys, ids, hosts, paths): its deepest cause's class and code, or,
+ * without a code, its message's first word when that is an upper-case token (Redis's READONLY,
+ * WRONGTYPE, NOAUTH…).
  */
 export function failureKind(error: unknown): string {
   let root = error;
   for (let depth = 0; depth < 8 && root instanceof Error && root.cause !== undefined; depth++) root = root.cause;
-  if (!(root instanceof Error)) return typeof root;
-  const code = (root as { code?: unknown }).code;
-  return `${root.name}: ${typeof code === 'string' || typeof code === 'number' ? code : (root.message.split(/\s/, 1)[0] ?? '')}`;
+  const code = typeof root === 'object' && root !== null ? (root as { code?: unknown }).code : undefined;
+  const coded = typeof code === 'string' || typeof code === 'number' ? String(code) : undefined;
+  if (!(root instanceof Error)) return coded ?? typeof root;
+  const token = /^[A-Z][A-Z0-9_]{2,}(?=\s|$)/.exec(root.message)?.[0];
+  const detail = coded ?? token;
+  return detail === undefined ? root.name : `${root.name}: ${detail}`;
 }
+
+/** Where `error` was thrown: the first frame of its stack, which tells two bugs of one kind apart. */
+const thrownAt = (error: unknown) => (error instanceof Error ? (error.stack?.split('\n').find((line) => line.trimStart().startsWith('at ')) ?? '').trim() : '');
 
 /** Sets kept before the oldest is forgotten: distinct failure kinds, and requests whose 500s were logged. */
 const remembered = 256;
@@ -27,20 +34,24 @@ const remembered = 256;
 /**
  * Logs a service's 5xx answers.
  *
- * - A 500: the whole error, once per request and kind of failure (a batch whose thousand records
- *   fail alike names one request id; the log has the error under it once).
- * - A 503 (a dependency down, answered to every request through an outage): one debug line each
- *   (its request id and the kind of failure), and a warning with the whole error for the first of
- *   each code and kind, then one a minute (LogThrottle) with the count left untold. A new kind of
- *   failure (ECONNREFUSED turning into READONLY after a failover) is told at once.
+ * - A 500: the whole error, once per request, kind of failure and place it was thrown (a batch
+ *   whose thousand records fail alike names one request id; the log has the error under it once).
+ * - A 503 that kept its cause from the client (a dependency down, answered to every request
+ *   through an outage): one debug line each (its request id and the kind of failure), and a
+ *   warning with the whole error for the first of each code and kind, then one a minute
+ *   (LogThrottle) with the count left untold. A new kind of failure (ECONNREFUSED turning into
+ *   READONLY after a failover) is told at once.
+ * - Any other 503 (its answer says it all: ingest's MODELS_NOT_ANNOUNCED, workers never ready) the
+ *   same way, its answer's message for the error.
  */
 export function logServerErrors(log: ServerErrorLog, everyMs?: number): ServerErrorReport {
   const throttles = new Map<string, LogThrottle>();
   const told500 = new Set<string>();
   return (error, requestId, answer) => {
-    const kind = failureKind(error);
+    const withheld = withheldCause(answer);
+    const kind = withheld ? failureKind(error) : answer.code;
     if (answer.status !== 503) {
-      const key = `${requestId}\n${answer.code}\n${kind}`;
+      const key = `${requestId}\n${answer.code}\n${kind}\n${thrownAt(error)}`;
       if (told500.has(key)) return;
       told500.add(key);
       if (told500.size > remembered) told500.delete(told500.values().next().value as string);
@@ -55,6 +66,7 @@ export function logServerErrors(log: ServerErrorLog, everyMs?: number): ServerEr
     }
     const untold = throttle.admit(key);
     if (untold === undefined) return;
-    log.warn({ err: error, requestId, kind, ...(untold > 0 && { untold }) }, `request answered 503 ${answer.code} (${kind})${untold > 0 ? `, and ${untold} more like it since the last told, at debug level only` : ''}`);
+    const cause = withheld ? { err: error } : { answer: answer.message };
+    log.warn({ ...cause, requestId, kind, ...(untold > 0 && { untold }) }, `request answered 503 ${answer.code}${withheld ? ` (${kind})` : ''}${untold > 0 ? `, and ${untold} more like it since the last told, at debug level only` : ''}`);
   };
 }

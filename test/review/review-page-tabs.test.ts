@@ -144,23 +144,27 @@ test('one tab reloading, its release landing late: the reloaded page holds the i
   assert.deepEqual(stack.pageErrors, []);
 });
 
-test("a tab's own answer that lands after another tab told a later lease does not take it back to the earlier one", async () => {
+test("a tab's own answer that lands after another tab told a later lease keeps the later one; one told before the tab asked does not", async () => {
   await stack.seed('tabs-crossed');
   await stack.signIn('tabs-crossed');
   const shown = (await stack.pool.get('tabs-crossed'))?.leaseExpiresAt ?? 0;
-  // Called in the page, on its own modules: the crossing (another tab's renewal told before this
-  // tab's own answer lands) is a matter of milliseconds between two real tabs.
-  const minutesLeft = async (told: number, answered: number) => {
+  // Called in the page, on its own modules: the crossing (another tab's renewal told between this
+  // tab's request and its answer) is a matter of milliseconds between two real tabs.
+  const minutesLeft = async (order: 'asked, told' | 'told, asked', told: number) => {
     await stack.page.evaluate(`import('/page-render.js').then((m) => {
-      m.laterLeaseTold({ type: 'lease', tab: 'another', reviewer: 'alice', id: 'tabs-crossed', leaseExpiresAt: ${shown + told}, leftMs: ${600_000 + told} });
+      const tell = () => m.laterLeaseTold({ type: 'lease', tab: 'another', reviewer: 'alice', id: 'tabs-crossed', leaseExpiresAt: ${shown + told}, leftMs: ${600_000 + told} });
+      let asked;
+      if (${JSON.stringify(order)} === 'asked, told') { asked = m.askingLease(); tell(); } else { tell(); asked = m.askingLease(); }
       const date = new Date(Date.now() - 1000).toUTCString();
-      m.heldAgain({ inferenceId: 'tabs-crossed', leasedBy: 'alice', leaseExpiresAt: Date.now() + ${answered} }, { headers: new Headers({ date }) });
+      m.heldAgain({ inferenceId: 'tabs-crossed', leasedBy: 'alice', leaseExpiresAt: Date.now() + 600000 }, { headers: new Headers({ date }) }, asked);
     })`);
     return Math.round((await secondsLeft(stack.page)) / 60);
   };
-  // Told a lease 5 minutes longer, then handed one of 10 minutes from now: the told one stays.
-  assert.equal(await minutesLeft(300_000, 600_000), 15);
-  // The told lease was made up here: the page's own release, bound to it, is refused; an unbound one is not.
+  // Told a lease 5 minutes longer while its own request was out, then handed one of 10 minutes: the told one stays.
+  assert.equal(await minutesLeft('asked, told', 300_000), 15);
+  // Told one of 20 minutes, then asked and handed 10 (a lease made anew, by an instance whose clock is behind): the answer wins.
+  assert.equal(await minutesLeft('told, asked', 600_000), 10);
+  // The told leases were made up here: the page's own release, bound to its lease, is refused; an unbound one is not.
   await stack.page.goto('about:blank');
   assert.equal((await stack.api('POST', '/v1/reviews/tabs-crossed/release')).status, 200);
   await close('tabs-crossed');

@@ -2,7 +2,7 @@
 // go on to the next. Plain DOM, no dependencies, nothing loaded from outside this service.
 
 import { storageKeys, inputGuardMs, tabs, releaseSettleMs, tabId, verdicts, verdictByKey, el, state, SignedOut, ApiError, h, storage, drafts, banner, fitBanner, show } from './page-kit.js';
-import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, heldAgain, laterLeaseTold, select, step, cycle, setOpacity } from './page-render.js';
+import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, heldAgain, laterLeaseTold, askingLease, select, step, cycle, setOpacity } from './page-render.js';
 
 // ---- the API -------------------------------------------------------------------------------
 
@@ -92,6 +92,7 @@ async function loadNext() {
   const token = state.token;
   try {
     const model = storage.get(storageKeys.model);
+    const askedAt = askingLease();
     const { status, data, response } = await api('GET', `/v1/reviews/next${model ? `?model=${encodeURIComponent(model)}` : ''}`);
     // Another reviewer signed in meanwhile (another tab): this answer is not theirs to show.
     if (token !== state.token) return;
@@ -101,7 +102,7 @@ async function loadNext() {
       state.emptyPending = -1;
       return;
     }
-    render(data, response);
+    render(data, response, askedAt);
     // One live lease per reviewer: an item held from before (another tab) comes back whatever the filter.
     if (model && data.item.model !== model) {
       banner('info', `This is the item you already hold, of model “${data.item.model}”: judge or skip it, and the filter “${model}” applies from the next item.`);
@@ -344,17 +345,19 @@ async function leaseAgain(id) {
   try {
     // Refused (409), or failed on its way (its answer lost: it may have renewed all the same):
     // /next then answers the lease as it stands, renewed again, or the next item.
+    const renewAskedAt = askingLease();
     const renewed = await api('POST', `/v1/reviews/${encodeURIComponent(id)}/renew`).catch((error) => {
       if (error instanceof SignedOut) throw error;
       return null;
     });
     if (token !== state.token || state.packet?.item.inferenceId !== id) return;
-    if (renewed?.data) return heldAgain(renewed.data.item, renewed.response);
+    if (renewed?.data) return heldAgain(renewed.data.item, renewed.response, renewAskedAt);
+    const nextAskedAt = askingLease();
     const { status, data, response } = await api('GET', `/v1/reviews/next?model=${encodeURIComponent(model)}`);
     if (token !== state.token || state.packet?.item.inferenceId !== id) return;
-    if (status === 200 && data?.item.inferenceId === id) return heldAgain(data.item, response);
+    if (status === 200 && data?.item.inferenceId === id) return heldAgain(data.item, response, nextAskedAt);
     if (status === 200 && data) {
-      render(data, response);
+      render(data, response, nextAskedAt);
       banner('info', `Another tab of yours gave ${id} back as it closed, and it could not be leased again (another reviewer took it, or that tab, reloaded, leased another): this is the item you hold now.`);
       return;
     }

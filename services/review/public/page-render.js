@@ -27,14 +27,15 @@ export function setVerdictButtons(disabled, sending) {
 
 // ---- rendering -----------------------------------------------------------------------------
 
-export function render(packet, response) {
+/** Shows `packet`, the answer to GET /v1/reviews/next sent at `askedAt` (askingLease). */
+export function render(packet, response, askedAt) {
   state.packet = packet;
   const { item, manifest, urls } = packet;
   const explanations = manifest.explanations;
   const predicted = explanations.findIndex((e) => e.classIndex === manifest.prediction.classIndex);
   state.current = Math.max(0, predicted);
 
-  const lease = latestLease(item, leaseDeadline(item, response));
+  const lease = latestLease(item, leaseDeadline(item, response), askedAt);
   packet.item = lease.item;
   state.leaseDeadline = lease.deadline;
   state.leaseLapsed = false;
@@ -215,60 +216,60 @@ export function leaseRanOut() {
 }
 
 /**
- * The item shown is held anew (its lease renewed, or leased again): the new lease replaces the old
- * (the one a release names, the deadline counted down), and a lapsed lease no longer is.
+ * The item shown is held anew (its lease renewed, or leased again, in answer to a request sent at
+ * `askedAt`): the new lease replaces the old (the one a release names, the deadline counted down),
+ * and a lapsed lease no longer is.
  */
-export function heldAgain(item, response) {
-  const lease = latestLease(item, leaseDeadline(item, response));
+export function heldAgain(item, response, askedAt) {
+  const lease = latestLease(item, leaseDeadline(item, response), askedAt);
   adoptLease(lease.item, lease.deadline);
   tellLease();
 }
 
-/** The latest lease this tab knows of, by reviewer and item: its own answers' and those other tabs told. */
-const knownLeases = new Map();
+/** The latest lease other tabs told, by reviewer and item: { leaseExpiresAt, deadline, told } (deadline: performance.now() time; told: see leaseEvents). */
+const toldLeases = new Map();
 const leaseKey = (reviewer, id) => `${reviewer}\n${id}`;
+/** Orders the leases told against the requests sent (a clock may give both the same time). */
+let leaseEvents = 0;
 
-/** Keeps `lease` ({ leaseExpiresAt, deadline }) as the latest known for the reviewer and item unless a later one is; true when it is the latest. */
-function knowLease(reviewer, id, lease) {
-  const key = leaseKey(reviewer, id);
-  const known = knownLeases.get(key);
-  if (known && known.leaseExpiresAt >= lease.leaseExpiresAt) return known.leaseExpiresAt === lease.leaseExpiresAt;
-  knownLeases.delete(key);
-  knownLeases.set(key, lease);
-  // A reviewer holds one lease at a time: a few entries cover every answer still on its way.
-  if (knownLeases.size > 8) knownLeases.delete(knownLeases.keys().next().value);
-  return true;
+/** Marks a lease request (GET /next, a renewal) going out now: pass what it returns to render or heldAgain with the answer. */
+export function askingLease() {
+  return ++leaseEvents;
 }
 
 /**
- * The lease to count down to for `item`, handed with `deadline`: the latest this tab knows of for
- * its reviewer and item. Answers cross: another tab's later lease may be told before this tab's own
- * answer (a reload's GET /next, checked against storage first, or a renewal) lands, and leases of
- * one reviewer on one item only move forward.
+ * The lease to count down to for `item`, handed with `deadline` in answer to a request this tab
+ * sent at `askedAt` (askingLease): a later lease that another tab told after that request went
+ * out wins, as the answers crossed (this tab's GET /next, checked against storage before it answers, or renewal
+ * was overtaken by the other tab's renewal). One told before this tab asked does not: the service
+ * has answered since, and a lease made anew (after a release, an undo, a sign-in again) may end
+ * earlier than an old one, on an instance whose clock is behind.
  */
-function latestLease(item, deadline) {
-  if (typeof item.leaseExpiresAt !== 'number') return { item, deadline };
-  const reviewer = item.leasedBy ?? '';
-  if (knowLease(reviewer, item.inferenceId, { leaseExpiresAt: item.leaseExpiresAt, deadline })) return { item, deadline };
-  const known = knownLeases.get(leaseKey(reviewer, item.inferenceId));
-  return { item: { ...item, leaseExpiresAt: known.leaseExpiresAt }, deadline: known.deadline };
+function latestLease(item, deadline, askedAt) {
+  const told = toldLeases.get(leaseKey(item.leasedBy ?? '', item.inferenceId));
+  const later = told && askedAt !== undefined && told.told > askedAt && typeof item.leaseExpiresAt === 'number' && told.leaseExpiresAt > item.leaseExpiresAt;
+  return later ? { item: { ...item, leaseExpiresAt: told.leaseExpiresAt }, deadline: told.deadline } : { item, deadline };
 }
 
 /**
  * Another tab of this reviewer holds an item under a later lease (it renewed it, or leased it again
  * after a tab gave it back): when this tab shows that item, the lease is its too, so its countdown
- * does not run out, nor its verdict buttons go off, while the lease still runs. Kept when this tab
- * does not show it (yet): its own answer for that item may still be on its way (latestLease).
+ * does not run out, nor its verdict buttons go off, while the lease still runs. Kept a while when
+ * this tab does not show it (yet): its own answer for that item may still be on its way (latestLease).
  */
 export function laterLeaseTold(message) {
   if (typeof message.id !== 'string' || typeof message.reviewer !== 'string') return;
   if (typeof message.leaseExpiresAt !== 'number' || typeof message.leftMs !== 'number') return;
-  const told = { leaseExpiresAt: message.leaseExpiresAt, deadline: performance.now() + message.leftMs };
-  if (!knowLease(message.reviewer, message.id, told)) return;
+  const now = performance.now();
+  const key = leaseKey(message.reviewer, message.id);
+  toldLeases.delete(key);
+  toldLeases.set(key, { leaseExpiresAt: message.leaseExpiresAt, deadline: now + message.leftMs, told: ++leaseEvents });
+  // A reviewer holds one lease at a time: a few entries cover every answer still on its way.
+  if (toldLeases.size > 8) toldLeases.delete(toldLeases.keys().next().value);
   const item = state.packet?.item;
   if (!item || message.reviewer !== state.reviewer || message.id !== item.inferenceId) return;
   if (typeof item.leaseExpiresAt === 'number' && message.leaseExpiresAt <= item.leaseExpiresAt) return;
-  adoptLease({ ...item, leaseExpiresAt: message.leaseExpiresAt }, told.deadline);
+  adoptLease({ ...item, leaseExpiresAt: message.leaseExpiresAt }, now + message.leftMs);
 }
 
 function adoptLease(item, deadline) {

@@ -1,10 +1,10 @@
 /**
- * `npm run bench:json-bound`: what the bound on a JSON body's structure (registerBoundedJsonParser)
- * saves and costs, on this machine. For bodies of 64 MiB (the ingest body limit) it prints how long
- * JSON.parse holds the event loop, and how long jsonStructureCount takes to pass or refuse them.
+ * `npm run bench:json-bound`: what the bounds on a JSON body (registerBoundedJsonParser) save and
+ * cost, on this machine. For bodies of 64 MiB (the ingest body limit) it prints how long JSON.parse
+ * holds the event loop, and how long jsonCounts takes to pass or refuse them.
  */
 import { randomBytes } from 'node:crypto';
-import { jsonStructureCount, maxJsonStructure } from '@gradcam/http-service';
+import { jsonBounds, jsonCounts } from '@gradcam/http-service';
 
 const size = 64 * 1024 * 1024;
 const fill = (unit: (i: number) => string, open: string, close: string) => {
@@ -20,21 +20,23 @@ const fill = (unit: (i: number) => string, open: string, close: string) => {
 const bodies: [string, () => string][] = [
   ['keys {"k0":0,…}', () => fill((i) => `"k${i}":0`, '{', '}')],
   ['empty arrays [[],…]', () => fill(() => '[]', '[', ']')],
+  ['strings with an escape ["\\\\",…]', () => fill(() => '"\\\\"', '[', ']')],
   ['numbers [0.123456,…]', () => fill(() => '0.123456', '[', ']')],
   ['one inline image (32 MiB, base64)', () => JSON.stringify({ id: 'x', model: { name: 'm' }, image: { base64: randomBytes(32 * 1024 * 1024).toString('base64') } })],
 ];
 const ms = (from: number) => `${(performance.now() - from).toFixed(1)} ms`;
-console.log(`bound: ${maxJsonStructure} keys, objects and arrays`);
-console.log('| body | MiB | JSON.parse | count | counted | refused |');
-console.log('| --- | ---: | ---: | ---: | ---: | --- |');
+console.log(`bounds: ${jsonBounds.structures} keys, objects and arrays; ${jsonBounds.strings} strings`);
+console.log('| body | MiB | JSON.parse | count | structures | strings | refused |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const [name, make] of bodies) {
   const text = make();
-  jsonStructureCount(text, maxJsonStructure); // warm up the scan
+  jsonCounts(text); // warm up the scan
   let from = performance.now();
-  const counted = jsonStructureCount(text, maxJsonStructure);
+  const counts = jsonCounts(text);
   const countTime = ms(from);
   from = performance.now();
   JSON.parse(text);
   const parseTime = ms(from);
-  console.log(`| ${name} | ${(text.length / 1024 / 1024).toFixed(0)} | ${parseTime} | ${countTime} | ${counted} | ${counted > maxJsonStructure ? 'yes' : 'no'} |`);
+  const refused = counts.structures > jsonBounds.structures || counts.strings > jsonBounds.strings;
+  console.log(`| ${name} | ${(text.length / 1024 / 1024).toFixed(0)} | ${parseTime} | ${countTime} | ${counts.structures} | ${counts.strings} | ${refused ? 'yes' : 'no'} |`);
 }

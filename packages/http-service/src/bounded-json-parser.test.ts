@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
-import { ApiError, jsonStructureCount, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceServerOptions } from './index.ts';
+import { ApiError, jsonCounts, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceServerOptions } from './index.ts';
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -16,13 +16,15 @@ function buildApp(bodyLimit = 16 * 1024 * 1024) {
 /** `{"k0":0,"k1":0,…}` with `keys` keys. */
 const keyDense = (keys: number) => `{${Array.from({ length: keys }, (_, i) => `"k${i}":0`).join(',')}}`;
 
-test('jsonStructureCount: the colons, braces and brackets outside strings, counting no further than the limit allows', () => {
-  assert.equal(jsonStructureCount('{"a":[1,2],"b":{"c":"d:e"}}', 100), 6);
-  assert.equal(jsonStructureCount('"aGVsbG8gd29ybGQ="', 100), 0);
+test('jsonCounts: the colons, braces and brackets outside strings, and the strings, counting no further than a bound allows', () => {
+  const structures = (text: string, bound = 100) => jsonCounts(text, { structures: bound, strings: 100 }).structures;
+  assert.deepEqual(jsonCounts('{"a":[1,2],"b":{"c":"d:e"}}'), { structures: 6, strings: 4 });
+  assert.deepEqual(jsonCounts('"aGVsbG8gd29ybGQ="'), { structures: 0, strings: 1 });
   // Escaped quotes do not end a string; an escaped backslash before a quote does not escape it.
-  assert.equal(jsonStructureCount(String.raw`{"a":"say "{[:" twice","b\":[{}]}`, 100), 5);
-  assert.equal(jsonStructureCount('{"unclosed:{[', 100), 1, 'malformed: counted as far as it goes');
-  assert.equal(jsonStructureCount(keyDense(1_000), 10), 11, 'stops past the limit');
+  assert.deepEqual(jsonCounts(String.raw`{"a":"say \"{[:\" twice","b\\":[{}]}`), { structures: 5, strings: 3 });
+  assert.equal(structures('{"unclosed:{['), 1, 'malformed: counted as far as it goes');
+  assert.equal(structures(keyDense(1_000), 10), 11, 'stops past the bound');
+  assert.deepEqual(jsonCounts(`[${'"a",'.repeat(1_000)}"a"]`, { structures: 100, strings: 10 }), { structures: 1, strings: 11 }, 'stops past the bound');
 });
 
 test('a JSON body within the bound is parsed as before: a __proto__ key, malformed JSON and an empty body are still 400', async () => {
@@ -46,17 +48,18 @@ test('colons, braces and brackets inside strings do not count: a full batch whos
   await app.close();
 });
 
-test('a JSON body holding more keys, objects and arrays than the bound is 400 BODY_TOO_COMPLEX, refused before it is parsed', async () => {
+test('a JSON body holding more keys, objects and arrays, or strings, than its bounds is 400 BODY_TOO_COMPLEX, refused before it is parsed', async () => {
   const app = buildApp();
   for (const [what, payload] of [
     ['keys', keyDense(300_000)],
     ['nested arrays', `[${Array.from({ length: 300_000 }, () => '[]').join(',')}]`],
+    ['strings', `[${Array.from({ length: 600_000 }, () => String.raw`"\\"`).join(',')}]`],
   ] as const) {
     const response = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json; charset=utf-8' }, payload });
     assert.equal(response.statusCode, 400, what);
     const { error } = response.json<ErrorBody>();
     assert.equal(error.code, 'BODY_TOO_COMPLEX', what);
-    assert.match(error.message, /more than 200000 keys, objects and arrays/);
+    assert.match(error.message, what === 'strings' ? /more than 500000 strings/ : /more than 200000 keys, objects and arrays/);
   }
   await app.close();
 });

@@ -2,14 +2,21 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from './api-error.ts';
 
 /**
- * The most keys, objects and arrays a JSON request body may hold (its `:`, `{` and `[` outside
- * strings). Parsing is synchronous: 64 MiB of `{"k1":0,"k2":0,…}` (five million keys) held the
- * event loop, every other request of the process with it, for 3.5 s on a 2-core VM, and 64 MiB of
- * `[[],[],…]` for 8.3 s (`npm run bench:json-bound`). At this bound a body parses in about 150 ms; a full ingest batch (1,000
- * records, each with its 32 metadata keys) counts under 60,000. Arrays of numbers or strings are
- * not bounded here: 64 MiB of them parses in under a second, like a batch of records with long scores.
+ * The most a JSON request body may hold: keys, objects and arrays (its `:`, `{` and `[` outside
+ * strings), and strings. Parsing is synchronous: 64 MiB of `{"k1":0,"k2":0,…}` (five million keys)
+ * held the event loop, every other request of the process with it, for 3.5 s on a 2-core VM, of
+ * `[[],[],…]` 8.3 s, of `["\\",…]` 2.9 s (`npm run bench:json-bound`). At these bounds a body
+ * parses in about 150 ms; a full ingest batch (1,000 records, each with its 32 metadata keys and
+ * values) counts under 60,000 structures and 100,000 strings. Numbers, `true`, `false` and `null`
+ * are not bounded: 64 MiB of them parses in under a second, like a batch of records with long scores.
  */
-export const maxJsonStructure = 200_000;
+export const jsonBounds = { structures: 200_000, strings: 500_000 } as const;
+
+export interface JsonCounts {
+  /** Keys, objects and arrays: the `:`, `{` and `[` outside strings. */
+  structures: number;
+  strings: number;
+}
 
 const colon = 58;
 const openBrace = 123;
@@ -24,43 +31,46 @@ function escapedAt(text: string, at: number): boolean {
 }
 
 /**
- * How many `:`, `{` and `[` `text` holds outside its strings (a colon in a metadata value, a MAC
- * address, costs the parser nothing), counting no further than `limit + 1`. Strings are skipped
- * with indexOf, a native scan: a 44 MB inline image (one base64 string) takes a few ms. Malformed
- * JSON (a string never closed) is counted as far as it goes; the parser then refuses it.
+ * What `text` holds (JsonCounts), counting no further than one past either bound. A colon in a
+ * string (a metadata value, a MAC address) costs the parser nothing and is not counted. Strings
+ * are skipped with indexOf, a native scan: a 44 MB inline image (one base64 string) takes a few
+ * ms. Malformed JSON (a string never closed) is counted as far as it goes; the parser then
+ * refuses it.
  */
-export function jsonStructureCount(text: string, limit: number): number {
-  let count = 0;
+export function jsonCounts(text: string, bounds: { readonly structures: number; readonly strings: number } = jsonBounds): JsonCounts {
+  const counts = { structures: 0, strings: 0 };
   let at = 0;
   while (at < text.length) {
     const quote = text.indexOf('"', at);
     const stop = quote === -1 ? text.length : quote;
     for (let i = at; i < stop; i++) {
       const code = text.charCodeAt(i);
-      if ((code === colon || code === openBrace || code === openBracket) && ++count > limit) return count;
+      if ((code === colon || code === openBrace || code === openBracket) && ++counts.structures > bounds.structures) return counts;
     }
-    if (quote === -1) break;
+    if (quote === -1 || ++counts.strings > bounds.strings) break;
     let close = text.indexOf('"', quote + 1);
     while (close !== -1 && escapedAt(text, close)) close = text.indexOf('"', close + 1);
     if (close === -1) break;
     at = close + 1;
   }
-  return count;
+  return counts;
 }
 
 /**
  * Replaces Fastify's JSON body parser with the same parser (secure-json-parse, a `__proto__` or
- * `constructor.prototype` key refused) behind a bound on the body's structure: over `limit`, 400
+ * `constructor.prototype` key refused) behind bounds on what the body holds (jsonBounds): over one, 400
  * `BODY_TOO_COMPLEX` before anything is parsed (not 413: the body is not too large, and a client
  * that halves a batch on 413 would send the same dense record again).
  */
-export function registerBoundedJsonParser(app: FastifyInstance, limit = maxJsonStructure): void {
+export function registerBoundedJsonParser(app: FastifyInstance, bounds: { readonly structures: number; readonly strings: number } = jsonBounds): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
-    if (jsonStructureCount(text, limit) > limit) {
-      done(new ApiError(400, 'BODY_TOO_COMPLEX', `the JSON body holds more than ${limit} keys, objects and arrays; send fewer records per request`), undefined);
+    const counts = jsonCounts(text, bounds);
+    const over = counts.structures > bounds.structures ? `${bounds.structures} keys, objects and arrays` : counts.strings > bounds.strings ? `${bounds.strings} strings` : undefined;
+    if (over !== undefined) {
+      done(new ApiError(400, 'BODY_TOO_COMPLEX', `the JSON body holds more than ${over}; send fewer records per request`), undefined);
       return;
     }
     // Typed as maybe a promise; Fastify's parser answers through done and returns nothing.

@@ -74,6 +74,14 @@ test('logServerErrors: two bugs of one kind in one request, thrown in different 
       thrown.push(error);
     }
   }
+  // Two parse failures thrown by JSON.parse itself, called from two places.
+  for (const call of [() => JSON.parse('{"record": ') as unknown, () => JSON.parse('not json') as unknown]) {
+    try {
+      call();
+    } catch (error) {
+      thrown.push(error);
+    }
+  }
   for (const error of [...thrown, ...thrown]) report(error, 'batch-3', internalError('batch-3'));
   assert.deepEqual(errors, thrown);
 });

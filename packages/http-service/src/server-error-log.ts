@@ -25,8 +25,17 @@ export function failureKind(error: unknown): string {
   return detail === undefined ? root.name : `${root.name}: ${detail}`;
 }
 
-/** Where `error` was thrown: the first frame of its stack, which tells two bugs of one kind apart. */
-const thrownAt = (error: unknown) => (error instanceof Error ? (error.stack?.split('\n').find((line) => line.trimStart().startsWith('at ')) ?? '').trim() : '');
+/**
+ * Where `error` was thrown, which tells two bugs of one kind apart: the first frame of its stack in
+ * the service's own code. Not a native or dependency frame (`JSON.parse (<anonymous>)`, `node:`,
+ * `node_modules`), the same for every caller; not the whole stack, whose async frames
+ * (`Promise.all (index N)`) differ from one record of a batch to the next.
+ */
+function thrownAt(error: unknown): string {
+  if (!(error instanceof Error)) return '';
+  const frames = (error.stack ?? '').split('\n').map((line) => line.trim()).filter((line) => line.startsWith('at '));
+  return frames.find((frame) => !/\(<anonymous>\)|\(node:|node:internal|[\\/]node_modules[\\/]/.test(frame)) ?? frames[0] ?? '';
+}
 
 /** Sets kept before the oldest is forgotten: distinct failure kinds, and requests whose 500s were logged. */
 const remembered = 256;

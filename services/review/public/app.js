@@ -2,7 +2,7 @@
 // go on to the next. Plain DOM, no dependencies, nothing loaded from outside this service.
 
 import { storageKeys, inputGuardMs, tabs, releaseSettleMs, tabId, verdicts, verdictByKey, el, state, SignedOut, ApiError, h, storage, drafts, banner, fitBanner, show } from './page-kit.js';
-import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, heldAgain, laterLeaseTold, askingLease, select, step, cycle, setOpacity } from './page-render.js';
+import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, heldAgain, laterLeaseTold, askingLease, forgetToldLease, select, step, cycle, setOpacity } from './page-render.js';
 
 // ---- the API -------------------------------------------------------------------------------
 
@@ -516,6 +516,8 @@ tabs?.addEventListener('message', (event) => {
   if (!message || message.tab === tabId) return;
   if (message.type === 'lease') return laterLeaseTold(message);
   if (message.type !== 'gone') return;
+  // Whatever this tab shows: an answer of this tab's still on its way must not take up that lease.
+  forgetToldLease(message.reviewer, message.id);
   // Another reviewer's tabs (signed in before in another tab) are none of this one's business.
   if (!state.packet || message.reviewer !== state.reviewer || message.id !== state.packet.item.inferenceId) return;
   clearTimeout(state.releaseTimer);

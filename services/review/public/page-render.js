@@ -251,6 +251,11 @@ function latestLease(item, deadline, askedAt) {
   return later ? { item: { ...item, leaseExpiresAt: told.leaseExpiresAt }, deadline: told.deadline } : { item, deadline };
 }
 
+/** A tab of `reviewer` gave `id` back as it left: a lease it told is no longer one to count down to. */
+export function forgetToldLease(reviewer, id) {
+  toldLeases.delete(leaseKey(reviewer, id));
+}
+
 /**
  * Another tab of this reviewer holds an item under a later lease (it renewed it, or leased it again
  * after a tab gave it back): when this tab shows that item, the lease is its too, so its countdown

@@ -240,10 +240,10 @@ export function askingLease() {
 /**
  * The lease to count down to for `item`, handed with `deadline` in answer to a request this tab
  * sent at `askedAt` (askingLease): a later lease that another tab told after that request went
- * out wins, as the answers crossed (this tab's GET /next, checked against storage before it answers, or renewal
- * was overtaken by the other tab's renewal). One told before this tab asked does not: the service
- * has answered since, and a lease made anew (after a release, an undo, a sign-in again) may end
- * earlier than an old one, on an instance whose clock is behind.
+ * out wins, as the answers crossed (this tab's GET /next, checked against storage before it
+ * answers, or its renewal was overtaken by the other tab's renewal). One told before this tab asked
+ * does not: the service has answered since, and a lease made anew (after a release, an undo, a
+ * sign-in again) may end earlier than an old one, on an instance whose clock is behind.
  */
 function latestLease(item, deadline, askedAt) {
   const told = toldLeases.get(leaseKey(item.leasedBy ?? '', item.inferenceId));

@@ -5,11 +5,11 @@ import { NotReadyError, checkDependency, registerOperationalRoutes, registerServ
 
 const secretPath = "EACCES: permission denied, open '/srv/gradcam/keys/s3-credentials.json'";
 
-function appCheckingReady(checkReady: () => Promise<void>) {
+function appCheckingReady(checkReady: () => Promise<void>, startupGraceMs = 0) {
   const notReady: unknown[] = [];
   const app = Fastify({ ...serviceServerOptions(), logger: false });
   registerServiceDefaults(app);
-  registerOperationalRoutes(app, { checkReady, onNotReady: (error) => notReady.push(error), scrape: async () => ({ contentType: 'text/plain', body: '' }) });
+  registerOperationalRoutes(app, { checkReady, onNotReady: (error) => notReady.push(error), startupGraceMs, scrape: async () => ({ contentType: 'text/plain', body: '' }) });
   return { app, notReady };
 }
 
@@ -61,6 +61,7 @@ test('/readyz through an outage: the log is told the first failure, one with ano
     },
     onNotReady: (error) => notReady.push(error),
     notReadyReportEveryMs: 300,
+    startupGraceMs: 0,
     scrape: async () => ({ contentType: 'text/plain', body: '' }),
   });
   const probe = async (times: number) => {
@@ -85,5 +86,33 @@ test('/readyz through an outage: the log is told the first failure, one with ano
     assert.equal(notReady.length, 5, 'a new outage after a ready answer is told at once');
   } finally {
     await app.close();
+  }
+});
+
+test('/readyz while starting: not ready answers 503 but the log is told nothing until the grace is over, or at once once the process has been ready', async () => {
+  let failing = true;
+  const { app, notReady } = appCheckingReady(async () => {
+    if (failing) throw new NotReadyError('redis: unavailable');
+  }, 300);
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+    assert.equal(notReady.length, 0, 'a start whose clients are still connecting');
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(notReady.length, 1, 'still not ready past the grace: told');
+  } finally {
+    await app.close();
+  }
+  const second = appCheckingReady(async () => {
+    if (failing) throw new NotReadyError('redis: unavailable');
+  }, 60_000);
+  try {
+    failing = false;
+    assert.equal((await second.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    failing = true;
+    await second.app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(second.notReady.length, 1, 'ready once: an outage is told at once, grace or not');
+  } finally {
+    await second.app.close();
   }
 });

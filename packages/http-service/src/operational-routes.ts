@@ -17,6 +17,13 @@ export interface OperationalRoutes {
    */
   readonly onNotReady?: ((error: unknown) => void) | undefined;
   readonly notReadyReportEveryMs?: number;
+  /**
+   * How long after the routes are registered a process that has not been ready yet is starting,
+   * not failing (default 10 s): its dependencies' clients are still connecting, and a supervisor
+   * polling /readyz would otherwise put a warning with a stack in every healthy start's log.
+   * /readyz answers 503 as ever; a failure past this, or once the process has been ready, is told.
+   */
+  readonly startupGraceMs?: number;
   /** Prometheus exposition of the process's registry; `headers` tell who asks (see isPrometheusScrape). */
   readonly scrape: (headers: IncomingHttpHeaders) => Promise<{ contentType: string; body: string }>;
 }
@@ -42,17 +49,22 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
   const { checkReady } = routes;
   if (checkReady) {
     const throttle = new LogThrottle(routes.notReadyReportEveryMs);
+    const startedAt = performance.now();
+    const startupGraceMs = routes.startupGraceMs ?? 10_000;
+    let beenReady = false;
     app.get('/readyz', async (_request, reply) => {
       try {
         await checkReady();
         throttle.clear();
+        beenReady = true;
         return { status: 'ready' };
       } catch (error) {
         const reason = error instanceof NotReadyError ? error.message : 'not ready';
         // What the log would say: the reason and the error under it (refused connections turning
         // into an authentication failure is news, though /readyz still says `redis: unavailable`).
         const underlying = error instanceof NotReadyError ? error.cause : error;
-        if (throttle.admit(`${reason}\n${underlying instanceof Error ? underlying.message : String(underlying)}`) !== undefined) routes.onNotReady?.(error);
+        const starting = !beenReady && performance.now() - startedAt < startupGraceMs;
+        if (!starting && throttle.admit(`${reason}\n${underlying instanceof Error ? underlying.message : String(underlying)}`) !== undefined) routes.onNotReady?.(error);
         return reply.code(503).send({ status: 'not-ready', reason });
       }
     });

@@ -596,6 +596,8 @@ describe('status, backpressure and outages', () => {
     const ownRedis = await startRedisServer();
     const h = await createIngestHarness({ redisUrl: ownRedis.url });
     try {
+      // Ready once: from then on a failing /readyz is an outage, told to the log at once.
+      assert.equal((await h.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
       await ownRedis.stop();
       const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('down-1') });
       assert.equal(response.statusCode, 503, response.body);

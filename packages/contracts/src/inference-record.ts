@@ -66,7 +66,8 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
 
 export const inlineImageSchema = z.object({ base64: z.string().min(1) });
 export const imageRefSchema = z.object({ uri: s3UriShapeSchema });
-export const imageSourceSchema = z.union([inlineImageSchema, imageRefSchema]);
+// A value neither shape reads (missing, {}, a string) says what is wanted, not zod's "Invalid input".
+export const imageSourceSchema = z.union([inlineImageSchema, imageRefSchema], { error: 'image must be {"base64": "…"} (the image bytes) or {"uri": "s3://bucket/key"}' });
 
 /**
  * `schema`, behind a look at the raw value that may refuse it whole, with one issue, before

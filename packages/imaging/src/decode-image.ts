@@ -128,7 +128,7 @@ export async function readImageHeader(bytes: Uint8Array, limits: ImageLimits = d
   if (pixels > limits.maxPixels) {
     throw new ImagingError(
       'IMAGE_TOO_MANY_PIXELS',
-      `image is ${metadata.width}×${metadata.height} (${pixels} pixels), over the ${limits.maxPixels}-pixel limit; downscale it before sending`,
+      `image is ${metadata.width}×${metadata.height} (${pixels} pixels), over the ${limits.maxPixels}-pixel limit; downscale it first`,
     );
   }
   return { format, width: metadata.width, height: metadata.height, pixels, metadata };

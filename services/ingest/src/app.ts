@@ -64,7 +64,8 @@ function parseRecord(body: unknown): InferenceRecord {
     const first = issues[0];
     const where = first && first.path.length > 0 ? `${pathOf(first)}: ` : '';
     const unlisted = issues.length - maxListedIssues;
-    const more = unlisted > 0 ? ` (${issues.length} issues in all; details lists the first ${maxListedIssues})` : '';
+    // The message names the first issue; the count says whether fixing it is enough.
+    const more = issues.length < 2 ? '' : unlisted > 0 ? ` (${issues.length} issues in all; details lists the first ${maxListedIssues})` : ` (${issues.length} issues in all, listed in details)`;
     throw new ApiError(400, 'RECORD_INVALID', `the record is invalid: ${where}${first?.message ?? 'unknown error'}${more}`, describeIssues(issues));
   }
   return parsed.data;
@@ -102,7 +103,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {
-    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS');
+    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS (on the local stack, the API token npm start printed, kept in .gradcam/api-token)');
   } };
   const admit = async () => {
     let waiting: number;

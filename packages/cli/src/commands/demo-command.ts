@@ -20,7 +20,7 @@ models that \`gradcam up\` left in .gradcam/${stackFileName}.
 Options:
   --model NAME   one of the models the stack serves (GRADCAM_MODELS; default: the first)
   --method LIST  comma-separated: ${camMethodSchema.options.join(', ')} (default gradcam)
-  --top-k K      explain the K highest-scoring classes, 1 to ${maxExplainClasses} (default: the predicted class)`;
+  --top-k K      explain the K highest-scoring classes, 1 to ${maxExplainClasses}; a K over the model's classes explains them all (default: the predicted class)`;
 
 /** What `gradcam up` leaves in the state folder (models: absent in files of older versions). */
 interface StackFile {

@@ -18,7 +18,8 @@ function bindable(port: number, host: string): Promise<NodeJS.ErrnoException | u
 /**
  * Checks that each service's port can be bound on `host` before anything starts. Otherwise a port
  * held by another stack is found only when a service fails to listen, after Redis started and the
- * models loaded, and a readiness check can be answered by the other stack's service.
+ * models loaded, and a readiness check can be answered by the other stack's service. Every port
+ * that cannot be bound is named at once: a second stack holds them all, not one a run.
  */
 export async function checkPortsFree(ports: readonly StackPort[], host = '127.0.0.1'): Promise<void> {
   const seen = new Map<number, string>();
@@ -26,9 +27,16 @@ export async function checkPortsFree(ports: readonly StackPort[], host = '127.0.
     const other = seen.get(port);
     if (other !== undefined) throw new LocalStackError('PORT_IN_USE', `${variable}: port ${port} is also ${other}; each service needs its own port`);
     seen.set(port, variable);
+  }
+  const taken: string[] = [];
+  const variables: string[] = [];
+  for (const { variable, port } of ports) {
     const error = await bindable(port, host);
     if (error === undefined) continue;
     const why = error.code === 'EADDRINUSE' ? 'is in use (another gradcam up, or another program)' : `cannot be used (${error.code ?? error.message})`;
-    throw new LocalStackError('PORT_IN_USE', `${variable}: ${host}:${port} ${why}; stop what holds it or set ${variable} to a free port`);
+    taken.push(`${variable}: ${host}:${port} ${why}`);
+    variables.push(variable);
   }
+  if (taken.length === 1) throw new LocalStackError('PORT_IN_USE', `${taken[0]}; stop what holds it or set ${variables[0]} to a free port`);
+  if (taken.length > 1) throw new LocalStackError('PORT_IN_USE', `${taken.join('; ')}; stop what holds them or set ${variables.join(', ')} to free ports`);
 }

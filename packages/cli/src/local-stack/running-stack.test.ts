@@ -76,7 +76,7 @@ describe('a running gradcam up', { timeout: 240_000 }, () => {
     const { status } = await second.exited;
     assert.equal(status, 1, second.stderr());
     assert.deepEqual(second.stderr().trim().split('\n'), [
-      `gradcam up: another gradcam up (pid ${up.child.pid}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports`,
+      `gradcam up: another gradcam up (pid ${up.child.pid}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports (GRADCAM_INGEST_PORT, GRADCAM_EXPORTER_PORT, GRADCAM_WORKER_METRICS_PORT, GRADCAM_REVIEW_PORT)`,
     ]);
     await readFile(join(stateDir, stackFileName), 'utf8');
     assert.equal((await readFile(join(stateDir, stateLockFileName), 'utf8')).split('\n')[0], String(up.child.pid));

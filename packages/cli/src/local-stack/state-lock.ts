@@ -64,7 +64,7 @@ export async function acquireStateLock(stateDir: string): Promise<StateLock> {
     }
     const holder = await lockHolder(file);
     if (holder !== undefined && lockHeld(holder)) {
-      throw new LocalStackError('STACK_RUNNING', `another gradcam up (pid ${holder.pid}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports`);
+      throw new LocalStackError('STACK_RUNNING', `another gradcam up (pid ${holder.pid}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports (GRADCAM_INGEST_PORT, GRADCAM_EXPORTER_PORT, GRADCAM_WORKER_METRICS_PORT, GRADCAM_REVIEW_PORT)`);
     }
     // Stale (or unreadable): remove it and claim again. Two starting together both see it stale;
     // the exclusive create lets only one of them win the retry.

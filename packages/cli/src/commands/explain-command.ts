@@ -146,8 +146,12 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
       console.error(
         `${model.descriptor.name} ${model.descriptor.version} on ${backend.name}, target ${model.runner.targetLayer} ${model.runner.targetShape.join('×')}; ${files.length} image(s), batch ${batchSize}, ${methods.join(', ')}`,
       );
+      // Its first batch can take tens of seconds on a CPU: say why nothing seems to move.
+      if (methods.includes('scorecam')) console.error(`Score-CAM runs the model on up to ${scoreCamChannels} masked copies of each image: seconds per image on a CPU backend`);
     }
     const progress = new ProgressBar(files.length);
+    // Drawn at once (on a TTY), not only when the first batch is done.
+    progress.tick(0, 0);
     const result = await explainFiles({
       explainer,
       backend,

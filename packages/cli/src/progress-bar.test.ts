@@ -18,3 +18,12 @@ test('img/s counts explained images only; failed ones are counted apart', async 
   const rate = Number(/([\d.]+) img\/s/.exec(written)?.[1]);
   assert.ok(rate > 0 && rate <= 2, `${rate} img/s for 2 explained images in over a second`);
 });
+
+test('the bar drawn before anything finished says no ETA yet, not "eta 0s"', async () => {
+  const stream = Object.assign(new PassThrough(), { isTTY: true }) as unknown as NodeJS.WriteStream;
+  let written = '';
+  (stream as unknown as PassThrough).on('data', (chunk: Buffer) => (written = chunk.toString()));
+  new ProgressBar(9, stream).tick(0, 0);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.match(written, / 0\/9 +0\.0 img\/s +eta …/, JSON.stringify(written));
+});

@@ -27,10 +27,11 @@ export class ProgressBar {
     const seconds = (performance.now() - this.started) / 1000;
     const finishing = this.done / Math.max(seconds, 1e-3);
     const rate = (this.done - this.failed) / Math.max(seconds, 1e-3);
-    const eta = finishing > 0 ? Math.ceil((this.total - this.done) / finishing) : 0;
+    // Nothing finished yet (the bar drawn at the start): no rate to tell an ETA from.
+    const eta = finishing > 0 ? `${Math.ceil((this.total - this.done) / finishing)}s` : '…';
     const bar = '█'.repeat(filled) + '░'.repeat(this.width - filled);
     const failures = this.failed > 0 ? `  ${this.failed} failed` : '';
-    this.stream.write(`\r${bar} ${this.done}/${this.total}  ${rate.toFixed(1)} img/s  eta ${eta}s${failures}\x1b[K`);
+    this.stream.write(`\r${bar} ${this.done}/${this.total}  ${rate.toFixed(1)} img/s  eta ${eta}${failures}\x1b[K`);
   }
 
   /** Clears the bar so the next line starts clean (e.g. an error message or the summary). */

@@ -40,7 +40,8 @@ const utf8 = new TextEncoder();
 export const s3UriShapeSchema = z
   .string()
   // Cheap, before the key is encoded: "s3://", the bucket, "/" and the key (a character is at
-  // least one byte). Not `abort`: an aborted option makes the image union's issue "Invalid input".
+  // least one byte). Not `abort`: an aborted option hides this issue behind the image union's own
+  // sentence (which is for a value neither shape reads).
   .max(maxS3UriLength, keyTooLong)
   .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^\0]+$/, 'image.uri must look like s3://bucket/key')
   .refine((uri) => {

@@ -14,6 +14,7 @@ export { loadModel, loadModelFromArtifacts, descriptorFileName, type LoadedModel
 export type { ModelRunner, TrunkOutput } from './models/model-runner.ts';
 export type { OutputActivation } from './models/output-activation.ts';
 export { camMethods, methodNames, parseMethodName, type MethodName } from './methods/method-registry.ts';
+export { scoreCamChannelCount } from './methods/score-cam.ts';
 export type { CamMethod, PerturbationOptions } from './methods/cam-method.ts';
 export { resolveTargets, predictedClass, type TargetSpec } from './targets.ts';
 export { mapStatistics, normaliseMap, type MapStatistics } from './map-statistics.ts';

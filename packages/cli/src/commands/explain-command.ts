@@ -8,6 +8,7 @@ import {
   defaultModelName,
   loadModel,
   parseMethodName,
+  scoreCamChannelCount,
   selectBackend,
 } from '@gradcam/engine';
 import { type ColormapName, defaultOverlayMaxSide } from '@gradcam/imaging';
@@ -131,6 +132,8 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
 
   const made = await prepareOutputFolder(outDir);
   let explained = 0;
+  /** The progress bar once drawn: cleared however the run ends (a Ctrl-C or an error must not print onto it). */
+  let drawnBar: ProgressBar | undefined;
   try {
     const backend = await selectBackend(backendPreference);
     const model = await loadModel(values.model ?? defaultModelName, { targetLayer: values.layer });
@@ -147,9 +150,13 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
         `${model.descriptor.name} ${model.descriptor.version} on ${backend.name}, target ${model.runner.targetLayer} ${model.runner.targetShape.join('×')}; ${files.length} image(s), batch ${batchSize}, ${methods.join(', ')}`,
       );
       // Its first batch can take tens of seconds on a CPU: say why nothing seems to move.
-      if (methods.includes('scorecam')) console.error(`Score-CAM runs the model on up to ${scoreCamChannels} masked copies of each image: seconds per image on a CPU backend`);
+      if (methods.includes('scorecam')) {
+        const copies = scoreCamChannelCount(scoreCamChannels, model.runner.targetShape.at(-1) ?? 0);
+        console.error(`Score-CAM runs the model on ${copies} masked copies of each image: seconds per image on a CPU backend`);
+      }
     }
     const progress = new ProgressBar(files.length);
+    drawnBar = progress;
     // Drawn at once (on a TTY), not only when the first batch is done.
     progress.tick(0, 0);
     const result = await explainFiles({
@@ -196,6 +203,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
     explained = result.written.length;
     return result.written.length > 0 && !result.stopped ? 0 : 1;
   } finally {
+    drawnBar?.clear();
     // An unknown --model, an unavailable backend, a --class or --top-k out of the model's range
     // (known only once it loads), or no image written: the folders this run made stay empty.
     if (explained === 0) await removeMadeFolders(made);

@@ -39,3 +39,8 @@ test('checkPortsFree names every port in use at once, not one a run', async () =
   }
   await checkPortsFree([{ variable: 'GRADCAM_INGEST_PORT', port: ingest }]);
 });
+
+test('a port that cannot be bound for another reason than being held says so, without "stop what holds it"', async () => {
+  // An address this machine does not have: EADDRNOTAVAIL, whatever the port.
+  await assert.rejects(checkPortsFree([{ variable: 'GRADCAM_REVIEW_PORT', port: 48_081 }], '10.255.255.1'), refusal('GRADCAM_REVIEW_PORT: 10.255.255.1:48081 cannot be used (EADDRNOTAVAIL); set GRADCAM_REVIEW_PORT to a free port'));
+});

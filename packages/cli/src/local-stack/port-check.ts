@@ -30,13 +30,18 @@ export async function checkPortsFree(ports: readonly StackPort[], host = '127.0.
   }
   const taken: string[] = [];
   const variables: string[] = [];
+  let inUse = 0;
   for (const { variable, port } of ports) {
     const error = await bindable(port, host);
     if (error === undefined) continue;
+    if (error.code === 'EADDRINUSE') inUse += 1;
     const why = error.code === 'EADDRINUSE' ? 'is in use (another gradcam up, or another program)' : `cannot be used (${error.code ?? error.message})`;
     taken.push(`${variable}: ${host}:${port} ${why}`);
     variables.push(variable);
   }
-  if (taken.length === 1) throw new LocalStackError('PORT_IN_USE', `${taken[0]}; stop what holds it or set ${variables[0]} to a free port`);
-  if (taken.length > 1) throw new LocalStackError('PORT_IN_USE', `${taken.join('; ')}; stop what holds them or set ${variables.join(', ')} to free ports`);
+  if (taken.length === 0) return;
+  // Advice for ports held by something; another failure (EADDRNOTAVAIL: no such address here) is said as it is.
+  const held = inUse === taken.length ? (taken.length === 1 ? 'stop what holds it or ' : 'stop what holds them or ') : '';
+  const free = taken.length === 1 ? `set ${variables[0]} to a free port` : `set ${variables.join(', ')} to free ports`;
+  throw new LocalStackError('PORT_IN_USE', `${taken.join('; ')}; ${held}${free}`);
 }

@@ -83,15 +83,15 @@ describe('a running gradcam up', { timeout: 240_000 }, () => {
     assert.equal((await fetch(`http://127.0.0.1:${env.GRADCAM_INGEST_PORT}/readyz`)).status, 200);
   });
 
-  test('a second gradcam up on another state folder but the same ports is refused, naming the variable, before Redis starts', async () => {
+  test('a second gradcam up on another state folder but the same ports is refused, naming every port variable, before Redis starts', async () => {
     const otherState = await mkdtemp(join(tmpdir(), 'gradcam-other-'));
     try {
       const second = runGradcam(['up', '--quiet'], { ...env, GRADCAM_STATE_DIR: otherState });
       const { status } = await second.exited;
       assert.equal(status, 1, second.stderr());
-      assert.deepEqual(second.stderr().trim().split('\n'), [
-        `gradcam up: GRADCAM_INGEST_PORT: 127.0.0.1:${env.GRADCAM_INGEST_PORT} is in use (another gradcam up, or another program); stop what holds it or set GRADCAM_INGEST_PORT to a free port`,
-      ]);
+      const variables = ['GRADCAM_INGEST_PORT', 'GRADCAM_EXPORTER_PORT', 'GRADCAM_WORKER_METRICS_PORT', 'GRADCAM_REVIEW_PORT'];
+      const held = variables.map((variable) => `${variable}: 127.0.0.1:${env[variable]} is in use (another gradcam up, or another program)`);
+      assert.deepEqual(second.stderr().trim().split('\n'), [`gradcam up: ${held.join('; ')}; stop what holds them or set ${variables.join(', ')} to free ports`]);
       assert.deepEqual(processesWithEnv(otherState), []);
     } finally {
       killAllWithEnv(otherState);

@@ -117,8 +117,13 @@ export const pipelineMetrics = {
   ),
   collectSuccess: gauge(
     'gradcam_exporter_collect_success',
-    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts); 0 when the read failed and its gauges are not exported.',
+    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts, redis_memory); 0 when the read failed and its gauges are not exported.',
     ['source'],
+  ),
+  redisMemoryUsed: gauge('gradcam_redis_memory_used_bytes', "Memory Redis has allocated (INFO memory's used_memory)."),
+  redisMemoryMax: gauge(
+    'gradcam_redis_memory_max_bytes',
+    "Redis's maxmemory (0: no limit). With maxmemory-policy noeviction, as the pipeline needs, every write fails once used reaches it: ingest answers 503 and workers cannot complete jobs.",
   ),
   e2eLatency: histogram(
     'gradcam_e2e_latency_seconds',

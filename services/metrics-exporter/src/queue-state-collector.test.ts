@@ -75,7 +75,7 @@ test('every source read: the success gauge is 1 for each, and the worker count i
     assert.deepEqual(samples(body, 'gradcam_queue_jobs').filter((l) => l.includes('"waiting"')), ['gradcam_queue_jobs{state="waiting"} 2']);
     assert.deepEqual(samples(body, 'gradcam_workers'), ['gradcam_workers 0']);
     assert.deepEqual(samples(body, 'gradcam_workers_known'), ['gradcam_workers_known 1']);
-    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts']) {
+    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory']) {
       assert.ok(body.includes(`gradcam_exporter_collect_success{source="${source}"} 1`), `success of ${source}`);
     }
     assert.deepEqual(sourceErrors, []);
@@ -88,6 +88,18 @@ test('a Redis without CLIENT: the worker count is unknown, not 1 (BullMQ’s pla
     assert.deepEqual(samples(body, 'gradcam_workers'), [], 'no gradcam_workers sample while the count is unknown');
     assert.deepEqual(samples(body, 'gradcam_workers_known'), ['gradcam_workers_known 0']);
     assert.ok(body.includes('gradcam_exporter_collect_success{source="workers"} 1'), 'an unknown count is not a failed read');
+    assert.deepEqual(sourceErrors, []);
+  });
+});
+
+test("Redis's memory and its maxmemory are exported, so an alert sees a noeviction Redis filling up", async () => {
+  await withExporter({ extraArgs: ['--maxmemory', '64mb'] }, async ({ scrape, redis, sourceErrors }) => {
+    const body = await scrape();
+    assert.deepEqual(samples(body, 'gradcam_redis_memory_max_bytes'), [`gradcam_redis_memory_max_bytes ${64 * 1024 * 1024}`]);
+    const [used] = samples(body, 'gradcam_redis_memory_used_bytes');
+    const reported = Number(used?.split(' ')[1]);
+    const actual = Number(/^used_memory:(\d+)/m.exec(await redis.info('memory'))?.[1]);
+    assert.ok(reported > 100_000 && Math.abs(reported - actual) < 1_000_000, `${used} against used_memory ${actual}`);
     assert.deepEqual(sourceErrors, []);
   });
 });

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 
 /** The scrape-time reads, each exported as `gradcam_exporter_collect_success{source}`. */
-export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts'] as const;
+export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory'] as const;
 export type CollectSource = (typeof collectSources)[number];
 
 export interface QueueStateCollectorDeps {
@@ -20,6 +20,12 @@ export interface QueueStateCollectorDeps {
   readonly reviews: ReviewPool;
   /** Told about each source whose read failed in a scrape. */
   readonly onSourceError: (source: CollectSource, error: unknown) => void;
+}
+
+/** A field of Redis's INFO text (`name:value` lines), as a number; undefined when absent. */
+function infoNumber(info: string, name: string): number | undefined {
+  const value = new RegExp(`^${name}:(\\d+)\\r?$`, 'm').exec(info)?.[1];
+  return value === undefined ? undefined : Number(value);
 }
 
 /** Republishes a Redis hash of `a|b|…` → count as a counter with those labels, in that order. */
@@ -102,6 +108,23 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
       drop() {
         metrics.reviewBacklog.reset();
         metrics.reviewBacklogAge.remove();
+      },
+    },
+    // Redis runs with noeviction (a job evicted is a record lost): once its memory reaches
+    // maxmemory every write fails. An alert rule watches the two against each other. (INFO is
+    // never denied to the pipeline: ioredis's ready check and BullMQ need it.)
+    redis_memory: {
+      async read() {
+        const info = await deps.redis.info('memory');
+        const used = infoNumber(info, 'used_memory');
+        const max = infoNumber(info, 'maxmemory');
+        if (used === undefined || max === undefined) throw new Error('INFO memory holds no used_memory or maxmemory');
+        metrics.redisMemoryUsed.set(used);
+        metrics.redisMemoryMax.set(max);
+      },
+      drop() {
+        metrics.redisMemoryUsed.remove();
+        metrics.redisMemoryMax.remove();
       },
     },
     review_verdicts: {

@@ -10,8 +10,9 @@ import { ApiError } from './api-error.ts';
  * values) counts under 60,000 structures and 100,000 strings. Numbers, `true`, `false` and `null`
  * are not bounded: 64 MiB of them parses in under a second, like a batch of records with long scores.
  */
-export const jsonBounds = { structures: 200_000, strings: 500_000 } as const;
+export const jsonBounds: Readonly<JsonCounts> = { structures: 200_000, strings: 500_000 };
 
+/** What a JSON text holds (jsonCounts), and the bounds on it (jsonBounds). */
 export interface JsonCounts {
   /** Keys, objects and arrays: the `:`, `{` and `[` outside strings. */
   structures: number;
@@ -37,7 +38,7 @@ function escapedAt(text: string, at: number): boolean {
  * ms. Malformed JSON (a string never closed) is counted as far as it goes; the parser then
  * refuses it.
  */
-export function jsonCounts(text: string, bounds: { readonly structures: number; readonly strings: number } = jsonBounds): JsonCounts {
+export function jsonCounts(text: string, bounds: Readonly<JsonCounts> = jsonBounds): JsonCounts {
   const counts = { structures: 0, strings: 0 };
   let at = 0;
   while (at < text.length) {
@@ -62,7 +63,7 @@ export function jsonCounts(text: string, bounds: { readonly structures: number; 
  * `BODY_TOO_COMPLEX` before anything is parsed (not 413: the body is not too large, and a client
  * that halves a batch on 413 would send the same dense record again).
  */
-export function registerBoundedJsonParser(app: FastifyInstance, bounds: { readonly structures: number; readonly strings: number } = jsonBounds): void {
+export function registerBoundedJsonParser(app: FastifyInstance, bounds: Readonly<JsonCounts> = jsonBounds): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {

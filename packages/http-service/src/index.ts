@@ -1,6 +1,5 @@
 export { ApiError, apiErrorBody, dependencyUnavailable, internalError, reportedApiError, sendApiError, type ServerErrorReport } from './api-error.ts';
 export { failureKind, logServerErrors, type ServerErrorLog } from './server-error-log.ts';
-export { LogThrottle } from './log-throttle.ts';
 export { type JsonCounts, jsonBounds, jsonCounts, registerBoundedJsonParser } from './bounded-json-parser.ts';
 export { NotReadyError } from './not-ready-error.ts';
 export { type FrameworkErrorAnswers, frameworkErrorHandler, requestErrorAnswer } from './framework-errors.ts';

@@ -328,9 +328,8 @@ function pick(verdict) {
  * late, then cannot take back. When it is no longer this reviewer's live lease (409: the release
  * landed first, or a verdict on it is being kept), or the renewal failed, lease it again (GET /next
  * hands a reviewer back the item they hold, renewed, and the next of its model otherwise, most
- * likely this one). The same item
- * stays as it is shown, with its new lease; another (taken by another reviewer meanwhile, or leased
- * by that tab reloaded) is shown instead.
+ * likely this one). The same item stays as it is shown, with its new lease; another (taken by
+ * another reviewer meanwhile, or leased by that tab reloaded) is shown instead.
  */
 async function leaseAgain(id) {
   if (state.packet?.item.inferenceId !== id) return;

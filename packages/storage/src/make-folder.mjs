@@ -10,9 +10,11 @@ import { dirname } from 'node:path';
 
 /**
  * Tries of a put whose folder concurrent deletes keep removing between its mkdir and its file:
- * each delete removes it at most once, so this bounds only a pathological filesystem.
+ * each delete removes it at most once, so this bounds only a pathological filesystem. A try is a
+ * mkdir and an open, microseconds: 100 were all lost once on a loaded 2-core CI machine to a
+ * process removing the folder without pause (fs-blob-store.test's stand-in for many deletes).
  */
-export const maxWriteTries = 100;
+export const maxWriteTries = 1000;
 
 /**
  * Whether a put's try that failed with `code` is worth another: ENOENT, from its mkdir or its

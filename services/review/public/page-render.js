@@ -265,16 +265,16 @@ export function forgetToldLease(reviewer, id) {
 export function laterLeaseTold(message) {
   if (typeof message.id !== 'string' || typeof message.reviewer !== 'string') return;
   if (typeof message.leaseExpiresAt !== 'number' || typeof message.leftMs !== 'number') return;
-  const now = performance.now();
+  const told = { leaseExpiresAt: message.leaseExpiresAt, deadline: performance.now() + message.leftMs, told: ++leaseEvents };
   const key = leaseKey(message.reviewer, message.id);
   toldLeases.delete(key);
-  toldLeases.set(key, { leaseExpiresAt: message.leaseExpiresAt, deadline: now + message.leftMs, told: ++leaseEvents });
+  toldLeases.set(key, told);
   // A reviewer holds one lease at a time: a few entries cover every answer still on its way.
   if (toldLeases.size > 8) toldLeases.delete(toldLeases.keys().next().value);
   const item = state.packet?.item;
   if (!item || message.reviewer !== state.reviewer || message.id !== item.inferenceId) return;
   if (typeof item.leaseExpiresAt === 'number' && message.leaseExpiresAt <= item.leaseExpiresAt) return;
-  adoptLease({ ...item, leaseExpiresAt: message.leaseExpiresAt }, now + message.leftMs);
+  adoptLease({ ...item, leaseExpiresAt: message.leaseExpiresAt }, told.deadline);
 }
 
 function adoptLease(item, deadline) {

@@ -101,6 +101,17 @@ test('an image over the overlay limit gets a scaled-down overlay, its size in th
   assert.deepEqual([unlimited.explanations[0]?.overlay.width, unlimited.explanations[0]?.overlay.height], [1200, 800]);
 }));
 
+test('explain --method scorecam says how many masked copies it runs, and writes a Score-CAM explanation', () => withTempDir('gradcam-scorecam-', async (dir) => {
+  const run = gradcam('explain', join(fixtures, 'house-cat-locomotion.jpg'), '--method', 'scorecam', '--score-cam-channels', '3', '--out', join(dir, 'out'));
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /Score-CAM runs the model on 3 masked copies of each image/);
+  const manifest = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'out', 'house-cat-locomotion', 'explanation.json'), 'utf8')));
+  assert.deepEqual([...new Set(manifest.explanations.map((e) => e.method))], ['scorecam']);
+  const quiet = gradcam('explain', join(fixtures, 'house-cat-locomotion.jpg'), '--method', 'gradcam', '--out', join(dir, 'plain'));
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /Score-CAM/, 'the hint is only for Score-CAM');
+}));
+
 test('explain with --out inside an input folder does not explain its own earlier output', () => withTempDir('gradcam-outside-', async (dir) => {
   await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'cat.jpg'));
   const first = gradcam('explain', dir, '--out', join(dir, 'out'));

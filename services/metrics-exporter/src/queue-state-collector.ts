@@ -117,10 +117,13 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
       async read() {
         const info = await deps.redis.info('memory');
         const used = infoNumber(info, 'used_memory');
-        const max = infoNumber(info, 'maxmemory');
-        if (used === undefined || max === undefined) throw new Error('INFO memory holds no used_memory or maxmemory');
+        if (used === undefined) throw new Error('INFO memory holds no used_memory');
         metrics.redisMemoryUsed.set(used);
-        metrics.redisMemoryMax.set(max);
+        // Some Redis-compatible servers leave maxmemory out: no limit series then (the alert
+        // cannot fire), rather than a read that fails for ever and hides the memory used too.
+        const max = infoNumber(info, 'maxmemory');
+        if (max === undefined) metrics.redisMemoryMax.remove();
+        else metrics.redisMemoryMax.set(max);
       },
       drop() {
         metrics.redisMemoryUsed.remove();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { explainJobSchema, jobImageSchema } from './explain-job.ts';
 import { inferenceRecordSchema, modelNameSchema, modelVersionSchema, parseS3Uri, s3UriSchema } from './inference-record.ts';
+import { predictionDocumentSchema } from './prediction-document.ts';
 import { inferenceFolder } from './storage-keys.ts';
 
 const location = { prefix: 'captures', model: 'mobilenet_v2', modelVersion: '2024.06.01', acceptedAt: new Date(Date.UTC(2026, 0, 2)), inferenceId: 'abc' };
@@ -106,4 +107,40 @@ test('a job\'s folder is its own inference\'s, as inferenceFolder makes it: one 
     const parsed = explainJobSchema.safeParse({ ...job, folder });
     assert.deepEqual(parsed.error?.issues.map((i) => [i.path.join('.'), i.message]), [['folder', 'must be the inference\'s own folder, ending in "/<inferenceId>/"']], folder);
   }
+});
+
+test('a record with a key it does not know is refused, naming the key (and the known one it is near): misspelt keys were dropped and the record accepted without them', () => {
+  const base = { id: 'abc', model: { name: 'm' }, image: { uri: 's3://bucket/img.jpg' } };
+  const issues = (value: unknown) => inferenceRecordSchema.safeParse(value).error?.issues.map((i) => [i.path.join('.'), i.message]);
+  assert.deepEqual(issues({ ...base, model: { name: 'm', verison: '2' }, explian: { topK: 2 }, metdata: { a: 1 } }), [
+    ['model', 'unknown key "verison" (did you mean "version"?)'],
+    ['', 'unknown keys "explian" (did you mean "explain"?), "metdata" (did you mean "metadata"?)'],
+  ]);
+  assert.deepEqual(issues({ ...base, explain: { method: ['gradcam'] } }), [['explain', 'unknown key "method" (did you mean "methods"?)']]);
+  assert.deepEqual(issues({ ...base, prediction: { classIndex: 1, score: [1] } }), [['prediction', 'unknown key "score" (did you mean "scores"?)']]);
+  assert.deepEqual(issues({ ...base, image: { uri: 's3://bucket/img.jpg', base64: 'AAAA' } }), [['image', 'image takes "base64" or "uri", not both']]);
+  assert.deepEqual(issues({ ...base, image: { base64: 'AAAA', contentType: 'image/jpeg' } }), [['image', 'unknown key "contentType"']]);
+  assert.deepEqual(issues({ ...base, a: 1, b: 2, c: 3, ['k'.repeat(100_000)]: 4 }), [['', `unknown keys "a", "b", "c" and 1 more`]]);
+  assert.deepEqual(issues({ ...base, [`x${'k'.repeat(100)}`]: 4 }), [['', `unknown key "x${'k'.repeat(63)}…"`]], 'a long key is quoted in part');
+  // metadata stays an open map.
+  assert.equal(inferenceRecordSchema.safeParse({ ...base, metadata: { anything: 1, verison: 'x' } }).success, true);
+});
+
+test('what one version writes for another to read stays open: a job or prediction.json with a field this version does not know is read, not failed', () => {
+  const folder = inferenceFolder(location);
+  const capture = { explain: true, reason: 'all', policy: 'all' };
+  const job = { inferenceId: 'abc', model: { name: location.model, version: location.modelVersion, tag: 'new' }, folder, image: { key: `${folder}input.jpg`, etag: 'x' }, explain: { topK: 2, newer: true }, acceptedAt: 1, capture, priority: 3 };
+  assert.equal(explainJobSchema.safeParse(job).success, true);
+  const document = {
+    schemaVersion: 1,
+    inferenceId: 'abc',
+    acceptedAt: new Date().toISOString(),
+    model: { name: 'm', version: '1', versionGiven: true, tag: 'new' },
+    image: { key: `${folder}input.jpg`, contentType: 'image/jpeg', bytes: 10 },
+    prediction: { classIndex: 1, calibrated: true },
+    explain: { methods: ['gradcam'], newer: true },
+    capture,
+    addedLater: { x: 1 },
+  };
+  assert.equal(predictionDocumentSchema.safeParse(document).success, true);
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { closedObject } from './closed-object.ts';
 import { inferenceIdSchema } from './ids.ts';
 import { camMethodSchema } from './manifest.ts';
 import { dotsOnlySegment, temporaryFileSegment } from './reserved-key-segments.ts';
@@ -17,11 +18,12 @@ const keySegmentSchema = (what: string) => {
 export const modelNameSchema = keySegmentSchema('model names');
 export const modelVersionSchema = keySegmentSchema('model versions');
 
-export const modelRefSchema = z.object({
+const modelRefShape = {
   name: modelNameSchema,
   /** Optional: the version the deployment serves under this name is used and recorded. */
   version: modelVersionSchema.optional(),
-});
+};
+export const modelRefSchema = z.object(modelRefShape);
 export type ModelRef = z.infer<typeof modelRefSchema>;
 
 /** S3's limit on a key, in UTF-8 bytes (the bucket, up to 63 characters, is not part of it). */
@@ -65,10 +67,21 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
   return { bucket: match[1] as string, key: match[2] as string };
 }
 
-export const inlineImageSchema = z.object({ base64: z.string().min(1) });
-export const imageRefSchema = z.object({ uri: s3UriShapeSchema });
+const inlineImageShape = { base64: z.string().min(1) };
+const imageRefShape = { uri: s3UriShapeSchema };
+export const inlineImageSchema = z.object(inlineImageShape);
+export const imageRefSchema = z.object(imageRefShape);
 // A value neither shape reads (missing, {}, a string) says what is wanted, not zod's "Invalid input".
-export const imageSourceSchema = z.union([inlineImageSchema, imageRefSchema], { error: 'image must be {"base64": "…"} (the image bytes) or {"uri": "s3://bucket/key"}' });
+const imageSourceWanted = 'image must be {"base64": "…"} (the image bytes) or {"uri": "s3://bucket/key"}';
+export const imageSourceSchema = z.union([inlineImageSchema, imageRefSchema], { error: imageSourceWanted });
+/** As a client sends it: closed (see closedObject), so `{base64, uri}` is refused rather than its uri dropped. */
+const clientImageSourceSchema = z.union([closedObject(inlineImageShape), closedObject(imageRefShape)], {
+  error: (issue) => {
+    const image = issue.input;
+    const both = typeof image === 'object' && image !== null && 'base64' in image && 'uri' in image;
+    return both ? 'image takes "base64" or "uri", not both' : imageSourceWanted;
+  },
+});
 
 /**
  * `schema`, behind a look at the raw value that may refuse it whole, with one issue, before
@@ -89,8 +102,7 @@ function refusedWhole<T extends z.ZodType>(schema: T, refuse: (value: unknown) =
 
 const maxScores = 10_000;
 
-/** What the model server predicted, as it reports it: recorded, and used by capture sampling. */
-export const predictionSchema = z.object({
+const predictionShape = {
   classIndex: z.number().int().nonnegative(),
   label: z.string().max(256).optional(),
   /** Probabilities (or scores) per class, as served. */
@@ -99,19 +111,22 @@ export const predictionSchema = z.object({
     const at = value.findIndex((score) => typeof score !== 'number' || !Number.isFinite(score));
     return at === -1 ? undefined : `scores are finite numbers (scores[${at}] is not)`;
   }).optional(),
-});
+};
+/** What the model server predicted, as it reports it: recorded, and used by capture sampling. */
+export const predictionSchema = z.object(predictionShape);
 export type Prediction = z.infer<typeof predictionSchema>;
 
 export const maxExplainClasses = 16;
 
+const explainRequestShape = {
+  methods: z.array(camMethodSchema).min(1).max(7).optional(),
+  classes: z.array(z.number().int().nonnegative()).min(1).max(maxExplainClasses).optional(),
+  topK: z.number().int().min(1).max(maxExplainClasses).optional(),
+};
+const classesOrTopK = (e: { classes?: unknown; topK?: unknown }) => e.classes === undefined || e.topK === undefined;
+const classesOrTopKMessage = 'explain takes classes or topK, not both';
 /** Which explanations to compute: methods × (given classes | top-k | the predicted class). */
-export const explainRequestSchema = z
-  .object({
-    methods: z.array(camMethodSchema).min(1).max(7).optional(),
-    classes: z.array(z.number().int().nonnegative()).min(1).max(maxExplainClasses).optional(),
-    topK: z.number().int().min(1).max(maxExplainClasses).optional(),
-  })
-  .refine((e) => e.classes === undefined || e.topK === undefined, 'explain takes classes or topK, not both');
+export const explainRequestSchema = z.object(explainRequestShape).refine(classesOrTopK, classesOrTopKMessage);
 export type ExplainRequest = z.infer<typeof explainRequestSchema>;
 
 const maxMetadataKeys = 32;
@@ -124,13 +139,20 @@ export const metadataSchema = refusedWhole(z.record(z.string().max(64), z.union(
   typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length > maxMetadataKeys ? `metadata holds at most ${maxMetadataKeys} keys` : undefined,
 );
 
-/** One inference, as posted to the ingest service. `id` is the idempotency key. */
-export const inferenceRecordSchema = z.object({
+/**
+ * One inference, as posted to the ingest service. `id` is the idempotency key. Closed at every
+ * level but `metadata` (an open map): a key it does not know, such as a misspelt `explian` or
+ * `model.verison`, is an issue naming it, not a record accepted without it. Only ingest parses
+ * client input with it; the parts that jobs and `prediction.json` carry (explainRequestSchema,
+ * predictionSchema, …) stay open, so that what a newer ingest writes never fails an older worker
+ * during a rolling upgrade, nor the other way round.
+ */
+export const inferenceRecordSchema = closedObject({
   id: inferenceIdSchema,
-  model: modelRefSchema,
-  image: imageSourceSchema,
-  prediction: predictionSchema.optional(),
-  explain: explainRequestSchema.optional(),
+  model: closedObject(modelRefShape),
+  image: clientImageSourceSchema,
+  prediction: closedObject(predictionShape).optional(),
+  explain: closedObject(explainRequestShape).refine(classesOrTopK, classesOrTopKMessage).optional(),
   metadata: metadataSchema.optional(),
 });
 export type InferenceRecord = z.infer<typeof inferenceRecordSchema>;

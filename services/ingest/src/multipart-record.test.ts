@@ -4,6 +4,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { serverTimeouts, slowestUploadBytesPerSecond } from '@gradcam/http-service';
+import { maxRecordPartBytes } from './multipart-record.ts';
 import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
 
 // Multipart uploads over real connections: what a refused upload does to its socket, and how much
@@ -95,6 +96,7 @@ describe('a refused multipart upload never holds its connection', () => {
       ['a record that is not JSON, then the image', Buffer.concat([field('record', '{not json'), filePart('image', big), closing])],
       ['an unexpected file field', Buffer.concat([field('record', recordJson('conn-other')), filePart('other', big), closing])],
       ['a second record field, then the image', Buffer.concat([field('record', recordJson('conn-two')), field('record', recordJson('conn-two-b')), filePart('image', big), closing])],
+      ['a record file over its limit, then the image', Buffer.concat([filePart('record', Buffer.alloc(2 * MiB, ' ')), filePart('image', big), closing])],
     ];
     for (const [label, body] of cases) {
       const connection = await connect(server.port);
@@ -196,7 +198,7 @@ describe('multipart fields', () => {
 
   test('one record field and one image file: a second record, or any other field, is MULTIPART_INVALID naming it', async () => {
     const cases: [Buffer[], RegExp][] = [
-      [[field('record', recordJson('mp-first')), field('record', recordJson('mp-second')), filePart('image', photo)], /second \\"record\\" field/],
+      [[field('record', recordJson('mp-first')), field('record', recordJson('mp-second')), filePart('image', photo)], /second \\"record\\" \(field or file\)/],
       [[field('record', recordJson('mp-note')), field('note', 'hello'), filePart('image', photo)], /unexpected field \\"note\\"/],
       [[field('note', 'hello'), field('record', recordJson('mp-note-first')), filePart('image', photo)], /unexpected field \\"note\\"/],
       [[field('record', '[1, 2]'), filePart('image', photo)], /must hold a JSON object/],
@@ -208,6 +210,75 @@ describe('multipart fields', () => {
       assert.match(response.body, message);
     }
     for (const id of ['mp-first', 'mp-second', 'mp-note', 'mp-note-first']) assert.equal(await h.queue.getJob(id), undefined, id);
+  });
+
+  test('a record sent as a file is the record: FormData\'s Blob (filename="blob"), curl -F record=@record.json, Python requests\' files=', async () => {
+    // What Node's fetch sends for a FormData, byte for byte (a browser's is the same shape).
+    const formData = async (form: FormData) => {
+      const request = new Request('http://ingest/v1/inferences', { method: 'POST', body: form });
+      return { headers: { ...auth, 'content-type': request.headers.get('content-type') as string }, payload: Buffer.from(await request.arrayBuffer()) };
+    };
+    const form = new FormData();
+    form.append('record', new Blob([recordJson('mp-blob')], { type: 'application/json' }));
+    form.append('image', new Blob([photo], { type: 'image/jpeg' }), 'sheep.jpg');
+    const sent = await formData(form);
+    assert.match(sent.payload.toString('latin1'), /name="record"; filename="blob"/, 'a Blob is sent as a file');
+    const viaFormData = await h.app.inject({ method: 'POST', url: '/v1/inferences', ...sent });
+    assert.equal(viaFormData.statusCode, 202, viaFormData.body);
+    const job = await h.queue.getJob('mp-blob');
+    assert.deepEqual(await h.store.get(`${job?.data.folder}input.jpg`), photo);
+
+    const recordFile = (json: string, type: string, filename = 'record.json') =>
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="record"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n${json}\r\n`);
+    for (const [id, type] of [['mp-file-json', 'application/json'], ['mp-file-octets', 'application/octet-stream'], ['mp-file-text', 'text/plain']] as const) {
+      // Image first, record last: the order of the parts does not matter.
+      const response = await upload(filePart('image', photo), recordFile(`\uFEFF${recordJson(id)}`, type));
+      assert.equal(response.statusCode, 202, `${type}: ${response.body}`);
+      assert.ok(await h.queue.getJob(id), id);
+    }
+    const notJson = await upload(recordFile('{not json', 'application/json'), filePart('image', photo));
+    assert.deepEqual([notJson.statusCode, notJson.json<{ error: { code: string } }>().error.code], [400, 'MULTIPART_INVALID']);
+    assert.match(notJson.body, /not valid JSON/);
+  });
+
+  test('a record part over 1 MiB, as a file or a field, is refused saying so; two images, two records or a third file are refused naming the part', async () => {
+    const padding = ' '.repeat(maxRecordPartBytes);
+    const recordFile = (json: string) => Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="record"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n${json}\r\n`);
+    const cases: [Buffer[], RegExp][] = [
+      [[recordFile(`${recordJson('mp-big-file')}${padding}`), filePart('image', photo)], /the \\"record\\" part is over 1048576 bytes \(1 MiB\)/],
+      [[field('record', `${recordJson('mp-big-field')}${padding}`), filePart('image', photo)], /the \\"record\\" part is over 1048576 bytes \(1 MiB\)/],
+      // A third file: busboy's file limit may trip before the second image is read.
+      [[recordFile(recordJson('mp-two-images')), filePart('image', photo), filePart('image', photo)], /a second \\"image\\" file|at most 2 files: the \\"image\\", and the \\"record\\" when it is sent as a file/],
+      [[field('record', recordJson('mp-two-images-b')), filePart('image', photo), filePart('image', photo)], /a second \\"image\\" file/],
+      [[recordFile(recordJson('mp-two-records')), field('record', recordJson('mp-two-records-b')), filePart('image', photo)], /a second \\"record\\"/],
+      [[field('record', recordJson('mp-two-records-c')), recordFile(recordJson('mp-two-records-d')), filePart('image', photo)], /a second \\"record\\"/],
+      [[recordFile(recordJson('mp-other-file')), filePart('image', photo), filePart('other', photo)], /"other"|at most 2 files/],
+    ];
+    for (const [parts, message] of cases) {
+      const response = await upload(...parts);
+      assert.equal(response.statusCode, 400, response.body);
+      assert.equal(response.json<{ error: { code: string } }>().error.code, 'MULTIPART_INVALID');
+      assert.match(response.body, message);
+    }
+    for (const id of ['mp-big-file', 'mp-big-field', 'mp-two-images', 'mp-two-images-b', 'mp-two-records', 'mp-two-records-b', 'mp-two-records-c', 'mp-two-records-d', 'mp-other-file']) {
+      assert.equal(await h.queue.getJob(id), undefined, id);
+    }
+  });
+
+  test('an empty image file is MULTIPART_INVALID "the image file is empty"; a record carrying its own image beside the file is refused, not overwritten', async () => {
+    const empty = await upload(field('record', recordJson('mp-empty')), filePart('image', Buffer.alloc(0)));
+    assert.equal(empty.statusCode, 400, empty.body);
+    assert.deepEqual(empty.json<{ error: { code: string; message: string } }>().error, { code: 'MULTIPART_INVALID', message: 'the image file is empty' });
+    for (const image of [{ uri: 's3://local/uploads/other.jpg' }, { base64: photo.toString('base64') }, null]) {
+      const own = JSON.stringify({ id: 'mp-own-image', model: { name: 'nsfw-mobilenet-v2' }, image });
+      const response = await upload(field('record', own), filePart('image', photo));
+      assert.equal(response.statusCode, 400, response.body);
+      assert.deepEqual(response.json<{ error: { code: string; message: string } }>().error, {
+        code: 'MULTIPART_INVALID',
+        message: 'in a multipart upload the image is the file part; leave "image" out of the record',
+      });
+    }
+    for (const id of ['mp-empty', 'mp-own-image']) assert.equal(await h.queue.getJob(id), undefined, id);
   });
 
   test('each refused upload counts as a rejected record on /metrics, as a schema failure does', async () => {

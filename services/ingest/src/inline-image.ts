@@ -9,9 +9,28 @@ export function decodedBase64Length(base64: string): number {
   return Math.floor((base64.length * 3) / 4) - padding;
 }
 
+/**
+ * Why `base64` is not plain base64 on one line, naming the usual causes: a data URL's prefix, line
+ * breaks (`base64` without -w0 wraps at 76), base64url's "-" and "_", whitespace around it. Only
+ * for a string already found invalid: it reads the whole string, more than once.
+ */
+export function base64Problem(base64: string): string {
+  const prefix = /^\s*data:([^,]{0,100}),/.exec(base64);
+  if (prefix) return `image.base64 starts with a data URL prefix ("data:${prefix[1]},"): send only what follows the comma`;
+  if (base64.trim() !== base64) return 'image.base64 has whitespace before or after it: send the base64 alone';
+  if (/[\r\n]/.test(base64)) return 'image.base64 holds line breaks: send it on one line (base64 -w0, or strip the newlines)';
+  if (/[-_]/.test(base64)) return 'image.base64 holds "-" or "_", which is base64url: send standard base64 ("+" and "/")';
+  const at = base64.search(/[^A-Za-z0-9+/=]/);
+  if (at !== -1) {
+    const codePoint = base64.codePointAt(at) as number;
+    return `image.base64 holds a character base64 does not use (U+${codePoint.toString(16).toUpperCase().padStart(4, '0')} ${JSON.stringify(String.fromCodePoint(codePoint))} at offset ${at})`;
+  }
+  return 'image.base64 has "=" inside it, or more than two at its end: "=" is padding, one or two at the very end only';
+}
+
 /** Decodes an inline image and names its format; the size is checked before anything is decoded. */
 export function decodeInlineImage(base64: string): { bytes: Buffer; extension: string; contentType: string } {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new ApiError(422, 'IMAGE_BASE64_INVALID', 'image.base64 is not valid base64');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new ApiError(422, 'IMAGE_BASE64_INVALID', base64Problem(base64));
   if (decodedBase64Length(base64) > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `images are limited to ${maxImageBytes} bytes`);
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length === 0) throw new ApiError(422, 'IMAGE_EMPTY', 'image.base64 decodes to zero bytes');

@@ -411,8 +411,9 @@ describe('POST /v1/inferences:batch', () => {
     ];
     const response = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records } });
     assert.equal(response.statusCode, 200, response.body);
-    const body = response.json<{ accepted: number; rejected: number; results: Record<string, unknown>[] }>();
+    const body = response.json<{ accepted: number; duplicates: number; rejected: number; results: Record<string, unknown>[] }>();
     assert.equal(body.accepted, 3);
+    assert.equal(body.duplicates, 1, 'of the accepted, the repeat of b-unsure was accepted before');
     assert.equal(body.rejected, 1);
     assert.deepEqual(
       body.results.map((r) => [r.index, r.id, r.status ?? (r.error as { code: string }).code, r.duplicate]),
@@ -446,7 +447,7 @@ describe('POST /v1/inferences:batch', () => {
     ];
     const response = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records } });
     assert.equal(response.statusCode, 200, response.body);
-    const body = response.json<{ accepted: number; results: Record<string, unknown>[] }>();
+    const body = response.json<{ accepted: number; duplicates: number; rejected: number; results: Record<string, unknown>[] }>();
     assert.deepEqual(
       body.results.map((r) => [r.index, r.id, r.status === undefined ? (r.error as { code: string }).code : 'accepted', r.duplicate]),
       [
@@ -458,7 +459,14 @@ describe('POST /v1/inferences:batch', () => {
       ],
     );
     assert.match(String((body.results[4]?.error as { message: string }).message), /there\.jpg/, 'the second copy was checked itself');
-    assert.equal(body.accepted, 2);
+    // Three copies of same-1: one refused, one accepted, one a duplicate of it. One record is new.
+    assert.deepEqual([body.accepted, body.duplicates, body.rejected], [2, 1, 3]);
+    const again = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records: [record('same-1'), record('same-3')] } });
+    assert.deepEqual(
+      [again.json<{ accepted: number }>().accepted, again.json<{ duplicates: number }>().duplicates],
+      [2, 1],
+      'an id accepted by an earlier request is a duplicate too',
+    );
     const status = await h.app.inject({ method: 'GET', url: '/v1/inferences/same-1', headers: auth });
     assert.equal(status.statusCode, 200, status.body);
   });

@@ -167,11 +167,15 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
       const at = (valid[i] as { at: number }).at;
       results[at] = 'error' in outcome ? { index: at, id: outcome.id, ...apiErrorBody(outcome.error) } : { index: at, ...outcome };
     });
+    // `accepted` counts every record answered with a status, so that accepted + rejected is the
+    // batch (clients retry the rest); `duplicates` says how many of them were accepted before, by an
+    // earlier request or as an earlier copy in this batch: accepted - duplicates records are new.
     const accepted = outcomes.filter((o) => 'status' in o).length;
+    const duplicates = outcomes.filter((o) => 'status' in o && o.duplicate).length;
     if (accepted === 0 && outcomes.length > 0 && outcomes.every((o) => 'error' in o && o.error.status === 503)) {
       throw (outcomes[0] as { error: ApiError }).error;
     }
-    return reply.code(200).send({ accepted, rejected: body.records.length - accepted, results });
+    return reply.code(200).send({ accepted, duplicates, rejected: body.records.length - accepted, results });
   });
 
   app.get('/v1/inferences/:id', guarded, async (request) => {

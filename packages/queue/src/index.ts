@@ -15,6 +15,7 @@ export {
 } from './job-failure.ts';
 export { countedJobStates, queueDepth, queueJobCounts, workerCount, type CountedJobState, type JobCounts } from './queue-counts.ts';
 export { jobStatus, type JobStatus } from './job-status.ts';
+export { removeStrandedJobs } from './stranded-jobs.ts';
 export { redisCall } from './queue-availability.ts';
 export { trimFailedJobs, type TrimFailedJobsOptions } from './trim-failed-jobs.ts';
 export { MicroBatcher, type BatchOutcome, type BatchReport, type MicroBatcherOptions, type ProcessBatch } from './micro-batcher.ts';

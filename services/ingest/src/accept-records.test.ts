@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
 import { type ExplainJob, type IndexEntry, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
+import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { type AcceptDeps, acceptRecords } from './accept-records.ts';
@@ -61,6 +61,7 @@ function setUp(options: { enqueue?: (queue: ExplainQueue, jobs: readonly Explain
     store,
     index,
     enqueue: (jobs) => (options.enqueue ?? (async (q, j) => void (await enqueueExplainJobs(q, j))))(queue, jobs),
+    removeStrandedJobs: (ids) => removeStrandedJobs(queue, ids),
     servedModels: async () => ({ announced: { m: world.version }, live: new Map([['m', [world.version]]]) }),
     policy: parseCapturePolicy('all'),
     storagePrefix: 'captures',
@@ -117,6 +118,39 @@ test('a retry after an enqueue that reached Redis but failed records the folder 
     const [outcome] = await acceptRecords(t.deps, [record('enq-1')], requestId);
     assert.ok(outcome && 'status' in outcome, JSON.stringify(outcome));
     await assertOneFolder(t, 'enq-1', 'captures/m/v1/dt=2026-11-26/enq-1/');
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('a retry after an add that failed partway (its job stored, never queued) queues the job: it was answered "queued" and never explained', async () => {
+  let breakNext = true;
+  const t = setUp({
+    enqueue: async (queue, jobs) => {
+      // BullMQ's add script stores the job's hash, then fails pushing the id onto a wait list
+      // that is not a list; Redis does not undo the hash. The wait list is mended afterwards.
+      const wait = `${queue.opts.prefix as string}:explain:wait`;
+      if (!breakNext) return void (await enqueueExplainJobs(queue, jobs));
+      breakNext = false;
+      await redis.set(wait, 'not a list');
+      try {
+        await enqueueExplainJobs(queue, jobs);
+      } finally {
+        await redis.del(wait);
+      }
+    },
+  });
+  try {
+    await assert.rejects(acceptRecords(t.deps, [record('strand-1'), record('strand-2')], requestId), { code: 'QUEUE_UNAVAILABLE' });
+    assert.equal(await t.queue.getJobState('strand-1'), 'unknown', 'the failed add left a job in no state');
+    t.world.clock += 1_000;
+    const outcomes = await acceptRecords(t.deps, [record('strand-1'), record('strand-2'), record('fresh-1')], requestId);
+    assert.deepEqual(outcomes.map((o) => ('status' in o ? [o.status, o.duplicate] : o.error.code)), [['queued', false], ['queued', false], ['queued', false]]);
+    for (const id of ['strand-1', 'strand-2', 'fresh-1']) assert.equal(await t.queue.getJobState(id), 'waiting', `${id} is queued for a worker`);
+    await assertOneFolder(t, 'strand-1', 'captures/m/v1/dt=2026-11-26/strand-1/');
+    const again = await acceptRecords(t.deps, [record('strand-1')], requestId);
+    assert.deepEqual(again.map((o) => 'status' in o && o.duplicate), [true]);
+    assert.equal((await t.queue.getJobs(['waiting'])).filter((j) => j.id === 'strand-1').length, 1, 'one job');
   } finally {
     await t.queue.close();
   }

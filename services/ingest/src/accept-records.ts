@@ -32,6 +32,11 @@ export interface AcceptDeps {
   readonly store: IngestStore;
   readonly index: InferenceIndex;
   readonly enqueue: (jobs: readonly ExplainJob[]) => Promise<void>;
+  /**
+   * Removes the job of each id that is in no state of the queue (see removeStrandedJobs in
+   * @gradcam/queue): asked, before they are enqueued again, for the ids whose claim found a job.
+   */
+  readonly removeStrandedJobs: (ids: readonly string[]) => Promise<unknown>;
   /** What workers said about the models they serve (see resolveModelVersion). */
   readonly servedModels: () => Promise<ServedModels>;
   readonly policy: CapturePolicy;
@@ -253,6 +258,11 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   await releaseQuietly(deps, holder, claimed.filter((id) => !kept.has(id)));
 
   try {
+    // An earlier attempt's job may be only a hash in no state, left by an add that failed partway
+    // through BullMQ's script: the add below would be ignored for it, and the record, answered
+    // "queued", never explained. Removed, the add makes the job (with the earlier one's folder,
+    // acceptedAt and capture, which the prepared item took).
+    await deps.removeStrandedJobs(storedIds.filter((id) => earlierJobs.has(id)));
     await deps.enqueue(stored.filter(({ capture }) => capture.explain).map(({ item, capture }) => explainJob(item, capture)));
   } catch (error) {
     await releaseQuietly(deps, holder, storedIds);

@@ -1,7 +1,7 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
 import { type ServerErrorReport, checkDependency } from '@gradcam/http-service';
-import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth } from '@gradcam/queue';
+import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth, removeStrandedJobs } from '@gradcam/queue';
 import { type BlobStore, FsBlobStore, verifyBlobSignature } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
@@ -48,6 +48,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       store,
       index,
       enqueue: async (jobs) => void (await enqueueExplainJobs(queue, jobs)),
+      removeStrandedJobs: (ids) => removeStrandedJobs(queue, ids),
       servedModels: servedModels(redis, wiring.queuePrefix, wiring.servedModelsCacheMs),
       policy: wiring.policy,
       storagePrefix: wiring.storagePrefix,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
 import { registerBoundedJsonParser } from './bounded-json-parser.ts';
 import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
@@ -61,6 +61,9 @@ const shuttingDownRetryAfter = 1;
  * this one on a kept-alive connection is 503 `SHUTTING_DOWN` with `Retry-After`, in the error
  * shape. The latter needs `serviceServerOptions`.
  *
+ * An answer sent before the request's body arrived whole says `Connection: close`, so that Node
+ * reads no more of it (unreadBodyCloses); an unknown route is 404 before any of its body is read.
+ *
  * A JSON body is parsed only when its structure is bounded (registerBoundedJsonParser): parsing
  * holds the event loop.
  */
@@ -77,19 +80,49 @@ export function registerServiceDefaults(app: FastifyInstance): void {
   });
   // Every answer from close() on, those of requests that began before it too: Node closes only the
   // connections idle when close() began, and would keep a busy one open for the client's next request.
-  // And a 401 sent before the request's body was read whole (the token is checked on onRequest): to
-  // keep the connection, Node would read and throw away the rest of the body, however large and
-  // however slowly it comes, so a client without a token could make a service read bytes for as
-  // long as the request timeout allows. (A signed-in client's refused body may be drained to keep
-  // its connection: ingest does so for a multipart upload of declared length.)
+  // And every answer sent before the request's body arrived whole (see unreadBodyCloses).
   app.addHook('onSend', async (request, reply) => {
-    const unreadAndUnauthorized = reply.statusCode === 401 && !request.raw.complete;
     // HTTP/2 has no Connection header (its session is closed as a whole).
-    if ((closing || unreadAndUnauthorized) && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
+    if ((closing || unreadBodyCloses(request)) && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
   });
-  app.setNotFoundHandler(async (request, reply) => {
-    // The path only, never the query: it may hold a presigned URL's signature.
-    const path = request.url.split('?')[0] ?? '';
-    return sendApiError(reply, new ApiError(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}; see the service's README for its routes`));
+  // Before the body is read, as that has no bearing on the answer: Fastify would otherwise read a
+  // JSON body to an unknown route first, answering 413 or 400 for it.
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (request.is404) void sendApiError(reply, routeNotFound(request));
+    return payload;
   });
+  app.setNotFoundHandler(async (request, reply) => sendApiError(reply, routeNotFound(request)));
+}
+
+function routeNotFound(request: FastifyRequest): ApiError {
+  // The path only, never the query: it may hold a presigned URL's signature.
+  const path = request.url.split('?')[0] ?? '';
+  return new ApiError(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}; see the service's README for its routes`);
+}
+
+/**
+ * The most of a body that no route read a kept-alive connection reads and drops after the answer:
+ * a small JSON body whose packets arrive just after an early answer (a 401, a 404) costs less to
+ * read than a new connection costs the client.
+ */
+const unreadBodyDrainBytes = 64 * 1024;
+
+/**
+ * Whether an answer must close its connection because the request's body has not arrived whole:
+ * to keep the connection, Node reads and throws away the rest of the body, however large (a chunked
+ * body need never end: a client streamed 2.6 GB in 3 s into a 404) and however slowly it comes, and
+ * a closing process waits for it. So an answer sent before the body was read (a 404, a 401 or 403
+ * on onRequest, a 429 before a multipart upload is read, /healthz with a body) says `Connection:
+ * close`, and Node closes the connection once the answer is out, reading no further. A body that
+ * arrived whole keeps the connection, as does the rest of one of declared length up to
+ * unreadBodyDrainBytes, or up to the body limit when the route itself chose to read and drop it
+ * (ingest does so for a refused multipart upload of a signed-in client): both are bounded.
+ */
+function unreadBodyCloses(request: FastifyRequest): boolean {
+  const { raw } = request;
+  if (raw.complete) return false;
+  const length = raw.headers['content-length'];
+  if (length === undefined || raw.headers['transfer-encoding'] !== undefined) return true;
+  const drainedByRoute = raw.readableFlowing === true;
+  return !(Number(length) <= (drainedByRoute ? request.routeOptions.bodyLimit : unreadBodyDrainBytes));
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from './api-error.ts';
+import { charsetRefusal, utf8Text } from './utf8-body.ts';
 
 /**
  * The most a JSON request body may hold: keys, objects and arrays (its `:`, `{` and `[` outside
@@ -61,13 +62,19 @@ export function jsonCounts(text: string, bounds: Readonly<JsonCounts> = jsonBoun
  * Replaces Fastify's JSON body parser with the same parser (secure-json-parse, a `__proto__` or
  * `constructor.prototype` key refused) behind bounds on what the body holds (jsonBounds): over one, 400
  * `BODY_TOO_COMPLEX` before anything is parsed (not 413: the body is not too large, and a client
- * that halves a batch on 413 would send the same dense record again).
+ * that halves a batch on 413 would send the same dense record again). The body must be UTF-8
+ * (utf8Text): a Content-Type naming another charset is 415 `CHARSET_UNSUPPORTED`, bytes that are
+ * not UTF-8 400 `BODY_NOT_UTF8`, where Fastify's parser turned them into U+FFFD without a word.
  */
 export function registerBoundedJsonParser(app: FastifyInstance, bounds: Readonly<JsonCounts> = jsonBounds): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const text = charsetRefusal(request.headers['content-type'], 'JSON bodies') ?? utf8Text(body as Buffer, 'the JSON body');
+    if (text instanceof ApiError) {
+      done(text, undefined);
+      return;
+    }
     const counts = jsonCounts(text, bounds);
     const over = counts.structures > bounds.structures ? `${bounds.structures} keys, objects and arrays` : counts.strings > bounds.strings ? `${bounds.strings} strings` : undefined;
     if (over !== undefined) {

@@ -186,8 +186,9 @@ describe('POST /v1/inferences', () => {
     assert.equal(retried.statusCode, 202, retried.body);
   });
 
-  test('queued but its id not recorded: 503 says so (not "nothing was accepted"), and a retry completes it without a second job', async () => {
+  test('queued but its id not recorded: 503 says so (not "nothing was accepted"), and a retry completes it without a second job, counting its decision once', async () => {
     const decisionsKey = redisKeys(h.queue.opts.prefix as string).captureDecisions;
+    const field = 'nsfw-mobilenet-v2|explain|all';
     const counts = await h.redis.hgetall(decisionsKey);
     await h.redis.del(decisionsKey);
     await h.redis.set(decisionsKey, 'not a hash'); // the count cannot be written: recording fails after the enqueue
@@ -207,10 +208,16 @@ describe('POST /v1/inferences', () => {
     assert.match(String(h.unavailableErrors.at(-1)), /WRONGTYPE/);
     assert.ok(response.headers['retry-after']);
     assert.ok(await h.queue.getJob('half-1'));
+    // The failed commit wrote nothing (Redis does not undo a script that fails partway: it wrote the
+    // entry, then failed counting, and the retry was a duplicate whose decision was never counted).
+    assert.equal(await h.redis.exists(redisKeys(h.queue.opts.prefix as string).inference('half-1')), 0, 'no entry, no claim left');
     const retried = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('half-1') });
-    assert.ok([200, 202].includes(retried.statusCode), retried.body);
+    assert.equal(retried.statusCode, 202, retried.body);
+    assert.equal(Number((await captureDecisions(h))[field]), Number(counts[field] ?? 0) + 1, 'its decision is counted, once');
     assert.equal((await h.app.inject({ method: 'GET', url: '/v1/inferences/half-1', headers: auth })).json<{ status: string }>().status, 'queued');
     assert.equal((await h.queue.getJobs(['waiting'])).filter((j) => j.id === 'half-1').length, 1);
+    const again = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('half-1') });
+    assert.deepEqual([again.statusCode, again.json<{ duplicate: boolean }>().duplicate], [200, true]);
   });
 
   test('a JSON body dense with keys is 400 BODY_TOO_COMPLEX before it is parsed (parsing it would hold every request of the process)', async () => {

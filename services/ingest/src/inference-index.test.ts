@@ -1,4 +1,4 @@
-import type { IndexEntry } from '@gradcam/contracts';
+import { type IndexEntry, redisKeys } from '@gradcam/contracts';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -79,4 +79,28 @@ test('an id with a job but no entry (its commit failed: 503 ACCEPT_INCOMPLETE) i
   } finally {
     await queue.close();
   }
+});
+
+test('a claim or a commit that fails (a key of the wrong type) writes nothing: Redis does not undo a script that fails partway', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const index = new InferenceIndex(redis, prefix, 3600);
+  const entry: IndexEntry = { folder: 'm/v1/dt=2025-01-01/ok-1/', model: 'm', explain: true, reason: 'all', acceptedAt: 1 };
+  await redis.set(keys.explainJob('odd-1'), 'not a hash');
+  await assert.rejects(index.claim('first', ['ok-1', 'odd-1']), /WRONGTYPE/);
+  assert.equal(await redis.exists(keys.inference('ok-1')), 0, 'ok-1 was not claimed: a retry is not told 409 for a minute');
+  await redis.del(keys.explainJob('odd-1'));
+
+  assert.equal((await index.claim('second', ['ok-1']))[0]?.state, 'claimed');
+  await redis.set(keys.captureDecisions, 'not a hash');
+  await assert.rejects(index.commit('second', [{ id: 'ok-1', entry }]), /WRONGTYPE/);
+  assert.equal(await redis.get(keys.inference('ok-1')), 'claim:second', 'not recorded: the entry is written with its count or not at all');
+  await redis.del(keys.captureDecisions);
+  await redis.hset(keys.captureDecisions, 'm|explain|all', 'x');
+  await assert.rejects(index.commit('second', [{ id: 'ok-1', entry }]), /not an integer/);
+  assert.equal(await redis.get(keys.inference('ok-1')), 'claim:second');
+  await redis.del(keys.captureDecisions);
+  assert.deepEqual(await index.commit('second', [{ id: 'ok-1', entry }]), [true]);
+  assert.deepEqual(await index.get('ok-1'), entry);
+  assert.deepEqual(await redis.hgetall(keys.captureDecisions), { 'm|explain|all': '1' });
 });

@@ -20,6 +20,12 @@ export const defaultClaimTtlMs = 60_000;
 // An entry is JSON (starts with "{"); a claim is this prefix and its holder's token.
 const claimPrefix = 'claim:';
 
+// Redis does not undo a script that fails partway, so these scripts read (and fail, on a key of the
+// wrong type) before their first write: a claim that failed after claiming some ids held them for
+// a minute, answered 409; a commit that failed after writing its entries left the ids recorded
+// though the answer (503 ACCEPT_INCOMPLETE) said they were not, and their capture decisions were
+// never counted (a retry was a duplicate).
+
 // KEYS: inference keys, then the explain-job keys of the same ids. ARGV: claim value, claim TTL (ms).
 // Per id, two values: '' when claimed now, else the value found; then, when claimed, the data of
 // its explain job if one exists, else ''. ('' rather than nil: a nil would end the array Redis returns.)
@@ -32,10 +38,12 @@ for i = 1, n do
   if value then
     found[2 * i - 1] = value
   else
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
     found[2 * i - 1] = ''
     found[2 * i] = redis.call('HGET', KEYS[n + i], 'data') or ''
   end
+end
+for i = 1, n do
+  if found[2 * i - 1] == '' then redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
 end
 return found`;
 
@@ -50,7 +58,11 @@ return found`;
 const commitScript = `
 local decisions = KEYS[#KEYS]
 local n = (#KEYS - 1) / 2
-local recorded, counts = {}, {}
+local kind = redis.call('TYPE', decisions)['ok']
+if kind ~= 'none' and kind ~= 'hash' then
+  return redis.error_reply('WRONGTYPE the capture-decisions key holds a ' .. kind .. ', not a hash')
+end
+local recorded, entries, counts = {}, {}, {}
 for i = 1, n do
   local value = redis.call('GET', KEYS[i])
   if value == false or value == ARGV[1] then
@@ -66,14 +78,23 @@ for i = 1, n do
         recorded[i] = 2
       end
     end
-    redis.call('SET', KEYS[i], entry, 'EX', ARGV[2])
+    entries[i] = entry
     local field = ARGV[3 * i + 1]
     counts[field] = (counts[field] or 0) + 1
   else
     recorded[i] = 0
   end
 end
+for field in pairs(counts) do
+  local count = redis.call('HGET', decisions, field)
+  if count and not string.match(count, '^-?%d+$') then
+    return redis.error_reply('ERR the capture-decisions count ' .. field .. ' is not an integer')
+  end
+end
 for field, count in pairs(counts) do redis.call('HINCRBY', decisions, field, count) end
+for i = 1, n do
+  if recorded[i] ~= 0 then redis.call('SET', KEYS[i], entries[i], 'EX', ARGV[2]) end
+end
 return recorded`;
 
 // KEYS: inference keys. ARGV: claim value. Only this holder's claims are removed.

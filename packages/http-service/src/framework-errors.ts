@@ -32,13 +32,15 @@ function toApiError(error: FastifyError, answers: FrameworkErrorAnswers): ApiErr
 
 /**
  * The answer to an error Fastify raised about the request itself, in a route's error handler: a
- * body over `bodyLimit` is 413 `BODY_TOO_LARGE`, any other 4xx (malformed JSON, an unsupported
- * content type) 400-class `REQUEST_INVALID` with Fastify's reason. Undefined for anything else,
+ * body over `bodyLimit` is 413 `BODY_TOO_LARGE`, a Content-Type that is not even a media type 415
+ * `MEDIA_TYPE_UNSUPPORTED` (as registerServiceDefaults answers one no parser takes), any other 4xx
+ * (malformed JSON) 400-class `REQUEST_INVALID` with Fastify's reason. Undefined for anything else,
  * which the service answers itself. Every service uses the same codes for the same refusals.
  */
 export function requestErrorAnswer(error: unknown, bodyLimit: number): ApiError | undefined {
   const { code, statusCode, message } = error as { code?: string; statusCode?: number; message?: string };
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError(413, 'BODY_TOO_LARGE', `the request body exceeds ${bodyLimit} bytes`);
+  if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError(415, 'MEDIA_TYPE_UNSUPPORTED', 'the Content-Type header is not a media type (type/subtype, such as application/json)');
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) return new ApiError(statusCode, 'REQUEST_INVALID', message ?? 'invalid request');
   return undefined;
 }

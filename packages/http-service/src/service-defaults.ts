@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
+import { registerBodyRefusals } from './body-refusals.ts';
 import { registerBoundedJsonParser } from './bounded-json-parser.ts';
 import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
 
@@ -65,7 +66,8 @@ const shuttingDownRetryAfter = 1;
  * reads no more of it (unreadBodyCloses); an unknown route is 404 before any of its body is read.
  *
  * A JSON body is parsed only when its structure is bounded (registerBoundedJsonParser): parsing
- * holds the event loop.
+ * holds the event loop. A body of a type no parser takes, or a compressed one, is 415 in the
+ * error shape before it is read (registerBodyRefusals).
  */
 export function registerServiceDefaults(app: FastifyInstance): void {
   registerBoundedJsonParser(app);
@@ -92,6 +94,7 @@ export function registerServiceDefaults(app: FastifyInstance): void {
     return payload;
   });
   app.setNotFoundHandler(async (request, reply) => sendApiError(reply, routeNotFound(request)));
+  registerBodyRefusals(app);
 }
 
 function routeNotFound(request: FastifyRequest): ApiError {

@@ -171,6 +171,7 @@ describe('serviceServerOptions: server timeouts', () => {
       assert.ok(race, 'the server closed the connection');
       assert.ok(race.afterMs >= 400, `closed after ${race.afterMs} ms`);
       assert.match(race.answer, /^HTTP\/1\.1 408 /);
+      assert.match(race.answer, /\r\n\r\n\{"error":\{"code":"REQUEST_TIMEOUT","message":"the request did not arrive whole in time; send it again"\}\}$/, 'in the API error shape');
       assert.equal(handled, 0);
       const closing = Date.now();
       await app.close();

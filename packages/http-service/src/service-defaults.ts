@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
 import { registerBodyRefusals } from './body-refusals.ts';
 import { registerBoundedJsonParser } from './bounded-json-parser.ts';
+import { clientErrorHandler } from './client-error-answer.ts';
 import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
 
 /** Node's default headersTimeout: the headers of a request must arrive within a minute. */
@@ -28,7 +29,9 @@ export interface ServiceServerLimits {
  *   `registerServiceDefaults` answers instead;
  * - request ids that are random UUIDs: a 500 names its request's id to the client and the log
  *   files the error under it (internalError), and Fastify's own (`req-1`, `req-2`, …) start over
- *   with every process and restart.
+ *   with every process and restart;
+ * - a `clientErrorHandler` answering what Node's HTTP parser refuses (headers too large, a garbage
+ *   request line, a bad Content-Length) or cuts (requestTimeout) in the services' error shape.
  */
 export function serviceServerOptions(limits: ServiceServerLimits = {}) {
   const bodyLimit = limits.bodyLimit ?? defaultBodyLimit;
@@ -36,6 +39,7 @@ export function serviceServerOptions(limits: ServiceServerLimits = {}) {
   return {
     return503OnClosing: false,
     genReqId: () => randomUUID(),
+    clientErrorHandler,
     bodyLimit,
     requestTimeout,
     connectionTimeout,

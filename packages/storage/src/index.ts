@@ -10,4 +10,5 @@ export type { S3BlobStoreOptions } from './s3-blob-store.ts';
 export { isStorageError, StorageError } from './storage-error.ts';
 export type { StorageErrorCode, StorageErrorOptions } from './storage-error.ts';
 export { createBlobStore, type S3Timeouts } from './create-blob-store.ts';
+export { probeFileName, probeKey, probeStore } from './probe-store.ts';
 export { forEachConcurrent } from './for-each-concurrent.ts';

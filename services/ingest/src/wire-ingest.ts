@@ -2,7 +2,7 @@ import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
 import { type ServerErrorReport, checkDependency } from '@gradcam/http-service';
 import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth, removeStrandedJobs } from '@gradcam/queue';
-import { type BlobStore, FsBlobStore, verifyBlobSignature } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore, probeStore, verifyBlobSignature } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -68,7 +68,9 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
     queueDepth: () => queueDepth(queue),
     checkReady: async () => {
       await checkDependency('redis', () => redis.ping());
-      await checkDependency('storage', () => store.exists('readyz-probe'));
+      // A probe object under the prefix that exists (written once), never a key that does not:
+      // without s3:ListBucket, AWS answers HEAD of a missing key with 403, never ready.
+      await checkDependency('storage', () => probeStore(store, wiring.storagePrefix));
     },
     onNotReady: wiring.onNotReady,
     telemetry: createIngestTelemetry(wiring.registry, wiring.scrape),

@@ -2,7 +2,7 @@ import { loadConfigOrExit, readReviewConfig } from '@gradcam/config';
 import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { createBlobStore } from '@gradcam/storage';
+import { createBlobStore, probeStore } from '@gradcam/storage';
 import { createLogger, createMetrics, createRegistry, metricsResponse, reviewMetrics } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
@@ -36,7 +36,8 @@ const app = createApp({
   reviewers: config.reviewers,
   checkReady: async () => {
     await checkDependency('redis', () => redis.ping());
-    await checkDependency('storage', () => store.exists('readyz-probe'));
+    // Review writes review.json, so it may write the probe (see probeStore: no s3:ListBucket needed).
+    await checkDependency('storage', () => probeStore(store, config.storage.prefix));
   },
   onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
   onResponse: (route, status) => metrics.httpRequests.inc({ route, status: String(status) }),

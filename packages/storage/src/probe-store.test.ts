@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type S3Permission, type S3Server, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
+import { listAll } from './blob-store.ts';
+import { FsBlobStore } from './fs-blob-store.ts';
+import { probeFileName, probeKey, probeStore } from './probe-store.ts';
+import { S3BlobStore } from './s3-blob-store.ts';
+import { isStorageError, type StorageErrorCode } from './storage-error.ts';
+
+let server: S3Server | undefined;
+before(async () => {
+  server = await startS3Server();
+});
+after(async () => {
+  await server?.stop();
+});
+
+const s3 = () => {
+  if (server === undefined) throw new Error('s3rver is not running');
+  return server;
+};
+
+/** A store on a bucket of its own (created unless `create` is false), through `endpoint` when given. */
+async function s3Store(options: { create?: boolean; endpoint?: string; bucket?: string; accessKeyId?: string } = {}): Promise<S3BlobStore> {
+  const { region, accessKeyId, secretAccessKey } = s3();
+  const bucket = options.bucket ?? `probe-${randomBytes(6).toString('hex')}`;
+  if (options.create !== false) {
+    const creator = new S3BlobStore({ endpoint: s3().endpoint, region, accessKeyId, secretAccessKey, bucket, forcePathStyle: true });
+    await creator.ensureBucket();
+    await creator.close();
+  }
+  return new S3BlobStore({ endpoint: options.endpoint ?? s3().endpoint, region, accessKeyId: options.accessKeyId ?? accessKeyId, secretAccessKey, bucket, forcePathStyle: true, maxAttempts: 1 });
+}
+
+/** A store whose credentials lack `without` (AWS's answers, played by a proxy in front of s3rver). */
+async function restrictedStore(without: readonly S3Permission[], bucket?: string): Promise<{ store: S3BlobStore; full: S3BlobStore; stop(): Promise<void> }> {
+  const full = await s3Store(bucket === undefined ? {} : { bucket });
+  const proxy = await startS3PermissionProxy(s3().endpoint, without);
+  const store = await s3Store({ create: false, endpoint: proxy.endpoint, bucket: full.bucket });
+  return {
+    store,
+    full,
+    stop: async () => {
+      await store.close();
+      await full.close();
+      await proxy.stop();
+    },
+  };
+}
+
+const failsWith = (code: StorageErrorCode, pattern?: RegExp) => (error: unknown) => {
+  assert.ok(isStorageError(error, code), `expected ${code}, got ${String(error)}`);
+  if (pattern) assert.match(error.message, pattern);
+  return true;
+};
+
+test('probeKey: the probe sits under the prefix, slashes trimmed', () => {
+  assert.equal(probeKey(), probeFileName);
+  assert.equal(probeKey(''), probeFileName);
+  assert.equal(probeKey('captures/eu'), `captures/eu/${probeFileName}`);
+  assert.equal(probeKey('/captures/'), `captures/${probeFileName}`);
+});
+
+test('probeStore on S3: writes the probe under the prefix once, then only reads it', async () => {
+  const store = await s3Store();
+  try {
+    await probeStore(store, 'team-a/captures');
+    assert.deepEqual(await listAll(store, ''), [`team-a/captures/${probeFileName}`], 'one small object, under the prefix, not at the bucket root');
+    const { bytes } = (await store.head(probeKey('team-a/captures'))) ?? { bytes: 0 };
+    assert.ok(bytes > 0 && bytes < 512);
+    await probeStore(store, 'team-a/captures');
+    await probeStore(store);
+    assert.deepEqual((await listAll(store, '')).sort(), [probeFileName, `team-a/captures/${probeFileName}`]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('probeStore without s3:ListBucket: ready (a HEAD of a key that never exists answers 403 there, for ever)', async () => {
+  const { store, full, stop } = await restrictedStore(['s3:ListBucket']);
+  try {
+    // What /readyz did: HEAD a key that is never written. AWS answers 403 without ListBucket.
+    await assert.rejects(store.exists('readyz-probe'), failsWith('STORAGE_ACCESS_DENIED'));
+    await probeStore(store, 'captures');
+    assert.ok(await full.exists(probeKey('captures')), 'the probe was written');
+    await probeStore(store, 'captures');
+  } finally {
+    await stop();
+  }
+});
+
+test('probeStore: a missing bucket is STORAGE_BUCKET_NOT_FOUND, with s3:ListBucket or without', async () => {
+  const bucket = `missing-${randomBytes(6).toString('hex')}`;
+  const store = await s3Store({ create: false, bucket });
+  const proxy = await startS3PermissionProxy(s3().endpoint, ['s3:ListBucket']);
+  const unlisted = await s3Store({ create: false, endpoint: proxy.endpoint, bucket });
+  try {
+    await assert.rejects(probeStore(store, 'p'), failsWith('STORAGE_BUCKET_NOT_FOUND'));
+    await assert.rejects(probeStore(unlisted, 'p'), failsWith('STORAGE_BUCKET_NOT_FOUND'));
+  } finally {
+    await store.close();
+    await unlisted.close();
+    await proxy.stop();
+  }
+});
+
+test('probeStore: credentials that may not write, or may write but not read, are STORAGE_ACCESS_DENIED', async () => {
+  const readOnly = await restrictedStore(['s3:ListBucket', 's3:PutObject']);
+  try {
+    await assert.rejects(probeStore(readOnly.store, 'p'), failsWith('STORAGE_ACCESS_DENIED', /PutObject/));
+  } finally {
+    await readOnly.stop();
+  }
+  const writeOnly = await restrictedStore(['s3:GetObject']);
+  try {
+    await assert.rejects(probeStore(writeOnly.store, 'p'), failsWith('STORAGE_ACCESS_DENIED', /s3:GetObject as well as s3:PutObject/));
+  } finally {
+    await writeOnly.stop();
+  }
+  // Once the probe is there, a read-only role is ready: what it can do, it can.
+  const written = await restrictedStore(['s3:ListBucket', 's3:PutObject']);
+  try {
+    await probeStore(written.full, 'p');
+    await probeStore(written.store, 'p');
+  } finally {
+    await written.stop();
+  }
+});
+
+test('probeStore: an access key the server does not know is STORAGE_ACCESS_DENIED; a dead endpoint STORAGE_UNAVAILABLE', async () => {
+  const badKey = await s3Store({ accessKeyId: 'NOT-A-KEY' });
+  try {
+    await assert.rejects(probeStore(badKey, 'p'), failsWith('STORAGE_ACCESS_DENIED', /InvalidAccessKeyId/));
+  } finally {
+    await badKey.close();
+  }
+  const proxy = await startS3PermissionProxy(s3().endpoint, []);
+  const dead = await s3Store({ endpoint: proxy.endpoint });
+  await proxy.stop();
+  try {
+    await assert.rejects(probeStore(dead, 'p'), failsWith('STORAGE_UNAVAILABLE'));
+  } finally {
+    await dead.close();
+  }
+});
+
+test('probeStore on the filesystem store: one file under the prefix', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-probe-'));
+  const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-0123456789', fsync: false });
+  try {
+    await probeStore(store, 'captures');
+    await probeStore(store, 'captures');
+    assert.deepEqual(await readdir(join(dir, 'captures')), [probeFileName]);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,50 @@
+import type { BlobStore } from './blob-store.ts';
+import { isStorageError, StorageError } from './storage-error.ts';
+
+/**
+ * The object readiness probes look at, under the deployment's prefix. The `~` keeps it out of the
+ * pipeline's own names (model names are `[A-Za-z0-9_.-]`), so it can never be a model's folder.
+ */
+export const probeFileName = 'gradcam~readiness-probe.json';
+
+const probeBody = Buffer.from(
+  `${JSON.stringify({ purpose: 'gradcam services HEAD this object to check that they can use the store; deleting it is harmless (they write it again)' })}\n`,
+);
+
+/** The probe's key under `prefix` (GRADCAM_STORAGE_PREFIX, slashes trimmed; '' for none). */
+export function probeKey(prefix = ''): string {
+  const trimmed = prefix.replace(/^\/+|\/+$/g, '');
+  return trimmed === '' ? probeFileName : `${trimmed}/${probeFileName}`;
+}
+
+/**
+ * Resolves when the store can be used: the bucket (or folder) exists and the credentials may read
+ * and write under `prefix`. For readiness checks (ingest, review, worker) and `npm start`'s check
+ * before it starts anything; rejects with the store's StorageError (BUCKET_NOT_FOUND,
+ * ACCESS_DENIED, UNAVAILABLE…), which names what went wrong.
+ *
+ * It HEADs a probe object that exists, never a key that does not: on AWS a role without
+ * s3:ListBucket gets 403, not 404, for a missing key, so "is a missing key missing" fails there
+ * for ever. When the probe is not there yet (or the 403 may mean just that), it is written (a few
+ * bytes, once per deployment and prefix) and HEADed again, so a role that may write but not read
+ * (no s3:GetObject) is found too. Every service that probes writes to the store anyway. Each call
+ * after the first costs one HEAD; write permission is checked only when the probe is written.
+ */
+export async function probeStore(store: BlobStore, prefix = ''): Promise<void> {
+  const key = probeKey(prefix);
+  try {
+    if ((await store.head(key)) !== undefined) return;
+  } catch (error) {
+    // 403 on a missing key without ListBucket, or a real refusal: the put tells them apart.
+    if (!isStorageError(error, 'STORAGE_ACCESS_DENIED')) throw error;
+  }
+  await store.put(key, probeBody, { contentType: 'application/json' });
+  try {
+    // Undefined here (deleted a moment after the put, by a lifecycle rule or someone tidying up)
+    // is no reason to call the store unusable: the put and the HEAD both worked.
+    await store.head(key);
+  } catch (error) {
+    if (!isStorageError(error, 'STORAGE_ACCESS_DENIED')) throw error;
+    throw new StorageError('STORAGE_ACCESS_DENIED', `wrote the readiness probe ${key} but may not read it back (${error.message}): the credentials need s3:GetObject as well as s3:PutObject`, { key, cause: error });
+  }
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort, startRedisServer, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
+import { probeKey } from '@gradcam/storage';
+
+// The review service's composition root, where its /readyz check is wired, run as in production.
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+test('/readyz is ready on S3 credentials without s3:ListBucket (AWS answers 403 for a missing key there), its probe under GRADCAM_STORAGE_PREFIX', { timeout: 60_000 }, async () => {
+  const redis = await startRedisServer();
+  const s3 = await startS3Server({ buckets: ['review-bucket'] });
+  const proxy = await startS3PermissionProxy(s3.endpoint, ['s3:ListBucket']);
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    REDIS_URL: redis.url,
+    GRADCAM_HOST: '127.0.0.1',
+    GRADCAM_REVIEW_PORT: String(port),
+    GRADCAM_REVIEW_TOKENS: 'alice:alice-main-test-token-0123',
+    S3_BUCKET: 'review-bucket',
+    S3_ENDPOINT: proxy.endpoint,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    GRADCAM_STORAGE_PREFIX: 'team-a/captures',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    LOG_LEVEL: 'warn',
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/review/src/main.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    const deadline = Date.now() + 30_000;
+    let last = '';
+    for (;;) {
+      const answer = await fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) => `${r.status} ${await r.text()}`, () => 'no answer');
+      if (answer.startsWith('200')) break;
+      last = answer;
+      assert.ok(Date.now() < deadline, `review never ready (last: ${last})\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const probe = await fetch(`${s3.endpoint}/review-bucket/${probeKey('team-a/captures')}`, { method: 'HEAD' });
+    assert.equal(probe.status, 200, 'the probe is under the prefix');
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await proxy.stop();
+    await s3.stop();
+    await redis.stop();
+  }
+});

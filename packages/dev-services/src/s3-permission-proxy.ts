@@ -27,8 +27,8 @@ export async function startS3PermissionProxy(target: string, without: readonly S
   const server = createServer((request, response) => {
     const method = request.method ?? 'GET';
     const { pathname } = new URL(request.url ?? '/', 'http://proxy');
-    // Path style: /bucket is the bucket, /bucket/key… an object.
-    const onObject = pathname.replace(/^\/+/, '').includes('/');
+    // Path style: /bucket (or /bucket/, as HeadBucket asks) is the bucket, /bucket/key… an object.
+    const onObject = pathname.replace(/^\/+/, '').split('/').slice(1).join('/') !== '';
     const deny = () => {
       request.resume();
       const body = method === 'HEAD' ? '' : accessDenied;

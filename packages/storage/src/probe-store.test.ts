@@ -84,7 +84,7 @@ test('probeStore without s3:ListBucket: ready (a HEAD of a key that never exists
   const { store, full, stop } = await restrictedStore(['s3:ListBucket']);
   try {
     // What /readyz did: HEAD a key that is never written. AWS answers 403 without ListBucket.
-    await assert.rejects(store.exists('readyz-probe'), failsWith('STORAGE_ACCESS_DENIED'));
+    await assert.rejects(store.exists('readyz-probe'), failsWith('STORAGE_ACCESS_DENIED', /^S3 HeadObject readyz-probe failed: 403 access denied \(STORAGE_ACCESS_DENIED; a HEAD answer has no error body/));
     await probeStore(store, 'captures');
     assert.ok(await full.exists(probeKey('captures')), 'the probe was written');
     await probeStore(store, 'captures');
@@ -99,6 +99,7 @@ test('probeStore: a missing bucket is STORAGE_BUCKET_NOT_FOUND, with s3:ListBuck
   const proxy = await startS3PermissionProxy(s3().endpoint, ['s3:ListBucket']);
   const unlisted = await s3Store({ create: false, endpoint: proxy.endpoint, bucket });
   try {
+    await assert.rejects(store.head('k'), failsWith('STORAGE_BUCKET_NOT_FOUND', /failed: 404 not found \(STORAGE_BUCKET_NOT_FOUND\): the bucket does not exist$/));
     await assert.rejects(probeStore(store, 'p'), failsWith('STORAGE_BUCKET_NOT_FOUND'));
     await assert.rejects(probeStore(unlisted, 'p'), failsWith('STORAGE_BUCKET_NOT_FOUND'));
   } finally {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { S3ServiceException } from '@aws-sdk/client-s3';
-import { s3StorageError } from './s3-error-mapping.ts';
+import { s3BucketError, s3StorageError } from './s3-error-mapping.ts';
 import type { StorageErrorCode } from './storage-error.ts';
 
 // s3rver answers neither 403 nor 503, so the S3 answers it cannot give are built here, with
@@ -44,3 +44,21 @@ for (const [label, error, code, transient] of cases) {
     assert.match(mapped.message, /^S3 GetObject a\/b\.json failed: /);
   });
 }
+
+// What the SDK throws for an answer without a body (every HEAD): named after the status, 'UnknownError'.
+function bodiless(status: number): S3ServiceException {
+  return new S3ServiceException({ name: status === 404 ? 'NotFound' : 'Unknown', $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: 'UnknownError' });
+}
+
+test('S3 error mapping: an answer without a body (HEAD) is told by its status and code, never as "UnknownError"', () => {
+  const denied = s3StorageError(bodiless(403), 'p/readyz', 'HeadObject');
+  assert.equal(denied.code, 'STORAGE_ACCESS_DENIED');
+  assert.match(denied.message, /^S3 HeadObject p\/readyz failed: 403 access denied \(STORAGE_ACCESS_DENIED; a HEAD answer has no error body to say more: check the credentials and the bucket policy; without s3:ListBucket, AWS answers 403 to a HEAD of a missing key and to HeadBucket\)$/);
+  assert.equal(s3StorageError(bodiless(404), 'k', 'HeadObject').message, 'S3 HeadObject k failed: 404 not found (STORAGE_NOT_FOUND)');
+  assert.equal(s3StorageError(bodiless(503), 'k', 'HeadObject').message, 'S3 HeadObject k failed: 503 service unavailable (STORAGE_UNAVAILABLE, transient)');
+  assert.equal(s3StorageError(bodiless(418), 'k', 'HeadObject').message, 'S3 HeadObject k failed: 418 error (STORAGE_UNAVAILABLE)');
+  assert.equal(s3BucketError(bodiless(404), undefined, 'HeadBucket b').message, 'S3 HeadBucket b failed: 404 not found (STORAGE_BUCKET_NOT_FOUND): the bucket does not exist');
+  for (const status of [301, 400, 403, 404, 500, 503]) assert.doesNotMatch(s3StorageError(bodiless(status), 'k', 'HeadObject').message, /Unknown/);
+  // An answer with a body keeps its own words.
+  assert.match(s3StorageError(s3Answer('SignatureDoesNotMatch', 403), 'k', 'PutObject').message, /SignatureDoesNotMatch/);
+});

@@ -1,4 +1,4 @@
-import { StorageError } from './storage-error.ts';
+import { StorageError, type StorageErrorCode } from './storage-error.ts';
 
 const notFoundNames = new Set(['NoSuchKey', 'NotFound']);
 /** The bucket itself is missing (GetObject, PutObject, ListObjects… say so in their XML body). */
@@ -75,6 +75,68 @@ function factsOf(error: unknown): ErrorFacts {
   };
 }
 
+/** What an HTTP status means, for answers that carry no error body to say it themselves. */
+const statusMeanings: Readonly<Record<number, string>> = {
+  301: 'moved permanently (the bucket is in another region than the client\'s)',
+  400: 'bad request',
+  401: 'unauthorized',
+  403: 'access denied',
+  404: 'not found',
+  405: 'method not allowed',
+  409: 'conflict',
+  412: 'precondition failed',
+  429: 'too many requests',
+  500: 'internal server error',
+  502: 'bad gateway',
+  503: 'service unavailable',
+  504: 'gateway timeout',
+};
+
+/** What to check, for codes whose bodiless answer leaves the operator guessing. */
+const bodilessHints: Partial<Record<StorageErrorCode, string>> = {
+  STORAGE_ACCESS_DENIED:
+    'a HEAD answer has no error body to say more: check the credentials and the bucket policy; without s3:ListBucket, AWS answers 403 to a HEAD of a missing key and to HeadBucket',
+};
+
+/**
+ * S3 answers HEAD requests (HeadObject, HeadBucket) without a body, so the SDK has no error code or
+ * message to give: its error is named after the status ('NotFound', else 'Unknown') and says
+ * 'UnknownError'. Such an error is described by its status instead.
+ */
+function isBodiless(error: unknown, facts: ErrorFacts): boolean {
+  return facts.status !== undefined && error instanceof Error && (error.message === '' || error.message === 'UnknownError');
+}
+
+function describe(error: unknown, facts: ErrorFacts, code: StorageErrorCode, transient: boolean): string {
+  if (isBodiless(error, facts)) {
+    const status = facts.status as number;
+    const meaning = statusMeanings[status] ?? 'error';
+    const hint = bodilessHints[code];
+    return `${status} ${meaning} (${code}${transient ? ', transient' : ''}${hint ? `; ${hint}` : ''})`;
+  }
+  const label = [facts.name, facts.code, facts.status].filter((part) => part !== undefined).join(' ');
+  const detail = error instanceof Error && error.message !== '' ? error.message : label || String(error);
+  return `${detail}${label && !detail.includes(label) ? ` (${label})` : ''}`;
+}
+
+function classify(facts: ErrorFacts): { code: StorageErrorCode; transient: boolean } {
+  const is = (names: ReadonlySet<string>): boolean =>
+    (facts.name !== undefined && names.has(facts.name)) || (facts.code !== undefined && names.has(facts.code));
+  // Checked first: a missing bucket is a 404 too, and must never read as "no such object".
+  if (is(bucketMissingNames)) return { code: 'STORAGE_BUCKET_NOT_FOUND', transient: false };
+  if (is(notFoundNames) || facts.status === 404) return { code: 'STORAGE_NOT_FOUND', transient: false };
+  if (is(deniedNames) || facts.status === 403 || facts.status === 401) return { code: 'STORAGE_ACCESS_DENIED', transient: false };
+  const transient =
+    is(transientNames) ||
+    is(networkCodes) ||
+    facts.retryable ||
+    facts.status === 429 ||
+    (facts.status !== undefined && facts.status >= 500);
+  return { code: 'STORAGE_UNAVAILABLE', transient };
+}
+
+const failed = (action: string, key: string | undefined, detail: string) => `S3 ${action}${key === undefined ? '' : ` ${key}`} failed: ${detail}`;
+
 /**
  * Turns whatever the AWS SDK threw into a StorageError. Names and status codes are matched,
  * never message text, which the SDK and S3-compatible servers word differently.
@@ -82,26 +144,8 @@ function factsOf(error: unknown): ErrorFacts {
 export function s3StorageError(error: unknown, key: string | undefined, action: string): StorageError {
   if (error instanceof StorageError) return error;
   const facts = factsOf(error);
-  const label = [facts.name, facts.code, facts.status].filter((part) => part !== undefined).join(' ');
-  const detail = error instanceof Error && error.message !== '' ? error.message : label || String(error);
-  const message = `S3 ${action}${key === undefined ? '' : ` ${key}`} failed: ${detail}${label && !detail.includes(label) ? ` (${label})` : ''}`;
-  const options = { key, cause: error };
-  const is = (names: ReadonlySet<string>): boolean =>
-    (facts.name !== undefined && names.has(facts.name)) || (facts.code !== undefined && names.has(facts.code));
-
-  // Checked first: a missing bucket is a 404 too, and must never read as "no such object".
-  if (is(bucketMissingNames)) return new StorageError('STORAGE_BUCKET_NOT_FOUND', message, options);
-  if (is(notFoundNames) || facts.status === 404) return new StorageError('STORAGE_NOT_FOUND', message, options);
-  if (is(deniedNames) || facts.status === 403 || facts.status === 401) {
-    return new StorageError('STORAGE_ACCESS_DENIED', message, options);
-  }
-  const transient =
-    is(transientNames) ||
-    is(networkCodes) ||
-    facts.retryable ||
-    facts.status === 429 ||
-    (facts.status !== undefined && facts.status >= 500);
-  return new StorageError('STORAGE_UNAVAILABLE', message, { ...options, transient });
+  const { code, transient } = classify(facts);
+  return new StorageError(code, failed(action, key, describe(error, facts, code, transient)), { key, cause: error, transient });
 }
 
 /**
@@ -111,5 +155,6 @@ export function s3StorageError(error: unknown, key: string | undefined, action: 
 export function s3BucketError(error: unknown, key: string | undefined, action: string): StorageError {
   const mapped = s3StorageError(error, key, action);
   if (mapped.code !== 'STORAGE_NOT_FOUND') return mapped;
-  return new StorageError('STORAGE_BUCKET_NOT_FOUND', `${mapped.message}: the bucket does not exist`, { key, cause: error });
+  const detail = `${describe(error, factsOf(error), 'STORAGE_BUCKET_NOT_FOUND', false)}: the bucket does not exist`;
+  return new StorageError('STORAGE_BUCKET_NOT_FOUND', failed(action, key, detail), { key, cause: error });
 }

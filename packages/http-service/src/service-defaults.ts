@@ -5,6 +5,7 @@ import { registerBodyRefusals } from './body-refusals.ts';
 import { registerBoundedJsonParser } from './bounded-json-parser.ts';
 import { clientErrorHandler } from './client-error-answer.ts';
 import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
+import { closeOnUnreadBody } from './unread-body.ts';
 
 /** Node's default headersTimeout: the headers of a request must arrive within a minute. */
 const nodeHeadersTimeoutMs = 60_000;
@@ -66,8 +67,8 @@ const shuttingDownRetryAfter = 1;
  * this one on a kept-alive connection is 503 `SHUTTING_DOWN` with `Retry-After`, in the error
  * shape. The latter needs `serviceServerOptions`.
  *
- * An answer sent before the request's body arrived whole says `Connection: close`, so that Node
- * reads no more of it (unreadBodyCloses); an unknown route is 404 before any of its body is read.
+ * An answer sent before the request's body arrived whole says `Connection: close`, and no more of
+ * the body is read (closeOnUnreadBody); an unknown route is 404 before any of its body is read.
  *
  * A JSON body is parsed only when its structure is bounded (registerBoundedJsonParser): parsing
  * holds the event loop. A body of a type no parser takes, or a compressed one, is 415 in the
@@ -86,10 +87,11 @@ export function registerServiceDefaults(app: FastifyInstance): void {
   });
   // Every answer from close() on, those of requests that began before it too: Node closes only the
   // connections idle when close() began, and would keep a busy one open for the client's next request.
-  // And every answer sent before the request's body arrived whole (see unreadBodyCloses).
+  // And every answer sent before the request's body arrived whole (closeOnUnreadBody).
   app.addHook('onSend', async (request, reply) => {
     // HTTP/2 has no Connection header (its session is closed as a whole).
-    if ((closing || unreadBodyCloses(request)) && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
+    if (request.raw.httpVersionMajor >= 2) return;
+    if (closeOnUnreadBody(request) || closing) void reply.header('connection', 'close');
   });
   // Before the body is read, as that has no bearing on the answer: Fastify would otherwise read a
   // JSON body to an unknown route first, answering 413 or 400 for it.
@@ -105,31 +107,4 @@ function routeNotFound(request: FastifyRequest): ApiError {
   // The path only, never the query: it may hold a presigned URL's signature.
   const path = request.url.split('?')[0] ?? '';
   return new ApiError(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}; see the service's README for its routes`);
-}
-
-/**
- * The most of a body that no route read a kept-alive connection reads and drops after the answer:
- * a small JSON body whose packets arrive just after an early answer (a 401, a 404) costs less to
- * read than a new connection costs the client.
- */
-const unreadBodyDrainBytes = 64 * 1024;
-
-/**
- * Whether an answer must close its connection because the request's body has not arrived whole:
- * to keep the connection, Node reads and throws away the rest of the body, however large (a chunked
- * body need never end: a client streamed 2.6 GB in 3 s into a 404) and however slowly it comes, and
- * a closing process waits for it. So an answer sent before the body was read (a 404, a 401 or 403
- * on onRequest, a 429 before a multipart upload is read, /healthz with a body) says `Connection:
- * close`, and Node closes the connection once the answer is out, reading no further. A body that
- * arrived whole keeps the connection, as does the rest of one of declared length up to
- * unreadBodyDrainBytes, or up to the body limit when the route itself chose to read and drop it
- * (ingest does so for a refused multipart upload of a signed-in client): both are bounded.
- */
-function unreadBodyCloses(request: FastifyRequest): boolean {
-  const { raw } = request;
-  if (raw.complete) return false;
-  const length = raw.headers['content-length'];
-  if (length === undefined || raw.headers['transfer-encoding'] !== undefined) return true;
-  const drainedByRoute = raw.readableFlowing === true;
-  return !(Number(length) <= (drainedByRoute ? request.routeOptions.bodyLimit : unreadBodyDrainBytes));
 }

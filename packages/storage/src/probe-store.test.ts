@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { type S3Permission, type S3Server, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { listAll } from './blob-store.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
-import { probeFileName, probeKey, probeStore } from './probe-store.ts';
+import { missingKeysAnswered, probeFileName, probeKey, probeStore } from './probe-store.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
 import { isStorageError, type StorageErrorCode } from './storage-error.ts';
 
@@ -88,6 +88,8 @@ test('probeStore without s3:ListBucket: ready (a HEAD of a key that never exists
     await probeStore(store, 'captures');
     assert.ok(await full.exists(probeKey('captures')), 'the probe was written');
     await probeStore(store, 'captures');
+    assert.equal(await missingKeysAnswered(store, 'captures'), false, 'a missing key is a 403 here');
+    assert.equal(await missingKeysAnswered(full, 'captures'), true);
   } finally {
     await stop();
   }

@@ -48,3 +48,24 @@ export async function probeStore(store: BlobStore, prefix = ''): Promise<void> {
     throw new StorageError('STORAGE_ACCESS_DENIED', `wrote the readiness probe ${key} but may not read it back (${error.message}): the credentials need s3:GetObject as well as s3:PutObject`, { key, cause: error });
   }
 }
+
+/** A key under the prefix that is never written: what `missingKeysAnswered` asks about. */
+const absentFileName = 'gradcam~never-written';
+
+/**
+ * Whether the store answers a key that does not exist as missing (true), or refuses to say
+ * (false: on AWS, credentials without s3:ListBucket get 403 for it). Without it, every "is it
+ * there?" of the pipeline (a referenced image, a manifest of an earlier run, review.json before
+ * the first verdict) reads as STORAGE_ACCESS_DENIED. Call it once probeStore has passed: a 403
+ * here then means no s3:ListBucket, not bad credentials.
+ */
+export async function missingKeysAnswered(store: BlobStore, prefix = ''): Promise<boolean> {
+  const trimmed = prefix.replace(/^\/+|\/+$/g, '');
+  try {
+    await store.head(trimmed === '' ? absentFileName : `${trimmed}/${absentFileName}`);
+    return true;
+  } catch (error) {
+    if (isStorageError(error, 'STORAGE_ACCESS_DENIED')) return false;
+    throw error;
+  }
+}

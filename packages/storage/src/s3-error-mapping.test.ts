@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { S3ServiceException } from '@aws-sdk/client-s3';
-import { s3BucketError, s3StorageError } from './s3-error-mapping.ts';
-import type { StorageErrorCode } from './storage-error.ts';
+import { type S3FailureKind, s3BucketError, s3FailureKind, s3StorageError } from './s3-error-mapping.ts';
+import { StorageError, type StorageErrorCode } from './storage-error.ts';
 
 // s3rver answers neither 403 nor 503, so the S3 answers it cannot give are built here, with
 // the SDK's own exception class, the way its deserializers build them.
@@ -61,4 +61,28 @@ test('S3 error mapping: an answer without a body (HEAD) is told by its status an
   for (const status of [301, 400, 403, 404, 500, 503]) assert.doesNotMatch(s3StorageError(bodiless(status), 'k', 'HeadObject').message, /Unknown/);
   // An answer with a body keeps its own words.
   assert.match(s3StorageError(s3Answer('SignatureDoesNotMatch', 403), 'k', 'PutObject').message, /SignatureDoesNotMatch/);
+});
+
+test('s3FailureKind names the setting to fix, through the StorageError (and a StorageError wrapping one)', () => {
+  const cases: [unknown, S3FailureKind][] = [
+    [errno('ECONNREFUSED'), 'unreachable'],
+    [Object.assign(new Error('getaddrinfo ENOTFOUND s3.example'), { code: 'ENOTFOUND' }), 'unreachable'],
+    [Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'unreachable'],
+    [s3Answer('NoSuchBucket', 404), 'bucket-missing'],
+    [Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), 'no-credentials'],
+    [s3Answer('InvalidAccessKeyId', 403), 'unknown-access-key'],
+    [s3Answer('SignatureDoesNotMatch', 403), 'wrong-secret'],
+    [s3Answer('PermanentRedirect', 301), 'wrong-region'],
+    [s3Answer('AuthorizationHeaderMalformed', 400), 'wrong-region'],
+    [bodiless(301), 'wrong-region'],
+    [s3Answer('AccessDenied', 403), 'access-denied'],
+    [bodiless(403), 'access-denied'],
+    [s3Answer('InternalError', 500), 'other'],
+  ];
+  for (const [error, kind] of cases) {
+    const mapped = s3StorageError(error, 'k', 'PutObject');
+    assert.equal(s3FailureKind(mapped), kind, mapped.message);
+    assert.equal(s3FailureKind(new StorageError('STORAGE_ACCESS_DENIED', 'wrapped', { cause: mapped })), kind, `wrapped: ${mapped.message}`);
+  }
+  assert.equal(s3FailureKind(s3BucketError(bodiless(404), undefined, 'HeadBucket b')), 'bucket-missing');
 });

@@ -1,4 +1,4 @@
-import { StorageError, type StorageErrorCode } from './storage-error.ts';
+import { isStorageError, StorageError, type StorageErrorCode } from './storage-error.ts';
 
 const notFoundNames = new Set(['NoSuchKey', 'NotFound']);
 /** The bucket itself is missing (GetObject, PutObject, ListObjects… say so in their XML body). */
@@ -157,4 +157,47 @@ export function s3BucketError(error: unknown, key: string | undefined, action: s
   if (mapped.code !== 'STORAGE_NOT_FOUND') return mapped;
   const detail = `${describe(error, factsOf(error), 'STORAGE_BUCKET_NOT_FOUND', false)}: the bucket does not exist`;
   return new StorageError('STORAGE_BUCKET_NOT_FOUND', failed(action, key, detail), { key, cause: error });
+}
+
+/**
+ * Why an S3 request failed, in the terms of the setting that fixes it: for a check that tells a
+ * person setting up a deployment what to change (`npm start` before it starts the services).
+ */
+export type S3FailureKind =
+  /** No answer: connection refused or reset, no such host, a timeout. */
+  | 'unreachable'
+  /** The bucket does not exist. */
+  | 'bucket-missing'
+  /** No credentials were given and the SDK's default chain found none. */
+  | 'no-credentials'
+  /** The server does not know the access key id (InvalidAccessKeyId). */
+  | 'unknown-access-key'
+  /** The secret key does not go with the access key id (SignatureDoesNotMatch). */
+  | 'wrong-secret'
+  /** The bucket is in another region than the client's (a redirect, a malformed authorization). */
+  | 'wrong-region'
+  /** Refused for any other reason: the policy, an expired token, or a bodiless 403. */
+  | 'access-denied'
+  | 'other';
+
+const wrongRegionNames = new Set(['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException']);
+
+/** The kind of failure behind an S3 store's StorageError (or an SDK error). */
+export function s3FailureKind(error: unknown): S3FailureKind {
+  if (isStorageError(error, 'STORAGE_BUCKET_NOT_FOUND')) return 'bucket-missing';
+  // The SDK's own error: probeStore can wrap a StorageError in another.
+  let source = error;
+  while (source instanceof StorageError && source.cause !== undefined) source = source.cause;
+  const facts = factsOf(source);
+  const is = (names: ReadonlySet<string>): boolean =>
+    (facts.name !== undefined && names.has(facts.name)) || (facts.code !== undefined && names.has(facts.code));
+  if (facts.name === 'CredentialsProviderError') return 'no-credentials';
+  if (facts.name === 'InvalidAccessKeyId' || facts.code === 'InvalidAccessKeyId') return 'unknown-access-key';
+  if (facts.name === 'SignatureDoesNotMatch' || facts.code === 'SignatureDoesNotMatch') return 'wrong-secret';
+  if (is(wrongRegionNames) || facts.status === 301) return 'wrong-region';
+  const { code } = classify(facts);
+  if (code === 'STORAGE_BUCKET_NOT_FOUND') return 'bucket-missing';
+  if (code === 'STORAGE_ACCESS_DENIED') return 'access-denied';
+  if (facts.status === undefined && (is(networkCodes) || facts.name === 'TimeoutError')) return 'unreachable';
+  return 'other';
 }

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { freePort } from '@gradcam/dev-services';
+import { freePort, startS3Server } from '@gradcam/dev-services';
 import { killAllWithEnv, processesWithEnv, repoRoot, runGradcam, stackPortEnv, waitUntilNoneLeft } from '../test-support/stack-processes.ts';
 
 /** Runs `body` with a fresh state folder; whatever carries it in its environment is killed afterwards. */
@@ -69,6 +69,40 @@ describe('gradcam up refuses in one line', () => {
       assert.deepEqual(lines, ['gradcam up: configuration error: GRADCAM_STORAGE_DIR: /dev/null/store is a file, or a file is in its way; point it at a folder']);
       assert.doesNotMatch(stdout, /\[(worker|ingest)\]/);
     });
+  });
+
+  test('S3 settings that do not work: exit 1 within seconds, one line naming the variable(s), nothing started', async () => {
+    const s3 = await startS3Server({ buckets: ['stack-bucket'] });
+    try {
+      await withStateDir(async (stateDir, env) => {
+        const noAws = Object.fromEntries(Object.keys(env).filter((name) => name.startsWith('AWS_')).map((name) => [name, undefined]));
+        const s3Env = { ...env, ...noAws, S3_BUCKET: 'stack-bucket', S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
+        const downPort = await freePort();
+        const cases: [string, NodeJS.ProcessEnv, string | RegExp][] = [
+          ['endpoint down', { ...s3Env, S3_ENDPOINT: `http://127.0.0.1:${downPort}` }, new RegExp(`^gradcam up: S3_ENDPOINT: http://127\\.0\\.0\\.1:${downPort} does not answer \\(connect ECONNREFUSED`)],
+          ['no such bucket', { ...s3Env, S3_BUCKET: 'no-such-bucket' }, `gradcam up: S3_BUCKET: bucket "no-such-bucket" does not exist at ${s3.endpoint}; create it first (npm start does not create buckets), or set S3_BUCKET to one that exists`],
+          ['unknown access key', { ...s3Env, S3_ACCESS_KEY_ID: 'NOT-A-KEY' }, `gradcam up: S3_ACCESS_KEY_ID: ${s3.endpoint} does not know this access key (InvalidAccessKeyId); check S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY`],
+          [
+            'no credentials anywhere',
+            { ...s3Env, S3_ACCESS_KEY_ID: undefined, S3_SECRET_ACCESS_KEY: undefined, AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: join(stateDir, 'none'), AWS_CONFIG_FILE: join(stateDir, 'none') },
+            /^gradcam up: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: no S3 credentials \(neither is set, and the AWS default chain/,
+          ],
+        ];
+        for (const [label, caseEnv, expected] of cases) {
+          const started = Date.now();
+          const { status, lines, stdout } = await upFails(caseEnv);
+          assert.equal(status, 1, `${label}: ${lines.join('\n')}`);
+          assert.equal(lines.length, 1, `${label}: ${lines.join('\n')}`);
+          if (typeof expected === 'string') assert.equal(lines[0], expected, label);
+          else assert.match(lines[0] as string, expected, label);
+          assert.ok(Date.now() - started < 20_000, `${label}: refused in ${Date.now() - started} ms`);
+          assert.doesNotMatch(stdout, /\[(worker|ingest)\]/, `${label}: no service started`);
+          assert.equal(readdirSync(stateDir).includes('local-stack.json'), false, label);
+        }
+      });
+    } finally {
+      await s3.stop();
+    }
   });
 
   test('a private redis-server that cannot start: exit 1, Redis\'s own reason and the data folder', async () => {

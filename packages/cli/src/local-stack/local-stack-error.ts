@@ -6,6 +6,8 @@ export type LocalStackErrorCode =
   | 'PORT_IN_USE'
   /** REDIS_URL is set but does not answer PING. */
   | 'REDIS_UNREACHABLE'
+  /** S3 is configured but its endpoint, bucket or credentials cannot be used. */
+  | 'STORAGE_UNUSABLE'
   /** A service neither became ready nor exited within the readiness timeout. */
   | 'SERVICE_NOT_READY';
 

@@ -5,6 +5,7 @@ import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { localToken } from './local-token.ts';
 import { checkPortsFree } from './port-check.ts';
 import { checkRedisAnswers } from './redis-ping.ts';
+import { checkS3Storage } from './s3-check.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
 import { type ServiceProcess, repoRoot, startService, waitUntilReady } from './service-process.ts';
 import { type StateLock, acquireStateLock } from './state-lock.ts';
@@ -147,9 +148,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // service exiting 78 after Redis has started and the models have loaded. Only the private
     // Redis's URL is not known yet; any valid one stands in for it.
     checkServiceConfigs(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
-    const { models } = readWorkerConfig(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
-    // The services would each find a storage folder they cannot use only at the first upload.
+    const { models, storage } = readWorkerConfig(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
+    // The services would each find a storage folder they cannot use only at the first upload, and
+    // an S3 bucket they cannot use only as a readiness timeout after the models loaded.
     if (storageDir !== undefined) await step(makeWritableFolder(storageSetting === undefined ? 'GRADCAM_STATE_DIR' : 'GRADCAM_STORAGE_DIR', storageDir));
+    if (storage.kind === 's3') await step(checkS3Storage(storage, { onWarning: (line) => options.onLine?.(`[gradcam up] warning: ${line}`) }));
     await step(
       checkPortsFree([
         { variable: 'GRADCAM_INGEST_PORT', port: config.ingestPort },

@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import { ApiError } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { StorageError } from '@gradcam/storage';
-import { toApiError } from './api-error.ts';
+import { requestKindOf, toApiError } from './api-error.ts';
 
 test('toApiError: only a dependency that cannot answer now is a 503 to retry; the rest are 500 INTERNAL', () => {
   const cases: [unknown, number, string][] = [
     [new QueueUnavailableError('Command timed out'), 503, 'DEPENDENCY_UNAVAILABLE'],
     [new StorageError('STORAGE_UNAVAILABLE', 'socket hang up', { transient: true }), 503, 'STORAGE_UNAVAILABLE'],
     [new StorageError('STORAGE_ACCESS_DENIED', 'AccessDenied'), 500, 'INTERNAL'],
+    [new StorageError('STORAGE_BUCKET_NOT_FOUND', 'NoSuchBucket'), 500, 'INTERNAL'],
     [new StorageError('STORAGE_INVALID_KEY', 'bad key'), 500, 'INTERNAL'],
     [new TypeError('undefined is not a function'), 500, 'INTERNAL'],
     [new ApiError(422, 'IMAGE_NOT_FOUND', 'no object'), 422, 'IMAGE_NOT_FOUND'],
@@ -44,4 +45,22 @@ test("toApiError: a 503 names the dependency and the request id, never the error
     assert.match(answer.message, /\(request id the-request-id\)$/);
     assert.deepEqual(answer.details, { requestId: 'the-request-id' });
   }
+});
+
+test('toApiError: a 503 of a read says to retry, not that nothing was accepted', () => {
+  const cases: [unknown, RegExp, RegExp][] = [
+    [new QueueUnavailableError('Command timed out'), /^Redis is unavailable; nothing was accepted, retry later \(/, /^Redis is unavailable; retry later \(/],
+    [new StorageError('STORAGE_UNAVAILABLE', 'socket hang up', { transient: true }), /^storage is unavailable; the record was not accepted, retry later \(/, /^storage is unavailable; retry later \(/],
+  ];
+  for (const [error, accepting, reading] of cases) {
+    assert.match(toApiError(error, 'r').message, accepting);
+    assert.match(toApiError(error, 'r', 'accept').message, accepting);
+    assert.match(toApiError(error, 'r', 'read').message, reading);
+  }
+  assert.deepEqual(['GET', 'HEAD', 'POST', 'PUT'].map(requestKindOf), ['read', 'read', 'accept', 'accept']);
+});
+
+test("toApiError: a missing bucket is a deployment problem the 500 names, without the bucket's name", () => {
+  const answer = toApiError(new StorageError('STORAGE_BUCKET_NOT_FOUND', 'S3 PutObject captures/a/input.jpg failed: The specified bucket does not exist (NoSuchBucket)'), 'rid');
+  assert.equal(answer.message, "the storage bucket does not exist (a deployment problem: check the store's bucket setting, and that the bucket was created); the service's log has the details under request id rid");
 });

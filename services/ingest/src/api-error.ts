@@ -2,28 +2,41 @@ import { ApiError, dependencyUnavailable, internalError, reportedApiError, type 
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 
-export const redisUnavailable = (requestId: string) =>
-  dependencyUnavailable('DEPENDENCY_UNAVAILABLE', 'Redis is unavailable; nothing was accepted, retry later', requestId);
+/**
+ * What the failed request was: accepting records (POST), or reading what was accepted (a status
+ * GET, a presigned local-store link). A 503 tells the client what did not happen, and a read
+ * accepts nothing, so "the record was not accepted" would only mislead it there.
+ */
+export type RequestKind = 'accept' | 'read';
 
-export const storageUnavailable = (requestId: string) =>
-  dependencyUnavailable('STORAGE_UNAVAILABLE', 'storage is unavailable; the record was not accepted, retry later', requestId);
+export const redisUnavailable = (requestId: string, kind: RequestKind = 'accept') =>
+  dependencyUnavailable('DEPENDENCY_UNAVAILABLE', kind === 'accept' ? 'Redis is unavailable; nothing was accepted, retry later' : 'Redis is unavailable; retry later', requestId);
+
+export const storageUnavailable = (requestId: string, kind: RequestKind = 'accept') =>
+  dependencyUnavailable('STORAGE_UNAVAILABLE', kind === 'accept' ? 'storage is unavailable; the record was not accepted, retry later' : 'storage is unavailable; retry later', requestId);
+
+/** The request kind of an HTTP method: GET and HEAD read, the rest accept. */
+export const requestKindOf = (method: string): RequestKind => (method === 'GET' || method === 'HEAD' ? 'read' : 'accept');
 
 /**
  * States an error that is not already an ApiError. Only a dependency that cannot answer now
  * (Redis: QueueUnavailableError; storage: STORAGE_UNAVAILABLE) is a 503 a client should retry;
- * anything else (storage refusing access, a stored document failing its schema, a bug) is a 500
- * INTERNAL, which retrying will not cure, naming `requestId`: the log has the error under it.
+ * anything else (storage refusing access or missing its bucket, a stored document failing its
+ * schema, a bug) is a 500 INTERNAL, which retrying will not cure, naming `requestId`: the log has
+ * the error under it. A deployment's own mistake is named as one, but never its configuration
+ * (the bucket's name, the credentials): the client cannot fix it, and the log has it.
  */
-export function toApiError(error: unknown, requestId: string): ApiError {
+export function toApiError(error: unknown, requestId: string, kind: RequestKind = 'accept'): ApiError {
   if (error instanceof ApiError) return error;
-  if (error instanceof QueueUnavailableError) return redisUnavailable(requestId);
-  if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return storageUnavailable(requestId);
+  if (error instanceof QueueUnavailableError) return redisUnavailable(requestId, kind);
+  if (isStorageError(error, 'STORAGE_UNAVAILABLE')) return storageUnavailable(requestId, kind);
   // Its message names the key and, for the filesystem store, the absolute path: for the log only.
   if (isStorageError(error, 'STORAGE_ACCESS_DENIED')) return internalError(requestId, "storage refused access (a deployment problem: check the store's credentials and policy)");
+  if (isStorageError(error, 'STORAGE_BUCKET_NOT_FOUND')) return internalError(requestId, "the storage bucket does not exist (a deployment problem: check the store's bucket setting, and that the bucket was created)");
   return internalError(requestId);
 }
 
 /** toApiError, telling `report` of each error it answers 5xx: the client gets a fixed line and the request id, the log the whole error. */
-export function toReportedApiError(error: unknown, requestId: string, report: ServerErrorReport | undefined): ApiError {
-  return reportedApiError(toApiError(error, requestId), error, requestId, report);
+export function toReportedApiError(error: unknown, requestId: string, report: ServerErrorReport | undefined, kind: RequestKind = 'accept'): ApiError {
+  return reportedApiError(toApiError(error, requestId, kind), error, requestId, report);
 }

@@ -622,6 +622,10 @@ describe('status, backpressure and outages', () => {
       // The error's own words (they name hosts and ports) are for the log only.
       assert.match(response.json<{ error: { message: string } }>().error.message, /^Redis is unavailable; nothing was accepted, retry later \(request id [0-9a-f-]{36}\)$/);
       assert.ok(h.unavailableErrors.some((e) => e instanceof QueueUnavailableError), 'the cause goes to the log');
+      // A read accepts nothing: its 503 does not say that nothing was accepted.
+      const status = await h.app.inject({ method: 'GET', url: '/v1/inferences/down-1', headers: auth });
+      assert.equal(status.statusCode, 503, status.body);
+      assert.match(status.json<{ error: { message: string } }>().error.message, /^Redis is unavailable; retry later \(request id [0-9a-f-]{36}\)$/);
       const readyz = await h.app.inject({ method: 'GET', url: '/readyz' });
       // Asked without a token: the dependency, not its error (which names hosts and ports).
       assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'redis: unavailable' }]);

@@ -7,7 +7,7 @@ import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoute
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
-import { toReportedApiError } from './api-error.ts';
+import { requestKindOf, toReportedApiError } from './api-error.ts';
 import { cachedFor } from './cached-for.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 import { maxImageBytes } from './inline-image.ts';
@@ -99,7 +99,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     const refused = requestErrorAnswer(error, deps.maxBodyBytes);
     if (refused) return sendApiError(reply, refused);
     // 503 only for a dependency that cannot answer now; anything else is a 500 retrying will not cure.
-    return sendApiError(reply, toReportedApiError(error, request.id, deps.accept.onServerError));
+    return sendApiError(reply, toReportedApiError(error, request.id, deps.accept.onServerError, requestKindOf(request.method)));
   });
 
   const guarded = { onRequest: async (request: FastifyRequest) => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
@@ -7,8 +8,11 @@ import { closeConnection, connectionReady, createExplainQueue, createProducerCon
 import { probeKey } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
 import { createIngestStore } from './ingest-store.ts';
-import { testToken } from './test-support/ingest-harness.ts';
+import { auth, testToken } from './test-support/ingest-harness.ts';
 import { createIngestApp } from './wire-ingest.ts';
+
+const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
+const message = (response: { json<T>(): T }) => response.json<{ error: { code: string; message: string } }>().error;
 
 // Ingest on a real S3 API (s3rver), as a deployment with its own bucket, prefix and IAM policy
 // meets it; a proxy plays AWS's answers for credentials that lack a permission.
@@ -55,7 +59,10 @@ async function s3Ingest(options: { bucket?: string; without?: readonly S3Permiss
   });
   return {
     app,
+    queue,
     internalErrors,
+    /** Takes the S3 endpoint away (the proxy stops): storage is down from now on. */
+    stopStorage: () => proxy.stop(),
     async close() {
       await app.close();
       await queue.close();
@@ -85,6 +92,44 @@ test('/readyz is not ready when the bucket does not exist', async () => {
   try {
     const readyz = await ingest.app.inject({ method: 'GET', url: '/readyz' });
     assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'storage: unavailable' }]);
+  } finally {
+    await ingest.close();
+  }
+});
+
+test('a bucket that does not exist: a POST is 500 INTERNAL saying the bucket does not exist, a deployment problem, without naming it', async () => {
+  const ingest = await s3Ingest({ bucket: 'no-such-bucket' });
+  try {
+    const images = [{ base64: photo.toString('base64') }, { uri: 's3://no-such-bucket/uploads/a.jpg' }];
+    for (const [i, image] of images.entries()) {
+      const response = await ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id: `nobucket-${i}`, model: { name: 'nsfw-mobilenet-v2' }, image } });
+      assert.equal(response.statusCode, 500, response.body);
+      const error = message(response);
+      assert.equal(error.code, 'INTERNAL');
+      assert.match(error.message, /^the storage bucket does not exist \(a deployment problem: check the store's bucket setting, and that the bucket was created\); the service's log has the details under request id [0-9a-f-]{36}$/);
+      assert.doesNotMatch(error.message, /no-such-bucket|127\.0\.0\.1/);
+    }
+    assert.equal(ingest.internalErrors.length, 2, 'each goes to the log');
+  } finally {
+    await ingest.close();
+  }
+});
+
+test('a status GET while storage is down is 503 STORAGE_UNAVAILABLE "retry later", not "the record was not accepted"', async () => {
+  const ingest = await s3Ingest();
+  try {
+    const accepted = await ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id: 'outage-read', model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } } });
+    assert.equal(accepted.statusCode, 202, accepted.body);
+    // With its job gone, the status is read from storage: is the manifest there?
+    await ingest.queue.remove('outage-read');
+    await ingest.stopStorage();
+    const status = await ingest.app.inject({ method: 'GET', url: '/v1/inferences/outage-read', headers: auth });
+    assert.equal(status.statusCode, 503, status.body);
+    assert.equal(message(status).code, 'STORAGE_UNAVAILABLE');
+    assert.match(message(status).message, /^storage is unavailable; retry later \(request id [0-9a-f-]{36}\)$/);
+    const post = await ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id: 'outage-write', model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } } });
+    assert.equal(post.statusCode, 503, post.body);
+    assert.match(message(post).message, /^storage is unavailable; the record was not accepted, retry later \(request id/);
   } finally {
     await ingest.close();
   }

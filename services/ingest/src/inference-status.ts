@@ -4,6 +4,7 @@ import {
   explanationManifestSchema,
   keyIn,
   manifestFileName,
+  parseS3Uri,
   predictionDocumentSchema,
   predictionFileName,
 } from '@gradcam/contracts';
@@ -30,7 +31,10 @@ export interface InferenceStatus {
   readonly attempts?: number;
   readonly failure?: { code: string; message: string };
   readonly manifest?: ExplanationManifest;
-  /** Presigned GET URLs, by path relative to the folder. */
+  /**
+   * Presigned GET URLs, by path relative to the folder (`input.jpg` for an image sent inline), and
+   * for an image sent by reference, by its `s3://` URI as sent: it lies outside the folder.
+   */
   readonly urls?: Record<string, string>;
 }
 
@@ -47,11 +51,26 @@ export async function inferenceStatus(deps: StatusDeps, id: string): Promise<Inf
   const manifestKey = keyIn(entry.folder, manifestFileName);
   if (job?.state === 'completed' || (job === undefined && (await deps.exists(manifestKey)))) {
     const manifest = explanationManifestSchema.parse(await deps.readJson(manifestKey));
-    const paths = [manifestFileName, predictionFileName, ...manifest.explanations.flatMap((e) => [e.rawMap.path, e.overlay.path])];
-    if (prediction.success && 'key' in prediction.data.image) paths.push(prediction.data.image.key.slice(entry.folder.length));
-    const urls = Object.fromEntries(await Promise.all(paths.map(async (path) => [path, await deps.presign(keyIn(entry.folder, path))] as const)));
+    const links: (readonly [name: string, key: string])[] = [manifestFileName, predictionFileName, ...manifest.explanations.flatMap((e) => [e.rawMap.path, e.overlay.path])].map((path) => [path, keyIn(entry.folder, path)]);
+    const referenced = prediction.success && 'uri' in prediction.data.image ? referencedKey(prediction.data.image.uri) : undefined;
+    if (prediction.success && 'key' in prediction.data.image) links.push([prediction.data.image.key.slice(entry.folder.length), prediction.data.image.key]);
+    else if (referenced !== undefined) links.push(referenced);
+    const urls = Object.fromEntries(await Promise.all(links.map(async ([name, key]) => [name, await deps.presign(key)] as const)));
     return { ...base, status: 'done', capture, manifest, urls };
   }
   if (job === undefined) return { ...base, status: 'failed', capture, failure: { code: 'JOB_RECORD_EXPIRED', message: 'the job record expired before an explanation was stored' } };
   return { ...base, status: job.state === 'active' ? 'processing' : 'queued', capture, attempts: job.attempts };
+}
+
+/**
+ * The link to an image sent by reference: named by its URI, its key in the store (ingest accepted
+ * only URIs of the store's own bucket). None for a URI that does not parse (it was accepted by
+ * another version): the status stands without that one link.
+ */
+function referencedKey(uri: string): readonly [name: string, key: string] | undefined {
+  try {
+    return [uri, parseS3Uri(uri).key];
+  } catch {
+    return undefined;
+  }
 }

@@ -5,7 +5,7 @@ import { parseCapturePolicy } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
 import { type RedisServer, type S3Permission, type S3Server, startRedisServer, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { closeConnection, connectionReady, createExplainQueue, createProducerConnection } from '@gradcam/queue';
-import { probeKey } from '@gradcam/storage';
+import { S3BlobStore, probeKey } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
 import { createIngestStore } from './ingest-store.ts';
 import { auth, testToken } from './test-support/ingest-harness.ts';
@@ -131,6 +131,40 @@ test('a status GET while storage is down is 503 STORAGE_UNAVAILABLE "retry later
     assert.equal(post.statusCode, 503, post.body);
     assert.match(message(post).message, /^storage is unavailable; the record was not accepted, retry later \(request id/);
   } finally {
+    await ingest.close();
+  }
+});
+
+test('a done status links the image sent by reference too, under its s3:// URI (an inline one is input.jpg)', async () => {
+  const ingest = await s3Ingest();
+  const { endpoint, region, accessKeyId, secretAccessKey } = s3;
+  const client = new S3BlobStore({ endpoint, region, accessKeyId, secretAccessKey, bucket: 'captures-bucket', forcePathStyle: true });
+  // A manifest from `gradcam explain` of this photo: what the worker would have stored.
+  const manifest = readFileSync(new URL('../../review/src/fixtures/sheep-explanation.json', import.meta.url));
+  try {
+    await client.put('uploads/client photos/sheep.jpg', photo, { contentType: 'image/jpeg' });
+    const uri = 's3://captures-bucket/uploads/client photos/sheep.jpg';
+    const images: [string, object, string][] = [['ref-linked', { uri }, uri], ['inline-linked', { base64: photo.toString('base64') }, 'input.jpg']];
+    for (const [id, image, name] of images) {
+      const accepted = await ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id, model: { name: 'nsfw-mobilenet-v2' }, image } });
+      assert.equal(accepted.statusCode, 202, accepted.body);
+      const job = await ingest.queue.getJob(id);
+      assert.ok(job);
+      await client.put(`${job.data.folder}explanation.json`, manifest, { contentType: 'application/json' });
+      // The job gone: the status comes from the stored manifest.
+      await job.remove();
+      const status = await ingest.app.inject({ method: 'GET', url: `/v1/inferences/${id}`, headers: auth });
+      const body = status.json<{ status: string; urls: Record<string, string> }>();
+      assert.equal(body.status, 'done', status.body);
+      const link = body.urls[name];
+      assert.ok(link, `${id}: urls has ${name}: ${Object.keys(body.urls).join(', ')}`);
+      const fetched = await fetch(link);
+      assert.equal(fetched.status, 200, `${id}: ${link}`);
+      assert.deepEqual(Buffer.from(await fetched.arrayBuffer()), photo, `${id}: the link gives the image`);
+      assert.equal(Object.keys(body.urls).filter((key) => key === uri || key.startsWith('input.')).length, 1, `${id}: one image link`);
+    }
+  } finally {
+    await client.close();
     await ingest.close();
   }
 });

@@ -8,7 +8,7 @@ import { type LocalStack, IngestClient, startLocalStack } from '@gradcam/cli/loc
 import { captureDecisionField, explanationManifestSchema, indexEntrySchema, predictionDocumentSchema, redisKeys } from '@gradcam/contracts';
 import { type TestRedis, type TestS3, freePort, startTestRedis, startTestS3 } from '@gradcam/dev-services';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
-import { S3BlobStore, listAll } from '@gradcam/storage';
+import { S3BlobStore, listAll, probeKey } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { readNpyHeader } from '../support/npy-header.ts';
@@ -83,7 +83,8 @@ test(`${total} records end to end: every manifest and artifact in place under th
   }
   const postedUntil = Date.now();
   const statuses = await client.waitForAll(ids, 540_000);
-  const bucketKeys = samplePhotos.map((photo) => `uploads/${photo.name}`);
+  // The caller's uploads, and the readiness probe ingest and review wrote under the prefix.
+  const bucketKeys = [...samplePhotos.map((photo) => `uploads/${photo.name}`), probeKey('captures')];
   for (const [i, id] of ids.entries()) {
     const status = statuses.get(id);
     assert.equal(status?.status, 'done', `${id}: ${JSON.stringify(status?.failure)}`);
@@ -128,14 +129,17 @@ test(`${total} records end to end: every manifest and artifact in place under th
     assert.deepEqual([overlay.info.width, overlay.info.height], [entry.overlay.width, entry.overlay.height], `${id}: overlay size`);
     assert.equal((await sharp(stored.get(entry.overlay.path) as Buffer).metadata()).format, 'jpeg');
 
-    // A presigned URL for every file in the folder; the first records' are fetched and must serve the stored bytes.
+    // A presigned URL for every file in the folder, and for an image sent by reference one under
+    // its URI; the first records' are fetched and must serve the stored bytes.
     assert.ok(status.urls, `${id}: a done status carries presigned URLs`);
-    assert.deepEqual(Object.keys(status.urls).sort(), expected, `${id}: one URL per file in the folder`);
+    const uri = i % 2 === 0 ? `s3://${bucket}/uploads/${photoOf(i).name}` : undefined;
+    assert.deepEqual(Object.keys(status.urls).sort(), uri === undefined ? expected : [...expected, uri].sort(), `${id}: one URL per file in the folder (and the referenced image)`);
     if (i < 4) {
       for (const [path, url] of Object.entries(status.urls)) {
         const response = await fetch(url);
         assert.equal(response.status, 200, `${id}: ${path} by its presigned URL`);
-        assert.ok(Buffer.from(await response.arrayBuffer()).equals(await store.get(`${folder}${path}`)), `${id}: the presigned URL serves ${path}`);
+        const key = path === uri ? `uploads/${photoOf(i).name}` : `${folder}${path}`;
+        assert.ok(Buffer.from(await response.arrayBuffer()).equals(await store.get(key)), `${id}: the presigned URL serves ${path}`);
       }
     }
   }

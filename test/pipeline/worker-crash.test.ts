@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { type ServiceProcess, IngestClient, startService, waitUntilReady } from '@gradcam/cli/local-stack';
 import { explainQueueName, explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
 import { type TestRedis, type TestS3, freePort, startTestRedis, startTestS3 } from '@gradcam/dev-services';
-import { S3BlobStore, listAll } from '@gradcam/storage';
+import { S3BlobStore, listAll, probeKey } from '@gradcam/storage';
 import { Queue } from 'bullmq';
 import { type HoldingProxy, startHoldingProxy } from '../support/holding-proxy.ts';
 import { inlineRecord, samplePhotos } from '../support/sample-records.ts';
@@ -126,7 +126,8 @@ test('SIGKILL while a batch waits on its manifest writes loses nothing and dupli
   const jobs = await queue.getJobs(['completed'], 0, records);
   assert.deepEqual(jobs.map((job) => job.id).sort(), [...ids].sort(), 'one job per record, no other');
 
-  const expectedKeys: string[] = [];
+  // With the readiness probe ingest writes (no GRADCAM_STORAGE_PREFIX: at the bucket's root).
+  const expectedKeys: string[] = [probeKey()];
   for (const [i, id] of ids.entries()) {
     const status = statuses.get(id);
     assert.equal(status?.status, 'done', `${id}: ${JSON.stringify(status?.failure)}`);

@@ -64,12 +64,12 @@ test('a request over the server\'s body limit is halved until it fits; an image 
 });
 
 /** A gradcam demo run against `server` through a state folder whose local-stack.json points at it. */
-async function demoAgainst(server: Server | undefined, args: string[], models?: string[]) {
+async function demoAgainst(server: Server | undefined, args: string[], models?: string[], storage?: Record<string, unknown>) {
   const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-demo-'));
   try {
     const ingestUrl = server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : 'http://127.0.0.1:1';
     const review = { reviewUrl: 'http://127.0.0.1:2', reviewToken: 'reviewer-token' };
-    await writeFile(join(stateDir, 'local-stack.json'), JSON.stringify({ ingestUrl, token: 't', storageDir: join(stateDir, 'storage'), ...review, ...(models && { models }) }));
+    await writeFile(join(stateDir, 'local-stack.json'), JSON.stringify({ ingestUrl, token: 't', ...(storage ?? { storageDir: join(stateDir, 'storage') }), ...review, ...(models && { models }) }));
     const run = runGradcam(['demo', fixture, ...args], { ...process.env, GRADCAM_STATE_DIR: stateDir });
     const { status } = await run.exited;
     return { status, stdout: run.stdout(), stderr: run.stderr() };
@@ -131,6 +131,20 @@ test('the demo posts to the first model the stack serves; --model must be one of
     const unknown = await demoAgainst(server, ['--model', 'nsfw-mobilenet-v2-graph'], ['nsfw-inception-v3']);
     assert.equal(unknown.status, 2, unknown.stderr);
     assert.match(unknown.stderr, /--model nsfw-mobilenet-v2-graph is not served by the local stack \(it serves nsfw-inception-v3;/);
+  } finally {
+    server.close();
+  }
+});
+
+test('on S3 the demo says where explanations go (bucket, prefix, endpoint) and each one\'s s3:// folder', async () => {
+  const folder = 'team-a/nsfw-mobilenet-v2/nsfwjs-4.4.0/dt=2026-11-28/x/';
+  const server = await fakeIngest((id) => ({ id, status: 'done', folder, manifest: { explanations: [{ overlay: { path: 'gradcam-2.overlay.jpg' } }], prediction: { label: 'Neutral' } } }));
+  try {
+    const s3 = { bucket: 'gradcam', url: 's3://gradcam/team-a/', location: 'http://127.0.0.1:9000' };
+    const run = await demoAgainst(server, [], undefined, { s3 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^explanations go to s3:\/\/gradcam\/team-a\/ at http:\/\/127\.0\.0\.1:9000:$/m);
+    assert.match(run.stdout, new RegExp(`: Neutral → s3://gradcam/${folder.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(gradcam-2\\.overlay\\.jpg\\)$`, 'm'));
   } finally {
     server.close();
   }

@@ -27,6 +27,8 @@ interface StackFile {
   readonly ingestUrl: string;
   readonly token: string;
   readonly storageDir?: string;
+  /** With S3 (absent in files of older versions). */
+  readonly s3?: { readonly bucket: string; readonly url: string; readonly location: string };
   readonly reviewUrl?: string;
   readonly reviewToken?: string;
   readonly models?: readonly string[];
@@ -201,13 +203,14 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
       throw new CommandError(`the local stack stopped answering at ${stack.ingestUrl} while the demo waited (${reason(error)}); is \`npm start\` still running?`);
     });
   process.stderr.write('\n');
+  if (stack.s3) console.log(`explanations go to ${stack.s3.url} at ${stack.s3.location}:`);
   let done = 0;
   for (const id of ids) {
     const status = statuses.get(id);
     if (!status) continue;
     if (status.status === 'done' && status.manifest) {
       done++;
-      const where = stack.storageDir ? join(stack.storageDir, status.folder) : status.folder;
+      const where = stack.storageDir ? join(stack.storageDir, status.folder) : stack.s3 ? `s3://${stack.s3.bucket}/${status.folder}` : status.folder;
       const first = status.manifest.explanations[0];
       console.log(`  ${id}: ${status.manifest.prediction.label} → ${where}${first ? ` (${first.overlay.path})` : ''}`);
     } else {

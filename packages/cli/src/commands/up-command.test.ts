@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { freePort, startS3Server } from '@gradcam/dev-services';
+import { storagePlace } from './up-command.ts';
 import { killAllWithEnv, processesWithEnv, repoRoot, runGradcam, stackPortEnv, waitUntilNoneLeft } from '../test-support/stack-processes.ts';
 
 /** Runs `body` with a fresh state folder; whatever carries it in its environment is killed afterwards. */
@@ -27,6 +28,12 @@ async function upFails(env: NodeJS.ProcessEnv): Promise<{ status: number | null;
   clearTimeout(timer);
   return { status, lines: run.stderr().trim().split('\n'), stdout: run.stdout() };
 }
+
+test('the banner names the storage: the folder, or the S3 bucket, prefix and endpoint (it said "S3 (from S3_BUCKET)")', () => {
+  assert.equal(storagePlace({ storageDir: '/srv/gradcam/storage', s3: undefined }), '/srv/gradcam/storage');
+  const s3 = { bucket: 'gradcam', url: 's3://gradcam/team-a/captures/', location: 'http://127.0.0.1:9000' };
+  assert.equal(storagePlace({ storageDir: undefined, s3 }), 's3://gradcam/team-a/captures/ at http://127.0.0.1:9000');
+});
 
 describe('gradcam up refuses in one line', () => {
   test('a GRADCAM_STATE_DIR that is a file: exit 2, naming the variable', async () => {

@@ -3,7 +3,7 @@ import { readLocalStackConfig } from '@gradcam/config';
 import { RedisServerNotFoundError, RedisServerStartError } from '@gradcam/dev-services';
 import { UsageError } from '../cli-error.ts';
 import { LocalStackError } from '../local-stack/local-stack-error.ts';
-import { StackStartAbortedError, startLocalStack } from '../local-stack/local-stack.ts';
+import { type LocalStack, StackStartAbortedError, startLocalStack } from '../local-stack/local-stack.ts';
 import { watchParent } from '../local-stack/parent-watch.ts';
 import { ServiceExitedError } from '../local-stack/service-exited-error.ts';
 import { handleStopSignals } from '../local-stack/stop-signals.ts';
@@ -16,6 +16,11 @@ data in .gradcam/redis. Storage: S3 when S3_BUCKET (and S3_ENDPOINT) are set, el
 GRADCAM_STORAGE_DIR, else .gradcam/storage. One stack per state folder (GRADCAM_STATE_DIR), and
 each port must be free. Stop with Ctrl-C (or SIGTERM, closing its terminal, or ending the process that started it):
 workers finish their current batch first (a third Ctrl-C exits at once).`;
+
+/** Where the stack stores everything, for the banner: the folder, or `s3://bucket/prefix/ at <endpoint>`. */
+export function storagePlace(stack: Pick<LocalStack, 'storageDir' | 's3'>): string {
+  return stack.s3 ? `${stack.s3.url} at ${stack.s3.location}` : (stack.storageDir ?? '');
+}
 
 export async function upCommand(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean' }, quiet: { type: 'boolean' } } });
@@ -77,7 +82,7 @@ gradcam pipeline is up
   worker metrics    ${stack.workerMetricsUrl}/metrics
   review page       ${stack.reviewUrl}/   (reviewer token ${stack.reviewToken})
   redis             ${stack.redisUrl}
-  storage           ${stack.storageDir ?? 'S3 (from S3_BUCKET)'}
+  storage           ${storagePlace(stack)}
   models            ${stack.models.join(', ')}
   API token         ${stack.token}
 

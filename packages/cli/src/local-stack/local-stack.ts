@@ -5,7 +5,7 @@ import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { localToken } from './local-token.ts';
 import { checkPortsFree } from './port-check.ts';
 import { checkRedisAnswers } from './redis-ping.ts';
-import { checkS3Storage } from './s3-check.ts';
+import { checkS3Storage, s3Location, s3Url } from './s3-check.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
 import { type ServiceProcess, repoRoot, startService, waitUntilReady } from './service-process.ts';
 import { type StateLock, acquireStateLock } from './state-lock.ts';
@@ -22,6 +22,8 @@ export interface LocalStack {
   readonly token: string;
   /** The local object store (GRADCAM_STORAGE_DIR, else <state dir>/storage); undefined with S3. */
   readonly storageDir: string | undefined;
+  /** With S3: the bucket, where everything goes (`s3://bucket/prefix/`) and the endpoint in words. */
+  readonly s3: StackS3 | undefined;
   /** The models the workers serve (GRADCAM_MODELS), in order: the demo posts to the first. */
   readonly models: readonly string[];
   /**
@@ -32,6 +34,14 @@ export interface LocalStack {
   readonly died: Promise<ServiceExitedError>;
   /** SIGTERM to every service (workers flush their batch), then the private Redis. Safe twice. */
   stop(): Promise<void>;
+}
+
+export interface StackS3 {
+  readonly bucket: string;
+  /** `s3://bucket/prefix/`. */
+  readonly url: string;
+  /** The endpoint (credentials in it redacted), or AWS's region. */
+  readonly location: string;
 }
 
 export interface LocalStackOptions {
@@ -210,8 +220,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         if (!stopping) resolve(new ServiceExitedError('redis-server', how, 'after start-up', privateRedis.lastLine()));
       });
     });
-    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, models, died, stop };
-    const stackFile = { ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir, models };
+    const s3 = storage.kind === 's3' ? { bucket: storage.bucket, url: s3Url(storage), location: s3Location(storage) } : undefined;
+    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, s3, models, died, stop };
+    const stackFile = { ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir, s3, models };
     wroteStackFile = true;
     await writeFile(join(stateDir, stackFileName), `${JSON.stringify(stackFile, null, 2)}\n`, { mode: 0o600 });
     return stack;

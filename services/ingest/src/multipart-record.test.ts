@@ -241,6 +241,25 @@ describe('multipart fields', () => {
     assert.match(notJson.body, /not valid JSON/);
   });
 
+  test('a record file that is not UTF-8 is 400 BODY_NOT_UTF8 naming the offset of its first bad byte (it was stored with U+FFFD); a UTF-8 one keeps its text', async () => {
+    const recordFile = (bytes: Buffer) =>
+      Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="record"; filename="blob"\r\nContent-Type: application/json\r\n\r\n`), bytes, Buffer.from('\r\n')]);
+    const json = (id: string) => `{"id":"${id}","model":{"name":"nsfw-mobilenet-v2"},"metadata":{"city":"München"}}`;
+    const latin1 = Buffer.from(json('mp-latin1'), 'latin1');
+    const refused = await upload(recordFile(latin1), filePart('image', photo));
+    assert.equal(refused.statusCode, 400, refused.body);
+    assert.deepEqual(refused.json<{ error: { code: string; message: string } }>().error, {
+      code: 'BODY_NOT_UTF8',
+      message: `the "record" file is not valid UTF-8 (its first bad byte is at offset ${latin1.indexOf(0xfc)}); send UTF-8`,
+    });
+    assert.equal(await h.queue.getJob('mp-latin1'), undefined);
+    const accepted = await upload(recordFile(Buffer.from(json('mp-utf8'))), filePart('image', photo));
+    assert.equal(accepted.statusCode, 202, accepted.body);
+    const job = await h.queue.getJob('mp-utf8');
+    const prediction = JSON.parse((await h.store.get(`${job?.data.folder}prediction.json`)).toString('utf8')) as { metadata: unknown };
+    assert.deepEqual(prediction.metadata, { city: 'München' });
+  });
+
   test('a record part over 1 MiB, as a file or a field, is refused saying so; two images, two records or a third file are refused naming the part', async () => {
     const padding = ' '.repeat(maxRecordPartBytes);
     const recordFile = (json: string) => Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="record"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n${json}\r\n`);

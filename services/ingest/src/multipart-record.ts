@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { ApiError } from '@gradcam/http-service';
+import { ApiError, utf8Text } from '@gradcam/http-service';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { scan } from 'secure-json-parse';
 import { maxImageBytes } from './inline-image.ts';
@@ -72,7 +72,11 @@ function recordOf(value: unknown): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** A `record` sent as a file, as text, refused as soon as it passes maxRecordPartBytes. */
+/**
+ * A `record` sent as a file, as text, refused as soon as it passes maxRecordPartBytes, and when
+ * it is not UTF-8 (400 BODY_NOT_UTF8, as a JSON body): decoded with replacement characters, a
+ * Latin-1 `ü` was stored as U+FFFD without a word.
+ */
 async function recordFileText(file: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   let bytes = 0;
@@ -81,7 +85,9 @@ async function recordFileText(file: Readable): Promise<string> {
     if (bytes > maxRecordPartBytes) throw recordTooLarge();
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const text = utf8Text(Buffer.concat(chunks), 'the "record" file');
+  if (text instanceof ApiError) throw text;
+  return text;
 }
 
 /**

@@ -19,6 +19,11 @@ export function redisKeys(prefix: string) {
     exporterEventsCursor: `${prefix}:exporter:events-cursor`,
     /** Per inference: where it is stored and whether it was sent to be explained (the idempotency record). */
     inference: (id: string) => `${prefix}:inference:${id}`,
+    /**
+     * Per inference: set when an attempt's enqueue failed, which may have left the id's job stored
+     * but never queued; ingest then checks that job when the id is claimed again (and only then).
+     */
+    enqueueFailed: (id: string) => `${prefix}:enqueue-failed:${id}`,
     /** Hash `model|decision|reason` → count of capture-sampling decisions. */
     captureDecisions: `${prefix}:capture-decisions`,
     /** Hash model name → version, written by each worker for the models it has loaded. */

@@ -15,8 +15,8 @@ export {
 } from './job-failure.ts';
 export { countedJobStates, queueDepth, queueJobCounts, workerCount, type CountedJobState, type JobCounts } from './queue-counts.ts';
 export { jobStatus, type JobStatus } from './job-status.ts';
-export { removeStrandedJobs } from './stranded-jobs.ts';
-export { redisCall } from './queue-availability.ts';
+export { removeStrandedJobs, type StrandedJobCandidate, type StrandedJobCheck } from './stranded-jobs.ts';
+export { redisAnsweredWithError, redisCall } from './queue-availability.ts';
 export { trimFailedJobs, type TrimFailedJobsOptions } from './trim-failed-jobs.ts';
 export { MicroBatcher, type BatchOutcome, type BatchReport, type MicroBatcherOptions, type ProcessBatch } from './micro-batcher.ts';
 export {

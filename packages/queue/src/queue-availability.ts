@@ -29,3 +29,16 @@ export async function redisCall<T>(what: string, call: () => Promise<T>): Promis
     throw new QueueUnavailableError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
+
+/**
+ * Whether Redis ran the failed command and answered with an error (an error reply, as from a
+ * script that failed partway on a key of the wrong type), found through `cause`: Redis is there
+ * and answering. Otherwise (a timeout, a lost connection) it may be down or overloaded, and the
+ * command may still run.
+ */
+export function redisAnsweredWithError(error: unknown): boolean {
+  for (let at = error, depth = 0; at instanceof Error && depth < 8; at = at.cause, depth++) {
+    if (at.name === 'ReplyError') return true;
+  }
+  return false;
+}

@@ -123,7 +123,7 @@ test('a retry after an enqueue that reached Redis but failed records the folder 
   }
 });
 
-test('a retry after an add that failed partway (its job stored, never queued) queues the job: it was answered "queued" and never explained', async () => {
+test('an add that failed partway (its job stored, never queued) is cleaned up by its own attempt, and the retry queues the job: it was answered "queued" and never explained', async () => {
   let breakNext = true;
   const t = setUp({
     enqueue: async (queue, jobs) => {
@@ -142,12 +142,15 @@ test('a retry after an add that failed partway (its job stored, never queued) qu
   });
   try {
     await assert.rejects(acceptRecords(t.deps, [record('strand-1'), record('strand-2')], requestId), { code: 'QUEUE_UNAVAILABLE' });
-    assert.equal(await t.queue.getJobState('strand-1'), 'unknown', 'the failed add left a job in no state');
+    // The failed add left each job's hash in no state; the attempt removed them while it held the ids.
+    assert.equal(await t.queue.getJobState('strand-1'), 'unknown');
+    assert.equal(await redis.exists(`${t.queue.opts.prefix as string}:explain:strand-1`, `${t.queue.opts.prefix as string}:explain:strand-2`), 0);
     t.world.clock += 1_000;
     const outcomes = await acceptRecords(t.deps, [record('strand-1'), record('strand-2'), record('fresh-1')], requestId);
     assert.deepEqual(outcomes.map((o) => ('status' in o ? [o.status, o.duplicate] : o.error.code)), [['queued', false], ['queued', false], ['queued', false]]);
     for (const id of ['strand-1', 'strand-2', 'fresh-1']) assert.equal(await t.queue.getJobState(id), 'waiting', `${id} is queued for a worker`);
-    await assertOneFolder(t, 'strand-1', 'captures/m/v1/dt=2026-11-26/strand-1/');
+    // No job was left to name a folder: the retry's own, on the retry's day.
+    await assertOneFolder(t, 'strand-1', 'captures/m/v1/dt=2026-11-27/strand-1/');
     const again = await acceptRecords(t.deps, [record('strand-1')], requestId);
     assert.deepEqual(again.map((o) => 'status' in o && o.duplicate), [true]);
     assert.equal((await t.queue.getJobs(['waiting'])).filter((j) => j.id === 'strand-1').length, 1, 'one job');

@@ -12,6 +12,7 @@ import {
   predictionSchemaVersion,
 } from '@gradcam/contracts';
 import { ApiError, dependencyUnavailable, reportedApiError, type ServerErrorReport } from '@gradcam/http-service';
+import { type StrandedJobCandidate, redisAnsweredWithError } from '@gradcam/queue';
 import { forEachConcurrent } from '@gradcam/storage';
 import { toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
@@ -33,10 +34,11 @@ export interface AcceptDeps {
   readonly index: InferenceIndex;
   readonly enqueue: (jobs: readonly ExplainJob[]) => Promise<void>;
   /**
-   * Removes the job of each id that is in no state of the queue (see removeStrandedJobs in
-   * @gradcam/queue): asked, before they are enqueued again, for the ids whose claim found a job.
+   * Removes the job of each id that is in no state of the queue, while this request's claim holds
+   * the id (see removeStrandedJobs in @gradcam/queue): asked after an enqueue failed, and, before
+   * they are enqueued again, for the ids whose claim says an earlier attempt's enqueue failed.
    */
-  readonly removeStrandedJobs: (ids: readonly string[]) => Promise<unknown>;
+  readonly removeStrandedJobs: (candidates: readonly StrandedJobCandidate[]) => Promise<unknown>;
   /** What workers said about the models they serve (see resolveModelVersion). */
   readonly servedModels: () => Promise<ServedModels>;
   readonly policy: CapturePolicy;
@@ -173,12 +175,15 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const claims = await deps.index.claim(holder, ids);
   const claimed: string[] = [];
   const earlierJobs = new Map<string, ExplainJob>();
+  /** Ids whose earlier attempt's enqueue failed: their job may be stored but not queued. */
+  const enqueueFailed = new Set<string>();
   claims.forEach((claim, i) => {
     const id = ids[i] as string;
     const at = copies(id)[0] as number;
     if (claim.state === 'claimed') {
       claimed.push(id);
       if (claim.job) earlierJobs.set(id, claim.job);
+      if (claim.enqueueFailed) enqueueFailed.add(id);
       return;
     }
     deciding.set(id, at);
@@ -257,14 +262,36 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const kept = new Set(storedIds);
   await releaseQuietly(deps, holder, claimed.filter((id) => !kept.has(id)));
 
+  const held = (id: string): StrandedJobCandidate => ({ id, heldBy: deps.index.claimOf(holder, id) });
   try {
-    // An earlier attempt's job may be only a hash in no state, left by an add that failed partway
-    // through BullMQ's script: the add below would be ignored for it, and the record, answered
-    // "queued", never explained. Removed, the add makes the job (with the earlier one's folder,
-    // acceptedAt and capture, which the prepared item took).
-    await deps.removeStrandedJobs(storedIds.filter((id) => earlierJobs.has(id)));
-    await deps.enqueue(stored.filter(({ capture }) => capture.explain).map(({ item, capture }) => explainJob(item, capture)));
+    // The job of an earlier attempt whose enqueue failed may be only a hash in no state, left by
+    // an add that failed partway through BullMQ's script: the add below would be ignored for it,
+    // and the record, answered "queued", never explained. Removed, the add makes the job (with
+    // the earlier one's folder, acceptedAt and capture, which the prepared item took). Any other
+    // earlier job (its attempt's commit failed: 503 ACCEPT_INCOMPLETE) was queued: no check.
+    await deps.removeStrandedJobs(storedIds.filter((id) => enqueueFailed.has(id)).map(held));
   } catch (error) {
+    await releaseQuietly(deps, holder, storedIds);
+    throw error;
+  }
+  const jobs = stored.filter(({ capture }) => capture.explain).map(({ item, capture }) => explainJob(item, capture));
+  try {
+    await deps.enqueue(jobs);
+  } catch (error) {
+    // The add may have failed partway, leaving a job stored but not queued. The ids are marked,
+    // so that their retry checks them (and only they are checked). When Redis answered the add
+    // with an error (a script failing partway), they are also checked now, while this request
+    // still holds them, and a job stored but not queued is removed; after a timeout or a lost
+    // connection a scan of the wait list per id would only load a Redis that is not answering.
+    // Best effort: the answer is the enqueue's error.
+    const enqueued = jobs.map((job) => job.inferenceId);
+    try {
+      await deps.index.markEnqueueFailed(enqueued);
+      if (redisAnsweredWithError(error)) await deps.removeStrandedJobs(enqueued.map(held));
+    } catch {
+      // Left to the retry. A job stranded and not marked (Redis lost just after the failed add)
+      // is the one case this misses: its retry is ignored as a duplicate add.
+    }
     await releaseQuietly(deps, holder, storedIds);
     throw error;
   }

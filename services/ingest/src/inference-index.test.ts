@@ -1,4 +1,4 @@
-import { type IndexEntry, redisKeys } from '@gradcam/contracts';
+import { type IndexEntry, captureDecisionField, redisKeys } from '@gradcam/contracts';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,12 +26,14 @@ test('two attempts whose claims outlived a storage stall record the folder of th
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
   const index = new InferenceIndex(redis, prefix, 3600, 50);
+  // The second attempt's claim lasts: on a loaded machine 50 ms can pass before the first commits.
+  const patient = new InferenceIndex(redis, prefix, 3600);
   const id = 'stalled-1';
   const entry = (folder: string, acceptedAt: number): IndexEntry => ({ folder, model: 'mobilenet', explain: true, reason: 'all', acceptedAt });
   try {
     assert.equal((await index.claim('first', [id]))[0]?.state, 'claimed');
     await sleep(80); // the first attempt's storage stalls past its claim
-    assert.deepEqual(await index.claim('second', [id]), [{ state: 'claimed' }], 'no job yet: the second attempt prepares its own folder');
+    assert.deepEqual(await patient.claim('second', [id]), [{ state: 'claimed' }], 'no job yet: the second attempt prepares its own folder');
     // The first attempt resumes: its job goes in, but the id is the second's now.
     const job = { ...explainJobFixture(id), folder: `mobilenet/v1/dt=2025-01-01/${id}/`, acceptedAt: 1_764_000_000_001 };
     await enqueueExplainJobs(queue, [job]);
@@ -103,4 +105,45 @@ test('a claim or a commit that fails (a key of the wrong type) writes nothing: R
   assert.deepEqual(await index.commit('second', [{ id: 'ok-1', entry }]), [true]);
   assert.deepEqual(await index.get('ok-1'), entry);
   assert.deepEqual(await redis.hgetall(keys.captureDecisions), { 'm|explain|all': '1' });
+});
+
+test('a commit counts where HINCRBY can (Redis\'s integer rule, and no sum past 2^63-1), and where it cannot writes nothing', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const index = new InferenceIndex(redis, prefix, 3600);
+  const field = captureDecisionField('m', true, 'all');
+  const max = '9223372036854775807';
+  const counts = ['0', '1', '-1', '123', '007', '-0', '00', '', '-', '+1', ' 1', '1 ', '1.0', '1e3', '0x1', '9223372036854775805', '9223372036854775806', max, '9223372036854775808', '-9223372036854775808', '-9223372036854775809', '999999999999999999', '9999999999999999999', '10000000000000000000', '99999999999999999999', '-999999999999999999'];
+  let n = 0;
+  for (const count of counts) {
+    for (const add of [1, 2]) {
+      await redis.del(`${prefix}:probe`);
+      await redis.hset(`${prefix}:probe`, field, count);
+      const hincrby = await redis.hincrby(`${prefix}:probe`, field, add).then(() => redis.hget(`${prefix}:probe`, field), () => 'refused');
+      await redis.del(keys.captureDecisions);
+      await redis.hset(keys.captureDecisions, field, count);
+      const ids = Array.from({ length: add }, () => `count-${n++}`);
+      await index.claim('h', ids);
+      const entries = ids.map((id) => ({ id, entry: { folder: `m/v1/dt=2025-01-01/${id}/`, model: 'm', explain: true, reason: 'all', acceptedAt: 1 } satisfies IndexEntry }));
+      // Refused by the script's own check, before any write; not by HINCRBY after others.
+      const committed = await index.commit('h', entries).then(() => 'committed', (error: Error) => (/the capture-decisions count .* is not an integer/.test(error.message) ? 'refused' : error.message));
+      const now = await redis.hget(keys.captureDecisions, field);
+      assert.equal(committed === 'refused' ? 'refused' : now, hincrby, `${JSON.stringify(count)} + ${add}`);
+      if (committed === 'refused') {
+        assert.equal(now, count, 'the count is unchanged');
+        assert.deepEqual(await redis.mget(ids.map((id) => keys.inference(id))), ids.map(() => 'claim:h'), 'nothing recorded');
+      }
+    }
+  }
+  // Beside a count it can add to, in either order: nothing is counted twice by the retry.
+  const other = captureDecisionField('m', false, 'all');
+  for (const [a, b] of [[field, other], [other, field]] as const) {
+    await redis.del(keys.captureDecisions);
+    await redis.hset(keys.captureDecisions, a, '5', b, '007');
+    const ids = [`count-${n++}`, `count-${n++}`];
+    await index.claim('h', ids);
+    const entry = (explain: boolean) => ({ folder: 'm/v1/dt=2025-01-01/x/', model: 'm', explain, reason: 'all', acceptedAt: 1 }) satisfies IndexEntry;
+    await assert.rejects(index.commit('h', [{ id: ids[0] as string, entry: entry(true) }, { id: ids[1] as string, entry: entry(false) }]), /the capture-decisions count/);
+    assert.deepEqual(await redis.hgetall(keys.captureDecisions), { [a]: '5', [b]: '007' });
+  }
 });

@@ -7,10 +7,12 @@ import type { Redis } from 'ioredis';
  * A claimed id may already have its explain job, from an earlier attempt that queued it but failed
  * before recording the id (503 ACCEPT_INCOMPLETE, or an enqueue that reached Redis but failed):
  * the job keeps its folder, version and acceptedAt (a second add of its id is ignored), so the
- * retry must record the same ones.
+ * retry must record the same ones. `enqueueFailed`: an earlier attempt's enqueue of the id failed
+ * (see markEnqueueFailed), so the job may be stored but not queued (see removeStrandedJobs in
+ * @gradcam/queue); no other job is.
  */
 export type ClaimResult =
-  | { readonly state: 'claimed'; readonly job?: ExplainJob }
+  | { readonly state: 'claimed'; readonly job?: ExplainJob; readonly enqueueFailed?: true }
   | { readonly state: 'accepted'; readonly entry: IndexEntry }
   | { readonly state: 'in-progress' };
 
@@ -26,24 +28,33 @@ const claimPrefix = 'claim:';
 // though the answer (503 ACCEPT_INCOMPLETE) said they were not, and their capture decisions were
 // never counted (a retry was a duplicate).
 
-// KEYS: inference keys, then the explain-job keys of the same ids. ARGV: claim value, claim TTL (ms).
-// Per id, two values: '' when claimed now, else the value found; then, when claimed, the data of
-// its explain job if one exists, else ''. ('' rather than nil: a nil would end the array Redis returns.)
+// KEYS: inference keys, then the explain-job keys of the same ids. ARGV: claim value, claim TTL
+// (ms), the inference keys' prefix, the enqueue-failed keys' prefix (an id's enqueue-failed key is
+// its inference key under the other prefix). Per id, three values: '' when claimed now, else the
+// value found; then, when claimed, the data of its explain job if one exists, else ''; then, for
+// a job found, '1' when its id is marked enqueue-failed, else '' (looked up only where a job was
+// found: claiming a new id, or finding an entry, costs what it did). ('' rather than nil: a nil
+// would end the array Redis returns.)
 const claimScript = `
 local n = #KEYS / 2
 local found = {}
 for i = 1, n do
   local value = redis.call('GET', KEYS[i])
-  found[2 * i] = ''
+  found[3 * i - 1] = ''
+  found[3 * i] = ''
   if value then
-    found[2 * i - 1] = value
+    found[3 * i - 2] = value
   else
-    found[2 * i - 1] = ''
-    found[2 * i] = redis.call('HGET', KEYS[n + i], 'data') or ''
+    found[3 * i - 2] = ''
+    local data = redis.call('HGET', KEYS[n + i], 'data')
+    if data then
+      found[3 * i - 1] = data
+      if redis.call('EXISTS', ARGV[4] .. string.sub(KEYS[i], #ARGV[3] + 1)) == 1 then found[3 * i] = '1' end
+    end
   end
 end
 for i = 1, n do
-  if found[2 * i - 1] == '' then redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
+  if found[3 * i - 2] == '' then redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
 end
 return found`;
 
@@ -56,6 +67,18 @@ return found`;
 // job, the second, holding the id now, records.) The folder is a plain substring test first, so
 // the usual case decodes no JSON. Per id: 0 not recorded, 1 recorded as given, 2 with the job's.
 const commitScript = `
+-- Whether HINCRBY takes the count and adds to it: Redis's integer rule ('0', or an optional '-'
+-- and digits without a leading zero, within a signed 64-bit integer), and a sum within 2^63-1.
+-- A 19-digit count is compared in two halves, each exact (Lua's numbers are doubles).
+local function countTakes(count, add)
+  if count == '0' then return true end
+  local digits = string.match(count, '^%-?([1-9]%d*)$')
+  if not digits or #digits > 19 then return false end
+  if #digits < 19 then return true end
+  local high, low = tonumber(string.sub(digits, 1, 10)), tonumber(string.sub(digits, 11))
+  local lowest = string.sub(count, 1, 1) == '-' and 854775808 or 854775807 - add
+  return high < 9223372036 or (high == 9223372036 and low <= lowest)
+end
 local decisions = KEYS[#KEYS]
 local n = (#KEYS - 1) / 2
 local kind = redis.call('TYPE', decisions)['ok']
@@ -85,10 +108,10 @@ for i = 1, n do
     recorded[i] = 0
   end
 end
-for field in pairs(counts) do
+for field, add in pairs(counts) do
   local count = redis.call('HGET', decisions, field)
-  if count and not string.match(count, '^-?%d+$') then
-    return redis.error_reply('ERR the capture-decisions count ' .. field .. ' is not an integer')
+  if count and not countTakes(count, add) then
+    return redis.error_reply('ERR the capture-decisions count ' .. field .. ' is not an integer HINCRBY can add ' .. add .. ' to')
   end
 end
 for field, count in pairs(counts) do redis.call('HINCRBY', decisions, field, count) end
@@ -96,6 +119,11 @@ for i = 1, n do
   if recorded[i] ~= 0 then redis.call('SET', KEYS[i], entries[i], 'EX', ARGV[2]) end
 end
 return recorded`;
+
+// KEYS: enqueue-failed keys. ARGV: their TTL (s).
+const markScript = `
+for _, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', ARGV[1]) end
+return 0`;
 
 // KEYS: inference keys. ARGV: claim value. Only this holder's claims are removed.
 const releaseScript = `
@@ -144,11 +172,12 @@ export class InferenceIndex {
   async claim(holder: string, ids: readonly string[]): Promise<ClaimResult[]> {
     if (ids.length === 0) return [];
     const keys = [...ids.map((id) => this.keys.inference(id)), ...ids.map((id) => this.keys.explainJob(id))];
-    const found = (await redisCall('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
+    const args = [claimPrefix + holder, this.claimTtlMs, this.keys.inference(''), this.keys.enqueueFailed('')];
+    const found = (await redisCall('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, ...args))) as string[];
     return ids.map((_, i): ClaimResult => {
-      const value = found[2 * i] as string;
-      const job = found[2 * i + 1] as string;
-      if (value === '') return job === '' ? { state: 'claimed' } : { state: 'claimed', ...parseJob(job) };
+      const value = found[3 * i] as string;
+      const job = found[3 * i + 1] as string;
+      if (value === '') return job === '' ? { state: 'claimed' } : { state: 'claimed', ...parseJob(job), ...(found[3 * i + 2] === '1' && { enqueueFailed: true }) };
       if (value.startsWith(claimPrefix)) return { state: 'in-progress' };
       return { state: 'accepted', entry: parseEntry(value) };
     });
@@ -168,6 +197,22 @@ export class InferenceIndex {
       this.redis.eval(commitScript, keys.length + 1, ...keys, this.keys.captureDecisions, claimPrefix + holder, this.ttlSeconds, ...args),
     )) as number[];
     return recorded.map((r) => r !== 0);
+  }
+
+  /**
+   * Marks ids whose enqueue failed: BullMQ's add may have stored a job and failed before queuing
+   * it, and a later claim of such an id says `enqueueFailed`, so only those jobs are checked
+   * (removeStrandedJobs). Kept as long as an entry: the stored job does not expire by itself.
+   */
+  async markEnqueueFailed(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const keys = ids.map((id) => this.keys.enqueueFailed(id));
+    await redisCall('could not mark the ids of a failed enqueue', () => this.redis.eval(markScript, keys.length, ...keys, this.ttlSeconds));
+  }
+
+  /** The key and value that say `holder` holds its claim on `id`, for a check made under the claim. */
+  claimOf(holder: string, id: string): { key: string; value: string } {
+    return { key: this.keys.inference(id), value: claimPrefix + holder };
   }
 
   /** Gives up `holder`'s claims on ids it did not accept, so a retry need not wait for them to expire. */

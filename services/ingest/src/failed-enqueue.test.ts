@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseCapturePolicy } from '@gradcam/config';
+import { type IndexEntry, type InferenceRecord, redisKeys } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type ExplainQueue, type StrandedJobCandidate, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
+import { FsBlobStore } from '@gradcam/storage';
+import type { Redis } from 'ioredis';
+import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
+import { InferenceIndex } from './inference-index.ts';
+
+// What a retry checks after a failed enqueue, and what it must not: BullMQ's add stores a job's
+// hash before it queues the id, so an add that fails partway leaves a job a later add ignores.
+
+const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
+
+let server: RedisServer;
+let redis: Redis;
+let dir: string;
+before(async () => {
+  server = await startRedisServer();
+  redis = createProducerConnection(server.url, { onError: () => undefined });
+  await connectionReady(redis);
+  dir = await mkdtemp(join(tmpdir(), 'gradcam-failed-enqueue-'));
+});
+after(async () => {
+  await closeConnection(redis);
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** An index whose next commit fails after the enqueue (503 ACCEPT_INCOMPLETE). */
+class CommitFailsOnce extends InferenceIndex {
+  failNext = false;
+  override async commit(holder: string, entries: readonly { id: string; entry: IndexEntry }[]): Promise<boolean[]> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('connection lost');
+    }
+    return super.commit(holder, entries);
+  }
+}
+
+interface Rig {
+  readonly deps: AcceptDeps;
+  readonly queue: ExplainQueue;
+  readonly index: CommitFailsOnce;
+  readonly store: FsBlobStore;
+  readonly world: { clock: number; breakNextAdd: boolean; checksFail: boolean };
+  /** The ids of each removeStrandedJobs call. */
+  readonly checked: string[][];
+}
+
+function setUp(options: { claimTtlMs?: number; prefix?: string } = {}): Rig {
+  const prefix = options.prefix ?? `t${Math.random().toString(36).slice(2, 10)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const index = new CommitFailsOnce(redis, prefix, 3600, options.claimTtlMs);
+  const store = new FsBlobStore({ rootDir: join(dir, prefix), publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
+  const world = { clock: Date.parse('2026-11-26T23:59:59.500Z'), breakNextAdd: false, checksFail: false };
+  const checked: string[][] = [];
+  const deps: AcceptDeps = {
+    store,
+    index,
+    enqueue: async (jobs) => {
+      if (!world.breakNextAdd) return void (await enqueueExplainJobs(queue, jobs));
+      world.breakNextAdd = false;
+      await failingPartway(queue, () => enqueueExplainJobs(queue, jobs));
+    },
+    removeStrandedJobs: async (candidates: readonly StrandedJobCandidate[]) => {
+      if (candidates.length === 0) return [];
+      checked.push(candidates.map((c) => c.id));
+      // As when Redis went away just after the failed add: the attempt cannot clean up.
+      if (world.checksFail) throw new Error('connection lost');
+      return removeStrandedJobs(queue, candidates);
+    },
+    servedModels: async () => ({ announced: { m: 'v1' }, live: new Map([['m', ['v1']]]) }),
+    policy: parseCapturePolicy('all'),
+    storagePrefix: 'captures',
+    bucket: 'local',
+    now: () => world.clock,
+  };
+  return { deps, queue, index, store, world, checked };
+}
+
+/**
+ * Runs an add with the wait list made a string, as the prober broke it: BullMQ's add script stores
+ * each job's hash, then fails at the push. The list (its backlog included) is put back after.
+ */
+async function failingPartway(queue: ExplainQueue, add: () => Promise<unknown>): Promise<void> {
+  const wait = queue.toKey('wait');
+  const had = (await redis.exists(wait)) === 1;
+  if (had) await redis.rename(wait, `${wait}:aside`);
+  await redis.set(wait, 'not a list');
+  try {
+    await add();
+  } finally {
+    await redis.del(wait);
+    if (had) await redis.rename(`${wait}:aside`, wait);
+  }
+}
+
+const requestId = 'test-request-id';
+const imageUri = 's3://local/uploads/photo.jpg';
+/** A record naming the one stored image: a batch of 1,000 stores 1,000 prediction.json and no image. */
+const record = (id: string): InferenceRecord => ({ id, model: { name: 'm' }, image: { uri: imageUri } }) as InferenceRecord;
+const answers = (outcomes: readonly RecordOutcome[]) => outcomes.map((o) => ('status' in o ? `${o.status}${o.duplicate ? ' duplicate' : ''}` : o.error.code));
+const jobKey = (rig: Rig, id: string) => redisKeys(rig.queue.opts.prefix as string).explainJob(id);
+
+/** LPOS calls Redis has run since `CONFIG RESETSTAT` (a state check scans the wait list with it, from within its script). */
+async function lposCalls(): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return Number(/cmdstat_lpos:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
+/** 100,000 ids on the wait list, as a backlog of waiting jobs looks to LPOS (the jobs themselves are not needed). */
+async function backlog(queue: ExplainQueue, size = 100_000): Promise<void> {
+  const wait = queue.toKey('wait');
+  for (let start = 0; start < size; start += 10_000) {
+    await redis.lpush(wait, ...Array.from({ length: Math.min(10_000, size - start) }, (_, i) => `backlog-${start + i}`));
+  }
+}
+
+test('a retry checks only the ids whose earlier enqueue failed: not an id whose commit failed (ACCEPT_INCOMPLETE), nor a new one; the checked job keeps its folder', async () => {
+  const rig = setUp();
+  try {
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
+    await assert.rejects(acceptRecords(rig.deps, [record('strand-1'), record('strand-2')], requestId), { code: 'QUEUE_UNAVAILABLE' });
+    rig.world.checksFail = false;
+    assert.equal(await redis.exists(jobKey(rig, 'strand-1'), jobKey(rig, 'strand-2')), 2, 'left stored, not queued: the attempt could not clean up');
+    rig.index.failNext = true;
+    await assert.rejects(acceptRecords(rig.deps, [record('inc-1')], requestId), { code: 'ACCEPT_INCOMPLETE' });
+
+    rig.checked.length = 0;
+    rig.world.clock += 1_000; // past midnight UTC
+    const outcomes = await acceptRecords(rig.deps, [record('strand-1'), record('inc-1'), record('fresh-1'), record('strand-2')], requestId);
+    assert.deepEqual(answers(outcomes), ['queued', 'queued', 'queued', 'queued']);
+    assert.deepEqual(rig.checked.map((ids) => ids.toSorted()), [['strand-1', 'strand-2']]);
+    for (const id of ['strand-1', 'inc-1', 'fresh-1', 'strand-2']) assert.equal(await rig.queue.getJobState(id), 'waiting', id);
+    const job = await rig.queue.getJob('strand-1');
+    assert.equal(job?.data.folder, 'captures/m/v1/dt=2026-11-26/strand-1/', 'the earlier job\'s folder, where its prediction.json is');
+    assert.equal((await rig.index.get('strand-1'))?.folder, job?.data.folder);
+  } finally {
+    await rig.queue.close();
+  }
+});
+
+test('an enqueue that got no answer (its add may have run) only marks its ids, scanning nothing while Redis may be overloaded; the retry checks them and finds the job queued', async () => {
+  const rig = setUp();
+  let timeOutNext = true;
+  const deps: AcceptDeps = {
+    ...rig.deps,
+    enqueue: async (jobs) => {
+      await rig.deps.enqueue(jobs);
+      if (timeOutNext) {
+        timeOutNext = false;
+        throw new Error('Command timed out');
+      }
+    },
+  };
+  try {
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    await assert.rejects(acceptRecords(deps, [record('late-1')], requestId), /timed out/);
+    assert.deepEqual(rig.checked, [], 'no check after a timeout');
+    assert.equal(await redis.exists(redisKeys(rig.queue.opts.prefix as string).enqueueFailed('late-1')), 1);
+    assert.deepEqual(answers(await acceptRecords(deps, [record('late-1')], requestId)), ['queued']);
+    assert.deepEqual(rig.checked, [['late-1']]);
+    assert.equal(await rig.queue.getJobState('late-1'), 'waiting');
+  } finally {
+    await rig.queue.close();
+  }
+});
+
+test('a batch of 1,000 retried after 503 ACCEPT_INCOMPLETE, with 100,000 jobs waiting: accepted, and no state check is made (not one LPOS)', async () => {
+  const rig = setUp();
+  const ids = Array.from({ length: 1000 }, (_, i) => `incomplete-${i}`);
+  try {
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    await backlog(rig.queue);
+    rig.index.failNext = true;
+    await assert.rejects(acceptRecords(rig.deps, ids.map(record), requestId), { code: 'ACCEPT_INCOMPLETE' });
+    rig.checked.length = 0;
+    await redis.config('RESETSTAT');
+    const outcomes = await acceptRecords(rig.deps, ids.map(record), requestId);
+    assert.deepEqual(new Set(answers(outcomes)), new Set(['queued']));
+    assert.equal(await lposCalls(), 0, 'no wait list was scanned');
+    assert.deepEqual(rig.checked.flat(), []);
+    assert.equal(await redis.llen(rig.queue.toKey('wait')), 101_000, 'one job each, queued by the first attempt');
+  } finally {
+    await rig.queue.close();
+  }
+});
+
+test('a batch of 1,000 whose enqueue failed partway, with 100,000 jobs waiting: the retry checks each (one scan of the wait list each, a few at a time) and queues them', async (t) => {
+  const rig = setUp();
+  const ids = Array.from({ length: 1000 }, (_, i) => `stranded-${i}`);
+  const pinger = createProducerConnection(server.url, { onError: () => undefined });
+  try {
+    await connectionReady(pinger);
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    await backlog(rig.queue);
+    [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
+    await assert.rejects(acceptRecords(rig.deps, ids.map(record), requestId), { code: 'QUEUE_UNAVAILABLE' });
+    rig.world.checksFail = false;
+    assert.equal(await redis.exists(...ids.map((id) => jobKey(rig, id))), 1000, 'stored, not queued');
+
+    await redis.config('RESETSTAT');
+    let slowest = 0;
+    let pinging = true;
+    const pings = (async () => {
+      while (pinging) {
+        const start = performance.now();
+        await pinger.ping();
+        slowest = Math.max(slowest, performance.now() - start);
+      }
+    })();
+    const started = performance.now();
+    const outcomes = await acceptRecords(rig.deps, ids.map(record), requestId).finally(() => (pinging = false));
+    const took = performance.now() - started;
+    await pings;
+    assert.deepEqual(new Set(answers(outcomes)), new Set(['queued']));
+    assert.equal(await lposCalls(), 1000, 'one scan per id whose enqueue failed');
+    assert.equal(await redis.llen(rig.queue.toKey('wait')), 101_000);
+    assert.equal(await rig.queue.getJobState('stranded-999'), 'waiting');
+    t.diagnostic(`retry ${took.toFixed(0)} ms; slowest PING of another client meanwhile ${slowest.toFixed(1)} ms`);
+  } finally {
+    await closeConnection(pinger);
+    await rig.queue.close();
+  }
+});
+
+test('an attempt whose claim lapsed removes nothing: the request that holds the id now queued its job, and it stays queued', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const first = setUp({ prefix });
+  try {
+    await first.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    [first.world.breakNextAdd, first.world.checksFail] = [true, true];
+    await assert.rejects(acceptRecords(first.deps, [record('raced-1')], requestId), { code: 'QUEUE_UNAVAILABLE' });
+    first.world.checksFail = false;
+
+    // Retry A claims the id (for 50 ms) and stalls in storage past its claim; retry B claims it,
+    // removes the stranded job, queues its own and records the id.
+    const a = setUp({ prefix, claimTtlMs: 50 });
+    let resume!: () => void;
+    const stalled = new Promise<void>((r) => (resume = r));
+    const stallingStore = { parallelism: 1, head: (key: string) => a.store.head(key), put: async (...args: Parameters<FsBlobStore['put']>) => (await stalled, a.store.put(...args)) };
+    const answerA = acceptRecords({ ...a.deps, store: stallingStore }, [record('raced-1')], requestId);
+    await sleep(100);
+    const b = setUp({ prefix });
+    assert.deepEqual(answers(await acceptRecords(b.deps, [record('raced-1')], requestId)), ['queued']);
+    assert.deepEqual(b.checked, [['raced-1']]);
+    assert.equal(await first.queue.getJobState('raced-1'), 'waiting');
+
+    resume();
+    assert.deepEqual(answers(await answerA), ['INFERENCE_IN_PROGRESS'], 'A\'s claim is gone: it records nothing');
+    assert.deepEqual(a.checked, [['raced-1']], 'A checked, under a claim no longer its own');
+    assert.equal(await first.queue.getJobState('raced-1'), 'waiting', 'B\'s job was not removed');
+    assert.equal((await first.queue.getJobs(['waiting'])).filter((job) => job.id === 'raced-1').length, 1);
+    await Promise.all([a.queue.close(), b.queue.close()]);
+  } finally {
+    await first.queue.close();
+  }
+});

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { type S3Permission, type S3Server, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { listAll } from './blob-store.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
-import { missingKeysAnswered, probeFileName, probeKey, probeStore } from './probe-store.ts';
+import { missingKeysAnswered, missingKeysRefused, probeFileName, probeKey, probeStore } from './probe-store.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
 import { isStorageError, type StorageErrorCode } from './storage-error.ts';
 
@@ -90,6 +90,8 @@ test('probeStore without s3:ListBucket: ready (a HEAD of a key that never exists
     await probeStore(store, 'captures');
     assert.equal(await missingKeysAnswered(store, 'captures'), false, 'a missing key is a 403 here');
     assert.equal(await missingKeysAnswered(full, 'captures'), true);
+    assert.equal(await missingKeysRefused(store, 'captures'), true, 'usable, and refusing to say what is missing');
+    assert.equal(await missingKeysRefused(full, 'captures'), false);
   } finally {
     await stop();
   }
@@ -104,6 +106,7 @@ test('probeStore: a missing bucket is STORAGE_BUCKET_NOT_FOUND, with s3:ListBuck
     await assert.rejects(store.head('k'), failsWith('STORAGE_BUCKET_NOT_FOUND', /failed: 404 not found \(STORAGE_BUCKET_NOT_FOUND\): the bucket does not exist$/));
     await assert.rejects(probeStore(store, 'p'), failsWith('STORAGE_BUCKET_NOT_FOUND'));
     await assert.rejects(probeStore(unlisted, 'p'), failsWith('STORAGE_BUCKET_NOT_FOUND'));
+    assert.equal(await missingKeysRefused(unlisted, 'p'), false, 'not usable at all: /readyz says so, not this');
   } finally {
     await store.close();
     await unlisted.close();

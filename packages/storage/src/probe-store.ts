@@ -69,3 +69,18 @@ export async function missingKeysAnswered(store: BlobStore, prefix = ''): Promis
     throw error;
   }
 }
+
+/**
+ * For a service's start: true when the store can be used (probeStore passes) but refuses to say
+ * whether a key exists (missingKeysAnswered is false: on AWS, no s3:ListBucket), so the service
+ * can warn once about what will fail. False otherwise, a store that cannot be used included:
+ * /readyz reports that.
+ */
+export async function missingKeysRefused(store: BlobStore, prefix = ''): Promise<boolean> {
+  try {
+    await probeStore(store, prefix);
+    return !(await missingKeysAnswered(store, prefix));
+  } catch {
+    return false;
+  }
+}

@@ -3,6 +3,7 @@ import type { IngestConfig } from '@gradcam/config';
 import { logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { type Logger, clusterScrape, createRegistry } from '@gradcam/telemetry';
+import { missingKeysRefused } from '@gradcam/storage';
 import { createIngestStore } from './ingest-store.ts';
 import { createIngestApp } from './wire-ingest.ts';
 
@@ -11,6 +12,11 @@ export function listeningLine(config: IngestConfig, processes = 1): string {
   const across = processes > 1 ? ` with ${processes} processes` : '';
   return `ingest listening on http://${config.host}:${config.port}${across} (storage: ${config.storage.kind}, capture: ${config.capturePolicy.text})`;
 }
+
+/** Logged at start when storage answers a missing object with 403 (S3 without s3:ListBucket). */
+export const missingKeysWarning =
+  'storage answers 403, not 404, for an object that is not there (S3 credentials without s3:ListBucket): ' +
+  'a record referencing a missing image is answered 500 INTERNAL instead of 422 IMAGE_NOT_FOUND, and the status of an id whose job record expired 500 instead of failed; grant s3:ListBucket on the bucket';
 
 /** One ingest HTTP process: clients → app → listen; SIGTERM drains open requests and closes. */
 export async function serveIngest(config: IngestConfig, log: Logger): Promise<void> {
@@ -43,6 +49,13 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
   await app.listen({ port: config.port, host: config.host });
   if (!cluster.isWorker) {
     log.info(listeningLine(config));
+  }
+  // Once per deployment start (the first process of a cluster): S3 credentials that may not
+  // s3:ListBucket pass /readyz, but AWS then answers 403 for an object that is not there.
+  if (!cluster.isWorker || cluster.worker?.id === 1) {
+    void missingKeysRefused(store, config.storage.prefix).then((refused) => {
+      if (refused) log.warn(missingKeysWarning);
+    });
   }
 
   let stopping = false;

@@ -44,6 +44,12 @@ test('/readyz is ready on S3 credentials without s3:ListBucket (AWS answers 403 
     }
     const probe = await fetch(`${s3.endpoint}/review-bucket/${probeKey('team-a/captures')}`, { method: 'HEAD' });
     assert.equal(probe.status, 200, 'the probe is under the prefix');
+    // Ready, and told once what fails without s3:ListBucket.
+    while (!output.includes('s3:ListBucket')) {
+      assert.ok(Date.now() < deadline, `no warning about s3:ListBucket\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(output, /storage answers 403, not 404, for an object that is not there \(S3 credentials without s3:ListBucket\): no first verdict on an item can be saved/);
   } finally {
     child.kill('SIGTERM');
     await exited;

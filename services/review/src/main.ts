@@ -2,7 +2,7 @@ import { loadConfigOrExit, readReviewConfig } from '@gradcam/config';
 import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { createBlobStore, probeStore } from '@gradcam/storage';
+import { createBlobStore, missingKeysRefused, probeStore } from '@gradcam/storage';
 import { createLogger, createMetrics, createRegistry, metricsResponse, reviewMetrics } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
@@ -46,6 +46,15 @@ const app = createApp({
 });
 await app.listen({ port: config.port, host: config.host });
 log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer token${config.reviewers.size === 1 ? '' : 's'}, leases of ${config.leaseSeconds} s)`);
+// S3 credentials that may not s3:ListBucket pass /readyz, but AWS then answers 403 for an object
+// that is not there: reading an item's review.json before its first verdict is one.
+void missingKeysRefused(store, config.storage.prefix).then((refused) => {
+  if (!refused) return;
+  log.warn(
+    'storage answers 403, not 404, for an object that is not there (S3 credentials without s3:ListBucket): ' +
+      'no first verdict on an item can be saved (its review.json is read first), and an item with a missing file is answered 500 instead of being set aside as broken; grant s3:ListBucket on the bucket',
+  );
+});
 
 /**
  * How long SIGTERM waits for the service to close before it exits anyway. Requests under way

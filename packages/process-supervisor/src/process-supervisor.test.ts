@@ -398,9 +398,9 @@ test('readiness: none once stop() has begun (stopping), though the processes sti
   supervisor.start();
   const deadline = Date.now() + 10_000;
   while (supervisor.readiness().ready === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(supervisor.readiness(), { ready: 1, processes: 1, stopping: false });
+  assert.deepEqual(supervisor.readiness(), { ready: 1, processes: 1, stopping: false, notReady: [] });
   const stopped = supervisor.stop();
-  assert.deepEqual(supervisor.readiness(), { ready: 0, processes: 1, stopping: true });
+  assert.deepEqual(supervisor.readiness(), { ready: 0, processes: 1, stopping: true, notReady: [] });
   assert.equal(child?.exitCode, null, 'still running');
   await stopped;
 });
@@ -430,7 +430,7 @@ test('readiness: k of N once each process announces it; a process that exits is 
   try {
     supervisor.start();
     await Promise.all(children.map((child) => once(child, 'message')));
-    assert.deepEqual(supervisor.readiness(), { ready: 0, processes: 2, stopping: false });
+    assert.deepEqual(supervisor.readiness(), { ready: 0, processes: 2, stopping: false, notReady: [] });
     children[0]?.send('ready');
     await until('1 of 2', () => ready() === 1);
     children[1]?.send('ready');
@@ -443,6 +443,57 @@ test('readiness: k of N once each process announces it; a process that exits is 
     assert.equal(ready(), 1, 'the replacement is not ready until it says so');
     children[2]?.send('ready');
     await until('2 of 2 again', () => ready() === 2);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+test('readiness: a process that reports it cannot take work (reportNotReady) is not ready, with its reason, until it says it can again; one reported while starting holds from its announcement; its exit takes the reason with it', { timeout: 30_000 }, async () => {
+  // Reports, announces or exits when told to.
+  const source = `
+    process.on('message', (m) => import(${JSON.stringify(announce)}).then((module) => {
+      if (m === 'ready') module.announceReady();
+      if (m === 'storage-out') module.reportNotReady('storage: unavailable');
+      if (m === 'storage-back') module.reportNotReady(undefined);
+      if (m === 'crash') process.exit(3);
+    }));
+    process.send('up');
+  `;
+  const children: ChildProcess[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: () => {},
+    restartDelayMs: 20,
+    spawn: () => {
+      const child = fork('-e', [source], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      children.push(child);
+      return child;
+    },
+  });
+  const readiness = () => supervisor.readiness();
+  try {
+    supervisor.start();
+    await Promise.all(children.map((child) => once(child, 'message')));
+    // Out before it is ready: not ready once it announces either.
+    children[0]?.send('storage-out');
+    children[0]?.send('ready');
+    children[1]?.send('ready');
+    await until('the second process ready, the first one out', () => readiness().ready === 1 && readiness().notReady.length === 1 && children.every((child) => child.connected));
+    assert.deepEqual(readiness(), { ready: 1, processes: 2, stopping: false, notReady: ['storage: unavailable'] });
+    children[1]?.send('storage-out');
+    await until('both out', () => readiness().notReady.length === 2);
+    assert.deepEqual(readiness(), { ready: 0, processes: 2, stopping: false, notReady: ['storage: unavailable', 'storage: unavailable'] });
+    children[0]?.send('storage-back');
+    await until('the first one back', () => readiness().ready === 1);
+    assert.deepEqual(readiness().notReady, ['storage: unavailable']);
+    children[1]?.send('crash');
+    await until('the crashed process\'s reason gone', () => readiness().notReady.length === 0);
+    await until('its replacement', () => children.length === 3);
+    await once(children[2] as ChildProcess, 'message');
+    children[2]?.send('ready');
+    await until('2 of 2', () => readiness().ready === 2);
+    assert.deepEqual(readiness(), { ready: 2, processes: 2, stopping: false, notReady: [] });
   } finally {
     await supervisor.stop();
   }

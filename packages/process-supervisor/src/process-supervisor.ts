@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { isReadyAnnouncement } from './announce-ready.ts';
+import { isReadyAnnouncement, notReadyReport } from './announce-ready.ts';
 import { heartbeatIntervalMs, isHeartbeat } from './heartbeat.ts';
 
 /** SIGINTs closer together than this are one Ctrl-C (see stopOnSignals). */
@@ -123,6 +123,8 @@ export class ProcessSupervisor {
   private readonly children = new Map<number, ChildProcess>();
   /** Indexes whose current process has announced it is ready (announceReady). */
   private readonly ready = new Set<number>();
+  /** Indexes whose current process said it cannot take work for now (reportNotReady), with why. */
+  private readonly notReady = new Map<number, string>();
   private readonly slots = new Map<number, Slot>();
   private readonly restartDelayMs: number;
   private readonly killAfterMs: number;
@@ -176,6 +178,7 @@ export class ProcessSupervisor {
       watchdog?.stop();
       if (child !== undefined && this.children.get(index) === child) this.children.delete(index);
       this.ready.delete(index);
+      this.notReady.delete(index);
       if (this.stopping) return;
       const startupCrash = this.options.announcesReady === true ? readyAt === undefined : Date.now() - started < quickCrashMs;
       const soonAfterReady = readyAt !== undefined && Date.now() - readyAt < this.stableAfterMs;
@@ -199,6 +202,12 @@ export class ProcessSupervisor {
       if (this.children.get(index) !== spawned) return;
       if (isHeartbeat(message)) {
         heardAt = performance.now();
+        return;
+      }
+      const notReady = notReadyReport(message);
+      if (notReady !== undefined) {
+        if (notReady === null) this.notReady.delete(index);
+        else this.notReady.set(index, notReady);
         return;
       }
       if (!isReadyAnnouncement(message)) return;
@@ -280,11 +289,16 @@ export class ProcessSupervisor {
 
   /**
    * How many of the processes are ready: those whose current process has announced it
-   * (announceReady) since it started. A process that exits is not ready, nor its replacement until
-   * it announces again. Once stop() has begun none is (`stopping`): they no longer take work.
+   * (announceReady) since it started and has no reportNotReady in force. A process that exits is
+   * not ready, nor its replacement until it announces again. Once stop() has begun none is
+   * (`stopping`): they no longer take work. `notReady`: the reasons in force (reportNotReady), one
+   * per process in index order, announced or not, each process's last; a process that exits takes
+   * its reason with it.
    */
-  readiness(): { readonly ready: number; readonly processes: number; readonly stopping: boolean } {
-    return { ready: this.ready.size, processes: this.options.processes, stopping: this.stopping };
+  readiness(): { readonly ready: number; readonly processes: number; readonly stopping: boolean; readonly notReady: readonly string[] } {
+    const notReady = [...this.notReady].sort(([a], [b]) => a - b).map(([, reason]) => reason);
+    const ready = [...this.ready].filter((index) => !this.notReady.has(index)).length;
+    return { ready, processes: this.options.processes, stopping: this.stopping, notReady };
   }
 
   /**

@@ -163,7 +163,7 @@ test('a failing job does not fail its neighbours in the batch', hangGuard, async
     const bad = await queue.getJob('n-bad');
     assert.equal(await bad?.getState(), 'failed');
     assert.equal(bad?.failedReason, 'IMAGE_UNDECODABLE: not an image');
-    assert.deepEqual(finished.find((e) => e.jobId === 'n-bad'), { jobId: 'n-bad', outcome: 'failed', code: 'IMAGE_UNDECODABLE' });
+    assert.deepEqual(finished.find((e) => e.jobId === 'n-bad'), { jobId: 'n-bad', outcome: 'failed', code: 'IMAGE_UNDECODABLE', attempts: { made: 1, max: 5 } });
   });
 });
 
@@ -247,6 +247,63 @@ test('permanent errors fail at once; transient ones are retried with backoff', h
     const outcomes = (id: string) => finished.filter((e) => e.jobId === id).map((e) => `${e.outcome}${e.code ? `:${e.code}` : ''}`);
     assert.deepEqual(outcomes('flaky'), ['retried:TIMEOUT_ERROR', 'retried:TIMEOUT_ERROR', 'completed']);
     assert.deepEqual(outcomes('broken'), ['retried:JOB_FAILED', 'retried:JOB_FAILED', 'failed:JOB_FAILED']);
+    // The attempts made so far, this one included, and the most the job gets: what a log line says.
+    const attempts = (id: string) => finished.filter((e) => e.jobId === id && e.outcome !== 'completed').map((e) => e.attempts);
+    assert.deepEqual(attempts('broken'), [{ made: 1, max: 3 }, { made: 2, max: 3 }, { made: 3, max: 3 }]);
+    assert.deepEqual(attempts('permanent'), [{ made: 1, max: 3 }]);
+  });
+});
+
+test('a worker created paused takes no job until resume()', hangGuard, async () => {
+  await withHarness({}, async ({ queue, start }) => {
+    await enqueueExplainJobs(queue, ids('p', 3).map(explainJobFixture));
+    const done = countdown(3);
+    let batches = 0;
+    const worker = start({ paused: true, processBatch: async (jobs) => (batches++, jobs.map(resultFor)), hooks: { onJobFinished: () => done.tick() } });
+    await worker.waitUntilReady();
+    await sleep(500);
+    assert.equal(batches, 0);
+    assert.equal((await queueJobCounts(queue)).waiting, 3);
+    worker.resume();
+    await done.done;
+    assert.equal((await queueJobCounts(queue)).completed, 3);
+  });
+});
+
+test('pause(handBack): the batch running completes, the jobs held for the next one are handed back (no attempt counted), nothing is fetched until resume()', hangGuard, async () => {
+  // attempts: 1, so a counted attempt would fail a job instead of handing it back.
+  await withHarness({ attempts: 1 }, async ({ queue, start, finished }) => {
+    const jobIds = ids('h', 6);
+    await enqueueExplainJobs(queue, jobIds.map(explainJobFixture));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started = countdown(1);
+    const ran: string[] = [];
+    const worker = start({
+      maxBatch: 2,
+      maxWaitMs: 20,
+      processBatch: async (jobs) => {
+        started.tick();
+        await gate;
+        ran.push(...jobs.map((job) => job.id));
+        return jobs.map(resultFor);
+      },
+    });
+    await started.done;
+    // The first batch of 2 runs; 2 more are held for the next (concurrency (1 + 1) × 2).
+    await eventually(async () => (await queueJobCounts(queue)).active === 4);
+    worker.pause(new DeferJobError('STORAGE_UNAVAILABLE', 'storage is down', 100));
+    await eventually(() => finished.filter((e) => e.outcome === 'deferred').length === 2);
+    release();
+    await eventually(() => finished.filter((e) => e.outcome === 'completed').length === 2);
+    await sleep(500);
+    assert.equal(ran.length, 2, `only the batch that was running ran: ${ran.join(',')}`);
+    // The handed-back jobs wait in the delayed set (BullMQ moves them on when a worker fetches).
+    assert.deepEqual(await queueJobCounts(queue), { waiting: 2, prioritized: 0, delayed: 2, active: 0, completed: 2, failed: 0, paused: 0 });
+    assert.deepEqual(new Set(finished.filter((e) => e.outcome === 'deferred').map((e) => e.code)), new Set(['STORAGE_UNAVAILABLE']));
+    worker.resume();
+    await eventually(() => finished.filter((e) => e.outcome === 'completed').length === 6);
+    for (const id of jobIds) assert.equal(await (await queue.getJob(id))?.getState(), 'completed', id);
   });
 });
 
@@ -294,7 +351,7 @@ test('invalid job data fails at once with JOB_INVALID and never reaches processB
     assert.equal(bad?.attemptsMade, 1, 'not retried although attempts is 5');
     assert.match(bad?.failedReason ?? '', /^JOB_INVALID: folder: /);
     assert.deepEqual(seen, ['raw-good']);
-    assert.deepEqual(finished.find((e) => e.jobId === 'raw-bad'), { jobId: 'raw-bad', outcome: 'failed', code: 'JOB_INVALID' });
+    assert.deepEqual(finished.find((e) => e.jobId === 'raw-bad'), { jobId: 'raw-bad', outcome: 'failed', code: 'JOB_INVALID', attempts: { made: 1, max: 5 } });
   });
 });
 

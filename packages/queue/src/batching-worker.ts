@@ -33,6 +33,8 @@ export interface JobFinishedEvent {
   readonly outcome: 'completed' | 'failed' | 'retried' | 'deferred';
   /** The failure's (or deferral's) stable code; absent on completed. */
   readonly code?: string;
+  /** On failed and retried: the attempts made so far, this one included, and the most the job gets. */
+  readonly attempts?: { readonly made: number; readonly max: number };
 }
 
 /** Observation points for metrics and logs; the queue package does not depend on telemetry. */
@@ -79,6 +81,8 @@ export interface BatchingWorkerOptions<Data, Result> {
   readonly maxStalledCount?: number;
   /** Stored on jobs as the worker that processed them. */
   readonly name?: string;
+  /** Start without fetching, as after pause(), until resume() (a dependency known down at start). */
+  readonly paused?: boolean;
   readonly processBatch: ProcessBatch<BatchJob<Data>, Result>;
   /** Errors of the worker and its connections, lost locks, and hook failures. */
   readonly onError: (error: Error) => void;
@@ -94,6 +98,15 @@ export interface BatchingWorker {
    * connections it made. Safe to call twice.
    */
   close(): Promise<void>;
+  /**
+   * Stops fetching jobs until resume(); the batches running go on. With `handBack`, every job held
+   * that has not started (waiting for a batch, or fetched meanwhile) is handed back to the queue
+   * with it (no attempt counted), as is any job a fetch already under way brings: for a worker that
+   * knows its jobs cannot run now (storage is down). A second pause only changes the hand-back.
+   */
+  pause(handBack?: DeferJobError): void;
+  /** Fetches again after pause(), or starts a worker created paused. */
+  resume(): void;
 }
 
 function asError(error: unknown): Error {
@@ -146,6 +159,8 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
   let held = 0;
   let suspect: string | undefined; // the id of the job running alone, while it does
   let wakeIsolation: (() => void) | undefined;
+  /** Set by pause(handBack): what a job that is taken while paused is handed back with. */
+  let pausedWith: DeferJobError | undefined;
   const handBack = (suspectId: string) =>
     new DeferJobError(isolatingSuspectCode, `handed back: job ${suspectId} came back from a stall and runs alone in this worker`, 0);
 
@@ -189,6 +204,7 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
         rerun: job.attemptsMade > 0 || job.stalledCounter > 0,
       };
       try {
+        if (pausedWith !== undefined) throw pausedWith;
         if (suspect !== undefined) throw handBack(suspect);
         if (job.stalledCounter >= 1) return await runAlone(item);
         return await batcher.submit(item);
@@ -217,6 +233,8 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
     ...(options.stalledInterval === undefined ? {} : { stalledInterval: options.stalledInterval }),
     maxStalledCount: options.maxStalledCount ?? 3,
     ...(options.name === undefined ? {} : { name: options.name }),
+    // Created paused: not run until resume() (BullMQ's resume() runs a worker that never ran).
+    autorun: options.paused !== true,
   });
   locks.start();
 
@@ -224,13 +242,25 @@ export function createBatchingWorker<Data, Result>(options: BatchingWorkerOption
   worker.on('completed', (job) => finished({ jobId: job.id ?? '', outcome: 'completed' }));
   worker.on('failed', (job, error) => {
     if (job === undefined) return; // a stalled job failed by the stalled checker: not one this worker ran
-    const retried = error.name !== 'UnrecoverableError' && job.attemptsMade < (job.opts.attempts ?? 1);
-    finished({ jobId: job.id ?? '', outcome: retried ? 'retried' : 'failed', code: parseFailedReason(job.failedReason).code });
+    const max = job.opts.attempts ?? 1;
+    const retried = error.name !== 'UnrecoverableError' && job.attemptsMade < max;
+    finished({ jobId: job.id ?? '', outcome: retried ? 'retried' : 'failed', code: parseFailedReason(job.failedReason).code, attempts: { made: job.attemptsMade, max } });
   });
 
   let closing: Promise<void> | undefined;
   return {
     waitUntilReady: () => worker.waitUntilReady(),
+    pause(handBackWith) {
+      pausedWith = handBackWith;
+      if (handBackWith !== undefined) batcher.evict(handBackWith);
+      // Without waiting for the jobs held: they are the batches running, which end by themselves.
+      worker.pause(true).catch(onError);
+    },
+    resume() {
+      pausedWith = undefined;
+      // BullMQ's resume() reports its own failures as 'error' events.
+      if (closing === undefined) void worker.resume();
+    },
     close() {
       closing ??= (async () => {
         // Order matters: drain first so nothing held waits maxWaitMs; Worker.close() stops

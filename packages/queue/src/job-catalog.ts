@@ -39,7 +39,10 @@ export const explainJob: JobDefinition<ExplainJob> = {
   schema: explainJobSchema,
   jobId: (data) => data.inferenceId,
   options: {
-    // Transient faults (S3, Redis, a worker restart) get 5 tries over ~15 s: 1 s, 2 s, 4 s, 8 s.
+    // A job's own transient faults (a storage call that failed while storage answers others, an
+    // image sharp ran out of memory on, a bug) get 5 tries over ~15 s: 1 s, 2 s, 4 s, 8 s. Outages
+    // use none: the worker hands back the jobs a storage outage fails, no attempt counted, and stops
+    // fetching until storage answers; a Redis outage or a worker restart is a stall, not an attempt.
     attempts: 5,
     backoff: { type: 'exponential', delay: 1_000 },
     // Completed jobs answer status queries and, while kept, make a resubmitted id a no-op.

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ExplainJob, explainQueueName } from '@gradcam/contracts';
@@ -13,24 +11,11 @@ import { jobStalledCode, parseFailedReason } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import { Queue } from 'bullmq';
 import { engineRestarts } from './test-support/engine-restarts.ts';
+import { type LogLine, type RunningMain, startWorkerMain } from './test-support/worker-main.ts';
 
 // The worker's composition root run as `node services/worker/src/main.ts`, as in production:
 // how it starts its engine processes, and how they stop.
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-
-interface LogLine {
-  readonly pid: number;
-  readonly name: string;
-  readonly msg: string;
-}
-
-interface RunningMain {
-  readonly child: ChildProcess;
-  readonly lines: LogLine[];
-  readonly exited: Promise<number | null>;
-  /** Resolves with the first line (already logged or still to come) that matches. */
-  line(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
-}
 
 let redis: TestRedis;
 let dir: string;
@@ -81,9 +66,8 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 }
 
 function startMain(env: Record<string, string>): RunningMain {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], {
-    cwd: repoRoot,
-    env: {
+  return startWorkerMain(
+    {
       ...process.env,
       REDIS_URL: redis.url,
       GRADCAM_QUEUE_PREFIX: `main-${process.pid}-${pids.size}`,
@@ -95,35 +79,8 @@ function startMain(env: Record<string, string>): RunningMain {
       LOG_LEVEL: 'info',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  pids.add(child.pid as number);
-  const lines: LogLine[] = [];
-  const waiting: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (text) => {
-    let line: LogLine;
-    try {
-      line = JSON.parse(text) as LogLine;
-    } catch {
-      return process.stderr.write(`[worker] ${text}\n`);
-    }
-    pids.add(line.pid);
-    lines.push(line);
-    for (const waiter of waiting.filter((w) => w.match(line))) waiter.resolve(line);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    lines,
-    exited,
-    line: (match, timeoutMs = 120_000) =>
-      new Promise<LogLine>((resolve, reject) => {
-        const found = lines.find(match);
-        if (found) return resolve(found);
-        const timer = setTimeout(() => reject(new Error(`no such log line within ${timeoutMs} ms; got:\n${lines.map((l) => `${l.name}: ${l.msg}`).join('\n')}`)), timeoutMs);
-        waiting.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
-      }),
-  };
+    (pid) => pids.add(pid),
+  );
 }
 
 before(async () => {

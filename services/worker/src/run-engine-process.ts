@@ -1,9 +1,10 @@
 import { type WorkerConfig, configErrorExitCode } from '@gradcam/config';
-import { announceReady, exitWithSupervisor } from '@gradcam/process-supervisor';
+import { announceReady, exitWithSupervisor, reportNotReady } from '@gradcam/process-supervisor';
 import { createBlobStore } from '@gradcam/storage';
 import { createLogger, createRegistry, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
 import { type EngineCall, engineCallOverdueExitCode, overdueEngineCallMessage } from './engine-call-deadline.ts';
 import { failsEveryStart } from './start-failure.ts';
+import { storageNotReadyReason } from './storage-watch.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
 import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
 
@@ -56,7 +57,17 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
     process.exit(engineCallOverdueExitCode);
   };
   try {
-    worker = await startWorkerProcess({ config, store, telemetry: createWorkerTelemetry(registry), log: { info: (m) => log.info(m), error: (m) => log.error(m) }, name, onEngineCallOverdue });
+    worker = await startWorkerProcess({
+      config,
+      store,
+      telemetry: createWorkerTelemetry(registry),
+      log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+      name,
+      onEngineCallOverdue,
+      // The supervisor's /readyz names storage while it is out (this process is then not ready);
+      // a report sent while starting holds from the announcement on.
+      onStorageChange: (outage) => void reportNotReady(outage === undefined ? undefined : storageNotReadyReason(outage)),
+    });
     // A channel closed by now (its 'disconnect' event perhaps not yet emitted) is a supervisor
     // gone while the models loaded: drain instead of announcing to nobody.
     if (!announceReady()) return void shutdown('supervisor gone');

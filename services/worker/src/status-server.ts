@@ -15,7 +15,8 @@ export interface StatusServerOptions {
 
 /**
  * The worker replica's one small HTTP surface, the same as every service's: /metrics for
- * Prometheus, /healthz (the process is alive) and /readyz (models loaded, consuming the queue).
+ * Prometheus, /healthz (the process is alive) and /readyz (models loaded, consuming the queue,
+ * storage usable: 503 with the reason `notReady` gives otherwise).
  */
 export async function startStatusServer(options: StatusServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ ...serviceServerOptions(), logger: false });

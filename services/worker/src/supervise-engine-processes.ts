@@ -42,7 +42,8 @@ function engineRestartCounter(registry: Registry): (reason: RestartReason, exit:
  * registries, read over the fork IPC channel (each keeps its `worker` label, so their series stay
  * apart; a process that exited stays counted at its last report), and of its own (worker="supervisor":
  * its process metrics, and the engine restarts by reason); /readyz is 200 once every engine
- * process has announced it is ready, until SIGTERM; /healthz is this process alive. It exits
+ * process has announced it is ready, until SIGTERM, and 503 with the reason an engine process
+ * gives while it cannot take jobs (`storage: unavailable`: see StorageWatch); /healthz is this process alive. It exits
  * when its engine processes are gone: after SIGTERM or SIGINT (1 if any failed to drain; a
  * second signal meanwhile is logged and ignored, see stopOnSignals), or when one keeps failing to
  * start (1).
@@ -83,9 +84,11 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
       port: config.metricsPort,
       scrape: () => metrics.scrape(),
       notReady: () => {
-        const { ready, processes, stopping } = supervisor.readiness();
+        const { ready, processes, stopping, notReady } = supervisor.readiness();
         // Stopping: the engine processes drain and take no more jobs.
         if (stopping) return 'stopping';
+        // What keeps started engine processes from taking jobs ('storage: unavailable'), each once.
+        if (notReady.length > 0) return [...new Set(notReady)].join('; ');
         return ready === processes ? undefined : `${ready} of ${processes} engine processes ready`;
       },
     });

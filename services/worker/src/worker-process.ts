@@ -1,6 +1,6 @@
 import type { WorkerConfig } from '@gradcam/config';
 import type { ExplainJobResult } from '@gradcam/contracts';
-import { type BatchJob, closeConnections, createBatchingWorker, createWorkerConnection, explainJob, maxFailedJobsKept, trimFailedJobs } from '@gradcam/queue';
+import { type BatchJob, type BatchingWorker, DeferJobError, closeConnections, createBatchingWorker, createWorkerConnection, explainJob, maxFailedJobsKept, trimFailedJobs } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
 import { createOverlayRenderer } from '@gradcam/imaging';
@@ -10,15 +10,18 @@ import { type EngineCall, createEngineCallDeadline } from './engine-call-deadlin
 import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
 import { acceptedIds } from './accepted-ids.ts';
+import { createJobOutcomeLog } from './job-outcome-log.ts';
 import { createReviewSampler } from './review-sampler.ts';
 import { announceServedModels, heartbeatServedModels, isModelVersionLive, setUpEngine } from './served-models.ts';
+import { type StorageOutage, StorageWatch, handBackStorageFailures, probeStorage } from './storage-watch.ts';
+import { createThrottledErrorLog } from './throttled-error-log.ts';
 import type { WorkerTelemetry } from './worker-telemetry.ts';
 
 export interface WorkerProcessDeps {
   readonly config: WorkerConfig;
   readonly store: BlobStore;
   readonly telemetry: WorkerTelemetry;
-  readonly log: { info(message: string): void; error(message: string): void };
+  readonly log: { info(message: string): void; warn(message: string): void; error(message: string): void };
   /** Distinguishes this process's jobs and connections (`CLIENT LIST`, job.processedBy). */
   readonly name: string;
   /**
@@ -26,6 +29,14 @@ export interface WorkerProcessDeps {
    * and exits, leaving the call's jobs neither completed nor failed (see createEngineCallDeadline).
    */
   readonly onEngineCallOverdue: (call: EngineCall) => void;
+  /**
+   * Storage went out (the outage) or answers again (undefined); first called, when storage is out
+   * at the start, before startWorkerProcess resolves. The engine process tells its supervisor, whose
+   * /readyz then names storage.
+   */
+  readonly onStorageChange?: (outage: StorageOutage | undefined) => void;
+  /** While storage is out, how often it is probed again; also how long a job handed back for it waits (default 5 s). */
+  readonly storageProbeEveryMs?: number;
 }
 
 export interface RunningWorker {
@@ -49,7 +60,10 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     telemetry.backend(engine.backend, model);
     log.info(`serving ${model}@${version} on the ${engine.backend} backend${engine.device === undefined ? '' : ` (${engine.device})`}`);
   }
-  const onError = (error: Error) => log.error(error.message);
+  // Connection and queue errors come by the hundred in an outage (each reconnect of each
+  // connection, a lost lock per job held): the first of a kind at once, then a count a minute.
+  const errors = createThrottledErrorLog((message) => log.error(message));
+  const onError = (error: Error) => errors.report(error);
   const connection = createWorkerConnection(config.redisUrl, { onError, name: deps.name });
   // The worker connection queues commands until Redis answers, so a worker started before
   // Redis waits for it instead of failing.
@@ -64,6 +78,33 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   const review = createReviewSampler({ policy: config.reviewPolicy, redis: connection, prefix: config.queuePrefix, pool: new ReviewPool(connection, config.queuePrefix) });
   const accepted = acceptedIds(connection, config.queuePrefix);
 
+  // Storage is probed before the first job is taken, and again whenever a job fails on storage.
+  // While it is out the worker takes no job (a job would only fail), hands back those it holds
+  // that have not started, and hands back the jobs of running batches that fail on it, none of
+  // them counting an attempt; it probes every storageProbeEveryMs and fetches again once storage
+  // answers. So an outage of any length fails no job, and BullMQ's attempts are left for faults
+  // of the job's own (which the probe, answering, tells apart).
+  const probeEveryMs = deps.storageProbeEveryMs ?? 5_000;
+  let worker: BatchingWorker | undefined;
+  const storage = new StorageWatch({
+    probe: () => probeStorage(deps.store, config.storage.prefix),
+    probeEveryMs,
+    onChange: (outage, before) => {
+      if (outage === undefined) {
+        const outFor = before === undefined ? 0 : (performance.now() - before.since) / 1000;
+        log.info(`storage answers again after ${outFor.toFixed(0)} s out: taking jobs again`);
+        worker?.resume();
+      } else {
+        log.error(`storage cannot be used (${outage.code}: ${outage.message}): taking no jobs, and handing back the jobs held, without counting an attempt, until it answers; probing it every ${probeEveryMs / 1000} s`);
+        worker?.pause(new DeferJobError(outage.code, `handed back: storage cannot be used (${outage.code})`, probeEveryMs));
+      }
+      deps.onStorageChange?.(outage);
+    },
+    onStillOut: (outage) => log.error(`storage still cannot be used after ${((performance.now() - outage.since) / 1000).toFixed(0)} s (${outage.code}: ${outage.message}); jobs wait in the queue`),
+  });
+  await storage.check();
+  const outcomes = createJobOutcomeLog(log);
+
   // Before consuming: BullMQ would otherwise trim the failed jobs beyond the kept count in one call
   // at the first failure, blocking Redis for seconds. Not fatal: BullMQ's trim remains.
   try {
@@ -72,7 +113,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   } catch (error) {
     log.error(`could not trim the failed jobs (the first failure recorded will, at once): ${error instanceof Error ? error.message : String(error)}`);
   }
-  const worker = createBatchingWorker<ExplainJob, ExplainJobResult>({
+  worker = createBatchingWorker<ExplainJob, ExplainJobResult>({
     job: explainJob,
     connection,
     prefix: config.queuePrefix,
@@ -84,6 +125,8 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     stalledInterval: config.stalledIntervalMs,
     lockDuration: config.lockDurationMs,
     name: deps.name,
+    // Read when it is created: storage may have come back while Redis was trimmed.
+    paused: storage.outage !== undefined,
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
       const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, engineCallDeadline, review, acceptedIds: accepted, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
@@ -91,10 +134,16 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
       // Every batch's figures, also when no job completed (job results carry none then).
       telemetry.batch(report);
       await figures.publish({ engineCalls: report.engineCalls, stageSeconds: report.stageSeconds });
-      return report.outcomes;
+      return handBackStorageFailures(storage, report.outcomes, probeEveryMs);
     },
-    hooks: { onJobFinished: (event) => telemetry.job(event.outcome) },
+    hooks: {
+      onJobFinished: (event) => {
+        telemetry.job(event.outcome);
+        outcomes.record(event);
+      },
+    },
   });
+  const running = worker;
   await worker.waitUntilReady();
   let closing: Promise<void> | undefined;
   return {
@@ -102,12 +151,15 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     served: engine.served,
     close: () =>
       (closing ??= (async () => {
-        await worker.close();
+        storage.close();
+        await running.close();
+        outcomes.close();
         heartbeat.stop();
         await overlays.close();
         review.close();
         await figures.close();
         await closeConnections(connection);
+        errors.close();
       })()),
   };
 }

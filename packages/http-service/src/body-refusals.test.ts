@@ -14,12 +14,18 @@ const bodyLimit = 1024 * 1024;
  * POST /signed-in needs a token (checked on onRequest). With `multipart`, a parser for
  * multipart/form-data is registered after the defaults, as ingest registers @fastify/multipart.
  */
-async function listening({ multipart = false } = {}) {
+async function listening({ multipart = false, slowOnSend = false } = {}) {
   const app = Fastify({ ...serviceServerOptions({ bodyLimit }), logger: false });
   registerServiceDefaults(app);
+  // As a compression or tracing plugin would: the answer is sent a turn of the event loop later.
+  if (slowOnSend) app.addHook('onSend', async () => void (await new Promise(setImmediate)));
+  const routeRuns: string[] = [];
   if (multipart) app.addContentTypeParser('multipart/form-data', (_request, _payload, done) => done(null, { multipart: true }));
   app.setErrorHandler(async (error, _request, reply) => sendApiError(reply, error instanceof ApiError ? error : (requestErrorAnswer(error, bodyLimit) ?? new ApiError(500, 'INTERNAL', 'internal'))));
-  app.post('/value', async (request) => ({ value: request.body ?? null }));
+  app.post('/value', async (request) => {
+    routeRuns.push(request.url);
+    return { value: request.body ?? null };
+  });
   app.get('/value', async () => ({ value: 'got' }));
   app.post('/signed-in', { onRequest: async () => { throw new ApiError(401, 'UNAUTHORIZED', 'send a token'); } }, async () => ({ ok: true }));
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -36,7 +42,22 @@ async function listening({ multipart = false } = {}) {
       req.on('error', reject);
       req.end(body);
     });
-  return { app, send };
+  /** The status and error code answered to a POST of which only the headers were sent (a body of `length` declared). */
+  const answerBeforeBody = (path: string, headers: OutgoingHttpHeaders, length: number) =>
+    new Promise<{ status: number; code: string }>((resolve, reject) => {
+      const req = httpRequest({ port, host: '127.0.0.1', method: 'POST', path, headers: { 'content-length': length, ...headers } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, code: (JSON.parse(text) as ErrorBody).error.code });
+          req.destroy();
+        });
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+  return { app, send, answerBeforeBody, routeRuns };
 }
 
 const errorOf = (answer: { body: string }) => (JSON.parse(answer.body) as ErrorBody).error;
@@ -101,6 +122,33 @@ describe('a body the service cannot take is 415 in the error shape, naming what 
       // No body, nothing to decode: the encoding does not matter.
       const bodiless = await send('/value', { 'content-encoding': 'gzip' }, '', 'GET');
       assert.deepEqual([bodiless.status, JSON.parse(bodiless.body)], [200, { value: 'got' }]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('each refusal is answered before any of the body is sent: a JSON body in another charset included', async () => {
+    const { app, answerBeforeBody } = await listening();
+    try {
+      const length = 900 * 1024;
+      assert.deepEqual(await answerBeforeBody('/value', { 'content-type': 'application/json; charset=iso-8859-1' }, length), { status: 415, code: 'CHARSET_UNSUPPORTED' });
+      assert.deepEqual(await answerBeforeBody('/value', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, length), { status: 415, code: 'CONTENT_ENCODING_UNSUPPORTED' });
+      assert.deepEqual(await answerBeforeBody('/value', { 'content-type': 'text/plain' }, length), { status: 415, code: 'MEDIA_TYPE_UNSUPPORTED' });
+      assert.deepEqual(await answerBeforeBody('/nope', { 'content-type': 'application/json' }, length), { status: 404, code: 'ROUTE_NOT_FOUND' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a refusal stops the request even when an async onSend hook delays the answer: the route never runs', async () => {
+    const { app, send, routeRuns } = await listening({ slowOnSend: true });
+    try {
+      const gzipped = await send('/value', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, gzipSync('{"a":1}'));
+      const latin1 = await send('/value', { 'content-type': 'application/json; charset=latin1' }, '{"a":1}');
+      assert.deepEqual([gzipped.status, latin1.status], [415, 415]);
+      const plain = await send('/value', { 'content-type': 'application/json' }, '{"a":1}');
+      assert.deepEqual([plain.status, JSON.parse(plain.body)], [200, { value: { a: 1 } }]);
+      assert.deepEqual(routeRuns, ['/value'], 'only the accepted body reached the route');
     } finally {
       await app.close();
     }

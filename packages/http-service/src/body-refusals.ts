@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
+import { charsetRefusal } from './utf8-body.ts';
 
 /** The body types a service may parse, in the order its refusals name them. */
 const knownBodyTypes = ['application/json', 'multipart/form-data'];
@@ -35,8 +36,13 @@ function mediaTypeUnsupported(request: FastifyRequest, accepted: readonly string
  *   parser compressed ("Body is not valid JSON"). Nothing is decompressed: a small compressed body
  *   can inflate past any body limit.
  *
- * Both after the route's onRequest hooks (a client without a token is told that first). An empty
- * body is no body, whatever its declared type.
+ * - a JSON body declaring a charset other than UTF-8 is 415 `CHARSET_UNSUPPORTED` here, before it
+ *   is read (the JSON parser checks it too, for a service without these refusals).
+ *
+ * All after the route's onRequest hooks (a client without a token is told that first). An empty
+ * body is no body, whatever its declared type. A refusal returns the reply: Fastify stops the
+ * request only once the answer is sent, which an async onSend hook would delay past this hook's
+ * return, and the route would then read the body and run.
  */
 export function registerBodyRefusals(app: FastifyInstance): void {
   // Read at the first request: plugins registered after registerServiceDefaults (multipart) count.
@@ -49,14 +55,22 @@ export function registerBodyRefusals(app: FastifyInstance): void {
   });
   app.addHook('preParsing', async (request, reply, payload) => {
     if (request.is404 || !hasBody(request.headers)) return payload;
-    const encoding = request.headers['content-encoding'];
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-      void reply.header('accept-encoding', 'identity');
-      void sendApiError(reply, new ApiError(415, 'CONTENT_ENCODING_UNSUPPORTED', `the body was sent with Content-Encoding ${quoted(encoding)}; send it uncompressed, without Content-Encoding`));
-    } else if (request.headers['content-type'] !== undefined && request.mediaType === undefined) {
-      // Not even type/subtype: Fastify refuses it before any parser, and its error names nothing.
-      void sendApiError(reply, mediaTypeUnsupported(request, accepted()));
-    }
-    return payload;
+    const refusal = bodyRefusal(request, accepted);
+    if (refusal === undefined) return payload;
+    if (refusal.code === 'CONTENT_ENCODING_UNSUPPORTED') void reply.header('accept-encoding', 'identity');
+    void sendApiError(reply, refusal);
+    return reply;
   });
+}
+
+/** What registerBodyRefusals answers before the body is read, if anything. */
+function bodyRefusal(request: FastifyRequest, accepted: () => readonly string[]): ApiError | undefined {
+  const encoding = request.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return new ApiError(415, 'CONTENT_ENCODING_UNSUPPORTED', `the body was sent with Content-Encoding ${quoted(encoding)}; send it uncompressed, without Content-Encoding`);
+  }
+  // Not even type/subtype: Fastify refuses it before any parser, and its error names nothing.
+  if (request.headers['content-type'] !== undefined && request.mediaType === undefined) return mediaTypeUnsupported(request, accepted());
+  if (request.mediaType === 'application/json') return charsetRefusal(request.headers['content-type'], 'JSON bodies');
+  return undefined;
 }

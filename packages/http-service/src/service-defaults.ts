@@ -95,9 +95,11 @@ export function registerServiceDefaults(app: FastifyInstance): void {
   });
   // Before the body is read, as that has no bearing on the answer: Fastify would otherwise read a
   // JSON body to an unknown route first, answering 413 or 400 for it.
+  // Returning the reply stops the request even if an async onSend hook delays the answer.
   app.addHook('preParsing', async (request, reply, payload) => {
-    if (request.is404) void sendApiError(reply, routeNotFound(request));
-    return payload;
+    if (!request.is404) return payload;
+    void sendApiError(reply, routeNotFound(request));
+    return reply;
   });
   app.setNotFoundHandler(async (request, reply) => sendApiError(reply, routeNotFound(request)));
   registerBodyRefusals(app);

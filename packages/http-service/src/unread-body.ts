@@ -22,7 +22,8 @@ const unreadBodyDrainBytes = 64 * 1024;
  */
 function unreadBodyCloses(request: FastifyRequest): boolean {
   const { raw } = request;
-  if (raw.complete) return false;
+  // `!== false`: light-my-request's inject() has no `complete`, and its bodyless GETs are whole.
+  if (raw.complete !== false) return false;
   const length = raw.headers['content-length'];
   if (length === undefined || raw.headers['transfer-encoding'] !== undefined) return true;
   const drainedByRoute = raw.readableFlowing === true;

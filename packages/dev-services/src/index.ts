@@ -6,6 +6,7 @@ export { RedisServerNotFoundError, startRedisServer, type RedisServer, type Redi
 export { RedisServerStartError } from './redis-server-start-error.ts';
 export { startRedisWithClient, type RedisWithClient } from './redis-with-client.ts';
 export { startS3PermissionProxy, type S3Permission, type S3PermissionProxy } from './s3-permission-proxy.ts';
+export { startServiceMain, type ServiceMain } from './service-main.ts';
 export { startS3Server, type S3Endpoint, type S3Server, type S3ServerOptions } from './s3-server.ts';
 export {
   startTestRedis,

@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
-import { type ExplainJob, type IndexEntry, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
+import { type ExplainJob, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { type AcceptDeps, acceptRecords } from './accept-records.ts';
 import { InferenceIndex } from './inference-index.ts';
+import { CommitFailsOnce } from './test-support/commit-fails.ts';
 
 const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
 
@@ -30,17 +31,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** An index whose next commit fails, as when Redis drops between the enqueue and the commit. */
-class CommitFailsOnce extends InferenceIndex {
-  failNext = true;
-  override async commit(holder: string, entries: readonly { id: string; entry: IndexEntry }[]): Promise<boolean[]> {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('connection lost');
-    }
-    return super.commit(holder, entries);
-  }
-}
 
 /** An index that counts the claim calls: one per acceptRecords call, whatever the batch repeats. */
 class CountingIndex extends InferenceIndex {
@@ -88,7 +78,7 @@ async function assertOneFolder(t: ReturnType<typeof setUp>, id: string, folder: 
 }
 
 test('a retry after ACCEPT_INCOMPLETE across midnight and a new announced version records the folder of the job the first attempt queued', async () => {
-  const t = setUp({ index: (prefix) => new CommitFailsOnce(redis, prefix, 3600) });
+  const t = setUp({ index: (prefix) => Object.assign(new CommitFailsOnce(redis, prefix, 3600), { failNext: true }) });
   try {
     await assert.rejects(acceptRecords(t.deps, [record('inc-1')], requestId), { code: 'ACCEPT_INCOMPLETE' });
     t.world.clock += 1_000; // the UTC day has changed

@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseCapturePolicy } from '@gradcam/config';
-import { type IndexEntry, type InferenceRecord, redisKeys } from '@gradcam/contracts';
+import { type InferenceRecord, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, type StrandedJobCandidate, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
-import { InferenceIndex } from './inference-index.ts';
+import { CommitFailsOnce } from './test-support/commit-fails.ts';
 
 // What a retry checks after a failed enqueue, and what it must not: BullMQ's add stores a job's
 // hash before it queues the id, so an add that fails partway leaves a job a later add ignores.
@@ -34,17 +34,6 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** An index whose next commit fails after the enqueue (503 ACCEPT_INCOMPLETE). */
-class CommitFailsOnce extends InferenceIndex {
-  failNext = false;
-  override async commit(holder: string, entries: readonly { id: string; entry: IndexEntry }[]): Promise<boolean[]> {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('connection lost');
-    }
-    return super.commit(holder, entries);
-  }
-}
 
 interface Rig {
   readonly deps: AcceptDeps;

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { freePort, startRedisServer, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
+import { freePort, startRedisServer, startS3PermissionProxy, startS3Server, startServiceMain } from '@gradcam/dev-services';
 
 // Ingest's composition root, run as in production: its start-up warning is wired there.
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 test('on S3 credentials without s3:ListBucket ingest is ready, and says once at start what fails without it', { timeout: 60_000 }, async () => {
   const redis = await startRedisServer();
@@ -26,28 +23,14 @@ test('on S3 credentials without s3:ListBucket ingest is ready, and says once at 
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     LOG_LEVEL: 'warn',
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/ingest/src/main.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ingest = startServiceMain('services/ingest/src/main.ts', env);
   try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const answer = await fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) => `${r.status} ${await r.text()}`, () => 'no answer');
-      if (answer.startsWith('200')) break;
-      assert.ok(Date.now() < deadline, `ingest never ready (last: ${answer})\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    while (!output.includes('s3:ListBucket')) {
-      assert.ok(Date.now() < deadline, `no warning about s3:ListBucket\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.match(output, /storage answers 403, not 404, for an object that is not there \(S3 credentials without s3:ListBucket\): a record referencing a missing image is answered 500 INTERNAL instead of 422 IMAGE_NOT_FOUND/);
-    assert.equal(output.split('s3:ListBucket): ').length, 2, 'said once');
+    await ingest.untilReady(`http://127.0.0.1:${port}/readyz`);
+    await ingest.untilOutput('s3:ListBucket');
+    assert.match(ingest.output(), /storage answers 403, not 404, for an object that is not there \(S3 credentials without s3:ListBucket\): a record referencing a missing image is answered 500 INTERNAL instead of 422 IMAGE_NOT_FOUND/);
+    assert.equal(ingest.output().split('s3:ListBucket): ').length, 2, 'said once');
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await ingest.stop();
     await proxy.stop();
     await s3.stop();
     await redis.stop();

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { freePort, startRedisServer, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
+import { freePort, startRedisServer, startS3PermissionProxy, startS3Server, startServiceMain } from '@gradcam/dev-services';
 import { probeKey } from '@gradcam/storage';
 
 // The review service's composition root, where its /readyz check is wired, run as in production.
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 test('/readyz is ready on S3 credentials without s3:ListBucket (AWS answers 403 for a missing key there), its probe under GRADCAM_STORAGE_PREFIX', { timeout: 60_000 }, async () => {
   const redis = await startRedisServer();
@@ -27,32 +24,16 @@ test('/readyz is ready on S3 credentials without s3:ListBucket (AWS answers 403 
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     LOG_LEVEL: 'warn',
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/review/src/main.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const review = startServiceMain('services/review/src/main.ts', env);
   try {
-    const deadline = Date.now() + 30_000;
-    let last = '';
-    for (;;) {
-      const answer = await fetch(`http://127.0.0.1:${port}/readyz`).then(async (r) => `${r.status} ${await r.text()}`, () => 'no answer');
-      if (answer.startsWith('200')) break;
-      last = answer;
-      assert.ok(Date.now() < deadline, `review never ready (last: ${last})\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await review.untilReady(`http://127.0.0.1:${port}/readyz`);
     const probe = await fetch(`${s3.endpoint}/review-bucket/${probeKey('team-a/captures')}`, { method: 'HEAD' });
     assert.equal(probe.status, 200, 'the probe is under the prefix');
     // Ready, and told once what fails without s3:ListBucket.
-    while (!output.includes('s3:ListBucket')) {
-      assert.ok(Date.now() < deadline, `no warning about s3:ListBucket\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.match(output, /storage answers 403, not 404, for an object that is not there \(S3 credentials without s3:ListBucket\): no first verdict on an item can be saved/);
+    await review.untilOutput('s3:ListBucket');
+    assert.match(review.output(), /storage answers 403, not 404, for an object that is not there \(S3 credentials without s3:ListBucket\): no first verdict on an item can be saved/);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await review.stop();
     await proxy.stop();
     await s3.stop();
     await redis.stop();

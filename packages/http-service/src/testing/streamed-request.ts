@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { collectRawAnswer } from './raw-answer.ts';
 
 export interface StreamedRequest {
   /** Resolves with the server's first answer once it has arrived whole (by its Content-Length), the connection still open or not. */
@@ -27,27 +28,15 @@ export interface StreamOptions {
 export function streamRequest(port: number, path: string, { method = 'POST', headers = {}, declaredBytes }: StreamOptions = {}): StreamedRequest {
   const started = Date.now();
   const socket = connect(port, '127.0.0.1');
-  let answer = '';
   let sent = 0;
   let stopped = false;
-  let onAnswer = (_whole: { status: number; head: string; body: string }) => {};
-  const answered = new Promise<{ status: number; head: string; body: string }>((resolve) => (onAnswer = resolve));
-  socket.setEncoding('latin1');
-  socket.on('data', (chunk: string) => {
-    answer += chunk;
-    const headEnd = answer.indexOf('\r\n\r\n');
-    if (headEnd < 0) return;
-    const head = answer.slice(0, headEnd);
-    const body = answer.slice(headEnd + 4);
-    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-    if (body.length >= length) onAnswer({ status: Number(head.split(' ')[1]), head, body: body.slice(0, length) });
-  });
+  const { answered, text } = collectRawAnswer(socket);
   // The server may reset the connection it closes while the body still comes: the close is what counts.
   socket.on('error', () => {});
   const closed = new Promise<{ answer: string; sentBytes: number; afterMs: number }>((resolve) =>
     socket.once('close', () => {
       stopped = true;
-      resolve({ answer, sentBytes: sent, afterMs: Date.now() - started });
+      resolve({ answer: text(), sentBytes: sent, afterMs: Date.now() - started });
     }),
   );
   const framing = declaredBytes === undefined ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(declaredBytes) };

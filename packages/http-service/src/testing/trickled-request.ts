@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { collectRawAnswer } from './raw-answer.ts';
 
 export interface TrickledRequest {
   /** Resolves with the server's answer as soon as it has arrived whole (by its Content-Length), the connection still open or not. */
@@ -25,26 +26,14 @@ export interface TrickleOptions {
 export function trickleRequest(port: number, path: string, { headers = {}, declaredBytes = 1000, everyMs = 50 }: TrickleOptions = {}): TrickledRequest {
   const started = Date.now();
   const socket = connect(port, '127.0.0.1');
-  let answer = '';
-  let onAnswer = (_whole: { status: number; body: string }) => {};
-  const answered = new Promise<{ status: number; body: string }>((resolve) => (onAnswer = resolve));
-  socket.setEncoding('latin1');
-  socket.on('data', (chunk: string) => {
-    answer += chunk;
-    const headEnd = answer.indexOf('\r\n\r\n');
-    if (headEnd < 0) return;
-    const head = answer.slice(0, headEnd);
-    const body = answer.slice(headEnd + 4);
-    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-    if (body.length >= length) onAnswer({ status: Number(head.split(' ')[1]), body: body.slice(0, length) });
-  });
+  const { answered, text } = collectRawAnswer(socket);
   // The server may reset the connection once it has answered: the close is what counts.
   socket.on('error', () => {});
   let trickle: NodeJS.Timeout | undefined;
   const closed = new Promise<{ afterMs: number; answer: string }>((resolve) =>
     socket.once('close', () => {
       clearInterval(trickle);
-      resolve({ afterMs: Date.now() - started, answer });
+      resolve({ afterMs: Date.now() - started, answer: text() });
     }),
   );
   const head = Object.entries({ host: 'localhost', 'content-type': 'application/json', 'content-length': String(declaredBytes), ...headers })

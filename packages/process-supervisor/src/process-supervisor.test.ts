@@ -414,18 +414,7 @@ test('readiness: k of N once each process announces it; a process that exits is 
     });
     process.send('up');
   `;
-  const children: ChildProcess[] = [];
-  const supervisor = new ProcessSupervisor({
-    processes: 2,
-    label: 'test process',
-    log: () => {},
-    restartDelayMs: 20,
-    spawn: () => {
-      const child = fork('-e', [source], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      children.push(child);
-      return child;
-    },
-  });
+  const { supervisor, children } = superviseTwo(source);
   const ready = () => supervisor.readiness().ready;
   try {
     supervisor.start();
@@ -459,18 +448,7 @@ test('readiness: a process that reports it cannot take work (reportNotReady) is 
     }));
     process.send('up');
   `;
-  const children: ChildProcess[] = [];
-  const supervisor = new ProcessSupervisor({
-    processes: 2,
-    label: 'test process',
-    log: () => {},
-    restartDelayMs: 20,
-    spawn: () => {
-      const child = fork('-e', [source], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      children.push(child);
-      return child;
-    },
-  });
+  const { supervisor, children } = superviseTwo(source);
   const readiness = () => supervisor.readiness();
   try {
     supervisor.start();
@@ -498,3 +476,20 @@ test('readiness: a process that reports it cannot take work (reportNotReady) is 
     await supervisor.stop();
   }
 });
+
+/** A supervisor of two processes, each `node -e source` (under tsx) with an IPC channel; `children` every one forked so far. */
+function superviseTwo(source: string): { supervisor: ProcessSupervisor; children: ChildProcess[] } {
+  const children: ChildProcess[] = [];
+  const supervisor = new ProcessSupervisor({
+    processes: 2,
+    label: 'test process',
+    log: () => {},
+    restartDelayMs: 20,
+    spawn: () => {
+      const child = fork('-e', [source], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      children.push(child);
+      return child;
+    },
+  });
+  return { supervisor, children };
+}

@@ -17,6 +17,15 @@ export function probeKey(prefix = ''): string {
   return trimmed === '' ? probeFileName : `${trimmed}/${probeFileName}`;
 }
 
+export interface ProbeStoreOptions {
+  /**
+   * Write the probe every time, then HEAD it: for a caller whose own writes failed (a worker whose
+   * jobs failed storing their explanations). A HEAD of a probe already there passes when only
+   * writes fail: credentials without s3:PutObject, a full disk, a read-only mount.
+   */
+  readonly write?: boolean;
+}
+
 /**
  * Resolves when the store can be used: the bucket (or folder) exists and the credentials may read
  * and write under `prefix`. For readiness checks (ingest, review, worker) and `npm start`'s check
@@ -28,15 +37,18 @@ export function probeKey(prefix = ''): string {
  * for ever. When the probe is not there yet (or the 403 may mean just that), it is written (a few
  * bytes, once per deployment and prefix) and HEADed again, so a role that may write but not read
  * (no s3:GetObject) is found too. Every service that probes writes to the store anyway. Each call
- * after the first costs one HEAD; write permission is checked only when the probe is written.
+ * after the first costs one HEAD; write permission is checked only when the probe is written
+ * (always, with `write`: a PUT and a HEAD).
  */
-export async function probeStore(store: BlobStore, prefix = ''): Promise<void> {
+export async function probeStore(store: BlobStore, prefix = '', options: ProbeStoreOptions = {}): Promise<void> {
   const key = probeKey(prefix);
-  try {
-    if ((await store.head(key)) !== undefined) return;
-  } catch (error) {
-    // 403 on a missing key without ListBucket, or a real refusal: the put tells them apart.
-    if (!isStorageError(error, 'STORAGE_ACCESS_DENIED')) throw error;
+  if (options.write !== true) {
+    try {
+      if ((await store.head(key)) !== undefined) return;
+    } catch (error) {
+      // 403 on a missing key without ListBucket, or a real refusal: the put tells them apart.
+      if (!isStorageError(error, 'STORAGE_ACCESS_DENIED')) throw error;
+    }
   }
   await store.put(key, probeBody, { contentType: 'application/json' });
   try {

@@ -291,4 +291,6 @@ test('one engine process has a supervisor too; SIGTERM while Redis is down: /rea
   const took = Date.now() - signalled;
   assert.ok(took >= 5_000 && took < 20_000, `after its 6 s deadline, took ${took} ms`);
   await main.line((l) => l.msg.startsWith('SIGTERM: not closed after 6000 ms'), 1000);
+  // The reconnect errors counted since the first was logged are told before the exit, not lost with the process.
+  assert.ok(main.lines.some((l) => l.name === 'worker-0' && /^\d+ more like it in the last \d+ s, the last: /.test(l.msg)), main.lines.map((l) => `${l.name}: ${l.msg}`).join('\n'));
 });

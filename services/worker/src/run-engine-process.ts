@@ -35,6 +35,7 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
     // (keys are fixed per inference).
     const deadline = setTimeout(() => {
       log.error(`${reason}: not closed after ${config.shutdownTimeoutMs} ms (Redis or storage not answering?); exiting, unfinished jobs return to the queue when their locks lapse`);
+      worker?.flushLogs();
       process.exit(1);
     }, config.shutdownTimeoutMs);
     deadline.unref();
@@ -54,6 +55,7 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
   // process with a fresh GPU context.
   const onEngineCallOverdue = (call: EngineCall) => {
     log.fatal({ images: call.images, model: call.model, methods: call.methods, timeoutSeconds: config.engineCallTimeoutMs / 1000 }, overdueEngineCallMessage(call, config.engineCallTimeoutMs));
+    worker?.flushLogs();
     process.exit(engineCallOverdueExitCode);
   };
   try {

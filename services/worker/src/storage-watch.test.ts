@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type S3Server, startS3Server } from '@gradcam/dev-services';
+import { type S3Server, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { DeferJobError } from '@gradcam/queue';
 import { S3BlobStore } from '@gradcam/storage';
 import { JobFailure } from './job-failure.ts';
@@ -91,6 +91,24 @@ test('while storage answers, a check says so and nothing is probed after it; out
   } finally {
     proxy.restore();
     watch.close();
+  }
+});
+
+test('a store that still reads but will not write is an outage: the probe writes every time, not only when its object is missing', { timeout: 30_000 }, async () => {
+  // The probe object is there already (an earlier start, ingest's readiness, npm start's check).
+  await probeStorage(storeOn(), 'watch-test');
+  const readOnly = await startS3PermissionProxy(s3.endpoint, ['s3:PutObject']);
+  const store = new S3BlobStore({ bucket, region: s3.region, endpoint: readOnly.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+  stores.push(store);
+  const { watch, changes } = watchOf(store);
+  try {
+    const outage = await watch.check();
+    assert.equal(outage?.code, 'STORAGE_ACCESS_DENIED', 'a HEAD of the existing probe passed: every job then failed for good storing its explanation');
+    assert.equal(storageNotReadyReason(outage as StorageOutage), 'storage: access denied');
+    assert.equal(changes.length, 1);
+  } finally {
+    watch.close();
+    await readOnly.stop();
   }
 });
 

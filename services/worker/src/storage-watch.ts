@@ -19,11 +19,15 @@ export interface StorageOutage {
 const outageCodes = new Set(['STORAGE_UNAVAILABLE', 'STORAGE_BUCKET_NOT_FOUND', 'STORAGE_ACCESS_DENIED']);
 
 /**
- * The one call that says whether the worker can use storage: probeStore's HEAD of a small probe
- * object under the prefix (written when missing), which needs no s3:ListBucket.
+ * The one call that says whether the worker can use storage: probeStore writes a small probe object
+ * under the prefix and HEADs it (no s3:ListBucket needed). Written every time, not only when
+ * missing: the worker writes every explanation, and a store that still answers reads but refuses
+ * writes (credentials without s3:PutObject, a full disk, a read-only mount) fails every job as
+ * surely as one that is down. A PUT of a few bytes, at start, when jobs failed on storage, and
+ * every probeEveryMs while out.
  */
 export function probeStorage(store: BlobStore, prefix: string): Promise<void> {
-  return probeStore(store, prefix);
+  return probeStore(store, prefix, { write: true });
 }
 
 /** What /readyz answers while storage is out: names storage and what is wrong, not the error's own words. */

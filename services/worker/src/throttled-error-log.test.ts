@@ -18,15 +18,15 @@ test('a storm of one kind: the first at once, then one line per window with the 
   errors.report(new Error('read ECONNRESET'));
   assert.deepEqual(lines, ['connect ECONNRESET 127.0.0.1:1', 'read ECONNRESET']);
   await sleep(250);
-  assert.deepEqual(lines.slice(2), ['49 more like it in the last 0 s, the last: connect ECONNRESET 127.0.0.1:50']);
+  assert.deepEqual(lines.slice(2), ['49 more like it in the last 1 s, the last: connect ECONNRESET 127.0.0.1:50']);
   errors.report(new Error('connect ECONNRESET 127.0.0.1:51'));
   await sleep(250);
-  assert.deepEqual(lines.slice(3), ['1 more like it in the last 0 s, the last: connect ECONNRESET 127.0.0.1:51']);
+  assert.deepEqual(lines.slice(3), ['1 more like it in the last 1 s, the last: connect ECONNRESET 127.0.0.1:51']);
   // A whole window without it: the next is told at once.
   await sleep(250);
   errors.report(new Error('connect ECONNRESET 127.0.0.1:52'));
   assert.deepEqual(lines.slice(4), ['connect ECONNRESET 127.0.0.1:52']);
   errors.report(new Error('connect ECONNRESET 127.0.0.1:53'));
   errors.close();
-  assert.deepEqual(lines.slice(5), ['1 more like it in the last 0 s, the last: connect ECONNRESET 127.0.0.1:53']);
+  assert.deepEqual(lines.slice(5), ['1 more like it in the last 1 s, the last: connect ECONNRESET 127.0.0.1:53']);
 });

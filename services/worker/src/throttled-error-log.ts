@@ -31,7 +31,7 @@ export function errorKind(message: string): string {
 export function createThrottledErrorLog(log: (message: string) => void, options: ThrottledErrorLogOptions = {}): ThrottledErrorLog {
   const everyMs = options.everyMs ?? 60_000;
   /** Kinds told within the window, with what came since. */
-  const windows = new Map<string, { timer: NodeJS.Timeout; more: number; last: string }>();
+  const windows = new Map<string, { timer: NodeJS.Timeout; more: number; last: string; openedAt: number }>();
   let closed = false;
 
   const endWindow = (kind: string) => {
@@ -40,7 +40,8 @@ export function createThrottledErrorLog(log: (message: string) => void, options:
     clearTimeout(window.timer);
     windows.delete(kind);
     if (window.more === 0) return;
-    log(`${window.more} more like it in the last ${Math.round(everyMs / 1000)} s, the last: ${window.last}`);
+    // The window's own length: close() before a hard exit ends one early.
+    log(`${window.more} more like it in the last ${Math.max(1, Math.round((performance.now() - window.openedAt) / 1000))} s, the last: ${window.last}`);
     // Still coming: the next window starts now, so the next line is a window away too.
     if (!closed) openWindow(kind);
   };
@@ -48,7 +49,7 @@ export function createThrottledErrorLog(log: (message: string) => void, options:
     const timer = setTimeout(() => endWindow(kind), everyMs);
     // Never what keeps a stopping process alive.
     timer.unref();
-    windows.set(kind, { timer, more: 0, last: '' });
+    windows.set(kind, { timer, more: 0, last: '', openedAt: performance.now() });
   };
 
   return {

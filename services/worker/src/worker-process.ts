@@ -44,6 +44,8 @@ export interface RunningWorker {
   readonly served: ReadonlyMap<string, string>;
   /** Stop fetching, finish and store the current batch, close connections. Safe twice. */
   close(): Promise<void>;
+  /** Before a hard exit (a shutdown past its deadline, a hung engine call): tells the log what its summary lines still hold. */
+  flushLogs(): void;
 }
 
 /**
@@ -161,5 +163,9 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
         await closeConnections(connection);
         errors.close();
       })()),
+    flushLogs: () => {
+      outcomes.close();
+      errors.close();
+    },
   };
 }

@@ -5,6 +5,7 @@ import { UsageError } from './cli-error.ts';
 import { CommandError } from './command-error.ts';
 import { demoCommand } from './commands/demo-command.ts';
 import { explainCommand } from './commands/explain-command.ts';
+import { jobsCommand } from './commands/jobs-command.ts';
 import { modelsCommand } from './commands/models-command.ts';
 import { sweepCommand } from './commands/sweep-command.ts';
 import { upCommand } from './commands/up-command.ts';
@@ -16,6 +17,7 @@ Commands:
   models                        list the built-in models and their target layers
   up                            run the pipeline locally (ingest, workers, exporter; npm start)
   demo [files or folders…]      post images to the local pipeline and show where they landed
+  jobs failed | retry            list the explain jobs that failed, and put them back in the queue
   sweep-partials <store folder> remove temporary files that killed writers left in a local store
 
 Run gradcam <command> --help for the options of one command.`;
@@ -25,6 +27,7 @@ const commands: Record<string, (argv: readonly string[]) => Promise<number>> = {
   models: modelsCommand,
   up: upCommand,
   demo: demoCommand,
+  jobs: jobsCommand,
   'sweep-partials': sweepCommand,
 };
 

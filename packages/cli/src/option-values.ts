@@ -10,3 +10,12 @@ export function positiveInt(name: string, value: string | undefined, fallback: n
   if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`--${name} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got "${value}"`);
   return n;
 }
+
+const durationUnits: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** An option's duration, a number and a unit (s, m, h or d: `90m`, `1.5h`), in ms; a usage error names the option and the value. */
+export function durationMs(name: string, value: string): number {
+  const match = /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim());
+  if (!match) throw new UsageError(`--${name} must be a number and a unit (s, m, h or d), e.g. 90m; got "${value}"`);
+  return Number(match[1]) * (durationUnits[match[2] as string] as number);
+}

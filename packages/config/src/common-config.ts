@@ -13,7 +13,7 @@ import {
   temporaryFileSegment,
 } from '@gradcam/contracts';
 import { ConfigError } from './config-error.ts';
-import type { EnvReader } from './env-reader.ts';
+import { type Env, EnvReader } from './env-reader.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -189,13 +189,24 @@ function requireRedisUrl(env: EnvReader): string {
   return url;
 }
 
+/** GRADCAM_QUEUE_PREFIX when set: the BullMQ key prefix producers, workers and tools must agree on. */
+function optionalQueuePrefix(env: EnvReader): string | undefined {
+  const prefix = env.optionalString('GRADCAM_QUEUE_PREFIX');
+  if (prefix !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new ConfigError('GRADCAM_QUEUE_PREFIX', `expected 1–64 of A–Z a–z 0–9 _ . -, got "${prefix}"`);
+  return prefix;
+}
+
+/** For a tool that reads the queue (`gradcam jobs`): REDIS_URL and GRADCAM_QUEUE_PREFIX, each only when set. */
+export function readQueueAccessConfig(raw: Env): { readonly redisUrl: string | undefined; readonly queuePrefix: string | undefined } {
+  const env = new EnvReader(raw);
+  return { redisUrl: env.url('REDIS_URL', undefined, 'redis'), queuePrefix: optionalQueuePrefix(env) };
+}
+
 export function readCommonConfig(env: EnvReader, options: CommonConfigOptions = {}): CommonConfig {
   const publicBaseUrl = env.url('GRADCAM_PUBLIC_URL', 'http://127.0.0.1:8080', 'http');
-  const queuePrefix = env.string('GRADCAM_QUEUE_PREFIX', 'gradcam');
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(queuePrefix)) throw new ConfigError('GRADCAM_QUEUE_PREFIX', `expected 1–64 of A–Z a–z 0–9 _ . -, got "${queuePrefix}"`);
   return {
     redisUrl: requireRedisUrl(env),
-    queuePrefix,
+    queuePrefix: optionalQueuePrefix(env) ?? 'gradcam',
     logLevel: env.oneOf('LOG_LEVEL', logLevels, 'info'),
     storage: storageConfig(env, publicBaseUrl.replace(/\/+$/, ''), options),
   };

@@ -2,7 +2,7 @@ export { ConfigError } from './config-error.ts';
 export { redactedUrl } from './redacted-url.ts';
 export { usableTokenPattern } from './access-tokens.ts';
 export { EnvReader, type Env } from './env-reader.ts';
-export { logLevels, readCommonConfig, type CommonConfig, type LogLevel, type StorageConfig } from './common-config.ts';
+export { logLevels, readCommonConfig, readQueueAccessConfig, type CommonConfig, type LogLevel, type StorageConfig } from './common-config.ts';
 export { parseCapturePolicy, type CapturePolicy } from './capture-policy.ts';
 export {
   checkServiceConfigs,

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ExplainJob } from '@gradcam/contracts';
+import type { Redis } from 'ioredis';
+import { explainJob } from './job-catalog.ts';
 
 /** Test-only helpers for tests on the queue (`@gradcam/queue/test-fixtures`; not exported from index). */
 
@@ -42,4 +44,32 @@ export function countdown(target: number): { readonly done: Promise<void>; tick(
 /** Polls until `predicate` holds (a hang guard lives in the test's own timeout, not here). */
 export async function eventually(predicate: () => Promise<boolean> | boolean, pollMs = 20): Promise<void> {
   while (!(await predicate())) await new Promise((resolve) => setTimeout(resolve, pollMs));
+}
+
+/** A failed explain job as seedFailedJobs writes it. */
+export interface SeededFailure {
+  readonly id: string;
+  /** `CODE: message`, as the worker writes failedReason. */
+  readonly reason: string;
+  readonly failedAt: number;
+  readonly attemptsMade?: number;
+  readonly maxAttempts?: number;
+}
+
+/**
+ * Writes failed jobs as BullMQ leaves them (the job's hash, an entry in the failed set scored by
+ * when it failed), a thousand per round trip: for tests that need many, or failures in the past.
+ */
+export async function seedFailedJobs(connection: Redis, prefix: string, failures: readonly SeededFailure[]): Promise<void> {
+  const key = (suffix: string) => `${prefix}:${explainJob.queueName}:${suffix}`;
+  for (let start = 0; start < failures.length; start += 1_000) {
+    const pipeline = connection.pipeline();
+    for (const failure of failures.slice(start, start + 1_000)) {
+      const opts = JSON.stringify({ attempts: failure.maxAttempts ?? 5, jobId: failure.id });
+      pipeline.hset(key(failure.id), 'name', explainJob.jobName, 'data', JSON.stringify(explainJobFixture(failure.id)), 'opts', opts, 'timestamp', String(failure.failedAt));
+      pipeline.hset(key(failure.id), 'failedReason', failure.reason, 'atm', String(failure.attemptsMade ?? 5), 'finishedOn', String(failure.failedAt));
+      pipeline.zadd(key('failed'), failure.failedAt, failure.id);
+    }
+    await pipeline.exec();
+  }
 }

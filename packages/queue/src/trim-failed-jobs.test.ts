@@ -5,7 +5,7 @@ import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import type { Redis } from 'ioredis';
 import { closeConnections, createWorkerConnection } from './connections.ts';
 import { type JobDefinition, explainJob } from './job-catalog.ts';
-import { explainJobFixture, randomPrefix } from './test-fixtures.ts';
+import { randomPrefix, seedFailedJobs } from './test-fixtures.ts';
 import { trimFailedJobs } from './trim-failed-jobs.ts';
 
 const hangGuard = { timeout: 60_000 };
@@ -27,18 +27,10 @@ const keeping = (count: number): JobDefinition<ExplainJob> => ({ ...explainJob, 
 
 const key = (prefix: string, suffix: string) => `${prefix}:${explainJob.queueName}:${suffix}`;
 
-/** Writes failed jobs as BullMQ leaves them (hash + failed set), job i finished at `finishedOn(i)`. */
+/** Failed jobs f-0…f-(count-1), job i failed at `finishedOn(i)`. */
 async function seedFailed(prefix: string, count: number, finishedOn: (index: number) => number): Promise<void> {
-  for (let start = 0; start < count; start += 1_000) {
-    const pipeline = connection.pipeline();
-    for (let i = start; i < Math.min(count, start + 1_000); i++) {
-      const id = `f-${i}`;
-      const at = finishedOn(i);
-      pipeline.hset(key(prefix, id), 'name', explainJob.jobName, 'data', JSON.stringify(explainJobFixture(id)), 'failedReason', 'MODEL_NOT_SERVED: no live worker serves mobilenet@v2', 'atm', '5', 'finishedOn', String(at));
-      pipeline.zadd(key(prefix, 'failed'), at, id);
-    }
-    await pipeline.exec();
-  }
+  const failures = Array.from({ length: count }, (_, i) => ({ id: `f-${i}`, reason: 'MODEL_NOT_SERVED: no live worker serves mobilenet@v2', failedAt: finishedOn(i) }));
+  await seedFailedJobs(connection, prefix, failures);
 }
 
 /** How many jobs each of BullMQ's clean calls removed (each call records one `cleaned` event). */

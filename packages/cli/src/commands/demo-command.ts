@@ -8,7 +8,7 @@ import { CommandError } from '../command-error.ts';
 import { listInputFiles } from '../input-files.ts';
 import { IngestAnswerError, IngestClient, type InferenceStatusBody } from '../local-stack/ingest-client.ts';
 import { positiveInt } from '../option-values.ts';
-import { stackFileName } from '../local-stack/local-stack.ts';
+import { readStackFile, stackFileName } from '../local-stack/stack-file.ts';
 import { repoRoot } from '../local-stack/service-process.ts';
 
 export const demoUsage = `Usage: gradcam demo [files or folders…] [--model NAME] [--method LIST] [--top-k K]
@@ -21,18 +21,6 @@ Options:
   --model NAME   one of the models the stack serves (GRADCAM_MODELS; default: the first)
   --method LIST  comma-separated: ${camMethodSchema.options.join(', ')} (default gradcam)
   --top-k K      explain the K highest-scoring classes, 1 to ${maxExplainClasses}; a K over the model's classes explains them all (default: the predicted class)`;
-
-/** What `gradcam up` leaves in the state folder (models: absent in files of older versions). */
-interface StackFile {
-  readonly ingestUrl: string;
-  readonly token: string;
-  readonly storageDir?: string;
-  /** With S3 (absent in files of older versions). */
-  readonly s3?: { readonly bucket: string; readonly url: string; readonly location: string };
-  readonly reviewUrl?: string;
-  readonly reviewToken?: string;
-  readonly models?: readonly string[];
-}
 
 /** The model every stack served before GRADCAM_MODELS was recorded. */
 const defaultDemoModel = 'nsfw-mobilenet-v2';
@@ -155,13 +143,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const topK = parseDemoTopK(values['top-k']);
   const methods = parseDemoMethods(values.method);
   const config = readLocalStackConfig(process.env);
-  const stackFile = join(resolve(repoRoot, config.stateDir), stackFileName);
-  const stack = await readFile(stackFile, 'utf8').then(
-    (text) => JSON.parse(text) as StackFile,
-    () => {
-      throw new UsageError(`no local stack found (${stackFile} is missing): start it first with \`npm start\` in another terminal`);
-    },
-  );
+  const stack = await readStackFile(resolve(repoRoot, config.stateDir));
   const inputs = positionals.length > 0 ? positionals : [join(repoRoot, 'test/fixtures/images')];
   const { files, missing } = await listInputFiles(inputs);
   for (const m of missing) console.error(`  ${m.path}: ${m.reason}`);

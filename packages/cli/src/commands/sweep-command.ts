@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { FsBlobStore } from '@gradcam/storage';
 import { UsageError } from '../cli-error.ts';
+import { durationMs } from '../option-values.ts';
 
 export const sweepUsage = `Usage: gradcam sweep-partials <store folder> [--older-than 1h] [--dry-run]
 
@@ -11,8 +12,6 @@ Objects are never touched, and only temporary files not modified for --older-tha
 units s, m, h, d; at least 1m) are removed, so a write in progress is safe. S3 needs no sweep: give the bucket
 a lifecycle rule that aborts incomplete multipart uploads.`;
 
-const units: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /**
  * A write in progress is told from an abandoned one only by its modification time, touched as data
  * arrives; below a minute a slow upload, or simply the one being written now, would be swept.
@@ -20,9 +19,7 @@ const units: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_0
 const minimumAgeMs = 60_000;
 
 function parseAge(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)([smhd])$/.exec(text.trim());
-  if (!match) throw new UsageError(`--older-than must be a number and a unit (s, m, h or d), e.g. 90m; got "${text}"`);
-  const ms = Number(match[1]) * (units[match[2] as string] as number);
+  const ms = durationMs('older-than', text);
   if (ms < minimumAgeMs) {
     throw new UsageError(`--older-than must be at least 1m: younger temporary files may be writes still in progress; got "${text}"`);
   }

@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EnvReader, type LocalStackConfig, checkServiceConfigs, childEnvironment, readWorkerConfig } from '@gradcam/config';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
@@ -7,6 +7,7 @@ import { checkPortsFree } from './port-check.ts';
 import { checkRedisAnswers } from './redis-ping.ts';
 import { checkS3Storage, s3Location, s3Url } from './s3-check.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
+import { stackFileName, writeStackFile } from './stack-file.ts';
 import { type ServiceProcess, repoRoot, startService, waitUntilReady } from './service-process.ts';
 import { type StateLock, acquireStateLock } from './state-lock.ts';
 import { makeWritableFolder } from './writable-folder.ts';
@@ -65,9 +66,6 @@ export class StackStartAbortedError extends Error {
     this.name = 'StackStartAbortedError';
   }
 }
-
-/** The file where `gradcam up` leaves its URLs and token for `gradcam demo`. */
-export const stackFileName = 'local-stack.json';
 
 /**
  * With the private Redis gone, no service can finish what it is doing (a worker's batch cannot be
@@ -158,7 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // service exiting 78 after Redis has started and the models have loaded. Only the private
     // Redis's URL is not known yet; any valid one stands in for it.
     checkServiceConfigs(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
-    const { models, storage } = readWorkerConfig(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
+    const { models, storage, queuePrefix } = readWorkerConfig(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
     // The services would each find a storage folder they cannot use only at the first upload, and
     // an S3 bucket they cannot use only as a readiness timeout after the models loaded.
     if (storageDir !== undefined) await step(makeWritableFolder(storageSetting === undefined ? 'GRADCAM_STATE_DIR' : 'GRADCAM_STORAGE_DIR', storageDir));
@@ -222,9 +220,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const s3 = storage.kind === 's3' ? { bucket: storage.bucket, url: s3Url(storage), location: s3Location(storage) } : undefined;
     const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, s3, models, died, stop };
-    const stackFile = { ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir, s3, models };
     wroteStackFile = true;
-    await writeFile(join(stateDir, stackFileName), `${JSON.stringify(stackFile, null, 2)}\n`, { mode: 0o600 });
+    await writeStackFile(stateDir, { ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir, s3, models, redisUrl, queuePrefix });
     return stack;
   } catch (error) {
     await stop();

@@ -2,11 +2,20 @@ import { ConfigError, redactedUrl } from '@gradcam/config';
 import { Redis } from 'ioredis';
 import { LocalStackError } from './local-stack-error.ts';
 
+export interface RedisCheckOptions {
+  readonly timeoutMs?: number;
+  /** Where the URL came from, named first in the line (REDIS_URL). */
+  readonly source?: string;
+  /** What to do when it does not answer. */
+  readonly remedy?: string;
+}
+
 /**
  * PINGs REDIS_URL once, without retries: an unreachable Redis must be one line now, not two
  * minutes of every service's reconnect warnings followed by a readiness timeout.
  */
-export async function checkRedisAnswers(url: string, timeoutMs = 5_000): Promise<void> {
+export async function checkRedisAnswers(url: string, options: RedisCheckOptions = {}): Promise<void> {
+  const { timeoutMs = 5_000, source = 'REDIS_URL', remedy = 'start that Redis, or unset REDIS_URL for a private redis-server' } = options;
   let redis: Redis;
   try {
     redis = new Redis(url, {
@@ -31,7 +40,7 @@ export async function checkRedisAnswers(url: string, timeoutMs = 5_000): Promise
     await redis.ping();
   } catch (error) {
     const reason = (socketError ?? (error instanceof Error ? error : new Error(String(error)))).message;
-    throw new LocalStackError('REDIS_UNREACHABLE', `REDIS_URL: ${redactedUrl(url)} does not answer PING (${reason}); start that Redis, or unset REDIS_URL for a private redis-server`);
+    throw new LocalStackError('REDIS_UNREACHABLE', `${source}: ${redactedUrl(url)} does not answer PING (${reason}); ${remedy}`);
   } finally {
     redis.disconnect();
   }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type GradcamRun, killAllWithEnv, processesWithEnv, runGradcam, stackPortEnv, waitUntilNoneLeft } from '../test-support/stack-processes.ts';
-import { stackFileName } from './local-stack.ts';
+import { stackFileName } from './stack-file.ts';
 import { stateLockFileName } from './state-lock.ts';
 
 const fixture = fileURLToPath(new URL('../../../../test/fixtures/images/house-cat-locomotion.jpg', import.meta.url));
@@ -97,6 +97,47 @@ describe('a running gradcam up', { timeout: 240_000 }, () => {
       killAllWithEnv(otherState);
       await rm(otherState, { recursive: true, force: true });
     }
+  });
+
+  test('gradcam jobs: a job failed on bad input is listed, left alone by a plain retry, and explained once its input is fixed and it is retried by code', async () => {
+    // A record referencing an object that is not an image yet (a producer that wrote it late, or
+    // wrongly, then rewrote it): ingest accepts it (the object exists), the worker fails it at once.
+    await mkdir(join(storageDir, 'uploads'), { recursive: true });
+    await writeFile(join(storageDir, 'uploads', 'late.jpg'), 'not an image yet');
+    const { ingestUrl, token } = JSON.parse(await readFile(join(stateDir, stackFileName), 'utf8')) as { ingestUrl: string; token: string };
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const record = { id: 'late-upload-1', model: { name: 'nsfw-mobilenet-v2' }, image: { uri: 's3://local/uploads/late.jpg' } };
+    const posted = await fetch(`${ingestUrl}/v1/inferences`, { method: 'POST', headers, body: JSON.stringify(record) });
+    assert.equal(posted.status, 202, await posted.text());
+    const statusOf = async () => (await (await fetch(`${ingestUrl}/v1/inferences/late-upload-1`, { headers })).json()) as { status: string; failure?: { code: string } };
+    const settled = async (want: string) => {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+        const status = await statusOf();
+        if (status.status === want) return status;
+      }
+      return statusOf();
+    };
+    const failed = await settled('failed');
+    assert.equal(failed.status, 'failed', JSON.stringify(failed));
+    const code = failed.failure?.code as string;
+    assert.equal(code, 'IMAGE_UNSUPPORTED_FORMAT');
+
+    const list = runGradcam(['jobs', 'failed', '--json'], env);
+    assert.equal((await list.exited).status, 0, list.stderr());
+    const groups = (JSON.parse(list.stdout()) as { groups: { code: string; exhausted: boolean; ids: string[] }[] }).groups;
+    assert.deepEqual(groups, [{ ...groups[0], code, exhausted: false, ids: ['late-upload-1'] }]);
+
+    const plain = runGradcam(['jobs', 'retry'], env);
+    assert.equal((await plain.exited).status, 0, plain.stderr());
+    assert.match(plain.stdout(), new RegExp(`^no failed job to retry\nleft out: ${code}, 1 job that failed at once on bad input; name it with --code ${code}`));
+    assert.equal((await statusOf()).status, 'failed', 'bad input is not retried unless named');
+
+    await copyFile(fixture, join(storageDir, 'uploads', 'late.jpg'));
+    const byCode = runGradcam(['jobs', 'retry', '--code', code], env);
+    assert.equal((await byCode.exited).status, 0, byCode.stderr());
+    assert.equal(byCode.stdout(), `retried 1 job (${code} 1): queued again with fresh attempts\n`);
+    const done = await settled('done');
+    assert.equal(done.status, 'done', JSON.stringify(done));
   });
 
   // Last: it ends the stack.

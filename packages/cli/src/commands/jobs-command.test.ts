@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
+import { closeConnections, createWorkerConnection, explainJob } from '@gradcam/queue';
+import { randomPrefix, seedFailedJobs } from '@gradcam/queue/test-fixtures';
+import type { Redis } from 'ioredis';
+import { runGradcam } from '../test-support/stack-processes.ts';
+
+let redis: RedisServer;
+let connection: Redis;
+before(async () => {
+  redis = await startRedisServer();
+  connection = createWorkerConnection(redis.url, { onError: () => {} });
+});
+after(async () => {
+  await closeConnections(connection);
+  await redis.stop();
+});
+
+const minute = 60_000;
+
+/** A queue holding 3 jobs that failed after every attempt (storage out) and 2 that failed at once (bad images). */
+async function queueWithFailures(): Promise<{ prefix: string; env: NodeJS.ProcessEnv }> {
+  const prefix = randomPrefix();
+  const now = Date.now();
+  await seedFailedJobs(connection, prefix, [
+    { id: 't-0', reason: 'STORAGE_UNAVAILABLE: reading a/input.jpg: connect ECONNREFUSED', failedAt: now - 120 * minute },
+    { id: 'p-0', reason: 'IMAGE_UNDECODABLE: not an image', failedAt: now - 60 * minute, attemptsMade: 1 },
+    { id: 't-1', reason: 'STORAGE_UNAVAILABLE: reading b/input.jpg: connect ECONNREFUSED', failedAt: now - 30 * minute },
+    { id: 'p-1', reason: 'IMAGE_UNDECODABLE: truncated', failedAt: now - 20 * minute, attemptsMade: 1 },
+    { id: 't-2', reason: 'STORAGE_UNAVAILABLE: reading c/input.jpg: socket hang up', failedAt: now - 10 * minute },
+  ]);
+  return { prefix, env: { ...process.env, REDIS_URL: redis.url, GRADCAM_QUEUE_PREFIX: prefix } };
+}
+
+async function gradcam(args: readonly string[], env: NodeJS.ProcessEnv) {
+  const run = runGradcam(args, env);
+  const { status } = await run.exited;
+  return { status, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+const failedIds = (prefix: string) => connection.zrange(`${prefix}:${explainJob.queueName}:failed`, 0, -1);
+const waitingIds = (prefix: string) => connection.lrange(`${prefix}:${explainJob.queueName}:wait`, 0, -1);
+
+test('gradcam jobs failed: per code, after every attempt or at once, newest ids and the last reason; --code and --json', async () => {
+  const { env } = await queueWithFailures();
+  const listed = await gradcam(['jobs', 'failed'], env);
+  assert.equal(listed.status, 0, listed.stderr);
+  const lines = listed.stdout.trim().split('\n');
+  assert.equal(lines[0], '5 failed jobs:');
+  assert.match(lines[1] as string, /^STORAGE_UNAVAILABLE: 3 jobs failed after every attempt \(5 of 5\), \S+Z to \S+Z$/);
+  assert.equal(lines[2], '  newest: t-2, t-1, t-0');
+  assert.equal(lines[3], '  last reason: reading c/input.jpg: socket hang up');
+  assert.match(lines[4] as string, /^IMAGE_UNDECODABLE: 2 jobs failed at once \(bad input\), /);
+  assert.equal(lines.at(-1), '`gradcam jobs retry` puts the 3 jobs that failed after every attempt back in the queue (--dry-run to see them first)');
+
+  const json = await gradcam(['jobs', 'failed', '--code', 'image_undecodable', '--json'], env);
+  assert.equal(json.status, 0, json.stderr);
+  const body = JSON.parse(json.stdout) as { total: number; groups: { code: string; exhausted: boolean; ids: string[]; lastReason: string }[] };
+  assert.equal(body.total, 2);
+  assert.deepEqual(body.groups.map((g) => [g.code, g.exhausted, g.ids, g.lastReason]), [['IMAGE_UNDECODABLE', false, ['p-0', 'p-1'], 'truncated']]);
+});
+
+test('gradcam jobs retry: by default the jobs that used every attempt, --since narrows, --dry-run changes nothing, bad input only when named', async () => {
+  const { prefix, env } = await queueWithFailures();
+  const dry = await gradcam(['jobs', 'retry', '--dry-run'], env);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.deepEqual(dry.stdout.trim().split('\n'), [
+    'would retry 3 jobs (STORAGE_UNAVAILABLE 3)',
+    'left out: IMAGE_UNDECODABLE, 2 jobs that failed at once on bad input; name it with --code IMAGE_UNDECODABLE (or the ids with --id) once the input is fixed',
+  ]);
+  assert.equal((await failedIds(prefix)).length, 5, 'a dry run changes nothing');
+
+  const recent = await gradcam(['jobs', 'retry', '--since', '45m'], env);
+  assert.equal(recent.status, 0, recent.stderr);
+  assert.match(recent.stdout, /^retried 2 jobs \(STORAGE_UNAVAILABLE 2\): queued again with fresh attempts\n/);
+  assert.deepEqual((await waitingIds(prefix)).sort(), ['t-1', 't-2']);
+  assert.deepEqual((await failedIds(prefix)).sort(), ['p-0', 'p-1', 't-0'], 't-0 failed two hours ago');
+
+  const named = await gradcam(['jobs', 'retry', '--id', 'p-0,never,t-2'], env);
+  assert.equal(named.status, 0, named.stderr);
+  assert.equal(named.stdout, 'retried 1 job (IMAGE_UNDECODABLE 1): queued again with fresh attempts\n');
+  assert.equal(named.stderr, 'not in the failed set (completed, still queued, or unknown): never, t-2\n');
+  assert.deepEqual((await failedIds(prefix)).sort(), ['p-1', 't-0']);
+  assert.equal(await connection.hget(`${prefix}:${explainJob.queueName}:p-0`, 'atm'), null, 'attempts counted from zero');
+});
+
+test('gradcam jobs: a call it cannot run is one line naming what to fix', async () => {
+  const { env } = await queueWithFailures();
+  const cases: { args: string[]; env: NodeJS.ProcessEnv; status: number; line: RegExp }[] = [
+    { args: ['jobs'], env, status: 2, line: /^gradcam jobs: say failed or retry \(see gradcam jobs --help\)$/ },
+    { args: ['jobs', 'retry', '--since', '5x'], env, status: 2, line: /^gradcam jobs: --since must be a number and a unit \(s, m, h or d\), e\.g\. 90m; got "5x"/ },
+    { args: ['jobs', 'failed', '--dry-run'], env, status: 2, line: /^gradcam jobs: --dry-run goes with retry/ },
+    { args: ['jobs', 'failed'], env: { ...env, REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, status: 1, line: /^gradcam jobs: REDIS_UNREACHABLE: REDIS_URL: redis:\/\/127\.0\.0\.1:\d+ does not answer PING \(.*ECONNREFUSED.*\); start that Redis, or set REDIS_URL to the one the services use$/ },
+  ];
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-jobs-'));
+  try {
+    const { REDIS_URL: _unset, ...withoutRedis } = env;
+    cases.push({ args: ['jobs', 'failed'], env: { ...withoutRedis, GRADCAM_STATE_DIR: stateDir }, status: 2, line: /^gradcam jobs: REDIS_URL is not set and no local stack is running \(.*local-stack\.json is missing\): set REDIS_URL/ });
+    for (const c of cases) {
+      const run = await gradcam(c.args, c.env);
+      assert.equal(run.status, c.status, `${c.args.join(' ')}: ${run.stderr}`);
+      const lines = run.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, run.stderr);
+      assert.match(lines[0] as string, c.line);
+    }
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});

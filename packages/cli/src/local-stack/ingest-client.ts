@@ -47,7 +47,10 @@ export class IngestAnswerError extends Error {
 }
 
 export interface BatchResult {
+  /** Records answered with a status, duplicates included: accepted + rejected is the batch. */
   readonly accepted: number;
+  /** Of the accepted, ids accepted before (by an earlier request or an earlier copy in the batch). */
+  readonly duplicates: number;
   readonly rejected: number;
   readonly results: readonly ({ index: number; id?: string; status?: string; duplicate?: boolean; error?: { code: string; message: string; retryAfter?: number } })[];
 }
@@ -123,7 +126,7 @@ export class IngestClient {
         results[index] = { ...r, index };
       });
       const accepted = results.filter((r) => r.error === undefined).length;
-      result = { accepted, rejected: results.length - accepted, results };
+      result = { accepted, duplicates: results.filter((r) => r.duplicate === true).length, rejected: results.length - accepted, results };
     }
     return result;
   }

@@ -223,7 +223,7 @@ test('storage out for 20 s (longer than the old ~15 s of retries) while jobs run
   }
 });
 
-test('Redis out for 20 s (past every job lock) while jobs run: every job is explained, none fails, and the log holds a line per kind of error, not one per reconnect or job', { timeout: 300_000 }, async () => {
+test('Redis out for 20 s (past every job lock) while jobs run: /readyz names Redis meanwhile, every job is explained, none fails, and the log holds a line per kind of error, not one per reconnect or job', { timeout: 300_000 }, async () => {
   const redisProxy = await startOutageProxy(redis.port);
   proxies.push(redisProxy);
   // Locks of 5 s, so they lapse during the outage, and a stalled-job check every second after it.
@@ -234,10 +234,14 @@ test('Redis out for 20 s (past every job lock) while jobs run: every job is expl
     await enqueueExplainJobs(worker.queue, good);
     await eventually('the first job done', async () => (((await worker.queue.getJobCounts('completed')).completed ?? 0) >= 1 ? true : undefined), 120_000);
     redisProxy.cut();
-    await sleep(20_000);
+    const cutAt = Date.now();
+    // The replica names Redis while it cannot reach it (the supervisor's /readyz makes no Redis call of its own).
+    assert.deepEqual(await eventually('/readyz to name Redis', async () => ((await worker.readyz()).status === 503 ? worker.readyz() : undefined), 15_000, 200), { status: 503, reason: 'redis: unavailable' });
+    await sleep(Math.max(0, 20_000 - (Date.now() - cutAt)));
     const during = await worker.queue.getJobCounts('completed');
     redisProxy.restore();
     const settled = await settledJobs(worker.queue, good.map((job) => job.inferenceId), 180_000);
+    assert.deepEqual(await worker.readyz(), { status: 200 }, 'ready again once Redis answers');
     for (const job of good) assert.equal(settled.get(job.inferenceId)?.state, 'completed', `${job.inferenceId}: ${JSON.stringify(settled.get(job.inferenceId))}`);
     assert.ok((during.completed ?? 0) < good.length, `the outage caught jobs still to run: ${JSON.stringify(during)}`);
     for (const job of good) assert.ok(await store.exists(keyIn(job.folder, manifestFileName)), job.inferenceId);

@@ -58,6 +58,7 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
     worker?.flushLogs();
     process.exit(engineCallOverdueExitCode);
   };
+  const notReady = notReadyReasons();
   try {
     worker = await startWorkerProcess({
       config,
@@ -66,9 +67,10 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
       log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
       name,
       onEngineCallOverdue,
-      // The supervisor's /readyz names storage while it is out (this process is then not ready);
-      // a report sent while starting holds from the announcement on.
-      onStorageChange: (outage) => void reportNotReady(outage === undefined ? undefined : storageNotReadyReason(outage)),
+      // The supervisor's /readyz names storage or Redis while it is out (this process is then not
+      // ready); a report sent while starting holds from the announcement on.
+      onStorageChange: (outage) => notReady.set('storage', outage === undefined ? undefined : storageNotReadyReason(outage)),
+      onRedisChange: (available) => notReady.set('redis', available ? undefined : 'redis: unavailable'),
     });
     // A channel closed by now (its 'disconnect' event perhaps not yet emitted) is a supervisor
     // gone while the models loaded: drain instead of announcing to nobody.
@@ -80,3 +82,15 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
   }
 }
 
+/** What keeps this process from taking jobs, per dependency, told to the supervisor as one reason on each change. */
+function notReadyReasons(): { set(dependency: 'storage' | 'redis', reason: string | undefined): void } {
+  const reasons = new Map<string, string>();
+  return {
+    set(dependency, reason) {
+      if (reasons.get(dependency) === reason) return;
+      if (reason === undefined) reasons.delete(dependency);
+      else reasons.set(dependency, reason);
+      reportNotReady(reasons.size === 0 ? undefined : [...reasons.values()].join('; '));
+    },
+  };
+}

@@ -35,6 +35,8 @@ export interface WorkerProcessDeps {
    * /readyz then names storage.
    */
   readonly onStorageChange?: (outage: StorageOutage | undefined) => void;
+  /** Redis stopped answering (false: its connection closed) or answers again (true); told on a change only. */
+  readonly onRedisChange?: (available: boolean) => void;
   /** While storage is out, how often it is probed again; also how long a job handed back for it waits (default 5 s). */
   readonly storageProbeEveryMs?: number;
 }
@@ -67,6 +69,15 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   const errors = createThrottledErrorLog((message) => log.error(message));
   const onError = (error: Error) => errors.report(error);
   const connection = createWorkerConnection(config.redisUrl, { onError, name: deps.name });
+  // Told on a change only: the connection's first 'ready' is no news, a reconnect's is.
+  let redisAvailable = true;
+  const redisChanged = (available: boolean) => {
+    if (available === redisAvailable) return;
+    redisAvailable = available;
+    deps.onRedisChange?.(available);
+  };
+  connection.on('close', () => redisChanged(false));
+  connection.on('ready', () => redisChanged(true));
   // The worker connection queues commands until Redis answers, so a worker started before
   // Redis waits for it instead of failing.
   await announceServedModels(connection, config.queuePrefix, engine.served);

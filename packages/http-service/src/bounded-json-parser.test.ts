@@ -39,6 +39,27 @@ test('a JSON body within the bound is parsed as before: a __proto__ key, malform
   await app.close();
 });
 
+test('a body that is valid JSON holding a "__proto__" key, or a "constructor" key holding "prototype", is 400 naming the key, not "not valid JSON"', async () => {
+  const app = buildApp();
+  const post = (payload: string) => app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload });
+  for (const [payload, named] of [
+    ['{"__proto__":{"x":1}}', 'a "__proto__" key'],
+    ['{"a":[{"b":{"\\u005f_proto__":1}}]}', 'a "__proto__" key'],
+    ['{"constructor":{"prototype":{"x":1}}}', 'a "constructor" key holding "prototype"'],
+    ['[{"k":{"constructor":{"prototype":null}}}]', 'a "constructor" key holding "prototype"'],
+  ] as const) {
+    const response = await post(payload);
+    const { error } = response.json<ErrorBody>();
+    assert.deepEqual([response.statusCode, error.code], [400, 'REQUEST_INVALID'], payload);
+    assert.equal(error.message, `the JSON body may not hold ${named} (prototype poisoning); leave it out`, payload);
+  }
+  // Malformed JSON still says so; a key named "constructor" alone is an ordinary key.
+  assert.match((await post('{"__proto__":')).json<ErrorBody>().error.message, /not valid JSON/);
+  const plain = await post('{"constructor":"x","prototype":1}');
+  assert.deepEqual([plain.statusCode, plain.json()], [200, { keys: 2 }]);
+  await app.close();
+});
+
 test('colons, braces and brackets inside strings do not count: a full batch whose metadata holds MAC addresses is parsed', async () => {
   const app = buildApp();
   const mac = '00:11:22:33:44:55:{[';

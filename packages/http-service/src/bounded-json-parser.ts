@@ -60,7 +60,8 @@ export function jsonCounts(text: string, bounds: Readonly<JsonCounts> = jsonBoun
 
 /**
  * Replaces Fastify's JSON body parser with the same parser (secure-json-parse, a `__proto__` or
- * `constructor.prototype` key refused) behind bounds on what the body holds (jsonBounds): over one, 400
+ * `constructor.prototype` key refused: 400 `REQUEST_INVALID` naming the key, where Fastify said
+ * the body was not valid JSON) behind bounds on what the body holds (jsonBounds): over one, 400
  * `BODY_TOO_COMPLEX` before anything is parsed (not 413: the body is not too large, and a client
  * that halves a batch on 413 would send the same dense record again). The body must be UTF-8
  * (utf8Text): a Content-Type naming another charset is 415 `CHARSET_UNSUPPORTED`, bytes that are
@@ -82,6 +83,43 @@ export function registerBoundedJsonParser(app: FastifyInstance, bounds: Readonly
       return;
     }
     // Typed as maybe a promise; Fastify's parser answers through done and returns nothing.
-    void parse(request, text, done);
+    void parse(request, text, (error, body) => done(error === null ? null : (forbiddenKeyRefusal(text) ?? error), body));
   });
+}
+
+/**
+ * Why a body Fastify's parser refused is refused, when it is valid JSON: it holds a key
+ * secure-json-parse refuses (prototype poisoning), which Fastify answers "Body is not valid JSON"
+ * as if the client had sent broken JSON. Said as ingest says it of a multipart record. Undefined
+ * for JSON that is malformed (the parser's own answer stands). Run only on a refused body.
+ */
+function forbiddenKeyRefusal(text: string): ApiError | undefined {
+  let value: unknown;
+  try {
+    // A byte-order mark is no part of the JSON (secure-json-parse drops it too).
+    value = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
+  } catch {
+    return undefined;
+  }
+  const key = forbiddenKey(value);
+  return key === undefined ? undefined : new ApiError(400, 'REQUEST_INVALID', `the JSON body may not hold ${key} (prototype poisoning); leave it out`);
+}
+
+/** The first key secure-json-parse refuses in `value`, as the refusal names it. */
+function forbiddenKey(value: unknown): string | undefined {
+  const own = (object: object, key: string) => Object.prototype.hasOwnProperty.call(object, key);
+  let proto = false;
+  let constructor = false;
+  const pending: unknown[] = [value];
+  // Bounded: the body passed jsonBounds before it was parsed.
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (node === null || typeof node !== 'object') continue;
+    if (own(node, '__proto__')) proto = true;
+    const held = (node as { constructor?: unknown }).constructor;
+    if (own(node, 'constructor') && held !== null && typeof held === 'object' && own(held, 'prototype')) constructor = true;
+    for (const child of Object.values(node)) if (child !== null && typeof child === 'object') pending.push(child);
+  }
+  if (proto) return 'a "__proto__" key';
+  return constructor ? 'a "constructor" key holding "prototype"' : undefined;
 }

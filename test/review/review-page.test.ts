@@ -363,7 +363,7 @@ test('a click on a verdict button sends it (no comment)', async () => {
   assert.deepEqual([kept?.verdict, kept?.comment, kept?.reviewer], ['wrong-prediction', undefined, 'pat']);
 });
 
-test('a verdict on a lost lease (409) is reported as not saved; then the queue is empty', async () => {
+test('a verdict on an item judged in another tab (409) is reported as not saved, naming the verdict kept; then the queue is empty', async () => {
   const id = current.item.inferenceId;
   // The lease is closed behind the page's back (another tab of the same reviewer).
   const closed = await fetch(`${stack.reviewUrl}/v1/reviews/${id}`, {
@@ -376,7 +376,7 @@ test('a verdict on a lost lease (409) is reported as not saved; then the queue i
   assert.equal(next.status(), 204);
   await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
   const message = await text('#banner');
-  assert.match(message, new RegExp(`^Your verdict on ${id} was NOT saved \\(REVIEW_NOT_LEASED\\): the item is no longer leased to you`));
+  assert.match(message, new RegExp(`^Your verdict “Wrong prediction” on ${id} was NOT saved: you judged it already \\(an earlier try whose answer was lost, or another tab\\), and “Unsure” is kept\\.`));
   assert.equal((await reviewed(id))?.verdict, 'unsure', 'the verdict kept is the first one');
   assert.equal((await reviews('status=reviewed')).length, total);
 });

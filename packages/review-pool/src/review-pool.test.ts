@@ -47,7 +47,7 @@ test('an expired lease returns the item to the pool; only the holder can judge i
   await assert.rejects(p.complete('x', 'alice', 'supports', undefined, 11_100), { code: 'REVIEW_NOT_LEASED' });
   const done = await p.complete('x', 'bob', 'wrong-evidence', 'looks at the watermark', 11_200);
   assert.deepEqual([done.status, done.verdict, done.reviewer, done.comment], ['reviewed', 'wrong-evidence', 'bob', 'looks at the watermark']);
-  await assert.rejects(p.complete('x', 'bob', 'supports', undefined, 11_300), { code: 'REVIEW_NOT_LEASED' }, 'a verdict closes the lease');
+  await assert.rejects(p.complete('x', 'bob', 'supports', undefined, 11_300), { code: 'REVIEW_ALREADY_JUDGED' }, 'a verdict closes the lease');
   await assert.rejects(p.complete('nope', 'bob', 'supports', undefined), { code: 'REVIEW_NOT_FOUND' });
   assert.deepEqual(await p.verdictCounts(), { 'm|2|wrong-evidence': 1 });
 });
@@ -166,7 +166,7 @@ test('a verdict being kept holds its item: no second verdict, release, skip or l
   assert.equal((await p.finishVerdict('v', token)).closedNow, false, 'finishing twice closes once');
   assert.deepEqual(await p.verdictCounts(), { 'm|2|supports': 1 });
   assert.equal((await p.beginVerdict('v', 'alice', 'supports', 'ok', 10_800)).state, 'done', 'a retry after the answer was lost');
-  await assert.rejects(p.beginVerdict('v', 'alice', 'unsure', undefined, 10_800), { code: 'REVIEW_NOT_LEASED' });
+  await assert.rejects(p.beginVerdict('v', 'alice', 'unsure', undefined, 10_800), { code: 'REVIEW_ALREADY_JUDGED' }, 'another verdict once hers is kept: not a lease that ran out');
 });
 
 test('a failed write cancels its marker: the verdict can be sent again at once, and the lease keeps its own expiry', async () => {

@@ -12,6 +12,14 @@ import { beginVerdictScript, cancelVerdictScript, finishVerdictScript } from './
 const notLeased = (id: string, reviewer: string) =>
   new ReviewPoolError('REVIEW_NOT_LEASED', `"${id}" is not leased to ${reviewer} (never leased, leased to someone else, or the lease expired): lease it again with GET /v1/reviews/next`);
 
+/** The reviewer's verdict on the item was kept already, and the one sent differs from it (in verdict or comment). */
+const alreadyJudged = (item: ReviewItem) =>
+  new ReviewPoolError(
+    'REVIEW_ALREADY_JUDGED',
+    `${item.reviewer ?? 'this reviewer'}'s verdict on "${item.inferenceId}" is kept already: "${item.verdict ?? ''}"${item.reviewedAt === undefined ? '' : `, given at ${new Date(item.reviewedAt).toISOString()}`} (this one, which differs from it, changed nothing)`,
+    item,
+  );
+
 const inProgress = (id: string) =>
   new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `a verdict on "${id}" (this one or another) is being saved right now; wait for its answer (send the verdict again if that one fails)`);
 
@@ -172,7 +180,9 @@ export class ReviewPool {
    * (REVIEW_VERDICT_IN_PROGRESS), not even the same verdict sent again by another request, so the
    * caller may rewrite review.json knowing no other request is writing it; and the item is not
    * leased again even if the lease runs out. One already kept (the same reviewer, verdict and
-   * comment) answers `done`. A marker of the same verdict that outlived the closing timeout is
+   * comment) answers `done`; another verdict (or comment) from the reviewer whose verdict was kept is
+   * REVIEW_ALREADY_JUDGED, carrying the kept item (not NOT_LEASED: a page whose first try got no
+   * answer must not say that verdict was lost). A marker of the same verdict that outlived the closing timeout is
    * taken over with its token. `resume` (a token) is for a retry that found that token's entry in
    * review.json already (it writes nothing): that token's marker is answered `begun` instead of
    * refused. This call's own command run twice (ioredis resends one whose reply a dropped
@@ -198,6 +208,7 @@ export class ReviewPool {
     const [state, ...stored] = answer;
     const item = scriptItem(stored);
     if (state === 'done') return { state, item };
+    if (state === 'judged') throw alreadyJudged(item);
     const { closing } = item;
     if (!closing) throw new ReviewPoolError('REVIEW_ITEM_INVALID', `"${id}" began a verdict but holds no marker`);
     return { state: 'begun', item: { ...item, closing } };

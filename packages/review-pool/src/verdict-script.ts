@@ -27,10 +27,11 @@ import { itemLua } from './item-lua.ts';
  * ARGV: prefix, id, reviewer, verdict, comment ('' = none), now (ms), token (the request's: the
  * new marker's unless one is taken over), closing timeout (ms; an older marker no longer blocks),
  * resume token ('' = none).
- * Returns { 'begun', fixed JSON, state JSON with its marker } or { 'done', fixed JSON, state
- * JSON } (this very verdict was kept already: a retry after the answer was lost), or an error
- * reply: NOT_FOUND, NOT_LEASED, IN_PROGRESS (a verdict on the item, this one or another, is being
- * kept).
+ * Returns { 'begun', fixed JSON, state JSON with its marker }, { 'done', fixed JSON, state
+ * JSON } (this very verdict was kept already: a retry after the answer was lost), { 'judged',
+ * fixed JSON, state JSON } (this reviewer's verdict on the item was kept already, and this one
+ * differs from it in verdict or comment: nothing changes), or an error reply: NOT_FOUND,
+ * NOT_LEASED, IN_PROGRESS (a verdict on the item, this one or another, is being kept).
  */
 export const beginVerdictScript = `${itemLua}
 local prefix, id, reviewer, verdict, comment, now, request, closingStaleMs, resume = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]
@@ -42,6 +43,8 @@ local function same(v)
 end
 if state.status == 'reviewed' then
   if state.verdictId and same(state) then return { 'done', fixed, cjson.encode(state) } end
+  -- Judged by this reviewer already, otherwise: not a lease that ran out, so said apart.
+  if state.reviewer == reviewer then return { 'judged', fixed, cjson.encode(state) } end
   return redis.error_reply('NOT_LEASED')
 end
 local closing = state.closing

@@ -37,7 +37,7 @@ async function api(method, path, body) {
   }
   if (!response.ok) {
     const error = data && data.error;
-    throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? (text.slice(0, 200) || response.statusText));
+    throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? (text.slice(0, 200) || response.statusText), error?.details, response);
   }
   return { status: response.status, data, response };
 }
@@ -176,6 +176,14 @@ async function judge(verdict) {
     kept: (id, data, response) => offerUndo(id, verdict, data?.undoUntil, response),
     lapsed: (id, code) =>
       `Your verdict on ${id} was NOT saved (${code}): the item is no longer leased to you (its lease ran out, or it was judged, skipped or released elsewhere). ${comment ? 'Your comment is kept for when it is shown to you again. ' : ''}Loading the next item.`,
+    // This reviewer's verdict on it was kept already (an earlier try whose answer was lost, or another tab): say which, and offer its undo.
+    judged: (id, error) => {
+      const kept = error.details?.verdict;
+      const undoable = offerUndo(id, kept, error.details?.undoUntil, error.response);
+      return `Your verdict “${verdicts[verdict]}” on ${id} was NOT saved: you judged it already (an earlier try whose answer was lost, or another tab), and “${verdicts[kept] ?? kept}” is kept. ${
+        undoable ? 'Undo it (U) to give another verdict. ' : 'It can no longer be undone. '
+      }${comment ? 'Your comment is kept for when the item is shown to you again. ' : ''}Loading the next item.`;
+    },
     signedOut: (id) => `Your verdict on ${id} was NOT saved.${comment ? ' Your comment is kept for when the item is shown again.' : ''}`,
     busy: (id) =>
       `Your verdict on ${id} is NOT confirmed: another request on this item is being saved (an earlier try of this page that got no answer, or another tab), and this one changed nothing. Whether that one is kept is not known yet, so the item stays here: send your verdict again in a few seconds (up to a minute if that request died). A verdict kept already is answered as saved.`,
@@ -200,9 +208,11 @@ async function skip() {
  * the next. A 409 REVIEW_VERDICT_IN_PROGRESS means another request's verdict on the item is being
  * saved: this one changed nothing, and whether that one will be kept (and what it says) is not
  * known here, so the item stays, to be sent again (a verdict kept already is answered as saved,
- * the same verdict of a request that died goes through once its marker times out). Any other 409
- * means the lease lapsed or the item was closed elsewhere: nothing was kept, so say so and move
- * on. After any other failure the same verdict can be sent again: the service keeps it once.
+ * the same verdict of a request that died goes through once its marker times out). A 409
+ * REVIEW_ALREADY_JUDGED means this reviewer's own verdict on it was kept already (an earlier try
+ * whose answer was lost, or another tab): say which verdict stands, offer its undo, move on. Any
+ * other 409 means the lease lapsed or the item was closed elsewhere: nothing was kept, so say so
+ * and move on. After any other failure the same verdict can be sent again: the service keeps it once.
  */
 async function settle(path, body, sending, messages) {
   const packet = state.packet;
@@ -227,6 +237,12 @@ async function settle(path, body, sending, messages) {
       // Another request's verdict (this page's earlier try that got no answer, or another tab's)
       // may yet fail or die: nothing is known to be kept, so the item is not given up.
       banner('warn', messages.busy(id));
+      return;
+    }
+    if (error instanceof ApiError && error.code === 'REVIEW_ALREADY_JUDGED' && messages.judged && error.details?.verdict in verdicts) {
+      banner('warn', messages.judged(id, error));
+      await loadNext();
+      keepFocus(focused);
       return;
     }
     if (error instanceof ApiError && error.status === 409) {
@@ -255,16 +271,20 @@ function keepFocus(before) {
 
 // ---- undo ----------------------------------------------------------------------------------
 
-/** Offers to take the verdict back until `undoUntil` (the service's clock, read through its Date header). */
+/** Offers to take the verdict back until `undoUntil` (the service's clock, read through its Date header); whether it is offered. */
 function offerUndo(id, verdict, undoUntil, response) {
-  const left = typeof undoUntil === 'number' ? undoUntil - serverTime(response) : 0;
-  if (left <= 0) return clearUndo();
+  const left = typeof undoUntil === 'number' && response ? undoUntil - serverTime(response) : 0;
+  if (left <= 0) {
+    clearUndo();
+    return false;
+  }
   state.undo = { id, verdict, deadline: performance.now() + left };
   el.undo.replaceChildren(`Undo “${verdicts[verdict]}” `, h('kbd', { textContent: 'U' }));
   el.undo.title = `Take back your verdict on ${id}: it comes back to you for a new one`;
   el.undo.disabled = false;
   el.undo.hidden = false;
   fitBanner();
+  return true;
 }
 
 

@@ -122,10 +122,13 @@ export const state = {
 
 export class SignedOut extends Error {}
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  /** `details`: the error's details as the service sent them; `response`: the answer (its Date header is the service's clock). */
+  constructor(status, code, message, details, response) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;
+    this.response = response;
   }
 }
 

@@ -74,3 +74,51 @@ test('GET /v1/reviews/backlog: pending and leased, of one model or of all, with 
   assert.deepEqual(answer(await app.inject({ method: 'GET', url: `/v1/reviews/backlog?model=${'m'.repeat(65)}`, headers: alice })), [400, 'REQUEST_INVALID']);
   assert.deepEqual(answer(await app.inject({ method: 'GET', url: '/v1/reviews/backlog' })), [401, 'UNAUTHORIZED']);
 });
+
+test('with undo turned off (undoMs 0) a verdict answer carries no undoUntil, and undo is 409 REVIEW_UNDO_DISABLED naming GRADCAM_REVIEW_UNDO_SECONDS', async () => {
+  const { pool, app } = setup(0);
+  const id = `app-no-undo-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  const judged = await app.inject({ method: 'POST', url: `/v1/reviews/${id}`, headers: alice, payload: { verdict: 'supports' } });
+  assert.equal(judged.statusCode, 200, judged.body);
+  assert.equal('undoUntil' in (JSON.parse(judged.body) as object), false, judged.body);
+  const undone = await app.inject({ method: 'POST', url: `/v1/reviews/${id}/undo`, headers: alice });
+  assert.deepEqual(answer(undone), [409, 'REVIEW_UNDO_DISABLED'], undone.body);
+  assert.match(undone.body, /turned off.*GRADCAM_REVIEW_UNDO_SECONDS/);
+  assert.doesNotMatch(undone.body, /window has passed/);
+  assert.equal((await pool.get(id))?.status, 'reviewed', 'the verdict stands');
+});
+
+test('a different verdict from the reviewer who judged the item already is 409 REVIEW_ALREADY_JUDGED naming the kept verdict and until when it can be undone', async () => {
+  const { pool, app } = setup();
+  const id = `app-judged-${Date.now()}`;
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  const judged = await app.inject({ method: 'POST', url: `/v1/reviews/${id}`, headers: alice, payload: { verdict: 'supports', comment: 'first' } });
+  const { item: kept, undoUntil } = JSON.parse(judged.body) as { item: ReviewItem; undoUntil: number };
+  for (const payload of [{ verdict: 'unsure' }, { verdict: 'supports', comment: 'second thoughts' }]) {
+    const response = await app.inject({ method: 'POST', url: `/v1/reviews/${id}`, headers: alice, payload });
+    assert.deepEqual(answer(response), [409, 'REVIEW_ALREADY_JUDGED'], response.body);
+    const { error } = JSON.parse(response.body) as { error: { message: string; details: unknown } };
+    assert.deepEqual(error.details, { verdict: 'supports', reviewedAt: kept.reviewedAt, undoUntil }, response.body);
+    assert.match(error.message, /alice's verdict on "app-judged-\d+" is kept already: "supports", given at /);
+    assert.match(error.message, /undo it \(POST .*\/undo\) until /);
+    assert.doesNotMatch(error.message, /not leased|expired/);
+  }
+  // The same verdict again is answered as kept; another reviewer is still told it is not leased to them.
+  assert.equal((await app.inject({ method: 'POST', url: `/v1/reviews/${id}`, headers: alice, payload: { verdict: 'supports', comment: 'first' } })).statusCode, 200);
+  assert.deepEqual(answer(await app.inject({ method: 'POST', url: `/v1/reviews/${id}`, headers: bob, payload: { verdict: 'unsure' } })), [409, 'REVIEW_NOT_LEASED']);
+  const stored = await pool.get(id);
+  assert.deepEqual([stored?.verdict, stored?.comment, stored?.verdictId], ['supports', 'first', kept.verdictId], 'the kept verdict stands');
+
+  // Past the window (undo off here), the answer says it can no longer be undone, and carries no undoUntil.
+  const { pool: offPool, app: offApp } = setup(0);
+  await offPool.add(item(`${id}-off`));
+  await offPool.lease('alice', 60_000);
+  await offApp.inject({ method: 'POST', url: `/v1/reviews/${id}-off`, headers: alice, payload: { verdict: 'supports' } });
+  const off = await offApp.inject({ method: 'POST', url: `/v1/reviews/${id}-off`, headers: alice, payload: { verdict: 'unsure' } });
+  assert.deepEqual(answer(off), [409, 'REVIEW_ALREADY_JUDGED'], off.body);
+  assert.equal('undoUntil' in (JSON.parse(off.body) as { error: { details: object } }).error.details, false, off.body);
+  assert.match(off.body, /undo is turned off/);
+});

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
-import { inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
+import { type ReviewItem, inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { ApiError, dependencyUnavailable, type ServerErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
@@ -63,6 +63,7 @@ const listQuerySchema = z.object({
 const reviewErrorStatus = {
   REVIEW_NOT_FOUND: 404,
   REVIEW_NOT_LEASED: 409,
+  REVIEW_ALREADY_JUDGED: 409,
   REVIEW_VERDICT_IN_PROGRESS: 409,
   REVIEW_NOT_BROKEN: 409,
   REVIEW_NOT_REVIEWED: 409,
@@ -73,7 +74,7 @@ const reviewErrorStatus = {
 } as const satisfies Record<ReviewPoolError['code'], number>;
 
 /** Stored data the desk cannot use is the service's (or an operator's) problem, not the caller's: 500, but for a restore that found it unrepaired. */
-const deskErrorStatus = { REVIEW_ITEM_BROKEN: 500, REVIEW_DOCUMENT_INVALID: 500, REVIEW_ITEM_STILL_BROKEN: 409 } as const satisfies Record<ReviewDeskError['code'], number>;
+const deskErrorStatus = { REVIEW_ITEM_BROKEN: 500, REVIEW_DOCUMENT_INVALID: 500, REVIEW_ITEM_STILL_BROKEN: 409, REVIEW_UNDO_DISABLED: 409 } as const satisfies Record<ReviewDeskError['code'], number>;
 
 // The review page: static files read once at start (no build step).
 const publicDir = new URL('../public/', import.meta.url);
@@ -98,6 +99,23 @@ const pageHeaders = {
   'x-frame-options': 'DENY',
   'content-security-policy': "default-src 'self'; img-src 'self' https: http:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 } as const;
+
+/**
+ * A verdict from the reviewer whose verdict on the item is kept already, differing from it: 409
+ * with the kept verdict and until when it can be undone (details `verdict`, `reviewedAt`,
+ * `undoUntil` while undo is on), so a page whose first try got no answer says what stands rather
+ * than that nothing was saved.
+ */
+function alreadyJudged(error: ReviewPoolError, kept: ReviewItem, undoUntil: number | undefined): ApiError {
+  const now = Date.now();
+  const undo =
+    undoUntil === undefined
+      ? 'undo is turned off on this service (GRADCAM_REVIEW_UNDO_SECONDS=0)'
+      : undoUntil > now
+        ? `to change it, undo it (POST /v1/reviews/${kept.inferenceId}/undo) until ${new Date(undoUntil).toISOString()}, then send the new verdict`
+        : 'it can no longer be undone (the undo window has passed)';
+  return new ApiError(409, error.code, `${error.message}; ${undo}`, { verdict: kept.verdict, reviewedAt: kept.reviewedAt, ...(undoUntil !== undefined && { undoUntil }) });
+}
 
 const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');
 
@@ -175,9 +193,16 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     const name = reviewer(request);
     const id = idParam(request);
     const body = verdictBodySchema.parse(request.body);
-    const item = await deps.desk.judge(id, name, body.verdict, body.comment);
-    // Until when its reviewer may take it back (POST …/undo), for the page's Undo control.
-    return { item, undoUntil: deps.desk.undoUntil(item) };
+    let item: ReviewItem;
+    try {
+      item = await deps.desk.judge(id, name, body.verdict, body.comment);
+    } catch (error) {
+      if (error instanceof ReviewPoolError && error.code === 'REVIEW_ALREADY_JUDGED' && error.item) throw alreadyJudged(error, error.item, deps.desk.undoUntil(error.item));
+      throw error;
+    }
+    // Until when its reviewer may take it back (POST …/undo), for the page's Undo control; none with undo turned off.
+    const undoUntil = deps.desk.undoUntil(item);
+    return { item, ...(undoUntil !== undefined && { undoUntil }) };
   });
 
   // A slip taken back: the item is leased to its reviewer again, review.json keeps the verdict and its retraction.

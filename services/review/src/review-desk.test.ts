@@ -141,6 +141,33 @@ test('a review.json that is not a review document is never overwritten: REVIEW_D
   assert.equal((await pool.get(id))?.status, 'leased');
 });
 
+test("a review.json naming another item (its inferenceId) is refused as REVIEW_DOCUMENT_INVALID, never appended to, by a verdict or an undo", async () => {
+  const pool = newPool();
+  const id = `otherdoc-${Date.now()}`;
+  const store = hookedFsStore({});
+  const key = `m/v1/dt=2026-11-26/${id}/review.json`;
+  const foreign = `${JSON.stringify({ schemaVersion: 1, inferenceId: 'someone-else', reviews: [] }, null, 2)}\n`;
+  await store.put(key, Buffer.from(foreign), { contentType: 'application/json' });
+  await pool.add(item(id));
+  await pool.lease('alice', 60_000);
+  const desk = new ReviewDesk({ pool, store, leaseMs: 60_000, undoMs: 120_000, presignSeconds: 60 });
+  await assert.rejects(desk.judge(id, 'alice', 'supports', undefined), (error: { code?: string; message?: string }) => {
+    assert.equal(error.code, 'REVIEW_DOCUMENT_INVALID');
+    assert.match(error.message ?? '', /NOT saved: review\.json is another item's \(its inferenceId is "someone-else"\)/);
+    return true;
+  });
+  assert.equal((await store.get(key)).toString(), foreign, 'left as it was');
+  assert.equal((await pool.get(id))?.status, 'leased', 'no verdict kept');
+
+  // A verdict kept on a review.json that was replaced since: its undo is refused too.
+  await store.put(key, Buffer.from(`${JSON.stringify({ schemaVersion: 1, inferenceId: id, reviews: [] })}\n`), { contentType: 'application/json' });
+  await desk.judge(id, 'alice', 'supports', undefined);
+  await store.put(key, Buffer.from(foreign), { contentType: 'application/json' });
+  await assert.rejects(desk.undo(id, 'alice'), { code: 'REVIEW_DOCUMENT_INVALID' });
+  assert.equal((await store.get(key)).toString(), foreign);
+  assert.equal((await pool.get(id))?.status, 'reviewed', 'the verdict stands');
+});
+
 test('a verdict whose write stalls holds the item: the same verdict sent again is refused and writes nothing, and an undo after it keeps its retraction', async () => {
   const pool = newPool();
   const id = `stall-${Date.now()}`;

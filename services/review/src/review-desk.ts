@@ -205,9 +205,9 @@ export class ReviewDesk {
     return document?.reviews.some((entry) => entry.verdictId === closing.token) ? closing.token : undefined;
   }
 
-  /** Until when (epoch ms) the reviewer of a kept verdict may take it back. */
-  undoUntil(reviewed: ReviewItem): number {
-    return (reviewed.reviewedAt ?? 0) + this.deps.undoMs;
+  /** Until when (epoch ms) the reviewer of a kept verdict may take it back; undefined with undo turned off (undoMs 0). */
+  undoUntil(reviewed: ReviewItem): number | undefined {
+    return this.deps.undoMs > 0 ? (reviewed.reviewedAt ?? 0) + this.deps.undoMs : undefined;
   }
 
   /**
@@ -228,6 +228,8 @@ export class ReviewDesk {
    */
   async undo(id: string, reviewer: string): Promise<ReviewItem> {
     const { pool, undoMs: windowMs, leaseMs } = this.deps;
+    // Not "the window has passed": there never was one.
+    if (windowMs <= 0) throw new ReviewDeskError('REVIEW_UNDO_DISABLED', `undo is turned off on this service (GRADCAM_REVIEW_UNDO_SECONDS=0): the verdict on "${id}" stands`, 'undo is turned off');
     const found = await pool.get(id);
     let begin: Parameters<ReviewPool['beginUndo']>[2] = { windowMs };
     if (found?.status === 'reviewed' && found.reviewer === reviewer && found.verdictId !== undefined) {
@@ -278,11 +280,18 @@ export class ReviewDesk {
     return this.deps.pool.restore(id);
   }
 
-  /** The item's review.json as it stands (undefined when there is none yet); one that is not a review document stops `what`. */
-  private readReview(item: ReviewItem, what: string): Promise<ReviewDocument | undefined> {
+  /**
+   * The item's review.json as it stands (undefined when there is none yet); one that is not a
+   * review document, or is another item's (a file copied or moved into the wrong folder: appended
+   * to, it would mix two items' histories), stops `what`.
+   */
+  private async readReview(item: ReviewItem, what: string): Promise<ReviewDocument | undefined> {
     const invalid = (reason: string) =>
       new ReviewDeskError('REVIEW_DOCUMENT_INVALID', `${what} on "${item.inferenceId}" was NOT saved: ${reason}; an operator must repair or move it (its history is never overwritten)`, reason);
-    return this.readStored(item, reviewFileName, reviewDocumentSchema, invalid, true);
+    const document = await this.readStored(item, reviewFileName, reviewDocumentSchema, invalid, true);
+    // Its inferenceId passed the id schema: safe to name.
+    if (document !== undefined && document.inferenceId !== item.inferenceId) throw invalid(`${reviewFileName} is another item's (its inferenceId is "${document.inferenceId}")`);
+    return document;
   }
 
   /** Writes review.json as `change` makes it from the document there (or an empty one, version 1). */

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,6 +11,7 @@ import { listAll } from './blob-store.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { missingKeysAnswered, missingKeysRefused, probeFileName, probeKey, probeStore } from './probe-store.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
+import { s3FailureKind } from './s3-error-mapping.ts';
 import { isStorageError, type StorageErrorCode } from './storage-error.ts';
 
 let server: S3Server | undefined;
@@ -154,12 +157,96 @@ test('probeStore: an access key the server does not know is STORAGE_ACCESS_DENIE
   }
 });
 
+/** A web server that is not S3 in front of an S3 store: `status` to every request, an HTML page to a GET. */
+async function webServerStore(status: number): Promise<{ store: S3BlobStore; stop(): Promise<void> }> {
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    request.resume();
+    response.writeHead(status, { 'content-type': 'text/html' }).end(request.method === 'HEAD' ? undefined : '<html>hello</html>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const store = await s3Store({ create: false, endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  return {
+    store,
+    stop: async () => {
+      await store.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+test('probeStore readBack: a web server answering 200 to everything is not an object store (without readBack it passes)', async () => {
+  const { store, stop } = await webServerStore(200);
+  try {
+    await probeStore(store, 'p');
+    await assert.rejects(probeStore(store, 'p', { readBack: true }), (error: unknown) => {
+      assert.ok(isStorageError(error, 'STORAGE_UNAVAILABLE'), String(error));
+      assert.match(error.message, /^the readiness probe p\/gradcam~readiness-probe\.json \(\d+ bytes\) read back as 18 bytes \("<html>hello<\/html>"\): not an object store$/);
+      assert.equal(s3FailureKind(error), 'not-s3');
+      return true;
+    });
+  } finally {
+    await stop();
+  }
+});
+
+test('probeStore readBack: a web server answering 404 to everything is not an object store, not a missing bucket', async () => {
+  const { store, stop } = await webServerStore(404);
+  try {
+    await assert.rejects(probeStore(store, 'p'), failsWith('STORAGE_BUCKET_NOT_FOUND'));
+    await assert.rejects(probeStore(store, 'p', { readBack: true }), (error: unknown) => {
+      assert.ok(isStorageError(error, 'STORAGE_UNAVAILABLE'), String(error));
+      assert.match(error.message, /but a GET of p\/gradcam~readiness-probe\.json answers 404 without saying NoSuchBucket: not an object store$/);
+      assert.equal(s3FailureKind(error), 'not-s3');
+      return true;
+    });
+  } finally {
+    await stop();
+  }
+});
+
+test('probeStore readBack on S3: passes, with s3:ListBucket or without; rewrites a probe that is not its own; a missing bucket stays BUCKET_NOT_FOUND', async () => {
+  const store = await s3Store();
+  try {
+    await probeStore(store, 'p', { readBack: true });
+    await probeStore(store, 'p', { readBack: true });
+    // Another version's probe (other bytes) under the same key: written again, then read back.
+    await store.put(probeKey('q'), Buffer.from('{"purpose":"an older probe"}\n'), { contentType: 'application/json' });
+    await probeStore(store, 'q', { readBack: true });
+    assert.deepEqual(await store.get(probeKey('q')), await store.get(probeKey('p')));
+  } finally {
+    await store.close();
+  }
+  const unlisted = await restrictedStore(['s3:ListBucket']);
+  try {
+    await probeStore(unlisted.store, 'p', { readBack: true });
+    await probeStore(unlisted.store, 'p', { readBack: true });
+  } finally {
+    await unlisted.stop();
+  }
+  const bucket = `missing-${randomBytes(6).toString('hex')}`;
+  const missing = await s3Store({ create: false, bucket });
+  const proxy = await startS3PermissionProxy(s3().endpoint, ['s3:ListBucket']);
+  const missingUnlisted = await s3Store({ create: false, endpoint: proxy.endpoint, bucket });
+  try {
+    await assert.rejects(probeStore(missing, 'p', { readBack: true }), failsWith('STORAGE_BUCKET_NOT_FOUND'));
+    await assert.rejects(probeStore(missingUnlisted, 'p', { readBack: true }), failsWith('STORAGE_BUCKET_NOT_FOUND'));
+  } finally {
+    await missing.close();
+    await missingUnlisted.close();
+    await proxy.stop();
+  }
+});
+
 test('probeStore on the filesystem store: one file under the prefix', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-probe-'));
   const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-0123456789', fsync: false });
   try {
     await probeStore(store, 'captures');
     await probeStore(store, 'captures');
+    await probeStore(store, 'captures', { readBack: true });
     assert.deepEqual(await readdir(join(dir, 'captures')), [probeFileName]);
   } finally {
     await store.close();

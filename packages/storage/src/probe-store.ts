@@ -1,4 +1,5 @@
 import type { BlobStore } from './blob-store.ts';
+import { notAnObjectStoreName } from './s3-error-mapping.ts';
 import { isStorageError, StorageError } from './storage-error.ts';
 
 /**
@@ -24,6 +25,17 @@ export interface ProbeStoreOptions {
    * writes fail: credentials without s3:PutObject, a full disk, a read-only mount.
    */
   readonly write?: boolean;
+  /**
+   * Also ask for evidence that the store is one: GET the probe back and compare its bytes with
+   * those written (writing it again once when they differ: an older version's probe), and confirm
+   * a missing bucket with a GET, whose answer names it (NoSuchBucket) where a HEAD's has no body.
+   * A web server that is not S3 answers 200 to every HEAD and PUT, or a bodiless 404 to every HEAD
+   * (HeadBucket included), so without this it passes, or reads as a missing bucket. Fails with
+   * STORAGE_UNAVAILABLE whose cause is named 'NotAnObjectStore' (`s3FailureKind`: 'not-s3').
+   * One GET more (two when the bucket is missing): for a check a person runs (`npm start`), not
+   * for readiness probes.
+   */
+  readonly readBack?: boolean;
 }
 
 /**
@@ -38,13 +50,28 @@ export interface ProbeStoreOptions {
  * bytes, once per deployment and prefix) and HEADed again, so a role that may write but not read
  * (no s3:GetObject) is found too. Every service that probes writes to the store anyway. Each call
  * after the first costs one HEAD; write permission is checked only when the probe is written
- * (always, with `write`: a PUT and a HEAD).
+ * (always, with `write`: a PUT and a HEAD). With `readBack`, a GET more: is it an object store?
  */
 export async function probeStore(store: BlobStore, prefix = '', options: ProbeStoreOptions = {}): Promise<void> {
   const key = probeKey(prefix);
-  if (options.write !== true) {
+  if (options.readBack !== true) {
+    await ensureProbe(store, key, options.write === true);
+    return;
+  }
+  try {
+    const written = await ensureProbe(store, key, options.write === true);
+    await readProbeBack(store, key, written);
+  } catch (error) {
+    if (isStorageError(error, 'STORAGE_BUCKET_NOT_FOUND')) await confirmBucketMissing(store, key);
+    throw error;
+  }
+}
+
+/** Makes sure the probe is there and readable; true when this call wrote it. */
+async function ensureProbe(store: BlobStore, key: string, write: boolean): Promise<boolean> {
+  if (!write) {
     try {
-      if ((await store.head(key)) !== undefined) return;
+      if ((await store.head(key)) !== undefined) return false;
     } catch (error) {
       // 403 on a missing key without ListBucket, or a real refusal: the put tells them apart.
       if (!isStorageError(error, 'STORAGE_ACCESS_DENIED')) throw error;
@@ -59,6 +86,60 @@ export async function probeStore(store: BlobStore, prefix = '', options: ProbeSt
     if (!isStorageError(error, 'STORAGE_ACCESS_DENIED')) throw error;
     throw new StorageError('STORAGE_ACCESS_DENIED', `wrote the readiness probe ${key} but may not read it back (${error.message}): the credentials need s3:GetObject as well as s3:PutObject`, { key, cause: error });
   }
+  return true;
+}
+
+/** More than the probe ever is: a page a web server answers with is not read whole. */
+const readBackLimit = 64 * 1024;
+
+/** The probe's bytes as GET returns them, or what came instead, in words. */
+async function readProbe(store: BlobStore, key: string): Promise<{ same: true } | { same: false; got: string }> {
+  let body: Buffer;
+  try {
+    body = await store.get(key, { maxBytes: readBackLimit });
+  } catch (error) {
+    if (isStorageError(error, 'STORAGE_NOT_FOUND')) return { same: false, got: 'not found, though a HEAD found it' };
+    if (isStorageError(error, 'STORAGE_TOO_LARGE')) return { same: false, got: `over ${readBackLimit} bytes` };
+    throw error;
+  }
+  if (body.equals(probeBody)) return { same: true };
+  const start = body.subarray(0, 60).toString('utf8').replace(/\s+/g, ' ').trim();
+  return { same: false, got: `${body.length} bytes (${JSON.stringify(start)}${body.length > 60 ? '…' : ''})` };
+}
+
+async function readProbeBack(store: BlobStore, key: string, written: boolean): Promise<void> {
+  let read = await readProbe(store, key);
+  if (!read.same && !written) {
+    // Someone's (or an older version's) probe: write ours and read that.
+    await store.put(key, probeBody, { contentType: 'application/json' });
+    read = await readProbe(store, key);
+  }
+  if (read.same) return;
+  throw notAnObjectStore(key, `the readiness probe ${key} (${probeBody.length} bytes) read back as ${read.got}`);
+}
+
+/**
+ * After a HEAD (or a put) said the bucket is missing: a GET of the probe names a missing bucket
+ * (NoSuchBucket) in its body. A 404 that does not name it, or an object, means the HEAD's bodiless
+ * 404 came from something that is not an object store. Returns when the GET agrees, or cannot say
+ * (it failed otherwise: the bucket-missing error stands).
+ */
+async function confirmBucketMissing(store: BlobStore, key: string): Promise<void> {
+  try {
+    await store.get(key, { maxBytes: readBackLimit });
+  } catch (error) {
+    if (isStorageError(error, 'STORAGE_NOT_FOUND')) {
+      throw notAnObjectStore(key, `the bucket reads as missing (a bodiless 404), but a GET of ${key} answers 404 without saying NoSuchBucket`, error);
+    }
+    if (!isStorageError(error, 'STORAGE_TOO_LARGE')) return;
+  }
+  throw notAnObjectStore(key, `the bucket reads as missing (a bodiless 404), but a GET of ${key} returns an object`);
+}
+
+function notAnObjectStore(key: string, detail: string, cause?: unknown): StorageError {
+  const marker = new Error(`not an object store: ${detail}`, cause === undefined ? undefined : { cause });
+  marker.name = notAnObjectStoreName;
+  return new StorageError('STORAGE_UNAVAILABLE', `${detail}: not an object store`, { key, cause: marker });
 }
 
 /** A key under the prefix that is never written: what `missingKeysAnswered` asks about. */

@@ -86,3 +86,56 @@ test('s3FailureKind names the setting to fix, through the StorageError (and a St
   }
   assert.equal(s3FailureKind(s3BucketError(bodiless(404), undefined, 'HeadBucket b')), 'bucket-missing');
 });
+
+/** A bodiless answer as the SDK keeps it: the raw response, headers included, on a hidden $response. */
+function bodilessWithHeaders(status: number, headers: Record<string, string>): S3ServiceException {
+  const error = bodiless(status);
+  Object.defineProperty(error, '$response', { value: { statusCode: status, headers, body: undefined }, enumerable: false });
+  return error;
+}
+
+test('s3FailureKind: TLS failures are tls (a certificate not trusted, expired, for another name, or no TLS at all), never unreachable or other', () => {
+  const codes = [
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_HAS_EXPIRED',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'EPROTO',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  ];
+  for (const code of codes) {
+    const mapped = s3StorageError(errno(code), 'k', 'HeadObject');
+    assert.equal(s3FailureKind(mapped), 'tls', code);
+    assert.equal(s3FailureKind(new StorageError('STORAGE_ACCESS_DENIED', 'wrapped', { cause: mapped })), 'tls', `wrapped: ${code}`);
+  }
+});
+
+test('s3FailureKind: a bodiless 400 whose x-amz-bucket-region is not the configured region is wrong-region, and its message names the region', () => {
+  const elsewhere = s3StorageError(bodilessWithHeaders(400, { 'x-amz-bucket-region': 'eu-west-1' }), 'k', 'HeadObject');
+  assert.equal(elsewhere.message, 'S3 HeadObject k failed: 400 bad request (STORAGE_UNAVAILABLE; the bucket is in region eu-west-1)');
+  assert.equal(s3FailureKind(elsewhere, { region: 'us-east-1' }), 'wrong-region');
+  assert.equal(s3FailureKind(elsewhere), 'wrong-region', 'no region to compare with: the header alone');
+  assert.equal(s3FailureKind(elsewhere, { region: 'eu-west-1' }), 'other', 'the bucket\'s own region: some other 400');
+  assert.equal(s3FailureKind(s3StorageError(bodiless(400), 'k', 'HeadObject'), { region: 'us-east-1' }), 'other', 'no header');
+  assert.equal(s3FailureKind(s3StorageError(bodilessWithHeaders(301, { 'x-amz-bucket-region': 'eu-west-1' }), 'k', 'HeadObject')), 'wrong-region');
+});
+
+test('s3FailureKind: ENOTFOUND for <bucket>.<endpoint host> with path style off is needs-path-style; any other name that does not resolve is unreachable', () => {
+  const notFound = (hostname: string) => Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname });
+  const settings = { endpoint: 'http://minio.local:9000', bucket: 'b', forcePathStyle: false };
+  const kind = (hostname: string, overrides = {}) => s3FailureKind(s3StorageError(notFound(hostname), 'k', 'HeadObject'), { ...settings, ...overrides });
+  assert.equal(kind('b.minio.local'), 'needs-path-style');
+  assert.equal(kind('B.MINIO.LOCAL'), 'needs-path-style');
+  assert.equal(kind('b.minio.local', { forcePathStyle: true }), 'unreachable');
+  assert.equal(kind('minio.local'), 'unreachable');
+  assert.equal(kind('b.minio.local', { endpoint: undefined }), 'unreachable');
+});
+
+test('s3FailureKind: probeStore\'s finding that the answers are not an object store\'s is not-s3', () => {
+  const marker = Object.assign(new Error('not an object store: …'), { name: 'NotAnObjectStore' });
+  assert.equal(s3FailureKind(new StorageError('STORAGE_UNAVAILABLE', 'read back as 18 bytes', { cause: marker })), 'not-s3');
+});

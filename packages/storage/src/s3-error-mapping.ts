@@ -49,6 +49,8 @@ interface ErrorFacts {
   readonly code: string | undefined;
   readonly status: number | undefined;
   readonly retryable: boolean;
+  /** AWS's x-amz-bucket-region header on the answer: where the bucket really is. */
+  readonly bucketRegion: string | undefined;
 }
 
 function field(value: unknown, name: string): unknown {
@@ -67,11 +69,14 @@ function factsOf(error: unknown): ErrorFacts {
   if (code === undefined && error instanceof AggregateError) {
     code = error.errors.map((inner: unknown) => asString(field(inner, 'code'))).find((c) => c !== undefined);
   }
+  // The SDK keeps the raw answer, headers and all, on its error as a hidden $response.
+  const headers = field(field(error, '$response'), 'headers');
   return {
     name: asString(field(error, 'name')),
     code,
     status: typeof status === 'number' ? status : undefined,
     retryable: field(error, '$retryable') !== undefined,
+    bucketRegion: asString(field(headers, 'x-amz-bucket-region')),
   };
 }
 
@@ -112,7 +117,10 @@ function describe(error: unknown, facts: ErrorFacts, code: StorageErrorCode, tra
     const status = facts.status as number;
     const meaning = statusMeanings[status] ?? 'error';
     const hint = bodilessHints[code];
-    return `${status} ${meaning} (${code}${transient ? ', transient' : ''}${hint ? `; ${hint}` : ''})`;
+    // AWS's answer to a request signed for another region than the bucket's: a HEAD's 400 or 301
+    // says nothing but this header.
+    const region = facts.bucketRegion !== undefined && (status === 301 || status === 400) ? `; the bucket is in region ${facts.bucketRegion}` : '';
+    return `${status} ${meaning} (${code}${transient ? ', transient' : ''}${hint ? `; ${hint}` : ''}${region})`;
   }
   const label = [facts.name, facts.code, facts.status].filter((part) => part !== undefined).join(' ');
   const detail = error instanceof Error && error.message !== '' ? error.message : label || String(error);
@@ -166,6 +174,16 @@ export function s3BucketError(error: unknown, key: string | undefined, action: s
 export type S3FailureKind =
   /** No answer: connection refused or reset, no such host, a timeout. */
   | 'unreachable'
+  /** TLS to an https endpoint failed: a certificate this machine does not trust, or not TLS at all. */
+  | 'tls'
+  /**
+   * `<bucket>.<endpoint host>` does not resolve: path style is off (S3_FORCE_PATH_STYLE=false), so
+   * the SDK asks for the bucket as a subdomain of a custom endpoint, which most S3-compatible
+   * servers are not set up to answer.
+   */
+  | 'needs-path-style'
+  /** Something answers, but not as an S3 API does (probeStore's `readBack` found it out). */
+  | 'not-s3'
   /** The bucket does not exist. */
   | 'bucket-missing'
   /** No credentials were given and the SDK's default chain found none. */
@@ -174,16 +192,75 @@ export type S3FailureKind =
   | 'unknown-access-key'
   /** The secret key does not go with the access key id (SignatureDoesNotMatch). */
   | 'wrong-secret'
-  /** The bucket is in another region than the client's (a redirect, a malformed authorization). */
+  /**
+   * The bucket is in another region than the client's (a redirect, a malformed authorization, a
+   * bodiless 400 whose x-amz-bucket-region is not the configured region).
+   */
   | 'wrong-region'
   /** Refused for any other reason: the policy, an expired token, or a bodiless 403. */
   | 'access-denied'
   | 'other';
 
+/** The settings the failed request was made with, as far as the caller knows them. */
+export interface S3FailureSettings {
+  readonly region?: string | undefined;
+  readonly endpoint?: string | undefined;
+  readonly bucket?: string | undefined;
+  readonly forcePathStyle?: boolean | undefined;
+}
+
 const wrongRegionNames = new Set(['PermanentRedirect', 'AuthorizationHeaderMalformed', 'IllegalLocationConstraintException']);
 
-/** The kind of failure behind an S3 store's StorageError (or an SDK error). */
-export function s3FailureKind(error: unknown): S3FailureKind {
+/**
+ * Node's (OpenSSL's) codes for a TLS handshake that failed: a certificate not trusted, expired or
+ * for another name, or an answer that is not TLS (EPROTO, ERR_SSL_WRONG_VERSION_NUMBER: an
+ * https:// endpoint on a plain-HTTP server). Any ERR_SSL_* code counts too.
+ */
+const tlsCodes = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_HANDSHAKE_TIMEOUT',
+  'EPROTO',
+]);
+
+/**
+ * The `name` of the error probeStore's `readBack` puts under its StorageError when the answers it
+ * got are not an object store's (a web server answering 200, or 404, to everything).
+ */
+export const notAnObjectStoreName = 'NotAnObjectStore';
+
+/** Whether the host that failed DNS is the bucket's virtual-hosted name under a custom endpoint. */
+function isBucketSubdomain(source: unknown, facts: ErrorFacts, settings: S3FailureSettings): boolean {
+  if (facts.code !== 'ENOTFOUND' || settings.forcePathStyle !== false) return false;
+  if (settings.endpoint === undefined || settings.bucket === undefined) return false;
+  const host = asString(field(source, 'hostname'));
+  let endpointHost: string;
+  try {
+    endpointHost = new URL(settings.endpoint).hostname;
+  } catch {
+    return false;
+  }
+  return host !== undefined && host.toLowerCase() === `${settings.bucket}.${endpointHost}`.toLowerCase();
+}
+
+/**
+ * The kind of failure behind an S3 store's StorageError (or an SDK error). `settings` (the store's
+ * region, endpoint, bucket and path style) lets it tell a bucket in another region from any other
+ * bodiless 400, and a bucket subdomain that does not resolve from an endpoint that does not.
+ */
+export function s3FailureKind(error: unknown, settings: S3FailureSettings = {}): S3FailureKind {
   if (isStorageError(error, 'STORAGE_BUCKET_NOT_FOUND')) return 'bucket-missing';
   // The SDK's own error: probeStore can wrap a StorageError in another.
   let source = error;
@@ -191,13 +268,18 @@ export function s3FailureKind(error: unknown): S3FailureKind {
   const facts = factsOf(source);
   const is = (names: ReadonlySet<string>): boolean =>
     (facts.name !== undefined && names.has(facts.name)) || (facts.code !== undefined && names.has(facts.code));
+  if (facts.name === notAnObjectStoreName) return 'not-s3';
   if (facts.name === 'CredentialsProviderError') return 'no-credentials';
   if (facts.name === 'InvalidAccessKeyId' || facts.code === 'InvalidAccessKeyId') return 'unknown-access-key';
   if (facts.name === 'SignatureDoesNotMatch' || facts.code === 'SignatureDoesNotMatch') return 'wrong-secret';
   if (is(wrongRegionNames) || facts.status === 301) return 'wrong-region';
+  // A HEAD signed for the wrong region: AWS answers 400 with no body, only the bucket's region.
+  if (facts.status === 400 && facts.bucketRegion !== undefined && facts.bucketRegion !== settings.region && isBodiless(source, facts)) return 'wrong-region';
   const { code } = classify(facts);
   if (code === 'STORAGE_BUCKET_NOT_FOUND') return 'bucket-missing';
   if (code === 'STORAGE_ACCESS_DENIED') return 'access-denied';
+  if (facts.status === undefined && facts.code !== undefined && (tlsCodes.has(facts.code) || facts.code.startsWith('ERR_SSL_'))) return 'tls';
+  if (facts.status === undefined && isBucketSubdomain(source, facts, settings)) return 'needs-path-style';
   if (facts.status === undefined && (is(networkCodes) || facts.name === 'TimeoutError')) return 'unreachable';
   return 'other';
 }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { createServer as createHttpServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { freePort, type S3Permission, type S3Server, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { probeKey } from '@gradcam/storage';
@@ -108,3 +111,146 @@ test('credentials without s3:ListBucket pass, with a warning naming what fails w
     assert.match(warnings[0] as string, /^S3_ACCESS_KEY_ID: these credentials may not s3:ListBucket on bucket "stack-bucket", so .* answers 403, not 404, for an object that is not there: .*; grant s3:ListBucket$/);
   });
 });
+
+/** A small HTTP(S) server standing in for an odd endpoint; `url` is its origin. */
+async function standIn(handler: (request: IncomingMessage, response: ServerResponse) => void, tls = false): Promise<{ url: string; stop(): Promise<void> }> {
+  const server: Server = tls ? createHttpsServer({ key: testKey, cert: testCert }, handler) : createHttpServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+test('a web server that is not S3, answering 200 or 404 to everything: one line saying S3_ENDPOINT does not answer as an S3 API', async () => {
+  for (const status of [200, 404]) {
+    const requests: string[] = [];
+    const server = await standIn((request, response) => {
+      requests.push(`${request.method} ${request.url}`);
+      request.resume();
+      response.writeHead(status, { 'content-type': 'text/html' }).end(request.method === 'HEAD' ? undefined : '<html>hello</html>');
+    });
+    try {
+      const { line } = await refusal(storage({ endpoint: server.url }));
+      assert.match(line, new RegExp(`^S3_ENDPOINT: ${server.url.replace(/\./g, '\\.')} does not answer as an S3 API \\(.+\\); point S3_ENDPOINT at the S3 server \\(its API port\\), not another web server$`), `${status}: ${line}`);
+      if (status === 200) assert.match(line, /read back as 18 bytes \("<html>hello<\/html>"\)/);
+      else assert.match(line, /answers 404 without saying NoSuchBucket/);
+    } finally {
+      await server.stop();
+    }
+  }
+});
+
+test('TLS that fails on an https S3_ENDPOINT (an untrusted certificate, or a plain-HTTP server): one line naming S3_ENDPOINT and NODE_EXTRA_CA_CERTS', async () => {
+  const selfSigned = await standIn((_request, response) => void response.writeHead(200).end(), true);
+  try {
+    const { line } = await refusal(storage({ endpoint: selfSigned.url }));
+    // DEPTH_ZERO_SELF_SIGNED_CERT (CERT_NOT_YET_VALID on a clock behind the certificate's).
+    assert.match(line, new RegExp(`^S3_ENDPOINT: TLS to ${selfSigned.url.replace(/\./g, '\\.')} failed \\(.*(SELF_SIGNED|CERT_NOT_YET_VALID).*\\); trust its CA with NODE_EXTRA_CA_CERTS, or use http:// if the server speaks plain HTTP$`));
+  } finally {
+    await selfSigned.stop();
+  }
+  // s3rver speaks plain HTTP: OpenSSL's "wrong version number" message spans two lines.
+  const endpoint = s3.endpoint.replace(/^http:/, 'https:');
+  const { line } = await refusal(storage({ endpoint }));
+  assert.match(line, new RegExp(`^S3_ENDPOINT: TLS to ${endpoint.replace(/\./g, '\\.')} failed \\(.*EPROTO.*\\); trust its CA with NODE_EXTRA_CA_CERTS, or use http:// if the server speaks plain HTTP$`));
+});
+
+test('a bucket in another region than S3_REGION (AWS: a bodiless 400 naming the bucket\'s region): one line naming S3_REGION and that region', async () => {
+  // AWS's answer to a HEAD signed for the wrong region, reached as an AWS user configures it (no
+  // S3_ENDPOINT; AWS_ENDPOINT_URL_S3 sends the SDK to this stand-in instead of AWS).
+  let bucketRegion = 'eu-west-1';
+  const aws = await standIn((request, response) => {
+    request.resume();
+    response.writeHead(400, { 'x-amz-bucket-region': bucketRegion, 'content-type': 'application/xml' }).end();
+  });
+  const saved = process.env.AWS_ENDPOINT_URL_S3;
+  process.env.AWS_ENDPOINT_URL_S3 = aws.url;
+  try {
+    const aws400 = storage({ endpoint: undefined, region: 'us-east-1' });
+    const { line } = await refusal(aws400);
+    assert.equal(line, 'S3_REGION: bucket "stack-bucket" is not in region us-east-1 (400 bad request (STORAGE_UNAVAILABLE; the bucket is in region eu-west-1)); set S3_REGION to the bucket\'s region');
+    // The same 400 from the bucket's own region is something else: no setting named for it.
+    bucketRegion = 'us-east-1';
+    assert.equal((await refusal(aws400)).line, 'AWS S3 (region us-east-1) failed the check of bucket "stack-bucket" (400 bad request (STORAGE_UNAVAILABLE; the bucket is in region us-east-1))');
+  } finally {
+    if (saved === undefined) delete process.env.AWS_ENDPOINT_URL_S3;
+    else process.env.AWS_ENDPOINT_URL_S3 = saved;
+    await aws.stop();
+  }
+});
+
+test('S3_FORCE_PATH_STYLE=false against a custom endpoint whose bucket subdomain does not resolve: one line naming S3_FORCE_PATH_STYLE', async (t) => {
+  const endpoint = s3.endpoint.replace('127.0.0.1', 'localhost');
+  const subdomain = await lookup('stack-bucket.localhost').then(
+    () => true,
+    () => false,
+  );
+  if (subdomain) return t.skip('stack-bucket.localhost resolves on this machine');
+  const { line } = await refusal(storage({ endpoint, forcePathStyle: false }));
+  assert.equal(
+    line,
+    `S3_FORCE_PATH_STYLE: with path style off the bucket is asked for as a subdomain of ${endpoint}, which does not resolve (getaddrinfo ENOTFOUND stack-bucket.localhost (Error ENOTFOUND)); set S3_FORCE_PATH_STYLE=true (MinIO, s3rver and most S3-compatible servers want it)`,
+  );
+  await checkS3Storage(storage({ endpoint, forcePathStyle: true }));
+});
+
+test('an S3_ENDPOINT that answers, but slowly, past the deadline: one line saying it answers, not that it does not', async () => {
+  // s3rver behind a proxy that holds every request 500 ms: the check's 6 requests (HEAD,
+  // HeadBucket, PUT, HEAD, GET, HEAD) each answer, and take 3 s, past the check's 2 s.
+  const held = new Set<NodeJS.Timeout>();
+  const target = new URL(s3.endpoint);
+  const slow = await standIn((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const timer = setTimeout(() => {
+        held.delete(timer);
+        const forwarded = httpRequest({ host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers }, (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        });
+        forwarded.on('error', () => response.destroy());
+        forwarded.end(Buffer.concat(chunks));
+      }, 500);
+      held.add(timer);
+    });
+  });
+  try {
+    const { line, ms } = await refusal(storage({ endpoint: slow.url, prefix: 'team-a/slow' }), 2_000);
+    assert.match(
+      line,
+      new RegExp(`^S3_ENDPOINT: ${slow.url.replace(/\./g, '\\.')} answers, but too slowly: the check did not finish within 2 s \\(its first (step answered after|\\d+ steps answered, in) \\d+\\.\\d s\\); check the server's load and the network to it$`),
+    );
+    assert.ok(ms < 3_000, `${ms} ms`);
+  } finally {
+    for (const timer of held) clearTimeout(timer);
+    await slow.stop();
+  }
+});
+
+// A self-signed certificate for 127.0.0.1 (P-256, valid 2026–2126), trusted by nothing: a stand-in
+// for an S3 endpoint with a private CA. Test material only.
+const testKey = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgErEedqGbFZs0T3Mw
+IMGU9t9dSCz7MJfXlzhZ2filZvShRANCAAQ20BgBsqBPcmOFG4LcFlQDrt2fpKab
+PrfwgAUYuL2G+JE4IbJMj4k4dUV8me0WLzh5D+WzSda71ZEH1FLrVIed
+-----END PRIVATE KEY-----
+`;
+const testCert = `-----BEGIN CERTIFICATE-----
+MIIBjzCCATagAwIBAgIUO68crCsDbtKANlaIBprTxKFsPO0wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyODEyNDQzNloYDzIxMjYxMTA0
+MTI0NDM2WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQ20BgBsqBPcmOFG4LcFlQDrt2fpKabPrfwgAUYuL2G+JE4IbJMj4k4
+dUV8me0WLzh5D+WzSda71ZEH1FLrVIedo2QwYjAdBgNVHQ4EFgQUb9U0Wyvpr+No
+3cIZTldQI3OwvCowHwYDVR0jBBgwFoAUb9U0Wyvpr+No3cIZTldQI3OwvCowDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0cAMEQC
+IDE6EwosYjRchza+0PotbWX6v7WF2b95M+UkQZinX3rNAiAcrL+3M6m5OyrW0OWB
+SGuy0AnWF5b2jNzZGwe+4JDtNA==
+-----END CERTIFICATE-----
+`;

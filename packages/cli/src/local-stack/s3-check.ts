@@ -1,5 +1,5 @@
 import { type StorageConfig, redactedUrl } from '@gradcam/config';
-import { createBlobStore, missingKeysAnswered, probeStore, s3FailureKind } from '@gradcam/storage';
+import { type BlobStore, createBlobStore, missingKeysAnswered, probeStore, s3FailureKind } from '@gradcam/storage';
 import { LocalStackError } from './local-stack-error.ts';
 
 export type S3StorageConfig = Extract<StorageConfig, { kind: 's3' }>;
@@ -20,15 +20,27 @@ const keys = 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY';
 function problemLine(storage: S3StorageConfig, error: unknown): string {
   const where = s3Location(storage);
   const bucket = `bucket "${storage.bucket}"`;
-  // The store's message less its 'S3 HeadObject <key> failed: ' opening: the line says what was asked.
+  // The store's message less its 'S3 HeadObject <key> failed: ' opening: the line says what was
+  // asked. On one line: OpenSSL's messages (EPROTO) carry newlines.
   const message = error instanceof Error ? error.message : String(error);
-  const reason = message.replace(/^S3 .*? failed: /, '');
+  const reason = message.replace(/^S3 .*? failed: /, '').replace(/\s+/g, ' ').trim();
   const givenKeys = storage.accessKeyId !== undefined;
-  switch (s3FailureKind(error)) {
+  const custom = storage.endpoint !== undefined;
+  switch (s3FailureKind(error, storage)) {
     case 'unreachable':
-      return storage.endpoint === undefined
-        ? `S3_REGION: ${where} does not answer (${reason}); check this machine's network, or set S3_ENDPOINT for an S3-compatible server`
-        : `S3_ENDPOINT: ${where} does not answer (${reason}); start that server, or point S3_ENDPOINT at one`;
+      return custom
+        ? `S3_ENDPOINT: ${where} does not answer (${reason}); start that server, or point S3_ENDPOINT at one`
+        : `S3_REGION: ${where} does not answer (${reason}); check this machine's network, or set S3_ENDPOINT for an S3-compatible server`;
+    case 'tls':
+      return custom
+        ? `S3_ENDPOINT: TLS to ${where} failed (${reason}); trust its CA with NODE_EXTRA_CA_CERTS, or use http:// if the server speaks plain HTTP`
+        : `NODE_EXTRA_CA_CERTS: TLS to ${where} failed (${reason}); something between here and AWS presents a certificate this machine does not trust: trust its CA with NODE_EXTRA_CA_CERTS`;
+    case 'needs-path-style':
+      return `S3_FORCE_PATH_STYLE: with path style off the bucket is asked for as a subdomain of ${where}, which does not resolve (${reason}); set S3_FORCE_PATH_STYLE=true (MinIO, s3rver and most S3-compatible servers want it)`;
+    case 'not-s3':
+      return custom
+        ? `S3_ENDPOINT: ${where} does not answer as an S3 API (${reason}); point S3_ENDPOINT at the S3 server (its API port), not another web server`
+        : `S3_REGION: ${where} does not answer as an S3 API (${reason}); something between here and AWS (AWS_ENDPOINT_URL_S3, a proxy) answers instead`;
     case 'bucket-missing':
       return `S3_BUCKET: ${bucket} does not exist at ${where}; create it first (npm start does not create buckets), or set S3_BUCKET to one that exists`;
     case 'no-credentials':
@@ -46,14 +58,60 @@ function problemLine(storage: S3StorageConfig, error: unknown): string {
     case 'access-denied':
       return `${keys} or the bucket policy: ${where} refused access to ${bucket} (${reason}); the services need s3:GetObject and s3:PutObject on ${s3Url(storage)}* (and s3:ListBucket on the bucket)`;
     default:
-      return `S3_BUCKET: checking ${bucket} at ${where} failed (${reason})`;
+      // Not a setting this check can name (a 5xx, an odd answer): where, and the error itself.
+      return `${custom ? 'S3_ENDPOINT: ' : ''}${where} failed the check of ${bucket} (${reason})`;
   }
+}
+
+/** How far the check got: the store calls that answered, and when the last one did. */
+interface Progress {
+  answered: number;
+  lastAnswerMs: number;
+}
+
+/**
+ * The store, counting its calls that answered (a result or an error), so that a check past its
+ * deadline can tell a slow endpoint from a silent one.
+ */
+function counted(store: BlobStore, progress: Progress, started: number): BlobStore {
+  return new Proxy(store, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function' || name === 'close') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      return (...args: unknown[]): unknown => {
+        const result = method.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        const note = () => {
+          progress.answered += 1;
+          progress.lastAnswerMs = Date.now() - started;
+        };
+        void result.then(note, note);
+        return result;
+      };
+    },
+  });
+}
+
+/**
+ * The check ran past its deadline. Each request has its own timeouts (3 s to connect, 5 s of
+ * silence), so this is an endpoint that answers, each time slowly, or one that trickles.
+ */
+function deadlineLine(storage: S3StorageConfig, timeoutMs: number, progress: Progress): string {
+  const variable = storage.endpoint === undefined ? 'S3_REGION' : 'S3_ENDPOINT';
+  const where = s3Location(storage);
+  const within = `${timeoutMs / 1000} s`;
+  if (progress.answered === 0) return `${variable}: ${where} did not answer within ${within}; check that it is up and reachable from here`;
+  const after = `${(progress.lastAnswerMs / 1000).toFixed(1)} s`;
+  const steps = progress.answered === 1 ? `its first step answered after ${after}` : `its first ${progress.answered} steps answered, in ${after}`;
+  return `${variable}: ${where} answers, but too slowly: the check did not finish within ${within} (${steps}); check the server's load and the network to it`;
 }
 
 /**
  * Checks, before the stack starts anything, that the services can use the S3 bucket they are
- * configured with: that the endpoint answers, the bucket exists and the credentials may read and
- * write under the prefix (the probe the services' /readyz uses). What is wrong is a
+ * configured with: that the endpoint answers as an S3 API (the probe the services' /readyz HEAD,
+ * read back here too: a web server answering 200 or 404 to everything is not one), the bucket
+ * exists and the credentials may read and write under the prefix. What is wrong is a
  * LocalStackError whose one line names the variable(s) to fix, within `timeoutMs`, rather than
  * every service waiting out the readiness timeout with `storage: unavailable`. Credentials
  * without s3:ListBucket pass, with a warning (`onWarning`): the stack runs, but AWS then answers
@@ -66,14 +124,18 @@ export async function checkS3Storage(storage: S3StorageConfig, options: { timeou
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // One try each, short timeouts: this is a question to a person at a terminal, not a service
   // riding out a blip. Warnings (presigning, multipart) do not arise here.
-  const store = createBlobStore(storage, { maxAttempts: 1, connectionTimeoutMs: 3_000, socketTimeoutMs: 5_000, onWarning: () => {} });
+  const s3Store = createBlobStore(storage, { maxAttempts: 1, connectionTimeoutMs: 3_000, socketTimeoutMs: 5_000, onWarning: () => {} });
+  const progress: Progress = { answered: 0, lastAnswerMs: 0 };
+  const store = counted(s3Store, progress, Date.now());
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LocalStackError('STORAGE_UNUSABLE', `${storage.endpoint === undefined ? 'S3_REGION' : 'S3_ENDPOINT'}: ${s3Location(storage)} did not answer within ${timeoutMs / 1000} s; check that it is up and reachable from here`)), timeoutMs);
+    timer = setTimeout(() => reject(new LocalStackError('STORAGE_UNUSABLE', deadlineLine(storage, timeoutMs, progress))), timeoutMs);
   });
   try {
     await Promise.race([
-      probeStore(store, storage.prefix).catch((error: unknown) => {
+      // readBack: a web server that is not S3 must not pass (200 to everything) or read as a
+      // missing bucket (404 to everything). The services' /readyz do without it.
+      probeStore(store, storage.prefix, { readBack: true }).catch((error: unknown) => {
         throw new LocalStackError('STORAGE_UNUSABLE', problemLine(storage, error));
       }),
       deadline,
@@ -87,6 +149,6 @@ export async function checkS3Storage(storage: S3StorageConfig, options: { timeou
     }
   } finally {
     clearTimeout(timer);
-    await store.close();
+    await s3Store.close();
   }
 }

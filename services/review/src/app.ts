@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
-import { type ReviewItem, inferenceIdSchema, reviewItemSchema, verdictSchema } from '@gradcam/contracts';
+import { type ReviewItem, inferenceIdSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { ApiError, dependencyUnavailable, type ServerErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ReviewDesk } from './review-desk.ts';
 import { ReviewDeskError } from './review-desk-error.ts';
 import { csvHeader, csvLine, jsonLine } from './review-export.ts';
+import { listQuerySchema, modelQuerySchema, queryOf } from './review-query.ts';
 
 export interface ReviewAppDeps {
   readonly desk: ReviewDesk;
@@ -34,31 +35,11 @@ const bodyLimit = 64 * 1024;
 const verdictBodySchema = z.strictObject({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
 /** A release may name the lease it gives back (the item's `leaseExpiresAt`, epoch ms); without it (no body, or `{}`), whatever lease the caller holds. */
 const releaseBodySchema = z.strictObject({ leaseExpiresAt: z.number().int().nonnegative().optional() });
-const dayMs = 24 * 3600 * 1000;
-/**
- * `from`/`to` (both inclusive, on sampledAt): epoch ms, an ISO date-time with `Z` or an offset
- * (`+02:00`), or a bare ISO date, which means that UTC day: its first millisecond as `from`, its
- * last as `to`, so `from=2026-01-01&to=2026-01-31` is the whole of January. A date-time without
- * a zone is refused: whose local time it means is not known here.
- */
-const timeBound = (end: 'from' | 'to') =>
-  z.union([
-    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-    z.iso.date().transform((s) => Date.parse(s) + (end === 'to' ? dayMs - 1 : 0)),
-    z.coerce.number().int(),
-  ]);
-/** `?from=&to=` (a form's empty fields) mean "not given", not 0 (what z.coerce makes of ''). */
-const withoutEmpty = (query: unknown) => Object.fromEntries(Object.entries(query as Record<string, unknown>).filter(([, value]) => value !== ''));
-const listQuerySchema = z.object({
-  status: reviewItemSchema.shape.status.optional(),
-  model: z.string().max(64).optional(),
-  verdict: verdictSchema.optional(),
-  from: timeBound('from').optional(),
-  to: timeBound('to').optional(),
-  cursor: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(50),
-  format: z.enum(['json', 'jsonl', 'csv']).default('json'),
-});
+/** The body of a route that takes none (renew, skip, undo, restore): none, or `{}`; anything else is refused rather than ignored, as verdict and release bodies are. */
+const emptyBodySchema = z.strictObject({});
+const noBody = (request: FastifyRequest) => {
+  if (request.body !== undefined) emptyBodySchema.parse(request.body);
+};
 
 const reviewErrorStatus = {
   REVIEW_NOT_FOUND: 404,
@@ -157,7 +138,10 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   // In onRequest, before the body is read: a client without a token is answered at once, and
   // never gets to make the service parse (or wait for) a body.
   const signedIn = {
-    onRequest: async (request: FastifyRequest) => {
+    onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+      // API answers carry presigned links, comments and reviewer names: no cache (a proxy's, the
+      // browser's disk) is to keep them, refusals included.
+      void reply.header('cache-control', 'no-store');
       const name = reviewerOf(request.headers.authorization);
       if (name === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
       reviewers.set(request, name);
@@ -181,9 +165,14 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     return sendApiError(reply, reportedApiError(toApiError(error, request.id), error, request.id, deps.onServerError));
   });
 
-  app.get('/v1/reviews/next', signedIn, async (request, reply) => {
+  // The API's GET routes answer no HEAD (Fastify adds one for every GET unless told): a HEAD of
+  // /next leases (or renews) an item, one of an export reads the whole pool, and none of them has
+  // a use a monitor needs. HEAD is then 404 ROUTE_NOT_FOUND, as any other method a route lacks.
+  const apiGet = { ...signedIn, exposeHeadRoute: false };
+
+  app.get('/v1/reviews/next', apiGet, async (request, reply) => {
     const name = reviewer(request);
-    const { model } = z.object({ model: z.string().max(64).optional() }).parse(request.query);
+    const { model } = modelQuerySchema.parse(queryOf(request));
     const packet = await deps.desk.next(name, model);
     if (!packet) return reply.code(204).send();
     return packet;
@@ -209,12 +198,13 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   app.post('/v1/reviews/:id/undo', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
+    noBody(request);
     return { item: await deps.desk.undo(id, name) };
   });
 
   // How many items wait, for the page's "N waiting" (of one model with ?model=).
-  app.get('/v1/reviews/backlog', signedIn, async (request) => {
-    const { model } = z.object({ model: z.string().max(64).optional() }).parse(withoutEmpty(request.query));
+  app.get('/v1/reviews/backlog', apiGet, async (request) => {
+    const { model } = modelQuerySchema.parse(queryOf(request));
     const backlog = await deps.pool.backlog(Date.now(), model);
     return { pending: backlog.pending, leased: backlog.leased, oldestPendingAt: backlog.oldestPendingAt ?? null };
   });
@@ -233,6 +223,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   app.post('/v1/reviews/:id/renew', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
+    noBody(request);
     return { item: await deps.desk.renew(id, name) };
   });
 
@@ -240,17 +231,20 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   app.post('/v1/reviews/:id/skip', signedIn, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
+    noBody(request);
     return { item: await deps.pool.skip(id, name) };
   });
 
   // For an operator who repaired a broken item's files: it goes back to the pool, pending.
   app.post('/v1/reviews/:id/restore', signedIn, async (request) => {
     const id = idParam(request);
+    noBody(request);
     return { item: await deps.desk.restore(id) };
   });
 
-  app.get('/v1/reviews', signedIn, async (request, reply) => {
-    const query = listQuerySchema.parse(withoutEmpty(request.query));
+  app.get('/v1/reviews', apiGet, async (request, reply) => {
+    const given = queryOf(request);
+    const query = listQuerySchema.parse(given);
     const filter: ReviewListFilter = {
       ...(query.status && { status: query.status }),
       ...(query.model && { model: query.model }),
@@ -259,12 +253,11 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
       ...(query.to !== undefined && { to: query.to }),
     };
     if (query.format === 'json') {
-      const page = await deps.pool.list(filter, { limit: query.limit, ...(query.cursor !== undefined && { cursor: query.cursor }) });
+      const page = await deps.pool.list(filter, { limit: query.limit ?? 50, ...(query.cursor !== undefined && { cursor: query.cursor }) });
       return { items: page.items, ...(page.next !== undefined && { next: page.next }) };
     }
     // Exports walk every page of the filter; they are streamed so memory stays flat. Paging them
     // would need the next cursor before the body (a header), known only after the first page.
-    const given = withoutEmpty(request.query);
     if ('cursor' in given || 'limit' in given) {
       throw new ApiError(400, 'REQUEST_INVALID', `format=${query.format} exports every match: cursor and limit page format=json only (narrow an export with status, model, verdict, from and to)`);
     }

@@ -61,8 +61,9 @@ test('text a spreadsheet would run as a formula is exported with a leading quote
     [{ comment: '+1' }, 'comment', "'+1"],
     [{ comment: '-2+3' }, 'comment', "'-2+3"],
     [{ reviewer: '@SUM(A1:A2)' }, 'reviewer', "'@SUM(A1:A2)"],
-    [{ comment: '\t=1' }, 'comment', "'\t=1"],
-    [{ comment: '\r=1' }, 'comment', "'\r=1"],
+    // A tab or CR starts a cell of its own where a reader splits on it: the formula after it is neutralised too.
+    [{ comment: '\t=1' }, 'comment', "'\t'=1"],
+    [{ comment: '\r=1' }, 'comment', "'\r'=1"],
     [{ inferenceId: '-abc' }, 'inferenceId', "'-abc"],
     [{ model: '=cmd|" /C calc"!A0' }, 'model', `'=cmd|" /C calc"!A0`],
   ];
@@ -84,4 +85,26 @@ test('ordinary text and numbers are exported as they are, with RFC 4180 quoting 
   assert.equal(row.priority, '1');
   assert.equal(exported({ comment: undefined }).comment, '');
   assert.equal(csvLine(item({ label: 'a=b' })).includes(',a=b,'), true, 'unquoted when nothing needs quoting');
+});
+
+test('a formula after a separator another locale splits on (";", a tab, a line break) is neutralised too, and such a field is quoted', () => {
+  // Excel in a locale whose list separator is ";" splits the line there, quotes or not: each
+  // piece is a cell of its own, so each must not start a formula.
+  const cases: [string, string][] = [
+    ['ok;=1+1;-2+3;@SUM(1)', "ok;'=1+1;'-2+3;'@SUM(1)"],
+    ['ok; =1+1', "ok; '=1+1"],
+    ['a,=1', "a,'=1"],
+    ['notes:\n- first\r\n+ second', "notes:\n'- first\r\n'+ second"],
+    ['x\t=1', "x\t'=1"],
+    ['=1;=2', "'=1;'=2"],
+  ];
+  for (const [comment, expected] of cases) {
+    const line = csvLine(item({ comment }));
+    assert.equal(exported({ comment }).comment, expected, line);
+    // Split on ";" as such a locale does: no piece starts a formula.
+    for (const piece of line.split(/[;\r\n]/)) assert.doesNotMatch(piece, /^\s*[=+\-@]/, `${JSON.stringify(piece)} of ${JSON.stringify(line)}`);
+  }
+  assert.ok(csvLine(item({ comment: 'a;b' })).includes(',"a;b",'), 'a field holding ";" is quoted, for readers that guess the separator');
+  const plain = exported({ comment: 'range 3-5; score a+b, e-mail x@y.z' });
+  assert.equal(plain.comment, 'range 3-5; score a+b, e-mail x@y.z', 'a formula character inside a word is harmless');
 });

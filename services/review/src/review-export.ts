@@ -14,22 +14,35 @@ function row(item: ReviewItem): Partial<Record<(typeof columns)[number], string 
 }
 
 /**
- * Text a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+1`, `-1+2`, `@SUM(…)`, or text that
- * starts with a tab or carriage return) gets a leading `'`, as OWASP advises against CSV
- * injection: the cell then shows as text. Labels, comments, reviewer names and even ids (which may
- * start with `-`) are text from outside; only numbers this service formats are left alone.
+ * Text a spreadsheet would run as a formula (`=HYPERLINK(…)`, `+1`, `-1+2`, `@SUM(…)`) gets a `'`
+ * before it, as OWASP advises against CSV injection: the cell then shows as text. Not only at the
+ * start of the field: a spreadsheet whose locale separates with `;` (Excel in most of Europe)
+ * splits the line at every `;`, quotes or not, and one that is told to split on tabs at every tab,
+ * and a line break in a quoted field starts a new row where the quotes are not seen; so a formula
+ * character after `;`, `,`, a tab, CR or LF (and any spaces) is neutralised too: `ok;=1+1` is
+ * exported as `ok;'=1+1`. Text that starts with a tab or CR gets a leading `'` as well. Labels,
+ * comments, reviewer names and even ids (which may start with `-`) are text from outside; only
+ * numbers this service formats are left alone. A formula character inside a word (`3-5`, `a+b`,
+ * `x@y.z`, `rate=0.1`) starts no cell and is left as it is.
  */
-const formulaStart = /^[=+\-@\t\r]/;
+const formulaAfterSeparator = /(^|[;,\t\r\n])( *)(?=[=+\-@])/g;
+const separatorStart = /^[\t\r]/;
+
+function neutralised(text: string): string {
+  const inner = text.replace(formulaAfterSeparator, "$1$2'");
+  return separatorStart.test(inner) ? `'${inner}` : inner;
+}
 
 /**
  * RFC 4180: quote every field that holds a quote, comma or line break, and every neutralised one;
- * double inner quotes.
+ * double inner quotes. A field holding `;` or a tab is quoted too, for readers that guess the
+ * separator.
  */
 function csvField(value: string | number | undefined): string {
   if (value === undefined) return '';
   if (typeof value === 'number') return String(value);
-  const text = formulaStart.test(value) ? `'${value}` : value;
-  return text !== value || /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  const text = neutralised(value);
+  return text !== value || /[",;\t\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 export const csvHeader = `${columns.join(',')}\r\n`;

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ReviewItem } from '@gradcam/contracts';
+import { alice, appTestKit, errorAnswer as answer } from './app-test-kit.ts';
+import { reviewItem as item } from './review-item-fixture.ts';
+
+// What a hostile-input probe of the review API found: HEAD on routes that act, query parameters
+// read loosely, bodies ignored where they are refused elsewhere, answers a cache may keep.
+const { setup } = await appTestKit('hostile');
+
+const message = (body: string) => (JSON.parse(body) as { error?: { message?: string } }).error?.message ?? '';
+
+test('HEAD on the API is 404 ROUTE_NOT_FOUND: it leases nothing, sets nothing aside and runs no export; the page and /healthz still answer HEAD', async () => {
+  const { pool, app } = setup();
+  // No stored files: a lease would set it aside as broken, a side effect HEAD must not have.
+  await pool.add(item('head-1'));
+  for (const url of ['/v1/reviews/next', '/v1/reviews/next?model=m', '/v1/reviews?format=csv', '/v1/reviews', '/v1/reviews/backlog']) {
+    const response = await app.inject({ method: 'HEAD', url, headers: alice });
+    assert.equal(response.statusCode, 404, url);
+    // A HEAD answer has no body; the GET of the same route says what it would have been.
+  }
+  const stored = await pool.get('head-1');
+  assert.deepEqual([stored?.status, stored?.leasedBy], ['pending', undefined], 'HEAD /next leased nothing');
+  assert.deepEqual(await pool.backlog(), { pending: 1, leased: 0, oldestPendingAt: stored?.sampledAt });
+  for (const url of ['/', '/app.js', '/healthz']) assert.equal((await app.inject({ method: 'HEAD', url })).statusCode, 200, url);
+});
+
+test('a query parameter of whitespace counts as not given; from, to and limit take digits only (no 0x10, 1e3, +5 or 1.0)', async () => {
+  const { pool, app } = setup();
+  for (let i = 0; i < 3; i++) await pool.add(item(`ws-${i}`, { sampledAt: 1_000_000 + i }));
+  const ids = async (query: string) => {
+    const response = await app.inject({ method: 'GET', url: `/v1/reviews?${query}`, headers: alice });
+    assert.equal(response.statusCode, 200, `${query}: ${response.body}`);
+    return (JSON.parse(response.body) as { items: ReviewItem[] }).items.map((i) => i.inferenceId);
+  };
+  const all = ['ws-2', 'ws-1', 'ws-0'];
+  for (const query of ['to=%20', 'from=%20', 'to=%09', 'from=%20%20&to=%20', 'limit=%20', 'status=%20', 'model=%20']) {
+    assert.deepEqual(await ids(query), all, `${query}: not given, not epoch 0`);
+  }
+  assert.deepEqual(await ids('from=1000001'), ['ws-2', 'ws-1']);
+  assert.deepEqual(await ids('to=-1'), [], 'a negative epoch ms is still a number');
+  assert.deepEqual(await ids('limit=2'), ['ws-2', 'ws-1']);
+  for (const query of ['from=0x10', 'from=1e3', 'from=%2B5', 'from=1.0', 'to=%201000001', 'limit=0x10', 'limit=1e2', 'limit=%2B5', 'limit=2.0', 'limit=-1', 'from=99999999999999999999']) {
+    const response = await app.inject({ method: 'GET', url: `/v1/reviews?${query}`, headers: alice });
+    assert.deepEqual(answer(response), [400, 'REQUEST_INVALID'], `${query}: ${response.body}`);
+  }
+  const backlog = await app.inject({ method: 'GET', url: '/v1/reviews/backlog?model=%20', headers: alice });
+  assert.deepEqual(JSON.parse(backlog.body), { pending: 3, leased: 0, oldestPendingAt: 1_000_000 }, 'a blank model is all models');
+});
+
+test('a query parameter given twice is 400 "give it once", never "received NaN"', async () => {
+  const { app } = setup();
+  for (const [url, name] of [
+    ['/v1/reviews?limit=5&limit=6', 'limit'],
+    ['/v1/reviews?from=1&from=2', 'from'],
+    ['/v1/reviews?status=pending&status=reviewed', 'status'],
+    ['/v1/reviews/backlog?model=a&model=b', 'model'],
+    ['/v1/reviews/next?model=a&model=b', 'model'],
+  ] as const) {
+    const response = await app.inject({ method: 'GET', url, headers: alice });
+    assert.deepEqual(answer(response), [400, 'REQUEST_INVALID'], url);
+    assert.equal(message(response.body), `${name}: give ${name} once`, url);
+  }
+});
+
+test('renew, skip, undo and restore refuse a body holding anything (400, nothing done); no body or {} is taken as before', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('body-1'));
+  await pool.lease('alice', 60_000);
+  const leased = await pool.get('body-1');
+  for (const suffix of ['/renew', '/skip', '/undo', '/restore']) {
+    for (const payload of ['{"verdict":"supports"}', 'null', '[]', '"x"']) {
+      const response = await app.inject({ method: 'POST', url: `/v1/reviews/body-1${suffix}`, headers: { ...alice, 'content-type': 'application/json' }, payload });
+      assert.deepEqual(answer(response), [400, 'REQUEST_INVALID'], `${suffix} ${payload}: ${response.body}`);
+    }
+  }
+  assert.deepEqual(await pool.get('body-1'), leased, 'nothing changed');
+  const renewed = await app.inject({ method: 'POST', url: '/v1/reviews/body-1/renew', headers: { ...alice, 'content-type': 'application/json' }, payload: '{}' });
+  assert.equal(renewed.statusCode, 200, renewed.body);
+  const skipped = await app.inject({ method: 'POST', url: '/v1/reviews/body-1/skip', headers: alice });
+  assert.equal(skipped.statusCode, 200, skipped.body);
+});
+
+test('a body holding a "__proto__" key, or "constructor" holding "prototype", is 400 naming it, not "not valid JSON"', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('proto-1'));
+  await pool.lease('alice', 60_000);
+  for (const [payload, key] of [
+    ['{"verdict":"supports","__proto__":{"x":1}}', /"__proto__"/],
+    ['{"verdict":"supports","comment":"c","\\u005f_proto__":1}', /"__proto__"/],
+    ['{"verdict":"supports","constructor":{"prototype":{"x":1}}}', /"constructor" key holding "prototype"/],
+  ] as const) {
+    const response = await app.inject({ method: 'POST', url: '/v1/reviews/proto-1', headers: { ...alice, 'content-type': 'application/json' }, payload });
+    assert.deepEqual(answer(response), [400, 'REQUEST_INVALID'], payload);
+    assert.match(message(response.body), key, payload);
+    assert.doesNotMatch(message(response.body), /not valid JSON/, payload);
+  }
+  assert.equal((await pool.get('proto-1'))?.status, 'leased', 'no verdict kept');
+});
+
+test('API answers carry Cache-Control: no-store (presigned links, comments); the page keeps no-cache', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('cache-1'));
+  for (const [method, url, headers] of [
+    ['GET', '/v1/reviews', alice],
+    ['GET', '/v1/reviews?format=csv', alice],
+    ['GET', '/v1/reviews/backlog', alice],
+    ['GET', '/v1/reviews/next', alice],
+    ['POST', '/v1/reviews/cache-1/renew', alice],
+    ['GET', '/v1/reviews', {}],
+  ] as const) {
+    const response = await app.inject({ method, url, headers });
+    assert.equal(response.headers['cache-control'], 'no-store', `${method} ${url} (${response.statusCode})`);
+  }
+  assert.equal((await app.inject({ method: 'GET', url: '/' })).headers['cache-control'], 'no-cache');
+});

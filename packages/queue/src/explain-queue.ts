@@ -19,7 +19,11 @@ export interface ExplainQueueOptions {
   readonly jobOptions?: Partial<RetryAndRetentionOptions>;
 }
 
-/** The largest addBulk sent as one transaction; bigger lists are split. */
+/**
+ * The largest addBulk sent at once; bigger lists are split. BullMQ sends an addBulk as a plain
+ * pipeline of add scripts, not a transaction (MULTI): each add runs on its own, so when one fails
+ * the adds before and after it may have landed (and a split list's earlier chunks have).
+ */
 const maxBulk = 1000;
 
 export function createExplainQueue(options: ExplainQueueOptions): ExplainQueue {
@@ -37,8 +41,9 @@ export function createExplainQueue(options: ExplainQueueOptions): ExplainQueue {
  * Validates every job, then adds them all with `jobId = inferenceId`. Nothing is added when one
  * job is invalid (JobInvalidError, code JOB_INVALID). Re-adding an id that is still in the queue
  * (any state, until retention trims it) is ignored by BullMQ, so retried submissions never make
- * a second job. Redis trouble rejects at once with QueueUnavailableError (QUEUE_UNAVAILABLE).
- * Returns the job ids, in order.
+ * a second job. Redis trouble rejects at once with QueueUnavailableError (QUEUE_UNAVAILABLE); the
+ * add is not all or nothing then: some jobs may be queued, and one whose add script failed partway
+ * may be stored but in no state (see removeStrandedJobs). Returns the job ids, in order.
  */
 export async function enqueueExplainJobs(queue: ExplainQueue, jobs: readonly ExplainJob[]): Promise<readonly string[]> {
   const entries = jobs.map((job, index) => {

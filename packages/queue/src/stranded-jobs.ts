@@ -12,6 +12,9 @@ export interface StrandedJobCandidate {
  * What removeStrandedJobs did with a candidate: `removed` its job, which was in no state; left a
  * job `in-state` (waiting, prioritized, delayed, active, waiting-children, completed or failed) or
  * `locked` alone; found it `absent` (no job); or looked at nothing, the hold being `not-held`.
+ * After `not-held` or `locked` a job in no state may still be there, and an add of the id would be
+ * ignored: the caller must not add the id and answer it queued (ingest answers it 409, and its
+ * retry checks again under a hold of its own).
  */
 export type StrandedJobCheck = 'removed' | 'in-state' | 'locked' | 'absent' | 'not-held';
 

@@ -3,7 +3,6 @@ import type { CapturePolicy } from '@gradcam/config';
 import {
   type CaptureDecision,
   type ExplainJob,
-  type IndexEntry,
   type InferenceRecord,
   type PredictionDocument,
   inferenceFolder,
@@ -11,15 +10,15 @@ import {
   predictionFileName,
   predictionSchemaVersion,
 } from '@gradcam/contracts';
-import { ApiError, dependencyUnavailable, reportedApiError, type ServerErrorReport } from '@gradcam/http-service';
-import { type StrandedJobCandidate, redisAnsweredWithError } from '@gradcam/queue';
+import type { ApiError } from '@gradcam/http-service';
 import { forEachConcurrent } from '@gradcam/storage';
-import { toApiError, toReportedApiError } from './api-error.ts';
+import { inferenceInProgress, toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
 import { lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
 import type { InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
+import { type QueueDeps, type QueueOutcome, type StoredRecord, queueAndRecord, releaseQuietly } from './queue-and-record.ts';
 import type { ServedModels } from './served-models.ts';
 
 /** The storage operations ingest needs (a BlobStore has them). */
@@ -29,16 +28,8 @@ export interface IngestStore {
   head(key: string): Promise<{ bytes: number } | undefined>;
 }
 
-export interface AcceptDeps {
+export interface AcceptDeps extends QueueDeps {
   readonly store: IngestStore;
-  readonly index: InferenceIndex;
-  readonly enqueue: (jobs: readonly ExplainJob[]) => Promise<void>;
-  /**
-   * Removes the job of each id that is in no state of the queue, while this request's claim holds
-   * the id (see removeStrandedJobs in @gradcam/queue): asked after an enqueue failed, and, before
-   * they are enqueued again, for the ids whose claim says an earlier attempt's enqueue failed.
-   */
-  readonly removeStrandedJobs: (candidates: readonly StrandedJobCandidate[]) => Promise<unknown>;
   /** What workers said about the models they serve (see resolveModelVersion). */
   readonly servedModels: () => Promise<ServedModels>;
   readonly policy: CapturePolicy;
@@ -46,8 +37,6 @@ export interface AcceptDeps {
   /** `s3://{bucket}/…` references must name this bucket: ingest reads nothing outside its own store. */
   readonly bucket: string;
   readonly now?: () => number;
-  /** Told of every failure answered 5xx (500 INTERNAL: a bug or a deployment fault; 503: a dependency down), for the logs, with the request id the answer names. */
-  readonly onServerError?: ServerErrorReport;
 }
 
 export type RecordOutcome =
@@ -76,9 +65,6 @@ interface Prepared {
   /** The store key an `s3://` reference names. */
   referencedKey?: string;
 }
-
-const inProgress = (id: string) =>
-  new ApiError(409, 'INFERENCE_IN_PROGRESS', `another request is accepting "${id}" right now; retry to learn its outcome`, undefined, 1);
 
 /** Resolves the model version and folder and decodes an inline image: everything checked before storage. */
 async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels, job: ExplainJob | undefined): Promise<Prepared> {
@@ -175,19 +161,19 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const claims = await deps.index.claim(holder, ids);
   const claimed: string[] = [];
   const earlierJobs = new Map<string, ExplainJob>();
-  /** Ids whose earlier attempt's enqueue failed: their job may be stored but not queued. */
-  const enqueueFailed = new Set<string>();
+  /** The enqueue-failed marks the claims found: an earlier attempt's enqueue of the id failed. */
+  const marks = new Map<string, { readonly mark: string; readonly withJob: boolean }>();
   claims.forEach((claim, i) => {
     const id = ids[i] as string;
     const at = copies(id)[0] as number;
     if (claim.state === 'claimed') {
       claimed.push(id);
       if (claim.job) earlierJobs.set(id, claim.job);
-      if (claim.enqueueFailed) enqueueFailed.add(id);
+      if (claim.enqueueFailed) marks.set(id, claim.enqueueFailed);
       return;
     }
     deciding.set(id, at);
-    if (claim.state === 'in-progress') outcomes[at] = { id, error: inProgress(id) };
+    if (claim.state === 'in-progress') outcomes[at] = { id, error: inferenceInProgress(id) };
     else outcomes[at] = { id, status: claim.entry.explain ? 'queued' : 'skipped', duplicate: true, reason: claim.entry.reason };
   });
 
@@ -258,63 +244,35 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
       refuse(item.record.id, item.at, error);
     }
   });
-  const storedIds = stored.map(({ item }) => item.record.id);
-  const kept = new Set(storedIds);
+  const kept = new Set(stored.map(({ item }) => item.record.id));
   await releaseQuietly(deps, holder, claimed.filter((id) => !kept.has(id)));
 
-  const held = (id: string): StrandedJobCandidate => ({ id, heldBy: deps.index.claimOf(holder, id) });
-  try {
-    // The job of an earlier attempt whose enqueue failed may be only a hash in no state, left by
-    // an add that failed partway through BullMQ's script: the add below would be ignored for it,
-    // and the record, answered "queued", never explained. Removed, the add makes the job (with
-    // the earlier one's folder, acceptedAt and capture, which the prepared item took). Any other
-    // earlier job (its attempt's commit failed: 503 ACCEPT_INCOMPLETE) was queued: no check.
-    await deps.removeStrandedJobs(storedIds.filter((id) => enqueueFailed.has(id)).map(held));
-  } catch (error) {
-    await releaseQuietly(deps, holder, storedIds);
-    throw error;
-  }
-  const jobs = stored.filter(({ capture }) => capture.explain).map(({ item, capture }) => explainJob(item, capture));
-  try {
-    await deps.enqueue(jobs);
-  } catch (error) {
-    // The add may have failed partway, leaving a job stored but not queued. The ids are marked,
-    // so that their retry checks them (and only they are checked). When Redis answered the add
-    // with an error (a script failing partway), they are also checked now, while this request
-    // still holds them, and a job stored but not queued is removed; after a timeout or a lost
-    // connection a scan of the wait list per id would only load a Redis that is not answering.
-    // Best effort: the answer is the enqueue's error.
-    const enqueued = jobs.map((job) => job.inferenceId);
-    try {
-      await deps.index.markEnqueueFailed(enqueued);
-      if (redisAnsweredWithError(error)) await deps.removeStrandedJobs(enqueued.map(held));
-    } catch {
-      // Left to the retry. A job stranded and not marked (Redis lost just after the failed add)
-      // is the one case this misses: its retry is ignored as a duplicate add.
-    }
-    await releaseQuietly(deps, holder, storedIds);
-    throw error;
-  }
-  const entries = stored.map(({ item, capture }) => ({
-    id: item.record.id,
-    entry: { folder: item.folder, model: item.record.model.name, explain: capture.explain, reason: capture.reason, acceptedAt: item.acceptedAt } satisfies IndexEntry,
-  }));
-  let recorded: boolean[];
-  try {
-    recorded = await deps.index.commit(holder, entries);
-  } catch (error) {
-    // The jobs are queued but the ids are not recorded: not "nothing was accepted". A retry
-    // re-stores the same documents, re-adds the same job ids (BullMQ ignores them) and records.
-    await releaseQuietly(deps, holder, storedIds);
-    const sentence = 'the records were stored and queued but their ids could not be recorded; retry with the same ids to complete them (a retry makes no second job)';
-    throw reportedApiError(dependencyUnavailable('ACCEPT_INCOMPLETE', sentence, requestId), error, requestId, deps.onServerError);
-  }
+  // An earlier attempt's job that its claim found beside an enqueue-failed mark may be only a hash
+  // in no state, left by an add that failed partway through BullMQ's script: it is checked (under
+  // the claim) before the add, which then makes the job (with the earlier one's folder, acceptedAt
+  // and capture, which the prepared item took). Any other earlier job (its attempt's commit
+  // failed: 503 ACCEPT_INCOMPLETE) was queued: no check. See queueAndRecord.
+  const queued = await queueAndRecord(
+    deps,
+    holder,
+    stored.map(({ item, capture }): StoredRecord => {
+      const { id } = item.record;
+      const mark = marks.get(id);
+      return {
+        id,
+        entry: { folder: item.folder, model: item.record.model.name, explain: capture.explain, reason: capture.reason, acceptedAt: item.acceptedAt },
+        ...(capture.explain && { job: explainJob(item, capture) }),
+        mark: mark?.mark ?? '',
+        checkFirst: mark?.withJob ?? false,
+      };
+    }),
+    requestId,
+  );
   stored.forEach(({ item, capture }, i) => {
     const { id } = item.record;
-    // Not recorded: this request's claim expired and another request holds the id now.
-    outcomes[item.at] = recorded[i]
-      ? { id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name }
-      : { id, error: inProgress(id) };
+    const outcome = queued[i] as QueueOutcome;
+    outcomes[item.at] =
+      outcome === 'recorded' ? { id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name } : { id, error: outcome };
   });
   return records.map((record, at): RecordOutcome => {
     const own = outcomes[at];
@@ -326,8 +284,3 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
 
 /** A refusal of the record itself (bad input), which retrying the same record cannot change. */
 const isFinalRefusal = (error: ApiError) => error.status >= 400 && error.status < 500 && error.status !== 409 && error.status !== 429;
-
-/** Releases claims; a failure is left to the claims' expiry (the caller is already answering an error). */
-async function releaseQuietly(deps: AcceptDeps, holder: string, ids: readonly string[]): Promise<void> {
-  await deps.index.release(holder, ids).catch(() => undefined);
-}

@@ -40,3 +40,28 @@ export function toApiError(error: unknown, requestId: string, kind: RequestKind 
 export function toReportedApiError(error: unknown, requestId: string, report: ServerErrorReport | undefined, kind: RequestKind = 'accept'): ApiError {
   return reportedApiError(toApiError(error, requestId, kind), error, requestId, report);
 }
+
+/**
+ * 409 INFERENCE_IN_PROGRESS (Retry-After: 1): the id cannot be settled by this request now. Another
+ * request is accepting it, or this request's claim on it lapsed (its storage stalled past the
+ * claim) or met a job it may not touch yet; the retry, under a claim of its own, learns the outcome
+ * or completes it.
+ */
+export const inferenceInProgress = (id: string) =>
+  new ApiError(409, 'INFERENCE_IN_PROGRESS', `another request is accepting "${id}" right now; retry to learn its outcome`, undefined, 1);
+
+/**
+ * 409 INFERENCE_IN_PROGRESS for an id whose earlier job this request could not check (see
+ * queueAndRecord): its claim lapsed first (`not-held`), or a worker's lock is on the job
+ * (`locked`). Nothing was added or recorded for it; the retry checks it under a fresh claim.
+ */
+export const jobNotChecked = (id: string, check: 'not-held' | 'locked') =>
+  new ApiError(
+    409,
+    'INFERENCE_IN_PROGRESS',
+    check === 'not-held'
+      ? `this request's claim on "${id}" lapsed before its earlier job could be checked; nothing was recorded, retry to complete it`
+      : `the earlier job of "${id}" is locked and could not be checked; nothing was recorded, retry to complete it`,
+    undefined,
+    1,
+  );

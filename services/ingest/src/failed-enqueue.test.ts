@@ -11,7 +11,7 @@ import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, type StrandedJobCandidate, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
-import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
+import { type AcceptDeps, type IngestStore, type RecordOutcome, acceptRecords } from './accept-records.ts';
 import { CommitFailsOnce } from './test-support/commit-fails.ts';
 
 // What a retry checks after a failed enqueue, and what it must not: BullMQ's add stores a job's
@@ -99,6 +99,39 @@ const imageUri = 's3://local/uploads/photo.jpg';
 const record = (id: string): InferenceRecord => ({ id, model: { name: 'm' }, image: { uri: imageUri } }) as InferenceRecord;
 const answers = (outcomes: readonly RecordOutcome[]) => outcomes.map((o) => ('status' in o ? `${o.status}${o.duplicate ? ' duplicate' : ''}` : o.error.code));
 const jobKey = (rig: Rig, id: string) => redisKeys(rig.queue.opts.prefix as string).explainJob(id);
+const keysOf = (rig: Rig) => redisKeys(rig.queue.opts.prefix as string);
+
+/** The rig's store with its writes held until `resume` is called: a storage stall. */
+function stalling(rig: Rig): { store: IngestStore; resume: () => void } {
+  let resume!: () => void;
+  const stalled = new Promise<void>((r) => (resume = r));
+  const store: IngestStore = { parallelism: 1, head: (key) => rig.store.head(key), put: async (...args) => (await stalled, rig.store.put(...args)) };
+  return { store, resume };
+}
+
+/** Resolves once the id's inference key is a claim, then once it is gone: a claim taken and lapsed. */
+async function claimTakenAndLapsed(rig: Rig, id: string): Promise<void> {
+  const key = keysOf(rig).inference(id);
+  while (!(await redis.get(key))?.startsWith('claim:')) await sleep(5);
+  while ((await redis.exists(key)) === 1) await sleep(5);
+}
+
+/** Resolves once the id's inference key holds a claim. */
+async function claimTaken(rig: Rig, id: string): Promise<void> {
+  while (!(await redis.get(keysOf(rig).inference(id)))?.startsWith('claim:')) await sleep(5);
+}
+
+/** Strands the ids' jobs as an attempt whose add failed partway and which could not clean up; leaves them marked. */
+async function strandedByAFailedAttempt(rig: Rig, ids: readonly string[]): Promise<void> {
+  [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
+  await assert.rejects(acceptRecords(rig.deps, ids.map(record), requestId), { code: 'QUEUE_UNAVAILABLE' });
+  rig.world.checksFail = false;
+  for (const id of ids) {
+    assert.equal(await rig.queue.getJobState(id), 'unknown', `${id}: stored, in no state`);
+    assert.equal(await redis.exists(keysOf(rig).enqueueFailed(id)), 1, `${id}: marked`);
+  }
+  rig.checked.length = 0;
+}
 
 /** LPOS calls Redis has run since `CONFIG RESETSTAT` (a state check scans the wait list with it, from within its script). */
 async function lposCalls(): Promise<number> {
@@ -235,11 +268,9 @@ test('an attempt whose claim lapsed removes nothing: the request that holds the 
     // Retry A claims the id (for 50 ms) and stalls in storage past its claim; retry B claims it,
     // removes the stranded job, queues its own and records the id.
     const a = setUp({ prefix, claimTtlMs: 50 });
-    let resume!: () => void;
-    const stalled = new Promise<void>((r) => (resume = r));
-    const stallingStore = { parallelism: 1, head: (key: string) => a.store.head(key), put: async (...args: Parameters<FsBlobStore['put']>) => (await stalled, a.store.put(...args)) };
+    const { store: stallingStore, resume } = stalling(a);
     const answerA = acceptRecords({ ...a.deps, store: stallingStore }, [record('raced-1')], requestId);
-    await sleep(100);
+    await claimTakenAndLapsed(a, 'raced-1');
     const b = setUp({ prefix });
     assert.deepEqual(answers(await acceptRecords(b.deps, [record('raced-1')], requestId)), ['queued']);
     assert.deepEqual(b.checked, [['raced-1']]);
@@ -253,5 +284,104 @@ test('an attempt whose claim lapsed removes nothing: the request that holds the 
     await Promise.all([a.queue.close(), b.queue.close()]);
   } finally {
     await first.queue.close();
+  }
+});
+
+test('a retry whose claim lapsed (a storage stall) before it could check the earlier job adds and records nothing: 409 INFERENCE_IN_PROGRESS, and the next retry checks it and queues it', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const first = setUp({ prefix });
+  const retry = setUp({ prefix, claimTtlMs: 50 });
+  const again = setUp({ prefix });
+  try {
+    await first.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    await strandedByAFailedAttempt(first, ['lapsed-1']);
+
+    // The retry claims the id (its job and mark found), then its storage stalls past the claim;
+    // nobody else claims the id meanwhile. Its check finds the claim no longer its own.
+    const { store, resume } = stalling(retry);
+    const answer = acceptRecords({ ...retry.deps, store }, [record('lapsed-1')], requestId);
+    await claimTakenAndLapsed(retry, 'lapsed-1');
+    resume();
+    const [outcome] = await answer;
+    assert.ok(outcome && 'error' in outcome, JSON.stringify(outcome));
+    assert.equal(outcome.error.code, 'INFERENCE_IN_PROGRESS');
+    assert.equal(outcome.error.retryAfter, 1);
+    assert.deepEqual(retry.checked, [['lapsed-1']]);
+    assert.equal(await redis.get(keysOf(retry).inference('lapsed-1')), null, 'nothing recorded: a later attempt is no duplicate');
+    assert.equal(await redis.exists(keysOf(retry).enqueueFailed('lapsed-1')), 1, 'still marked');
+
+    assert.deepEqual(answers(await acceptRecords(again.deps, [record('lapsed-1')], requestId)), ['queued']);
+    assert.deepEqual(again.checked, [['lapsed-1']]);
+    assert.equal(await again.queue.getJobState('lapsed-1'), 'waiting');
+  } finally {
+    await Promise.all([first.queue.close(), retry.queue.close(), again.queue.close()]);
+  }
+});
+
+test('an attempt whose claim lapsed fails its add partway after another request claimed the id: that request\'s commit finds the new mark, checks the job under its claim, adds again and records it queued', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const a = setUp({ prefix, claimTtlMs: 50 });
+  const b = setUp({ prefix });
+  try {
+    await a.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    // A claims a new id and stalls in storage past its claim; B claims the id (no job, no mark)
+    // and stalls too.
+    const stallA = stalling(a);
+    const answerA = acceptRecords({ ...a.deps, store: stallA.store }, [record('raced-2')], requestId);
+    await claimTakenAndLapsed(a, 'raced-2');
+    const stallB = stalling(b);
+    const answerB = acceptRecords({ ...b.deps, store: stallB.store }, [record('raced-2')], requestId);
+    await claimTaken(b, 'raced-2');
+    // A resumes: its add fails partway (the hash stored, queued nowhere), it marks the id, and its
+    // own check, under a claim no longer its own, removes nothing.
+    a.world.breakNextAdd = true;
+    stallA.resume();
+    await assert.rejects(answerA, { code: 'QUEUE_UNAVAILABLE' });
+    assert.equal(await a.queue.getJobState('raced-2'), 'unknown');
+    // B resumes: its add is ignored (the hash exists), its commit refuses the mark B never checked.
+    stallB.resume();
+    assert.deepEqual(answers(await answerB), ['queued']);
+    assert.deepEqual(b.checked, [['raced-2']], 'B checked the job under its claim');
+    assert.equal(await b.queue.getJobState('raced-2'), 'waiting', 'B\'s answer is true: the job is queued');
+    assert.equal((await b.index.get('raced-2'))?.folder, (await b.queue.getJob('raced-2'))?.data.folder);
+    assert.equal(await redis.exists(keysOf(b).enqueueFailed('raced-2')), 0, 'the mark went with the record');
+  } finally {
+    await Promise.all([a.queue.close(), b.queue.close()]);
+  }
+});
+
+test('a retry that finds the earlier job locked (in no state) leaves it, adds and records nothing: 409, its claim given back; once the lock is gone the next retry queues it', async () => {
+  const rig = setUp();
+  try {
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    await strandedByAFailedAttempt(rig, ['locked-1']);
+    await redis.set(`${jobKey(rig, 'locked-1')}:lock`, 'a-worker-token', 'PX', 60_000);
+    const [outcome] = await acceptRecords(rig.deps, [record('locked-1')], requestId);
+    assert.ok(outcome && 'error' in outcome, JSON.stringify(outcome));
+    assert.equal(outcome.error.code, 'INFERENCE_IN_PROGRESS');
+    assert.equal(await redis.get(keysOf(rig).inference('locked-1')), null, 'not recorded, its claim given back');
+    await redis.del(`${jobKey(rig, 'locked-1')}:lock`);
+    assert.deepEqual(answers(await acceptRecords(rig.deps, [record('locked-1')], requestId)), ['queued']);
+    assert.equal(await rig.queue.getJobState('locked-1'), 'waiting');
+  } finally {
+    await rig.queue.close();
+  }
+});
+
+test('an enqueue-failed mark is deleted when its id is recorded, not before: it outlives a retry answered ACCEPT_INCOMPLETE, not the retry that records the id', async () => {
+  const rig = setUp();
+  const mark = (id: string) => redis.exists(keysOf(rig).enqueueFailed(id));
+  try {
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    await strandedByAFailedAttempt(rig, ['marked-1', 'marked-2']);
+    rig.index.failNext = true;
+    await assert.rejects(acceptRecords(rig.deps, [record('marked-1')], requestId), { code: 'ACCEPT_INCOMPLETE' });
+    assert.equal(await mark('marked-1'), 1, 'queued, not recorded: still marked');
+    assert.deepEqual(answers(await acceptRecords(rig.deps, [record('marked-1'), record('marked-2')], requestId)), ['queued', 'queued']);
+    assert.equal(await mark('marked-1'), 0);
+    assert.equal(await mark('marked-2'), 0);
+    for (const id of ['marked-1', 'marked-2']) assert.equal(await rig.queue.getJobState(id), 'waiting', id);
+  } finally {
+    await rig.queue.close();
   }
 });

@@ -37,10 +37,10 @@ test('two attempts whose claims outlived a storage stall record the folder of th
     // The first attempt resumes: its job goes in, but the id is the second's now.
     const job = { ...explainJobFixture(id), folder: `mobilenet/v1/dt=2025-01-01/${id}/`, acceptedAt: 1_764_000_000_001 };
     await enqueueExplainJobs(queue, [job]);
-    assert.deepEqual(await index.commit('first', [{ id, entry: entry(job.folder, job.acceptedAt) }]), [false]);
+    assert.deepEqual(await index.commit('first', [{ id, entry: entry(job.folder, job.acceptedAt) }]), [{ state: 'not-held' }]);
     // The second attempt's job add is ignored (same job id), and it records: the job's folder,
     // which is where the worker writes, not the one it prepared.
-    assert.deepEqual(await index.commit('second', [{ id, entry: entry(`mobilenet/v1/dt=2025-01-02/${id}/`, 1_764_086_400_002) }]), [true]);
+    assert.deepEqual(await index.commit('second', [{ id, entry: entry(`mobilenet/v1/dt=2025-01-02/${id}/`, 1_764_086_400_002) }]), [{ state: 'recorded' }]);
     assert.deepEqual(await index.get(id), entry(job.folder, job.acceptedAt));
   } finally {
     await queue.close();
@@ -57,7 +57,7 @@ test('an entry without a job, or whose job names its folder, is recorded as give
     await enqueueExplainJobs(queue, [job]);
     const given = { folder: job.folder, model: 'mobilenet', explain: true, reason: 'all', acceptedAt: job.acceptedAt } satisfies IndexEntry;
     const skipped = { ...given, folder: 'mobilenet/v1/dt=2025-01-01/skipped/', explain: false };
-    assert.deepEqual(await index.commit('h', [{ id: 'with-job', entry: given }, { id: 'skipped', entry: skipped }]), [true, true]);
+    assert.deepEqual(await index.commit('h', [{ id: 'with-job', entry: given }, { id: 'skipped', entry: skipped }]), [{ state: 'recorded' }, { state: 'recorded' }]);
     assert.deepEqual(await index.get('with-job'), given);
     assert.deepEqual(await index.get('skipped'), skipped);
   } finally {
@@ -102,7 +102,7 @@ test('a claim or a commit that fails (a key of the wrong type) writes nothing: R
   await assert.rejects(index.commit('second', [{ id: 'ok-1', entry }]), /not an integer/);
   assert.equal(await redis.get(keys.inference('ok-1')), 'claim:second');
   await redis.del(keys.captureDecisions);
-  assert.deepEqual(await index.commit('second', [{ id: 'ok-1', entry }]), [true]);
+  assert.deepEqual(await index.commit('second', [{ id: 'ok-1', entry }]), [{ state: 'recorded' }]);
   assert.deepEqual(await index.get('ok-1'), entry);
   assert.deepEqual(await redis.hgetall(keys.captureDecisions), { 'm|explain|all': '1' });
 });
@@ -145,5 +145,58 @@ test('a commit counts where HINCRBY can (Redis\'s integer rule, and no sum past 
     const entry = (explain: boolean) => ({ folder: 'm/v1/dt=2025-01-01/x/', model: 'm', explain, reason: 'all', acceptedAt: 1 }) satisfies IndexEntry;
     await assert.rejects(index.commit('h', [{ id: ids[0] as string, entry: entry(true) }, { id: ids[1] as string, entry: entry(false) }]), /the capture-decisions count/);
     assert.deepEqual(await redis.hgetall(keys.captureDecisions), { [a]: '5', [b]: '007' });
+  }
+});
+
+test('a commit records an id whose enqueue-failed mark is set only for a request vouching for that mark, counting it once, and deletes the mark as it records', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const index = new InferenceIndex(redis, prefix, 3600);
+  const entry: IndexEntry = { folder: 'm/v1/dt=2025-01-01/marked-1/', model: 'm', explain: true, reason: 'all', acceptedAt: 1 };
+  await index.markEnqueueFailed(['marked-1']);
+  const [claim] = await index.claim('h', ['marked-1', 'plain-1']);
+  assert.ok(claim?.state === 'claimed' && claim.enqueueFailed, 'the claim reports the mark, job or none');
+  const { mark, withJob } = claim.enqueueFailed;
+  assert.equal(withJob, false);
+  // A failure since the claim marks the id anew: the claim's mark no longer vouches for it.
+  await index.markEnqueueFailed(['marked-1']);
+  const now = await redis.get(keys.enqueueFailed('marked-1'));
+  assert.notEqual(now, mark, 'each failure marks with a value of its own');
+  const plain = { id: 'plain-1', entry: { ...entry, folder: 'm/v1/dt=2025-01-01/plain-1/' } };
+  assert.deepEqual(await index.commit('h', [{ id: 'marked-1', entry, checkedMark: mark }, plain]), [{ state: 'needs-check', mark: now }, { state: 'recorded' }]);
+  assert.equal(await redis.get(keys.inference('marked-1')), 'claim:h', 'not recorded, still claimed');
+  assert.deepEqual(await redis.hgetall(keys.captureDecisions), { 'm|explain|all': '1' }, 'counted for plain-1 alone');
+  assert.deepEqual(await index.commit('h', [{ id: 'marked-1', entry }]), [{ state: 'needs-check', mark: now }], 'vouching for no mark');
+  assert.deepEqual(await index.commit('h', [{ id: 'marked-1', entry, checkedMark: now as string }]), [{ state: 'recorded' }]);
+  assert.deepEqual(await index.get('marked-1'), entry);
+  assert.equal(await redis.exists(keys.enqueueFailed('marked-1')), 0, 'the mark went with the record');
+  assert.deepEqual(await redis.hgetall(keys.captureDecisions), { 'm|explain|all': '2' });
+});
+
+test('the claim and commit scripts touch only the keys they declare (enqueue-failed marks included)', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const index = new InferenceIndex(redis, prefix, 3600);
+  const job = explainJobFixture('marked-1');
+  await enqueueExplainJobs(queue, [job]); // BullMQ's own scripts, not under test, run before the monitor starts
+  const monitor = await redis.monitor();
+  /** Per script run: the keys it declared, and the first argument of each command it ran (the key, for every command these scripts run). */
+  const runs: { declared: string[]; touched: string[] }[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source === 'lua') return void runs.at(-1)?.touched.push(args[1] as string);
+    if (args[0]?.toLowerCase() !== 'eval') return;
+    runs.push({ declared: args.slice(3, 3 + Number(args[2])), touched: [] });
+  });
+  try {
+    await index.markEnqueueFailed(['marked-1']);
+    await index.claim('h', ['marked-1', 'new-1']);
+    const entry = (id: string, folder: string): IndexEntry => ({ folder, model: 'mobilenet', explain: true, reason: 'all', acceptedAt: 1 });
+    await index.commit('h', [{ id: 'marked-1', entry: entry('marked-1', job.folder) }, { id: 'new-1', entry: entry('new-1', 'm/new-1/') }]);
+    await sleep(50); // the monitor's last lines
+    assert.ok(runs.length >= 3 && runs.some((run) => run.touched.some((key) => key.includes(':enqueue-failed:'))), JSON.stringify(runs));
+    for (const run of runs) for (const key of run.touched) assert.ok(run.declared.includes(key), `${key} is declared: ${JSON.stringify(run.declared)}`);
+  } finally {
+    monitor.disconnect();
+    await queue.close();
   }
 });

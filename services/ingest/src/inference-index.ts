@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type ExplainJob, type IndexEntry, captureDecisionField, explainJobSchema, indexEntryOfJob, indexEntrySchema, redisKeys } from '@gradcam/contracts';
 import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
@@ -7,14 +8,32 @@ import type { Redis } from 'ioredis';
  * A claimed id may already have its explain job, from an earlier attempt that queued it but failed
  * before recording the id (503 ACCEPT_INCOMPLETE, or an enqueue that reached Redis but failed):
  * the job keeps its folder, version and acceptedAt (a second add of its id is ignored), so the
- * retry must record the same ones. `enqueueFailed`: an earlier attempt's enqueue of the id failed
- * (see markEnqueueFailed), so the job may be stored but not queued (see removeStrandedJobs in
- * @gradcam/queue); no other job is.
+ * retry must record the same ones. `enqueueFailed`: the id's enqueue-failed mark (see
+ * markEnqueueFailed): an earlier attempt's enqueue of the id failed, so a job stored for it
+ * (`withJob`, whether or not its data is a job this ingest made) may be in no state of the queue
+ * (see removeStrandedJobs in @gradcam/queue); no other job is. The commit records a marked id only
+ * for a request that vouches for that mark (see commit).
  */
 export type ClaimResult =
-  | { readonly state: 'claimed'; readonly job?: ExplainJob; readonly enqueueFailed?: true }
+  | { readonly state: 'claimed'; readonly job?: ExplainJob; readonly enqueueFailed?: { readonly mark: string; readonly withJob: boolean } }
   | { readonly state: 'accepted'; readonly entry: IndexEntry }
   | { readonly state: 'in-progress' };
+
+/**
+ * What a commit did with an id: `recorded` it; found it `not-held` (another request holds it now:
+ * this holder's claim expired first); or recorded nothing because the id's enqueue-failed mark is
+ * not the one this request vouched for (`needs-check`: an attempt whose claim had lapsed failed an
+ * add of the id since, and may have left a job in no state that this request's add was ignored
+ * for). The caller checks the job under its claim, adds again, and commits vouching for `mark`.
+ */
+export type CommitResult = { readonly state: 'recorded' } | { readonly state: 'not-held' } | { readonly state: 'needs-check'; readonly mark: string };
+
+/** An id to record: its entry, and the enqueue-failed mark this request vouches for (see commit). */
+export interface CommitEntry {
+  readonly id: string;
+  readonly entry: IndexEntry;
+  readonly checkedMark?: string;
+}
 
 /** How long a claim holds an id when its holder neither commits nor releases it (it crashed). */
 export const defaultClaimTtlMs = 60_000;
@@ -28,15 +47,14 @@ const claimPrefix = 'claim:';
 // though the answer (503 ACCEPT_INCOMPLETE) said they were not, and their capture decisions were
 // never counted (a retry was a duplicate).
 
-// KEYS: inference keys, then the explain-job keys of the same ids. ARGV: claim value, claim TTL
-// (ms), the inference keys' prefix, the enqueue-failed keys' prefix (an id's enqueue-failed key is
-// its inference key under the other prefix). Per id, three values: '' when claimed now, else the
-// value found; then, when claimed, the data of its explain job if one exists, else ''; then, for
-// a job found, '1' when its id is marked enqueue-failed, else '' (looked up only where a job was
-// found: claiming a new id, or finding an entry, costs what it did). ('' rather than nil: a nil
-// would end the array Redis returns.)
+// KEYS: inference keys, then the explain-job keys of the same ids, then their enqueue-failed keys.
+// ARGV: claim value, claim TTL (ms). Per id, three values: '' when claimed now, else the value
+// found; then, when claimed, the data of its explain job if one exists, else ''; then, when
+// claimed, the value of its enqueue-failed mark, else ''. A new id costs a HGET and a GET of keys
+// that do not exist, in the one round trip. ('' rather than nil: a nil would end the array Redis
+// returns.)
 const claimScript = `
-local n = #KEYS / 2
+local n = #KEYS / 3
 local found = {}
 for i = 1, n do
   local value = redis.call('GET', KEYS[i])
@@ -46,11 +64,8 @@ for i = 1, n do
     found[3 * i - 2] = value
   else
     found[3 * i - 2] = ''
-    local data = redis.call('HGET', KEYS[n + i], 'data')
-    if data then
-      found[3 * i - 1] = data
-      if redis.call('EXISTS', ARGV[4] .. string.sub(KEYS[i], #ARGV[3] + 1)) == 1 then found[3 * i] = '1' end
-    end
+    found[3 * i - 1] = redis.call('HGET', KEYS[n + i], 'data') or ''
+    found[3 * i] = redis.call('GET', KEYS[2 * n + i]) or ''
   end
 end
 for i = 1, n do
@@ -58,14 +73,21 @@ for i = 1, n do
 end
 return found`;
 
-// KEYS: inference keys…, their explain-job keys…, then the capture-decisions hash. ARGV: claim
-// value, entry TTL (s), then per inference key its entry, its decision field, and its folder as
-// the job's JSON spells it. An entry replaces this holder's claim (or a claim that expired with
-// nobody else's in its place) and only then is its decision counted. Where the id's job exists
-// and names another folder, the entry takes the job's folder and acceptedAt: the job is what the
-// worker acts on. (Two attempts whose claims both outlived a storage stall: the first queued its
-// job, the second, holding the id now, records.) The folder is a plain substring test first, so
-// the usual case decodes no JSON. Per id: 0 not recorded, 1 recorded as given, 2 with the job's.
+// KEYS: inference keys…, their explain-job keys…, their enqueue-failed keys…, then the
+// capture-decisions hash. ARGV: claim value, entry TTL (s), then per inference key its entry, its
+// decision field, its folder as the job's JSON spells it, and the enqueue-failed mark the request
+// vouches for ('' for none). An entry replaces this holder's claim (or a claim that expired with
+// nobody else's in its place) and only then is its decision counted. An id whose enqueue-failed
+// mark is set, and is not the one the request vouches for, is not recorded: an attempt's add of
+// it failed after the request last looked (an attempt whose claim had lapsed, so never checked by
+// this one), and its job may be a hash in no state that the request's own add was ignored for.
+// A recorded id's mark is deleted: its job was checked or made under this claim. Where the id's
+// job exists and names another folder, the entry takes the job's folder and acceptedAt: the job
+// is what the worker acts on. (Two attempts whose claims both outlived a storage stall: the first
+// queued its job, the second, holding the id now, records.) The folder is a plain substring test
+// first, so the usual case decodes no JSON. Per id, two values: 0 not recorded (not held), 1
+// recorded as given, 2 with the job's folder, 3 not recorded (needs a check); then the mark found
+// for 3, else ''.
 const commitScript = `
 -- Whether HINCRBY takes the count and adds to it: Redis's integer rule ('0', or an optional '-'
 -- and digits without a leading zero, within a signed 64-bit integer), and a sum within 2^63-1.
@@ -80,32 +102,40 @@ local function countTakes(count, add)
   return high < 9223372036 or (high == 9223372036 and low <= lowest)
 end
 local decisions = KEYS[#KEYS]
-local n = (#KEYS - 1) / 2
+local n = (#KEYS - 1) / 3
 local kind = redis.call('TYPE', decisions)['ok']
 if kind ~= 'none' and kind ~= 'hash' then
   return redis.error_reply('WRONGTYPE the capture-decisions key holds a ' .. kind .. ', not a hash')
 end
-local recorded, entries, counts = {}, {}, {}
+local result, entries, marked, counts = {}, {}, {}, {}
 for i = 1, n do
   local value = redis.call('GET', KEYS[i])
+  result[2 * i] = ''
   if value == false or value == ARGV[1] then
-    local entry = ARGV[3 * i]
-    recorded[i] = 1
-    local data = redis.call('HGET', KEYS[n + i], 'data')
-    if data and not string.find(data, ARGV[3 * i + 2], 1, true) then
-      local job, parsed = cjson.decode(data), cjson.decode(entry)
-      if type(job.folder) == 'string' and job.folder ~= parsed.folder then
-        parsed.folder = job.folder
-        parsed.acceptedAt = job.acceptedAt
-        entry = cjson.encode(parsed)
-        recorded[i] = 2
+    local mark = redis.call('GET', KEYS[2 * n + i])
+    if mark and mark ~= ARGV[4 * i + 2] then
+      result[2 * i - 1] = 3
+      result[2 * i] = mark
+    else
+      marked[i] = mark
+      local entry = ARGV[4 * i - 1]
+      result[2 * i - 1] = 1
+      local data = redis.call('HGET', KEYS[n + i], 'data')
+      if data and not string.find(data, ARGV[4 * i + 1], 1, true) then
+        local job, parsed = cjson.decode(data), cjson.decode(entry)
+        if type(job.folder) == 'string' and job.folder ~= parsed.folder then
+          parsed.folder = job.folder
+          parsed.acceptedAt = job.acceptedAt
+          entry = cjson.encode(parsed)
+          result[2 * i - 1] = 2
+        end
       end
+      entries[i] = entry
+      local field = ARGV[4 * i]
+      counts[field] = (counts[field] or 0) + 1
     end
-    entries[i] = entry
-    local field = ARGV[3 * i + 1]
-    counts[field] = (counts[field] or 0) + 1
   else
-    recorded[i] = 0
+    result[2 * i - 1] = 0
   end
 end
 for field, add in pairs(counts) do
@@ -116,13 +146,16 @@ for field, add in pairs(counts) do
 end
 for field, count in pairs(counts) do redis.call('HINCRBY', decisions, field, count) end
 for i = 1, n do
-  if recorded[i] ~= 0 then redis.call('SET', KEYS[i], entries[i], 'EX', ARGV[2]) end
+  if entries[i] then
+    redis.call('SET', KEYS[i], entries[i], 'EX', ARGV[2])
+    if marked[i] then redis.call('DEL', KEYS[2 * n + i]) end
+  end
 end
-return recorded`;
+return result`;
 
-// KEYS: enqueue-failed keys. ARGV: their TTL (s).
+// KEYS: enqueue-failed keys. ARGV: their TTL (s), the mark's value.
 const markScript = `
-for _, key in ipairs(KEYS) do redis.call('SET', key, '1', 'EX', ARGV[1]) end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2], 'EX', ARGV[1]) end
 return 0`;
 
 // KEYS: inference keys. ARGV: claim value. Only this holder's claims are removed.
@@ -168,46 +201,55 @@ export class InferenceIndex {
     return parsed.job && indexEntryOfJob(parsed.job);
   }
 
-  /** Claims each id not yet known for `holder` (distinct ids, one round trip), with the job an earlier attempt left. */
+  /** Claims each id not yet known for `holder` (distinct ids, one round trip), with the job an earlier attempt left and the id's enqueue-failed mark. */
   async claim(holder: string, ids: readonly string[]): Promise<ClaimResult[]> {
     if (ids.length === 0) return [];
-    const keys = [...ids.map((id) => this.keys.inference(id)), ...ids.map((id) => this.keys.explainJob(id))];
-    const args = [claimPrefix + holder, this.claimTtlMs, this.keys.inference(''), this.keys.enqueueFailed('')];
-    const found = (await redisCall('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, ...args))) as string[];
+    const keys = [...ids.map((id) => this.keys.inference(id)), ...ids.map((id) => this.keys.explainJob(id)), ...ids.map((id) => this.keys.enqueueFailed(id))];
+    const found = (await redisCall('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
     return ids.map((_, i): ClaimResult => {
       const value = found[3 * i] as string;
       const job = found[3 * i + 1] as string;
-      if (value === '') return job === '' ? { state: 'claimed' } : { state: 'claimed', ...parseJob(job), ...(found[3 * i + 2] === '1' && { enqueueFailed: true }) };
+      const mark = found[3 * i + 2] as string;
+      if (value === '') return { state: 'claimed', ...(job !== '' && parseJob(job)), ...(mark !== '' && { enqueueFailed: { mark, withJob: job !== '' } }) };
       if (value.startsWith(claimPrefix)) return { state: 'in-progress' };
       return { state: 'accepted', entry: parseEntry(value) };
     });
   }
 
   /**
-   * Turns `holder`'s claims into entries and counts their capture decisions, atomically. Per
-   * entry: false when another request holds the id now (this holder's claim expired first), in
-   * which case nothing was recorded or counted for it. An id whose explain job names another
-   * folder than its entry is recorded with the job's folder (see commitScript).
+   * Turns `holder`'s claims into entries and counts their capture decisions, atomically (see
+   * CommitResult). `checkedMark` vouches for the id's enqueue-failed mark of that value: this
+   * request found no job with it at its claim, or checked the job under its claim since (removed
+   * it if in no state) and then added its own. An id whose mark is set and not vouched for is not
+   * recorded (`needs-check`); a recorded id's mark is deleted. An id whose explain job names
+   * another folder than its entry is recorded with the job's folder (see commitScript).
    */
-  async commit(holder: string, entries: readonly { id: string; entry: IndexEntry }[]): Promise<boolean[]> {
+  async commit(holder: string, entries: readonly CommitEntry[]): Promise<CommitResult[]> {
     if (entries.length === 0) return [];
-    const keys = [...entries.map(({ id }) => this.keys.inference(id)), ...entries.map(({ id }) => this.keys.explainJob(id))];
-    const args = entries.flatMap(({ entry }) => [JSON.stringify(entry), captureDecisionField(entry.model, entry.explain, entry.reason), `"folder":${JSON.stringify(entry.folder)}`]);
-    const recorded = (await redisCall('could not record the accepted inferences', () =>
+    const keys = [...entries.map(({ id }) => this.keys.inference(id)), ...entries.map(({ id }) => this.keys.explainJob(id)), ...entries.map(({ id }) => this.keys.enqueueFailed(id))];
+    const args = entries.flatMap(({ entry, checkedMark }) => [JSON.stringify(entry), captureDecisionField(entry.model, entry.explain, entry.reason), `"folder":${JSON.stringify(entry.folder)}`, checkedMark ?? '']);
+    const result = (await redisCall('could not record the accepted inferences', () =>
       this.redis.eval(commitScript, keys.length + 1, ...keys, this.keys.captureDecisions, claimPrefix + holder, this.ttlSeconds, ...args),
-    )) as number[];
-    return recorded.map((r) => r !== 0);
+    )) as (number | string)[];
+    return entries.map((_, i): CommitResult => {
+      const code = result[2 * i];
+      if (code === 0) return { state: 'not-held' };
+      if (code === 3) return { state: 'needs-check', mark: result[2 * i + 1] as string };
+      return { state: 'recorded' };
+    });
   }
 
   /**
    * Marks ids whose enqueue failed: BullMQ's add may have stored a job and failed before queuing
-   * it, and a later claim of such an id says `enqueueFailed`, so only those jobs are checked
-   * (removeStrandedJobs). Kept as long as an entry: the stored job does not expire by itself.
+   * it, and a later claim of such an id reports the mark, so only those jobs are checked
+   * (removeStrandedJobs). Each call marks with a value of its own, so a request that vouched for
+   * an earlier mark learns at its commit of a failure since. Deleted when the id is recorded;
+   * else kept as long as an entry: the stored job does not expire by itself.
    */
   async markEnqueueFailed(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const keys = ids.map((id) => this.keys.enqueueFailed(id));
-    await redisCall('could not mark the ids of a failed enqueue', () => this.redis.eval(markScript, keys.length, ...keys, this.ttlSeconds));
+    await redisCall('could not mark the ids of a failed enqueue', () => this.redis.eval(markScript, keys.length, ...keys, this.ttlSeconds, randomUUID()));
   }
 
   /** The key and value that say `holder` holds its claim on `id`, for a check made under the claim. */

@@ -1,5 +1,4 @@
-import type { IndexEntry } from '@gradcam/contracts';
-import { InferenceIndex } from '../inference-index.ts';
+import { type CommitEntry, type CommitResult, InferenceIndex } from '../inference-index.ts';
 
 /**
  * An index whose next commit fails once `failNext` is set, after the enqueue (as when Redis drops
@@ -7,7 +6,7 @@ import { InferenceIndex } from '../inference-index.ts';
  */
 export class CommitFailsOnce extends InferenceIndex {
   failNext = false;
-  override async commit(holder: string, entries: readonly { id: string; entry: IndexEntry }[]): Promise<boolean[]> {
+  override async commit(holder: string, entries: readonly CommitEntry[]): Promise<CommitResult[]> {
     if (this.failNext) {
       this.failNext = false;
       throw new Error('connection lost');

@@ -249,7 +249,7 @@ test('reviewers lease sampled explanations, judge them, and the verdicts are kep
   assert.equal(judged.status, 200, await judged.clone().text());
   const again = await call(`/v1/reviews/${id}`, { method: 'POST', body: JSON.stringify({ verdict: 'supports' }) });
   assert.equal(again.status, 409, 'a verdict closes the lease');
-  assert.equal(((await again.json()) as { error: { code: string } }).error.code, 'REVIEW_NOT_LEASED');
+  assert.equal(((await again.json()) as { error: { code: string } }).error.code, 'REVIEW_ALREADY_JUDGED', 'the same reviewer is told their first verdict is kept');
   const second = (await (await call('/v1/reviews/next')).json()) as { item: { inferenceId: string } };
   assert.notEqual(second.item.inferenceId, id, 'a judged item is not handed out again');
   const bad = await call(`/v1/reviews/${second.item.inferenceId}`, { method: 'POST', body: JSON.stringify({ verdict: 'maybe' }) });

@@ -17,7 +17,7 @@ Commands:
   models                        list the built-in models and their target layers
   up                            run the pipeline locally (ingest, workers, exporter; npm start)
   demo [files or folders…]      post images to the local pipeline and show where they landed
-  jobs failed | retry            list the explain jobs that failed, and put them back in the queue
+  jobs failed | retry           list the explain jobs that failed, and put them back in the queue
   sweep-partials <store folder> remove temporary files that killed writers left in a local store
 
 Run gradcam <command> --help for the options of one command.`;
@@ -31,8 +31,21 @@ const commands: Record<string, (argv: readonly string[]) => Promise<number>> = {
   'sweep-partials': sweepCommand,
 };
 
+let stdoutWatched = false;
+
+/** Piped into head (or anything that stops reading): the reader has what it wanted, so exit 0 rather than print an EPIPE stack. */
+function quietOnClosedStdout(): void {
+  if (stdoutWatched) return;
+  stdoutWatched = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+
 /** Runs one CLI invocation; returns the exit status. Every error becomes one readable line, `gradcam <command>: <code>: <message>` when nothing more is known. */
 export async function main(argv: readonly string[]): Promise<number> {
+  quietOnClosedStdout();
   const [name, ...rest] = argv;
   if (name === undefined) {
     // A usage error: scripts that capture stdout get nothing, and the usage shows on the terminal.

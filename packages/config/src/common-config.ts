@@ -196,10 +196,18 @@ function optionalQueuePrefix(env: EnvReader): string | undefined {
   return prefix;
 }
 
-/** For a tool that reads the queue (`gradcam jobs`): REDIS_URL and GRADCAM_QUEUE_PREFIX, each only when set. */
-export function readQueueAccessConfig(raw: Env): { readonly redisUrl: string | undefined; readonly queuePrefix: string | undefined } {
+/** The waiting jobs past which ingest answers 429 (GRADCAM_MAX_QUEUE_DEPTH), read by ingest and by tools that add to the queue. */
+export function readMaxQueueDepth(env: EnvReader): number {
+  return env.integer('GRADCAM_MAX_QUEUE_DEPTH', 100_000, { min: 1 });
+}
+
+/**
+ * For a tool that works on the queue (`gradcam jobs`): REDIS_URL and GRADCAM_QUEUE_PREFIX, each
+ * only when set, and ingest's queue limit, which a bulk retry must leave room under.
+ */
+export function readQueueAccessConfig(raw: Env): { readonly redisUrl: string | undefined; readonly queuePrefix: string | undefined; readonly maxQueueDepth: number } {
   const env = new EnvReader(raw);
-  return { redisUrl: env.url('REDIS_URL', undefined, 'redis'), queuePrefix: optionalQueuePrefix(env) };
+  return { redisUrl: env.url('REDIS_URL', undefined, 'redis'), queuePrefix: optionalQueuePrefix(env), maxQueueDepth: readMaxQueueDepth(env) };
 }
 
 export function readCommonConfig(env: EnvReader, options: CommonConfigOptions = {}): CommonConfig {

@@ -3,7 +3,7 @@ import { defaultOverlayMaxSide } from '@gradcam/contracts';
 import { ReviewPolicyError, parseReviewPolicy } from '@gradcam/sampling';
 import { readApiTokens, readReviewerTokens } from './access-tokens.ts';
 import { type CapturePolicy, parseCapturePolicy } from './capture-policy.ts';
-import { type CommonConfig, readCommonConfig } from './common-config.ts';
+import { type CommonConfig, readCommonConfig, readMaxQueueDepth } from './common-config.ts';
 import { ConfigError } from './config-error.ts';
 import { type Env, EnvReader } from './env-reader.ts';
 
@@ -143,7 +143,7 @@ export function readIngestConfig(raw: Env): IngestConfig {
     host,
     processes: env.integer('GRADCAM_INGEST_PROCESSES', 1, { min: 1, max: 256 }),
     apiTokens,
-    maxQueueDepth: env.integer('GRADCAM_MAX_QUEUE_DEPTH', 100_000, { min: 1 }),
+    maxQueueDepth: readMaxQueueDepth(env),
     maxBodyBytes: env.integer('GRADCAM_MAX_BODY_BYTES', 64 * MiB, { min: 1024 }),
     capturePolicy: capturePolicy(env),
     presignSeconds: env.integer('GRADCAM_PRESIGN_SECONDS', 3600, { min: 1, max: 7 * 24 * 3600 }),

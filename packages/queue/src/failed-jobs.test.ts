@@ -9,6 +9,7 @@ import { PermanentJobError } from './errors/permanent-job-error.ts';
 import { createExplainQueue, enqueueExplainJobs } from './explain-queue.ts';
 import { findFailedJobs, retryFailedJobs } from './failed-jobs.ts';
 import { explainJob } from './job-catalog.ts';
+import { jobStatus } from './job-status.ts';
 import type { BatchOutcome } from './micro-batcher.ts';
 import { countdown, explainJobFixture, randomPrefix, seedFailedJobs } from './test-fixtures.ts';
 
@@ -115,4 +116,49 @@ test('findFailedJobs walks the failed set a chunk at a time and returns each job
   assert.ok(found.every((j) => j.exhausted && j.code === 'STORAGE_UNAVAILABLE'));
   const since = 1_700_000_000_000 + 7_000;
   assert.equal((await findFailedJobs({ connection: producer, prefix, chunk: 64, since })).length, 750);
+});
+
+test('a retried job starts clean: its stall count and stack traces go; one that failed for stalling keeps a count of 1, so it runs alone', hangGuard, async () => {
+  const prefix = randomPrefix();
+  const key = (id: string) => `${prefix}:${explainJob.queueName}:${id}`;
+  const now = Date.now();
+  await seedFailedJobs(producer, prefix, [
+    { id: 'taken-over', reason: 'STORAGE_UNAVAILABLE: down', failedAt: now },
+    // BullMQ's own reason for a job past maxStalledCount carries no code of ours.
+    { id: 'stalled-out', reason: 'job stalled more than allowable limit', failedAt: now, attemptsMade: 0 },
+  ]);
+  // Taken over once before it failed (a worker died), and a trace per failed attempt.
+  await producer.hset(key('taken-over'), 'stc', '1', 'stacktrace', JSON.stringify(['Error: a', 'Error: b']));
+  await producer.hset(key('stalled-out'), 'stc', '4', 'stacktrace', JSON.stringify(['Error: c']));
+  const queue = createExplainQueue({ connection: producer, prefix, onError: () => {} });
+  try {
+    assert.deepEqual(await retryFailedJobs(queue, ['taken-over', 'stalled-out']), { retried: ['taken-over', 'stalled-out'], notFailed: [] });
+    assert.deepEqual(await producer.hmget(key('taken-over'), 'stc', 'stacktrace'), [null, null], 'a kept stall count made it a suspect, run alone; at the limit it failed at its first stall');
+    assert.deepEqual(await producer.hmget(key('stalled-out'), 'stc', 'stacktrace'), ['1', null]);
+    assert.equal((await queue.getJob('stalled-out'))?.stalledCounter, 1);
+  } finally {
+    await queue.close();
+  }
+});
+
+test('a status read that a retry overtakes between its two reads answers the retried job, not a failure without a reason', hangGuard, async () => {
+  const prefix = randomPrefix();
+  await seedFailedJobs(producer, prefix, [{ id: 'raced', reason: 'STORAGE_UNAVAILABLE: down', failedAt: Date.now() }]);
+  const queue = createExplainQueue({ connection: producer, prefix, onError: () => {} });
+  try {
+    // The retry lands right after the status read took the state ('failed'), before it reads the job's fields.
+    const readState = queue.getJobState.bind(queue);
+    let raced = false;
+    queue.getJobState = async (id: string) => {
+      const state = await readState(id);
+      if (!raced) {
+        raced = true;
+        await retryFailedJobs(queue, [id]);
+      }
+      return state;
+    };
+    assert.deepEqual(await jobStatus(queue, 'raced'), { state: 'waiting', attempts: 0 });
+  } finally {
+    await queue.close();
+  }
 });

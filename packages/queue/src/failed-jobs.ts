@@ -1,7 +1,7 @@
 import { Job, type Queue, QueueKeys } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { defaultQueuePrefix, explainJob } from './job-catalog.ts';
-import { parseFailedReason } from './job-failure.ts';
+import { jobStalledCode, parseFailedReason } from './job-failure.ts';
 
 /** One job of the failed set (the dead-letter record), as `gradcam jobs` shows it. */
 export interface FailedJob {
@@ -121,45 +121,93 @@ export interface RetryFailedJobsResult {
   readonly notFailed: readonly string[];
 }
 
+export interface RetryFailedJobsOptions {
+  /** Retries at once (default 8). */
+  readonly concurrency?: number;
+  /** Stops taking further ids (those under way finish); what was done so far is returned. */
+  readonly signal?: AbortSignal;
+  /** After each job: how many were retried or found no longer failed so far. */
+  readonly onProgress?: (done: number) => void;
+}
+
 /** BullMQ's reprocessJob answers: the job is gone (-1), or not in the failed set (-3). */
 const notFailedCodes = new Set([-1, -3]);
+
+// KEYS: the failed set, the job's hash. ARGV: the job id. Run just before BullMQ's retry, and only
+// while the job is still failed: job.retry keeps the job's stall count and its stack traces. A
+// kept stall count makes the retried job a suspect that runs alone, and one at the limit fails
+// again at its first stall; the traces (one per failed attempt) would grow with every retry. A job
+// that failed for stalling (it killed or hung its workers) keeps a count of 1: it runs alone, with
+// its takeovers left, so it cannot take batch-mates down with it.
+const prepareRetryScript = `
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local reason = redis.call('HGET', KEYS[2], 'failedReason') or ''
+redis.call('HDEL', KEYS[2], 'stacktrace')
+if string.find(reason, '^${jobStalledCode}:') or string.find(reason, 'stalled more than allowable limit', 1, true) then
+  redis.call('HSET', KEYS[2], 'stc', 1)
+else
+  redis.call('HDEL', KEYS[2], 'stc')
+end
+return 1`;
+const prepareRetryCommand = 'gradcamPrepareRetry';
+const defined = new WeakSet<object>();
 
 /**
  * Puts failed jobs back at the end of the wait list with fresh attempts, as BullMQ's
  * `job.retry('failed')` does: a job still in the failed set moves atomically, so two operators
- * retrying at once retry each job once. The job keeps its data and its review-sampling decision;
- * a worker explains it again from its stored image, and its writes are idempotent by key, so a job
- * whose explanation an earlier attempt had already stored is rewritten, not duplicated.
- * `concurrency` retries run at once (default 8); the first Redis failure stops the rest and rejects.
+ * retrying at once retry each job once. Its stall count and stack traces are cleared first (a job
+ * that failed for stalling keeps a count of 1: it runs alone). The job keeps its data and its
+ * review-sampling decision; a worker explains it again from its stored image, and its writes are
+ * idempotent by key, so a job whose explanation an earlier attempt had already stored is
+ * rewritten, not duplicated. The first Redis failure stops the rest and rejects with a
+ * RetryFailedJobsError that says what was done before it.
  */
-export async function retryFailedJobs(queue: Queue, ids: readonly string[], options: { readonly concurrency?: number } = {}): Promise<RetryFailedJobsResult> {
+export async function retryFailedJobs(queue: Queue, ids: readonly string[], options: RetryFailedJobsOptions = {}): Promise<RetryFailedJobsResult> {
   const retried: string[] = [];
   const notFailed: string[] = [];
+  const client = await queue.getBackend().client;
+  if (!defined.has(client)) {
+    client.defineCommand(prepareRetryCommand, { numberOfKeys: 2, lua: prepareRetryScript });
+    defined.add(client);
+  }
+  const failedKey = queue.toKey('failed');
   let next = 0;
   let failed = false;
   const lane = async () => {
-    while (!failed && next < ids.length) {
+    while (!failed && options.signal?.aborted !== true && next < ids.length) {
       const id = ids[next++] as string;
       try {
-        const job = await Job.fromId(queue, id);
-        if (job === undefined) {
-          notFailed.push(id);
-          continue;
+        const prepared = await client.runCommand(prepareRetryCommand, [failedKey, queue.toKey(id), id]);
+        const job = prepared === 1 ? await Job.fromId(queue, id) : undefined;
+        if (job === undefined) notFailed.push(id);
+        else {
+          await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          retried.push(id);
         }
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-        retried.push(id);
       } catch (error) {
-        if (notFailedCodes.has((error as { code?: unknown }).code as number)) {
-          notFailed.push(id);
-          continue;
+        if (!notFailedCodes.has((error as { code?: unknown }).code as number)) {
+          failed = true;
+          throw error;
         }
-        failed = true;
-        throw error;
+        notFailed.push(id);
       }
+      options.onProgress?.(retried.length + notFailed.length);
     }
   };
   const lanes = await Promise.allSettled(Array.from({ length: Math.min(options.concurrency ?? 8, ids.length) }, lane));
   const rejected = lanes.find((lane) => lane.status === 'rejected');
-  if (rejected) throw rejected.reason;
+  if (rejected) throw new RetryFailedJobsError({ retried, notFailed }, rejected.reason);
   return { retried, notFailed };
+}
+
+/** A retry stopped by a Redis failure: `done` is what it did before (run it again for the rest: moved jobs are no longer failed). */
+export class RetryFailedJobsError extends Error {
+  readonly code = 'QUEUE_UNAVAILABLE';
+  constructor(
+    readonly done: RetryFailedJobsResult,
+    cause: unknown,
+  ) {
+    super(`retried ${done.retried.length} jobs, then: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'RetryFailedJobsError';
+  }
 }

@@ -15,7 +15,7 @@ export {
 } from './job-failure.ts';
 export { countedJobStates, queueDepth, queueJobCounts, workerCount, type CountedJobState, type JobCounts } from './queue-counts.ts';
 export { jobStatus, type JobStatus } from './job-status.ts';
-export { findFailedJobs, retryFailedJobs, type FailedJob, type FindFailedJobsOptions, type RetryFailedJobsResult } from './failed-jobs.ts';
+export { RetryFailedJobsError, findFailedJobs, retryFailedJobs, type FailedJob, type FindFailedJobsOptions, type RetryFailedJobsOptions, type RetryFailedJobsResult } from './failed-jobs.ts';
 export { removeStrandedJobs, type StrandedJobCandidate, type StrandedJobCheck } from './stranded-jobs.ts';
 export { redisAnsweredWithError, redisCall } from './queue-availability.ts';
 export { trimFailedJobs, type TrimFailedJobsOptions } from './trim-failed-jobs.ts';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
-import { closeConnections, createWorkerConnection, explainJob } from '@gradcam/queue';
-import { randomPrefix, seedFailedJobs } from '@gradcam/queue/test-fixtures';
+import { closeConnections, createBatchingWorker, createExplainQueue, createWorkerConnection, enqueueExplainJobs, explainJob } from '@gradcam/queue';
+import { explainJobFixture, randomPrefix, seedFailedJobs } from '@gradcam/queue/test-fixtures';
 import type { Redis } from 'ioredis';
 import { runGradcam } from '../test-support/stack-processes.ts';
 
@@ -54,14 +54,14 @@ test('gradcam jobs failed: per code, after every attempt or at once, newest ids 
   assert.match(lines[1] as string, /^STORAGE_UNAVAILABLE: 3 jobs failed after every attempt \(5 of 5\), \S+Z to \S+Z$/);
   assert.equal(lines[2], '  newest: t-2, t-1, t-0');
   assert.equal(lines[3], '  last reason: reading c/input.jpg: socket hang up');
-  assert.match(lines[4] as string, /^IMAGE_UNDECODABLE: 2 jobs failed at once \(bad input\), /);
+  assert.match(lines[4] as string, /^IMAGE_UNDECODABLE: 2 jobs failed at once \(the job could not succeed as it was: bad input, or a model no live worker serves\), /);
   assert.equal(lines.at(-1), '`gradcam jobs retry` puts the 3 jobs that failed after every attempt back in the queue (--dry-run to see them first)');
 
   const json = await gradcam(['jobs', 'failed', '--code', 'image_undecodable', '--json'], env);
   assert.equal(json.status, 0, json.stderr);
-  const body = JSON.parse(json.stdout) as { total: number; groups: { code: string; exhausted: boolean; ids: string[]; lastReason: string }[] };
+  const body = JSON.parse(json.stdout) as { total: number; groups: { code: string; kind: string; ids: string[]; lastReason: string }[] };
   assert.equal(body.total, 2);
-  assert.deepEqual(body.groups.map((g) => [g.code, g.exhausted, g.ids, g.lastReason]), [['IMAGE_UNDECODABLE', false, ['p-0', 'p-1'], 'truncated']]);
+  assert.deepEqual(body.groups.map((g) => [g.code, g.kind, g.ids, g.lastReason]), [['IMAGE_UNDECODABLE', 'at-once', ['p-0', 'p-1'], 'truncated']]);
 });
 
 test('gradcam jobs retry: by default the jobs that used every attempt, --since narrows, --dry-run changes nothing, bad input only when named', async () => {
@@ -70,7 +70,7 @@ test('gradcam jobs retry: by default the jobs that used every attempt, --since n
   assert.equal(dry.status, 0, dry.stderr);
   assert.deepEqual(dry.stdout.trim().split('\n'), [
     'would retry 3 jobs (STORAGE_UNAVAILABLE 3)',
-    'left out: IMAGE_UNDECODABLE, 2 jobs that failed at once on bad input; name it with --code IMAGE_UNDECODABLE (or the ids with --id) once the input is fixed',
+    'left out: IMAGE_UNDECODABLE, 2 jobs that failed at once; name it with --code IMAGE_UNDECODABLE (or the ids with --id) once the cause is fixed',
   ]);
   assert.equal((await failedIds(prefix)).length, 5, 'a dry run changes nothing');
 
@@ -107,6 +107,81 @@ test('gradcam jobs: a call it cannot run is one line naming what to fix', async 
       assert.equal(lines.length, 1, run.stderr);
       assert.match(lines[0] as string, c.line);
     }
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('gradcam jobs retry: --id and --code that choose nothing say why, per id and per code', async () => {
+  const { env } = await queueWithFailures();
+  const old = await gradcam(['jobs', 'retry', '--dry-run', '--id', 't-0,t-2', '--since', '1h'], env);
+  assert.equal(old.status, 0, old.stderr);
+  assert.equal(old.stdout, 'would retry 1 job (STORAGE_UNAVAILABLE 1)\n');
+  assert.match(old.stderr, /^failed before --since 1h: t-0 \(\S+Z\)\n$/);
+  const other = await gradcam(['jobs', 'retry', '--dry-run', '--id', 'p-0', '--code', 'STORAGE_UNAVAILABLE'], env);
+  assert.equal(other.stderr, 'failed with another code than --code: p-0 (IMAGE_UNDECODABLE)\n');
+  const typo = await gradcam(['jobs', 'retry', '--dry-run', '--code', 'STORAGE_UNAVAILBLE'], env);
+  assert.equal(typo.stdout, 'no failed job to retry\n');
+  assert.equal(typo.stderr, 'no failed job has code STORAGE_UNAVAILBLE (the codes there: IMAGE_UNDECODABLE, STORAGE_UNAVAILABLE)\n');
+  const wrongPrefix = await gradcam(['jobs', 'failed'], { ...env, GRADCAM_QUEUE_PREFIX: 'not-the-services' });
+  assert.equal(wrongPrefix.status, 1);
+  assert.match(wrongPrefix.stderr, /^gradcam jobs: there is no explain queue under GRADCAM_QUEUE_PREFIX "not-the-services" on redis:\/\/127\.0\.0\.1:\d+: set GRADCAM_QUEUE_PREFIX to the services' prefix\n$/);
+});
+
+test('gradcam jobs retry: waves keep the waiting jobs under half of GRADCAM_MAX_QUEUE_DEPTH, going on as workers drain the queue; Ctrl-C stops it saying how far it got', async () => {
+  const { prefix, env } = await queueWithFailures();
+  // Room for 2 (half of 4): 2 jobs already wait, so the 3 to retry must wait for the queue to drain.
+  const queue = createExplainQueue({ connection, prefix, onError: () => {} });
+  await enqueueExplainJobs(queue, ['busy-0', 'busy-1'].map(explainJobFixture));
+  const full = { ...env, GRADCAM_MAX_QUEUE_DEPTH: '4' };
+  try {
+    const interrupted = runGradcam(['jobs', 'retry'], full);
+    await interrupted.waitFor(/2 jobs waiting: the next 2 go back once under 2 \(half of GRADCAM_MAX_QUEUE_DEPTH 4\)/, 30_000);
+    interrupted.child.kill('SIGINT');
+    assert.equal((await interrupted.exited).status, 130, interrupted.stderr());
+    assert.match(interrupted.stdout(), /^stopped: retried 0 of 3 jobs; run the same command again for the rest\n/);
+    assert.deepEqual((await failedIds(prefix)).filter((id) => id.startsWith('t-')).length, 3, 'nothing moved');
+
+    const patient = runGradcam(['jobs', 'retry'], full);
+    await patient.waitFor('2 jobs waiting', 30_000);
+    // A worker drains the queue: the retry goes on, a wave at a time.
+    const depths: number[] = [];
+    const worker = createBatchingWorker<unknown, { manifestKey: string }>({
+      job: explainJob as never,
+      connection,
+      prefix,
+      maxBatch: 1,
+      maxWaitMs: 10,
+      processBatch: async (jobs) => {
+        depths.push(await connection.llen(`${prefix}:${explainJob.queueName}:wait`));
+        await new Promise((r) => setTimeout(r, 100));
+        return jobs.map((job) => ({ manifestKey: job.id }));
+      },
+      onError: () => {},
+    });
+    try {
+      assert.equal((await patient.exited).status, 0, patient.stderr());
+      assert.match(patient.stdout(), /^retried 3 jobs \(STORAGE_UNAVAILABLE 3\): queued again with fresh attempts\n/);
+      // A wave of 2, then (once the queue drained again, perhaps after another wait) the last one.
+      assert.match(patient.stderr(), /\nretried 2 of 3\n(.*waiting.*\n)?retried 3 of 3\n$/);
+      assert.ok(Math.max(...depths) <= 2, `the wait list held at most the room: ${depths.join(', ')}`);
+    } finally {
+      await worker.close();
+    }
+  } finally {
+    await queue.close();
+  }
+});
+
+test('gradcam jobs without REDIS_URL: a local-stack.json whose gradcam up is gone is not trusted', async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-jobs-stale-'));
+  try {
+    // As a gradcam up killed by SIGKILL leaves it: its private Redis's port may be another Redis's now.
+    await writeFile(join(stateDir, 'local-stack.json'), JSON.stringify({ ingestUrl: 'http://127.0.0.1:1', token: 't', redisUrl: redis.url, queuePrefix: 'gradcam' }));
+    const { REDIS_URL: _unset, ...env } = process.env;
+    const run = await gradcam(['jobs', 'failed'], { ...env, GRADCAM_STATE_DIR: stateDir });
+    assert.equal(run.status, 2, run.stderr);
+    assert.match(run.stderr, /^gradcam jobs: REDIS_URL is not set and no local stack is running \(the gradcam up that wrote .*local-stack\.json is gone\)/);
   } finally {
     await rm(stateDir, { recursive: true, force: true });
   }

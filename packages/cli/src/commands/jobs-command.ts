@@ -1,11 +1,29 @@
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { readLocalStackConfig, readQueueAccessConfig } from '@gradcam/config';
-import { type FailedJob, closeConnections, connectionReady, createExplainQueue, createProducerConnection, findFailedJobs, maxFailedJobsKept, retryFailedJobs } from '@gradcam/queue';
+import { readLocalStackConfig, readQueueAccessConfig, redactedUrl } from '@gradcam/config';
+import {
+  type ExplainQueue,
+  type FailedJob,
+  RetryFailedJobsError,
+  closeConnections,
+  connectionReady,
+  createExplainQueue,
+  createProducerConnection,
+  explainJob,
+  findFailedJobs,
+  jobStalledCode,
+  maxFailedJobsKept,
+  queueDepth,
+  retryFailedJobs,
+} from '@gradcam/queue';
+import type { Redis } from 'ioredis';
 import { UsageError } from '../cli-error.ts';
+import { CommandError } from '../command-error.ts';
 import { checkRedisAnswers } from '../local-stack/redis-ping.ts';
 import { repoRoot } from '../local-stack/service-process.ts';
 import { readStackFile, stackFileName } from '../local-stack/stack-file.ts';
+import { stackRunning } from '../local-stack/state-lock.ts';
 import { durationMs } from '../option-values.ts';
 
 export const jobsUsage = `Usage: gradcam jobs failed [--code LIST] [--id LIST] [--since DURATION] [--json]
@@ -15,12 +33,15 @@ The explain jobs that failed for good (the dead-letter record: kept 30 days, the
 ${maxFailedJobsKept.toLocaleString('en-US')} at most), and putting them back in the queue. Resubmitting a failed id to ingest does
 nothing (the id is known), so this is how an accepted record that failed gets explained after all.
 
-  failed   how many failed, per code: after every attempt (a fault that outlasted the retries:
-           storage, Redis, a crash) or at once (bad input), when, which ids, the last reason
-  retry    puts the chosen jobs back at the end of the queue with fresh attempts. Without --code
-           or --id it takes the jobs that failed after every attempt; a job that failed at once on
-           bad input fails the same way again unless its input was fixed, so it is taken only when
-           named by --code or --id
+  failed   how many failed, per code and kind: after every attempt (a fault that outlasted the
+           retries: storage, Redis), after their workers stalled on them too often (died or hung),
+           or at once (the job could not succeed as it was: bad input, a model no live worker
+           serves); when, which ids, the last reason
+  retry    puts the chosen jobs back at the end of the queue with fresh attempts, in waves that
+           keep the waiting jobs under half of GRADCAM_MAX_QUEUE_DEPTH (ingest's 429 limit), so new
+           records keep being accepted. Without --code or --id it takes the jobs that failed after
+           every attempt; the others fail the same way again unless their cause was fixed, so they
+           are taken only when named by --code or --id (a stalled-out job then runs alone)
 
 Options:
   --code LIST       only these failure codes (comma-separated, e.g. STORAGE_UNAVAILABLE,JOB_STALLED)
@@ -30,55 +51,85 @@ Options:
   --json            one JSON document on stdout
 
 Redis: REDIS_URL and GRADCAM_QUEUE_PREFIX as the services have them; when REDIS_URL is unset, the
-local stack's (npm start, read from .gradcam/${stackFileName}).`;
+running local stack's (npm start, read from .gradcam/${stackFileName}). Ctrl-C stops a retry
+between jobs and says how far it got; running it again does the rest.`;
 
-/** Ids shown per line of the summary. */
+/** Ids named per line; ids listed on stderr. */
 const idsShown = 5;
+const idsListed = 10;
+/** Jobs put back per wave, before the queue's depth is read again. */
+const waveSize = 1_000;
+const pollMs = 2_000;
+
+type FailureKind = 'exhausted' | 'stalled' | 'at-once';
+
+/** Stalled-out jobs are told apart from bad input: the job killed or hung its workers, or they died under it. */
+const kindOf = (job: FailedJob): FailureKind => (job.code === jobStalledCode ? 'stalled' : job.exhausted ? 'exhausted' : 'at-once');
 
 interface FailureGroup {
   readonly code: string;
-  readonly exhausted: boolean;
+  readonly kind: FailureKind;
   readonly jobs: FailedJob[];
 }
 
-/** Failed jobs by code and by whether they used every attempt, the largest group first. */
+/** Failed jobs by code and kind, the largest group first. */
 function groupFailures(jobs: readonly FailedJob[]): FailureGroup[] {
   const groups = new Map<string, FailureGroup>();
   for (const job of jobs) {
-    const key = `${job.code} ${job.exhausted}`;
+    const kind = kindOf(job);
+    const key = `${job.code} ${kind}`;
     let group = groups.get(key);
-    if (!group) groups.set(key, (group = { code: job.code, exhausted: job.exhausted, jobs: [] }));
+    if (!group) groups.set(key, (group = { code: job.code, kind, jobs: [] }));
     group.jobs.push(job);
   }
   return [...groups.values()].sort((a, b) => b.jobs.length - a.jobs.length || a.code.localeCompare(b.code));
 }
 
-const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+const count = (n: number) => n.toLocaleString('en-US');
+const plural = (n: number, word: string) => `${count(n)} ${word}${n === 1 ? '' : 's'}`;
 const when = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const idList = (ids: readonly string[], shown = idsListed) => `${ids.slice(0, shown).join(', ')}${ids.length > shown ? `, … (${count(ids.length - shown)} more)` : ''}`;
+
+function howItFailed(group: FailureGroup): string {
+  const last = group.jobs.at(-1) as FailedJob;
+  switch (group.kind) {
+    case 'exhausted':
+      return `after every attempt (${last.attemptsMade} of ${last.maxAttempts})`;
+    case 'stalled':
+      return 'after their workers stalled on them too often (died or hung)';
+    default:
+      return 'at once (the job could not succeed as it was: bad input, or a model no live worker serves)';
+  }
+}
 
 function groupLines(group: FailureGroup): string[] {
   const first = group.jobs[0] as FailedJob;
   const last = group.jobs.at(-1) as FailedJob;
-  const how = group.exhausted ? `after every attempt (${last.attemptsMade} of ${last.maxAttempts})` : 'at once (bad input)';
-  const ids = group.jobs.slice(-idsShown).map((job) => job.id);
-  const more = group.jobs.length > ids.length ? `, … (${group.jobs.length - ids.length} more)` : '';
+  const newest = group.jobs.slice(-idsShown).map((job) => job.id).reverse();
   return [
-    `${group.code}: ${plural(group.jobs.length, 'job')} failed ${how}, ${first.failedAt === last.failedAt ? `at ${when(last.failedAt)}` : `${when(first.failedAt)} to ${when(last.failedAt)}`}`,
-    `  newest: ${ids.reverse().join(', ')}${more}`,
+    `${group.code}: ${plural(group.jobs.length, 'job')} failed ${howItFailed(group)}, ${first.failedAt === last.failedAt ? `at ${when(last.failedAt)}` : `${when(first.failedAt)} to ${when(last.failedAt)}`}`,
+    `  newest: ${newest.join(', ')}${group.jobs.length > newest.length ? `, … (${count(group.jobs.length - newest.length)} more)` : ''}`,
     `  last reason: ${last.message}`,
   ];
 }
 
 function groupJson(group: FailureGroup) {
+  const last = group.jobs.at(-1) as FailedJob;
   return {
     code: group.code,
-    exhausted: group.exhausted,
+    kind: group.kind,
     count: group.jobs.length,
     firstFailedAt: when((group.jobs[0] as FailedJob).failedAt),
-    lastFailedAt: when((group.jobs.at(-1) as FailedJob).failedAt),
-    lastReason: (group.jobs.at(-1) as FailedJob).message,
+    lastFailedAt: when(last.failedAt),
+    lastReason: last.message,
     ids: group.jobs.map((job) => job.id),
   };
+}
+
+function leftOutLine(group: FailureGroup): string {
+  const what = plural(group.jobs.length, 'job');
+  if (group.kind === 'stalled') return `left out: ${group.code}, ${what} whose workers died or hung on them; name it with --code ${group.code} to run them again (each runs alone)`;
+  return `left out: ${group.code}, ${what} that failed at once; name it with --code ${group.code} (or the ids with --id) once the cause is fixed`;
 }
 
 const list = (value: string | undefined, name: string): string[] | undefined => {
@@ -88,23 +139,77 @@ const list = (value: string | undefined, name: string): string[] | undefined => 
   return items;
 };
 
-/** Where the queue is: the environment's Redis, else the local stack's. */
-async function queueLocation(): Promise<{ redisUrl: string; prefix: string; source: string; remedy: string }> {
+interface QueueLocation {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  readonly maxQueueDepth: number;
+  /** Where the URL came from, and what to do when it does not answer. */
+  readonly source: string;
+  readonly remedy: string;
+}
+
+/** Where the queue is: the environment's Redis, else the running local stack's. */
+async function queueLocation(): Promise<QueueLocation> {
   const env = readQueueAccessConfig(process.env);
   if (env.redisUrl !== undefined) {
-    return { redisUrl: env.redisUrl, prefix: env.queuePrefix ?? 'gradcam', source: 'REDIS_URL', remedy: 'start that Redis, or set REDIS_URL to the one the services use' };
+    return { redisUrl: env.redisUrl, prefix: env.queuePrefix ?? 'gradcam', maxQueueDepth: env.maxQueueDepth, source: 'REDIS_URL', remedy: 'start that Redis, or set REDIS_URL to the one the services use' };
   }
   const stateDir = resolve(repoRoot, readLocalStackConfig(process.env).stateDir);
+  const noStack = (why: string) =>
+    new UsageError(`REDIS_URL is not set and no local stack is running (${why}): set REDIS_URL (and GRADCAM_QUEUE_PREFIX) to the services' Redis, or start the local stack with \`npm start\``);
   const stack = await readStackFile(stateDir).catch(() => {
-    throw new UsageError(`REDIS_URL is not set and no local stack is running (${stateDir}/${stackFileName} is missing): set REDIS_URL (and GRADCAM_QUEUE_PREFIX) to the services' Redis, or start the local stack with \`npm start\``);
+    throw noStack(`${stateDir}/${stackFileName} is missing`);
   });
+  // A file left by a gradcam up killed by SIGKILL names a private Redis whose port another may hold now.
+  if (!(await stackRunning(stateDir))) throw noStack(`the gradcam up that wrote ${stateDir}/${stackFileName} is gone`);
   if (stack.redisUrl === undefined) throw new UsageError(`the local stack's ${stackFileName} names no Redis (written by an older gradcam up): restart it, or set REDIS_URL`);
   return {
     redisUrl: stack.redisUrl,
     prefix: env.queuePrefix ?? stack.queuePrefix ?? 'gradcam',
+    maxQueueDepth: env.maxQueueDepth,
     source: `the local stack's Redis (${stackFileName})`,
     remedy: 'is `npm start` still running?',
   };
+}
+
+/** Whether anything of the explain queue exists under the prefix: a wrong GRADCAM_QUEUE_PREFIX otherwise reads as "nothing failed". */
+async function queueExists(connection: Redis, prefix: string): Promise<boolean> {
+  const keys = ['meta', 'events', 'wait', 'active', 'delayed', 'completed', 'failed'].map((suffix) => `${prefix}:${explainJob.queueName}:${suffix}`);
+  return (await connection.exists(...keys)) > 0;
+}
+
+interface Selection {
+  readonly jobs: FailedJob[];
+  /** Why named ids or codes matched nothing, for stderr. */
+  readonly notes: string[];
+}
+
+/** The failed jobs the options choose, and what to tell about ids and codes that chose nothing. */
+async function selectFailed(connection: Redis, prefix: string, options: { codes?: string[] | undefined; ids?: string[] | undefined; since?: number | undefined; sinceText?: string | undefined }): Promise<Selection> {
+  const { codes, ids, since } = options;
+  const notes: string[] = [];
+  // Ids are looked up whatever --since says, so an id left out by it is told apart from one that is not failed.
+  const found = await findFailedJobs({ connection, prefix, ...(ids ? { ids } : since !== undefined ? { since } : {}) });
+  if (ids) {
+    const foundIds = new Set(found.map((job) => job.id));
+    const missing = ids.filter((id) => !foundIds.has(id));
+    if (missing.length > 0) notes.push(`not in the failed set (completed, still queued, or unknown): ${idList(missing)}`);
+  }
+  const recent = since === undefined ? found : found.filter((job) => job.failedAt >= since);
+  if (ids && recent.length < found.length) {
+    notes.push(`failed before --since ${options.sinceText}: ${idList(found.filter((job) => job.failedAt < since!).map((job) => `${job.id} (${when(job.failedAt)})`))}`);
+  }
+  if (!codes) return { jobs: recent, notes };
+  const chosen = recent.filter((job) => codes.includes(job.code));
+  if (ids) {
+    const other = recent.filter((job) => !codes.includes(job.code));
+    if (other.length > 0) notes.push(`failed with another code than --code: ${idList(other.map((job) => `${job.id} (${job.code})`))}`);
+  } else {
+    const present = new Set(recent.map((job) => job.code));
+    const absent = codes.filter((code) => !present.has(code));
+    if (absent.length > 0) notes.push(`no failed job${since === undefined ? '' : ` since ${options.sinceText}`} has code ${absent.join(', ')}${present.size > 0 ? ` (the codes there: ${[...present].sort().join(', ')})` : ''}`);
+  }
+  return { jobs: chosen, notes };
 }
 
 export async function jobsCommand(argv: readonly string[]): Promise<number> {
@@ -134,53 +239,94 @@ export async function jobsCommand(argv: readonly string[]): Promise<number> {
 
   const where = await queueLocation();
   await checkRedisAnswers(where.redisUrl, { source: where.source, remedy: where.remedy });
-  const connection = createProducerConnection(where.redisUrl, { onError: () => {}, name: 'gradcam-jobs' });
+  // Longer than a service's 2 s: a retry of thousands must not stop halfway on one slow reply.
+  const connection = createProducerConnection(where.redisUrl, { onError: () => {}, name: 'gradcam-jobs', commandTimeoutMs: 10_000 });
   const queue = createExplainQueue({ connection, prefix: where.prefix, onError: () => {} });
   try {
     await connectionReady(connection);
-    const found = await findFailedJobs({ connection, prefix: where.prefix, ...(since !== undefined && { since }), ...(ids && { ids }) });
-    const matching = codes ? found.filter((job) => codes.includes(job.code)) : found;
-    const foundIds = new Set(found.map((job) => job.id));
-    const notFailed = ids?.filter((id) => !foundIds.has(id)) ?? [];
-    if (notFailed.length > 0) console.error(`not in the failed set (completed, still queued, or unknown): ${notFailed.join(', ')}`);
-    if (action === 'failed') return reportFailed(matching, values.json === true);
-    // Bad input is retried only when asked for by code or id.
-    const chosen = codes || ids ? matching : matching.filter((job) => job.exhausted);
-    const leftOut = groupFailures(matching.filter((job) => !job.exhausted && !(codes || ids)));
+    if (!(await queueExists(connection, where.prefix))) {
+      throw new CommandError(`there is no explain queue under GRADCAM_QUEUE_PREFIX "${where.prefix}" on ${redactedUrl(where.redisUrl)}: set GRADCAM_QUEUE_PREFIX to the services' prefix`);
+    }
+    const selection = await selectFailed(connection, where.prefix, { codes, ids, since, sinceText: values.since });
+    for (const note of selection.notes) console.error(note);
+    if (action === 'failed') return reportFailed(selection.jobs, values.json === true, where);
+    // Named by --code or --id: taken whatever their kind. Otherwise only faults that outlasted the retries.
+    const named = codes !== undefined || ids !== undefined;
+    const chosen = named ? selection.jobs : selection.jobs.filter((job) => kindOf(job) === 'exhausted');
+    const leftOut = named ? [] : groupFailures(selection.jobs.filter((job) => kindOf(job) !== 'exhausted'));
     const dryRun = values['dry-run'] === true;
-    const result = dryRun ? { retried: chosen.map((job) => job.id), notFailed: [] } : await retryFailedJobs(queue, chosen.map((job) => job.id));
-    const retried = new Set(result.retried);
+    const outcome = dryRun ? { retried: chosen.map((job) => job.id), notFailed: [], stopped: false } : await retryInWaves(queue, chosen, where.maxQueueDepth);
+    const retried = new Set(outcome.retried);
     const groups = groupFailures(chosen.filter((job) => retried.has(job.id)));
     if (values.json) {
-      console.log(JSON.stringify({ dryRun, retried: groups.map(groupJson), noLongerFailed: result.notFailed, leftOut: leftOut.map(groupJson) }, null, 2));
-      return 0;
+      console.log(JSON.stringify({ dryRun, stopped: outcome.stopped, retried: groups.map(groupJson), noLongerFailed: outcome.notFailed, leftOut: leftOut.map(groupJson) }, null, 2));
+      return outcome.stopped ? 130 : 0;
     }
-    const perCode = groups.map((group) => `${group.code} ${group.jobs.length}`).join(', ');
-    console.log(retried.size === 0 ? 'no failed job to retry' : `${dryRun ? 'would retry' : 'retried'} ${plural(retried.size, 'job')} (${perCode})${dryRun ? '' : ': queued again with fresh attempts'}`);
-    if (result.notFailed.length > 0) console.log(`${plural(result.notFailed.length, 'job')} had left the failed set meanwhile (retried by someone else, or trimmed): ${result.notFailed.join(', ')}`);
-    for (const group of leftOut) {
-      console.log(`left out: ${group.code}, ${plural(group.jobs.length, 'job')} that failed at once on bad input; name it with --code ${group.code} (or the ids with --id) once the input is fixed`);
-    }
-    return 0;
+    const perCode = groups.map((group) => `${group.code} ${count(group.jobs.length)}`).join(', ');
+    if (outcome.stopped) console.log(`stopped: retried ${count(retried.size)} of ${plural(chosen.length, 'job')}${perCode === '' ? '' : ` (${perCode})`}; run the same command again for the rest`);
+    else console.log(retried.size === 0 ? 'no failed job to retry' : `${dryRun ? 'would retry' : 'retried'} ${plural(retried.size, 'job')} (${perCode})${dryRun ? '' : ': queued again with fresh attempts'}`);
+    if (outcome.notFailed.length > 0) console.log(`${plural(outcome.notFailed.length, 'job')} had left the failed set meanwhile (retried by someone else, or trimmed): ${idList(outcome.notFailed)}`);
+    for (const group of leftOut) console.log(leftOutLine(group));
+    return outcome.stopped ? 130 : 0;
   } finally {
     await queue.close();
     await closeConnections(connection);
   }
 }
 
-function reportFailed(jobs: readonly FailedJob[], json: boolean): number {
+/**
+ * Puts the jobs back a wave at a time, each once the queue has room for it under half of ingest's
+ * limit: a retry of the whole failed set (up to 100,000, as many as the default limit) at once
+ * would make ingest answer 429 to every new record until the workers caught up. Ctrl-C stops it
+ * between jobs; a Redis failure stops it too, saying how far it got.
+ */
+async function retryInWaves(queue: ExplainQueue, jobs: readonly FailedJob[], maxQueueDepth: number): Promise<{ retried: string[]; notFailed: string[]; stopped: boolean }> {
+  const room = Math.max(1, Math.floor(maxQueueDepth / 2));
+  const wave = Math.min(waveSize, room);
+  const retried: string[] = [];
+  const notFailed: string[] = [];
+  const stop = new AbortController();
+  const onInterrupt = () => stop.abort();
+  process.once('SIGINT', onInterrupt);
+  const progress = (line: string) => console.error(line);
+  try {
+    for (let start = 0; start < jobs.length && !stop.signal.aborted; start += wave) {
+      const ids = jobs.slice(start, start + wave).map((job) => job.id);
+      for (let waited = false; ; waited = true) {
+        const depth = await queueDepth(queue);
+        if (depth === 0 || depth + ids.length <= room) break;
+        if (!waited) progress(`${count(depth)} jobs waiting: the next ${count(ids.length)} go back once under ${count(room)} (half of GRADCAM_MAX_QUEUE_DEPTH ${count(maxQueueDepth)}), so ingest keeps accepting records; ${count(retried.length)} of ${count(jobs.length)} retried so far`);
+        await sleep(pollMs, undefined, { signal: stop.signal }).catch(() => undefined);
+        if (stop.signal.aborted) break;
+      }
+      if (stop.signal.aborted) break;
+      const done = await retryFailedJobs(queue, ids, { signal: stop.signal }).catch((error: unknown) => {
+        const before = error instanceof RetryFailedJobsError ? error.done.retried.length : 0;
+        throw new CommandError(`retried ${count(retried.length + before)} of ${plural(jobs.length, 'job')}, then Redis failed (${error instanceof Error ? error.message : String(error)}); run the same command again for the rest (jobs already retried are no longer failed)`);
+      });
+      retried.push(...done.retried);
+      notFailed.push(...done.notFailed);
+      if (jobs.length > wave) progress(`retried ${count(retried.length)} of ${count(jobs.length)}`);
+    }
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+  }
+  return { retried, notFailed, stopped: stop.signal.aborted };
+}
+
+function reportFailed(jobs: readonly FailedJob[], json: boolean, where: QueueLocation): number {
   const groups = groupFailures(jobs);
   if (json) {
     console.log(JSON.stringify({ total: jobs.length, groups: groups.map(groupJson) }, null, 2));
     return 0;
   }
   if (jobs.length === 0) {
-    console.log('no failed jobs');
+    console.log(`no failed jobs (explain queue under "${where.prefix}" on ${redactedUrl(where.redisUrl)})`);
     return 0;
   }
   console.log(`${plural(jobs.length, 'failed job')}:`);
   for (const group of groups) for (const line of groupLines(group)) console.log(line);
-  const retriable = jobs.filter((job) => job.exhausted).length;
+  const retriable = jobs.filter((job) => kindOf(job) === 'exhausted').length;
   if (retriable > 0) console.log(`\`gradcam jobs retry\` puts the ${plural(retriable, 'job')} that failed after every attempt back in the queue (--dry-run to see them first)`);
   return 0;
 }

@@ -124,12 +124,12 @@ describe('a running gradcam up', { timeout: 240_000 }, () => {
 
     const list = runGradcam(['jobs', 'failed', '--json'], env);
     assert.equal((await list.exited).status, 0, list.stderr());
-    const groups = (JSON.parse(list.stdout()) as { groups: { code: string; exhausted: boolean; ids: string[] }[] }).groups;
-    assert.deepEqual(groups, [{ ...groups[0], code, exhausted: false, ids: ['late-upload-1'] }]);
+    const groups = (JSON.parse(list.stdout()) as { groups: { code: string; kind: string; ids: string[] }[] }).groups;
+    assert.deepEqual(groups, [{ ...groups[0], code, kind: 'at-once', ids: ['late-upload-1'] }]);
 
     const plain = runGradcam(['jobs', 'retry'], env);
     assert.equal((await plain.exited).status, 0, plain.stderr());
-    assert.match(plain.stdout(), new RegExp(`^no failed job to retry\nleft out: ${code}, 1 job that failed at once on bad input; name it with --code ${code}`));
+    assert.match(plain.stdout(), new RegExp(`^no failed job to retry\nleft out: ${code}, 1 job that failed at once; name it with --code ${code}`));
     assert.equal((await statusOf()).status, 'failed', 'bad input is not retried unless named');
 
     await copyFile(fixture, join(storageDir, 'uploads', 'late.jpg'));

@@ -47,6 +47,12 @@ function lockHeld(holder: LockHolder): boolean {
   return args === undefined || looksLikeGradcamUp(args);
 }
 
+/** Whether a gradcam up runs on the state folder now (its lock's process is alive and is that gradcam up). */
+export async function stackRunning(stateDir: string): Promise<boolean> {
+  const holder = await lockHolder(join(stateDir, stateLockFileName));
+  return holder !== undefined && lockHeld(holder);
+}
+
 /**
  * Claims the state folder for this process. Two stacks on one folder would run two redis-servers
  * on one append-only file, and each would take the other's answers for its own. A lock left by a

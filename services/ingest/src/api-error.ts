@@ -51,6 +51,13 @@ export const inferenceInProgress = (id: string) =>
   new ApiError(409, 'INFERENCE_IN_PROGRESS', `another request is accepting "${id}" right now; retry to learn its outcome`, undefined, 1);
 
 /**
+ * 409 INFERENCE_IN_PROGRESS for an id this request queued but could not record: other attempts kept
+ * failing adds of it (see queueAndRecord's rounds). Its claim is given back; a retry checks and records.
+ */
+export const jobNotConfirmed = (id: string) =>
+  new ApiError(409, 'INFERENCE_IN_PROGRESS', `the job of "${id}" could not be confirmed: other attempts at it kept failing meanwhile; nothing was recorded, retry to complete it (a retry makes no second job)`, undefined, 1);
+
+/**
  * 409 INFERENCE_IN_PROGRESS for an id whose earlier job this request could not check (see
  * queueAndRecord): its claim lapsed first (`not-held`), or a worker's lock is on the job
  * (`locked`). Nothing was added or recorded for it; the retry checks it under a fresh claim.

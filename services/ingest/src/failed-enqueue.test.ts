@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseCapturePolicy } from '@gradcam/config';
 import { type InferenceRecord, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { type ExplainQueue, type StrandedJobCandidate, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
+import { type ExplainQueue, QueueUnavailableError, type StrandedJobCandidate, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { type AcceptDeps, type IngestStore, type RecordOutcome, acceptRecords } from './accept-records.ts';
@@ -40,7 +40,7 @@ interface Rig {
   readonly queue: ExplainQueue;
   readonly index: CommitFailsOnce;
   readonly store: FsBlobStore;
-  readonly world: { clock: number; breakNextAdd: boolean; checksFail: boolean };
+  readonly world: { clock: number; breakNextAdd: boolean; checksFail: boolean | 'timeout' };
   /** The ids of each removeStrandedJobs call. */
   readonly checked: string[][];
 }
@@ -50,7 +50,7 @@ function setUp(options: { claimTtlMs?: number; prefix?: string } = {}): Rig {
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
   const index = new CommitFailsOnce(redis, prefix, 3600, options.claimTtlMs);
   const store = new FsBlobStore({ rootDir: join(dir, prefix), publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
-  const world = { clock: Date.parse('2026-11-26T23:59:59.500Z'), breakNextAdd: false, checksFail: false };
+  const world: Rig['world'] = { clock: Date.parse('2026-11-26T23:59:59.500Z'), breakNextAdd: false, checksFail: false };
   const checked: string[][] = [];
   const deps: AcceptDeps = {
     store,
@@ -64,6 +64,7 @@ function setUp(options: { claimTtlMs?: number; prefix?: string } = {}): Rig {
       if (candidates.length === 0) return [];
       checked.push(candidates.map((c) => c.id));
       // As when Redis went away just after the failed add: the attempt cannot clean up.
+      if (world.checksFail === 'timeout') throw new QueueUnavailableError('could not check the jobs of earlier attempts', { cause: new Error('Command timed out') });
       if (world.checksFail) throw new Error('connection lost');
       return removeStrandedJobs(queue, candidates);
     },
@@ -381,6 +382,46 @@ test('an enqueue-failed mark is deleted when its id is recorded, not before: it 
     assert.equal(await mark('marked-1'), 0);
     assert.equal(await mark('marked-2'), 0);
     for (const id of ['marked-1', 'marked-2']) assert.equal(await rig.queue.getJobState(id), 'waiting', id);
+  } finally {
+    await rig.queue.close();
+  }
+});
+
+test('answers that tell the truth when a request cannot finish: a record already answered keeps its 409, a later round\'s failure is ACCEPT_INCOMPLETE (not "nothing was accepted"), and a job never confirmed after three rounds says so', async () => {
+  const rig = setUp();
+  try {
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    // A locked stranded job (409, nothing added) beside a plain record whose commit fails: the
+    // whole-request "stored and queued" answer would be false for the locked one.
+    await strandedByAFailedAttempt(rig, ['locked-1']);
+    await redis.set(`${jobKey(rig, 'locked-1')}:lock`, 'worker-token', 'PX', 60_000);
+    rig.index.failNext = true;
+    const first = await acceptRecords(rig.deps, [record('locked-1'), record('plain-1')], requestId);
+    assert.deepEqual(answers(first), ['INFERENCE_IN_PROGRESS', 'ACCEPT_INCOMPLETE']);
+    assert.equal(await rig.queue.getJobState('locked-1'), 'unknown', 'nothing was added for it');
+
+    // This request queued its job; an attempt at the id then marked it, and the check of round 2 fails.
+    const stall = stalling(rig);
+    const answer = acceptRecords({ ...rig.deps, store: stall.store }, [record('r2-1')], requestId);
+    await claimTaken(rig, 'r2-1');
+    await rig.index.markEnqueueFailed(['r2-1']);
+    rig.world.checksFail = 'timeout';
+    stall.resume();
+    const [second] = await answer;
+    rig.world.checksFail = false;
+    assert.ok(second && 'error' in second);
+    assert.equal(second.error.code, 'ACCEPT_INCOMPLETE', second.error.message);
+    assert.match(second.error.message, /could not be confirmed/);
+
+    // A new mark before every commit: after three rounds, "could not be confirmed", not "another request is accepting".
+    rig.index.beforeCommit = () => rig.index.markEnqueueFailed(['r3-1']);
+    const [third] = await acceptRecords(rig.deps, [record('r3-1')], requestId);
+    rig.index.beforeCommit = undefined;
+    assert.ok(third && 'error' in third);
+    assert.equal(third.error.code, 'INFERENCE_IN_PROGRESS');
+    assert.match(third.error.message, /could not be confirmed: other attempts at it kept failing/);
+    assert.equal(await rig.queue.getJobState('r3-1'), 'waiting');
+    assert.deepEqual(answers(await acceptRecords(rig.deps, [record('r3-1')], requestId)), ['queued'], 'a retry completes it');
   } finally {
     await rig.queue.close();
   }

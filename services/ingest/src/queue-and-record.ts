@@ -1,7 +1,7 @@
 import type { ExplainJob, IndexEntry } from '@gradcam/contracts';
 import { type ApiError, type ServerErrorReport, dependencyUnavailable, reportedApiError } from '@gradcam/http-service';
 import { type StrandedJobCandidate, type StrandedJobCheck, redisAnsweredWithError } from '@gradcam/queue';
-import { inferenceInProgress, jobNotChecked, toReportedApiError } from './api-error.ts';
+import { inferenceInProgress, jobNotChecked, jobNotConfirmed, toReportedApiError } from './api-error.ts';
 import type { CommitResult, InferenceIndex } from './inference-index.ts';
 
 export interface QueueDeps {
@@ -32,6 +32,9 @@ export interface StoredRecord {
 
 /** Per record: recorded, or the answer it gets instead. */
 export type QueueOutcome = 'recorded' | ApiError;
+
+const queuedSentence = 'the records were stored and queued but their ids could not be recorded; retry with the same ids to complete them (a retry makes no second job)';
+const unconfirmedSentence = 'the records were stored, but whether their jobs are queued could not be confirmed (another attempt at the same ids failed meanwhile); retry with the same ids to complete them (a retry makes no second job)';
 
 /**
  * Rounds of check, add and commit for a record whose commit found a mark it had not vouched for.
@@ -69,11 +72,15 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
   const vouched = records.map((r) => r.mark);
   let pending = records.map((_, i) => i);
   let toCheck = pending.filter((i) => record(i).checkFirst);
+  const incomplete = (sentence: string, error: unknown) => reportedApiError(dependencyUnavailable('ACCEPT_INCOMPLETE', sentence, requestId), error, requestId, deps.onServerError);
   for (let round = 1; pending.length > 0; round += 1) {
     const fail = async (failed: readonly number[], error: unknown, answer?: ApiError) => {
       await releaseQuietly(deps, holder, failed.map((i) => record(i).id));
-      if (round === 1) throw answer ?? error;
-      const given = answer ?? toReportedApiError(error, requestId, deps.onServerError);
+      // The whole request's answer while nothing of it is decided; once some records have answers
+      // of their own (recorded, or 409 for a job this request could not check), the rest get theirs.
+      if (round === 1 && outcomes.every((outcome) => outcome === undefined)) throw answer ?? error;
+      // From the second round on, this request's first add has run: not "nothing was accepted".
+      const given = answer ?? (round === 1 ? toReportedApiError(error, requestId, deps.onServerError) : incomplete(unconfirmedSentence, error));
       for (const i of failed) outcomes[i] = given;
     };
 
@@ -128,8 +135,7 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
     } catch (error) {
       // The jobs are queued but the ids are not recorded: not "nothing was accepted". A retry
       // re-stores the same documents, re-adds the same job ids (BullMQ ignores them) and records.
-      const sentence = 'the records were stored and queued but their ids could not be recorded; retry with the same ids to complete them (a retry makes no second job)';
-      await fail(pending, error, reportedApiError(dependencyUnavailable('ACCEPT_INCOMPLETE', sentence, requestId), error, requestId, deps.onServerError));
+      await fail(pending, error, incomplete(round === 1 ? queuedSentence : unconfirmedSentence, error));
       break;
     }
     const again: number[] = [];
@@ -144,7 +150,7 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
       }
     });
     if (again.length > 0 && round === maxRounds) {
-      for (const i of again) outcomes[i] = inferenceInProgress(record(i).id);
+      for (const i of again) outcomes[i] = jobNotConfirmed(record(i).id);
       await releaseQuietly(deps, holder, again.map((i) => record(i).id));
       break;
     }

@@ -157,11 +157,11 @@ test('probeStore: an access key the server does not know is STORAGE_ACCESS_DENIE
   }
 });
 
-/** A web server that is not S3 in front of an S3 store: `status` to every request, an HTML page to a GET. */
-async function webServerStore(status: number): Promise<{ store: S3BlobStore; stop(): Promise<void> }> {
+/** A web server that is not S3 in front of an S3 store: `status` to every request, `page` (HTML) to all but a HEAD. */
+async function webServerStore(status: number, page = '<html>hello</html>'): Promise<{ store: S3BlobStore; stop(): Promise<void> }> {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     request.resume();
-    response.writeHead(status, { 'content-type': 'text/html' }).end(request.method === 'HEAD' ? undefined : '<html>hello</html>');
+    response.writeHead(status, { 'content-type': 'text/html' }).end(request.method === 'HEAD' ? undefined : page);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const store = await s3Store({ create: false, endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
@@ -204,6 +204,43 @@ test('probeStore readBack: a web server answering 404 to everything is not an ob
     });
   } finally {
     await stop();
+  }
+});
+
+test('probeStore readBack: a proxy or web server refusing every request (401 or 403, a page or nothing) is not an object store; S3\'s own refusals stay access denied', async () => {
+  const cases: [number, string][] = [
+    [403, '<html><body><h1>403 Forbidden</h1>by the proxy</body></html>'],
+    [403, ''],
+    [401, '<html>401 Authorization Required</html>'],
+    [404, '<html>hello</html>'],
+  ];
+  for (const [status, page] of cases) {
+    const { store, stop } = await webServerStore(status, page);
+    try {
+      for (const write of [false, true]) {
+        await assert.rejects(probeStore(store, 'p', { readBack: true, write }), (error: unknown) => {
+          const label = `${status} ${JSON.stringify(page)}, write ${write}: ${String(error)}`;
+          assert.ok(isStorageError(error, 'STORAGE_UNAVAILABLE'), label);
+          assert.match(error.message, new RegExp(`answer(s|ed) ${status} without (an S3 error code|saying NoSuchBucket)`), label);
+          assert.equal(s3FailureKind(error), 'not-s3', label);
+          return true;
+        });
+      }
+    } finally {
+      await stop();
+    }
+  }
+  // An S3 API's refusals name themselves (AccessDenied, InvalidAccessKeyId): the credentials.
+  const readOnly = await restrictedStore(['s3:ListBucket', 's3:PutObject']);
+  const badKey = await s3Store({ accessKeyId: 'NOT-A-KEY' });
+  try {
+    for (const write of [false, true]) {
+      await assert.rejects(probeStore(readOnly.store, 'p', { readBack: true, write }), failsWith('STORAGE_ACCESS_DENIED', /Access Denied/));
+      await assert.rejects(probeStore(badKey, 'p', { readBack: true, write }), failsWith('STORAGE_ACCESS_DENIED', /InvalidAccessKeyId/));
+    }
+  } finally {
+    await readOnly.stop();
+    await badKey.close();
   }
 });
 

@@ -1,5 +1,5 @@
 import type { BlobStore } from './blob-store.ts';
-import { notAnObjectStoreName } from './s3-error-mapping.ts';
+import { notAnObjectStoreName, unexplainedRefusal } from './s3-error-mapping.ts';
 import { isStorageError, StorageError } from './storage-error.ts';
 
 /**
@@ -30,7 +30,9 @@ export interface ProbeStoreOptions {
    * those written (writing it again once when they differ: an older version's probe), and confirm
    * a missing bucket with a GET, whose answer names it (NoSuchBucket) where a HEAD's has no body.
    * A web server that is not S3 answers 200 to every HEAD and PUT, or a bodiless 404 to every HEAD
-   * (HeadBucket included), so without this it passes, or reads as a missing bucket. Fails with
+   * (HeadBucket included), so without this it passes, or reads as a missing bucket. A PUT or GET
+   * answered 401, 403 or 404 with no S3 error in its body (a proxy's or web server's page, or
+   * nothing) is not an S3 API's answer either, rather than bad credentials. Fails with
    * STORAGE_UNAVAILABLE whose cause is named 'NotAnObjectStore' (`s3FailureKind`: 'not-s3').
    * One GET more (two when the bucket is missing): for a check a person runs (`npm start`), not
    * for readiness probes.
@@ -55,11 +57,11 @@ export interface ProbeStoreOptions {
 export async function probeStore(store: BlobStore, prefix = '', options: ProbeStoreOptions = {}): Promise<void> {
   const key = probeKey(prefix);
   if (options.readBack !== true) {
-    await ensureProbe(store, key, options.write === true);
+    await ensureProbe(store, key, options.write === true, false);
     return;
   }
   try {
-    const written = await ensureProbe(store, key, options.write === true);
+    const written = await ensureProbe(store, key, options.write === true, true);
     await readProbeBack(store, key, written);
   } catch (error) {
     if (isStorageError(error, 'STORAGE_BUCKET_NOT_FOUND')) await confirmBucketMissing(store, key);
@@ -67,8 +69,22 @@ export async function probeStore(store: BlobStore, prefix = '', options: ProbeSt
   }
 }
 
+/**
+ * With `readBack`: a PUT's or GET's refusal that no S3 error explains is the answer of something
+ * that is not an object store, not a refusal of the credentials.
+ */
+async function explained<T>(readBack: boolean, request: string, key: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const status = readBack ? unexplainedRefusal(error) : undefined;
+    if (status === undefined) throw error;
+    throw notAnObjectStore(key, `a ${request} of ${key} was answered ${status} without an S3 error code (an S3 API names its reason, e.g. AccessDenied, in the body)`, error);
+  }
+}
+
 /** Makes sure the probe is there and readable; true when this call wrote it. */
-async function ensureProbe(store: BlobStore, key: string, write: boolean): Promise<boolean> {
+async function ensureProbe(store: BlobStore, key: string, write: boolean, readBack: boolean): Promise<boolean> {
   if (!write) {
     try {
       if ((await store.head(key)) !== undefined) return false;
@@ -77,7 +93,7 @@ async function ensureProbe(store: BlobStore, key: string, write: boolean): Promi
       if (!isStorageError(error, 'STORAGE_ACCESS_DENIED')) throw error;
     }
   }
-  await store.put(key, probeBody, { contentType: 'application/json' });
+  await explained(readBack, 'PUT', key, () => store.put(key, probeBody, { contentType: 'application/json' }));
   try {
     // Undefined here (deleted a moment after the put, by a lifecycle rule or someone tidying up)
     // is no reason to call the store unusable: the put and the HEAD both worked.
@@ -96,7 +112,7 @@ const readBackLimit = 64 * 1024;
 async function readProbe(store: BlobStore, key: string): Promise<{ same: true } | { same: false; got: string }> {
   let body: Buffer;
   try {
-    body = await store.get(key, { maxBytes: readBackLimit });
+    body = await explained(true, 'GET', key, () => store.get(key, { maxBytes: readBackLimit }));
   } catch (error) {
     if (isStorageError(error, 'STORAGE_NOT_FOUND')) return { same: false, got: 'not found, though a HEAD found it' };
     if (isStorageError(error, 'STORAGE_TOO_LARGE')) return { same: false, got: `over ${readBackLimit} bytes` };
@@ -111,7 +127,7 @@ async function readProbeBack(store: BlobStore, key: string, written: boolean): P
   let read = await readProbe(store, key);
   if (!read.same && !written) {
     // Someone's (or an older version's) probe: write ours and read that.
-    await store.put(key, probeBody, { contentType: 'application/json' });
+    await explained(true, 'PUT', key, () => store.put(key, probeBody, { contentType: 'application/json' }));
     read = await readProbe(store, key);
   }
   if (read.same) return;
@@ -130,6 +146,10 @@ async function confirmBucketMissing(store: BlobStore, key: string): Promise<void
   } catch (error) {
     if (isStorageError(error, 'STORAGE_NOT_FOUND')) {
       throw notAnObjectStore(key, `the bucket reads as missing (a bodiless 404), but a GET of ${key} answers 404 without saying NoSuchBucket`, error);
+    }
+    const status = unexplainedRefusal(error);
+    if (status !== undefined) {
+      throw notAnObjectStore(key, `the bucket reads as missing (a bodiless 404), but a GET of ${key} answers ${status} without an S3 error code`, error);
     }
     if (!isStorageError(error, 'STORAGE_TOO_LARGE')) return;
   }

@@ -241,6 +241,26 @@ const tlsCodes = new Set([
  */
 export const notAnObjectStoreName = 'NotAnObjectStore';
 
+/** The names the SDK gives an error answer whose body named no S3 error (or was not XML at all). */
+const unnamedAnswerNames = new Set(['Unknown', 'UnknownError', 'NotFound', 'Error']);
+
+/**
+ * The status of a 4xx answer that no S3 error explains, from the SDK's error (under any
+ * StorageErrors); undefined for anything else. S3 APIs (AWS, MinIO, s3rver…) say why they refuse
+ * a PUT or GET in an XML body (<Code>AccessDenied</Code>, NoSuchBucket…), so a bare 401, 403 or
+ * 404 to one, or an HTML page, comes from something else: a web server, or a proxy answering for
+ * the store. Only for requests whose answers have bodies: a HEAD's never does.
+ */
+export function unexplainedRefusal(error: unknown): number | undefined {
+  let source = error;
+  while (source instanceof StorageError && source.cause !== undefined) source = source.cause;
+  const facts = factsOf(source);
+  if (facts.status === undefined || facts.status < 400 || facts.status >= 500) return undefined;
+  if (asString(field(source, 'Code')) !== undefined) return undefined;
+  if (facts.name !== undefined && !unnamedAnswerNames.has(facts.name)) return undefined;
+  return facts.status;
+}
+
 /** Whether the host that failed DNS is the bucket's virtual-hosted name under a custom endpoint. */
 function isBucketSubdomain(source: unknown, facts: ErrorFacts, settings: S3FailureSettings): boolean {
   if (facts.code !== 'ENOTFOUND' || settings.forcePathStyle !== false) return false;

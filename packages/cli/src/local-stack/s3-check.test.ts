@@ -146,6 +146,25 @@ test('a web server that is not S3, answering 200 or 404 to everything: one line 
   }
 });
 
+test('a proxy or web server that refuses everything (403 or 401, its own page or none): S3_ENDPOINT does not answer as an S3 API, not the credentials', async () => {
+  for (const [status, page] of [[403, '<html><body>Forbidden by policy</body></html>'], [403, ''], [401, '<html>401 Authorization Required</html>']] as const) {
+    const server = await standIn((request, response) => {
+      request.resume();
+      response.writeHead(status, { 'content-type': 'text/html' }).end(request.method === 'HEAD' ? undefined : page);
+    });
+    try {
+      const { line } = await refusal(storage({ endpoint: server.url }));
+      assert.match(
+        line,
+        new RegExp(`^S3_ENDPOINT: ${server.url.replace(/\./g, '\\.')} does not answer as an S3 API \\(a PUT of team-a/captures/gradcam~readiness-probe\\.json was answered ${status} without an S3 error code .+\\); point S3_ENDPOINT at the S3 server \\(its API port\\), not another web server$`),
+        `${status} ${JSON.stringify(page)}: ${line}`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+});
+
 test('TLS that fails on an https S3_ENDPOINT (an untrusted certificate, or a plain-HTTP server): one line naming S3_ENDPOINT and NODE_EXTRA_CA_CERTS', async () => {
   const selfSigned = await standIn((_request, response) => void response.writeHead(200).end(), true);
   try {

@@ -258,6 +258,8 @@ export function unexplainedRefusal(error: unknown): number | undefined {
   if (facts.status === undefined || facts.status < 400 || facts.status >= 500) return undefined;
   if (asString(field(source, 'Code')) !== undefined) return undefined;
   if (facts.name !== undefined && !unnamedAnswerNames.has(facts.name)) return undefined;
+  // AWS's own header: where the bucket is (its bodiless 400 to a request for another region).
+  if (facts.bucketRegion !== undefined) return undefined;
   return facts.status;
 }
 

@@ -110,8 +110,9 @@ function deadlineLine(storage: S3StorageConfig, timeoutMs: number, progress: Pro
 /**
  * Checks, before the stack starts anything, that the services can use the S3 bucket they are
  * configured with: that the endpoint answers as an S3 API (the probe the services' /readyz HEAD,
- * read back here too: a web server answering 200 or 404 to everything is not one), the bucket
- * exists and the credentials may read and write under the prefix. What is wrong is a
+ * written and read back here: a web server answering 200 or 404 to everything is not one), the
+ * bucket exists and the credentials may read and write under the prefix (write every time, as the
+ * worker does: a probe already there says nothing about s3:PutObject). What is wrong is a
  * LocalStackError whose one line names the variable(s) to fix, within `timeoutMs`, rather than
  * every service waiting out the readiness timeout with `storage: unavailable`. Credentials
  * without s3:ListBucket pass, with a warning (`onWarning`): the stack runs, but AWS then answers
@@ -133,9 +134,12 @@ export async function checkS3Storage(storage: S3StorageConfig, options: { timeou
   });
   try {
     await Promise.race([
-      // readBack: a web server that is not S3 must not pass (200 to everything) or read as a
-      // missing bucket (404 to everything). The services' /readyz do without it.
-      probeStore(store, storage.prefix, { readBack: true }).catch((error: unknown) => {
+      // write: the worker's probe PUTs every time, so credentials that may read but not write
+      // (no s3:PutObject) must fail here, not pass on a probe an earlier run left and then keep
+      // the worker unready until the stack's readiness timeout. readBack: a web server that is
+      // not S3 must not pass (200 to everything) or read as a missing bucket (404 to everything).
+      // The services' /readyz do without it.
+      probeStore(store, storage.prefix, { write: true, readBack: true }).catch((error: unknown) => {
         throw new LocalStackError('STORAGE_UNUSABLE', problemLine(storage, error));
       }),
       deadline,

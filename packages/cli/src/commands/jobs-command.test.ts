@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
 import { closeConnections, createBatchingWorker, createExplainQueue, createWorkerConnection, enqueueExplainJobs, explainJob } from '@gradcam/queue';
 import { explainJobFixture, randomPrefix, seedFailedJobs } from '@gradcam/queue/test-fixtures';
 import type { Redis } from 'ioredis';
+import { CommandError } from '../command-error.ts';
 import { runGradcam } from '../test-support/stack-processes.ts';
+import { jobsCommand } from './jobs-command.ts';
 
 let redis: RedisServer;
 let connection: Redis;
@@ -126,6 +129,30 @@ test('gradcam jobs retry: --id and --code that choose nothing say why, per id an
   const wrongPrefix = await gradcam(['jobs', 'failed'], { ...env, GRADCAM_QUEUE_PREFIX: 'not-the-services' });
   assert.equal(wrongPrefix.status, 1);
   assert.match(wrongPrefix.stderr, /^gradcam jobs: there is no explain queue under GRADCAM_QUEUE_PREFIX "not-the-services" on redis:\/\/127\.0\.0\.1:\d+: set GRADCAM_QUEUE_PREFIX to the services' prefix\n$/);
+});
+
+test('gradcam jobs under a wrong GRADCAM_QUEUE_PREFIX writes nothing there, so a second run is refused too, not "no failed jobs"', async () => {
+  // In-process (a spawned run costs a second): the queue's meta write raced the existence check,
+  // and about one run in six left `<prefix>:explain:meta`, so the next run found a "queue" there.
+  const saved = { url: process.env.REDIS_URL, prefix: process.env.GRADCAM_QUEUE_PREFIX };
+  process.env.REDIS_URL = redis.url;
+  const prefixes = Array.from({ length: 40 }, () => `wrong-${randomPrefix()}`);
+  try {
+    for (const prefix of prefixes) {
+      process.env.GRADCAM_QUEUE_PREFIX = prefix;
+      await assert.rejects(jobsCommand(['failed']), CommandError);
+    }
+    await sleep(100);
+    const left = await Promise.all(prefixes.map(async (prefix) => (await connection.keys(`${prefix}:*`)).join(', ')));
+    assert.deepEqual(left.filter((keys) => keys !== ''), [], 'keys left under a wrong prefix');
+    process.env.GRADCAM_QUEUE_PREFIX = prefixes[0];
+    await assert.rejects(jobsCommand(['failed']), /there is no explain queue under GRADCAM_QUEUE_PREFIX/);
+  } finally {
+    for (const [name, value] of [['REDIS_URL', saved.url], ['GRADCAM_QUEUE_PREFIX', saved.prefix]] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 });
 
 test('gradcam jobs retry: waves keep the waiting jobs under half of GRADCAM_MAX_QUEUE_DEPTH, going on as workers drain the queue; Ctrl-C stops it saying how far it got', async () => {

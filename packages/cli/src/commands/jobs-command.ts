@@ -168,12 +168,16 @@ export async function jobsCommand(argv: readonly string[]): Promise<number> {
   await checkRedisAnswers(where.redisUrl, { source: where.source, remedy: where.remedy });
   // Longer than a service's 2 s: a retry of thousands must not stop halfway on one slow reply.
   const connection = createProducerConnection(where.redisUrl, { onError: () => {}, name: 'gradcam-jobs', commandTimeoutMs: 10_000 });
-  const queue = createExplainQueue({ connection, prefix: where.prefix, onError: () => {} });
+  let queue: ExplainQueue | undefined;
   try {
     await connectionReady(connection);
     if (!(await queueExists(connection, where.prefix))) {
       throw new CommandError(`there is no explain queue under GRADCAM_QUEUE_PREFIX "${where.prefix}" on ${redactedUrl(where.redisUrl)}: set GRADCAM_QUEUE_PREFIX to the services' prefix`);
     }
+    // Made only once the queue is known to exist: a BullMQ Queue writes its meta hash as soon as it
+    // is made, so one made before the check raced it under a wrong prefix and, when it won, left
+    // `<prefix>:explain:meta` behind, which made every later run read "no failed jobs".
+    queue = createExplainQueue({ connection, prefix: where.prefix, onError: () => {} });
     const selection = await selectFailed(connection, where.prefix, { codes, ids, since, sinceText: values.since });
     for (const note of selection.notes) console.error(note);
     if (action === 'failed') return reportFailed(selection.jobs, values.json === true, where);
@@ -196,7 +200,7 @@ export async function jobsCommand(argv: readonly string[]): Promise<number> {
     for (const group of leftOut) console.log(leftOutLine(group));
     return outcome.stopped ? 130 : 0;
   } finally {
-    await queue.close();
+    await queue?.close();
     await closeConnections(connection);
   }
 }

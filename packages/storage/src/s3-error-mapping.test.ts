@@ -74,7 +74,7 @@ test('s3FailureKind names the setting to fix, through the StorageError (and a St
     [s3Answer('SignatureDoesNotMatch', 403), 'wrong-secret'],
     [s3Answer('PermanentRedirect', 301), 'wrong-region'],
     [s3Answer('AuthorizationHeaderMalformed', 400), 'wrong-region'],
-    [bodiless(301), 'wrong-region'],
+    [bodiless(301), 'redirect'],
     [s3Answer('AccessDenied', 403), 'access-denied'],
     [bodiless(403), 'access-denied'],
     [s3Answer('InternalError', 500), 'other'],
@@ -122,6 +122,19 @@ test('s3FailureKind: a bodiless 400 whose x-amz-bucket-region is not the configu
   assert.equal(s3FailureKind(elsewhere, { region: 'eu-west-1' }), 'other', 'the bucket\'s own region: some other 400');
   assert.equal(s3FailureKind(s3StorageError(bodiless(400), 'k', 'HeadObject'), { region: 'us-east-1' }), 'other', 'no header');
   assert.equal(s3FailureKind(s3StorageError(bodilessWithHeaders(301, { 'x-amz-bucket-region': 'eu-west-1' }), 'k', 'HeadObject')), 'wrong-region');
+});
+
+test('s3FailureKind: a redirect naming no region (http:// sent to https://) is redirect, not wrong-region; its message says where it leads', () => {
+  for (const status of [301, 302, 307, 308]) {
+    const moved = s3StorageError(bodilessWithHeaders(status, { location: 'https://user:pw@s3.example.internal:9443/b/p/k?X-Amz-Signature=abc' }), 'p/k', 'PutObject');
+    assert.match(moved.message, new RegExp(`^S3 PutObject p/k failed: ${status} [a-z() ]+ \\(STORAGE_UNAVAILABLE; to https://s3\\.example\\.internal:9443\\)$`));
+    assert.doesNotMatch(moved.message, /region|pw|Signature/);
+    assert.equal(s3FailureKind(moved, { region: 'us-east-1' }), 'redirect', moved.message);
+  }
+  // AWS's 301 for a bucket elsewhere names its region: wrong-region, as before.
+  const aws = s3StorageError(bodilessWithHeaders(301, { 'x-amz-bucket-region': 'eu-west-1' }), 'p/k', 'HeadObject');
+  assert.equal(aws.message, 'S3 HeadObject p/k failed: 301 moved permanently (STORAGE_UNAVAILABLE; the bucket is in region eu-west-1)');
+  assert.equal(s3FailureKind(aws, { region: 'us-east-1' }), 'wrong-region');
 });
 
 test('s3FailureKind: ENOTFOUND for <bucket>.<endpoint host> with path style off is needs-path-style; any other name that does not resolve is unreachable', () => {

@@ -51,6 +51,8 @@ interface ErrorFacts {
   readonly retryable: boolean;
   /** AWS's x-amz-bucket-region header on the answer: where the bucket really is. */
   readonly bucketRegion: string | undefined;
+  /** A redirect's Location header. */
+  readonly location: string | undefined;
 }
 
 function field(value: unknown, name: string): unknown {
@@ -77,12 +79,18 @@ function factsOf(error: unknown): ErrorFacts {
     status: typeof status === 'number' ? status : undefined,
     retryable: field(error, '$retryable') !== undefined,
     bucketRegion: asString(field(headers, 'x-amz-bucket-region')),
+    location: asString(field(headers, 'location')),
   };
 }
 
 /** What an HTTP status means, for answers that carry no error body to say it themselves. */
 const statusMeanings: Readonly<Record<number, string>> = {
-  301: 'moved permanently (the bucket is in another region than the client\'s)',
+  // AWS's redirect to the bucket's region carries x-amz-bucket-region (said after); others are
+  // a server sending the client elsewhere (http:// to https://), which the SDK does not follow.
+  301: 'moved permanently',
+  302: 'found (a redirect)',
+  307: 'temporary redirect',
+  308: 'permanent redirect',
   400: 'bad request',
   401: 'unauthorized',
   403: 'access denied',
@@ -112,6 +120,18 @@ function isBodiless(error: unknown, facts: ErrorFacts): boolean {
   return facts.status !== undefined && error instanceof Error && (error.message === '' || error.message === 'UnknownError');
 }
 
+const isRedirect = (status: number | undefined): boolean => status !== undefined && status >= 300 && status < 400;
+
+/** Where a Location header points, without its path and query (a presigned URL's signature), nor user info. */
+function originOf(location: string): string {
+  try {
+    const url = new URL(location);
+    return url.origin === 'null' ? JSON.stringify(location.slice(0, 60)) : url.origin;
+  } catch {
+    return JSON.stringify(location.slice(0, 60));
+  }
+}
+
 function describe(error: unknown, facts: ErrorFacts, code: StorageErrorCode, transient: boolean): string {
   if (isBodiless(error, facts)) {
     const status = facts.status as number;
@@ -119,8 +139,9 @@ function describe(error: unknown, facts: ErrorFacts, code: StorageErrorCode, tra
     const hint = bodilessHints[code];
     // AWS's answer to a request signed for another region than the bucket's: a HEAD's 400 or 301
     // says nothing but this header.
-    const region = facts.bucketRegion !== undefined && (status === 301 || status === 400) ? `; the bucket is in region ${facts.bucketRegion}` : '';
-    return `${status} ${meaning} (${code}${transient ? ', transient' : ''}${hint ? `; ${hint}` : ''}${region})`;
+    const region = facts.bucketRegion !== undefined && (isRedirect(status) || status === 400) ? `; the bucket is in region ${facts.bucketRegion}` : '';
+    const target = isRedirect(status) && facts.location !== undefined ? `; to ${originOf(facts.location)}` : '';
+    return `${status} ${meaning} (${code}${transient ? ', transient' : ''}${hint ? `; ${hint}` : ''}${region}${target})`;
   }
   const label = [facts.name, facts.code, facts.status].filter((part) => part !== undefined).join(' ');
   const detail = error instanceof Error && error.message !== '' ? error.message : label || String(error);
@@ -193,10 +214,15 @@ export type S3FailureKind =
   /** The secret key does not go with the access key id (SignatureDoesNotMatch). */
   | 'wrong-secret'
   /**
-   * The bucket is in another region than the client's (a redirect, a malformed authorization, a
-   * bodiless 400 whose x-amz-bucket-region is not the configured region).
+   * The bucket is in another region than the client's (PermanentRedirect, a malformed
+   * authorization, a bodiless 301 or 400 whose x-amz-bucket-region is not the configured region).
    */
   | 'wrong-region'
+  /**
+   * The endpoint redirects (3xx) without naming a region: a server sending http:// to https://,
+   * or to another host. The SDK follows no redirects; the endpoint must be where they lead.
+   */
+  | 'redirect'
   /** Refused for any other reason: the policy, an expired token, or a bodiless 403. */
   | 'access-denied'
   | 'other';
@@ -294,7 +320,10 @@ export function s3FailureKind(error: unknown, settings: S3FailureSettings = {}):
   if (facts.name === 'CredentialsProviderError') return 'no-credentials';
   if (facts.name === 'InvalidAccessKeyId' || facts.code === 'InvalidAccessKeyId') return 'unknown-access-key';
   if (facts.name === 'SignatureDoesNotMatch' || facts.code === 'SignatureDoesNotMatch') return 'wrong-secret';
-  if (is(wrongRegionNames) || facts.status === 301) return 'wrong-region';
+  if (is(wrongRegionNames)) return 'wrong-region';
+  // AWS's 301 for a bucket in another region says where it is; any other redirect is the
+  // endpoint's (http:// sent to https://), not the region's.
+  if (isRedirect(facts.status)) return facts.bucketRegion !== undefined && facts.bucketRegion !== settings.region ? 'wrong-region' : 'redirect';
   // A HEAD signed for the wrong region: AWS answers 400 with no body, only the bucket's region.
   if (facts.status === 400 && facts.bucketRegion !== undefined && facts.bucketRegion !== settings.region && isBodiless(source, facts)) return 'wrong-region';
   const { code } = classify(facts);

@@ -215,6 +215,25 @@ test('a bucket in another region than S3_REGION (AWS: a bodiless 400 naming the 
   }
 });
 
+test('an S3_ENDPOINT that redirects (http:// to https://, no region named): one line naming S3_ENDPOINT and where it leads, not S3_REGION', async () => {
+  for (const status of [301, 302, 307, 308]) {
+    const redirecting = await standIn((request, response) => {
+      request.resume();
+      response.writeHead(status, { location: `https://s3.example.internal${request.url ?? '/'}`, 'content-type': 'text/html' }).end(request.method === 'HEAD' ? undefined : '<html>moved</html>');
+    });
+    try {
+      const { line } = await refusal(storage({ endpoint: redirecting.url }));
+      assert.match(
+        line,
+        new RegExp(`^S3_ENDPOINT: ${redirecting.url.replace(/\./g, '\\.')} redirects the check's requests \\(${status} [a-z() ]+ \\(STORAGE_UNAVAILABLE; to https://s3\\.example\\.internal\\)\\); S3 clients follow no redirects: set S3_ENDPOINT to the address they lead to$`),
+        `${status}: ${line}`,
+      );
+    } finally {
+      await redirecting.stop();
+    }
+  }
+});
+
 test('S3_FORCE_PATH_STYLE=false against a custom endpoint whose bucket subdomain does not resolve: one line naming S3_FORCE_PATH_STYLE', async (t) => {
   const endpoint = s3.endpoint.replace('127.0.0.1', 'localhost');
   const subdomain = await lookup('stack-bucket.localhost').then(

@@ -55,6 +55,10 @@ function problemLine(storage: S3StorageConfig, error: unknown): string {
         : `${keys}: the secret key the AWS default chain found does not go with its access key (SignatureDoesNotMatch at ${where}); set both`;
     case 'wrong-region':
       return `S3_REGION: ${bucket} is not in region ${storage.region} (${reason}); set S3_REGION to the bucket's region`;
+    case 'redirect':
+      return custom
+        ? `S3_ENDPOINT: ${where} redirects the check's requests (${reason}); S3 clients follow no redirects: set S3_ENDPOINT to the address they lead to`
+        : `S3_REGION: ${where} redirects the request for ${bucket} without naming its region (${reason}); set S3_REGION to the bucket's region, or S3_ENDPOINT to where the redirect leads`;
     case 'access-denied':
       return `${keys} or the bucket policy: ${where} refused access to ${bucket} (${reason}); the services need s3:GetObject and s3:PutObject on ${s3Url(storage)}* (and s3:ListBucket on the bucket)`;
     default:

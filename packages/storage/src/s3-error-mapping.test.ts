@@ -67,7 +67,7 @@ test('s3FailureKind names the setting to fix, through the StorageError (and a St
   const cases: [unknown, S3FailureKind][] = [
     [errno('ECONNREFUSED'), 'unreachable'],
     [Object.assign(new Error('getaddrinfo ENOTFOUND s3.example'), { code: 'ENOTFOUND' }), 'unreachable'],
-    [Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'unreachable'],
+    [Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'timeout'],
     [s3Answer('NoSuchBucket', 404), 'bucket-missing'],
     [Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }), 'no-credentials'],
     [s3Answer('InvalidAccessKeyId', 403), 'unknown-access-key'],

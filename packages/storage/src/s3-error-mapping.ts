@@ -193,8 +193,14 @@ export function s3BucketError(error: unknown, key: string | undefined, action: s
  * person setting up a deployment what to change (`npm start` before it starts the services).
  */
 export type S3FailureKind =
-  /** No answer: connection refused or reset, no such host, a timeout. */
+  /** No answer: connection refused or reset, no such host, no route. */
   | 'unreachable'
+  /**
+   * The SDK gave up waiting (TimeoutError): no connection within its connect timeout (packets
+   * dropped), or a connection (TLS handshake done, even) on which no answer came in time: a
+   * server that accepts but is stuck, or is not the S3 API. Not a server that is down.
+   */
+  | 'timeout'
   /** TLS to an https endpoint failed: a certificate this machine does not trust, or not TLS at all. */
   | 'tls'
   /**
@@ -331,6 +337,7 @@ export function s3FailureKind(error: unknown, settings: S3FailureSettings = {}):
   if (code === 'STORAGE_ACCESS_DENIED') return 'access-denied';
   if (facts.status === undefined && facts.code !== undefined && (tlsCodes.has(facts.code) || facts.code.startsWith('ERR_SSL_'))) return 'tls';
   if (facts.status === undefined && isBucketSubdomain(source, facts, settings)) return 'needs-path-style';
-  if (facts.status === undefined && (is(networkCodes) || facts.name === 'TimeoutError')) return 'unreachable';
+  if (facts.status === undefined && facts.name === 'TimeoutError') return 'timeout';
+  if (facts.status === undefined && is(networkCodes)) return 'unreachable';
   return 'other';
 }

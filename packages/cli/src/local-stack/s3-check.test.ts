@@ -81,6 +81,25 @@ test('S3_ENDPOINT that accepts connections and never answers: one line within th
   }
 });
 
+test('S3_ENDPOINT that accepts connections and answers nothing, within the check\'s deadline: one line saying it did not answer in time, not "start that server"', async () => {
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => void sockets.push(socket)).listen(0, '127.0.0.1');
+  await new Promise((resolve) => silent.once('listening', resolve));
+  try {
+    const { port } = silent.address() as { port: number };
+    // The check's requests give up after 5 s of silence, before its 8 s deadline here (10 s in npm start).
+    const { line, ms } = await refusal(storage({ endpoint: `http://127.0.0.1:${port}` }), 8_000);
+    assert.match(
+      line,
+      new RegExp(`^S3_ENDPOINT: http://127\\.0\\.0\\.1:${port} did not answer in time \\(the request socket timed out after 5000 ms of inactivity [^;]*\\); check that S3_ENDPOINT is the S3 server's API address and port, and that the server is reachable from here and not stuck$`),
+    );
+    assert.ok(ms < 7_000, `${ms} ms`);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  }
+});
+
 test('S3_BUCKET that does not exist: one line saying npm start does not create it, with s3:ListBucket or without', async () => {
   const expected = (endpoint: string) => `S3_BUCKET: bucket "no-such-bucket" does not exist at ${endpoint}; create it first (npm start does not create buckets), or set S3_BUCKET to one that exists`;
   assert.equal((await refusal(storage({ bucket: 'no-such-bucket' }))).line, expected(s3.endpoint));

@@ -23,7 +23,12 @@ function problemLine(storage: S3StorageConfig, error: unknown): string {
   // The store's message less its 'S3 HeadObject <key> failed: ' opening: the line says what was
   // asked. On one line: OpenSSL's messages (EPROTO) carry newlines.
   const message = error instanceof Error ? error.message : String(error);
-  const reason = message.replace(/^S3 .*? failed: /, '').replace(/\s+/g, ' ').trim();
+  // The SDK's timeouts open with the package that raised them: no help to the reader.
+  const reason = message
+    .replace(/^S3 .*? failed: /, '')
+    .replace(/^@smithy\/node-http-handler - /, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   const givenKeys = storage.accessKeyId !== undefined;
   const custom = storage.endpoint !== undefined;
   switch (s3FailureKind(error, storage)) {
@@ -31,6 +36,12 @@ function problemLine(storage: S3StorageConfig, error: unknown): string {
       return custom
         ? `S3_ENDPOINT: ${where} does not answer (${reason}); start that server, or point S3_ENDPOINT at one`
         : `S3_REGION: ${where} does not answer (${reason}); check this machine's network, or set S3_ENDPOINT for an S3-compatible server`;
+    case 'timeout':
+      // It may have connected (TLS included) and then said nothing: "start that server" would be
+      // wrong. Connecting that timed out (dropped packets) reads the same; the reason tells which.
+      return custom
+        ? `S3_ENDPOINT: ${where} did not answer in time (${reason}); check that S3_ENDPOINT is the S3 server's API address and port, and that the server is reachable from here and not stuck`
+        : `S3_REGION: ${where} did not answer in time (${reason}); check this machine's network to AWS (a firewall, a proxy), or set S3_ENDPOINT for an S3-compatible server`;
     case 'tls':
       return custom
         ? `S3_ENDPOINT: TLS to ${where} failed (${reason}); trust its CA with NODE_EXTRA_CA_CERTS, or use http:// if the server speaks plain HTTP`

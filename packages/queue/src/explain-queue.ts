@@ -32,6 +32,7 @@ export function createExplainQueue(options: ExplainQueueOptions): ExplainQueue {
     prefix: options.prefix ?? defaultQueuePrefix,
     // Defaults rather than per-add options, so a direct `queue.add` gets the catalog's settings too.
     defaultJobOptions: { ...explainJob.options, ...options.jobOptions },
+    streams: { events: { maxLen: explainJob.eventStreamLength } },
   });
   queue.on('error', options.onError);
   return queue;

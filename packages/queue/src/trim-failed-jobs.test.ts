@@ -58,6 +58,9 @@ test('trims the failed set down to the kept count, oldest first, a chunk per Red
   assert.ok(perCall.every((n) => n <= 1_000), `removed per call: ${perCall.join(', ')}`);
   // Run again: nothing left to do.
   assert.equal(await trimFailedJobs({ job: keeping(kept), connection, prefix }), 0);
+  // The queue it borrowed left the queue's settings alone (a Queue writes BullMQ's default
+  // event-stream length of 10,000 over the pipeline's, which every later event is trimmed to).
+  assert.equal(await connection.hget(key(prefix, 'meta'), 'opts.maxLenEvents'), null);
 });
 
 test('nothing to trim: nothing removed, and no clean call made', hangGuard, async () => {

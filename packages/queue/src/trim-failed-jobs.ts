@@ -60,8 +60,9 @@ export async function trimFailedJobs<Data>(options: TrimFailedJobsOptions<Data>)
   let found = await readExcess();
   if (found === undefined) return 0;
   // Removal goes through BullMQ's own clean script, so a job's every key goes with it. The queue
-  // only borrows the caller's connection; closing it leaves the connection open.
-  const queue = new Queue(definition.queueName, { connection, prefix });
+  // only borrows the caller's connection; closing it leaves the connection open. It leaves the
+  // queue's meta alone: a Queue writes its settings there, the event stream's length among them.
+  const queue = new Queue(definition.queueName, { connection, prefix, skipMetasUpdate: true });
   // The queue forwards the connection's errors; the connection's own listener reports them already.
   queue.on('error', () => {});
   const backend = queue.getBackend();

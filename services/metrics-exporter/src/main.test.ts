@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ExplainJobResult, explainQueueName, redisKeys } from '@gradcam/contracts';
-import { jobInvalidCode } from '@gradcam/queue';
+import { closeConnection, createExplainQueue, createProducerConnection, enqueueExplainJobs, jobInvalidCode } from '@gradcam/queue';
 import { explainJobFixture } from '@gradcam/queue/test-fixtures';
 import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -156,6 +156,55 @@ test('a restarted exporter counts the jobs that completed or failed while none r
     await second?.stop();
     await worker.close();
     await queue.close();
+    redis.disconnect();
+  }
+});
+
+test('a restart gap of thousands of jobs is counted whole: the event stream is kept long enough (about four events a job)', { timeout: 120_000 }, async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const port = await freePort();
+  const connection = { host: '127.0.0.1', port: Number(new URL(server.url).port) };
+  // The queue as ingest makes it: whatever event-stream length the pipeline sets is set here.
+  const producer = createProducerConnection(server.url, { onError: () => {} });
+  const queue = createExplainQueue({ connection: producer, prefix, onError: () => {} });
+  const redis = new Redis(server.url);
+  const result = (acceptedAt: number): ExplainJobResult => ({
+    manifestKey: 'out/explanation.json',
+    model: 'm',
+    methods: ['gradcam'],
+    explanations: 1,
+    acceptedAt,
+    storedAt: Date.now(),
+    batchSize: 1,
+    batchLeader: true,
+    stageSeconds: { decode: 0, engine: 0, render: 0, upload: 0 },
+  });
+  const worker = new Worker(explainQueueName, (job) => Promise.resolve(result((job.data as { acceptedAt: number }).acceptedAt)), { connection, prefix, concurrency: 100 });
+  worker.on('error', () => {});
+  const images = 'gradcam_images_explained_total{model="m"}';
+  // 4,000 jobs: added, waiting, active and completed make ~16,000 events, past BullMQ's default
+  // stream length of 10,000, which at 1,000 jobs/s is what a few seconds of restart produce.
+  const jobs = 4_000;
+  let first: ExporterProcess | undefined;
+  let second: ExporterProcess | undefined;
+  try {
+    first = startExporter(prefix, port);
+    await eventually('the first exporter to save its start', async () => (await redis.get(redisKeys(prefix).exporterEventsCursor)) ?? undefined, 30_000, first);
+    assert.equal(await first.stop(), 'exit 0 (null)');
+
+    for (let at = 0; at < jobs; at += 1_000) await enqueueExplainJobs(queue, Array.from({ length: 1_000 }, (_, i) => explainJobFixture(`gap-${at + i}`)));
+    await eventually('every job to complete', async () => ((await queue.getJobCounts('completed')).completed === jobs ? true : undefined), 60_000);
+
+    second = startExporter(prefix, port);
+    const restarted = second;
+    await eventually(`the second exporter to count all ${jobs}`, async () => ((await restarted.line(images))?.endsWith(` ${jobs}`) ? true : undefined), 30_000, second);
+    assert.doesNotMatch(second.output(), /trimmed past/, 'no event was trimmed unread');
+  } finally {
+    await first?.stop();
+    await second?.stop();
+    await worker.close();
+    await queue.close();
+    await closeConnection(producer);
     redis.disconnect();
   }
 });

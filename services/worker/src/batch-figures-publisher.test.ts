@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { type BatchFigures, batchFiguresEvent, explainQueueName } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { closeConnections, createWorkerConnection } from '@gradcam/queue';
+import { closeConnections, createWorkerConnection, explainJob } from '@gradcam/queue';
 import { createRegistry } from '@gradcam/telemetry';
 import { QueueEvents } from 'bullmq';
 import { createBatchFiguresPublisher } from './batch-figures-publisher.ts';
@@ -33,6 +33,30 @@ test("a batch's figures reach the queue's event stream under batchFiguresEvent, 
     await publisher.close(); // safe twice
     await events.close();
     await closeConnections(connection, listening);
+    await server.stop();
+  }
+});
+
+test("publishing trims the event stream at the queue's own length, not below it (the exporter reads a restart gap from it)", { timeout: 30_000 }, async () => {
+  const server: RedisServer = await startRedisServer();
+  const connection = createWorkerConnection(server.url, { onError: () => {}, name: 'figures-trim-test' });
+  const prefix = `test-${randomUUID().slice(0, 8)}`;
+  const publisher = createBatchFiguresPublisher(connection, prefix, (e) => assert.fail(e));
+  const stream = `${prefix}:${explainQueueName}:events`;
+  // 12,000 events the exporter has not read yet (about 3,000 jobs), past BullMQ's default of 10,000.
+  const unread = 12_000;
+  try {
+    assert.ok(explainJob.eventStreamLength > unread);
+    for (let at = 0; at < unread; at += 1_000) {
+      const pipeline = connection.pipeline();
+      for (let i = 0; i < 1_000; i++) pipeline.xadd(stream, '*', 'event', 'completed', 'jobId', `j-${at + i}`);
+      await pipeline.exec();
+    }
+    await publisher.publish(figures);
+    assert.equal(await connection.xlen(stream), unread + 1, 'nothing trimmed');
+  } finally {
+    await publisher.close();
+    await closeConnections(connection);
     await server.stop();
   }
 });

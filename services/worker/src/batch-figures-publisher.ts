@@ -1,12 +1,13 @@
 import { type BatchFigures, batchFiguresEvent, explainQueueName } from '@gradcam/contracts';
+import { explainJob } from '@gradcam/queue';
 import { QueueEventsProducer } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /**
- * BullMQ's own trimming length of a queue's event stream: a custom event trims it too, and a
- * shorter length would drop `completed` events the exporter has not read yet.
+ * The queue's own event-stream length: a custom event trims the stream too, and a shorter length
+ * would drop `completed` events the exporter has not read yet.
  */
-const eventStreamLength = 10_000;
+const eventStreamLength = explainJob.eventStreamLength;
 
 export interface BatchFiguresPublisher {
   /** Never rejects: a figure lost to a Redis blip is reported through `onError`, not a job failure. */

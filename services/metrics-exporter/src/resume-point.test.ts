@@ -28,6 +28,9 @@ test('a first start reads after the newest event (or from the start of a stream 
   assert.equal(await redis.get(empty.cursor), '0-0');
   await redis.xadd(empty.events, '*', 'event', 'added');
   assert.deepEqual(await resumePoint(redis, empty), { after: '0-0', from: 'cursor', trimmed: false }, 'a stream made after an empty first start skipped nothing');
+  // Stopped before its first scrape, while the stream outgrew its cap: its first entries are gone unread.
+  for (let i = 0; i < 30; i++) await redis.xadd(empty.events, 'MAXLEN', '=', 10, '*', 'event', 'completed');
+  assert.deepEqual(await resumePoint(redis, empty), { after: '0-0', from: 'cursor', trimmed: true }, 'a stream trimmed since an empty first start');
 
   const keys = keysFor();
   await redis.xadd(keys.events, '5-1', 'event', 'completed');

@@ -13,8 +13,9 @@ export interface ResumePoint {
    */
   readonly from: 'cursor' | 'first-start' | 'bad-cursor' | 'cursor-ahead';
   /**
-   * The stream no longer holds the cursor's entry: BullMQ caps the stream (about 10,000 entries
-   * by default), and entries after the cursor may have been trimmed before anyone read them.
+   * The stream no longer holds the cursor's entry (for a cursor of '0-0', the stream's first
+   * one): BullMQ caps the stream (`explainJob.eventStreamLength`), and entries after the cursor
+   * may have been trimmed before anyone read them.
    */
   readonly trimmed: boolean;
 }
@@ -45,14 +46,30 @@ export async function resumePoint(connection: Redis, keys: ResumePointKeys): Pro
       await connection.set(keys.cursor, '0-0');
       return { after: '0-0', from: 'cursor-ahead', trimmed: false };
     }
-    // '0-0' is a first start on an empty stream: every entry there is newer, none was skipped.
-    const trimmed = oldest !== undefined && saved !== '0-0' && compareStreamIds(oldest[0], saved) > 0;
+    // '0-0' is a first start on an empty stream (or a stream read from its beginning): every entry
+    // there is newer, and none was skipped unless the stream dropped some since it was made.
+    const trimmed = oldest !== undefined && (saved === '0-0' ? await droppedEntries(connection, keys.events) : compareStreamIds(oldest[0], saved) > 0);
     return { after: saved, from: 'cursor', trimmed };
   }
   const [newest] = await connection.xrevrange(keys.events, '+', '-', 'COUNT', 1);
   const after = newest?.[0] ?? '0-0';
   await connection.set(keys.cursor, after);
   return { after, from: saved === null ? 'first-start' : 'bad-cursor', trimmed: false };
+}
+
+/**
+ * Whether the stream ever lost an entry (trimmed, or deleted): it was added more entries than it
+ * holds (XINFO STREAM's entries-added, Redis 7; false on an older Redis, which does not say).
+ */
+async function droppedEntries(connection: Redis, key: string): Promise<boolean> {
+  const info = (await connection.xinfo('STREAM', key)) as unknown[];
+  const field = (name: string) => {
+    const at = info.indexOf(name);
+    return at === -1 ? undefined : Number(info[at + 1]);
+  };
+  const added = field('entries-added');
+  const length = field('length');
+  return added !== undefined && length !== undefined && added > length;
 }
 
 /** Orders two stream ids (`ms-seq`, each up to 64 bits: compared as BigInt). */

@@ -1,4 +1,5 @@
 export { freePort } from './free-port.ts';
+export { startOutageProxy, type OutageProxy } from './outage-proxy.ts';
 export { withLaunchPrefix } from './launch-prefix.ts';
 export { commandNotFoundStatus, signalLeashed, spawnLeashed, type LeashedSpawnOptions } from './leashed-process.ts';
 export { processRunning } from './process-running.ts';

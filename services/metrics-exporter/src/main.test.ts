@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { type ExplainJobResult, explainQueueName, redisKeys } from '@gradcam/contracts';
 import { closeConnection, createExplainQueue, createProducerConnection, enqueueExplainJobs, jobInvalidCode } from '@gradcam/queue';
 import { explainJobFixture } from '@gradcam/queue/test-fixtures';
-import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
+import { type RedisServer, freePort, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 
@@ -45,8 +45,8 @@ interface ExporterProcess {
   output(): string;
 }
 
-function startExporter(prefix: string, port: number): ExporterProcess {
-  const env = { ...process.env, REDIS_URL: server.url, GRADCAM_EXPORTER_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
+function startExporter(prefix: string, port: number, redisUrl = server.url): ExporterProcess {
+  const env = { ...process.env, REDIS_URL: redisUrl, GRADCAM_EXPORTER_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/metrics-exporter/src/main.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -206,5 +206,35 @@ test('a restart gap of thousands of jobs is counted whole: the event stream is k
     await queue.close();
     await closeConnection(producer);
     redis.disconnect();
+  }
+});
+
+test('a Redis outage while Prometheus scrapes: each kind of failure is logged once (then a count a minute), /metrics answers without the sources it cannot read, and it recovers by itself', { timeout: 120_000 }, async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const proxy = await startOutageProxy(Number(new URL(server.url).port));
+  const exporter = startExporter(prefix, await freePort(), `redis://127.0.0.1:${proxy.port}`);
+  const queueSuccess = 'gradcam_exporter_collect_success{source="queue"}';
+  const warnings = () => exporter.output().split('\n').filter((line) => /"level":(40|50)/.test(line));
+  let scraping: NodeJS.Timeout | undefined;
+  try {
+    await eventually('the queue to be read', async () => ((await exporter.line(queueSuccess))?.endsWith(' 1') ? true : undefined), 30_000, exporter);
+    const before = warnings().length;
+    proxy.cut();
+    // Ten seconds of outage, scraped five times a second (Prometheus' every 15 s, compressed).
+    scraping = setInterval(() => void exporter.line(queueSuccess).catch(() => {}), 200);
+    await new Promise((r) => setTimeout(r, 10_000));
+    assert.equal(await exporter.line(queueSuccess), `${queueSuccess} 0`, 'told as a failed read');
+    assert.equal(await exporter.line('gradcam_queue_jobs{state="waiting"}'), undefined, 'no stale queue depth');
+    const during = warnings().slice(before);
+    // One line per kind: the connections' errors, and each source's failed read.
+    assert.ok(during.length > 0 && during.length <= 15, `${during.length} warnings in 10 s of outage:\n${during.join('\n')}`);
+
+    proxy.restore();
+    await eventually('the queue to be read again', async () => ((await exporter.line(queueSuccess))?.endsWith(' 1') ? true : undefined), 30_000, exporter);
+    assert.match(exporter.output(), /Redis answers again/);
+  } finally {
+    clearInterval(scraping);
+    await exporter.stop();
+    await proxy.close();
   }
 });

@@ -1,6 +1,6 @@
 import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
-import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
+import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, pipelineMetrics } from '@gradcam/telemetry';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createApp } from './app.ts';
 import { startEventStream } from './event-stream.ts';
@@ -10,8 +10,19 @@ import { createQueueStateCollector } from './queue-state-collector.ts';
 // Composition root: the pipeline-wide view, from Redis alone.
 const config = loadConfigOrExit(readExporterConfig, 'metrics-exporter');
 const log = createLogger({ name: 'metrics-exporter', level: config.logLevel });
-const onError = (error: Error) => log.warn({ err: error }, 'redis connection error');
+// A Redis outage repeats its errors many times a second (each reconnect of each connection, each
+// source's read at each scrape): the first of a kind at once, then a count a minute while it lasts.
+const errors = createThrottledErrorLog((message) => log.warn(message));
+const onError = (error: Error) => errors.report(error);
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-exporter' });
+// Its end, once: the count of what came since is told at the end of its minute.
+let redisLost = false;
+redis.on('close', () => (redisLost = true));
+redis.on('ready', () => {
+  if (redisLost) log.info('Redis answers again');
+  redisLost = false;
+});
 // QueueEvents blocks on XREAD, so it needs a connection that waits out reconnects.
 const eventsConnection = createWorkerConnection(config.redisUrl, { onError, name: 'gradcam-exporter-events' });
 const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
@@ -29,13 +40,13 @@ const collectQueueState = createQueueStateCollector({
   policy: config.capturePolicy,
   metrics,
   reviews: new ReviewPool(redis, config.queuePrefix),
-  onSourceError: (source, error) => log.warn({ err: error, source }, `could not read ${source} for this scrape; its metrics are left out`),
+  onSourceError: (source, error) => errors.report(new Error(`could not read ${source} for this scrape; its metrics are left out: ${messageOf(error)}`)),
 });
 
 const app = createApp({
   registry,
   collect: collectQueueState,
-  onCollectError: (error) => log.warn({ err: error }, 'could not read the queue state'),
+  onCollectError: (error) => errors.report(new Error(`could not read the queue state: ${messageOf(error)}`)),
   // The registry renders right after: every event counted by now is in this scrape.
   scraped: () => eventStream.scraped(),
 });
@@ -53,6 +64,7 @@ const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   setTimeout(() => {
+    errors.close();
     log.warn(`${signal}: Redis connections not closed after ${shutdownDeadlineMs} ms (Redis gone?); exiting`);
     process.exit(1);
   }, shutdownDeadlineMs).unref();
@@ -60,6 +72,7 @@ const shutdown = async (signal: string) => {
   await eventStream.close();
   await queue.close();
   await closeConnections(redis, eventsConnection);
+  errors.close();
   process.exit(0);
 };
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -4,11 +4,10 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type ExplainJob, keyIn, manifestFileName } from '@gradcam/contracts';
-import { type RedisServer, type S3Server, processRunning, startRedisServer, startS3Server } from '@gradcam/dev-services';
+import { type OutageProxy, type RedisServer, type S3Server, processRunning, startOutageProxy, startRedisServer, startS3Server } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnections, createExplainQueue, createProducerConnection, enqueueExplainJobs, parseFailedReason } from '@gradcam/queue';
 import { S3BlobStore } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
-import { type OutageProxy, startOutageProxy } from './test-support/outage-proxy.ts';
 import { type LogLine, type RunningMain, startWorkerMain } from './test-support/worker-main.ts';
 
 // The worker (main.ts: a supervisor and one engine process) against a real Redis and a real

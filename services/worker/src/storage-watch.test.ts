@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type S3Server, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
+import { type OutageProxy, type S3Server, startOutageProxy, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { DeferJobError } from '@gradcam/queue';
 import { S3BlobStore } from '@gradcam/storage';
 import { JobFailure } from './job-failure.ts';
 import { type StorageOutage, StorageWatch, handBackStorageFailures, probeStorage, storageNotReadyReason } from './storage-watch.ts';
-import { type OutageProxy, startOutageProxy } from './test-support/outage-proxy.ts';
 
 // A real S3-compatible server, reached through a proxy the tests cut and restore.
 const bucket = 'watched';

@@ -5,6 +5,7 @@ import type { BlobStore } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
 import { createOverlayRenderer } from '@gradcam/imaging';
 import { ReviewPool } from '@gradcam/review-pool';
+import { createThrottledErrorLog } from '@gradcam/telemetry';
 import { createBatchFiguresPublisher } from './batch-figures-publisher.ts';
 import { type EngineCall, createEngineCallDeadline } from './engine-call-deadline.ts';
 import { createEngineLock } from './engine-lock.ts';
@@ -14,7 +15,6 @@ import { createJobOutcomeLog } from './job-outcome-log.ts';
 import { createReviewSampler } from './review-sampler.ts';
 import { announceServedModels, heartbeatServedModels, isModelVersionLive, setUpEngine } from './served-models.ts';
 import { type StorageOutage, StorageWatch, handBackStorageFailures, probeStorage } from './storage-watch.ts';
-import { createThrottledErrorLog } from './throttled-error-log.ts';
 import type { WorkerTelemetry } from './worker-telemetry.ts';
 
 export interface WorkerProcessDeps {

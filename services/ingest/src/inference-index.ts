@@ -52,7 +52,8 @@ const claimPrefix = 'claim:';
 // found; then, when claimed, the data of its explain job if one exists, else ''; then, when
 // claimed, the value of its enqueue-failed mark, else ''. A new id costs a HGET and a GET of keys
 // that do not exist, in the one round trip. ('' rather than nil: a nil would end the array Redis
-// returns.)
+// returns.) An id holding this very claim is claimed again: the script ran before and its reply
+// was lost with the connection, and ioredis sent it again on reconnecting.
 const claimScript = `
 local n = #KEYS / 3
 local found = {}
@@ -60,7 +61,7 @@ for i = 1, n do
   local value = redis.call('GET', KEYS[i])
   found[3 * i - 1] = ''
   found[3 * i] = ''
-  if value then
+  if value and value ~= ARGV[1] then
     found[3 * i - 2] = value
   else
     found[3 * i - 2] = ''

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '@gradcam/config';
 
 /**
@@ -11,8 +11,8 @@ import { ConfigError } from '@gradcam/config';
  */
 export async function makeWritableFolder(variable: string, dir: string, subfolders: readonly string[] = []): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
-    for (const sub of subfolders) await mkdir(join(dir, sub), { recursive: true });
+    await makeFolders(resolve(dir));
+    for (const sub of subfolders) await makeFolders(resolve(dir, sub));
     await access(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -21,3 +21,29 @@ export async function makeWritableFolder(variable: string, dir: string, subfolde
     throw new ConfigError(variable, `${dir} cannot be created (${code ?? (error as Error).message}); point it at a folder`);
   }
 }
+
+/**
+ * `mkdir -p`, a level at a time. Node's `mkdir(path, { recursive: true })` never settles when a
+ * folder's mkdir fails ENOENT under a parent that exists (anywhere in /proc): it makes the parent
+ * (EEXIST), tries the folder again, and so on for ever, spinning a core and keeping the event loop
+ * alive. Here a folder is tried once more after its parent was made, and that answer is final.
+ */
+async function makeFolders(path: string): Promise<void> {
+  try {
+    await mkdir(path);
+    return;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && (await isFolder(path))) return;
+    if (code !== 'ENOENT' || dirname(path) === path) throw error;
+  }
+  await makeFolders(dirname(path));
+  try {
+    await mkdir(path);
+  } catch (error) {
+    // Made meanwhile by another process: as good as made here.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !(await isFolder(path))) throw error;
+  }
+}
+
+const isFolder = (path: string): Promise<boolean> => stat(path).then((info) => info.isDirectory(), () => false);

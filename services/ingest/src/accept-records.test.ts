@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
 import { parseCapturePolicy } from '@gradcam/config';
 import { type ExplainJob, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
@@ -258,3 +259,26 @@ test('repeats of an id: copies refused for their own content are answered so, th
     await t.queue.close();
   }
 });
+
+test('an attempt whose claim lapsed in a storage stall, committing after another request recorded the id, answers the duplicate (it is accepted), not 409 "another request is accepting it"', async () => {
+  const t = setUp({ index: (prefix) => new InferenceIndex(redis, prefix, 3600, 50) });
+  const patient = new InferenceIndex(redis, t.queue.opts.prefix as string, 3600);
+  let resume!: () => void;
+  const stalled = new Promise<void>((r) => (resume = r));
+  const store = { parallelism: 1, head: (key: string) => t.store.head(key), put: async (...args: Parameters<FsBlobStore['put']>) => (await stalled, t.store.put(...args)) };
+  try {
+    const first = acceptRecords({ ...t.deps, store }, [record('lapsed-1')], requestId);
+    while ((await redis.get(`${t.queue.opts.prefix as string}:inference:lapsed-1`)) === null) await setTimeout(5);
+    while ((await redis.get(`${t.queue.opts.prefix as string}:inference:lapsed-1`)) !== null) await setTimeout(5);
+    t.world.clock += 60_000;
+    const [second] = await acceptRecords({ ...t.deps, index: patient }, [record('lapsed-1')], requestId);
+    assert.ok(second && 'status' in second && !second.duplicate, JSON.stringify(second));
+    resume();
+    const [outcome] = await first;
+    assert.deepEqual(outcome, { id: 'lapsed-1', status: 'queued', duplicate: true, reason: 'all' });
+    assert.equal((await t.queue.getJobs(['waiting'])).filter((job) => job.id === 'lapsed-1').length, 1);
+  } finally {
+    await t.queue.close();
+  }
+});
+

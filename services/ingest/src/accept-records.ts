@@ -3,6 +3,7 @@ import type { CapturePolicy } from '@gradcam/config';
 import {
   type CaptureDecision,
   type ExplainJob,
+  type IndexEntry,
   type InferenceRecord,
   type PredictionDocument,
   inferenceFolder,
@@ -173,8 +174,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
       return;
     }
     deciding.set(id, at);
-    if (claim.state === 'in-progress') outcomes[at] = { id, error: inferenceInProgress(id) };
-    else outcomes[at] = { id, status: claim.entry.explain ? 'queued' : 'skipped', duplicate: true, reason: claim.entry.reason };
+    outcomes[at] = claim.state === 'in-progress' ? { id, error: inferenceInProgress(id) } : duplicateOf(id, claim.entry);
   });
 
   let served: ServedModels;
@@ -271,8 +271,9 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   stored.forEach(({ item, capture }, i) => {
     const { id } = item.record;
     const outcome = queued[i] as QueueOutcome;
-    outcomes[item.at] =
-      outcome === 'recorded' ? { id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name } : { id, error: outcome };
+    if (outcome === 'recorded') outcomes[item.at] = { id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name };
+    else if ('acceptedBefore' in outcome) outcomes[item.at] = duplicateOf(id, outcome.acceptedBefore);
+    else outcomes[item.at] = { id, error: outcome };
   });
   return records.map((record, at): RecordOutcome => {
     const own = outcomes[at];
@@ -281,6 +282,9 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     return 'status' in first ? { id: first.id, status: first.status, duplicate: true, reason: first.reason } : first;
   });
 }
+
+/** The answer to a record whose id was accepted before (the first decision, not counted again). */
+const duplicateOf = (id: string, entry: IndexEntry): RecordOutcome => ({ id, status: entry.explain ? 'queued' : 'skipped', duplicate: true, reason: entry.reason });
 
 /** A refusal of the record itself (bad input), which retrying the same record cannot change. */
 const isFinalRefusal = (error: ApiError) => error.status >= 400 && error.status < 500 && error.status !== 409 && error.status !== 429;

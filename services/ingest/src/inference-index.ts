@@ -20,13 +20,18 @@ export type ClaimResult =
   | { readonly state: 'in-progress' };
 
 /**
- * What a commit did with an id: `recorded` it; found it `not-held` (another request holds it now:
- * this holder's claim expired first); or recorded nothing because the id's enqueue-failed mark is
+ * What a commit did with an id: `recorded` it; found it `not-held` (another request's claim holds
+ * it now: this holder's claim expired first); found it `accepted` already, with another attempt's
+ * `entry` (this holder's claim expired, and that attempt recorded the id); or recorded nothing because the id's enqueue-failed mark is
  * not the one this request vouched for (`needs-check`: an attempt whose claim had lapsed failed an
  * add of the id since, and may have left a job in no state that this request's add was ignored
  * for). The caller checks the job under its claim, adds again, and commits vouching for `mark`.
  */
-export type CommitResult = { readonly state: 'recorded' } | { readonly state: 'not-held' } | { readonly state: 'needs-check'; readonly mark: string };
+export type CommitResult =
+  | { readonly state: 'recorded' }
+  | { readonly state: 'not-held' }
+  | { readonly state: 'accepted'; readonly entry: IndexEntry }
+  | { readonly state: 'needs-check'; readonly mark: string };
 
 /** An id to record: its entry, and the enqueue-failed mark this request vouches for (see commit). */
 export interface CommitEntry {
@@ -86,9 +91,13 @@ return found`;
 // job exists and names another folder, the entry takes the job's folder and acceptedAt: the job
 // is what the worker acts on. (Two attempts whose claims both outlived a storage stall: the first
 // queued its job, the second, holding the id now, records.) The folder is a plain substring test
-// first, so the usual case decodes no JSON. Per id, two values: 0 not recorded (not held), 1
-// recorded as given, 2 with the job's folder, 3 not recorded (needs a check); then the mark found
-// for 3, else ''.
+// first, so the usual case decodes no JSON. An id already holding an entry was accepted: the
+// very entry this commit would write is its own (the script ran before, its reply was lost with
+// the connection, and ioredis sent it again), recorded as before, nothing written or counted
+// again; any other entry is another attempt's (this one's claim lapsed), returned. Per id, two
+// values: 0 not recorded (another's claim holds it), 1 recorded as given, 2 with the job's folder,
+// 3 not recorded (needs a check), 4 accepted by another; then the mark found for 3, the entry
+// found for 4, else ''.
 const commitScript = `
 -- Whether HINCRBY takes the count and adds to it: Redis's integer rule ('0', or an optional '-'
 -- and digits without a leading zero, within a signed 64-bit integer), and a sum within 2^63-1.
@@ -108,6 +117,20 @@ local kind = redis.call('TYPE', decisions)['ok']
 if kind ~= 'none' and kind ~= 'hash' then
   return redis.error_reply('WRONGTYPE the capture-decisions key holds a ' .. kind .. ', not a hash')
 end
+-- The entry to write for id i, and its code: 1 as given, 2 with its job's folder and acceptedAt.
+local function entryOf(i)
+  local entry = ARGV[4 * i - 1]
+  local data = redis.call('HGET', KEYS[n + i], 'data')
+  if data and not string.find(data, ARGV[4 * i + 1], 1, true) then
+    local job, parsed = cjson.decode(data), cjson.decode(entry)
+    if type(job.folder) == 'string' and job.folder ~= parsed.folder then
+      parsed.folder = job.folder
+      parsed.acceptedAt = job.acceptedAt
+      return cjson.encode(parsed), 2
+    end
+  end
+  return entry, 1
+end
 local result, entries, marked, counts = {}, {}, {}, {}
 for i = 1, n do
   local value = redis.call('GET', KEYS[i])
@@ -119,21 +142,17 @@ for i = 1, n do
       result[2 * i] = mark
     else
       marked[i] = mark
-      local entry = ARGV[4 * i - 1]
-      result[2 * i - 1] = 1
-      local data = redis.call('HGET', KEYS[n + i], 'data')
-      if data and not string.find(data, ARGV[4 * i + 1], 1, true) then
-        local job, parsed = cjson.decode(data), cjson.decode(entry)
-        if type(job.folder) == 'string' and job.folder ~= parsed.folder then
-          parsed.folder = job.folder
-          parsed.acceptedAt = job.acceptedAt
-          entry = cjson.encode(parsed)
-          result[2 * i - 1] = 2
-        end
-      end
-      entries[i] = entry
+      entries[i], result[2 * i - 1] = entryOf(i)
       local field = ARGV[4 * i]
       counts[field] = (counts[field] or 0) + 1
+    end
+  elseif string.sub(value, 1, 1) == '{' then
+    local entry, code = entryOf(i)
+    if value == entry then
+      result[2 * i - 1] = code
+    else
+      result[2 * i - 1] = 4
+      result[2 * i] = value
     end
   else
     result[2 * i - 1] = 0
@@ -236,6 +255,7 @@ export class InferenceIndex {
       const code = result[2 * i];
       if (code === 0) return { state: 'not-held' };
       if (code === 3) return { state: 'needs-check', mark: result[2 * i + 1] as string };
+      if (code === 4) return { state: 'accepted', entry: parseEntry(result[2 * i + 1] as string) };
       return { state: 'recorded' };
     });
   }

@@ -30,8 +30,8 @@ export interface StoredRecord {
   readonly checkFirst: boolean;
 }
 
-/** Per record: recorded, or the answer it gets instead. */
-export type QueueOutcome = 'recorded' | ApiError;
+/** Per record: recorded; found accepted by another attempt (its entry: the record is a duplicate); or the answer it gets instead. */
+export type QueueOutcome = 'recorded' | { readonly acceptedBefore: IndexEntry } | ApiError;
 
 const queuedSentence = 'the records were stored and queued but their ids could not be recorded; retry with the same ids to complete them (a retry makes no second job)';
 const unconfirmedSentence = 'the records were stored, but whether their jobs are queued could not be confirmed (another attempt at the same ids failed meanwhile); retry with the same ids to complete them (a retry makes no second job)';
@@ -142,8 +142,9 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
     results.forEach((result, k) => {
       const i = pending[k] as number;
       if (result.state === 'recorded') outcomes[i] = 'recorded';
-      // Not recorded: this request's claim expired and another request holds the id now.
+      // Not recorded: this request's claim expired and another request holds the id now, or has accepted it.
       else if (result.state === 'not-held') outcomes[i] = inferenceInProgress(record(i).id);
+      else if (result.state === 'accepted') outcomes[i] = { acceptedBefore: result.entry };
       else {
         vouched[i] = result.mark;
         again.push(i);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explanationManifestSchema } from '@gradcam/contracts';
-import { outputStems } from './explain-files.ts';
+import { folderLockName, outputStems } from './explain-files.ts';
 import { withTempDir } from './test-support/temp-dir.ts';
 
 const bin = fileURLToPath(new URL('../bin/gradcam.js', import.meta.url));
@@ -39,8 +39,8 @@ async function assertCompleteFolders(out: string, { temporaries = false } = {}):
   const sources = new Map<string, string>();
   for (const name of await readdir(out)) {
     const dir = join(out, name);
-    // Temporaries (hidden) of a killed run are not part of the folder's result.
-    const files = (await readdir(dir)).filter((f) => !(temporaries && /^\..*\.tmp$/.test(f))).sort();
+    // Temporaries (hidden) and the lock of a killed run are not part of the folder's result.
+    const files = (await readdir(dir)).filter((f) => !(temporaries && (/^\..*\.tmp$/.test(f) || f === folderLockName))).sort();
     if (!files.includes('explanation.json')) continue;
     const manifest = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'explanation.json'), 'utf8')));
     const listed = manifest.explanations.flatMap((e) => [e.rawMap, e.overlay]);
@@ -119,7 +119,8 @@ syncBuiltinESMExports();
     const killed = gradcam(['explain', image, '--method', 'gradcam++', '--alpha', '0.9', '--out', out], ['--import', hook]);
     assert.equal(killed.status, null, killed.stderr);
     await assertCompleteFolders(out, { temporaries: true });
-    const left = Object.keys(await snapshot(join(out, 'cat'))).filter((f) => !(f in before));
+    const left = Object.keys(await snapshot(join(out, 'cat'))).filter((f) => !(f in before) && f !== folderLockName);
+    assert.ok(folderLockName in (await snapshot(join(out, 'cat'))), 'and its lock, which the next run takes over');
     assert.equal(left.length, 2, `the killed run left its .npy and overlay temporaries: ${left.join(' ')}`);
     assert.ok(left.every((f) => /^\.gradcampp-\d+\.(npy|overlay\.jpg)\.[0-9a-f]+\.tmp$/.test(f)), left.join(' '));
     const third = gradcam(['explain', image, '--out', out]);
@@ -173,6 +174,42 @@ cp -a "$1/out" "$1/after"`;
     assert.match(stderr as string, /stopped: the output folder takes no more \(ENOSPC: .*\); 1 image\(s\) not written/);
     assert.deepEqual((await readdir(join(root, 'after'))).sort(), ['a', 'b'], 'c was not written after the stop');
     assert.deepEqual([...(await assertCompleteFolders(join(root, 'after'))).keys()].sort(), ['a', 'b']);
+  }));
+
+  test('two runs writing the same --out at once both succeed, and every folder is one whole run\'s', () => withTempDir('gradcam-together-', async (root) => {
+    await mkdir(join(root, 'in'));
+    for (let i = 0; i < 12; i++) await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', `c${i}.jpg`));
+    const out = join(root, 'out');
+    // Renames a little slower, so that the two runs' writes of one folder overlap as they do on a busy disk.
+    const hook = join(root, 'slow-rename.mjs');
+    await writeFile(
+      hook,
+      `import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const original = fsp.rename;
+fsp.rename = async (...args) => { await new Promise((resolve) => setTimeout(resolve, 15)); return original(...args); };
+syncBuiltinESMExports();
+`,
+    );
+    // Other methods and classes in each: a run that cleared the other's files would leave a manifest vouching for missing ones.
+    const runs = [['--method', 'gradcam', '--top-k', '2'], ['--method', 'gradcam++,layercam']].map(
+      (args) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--import', hook, bin, 'explain', join(root, 'in'), ...args, '--batch', '4', '--out', out]);
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+          child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+          child.on('close', (status) => resolve({ status, stdout, stderr }));
+        }),
+    );
+    for (const run of await Promise.all(runs)) {
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /^12 explained, 0 failed/, run.stderr);
+    }
+    const sources = await assertCompleteFolders(out);
+    assert.equal(sources.size, 12, 'every folder has a manifest');
+    for (const name of await readdir(out)) assert.deepEqual((await readdir(join(out, name))).filter((f) => f.startsWith('.')), [], `${name}: no temporary or lock left`);
   }));
 
   test('a FIFO is refused without being opened, and an oversize file without being read', () => withTempDir('gradcam-special-', async (root) => {

@@ -8,6 +8,7 @@ import { type ExplainOptions, type Explainer, type SelectedBackend } from '@grad
 import { type DecodedImage, type OverlayOptions, ImagingError, decodeImage, decodeSideFor, defaultImageLimits, toModelInput } from '@gradcam/imaging';
 import { UsageError } from './cli-error.ts';
 import { CommandError } from './command-error.ts';
+import { withFolderLock } from './folder-lock.ts';
 
 export interface ExplainFilesOptions {
   readonly explainer: Explainer;
@@ -187,25 +188,49 @@ async function writeNewFile(path: string, body: Uint8Array, begun: Set<string>):
   }
 }
 
-/**
- * Writes one image's folder so that it is complete or has no manifest, and so that a failed write
- * leaves an earlier result there as it was. Every file is first written whole under a temporary
- * name; only then does the old manifest go, the files are renamed into place and the manifest
- * last; files of an earlier result the new manifest does not list (other methods or classes) and
- * temporaries of killed runs go after that. A folder with `explanation.json` is always a whole run's.
- */
-export async function writeImageFolder(dir: string, artifacts: readonly ArtifactFile[]): Promise<void> {
-  const manifest = artifacts.find((a) => a.path === manifestFileName);
-  if (!manifest) throw new Error(`artifacts for ${dir} have no ${manifestFileName}`);
-  const ordered = [...artifacts.filter((a) => a !== manifest), manifest];
-  // The output folder exists (prepareOutputFolder): a plain mkdir, as a recursive one can loop for ever on Node 20.
-  const created = await mkdir(dir).then(
+/** The lock file a run holds in an image's folder while it writes there (see {@link writeImageFolder}). */
+export const folderLockName = '.explanation.json.lock';
+
+/** Makes `dir` if missing: a plain mkdir, as a recursive one can loop for ever on Node 20 (the output folder exists: prepareOutputFolder). Whether it made it. */
+const makeFolder = (dir: string) =>
+  mkdir(dir).then(
     () => true,
     (error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
       return false;
     },
   );
+
+/**
+ * Writes one image's folder so that it is complete or has no manifest, and so that a failed write
+ * leaves an earlier result there as it was. Every file is first written whole under a temporary
+ * name; only then does the old manifest go, the files are renamed into place and the manifest
+ * last; files of an earlier result the new manifest does not list (other methods or classes) and
+ * temporaries of killed runs go after that. A folder with `explanation.json` is always a whole run's.
+ * Two runs writing the same folder at once (two `explain` into one --out) take turns: each holds
+ * {@link folderLockName} there while it writes, so neither removes the other's temporaries as a
+ * killed run's, nor files the other's manifest lists; a lock whose process is gone is taken over.
+ */
+export async function writeImageFolder(dir: string, artifacts: readonly ArtifactFile[]): Promise<void> {
+  const manifest = artifacts.find((a) => a.path === manifestFileName);
+  if (!manifest) throw new Error(`artifacts for ${dir} have no ${manifestFileName}`);
+  let created = await makeFolder(dir);
+  try {
+    await withFolderLock(join(dir, folderLockName), () => writeLocked(dir, manifest, artifacts), {
+      // A run that failed in a folder it made removes it (rmdir, while empty): made again for this one.
+      remake: async () => {
+        created = (await makeFolder(dir)) || created;
+      },
+    });
+  } catch (error) {
+    // Only once the lock is gone: the folder is empty unless another run writes there now.
+    if (created) await rmdir(dir).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function writeLocked(dir: string, manifest: ArtifactFile, artifacts: readonly ArtifactFile[]): Promise<void> {
+  const ordered = [...artifacts.filter((a) => a !== manifest), manifest];
   const token = randomBytes(6).toString('hex');
   const temporaryOf = (name: string) => join(dir, `.${name}.${token}.tmp`);
   /** This call's temporaries: removed again if it fails (a 0-byte .npy or half an overlay on a full disk). */
@@ -226,7 +251,6 @@ export async function writeImageFolder(dir: string, artifacts: readonly Artifact
   } catch (error) {
     // Only this call's temporaries. Best effort: a read-only file system refuses the unlinks too.
     await Promise.all([...begun].map((path) => unlink(path).catch(() => undefined)));
-    if (created) await rmdir(dir).catch(() => undefined);
     throw error;
   }
   // The folder is complete: what is left over is removed best effort (the next run tries again).

@@ -1,0 +1,103 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { processStartTime } from './local-stack/process-identity.ts';
+
+const procMounted = existsSync('/proc/self/stat');
+
+/**
+ * Whether `pid` runs: /proc where there is one (a zombie does not count), else signal 0 (EPERM:
+ * it runs, as another user's).
+ */
+function running(pid: number): boolean {
+  if (procMounted) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What a lock file says: `<pid>\n` then, where /proc tells it, `starttime <ticks>\n`. */
+function lockText(): string {
+  const startTime = processStartTime(process.pid);
+  return `${process.pid}\n${startTime === undefined ? '' : `starttime ${startTime}\n`}`;
+}
+
+/** A holder that left no pid (killed between creating the file and writing it) is stale after this long. */
+const unnamedStaleMs = 5000;
+
+/** The holder named in `text` no longer runs: killed, or its pid since taken by another process. */
+async function stale(file: string, text: string): Promise<boolean> {
+  const [first = '', ...rest] = text.split('\n');
+  const pid = Number(first.trim());
+  if (!(Number.isSafeInteger(pid) && pid > 0)) {
+    const info = await stat(file).catch(() => undefined);
+    return info === undefined || Date.now() - info.mtimeMs > unnamedStaleMs;
+  }
+  if (!running(pid)) return true;
+  const recorded = rest.map((line) => /^starttime (\d+)$/.exec(line.trim())?.[1]).find((ticks) => ticks !== undefined);
+  const now = processStartTime(pid);
+  return recorded !== undefined && now !== undefined && recorded !== now;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface FolderLockOptions {
+  /** How long to wait for a live holder before giving up. Default 60 s. */
+  readonly waitMs?: number;
+  /** Called when the lock file's folder is missing (removed by a run that failed there): make it again. */
+  readonly remake?: () => Promise<void>;
+}
+
+/** Another process held the lock for the whole wait. */
+export class FolderLockBusyError extends Error {
+  readonly code = 'OUTPUT_BUSY';
+}
+
+/**
+ * Runs `body` holding the lock file `file` (created exclusively, naming this process), so that two
+ * processes writing one folder take turns. A lock whose process no longer runs (killed, SIGKILL,
+ * a reboot) is taken over; a live holder is waited for up to `waitMs`, then FolderLockBusyError.
+ */
+export async function withFolderLock<T>(file: string, body: () => Promise<T>, options: FolderLockOptions = {}): Promise<T> {
+  const text = lockText();
+  const deadline = Date.now() + (options.waitMs ?? 60_000);
+  let holder = '';
+  for (let wait = 5; ; wait = Math.min(100, wait * 2)) {
+    try {
+      await writeFile(file, text, { flag: 'wx' });
+      break;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && options.remake) {
+        await options.remake();
+        continue;
+      }
+      if (code !== 'EEXIST') throw error;
+    }
+    holder = await readFile(file, 'utf8').catch(() => '');
+    if (await stale(file, holder)) {
+      // Only the stale file: one that another taker has already put in its place is left alone.
+      if ((await readFile(file, 'utf8').catch(() => undefined)) === holder) await rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new FolderLockBusyError(`another process (pid ${holder.split('\n')[0]}) has been writing here for over ${Math.round((options.waitMs ?? 60_000) / 1000)} s (${file})`);
+    }
+    await sleep(wait);
+  }
+  try {
+    return await body();
+  } finally {
+    // Only while it is still this process's (never one that another process took over meanwhile).
+    if ((await readFile(file, 'utf8').catch(() => undefined)) === text) await rm(file, { force: true });
+  }
+}

@@ -117,8 +117,12 @@ export const pipelineMetrics = {
   ),
   collectSuccess: gauge(
     'gradcam_exporter_collect_success',
-    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts, redis_memory); 0 when the read failed and its gauges are not exported.',
+    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts, redis_memory, event_stream); 0 when the read failed and its gauges are not exported.',
     ['source'],
+  ),
+  eventsLag: gauge(
+    'gradcam_exporter_events_lag_seconds',
+    "Age of the oldest event in the queue's event stream that the exporter has not read yet (0 when it has read them all): the counters and histograms from the stream (images explained, explanations, failures, e2e latency, batch sizes, stages) miss what happened since. Growing: the exporter cannot read the stream (an ACL without XREAD) or keep up with it.",
   ),
   redisMemoryUsed: gauge('gradcam_redis_memory_used_bytes', "Memory Redis has allocated (INFO memory's used_memory)."),
   redisMemoryMax: gauge(

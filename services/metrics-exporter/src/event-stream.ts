@@ -23,8 +23,33 @@ export interface EventStreamDeps {
 export interface EventStream {
   /** A scrape is about to render: what was counted so far need not be counted again after a restart. */
   scraped(): void;
+  /**
+   * The id of the last stream entry read, whatever its event (`added`, `active`… are read and
+   * ignored): the resume point until the first is read; undefined until reading begins.
+   */
+  readThrough(): string | undefined;
   /** Stops reading and saves the cursor; safe to call twice, also before reading began. */
   close(): Promise<void>;
+}
+
+const streamId = /^\d+-\d+$/;
+
+type Emit = (event: string, ...args: unknown[]) => boolean;
+
+/**
+ * Follows the id of the last entry `reader` read, of any event: QueueEvents emits each with its
+ * stream id last. Its emit is wrapped because it has no listener for every event, and the events
+ * nothing counts (added, waiting, active…) are read too.
+ */
+function followReadPosition(reader: QueueEvents, start: string): () => string {
+  let readThrough = start;
+  const emit = (reader.emit as Emit).bind(reader);
+  (reader as unknown as { emit: Emit }).emit = (event, ...args) => {
+    const id = args.at(-1);
+    if (typeof id === 'string' && streamId.test(id)) readThrough = id;
+    return emit(event, ...args);
+  };
+  return () => readThrough;
 }
 
 /**
@@ -35,6 +60,7 @@ export interface EventStream {
 export function startEventStream(deps: EventStreamDeps): EventStream {
   const { log, recorder } = deps;
   let events: QueueEvents | undefined;
+  let readThrough: (() => string) | undefined;
   let cursor: EventsCursor | undefined;
   let closing: Promise<void> | undefined;
   const cursorKey = redisKeys(deps.prefix).exporterEventsCursor;
@@ -47,6 +73,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
       onSaveError: (error) => log.warn({ err: error }, 'could not save the event-stream cursor; a restart now would count some events twice'),
     });
     const reader = new QueueEvents(explainQueueName, { connection: deps.connection, prefix: deps.prefix, lastEventId: after });
+    readThrough = followReadPosition(reader, after);
     reader.on('error', deps.onError);
     // Each listener's second argument is the event's stream id: the cursor moves only past events
     // whose counting is done.
@@ -104,6 +131,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
 
   return {
     scraped: () => cursor?.scraped(),
+    readThrough: () => readThrough?.(),
     close: () =>
       (closing ??= (async () => {
         // Before the resume point is known there is nothing to close, and waiting for it could

@@ -238,3 +238,31 @@ test('a Redis outage while Prometheus scrapes: each kind of failure is logged on
     await proxy.close();
   }
 });
+
+test("an exporter that cannot read the event stream says so: the age of its oldest unread event grows, where a reading one's is 0", { timeout: 60_000 }, async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const admin = new Redis(server.url);
+  // A user allowed everything but XREAD: every scrape-time read works, the stream is never read.
+  const user = `exporter-${prefix}`;
+  await admin.call('ACL', 'SETUSER', user, 'on', '>exporter-secret', '~*', '&*', '+@all', '-xread');
+  const blind = startExporter(prefix, await freePort(), `redis://${user}:exporter-secret@127.0.0.1:${server.port}`);
+  const reading = startExporter(prefix, await freePort());
+  const queue = new Queue(explainQueueName, { connection: { host: '127.0.0.1', port: server.port }, prefix });
+  const lag = 'gradcam_exporter_events_lag_seconds';
+  const lagOf = async (exporter: ExporterProcess) => Number((await exporter.line(lag))?.split(' ')[1] ?? Number.NaN);
+  try {
+    await eventually('both exporters to read their resume point', async () => ((await blind.line(lag)) !== undefined && (await reading.line(lag)) !== undefined ? true : undefined), 30_000, blind, reading);
+    assert.equal(await lagOf(blind), 0, 'nothing to read yet');
+    await queue.add('explain', explainJobFixture('first'), { jobId: 'first' });
+    const behind = await eventually('the blind exporter to be 2 s behind', async () => ((await lagOf(blind)) >= 2 ? lagOf(blind) : undefined), 10_000, blind);
+    assert.ok(behind < 10, `lag ${behind} s`);
+    assert.equal(await blind.line('gradcam_exporter_collect_success{source="event_stream"}'), 'gradcam_exporter_collect_success{source="event_stream"} 1');
+    assert.equal(await eventually('the reading exporter to catch up', async () => ((await lagOf(reading)) === 0 ? 0 : undefined), 10_000, reading), 0);
+  } finally {
+    await blind.stop();
+    await reading.stop();
+    await queue.close();
+    await admin.call('ACL', 'DELUSER', user);
+    admin.disconnect();
+  }
+});

@@ -35,6 +35,7 @@ const recorder = new PipelineRecorder(metrics);
 const eventStream = startEventStream({ connection: eventsConnection, redis, queue, prefix: config.queuePrefix, recorder, log, onError });
 const collectQueueState = createQueueStateCollector({
   queue,
+  eventStream,
   redis,
   prefix: config.queuePrefix,
   policy: config.capturePolicy,

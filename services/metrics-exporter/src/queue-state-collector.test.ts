@@ -38,6 +38,8 @@ async function withExporter(options: Parameters<typeof startRedisServer>[0], run
     policy: parseCapturePolicy('all'),
     metrics,
     reviews: new ReviewPool(redis, prefix),
+    // Reading from the newest event ('$', as without a cursor): event_stream reads lag 0. main.test runs the real stream.
+    eventStream: { readThrough: () => '$' },
     onSourceError: (source) => sourceErrors.push(source),
   });
   const app = createApp({ registry, collect, onCollectError: (error) => assert.fail(`collect threw: ${String(error)}`), scraped: () => {} });
@@ -75,7 +77,7 @@ test('every source read: the success gauge is 1 for each, and the worker count i
     assert.deepEqual(samples(body, 'gradcam_queue_jobs').filter((l) => l.includes('"waiting"')), ['gradcam_queue_jobs{state="waiting"} 2']);
     assert.deepEqual(samples(body, 'gradcam_workers'), ['gradcam_workers 0']);
     assert.deepEqual(samples(body, 'gradcam_workers_known'), ['gradcam_workers_known 1']);
-    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory']) {
+    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream']) {
       assert.ok(body.includes(`gradcam_exporter_collect_success{source="${source}"} 1`), `success of ${source}`);
     }
     assert.deepEqual(sourceErrors, []);

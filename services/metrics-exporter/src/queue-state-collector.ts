@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 
 /** The scrape-time reads, each exported as `gradcam_exporter_collect_success{source}`. */
-export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory'] as const;
+export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream'] as const;
 export type CollectSource = (typeof collectSources)[number];
 
 export interface QueueStateCollectorDeps {
@@ -18,6 +18,8 @@ export interface QueueStateCollectorDeps {
   readonly policy: CapturePolicy;
   readonly metrics: PipelineMetrics;
   readonly reviews: ReviewPool;
+  /** Where the exporter's reading of the event stream is (`EventStream.readThrough`). */
+  readonly eventStream: { readThrough(): string | undefined };
   /** Told about each source whose read failed in a scrape. */
   readonly onSourceError: (source: CollectSource, error: unknown) => void;
 }
@@ -26,6 +28,12 @@ export interface QueueStateCollectorDeps {
 function infoNumber(info: string, name: string): number | undefined {
   const value = new RegExp(`^${name}:(\\d+)\\r?$`, 'm').exec(info)?.[1];
   return value === undefined ? undefined : Number(value);
+}
+
+/** A stream id's time (its milliseconds part); undefined for anything else ('$'). */
+function streamIdTime(id: string): number | undefined {
+  const ms = /^(\d+)-\d+$/.exec(id)?.[1];
+  return ms === undefined ? undefined : Number(ms);
 }
 
 /** Republishes a Redis hash of `a|b|…` → count as a counter with those labels, in that order. */
@@ -129,6 +137,23 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
         metrics.redisMemoryUsed.remove();
         metrics.redisMemoryMax.remove();
       },
+    },
+    // The counters from the event stream have no read to fail at scrape time: the age of the oldest
+    // event not read yet says whether they are current (an ACL without XREAD left them frozen while
+    // every other source read fine).
+    event_stream: {
+      async read() {
+        const position = deps.eventStream.readThrough();
+        if (position === undefined) throw new Error("not reading the queue's event stream yet (its resume point is not read: Redis down?)");
+        // '$' (no cursor could be read): reading began at the newest event, whose id is unknown here.
+        if (streamIdTime(position) === undefined) return void metrics.eventsLag.set(0);
+        // The oldest event not read yet, against Redis's clock, which numbered it.
+        const [[unread], [seconds, micros]] = await Promise.all([deps.redis.xrange(deps.queue.toKey('events'), `(${position}`, '+', 'COUNT', 1), deps.redis.time()]);
+        const unreadAt = unread === undefined ? undefined : streamIdTime(unread[0]);
+        const now = Number(seconds) * 1000 + Number(micros) / 1000;
+        metrics.eventsLag.set(unreadAt === undefined ? 0 : Math.max(0, (now - unreadAt) / 1000));
+      },
+      drop: () => metrics.eventsLag.remove(),
     },
     review_verdicts: {
       async read() {

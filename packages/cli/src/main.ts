@@ -15,7 +15,7 @@ const usage = `Usage: gradcam <command> [options]
 Commands:
   explain <files or folders…>   Grad-CAM maps, overlays and manifests for images
   models                        list the built-in models and their target layers
-  up                            run the pipeline locally (ingest, workers, exporter; npm start)
+  up                            run the pipeline locally (ingest, workers, exporter, review; npm start)
   demo [files or folders…]      post images to the local pipeline and show where they landed
   jobs failed | retry           list the explain jobs that failed, and put them back in the queue
   sweep-partials <store folder> remove temporary files that killed writers left in a local store

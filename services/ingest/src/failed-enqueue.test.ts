@@ -9,7 +9,7 @@ import { parseCapturePolicy } from '@gradcam/config';
 import { type InferenceRecord, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, QueueUnavailableError, type StrandedJobCandidate, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
-import { FsBlobStore } from '@gradcam/storage';
+import { FsBlobStore, StorageError } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { type AcceptDeps, type IngestStore, type RecordOutcome, acceptRecords } from './accept-records.ts';
 import { CommitFailsOnce } from './test-support/commit-fails.ts';
@@ -95,6 +95,12 @@ async function failingPartway(queue: ExplainQueue, add: () => Promise<unknown>):
 }
 
 const requestId = 'test-request-id';
+/** The one answer every record of a request got (the app answers such a request with it as a whole, as a single record's POST with its own). */
+async function answeredAlike(request: Promise<readonly RecordOutcome[]>): Promise<string> {
+  const codes = new Set((await request).map((o) => ('error' in o ? o.error.code : o.status)));
+  assert.equal(codes.size, 1, [...codes].join(', '));
+  return [...codes][0] as string;
+}
 const imageUri = 's3://local/uploads/photo.jpg';
 /** A record naming the one stored image: a batch of 1,000 stores 1,000 prediction.json and no image. */
 const record = (id: string): InferenceRecord => ({ id, model: { name: 'm' }, image: { uri: imageUri } }) as InferenceRecord;
@@ -125,7 +131,7 @@ async function claimTaken(rig: Rig, id: string): Promise<void> {
 /** Strands the ids' jobs as an attempt whose add failed partway and which could not clean up; leaves them marked. */
 async function strandedByAFailedAttempt(rig: Rig, ids: readonly string[]): Promise<void> {
   [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
-  await assert.rejects(acceptRecords(rig.deps, ids.map(record), requestId), { code: 'QUEUE_UNAVAILABLE' });
+  assert.equal(await answeredAlike(acceptRecords(rig.deps, ids.map(record), requestId)), 'DEPENDENCY_UNAVAILABLE');
   rig.world.checksFail = false;
   for (const id of ids) {
     assert.equal(await rig.queue.getJobState(id), 'unknown', `${id}: stored, in no state`);
@@ -153,11 +159,11 @@ test('a retry checks only the ids whose earlier enqueue failed: not an id whose 
   try {
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
-    await assert.rejects(acceptRecords(rig.deps, [record('strand-1'), record('strand-2')], requestId), { code: 'QUEUE_UNAVAILABLE' });
+    assert.equal(await answeredAlike(acceptRecords(rig.deps, [record('strand-1'), record('strand-2')], requestId)), 'DEPENDENCY_UNAVAILABLE');
     rig.world.checksFail = false;
     assert.equal(await redis.exists(jobKey(rig, 'strand-1'), jobKey(rig, 'strand-2')), 2, 'left stored, not queued: the attempt could not clean up');
     rig.index.failNext = true;
-    await assert.rejects(acceptRecords(rig.deps, [record('inc-1')], requestId), { code: 'ACCEPT_INCOMPLETE' });
+    assert.equal(await answeredAlike(acceptRecords(rig.deps, [record('inc-1')], requestId)), 'ACCEPT_INCOMPLETE');
 
     rig.checked.length = 0;
     rig.world.clock += 1_000; // past midnight UTC
@@ -188,7 +194,7 @@ test('an enqueue that got no answer (its add may have run) only marks its ids, s
   };
   try {
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
-    await assert.rejects(acceptRecords(deps, [record('late-1')], requestId), /timed out/);
+    assert.equal(await answeredAlike(acceptRecords(deps, [record('late-1')], requestId)), 'INTERNAL', 'an error that is not QUEUE_UNAVAILABLE');
     assert.deepEqual(rig.checked, [], 'no check after a timeout');
     assert.equal(await redis.exists(redisKeys(rig.queue.opts.prefix as string).enqueueFailed('late-1')), 1);
     assert.deepEqual(answers(await acceptRecords(deps, [record('late-1')], requestId)), ['queued']);
@@ -206,7 +212,7 @@ test('a batch of 1,000 retried after 503 ACCEPT_INCOMPLETE, with 100,000 jobs wa
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     await backlog(rig.queue);
     rig.index.failNext = true;
-    await assert.rejects(acceptRecords(rig.deps, ids.map(record), requestId), { code: 'ACCEPT_INCOMPLETE' });
+    assert.equal(await answeredAlike(acceptRecords(rig.deps, ids.map(record), requestId)), 'ACCEPT_INCOMPLETE');
     rig.checked.length = 0;
     await redis.config('RESETSTAT');
     const outcomes = await acceptRecords(rig.deps, ids.map(record), requestId);
@@ -228,7 +234,7 @@ test('a batch of 1,000 whose enqueue failed partway, with 100,000 jobs waiting: 
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     await backlog(rig.queue);
     [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
-    await assert.rejects(acceptRecords(rig.deps, ids.map(record), requestId), { code: 'QUEUE_UNAVAILABLE' });
+    assert.equal(await answeredAlike(acceptRecords(rig.deps, ids.map(record), requestId)), 'DEPENDENCY_UNAVAILABLE');
     rig.world.checksFail = false;
     assert.equal(await redis.exists(...ids.map((id) => jobKey(rig, id))), 1000, 'stored, not queued');
 
@@ -263,7 +269,7 @@ test('an attempt whose claim lapsed removes nothing: the request that holds the 
   try {
     await first.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     [first.world.breakNextAdd, first.world.checksFail] = [true, true];
-    await assert.rejects(acceptRecords(first.deps, [record('raced-1')], requestId), { code: 'QUEUE_UNAVAILABLE' });
+    assert.equal(await answeredAlike(acceptRecords(first.deps, [record('raced-1')], requestId)), 'DEPENDENCY_UNAVAILABLE');
     first.world.checksFail = false;
 
     // Retry A claims the id (for 50 ms) and stalls in storage past its claim; retry B claims it,
@@ -337,7 +343,7 @@ test('an attempt whose claim lapsed fails its add partway after another request 
     // own check, under a claim no longer its own, removes nothing.
     a.world.breakNextAdd = true;
     stallA.resume();
-    await assert.rejects(answerA, { code: 'QUEUE_UNAVAILABLE' });
+    assert.equal(await answeredAlike(answerA), 'DEPENDENCY_UNAVAILABLE');
     assert.equal(await a.queue.getJobState('raced-2'), 'unknown');
     // B resumes: its add is ignored (the hash exists), its commit refuses the mark B never checked.
     stallB.resume();
@@ -376,7 +382,7 @@ test('an enqueue-failed mark is deleted when its id is recorded, not before: it 
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     await strandedByAFailedAttempt(rig, ['marked-1', 'marked-2']);
     rig.index.failNext = true;
-    await assert.rejects(acceptRecords(rig.deps, [record('marked-1')], requestId), { code: 'ACCEPT_INCOMPLETE' });
+    assert.equal(await answeredAlike(acceptRecords(rig.deps, [record('marked-1')], requestId)), 'ACCEPT_INCOMPLETE');
     assert.equal(await mark('marked-1'), 1, 'queued, not recorded: still marked');
     assert.deepEqual(answers(await acceptRecords(rig.deps, [record('marked-1'), record('marked-2')], requestId)), ['queued', 'queued']);
     assert.equal(await mark('marked-1'), 0);
@@ -426,3 +432,40 @@ test('answers that tell the truth when a request cannot finish: a record already
     await rig.queue.close();
   }
 });
+
+test('a request that cannot finish answers each record for itself: a refusal keeps its 4xx, a duplicate stays a duplicate, a record whose storage failed its 503; only the records that reached the queue are told so', async () => {
+  const rig = setUp();
+  const missing = (id: string): InferenceRecord => ({ ...record(id), image: { uri: 's3://local/uploads/none.jpg' } }) as InferenceRecord;
+  // Storage refuses the prediction.json of every id starting "down-".
+  const store: IngestStore = {
+    parallelism: 1,
+    head: (key) => rig.store.head(key),
+    put: async (key, ...rest) => {
+      if (key.includes('/down-')) throw new StorageError('STORAGE_UNAVAILABLE', 'storage did not answer');
+      return rig.store.put(key, ...rest);
+    },
+  };
+  const deps = { ...rig.deps, store };
+  try {
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    assert.deepEqual(answers(await acceptRecords(deps, [record('old-1')], requestId)), ['queued']);
+
+    rig.index.failNext = true;
+    const committed = await acceptRecords(deps, [record('old-1'), missing('missing-1'), record('down-1'), record('new-1')], requestId);
+    assert.deepEqual(answers(committed), ['queued duplicate', 'IMAGE_NOT_FOUND', 'STORAGE_UNAVAILABLE', 'ACCEPT_INCOMPLETE']);
+    assert.equal(await rig.queue.getJobState('new-1'), 'waiting', 'ACCEPT_INCOMPLETE: queued, not recorded');
+    assert.equal(await rig.queue.getJobState('down-1'), 'unknown');
+
+    [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
+    const added = await acceptRecords(deps, [record('old-1'), missing('missing-2'), record('down-2'), record('new-2')], requestId);
+    rig.world.checksFail = false;
+    assert.deepEqual(answers(added).slice(0, 3), ['queued duplicate', 'IMAGE_NOT_FOUND', 'STORAGE_UNAVAILABLE']);
+
+    // Every record failing alike is still one answer for the whole request, given by the app; here each record has it.
+    rig.index.failNext = true;
+    assert.deepEqual(answers(await acceptRecords(deps, [record('new-3'), record('new-4')], requestId)), ['ACCEPT_INCOMPLETE', 'ACCEPT_INCOMPLETE']);
+  } finally {
+    await rig.queue.close();
+  }
+});
+

@@ -58,11 +58,12 @@ const maxRounds = 3;
  *   failed an add after this one claimed the id) answers `needs-check`: the job is checked, added
  *   again and committed again. An id without a mark costs nothing more than its add and commit.
  *
- * Failures in the first round answer the whole request (nothing of it is recorded yet), as its
- * callers expect: the enqueue's own error after the ids are marked, and 503 ACCEPT_INCOMPLETE when
- * the jobs are queued but the ids not recorded. In a later round, the others being recorded, only
- * the records of that round get the answer. Every record that is not recorded has its claim given
- * back, so its retry goes on at once.
+ * A failure answers the records it leaves undecided, each for itself (records the request answered
+ * otherwise, before or in an earlier round, keep their answers; a request whose records all failed
+ * alike is answered as a whole by the app): in the first round the enqueue's own error (after the
+ * ids are marked), and 503 ACCEPT_INCOMPLETE when the jobs are queued but the ids not recorded; in
+ * a later round, this request's first add having run, ACCEPT_INCOMPLETE whatever failed. Every
+ * record that is not recorded has its claim given back, so its retry goes on at once.
  */
 export async function queueAndRecord(deps: QueueDeps, holder: string, records: readonly StoredRecord[], requestId: string): Promise<QueueOutcome[]> {
   const outcomes: (QueueOutcome | undefined)[] = new Array(records.length);
@@ -76,9 +77,6 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
   for (let round = 1; pending.length > 0; round += 1) {
     const fail = async (failed: readonly number[], error: unknown, answer?: ApiError) => {
       await releaseQuietly(deps, holder, failed.map((i) => record(i).id));
-      // The whole request's answer while nothing of it is decided; once some records have answers
-      // of their own (recorded, or 409 for a job this request could not check), the rest get theirs.
-      if (round === 1 && outcomes.every((outcome) => outcome === undefined)) throw answer ?? error;
       // From the second round on, this request's first add has run: not "nothing was accepted".
       const given = answer ?? (round === 1 ? toReportedApiError(error, requestId, deps.onServerError) : incomplete(unconfirmedSentence, error));
       for (const i of failed) outcomes[i] = given;

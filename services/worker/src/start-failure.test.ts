@@ -9,6 +9,7 @@ test('a start that fails on the settings fails every time; one that fails on the
   assert.equal(failsEveryStart(new EngineError('MODEL_NOT_FOUND', 'unknown model "bogus"')), true);
   assert.equal(failsEveryStart(new EngineError('MODEL_NOT_FOUND', 'cannot read model.json', { cause: fileError('ENOENT') })), true);
   assert.equal(failsEveryStart(new EngineError('MODEL_NOT_FOUND', 'cannot read model.json', { cause: new SyntaxError('Unexpected token') })), true);
+  assert.equal(failsEveryStart(new EngineError('MODEL_INVALID', 'model.json is not valid JSON', { cause: new SyntaxError('Unexpected token') })), true);
   assert.equal(failsEveryStart(new EngineError('TARGET_LAYER_NOT_FOUND', 'no layer "x"')), true);
   assert.equal(failsEveryStart(new EngineError('TARGET_LAYER_INVALID', 'inside a residual block')), true);
   assert.equal(failsEveryStart(new EngineError('METHOD_UNKNOWN', 'no method "x"')), true);

@@ -10,13 +10,16 @@ const lastingFileErrors: ReadonlySet<string> = new Set(['ENOENT', 'ENOTDIR', 'EI
  * Whether an engine process's start-up failure would repeat on every start, so that its
  * supervisor should give up at once (it exits with the configuration code) rather than after five
  * slow model loads: an unknown model name or folder, a name or version that cannot be a storage
- * key, a bad target layer or method. Not a model
+ * key, a bad target layer or method, a model.json that is not JSON. Not a model
  * that failed to load (MODEL_INVALID wraps whatever the backend threw, a GPU out of memory while
  * uploading weights included), a backend that did not start, nor a model file that could not be
  * read for a passing reason (EMFILE, EIO, a network file system's hiccup): those are retried.
  */
 export function failsEveryStart(error: unknown): boolean {
-  if (!(error instanceof EngineError) || !settingsCodes.has(error.code)) return false;
+  if (!(error instanceof EngineError)) return false;
+  // A model.json that is not JSON is read again, unchanged, by every start.
+  if (error.code === 'MODEL_INVALID' && error.cause instanceof SyntaxError) return true;
+  if (!settingsCodes.has(error.code)) return false;
   const fileError = (error.cause as NodeJS.ErrnoException | undefined)?.code;
   return fileError === undefined || lastingFileErrors.has(fileError);
 }

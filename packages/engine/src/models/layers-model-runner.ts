@@ -64,12 +64,15 @@ function isSpatial(shape: unknown): shape is [null | number, number, number, num
 }
 
 /** The last layer (topological order) with a spatial 4-D output: what feeds pooling + classifier. */
-export function discoverTargetLayer(model: LayersModel): Layer {
+export function discoverTargetLayer(model: LayersModel, name = model.name): Layer {
   for (let i = model.layers.length - 1; i >= 0; i--) {
     const layer = model.layers[i] as Layer;
     if (layer.getClassName() !== 'InputLayer' && isSpatial(layer.outputShape)) return layer;
   }
-  throw new EngineError('TARGET_LAYER_NOT_FOUND', `model ${model.name} has no layer with a spatial 4-D output`);
+  throw new EngineError(
+    'TARGET_LAYER_NOT_FOUND',
+    `model ${name} has no layer with a spatial 4-D output [batch, h, w, channels]: Grad-CAM explains a convolutional layer, and this model has none`,
+  );
 }
 
 function activationName(layer: Layer): string | undefined {
@@ -125,14 +128,16 @@ export class LayersModelRunner implements ModelRunner {
   private readonly binary: boolean;
   private readonly ownedLayers: Layer[] = [];
 
+  /** `name`: the model as its user knows it (the descriptor's name), for messages; Keras' own name (`model_1`) by default. */
   constructor(
     private readonly model: LayersModel,
     targetLayerName?: string,
+    private readonly name = model.name,
   ) {
     if (model.outputs.length !== 1) {
-      throw new EngineError('MODEL_INVALID', `model ${model.name} has ${model.outputs.length} outputs; one classifier output is supported`);
+      throw new EngineError('MODEL_INVALID', `model ${name} has ${model.outputs.length} outputs; one classifier output is supported`);
     }
-    const target = targetLayerName === undefined ? discoverTargetLayer(model) : this.findLayer(targetLayerName);
+    const target = targetLayerName === undefined ? discoverTargetLayer(model, name) : this.findLayer(targetLayerName);
     if (!isSpatial(target.outputShape)) {
       throw new EngineError(
         'TARGET_LAYER_INVALID',
@@ -143,7 +148,7 @@ export class LayersModelRunner implements ModelRunner {
     const ownNodes = graphNodes(modelOutput);
     // The target's call in this model's graph, not necessarily its first node (see graphNodes).
     const targetTensor = nodesOf(target).find((node) => ownNodes.has(node))?.outputTensors[0];
-    if (!targetTensor) throw new EngineError('TARGET_LAYER_INVALID', `the output of ${model.name} does not depend on layer ${target.name}`);
+    if (!targetTensor) throw new EngineError('TARGET_LAYER_INVALID', `the output of ${name} does not depend on layer ${target.name}`);
     this.targetLayer = target.name;
     this.targetId = targetTensor.id;
     const [, h, w, c] = target.outputShape as [null, number, number, number];
@@ -176,7 +181,7 @@ export class LayersModelRunner implements ModelRunner {
       }
     }
     if (!produced.has(output.id)) {
-      throw new EngineError('TARGET_LAYER_INVALID', `the output of ${model.name} does not depend on layer ${target.name}`);
+      throw new EngineError('TARGET_LAYER_INVALID', `the output of ${this.name} does not depend on layer ${target.name}`);
     }
     this.steps = steps;
     this.logitsId = output.id;
@@ -208,7 +213,7 @@ export class LayersModelRunner implements ModelRunner {
       );
     }
     const spatial = this.model.layers.filter((l) => l.getClassName() !== 'InputLayer' && isSpatial(l.outputShape)).slice(-5).map((l) => l.name);
-    throw new EngineError('TARGET_LAYER_NOT_FOUND', `model ${this.model.name} has no layer "${name}" (last spatial layers: ${spatial.join(', ')})`);
+    throw new EngineError('TARGET_LAYER_NOT_FOUND', `model ${this.name} has no layer "${name}" (last spatial layers: ${spatial.join(', ')})`);
   }
 
   trunk(input: Tensor4D): TrunkOutput {

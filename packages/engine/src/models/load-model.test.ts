@@ -66,6 +66,37 @@ test('a directory without weights is MODEL_INVALID, without model.json MODEL_NOT
   await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID');
 });
 
+test('a folder that is not a TensorFlow.js model, or whose model.json is not JSON, says which, naming the folder once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-model-'));
+  try {
+    await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_NOT_FOUND' && e.message === `${dir} is not a TensorFlow.js model folder: it has no model.json`);
+    await writeFile(join(dir, 'model.json'), '{not json');
+    await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID' && e.message.startsWith(`${join(dir, 'model.json')} is not valid JSON: `));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a model with no convolutional layer, or no layer of the name given, is named as the user knows it, not by Keras' own name", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-model-'));
+  try {
+    const input = tf.input({ shape: [8, 8, 3] });
+    const flat = tf.layers.flatten().apply(input) as tf.SymbolicTensor;
+    const hidden = tf.layers.dense({ units: 4, activation: 'relu', name: 'hidden' }).apply(flat) as tf.SymbolicTensor;
+    const output = tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }).apply(hidden) as tf.SymbolicTensor;
+    const dense = tf.model({ inputs: input, outputs: output, name: 'keras_inner_name' });
+    await saveToDirectory(dense, dir);
+    await writeFile(join(dir, descriptorFileName), JSON.stringify({ name: 'dense-only' }));
+    await assert.rejects(loadModel(dir), (e: unknown) => e instanceof EngineError && e.code === 'TARGET_LAYER_NOT_FOUND' && /^model dense-only has no layer with a spatial 4-D output/.test(e.message) && e.message.includes('convolutional'));
+    dense.dispose();
+    const mobilenet = builtinModels.find((m) => m.descriptor.name === 'nsfw-mobilenet-v2');
+    assert.ok(mobilenet);
+    await assert.rejects(loadModel('nsfw-mobilenet-v2', { targetLayer: 'dense' }), (e: unknown) => e instanceof EngineError && e.code === 'TARGET_LAYER_NOT_FOUND' && e.message.startsWith('model nsfw-mobilenet-v2 has no layer "dense"'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a gradcam-model.json with a missing, zero or mistyped field is MODEL_INVALID naming the field', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-model-'));
   const original = tinyBranchyModel();

@@ -90,7 +90,7 @@ async function runnerFor(descriptor: ModelDescriptor, artifacts: io.ModelArtifac
       const layers = await tf.loadLayersModel(handler);
       model = layers;
       checkInputSize(descriptor, layers.inputs[0]?.shape);
-      return new LayersModelRunner(layers, targetLayer);
+      return new LayersModelRunner(layers, targetLayer, descriptor.name);
     }
     const graph = await tf.loadGraphModel(handler);
     model = graph;

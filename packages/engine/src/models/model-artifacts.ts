@@ -44,13 +44,17 @@ export function toArtifacts(json: ModelJson, shards: readonly Uint8Array[]): io.
  * the same code then serves every backend.
  */
 export async function readModelDirectory(dir: string): Promise<io.ModelArtifacts> {
+  const file = join(dir, 'model.json');
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new EngineError('MODEL_NOT_FOUND', `${dir} is not a TensorFlow.js model folder: it has no model.json`, { cause: error });
+    // Node's message names the file again ("EACCES: permission denied, open '…/model.json'").
+    throw new EngineError('MODEL_NOT_FOUND', `cannot read ${file}: ${error.message.replace(/, \w+ '.*'$/s, '')}`, { cause: error });
+  });
   let json: ModelJson;
   try {
-    json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as ModelJson;
+    json = JSON.parse(text) as ModelJson;
   } catch (error) {
-    throw new EngineError('MODEL_NOT_FOUND', `cannot read ${join(dir, 'model.json')}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new EngineError('MODEL_INVALID', `${file} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   const paths = (json.weightsManifest ?? []).flatMap((group) => group.paths);
   const shards = await Promise.all(

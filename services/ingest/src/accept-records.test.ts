@@ -138,7 +138,7 @@ test('an add that failed partway (its job stored, never queued) is cleaned up by
     },
   });
   try {
-    assert.equal(await answeredAlike(acceptRecords(t.deps, [record('strand-1'), record('strand-2')], requestId)), 'DEPENDENCY_UNAVAILABLE');
+    assert.equal(await answeredAlike(acceptRecords(t.deps, [record('strand-1'), record('strand-2')], requestId)), 'ACCEPT_INCOMPLETE');
     // The failed add left each job's hash in no state; the attempt removed them while it held the ids.
     assert.equal(await t.queue.getJobState('strand-1'), 'unknown');
     assert.equal(await redis.exists(`${t.queue.opts.prefix as string}:explain:strand-1`, `${t.queue.opts.prefix as string}:explain:strand-2`), 0);

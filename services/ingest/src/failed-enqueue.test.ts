@@ -131,7 +131,7 @@ async function claimTaken(rig: Rig, id: string): Promise<void> {
 /** Strands the ids' jobs as an attempt whose add failed partway and which could not clean up; leaves them marked. */
 async function strandedByAFailedAttempt(rig: Rig, ids: readonly string[]): Promise<void> {
   [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
-  assert.equal(await answeredAlike(acceptRecords(rig.deps, ids.map(record), requestId)), 'DEPENDENCY_UNAVAILABLE');
+  assert.equal(await answeredAlike(acceptRecords(rig.deps, ids.map(record), requestId)), 'ACCEPT_INCOMPLETE');
   rig.world.checksFail = false;
   for (const id of ids) {
     assert.equal(await rig.queue.getJobState(id), 'unknown', `${id}: stored, in no state`);
@@ -159,7 +159,7 @@ test('a retry checks only the ids whose earlier enqueue failed: not an id whose 
   try {
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
-    assert.equal(await answeredAlike(acceptRecords(rig.deps, [record('strand-1'), record('strand-2')], requestId)), 'DEPENDENCY_UNAVAILABLE');
+    assert.equal(await answeredAlike(acceptRecords(rig.deps, [record('strand-1'), record('strand-2')], requestId)), 'ACCEPT_INCOMPLETE');
     rig.world.checksFail = false;
     assert.equal(await redis.exists(jobKey(rig, 'strand-1'), jobKey(rig, 'strand-2')), 2, 'left stored, not queued: the attempt could not clean up');
     rig.index.failNext = true;
@@ -188,13 +188,13 @@ test('an enqueue that got no answer (its add may have run) only marks its ids, s
       await rig.deps.enqueue(jobs);
       if (timeOutNext) {
         timeOutNext = false;
-        throw new Error('Command timed out');
+        throw new QueueUnavailableError('could not add explain jobs: Command timed out');
       }
     },
   };
   try {
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
-    assert.equal(await answeredAlike(acceptRecords(deps, [record('late-1')], requestId)), 'INTERNAL', 'an error that is not QUEUE_UNAVAILABLE');
+    assert.equal(await answeredAlike(acceptRecords(deps, [record('late-1')], requestId)), 'ACCEPT_INCOMPLETE');
     assert.deepEqual(rig.checked, [], 'no check after a timeout');
     assert.equal(await redis.exists(redisKeys(rig.queue.opts.prefix as string).enqueueFailed('late-1')), 1);
     assert.deepEqual(answers(await acceptRecords(deps, [record('late-1')], requestId)), ['queued']);
@@ -234,7 +234,7 @@ test('a batch of 1,000 whose enqueue failed partway, with 100,000 jobs waiting: 
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     await backlog(rig.queue);
     [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
-    assert.equal(await answeredAlike(acceptRecords(rig.deps, ids.map(record), requestId)), 'DEPENDENCY_UNAVAILABLE');
+    assert.equal(await answeredAlike(acceptRecords(rig.deps, ids.map(record), requestId)), 'ACCEPT_INCOMPLETE');
     rig.world.checksFail = false;
     assert.equal(await redis.exists(...ids.map((id) => jobKey(rig, id))), 1000, 'stored, not queued');
 
@@ -269,7 +269,7 @@ test('an attempt whose claim lapsed removes nothing: the request that holds the 
   try {
     await first.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     [first.world.breakNextAdd, first.world.checksFail] = [true, true];
-    assert.equal(await answeredAlike(acceptRecords(first.deps, [record('raced-1')], requestId)), 'DEPENDENCY_UNAVAILABLE');
+    assert.equal(await answeredAlike(acceptRecords(first.deps, [record('raced-1')], requestId)), 'ACCEPT_INCOMPLETE');
     first.world.checksFail = false;
 
     // Retry A claims the id (for 50 ms) and stalls in storage past its claim; retry B claims it,
@@ -343,7 +343,7 @@ test('an attempt whose claim lapsed fails its add partway after another request 
     // own check, under a claim no longer its own, removes nothing.
     a.world.breakNextAdd = true;
     stallA.resume();
-    assert.equal(await answeredAlike(answerA), 'DEPENDENCY_UNAVAILABLE');
+    assert.equal(await answeredAlike(answerA), 'ACCEPT_INCOMPLETE');
     assert.equal(await a.queue.getJobState('raced-2'), 'unknown');
     // B resumes: its add is ignored (the hash exists), its commit refuses the mark B never checked.
     stallB.resume();
@@ -459,12 +459,39 @@ test('a request that cannot finish answers each record for itself: a refusal kee
     [rig.world.breakNextAdd, rig.world.checksFail] = [true, true];
     const added = await acceptRecords(deps, [record('old-1'), missing('missing-2'), record('down-2'), record('new-2')], requestId);
     rig.world.checksFail = false;
-    assert.deepEqual(answers(added).slice(0, 3), ['queued duplicate', 'IMAGE_NOT_FOUND', 'STORAGE_UNAVAILABLE']);
+    assert.deepEqual(answers(added), ['queued duplicate', 'IMAGE_NOT_FOUND', 'STORAGE_UNAVAILABLE', 'ACCEPT_INCOMPLETE']);
 
     // Every record failing alike is still one answer for the whole request, given by the app; here each record has it.
     rig.index.failNext = true;
     assert.deepEqual(answers(await acceptRecords(deps, [record('new-3'), record('new-4')], requestId)), ['ACCEPT_INCOMPLETE', 'ACCEPT_INCOMPLETE']);
   } finally {
+    await rig.queue.close();
+  }
+});
+
+test('an enqueue that Redis did not answer in time (writes paused) is not answered "nothing was accepted": the record is stored and its job may be queued, and it was', async () => {
+  const rig = setUp();
+  const pauser = createProducerConnection(server.url, { onError: () => undefined });
+  try {
+    await connectionReady(pauser);
+    await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
+    const stall = stalling(rig);
+    const answer = acceptRecords({ ...rig.deps, store: stall.store }, [record('paused-1')], requestId);
+    await claimTaken(rig, 'paused-1');
+    // Longer than the producer's 2 s command timeout: the add waits in Redis, then runs.
+    await pauser.call('CLIENT', 'PAUSE', '2500', 'WRITE');
+    stall.resume();
+    const [outcome] = await answer;
+    assert.ok(outcome && 'error' in outcome, JSON.stringify(outcome));
+    assert.equal(outcome.error.status, 503);
+    assert.doesNotMatch(outcome.error.message, /nothing was accepted/);
+    assert.equal(outcome.error.code, 'ACCEPT_INCOMPLETE', outcome.error.message);
+    assert.match(outcome.error.message, /stored/);
+    while ((await rig.queue.getJobState('paused-1')) !== 'waiting') await sleep(50); // once the pause ends
+    assert.deepEqual(answers(await acceptRecords(rig.deps, [record('paused-1')], requestId)), ['queued'], 'a retry completes it');
+    assert.equal((await rig.queue.getJobs(['waiting'])).filter((job) => job.id === 'paused-1').length, 1);
+  } finally {
+    await closeConnection(pauser);
     await rig.queue.close();
   }
 });

@@ -1,6 +1,6 @@
 import type { ExplainJob, IndexEntry } from '@gradcam/contracts';
 import { type ApiError, type ServerErrorReport, dependencyUnavailable, reportedApiError } from '@gradcam/http-service';
-import { type StrandedJobCandidate, type StrandedJobCheck, redisAnsweredWithError } from '@gradcam/queue';
+import { QueueUnavailableError, type StrandedJobCandidate, type StrandedJobCheck, redisAnsweredWithError } from '@gradcam/queue';
 import { inferenceInProgress, jobNotChecked, jobNotConfirmed, toReportedApiError } from './api-error.ts';
 import type { CommitResult, InferenceIndex } from './inference-index.ts';
 
@@ -34,6 +34,7 @@ export interface StoredRecord {
 export type QueueOutcome = 'recorded' | { readonly acceptedBefore: IndexEntry } | ApiError;
 
 const queuedSentence = 'the records were stored and queued but their ids could not be recorded; retry with the same ids to complete them (a retry makes no second job)';
+const addFailedSentence = 'the records were stored, but Redis failed while their jobs were being queued, so whether they are queued is not known; retry with the same ids to complete them (a retry makes no second job)';
 const unconfirmedSentence = 'the records were stored, but whether their jobs are queued could not be confirmed (another attempt at the same ids failed meanwhile); retry with the same ids to complete them (a retry makes no second job)';
 
 /**
@@ -60,9 +61,10 @@ const maxRounds = 3;
  *
  * A failure answers the records it leaves undecided, each for itself (records the request answered
  * otherwise, before or in an earlier round, keep their answers; a request whose records all failed
- * alike is answered as a whole by the app): in the first round the enqueue's own error (after the
- * ids are marked), and 503 ACCEPT_INCOMPLETE when the jobs are queued but the ids not recorded; in
- * a later round, this request's first add having run, ACCEPT_INCOMPLETE whatever failed. Every
+ * alike is answered as a whole by the app): 503 ACCEPT_INCOMPLETE when Redis failed during the
+ * enqueue (after the ids are marked: the jobs may be queued) or the commit (the jobs are queued,
+ * the ids not recorded), and in a later round, this request's first add having run, whatever
+ * failed; a check failing before this request's first add is Redis's 503 (nothing was accepted). Every
  * record that is not recorded has its claim given back, so its retry goes on at once.
  */
 export async function queueAndRecord(deps: QueueDeps, holder: string, records: readonly StoredRecord[], requestId: string): Promise<QueueOutcome[]> {
@@ -120,7 +122,9 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
         // Left to the retry. A job stranded and not marked (Redis lost just after the failed add)
         // is the one case this misses: its retry is ignored as a duplicate add.
       }
-      await fail(pending, error);
+      // Not "nothing was accepted": an add that timed out may still run, and of a bulk add that
+      // failed, the adds before the failure have run.
+      await fail(pending, error, error instanceof QueueUnavailableError ? incomplete(addFailedSentence, error) : undefined);
       break;
     }
 

@@ -1,29 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { processRunning } from '@gradcam/dev-services';
 import { processStartTime } from './local-stack/process-identity.ts';
-
-const procMounted = existsSync('/proc/self/stat');
-
-/**
- * Whether `pid` runs: /proc where there is one (a zombie does not count), else signal 0 (EPERM:
- * it runs, as another user's).
- */
-function running(pid: number): boolean {
-  if (procMounted) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** What a lock file says: `<pid>\n` then, where /proc tells it, `starttime <ticks>\n`. */
 function lockText(): string {
@@ -42,7 +19,7 @@ async function stale(file: string, text: string): Promise<boolean> {
     const info = await stat(file).catch(() => undefined);
     return info === undefined || Date.now() - info.mtimeMs > unnamedStaleMs;
   }
-  if (!running(pid)) return true;
+  if (!processRunning(pid)) return true;
   const recorded = rest.map((line) => /^starttime (\d+)$/.exec(line.trim())?.[1]).find((ticks) => ticks !== undefined);
   const now = processStartTime(pid);
   return recorded !== undefined && now !== undefined && recorded !== now;

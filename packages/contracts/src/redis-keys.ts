@@ -17,6 +17,11 @@ export function redisKeys(prefix: string) {
      * while none ran (a deploy, a crash) is still counted (see the exporter's events-cursor.ts).
      */
     exporterEventsCursor: `${prefix}:exporter:events-cursor`,
+    /**
+     * Sorted set: each metrics exporter running on this prefix → when it last said so (epoch ms).
+     * One is how it is run; a second counts every event again and moves the same cursor.
+     */
+    exporterInstances: `${prefix}:exporter:instances`,
     /** Per inference: where it is stored and whether it was sent to be explained (the idempotency record). */
     inference: (id: string) => `${prefix}:inference:${id}`,
     /**

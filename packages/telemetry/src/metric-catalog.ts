@@ -117,8 +117,12 @@ export const pipelineMetrics = {
   ),
   collectSuccess: gauge(
     'gradcam_exporter_collect_success',
-    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts, redis_memory, event_stream); 0 when the read failed and its gauges are not exported.',
+    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts, redis_memory, event_stream, exporters); 0 when the read failed and its gauges are not exported.',
     ['source'],
+  ),
+  exporterInstances: gauge(
+    'gradcam_exporter_instances',
+    "Metrics exporters running on this queue (heard from in the last 30 s), this one included. Run one: each reads the whole event stream, so two double the pipeline counters in a sum() over them, and they move one shared resume cursor, so a restarted one loses the events of its own restart.",
   ),
   eventsLag: gauge(
     'gradcam_exporter_events_lag_seconds',

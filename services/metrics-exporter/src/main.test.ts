@@ -266,3 +266,22 @@ test("an exporter that cannot read the event stream says so: the age of its olde
     admin.disconnect();
   }
 });
+
+test('a second exporter on the same queue is told, not silent: both export gradcam_exporter_instances 2 and log an error; 1 again once one stops', { timeout: 60_000 }, async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const first = startExporter(prefix, await freePort());
+  const second = startExporter(prefix, await freePort());
+  const instances = 'gradcam_exporter_instances';
+  try {
+    for (const exporter of [first, second]) {
+      await eventually('both exporters to see each other', async () => ((await exporter.line(instances)) === `${instances} 2` ? true : undefined), 30_000, first, second);
+    }
+    await eventually('the error in the log', async () => (/"level":50.*2 metrics exporters run on this queue/.test(second.output()) ? true : undefined), 15_000, second);
+    await first.stop();
+    assert.equal(await second.line(instances), `${instances} 1`, 'a stopped exporter leaves at once');
+    await eventually('the all-clear in the log', async () => (/only metrics exporter on the queue again/.test(second.output()) ? true : undefined), 15_000, second);
+  } finally {
+    await first.stop();
+    await second.stop();
+  }
+});

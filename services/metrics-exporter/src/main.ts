@@ -1,9 +1,11 @@
 import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
+import { redisKeys } from '@gradcam/contracts';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
 import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, pipelineMetrics } from '@gradcam/telemetry';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createApp } from './app.ts';
 import { startEventStream } from './event-stream.ts';
+import { ExporterPresence } from './exporter-presence.ts';
 import { PipelineRecorder } from './pipeline-recorder.ts';
 import { createQueueStateCollector } from './queue-state-collector.ts';
 
@@ -33,9 +35,24 @@ const recorder = new PipelineRecorder(metrics);
 // Read from where the previous exporter's last scrape left off (see EventsCursor), not from '$':
 // what completes or fails while the exporter restarts is counted too.
 const eventStream = startEventStream({ connection: eventsConnection, redis, queue, prefix: config.queuePrefix, recorder, log, onError });
+// One exporter per queue: a second counts every event again and moves the same resume cursor.
+const presence = new ExporterPresence({
+  redis,
+  key: redisKeys(config.queuePrefix).exporterInstances,
+  onError,
+  onChange: (others, all) => {
+    if (others.length === 0) return log.info('this is the only metrics exporter on the queue again');
+    log.error(
+      { others },
+      `${all} metrics exporters run on this queue (GRADCAM_QUEUE_PREFIX ${config.queuePrefix}): each counts every event of its stream, so a sum() over them doubles the pipeline counters, and they move one resume cursor, so a restarted one loses what happened while it restarted. Run one per queue`,
+    );
+  },
+});
+presence.start();
 const collectQueueState = createQueueStateCollector({
   queue,
   eventStream,
+  presence,
   redis,
   prefix: config.queuePrefix,
   policy: config.capturePolicy,
@@ -71,6 +88,7 @@ const shutdown = async (signal: string) => {
   }, shutdownDeadlineMs).unref();
   await app.close();
   await eventStream.close();
+  await presence.close();
   await queue.close();
   await closeConnections(redis, eventsConnection);
   errors.close();

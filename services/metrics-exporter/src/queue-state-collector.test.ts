@@ -11,14 +11,16 @@ import { createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemet
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
-import { type CollectSource, createQueueStateCollector } from './queue-state-collector.ts';
+import { ExporterPresence } from './exporter-presence.ts';
+import { createQueueStateCollector } from './queue-state-collector.ts';
 
 interface Exporter {
   readonly app: FastifyInstance;
   readonly redis: Redis;
   readonly prefix: string;
   readonly enqueue: (...ids: string[]) => Promise<void>;
-  readonly sourceErrors: CollectSource[];
+  /** The sources whose read failed, and any failed presence beat (`presence: …`). */
+  readonly sourceErrors: string[];
   scrape(): Promise<string>;
 }
 
@@ -30,7 +32,9 @@ async function withExporter(options: Parameters<typeof startRedisServer>[0], run
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
   const registry = createRegistry();
   const metrics = createMetrics(registry, pipelineMetrics);
-  const sourceErrors: CollectSource[] = [];
+  const sourceErrors: string[] = [];
+  const presence = new ExporterPresence({ redis, key: redisKeys(prefix).exporterInstances, onChange: () => {}, onError: (error) => sourceErrors.push(`presence: ${error.message}`) });
+  presence.start();
   const collect = createQueueStateCollector({
     queue,
     redis,
@@ -40,6 +44,7 @@ async function withExporter(options: Parameters<typeof startRedisServer>[0], run
     reviews: new ReviewPool(redis, prefix),
     // Reading from the newest event ('$', as without a cursor): event_stream reads lag 0. main.test runs the real stream.
     eventStream: { readThrough: () => '$' },
+    presence,
     onSourceError: (source) => sourceErrors.push(source),
   });
   const app = createApp({ registry, collect, onCollectError: (error) => assert.fail(`collect threw: ${String(error)}`), scraped: () => {} });
@@ -58,6 +63,7 @@ async function withExporter(options: Parameters<typeof startRedisServer>[0], run
       },
     });
   } finally {
+    await presence.close();
     await app.close();
     await queue.close();
     await closeConnection(redis);
@@ -77,7 +83,7 @@ test('every source read: the success gauge is 1 for each, and the worker count i
     assert.deepEqual(samples(body, 'gradcam_queue_jobs').filter((l) => l.includes('"waiting"')), ['gradcam_queue_jobs{state="waiting"} 2']);
     assert.deepEqual(samples(body, 'gradcam_workers'), ['gradcam_workers 0']);
     assert.deepEqual(samples(body, 'gradcam_workers_known'), ['gradcam_workers_known 1']);
-    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream']) {
+    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream', 'exporters']) {
       assert.ok(body.includes(`gradcam_exporter_collect_success{source="${source}"} 1`), `success of ${source}`);
     }
     assert.deepEqual(sourceErrors, []);

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 
 /** The scrape-time reads, each exported as `gradcam_exporter_collect_success{source}`. */
-export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream'] as const;
+export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream', 'exporters'] as const;
 export type CollectSource = (typeof collectSources)[number];
 
 export interface QueueStateCollectorDeps {
@@ -20,6 +20,8 @@ export interface QueueStateCollectorDeps {
   readonly reviews: ReviewPool;
   /** Where the exporter's reading of the event stream is (`EventStream.readThrough`). */
   readonly eventStream: { readThrough(): string | undefined };
+  /** The exporters running on this queue (`ExporterPresence.count`). */
+  readonly presence: { count(now: number): Promise<number> };
   /** Told about each source whose read failed in a scrape. */
   readonly onSourceError: (source: CollectSource, error: unknown) => void;
 }
@@ -154,6 +156,12 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
         metrics.eventsLag.set(unreadAt === undefined ? 0 : Math.max(0, (now - unreadAt) / 1000));
       },
       drop: () => metrics.eventsLag.remove(),
+    },
+    exporters: {
+      async read(now) {
+        metrics.exporterInstances.set(await deps.presence.count(now));
+      },
+      drop: () => metrics.exporterInstances.remove(),
     },
     review_verdicts: {
       async read() {

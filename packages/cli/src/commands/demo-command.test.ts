@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IngestClient } from '../local-stack/ingest-client.ts';
+import { acquireStateLock } from '../local-stack/state-lock.ts';
 import { runGradcam } from '../test-support/stack-processes.ts';
 import { type DemoFile, demoId, planRequests, postWithin } from './demo-command.ts';
 
@@ -63,17 +64,23 @@ test('a request over the server\'s body limit is halved until it fits; an image 
   }
 });
 
-/** A gradcam demo run against `server` through a state folder whose local-stack.json points at it. */
-async function demoAgainst(server: Server | undefined, args: string[], models?: string[], storage?: Record<string, unknown>) {
+/**
+ * A gradcam demo run against `server` through a state folder whose local-stack.json points at it,
+ * as a running gradcam up leaves it: this process holds the folder's gradcam-up.pid (`running`),
+ * and `stackFile` replaces the file's text.
+ */
+async function demoAgainst(server: Server | undefined, args: string[], models?: string[], storage?: Record<string, unknown>, { running = true, stackFile }: { running?: boolean; stackFile?: string } = {}) {
   const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-demo-'));
+  const lock = running ? await acquireStateLock(stateDir) : undefined;
   try {
     const ingestUrl = server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : 'http://127.0.0.1:1';
     const review = { reviewUrl: 'http://127.0.0.1:2', reviewToken: 'reviewer-token' };
-    await writeFile(join(stateDir, 'local-stack.json'), JSON.stringify({ ingestUrl, token: 't', ...(storage ?? { storageDir: join(stateDir, 'storage') }), ...review, ...(models && { models }) }));
+    await writeFile(join(stateDir, 'local-stack.json'), stackFile ?? JSON.stringify({ ingestUrl, token: 't', ...(storage ?? { storageDir: join(stateDir, 'storage') }), ...review, ...(models && { models }) }));
     const run = runGradcam(['demo', fixture, ...args], { ...process.env, GRADCAM_STATE_DIR: stateDir });
     const { status } = await run.exited;
-    return { status, stdout: run.stdout(), stderr: run.stderr() };
+    return { status, stdout: run.stdout(), stderr: run.stderr(), stateDir };
   } finally {
+    await lock?.release();
     await rm(stateDir, { recursive: true, force: true });
   }
 }
@@ -176,4 +183,47 @@ test('a stack that stops answering while the demo waits: one line saying so, exi
   const lines = run.stderr.trim().split('\n').map((l) => l.replace(/^.*\r/, ''));
   assert.match(lines.at(-1) as string, /^gradcam demo: the local stack stopped answering at http:\/\/127\.0\.0\.1:\d+ while the demo waited \(.*\); is `npm start` still running\?$/);
   assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('a local-stack.json whose gradcam up is gone (killed by SIGKILL), or that gradcam up did not write, is one line saying so', async () => {
+  const posted: unknown[] = [];
+  // Another stack on the ports the dead one had, with its own token: the demo must not post to it.
+  const server = await fakeIngest((id) => ({ id, status: 'done', folder: 'f' }), posted);
+  try {
+    const stale = await demoAgainst(server, [], undefined, undefined, { running: false });
+    assert.equal(stale.status, 2, stale.stderr);
+    assert.deepEqual(stale.stderr.trim().split('\n'), [
+      `gradcam demo: no local stack is running on ${stale.stateDir} (the gradcam up that wrote its local-stack.json is gone): start it with \`npm start\`, or set GRADCAM_STATE_DIR to the state folder of the one that runs (see gradcam demo --help)`,
+    ]);
+    assert.deepEqual(posted, [], 'nothing posted');
+    for (const text of ['{bad', '{}', '[]', '{"ingestUrl":"http://127.0.0.1:1"}']) {
+      const run = await demoAgainst(server, [], undefined, undefined, { stackFile: text });
+      assert.equal(run.status, 1, `${text}: ${run.stderr}`);
+      assert.deepEqual(run.stderr.trim().split('\n').length, 1, run.stderr);
+      const [line = ''] = run.stderr.split('\n');
+      assert.ok(line.startsWith(`gradcam demo: ${join(run.stateDir, 'local-stack.json')} is not the file gradcam up writes (`), line);
+      assert.ok(line.endsWith('): stop `npm start` and start it again'), line);
+    }
+  } finally {
+    server.close();
+  }
+});
+
+test('an ingest URL that answers, but not as the ingest API (a web server\'s HTML page), is one line saying so', async () => {
+  const server = createServer((request, response) => {
+    request.resume();
+    response.writeHead(404, { 'content-type': 'text/html' });
+    response.end('<!DOCTYPE html><title>Not Found</title>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const run = await demoAgainst(server, []);
+    assert.equal(run.status, 1, run.stderr);
+    const port = (server.address() as AddressInfo).port;
+    assert.deepEqual(run.stderr.trim().split('\n'), [
+      `gradcam demo: posting to the local stack at http://127.0.0.1:${port} failed (POST /v1/inferences:batch answered 404 text/html, not the ingest API's JSON: is http://127.0.0.1:${port} the gradcam ingest service?)`,
+    ]);
+  } finally {
+    server.close();
+  }
 });

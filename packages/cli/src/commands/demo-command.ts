@@ -9,13 +9,15 @@ import { listInputFiles } from '../input-files.ts';
 import { IngestAnswerError, IngestClient, type InferenceStatusBody } from '../local-stack/ingest-client.ts';
 import { positiveInt } from '../option-values.ts';
 import { readStackFile, stackFileName } from '../local-stack/stack-file.ts';
+import { stackRunning } from '../local-stack/state-lock.ts';
 import { repoRoot } from '../local-stack/service-process.ts';
 
 export const demoUsage = `Usage: gradcam demo [files or folders…] [--model NAME] [--method LIST] [--top-k K]
 
 Posts images (default: the bundled samples) to the running local stack (npm start), waits for
 their explanations and prints where each one landed. Reads the ingest URL, token and served
-models that \`gradcam up\` left in .gradcam/${stackFileName}.
+models that \`gradcam up\` left in .gradcam/${stackFileName} (GRADCAM_STATE_DIR/${stackFileName}), only
+while that gradcam up runs.
 
 Options:
   --model NAME   one of the models the stack serves (GRADCAM_MODELS; default: the first)
@@ -143,7 +145,14 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const topK = parseDemoTopK(values['top-k']);
   const methods = parseDemoMethods(values.method);
   const config = readLocalStackConfig(process.env);
-  const stack = await readStackFile(resolve(repoRoot, config.stateDir));
+  const stateDir = resolve(repoRoot, config.stateDir);
+  const stack = await readStackFile(stateDir);
+  // A file left by a gradcam up killed by SIGKILL names ports that another stack, with another token, may hold now.
+  if (!(await stackRunning(stateDir))) {
+    throw new UsageError(
+      `no local stack is running on ${stateDir} (the gradcam up that wrote its ${stackFileName} is gone): start it with \`npm start\`, or set GRADCAM_STATE_DIR to the state folder of the one that runs`,
+    );
+  }
   const inputs = positionals.length > 0 ? positionals : [join(repoRoot, 'test/fixtures/images')];
   const { files, missing } = await listInputFiles(inputs);
   for (const m of missing) console.error(`  ${m.path}: ${m.reason}`);

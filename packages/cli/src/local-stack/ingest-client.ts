@@ -67,6 +67,17 @@ export interface InferenceStatusBody {
 export class IngestClient {
   constructor(private readonly options: IngestClientOptions) {}
 
+  /** The answer's JSON; an answer that is not JSON (a web server's HTML page) is an error saying the server is not the ingest API. */
+  private parse<T>(method: string, path: string, response: Response, text: string): T {
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      const type = response.headers.get('content-type')?.split(';')[0]?.trim() || 'no content type';
+      throw new IngestAnswerError(response.status, undefined, `${method} ${path} answered ${response.status} ${type}, not the ingest API's JSON: is ${this.options.baseUrl} the gradcam ingest service?`);
+    }
+  }
+
   /**
    * One request, retried on a dropped connection, a timeout, 429 (queue full) and 503 (Redis or
    * storage down). Retrying a POST is safe: record ids are idempotency keys, so a record the
@@ -87,7 +98,7 @@ export class IngestClient {
         });
         const text = await response.text();
         if ((response.status !== 429 && response.status !== 503) || attempt >= retries) {
-          return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
+          return { status: response.status, body: this.parse<T>(method, path, response, text) };
         }
         reason = `${method} ${path} answered ${response.status}`;
         const retryAfter = Number(response.headers.get('retry-after'));

@@ -109,7 +109,11 @@ export const workerProcessLabel = 'worker';
 
 /** Pipeline-wide, from the metrics exporter (`services/metrics-exporter` /metrics). */
 export const pipelineMetrics = {
-  queueJobs: gauge('gradcam_queue_jobs', 'Explain jobs in the queue, by BullMQ state.', ['state']),
+  queueJobs: gauge(
+    'gradcam_queue_jobs',
+    'Explain jobs by BullMQ state: waiting, prioritized, delayed (retries waiting out their backoff), active, completed and failed (the jobs BullMQ still keeps, not totals: see gradcam_images_explained_total and gradcam_jobs_failed_total), paused (the waiting and prioritized jobs of a paused queue, which then read 0).',
+    ['state'],
+  ),
   workers: gauge('gradcam_workers', 'Worker connections registered on the explain queue; no sample while the count is unknown (see gradcam_workers_known).'),
   workersKnown: gauge(
     'gradcam_workers_known',
@@ -162,8 +166,11 @@ export const pipelineMetrics = {
     'Capture-sampling decisions across all ingest processes, by model, decision and reason (counted in Redis by ingest).',
     ['model', 'decision', 'reason'],
   ),
-  captureRate: gauge('gradcam_capture_rate', 'Configured capture rate in force (0–1) for the uniform sampling policy.'),
-  captureConfidenceThreshold: gauge('gradcam_capture_confidence_threshold', 'Records whose top score is below this are always explained (0 = off).'),
+  captureRate: gauge('gradcam_capture_rate', "Capture rate (0–1; 1 for the policy all) of the exporter's own GRADCAM_CAPTURE_POLICY, which must be ingest's: the exporter cannot read the policy ingest applies."),
+  captureConfidenceThreshold: gauge(
+    'gradcam_capture_confidence_threshold',
+    "Records whose top score is below this are always explained (0 = off), from the exporter's own GRADCAM_CAPTURE_POLICY, which must be ingest's.",
+  ),
   reviewThreshold: gauge('gradcam_review_threshold', 'Priority threshold in force in the reviewer-sampling budget policy, by model (0–1); only for a model a worker recorded one for in the last hour.', ['model']),
   reviewSampled: counter(
     'gradcam_review_sampled_total',

@@ -16,7 +16,7 @@ import { forEachConcurrent } from '@gradcam/storage';
 import { inferenceInProgress, toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
 import { lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
-import type { InferenceIndex } from './inference-index.ts';
+import type { ClaimResult, InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
 import { type QueueDeps, type QueueOutcome, type StoredRecord, queueAndRecord, releaseQuietly } from './queue-and-record.ts';
@@ -159,7 +159,15 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const copies = (id: string) => copiesOf.get(id) as number[];
   /** Per id, the copy whose outcome the copies after it share. */
   const deciding = new Map<string, number>();
-  const claims = await deps.index.claim(holder, ids);
+  let claims: ClaimResult[];
+  try {
+    claims = await deps.index.claim(holder, ids);
+  } catch (error) {
+    // The claim may have run (a reply lost, or Redis running it after the command timed out): the
+    // release follows it. Not awaited: the 503 need not wait out a second timeout.
+    void releaseQuietly(deps, holder, ids);
+    throw error;
+  }
   const claimed: string[] = [];
   const earlierJobs = new Map<string, ExplainJob>();
   /** The enqueue-failed marks the claims found: an earlier attempt's enqueue of the id failed. */

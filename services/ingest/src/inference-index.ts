@@ -43,6 +43,9 @@ export interface CommitEntry {
 /** How long a claim holds an id when its holder neither commits nor releases it (it crashed). */
 export const defaultClaimTtlMs = 60_000;
 
+/** Releases kept for a reconnect at most (a request's claims each; see InferenceIndex.release). */
+const maxUnsentReleases = 10_000;
+
 // An entry is JSON (starts with "{"); a claim is this prefix and its holder's token.
 const claimPrefix = 'claim:';
 
@@ -195,6 +198,8 @@ return 0`;
  */
 export class InferenceIndex {
   private readonly keys: ReturnType<typeof redisKeys>;
+  /** Releases not sent for want of a connection, each with the time its claims expire anyway. */
+  private unsent: { readonly send: () => Promise<unknown>; readonly until: number }[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -278,14 +283,43 @@ export class InferenceIndex {
     return { key: this.keys.inference(id), value: claimPrefix + holder };
   }
 
-  /** Gives up `holder`'s claims on ids it did not accept, so a retry need not wait for them to expire. */
+  /**
+   * Gives up `holder`'s claims on ids it did not accept, so a retry need not wait for them to
+   * expire. Asked after Redis failed, it may fail too: a release that could not be sent (the
+   * connection was down) is sent again once the connection is next ready, within the claims' TTL,
+   * else a retry after a Redis blip was refused 409 for the rest of the minute. One that was sent
+   * and not answered needs nothing more: Redis runs it in order after the request's earlier
+   * commands (a claim it ran late included), and ioredis sends it again if the connection drops.
+   */
   async release(holder: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const keys = ids.map((id) => this.keys.inference(id));
-    await redisCall('could not release the inference ids', () => this.redis.eval(releaseScript, keys.length, ...keys, claimPrefix + holder));
+    const send = () => redisCall('could not release the inference ids', () => this.redis.eval(releaseScript, keys.length, ...keys, claimPrefix + holder));
+    const wasReady = this.redis.status === 'ready';
+    try {
+      await send();
+    } catch (error) {
+      if (!wasReady) this.sendWhenReady(send);
+      throw error;
+    }
   }
 
+  /**
+   * Sends `release` once the connection is next ready, if its claims have not expired by then. One
+   * listener for all of them (an outage fails many requests at once); at most `maxUnsentReleases`
+   * wait, the rest are left to expire.
+   */
+  private sendWhenReady(release: () => Promise<unknown>): void {
+    if (this.unsent.length >= maxUnsentReleases) return;
+    this.unsent.push({ send: release, until: Date.now() + this.claimTtlMs });
+    if (this.unsent.length > 1) return;
+    this.redis.once('ready', () => {
+      const now = Date.now();
+      for (const { send, until } of this.unsent.splice(0)) if (until > now) send().catch(() => undefined);
+    });
+  }
 }
+
 
 /** A job's data as BullMQ stores it; one that fails the schema is no job this ingest made (left out). */
 function parseJob(data: string): { job?: ExplainJob } {

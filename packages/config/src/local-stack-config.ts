@@ -30,6 +30,18 @@ export interface LocalStackConfig {
 }
 
 /**
+ * The ports fetch will not connect to (the WHATWG fetch standard's "bad ports": X11's 6000, IRC's
+ * 6665-6669, SIP's 5060, …), in Node's fetch as in browsers. The stack checks each service's
+ * readiness with fetch, the demo posts with it and the review page is opened in a browser: a
+ * service on one of these would start, and never be found ready.
+ */
+export const fetchRefusedPorts: ReadonlySet<number> = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139,
+  143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659,
+  4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+/**
  * A fixed port: the stack polls each service at the port it configured, so 0 ("any free port",
  * which the services themselves accept) would leave it waiting on :0 while the service listens
  * somewhere else.
@@ -37,7 +49,11 @@ export interface LocalStackConfig {
 function stackPort(env: EnvReader, name: string, fallback: number): number {
   const raw = env.optionalString(name);
   if (raw !== undefined && /^0+$/.test(raw)) throw new ConfigError(name, 'must be a fixed port from 1 to 65535 for the local stack (0 would make the service pick a port the stack cannot find)');
-  return env.integer(name, fallback, { min: 1, max: 65_535 });
+  const port = env.integer(name, fallback, { min: 1, max: 65_535 });
+  if (fetchRefusedPorts.has(port)) {
+    throw new ConfigError(name, `${port} is a port fetch refuses to connect to (a "bad port" of the fetch standard, as in browsers): the stack's readiness checks, the demo and the review page could never reach it; pick another port`);
+  }
+  return port;
 }
 
 /** The stack hands these to review as they are and prints the first entry's token: never an empty one. */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { ConfigError } from './config-error.ts';
 import { parseCapturePolicy } from './capture-policy.ts';
 import { isLoopbackHost, longestKeyAfterPrefix, maxStoragePrefixBytes } from './common-config.ts';
-import { readLocalStackConfig } from './local-stack-config.ts';
+import { fetchRefusedPorts, readLocalStackConfig } from './local-stack-config.ts';
 import { checkServiceConfigs, maxTimerMs, readExporterConfig, readIngestConfig, readReviewConfig, readWorkerConfig } from './service-configs.ts';
 import { rejectsNaming } from './test-support/rejects-naming.ts';
 
@@ -290,4 +290,21 @@ test('the local stack: embedded defaults with zero settings, and fixed ports onl
     rejectsNaming(() => readLocalStackConfig({ [variable]: '70000' }), variable, /from 1 to 65535/);
   }
   assert.equal(readLocalStackConfig({ GRADCAM_WORKER_METRICS_PORT: '65535', GRADCAM_WORKER_PROCESSES: '8' }).workerMetricsPort, 65_535, 'one port for all the worker processes');
+});
+
+test("the local stack refuses the ports fetch will not connect to (its readiness checks and the demo use fetch, browsers the review page)", async () => {
+  for (const variable of ['GRADCAM_INGEST_PORT', 'GRADCAM_EXPORTER_PORT', 'GRADCAM_WORKER_METRICS_PORT', 'GRADCAM_REVIEW_PORT']) {
+    rejectsNaming(() => readLocalStackConfig({ [variable]: '6000' }), variable, /6000 is a port fetch refuses to connect to .*pick another port/);
+  }
+  // The list is this Node's own: every port it names is one fetch refuses, and a port next to one is not.
+  const refused = async (port: number) =>
+    fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) }).then(
+      () => false,
+      (error: unknown) => (error as { cause?: { message?: string } }).cause?.message === 'bad port',
+    );
+  for (const port of fetchRefusedPorts) assert.ok(await refused(port), `fetch refuses ${port}`);
+  for (const port of [6001, 8080, 10081]) {
+    assert.equal(await refused(port), false, String(port));
+    assert.equal(readLocalStackConfig({ GRADCAM_INGEST_PORT: String(port) }).ingestPort, port);
+  }
 });

@@ -22,17 +22,26 @@ test('an explained job whose id ingest never recorded is recorded as ingest woul
   assert.deepEqual(await redis.hgetall(keys.captureDecisions), { [captureDecisionField(entry.model, true, entry.reason)]: '1' });
 });
 
-test('an entry ingest wrote, or an attempt\'s claim, is left as it is and nothing is counted', async () => {
+test('an entry ingest wrote is left as it is and nothing is counted', async () => {
   const prefix = `a${Math.random().toString(36).slice(2, 10)}`;
   const keys = redisKeys(prefix);
   const ids = acceptedIds(redis, prefix, 3600);
   const recorded = explainJobFixture('recorded');
   const ingests = JSON.stringify({ ...indexEntryOfJob(recorded), acceptedAt: recorded.acceptedAt - 1 });
   await redis.set(keys.inference('recorded'), ingests);
-  await redis.set(keys.inference('claimed'), 'claim:an-attempt-in-flight');
   assert.equal(await ids.recordExplained(recorded), false);
-  assert.equal(await ids.recordExplained(explainJobFixture('claimed')), false);
   assert.equal(await redis.get(keys.inference('recorded')), ingests);
-  assert.equal(await redis.get(keys.inference('claimed')), 'claim:an-attempt-in-flight');
   assert.equal(await redis.exists(keys.captureDecisions), 0);
+});
+
+test('an explained job whose id an attempt holds a claim on is recorded over the claim: that attempt may still fail, and its client resubmit once the completed job is gone', async () => {
+  const prefix = `a${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const ids = acceptedIds(redis, prefix, 3600);
+  const job = explainJobFixture('claimed');
+  await redis.set(keys.inference('claimed'), 'claim:an-attempt-in-flight', 'PX', 60_000);
+  assert.equal(await ids.recordExplained(job), true);
+  assert.deepEqual(JSON.parse((await redis.get(keys.inference('claimed'))) ?? ''), indexEntryOfJob(job));
+  assert.ok((await redis.ttl(keys.inference('claimed'))) > 3500, 'the entry\'s TTL, not the claim\'s');
+  assert.deepEqual(await redis.hgetall(keys.captureDecisions), { [captureDecisionField(job.model.name, true, job.capture.reason)]: '1' });
 });

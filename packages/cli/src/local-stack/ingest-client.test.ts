@@ -97,6 +97,19 @@ describe('IngestClient retries', () => {
     assert.deepEqual([result.accepted, result.duplicates, result.rejected], [2, 1, 1]);
   });
 
+  test('records answered 503 ACCEPT_INCOMPLETE one by one (stored, their ids not recorded, or their jobs not confirmed) are posted again, and the retry completes them', async () => {
+    const { baseUrl, bodies } = await server((n, _request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const incomplete = { error: { code: 'ACCEPT_INCOMPLETE', message: 'the records were stored and queued but their ids could not be recorded; retry…', retryAfter: 0 } };
+      const results = n === 0 ? [{ index: 0, id: 'a', ...incomplete }] : [{ index: 0, id: 'a', status: 'queued' }];
+      response.end(JSON.stringify({ accepted: n === 0 ? 0 : 1, rejected: n === 0 ? 1 : 0, results }));
+    });
+    const client = new IngestClient({ baseUrl, token: 't', backoffMs: 1 });
+    const result = await client.postBatch(records);
+    assert.equal(bodies.length, 2);
+    assert.equal(result.results[0]?.status, 'queued');
+  });
+
   test('records answered with a retryAfter (workers still starting) are posted again after that wait, not the short backoff', async () => {
     const { baseUrl, bodies } = await server((n, _request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });

@@ -27,9 +27,10 @@ function retryableError(error: unknown): string | undefined {
 
 /**
  * Per-record answers that a later attempt can change: the id was busy, a dependency failed for
- * that record, or no live worker serves its model version yet (workers starting or upgrading).
+ * that record (ACCEPT_INCOMPLETE: stored, the accept not finished, which the retry completes), or
+ * no live worker serves its model version yet (workers starting or upgrading).
  */
-const retryableRecordCodes = new Set(['INFERENCE_IN_PROGRESS', 'STORAGE_UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE', 'MODELS_NOT_ANNOUNCED', 'MODEL_VERSION_NOT_SERVED']);
+const retryableRecordCodes = new Set(['INFERENCE_IN_PROGRESS', 'STORAGE_UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE', 'ACCEPT_INCOMPLETE', 'MODELS_NOT_ANNOUNCED', 'MODEL_VERSION_NOT_SERVED']);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -199,6 +199,17 @@ syncBuiltinESMExports();
     assert.deepEqual(result.stderr.trim().split('\n'), [`gradcam explain: EIO: i/o error, stat '${join(dir, 'eio-here')}'`]);
   }));
 
+  test('every command takes -h as it takes --help: its usage on stdout, exit 0', () => {
+    for (const command of ['explain', 'models', 'up', 'demo', 'jobs', 'sweep-partials']) {
+      const long = gradcam(command, '--help');
+      assert.equal(long.status, 0, `${command} --help: ${long.stderr}`);
+      const short = gradcam(command, '-h');
+      assert.equal(short.status, 0, `${command} -h: ${short.stderr}`);
+      assert.equal(short.stdout, long.stdout, command);
+      assert.match(short.stdout, new RegExp(`^Usage: gradcam ${command}`), command);
+    }
+  });
+
   test('gradcam with no command prints the usage on stderr (exit 2); --help prints it on stdout (exit 0)', () => {
     const none = gradcam();
     assert.equal(none.status, 2);

@@ -135,7 +135,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
-    options: { model: { type: 'string' }, method: { type: 'string' }, 'top-k': { type: 'string' }, help: { type: 'boolean' } },
+    options: { model: { type: 'string' }, method: { type: 'string' }, 'top-k': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     console.log(demoUsage);

@@ -23,7 +23,7 @@ export function storagePlace(stack: Pick<LocalStack, 'storageDir' | 's3'>): stri
 }
 
 export async function upCommand(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean' }, quiet: { type: 'boolean' } } });
+  const { values } = parseArgs({ args: [...argv], options: { help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' } } });
   if (values.help) {
     console.log(upUsage);
     return 0;

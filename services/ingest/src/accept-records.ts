@@ -68,7 +68,7 @@ interface Prepared {
 }
 
 /** Resolves the model version and folder and decodes an inline image: everything checked before storage. */
-async function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels, job: ExplainJob | undefined): Promise<Prepared> {
+function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels, job: ExplainJob | undefined): Prepared {
   // An earlier attempt's job names the folder the worker will write to: every record of the id
   // must agree with it, whatever the day or the announced version is now.
   if (job) return withImage(deps, { at, record, folder: job.folder, version: job.model.version, acceptedAt: job.acceptedAt, capture: job.capture, writes: [] });
@@ -202,7 +202,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     judged.set(id, list);
     for (const at of copies(id)) {
       try {
-        const item = await prepare(deps, records[at] as InferenceRecord, at, now, served, earlierJobs.get(id));
+        const item = prepare(deps, records[at] as InferenceRecord, at, now, served, earlierJobs.get(id));
         list.push({ at, item });
         if (item.referencedKey === undefined) break;
       } catch (error) {

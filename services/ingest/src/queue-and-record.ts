@@ -106,14 +106,14 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
 
     const jobs = pending.flatMap((i) => record(i).job ?? []);
     try {
-      if (jobs.length > 0 || round === 1) await deps.enqueue(jobs);
+      if (jobs.length > 0) await deps.enqueue(jobs);
     } catch (error) {
       // The add may have failed partway, leaving a job stored but not queued. The ids are marked,
       // so that their retry checks them (and only they are checked). When Redis answered the add
       // with an error (a script failing partway), they are also checked now, while this request
       // still holds them, and a job stored but not queued is removed; after a timeout or a lost
       // connection a scan of the wait list per id would only load a Redis that is not answering.
-      // Best effort: the answer is the enqueue's error.
+      // Best effort.
       const enqueued = jobs.map((job) => job.inferenceId);
       try {
         await deps.index.markEnqueueFailed(enqueued);
@@ -135,8 +135,9 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
         pending.map((i) => ({ id: record(i).id, entry: record(i).entry, checkedMark: vouched[i] as string })),
       );
     } catch (error) {
-      // The jobs are queued but the ids are not recorded: not "nothing was accepted". A retry
-      // re-stores the same documents, re-adds the same job ids (BullMQ ignores them) and records.
+      // The jobs are queued but the ids not recorded (or, after a timeout, recorded late): not
+      // "nothing was accepted". A retry re-stores the same documents, re-adds the same job ids
+      // (BullMQ ignores them) and records, or finds them recorded.
       await fail(pending, error, incomplete(round === 1 ? queuedSentence : unconfirmedSentence, error));
       break;
     }
@@ -163,7 +164,7 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
   return outcomes as QueueOutcome[];
 }
 
-/** Releases claims; a failure is left to the claims' expiry (the caller is already answering an error). */
+/** Releases claims; a failure is left to InferenceIndex.release's resend or the claims' expiry (the caller is already answering an error). */
 export async function releaseQuietly(deps: Pick<QueueDeps, 'index'>, holder: string, ids: readonly string[]): Promise<void> {
   await deps.index.release(holder, ids).catch(() => undefined);
 }

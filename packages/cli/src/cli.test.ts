@@ -199,6 +199,16 @@ syncBuiltinESMExports();
     assert.deepEqual(result.stderr.trim().split('\n'), [`gradcam explain: EIO: i/o error, stat '${join(dir, 'eio-here')}'`]);
   }));
 
+  test('src/main.ts started directly (node --import tsx) runs the command, as bin/gradcam.js does', () => {
+    const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+    const help = spawnSync(process.execPath, ['--import', 'tsx', main, '--help'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: gradcam <command>/);
+    const unknown = spawnSync(process.execPath, ['--import', 'tsx', main, 'bogus'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(unknown.status, 2, unknown.stderr);
+    assert.match(unknown.stderr, /unknown command "bogus"/);
+  });
+
   test('every command takes -h as it takes --help: its usage on stdout, exit 0', () => {
     for (const command of ['explain', 'models', 'up', 'demo', 'jobs', 'sweep-partials']) {
       const long = gradcam(command, '--help');

@@ -1,3 +1,5 @@
+import { realpath } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { ConfigError } from '@gradcam/config';
 import { EngineError } from '@gradcam/engine';
 import { ImagingError } from '@gradcam/imaging';
@@ -88,4 +90,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(`gradcam ${name}: ${stable}: ${message.startsWith(`${stable}: `) ? message.slice(stable.length + 2) : message}`);
     return 1;
   }
+}
+
+// Started directly (`node --import tsx packages/cli/src/main.ts …`) rather than imported by
+// bin/gradcam.js or a test: run the command, or it would exit 0 having done nothing.
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(await realpath(entry).catch(() => entry)).href) {
+  process.exitCode = await main(process.argv.slice(2));
 }

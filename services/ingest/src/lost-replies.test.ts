@@ -45,11 +45,13 @@ test('a claim whose reply was lost is still this request\'s claim: 202, not 409 
 });
 
 test('a commit whose reply was lost, run again over the entry it wrote, answers recorded: 202, not 409 "another request is accepting it"', async () => {
+  const counted = async () => Number(await redis.hget(keys().captureDecisions, 'nsfw-mobilenet-v2|explain|all'));
+  const before = await counted();
   cutter.cutAfter(keys().captureDecisions);
   const response = await post('lost-commit-1');
   assert.deepEqual(cutter.cuts.at(-1), keys().captureDecisions, 'the commit ran and its reply was dropped');
   assert.equal(response.statusCode, 202, response.body);
-  assert.deepEqual(await redis.hgetall(keys().captureDecisions), { 'nsfw-mobilenet-v2|explain|all': '2' }, 'counted once (lost-claim-1 and this one)');
+  assert.equal(await counted(), before + 1, 'its decision counted once');
   const again = await post('lost-commit-1');
   assert.equal(again.statusCode, 200, again.body);
 });

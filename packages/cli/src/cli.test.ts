@@ -300,6 +300,22 @@ syncBuiltinESMExports();
   });
 });
 
+test('a file name with a newline or a terminal escape is printed escaped: one line per file, nothing sent to the terminal raw', () => withTempDir('gradcam-control-', async (dir) => {
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(dir, 'good.jpg'));
+  await writeFile(join(dir, 'bad\n✓ good2.jpg: fine.jpg'), 'not an image');
+  await writeFile(join(dir, 'esc\x1b[2Jred.jpg'), 'not an image');
+  const run = gradcam('explain', dir, '--out', join(dir, 'out'));
+  assert.equal(run.status, 0, run.stderr);
+  const failed = run.stderr.split('\n').filter((l) => l.startsWith('✗'));
+  assert.ok(failed.some((l) => l.startsWith(`✗ ${dir}/bad\\n✓ good2.jpg: fine.jpg: IMAGE_`)), run.stderr);
+  assert.ok(failed.some((l) => l.startsWith(`✗ ${dir}/esc\\x1b[2Jred.jpg: IMAGE_`)), run.stderr);
+  assert.equal(failed.length, 2, run.stderr);
+  assert.doesNotMatch(run.stderr, /\x1b/, 'no raw escape');
+  const json = gradcam('explain', dir, '--out', join(dir, 'out'), '--json');
+  const summary = JSON.parse(json.stdout) as { failures: { file: string }[] };
+  assert.deepEqual(summary.failures.map((f) => f.file).sort(), [join(dir, 'bad\n✓ good2.jpg: fine.jpg'), join(dir, 'esc\x1b[2Jred.jpg')], '--json keeps the names as they are');
+}));
+
 test('gradcam models lists the built-ins with their discovered target layers', () => {
   const run = gradcam('models', '--json');
   assert.equal(run.status, 0, run.stderr);

@@ -8,6 +8,7 @@ import { CommandError } from '../command-error.ts';
 import { listInputFiles } from '../input-files.ts';
 import { IngestAnswerError, IngestClient, type InferenceStatusBody } from '../local-stack/ingest-client.ts';
 import { positiveInt } from '../option-values.ts';
+import { printable } from '../printable.ts';
 import { readStackFile, stackFileName } from '../local-stack/stack-file.ts';
 import { stackRunning } from '../local-stack/state-lock.ts';
 import { repoRoot } from '../local-stack/service-process.ts';
@@ -155,7 +156,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   }
   const inputs = positionals.length > 0 ? positionals : [join(repoRoot, 'test/fixtures/images')];
   const { files, missing } = await listInputFiles(inputs);
-  for (const m of missing) console.error(`  ${m.path}: ${m.reason}`);
+  for (const m of missing) console.error(`  ${printable(m.path)}: ${m.reason}`);
   if (files.length === 0) throw new UsageError(`no images found in ${inputs.join(', ')}`);
   const model = demoModel(values.model, stack.models);
   const runId = Date.now().toString(36);

@@ -16,6 +16,7 @@ import { UsageError } from '../cli-error.ts';
 import { explainFiles, prepareOutputFolder, removeMadeFolders } from '../explain-files.ts';
 import { listInputFiles } from '../input-files.ts';
 import { positiveInt } from '../option-values.ts';
+import { printable } from '../printable.ts';
 import { ProgressBar } from '../progress-bar.ts';
 
 export const explainUsage = `Usage: gradcam explain <files or folders…> [options]
@@ -113,12 +114,12 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const quiet = values.json === true;
   const { files, missing, excluded, skipped } = await listInputFiles(positionals, { exclude: [outDir] });
   const listingFailures = missing.map((m) => ({ file: m.path, code: m.code, message: m.message }));
-  for (const m of missing) console.error(`✗ ${m.path}: ${m.reason}`);
+  for (const m of missing) console.error(`✗ ${printable(m.path)}: ${m.reason}`);
   // Its overlays would be explained again on every run: say so, rather than find "no images".
-  for (const path of excluded) console.error(`✗ ${path}: skipped: it is the output folder (--out ${outDir}); give another --out, or name its images one by one`);
+  for (const path of excluded) console.error(`✗ ${printable(path)}: skipped: it is the output folder (--out ${outDir}); give another --out, or name its images one by one`);
   const skippedAny = skipped.outputFolders.length + skipped.overlays > 0;
   if (skippedAny) {
-    const folders = skipped.outputFolders;
+    const folders = skipped.outputFolders.map(printable);
     const shown = folders.length > 3 ? `${folders.slice(0, 3).join(', ')} and ${folders.length - 3} more` : folders.join(', ');
     console.error(`skipped earlier output: ${folders.length} folder(s) holding a gradcam explanation.json${shown && ` (${shown})`}, ${skipped.overlays} *.overlay.jpg file(s)`);
   }
@@ -170,7 +171,7 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
       overlayMaxSide,
       onBatch: (succeeded, failed) => {
         progress.clear();
-        for (const f of failed) console.error(`✗ ${f.file}: ${f.code}: ${f.message}`);
+        for (const f of failed) console.error(`✗ ${printable(f.file)}: ${f.code}: ${f.message}`);
         progress.tick(succeeded, failed.length);
       },
     });

@@ -221,7 +221,7 @@ test('a writer killed mid-write leaves a hidden .partial file; sweepPartials rem
     assert.ok(leftover);
     assert.deepEqual(await listAll(store, 'run/'), ['run/1/explanation.json'], 'list never shows a temporary file');
 
-    assert.deepEqual(await store.sweepPartials({ olderThanMs: 3_600_000 }), { removed: 0, removedBytes: 0, kept: 1 }, 'a fresh one may be a live write');
+    assert.deepEqual(await store.sweepPartials({ olderThanMs: 3_600_000 }), { removed: 0, removedBytes: 0, kept: 1, failed: [] }, 'a fresh one may be a live write');
     const later = Date.now() + 2 * 3_600_000;
     const dry = await store.sweepPartials({ olderThanMs: 3_600_000, now: later, dryRun: true });
     assert.equal(dry.removed, 1);
@@ -250,7 +250,7 @@ test("sweepPartials removes the folders its removals leave empty: a crashed put'
 
     assert.equal((await store.sweepPartials({ ...later, dryRun: true })).removed, 3);
     assert.deepEqual((await readdir(dir)).sort(), ['a', 'keep'], 'a dry run removes no folder either');
-    assert.deepEqual(await store.sweepPartials(later), { removed: 3, removedBytes: 12, kept: 0 });
+    assert.deepEqual(await store.sweepPartials(later), { removed: 3, removedBytes: 12, kept: 0, failed: [] });
     assert.deepEqual(await readdir(dir), ['keep'], 'the folders the crashed puts made are gone, the root and folders with objects stay');
     assert.deepEqual(await readdir(join(dir, 'keep')), ['x.json']);
     await store.put('a/b', Buffer.from('1'), { contentType: 'text/plain' });

@@ -50,6 +50,19 @@ export interface PartialSweep {
   readonly removedBytes: number;
   /** Temporary files modified more recently than the threshold: possibly writes in progress. */
   readonly kept: number;
+  /**
+   * Folders that could not be listed and temporary files that could not be removed (no
+   * permission, an I/O error): the sweep goes on past each. `code` is the errno (or the
+   * StorageError code), `message` the reason without the path.
+   */
+  readonly failed: readonly { readonly path: string; readonly code: string; readonly message: string }[];
+}
+
+/** A sweep's failure on `path`: Node's "EACCES: permission denied, scandir '<path>'" as code EACCES and "permission denied". */
+function sweepFailure(path: string, error: unknown): PartialSweep['failed'][number] {
+  const code = errnoOf(error) ?? (error instanceof StorageError ? error.code : 'INTERNAL');
+  const message = error instanceof Error ? error.message : String(error);
+  return { path, code, message: (message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message).replace(/, \w+ '.*'$/s, '') };
 }
 
 /** What an HTTP route needs to stream an object to a client. */
@@ -280,13 +293,15 @@ export class FsBlobStore implements BlobStore {
     let removed = 0;
     let removedBytes = 0;
     let kept = 0;
+    const failed: PartialSweep['failed'][number][] = [];
     const visit = async (folder: string): Promise<void> => {
       let entries: Dirent[];
       try {
         entries = await this.bounded(readdir(folder, { withFileTypes: true }), 'readdir');
       } catch (error) {
-        if (isMissing(error)) return;
-        throw fsError(error, folder, 'list');
+        // One folder it may not read (another user's) leaves the rest of the store to sweep.
+        if (!isMissing(error)) failed.push(sweepFailure(folder, error));
+        return;
       }
       let emptied = false;
       for (const entry of entries) {
@@ -310,7 +325,7 @@ export class FsBlobStore implements BlobStore {
           removedBytes += info.size;
         } catch (error) {
           // Renamed into place or cleaned up by its writer since the readdir: nothing to do.
-          if (!isMissing(error)) throw fsError(error, path, 'delete');
+          if (!isMissing(error)) failed.push(sweepFailure(path, error));
         }
       }
       // Once all its entries are seen (a subfolder emptied before its last partial went, or after:
@@ -318,7 +333,7 @@ export class FsBlobStore implements BlobStore {
       if (emptied) await this.removeEmptyFolders(folder);
     };
     await visit(this.rootDir);
-    return { removed, removedBytes, kept };
+    return { removed, removedBytes, kept, failed };
   }
 
   private async write(key: string, body: Uint8Array | Readable, contentLength: number | undefined): Promise<void> {

@@ -3,13 +3,15 @@ import { parseArgs } from 'node:util';
 import { FsBlobStore } from '@gradcam/storage';
 import { UsageError } from '../cli-error.ts';
 import { durationMs } from '../option-values.ts';
+import { printable } from '../printable.ts';
 
 export const sweepUsage = `Usage: gradcam sweep-partials <store folder> [--older-than 1h] [--dry-run]
 
 Removes the temporary .partial files that writers killed mid-write (SIGKILL, out of memory, power
 loss) left in a local filesystem store (GRADCAM_STORAGE_DIR, .gradcam/storage for npm start).
 Objects are never touched, and only temporary files not modified for --older-than (default 1h,
-units s, m, h, d; at least 1m) are removed, so a write in progress is safe. S3 needs no sweep: give the bucket
+units s, m, h, d; at least 1m) are removed, so a write in progress is safe. A folder it may not
+read, or a file it may not remove, is one line each and the rest is still swept (exit 1). S3 needs no sweep: give the bucket
 a lifecycle rule that aborts incomplete multipart uploads.`;
 
 /**
@@ -45,9 +47,12 @@ export async function sweepCommand(argv: readonly string[]): Promise<number> {
   const store = new FsBlobStore({ rootDir: folder, publicBaseUrl: 'http://127.0.0.1', signingSecret: 'sweep-partials-unused-secret' });
   const sweep = await store.sweepPartials({ olderThanMs, dryRun: values['dry-run'] === true });
   const verb = values['dry-run'] ? 'would remove' : 'removed';
+  for (const failure of sweep.failed) console.error(`✗ ${printable(failure.path)}: ${failure.code}: ${failure.message} (not swept)`);
+  const failed = sweep.failed.length;
   console.log(
     `${verb} ${sweep.removed} temporary file${sweep.removed === 1 ? '' : 's'} (${(sweep.removedBytes / 1e6).toFixed(1)} MB) in ${store.rootDir}; ` +
-      `kept ${sweep.kept} modified in the last ${values['older-than'] ?? '1h'}`,
+      `kept ${sweep.kept} modified in the last ${values['older-than'] ?? '1h'}` +
+      (failed > 0 ? `; ${failed} folder${failed === 1 ? ' or file' : 's or files'} could not be swept` : ''),
   );
-  return 0;
+  return failed > 0 ? 1 : 0;
 }

@@ -393,6 +393,16 @@ describe('served models and rolling upgrades', () => {
     assert.equal(early.headers['retry-after'], '10');
     assert.equal(early.json<{ error: { code: string } }>().error.code, 'MODELS_NOT_ANNOUNCED');
     assert.match(early.json<{ error: { message: string } }>().error.message, /no worker has announced its models yet/);
+    // A batch whose every record got that 503 is answered it as a whole; one that also holds a record
+    // refused for its content answers per record, so the client learns of the bad one now.
+    const batch = (records: unknown[]) => h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records } });
+    const whole = await batch([record('fresh-3'), record('fresh-4')]);
+    assert.equal(whole.statusCode, 503, whole.body);
+    assert.equal(whole.json<{ error: { code: string } }>().error.code, 'MODELS_NOT_ANNOUNCED');
+    const mixed = await batch([record('fresh-5'), { id: 'fresh-broken' }]);
+    assert.equal(mixed.statusCode, 200, mixed.body);
+    const codes = mixed.json<{ results: { error?: { code: string } }[] }>().results.map((r) => r.error?.code);
+    assert.deepEqual(codes, ['MODELS_NOT_ANNOUNCED', 'RECORD_INVALID']);
     await beat('nsfw-mobilenet-v2@v3'); // a worker's heartbeat alone is enough
     assert.equal((await post('fresh-1')).statusCode, 202);
     const unknown = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('fresh-2', { model: { name: 'resnet-9000' } }) });

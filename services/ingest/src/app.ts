@@ -172,8 +172,12 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     // earlier request or as an earlier copy in this batch: accepted - duplicates records are new.
     const accepted = outcomes.filter((o) => 'status' in o).length;
     const duplicates = outcomes.filter((o) => 'status' in o && o.duplicate).length;
-    if (accepted === 0 && outcomes.length > 0 && outcomes.every((o) => 'error' in o && o.error.status === 503)) {
-      throw (outcomes[0] as { error: ApiError }).error;
+    // Every record refused alike for now (Redis down, no models announced): one 503 with its
+    // Retry-After. A batch that also holds a record refused for its content, or other 503s, is
+    // answered per record, so no record's own answer waits for a retry.
+    const first = outcomes[0];
+    if (valid.length === body.records.length && first !== undefined && 'error' in first && first.error.status === 503 && outcomes.every((o) => 'error' in o && o.error.code === first.error.code)) {
+      throw first.error;
     }
     return reply.code(200).send({ accepted, duplicates, rejected: body.records.length - accepted, results });
   });

@@ -40,16 +40,33 @@ export const vulkanManifestDirs = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d
 const softwareDriver = /^lvp_icd/;
 
 /**
- * The hardware Vulkan drivers the loader would find: the manifests named by VK_DRIVER_FILES (or
- * the older VK_ICD_FILENAMES), else those in the standard folders, less Mesa's software one.
- * `auto` asks this before loading Dawn, whose native warnings ("Found no drivers!") would
- * otherwise land on the stderr of every process started on a machine without a GPU.
+ * Whether `devDir` holds a device the driver of this manifest could drive: NVIDIA's driver its
+ * /dev/nvidia* nodes, Mesa's Dozen (WSL) /dev/dxg, every other driver a DRM render node.
  */
-export function vulkanGpuDrivers(env: NodeJS.ProcessEnv = process.env, dirs: readonly string[] = vulkanManifestDirs): string[] {
+function driverHasDevice(manifest: string, devDir: string): boolean {
+  const name = basename(manifest);
+  const has = (dir: string, node: RegExp) => existsSync(dir) && readdirSync(dir).some((entry) => node.test(entry));
+  if (name.startsWith('nvidia')) return has(devDir, /^nvidia(ctl|\d+)$/);
+  if (name.startsWith('dzn')) return existsSync(join(devDir, 'dxg'));
+  return has(join(devDir, 'dri'), /^renderD\d+$/);
+}
+
+/**
+ * The hardware Vulkan drivers the loader would find: the manifests named by VK_DRIVER_FILES (or
+ * the older VK_ICD_FILENAMES), else those in the standard folders, less Mesa's software one and
+ * those with no GPU device to drive. `auto` asks this before loading Dawn, whose native warnings
+ * ("Found no drivers!", or "maxDynamicUniformBuffersPerPipelineLayout artificially reduced" when
+ * only lavapipe answers) would otherwise land on the stderr of every process started on a machine
+ * without a GPU: Debian's mesa-vulkan-drivers installs Intel's and AMD's manifests on any machine.
+ * Manifests a variable names are taken as they are: whoever set it chose them.
+ */
+export function vulkanGpuDrivers(env: NodeJS.ProcessEnv = process.env, dirs: readonly string[] = vulkanManifestDirs, devDir = '/dev'): string[] {
   const named = env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES;
   const manifests = named
     ? named.split(':').filter((file) => file !== '' && existsSync(file))
-    : dirs.flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f)) : []));
+    : dirs
+        .flatMap((dir) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f)) : []))
+        .filter((file) => driverHasDevice(file, devDir));
   return manifests.filter((file) => !softwareDriver.test(basename(file)));
 }
 
@@ -72,7 +89,7 @@ function exposeNavigatorGpu(gpu: Gpu): void {
  */
 export async function installWebGpu(options: { allowSoftware: boolean }): Promise<string> {
   if (!options.allowSoftware && vulkanGpuDrivers().length === 0) {
-    throw new Error(`no Vulkan GPU driver found (no *_icd.json in ${vulkanManifestDirs.join(', ')} and no VK_DRIVER_FILES)`);
+    throw new Error(`no Vulkan GPU driver found (no *_icd.json in ${vulkanManifestDirs.join(', ')} whose GPU device is in /dev, and no VK_DRIVER_FILES)`);
   }
   const dawn = (await import(dawnPackage)) as DawnModule;
   const gpu = dawn.create([]);

@@ -58,7 +58,12 @@ export async function withFolderLock<T>(file: string, body: () => Promise<T>, op
         await options.remake();
         continue;
       }
-      if (code !== 'EEXIST') throw error;
+      if (code !== 'EEXIST') {
+        // A full disk can give the file its inode and refuse its pid: an empty lock this call made
+        // would hold the next run up for unnamedStaleMs.
+        if ((await readFile(file, 'utf8').catch(() => undefined)) === '') await rm(file, { force: true });
+        throw error;
+      }
     }
     holder = await readFile(file, 'utf8').catch(() => '');
     if (await stale(file, holder)) {

@@ -283,6 +283,19 @@ describe('POST /v1/inferences', () => {
     assert.equal(response.statusCode, 413);
     assert.equal(response.json<{ error: { code: string } }>().error.code, 'BODY_TOO_LARGE');
   });
+
+  test('an empty body is told as such, whatever its Content-Type', async () => {
+    // With no body there is no Content-Type to refuse: it read "expected object, received undefined".
+    const bare = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth });
+    assert.equal(bare.statusCode, 400);
+    assert.deepEqual(bare.json<{ error: { code: string; message: string } }>().error, {
+      code: 'RECORD_INVALID',
+      message: 'the request has no body: send the record as JSON (Content-Type: application/json) or as multipart/form-data',
+    });
+    const json = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: { ...auth, 'content-type': 'application/json' } });
+    assert.equal(json.statusCode, 400);
+    assert.match(json.json<{ error: { code: string; message: string } }>().error.message, /Body cannot be empty/);
+  });
 });
 
 describe('POST /v1/inferences as multipart, prototype keys', () => {

@@ -130,6 +130,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     let record: InferenceRecord;
     try {
       const body = request.isMultipart() ? await readMultipartRecord(request, reply, deps.maxBodyBytes) : request.body;
+      if (body === undefined) throw new ApiError(400, 'RECORD_INVALID', 'the request has no body: send the record as JSON (Content-Type: application/json) or as multipart/form-data');
       record = parseRecord(body);
     } catch (error) {
       // A multipart upload refused for its parts (MULTIPART_INVALID, IMAGE_TOO_LARGE, …) is a

@@ -67,7 +67,7 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
   return { bucket: match[1] as string, key: match[2] as string };
 }
 
-const inlineImageShape = { base64: z.string().min(1) };
+const inlineImageShape = { base64: z.string().min(1, 'empty: the image has no bytes') };
 const imageRefShape = { uri: s3UriShapeSchema };
 export const inlineImageSchema = z.object(inlineImageShape);
 export const imageRefSchema = z.object(imageRefShape);

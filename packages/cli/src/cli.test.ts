@@ -290,6 +290,8 @@ syncBuiltinESMExports();
       [['--alpha', ' '], /--alpha must be between 0 and 1/],
       [['--overlay-max-side', ''], /--overlay-max-side must be a non-negative integer, got ""/],
       [['--score-cam-channels', '0x10'], /--score-cam-channels must be a non-negative integer/],
+      // A batch is decoded whole: 1,000 photos at once could run the process out of memory.
+      [['--batch', '1000'], /--batch must be at most 256 \(images per engine call, decoded together\), got "1000"/],
     ];
     for (const [args, message] of cases) {
       const run = gradcam('explain', image, ...args);

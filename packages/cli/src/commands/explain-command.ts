@@ -36,7 +36,7 @@ Options:
   --class N[,M…]       explain these class indices (default: the predicted class)
   --top-k K            explain the K highest-scoring classes (at most the model's classes)
   --layer NAME         target layer / graph node (default: found automatically)
-  --batch N            images per engine call (default 8)
+  --batch N            images per engine call (default 8, at most 256)
   --backend NAME       auto | tensorflow-gpu | webgpu | tensorflow | wasm | cpu (default auto)
   --colormap NAME      turbo | jet | viridis (default turbo)
   --alpha A            heatmap opacity 0…1 (default 0.45)
@@ -47,6 +47,8 @@ Options:
   --json               print the summary as JSON
 Exit status: 0 when at least one image was explained, 1 when none was or when the output
 could not be written (disk full, quota, read-only: the run stops there), 2 on a usage error.`;
+
+const maxBatchSize = 256;
 
 function parseTargets(classes: string | undefined, topK: string | undefined): TargetSpec {
   if (classes !== undefined && topK !== undefined) throw new UsageError('--class and --top-k cannot be used together');
@@ -101,6 +103,8 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const methods = parseMethods(values.method);
   const targets = parseTargets(values.class, values['top-k']);
   const batchSize = positiveInt('batch', values.batch, 8);
+  // The worker's GRADCAM_BATCH_SIZE bound: a batch's images are decoded and held together.
+  if (batchSize > maxBatchSize) throw new UsageError(`--batch must be at most ${maxBatchSize} (images per engine call, decoded together), got "${values.batch}"`);
   const backendPreference = parseChoice<BackendPreference>('backend', values.backend, backendPreferences, 'auto');
   const colormap = parseChoice<ColormapName>('colormap', values.colormap, ['turbo', 'jet', 'viridis'], 'turbo');
   const alpha = values.alpha === undefined ? 0.45 : /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(values.alpha) ? Number(values.alpha) : Number.NaN;

@@ -7,6 +7,15 @@ export interface OutageProxy {
   /** Drops every connection, and drops each new one as soon as it is accepted, until restore(). */
   cut(): void;
   restore(): void;
+  /**
+   * Arms a lost reply: the next command sent whose bytes contain `marker` reaches the target and
+   * runs, and the moment the target answers it the connection is reset, its reply dropped, as a
+   * network drop or a failover can. ioredis then reconnects and sends the command again
+   * (autoResendUnfulfilledCommands), so a script runs twice, the second time over its own writes.
+   */
+  cutAfterReply(marker: string): void;
+  /** The markers whose reply was dropped so far, in order. */
+  readonly repliesCut: readonly string[];
   /** Stops listening and drops every connection; safe twice. */
   close(): Promise<void>;
 }
@@ -21,6 +30,9 @@ export interface OutageProxy {
 export async function startOutageProxy(targetPort: number): Promise<OutageProxy> {
   const open = new Set<Socket>();
   let out = false;
+  const repliesCut: string[] = [];
+  let armed: string | undefined;
+  let cutting: Socket | undefined;
   const server: Server = createServer((client) => {
     if (out) return void client.resetAndDestroy();
     const upstream = connect({ host: '127.0.0.1', port: targetPort });
@@ -33,8 +45,20 @@ export async function startOutageProxy(targetPort: number): Promise<OutageProxy>
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (armed !== undefined && chunk.toString('latin1').includes(armed)) {
+        repliesCut.push(armed);
+        armed = undefined;
+        cutting = upstream;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (cutting !== upstream) return void client.write(chunk);
+      cutting = undefined;
+      client.resetAndDestroy();
+      upstream.destroy();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -50,6 +74,10 @@ export async function startOutageProxy(targetPort: number): Promise<OutageProxy>
     },
     restore() {
       out = false;
+    },
+    repliesCut,
+    cutAfterReply(marker) {
+      armed = marker;
     },
     close() {
       closed ??= new Promise<void>((resolve) => {

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { redisKeys } from '@gradcam/contracts';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type OutageProxy, type RedisServer, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
 import { closeConnection, connectionReady, createProducerConnection } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
-import { type ReplyCutter, startReplyCutter } from './test-support/reply-cutter.ts';
 
 // A connection that drops after Redis ran a command and before its reply arrived: ioredis
 // reconnects and sends the command again, so each script runs a second time over its own writes
@@ -15,13 +14,13 @@ const record = (id: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, imag
 
 let server: RedisServer;
 let redis: Redis;
-let cutter: ReplyCutter;
+let cutter: OutageProxy;
 let h: IngestHarness;
 before(async () => {
   server = await startRedisServer();
   redis = createProducerConnection(server.url, { onError: () => undefined });
   await connectionReady(redis);
-  cutter = await startReplyCutter(server.port);
+  cutter = await startOutageProxy(server.port);
   h = await createIngestHarness({ redisUrl: `redis://127.0.0.1:${cutter.port}` });
   await h.store.put('uploads/photo.jpg', Buffer.from('not decoded by ingest'), { contentType: 'image/jpeg' });
 });
@@ -36,9 +35,9 @@ const post = (id: string) => h.app.inject({ method: 'POST', url: '/v1/inferences
 const keys = () => redisKeys(h.queue.opts.prefix as string);
 
 test('a claim whose reply was lost is still this request\'s claim: 202, not 409 with the id held for a minute', async () => {
-  cutter.cutAfter(keys().inference('lost-claim-1'));
+  cutter.cutAfterReply(keys().inference('lost-claim-1'));
   const response = await post('lost-claim-1');
-  assert.deepEqual(cutter.cuts, [keys().inference('lost-claim-1')], 'the claim ran and its reply was dropped');
+  assert.deepEqual(cutter.repliesCut, [keys().inference('lost-claim-1')], 'the claim ran and its reply was dropped');
   assert.equal(response.statusCode, 202, response.body);
   assert.equal(await h.queue.getJobState('lost-claim-1'), 'waiting');
   assert.ok((await redis.get(keys().inference('lost-claim-1')))?.startsWith('{'), 'recorded');
@@ -47,9 +46,9 @@ test('a claim whose reply was lost is still this request\'s claim: 202, not 409 
 test('a commit whose reply was lost, run again over the entry it wrote, answers recorded: 202, not 409 "another request is accepting it"', async () => {
   const counted = async () => Number(await redis.hget(keys().captureDecisions, 'nsfw-mobilenet-v2|explain|all'));
   const before = await counted();
-  cutter.cutAfter(keys().captureDecisions);
+  cutter.cutAfterReply(keys().captureDecisions);
   const response = await post('lost-commit-1');
-  assert.deepEqual(cutter.cuts.at(-1), keys().captureDecisions, 'the commit ran and its reply was dropped');
+  assert.deepEqual(cutter.repliesCut.at(-1), keys().captureDecisions, 'the commit ran and its reply was dropped');
   assert.equal(response.statusCode, 202, response.body);
   assert.equal(await counted(), before + 1, 'its decision counted once');
   const again = await post('lost-commit-1');

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { IngestConfig } from '@gradcam/config';
 import { logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
-import { type Logger, clusterScrape, createRegistry } from '@gradcam/telemetry';
+import { type Logger, clusterScrape, createRegistry, createThrottledErrorLog } from '@gradcam/telemetry';
 import { missingKeysRefused } from '@gradcam/storage';
 import { createIngestStore } from './ingest-store.ts';
 import { createIngestApp } from './wire-ingest.ts';
@@ -20,8 +20,18 @@ export const missingKeysWarning =
 
 /** One ingest HTTP process: clients → app → listen; SIGTERM drains open requests and closes. */
 export async function serveIngest(config: IngestConfig, log: Logger): Promise<void> {
-  const onError = (error: Error) => log.warn({ err: error }, 'redis connection error');
+  // A Redis outage repeats its errors many times a second (each reconnect, told by the connection
+  // and again by the queue): the first of a kind at once, then a count a minute while it lasts.
+  const errors = createThrottledErrorLog((message) => log.warn(`redis connection error: ${message}`));
+  const onError = (error: Error) => errors.report(error);
   const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-ingest' });
+  // Its end, once: the count of what came since is told at the end of its minute.
+  let redisLost = false;
+  redis.on('close', () => (redisLost = true));
+  redis.on('ready', () => {
+    if (redisLost) log.info('Redis answers again');
+    redisLost = false;
+  });
   const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
   const store = createIngestStore(config.storage, (message) => log.warn(message));
   const registry = createRegistry({ defaultMetrics: true });
@@ -67,6 +77,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     await queue.close();
     await closeConnection(redis);
     await store.close();
+    errors.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

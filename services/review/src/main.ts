@@ -3,14 +3,24 @@ import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createBlobStore, missingKeysRefused, probeStore } from '@gradcam/storage';
-import { createLogger, createMetrics, createRegistry, metricsResponse, reviewMetrics } from '@gradcam/telemetry';
+import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, metricsResponse, reviewMetrics } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
 
 // Composition root: config → clients → app → listen; SIGTERM closes.
 const config = loadConfigOrExit(readReviewConfig, 'review');
 const log = createLogger({ name: 'review', level: config.logLevel });
-const redis = createProducerConnection(config.redisUrl, { onError: (error) => log.warn({ err: error }, 'redis connection error'), name: 'gradcam-review' });
+// A Redis outage repeats its errors several times a second (each reconnect): the first of a kind
+// at once, then a count a minute while it lasts.
+const errors = createThrottledErrorLog((message) => log.warn(`redis connection error: ${message}`));
+const redis = createProducerConnection(config.redisUrl, { onError: (error) => errors.report(error), name: 'gradcam-review' });
+// Its end, once: the count of what came since is told at the end of its minute.
+let redisLost = false;
+redis.on('close', () => (redisLost = true));
+redis.on('ready', () => {
+  if (redisLost) log.info('Redis answers again');
+  redisLost = false;
+});
 const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });
 const pool = new ReviewPool(redis, config.queuePrefix, {
   retentionMs: config.retentionDays * 24 * 3600 * 1000,
@@ -65,6 +75,7 @@ void missingKeysRefused(store, config.storage.prefix).then((refused) => {
 const shutdownDeadlineMs = 10_000;
 const shutdown = async (signal: string) => {
   setTimeout(() => {
+    errors.close();
     log.warn(`${signal}: not closed after ${shutdownDeadlineMs} ms (a client still holding a request, or Redis or storage gone?); exiting`);
     process.exit(1);
   }, shutdownDeadlineMs).unref();
@@ -73,6 +84,7 @@ const shutdown = async (signal: string) => {
   pool.close();
   await closeConnection(redis);
   await store.close();
+  errors.close();
   process.exit(0);
 };
 process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -5,6 +5,7 @@ export { commandNotFoundStatus, signalLeashed, spawnLeashed, type LeashedSpawnOp
 export { processRunning } from './process-running.ts';
 export { RedisServerNotFoundError, startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.ts';
 export { RedisServerStartError } from './redis-server-start-error.ts';
+export { redisOutageLog, type RedisOutageLogOptions } from './redis-outage-log.ts';
 export { startRedisWithClient, type RedisWithClient } from './redis-with-client.ts';
 export { startS3PermissionProxy, type S3Permission, type S3PermissionProxy } from './s3-permission-proxy.ts';
 export { startServiceMain, type ServiceMain } from './service-main.ts';

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { type S3Permission, type S3Server, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { listAll } from './blob-store.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
-import { missingKeysAnswered, missingKeysRefused, probeFileName, probeKey, probeStore } from './probe-store.ts';
+import { missingKeysAnswered, missingKeysRefused, probeFileName, probeKey, probeStore, readinessProbe } from './probe-store.ts';
 import { S3BlobStore } from './s3-blob-store.ts';
 import { s3FailureKind } from './s3-error-mapping.ts';
 import { isStorageError, type StorageErrorCode } from './storage-error.ts';
@@ -288,5 +288,38 @@ test('probeStore on the filesystem store: one file under the prefix', async () =
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('readinessProbe: fails where writes fail though an earlier probe is there (HEAD alone passed), and writes at most once a window', async () => {
+  const readOnly = await restrictedStore(['s3:PutObject']);
+  try {
+    await probeStore(readOnly.full, 'p'); // an earlier run's probe
+    await probeStore(readOnly.store, 'p'); // what /readyz did: ready
+    const ready = readinessProbe(readOnly.store, 'p');
+    await assert.rejects(ready(), failsWith('STORAGE_ACCESS_DENIED'));
+    await assert.rejects(ready(), failsWith('STORAGE_ACCESS_DENIED'), 'within the retry window: the same failure, no new write');
+  } finally {
+    await readOnly.stop();
+  }
+
+  const store = await s3Store();
+  try {
+    let puts = 0;
+    const counted = new Proxy(store, {
+      get(target, property) {
+        if (property === 'put') return (...args: Parameters<S3BlobStore['put']>) => ((puts += 1), target.put(...args));
+        const value = Reflect.get(target, property) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const ready = readinessProbe(counted, 'p', { writeEveryMs: 300 });
+    for (let i = 0; i < 10; i++) await ready();
+    assert.equal(puts, 1, 'ten probes in a window: one write');
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await ready();
+    assert.equal(puts, 2, 'the next window writes again');
+  } finally {
+    await store.close();
   }
 });

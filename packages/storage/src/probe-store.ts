@@ -197,3 +197,40 @@ export async function missingKeysRefused(store: BlobStore, prefix = ''): Promise
     return false;
   }
 }
+
+export interface ReadinessProbeOptions {
+  /** How often a probe writes while writes succeed (60 s); between writes it only HEADs. */
+  readonly writeEveryMs?: number;
+  /** How soon after a failed write it writes again (5 s); until then it fails as that write did. */
+  readonly retryWriteMs?: number;
+}
+
+/**
+ * A /readyz storage check for a service that writes (ingest: prediction.json and inline images;
+ * review: review.json): probeStore with a write at most once a minute per process, and a HEAD
+ * otherwise. A HEAD alone passes on a probe left by an earlier write while writes fail
+ * (credentials without s3:PutObject, a full disk, a read-only mount): the service stayed ready
+ * while every request it took failed. A write on every call would let anyone who can reach the
+ * unauthenticated /readyz make writes; bounded, a probe every second costs a PUT a minute.
+ */
+export function readinessProbe(store: BlobStore, prefix = '', options: ReadinessProbeOptions = {}): () => Promise<void> {
+  const writeEveryMs = options.writeEveryMs ?? 60_000;
+  const retryWriteMs = options.retryWriteMs ?? 5_000;
+  let wroteAt = Number.NEGATIVE_INFINITY;
+  let writeFailure: unknown;
+  return async () => {
+    const since = performance.now() - wroteAt;
+    if (since < (writeFailure === undefined ? writeEveryMs : retryWriteMs)) {
+      if (writeFailure !== undefined) throw writeFailure;
+      return probeStore(store, prefix);
+    }
+    wroteAt = performance.now();
+    try {
+      await probeStore(store, prefix, { write: true });
+      writeFailure = undefined;
+    } catch (error) {
+      writeFailure = error;
+      throw error;
+    }
+  };
+}

@@ -87,6 +87,23 @@ test('/readyz is ready on S3 credentials without s3:ListBucket, and its probe ob
   assert.equal(answer.status, 200, 'the probe is under the prefix, not at the bucket root');
 });
 
+test('/readyz is not ready on credentials that may read but not write, though an earlier probe is there', async () => {
+  // An earlier deployment (or the first ingest) wrote the probe; a HEAD of it alone passed while every record failed to store.
+  const writer = await s3Ingest({ storagePrefix: 'team-b/captures' });
+  try {
+    assert.equal((await writer.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+  } finally {
+    await writer.close();
+  }
+  const ingest = await s3Ingest({ without: ['s3:PutObject'], storagePrefix: 'team-b/captures' });
+  try {
+    const readyz = await ingest.app.inject({ method: 'GET', url: '/readyz' });
+    assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'storage: unavailable' }]);
+  } finally {
+    await ingest.close();
+  }
+});
+
 test('/readyz is not ready when the bucket does not exist', async () => {
   const ingest = await s3Ingest({ bucket: 'no-such-bucket' });
   try {

@@ -2,7 +2,7 @@ import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
 import { type ServerErrorReport, checkDependency } from '@gradcam/http-service';
 import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth, removeStrandedJobs } from '@gradcam/queue';
-import { type BlobStore, FsBlobStore, probeStore, verifyBlobSignature } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore, readinessProbe, verifyBlobSignature } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -43,6 +43,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
   const { redis, queue, store } = wiring;
   const index = new InferenceIndex(redis, wiring.queuePrefix, wiring.indexTtlSeconds ?? indexEntryTtlSeconds);
   const signingSecret = wiring.signingSecret;
+  const storageReady = readinessProbe(store, wiring.storagePrefix);
   return createApp({
     accept: {
       store,
@@ -68,9 +69,10 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
     queueDepth: () => queueDepth(queue),
     checkReady: async () => {
       await checkDependency('redis', () => redis.ping());
-      // A probe object under the prefix that exists (written once), never a key that does not:
-      // without s3:ListBucket, AWS answers HEAD of a missing key with 403, never ready.
-      await checkDependency('storage', () => probeStore(store, wiring.storagePrefix));
+      // A probe object under the prefix that exists, never a key that does not: without
+      // s3:ListBucket, AWS answers HEAD of a missing key with 403, never ready. Written once a
+      // minute, so credentials that may read but not write make ingest not ready.
+      await checkDependency('storage', storageReady);
     },
     onNotReady: wiring.onNotReady,
     telemetry: createIngestTelemetry(wiring.registry, wiring.scrape),

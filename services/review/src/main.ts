@@ -2,7 +2,7 @@ import { loadConfigOrExit, readReviewConfig } from '@gradcam/config';
 import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { createBlobStore, missingKeysRefused, probeStore } from '@gradcam/storage';
+import { createBlobStore, missingKeysRefused, readinessProbe } from '@gradcam/storage';
 import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, metricsResponse, reviewMetrics } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
@@ -40,14 +40,16 @@ const desk = new ReviewDesk({
   // review.json keeps the retraction; the log line lets an operator follow undos as they happen.
   onUndo: (reviewed) => log.info({ inferenceId: reviewed.inferenceId, reviewer: reviewed.reviewer, verdict: reviewed.verdict, verdictId: reviewed.verdictId }, 'verdict taken back by its reviewer'),
 });
+const storageReady = readinessProbe(store, config.storage.prefix);
 const app = createApp({
   desk,
   pool,
   reviewers: config.reviewers,
   checkReady: async () => {
     await checkDependency('redis', () => redis.ping());
-    // Review writes review.json, so it may write the probe (see probeStore: no s3:ListBucket needed).
-    await checkDependency('storage', () => probeStore(store, config.storage.prefix));
+    // Review writes review.json: the probe is written once a minute, so credentials that may read
+    // but not write make it not ready (see readinessProbe; no s3:ListBucket needed).
+    await checkDependency('storage', storageReady);
   },
   onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
   onResponse: (route, status) => metrics.httpRequests.inc({ route, status: String(status) }),

@@ -4,9 +4,10 @@ import { charsetRefusal, utf8Text } from './utf8-body.ts';
 
 /**
  * The most a JSON request body may hold: keys, objects and arrays (its `:`, `{` and `[` outside
- * strings), and strings. Parsing is synchronous: 64 MiB of `{"k1":0,"k2":0,…}` (five million keys)
- * held the event loop, every other request of the process with it, for 3.5 s on a 2-core VM, of
- * `[[],[],…]` 8.3 s, of `["\\",…]` 2.9 s (`npm run bench:json-bound`). At these bounds a body
+ * strings), and strings. Parsing is synchronous: 64 MiB of `{"k1":0,"k2":0,…}` (five million keys),
+ * of `[[],[],…]` or of short strings held the event loop, every other request of the process with
+ * it, for seconds on a 2-core VM (`npm run bench:json-bound`; the figures are in the ingest
+ * README, so they are stated once). At these bounds a body
  * parses in about 150 ms; a full ingest batch (1,000 records, each with its 32 metadata keys and
  * values) counts under 60,000 structures and 100,000 strings. Numbers, `true`, `false` and `null`
  * are not bounded: 64 MiB of them parses in under a second, like a batch of records with long scores.

@@ -3,7 +3,7 @@ export { createMetrics, type MetricFor, type MetricGroup, type Metrics } from '.
 export { catalogProblems, metricConventionProblems } from './metric-conventions.ts';
 export { createRegistry, metricsResponse, type MetricsResponse, type RegistryOptions } from './registry.ts';
 export { createLogger, type LogLevel, type Logger, type LoggerOptions } from './logger.ts';
-export { createThrottledErrorLog, errorKind, type ThrottledErrorLog, type ThrottledErrorLogOptions } from './throttled-error-log.ts';
+export { type ClosingConnection, createThrottledErrorLog, errorKind, tellWhenAnsweringAgain, type ThrottledErrorLog, type ThrottledErrorLogOptions } from './throttled-error-log.ts';
 export type { Registry } from 'prom-client';
 export { ClusterTotals } from './cluster-totals.ts';
 export { ChildProcessMetrics, type ChildProcessMetricsOptions } from './child-process-metrics.ts';

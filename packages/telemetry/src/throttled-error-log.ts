@@ -72,3 +72,24 @@ export function createThrottledErrorLog(log: (message: string) => void, options:
     },
   };
 }
+
+/** What tellWhenAnsweringAgain needs of a connection (an ioredis `Redis`). */
+export interface ClosingConnection {
+  on(event: 'close' | 'ready', listener: () => void): unknown;
+}
+
+/**
+ * Calls `tell` once each time `connection` is ready again after it closed: the end of an outage
+ * whose errors a throttled log has been counting, told as soon as it comes rather than with the
+ * count at the end of its minute.
+ */
+export function tellWhenAnsweringAgain(connection: ClosingConnection, tell: () => void): void {
+  let lost = false;
+  connection.on('close', () => {
+    lost = true;
+  });
+  connection.on('ready', () => {
+    if (lost) tell();
+    lost = false;
+  });
+}

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { IngestConfig } from '@gradcam/config';
 import { logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
-import { type Logger, clusterScrape, createRegistry, createThrottledErrorLog } from '@gradcam/telemetry';
+import { type Logger, clusterScrape, createRegistry, createThrottledErrorLog, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { missingKeysRefused } from '@gradcam/storage';
 import { createIngestStore } from './ingest-store.ts';
 import { createIngestApp } from './wire-ingest.ts';
@@ -25,13 +25,8 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
   const errors = createThrottledErrorLog((message) => log.warn(`redis connection error: ${message}`));
   const onError = (error: Error) => errors.report(error);
   const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-ingest' });
-  // Its end, once: the count of what came since is told at the end of its minute.
-  let redisLost = false;
-  redis.on('close', () => (redisLost = true));
-  redis.on('ready', () => {
-    if (redisLost) log.info('Redis answers again');
-    redisLost = false;
-  });
+  // Its end, once (the count of what came since is told at the end of its minute).
+  tellWhenAnsweringAgain(redis, () => log.info('Redis answers again'));
   const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
   const store = createIngestStore(config.storage, (message) => log.warn(message));
   const registry = createRegistry({ defaultMetrics: true });

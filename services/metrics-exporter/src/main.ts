@@ -1,7 +1,7 @@
 import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
-import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, pipelineMetrics } from '@gradcam/telemetry';
+import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, pipelineMetrics, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createApp } from './app.ts';
 import { startEventStream } from './event-stream.ts';
@@ -18,13 +18,8 @@ const errors = createThrottledErrorLog((message) => log.warn(message));
 const onError = (error: Error) => errors.report(error);
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-exporter' });
-// Its end, once: the count of what came since is told at the end of its minute.
-let redisLost = false;
-redis.on('close', () => (redisLost = true));
-redis.on('ready', () => {
-  if (redisLost) log.info('Redis answers again');
-  redisLost = false;
-});
+// Its end, once (the count of what came since is told at the end of its minute).
+tellWhenAnsweringAgain(redis, () => log.info('Redis answers again'));
 // QueueEvents blocks on XREAD, so it needs a connection that waits out reconnects.
 const eventsConnection = createWorkerConnection(config.redisUrl, { onError, name: 'gradcam-exporter-events' });
 const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });

@@ -3,7 +3,7 @@ import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createBlobStore, missingKeysRefused, readinessProbe } from '@gradcam/storage';
-import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, metricsResponse, reviewMetrics } from '@gradcam/telemetry';
+import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, metricsResponse, reviewMetrics, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
 
@@ -14,13 +14,8 @@ const log = createLogger({ name: 'review', level: config.logLevel });
 // at once, then a count a minute while it lasts.
 const errors = createThrottledErrorLog((message) => log.warn(`redis connection error: ${message}`));
 const redis = createProducerConnection(config.redisUrl, { onError: (error) => errors.report(error), name: 'gradcam-review' });
-// Its end, once: the count of what came since is told at the end of its minute.
-let redisLost = false;
-redis.on('close', () => (redisLost = true));
-redis.on('ready', () => {
-  if (redisLost) log.info('Redis answers again');
-  redisLost = false;
-});
+// Its end, once (the count of what came since is told at the end of its minute).
+tellWhenAnsweringAgain(redis, () => log.info('Redis answers again'));
 const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });
 const pool = new ReviewPool(redis, config.queuePrefix, {
   retentionMs: config.retentionDays * 24 * 3600 * 1000,

@@ -1,28 +1,17 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { processRunning } from '@gradcam/dev-services';
-import { processStartTime } from './local-stack/process-identity.ts';
-
-/** What a lock file says: `<pid>\n` then, where /proc tells it, `starttime <ticks>\n`. */
-function lockText(): string {
-  const startTime = processStartTime(process.pid);
-  return `${process.pid}\n${startTime === undefined ? '' : `starttime ${startTime}\n`}`;
-}
+import { holderRuns, ownLockText, parseLockHolder } from './local-stack/process-identity.ts';
 
 /** A holder that left no pid (killed between creating the file and writing it) is stale after this long. */
 const unnamedStaleMs = 5000;
 
 /** The holder named in `text` no longer runs: killed, or its pid since taken by another process. */
 async function stale(file: string, text: string): Promise<boolean> {
-  const [first = '', ...rest] = text.split('\n');
-  const pid = Number(first.trim());
-  if (!(Number.isSafeInteger(pid) && pid > 0)) {
+  const holder = parseLockHolder(text);
+  if (holder === undefined) {
     const info = await stat(file).catch(() => undefined);
     return info === undefined || Date.now() - info.mtimeMs > unnamedStaleMs;
   }
-  if (!processRunning(pid)) return true;
-  const recorded = rest.map((line) => /^starttime (\d+)$/.exec(line.trim())?.[1]).find((ticks) => ticks !== undefined);
-  const now = processStartTime(pid);
-  return recorded !== undefined && now !== undefined && recorded !== now;
+  return holderRuns(holder) === false;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,7 +34,7 @@ export class FolderLockBusyError extends Error {
  * a reboot) is taken over; a live holder is waited for up to `waitMs`, then FolderLockBusyError.
  */
 export async function withFolderLock<T>(file: string, body: () => Promise<T>, options: FolderLockOptions = {}): Promise<T> {
-  const text = lockText();
+  const text = ownLockText();
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   let holder = '';
   for (let wait = 5; ; wait = Math.min(100, wait * 2)) {

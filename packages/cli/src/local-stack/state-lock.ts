@@ -1,8 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { processRunning } from '@gradcam/dev-services';
 import { LocalStackError } from './local-stack-error.ts';
-import { processArguments, processStartTime } from './process-identity.ts';
+import { type LockHolder, holderRuns, ownLockText, parseLockHolder, processArguments } from './process-identity.ts';
 
 /** The file in the state folder that says which process runs the stack on it. */
 export const stateLockFileName = 'gradcam-up.pid';
@@ -12,19 +11,8 @@ export interface StateLock {
   release(): Promise<void>;
 }
 
-/** What the lock file holds: the pid on its first line, then (Linux) `starttime <ticks>`. */
-interface LockHolder {
-  readonly pid: number;
-  /** The holder's start time (see processStartTime); absent in locks of older versions and without /proc. */
-  readonly startTime: string | undefined;
-}
-
 async function lockHolder(file: string): Promise<LockHolder | undefined> {
-  const [first = '', ...rest] = (await readFile(file, 'utf8').catch(() => '')).split('\n');
-  const pid = Number(first.trim());
-  if (!(Number.isSafeInteger(pid) && pid > 0)) return undefined;
-  const startTime = rest.map((line) => /^starttime (\d+)$/.exec(line.trim())?.[1]).find((ticks) => ticks !== undefined);
-  return { pid, startTime };
+  return parseLockHolder(await readFile(file, 'utf8').catch(() => ''));
 }
 
 /** `… gradcam up` or `… gradcam.js up`, as npm start and the bin run it. */
@@ -40,9 +28,9 @@ function looksLikeGradcamUp(args: readonly string[]): boolean {
  * Where /proc cannot say, the pid alone decides, as before.
  */
 function lockHeld(holder: LockHolder): boolean {
-  if (holder.pid === process.pid || !processRunning(holder.pid)) return false;
-  const startTime = processStartTime(holder.pid);
-  if (holder.startTime !== undefined && startTime !== undefined) return holder.startTime === startTime;
+  if (holder.pid === process.pid) return false;
+  const runs = holderRuns(holder);
+  if (runs !== undefined) return runs;
   const args = processArguments(holder.pid);
   return args === undefined || looksLikeGradcamUp(args);
 }
@@ -60,10 +48,9 @@ export async function stackRunning(stateDir: string): Promise<boolean> {
  */
 export async function acquireStateLock(stateDir: string): Promise<StateLock> {
   const file = join(stateDir, stateLockFileName);
-  const startTime = processStartTime(process.pid);
   for (let attempt = 0; ; attempt++) {
     try {
-      await writeFile(file, `${process.pid}\n${startTime === undefined ? '' : `starttime ${startTime}\n`}`, { flag: 'wx', mode: 0o644 });
+      await writeFile(file, ownLockText(), { flag: 'wx', mode: 0o644 });
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

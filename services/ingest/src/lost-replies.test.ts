@@ -1,37 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { redisKeys } from '@gradcam/contracts';
-import { type OutageProxy, type RedisServer, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
-import { closeConnection, connectionReady, createProducerConnection } from '@gradcam/queue';
+import type { OutageProxy } from '@gradcam/dev-services';
 import type { Redis } from 'ioredis';
-import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+import { type IngestBehindProxy, type IngestHarness, createIngestBehindProxy } from './test-support/ingest-harness.ts';
 
 // A connection that drops after Redis ran a command and before its reply arrived: ioredis
 // reconnects and sends the command again, so each script runs a second time over its own writes
 // and must answer as the first run did.
 
-const record = (id: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { uri: 's3://local/uploads/photo.jpg' } });
-
-let server: RedisServer;
+let env: IngestBehindProxy;
+let h: IngestHarness;
 let redis: Redis;
 let cutter: OutageProxy;
-let h: IngestHarness;
 before(async () => {
-  server = await startRedisServer();
-  redis = createProducerConnection(server.url, { onError: () => undefined });
-  await connectionReady(redis);
-  cutter = await startOutageProxy(server.port);
-  h = await createIngestHarness({ redisUrl: `redis://127.0.0.1:${cutter.port}` });
-  await h.store.put('uploads/photo.jpg', Buffer.from('not decoded by ingest'), { contentType: 'image/jpeg' });
+  env = await createIngestBehindProxy();
+  ({ h, redis, proxy: cutter } = env);
 });
-after(async () => {
-  await h.close();
-  await cutter.close();
-  await closeConnection(redis);
-  await server.stop();
-});
+after(() => env.close());
 
-const post = (id: string) => h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record(id) });
+const post = (id: string) => env.post(id);
 const keys = () => redisKeys(h.queue.opts.prefix as string);
 
 test('a claim whose reply was lost is still this request\'s claim: 202, not 409 with the id held for a minute', async () => {

@@ -2,37 +2,25 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redisKeys } from '@gradcam/contracts';
-import { type OutageProxy, type RedisServer, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
-import { closeConnection, connectionReady, createProducerConnection } from '@gradcam/queue';
+import type { OutageProxy } from '@gradcam/dev-services';
 import type { Redis } from 'ioredis';
-import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+import { type IngestBehindProxy, type IngestHarness, createIngestBehindProxy } from './test-support/ingest-harness.ts';
 
 // Redis failing in the middle of an accept: the request answers 503, and once Redis is back a
 // retry is accepted at once, not refused 409 INFERENCE_IN_PROGRESS for the minute the failed
 // request's claim would otherwise hold the id.
 
-const record = (id: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { uri: 's3://local/uploads/photo.jpg' } });
-
-let server: RedisServer;
+let env: IngestBehindProxy;
+let h: IngestHarness;
 let redis: Redis;
 let proxy: OutageProxy;
-let h: IngestHarness;
 before(async () => {
-  server = await startRedisServer();
-  redis = createProducerConnection(server.url, { onError: () => undefined });
-  await connectionReady(redis);
-  proxy = await startOutageProxy(server.port);
-  h = await createIngestHarness({ redisUrl: `redis://127.0.0.1:${proxy.port}` });
-  await h.store.put('uploads/photo.jpg', Buffer.from('not decoded by ingest'), { contentType: 'image/jpeg' });
+  env = await createIngestBehindProxy();
+  ({ h, redis, proxy } = env);
 });
-after(async () => {
-  await h.close();
-  await proxy.close();
-  await closeConnection(redis);
-  await server.stop();
-});
+after(() => env.close());
 
-const post = (id: string) => h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record(id) });
+const post = (id: string) => env.post(id);
 
 /** Retries as a client does on 409 and 503 (Retry-After: 1 s, here 0.5 s), up to `attempts`; the statuses seen. */
 async function retried(id: string, attempts = 6): Promise<number[]> {

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCapturePolicy } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
+import { type OutageProxy, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createIngestApp } from '../wire-ingest.ts';
 
@@ -88,6 +89,41 @@ export async function createIngestHarness(options: {
       await queue.close();
       await closeConnection(redis);
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Ingest reaching a private Redis through an outage proxy, and a direct client of that Redis. */
+export interface IngestBehindProxy {
+  readonly h: IngestHarness;
+  /** Cuts, restores, or drops one reply of ingest's connection (see OutageProxy). */
+  readonly proxy: OutageProxy;
+  /** Straight to Redis, past the proxy: to look at what a request left, or to pause Redis. */
+  readonly redis: Redis;
+  /** POSTs a record of `id` referencing `uploads/photo.jpg`, stored in the harness's store. */
+  post(id: string): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** For tests of Redis failing under ingest: connections cut, replies lost, writes paused. */
+export async function createIngestBehindProxy(): Promise<IngestBehindProxy> {
+  const server = await startRedisServer();
+  const redis = createProducerConnection(server.url, { onError: () => undefined });
+  await connectionReady(redis);
+  const proxy = await startOutageProxy(server.port);
+  const h = await createIngestHarness({ redisUrl: `redis://127.0.0.1:${proxy.port}` });
+  await h.store.put('uploads/photo.jpg', Buffer.from('not decoded by ingest'), { contentType: 'image/jpeg' });
+  const record = (id: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { uri: 's3://local/uploads/photo.jpg' } });
+  return {
+    h,
+    proxy,
+    redis,
+    post: (id) => h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record(id) }),
+    async close() {
+      await h.close();
+      await proxy.close();
+      await closeConnection(redis);
+      await server.stop();
     },
   };
 }

@@ -170,14 +170,25 @@ test('ingest, review and the worker are healthy once ready (/readyz), not merely
   }
 });
 
-test('publishes ingest 8080, exporter 9464, Prometheus 9090 and Grafana 3000, matching the ports the services listen on', () => {
-  const published = (name: string) => (serviceOf(compose, name).ports ?? []).map(String);
-  assert.ok(published('ingest').includes('8080:8080'));
+/** A published port's host address as Compose resolves it with no .env: `${VAR:-default}` → default. */
+function publishedOn(entry: string): { address: string; port: string } {
+  const resolved = entry.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}/g, '$1');
+  const parts = resolved.split(':');
+  return { address: parts.length === 3 ? (parts[0] ?? '') : '0.0.0.0', port: parts.at(-1) ?? '' };
+}
+
+test('publishes ingest 8080 and review 8081 on every address, and the unauthenticated exporter 9464, Prometheus 9090, Grafana 3000 and MinIO only on loopback by default', () => {
+  const published = (name: string) => (serviceOf(compose, name).ports ?? []).map(String).map(publishedOn);
+  assert.deepEqual(published('ingest'), [{ address: '0.0.0.0', port: '8080' }]);
   assert.equal(environmentOf(serviceOf(compose, 'ingest')).get('GRADCAM_INGEST_PORT'), '8080');
-  assert.ok(published('metrics-exporter').includes('9464:9464'));
+  assert.deepEqual(published('review'), [{ address: '0.0.0.0', port: '8081' }]);
+  assert.equal(environmentOf(serviceOf(compose, 'review')).get('GRADCAM_REVIEW_PORT'), '8081');
+  // Prometheus runs with --web.enable-lifecycle: whoever reaches 9090 can POST /-/quit.
+  assert.deepEqual(published('metrics-exporter'), [{ address: '127.0.0.1', port: '9464' }]);
   assert.equal(environmentOf(serviceOf(compose, 'metrics-exporter')).get('GRADCAM_EXPORTER_PORT'), '9464');
-  assert.ok(published('prometheus').includes('9090:9090'));
-  assert.ok(published('grafana').includes('3000:3000'));
+  assert.deepEqual(published('prometheus'), [{ address: '127.0.0.1', port: '9090' }]);
+  assert.deepEqual(published('grafana'), [{ address: '127.0.0.1', port: '3000' }]);
+  assert.deepEqual(published('minio'), [{ address: '127.0.0.1', port: '9000' }, { address: '127.0.0.1', port: '9001' }]);
   assert.equal(serviceOf(compose, 'redis').ports, undefined, 'redis is not published');
 });
 

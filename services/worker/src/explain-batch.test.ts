@@ -79,6 +79,41 @@ test('each engine call runs under the deadline, which is told the call\'s batch 
   ]);
 });
 
+test('a job batched with one that asks the same methods in another order gets the manifest it gets alone, and the same review input', { timeout: 120_000 }, async () => {
+  const server: RedisServer = await startRedisServer();
+  const redis = new Redis(server.url);
+  const sampler = createReviewSampler({ policy: 'rate=0', redis, prefix: 'order', pool: new ReviewPool(redis, 'order') });
+  // The decision reads the first method that has both top classes' maps: it must see them in the job's order too.
+  const decided = new Map<string, string[]>();
+  const review: BatchContext['review'] = {
+    ...sampler,
+    decide: (input) => {
+      decided.set(input.id, input.maps.map((m) => `${m.method}-${m.classIndex}`));
+      return sampler.decide(input);
+    },
+  };
+  try {
+    const asked = { methods: ['gradcam' as const, 'gradcam++' as const], topK: 2 };
+    const order = async (j: ExplainJob) =>
+      explanationManifestSchema.parse(JSON.parse((await context.store.get(`${j.folder}${manifestFileName}`)).toString('utf8'))).explanations.map((e) => `${e.method}-${e.classIndex}`);
+    const alone = { ...job(photos[0] as string, 42), explain: asked };
+    await explainBatch({ ...context, review }, [alone]);
+    const expected = await order(alone);
+    assert.deepEqual(expected.map((e) => e.split('-')[0]), ['gradcam', 'gradcam', 'gradcam++', 'gradcam++'], 'as asked: method by method');
+    // One engine call for both (the same methods), the batch-mate that asks them the other way round first.
+    const reversed = { ...job(photos[1] as string, 41), explain: { methods: ['gradcam++' as const, 'gradcam' as const] } };
+    const together = { ...job(photos[0] as string, 40), explain: asked };
+    const report = await explainBatch({ ...context, review }, [reversed, together]);
+    assert.deepEqual(report.engineCalls, [2]);
+    assert.deepEqual(await order(together), expected, "the order the job asked for, not its batch-mate's");
+    assert.deepEqual(decided.get(together.inferenceId), expected);
+  } finally {
+    sampler.close();
+    redis.disconnect();
+    await server.stop();
+  }
+});
+
 test('a batch over the pixel budget is explained in rounds, with the same maps as in one', { timeout: 120_000 }, async () => {
   const jobs = photos.map(job);
   const whole = await explainBatch(context, jobs);

@@ -10,7 +10,7 @@ import {
   manifestFileName,
   parseS3Uri,
 } from '@gradcam/contracts';
-import type { Explainer, TargetSpec } from '@gradcam/engine';
+import type { Explainer, ImageExplanation, TargetSpec } from '@gradcam/engine';
 import { type DecodedImage, type ImageHeader, type RenderOverlay, decodeImage, decodedPixels, decodeSideFor, defaultImageLimits, readImageHeader, toModelInput } from '@gradcam/imaging';
 import { DeferJobError } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
@@ -112,6 +112,17 @@ function targetsOf(job: ExplainJob): TargetSpec {
 
 type Method = NonNullable<ExplainJob['explain']['methods']>[number];
 const methodsOf = (job: ExplainJob): Method[] => [...new Set(job.explain.methods ?? (['gradcam'] as const))];
+
+/**
+ * A group's engine call runs the methods in its first job's order, and the maps come method by
+ * method in that order. Each job gets them in its own: its manifest lists them as the job asked
+ * (the review page opens on the first), and the review decision, which reads the first method
+ * that has both top classes' maps, does not depend on which jobs shared the batch.
+ */
+function inJobOrder(explanation: ImageExplanation, job: ExplainJob): ImageExplanation {
+  const methods: readonly string[] = methodsOf(job);
+  return { ...explanation, maps: [...explanation.maps].sort((a, b) => methods.indexOf(a.method) - methods.indexOf(b.method)) };
+}
 
 /**
  * One micro-batch, end to end: read every image and its header, then per round of at most
@@ -366,7 +377,7 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
     const built = await Promise.all(
       members.map(async (m, i) => {
         try {
-          const explanation = result.images[i] as (typeof result.images)[number];
+          const explanation = inJobOrder(result.images[i] as ImageExplanation, m.job);
           // A retried or recovered job keeps the decision its first attempt recorded; of two runs
           // of one job at once (a stalled job taken over), the first to claim decides for both.
           const decided = earlier.has(m.job.inferenceId) ? undefined : context.review?.decide({

@@ -155,6 +155,23 @@ function checkStoragePrefix(prefix: string): void {
   }
 }
 
+/**
+ * `S3_ENDPOINT=http://minio:9000/gradcam` with `S3_BUCKET=gradcam` (the bucket's URL, as a console
+ * shows it) is a server address with a path, which the S3 client keeps before every request's own
+ * `/bucket/key`: everything would be stored in the bucket under `gradcam/…` keys, the startup check
+ * included, so it passes, and listings and presigned links go wrong later. The bucket belongs in
+ * S3_BUCKET alone (and a folder in GRADCAM_STORAGE_PREFIX).
+ */
+function refuseBucketInEndpointPath(endpoint: string, bucket: string): void {
+  const url = new URL(endpoint);
+  const segments = url.pathname.split('/').filter((segment) => segment !== '');
+  if (!segments.includes(bucket)) return;
+  throw new ConfigError(
+    'S3_ENDPOINT',
+    `names the bucket "${bucket}" in its path ("${url.pathname}"); give the server's address alone (${url.origin}) and the bucket in S3_BUCKET${segments.length > 1 ? ', a folder in GRADCAM_STORAGE_PREFIX' : ''}`,
+  );
+}
+
 function storageConfig(env: EnvReader, publicBaseUrl: string, options: CommonConfigOptions): StorageConfig {
   const prefix = env.string('GRADCAM_STORAGE_PREFIX', '').replace(/^\/+|\/+$/g, '');
   if (prefix !== '') checkStoragePrefix(prefix);
@@ -162,6 +179,7 @@ function storageConfig(env: EnvReader, publicBaseUrl: string, options: CommonCon
   const endpoint = env.url('S3_ENDPOINT', undefined, 'http');
   if (bucket === undefined && endpoint !== undefined) throw new ConfigError('S3_BUCKET', 'is required when S3_ENDPOINT is set');
   if (bucket !== undefined) {
+    if (endpoint !== undefined) refuseBucketInEndpointPath(endpoint, bucket);
     return {
       kind: 's3',
       endpoint,

@@ -131,6 +131,16 @@ test('each bad or missing value is one line naming the variable', () => {
   rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: 'a b' }), 'GRADCAM_STORAGE_PREFIX', /may hold only/);
 });
 
+test('S3_ENDPOINT whose path names S3_BUCKET is refused: the client would store every key under "<bucket>/" in the bucket', () => {
+  const s3 = { ...base, S3_BUCKET: 'mybucket' };
+  rejectsNaming(() => readWorkerConfig({ ...s3, S3_ENDPOINT: 'http://minio:9000/mybucket' }), 'S3_ENDPOINT', /^S3_ENDPOINT: names the bucket "mybucket" in its path \("\/mybucket"\); give the server's address alone \(http:\/\/minio:9000\) and the bucket in S3_BUCKET$/);
+  rejectsNaming(() => readIngestConfig({ ...s3, S3_ENDPOINT: 'https://s3.example.com/mybucket/' }), 'S3_ENDPOINT', /give the server's address alone \(https:\/\/s3\.example\.com\) and the bucket in S3_BUCKET$/);
+  rejectsNaming(() => readWorkerConfig({ ...s3, S3_ENDPOINT: 'http://127.0.0.1:9000/mybucket/prod' }), 'S3_ENDPOINT', /and the bucket in S3_BUCKET, a folder in GRADCAM_STORAGE_PREFIX$/);
+  // A path that is not the bucket (a proxy's) is the server's own business.
+  const proxied = readWorkerConfig({ ...s3, S3_ENDPOINT: 'https://gateway.example.com/s3' }).storage;
+  assert.ok(proxied.kind === 's3' && proxied.endpoint === 'https://gateway.example.com/s3');
+});
+
 test('capture policies: all, none, and OR-ed terms', () => {
   assert.deepEqual(parseCapturePolicy('none'), { text: 'none', all: false, rate: 0, confidenceBelow: 0, classes: [] });
   const policy = parseCapturePolicy('rate=0.1, confidence<0.6, classes=2|3');

@@ -112,6 +112,24 @@ describe('gradcam up refuses in one line', () => {
     }
   });
 
+  test('an S3_ENDPOINT whose path names the bucket: exit 2 naming S3_ENDPOINT, nothing written (the check passed, storing under "<bucket>/…" keys)', async () => {
+    const s3 = await startS3Server({ buckets: ['stack-bucket'] });
+    try {
+      await withStateDir(async (_, env) => {
+        const noAws = Object.fromEntries(Object.keys(env).filter((name) => name.startsWith('AWS_')).map((name) => [name, undefined]));
+        const s3Env = { ...env, ...noAws, S3_BUCKET: 'stack-bucket', S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
+        const { status, lines, stdout } = await upFails({ ...s3Env, S3_ENDPOINT: `${s3.endpoint}/stack-bucket` });
+        assert.equal(status, 2, lines.join('\n'));
+        assert.deepEqual(lines, [`gradcam up: configuration error: S3_ENDPOINT: names the bucket "stack-bucket" in its path ("/stack-bucket"); give the server's address alone (${s3.endpoint}) and the bucket in S3_BUCKET`]);
+        assert.doesNotMatch(stdout, /\[(worker|ingest)\]/);
+        const listing = await (await fetch(`${s3.endpoint}/stack-bucket?list-type=2`)).text();
+        assert.doesNotMatch(listing, /<Key>/, 'nothing stored, under any key');
+      });
+    } finally {
+      await s3.stop();
+    }
+  });
+
   test('a private redis-server that cannot start: exit 1, Redis\'s own reason and the data folder', async () => {
     await withStateDir(async (stateDir, env) => {
       await mkdir(join(stateDir, 'redis', 'appendonlydir'), { recursive: true });

@@ -212,6 +212,33 @@ syncBuiltinESMExports();
     for (const name of await readdir(out)) assert.deepEqual((await readdir(join(out, name))).filter((f) => f.startsWith('.')), [], `${name}: no temporary or lock left`);
   }));
 
+  test('an image removed after it was listed is NOT_FOUND, as a missing path is, not a raw ENOENT', () => withTempDir('gradcam-vanish-', async (root) => {
+    await mkdir(join(root, 'in'));
+    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', 'stays.jpg'));
+    await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', 'vanishes.jpg'));
+    // The listing stats each image once; the read's stat comes next: the file is removed just before it.
+    const hook = join(root, 'remove-before-read.mjs');
+    await writeFile(
+      hook,
+      `import { unlinkSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const original = fsp.stat;
+let seen = 0;
+fsp.stat = (path, ...rest) => {
+  if (String(path).endsWith('vanishes.jpg') && ++seen === 2) unlinkSync(path);
+  return original(path, ...rest);
+};
+syncBuiltinESMExports();
+`,
+    );
+    const run = gradcam(['explain', join(root, 'in'), '--out', join(root, 'out'), '--json'], ['--import', hook]);
+    assert.equal(run.status, 0, run.stderr);
+    const summary = JSON.parse(run.stdout) as { explained: number; failures: unknown[] };
+    assert.equal(summary.explained, 1);
+    assert.deepEqual(summary.failures, [{ file: join(root, 'in', 'vanishes.jpg'), code: 'NOT_FOUND', message: 'no such file (removed since it was listed?)' }]);
+  }));
+
   test('a FIFO is refused without being opened, and an oversize file without being read', () => withTempDir('gradcam-special-', async (root) => {
     const fifo = join(root, 'pipe.jpg');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);

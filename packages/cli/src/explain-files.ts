@@ -265,13 +265,17 @@ async function writeLocked(dir: string, manifest: ArtifactFile, artifacts: reado
  * FIFO would block the read for ever, and a huge file would be read whole before being refused.
  */
 async function readInputFile(file: string): Promise<Buffer> {
-  const info = await stat(file);
+  // Removed (or renamed) after it was listed: NOT_FOUND, as the listing says of a missing path, not ENOENT.
+  const gone = (error: NodeJS.ErrnoException): never => {
+    throw error.code === 'ENOENT' ? cliFileError('NOT_FOUND', 'no such file (removed since it was listed?)') : error;
+  };
+  const info = await stat(file).catch(gone);
   if (!info.isFile()) throw cliFileError('NOT_A_FILE', 'not a regular file (a FIFO, socket or device is never read)');
   const limit = defaultImageLimits.maxInputBytes;
   if (info.size > limit) {
     throw new ImagingError('IMAGE_TOO_LARGE', `image is ${info.size} bytes, over the ${limit}-byte limit; send a smaller or more compressed file`);
   }
-  return readFile(file);
+  return readFile(file).catch(gone);
 }
 
 /**

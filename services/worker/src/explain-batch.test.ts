@@ -6,10 +6,10 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ExplainJob, explanationManifestSchema, manifestFileName, redisKeys } from '@gradcam/contracts';
 import { Explainer, loadModel, selectBackend } from '@gradcam/engine';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type RedisServer, startRedisServer, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { DeferJobError } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { FsBlobStore } from '@gradcam/storage';
+import { FsBlobStore, S3BlobStore } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import { type BatchContext, explainBatch, pixelRounds } from './explain-batch.ts';
 import type { EngineCall, EngineCallDeadline } from './engine-call-deadline.ts';
@@ -233,6 +233,27 @@ test('a rerun whose explanation is stored redoes only what follows the manifest;
   } finally {
     redis.disconnect();
     await server.stop();
+  }
+});
+
+test('on S3 credentials without s3:ListBucket (403 for a missing key) a rerun with nothing stored is explained, and one with its manifest stored is resumed', { timeout: 120_000 }, async () => {
+  const s3 = await startS3Server({ buckets: ['no-list'] });
+  const proxy = await startS3PermissionProxy(s3.endpoint, ['s3:ListBucket']);
+  const store = new S3BlobStore({ bucket: 'no-list', region: s3.region, endpoint: proxy.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+  try {
+    await store.put(`inputs/${photos[0]}`, await readFile(join(fixtures, photos[0] as string)), { contentType: 'image/jpeg' });
+    const s3Context = { ...context, store };
+    const j = { ...job(photos[0] as string, 0), inferenceId: 'no-list-0', folder: 'out/no-list-0/' };
+    // Its first attempt failed before the manifest (or its worker died): AWS answers the look for it 403.
+    const rerun = await explainBatch(s3Context, [j], [true]);
+    assert.ok(rerun.outcomes.every((o) => !(o instanceof Error)), rerun.outcomes.map(String).join('; '));
+    assert.equal(rerun.explained, 1);
+    const resumed = await explainBatch(s3Context, [j], [true]);
+    assert.equal(resumed.explained, 0, 'the stored manifest is found: nothing explained again');
+  } finally {
+    await store.close();
+    await proxy.stop();
+    await s3.stop();
   }
 });
 

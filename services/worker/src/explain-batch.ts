@@ -255,7 +255,12 @@ async function resumeStored(context: BatchContext, job: ExplainJob, at: number):
   try {
     raw = await context.store.get(manifestKey);
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'STORAGE_NOT_FOUND') return undefined;
+    // Nothing stored yet. On S3 credentials without s3:ListBucket, AWS answers 403, not 404, for a
+    // key that is not there: failing on it failed every retried or taken-over job, attempt after
+    // attempt (each a rerun), while the storage probe said storage answers. Explaining again is
+    // safe (keys are fixed); a real refusal to read shows on the job's input, read next.
+    const code = (error as { code?: unknown }).code;
+    if (code === 'STORAGE_NOT_FOUND' || code === 'STORAGE_ACCESS_DENIED') return undefined;
     throw toJobFailure(error, `checking for an explanation stored by an earlier run (${manifestKey})`);
   }
   let json: unknown;

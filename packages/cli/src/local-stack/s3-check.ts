@@ -163,7 +163,7 @@ export async function checkS3Storage(storage: S3StorageConfig, options: { timeou
     if (!answered) {
       options.onWarning?.(
         `S3_ACCESS_KEY_ID: these credentials may not s3:ListBucket on bucket "${storage.bucket}", so ${s3Location(storage)} answers 403, not 404, for an object that is not there: ` +
-          'every check for one (a referenced image, an earlier run\'s manifest, a first review.json) fails as access denied; grant s3:ListBucket',
+          'every check for one (a referenced image, a first review.json) fails as access denied; grant s3:ListBucket',
       );
     }
   } finally {

@@ -29,9 +29,13 @@ export interface ExporterPresenceOptions {
  *
  * Each exporter keeps a member `host pid start-id` in a sorted set scored by the time it last
  * beat; members older than `presenceExpiryMs` are dropped at each beat, and its own on close.
+ * A member last heard from before this exporter started is not taken for another exporter: it is
+ * most often the one this replaces, killed or crashed without removing its member (in a container
+ * its host and pid are this one's too), and one still running beats again within `beatMs`.
  */
 export class ExporterPresence {
   readonly id = `${hostname()} pid ${process.pid} ${randomUUID().slice(0, 8)}`;
+  private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private lastOthers = '';
   private closed = false;
@@ -48,9 +52,14 @@ export class ExporterPresence {
     this.timer.unref();
   }
 
-  /** How many exporters were heard of within `presenceExpiryMs` (this one included once it beat). */
+  /**
+   * How many exporters run on the queue: this one, and the others heard of within
+   * `presenceExpiryMs` and since it started. This one counts before its first beat, and after a
+   * flushed Redis lost its member: a running exporter never reads 0.
+   */
   async count(now = Date.now()): Promise<number> {
-    return this.options.redis.zcount(this.options.key, now - presenceExpiryMs, '+inf');
+    const others = await this.othersHeardSince(Math.max(now - presenceExpiryMs, this.startedAt));
+    return others.length + 1;
   }
 
   /** Stops beating and removes this exporter's member. Never rejects; safe twice. */
@@ -59,6 +68,11 @@ export class ExporterPresence {
     this.closed = true;
     clearInterval(this.timer);
     await this.options.redis.zrem(this.options.key, this.id).catch(() => undefined);
+  }
+
+  private async othersHeardSince(since: number): Promise<string[]> {
+    const members = await this.options.redis.zrangebyscore(this.options.key, since, '+inf');
+    return members.filter((member) => member !== this.id);
   }
 
   private async beat(): Promise<void> {
@@ -70,7 +84,7 @@ export class ExporterPresence {
         .zadd(key, now, this.id)
         .zremrangebyscore(key, '-inf', now - presenceExpiryMs)
         .pexpire(key, presenceExpiryMs * 2)
-        .zrange(key, 0, -1)
+        .zrangebyscore(key, this.startedAt, '+inf')
         .exec();
       const failed = replies?.find(([error]) => error !== null)?.[0];
       if (failed) throw failed;

@@ -167,9 +167,33 @@ describe('gradcam errors', () => {
   test('--json with no image found still prints the summary, with the failures', () => withTempDir('gradcam-none-', async (dir) => {
     const run = gradcam('explain', join(dir, 'missing.jpg'), '--json', '--out', join(dir, 'out'));
     assert.equal(run.status, 1, run.stderr);
-    const summary = JSON.parse(run.stdout) as { explained: number; failed: number; failures: unknown[] };
+    const summary = JSON.parse(run.stdout) as { explained: number; failed: number; failures: unknown[]; error: unknown };
     assert.deepEqual([summary.explained, summary.failed], [0, 1]);
     assert.deepEqual(summary.failures, [{ file: join(dir, 'missing.jpg'), code: 'NOT_FOUND', message: 'no such file or folder' }]);
+    assert.deepEqual(summary.error, { code: 'NO_IMAGES', message: 'no images found in the given paths' });
+  }));
+
+  test('--json: an error that stops the run is still one JSON line on stdout, with a stable code; stderr and the exit status as without --json', () => withTempDir('gradcam-fatal-', async (dir) => {
+    const image = join(fixtures, 'house-cat-locomotion.jpg');
+    const cases: [string, string[], number, string, RegExp][] = [
+      ['a model folder that is not there', ['--model', join(dir, 'no-model'), '--out', join(dir, 'out')], 1, 'MODEL_NOT_FOUND', /^unknown model ".*no-model"/],
+      // /proc takes no new folder: as root too, where a read-only mode would not stop the write.
+      ['an --out that cannot be made', ['--out', '/proc/gradcam-out'], 1, 'OUTPUT_UNWRITABLE', /^cannot create the output folder \/proc\/gradcam-out: ENOENT/],
+      ['a --class the model does not have', ['--class', '9', '--out', join(dir, 'out')], 2, 'USAGE_ERROR', /^--class 9 is out of range/],
+      ['an unknown option', ['--bogus', '--out', join(dir, 'out')], 2, 'USAGE_ERROR', /^Unknown option '--bogus'/],
+    ];
+    for (const [label, args, status, code, message] of cases) {
+      const run = gradcam('explain', image, '--json', '--backend', 'wasm', ...args);
+      assert.equal(run.status, status, `${label}: ${run.stderr}`);
+      assert.equal(run.stdout.split('\n').filter(Boolean).length, 1, `${label}: one line on stdout: ${run.stdout}`);
+      const summary = JSON.parse(run.stdout) as { explained: number; error: { code: string; message: string } | null };
+      assert.equal(summary.explained, 0, label);
+      assert.equal(summary.error?.code, code, label);
+      assert.match(summary.error.message, message, label);
+      assert.equal(run.stderr.trim().split('\n').length, 1, `${label}: one line on stderr: ${run.stderr}`);
+      assert.match(run.stderr, /^gradcam explain: /, label);
+    }
+    assert.equal(existsSync(join(dir, 'out')), false, 'no empty --out left');
   }));
 
   test('explain --help says how output folders are named', () => {

@@ -60,19 +60,19 @@ export async function prepareOutputFolder(outDir: string): Promise<string[]> {
       return;
     }
     if (info.code === 'ENOTDIR') throw new UsageError(`--out ${outDir}: a part of the path is a file, not a folder`);
-    if (info.code !== 'ENOENT' || dirname(dir) === dir) throw new CommandError(`cannot use the output folder ${outDir}: ${shortFsMessage(info)}`);
+    if (info.code !== 'ENOENT' || dirname(dir) === dir) throw new CommandError(`cannot use the output folder ${outDir}: ${shortFsMessage(info)}`, 'OUTPUT_UNWRITABLE');
     await make(dirname(dir));
     await mkdir(dir).then(
       () => made.push(dir),
       (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw new CommandError(`cannot create the output folder ${dir}: ${shortFsMessage(error)}`);
+        if (error.code !== 'EEXIST') throw new CommandError(`cannot create the output folder ${dir}: ${shortFsMessage(error)}`, 'OUTPUT_UNWRITABLE');
       },
     );
   };
   try {
     await make(outDir);
     await access(outDir, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
-      throw new CommandError(`cannot write to the output folder ${outDir}: ${shortFsMessage(error)}`);
+      throw new CommandError(`cannot write to the output folder ${outDir}: ${shortFsMessage(error)}`, 'OUTPUT_UNWRITABLE');
     });
   } catch (error) {
     await removeMadeFolders(made);

@@ -11,6 +11,7 @@ import { jobsCommand } from './commands/jobs-command.ts';
 import { modelsCommand } from './commands/models-command.ts';
 import { sweepCommand } from './commands/sweep-command.ts';
 import { upCommand } from './commands/up-command.ts';
+import { fatalErrorOf } from './fatal-error.ts';
 
 const usage = `Usage: gradcam <command> [options]
 
@@ -85,9 +86,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     // Anything else (an I/O error nobody expected, a bug) is still one line, not a stack trace.
-    const message = error instanceof Error ? error.message : String(error);
-    const stable = typeof code === 'string' ? code : 'INTERNAL';
-    console.error(`gradcam ${name}: ${stable}: ${message.startsWith(`${stable}: `) ? message.slice(stable.length + 2) : message}`);
+    const fatal = fatalErrorOf(error);
+    console.error(`gradcam ${name}: ${fatal.code}: ${fatal.message}`);
     return 1;
   }
 }

@@ -13,8 +13,9 @@ import {
 } from '@gradcam/engine';
 import { type ColormapName, defaultOverlayMaxSide } from '@gradcam/imaging';
 import { UsageError } from '../cli-error.ts';
-import { explainFiles, prepareOutputFolder, removeMadeFolders } from '../explain-files.ts';
-import { listInputFiles } from '../input-files.ts';
+import { type FileFailure, explainFiles, prepareOutputFolder, removeMadeFolders } from '../explain-files.ts';
+import { type FatalError, fatalErrorOf } from '../fatal-error.ts';
+import { type InputListing, listInputFiles } from '../input-files.ts';
 import { positiveInt } from '../option-values.ts';
 import { printable } from '../printable.ts';
 import { ProgressBar } from '../progress-bar.ts';
@@ -44,7 +45,9 @@ Options:
                        (default ${defaultOverlayMaxSide}, 0 = full size up to JPEG's 65,500 px)
   --score-cam-channels N  Score-CAM: most active N channels, 0 = all (default 64)
   --out DIR            output folder, made if missing (default ./gradcam-out)
-  --json               print the summary as JSON
+  --json               print the summary as one JSON line on stdout; an error that stops the run
+                       is that line too, with "error": {"code", "message"} (USAGE_ERROR, MODEL_NOT_FOUND,
+                       OUTPUT_UNWRITABLE, NO_IMAGES, …), and its usual line on stderr
 Exit status: 0 when at least one image was explained, 1 when none was or when the output
 could not be written (disk full, quota, read-only: the run stops there), 2 on a usage error.`;
 
@@ -74,7 +77,43 @@ function parseChoice<T extends string>(name: string, value: string | undefined, 
   throw new UsageError(`--${name} must be one of ${choices.join(', ')}; got "${value}"`);
 }
 
+/** What a run knows before it explains anything: in the `--json` line of a run stopped by an error. */
+interface RunSoFar {
+  outDir: string | null;
+  failures: FileFailure[];
+  skipped: InputListing['skipped'];
+}
+
+/** The `--json` summary of a run that explained nothing: the listing's failures, and why it stopped when it did. */
+function emptySummary(soFar: RunSoFar, error: FatalError) {
+  const { outDir, failures, skipped } = soFar;
+  return { explained: 0, failed: failures.length, seconds: 0, imagesPerSecond: 0, outDir, model: null, backend: null, failures, stopped: null, skipped, error };
+}
+
+/** `--json` among the options (before any `--`), known even when the rest of them cannot be parsed. */
+function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * `gradcam explain`. With --json, stdout gets one JSON line however the run ends: the summary, or,
+ * when an error stops it (a usage error, an unknown model, an --out it cannot write), the same
+ * shape with `error: { code, message }` (stable codes: USAGE_ERROR, CONFIG_INVALID,
+ * OUTPUT_UNWRITABLE, NO_IMAGES, the engine's and imaging's, an errno, INTERNAL). The human line on
+ * stderr and the exit status are as without --json.
+ */
 export async function explainCommand(argv: readonly string[]): Promise<number> {
+  const soFar: RunSoFar = { outDir: null, failures: [], skipped: { outputFolders: [], overlays: 0 } };
+  try {
+    return await explain(argv, soFar);
+  } catch (error) {
+    if (jsonRequested(argv)) console.log(JSON.stringify(emptySummary(soFar, fatalErrorOf(error))));
+    throw error;
+  }
+}
+
+async function explain(argv: readonly string[], soFar: RunSoFar): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -114,10 +153,13 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   const outDir = values.out ?? 'gradcam-out';
   // '' would write into the current folder, under a summary that says "→ /".
   if (outDir === '') throw new UsageError('--out must name a folder, got ""');
+  soFar.outDir = outDir;
 
   const quiet = values.json === true;
   const { files, missing, excluded, skipped } = await listInputFiles(positionals, { exclude: [outDir] });
   const listingFailures = missing.map((m) => ({ file: m.path, code: m.code, message: m.message }));
+  soFar.failures = listingFailures;
+  soFar.skipped = skipped;
   for (const m of missing) console.error(`✗ ${printable(m.path)}: ${m.reason}`);
   // Its overlays would be explained again on every run: say so, rather than find "no images".
   for (const path of excluded) console.error(`✗ ${printable(path)}: skipped: it is the output folder (--out ${outDir}); give another --out, or name its images one by one`);
@@ -129,9 +171,10 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
   }
   if (files.length === 0) {
     const why = excluded.length > 0 ? ' (the output folder is never read as input)' : skippedAny ? ' (earlier explain output is never read as input)' : '';
-    console.error(`gradcam: no images found in the given paths${why}`);
+    const message = `no images found in the given paths${why}`;
+    console.error(`gradcam: ${message}`);
     // --json promises one summary on stdout; a script reading it gets the failures here too.
-    if (quiet) console.log(JSON.stringify({ explained: 0, failed: listingFailures.length, seconds: 0, imagesPerSecond: 0, outDir, model: null, backend: null, failures: listingFailures, stopped: null, skipped }));
+    if (quiet) console.log(JSON.stringify(emptySummary(soFar, { code: 'NO_IMAGES', message })));
     return 1;
   }
 
@@ -193,6 +236,8 @@ export async function explainCommand(argv: readonly string[]): Promise<number> {
       stopped: result.stopped && { code: result.stopped.code, message: result.stopped.message, notWritten: files.length - result.written.length - result.failures.length },
       /** Earlier output a walk left out: the folders holding a manifest, and how many overlays. */
       skipped,
+      /** What stopped the run before it explained anything (see explainCommand); null for a run that went through. */
+      error: null,
     };
     if (summary.stopped) {
       console.error(

@@ -1,5 +1,5 @@
 import { batchFiguresEvent, explainQueueName, redisKeys } from '@gradcam/contracts';
-import type { ExplainQueue } from '@gradcam/queue';
+import { type ExplainQueue, explainJob } from '@gradcam/queue';
 import type { Logger } from '@gradcam/telemetry';
 import { QueueEvents, type QueueEventsListener } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -114,7 +114,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
       if (point.trimmed) {
         log.warn(
           { cursor: point.after },
-          "the queue's event stream was trimmed past the exporter's cursor (BullMQ keeps about 10,000 events): any completions, failures or batch figures among the events trimmed unread were not counted",
+          `the queue's event stream was trimmed past the exporter's cursor (it keeps about ${explainJob.eventStreamLength} events): any completions, failures or batch figures among the events trimmed unread were not counted`,
         );
       }
       log.info({ after: point.after, from: point.from }, 'reading the queue event stream');

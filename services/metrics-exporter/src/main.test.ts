@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ExplainJobResult, explainQueueName, redisKeys } from '@gradcam/contracts';
-import { closeConnection, createExplainQueue, createProducerConnection, enqueueExplainJobs, jobInvalidCode } from '@gradcam/queue';
+import { closeConnection, createExplainQueue, createProducerConnection, enqueueExplainJobs, explainJob, jobInvalidCode } from '@gradcam/queue';
 import { explainJobFixture } from '@gradcam/queue/test-fixtures';
 import { type RedisServer, freePort, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -205,6 +205,29 @@ test('a restart gap of thousands of jobs is counted whole: the event stream is k
     await worker.close();
     await queue.close();
     await closeConnection(producer);
+    redis.disconnect();
+  }
+});
+
+test("a Queue made on the explain queue without the pipeline's event-stream length (a dashboard, a script) does not shorten the stream for good: the exporter sets the length back", { timeout: 60_000 }, async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const exporter = startExporter(prefix, await freePort());
+  const redis = new Redis(server.url);
+  const lengthIs = (expected: number) => async () => ((await redis.hget(`${prefix}:${explainQueueName}:meta`, 'opts.maxLenEvents')) === String(expected) ? true : undefined);
+  let foreign: Queue | undefined;
+  try {
+    await eventually("the exporter's queue to write the pipeline's length", lengthIs(explainJob.eventStreamLength), 30_000, exporter);
+    // What Bull Board or a script inspecting the queue makes: BullMQ writes its default into the
+    // queue's meta, and every later event trims the stream to it (as every add does after a flushed
+    // Redis lost the meta). Ingest's and the exporter's queues wrote theirs only at their start.
+    foreign = new Queue(explainQueueName, { connection: { host: '127.0.0.1', port: server.port }, prefix });
+    await eventually("the foreign queue to write BullMQ's default", lengthIs(10_000), 15_000);
+    await foreign.close();
+    await eventually('the exporter to set the length back', lengthIs(explainJob.eventStreamLength), 30_000, exporter);
+    assert.match(exporter.output(), /"level":40.*event stream was set to keep 10000 events/);
+  } finally {
+    await foreign?.close();
+    await exporter.stop();
     redis.disconnect();
   }
 });

@@ -1,10 +1,11 @@
 import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
-import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
+import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection, explainJob } from '@gradcam/queue';
 import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, pipelineMetrics, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createApp } from './app.ts';
 import { startEventStream } from './event-stream.ts';
+import { keepEventStreamLength, streamLengthCheckMs } from './event-stream-length.ts';
 import { ExporterPresence } from './exporter-presence.ts';
 import { PipelineRecorder } from './pipeline-recorder.ts';
 import { createQueueStateCollector } from './queue-state-collector.ts';
@@ -44,6 +45,22 @@ const presence = new ExporterPresence({
   },
 });
 presence.start();
+// The stream must hold a restart's worth of events; anything making a Queue on it may shorten it.
+const streamLength = setInterval(
+  () =>
+    void keepEventStreamLength({
+      redis,
+      metaKey: queue.toKey('meta'),
+      length: explainJob.eventStreamLength,
+      onError,
+      onRaised: (was) =>
+        log.warn(
+          `the queue's event stream was set to keep ${was} events (by a BullMQ Queue made without the pipeline's setting, a dashboard or a script, or by the first job added after Redis lost its data); set back to ${explainJob.eventStreamLength}, so that a restart of the exporter counts its whole gap`,
+        ),
+    }),
+  streamLengthCheckMs,
+);
+streamLength.unref();
 const collectQueueState = createQueueStateCollector({
   queue,
   eventStream,
@@ -81,6 +98,7 @@ const shutdown = async (signal: string) => {
     log.warn(`${signal}: Redis connections not closed after ${shutdownDeadlineMs} ms (Redis gone?); exiting`);
     process.exit(1);
   }, shutdownDeadlineMs).unref();
+  clearInterval(streamLength);
   await app.close();
   await eventStream.close();
   await presence.close();

@@ -288,3 +288,58 @@ test('an attempt whose claim lapsed in a storage stall, committing after another
   }
 });
 
+/** Stalls the store's first `count` writes until `resume` is called: a storage stall. */
+function stallingFirst(t: ReturnType<typeof setUp>, count: number) {
+  let resume!: () => void;
+  const stalled = new Promise<void>((r) => (resume = r));
+  let writes = 0;
+  const store = { parallelism: 1, head: (key: string) => t.store.head(key), put: async (...args: Parameters<FsBlobStore['put']>) => (writes++ < count && (await stalled), t.store.put(...args)) };
+  return { store, resume };
+}
+
+/** Resolves once the id's claim was taken, then lapsed. */
+async function claimLapsed(t: ReturnType<typeof setUp>, id: string): Promise<void> {
+  const key = `${t.queue.opts.prefix as string}:inference:${id}`;
+  while ((await redis.get(key)) === null) await setTimeout(5);
+  while ((await redis.get(key)) !== null) await setTimeout(5);
+}
+
+test('an attempt whose claim lapsed in a storage stall adds no job once the job of the request that accepted the id since completed and was removed: the id is not explained twice', async () => {
+  const t = setUp({ index: (prefix) => new InferenceIndex(redis, prefix, 3600, 50) });
+  const patient = new InferenceIndex(redis, t.queue.opts.prefix as string, 3600);
+  const { store, resume } = stallingFirst(t, 1);
+  try {
+    const first = acceptRecords({ ...t.deps, store }, [record('lapsed-2')], requestId);
+    await claimLapsed(t, 'lapsed-2');
+    const [second] = await acceptRecords({ ...t.deps, index: patient }, [record('lapsed-2')], requestId);
+    assert.ok(second && 'status' in second && !second.duplicate, JSON.stringify(second));
+    await (await t.queue.getJob('lapsed-2'))?.remove(); // explained, then removed as retention does
+    resume();
+    assert.deepEqual(await first, [{ id: 'lapsed-2', status: 'queued', duplicate: true, reason: 'all' }]);
+    assert.equal(await t.queue.getJob('lapsed-2'), undefined, 'no second job');
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('an attempt whose claim lapsed in a storage stall writes nothing more into the folder of the request that accepted the id since: its prediction.json stays that request\'s', async () => {
+  const t = setUp({ index: (prefix) => new InferenceIndex(redis, prefix, 3600, 50) });
+  const patient = new InferenceIndex(redis, t.queue.opts.prefix as string, 3600);
+  const { store, resume } = stallingFirst(t, 1); // the inline image, written before prediction.json
+  const sent = (by: string) => ({ ...record('lapsed-3'), metadata: { sentBy: by } }) as InferenceRecord;
+  try {
+    const first = acceptRecords({ ...t.deps, store }, [sent('first')], requestId);
+    await claimLapsed(t, 'lapsed-3');
+    const [second] = await acceptRecords({ ...t.deps, index: patient }, [sent('second')], requestId);
+    assert.ok(second && 'status' in second && !second.duplicate, JSON.stringify(second));
+    resume();
+    assert.deepEqual(await first, [{ id: 'lapsed-3', status: 'queued', duplicate: true, reason: 'all' }]);
+    const folder = (await patient.get('lapsed-3'))?.folder as string;
+    const document = predictionDocumentSchema.parse(JSON.parse((await t.store.get(`${folder}${predictionFileName}`)).toString('utf8')));
+    assert.deepEqual(document.metadata, { sentBy: 'second' });
+    assert.equal(Date.parse(document.acceptedAt), (await t.queue.getJob('lapsed-3'))?.data.acceptedAt);
+  } finally {
+    await t.queue.close();
+  }
+});
+

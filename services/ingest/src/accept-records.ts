@@ -15,8 +15,9 @@ import type { ApiError } from '@gradcam/http-service';
 import { forEachConcurrent } from '@gradcam/storage';
 import { inferenceInProgress, toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
+import { HeldClaims } from './held-claims.ts';
 import { lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
-import type { ClaimResult, InferenceIndex } from './inference-index.ts';
+import type { ClaimResult, HoldResult, InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
 import { type QueueDeps, type QueueOutcome, type StoredRecord, queueAndRecord, releaseQuietly } from './queue-and-record.ts';
@@ -91,8 +92,11 @@ function withImage(deps: AcceptDeps, item: Prepared): Prepared {
   return item;
 }
 
-/** Writes prediction.json (and an inline image) of a checked item. */
-async function store(deps: AcceptDeps, item: Prepared): Promise<CaptureDecision> {
+/**
+ * Writes prediction.json (and an inline image) of a checked item, each write only while this
+ * request still holds the id (`held`, see HeldClaims); else what it found instead.
+ */
+async function store(deps: AcceptDeps, item: Prepared, held: () => Promise<HoldResult>): Promise<{ capture: CaptureDecision } | { lost: HoldResult }> {
   const { record } = item;
   const capture = item.capture ?? decideCapture(deps.policy, record.id, record.prediction);
   const document: PredictionDocument = {
@@ -107,8 +111,12 @@ async function store(deps: AcceptDeps, item: Prepared): Promise<CaptureDecision>
     capture,
   };
   item.writes.push({ key: keyIn(item.folder, predictionFileName), body: Buffer.from(`${JSON.stringify(document, null, 2)}\n`), contentType: 'application/json' });
-  for (const write of item.writes) await deps.store.put(write.key, write.body, { contentType: write.contentType });
-  return capture;
+  for (const write of item.writes) {
+    const hold = await held();
+    if (hold.state !== 'held') return { lost: hold };
+    await deps.store.put(write.key, write.body, { contentType: write.contentType });
+  }
+  return { capture };
 }
 
 function explainJob(item: Prepared, capture: CaptureDecision): ExplainJob {
@@ -160,6 +168,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   /** Per id, the copy whose outcome the copies after it share. */
   const deciding = new Map<string, number>();
   let claims: ClaimResult[];
+  const held = new HeldClaims(deps.index, holder, performance.now());
   try {
     claims = await deps.index.claim(holder, ids);
   } catch (error) {
@@ -247,7 +256,9 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const stored: { item: Prepared; capture: CaptureDecision }[] = [];
   await forEachConcurrent(chosen, deps.store.parallelism, async (item) => {
     try {
-      stored.push({ item, capture: await store(deps, item) });
+      const result = await store(deps, item, async () => (await held.confirm([item.record.id]))[0] as HoldResult);
+      if ('capture' in result) stored.push({ item, capture: result.capture });
+      else outcomes[item.at] = lostClaim(item.record.id, result.lost);
     } catch (error) {
       refuse(item.record.id, item.at, error);
     }
@@ -275,6 +286,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
       };
     }),
     requestId,
+    held,
   );
   stored.forEach(({ item, capture }, i) => {
     const { id } = item.record;
@@ -290,6 +302,9 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     return 'status' in first ? { id: first.id, status: first.status, duplicate: true, reason: first.reason } : first;
   });
 }
+
+/** The answer to a record whose claim this request found lapsed: the duplicate of the attempt that accepted it since, or 409 while another holds it. */
+const lostClaim = (id: string, hold: HoldResult): RecordOutcome => (hold.state === 'accepted' ? duplicateOf(id, hold.entry) : { id, error: inferenceInProgress(id) });
 
 /** The answer to a record whose id was accepted before (the first decision, not counted again). */
 const duplicateOf = (id: string, entry: IndexEntry): RecordOutcome => ({ id, status: entry.explain ? 'queued' : 'skipped', duplicate: true, reason: entry.reason });

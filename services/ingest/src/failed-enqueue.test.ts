@@ -325,24 +325,34 @@ test('a retry whose claim lapsed (a storage stall) before it could check the ear
   }
 });
 
-test('an attempt whose claim lapsed fails its add partway after another request claimed the id: that request\'s commit finds the new mark, checks the job under its claim, adds again and records it queued', async () => {
+test('an attempt whose claim was lost after it was confirmed fails its add partway after another request claimed the id: that request\'s commit finds the new mark, checks the job under its claim, adds again and records it queued', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
-  const a = setUp({ prefix, claimTtlMs: 50 });
+  const a = setUp({ prefix });
   const b = setUp({ prefix });
   try {
     await a.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
-    // A claims a new id and stalls in storage past its claim; B claims the id (no job, no mark)
-    // and stalls too.
-    const stallA = stalling(a);
-    const answerA = acceptRecords({ ...a.deps, store: stallA.store }, [record('raced-2')], requestId);
-    await claimTakenAndLapsed(a, 'raced-2');
+    // A claim that lapsed in a storage stall is confirmed before the add (HeldClaims), so this
+    // takes a claim Redis lost after that (a failover to a replica that missed it, an eviction):
+    // between A's confirm and its add, A's claim goes and B claims the id (no job, no mark) and
+    // stalls in storage. A's add then fails partway (the hash stored, queued nowhere), it marks
+    // the id, and its own check, under a claim no longer its own, removes nothing.
     const stallB = stalling(b);
-    const answerB = acceptRecords({ ...b.deps, store: stallB.store }, [record('raced-2')], requestId);
-    await claimTaken(b, 'raced-2');
-    // A resumes: its add fails partway (the hash stored, queued nowhere), it marks the id, and its
-    // own check, under a claim no longer its own, removes nothing.
-    a.world.breakNextAdd = true;
-    stallA.resume();
+    let answerB!: Promise<RecordOutcome[]>;
+    const enqueueA = a.deps.enqueue;
+    const answerA = acceptRecords(
+      {
+        ...a.deps,
+        enqueue: async (jobs) => {
+          await redis.del(keysOf(a).inference('raced-2'));
+          answerB = acceptRecords({ ...b.deps, store: stallB.store }, [record('raced-2')], requestId);
+          await claimTaken(b, 'raced-2');
+          a.world.breakNextAdd = true;
+          await enqueueA(jobs);
+        },
+      },
+      [record('raced-2')],
+      requestId,
+    );
     assert.equal(await answeredAlike(answerA), 'ACCEPT_INCOMPLETE');
     assert.equal(await a.queue.getJobState('raced-2'), 'unknown');
     // B resumes: its add is ignored (the hash exists), its commit refuses the mark B never checked.

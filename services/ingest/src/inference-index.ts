@@ -33,6 +33,13 @@ export type CommitResult =
   | { readonly state: 'accepted'; readonly entry: IndexEntry }
   | { readonly state: 'needs-check'; readonly mark: string };
 
+/**
+ * Whether a request still holds its claim on an id (see InferenceIndex.confirm): `held` (renewed
+ * for a full claim TTL); `not-held`, another request's claim is on it; or `accepted` meanwhile,
+ * with that attempt's `entry` (this request's claim lapsed, and another recorded the id).
+ */
+export type HoldResult = { readonly state: 'held' } | { readonly state: 'not-held' } | { readonly state: 'accepted'; readonly entry: IndexEntry };
+
 /** An id to record: its entry, and the enqueue-failed mark this request vouches for (see commit). */
 export interface CommitEntry {
   readonly id: string;
@@ -181,6 +188,22 @@ const markScript = `
 for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2], 'EX', ARGV[1]) end
 return 0`;
 
+// KEYS: inference keys. ARGV: claim value, claim TTL (ms). Per id, '' when this holder holds it
+// now (its claim renewed, or taken again where it lapsed and nobody else claimed the id: as the
+// commit would record it), else the value found (another's claim, or an entry).
+const confirmScript = `
+local found = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value == false or value == ARGV[1] then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    found[i] = ''
+  else
+    found[i] = value
+  end
+end
+return found`;
+
 // KEYS: inference keys. ARGV: claim value. Only this holder's claims are removed.
 const releaseScript = `
 for _, key in ipairs(KEYS) do
@@ -205,7 +228,8 @@ export class InferenceIndex {
     private readonly redis: Redis,
     prefix: string,
     private readonly ttlSeconds: number,
-    private readonly claimTtlMs = defaultClaimTtlMs,
+    /** How long a claim holds an id unless renewed (see confirm). */
+    readonly claimTtlMs = defaultClaimTtlMs,
   ) {
     this.keys = redisKeys(prefix);
   }
@@ -262,6 +286,24 @@ export class InferenceIndex {
       if (code === 3) return { state: 'needs-check', mark: result[2 * i + 1] as string };
       if (code === 4) return { state: 'accepted', entry: parseEntry(result[2 * i + 1] as string) };
       return { state: 'recorded' };
+    });
+  }
+
+  /**
+   * Whether `holder` still holds its claims on `ids`, renewing each it holds for a full claim TTL.
+   * Asked by a request whose claims may have lapsed (a storage stall) before it writes to the
+   * id's folder or adds its job: a lapsed attempt must neither overwrite the prediction.json of
+   * the attempt that holds or accepted the id since, nor add a job once that attempt's job
+   * completed and was removed (a second explanation). An id nobody holds is claimed again.
+   */
+  async confirm(holder: string, ids: readonly string[]): Promise<HoldResult[]> {
+    if (ids.length === 0) return [];
+    const keys = ids.map((id) => this.keys.inference(id));
+    const found = (await redisCall('could not confirm the inference claims', () => this.redis.eval(confirmScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
+    return found.map((value): HoldResult => {
+      if (value === '') return { state: 'held' };
+      if (value.startsWith(claimPrefix)) return { state: 'not-held' };
+      return { state: 'accepted', entry: parseEntry(value) };
     });
   }
 

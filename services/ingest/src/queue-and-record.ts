@@ -2,7 +2,8 @@ import type { ExplainJob, IndexEntry } from '@gradcam/contracts';
 import { type ApiError, type ServerErrorReport, dependencyUnavailable, reportedApiError } from '@gradcam/http-service';
 import { QueueUnavailableError, type StrandedJobCandidate, type StrandedJobCheck, redisAnsweredWithError } from '@gradcam/queue';
 import { inferenceInProgress, jobNotChecked, jobNotConfirmed, toReportedApiError } from './api-error.ts';
-import type { CommitResult, InferenceIndex } from './inference-index.ts';
+import type { HeldClaims } from './held-claims.ts';
+import type { CommitResult, HoldResult, InferenceIndex } from './inference-index.ts';
 
 export interface QueueDeps {
   readonly index: InferenceIndex;
@@ -54,6 +55,8 @@ const maxRounds = 3;
  *   state) before the add; an id whose check could not be made under the claim (the claim lapsed,
  *   or the job is locked) is neither added nor recorded: 409 INFERENCE_IN_PROGRESS, and its retry
  *   checks it under a claim of its own;
+ * - an id whose claim may have lapsed (a storage stall; see HeldClaims) is confirmed before the
+ *   add: one another request holds or accepted since is not added (409, or its duplicate);
  * - the commit records an id only if its mark is the one this request vouches for (the claim's,
  *   whose job was checked or which had no job). A mark set since (an attempt whose claim lapsed
  *   failed an add after this one claimed the id) answers `needs-check`: the job is checked, added
@@ -67,7 +70,7 @@ const maxRounds = 3;
  * failed; a check failing before this request's first add is Redis's 503 (nothing was accepted). Every
  * record that is not recorded has its claim given back, so its retry goes on at once.
  */
-export async function queueAndRecord(deps: QueueDeps, holder: string, records: readonly StoredRecord[], requestId: string): Promise<QueueOutcome[]> {
+export async function queueAndRecord(deps: QueueDeps, holder: string, records: readonly StoredRecord[], requestId: string, claims: HeldClaims): Promise<QueueOutcome[]> {
   const outcomes: (QueueOutcome | undefined)[] = new Array(records.length);
   const record = (i: number) => records[i] as StoredRecord;
   const held = (id: string): StrandedJobCandidate => ({ id, heldBy: deps.index.claimOf(holder, id) });
@@ -103,6 +106,25 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
       pending = pending.filter((i) => outcomes[i] === undefined);
       if (pending.length === 0) break;
     }
+
+    // A claim that may have lapsed (a storage stall) is confirmed first: an attempt whose claim
+    // lapsed must not add the id's job once the job of the request that accepted it since
+    // completed and was removed (the add would make a second job). See HeldClaims.
+    const adding = pending.filter((i) => record(i).job !== undefined);
+    let holds: HoldResult[];
+    try {
+      holds = await claims.confirm(adding.map((i) => record(i).id));
+    } catch (error) {
+      await fail(pending, error);
+      break;
+    }
+    holds.forEach((hold, k) => {
+      const i = adding[k] as number;
+      if (hold.state === 'accepted') outcomes[i] = { acceptedBefore: hold.entry };
+      else if (hold.state === 'not-held') outcomes[i] = inferenceInProgress(record(i).id);
+    });
+    pending = pending.filter((i) => outcomes[i] === undefined);
+    if (pending.length === 0) break;
 
     const jobs = pending.flatMap((i) => record(i).job ?? []);
     try {

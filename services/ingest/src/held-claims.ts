@@ -1,0 +1,43 @@
+import { performance } from 'node:perf_hooks';
+import type { HoldResult, InferenceIndex } from './inference-index.ts';
+
+const held: HoldResult = { state: 'held' };
+
+/**
+ * A request's claims, confirmed before it writes to an id's folder or adds its job, once they may
+ * have lapsed. A claim holds for its TTL from when Redis ran it (at or after it was sent), so
+ * until half the TTL has passed since it was sent, or last confirmed, nothing is asked: a request
+ * that is not stalled costs nothing more. After that an id is confirmed (and renewed) before each
+ * write or add, so an attempt whose claim lapsed in a storage stall writes nothing more over the
+ * prediction.json of the request that claimed or accepted the id since, and adds no job after
+ * that request's job completed and was removed, which would explain the id a second time. A write
+ * already in flight when the claim lapses cannot be stopped: the store's own deadlines bound it.
+ */
+export class HeldClaims {
+  /** Per id, the monotonic time its claim was sent or last confirmed. */
+  private readonly since = new Map<string, number>();
+  /** Ids found held by another request, or accepted by one: never written or added again. */
+  private readonly lost = new Map<string, HoldResult>();
+
+  constructor(
+    private readonly index: Pick<InferenceIndex, 'confirm' | 'claimTtlMs'>,
+    private readonly holder: string,
+    private readonly sentAt: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Per id, whether this request still holds it; asks Redis (one round trip for all) only for ids whose claim may have lapsed. */
+  async confirm(ids: readonly string[]): Promise<HoldResult[]> {
+    const startedAt = this.now();
+    const stale = ids.filter((id) => !this.lost.has(id) && startedAt - (this.since.get(id) ?? this.sentAt) >= this.index.claimTtlMs / 2);
+    if (stale.length > 0) {
+      const results = await this.index.confirm(this.holder, stale);
+      stale.forEach((id, i) => {
+        const result = results[i] as HoldResult;
+        if (result.state === 'held') this.since.set(id, startedAt);
+        else this.lost.set(id, result);
+      });
+    }
+    return ids.map((id) => this.lost.get(id) ?? held);
+  }
+}

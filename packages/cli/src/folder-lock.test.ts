@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FolderLockBusyError, withFolderLock } from './folder-lock.ts';
+import { FolderLockBusyError, FolderLockUnusableError, withFolderLock } from './folder-lock.ts';
 import { withTempDir } from './test-support/temp-dir.ts';
 
 test('a folder lock is released after its body, also when the body fails', () => withTempDir('gradcam-lock-', async (dir) => {
@@ -47,4 +47,42 @@ console.log(JSON.stringify({ result, left: readdirSync(dir).filter((name) => nam
   const outer = spawnSync('unshare', ['-Urm', 'sh', '-c', 'mount -t tmpfs -o size=4k tmpfs "$1" && exec "$2" --import tsx --input-type=module -e "$3" "$1"', 'sh', dir, process.execPath, script], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(outer.status, 0, outer.stderr);
   assert.deepEqual(JSON.parse(outer.stdout), { result: 'ENOSPC', left: [] });
+}));
+
+test('a lock path that is a folder, a link leading nowhere or a FIFO is refused as OUTPUT_LOCK_UNUSABLE, not spun on for ever', { timeout: 60_000 }, () => withTempDir('gradcam-lock-odd-', async (dir) => {
+  const old = new Date(Date.now() - 3_600_000);
+  const folder = join(dir, 'folder.lock');
+  await mkdir(folder);
+  await utimes(folder, old, old);
+  const dangling = join(dir, 'dangling.lock');
+  await symlink(join(dir, 'nowhere'), dangling);
+  const fifo = join(dir, 'fifo.lock');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  for (const [file, what] of [[folder, 'a folder'], [dangling, 'a symbolic link'], [fifo, 'a special file']] as const) {
+    await assert.rejects(
+      withFolderLock(file, async () => 'never'),
+      (error: unknown) => error instanceof FolderLockUnusableError && error.code === 'OUTPUT_LOCK_UNUSABLE' && error.message === `the lock ${file} is not a file (${what}); remove it if no gradcam explain writes there now`,
+      what,
+    );
+  }
+}));
+
+/** Runs as another user (nobody), for a file that user may not read: needs root and setpriv. */
+const asOtherUser = process.getuid?.() === 0 && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status === 0;
+
+test("a lock another user's killed run left, that this user may not read, is OUTPUT_LOCK_UNUSABLE, not spun on for ever", { skip: !asOtherUser && 'needs root and setpriv', timeout: 60_000 }, () => withTempDir('gradcam-lock-eacces-', async (dir) => {
+  await chmod(dir, 0o777);
+  const file = join(dir, '.lock');
+  const done = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => done.once('close', resolve));
+  await writeFile(file, `${done.pid}\n`, { mode: 0o600 });
+  const old = new Date(Date.now() - 3_600_000);
+  await utimes(file, old, old);
+  const lockModule = new URL('./folder-lock.ts', import.meta.url).href;
+  const script = `import { withFolderLock } from ${JSON.stringify(lockModule)};
+const result = await withFolderLock(process.argv[1], async () => 'held').catch((error) => error.code);
+console.log(JSON.stringify({ result }));`;
+  const child = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, file], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), { result: 'OUTPUT_LOCK_UNUSABLE' });
 }));

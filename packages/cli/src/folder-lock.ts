@@ -1,4 +1,4 @@
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { holderRuns, ownLockText, parseLockHolder } from './local-stack/process-identity.ts';
 
 /** A holder that left no pid (killed between creating the file and writing it) is stale after this long. */
@@ -28,6 +28,31 @@ export class FolderLockBusyError extends Error {
   readonly code = 'OUTPUT_BUSY';
 }
 
+/** The lock path holds something this lock never writes, or what it cannot read: nothing here can tell whether its holder runs. */
+export class FolderLockUnusableError extends Error {
+  readonly code = 'OUTPUT_LOCK_UNUSABLE';
+}
+
+/**
+ * The lock file's text, or undefined when it is gone (released since). Only a regular file that
+ * can be read: a directory, a link (one leading nowhere too) or a file of another user's that this
+ * one may not read would never read the same twice, so it could neither be waited for nor taken
+ * over, and the loop would spin on it for ever; a FIFO would block the read.
+ */
+async function readLock(file: string): Promise<string | undefined> {
+  const unusable = (why: string) => new FolderLockUnusableError(`the lock ${file} ${why}; remove it if no gradcam explain writes there now`);
+  const info = await lstat(file).catch((error: NodeJS.ErrnoException) => error);
+  if (info instanceof Error) {
+    if (info.code === 'ENOENT') return undefined;
+    throw unusable(`cannot be read (${info.code ?? info.message})`);
+  }
+  if (!info.isFile()) throw unusable(`is not a file (${info.isDirectory() ? 'a folder' : info.isSymbolicLink() ? 'a symbolic link' : 'a special file'})`);
+  return readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw unusable(`cannot be read (${error.code ?? error.message})`);
+  });
+}
+
 /**
  * Runs `body` holding the lock file `file` (created exclusively, naming this process), so that two
  * processes writing one folder take turns. A lock whose process no longer runs (killed, SIGKILL,
@@ -54,10 +79,13 @@ export async function withFolderLock<T>(file: string, body: () => Promise<T>, op
         throw error;
       }
     }
-    holder = await readFile(file, 'utf8').catch(() => '');
+    const current = await readLock(file);
+    // Released between the create and the read: create again.
+    if (current === undefined) continue;
+    holder = current;
     if (await stale(file, holder)) {
       // Only the stale file: one that another taker has already put in its place is left alone.
-      if ((await readFile(file, 'utf8').catch(() => undefined)) === holder) await rm(file, { force: true });
+      if ((await readLock(file)) === holder) await rm(file, { force: true });
       continue;
     }
     if (Date.now() > deadline) {

@@ -130,7 +130,7 @@ export const pipelineMetrics = {
   ),
   eventsLag: gauge(
     'gradcam_exporter_events_lag_seconds',
-    "Age of the oldest event in the queue's event stream that the exporter has not read yet (0 when it has read them all): the counters and histograms from the stream (images explained, explanations, failures, e2e latency, batch sizes, stages) miss what happened since. Growing: the exporter cannot read the stream (an ACL without XREAD) or keep up with it.",
+    "Age of the oldest event in the queue's event stream that the exporter has not read yet (0 when it has read them all; events the capped stream trimmed unread count from the last one it read): the counters and histograms from the stream (images explained, explanations, failures, e2e latency, batch sizes, stages) miss what happened since. Growing: the exporter cannot read the stream (an ACL without XREAD) or keep up with it.",
   ),
   redisMemoryUsed: gauge('gradcam_redis_memory_used_bytes', "Memory Redis has allocated (INFO memory's used_memory)."),
   redisMemoryMax: gauge(

@@ -28,6 +28,8 @@ export interface EventStream {
    * ignored): the resume point until the first is read; undefined until reading begins.
    */
   readThrough(): string | undefined;
+  /** When reading began (epoch ms, this host's clock); undefined until it does. */
+  readingSince(): number | undefined;
   /** Stops reading and saves the cursor; safe to call twice, also before reading began. */
   close(): Promise<void>;
 }
@@ -61,6 +63,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   const { log, recorder } = deps;
   let events: QueueEvents | undefined;
   let readThrough: (() => string) | undefined;
+  let readingSince: number | undefined;
   let cursor: EventsCursor | undefined;
   let closing: Promise<void> | undefined;
   const cursorKey = redisKeys(deps.prefix).exporterEventsCursor;
@@ -74,6 +77,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
     });
     const reader = new QueueEvents(explainQueueName, { connection: deps.connection, prefix: deps.prefix, lastEventId: after });
     readThrough = followReadPosition(reader, after);
+    readingSince = Date.now();
     reader.on('error', deps.onError);
     // Each listener's second argument is the event's stream id: the cursor moves only past events
     // whose counting is done.
@@ -132,6 +136,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   return {
     scraped: () => cursor?.scraped(),
     readThrough: () => readThrough?.(),
+    readingSince: () => readingSince,
     close: () =>
       (closing ??= (async () => {
         // Before the resume point is known there is nothing to close, and waiting for it could

@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
 import { ExporterPresence } from './exporter-presence.ts';
-import { createQueueStateCollector } from './queue-state-collector.ts';
+import { type QueueStateCollectorDeps, createQueueStateCollector } from './queue-state-collector.ts';
 
 interface Exporter {
   readonly app: FastifyInstance;
@@ -24,8 +24,18 @@ interface Exporter {
   scrape(): Promise<string>;
 }
 
-/** The exporter's app over a real Redis, with its own queue prefix. */
-async function withExporter(options: Parameters<typeof startRedisServer>[0], run: (exporter: Exporter) => Promise<void>): Promise<void> {
+type EventStreamPosition = QueueStateCollectorDeps['eventStream'];
+
+/**
+ * The exporter's app over a real Redis, with its own queue prefix. Its reading of the event stream
+ * is `eventStream`: by default from the newest event ('$', as without a cursor), where event_stream
+ * reads lag 0; main.test runs the real stream.
+ */
+async function withExporter(
+  options: Parameters<typeof startRedisServer>[0],
+  run: (exporter: Exporter) => Promise<void>,
+  eventStream: EventStreamPosition = { readThrough: () => '$', readingSince: () => Date.now() },
+): Promise<void> {
   const server: RedisServer = await startRedisServer(options);
   const redis = createProducerConnection(server.url, { onError: () => {} });
   const prefix = `test-${randomUUID().slice(0, 8)}`;
@@ -42,8 +52,7 @@ async function withExporter(options: Parameters<typeof startRedisServer>[0], run
     policy: parseCapturePolicy('all'),
     metrics,
     reviews: new ReviewPool(redis, prefix),
-    // Reading from the newest event ('$', as without a cursor): event_stream reads lag 0. main.test runs the real stream.
-    eventStream: { readThrough: () => '$' },
+    eventStream,
     presence,
     onSourceError: (source) => sourceErrors.push(source),
   });
@@ -186,4 +195,46 @@ test('the review threshold of a model is exported only while recorded recently: 
     });
     assert.deepEqual(samples(await scrape(), 'gradcam_review_threshold'), ['gradcam_review_threshold{model="served"} 0.95']);
   });
+});
+
+test("an exporter that stopped reading keeps falling behind while the capped stream turns over: events trimmed unread count from where its reading stopped", async () => {
+  let position = '$';
+  let readingSince = 0;
+  await withExporter(
+    {},
+    async ({ scrape, redis, prefix }) => {
+      const events = `${prefix}:explain:events`;
+      const [seconds] = await redis.time();
+      const now = Number(seconds) * 1000;
+      const lag = async () => Number(samples(await scrape(), 'gradcam_exporter_events_lag_seconds')[0]?.split(' ')[1]);
+      // Read up to an event ten minutes old, and nothing since (an ACL without XREAD): meanwhile
+      // the stream, capped, turned over and holds only the last second's events. Their age was
+      // the lag, so under load (100,000 events last some 25 s at 1,000 jobs/s) it never reached
+      // GradcamExporterEventsBehind's 2 minutes however long the exporter stayed blind.
+      position = `${now - 600_000}-0`;
+      await redis.xadd(events, position, 'event', 'added', 'jobId', 'read');
+      for (let i = 0; i < 20; i++) await redis.xadd(events, 'MAXLEN', 5, `${now - 1_000 + i}-0`, 'event', 'completed', 'jobId', `j-${i}`);
+      assert.ok((await lag()) >= 600, 'behind since the event it read last');
+
+      // The same from a first start on an empty stream ('0-0'): behind since it began reading.
+      position = '0-0';
+      readingSince = now - 300_000;
+      assert.ok((await lag()) >= 300, 'behind since it began reading');
+
+      // From '0-0' with nothing trimmed: the first entry is the oldest unread event.
+      await redis.del(events);
+      await redis.xadd(events, `${now - 5_000}-0`, 'event', 'added', 'jobId', 'unread');
+      const fresh = await lag();
+      assert.ok(fresh >= 5 && fresh < 60, `lag ${fresh} s from '0-0'`);
+
+      // Nothing trimmed past it: the oldest unread event left is the oldest unread event.
+      await redis.del(events);
+      position = `${now - 60_000}-0`;
+      await redis.xadd(events, position, 'event', 'added', 'jobId', 'read');
+      await redis.xadd(events, `${now - 5_000}-0`, 'event', 'completed', 'jobId', 'unread');
+      const behind = await lag();
+      assert.ok(behind >= 5 && behind < 60, `lag ${behind} s`);
+    },
+    { readThrough: () => position, readingSince: () => readingSince },
+  );
 });

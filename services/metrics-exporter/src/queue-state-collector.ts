@@ -4,6 +4,7 @@ import { type ExplainQueue, countedJobStates, queueJobCounts, workerCount } from
 import type { Metrics, pipelineMetrics } from '@gradcam/telemetry';
 import type { ReviewPool } from '@gradcam/review-pool';
 import type { Redis } from 'ioredis';
+import { droppedEntries } from './resume-point.ts';
 
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 
@@ -18,8 +19,8 @@ export interface QueueStateCollectorDeps {
   readonly policy: CapturePolicy;
   readonly metrics: PipelineMetrics;
   readonly reviews: ReviewPool;
-  /** Where the exporter's reading of the event stream is (`EventStream.readThrough`). */
-  readonly eventStream: { readThrough(): string | undefined };
+  /** Where the exporter's reading of the event stream is, and since when it reads (`EventStream`). */
+  readonly eventStream: { readThrough(): string | undefined; readingSince(): number | undefined };
   /** The exporters running on this queue (`ExporterPresence.count`). */
   readonly presence: { count(now: number): Promise<number> };
   /** Told about each source whose read failed in a scrape. */
@@ -148,12 +149,29 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
         const position = deps.eventStream.readThrough();
         if (position === undefined) throw new Error("not reading the queue's event stream yet (its resume point is not read: Redis down?)");
         // '$' (no cursor could be read): reading began at the newest event, whose id is unknown here.
-        if (streamIdTime(position) === undefined) return void metrics.eventsLag.set(0);
+        const positionAt = streamIdTime(position);
+        if (positionAt === undefined) return void metrics.eventsLag.set(0);
         // The oldest event not read yet, against Redis's clock, which numbered it.
-        const [[unread], [seconds, micros]] = await Promise.all([deps.redis.xrange(deps.queue.toKey('events'), `(${position}`, '+', 'COUNT', 1), deps.redis.time()]);
-        const unreadAt = unread === undefined ? undefined : streamIdTime(unread[0]);
+        const events = deps.queue.toKey('events');
+        const [[first], [unread], [seconds, micros]] = await Promise.all([
+          deps.redis.xrange(events, '-', '+', 'COUNT', 1),
+          deps.redis.xrange(events, `(${position}`, '+', 'COUNT', 1),
+          deps.redis.time(),
+        ]);
+        if (unread === undefined) return void metrics.eventsLag.set(0);
         const now = Number(seconds) * 1000 + Number(micros) / 1000;
-        metrics.eventsLag.set(unreadAt === undefined ? 0 : Math.max(0, (now - unreadAt) / 1000));
+        let unreadAt = streamIdTime(unread[0]) ?? now;
+        // Nothing up to the position is left: the stream (capped) may have trimmed the events right
+        // after it unread, and the oldest unread one came after the position itself, or, from '0-0',
+        // after reading began. Taken from the first entry left, the lag of an exporter that cannot
+        // read would never pass the stream's span, which under load (100,000 events last some 25 s
+        // at 1,000 jobs/s) stays below GradcamExporterEventsBehind's threshold.
+        if (unread[0] === first?.[0]) {
+          const readingSince = deps.eventStream.readingSince();
+          if (positionAt > 0) unreadAt = positionAt;
+          else if (readingSince !== undefined && (await droppedEntries(deps.redis, events))) unreadAt = Math.min(unreadAt, readingSince);
+        }
+        metrics.eventsLag.set(Math.max(0, (now - unreadAt) / 1000));
       },
       drop: () => metrics.eventsLag.remove(),
     },

@@ -61,7 +61,7 @@ export async function resumePoint(connection: Redis, keys: ResumePointKeys): Pro
  * Whether the stream ever lost an entry (trimmed, or deleted): it was added more entries than it
  * holds (XINFO STREAM's entries-added, Redis 7; false on an older Redis, which does not say).
  */
-async function droppedEntries(connection: Redis, key: string): Promise<boolean> {
+export async function droppedEntries(connection: Redis, key: string): Promise<boolean> {
   const info = (await connection.xinfo('STREAM', key)) as unknown[];
   const field = (name: string) => {
     const at = info.indexOf(name);

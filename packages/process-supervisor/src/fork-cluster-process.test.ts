@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { forkClusterProcess } from './fork-cluster-process.ts';
 import { ProcessSupervisor } from './process-supervisor.ts';
 import { until } from './test-support/until.ts';
+import { linesLog } from './test-support/lines-log.ts';
 
 // This test process is the cluster's primary; its workers run this small script.
 const workerSource = `process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000); process.send('up');`;
@@ -15,7 +16,7 @@ test('a cluster worker whose spawn fails does not end the supervising process: t
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'cluster process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     restartDelayMs: 20,
     spawn: () => {
       // The first in a folder that does not exist: ENOENT, emitted as 'error', as a pid limit's EAGAIN would be.

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ProcessSupervisor } from './process-supervisor.ts';
 import { until } from './test-support/until.ts';
+import { linesLog, silentLog } from './test-support/lines-log.ts';
 
 const announce = fileURLToPath(new URL('./announce-ready.ts', import.meta.url));
 
@@ -44,7 +45,7 @@ test('watchdog: a ready child whose event loop is blocked for ever is SIGKILLed 
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     restartDelayMs: 20,
     announcesReady: true,
     heartbeatTimeoutMs,
@@ -85,7 +86,7 @@ test('watchdog: a ready child busy for less than heartbeatTimeoutMs at a time (a
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     announcesReady: true,
     heartbeatTimeoutMs,
     // 1.5 s blocked, 3 times: up to 2.5 s between two heartbeats, well under the limit.
@@ -114,7 +115,7 @@ test('watchdog: heartbeats that came while the supervisor\'s own event loop was 
   const supervisor = new ProcessSupervisor({
     processes: 2,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     announcesReady: true,
     heartbeatTimeoutMs: 3_000,
     spawn: () => {
@@ -150,7 +151,7 @@ test('watchdog: heartbeats that came while the supervisor\'s own event loop was 
 });
 
 test('watchdog: a limit under 3 heartbeats is refused, so one late beat cannot kill a healthy child; one past a Node timer\'s limit too (it would fire after 1 ms, in a loop)', () => {
-  const options = { processes: 1, label: 'test process', log: () => {}, spawn: () => spawnReadyThen('') };
+  const options = { processes: 1, label: 'test process', log: silentLog, spawn: () => spawnReadyThen('') };
   assert.throws(() => new ProcessSupervisor({ ...options, heartbeatTimeoutMs: 2_999 }), /heartbeatTimeoutMs must be at least 3000 ms/);
   assert.doesNotThrow(() => new ProcessSupervisor({ ...options, heartbeatTimeoutMs: 3_000 }));
   assert.throws(() => new ProcessSupervisor({ ...options, heartbeatTimeoutMs: 2 ** 31 }), /heartbeatTimeoutMs must be at most 2147483647 ms/);

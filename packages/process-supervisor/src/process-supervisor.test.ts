@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ProcessSupervisor } from './process-supervisor.ts';
 import { until } from './test-support/until.ts';
+import { type LogLevel, linesLog, silentLog } from './test-support/lines-log.ts';
 
 /** A child that reports it started, then either idles until SIGTERM (exiting 0) or crashes. */
 const childSource = `
@@ -20,14 +21,15 @@ function spawnChild(index: number, mode: (index: number) => 'crash' | 'idle', st
   return child;
 }
 
-test('starts N processes and restarts one that crashes, backing off while it keeps crashing', async () => {
+test('starts N processes and restarts one that crashes, backing off while it keeps crashing; each restart is a warning', async () => {
   const started: string[] = [];
   const logs: string[] = [];
+  const levels = new Map<string, LogLevel>();
   let crashes = 2;
   const supervisor = new ProcessSupervisor({
     processes: 2,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m, level) => (logs.push(m), levels.set(m, level))),
     restartDelayMs: 20,
     spawn: (index) => spawnChild(index, (i) => (i === 1 && crashes-- > 0 ? 'crash' : 'idle'), started),
   });
@@ -41,6 +43,7 @@ test('starts N processes and restarts one that crashes, backing off while it kee
   assert.equal(restarts.length, 2);
   assert.match(restarts[0] ?? '', /restarting in 40 ms/);
   assert.match(restarts[1] ?? '', /restarting in 80 ms/, 'a quick second crash doubles the delay');
+  assert.deepEqual(restarts.map((l) => levels.get(l)), ['warn', 'warn'], 'an operator watching warn and above sees each crash');
 });
 
 /** A child that announces it is ready (announceReady) at once, or crashes before it does; idles until SIGTERM otherwise. */
@@ -66,14 +69,15 @@ function spawnAnnouncing(mode: 'crash' | 'crash-78' | 'crash-when-ready' | 'cras
   return fork('-e', [source, mode], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
 
-test('announcesReady: a slot whose processes keep exiting before they are ready backs off, then the supervisor gives up and stops the others', { timeout: 30_000 }, async () => {
+test('announcesReady: a slot whose processes keep exiting before they are ready backs off, then the supervisor gives up (an error) and stops the others', { timeout: 30_000 }, async () => {
   const logs: string[] = [];
+  const levels: LogLevel[] = [];
   const children: ChildProcess[] = [];
   const restarts: unknown[] = [];
   const supervisor = new ProcessSupervisor({
     processes: 2,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m, level) => (logs.push(m), levels.push(level))),
     restartDelayMs: 20,
     announcesReady: true,
     onRestart: (...args) => restarts.push(args),
@@ -89,6 +93,7 @@ test('announcesReady: a slot whose processes keep exiting before they are ready 
     while (!logs.some((l) => l.includes('giving up')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(logs.slice(0, 4), [40, 80, 160, 320].map((ms) => `test process 1 exited (code 1); restarting in ${ms} ms`));
     assert.equal(logs[4], 'test process 1 exited before it was ready 5 times in a row (last: code 1); giving up: stopping the other processes');
+    assert.deepEqual(levels.slice(0, 5), ['warn', 'warn', 'warn', 'warn', 'error']);
     const healthy = children[0] as ChildProcess;
     if (healthy.exitCode === null) await once(healthy, 'exit');
     assert.equal(healthy.exitCode, 0, 'the healthy process was stopped with SIGTERM and drained');
@@ -109,7 +114,7 @@ test('givesUpOnStartupExitCode: a process exiting with that code before it is re
   const supervisor = new ProcessSupervisor({
     processes: 2,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     restartDelayMs: 20,
     announcesReady: true,
     givesUpOnStartupExitCode: 78,
@@ -143,7 +148,7 @@ test('announcesReady: a process that crashes soon after it is ready is backed of
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     restartDelayMs: 5,
     announcesReady: true,
     // Ready then crashes, twice (a poison job on the first batch); then 6 start-up crashes; then runs.
@@ -171,7 +176,7 @@ test('stableAfterMs: a process that crashes after staying up that long since it 
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     restartDelayMs: 20,
     announcesReady: true,
     stableAfterMs: 300,
@@ -200,7 +205,7 @@ test('a process that cannot be started (spawn fails with no exit event, or spawn
   const supervisor = new ProcessSupervisor({
     processes: 2,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     restartDelayMs: 20,
     announcesReady: true,
     onRestart: (...args) => restarts.push(args),
@@ -233,7 +238,7 @@ test('announcesReady: a slot whose spawn always fails gives up like any start-up
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
-    log: (m) => (logs.push(m), (gaveUp ||= m.includes('giving up'))),
+    log: linesLog((m) => (logs.push(m), (gaveUp ||= m.includes('giving up')))),
     restartDelayMs: 1,
     announcesReady: true,
     spawn: () => fork('-e', ['1'], { execPath: '/nonexistent/node', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
@@ -251,7 +256,7 @@ test('an error on a process that did start (a kill() or send() that failed) is o
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     restartDelayMs: 20,
     announcesReady: true,
     spawn: () => {
@@ -284,7 +289,7 @@ test('onRestart: a process that exits by itself, or dies of a signal someone els
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
-    log: () => {},
+    log: silentLog,
     restartDelayMs: 20,
     announcesReady: true,
     onRestart: (...args) => restarts.push(args),
@@ -316,7 +321,7 @@ test('stop() forwards the signal and resolves once every child has exited; nothi
   const supervisor = new ProcessSupervisor({
     processes: 3,
     label: 'test process',
-    log: () => {},
+    log: silentLog,
     spawn: (index) => {
       const child = spawnChild(index, () => 'idle', started);
       children.push(child);
@@ -337,7 +342,7 @@ test('stop() kills with SIGKILL a child still running killAfterMs after its sign
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'stuck process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     killAfterMs: 300,
     spawn: () => {
       // Ignores SIGTERM, as a worker whose shutdown waits on a Redis that is down.
@@ -360,7 +365,7 @@ async function supervisorOver(sources: readonly string[], logs: string[]): Promi
   const supervisor = new ProcessSupervisor({
     processes: sources.length,
     label: 'test process',
-    log: (m) => logs.push(m),
+    log: linesLog((m) => logs.push(m)),
     spawn: (index) => {
       const child = fork('-e', [`${sources[index] ?? ''} setInterval(() => {}, 1000); process.send('up');`], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       children.push(child);
@@ -392,7 +397,7 @@ test('readiness: none once stop() has begun (stopping), though the processes sti
   const supervisor = new ProcessSupervisor({
     processes: 1,
     label: 'test process',
-    log: () => {},
+    log: silentLog,
     spawn: () => (child = spawnAnnouncing('idle')),
   });
   supervisor.start();
@@ -483,7 +488,7 @@ function superviseTwo(source: string): { supervisor: ProcessSupervisor; children
   const supervisor = new ProcessSupervisor({
     processes: 2,
     label: 'test process',
-    log: () => {},
+    log: silentLog,
     restartDelayMs: 20,
     spawn: () => {
       const child = fork('-e', [source], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });

@@ -22,6 +22,18 @@ export interface ProcessExit {
   readonly signal: NodeJS.Signals | null;
 }
 
+/**
+ * Where the supervisor's lines go, by level (a pino logger is one): `info` for what goes as meant
+ * (a stop, a signal), `warn` for a process that ended unasked and is restarted (a crash, an
+ * unresponsive one killed, a drain that failed), `error` for giving up, after which the
+ * supervising process exits 1. An operator watching warn and above sees every crash.
+ */
+export interface SupervisorLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
 export interface SupervisorOptions {
   /** How many processes to keep running. */
   readonly processes: number;
@@ -32,7 +44,7 @@ export interface SupervisorOptions {
    * 'exit', or a throw) is a start-up crash, restarted or given up on as any other.
    */
   readonly spawn: (index: number) => ChildProcess;
-  readonly log: (message: string) => void;
+  readonly log: SupervisorLog;
   /** What the processes are called in log lines, e.g. 'worker process'. */
   readonly label: string;
   /**
@@ -196,7 +208,7 @@ export class ProcessSupervisor {
       // A process that never started (ENOENT, EAGAIN) emits 'error' and never 'exit': this is its
       // end, a start-up crash. One that did start (a kill() or send() that failed) ends by 'exit'.
       if (spawned.pid === undefined) end({ code: null, signal: null }, error.message);
-      else log(`${label} ${index}: ${error.message}`);
+      else log.warn(`${label} ${index}: ${error.message}`);
     });
     spawned.on('message', (message: unknown) => {
       if (this.children.get(index) !== spawned) return;
@@ -235,7 +247,7 @@ export class ProcessSupervisor {
       const crashLoop = !slot.everReady && slot.startupCrashes >= this.startupCrashLimit;
       if (hopeless || crashLoop) {
         const why = hopeless ? `(${how}: a failure every start would repeat)` : `${slot.startupCrashes} times in a row (last: ${how})`;
-        log(`${label} ${index} exited before it was ready ${why}; giving up: stopping the other processes`);
+        log.error(`${label} ${index} exited before it was ready ${why}; giving up: stopping the other processes`);
         void this.stop('SIGTERM').then(() => this.onGaveUp?.());
         return;
       }
@@ -243,7 +255,7 @@ export class ProcessSupervisor {
     // A process that crashes on start-up, or soon after it, would crash in a tight loop: back off.
     const next = Math.min(this.restartDelayMs * 2 ** slot.quickCrashes, maxRestartDelayMs);
     const what = exit.code === null && exit.signal === null ? 'did not start' : 'exited';
-    log(`${label} ${index} ${what} (${how}); restarting in ${next} ms`);
+    log.warn(`${label} ${index} ${what} (${how}); restarting in ${next} ms`);
     this.options.onRestart?.(index, reason, exit);
     setTimeout(() => this.stopping || this.startOne(index), next);
   }
@@ -274,7 +286,7 @@ export class ProcessSupervisor {
         const silent = performance.now() - heardAt();
         // Rounded up: a timer may fire a fraction of a millisecond early against this clock.
         if (silent < heartbeatTimeoutMs) return arm(Math.ceil(heartbeatTimeoutMs - silent) + 1);
-        log(`${label} ${index} sent no heartbeat for ${heartbeatTimeoutMs} ms: its event loop is blocked (a synchronous call that does not return?); SIGKILL`);
+        log.warn(`${label} ${index} sent no heartbeat for ${heartbeatTimeoutMs} ms: its event loop is blocked (a synchronous call that does not return?); SIGKILL`);
         onKill();
         child.kill('SIGKILL');
       });
@@ -332,14 +344,14 @@ export class ProcessSupervisor {
         presses++;
       }
       if (presses >= 3) {
-        log(`SIGINT a third time: SIGKILL to every ${label}, exiting without waiting for the drain`);
+        log.warn(`SIGINT a third time: SIGKILL to every ${label}, exiting without waiting for the drain`);
         for (const child of this.children.values()) child.kill('SIGKILL');
         return process.exit(1);
       }
       // this.stopping without a signal: the supervisor gave up, and exits once the others stopped.
-      if (signalled || this.stopping) return log(`${signal}: already stopping; waiting for each ${label} to drain${signal === 'SIGINT' ? ' (Ctrl-C again to kill them)' : ''}`);
+      if (signalled || this.stopping) return log.info(`${signal}: already stopping; waiting for each ${label} to drain${signal === 'SIGINT' ? ' (Ctrl-C again to kill them)' : ''}`);
       signalled = true;
-      log(`${signal}: stopping ${processes} × ${label}`);
+      log.info(`${signal}: stopping ${processes} × ${label}`);
       void this.stop('SIGTERM').then(({ clean }) => process.exit(clean ? 0 : 1));
     };
     process.on('SIGTERM', onSignal);
@@ -365,7 +377,7 @@ export class ProcessSupervisor {
             if (child.pid === undefined) return resolve(true);
             let killed = false;
             const kill = setTimeout(() => {
-              log(`${label} ${index} still running ${this.killAfterMs} ms after ${signal}: SIGKILL`);
+              log.warn(`${label} ${index} still running ${this.killAfterMs} ms after ${signal}: SIGKILL`);
               killed = true;
               child.kill('SIGKILL');
             }, this.killAfterMs);
@@ -374,7 +386,7 @@ export class ProcessSupervisor {
               // Dying of the very signal sent means no handler of its own yet: a process still
               // starting, which has taken no work to drain. Any other signal is a failure.
               const clean = !killed && (code === 0 || exitSignal === signal);
-              if (!killed && !clean) log(`${label} ${index} exited (${exitSignal ?? `code ${code}`}) after ${signal}`);
+              if (!killed && !clean) log.warn(`${label} ${index} exited (${exitSignal ?? `code ${code}`}) after ${signal}`);
               resolve(clean);
             });
             child.kill(signal);

@@ -42,7 +42,7 @@ function startSupervisor(children: readonly [string, string]): Running {
     import { ProcessSupervisor } from ${JSON.stringify(supervisorModule)};
     const children = ${JSON.stringify(children)};
     const supervisor = new ProcessSupervisor({
-      processes: 2, label: 'test process', log: console.log, restartDelayMs: 20, killAfterMs: 5000, announcesReady: true,
+      processes: 2, label: 'test process', log: { info: console.log, warn: console.log, error: console.log }, restartDelayMs: 20, killAfterMs: 5000, announcesReady: true,
       spawn: (index) => fork('-e', [children[index], String(index)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }),
     });
     supervisor.start();

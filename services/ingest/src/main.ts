@@ -15,7 +15,7 @@ if (config.processes > 1 && cluster.isPrimary) {
   const supervisor = new ProcessSupervisor({
     processes: config.processes,
     label: 'ingest process',
-    log: (m) => log.info(m),
+    log,
     spawn: () => metrics.track(forkClusterProcess()),
   });
   supervisor.start();

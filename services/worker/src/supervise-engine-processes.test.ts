@@ -43,6 +43,8 @@ const supervisorSource = (engine: string) => `
 interface RunningSupervisor {
   readonly child: ChildProcess;
   readonly lines: string[];
+  /** Its own log lines (pino's JSON), by message: the level an operator's filter sees them at. */
+  readonly levels: Map<string, string>;
   readonly exited: Promise<number | null>;
   /** The first output line (a log line's msg, or a raw line) matching `pattern`. */
   line(pattern: RegExp, timeoutMs?: number): Promise<string>;
@@ -79,11 +81,14 @@ function startSupervisor(env: Record<string, string>): RunningSupervisor {
   });
   pids.add(child.pid as number);
   const lines: string[] = [];
+  const levels = new Map<string, string>();
   const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (text) => {
     let line = text;
     try {
-      line = (JSON.parse(text) as { msg: string }).msg;
+      const logged = JSON.parse(text) as { msg: string; level: number };
+      line = logged.msg;
+      levels.set(line, pinoLevels[logged.level] ?? String(logged.level));
     } catch {
       // An engine's own line.
     }
@@ -96,6 +101,7 @@ function startSupervisor(env: Record<string, string>): RunningSupervisor {
   return {
     child,
     lines,
+    levels,
     exited,
     line: (pattern, timeoutMs = 20_000) =>
       new Promise((resolve, reject) => {
@@ -106,6 +112,8 @@ function startSupervisor(env: Record<string, string>): RunningSupervisor {
       }),
   };
 }
+
+const pinoLevels: Record<number, string> = { 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 
 async function readyz(base: string): Promise<[number, string]> {
   const response = await fetch(`${base}/readyz`);
@@ -131,6 +139,9 @@ test('SIGTERM: /readyz says stopping while the engine processes drain (a second 
   assert.deepEqual(await readyz(base), [503, JSON.stringify({ status: 'not-ready', reason: 'stopping' })]);
   assert.equal(await supervisor.exited, 1);
   assert.ok(supervisor.lines.includes('worker process 1 exited (code 1) after SIGTERM'), supervisor.lines.join('\n'));
+  // A routine stop is info; an engine process that failed its drain is a warning.
+  assert.equal(supervisor.levels.get('SIGTERM: stopping 2 × worker process'), 'info');
+  assert.equal(supervisor.levels.get('worker process 1 exited (code 1) after SIGTERM'), 'warn');
 });
 
 test('the engine processes keep the operator\'s UV_THREADPOOL_SIZE, and get 16 libuv threads otherwise', { timeout: 60_000 }, async () => {
@@ -143,7 +154,7 @@ test('the engine processes keep the operator\'s UV_THREADPOOL_SIZE, and get 16 l
   }
 });
 
-test('an engine process that exits before it is ready, every time: the replica gives up after 5 tries and exits 1, saying so', { timeout: 90_000 }, async () => {
+test('an engine process that exits before it is ready, every time: the replica gives up after 5 tries and exits 1, saying so (each restart a warning, giving up an error)', { timeout: 90_000 }, async () => {
   // The supervisor backs off 2, 4, 8 and 16 s between the tries: half a minute.
   const supervisor = startSupervisor({ TEST_ENGINE: 'crash', GRADCAM_WORKER_PROCESSES: '1' });
   assert.equal(await supervisor.exited, 1);
@@ -152,9 +163,11 @@ test('an engine process that exits before it is ready, every time: the replica g
     ...[2000, 4000, 8000, 16000].map((ms) => `worker process 0 exited (code 1); restarting in ${ms} ms`),
     'worker process 0 exited before it was ready 5 times in a row (last: code 1); giving up: stopping the other processes',
   ]);
+  // An operator watching warn and above sees every crash, and the end as an error.
+  assert.deepEqual(said.map((l) => supervisor.levels.get(l)), ['warn', 'warn', 'warn', 'warn', 'error']);
 });
 
-test('/metrics: engine restarts by reason, each at 0 from the start; an engine process killed by a signal not the supervisor\'s counts as crashed', { timeout: 60_000 }, async () => {
+test('/metrics: engine restarts by reason, each at 0 from the start; an engine process killed by a signal not the supervisor\'s counts as crashed, and its restart is logged as a warning', { timeout: 60_000 }, async () => {
   const supervisor = startSupervisor({ TEST_ENGINE: 'ready' });
   try {
     const listening = await supervisor.line(/^status server/);
@@ -164,7 +177,8 @@ test('/metrics: engine restarts by reason, each at 0 from the start; an engine p
     assert.equal(await engineRestarts(base, 'unresponsive'), 0);
     // As the kernel's OOM killer would. Soon after it was ready: backed off, twice the base delay.
     process.kill(Number(engine.split(' ')[2]), 'SIGKILL');
-    await supervisor.line(/^worker process 0 exited \(SIGKILL\); restarting in 2000 ms$/);
+    const restart = await supervisor.line(/^worker process 0 exited \(SIGKILL\); restarting in 2000 ms$/);
+    assert.equal(supervisor.levels.get(restart), 'warn');
     assert.equal(await engineRestarts(base, 'crashed'), 1);
     assert.equal(await engineRestarts(base, 'unresponsive'), 0);
   } finally {

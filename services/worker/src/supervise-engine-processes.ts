@@ -58,7 +58,7 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
   const supervisor = new ProcessSupervisor({
     processes: config.processes,
     label: 'worker process',
-    log: (m) => log.info(m),
+    log,
     // Each engine process stops itself after shutdownTimeoutMs; this is for one that cannot.
     killAfterMs: config.shutdownTimeoutMs + 10_000,
     // Each engine process announces itself once its models are loaded and it consumes the queue.

@@ -95,3 +95,22 @@ test('names, values and outlines: "label score" tabs, the slider says its percen
   assert.equal((await filter.inputValue()).length, 64, 'the service refuses a longer model name');
   assert.deepEqual(stack.pageErrors, []);
 });
+
+test('on a 320 px screen (a phone, or 1280 px at 400% zoom) the header wraps: no horizontal scroll, the filter and Change token on screen', async () => {
+  const page = stack.page;
+  await page.setViewportSize({ width: 320, height: 640 });
+  try {
+    await stack.signIn('layout-long');
+    const layout = await page.evaluate<{ scrollWidth: number; offscreen: string[] }>(`(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      offscreen: ['model-filter', 'sign-out', 'reviewer', 'backlog']
+        .map((id) => document.getElementById(id))
+        .concat([document.querySelector('#filter-form button')])
+        .filter((node) => { const box = node.getBoundingClientRect(); return box.left < 0 || box.right > window.innerWidth; })
+        .map((node) => node.id || node.textContent),
+    }))()`);
+    assert.deepEqual(layout, { scrollWidth: 320, offscreen: [] });
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+});

@@ -260,13 +260,23 @@ async function settle(path, body, sending, messages) {
 }
 
 /**
- * After a verdict or skip: when the element that had the focus (the button pressed, the comment)
- * lost it on the way, it goes to the verdicts of the item shown now, not to the page's body.
+ * After a verdict, skip, undo or load: when the element that had the focus (the button pressed,
+ * the comment) lost it on the way (disabled, or hidden with its view: Undo, Load again, Refresh),
+ * it goes to the verdicts of the item shown now, or to the idle view's action when nothing is
+ * left to review, not to the page's body, where a keyboard or screen reader user loses their place.
  */
 function keepFocus(before) {
-  if (el.review.hidden || !before || before === document.body) return;
+  if (!before || before === document.body) return;
   const now = document.activeElement;
-  if (!now || now === document.body || (now instanceof HTMLButtonElement && now.disabled)) el.verdicts.focus({ preventScroll: true });
+  if (now && now !== document.body && !(now instanceof HTMLButtonElement && now.disabled)) return;
+  if (!el.review.hidden) el.verdicts.focus({ preventScroll: true });
+  else if (!el.idle.hidden) el.idleAction.focus({ preventScroll: true });
+}
+
+/** Loads the next item for a button pressed (Refresh, Load again), keeping the focus on the page. */
+async function loadNextFrom(button) {
+  await loadNext();
+  keepFocus(button);
 }
 
 // ---- undo ----------------------------------------------------------------------------------
@@ -302,6 +312,7 @@ function tickUndo() {
 async function undo() {
   const last = state.undo;
   if (!last || state.sending || state.loading) return;
+  const focused = document.activeElement;
   state.sending = true;
   el.undo.disabled = true;
   setVerdictButtons(true);
@@ -311,6 +322,7 @@ async function undo() {
     banner('info', `Took back “${verdicts[last.verdict]}” on ${last.id}: it is shown again for a new verdict.`);
     state.sending = false;
     await loadNext();
+    keepFocus(focused);
   } catch (error) {
     state.sending = false;
     setVerdictButtons(false);
@@ -319,6 +331,7 @@ async function undo() {
       // connection) may have gone through. The item is then leased to this reviewer, and /next shows it.
       clearUndo();
       await loadNext();
+      keepFocus(focused);
       if (state.packet?.item.inferenceId === last.id) banner('info', `Took back “${verdicts[last.verdict]}” on ${last.id} (an earlier try of this undo, or another tab, took it back): it is shown again for a new verdict.`);
       // Unless loading failed: its error stays in the banner (the idle view points to it).
       else if (!el.banner.classList.contains('banner-error')) banner('warn', `Could not undo “${verdicts[last.verdict]}” on ${last.id} (${error.code}): ${error.message}`);
@@ -328,6 +341,7 @@ async function undo() {
       // Too late, or no longer this reviewer's verdict to take back: the verdict stands.
       clearUndo();
       banner('warn', `Could not undo “${verdicts[last.verdict]}” on ${last.id} (${error.code}): ${error.message}`);
+      keepFocus(focused);
       return;
     }
     el.undo.disabled = false;
@@ -560,11 +574,11 @@ el.filterForm.addEventListener('submit', (event) => {
     void loadNext();
   }
 });
-el.idleAction.addEventListener('click', () => void loadNext());
+el.idleAction.addEventListener('click', () => void loadNextFrom(el.idleAction));
 for (const button of el.verdictButtons) button.addEventListener('click', () => void judge(button.dataset.verdict ?? ''));
 el.skip.addEventListener('click', () => void skip());
 el.undo.addEventListener('click', () => void undo());
-el.loadAgain.addEventListener('click', () => void loadNext());
+el.loadAgain.addEventListener('click', () => void loadNextFrom(el.loadAgain));
 el.comment.addEventListener('input', () => state.packet && drafts.set(state.packet.item.inferenceId, state.reviewer, el.comment.value));
 el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
 // The evidence shown changed: a verdict or skip right now was not made on it (see inputGuardMs).

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { type PageStack, startPageStack } from './page-stack.ts';
+
+// Keyboard only: a control pressed with Enter that goes away with what it did (Undo, the idle
+// view's Refresh, Skip on the last item) must not leave the focus on the page's body, where a
+// keyboard or screen reader user loses their place and Tab starts again from the top.
+
+let stack: PageStack;
+/** Longer than the page's guard after an item is shown (400 ms). */
+const lookMs = 600;
+
+before(async () => {
+  stack = await startPageStack();
+  await stack.seed('focus-a', { sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.9 } });
+  await stack.seed('focus-b', { sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.8 } });
+  await stack.signIn('focus-a');
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+const focused = () => stack.page.evaluate<string>('document.activeElement.id || document.activeElement.tagName');
+
+test('Enter on Undo shows the item again with the focus on its verdicts', async () => {
+  const page = stack.page;
+  await sleep(lookMs);
+  await page.keyboard.press('1');
+  await stack.shows('focus-b');
+  await page.getByRole('button', { name: /^Undo “Supports”/ }).focus();
+  await page.keyboard.press('Enter');
+  await stack.shows('focus-a');
+  await page.locator('#banner-text', { hasText: 'Took back' }).waitFor();
+  assert.equal(await focused(), 'verdicts');
+  assert.deepEqual(stack.pageErrors, []);
+});
+
+test('Skip on the last item leaves the focus on Refresh; Enter on Refresh shows the next item with the focus on its verdicts', async () => {
+  const page = stack.page;
+  await sleep(lookMs);
+  await page.keyboard.press('1');
+  await stack.shows('focus-b');
+  await sleep(lookMs);
+  await page.getByRole('button', { name: /Skip/ }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  assert.equal(await focused(), 'idle-action');
+  await stack.seed('focus-c');
+  await page.keyboard.press('Enter');
+  await stack.shows('focus-c');
+  assert.equal(await focused(), 'verdicts');
+  assert.deepEqual(stack.pageErrors, []);
+});

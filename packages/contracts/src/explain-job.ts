@@ -7,8 +7,26 @@ import { explainRequestSchema, modelNameSchema, modelVersionSchema, s3UriSchema 
 /** The BullMQ queue that carries explain jobs; the job id is the inference id. */
 export const explainQueueName = 'explain';
 
-/** Where the worker reads the image: our own stored copy (inline uploads) or the caller's object. */
-export const jobImageSchema = z.union([z.object({ key: z.string().min(1) }), z.object({ uri: s3UriSchema })]);
+/**
+ * What ingest saw of the image when it accepted the record, so that the worker explains those very
+ * bytes and not an object written under the key since: their size, and the store's ETag of a
+ * referenced object (BlobHead.etag) or the sha256 of an inline upload. Jobs and prediction.json
+ * written before these existed have none, and are not checked.
+ */
+const imageIdentityShape = {
+  bytes: z.number().int().nonnegative().optional(),
+  etag: z.string().min(1).optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+};
+
+/**
+ * The code a job fails with, at once, when its image is not the one ingest accepted (replaced
+ * under its key since): no retry can explain the image the prediction was made on.
+ */
+export const imageChangedCode = 'IMAGE_CHANGED';
+
+/** Where the worker reads the image, our own stored copy (inline uploads) or the caller's object, and what identifies it. */
+export const jobImageSchema = z.union([z.object({ key: z.string().min(1), ...imageIdentityShape }), z.object({ uri: s3UriSchema, ...imageIdentityShape })]);
 
 export const explainJobSchema = z
   .object({

@@ -17,7 +17,7 @@ export const predictionDocumentSchema = z.object({
     /** False when the record named no version and the served one was filled in. */
     versionGiven: z.boolean(),
   }),
-  image: jobImageSchema.and(z.object({ contentType: z.string().optional(), bytes: z.number().int().nonnegative().optional() })),
+  image: jobImageSchema.and(z.object({ contentType: z.string().optional() })),
   prediction: predictionSchema.optional(),
   explain: explainRequestSchema.optional(),
   metadata: metadataSchema.optional(),

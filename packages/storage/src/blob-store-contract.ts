@@ -138,7 +138,9 @@ export function blobStoreContract(name: string, open: OpenStore, quirks: Backend
       assert.equal(await store.head(key), undefined);
       await store.put(key, body, { contentType: 'application/json', contentLength: body.length });
       assert.deepEqual(await store.get(key), body);
-      assert.deepEqual(await store.head(key), { bytes: body.length, contentType: 'application/json' });
+      const { etag, ...head } = (await store.head(key)) ?? {};
+      assert.deepEqual(head, { bytes: body.length, contentType: 'application/json' });
+      assert.equal(typeof etag, 'string', 'the store names the version it holds');
       assert.equal(await store.exists(key), true);
 
       const replacement = json({ label: 'Drawing' });
@@ -148,6 +150,20 @@ export function blobStoreContract(name: string, open: OpenStore, quirks: Backend
       await store.put('empty.json', new Uint8Array(0), { contentType: 'application/json' });
       assert.equal((await store.get('empty.json')).length, 0);
       assert.equal((await store.head('empty.json'))?.bytes, 0);
+    }));
+
+    test('a get with ifMatch reads the version head saw, and refuses one put since (same size, other bytes) as STORAGE_CHANGED', withStore(async (store) => {
+      const key = 'refs/cat.jpg';
+      await store.put(key, Buffer.from('first version'), { contentType: 'image/jpeg' });
+      const seen = await store.head(key);
+      assert.ok(seen?.etag !== undefined);
+      assert.deepEqual(await store.get(key, { ifMatch: seen.etag }), Buffer.from('first version'));
+      await store.put(key, Buffer.from('other version'), { contentType: 'image/jpeg' });
+      const now = await store.head(key);
+      assert.equal(now?.bytes, seen.bytes);
+      assert.notEqual(now?.etag, seen.etag, 'a put makes another version');
+      await assert.rejects(store.get(key, { ifMatch: seen.etag }), code('STORAGE_CHANGED'));
+      assert.deepEqual(await store.get(key, { ifMatch: now?.etag }), Buffer.from('other version'));
     }));
 
     test('content types of the pipeline files come back as stored', withStore(async (store) => {
@@ -243,7 +259,7 @@ export function blobStoreContract(name: string, open: OpenStore, quirks: Backend
       const size = 10 * mib;
       const key = 'big/stream.npy';
       await store.put(key, Readable.from(pattern(size)), { contentType: contentTypeFor(key), contentLength: size });
-      assert.deepEqual(await store.head(key), { bytes: size, contentType: 'application/x-npy' });
+      assert.deepEqual({ ...(await store.head(key)), etag: undefined }, { bytes: size, contentType: 'application/x-npy', etag: undefined });
       const back = await store.get(key);
       assert.equal(back.length, size);
       assert.equal(sha256(back), sha256(pattern(size)));

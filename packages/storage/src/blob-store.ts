@@ -15,6 +15,11 @@ export interface GetOptions {
    * number from 0 up (Infinity: no limit); NaN or a negative one is a RangeError, not "no limit".
    */
   readonly maxBytes?: number | undefined;
+  /**
+   * The `etag` a `head` gave: an object that has another one now (replaced since) is not read but
+   * refused with STORAGE_CHANGED, so a caller never takes other bytes for the ones it looked at.
+   */
+  readonly ifMatch?: string | undefined;
 }
 
 /** `maxBytes` must be a limit: NaN compares false with everything, so it would read anything. */
@@ -28,6 +33,12 @@ export function assertMaxBytes(maxBytes: number | undefined): void {
 export interface BlobHead {
   readonly bytes: number;
   readonly contentType: string;
+  /**
+   * What tells this version of the object from any other written under its key (S3's ETag; the
+   * filesystem store's inode, size and modification time): opaque, compared whole, changed by
+   * every put. Absent when the store gives none.
+   */
+  readonly etag?: string | undefined;
 }
 
 /**

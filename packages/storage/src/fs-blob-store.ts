@@ -14,7 +14,7 @@ import { makeFolder, retriesWrite } from './make-folder.mjs';
 import { assertMaxBytes, assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
-import { StorageError } from './storage-error.ts';
+import { StorageError, changed } from './storage-error.ts';
 // Temporary files (`.<name>.<16 hex>.partial`): `list` hides them and no key segment may be such
 // a name (assertValidKey), so a half-written upload is never mistaken for an object.
 import { partialName, temporaryPathFor } from './temporary-name.mjs';
@@ -175,6 +175,7 @@ export class FsBlobStore implements BlobStore {
     try {
       const found = await this.io.run({ op: 'read', path: this.pathFor(key), ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });
       if (!found.isFile) throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
+      if (options.ifMatch !== undefined && found.etag !== options.ifMatch) throw changed(key, options.ifMatch, found.etag ?? 'unknown');
       if (!found.data) throw tooLarge(key, options.maxBytes ?? 0, found.size ?? 0);
       return Buffer.from(found.data.buffer, found.data.byteOffset, found.data.byteLength);
     } catch (error) {
@@ -186,7 +187,7 @@ export class FsBlobStore implements BlobStore {
     const path = this.pathFor(key);
     try {
       const found = await this.io.run({ op: 'stat', path });
-      return found.isFile ? { bytes: found.size ?? 0, contentType: contentTypeFor(key) } : undefined;
+      return found.isFile ? { bytes: found.size ?? 0, contentType: contentTypeFor(key), ...(found.etag !== undefined && { etag: found.etag }) } : undefined;
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw fsError(error, key, 'head');

@@ -92,10 +92,20 @@ function writeOnce(path, folder, body, fsync) {
   }
 }
 
+/**
+ * The version of a file, as an ETag: every put writes a new file and renames it into place, so a
+ * replaced object has another inode (and modification time) even at the same size. BigInt: an
+ * inode number may not fit a double, and nanoseconds tell apart two writes of the same millisecond.
+ */
+function etagOf(path, fd) {
+  const { ino, size, mtimeNs } = fd === undefined ? statSync(path, { bigint: true }) : fstatSync(fd, { bigint: true });
+  return `${ino.toString(16)}-${size.toString(16)}-${mtimeNs.toString(16)}`;
+}
+
 function stat({ path }) {
   try {
     const info = statSync(path);
-    return { ok: true, isFile: info.isFile(), size: info.size };
+    return { ok: true, isFile: info.isFile(), size: info.size, etag: etagOf(path) };
   } catch (error) {
     return failure(error, 'stat');
   }
@@ -107,12 +117,14 @@ function read({ path, maxBytes }, transfer) {
   try {
     fd = openSync(path, 'r');
     const info = fstatSync(fd);
-    if (!info.isFile() || (maxBytes !== undefined && info.size > maxBytes)) return { ok: true, isFile: info.isFile(), size: info.size };
+    if (!info.isFile()) return { ok: true, isFile: false, size: info.size };
+    if (maxBytes !== undefined && info.size > maxBytes) return { ok: true, isFile: true, size: info.size, etag: etagOf(path, fd) };
     const data = new Uint8Array(info.size);
     let length = 0;
     for (let got = -1; length < data.length && got !== 0; length += got) got = readSync(fd, data, length, data.length - length, length);
     transfer.push(data.buffer);
-    return { ok: true, isFile: true, size: length, data: data.subarray(0, length) };
+    // Of the file read, through its descriptor: not of whatever has been renamed over it since.
+    return { ok: true, isFile: true, size: length, data: data.subarray(0, length), etag: etagOf(path, fd) };
   } catch (error) {
     return failure(error, 'read');
   } finally {

@@ -19,6 +19,8 @@ export interface FsFound {
   readonly isFile?: boolean;
   readonly size?: number;
   readonly data?: Uint8Array;
+  /** The file's version (inode, size, modification time; see BlobHead.etag), of a stat or of the file a read read. */
+  readonly etag?: string;
 }
 
 type FsReply = ({ readonly ok: true } & FsFound) | { readonly ok: false; readonly step: string; readonly code?: string; readonly message: string };

@@ -19,7 +19,7 @@ import { lengthChecked } from './length-checked.ts';
 import { readAll, tooLarge } from './read-all.ts';
 import { s3BucketError, s3StorageError } from './s3-error-mapping.ts';
 import { listKeys } from './s3-list-keys.ts';
-import { StorageError } from './storage-error.ts';
+import { StorageError, changed } from './storage-error.ts';
 
 export interface S3BlobStoreOptions {
   readonly bucket: string;
@@ -157,6 +157,13 @@ export class S3BlobStore implements BlobStore {
       this.bucketSeenAt = Date.now();
       const body = response.Body;
       if (!(body instanceof Readable)) throw new StorageError('STORAGE_UNAVAILABLE', `S3 GetObject ${key} returned no body stream`, { key });
+      // Compared on the answer rather than sent as If-Match: the same check on every S3-compatible
+      // server (s3rver ignores If-Match), and the ETag answered is the one of the bytes that follow.
+      // An answer without one cannot be checked, and is taken.
+      if (options.ifMatch !== undefined && response.ETag !== undefined && response.ETag !== options.ifMatch) {
+        body.destroy();
+        throw changed(key, options.ifMatch, response.ETag);
+      }
       const { maxBytes } = options;
       if (maxBytes !== undefined && response.ContentLength !== undefined && response.ContentLength > maxBytes) {
         body.destroy();
@@ -173,7 +180,7 @@ export class S3BlobStore implements BlobStore {
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       this.bucketSeenAt = Date.now();
-      return { bytes: response.ContentLength ?? 0, contentType: response.ContentType ?? defaultContentType };
+      return { bytes: response.ContentLength ?? 0, contentType: response.ContentType ?? defaultContentType, ...(response.ETag !== undefined && { etag: response.ETag }) };
     } catch (error) {
       const mapped = s3StorageError(error, key, 'HeadObject');
       if (mapped.code !== 'STORAGE_NOT_FOUND') throw mapped;

@@ -6,7 +6,8 @@
  * transient, retried like outages by callers that wait for a fix, UNAVAILABLE is the store being
  * down or slow (retry with backoff when `transient`). LENGTH_MISMATCH: a streamed body ended at
  * another length than the `contentLength` promised (a truncated upload must never become an
- * object).
+ * object). CHANGED: a get's `ifMatch` names another version of the object than the one there now
+ * (it was replaced since it was looked at).
  */
 export type StorageErrorCode =
   | 'STORAGE_NOT_FOUND'
@@ -15,7 +16,8 @@ export type StorageErrorCode =
   | 'STORAGE_INVALID_KEY'
   | 'STORAGE_ACCESS_DENIED'
   | 'STORAGE_UNAVAILABLE'
-  | 'STORAGE_LENGTH_MISMATCH';
+  | 'STORAGE_LENGTH_MISMATCH'
+  | 'STORAGE_CHANGED';
 
 export interface StorageErrorOptions {
   /** Retrying the same call later may succeed (network errors, 5xx, throttling, timeouts). */
@@ -39,6 +41,11 @@ export class StorageError extends Error {
     this.transient = options.transient ?? false;
     this.key = options.key;
   }
+}
+
+/** A get whose `ifMatch` is not the object's ETag now. */
+export function changed(key: string, expected: string, found: string): StorageError {
+  return new StorageError('STORAGE_CHANGED', `${key} has changed: its ETag is ${found}, not ${expected}`, { key });
 }
 
 export function isStorageError(error: unknown, code?: StorageErrorCode): error is StorageError {

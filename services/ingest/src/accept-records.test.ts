@@ -257,7 +257,8 @@ test('repeats of an id: copies refused for their own content are answered so, th
     assert.equal((t.index as CountingIndex).claims, 1);
     assert.deepEqual(heads.sort(), ['missing/a.jpg', 'missing/b.jpg', 'uploads/here.jpg'], 'each key once');
     const job = await t.queue.getJob('rep-1');
-    assert.deepEqual(job?.data.image, { uri: 's3://local/uploads/here.jpg' });
+    const here = await t.store.head('uploads/here.jpg');
+    assert.deepEqual(job?.data.image, { uri: 's3://local/uploads/here.jpg', bytes: here?.bytes, etag: here?.etag });
     assert.equal(await t.queue.getJob('rep-2'), undefined);
     const [retried] = await acceptRecords(deps, [record('rep-2')], requestId);
     assert.ok(retried && 'status' in retried && !retried.duplicate, `rep-2's claim was released: ${JSON.stringify(retried)}`);

@@ -16,7 +16,7 @@ import { forEachConcurrent } from '@gradcam/storage';
 import { inferenceInProgress, toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
 import { HeldClaims } from './held-claims.ts';
-import { lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
+import { type ReferencedHead, jobImage, lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
 import type { ClaimResult, HoldResult, InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
@@ -27,7 +27,7 @@ import type { ServedModels } from './served-models.ts';
 export interface IngestStore {
   readonly parallelism: number;
   put(key: string, body: Uint8Array, options: { contentType: string }): Promise<unknown>;
-  head(key: string): Promise<{ bytes: number } | undefined>;
+  head(key: string): Promise<ReferencedHead | undefined>;
 }
 
 export interface AcceptDeps extends QueueDeps {
@@ -85,7 +85,7 @@ function withImage(deps: AcceptDeps, item: Prepared): Prepared {
     const inline = decodeInlineImage(record.image.base64);
     const key = keyIn(folder, `input.${inline.extension}`);
     item.writes.push({ key, body: inline.bytes, contentType: inline.contentType });
-    item.image = { key, contentType: inline.contentType, bytes: inline.bytes.length };
+    item.image = { key, contentType: inline.contentType, bytes: inline.bytes.length, sha256: inline.sha256 };
   } else {
     item.referencedKey = referencedKey(deps.bucket, record.image.uri);
   }
@@ -125,7 +125,7 @@ function explainJob(item: Prepared, capture: CaptureDecision): ExplainJob {
     inferenceId: item.record.id,
     model: { name: item.record.model.name, version: item.version },
     folder: item.folder,
-    image: 'key' in image ? { key: image.key } : { uri: image.uri },
+    image: jobImage(image),
     explain: item.record.explain ?? {},
     acceptedAt: item.acceptedAt,
     capture,

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
-import { manifestFileName, redisKeys } from '@gradcam/contracts';
+import { manifestFileName, predictionDocumentSchema, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { UnrecoverableError, Worker } from 'bullmq';
@@ -68,6 +69,24 @@ describe('POST /v1/inferences', () => {
     assert.deepEqual(prediction.capture, { explain: true, reason: 'all', policy: 'all' });
     assert.deepEqual(prediction.model, { name: 'nsfw-mobilenet-v2', version: 'nsfwjs-4.4.0', versionGiven: false });
     assert.deepEqual(await h.store.get(`${job.data.folder}input.jpg`), photo);
+  });
+
+  test('the job and prediction.json carry what identifies the image, for the worker to refuse one replaced since: an inline image\'s size and sha256, a referenced object\'s size and ETag', async () => {
+    const inline = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('ident-inline') });
+    assert.equal(inline.statusCode, 202, inline.body);
+    const inlineJob = await h.queue.getJob('ident-inline');
+    const sha256 = createHash('sha256').update(photo).digest('hex');
+    assert.deepEqual(inlineJob?.data.image, { key: `${inlineJob?.data.folder}input.jpg`, bytes: photo.length, sha256 });
+    await h.store.put('uploads/ident.jpg', photo, { contentType: 'image/jpeg' });
+    const head = await h.store.head('uploads/ident.jpg');
+    assert.ok(head?.etag !== undefined);
+    const uri = 's3://local/uploads/ident.jpg';
+    const referenced = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('ident-ref', { image: { uri } }) });
+    assert.equal(referenced.statusCode, 202, referenced.body);
+    const job = await h.queue.getJob('ident-ref');
+    assert.deepEqual(job?.data.image, { uri, bytes: photo.length, etag: head.etag });
+    const prediction = predictionDocumentSchema.parse(JSON.parse((await h.store.get(`${job?.data.folder}prediction.json`)).toString()));
+    assert.deepEqual(prediction.image, { uri, bytes: photo.length, etag: head.etag });
   });
 
   test('a resubmitted id is answered from its record: no second job, nothing rewritten', async () => {

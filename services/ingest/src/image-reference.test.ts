@@ -25,6 +25,12 @@ after(async () => {
 const post = (payload: Record<string, unknown>) => h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload });
 const codeOf = (response: { json: <T>() => T }) => response.json<{ error?: { code: string } }>().error?.code;
 
+/** The `s3://` URI the id's job reads its image from. */
+async function jobUri(id: string): Promise<string | undefined> {
+  const image = (await h.queue.getJob(id))?.data.image;
+  return image && 'uri' in image ? image.uri : undefined;
+}
+
 test('a key holding a line terminator: CR or LF is 422 IMAGE_URI_INVALID (the store refuses control characters); U+2028 and U+2029 are keys like any other', async () => {
   for (const [name, terminator] of [['lf', '\n'], ['cr', '\r'], ['crlf', '\r\n']] as const) {
     const response = await post(byReference(`uri-${name}`, `s3://local/uploads/a${terminator}b.jpg`));
@@ -39,7 +45,7 @@ test('a key holding a line terminator: CR or LF is 422 IMAGE_URI_INVALID (the st
     await h.store.put(key, photo, { contentType: 'image/jpeg' });
     const found = await post(byReference(`uri-${name}`, `s3://local/${key}`));
     assert.equal(found.statusCode, 202, found.body);
-    assert.deepEqual((await h.queue.getJob(`uri-${name}`))?.data.image, { uri: `s3://local/${key}` });
+    assert.equal(await jobUri(`uri-${name}`), `s3://local/${key}`);
   }
   assert.deepEqual(h.internalErrors, []);
 });
@@ -78,7 +84,7 @@ test('a key of up to 1024 bytes (S3\'s limit, the bucket apart) is accepted; one
   await h.store.put(key, photo, { contentType: 'image/jpeg' });
   const accepted = await post(byReference('uri-1024', `s3://local/${key}`));
   assert.equal(accepted.statusCode, 202, accepted.body);
-  assert.deepEqual((await h.queue.getJob('uri-1024'))?.data.image, { uri: `s3://local/${key}` });
+  assert.equal(await jobUri('uri-1024'), `s3://local/${key}`);
 
   for (const [id, longer] of [['uri-1025', `${folders}/${'é'.repeat(10)}x.jpg`], ['uri-long', 'k'.repeat(5000)]] as const) {
     const refused = await post(byReference(id, `s3://local/${longer}`));

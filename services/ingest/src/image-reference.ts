@@ -1,4 +1,4 @@
-import { parseS3Uri } from '@gradcam/contracts';
+import { type ExplainJob, type PredictionDocument, parseS3Uri } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
 import { assertValidKey, forEachConcurrent } from '@gradcam/storage';
 import { maxImageBytes } from './inline-image.ts';
@@ -21,12 +21,18 @@ export function referencedKey(storeBucket: string, uri: string): string {
   return key;
 }
 
+/** What a HEAD of a referenced object gives: its size, and its version where the store names one (BlobHead.etag). */
+export interface ReferencedHead {
+  readonly bytes: number;
+  readonly etag?: string | undefined;
+}
+
 /** What a HEAD of a referenced key found, or why it failed. */
-export type Looked = { readonly head: { bytes: number } | undefined } | { readonly error: unknown };
+export type Looked = { readonly head: ReferencedHead | undefined } | { readonly error: unknown };
 
 /** HEADs each key once, at most `store.parallelism` at a time; a failure is kept for the keys' records, not thrown. */
 export async function lookAtReferences(
-  store: { readonly parallelism: number; head(key: string): Promise<{ bytes: number } | undefined> },
+  store: { readonly parallelism: number; head(key: string): Promise<ReferencedHead | undefined> },
   keys: Iterable<string>,
 ): Promise<Map<string, Looked>> {
   const looked = new Map<string, Looked>();
@@ -40,12 +46,21 @@ export async function lookAtReferences(
   return looked;
 }
 
-/** The image a reference names, as prediction.json records it: refused when its HEAD failed, found nothing, or found it too large. */
-export function referencedImage(uri: string, looked: Looked | undefined): { uri: string; bytes: number } {
+/**
+ * The image a reference names, as prediction.json and the job record it: refused when its HEAD
+ * failed, found nothing, or found it too large. Its size and ETag let the worker refuse an object
+ * written under the key since (IMAGE_CHANGED): the explanation must be of the image predicted on.
+ */
+export function referencedImage(uri: string, looked: Looked | undefined): { uri: string; bytes: number; etag?: string } {
   if (looked === undefined) throw new Error(`no HEAD was taken of ${uri}`);
   if ('error' in looked) throw looked.error;
   const { head } = looked;
   if (!head) throw new ApiError(422, 'IMAGE_NOT_FOUND', `no object at ${uri}`);
   if (head.bytes > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `${uri} is ${head.bytes} bytes; the limit is ${maxImageBytes}`);
-  return { uri, bytes: head.bytes };
+  return { uri, bytes: head.bytes, ...(head.etag !== undefined && { etag: head.etag }) };
+}
+
+/** The job's image: where it is and what identifies it (the content type is prediction.json's alone). */
+export function jobImage({ contentType: _contentType, ...image }: PredictionDocument['image']): ExplainJob['image'] {
+  return image;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ApiError } from '@gradcam/http-service';
 import { sniffImageFormat } from './image-format.ts';
 
@@ -28,13 +29,16 @@ export function base64Problem(base64: string): string {
   return 'image.base64 has "=" inside it, or more than two at its end: "=" is padding, one or two at the very end only';
 }
 
-/** Decodes an inline image and names its format; the size is checked before anything is decoded. */
-export function decodeInlineImage(base64: string): { bytes: Buffer; extension: string; contentType: string } {
+/**
+ * Decodes an inline image and names its format; the size is checked before anything is decoded.
+ * `sha256` identifies the bytes for the worker, which explains them only if it reads the same.
+ */
+export function decodeInlineImage(base64: string): { bytes: Buffer; sha256: string; extension: string; contentType: string } {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new ApiError(422, 'IMAGE_BASE64_INVALID', base64Problem(base64));
   if (decodedBase64Length(base64) > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `images are limited to ${maxImageBytes} bytes`);
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length === 0) throw new ApiError(422, 'IMAGE_EMPTY', 'image.base64 decodes to zero bytes');
   const format = sniffImageFormat(bytes);
   if (!format) throw new ApiError(422, 'IMAGE_UNSUPPORTED_FORMAT', 'the image is not JPEG, PNG, WebP, GIF, TIFF or AVIF');
-  return { bytes, ...format };
+  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), ...format };
 }

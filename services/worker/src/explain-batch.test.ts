@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { Explainer, loadModel, selectBackend } from '@gradcam/engine';
 import { type RedisServer, startRedisServer, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { DeferJobError } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { FsBlobStore, S3BlobStore } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore, S3BlobStore } from '@gradcam/storage';
 import { Redis } from 'ioredis';
 import { type BatchContext, explainBatch, pixelRounds } from './explain-batch.ts';
 import type { EngineCall, EngineCallDeadline } from './engine-call-deadline.ts';
@@ -301,4 +302,54 @@ test('a photo larger than the overlay is decoded at the overlay size: the pixel 
   assert.equal(full.preprocessing.decodeMaxSide, undefined);
   assert.notEqual(full.fingerprint, manifest.fingerprint);
   assert.deepEqual({ ...manifest.preprocessing, decodeMaxSide: undefined }, { ...full.preprocessing, decodeMaxSide: undefined });
+});
+
+test('an image replaced under its key after ingest accepted the record fails IMAGE_CHANGED at once, on the local store and on S3; a job that carries nothing to check (queued before) is explained', { timeout: 120_000 }, async () => {
+  const original = await readFile(join(fixtures, photos[0] as string));
+  // Same size, other bytes: only the store's ETag or the sha256 tells it apart.
+  const sameSize = Buffer.from(original);
+  sameSize[sameSize.length - 100] = (sameSize[sameSize.length - 100] as number) ^ 0xff;
+  const otherSize = await readFile(join(fixtures, photos[1] as string));
+  const sha256 = createHash('sha256').update(original).digest('hex');
+  const s3 = await startS3Server({ buckets: ['refs'] });
+  const s3Store = new S3BlobStore({ bucket: 'refs', region: s3.region, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+  try {
+    /** A job for `key` as ingest queues it (size and ETag from its HEAD, or an inline upload's size and sha256), then `replacement` put under the key. */
+    const accepted = async (store: BlobStore, key: string, i: number, identify: 'head' | 'inline' | 'size' | 'nothing', replacement?: Buffer) => {
+      await store.put(key, original, { contentType: 'image/jpeg' });
+      const head = await store.head(key);
+      assert.ok(head?.etag !== undefined, 'the store names the version');
+      const identity = { head: { bytes: head.bytes, etag: head.etag }, inline: { bytes: original.length, sha256 }, size: { bytes: head.bytes }, nothing: {} }[identify];
+      if (replacement) await store.put(key, replacement, { contentType: 'image/jpeg' });
+      const where = store === s3Store ? { uri: `s3://refs/${key}` } : { key };
+      return { ...job(photos[0] as string, 60 + i), inferenceId: `changed-${i}`, folder: `out/changed-${i}/`, image: { ...where, ...identity } };
+    };
+    const cases = [
+      { store: context.store, job: await accepted(context.store, 'refs/local-etag.jpg', 0, 'head', sameSize), changed: /ETag/ },
+      { store: context.store, job: await accepted(context.store, 'refs/local-size.jpg', 1, 'size', otherSize), changed: new RegExp(`${otherSize.length} bytes where ${original.length} were accepted`) },
+      { store: context.store, job: await accepted(context.store, 'out/changed-2/input.jpg', 2, 'inline', sameSize), changed: /sha256/ },
+      { store: s3Store, job: await accepted(s3Store, 'refs/s3-etag.jpg', 3, 'head', sameSize), changed: /ETag/ },
+      { store: s3Store, job: await accepted(s3Store, 'refs/s3-size.jpg', 4, 'head', otherSize), changed: /ETag/ },
+      { store: context.store, job: await accepted(context.store, 'refs/local-kept.jpg', 5, 'head'), changed: undefined },
+      { store: s3Store, job: await accepted(s3Store, 'refs/s3-kept.jpg', 6, 'head'), changed: undefined },
+      { store: context.store, job: await accepted(context.store, 'out/changed-7/input.jpg', 7, 'inline'), changed: undefined },
+      { store: context.store, job: await accepted(context.store, 'refs/local-old-job.jpg', 8, 'nothing', sameSize), changed: undefined },
+    ];
+    for (const { store, job: j, changed } of cases) {
+      const [outcome] = (await explainBatch({ ...context, store }, [j])).outcomes;
+      const label = JSON.stringify(j.image);
+      if (changed === undefined) {
+        assert.ok(outcome !== undefined && !(outcome instanceof Error), `${label}: ${String(outcome)}`);
+        continue;
+      }
+      assert.ok(outcome instanceof JobFailure, `${label}: explained the replacement instead (${JSON.stringify(outcome)})`);
+      assert.deepEqual([outcome.code, outcome.permanent], ['IMAGE_CHANGED', true], `${label}: ${outcome.message}`);
+      assert.match(outcome.message, changed, label);
+      assert.match(outcome.message, /^the image was replaced after ingest accepted the record \(.+\); resubmit the record, .* under a new inference id/, label);
+      assert.equal(await store.exists(`${j.folder}${manifestFileName}`), false, `${label}: nothing explained`);
+    }
+  } finally {
+    await s3Store.close();
+    await s3.stop();
+  }
 });

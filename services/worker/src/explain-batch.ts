@@ -16,6 +16,7 @@ import { DeferJobError } from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import type { AcceptedIds } from './accepted-ids.ts';
 import type { EngineCallDeadline } from './engine-call-deadline.ts';
+import { assertImageUnchanged, changedOr, readUnchanged } from './image-unchanged.ts';
 import { JobFailure, toJobFailure } from './job-failure.ts';
 import type { ReviewSampler } from './review-sampler.ts';
 import { threadCpuSeconds } from './thread-cpu.ts';
@@ -221,9 +222,10 @@ async function fetchImages(
           throw new JobFailure('CLASS_OUT_OF_RANGE', `class ${outOfRange} is out of range: ${job.model.name} has classes 0…${numClasses - 1}`, true);
         }
         const key = 'key' in job.image ? job.image.key : parseS3Uri(job.image.uri).key;
-        const bytes = await context.store.get(key, { maxBytes: maxImageBytes }).catch((error: unknown) => {
-          throw toJobFailure(error, `reading ${key}`, { reading: 'input' });
+        const bytes = await context.store.get(key, { maxBytes: maxImageBytes, ...readUnchanged(job) }).catch((error: unknown) => {
+          throw toJobFailure(changedOr(error), `reading ${key}`, { reading: 'input' });
         });
+        assertImageUnchanged(job, bytes);
         const header = await readImageHeader(bytes);
         return { at, job, bytes, header };
       } catch (error) {

@@ -21,6 +21,8 @@ const permanentCodes = new Set([
   'IMAGE_TOO_MANY_PIXELS',
   'IMAGE_UNSUPPORTED_FORMAT',
   'IMAGE_CORRUPT',
+  // the image was replaced after ingest accepted the record (image-unchanged.ts)
+  'IMAGE_CHANGED',
   // engine: the request cannot be met by this model
   'CLASS_OUT_OF_RANGE',
   'INPUT_INVALID',

@@ -1,3 +1,4 @@
+import { imageChangedCode } from '@gradcam/contracts';
 import { type FailedJob, jobStalledCode } from '@gradcam/queue';
 
 /**
@@ -76,6 +77,8 @@ export function groupJson(group: FailureGroup) {
 
 export function leftOutLine(group: FailureGroup): string {
   const what = plural(group.jobs.length, 'job');
+  // No fix makes it succeed: the job names the image accepted, which is no longer under its key.
+  if (group.code === imageChangedCode) return `left out: ${group.code}, ${what} whose image was replaced after ingest accepted the record; a retry fails the same way: resubmit each record, with the image it was predicted on, under a new id`;
   if (group.kind === 'stalled') return `left out: ${group.code}, ${what} whose workers died or hung on them; name it with --code ${group.code} to run them again (each runs alone)`;
   return `left out: ${group.code}, ${what} that failed at once; name it with --code ${group.code} (or the ids with --id) once the cause is fixed`;
 }

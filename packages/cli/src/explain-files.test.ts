@@ -104,7 +104,8 @@ describe('output folders', () => {
 
     // Dies (as on SIGKILL or power loss) as the manifest is being written, after every other file
     // of a run with another opacity: the old result must stand as it was, its manifest vouching
-    // for its own overlays only, and the next run must clear what the killed one left.
+    // for its own overlays only, and the next run must clear what the killed one left. (The folder's
+    // lock, .explanation.json.lock, is opened first and spared.)
     const before = await snapshot(join(out, 'cat'));
     const hook = join(root, 'die-at-manifest.mjs');
     await writeFile(
@@ -112,7 +113,7 @@ describe('output folders', () => {
       `import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 const original = fsp.open;
-fsp.open = async (path, ...rest) => { if (String(path).includes('explanation.json')) process.kill(process.pid, 'SIGKILL'); return original(path, ...rest); };
+fsp.open = async (path, ...rest) => { if (String(path).includes('explanation.json') && !String(path).endsWith('.lock')) process.kill(process.pid, 'SIGKILL'); return original(path, ...rest); };
 syncBuiltinESMExports();
 `,
     );

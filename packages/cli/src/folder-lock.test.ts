@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FolderLockBusyError, FolderLockUnusableError, withFolderLock } from './folder-lock.ts';
+import { runWithLockReplacedBeforeRemoval } from './test-support/lock-race.ts';
 import { withTempDir } from './test-support/temp-dir.ts';
 
 test('a folder lock is released after its body, also when the body fails', () => withTempDir('gradcam-lock-', async (dir) => {
@@ -85,4 +86,26 @@ console.log(JSON.stringify({ result }));`;
   const child = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, file], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(child.status, 0, child.stderr);
   assert.deepEqual(JSON.parse(child.stdout), { result: 'OUTPUT_LOCK_UNUSABLE' });
+}));
+
+test("a stale lock that another run replaced with its live one just before this run's removal is waited for, not removed", () => withTempDir('gradcam-lock-race-', async (dir) => {
+  const file = join(dir, '.lock');
+  const done = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => done.once('close', resolve));
+  await writeFile(file, `${done.pid}\n`);
+  const live = spawn('sleep', ['30']);
+  try {
+    const other = `${live.pid}\n`;
+    const script = `import { existsSync, readFileSync } from 'node:fs';
+import { withFolderLock } from ${JSON.stringify(new URL('./folder-lock.ts', import.meta.url).href)};
+const result = await withFolderLock(${JSON.stringify(file)}, async () => 'held', { waitMs: 300 }).catch((error) => error.code + ': ' + error.message);
+console.log(JSON.stringify({ result, lock: existsSync(${JSON.stringify(file)}) ? readFileSync(${JSON.stringify(file)}, 'utf8') : null }));`;
+    const run = await runWithLockReplacedBeforeRemoval(dir, file, other, script);
+    assert.equal(run.status, 0, run.stderr);
+    const { result, lock } = JSON.parse(run.stdout) as { result: string; lock: string };
+    assert.ok(result.startsWith(`OUTPUT_BUSY: another process (pid ${live.pid}) has been writing here`), result);
+    assert.equal(lock, other, "the other run's lock is still there");
+  } finally {
+    live.kill();
+  }
 }));

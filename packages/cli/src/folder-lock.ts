@@ -1,18 +1,9 @@
-import { lstat, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { holderRuns, ownLockText, parseLockHolder } from './local-stack/process-identity.ts';
+import { lstat, readFile, rm } from 'node:fs/promises';
+import { holderRuns, ownLockText } from './local-stack/process-identity.ts';
+import { type LockSnapshot, createLockFile, lockStale, removeStaleLock } from './local-stack/lock-file.ts';
 
-/** A holder that left no pid (killed between creating the file and writing it) is stale after this long. */
-const unnamedStaleMs = 5000;
-
-/** The holder named in `text` no longer runs: killed, or its pid since taken by another process. */
-async function stale(file: string, text: string): Promise<boolean> {
-  const holder = parseLockHolder(text);
-  if (holder === undefined) {
-    const info = await stat(file).catch(() => undefined);
-    return info === undefined || Date.now() - info.mtimeMs > unnamedStaleMs;
-  }
-  return holderRuns(holder) === false;
-}
+/** The holder named in the lock no longer runs (killed, or its pid since taken by another process); one naming none is held a while. */
+const stale = (lock: LockSnapshot) => lockStale(lock, (holder) => holderRuns(holder) === false);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,12 +25,12 @@ export class FolderLockUnusableError extends Error {
 }
 
 /**
- * The lock file's text, or undefined when it is gone (released since). Only a regular file that
- * can be read: a directory, a link (one leading nowhere too) or a file of another user's that this
- * one may not read would never read the same twice, so it could neither be waited for nor taken
- * over, and the loop would spin on it for ever; a FIFO would block the read.
+ * The lock file's text and time, or undefined when it is gone (released since). Only a regular
+ * file that can be read: a directory, a link (one leading nowhere too) or a file of another user's
+ * that this one may not read would never read the same twice, so it could neither be waited for nor
+ * taken over, and the loop would spin on it for ever; a FIFO would block the read.
  */
-async function readLock(file: string): Promise<string | undefined> {
+async function readLock(file: string): Promise<LockSnapshot | undefined> {
   const unusable = (why: string) => new FolderLockUnusableError(`the lock ${file} ${why}; remove it if no gradcam explain writes there now`);
   const info = await lstat(file).catch((error: NodeJS.ErrnoException) => error);
   if (info instanceof Error) {
@@ -47,10 +38,11 @@ async function readLock(file: string): Promise<string | undefined> {
     throw unusable(`cannot be read (${info.code ?? info.message})`);
   }
   if (!info.isFile()) throw unusable(`is not a file (${info.isDirectory() ? 'a folder' : info.isSymbolicLink() ? 'a symbolic link' : 'a special file'})`);
-  return readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw unusable(`cannot be read (${error.code ?? error.message})`);
   });
+  return text === undefined ? undefined : { text, mtimeMs: info.mtimeMs };
 }
 
 /**
@@ -64,7 +56,7 @@ export async function withFolderLock<T>(file: string, body: () => Promise<T>, op
   let holder = '';
   for (let wait = 5; ; wait = Math.min(100, wait * 2)) {
     try {
-      await writeFile(file, text, { flag: 'wx' });
+      await createLockFile(file, text);
       break;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
@@ -72,21 +64,15 @@ export async function withFolderLock<T>(file: string, body: () => Promise<T>, op
         await options.remake();
         continue;
       }
-      if (code !== 'EEXIST') {
-        // A full disk can give the file its inode and refuse its pid: an empty lock this call made
-        // would hold the next run up for unnamedStaleMs.
-        if ((await readFile(file, 'utf8').catch(() => undefined)) === '') await rm(file, { force: true });
-        throw error;
-      }
+      if (code !== 'EEXIST') throw error;
     }
     const current = await readLock(file);
     // Released between the create and the read: create again.
     if (current === undefined) continue;
-    holder = current;
-    if (await stale(file, holder)) {
-      // Only the stale file: one that another taker has already put in its place is left alone.
-      if ((await readLock(file)) === holder) await rm(file, { force: true });
-      continue;
+    holder = current.text;
+    if (stale(current)) {
+      // Only a stale lock: one that another taker has already put in its place stays.
+      if ((await removeStaleLock(file, stale)) !== 'held') continue;
     }
     if (Date.now() > deadline) {
       throw new FolderLockBusyError(`another process (pid ${holder.split('\n')[0]}) has been writing here for over ${Math.round((options.waitMs ?? 60_000) / 1000)} s (${file})`);

@@ -1,7 +1,8 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { LocalStackError } from './local-stack-error.ts';
 import { type LockHolder, holderRuns, ownLockText, parseLockHolder, processArguments } from './process-identity.ts';
+import { type LockSnapshot, createLockFile, lockStale, readLockSnapshot, removeStaleLock } from './lock-file.ts';
 
 /** The file in the state folder that says which process runs the stack on it. */
 export const stateLockFileName = 'gradcam-up.pid';
@@ -48,21 +49,26 @@ export async function stackRunning(stateDir: string): Promise<boolean> {
  */
 export async function acquireStateLock(stateDir: string): Promise<StateLock> {
   const file = join(stateDir, stateLockFileName);
+  const stale = (lock: LockSnapshot) => lockStale(lock, (holder) => !lockHeld(holder));
+  const starting = () => new LocalStackError('STACK_RUNNING', `could not claim ${file}: another gradcam up is starting on ${stateDir}`);
   for (let attempt = 0; ; attempt++) {
     try {
-      await writeFile(file, ownLockText(), { flag: 'wx', mode: 0o644 });
+      await createLockFile(file, ownLockText(), 0o644);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const holder = await lockHolder(file);
-    if (holder !== undefined && lockHeld(holder)) {
+    const lock = await readLockSnapshot(file);
+    if (lock !== undefined && !stale(lock)) {
+      const holder = parseLockHolder(lock.text);
+      // One naming no process yet is a gradcam up between creating it and writing its pid.
+      if (holder === undefined) throw starting();
       throw new LocalStackError('STACK_RUNNING', `another gradcam up (pid ${holder.pid}) is running on ${stateDir}: stop it first, or give this one its own GRADCAM_STATE_DIR and ports (GRADCAM_INGEST_PORT, GRADCAM_EXPORTER_PORT, GRADCAM_WORKER_METRICS_PORT, GRADCAM_REVIEW_PORT)`);
     }
-    // Stale (or unreadable): remove it and claim again. Two starting together both see it stale;
-    // the exclusive create lets only one of them win the retry.
-    if (attempt >= 2) throw new LocalStackError('STACK_RUNNING', `could not claim ${file}: another gradcam up is starting on ${stateDir}`);
-    await rm(file, { force: true });
+    // Stale, or released since the create: claim again. Two starting together both find it stale;
+    // the exclusive create lets only one of them win.
+    if (attempt >= 2) throw starting();
+    if (lock !== undefined) await removeStaleLock(file, stale);
   }
   let released: Promise<void> | undefined;
   return {

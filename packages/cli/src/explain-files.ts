@@ -9,6 +9,7 @@ import { type DecodedImage, type OverlayOptions, ImagingError, decodeImage, deco
 import { UsageError } from './cli-error.ts';
 import { CommandError } from './command-error.ts';
 import { withFolderLock } from './folder-lock.ts';
+import { removedSinceListed } from './input-files.ts';
 
 export interface ExplainFilesOptions {
   readonly explainer: Explainer;
@@ -267,7 +268,7 @@ async function writeLocked(dir: string, manifest: ArtifactFile, artifacts: reado
 async function readInputFile(file: string): Promise<Buffer> {
   // Removed (or renamed) after it was listed: NOT_FOUND, as the listing says of a missing path, not ENOENT.
   const gone = (error: NodeJS.ErrnoException): never => {
-    throw error.code === 'ENOENT' ? cliFileError('NOT_FOUND', 'no such file (removed since it was listed?)') : error;
+    throw error.code === 'ENOENT' ? cliFileError(removedSinceListed.code, removedSinceListed.message) : error;
   };
   const info = await stat(file).catch(gone);
   if (!info.isFile()) throw cliFileError('NOT_A_FILE', 'not a regular file (a FIFO, socket or device is never read)');

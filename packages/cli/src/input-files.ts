@@ -25,6 +25,9 @@ export interface InputListing {
   readonly skipped: { readonly outputFolders: readonly string[]; readonly overlays: number };
 }
 
+/** What explain and demo say of an image listed and then gone when they read it: as the listing says of a missing path. */
+export const removedSinceListed = { code: 'NOT_FOUND', message: 'no such file (removed since it was listed?)' } as const;
+
 const isImageName = (name: string) => imageExtensions.has(extname(name).toLowerCase());
 /** `explain` writes `<method>-<class>.overlay.jpg`: an overlay met in a walk is output, not input. */
 const isOverlayName = (name: string) => name.toLowerCase().endsWith('.overlay.jpg');

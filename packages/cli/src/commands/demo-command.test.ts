@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IngestClient } from '../local-stack/ingest-client.ts';
 import { acquireStateLock } from '../local-stack/state-lock.ts';
 import { runGradcam } from '../test-support/stack-processes.ts';
+import { withTempDir } from '../test-support/temp-dir.ts';
 import { type DemoFile, demoId, planRequests, postWithin } from './demo-command.ts';
 
 const files = (...bytes: number[]): DemoFile[] => bytes.map((size, index) => ({ path: `/photos/${index}.jpg`, index, bytes: size }));
@@ -67,16 +68,16 @@ test('a request over the server\'s body limit is halved until it fits; an image 
 /**
  * A gradcam demo run against `server` through a state folder whose local-stack.json points at it,
  * as a running gradcam up leaves it: this process holds the folder's gradcam-up.pid (`running`),
- * and `stackFile` replaces the file's text.
+ * `stackFile` replaces the file's text, and `env` adds to the environment.
  */
-async function demoAgainst(server: Server | undefined, args: string[], models?: string[], storage?: Record<string, unknown>, { running = true, stackFile }: { running?: boolean; stackFile?: string } = {}) {
+async function demoAgainst(server: Server | undefined, args: string[], models?: string[], storage?: Record<string, unknown>, { running = true, stackFile, env }: { running?: boolean; stackFile?: string; env?: NodeJS.ProcessEnv } = {}) {
   const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-demo-'));
   const lock = running ? await acquireStateLock(stateDir) : undefined;
   try {
     const ingestUrl = server ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : 'http://127.0.0.1:1';
     const review = { reviewUrl: 'http://127.0.0.1:2', reviewToken: 'reviewer-token' };
     await writeFile(join(stateDir, 'local-stack.json'), stackFile ?? JSON.stringify({ ingestUrl, token: 't', ...(storage ?? { storageDir: join(stateDir, 'storage') }), ...review, ...(models && { models }) }));
-    const run = runGradcam(['demo', fixture, ...args], { ...process.env, GRADCAM_STATE_DIR: stateDir });
+    const run = runGradcam(['demo', fixture, ...args], { ...process.env, ...env, GRADCAM_STATE_DIR: stateDir });
     const { status } = await run.exited;
     return { status, stdout: run.stdout(), stderr: run.stderr(), stateDir };
   } finally {
@@ -227,3 +228,41 @@ test('an ingest URL that answers, but not as the ingest API (a web server\'s HTM
     server.close();
   }
 });
+
+test('an image removed after it was listed is skipped with a NOT_FOUND line, and the demo goes on with the others', () => withTempDir('gradcam-demo-vanish-', async (dir) => {
+  for (const name of ['stays.jpg', 'gone-before-size.jpg', 'gone-before-read.jpg']) await copyFile(fixture, join(dir, name));
+  // The listing stats each image once; the demo then stats it for its size and reads it: one goes before each.
+  const hook = join(dir, 'remove-after-listing.mjs');
+  await writeFile(
+    hook,
+    `import { unlinkSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+const { stat, readFile } = fsp;
+let stats = 0;
+fsp.stat = (path, ...rest) => {
+  if (String(path).endsWith('gone-before-size.jpg') && ++stats === 2) unlinkSync(path);
+  return stat(path, ...rest);
+};
+fsp.readFile = (path, ...rest) => {
+  if (String(path).endsWith('gone-before-read.jpg')) unlinkSync(path);
+  return readFile(path, ...rest);
+};
+syncBuiltinESMExports();
+`,
+  );
+  const posted: { metadata: { source: string } }[] = [];
+  const server = await fakeIngest((id) => ({ id, status: 'done', folder: 'f', manifest: { explanations: [], prediction: { label: 'x' } } }), posted);
+  try {
+    const run = await demoAgainst(server, [dir], undefined, undefined, { env: { NODE_OPTIONS: `--import ${hook}` } });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(posted.map((r) => basename(r.metadata.source)).sort(), ['house-cat-locomotion.jpg', 'stays.jpg']);
+    for (const name of ['gone-before-size.jpg', 'gone-before-read.jpg']) {
+      assert.ok(run.stderr.split('\n').includes(`  ${join(dir, name)}: NOT_FOUND: no such file (removed since it was listed?)`), run.stderr);
+    }
+    assert.doesNotMatch(run.stderr, /ENOENT/);
+    assert.match(run.stdout, /^2 of 2 explained/m);
+  } finally {
+    server.close();
+  }
+}));

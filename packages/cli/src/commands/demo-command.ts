@@ -5,7 +5,7 @@ import { readLocalStackConfig } from '@gradcam/config';
 import { camMethodSchema, maxExplainClasses } from '@gradcam/contracts';
 import { UsageError } from '../cli-error.ts';
 import { CommandError } from '../command-error.ts';
-import { listInputFiles } from '../input-files.ts';
+import { listInputFiles, removedSinceListed } from '../input-files.ts';
 import { IngestAnswerError, IngestClient, type InferenceStatusBody } from '../local-stack/ingest-client.ts';
 import { positiveInt } from '../option-values.ts';
 import { printable } from '../printable.ts';
@@ -132,6 +132,22 @@ function reason(error: unknown): string {
   return typeof code === 'string' ? `${message}: ${code}` : message;
 }
 
+/**
+ * `read()` of a listed image, or undefined when the image was removed (or renamed) since it was
+ * listed: that image is skipped with a NOT_FOUND line, as explain fails it, and the demo goes on.
+ */
+async function unlessRemoved<T>(path: string, read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    console.error(`  ${printable(path)}: ${removedSinceListed.code}: ${removedSinceListed.message}`);
+    return undefined;
+  }
+}
+
+const present = <T>(value: T | undefined): value is T => value !== undefined;
+
 export async function demoCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
@@ -160,18 +176,25 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   if (files.length === 0) throw new UsageError(`no images found in ${inputs.join(', ')}`);
   const model = demoModel(values.model, stack.models);
   const runId = Date.now().toString(36);
-  const record = async (file: DemoFile) => ({
-    id: demoId(runId, file),
-    model: { name: model },
-    image: { base64: (await readFile(file.path)).toString('base64') },
-    ...((methods !== undefined || topK !== undefined) && { explain: { ...(methods && { methods }), ...(topK !== undefined && { topK }) } }),
-    metadata: { source: relative(process.cwd(), file.path) || basename(file.path) },
-  });
+  const record = async (file: DemoFile) => {
+    const bytes = await unlessRemoved(file.path, () => readFile(file.path));
+    return bytes && {
+      id: demoId(runId, file),
+      model: { name: model },
+      image: { base64: bytes.toString('base64') },
+      ...((methods !== undefined || topK !== undefined) && { explain: { ...(methods && { methods }), ...(topK !== undefined && { topK }) } }),
+      metadata: { source: relative(process.cwd(), file.path) || basename(file.path) },
+    };
+  };
   const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token, onRetry: (reason, waitMs) => console.error(`${reason}; retrying in ${(waitMs / 1000).toFixed(1)} s`) });
-  const demoFiles = await Promise.all(files.map(async (path, index) => ({ path, index, bytes: (await stat(path)).size })));
+  const sized = await Promise.all(files.map(async (path, index) => {
+    const info = await unlessRemoved(path, () => stat(path));
+    return info && { path, index, bytes: info.size };
+  }));
   const results: PostedRecord[] = [];
-  for (const request of planRequests(demoFiles)) {
-    const records = await Promise.all(request.map(record));
+  for (const request of planRequests(sized.filter(present))) {
+    const records = (await Promise.all(request.map(record))).filter(present);
+    if (records.length === 0) continue;
     const posted = await postWithin(client, records).catch((error: unknown) => {
       const cause = (error as { cause?: { code?: string } }).cause;
       if (cause?.code === 'ECONNREFUSED') throw new UsageError(`the local stack is not answering at ${stack.ingestUrl}: start it with \`npm start\` in another terminal`);

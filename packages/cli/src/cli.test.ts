@@ -356,6 +356,15 @@ test('gradcam models lists the built-ins with their discovered target layers', (
   );
 });
 
+test('gradcam models --json: an error that stops it is still one JSON line on stdout, with a stable code; stderr and the exit status as without --json', () => {
+  const run = gradcam('models', '--json', '--bogus');
+  assert.equal(run.status, 2, run.stderr);
+  assert.equal(run.stdout.split('\n').filter(Boolean).length, 1, `one line on stdout: ${run.stdout}`);
+  assert.deepEqual(JSON.parse(run.stdout), { error: { code: 'USAGE_ERROR', message: "Unknown option '--bogus'" } });
+  assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+  assert.match(run.stderr, /^gradcam models: Unknown option '--bogus'/);
+});
+
 test('gradcam sweep-partials removes stale temporary files only, says what it did, and refuses bad arguments', () => withTempDir('gradcam-sweep-', async (store) => {
   await mkdir(join(store, 'run', '1'), { recursive: true });
   const object = join(store, 'run', '1', 'explanation.json');

@@ -19,3 +19,23 @@ export function fatalErrorOf(error: unknown): FatalError {
   // Node's file system errors open with their code ("EIO: i/o error, stat '…'"): said once.
   return { code: stable, message: message.startsWith(`${stable}: `) ? message.slice(stable.length + 2) : message };
 }
+
+/** `--json` among the options (before any `--`), known even when the rest of them cannot be parsed. */
+export function jsonRequested(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * Runs a command that has `--json`: when an error stops it, stdout still gets one JSON line,
+ * `errorLine` of the error (`{ error: { code, message } }` unless the command says more), for a
+ * script that parses stdout; the error then goes on to main for its stderr line and exit status.
+ */
+export async function withJsonErrorLine(argv: readonly string[], run: () => Promise<number>, errorLine: (error: FatalError) => object = (error) => ({ error })): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (jsonRequested(argv)) console.log(JSON.stringify(errorLine(fatalErrorOf(error))));
+    throw error;
+  }
+}

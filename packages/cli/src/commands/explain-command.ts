@@ -14,7 +14,7 @@ import {
 import { type ColormapName, defaultOverlayMaxSide } from '@gradcam/imaging';
 import { UsageError } from '../cli-error.ts';
 import { type FileFailure, explainFiles, prepareOutputFolder, removeMadeFolders } from '../explain-files.ts';
-import { type FatalError, fatalErrorOf } from '../fatal-error.ts';
+import { type FatalError, withJsonErrorLine } from '../fatal-error.ts';
 import { type InputListing, listInputFiles } from '../input-files.ts';
 import { positiveInt } from '../option-values.ts';
 import { printable } from '../printable.ts';
@@ -90,12 +90,6 @@ function emptySummary(soFar: RunSoFar, error: FatalError) {
   return { explained: 0, failed: failures.length, seconds: 0, imagesPerSecond: 0, outDir, model: null, backend: null, failures, stopped: null, skipped, error };
 }
 
-/** `--json` among the options (before any `--`), known even when the rest of them cannot be parsed. */
-function jsonRequested(argv: readonly string[]): boolean {
-  const end = argv.indexOf('--');
-  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
-}
-
 /**
  * `gradcam explain`. With --json, stdout gets one JSON line however the run ends: the summary, or,
  * when an error stops it (a usage error, an unknown model, an --out it cannot write), the same
@@ -105,12 +99,7 @@ function jsonRequested(argv: readonly string[]): boolean {
  */
 export async function explainCommand(argv: readonly string[]): Promise<number> {
   const soFar: RunSoFar = { outDir: null, failures: [], skipped: { outputFolders: [], overlays: 0 } };
-  try {
-    return await explain(argv, soFar);
-  } catch (error) {
-    if (jsonRequested(argv)) console.log(JSON.stringify(emptySummary(soFar, fatalErrorOf(error))));
-    throw error;
-  }
+  return withJsonErrorLine(argv, () => explain(argv, soFar), (error) => emptySummary(soFar, error));
 }
 
 async function explain(argv: readonly string[], soFar: RunSoFar): Promise<number> {

@@ -115,6 +115,28 @@ test('gradcam jobs: a call it cannot run is one line naming what to fix', async 
   }
 });
 
+test('gradcam jobs --json: an error that stops it is still one JSON line on stdout, with a stable code; stderr and the exit status as without --json', async () => {
+  const { env } = await queueWithFailures();
+  const cases: { args: string[]; env: NodeJS.ProcessEnv; status: number; code: string; message: RegExp }[] = [
+    { args: ['jobs', 'failed', '--json', '--bogus'], env, status: 2, code: 'USAGE_ERROR', message: /^Unknown option '--bogus'/ },
+    { args: ['jobs', 'retry', '--json', '--since', '5x'], env, status: 2, code: 'USAGE_ERROR', message: /^--since must be a number and a unit/ },
+    { args: ['jobs', 'failed', '--json'], env: { ...env, REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, status: 1, code: 'REDIS_UNREACHABLE', message: /^REDIS_URL: redis:\/\/127\.0\.0\.1:\d+ does not answer PING/ },
+    { args: ['jobs', 'retry', '--json'], env: { ...env, GRADCAM_QUEUE_PREFIX: 'not-the-services' }, status: 1, code: 'COMMAND_FAILED', message: /^there is no explain queue under GRADCAM_QUEUE_PREFIX "not-the-services"/ },
+  ];
+  for (const c of cases) {
+    const label = c.args.join(' ');
+    const run = await gradcam(c.args, c.env);
+    assert.equal(run.status, c.status, `${label}: ${run.stderr}`);
+    assert.equal(run.stdout.split('\n').filter(Boolean).length, 1, `${label}: one line on stdout: ${run.stdout}`);
+    const body = JSON.parse(run.stdout) as { error: { code: string; message: string } };
+    assert.deepEqual(Object.keys(body), ['error'], label);
+    assert.equal(body.error.code, c.code, label);
+    assert.match(body.error.message, c.message, label);
+    assert.equal(run.stderr.trim().split('\n').length, 1, `${label}: one line on stderr: ${run.stderr}`);
+    assert.match(run.stderr, /^gradcam jobs: /, label);
+  }
+});
+
 test('gradcam jobs retry: --id and --code that choose nothing say why, per id and per code', async () => {
   const { env } = await queueWithFailures();
   const old = await gradcam(['jobs', 'retry', '--dry-run', '--id', 't-0,t-2', '--since', '1h'], env);

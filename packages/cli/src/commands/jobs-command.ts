@@ -19,6 +19,7 @@ import {
 import type { Redis } from 'ioredis';
 import { UsageError } from '../cli-error.ts';
 import { CommandError } from '../command-error.ts';
+import { withJsonErrorLine } from '../fatal-error.ts';
 import { checkRedisAnswers } from '../local-stack/redis-ping.ts';
 import { repoRoot } from '../local-stack/service-process.ts';
 import { readStackFile, stackFileName } from '../local-stack/stack-file.ts';
@@ -52,7 +53,8 @@ Options:
   --id LIST         only these inference ids (comma-separated)
   --since DURATION  only jobs that failed in the last DURATION (s, m, h or d: 90m, 2h, 7d)
   --dry-run         retry: say what would be retried, change nothing
-  --json            one JSON document on stdout
+  --json            one JSON document on stdout; an error that stops the command is one line
+                    {"error": {"code", "message"}} (USAGE_ERROR, REDIS_UNREACHABLE, COMMAND_FAILED, …)
 
 Redis: REDIS_URL and GRADCAM_QUEUE_PREFIX as the services have them; when REDIS_URL is unset, the
 running local stack's (npm start, read from .gradcam/${stackFileName}). Ctrl-C stops a retry
@@ -139,7 +141,16 @@ async function selectFailed(connection: Redis, prefix: string, options: { codes?
   return { jobs: chosen, notes };
 }
 
-export async function jobsCommand(argv: readonly string[]): Promise<number> {
+/**
+ * `gradcam jobs`. With --json, an error that stops it (a usage error, a Redis that does not answer,
+ * no queue under the prefix, a retry cut short) is one JSON line on stdout too:
+ * `{"error": {"code", "message"}}`; its line on stderr and the exit status are as without --json.
+ */
+export function jobsCommand(argv: readonly string[]): Promise<number> {
+  return withJsonErrorLine(argv, () => jobs(argv));
+}
+
+async function jobs(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,

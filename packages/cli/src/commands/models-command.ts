@@ -1,11 +1,19 @@
 import { parseArgs } from 'node:util';
 import { builtinModels, defaultModelName, loadModel, selectBackend } from '@gradcam/engine';
+import { withJsonErrorLine } from '../fatal-error.ts';
 
 export const modelsUsage = `Usage: gradcam models [--json]
 
-Lists the built-in models (their weights ship in npm packages) with the target layer found in each.`;
+Lists the built-in models (their weights ship in npm packages) with the target layer found in each.
+--json prints one JSON line per model; an error that stops the listing is one line
+{"error": {"code", "message"}} (USAGE_ERROR, the engine's codes, …), with its usual line on stderr.`;
 
-export async function modelsCommand(argv: readonly string[]): Promise<number> {
+/** `gradcam models`. With --json, an error that stops it (a usage error, a model that fails to load) is one JSON line too: `{"error": {"code", "message"}}`. */
+export function modelsCommand(argv: readonly string[]): Promise<number> {
+  return withJsonErrorLine(argv, () => listModels(argv));
+}
+
+async function listModels(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     console.log(modelsUsage);

@@ -221,8 +221,8 @@ return 0`;
  */
 export class InferenceIndex {
   private readonly keys: ReturnType<typeof redisKeys>;
-  /** Releases not sent for want of a connection, each with the time its claims expire anyway. */
-  private unsent: { readonly send: () => Promise<unknown>; readonly until: number }[] = [];
+  /** Releases not sent for want of a connection. */
+  private unsent: (() => Promise<unknown>)[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -327,11 +327,13 @@ export class InferenceIndex {
 
   /**
    * Gives up `holder`'s claims on ids it did not accept, so a retry need not wait for them to
-   * expire. Asked after Redis failed, it may fail too: a release that could not be sent (the
-   * connection was down) is sent again once the connection is next ready, within the claims' TTL,
-   * else a retry after a Redis blip was refused 409 for the rest of the minute. One that was sent
-   * and not answered needs nothing more: Redis runs it in order after the request's earlier
-   * commands (a claim it ran late included), and ioredis sends it again if the connection drops.
+   * expire. Asked after Redis failed, it may fail too: a release that failed while the connection
+   * was down, or that went down with it, is sent again once the connection is next ready, else a
+   * retry after a Redis blip was refused 409 for the rest of the minute. (ioredis sends a command
+   * that was in flight again only when its next connection attempt connects: a refused one, Redis
+   * or the network down, flushes it, maxRetriesPerRequest being 1.) One that timed out on a
+   * connection still up needs nothing more: Redis runs it in order after the request's earlier
+   * commands (a claim it ran late included).
    */
   async release(holder: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
@@ -341,23 +343,25 @@ export class InferenceIndex {
     try {
       await send();
     } catch (error) {
-      if (!wasReady) this.sendWhenReady(send);
+      if (!wasReady || this.redis.status !== 'ready') this.sendWhenReady(send);
       throw error;
     }
   }
 
   /**
-   * Sends `release` once the connection is next ready, if its claims have not expired by then. One
-   * listener for all of them (an outage fails many requests at once); at most `maxUnsentReleases`
-   * wait, the rest are left to expire.
+   * Sends `release` once the connection is next ready, however long that takes: the claim it gives
+   * back may be one the request sent when the connection dropped, which ioredis sends again on
+   * that 'ready' (before it emits the event, so the release runs after it), holding the id for a
+   * full TTL from then. A release removes only its own holder's claim, so a late one is harmless.
+   * One listener for all of them (an outage fails many requests at once); at most
+   * `maxUnsentReleases` wait, the rest are left to expire.
    */
   private sendWhenReady(release: () => Promise<unknown>): void {
     if (this.unsent.length >= maxUnsentReleases) return;
-    this.unsent.push({ send: release, until: Date.now() + this.claimTtlMs });
+    this.unsent.push(release);
     if (this.unsent.length > 1) return;
     this.redis.once('ready', () => {
-      const now = Date.now();
-      for (const { send, until } of this.unsent.splice(0)) if (until > now) send().catch(() => undefined);
+      for (const send of this.unsent.splice(0)) send().catch(() => undefined);
     });
   }
 }

@@ -35,8 +35,9 @@ export interface BlobHead {
   readonly contentType: string;
   /**
    * What tells this version of the object from any other written under its key (S3's ETag; the
-   * filesystem store's inode, size and modification time): opaque, compared whole, changed by
-   * every put. Absent when the store gives none.
+   * filesystem store's sha256 and size of the contents, so a copy of its folder or the same bytes
+   * put again keep it): opaque, compared whole, changed by a put of other bytes. Absent when the
+   * store gives none.
    */
   readonly etag?: string | undefined;
 }

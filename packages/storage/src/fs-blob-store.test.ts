@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { blobStoreContract } from './blob-store-contract.ts';
 import { decodeKeyPath, verifyBlobSignature } from './blob-signature.ts';
@@ -347,6 +348,50 @@ test('a root that is a file fails every put with STORAGE_UNAVAILABLE naming the 
     assert.deepEqual(await fresh.get('m/v/id/prediction.json'), Buffer.from('{}'));
     await fresh.close();
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the ETag names the contents: a copy of the store\'s folder (new inodes), a file whose times changed, and the same bytes put again are the version head saw; other bytes of the same size are not', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gradcam-fs-etag-'));
+  const open = (folder: string) => new FsBlobStore({ rootDir: join(dir, folder), publicBaseUrl: 'http://127.0.0.1:1', signingSecret: secret });
+  const key = 'uploads/cat.jpg';
+  const original = Buffer.from('the photo the prediction was made on');
+  const store = open('store');
+  // What a false STORAGE_CHANGED costs: the worker fails the job IMAGE_CHANGED, for good.
+  const readUnder = (on: FsBlobStore, etag: string | undefined) => on.get(key, { ifMatch: etag });
+  try {
+    await store.put(key, original, { contentType: 'image/jpeg' });
+    const seen = (await store.head(key))?.etag;
+    assert.ok(seen !== undefined);
+
+    // A backup, restore or move to another disk (cp -a keeps the times, not the inodes); another host's mount.
+    await promisify(execFile)('cp', ['-a', join(dir, 'store'), join(dir, 'copy')]);
+    const copy = open('copy');
+    try {
+      assert.equal((await copy.head(key))?.etag, seen);
+      assert.deepEqual(await readUnder(copy, seen), original);
+    } finally {
+      await copy.close();
+    }
+    // A restore that kept the times to the second only (tar), or a touch.
+    await utimes(join(dir, 'store', key), 1_700_000_000, 1_700_000_000);
+    assert.deepEqual(await readUnder(store, seen), original);
+    // A retried upload of the same bytes: a new file renamed into place.
+    await store.put(key, original, { contentType: 'image/jpeg' });
+    assert.deepEqual(await readUnder(store, seen), original);
+
+    const sameSize = Buffer.from(original);
+    sameSize[0] = 0x54;
+    await store.put(key, sameSize, { contentType: 'image/jpeg' });
+    await assert.rejects(readUnder(store, seen), (error) => isStorageError(error, 'STORAGE_CHANGED'));
+    // Over maxBytes the contents are not read: another size is another version, the one seen is too large.
+    await store.put(key, Buffer.concat([original, original]), { contentType: 'image/jpeg' });
+    await assert.rejects(store.get(key, { ifMatch: seen, maxBytes: 4 }), (error) => isStorageError(error, 'STORAGE_CHANGED'));
+    await store.put(key, original, { contentType: 'image/jpeg' });
+    await assert.rejects(store.get(key, { ifMatch: seen, maxBytes: 4 }), (error) => isStorageError(error, 'STORAGE_TOO_LARGE'));
+  } finally {
+    await store.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -8,10 +8,11 @@ import { encodeKeyPath, signBlob } from './blob-signature.ts';
 import { createdFolders, topmost } from './created-folders.mjs';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
 import { defaultRequestTimeoutMs, withDeadline } from './fs-deadline.ts';
-import { FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
+import { type FsFound, FsIoThreads, maxMessageBodyBytes } from './fs-io-threads.ts';
 import { asFsCallError, errnoOf, fsError, invalidKeyCause, isMissing } from './fs-store-errors.ts';
 import { makeFolder, retriesWrite } from './make-folder.mjs';
 import { assertMaxBytes, assertPresignExpiry, type BlobHead, type BlobStore, type GetOptions, type PutOptions } from './blob-store.ts';
+import { etagBytes } from './content-etag.mjs';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
 import { StorageError, changed } from './storage-error.ts';
@@ -88,6 +89,15 @@ async function syncFolder(folder: string): Promise<void> {
 /** A handle that a call past its deadline opened after all: nobody will use it. */
 function closeLate(found: { handle: FileHandle }): Promise<void> {
   return found.handle.close();
+}
+
+/**
+ * Whether the file a get found is the version `etag` names: by the ETag of what it read, or, when
+ * it was too large to be read, by its size (another size is another version; the same size over
+ * the limit is as unreadable as the version seen).
+ */
+function isVersion(found: FsFound, etag: string): boolean {
+  return found.data !== undefined ? found.etag === etag : etagBytes(etag) === found.size;
 }
 
 /**
@@ -173,9 +183,10 @@ export class FsBlobStore implements BlobStore {
   async get(key: string, options: GetOptions = {}): Promise<Buffer> {
     assertMaxBytes(options.maxBytes);
     try {
-      const found = await this.io.run({ op: 'read', path: this.pathFor(key), ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }) });
+      const { ifMatch } = options;
+      const found = await this.io.run({ op: 'read', path: this.pathFor(key), ...(options.maxBytes !== undefined && { maxBytes: options.maxBytes }), etag: ifMatch !== undefined });
       if (!found.isFile) throw new StorageError('STORAGE_NOT_FOUND', `no object ${key}`, { key });
-      if (options.ifMatch !== undefined && found.etag !== options.ifMatch) throw changed(key, options.ifMatch, found.etag ?? 'unknown');
+      if (ifMatch !== undefined && !isVersion(found, ifMatch)) throw changed(key, ifMatch, found.etag ?? `one of ${found.size ?? 0} bytes`);
       if (!found.data) throw tooLarge(key, options.maxBytes ?? 0, found.size ?? 0);
       return Buffer.from(found.data.buffer, found.data.byteOffset, found.data.byteLength);
     } catch (error) {
@@ -186,7 +197,7 @@ export class FsBlobStore implements BlobStore {
   async head(key: string): Promise<BlobHead | undefined> {
     const path = this.pathFor(key);
     try {
-      const found = await this.io.run({ op: 'stat', path });
+      const found = await this.io.run({ op: 'stat', path, etag: true });
       return found.isFile ? { bytes: found.size ?? 0, contentType: contentTypeFor(key), ...(found.etag !== undefined && { etag: found.etag }) } : undefined;
     } catch (error) {
       if (isMissing(error)) return undefined;
@@ -195,7 +206,14 @@ export class FsBlobStore implements BlobStore {
   }
 
   async exists(key: string): Promise<boolean> {
-    return (await this.head(key)) !== undefined;
+    const path = this.pathFor(key);
+    try {
+      // A stat alone: the contents are read only for an ETag, which this does not give.
+      return (await this.io.run({ op: 'stat', path })).isFile === true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw fsError(error, key, 'head');
+    }
   }
 
   async *list(prefix: string): AsyncIterable<string> {

@@ -5,6 +5,7 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { contentEtag, fileEtag } from './content-etag.mjs';
 import { createdFolders, topmost } from './created-folders.mjs';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
 import { makeFolderSync, retriesWrite } from './make-folder.mjs';
@@ -92,39 +93,40 @@ function writeOnce(path, folder, body, fsync) {
   }
 }
 
-/**
- * The version of a file, as an ETag: every put writes a new file and renames it into place, so a
- * replaced object has another inode (and modification time) even at the same size. BigInt: an
- * inode number may not fit a double, and nanoseconds tell apart two writes of the same millisecond.
- */
-function etagOf(path, fd) {
-  const { ino, size, mtimeNs } = fd === undefined ? statSync(path, { bigint: true }) : fstatSync(fd, { bigint: true });
-  return `${ino.toString(16)}-${size.toString(16)}-${mtimeNs.toString(16)}`;
-}
-
-function stat({ path }) {
+/** With `etag`, a file's contents are read for it (content-etag.mjs): size and ETag are of the one file opened. */
+function stat({ path, etag }) {
+  let fd;
   try {
     const info = statSync(path);
-    return { ok: true, isFile: info.isFile(), size: info.size, etag: etagOf(path) };
+    if (!etag || !info.isFile()) return { ok: true, isFile: info.isFile(), size: info.size };
+    fd = openSync(path, 'r');
+    const opened = fstatSync(fd);
+    if (!opened.isFile()) return { ok: true, isFile: false, size: opened.size };
+    return { ok: true, isFile: true, size: opened.size, etag: fileEtag(fd) };
   } catch (error) {
     return failure(error, 'stat');
+  } finally {
+    if (fd !== undefined) closeQuietly(fd);
   }
 }
 
-/** The whole file, unless it is no regular file or over `maxBytes` (then only its size). */
-function read({ path, maxBytes }, transfer) {
+/**
+ * The whole file, unless it is no regular file or over `maxBytes` (then only its size); with
+ * `etag`, the ETag of the bytes read (content-etag.mjs).
+ */
+function read({ path, maxBytes, etag }, transfer) {
   let fd;
   try {
     fd = openSync(path, 'r');
     const info = fstatSync(fd);
     if (!info.isFile()) return { ok: true, isFile: false, size: info.size };
-    if (maxBytes !== undefined && info.size > maxBytes) return { ok: true, isFile: true, size: info.size, etag: etagOf(path, fd) };
+    if (maxBytes !== undefined && info.size > maxBytes) return { ok: true, isFile: true, size: info.size };
     const data = new Uint8Array(info.size);
     let length = 0;
     for (let got = -1; length < data.length && got !== 0; length += got) got = readSync(fd, data, length, data.length - length, length);
     transfer.push(data.buffer);
-    // Of the file read, through its descriptor: not of whatever has been renamed over it since.
-    return { ok: true, isFile: true, size: length, data: data.subarray(0, length), etag: etagOf(path, fd) };
+    const read = data.subarray(0, length);
+    return { ok: true, isFile: true, size: length, data: read, ...(etag && { etag: contentEtag(read) }) };
   } catch (error) {
     return failure(error, 'read');
   } finally {

@@ -11,15 +11,16 @@ export type FsRequest =
    * it; with `fsync`, it fsyncs the folders from the object's up to `root` before answering.
    */
   | { readonly op: 'write'; readonly path: string; readonly root: string; readonly body: Uint8Array; readonly fsync: boolean }
-  | { readonly op: 'stat'; readonly path: string }
-  | { readonly op: 'read'; readonly path: string; readonly maxBytes?: number };
+  /** `etag`: read the file for its ETag (content-etag.mjs), of a stat's file or of the bytes a read read. */
+  | { readonly op: 'stat'; readonly path: string; readonly etag?: boolean }
+  | { readonly op: 'read'; readonly path: string; readonly maxBytes?: number; readonly etag?: boolean };
 
 /** What a request found: a stat's or read's file (`data` only from a read within its limit). */
 export interface FsFound {
   readonly isFile?: boolean;
   readonly size?: number;
   readonly data?: Uint8Array;
-  /** The file's version (inode, size, modification time; see BlobHead.etag), of a stat or of the file a read read. */
+  /** The ETag of the file's contents (see BlobHead.etag), when the request asked for it. */
   readonly etag?: string;
 }
 

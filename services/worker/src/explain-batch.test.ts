@@ -304,7 +304,7 @@ test('a photo larger than the overlay is decoded at the overlay size: the pixel 
   assert.deepEqual({ ...manifest.preprocessing, decodeMaxSide: undefined }, { ...full.preprocessing, decodeMaxSide: undefined });
 });
 
-test('an image replaced under its key after ingest accepted the record fails IMAGE_CHANGED at once, on the local store and on S3; a job that carries nothing to check (queued before) is explained', { timeout: 120_000 }, async () => {
+test('an image replaced under its key after ingest accepted the record fails IMAGE_CHANGED at once, on the local store and on S3; one written again with the same bytes, or a job that carries nothing to check (queued before), is explained', { timeout: 120_000 }, async () => {
   const original = await readFile(join(fixtures, photos[0] as string));
   // Same size, other bytes: only the store's ETag or the sha256 tells it apart.
   const sameSize = Buffer.from(original);
@@ -334,6 +334,8 @@ test('an image replaced under its key after ingest accepted the record fails IMA
       { store: s3Store, job: await accepted(s3Store, 'refs/s3-kept.jpg', 6, 'head'), changed: undefined },
       { store: context.store, job: await accepted(context.store, 'out/changed-7/input.jpg', 7, 'inline'), changed: undefined },
       { store: context.store, job: await accepted(context.store, 'refs/local-old-job.jpg', 8, 'nothing', sameSize), changed: undefined },
+      // The same bytes written again (a client's retried upload; ingest's retried write of an inline image another record references): the same image.
+      { store: context.store, job: await accepted(context.store, 'refs/local-same-bytes.jpg', 9, 'head', original), changed: undefined },
     ];
     for (const { store, job: j, changed } of cases) {
       const [outcome] = (await explainBatch({ ...context, store }, [j])).outcomes;

@@ -94,10 +94,14 @@ function closeLate(found: { handle: FileHandle }): Promise<void> {
 /**
  * Whether the file a get found is the version `etag` names: by the ETag of what it read, or, when
  * it was too large to be read, by its size (another size is another version; the same size over
- * the limit is as unreadable as the version seen).
+ * the limit is as unreadable as the version seen). An ETag of another form (9f3ecbd's
+ * inode-size-mtime, in jobs queued before this one) cannot be checked, and is taken, as S3 takes
+ * an answer without one: failing them would fail every such job for good (IMAGE_CHANGED).
  */
 function isVersion(found: FsFound, etag: string): boolean {
-  return found.data !== undefined ? found.etag === etag : etagBytes(etag) === found.size;
+  const bytes = etagBytes(etag);
+  if (bytes === undefined) return true;
+  return found.data !== undefined ? found.etag === etag : bytes === found.size;
 }
 
 /**

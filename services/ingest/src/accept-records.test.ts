@@ -344,3 +344,29 @@ test('an attempt whose claim lapsed in a storage stall writes nothing more into 
   }
 });
 
+
+test('an attempt whose claim lapsed in a storage stall, finding the id unclaimed but queued since by a request answered ACCEPT_INCOMPLETE, writes nothing into that job\'s folder: its prediction.json stays the one the job was queued with', async () => {
+  const t = setUp({ index: (prefix) => new InferenceIndex(redis, prefix, 3600, 50) });
+  const failing = Object.assign(new CommitFailsOnce(redis, t.queue.opts.prefix as string, 3600), { failNext: true });
+  const { store, resume } = stallingFirst(t, 1); // the inline image, written before prediction.json
+  const sent = (by: string) => ({ ...record('lapsed-4'), metadata: { sentBy: by } }) as InferenceRecord;
+  try {
+    const first = acceptRecords({ ...t.deps, store }, [sent('first')], requestId);
+    await claimLapsed(t, 'lapsed-4');
+    t.world.clock += 100; // the same day: the same folder
+    // The second request stores, queues the job, fails to record the id and gives its claim back.
+    assert.equal(await answeredAlike(acceptRecords({ ...t.deps, index: failing }, [sent('second')], requestId)), 'ACCEPT_INCOMPLETE');
+    resume();
+    assert.equal(await answeredAlike(first), 'INFERENCE_IN_PROGRESS');
+    const job = await t.queue.getJob('lapsed-4');
+    const document = predictionDocumentSchema.parse(JSON.parse((await t.store.get(`${job?.data.folder as string}${predictionFileName}`)).toString('utf8')));
+    assert.deepEqual(document.metadata, { sentBy: 'second' });
+    assert.equal(Date.parse(document.acceptedAt), job?.data.acceptedAt);
+    // A retry completes the id with the job's folder, time and decision.
+    const [retried] = await acceptRecords(t.deps, [sent('first')], requestId);
+    assert.ok(retried && 'status' in retried && !retried.duplicate, JSON.stringify(retried));
+    await assertOneFolder(t, 'lapsed-4', job?.data.folder as string);
+  } finally {
+    await t.queue.close();
+  }
+});

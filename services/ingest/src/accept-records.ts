@@ -256,7 +256,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const stored: { item: Prepared; capture: CaptureDecision }[] = [];
   await forEachConcurrent(chosen, deps.store.parallelism, async (item) => {
     try {
-      const result = await store(deps, item, async () => (await held.confirm([item.record.id]))[0] as HoldResult);
+      const result = await store(deps, item, async () => (await held.confirm([{ id: item.record.id, acceptedAt: item.acceptedAt }]))[0] as HoldResult);
       if ('capture' in result) stored.push({ item, capture: result.capture });
       else outcomes[item.at] = lostClaim(item.record.id, result.lost);
     } catch (error) {

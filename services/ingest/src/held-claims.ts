@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { HoldResult, InferenceIndex } from './inference-index.ts';
+import type { HeldClaim, HoldResult, InferenceIndex } from './inference-index.ts';
 
 const held: HoldResult = { state: 'held' };
 
@@ -26,18 +26,21 @@ export class HeldClaims {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Per id, whether this request still holds it; asks Redis (one round trip for all) only for ids whose claim may have lapsed. */
-  async confirm(ids: readonly string[]): Promise<HoldResult[]> {
+  /**
+   * Per id, whether this request still holds it; asks Redis (one round trip for all) only for ids
+   * whose claim may have lapsed. `acceptedAt`: the one this request stores the id with.
+   */
+  async confirm(claims: readonly HeldClaim[]): Promise<HoldResult[]> {
     const startedAt = this.now();
-    const stale = ids.filter((id) => !this.lost.has(id) && startedAt - (this.since.get(id) ?? this.sentAt) >= this.index.claimTtlMs / 2);
+    const stale = claims.filter(({ id }) => !this.lost.has(id) && startedAt - (this.since.get(id) ?? this.sentAt) >= this.index.claimTtlMs / 2);
     if (stale.length > 0) {
       const results = await this.index.confirm(this.holder, stale);
-      stale.forEach((id, i) => {
+      stale.forEach(({ id }, i) => {
         const result = results[i] as HoldResult;
         if (result.state === 'held') this.since.set(id, startedAt);
         else this.lost.set(id, result);
       });
     }
-    return ids.map((id) => this.lost.get(id) ?? held);
+    return claims.map(({ id }) => this.lost.get(id) ?? held);
   }
 }

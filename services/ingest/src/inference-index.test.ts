@@ -173,22 +173,35 @@ test('a commit records an id whose enqueue-failed mark is set only for a request
   assert.deepEqual(await redis.hgetall(keys.captureDecisions), { 'm|explain|all': '2' });
 });
 
-test('confirm renews this holder\'s claims, claims again an id whose claim lapsed with nobody else on it, and tells another\'s claim or an entry', async () => {
+test('confirm renews this holder\'s claims, claims again an id whose claim lapsed with nobody else on it (unless another attempt queued its job since), and tells another\'s claim or an entry', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const index = new InferenceIndex(redis, prefix, 3600, 60_000);
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
   const keys = redisKeys(prefix);
   const entry: IndexEntry = { folder: 'm/accepted-1/', model: 'mobilenet', explain: true, reason: 'all', acceptedAt: 1 };
-  await index.claim('a', ['held-1', 'lapsed-1', 'taken-1', 'accepted-1']);
-  await redis.pexpire(keys.inference('held-1'), 100);
-  await redis.del(keys.inference('lapsed-1'), keys.inference('taken-1'), keys.inference('accepted-1'));
-  await index.claim('b', ['taken-1']);
-  await redis.set(keys.inference('accepted-1'), JSON.stringify(entry));
-  assert.deepEqual(await index.confirm('a', ['held-1', 'lapsed-1', 'taken-1', 'accepted-1']), [{ state: 'held' }, { state: 'held' }, { state: 'not-held' }, { state: 'accepted', entry }]);
-  for (const id of ['held-1', 'lapsed-1']) {
-    assert.equal(await redis.get(keys.inference(id)), 'claim:a');
-    assert.ok((await redis.pttl(keys.inference(id))) > 1000, `${id}: renewed for the claim's TTL`);
+  const acceptedAt = 1_764_000_000_001;
+  const ids = ['held-1', 'lapsed-1', 'taken-1', 'accepted-1', 'queued-1', 'own-1'];
+  try {
+    await index.claim('a', ids);
+    await redis.pexpire(keys.inference('held-1'), 100);
+    await redis.del(...ids.slice(1).map((id) => keys.inference(id)));
+    await index.claim('b', ['taken-1']);
+    await redis.set(keys.inference('accepted-1'), JSON.stringify(entry));
+    // Queued since by another attempt (answered ACCEPT_INCOMPLETE, its claim given back), and by this one.
+    await enqueueExplainJobs(queue, [{ ...explainJobFixture('queued-1'), acceptedAt: acceptedAt + 100 }, { ...explainJobFixture('own-1'), acceptedAt }]);
+    assert.deepEqual(
+      await index.confirm('a', ids.map((id) => ({ id, acceptedAt }))),
+      [{ state: 'held' }, { state: 'held' }, { state: 'not-held' }, { state: 'accepted', entry }, { state: 'not-held' }, { state: 'held' }],
+    );
+    for (const id of ['held-1', 'lapsed-1', 'own-1']) {
+      assert.equal(await redis.get(keys.inference(id)), 'claim:a');
+      assert.ok((await redis.pttl(keys.inference(id))) > 1000, `${id}: renewed for the claim's TTL`);
+    }
+    assert.equal(await redis.get(keys.inference('taken-1')), 'claim:b');
+    assert.equal(await redis.get(keys.inference('queued-1')), null, 'not taken again');
+  } finally {
+    await queue.close();
   }
-  assert.equal(await redis.get(keys.inference('taken-1')), 'claim:b');
 });
 
 test('the claim, confirm and commit scripts touch only the keys they declare (enqueue-failed marks included)', async () => {
@@ -209,7 +222,7 @@ test('the claim, confirm and commit scripts touch only the keys they declare (en
     await index.markEnqueueFailed(['marked-1']);
     await index.claim('h', ['marked-1', 'new-1']);
     const entry = (id: string, folder: string): IndexEntry => ({ folder, model: 'mobilenet', explain: true, reason: 'all', acceptedAt: 1 });
-    await index.confirm('h', ['marked-1', 'gone-1']);
+    await index.confirm('h', [{ id: 'marked-1', acceptedAt: 1 }, { id: 'gone-1', acceptedAt: 1 }]);
     await index.commit('h', [{ id: 'marked-1', entry: entry('marked-1', job.folder) }, { id: 'new-1', entry: entry('new-1', 'm/new-1/') }]);
     await sleep(50); // the monitor's last lines
     assert.ok(runs.length >= 3 && runs.some((run) => run.touched.some((key) => key.includes(':enqueue-failed:'))), JSON.stringify(runs));

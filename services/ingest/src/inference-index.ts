@@ -40,6 +40,12 @@ export type CommitResult =
  */
 export type HoldResult = { readonly state: 'held' } | { readonly state: 'not-held' } | { readonly state: 'accepted'; readonly entry: IndexEntry };
 
+/** An id a request claimed, and the acceptedAt it stores the id with (see InferenceIndex.confirm). */
+export interface HeldClaim {
+  readonly id: string;
+  readonly acceptedAt: number;
+}
+
 /** An id to record: its entry, and the enqueue-failed mark this request vouches for (see commit). */
 export interface CommitEntry {
   readonly id: string;
@@ -188,18 +194,31 @@ const markScript = `
 for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2], 'EX', ARGV[1]) end
 return 0`;
 
-// KEYS: inference keys. ARGV: claim value, claim TTL (ms). Per id, '' when this holder holds it
-// now (its claim renewed, or taken again where it lapsed and nobody else claimed the id: as the
-// commit would record it), else the value found (another's claim, or an entry).
+// KEYS: inference keys, then the explain-job keys of the same ids. ARGV: claim value, claim TTL
+// (ms), then per id the acceptedAt this request stores it with. Per id, '' when this holder holds
+// it now (its claim renewed, or taken again where it lapsed and nobody else claimed the id: as the
+// commit would record it), else the value found (another's claim, or an entry). A lapsed id whose
+// job was queued since by another attempt (one answered 503 ACCEPT_INCOMPLETE, which gave its
+// claim back) is not taken again: that job names its folder, and this request, prepared before,
+// would write its own prediction.json over the one the job was queued with. It is answered as
+// another's claim ('claim:'); the retry's claim finds the job. A job with this request's
+// acceptedAt is the one it prepared from (an earlier attempt's) or added itself.
 const confirmScript = `
+local n = #KEYS / 2
+local function queuedByAnother(i)
+  local data = redis.call('HGET', KEYS[n + i], 'data')
+  if not data then return false end
+  local ok, job = pcall(cjson.decode, data)
+  return not (ok and type(job) == 'table' and job.acceptedAt == tonumber(ARGV[2 + i]))
+end
 local found = {}
-for i, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value == false or value == ARGV[1] then
-    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+for i = 1, n do
+  local value = redis.call('GET', KEYS[i])
+  if value == ARGV[1] or (value == false and not queuedByAnother(i)) then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
     found[i] = ''
   else
-    found[i] = value
+    found[i] = value or 'claim:'
   end
 end
 return found`;
@@ -294,12 +313,16 @@ export class InferenceIndex {
    * Asked by a request whose claims may have lapsed (a storage stall) before it writes to the
    * id's folder or adds its job: a lapsed attempt must neither overwrite the prediction.json of
    * the attempt that holds or accepted the id since, nor add a job once that attempt's job
-   * completed and was removed (a second explanation). An id nobody holds is claimed again.
+   * completed and was removed (a second explanation). An id nobody holds is claimed again, unless
+   * another attempt queued its job since (`not-held`; see confirmScript): `acceptedAt` is the one
+   * this request stores the id with.
    */
-  async confirm(holder: string, ids: readonly string[]): Promise<HoldResult[]> {
-    if (ids.length === 0) return [];
-    const keys = ids.map((id) => this.keys.inference(id));
-    const found = (await redisCall('could not confirm the inference claims', () => this.redis.eval(confirmScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
+  async confirm(holder: string, claims: readonly HeldClaim[]): Promise<HoldResult[]> {
+    if (claims.length === 0) return [];
+    const keys = [...claims.map(({ id }) => this.keys.inference(id)), ...claims.map(({ id }) => this.keys.explainJob(id))];
+    const found = (await redisCall('could not confirm the inference claims', () =>
+      this.redis.eval(confirmScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs, ...claims.map(({ acceptedAt }) => acceptedAt)),
+    )) as string[];
     return found.map((value): HoldResult => {
       if (value === '') return { state: 'held' };
       if (value.startsWith(claimPrefix)) return { state: 'not-held' };

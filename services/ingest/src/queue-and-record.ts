@@ -113,7 +113,7 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
     const adding = pending.filter((i) => record(i).job !== undefined);
     let holds: HoldResult[];
     try {
-      holds = await claims.confirm(adding.map((i) => record(i).id));
+      holds = await claims.confirm(adding.map((i) => ({ id: record(i).id, acceptedAt: record(i).entry.acceptedAt })));
     } catch (error) {
       await fail(pending, error);
       break;

@@ -27,6 +27,7 @@ const commonEnv = [
   'S3_ACCESS_KEY_ID',
   'S3_SECRET_ACCESS_KEY',
   'S3_FORCE_PATH_STYLE',
+  'S3_PUBLIC_ENDPOINT',
   'GRADCAM_STORAGE_PREFIX',
 ];
 const allowedEnv: Record<string, readonly string[]> = {

@@ -22,6 +22,8 @@ export type StorageConfig =
   | {
       readonly kind: 's3';
       readonly endpoint: string | undefined;
+      /** Where clients reach the server, when not at `endpoint` (presigned URLs are signed for it). */
+      readonly publicEndpoint?: string | undefined;
       readonly region: string;
       readonly bucket: string;
       readonly accessKeyId: string | undefined;
@@ -162,12 +164,12 @@ function checkStoragePrefix(prefix: string): void {
  * included, so it passes, and listings and presigned links go wrong later. The bucket belongs in
  * S3_BUCKET alone (and a folder in GRADCAM_STORAGE_PREFIX).
  */
-function refuseBucketInEndpointPath(endpoint: string, bucket: string): void {
+function refuseBucketInEndpointPath(variable: 'S3_ENDPOINT' | 'S3_PUBLIC_ENDPOINT', endpoint: string, bucket: string): void {
   const url = new URL(endpoint);
   const segments = url.pathname.split('/').filter((segment) => segment !== '');
   if (!segments.includes(bucket)) return;
   throw new ConfigError(
-    'S3_ENDPOINT',
+    variable,
     `names the bucket "${bucket}" in its path ("${url.pathname}"); give the server's address alone (${url.origin}) and the bucket in S3_BUCKET${segments.length > 1 ? ', a folder in GRADCAM_STORAGE_PREFIX' : ''}`,
   );
 }
@@ -177,12 +179,16 @@ function storageConfig(env: EnvReader, publicBaseUrl: string, options: CommonCon
   if (prefix !== '') checkStoragePrefix(prefix);
   const bucket = env.optionalString('S3_BUCKET');
   const endpoint = env.url('S3_ENDPOINT', undefined, 'http');
+  const publicEndpoint = env.url('S3_PUBLIC_ENDPOINT', undefined, 'http');
   if (bucket === undefined && endpoint !== undefined) throw new ConfigError('S3_BUCKET', 'is required when S3_ENDPOINT is set');
+  if (bucket === undefined && publicEndpoint !== undefined) throw new ConfigError('S3_BUCKET', 'is required when S3_PUBLIC_ENDPOINT is set');
   if (bucket !== undefined) {
-    if (endpoint !== undefined) refuseBucketInEndpointPath(endpoint, bucket);
+    if (endpoint !== undefined) refuseBucketInEndpointPath('S3_ENDPOINT', endpoint, bucket);
+    if (publicEndpoint !== undefined) refuseBucketInEndpointPath('S3_PUBLIC_ENDPOINT', publicEndpoint, bucket);
     return {
       kind: 's3',
       endpoint,
+      publicEndpoint,
       region: env.string('S3_REGION', 'us-east-1'),
       bucket,
       ...s3Credentials(env),

@@ -141,6 +141,19 @@ test('S3_ENDPOINT whose path names S3_BUCKET is refused: the client would store 
   assert.ok(proxied.kind === 's3' && proxied.endpoint === 'https://gateway.example.com/s3');
 });
 
+test('S3_PUBLIC_ENDPOINT: where clients reach the server (presigned URLs are signed for it); a URL, with S3_BUCKET, not naming the bucket', () => {
+  const s3 = { ...base, S3_BUCKET: 'gradcam', S3_ENDPOINT: 'http://minio:9000' };
+  const storage = readReviewConfig({ ...s3, GRADCAM_REVIEW_TOKENS: 'alice:alice-token-0123456789', S3_PUBLIC_ENDPOINT: 'https://files.example.com' }).storage;
+  assert.ok(storage.kind === 's3');
+  assert.equal(storage.publicEndpoint, 'https://files.example.com');
+  assert.equal(storage.endpoint, 'http://minio:9000', 'the services still use S3_ENDPOINT');
+  const unset = readIngestConfig(s3).storage;
+  assert.ok(unset.kind === 's3' && unset.publicEndpoint === undefined);
+  rejectsNaming(() => readIngestConfig({ ...base, S3_PUBLIC_ENDPOINT: 'http://localhost:9000' }), 'S3_BUCKET', /required when S3_PUBLIC_ENDPOINT/);
+  rejectsNaming(() => readIngestConfig({ ...s3, S3_PUBLIC_ENDPOINT: 'localhost:9000' }), 'S3_PUBLIC_ENDPOINT', /expected/);
+  rejectsNaming(() => readIngestConfig({ ...s3, S3_PUBLIC_ENDPOINT: 'http://localhost:9000/gradcam' }), 'S3_PUBLIC_ENDPOINT', /names the bucket "gradcam"/);
+});
+
 test('capture policies: all, none, and OR-ed terms', () => {
   assert.deepEqual(parseCapturePolicy('none'), { text: 'none', all: false, rate: 0, confidenceBelow: 0, classes: [] });
   const policy = parseCapturePolicy('rate=0.1, confidence<0.6, classes=2|3');

@@ -19,6 +19,7 @@ export function createBlobStore(config: StorageConfig, s3Timeouts: S3Timeouts & 
       bucket: config.bucket,
       region: config.region,
       endpoint: config.endpoint,
+      publicEndpoint: config.publicEndpoint,
       accessKeyId: config.accessKeyId,
       secretAccessKey: config.secretAccessKey,
       forcePathStyle: config.forcePathStyle,

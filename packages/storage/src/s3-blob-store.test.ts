@@ -164,6 +164,32 @@ test('presigning longer than temporary credentials live warns once, and still si
   }
 });
 
+test('presigned URLs are signed for publicEndpoint, where clients reach the server, and fetch the object there; without it, for endpoint', async () => {
+  if (server === undefined) throw new Error('s3rver is not running');
+  // As in docker compose: the services reach MinIO as http://minio:9000, browsers as localhost.
+  // s3rver does not check signatures; MinIO and AWS do, and the signature covers the host, which
+  // is why the URL must be signed for the address the browser uses: checked here as its origin.
+  const publicEndpoint = server.endpoint.replace('127.0.0.1', 'localhost');
+  const store = new S3BlobStore({ ...options(bucketName()), publicEndpoint });
+  try {
+    await store.ensureBucket();
+    await store.put('a/x.json', new TextEncoder().encode('{"ok":true}'), { contentType: 'application/json' });
+    const url = new URL(await store.presignGet('a/x.json', 300));
+    assert.equal(url.origin, new URL(publicEndpoint).origin);
+    const answer = await fetch(url);
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), '{"ok":true}');
+  } finally {
+    await store.close();
+  }
+  const internal = new S3BlobStore(options(bucketName()));
+  try {
+    assert.equal(new URL(await internal.presignGet('a/x.json', 300)).origin, new URL(server.endpoint).origin, 'without it, signed for endpoint');
+  } finally {
+    await internal.close();
+  }
+});
+
 test('a missing bucket is STORAGE_BUCKET_NOT_FOUND on every method, never "no such object"; ensureBucket creates it, idempotently', async () => {
   const store = new S3BlobStore(options(bucketName()));
   try {

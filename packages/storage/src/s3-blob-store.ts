@@ -26,6 +26,12 @@ export interface S3BlobStoreOptions {
   readonly region: string;
   /** An S3-compatible server (MinIO, s3rver, …); AWS itself when omitted. */
   readonly endpoint?: string | undefined;
+  /**
+   * Where clients (browsers, reviewers) reach that server, when it is not `endpoint`: a container
+   * network's `http://minio:9000` resolves only inside it. Presigned URLs are signed for this
+   * address, since the signature covers the host; every request of the store's own goes to `endpoint`.
+   */
+  readonly publicEndpoint?: string | undefined;
   /** Both or neither; without them the SDK's default chain (env, profile, instance role) is used. */
   readonly accessKeyId?: string | undefined;
   readonly secretAccessKey?: string | undefined;
@@ -69,6 +75,8 @@ export class S3BlobStore implements BlobStore {
   /** The client's sockets (the SDK's default, made explicit): requests beyond them queue. */
   readonly parallelism = 50;
   private readonly client: S3Client;
+  /** Signs presigned URLs only (no request of its own): `client`, or one for `publicEndpoint`. */
+  private readonly presignClient: S3Client;
   private closed = false;
   /** When a request last showed the bucket exists (Date.now()). */
   private bucketSeenAt = Number.NEGATIVE_INFINITY;
@@ -113,6 +121,7 @@ export class S3BlobStore implements BlobStore {
     }
     if (options.credentials !== undefined) config.credentials = options.credentials;
     this.client = new S3Client(config);
+    this.presignClient = options.publicEndpoint === undefined ? this.client : new S3Client({ ...config, endpoint: options.publicEndpoint });
   }
 
   /** Creates the bucket when it is missing: for local and dev setups, not production. */
@@ -235,7 +244,7 @@ export class S3BlobStore implements BlobStore {
     assertPresignExpiry(expiresInSeconds);
     try {
       if (!this.warnedShortCredentials) this.warnIfCredentialsExpireFirst((await this.client.config.credentials()).expiration, expiresInSeconds);
-      return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
+      return await getSignedUrl(this.presignClient, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
     } catch (error) {
       throw s3StorageError(error, key, 'presign GetObject');
     }
@@ -261,6 +270,7 @@ export class S3BlobStore implements BlobStore {
     if (this.closed) return;
     this.closed = true;
     this.client.destroy();
+    if (this.presignClient !== this.client) this.presignClient.destroy();
   }
 
   private async write(key: string, body: Uint8Array | Readable, options: PutOptions): Promise<void> {

@@ -190,6 +190,37 @@ test('presigned URLs are signed for publicEndpoint, where clients reach the serv
   }
 });
 
+test('with publicEndpoint, a role\'s session credentials are fetched once for both clients, and the expiry warning is about those the URL is signed with', async () => {
+  if (server === undefined) throw new Error('s3rver is not running');
+  const { accessKeyId, secretAccessKey } = server;
+  // As a role gives them, renewed between fetches: the first session lives two hours, a later one
+  // ten minutes (each names itself in X-Amz-Security-Token).
+  const sessions: Date[] = [];
+  const warnings: string[] = [];
+  const store = new S3BlobStore({
+    ...options(bucketName()),
+    publicEndpoint: server.endpoint.replace('127.0.0.1', 'localhost'),
+    accessKeyId: undefined,
+    secretAccessKey: undefined,
+    credentials: async () => {
+      const expiration = new Date(Date.now() + (sessions.length === 0 ? 2 * 3600 : 10 * 60) * 1000);
+      sessions.push(expiration);
+      return { accessKeyId, secretAccessKey, sessionToken: `session-${sessions.length}`, expiration };
+    },
+    onWarning: (message) => warnings.push(message),
+  });
+  try {
+    const url = new URL(await store.presignGet('a/x.json', 3600));
+    assert.equal(sessions.length, 1, 'one fetch of the credentials, not one per client');
+    const signedWith = sessions[Number(url.searchParams.get('X-Amz-Security-Token')?.replace('session-', '')) - 1];
+    assert.ok(signedWith !== undefined);
+    const outlives = signedWith.getTime() < Date.now() + 3600 * 1000;
+    assert.equal(warnings.length, outlives ? 1 : 0, `the URL is signed with credentials that expire at ${signedWith.toISOString()}; warnings: ${JSON.stringify(warnings)}`);
+  } finally {
+    await store.close();
+  }
+});
+
 test('a missing bucket is STORAGE_BUCKET_NOT_FOUND on every method, never "no such object"; ensureBucket creates it, idempotently', async () => {
   const store = new S3BlobStore(options(bucketName()));
   try {

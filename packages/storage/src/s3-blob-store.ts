@@ -121,7 +121,11 @@ export class S3BlobStore implements BlobStore {
     }
     if (options.credentials !== undefined) config.credentials = options.credentials;
     this.client = new S3Client(config);
-    this.presignClient = options.publicEndpoint === undefined ? this.client : new S3Client({ ...config, endpoint: options.publicEndpoint });
+    // The client's own credentials provider (resolved and cached by it), not a second chain: with a
+    // role's session credentials each client would fetch and renew its own, and presignGet's
+    // expiry warning, which reads them, would judge other credentials than the URL is signed with.
+    this.presignClient =
+      options.publicEndpoint === undefined ? this.client : new S3Client({ ...config, endpoint: options.publicEndpoint, credentials: this.client.config.credentials });
   }
 
   /** Creates the bucket when it is missing: for local and dev setups, not production. */
@@ -243,7 +247,7 @@ export class S3BlobStore implements BlobStore {
     this.assertKey(key);
     assertPresignExpiry(expiresInSeconds);
     try {
-      if (!this.warnedShortCredentials) this.warnIfCredentialsExpireFirst((await this.client.config.credentials()).expiration, expiresInSeconds);
+      if (!this.warnedShortCredentials) this.warnIfCredentialsExpireFirst((await this.presignClient.config.credentials()).expiration, expiresInSeconds);
       return await getSignedUrl(this.presignClient, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
     } catch (error) {
       throw s3StorageError(error, key, 'presign GetObject');

@@ -132,6 +132,10 @@ export const pipelineMetrics = {
     'gradcam_exporter_events_lag_seconds',
     "Age of the oldest event in the queue's event stream that the exporter has not read yet (0 when it has read them all; events the capped stream trimmed unread count from the last one it read): the counters and histograms from the stream (images explained, explanations, failures, e2e latency, batch sizes, stages) miss what happened since. Growing: the exporter cannot read the stream (an ACL without XREAD) or keep up with it.",
   ),
+  eventsUnreadable: counter(
+    'gradcam_exporter_events_unreadable_total',
+    "Events of the queue's event stream the exporter read past without counting them, each logged with its stream id: a completed event whose returnvalue or a progress event whose data is not JSON (written by something other than BullMQ, a bug, another BullMQ version), or a job result or batch figures it does not understand (a worker of another version). The counters and histograms from the stream miss what they held.",
+  ),
   redisMemoryUsed: gauge('gradcam_redis_memory_used_bytes', "Memory Redis has allocated (INFO memory's used_memory)."),
   redisMemoryMax: gauge(
     'gradcam_redis_memory_max_bytes',

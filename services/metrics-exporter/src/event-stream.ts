@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { EventsCursor } from './events-cursor.ts';
 import type { PipelineRecorder } from './pipeline-recorder.ts';
 import { resumePoint } from './resume-point.ts';
+import { entryAfter, excerptOf, unparsableByQueueEvents } from './stream-entry.ts';
 
 export interface EventStreamDeps {
   /** A worker connection of its own: the resume point is read on it, then QueueEvents blocks on it (XREAD). */
@@ -35,6 +36,9 @@ export interface EventStream {
 }
 
 const streamId = /^\d+-\d+$/;
+
+/** The pause before reading again when QueueEvents' loop ended, not on an entry it cannot parse. */
+const rereadDelayMs = 5_000;
 
 type Emit = (event: string, ...args: unknown[]) => boolean;
 
@@ -68,6 +72,13 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   let closing: Promise<void> | undefined;
   const cursorKey = redisKeys(deps.prefix).exporterEventsCursor;
 
+  /** An event read past without being counted: told once, with where to find it, and counted as such. */
+  const readPast = (opened: EventsCursor, id: string, event: unknown, fields: unknown, why: string) => {
+    recorder.unreadable();
+    log.warn({ id, event, excerpt: excerptOf(fields) }, `could not read an event of the queue's event stream (${why}); read past it, not counted`);
+    opened.counted(id);
+  };
+
   const open = (after: string) => {
     const opened = new EventsCursor({
       redis: deps.redis,
@@ -75,20 +86,26 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
       start: after,
       onSaveError: (error) => log.warn({ err: error }, 'could not save the event-stream cursor; a restart now would count some events twice'),
     });
-    const reader = new QueueEvents(explainQueueName, { connection: deps.connection, prefix: deps.prefix, lastEventId: after });
-    readThrough = followReadPosition(reader, after);
+    cursor = opened;
     readingSince = Date.now();
+    read(opened, after);
+  };
+
+  /** A QueueEvents reading after `after`; where its loop ends before closing, `readOn` takes over. */
+  const read = (opened: EventsCursor, after: string) => {
+    const reader = new QueueEvents(explainQueueName, { connection: deps.connection, prefix: deps.prefix, lastEventId: after, autorun: false });
+    readThrough = followReadPosition(reader, after);
     reader.on('error', deps.onError);
     // Each listener's second argument is the event's stream id: the cursor moves only past events
     // whose counting is done.
     reader.on('completed', ({ returnvalue }, id) => {
-      if (!recorder.completed(returnvalue)) log.warn('a completed job returned no result the exporter understands');
-      opened.counted(id);
+      if (recorder.completed(returnvalue)) opened.counted(id);
+      else readPast(opened, id, 'completed', returnvalue, 'a job result the exporter does not understand');
     });
     // A custom event (published by workers after each micro-batch): QueueEvents emits it by name.
     reader.on<QueueEventsListener & Record<typeof batchFiguresEvent, (event: unknown, id: string) => void>>(batchFiguresEvent, (event: unknown, id: string) => {
-      if (!recorder.batch(event)) log.warn('a worker published batch figures the exporter does not understand');
-      opened.counted(id);
+      if (recorder.batch(event)) opened.counted(id);
+      else readPast(opened, id, batchFiguresEvent, event, 'batch figures the exporter does not understand');
     });
     reader.on('failed', ({ jobId, failedReason }, id) => {
       // The job's data is read first: a scrape meanwhile does not cover this failure, so the cursor
@@ -106,8 +123,36 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
         .catch((error: unknown) => log.error({ err: error, jobId }, 'could not count a failed job'))
         .finally(done);
     });
-    cursor = opened;
     events = reader;
+    // A listener that throws does not end the loop (BullMQ reports it as an 'error'); an entry
+    // whose JSON it cannot parse does, for good. run() resolves once closed.
+    reader.run().catch((error: unknown) => void readOn(opened, reader, error));
+  };
+
+  /**
+   * QueueEvents' loop ended before closing. It ends on the first entry past the last one it
+   * emitted when it cannot parse it (not JSON where BullMQ writes JSON): that entry is read past,
+   * and a new reader goes on after it, so a restart from the cursor does not end on it again.
+   * Anything else is read again from the last event emitted, after a pause: nothing is skipped.
+   */
+  const readOn = async (opened: EventsCursor, ended: QueueEvents, error: unknown) => {
+    if (closing !== undefined) return;
+    const position = readThrough?.() ?? '$';
+    // Its connection is a duplicate of its own; not waited for, as closing it may wait for Redis.
+    void ended.close().catch(() => {});
+    // '$' (reading without a cursor, nothing emitted yet): the entry that ended it has no known place.
+    const next = position === '$' ? undefined : await entryAfter(deps.connection, deps.queue.toKey('events'), position).catch(() => undefined);
+    if (closing !== undefined) return;
+    const why = next === undefined ? undefined : unparsableByQueueEvents(next.fields);
+    if (next !== undefined && why !== undefined) {
+      readPast(opened, next.id, next.fields.event, next.fields, why);
+      read(opened, next.id);
+      return;
+    }
+    log.error({ err: error, after: position }, `the queue event stream's reading stopped; reading again after the last event read in ${rereadDelayMs / 1000} s`);
+    setTimeout(() => {
+      if (closing === undefined) read(opened, position);
+    }, rereadDelayMs).unref();
   };
 
   void resumePoint(deps.connection, { cursor: cursorKey, events: deps.queue.toKey('events') }).then(

@@ -56,6 +56,11 @@ export class PipelineRecorder {
     for (const method of new Set(methods)) this.metrics.explanations.inc({ model: job.model.name, method, outcome: 'failed' }, perMethod);
   }
 
+  /** An event of the stream read past without being counted (see startEventStream): what it held is missing from the counters above. */
+  unreadable(): void {
+    this.metrics.eventsUnreadable.inc();
+  }
+
   /** One worker micro-batch (`batchFiguresEvent`): a batch-size sample per engine call, the stages once. */
   batch(event: unknown): BatchFigures | undefined {
     const raw = (event as { figures?: unknown } | undefined)?.figures;

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { type ExplainJobResult, redisKeys } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type ExplainQueue, closeConnections, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
+import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { type EventStream, startEventStream } from './event-stream.ts';
+import { PipelineRecorder } from './pipeline-recorder.ts';
+
+let server: RedisServer;
+let redis: Redis;
+before(async () => {
+  server = await startRedisServer();
+  redis = createProducerConnection(server.url, { onError: () => {} });
+  await connectionReady(redis);
+});
+after(async () => {
+  await closeConnections(redis);
+  await server.stop();
+});
+
+/** Polls `check` until it gives a value; a timeout names what it waited for. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await check();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Exporter {
+  readonly stream: EventStream;
+  /** The value of one series (name and labels), 0 when it has no sample. */
+  value(series: string): Promise<number>;
+  /** What it logged, one parsed object a line. */
+  readonly lines: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
+/** The exporter's reading of the event stream as main.ts wires it, with its own registry and log. */
+function startExporter(prefix: string, queue: ExplainQueue, recorderFor: (registry: Registry) => PipelineRecorder = (registry) => new PipelineRecorder(createMetrics(registry, pipelineMetrics))): Exporter {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ name: 'metrics-exporter', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+  const registry = createRegistry();
+  const connection = createWorkerConnection(server.url, { onError: () => {} });
+  const stream = startEventStream({ connection, redis, queue, prefix, recorder: recorderFor(registry), log, onError: (error) => log.warn({ err: error }, 'error') });
+  return {
+    stream,
+    lines,
+    value: async (series) => {
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? 0 : Number(line.split(' ')[1]);
+    },
+    close: async () => {
+      await stream.close();
+      await closeConnections(connection);
+    },
+  };
+}
+
+const result = (model: string): ExplainJobResult => ({
+  manifestKey: 'out/explanation.json',
+  model,
+  methods: ['gradcam'],
+  explanations: 1,
+  acceptedAt: Date.now() - 1_000,
+  storedAt: Date.now(),
+  batchSize: 1,
+  batchLeader: true,
+  stageSeconds: { decode: 0, engine: 0, render: 0, upload: 0 },
+});
+
+const images = 'gradcam_images_explained_total{model="m"}';
+const unreadable = 'gradcam_exporter_events_unreadable_total';
+
+test("entries BullMQ's QueueEvents cannot parse (a completed event's returnvalue, a progress event's data, not JSON), and a result the exporter does not understand, are logged once, counted and read past: the events around them are counted once, also by a restarted exporter", async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
+  const events = queue.toKey('events');
+  // What a non-BullMQ writer, a bug or another BullMQ version may leave in the stream.
+  const completed = (jobId: string, returnvalue: string) => redis.xadd(events, '*', 'event', 'completed', 'jobId', jobId, 'returnvalue', returnvalue, 'prev', 'active');
+  let first: Exporter | undefined;
+  let second: Exporter | undefined;
+  let third: Exporter | undefined;
+  try {
+    first = startExporter(prefix, queue);
+    const reading = first.stream;
+    await eventually('the first exporter to start reading', () => reading.readThrough());
+    await completed('good-1', JSON.stringify(result('m')));
+    const badCompleted = await completed('bad-1', '{"model":"m", this is not JSON');
+    const badProgress = await redis.xadd(events, '*', 'event', 'progress', 'jobId', 'bad-2', 'data', 'half a progress');
+    // JSON, but not a job result (a worker of another version): read, and not counted either.
+    const foreign = await completed('foreign-1', JSON.stringify({ outcome: 'ok' }));
+    const good2 = await completed('good-2', JSON.stringify(result('m')));
+    const exporter = first;
+    await eventually('good-1 and good-2 to be counted', async () => ((await exporter.value(images)) === 2 ? true : undefined));
+    await eventually('the three entries not counted to be counted as such', async () => ((await exporter.value(unreadable)) === 3 ? true : undefined));
+    assert.equal(reading.readThrough(), good2, 'read to the end');
+    const told = first.lines.filter((line) => line.msg !== undefined && /could not read an event/.test(String(line.msg)));
+    assert.deepEqual(
+      told.map(({ id, event }) => ({ id, event })),
+      [
+        { id: badCompleted, event: 'completed' },
+        { id: badProgress, event: 'progress' },
+        { id: foreign, event: 'completed' },
+      ],
+      'each logged once, with its id and event',
+    );
+    assert.match(String(told[0]?.excerpt), /this is not JSON/);
+    // Not scraped: the next exporter counts all of it again, as it would any event.
+    await first.close();
+
+    second = startExporter(prefix, queue);
+    const restarted = second;
+    await eventually('the restarted exporter to count good-1 and good-2 past the bad entries', async () => ((await restarted.value(images)) === 2 ? true : undefined));
+    assert.equal(await restarted.value(unreadable), 3);
+    restarted.stream.scraped();
+    const good3 = await completed('good-3', JSON.stringify(result('m')));
+    await eventually('good-3 to be counted', async () => ((await restarted.value(images)) === 3 ? true : undefined));
+    restarted.stream.scraped();
+    await second.close();
+    assert.equal(await redis.get(redisKeys(prefix).exporterEventsCursor), good3, 'the cursor is past the bad entries');
+
+    third = startExporter(prefix, queue);
+    const last = third;
+    await eventually('the third exporter to start reading', () => last.stream.readThrough());
+    await completed('good-4', JSON.stringify(result('m')));
+    await eventually('good-4 to be counted', async () => ((await last.value(images)) === 1 ? true : undefined));
+    assert.equal(await last.value(unreadable), 0, 'nothing read again');
+  } finally {
+    await first?.close();
+    await second?.close();
+    await third?.close();
+    await queue.close();
+  }
+});
+
+test("an error in the exporter's own counting (a listener that throws) does not end the reading", async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
+  const events = queue.toKey('events');
+  // A recorder with a bug: counting model 'boom' throws.
+  class Throwing extends PipelineRecorder {
+    override completed(returnvalue: unknown) {
+      if (typeof returnvalue === 'object' && (returnvalue as { model?: unknown } | null)?.model === 'boom') throw new Error('a bug in counting');
+      return super.completed(returnvalue);
+    }
+  }
+  const exporter = startExporter(prefix, queue, (registry) => new Throwing(createMetrics(registry, pipelineMetrics)));
+  try {
+    await eventually('the exporter to start reading', () => exporter.stream.readThrough());
+    await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'boom-1', 'returnvalue', JSON.stringify(result('boom')));
+    const good = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(result('m')));
+    await eventually('the event after the throwing one to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
+    assert.equal(exporter.stream.readThrough(), good);
+    assert.ok(
+      exporter.lines.some((line) => JSON.stringify(line).includes('a bug in counting')),
+      'the error is logged',
+    );
+  } finally {
+    await exporter.close();
+    await queue.close();
+  }
+});

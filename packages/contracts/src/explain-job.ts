@@ -25,6 +25,17 @@ const imageIdentityShape = {
  */
 export const imageChangedCode = 'IMAGE_CHANGED';
 
+/**
+ * Whether a job that failed with `code` failed on its image itself: missing, unreadable, not an
+ * image, too large. An operator who fixes such an image under its key and retries the job by name
+ * (`gradcam jobs retry --code …`) means the worker to read other bytes than ingest accepted, so
+ * the retry drops the identity ingest recorded. IMAGE_CHANGED is not one: its image was usable
+ * and was replaced, which is what the identity is there to catch.
+ */
+export function failedOnItsImage(code: string): boolean {
+  return code !== imageChangedCode && (code === 'STORAGE_NOT_FOUND' || code.startsWith('IMAGE_'));
+}
+
 /** Where the worker reads the image, our own stored copy (inline uploads) or the caller's object, and what identifies it. */
 export const jobImageSchema = z.union([z.object({ key: z.string().min(1), ...imageIdentityShape }), z.object({ uri: s3UriSchema, ...imageIdentityShape })]);
 

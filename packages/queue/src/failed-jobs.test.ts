@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import type { ExplainJob } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
@@ -22,6 +23,8 @@ before(async () => {
   redis = await startRedisServer();
   producer = createProducerConnection(redis.url, { onError: () => {} });
   workerConnection = createWorkerConnection(redis.url, { onError: () => {} });
+  // The producer fails fast while connecting (no offline queue): a test run alone starts at once.
+  if (producer.status !== 'ready') await once(producer, 'ready');
 });
 after(async () => {
   await closeConnections(producer, workerConnection);
@@ -136,6 +139,35 @@ test('a retried job starts clean: its stall count and stack traces go; one that 
     assert.deepEqual(await producer.hmget(key('taken-over'), 'stc', 'stacktrace'), [null, null], 'a kept stall count made it a suspect, run alone; at the limit it failed at its first stall');
     assert.deepEqual(await producer.hmget(key('stalled-out'), 'stc', 'stacktrace'), ['1', null]);
     assert.equal((await queue.getJob('stalled-out'))?.stalledCounter, 1);
+  } finally {
+    await queue.close();
+  }
+});
+
+test('a job that failed on its image itself is retried without the image identity ingest recorded (the image was fixed under its key); others keep it', hangGuard, async () => {
+  const prefix = randomPrefix();
+  const key = (id: string) => `${prefix}:${explainJob.queueName}:${id}`;
+  const now = Date.now();
+  const failures = [
+    { id: 'not-an-image', reason: 'IMAGE_UNSUPPORTED_FORMAT: not an image', attemptsMade: 1 },
+    { id: 'missing', reason: 'STORAGE_NOT_FOUND: no such key', attemptsMade: 1 },
+    { id: 'replaced', reason: 'IMAGE_CHANGED: the image was replaced', attemptsMade: 1 },
+    { id: 'storage-down', reason: 'STORAGE_UNAVAILABLE: down', attemptsMade: 5 },
+  ];
+  await seedFailedJobs(producer, prefix, failures.map((failure) => ({ ...failure, failedAt: now })));
+  const identity = { bytes: 16, etag: 'e0', sha256: 'a'.repeat(64) };
+  for (const { id } of failures) {
+    const data = explainJobFixture(id);
+    await producer.hset(key(id), 'data', JSON.stringify({ ...data, image: { ...data.image, ...identity } }));
+  }
+  const queue = createExplainQueue({ connection: producer, prefix, onError: () => {} });
+  try {
+    await retryFailedJobs(queue, failures.map(({ id }) => id));
+    const imageOf = async (id: string) => (JSON.parse((await producer.hget(key(id), 'data')) ?? '{}') as ExplainJob).image;
+    assert.deepEqual(await imageOf('not-an-image'), { key: 'mobilenet/v1/dt=2025-01-01/not-an-image/input.jpg' });
+    assert.deepEqual(await imageOf('missing'), { key: 'mobilenet/v1/dt=2025-01-01/missing/input.jpg' });
+    assert.deepEqual(await imageOf('replaced'), { key: 'mobilenet/v1/dt=2025-01-01/replaced/input.jpg', ...identity }, 'a replaced image is what the identity catches');
+    assert.deepEqual(await imageOf('storage-down'), { key: 'mobilenet/v1/dt=2025-01-01/storage-down/input.jpg', ...identity }, 'nothing says its image changed');
   } finally {
     await queue.close();
   }

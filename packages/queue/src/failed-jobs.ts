@@ -1,3 +1,4 @@
+import { failedOnItsImage } from '@gradcam/contracts';
 import { Job, type Queue, QueueKeys } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { defaultQueuePrefix, explainJob } from './job-catalog.ts';
@@ -157,7 +158,8 @@ const defined = new WeakSet<object>();
  * `job.retry('failed')` does: a job still in the failed set moves atomically, so two operators
  * retrying at once retry each job once. Its stall count and stack traces are cleared first (a job
  * that failed for stalling keeps a count of 1: it runs alone). The job keeps its data and its
- * review-sampling decision; a worker explains it again from its stored image, and its writes are
+ * review-sampling decision (one that failed on its image itself loses the image identity ingest
+ * recorded: see acceptImageAsItIsNow); a worker explains it again from its stored image, and its writes are
  * idempotent by key, so a job whose explanation an earlier attempt had already stored is
  * rewritten, not duplicated. The first Redis failure stops the rest and rejects with a
  * RetryFailedJobsError that says what was done before it.
@@ -181,6 +183,7 @@ export async function retryFailedJobs(queue: Queue, ids: readonly string[], opti
         const job = prepared === 1 ? await Job.fromId(queue, id) : undefined;
         if (job === undefined) notFailed.push(id);
         else {
+          await acceptImageAsItIsNow(job);
           await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
           retried.push(id);
         }
@@ -198,6 +201,21 @@ export async function retryFailedJobs(queue: Queue, ids: readonly string[], opti
   const rejected = lanes.find((lane) => lane.status === 'rejected');
   if (rejected) throw new RetryFailedJobsError({ retried, notFailed }, rejected.reason);
   return { retried, notFailed };
+}
+
+/**
+ * A job that failed on its image itself (missing, not an image, too large) is retried because the
+ * image under its key was fixed: the identity ingest recorded (size, ETag, sha256) is that of the
+ * broken image, and would fail the fixed one IMAGE_CHANGED. So it goes; the manifest still records
+ * the sha256 of the bytes explained.
+ */
+async function acceptImageAsItIsNow(job: Job): Promise<void> {
+  if (!failedOnItsImage(parseFailedReason(job.failedReason).code)) return;
+  const data = job.data as { image?: Record<string, unknown> } | undefined;
+  if (data?.image === undefined) return;
+  const { bytes, etag, sha256, ...image } = data.image;
+  if (bytes === undefined && etag === undefined && sha256 === undefined) return;
+  await job.updateData({ ...data, image });
 }
 
 /** A retry stopped by a Redis failure: `done` is what it did before (run it again for the rest: moved jobs are no longer failed). */

@@ -38,9 +38,30 @@ export function redisKeys(prefix: string) {
      * versions some live worker serves now (a worker hands such jobs on instead of failing them).
      */
     liveModelVersions: `${prefix}:live-model-versions`,
-    /** Review pool: sorted set id → priority, all models and per model. */
-    reviewPool: `${prefix}:review:pool`,
-    reviewModelPool: (model: string) => `${prefix}:review:pool:${model}`,
+    /**
+     * Review pool, pending items served by priority (all models, and per model): sorted set
+     * `{sampledAt, 16 digits}:{id}` → −priority, so its ascending order (ZRANGE) is the serving
+     * order: highest priority first, equal priorities oldest first (see review-pool's README).
+     */
+    reviewPool: `${prefix}:review:by-priority`,
+    reviewModelPool: (model: string) => `${prefix}:review:by-priority:${model}`,
+    /**
+     * Review pool, pending items of the uniform draw (the policy's `rate=` term), served oldest
+     * first in their own share of the leases: sorted set `{sampledAt, 16 digits}:{id}` → sampledAt.
+     */
+    reviewBaseline: `${prefix}:review:baseline`,
+    reviewModelBaseline: (model: string) => `${prefix}:review:baseline:${model}`,
+    /**
+     * The pool as it was kept before the two above (sorted set id → priority): what is still in it
+     * (an item added, or given back, by a version before them) is moved into them by the next lease.
+     */
+    reviewLegacyPool: `${prefix}:review:pool`,
+    reviewLegacyModelPool: (model: string) => `${prefix}:review:pool:${model}`,
+    /**
+     * Hash source → how many new leases the pool has handed out to it (the source: the model a
+     * lease asked for, '' for any model); every 4th of a source tries the baseline first.
+     */
+    reviewLeaseCount: `${prefix}:review:lease-count`,
     /** Pending items by age: sorted set id → sampledAt (the backlog's oldest item). */
     reviewPendingAge: `${prefix}:review:pending-age`,
     /** Leased items: sorted set id → lease expiry (epoch ms). */

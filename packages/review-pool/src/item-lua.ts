@@ -22,7 +22,15 @@
  * whose reply a dropped connection lost once more after it reconnects, and that same command
  * (same token) is answered as it was the first time instead of being refused for what it did itself.
  */
-export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'closing', 'verdictId', 'brokenReason', 'brokenAt', 'undoing', 'applied'] as const;
+export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'closing', 'verdictId', 'brokenReason', 'brokenAt', 'undoing', 'applied', 'lane'] as const;
+
+/**
+ * Which of the pool's two orders a pending item waits in (its state's `lane`, the pool's own, like
+ * `applied`; see pool-order.ts): `baseline`, the uniform draw (the policy's `rate=` term), served
+ * oldest first in a share of the leases; `priority`, every other item, served by priority. An
+ * item stored before the lanes has none: it waits in the old pool until a lease sorts it.
+ */
+export type PoolLane = 'baseline' | 'priority';
 
 /**
  * Lua: `loadItem(prefix, id)` → the item's fixed part (decoded, read-only) and its state, or nil
@@ -120,9 +128,51 @@ end
 `;
 
 /**
- * Lua: a leased item back to pending, in the pool by its priority and age again, its lease (and
- * any stale verdict marker) gone, kept for ever again (a restored item had an expiry). Returns the
- * state's JSON. Shared by expiry, by a reviewer giving an item back and by restore.
+ * Lua: where a pending item waits (see pool-order.ts for the order and why). `poolMember` is its
+ * member in both lanes, `{sampledAt, 16 digits}:{id}`: members of equal score sort by their bytes,
+ * so equal priorities go oldest first (then by id), whatever the ids (a client's choice). A
+ * sampledAt before 1970 counts as 1970 there. `enterPool` puts it in its lane's sets (all models
+ * and its model's) and the pending index: the priority lane scores it −priority (ZRANGE, ascending,
+ * is the serving order), the baseline lane by its sampledAt. An item without a lane (stored before
+ * the lanes: `lane` is not in its state) goes back to the old pool, id → priority, which the next
+ * lease sorts (review-pool.ts). `leavePool` takes it out of all of them.
+ */
+export const poolLanes = `
+local function poolMember(item, id)
+  return string.format('%016d', math.max(0, item.sampledAt)) .. ':' .. id
+end
+local function enterPool(prefix, id, item, state)
+  local keys = prefix .. ':review:'
+  local member = poolMember(item, id)
+  if state.lane == 'baseline' then
+    redis.call('ZADD', keys .. 'baseline', item.sampledAt, member)
+    redis.call('ZADD', keys .. 'baseline:' .. item.model, item.sampledAt, member)
+  elseif state.lane == 'priority' then
+    redis.call('ZADD', keys .. 'by-priority', -item.sampling.priority, member)
+    redis.call('ZADD', keys .. 'by-priority:' .. item.model, -item.sampling.priority, member)
+  else
+    redis.call('ZADD', keys .. 'pool', item.sampling.priority, id)
+    redis.call('ZADD', keys .. 'pool:' .. item.model, item.sampling.priority, id)
+  end
+  redis.call('ZADD', keys .. 'pending-age', item.sampledAt, id)
+end
+local function leavePool(prefix, id, item)
+  local keys = prefix .. ':review:'
+  local member = poolMember(item, id)
+  for _, lane in ipairs({ 'by-priority', 'baseline' }) do
+    redis.call('ZREM', keys .. lane, member)
+    redis.call('ZREM', keys .. lane .. ':' .. item.model, member)
+  end
+  redis.call('ZREM', keys .. 'pool', id)
+  redis.call('ZREM', keys .. 'pool:' .. item.model, id)
+  redis.call('ZREM', keys .. 'pending-age', id)
+end
+`;
+
+/**
+ * Lua: a leased item back to pending, in its lane again (enterPool), its lease (and any stale
+ * verdict marker) gone, kept for ever again (a restored item had an expiry). Returns the state's
+ * JSON. Shared by expiry, by a reviewer giving an item back and by restore.
  */
 export const returnToPool = `
 local function returnToPool(prefix, id, item, state)
@@ -135,9 +185,7 @@ local function returnToPool(prefix, id, item, state)
   redis.call('PERSIST', prefix .. ':review:item:' .. id)
   redis.call('ZREM', prefix .. ':review:expiring', id)
   redis.call('ZREM', prefix .. ':review:leases', id)
-  redis.call('ZADD', prefix .. ':review:pool', item.sampling.priority, id)
-  redis.call('ZADD', prefix .. ':review:pool:' .. item.model, item.sampling.priority, id)
-  redis.call('ZADD', prefix .. ':review:pending-age', item.sampledAt, id)
+  enterPool(prefix, id, item, state)
   return encoded
 end
 `;
@@ -211,4 +259,4 @@ end
 `;
 
 /** The Lua functions above, in the order they need each other. */
-export const itemLua = `${itemStore}${expiringIndex}${closingLive}${leaseTo}${returnToPool}${reclaimExpired}${storeClosed}`;
+export const itemLua = `${itemStore}${expiringIndex}${closingLive}${leaseTo}${poolLanes}${returnToPool}${reclaimExpired}${storeClosed}`;

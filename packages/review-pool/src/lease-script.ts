@@ -1,8 +1,9 @@
-import { expiringIndex, itemLua } from './item-lua.ts';
+import { itemLua } from './item-lua.ts';
 
 /**
  * Adds a new item: SET NX of its fixed part, then (only if it was new) its state, its place in
- * the pool, the model's pool, the listing index and the pending index (see item-lua.ts).
+ * its lane of the pool (all models and its model's) and the pending index (enterPool, item-lua.ts),
+ * and the listing index.
  *
  * The model's broken and skip counts are created at 0 (HINCRBY 0 leaves an existing count as it
  * is): Prometheus' increase() takes a series' first sample as its start, so a count born at 1
@@ -10,37 +11,45 @@ import { expiringIndex, itemLua } from './item-lua.ts';
  *
  * It also takes a few expired closed items out of the listing index (`dropExpired`, see
  * item-lua.ts): workers add all day, so the index stays bounded even while nobody reviews or
- * lists. Those keys are built from the prefix (single Redis, as every script here).
+ * lists. Those keys, and the pool's, are built from the prefix (single Redis, as every script here).
  *
- * KEYS: item, state, pool, model pool, index, pending age, broken counts, skip counts. ARGV:
- * fixed JSON, state JSON, priority, sampledAt, id (numbers as JavaScript writes them: Redis reads
- * every digit), model, prefix.
+ * KEYS: item, state, index, broken counts, skip counts. ARGV: fixed JSON, state JSON (its `lane`
+ * set), priority, sampledAt, id (numbers as JavaScript writes them: Redis reads every digit),
+ * model, prefix, lane.
  * Returns 1 when added, 0 when the id was already there.
  */
-export const addScript = `${expiringIndex}
+export const addScript = `${itemLua}
 dropExpired(ARGV[7])
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[5])
-redis.call('ZADD', KEYS[5], ARGV[4], ARGV[5])
-redis.call('ZADD', KEYS[6], ARGV[4], ARGV[5])
-redis.call('HINCRBY', KEYS[7], ARGV[6], 0)
-redis.call('HINCRBY', KEYS[8], ARGV[6], 0)
+local sampledAt = tonumber(ARGV[4])
+enterPool(ARGV[7], ARGV[5], { sampledAt = sampledAt, model = ARGV[6], sampling = { priority = tonumber(ARGV[3]) } }, { lane = ARGV[8] })
+redis.call('ZADD', KEYS[3], sampledAt, ARGV[5])
+redis.call('HINCRBY', KEYS[4], ARGV[6], 0)
+redis.call('HINCRBY', KEYS[5], ARGV[6], 0)
 return 1
 `;
 
 /**
  * Atomically: return expired leases to the pool; answer the reviewer's own live lease if they
- * hold one (whatever model this call asks for); else take the highest-priority pending item
- * (of one model, or of all) that the reviewer has not skipped, and lease it to them. One
+ * hold one (whatever model this call asks for); else take the next pending item in the serving
+ * order (of one model, or of all) that the reviewer has not skipped, and lease it to them. One
  * script, so two reviewers can never receive the same item, and one reviewer holds at most one
  * live lease. Keys are derived from the prefix inside the script (single Redis, not Cluster:
  * the pipeline's keys share one prefix anyway).
  *
- * Skips older than the skip memory are forgotten first. Of the top (skips + 1) items at least
- * one is not skipped, so a lease reads at most that many: its cost grows with the reviewer's
- * remembered skips, never with the pool.
+ * The serving order (pool-order.ts): every `baselineEvery`th new lease of a source (the model
+ * asked for, or any: a hash field of :lease-count each) takes the oldest item of the uniform
+ * baseline first, every other one the highest priority first (equal priorities oldest first);
+ * when that lane holds nothing for this reviewer, the other one. Only a lease handed out counts.
+ *
+ * While the old pool (id → priority, from before the lanes) holds items and `sortFirst` is '1',
+ * nothing is leased: the answer is 'SORT', and the caller sorts them into the lanes (it needs the
+ * sampling package to tell an item's lane) and asks again with `sortFirst` '0'.
+ *
+ * Skips older than the skip memory are forgotten first. Of the first (skips + 1) items of a lane
+ * at least one is not skipped, so a lease reads at most twice that many: its cost grows with the
+ * reviewer's remembered skips, never with the pool.
  *
  * An item whose verdict is being kept stays leased even when its lease ran out (the verdict
  * began in time; the begin script moved its expiry to the marker's timeout), until the marker
@@ -49,13 +58,13 @@ return 1
  * Expired closed items leave the listing index a few at a time first (`dropExpired`, item-lua.ts).
  *
  * ARGV: prefix, now (ms), lease ms, reviewer, model ('' = any; for a new lease only), skip
- * memory (ms), closing timeout (ms).
- * Returns { fixed JSON, state JSON } of the item leased (or held), or nil when nothing is pending
- * for this reviewer.
+ * memory (ms), closing timeout (ms), baselineEvery (≥ 1), sortFirst ('1' or '0').
+ * Returns { fixed JSON, state JSON } of the item leased (or held), nil when nothing is pending
+ * for this reviewer, or 'SORT'.
  */
 export const leaseScript = `${itemLua}
 local prefix, now, leaseMs, reviewer, model, skipMemoryMs, closingStaleMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local pool = prefix .. ':review:pool'
+local baselineEvery, sortFirst = tonumber(ARGV[8]), ARGV[9]
 dropExpired(prefix)
 reclaimExpired(prefix, now, closingStaleMs)
 -- The reviewer's own live lease is answered again, whatever model this call asks for: asking
@@ -75,22 +84,32 @@ for _, heldId in ipairs(redis.call('ZRANGE', held, 0, -1)) do
     return { redis.call('GET', prefix .. ':review:item:' .. heldId), leaseTo(prefix, heldId, state, reviewer, now, leaseMs) }
   end
 end
-local source = pool
-if model ~= '' then source = pool .. ':' .. model end
+if sortFirst == '1' and redis.call('EXISTS', prefix .. ':review:pool') == 1 then return 'SORT' end
+local suffix = ''
+if model ~= '' then suffix = ':' .. model end
+local lanes = { prefix .. ':review:by-priority' .. suffix, prefix .. ':review:baseline' .. suffix }
+local counts = prefix .. ':review:lease-count'
+local turn = tonumber(redis.call('HGET', counts, model) or '0') + 1
+if turn % baselineEvery == 0 then lanes = { lanes[2], lanes[1] } end
 local skipped = prefix .. ':review:skipped:' .. reviewer
 redis.call('ZREMRANGEBYSCORE', skipped, '-inf', now - skipMemoryMs)
+local skips = redis.call('ZCARD', skipped)
 local id
-for _, candidate in ipairs(redis.call('ZREVRANGE', source, 0, redis.call('ZCARD', skipped))) do
-  if not redis.call('ZSCORE', skipped, candidate) then
-    id = candidate
-    break
+for _, lane in ipairs(lanes) do
+  for _, member in ipairs(redis.call('ZRANGE', lane, 0, skips)) do
+    -- The member is '{sampledAt, 16 digits}:{id}' (poolMember).
+    local candidate = string.sub(member, 18)
+    if not redis.call('ZSCORE', skipped, candidate) then
+      id = candidate
+      break
+    end
   end
+  if id then break end
 end
 if not id then return nil end
+redis.call('HSET', counts, model, turn)
 local item, state = loadItem(prefix, id)
-redis.call('ZREM', pool, id)
-redis.call('ZREM', pool .. ':' .. item.model, id)
-redis.call('ZREM', prefix .. ':review:pending-age', id)
+leavePool(prefix, id, item)
 local encoded = leaseTo(prefix, id, state, reviewer, now, leaseMs)
 return { redis.call('GET', prefix .. ':review:item:' .. id), encoded }
 `;
@@ -214,12 +233,13 @@ return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix
 `;
 
 /**
- * The backlog, read in one step: pending items are those in the pool plus those whose lease ran
- * out (they go back to the pool at the next lease call, but wait for a reviewer already), unless
- * a verdict on them is being kept. Reads as many items as there are expired leases.
- * With a model: its own pool; the live leases read one by one for their model (about one per
+ * The backlog, read in one step: pending items are those in the pool (both lanes, and the old pool
+ * until a lease has sorted it) plus those whose lease ran out (they go back to the pool at the next
+ * lease call, but wait for a reviewer already), unless a verdict on them is being kept. Reads as
+ * many items as there are expired leases.
+ * With a model: its own sets; the live leases read one by one for their model (about one per
  * active reviewer); the oldest pending item found by reading the pending index from its oldest,
- * 500 at a time, until an item in the model's pool (at once when the oldest is of that model).
+ * 500 at a time, until an item in one of the model's sets (at once when the oldest is of that model).
  * ARGV: prefix, now (ms), closing timeout (ms), model ('' = all)
  * Returns { pending, leased, oldest pending sampledAt (false = none) }.
  */
@@ -227,9 +247,10 @@ export const backlogScript = `${itemLua}
 local prefix, now, closingStaleMs, model = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] or ''
 local leases = prefix .. ':review:leases'
 local age = prefix .. ':review:pending-age'
-local pool = prefix .. ':review:pool'
-if model ~= '' then pool = pool .. ':' .. model end
-local pending = redis.call('ZCARD', pool)
+local suffix = ''
+if model ~= '' then suffix = ':' .. model end
+local byPriority, baseline, old = prefix .. ':review:by-priority' .. suffix, prefix .. ':review:baseline' .. suffix, prefix .. ':review:pool' .. suffix
+local pending = redis.call('ZCARD', byPriority) + redis.call('ZCARD', baseline) + redis.call('ZCARD', old)
 local leased, oldest
 if model == '' then
   leased = redis.call('ZCOUNT', leases, '(' .. now, '+inf')
@@ -245,10 +266,16 @@ else
   while pending > 0 and not oldest do
     local page = redis.call('ZRANGE', age, start, start + 499, 'WITHSCORES')
     if #page == 0 then break end
-    local ids = {}
-    for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
-    for i, score in ipairs(redis.call('ZMSCORE', pool, unpack(ids))) do
-      if score then
+    local ids, members = {}, {}
+    for i = 1, #page, 2 do
+      ids[#ids + 1] = page[i]
+      members[#members + 1] = poolMember({ sampledAt = tonumber(page[i + 1]) }, page[i])
+    end
+    local inPriority = redis.call('ZMSCORE', byPriority, unpack(members))
+    local inBaseline = redis.call('ZMSCORE', baseline, unpack(members))
+    local inOld = redis.call('ZMSCORE', old, unpack(ids))
+    for i = 1, #ids do
+      if inPriority[i] or inBaseline[i] or inOld[i] then
         oldest = tonumber(page[2 * i])
         break
       end

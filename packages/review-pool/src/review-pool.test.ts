@@ -308,7 +308,7 @@ test('an item\'s numbers keep every digit through lease, release, skip, set-asid
   await p.release('precise', 'alice');
   assert.deepEqual(await p.get('precise'), precise, 'pending again, exactly as added');
   assert.deepEqual((await p.list({ status: 'pending' }, { limit: 10 })).items, [precise]);
-  assert.equal(Number(await redis.zscore(`${prefix}:review:pool`, 'precise')), precise.sampling.priority, 'back in the pool at its exact priority');
+  assert.equal(-Number(await redis.zscore(`${prefix}:review:by-priority`, `${String(precise.sampledAt).padStart(16, '0')}:precise`)), precise.sampling.priority, 'back in the pool at its exact priority');
   await p.lease('bob', 60_000);
   await p.skip('precise', 'bob');
   await p.lease('alice', 60_000);
@@ -425,11 +425,12 @@ test('the backlog of one model: its pending and leased items, its oldest pending
   // Older items of another model first: the oldest of "n" is found past them.
   for (let i = 0; i < 600; i++) await p.add(item(`m${i}`, 0.5, 'm', 100 + i));
   for (const [id, sampledAt] of [['n1', 5_000], ['n2', 4_000], ['n3', 6_000]] as const) await p.add(item(id, 0.9, 'n', sampledAt));
+  // Equal priorities go oldest first: alice gets n2 (4_000), bob m0 (100).
   await p.lease('alice', 1_000, { model: 'n', now: 10_000 });
   await p.lease('bob', 60_000, { model: 'm', now: 10_000 });
-  assert.deepEqual(await p.backlog(10_500, 'n'), { pending: 2, leased: 1, oldestPendingAt: 4_000 });
-  assert.deepEqual(await p.backlog(10_500, 'm'), { pending: 599, leased: 1, oldestPendingAt: 100 });
-  assert.deepEqual(await p.backlog(10_500), { pending: 601, leased: 2, oldestPendingAt: 100 });
+  assert.deepEqual(await p.backlog(10_500, 'n'), { pending: 2, leased: 1, oldestPendingAt: 5_000 });
+  assert.deepEqual(await p.backlog(10_500, 'm'), { pending: 599, leased: 1, oldestPendingAt: 101 });
+  assert.deepEqual(await p.backlog(10_500), { pending: 601, leased: 2, oldestPendingAt: 101 });
   assert.deepEqual(await p.backlog(11_001, 'n'), { pending: 3, leased: 0, oldestPendingAt: 4_000 }, "alice's lease ran out: waiting again");
   assert.deepEqual(await p.backlog(10_500, 'none'), { pending: 0, leased: 0, oldestPendingAt: undefined });
 });

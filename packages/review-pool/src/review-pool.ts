@@ -4,6 +4,7 @@ import { QueueUnavailableError, redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, renewScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { PendingClears } from './pending-clears.ts';
+import { defaultBaselineEvery, laneOf, laneOfStored, sortBatch, sortOldPoolScript } from './pool-order.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 import { parseItem, readItem, scriptItem, storedItem } from './stored-item.ts';
 import { beginUndoScript, cancelUndoScript, finishUndoScript } from './undo-script.ts';
@@ -118,6 +119,8 @@ export class ReviewPool {
 
   private readonly retentionMs: number;
 
+  private readonly baselineEvery: number;
+
   private readonly onInvalidItem: (id: string, problem: string) => void;
 
   /** Clears of markers set by begins that failed while Redis could not be reached, until it can. */
@@ -127,21 +130,23 @@ export class ReviewPool {
    * `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it.
    * `closingTimeoutMs`: how long a verdict being kept, or an undo being saved, may block its item (see beginVerdict, beginUndo).
    * `retentionMs`: how long a reviewed or broken item stays listed (0: for ever).
+   * `baselineEvery`: every how many leases one tries the uniform baseline first (pool-order.ts; 4).
    * `onInvalidItem`: told of each stored item a listing skipped because it fails its schema.
    */
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    options: { skipMemoryMs?: number; closingTimeoutMs?: number; retentionMs?: number; onInvalidItem?: (id: string, problem: string) => void } = {},
+    options: { skipMemoryMs?: number; closingTimeoutMs?: number; retentionMs?: number; baselineEvery?: number; onInvalidItem?: (id: string, problem: string) => void } = {},
   ) {
     this.onInvalidItem = options.onInvalidItem ?? (() => {});
     this.keys = redisKeys(prefix);
     this.skipMemoryMs = options.skipMemoryMs ?? defaultSkipMemoryMs;
     this.closingTimeoutMs = options.closingTimeoutMs ?? defaultClosingTimeoutMs;
     this.retentionMs = options.retentionMs ?? defaultRetentionMs;
+    this.baselineEvery = options.baselineEvery ?? defaultBaselineEvery;
     this.pendingClears = new PendingClears(redis);
     if (!(Number.isInteger(this.retentionMs) && this.retentionMs >= 0)) throw new RangeError(`retentionMs must be a non-negative integer, got ${this.retentionMs}`);
-    for (const [name, value] of [['skipMemoryMs', this.skipMemoryMs], ['closingTimeoutMs', this.closingTimeoutMs]] as const) {
+    for (const [name, value] of [['skipMemoryMs', this.skipMemoryMs], ['closingTimeoutMs', this.closingTimeoutMs], ['baselineEvery', this.baselineEvery]] as const) {
       if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
   }
@@ -150,27 +155,55 @@ export class ReviewPool {
    * Adds an item once: an id already in the pool (pending, leased or reviewed) is left alone.
    * The item (its fixed part and its state, see item-lua.ts) and its four index entries are
    * written by one script: a worker killed between them would leave an item that exists but is
-   * in no pool, and its retried job could never add it again. The same script takes up to 100
-   * expired closed items out of the listing index (as lease and the reads do).
+   * in no pool, and its retried job could never add it again. Its lane (pool-order.ts) is kept in
+   * its state. The same script takes up to 100 expired closed items out of the listing index (as
+   * lease and the reads do).
    */
   async add(item: ReviewItem): Promise<boolean> {
-    const { reviewItem, reviewState, reviewPool, reviewModelPool, reviewIndex, reviewPendingAge, reviewBroken, reviewSkips } = this.keys;
-    const { fixed, state } = storedItem(item);
-    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewPool, reviewModelPool(item.model), reviewIndex, reviewPendingAge, reviewBroken, reviewSkips];
-    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId, item.model, this.prefix];
+    const { reviewItem, reviewState, reviewIndex, reviewBroken, reviewSkips } = this.keys;
+    const lane = laneOf(item.inferenceId, item.sampling.policy);
+    const { fixed, state } = storedItem(item, lane);
+    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewIndex, reviewBroken, reviewSkips];
+    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId, item.model, this.prefix, lane];
     return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, ...args))) === 1;
   }
 
   /**
-   * Leases the highest-priority pending item (of `model`, or of any) the reviewer has not skipped,
-   * for `leaseMs`; or answers the reviewer's own live lease again, as it is, whatever `model` asks
-   * for: one live lease per reviewer (asking twice, or with another filter, leases one item).
+   * Leases the next pending item in the serving order (of `model`, or of any) the reviewer has
+   * not skipped, for `leaseMs`: every `baselineEvery`th lease the oldest of the uniform baseline,
+   * the others the highest priority, oldest first among equals (pool-order.ts); or answers the
+   * reviewer's own live lease again, as it is, whatever `model` asks for: one live lease per
+   * reviewer (asking twice, or with another filter, leases one item). Items of the pool as kept
+   * before the lanes are sorted into them first.
    */
   async lease(reviewer: string, leaseMs: number, options: { model?: string; now?: number } = {}): Promise<ReviewItem | undefined> {
-    const stored = (await this.call('leasing an item', () =>
-      this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs, this.closingTimeoutMs),
-    )) as [string, string] | null;
-    return stored === null ? undefined : scriptItem(stored);
+    const leaseOnce = async (sortFirst: boolean) =>
+      (await this.call('leasing an item', () =>
+        this.redis.eval(leaseScript, 0, this.prefix, options.now ?? Date.now(), leaseMs, reviewer, options.model ?? '', this.skipMemoryMs, this.closingTimeoutMs, this.baselineEvery, sortFirst ? '1' : '0'),
+      )) as [string, string] | 'SORT' | null;
+    let stored = await leaseOnce(true);
+    if (stored === 'SORT') {
+      await this.sortOldPool();
+      stored = await leaseOnce(false);
+    }
+    return stored === null || stored === 'SORT' ? undefined : scriptItem(stored);
+  }
+
+  /**
+   * Moves every item of the pool as it was kept before the lanes (added, or given back, by a
+   * version before them) into its lane, `sortBatch` at a time: each step is one short script, so
+   * a large old pool never blocks Redis for long, and replicas sorting at once pass over what the
+   * other moved. It stops after 2,000 steps (a million items), so that old workers still adding
+   * during a rolling upgrade cannot hold a lease back: what is left waits for the next lease.
+   */
+  private async sortOldPool(): Promise<void> {
+    for (let step = 0; step < 2_000; step++) {
+      const ids = await this.call('sorting the pool kept before the lanes', () => this.redis.zrange(this.keys.reviewLegacyPool, 0, sortBatch - 1));
+      if (ids.length === 0) return;
+      const fixed = await this.call('sorting the pool kept before the lanes', () => this.redis.mget(ids.map((id) => this.keys.reviewItem(id))));
+      const args = ids.flatMap((id, i) => [id, laneOfStored(id, fixed[i])]);
+      await this.call('sorting the pool kept before the lanes', () => this.redis.eval(sortOldPoolScript, 0, this.prefix, ...args));
+    }
   }
 
   /**

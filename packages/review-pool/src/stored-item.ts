@@ -1,5 +1,5 @@
 import { type ReviewItem, reviewItemSchema } from '@gradcam/contracts';
-import { itemStateFields } from './item-lua.ts';
+import { itemStateFields, type PoolLane } from './item-lua.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
 
 /** An item as stored (see item-lua.ts): its fixed part, written once by `add`, and its state. */
@@ -10,12 +10,15 @@ export interface StoredItem {
 
 const stateFields: ReadonlySet<string> = new Set(itemStateFields);
 
-/** An item to store: its fixed part (never rewritten: every digit of its numbers stays) and its state. */
-export function storedItem(item: ReviewItem): StoredItem {
+/**
+ * An item to store: its fixed part (never rewritten: every digit of its numbers stays) and its
+ * state, which also holds the lane it waits in (pool-order.ts).
+ */
+export function storedItem(item: ReviewItem, lane: PoolLane): StoredItem {
   const entries = Object.entries(reviewItemSchema.parse(item));
   return {
     fixed: JSON.stringify(Object.fromEntries(entries.filter(([field]) => !stateFields.has(field)))),
-    state: JSON.stringify(Object.fromEntries(entries.filter(([field]) => stateFields.has(field)))),
+    state: JSON.stringify({ ...Object.fromEntries(entries.filter(([field]) => stateFields.has(field))), lane }),
   };
 }
 

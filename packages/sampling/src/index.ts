@@ -6,7 +6,7 @@ export { mapSuspicion, ringShare, suspicionScales, type MapSuspicion } from './m
 export { histogramIntersection } from './map-overlap.ts';
 export { idFraction, idSalts } from './id-fraction.ts';
 export { budgetRank, fromRankSpace, toRankSpace } from './policies/budget-rank.ts';
-export { uniformRate } from './policies/uniform-rate.ts';
+export { drawnAtRate, inUniformDraw, uniformRate } from './policies/uniform-rate.ts';
 export { confidenceBand, type ConfidenceBandOptions } from './policies/confidence-band.ts';
 export { classQuota, type ClassQuotaOptions, type ClassTrafficProvider } from './policies/class-quota.ts';
 export { explanationScore, type ExplanationScoreOptions } from './policies/explanation-score.ts';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decideReview } from '../review-policy.ts';
 import { reviewInput } from '../testing/review-inputs.ts';
-import { uniformRate } from './uniform-rate.ts';
+import { parseReviewPolicy } from '../parse-review-policy.ts';
+import { inUniformDraw, uniformRate } from './uniform-rate.ts';
 
 test('samples the given share of ids, the same ids every time, with its reason', () => {
   const policy = uniformRate(0.1);
@@ -27,4 +28,21 @@ test('rate 0 samples nothing, rate 1 everything; out-of-range rates are refused'
   assert.equal(decideReview(uniformRate(1), reviewInput()).sampled, true);
   assert.throws(() => uniformRate(1.5), RangeError);
   assert.throws(() => uniformRate(Number.NaN), RangeError);
+});
+
+test('inUniformDraw: the ids the rate= term of a recorded policy takes, whichever term a decision names', () => {
+  const policy = parseReviewPolicy('budget=60,rate=0.1,confidence<0.6');
+  const recorded = policy.describe();
+  let drawn = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const id = `req-${i}`;
+    const taken = decideReview(uniformRate(0.1), reviewInput({ id })).sampled;
+    assert.equal(inUniformDraw(recorded, id), taken, id);
+    assert.equal(inUniformDraw('rate=0.1', id), taken);
+    if (taken) drawn++;
+  }
+  assert.ok(drawn > 1_800 && drawn < 2_200, `${drawn}`);
+  assert.equal(inUniformDraw('rate=1', 'any'), true);
+  assert.equal(inUniformDraw('rate=0', 'any'), false);
+  for (const other of ['budget=60/h', 'confidence<0.6|class-quota=5/h', 'p', '', 'rate=x', 'rate=2']) assert.equal(inUniformDraw(other, 'req-1'), false, other);
 });

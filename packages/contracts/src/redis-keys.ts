@@ -58,8 +58,9 @@ export function redisKeys(prefix: string) {
     reviewLegacyPool: `${prefix}:review:pool`,
     reviewLegacyModelPool: (model: string) => `${prefix}:review:pool:${model}`,
     /**
-     * Hash source → how many new leases the pool has handed out to it (the source: the model a
-     * lease asked for, '' for any model); every 4th of a source tries the baseline first.
+     * Hash source → how many new leases the pool has handed out to it since the baseline lane
+     * last served one (the source: the model a lease asked for, '' for any model); from the 4th
+     * on, a lease of that source tries the baseline first.
      */
     reviewLeaseCount: `${prefix}:review:lease-count`,
     /** Pending items by age: sorted set id → sampledAt (the backlog's oldest item). */

@@ -38,10 +38,11 @@ return 1
  * live lease. Keys are derived from the prefix inside the script (single Redis, not Cluster:
  * the pipeline's keys share one prefix anyway).
  *
- * The serving order (pool-order.ts): every `baselineEvery`th new lease of a source (the model
- * asked for, or any: a hash field of :lease-count each) takes the oldest item of the uniform
- * baseline first, every other one the highest priority first (equal priorities oldest first);
- * when that lane holds nothing for this reviewer, the other one. Only a lease handed out counts.
+ * The serving order (pool-order.ts): a new lease of a source (the model asked for, or any: a hash
+ * field of :lease-count each, the leases since the baseline last served one) takes the oldest item
+ * of the uniform baseline first once `baselineEvery` - 1 leases have gone by since the baseline's
+ * last, every other one the highest priority first (equal priorities oldest first); when that lane
+ * holds nothing for this reviewer, the other one. Only a lease handed out counts.
  *
  * While the old pool (id → priority, from before the lanes) holds items and `sortFirst` is '1',
  * nothing is leased: the answer is 'SORT', and the caller sorts them into the lanes (it needs the
@@ -88,26 +89,31 @@ if sortFirst == '1' and redis.call('EXISTS', prefix .. ':review:pool') == 1 then
 local suffix = ''
 if model ~= '' then suffix = ':' .. model end
 local lanes = { prefix .. ':review:by-priority' .. suffix, prefix .. ':review:baseline' .. suffix }
+local baselineLane = lanes[2]
+-- Leases of this source since the baseline last served one: its turn comes once baselineEvery - 1
+-- have gone by, and stays until it serves, so a turn the reviewer asking cannot take (they skipped
+-- all the baseline's items) passes to the next lease instead of being lost.
 local counts = prefix .. ':review:lease-count'
-local turn = tonumber(redis.call('HGET', counts, model) or '0') + 1
-if turn % baselineEvery == 0 then lanes = { lanes[2], lanes[1] } end
+local since = tonumber(redis.call('HGET', counts, model) or '0')
+if since + 1 >= baselineEvery then lanes = { lanes[2], lanes[1] } end
 local skipped = prefix .. ':review:skipped:' .. reviewer
 redis.call('ZREMRANGEBYSCORE', skipped, '-inf', now - skipMemoryMs)
 local skips = redis.call('ZCARD', skipped)
-local id
+local id, servedFrom
 for _, lane in ipairs(lanes) do
   for _, member in ipairs(redis.call('ZRANGE', lane, 0, skips)) do
     -- The member is '{sampledAt, 16 digits}:{id}' (poolMember).
     local candidate = string.sub(member, 18)
     if not redis.call('ZSCORE', skipped, candidate) then
-      id = candidate
+      id, servedFrom = candidate, lane
       break
     end
   end
   if id then break end
 end
 if not id then return nil end
-redis.call('HSET', counts, model, turn)
+if servedFrom == baselineLane then since = 0 else since = since + 1 end
+redis.call('HSET', counts, model, since)
 local item, state = loadItem(prefix, id)
 leavePool(prefix, id, item)
 local encoded = leaseTo(prefix, id, state, reviewer, now, leaseMs)

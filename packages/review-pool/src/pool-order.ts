@@ -20,9 +20,13 @@ import { itemLua, type PoolLane } from './item-lua.ts';
  * The share: every `baselineEvery`th lease (4 by default) of a source (one model's leases, or the
  * leases of any model: each counted on its own) tries the baseline lane first, the others the
  * priority lane first; a lane with nothing for the reviewer gives its turn to the other, so no
- * reviewer waits while anything is pending. The baseline is never starved (at least a quarter of
- * the leases while it has items) and never takes more than its turn from the budget's items (at
- * least three quarters while they have items). A fixed turn, not a rule on the baseline's age:
+ * reviewer waits while anything is pending. What is counted is the source's leases since the
+ * baseline last served one, so a baseline turn the reviewer asking cannot take (they skipped its
+ * items) stays for the next lease: counted as turns of a plain count, it was lost, and a reviewer
+ * who skipped the baseline and kept landing on its turns kept it from everyone. The baseline is
+ * never starved (at least every 4th lease while it has items for the reviewers asking) and never
+ * takes more than its turn from the budget's items (3 leases between two of its own while those
+ * have items for the reviewers asking). A fixed turn, not a rule on the baseline's age:
  * an age rule hands every lease to the baseline once its backlog is old, and a share of arrivals
  * needs a window to count them in; a count of leases needs neither, and an auditor can check it.
  */

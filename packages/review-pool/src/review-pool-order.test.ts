@@ -93,6 +93,24 @@ test("the baseline's turn is counted per source: a model's own leases give it ev
   assert.equal((await p.lease('erin', 60_000, { model: 'n' }))?.inferenceId, next, 'the 8th: the next baseline item, the skipped one staying away from erin');
 });
 
+test("a baseline turn the reviewer cannot take (they skipped the baseline's items) passes to the next lease instead of being lost", async () => {
+  const p = new ReviewPool(redis, freshPrefix());
+  const policy = 'budget=60/h|rate=0.5';
+  const [older, newer] = idsDrawn(true, 2, 0.5, 'base-');
+  const baseline = (id: string, sampledAt: number): ReviewItem => ({ ...item(id, 0.1, 'm', sampledAt), sampling: { sampled: true, policy, term: 'rate=0.5', reason: 'rate', priority: 0.1 } });
+  await p.add(baseline(older!, 1_000));
+  for (let i = 0; i < 12; i++) await p.add(item(`high-${String(i).padStart(2, '0')}`, 0.9, 'm', 5_000 + i));
+  assert.deepEqual(await leaseInTurn(p, 3), ['high-00', 'high-01', 'high-02']);
+  assert.equal((await p.lease('alice', 60_000))?.inferenceId, older, 'the 4th lease: the baseline');
+  await p.skip(older!, 'alice');
+  assert.deepEqual(await leaseInTurn(p, 3), ['high-03', 'high-04', 'high-05']);
+  // alice's lease is the baseline's turn again, but the baseline holds only what she skipped.
+  assert.equal((await p.lease('alice', 60_000))?.inferenceId, 'high-06');
+  await p.add(baseline(newer!, 1_500));
+  // The next reviewer, who can take it, is handed the baseline's item; then the count starts again.
+  assert.deepEqual(await leaseInTurn(p, 5), [older, 'high-07', 'high-08', 'high-09', newer]);
+});
+
 /** What add() wrote before the lanes: the item in two parts, its state without a lane, the pool as id → priority. */
 async function addAsBefore(prefix: string, added: ReviewItem, state: Record<string, unknown> = { status: 'pending' }): Promise<void> {
   const { status: _status, ...fixed } = added;

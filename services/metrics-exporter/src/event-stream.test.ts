@@ -167,3 +167,29 @@ test("an error in the exporter's own counting (a listener that throws) does not 
     await queue.close();
   }
 });
+
+test("without a cursor it can read (a key of another type), reading starts at a known entry: an entry QueueEvents cannot parse as the very first one read is read past and counted, and the events after it are counted, not skipped", async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
+  const events = queue.toKey('events');
+  await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'history', 'returnvalue', JSON.stringify(result('m')));
+  // GET on a hash: WRONGTYPE, so the resume point cannot be read.
+  await redis.hset(redisKeys(prefix).exporterEventsCursor, 'not', 'a cursor');
+  const exporter = startExporter(prefix, queue);
+  try {
+    await eventually('the exporter to start reading', () => exporter.stream.readThrough());
+    const bad = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'bad-1', 'returnvalue', 'not JSON');
+    const good = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(result('m')));
+    await eventually('good-1 to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
+    assert.equal(await exporter.value(unreadable), 1, 'the entry read past is counted as such');
+    assert.equal(exporter.stream.readThrough(), good);
+    assert.deepEqual(
+      exporter.lines.filter((line) => /could not read an event/.test(String(line.msg))).map(({ id }) => id),
+      [bad],
+    );
+    assert.ok(exporter.lines.some((line) => /could not read the event-stream cursor/.test(String(line.msg))), 'the cursor it could not read is logged');
+  } finally {
+    await exporter.close();
+    await queue.close();
+  }
+});

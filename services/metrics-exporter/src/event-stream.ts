@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { EventsCursor } from './events-cursor.ts';
 import type { PipelineRecorder } from './pipeline-recorder.ts';
 import { resumePoint } from './resume-point.ts';
-import { entryAfter, excerptOf, unparsableByQueueEvents } from './stream-entry.ts';
+import { entryAfter, excerptOf, newestEntryId, unparsableByQueueEvents } from './stream-entry.ts';
 
 export interface EventStreamDeps {
   /** A worker connection of its own: the resume point is read on it, then QueueEvents blocks on it (XREAD). */
@@ -174,7 +174,17 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
       // type, an ACL) must not leave the exporter counting nothing: it reads as it did without a cursor.
       if (closing !== undefined) return;
       log.error({ err: error, key: cursorKey }, 'could not read the event-stream cursor; reading from the newest event, and events while no exporter ran are not counted');
-      open('$');
+      // From the newest entry's id rather than '$': QueueEvents' '$' is resolved by its first XREAD,
+      // so what came meanwhile would be skipped, and an entry it cannot parse as the first one read
+      // would have no known place to read past (it, and 5 s of events after it, would be skipped).
+      void newestEntryId(deps.connection, deps.queue.toKey('events')).then(
+        (newest) => {
+          if (closing === undefined) open(newest);
+        },
+        () => {
+          if (closing === undefined) open('$');
+        },
+      );
     },
   );
 

@@ -26,6 +26,12 @@ export async function entryAfter(connection: Redis, key: string, id: string): Pr
   return { id: entryId, fields };
 }
 
+/** The id of the newest entry of the stream at `key`, '0-0' when it has none: where '$' stands now. */
+export async function newestEntryId(connection: Redis, key: string): Promise<string> {
+  const [newest] = await connection.xrevrange(key, '+', '-', 'COUNT', 1);
+  return newest?.[0] ?? '0-0';
+}
+
 /** Why QueueEvents cannot read `fields` (its loop ends on it), or undefined when it can. */
 export function unparsableByQueueEvents(fields: Readonly<Record<string, string>>): string | undefined {
   const field = fields.event === undefined ? undefined : jsonFieldOf.get(fields.event);

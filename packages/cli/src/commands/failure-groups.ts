@@ -1,4 +1,4 @@
-import { imageChangedCode } from '@gradcam/contracts';
+import { failedOnItsImage, imageChangedCode } from '@gradcam/contracts';
 import { type FailedJob, jobStalledCode } from '@gradcam/queue';
 
 /**
@@ -82,3 +82,20 @@ export function leftOutLine(group: FailureGroup): string {
   if (group.kind === 'stalled') return `left out: ${group.code}, ${what} whose workers died or hung on them; name it with --code ${group.code} to run them again (each runs alone)`;
   return `left out: ${group.code}, ${what} that failed at once; name it with --code ${group.code} (or the ids with --id) once the cause is fixed`;
 }
+
+/**
+ * The retried jobs that failed on their image itself: retryFailedJobs drops the image identity
+ * ingest recorded (see failedOnItsImage), so the worker explains whatever is under the key now,
+ * unchecked. Said, so an operator who has not fixed the image, or put another one there, is told.
+ */
+export function imageAsItIsNowLine(groups: readonly FailureGroup[], dryRun: boolean): string | undefined {
+  const onImage = groups.filter((group) => failedOnItsImage(group.code));
+  const n = onImage.reduce((sum, group) => sum + group.jobs.length, 0);
+  if (n === 0) return undefined;
+  const their = n === 1 ? 'its' : 'their';
+  const codes = [...new Set(onImage.map((group) => group.code))].join(', ');
+  return `${codes}: ${plural(n, 'job')} failed on ${their} image; ${dryRun ? 'would be ' : ''}explained from the image under ${their} key as it is now, no longer checked against the one ingest accepted (its size, ETag, sha256): fix the image there first`;
+}
+
+/** The ids of imageAsItIsNowLine's jobs, for --json. */
+export const imageAsItIsNowIds = (groups: readonly FailureGroup[]): string[] => groups.filter((group) => failedOnItsImage(group.code)).flatMap((group) => group.jobs.map((job) => job.id));

@@ -85,10 +85,30 @@ test('gradcam jobs retry: by default the jobs that used every attempt, --since n
 
   const named = await gradcam(['jobs', 'retry', '--id', 'p-0,never,t-2'], env);
   assert.equal(named.status, 0, named.stderr);
-  assert.equal(named.stdout, 'retried 1 job (IMAGE_UNDECODABLE 1): queued again with fresh attempts\n');
+  assert.equal(
+    named.stdout,
+    'retried 1 job (IMAGE_UNDECODABLE 1): queued again with fresh attempts\nIMAGE_UNDECODABLE: 1 job failed on its image; explained from the image under its key as it is now, no longer checked against the one ingest accepted (its size, ETag, sha256): fix the image there first\n',
+  );
   assert.equal(named.stderr, 'not in the failed set (completed, still queued, or unknown): never, t-2\n');
   assert.deepEqual((await failedIds(prefix)).sort(), ['p-1', 't-0']);
   assert.equal(await connection.hget(`${prefix}:${explainJob.queueName}:p-0`, 'atm'), null, 'attempts counted from zero');
+});
+
+test('gradcam jobs retry: jobs that failed on their image are said to be explained from the image under their key as it is now (the identity ingest recorded is dropped), in --dry-run and in --json too', async () => {
+  const { prefix, env } = await queueWithFailures();
+  const asItIsNow = 'IMAGE_UNDECODABLE: 2 jobs failed on their image; explained from the image under their key as it is now, no longer checked against the one ingest accepted (its size, ETag, sha256): fix the image there first';
+  const dry = await gradcam(['jobs', 'retry', '--dry-run', '--code', 'IMAGE_UNDECODABLE,STORAGE_UNAVAILABLE'], env);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.deepEqual(dry.stdout.trim().split('\n'), ['would retry 5 jobs (STORAGE_UNAVAILABLE 3, IMAGE_UNDECODABLE 2)', asItIsNow.replace('; explained', '; would be explained')]);
+  const json = await gradcam(['jobs', 'retry', '--dry-run', '--json', '--code', 'IMAGE_UNDECODABLE'], env);
+  assert.deepEqual((JSON.parse(json.stdout) as { imageAsItIsNow: string[] }).imageAsItIsNow, ['p-0', 'p-1']);
+  assert.equal((await failedIds(prefix)).length, 5, 'a dry run changes nothing');
+  const retried = await gradcam(['jobs', 'retry', '--id', 'p-0,p-1'], env);
+  assert.equal(retried.status, 0, retried.stderr);
+  assert.deepEqual(retried.stdout.trim().split('\n'), ['retried 2 jobs (IMAGE_UNDECODABLE 2): queued again with fresh attempts', asItIsNow]);
+  // A storage outage says nothing about the image: no such line.
+  const outage = await gradcam(['jobs', 'retry'], env);
+  assert.equal(outage.stdout, 'retried 3 jobs (STORAGE_UNAVAILABLE 3): queued again with fresh attempts\n');
 });
 
 test('gradcam jobs: a call it cannot run is one line naming what to fix', async () => {

@@ -25,7 +25,7 @@ import { repoRoot } from '../local-stack/service-process.ts';
 import { readStackFile, stackFileName } from '../local-stack/stack-file.ts';
 import { stackRunning } from '../local-stack/state-lock.ts';
 import { durationMs } from '../option-values.ts';
-import { count, groupFailures, groupJson, groupLines, idList, kindOf, leftOutLine, plural, when } from './failure-groups.ts';
+import { count, groupFailures, groupJson, groupLines, idList, imageAsItIsNowIds, imageAsItIsNowLine, kindOf, leftOutLine, plural, when } from './failure-groups.ts';
 
 /** Jobs put back per wave, before the queue's depth is read again. */
 const waveSize = 1_000;
@@ -46,7 +46,9 @@ nothing (the id is known), so this is how an accepted record that failed gets ex
            keep the waiting jobs under half of GRADCAM_MAX_QUEUE_DEPTH (ingest's 429 limit), so new
            records keep being accepted. Without --code or --id it takes the jobs that failed after
            every attempt; the others fail the same way again unless their cause was fixed, so they
-           are taken only when named by --code or --id (a stalled-out job then runs alone)
+           are taken only when named by --code or --id (a stalled-out job then runs alone; one
+           that failed on its image, STORAGE_NOT_FOUND or IMAGE_* but IMAGE_CHANGED, is explained
+           from the image under its key as it is now, no longer checked against the one accepted)
 
 Options:
   --code LIST       only these failure codes (comma-separated, e.g. STORAGE_UNAVAILABLE,JOB_STALLED)
@@ -201,12 +203,14 @@ async function jobs(argv: readonly string[]): Promise<number> {
     const retried = new Set(outcome.retried);
     const groups = groupFailures(chosen.filter((job) => retried.has(job.id)));
     if (values.json) {
-      console.log(JSON.stringify({ dryRun, stopped: outcome.stopped, retried: groups.map(groupJson), noLongerFailed: outcome.notFailed, leftOut: leftOut.map(groupJson) }, null, 2));
+      console.log(JSON.stringify({ dryRun, stopped: outcome.stopped, retried: groups.map(groupJson), noLongerFailed: outcome.notFailed, leftOut: leftOut.map(groupJson), imageAsItIsNow: imageAsItIsNowIds(groups) }, null, 2));
       return outcome.stopped ? 130 : 0;
     }
     const perCode = groups.map((group) => `${group.code} ${count(group.jobs.length)}`).join(', ');
     if (outcome.stopped) console.log(`stopped: retried ${count(retried.size)} of ${plural(chosen.length, 'job')}${perCode === '' ? '' : ` (${perCode})`}; run the same command again for the rest`);
     else console.log(retried.size === 0 ? 'no failed job to retry' : `${dryRun ? 'would retry' : 'retried'} ${plural(retried.size, 'job')} (${perCode})${dryRun ? '' : ': queued again with fresh attempts'}`);
+    const asItIsNow = imageAsItIsNowLine(groups, dryRun);
+    if (asItIsNow !== undefined) console.log(asItIsNow);
     if (outcome.notFailed.length > 0) console.log(`${plural(outcome.notFailed.length, 'job')} had left the failed set meanwhile (retried by someone else, or trimmed): ${idList(outcome.notFailed)}`);
     for (const group of leftOut) console.log(leftOutLine(group));
     return outcome.stopped ? 130 : 0;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { type ExplainJobResult, redisKeys } from '@gradcam/contracts';
+import { redisKeys } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnections, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
 import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { type EventStream, startEventStream } from './event-stream.ts';
 import { PipelineRecorder } from './pipeline-recorder.ts';
+import { explainResult } from './test-support/explain-result.ts';
 
 let server: RedisServer;
 let redis: Redis;
@@ -63,18 +64,6 @@ function startExporter(prefix: string, queue: ExplainQueue, recorderFor: (regist
   };
 }
 
-const result = (model: string): ExplainJobResult => ({
-  manifestKey: 'out/explanation.json',
-  model,
-  methods: ['gradcam'],
-  explanations: 1,
-  acceptedAt: Date.now() - 1_000,
-  storedAt: Date.now(),
-  batchSize: 1,
-  batchLeader: true,
-  stageSeconds: { decode: 0, engine: 0, render: 0, upload: 0 },
-});
-
 const images = 'gradcam_images_explained_total{model="m"}';
 const unreadable = 'gradcam_exporter_events_unreadable_total';
 
@@ -91,12 +80,12 @@ test("entries BullMQ's QueueEvents cannot parse (a completed event's returnvalue
     first = startExporter(prefix, queue);
     const reading = first.stream;
     await eventually('the first exporter to start reading', () => reading.readThrough());
-    await completed('good-1', JSON.stringify(result('m')));
+    await completed('good-1', JSON.stringify(explainResult()));
     const badCompleted = await completed('bad-1', '{"model":"m", this is not JSON');
     const badProgress = await redis.xadd(events, '*', 'event', 'progress', 'jobId', 'bad-2', 'data', 'half a progress');
     // JSON, but not a job result (a worker of another version): read, and not counted either.
     const foreign = await completed('foreign-1', JSON.stringify({ outcome: 'ok' }));
-    const good2 = await completed('good-2', JSON.stringify(result('m')));
+    const good2 = await completed('good-2', JSON.stringify(explainResult()));
     const exporter = first;
     await eventually('good-1 and good-2 to be counted', async () => ((await exporter.value(images)) === 2 ? true : undefined));
     await eventually('the three entries not counted to be counted as such', async () => ((await exporter.value(unreadable)) === 3 ? true : undefined));
@@ -120,7 +109,7 @@ test("entries BullMQ's QueueEvents cannot parse (a completed event's returnvalue
     await eventually('the restarted exporter to count good-1 and good-2 past the bad entries', async () => ((await restarted.value(images)) === 2 ? true : undefined));
     assert.equal(await restarted.value(unreadable), 3);
     restarted.stream.scraped();
-    const good3 = await completed('good-3', JSON.stringify(result('m')));
+    const good3 = await completed('good-3', JSON.stringify(explainResult()));
     await eventually('good-3 to be counted', async () => ((await restarted.value(images)) === 3 ? true : undefined));
     restarted.stream.scraped();
     await second.close();
@@ -129,7 +118,7 @@ test("entries BullMQ's QueueEvents cannot parse (a completed event's returnvalue
     third = startExporter(prefix, queue);
     const last = third;
     await eventually('the third exporter to start reading', () => last.stream.readThrough());
-    await completed('good-4', JSON.stringify(result('m')));
+    await completed('good-4', JSON.stringify(explainResult()));
     await eventually('good-4 to be counted', async () => ((await last.value(images)) === 1 ? true : undefined));
     assert.equal(await last.value(unreadable), 0, 'nothing read again');
   } finally {
@@ -154,8 +143,8 @@ test("an error in the exporter's own counting (a listener that throws) does not 
   const exporter = startExporter(prefix, queue, (registry) => new Throwing(createMetrics(registry, pipelineMetrics)));
   try {
     await eventually('the exporter to start reading', () => exporter.stream.readThrough());
-    await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'boom-1', 'returnvalue', JSON.stringify(result('boom')));
-    const good = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(result('m')));
+    await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'boom-1', 'returnvalue', JSON.stringify(explainResult({ model: 'boom' })));
+    const good = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(explainResult()));
     await eventually('the event after the throwing one to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
     assert.equal(exporter.stream.readThrough(), good);
     assert.ok(
@@ -172,14 +161,14 @@ test("without a cursor it can read (a key of another type), reading starts at a 
   const prefix = `t${randomUUID().slice(0, 8)}`;
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
   const events = queue.toKey('events');
-  await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'history', 'returnvalue', JSON.stringify(result('m')));
+  await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'history', 'returnvalue', JSON.stringify(explainResult()));
   // GET on a hash: WRONGTYPE, so the resume point cannot be read.
   await redis.hset(redisKeys(prefix).exporterEventsCursor, 'not', 'a cursor');
   const exporter = startExporter(prefix, queue);
   try {
     await eventually('the exporter to start reading', () => exporter.stream.readThrough());
     const bad = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'bad-1', 'returnvalue', 'not JSON');
-    const good = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(result('m')));
+    const good = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(explainResult()));
     await eventually('good-1 to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
     assert.equal(await exporter.value(unreadable), 1, 'the entry read past is counted as such');
     assert.equal(exporter.stream.readThrough(), good);

@@ -3,12 +3,13 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type ExplainJobResult, explainQueueName, redisKeys } from '@gradcam/contracts';
+import { explainQueueName, redisKeys } from '@gradcam/contracts';
 import { closeConnection, createExplainQueue, createProducerConnection, enqueueExplainJobs, explainJob, jobInvalidCode } from '@gradcam/queue';
 import { explainJobFixture } from '@gradcam/queue/test-fixtures';
 import { type RedisServer, freePort, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { explainResult } from './test-support/explain-result.ts';
 
 // The exporter's composition root run as `node services/metrics-exporter/src/main.ts`, as in
 // production: what it does with the queue's event stream is wired there.
@@ -102,17 +103,7 @@ test('a restarted exporter counts the jobs that completed or failed while none r
   const connection = { host: '127.0.0.1', port: Number(new URL(server.url).port) };
   const redis = new Redis(server.url);
   const queue = new Queue(explainQueueName, { connection, prefix });
-  const result: ExplainJobResult = {
-    manifestKey: 'out/explanation.json',
-    model: 'm',
-    methods: ['gradcam'],
-    explanations: 1,
-    acceptedAt: Date.now() - 1_000,
-    storedAt: Date.now(),
-    batchSize: 1,
-    batchLeader: true,
-    stageSeconds: { decode: 0, engine: 0, render: 0, upload: 0 },
-  };
+  const result = explainResult();
   // What a worker does: a job whose id starts with 'bad' fails for good, any other completes.
   const worker = new Worker(explainQueueName, (job) => (job.id?.startsWith('bad') === true ? Promise.reject(new UnrecoverableError('IMAGE_INVALID: not an image')) : Promise.resolve(result)), { connection, prefix });
   worker.on('error', () => {});
@@ -168,18 +159,7 @@ test('a restart gap of thousands of jobs is counted whole: the event stream is k
   const producer = createProducerConnection(server.url, { onError: () => {} });
   const queue = createExplainQueue({ connection: producer, prefix, onError: () => {} });
   const redis = new Redis(server.url);
-  const result = (acceptedAt: number): ExplainJobResult => ({
-    manifestKey: 'out/explanation.json',
-    model: 'm',
-    methods: ['gradcam'],
-    explanations: 1,
-    acceptedAt,
-    storedAt: Date.now(),
-    batchSize: 1,
-    batchLeader: true,
-    stageSeconds: { decode: 0, engine: 0, render: 0, upload: 0 },
-  });
-  const worker = new Worker(explainQueueName, (job) => Promise.resolve(result((job.data as { acceptedAt: number }).acceptedAt)), { connection, prefix, concurrency: 100 });
+  const worker = new Worker(explainQueueName, (job) => Promise.resolve(explainResult({ acceptedAt: (job.data as { acceptedAt: number }).acceptedAt })), { connection, prefix, concurrency: 100 });
   worker.on('error', () => {});
   const images = 'gradcam_images_explained_total{model="m"}';
   // 4,000 jobs: added, waiting, active and completed make ~16,000 events, past BullMQ's default

@@ -65,6 +65,14 @@ export function redisKeys(prefix: string) {
     reviewLeaseCount: `${prefix}:review:lease-count`,
     /** Pending items by age: sorted set id → sampledAt (the backlog's oldest item). */
     reviewPendingAge: `${prefix}:review:pending-age`,
+    /**
+     * One model's pending items by age (id → sampledAt), so that a model's backlog reads its oldest
+     * item without reading the other models' (a pool written before it is indexed by the first
+     * backlog of that model: review-pool's backlogScript).
+     */
+    reviewModelPendingAge: (model: string) => `${prefix}:review:pending-age:${model}`,
+    /** Set (60 s) while one caller indexes a model's pending items by age, and for a minute after. */
+    reviewModelIndexing: (model: string) => `${prefix}:review:indexing:${model}`,
     /** Leased items: sorted set id → lease expiry (epoch ms). */
     reviewLeases: `${prefix}:review:leases`,
     /** Items sampled and not yet expired: sorted set id → sampledAt, for listings by time. */

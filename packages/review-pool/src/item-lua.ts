@@ -132,8 +132,9 @@ end
  * member in both lanes, `{sampledAt, 16 digits}:{id}`: members of equal score sort by their bytes,
  * so equal priorities go oldest first (then by id), whatever the ids (a client's choice). A
  * sampledAt before 1970 counts as 1970 there. `enterPool` puts it in its lane's sets (all models
- * and its model's) and the pending index: the priority lane scores it −priority (ZRANGE, ascending,
- * is the serving order), the baseline lane by its sampledAt. An item without a lane (stored before
+ * and its model's) and the pending indexes (all models' and its model's, id → sampledAt: a model's
+ * backlog reads its oldest item there, not past every other model's): the priority lane scores it
+ * −priority (ZRANGE, ascending, is the serving order), the baseline lane by its sampledAt. An item without a lane (stored before
  * the lanes: `lane` is not in its state) goes back to the old pool, id → priority, which the next
  * lease sorts (review-pool.ts). `leavePool` takes it out of all of them.
  */
@@ -155,6 +156,7 @@ local function enterPool(prefix, id, item, state)
     redis.call('ZADD', keys .. 'pool:' .. item.model, item.sampling.priority, id)
   end
   redis.call('ZADD', keys .. 'pending-age', item.sampledAt, id)
+  redis.call('ZADD', keys .. 'pending-age:' .. item.model, item.sampledAt, id)
 end
 local function leavePool(prefix, id, item)
   local keys = prefix .. ':review:'
@@ -166,6 +168,7 @@ local function leavePool(prefix, id, item)
   redis.call('ZREM', keys .. 'pool', id)
   redis.call('ZREM', keys .. 'pool:' .. item.model, id)
   redis.call('ZREM', keys .. 'pending-age', id)
+  redis.call('ZREM', keys .. 'pending-age:' .. item.model, id)
 end
 `;
 

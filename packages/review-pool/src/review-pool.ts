@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
 import { QueueUnavailableError, redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
-import { addScript, backlogScript, leaseScript, reclaimScript, releaseScript, renewScript, restoreScript, setAsideScript } from './lease-script.ts';
+import { backlogScript, indexModelStepScript, indexPassSets } from './backlog-script.ts';
+import { addScript, leaseScript, reclaimScript, releaseScript, renewScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { PendingClears } from './pending-clears.ts';
 import { defaultBaselineEvery, laneOf, laneOfStored, sortBatch, sortOldPoolScript } from './pool-order.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
@@ -533,13 +534,45 @@ export class ReviewPool {
 
   /**
    * Items waiting for a reviewer (an expired lease counts as waiting) and items leased now, of
-   * `model` or of all. Per model, the counts cost as little as pool-wide (the model's own pool;
-   * the live leases, about one per active reviewer); its oldest pending item is found by reading
-   * the pending index from its oldest until an item of that model, a page of 500 at a time.
+   * `model` or of all. Per model, it costs as little as pool-wide whatever the other models hold
+   * (the model's own pool and pending index; the live leases, about one per active reviewer): the
+   * review page polls it for every open tab, and one script that read past every other model's
+   * items blocked Redis, and with it ingest and the workers. A pool written before the model's
+   * pending index is indexed by its first backlog (backlog-script.ts).
    */
   async backlog(now = Date.now(), model?: string): Promise<ReviewBacklog> {
-    const [pending, leased, oldest] = (await this.call('counting the backlog', () => this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs, model ?? ''))) as [number, number, number | null];
+    const count = async (indexFirst: boolean) =>
+      (await this.call('counting the backlog', () => this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs, model ?? '', indexFirst ? '1' : '0'))) as
+        | [number, number, number | null]
+        | 'INDEX';
+    let answer = await count(model !== undefined);
+    if (answer === 'INDEX' && model !== undefined) {
+      await this.indexModel(model);
+      answer = await count(false);
+    }
+    // Asked not to index, the script never answers INDEX.
+    const [pending, leased, oldest] = answer as [number, number, number | null];
     return { pending, leased, oldestPendingAt: oldest ?? undefined };
+  }
+
+  /**
+   * Indexes a model's pending items by age (backlog-script.ts), for a pool written before that
+   * index: `indexBatch` entries per script, so Redis is never blocked for long (the items of
+   * that model are read, never the other models'). One caller per model indexes, and not again for
+   * a minute (`:indexing:{model}`, 60 s): while a replica of the version before still runs during a
+   * rolling upgrade, its adds and leases keep the index off, and every poll of every review page
+   * would read the whole model again; the others read the index as it is meanwhile. Stops after
+   * 2,000 steps per set (a million items).
+   */
+  private async indexModel(model: string): Promise<void> {
+    const claimed = await this.call('indexing the backlog', () => this.redis.set(this.keys.reviewModelIndexing(model), '1', 'PX', 60_000, 'NX'));
+    if (claimed === null) return;
+    for (const set of indexPassSets) {
+      let start = 0;
+      for (let step = 0; step < 2_000 && start >= 0; step++) {
+        start = (await this.call('indexing the backlog', () => this.redis.eval(indexModelStepScript, 0, this.prefix, model, set, start))) as number;
+      }
+    }
   }
 
   /**

@@ -1,0 +1,153 @@
+import { itemLua } from './item-lua.ts';
+
+/**
+ * Lua: one model's pending items by age, `{prefix}:review:pending-age:{model}` (id → sampledAt),
+ * which enterPool and leavePool (item-lua.ts) keep beside the pending index of all models. The
+ * model's backlog reads its oldest item there, in O(log N). It read the pending index of all
+ * models from its oldest until an item of that model instead, so with the other models' items
+ * older, Redis was blocked for a scan of every one of them (345 ms for 200,000), on each poll of
+ * every open review page that asks for one model.
+ *
+ * `modelSets(prefix, model)`: the model's pool sets and indexes by name. `modelPending(sets)`: how
+ * many items wait in its pool (both lanes and the old pool). `waitsInModelPool(sets, id,
+ * sampledAt)`: whether an entry of its index is still in one of them.
+ */
+export const modelPoolLua = `
+local function modelSets(prefix, model)
+  local keys = prefix .. ':review:'
+  return {
+    age = keys .. 'pending-age', modelAge = keys .. 'pending-age:' .. model,
+    byPriority = keys .. 'by-priority:' .. model, baseline = keys .. 'baseline:' .. model, old = keys .. 'pool:' .. model,
+  }
+end
+local function modelPending(sets)
+  return redis.call('ZCARD', sets.byPriority) + redis.call('ZCARD', sets.baseline) + redis.call('ZCARD', sets.old)
+end
+local function waitsInModelPool(sets, id, sampledAt)
+  local member = poolMember({ sampledAt = sampledAt }, id)
+  return redis.call('ZSCORE', sets.byPriority, member) or redis.call('ZSCORE', sets.baseline, member) or redis.call('ZSCORE', sets.old, id)
+end
+`;
+
+/** How many entries one step of indexing a model reads. */
+export const indexBatch = 500;
+
+/**
+ * One step of indexing a model's pending items by age (see modelPoolLua), for a pool written
+ * before that index: by a version without it, or by one still running during a rolling upgrade
+ * (its adds and returns do not enter the index, its leases do not leave it). Each step reads
+ * `indexBatch` entries of one set, by rank from `start`, so Redis is never blocked for long:
+ * `by-priority`, `baseline` and `pool` (the model's lanes and its old pool) enter theirs in the
+ * index, with the sampledAt of the pending index of all models (a lane's member counts one before
+ * 1970 as 1970); `check` takes out of the index the entries in none of them. An id in the model's
+ * old pool that the pending index lacks has left the pool already: the sort step drops an item whose
+ * stored part is not JSON from `:pool` and the pending index but cannot know its model, so it leaves
+ * the model's set here, instead of being counted as waiting for ever. Entering an entry twice, or one
+ * another step entered, changes nothing, so callers may index at once.
+ * ARGV: prefix, model, set, start. Returns the start of the next step, or -1 when the set is read.
+ */
+export const indexModelStepScript = `${itemLua}${modelPoolLua}
+local prefix, model, set, start = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local sets = modelSets(prefix, model)
+local last = start + ${indexBatch - 1}
+if set == 'check' then
+  local entries = redis.call('ZRANGE', sets.modelAge, start, last, 'WITHSCORES')
+  if #entries == 0 then return -1 end
+  local gone = {}
+  for i = 1, #entries, 2 do
+    if not waitsInModelPool(sets, entries[i], tonumber(entries[i + 1])) then gone[#gone + 1] = entries[i] end
+  end
+  if #gone > 0 then redis.call('ZREM', sets.modelAge, unpack(gone)) end
+  return start + ${indexBatch} - #gone
+end
+local source = ({ ['by-priority'] = sets.byPriority, baseline = sets.baseline, pool = sets.old })[set]
+local members = redis.call('ZRANGE', source, start, last)
+if #members == 0 then return -1 end
+local ids = members
+if source ~= sets.old then
+  ids = {}
+  -- A lane's member is '{sampledAt, 16 digits}:{id}' (poolMember).
+  for i, member in ipairs(members) do ids[i] = string.sub(member, 18) end
+end
+local ats = redis.call('ZMSCORE', sets.age, unpack(ids))
+local entries, gone = {}, {}
+for i, id in ipairs(ids) do
+  local at = ats[i]
+  if not at and source ~= sets.old then at = tonumber(string.sub(members[i], 1, 16)) end
+  if at then
+    entries[#entries + 1] = at
+    entries[#entries + 1] = id
+  else
+    gone[#gone + 1] = id
+  end
+end
+if #entries > 0 then redis.call('ZADD', sets.modelAge, unpack(entries)) end
+if #gone > 0 then redis.call('ZREM', sets.old, unpack(gone)) end
+return start + ${indexBatch} - #gone
+`;
+
+/** The sets indexModelStepScript reads, in the order a pass reads them. */
+export const indexPassSets = ['by-priority', 'baseline', 'pool', 'check'] as const;
+
+/**
+ * The backlog, read in one step: pending items are those in the pool (both lanes, and the old pool
+ * until a lease has sorted it) plus those whose lease ran out (they go back to the pool at the next
+ * lease call, but wait for a reviewer already), unless a verdict on them is being kept. Reads as
+ * many items as there are expired leases.
+ *
+ * With a model: its own sets; the live leases read one by one for their model (about one per
+ * active reviewer); its oldest pending item read from its own pending index (modelPoolLua), whatever
+ * the other models hold. Entries at its head that are in none of the model's sets (a version before
+ * the index leased them) are taken out first, 100 per call at most. When the index and the model's
+ * pool disagree (another count: written before the index) and `indexFirst` is '1', the answer is
+ * 'INDEX': the caller indexes the model in steps (indexModelStepScript) and asks again with '0'.
+ * Then the index is read as it is: its oldest valid entry, or the baseline lane's oldest item when
+ * older (that lane is ordered by age itself, so its oldest is exact).
+ * ARGV: prefix, now (ms), closing timeout (ms), model ('' = all), indexFirst ('1' or '0').
+ * Returns { pending, leased, oldest pending sampledAt (false = none) }, or 'INDEX'.
+ */
+export const backlogScript = `${itemLua}${modelPoolLua}
+local prefix, now, closingStaleMs, model, indexFirst = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] or '', ARGV[5] or '0'
+local leases = prefix .. ':review:leases'
+local pending, leased, oldest
+if model == '' then
+  local keys = prefix .. ':review:'
+  pending = redis.call('ZCARD', keys .. 'by-priority') + redis.call('ZCARD', keys .. 'baseline') + redis.call('ZCARD', keys .. 'pool')
+  leased = redis.call('ZCOUNT', leases, '(' .. now, '+inf')
+  oldest = redis.call('ZRANGE', keys .. 'pending-age', 0, 0, 'WITHSCORES')[2]
+  oldest = oldest and tonumber(oldest)
+else
+  local sets = modelSets(prefix, model)
+  pending = modelPending(sets)
+  if pending > 0 then
+    local head
+    for _ = 1, 100 do
+      head = redis.call('ZRANGE', sets.modelAge, 0, 0, 'WITHSCORES')
+      if not head[1] or waitsInModelPool(sets, head[1], tonumber(head[2])) then break end
+      redis.call('ZREM', sets.modelAge, head[1])
+      head = nil
+    end
+    if indexFirst == '1' and (not head or redis.call('ZCARD', sets.modelAge) ~= pending) then return 'INDEX' end
+    oldest = head and head[2] and tonumber(head[2])
+    local firstBaseline = redis.call('ZRANGE', sets.baseline, 0, 0, 'WITHSCORES')[2]
+    if firstBaseline and (not oldest or tonumber(firstBaseline) < oldest) then oldest = tonumber(firstBaseline) end
+  end
+  leased = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '(' .. now, '+inf')) do
+    local item = loadItem(prefix, id)
+    if item and item.model == model then leased = leased + 1 end
+  end
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
+  local item, state = loadItem(prefix, id)
+  if item and state.status == 'leased' and (model == '' or item.model == model) then
+    if closingLive(state, now, closingStaleMs) then
+      leased = leased + 1
+    else
+      pending = pending + 1
+      if not oldest or item.sampledAt < oldest then oldest = item.sampledAt end
+    end
+  end
+end
+return { pending, leased, oldest or false }
+`;

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { type ReviewItem, redisKeys } from '@gradcam/contracts';
+import { startRedisWithClient } from '@gradcam/dev-services';
+import type { Redis } from 'ioredis';
+import { ReviewPool } from './review-pool.ts';
+import { testItem as item } from './test-item.ts';
+
+// A model's backlog (the review page polls it for every open tab) reads that model's items only,
+// through its own pending index (backlog-script.ts), which every script keeps and a pool written
+// before it gets on its first backlog.
+
+const { redis, stop } = await startRedisWithClient();
+after(stop);
+
+const freshPrefix = () => `t${Math.random().toString(36).slice(2, 10)}`;
+
+/** The Redis commands run since the last reset, by name (those run by scripts included), less the test's own. */
+async function commandsRun(client: Redis): Promise<Record<string, number>> {
+  const calls: Record<string, number> = {};
+  for (const line of (await client.info('commandstats')).split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (match && !['eval', 'evalsha', 'config', 'info', 'script'].includes(match[1]!)) calls[match[1]!] = Number(match[2]);
+  }
+  return calls;
+}
+
+async function commandsOfModelBacklog(otherItems: number): Promise<Record<string, number>> {
+  const p = new ReviewPool(redis, freshPrefix());
+  await Promise.all(Array.from({ length: otherItems }, (_, i) => p.add(item(`n${i}`, 0.5, 'n', 100 + i))));
+  await p.add(item('m1', 0.5, 'm', 1_000_000));
+  await p.backlog(2_000_000, 'm'); // the script loaded
+  await redis.config('RESETSTAT');
+  assert.deepEqual(await p.backlog(2_000_000, 'm'), { pending: 1, leased: 0, oldestPendingAt: 1_000_000 });
+  return commandsRun(redis);
+}
+
+test("a model's backlog runs the same Redis commands whether 5 or 3,000 older items of another model wait: it reads none of them", async () => {
+  const few = await commandsOfModelBacklog(5);
+  const many = await commandsOfModelBacklog(3_000);
+  assert.deepEqual(many, few);
+});
+
+/** Each model's pending index holds what the pending index of all models holds of that model, no more. */
+async function assertModelIndexesAgree(prefix: string, models: string[]): Promise<void> {
+  const keys = redisKeys(prefix);
+  const all = await redis.zrange(keys.reviewPendingAge, 0, -1, 'WITHSCORES');
+  for (const model of models) {
+    const expected: string[] = [];
+    for (let i = 0; i < all.length; i += 2) {
+      const fixed = JSON.parse((await redis.get(keys.reviewItem(all[i]!))) ?? '{}') as { model?: string };
+      if (fixed.model === model) expected.push(all[i]!, all[i + 1]!);
+    }
+    assert.deepEqual(await redis.zrange(keys.reviewModelPendingAge(model), 0, -1, 'WITHSCORES'), expected, `the pending index of ${model}`);
+  }
+}
+
+/** What add() wrote before the lanes: the item in two parts, its state without a lane, the pool as id → priority. */
+async function addAsBefore(prefix: string, added: ReviewItem): Promise<void> {
+  const { status: _status, ...fixed } = added;
+  await redis.set(`${prefix}:review:item:${added.inferenceId}`, JSON.stringify(fixed));
+  await redis.set(`${prefix}:review:state:${added.inferenceId}`, JSON.stringify({ status: 'pending' }));
+  await redis.zadd(`${prefix}:review:index`, added.sampledAt, added.inferenceId);
+  for (const key of ['pool', `pool:${added.model}`]) await redis.zadd(`${prefix}:review:${key}`, added.sampling.priority, added.inferenceId);
+  await redis.zadd(`${prefix}:review:pending-age`, added.sampledAt, added.inferenceId);
+}
+
+test("every step keeps each model's pending index: add, lease, release, skip, expiry, set aside, restore, verdict, undo, and the sort of a pool kept before the lanes", async () => {
+  const prefix = freshPrefix();
+  const keys = redisKeys(prefix);
+  const p = new ReviewPool(redis, prefix);
+  const check = async (step: string) => {
+    await assertModelIndexesAgree(prefix, ['m', 'n']);
+    assert.equal(await redis.exists(keys.reviewModelIndexing('m'), keys.reviewModelIndexing('n')), 0, `${step}: kept by the scripts, not indexed again`);
+    for (const model of ['m', 'n']) await p.backlog(50_000, model);
+  };
+  const baseline = { ...item('base', 0.1, 'n', 300), sampling: { sampled: true, policy: 'rate=1', term: 'rate=1', reason: 'rate', priority: 0.1 } } satisfies ReviewItem;
+  for (const added of [item('a', 0.9, 'm', 100), item('b', 0.5, 'm', 200), baseline, item('c', 0.7, 'n', 400), item('d', 0.2, 'm', -50)]) await p.add(added);
+  await check('add');
+  const leased = (await p.lease('alice', 1_000, { now: 10_000 }))!;
+  await check('lease');
+  await p.release(leased.inferenceId, 'alice', 10_001);
+  await check('release');
+  const skipped = (await p.lease('alice', 1_000, { now: 10_002 }))!;
+  await p.skip(skipped.inferenceId, 'alice', 10_003);
+  await check('skip');
+  await p.lease('bob', 1_000, { model: 'n', now: 10_003 });
+  await p.get('a', 11_004); // bob's lease ran out: back in the pool
+  await check('expiry');
+  const broken = (await p.lease('carol', 60_000, { now: 12_000 }))!;
+  await p.setAside(broken.inferenceId, 'carol', 'overlay missing', 12_001);
+  await check('set aside');
+  await p.restore(broken.inferenceId);
+  await check('restore');
+  const judged = (await p.lease('dave', 60_000, { model: 'm', now: 13_000 }))!;
+  await p.complete(judged.inferenceId, 'dave', 'supports', undefined, 13_001);
+  await check('verdict');
+  await p.lease('dave', 60_000, { model: 'm', now: 13_002 });
+  await p.undo(judged.inferenceId, 'dave', { windowMs: 60_000, leaseMs: 60_000, now: 13_003 }); // the item dave held goes back
+  await check('undo');
+  await addAsBefore(prefix, item('old', 1, 'n', 50));
+  await p.lease('erin', 60_000, { now: 14_000 }); // sorts the old pool first
+  await check('sort');
+});
+
+test("a pool written before the models' pending indexes is counted exactly: the first backlog of a model indexes it, reading that model's items only", async () => {
+  const prefix = freshPrefix();
+  const keys = redisKeys(prefix);
+  const p = new ReviewPool(redis, prefix);
+  for (const added of [item('m-young', 0.9, 'm', 3_000), item('m-old', 0.1, 'm', 900), item('n-1', 0.9, 'n', 100)]) await p.add(added);
+  // Written by the lanes' version before the index, and by the one before the lanes (the old pool).
+  await redis.del(keys.reviewModelPendingAge('m'), keys.reviewModelPendingAge('n'));
+  await addAsBefore(prefix, item('m-oldest', 0.5, 'm', 700));
+  await addAsBefore(prefix, item('n-old', 0.5, 'n', 50));
+  // An item the sort step dropped as not JSON: out of :pool and the pending index, still in :pool:m.
+  await redis.zadd(keys.reviewLegacyModelPool('m'), 0.5, 'not-json');
+  assert.deepEqual(await p.backlog(5_000, 'm'), { pending: 3, leased: 0, oldestPendingAt: 700 });
+  assert.deepEqual(await p.backlog(5_000, 'n'), { pending: 2, leased: 0, oldestPendingAt: 50 });
+  assert.deepEqual(await p.backlog(5_000), { pending: 5, leased: 0, oldestPendingAt: 50 });
+  await assertModelIndexesAgree(prefix, ['m', 'n']);
+
+  // During a rolling upgrade, a replica of the version before leases m-oldest (its scripts leave
+  // the model's index alone) and a worker of that version adds older items (nor do they enter it).
+  await redis.zrem(keys.reviewLegacyPool, 'm-oldest');
+  await redis.zrem(keys.reviewLegacyModelPool('m'), 'm-oldest');
+  await redis.zrem(keys.reviewPendingAge, 'm-oldest');
+  assert.deepEqual(await p.backlog(5_000, 'm'), { pending: 2, leased: 0, oldestPendingAt: 900 }, 'an entry no longer pending is not the oldest');
+  const drawn = { ...item('m-base', 0.1, 'm', 500), sampling: { sampled: true, policy: 'rate=1', term: 'rate=1', reason: 'rate', priority: 0.1 } } satisfies ReviewItem;
+  await p.add(drawn);
+  await p.add(item('m-prio', 0.9, 'm', 400));
+  await redis.zrem(keys.reviewModelPendingAge('m'), 'm-base', 'm-prio');
+  // The baseline lane is ordered by age itself: exact at once. The priority lane's item waits for
+  // the next indexing, one a minute at most (an old worker would have it indexed on every poll).
+  assert.deepEqual(await p.backlog(5_000, 'm'), { pending: 4, leased: 0, oldestPendingAt: 500 });
+  await redis.del(keys.reviewModelIndexing('m'));
+  assert.deepEqual(await p.backlog(5_000, 'm'), { pending: 4, leased: 0, oldestPendingAt: 400 });
+  await assertModelIndexesAgree(prefix, ['m', 'n']);
+});

@@ -5,11 +5,11 @@ import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 
 import { type ArtifactFile, buildImageArtifacts } from '@gradcam/artifacts';
 import { manifestFileName } from '@gradcam/contracts';
 import { type ExplainOptions, type Explainer, type SelectedBackend } from '@gradcam/engine';
-import { type DecodedImage, type OverlayOptions, ImagingError, decodeImage, decodeSideFor, defaultImageLimits, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, type OverlayOptions, decodeImage, decodeSideFor, defaultImageLimits, toModelInput } from '@gradcam/imaging';
 import { UsageError } from './cli-error.ts';
 import { CommandError } from './command-error.ts';
 import { withFolderLock } from './folder-lock.ts';
-import { removedSinceListed } from './input-files.ts';
+import { readInputFile } from './input-files.ts';
 
 export interface ExplainFilesOptions {
   readonly explainer: Explainer;
@@ -259,24 +259,6 @@ async function writeLocked(dir: string, manifest: ArtifactFile, artifacts: reado
   const present = await readdir(dir).catch(() => []);
   const stale = new Set([...listed, ...present.filter((name) => ownFile.test(name))].filter((name) => !keep.has(name)));
   await Promise.all([...stale].map((name) => unlink(join(dir, name)).catch(() => undefined)));
-}
-
-/**
- * The file's bytes, read only once it is known to be a regular file within the input limit: a
- * FIFO would block the read for ever, and a huge file would be read whole before being refused.
- */
-async function readInputFile(file: string): Promise<Buffer> {
-  // Removed (or renamed) after it was listed: NOT_FOUND, as the listing says of a missing path, not ENOENT.
-  const gone = (error: NodeJS.ErrnoException): never => {
-    throw error.code === 'ENOENT' ? cliFileError(removedSinceListed.code, removedSinceListed.message) : error;
-  };
-  const info = await stat(file).catch(gone);
-  if (!info.isFile()) throw cliFileError('NOT_A_FILE', 'not a regular file (a FIFO, socket or device is never read)');
-  const limit = defaultImageLimits.maxInputBytes;
-  if (info.size > limit) {
-    throw new ImagingError('IMAGE_TOO_LARGE', `image is ${info.size} bytes, over the ${limit}-byte limit; send a smaller or more compressed file`);
-  }
-  return readFile(file).catch(gone);
 }
 
 /**

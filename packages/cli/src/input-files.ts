@@ -2,6 +2,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import type { Dirent, Stats } from 'node:fs';
 import { extname, join } from 'node:path';
 import { explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
+import { ImagingError, defaultImageLimits } from '@gradcam/imaging';
 
 export const imageExtensions = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 
@@ -27,6 +28,9 @@ export interface InputListing {
 
 /** What explain and demo say of an image listed and then gone when they read it: as the listing says of a missing path. */
 export const removedSinceListed = { code: 'NOT_FOUND', message: 'no such file (removed since it was listed?)' } as const;
+
+/** A per-file failure with a stable code, reported on that file's line (which names the file). */
+const inputFileError = (code: string, message: string) => Object.assign(new Error(message), { code });
 
 const isImageName = (name: string) => imageExtensions.has(extname(name).toLowerCase());
 /** `explain` writes `<method>-<class>.overlay.jpg`: an overlay met in a walk is output, not input. */
@@ -161,4 +165,38 @@ export async function listInputFiles(paths: readonly string[], options: ListInpu
     }
   }
   return { files: state.files, missing: state.missing, excluded, skipped: state.skipped };
+}
+
+/**
+ * A file system error met reading a listed input, as the file's line reports it: removed (or
+ * renamed) since it was listed is NOT_FOUND, as the listing says of a missing path, not ENOENT;
+ * any other keeps its errno code, with Node's message without the code and path it repeats.
+ */
+function inputReadError(error: NodeJS.ErrnoException): never {
+  if (error.code === 'ENOENT') throw inputFileError(removedSinceListed.code, removedSinceListed.message);
+  if (typeof error.code !== 'string') throw error;
+  const found = fileSystemProblem('', error, removedSinceListed.message);
+  throw inputFileError(found.code, found.message);
+}
+
+/**
+ * What `explain` and `demo` check of a listed input before reading it, from its stat: a regular
+ * file (a FIFO would block the read for ever, a device might never end it) within the encoded-size
+ * limit (a huge file would be read whole before being refused). Throws an error whose `code` the
+ * file's line reports: NOT_FOUND, NOT_A_FILE, IMAGE_TOO_LARGE, or an errno code (EACCES, EIO…).
+ */
+export async function checkInputFile(file: string): Promise<Stats> {
+  const info = await stat(file).catch(inputReadError);
+  if (!info.isFile()) throw inputFileError('NOT_A_FILE', 'not a regular file (a FIFO, socket or device is never read)');
+  const limit = defaultImageLimits.maxInputBytes;
+  if (info.size > limit) {
+    throw new ImagingError('IMAGE_TOO_LARGE', `image is ${info.size} bytes, over the ${limit}-byte limit; send a smaller or more compressed file`);
+  }
+  return info;
+}
+
+/** A listed input's bytes, read only once {@link checkInputFile} passed; its errors are that function's. */
+export async function readInputFile(file: string): Promise<Buffer> {
+  await checkInputFile(file);
+  return readFile(file).catch(inputReadError);
 }

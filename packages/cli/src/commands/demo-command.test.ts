@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -70,7 +71,13 @@ test('a request over the server\'s body limit is halved until it fits; an image 
  * as a running gradcam up leaves it: this process holds the folder's gradcam-up.pid (`running`),
  * `stackFile` replaces the file's text, and `env` adds to the environment.
  */
-async function demoAgainst(server: Server | undefined, args: string[], models?: string[], storage?: Record<string, unknown>, { running = true, stackFile, env }: { running?: boolean; stackFile?: string; env?: NodeJS.ProcessEnv } = {}) {
+async function demoAgainst(
+  server: Server | undefined,
+  args: string[],
+  models?: string[],
+  storage?: Record<string, unknown>,
+  { running = true, stackFile, env, hangsAfterMs }: { running?: boolean; stackFile?: string; env?: NodeJS.ProcessEnv; hangsAfterMs?: number } = {},
+) {
   const stateDir = await mkdtemp(join(tmpdir(), 'gradcam-demo-'));
   const lock = running ? await acquireStateLock(stateDir) : undefined;
   try {
@@ -78,7 +85,11 @@ async function demoAgainst(server: Server | undefined, args: string[], models?: 
     const review = { reviewUrl: 'http://127.0.0.1:2', reviewToken: 'reviewer-token' };
     await writeFile(join(stateDir, 'local-stack.json'), stackFile ?? JSON.stringify({ ingestUrl, token: 't', ...(storage ?? { storageDir: join(stateDir, 'storage') }), ...review, ...(models && { models }) }));
     const run = runGradcam(['demo', fixture, ...args], { ...process.env, ...env, GRADCAM_STATE_DIR: stateDir });
-    const { status } = await run.exited;
+    // Not a speed check: a demo blocked for good (a read that never ends) is killed, and the test fails, rather than hang.
+    const hung = hangsAfterMs === undefined ? undefined : setTimeout(() => run.child.kill('SIGKILL'), hangsAfterMs);
+    const { status, signal } = await run.exited;
+    clearTimeout(hung);
+    assert.notEqual(signal, 'SIGKILL', `the demo never ended:\n${run.stdout()}\n${run.stderr()}`);
     return { status, stdout: run.stdout(), stderr: run.stderr(), stateDir };
   } finally {
     await lock?.release();
@@ -261,7 +272,32 @@ syncBuiltinESMExports();
       assert.ok(run.stderr.split('\n').includes(`  ${join(dir, name)}: NOT_FOUND: no such file (removed since it was listed?)`), run.stderr);
     }
     assert.doesNotMatch(run.stderr, /ENOENT/);
+    assert.match(run.stdout, /^posted 2 of 4 images to http:\S+: 2 accepted, 0 rejected, 2 not posted \(could not be read\)$/m);
     assert.match(run.stdout, /^2 of 2 explained/m);
+  } finally {
+    server.close();
+  }
+}));
+
+test('a FIFO and a file over the 32 MiB limit are skipped with a line each, as explain fails them, without reading them; the others are posted and the summary counts the skipped', () => withTempDir('gradcam-demo-unreadable-', async (dir) => {
+  // A FIFO no one writes to: reading it would block for ever.
+  const fifo = join(dir, 'pipe.jpg');
+  execFileSync('mkfifo', [fifo]);
+  // Sparse: over the limit on its stat, without 33 MiB on disk.
+  const huge = join(dir, 'huge.jpg');
+  await writeFile(huge, '');
+  await truncate(huge, 33 * 2 ** 20);
+  const posted: { metadata: { source: string } }[] = [];
+  const server = await fakeIngest((id) => ({ id, status: 'done', folder: 'f', manifest: { explanations: [], prediction: { label: 'x' } } }), posted);
+  try {
+    const run = await demoAgainst(server, [fifo, huge], undefined, undefined, { hangsAfterMs: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(posted.map((r) => basename(r.metadata.source)), ['house-cat-locomotion.jpg']);
+    const lines = run.stderr.split('\n');
+    assert.ok(lines.includes(`  ${fifo}: NOT_A_FILE: not a regular file (a FIFO, socket or device is never read)`), run.stderr);
+    assert.ok(lines.includes(`  ${huge}: IMAGE_TOO_LARGE: image is ${33 * 2 ** 20} bytes, over the ${32 * 2 ** 20}-byte limit; send a smaller or more compressed file`), run.stderr);
+    assert.match(run.stdout, /^posted 1 of 3 images to http:\S+: 1 accepted, 0 rejected, 2 not posted \(could not be read\)$/m);
+    assert.match(run.stdout, /^1 of 1 explained/m);
   } finally {
     server.close();
   }

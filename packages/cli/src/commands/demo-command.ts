@@ -1,11 +1,10 @@
-import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readLocalStackConfig } from '@gradcam/config';
 import { camMethodSchema, maxExplainClasses } from '@gradcam/contracts';
 import { UsageError } from '../cli-error.ts';
 import { CommandError } from '../command-error.ts';
-import { listInputFiles, removedSinceListed } from '../input-files.ts';
+import { checkInputFile, listInputFiles, readInputFile } from '../input-files.ts';
 import { IngestAnswerError, IngestClient, type InferenceStatusBody } from '../local-stack/ingest-client.ts';
 import { positiveInt } from '../option-values.ts';
 import { printable } from '../printable.ts';
@@ -133,15 +132,18 @@ function reason(error: unknown): string {
 }
 
 /**
- * `read()` of a listed image, or undefined when the image was removed (or renamed) since it was
- * listed: that image is skipped with a NOT_FOUND line, as explain fails it, and the demo goes on.
+ * `read()` of a listed image, or undefined when it cannot be read as explain reads its inputs
+ * (removed since it was listed: NOT_FOUND; a FIFO or device: NOT_A_FILE; over the 32 MiB limit:
+ * IMAGE_TOO_LARGE; EACCES…): that image is skipped with a line, as explain fails it, and the demo
+ * goes on with the others.
  */
-async function unlessRemoved<T>(path: string, read: () => Promise<T>): Promise<T | undefined> {
+async function unlessUnreadable<T>(path: string, read: () => Promise<T>): Promise<T | undefined> {
   try {
     return await read();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    console.error(`  ${printable(path)}: ${removedSinceListed.code}: ${removedSinceListed.message}`);
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string') throw error;
+    console.error(`  ${printable(path)}: ${code}: ${(error as Error).message}`);
     return undefined;
   }
 }
@@ -177,7 +179,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   const model = demoModel(values.model, stack.models);
   const runId = Date.now().toString(36);
   const record = async (file: DemoFile) => {
-    const bytes = await unlessRemoved(file.path, () => readFile(file.path));
+    const bytes = await unlessUnreadable(file.path, () => readInputFile(file.path));
     return bytes && {
       id: demoId(runId, file),
       model: { name: model },
@@ -188,7 +190,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
   };
   const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token, onRetry: (reason, waitMs) => console.error(`${reason}; retrying in ${(waitMs / 1000).toFixed(1)} s`) });
   const sized = await Promise.all(files.map(async (path, index) => {
-    const info = await unlessRemoved(path, () => stat(path));
+    const info = await unlessUnreadable(path, () => checkInputFile(path));
     return info && { path, index, bytes: info.size };
   }));
   const results: PostedRecord[] = [];
@@ -203,7 +205,11 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
     results.push(...posted);
   }
   const rejected = results.filter((r) => r.error !== undefined);
-  console.log(`posted ${results.length} images to ${stack.ingestUrl}: ${results.length - rejected.length} accepted, ${rejected.length} rejected`);
+  // Every image listed is in the count: one that could not be read (its line is above) was never posted.
+  const skipped = files.length - results.length;
+  console.log(
+    `posted ${results.length} of ${files.length} images to ${stack.ingestUrl}: ${results.length - rejected.length} accepted, ${rejected.length} rejected${skipped > 0 ? `, ${skipped} not posted (could not be read)` : ''}`,
+  );
   for (const r of rejected) console.log(`  ${r.id}: ${r.error?.code}: ${r.error?.message}`);
   const ids = results.filter((r) => r.error === undefined).map((r) => r.id);
   let shown = '';

@@ -26,14 +26,19 @@ const imageIdentityShape = {
 export const imageChangedCode = 'IMAGE_CHANGED';
 
 /**
- * Whether a job that failed with `code` failed on its image itself: missing, unreadable, not an
- * image, too large. An operator who fixes such an image under its key and retries the job by name
+ * The codes a job fails with when its image itself is unusable: missing, empty, not an image,
+ * too large. An operator who fixes such an image under its key and retries the job by name
  * (`gradcam jobs retry --code …`) means the worker to read other bytes than ingest accepted, so
- * the retry drops the identity ingest recorded. IMAGE_CHANGED is not one: its image was usable
- * and was replaced, which is what the identity is there to catch.
+ * the retry drops the identity ingest recorded. A list, not a prefix: a new code is added here on
+ * purpose (the worker's job-failure.test.ts does not compile until each new imaging code is
+ * declared blaming the image or not). IMAGE_CHANGED is not one: its image was usable and was replaced, which is
+ * what the identity is there to catch.
  */
+export const imageFailureCodes = ['STORAGE_NOT_FOUND', 'STORAGE_TOO_LARGE', 'IMAGE_EMPTY', 'IMAGE_TOO_LARGE', 'IMAGE_TOO_MANY_PIXELS', 'IMAGE_UNSUPPORTED_FORMAT', 'IMAGE_CORRUPT'] as const;
+
+/** Whether a job that failed with `code` failed on its image itself (imageFailureCodes). */
 export function failedOnItsImage(code: string): boolean {
-  return code !== imageChangedCode && (code === 'STORAGE_NOT_FOUND' || code.startsWith('IMAGE_'));
+  return (imageFailureCodes as readonly string[]).includes(code);
 }
 
 /** Where the worker reads the image, our own stored copy (inline uploads) or the caller's object, and what identifies it. */

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { failedOnItsImage, imageChangedCode } from '@gradcam/contracts';
 import { type S3Server, startS3Server } from '@gradcam/dev-services';
+import type { ImagingErrorCode } from '@gradcam/imaging';
 import { S3BlobStore } from '@gradcam/storage';
 import { toJobFailure } from './job-failure.ts';
 
@@ -31,4 +33,22 @@ test('a missing input fails the job for good; a missing bucket on a write is an 
   assert.deepEqual([corrupt.code, corrupt.permanent], ['IMAGE_CORRUPT', true]);
   const uncoded = toJobFailure(new TypeError('x is undefined'), 'explaining the batch');
   assert.deepEqual([uncoded.code, uncoded.permanent], ['INTERNAL', false]);
+});
+
+test('a job that failed on its image itself (what a retry by name re-reads the image for, dropping its recorded identity) is named in one list; a new imaging code must be placed', () => {
+  // A Record over every imaging code: one added to @gradcam/imaging does not compile here until it
+  // is said to blame the image or not, and the list in @gradcam/contracts agrees.
+  const blamesTheImage: Record<ImagingErrorCode, boolean> = {
+    IMAGE_EMPTY: true,
+    IMAGE_TOO_LARGE: true,
+    IMAGE_TOO_MANY_PIXELS: true,
+    IMAGE_UNSUPPORTED_FORMAT: true,
+    IMAGE_CORRUPT: true,
+    IMAGING_OUT_OF_MEMORY: false,
+  };
+  for (const [code, blames] of Object.entries(blamesTheImage)) assert.equal(failedOnItsImage(code), blames, code);
+  assert.equal(failedOnItsImage('STORAGE_NOT_FOUND'), true, 'the input is not where the job says');
+  assert.equal(failedOnItsImage('STORAGE_TOO_LARGE'), true, 'the input is too big to read');
+  assert.equal(failedOnItsImage(imageChangedCode), false, 'a replaced image is what the identity catches');
+  for (const code of ['IMAGE_URI_INVALID', 'IMAGE_NOT_FOUND', 'STORAGE_UNAVAILABLE', 'CLASS_OUT_OF_RANGE']) assert.equal(failedOnItsImage(code), false, code);
 });

@@ -31,9 +31,9 @@ async function queueWithFailures(): Promise<{ prefix: string; env: NodeJS.Proces
   const now = Date.now();
   await seedFailedJobs(connection, prefix, [
     { id: 't-0', reason: 'STORAGE_UNAVAILABLE: reading a/input.jpg: connect ECONNREFUSED', failedAt: now - 120 * minute },
-    { id: 'p-0', reason: 'IMAGE_UNDECODABLE: not an image', failedAt: now - 60 * minute, attemptsMade: 1 },
+    { id: 'p-0', reason: 'IMAGE_CORRUPT: not an image', failedAt: now - 60 * minute, attemptsMade: 1 },
     { id: 't-1', reason: 'STORAGE_UNAVAILABLE: reading b/input.jpg: connect ECONNREFUSED', failedAt: now - 30 * minute },
-    { id: 'p-1', reason: 'IMAGE_UNDECODABLE: truncated', failedAt: now - 20 * minute, attemptsMade: 1 },
+    { id: 'p-1', reason: 'IMAGE_CORRUPT: truncated', failedAt: now - 20 * minute, attemptsMade: 1 },
     { id: 't-2', reason: 'STORAGE_UNAVAILABLE: reading c/input.jpg: socket hang up', failedAt: now - 10 * minute },
   ]);
   return { prefix, env: { ...process.env, REDIS_URL: redis.url, GRADCAM_QUEUE_PREFIX: prefix } };
@@ -57,14 +57,14 @@ test('gradcam jobs failed: per code, after every attempt or at once, newest ids 
   assert.match(lines[1] as string, /^STORAGE_UNAVAILABLE: 3 jobs failed after every attempt \(5 of 5\), \S+Z to \S+Z$/);
   assert.equal(lines[2], '  newest: t-2, t-1, t-0');
   assert.equal(lines[3], '  last reason: reading c/input.jpg: socket hang up');
-  assert.match(lines[4] as string, /^IMAGE_UNDECODABLE: 2 jobs failed at once \(the job could not succeed as it was: bad input, or a model no live worker serves\), /);
+  assert.match(lines[4] as string, /^IMAGE_CORRUPT: 2 jobs failed at once \(the job could not succeed as it was: bad input, or a model no live worker serves\), /);
   assert.equal(lines.at(-1), '`gradcam jobs retry` puts the 3 jobs that failed after every attempt back in the queue (--dry-run to see them first)');
 
-  const json = await gradcam(['jobs', 'failed', '--code', 'image_undecodable', '--json'], env);
+  const json = await gradcam(['jobs', 'failed', '--code', 'image_corrupt', '--json'], env);
   assert.equal(json.status, 0, json.stderr);
   const body = JSON.parse(json.stdout) as { total: number; groups: { code: string; kind: string; ids: string[]; lastReason: string }[] };
   assert.equal(body.total, 2);
-  assert.deepEqual(body.groups.map((g) => [g.code, g.kind, g.ids, g.lastReason]), [['IMAGE_UNDECODABLE', 'at-once', ['p-0', 'p-1'], 'truncated']]);
+  assert.deepEqual(body.groups.map((g) => [g.code, g.kind, g.ids, g.lastReason]), [['IMAGE_CORRUPT', 'at-once', ['p-0', 'p-1'], 'truncated']]);
 });
 
 test('gradcam jobs retry: by default the jobs that used every attempt, --since narrows, --dry-run changes nothing, bad input only when named', async () => {
@@ -73,7 +73,7 @@ test('gradcam jobs retry: by default the jobs that used every attempt, --since n
   assert.equal(dry.status, 0, dry.stderr);
   assert.deepEqual(dry.stdout.trim().split('\n'), [
     'would retry 3 jobs (STORAGE_UNAVAILABLE 3)',
-    'left out: IMAGE_UNDECODABLE, 2 jobs that failed at once; name it with --code IMAGE_UNDECODABLE (or the ids with --id) once the cause is fixed',
+    'left out: IMAGE_CORRUPT, 2 jobs that failed at once; name it with --code IMAGE_CORRUPT (or the ids with --id) once the cause is fixed',
   ]);
   assert.equal((await failedIds(prefix)).length, 5, 'a dry run changes nothing');
 
@@ -87,7 +87,7 @@ test('gradcam jobs retry: by default the jobs that used every attempt, --since n
   assert.equal(named.status, 0, named.stderr);
   assert.equal(
     named.stdout,
-    'retried 1 job (IMAGE_UNDECODABLE 1): queued again with fresh attempts\nIMAGE_UNDECODABLE: 1 job failed on its image; explained from the image under its key as it is now, no longer checked against the one ingest accepted (its size, ETag, sha256): fix the image there first\n',
+    'retried 1 job (IMAGE_CORRUPT 1): queued again with fresh attempts\nIMAGE_CORRUPT: 1 job failed on its image; explained from the image under its key as it is now, no longer checked against the one ingest accepted (its size, ETag, sha256): fix the image there first\n',
   );
   assert.equal(named.stderr, 'not in the failed set (completed, still queued, or unknown): never, t-2\n');
   assert.deepEqual((await failedIds(prefix)).sort(), ['p-1', 't-0']);
@@ -96,16 +96,16 @@ test('gradcam jobs retry: by default the jobs that used every attempt, --since n
 
 test('gradcam jobs retry: jobs that failed on their image are said to be explained from the image under their key as it is now (the identity ingest recorded is dropped), in --dry-run and in --json too', async () => {
   const { prefix, env } = await queueWithFailures();
-  const asItIsNow = 'IMAGE_UNDECODABLE: 2 jobs failed on their image; explained from the image under their key as it is now, no longer checked against the one ingest accepted (its size, ETag, sha256): fix the image there first';
-  const dry = await gradcam(['jobs', 'retry', '--dry-run', '--code', 'IMAGE_UNDECODABLE,STORAGE_UNAVAILABLE'], env);
+  const asItIsNow = 'IMAGE_CORRUPT: 2 jobs failed on their image; explained from the image under their key as it is now, no longer checked against the one ingest accepted (its size, ETag, sha256): fix the image there first';
+  const dry = await gradcam(['jobs', 'retry', '--dry-run', '--code', 'IMAGE_CORRUPT,STORAGE_UNAVAILABLE'], env);
   assert.equal(dry.status, 0, dry.stderr);
-  assert.deepEqual(dry.stdout.trim().split('\n'), ['would retry 5 jobs (STORAGE_UNAVAILABLE 3, IMAGE_UNDECODABLE 2)', asItIsNow.replace('; explained', '; would be explained')]);
-  const json = await gradcam(['jobs', 'retry', '--dry-run', '--json', '--code', 'IMAGE_UNDECODABLE'], env);
+  assert.deepEqual(dry.stdout.trim().split('\n'), ['would retry 5 jobs (STORAGE_UNAVAILABLE 3, IMAGE_CORRUPT 2)', asItIsNow.replace('; explained', '; would be explained')]);
+  const json = await gradcam(['jobs', 'retry', '--dry-run', '--json', '--code', 'IMAGE_CORRUPT'], env);
   assert.deepEqual((JSON.parse(json.stdout) as { imageAsItIsNow: string[] }).imageAsItIsNow, ['p-0', 'p-1']);
   assert.equal((await failedIds(prefix)).length, 5, 'a dry run changes nothing');
   const retried = await gradcam(['jobs', 'retry', '--id', 'p-0,p-1'], env);
   assert.equal(retried.status, 0, retried.stderr);
-  assert.deepEqual(retried.stdout.trim().split('\n'), ['retried 2 jobs (IMAGE_UNDECODABLE 2): queued again with fresh attempts', asItIsNow]);
+  assert.deepEqual(retried.stdout.trim().split('\n'), ['retried 2 jobs (IMAGE_CORRUPT 2): queued again with fresh attempts', asItIsNow]);
   // A storage outage says nothing about the image: no such line.
   const outage = await gradcam(['jobs', 'retry'], env);
   assert.equal(outage.stdout, 'retried 3 jobs (STORAGE_UNAVAILABLE 3): queued again with fresh attempts\n');
@@ -164,10 +164,10 @@ test('gradcam jobs retry: --id and --code that choose nothing say why, per id an
   assert.equal(old.stdout, 'would retry 1 job (STORAGE_UNAVAILABLE 1)\n');
   assert.match(old.stderr, /^failed before --since 1h: t-0 \(\S+Z\)\n$/);
   const other = await gradcam(['jobs', 'retry', '--dry-run', '--id', 'p-0', '--code', 'STORAGE_UNAVAILABLE'], env);
-  assert.equal(other.stderr, 'failed with another code than --code: p-0 (IMAGE_UNDECODABLE)\n');
+  assert.equal(other.stderr, 'failed with another code than --code: p-0 (IMAGE_CORRUPT)\n');
   const typo = await gradcam(['jobs', 'retry', '--dry-run', '--code', 'STORAGE_UNAVAILBLE'], env);
   assert.equal(typo.stdout, 'no failed job to retry\n');
-  assert.equal(typo.stderr, 'no failed job has code STORAGE_UNAVAILBLE (the codes there: IMAGE_UNDECODABLE, STORAGE_UNAVAILABLE)\n');
+  assert.equal(typo.stderr, 'no failed job has code STORAGE_UNAVAILBLE (the codes there: IMAGE_CORRUPT, STORAGE_UNAVAILABLE)\n');
   const wrongPrefix = await gradcam(['jobs', 'failed'], { ...env, GRADCAM_QUEUE_PREFIX: 'not-the-services' });
   assert.equal(wrongPrefix.status, 1);
   assert.match(wrongPrefix.stderr, /^gradcam jobs: there is no explain queue under GRADCAM_QUEUE_PREFIX "not-the-services" on redis:\/\/127\.0\.0\.1:\d+: set GRADCAM_QUEUE_PREFIX to the services' prefix\n$/);

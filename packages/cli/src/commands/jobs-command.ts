@@ -47,7 +47,7 @@ nothing (the id is known), so this is how an accepted record that failed gets ex
            records keep being accepted. Without --code or --id it takes the jobs that failed after
            every attempt; the others fail the same way again unless their cause was fixed, so they
            are taken only when named by --code or --id (a stalled-out job then runs alone; one
-           that failed on its image, STORAGE_NOT_FOUND or IMAGE_* but IMAGE_CHANGED, is explained
+           that failed on its image (missing, not an image, too large) is explained
            from the image under its key as it is now, no longer checked against the one accepted)
 
 Options:

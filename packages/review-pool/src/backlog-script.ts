@@ -10,7 +10,11 @@ import { itemLua } from './item-lua.ts';
  *
  * `modelSets(prefix, model)`: the model's pool sets and indexes by name. `modelPending(sets)`: how
  * many items wait in its pool (both lanes and the old pool). `waitsInModelPool(sets, id,
- * sampledAt)`: whether an entry of its index is still in one of them.
+ * sampledAt)`: whether an entry of its index is still in one of them. An id of the model's old
+ * pool counts only with its entry in the pending index of all models: the sort step drops an item
+ * whose stored part is not JSON from that index and from `:pool`, but not from the model's sets
+ * (it cannot read the model), and such an id, indexed before the sort, was the model's oldest
+ * pending item for ever (the indexing step below applies the same rule to the old pool).
  */
 export const modelPoolLua = `
 local function modelSets(prefix, model)
@@ -25,7 +29,8 @@ local function modelPending(sets)
 end
 local function waitsInModelPool(sets, id, sampledAt)
   local member = poolMember({ sampledAt = sampledAt }, id)
-  return redis.call('ZSCORE', sets.byPriority, member) or redis.call('ZSCORE', sets.baseline, member) or redis.call('ZSCORE', sets.old, id)
+  if redis.call('ZSCORE', sets.byPriority, member) or redis.call('ZSCORE', sets.baseline, member) then return true end
+  return redis.call('ZSCORE', sets.old, id) ~= false and redis.call('ZSCORE', sets.age, id) ~= false
 end
 `;
 

@@ -136,3 +136,22 @@ test("a pool written before the models' pending indexes is counted exactly: the 
   assert.deepEqual(await p.backlog(5_000, 'm'), { pending: 4, leased: 0, oldestPendingAt: 400 });
   await assertModelIndexesAgree(prefix, ['m', 'n']);
 });
+
+test("an item of the pool before the lanes whose stored part is not JSON, indexed before a lease sorted it out, stops counting for its model (not its oldest for ever)", async () => {
+  const prefix = freshPrefix();
+  const keys = redisKeys(prefix);
+  const p = new ReviewPool(redis, prefix);
+  await addAsBefore(prefix, item('good', 0.5, 'm', 500));
+  await addAsBefore(prefix, item('broken-json', 0.9, 'm', 100));
+  await redis.set(keys.reviewItem('broken-json'), '{not json');
+  // The review page polls first: the model is indexed with both items of its old pool.
+  assert.deepEqual(await p.backlog(10_000, 'm'), { pending: 2, leased: 0, oldestPendingAt: 100 });
+  // The first lease sorts the old pool: the item that is not JSON leaves :pool and the pending
+  // index of all models, but stays in :pool:m (its model cannot be read).
+  assert.equal((await p.lease('alice', 60_000, { now: 10_000 }))?.inferenceId, 'good');
+  assert.deepEqual(await p.backlog(10_001), { pending: 0, leased: 1, oldestPendingAt: undefined });
+  assert.equal((await p.backlog(10_001, 'm')).oldestPendingAt, undefined, 'its age is not the model\'s oldest');
+  await redis.del(keys.reviewModelIndexing('m')); // the minute has passed: the model is indexed again
+  assert.deepEqual(await p.backlog(10_002, 'm'), { pending: 0, leased: 1, oldestPendingAt: undefined });
+  assert.deepEqual(await redis.zrange(keys.reviewLegacyModelPool('m'), 0, -1), []);
+});

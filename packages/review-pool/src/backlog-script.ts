@@ -15,6 +15,12 @@ import { itemLua } from './item-lua.ts';
  * whose stored part is not JSON from that index and from `:pool`, but not from the model's sets
  * (it cannot read the model), and such an id, indexed before the sort, was the model's oldest
  * pending item for ever (the indexing step below applies the same rule to the old pool).
+ * `modelIndexHead(sets)`: the index's oldest entry still pending ({ id, sampledAt } as ZRANGE
+ * WITHSCORES answers it), or nil; the
+ * entries before it that are in none of the model's sets (a version before the index leased them)
+ * are taken out first, 100 per call at most. `modelIndexAgrees(sets, pending, head)`: whether the
+ * index holds as many entries as the model's pool holds items, with a valid head when any: when
+ * it does not, it was written (in part) before the index, and the caller indexes the model.
  */
 export const modelPoolLua = `
 local function modelSets(prefix, model)
@@ -31,6 +37,17 @@ local function waitsInModelPool(sets, id, sampledAt)
   local member = poolMember({ sampledAt = sampledAt }, id)
   if redis.call('ZSCORE', sets.byPriority, member) or redis.call('ZSCORE', sets.baseline, member) then return true end
   return redis.call('ZSCORE', sets.old, id) ~= false and redis.call('ZSCORE', sets.age, id) ~= false
+end
+local function modelIndexHead(sets)
+  for _ = 1, 100 do
+    local head = redis.call('ZRANGE', sets.modelAge, 0, 0, 'WITHSCORES')
+    if not head[1] or waitsInModelPool(sets, head[1], tonumber(head[2])) then return head[1] and head end
+    redis.call('ZREM', sets.modelAge, head[1])
+  end
+  return nil
+end
+local function modelIndexAgrees(sets, pending, head)
+  return redis.call('ZCARD', sets.modelAge) == pending and (pending == 0 or head ~= nil)
 end
 `;
 
@@ -125,15 +142,9 @@ else
   local sets = modelSets(prefix, model)
   pending = modelPending(sets)
   if pending > 0 then
-    local head
-    for _ = 1, 100 do
-      head = redis.call('ZRANGE', sets.modelAge, 0, 0, 'WITHSCORES')
-      if not head[1] or waitsInModelPool(sets, head[1], tonumber(head[2])) then break end
-      redis.call('ZREM', sets.modelAge, head[1])
-      head = nil
-    end
-    if indexFirst == '1' and (not head or redis.call('ZCARD', sets.modelAge) ~= pending) then return 'INDEX' end
-    oldest = head and head[2] and tonumber(head[2])
+    local head = modelIndexHead(sets)
+    if indexFirst == '1' and not modelIndexAgrees(sets, pending, head) then return 'INDEX' end
+    oldest = head and tonumber(head[2])
     local firstBaseline = redis.call('ZRANGE', sets.baseline, 0, 0, 'WITHSCORES')[2]
     if firstBaseline and (not oldest or tonumber(firstBaseline) < oldest) then oldest = tonumber(firstBaseline) end
   end
@@ -155,4 +166,16 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now)) do
   end
 end
 return { pending, leased, oldest or false }
+`;
+
+/**
+ * Whether a model's pending index (modelPoolLua) can serve a pending listing of that model: it
+ * agrees with the model's pool (stale entries at its head taken out first, as the backlog does).
+ * ARGV: prefix, model. Returns 1 or 0.
+ */
+export const modelIndexAgreesScript = `${itemLua}${modelPoolLua}
+local sets = modelSets(ARGV[1], ARGV[2])
+local pending = modelPending(sets)
+if modelIndexAgrees(sets, pending, modelIndexHead(sets)) then return 1 end
+return 0
 `;

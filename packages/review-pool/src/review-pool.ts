@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
 import { QueueUnavailableError, redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
-import { backlogScript, indexModelStepScript, indexPassSets } from './backlog-script.ts';
+import { backlogScript, indexModelStepScript, indexPassSets, modelIndexAgreesScript } from './backlog-script.ts';
 import { addScript, leaseScript, reclaimScript, releaseScript, renewScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { PendingClears } from './pending-clears.ts';
 import { defaultBaselineEvery, laneOf, laneOfStored, sortBatch, sortOldPoolScript } from './pool-order.ts';
@@ -464,14 +464,16 @@ export class ReviewPool {
    * cursor names the last item a page read (its sampledAt and id), so a page costs the same
    * however deep the listing goes, and items sampled while a client pages (they land on top)
    * neither repeat nor hide older ones. Filters are applied after reading, so a page can hold
-   * fewer than `limit` items while `next` is still set. A stored item that fails its schema is
+   * fewer than `limit` items while `next` is still set (but for a pending listing of one model,
+   * which reads that model's own index: listingIndex). A stored item that fails its schema is
    * skipped (and reported to `onInvalidItem`). Items are listed as they stand at `page.now`: one
    * whose lease ran out is pending (as the backlog counts it), not leased.
    */
   async list(filter: ReviewListFilter, page: { cursor?: string; limit: number; now?: number }): Promise<{ items: ReviewItem[]; next: string | undefined }> {
     await this.reclaimExpiredLeases(page.now ?? Date.now());
     const scan = Math.max(page.limit, 100);
-    const entries = await this.indexAfter(filter, page.cursor === undefined ? undefined : parseReviewCursor(page.cursor), scan);
+    const cursor = page.cursor === undefined ? undefined : parseReviewCursor(page.cursor);
+    const entries = await this.indexAfter(await this.listingIndex(filter), filter, cursor, scan);
     if (entries.length === 0) return { items: [], next: undefined };
     // Fixed parts then states, in one read.
     const raws = await this.call('reading a page of items', () => this.redis.mget([...entries.map(([id]) => this.keys.reviewItem(id)), ...entries.map(([id]) => this.keys.reviewState(id))]));
@@ -508,14 +510,32 @@ export class ReviewPool {
   }
 
   /**
+   * The time index a listing reads. Pending items have their own index by sampledAt (the
+   * backlog's), so a pending listing reads only pending items, however many have been reviewed;
+   * and each model its own (backlog-script.ts), so a pending listing of one model reads none of
+   * the other models' items: filtered after reading the index of all models, a reviewer listing
+   * one model among busier ones got page after page of nothing, with `next` set. The model's index
+   * is read only when it agrees with the model's pool; one written before it is indexed first (as
+   * the backlog does), and while it still disagrees (another caller indexes it, or did within the
+   * minute) the index of all models is read and filtered, as before. Both order a model's items
+   * the same (sampledAt, then id), so a cursor holds across pages read from either.
+   */
+  private async listingIndex(filter: ReviewListFilter): Promise<string> {
+    if (filter.status !== 'pending') return this.keys.reviewIndex;
+    const { model } = filter;
+    if (model === undefined || model === '') return this.keys.reviewPendingAge;
+    const agrees = async () => (await this.call('reading the listing index', () => this.redis.eval(modelIndexAgreesScript, 0, this.prefix, model))) === 1;
+    if (await agrees()) return this.keys.reviewModelPendingAge(model);
+    await this.indexModel(model);
+    return (await agrees()) ? this.keys.reviewModelPendingAge(model) : this.keys.reviewPendingAge;
+  }
+
+  /**
    * Up to `count` [id, sampledAt] of the time index within the filter's window, newest first,
    * after `cursor`. Redis orders equal times by id (ascending, so descending here); the items
    * sharing the cursor's time are read whole and cut at its id, the rest from just below it.
    */
-  private async indexAfter(filter: ReviewListFilter, cursor: ReviewCursor | undefined, count: number): Promise<[string, number][]> {
-    // Pending items have their own index by sampledAt (the backlog's): a pending listing reads
-    // only pending items, however many have been reviewed.
-    const index = filter.status === 'pending' ? this.keys.reviewPendingAge : this.keys.reviewIndex;
+  private async indexAfter(index: string, filter: ReviewListFilter, cursor: ReviewCursor | undefined, count: number): Promise<[string, number][]> {
     const bound = (value: number | undefined, fallback: string) => (value === undefined ? fallback : String(value));
     const min = bound(filter.from, '-inf');
     if (cursor === undefined || (filter.to !== undefined && cursor.sampledAt > filter.to)) {

@@ -18,6 +18,7 @@ export interface EventStreamDeps {
   readonly prefix: string;
   readonly recorder: PipelineRecorder;
   readonly log: Logger;
+  /** Errors that may repeat for as long as their cause lasts: main.ts's throttled error log. */
   readonly onError: (error: Error) => void;
 }
 
@@ -36,6 +37,8 @@ export interface EventStream {
 }
 
 const streamId = /^\d+-\d+$/;
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The pause before reading again when QueueEvents' loop ended, not on an entry it cannot parse. */
 const rereadDelayMs = 5_000;
@@ -149,7 +152,10 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
       read(opened, next.id);
       return;
     }
-    log.error({ err: error, after: position }, `the queue event stream's reading stopped; reading again after the last event read in ${rereadDelayMs / 1000} s`);
+    // Through the throttled error log (onError), as Redis outages are: a cause that lasts (a Redis
+    // user without client|setname, which BullMQ's reader runs before it reads) ends every reader
+    // at once, and would otherwise be a line every 5 s for ever. Its lag metric still grows.
+    deps.onError(new Error(`the queue event stream's reading stopped; reading again from after ${position} in ${rereadDelayMs / 1000} s: ${messageOf(error)}`));
     setTimeout(() => {
       if (closing === undefined) read(opened, position);
     }, rereadDelayMs).unref();

@@ -270,6 +270,49 @@ test("an exporter that cannot read the event stream says so: the age of its olde
   }
 });
 
+/** How many times Redis refused `user` the command `object` (e.g. client|setname), from ACL LOG. */
+async function deniedCount(admin: Redis, user: string, object: string): Promise<number> {
+  const entries = (await admin.call('ACL', 'LOG')) as unknown[][];
+  let count = 0;
+  for (const entry of entries) {
+    const fields = new Map<unknown, unknown>();
+    for (let i = 0; i + 1 < entry.length; i += 2) fields.set(entry[i], entry[i + 1]);
+    if (fields.get('username') === user && fields.get('object') === object) count += Number(fields.get('count'));
+  }
+  return count;
+}
+
+test("an exporter whose Redis user may not run CLIENT SETNAME (an ACL), so BullMQ's reader never starts, says so once through the throttled error log, not every 5 s, and its lag grows", { timeout: 90_000 }, async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const admin = new Redis(server.url);
+  // BullMQ's QueueEvents.run() names its connection first and gives up on NOPERM; every other read works.
+  const user = `exporter-${prefix}`;
+  await admin.call('ACL', 'SETUSER', user, 'on', '>exporter-secret', '~*', '&*', '+@all', '-client|setname');
+  const exporter = startExporter(prefix, await freePort(), `redis://${user}:exporter-secret@127.0.0.1:${server.port}`);
+  const queue = new Queue(explainQueueName, { connection: { host: '127.0.0.1', port: server.port }, prefix });
+  const lag = 'gradcam_exporter_events_lag_seconds';
+  const lagOf = async () => Number((await exporter.line(lag))?.split(' ')[1] ?? Number.NaN);
+  try {
+    await eventually('the exporter to read its resume point', async () => ((await exporter.line(lag)) !== undefined ? true : undefined), 30_000, exporter);
+    await queue.add('explain', explainJobFixture('first'), { jobId: 'first' });
+    const behind = await eventually('the exporter to be 2 s behind', async () => ((await lagOf()) >= 2 ? lagOf() : undefined), 15_000, exporter);
+    assert.ok(behind < 15, `lag ${behind} s`);
+    // Its reader tried again at least twice more (every 5 s), by Redis's own record rather than a
+    // clock: each new reader's connection is refused CLIENT SETNAME (ioredis' connectionName, then BullMQ's).
+    await eventually('the first refusal in the log', async () => (/setname/i.test(exporter.output()) ? true : undefined), 30_000, exporter);
+    const refused = await deniedCount(admin, user, 'client|setname');
+    await eventually('two more readers refused', async () => ((await deniedCount(admin, user, 'client|setname')) >= refused + 4 ? true : undefined), 40_000, exporter);
+    const told = exporter.output().split('\n').filter((line) => /setname/i.test(line));
+    assert.equal(told.length, 1, `one line for the refusal until its minute is up:\n${told.join('\n')}`);
+    assert.match(told[0] as string, /"level":40.*the queue event stream's reading stopped; reading again from after \d+-\d+ in 5 s: NOPERM .*'client\|setname'/);
+  } finally {
+    await exporter.stop();
+    await queue.close();
+    await admin.call('ACL', 'DELUSER', user);
+    admin.disconnect();
+  }
+});
+
 test('a second exporter on the same queue is told, not silent: both export gradcam_exporter_instances 2 and log an error; 1 again once one stops', { timeout: 60_000 }, async () => {
   const prefix = `t${randomUUID().slice(0, 8)}`;
   const first = startExporter(prefix, await freePort());

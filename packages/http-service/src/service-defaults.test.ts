@@ -72,32 +72,44 @@ describe('frameworkErrorHandler', () => {
 });
 
 describe('while the app closes (SIGTERM)', () => {
-  /** An app listening on a port, whose /slow answers when `release` is called. */
+  /**
+   * An app listening on a port, whose /slow answers when `release` is called. `arrived`: a request
+   * to /slow went through the app's onRequest hooks (it began, as the app sees it); `closeBegan`:
+   * close() ran the app's preClose hooks (the app is closing). Both are waited for, not timed: on a
+   * loaded machine a request can take longer than any fixed wait to reach the app.
+   */
   async function listening() {
     const app = buildApp();
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
-    app.post('/slow', async () => {
+    let arrive = () => {};
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    let beginClose = () => {};
+    const closeBegan = new Promise<void>((resolve) => (beginClose = resolve));
+    // Registered after registerServiceDefaults (in buildApp), so each runs after the defaults' own.
+    app.addHook('preClose', async () => beginClose());
+    app.post('/slow', { onRequest: async () => arrive() }, async () => {
       await released;
       return { ok: true };
     });
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
-    return { app, base, release };
+    return { app, base, release, arrived, closeBegan };
   }
 
   test("an answer to a request that began before close() says Connection: close, so the client's next request opens a new connection", async () => {
-    const { app, base, release } = await listening();
+    const { app, base, release, arrived, closeBegan } = await listening();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       let closing: Promise<void> | undefined;
+      // The request's headers are sent; close() begins once the app has seen them, and its body
+      // is sent (and the handler lets go) once the app is closing.
       const slow = requestThrough(agent, `${base}/slow`, { send: (finish) => {
-        setTimeout(() => {
+        void arrived.then(async () => {
           closing = app.close();
-          setTimeout(() => {
-            release();
-            finish();
-          }, 100);
-        }, 100);
+          await closeBegan;
+          release();
+          finish();
+        });
       } });
       const answer = await slow;
       assert.equal(answer.status, 200, answer.body);

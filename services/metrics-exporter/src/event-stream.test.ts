@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { redisKeys } from '@gradcam/contracts';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { type ExplainQueue, closeConnections, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
+import { type ExplainQueue, closeConnections, createExplainQueue, createWorkerConnection } from '@gradcam/queue';
 import { createLogger, createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { type EventStream, startEventStream } from './event-stream.ts';
 import { PipelineRecorder } from './pipeline-recorder.ts';
 import { explainResult } from './test-support/explain-result.ts';
+import { usePrivateRedis } from './test-support/private-redis.ts';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await startRedisServer();
-  redis = createProducerConnection(server.url, { onError: () => {} });
-  await connectionReady(redis);
-});
-after(async () => {
-  await closeConnections(redis);
-  await server.stop();
-});
+const rig = usePrivateRedis();
 
 /** Polls `check` until it gives a value; a timeout names what it waited for. */
 async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
@@ -48,8 +37,8 @@ function startExporter(prefix: string, queue: ExplainQueue, recorderFor: (regist
   const lines: Record<string, unknown>[] = [];
   const log = createLogger({ name: 'metrics-exporter', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
   const registry = createRegistry();
-  const connection = createWorkerConnection(server.url, { onError: () => {} });
-  const stream = startEventStream({ connection, redis, queue, prefix, recorder: recorderFor(registry), log, onError: (error) => log.warn({ err: error }, 'error') });
+  const connection = createWorkerConnection(rig.server.url, { onError: () => {} });
+  const stream = startEventStream({ connection, redis: rig.redis, queue, prefix, recorder: recorderFor(registry), log, onError: (error) => log.warn({ err: error }, 'error') });
   return {
     stream,
     lines,
@@ -69,10 +58,10 @@ const unreadable = 'gradcam_exporter_events_unreadable_total';
 
 test("entries BullMQ's QueueEvents cannot parse (a completed event's returnvalue, a progress event's data, not JSON), and a result the exporter does not understand, are logged once, counted and read past: the events around them are counted once, also by a restarted exporter", async () => {
   const prefix = `t${randomUUID().slice(0, 8)}`;
-  const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
+  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
   const events = queue.toKey('events');
   // What a non-BullMQ writer, a bug or another BullMQ version may leave in the stream.
-  const completed = (jobId: string, returnvalue: string) => redis.xadd(events, '*', 'event', 'completed', 'jobId', jobId, 'returnvalue', returnvalue, 'prev', 'active');
+  const completed = (jobId: string, returnvalue: string) => rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', jobId, 'returnvalue', returnvalue, 'prev', 'active');
   let first: Exporter | undefined;
   let second: Exporter | undefined;
   let third: Exporter | undefined;
@@ -82,7 +71,7 @@ test("entries BullMQ's QueueEvents cannot parse (a completed event's returnvalue
     await eventually('the first exporter to start reading', () => reading.readThrough());
     await completed('good-1', JSON.stringify(explainResult()));
     const badCompleted = await completed('bad-1', '{"model":"m", this is not JSON');
-    const badProgress = await redis.xadd(events, '*', 'event', 'progress', 'jobId', 'bad-2', 'data', 'half a progress');
+    const badProgress = await rig.redis.xadd(events, '*', 'event', 'progress', 'jobId', 'bad-2', 'data', 'half a progress');
     // JSON, but not a job result (a worker of another version): read, and not counted either.
     const foreign = await completed('foreign-1', JSON.stringify({ outcome: 'ok' }));
     const good2 = await completed('good-2', JSON.stringify(explainResult()));
@@ -113,7 +102,7 @@ test("entries BullMQ's QueueEvents cannot parse (a completed event's returnvalue
     await eventually('good-3 to be counted', async () => ((await restarted.value(images)) === 3 ? true : undefined));
     restarted.stream.scraped();
     await second.close();
-    assert.equal(await redis.get(redisKeys(prefix).exporterEventsCursor), good3, 'the cursor is past the bad entries');
+    assert.equal(await rig.redis.get(redisKeys(prefix).exporterEventsCursor), good3, 'the cursor is past the bad entries');
 
     third = startExporter(prefix, queue);
     const last = third;
@@ -131,7 +120,7 @@ test("entries BullMQ's QueueEvents cannot parse (a completed event's returnvalue
 
 test("an error in the exporter's own counting (a listener that throws) does not end the reading", async () => {
   const prefix = `t${randomUUID().slice(0, 8)}`;
-  const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
+  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
   const events = queue.toKey('events');
   // A recorder with a bug: counting model 'boom' throws.
   class Throwing extends PipelineRecorder {
@@ -143,8 +132,8 @@ test("an error in the exporter's own counting (a listener that throws) does not 
   const exporter = startExporter(prefix, queue, (registry) => new Throwing(createMetrics(registry, pipelineMetrics)));
   try {
     await eventually('the exporter to start reading', () => exporter.stream.readThrough());
-    await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'boom-1', 'returnvalue', JSON.stringify(explainResult({ model: 'boom' })));
-    const good = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(explainResult()));
+    await rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', 'boom-1', 'returnvalue', JSON.stringify(explainResult({ model: 'boom' })));
+    const good = await rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(explainResult()));
     await eventually('the event after the throwing one to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
     assert.equal(exporter.stream.readThrough(), good);
     assert.ok(
@@ -159,16 +148,16 @@ test("an error in the exporter's own counting (a listener that throws) does not 
 
 test("without a cursor it can read (a key of another type), reading starts at a known entry: an entry QueueEvents cannot parse as the very first one read is read past and counted, and the events after it are counted, not skipped", async () => {
   const prefix = `t${randomUUID().slice(0, 8)}`;
-  const queue = createExplainQueue({ connection: redis, prefix, onError: () => {} });
+  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
   const events = queue.toKey('events');
-  await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'history', 'returnvalue', JSON.stringify(explainResult()));
+  await rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', 'history', 'returnvalue', JSON.stringify(explainResult()));
   // GET on a hash: WRONGTYPE, so the resume point cannot be read.
-  await redis.hset(redisKeys(prefix).exporterEventsCursor, 'not', 'a cursor');
+  await rig.redis.hset(redisKeys(prefix).exporterEventsCursor, 'not', 'a cursor');
   const exporter = startExporter(prefix, queue);
   try {
     await eventually('the exporter to start reading', () => exporter.stream.readThrough());
-    const bad = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'bad-1', 'returnvalue', 'not JSON');
-    const good = await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(explainResult()));
+    const bad = await rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', 'bad-1', 'returnvalue', 'not JSON');
+    const good = await rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', 'good-1', 'returnvalue', JSON.stringify(explainResult()));
     await eventually('good-1 to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
     assert.equal(await exporter.value(unreadable), 1, 'the entry read past is counted as such');
     assert.equal(exporter.stream.readThrough(), good);

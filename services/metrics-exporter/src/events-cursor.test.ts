@@ -1,28 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
-import { closeConnection, connectionReady, createProducerConnection } from '@gradcam/queue';
-import type { Redis } from 'ioredis';
+import { test } from 'node:test';
+import { freePort } from '@gradcam/dev-services';
+import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { EventsCursor } from './events-cursor.ts';
+import { usePrivateRedis } from './test-support/private-redis.ts';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await startRedisServer();
-  redis = createProducerConnection(server.url, { onError: () => {} });
-  await connectionReady(redis);
-});
-after(async () => {
-  await closeConnection(redis);
-  await server.stop();
-});
+const rig = usePrivateRedis();
 
 const cursorFor = (key: string, options: { saveIntervalMs?: number; onSaveError?: (error: unknown) => void } = {}) =>
-  new EventsCursor({ redis, key, start: '1-0', onSaveError: options.onSaveError ?? ((error) => assert.fail(String(error))), ...options });
+  new EventsCursor({ redis: rig.redis, key, start: '1-0', onSaveError: options.onSaveError ?? ((error) => assert.fail(String(error))), ...options });
 
 async function setCalls(): Promise<number> {
-  return Number(/cmdstat_set:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+  return Number(/cmdstat_set:calls=(\d+)/.exec(await rig.redis.info('commandstats'))?.[1] ?? 0);
 }
 
 test('the cursor saves what the last scrape covered: not events counted after it, nor past a failure still being counted', async () => {
@@ -33,7 +23,7 @@ test('the cursor saves what the last scrape covered: not events counted after it
   cursor.counted('4-0');
   cursor.scraped();
   await cursor.close();
-  assert.equal(await redis.get(key), '2-0', 'the scrape rendered before 3-0 was counted, so neither it nor 4-0 is covered');
+  assert.equal(await rig.redis.get(key), '2-0', 'the scrape rendered before 3-0 was counted, so neither it nor 4-0 is covered');
 
   const next = cursorFor(key);
   next.counted('2-0');
@@ -45,7 +35,7 @@ test('the cursor saves what the last scrape covered: not events counted after it
   next.counted('5-0'); // counted, never scraped: the next exporter counts it again
   await next.close();
   await next.close();
-  assert.equal(await redis.get(key), '4-0');
+  assert.equal(await rig.redis.get(key), '4-0');
   failureCounted();
 });
 
@@ -64,7 +54,7 @@ test('saves are throttled while scrapes come, and nothing is written before a sc
   }
   const scrapingMs = Date.now() - started;
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(await redis.get(key), '99-0');
+  assert.equal(await rig.redis.get(key), '99-0');
   const writes = (await setCalls()) - before;
   // One at once, then at most one per 200 ms, the last one after the scrapes stopped.
   assert.ok(writes >= 1 && writes <= 2 + Math.ceil(scrapingMs / 200), `${writes} SETs for 98 scrapes over ${scrapingMs} ms`);

@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { closeConnection, connectionReady, createProducerConnection } from '@gradcam/queue';
-import type { Redis } from 'ioredis';
+import { test } from 'node:test';
 import { ExporterPresence } from './exporter-presence.ts';
+import { usePrivateRedis } from './test-support/private-redis.ts';
 
-let server: RedisServer;
-let redis: Redis;
-before(async () => {
-  server = await startRedisServer();
-  redis = createProducerConnection(server.url, { onError: () => {} });
-  await connectionReady(redis);
-});
-after(async () => {
-  await closeConnection(redis);
-  await server.stop();
-});
+const rig = usePrivateRedis();
 
 interface Change {
   readonly others: readonly string[];
@@ -25,7 +13,7 @@ interface Change {
 
 function presenceOn(key: string, changes: Change[], beatMs?: number): ExporterPresence {
   return new ExporterPresence({
-    redis,
+    redis: rig.redis,
     key,
     ...(beatMs === undefined ? {} : { beatMs }),
     onChange: (others, all) => changes.push({ others, all }),
@@ -46,12 +34,12 @@ test('the member a killed exporter left behind is neither counted nor told by th
   const key = `instances-${randomUUID()}`;
   // What an exporter killed (OOM, SIGKILL, a crash) leaves: its last beat, a few seconds before
   // its replacement starts, which it never removes.
-  await redis.zadd(key, Date.now() - 5_000, 'host pid 1 killed00');
+  await rig.redis.zadd(key, Date.now() - 5_000, 'host pid 1 killed00');
   const changes: Change[] = [];
   const presence = presenceOn(key, changes);
   try {
     presence.start();
-    await until('its first beat', async () => ((await redis.zscore(key, presence.id)) === null ? undefined : true));
+    await until('its first beat', async () => ((await rig.redis.zscore(key, presence.id)) === null ? undefined : true));
     // It said "2 metrics exporters run on this queue" (an error) and counted 2 for up to 30 s
     // after every crash and restart, naming a process that no longer exists.
     assert.equal(await presence.count(Date.now()), 1);
@@ -69,7 +57,7 @@ test('another exporter heard from after this one started is counted and told; th
     // Running, though not yet beaten (or its member lost to a flushed Redis): still one exporter, not 0.
     assert.equal(await presence.count(Date.now()), 1);
     presence.start();
-    await redis.zadd(key, Date.now() + 1, 'host pid 2 other000');
+    await rig.redis.zadd(key, Date.now() + 1, 'host pid 2 other000');
     const told = await until('the other exporter to be told', async () => changes[0]);
     assert.deepEqual(told, { others: ['host pid 2 other000'], all: 2 });
     assert.equal(await presence.count(Date.now()), 2);

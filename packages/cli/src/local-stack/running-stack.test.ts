@@ -135,7 +135,11 @@ describe('a running gradcam up', { timeout: 240_000 }, () => {
     await copyFile(fixture, join(storageDir, 'uploads', 'late.jpg'));
     const byCode = runGradcam(['jobs', 'retry', '--code', code], env);
     assert.equal((await byCode.exited).status, 0, byCode.stderr());
-    assert.equal(byCode.stdout(), `retried 1 job (${code} 1): queued again with fresh attempts\n`);
+    assert.equal(
+      byCode.stdout(),
+      `retried 1 job (${code} 1): queued again with fresh attempts\n` +
+        `${code}: 1 job failed on its image; explained from the image under its key as it is now, no longer checked against the one ingest accepted (its size, ETag, sha256): fix the image there first\n`,
+    );
     const done = await settled('done');
     assert.equal(done.status, 'done', JSON.stringify(done));
   });

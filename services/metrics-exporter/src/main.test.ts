@@ -242,13 +242,22 @@ test('a Redis outage while Prometheus scrapes: each kind of failure is logged on
   }
 });
 
+/**
+ * A Redis user allowed everything but `denied` (an ACL rule's command, e.g. xread, client|setname),
+ * named after the test's prefix: its name and the URL an exporter connects with.
+ */
+async function userWithout(admin: Redis, prefix: string, denied: string): Promise<{ user: string; url: string }> {
+  const user = `exporter-${prefix}`;
+  await admin.call('ACL', 'SETUSER', user, 'on', '>exporter-secret', '~*', '&*', '+@all', `-${denied}`);
+  return { user, url: `redis://${user}:exporter-secret@127.0.0.1:${server.port}` };
+}
+
 test("an exporter that cannot read the event stream says so: the age of its oldest unread event grows, where a reading one's is 0", { timeout: 60_000 }, async () => {
   const prefix = `t${randomUUID().slice(0, 8)}`;
   const admin = new Redis(server.url);
   // A user allowed everything but XREAD: every scrape-time read works, the stream is never read.
-  const user = `exporter-${prefix}`;
-  await admin.call('ACL', 'SETUSER', user, 'on', '>exporter-secret', '~*', '&*', '+@all', '-xread');
-  const blind = startExporter(prefix, await freePort(), `redis://${user}:exporter-secret@127.0.0.1:${server.port}`);
+  const { user, url } = await userWithout(admin, prefix, 'xread');
+  const blind = startExporter(prefix, await freePort(), url);
   const reading = startExporter(prefix, await freePort());
   const queue = new Queue(explainQueueName, { connection: { host: '127.0.0.1', port: server.port }, prefix });
   const lag = 'gradcam_exporter_events_lag_seconds';
@@ -286,9 +295,8 @@ test("an exporter whose Redis user may not run CLIENT SETNAME (an ACL), so BullM
   const prefix = `t${randomUUID().slice(0, 8)}`;
   const admin = new Redis(server.url);
   // BullMQ's QueueEvents.run() names its connection first and gives up on NOPERM; every other read works.
-  const user = `exporter-${prefix}`;
-  await admin.call('ACL', 'SETUSER', user, 'on', '>exporter-secret', '~*', '&*', '+@all', '-client|setname');
-  const exporter = startExporter(prefix, await freePort(), `redis://${user}:exporter-secret@127.0.0.1:${server.port}`);
+  const { user, url } = await userWithout(admin, prefix, 'client|setname');
+  const exporter = startExporter(prefix, await freePort(), url);
   const queue = new Queue(explainQueueName, { connection: { host: '127.0.0.1', port: server.port }, prefix });
   const lag = 'gradcam_exporter_events_lag_seconds';
   const lagOf = async () => Number((await exporter.line(lag))?.split(' ')[1] ?? Number.NaN);

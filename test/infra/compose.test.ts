@@ -94,6 +94,16 @@ test('every bind-mounted host path exists and every named volume is declared', (
   }
 });
 
+// A floating tag (redis:7, latest) pulls whatever is newest when a host first starts the stack, so
+// two hosts of one deployment can run different releases, and a rebuild changes what was tested.
+test('every pulled image names one release, not a floating tag', () => {
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (service.image === undefined || service.build !== undefined || service.image.endsWith(':local')) continue;
+    const tag = service.image.split(':')[1] ?? 'latest';
+    assert.ok(tag !== 'latest' && /\d+\.\d+\.\d+|RELEASE\.\d{4}-/.test(tag), `${name}: ${service.image} is a floating tag; pin the release (major.minor.patch)`);
+  }
+});
+
 test('redis keeps jobs: AOF on, noeviction, data on a volume, healthcheck', () => {
   const redis = serviceOf(compose, 'redis');
   assert.match(redis.image ?? '', /^redis:7(\b|[.-])/);

@@ -68,7 +68,7 @@ function once(stop: () => Promise<void>): () => Promise<void> {
   return () => (stopped ??= stop());
 }
 
-/** A private Redis for one test file: redis:7 in a container, or `startRedisServer()`. */
+/** A private Redis for one test file: redis:7.4.6 (the compose file's) in a container, or `startRedisServer()`. */
 export async function startTestRedis(options: TestServiceOptions = {}): Promise<TestRedis> {
   const testcontainers = await pickRuntime(options, 'startTestRedis');
   if (testcontainers === undefined) {
@@ -76,7 +76,7 @@ export async function startTestRedis(options: TestServiceOptions = {}): Promise<
     return { url: server.url, kind: 'process', stop: once(() => server.stop()) };
   }
   const { GenericContainer, Wait } = testcontainers;
-  const container = await new GenericContainer('redis:7')
+  const container = await new GenericContainer('redis:7.4.6')
     // Same settings as startRedisServer: nothing on disk, never evict (BullMQ needs every key).
     .withCommand(['redis-server', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'])
     .withExposedPorts(6379)

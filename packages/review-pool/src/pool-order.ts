@@ -53,8 +53,9 @@ export const sortBatch = 500;
  * which is written into its state so that it returns to the same lane after a lease. An id no
  * longer in the old pool is passed over (another replica sorted it), so replicas may sort at once.
  * An item that is not pending leaves the old pool only (the lease script would have taken it out);
- * one whose fixed part is not JSON leaves the pool and the pending index (a lease that reached it
- * failed before, for every reviewer; a listing still reports it as invalid).
+ * one whose fixed part is not JSON leaves the pool and the pending indexes (a lease that reached it
+ * failed before, for every reviewer; a listing still reports it as invalid): its model unknown, the
+ * sets of every model in `:skips` (one field per model ever added), O(models) for each such item.
  * ARGV: prefix, then id, lane pairs. Returns how many items it moved.
  */
 export const sortOldPoolScript = `${itemLua}
@@ -67,7 +68,14 @@ for i = 2, #ARGV - 1, 2 do
     redis.call('ZREM', old, id)
     local ok, item, state = pcall(loadItem, prefix, id)
     if not ok then
+      -- Its model cannot be read: it leaves the sets of every model the pool knows (add creates a
+      -- :skips field for each, the version before the lanes too), or a model whose older items
+      -- still wait would count it as pending, its index agreeing with its old pool by count.
       redis.call('ZREM', prefix .. ':review:pending-age', id)
+      for _, model in ipairs(redis.call('HKEYS', prefix .. ':review:skips')) do
+        redis.call('ZREM', old .. ':' .. model, id)
+        redis.call('ZREM', prefix .. ':review:pending-age:' .. model, id)
+      end
     elseif item then
       redis.call('ZREM', old .. ':' .. item.model, id)
       if state.status == 'pending' then

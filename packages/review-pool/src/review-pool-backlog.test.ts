@@ -55,7 +55,7 @@ async function assertModelIndexesAgree(prefix: string, models: string[]): Promis
   }
 }
 
-/** What add() wrote before the lanes: the item in two parts, its state without a lane, the pool as id → priority. */
+/** What add() wrote before the lanes: the item in two parts, its state without a lane, the pool as id → priority, the model's counts at 0. */
 async function addAsBefore(prefix: string, added: ReviewItem): Promise<void> {
   const { status: _status, ...fixed } = added;
   await redis.set(`${prefix}:review:item:${added.inferenceId}`, JSON.stringify(fixed));
@@ -63,6 +63,7 @@ async function addAsBefore(prefix: string, added: ReviewItem): Promise<void> {
   await redis.zadd(`${prefix}:review:index`, added.sampledAt, added.inferenceId);
   for (const key of ['pool', `pool:${added.model}`]) await redis.zadd(`${prefix}:review:${key}`, added.sampling.priority, added.inferenceId);
   await redis.zadd(`${prefix}:review:pending-age`, added.sampledAt, added.inferenceId);
+  for (const key of ['broken', 'skips']) await redis.hincrby(`${prefix}:review:${key}`, added.model, 0);
 }
 
 test("every step keeps each model's pending index: add, lease, release, skip, expiry, set aside, restore, verdict, undo, and the sort of a pool kept before the lanes", async () => {
@@ -144,6 +145,7 @@ test("an item of the pool before the lanes whose stored part is not JSON, indexe
   await addAsBefore(prefix, item('good', 0.5, 'm', 500));
   await addAsBefore(prefix, item('broken-json', 0.9, 'm', 100));
   await redis.set(keys.reviewItem('broken-json'), '{not json');
+  await redis.del(keys.reviewSkips); // added before the models' counts existed: the sort cannot find its model
   // The review page polls first: the model is indexed with both items of its old pool.
   assert.deepEqual(await p.backlog(10_000, 'm'), { pending: 2, leased: 0, oldestPendingAt: 100 });
   // The first lease sorts the old pool: the item that is not JSON leaves :pool and the pending
@@ -154,6 +156,23 @@ test("an item of the pool before the lanes whose stored part is not JSON, indexe
   await redis.del(keys.reviewModelIndexing('m')); // the minute has passed: the model is indexed again
   assert.deepEqual(await p.backlog(10_002, 'm'), { pending: 0, leased: 1, oldestPendingAt: undefined });
   assert.deepEqual(await redis.zrange(keys.reviewLegacyModelPool('m'), 0, -1), []);
+});
+
+test("an item of the pool before the lanes whose stored part is not JSON stops counting for its model at the sort, though older items of the model still wait", async () => {
+  const prefix = freshPrefix();
+  const keys = redisKeys(prefix);
+  const p = new ReviewPool(redis, prefix);
+  await addAsBefore(prefix, item('low-oldest', 0.1, 'm', 100));
+  await addAsBefore(prefix, item('high', 0.9, 'm', 200));
+  await addAsBefore(prefix, item('broken-json', 0.5, 'm', 900));
+  await redis.set(keys.reviewItem('broken-json'), '{not json');
+  assert.deepEqual(await p.backlog(10_000, 'm'), { pending: 3, leased: 0, oldestPendingAt: 100 }, 'indexed with all three');
+  // The sort drops the item that is not JSON; 'high' is leased; 'low-oldest' heads the model's index.
+  assert.equal((await p.lease('alice', 60_000, { now: 10_000 }))?.inferenceId, 'high');
+  assert.deepEqual(await p.backlog(10_001), { pending: 1, leased: 1, oldestPendingAt: 100 });
+  assert.deepEqual(await p.backlog(10_001, 'm'), { pending: 1, leased: 1, oldestPendingAt: 100 }, 'the model counts what the pool counts');
+  assert.deepEqual(await redis.zrange(keys.reviewLegacyModelPool('m'), 0, -1), []);
+  assert.deepEqual(await redis.zrange(keys.reviewModelPendingAge('m'), 0, -1), ['low-oldest']);
 });
 
 /** Every item a listing pages through, `limit` at a time, and how many pages that took. */

@@ -33,12 +33,17 @@ interface Exporter {
 }
 
 /** The exporter's reading of the event stream as main.ts wires it, with its own registry and log. */
-function startExporter(prefix: string, queue: ExplainQueue, recorderFor: (registry: Registry) => PipelineRecorder = (registry) => new PipelineRecorder(createMetrics(registry, pipelineMetrics))): Exporter {
+function startExporter(
+  prefix: string,
+  queue: ExplainQueue,
+  recorderFor: (registry: Registry) => PipelineRecorder = (registry) => new PipelineRecorder(createMetrics(registry, pipelineMetrics)),
+  options: { positionCheckMs?: number } = {},
+): Exporter {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger({ name: 'metrics-exporter', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
   const registry = createRegistry();
   const connection = createWorkerConnection(rig.server.url, { onError: () => {} });
-  const stream = startEventStream({ connection, redis: rig.redis, queue, prefix, recorder: recorderFor(registry), log, onError: (error) => log.warn({ err: error }, 'error') });
+  const stream = startEventStream({ connection, redis: rig.redis, queue, prefix, recorder: recorderFor(registry), log, onError: (error) => log.warn({ err: error }, 'error'), ...options });
   return {
     stream,
     lines,
@@ -166,6 +171,34 @@ test("without a cursor it can read (a key of another type), reading starts at a 
       [bad],
     );
     assert.ok(exporter.lines.some((line) => /could not read the event-stream cursor/.test(String(line.msg))), 'the cursor it could not read is logged');
+  } finally {
+    await exporter.close();
+    await queue.close();
+  }
+});
+
+test("a stream deleted and written again below the read position while the exporter reads it (its old ids from a clock that was ahead) is read from its beginning: the new events are counted, not skipped until the clock catches up", async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
+  const events = queue.toKey('events');
+  const completed = (id: string, jobId: string) => rig.redis.xadd(events, id, 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(explainResult()));
+  const exporter = startExporter(prefix, queue, undefined, { positionCheckMs: 100 });
+  try {
+    await eventually('the exporter to start reading', () => exporter.stream.readThrough());
+    // Numbered while Redis's clock was an hour ahead; the stream is then deleted (a FLUSHALL, a
+    // Redis restarted empty) and written again under the right clock: its ids are below that one's.
+    const ahead = await completed(`${Date.now() + 3_600_000}-0`, 'ahead');
+    await eventually('the entry from the clock ahead to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
+    await rig.redis.del(events);
+    const first = await completed('*', 'after-1');
+    const second = await completed('*', 'after-2');
+    assert.ok(ahead !== null && first !== null && second !== null && first < ahead, "numbered below the read position");
+    await eventually('the events of the stream written again to be counted', async () => ((await exporter.value(images)) === 3 ? true : undefined));
+    assert.equal(exporter.stream.readThrough(), second);
+    assert.ok(exporter.lines.some((line) => /numbered below/.test(String(line.msg))), 'the rewind is logged');
+    const third = await completed('*', 'after-3');
+    await eventually('a later event to be counted once', async () => ((await exporter.value(images)) === 4 ? true : undefined));
+    assert.equal(exporter.stream.readThrough(), third);
   } finally {
     await exporter.close();
     await queue.close();

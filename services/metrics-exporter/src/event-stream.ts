@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { EventsCursor } from './events-cursor.ts';
 import type { PipelineRecorder } from './pipeline-recorder.ts';
 import { resumePoint } from './resume-point.ts';
-import { entryAfter, excerptOf, newestEntryId, unparsableByQueueEvents } from './stream-entry.ts';
+import { compareStreamIds, entryAfter, excerptOf, lastGeneratedId, newestEntryId, unparsableByQueueEvents } from './stream-entry.ts';
 
 export interface EventStreamDeps {
   /** A worker connection of its own: the resume point is read on it, then QueueEvents blocks on it (XREAD). */
@@ -20,6 +20,8 @@ export interface EventStreamDeps {
   readonly log: Logger;
   /** Errors that may repeat for as long as their cause lasts: main.ts's throttled error log. */
   readonly onError: (error: Error) => void;
+  /** How often the read position is checked against the stream's numbering (`positionCheckMs`). */
+  readonly positionCheckMs?: number;
 }
 
 export interface EventStream {
@@ -42,6 +44,9 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 /** The pause before reading again when QueueEvents' loop ended, not on an entry it cannot parse. */
 const rereadDelayMs = 5_000;
+
+/** How often the read position is checked against the stream's numbering (a stream written again below it). */
+export const positionCheckMs = 10_000;
 
 type Emit = (event: string, ...args: unknown[]) => boolean;
 
@@ -73,7 +78,9 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   let readingSince: number | undefined;
   let cursor: EventsCursor | undefined;
   let closing: Promise<void> | undefined;
+  let positionCheck: NodeJS.Timeout | undefined;
   const cursorKey = redisKeys(deps.prefix).exporterEventsCursor;
+  const eventsKey = deps.queue.toKey('events');
 
   /** An event read past without being counted: told once, with where to find it, and counted as such. */
   const readPast = (opened: EventsCursor, id: string, event: unknown, fields: unknown, why: string) => {
@@ -92,6 +99,43 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
     cursor = opened;
     readingSince = Date.now();
     read(opened, after);
+    positionCheck = setInterval(
+      () =>
+        void checkPosition(opened).catch((error: unknown) =>
+          deps.onError(new Error(`could not check the queue event stream's numbering against the read position: ${messageOf(error)}`)),
+        ),
+      deps.positionCheckMs ?? positionCheckMs,
+    );
+    positionCheck.unref();
+  };
+
+  /**
+   * A reader replaced by another: it counts nothing more (a closed QueueEvents still emits the
+   * batch its last XREAD returned), and its end is no reason to read on.
+   */
+  const retire = (reader: QueueEvents) => {
+    reader.removeAllListeners();
+    reader.on('error', () => {});
+    // Its connection is a duplicate of its own; not waited for, as closing it may wait for Redis.
+    void reader.close().catch(() => {});
+  };
+
+  /**
+   * The stream numbered below the read position: deleted and written again (a FLUSHALL, a Redis
+   * restarted empty) when its old ids came from a clock ahead of the one numbering it now. XREAD
+   * after the position would skip every new event until the clock caught up, and the lag would
+   * read 0 (nothing after the position), as resumePoint's 'cursor-ahead' at a start: every entry of
+   * the new stream is unread, so it is read from its beginning.
+   */
+  const checkPosition = async (opened: EventsCursor) => {
+    const position = readThrough?.();
+    if (position === undefined || !streamId.test(position)) return;
+    const last = await lastGeneratedId(deps.redis, eventsKey);
+    // A position that moved meanwhile was read from this stream: it is not below it.
+    if (closing !== undefined || last === undefined || compareStreamIds(last, position) >= 0 || readThrough?.() !== position) return;
+    log.warn({ position, last }, "the queue's event stream is numbered below the exporter's read position (deleted and written again, its old ids from a clock that was ahead?); reading it from its beginning");
+    if (events !== undefined) retire(events);
+    read(opened, '0-0');
   };
 
   /** A QueueEvents reading after `after`; where its loop ends before closing, `readOn` takes over. */
@@ -139,13 +183,14 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
    * Anything else is read again from the last event emitted, after a pause: nothing is skipped.
    */
   const readOn = async (opened: EventsCursor, ended: QueueEvents, error: unknown) => {
-    if (closing !== undefined) return;
+    // A reader replaced (checkPosition) is closed by whoever replaced it.
+    if (closing !== undefined || ended !== events) return;
     const position = readThrough?.() ?? '$';
     // Its connection is a duplicate of its own; not waited for, as closing it may wait for Redis.
     void ended.close().catch(() => {});
     // '$' (reading without a cursor, nothing emitted yet): the entry that ended it has no known place.
-    const next = position === '$' ? undefined : await entryAfter(deps.connection, deps.queue.toKey('events'), position).catch(() => undefined);
-    if (closing !== undefined) return;
+    const next = position === '$' ? undefined : await entryAfter(deps.connection, eventsKey, position).catch(() => undefined);
+    if (closing !== undefined || ended !== events) return;
     const why = next === undefined ? undefined : unparsableByQueueEvents(next.fields);
     if (next !== undefined && why !== undefined) {
       readPast(opened, next.id, next.fields.event, next.fields, why);
@@ -157,11 +202,11 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
     // at once, and would otherwise be a line every 5 s for ever. Its lag metric still grows.
     deps.onError(new Error(`the queue event stream's reading stopped; reading again from after ${position} in ${rereadDelayMs / 1000} s: ${messageOf(error)}`));
     setTimeout(() => {
-      if (closing === undefined) read(opened, position);
+      if (closing === undefined && ended === events) read(opened, position);
     }, rereadDelayMs).unref();
   };
 
-  void resumePoint(deps.connection, { cursor: cursorKey, events: deps.queue.toKey('events') }).then(
+  void resumePoint(deps.connection, { cursor: cursorKey, events: eventsKey }).then(
     (point) => {
       if (closing !== undefined) return;
       if (point.from === 'bad-cursor') log.warn({ key: cursorKey }, 'the saved event-stream cursor was not a stream id; reading from the newest event, as at a first start');
@@ -183,7 +228,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
       // From the newest entry's id rather than '$': QueueEvents' '$' is resolved by its first XREAD,
       // so what came meanwhile would be skipped, and an entry it cannot parse as the first one read
       // would have no known place to read past (it, and 5 s of events after it, would be skipped).
-      void newestEntryId(deps.connection, deps.queue.toKey('events')).then(
+      void newestEntryId(deps.connection, eventsKey).then(
         (newest) => {
           if (closing === undefined) open(newest);
         },
@@ -202,6 +247,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
       (closing ??= (async () => {
         // Before the resume point is known there is nothing to close, and waiting for it could
         // wait for a Redis that is gone: the caller's closing of the connection ends that wait.
+        clearInterval(positionCheck);
         await events?.close();
         await cursor?.close();
       })()),

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { compareStreamIds } from './stream-entry.ts';
 
 export interface ResumePoint {
   /** The stream entry id to read after (QueueEvents' `lastEventId`); already saved as the cursor. */
@@ -27,7 +28,7 @@ export interface ResumePointKeys {
   readonly events: string;
 }
 
-const streamId = /^(\d+)-(\d+)$/;
+const streamId = /^\d+-\d+$/;
 
 /**
  * Where this exporter starts reading the event stream. Run on the events connection before
@@ -70,13 +71,4 @@ export async function droppedEntries(connection: Redis, key: string): Promise<bo
   const added = field('entries-added');
   const length = field('length');
   return added !== undefined && length !== undefined && added > length;
-}
-
-/** Orders two stream ids (`ms-seq`, each up to 64 bits: compared as BigInt). */
-function compareStreamIds(a: string, b: string): number {
-  const [, aMs = '0', aSeq = '0'] = streamId.exec(a) ?? [];
-  const [, bMs = '0', bSeq = '0'] = streamId.exec(b) ?? [];
-  const byMs = BigInt(aMs) - BigInt(bMs);
-  const diff = byMs === 0n ? BigInt(aSeq) - BigInt(bSeq) : byMs;
-  return diff === 0n ? 0 : diff > 0n ? 1 : -1;
 }

@@ -32,6 +32,34 @@ export async function newestEntryId(connection: Redis, key: string): Promise<str
   return newest?.[0] ?? '0-0';
 }
 
+/**
+ * The id the stream at `key` numbers its entries after (XINFO STREAM's last-generated-id; kept when
+ * entries are trimmed or deleted), undefined when there is no such stream.
+ */
+export async function lastGeneratedId(connection: Redis, key: string): Promise<string | undefined> {
+  let info: unknown[];
+  try {
+    info = (await connection.xinfo('STREAM', key)) as unknown[];
+  } catch (error) {
+    if (error instanceof Error && /no such key/i.test(error.message)) return undefined;
+    throw error;
+  }
+  const at = info.indexOf('last-generated-id');
+  const id = at === -1 ? undefined : info[at + 1];
+  return typeof id === 'string' ? id : undefined;
+}
+
+const streamIdParts = /^(\d+)-(\d+)$/;
+
+/** Orders two stream ids (`ms-seq`, each up to 64 bits: compared as BigInt). */
+export function compareStreamIds(a: string, b: string): number {
+  const [, aMs = '0', aSeq = '0'] = streamIdParts.exec(a) ?? [];
+  const [, bMs = '0', bSeq = '0'] = streamIdParts.exec(b) ?? [];
+  const byMs = BigInt(aMs) - BigInt(bMs);
+  const diff = byMs === 0n ? BigInt(aSeq) - BigInt(bSeq) : byMs;
+  return diff === 0n ? 0 : diff > 0n ? 1 : -1;
+}
+
 /** Why QueueEvents cannot read `fields` (its loop ends on it), or undefined when it can. */
 export function unparsableByQueueEvents(fields: Readonly<Record<string, string>>): string | undefined {
   const field = fields.event === undefined ? undefined : jsonFieldOf.get(fields.event);

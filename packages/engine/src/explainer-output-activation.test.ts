@@ -3,11 +3,11 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from './backends/select-backend.ts';
 import { EngineError } from './errors.ts';
-import { Explainer } from './explainer.ts';
+import { Explainer, type ImageExplanation } from './explainer.ts';
 import { scoreCamMasks } from './methods/score-cam.ts';
 import { type LoadedModel, loadModelFromArtifacts } from './models/load-model.ts';
 import type { ModelDescriptor } from './models/model-descriptor.ts';
-import { saveToArtifacts, sigmoidClassifier } from './test-support/classifier-models.ts';
+import { conv1x1Classifier, saveToArtifacts, sigmoidClassifier } from './test-support/classifier-models.ts';
 import { seededValues } from './test-support/tiny-model.ts';
 
 const preprocessing: ModelDescriptor['preprocessing'] = { width: 8, height: 8, fit: 'fill', channelOrder: 'rgb', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] };
@@ -102,5 +102,46 @@ describe('Explainer on sigmoid classifiers (saved and loaded)', () => {
       (e: unknown) => e instanceof EngineError && e.code === 'MODEL_INVALID' && /has 2 classes but 1 labels/.test(e.message) && /0 = negative and 1 = positive/.test(e.message),
     );
     assert.equal(tf.memory().numTensors, before, 'the refused model is disposed');
+  });
+});
+
+describe('Explainer on a 1×1-conv classifier whose softmax or sigmoid comes before its final Reshape', () => {
+  before(() => selectBackend('wasm'));
+
+  // Keras' MobileNet (v1), as the TensorFlow.js MobileNet v1 layers models have it: conv_preds →
+  // Activation('softmax') → Reshape((classes,)). Read from the Reshape, the probabilities were
+  // taken for logits: differentiated, and put through a second softmax for the manifest.
+  test('the logit is differentiated and the probabilities are the model\'s: as for the same model with the Reshape first', async () => {
+    for (const [activation, units, labels] of [['softmax', 3, ['a', 'b', 'c']], ['sigmoid', 1, ['no', 'yes']]] as const) {
+      const results = [];
+      for (const order of ['activation-reshape', 'reshape-activation'] as const) {
+        const model = conv1x1Classifier(order, activation, units);
+        const loaded = await loadModelFromArtifacts(descriptor([...labels]), await saveToArtifacts(model));
+        const what = `${activation}, ${order}`;
+        assert.equal(loaded.runner.outputActivation, activation, what);
+        assert.equal(loaded.runner.numClasses, labels.length, what);
+        const before = tf.memory().numTensors;
+        const { images: [image] } = await new Explainer(loaded).explain([input], {
+          methods: ['gradcam', 'gradcam++', 'scorecam'],
+          targets: { kind: 'classes', classes: labels.map((_, c) => c) },
+          scoreCam: { maxChannels: 0 },
+        });
+        assert.equal(tf.memory().numTensors, before, `${what}: no tensors left behind`);
+        assert.ok(image);
+        const p = modelProbabilities(model, input);
+        assertClose(image.probabilities, units === 1 ? [1 - (p[0] as number), p[0] as number] : p, `${what}: probabilities`);
+        results.push(image);
+        model.dispose();
+        loaded.runner.dispose();
+      }
+      const [late, early] = results as [ImageExplanation, ImageExplanation];
+      assertClose(late.logits, early.logits, `${activation}: logits`);
+      assert.equal(late.maps.length, early.maps.length);
+      late.maps.forEach((map, i) => {
+        const other = early.maps[i];
+        assert.deepEqual([map.method, map.classIndex], [other?.method, other?.classIndex]);
+        assertClose(map.raw, other?.raw ?? [], `${activation}: ${map.method} map of class ${map.classIndex}`);
+      });
+    }
   });
 });

@@ -12,14 +12,21 @@ interface GraphDefNode {
 
 const poolingOps = new Set(['AvgPool', 'Mean', 'MaxPool']);
 const passThroughOps = new Set(['Identity', 'Softmax', 'Sigmoid']);
+/**
+ * Ops that only lay each image's values out anew. TF-slim classifiers end Softmax → Reshape
+ * (MobilenetV1/Predictions/Reshape_1): an activation behind them is still the output's.
+ */
+const reshapingOps = new Set(['Identity', 'Reshape', 'Squeeze']);
+const activationOps: Readonly<Record<string, OutputActivation>> = { Softmax: 'softmax', Sigmoid: 'sigmoid' };
 
 function inputName(ref: string): string {
   return ref.replace(/^\^/, '').replace(/:\d+$/, '');
 }
 
 /**
- * Finds the logits node (the input of a trailing Softmax/Sigmoid) and the target node (the input
- * of the global pooling op closest to the logits) by walking the GraphDef backwards.
+ * Finds the logits node (the input of a trailing Softmax/Sigmoid, also of one followed by
+ * reshapes) and the target node (the input of the global pooling op closest to the logits) by
+ * walking the GraphDef backwards.
  */
 export function discoverGraphNodes(
   artifacts: io.ModelArtifacts,
@@ -27,7 +34,12 @@ export function discoverGraphNodes(
 ): { logitsNode: string; targetNode: string | undefined } {
   const nodes = (artifacts.modelTopology as { node?: GraphDefNode[] }).node ?? [];
   const byName = new Map(nodes.map((n) => [n.name, n]));
-  let logits = byName.get(inputName(outputName));
+  const output = byName.get(inputName(outputName));
+  // Reshapes after the output activation are walked past only when an activation is behind them:
+  // a graph whose logits node is itself a Reshape (with nothing after it) keeps it.
+  let end = output;
+  while (end && reshapingOps.has(end.op) && end.input?.[0]) end = byName.get(inputName(end.input[0]));
+  let logits = end && activationOps[end.op] !== undefined ? end : output;
   while (logits && passThroughOps.has(logits.op) && logits.input?.[0]) logits = byName.get(inputName(logits.input[0]));
   if (!logits) throw new EngineError('MODEL_INVALID', `graph has no node named ${outputName}`);
   const queue = [logits];
@@ -45,8 +57,6 @@ export function discoverGraphNodes(
   return { logitsNode: logits.name, targetNode: undefined };
 }
 
-const activationOps: Readonly<Record<string, OutputActivation>> = { Softmax: 'softmax', Sigmoid: 'sigmoid' };
-
 /**
  * The activation between a graph's logits node and its output (the Softmax or Sigmoid the logits
  * discovery walks past), or undefined where the output is the logits themselves.
@@ -60,7 +70,7 @@ export function graphOutputActivation(artifacts: io.ModelArtifacts, outputName: 
     seen.add(node.name);
     const activation = activationOps[node.op];
     if (activation) return activation;
-    if (node.op !== 'Identity' || !node.input?.[0]) return undefined;
+    if (!reshapingOps.has(node.op) || !node.input?.[0]) return undefined;
     node = byName.get(inputName(node.input[0]));
   }
   return undefined;
@@ -132,16 +142,20 @@ export class GraphModelRunner implements ModelRunner {
   }
 
   head(activations: Tensor4D): Tensor2D {
-    return this.scores(this.model.execute({ [this.targetLayer]: activations }, this.logitsNode) as Tensor2D);
+    return this.scores(this.model.execute({ [this.targetLayer]: activations }, this.logitsNode) as Tensor);
   }
 
   logits(input: Tensor4D): Tensor2D {
-    return this.scores(this.model.execute(input, this.logitsNode) as Tensor2D);
+    return this.scores(this.model.execute(input, this.logitsNode) as Tensor);
   }
 
-  /** Like every runner's head, called inside a tidy (or tf.grad): the [batch, 1] scores go with it. */
-  private scores(logits: Tensor2D): Tensor2D {
-    return this.binary ? binaryLogits(logits) : logits;
+  /**
+   * Like every runner's head, called inside a tidy (or tf.grad): the [batch, 1] scores go with it.
+   * A logits node of [batch, 1, 1, classes] (a 1×1 conv classifier) becomes [batch, classes].
+   */
+  private scores(logits: Tensor): Tensor2D {
+    const scores = (logits.rank === 2 ? logits : tf.reshape(logits, [logits.shape[0] as number, -1])) as Tensor2D;
+    return this.binary ? binaryLogits(scores) : scores;
   }
 
   dispose(): void {

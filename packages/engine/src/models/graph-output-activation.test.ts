@@ -3,7 +3,9 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backends/select-backend.ts';
 import { seededValues } from '../test-support/tiny-model.ts';
-import { GraphModelRunner, graphOutputActivation } from './graph-model-runner.ts';
+import { Explainer } from '../explainer.ts';
+import { GraphModelRunner, discoverGraphNodes, graphOutputActivation } from './graph-model-runner.ts';
+import { loadModelFromArtifacts } from './load-model.ts';
 
 before(() => selectBackend('wasm'));
 
@@ -36,9 +38,9 @@ function constant(name: string, shape: number[], dtype: 'float32' | 'int32'): No
 /**
  * A real graph model with `units` outputs: input [b, 8, 8, 3] → features = AvgPool 4×4 ([b, 2, 2, 3])
  * → logits = Σ features · w over the spatial axes (and the channels, for one unit) → `ending`
- * (a Softmax or Sigmoid node, or none) → an Identity output.
+ * (a Softmax or Sigmoid node, or none) → a Reshape when `reshapedAfter` → an Identity output.
  */
-async function tinyGraph(units: 1 | 3, ending: 'Softmax' | 'Sigmoid' | undefined): Promise<{ graph: tf.GraphModel; artifacts: tf.io.ModelArtifacts }> {
+async function tinyGraph(units: 1 | 3, ending: 'Softmax' | 'Sigmoid' | undefined, reshapedAfter = false): Promise<{ graph: tf.GraphModel; artifacts: tf.io.ModelArtifacts }> {
   const axes = units === 1 ? [1, 2, 3] : [1, 2];
   const nodes: Node[] = [
     { name: 'input', op: 'Placeholder', attr: { dtype: float, shape: { shape: { dim: [-1, 8, 8, 3].map((size) => ({ size: String(size) })) } } } },
@@ -51,6 +53,8 @@ async function tinyGraph(units: 1 | 3, ending: 'Softmax' | 'Sigmoid' | undefined
     { name: 'logits', op: 'Reshape', input: ['sum', 'shape'], attr: { T: float, Tshape: int32 } },
   ];
   if (ending) nodes.push({ name: 'activation', op: ending, input: ['logits'], attr: { T: float } });
+  // TF-slim's ending: Softmax → Reshape (MobilenetV1/Predictions/Reshape_1).
+  if (reshapedAfter) nodes.push({ name: 'Reshape_1', op: 'Reshape', input: [nodes[nodes.length - 1]?.name ?? '', 'shape'], attr: { T: float, Tshape: int32 } });
   nodes.push({ name: 'Identity', op: 'Identity', input: [nodes[nodes.length - 1]?.name ?? ''], attr: { T: float } });
   const weights = Float32Array.from(seededValues(12, 1), (v) => v - 0.5);
   const data = [new Uint8Array(weights.buffer), new Uint8Array(Int32Array.from(axes).buffer), new Uint8Array(Int32Array.from([-1, units]).buffer)];
@@ -115,5 +119,31 @@ test('a one-unit graph output, sigmoid or linear, is scored as the two classes [
     assert.deepEqual(head, z, what);
     x.dispose();
     three.dispose();
+  }
+});
+
+test('a Softmax or Sigmoid followed by a Reshape (TF-slim\'s ending) is the output activation: its input is the logits node', async () => {
+  for (const [units, ending, labels] of [[3, 'Softmax', ['a', 'b', 'c']], [1, 'Sigmoid', ['no', 'yes']]] as const) {
+    const { graph, artifacts } = await tinyGraph(units, ending, true);
+    assert.equal(discoverGraphNodes(artifacts, 'Identity').logitsNode, 'logits', ending);
+    assert.equal(graphOutputActivation(artifacts, 'Identity', 'logits'), ending.toLowerCase());
+    // A logits node that is itself a Reshape, with no activation after it, stays the logits node.
+    assert.equal(discoverGraphNodes((await tinyGraph(units, undefined)).artifacts, 'Identity').logitsNode, 'logits');
+    const loaded = await loadModelFromArtifacts(
+      { name: 'slim', version: '1', format: 'graph', labels: [...labels], preprocessing: { width: 8, height: 8, fit: 'fill', channelOrder: 'rgb', scale: 1, mean: [0, 0, 0], std: [1, 1, 1] } },
+      artifacts,
+      { targetLayer: 'features' },
+    );
+    assert.equal(loaded.runner.outputActivation, ending.toLowerCase());
+    const input = seededValues(8 * 8 * 3, 4);
+    const x = tf.tensor4d(input, [1, 8, 8, 3]);
+    const [z, p] = tf.tidy(() => [graph.execute(x, 'logits'), graph.execute(x)].map((t) => ((t as tf.Tensor).arraySync() as number[][])[0]));
+    x.dispose();
+    const { images: [image] } = await new Explainer(loaded).explain([input]);
+    const [logits, probabilities] = units === 1 ? [[-(z?.[0] as number), z?.[0] as number], [1 - (p?.[0] as number), p?.[0] as number]] : [z ?? [], p ?? []];
+    image?.logits.forEach((v, c) => assert.ok(Math.abs(v - (logits[c] as number)) < 1e-5, `${ending}: logit ${c}: ${v} vs ${logits[c]}`));
+    image?.probabilities.forEach((v, c) => assert.ok(Math.abs(v - (probabilities[c] as number)) < 1e-5, `${ending}: probability ${c}: ${v} vs ${probabilities[c]}`));
+    graph.dispose();
+    loaded.runner.dispose();
   }
 });

@@ -108,6 +108,49 @@ function isSquashingLayer(layer: Layer): boolean {
   return (name === 'Softmax' || name === 'Activation') && squashingOf(layer) !== undefined;
 }
 
+/** Layers that only lay each image's values out anew, in the same order. */
+const reshaping = new Set(['Reshape', 'Flatten']);
+
+/** [batch, 1, …, 1, classes]: a softmax over the last axis is one over the classes. */
+function classesLast(tensor: SymbolicTensor): boolean {
+  return tensor.shape.slice(1, -1).every((dim) => dim === 1);
+}
+
+interface OutputScores {
+  /** The softmax or sigmoid the model's output went through, if any. */
+  readonly activation: OutputActivation | undefined;
+  /** The scores before it: the head's output (a Dense/Conv with the activation is cloned linear). */
+  readonly scores: SymbolicTensor;
+  /** Layers after the scores, left out of the head: the activation layer and reshapes after it. */
+  readonly dropped: readonly Layer[];
+}
+
+/**
+ * The output's softmax/sigmoid and the scores before it. It may sit before trailing reshapes:
+ * Keras' MobileNet (v1) ends conv_preds → Activation('softmax') → Reshape((classes,)), and read
+ * from the Reshape the probabilities were taken for logits (differentiated, then put through a
+ * second softmax). Only layers of the head (`head`) are looked through.
+ */
+function outputScores(output: SymbolicTensor, head: readonly Layer[]): OutputScores {
+  const dropped: Layer[] = [];
+  let tensor = output;
+  for (;;) {
+    const layer = tensor.sourceLayer as Layer;
+    const activation = squashingOf(layer);
+    if (activation !== undefined && (dropped.length === 0 || activation === 'sigmoid' || classesLast(tensor))) {
+      const input = producerOf(tensor)?.inputTensors[0];
+      if (!isSquashingLayer(layer)) return { activation, scores: tensor, dropped };
+      if (input && head.includes(layer)) return { activation, scores: input, dropped: [...dropped, layer] };
+    }
+    const node = producerOf(tensor);
+    if (!reshaping.has(layer.getClassName()) || !head.includes(layer) || node?.inputTensors.length !== 1) {
+      return { activation: dropped.length === 0 ? activation : undefined, scores: output, dropped: [] };
+    }
+    dropped.push(layer);
+    tensor = node.inputTensors[0] as SymbolicTensor;
+  }
+}
+
 export class LayersModelRunner implements ModelRunner {
   readonly targetLayer: string;
   readonly targetShape: readonly [number, number, number];
@@ -160,16 +203,10 @@ export class LayersModelRunner implements ModelRunner {
     const produced = new Set<number>([this.targetId]);
     const steps: HeadStep[] = [];
     const startIndex = model.layers.indexOf(target) + 1;
-    let output = modelOutput;
-    let lastLayers = model.layers.slice(startIndex);
-    const final = modelOutput.sourceLayer as Layer;
-    // The output layer's softmax/sigmoid: a trailing Softmax/Activation layer, dropped here, or the
-    // Dense/Conv's own activation, which logitsLayer clones away.
-    const stripped = squashingOf(final);
-    if (isSquashingLayer(final) && lastLayers.includes(final)) {
-      output = producerOf(modelOutput)?.inputTensors[0] as SymbolicTensor;
-      lastLayers = lastLayers.filter((layer) => layer !== final);
-    }
+    // The output's softmax/sigmoid: a trailing Softmax/Activation layer, dropped here with any
+    // reshapes after it, or the Dense/Conv's own activation, which logitsLayer clones away.
+    const { activation: stripped, scores: output, dropped } = outputScores(modelOutput, model.layers.slice(startIndex));
+    const lastLayers = model.layers.slice(startIndex).filter((layer) => !dropped.includes(layer));
     const headNodes = (layer: Layer) => nodesOf(layer).filter((node) => ownNodes.has(node) && node.inputTensors.some((t) => produced.has(t.id)));
     for (const layer of lastLayers) {
       for (const node of headNodes(layer)) {

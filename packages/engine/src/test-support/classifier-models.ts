@@ -25,6 +25,24 @@ export function sigmoidClassifier(units: number, ending: ModelEnding = 'sigmoid'
 }
 
 /**
+ * A 1×1-conv classifier head, as Keras' MobileNet (v1) has: conv (`target`, 8×8×4) → global
+ * average pool → Reshape [1, 1, 4] → Conv2D(`units`, 1×1) `conv_preds` → the `activation` and a
+ * Reshape to [units], in `order`: older Keras applications (and the TensorFlow.js MobileNet v1
+ * layers models) put the softmax before the Reshape, later ones after it. Same weights either way.
+ */
+export function conv1x1Classifier(order: 'activation-reshape' | 'reshape-activation', activation: 'softmax' | 'sigmoid' = 'softmax', units = 3): tf.LayersModel {
+  const input = tf.input({ shape: [8, 8, 3], name: 'image' });
+  const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'target' }).apply(input) as tf.SymbolicTensor;
+  const gap = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(conv) as tf.SymbolicTensor;
+  const column = tf.layers.reshape({ targetShape: [1, 1, 4], name: 'reshape_1' }).apply(gap) as tf.SymbolicTensor;
+  const preds = tf.layers.conv2d({ filters: units, kernelSize: 1, kernelInitializer: init(2), biasInitializer: tf.initializers.constant({ value: 0.5 }), name: 'conv_preds' }).apply(column) as tf.SymbolicTensor;
+  const squash = tf.layers.activation({ activation, name: `act_${activation}` });
+  const flat = tf.layers.reshape({ targetShape: [units], name: 'reshape_2' });
+  const output = order === 'activation-reshape' ? flat.apply(squash.apply(preds)) : squash.apply(flat.apply(preds));
+  return tf.model({ inputs: input, outputs: output as tf.SymbolicTensor, name: `conv1x1_${order}` });
+}
+
+/**
  * The Keras transfer-learning shape: a base model (16×16 in, ends in `out_relu`, 8×8×6) used as
  * ONE layer, `base_model`, of the classifier: image → base_model → GAP → Dense(3, softmax).
  */

@@ -60,7 +60,11 @@ export const explanationEntrySchema = z.object({
   method: camMethodSchema,
   classIndex: z.number().int().nonnegative(),
   label: z.string(),
-  /** The differentiated score: the class logit, before the model's output activation (softmax or sigmoid). */
+  /**
+   * The class logit, before the model's output activation (softmax or sigmoid): the score the
+   * gradient methods differentiate. Score-CAM weighs its channels by `probability` instead;
+   * EigenCAM uses neither (its map is the same for every class).
+   */
   logit: z.number(),
   probability: z.number().min(0).max(1),
   map: mapStatisticsSchema,

@@ -5,6 +5,7 @@ import { selectBackend } from '../backends/select-backend.ts';
 import { EngineError } from '../errors.ts';
 import { Explainer } from '../explainer.ts';
 import { fixtureInput } from '../test-support/fixture-images.ts';
+import { discoverGraphNodes } from './graph-model-runner.ts';
 import { loadModel } from './load-model.ts';
 
 const mobilenet = 'StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/MobilenetV2/';
@@ -35,4 +36,12 @@ describe('graph model targets', () => {
       assert.equal(tf.memory().numTensors, before);
     }
   });
+});
+
+test('a global max pool (a Max node, as GlobalMaxPooling2D converts) is the pooling the target feeds, not a MaxPool in the trunk', () => {
+  // input → stem (MaxPool 2×2) → features → Max over [1, 2] → logits → Softmax: the target is
+  // `features`; walking past the Max took the stem's input, the image itself.
+  const chain = ['input:Placeholder', 'stem:MaxPool', 'features:Relu', 'gmp:Max', 'logits:MatMul', 'probabilities:Softmax'].map((entry) => entry.split(':') as [string, string]);
+  const node = chain.map(([name, op], i) => ({ name, op, input: i === 0 ? [] : [`${chain[i - 1]?.[0]}:0`] }));
+  assert.deepEqual(discoverGraphNodes({ modelTopology: { node } }, 'probabilities'), { logitsNode: 'logits', targetNode: 'features' });
 });

@@ -10,7 +10,8 @@ interface GraphDefNode {
   input?: string[];
 }
 
-const poolingOps = new Set(['AvgPool', 'Mean', 'MaxPool']);
+/** Global pooling as converted graphs have it: GlobalAveragePooling2D is a Mean, GlobalMaxPooling2D a Max. */
+const poolingOps = new Set(['AvgPool', 'Mean', 'MaxPool', 'Max']);
 const passThroughOps = new Set(['Identity', 'Softmax', 'Sigmoid']);
 /**
  * Ops that only lay each image's values out anew. TF-slim classifiers end Softmax → Reshape

@@ -204,3 +204,35 @@ test("a stream deleted and written again below the read position while the expor
     await queue.close();
   }
 });
+
+test('a stream rolled back under the read position (Redis restarted from an AOF that missed its last second) is not read again: the events read before are not counted twice', async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
+  const events = queue.toKey('events');
+  const completed = (id: string, jobId: string) => rig.redis.xadd(events, id, 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(explainResult()));
+  // How often the position was checked (XINFO STREAM; `xinfo|stream` since Redis 7).
+  const xinfoCalls = async () => Number(/cmdstat_xinfo(?:\|stream)?:calls=(\d+)/.exec(await rig.redis.info('commandstats'))?.[1] ?? 0);
+  const exporter = startExporter(prefix, queue, undefined, { positionCheckMs: 50 });
+  try {
+    await eventually('the exporter to start reading', () => exporter.stream.readThrough());
+    const kept = await completed('*', 'kept');
+    const lost = await completed('*', 'lost');
+    await eventually('both events to be counted', async () => ((await exporter.value(images)) === 2 ? true : undefined));
+    assert.equal(exporter.stream.readThrough(), lost);
+    // What Redis holds after a restart from an AOF written up to 'kept': the stream is numbered below the
+    // read position, but by the clock that numbers it now, so its next entries come after that position.
+    await rig.redis.del(events);
+    assert.ok(kept !== null);
+    await completed(kept, 'kept');
+    const checks = await xinfoCalls();
+    await eventually('the read position to be checked a few times', async () => ((await xinfoCalls()) >= checks + 3 ? true : undefined));
+    const next = await completed('*', 'next');
+    await eventually('the next event to be counted', async () => ((await exporter.value(images)) >= 3 ? true : undefined));
+    assert.equal(await exporter.value(images), 3, 'kept is not counted again');
+    assert.equal(exporter.stream.readThrough(), next);
+    assert.ok(!exporter.lines.some((line) => /numbered below/.test(String(line.msg))), 'no rewind');
+  } finally {
+    await exporter.close();
+    await queue.close();
+  }
+});

@@ -38,7 +38,7 @@ export interface EventStream {
   close(): Promise<void>;
 }
 
-const streamId = /^\d+-\d+$/;
+const streamId = /^(\d+)-\d+$/;
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -121,18 +121,24 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   };
 
   /**
-   * The stream numbered below the read position: deleted and written again (a FLUSHALL, a Redis
-   * restarted empty) when its old ids came from a clock ahead of the one numbering it now. XREAD
-   * after the position would skip every new event until the clock caught up, and the lag would
-   * read 0 (nothing after the position), as resumePoint's 'cursor-ahead' at a start: every entry of
-   * the new stream is unread, so it is read from its beginning.
+   * The stream numbered below the read position, and Redis's clock too: deleted and written again
+   * (a FLUSHALL, a Redis restarted empty) when its old ids came from a clock ahead of the one
+   * numbering it now. XREAD after the position would skip every new event until the clock caught
+   * up, and the lag would read 0 (nothing after the position), as resumePoint's 'cursor-ahead' at a
+   * start: every entry of the new stream is unread, so it is read from its beginning. A stream only
+   * rolled back below the position (Redis restarted from an AOF that missed its last second, a
+   * failover to a replica behind) numbers its next entries after it by the clock, and its entries
+   * were read already: it is left alone.
    */
   const checkPosition = async (opened: EventsCursor) => {
     const position = readThrough?.();
-    if (position === undefined || !streamId.test(position)) return;
-    const last = await lastGeneratedId(deps.redis, eventsKey);
+    const positionAt = position === undefined ? undefined : streamId.exec(position)?.[1];
+    if (position === undefined || positionAt === undefined) return;
+    const [last, [seconds = 0, micros = 0]] = await Promise.all([lastGeneratedId(deps.redis, eventsKey), deps.redis.time()]);
     // A position that moved meanwhile was read from this stream: it is not below it.
     if (closing !== undefined || last === undefined || compareStreamIds(last, position) >= 0 || readThrough?.() !== position) return;
+    // Redis's clock has passed the position: its next entries are numbered after it (a rollback).
+    if (BigInt(positionAt) <= BigInt(seconds) * 1000n + BigInt(micros) / 1000n) return;
     log.warn({ position, last }, "the queue's event stream is numbered below the exporter's read position (deleted and written again, its old ids from a clock that was ahead?); reading it from its beginning");
     if (events !== undefined) retire(events);
     read(opened, '0-0');

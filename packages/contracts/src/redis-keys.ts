@@ -73,6 +73,11 @@ export function redisKeys(prefix: string) {
     reviewModelPendingAge: (model: string) => `${prefix}:review:pending-age:${model}`,
     /** Set (60 s) while one caller indexes a model's pending items by age, and for a minute after. */
     reviewModelIndexing: (model: string) => `${prefix}:review:indexing:${model}`,
+    /**
+     * When a model's pending items were last indexed by age in full (epoch ms, the caller's clock):
+     * the model is indexed again once that is review-pool's reindexIntervalMs old (an hour).
+     */
+    reviewModelIndexed: (model: string) => `${prefix}:review:indexed:${model}`,
     /** Leased items: sorted set id → lease expiry (epoch ms). */
     reviewLeases: `${prefix}:review:leases`,
     /** Items sampled and not yet expired: sorted set id → sampledAt, for listings by time. */

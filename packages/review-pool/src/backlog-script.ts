@@ -21,12 +21,19 @@ import { itemLua } from './item-lua.ts';
  * are taken out first, 100 per call at most. `modelIndexAgrees(sets, pending, head)`: whether the
  * index holds as many entries as the model's pool holds items, with a valid head when any: when
  * it does not, it was written (in part) before the index, and the caller indexes the model.
+ * `modelIndexDue(sets, now, intervalMs)`: whether the model's last full indexing
+ * (`:indexed:{model}`, the epoch ms its caller gave) is `intervalMs` old, or as far ahead of `now`
+ * (a caller's clock that ran ahead must not put it off for ever). Counts that agree do not make
+ * an index whole: a replica of a version before the index that leases one item of the model while
+ * a worker of that version adds another leaves one entry too many and one too few, and nothing
+ * but a full indexing finds them. A model never indexed (its pool written by this version, or by
+ * one whose index this version trusts) starts its interval at the first look.
  */
 export const modelPoolLua = `
 local function modelSets(prefix, model)
   local keys = prefix .. ':review:'
   return {
-    age = keys .. 'pending-age', modelAge = keys .. 'pending-age:' .. model,
+    age = keys .. 'pending-age', modelAge = keys .. 'pending-age:' .. model, indexed = keys .. 'indexed:' .. model,
     byPriority = keys .. 'by-priority:' .. model, baseline = keys .. 'baseline:' .. model, old = keys .. 'pool:' .. model,
   }
 end
@@ -49,6 +56,14 @@ end
 local function modelIndexAgrees(sets, pending, head)
   return redis.call('ZCARD', sets.modelAge) == pending and (pending == 0 or head ~= nil)
 end
+local function modelIndexDue(sets, now, intervalMs)
+  local at = tonumber(redis.call('GET', sets.indexed))
+  if not at then
+    redis.call('SET', sets.indexed, now)
+    return false
+  end
+  return math.abs(now - at) >= intervalMs
+end
 `;
 
 /** How many entries one step of indexing a model reads. */
@@ -57,34 +72,54 @@ export const indexBatch = 500;
 /**
  * One step of indexing a model's pending items by age (see modelPoolLua), for a pool written
  * before that index: by a version without it, or by one still running during a rolling upgrade
- * (its adds and returns do not enter the index, its leases do not leave it). Each step reads
- * `indexBatch` entries of one set, by rank from `start`, so Redis is never blocked for long:
- * `by-priority`, `baseline` and `pool` (the model's lanes and its old pool) enter theirs in the
- * index, with the sampledAt of the pending index of all models (a lane's member counts one before
- * 1970 as 1970); `check` takes out of the index the entries in none of them. An id in the model's
- * old pool that the pending index lacks has left the pool already: the sort step drops an item whose
- * stored part is not JSON from `:pool` and the pending index but cannot know its model, so it leaves
- * the model's set here, instead of being counted as waiting for ever. Entering an entry twice, or one
- * another step entered, changes nothing, so callers may index at once.
- * ARGV: prefix, model, set, start. Returns the start of the next step, or -1 when the set is read.
+ * (its adds and returns do not enter the index, its leases do not leave it); and, whatever the
+ * pool, once its last full indexing is old (modelIndexDue). Each step reads `indexBatch` entries
+ * of one set, so Redis is never blocked for long: `by-priority`, `baseline` and `pool` (the
+ * model's lanes and its old pool) enter theirs in the index, with the sampledAt of the pending
+ * index of all models (a lane's member counts one before 1970 as 1970); `check` takes out of the
+ * index the entries in none of them. An id in the model's old pool that the pending index lacks
+ * has left the pool already: the sort step drops an item whose stored part is not JSON from
+ * `:pool` and the pending index but cannot know its model, so it leaves the model's set here,
+ * instead of being counted as waiting for ever. Entering an entry twice, or one another step
+ * entered, changes nothing, so callers may index at once.
+ *
+ * A step starts just after the entry the step before read last, found by its score and member
+ * (`rankAfter`), not at a rank: the steps of one pass run as separate scripts, and a lease between
+ * two of them took the head of the set and moved every rank after it down by one, so the next
+ * step, reading from the rank it was told, passed over one entry (one item of 600 left out of the
+ * index, or a stale entry left in it). An entry left or entered meanwhile moves nothing now.
+ * `rankAfter` enters the entry for the length of one ZRANK when it has left the set (leased, or
+ * taken out by the check): within the script, so nobody else ever sees it.
+ * ARGV: prefix, model, set, then the score and member of the entry the step before read last
+ * (both '' for the first step). Returns that pair for the next step, or -1 when the set is read.
  */
 export const indexModelStepScript = `${itemLua}${modelPoolLua}
-local prefix, model, set, start = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local prefix, model, set, afterScore, afterMember = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local sets = modelSets(prefix, model)
-local last = start + ${indexBatch - 1}
+local source = ({ ['by-priority'] = sets.byPriority, baseline = sets.baseline, pool = sets.old, check = sets.modelAge })[set]
+local function rankAfter(key, score, member)
+  if redis.call('ZADD', key, 'NX', score, member) == 0 then return redis.call('ZRANK', key, member) + 1 end
+  local rank = redis.call('ZRANK', key, member)
+  redis.call('ZREM', key, member)
+  return rank
+end
+local first = 0
+if afterMember ~= '' then first = rankAfter(source, afterScore, afterMember) end
+local last = first + ${indexBatch - 1}
 if set == 'check' then
-  local entries = redis.call('ZRANGE', sets.modelAge, start, last, 'WITHSCORES')
+  local entries = redis.call('ZRANGE', source, first, last, 'WITHSCORES')
   if #entries == 0 then return -1 end
   local gone = {}
   for i = 1, #entries, 2 do
     if not waitsInModelPool(sets, entries[i], tonumber(entries[i + 1])) then gone[#gone + 1] = entries[i] end
   end
   if #gone > 0 then redis.call('ZREM', sets.modelAge, unpack(gone)) end
-  return start + ${indexBatch} - #gone
+  return { entries[#entries], entries[#entries - 1] }
 end
-local source = ({ ['by-priority'] = sets.byPriority, baseline = sets.baseline, pool = sets.old })[set]
-local members = redis.call('ZRANGE', source, start, last)
+local members = redis.call('ZRANGE', source, first, last)
 if #members == 0 then return -1 end
+-- Read before the step may take it out of the old pool below.
+local resume = { redis.call('ZSCORE', source, members[#members]), members[#members] }
 local ids = members
 if source ~= sets.old then
   ids = {}
@@ -105,7 +140,7 @@ for i, id in ipairs(ids) do
 end
 if #entries > 0 then redis.call('ZADD', sets.modelAge, unpack(entries)) end
 if #gone > 0 then redis.call('ZREM', sets.old, unpack(gone)) end
-return start + ${indexBatch} - #gone
+return resume
 `;
 
 /** The sets indexModelStepScript reads, in the order a pass reads them. */
@@ -121,15 +156,18 @@ export const indexPassSets = ['by-priority', 'baseline', 'pool', 'check'] as con
  * active reviewer); its oldest pending item read from its own pending index (modelPoolLua), whatever
  * the other models hold. Entries at its head that are in none of the model's sets (a version before
  * the index leased them) are taken out first, 100 per call at most. When the index and the model's
- * pool disagree (another count: written before the index) and `indexFirst` is '1', the answer is
- * 'INDEX': the caller indexes the model in steps (indexModelStepScript) and asks again with '0'.
+ * pool disagree (another count: written before the index), or its last full indexing is
+ * `reindexIntervalMs` old (modelIndexDue), and `indexFirst` is '1', the answer is 'INDEX': the
+ * caller indexes the model in steps (indexModelStepScript) and asks again with '0'.
  * Then the index is read as it is: its oldest valid entry, or the baseline lane's oldest item when
  * older (that lane is ordered by age itself, so its oldest is exact).
- * ARGV: prefix, now (ms), closing timeout (ms), model ('' = all), indexFirst ('1' or '0').
+ * ARGV: prefix, now (ms), closing timeout (ms), model ('' = all), indexFirst ('1' or '0'),
+ * reindexIntervalMs.
  * Returns { pending, leased, oldest pending sampledAt (false = none) }, or 'INDEX'.
  */
 export const backlogScript = `${itemLua}${modelPoolLua}
 local prefix, now, closingStaleMs, model, indexFirst = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] or '', ARGV[5] or '0'
+local reindexIntervalMs = tonumber(ARGV[6])
 local leases = prefix .. ':review:leases'
 local pending, leased, oldest
 if model == '' then
@@ -143,7 +181,7 @@ else
   pending = modelPending(sets)
   if pending > 0 then
     local head = modelIndexHead(sets)
-    if indexFirst == '1' and not modelIndexAgrees(sets, pending, head) then return 'INDEX' end
+    if indexFirst == '1' and not (modelIndexAgrees(sets, pending, head) and not modelIndexDue(sets, now, reindexIntervalMs)) then return 'INDEX' end
     oldest = head and tonumber(head[2])
     local firstBaseline = redis.call('ZRANGE', sets.baseline, 0, 0, 'WITHSCORES')[2]
     if firstBaseline and (not oldest or tonumber(firstBaseline) < oldest) then oldest = tonumber(firstBaseline) end
@@ -171,11 +209,14 @@ return { pending, leased, oldest or false }
 /**
  * Whether a model's pending index (modelPoolLua) can serve a pending listing of that model: it
  * agrees with the model's pool (stale entries at its head taken out first, as the backlog does).
- * ARGV: prefix, model. Returns 1 or 0.
+ * With `reindexIntervalMs`, also that its last full indexing is not that old (modelIndexDue): 'DUE'
+ * when it agrees but is. ARGV: prefix, model, now (ms), reindexIntervalMs ('' = not asked).
+ * Returns 1, 0 or 'DUE'.
  */
 export const modelIndexAgreesScript = `${itemLua}${modelPoolLua}
 local sets = modelSets(ARGV[1], ARGV[2])
 local pending = modelPending(sets)
-if modelIndexAgrees(sets, pending, modelIndexHead(sets)) then return 1 end
-return 0
+if not modelIndexAgrees(sets, pending, modelIndexHead(sets)) then return 0 end
+if ARGV[4] ~= '' and modelIndexDue(sets, tonumber(ARGV[3]), tonumber(ARGV[4])) then return 'DUE' end
+return 1
 `;

@@ -3,7 +3,8 @@ import { after, test } from 'node:test';
 import { type ReviewItem, redisKeys } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import type { Redis } from 'ioredis';
-import { ReviewPool } from './review-pool.ts';
+import { indexModelStepScript } from './backlog-script.ts';
+import { ReviewPool, defaultReindexIntervalMs } from './review-pool.ts';
 import { testItem as item } from './test-item.ts';
 
 // A model's backlog (the review page polls it for every open tab) reads that model's items only,
@@ -205,4 +206,70 @@ test("a pending listing of one model reads that model's pending index: no empty 
   // While it cannot be (indexed within the minute), the index of all models is read and filtered: nothing missed.
   await redis.del(keys.reviewModelPendingAge('m'));
   assert.deepEqual((await listAll(p, 'm', 10)).ids, ['m-2', 'm-1']);
+});
+
+test("a model's pending index that drifted while its counts still agree (an old replica's lease, an old worker's add) heals at the model's next full indexing, an interval after its last", async () => {
+  const prefix = freshPrefix();
+  const keys = redisKeys(prefix);
+  const p = new ReviewPool(redis, prefix);
+  const t0 = 1_000_000;
+  const hour = defaultReindexIntervalMs;
+  for (const added of [item('m1', 0.5, 'm', 100), item('m2', 0.6, 'm', 200), item('m3', 0.7, 'm', 300)]) await p.add(added);
+  assert.deepEqual(await p.backlog(t0, 'm'), { pending: 3, leased: 0, oldestPendingAt: 100 });
+  // During a rolling upgrade, a replica of the lanes' version (before the index) leases m3: out of
+  // the lanes and the pending index of all models, still in the model's. A worker of that version
+  // adds m4, older than the rest: in the lanes, not in the model's index. The counts agree (3 and 3).
+  assert.equal((await p.lease('old-replica', 4 * hour, { now: t0 }))?.inferenceId, 'm3');
+  await redis.zadd(keys.reviewModelPendingAge('m'), 300, 'm3');
+  await p.add(item('m4', 0.1, 'm', 50));
+  await redis.zrem(keys.reviewModelPendingAge('m'), 'm4');
+  // Another cause: an item of the pool before the lanes whose stored part is not JSON, of a model
+  // with no :skips field (added before the counts), indexed before the lease that sorted it out.
+  for (const added of [item('k-low', 0.1, 'k', 100), item('k-high', 0.9, 'k', 200), item('k-bad', 0.5, 'k', 900)]) await addAsBefore(prefix, added);
+  await redis.set(keys.reviewItem('k-bad'), '{not json');
+  await redis.del(keys.reviewSkips);
+  assert.deepEqual(await p.backlog(t0, 'k'), { pending: 3, leased: 0, oldestPendingAt: 100 });
+  assert.equal((await p.lease('alice', 4 * hour, { model: 'k', now: t0 }))?.inferenceId, 'k-high');
+  await redis.del(keys.reviewModelIndexing('k')); // its claim is Redis's minute, not the callers' clock
+
+  // An interval later, the pending listing of m indexes it first (as the backlog of k does), then reads it.
+  const later = t0 + hour;
+  assert.deepEqual((await p.list({ status: 'pending', model: 'm' }, { limit: 10, now: later })).items.map((x) => x.inferenceId), ['m2', 'm1', 'm4']);
+  assert.deepEqual(await p.backlog(later, 'm'), { pending: 3, leased: 1, oldestPendingAt: 50 });
+  assert.deepEqual(await p.backlog(later, 'k'), { pending: 1, leased: 1, oldestPendingAt: 100 });
+  await assertModelIndexesAgree(prefix, ['m', 'k']);
+});
+
+/** `redis` as the pool sees it, except that `between()` runs before every step of indexing a model but the first. */
+function steppingClient(between: () => Promise<unknown>): Redis {
+  type Eval = (...args: unknown[]) => Promise<unknown>;
+  let steps = 0;
+  return new Proxy(redis, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (property !== 'eval') return (value as Eval).bind(target);
+      return async (...args: unknown[]) => {
+        if (args[0] === indexModelStepScript && steps++ > 0) await between();
+        return (value as Eval).apply(target, args);
+      };
+    },
+  });
+}
+
+test('indexing a model leaves out no item and no stale entry when leases land between its steps', async () => {
+  const prefix = freshPrefix();
+  const keys = redisKeys(prefix);
+  const other = new ReviewPool(redis, prefix);
+  let leases = 0;
+  const p = new ReviewPool(steppingClient(() => other.lease(`r${leases++}`, 600_000, { now: 10_000 })), prefix);
+  // The oldest item first in the priority lane too, so each lease takes the head of the lane and of the model's index.
+  await Promise.all(Array.from({ length: 1_200 }, (_, i) => p.add(item(`i${i}`, 0.9 - i / 10_000, 'm', 2 * i))));
+  // Written before the index, which holds only entries no longer pending (a version before it leased them).
+  await redis.del(keys.reviewModelPendingAge('m'));
+  await redis.zadd(keys.reviewModelPendingAge('m'), ...Array.from({ length: 1_200 }, (_, i) => [2 * i + 1, `gone${i}`]).flat());
+  const backlog = await p.backlog(10_000, 'm');
+  assert.ok(leases >= 5, `${leases} leases between the steps`);
+  assert.deepEqual(backlog, { pending: 1_200 - leases, leased: leases, oldestPendingAt: 2 * leases });
+  await assertModelIndexesAgree(prefix, ['m']);
 });

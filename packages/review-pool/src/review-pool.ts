@@ -82,6 +82,21 @@ export const defaultClosingTimeoutMs = 60_000;
 /** How long a reviewed or broken item stays in Redis (listings, exports) by default: 90 days. */
 export const defaultRetentionMs = 90 * 24 * 3600 * 1000;
 
+/**
+ * How old a model's last full indexing of its pending items by age may grow before the next
+ * backlog or pending listing of that model indexes it again (backlog-script.ts), by default. The
+ * index is checked against the model's pool by count, and counts agree across some drift: a
+ * replica of a version before the index that leases one item of the model while a worker of that
+ * version adds another leaves one entry too many and one too few, and the added item was left
+ * out of the model's pending listing for ever (and its age out of the model's oldest). An hour
+ * bounds any drift, whatever its cause, without an operator; indexing costs about 1.8 s of short
+ * scripts per 200,000 items of the model (500 entries each, so Redis is never blocked for long).
+ */
+export const defaultReindexIntervalMs = 60 * 60_000;
+
+/** How many steps of indexModelStepScript one indexing takes per set at most (a million items). */
+const maxIndexSteps = 2_000;
+
 /** [member, score, member, score, …] (a WITHSCORES reply) as [member, score] pairs. */
 function pairs(reply: string[]): [string, number][] {
   const out: [string, number][] = [];
@@ -122,6 +137,8 @@ export class ReviewPool {
 
   private readonly baselineEvery: number;
 
+  private readonly reindexIntervalMs: number;
+
   private readonly onInvalidItem: (id: string, problem: string) => void;
 
   /** Clears of markers set by begins that failed while Redis could not be reached, until it can. */
@@ -132,12 +149,14 @@ export class ReviewPool {
    * `closingTimeoutMs`: how long a verdict being kept, or an undo being saved, may block its item (see beginVerdict, beginUndo).
    * `retentionMs`: how long a reviewed or broken item stays listed (0: for ever).
    * `baselineEvery`: every how many leases one tries the uniform baseline first (pool-order.ts; 4).
+   * `reindexIntervalMs`: how old a model's last full indexing of its pending items may grow before
+   * its next backlog or pending listing indexes it again (an hour: defaultReindexIntervalMs).
    * `onInvalidItem`: told of each stored item a listing skipped because it fails its schema.
    */
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    options: { skipMemoryMs?: number; closingTimeoutMs?: number; retentionMs?: number; baselineEvery?: number; onInvalidItem?: (id: string, problem: string) => void } = {},
+    options: { skipMemoryMs?: number; closingTimeoutMs?: number; retentionMs?: number; baselineEvery?: number; reindexIntervalMs?: number; onInvalidItem?: (id: string, problem: string) => void } = {},
   ) {
     this.onInvalidItem = options.onInvalidItem ?? (() => {});
     this.keys = redisKeys(prefix);
@@ -145,9 +164,10 @@ export class ReviewPool {
     this.closingTimeoutMs = options.closingTimeoutMs ?? defaultClosingTimeoutMs;
     this.retentionMs = options.retentionMs ?? defaultRetentionMs;
     this.baselineEvery = options.baselineEvery ?? defaultBaselineEvery;
+    this.reindexIntervalMs = options.reindexIntervalMs ?? defaultReindexIntervalMs;
     this.pendingClears = new PendingClears(redis);
     if (!(Number.isInteger(this.retentionMs) && this.retentionMs >= 0)) throw new RangeError(`retentionMs must be a non-negative integer, got ${this.retentionMs}`);
-    for (const [name, value] of [['skipMemoryMs', this.skipMemoryMs], ['closingTimeoutMs', this.closingTimeoutMs], ['baselineEvery', this.baselineEvery]] as const) {
+    for (const [name, value] of [['skipMemoryMs', this.skipMemoryMs], ['closingTimeoutMs', this.closingTimeoutMs], ['baselineEvery', this.baselineEvery], ['reindexIntervalMs', this.reindexIntervalMs]] as const) {
       if (!(Number.isInteger(value) && value > 0)) throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
   }
@@ -470,10 +490,11 @@ export class ReviewPool {
    * whose lease ran out is pending (as the backlog counts it), not leased.
    */
   async list(filter: ReviewListFilter, page: { cursor?: string; limit: number; now?: number }): Promise<{ items: ReviewItem[]; next: string | undefined }> {
-    await this.reclaimExpiredLeases(page.now ?? Date.now());
+    const now = page.now ?? Date.now();
+    await this.reclaimExpiredLeases(now);
     const scan = Math.max(page.limit, 100);
     const cursor = page.cursor === undefined ? undefined : parseReviewCursor(page.cursor);
-    const entries = await this.indexAfter(await this.listingIndex(filter), filter, cursor, scan);
+    const entries = await this.indexAfter(await this.listingIndex(filter, now), filter, cursor, scan);
     if (entries.length === 0) return { items: [], next: undefined };
     // Fixed parts then states, in one read.
     const raws = await this.call('reading a page of items', () => this.redis.mget([...entries.map(([id]) => this.keys.reviewItem(id)), ...entries.map(([id]) => this.keys.reviewState(id))]));
@@ -518,16 +539,18 @@ export class ReviewPool {
    * is read only when it agrees with the model's pool; one written before it is indexed first (as
    * the backlog does), and while it still disagrees (another caller indexes it, or did within the
    * minute) the index of all models is read and filtered, as before. Both order a model's items
-   * the same (sampledAt, then id), so a cursor holds across pages read from either.
+   * the same (sampledAt, then id), so a cursor holds across pages read from either. One whose last
+   * full indexing is `reindexIntervalMs` old is indexed first too (as the backlog does), then read.
    */
-  private async listingIndex(filter: ReviewListFilter): Promise<string> {
+  private async listingIndex(filter: ReviewListFilter, now: number): Promise<string> {
     if (filter.status !== 'pending') return this.keys.reviewIndex;
     const { model } = filter;
     if (model === undefined || model === '') return this.keys.reviewPendingAge;
-    const agrees = async () => (await this.call('reading the listing index', () => this.redis.eval(modelIndexAgreesScript, 0, this.prefix, model))) === 1;
-    if (await agrees()) return this.keys.reviewModelPendingAge(model);
-    await this.indexModel(model);
-    return (await agrees()) ? this.keys.reviewModelPendingAge(model) : this.keys.reviewPendingAge;
+    const agrees = async (askDue: boolean) =>
+      (await this.call('reading the listing index', () => this.redis.eval(modelIndexAgreesScript, 0, this.prefix, model, now, askDue ? this.reindexIntervalMs : ''))) as 0 | 1 | 'DUE';
+    if ((await agrees(true)) === 1) return this.keys.reviewModelPendingAge(model);
+    await this.indexModel(model, now);
+    return (await agrees(false)) === 1 ? this.keys.reviewModelPendingAge(model) : this.keys.reviewPendingAge;
   }
 
   /**
@@ -558,16 +581,17 @@ export class ReviewPool {
    * (the model's own pool and pending index; the live leases, about one per active reviewer): the
    * review page polls it for every open tab, and one script that read past every other model's
    * items blocked Redis, and with it ingest and the workers. A pool written before the model's
-   * pending index is indexed by its first backlog (backlog-script.ts).
+   * pending index is indexed by its first backlog (backlog-script.ts), and any model again once its
+   * last full indexing is `reindexIntervalMs` old.
    */
   async backlog(now = Date.now(), model?: string): Promise<ReviewBacklog> {
     const count = async (indexFirst: boolean) =>
-      (await this.call('counting the backlog', () => this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs, model ?? '', indexFirst ? '1' : '0'))) as
-        | [number, number, number | null]
-        | 'INDEX';
+      (await this.call('counting the backlog', () =>
+        this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs, model ?? '', indexFirst ? '1' : '0', this.reindexIntervalMs),
+      )) as [number, number, number | null] | 'INDEX';
     let answer = await count(model !== undefined);
     if (answer === 'INDEX' && model !== undefined) {
-      await this.indexModel(model);
+      await this.indexModel(model, now);
       answer = await count(false);
     }
     // Asked not to index, the script never answers INDEX.
@@ -577,22 +601,28 @@ export class ReviewPool {
 
   /**
    * Indexes a model's pending items by age (backlog-script.ts), for a pool written before that
-   * index: `indexBatch` entries per script, so Redis is never blocked for long (the items of
-   * that model are read, never the other models'). One caller per model indexes, and not again for
-   * a minute (`:indexing:{model}`, 60 s): while a replica of the version before still runs during a
-   * rolling upgrade, its adds and leases keep the index off, and every poll of every review page
-   * would read the whole model again; the others read the index as it is meanwhile. Stops after
-   * 2,000 steps per set (a million items).
+   * index, or whose last full indexing is `reindexIntervalMs` old: `indexBatch` entries per script,
+   * so Redis is never blocked for long (the items of that model are read, never the other models'),
+   * each step after the entry the one before read last, so leases and adds between them leave
+   * nothing out. One caller per model indexes, and not again for a minute (`:indexing:{model}`,
+   * 60 s): while a replica of the version before still runs during a rolling upgrade, its adds and
+   * leases keep the index off, and every poll of every review page would read the whole model
+   * again; the others read the index as it is meanwhile. Stops after `maxIndexSteps` steps per set
+   * (a million items). The pass done, `:indexed:{model}` holds `now`, which the next interval
+   * counts from.
    */
-  private async indexModel(model: string): Promise<void> {
+  private async indexModel(model: string, now: number): Promise<void> {
     const claimed = await this.call('indexing the backlog', () => this.redis.set(this.keys.reviewModelIndexing(model), '1', 'PX', 60_000, 'NX'));
     if (claimed === null) return;
     for (const set of indexPassSets) {
-      let start = 0;
-      for (let step = 0; step < 2_000 && start >= 0; step++) {
-        start = (await this.call('indexing the backlog', () => this.redis.eval(indexModelStepScript, 0, this.prefix, model, set, start))) as number;
+      let after = ['', ''];
+      for (let step = 0; step < maxIndexSteps; step++) {
+        const last = (await this.call('indexing the backlog', () => this.redis.eval(indexModelStepScript, 0, this.prefix, model, set, ...after))) as [string, string] | -1;
+        if (last === -1) break;
+        after = last;
       }
     }
+    await this.call('indexing the backlog', () => this.redis.set(this.keys.reviewModelIndexed(model), now));
   }
 
   /**

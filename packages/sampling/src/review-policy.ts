@@ -27,6 +27,12 @@ export interface ReviewPolicy {
   decide(input: ReviewInput, priority: number): PolicyVerdict;
   /** The budget's current priority threshold for a model (for metrics), when the policy has one. */
   readonly threshold?: (model: string) => number | undefined;
+  /**
+   * The threshold the budget's own histogram places for a model, not raised to the fleet's: what
+   * a worker publishes for the fleet to read back as `fleetThreshold` (publishing the one in force
+   * would pass each young process's rise to the next, see budget.ts).
+   */
+  readonly ownThreshold?: (model: string) => number | undefined;
 }
 
 /** Runs a policy on one input and builds the decision to record with the explanation. */

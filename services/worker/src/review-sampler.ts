@@ -208,9 +208,21 @@ export function createReviewSampler(options: {
   };
   const claim = async (inferenceId: string, decision: ReviewSampling): Promise<ReviewSampling> =>
     keptDecision(await redis.eval(claimOnce, 1, keys.explainJob(inferenceId), JSON.stringify(decision)), decision);
+  /**
+   * The threshold published for the fleet with a decision that has one: this process's own, not
+   * the one in force. A young process raises its own to the fleet's (budget.ts); published, that
+   * rise passed from worker to worker and the fleet's threshold only ever went up while its
+   * workers were young: the highest priority the fleet had seen, not the budget's quantile
+   * (8 workers, 36,000 events/h, K = 120/h: no review from minute 1 to 22; 48 workers: 0.16 × K
+   * for two hours). The decision's own where the policy has not placed one for the model (a
+   * decision kept from another process).
+   */
+  const published = (decision: ReviewSampling, model: string): number | undefined =>
+    decision.threshold === undefined ? undefined : (policy.ownThreshold?.(model) ?? decision.threshold);
   /** Runs `recordOnce` for `decision`; see there for the reply. */
   const record = async (decision: ReviewSampling, item: ReviewItem, anyway: boolean): Promise<readonly [string, unknown]> => {
     const minute = Math.floor(item.sampledAt / minuteMs);
+    const threshold = published(decision, item.model);
     return (await redis.eval(
       recordOnce,
       5,
@@ -224,7 +236,7 @@ export function createReviewSampler(options: {
       (trafficMinutes + 2) * 60,
       `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`,
       item.model,
-      decision.threshold === undefined ? '' : formatReviewThreshold(decision.threshold, now()),
+      threshold === undefined ? '' : formatReviewThreshold(threshold, now()),
       String(item.predictedClass),
     )) as [string, unknown];
   };

@@ -18,7 +18,7 @@ export function anyOf(...policies: readonly ReviewPolicy[]): ReviewPolicy {
   if (flat.length === 0) throw new RangeError('anyOf: give at least one policy');
   if (flat.length === 1) return flat[0] as ReviewPolicy;
   const text = flat.map((p) => p.describe()).join('|');
-  const withThreshold = flat.find((p) => p.threshold !== undefined)?.threshold;
+  const budgeted = flat.find((p) => p.threshold !== undefined);
   const policy: AnyOfPolicy = {
     policies: flat,
     describe: () => text,
@@ -38,5 +38,6 @@ export function anyOf(...policies: readonly ReviewPolicy[]): ReviewPolicy {
       return { ...result, ...(threshold === undefined ? {} : { threshold }), ...(rank === undefined ? {} : { rank }) };
     },
   };
-  return withThreshold === undefined ? policy : { ...policy, threshold: withThreshold };
+  if (budgeted?.threshold === undefined) return policy;
+  return { ...policy, threshold: budgeted.threshold, ...(budgeted.ownThreshold === undefined ? {} : { ownThreshold: budgeted.ownThreshold }) };
 }

@@ -136,6 +136,16 @@ test("a process starting into a running fleet takes the fleet's threshold until 
   assert.ok(Math.max(...seeded) <= 5, `with the fleet's threshold: ${seeded.join(', ')}`);
 });
 
+test("ownThreshold is the process's own placement, never raised to the fleet's (what a worker publishes); a composed policy passes it on", () => {
+  const fleetHigh = 0.99;
+  const policy = anyOf(budget({ reviewsPerHour: 120, fleetThreshold: () => fleetHigh }), confidenceBand({ below: 0.6 }));
+  for (let i = 0; i < 10; i++) decideReview(policy, reviewInput({ id: `req-${i}`, probabilities: [0.75, 0.25], now: start + i * 100 }));
+  const own = policy.ownThreshold?.('m') as number;
+  assert.equal(policy.threshold?.('m'), fleetHigh, 'young: the fleet raises the one in force');
+  assert.ok(own < fleetHigh, `own ${own}`);
+  assert.equal(policy.ownThreshold?.('other'), undefined);
+});
+
 test("a whole fleet starting together, each judging by the fleet's last recorded threshold, does not keep itself sampling", () => {
   // Each worker records its threshold where the others read it, as the worker does in Redis. The
   // first ones recorded are young (low); taken as they were, they passed from worker to worker:

@@ -41,6 +41,12 @@ export interface BudgetOptions {
 export interface BudgetPolicy extends ReviewPolicy {
   /** The priority threshold in force for a model; undefined before its first event. */
   readonly threshold: (model: string) => number | undefined;
+  /**
+   * The threshold this process's own histogram places for a model, never raised to the fleet's:
+   * what a worker publishes as its threshold for the fleet (see `fleetThreshold`). Undefined
+   * before the model's first event.
+   */
+  readonly ownThreshold: (model: string) => number | undefined;
   /** This process's own traffic estimate (events/h), e.g. to publish for the fleet-wide sum. */
   readonly localRate: (model: string, now: number) => number | undefined;
 }
@@ -64,6 +70,8 @@ interface ModelBudget {
   readonly traffic: SlidingWindowRate;
   /** In priority space, as recorded and compared (the histogram's quantile is in rank space). */
   threshold: number;
+  /** The one this process's histogram places, before the fleet's can raise it (priority space). */
+  own: number;
   untilRecompute: number;
   recomputedAt: number;
 }
@@ -97,6 +105,7 @@ export function budget(options: BudgetOptions): BudgetPolicy {
         ranks: new DecayedHistogram({ halfLifeMs, bins }),
         traffic: new SlidingWindowRate(windowMs),
         threshold: 0,
+        own: 0,
         untilRecompute: 0,
         recomputedAt: now,
       };
@@ -140,7 +149,11 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     // The weight decayed to now: a model back after a long pause holds little of what it held,
     // however many events it once saw (measured from its first event, one event 24 h old made
     // two read as 16,777,217 and switched this guard off).
+    // What a process publishes for the fleet is `own`, never the raised one: published raised,
+    // each young process's rise passed to the next and the fleet's threshold only went up, to
+    // the highest priority any of them had seen (8 workers: no reviews for 20 minutes).
     const fleetsThreshold = state.ranks.weightAt(now) * share < ownThresholdFromEventsAbove ? fleetThreshold?.(model) : undefined;
+    state.own = own;
     state.threshold = fleetsThreshold === undefined ? own : Math.max(own, fleetsThreshold);
     state.untilRecompute = recomputeEvery;
     state.recomputedAt = now;
@@ -174,6 +187,7 @@ export function budget(options: BudgetOptions): BudgetPolicy {
       return { sampled: false, term: text, reason: 'not-sampled', threshold, rank: recordedRank };
     },
     threshold: (model) => models.get(model)?.threshold,
+    ownThreshold: (model) => models.get(model)?.own,
     localRate: (model, now) => {
       const state = models.get(model);
       return state && localRate(state, now);

@@ -63,6 +63,11 @@ test('errors name the bad term, in one line', () => {
     ['budget=10@soon', 'budget=10@soon', /adaptation window/],
     ['class-quota=0', 'class-quota=0', /reviews per class/],
     ['class-quota=5/week', 'class-quota=5/week', /window/],
+    // A count so large the window is Infinity ms: refused here, not by the policy's RangeError
+    // (which the config did not turn into its one line naming the variable).
+    ['class-quota=5/1e400m', 'class-quota=5/1e400m', /window/],
+    ['class-quota=5/1e308d', 'class-quota=5/1e308d', /window/],
+    ['budget=10@1e308d', 'budget=10@1e308d', /adaptation window/],
     ['confidence=0.6..0.4', 'confidence=0.6..0.4', /LO < HI/],
     ['confidence<0', 'confidence<0', /selects nothing/],
     ['rate=0.1,rate=0.2', 'rate=0.2', /given twice/],

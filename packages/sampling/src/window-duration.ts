@@ -1,12 +1,12 @@
 const units = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
-/** `h`, `30m`, `2h`, `1d` → ms; undefined when it is none of these. */
+/** `h`, `30m`, `2h`, `1d` → ms; undefined when it is none of these, or not a finite number of ms (`1e400m`). */
 export function parseWindow(text: string): number | undefined {
   const match = /^((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)?([mhd])$/.exec(text);
   if (!match) return undefined;
   const count = match[1] === undefined ? 1 : Number(match[1]);
   const ms = count * units[match[2] as keyof typeof units];
-  return ms > 0 ? ms : undefined;
+  return ms > 0 && Number.isFinite(ms) ? ms : undefined;
 }
 
 /** The inverse of parseWindow, shortest exact form: 3 600 000 → `h`, 1 800 000 → `30m`, 1 234 567 → `20.57611666666667m`. */

@@ -83,3 +83,21 @@ test('worker processes given the fleet-wide class traffic review N per class tog
   assert.ok(Math.abs(reviews / perClass - 1) <= 0.5, `${reviews} reviews in an hour for N=${perClass} over ${processes} processes`);
   assert.ok(aloneReviews > 2.5 * perClass, `without the fleet count each process takes N: ${aloneReviews}`);
 });
+
+test('one decision stamped hours ahead (a clock NTP then set back) does not starve the class quota', () => {
+  // One event a second in one class, N = 5/h. At 1 h one decision is stamped 6 h ahead, then the
+  // clock is right again. The count only decayed forward in time, so until real time caught up
+  // with the stamp it grew by every event and decayed by none: 4 reviews in the 5 hours after,
+  // where N allows 25 (28 without the stamp, 29 now), and a stamp a year ahead kept it so for a year.
+  for (const ahead of [6 * hour, 365 * 24 * hour]) {
+    const policy = classQuota({ perClass: 5 });
+    let reviews = 0;
+    for (let s = 0; s < 7 * 3600; s++) {
+      const now = start + s * 1000;
+      const stamped = s === 3600 ? now + ahead : now;
+      const sampled = decideReview(policy, reviewInput({ id: `req-${s}`, now: stamped })).sampled;
+      if (sampled && s >= 2 * 3600) reviews++;
+    }
+    assert.ok(reviews >= 15 && reviews <= 40, `${reviews} reviews in the 5 h after a stamp ${ahead / hour} h ahead (N: 25)`);
+  }
+});

@@ -65,6 +65,12 @@ export function classQuota(options: ClassQuotaOptions): ReviewPolicy {
       if (input.now > traffic.at) {
         traffic.count *= Math.exp((traffic.at - input.now) / windowMs);
         traffic.at = input.now;
+      } else if (input.now < traffic.at - windowMs) {
+        // More than a window behind: not a late event but a clock set back (one decision stamped
+        // ahead, then corrected). Time goes on from here; kept at the stamp ahead, the count grew
+        // by every event and decayed by none until real time caught up (+6 h: 4 reviews in the
+        // next 5 h where N allowed 25).
+        traffic.at = input.now;
       }
       traffic.count += 1;
       // The fleet's count per window when known; this process's own when larger (a burst it sees

@@ -31,3 +31,13 @@ test('numbers are decimal: hexadecimal, binary, Infinity and inner spaces are re
   assert.equal(parseCapturePolicy('rate=1e-3').rate, 0.001);
   assert.equal(parseCapturePolicy('confidence<1').confidenceBelow, 1);
 });
+
+test('all and none stand alone: joined to other terms they are refused as such, not as unknown terms', () => {
+  // Was: unknown term "all"; use all, none, … (telling the operator to use what they had written).
+  rejects('all,rate=0.1', /"all" stands alone/);
+  rejects('rate=0.1, none', /"none" stands alone/);
+  rejects('all,none', /"all" stands alone/);
+  rejects('all,all', /"all" stands alone/);
+  assert.equal(parseCapturePolicy(' all ').all, true);
+  assert.equal(parseCapturePolicy('none,').all, false);
+});

@@ -34,6 +34,8 @@ export function parseCapturePolicy(text: string): CapturePolicy {
   if (terms.length === 1 && (terms[0] === 'all' || terms[0] === 'none')) {
     return { text, all: terms[0] === 'all', rate: 0, confidenceBelow: 0, classes: [] };
   }
+  const alone = terms.find((t) => t === 'all' || t === 'none');
+  if (alone !== undefined) throw new ConfigError(variable, `"${alone}" stands alone; use it by itself, or terms like rate=0.1,confidence<0.6,classes=2|3`);
   let rate = 0;
   let confidenceBelow = 0;
   let classes: number[] = [];

@@ -63,10 +63,29 @@ const stepMinEvents = 20;
  * the top quantile is little more than the highest priority seen so far.
  */
 const ownThresholdFromEventsAbove = 5;
+/**
+ * The budget's own reviews are checked against what its shares promised (the sum of the share of
+ * each event), in blocks of this many promised reviews: time plays no part, so a pause or a clock
+ * step neither triggers nor hides a shortfall.
+ */
+const shortfallBlock = 20;
+/** ln of the chance (a Chernoff bound on the Poisson lower tail) below which a block's shortfall is a shift, not chance. */
+const logShortfallImplausible = Math.log(1e-4);
+
+/**
+ * Whether `granted` reviews are implausibly few where `promised` were due: P(X ≤ granted) for
+ * X ~ Poisson(promised) is at most e^(g − E − g·ln(g/E)) (e^−E for none), below 1/10,000. None
+ * after 9.2 promised (4.6 minutes at K = 120/h), or 4 of 20.
+ */
+export function implausibleShortfall(promised: number, granted: number): boolean {
+  if (!(granted < promised)) return false;
+  const logBound = granted === 0 ? -promised : granted - promised - granted * Math.log(granted / promised);
+  return logBound < logShortfallImplausible;
+}
 
 interface ModelBudget {
-  /** Of ranks (budget-rank.ts), not raw priorities. */
-  readonly ranks: DecayedHistogram;
+  /** Of ranks (budget-rank.ts), not raw priorities. Replaced by an empty one on a shortfall. */
+  ranks: DecayedHistogram;
   readonly traffic: SlidingWindowRate;
   /** In priority space, as recorded and compared (the histogram's quantile is in rank space). */
   threshold: number;
@@ -74,6 +93,11 @@ interface ModelBudget {
   own: number;
   untilRecompute: number;
   recomputedAt: number;
+  /** The share of the last recompute: what each event promises toward `promised`. */
+  share: number;
+  /** Since the current shortfall block began: reviews the shares promised, and the ones the budget granted. */
+  promised: number;
+  granted: number;
 }
 
 /**
@@ -108,6 +132,9 @@ export function budget(options: BudgetOptions): BudgetPolicy {
         own: 0,
         untilRecompute: 0,
         recomputedAt: now,
+        share: 1,
+        promised: 0,
+        granted: 0,
       };
       models.set(model, state);
     }
@@ -154,9 +181,32 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     // the highest priority any of them had seen (8 workers: no reviews for 20 minutes).
     const fleetsThreshold = state.ranks.weightAt(now) * share < ownThresholdFromEventsAbove ? fleetThreshold?.(model) : undefined;
     state.own = own;
+    state.share = share;
     state.threshold = fleetsThreshold === undefined ? own : Math.max(own, fleetsThreshold);
     state.untilRecompute = recomputeEvery;
     state.recomputedAt = now;
+  };
+
+  /**
+   * Shortfall guard: the histogram remembers hours of priorities (the half-life), so when they
+   * fall for good (a model version that no longer makes the maps the old one was reviewed for)
+   * the threshold stays up among the old ones, above everything that now comes, until they decay:
+   * 2% of maps all on the border, then none, reviewed nothing for 2.5 h at K = 120/h and for all
+   * of the 6 h simulated after at K = 10/h (now 13 min and 75 min). When a block's reviews fall implausibly short of
+   * what the shares promised, the past no longer describes the traffic: the histogram starts
+   * afresh, as in a process just started (the fleet's threshold, where there is one, while young).
+   * Only shortfalls: an excess (priorities that rose) places the threshold among the new ones
+   * within minutes by itself, the new ones being at the top.
+   */
+  const tallyShortfall = (state: ModelBudget, fires: boolean): void => {
+    state.promised += state.share;
+    if (fires) state.granted += 1;
+    if (implausibleShortfall(state.promised, state.granted)) {
+      state.ranks = new DecayedHistogram({ halfLifeMs, bins });
+      state.untilRecompute = 0;
+    } else if (state.promised < shortfallBlock) return;
+    state.promised = 0;
+    state.granted = 0;
   };
 
   return {
@@ -180,7 +230,9 @@ export function budget(options: BudgetOptions): BudgetPolicy {
       // Compared as recorded (priority space, monotone in rank space), so the audit rule holds
       // even where two ranks round to the same priority.
       const recordedRank = fromRankSpace(rank);
-      if (recordedRank >= threshold) {
+      const fires = recordedRank >= threshold;
+      tallyShortfall(state, fires);
+      if (fires) {
         const detail = `priority ${formatNumber(priority)} (rank ${formatNumber(recordedRank)}) ≥ threshold ${formatNumber(threshold)}`;
         return { sampled: true, term: text, reason: 'priority', detail, threshold, rank: recordedRank };
       }

@@ -106,8 +106,9 @@ export function redisKeys(prefix: string) {
     /** Hash `model|decision|reason` → count of reviewer-sampling decisions (written by workers). */
     reviewDecisions: `${prefix}:review:decisions`,
     /**
-     * Hash model → `threshold|epochMs`: the budget policy's threshold in force and when a worker
-     * last recorded it (see formatReviewThreshold). A decision without a threshold (a policy with
+     * Hash model → `threshold|epochMs`: the threshold a worker's own budget histogram places
+     * (`ownThreshold`: the one in force once the worker is past its first events; a young one
+     * decides by the higher of its own and this) and when it last recorded it (see formatReviewThreshold). A decision without a threshold (a policy with
      * no budget) deletes the model's field, and readers skip one older than
      * reviewThresholdMaxAgeMs, so a replaced policy or a retired model stops reporting it.
      */

@@ -175,7 +175,7 @@ export const pipelineMetrics = {
     'gradcam_capture_confidence_threshold',
     "Records whose top score is below this are always explained (0 = off), from the exporter's own GRADCAM_CAPTURE_POLICY, which must be ingest's.",
   ),
-  reviewThreshold: gauge('gradcam_review_threshold', 'Priority threshold in force in the reviewer-sampling budget policy, by model (0–1); only for a model a worker recorded one for in the last hour.', ['model']),
+  reviewThreshold: gauge('gradcam_review_threshold', 'Priority threshold of the reviewer-sampling budget policy, by model (0–1): the one a worker placed from its own traffic, in force once it is past its first events; only for a model a worker recorded one for in the last hour.', ['model']),
   reviewSampled: counter(
     'gradcam_review_sampled_total',
     'Reviewer-sampling decisions by model, decision (review or skip) and reason (counted in Redis by workers).',

@@ -12,10 +12,11 @@ const helper = fileURLToPath(new URL('./exit-with-supervisor.ts', import.meta.ur
 
 /**
  * Runs `childBody` (after `import { exitWithSupervisor }` and a line giving its pid) in a child
- * forked by a supervisor process, SIGKILLs the supervisor once the child has said its pid, and
- * gives back the child's output lines once the child has exited.
+ * forked by a supervisor process, SIGKILLs the supervisor once the child has said its pid (or
+ * `killAfterLine`, for a body that must be set up before), and gives back the child's output lines
+ * once the child has exited.
  */
-async function killSupervisorOf(childBody: string): Promise<string[]> {
+async function killSupervisorOf(childBody: string, killAfterLine?: string): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-supervisor-'));
   const pids: number[] = [];
   try {
@@ -35,11 +36,13 @@ async function killSupervisorOf(childBody: string): Promise<string[]> {
     const supervisor = spawn(process.execPath, [join(dir, 'supervisor.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
     pids.push(supervisor.pid as number);
     const lines: string[] = [];
-    const childPid = await new Promise<number>((resolve) => {
+    let childPid = 0;
+    await new Promise<void>((resolve) => {
       createInterface({ input: supervisor.stdout }).on('line', (line) => {
         lines.push(line);
         const match = /^child (\d+)$/.exec(line);
-        if (match) resolve(Number(match[1]));
+        if (match) childPid = Number(match[1]);
+        if (killAfterLine === undefined ? match : line === killAfterLine) resolve();
       });
     });
     pids.push(childPid);
@@ -68,6 +71,30 @@ test('a child whose supervisor died before it called exitWithSupervisor (still l
     console.log('loaded');
     exitWithSupervisor(() => { console.log('supervisor gone: exiting'); process.exit(0); });`);
   assert.deepEqual(lines.slice(1), ['loaded', 'supervisor gone: exiting']);
+});
+
+test('a child whose main thread is busy (modules loading synchronously, as under tsx on Node 22+) still goes with its supervisor', async () => {
+  // The main thread is blocked for 60 s: no 'disconnect' event can run, so only a watch that does
+  // not need it ends the child within killSupervisorOf's 10 s. The supervisor dies after the call.
+  const lines = await killSupervisorOf(`
+    exitWithSupervisor(() => { console.log('early: exiting'); process.exit(0); });
+    console.log('watching');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+    console.log('loaded');`, 'watching');
+  assert.deepEqual(lines.slice(1), ['watching'], 'it never finished loading');
+});
+
+test('a busy child told its supervisor\'s pid goes with it though the supervisor died before the call', async () => {
+  // By the call the child has been handed to a new parent, which would look like its supervisor.
+  const lines = await killSupervisorOf(`
+    const supervisor = process.ppid;
+    console.log('parent known');
+    const block = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    while (process.ppid === supervisor) block(20);
+    exitWithSupervisor(() => { console.log('early: exiting'); process.exit(0); }, supervisor);
+    block(60_000);
+    console.log('loaded');`, 'parent known');
+  assert.deepEqual(lines.slice(1), ['parent known'], 'it never finished loading');
 });
 
 test('a later call replaces the shutdown: an exit-at-once one early, a draining one once there is work to drain', async () => {

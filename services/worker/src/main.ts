@@ -13,7 +13,8 @@ const indexArgument = process.argv[2];
 // tfjs, sharp and bullmq takes seconds, and a supervisor SIGKILLed meanwhile would otherwise leave
 // this process under init, loading the model and consuming the queue. Until runEngineProcess
 // replaces it with its draining shutdown there is nothing to drain: exit at once.
-if (indexArgument !== undefined) exitWithSupervisor(() => process.exit(0));
+// The supervisor passes its pid after the index, so that one that died before this line is seen.
+if (indexArgument !== undefined) exitWithSupervisor(() => process.exit(0), Number(process.argv[3]) || undefined);
 
 // Everything else is imported here, not above, so that the watch is in place while it loads.
 const { loadConfigOrExit, readWorkerConfig } = await import('@gradcam/config');

@@ -74,7 +74,7 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     // gradcam_worker_engine_restarts_total: a replica that restarts its engines for ever (a GPU
     // that hangs every call) still looks alive and ready between restarts; this is what alerts.
     onRestart: (_index, reason, exit) => countRestart(reason, exit),
-    spawn: (index) => metrics.track(fork(script, [String(index)], { stdio: 'inherit', env: engineEnvironment() })),
+    spawn: (index) => metrics.track(fork(script, [String(index), String(process.pid)], { stdio: 'inherit', env: engineEnvironment() })),
   });
   let server: FastifyInstance;
   try {

@@ -74,7 +74,7 @@ export function redisKeys(prefix: string) {
     /** Set (60 s) while one caller indexes a model's pending items by age, and for a minute after. */
     reviewModelIndexing: (model: string) => `${prefix}:review:indexing:${model}`,
     /**
-     * When a model's pending items were last indexed by age in full (epoch ms, the caller's clock):
+     * When a model's pending items were last indexed by age in full (epoch ms, Redis's clock):
      * the model is indexed again once that is review-pool's reindexIntervalMs old (an hour).
      */
     reviewModelIndexed: (model: string) => `${prefix}:review:indexed:${model}`,

@@ -21,9 +21,11 @@ import { itemLua } from './item-lua.ts';
  * are taken out first, 100 per call at most. `modelIndexAgrees(sets, pending, head)`: whether the
  * index holds as many entries as the model's pool holds items, with a valid head when any: when
  * it does not, it was written (in part) before the index, and the caller indexes the model.
- * `modelIndexDue(sets, now, intervalMs)`: whether the model's last full indexing
- * (`:indexed:{model}`, the epoch ms its caller gave) is `intervalMs` old, or as far ahead of `now`
- * (a caller's clock that ran ahead must not put it off for ever). Counts that agree do not make
+ * `modelIndexDue(sets, intervalMs)`: whether the model's last full indexing (`:indexed:{model}`,
+ * epoch ms by Redis's clock, serverMs) is `intervalMs` old, or as far ahead (a clock stepped back
+ * must not put it off for ever). Redis's clock, not the callers': stamped and compared by replicas
+ * whose clocks disagree by an interval, every look found it due, and the model was indexed again
+ * each minute (when the `:indexing` claim ran out), by turns. Counts that agree do not make
  * an index whole: a replica of a version before the index that leases one item of the model while
  * a worker of that version adds another leaves one entry too many and one too few, and nothing
  * but a full indexing finds them. A model never indexed (its pool written by this version, or by
@@ -56,8 +58,9 @@ end
 local function modelIndexAgrees(sets, pending, head)
   return redis.call('ZCARD', sets.modelAge) == pending and (pending == 0 or head ~= nil)
 end
-local function modelIndexDue(sets, now, intervalMs)
+local function modelIndexDue(sets, intervalMs)
   local at = tonumber(redis.call('GET', sets.indexed))
+  local now = serverMs()
   if not at then
     redis.call('SET', sets.indexed, now)
     return false
@@ -181,7 +184,7 @@ else
   pending = modelPending(sets)
   if pending > 0 then
     local head = modelIndexHead(sets)
-    if indexFirst == '1' and not (modelIndexAgrees(sets, pending, head) and not modelIndexDue(sets, now, reindexIntervalMs)) then return 'INDEX' end
+    if indexFirst == '1' and not (modelIndexAgrees(sets, pending, head) and not modelIndexDue(sets, reindexIntervalMs)) then return 'INDEX' end
     oldest = head and tonumber(head[2])
     local firstBaseline = redis.call('ZRANGE', sets.baseline, 0, 0, 'WITHSCORES')[2]
     if firstBaseline and (not oldest or tonumber(firstBaseline) < oldest) then oldest = tonumber(firstBaseline) end
@@ -210,13 +213,13 @@ return { pending, leased, oldest or false }
  * Whether a model's pending index (modelPoolLua) can serve a pending listing of that model: it
  * agrees with the model's pool (stale entries at its head taken out first, as the backlog does).
  * With `reindexIntervalMs`, also that its last full indexing is not that old (modelIndexDue): 'DUE'
- * when it agrees but is. ARGV: prefix, model, now (ms), reindexIntervalMs ('' = not asked).
+ * when it agrees but is. ARGV: prefix, model, reindexIntervalMs ('' = not asked).
  * Returns 1, 0 or 'DUE'.
  */
 export const modelIndexAgreesScript = `${itemLua}${modelPoolLua}
 local sets = modelSets(ARGV[1], ARGV[2])
 local pending = modelPending(sets)
 if not modelIndexAgrees(sets, pending, modelIndexHead(sets)) then return 0 end
-if ARGV[4] ~= '' and modelIndexDue(sets, tonumber(ARGV[3]), tonumber(ARGV[4])) then return 'DUE' end
+if ARGV[3] ~= '' and modelIndexDue(sets, tonumber(ARGV[3])) then return 'DUE' end
 return 1
 `;

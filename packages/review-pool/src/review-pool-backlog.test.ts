@@ -232,7 +232,10 @@ test("a model's pending index that drifted while its counts still agree (an old 
   assert.equal((await p.lease('alice', 4 * hour, { model: 'k', now: t0 }))?.inferenceId, 'k-high');
   await redis.del(keys.reviewModelIndexing('k')); // its claim is Redis's minute, not the callers' clock
 
-  // An interval later, the pending listing of m indexes it first (as the backlog of k does), then reads it.
+  // An interval later (by Redis's clock, which times the indexings), the pending listing of m
+  // indexes it first (as the backlog of k does), then reads it.
+  const [seconds] = await redis.time();
+  for (const model of ['m', 'k']) await redis.set(keys.reviewModelIndexed(model), Number(seconds) * 1000 - hour);
   const later = t0 + hour;
   assert.deepEqual((await p.list({ status: 'pending', model: 'm' }, { limit: 10, now: later })).items.map((x) => x.inferenceId), ['m2', 'm1', 'm4']);
   assert.deepEqual(await p.backlog(later, 'm'), { pending: 3, leased: 1, oldestPendingAt: 50 });
@@ -272,4 +275,53 @@ test('indexing a model leaves out no item and no stale entry when leases land be
   assert.ok(leases >= 5, `${leases} leases between the steps`);
   assert.deepEqual(backlog, { pending: 1_200 - leases, leased: leases, oldestPendingAt: 2 * leases });
   await assertModelIndexesAgree(prefix, ['m']);
+});
+
+/** `redis` as the pool sees it, counting the steps of indexing a model it runs. */
+function countingSteps(): { client: Redis; steps: () => number } {
+  type Eval = (...args: unknown[]) => Promise<unknown>;
+  let steps = 0;
+  const client = new Proxy(redis, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (property !== 'eval') return (value as Eval).bind(target);
+      return async (...args: unknown[]) => {
+        if (args[0] === indexModelStepScript) steps++;
+        return (value as Eval).apply(target, args);
+      };
+    },
+  });
+  return { client, steps: () => steps };
+}
+
+test("replicas whose clocks disagree by an interval or more index a model once an interval, not every minute by turns", async () => {
+  const prefix = freshPrefix();
+  const keys = redisKeys(prefix);
+  const ahead = countingSteps();
+  const behind = countingSteps();
+  const hour = defaultReindexIntervalMs;
+  // Two replicas of the review service, one clock two hours behind the other's.
+  const p = new ReviewPool(ahead.client, prefix);
+  const q = new ReviewPool(behind.client, prefix);
+  const now = Date.now();
+  for (const added of [item('m1', 0.5, 'm', 100), item('m2', 0.6, 'm', 200)]) await p.add(added);
+  // The review page polls through both, a minute apart (the claim of one indexing is Redis's minute).
+  for (let minute = 0; minute < 4; minute++) {
+    assert.deepEqual(await p.backlog(now + minute * 60_000, 'm'), { pending: 2, leased: 0, oldestPendingAt: 100 });
+    await redis.del(keys.reviewModelIndexing('m'));
+    assert.deepEqual(await q.backlog(now - 2 * hour + minute * 60_000, 'm'), { pending: 2, leased: 0, oldestPendingAt: 100 });
+    await redis.del(keys.reviewModelIndexing('m'));
+  }
+  // The model's pool was written by this version: its hour began at the first look, four minutes ago.
+  assert.equal(ahead.steps() + behind.steps(), 0, 'indexing steps run within the hour');
+  // An hour on (its last indexing aged by an hour of Redis's clock), one of them indexes it, once.
+  const [seconds] = await redis.time();
+  await redis.set(keys.reviewModelIndexed('m'), Number(seconds) * 1000 - hour);
+  await q.backlog(now - 2 * hour + hour, 'm');
+  assert.ok(behind.steps() > 0, 'indexed when due');
+  await redis.del(keys.reviewModelIndexing('m'));
+  const stepsThen = behind.steps();
+  await p.backlog(now + hour, 'm');
+  assert.equal(ahead.steps() + behind.steps(), stepsThen, 'not again by the other replica');
 });

@@ -494,7 +494,7 @@ export class ReviewPool {
     await this.reclaimExpiredLeases(now);
     const scan = Math.max(page.limit, 100);
     const cursor = page.cursor === undefined ? undefined : parseReviewCursor(page.cursor);
-    const entries = await this.indexAfter(await this.listingIndex(filter, now), filter, cursor, scan);
+    const entries = await this.indexAfter(await this.listingIndex(filter), filter, cursor, scan);
     if (entries.length === 0) return { items: [], next: undefined };
     // Fixed parts then states, in one read.
     const raws = await this.call('reading a page of items', () => this.redis.mget([...entries.map(([id]) => this.keys.reviewItem(id)), ...entries.map(([id]) => this.keys.reviewState(id))]));
@@ -542,14 +542,14 @@ export class ReviewPool {
    * the same (sampledAt, then id), so a cursor holds across pages read from either. One whose last
    * full indexing is `reindexIntervalMs` old is indexed first too (as the backlog does), then read.
    */
-  private async listingIndex(filter: ReviewListFilter, now: number): Promise<string> {
+  private async listingIndex(filter: ReviewListFilter): Promise<string> {
     if (filter.status !== 'pending') return this.keys.reviewIndex;
     const { model } = filter;
     if (model === undefined || model === '') return this.keys.reviewPendingAge;
     const agrees = async (askDue: boolean) =>
-      (await this.call('reading the listing index', () => this.redis.eval(modelIndexAgreesScript, 0, this.prefix, model, now, askDue ? this.reindexIntervalMs : ''))) as 0 | 1 | 'DUE';
+      (await this.call('reading the listing index', () => this.redis.eval(modelIndexAgreesScript, 0, this.prefix, model, askDue ? this.reindexIntervalMs : ''))) as 0 | 1 | 'DUE';
     if ((await agrees(true)) === 1) return this.keys.reviewModelPendingAge(model);
-    await this.indexModel(model, now);
+    await this.indexModel(model);
     return (await agrees(false)) === 1 ? this.keys.reviewModelPendingAge(model) : this.keys.reviewPendingAge;
   }
 
@@ -591,7 +591,7 @@ export class ReviewPool {
       )) as [number, number, number | null] | 'INDEX';
     let answer = await count(model !== undefined);
     if (answer === 'INDEX' && model !== undefined) {
-      await this.indexModel(model, now);
+      await this.indexModel(model);
       answer = await count(false);
     }
     // Asked not to index, the script never answers INDEX.
@@ -608,12 +608,14 @@ export class ReviewPool {
    * 60 s): while a replica of the version before still runs during a rolling upgrade, its adds and
    * leases keep the index off, and every poll of every review page would read the whole model
    * again; the others read the index as it is meanwhile. Stops after `maxIndexSteps` steps per set
-   * (a million items). The pass done, `:indexed:{model}` holds `now`, which the next interval
-   * counts from.
+   * (a million items). The pass done, `:indexed:{model}` holds when it began by Redis's clock (as
+   * the claim's minute runs), which the next interval counts from: the callers' clocks may disagree.
    */
-  private async indexModel(model: string, now: number): Promise<void> {
+  private async indexModel(model: string): Promise<void> {
     const claimed = await this.call('indexing the backlog', () => this.redis.set(this.keys.reviewModelIndexing(model), '1', 'PX', 60_000, 'NX'));
     if (claimed === null) return;
+    const [seconds, micros] = await this.call('indexing the backlog', () => this.redis.time());
+    const began = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     for (const set of indexPassSets) {
       let after = ['', ''];
       for (let step = 0; step < maxIndexSteps; step++) {
@@ -622,7 +624,7 @@ export class ReviewPool {
         after = last;
       }
     }
-    await this.call('indexing the backlog', () => this.redis.set(this.keys.reviewModelIndexed(model), now));
+    await this.call('indexing the backlog', () => this.redis.set(this.keys.reviewModelIndexed(model), began));
   }
 
   /**

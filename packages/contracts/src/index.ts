@@ -11,3 +11,4 @@ export * from './reserved-key-segments.ts';
 export * from './review.ts';
 export * from './storage-keys.ts';
 export * from './model-liveness.ts';
+export * from './job-failure-codes.ts';

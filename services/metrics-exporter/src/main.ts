@@ -71,6 +71,7 @@ const collectQueueState = createQueueStateCollector({
   metrics,
   reviews: new ReviewPool(redis, config.queuePrefix),
   onSourceError: (source, error) => errors.report(new Error(`could not read ${source} for this scrape; its metrics are left out: ${messageOf(error)}`)),
+  onModels: (models) => recorder.models(models),
 });
 
 const app = createApp({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ExplainJob, ExplainJobResult } from '@gradcam/contracts';
+import { type ExplainJob, type ExplainJobResult, camMethodSchema, jobFailureCodes } from '@gradcam/contracts';
 import { explainJobFixture } from '@gradcam/queue/test-fixtures';
 import { createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
 import { PipelineRecorder } from './pipeline-recorder.ts';
@@ -72,8 +72,34 @@ test('failed explanations count the distinct classes asked for, as the engine ex
   assert.match(await registry.metrics(), /^gradcam_explanations_total\{model="mobilenet",method="gradcam",outcome="failed"\} 2$/m);
 });
 
-test('the queue’s own failure codes are exported at 0 before any failure, so increase() counts their first ones', async () => {
+test('every stable failure code and every stage is exported at 0 before any failure or batch, so increase() and rate() count the first ones', async () => {
   const { registry } = recorder();
   const text = await registry.metrics();
-  for (const code of ['JOB_INVALID', 'BATCH_FAILED', 'JOB_FAILED', 'JOB_STALLED']) assert.match(text, new RegExp(`^gradcam_jobs_failed_total\\{code="${code}"\\} 0$`, 'm'));
+  assert.ok(jobFailureCodes.length > 4);
+  for (const code of ['JOB_INVALID', 'BATCH_FAILED', 'JOB_FAILED', 'JOB_STALLED', 'IMAGE_CORRUPT', 'CLASS_OUT_OF_RANGE', 'STORAGE_UNAVAILABLE', ...jobFailureCodes]) {
+    assert.match(text, new RegExp(`^gradcam_jobs_failed_total\\{code="${code}"\\} 0$`, 'm'));
+  }
+  for (const stage of ['decode', 'engine', 'render', 'upload']) {
+    assert.match(text, new RegExp(`^gradcam_stage_duration_seconds_count\\{stage="${stage}"\\} 0$`, 'm'));
+    assert.match(text, new RegExp(`^gradcam_stage_duration_seconds_bucket\\{le="\\+Inf",stage="${stage}"\\} 0$`, 'm'));
+  }
+});
+
+test("a model's images explained, e2e latency and explanations (each method, both outcomes) are exported at 0 once it is known, and counting goes on from there", async () => {
+  const { registry, recorder: r } = recorder();
+  assert.doesNotMatch(await registry.metrics(), /model="m"/, 'no model made up');
+  r.models(new Set(['m']));
+  let text = await registry.metrics();
+  assert.match(text, /^gradcam_images_explained_total\{model="m"\} 0$/m);
+  assert.match(text, /^gradcam_e2e_latency_seconds_count\{model="m"\} 0$/m);
+  assert.match(text, /^gradcam_e2e_latency_seconds_bucket\{le="\+Inf",model="m"\} 0$/m);
+  for (const method of camMethodSchema.options) {
+    for (const outcome of ['completed', 'failed']) assert.ok(text.includes(`gradcam_explanations_total{model="m",method="${method}",outcome="${outcome}"} 0`), `${method} ${outcome}`);
+  }
+  r.completed(result);
+  r.models(new Set(['m'])); // told again at the next scrape: the counts stay
+  text = await registry.metrics();
+  assert.match(text, /^gradcam_images_explained_total\{model="m"\} 1$/m);
+  assert.match(text, /^gradcam_e2e_latency_seconds_count\{model="m"\} 1$/m);
+  assert.match(text, /^gradcam_explanations_total\{model="m",method="layercam",outcome="completed"\} 2$/m);
 });

@@ -1,11 +1,10 @@
-import { type BatchFigures, type ExplainJobResult, batchFiguresSchema, explainJobResultSchema, explainJobSchema } from '@gradcam/contracts';
-import { batchFailedCode, jobFailedCode, jobInvalidCode, jobStalledCode, parseFailedReason } from '@gradcam/queue';
+import { type BatchFigures, type ExplainJobResult, batchFiguresSchema, camMethodSchema, explainJobResultSchema, explainJobSchema, jobFailureCodes } from '@gradcam/contracts';
+import { parseFailedReason } from '@gradcam/queue';
 import { type Metrics, type pipelineMetrics, stages } from '@gradcam/telemetry';
 
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 
-/** The failure codes the queue package itself gives (see job-failure.ts). */
-const preregisteredFailureCodes = [jobInvalidCode, batchFailedCode, jobFailedCode, jobStalledCode] as const;
+const explanationOutcomes = ['completed', 'failed'] as const;
 
 /**
  * Turns the queue's event stream into pipeline-wide metrics: each completed job carries its
@@ -13,12 +12,35 @@ const preregisteredFailureCodes = [jobInvalidCode, batchFailedCode, jobFailedCod
  * figures (see BatchFigures), so one exporter sees what every worker did without scraping them all.
  */
 export class PipelineRecorder {
+  /** Models whose series are exported at 0 already (see `models`). */
+  private readonly modelsSeen = new Set<string>();
+
   constructor(private readonly metrics: PipelineMetrics) {
-    // Born at 0, so the first failures of these codes count: increase() takes a series' first
-    // sample as its start, and a counter created by its first failure would hide that failure from
-    // GradcamExplainFailureRatioHigh. Only the pipeline's own codes are known here; a code of the
-    // engine, imaging or storage, or one a library error carried, is born at its first failure.
-    for (const code of preregisteredFailureCodes) metrics.jobsFailed.inc({ code }, 0);
+    // Born at 0, so the first failures of each code count: increase() and rate() take a series'
+    // first sample as their start, and a counter created by its first failure would hide that
+    // failure from the failure panels, GradcamExplainFailureRatioHigh and GradcamNothingExplained.
+    // Every stable code is known (jobFailureCodes); one outside it (an errno a library error
+    // carried) is born at its first failure. The stages are a fixed set too.
+    for (const code of jobFailureCodes) metrics.jobsFailed.inc({ code }, 0);
+    for (const stage of stages) metrics.stageDuration.zero({ stage });
+  }
+
+  /**
+   * The models the pipeline takes records for (the capture counts ingest keeps in Redis, read at
+   * every scrape): each one's images explained, end-to-end latency and explanations are exported
+   * at 0 from the first scrape that knows it, before its first job completes. Otherwise the first
+   * jobs of a model since the exporter started (a whole quiet run, or the catch-up after a restart)
+   * would be the series' first sample, which rate() and increase() do not count.
+   */
+  models(models: Iterable<string>): void {
+    const { metrics } = this;
+    for (const model of models) {
+      if (this.modelsSeen.has(model)) continue;
+      this.modelsSeen.add(model);
+      metrics.imagesExplained.inc({ model }, 0);
+      metrics.e2eLatency.zero({ model });
+      for (const method of camMethodSchema.options) for (const outcome of explanationOutcomes) metrics.explanations.inc({ model, method, outcome }, 0);
+    }
   }
 
   completed(returnvalue: unknown): ExplainJobResult | undefined {

@@ -21,6 +21,8 @@ interface Exporter {
   readonly enqueue: (...ids: string[]) => Promise<void>;
   /** The sources whose read failed, and any failed presence beat (`presence: …`). */
   readonly sourceErrors: string[];
+  /** What each scrape told `onModels`, in order. */
+  readonly modelsTold: string[][];
   scrape(): Promise<string>;
 }
 
@@ -43,6 +45,7 @@ async function withExporter(
   const registry = createRegistry();
   const metrics = createMetrics(registry, pipelineMetrics);
   const sourceErrors: string[] = [];
+  const modelsTold: string[][] = [];
   const presence = new ExporterPresence({ redis, key: redisKeys(prefix).exporterInstances, onChange: () => {}, onError: (error) => sourceErrors.push(`presence: ${error.message}`) });
   presence.start();
   const collect = createQueueStateCollector({
@@ -55,6 +58,7 @@ async function withExporter(
     eventStream,
     presence,
     onSourceError: (source) => sourceErrors.push(source),
+    onModels: (models) => modelsTold.push([...models].sort()),
   });
   const app = createApp({ registry, collect, onCollectError: (error) => assert.fail(`collect threw: ${String(error)}`), scraped: () => {} });
   try {
@@ -64,6 +68,7 @@ async function withExporter(
       redis,
       prefix,
       sourceErrors,
+      modelsTold,
       enqueue: async (...ids) => void (await enqueueExplainJobs(queue, ids.map(job))),
       async scrape() {
         const response = await app.inject({ method: 'GET', url: '/metrics' });
@@ -128,6 +133,28 @@ test('review items set aside as broken are exported per model', async () => {
   });
 });
 
+test("every capture reason of a model ingest has counted a decision for is exported at 0 until counted, and the model is told at every scrape, so rate() sees a reason's first records", async () => {
+  await withExporter({}, async ({ scrape, redis, prefix, modelsTold }) => {
+    const keys = redisKeys(prefix);
+    assert.deepEqual(samples(await scrape(), 'gradcam_capture_decisions_total'), [], 'no model yet: nothing made up');
+    await redis.hset(keys.captureDecisions, 'mobilenet|explain|low-confidence', '3', 'resnet|skip|not-sampled', '1');
+    const body = await scrape();
+    assert.deepEqual(samples(body, 'gradcam_capture_decisions_total').sort(), [
+      'gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 0',
+      'gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="class"} 0',
+      'gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="low-confidence"} 3',
+      'gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="rate"} 0',
+      'gradcam_capture_decisions_total{model="mobilenet",decision="skip",reason="not-sampled"} 0',
+      'gradcam_capture_decisions_total{model="resnet",decision="explain",reason="all"} 0',
+      'gradcam_capture_decisions_total{model="resnet",decision="explain",reason="class"} 0',
+      'gradcam_capture_decisions_total{model="resnet",decision="explain",reason="low-confidence"} 0',
+      'gradcam_capture_decisions_total{model="resnet",decision="explain",reason="rate"} 0',
+      'gradcam_capture_decisions_total{model="resnet",decision="skip",reason="not-sampled"} 1',
+    ]);
+    assert.deepEqual(modelsTold, [[], ['mobilenet', 'resnet']]);
+  });
+});
+
 test('verdicts taken back are exported next to the verdicts, fleet-wide from the pool (kept = verdicts − undos)', async () => {
   await withExporter({}, async ({ scrape, redis, prefix }) => {
     await redis.hset(redisKeys(prefix).reviewVerdicts, 'mobilenet|1|supports', '5');
@@ -144,7 +171,8 @@ test('one failing read leaves the other sources up to date and drops only its ow
     await redis.hset(keys.captureDecisions, 'mobilenet|explain|all', '5');
     await enqueue('b-1');
     let body = await scrape();
-    assert.deepEqual(samples(body, 'gradcam_capture_decisions_total'), ['gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 5']);
+    const counted = (text: string) => samples(text, 'gradcam_capture_decisions_total').filter((line) => !line.endsWith(' 0'));
+    assert.deepEqual(counted(body), ['gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 5']);
 
     // The capture counts become unreadable (WRONGTYPE); the queue keeps moving.
     await redis.del(keys.captureDecisions);
@@ -161,7 +189,7 @@ test('one failing read leaves the other sources up to date and drops only its ow
     await redis.hset(keys.captureDecisions, 'mobilenet|explain|all', '7');
     body = await scrape();
     assert.ok(body.includes('gradcam_exporter_collect_success{source="capture"} 1'));
-    assert.deepEqual(samples(body, 'gradcam_capture_decisions_total'), ['gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 7']);
+    assert.deepEqual(counted(body), ['gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 7']);
   });
 });
 

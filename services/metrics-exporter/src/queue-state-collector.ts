@@ -1,5 +1,5 @@
 import type { CapturePolicy } from '@gradcam/config';
-import { parseReviewThreshold, redisKeys } from '@gradcam/contracts';
+import { captureDecisionField, captureReasonSchema, parseReviewThreshold, redisKeys } from '@gradcam/contracts';
 import { type ExplainQueue, countedJobStates, queueJobCounts, workerCount } from '@gradcam/queue';
 import type { Metrics, pipelineMetrics } from '@gradcam/telemetry';
 import type { ReviewPool } from '@gradcam/review-pool';
@@ -25,6 +25,8 @@ export interface QueueStateCollectorDeps {
   readonly presence: { count(now: number): Promise<number> };
   /** Told about each source whose read failed in a scrape. */
   readonly onSourceError: (source: CollectSource, error: unknown) => void;
+  /** Told, at each scrape, the models ingest has counted capture decisions for (`PipelineRecorder.models`). */
+  readonly onModels?: (models: ReadonlySet<string>) => void;
 }
 
 /** A field of Redis's INFO text (`name:value` lines), as a number; undefined when absent. */
@@ -88,7 +90,19 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
     // republishes the totals, so they survive restarts and are never summed twice.
     capture: {
       async read() {
-        republish(metrics.captureDecisions, ['model', 'decision', 'reason'], await deps.redis.hgetall(keys.captureDecisions));
+        const counts = await deps.redis.hgetall(keys.captureDecisions);
+        republish(metrics.captureDecisions, ['model', 'decision', 'reason'], counts);
+        // Each model's decisions of every reason, at 0 until ingest counts one: the first records
+        // of a reason would otherwise be the series' first sample, which rate() does not count
+        // (the share of records explained read 100% while a third were skipped).
+        const models = new Set(Object.keys(counts).map((field) => field.split('|')[0] ?? ''));
+        for (const model of models) {
+          for (const reason of captureReasonSchema.options) {
+            const explain = reason !== 'not-sampled';
+            if (counts[captureDecisionField(model, explain, reason)] === undefined) metrics.captureDecisions.inc({ model, decision: explain ? 'explain' : 'skip', reason }, 0);
+          }
+        }
+        deps.onModels?.(models);
       },
       drop: () => metrics.captureDecisions.reset(),
     },

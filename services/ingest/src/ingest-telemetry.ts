@@ -5,6 +5,9 @@ import type { IngestTelemetry } from './app.ts';
 /** `scrape` replaces this registry's own exposition (a cluster worker answers for the whole cluster). */
 export function createIngestTelemetry(registry: Registry, scrape?: () => Promise<MetricsResponse>): IngestTelemetry {
   const metrics = createMetrics(registry, ingestMetrics);
+  // At 0 from the start: rate() takes a series' first sample as its start, so an outcome born with
+  // its first record (the first duplicate, the first rejected record) would not show at all.
+  for (const outcome of ['accepted', 'duplicate', 'rejected']) metrics.records.inc({ outcome }, 0);
   return {
     request(route, status, seconds) {
       metrics.httpRequests.inc({ route, status: String(status) });

@@ -10,8 +10,15 @@ export interface WorkerTelemetry {
   job(outcome: JobFinishedEvent['outcome']): void;
 }
 
+/** Every outcome a finished job can have; a Record, so a new one does not compile until it is here. */
+const jobOutcomes = Object.keys({ completed: true, failed: true, retried: true, deferred: true } satisfies Record<JobFinishedEvent['outcome'], true>);
+
 export function createWorkerTelemetry(registry: Registry): WorkerTelemetry {
   const metrics = createMetrics(registry, workerMetrics);
+  // At 0 from the start: rate() takes a series' first sample as its start, so a series born with
+  // the process's first completed jobs (or its first failure) would hide them from the panels.
+  for (const outcome of jobOutcomes) metrics.jobs.inc({ outcome }, 0);
+  for (const stage of stages) metrics.stageDuration.zero({ stage });
   return {
     backend: (backend, model) => metrics.backendInfo.set({ backend, model }, 1),
     batch({ engineCalls, stageSeconds }) {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@gradcam/dev-services';
@@ -12,13 +12,18 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
-/** A real Prometheus (Debian's `prometheus` package) scraping the given targets every second. */
-export async function startPrometheus(targets: Record<string, string>): Promise<PrometheusServer> {
+/**
+ * A real Prometheus (Debian's `prometheus` package) scraping the given targets every second;
+ * `rules`: a rule file (e.g. infra/prometheus/alerts.yml) it evaluates every second.
+ */
+export async function startPrometheus(targets: Record<string, string>, options: { rules?: string } = {}): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-prometheus-'));
   const scrapeConfigs = Object.entries(targets)
     .map(([job, target]) => `  - job_name: ${job}\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['${target}']`)
     .join('\n');
-  await writeFile(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n${scrapeConfigs}\n`);
+  if (options.rules !== undefined) await copyFile(options.rules, join(dir, 'rules.yml'));
+  const rules = options.rules === undefined ? '' : '  evaluation_interval: 1s\nrule_files:\n  - rules.yml\n';
+  await writeFile(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n${rules}scrape_configs:\n${scrapeConfigs}\n`);
   const port = await freePort();
   const child: ChildProcess = spawn(
     'prometheus',

@@ -83,3 +83,13 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
 export function isPrometheusScrape(headers: IncomingHttpHeaders): boolean {
   return headers['x-prometheus-scrape-timeout-seconds'] !== undefined;
 }
+
+/**
+ * How long a collection behind this /metrics answer may wait, from the scrape's own timeout
+ * (Prometheus's header): half of it, the rest left for the summing, the answer and the network.
+ * Undefined where the request names none (a curl) or one that is not a positive number.
+ */
+export function scrapeWaitMs(headers: IncomingHttpHeaders): number | undefined {
+  const seconds = Number(headers['x-prometheus-scrape-timeout-seconds']);
+  return Number.isFinite(seconds) && seconds > 0 ? (seconds * 1000) / 2 : undefined;
+}

@@ -111,3 +111,15 @@ test('a child that does not answer in time counts with its last report; one that
   assert.ok(waited >= 250 && waited < 2_000, `waited for the timeout only (${waited.toFixed(0)} ms)`);
   assert.equal(silent.exitCode, null, 'the silent child is still there, only not asked');
 });
+
+test('a collection given a shorter wait (the scrape\'s own timeout) answers within it, with a busy child\'s last report', { timeout: 30_000 }, async () => {
+  // The timeout of its own is longer than this test may run: only the shorter wait can end it.
+  const metrics = new ChildProcessMetrics({ answerTimeoutMs: 120_000 });
+  const busy = metrics.track(forkChild('busy'));
+  await listening(busy);
+  await ask(busy, { cmd: 'count', n: 4 }, 'counted');
+  assert.equal(await value(metrics, 'test_counted_total', 'busy'), 4, 'reported while it answers');
+  busy.send({ cmd: 'hang', ms: 60_000 } satisfies ChildCommand);
+  const { body } = await metrics.scrape(300);
+  assert.match(body, /^test_counted_total\{child="busy"\} 4$/m, 'its last report');
+});

@@ -71,20 +71,26 @@ export class ChildProcessMetrics {
     return child;
   }
 
-  /** Asks every answering child for a fresh report, then sums (see the class comment). */
-  async collect(): Promise<Registry> {
-    await Promise.all([...this.answering].map(([key, child]) => this.refresh(key, child)));
+  /**
+   * Asks every answering child for a fresh report, then sums (see the class comment). `waitMs`
+   * shortens the wait for answers below answerTimeoutMs: a scrape that gives up sooner (its
+   * timeout) would otherwise get no answer at all while an engine process is busy, and
+   * Prometheus would mark the whole replica down.
+   */
+  async collect(waitMs = this.answerTimeoutMs): Promise<Registry> {
+    const wait = Math.min(waitMs, this.answerTimeoutMs);
+    await Promise.all([...this.answering].map(([key, child]) => this.refresh(key, child, wait)));
     const own = this.options.own === undefined ? [] : [await this.options.own.getMetricsAsJSON()];
     return this.totals.sum(...own);
   }
 
-  /** `collect()` as the body and content type of a /metrics answer. */
-  async scrape(): Promise<MetricsResponse> {
-    return metricsResponse(await this.collect());
+  /** `collect(waitMs)` as the body and content type of a /metrics answer. */
+  async scrape(waitMs?: number): Promise<MetricsResponse> {
+    return metricsResponse(await this.collect(waitMs));
   }
 
-  /** Settles when the child answered, after the timeout, or at once when it cannot be asked. */
-  private refresh(key: number, child: ChildProcess): Promise<void> {
+  /** Settles when the child answered, after `waitMs`, or at once when it cannot be asked. */
+  private refresh(key: number, child: ChildProcess, waitMs: number): Promise<void> {
     return new Promise((resolve) => {
       if (!child.connected) return resolve();
       const id = this.nextRequest++;
@@ -93,7 +99,7 @@ export class ChildProcessMetrics {
         this.pending.delete(id);
         resolve();
       };
-      const timer = setTimeout(settle, this.answerTimeoutMs);
+      const timer = setTimeout(settle, waitMs);
       this.pending.set(id, { child: key, settle });
       // The callback takes the error of a channel that closed meanwhile (else an 'error' event).
       child.send({ type: metricsRequest, id } satisfies MetricsRequest, (error) => {

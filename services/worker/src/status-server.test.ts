@@ -40,3 +40,24 @@ test("the status server's timeouts are finite: a client that trickles a request 
     await server.close();
   }
 });
+
+test("/metrics collects within half the scrape's own timeout (Prometheus's header), so a busy engine process cannot make the scrape time out; a curl gives no wait", async () => {
+  const waits: (number | undefined)[] = [];
+  const server = await startStatusServer({
+    host: '127.0.0.1',
+    port: 0,
+    scrape: (waitMs) => {
+      waits.push(waitMs);
+      return metricsResponse(createRegistry());
+    },
+    notReady: () => undefined,
+  });
+  try {
+    const base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+    for (const timeout of ['4', '0.5', 'soon', '-1']) await fetch(`${base}/metrics`, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': timeout } });
+    await fetch(`${base}/metrics`);
+    assert.deepEqual(waits, [2000, 250, undefined, undefined, undefined]);
+  } finally {
+    await server.close();
+  }
+});

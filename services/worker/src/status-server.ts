@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { NotReadyError, registerOperationalRoutes, registerServiceDefaults, serviceServerOptions } from '@gradcam/http-service';
+import { NotReadyError, registerOperationalRoutes, registerServiceDefaults, scrapeWaitMs, serviceServerOptions } from '@gradcam/http-service';
 import type { MetricsResponse } from '@gradcam/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 
@@ -7,8 +7,11 @@ export interface StatusServerOptions {
   readonly host: string;
   /** 0: any free port (see `listeningOn`). */
   readonly port: number;
-  /** The /metrics answer: one registry's, or the sum of the engine processes' (the supervisor). */
-  readonly scrape: () => Promise<MetricsResponse>;
+  /**
+   * The /metrics answer: one registry's, or the sum of the engine processes' (the supervisor),
+   * collected within `waitMs` where the scrape says how long it waits (see scrapeWaitMs).
+   */
+  readonly scrape: (waitMs: number | undefined) => Promise<MetricsResponse>;
   /** Why /readyz answers 503, or undefined when ready. */
   readonly notReady: () => string | undefined;
 }
@@ -26,7 +29,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<F
       const reason = options.notReady();
       if (reason !== undefined) throw new NotReadyError(reason);
     },
-    scrape: options.scrape,
+    scrape: (headers) => options.scrape(scrapeWaitMs(headers)),
   });
   await app.listen({ port: options.port, host: options.host });
   return app;

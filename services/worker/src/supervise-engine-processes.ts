@@ -82,7 +82,7 @@ export async function superviseEngineProcesses(config: WorkerConfig, script: str
     server = await startStatusServer({
       host: config.host,
       port: config.metricsPort,
-      scrape: () => metrics.scrape(),
+      scrape: (waitMs) => metrics.scrape(waitMs),
       notReady: () => {
         const { ready, processes, stopping, notReady } = supervisor.readiness();
         // Stopping: the engine processes drain and take no more jobs.

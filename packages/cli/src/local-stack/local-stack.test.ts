@@ -238,7 +238,8 @@ test('a service that dies after start-up is reported (died), its orphans leave, 
     stack = await startLocalStack({ config, env: { GRADCAM_BACKEND: 'wasm', GRADCAM_RENDER_THREADS: '0' } });
     const entry = join(repoRoot, 'services/worker/src/main.ts');
     const [supervisor, ...more] = processesMatching(/^\S*node .*services\/worker\/src\/main\.ts$/);
-    const engines = processesMatching(new RegExp(`${entry.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\d+$`));
+    // `main.ts <index> <supervisor pid>`: the engine processes.
+    const engines = processesMatching(new RegExp(`${entry.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\d+ \\d+$`));
     assert.ok(supervisor !== undefined && more.length === 0, 'one worker supervisor');
     assert.equal(engines.length, 2, 'two engine processes');
     process.kill(supervisor, 'SIGKILL');

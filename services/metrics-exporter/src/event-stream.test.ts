@@ -236,3 +236,52 @@ test('a stream rolled back under the read position (Redis restarted from an AOF 
     await queue.close();
   }
 });
+
+test("a stream that lost an event the exporter read (Redis restarted from an empty or older dataset, the stream deleted and written again) is said once, whatever the clock; entries trimmed or deleted from it are not taken for a loss", async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
+  const events = queue.toKey('events');
+  const completed = (jobId: string) => rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(explainResult()));
+  const xinfoCalls = async () => Number(/cmdstat_xinfo(?:\|stream)?:calls=(\d+)/.exec(await rig.redis.info('commandstats'))?.[1] ?? 0);
+  /** Until the read position has been checked after now: the checks run one at a time, so the third from now began after one that saw it. */
+  const checked = async () => {
+    const calls = await xinfoCalls();
+    await eventually('the read position to be checked', async () => ((await xinfoCalls()) >= calls + 3 ? true : undefined));
+  };
+  const told = (exporter: Exporter) => exporter.lines.filter((line) => /no longer holds/.test(String(line.msg)));
+  const exporter = startExporter(prefix, queue, undefined, { positionCheckMs: 50 });
+  try {
+    await eventually('the exporter to start reading', () => exporter.stream.readThrough());
+    // Trimmed past the position (BullMQ caps the stream), or deleted from it: no loss to tell.
+    const trimmedAway = await completed('one');
+    await eventually('the first event to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
+    await checked();
+    await completed('two');
+    await rig.redis.xtrim(events, 'MAXLEN', 1);
+    await eventually('the second event to be counted', async () => ((await exporter.value(images)) === 2 ? true : undefined));
+    await checked();
+    const deleted = exporter.stream.readThrough();
+    assert.ok(deleted !== undefined && deleted !== trimmedAway);
+    await rig.redis.xdel(events, deleted);
+    await checked();
+    assert.deepEqual(told(exporter), [], 'nothing lost');
+    // Redis restarted from an empty dataset, under the right clock: the new stream is numbered after the
+    // position, so nothing needs reading again, but what the old stream held unread is gone.
+    await completed('three');
+    await eventually('the third event to be counted', async () => ((await exporter.value(images)) === 3 ? true : undefined));
+    await checked();
+    const lostAt = exporter.stream.readThrough();
+    await rig.redis.del(events);
+    await completed('after');
+    await eventually('the event of the stream written again to be counted', async () => ((await exporter.value(images)) === 4 ? true : undefined));
+    await eventually('the loss to be told', async () => (told(exporter).length > 0 ? true : undefined));
+    await checked();
+    await checked();
+    assert.deepEqual(told(exporter).map(({ read }) => read), [lostAt], 'told once, naming the event read that the stream lost');
+    assert.ok(!exporter.lines.some((line) => /numbered below/.test(String(line.msg))), 'not read again');
+    assert.equal(await exporter.value(images), 4);
+  } finally {
+    await exporter.close();
+    await queue.close();
+  }
+});

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { EventsCursor } from './events-cursor.ts';
 import type { PipelineRecorder } from './pipeline-recorder.ts';
 import { resumePoint } from './resume-point.ts';
-import { compareStreamIds, entryAfter, excerptOf, lastGeneratedId, newestEntryId, unparsableByQueueEvents } from './stream-entry.ts';
+import { compareStreamIds, entryAfter, excerptOf, lostUntrimmed, newestEntryId, streamInfo, unparsableByQueueEvents } from './stream-entry.ts';
 
 export interface EventStreamDeps {
   /** A worker connection of its own: the resume point is read on it, then QueueEvents blocks on it (XREAD). */
@@ -79,6 +79,12 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   let cursor: EventsCursor | undefined;
   let closing: Promise<void> | undefined;
   let positionCheck: NodeJS.Timeout | undefined;
+  /** A check of the read position is running: they run one at a time. */
+  let checking = false;
+  /** The read position the last check found in the stream, which the next one looks for there. */
+  let checkedThrough: string | undefined;
+  /** The read position when a loss was told: nothing is looked for again until reading moves on. */
+  let toldAt: string | undefined;
   const cursorKey = redisKeys(deps.prefix).exporterEventsCursor;
   const eventsKey = deps.queue.toKey('events');
 
@@ -99,13 +105,15 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
     cursor = opened;
     readingSince = Date.now();
     read(opened, after);
-    positionCheck = setInterval(
-      () =>
-        void checkPosition(opened).catch((error: unknown) =>
-          deps.onError(new Error(`could not check the queue event stream's numbering against the read position: ${messageOf(error)}`)),
-        ),
-      deps.positionCheckMs ?? positionCheckMs,
-    );
+    positionCheck = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      void checkPosition(opened)
+        .catch((error: unknown) => deps.onError(new Error(`could not check the queue event stream's numbering against the read position: ${messageOf(error)}`)))
+        .finally(() => {
+          checking = false;
+        });
+    }, deps.positionCheckMs ?? positionCheckMs);
     positionCheck.unref();
   };
 
@@ -129,18 +137,46 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
    * rolled back below the position (Redis restarted from an AOF that missed its last second, a
    * failover to a replica behind) numbers its next entries after it by the clock, and its entries
    * were read already: it is left alone.
+   *
+   * Each check also looks in the stream for the position the check before found there: a stream
+   * that lost it neither by trimming nor by XDEL (lostUntrimmed) was deleted and written again, or
+   * Redis lost data, and the events it held that the exporter had not read are lost to the
+   * counters. That is told once, whatever the clock: with the right one the new entries are
+   * numbered after the position and nothing else would say so.
    */
   const checkPosition = async (opened: EventsCursor) => {
     const position = readThrough?.();
     const positionAt = position === undefined ? undefined : streamId.exec(position)?.[1];
     if (position === undefined || positionAt === undefined) return;
-    const [last, [seconds = 0, micros = 0]] = await Promise.all([lastGeneratedId(deps.redis, eventsKey), deps.redis.time()]);
+    const previous = checkedThrough;
+    const lookFor = previous !== undefined && previous !== '0-0' ? previous : undefined;
+    // Sent in this order on one connection: an entry trimmed or deleted before the XRANGE is one the XINFO counts so.
+    const [held, info, [seconds = 0, micros = 0]] = await Promise.all([
+      lookFor === undefined ? undefined : deps.redis.xrange(eventsKey, lookFor, lookFor),
+      streamInfo(deps.redis, eventsKey),
+      deps.redis.time(),
+    ]);
+    // No stream (deleted, not written again yet): what it lost is told once it is back.
+    if (closing !== undefined || info === undefined) return;
+    if (lookFor !== undefined && held?.length === 0 && lostUntrimmed(info, lookFor) === true) {
+      log.warn(
+        { read: lookFor, last: info.lastGeneratedId },
+        "the queue's event stream no longer holds an event the exporter read, though it was neither trimmed nor deleted from it: the stream was deleted and written again, or Redis lost data (restarted from an older or an empty dataset, a failover to a replica behind); the events it held that the exporter had not read yet are not counted",
+      );
+      checkedThrough = undefined;
+      toldAt = position;
+    } else if (position !== toldAt) {
+      checkedThrough = position;
+      toldAt = undefined;
+    }
+    const last = info.lastGeneratedId;
     // A position that moved meanwhile was read from this stream: it is not below it.
-    if (closing !== undefined || last === undefined || compareStreamIds(last, position) >= 0 || readThrough?.() !== position) return;
+    if (compareStreamIds(last, position) >= 0 || readThrough?.() !== position) return;
     // Redis's clock has passed the position: its next entries are numbered after it (a rollback).
     if (BigInt(positionAt) <= BigInt(seconds) * 1000n + BigInt(micros) / 1000n) return;
     log.warn({ position, last }, "the queue's event stream is numbered below the exporter's read position (deleted and written again, its old ids from a clock that was ahead?); reading it from its beginning");
     if (events !== undefined) retire(events);
+    checkedThrough = undefined;
     read(opened, '0-0');
   };
 

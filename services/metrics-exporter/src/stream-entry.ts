@@ -32,11 +32,21 @@ export async function newestEntryId(connection: Redis, key: string): Promise<str
   return newest?.[0] ?? '0-0';
 }
 
-/**
- * The id the stream at `key` numbers its entries after (XINFO STREAM's last-generated-id; kept when
- * entries are trimmed or deleted), undefined when there is no such stream.
- */
-export async function lastGeneratedId(connection: Redis, key: string): Promise<string | undefined> {
+/** What XINFO STREAM says of a stream that the read position is checked against. */
+export interface StreamInfo {
+  /** The id it numbers its entries after (kept when entries are trimmed or deleted). */
+  readonly lastGeneratedId: string;
+  readonly length: number;
+  /** Redis 7: how many entries were ever added to it, whether still there or not. */
+  readonly entriesAdded?: number;
+  /** Redis 7: the highest id XDEL took out of it (trimming does not count). */
+  readonly maxDeletedEntryId?: string;
+  /** Redis 7: the id of its first entry ('0-0' when empty). */
+  readonly recordedFirstEntryId?: string;
+}
+
+/** XINFO STREAM of the stream at `key`, undefined when there is no such stream. */
+export async function streamInfo(connection: Redis, key: string): Promise<StreamInfo | undefined> {
   let info: unknown[];
   try {
     info = (await connection.xinfo('STREAM', key)) as unknown[];
@@ -44,9 +54,44 @@ export async function lastGeneratedId(connection: Redis, key: string): Promise<s
     if (error instanceof Error && /no such key/i.test(error.message)) return undefined;
     throw error;
   }
-  const at = info.indexOf('last-generated-id');
-  const id = at === -1 ? undefined : info[at + 1];
-  return typeof id === 'string' ? id : undefined;
+  const field = (name: string) => {
+    const at = info.indexOf(name);
+    return at === -1 ? undefined : info[at + 1];
+  };
+  const text = (name: string) => {
+    const value = field(name);
+    return typeof value === 'string' ? value : undefined;
+  };
+  const count = (name: string) => {
+    const value = field(name);
+    return typeof value === 'number' ? value : undefined;
+  };
+  const lastGeneratedId = text('last-generated-id');
+  if (lastGeneratedId === undefined) return undefined;
+  const entriesAdded = count('entries-added');
+  const maxDeletedEntryId = text('max-deleted-entry-id');
+  const recordedFirstEntryId = text('recorded-first-entry-id');
+  return {
+    lastGeneratedId,
+    length: count('length') ?? 0,
+    ...(entriesAdded !== undefined && { entriesAdded }),
+    ...(maxDeletedEntryId !== undefined && { maxDeletedEntryId }),
+    ...(recordedFirstEntryId !== undefined && { recordedFirstEntryId }),
+  };
+}
+
+/**
+ * Whether a stream that no longer holds entry `id` lost it some other way than trimming or XDEL:
+ * it was deleted and written again, or Redis lost data (restarted from an older or an empty
+ * dataset, a failover to a replica behind). Not deleted: above its highest id deleted. Not trimmed
+ * (trimming takes the oldest only, and does not move that id): at or after its first entry, or it
+ * never dropped an entry at all. Undefined where Redis does not say (before 7.0).
+ */
+export function lostUntrimmed(info: StreamInfo, id: string): boolean | undefined {
+  const { entriesAdded, maxDeletedEntryId, recordedFirstEntryId, length } = info;
+  if (entriesAdded === undefined || maxDeletedEntryId === undefined || recordedFirstEntryId === undefined) return undefined;
+  if (compareStreamIds(id, maxDeletedEntryId) <= 0) return false;
+  return (length > 0 && compareStreamIds(id, recordedFirstEntryId) >= 0) || entriesAdded === length;
 }
 
 const streamIdParts = /^(\d+)-(\d+)$/;

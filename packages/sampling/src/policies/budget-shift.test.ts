@@ -54,6 +54,33 @@ test('steady traffic never looks like a shortfall: the histogram is not restarte
   }
 });
 
+test('an event promises at most one review: traffic back after a pause does not restart the histogram', () => {
+  // The first event into an empty window is read as one per quiet spell (6/h), a share of K/6 = 20
+  // at K = 120/h. Counted as 20 promised reviews of which one event can bring one, it completed a
+  // shortfall block by itself and restarted the histogram after about one pause in three: a
+  // mature worker went back to deciding by the fleet's recorded threshold (here 1, which lets
+  // nothing through) for its first minutes after the pause. In a fleet of 8 with a 15-minute
+  // pause every hour, 130 restarts a day (1,100 with 48 workers, 178 and 1,087 with all of an
+  // hour's traffic in one minute), none by chance in steady traffic.
+  for (const seed of [1, 2, 3]) {
+    const policy = budget({ reviewsPerHour: 120, fleetThreshold: () => 1 });
+    const random = seededRandom(seed);
+    const firstMinutes: number[] = [];
+    for (let session = 0; session < 12; session++) {
+      let reviews = 0;
+      for (let i = 0; i < 45 * 600; i++) {
+        const p1 = 0.5 + 0.5 * random();
+        const now = start + session * hour + i * 100;
+        if (decideReview(policy, reviewInput({ id: `s${seed}-${session}-${i}`, probabilities: [p1, 1 - p1], now })).sampled && i < 1200) reviews++;
+      }
+      firstMinutes.push(reviews);
+    }
+    // The first session is a fresh process's, young: it decides by the fleet's threshold.
+    const after = firstMinutes.slice(1);
+    assert.ok(Math.min(...after) >= 2, `seed ${seed}: reviews in the first 2 minutes of each 45-minute session after a 15-minute pause: ${firstMinutes.join(' ')}`);
+  }
+});
+
 test('implausibleShortfall: none of 9.2 promised, 4 of 20; not 1 of 9, 6 of 20, or any excess', () => {
   assert.equal(implausibleShortfall(9.3, 0), true);
   assert.equal(implausibleShortfall(9.1, 0), false);

@@ -65,7 +65,7 @@ const stepMinEvents = 20;
 const ownThresholdFromEventsAbove = 5;
 /**
  * The budget's own reviews are checked against what its shares promised (the sum of the share of
- * each event), in blocks of this many promised reviews: time plays no part, so a pause or a clock
+ * each event, at most 1 each), in blocks of this many promised reviews: time plays no part, so a pause or a clock
  * step neither triggers nor hides a shortfall.
  */
 const shortfallBlock = 20;
@@ -93,7 +93,7 @@ interface ModelBudget {
   own: number;
   untilRecompute: number;
   recomputedAt: number;
-  /** The share of the last recompute: what each event promises toward `promised`. */
+  /** The share of the last recompute: what each event promises toward `promised` (at most 1). */
   share: number;
   /** Since the current shortfall block began: reviews the shares promised, and the ones the budget granted. */
   promised: number;
@@ -199,7 +199,11 @@ export function budget(options: BudgetOptions): BudgetPolicy {
    * within minutes by itself, the new ones being at the top.
    */
   const tallyShortfall = (state: ModelBudget, fires: boolean): void => {
-    state.promised += state.share;
+    // One event brings at most one review, whatever its share: a share above 1 (traffic below K,
+    // or the first event back after a pause, read as one per quiet spell: K/6 at 6/h) counted in
+    // full made a block of 20 out of one event and restarted the histogram after about one pause
+    // in three (a fleet of 8 with a 15-minute pause an hour: 130 restarts a day).
+    state.promised += state.share < 1 ? state.share : 1;
     if (fires) state.granted += 1;
     if (implausibleShortfall(state.promised, state.granted)) {
       state.ranks = new DecayedHistogram({ halfLifeMs, bins });

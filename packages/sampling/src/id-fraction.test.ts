@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { idFraction, idSalts } from './id-fraction.ts';
+import { patternedIds } from './testing/patterned-ids.ts';
 
 test('the same id and salt give the same fraction, in [0, 1)', () => {
   for (const id of ['', 'a', 'req-42', 'x'.repeat(128), 'ünïcødé-✓']) {
@@ -28,22 +29,11 @@ test('fractions of sequential ids are uniform, and independent across salts', ()
 });
 
 test('rate=R draws a share R of patterned ids (zero-padded, uuid v1/v7), within 6 standard deviations', () => {
-  const hex = (x: number, width: number) => x.toString(16).padStart(width, '0');
-  const schemes: Record<string, (i: number) => string> = {
-    'img-000001': (i) => `img-${String(i).padStart(6, '0')}`,
-    'uuid v1': (i) => {
-      const t = (0x1ed5a0000000000n + BigInt(i) * 10n).toString(16).padStart(15, '0');
-      return `${t.slice(7)}-${t.slice(3, 7)}-1${t.slice(0, 3)}-8000-00155d000001`;
-    },
-    'uuid v7': (i) => {
-      const ms = hex(1_700_000_000_000 + Math.floor(i / 4), 12);
-      return `${ms.slice(0, 8)}-${ms.slice(8)}-7${hex(i % 4096, 3)}-8000-${hex((i * 7919) % 2 ** 24, 12)}`;
-    },
-  };
+
   const n = 100_000;
   for (const rate of [0.1, 0.01]) {
     const sd = Math.sqrt(n * rate * (1 - rate));
-    for (const [name, id] of Object.entries(schemes)) {
+    for (const [name, id] of Object.entries(patternedIds)) {
       for (const [saltName, salt] of Object.entries(idSalts)) {
         let drawn = 0;
         for (let i = 0; i < n; i++) if (idFraction(id(i), salt) < rate) drawn++;

@@ -17,7 +17,7 @@ export { countedJobStates, queueDepth, queueJobCounts, workerCount, type Counted
 export { jobStatus, type JobStatus } from './job-status.ts';
 export { RetryFailedJobsError, findFailedJobs, retryFailedJobs, type FailedJob, type FindFailedJobsOptions, type RetryFailedJobsOptions, type RetryFailedJobsResult } from './failed-jobs.ts';
 export { removeStrandedJobs, type StrandedJobCandidate, type StrandedJobCheck } from './stranded-jobs.ts';
-export { redisAnsweredWithError, redisCall } from './queue-availability.ts';
+export { redisAnsweredWithError, redisCall, redisOutOfMemory } from './queue-availability.ts';
 export { trimFailedJobs, type TrimFailedJobsOptions } from './trim-failed-jobs.ts';
 export { MicroBatcher, type BatchOutcome, type BatchReport, type MicroBatcherOptions, type ProcessBatch } from './micro-batcher.ts';
 export {

@@ -37,8 +37,23 @@ export async function redisCall<T>(what: string, call: () => Promise<T>): Promis
  * command may still run.
  */
 export function redisAnsweredWithError(error: unknown): boolean {
+  return replyErrorOf(error) !== undefined;
+}
+
+/**
+ * Whether Redis refused the failed command for want of memory (`OOM command not allowed …`, found
+ * through `cause`): it has reached maxmemory, and runs with noeviction (a job evicted is a record
+ * lost), so it refuses every command that may take memory, a script's first such write included,
+ * and still answers reads and writes that free memory.
+ */
+export function redisOutOfMemory(error: unknown): boolean {
+  return replyErrorOf(error)?.message.startsWith('OOM ') === true;
+}
+
+/** The Redis error reply behind `error`, found through `cause`. */
+function replyErrorOf(error: unknown): Error | undefined {
   for (let at = error, depth = 0; at instanceof Error && depth < 8; at = at.cause, depth++) {
-    if (at.name === 'ReplyError') return true;
+    if (at.name === 'ReplyError') return at;
   }
-  return false;
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
-import { QueueUnavailableError, redisCall } from '@gradcam/queue';
+import { QueueUnavailableError, redisCall, redisOutOfMemory } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { backlogScript, indexModelStepScript, indexPassSets, modelIndexAgreesScript } from './backlog-script.ts';
 import { addScript, leaseScript, reclaimScript, releaseScript, renewScript, restoreScript, setAsideScript } from './lease-script.ts';
@@ -96,6 +96,17 @@ export const defaultReindexIntervalMs = 60 * 60_000;
 
 /** How many steps of indexModelStepScript one indexing takes per set at most (a million items). */
 const maxIndexSteps = 2_000;
+
+/**
+ * A rejection handler: `instead` when Redis refused the call for want of memory (redisOutOfMemory),
+ * the error again otherwise. For writes that only look after an index, which a read can do without.
+ */
+const whenOutOfMemory =
+  <T>(instead: () => T) =>
+  (error: unknown): T => {
+    if (!redisOutOfMemory(error)) throw error;
+    return instead();
+  };
 
 /** [member, score, member, score, …] (a WITHSCORES reply) as [member, score] pairs. */
 function pairs(reply: string[]): [string, number][] {
@@ -548,8 +559,10 @@ export class ReviewPool {
     if (model === undefined || model === '') return this.keys.reviewPendingAge;
     const agrees = async (askDue: boolean) =>
       (await this.call('reading the listing index', () => this.redis.eval(modelIndexAgreesScript, 0, this.prefix, model, askDue ? this.reindexIntervalMs : ''))) as 0 | 1 | 'DUE';
-    if ((await agrees(true)) === 1) return this.keys.reviewModelPendingAge(model);
-    await this.indexModel(model);
+    // Asking whether it is due may stamp the model's first look: refused at maxmemory, the index is
+    // read as it stands (see backlog).
+    if ((await agrees(true).catch(whenOutOfMemory(() => agrees(false)))) === 1) return this.keys.reviewModelPendingAge(model);
+    await this.indexModel(model).catch(whenOutOfMemory(() => undefined));
     return (await agrees(false)) === 1 ? this.keys.reviewModelPendingAge(model) : this.keys.reviewPendingAge;
   }
 
@@ -582,16 +595,20 @@ export class ReviewPool {
    * review page polls it for every open tab, and one script that read past every other model's
    * items blocked Redis, and with it ingest and the workers. A pool written before the model's
    * pending index is indexed by its first backlog (backlog-script.ts), and any model again once its
-   * last full indexing is `reindexIntervalMs` old.
+   * last full indexing is `reindexIntervalMs` old. Those writes (the first look's stamp, the
+   * indexing claim, the indexing) only look after the index: while Redis refuses them (maxmemory
+   * reached, noeviction: OOM) a model's backlog is counted from the index as it stands, as the
+   * backlog of all models is, instead of failing every tab's poll; the pending count is exact
+   * still, the oldest may be off until the model is indexed. Any other error fails it.
    */
   async backlog(now = Date.now(), model?: string): Promise<ReviewBacklog> {
     const count = async (indexFirst: boolean) =>
       (await this.call('counting the backlog', () =>
         this.redis.eval(backlogScript, 0, this.prefix, now, this.closingTimeoutMs, model ?? '', indexFirst ? '1' : '0', this.reindexIntervalMs),
       )) as [number, number, number | null] | 'INDEX';
-    let answer = await count(model !== undefined);
+    let answer = await count(model !== undefined).catch(whenOutOfMemory(() => count(false)));
     if (answer === 'INDEX' && model !== undefined) {
-      await this.indexModel(model);
+      await this.indexModel(model).catch(whenOutOfMemory(() => undefined));
       answer = await count(false);
     }
     // Asked not to index, the script never answers INDEX.

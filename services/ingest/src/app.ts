@@ -4,7 +4,7 @@ import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatc
 import { createBearerAuth } from '@gradcam/auth';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
 import { requestKindOf, toReportedApiError } from './api-error.ts';
@@ -102,7 +102,10 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     return sendApiError(reply, toReportedApiError(error, request.id, deps.accept.onServerError, requestKindOf(request.method)));
   });
 
-  const guarded = { onRequest: async (request: FastifyRequest) => {
+  const guarded = { onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+    // A done status carries presigned links (whoever holds one reads the object, no token asked):
+    // no cache (a proxy's, an HTTP client's, a browser's disk) is to keep an answer, refusals included.
+    void reply.header('cache-control', 'no-store');
     if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS (on the local stack, the API token npm start printed, kept in .gradcam/api-token)');
   } };
   const admit = async () => {

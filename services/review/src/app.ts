@@ -73,11 +73,13 @@ const pageFiles = {
  * a signed-in reviewer into verdicts: X-Frame-Options for old browsers, frame-ancestors for the
  * rest), and runs only its own script and style. Images are the exception: they are the blob
  * store's presigned URLs, on an origin this service does not know (an S3 endpoint or a bucket's
- * own host, or the filesystem store's public URL).
+ * own host, or the filesystem store's public URL). Its requests tell no Referer: the image hosts
+ * (S3, a CDN before it) are not told where the review page lives.
  */
 const pageHeaders = {
   'cache-control': 'no-cache',
   'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
   'content-security-policy': "default-src 'self'; img-src 'self' https: http:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 } as const;
 

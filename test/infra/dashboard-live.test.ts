@@ -5,6 +5,7 @@ import { batchFiguresEvent, captureDecisionField, explainQueueName, redisKeys } 
 import { type RedisServer, type ServiceMain, freePort, startRedisServer, startServiceMain } from '@gradcam/dev-services';
 import { closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, explainJob } from '@gradcam/queue';
 import { explainJobFixture, randomPrefix } from '@gradcam/queue/test-fixtures';
+import { ReviewPool } from '@gradcam/review-pool';
 import { QueueEventsProducer, UnrecoverableError, Worker } from 'bullmq';
 import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -91,7 +92,7 @@ after(async () => {
   await redis?.stop();
 });
 
-test('a first failure, a quiet run of completions and the skipped records show on the dashboard as they happened; the alert rules evaluate and stay silent', { timeout: 60_000 }, async () => {
+test('a first failure, a quiet run of completions, the skipped records and the first review and verdict show on the dashboard as they happened; the alert rules evaluate and stay silent', { timeout: 60_000 }, async () => {
   const keys = redisKeys(prefix);
   const connection = createProducerConnection(redis.url, { onError: () => {} });
   const queue = createExplainQueue({ connection, prefix, onError: () => {} });
@@ -110,9 +111,24 @@ test('a first failure, a quiet run of completions and the skipped records show o
   worker.on('error', () => {});
   try {
     await connectionReady(connection);
-    // Ingest took a first record of the model (explained: low confidence) and Prometheus scraped
-    // the idle pipeline since.
+    // A worker announced the model it serves; ingest took a first record of it (explained: low
+    // confidence); the worker sent an earlier explanation of it to review; Prometheus scraped the
+    // idle pipeline since.
+    await connection.hset(keys.servedModels, 'mobilenet', 'v1');
     await connection.hincrby(keys.captureDecisions, captureDecisionField('mobilenet', true, 'low-confidence'), 1);
+    const reviews = new ReviewPool(connection, prefix);
+    await reviews.add({
+      inferenceId: 'sampled-1',
+      model: 'mobilenet',
+      modelVersion: 'v1',
+      folder: 'mobilenet/v1/dt=2026-11-29/sampled-1/',
+      predictedClass: 281,
+      label: 'tabby',
+      probability: 0.41,
+      sampling: { sampled: true, policy: 'budget=10/h', term: 'budget=10/h', reason: 'priority', priority: 0.8 },
+      sampledAt: Date.now(),
+      status: 'pending',
+    });
     await waitFor('Prometheus to scrape the exporter twice with the model known', async () => {
       const [samples] = await instant('count_over_time(gradcam_capture_decisions_total{reason="low-confidence"}[1m])');
       return samples && Number(samples.value[1]) >= 2 ? true : undefined;
@@ -125,20 +141,27 @@ test('a first failure, a quiet run of completions and the skipped records show o
     const models = await api<string[]>('/api/v1/label/model/values', { 'match[]': 'gradcam_images_explained_total', start: String(startedAt) });
     assert.deepEqual(models, ['mobilenet'], `variable ${dashboard.templating.list[0]?.name}: ${dashboard.templating.list[0]?.query.query}`);
 
-    // A quiet run: 4 more records explained, 2 skipped by the capture rate, one corrupt image.
+    // A quiet run: 4 more records explained, 2 skipped by the capture rate, one corrupt image; the
+    // workers' first review decisions (one sent to review), and a reviewer's first verdict.
     await connection
       .multi()
       .hincrby(keys.captureDecisions, captureDecisionField('mobilenet', true, 'rate'), 2)
       .hincrby(keys.captureDecisions, captureDecisionField('mobilenet', true, 'low-confidence'), 2)
       .hincrby(keys.captureDecisions, captureDecisionField('mobilenet', false, 'not-sampled'), 2)
+      .hincrby(keys.reviewDecisions, 'mobilenet|review|priority', 1)
+      .hincrby(keys.reviewDecisions, 'mobilenet|skip|not-sampled', 3)
       .exec();
+    assert.equal((await reviews.lease('alice', 60_000))?.inferenceId, 'sampled-1');
+    await reviews.complete('sampled-1', 'alice', 'supports', undefined);
     await enqueueExplainJobs(queue, ['ok-1', 'ok-2', 'ok-3', 'bad-1', 'ok-4'].map(explainJobFixture));
     await figures.publishEvent({ eventName: batchFiguresEvent, figures: JSON.stringify({ engineCalls: [4], stageSeconds: { decode: 0.1, engine: 1, render: 0.2, upload: 0.1 } }) }, explainJob.eventStreamLength);
     await waitFor('Prometheus to scrape the finished run', async () => {
       const [explained] = await instant('sum(gradcam_images_explained_total)');
       const [failed] = await instant('sum(gradcam_jobs_failed_total)');
       const [batches] = await instant('sum(gradcam_batch_size_count)');
-      return explained?.value[1] === '4' && failed?.value[1] === '1' && batches?.value[1] === '1' ? true : undefined;
+      const [verdicts] = await instant('sum(gradcam_review_verdicts_total)');
+      const [sampled] = await instant('sum(gradcam_review_sampled_total{decision="review"})');
+      return explained?.value[1] === '4' && failed?.value[1] === '1' && batches?.value[1] === '1' && verdicts?.value[1] === '1' && sampled?.value[1] === '1' ? true : undefined;
     }, 30_000);
     // And once more: the last rate window of each panel holds the new values.
     const scrapedAt = Date.now() / 1000;
@@ -177,6 +200,11 @@ test('a first failure, a quiet run of completions and the skipped records show o
     assert.ok(maxOf(decisions.find((s) => s.metric.decision === 'skip')) > 0, 'Capture decisions: the first skipped records');
     const share = maxOf((await range(expr('Share of records explained')))[0]);
     assert.ok(share > 0 && share < 1, `Share of records explained peaked at ${share}; 4 of 6 were`);
+    // The model's first explanation sent to review, and the first verdict on its class.
+    const sampledForReview = await range(expr('Reviews sampled per hour vs threshold'));
+    assert.ok(maxOf(sampledForReview.find((s) => s.metric.model === 'mobilenet' && s.metric.reason === 'priority')) > 0, 'Reviews sampled per hour: the first one');
+    const verdicts = await range(expr('Verdicts and skips per hour'));
+    assert.ok(maxOf(verdicts.find((s) => s.metric.model === 'mobilenet' && s.metric.verdict === 'supports')) > 0, 'Verdicts per hour: the first one');
 
     // The alert rules evaluate without error on this data, and on a healthy run the only ones
     // whose condition holds are those about the targets this test does not run.

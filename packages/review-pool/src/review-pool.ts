@@ -192,11 +192,11 @@ export class ReviewPool {
    * lease and the reads do).
    */
   async add(item: ReviewItem): Promise<boolean> {
-    const { reviewItem, reviewState, reviewIndex, reviewBroken, reviewSkips } = this.keys;
+    const { reviewItem, reviewState, reviewIndex, reviewBroken, reviewSkips, reviewVerdicts } = this.keys;
     const lane = laneOf(item.inferenceId, item.sampling.policy);
     const { fixed, state } = storedItem(item, lane);
-    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewIndex, reviewBroken, reviewSkips];
-    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId, item.model, this.prefix, lane];
+    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewIndex, reviewBroken, reviewSkips, reviewVerdicts];
+    const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId, item.model, this.prefix, lane, String(item.predictedClass)];
     return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, ...args))) === 1;
   }
 
@@ -645,6 +645,14 @@ export class ReviewPool {
   }
 
   /**
+   * The models items were ever added for (`add` creates each one's skip count, at 0): what a
+   * metric by model counts in from its start, so that its first count is an increase.
+   */
+  async models(): Promise<string[]> {
+    return this.call('reading the models', () => this.redis.hkeys(this.keys.reviewSkips));
+  }
+
+  /**
    * Verdicts undone by their reviewer, by `model|class|verdict` (the verdict taken back). Each
    * undone verdict is still in `verdictCounts` (a count that only goes up): the verdicts kept are
    * the one less the other.
@@ -653,13 +661,21 @@ export class ReviewPool {
     return this.counts('reading the undo counts', this.keys.reviewUndos);
   }
 
-  /** Verdict counts by `model|class|verdict` (undone verdicts included: see undoCounts). */
+  /**
+   * Verdicts given, by `model|class|verdict` (undone verdicts included: see undoCounts). The counts
+   * `add` creates at 0 for an item's model and class (see addScript) are not listed.
+   */
   async verdictCounts(): Promise<Record<string, number>> {
     return this.counts('reading the verdict counts', this.keys.reviewVerdicts);
   }
 
+  /** A hash of counts, less those at 0. */
   private async counts(what: string, key: string): Promise<Record<string, number>> {
     const raw = await this.call(what, () => this.redis.hgetall(key));
-    return Object.fromEntries(Object.entries(raw).map(([field, value]) => [field, Number(value)]));
+    return Object.fromEntries(
+      Object.entries(raw)
+        .map(([field, value]) => [field, Number(value)] as const)
+        .filter(([, count]) => count !== 0),
+    );
   }
 }

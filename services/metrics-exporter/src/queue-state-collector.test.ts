@@ -155,6 +155,50 @@ test("every capture reason of a model ingest has counted a decision for is expor
   });
 });
 
+test("every reviewer-sampling reason of each model the workers serve or decided for is exported at 0 until counted, so rate() sees a reason's first reviews", async () => {
+  await withExporter({}, async ({ scrape, redis, prefix }) => {
+    const keys = redisKeys(prefix);
+    const reasons = ['rate', 'low-confidence', 'confidence-band', 'class-quota', 'border-mass', 'diffuse-map', 'peaked-map', 'class-maps-disagree', 'priority'];
+    const zeros = (model: string) => [...reasons.map((reason) => `gradcam_review_sampled_total{model="${model}",decision="review",reason="${reason}"} 0`), `gradcam_review_sampled_total{model="${model}",decision="skip",reason="not-sampled"} 0`];
+    assert.deepEqual(samples(await scrape(), 'gradcam_review_sampled_total'), [], 'no model yet: nothing made up');
+    // A worker announced the model it serves, before any decision.
+    await redis.hset(keys.servedModels, 'mobilenet', 'v1');
+    assert.deepEqual(samples(await scrape(), 'gradcam_review_sampled_total').sort(), zeros('mobilenet').sort());
+    // Decisions counted, one of a model no live worker announces (retired since).
+    await redis.hset(keys.reviewDecisions, 'mobilenet|review|priority', '2', 'resnet|skip|not-sampled', '5');
+    const counted = samples(await scrape(), 'gradcam_review_sampled_total');
+    assert.deepEqual(
+      counted.sort(),
+      [...zeros('mobilenet'), ...zeros('resnet')]
+        .map((line) => line.replace(/(model="mobilenet",decision="review",reason="priority"\}) 0/, '$1 2').replace(/(model="resnet",decision="skip",reason="not-sampled"\}) 0/, '$1 5'))
+        .sort(),
+    );
+  });
+});
+
+test("adding a review item exports each verdict on its model and class at 0, so rate() sees the first verdict of each", async () => {
+  await withExporter({}, async ({ scrape, redis, prefix }) => {
+    await new ReviewPool(redis, prefix).add({
+      inferenceId: 'r-1',
+      model: 'mobilenet',
+      modelVersion: 'v1',
+      folder: 'mobilenet/v1/dt=2026-11-29/r-1/',
+      predictedClass: 3,
+      label: 'cat',
+      probability: 0.5,
+      sampling: { sampled: true, policy: 'rate=1', term: 'rate=1', reason: 'rate', priority: 0.5 },
+      sampledAt: Date.now(),
+      status: 'pending',
+    });
+    assert.deepEqual(samples(await scrape(), 'gradcam_review_verdicts_total').sort(), [
+      'gradcam_review_verdicts_total{model="mobilenet",class="3",verdict="supports"} 0',
+      'gradcam_review_verdicts_total{model="mobilenet",class="3",verdict="unsure"} 0',
+      'gradcam_review_verdicts_total{model="mobilenet",class="3",verdict="wrong-evidence"} 0',
+      'gradcam_review_verdicts_total{model="mobilenet",class="3",verdict="wrong-prediction"} 0',
+    ]);
+  });
+});
+
 test('verdicts taken back are exported next to the verdicts, fleet-wide from the pool (kept = verdicts − undos)', async () => {
   await withExporter({}, async ({ scrape, redis, prefix }) => {
     await redis.hset(redisKeys(prefix).reviewVerdicts, 'mobilenet|1|supports', '5');

@@ -3,6 +3,7 @@ import { captureDecisionField, captureReasonSchema, parseReviewThreshold, redisK
 import { type ExplainQueue, countedJobStates, queueJobCounts, workerCount } from '@gradcam/queue';
 import type { Metrics, pipelineMetrics } from '@gradcam/telemetry';
 import type { ReviewPool } from '@gradcam/review-pool';
+import { reviewReasonSchema } from '@gradcam/sampling';
 import type { Redis } from 'ioredis';
 import { droppedEntries } from './resume-point.ts';
 
@@ -108,8 +109,20 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
     },
     review_sampling: {
       async read(now) {
-        const [decisions, thresholds] = await Promise.all([deps.redis.hgetall(keys.reviewDecisions), deps.redis.hgetall(keys.reviewThresholds)]);
+        const [decisions, thresholds, served] = await Promise.all([deps.redis.hgetall(keys.reviewDecisions), deps.redis.hgetall(keys.reviewThresholds), deps.redis.hkeys(keys.servedModels)]);
         republish(metrics.reviewSampled, ['model', 'decision', 'reason'], decisions);
+        // Each model's decisions of every reason, at 0 until a worker counts one: the first reviews
+        // of a reason would otherwise be the series' first sample, which rate() does not count. The
+        // models the workers announce they serve (from a worker's start, before its first
+        // decision) and those decided for (one retired since). Every reason, whatever the policy:
+        // the exporter cannot read the workers' GRADCAM_REVIEW_POLICY.
+        const models = new Set([...served, ...Object.keys(decisions).map((field) => field.split('|')[0] ?? '')]);
+        for (const model of models) {
+          for (const reason of reviewReasonSchema.options) {
+            const decision = reason === 'not-sampled' ? 'skip' : 'review';
+            if (decisions[`${model}|${decision}|${reason}`] === undefined) metrics.reviewSampled.inc({ model, decision, reason }, 0);
+          }
+        }
         metrics.reviewThreshold.reset();
         // Only thresholds recorded recently: a retired model's, or one from before a policy
         // without a budget, would otherwise be reported for ever.

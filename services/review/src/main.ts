@@ -3,9 +3,10 @@ import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createBlobStore, missingKeysRefused, readinessProbe } from '@gradcam/storage';
-import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, metricsResponse, reviewMetrics, tellWhenAnsweringAgain } from '@gradcam/telemetry';
+import { createLogger, createRegistry, createThrottledErrorLog, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
+import { createReviewTelemetry } from './review-telemetry.ts';
 
 // Composition root: config → clients → app → listen; SIGTERM closes.
 const config = loadConfigOrExit(readReviewConfig, 'review');
@@ -21,8 +22,8 @@ const pool = new ReviewPool(redis, config.queuePrefix, {
   retentionMs: config.retentionDays * 24 * 3600 * 1000,
   onInvalidItem: (inferenceId, problem) => log.warn({ inferenceId, problem }, 'review item skipped in a listing: it fails its schema'),
 });
-const registry = createRegistry({ defaultMetrics: true });
-const metrics = createMetrics(registry, reviewMetrics);
+// With Redis down a scrape is answered without the pool's models: /readyz and the requests say so.
+const telemetry = createReviewTelemetry(createRegistry({ defaultMetrics: true }), { models: () => pool.models() });
 
 const desk = new ReviewDesk({
   pool,
@@ -31,7 +32,7 @@ const desk = new ReviewDesk({
   undoMs: config.undoSeconds * 1000,
   presignSeconds: config.presignSeconds,
   onBrokenItem: (item, reason) => log.warn({ inferenceId: item.inferenceId, folder: item.folder, reason }, 'review item set aside as broken: its stored files cannot be shown'),
-  onVerdict: (item) => metrics.timeToReview.observe({ model: item.model }, Math.max(0, ((item.reviewedAt ?? Date.now()) - item.sampledAt) / 1000)),
+  onVerdict: (item) => telemetry.verdict(item),
   // review.json keeps the retraction; the log line lets an operator follow undos as they happen.
   onUndo: (reviewed) => log.info({ inferenceId: reviewed.inferenceId, reviewer: reviewed.reviewer, verdict: reviewed.verdict, verdictId: reviewed.verdictId }, 'verdict taken back by its reviewer'),
 });
@@ -47,8 +48,8 @@ const app = createApp({
     await checkDependency('storage', storageReady);
   },
   onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
-  onResponse: (route, status) => metrics.httpRequests.inc({ route, status: String(status) }),
-  scrape: () => metricsResponse(registry),
+  onResponse: (route, status) => telemetry.request(route, status),
+  scrape: () => telemetry.scrape(),
   onServerError: logServerErrors(log),
 });
 await app.listen({ port: config.port, host: config.host });

@@ -14,6 +14,8 @@ import { maxImageBytes } from './inline-image.ts';
 import { readMultipartRecord } from './multipart-record.ts';
 
 export interface IngestTelemetry {
+  /** A route the app registers: its requests of `statuses`, and its duration, exported at 0 from the start. */
+  route(route: string, statuses: readonly number[]): void;
   request(route: string, status: number, seconds: number): void;
   records(outcomes: readonly RecordOutcome[]): void;
   /** Records refused before acceptRecords saw them (failing the record schema): counted as rejected. */
@@ -73,6 +75,25 @@ function parseRecord(body: unknown): InferenceRecord {
 
 const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');
 
+/**
+ * The 5xx ingest answers: 500 (a bug, a deployment problem) and 503 (a dependency down, or Fastify
+ * closing). Never 502 or 504: it proxies nothing, and a request past its timeouts is a 408.
+ */
+const serverErrorStatuses = [500, 503];
+
+/**
+ * The statuses each route's requests are exported with at 0 from the process's start
+ * (IngestTelemetry.route), so that rate() counts the first request of each: a series born with it
+ * is the first sample, and the first 5xx of each route in each process was invisible to
+ * GradcamIngestErrorRatioHigh. What a route answers when it works (its share of the total the
+ * alerts divide by) and the 5xx; a record route's 429 too (GradcamIngestQueueFull). A refusal's
+ * 4xx is born with its first (the total one request short at most); a route not listed answers 200.
+ */
+const exportedStatuses: Readonly<Record<string, readonly number[]>> = {
+  '/v1/inferences': [200, 202, 429, ...serverErrorStatuses],
+  '/v1/inferences::batch': [200, 429, ...serverErrorStatuses],
+};
+
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...serviceServerOptions({ bodyLimit: deps.maxBodyBytes }),
@@ -83,6 +104,8 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 128 },
     frameworkErrors: frameworkErrorHandler({ paramTooLong: idInvalid() }),
   });
+  // Before any route: each one's series exported at 0 as it is registered.
+  app.addHook('onRoute', (route) => deps.telemetry.route(route.url, exportedStatuses[route.url] ?? [200, ...serverErrorStatuses]));
   registerServiceDefaults(app);
   // readMultipartRecord sets the limits per request (the body limit included, which Fastify's
   // bodyLimit does not apply to a multipart stream); these are only the defaults.

@@ -8,7 +8,15 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
   // At 0 from the start: rate() takes a series' first sample as its start, so an outcome born with
   // its first record (the first duplicate, the first rejected record) would not show at all.
   for (const outcome of ['accepted', 'duplicate', 'rejected']) metrics.records.inc({ outcome }, 0);
+  const routes = new Set<string>();
   return {
+    // Registered before any request; a route registered twice (a GET's HEAD) is not zeroed again.
+    route(route, statuses) {
+      if (routes.has(route)) return;
+      routes.add(route);
+      for (const status of statuses) metrics.httpRequests.inc({ route, status: String(status) }, 0);
+      metrics.httpDuration.zero({ route });
+    },
     request(route, status, seconds) {
       metrics.httpRequests.inc({ route, status: String(status) });
       metrics.httpDuration.observe({ route }, seconds);

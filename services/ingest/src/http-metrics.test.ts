@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { redisKeys } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+
+// gradcam_ingest_http_requests_total{route,status} as GradcamIngestErrorRatioHigh and
+// GradcamIngestQueueFull read it (5xx and 429 of the record routes over all their requests): a
+// series born with its first request is the first sample, which rate() does not count.
+
+const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
+const record = (id: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } });
+
+let redis: RedisServer;
+let h: IngestHarness;
+before(async () => {
+  redis = await startRedisServer();
+  h = await createIngestHarness({ redisUrl: redis.url });
+});
+after(async () => {
+  await h?.close();
+  await redis?.stop();
+});
+
+const scrape = async () => (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+const requests = (text: string, route: string, status: number) =>
+  new RegExp(`^gradcam_ingest_http_requests_total\\{route="${route.replace(/[*]/g, '\\*')}",status="${status}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+
+test("each route's 5xx (500, 503) and what it answers when it works, and the record routes' 429, are exported at 0 before the first request, on the series a request counts in", async () => {
+  const before = await scrape();
+  const expected: [string, number[]][] = [
+    ['/v1/inferences', [200, 202, 429, 500, 503]],
+    ['/v1/inferences::batch', [200, 429, 500, 503]],
+    ['/v1/inferences/:id', [200, 500, 503]],
+    ['/v1/blobs/*', [200, 500, 503]],
+    ['/healthz', [200, 500, 503]],
+    ['/readyz', [200, 500, 503]],
+  ];
+  for (const [route, statuses] of expected) {
+    for (const status of statuses) assert.equal(requests(before, route, status), '0', `${route} ${status}`);
+    assert.match(before, new RegExp(`^gradcam_ingest_http_request_duration_seconds_count\\{route="${route.replace(/[*]/g, '\\*')}"\\} 0$`, 'm'), `${route} duration`);
+  }
+  assert.doesNotMatch(before, /route="unmatched"/, 'no route made up');
+  assert.doesNotMatch(before, /route="\/v1\/inferences",status="4(0[0-9]|1[0-9])"/, "a refusal's 4xx is born with its first");
+
+  // No worker has announced a model: every record is refused for now, 503.
+  await h.redis.del(redisKeys(h.queue.opts.prefix ?? '').servedModels);
+  assert.equal((await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('m-1') })).statusCode, 503);
+  assert.equal((await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records: [record('m-2')] } })).statusCode, 503);
+  const after = await scrape();
+  assert.equal(requests(after, '/v1/inferences', 503), '1');
+  assert.equal(requests(after, '/v1/inferences::batch', 503), '1');
+  assert.equal(requests(after, '/v1/inferences', 202), '0');
+  assert.match(after, /^gradcam_ingest_http_request_duration_seconds_count\{route="\/v1\/inferences"\} 1$/m);
+});

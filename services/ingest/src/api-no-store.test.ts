@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+import { test } from 'node:test';
+import { auth, useIngestHarness } from './test-support/ingest-harness.ts';
 
 // A done status carries presigned links: whoever holds one reads the object until it expires, no
 // token asked. No cache (a proxy's, an HTTP client's, a browser's disk) is to keep such an answer.
@@ -11,16 +10,7 @@ const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral
 // A manifest from `gradcam explain` of this photo: what the worker would have stored.
 const manifest = readFileSync(new URL('../../review/src/fixtures/sheep-explanation.json', import.meta.url));
 
-let redis: RedisServer;
-let h: IngestHarness;
-before(async () => {
-  redis = await startRedisServer();
-  h = await createIngestHarness({ redisUrl: redis.url });
-});
-after(async () => {
-  await h?.close();
-  await redis?.stop();
-});
+const h = useIngestHarness();
 
 test('every answer of a /v1/inferences route says Cache-Control: no-store: a done status with its presigned links, accepts, refusals', async () => {
   const record = { id: 'no-store-1', model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } };

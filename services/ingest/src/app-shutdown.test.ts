@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { test } from 'node:test';
 import { answersAroundClose, assertShuttingDownAnswer } from '@gradcam/http-service/testing';
-import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+import { auth, useIngestHarness } from './test-support/ingest-harness.ts';
 
 // While ingest drains on SIGTERM (app.close()), through a real keep-alive connection.
-let redis: RedisServer;
-let h: IngestHarness;
-before(async () => {
-  redis = await startRedisServer();
-  h = await createIngestHarness({ redisUrl: redis.url });
-});
-after(async () => {
-  await h.close();
-  await redis.stop();
-});
+const h = useIngestHarness();
 
 test("a request reaching ingest on a kept-alive connection while it closes is 503 SHUTTING_DOWN in ingest's error shape, with Retry-After and Connection: close", async () => {
   const { before: first, closing } = await answersAroundClose(h.app, '/v1/inferences/shut-1', auth);

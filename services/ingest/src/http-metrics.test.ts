@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { redisKeys } from '@gradcam/contracts';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+import { auth, useIngestHarness } from './test-support/ingest-harness.ts';
 
 // gradcam_ingest_http_requests_total{route,status} as GradcamIngestErrorRatioHigh and
 // GradcamIngestQueueFull read it (5xx and 429 of the record routes over all their requests): a
@@ -12,16 +11,7 @@ import { type IngestHarness, auth, createIngestHarness } from './test-support/in
 const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
 const record = (id: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } });
 
-let redis: RedisServer;
-let h: IngestHarness;
-before(async () => {
-  redis = await startRedisServer();
-  h = await createIngestHarness({ redisUrl: redis.url });
-});
-after(async () => {
-  await h?.close();
-  await redis?.stop();
-});
+const h = useIngestHarness();
 
 const scrape = async () => (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
 const requests = (text: string, route: string, status: number) =>

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+import { test } from 'node:test';
+import { auth, useIngestHarness } from './test-support/ingest-harness.ts';
 
 // Records that name their image by `s3://` reference: whatever the key holds, a bad one is a 422
 // for that record, never a 500, and never sinks the other records of its batch.
@@ -11,16 +10,7 @@ const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral
 const byReference = (id: string, uri: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { uri } });
 const inline = (id: string) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } });
 
-let redis: RedisServer;
-let h: IngestHarness;
-before(async () => {
-  redis = await startRedisServer();
-  h = await createIngestHarness({ redisUrl: redis.url });
-});
-after(async () => {
-  await h.close();
-  await redis.stop();
-});
+const h = useIngestHarness();
 
 const post = (payload: Record<string, unknown>) => h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload });
 const codeOf = (response: { json: <T>() => T }) => response.json<{ error?: { code: string } }>().error?.code;

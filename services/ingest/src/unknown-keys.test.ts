@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { type IngestHarness, auth, createIngestHarness } from './test-support/ingest-harness.ts';
+import { test } from 'node:test';
+import { auth, useIngestHarness } from './test-support/ingest-harness.ts';
 
 // A key the record schema does not know was dropped without a word: a misspelt "explian" or
 // "model.verison" was accepted (202) with the default explain request and the served version.
@@ -10,16 +9,7 @@ import { type IngestHarness, auth, createIngestHarness } from './test-support/in
 const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
 const record = (id: string, extra: Record<string, unknown> = {}) => ({ id, model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') }, ...extra });
 
-let redis: RedisServer;
-let h: IngestHarness;
-before(async () => {
-  redis = await startRedisServer();
-  h = await createIngestHarness({ redisUrl: redis.url });
-});
-after(async () => {
-  await h.close();
-  await redis.stop();
-});
+const h = useIngestHarness();
 
 type ErrorBody = { error: { code: string; message: string; details: { path: string; message: string }[] } };
 

@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
-import { type OutageProxy, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
+import { type OutageProxy, type RedisServer, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
@@ -90,6 +91,38 @@ export async function createIngestHarness(options: {
       await closeConnection(redis);
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * For a test file: a private redis-server and an ingest harness on it, started before the file's
+ * tests and stopped after them. The harness's fields read the one started (not before then).
+ */
+export function useIngestHarness(): IngestHarness {
+  let server: RedisServer | undefined;
+  let harness: IngestHarness | undefined;
+  before(async () => {
+    server = await startRedisServer();
+    harness = await createIngestHarness({ redisUrl: server.url });
+  });
+  after(async () => {
+    await harness?.close();
+    await server?.stop();
+  });
+  const started = (): IngestHarness => {
+    if (harness === undefined) throw new Error('the ingest harness is started by before(): read it inside a test');
+    return harness;
+  };
+  return {
+    get app() { return started().app; },
+    get store() { return started().store; },
+    get queue() { return started().queue; },
+    get redis() { return started().redis; },
+    get internalErrors() { return started().internalErrors; },
+    get internalErrorIds() { return started().internalErrorIds; },
+    get unavailableErrors() { return started().unavailableErrors; },
+    get notReady() { return started().notReady; },
+    close: () => started().close(),
   };
 }
 

@@ -111,11 +111,9 @@ test('a first failure, a quiet run of completions, the skipped records and the f
   worker.on('error', () => {});
   try {
     await connectionReady(connection);
-    // A worker announced the model it serves; ingest took a first record of it (explained: low
-    // confidence); the worker sent an earlier explanation of it to review; Prometheus scraped the
-    // idle pipeline since.
+    // A worker announced the model it serves (ingest has taken no record of it yet); the worker
+    // sent an earlier explanation of it to review; Prometheus scraped the idle pipeline since.
     await connection.hset(keys.servedModels, 'mobilenet', 'v1');
-    await connection.hincrby(keys.captureDecisions, captureDecisionField('mobilenet', true, 'low-confidence'), 1);
     const reviews = new ReviewPool(connection, prefix);
     await reviews.add({
       inferenceId: 'sampled-1',
@@ -130,9 +128,12 @@ test('a first failure, a quiet run of completions, the skipped records and the f
       status: 'pending',
     });
     await waitFor('Prometheus to scrape the exporter twice with the model known', async () => {
-      const [samples] = await instant('count_over_time(gradcam_capture_decisions_total{reason="low-confidence"}[1m])');
+      const [samples] = await instant('count_over_time(gradcam_review_sampled_total{model="mobilenet",reason="priority"}[1m])');
       return samples && Number(samples.value[1]) >= 2 ? true : undefined;
     }, 20_000);
+    // The model's capture decisions are there at 0 before its very first record, so that record counts.
+    const [known] = await instant('count_over_time(gradcam_capture_decisions_total{model="mobilenet",reason="low-confidence"}[1m])');
+    assert.ok(Number(known?.value[1]) >= 2, `gradcam_capture_decisions_total of a served model before its first record: ${JSON.stringify(known)}`);
 
     // Nothing finished yet: the failure ratio reads 0, not 0/0.
     const [idleRatio] = await instant(expr('Failure ratio (15m)'));
@@ -141,12 +142,13 @@ test('a first failure, a quiet run of completions, the skipped records and the f
     const models = await api<string[]>('/api/v1/label/model/values', { 'match[]': 'gradcam_images_explained_total', start: String(startedAt) });
     assert.deepEqual(models, ['mobilenet'], `variable ${dashboard.templating.list[0]?.name}: ${dashboard.templating.list[0]?.query.query}`);
 
-    // A quiet run: 4 more records explained, 2 skipped by the capture rate, one corrupt image; the
-    // workers' first review decisions (one sent to review), and a reviewer's first verdict.
+    // A quiet run, ingest's first records of the model: 5 explained, 2 skipped by the capture rate,
+    // one corrupt image; the workers' first review decisions (one sent to review), and a reviewer's
+    // first verdict.
     await connection
       .multi()
       .hincrby(keys.captureDecisions, captureDecisionField('mobilenet', true, 'rate'), 2)
-      .hincrby(keys.captureDecisions, captureDecisionField('mobilenet', true, 'low-confidence'), 2)
+      .hincrby(keys.captureDecisions, captureDecisionField('mobilenet', true, 'low-confidence'), 3)
       .hincrby(keys.captureDecisions, captureDecisionField('mobilenet', false, 'not-sampled'), 2)
       .hincrby(keys.reviewDecisions, 'mobilenet|review|priority', 1)
       .hincrby(keys.reviewDecisions, 'mobilenet|skip|not-sampled', 3)
@@ -195,11 +197,13 @@ test('a first failure, a quiet run of completions, the skipped records and the f
     assert.ok(maxOf(explanations.find((s) => s.metric.method === 'gradcam' && s.metric.outcome === 'failed')) > 0, 'Explanations: gradcam failed');
     const stages = await range(expr('Stage durations per batch', 'B'));
     assert.ok(maxOf(stages.find((s) => s.metric.stage === 'engine')) > 0, 'Stage durations: engine mean of the first batch');
-    // 4 of the 6 records of the run were explained: the skipped ones count from their first.
+    // 5 of the 7 records of the run were explained: the model's first records count, of each reason.
     const decisions = await range(expr('Capture decisions by reason'));
-    assert.ok(maxOf(decisions.find((s) => s.metric.decision === 'skip')) > 0, 'Capture decisions: the first skipped records');
+    for (const [decision, reason] of [['skip', 'not-sampled'], ['explain', 'rate'], ['explain', 'low-confidence']]) {
+      assert.ok(maxOf(decisions.find((s) => s.metric.decision === decision && s.metric.reason === reason)) > 0, `Capture decisions: the model's first ${decision} (${reason})`);
+    }
     const share = maxOf((await range(expr('Share of records explained')))[0]);
-    assert.ok(share > 0 && share < 1, `Share of records explained peaked at ${share}; 4 of 6 were`);
+    assert.ok(share > 0 && share < 1, `Share of records explained peaked at ${share}; 5 of 7 were`);
     // The model's first explanation sent to review, and the first verdict on its class.
     const sampledForReview = await range(expr('Reviews sampled per hour vs threshold'));
     assert.ok(maxOf(sampledForReview.find((s) => s.metric.model === 'mobilenet' && s.metric.reason === 'priority')) > 0, 'Reviews sampled per hour: the first one');

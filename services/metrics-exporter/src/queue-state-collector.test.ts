@@ -155,6 +155,28 @@ test("every capture reason of a model ingest has counted a decision for is expor
   });
 });
 
+test("every capture reason of a model the workers serve is exported at 0 before ingest counts its first record, and the model is told, so rate() sees the model's very first record", async () => {
+  await withExporter({}, async ({ scrape, redis, prefix, modelsTold }) => {
+    const keys = redisKeys(prefix);
+    // A worker announced the model it serves; ingest has taken no record of it yet.
+    await redis.hset(keys.servedModels, 'mobilenet', 'v1');
+    assert.deepEqual(samples(await scrape(), 'gradcam_capture_decisions_total').sort(), [
+      'gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 0',
+      'gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="class"} 0',
+      'gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="low-confidence"} 0',
+      'gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="rate"} 0',
+      'gradcam_capture_decisions_total{model="mobilenet",decision="skip",reason="not-sampled"} 0',
+    ]);
+    assert.deepEqual(modelsTold, [['mobilenet']], "told before its first record: its images explained and latency are at 0 too");
+    // Its first record, and one of a model no live worker announces (retired since).
+    await redis.hset(keys.captureDecisions, 'mobilenet|explain|all', '1', 'resnet|skip|not-sampled', '1');
+    const counted = samples(await scrape(), 'gradcam_capture_decisions_total');
+    assert.ok(counted.includes('gradcam_capture_decisions_total{model="mobilenet",decision="explain",reason="all"} 1'), counted.join('\n'));
+    assert.ok(counted.includes('gradcam_capture_decisions_total{model="resnet",decision="explain",reason="all"} 0'), counted.join('\n'));
+    assert.deepEqual(modelsTold.at(-1), ['mobilenet', 'resnet']);
+  });
+});
+
 test("every reviewer-sampling reason of each model the workers serve or decided for is exported at 0 until counted, so rate() sees a reason's first reviews", async () => {
   await withExporter({}, async ({ scrape, redis, prefix }) => {
     const keys = redisKeys(prefix);

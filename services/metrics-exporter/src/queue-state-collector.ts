@@ -26,7 +26,7 @@ export interface QueueStateCollectorDeps {
   readonly presence: { count(now: number): Promise<number> };
   /** Told about each source whose read failed in a scrape. */
   readonly onSourceError: (source: CollectSource, error: unknown) => void;
-  /** Told, at each scrape, the models ingest has counted capture decisions for (`PipelineRecorder.models`). */
+  /** Told, at each scrape, the models the workers serve and those ingest has counted capture decisions for (`PipelineRecorder.models`). */
   readonly onModels?: (models: ReadonlySet<string>) => void;
 }
 
@@ -91,12 +91,14 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
     // republishes the totals, so they survive restarts and are never summed twice.
     capture: {
       async read() {
-        const counts = await deps.redis.hgetall(keys.captureDecisions);
+        const [counts, served] = await Promise.all([deps.redis.hgetall(keys.captureDecisions), deps.redis.hkeys(keys.servedModels)]);
         republish(metrics.captureDecisions, ['model', 'decision', 'reason'], counts);
         // Each model's decisions of every reason, at 0 until ingest counts one: the first records
         // of a reason would otherwise be the series' first sample, which rate() does not count
-        // (the share of records explained read 100% while a third were skipped).
-        const models = new Set(Object.keys(counts).map((field) => field.split('|')[0] ?? ''));
+        // (the share of records explained read 100% while a third were skipped). The models the
+        // workers announce they serve (ingest takes records only for those, so from before a
+        // model's very first record) and those counted for (one retired since).
+        const models = new Set([...served, ...Object.keys(counts).map((field) => field.split('|')[0] ?? '')]);
         for (const model of models) {
           for (const reason of captureReasonSchema.options) {
             const explain = reason !== 'not-sampled';

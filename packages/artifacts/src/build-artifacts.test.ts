@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { before, test } from 'node:test';
 import { explanationManifestSchema } from '@gradcam/contracts';
 import { Explainer, type ImageExplanation, type LoadedModel, type MethodName, loadModel, selectBackend } from '@gradcam/engine';
-import { type DecodedImage, decodeImage, toModelInput } from '@gradcam/imaging';
+import { type DecodedImage, decodeImage, imagingInfo, toModelInput } from '@gradcam/imaging';
 import { buildImageArtifacts } from './build-artifacts.ts';
+import { fingerprint } from './engine-fingerprint.ts';
 
 // The built-in MobileNetV2 on a real photo: the manifest is built from what the engine computed.
 const photoPath = new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url);
@@ -58,4 +59,27 @@ test('a map or a score that is NaN or infinite is refused by name (EXPLANATION_N
   await assert.rejects(build({ ...real, logits: [Number.POSITIVE_INFINITY, ...real.logits.slice(1)] }), { code: 'EXPLANATION_NOT_FINITE', message: /NaN or infinite score/ });
   // The same explanation untouched builds.
   assert.equal((await build(real)).manifest.explanations.length, 2);
+});
+
+test('the manifest records the imaging code, sharp and libvips that made the model input, and the fingerprint covers them', async () => {
+  const { manifest } = await build(await explained(['gradcam'], 4));
+  assert.deepEqual(explanationManifestSchema.parse(manifest).imaging, imagingInfo);
+  assert.equal(fingerprint(manifest), manifest.fingerprint);
+  // Another libvips or imaging version can make another model input from the same bytes (a level
+  // off in a tenth of the values moves this map by 2-6% of its peak): another fingerprint.
+  for (const imaging of [{ ...imagingInfo, libvips: '8.15.0' }, { ...imagingInfo, version: '9.9.9' }, { ...imagingInfo, resizeKernel: 'cubic' }]) {
+    assert.notEqual(fingerprint({ ...manifest, imaging }), manifest.fingerprint, JSON.stringify(imaging));
+  }
+});
+
+test('a manifest written before imaging was recorded keeps the fingerprint it was written with', () => {
+  // explanation.json of sheep-pastoral.jpg, gradcam, engine 0.2.0 (tfjs 4.22.0), as written before.
+  const preprocessing = { width: 224, height: 224, fit: 'fill', channelOrder: 'rgb', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] } as const;
+  const old = {
+    model: { name: 'nsfw-mobilenet-v2', version: 'nsfwjs-4.4.0', format: 'layers', targetLayer: 'out_relu', targetShape: [7, 7, 1280], labels: [] },
+    engine: { version: '0.2.0', tfjsVersion: '4.22.0', backend: 'wasm' },
+    preprocessing: { ...preprocessing, mean: [...preprocessing.mean], std: [...preprocessing.std] },
+    explanations: [],
+  } as unknown as Parameters<typeof fingerprint>[0];
+  assert.equal(fingerprint(old), '421c427e94889b43340ec0f7fd53a5323012869b206fd2a64bc38737caf2a4df');
 });

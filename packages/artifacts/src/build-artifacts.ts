@@ -9,7 +9,7 @@ import {
   manifestSchemaVersion,
 } from '@gradcam/contracts';
 import { type ImageExplanation, type LoadedModel, engineInfo } from '@gradcam/engine';
-import { type DecodedImage, type OverlayOptions, type RenderOverlay, defaultOverlayMaxSide, encodeNpy, overlayBase, renderOverlay } from '@gradcam/imaging';
+import { type DecodedImage, type OverlayOptions, type RenderOverlay, defaultOverlayMaxSide, encodeNpy, imagingInfo, overlayBase, renderOverlay } from '@gradcam/imaging';
 import { fingerprint } from './engine-fingerprint.ts';
 
 export interface ArtifactFile {
@@ -134,7 +134,8 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     model: modelInfo,
     engine,
     preprocessing,
-    fingerprint: fingerprint({ model: modelInfo, engine, preprocessing, explanations: entries }),
+    imaging: imagingInfo,
+    fingerprint: fingerprint({ model: modelInfo, engine, preprocessing, explanations: entries, imaging: imagingInfo }),
     prediction: {
       classIndex: explanation.predictedClass,
       label: explanation.predictedLabel,

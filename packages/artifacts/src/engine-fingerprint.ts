@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ExplanationManifest } from '@gradcam/contracts';
 
 /** sha256 over everything that changes a map for the same input bytes. */
-export function fingerprint(parts: Pick<ExplanationManifest, 'model' | 'engine' | 'preprocessing' | 'explanations'>): string {
+export function fingerprint(parts: Pick<ExplanationManifest, 'model' | 'engine' | 'preprocessing' | 'explanations' | 'imaging'>): string {
   // Method options that change a map: Score-CAM's channel count, per method that used one.
   const methodOptions = [...new Set(parts.explanations.flatMap((e) => (e.channels === undefined ? [] : [`${e.method}:channels=${e.channels}`])))].sort();
   const canonical = JSON.stringify([
@@ -14,6 +14,8 @@ export function fingerprint(parts: Pick<ExplanationManifest, 'model' | 'engine' 
     parts.preprocessing,
     // Appended only when present, so that manifests without Score-CAM keep the fingerprint they had.
     ...(methodOptions.length === 0 ? [] : [methodOptions]),
+    // Likewise, so that a manifest written before imaging was recorded can still be checked.
+    ...(parts.imaging === undefined ? [] : [{ imaging: parts.imaging }]),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -114,9 +114,30 @@ export const explanationManifestSchema = z.object({
   }),
   preprocessing: manifestPreprocessingSchema,
   /**
-   * sha256 over model name + version + target layer + engine version + preprocessing (with the
-   * decode side, where there was one) + Score-CAM's channel count (where it ran): two manifests
-   * with the same fingerprint were computed the same way.
+   * What turned the image's bytes into the model input: the @gradcam/imaging version (decode:
+   * EXIF orientation applied, alpha flattened onto white, sRGB, 8 bits, first frame; then the fit),
+   * sharp and libvips (their decoders and resamplers), and the resize kernels. Absent in manifests
+   * written before it was recorded.
+   */
+  imaging: z
+    .object({
+      version: z.string(),
+      sharp: z.string(),
+      libvips: z.string(),
+      /** The kernel of the fit to the model's width × height (sharp's 'linear': triangle, antialiased when shrinking). */
+      resizeKernel: z.string(),
+      /** The kernel after the codec's shrink-on-load, when the photo was decoded scaled down (preprocessing.decodeMaxSide). */
+      scaledDecodeKernel: z.string(),
+    })
+    .optional(),
+  /**
+   * sha256 over model name + version + target layer + engine and tfjs versions + preprocessing
+   * (with the decode side, where there was one) + Score-CAM's channel count (where it ran) +
+   * imaging (where recorded). The same input bytes under one fingerprint and one backend gave
+   * bit-identical maps and overlays on wasm and on cpu, whatever the batch, its other images, or
+   * whether the CLI or a worker ran it (GPU backends not checked). The backend (engine.backend) is
+   * not covered: backends differ in float rounding only (wasm against cpu: every map within 4.1e-6
+   * of its peak, logits within 3.4e-6).
    */
   fingerprint: sha256Schema,
   prediction: z.object({

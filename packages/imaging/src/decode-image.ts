@@ -69,6 +69,9 @@ export function assertDecodedImage(image: DecodedImage): void {
 
 const WHITE = { r: 255, g: 255, b: 255 } as const;
 
+/** sharp's kernel for a decode scaled down to DecodeOptions.maxSide, after the codec's own shrink-on-load. */
+export const scaledDecodeKernel = 'lanczos3';
+
 const FORMAT_NAMES: Readonly<Record<ImageFormat, string>> = {
   jpeg: 'JPEG',
   png: 'PNG',
@@ -181,7 +184,7 @@ export async function decodeImage(
     let pipeline = sharp(bytes, options);
     // The exact size asked for (sharp orients before it resizes): left to fit a box, a thin strip
     // came out of libjpeg's reduced-scale decode a pixel short on its short side, up to 33% off.
-    if (scaled) pipeline = pipeline.resize(target.width, target.height, { fit: 'fill', kernel: 'lanczos3' });
+    if (scaled) pipeline = pipeline.resize(target.width, target.height, { fit: 'fill', kernel: scaledDecodeKernel });
     // flatten is a no-op without alpha; applied unconditionally because the header's hasAlpha
     // is not reliable for every palette/transparency variant.
     const { data, info } = await pipeline

@@ -7,6 +7,7 @@ export type { FitGeometry, FitSpec } from './fit-geometry.ts';
 export { defaultImageLimits } from './image-limits.ts';
 export type { ImageLimits } from './image-limits.ts';
 export { ImagingError, isImagingError } from './imaging-error.ts';
+export { imagingInfo } from './imaging-info.ts';
 export type { ImagingErrorCode } from './imaging-error.ts';
 export { toModelInput } from './model-input.ts';
 export { decodeNpy, encodeNpy } from './npy-codec.ts';

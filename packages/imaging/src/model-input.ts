@@ -9,6 +9,13 @@ import { sharpFailure } from './sharp-failure.ts';
 const BLACK = { r: 0, g: 0, b: 0 } as const;
 
 /**
+ * 'linear' is a triangle filter that widens when shrinking (antialiased), like Pillow's BILINEAR
+ * and torchvision's Resize: the usual training-time preprocessing for CNNs. Recorded in manifests
+ * (imagingInfo): another kernel moves a map by up to half of its peak.
+ */
+export const modelInputResizeKernel = 'linear';
+
+/**
  * Turns a decoded image into the model's input: resized to spec.width × spec.height per
  * spec.fit, channels in spec.channelOrder, value = (pixel × scale − mean[c]) / std[c], HWC.
  *
@@ -94,9 +101,7 @@ async function resizeOntoCanvas(image: DecodedImage, geometry: FitGeometry): Pro
       [width, height] = [plan.source.x.length, plan.source.y.length];
     }
     if (plan.resizedWidth !== width || plan.resizedHeight !== height) {
-      // 'linear' is a triangle filter that widens when shrinking (antialiased), like Pillow's
-      // BILINEAR and torchvision's Resize: the usual training-time preprocessing for CNNs.
-      pipeline = pipeline.resize(plan.resizedWidth, plan.resizedHeight, { fit: 'fill', kernel: 'linear' });
+      pipeline = pipeline.resize(plan.resizedWidth, plan.resizedHeight, { fit: 'fill', kernel: modelInputResizeKernel });
     }
     const { x, y } = plan.crop;
     if (x.start > 0 || y.start > 0 || x.length < plan.resizedWidth || y.length < plan.resizedHeight) {

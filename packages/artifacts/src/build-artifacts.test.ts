@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { before, test } from 'node:test';
 import { explanationManifestSchema } from '@gradcam/contracts';
 import { Explainer, type ImageExplanation, type LoadedModel, type MethodName, loadModel, selectBackend } from '@gradcam/engine';
-import { type DecodedImage, decodeImage, imagingInfo, toModelInput } from '@gradcam/imaging';
+import { type ColormapName, type DecodedImage, type OverlayOptions, decodeImage, decodeNpy, imagingInfo, overlayBase, renderOverlay, toModelInput } from '@gradcam/imaging';
 import { buildImageArtifacts } from './build-artifacts.ts';
 import { fingerprint } from './engine-fingerprint.ts';
 
@@ -82,4 +83,24 @@ test('a manifest written before imaging was recorded keeps the fingerprint it wa
     explanations: [],
   } as unknown as Parameters<typeof fingerprint>[0];
   assert.equal(fingerprint(old), '421c427e94889b43340ec0f7fd53a5323012869b206fd2a64bc38737caf2a4df');
+});
+
+test('the manifest records how its overlays were drawn, and each overlay is drawn again byte for byte from the manifest, its .npy and the image', async () => {
+  const explanation = await explained(['gradcam', 'layercam'], 4);
+  const defaults = await build(explanation);
+  assert.deepEqual(explanationManifestSchema.parse(defaults.manifest).overlays, { colormap: 'turbo', alpha: 0.45, quality: 85, maxSide: 2048 });
+  // Options that change every overlay's bytes, and a side that scales the 640 px photo down first.
+  const chosen: OverlayOptions = { colormap: 'jet', alpha: 0.7, quality: 90 };
+  const { files, manifest } = await buildImageArtifacts({ source: 'sheep.jpg', bytes, image, explanation, model, backend: 'wasm', timings, overlay: chosen, overlayMaxSide: 300 });
+  assert.deepEqual(manifest.overlays, { ...chosen, maxSide: 300 });
+  const { colormap, alpha, quality, maxSide } = manifest.overlays as NonNullable<typeof manifest.overlays>;
+  const base = await overlayBase(image, maxSide);
+  for (const entry of manifest.explanations) {
+    const { data, shape } = decodeNpy((files.find((f) => f.path === entry.rawMap.path) as { body: Buffer }).body);
+    const [height, width] = shape as [number, number];
+    const range = entry.map.max - entry.map.min;
+    const normalized = data.map((v) => (v - entry.map.min) / range);
+    const again = await renderOverlay(base, normalized, width, height, manifest.preprocessing, { colormap: colormap as ColormapName, alpha, quality });
+    assert.equal(createHash('sha256').update(again).digest('hex'), entry.overlay.sha256, entry.overlay.path);
+  }
 });

@@ -9,7 +9,17 @@ import {
   manifestSchemaVersion,
 } from '@gradcam/contracts';
 import { type ImageExplanation, type LoadedModel, engineInfo } from '@gradcam/engine';
-import { type DecodedImage, type OverlayOptions, type RenderOverlay, defaultOverlayMaxSide, encodeNpy, imagingInfo, overlayBase, renderOverlay } from '@gradcam/imaging';
+import {
+  type DecodedImage,
+  type OverlayOptions,
+  type RenderOverlay,
+  defaultOverlayMaxSide,
+  defaultOverlayOptions,
+  encodeNpy,
+  imagingInfo,
+  overlayBase,
+  renderOverlay,
+} from '@gradcam/imaging';
 import { fingerprint } from './engine-fingerprint.ts';
 
 export interface ArtifactFile {
@@ -90,15 +100,22 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
   const started = performance.now();
   const files: ArtifactFile[] = [];
   const entries: ExplanationEntry[] = [];
+  const overlayMaxSide = input.overlayMaxSide ?? defaultOverlayMaxSide;
+  // Drawn with these and recorded as they are, so that an overlay can be drawn again from the manifest.
+  const drawWith = {
+    colormap: input.overlay?.colormap ?? defaultOverlayOptions.colormap,
+    alpha: input.overlay?.alpha ?? defaultOverlayOptions.alpha,
+    quality: input.overlay?.quality ?? defaultOverlayOptions.quality,
+  };
   // Scaled once, so each of the image's overlays (several classes or methods) reuses it.
-  const base = explanation.maps.length > 0 ? await overlayBase(image, input.overlayMaxSide ?? defaultOverlayMaxSide) : image;
+  const base = explanation.maps.length > 0 ? await overlayBase(image, overlayMaxSide) : image;
   for (const map of explanation.maps) {
     const stem = artifactStem(map.method, map.classIndex);
     const rawMap: ArtifactFile = { path: `${stem}.npy`, contentType: 'application/x-npy', body: encodeNpy(map.raw, [map.height, map.width]) };
     const overlay: ArtifactFile = {
       path: `${stem}.overlay.jpg`,
       contentType: 'image/jpeg',
-      body: await (input.renderOverlay ?? renderOverlay)(base, map.normalized, map.width, map.height, descriptor.preprocessing, input.overlay),
+      body: await (input.renderOverlay ?? renderOverlay)(base, map.normalized, map.width, map.height, descriptor.preprocessing, drawWith),
     };
     files.push(rawMap, overlay);
     entries.push({
@@ -143,6 +160,7 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
       probabilities: [...explanation.probabilities],
     },
     explanations: entries,
+    overlays: { ...drawWith, maxSide: overlayMaxSide },
     ...(input.review === undefined ? {} : { review: input.review }),
     timings: { ...input.timings, renderMs: performance.now() - started },
   } satisfies ExplanationManifest);

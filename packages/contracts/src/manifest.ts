@@ -147,6 +147,20 @@ export const explanationManifestSchema = z.object({
     probabilities: z.array(z.number()),
   }),
   explanations: z.array(explanationEntrySchema).min(1),
+  /**
+   * How every overlay was drawn: the colormap and heatmap opacity over the image (the map
+   * min-max scaled to 0…1, upsampled bilinearly), the JPEG quality, and the longest side the image
+   * was scaled down to first (0: none). With the .npy maps, the input and `imaging`, an overlay can
+   * be drawn again byte for byte. Absent in manifests written before it was recorded.
+   */
+  overlays: z
+    .object({
+      colormap: z.string(),
+      alpha: z.number().min(0).max(1),
+      quality: z.number().int().min(1).max(100),
+      maxSide: z.number().int().nonnegative(),
+    })
+    .optional(),
   /** The reviewer-sampling decision (pipeline only): whether this went to human review, and why. */
   review: reviewSamplingSchema.optional(),
   timings: z.object({

@@ -15,7 +15,7 @@ export { NpyError } from './npy-error.ts';
 export type { NpyErrorCode } from './npy-error.ts';
 export { defaultOverlayMaxSide } from '@gradcam/contracts';
 export { maxOverlaySide, overlayBase } from './overlay-base.ts';
-export { renderOverlay } from './render-overlay.ts';
+export { defaultOverlayOptions, renderOverlay } from './render-overlay.ts';
 export type { OverlayOptions } from './render-overlay.ts';
 export { upsampleBilinear } from './upsample-bilinear.ts';
 export { createOverlayRenderer } from './overlay-renderer.ts';

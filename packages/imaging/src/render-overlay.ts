@@ -18,8 +18,8 @@ export interface OverlayOptions {
   quality?: number;
 }
 
-const DEFAULT_ALPHA = 0.45;
-const DEFAULT_QUALITY = 85;
+/** What an overlay is drawn with where OverlayOptions leaves a value out (manifests record the values used). */
+export const defaultOverlayOptions: Readonly<Required<OverlayOptions>> = { colormap: 'turbo', alpha: 0.45, quality: 85 };
 
 /**
  * Every check renderOverlay makes before any work, each failure a RangeError; returns the
@@ -41,8 +41,8 @@ export function checkOverlayRequest(
       `an overlay of ${image.width}×${image.height} is over JPEG's ${maxOverlaySide} px side limit; draw it on overlayBase(image, maxSide)`,
     );
   }
-  const alpha = options.alpha ?? DEFAULT_ALPHA;
-  const quality = options.quality ?? DEFAULT_QUALITY;
+  const alpha = options.alpha ?? defaultOverlayOptions.alpha;
+  const quality = options.quality ?? defaultOverlayOptions.quality;
   if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`alpha must be within 0…1, got ${alpha}`);
   if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
     throw new RangeError(`quality must be an integer within 1…100, got ${quality}`);
@@ -69,7 +69,7 @@ export async function renderOverlay(
   options: OverlayOptions = {},
 ): Promise<Buffer> {
   const { alpha, quality } = checkOverlayRequest(image, map, mapWidth, mapHeight, options);
-  const blended = blendHeatmap(image, map, mapWidth, mapHeight, spec, sharedColormapLut(options.colormap ?? 'turbo'), alpha);
+  const blended = blendHeatmap(image, map, mapWidth, mapHeight, spec, sharedColormapLut(options.colormap ?? defaultOverlayOptions.colormap), alpha);
   try {
     return await sharp(blended, { raw: { width: image.width, height: image.height, channels: 3 } })
       // Huffman-table optimisation is a second pass over the coefficients that roughly doubles

@@ -138,6 +138,9 @@ test(`${total} records end to end: every manifest and artifact in place under th
       for (const [path, url] of Object.entries(status.urls)) {
         const response = await fetch(url);
         assert.equal(response.status, 200, `${id}: ${path} by its presigned URL`);
+        // Answered as what the pipeline knows each file is (the input as the worker decoded it).
+        const served = path.endsWith('.json') ? ['application/json', 'inline'] : path.endsWith('.npy') ? ['application/octet-stream', 'attachment'] : ['image/jpeg', 'inline'];
+        assert.deepEqual([response.headers.get('content-type'), response.headers.get('content-disposition')], served, `${id}: ${path}'s answer says what it is`);
         const key = path === uri ? `uploads/${photoOf(i).name}` : `${folder}${path}`;
         assert.ok(Buffer.from(await response.arrayBuffer()).equals(await store.get(key)), `${id}: the presigned URL serves ${path}`);
       }

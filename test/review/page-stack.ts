@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReviewItem } from '@gradcam/contracts';
 import { freePort, startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
-import { FsBlobStore } from '@gradcam/storage';
+import { FsBlobStore, blobAnswerHeaders, verifyBlobLink } from '@gradcam/storage';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { createApp } from '../../services/review/src/app.ts';
 import { ReviewDesk } from '../../services/review/src/review-desk.ts';
@@ -65,7 +65,8 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
   const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-page-stack-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const store = new FsBlobStore({ rootDir, publicBaseUrl: url, signingSecret: 'page-stack-secret-0123456789' });
+  const signingSecret = 'page-stack-secret-0123456789';
+  const store = new FsBlobStore({ rootDir, publicBaseUrl: url, signingSecret });
   const pool = new ReviewPool(redis, `page-stack-${Math.random().toString(36).slice(2, 8)}`);
   const desk = new ReviewDesk({ pool, store, leaseMs: options.leaseMs ?? 600_000, undoMs: 120_000, presignSeconds: 600 });
   const app = createApp({
@@ -88,11 +89,14 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
       await held;
     }
   });
-  // The presigned links point here; the ingest service serves them in the real stack (with the
-  // signature checked, which its own tests cover).
+  // The presigned links point here; the ingest service serves them in the real stack, as here:
+  // the link checked, and the answer's headers those of every blob answer.
   app.get('/v1/blobs/*', async (request, reply) => {
-    const blob = await store.readForServing(decodeURIComponent((request.params as { '*': string })['*']));
-    return reply.header('content-type', blob.contentType).send(blob.body);
+    const key = (request.params as { '*': string })['*'];
+    const link = verifyBlobLink(key, request.query, signingSecret);
+    if (link === undefined) return reply.code(403).send();
+    const blob = await store.readForServing(key, link.served);
+    return reply.headers(blobAnswerHeaders(blob)).send(blob.body);
   });
   await app.listen({ port, host: '127.0.0.1' });
 

@@ -12,3 +12,4 @@ export * from './review.ts';
 export * from './storage-keys.ts';
 export * from './model-liveness.ts';
 export * from './job-failure-codes.ts';
+export * from './served-as.ts';

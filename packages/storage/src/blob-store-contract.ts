@@ -24,6 +24,11 @@ export interface BackendQuirks {
    * across a page boundary such siblings would be skipped, so the store must refuse that listing.
    */
   readonly listsFoldersBeforeSiblings?: boolean;
+  /**
+   * The server takes any SigV4 signature (s3rver 3.7.1 does not compute them): a presigned URL
+   * whose forced headers were changed is answered, not refused, so that part cannot be tested here.
+   */
+  readonly acceptsAnySignature?: boolean;
 }
 
 const mib = 1024 * 1024;
@@ -378,6 +383,45 @@ export function blobStoreContract(name: string, open: OpenStore, quirks: Backend
       assert.deepEqual(Buffer.from(await response.arrayBuffer()), body);
       await assert.rejects(store.presignGet(key, 0), RangeError);
       await assert.rejects(store.presignGet(key, 8 * 24 * 3600), RangeError);
+    }));
+
+    test('a presigned URL given a content type and disposition answers with them, whatever the object was stored with; changed, it is refused', withStore(async (store) => {
+      // A client's upload that says it is a page, under an images key: opened from a link, a
+      // browser would render it as a page of the store's origin.
+      const page = Buffer.from('<!doctype html><script>document.title = "ran"</script>');
+      await store.put('uploads/photo.jpg', page, { contentType: 'text/html' });
+      await store.put('uploads/photo.html', page, { contentType: 'text/html' });
+      for (const [key, served] of [
+        ['uploads/photo.jpg', { contentType: 'image/jpeg', disposition: 'inline' }],
+        ['uploads/photo.html', { contentType: 'image/png', disposition: 'inline' }],
+        ['uploads/photo.html', { contentType: 'application/octet-stream', disposition: 'attachment' }],
+      ] as const) {
+        const url = await store.presignGet(key, 300, served);
+        const response = await fetch(url);
+        assert.equal(response.status, 200, `${key} ${served.contentType}`);
+        assert.equal(response.headers.get('content-type'), served.contentType, key);
+        assert.equal(response.headers.get('content-disposition'), served.disposition, key);
+        assert.deepEqual(Buffer.from(await response.arrayBuffer()), page);
+        if (quirks.acceptsAnySignature === true) continue;
+        // The forced headers are signed: a holder of the link cannot ask for the page back.
+        for (const [name, value] of [['response-content-type', 'text/html'], ['response-content-disposition', 'attachment; filename=x.html']] as const) {
+          const changed = new URL(url);
+          assert.ok(changed.searchParams.has(name), `${url} carries ${name}`);
+          changed.searchParams.set(name, value);
+          const refused = await fetch(changed);
+          await refused.arrayBuffer();
+          assert.equal(refused.status, 403, `${name} changed to ${value}`);
+          changed.searchParams.delete(name);
+          const dropped = await fetch(changed);
+          await dropped.arrayBuffer();
+          assert.equal(dropped.status, 403, `${name} left out`);
+        }
+      }
+      // Only types that are no active content, and only inline or attachment.
+      for (const contentType of ['text/html', 'image/svg+xml', 'text/html; charset=utf-8', 'application/xml']) {
+        await assert.rejects(store.presignGet('uploads/photo.jpg', 300, { contentType, disposition: 'inline' }), RangeError, contentType);
+      }
+      await assert.rejects(store.presignGet('uploads/photo.jpg', 300, { contentType: 'image/jpeg', disposition: 'inline; filename=x.html' as 'inline' }), RangeError);
     }));
 
     test('keys that could escape the store are STORAGE_INVALID_KEY on every method', withStore(async (store) => {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { PresignOptions } from './served-content-type.ts';
 
 export interface PutOptions {
   readonly contentType: string;
@@ -67,8 +68,13 @@ export interface BlobStore {
   list(prefix: string): AsyncIterable<string>;
   /** Removes the object; removing one that is not there is not an error (as in S3). */
   delete(key: string): Promise<void>;
-  /** A URL anyone holding it can GET the object from until it expires. */
-  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /**
+   * A URL anyone holding it can GET the object from until it expires. With `options` its answer
+   * says that Content-Type and Content-Disposition whatever the object was stored with (signed
+   * into the URL: changed, it is refused); without, the stored type (S3) or the key's extension's
+   * (the filesystem store, allow-listed).
+   */
+  presignGet(key: string, expiresInSeconds: number, options?: PresignOptions): Promise<string>;
   /** Releases connections; safe to call twice. Any later call fails with STORAGE_UNAVAILABLE. */
   close(): Promise<void>;
 }

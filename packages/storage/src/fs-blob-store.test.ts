@@ -11,10 +11,11 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { blobStoreContract } from './blob-store-contract.ts';
-import { decodeKeyPath, verifyBlobSignature } from './blob-signature.ts';
+import { decodeKeyPath, verifyBlobLink, verifyBlobSignature } from './blob-signature.ts';
 import { listAll } from './blob-store.ts';
 import { FsBlobStore } from './fs-blob-store.ts';
 import { maxMessageBodyBytes } from './fs-io-threads.ts';
+import { blobAnswerHeaders, type PresignOptions } from './served-content-type.ts';
 import { isStorageError } from './storage-error.ts';
 
 const secret = 'test-signing-secret-0123456789';
@@ -23,21 +24,25 @@ const secret = 'test-signing-secret-0123456789';
  * The `/v1/blobs/<key>` route as the HTTP services mount it: check the signature, then stream
  * the file. Kept here so the contract's presigned-URL test fetches over real HTTP.
  */
-function serveBlobs(read: (key: string) => ReturnType<FsBlobStore['readForServing']>): Server {
+function serveBlobs(read: (key: string, served: PresignOptions | undefined) => ReturnType<FsBlobStore['readForServing']>): Server {
   return createServer((request, response) => {
     void (async () => {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const path = url.pathname.startsWith('/v1/blobs/') ? url.pathname.slice('/v1/blobs/'.length) : '';
       const key = decodeKeyPath(path) ?? '';
-      const expires = url.searchParams.get('expires') ?? '';
-      const signature = url.searchParams.get('signature') ?? '';
-      if (!verifyBlobSignature(key, expires, signature, secret)) {
+      const query: Record<string, string | string[]> = {};
+      for (const [name, value] of url.searchParams) {
+        const before = query[name];
+        query[name] = before === undefined ? value : [before, value].flat();
+      }
+      const link = verifyBlobLink(key, query, secret);
+      if (link === undefined) {
         response.writeHead(403).end();
         return;
       }
       try {
-        const blob = await read(key);
-        response.writeHead(200, { 'content-type': blob.contentType, 'content-length': blob.bytes });
+        const blob = await read(key, link.served);
+        response.writeHead(200, blobAnswerHeaders(blob));
         await pipeline(blob.body, response);
       } catch (error) {
         if (response.headersSent) response.destroy();
@@ -51,7 +56,7 @@ async function openFsStore(): Promise<{ store: FsBlobStore; rootDir: string; dis
   const rootDir = await mkdtemp(join(tmpdir(), 'gradcam-fs-store-'));
   // The URL base needs the port, and the route needs the store: listen first, then build it.
   let store: FsBlobStore | undefined;
-  const server = serveBlobs((key) => (store as FsBlobStore).readForServing(key));
+  const server = serveBlobs((key, served) => (store as FsBlobStore).readForServing(key, served));
   server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -98,6 +103,19 @@ test('signatures: accepted as made, refused when tampered, for another key or se
     assert.equal(await good.text(), '{}');
     url.searchParams.set('signature', flipped);
     assert.equal((await fetch(url)).status, 403);
+
+    // A link that forces its answer's headers: they are signed, and a link without them is another link.
+    const forced = new URL(await subject.store.presignGet('a/b.json', 60, { contentType: 'application/json', disposition: 'attachment' }));
+    const query = Object.fromEntries(forced.searchParams);
+    assert.deepEqual(verifyBlobLink('a/b.json', query, secret), { served: { contentType: 'application/json', disposition: 'attachment' } });
+    assert.deepEqual(verifyBlobLink('a/b.json', { expires, signature }, secret), { served: undefined }, 'a plain link');
+    for (const [name, value] of [['response-content-type', 'image/png'], ['response-content-disposition', 'inline']] as const) {
+      assert.equal(verifyBlobLink('a/b.json', { ...query, [name]: value }, secret), undefined, `${name} changed`);
+      assert.equal(verifyBlobLink('a/b.json', { ...query, [name]: undefined }, secret), undefined, `${name} left out`);
+      assert.equal(verifyBlobLink('a/b.json', { ...query, [name]: [query[name], query[name]] }, secret), undefined, `${name} twice`);
+    }
+    assert.equal(verifyBlobLink('a/b.json', { ...query, signature: [query.signature, query.signature] }, secret), undefined, 'signature twice');
+    assert.equal(verifyBlobLink('a/b.json', undefined, secret), undefined, 'no query');
   } finally {
     await subject.dispose();
   }
@@ -132,6 +150,45 @@ test('a key through an existing object, or onto a folder, is STORAGE_INVALID_KEY
     await assert.rejects(subject.store.put('l/c', Buffer.from('4'), { contentType: 'text/plain' }), (error: unknown) =>
       isStorageError(error, 'STORAGE_INVALID_KEY'),
     );
+  } finally {
+    await subject.dispose();
+  }
+});
+
+test('a blob answer is never active content: only images, JSON, .npy and plain bytes are answered as such, each with nosniff and Content-Security-Policy: sandbox', async () => {
+  const subject = await openFsStore();
+  const page = Buffer.from('<!doctype html><script>document.title = "ran"</script>');
+  try {
+    const cases = [
+      ['u/page.html', 'application/octet-stream'],
+      ['u/page.txt', 'application/octet-stream'],
+      ['u/page.csv', 'application/octet-stream'],
+      ['u/page.jsonl', 'application/octet-stream'],
+      ['u/page.svg', 'application/octet-stream'],
+      ['u/page', 'application/octet-stream'],
+      ['u/photo.jpg', 'image/jpeg'],
+      ['u/photo.png', 'image/png'],
+      ['u/explanation.json', 'application/json'],
+      ['u/gradcam-0.npy', 'application/x-npy'],
+    ] as const;
+    for (const [key, contentType] of cases) {
+      await subject.store.put(key, page, { contentType: 'text/html' });
+      const blob = await subject.store.readForServing(key);
+      blob.body.destroy();
+      assert.equal(blob.contentType, contentType, key);
+      // Over HTTP, through the route as the services mount it.
+      const response = await fetch(await subject.store.presignGet(key, 60));
+      assert.equal(response.status, 200, key);
+      assert.deepEqual(Buffer.from(await response.arrayBuffer()), page, key);
+      assert.equal(response.headers.get('content-type'), contentType, key);
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff', key);
+      assert.equal(response.headers.get('content-security-policy'), 'sandbox', key);
+      assert.equal(response.headers.get('content-disposition'), null, `${key}: no disposition unless the link forces one`);
+    }
+    // A type a link forces is allow-listed too.
+    const forced = await subject.store.readForServing('u/page.html', { contentType: 'text/html', disposition: 'inline' });
+    forced.body.destroy();
+    assert.deepEqual([forced.contentType, forced.disposition], ['application/octet-stream', 'inline']);
   } finally {
     await subject.dispose();
   }

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey, assertValidPrefix } from './blob-key.ts';
-import { encodeKeyPath, signBlob } from './blob-signature.ts';
+import { encodeKeyPath, servedQueryNames, signBlob } from './blob-signature.ts';
 import { createdFolders, topmost } from './created-folders.mjs';
 import { folderSyncNeedless, foldersToSync } from './durable-folders.mjs';
 import { defaultRequestTimeoutMs, withDeadline } from './fs-deadline.ts';
@@ -15,6 +15,7 @@ import { assertMaxBytes, assertPresignExpiry, type BlobHead, type BlobStore, typ
 import { etagBytes } from './content-etag.mjs';
 import { contentTypeFor } from './content-types.ts';
 import { tooLarge } from './read-all.ts';
+import { type PresignOptions, assertPresignOptions, servedContentType } from './served-content-type.ts';
 import { StorageError, changed } from './storage-error.ts';
 // Temporary files (`.<name>.<16 hex>.partial`): `list` hides them and no key segment may be such
 // a name (assertValidKey), so a half-written upload is never mistaken for an object.
@@ -66,11 +67,14 @@ function sweepFailure(path: string, error: unknown): PartialSweep['failed'][numb
   return { path, code, message: (message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message).replace(/, \w+ '.*'$/s, '') };
 }
 
-/** What an HTTP route needs to stream an object to a client. */
+/** What an HTTP route needs to stream an object to a client (its headers: `blobAnswerHeaders`). */
 export interface ServedBlob {
   readonly body: Readable;
   readonly bytes: number;
+  /** On the allow-list (`servedContentTypes`), else application/octet-stream. */
   readonly contentType: string;
+  /** What the link forced, if it did. */
+  readonly disposition?: 'inline' | 'attachment';
 }
 
 /** fsyncs a folder, so the entries just made in it (a rename, a new folder) survive a power loss. */
@@ -109,7 +113,7 @@ function isVersion(found: FsFound, etag: string): boolean {
  * (temporary file in the same directory, fsync, rename). Content types come from the key's
  * extension (`contentTypeFor`): the store keeps no per-object metadata, so the `contentType`
  * given to `put` is not stored. Presigned URLs point at the HTTP services' `/v1/blobs/` route,
- * which checks them with `verifyBlobSignature` and streams `readForServing`.
+ * which checks them with `verifyBlobLink` and streams `readForServing` with `blobAnswerHeaders`.
  */
 export class FsBlobStore implements BlobStore {
   readonly rootDir: string;
@@ -274,24 +278,31 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+  async presignGet(key: string, expiresInSeconds: number, options?: PresignOptions): Promise<string> {
     this.pathFor(key);
     assertPresignExpiry(expiresInSeconds);
+    assertPresignOptions(options);
     const expires = Math.floor(Date.now() / 1000) + expiresInSeconds;
-    const signature = signBlob(key, expires, this.signingSecret);
-    return `${this.publicBaseUrl}/v1/blobs/${encodeKeyPath(key)}?expires=${expires}&signature=${signature}`;
+    const served = options && { contentType: options.contentType, disposition: options.disposition };
+    const signature = signBlob(key, expires, this.signingSecret, served);
+    const forced = served === undefined ? '' : `&${servedQueryNames.disposition}=${served.disposition}&${servedQueryNames.contentType}=${encodeURIComponent(served.contentType)}`;
+    return `${this.publicBaseUrl}/v1/blobs/${encodeKeyPath(key)}?expires=${expires}${forced}&signature=${signature}`;
   }
 
   /**
    * Opens an object for an HTTP response (STORAGE_NOT_FOUND before any header is sent when it
-   * is missing). The caller must consume or destroy `body`; that closes the file.
+   * is missing). The caller must consume or destroy `body`; that closes the file. `served`: what
+   * the verified link forces (`verifyBlobLink`); else the key's extension's type. Either way the
+   * type is allow-listed (`servedContentType`): a key ending `.html` is answered as plain bytes.
+   * Send it with `blobAnswerHeaders`.
    */
-  async readForServing(key: string): Promise<ServedBlob> {
+  async readForServing(key: string, served?: PresignOptions): Promise<ServedBlob> {
     let handle: FileHandle | undefined;
     try {
       const opened = await this.openObject(key);
       handle = opened.handle;
-      return { body: handle.createReadStream(), bytes: opened.size, contentType: contentTypeFor(key) };
+      const contentType = servedContentType(served?.contentType ?? contentTypeFor(key));
+      return { body: handle.createReadStream(), bytes: opened.size, contentType, ...(served !== undefined && { disposition: served.disposition }) };
     } catch (error) {
       await handle?.close().catch(() => {});
       throw fsError(error, key, 'read');

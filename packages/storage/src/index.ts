@@ -1,8 +1,9 @@
 export { assertValidKey, assertValidPrefix, maxSegmentBytes } from './blob-key.ts';
-export { decodeKeyPath, encodeKeyPath, signBlob, verifyBlobSignature } from './blob-signature.ts';
+export { decodeKeyPath, encodeKeyPath, servedQueryNames, signBlob, verifyBlobLink, verifyBlobSignature, type VerifiedBlobLink } from './blob-signature.ts';
 export { listAll, maxPresignSeconds } from './blob-store.ts';
 export type { BlobHead, BlobStore, GetOptions, PutOptions } from './blob-store.ts';
 export { contentTypeFor, defaultContentType } from './content-types.ts';
+export { assertPresignOptions, blobAnswerHeaders, servedContentType, servedContentTypes, type PresignOptions } from './served-content-type.ts';
 export { FsBlobStore } from './fs-blob-store.ts';
 export type { FsBlobStoreOptions, PartialSweep, ServedBlob } from './fs-blob-store.ts';
 export { multipartThresholdBytes, S3BlobStore } from './s3-blob-store.ts';

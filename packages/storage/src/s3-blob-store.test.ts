@@ -37,7 +37,7 @@ blobStoreContract(
     // Objects go with the server's temporary directory when the file's tests end.
     return { store, dispose: async () => {} };
   },
-  { listsFoldersBeforeSiblings: true },
+  { listsFoldersBeforeSiblings: true, acceptsAnySignature: true },
 );
 
 /** A plain HTTP server standing in for S3, to play a behaviour s3rver does not have. */

@@ -18,6 +18,7 @@ import { defaultContentType } from './content-types.ts';
 import { lengthChecked } from './length-checked.ts';
 import { readAll, tooLarge } from './read-all.ts';
 import { s3BucketError, s3StorageError } from './s3-error-mapping.ts';
+import { type PresignOptions, assertPresignOptions } from './served-content-type.ts';
 import { listKeys } from './s3-list-keys.ts';
 import { StorageError, changed } from './storage-error.ts';
 
@@ -243,12 +244,17 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+  async presignGet(key: string, expiresInSeconds: number, options?: PresignOptions): Promise<string> {
     this.assertKey(key);
     assertPresignExpiry(expiresInSeconds);
+    assertPresignOptions(options);
+    // S3 answers a signed GET's response-content-type and response-content-disposition in place of
+    // the object's stored headers (a client's upload keeps the type the client gave it). They are
+    // in the signed query, so a holder of the URL cannot change them.
+    const served = options && { ResponseContentType: options.contentType, ResponseContentDisposition: options.disposition };
     try {
       if (!this.warnedShortCredentials) this.warnIfCredentialsExpireFirst((await this.presignClient.config.credentials()).expiration, expiresInSeconds);
-      return await getSignedUrl(this.presignClient, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds });
+      return await getSignedUrl(this.presignClient, new GetObjectCommand({ Bucket: this.bucket, Key: key, ...served }), { expiresIn: expiresInSeconds });
     } catch (error) {
       throw s3StorageError(error, key, 'presign GetObject');
     }

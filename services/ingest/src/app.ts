@@ -1,7 +1,7 @@
-import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
 import { createBearerAuth } from '@gradcam/auth';
+import { type ServedBlob, blobAnswerHeaders } from '@gradcam/storage';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -26,8 +26,11 @@ export interface IngestTelemetry {
 }
 
 export interface BlobServing {
-  /** Verifies a presigned local-store URL and returns the object, or undefined when invalid/expired. */
-  read(key: string, expires: string, signature: string): Promise<{ body: Readable; contentType: string } | undefined>;
+  /**
+   * Verifies a presigned local-store URL (the key and the request's whole query: `verifyBlobLink`)
+   * and returns the object as `readForServing` does, or undefined when invalid/expired.
+   */
+  read(key: string, query: unknown): Promise<ServedBlob | undefined>;
 }
 
 export interface IngestAppDeps {
@@ -220,13 +223,14 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     // Presigned URLs of the embedded local store: the signature is the authorisation.
     app.get('/v1/blobs/*', async (request, reply) => {
       const key = (request.params as { '*': string })['*'];
-      const { expires = '', signature = '' } = request.query as { expires?: string; signature?: string };
-      const blob = await blobs.read(key, expires, signature).catch((error: unknown) => {
+      const blob = await blobs.read(key, request.query).catch((error: unknown) => {
         if ((error as { code?: string }).code === 'STORAGE_NOT_FOUND') throw new ApiError(404, 'BLOB_NOT_FOUND', 'the object no longer exists');
         throw error;
       });
       if (!blob) throw new ApiError(403, 'URL_INVALID', 'the link is invalid or has expired; ask GET /v1/inferences/{id} for a fresh one');
-      return reply.header('content-type', blob.contentType).header('cache-control', 'private, max-age=300').send(blob.body);
+      // Whatever the bytes are (a client's upload under a referenced key may be a page), a browser
+      // opening the link renders no active content: an allow-listed type, nosniff, a sandbox.
+      return reply.headers(blobAnswerHeaders(blob)).header('cache-control', 'private, max-age=300').send(blob.body);
     });
   }
 

@@ -1,15 +1,6 @@
-import { inputExtensions } from '@gradcam/contracts';
+import { imageContentTypes, inputExtensions } from '@gradcam/contracts';
 
 export type InputFormat = keyof typeof inputExtensions;
-
-const contentTypes: Record<InputFormat, string> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  tiff: 'image/tiff',
-  avif: 'image/avif',
-};
 
 /**
  * Names the format of an uploaded image from its magic bytes. Ingest stays thin (the worker
@@ -24,5 +15,5 @@ export function sniffImageFormat(bytes: Uint8Array): { format: InputFormat; exte
   else if (ascii(0, 4) === 'GIF8') format = 'gif';
   else if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') format = 'tiff';
   else if (ascii(4, 8) === 'ftyp' && /^(avif|avis|mif1)/.test(ascii(8, 12))) format = 'avif';
-  return format && { format, extension: inputExtensions[format], contentType: contentTypes[format] };
+  return format && { format, extension: inputExtensions[format], contentType: imageContentTypes[format] };
 }

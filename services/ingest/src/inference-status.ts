@@ -1,7 +1,10 @@
 import {
   type ExplanationManifest,
   type PredictionDocument,
+  type ServedAs,
+  artifactServedAs,
   explanationManifestSchema,
+  imageServedAs,
   keyIn,
   manifestFileName,
   parseS3Uri,
@@ -20,7 +23,8 @@ export interface StatusDeps {
   readonly jobState: (id: string) => Promise<{ state: JobState; failedReason?: string; attempts: number } | undefined>;
   readonly readJson: (key: string) => Promise<unknown>;
   readonly exists: (key: string) => Promise<boolean>;
-  readonly presign: (key: string) => Promise<string>;
+  /** A presigned GET whose answer says `served`'s content type and disposition, whatever the object was stored with. */
+  readonly presign: (key: string, served: ServedAs) => Promise<string>;
 }
 
 export interface InferenceStatus {
@@ -51,11 +55,19 @@ export async function inferenceStatus(deps: StatusDeps, id: string): Promise<Inf
   const manifestKey = keyIn(entry.folder, manifestFileName);
   if (job?.state === 'completed' || (job === undefined && (await deps.exists(manifestKey)))) {
     const manifest = explanationManifestSchema.parse(await deps.readJson(manifestKey));
-    const links: (readonly [name: string, key: string])[] = [manifestFileName, predictionFileName, ...manifest.explanations.flatMap((e) => [e.rawMap.path, e.overlay.path])].map((path) => [path, keyIn(entry.folder, path)]);
+    // Each link says what the pipeline knows its object to be, not the type it was stored with: a
+    // referenced image is the client's upload, whose stored type is whatever the client said.
+    const files: (readonly [path: string, served: ServedAs])[] = [
+      [manifestFileName, artifactServedAs.json],
+      [predictionFileName, artifactServedAs.json],
+      ...manifest.explanations.flatMap((e) => [[e.rawMap.path, artifactServedAs.rawMap], [e.overlay.path, artifactServedAs.overlay]] as const),
+    ];
+    const links: (readonly [name: string, key: string, served: ServedAs])[] = files.map(([path, served]) => [path, keyIn(entry.folder, path), served]);
+    const image = imageServedAs(manifest.input.format);
     const referenced = prediction.success && 'uri' in prediction.data.image ? referencedKey(prediction.data.image.uri) : undefined;
-    if (prediction.success && 'key' in prediction.data.image) links.push([prediction.data.image.key.slice(entry.folder.length), prediction.data.image.key]);
-    else if (referenced !== undefined) links.push(referenced);
-    const urls = Object.fromEntries(await Promise.all(links.map(async ([name, key]) => [name, await deps.presign(key)] as const)));
+    if (prediction.success && 'key' in prediction.data.image) links.push([prediction.data.image.key.slice(entry.folder.length), prediction.data.image.key, image]);
+    else if (referenced !== undefined) links.push([...referenced, image]);
+    const urls = Object.fromEntries(await Promise.all(links.map(async ([name, key, served]) => [name, await deps.presign(key, served)] as const)));
     return { ...base, status: 'done', capture, manifest, urls };
   }
   if (job === undefined) return { ...base, status: 'failed', capture, failure: { code: 'JOB_RECORD_EXPIRED', message: 'the job record expired before an explanation was stored' } };

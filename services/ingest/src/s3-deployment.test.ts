@@ -185,3 +185,49 @@ test('a done status links the image sent by reference too, under its s3:// URI (
     await ingest.close();
   }
 });
+
+test("a done status's links answer with what the pipeline knows each object is, not the type it was stored with (a client's upload said text/html)", async () => {
+  const ingest = await s3Ingest();
+  const { endpoint, region, accessKeyId, secretAccessKey } = s3;
+  const client = new S3BlobStore({ endpoint, region, accessKeyId, secretAccessKey, bucket: 'captures-bucket', forcePathStyle: true });
+  const manifest = readFileSync(new URL('../../review/src/fixtures/sheep-explanation.json', import.meta.url));
+  const page = Buffer.from('<!doctype html><script>document.title = "ran on the S3 host"</script>');
+  try {
+    // The client uploaded a page under an images key, saying so; the worker explained a JPEG
+    // there (the manifest's input.format), which may have been replaced by the page since.
+    await client.put('uploads/typed/photo.jpg', page, { contentType: 'text/html' });
+    const uri = 's3://captures-bucket/uploads/typed/photo.jpg';
+    const accepted = await ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id: 'typed-links', model: { name: 'nsfw-mobilenet-v2' }, image: { uri } } });
+    assert.equal(accepted.statusCode, 202, accepted.body);
+    const job = await ingest.queue.getJob('typed-links');
+    assert.ok(job);
+    // Even the pipeline's own files stored under a wrong type are answered as what they are.
+    await client.put(`${job.data.folder}explanation.json`, manifest, { contentType: 'text/html' });
+    for (const name of ['gradcam-2.overlay.jpg', 'gradcam-2.npy']) await client.put(`${job.data.folder}${name}`, page, { contentType: 'text/html' });
+    await job.remove();
+    const status = await ingest.app.inject({ method: 'GET', url: '/v1/inferences/typed-links', headers: auth });
+    const body = status.json<{ status: string; urls: Record<string, string> }>();
+    assert.equal(body.status, 'done', status.body);
+    const expected: Record<string, [string, string]> = {
+      [uri]: ['image/jpeg', 'inline'],
+      'explanation.json': ['application/json', 'inline'],
+      'prediction.json': ['application/json', 'inline'],
+      'gradcam-2.overlay.jpg': ['image/jpeg', 'inline'],
+      'gradcam-2.npy': ['application/octet-stream', 'attachment'],
+    };
+    assert.deepEqual(Object.keys(body.urls).sort(), Object.keys(expected).sort());
+    for (const [name, [contentType, disposition]] of Object.entries(expected)) {
+      const link = body.urls[name] ?? assert.fail(name);
+      // The forced headers travel in the signed query, as S3 names them.
+      const query = new URL(link).searchParams;
+      assert.deepEqual([query.get('response-content-type'), query.get('response-content-disposition')], [contentType, disposition], `${name}: ${link}`);
+      const fetched = await fetch(link);
+      await fetched.arrayBuffer();
+      assert.equal(fetched.status, 200, name);
+      assert.deepEqual([fetched.headers.get('content-type'), fetched.headers.get('content-disposition')], [contentType, disposition], name);
+    }
+  } finally {
+    await client.close();
+    await ingest.close();
+  }
+});

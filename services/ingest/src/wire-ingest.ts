@@ -2,7 +2,7 @@ import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
 import { type ServerErrorReport, checkDependency } from '@gradcam/http-service';
 import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth, removeStrandedJobs } from '@gradcam/queue';
-import { type BlobStore, FsBlobStore, readinessProbe, verifyBlobSignature } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore, readinessProbe, verifyBlobLink } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -61,7 +61,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       jobState: (id) => jobStatus(queue, id),
       readJson: async (key) => JSON.parse((await store.get(key)).toString('utf8')) as unknown,
       exists: (key) => store.exists(key),
-      presign: (key) => store.presignGet(key, wiring.presignSeconds),
+      presign: (key, served) => store.presignGet(key, wiring.presignSeconds, served),
     },
     apiTokens: wiring.apiTokens,
     maxBodyBytes: wiring.maxBodyBytes,
@@ -79,9 +79,10 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
     ...(store instanceof FsBlobStore &&
       signingSecret !== undefined && {
         blobs: {
-          async read(key: string, expires: string, signature: string) {
-            if (!verifyBlobSignature(key, expires, signature, signingSecret)) return undefined;
-            return store.readForServing(key);
+          async read(key: string, query: unknown) {
+            const link = verifyBlobLink(key, query, signingSecret);
+            if (link === undefined) return undefined;
+            return store.readForServing(key, link.served);
           },
         },
       }),

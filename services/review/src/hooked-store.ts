@@ -37,7 +37,7 @@ export function hookedStore(store: BlobStore, hooks: StoreHooks): BlobStore {
     exists: (key) => store.exists(key),
     list: (prefix) => store.list(prefix),
     delete: (key) => store.delete(key),
-    presignGet: (key, seconds) => store.presignGet(key, seconds),
+    presignGet: (key, seconds, options) => store.presignGet(key, seconds, options),
     close: () => store.close(),
   };
 }

@@ -5,8 +5,12 @@ import {
   type ReviewDocument,
   type ReviewItem,
   type ReviewRetraction,
+  type ServedAs,
   type Verdict,
+  artifactServedAs,
+  bytesServedAs,
   explanationManifestSchema,
+  imageServedAs,
   keyIn,
   manifestFileName,
   parseS3Uri,
@@ -113,12 +117,16 @@ export class ReviewDesk {
     // Everything the packet links to is HEADed while the links are signed (signing never looks at
     // the object): the input and the overlays the page shows, and the raw maps, linked for
     // download, which are the maps a verdict is kept against: a missing one is lost evidence too.
-    const paths = [...new Set(manifest.explanations.flatMap((e) => [e.overlay.path, e.rawMap.path]))];
-    const links = [['image', imageKey], ...paths.map((path) => [path, keyIn(item.folder, path)])] as const;
+    // Each link says what the pipeline knows its object to be (the image's format as the worker
+    // decoded it, overlays JPEG, maps plain bytes to save), not the type it was stored with: a
+    // referenced image is the client's upload, stored with whatever type the client said.
+    const servedAs = new Map<string, ServedAs>(manifest.explanations.flatMap((e) => [[e.overlay.path, artifactServedAs.overlay], [e.rawMap.path, artifactServedAs.rawMap]] as const));
+    const paths = [...servedAs.keys()];
+    const links = [['image', imageKey, imageServedAs(manifest.input.format)], ...paths.map((path) => [path, keyIn(item.folder, path), servedAs.get(path) ?? bytesServedAs] as const)] as const;
     const files: EvidenceFile[] = [{ name: 'the input image', key: imageKey, bytes: manifest.input.bytes, sha256: manifest.input.sha256 }, ...paths.map((path) => ({ name: path, key: keyIn(item.folder, path) }))];
     const [checked, signed] = await Promise.allSettled([
       evidenceProblem(store, files),
-      Promise.all(links.map(async ([name, key]) => [name, await store.presignGet(key, presignSeconds)] as const)),
+      Promise.all(links.map(async ([name, key, served]) => [name, await store.presignGet(key, presignSeconds, served)] as const)),
     ]);
     // The check decides first: it names the first bad file in a fixed order, an invalid key included.
     if (checked.status === 'rejected') throw checked.reason;

@@ -4,7 +4,7 @@ import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { IngestClient } from '../local-stack/ingest-client.ts';
@@ -178,6 +178,24 @@ test('progress says how many finished and how many of them failed', async () => 
     assert.doesNotMatch(run.stderr, /explained 1\/1/);
     assert.match(run.stdout, /0 of 1 explained/);
     assert.doesNotMatch(run.stdout, /review page/, 'nothing to judge');
+  } finally {
+    server.close();
+  }
+});
+
+test('a record the capture policy did not sample is counted apart from the failed ones and says why', async () => {
+  const policy = 'rate=0.1,confidence<0.6';
+  const server = await fakeIngest((id) =>
+    id.endsWith('sheep-pastoral')
+      ? { id, status: 'skipped', folder: 'f', capture: { explain: false, reason: 'not-sampled', policy } }
+      : { id, status: 'failed', folder: 'f', capture: { explain: true, reason: 'rate', policy }, failure: { code: 'IMAGE_CORRUPT', message: 'bad' } },
+  );
+  try {
+    const run = await demoAgainst(server, [join(dirname(fixture), 'sheep-pastoral.jpg')]);
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /finished 2\/2 \(1 failed, 1 not sampled\)/);
+    assert.match(run.stdout, /^ {2}demo-\S+-2-sheep-pastoral: skipped: not sampled by the stack's capture policy \(GRADCAM_CAPTURE_POLICY=rate=0\.1,confidence<0\.6\)$/m);
+    assert.match(run.stdout, /^ {2}demo-\S+-1-house-cat-locomotion: failed IMAGE_CORRUPT: bad$/m);
   } finally {
     server.close();
   }

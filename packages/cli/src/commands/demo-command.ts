@@ -54,10 +54,21 @@ export function demoModel(requested: string | undefined, served: readonly string
   return requested;
 }
 
-/** "finished 3/5 (1 failed)": done, failed and skipped all finish; only done ones were explained. */
+/**
+ * "finished 4/5 (1 failed, 2 not sampled)": done, failed and skipped all finish; only done ones
+ * were explained. A skipped record did not fail: the stack's capture policy chose not to explain it.
+ */
 export function progressLine(statuses: ReadonlyMap<string, InferenceStatusBody>, total: number): string {
-  const failed = [...statuses.values()].filter((s) => s.status !== 'done').length;
-  return `finished ${statuses.size}/${total}${failed > 0 ? ` (${failed} failed)` : ''}`;
+  const count = (status: InferenceStatusBody['status']) => [...statuses.values()].filter((s) => s.status === status).length;
+  const parts = [[count('failed'), 'failed'], [count('skipped'), 'not sampled']].filter(([n]) => n !== 0).map(([n, what]) => `${n} ${what}`);
+  return `finished ${statuses.size}/${total}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+}
+
+/** A record that finished without being explained: why, in one line's tail. */
+function unexplainedLine(status: InferenceStatusBody): string {
+  if (status.failure) return `${status.status} ${status.failure.code}: ${status.failure.message}`;
+  if (status.status === 'skipped') return `skipped: not sampled by the stack's capture policy${status.capture ? ` (GRADCAM_CAPTURE_POLICY=${status.capture.policy})` : ''}`;
+  return status.status;
 }
 
 /** An image the demo posts: its place in the listing makes its id unique (two folders may hold `a.jpg` each). */
@@ -235,7 +246,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
       const first = status.manifest.explanations[0];
       console.log(`  ${id}: ${status.manifest.prediction.label} → ${where}${first ? ` (${first.overlay.path})` : ''}`);
     } else {
-      console.log(`  ${id}: ${status.status}${status.failure ? ` ${status.failure.code}: ${status.failure.message}` : ''}`);
+      console.log(`  ${id}: ${unexplainedLine(status)}`);
     }
   }
   console.log(`${done} of ${ids.length} explained; GET ${stack.ingestUrl}/v1/inferences/<id> gives the manifest and links.`);

@@ -61,6 +61,8 @@ export interface InferenceStatusBody {
   readonly status: 'queued' | 'processing' | 'done' | 'failed' | 'skipped';
   readonly folder: string;
   readonly failure?: { code: string; message: string };
+  /** Ingest's capture decision: why a `skipped` record was not explained (the policy in force). */
+  readonly capture?: { explain: boolean; reason: string; policy: string };
   readonly manifest?: { explanations: { method: string; classIndex: number; label: string; overlay: { path: string } }[]; prediction: { label: string } };
   readonly urls?: Record<string, string>;
 }

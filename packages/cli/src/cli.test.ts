@@ -180,7 +180,8 @@ describe('gradcam errors', () => {
       // /proc takes no new folder: as root too, where a read-only mode would not stop the write.
       ['an --out that cannot be made', ['--out', '/proc/gradcam-out'], 1, 'OUTPUT_UNWRITABLE', /^cannot create the output folder \/proc\/gradcam-out: ENOENT/],
       ['a --class the model does not have', ['--class', '9', '--out', join(dir, 'out')], 2, 'USAGE_ERROR', /^--class 9 is out of range/],
-      ['an unknown option', ['--bogus', '--out', join(dir, 'out')], 2, 'USAGE_ERROR', /^Unknown option '--bogus'/],
+      // Without parseArgs's advice on positionals that start with "-", whose quotes do not pair.
+      ['an unknown option', ['--bogus', '--out', join(dir, 'out')], 2, 'USAGE_ERROR', /^Unknown option '--bogus'$/],
     ];
     for (const [label, args, status, code, message] of cases) {
       const run = gradcam('explain', image, '--json', '--backend', 'wasm', ...args);
@@ -192,6 +193,7 @@ describe('gradcam errors', () => {
       assert.match(summary.error.message, message, label);
       assert.equal(run.stderr.trim().split('\n').length, 1, `${label}: one line on stderr: ${run.stderr}`);
       assert.match(run.stderr, /^gradcam explain: /, label);
+      assert.ok(run.stderr.includes(`: ${summary.error.message}`), `${label}: stderr says what --json says: ${run.stderr}`);
     }
     assert.equal(existsSync(join(dir, 'out')), false, 'no empty --out left');
   }));

@@ -14,10 +14,20 @@ export interface FatalError {
 export function fatalErrorOf(error: unknown): FatalError {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) return { code: 'USAGE_ERROR', message };
+  if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) return { code: 'USAGE_ERROR', message: usageMessage(code, message) };
   const stable = typeof code === 'string' ? code : 'INTERNAL';
   // Node's file system errors open with their code ("EIO: i/o error, stat '…'"): said once.
   return { code: stable, message: message.startsWith(`${stable}: `) ? message.slice(stable.length + 2) : message };
+}
+
+/**
+ * A usage error's message. parseArgs follows an unknown option, in a command that takes files or
+ * names, with advice on passing a positional that starts with "-", garbled (its quotes do not
+ * pair: `as in '-- "--bogus"`) and beside the point for a mistyped option: only its first sentence
+ * is kept, as parseArgs says it where a command takes no positionals.
+ */
+function usageMessage(code: unknown, message: string): string {
+  return code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? message.replace(/\. To specify a positional argument[\s\S]*$/, '') : message;
 }
 
 /** `--json` among the options (before any `--`), known even when the rest of them cannot be parsed. */

@@ -70,7 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // node:util parseArgs: an unknown option, a missing value, an unexpected positional, … all ERR_PARSE_ARGS_*.
     const code = (error as { code?: unknown }).code;
     if (error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
-      console.error(`gradcam ${name}: ${(error as Error).message} (see gradcam ${name} --help)`);
+      console.error(`gradcam ${name}: ${fatalErrorOf(error).message} (see gradcam ${name} --help)`);
       return 2;
     }
     if (error instanceof ConfigError) {

@@ -294,6 +294,8 @@ describe('POST /v1/inferences', () => {
       const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers, payload: record('unauth') });
       assert.equal(response.statusCode, 401);
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'UNAUTHORIZED');
+      // Where a local stack keeps its token, also when GRADCAM_STATE_DIR moved its state folder.
+      assert.match(response.json<{ error: { message: string } }>().error.message, /api-token in its state folder: \.gradcam\/api-token unless GRADCAM_STATE_DIR names another/);
     }
     assert.equal((await h.app.inject({ method: 'GET', url: '/v1/inferences/rec-1' })).statusCode, 401);
   });

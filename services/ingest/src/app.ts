@@ -132,7 +132,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     // A done status carries presigned links (whoever holds one reads the object, no token asked):
     // no cache (a proxy's, an HTTP client's, a browser's disk) is to keep an answer, refusals included.
     void reply.header('cache-control', 'no-store');
-    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS (on the local stack, the API token npm start printed, kept in .gradcam/api-token)');
+    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS (on the local stack, the API token npm start printed, kept in api-token in its state folder: .gradcam/api-token unless GRADCAM_STATE_DIR names another)');
   } };
   const admit = async () => {
     let waiting: number;

@@ -229,8 +229,13 @@ test('a Redis outage while Prometheus scrapes: each kind of failure is logged on
     assert.equal(await exporter.line(queueSuccess), `${queueSuccess} 0`, 'told as a failed read');
     assert.equal(await exporter.line('gradcam_queue_jobs{state="waiting"}'), undefined, 'no stale queue depth');
     const during = warnings().slice(before);
-    // One line per kind: the connections' errors, and each source's failed read.
-    assert.ok(during.length > 0 && during.length <= 15, `${during.length} warnings in 10 s of outage:\n${during.join('\n')}`);
+    // One line per kind: the connections' errors, and each source's failed read, each once however
+    // many scrapes fail (50 here, 10 sources each). How many kinds an outage shows depends on
+    // timing (a reset, a timeout, the retry limit), so what is checked is that none repeats.
+    const messages = during.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    assert.ok(during.length > 0, 'the outage was logged');
+    assert.deepEqual(messages.filter((msg, i) => messages.indexOf(msg) !== i), [], `a warning repeated in 10 s of outage:\n${during.join('\n')}`);
+    assert.ok(during.length <= 30, `${during.length} warnings in 10 s of outage:\n${during.join('\n')}`);
 
     proxy.restore();
     await eventually('the queue to be read again', async () => ((await exporter.line(queueSuccess))?.endsWith(' 1') ? true : undefined), 30_000, exporter);

@@ -117,6 +117,13 @@ export function redisKeys(prefix: string) {
     reviewTraffic: (model: string, minute: number) => `${prefix}:review:traffic:${model}:${minute}`,
     /** Per model and minute, a hash class index → explanations stored: the fleet-wide traffic per class the class quota divides by (kept and expiring with reviewTraffic). */
     reviewClassTraffic: (model: string, minute: number) => `${prefix}:review:traffic:${model}:${minute}:classes`,
+    /**
+     * Per model, `perHour|minute` (formatReviewTrafficLevel): the rate the model's fleet-wide traffic
+     * last flowed at and the last whole minute it was measured to. Workers read it for the budget's
+     * rate while traffic comes back after a silence, until the counts of reviewTraffic show it again
+     * (see the worker's fleet-traffic.ts); it expires reviewTrafficLevelTtlSeconds after it was last set.
+     */
+    reviewTrafficLevel: (model: string) => `${prefix}:review:traffic-level:${model}`,
   } as const;
 }
 
@@ -144,4 +151,25 @@ export function parseReviewThreshold(field: string, now: number, maxAgeMs = revi
   const recordedAt = Number(at);
   if (!Number.isFinite(threshold) || !Number.isFinite(recordedAt)) return undefined;
   return now - recordedAt > maxAgeMs ? undefined : threshold;
+}
+
+/** How long a model's traffic level (reviewTrafficLevel) is kept after the traffic last flowed: a model back after a longer silence is read afresh. */
+export const reviewTrafficLevelTtlSeconds = 24 * 60 * 60;
+
+/** The rate a model's fleet-wide traffic last flowed at (events/h), and the last whole minute (epoch minutes) it was measured to. */
+export interface ReviewTrafficLevel {
+  readonly perHour: number;
+  readonly minute: number;
+}
+
+/** A reviewTrafficLevel value: `perHour|minute`. */
+export const formatReviewTrafficLevel = (level: ReviewTrafficLevel) => `${level.perHour}|${level.minute}`;
+
+/** Reads a reviewTrafficLevel value back; undefined when there is none or it is malformed. */
+export function parseReviewTrafficLevel(text: string | null | undefined): ReviewTrafficLevel | undefined {
+  const [rate, at, ...rest] = (text ?? '').split('|');
+  if (rest.length > 0 || rate === undefined || rate === '' || at === undefined || at === '') return undefined;
+  const perHour = Number(rate);
+  const minute = Number(at);
+  return perHour > 0 && Number.isFinite(perHour) && Number.isSafeInteger(minute) ? { perHour, minute } : undefined;
 }

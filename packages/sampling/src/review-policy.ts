@@ -33,6 +33,12 @@ export interface ReviewPolicy {
    * would pass each young process's rise to the next, see budget.ts).
    */
   readonly ownThreshold?: (model: string) => number | undefined;
+  /**
+   * The budget's estimate of this process's own traffic of a model, events/h (undefined before its
+   * first event): the floor of a fleet-wide figure the provider can only presume (see the worker's
+   * fleet-traffic.ts).
+   */
+  readonly localRate?: (model: string, now: number) => number | undefined;
 }
 
 /** Runs a policy on one input and builds the decision to record with the explanation. */

@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import type { ReviewItem } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
-import { PoissonArrivals, reviewInput, seededRandom, syntheticPrediction } from '@gradcam/sampling/testing';
+import { PoissonArrivals, type TrafficPhase, reviewInput, seededRandom, syntheticPrediction } from '@gradcam/sampling/testing';
 import { createReviewSampler } from './review-sampler.ts';
 
 const { redis, stop } = await startRedisWithClient();
@@ -12,17 +12,18 @@ after(stop);
 const minute = 60_000;
 
 /**
- * Workers started together on one Redis, sharing Poisson traffic round robin on a simulated
- * clock, each recording its decisions and refreshing the fleet's rate and thresholds every 10 s
- * (as the worker's timer does). Reviews per simulated minute.
+ * Workers started together on one Redis, sharing Poisson traffic (in phases) round robin on a
+ * simulated clock, each recording its decisions and refreshing the fleet's rate and thresholds
+ * every 10 s (as the worker's timer does). Reviews per simulated minute.
  */
-async function runFleet(workers: number, perHour: number, k: number, minutes: number, seed: number): Promise<number[]> {
+async function runFleet(workers: number, phases: readonly TrafficPhase[], k: number, seed: number): Promise<number[]> {
   const prefix = `fleet${Math.random().toString(36).slice(2, 10)}`;
   const start = Date.UTC(2026, 10, 27, 12, 0, 30);
+  const minutes = Math.ceil(phases.reduce((sum, phase) => sum + phase.durationMs, 0) / minute);
   let now = start;
   const samplers = Array.from({ length: workers }, () => createReviewSampler({ policy: `budget=${k}`, redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now }));
   const random = seededRandom(seed);
-  const arrivals = new PoissonArrivals([{ name: 'steady', durationMs: minutes * minute, perHour }], random, start);
+  const arrivals = new PoissonArrivals(phases, random, start);
   const reviews = new Array<number>(minutes).fill(0);
   let nextRefresh = start + 10_000;
   try {
@@ -55,9 +56,56 @@ test('a fleet starting together reviews about K once its first minutes are past,
   // its own histogram places.
   const k = 120;
   for (const seed of [1, 2]) {
-    const reviews = await runFleet(8, 36_000, k, 20, seed);
+    const reviews = await runFleet(8, [{ name: 'steady', durationMs: 20 * minute, perHour: 36_000 }], k, seed);
     const settled = reviews.slice(5).reduce((a, b) => a + b, 0);
     const expected = (k * 15) / 60;
     assert.ok(settled >= 0.5 * expected && settled <= 1.6 * expected, `seed ${seed}: ${settled} reviews in minutes 5-20 (K: ${expected}); per minute ${reviews.join(' ')}`);
+  }
+});
+
+test('a fleet back from a pause longer than the window reviews about K, not a review per worker and K per worker each time', async (t) => {
+  // 45 minutes of 36,000 explanations/h, then 15 without, every hour. Traffic back after the
+  // pause found no whole minute of it in the fleet's window, so every worker fell back on its own
+  // estimate: its first event back read as one per quiet spell (6/h, a share of K/6: reviewed),
+  // the next ones as its own part of the traffic (a share P times the fleet's) until the window
+  // held a minute of it. 16 workers reviewed 27-34 in the 3 minutes after each pause where K
+  // allows 0.5, and 3.3-4.0 × K an hour after the first pause (seeds 1-2). The level the fleet
+  // last flowed at now stands for its rate until the traffic back spans two whole minutes: 0-1
+  // after each pause, 0.4-0.9 × K, as such a fleet reviews with traffic all hour (0.4-0.9 × K at
+  // K = 10/h: its workers' histograms stay young).
+  const k = 10;
+  const phases = Array.from({ length: 3 }, () => [
+    { name: 'on', durationMs: 45 * minute, perHour: 36_000 },
+    { name: 'off', durationMs: 15 * minute, perHour: 1e-9 },
+  ]).flat();
+  for (const seed of [1, 2]) {
+    const reviews = await runFleet(16, phases, k, seed);
+    // From the first pause's end (hours 2-3): the fleet's start is the first test's matter.
+    const afterPauses = reviews.slice(60).reduce((a, b) => a + b, 0);
+    const backs = [60, 120].map((at) => reviews.slice(at, at + 3).reduce((a, b) => a + b, 0));
+    const what = `seed ${seed}: ${afterPauses} reviews in hours 2-3 (K: ${2 * k}), ${backs.join(' ')} in the 3 minutes after each pause; per hour ${[0, 1, 2].map((h) => reviews.slice(h * 60, h * 60 + 60).reduce((a, b) => a + b, 0)).join(' ')}`;
+    t.diagnostic(what);
+    assert.ok(afterPauses >= 0.2 * 2 * k && afterPauses <= 1.5 * 2 * k, what);
+    for (const back of backs) assert.ok(back <= 4, what);
+  }
+});
+
+test('a worker back from a pause at ten times the level it left at reads its own count, not the level', async (t) => {
+  // The level stands for the fleet's rate until the traffic back spans two whole minutes of its
+  // own; at 10× the level, that alone is a share 10 times K's for those minutes (35 reviews in
+  // the 3 minutes after, seed 1, where K allows 6). Where this process's own count is higher, it
+  // is the fleet's rate: 4-7 (seeds 1-3), where the worker's own estimate alone, before there was
+  // a level, gave 8-16.
+  const k = 120;
+  const phases = [
+    { name: 'on', durationMs: 45 * minute, perHour: 3600 },
+    { name: 'off', durationMs: 15 * minute, perHour: 1e-9 },
+    { name: 'up', durationMs: 3 * minute, perHour: 36_000 },
+  ];
+  for (const seed of [1, 2, 3]) {
+    const reviews = await runFleet(1, phases, k, seed);
+    const back = reviews.slice(60).reduce((a, b) => a + b, 0);
+    t.diagnostic(`seed ${seed}: ${back} reviews in the 3 minutes after the pause (K: 6); per minute ${reviews.slice(60).join(' ')}`);
+    assert.ok(back <= 12, `seed ${seed}: ${back} reviews in the 3 minutes after the pause (K: 6)`);
   }
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { type ReviewItem, type ReviewSampling, explainQueueName, formatReviewThreshold, redisKeys, reviewThresholdMaxAgeMs } from '@gradcam/contracts';
+import { type ReviewItem, type ReviewSampling, explainQueueName, formatReviewThreshold, redisKeys, reviewThresholdMaxAgeMs, reviewTrafficLevelTtlSeconds } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
 import { reviewInput } from '@gradcam/sampling/testing';
@@ -89,29 +89,76 @@ test('the job keeps its other fields: BullMQ still reads it', async () => {
   }
 });
 
-test('the fleet rate divides by the minutes that hold traffic, and goes back to none after a silence', async () => {
+test('the fleet rate divides by the minutes that hold traffic, and holds the level it last flowed at across a silence, in Redis', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const keys = redisKeys(prefix);
   let now = Date.UTC(2026, 10, 26, 12, 0, 30);
-  const sampler = createReviewSampler({ policy: 'budget=60', redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now });
+  const options = { policy: 'budget=60', redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now };
+  const sampler = createReviewSampler(options);
   const minute = Math.floor(now / 60_000);
+  const later = createReviewSampler(options);
   try {
     assert.equal(sampler.fleetRate('m'), undefined, 'nothing read yet');
     // A fresh fleet: 3 whole minutes of 600 explanations each, i.e. 36,000/h (not 3 × 600 / 10 min).
     for (const ago of [1, 2, 3]) await redis.set(keys.reviewTraffic('m', minute - ago), '600');
     await sampler.refreshFleetRate();
     assert.equal(sampler.fleetRate('m'), 36_000);
+    assert.equal(await redis.get(keys.reviewTrafficLevel('m')), `36000|${minute - 1}`);
+    const ttl = await redis.ttl(keys.reviewTrafficLevel('m'));
+    assert.ok(ttl > 0 && ttl <= reviewTrafficLevelTtlSeconds, `expires (${ttl} s)`);
     // A quiet minute inside the span counts: 1,800 over 4 minutes.
     now += 60_000;
     await sampler.refreshFleetRate();
     assert.equal(sampler.fleetRate('m'), 27_000);
-    // Ten minutes without traffic: no fleet figure, so the policy uses its own estimate again.
+    // Ten minutes without traffic: the level the fleet last flowed at, where it used to be none
+    // (each worker then read its first event back as one per quiet spell, and a fleet of P
+    // reviewed P of them), also for a worker started during the silence.
     now += 10 * 60_000;
     await sampler.refreshFleetRate();
-    assert.equal(sampler.fleetRate('m'), undefined);
+    assert.equal(sampler.fleetRate('m'), 36_000);
+    later.fleetRate('m');
+    await later.refreshFleetRate();
+    assert.equal(later.fleetRate('m'), 36_000, 'read from Redis');
+    // The model comes back sparse: one explanation. Its minute alone may be the start of the old
+    // traffic back, so the level stands; once its minutes span two, it is forgotten.
+    const back = Math.floor(now / 60_000);
+    await redis.set(keys.reviewTraffic('m', back), '1');
+    now += 60_000;
+    await sampler.refreshFleetRate();
+    assert.equal(sampler.fleetRate('m'), 36_000);
+    now += 60_000;
+    await sampler.refreshFleetRate();
+    assert.equal(sampler.fleetRate('m'), 30, 'one explanation over the 2 minutes since');
+    assert.equal(await redis.exists(keys.reviewTrafficLevel('m')), 0);
+    now += 10 * 60_000;
+    await later.refreshFleetRate();
+    assert.equal(later.fleetRate('m'), undefined, 'no level: the policy’s own estimate');
   } finally {
     sampler.close();
+    later.close();
   }
+});
+
+test('the fleet rates are read while Redis refuses writes for want of memory: only the level is left unstored', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const now = Date.UTC(2026, 10, 26, 12, 0, 30);
+  const minute = Math.floor(now / 60_000);
+  const sampler = createReviewSampler({ policy: 'budget=60', redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now });
+  for (const ago of [1, 2, 3]) for (const model of ['m', 'n']) await redis.set(keys.reviewTraffic(model, minute - ago), model === 'm' ? '600' : '60');
+  sampler.fleetRate('m');
+  sampler.fleetRate('n');
+  await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  await redis.config('SET', 'maxmemory', '1');
+  try {
+    await assert.rejects(redis.set('write-probe', '1'), /^ReplyError: OOM/, 'Redis refuses writes');
+    await sampler.refreshFleetRate();
+  } finally {
+    await redis.config('SET', 'maxmemory', '0');
+    sampler.close();
+  }
+  assert.deepEqual([sampler.fleetRate('m'), sampler.fleetRate('n')], [36_000, 3600]);
+  assert.equal(await redis.exists(keys.reviewTrafficLevel('m')), 0);
 });
 
 test("a sampler starting into a running fleet reads the thresholds the fleet recorded, and its budget decides by them", async () => {

@@ -1,30 +1,24 @@
-import { type ReviewItem, type ReviewSampling, formatReviewThreshold, parseReviewThreshold, redisKeys, reviewSamplingSchema } from '@gradcam/contracts';
+import {
+  type ReviewItem,
+  type ReviewSampling,
+  type ReviewTrafficLevel,
+  formatReviewThreshold,
+  formatReviewTrafficLevel,
+  parseReviewThreshold,
+  parseReviewTrafficLevel,
+  redisKeys,
+  reviewSamplingSchema,
+  reviewTrafficLevelTtlSeconds,
+} from '@gradcam/contracts';
+import { redisOutOfMemory } from '@gradcam/queue';
 import type { ReviewPool } from '@gradcam/review-pool';
 import { type ReviewInput, decideReview, parseReviewPolicy } from '@gradcam/sampling';
 import type { Redis } from 'ioredis';
+import { fleetTraffic, trafficMinutes, trafficSpan } from './fleet-traffic.ts';
+
+export { ratePerHour } from './fleet-traffic.ts';
 
 const minuteMs = 60_000;
-/** The fleet-wide traffic is summed over at most this many whole minutes. */
-const trafficMinutes = 10;
-
-/**
- * Events per hour from per-minute counts, `counts[0]` the last whole minute and `counts[i]` the
- * minute i before it. The sum is divided by the minutes since the first one holding traffic, not
- * by all of them: a fresh fleet, or traffic back after a pause, has only m < 10 minutes of it,
- * and dividing by 10 would understate the rate 10/m times (and overspend the budget as much).
- * 0 when no minute holds traffic.
- */
-export function ratePerHour(counts: readonly number[]): number {
-  const minutes = trafficSpan(counts);
-  return minutes === 0 ? 0 : (counts.reduce((sum, c) => sum + c, 0) / minutes) * 60;
-}
-
-/** Whole minutes from the oldest one holding traffic to the last (`counts` as in ratePerHour). */
-function trafficSpan(counts: readonly number[]): number {
-  for (let i = counts.length - 1; i >= 0; i--) if ((counts[i] as number) > 0) return i + 1;
-  return 0;
-}
-
 
 export interface ReviewSampler {
   /**
@@ -41,7 +35,11 @@ export interface ReviewSampler {
    * Without a job hash (no BullMQ job to keep it on) the decision is returned as it is.
    */
   claim(inferenceId: string, decision: ReviewSampling): Promise<ReviewSampling>;
-  /** The fleet-wide traffic of a model, events/h (asking registers the model for the refreshes); undefined when there is none. */
+  /**
+   * The fleet-wide traffic of a model, events/h (asking registers the model for the refreshes): the
+   * last whole minutes' or, while traffic comes back after a silence, the level it last flowed at
+   * (fleet-traffic.ts); undefined when there is neither.
+   */
   fleetRate(model: string): number | undefined;
   /** The same for one predicted class of the model (asking registers the model too). */
   fleetClassRate(model: string, classIndex: number): number | undefined;
@@ -142,9 +140,27 @@ export function createReviewSampler(options: {
   const keys = redisKeys(options.prefix);
   /** Events/h per model the policy asked about (0: none known), and per class of it. */
   const fleetRate = new Map<string, number>();
+  /** Models whose fleet rate is the level their traffic last flowed at (fleet-traffic.ts): a presumption, not a count. */
+  const presumed = new Set<string>();
   const classRates = new Map<string, Map<number, number>>();
   /** The threshold each model's budget last recorded, from any worker (reviewThresholds). */
   let fleetThresholds = new Map<string, number>();
+  /**
+   * Stores the level `fleetTraffic` made of the `stored` one, when it changed. The only write of a
+   * refresh, and no reason to stop one: refused for want of memory (Redis at maxmemory, which still
+   * answers reads), the stored level stays as it was and a later refresh tries again, while the
+   * rates go on being read. Any other error fails the refresh, as a failed read does.
+   */
+  const storeLevel = async (model: string, stored: ReviewTrafficLevel | undefined, level: ReviewTrafficLevel | undefined): Promise<void> => {
+    if (level === undefined ? stored === undefined : level.minute === stored?.minute) return;
+    const key = keys.reviewTrafficLevel(model);
+    try {
+      if (level === undefined) await redis.del(key);
+      else await redis.set(key, formatReviewTrafficLevel(level), 'EX', reviewTrafficLevelTtlSeconds);
+    } catch (error) {
+      if (!redisOutOfMemory(error)) throw error;
+    }
+  };
   const refresh = async () => {
     const thresholds = await redis.hgetall(keys.reviewThresholds);
     // A stale one (a retired model's, or one recorded before the policy changed) is no fleet's.
@@ -160,17 +176,27 @@ export function createReviewSampler(options: {
       const minutes = Array.from({ length: trafficMinutes }, (_, i) => minute - 1 - i);
       const read = redis.pipeline();
       read.mget(minutes.map((m) => keys.reviewTraffic(model, m)));
+      read.get(keys.reviewTrafficLevel(model));
       for (const m of minutes) read.hgetall(keys.reviewClassTraffic(model, m));
       const replies = (await read.exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const counts = ((replies[0]?.[1] ?? []) as (string | null)[]).map((c) => Number(c ?? 0));
-      // After a silence this is 0 again, and the policy goes back to its own estimate.
-      fleetRate.set(model, ratePerHour(counts));
+      // Across a silence of the whole window, the level the fleet last flowed at, kept in Redis so
+      // that a worker started during the silence has it too (fleet-traffic.ts). Written by the
+      // first refresh of each minute that finds it out of date; forgotten for every worker at once.
+      const stored = parseReviewTrafficLevel(replies[1]?.[1] as string | null);
+      const traffic = fleetTraffic(counts, minute - 1, stored);
+      // 0 after a silence with no level (a sparse model, or one not seen for a day): the policy
+      // goes back to its own estimate.
+      fleetRate.set(model, traffic.perHour);
+      if (traffic.held) presumed.add(model);
+      else presumed.delete(model);
+      await storeLevel(model, stored, traffic.level);
       // A class's count over the model's span, not its own: one event of a rare class in the last
       // minute of ten is 6/h, not 60/h.
       const span = trafficSpan(counts);
       const perClass = new Map<number, number>();
-      replies.slice(1).forEach(([, hash]) => {
+      replies.slice(2).forEach(([, hash]) => {
         for (const [field, value] of Object.entries((hash ?? {}) as Record<string, string>)) {
           const classIndex = Number(field);
           perClass.set(classIndex, (perClass.get(classIndex) ?? 0) + Number(value));
@@ -185,11 +211,17 @@ export function createReviewSampler(options: {
   // At once too: a process that starts into a running fleet takes the fleet's thresholds before
   // its first batch, instead of placing its own from a handful of priorities.
   void refresh().catch(() => undefined);
-  const trafficRate = (model: string): number | undefined => {
+  const fleetRateOf = (model: string): number | undefined => {
     if (!fleetRate.has(model)) fleetRate.set(model, 0);
     const rate = fleetRate.get(model);
-    // No fleet figure (a fresh deployment, or none in the last minutes): the policy falls back on its own estimate.
+    // No fleet figure (a fresh deployment, or none in the last minutes and no level kept): the policy falls back on its own estimate.
     return rate === undefined || rate === 0 ? undefined : rate;
+  };
+  const trafficRate = (model: string, at: number): number | undefined => {
+    const rate = fleetRateOf(model);
+    // A presumed level is no less than what this process counts itself: traffic back above it
+    // (a single worker back at 10× its old level) is read by its own count as it comes.
+    return rate !== undefined && presumed.has(model) ? Math.max(rate, policy.localRate?.(model, at) ?? 0) : rate;
   };
   const classTraffic = (model: string, classIndex: number): number | undefined => {
     if (!fleetRate.has(model)) fleetRate.set(model, 0);
@@ -241,7 +273,7 @@ export function createReviewSampler(options: {
     )) as [string, unknown];
   };
   return {
-    fleetRate: trafficRate,
+    fleetRate: fleetRateOf,
     fleetClassRate: classTraffic,
     fleetThreshold,
     refreshFleetRate: refresh,

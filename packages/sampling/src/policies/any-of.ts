@@ -39,5 +39,10 @@ export function anyOf(...policies: readonly ReviewPolicy[]): ReviewPolicy {
     },
   };
   if (budgeted?.threshold === undefined) return policy;
-  return { ...policy, threshold: budgeted.threshold, ...(budgeted.ownThreshold === undefined ? {} : { ownThreshold: budgeted.ownThreshold }) };
+  return {
+    ...policy,
+    threshold: budgeted.threshold,
+    ...(budgeted.ownThreshold === undefined ? {} : { ownThreshold: budgeted.ownThreshold }),
+    ...(budgeted.localRate === undefined ? {} : { localRate: budgeted.localRate }),
+  };
 }

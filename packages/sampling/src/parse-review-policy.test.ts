@@ -33,6 +33,9 @@ test('describe() keeps every parameter exactly, so the recorded text is the conf
     'budget=60/h@20.57611666666667m',
     'class-quota=1234567/h',
     'class-quota=2.5/0.123456789m',
+    // The shortest window allowed, one second, is accepted and written back the same.
+    'budget=10/h@0.016666666666666666m',
+    'class-quota=5/0.016666666666666666m',
     'confidence=0.12345678..0.87654321',
     'border>0.1234567|entropy>0.9876543|entropy<1e-7|overlap<0.3333333',
   ]) {
@@ -68,6 +71,13 @@ test('errors name the bad term, in one line', () => {
     ['class-quota=5/1e400m', 'class-quota=5/1e400m', /window/],
     ['class-quota=5/1e308d', 'class-quota=5/1e308d', /window/],
     ['budget=10@1e308d', 'budget=10@1e308d', /adaptation window/],
+    // Windows under one second (shorter than any gap between events): @1e-9m reviewed nothing,
+    // @1e-300m everything. Refused naming the smallest window allowed.
+    ['budget=10@1e-9m', 'budget=10@1e-9m', /adaptation window must be at least one second \(@0\.016666666666666666m\)/],
+    ['budget=10@1e-300m', 'budget=10@1e-300m', /at least one second/],
+    ['budget=10@0.0166m', 'budget=10@0.0166m', /at least one second/],
+    ['class-quota=5/1e-9m', 'class-quota=5/1e-9m', /window must be at least one second \(\/0\.016666666666666666m\)/],
+    ['class-quota=5/1e-300d', 'class-quota=5/1e-300d', /at least one second/],
     ['confidence=0.6..0.4', 'confidence=0.6..0.4', /LO < HI/],
     ['confidence<0', 'confidence<0', /selects nothing/],
     ['rate=0.1,rate=0.2', 'rate=0.2', /given twice/],

@@ -8,7 +8,7 @@ import { explanationScore, type ExplanationScoreOptions } from './policies/expla
 import { noReview } from './policies/no-review.ts';
 import { uniformRate } from './policies/uniform-rate.ts';
 import type { ReviewPolicy } from './review-policy.ts';
-import { parseWindow } from './window-duration.ts';
+import { formatWindow, minWindowMs, parseWindow } from './window-duration.ts';
 
 export interface ParseReviewPolicyOptions {
   /** Passed to the budget term: the fleet-wide traffic rate. */
@@ -28,6 +28,12 @@ function fraction(term: string, raw: string): number {
   return value;
 }
 
+/** Refuses a parsed window under minWindowMs, naming the term and the smallest window allowed. */
+function longEnough(term: string, ms: number, what: string, prefix: string): number {
+  if (ms < minWindowMs) throw new ReviewPolicyError(term, `${what} must be at least one second (${prefix}${formatWindow(minWindowMs)})`);
+  return ms;
+}
+
 function positive(term: string, raw: string, what: string): number {
   const value = parseDecimal(raw);
   if (value === undefined || !(value > 0 && Number.isFinite(value))) throw new ReviewPolicyError(term, `expected ${what} (a decimal number > 0)`);
@@ -42,6 +48,7 @@ function parseTerm(term: string, options: ParseReviewPolicyOptions): ReviewPolic
     if (m[2] !== undefined && m[2] !== '/h') throw new ReviewPolicyError(term, 'the budget is per hour: budget=K or budget=K/h');
     const window = m[3] === undefined ? undefined : parseWindow(m[3]);
     if (m[3] !== undefined && window === undefined) throw new ReviewPolicyError(term, 'expected an adaptation window like @10m or @1h');
+    if (window !== undefined) longEnough(term, window, 'the adaptation window', '@');
     return budget({
       reviewsPerHour,
       ...(window === undefined ? {} : { adaptationWindowMs: window }),
@@ -65,6 +72,7 @@ function parseTerm(term: string, options: ParseReviewPolicyOptions): ReviewPolic
     const perClass = positive(term, m[1] as string, 'reviews per class');
     const window = m[2] === undefined ? 3_600_000 : parseWindow(m[2]);
     if (window === undefined) throw new ReviewPolicyError(term, 'expected a window like /h, /30m or /d');
+    longEnough(term, window, 'the window', '/');
     return classQuota({ perClass, windowMs: window, ...(options.classTraffic ? { classTraffic: options.classTraffic } : {}) });
   }
   if ((m = /^border>(.*)$/.exec(term))) return { borderAbove: fraction(term, m[1] as string) };

@@ -1,5 +1,12 @@
 const units = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
+/**
+ * The shortest window a policy accepts: one second. A window shorter than the gap between two
+ * events sees at most one of them, so `budget=10@1e-300m` reviewed everything and
+ * `budget=10@1e-9m` nothing; no traffic is fast enough for a shorter window to mean anything.
+ */
+export const minWindowMs = 1_000;
+
 /** `h`, `30m`, `2h`, `1d` → ms; undefined when it is none of these, or not a finite number of ms (`1e400m`). */
 export function parseWindow(text: string): number | undefined {
   const match = /^((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)?([mhd])$/.exec(text);

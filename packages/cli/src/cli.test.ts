@@ -151,7 +151,7 @@ describe('gradcam errors', () => {
     assert.equal(run.status, 1, run.stderr);
     assert.deepEqual(run.stderr.trim().split('\n'), [
       `✗ ${dir}: skipped: it is the output folder (--out ${dir}); give another --out, or name its images one by one`,
-      'gradcam: no images found in the given paths (the output folder is never read as input)',
+      'gradcam explain: no images found in the given paths (the output folder is never read as input)',
     ]);
   }));
 
@@ -171,6 +171,8 @@ describe('gradcam errors', () => {
     assert.deepEqual([summary.explained, summary.failed], [0, 1]);
     assert.deepEqual(summary.failures, [{ file: join(dir, 'missing.jpg'), code: 'NOT_FOUND', message: 'no such file or folder' }]);
     assert.deepEqual(summary.error, { code: 'NO_IMAGES', message: 'no images found in the given paths' });
+    // Like every other message of explain, the line starts with "gradcam explain:".
+    assert.deepEqual(run.stderr.trim().split('\n'), [`✗ ${join(dir, 'missing.jpg')}: no such file or folder`, 'gradcam explain: no images found in the given paths']);
   }));
 
   test('--json: an error that stops the run is still one JSON line on stdout, with a stable code; stderr and the exit status as without --json', () => withTempDir('gradcam-fatal-', async (dir) => {

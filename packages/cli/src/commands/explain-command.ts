@@ -161,7 +161,7 @@ async function explain(argv: readonly string[], soFar: RunSoFar): Promise<number
   if (files.length === 0) {
     const why = excluded.length > 0 ? ' (the output folder is never read as input)' : skippedAny ? ' (earlier explain output is never read as input)' : '';
     const message = `no images found in the given paths${why}`;
-    console.error(`gradcam: ${message}`);
+    console.error(`gradcam explain: ${message}`);
     // --json promises one summary on stdout; a script reading it gets the failures here too.
     if (quiet) console.log(JSON.stringify(emptySummary(soFar, { code: 'NO_IMAGES', message })));
     return 1;

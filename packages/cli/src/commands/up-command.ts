@@ -51,10 +51,11 @@ export async function upCommand(argv: readonly string[]): Promise<number> {
     stopRequest.abort();
   });
   const stopRequested = new Promise<void>((resolve) => stopRequest.signal.addEventListener('abort', () => resolve(), { once: true }));
-  console.log(`starting the local stack (${config.workerProcesses} worker process${config.workerProcesses === 1 ? '' : 'es'})…`);
+  // Announced once the settings are checked: a refusal stays the one line the README promises.
+  const announce = () => console.log(`starting the local stack (${config.workerProcesses} worker process${config.workerProcesses === 1 ? '' : 'es'})…`);
   let stack;
   try {
-    stack = await startLocalStack({ config, signal: stopRequest.signal, ...(values.quiet ? {} : { onLine: (line) => console.log(line) }) });
+    stack = await startLocalStack({ config, signal: stopRequest.signal, onChecked: announce, ...(values.quiet ? {} : { onLine: (line) => console.log(line) }) });
   } catch (error) {
     if (error instanceof StackStartAbortedError) {
       console.log('stopped before the stack was up');

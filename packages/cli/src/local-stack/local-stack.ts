@@ -50,6 +50,11 @@ export interface LocalStackOptions {
   /** Extra environment for every service (e.g. GRADCAM_CAPTURE_POLICY, batch size). */
   readonly env?: Readonly<Record<string, string>>;
   readonly onLine?: (line: string) => void;
+  /**
+   * Called once the settings are checked (folders, S3, ports, REDIS_URL) and before anything
+   * starts, so a caller announces the start only when a refusal can no longer come first.
+   */
+  readonly onChecked?: () => void;
   readonly readyTimeoutMs?: number;
   /**
    * Aborting it while the stack starts (a Ctrl-C while models load) stops what has started, in
@@ -170,7 +175,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ]),
     );
     if (config.redisUrl !== undefined) await step(checkRedisAnswers(config.redisUrl));
-    else redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
+    options.onChecked?.();
+    if (config.redisUrl === undefined) redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
     const privateRedis = redisStarting && (await step(redisStarting));
     if (privateRedis) {
       redisDied = privateRedis.exited.then((how) => {

@@ -74,13 +74,15 @@ const pageFiles = {
  * rest), and runs only its own script and style. Images are the exception: they are the blob
  * store's presigned URLs, on an origin this service does not know (an S3 endpoint or a bucket's
  * own host, or the filesystem store's public URL). Its requests tell no Referer: the image hosts
- * (S3, a CDN before it) are not told where the review page lives.
+ * (S3, a CDN before it) are not told where the review page lives. `data:` is for the page's
+ * icon, `data:,` in the page itself: without one, every load asked for /favicon.ico and logged
+ * its 404 as a console error.
  */
 const pageHeaders = {
   'cache-control': 'no-cache',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'self'; img-src 'self' https: http:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'content-security-policy': "default-src 'self'; img-src 'self' https: http: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 } as const;
 
 /**

@@ -19,3 +19,4 @@ export {
   type TestServiceKind,
   type TestServiceOptions,
 } from './test-services.ts';
+export { assertLinksServedAs, type ServedLinks } from './served-links.ts';

@@ -177,26 +177,32 @@ test("without a cursor it can read (a key of another type), reading starts at a 
   }
 });
 
-test("a stream deleted and written again below the read position while the exporter reads it (its old ids from a clock that was ahead) is read from its beginning: the new events are counted, not skipped until the clock catches up", async () => {
+/** A queue of its own for one test, and a writer of `completed` events (an explanation's result) to its stream, under `id` ('*': the next). */
+function queueOfItsOwn() {
   const prefix = `t${randomUUID().slice(0, 8)}`;
   const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
   const events = queue.toKey('events');
-  const completed = (id: string, jobId: string) => rig.redis.xadd(events, id, 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(explainResult()));
+  const completed = (jobId: string, id = '*') => rig.redis.xadd(events, id, 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(explainResult()));
+  return { prefix, queue, events, completed };
+}
+
+test("a stream deleted and written again below the read position while the exporter reads it (its old ids from a clock that was ahead) is read from its beginning: the new events are counted, not skipped until the clock catches up", async () => {
+  const { prefix, queue, events, completed } = queueOfItsOwn();
   const exporter = startExporter(prefix, queue, undefined, { positionCheckMs: 100 });
   try {
     await eventually('the exporter to start reading', () => exporter.stream.readThrough());
     // Numbered while Redis's clock was an hour ahead; the stream is then deleted (a FLUSHALL, a
     // Redis restarted empty) and written again under the right clock: its ids are below that one's.
-    const ahead = await completed(`${Date.now() + 3_600_000}-0`, 'ahead');
+    const ahead = await completed('ahead', `${Date.now() + 3_600_000}-0`);
     await eventually('the entry from the clock ahead to be counted', async () => ((await exporter.value(images)) === 1 ? true : undefined));
     await rig.redis.del(events);
-    const first = await completed('*', 'after-1');
-    const second = await completed('*', 'after-2');
+    const first = await completed('after-1');
+    const second = await completed('after-2');
     assert.ok(ahead !== null && first !== null && second !== null && first < ahead, "numbered below the read position");
     await eventually('the events of the stream written again to be counted', async () => ((await exporter.value(images)) === 3 ? true : undefined));
     assert.equal(exporter.stream.readThrough(), second);
     assert.ok(exporter.lines.some((line) => /numbered below/.test(String(line.msg))), 'the rewind is logged');
-    const third = await completed('*', 'after-3');
+    const third = await completed('after-3');
     await eventually('a later event to be counted once', async () => ((await exporter.value(images)) === 4 ? true : undefined));
     assert.equal(exporter.stream.readThrough(), third);
   } finally {
@@ -206,27 +212,24 @@ test("a stream deleted and written again below the read position while the expor
 });
 
 test('a stream rolled back under the read position (Redis restarted from an AOF that missed its last second) is not read again: the events read before are not counted twice', async () => {
-  const prefix = `t${randomUUID().slice(0, 8)}`;
-  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
-  const events = queue.toKey('events');
-  const completed = (id: string, jobId: string) => rig.redis.xadd(events, id, 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(explainResult()));
+  const { prefix, queue, events, completed } = queueOfItsOwn();
   // How often the position was checked (XINFO STREAM; `xinfo|stream` since Redis 7).
   const xinfoCalls = async () => Number(/cmdstat_xinfo(?:\|stream)?:calls=(\d+)/.exec(await rig.redis.info('commandstats'))?.[1] ?? 0);
   const exporter = startExporter(prefix, queue, undefined, { positionCheckMs: 50 });
   try {
     await eventually('the exporter to start reading', () => exporter.stream.readThrough());
-    const kept = await completed('*', 'kept');
-    const lost = await completed('*', 'lost');
+    const kept = await completed('kept');
+    const lost = await completed('lost');
     await eventually('both events to be counted', async () => ((await exporter.value(images)) === 2 ? true : undefined));
     assert.equal(exporter.stream.readThrough(), lost);
     // What Redis holds after a restart from an AOF written up to 'kept': the stream is numbered below the
     // read position, but by the clock that numbers it now, so its next entries come after that position.
     await rig.redis.del(events);
     assert.ok(kept !== null);
-    await completed(kept, 'kept');
+    await completed('kept', kept);
     const checks = await xinfoCalls();
     await eventually('the read position to be checked a few times', async () => ((await xinfoCalls()) >= checks + 3 ? true : undefined));
-    const next = await completed('*', 'next');
+    const next = await completed('next');
     await eventually('the next event to be counted', async () => ((await exporter.value(images)) >= 3 ? true : undefined));
     assert.equal(await exporter.value(images), 3, 'kept is not counted again');
     assert.equal(exporter.stream.readThrough(), next);
@@ -238,10 +241,7 @@ test('a stream rolled back under the read position (Redis restarted from an AOF 
 });
 
 test("a stream that lost an event the exporter read (Redis restarted from an empty or older dataset, the stream deleted and written again) is said once, whatever the clock; entries trimmed or deleted from it are not taken for a loss", async () => {
-  const prefix = `t${randomUUID().slice(0, 8)}`;
-  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
-  const events = queue.toKey('events');
-  const completed = (jobId: string) => rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(explainResult()));
+  const { prefix, queue, events, completed } = queueOfItsOwn();
   const xinfoCalls = async () => Number(/cmdstat_xinfo(?:\|stream)?:calls=(\d+)/.exec(await rig.redis.info('commandstats'))?.[1] ?? 0);
   /** Until the read position has been checked after now: the checks run one at a time, so the third from now began after one that saw it. */
   const checked = async () => {

@@ -14,15 +14,16 @@ const verdictsLua = `{ ${verdictSchema.options.map((verdict) => `'${verdict}'`).
  * by the model's first broken item would never fire GradcamReviewItemsBroken for it. So is the
  * count of each verdict on the model's items of the item's predicted class (`model|class|verdict`),
  * which the exporter republishes as gradcam_review_verdicts_total: a class's first verdict of each
- * kind was never counted in the verdicts per hour (with a model of many classes, most verdicts).
- * Only for the classes items are added for, not every class of the model (which the pool does
- * not know); not the undo counts, which no panel or alert reads.
+ * kind was never counted in the verdicts per hour (with a model of many classes, most verdicts);
+ * and the count of each verdict undone (gradcam_review_undos_total, kept = verdicts − undos), whose
+ * first undo on a class was likewise never counted. Only for the classes items are added for, not
+ * every class of the model (which the pool does not know).
  *
  * It also takes a few expired closed items out of the listing index (`dropExpired`, see
  * item-lua.ts): workers add all day, so the index stays bounded even while nobody reviews or
  * lists. Those keys, and the pool's, are built from the prefix (single Redis, as every script here).
  *
- * KEYS: item, state, index, broken counts, skip counts, verdict counts. ARGV: fixed JSON, state
+ * KEYS: item, state, index, broken counts, skip counts, verdict counts, undo counts. ARGV: fixed JSON, state
  * JSON (its `lane` set), priority, sampledAt, id (numbers as JavaScript writes them: Redis reads
  * every digit), model, prefix, lane, predicted class.
  * Returns 1 when added, 0 when the id was already there.
@@ -36,7 +37,11 @@ enterPool(ARGV[7], ARGV[5], { sampledAt = sampledAt, model = ARGV[6], sampling =
 redis.call('ZADD', KEYS[3], sampledAt, ARGV[5])
 redis.call('HINCRBY', KEYS[4], ARGV[6], 0)
 redis.call('HINCRBY', KEYS[5], ARGV[6], 0)
-for _, verdict in ipairs(${verdictsLua}) do redis.call('HINCRBY', KEYS[6], ARGV[6] .. '|' .. ARGV[9] .. '|' .. verdict, 0) end
+for _, verdict in ipairs(${verdictsLua}) do
+  local field = ARGV[6] .. '|' .. ARGV[9] .. '|' .. verdict
+  redis.call('HINCRBY', KEYS[6], field, 0)
+  redis.call('HINCRBY', KEYS[7], field, 0)
+end
 return 1
 `;
 

@@ -12,7 +12,7 @@ import { testItem as item } from './test-item.ts';
 const { redis, stop } = await startRedisWithClient();
 after(stop);
 
-test("adding an item counts every verdict of its model and class at 0, so the first verdict on them is an increase; verdictCounts lists the verdicts given", async () => {
+test("adding an item counts every verdict (given and undone) of its model and class at 0, so the first verdict and undo on them is an increase; verdictCounts lists the verdicts given", async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const keys = redisKeys(prefix);
   const p = new ReviewPool(redis, prefix);
@@ -20,6 +20,7 @@ test("adding an item counts every verdict of its model and class at 0, so the fi
   await p.add({ ...item('b', 0.5, 'n'), predictedClass: 7 });
   const zeros = (model: string, predictedClass: number) => Object.fromEntries(verdictSchema.options.map((verdict) => [`${model}|${predictedClass}|${verdict}`, '0']));
   assert.deepEqual(await redis.hgetall(keys.reviewVerdicts), { ...zeros('m', 2), ...zeros('n', 7) });
+  assert.deepEqual(await redis.hgetall(keys.reviewUndos), { ...zeros('m', 2), ...zeros('n', 7) }, 'each verdict undone, at 0 too');
   assert.deepEqual(await redis.hgetall(keys.reviewSkips), { m: '0', n: '0' });
   assert.deepEqual(await redis.hgetall(keys.reviewBroken), { m: '0', n: '0' });
   assert.deepEqual(await p.verdictCounts(), {}, 'no verdict given yet');
@@ -33,4 +34,7 @@ test("adding an item counts every verdict of its model and class at 0, so the fi
   assert.equal(await redis.hget(keys.reviewVerdicts, 'm|2|unsure'), '0');
   assert.deepEqual(await p.verdictCounts(), { 'm|2|supports': 1 });
   assert.deepEqual(await p.undoCounts(), {});
+  await p.undo('a', 'alice', { windowMs: 60_000, leaseMs: 60_000, now: 10_002 });
+  assert.equal(await redis.hget(keys.reviewUndos, 'm|2|unsure'), '0');
+  assert.deepEqual(await p.undoCounts(), { 'm|2|supports': 1 }, 'undoCounts leaves the zeros out');
 });

@@ -192,10 +192,10 @@ export class ReviewPool {
    * lease and the reads do).
    */
   async add(item: ReviewItem): Promise<boolean> {
-    const { reviewItem, reviewState, reviewIndex, reviewBroken, reviewSkips, reviewVerdicts } = this.keys;
+    const { reviewItem, reviewState, reviewIndex, reviewBroken, reviewSkips, reviewVerdicts, reviewUndos } = this.keys;
     const lane = laneOf(item.inferenceId, item.sampling.policy);
     const { fixed, state } = storedItem(item, lane);
-    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewIndex, reviewBroken, reviewSkips, reviewVerdicts];
+    const keys = [reviewItem(item.inferenceId), reviewState(item.inferenceId), reviewIndex, reviewBroken, reviewSkips, reviewVerdicts, reviewUndos];
     const args = [fixed, state, String(item.sampling.priority), String(item.sampledAt), item.inferenceId, item.model, this.prefix, lane, String(item.predictedClass)];
     return (await this.call('adding an item', () => this.redis.eval(addScript, keys.length, ...keys, ...args))) === 1;
   }
@@ -655,7 +655,7 @@ export class ReviewPool {
   /**
    * Verdicts undone by their reviewer, by `model|class|verdict` (the verdict taken back). Each
    * undone verdict is still in `verdictCounts` (a count that only goes up): the verdicts kept are
-   * the one less the other.
+   * the one less the other. The counts `add` creates at 0 (see addScript) are not listed.
    */
   async undoCounts(): Promise<Record<string, number>> {
     return this.counts('reading the undo counts', this.keys.reviewUndos);

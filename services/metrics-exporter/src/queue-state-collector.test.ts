@@ -198,7 +198,7 @@ test("every reviewer-sampling reason of each model the workers serve or decided 
   });
 });
 
-test("adding a review item exports each verdict on its model and class at 0, so rate() sees the first verdict of each", async () => {
+test("adding a review item exports each verdict (and each undo) on its model and class at 0, so rate() sees the first verdict of each", async () => {
   await withExporter({}, async ({ scrape, redis, prefix }) => {
     await new ReviewPool(redis, prefix).add({
       inferenceId: 'r-1',
@@ -217,6 +217,12 @@ test("adding a review item exports each verdict on its model and class at 0, so 
       'gradcam_review_verdicts_total{model="mobilenet",class="3",verdict="unsure"} 0',
       'gradcam_review_verdicts_total{model="mobilenet",class="3",verdict="wrong-evidence"} 0',
       'gradcam_review_verdicts_total{model="mobilenet",class="3",verdict="wrong-prediction"} 0',
+    ]);
+    assert.deepEqual(samples(await scrape(), 'gradcam_review_undos_total').sort(), [
+      'gradcam_review_undos_total{model="mobilenet",class="3",verdict="supports"} 0',
+      'gradcam_review_undos_total{model="mobilenet",class="3",verdict="unsure"} 0',
+      'gradcam_review_undos_total{model="mobilenet",class="3",verdict="wrong-evidence"} 0',
+      'gradcam_review_undos_total{model="mobilenet",class="3",verdict="wrong-prediction"} 0',
     ]);
   });
 });

@@ -37,7 +37,7 @@ function startExporter(
   prefix: string,
   queue: ExplainQueue,
   recorderFor: (registry: Registry) => PipelineRecorder = (registry) => new PipelineRecorder(createMetrics(registry, pipelineMetrics)),
-  options: { positionCheckMs?: number } = {},
+  options: { positionCheckMs?: number; unreadableLogEveryMs?: number } = {},
 ): Exporter {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger({ name: 'metrics-exporter', level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
@@ -171,6 +171,37 @@ test("without a cursor it can read (a key of another type), reading starts at a 
       [bad],
     );
     assert.ok(exporter.lines.some((line) => /could not read the event-stream cursor/.test(String(line.msg))), 'the cursor it could not read is logged');
+  } finally {
+    await exporter.close();
+    await queue.close();
+  }
+});
+
+test("during a rolling upgrade (workers of another version writing results alongside the current ones), what the exporter counts from a result is counted though the result lacks fields it does not use, and the entries it cannot count at all are told once with a count, not a warning each", async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const queue = createExplainQueue({ connection: rig.redis, prefix, onError: () => {} });
+  const events = queue.toKey('events');
+  const completed = (jobId: string, returnvalue: unknown) => rig.redis.xadd(events, '*', 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(returnvalue));
+  const exporter = startExporter(prefix, queue, undefined, { unreadableLogEveryMs: 200 });
+  try {
+    await eventually('the exporter to start reading', () => exporter.stream.readThrough());
+    // A worker of another version: its result has what the counters need (model, methods,
+    // explanations, the two times) but not the per-batch fields the exporter does not use.
+    const { manifestKey: _m, batchSize: _b, batchLeader: _l, stageSeconds: _s, ...counted } = explainResult();
+    // And one the exporter cannot count at all (its model renamed, say).
+    const { model: _model, ...foreign } = { ...explainResult(), modelName: 'm' };
+    for (let i = 0; i < 20; i++) {
+      await completed(`partial-${i}`, counted);
+      await completed(`foreign-${i}`, foreign);
+    }
+    await eventually('the partial results to be counted', async () => ((await exporter.value(images)) === 20 ? true : undefined));
+    await eventually('the foreign ones to be counted as unreadable', async () => ((await exporter.value(unreadable)) === 20 ? true : undefined));
+    const told = () => exporter.lines.filter((line) => /could not read an event|more events of the queue's event stream/.test(String(line.msg)));
+    const more = () => told().reduce((sum, line) => sum + (typeof line.more === 'number' ? line.more : 0), 0);
+    await eventually('the rest to be told as a count', () => (more() === 19 ? true : undefined));
+    const detailed = told().filter((line) => line.excerpt !== undefined);
+    assert.equal(detailed.length, 1, 'the first one told with its excerpt, once');
+    assert.ok(told().length < 20, `${told().length} lines for 20 entries`);
   } finally {
     await exporter.close();
     await queue.close();

@@ -6,7 +6,8 @@ import type { Redis } from 'ioredis';
 import { EventsCursor } from './events-cursor.ts';
 import type { PipelineRecorder } from './pipeline-recorder.ts';
 import { resumePoint } from './resume-point.ts';
-import { compareStreamIds, entryAfter, excerptOf, lostUntrimmed, newestEntryId, streamInfo, unparsableByQueueEvents } from './stream-entry.ts';
+import { compareStreamIds, entryAfter, lostUntrimmed, newestEntryId, streamInfo, unparsableByQueueEvents } from './stream-entry.ts';
+import { createUnreadableEventLog } from './unreadable-event-log.ts';
 
 export interface EventStreamDeps {
   /** A worker connection of its own: the resume point is read on it, then QueueEvents blocks on it (XREAD). */
@@ -22,6 +23,8 @@ export interface EventStreamDeps {
   readonly onError: (error: Error) => void;
   /** How often the read position is checked against the stream's numbering (`positionCheckMs`). */
   readonly positionCheckMs?: number;
+  /** How long the events read past of one kind are counted before being told in one line (`unreadableLogEveryMs`). */
+  readonly unreadableLogEveryMs?: number;
 }
 
 export interface EventStream {
@@ -87,11 +90,15 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   let toldAt: string | undefined;
   const cursorKey = redisKeys(deps.prefix).exporterEventsCursor;
   const eventsKey = deps.queue.toKey('events');
+  const unreadableLog = createUnreadableEventLog(log, deps.unreadableLogEveryMs);
 
-  /** An event read past without being counted: told once, with where to find it, and counted as such. */
+  /**
+   * An event read past without being counted: counted as such, and told (the first of its kind
+   * with where to find it, the rest as a count: workers of another version may write one per job).
+   */
   const readPast = (opened: EventsCursor, id: string, event: unknown, fields: unknown, why: string) => {
     recorder.unreadable();
-    log.warn({ id, event, excerpt: excerptOf(fields) }, `could not read an event of the queue's event stream (${why}); read past it, not counted`);
+    unreadableLog.tell(id, event, fields, why);
     opened.counted(id);
   };
 
@@ -290,6 +297,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
         // Before the resume point is known there is nothing to close, and waiting for it could
         // wait for a Redis that is gone: the caller's closing of the connection ends that wait.
         clearInterval(positionCheck);
+        unreadableLog.close();
         await events?.close();
         await cursor?.close();
       })()),

@@ -7,6 +7,14 @@ type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 const explanationOutcomes = ['completed', 'failed'] as const;
 
 /**
+ * What the counters take from a job result, and all the exporter requires of one: a worker of
+ * another version (a rolling upgrade) whose result lacks or changed a field the exporter does not
+ * use (the per-batch figures come as their own event) is still counted.
+ */
+const countedResultSchema = explainJobResultSchema.pick({ model: true, methods: true, explanations: true, acceptedAt: true, storedAt: true });
+export type CountedResult = Pick<ExplainJobResult, 'model' | 'methods' | 'explanations' | 'acceptedAt' | 'storedAt'>;
+
+/**
  * Turns the queue's event stream into pipeline-wide metrics: each completed job carries its
  * model, methods and timings (see ExplainJobResult), and each worker publishes every micro-batch's
  * figures (see BatchFigures), so one exporter sees what every worker did without scraping them all.
@@ -43,9 +51,10 @@ export class PipelineRecorder {
     }
   }
 
-  completed(returnvalue: unknown): ExplainJobResult | undefined {
+  /** A completed job: counted unless its result lacks what the counters need (then undefined). */
+  completed(returnvalue: unknown): CountedResult | undefined {
     const raw = typeof returnvalue === 'string' ? safeJson(returnvalue) : returnvalue;
-    const parsed = explainJobResultSchema.safeParse(raw);
+    const parsed = countedResultSchema.safeParse(raw);
     if (!parsed.success) return undefined;
     const result = parsed.data;
     const { metrics } = this;

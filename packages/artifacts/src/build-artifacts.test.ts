@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { explanationManifestSchema } from '@gradcam/contracts';
-import { Explainer, type ImageExplanation, type LoadedModel, type MethodName, loadModel, selectBackend } from '@gradcam/engine';
+import { Explainer, type ImageExplanation, type LoadedModel, type MethodName, builtinModels, descriptorFileName, loadModel, modelWeightsSha256, selectBackend } from '@gradcam/engine';
 import { type ColormapName, type DecodedImage, type OverlayOptions, decodeImage, decodeNpy, imagingInfo, overlayBase, renderOverlay, toModelInput } from '@gradcam/imaging';
 import { buildImageArtifacts } from './build-artifacts.ts';
 import { fingerprint } from './engine-fingerprint.ts';
@@ -83,6 +85,71 @@ test('a manifest written before imaging was recorded keeps the fingerprint it wa
     explanations: [],
   } as unknown as Parameters<typeof fingerprint>[0];
   assert.equal(fingerprint(old), '421c427e94889b43340ec0f7fd53a5323012869b206fd2a64bc38737caf2a4df');
+});
+
+test("the built-in model's manifest records the sha256 of its weights, and the fingerprint covers it", async () => {
+  const { manifest } = await build(await explained(['gradcam'], 4));
+  const builtin = builtinModels.find((m) => m.descriptor.name === 'nsfw-mobilenet-v2');
+  assert.equal(explanationManifestSchema.parse(manifest).model.weightsSha256, builtin && modelWeightsSha256(builtin.read()));
+  assert.equal(manifest.model.weightsSha256, model.weightsSha256);
+  assert.equal(fingerprint(manifest), manifest.fingerprint);
+  assert.notEqual(fingerprint({ ...manifest, model: { ...manifest.model, weightsSha256: 'f'.repeat(64) } }), manifest.fingerprint);
+});
+
+test('one model folder under one declared version: retrained weights (one value moved) give another weightsSha256 and fingerprint, the same weights the same ones', async () => {
+  // The built-in MobileNetV2 as a user's folder declares it (model.json + shard + gradcam-model.json).
+  const parent = await mkdtemp(join(tmpdir(), 'gradcam-weights-'));
+  const [shipped, copied, retrained] = ['shipped', 'copied', 'retrained'].map((name) => join(parent, name)) as [string, string, string];
+  try {
+    const artifacts = (builtinModels.find((m) => m.descriptor.name === 'nsfw-mobilenet-v2') as (typeof builtinModels)[number]).read();
+    await mkdir(shipped);
+    await writeFile(join(shipped, 'group1-shard1of1.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
+    await writeFile(join(shipped, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: artifacts.weightSpecs }] }));
+    const { name, labels, preprocessing } = model.descriptor;
+    await writeFile(join(shipped, descriptorFileName), JSON.stringify({ name: 'moderation', version: '2.1.0', labels, preprocessing: { ...preprocessing, mean: [...preprocessing.mean], std: [...preprocessing.std] } }));
+    await cp(shipped, copied, { recursive: true });
+    await cp(shipped, retrained, { recursive: true });
+    // One value of the first convolution's kernel moved, as a retraining would; the version stays.
+    const shard = join(retrained, 'group1-shard1of1.bin');
+    const weights = await readFile(shard);
+    weights.writeFloatLE(weights.readFloatLE(0) + 0.5, 0);
+    await writeFile(shard, weights);
+
+    const manifests = [];
+    for (const folder of [shipped, copied, retrained]) {
+      const loaded = await loadModel(folder);
+      const { images } = await new Explainer(loaded).explain([input], { methods: ['gradcam'] });
+      const explanation = images[0] as ImageExplanation;
+      manifests.push({ manifest: (await buildImageArtifacts({ source: 'sheep.jpg', bytes, image, explanation, model: loaded, backend: 'wasm', timings })).manifest, raw: explanation.maps[0]?.raw });
+      loaded.runner.dispose();
+    }
+    const [a, same, other] = manifests as [(typeof manifests)[number], (typeof manifests)[number], (typeof manifests)[number]];
+    assert.notEqual(name, a.manifest.model.name);
+    assert.deepEqual([a.manifest.model.version, other.manifest.model.version], ['2.1.0', '2.1.0']);
+    assert.equal(a.manifest.model.weightsSha256, modelWeightsSha256(artifacts));
+    assert.equal(same.manifest.model.weightsSha256, a.manifest.model.weightsSha256);
+    assert.equal(same.manifest.fingerprint, a.manifest.fingerprint);
+    assert.deepEqual(same.raw, a.raw, 'the same weights, the same map');
+    assert.notEqual(other.manifest.model.weightsSha256, a.manifest.model.weightsSha256);
+    assert.notEqual(other.manifest.fingerprint, a.manifest.fingerprint);
+    assert.notDeepEqual(other.raw, a.raw, 'other weights under the same version, another map');
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
+});
+
+test('a manifest written before the weights were recorded (imaging recorded) keeps the fingerprint it was written with', () => {
+  // explanation.json of sheep-pastoral.jpg, gradcam, engine 0.2.0, imaging 0.1.0 on sharp 0.35.5 /
+  // libvips 8.18.7, as written before model.weightsSha256 existed.
+  const preprocessing = { width: 224, height: 224, fit: 'fill', channelOrder: 'rgb', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] };
+  const old = {
+    model: { name: 'nsfw-mobilenet-v2', version: 'nsfwjs-4.4.0', format: 'layers', targetLayer: 'out_relu', targetShape: [7, 7, 1280], labels: [] },
+    engine: { version: '0.2.0', tfjsVersion: '4.22.0', backend: 'wasm' },
+    preprocessing,
+    explanations: [],
+    imaging: { version: '0.1.0', sharp: '0.35.5', libvips: '8.18.7', resizeKernel: 'linear', scaledDecodeKernel: 'lanczos3' },
+  } as unknown as Parameters<typeof fingerprint>[0];
+  assert.equal(fingerprint(old), '9f90083966845f6c8372e38599c484631c5fb694bdbcc4e60f59b984bc70f6f2');
 });
 
 test('the manifest records how its overlays were drawn, and each overlay is drawn again byte for byte from the manifest, its .npy and the image', async () => {

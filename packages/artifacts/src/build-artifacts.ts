@@ -137,6 +137,7 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     targetLayer: runner.targetLayer,
     targetShape: [...runner.targetShape] as [number, number, number],
     labels: Array.from({ length: runner.numClasses }, (_, i) => descriptor.labels[i] ?? `class_${i}`),
+    weightsSha256: model.weightsSha256,
   };
   const engine = { ...engineInfo, backend: input.backend };
   // A photo decoded scaled down has a model input a few levels off a full decode's: recorded, so

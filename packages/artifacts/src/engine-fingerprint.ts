@@ -16,6 +16,9 @@ export function fingerprint(parts: Pick<ExplanationManifest, 'model' | 'engine' 
     ...(methodOptions.length === 0 ? [] : [methodOptions]),
     // Likewise, so that a manifest written before imaging was recorded can still be checked.
     ...(parts.imaging === undefined ? [] : [{ imaging: parts.imaging }]),
+    // And so that one written before the weights' hash was recorded can be: two models under one
+    // version label (retrained, shipped again) give other maps and so other fingerprints.
+    ...(parts.model.weightsSha256 === undefined ? [] : [{ weightsSha256: parts.model.weightsSha256 }]),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { explanationManifestSchema } from '@gradcam/contracts';
+import { builtinModels, defaultModelName, modelWeightsSha256 } from '@gradcam/engine';
 import { decodeNpy } from '@gradcam/imaging';
 import sharp from 'sharp';
 import { withTempDir } from './test-support/temp-dir.ts';
@@ -59,13 +60,16 @@ describe('gradcam explain', () => {
     assert.ok(lines.some((l) => l.includes('missing.jpg') && l.includes('no such file')), run.stderr);
   });
 
-  test('writes maps, overlays and a valid manifest whose hashes match the files', async () => {
+  test('writes maps, overlays and a valid manifest whose hashes match the files and that pins the model weights', async () => {
     for (const stem of ['cat', 'cartoon']) {
       const dir = join(outDir, stem);
       const names = (await readdir(dir)).sort();
       assert.equal(names.length, 2 * 2 * 2 + 1, names.join(' '));
       const manifest = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'explanation.json'), 'utf8')));
       assert.equal(manifest.model.targetLayer, 'out_relu');
+      // The built-in's version is a label; the weights it ran with are pinned by their hash.
+      const builtin = builtinModels.find((m) => m.descriptor.name === defaultModelName);
+      assert.equal(manifest.model.weightsSha256, builtin && modelWeightsSha256(builtin.read()));
       assert.equal(manifest.explanations.length, 4);
       for (const entry of manifest.explanations) {
         for (const artifact of [entry.rawMap, entry.overlay]) {

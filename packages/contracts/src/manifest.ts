@@ -105,6 +105,13 @@ export const explanationManifestSchema = z.object({
     targetLayer: z.string(),
     targetShape: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
     labels: z.array(z.string()),
+    /**
+     * sha256 of the topology, weight specs and weight bytes the model was loaded from (the
+     * engine's modelWeightsSha256): the version is a label (declared by the model's folder, or a
+     * built-in's), so a model retrained and shipped again under it is told apart only by this.
+     * Absent in manifests written before it was recorded.
+     */
+    weightsSha256: sha256Schema.optional(),
   }),
   engine: z.object({
     version: z.string(),
@@ -133,7 +140,7 @@ export const explanationManifestSchema = z.object({
   /**
    * sha256 over model name + version + target layer + engine and tfjs versions + preprocessing
    * (with the decode side, where there was one) + Score-CAM's channel count (where it ran) +
-   * imaging (where recorded). The same input bytes under one fingerprint and one backend gave
+   * imaging (where recorded) + the model's weightsSha256 (where recorded). The same input bytes under one fingerprint and one backend gave
    * bit-identical maps and overlays on wasm and on cpu, whatever the batch, its other images, or
    * whether the CLI or a worker ran it (GPU backends not checked). The backend (engine.backend) is
    * not covered: backends differ in float rounding only (wasm against cpu: every map within 4.1e-6

@@ -33,7 +33,7 @@ function withRunner(runner: ModelRunner, overrides: Partial<ModelRunner>): Loade
     dispose: () => undefined,
     ...overrides,
   };
-  return { descriptor, runner: wrapped, loadMs: 0 };
+  return { descriptor, runner: wrapped, weightsSha256: '0'.repeat(64), loadMs: 0 };
 }
 
 describe('Explainer when a call fails part-way (tiny model)', () => {
@@ -42,7 +42,7 @@ describe('Explainer when a call fails part-way (tiny model)', () => {
   before(async () => {
     await selectBackend('wasm');
     runner = new LayersModelRunner(tinyBranchyModel(), 'target');
-    await new Explainer({ descriptor, runner, loadMs: 0 }).explain(inputs, { methods: allMethods }); // warm-up allocations
+    await new Explainer({ descriptor, runner, weightsSha256: '0'.repeat(64), loadMs: 0 }).explain(inputs, { methods: allMethods }); // warm-up allocations
   });
   after(() => runner.dispose());
 
@@ -122,7 +122,7 @@ describe('Explainer when a call fails part-way (tiny model)', () => {
   });
 
   test('an unknown method or a Score-CAM batch size of 0 is refused before any work', async () => {
-    const explainer = new Explainer({ descriptor, runner, loadMs: 0 });
+    const explainer = new Explainer({ descriptor, runner, weightsSha256: '0'.repeat(64), loadMs: 0 });
     const before = tf.memory().numTensors;
     const code = (expected: string) => (e: unknown) => e instanceof EngineError && e.code === expected;
     await assert.rejects(explainer.explain(inputs, { methods: ['magic' as MethodName] }), code('METHOD_UNKNOWN'));

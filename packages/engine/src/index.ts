@@ -11,6 +11,7 @@ export type { ModelDescriptor } from './models/model-descriptor.ts';
 export { builtinModels, defaultModelName, type BuiltinModel } from './models/builtin-models.ts';
 export { readModelDirectory, toArtifacts } from './models/model-artifacts.ts';
 export { loadModel, loadModelFromArtifacts, descriptorFileName, type LoadedModel, type LoadOptions } from './models/load-model.ts';
+export { modelWeightsSha256 } from './models/weights-sha256.ts';
 export type { ModelRunner, TrunkOutput } from './models/model-runner.ts';
 export type { OutputActivation } from './models/output-activation.ts';
 export { camMethods, methodNames, parseMethodName, type MethodName } from './methods/method-registry.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ExplainJob, explanationManifestSchema, manifestFileName, redisKeys } from '@gradcam/contracts';
-import { Explainer, loadModel, selectBackend } from '@gradcam/engine';
+import { Explainer, builtinModels, loadModel, modelWeightsSha256, selectBackend } from '@gradcam/engine';
 import { type RedisServer, startRedisServer, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { DeferJobError } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
@@ -113,6 +113,16 @@ test('a job batched with one that asks the same methods in another order gets th
     redis.disconnect();
     await server.stop();
   }
+});
+
+test("the stored manifest pins the model's weights: model.weightsSha256 of the built-in MobileNetV2, under its version label", { timeout: 120_000 }, async () => {
+  const one = job(photos[1] as string, 60);
+  const report = await explainBatch(context, [one]);
+  assert.equal(report.explained, 1, JSON.stringify(report.outcomes));
+  const manifest = explanationManifestSchema.parse(JSON.parse((await context.store.get(`${one.folder}${manifestFileName}`)).toString('utf8')));
+  const builtin = builtinModels.find((m) => m.descriptor.name === modelName);
+  assert.equal(manifest.model.version, 'nsfwjs-4.4.0');
+  assert.equal(manifest.model.weightsSha256, builtin && modelWeightsSha256(builtin.read()));
 });
 
 test('a batch over the pixel budget is explained in rounds, with the same maps as in one', { timeout: 120_000 }, async () => {

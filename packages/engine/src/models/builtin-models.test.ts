@@ -6,7 +6,9 @@ import { EngineError } from '../errors.ts';
 import { Explainer } from '../explainer.ts';
 import { fixtureInput } from '../test-support/fixture-images.ts';
 import { loadModel } from './load-model.ts';
+import { builtinModels } from './builtin-models.ts';
 import { readNsfwjsModel } from './nsfwjs-bundle.ts';
+import { modelWeightsSha256 } from './weights-sha256.ts';
 
 describe('the built-in graph model', () => {
   before(() => selectBackend('wasm'));
@@ -36,6 +38,25 @@ describe('the built-in graph model', () => {
     assert.ok((gradcam?.stats.max ?? 0) > 0);
     assert.ok(scorecam?.raw.every((v) => v >= 0) && (scorecam?.stats.max ?? 0) > 0);
     loaded.runner.dispose();
+  });
+
+  test('each built-in reports the sha256 of the weights its version label names (nsfwjs 4.4.0), layers and graph models alike', async () => {
+    // Pinned: an nsfwjs upgrade that ships other weights fails here, so that the version label in
+    // builtin-models.ts is bumped with it; manifests record the hash either way.
+    const pinned: Record<string, string> = {
+      'nsfw-mobilenet-v2': '7061dc148211a169135e80aee4022d08ce15df6c9ccf420691afe5932000da54',
+      'nsfw-mobilenet-v2-graph': 'e99c1cfb2cc2ab3c2abc05791242671c4ef15012bd58b69ed2ca0c9cabb1cdf8',
+      'nsfw-inception-v3': '4cfdf9ef53d8cc4121a579f52eca7ad0644bc38b02d469be24d1689b6f2c47f7',
+    };
+    assert.deepEqual(builtinModels.map((m) => m.descriptor.version), ['nsfwjs-4.4.0', 'nsfwjs-4.4.0', 'nsfwjs-4.4.0']);
+    for (const name of ['nsfw-mobilenet-v2', 'nsfw-mobilenet-v2-graph']) {
+      const loaded = await loadModel(name);
+      assert.equal(loaded.weightsSha256, pinned[name], name);
+      loaded.runner.dispose();
+    }
+    // InceptionV3 is not loaded (seconds on wasm): its artifacts hash as pinned.
+    const inception = builtinModels.find((m) => m.descriptor.name === 'nsfw-inception-v3');
+    assert.equal(inception && modelWeightsSha256(inception.read()), pinned['nsfw-inception-v3']);
   });
 
   test('unknown models and layers are typed errors', async () => {

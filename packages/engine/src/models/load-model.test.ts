@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -9,6 +9,7 @@ import { EngineError } from '../errors.ts';
 import { seededValues, tinyBranchyModel } from '../test-support/tiny-model.ts';
 import { builtinModels } from './builtin-models.ts';
 import { descriptorFileName, loadModel, loadModelFromArtifacts } from './load-model.ts';
+import { modelWeightsSha256 } from './weights-sha256.ts';
 
 /** Saves a model the way the TensorFlow.js converter lays it out: model.json + one shard. */
 async function saveToDirectory(model: tf.LayersModel, dir: string): Promise<void> {
@@ -57,6 +58,46 @@ test('without a descriptor: name from the folder, version from the weights hash'
   assert.equal(loaded.runner.targetLayer, 'head_concat');
   loaded.runner.dispose();
   original.dispose();
+});
+
+test('a declared version is a label: the same folder with one weight changed loads under it with another weightsSha256, the same weights with the same one', async () => {
+  const parent = await mkdtemp(join(tmpdir(), 'gradcam-model-'));
+  const [shipped, retrained] = [join(parent, 'shipped'), join(parent, 'retrained')];
+  const original = tinyBranchyModel();
+  try {
+    await mkdir(shipped);
+    await saveToDirectory(original, shipped);
+    await writeFile(join(shipped, descriptorFileName), JSON.stringify({ name: 'tiny', version: '7', labels: ['a', 'b', 'c'], targetLayer: 'target' }));
+    await cp(shipped, retrained, { recursive: true });
+    // One float of the stem's kernel moved, as a retraining would: same version declared.
+    const shard = join(retrained, 'group1-shard1of1.bin');
+    const bytes = await readFile(shard);
+    bytes.writeFloatLE(bytes.readFloatLE(0) + 0.25, 0);
+    await writeFile(shard, bytes);
+
+    const [a, again, b] = [await loadModel(shipped), await loadModel(shipped), await loadModel(retrained)];
+    assert.equal(b.descriptor.version, a.descriptor.version);
+    assert.match(a.weightsSha256, /^[0-9a-f]{64}$/);
+    assert.equal(again.weightsSha256, a.weightsSha256);
+    assert.notEqual(b.weightsSha256, a.weightsSha256);
+    // The weights differ where the version does not: other outputs.
+    const x = tf.tensor4d(seededValues(8 * 8 * 3, 1), [1, 8, 8, 3]);
+    const [la, lb] = tf.tidy(() => [a.runner.logits(x).dataSync(), b.runner.logits(x).dataSync()]);
+    assert.notDeepEqual(lb, la);
+    x.dispose();
+    for (const m of [a, again, b]) m.runner.dispose();
+  } finally {
+    original.dispose();
+    await rm(parent, { recursive: true, force: true });
+  }
+});
+
+test('weightsSha256 covers the weight specs too (the same bytes read in another order are another model), and shards given apart hash as one', () => {
+  const [k1, k2] = [{ name: 'k1', shape: [2], dtype: 'float32' as const }, { name: 'k2', shape: [2], dtype: 'float32' as const }];
+  const artifacts = { modelTopology: { a: 1 }, weightSpecs: [k1, k2], weightData: new Float32Array([1, 2, 3, 4]).buffer };
+  assert.equal(modelWeightsSha256({ ...artifacts }), modelWeightsSha256(artifacts));
+  assert.notEqual(modelWeightsSha256({ ...artifacts, weightSpecs: [k2, k1] }), modelWeightsSha256(artifacts));
+  assert.equal(modelWeightsSha256({ ...artifacts, weightData: [new Float32Array([1, 2]).buffer, new Float32Array([3, 4]).buffer] }), modelWeightsSha256(artifacts));
 });
 
 test('a directory without weights is MODEL_INVALID, without model.json MODEL_NOT_FOUND', async () => {

@@ -11,10 +11,17 @@ import { LayersModelRunner } from './layers-model-runner.ts';
 import type { ModelDescriptor } from './model-descriptor.ts';
 import { artifactsFormat, readModelDirectory } from './model-artifacts.ts';
 import type { ModelRunner } from './model-runner.ts';
+import { modelWeightsSha256 } from './weights-sha256.ts';
 
 export interface LoadedModel {
   readonly descriptor: ModelDescriptor;
   readonly runner: ModelRunner;
+  /**
+   * sha256 of the topology, weight specs and weight bytes this model was loaded from
+   * (modelWeightsSha256): pins the weights where the descriptor's version is only a label (a
+   * declared version, a built-in's), so a model retrained under the same version is told apart.
+   */
+  readonly weightsSha256: string;
   readonly loadMs: number;
 }
 
@@ -117,6 +124,8 @@ export async function loadModelFromArtifacts(
   const started = performance.now();
   if (options.keySafeIdentity === true) checkIdentity(descriptor);
   checkPreprocessing(descriptor, `model ${descriptor.name}`);
+  // Once, from the artifacts already in memory: a sha256 pass over the weight bytes.
+  const weightsSha256 = modelWeightsSha256(artifacts);
   const runner = await runnerFor(descriptor, artifacts, options.targetLayer ?? descriptor.targetLayer);
   const expected = descriptor.labels.length;
   if (expected > 0 && runner.numClasses !== expected) {
@@ -125,7 +134,7 @@ export async function loadModelFromArtifacts(
     const hint = runner.outputActivation === 'sigmoid' && runner.numClasses === 2 && expected === 1 ? '; a one-unit sigmoid output is two classes, 0 = negative and 1 = positive: give both labels' : '';
     throw new EngineError('MODEL_INVALID', `model ${descriptor.name} has ${runner.numClasses} classes but ${expected} labels${hint}`);
   }
-  return { descriptor, runner, loadMs: performance.now() - started };
+  return { descriptor, runner, weightsSha256, loadMs: performance.now() - started };
 }
 
 const optionalStrings = ['name', 'version', 'targetLayer', 'logitsNode', 'description'] as const;

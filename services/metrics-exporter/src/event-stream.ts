@@ -234,11 +234,11 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   const readOn = async (opened: EventsCursor, ended: QueueEvents, error: unknown) => {
     // A reader replaced (checkPosition) is closed by whoever replaced it.
     if (closing !== undefined || ended !== events) return;
-    const position = readThrough?.() ?? '$';
+    // Set by read(), which made the reader that ended: a stream id, never '$'.
+    const position = readThrough?.() ?? '0-0';
     // Its connection is a duplicate of its own; not waited for, as closing it may wait for Redis.
     void ended.close().catch(() => {});
-    // '$' (reading without a cursor, nothing emitted yet): the entry that ended it has no known place.
-    const next = position === '$' ? undefined : await entryAfter(deps.connection, eventsKey, position).catch(() => undefined);
+    const next = await entryAfter(deps.connection, eventsKey, position).catch(() => undefined);
     if (closing !== undefined || ended !== events) return;
     const why = next === undefined ? undefined : unparsableByQueueEvents(next.fields);
     if (next !== undefined && why !== undefined) {
@@ -274,19 +274,32 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
       // type, an ACL) must not leave the exporter counting nothing: it reads as it did without a cursor.
       if (closing !== undefined) return;
       log.error({ err: error, key: cursorKey }, 'could not read the event-stream cursor; reading from the newest event, and events while no exporter ran are not counted');
-      // From the newest entry's id rather than '$': QueueEvents' '$' is resolved by its first XREAD,
-      // so what came meanwhile would be skipped, and an entry it cannot parse as the first one read
-      // would have no known place to read past (it, and 5 s of events after it, would be skipped).
-      void newestEntryId(deps.connection, eventsKey).then(
-        (newest) => {
-          if (closing === undefined) open(newest);
-        },
-        () => {
-          if (closing === undefined) open('$');
-        },
-      );
+      openAtNewest();
     },
   );
+
+  /**
+   * Reading from after the stream's newest entry, once its id can be read. Never from QueueEvents'
+   * '$': that is resolved by its first XREAD, so what came meanwhile would be skipped, an entry it
+   * cannot parse as the first one read would have no known place to read past, and while no event
+   * was read the read position would be unknown, so the lag could only claim 0 (an ACL without the
+   * stream commands read as caught up). Until the id is read the exporter is not reading:
+   * event_stream fails at each scrape and the lag has no sample.
+   */
+  const openAtNewest = () => {
+    void newestEntryId(deps.connection, eventsKey).then(
+      (newest) => {
+        if (closing === undefined) open(newest);
+      },
+      (error: unknown) => {
+        if (closing !== undefined) return;
+        deps.onError(new Error(`could not read the queue event stream's newest entry, after which reading starts; trying again in ${rereadDelayMs / 1000} s: ${messageOf(error)}`));
+        setTimeout(() => {
+          if (closing === undefined) openAtNewest();
+        }, rereadDelayMs).unref();
+      },
+    );
+  };
 
   return {
     scraped: () => cursor?.scraped(),

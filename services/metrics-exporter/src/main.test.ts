@@ -286,6 +286,31 @@ test("an exporter that cannot read the event stream says so: the age of its olde
   }
 });
 
+test("an exporter that cannot tell where its reading of the event stream starts (no cursor and no newest entry it may read: an ACL without the stream commands) does not say it is caught up: event_stream fails and the lag has no sample", { timeout: 60_000 }, async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const admin = new Redis(server.url);
+  const { user, url } = await userWithout(admin, prefix, '@stream');
+  const exporter = startExporter(prefix, await freePort(), url);
+  const queue = new Queue(explainQueueName, { connection: { host: '127.0.0.1', port: server.port }, prefix });
+  const success = 'gradcam_exporter_collect_success{source="event_stream"}';
+  try {
+    await queue.add('explain', explainJobFixture('first'), { jobId: 'first' });
+    await eventually('the cursor not read to be logged', async () => (/could not read the event-stream cursor/.test(exporter.output()) ? true : undefined), 30_000, exporter);
+    // Scraped until the queue source is read, and a few times more.
+    await eventually('a scrape with the queue read', async () => ((await exporter.line('gradcam_exporter_collect_success{source="queue"}')) === 'gradcam_exporter_collect_success{source="queue"} 1' ? true : undefined), 30_000, exporter);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await exporter.line(success), `${success} 0`, exporter.output());
+      assert.equal(await exporter.line('gradcam_exporter_events_lag_seconds'), undefined, 'no lag sample, not 0');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await exporter.stop();
+    await queue.close();
+    await admin.call('ACL', 'DELUSER', user);
+    admin.disconnect();
+  }
+});
+
 /** How many times Redis refused `user` the command `object` (e.g. client|setname), from ACL LOG. */
 async function deniedCount(admin: Redis, user: string, object: string): Promise<number> {
   const entries = (await admin.call('ACL', 'LOG')) as unknown[][];

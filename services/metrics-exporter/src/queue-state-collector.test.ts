@@ -30,13 +30,13 @@ type EventStreamPosition = QueueStateCollectorDeps['eventStream'];
 
 /**
  * The exporter's app over a real Redis, with its own queue prefix. Its reading of the event stream
- * is `eventStream`: by default from the newest event ('$', as without a cursor), where event_stream
- * reads lag 0; main.test runs the real stream.
+ * is `eventStream`: by default from the beginning of a stream nothing was trimmed from ('0-0'),
+ * where event_stream reads the age of its first event; main.test runs the real stream.
  */
 async function withExporter(
   options: Parameters<typeof startRedisServer>[0],
   run: (exporter: Exporter) => Promise<void>,
-  eventStream: EventStreamPosition = { readThrough: () => '$', readingSince: () => Date.now() },
+  eventStream: EventStreamPosition = { readThrough: () => '0-0', readingSince: () => Date.now() },
 ): Promise<void> {
   const server: RedisServer = await startRedisServer(options);
   const redis = createProducerConnection(server.url, { onError: () => {} });
@@ -298,7 +298,7 @@ test('the review threshold of a model is exported only while recorded recently: 
 });
 
 test("an exporter that stopped reading keeps falling behind while the capped stream turns over: events trimmed unread count from where its reading stopped", async () => {
-  let position = '$';
+  let position = '0-0';
   let readingSince = 0;
   await withExporter(
     {},

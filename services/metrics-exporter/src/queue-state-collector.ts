@@ -36,7 +36,7 @@ function infoNumber(info: string, name: string): number | undefined {
   return value === undefined ? undefined : Number(value);
 }
 
-/** A stream id's time (its milliseconds part); undefined for anything else ('$'). */
+/** A stream id's time (its milliseconds part); undefined for anything else. */
 function streamIdTime(id: string): number | undefined {
   const ms = /^(\d+)-\d+$/.exec(id)?.[1];
   return ms === undefined ? undefined : Number(ms);
@@ -177,9 +177,9 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
       async read() {
         const position = deps.eventStream.readThrough();
         if (position === undefined) throw new Error("not reading the queue's event stream yet (its resume point is not read: Redis down?)");
-        // '$' (no cursor could be read): reading began at the newest event, whose id is unknown here.
+        // Not a stream id: how far behind it is cannot be told, and a 0 would read as caught up.
         const positionAt = streamIdTime(position);
-        if (positionAt === undefined) return void metrics.eventsLag.set(0);
+        if (positionAt === undefined) throw new Error(`the read position of the queue's event stream is not a stream id (${position}): how far behind it is is unknown`);
         // The oldest event not read yet, against Redis's clock, which numbered it.
         const events = deps.queue.toKey('events');
         const [[first], [unread], [seconds, micros]] = await Promise.all([

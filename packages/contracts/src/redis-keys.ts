@@ -76,6 +76,7 @@ export function redisKeys(prefix: string) {
     /**
      * When a model's pending items were last indexed by age in full (epoch ms, Redis's clock):
      * the model is indexed again once that is review-pool's reindexIntervalMs old (an hour).
+     * Deleted once the model's pool and pending index are empty (review-pool's forgetEmptyModel).
      */
     reviewModelIndexed: (model: string) => `${prefix}:review:indexed:${model}`,
     /** Leased items: sorted set id → lease expiry (epoch ms). */

@@ -29,7 +29,9 @@ import { itemLua } from './item-lua.ts';
  * an index whole: a replica of a version before the index that leases one item of the model while
  * a worker of that version adds another leaves one entry too many and one too few, and nothing
  * but a full indexing finds them. A model never indexed (its pool written by this version, or by
- * one whose index this version trusts) starts its interval at the first look.
+ * one whose index this version trusts) starts its interval at the first look that finds items in
+ * its pool; a model with none is never due, and gets no stamp (an empty index of an empty pool is
+ * whole; `forgetEmptyModel`, item-lua.ts, deletes the stamp when the pool empties).
  */
 export const modelPoolLua = `
 local function modelSets(prefix, model)
@@ -59,6 +61,7 @@ local function modelIndexAgrees(sets, pending, head)
   return redis.call('ZCARD', sets.modelAge) == pending and (pending == 0 or head ~= nil)
 end
 local function modelIndexDue(sets, intervalMs)
+  if modelPending(sets) == 0 then return false end
   local at = tonumber(redis.call('GET', sets.indexed))
   local now = serverMs()
   if not at then
@@ -144,6 +147,19 @@ end
 if #entries > 0 then redis.call('ZADD', sets.modelAge, unpack(entries)) end
 if #gone > 0 then redis.call('ZREM', sets.old, unpack(gone)) end
 return resume
+`;
+
+/**
+ * The end of a pass of indexing a model: `:indexed:{model}` holds when the pass began (ARGV:
+ * prefix, model, that time in epoch ms by Redis's clock), unless the model holds nothing (its pool
+ * emptied meanwhile, or the pass took the last stale entries out of an empty pool's index): then
+ * the stamp goes (forgetEmptyModel, item-lua.ts), as when the pool empties.
+ */
+export const stampIndexedScript = `${itemLua}
+local indexed = ARGV[1] .. ':review:indexed:' .. ARGV[2]
+redis.call('SET', indexed, ARGV[3])
+forgetEmptyModel(ARGV[1], ARGV[2])
+return 1
 `;
 
 /** The sets indexModelStepScript reads, in the order a pass reads them. */

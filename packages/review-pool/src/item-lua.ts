@@ -137,8 +137,21 @@ end
  * −priority (ZRANGE, ascending, is the serving order), the baseline lane by its sampledAt. An item without a lane (stored before
  * the lanes: `lane` is not in its state) goes back to the old pool, id → priority, which the next
  * lease sorts (review-pool.ts). `leavePool` takes it out of all of them.
+ *
+ * `forgetEmptyModel(prefix, model)`: once none of the model's pool sets (both lanes, the old pool)
+ * nor its pending index holds anything (Redis has deleted those sorted sets as they emptied), it
+ * deletes `:indexed:{model}` too, the time its index was last whole (backlog-script.ts): an empty
+ * index of an empty pool is whole, so the model starts its interval again at the first look once
+ * it has items again, as a model never indexed does. Kept, it outlived the model for ever (a model
+ * taken out of service). `leavePool` calls it, and so does the end of a model's indexing.
  */
 export const poolLanes = `
+local function forgetEmptyModel(prefix, model)
+  local keys = prefix .. ':review:'
+  if redis.call('EXISTS', keys .. 'by-priority:' .. model, keys .. 'baseline:' .. model, keys .. 'pool:' .. model, keys .. 'pending-age:' .. model) == 0 then
+    redis.call('DEL', keys .. 'indexed:' .. model)
+  end
+end
 local function poolMember(item, id)
   return string.format('%016d', math.max(0, item.sampledAt)) .. ':' .. id
 end
@@ -169,6 +182,7 @@ local function leavePool(prefix, id, item)
   redis.call('ZREM', keys .. 'pool:' .. item.model, id)
   redis.call('ZREM', keys .. 'pending-age', id)
   redis.call('ZREM', keys .. 'pending-age:' .. item.model, id)
+  forgetEmptyModel(prefix, item.model)
 end
 `;
 

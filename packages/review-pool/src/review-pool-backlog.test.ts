@@ -325,3 +325,53 @@ test("replicas whose clocks disagree by an interval or more index a model once a
   await p.backlog(now + hour, 'm');
   assert.equal(ahead.steps() + behind.steps(), stepsThen, 'not again by the other replica');
 });
+
+/** The keys of `model` in the pool (`{prefix}:review:…:{model}`) that Redis keeps for ever (no expiry). */
+async function keysKeptForEver(prefix: string, model: string): Promise<string[]> {
+  const kept: string[] = [];
+  for (const key of await redis.keys(`${prefix}:review:*:${model}`)) if ((await redis.pttl(key)) === -1) kept.push(key);
+  return kept.sort();
+}
+
+test("a model's keys go once its pool is empty, :indexed: (when its index was last whole) with its pool sets; a backlog or pending listing of a model with nothing pending creates none", async () => {
+  const prefix = freshPrefix();
+  const keys = redisKeys(prefix);
+  const p = new ReviewPool(redis, prefix);
+  const now = Date.now();
+  for (const added of [item('m1', 0.5, 'm', 100), item('m2', 0.6, 'm', 200), item('n1', 0.5, 'n', 300)]) await p.add(added);
+  // The review page polls: the first look stamps the model's interval; an interval on, it is indexed and stamped again.
+  assert.deepEqual(await p.backlog(now, 'm'), { pending: 2, leased: 0, oldestPendingAt: 100 });
+  assert.ok(await redis.exists(keys.reviewModelIndexed('m')), 'stamped at the first look');
+  const [seconds] = await redis.time();
+  await redis.set(keys.reviewModelIndexed('m'), Number(seconds) * 1000 - defaultReindexIntervalMs);
+  assert.deepEqual(await p.backlog(now, 'm'), { pending: 2, leased: 0, oldestPendingAt: 100 });
+  assert.ok(Number(await redis.get(keys.reviewModelIndexed('m'))) > Number(seconds) * 1000 - defaultReindexIntervalMs, 'indexed and stamped again');
+
+  // The model leaves service: its last items are leased (and reviewed). Nothing of it is kept for ever.
+  assert.equal((await p.lease('alice', 60_000, { model: 'm', now }))?.inferenceId, 'm2');
+  const waiting = (model: string) => [keys.reviewModelPool(model), keys.reviewModelPendingAge(model), keys.reviewModelIndexed(model)].sort();
+  assert.deepEqual(await keysKeptForEver(prefix, 'm'), waiting('m'), 'one item still waits');
+  assert.equal((await p.lease('bob', 60_000, { model: 'm', now }))?.inferenceId, 'm1');
+  assert.deepEqual(await keysKeptForEver(prefix, 'm'), []);
+  assert.deepEqual(await keysKeptForEver(prefix, 'n'), [keys.reviewModelPool('n'), keys.reviewModelPendingAge('n')].sort(), 'the other model is untouched');
+
+  // An item back in the pool starts the model's interval again at the first look, as a model never indexed does.
+  await p.release('m1', 'bob', now);
+  assert.deepEqual(await p.backlog(now, 'm'), { pending: 1, leased: 1, oldestPendingAt: 100 });
+  assert.ok(await redis.exists(keys.reviewModelIndexed('m')));
+  assert.deepEqual(await p.list({ status: 'pending', model: 'm' }, { limit: 10, now }).then((page) => page.items.map((x) => x.inferenceId)), ['m1']);
+
+  // A model asked for with nothing pending (a reviewer's filter, a model retired) is stamped by neither read.
+  assert.deepEqual(await p.backlog(now, 'ghost'), { pending: 0, leased: 0, oldestPendingAt: undefined });
+  assert.deepEqual((await p.list({ status: 'pending', model: 'ghost' }, { limit: 10, now })).items, []);
+  assert.deepEqual(await redis.keys(`${prefix}:review:*:ghost`), []);
+
+  // An index holding only stale entries of an empty pool (a replica before the index leased them),
+  // more than a read takes out of its head: the listing indexes the model, which takes them out,
+  // and stamps nothing.
+  await redis.zadd(keys.reviewModelPendingAge('old'), ...Array.from({ length: 150 }, (_, i) => [100 + i, `gone-${i}`]).flat());
+  assert.deepEqual((await p.list({ status: 'pending', model: 'old' }, { limit: 10, now })).items, []);
+  assert.ok(await redis.exists(keys.reviewModelIndexing('old')), 'indexed');
+  await redis.del(keys.reviewModelIndexing('old'));
+  assert.deepEqual(await keysKeptForEver(prefix, 'old'), []);
+});

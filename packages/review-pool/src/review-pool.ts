@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
 import { QueueUnavailableError, redisCall, redisOutOfMemory } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
-import { backlogScript, indexModelStepScript, indexPassSets, modelIndexAgreesScript } from './backlog-script.ts';
+import { backlogScript, indexModelStepScript, indexPassSets, modelIndexAgreesScript, stampIndexedScript } from './backlog-script.ts';
 import { addScript, leaseScript, reclaimScript, releaseScript, renewScript, restoreScript, setAsideScript } from './lease-script.ts';
 import { PendingClears } from './pending-clears.ts';
 import { defaultBaselineEvery, laneOf, laneOfStored, sortBatch, sortOldPoolScript } from './pool-order.ts';
@@ -626,7 +626,8 @@ export class ReviewPool {
    * leases keep the index off, and every poll of every review page would read the whole model
    * again; the others read the index as it is meanwhile. Stops after `maxIndexSteps` steps per set
    * (a million items). The pass done, `:indexed:{model}` holds when it began by Redis's clock (as
-   * the claim's minute runs), which the next interval counts from: the callers' clocks may disagree.
+   * the claim's minute runs), which the next interval counts from: the callers' clocks may disagree;
+   * unless the model then holds nothing, which needs no stamp (stampIndexedScript).
    */
   private async indexModel(model: string): Promise<void> {
     const claimed = await this.call('indexing the backlog', () => this.redis.set(this.keys.reviewModelIndexing(model), '1', 'PX', 60_000, 'NX'));
@@ -641,7 +642,7 @@ export class ReviewPool {
         after = last;
       }
     }
-    await this.call('indexing the backlog', () => this.redis.set(this.keys.reviewModelIndexed(model), began));
+    await this.call('indexing the backlog', () => this.redis.eval(stampIndexedScript, 0, this.prefix, model, began));
   }
 
   /**

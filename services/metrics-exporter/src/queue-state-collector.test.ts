@@ -338,3 +338,30 @@ test("an exporter that stopped reading keeps falling behind while the capped str
     { readThrough: () => position, readingSince: () => readingSince },
   );
 });
+
+test("after the clock numbering the stream stepped back (its ids ahead of Redis's TIME), an exporter that stopped reading still shows its lag growing, measured on its own clock rather than from the ids", async () => {
+  let position = '0-0';
+  await withExporter(
+    {},
+    async ({ scrape, redis, prefix }) => {
+      const events = `${prefix}:explain:events`;
+      const [seconds] = await redis.time();
+      // Written while Redis's clock was an hour ahead, then stepped back: Redis numbers the next
+      // entries after the last id (its ms, the sequence counting up), so their ids say nothing of when.
+      position = `${Number(seconds) * 1000 + 3_600_000}-0`;
+      await redis.xadd(events, position, 'event', 'completed', 'jobId', 'read');
+      await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'unread');
+      const lag = async () => Number(samples(await scrape(), 'gradcam_exporter_events_lag_seconds')[0]?.split(' ')[1]);
+      const first = await lag();
+      assert.ok(first >= 0, `lag ${first}`);
+      // Nothing read since: behind by at least the time between the two scrapes.
+      await new Promise((r) => setTimeout(r, 1_500));
+      const later = await lag();
+      assert.ok(later >= 1.5, `lag ${later} s after 1.5 s without reading`);
+      // Once reading moves on and nothing is left unread, 0.
+      position = (await redis.xrevrange(events, '+', '-', 'COUNT', 1))[0]?.[0] ?? position;
+      assert.equal(await lag(), 0);
+    },
+    { readThrough: () => position, readingSince: () => Date.now() },
+  );
+});

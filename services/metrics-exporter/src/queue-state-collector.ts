@@ -65,6 +65,12 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
   metrics.captureRate.set(deps.policy.all ? 1 : deps.policy.rate);
   metrics.captureConfidenceThreshold.set(deps.policy.confidenceBelow);
 
+  /**
+   * The read position at a scrape that found events after it unread, and when (this process's
+   * monotonic clock): while it has not moved, the exporter has been behind at least that long.
+   */
+  let behindSince: { readonly position: string; readonly at: number } | undefined;
+
   /** Each source: `read` publishes what it read; `drop` removes its series after a failed read. */
   const sources: Record<CollectSource, { read(now: number): Promise<void>; drop(): void }> = {
     queue: {
@@ -187,7 +193,11 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
           deps.redis.xrange(events, `(${position}`, '+', 'COUNT', 1),
           deps.redis.time(),
         ]);
-        if (unread === undefined) return void metrics.eventsLag.set(0);
+        if (unread === undefined) {
+          behindSince = undefined;
+          return void metrics.eventsLag.set(0);
+        }
+        if (behindSince?.position !== position) behindSince = { position, at: performance.now() };
         const now = Number(seconds) * 1000 + Number(micros) / 1000;
         let unreadAt = streamIdTime(unread[0]) ?? now;
         // Nothing up to the position is left: the stream (capped) may have trimmed the events right
@@ -200,7 +210,13 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
           if (positionAt > 0) unreadAt = positionAt;
           else if (readingSince !== undefined && (await droppedEntries(deps.redis, events))) unreadAt = Math.min(unreadAt, readingSince);
         }
-        metrics.eventsLag.set(Math.max(0, (now - unreadAt) / 1000));
+        // Entry ids are the clock of Redis that numbered them, which never numbers below its last id:
+        // after that clock stepped back, the new entries carry the last id's time until the clock
+        // passes it again, and an age taken from them reads 0 however long they wait. The time this
+        // exporter has seen the same position with events unread after it is a lower bound that no
+        // clock step moves.
+        const stalledFor = (performance.now() - behindSince.at) / 1000;
+        metrics.eventsLag.set(Math.max(0, (now - unreadAt) / 1000, stalledFor));
       },
       drop: () => metrics.eventsLag.remove(),
     },

@@ -10,7 +10,7 @@ export { drawnAtRate, inUniformDraw, uniformRate } from './policies/uniform-rate
 export { confidenceBand, type ConfidenceBandOptions } from './policies/confidence-band.ts';
 export { classQuota, type ClassQuotaOptions, type ClassTrafficProvider } from './policies/class-quota.ts';
 export { explanationScore, type ExplanationScoreOptions } from './policies/explanation-score.ts';
-export { budget, type BudgetOptions, type BudgetPolicy, type FleetThresholdProvider, type TrafficRateProvider } from './policies/budget.ts';
+export { budget, type BudgetOptions, type BudgetPolicy, type FleetThresholdProvider, type PresumedTrafficRate, type TrafficRateProvider } from './policies/budget.ts';
 export { anyOf } from './policies/any-of.ts';
 export { noReview } from './policies/no-review.ts';
 export { parseReviewPolicy, type ParseReviewPolicyOptions } from './parse-review-policy.ts';

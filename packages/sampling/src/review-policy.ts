@@ -35,8 +35,8 @@ export interface ReviewPolicy {
   readonly ownThreshold?: (model: string) => number | undefined;
   /**
    * The budget's estimate of this process's own traffic of a model, events/h (undefined before its
-   * first event): the floor of a fleet-wide figure the provider can only presume (see the worker's
-   * fleet-traffic.ts).
+   * first event), step guard included: what the budget takes where it is higher than a level the
+   * provider presumes (`PresumedTrafficRate`), and what simulated fleets sum for a fleet rate.
    */
   readonly localRate?: (model: string, now: number) => number | undefined;
 }

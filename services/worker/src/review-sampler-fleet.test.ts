@@ -109,3 +109,25 @@ test('a worker back from a pause at ten times the level it left at reads its own
     assert.ok(back <= 12, `seed ${seed}: ${back} reviews in the 3 minutes after the pause (K: 6)`);
   }
 });
+
+test('a worker draining a backlog after a pause reads the level once, not scaled by its step guard again', async (t) => {
+  // Back from a pause, a worker drains a backlog (10× for 30 s), then the traffic runs at the
+  // level it left at. While the level stands for the fleet's rate, the worker's own estimate
+  // (the higher, one worker) already carries its step guard (the last minute at 0.2× the
+  // backlog's average); scaled by the guard again, 3,600/h read as about 660/h, a share 5 times
+  // K's: 40-46 reviews in the minute after the backlog (seeds 1, 3, 4) where K allows 20;
+  // 19-24 read once.
+  const k = 1200;
+  const phases = [
+    { name: 'on', durationMs: 45 * minute, perHour: 3600 },
+    { name: 'off', durationMs: 15 * minute, perHour: 1e-9 },
+    { name: 'backlog', durationMs: minute / 2, perHour: 36_000 },
+    { name: 'on', durationMs: 2 * minute, perHour: 3600 },
+  ];
+  for (const seed of [1, 3, 4]) {
+    const reviews = await runFleet(1, phases, k, seed);
+    const what = `seed ${seed}: ${reviews[61]} reviews in the minute after the backlog (K: 20); per minute ${reviews.slice(60).join(' ')}`;
+    t.diagnostic(what);
+    assert.ok((reviews[61] as number) <= 30, what);
+  }
+});

@@ -12,7 +12,7 @@ import {
 } from '@gradcam/contracts';
 import { redisOutOfMemory } from '@gradcam/queue';
 import type { ReviewPool } from '@gradcam/review-pool';
-import { type ReviewInput, decideReview, parseReviewPolicy } from '@gradcam/sampling';
+import { type PresumedTrafficRate, type ReviewInput, decideReview, parseReviewPolicy } from '@gradcam/sampling';
 import type { Redis } from 'ioredis';
 import { fleetTraffic, trafficMinutes, trafficSpan } from './fleet-traffic.ts';
 
@@ -217,11 +217,12 @@ export function createReviewSampler(options: {
     // No fleet figure (a fresh deployment, or none in the last minutes and no level kept): the policy falls back on its own estimate.
     return rate === undefined || rate === 0 ? undefined : rate;
   };
-  const trafficRate = (model: string, at: number): number | undefined => {
+  // A presumed level goes to the budget as one: it reads it as the rate now, no less than its own
+  // count (traffic back above the level, a single worker back at 10× its old level, is read by
+  // its own count as it comes), and without the step guard, which corrects a window's average.
+  const trafficRate = (model: string): number | PresumedTrafficRate | undefined => {
     const rate = fleetRateOf(model);
-    // A presumed level is no less than what this process counts itself: traffic back above it
-    // (a single worker back at 10× its old level) is read by its own count as it comes.
-    return rate !== undefined && presumed.has(model) ? Math.max(rate, policy.localRate?.(model, at) ?? 0) : rate;
+    return rate !== undefined && presumed.has(model) ? { presumedPerHour: rate } : rate;
   };
   const classTraffic = (model: string, classIndex: number): number | undefined => {
     if (!fleetRate.has(model)) fleetRate.set(model, 0);

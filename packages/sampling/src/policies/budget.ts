@@ -5,11 +5,23 @@ import { formatWindow } from '../window-duration.ts';
 import { budgetRank, fromRankSpace } from './budget-rank.ts';
 
 /**
- * Fleet-wide traffic of a model in events per hour, or undefined to fall back on this process's
- * own estimate. Several worker processes share the queue and each sees only its part of the
- * traffic; each samples the same share K / fleet rate of its part, so the fleet reviews K.
+ * A fleet rate that is no window's average of the traffic now coming but the level it last flowed
+ * at, presumed to stand for it (the worker's, while traffic comes back after a silence of the
+ * whole window: its window holds none of it yet). The budget reads it as the rate now, or this
+ * process's own estimate where that is higher, and does not scale it by the step guard: the guard
+ * corrects a window's average for a step inside the window, which the level has no part of.
  */
-export type TrafficRateProvider = (model: string, now: number) => number | undefined;
+export interface PresumedTrafficRate {
+  readonly presumedPerHour: number;
+}
+
+/**
+ * Fleet-wide traffic of a model in events per hour (or a level presumed to stand for it), or
+ * undefined to fall back on this process's own estimate. Several worker processes share the
+ * queue and each sees only its part of the traffic; each samples the same share K / fleet rate of
+ * its part, so the fleet reviews K.
+ */
+export type TrafficRateProvider = (model: string, now: number) => number | PresumedTrafficRate | undefined;
 
 /**
  * The priority threshold the fleet is using for a model (the last one any worker recorded), or
@@ -165,8 +177,18 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     // traffic), so it falls back on the local estimate rather than reviewing everything. The
     // fleet rate is a window's average too, so it gets the same step guard: this process's share
     // of the traffic steps with the fleet's, and the local ratio scales the fleet figure.
+    // A presumed level is read as it is, or as this process's own estimate where that is higher
+    // (traffic back above the level, e.g. a single worker back at 10×): the own estimate carries
+    // the step guard already, and the level has no window for it to correct. Scaled again here,
+    // the guard counted twice: a worker draining a backlog after a pause (10× for 30 s, then the
+    // old level) read its own 3,600/h as 660/h, the guard's 0.18 squared.
     const fleet = trafficRate?.(model, now);
-    const rate = fleet !== undefined && fleet > 0 ? fleet * stepFactor(state, now) : localRate(state, now);
+    const rate =
+      typeof fleet === 'object'
+        ? Math.max(fleet.presumedPerHour, localRate(state, now) ?? 0)
+        : fleet !== undefined && fleet > 0
+          ? fleet * stepFactor(state, now)
+          : localRate(state, now);
     const share = rate === undefined || !(rate > 0) ? 1 : k / rate;
     const own = fromRankSpace(state.ranks.upperQuantile(share) ?? 0);
     // Never below its own: a young histogram's top quantile errs low (it is at most the highest

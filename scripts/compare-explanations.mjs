@@ -2,7 +2,8 @@
 // Compares explanations of the same images made two ways (two backends, the CLI and the pipeline,
 // a batch of 1 and of 8, a run and its rerun): predicted classes, logits, every .npy map (bit for
 // bit, and its largest difference), every overlay's bytes, and what the manifests say made them
-// (fingerprint, backend, preprocessing, imaging). Prints one JSON line; exits 1 when a folder is
+// (fingerprint, backend, preprocessing, imaging, the model's weights: model.weightsSha256, where
+// recorded; a model retrained under the same version differs only there). Prints one JSON line; exits 1 when a folder is
 // missing or no image is common to both.
 //   node scripts/compare-explanations.mjs <folder A> <folder B>
 // A folder is a `gradcam explain` output (one folder per image, matched by name) or one
@@ -48,7 +49,7 @@ let classMismatches = 0;
 let worstLogitDiff = 0;
 let worstMapAbsDiff = 0;
 let worstMapDiffOfPeak = 0;
-const differ = { fingerprint: 0, backend: 0, preprocessing: 0, imaging: 0 };
+const differ = { fingerprint: 0, backend: 0, preprocessing: 0, imaging: 0, weights: 0 };
 const backends = { a: new Set(), b: new Set() };
 for (const [left, right] of pairs) {
   const [m, n] = [manifestOf(left), manifestOf(right)];
@@ -59,6 +60,7 @@ for (const [left, right] of pairs) {
   if (m.engine?.backend !== n.engine?.backend) differ.backend++;
   if (!same(m.preprocessing, n.preprocessing)) differ.preprocessing++;
   if (!same(m.imaging, n.imaging)) differ.imaging++;
+  if (m.model?.weightsSha256 !== n.model?.weightsSha256) differ.weights++;
   backends.a.add(m.engine?.backend);
   backends.b.add(n.engine?.backend);
   // A map one side has and the other not (another class predicted, other methods asked) is

@@ -17,7 +17,7 @@ interface Map {
 }
 
 /** One explanation's folder as `gradcam explain` and the worker write it: the maps, their overlays, the manifest naming them. */
-async function explanation(folder: string, classIndex: number, maps: readonly Map[], backend = 'wasm'): Promise<void> {
+async function explanation(folder: string, classIndex: number, maps: readonly Map[], backend = 'wasm', weightsSha256?: string): Promise<void> {
   await mkdir(folder, { recursive: true });
   for (const map of maps) {
     await writeFile(join(folder, `${map.stem}.npy`), encodeNpy(Float32Array.from(map.values), map.shape ?? [1, map.values.length]));
@@ -25,6 +25,7 @@ async function explanation(folder: string, classIndex: number, maps: readonly Ma
   }
   const manifest = {
     fingerprint: 'f'.repeat(64),
+    ...(weightsSha256 === undefined ? {} : { model: { name: 'nsfw', version: '1', weightsSha256 } }),
     engine: { version: '0.2.0', tfjsVersion: '4.22.0', backend },
     preprocessing: { width: 224, height: 224 },
     prediction: { classIndex, logits: [0.5, 1.5, 2.5, 0] },
@@ -67,7 +68,7 @@ test('another predicted class, or a map one side lacks, is counted; the maps bot
     worstMapDiffOfPeak: 0.125,
     overlays: 1,
     identicalOverlays: 1,
-    manifestsDiffering: { fingerprint: 0, backend: 1, preprocessing: 0, imaging: 0 },
+    manifestsDiffering: { fingerprint: 0, backend: 1, preprocessing: 0, imaging: 0, weights: 0 },
     backends: { a: ['wasm'], b: ['wasm', 'cpu'] },
   });
 });
@@ -104,4 +105,15 @@ test('no image common to both folders exits 1', async () => {
   const { status, summary } = compare(a, b);
   assert.equal(status, 1);
   assert.equal(summary?.images, 0);
+});
+
+test("manifests of one model version whose weights differ (model.weightsSha256) are counted apart; the same weights are not", async () => {
+  const [a, b] = [join(dir, 'weights-a'), join(dir, 'weights-b')];
+  await explanation(join(a, 'cat'), 2, [{ stem: 'gradcam-2', values: [0, 1] }], 'wasm', 'a'.repeat(64));
+  await explanation(join(b, 'cat'), 2, [{ stem: 'gradcam-2', values: [0, 1.5] }], 'wasm', 'b'.repeat(64));
+  await explanation(join(a, 'dog'), 2, [{ stem: 'gradcam-2', values: [0, 1] }], 'wasm', 'a'.repeat(64));
+  await explanation(join(b, 'dog'), 2, [{ stem: 'gradcam-2', values: [0, 1] }], 'wasm', 'a'.repeat(64));
+  const { status, stderr, summary } = compare(a, b);
+  assert.equal(status, 0, stderr);
+  assert.deepEqual(summary?.manifestsDiffering, { fingerprint: 0, backend: 0, preprocessing: 0, imaging: 0, weights: 1 });
 });

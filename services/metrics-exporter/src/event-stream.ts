@@ -6,7 +6,8 @@ import type { Redis } from 'ioredis';
 import { EventsCursor } from './events-cursor.ts';
 import type { PipelineRecorder } from './pipeline-recorder.ts';
 import { resumePoint } from './resume-point.ts';
-import { compareStreamIds, entryAfter, lostUntrimmed, newestEntryId, streamInfo, unparsableByQueueEvents } from './stream-entry.ts';
+import { createReadPositionCheck, positionCheckMs } from './read-position-check.ts';
+import { entryAfter, newestEntryId, unparsableByQueueEvents } from './stream-entry.ts';
 import { createUnreadableEventLog } from './unreadable-event-log.ts';
 
 export interface EventStreamDeps {
@@ -48,9 +49,6 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 /** The pause before reading again when QueueEvents' loop ended, not on an entry it cannot parse. */
 const rereadDelayMs = 5_000;
 
-/** How often the read position is checked against the stream's numbering (a stream written again below it). */
-export const positionCheckMs = 10_000;
-
 type Emit = (event: string, ...args: unknown[]) => boolean;
 
 /**
@@ -84,10 +82,6 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   let positionCheck: NodeJS.Timeout | undefined;
   /** A check of the read position is running: they run one at a time. */
   let checking = false;
-  /** The read position the last check found in the stream, which the next one looks for there. */
-  let checkedThrough: string | undefined;
-  /** The read position when a loss was told: nothing is looked for again until reading moves on. */
-  let toldAt: string | undefined;
   const cursorKey = redisKeys(deps.prefix).exporterEventsCursor;
   const eventsKey = deps.queue.toKey('events');
   const unreadableLog = createUnreadableEventLog(log, deps.unreadableLogEveryMs);
@@ -112,10 +106,22 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
     cursor = opened;
     readingSince = Date.now();
     read(opened, after);
+    const positionChecker = createReadPositionCheck({
+      redis: deps.redis,
+      eventsKey,
+      log,
+      position: () => readThrough?.(),
+      closing: () => closing !== undefined,
+      onRewritten: () => {
+        if (events !== undefined) retire(events);
+        read(opened, '0-0');
+      },
+    });
     positionCheck = setInterval(() => {
       if (checking) return;
       checking = true;
-      void checkPosition(opened)
+      void positionChecker
+        .check()
         .catch((error: unknown) => deps.onError(new Error(`could not check the queue event stream's numbering against the read position: ${messageOf(error)}`)))
         .finally(() => {
           checking = false;
@@ -133,58 +139,6 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
     reader.on('error', () => {});
     // Its connection is a duplicate of its own; not waited for, as closing it may wait for Redis.
     void reader.close().catch(() => {});
-  };
-
-  /**
-   * The stream numbered below the read position, and Redis's clock too: deleted and written again
-   * (a FLUSHALL, a Redis restarted empty) when its old ids came from a clock ahead of the one
-   * numbering it now. XREAD after the position would skip every new event until the clock caught
-   * up, and the lag would read 0 (nothing after the position), as resumePoint's 'cursor-ahead' at a
-   * start: every entry of the new stream is unread, so it is read from its beginning. A stream only
-   * rolled back below the position (Redis restarted from an AOF that missed its last second, a
-   * failover to a replica behind) numbers its next entries after it by the clock, and its entries
-   * were read already: it is left alone.
-   *
-   * Each check also looks in the stream for the position the check before found there: a stream
-   * that lost it neither by trimming nor by XDEL (lostUntrimmed) was deleted and written again, or
-   * Redis lost data, and the events it held that the exporter had not read are lost to the
-   * counters. That is told once, whatever the clock: with the right one the new entries are
-   * numbered after the position and nothing else would say so.
-   */
-  const checkPosition = async (opened: EventsCursor) => {
-    const position = readThrough?.();
-    const positionAt = position === undefined ? undefined : streamId.exec(position)?.[1];
-    if (position === undefined || positionAt === undefined) return;
-    const previous = checkedThrough;
-    const lookFor = previous !== undefined && previous !== '0-0' ? previous : undefined;
-    // Sent in this order on one connection: an entry trimmed or deleted before the XRANGE is one the XINFO counts so.
-    const [held, info, [seconds = 0, micros = 0]] = await Promise.all([
-      lookFor === undefined ? undefined : deps.redis.xrange(eventsKey, lookFor, lookFor),
-      streamInfo(deps.redis, eventsKey),
-      deps.redis.time(),
-    ]);
-    // No stream (deleted, not written again yet): what it lost is told once it is back.
-    if (closing !== undefined || info === undefined) return;
-    if (lookFor !== undefined && held?.length === 0 && lostUntrimmed(info, lookFor) === true) {
-      log.warn(
-        { read: lookFor, last: info.lastGeneratedId },
-        "the queue's event stream no longer holds an event the exporter read, though it was neither trimmed nor deleted from it: the stream was deleted and written again, or Redis lost data (restarted from an older or an empty dataset, a failover to a replica behind); the events it held that the exporter had not read yet are not counted",
-      );
-      checkedThrough = undefined;
-      toldAt = position;
-    } else if (position !== toldAt) {
-      checkedThrough = position;
-      toldAt = undefined;
-    }
-    const last = info.lastGeneratedId;
-    // A position that moved meanwhile was read from this stream: it is not below it.
-    if (compareStreamIds(last, position) >= 0 || readThrough?.() !== position) return;
-    // Redis's clock has passed the position: its next entries are numbered after it (a rollback).
-    if (BigInt(positionAt) <= BigInt(seconds) * 1000n + BigInt(micros) / 1000n) return;
-    log.warn({ position, last }, "the queue's event stream is numbered below the exporter's read position (deleted and written again, its old ids from a clock that was ahead?); reading it from its beginning");
-    if (events !== undefined) retire(events);
-    checkedThrough = undefined;
-    read(opened, '0-0');
   };
 
   /** A QueueEvents reading after `after`; where its loop ends before closing, `readOn` takes over. */
@@ -232,7 +186,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
    * Anything else is read again from the last event emitted, after a pause: nothing is skipped.
    */
   const readOn = async (opened: EventsCursor, ended: QueueEvents, error: unknown) => {
-    // A reader replaced (checkPosition) is closed by whoever replaced it.
+    // A reader replaced (the read position check) is closed by whoever replaced it.
     if (closing !== undefined || ended !== events) return;
     // Set by read(), which made the reader that ended: a stream id, never '$'.
     const position = readThrough?.() ?? '0-0';

@@ -85,16 +85,30 @@ const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 charact
 const serverErrorStatuses = [500, 503];
 
 /**
+ * The 4xx a request with a body may be refused with before its route's handler runs: 400 (JSON not
+ * bounded or poisoned, not UTF-8, Fastify's own), 413 (over the body limit), 415 (a type no parser
+ * takes, a charset or Content-Encoding refused): registerServiceDefaults, frameworkErrorHandler.
+ */
+const bodyRefusalStatuses = [400, 413, 415];
+
+/**
  * The statuses each route's requests are exported with at 0 from the process's start
  * (IngestTelemetry.route), so that rate() counts the first request of each: a series born with it
  * is the first sample, and the first 5xx of each route in each process was invisible to
- * GradcamIngestErrorRatioHigh. What a route answers when it works (its share of the total the
- * alerts divide by) and the 5xx; a record route's 429 too (GradcamIngestQueueFull). A refusal's
- * 4xx is born with its first (the total one request short at most); a route not listed answers 200.
+ * GradcamIngestErrorRatioHigh, a first refusal to the 'Ingest requests' panel. What a route
+ * answers when it works (its share of the total the alerts divide by), the 5xx, a record route's
+ * 429 (GradcamIngestQueueFull) and every 4xx the route answers: 401 behind the token; the record
+ * routes' body refusals, and a single record's own (409 INFERENCE_IN_PROGRESS, 413 IMAGE_TOO_LARGE,
+ * 422 for its image or model; a batch answers those per record, in its 200); 400 ID_INVALID and 404
+ * on a status; 403 and 404 on a presigned link. A route not listed answers 200. The requests
+ * Node answers itself (408 past requestTimeout, 431, a malformed request) and the 404 of a path
+ * no route takes (route "unmatched") are not exported at 0.
  */
 const exportedStatuses: Readonly<Record<string, readonly number[]>> = {
-  '/v1/inferences': [200, 202, 429, ...serverErrorStatuses],
-  '/v1/inferences::batch': [200, 429, ...serverErrorStatuses],
+  '/v1/inferences': [200, 202, ...bodyRefusalStatuses, 401, 409, 422, 429, ...serverErrorStatuses],
+  '/v1/inferences::batch': [200, ...bodyRefusalStatuses, 401, 429, ...serverErrorStatuses],
+  '/v1/inferences/:id': [200, 400, 401, 404, ...serverErrorStatuses],
+  '/v1/blobs/*': [200, 403, 404, ...serverErrorStatuses],
 };
 
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {

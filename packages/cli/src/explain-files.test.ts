@@ -240,7 +240,7 @@ syncBuiltinESMExports();
     assert.deepEqual(summary.failures, [{ file: join(root, 'in', 'vanishes.jpg'), code: 'NOT_FOUND', message: 'no such file (removed since it was listed?)' }]);
   }));
 
-  test('a FIFO is refused without being opened, and an oversize file without being read', () => withTempDir('gradcam-special-', async (root) => {
+  test('a FIFO is refused without waiting on it, and an oversize file without being read', () => withTempDir('gradcam-special-', async (root) => {
     const fifo = join(root, 'pipe.jpg');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
     const huge = join(root, 'huge.jpg');

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fsp, { chmod, copyFile, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { listInputFiles } from './input-files.ts';
+import { listInputFiles, readInputFile } from './input-files.ts';
 import { withTempDir } from './test-support/temp-dir.ts';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/images/', import.meta.url));
@@ -127,4 +127,69 @@ test('.jpe and .jfif files are images; a name that is not UTF-8 is reported as s
   assert.deepEqual(listing.missing.map((m) => [m.path, m.code, m.reason]), [
     [join(input, 'c-\ufffd\ufffd.jpg'), 'NAME_NOT_UTF8', 'NAME_NOT_UTF8: its name is not valid UTF-8; rename it to explain it'],
   ]);
+}));
+
+test('an input replaced by a FIFO between its check and its read is refused NOT_A_FILE, never waited on for ever', { timeout: 180_000 }, () => withTempDir('gradcam-swapped-', async (dir) => {
+  // A path checked with stat and then opened may be another file by the open: here a child swaps
+  // it between an image and a FIFO as fast as it can. A FIFO opened for reading blocks until a
+  // writer comes; none does but the test's rescue after 10 s, which fails the test.
+  const image = join(dir, 'image.jpg');
+  const fifo = join(dir, 'fifo.jpg');
+  const swapped = join(dir, 'swapped.jpg');
+  await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), image);
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const swapper = spawn(process.execPath, ['-e', `
+    const { linkSync, renameSync } = require('node:fs');
+    const [image, fifo, swapped] = process.argv.slice(1);
+    for (;;) for (const from of [image, fifo]) { linkSync(from, swapped + '.next'); renameSync(swapped + '.next', swapped); }`, image, fifo, swapped], { stdio: 'ignore' });
+  try {
+    const expected = await fsp.readFile(image);
+    const outcomes = { image: 0, notAFile: 0 };
+    while (outcomes.image + outcomes.notAFile < 2_000) {
+      let rescue: NodeJS.Timeout | undefined;
+      const blocked = new Promise<'blocked'>((resolve) => {
+        rescue = setTimeout(() => {
+          // Unblocks the open waiting on the FIFO, so that the test can end.
+          void fsp.open(fifo, 'w').then((writer) => writer.close());
+          resolve('blocked');
+        }, 10_000);
+      });
+      const read = readInputFile(swapped).then((bytes) => bytes, (error: unknown) => error);
+      const outcome = await Promise.race([read, blocked]);
+      clearTimeout(rescue);
+      assert.notEqual(outcome, 'blocked', `a read waited on the FIFO after ${JSON.stringify(outcomes)}`);
+      if (outcome instanceof Buffer) {
+        assert.ok(outcome.equals(expected), 'the image read whole');
+        outcomes.image++;
+      } else if ((outcome as { code?: unknown }).code === 'NOT_A_FILE') outcomes.notAFile++;
+      else if ((outcome as { code?: unknown }).code !== 'NOT_FOUND') throw outcome; // NOT_FOUND: before the first swap
+    }
+    assert.ok(outcomes.image > 0 && outcomes.notAFile > 0, `both met: ${JSON.stringify(outcomes)}`);
+  } finally {
+    swapper.kill('SIGKILL');
+  }
+}));
+
+test('an input that grows past the size limit while it is read is refused IMAGE_TOO_LARGE, not read whole', () => withTempDir('gradcam-growing-', async (dir) => {
+  const limit = 32 * 2 ** 20;
+  const growing = join(dir, 'growing.jpg');
+  await writeFile(growing, Buffer.alloc(1_000, 1));
+  // Grown past the limit after the check read its size: the read stops one chunk past the limit.
+  const handle = await fsp.open(growing, 'r+');
+  const original = fsp.open;
+  try {
+    Object.assign(fsp, {
+      open: async (...args: Parameters<typeof fsp.open>) => {
+        const opened = await original(...args);
+        const stat = opened.stat.bind(opened);
+        return Object.assign(opened, { stat: async () => { const info = await stat(); await handle.truncate(limit + 100); return info; } });
+      },
+    });
+    syncBuiltinESMExports();
+    await assert.rejects(readInputFile(growing), (error: Error & { code?: string }) => error.code === 'IMAGE_TOO_LARGE' && /grew while being read/.test(error.message));
+  } finally {
+    Object.assign(fsp, { open: original });
+    syncBuiltinESMExports();
+    await handle.close();
+  }
 }));

@@ -1,4 +1,5 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import type { Dirent, Stats } from 'node:fs';
 import { extname, join } from 'node:path';
 import { explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
@@ -76,10 +77,8 @@ const maxManifestBytes = 16 * 2 ** 20;
 /** Whether `path` is a gradcam manifest: a folder's own notes called explanation.json are not. */
 async function isManifest(path: string): Promise<boolean> {
   try {
-    // A FIFO would block the read for ever; a huge file would be read whole.
-    const info = await stat(path);
-    if (!info.isFile() || info.size > maxManifestBytes) return false;
-    return explanationManifestSchema.safeParse(JSON.parse(await readFile(path, 'utf8'))).success;
+    const bytes = await readRegularFile(path, maxManifestBytes);
+    return explanationManifestSchema.safeParse(JSON.parse(bytes.toString('utf8'))).success;
   } catch {
     return false;
   }
@@ -186,17 +185,45 @@ function inputReadError(error: NodeJS.ErrnoException): never {
  * file's line reports: NOT_FOUND, NOT_A_FILE, IMAGE_TOO_LARGE, or an errno code (EACCES, EIO…).
  */
 export async function checkInputFile(file: string): Promise<Stats> {
-  const info = await stat(file).catch(inputReadError);
+  return checkedRegularFile(await stat(file).catch(inputReadError), defaultImageLimits.maxInputBytes);
+}
+
+/** A listed input's bytes, with {@link checkInputFile}'s checks and errors (see readRegularFile). */
+export function readInputFile(file: string): Promise<Buffer> {
+  return readRegularFile(file, defaultImageLimits.maxInputBytes);
+}
+
+function checkedRegularFile(info: Stats, limit: number): Stats {
   if (!info.isFile()) throw inputFileError('NOT_A_FILE', 'not a regular file (a FIFO, socket or device is never read)');
-  const limit = defaultImageLimits.maxInputBytes;
-  if (info.size > limit) {
-    throw new ImagingError('IMAGE_TOO_LARGE', `image is ${info.size} bytes, over the ${limit}-byte limit; send a smaller or more compressed file`);
-  }
+  if (info.size > limit) throw tooLarge(`${info.size} bytes`, limit);
   return info;
 }
 
-/** A listed input's bytes, read only once {@link checkInputFile} passed; its errors are that function's. */
-export async function readInputFile(file: string): Promise<Buffer> {
-  await checkInputFile(file);
-  return readFile(file).catch(inputReadError);
+const tooLarge = (size: string, limit: number) =>
+  new ImagingError('IMAGE_TOO_LARGE', `image is ${size}, over the ${limit}-byte limit; send a smaller or more compressed file`);
+
+/**
+ * A regular file's bytes, at most `limit` of them, with {@link checkInputFile}'s errors. The checks
+ * are made on the opened file, not on its path: a path checked and then opened may name another
+ * file by then (replaced by a FIFO, whose open would block for ever; grown past the limit). So it
+ * is opened non-blocking (a FIFO's open returns at once, to be refused by its fstat) and read only
+ * up to the limit (a file growing meanwhile is refused, not read whole).
+ */
+async function readRegularFile(file: string, limit: number): Promise<Buffer> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(inputReadError);
+  try {
+    const expected = checkedRegularFile(await handle.stat().catch(inputReadError), limit).size;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // One byte past the size fstat gave tells a file that grew from one that ends there.
+    for (let chunk = Buffer.alloc(expected + 1); ; chunk = Buffer.alloc(64 * 1024)) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null).catch(inputReadError);
+      if (bytesRead === 0) return Buffer.concat(chunks, total);
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > limit) throw tooLarge(`over ${limit} bytes (it grew while being read)`, limit);
+    }
+  } finally {
+    await handle.close();
+  }
 }

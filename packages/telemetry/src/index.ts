@@ -3,6 +3,7 @@ export { createMetrics, type MetricFor, type MetricGroup, type Metrics } from '.
 export { catalogProblems, metricConventionProblems } from './metric-conventions.ts';
 export { createRegistry, metricsResponse, type MetricsResponse, type RegistryOptions } from './registry.ts';
 export { createLogger, type LogLevel, type Logger, type LoggerOptions } from './logger.ts';
+export { createLogWindows, type LogWindowTally, type LogWindows } from './log-windows.ts';
 export { type ClosingConnection, createThrottledErrorLog, errorKind, tellWhenAnsweringAgain, type ThrottledErrorLog, type ThrottledErrorLogOptions } from './throttled-error-log.ts';
 export type { Registry } from 'prom-client';
 export { ClusterTotals } from './cluster-totals.ts';

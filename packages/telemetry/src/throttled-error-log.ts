@@ -1,3 +1,5 @@
+import { createLogWindows } from './log-windows.ts';
+
 export interface ThrottledErrorLogOptions {
   /** After a line of a kind, the others of that kind are counted for this long, then told in one line (60 s). */
   readonly everyMs?: number;
@@ -29,47 +31,14 @@ export function errorKind(message: string): string {
  * minute, not thousands.
  */
 export function createThrottledErrorLog(log: (message: string) => void, options: ThrottledErrorLogOptions = {}): ThrottledErrorLog {
-  const everyMs = options.everyMs ?? 60_000;
-  /** Kinds told within the window, with what came since. */
-  const windows = new Map<string, { timer: NodeJS.Timeout; more: number; last: string; openedAt: number }>();
-  let closed = false;
-
-  const endWindow = (kind: string) => {
-    const window = windows.get(kind);
-    if (window === undefined) return;
-    clearTimeout(window.timer);
-    windows.delete(kind);
-    if (window.more === 0) return;
-    // The window's own length: close() before a hard exit ends one early.
-    log(`${window.more} more like it in the last ${Math.max(1, Math.round((performance.now() - window.openedAt) / 1000))} s, the last: ${window.last}`);
-    // Still coming: the next window starts now, so the next line is a window away too.
-    if (!closed) openWindow(kind);
-  };
-  const openWindow = (kind: string) => {
-    const timer = setTimeout(() => endWindow(kind), everyMs);
-    // Never what keeps a stopping process alive.
-    timer.unref();
-    windows.set(kind, { timer, more: 0, last: '', openedAt: performance.now() });
-  };
-
+  const windows = createLogWindows<string>(
+    options.everyMs ?? 60_000,
+    (_kind, message) => log(message),
+    (_kind, { more, last, seconds }) => log(`${more} more like it in the last ${seconds} s, the last: ${last}`),
+  );
   return {
-    report(error) {
-      if (closed) return log(error.message);
-      const kind = errorKind(error.message);
-      const window = windows.get(kind);
-      if (window !== undefined) {
-        window.more++;
-        window.last = error.message;
-        return;
-      }
-      log(error.message);
-      openWindow(kind);
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      for (const kind of [...windows.keys()]) endWindow(kind);
-    },
+    report: (error) => windows.add(errorKind(error.message), error.message),
+    close: () => windows.close(),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Logger } from '@gradcam/telemetry';
+import { type Logger, createLogWindows } from '@gradcam/telemetry';
 import { excerptOf } from './stream-entry.ts';
 
 /** After an event read past is told, the others of the same kind are counted for this long, then told in one line. */
@@ -19,42 +19,14 @@ export interface UnreadableEventLog {
  * while they come. gradcam_exporter_events_unreadable_total counts each one.
  */
 export function createUnreadableEventLog(log: Logger, everyMs = unreadableLogEveryMs): UnreadableEventLog {
-  const windows = new Map<string, { timer: NodeJS.Timeout; more: number; last: string; event: unknown; openedAt: number }>();
-  let closed = false;
-
-  const endWindow = (why: string) => {
-    const window = windows.get(why);
-    if (window === undefined) return;
-    clearTimeout(window.timer);
-    windows.delete(why);
-    if (window.more === 0) return;
-    const seconds = Math.max(1, Math.round((performance.now() - window.openedAt) / 1000));
-    log.warn({ more: window.more, last: window.last, event: window.event }, `${window.more} more events of the queue's event stream read past, not counted, in the last ${seconds} s (${why})`);
-    if (!closed) openWindow(why);
-  };
-  const openWindow = (why: string) => {
-    const timer = setTimeout(() => endWindow(why), everyMs);
-    // Never what keeps a stopping process alive.
-    timer.unref();
-    windows.set(why, { timer, more: 0, last: '', event: undefined, openedAt: performance.now() });
-  };
-
+  const windows = createLogWindows<{ id: string; event: unknown; fields: unknown }>(
+    everyMs,
+    (why, { id, event, fields }) => log.warn({ id, event, excerpt: excerptOf(fields) }, `could not read an event of the queue's event stream (${why}); read past it, not counted`),
+    (why, { more, last, seconds }) =>
+      log.warn({ more, last: last.id, event: last.event }, `${more} more events of the queue's event stream read past, not counted, in the last ${seconds} s (${why})`),
+  );
   return {
-    tell(id, event, fields, why) {
-      const window = closed ? undefined : windows.get(why);
-      if (window !== undefined) {
-        window.more++;
-        window.last = id;
-        window.event = event;
-        return;
-      }
-      log.warn({ id, event, excerpt: excerptOf(fields) }, `could not read an event of the queue's event stream (${why}); read past it, not counted`);
-      if (!closed) openWindow(why);
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      for (const why of [...windows.keys()]) endWindow(why);
-    },
+    tell: (id, event, fields, why) => windows.add(why, { id, event, fields }),
+    close: () => windows.close(),
   };
 }

@@ -14,17 +14,17 @@ const minute = 60_000;
 /**
  * Workers started together on one Redis, sharing Poisson traffic (in phases) round robin on a
  * simulated clock, each recording its decisions and refreshing the fleet's rate and thresholds
- * every 10 s (as the worker's timer does). Reviews per simulated minute.
+ * every 10 s (as the worker's timer does). Reviews per simulated minute (or per `tallyMs`).
  */
-async function runFleet(workers: number, phases: readonly TrafficPhase[], k: number, seed: number): Promise<number[]> {
+async function runFleet(workers: number, phases: readonly TrafficPhase[], k: number, seed: number, tallyMs = minute): Promise<number[]> {
   const prefix = `fleet${Math.random().toString(36).slice(2, 10)}`;
   const start = Date.UTC(2026, 10, 27, 12, 0, 30);
-  const minutes = Math.ceil(phases.reduce((sum, phase) => sum + phase.durationMs, 0) / minute);
+  const tallies = Math.ceil(phases.reduce((sum, phase) => sum + phase.durationMs, 0) / tallyMs);
   let now = start;
   const samplers = Array.from({ length: workers }, () => createReviewSampler({ policy: `budget=${k}`, redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now }));
   const random = seededRandom(seed);
   const arrivals = new PoissonArrivals(phases, random, start);
-  const reviews = new Array<number>(minutes).fill(0);
+  const reviews = new Array<number>(tallies).fill(0);
   let nextRefresh = start + 10_000;
   try {
     let i = 0;
@@ -40,7 +40,7 @@ async function runFleet(workers: number, phases: readonly TrafficPhase[], k: num
       const decision = sampler.decide(reviewInput({ id, model: 'm', predictedClass, probabilities, now }));
       const item: ReviewItem = { inferenceId: id, model: 'm', modelVersion: 'v1', folder: `m/v1/dt=2026-11-27/${id}/`, predictedClass, label: String(predictedClass), probability: probabilities[predictedClass] ?? 0, sampling: decision, sampledAt: now, status: 'pending' };
       await sampler.recorded(decision, item);
-      if (decision.sampled) reviews[Math.floor((now - start) / minute)]! += 1;
+      if (decision.sampled) reviews[Math.floor((now - start) / tallyMs)]! += 1;
     }
   } finally {
     for (const s of samplers) s.close();
@@ -60,6 +60,23 @@ test('a fleet starting together reviews about K once its first minutes are past,
     const settled = reviews.slice(5).reduce((a, b) => a + b, 0);
     const expected = (k * 15) / 60;
     assert.ok(settled >= 0.5 * expected && settled <= 1.6 * expected, `seed ${seed}: ${settled} reviews in minutes 5-20 (K: ${expected}); per minute ${reviews.join(' ')}`);
+  }
+});
+
+test("a fleet starting together reads the fleet's rate from its first refresh, not each worker's part of the traffic", async (t) => {
+  // Until a whole minute holds traffic there is no fleet rate, and the first one holds only the
+  // part after the fleet started: each worker read its part as the fleet's (a share 16 times
+  // K's), then the first minute's count as a whole minute's. 16 workers, K = 120/h: 17-19 reviews
+  // from the first refresh (10 s) to 2 minutes (seeds 1-2) where K allows 3.7. Now the fleet's
+  // count in the current and previous minute over the worker's own scales its own estimate: 2-6.
+  // The first 10 s (before any refresh: each worker alone, its histogram young) are not counted.
+  const k = 120;
+  for (const seed of [1, 2]) {
+    const tenths = await runFleet(16, [{ name: 'steady', durationMs: 2 * minute, perHour: 36_000 }], k, seed, 10_000);
+    const after = tenths.slice(1).reduce((a, b) => a + b, 0);
+    const what = `seed ${seed}: ${after} reviews from 10 s to 2 min (K: 3.7); per 10 s ${tenths.join(' ')}`;
+    t.diagnostic(what);
+    assert.ok(after <= 8, what);
   }
 });
 

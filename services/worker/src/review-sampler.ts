@@ -19,6 +19,8 @@ import { fleetTraffic, trafficMinutes, trafficSpan } from './fleet-traffic.ts';
 export { ratePerHour } from './fleet-traffic.ts';
 
 const minuteMs = 60_000;
+/** This process's events (current and previous minute) below which the fleet's count over them is noise. */
+const fleetOverOwnMinEvents = 5;
 
 export interface ReviewSampler {
   /**
@@ -143,6 +145,14 @@ export function createReviewSampler(options: {
   /** Models whose fleet rate is the level their traffic last flowed at (fleet-traffic.ts): a presumption, not a count. */
   const presumed = new Set<string>();
   const classRates = new Map<string, Map<number, number>>();
+  /** Per model: the events this process recorded in the current and the previous minute (minute → count). */
+  const ownCounts = new Map<string, Map<number, number>>();
+  /**
+   * Per model, while the fleet's whole minutes hold at most one minute of traffic and no level
+   * stands for it: the fleet's events over this process's in the current and the previous minute,
+   * by which this process's own estimate is scaled to the fleet's (see `trafficRate`).
+   */
+  const fleetOverOwn = new Map<string, number>();
   /** The threshold each model's budget last recorded, from any worker (reviewThresholds). */
   let fleetThresholds = new Map<string, number>();
   /**
@@ -178,6 +188,7 @@ export function createReviewSampler(options: {
       read.mget(minutes.map((m) => keys.reviewTraffic(model, m)));
       read.get(keys.reviewTrafficLevel(model));
       for (const m of minutes) read.hgetall(keys.reviewClassTraffic(model, m));
+      read.get(keys.reviewTraffic(model, minute));
       const replies = (await read.exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const counts = ((replies[0]?.[1] ?? []) as (string | null)[]).map((c) => Number(c ?? 0));
@@ -191,12 +202,22 @@ export function createReviewSampler(options: {
       fleetRate.set(model, traffic.perHour);
       if (traffic.held) presumed.add(model);
       else presumed.delete(model);
+      // A fleet just started (or a model new to it) has no whole minute of traffic, then one that
+      // holds only the part after it started: each worker read its part as the fleet's rate (a
+      // share P times the fleet's), then the first minute as a whole one. The current minute's
+      // count, partial as it is, is the fleet's over the same time as this process's own count.
+      const own = ownCounts.get(model);
+      if (own) for (const m of own.keys()) if (m < minute - 1) own.delete(m);
+      const ownEvents = (own?.get(minute) ?? 0) + (own?.get(minute - 1) ?? 0);
+      const fleetEvents = Number(replies[2 + minutes.length]?.[1] ?? 0) + (counts[0] as number);
+      if (trafficSpan(counts) <= 1 && !traffic.held && ownEvents >= fleetOverOwnMinEvents && fleetEvents >= ownEvents) fleetOverOwn.set(model, fleetEvents / ownEvents);
+      else fleetOverOwn.delete(model);
       await storeLevel(model, stored, traffic.level);
       // A class's count over the model's span, not its own: one event of a rare class in the last
       // minute of ten is 6/h, not 60/h.
       const span = trafficSpan(counts);
       const perClass = new Map<number, number>();
-      replies.slice(2).forEach(([, hash]) => {
+      replies.slice(2, 2 + minutes.length).forEach(([, hash]) => {
         for (const [field, value] of Object.entries((hash ?? {}) as Record<string, string>)) {
           const classIndex = Number(field);
           perClass.set(classIndex, (perClass.get(classIndex) ?? 0) + Number(value));
@@ -220,8 +241,14 @@ export function createReviewSampler(options: {
   // A presumed level goes to the budget as one: it reads it as the rate now, no less than its own
   // count (traffic back above the level, a single worker back at 10× its old level, is read by
   // its own count as it comes), and without the step guard, which corrects a window's average.
-  const trafficRate = (model: string): number | PresumedTrafficRate | undefined => {
+  const trafficRate = (model: string, at: number): number | PresumedTrafficRate | undefined => {
     const rate = fleetRateOf(model);
+    // While the fleet's minutes hold at most one minute of traffic: this process's own estimate
+    // times the fleet's count over its own, where higher than the minute's (which may hold only
+    // part of a minute of traffic). Presumed: the own estimate carries the step guard already.
+    const times = fleetOverOwn.get(model);
+    const scaled = times === undefined ? 0 : times * (policy.localRate?.(model, at) ?? 0);
+    if (scaled > 0 && !(rate !== undefined && rate >= scaled)) return { presumedPerHour: scaled };
     return rate !== undefined && presumed.has(model) ? { presumedPerHour: rate } : rate;
   };
   const classTraffic = (model: string, classIndex: number): number | undefined => {
@@ -301,6 +328,10 @@ export function createReviewSampler(options: {
       // that claimed before its manifest): a run that did not claim, or lost, counts and queues the
       // decision the job keeps, not its own. Its own "sampled" queued an item the job's decision
       // said was not, and the other way round.
+      const minute = Math.floor(item.sampledAt / minuteMs);
+      const own = ownCounts.get(item.model) ?? new Map<number, number>();
+      own.set(minute, (own.get(minute) ?? 0) + 1);
+      ownCounts.set(item.model, own);
       const [state, raw] = await record(decision, item, false);
       const kept = keptDecision(raw, decision);
       if (state === 'other') await record(kept, item, true);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   type Artifact,
+  type BackendDetails,
   type ExplanationEntry,
   type ExplanationManifest,
   type ReviewSampling,
@@ -37,6 +38,8 @@ export interface ImageArtifactsInput {
   readonly explanation: ImageExplanation;
   readonly model: LoadedModel;
   readonly backend: string;
+  /** What the backend ran on (SelectedBackend.details), recorded as engine.backendDetails. */
+  readonly backendDetails?: BackendDetails;
   readonly timings: Omit<ExplanationManifest['timings'], 'renderMs'>;
   readonly inferenceId?: string;
   /** The reviewer-sampling decision, recorded in the manifest (pipeline only). */
@@ -139,7 +142,8 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     labels: Array.from({ length: runner.numClasses }, (_, i) => descriptor.labels[i] ?? `class_${i}`),
     weightsSha256: model.weightsSha256,
   };
-  const engine = { ...engineInfo, backend: input.backend };
+  // backendDetails is not in the fingerprint: like the backend, it changes float rounding only.
+  const engine = { ...engineInfo, backend: input.backend, ...(input.backendDetails === undefined ? {} : { backendDetails: input.backendDetails }) };
   // A photo decoded scaled down has a model input a few levels off a full decode's: recorded, so
   // the fingerprint tells the two apart.
   const preprocessing = { ...descriptor.preprocessing, ...(image.maxSide === undefined ? {} : { decodeMaxSide: image.maxSide }) };

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { fingerprint } from '@gradcam/artifacts';
 import { explanationManifestSchema } from '@gradcam/contracts';
 import { builtinModels, defaultModelName, modelWeightsSha256 } from '@gradcam/engine';
 import { decodeNpy } from '@gradcam/imaging';
@@ -103,6 +104,16 @@ test('an image over the overlay limit gets a scaled-down overlay, its size in th
   assert.equal(full.status, 0, full.stderr);
   const unlimited = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'full', 'big', 'explanation.json'), 'utf8')));
   assert.deepEqual([unlimited.explanations[0]?.overlay.width, unlimited.explanations[0]?.overlay.height], [1200, 800]);
+}));
+
+test('explain --backend wasm records the wasm build it ran on (the SIMD one, one thread) in the manifest, outside the fingerprint', () => withTempDir('gradcam-wasm-', async (dir) => {
+  const run = gradcam('explain', join(fixtures, 'sheep-pastoral.jpg'), '--backend', 'wasm', '--out', join(dir, 'out'));
+  assert.equal(run.status, 0, run.stderr);
+  const manifest = explanationManifestSchema.parse(JSON.parse(await readFile(join(dir, 'out', 'sheep-pastoral', 'explanation.json'), 'utf8')));
+  assert.equal(manifest.engine.backend, 'wasm');
+  assert.deepEqual(manifest.engine.backendDetails, { simd: true, threads: 1, wasmBinary: 'tfjs-backend-wasm-simd.wasm' });
+  const { backendDetails: _recorded, ...engine } = manifest.engine;
+  assert.equal(fingerprint({ ...manifest, engine }), manifest.fingerprint, 'the fingerprint does not cover the backend details');
 }));
 
 test('explain --method scorecam says how many masked copies it runs, and writes a Score-CAM explanation', () => withTempDir('gradcam-scorecam-', async (dir) => {

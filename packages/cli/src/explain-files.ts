@@ -325,6 +325,7 @@ export async function explainFiles(options: ExplainFilesOptions): Promise<Explai
               explanation: explained.images[i] as (typeof explained.images)[number],
               model: explainer.model,
               backend: options.backend.name,
+              ...(options.backend.details === undefined ? {} : { backendDetails: options.backend.details }),
               timings: { batchSize: decoded.length, decodeMs, ...explained.timings },
               overlay: options.overlay,
               overlayMaxSide: options.overlayMaxSide,

@@ -84,6 +84,20 @@ export const explanationEntrySchema = z.object({
 });
 export type ExplanationEntry = z.infer<typeof explanationEntrySchema>;
 
+/**
+ * What a backend ran on. wasm: whether the SIMD build was loaded, XNNPACK's thread count, and the
+ * binary (tfjs-backend-wasm.wasm, -simd.wasm or -threaded-simd.wasm, as tfjs picked it from the
+ * platform's SIMD and thread support). webgpu: the adapter (vendor, architecture, device, as Dawn
+ * describes it).
+ */
+export const backendDetailsSchema = z.object({
+  simd: z.boolean().optional(),
+  threads: z.number().int().positive().optional(),
+  wasmBinary: z.string().optional(),
+  adapter: z.string().optional(),
+});
+export type BackendDetails = z.infer<typeof backendDetailsSchema>;
+
 export const explanationManifestSchema = z.object({
   schemaVersion: z.literal(manifestSchemaVersion),
   /** Present in the pipeline; the CLI has no inference ids. */
@@ -118,6 +132,12 @@ export const explanationManifestSchema = z.object({
     tfjsVersion: z.string(),
     /** Which backend computed it: tensorflow-gpu, webgpu, tensorflow, wasm or cpu. */
     backend: z.string(),
+    /**
+     * What the backend ran on, as far as the engine can tell (not in the fingerprint, like the
+     * backend itself). Absent for tensorflow, tensorflow-gpu and cpu, and in manifests written
+     * before it was recorded.
+     */
+    backendDetails: backendDetailsSchema.optional(),
   }),
   preprocessing: manifestPreprocessingSchema,
   /**

@@ -1,6 +1,8 @@
+import type { BackendDetails } from '@gradcam/contracts';
 import * as tf from '@tensorflow/tfjs';
 import { EngineError } from '../errors.ts';
 import { registerEngineGradients } from '../gradients/register-gradients.ts';
+import { backendDetails } from './backend-details.ts';
 import { installWasmKernelFallbacks } from './fallback-kernels.ts';
 import { installWebGpu } from './webgpu-device.ts';
 
@@ -18,6 +20,8 @@ export interface SelectedBackend {
   readonly tfBackend: string;
   /** The device behind a GPU backend, for the start-up log and the benchmarks. */
   readonly device?: string;
+  /** What it runs on, recorded in each manifest (engine.backendDetails): the wasm build, the WebGPU adapter. */
+  readonly details?: BackendDetails;
   /** Why earlier candidates were skipped, for the start-up log. */
   readonly skipped: readonly { name: BackendName; reason: string }[];
 }
@@ -109,7 +113,8 @@ export async function selectBackend(preference: BackendPreference = 'auto'): Pro
       if (!(await tf.setBackend(tfBackend))) throw new Error(`tf.setBackend('${tfBackend}') failed`);
       await tf.ready();
       removeHandlersAddedSince(handlers);
-      current = device === undefined ? { name, tfBackend, skipped } : { name, tfBackend, device, skipped };
+      const details = await backendDetails(tfBackend, device);
+      current = { name, tfBackend, ...(device === undefined ? {} : { device }), ...(details === undefined ? {} : { details }), skipped };
       return current;
     } catch (error) {
       skipped.push({ name, reason: describe(error) });

@@ -11,5 +11,6 @@ export * from './reserved-key-segments.ts';
 export * from './review.ts';
 export * from './storage-keys.ts';
 export * from './model-liveness.ts';
+export * from './model-weights-liveness.ts';
 export * from './job-failure-codes.ts';
 export * from './served-as.ts';

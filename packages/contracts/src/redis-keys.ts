@@ -39,6 +39,14 @@ export function redisKeys(prefix: string) {
      */
     liveModelVersions: `${prefix}:live-model-versions`,
     /**
+     * Sorted set `model@version#weightsSha256` → epoch ms of the last heartbeat of any worker
+     * serving that version with those weights (see model-weights-liveness.ts): more than one live
+     * hash under one version is a conflict, logged by the worker that starts into it and exported
+     * as gradcam_model_weights_variants. Members unseen for 10 expiries are trimmed by each beat,
+     * and the key expires 10 expiries after the last beat of any worker.
+     */
+    liveModelWeights: `${prefix}:live-model-weights`,
+    /**
      * Review pool, pending items served by priority (all models, and per model): sorted set
      * `{sampledAt, 16 digits}:{id}` → −priority, so its ascending order (ZRANGE) is the serving
      * order: highest priority first, equal priorities oldest first (see review-pool's README).

@@ -119,9 +119,14 @@ export const pipelineMetrics = {
     'gradcam_workers_known',
     '1 when Redis lists its clients, so gradcam_workers is the worker count; 0 when it will not (CLIENT renamed away, or an ACL without CLIENT LIST): the count is unknown and not exported.',
   ),
+  modelWeightsVariants: gauge(
+    'gradcam_model_weights_variants',
+    'Distinct model weights (sha256 of topology, weight specs and weights) that live workers serve this model version with: 1 normally; above 1, explanations of one version come from different models (a rollout under an unchanged version, a model folder edited in place). Only versions whose workers announce their weights, heard from in the last 35 s.',
+    ['model', 'version'],
+  ),
   collectSuccess: gauge(
     'gradcam_exporter_collect_success',
-    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts, redis_memory, event_stream, exporters); 0 when the read failed and its gauges are not exported.',
+    '1 when the last scrape read this source of scrape-time gauges (queue, workers, capture, review_sampling, review_backlog, review_verdicts, redis_memory, event_stream, exporters, model_weights); 0 when the read failed and its gauges are not exported.',
     ['source'],
   ),
   exporterInstances: gauge(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
-import { formatReviewThreshold, redisKeys, reviewThresholdMaxAgeMs } from '@gradcam/contracts';
+import { formatReviewThreshold, liveModelWeightsMember, redisKeys, reviewThresholdMaxAgeMs } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs } from '@gradcam/queue';
 import { explainJobFixture as job } from '@gradcam/queue/test-fixtures';
@@ -97,7 +97,7 @@ test('every source read: the success gauge is 1 for each, and the worker count i
     assert.deepEqual(samples(body, 'gradcam_queue_jobs').filter((l) => l.includes('"waiting"')), ['gradcam_queue_jobs{state="waiting"} 2']);
     assert.deepEqual(samples(body, 'gradcam_workers'), ['gradcam_workers 0']);
     assert.deepEqual(samples(body, 'gradcam_workers_known'), ['gradcam_workers_known 1']);
-    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream', 'exporters']) {
+    for (const source of ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream', 'exporters', 'model_weights']) {
       assert.ok(body.includes(`gradcam_exporter_collect_success{source="${source}"} 1`), `success of ${source}`);
     }
     assert.deepEqual(sourceErrors, []);
@@ -364,4 +364,31 @@ test("after the clock numbering the stream stepped back (its ids ahead of Redis'
     },
     { readThrough: () => position, readingSince: () => Date.now() },
   );
+});
+
+test('the distinct weights live workers serve each model version with: 2 for two hashes under one version, 1 for the same hash twice, and a hash past the liveness expiry no longer counts', async () => {
+  await withExporter({}, async ({ scrape, redis, prefix, sourceErrors }) => {
+    const key = redisKeys(prefix).liveModelWeights;
+    // As workers beat (model-weights-beat.ts): `model@version#weightsSha256` → last beat.
+    const beat = (at: number, model: string, version: string, weights: string) => redis.zadd(key, 'GT', at, liveModelWeightsMember(model, version, weights));
+    assert.deepEqual(samples(await scrape(), 'gradcam_model_weights_variants'), [], 'no worker: no series');
+    const now = Date.now();
+    await beat(now, 'mobilenet', '2.1.0', 'a'.repeat(64));
+    await beat(now, 'mobilenet', '2.1.0', 'b'.repeat(64));
+    await beat(now, 'resnet', '7', 'c'.repeat(64));
+    await beat(now, 'resnet', '7', 'c'.repeat(64)); // a second worker with the same weights
+    await beat(now, 'resnet', '8', 'd'.repeat(64));
+    assert.deepEqual(samples(await scrape(), 'gradcam_model_weights_variants').sort(), [
+      'gradcam_model_weights_variants{model="mobilenet",version="2.1.0"} 2',
+      'gradcam_model_weights_variants{model="resnet",version="7"} 1',
+      'gradcam_model_weights_variants{model="resnet",version="8"} 1',
+    ]);
+    // The worker with the b weights stopped 60 s ago (its last beat), as did every resnet@8 worker.
+    await redis.zadd(key, now - 60_000, liveModelWeightsMember('mobilenet', '2.1.0', 'b'.repeat(64)), now - 60_000, liveModelWeightsMember('resnet', '8', 'd'.repeat(64)));
+    assert.deepEqual(samples(await scrape(), 'gradcam_model_weights_variants').sort(), [
+      'gradcam_model_weights_variants{model="mobilenet",version="2.1.0"} 1',
+      'gradcam_model_weights_variants{model="resnet",version="7"} 1',
+    ]);
+    assert.deepEqual(sourceErrors, []);
+  });
 });

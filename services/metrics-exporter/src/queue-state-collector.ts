@@ -1,5 +1,5 @@
 import type { CapturePolicy } from '@gradcam/config';
-import { captureDecisionField, captureReasonSchema, parseReviewThreshold, redisKeys } from '@gradcam/contracts';
+import { captureDecisionField, captureReasonSchema, modelLiveness, parseLiveModelWeightsMember, parseReviewThreshold, redisKeys } from '@gradcam/contracts';
 import { type ExplainQueue, countedJobStates, queueJobCounts, workerCount } from '@gradcam/queue';
 import type { Metrics, pipelineMetrics } from '@gradcam/telemetry';
 import type { ReviewPool } from '@gradcam/review-pool';
@@ -10,7 +10,7 @@ import { droppedEntries } from './resume-point.ts';
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
 
 /** The scrape-time reads, each exported as `gradcam_exporter_collect_success{source}`. */
-export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream', 'exporters'] as const;
+export const collectSources = ['queue', 'workers', 'capture', 'review_sampling', 'review_backlog', 'review_verdicts', 'redis_memory', 'event_stream', 'exporters', 'model_weights'] as const;
 export type CollectSource = (typeof collectSources)[number];
 
 export interface QueueStateCollectorDeps {
@@ -26,6 +26,8 @@ export interface QueueStateCollectorDeps {
   readonly presence: { count(now: number): Promise<number> };
   /** Told about each source whose read failed in a scrape. */
   readonly onSourceError: (source: CollectSource, error: unknown) => void;
+  /** How long after a worker's last beat its weights stop counting (default: the liveness expiry, modelLiveness.expiryMs). */
+  readonly modelLivenessExpiryMs?: number;
   /** Told, at each scrape, the models the workers serve and those ingest has counted capture decisions for (`PipelineRecorder.models`). */
   readonly onModels?: (models: ReadonlySet<string>) => void;
 }
@@ -219,6 +221,25 @@ export function createQueueStateCollector(deps: QueueStateCollectorDeps) {
         metrics.eventsLag.set(Math.max(0, (now - unreadAt) / 1000, stalledFor));
       },
       drop: () => metrics.eventsLag.remove(),
+    },
+    // Distinct live weights per model version (the workers' model-weights-beat.ts): above 1, one
+    // version's explanations come from different models (alert GradcamModelWeightsDiffer).
+    model_weights: {
+      async read(now) {
+        const members = await deps.redis.zrangebyscore(keys.liveModelWeights, now - (deps.modelLivenessExpiryMs ?? modelLiveness.expiryMs), '+inf');
+        const versions = new Map<string, { model: string; version: string; weights: Set<string> }>();
+        for (const member of members) {
+          const parsed = parseLiveModelWeightsMember(member);
+          if (parsed === undefined) continue;
+          const id = `${parsed.model}@${parsed.version}`;
+          const entry = versions.get(id) ?? { model: parsed.model, version: parsed.version, weights: new Set<string>() };
+          entry.weights.add(parsed.weightsSha256);
+          versions.set(id, entry);
+        }
+        metrics.modelWeightsVariants.reset();
+        for (const { model, version, weights } of versions.values()) metrics.modelWeightsVariants.set({ model, version }, weights.size);
+      },
+      drop: () => metrics.modelWeightsVariants.reset(),
     },
     exporters: {
       async read(now) {

@@ -12,6 +12,7 @@ import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
 import { acceptedIds } from './accepted-ids.ts';
 import { createJobOutcomeLog } from './job-outcome-log.ts';
+import { beatModelWeights, weightsConflictMessage } from './model-weights-beat.ts';
 import { createReviewSampler } from './review-sampler.ts';
 import { announceServedModels, heartbeatServedModels, isModelVersionLive, setUpEngine } from './served-models.ts';
 import { type StorageOutage, StorageWatch, handBackStorageFailures, probeStorage } from './storage-watch.ts';
@@ -82,6 +83,13 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   // Redis waits for it instead of failing.
   await announceServedModels(connection, config.queuePrefix, engine.served);
   const heartbeat = heartbeatServedModels(connection, config.queuePrefix, engine.served, onError);
+  // Which weights stand behind each version: another live worker's other weights under one of this
+  // worker's versions is logged (an error, once), and the worker serves on.
+  const servedWeights = [...engine.served].flatMap(([model, version]) => {
+    const weightsSha256 = engine.models.get(model)?.explainer.model.weightsSha256;
+    return weightsSha256 === undefined ? [] : [{ model, version, weightsSha256 }];
+  });
+  const weightsBeat = beatModelWeights(connection, config.queuePrefix, servedWeights, { onConflict: (conflict) => log.error(weightsConflictMessage(conflict)), onError });
   const servedElsewhere = isModelVersionLive(connection, config.queuePrefix);
   const engineLock = createEngineLock();
   const engineCallDeadline = createEngineCallDeadline(config.engineCallTimeoutMs, deps.onEngineCallOverdue);
@@ -168,6 +176,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
         await running.close();
         outcomes.close();
         heartbeat.stop();
+        weightsBeat.stop();
         await overlays.close();
         review.close();
         await figures.close();

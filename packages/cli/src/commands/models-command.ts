@@ -1,11 +1,13 @@
 import { parseArgs } from 'node:util';
+import { shortWeightsSha256 } from '@gradcam/contracts';
 import { builtinModels, defaultModelName, loadModel, selectBackend } from '@gradcam/engine';
 import { withJsonErrorLine } from '../fatal-error.ts';
 
 export const modelsUsage = `Usage: gradcam models [--json]
 
-Lists the built-in models (their weights ship in npm packages) with the target layer found in each.
---json prints one JSON line per model; an error that stops the listing is one line
+Lists the built-in models (their weights ship in npm packages) with the sha256 of their weights (the
+manifests' model.weightsSha256; a version is a label) and the target layer found in each.
+--json prints one JSON line per model (weightsSha256 in full); an error that stops the listing is one line
 {"error": {"code", "message"}} (USAGE_ERROR, the engine's codes, …), with its usual line on stderr.`;
 
 /** `gradcam models`. With --json, an error that stops it (a usage error, a model that fails to load) is one JSON line too: `{"error": {"code", "message"}}`. */
@@ -28,6 +30,7 @@ async function listModels(argv: readonly string[]): Promise<number> {
       name: descriptor.name,
       default: descriptor.name === defaultModelName,
       version: descriptor.version,
+      weightsSha256: model.weightsSha256,
       format: descriptor.format,
       input: `${p.width}×${p.height}`,
       classes: descriptor.labels.join(','),
@@ -42,7 +45,7 @@ async function listModels(argv: readonly string[]): Promise<number> {
     return 0;
   }
   for (const row of rows) {
-    console.log(`${row.name}${row.default ? ' (default)' : ''}  ${row.version}  ${row.format}  input ${row.input}`);
+    console.log(`${row.name}${row.default ? ' (default)' : ''}  ${row.version} (weights ${shortWeightsSha256(row.weightsSha256)})  ${row.format}  input ${row.input}`);
     console.log(`  ${row.description}`);
     console.log(`  classes: ${row.classes}`);
     console.log(`  target:  ${row.targetLayer} [${row.targetShape}]`);

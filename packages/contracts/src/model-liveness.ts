@@ -6,6 +6,13 @@
  */
 export const modelLiveness = { heartbeatMs: 10_000, expiryMs: 35_000 } as const;
 
+/**
+ * How long a member no worker beats for is kept in a liveness set (a multiple of the expiry, so
+ * that workers whose clocks disagree by minutes do not trim each other's live entries), and how
+ * long the whole key outlives the last beat of any worker: a version served once is not kept for ever.
+ */
+export const liveModelKeptMs = (expiryMs: number) => 10 * expiryMs;
+
 /** The member of the live-versions set for one model version. */
 export const liveModelVersionMember = (model: string, version: string) => `${model}@${version}`;
 

@@ -17,12 +17,5 @@ export function parseLiveModelWeightsMember(member: string): { model: string; ve
   return parsed && { ...parsed, weightsSha256: member.slice(hash + 1) };
 }
 
-/**
- * How long a member no worker beats for is kept (a multiple of the expiry, so that workers whose
- * clocks disagree by minutes do not trim each other's live entries), and how long the whole key
- * outlives the last beat of any worker.
- */
-export const liveModelWeightsKeptMs = (expiryMs: number) => 10 * expiryMs;
-
 /** A weights hash as logs and listings show it: its first 12 hex digits. */
 export const shortWeightsSha256 = (weightsSha256: string) => weightsSha256.slice(0, 12);

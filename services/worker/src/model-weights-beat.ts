@@ -1,4 +1,4 @@
-import { liveModelWeightsKeptMs, liveModelWeightsMember, modelLiveness, parseLiveModelWeightsMember, redisKeys, shortWeightsSha256 as short } from '@gradcam/contracts';
+import { liveModelKeptMs, liveModelWeightsMember, modelLiveness, parseLiveModelWeightsMember, redisKeys, shortWeightsSha256 as short } from '@gradcam/contracts';
 import type { Redis } from 'ioredis';
 
 /** One model this worker serves: its version (a label) and the sha256 of the weights behind it. */
@@ -35,7 +35,7 @@ export interface ModelWeightsBeatOptions {
 export function beatModelWeights(redis: Redis, prefix: string, served: readonly ServedWeights[], options: ModelWeightsBeatOptions): { readonly firstBeat: Promise<void>; stop(): void } {
   const key = redisKeys(prefix).liveModelWeights;
   const expiryMs = options.expiryMs ?? modelLiveness.expiryMs;
-  const keptMs = liveModelWeightsKeptMs(expiryMs);
+  const keptMs = liveModelKeptMs(expiryMs);
   const failed = (error: unknown) => options.onError(new Error(`model weights heartbeat failed: ${error instanceof Error ? error.message : String(error)}`));
   const beat = async (first: boolean): Promise<void> => {
     if (served.length === 0) return;

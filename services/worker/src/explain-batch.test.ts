@@ -37,7 +37,7 @@ before(async () => {
   const store = new FsBlobStore({ rootDir: dir, publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-secret-0123456789' });
   for (const photo of photos) await store.put(`inputs/${photo}`, await readFile(join(fixtures, photo)), { contentType: 'image/jpeg' });
   await store.put('inputs/not-an-image.jpg', Buffer.from('not an image'), { contentType: 'image/jpeg' });
-  await selectBackend('wasm');
+  const backend = await selectBackend('wasm');
   const model = await loadModel('nsfw-mobilenet-v2');
   modelName = model.descriptor.name;
   modelVersion = model.descriptor.version;
@@ -45,7 +45,8 @@ before(async () => {
   context = {
     store,
     models: { get: (name) => (name === modelName ? { explainer, version: modelVersion } : undefined) },
-    backend: 'wasm',
+    backend: backend.name,
+    ...(backend.details && { backendDetails: backend.details }),
     engineLock: (work) => work(),
     engineCallDeadline: (_call, work) => work(),
     overlayMaxSide: 4096,
@@ -123,6 +124,15 @@ test("the stored manifest pins the model's weights: model.weightsSha256 of the b
   const builtin = builtinModels.find((m) => m.descriptor.name === modelName);
   assert.equal(manifest.model.version, 'nsfwjs-4.4.0');
   assert.equal(manifest.model.weightsSha256, builtin && modelWeightsSha256(builtin.read()));
+});
+
+test('the stored manifest records the wasm build the worker ran on: the SIMD one, one thread', { timeout: 120_000 }, async () => {
+  const one = job(photos[0] as string, 61);
+  const report = await explainBatch(context, [one]);
+  assert.equal(report.explained, 1, JSON.stringify(report.outcomes));
+  const manifest = explanationManifestSchema.parse(JSON.parse((await context.store.get(`${one.folder}${manifestFileName}`)).toString('utf8')));
+  assert.equal(manifest.engine.backend, 'wasm');
+  assert.deepEqual(manifest.engine.backendDetails, { simd: true, threads: 1, wasmBinary: 'tfjs-backend-wasm-simd.wasm' });
 });
 
 test('a batch over the pixel budget is explained in rounds, with the same maps as in one', { timeout: 120_000 }, async () => {

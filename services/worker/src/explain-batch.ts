@@ -1,5 +1,6 @@
 import { buildImageArtifacts } from '@gradcam/artifacts';
 import {
+  type BackendDetails,
   type ExplainJob,
   type ExplainJobResult,
   type ExplanationManifest,
@@ -49,6 +50,8 @@ export interface BatchContext {
   readonly store: BlobStore;
   readonly models: LoadedModels;
   readonly backend: string;
+  /** What the backend runs on (EngineSetup.backendDetails), recorded in each manifest. */
+  readonly backendDetails?: BackendDetails;
   /**
    * Serialises engine calls: decoding and uploading of neighbouring batches overlap with the
    * engine, but two engine calls never run at once (they would only slow each other down).
@@ -403,6 +406,7 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
             explanation,
             model: explainer.model,
             backend: context.backend,
+            ...(context.backendDetails === undefined ? {} : { backendDetails: context.backendDetails }),
             inferenceId: m.job.inferenceId,
             timings: { batchSize: members.length, decodeMs: decode * 1000, ...result.timings },
             overlayMaxSide: context.overlayMaxSide,

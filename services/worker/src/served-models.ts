@@ -1,4 +1,4 @@
-import { liveModelVersionMember as member, modelLiveness, redisKeys } from '@gradcam/contracts';
+import { type BackendDetails, liveModelKeptMs, liveModelVersionMember as member, modelLiveness, redisKeys } from '@gradcam/contracts';
 import { type BackendPreference, Explainer, loadModel, selectBackend, warmUpBatchSizes } from '@gradcam/engine';
 import type { Redis } from 'ioredis';
 import type { LoadedModels } from './explain-batch.ts';
@@ -7,6 +7,8 @@ export interface EngineSetup {
   readonly backend: string;
   /** The GPU behind a WebGPU backend, for the start-up log. */
   readonly device: string | undefined;
+  /** What the backend runs on (the wasm build, the WebGPU adapter), recorded in each manifest. */
+  readonly backendDetails: BackendDetails | undefined;
   readonly models: LoadedModels;
   readonly served: ReadonlyMap<string, string>;
   /**
@@ -29,6 +31,7 @@ export async function setUpEngine(backendPreference: BackendPreference, sources:
   return {
     backend: backend.name,
     device: backend.device,
+    backendDetails: backend.details,
     models: { get: (name) => byName.get(name) },
     served: new Map([...byName].map(([name, m]) => [name, m.version])),
     warmUp: async (maxBatch) => {
@@ -59,14 +62,33 @@ export const liveness = modelLiveness;
 /**
  * Keeps saying which model versions this worker serves, until stopped: every heartbeat raises
  * each version's last-seen time (never lowers it: ZADD GT, so workers with skewed clocks cannot
- * pull each other back). Nothing is removed on stop; the entry lapses once no worker beats.
+ * pull each other back). Nothing is removed on stop; the entry lapses once no worker beats, and is
+ * trimmed `liveModelKeptMs` after (as is the set, when no worker beats at all): a fleet that rolls
+ * out a version a day would otherwise keep every version it ever served.
  */
-export function heartbeatServedModels(redis: Redis, prefix: string, served: ReadonlyMap<string, string>, onError: (error: Error) => void): { stop(): void } {
+export function heartbeatServedModels(
+  redis: Redis,
+  prefix: string,
+  served: ReadonlyMap<string, string>,
+  onError: (error: Error) => void,
+  keptMs: number = liveModelKeptMs(liveness.expiryMs),
+): { stop(): void } {
   const key = redisKeys(prefix).liveModelVersions;
   const beat = () => {
     const now = Date.now();
     const args = [...served].flatMap(([model, version]) => [now, member(model, version)]);
-    if (args.length > 0) redis.zadd(key, 'GT', ...args).catch((error: unknown) => onError(new Error(`model heartbeat failed: ${error instanceof Error ? error.message : String(error)}`)));
+    if (args.length === 0) return;
+    redis
+      .multi()
+      .zadd(key, 'GT', ...args)
+      .zremrangebyscore(key, '-inf', `(${now - keptMs}`)
+      .pexpire(key, keptMs)
+      .exec()
+      .then((replies) => {
+        const error = replies?.find(([e]) => e !== null)?.[0];
+        if (error) throw error;
+      })
+      .catch((error: unknown) => onError(new Error(`model heartbeat failed: ${error instanceof Error ? error.message : String(error)}`)));
   };
   beat();
   const timer = setInterval(beat, liveness.heartbeatMs);

@@ -150,7 +150,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
     paused: storage.outage !== undefined,
     onError,
     processBatch: async (jobs: readonly BatchJob<ExplainJob>[]) => {
-      const context = { store: deps.store, models: engine.models, backend: engine.backend, engineLock, engineCallDeadline, review, acceptedIds: accepted, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
+      const context = { store: deps.store, models: engine.models, backend: engine.backend, ...(engine.backendDetails === undefined ? {} : { backendDetails: engine.backendDetails }), engineLock, engineCallDeadline, review, acceptedIds: accepted, servedElsewhere, renderOverlay: overlays.render, overlayMaxSide: config.overlayMaxSide, maxBatchPixels: config.maxBatchPixels };
       const report = await explainBatch(context, jobs.map((j) => j.data), jobs.map((j) => j.rerun));
       // Every batch's figures, also when no job completed (job results carry none then).
       telemetry.batch(report);

@@ -9,6 +9,9 @@ interface ClientError extends Error {
   readonly reason?: string;
 }
 
+/** Every status clientErrorAnswer answers with: a bounded set, for metrics exported at 0. */
+export const clientErrorStatuses = [400, 408, 431] as const;
+
 /** The answer to a request refused before it reached Fastify. */
 export function clientErrorAnswer(error: ClientError): ApiError {
   switch (error.code) {
@@ -23,6 +26,9 @@ export function clientErrorAnswer(error: ClientError): ApiError {
   }
 }
 
+/** Told the status of each answer clientErrorHandler wrote (400, 408 or 431): no hook runs for these. */
+export type ClientErrorAnswered = (status: number) => void;
+
 /**
  * Fastify's `clientErrorHandler` (the server's 'clientError' event): a request Node's HTTP parser
  * refused (headers over the limit, a garbage request line, a bad Content-Length, Content-Length
@@ -30,9 +36,14 @@ export function clientErrorAnswer(error: ClientError): ApiError {
  * (clientErrorAnswer: 431 `HEADERS_TOO_LARGE`, 400 `REQUEST_MALFORMED` with the parser's reason,
  * 408 `REQUEST_TIMEOUT`), where Fastify's own said `{"error":"Bad Request","message":"Client
  * Error","statusCode":400}`, with `Connection: close`, and the connection closed: the parser cannot
- * find the next request in what follows. No hook runs for these.
+ * find the next request in what follows. No hook runs for these, so `onAnswered` is told each status
+ * answered (a service counts them: its onResponse hook never sees them).
  */
-export function clientErrorHandler(error: ClientError, socket: Socket): void {
+export function createClientErrorHandler(onAnswered?: ClientErrorAnswered): (error: ClientError, socket: Socket) => void {
+  return (error, socket) => answerClientError(error, socket, onAnswered);
+}
+
+function answerClientError(error: ClientError, socket: Socket, onAnswered: ClientErrorAnswered | undefined): void {
   // A reset connection, or one already gone, has nobody to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   // Node's own rule: an answer that began to go out (headers sent) must not be followed by another.
@@ -46,6 +57,7 @@ export function clientErrorHandler(error: ClientError, socket: Socket): void {
         `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
         `x-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
     );
+    onAnswered?.(answer.status);
   }
   socket.destroy();
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, sendApiError } from './api-error.ts';
 import { registerBodyRefusals } from './body-refusals.ts';
 import { registerBoundedJsonParser } from './bounded-json-parser.ts';
-import { clientErrorHandler } from './client-error-answer.ts';
+import { type ClientErrorAnswered, createClientErrorHandler } from './client-error-answer.ts';
 import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
 import { closeOnUnreadBody } from './unread-body.ts';
 
@@ -18,6 +18,12 @@ export interface ServiceServerLimits {
   readonly bodyLimit?: number;
   /** The server's timeouts: serverTimeouts(bodyLimit) unless given (tests give short ones). */
   readonly timeouts?: ServerTimeouts | undefined;
+  /**
+   * Told the status (400, 408, 431) of each request Node refused or cut and the clientErrorHandler
+   * answered: no hook runs for these, so a service that counts its answers in onResponse counts
+   * these here.
+   */
+  readonly onClientError?: ClientErrorAnswered | undefined;
 }
 
 /**
@@ -40,7 +46,7 @@ export function serviceServerOptions(limits: ServiceServerLimits = {}) {
   return {
     return503OnClosing: false,
     genReqId: () => randomUUID(),
-    clientErrorHandler,
+    clientErrorHandler: createClientErrorHandler(limits.onClientError),
     bodyLimit,
     requestTimeout,
     connectionTimeout,

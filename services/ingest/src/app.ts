@@ -3,7 +3,17 @@ import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatc
 import { createBearerAuth } from '@gradcam/auth';
 import { type ServedBlob, blobAnswerHeaders } from '@gradcam/storage';
 import { QueueUnavailableError } from '@gradcam/queue';
-import { ApiError, apiErrorBody, frameworkErrorHandler, registerOperationalRoutes, registerServiceDefaults, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
+import {
+  ApiError,
+  type ServerTimeouts,
+  apiErrorBody,
+  frameworkErrorHandler,
+  registerOperationalRoutes,
+  registerServiceDefaults,
+  requestErrorAnswer,
+  sendApiError,
+  serviceServerOptions,
+} from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
@@ -17,6 +27,11 @@ export interface IngestTelemetry {
   /** A route the app registers: its requests of `statuses`, and its duration, exported at 0 from the start. */
   route(route: string, statuses: readonly number[]): void;
   request(route: string, status: number, seconds: number): void;
+  /**
+   * A request Node's HTTP server refused or cut before Fastify saw it (400 malformed, 408 past
+   * requestTimeout, 431 headers too large), answered by the clientErrorHandler: no hook runs for it.
+   */
+  clientError(status: number): void;
   records(outcomes: readonly RecordOutcome[]): void;
   /** Records refused before acceptRecords saw them (failing the record schema): counted as rejected. */
   invalidRecords(count: number): void;
@@ -47,6 +62,8 @@ export interface IngestAppDeps {
   readonly onNotReady?: ((error: unknown) => void) | undefined;
   readonly telemetry: IngestTelemetry;
   readonly blobs?: BlobServing;
+  /** The server's timeouts: serverTimeouts(maxBodyBytes) unless given (tests give short ones). */
+  readonly timeouts?: ServerTimeouts;
 }
 
 type Issues = z.core.$ZodIssue[];
@@ -101,8 +118,9 @@ const bodyRefusalStatuses = [400, 413, 415];
  * routes' body refusals, and a single record's own (409 INFERENCE_IN_PROGRESS, 413 IMAGE_TOO_LARGE,
  * 422 for its image or model; a batch answers those per record, in its 200); 400 ID_INVALID and 404
  * on a status; 403 and 404 on a presigned link. A route not listed answers 200. The requests
- * Node answers itself (408 past requestTimeout, 431, a malformed request) and the 404 of a path
- * no route takes (route "unmatched") are not exported at 0.
+ * Node answers itself (400 malformed, 408 past requestTimeout, 431) count under route
+ * "(client-error)", exported at 0 too (IngestTelemetry.clientError); the 404 of a path no route
+ * takes (route "unmatched") is not.
  */
 const exportedStatuses: Readonly<Record<string, readonly number[]>> = {
   '/v1/inferences': [200, 202, ...bodyRefusalStatuses, 401, 409, 422, 429, ...serverErrorStatuses],
@@ -113,7 +131,8 @@ const exportedStatuses: Readonly<Record<string, readonly number[]>> = {
 
 export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    ...serviceServerOptions({ bodyLimit: deps.maxBodyBytes }),
+    // What Node answers itself reaches no hook: counted as it is answered.
+    ...serviceServerOptions({ bodyLimit: deps.maxBodyBytes, timeouts: deps.timeouts, onClientError: (status) => deps.telemetry.clientError(status) }),
     logger: false,
     // The longest id `inferenceIdSchema` allows (Fastify's default of 100 would answer a valid id
     // of 101–128 characters with its own 414). The id is the only bounded path parameter here, so

@@ -1,6 +1,13 @@
+import { clientErrorStatuses } from '@gradcam/http-service';
 import { type MetricsResponse, type Registry, createMetrics, ingestMetrics, metricsResponse } from '@gradcam/telemetry';
 import type { RecordOutcome } from './accept-records.ts';
 import type { IngestTelemetry } from './app.ts';
+
+/**
+ * The route label of the requests Node's HTTP server refused or cut before Fastify routed them
+ * (malformed, headers too large, past requestTimeout): no URL path, so it names no route.
+ */
+export const clientErrorRoute = '(client-error)';
 
 /** `scrape` replaces this registry's own exposition (a cluster worker answers for the whole cluster). */
 export function createIngestTelemetry(registry: Registry, scrape?: () => Promise<MetricsResponse>): IngestTelemetry {
@@ -8,6 +15,9 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
   // At 0 from the start: rate() takes a series' first sample as its start, so an outcome born with
   // its first record (the first duplicate, the first rejected record) would not show at all.
   for (const outcome of ['accepted', 'duplicate', 'rejected']) metrics.records.inc({ outcome }, 0);
+  // What Node's HTTP server answers itself, before any route: at 0 from the start as well. No
+  // duration: the request never reached the app, and a 408 would only repeat requestTimeout.
+  for (const status of clientErrorStatuses) metrics.httpRequests.inc({ route: clientErrorRoute, status: String(status) }, 0);
   const routes = new Set<string>();
   return {
     // Registered before any request; a route registered twice (a GET's HEAD) is not zeroed again.
@@ -20,6 +30,9 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
     request(route, status, seconds) {
       metrics.httpRequests.inc({ route, status: String(status) });
       metrics.httpDuration.observe({ route }, seconds);
+    },
+    clientError(status) {
+      metrics.httpRequests.inc({ route: clientErrorRoute, status: String(status) });
     },
     records(outcomes: readonly RecordOutcome[]) {
       const counts = { accepted: 0, duplicate: 0, rejected: 0 };

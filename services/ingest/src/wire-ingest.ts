@@ -1,6 +1,6 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
-import { type ServerErrorReport, checkDependency } from '@gradcam/http-service';
+import { type ServerErrorReport, type ServerTimeouts, checkDependency } from '@gradcam/http-service';
 import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth, removeStrandedJobs } from '@gradcam/queue';
 import { type BlobStore, FsBlobStore, readinessProbe, verifyBlobLink } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
@@ -26,6 +26,8 @@ export interface IngestWiring {
   readonly apiTokens: readonly string[];
   readonly maxBodyBytes: number;
   readonly maxQueueDepth: number;
+  /** The server's timeouts: serverTimeouts(maxBodyBytes) unless given (tests give short ones). */
+  readonly timeouts?: ServerTimeouts;
   readonly presignSeconds: number;
   /** For the filesystem store's presigned URLs, served at /v1/blobs/…. */
   readonly signingSecret?: string;
@@ -66,6 +68,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
     apiTokens: wiring.apiTokens,
     maxBodyBytes: wiring.maxBodyBytes,
     maxQueueDepth: wiring.maxQueueDepth,
+    ...(wiring.timeouts && { timeouts: wiring.timeouts }),
     queueDepth: () => queueDepth(queue),
     checkReady: async () => {
       await checkDependency('redis', () => redis.ping());

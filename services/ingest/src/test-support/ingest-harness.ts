@@ -6,6 +6,7 @@ import { parseCapturePolicy } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
 import { type OutageProxy, type RedisServer, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection } from '@gradcam/queue';
+import type { ServerTimeouts } from '@gradcam/http-service';
 import { FsBlobStore } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -42,6 +43,8 @@ export async function createIngestHarness(options: {
   maxQueueDepth?: number;
   maxBodyBytes?: number;
   storagePrefix?: string;
+  /** Short server timeouts, for a test that waits for a 408. */
+  timeouts?: ServerTimeouts;
 }): Promise<IngestHarness> {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-ingest-'));
@@ -66,6 +69,7 @@ export async function createIngestHarness(options: {
     apiTokens: [testToken],
     maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024,
     maxQueueDepth: options.maxQueueDepth ?? 1000,
+    ...(options.timeouts && { timeouts: options.timeouts }),
     presignSeconds: 60,
     signingSecret: 'test-signing-secret-123',
     servedModelsCacheMs: 0,

@@ -117,7 +117,9 @@ export function redisKeys(prefix: string) {
     /**
      * Hash model → `threshold|epochMs`: the threshold a worker's own budget histogram places
      * (`ownThreshold`: the one in force once the worker is past its first events; a young one
-     * decides by the higher of its own and this) and when it last recorded it (see formatReviewThreshold). A decision without a threshold (a policy with
+     * decides by the higher of its own and this) and when it last recorded it (see formatReviewThreshold);
+     * recorded only once that histogram places it (`ownThresholdPlaced`), a young worker's
+     * decision leaving the field as it is. A decision without a threshold (a policy with
      * no budget) deletes the model's field, and readers skip one older than
      * reviewThresholdMaxAgeMs, so a replaced policy or a retired model stops reporting it.
      */

@@ -34,6 +34,14 @@ export interface ReviewPolicy {
    */
   readonly ownThreshold?: (model: string) => number | undefined;
   /**
+   * Whether the budget's own histogram places that threshold itself (expects 5 events above it):
+   * a worker publishes it for the fleet only then. A young one's is no better than any other young
+   * process's, and a young process takes the higher of its own and the fleet's: a fleet whose
+   * processes were all young raised each one's threshold to the higher of two equally noisy ones
+   * (16 workers at K = 10/h reviewed about 0.6 × K for hours).
+   */
+  readonly ownThresholdPlaced?: (model: string) => boolean;
+  /**
    * The budget's estimate of this process's own traffic of a model, events/h (undefined before its
    * first event), step guard included: what the budget takes where it is higher than a level the
    * provider presumes (`PresumedTrafficRate`), and what simulated fleets sum for a fleet rate.

@@ -63,6 +63,22 @@ test('a fleet starting together reviews about K once its first minutes are past,
   }
 });
 
+test('a fleet whose histograms stay young reviews about K, not about half of it', async (t) => {
+  // 16 workers at 36,000 events/h and K = 10/h: each worker's histogram expects fewer than 5
+  // events above its threshold for about 8 hours, so it takes the fleet's recorded threshold
+  // where higher. Every worker recorded its own, young as well: the higher of two equally noisy
+  // thresholds, and the fleet reviewed 21-25 in 4 hours where K allows 40 (seeds 1-2). Only
+  // thresholds a histogram places itself are recorded now: 37-39.
+  const k = 10;
+  for (const seed of [1, 2]) {
+    const reviews = await runFleet(16, [{ name: 'steady', durationMs: 240 * minute, perHour: 36_000 }], k, seed);
+    const total = reviews.reduce((a, b) => a + b, 0);
+    const what = `seed ${seed}: ${total} reviews in 4 hours (K: ${4 * k}); per hour ${[0, 1, 2, 3].map((h) => reviews.slice(h * 60, h * 60 + 60).reduce((a, b) => a + b, 0)).join(' ')}`;
+    t.diagnostic(what);
+    assert.ok(total >= 0.8 * 4 * k && total <= 1.3 * 4 * k, what);
+  }
+});
+
 test("a fleet starting together reads the fleet's rate from its first refresh, not each worker's part of the traffic", async (t) => {
   // Until a whole minute holds traffic there is no fleet rate, and the first one holds only the
   // part after the fleet started: each worker read its part as the fleet's (a share 16 times

@@ -101,7 +101,8 @@ return redis.call('HGET', KEYS[1], '${decisionField}')
  * A job hash that does not exist is not created (only counted): it is BullMQ's key.
  * KEYS: job, traffic, decisions, thresholds, class traffic. ARGV: decision, count anyway, traffic
  * TTL s, decision field, model, threshold field ('' for none: the model's field is deleted, so a
- * policy replaced by one without a budget leaves no old threshold behind), predicted class.
+ * policy replaced by one without a budget leaves no old threshold behind; '-' to leave it as it
+ * is, a young histogram's threshold being no one's to follow), predicted class.
  */
 const recordOnce = `
 local kept = false
@@ -119,7 +120,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
 redis.call('EXPIRE', KEYS[5], ARGV[3])
 redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[4], ARGV[5], ARGV[6]) else redis.call('HDEL', KEYS[4], ARGV[5]) end
+if ARGV[6] == '' then redis.call('HDEL', KEYS[4], ARGV[5]) elseif ARGV[6] ~= '-' then redis.call('HSET', KEYS[4], ARGV[5], ARGV[6]) end
 return {'counted', kept}
 `;
 
@@ -274,11 +275,19 @@ export function createReviewSampler(options: {
    * rise passed from worker to worker and the fleet's threshold only ever went up while its
    * workers were young: the highest priority the fleet had seen, not the budget's quantile
    * (8 workers, 36,000 events/h, K = 120/h: no review from minute 1 to 22; 48 workers: 0.16 × K
-   * for two hours). The decision's own where the policy has not placed one for the model (a
-   * decision kept from another process).
+   * for two hours). And only once its histogram places it (`ownThresholdPlaced`): a young one's
+   * is as noisy as the young process's own it would raise, and a fleet of young processes each
+   * taking the higher of its own and another's reviewed about half of K (16 workers at
+   * K = 10/h, for the 8 hours they stay young). 'keep' leaves the fleet's as it is. The
+   * decision's own where the policy has not placed one for the model (a decision kept from
+   * another process).
    */
-  const published = (decision: ReviewSampling, model: string): number | undefined =>
-    decision.threshold === undefined ? undefined : (policy.ownThreshold?.(model) ?? decision.threshold);
+  const published = (decision: ReviewSampling, model: string): number | 'keep' | undefined => {
+    if (decision.threshold === undefined) return undefined;
+    const own = policy.ownThreshold?.(model);
+    if (own === undefined) return decision.threshold;
+    return policy.ownThresholdPlaced?.(model) === false ? 'keep' : own;
+  };
   /** Runs `recordOnce` for `decision`; see there for the reply. */
   const record = async (decision: ReviewSampling, item: ReviewItem, anyway: boolean): Promise<readonly [string, unknown]> => {
     const minute = Math.floor(item.sampledAt / minuteMs);
@@ -296,7 +305,7 @@ export function createReviewSampler(options: {
       (trafficMinutes + 2) * 60,
       `${item.model}|${decision.sampled ? 'review' : 'skip'}|${decision.reason}`,
       item.model,
-      threshold === undefined ? '' : formatReviewThreshold(threshold, now()),
+      threshold === undefined ? '' : threshold === 'keep' ? '-' : formatReviewThreshold(threshold, now()),
       String(item.predictedClass),
     )) as [string, unknown];
   };

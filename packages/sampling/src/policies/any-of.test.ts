@@ -62,6 +62,7 @@ test("the budget's own threshold and traffic estimate are the whole policy's too
   const t0 = Date.UTC(2026, 0, 1);
   for (let i = 0; i < 600; i++) decideReview(policy, reviewInput({ id: `r${i}`, now: t0 + i * 1000 }));
   assert.equal(policy.ownThreshold?.('m'), inner.ownThreshold('m'));
+  assert.equal(policy.ownThresholdPlaced?.('m'), true, '600 events at a share of 1/60: 10 expected above');
   assert.equal(policy.localRate?.('m', t0 + 600_000), inner.localRate('m', t0 + 600_000));
   assert.ok(Math.abs((policy.localRate?.('m', t0 + 600_000) ?? 0) / 3600 - 1) < 0.05, 'one a second');
   assert.equal(anyOf(uniformRate(0.1), confidenceBand({ below: 0.5 })).localRate, undefined);

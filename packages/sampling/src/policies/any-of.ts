@@ -43,6 +43,7 @@ export function anyOf(...policies: readonly ReviewPolicy[]): ReviewPolicy {
     ...policy,
     threshold: budgeted.threshold,
     ...(budgeted.ownThreshold === undefined ? {} : { ownThreshold: budgeted.ownThreshold }),
+    ...(budgeted.ownThresholdPlaced === undefined ? {} : { ownThresholdPlaced: budgeted.ownThresholdPlaced }),
     ...(budgeted.localRate === undefined ? {} : { localRate: budgeted.localRate }),
   };
 }

@@ -144,6 +144,9 @@ test("ownThreshold is the process's own placement, never raised to the fleet's (
   assert.equal(policy.threshold?.('m'), fleetHigh, 'young: the fleet raises the one in force');
   assert.ok(own < fleetHigh, `own ${own}`);
   assert.equal(policy.ownThreshold?.('other'), undefined);
+  // Young: 10 events cannot place a threshold that K = 120/h wants about 1 in 30 of them above.
+  assert.equal(policy.ownThresholdPlaced?.('m'), false);
+  assert.equal(policy.ownThresholdPlaced?.('other'), false);
 });
 
 test("a whole fleet starting together, each judging by the fleet's last recorded threshold, does not keep itself sampling", () => {

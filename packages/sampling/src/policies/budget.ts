@@ -59,6 +59,11 @@ export interface BudgetPolicy extends ReviewPolicy {
    * before the model's first event.
    */
   readonly ownThreshold: (model: string) => number | undefined;
+  /**
+   * Whether this process's histogram held enough, at its last threshold, to place its own (it
+   * expected 5 events above it): only then is `ownThreshold` worth publishing for the fleet.
+   */
+  readonly ownThresholdPlaced: (model: string) => boolean;
   /** This process's own traffic estimate (events/h), e.g. to publish for the fleet-wide sum. */
   readonly localRate: (model: string, now: number) => number | undefined;
 }
@@ -103,6 +108,8 @@ interface ModelBudget {
   threshold: number;
   /** The one this process's histogram places, before the fleet's can raise it (priority space). */
   own: number;
+  /** Whether the histogram expected 5 events above `own` when it was placed (else the fleet's may raise it). */
+  placed: boolean;
   untilRecompute: number;
   recomputedAt: number;
   /** The share of the last recompute: what each event promises toward `promised` (at most 1). */
@@ -142,6 +149,7 @@ export function budget(options: BudgetOptions): BudgetPolicy {
         traffic: new SlidingWindowRate(windowMs),
         threshold: 0,
         own: 0,
+        placed: false,
         untilRecompute: 0,
         recomputedAt: now,
         share: 1,
@@ -201,7 +209,9 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     // What a process publishes for the fleet is `own`, never the raised one: published raised,
     // each young process's rise passed to the next and the fleet's threshold only went up, to
     // the highest priority any of them had seen (8 workers: no reviews for 20 minutes).
-    const fleetsThreshold = state.ranks.weightAt(now) * share < ownThresholdFromEventsAbove ? fleetThreshold?.(model) : undefined;
+    const placed = state.ranks.weightAt(now) * share >= ownThresholdFromEventsAbove;
+    const fleetsThreshold = placed ? undefined : fleetThreshold?.(model);
+    state.placed = placed;
     state.own = own;
     state.share = share;
     state.threshold = fleetsThreshold === undefined ? own : Math.max(own, fleetsThreshold);
@@ -266,6 +276,7 @@ export function budget(options: BudgetOptions): BudgetPolicy {
     },
     threshold: (model) => models.get(model)?.threshold,
     ownThreshold: (model) => models.get(model)?.own,
+    ownThresholdPlaced: (model) => models.get(model)?.placed ?? false,
     localRate: (model, now) => {
       const state = models.get(model);
       return state && localRate(state, now);

@@ -71,6 +71,7 @@ export const el = {
   methods: $('methods'),
   classes: $('classes'),
   mapStats: $('map-stats'),
+  explanationStatus: $('explanation-status'),
   predictionLabel: $('prediction-label'),
   predictionProbability: $('prediction-probability'),
   topScores: $('top-scores'),

@@ -49,6 +49,8 @@ export function render(packet, response, askedAt) {
   el.inputStage.style.aspectRatio = ratio;
   el.overlayStage.style.aspectRatio = ratio;
   el.inputImage.src = urls.image;
+  // What a screen reader says of the image: what it is and what the model made of it.
+  el.inputImage.alt = `Input image of ${item.inferenceId}, predicted ${item.label} (${percent(item.probability)})`;
   el.overlayBase.src = urls.image;
   el.inputMeta.textContent = `${manifest.input.width}×${manifest.input.height} ${manifest.input.format}`;
   // Every overlay starts loading now (kept until the next item), so switching method or class is
@@ -73,6 +75,7 @@ export function render(packet, response, askedAt) {
   setVerdictButtons(false);
   tellLease();
   show('review');
+  el.explanationStatus.textContent = '';
   renderExplanation();
   tickLease();
 }
@@ -124,12 +127,19 @@ export function unseenEvidence() {
   return '';
 }
 
-function renderExplanation() {
+/** The heatmap shown, in words: its alt text, and what a switch to it announces. */
+function heatmapName(entry, predictedClass) {
+  return `${entry.method} heatmap for class ${entry.label} (${percent(entry.probability)}${entry.classIndex === predictedClass ? ', the predicted class' : ''}) over the input image`;
+}
+
+/** Shows the explanation state.current; `announce`: say it (a key or button switched to it). */
+function renderExplanation(announce = false) {
   const { manifest, urls } = state.packet;
   const explanations = manifest.explanations;
   const entry = explanations[state.current];
   el.overlayImage.src = urls[entry.overlay.path] ?? '';
-  el.overlayImage.alt = `${entry.method} heatmap for class ${entry.label}`;
+  el.overlayImage.alt = heatmapName(entry, manifest.prediction.classIndex);
+  if (announce) el.explanationStatus.textContent = `Showing the ${heatmapName(entry, manifest.prediction.classIndex)}, explanation ${state.current + 1} of ${explanations.length}`;
   el.overlayMeta.textContent = `${entry.method} · ${entry.label} ${percent(entry.probability)}`;
   renderImageErrors();
 
@@ -168,6 +178,10 @@ function renderTopScores(shownClass) {
         h('span', { className: 'bar-label', textContent: labels[index] ?? `class ${index}` }),
         h('span', { className: 'bar-track', 'aria-hidden': 'true' }, h('span', { className: 'bar-fill', style: `width: ${Math.max(0.5, p * 100).toFixed(1)}%` })),
         h('span', { className: 'bar-value', textContent: percent(p) }),
+        // Bold and colour say which is predicted and which the heatmap shows; a screen reader hears it.
+        index === manifest.prediction.classIndex || index === shownClass
+          ? h('span', { className: 'visually-hidden', textContent: [index === manifest.prediction.classIndex && ' (predicted)', index === shownClass && ' (heatmap shown)'].filter(Boolean).join('') })
+          : undefined,
       ),
     ),
   );
@@ -314,7 +328,7 @@ export function select(method, classIndex) {
   const index = exact >= 0 ? exact : explanations.findIndex((e) => e.method === method);
   if (index >= 0 && index !== state.current) {
     state.current = index;
-    renderExplanation();
+    renderExplanation(true);
   }
 }
 
@@ -322,7 +336,7 @@ export function step(delta) {
   const count = state.packet.manifest.explanations.length;
   if (count < 2) return;
   state.current = (state.current + delta + count) % count;
-  renderExplanation();
+  renderExplanation(true);
 }
 
 /** The next method (same class) or the next class (same method), wrapping around. */

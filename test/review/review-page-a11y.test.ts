@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test, type TestContext } from 'node:test';
+import type { Page } from 'playwright-core';
+import { type Manifest, type PageStack, startPageStack } from './page-stack.ts';
+
+// Accessibility (WCAG 2.1 AA, which regulated customers must meet): axe-core run in headless
+// Chromium on every state of the page (the token prompt, with and without a refusal; an item
+// shown; a verdict kept with its Undo offered; nothing pending; an error), and the page used by
+// keyboard alone. Axe goes in through the DevTools protocol (page.evaluate), which the page's
+// Content-Security-Policy does not govern: page.addScriptTag adds an inline <script>, which that
+// policy refuses, as it should (no 'unsafe-inline'), and the policy stays on for this test.
+
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const wcagTags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+interface AxeViolation {
+  id: string;
+  impact: 'minor' | 'moderate' | 'serious' | 'critical' | null;
+  help: string;
+  nodes: { target: string[]; failureSummary?: string }[];
+}
+
+let stack: PageStack;
+/** Longer than the page's guard after an item is shown (400 ms). */
+const lookMs = 600;
+
+/** Two methods and two classes, so that every kind of control the item view has is there. */
+const twoOfEach = (manifest: Manifest) => {
+  const first = manifest.explanations[0];
+  if (!first) return;
+  manifest.explanations.push({ ...structuredClone(first), method: 'layercam' } as typeof first);
+  const drawing = structuredClone(first);
+  drawing.classIndex = 0;
+  drawing.label = manifest.model.labels[0] ?? 'Drawing';
+  drawing.overlay.path = 'gradcam-0.overlay.jpg';
+  drawing.rawMap.path = 'gradcam-0.npy';
+  manifest.explanations.push(drawing);
+};
+
+before(async () => {
+  stack = await startPageStack();
+  await stack.seed('a11y-a', { label: 'Neutral', probability: 0.98, sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.9 } }, twoOfEach);
+  await stack.seed('a11y-b', { label: 'Neutral', probability: 0.98, sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.8 } });
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+/** Runs axe with the WCAG 2.0/2.1 A and AA rules on the page as it is; every violation is recorded, the serious and critical ones fail. */
+async function audit(t: TestContext, state: string, page: Page = stack.page): Promise<AxeViolation[]> {
+  if (!(await page.evaluate<boolean>(`typeof window.axe === 'object'`))) await page.evaluate(axeSource);
+  const violations = await page.evaluate<AxeViolation[]>(
+    `axe.run(document, { runOnly: { type: 'tag', values: ${JSON.stringify(wcagTags)} }, resultTypes: ['violations'] }).then((r) => r.violations)`,
+  );
+  const said = violations.map((v) => `${v.impact ?? 'unknown'} ${v.id} (${v.help}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  for (const line of said) t.diagnostic(`${state}: ${line}`);
+  const blocking = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(
+    blocking.map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => `${n.target.join(' ')} ${n.failureSummary ?? ''}`).join('; ')}`),
+    [],
+    `${state}: serious or critical WCAG 2.1 A/AA violations`,
+  );
+  return violations;
+}
+
+/**
+ * The element with the focus: its name, whether a focus indicator is drawn (a computed outline or
+ * box-shadow), and the contrast of the outline's colour against what is painted under it, just
+ * outside the element (inside, for a ring drawn within it).
+ */
+const focused = (page: Page = stack.page) =>
+  page.evaluate<{ name: string; indicator: string; ringContrast: number | null }>(`(() => {
+    const node = document.activeElement;
+    const style = getComputedStyle(node);
+    const name = node === document.body ? 'body' : node.id || node.dataset.verdict || (node.textContent ?? '').replace(/\\s+/g, ' ').trim();
+    const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+    const shadow = style.boxShadow !== 'none';
+    const rgb = (text) => (text.match(/[\\d.]+/g) ?? []).map(Number);
+    const luminance = ([r, g, b]) => [r, g, b].map((c) => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4).reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+    let ringContrast = null;
+    if (outline) {
+      const rect = node.getBoundingClientRect();
+      const middle = parseFloat(style.outlineOffset) + parseFloat(style.outlineWidth) / 2;
+      const x = rect.left - middle >= 0 ? rect.left - middle : rect.right + middle;
+      const under = document.elementsFromPoint(x, rect.top + rect.height / 2).map((e) => rgb(getComputedStyle(e).backgroundColor)).find((c) => c.length === 3 || c[3] > 0.5);
+      const [a, b] = [luminance(rgb(style.outlineColor)), luminance(under ?? [255, 255, 255])].sort((p, q) => q - p);
+      ringContrast = Math.round(((a + 0.05) / (b + 0.05)) * 100) / 100;
+    }
+    return { name, indicator: outline ? 'outline' : shadow ? 'box-shadow' : 'none', ringContrast };
+  })()`);
+
+const read = <T>(expression: string) => stack.page.evaluate<T>(expression);
+
+test('the token prompt has no serious or critical WCAG 2.1 AA violation, nor with a refusal said; Tab goes to the token first', async (t) => {
+  const page = stack.page;
+  await page.goto(stack.url);
+  await page.getByLabel('Reviewer token').waitFor();
+  await audit(t, 'token prompt');
+  assert.equal((await focused()).name, 'token');
+  // The skip link leads to the verdicts of an item: with none shown it led nowhere, before the token.
+  await page.keyboard.press('Shift+Tab');
+  assert.equal((await focused()).name, 'body');
+  await page.getByLabel('Reviewer token').fill('not-a-reviewer-token-at-all');
+  await page.keyboard.press('Enter');
+  await page.locator('#signin-reason', { hasText: '401' }).waitFor();
+  await audit(t, 'token prompt after a refused token');
+});
+
+test('an item shown has no serious or critical violation; its images say what they are, its changing counts are live, its shortcuts are announced', async (t) => {
+  const page = stack.page;
+  await stack.signIn('a11y-a');
+  await page.locator('#backlog', { hasText: /^1 waiting$/ }).waitFor();
+  await audit(t, 'item shown');
+  assert.equal(await read<string>(`document.getElementById('input-image').alt`), 'Input image of a11y-a, predicted Neutral (98.0%)');
+  assert.equal(await read<string>(`document.getElementById('overlay-image').alt`), 'gradcam heatmap for class Neutral (98.0%, the predicted class) over the input image');
+  assert.equal(await read<string>(`document.getElementById('overlay-base').alt`), '', 'the copy of the input under the heatmap is decoration');
+  // "N waiting" changes as the reviewer and others work: a status a screen reader follows (as the banner's line is).
+  assert.equal(await page.locator('#backlog').getAttribute('role'), 'status');
+  assert.equal(await page.locator('#banner-text').getAttribute('role'), 'status');
+  // Bold and colour mark the predicted class among the top scores: in words too.
+  assert.equal(((await page.locator('#top-scores li').first().textContent()) ?? '').trim(), 'Neutral98.0% (predicted) (heatmap shown)');
+  const shortcuts = await read<Record<string, string | null>>(`Object.fromEntries([...document.querySelectorAll('.verdict, #skip, #undo, #load-again, #opacity, #comment, [aria-labelledby=methods-label], [aria-labelledby=classes-label], .viewer')].map((e) => [e.id || e.dataset.verdict || e.getAttribute('aria-labelledby') || e.className, e.getAttribute('aria-keyshortcuts')]))`);
+  assert.deepEqual(shortcuts, {
+    viewer: 'ArrowLeft ArrowRight',
+    opacity: '[ ]',
+    'methods-label': 'M Shift+M',
+    'classes-label': 'C Shift+C',
+    supports: '1',
+    'wrong-evidence': '2',
+    'wrong-prediction': '3',
+    unsure: '4',
+    comment: '/',
+    skip: 'S',
+    undo: 'U',
+    'load-again': 'R',
+  });
+});
+
+test('keyboard only: Tab reaches every control in order, each with a visible focus ring of 3:1, and the shortcut keys still work', async (t) => {
+  const page = stack.page;
+  // Fresh from a load, as a keyboard user starts: nothing focused.
+  await stack.signIn('a11y-a');
+  const order: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('Tab');
+    const now = await focused();
+    if (now.name === 'body' || order.includes(now.name)) break;
+    order.push(now.name);
+    t.diagnostic(`${now.name}: ${now.indicator}, ring ${now.ringContrast}:1`);
+    assert.notEqual(now.indicator, 'none', `${now.name} shows that it has the focus`);
+    if (now.ringContrast !== null) assert.ok(now.ringContrast >= 3, `${now.name}: focus ring ${now.ringContrast}:1 against what is under it, under 3:1`);
+  }
+  assert.deepEqual(order, [
+    'Skip to the verdict',
+    'model-filter',
+    'Apply',
+    'sign-out',
+    'opacity',
+    'gradcam',
+    'layercam',
+    'Neutral 98%',
+    'Drawing 98%',
+    'supports',
+    'wrong-evidence',
+    'wrong-prediction',
+    'unsure',
+    'comment',
+    'skip',
+  ]);
+
+  // The skip link takes the focus to the verdicts; from there the keys work as before.
+  await page.evaluate(`document.querySelector('.skip-link').focus()`);
+  await page.keyboard.press('Enter');
+  assert.equal((await focused()).name, 'verdicts');
+  await page.keyboard.press(']');
+  assert.equal(await read<string>(`document.getElementById('opacity-value').textContent`), '80%');
+  await page.keyboard.press('[');
+  assert.equal(await read<string>(`document.getElementById('opacity-value').textContent`), '70%');
+  await page.keyboard.press('c');
+  assert.equal(await page.getByRole('button', { name: 'Drawing 98%' }).getAttribute('aria-pressed'), 'true');
+  assert.equal(await read<string>(`document.getElementById('overlay-image').alt`), 'gradcam heatmap for class Drawing (98.0%) over the input image');
+  assert.equal(await read<string>(`document.getElementById('explanation-status').textContent`), 'Showing the gradcam heatmap for class Drawing (98.0%) over the input image, explanation 3 of 3');
+  await page.keyboard.press('m');
+  assert.equal(await page.getByRole('button', { name: 'layercam' }).getAttribute('aria-pressed'), 'true');
+  assert.equal(await read<string>(`document.getElementById('explanation-status').textContent`), 'Showing the layercam heatmap for class Neutral (98.0%, the predicted class) over the input image, explanation 2 of 3');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await read<string>(`document.getElementById('explanation-status').textContent`), 'Showing the gradcam heatmap for class Neutral (98.0%, the predicted class) over the input image, explanation 1 of 3');
+  await page.keyboard.press('/');
+  assert.equal((await focused()).name, 'comment');
+  await page.keyboard.press('Escape');
+  assert.equal((await focused()).name, 'verdicts');
+  await sleep(lookMs);
+  await page.keyboard.press('1');
+  await stack.shows('a11y-b');
+  await page.locator('#banner-text', { hasText: 'Saved “Supports” for a11y-a' }).waitFor();
+  await page.getByRole('button', { name: /^Undo “Supports”/ }).waitFor();
+  await audit(t, 'verdict kept, Undo offered, the next item shown');
+  await page.keyboard.press('u');
+  await stack.shows('a11y-a');
+  await page.locator('#banner-text', { hasText: 'Took back' }).waitFor();
+  assert.deepEqual(stack.pageErrors, []);
+});
+
+test('nothing pending, and an error said in the banner, have no serious or critical violation', async (t) => {
+  const page = stack.page;
+  await sleep(lookMs);
+  await page.keyboard.press('2');
+  await stack.shows('a11y-b');
+  await sleep(lookMs);
+  await page.keyboard.press('s');
+  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.locator('#banner-text', { hasText: 'Skipped a11y-b' }).waitFor();
+  await audit(t, 'nothing pending');
+  // The service refuses a filter past 64 characters (the field stops at 64: set from a script).
+  await page.evaluate(`document.getElementById('model-filter').value = 'm'.repeat(65)`);
+  await page.getByLabel('Model', { exact: true }).press('Enter');
+  await page.locator('#banner.banner-error', { hasText: 'REQUEST_INVALID' }).waitFor();
+  await page.getByRole('heading', { name: 'Could not load an item.' }).waitFor();
+  await audit(t, 'error in the banner');
+  assert.deepEqual(stack.pageErrors, []);
+});

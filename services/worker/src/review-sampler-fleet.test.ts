@@ -84,7 +84,7 @@ test("a fleet starting together reads the fleet's rate from its first refresh, n
   // part after the fleet started: each worker read its part as the fleet's (a share 16 times
   // K's), then the first minute's count as a whole minute's. 16 workers, K = 120/h: 17-19 reviews
   // from the first refresh (10 s) to 2 minutes (seeds 1-2) where K allows 3.7. Now the fleet's
-  // count in the current and previous minute over the worker's own scales its own estimate: 2-6.
+  // count in the current and previous minute over the worker's own scales its own estimate: 2-7.
   // The first 10 s (before any refresh: each worker alone, its histogram young) are not counted.
   const k = 120;
   for (const seed of [1, 2]) {

@@ -337,11 +337,14 @@ export function createReviewSampler(options: {
       // that claimed before its manifest): a run that did not claim, or lost, counts and queues the
       // decision the job keeps, not its own. Its own "sampled" queued an item the job's decision
       // said was not, and the other way round.
-      const minute = Math.floor(item.sampledAt / minuteMs);
-      const own = ownCounts.get(item.model) ?? new Map<number, number>();
-      own.set(minute, (own.get(minute) ?? 0) + 1);
-      ownCounts.set(item.model, own);
       const [state, raw] = await record(decision, item, false);
+      // Counted as the fleet counts it: once per job, by the run that counts it.
+      if (state !== 'done') {
+        const minute = Math.floor(item.sampledAt / minuteMs);
+        const own = ownCounts.get(item.model) ?? new Map<number, number>();
+        own.set(minute, (own.get(minute) ?? 0) + 1);
+        ownCounts.set(item.model, own);
+      }
       const kept = keptDecision(raw, decision);
       if (state === 'other') await record(kept, item, true);
       // Idempotent (the item is added once), so a retry that failed after counting still queues it.

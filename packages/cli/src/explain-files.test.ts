@@ -217,17 +217,16 @@ syncBuiltinESMExports();
     await mkdir(join(root, 'in'));
     await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', 'stays.jpg'));
     await copyFile(join(fixtures, 'house-cat-locomotion.jpg'), join(root, 'in', 'vanishes.jpg'));
-    // The listing stats each image once; the read's stat comes next: the file is removed just before it.
+    // The listing stats each image; the read opens it next: the file is removed just before.
     const hook = join(root, 'remove-before-read.mjs');
     await writeFile(
       hook,
       `import { unlinkSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
-const original = fsp.stat;
-let seen = 0;
-fsp.stat = (path, ...rest) => {
-  if (String(path).endsWith('vanishes.jpg') && ++seen === 2) unlinkSync(path);
+const original = fsp.open;
+fsp.open = (path, ...rest) => {
+  if (String(path).endsWith('vanishes.jpg')) unlinkSync(path);
   return original(path, ...rest);
 };
 syncBuiltinESMExports();

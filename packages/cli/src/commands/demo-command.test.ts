@@ -260,22 +260,22 @@ test('an ingest URL that answers, but not as the ingest API (a web server\'s HTM
 
 test('an image removed after it was listed is skipped with a NOT_FOUND line, and the demo goes on with the others', () => withTempDir('gradcam-demo-vanish-', async (dir) => {
   for (const name of ['stays.jpg', 'gone-before-size.jpg', 'gone-before-read.jpg']) await copyFile(fixture, join(dir, name));
-  // The listing stats each image once; the demo then stats it for its size and reads it: one goes before each.
+  // The listing stats each image once; the demo then stats it for its size and opens it to read it: one goes before each.
   const hook = join(dir, 'remove-after-listing.mjs');
   await writeFile(
     hook,
     `import { unlinkSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
-const { stat, readFile } = fsp;
+const { stat, open } = fsp;
 let stats = 0;
 fsp.stat = (path, ...rest) => {
   if (String(path).endsWith('gone-before-size.jpg') && ++stats === 2) unlinkSync(path);
   return stat(path, ...rest);
 };
-fsp.readFile = (path, ...rest) => {
+fsp.open = (path, ...rest) => {
   if (String(path).endsWith('gone-before-read.jpg')) unlinkSync(path);
-  return readFile(path, ...rest);
+  return open(path, ...rest);
 };
 syncBuiltinESMExports();
 `,

@@ -223,3 +223,31 @@ test('nothing pending, and an error said in the banner, have no serious or criti
   await audit(t, 'error in the banner');
   assert.deepEqual(stack.pageErrors, []);
 });
+
+test('the lease is a time limit the reviewer can extend: in its last minute the page says so, and E (More time) renews it', async (t) => {
+  // A 70 s lease: its last minute comes 10 s after the item is shown.
+  const short = await startPageStack({ leaseMs: 70_000 });
+  try {
+    await short.seed('a11y-lease');
+    await short.signIn('a11y-lease');
+    const page = short.page;
+    const moreTime = page.getByRole('button', { name: /^More time/ });
+    await moreTime.waitFor({ timeout: 15_000 });
+    assert.match((await page.locator('#banner-text').textContent()) ?? '', /^The lease on a11y-lease runs out in \d+ s: press E \(More time\) to keep it/);
+    assert.equal(await moreTime.getAttribute('aria-keyshortcuts'), 'E');
+    await audit(t, 'the lease runs out soon, More time offered', page);
+    const before = (await short.pool.get('a11y-lease'))?.leaseExpiresAt ?? 0;
+    const renewals = short.posts('/renew');
+    await page.evaluate('document.activeElement.blur()');
+    await page.keyboard.press('e');
+    await page.locator('#banner-text', { hasText: /^More time on a11y-lease: its lease was renewed \(1:[01]\d left\)\.$/ }).waitFor();
+    renewals.stop();
+    assert.deepEqual(renewals.ids, ['a11y-lease']);
+    assert.ok(((await short.pool.get('a11y-lease'))?.leaseExpiresAt ?? 0) > before, 'the service renewed the lease');
+    assert.ok(!(await moreTime.isVisible()), 'More time is offered again only in the last minute of the new lease');
+    assert.match((await page.locator('#lease').textContent()) ?? '', /^1:[01]\d left$/);
+    assert.deepEqual(short.pageErrors, []);
+  } finally {
+    await short.close();
+  }
+});

@@ -46,8 +46,10 @@ async function api(method, path, body) {
 function dropItem() {
   state.packet = null;
   state.leaseLapsed = false;
+  state.leaseWarned = '';
   clearTimeout(state.releaseTimer);
   el.loadAgain.hidden = true;
+  el.moreTime.hidden = true;
   fitBanner();
 }
 
@@ -357,6 +359,36 @@ function pick(verdict) {
 }
 
 /**
+ * More time (E), offered in the lease's last minute (leaseWarnMs): renews the lease on the item
+ * shown. Refused because the lease is no longer this reviewer's (409 REVIEW_NOT_LEASED: it ran
+ * out, or was released elsewhere), it is said as a lease that ran out (Load again); another
+ * failure is reported, and More time stays offered.
+ */
+async function extendLease() {
+  const id = state.packet?.item.inferenceId;
+  if (!id || !state.leaseWarned || state.leaseLapsed || state.loading || state.sending) return;
+  const token = state.token;
+  const focused = document.activeElement;
+  state.loading = true;
+  try {
+    const askedAt = askingLease();
+    const { data, response } = await api('POST', `/v1/reviews/${encodeURIComponent(id)}/renew`);
+    if (token !== state.token || state.packet?.item.inferenceId !== id) return;
+    heldAgain(data.item, response, askedAt);
+    banner('ok', `More time on ${id}: its lease was renewed (${document.getElementById('lease')?.textContent ?? ''}).`);
+  } catch (error) {
+    if (token !== state.token || state.packet?.item.inferenceId !== id) return;
+    if (error instanceof ApiError && error.code === 'REVIEW_NOT_LEASED') leaseRanOut();
+    else report(error, `Could not renew the lease on ${id}`);
+  } finally {
+    state.loading = false;
+    // Another reviewer signed in meanwhile (adoptToken found this tab loading): load as them.
+    if (token !== state.token && state.token) void loadNext();
+    else keepFocus(focused);
+  }
+}
+
+/**
  * Another tab of this reviewer left while showing the item this one shows, and gave it back as it
  * went (a release bound to the lease it was handed): renew the lease, which that release, landing
  * late, then cannot take back. When it is no longer this reviewer's live lease (409: the release
@@ -472,6 +504,7 @@ function onKeyDown(event) {
       '/': () => el.comment.focus(),
       s: () => void skip(),
       u: () => void undo(),
+      e: state.leaseWarned ? () => void extendLease() : undefined,
       // The item held comes back with fresh links (or is set aside by the service when a file is gone).
       r: state.failedImages.size > 0 || state.leaseLapsed ? () => void loadNext() : undefined,
     };
@@ -579,6 +612,7 @@ for (const button of el.verdictButtons) button.addEventListener('click', () => v
 el.skip.addEventListener('click', () => void skip());
 el.undo.addEventListener('click', () => void undo());
 el.loadAgain.addEventListener('click', () => void loadNextFrom(el.loadAgain));
+el.moreTime.addEventListener('click', () => void extendLease());
 el.comment.addEventListener('input', () => state.packet && drafts.set(state.packet.item.inferenceId, state.reviewer, el.comment.value));
 el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
 // The evidence shown changed: a verdict or skip right now was not made on it (see inputGuardMs).

@@ -26,6 +26,12 @@ export const tabs = typeof BroadcastChannel === 'function' ? new BroadcastChanne
  * the lease is renewed, so a slow network cannot give back the lease taken on anew.
  */
 export const releaseSettleMs = 500;
+/**
+ * How long before the lease on the item shown runs out the page says so and offers More time (E),
+ * which renews it: a time limit the reviewer can extend, warned of with well over the 20 s to act
+ * that WCAG 2.2.1 asks for.
+ */
+export const leaseWarnMs = 60_000;
 export const tabId = Math.random().toString(36).slice(2) + Date.now().toString(36);
 export const verdicts = {
   supports: 'Supports',
@@ -41,6 +47,7 @@ export const el = {
   bannerText: $('banner-text'),
   undo: /** @type {HTMLButtonElement} */ ($('undo')),
   loadAgain: /** @type {HTMLButtonElement} */ ($('load-again')),
+  moreTime: /** @type {HTMLButtonElement} */ ($('more-time')),
   backlog: $('backlog'),
   filterForm: /** @type {HTMLFormElement} */ ($('filter-form')),
   modelFilter: /** @type {HTMLInputElement} */ ($('model-filter')),
@@ -108,6 +115,8 @@ export const state = {
   shownAt: 0,
   /** Whether the lease on the item shown ran out by the page's count: no verdict or skip, Load again instead. */
   leaseLapsed: false,
+  /** The warning said when the lease came within leaseWarnMs of its end ('' when none): More time (E) is offered while it is set. */
+  leaseWarned: '',
   /** @type {number | null} the backlog count when the page last found nothing to review; a higher one loads again */
   emptyPending: null,
   /**
@@ -210,6 +219,8 @@ export function banner(kind, text) {
   el.bannerText.textContent = text ?? '';
   // While the lease is lapsed, Load again is the only way on for a mouse: whatever else is said, it stays.
   el.loadAgain.hidden = !(state.leaseLapsed && state.packet);
+  // Likewise More time, until the lease is renewed or runs out.
+  el.moreTime.hidden = !(state.leaseWarned && state.packet && !state.leaseLapsed);
   fitBanner();
 }
 
@@ -218,7 +229,7 @@ export function banner(kind, text) {
  * page's live region, which a screen reader follows only while it is rendered.
  */
 export function fitBanner() {
-  el.banner.classList.toggle('is-empty', !el.bannerText.textContent && el.undo.hidden && el.loadAgain.hidden);
+  el.banner.classList.toggle('is-empty', !el.bannerText.textContent && el.undo.hidden && el.loadAgain.hidden && el.moreTime.hidden);
 }
 
 export function show(view) {

@@ -1,7 +1,7 @@
 // Showing an item on the review page: its images, explanations, scores, details and lease, and
 // switching between its explanations. Reads and writes the page state; talks to no API.
 
-import { storageKeys, el, state, h, percent, storage, drafts, banner, show, tabs, tabId } from './page-kit.js';
+import { storageKeys, leaseWarnMs, el, state, h, percent, storage, drafts, banner, fitBanner, show, tabs, tabId } from './page-kit.js';
 
 /**
  * The service's clock when it answered, read from the Date header. The header is truncated to the
@@ -39,6 +39,7 @@ export function render(packet, response, askedAt) {
   packet.item = lease.item;
   state.leaseDeadline = lease.deadline;
   state.leaseLapsed = false;
+  forgetLeaseWarning();
   state.shownAt = performance.now();
 
   state.failedImages = new Set();
@@ -213,6 +214,22 @@ export function tickLease() {
   node.textContent = left === 0 ? 'expired — a verdict will be refused' : `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')} left`;
   node.classList.toggle('is-short', left < 60);
   if (left === 0 && !state.leaseLapsed && !state.sending && !state.loading) leaseRanOut();
+  else if (left > 0 && left * 1000 <= leaseWarnMs && !state.leaseWarned && !state.leaseLapsed && !state.sending && !state.loading) leaseRunningOut(left);
+}
+
+/** The lease on the item shown runs out soon: say so, and offer More time (E), which renews it. */
+function leaseRunningOut(left) {
+  state.leaseWarned = `The lease on ${state.packet.item.inferenceId} runs out in ${left} s: press E (More time) to keep it; a verdict sent after it runs out is refused.`;
+  banner('warn', state.leaseWarned);
+}
+
+/** The lease was renewed, ran out or is another: no warning stands, nor its More time. */
+function forgetLeaseWarning() {
+  const told = state.leaseWarned;
+  state.leaseWarned = '';
+  el.moreTime.hidden = true;
+  if (told && el.bannerText.textContent === told) banner('info', '');
+  else fitBanner();
 }
 
 /**
@@ -222,6 +239,7 @@ export function tickLease() {
  */
 export function leaseRanOut() {
   state.leaseLapsed = true;
+  forgetLeaseWarning();
   state.picked = null;
   setVerdictButtons(false);
   const id = state.packet.item.inferenceId;
@@ -294,6 +312,7 @@ export function laterLeaseTold(message) {
 function adoptLease(item, deadline) {
   state.packet.item = item;
   state.leaseDeadline = deadline;
+  forgetLeaseWarning();
   if (state.leaseLapsed) {
     state.leaseLapsed = false;
     state.failedBanner = false;

@@ -7,6 +7,7 @@ import { addScript, leaseScript, reclaimScript, releaseScript, renewScript, rest
 import { PendingClears } from './pending-clears.ts';
 import { defaultBaselineEvery, laneOf, laneOfStored, sortBatch, sortOldPoolScript } from './pool-order.ts';
 import { ReviewPoolError } from './review-pool-error.ts';
+import { removeScript } from './remove-script.ts';
 import { parseItem, readItem, scriptItem, storedItem } from './stored-item.ts';
 import { beginUndoScript, cancelUndoScript, finishUndoScript } from './undo-script.ts';
 import { beginVerdictScript, cancelVerdictScript, finishVerdictScript } from './verdict-script.ts';
@@ -481,6 +482,24 @@ export class ReviewPool {
    */
   private async reclaimExpiredLeases(now: number): Promise<void> {
     await this.call('returning expired leases to the pool', () => this.redis.eval(reclaimScript, 0, this.prefix, now, this.closingTimeoutMs));
+  }
+
+  /**
+   * Erases one item, whatever its status, with every index entry of its id (remove-script.ts): for
+   * an inference erased on request. True when the item was there, false when there was none (a
+   * second removal, or an id never sampled for review). REVIEW_VERDICT_IN_PROGRESS, nothing
+   * changed, while a verdict or an undo on it is being kept (it is writing review.json): ask again
+   * once it is done (within the closing timeout at most).
+   */
+  async remove(id: string, now = Date.now()): Promise<boolean> {
+    try {
+      return (await this.call(`removing "${id}"`, () => this.redis.eval(removeScript, 0, this.prefix, id, now, this.closingTimeoutMs))) === 1;
+    } catch (error) {
+      if (String((error as Error).cause ?? '').includes('IN_PROGRESS')) {
+        throw new ReviewPoolError('REVIEW_VERDICT_IN_PROGRESS', `a verdict on "${id}", or its undo, is being saved right now; remove it once that is done`);
+      }
+      throw error;
+    }
   }
 
   /** One item, as it stands at `now` (a lease that ran out reads as pending). */

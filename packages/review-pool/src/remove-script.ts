@@ -1,0 +1,48 @@
+import { itemLua } from './item-lua.ts';
+
+/**
+ * Atomically erases one item (an inference erased on request: GDPR art. 17, a withdrawn consent, a
+ * takedown): its fixed part and state, its place in its lane and the pending indexes (all models'
+ * and its model's, through leavePool, which also drops the model's `:indexed` stamp once its pool
+ * is empty), its lease (`:leases` and its holder's `:leased-by:{reviewer}`, or its reviewer's for a
+ * reviewed item), the listing index and the expiry index. Whatever its status: pending, leased, reviewed or set aside. Refused
+ * (IN_PROGRESS) while a verdict or an undo on it is being kept: that request is rewriting
+ * review.json next to the explanation, which the caller is about to delete, and would write it
+ * again after; once the marker is finished, cancelled or stale, the removal goes ahead.
+ *
+ * The counts (`:verdicts`, `:undos`, `:skips`, `:broken`) only ever go up (Prometheus counters
+ * are built on them) and name no item: they are kept. A reviewer's skip memory
+ * (`:skipped:{reviewer}`) may keep the bare id until it expires (skipMemoryMs, 7 days): it is in
+ * no pool any more, so it is never served, and finding every reviewer's set would scan the
+ * keyspace. So may the set of the reviewer who set it aside (`:leased-by:{reviewer}`; the item
+ * does not record who), until that set expires with the lease's own time.
+ *
+ * The id-keyed index entries are removed even when the item's keys are gone already (its retention
+ * ran out), so a removal leaves no trace of the id in the pool's indexes; a second removal changes
+ * nothing. A fixed part that is not JSON (never added by this pool) is deleted with its id-keyed
+ * entries only: it was never in a lane.
+ *
+ * ARGV: prefix, id, now (ms), closing timeout (ms).
+ * Returns 1 when the item was there (its keys deleted), 0 when there was none, or an error reply:
+ * IN_PROGRESS.
+ */
+export const removeScript = `${itemLua}
+local prefix, id, now, closingStaleMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local keys = prefix .. ':review:'
+local ok, item, state = pcall(loadItem, prefix, id)
+if ok and item then
+  if closingLive(state, now, closingStaleMs) or undoLive(state, now, closingStaleMs) then return redis.error_reply('IN_PROGRESS') end
+  leavePool(prefix, id, item)
+  -- A closed item stays in its last holder's set until that set expires with the lease's time:
+  -- the holder of a reviewed one is its reviewer.
+  for _, holder in ipairs({ state.leasedBy or '', state.reviewer or '' }) do
+    if holder ~= '' then redis.call('ZREM', keys .. 'leased-by:' .. holder, id) end
+  end
+end
+redis.call('ZREM', keys .. 'leases', id)
+redis.call('ZREM', keys .. 'index', id)
+redis.call('ZREM', keys .. 'expiring', id)
+redis.call('ZREM', keys .. 'pool', id)
+redis.call('ZREM', keys .. 'pending-age', id)
+return redis.call('DEL', keys .. 'item:' .. id, keys .. 'state:' .. id) > 0 and 1 or 0
+`;

@@ -135,6 +135,13 @@ export function redisKeys(prefix: string) {
      * (see the worker's fleet-traffic.ts); it expires reviewTrafficLevelTtlSeconds after it was last set.
      */
     reviewTrafficLevel: (model: string) => `${prefix}:review:traffic-level:${model}`,
+    /**
+     * Per model, the epoch ms of the latest event the fleet counted in reviewTraffic (set with the
+     * count, where later than the one there): the fleet's quiet spell before an event of a sparse
+     * model, which no worker sees alone (see the worker's review-sampler.ts). Expires
+     * reviewTrafficLastTtlSeconds after it was last set.
+     */
+    reviewTrafficLast: (model: string) => `${prefix}:review:traffic-last:${model}`,
   } as const;
 }
 
@@ -166,6 +173,9 @@ export function parseReviewThreshold(field: string, now: number, maxAgeMs = revi
 
 /** How long a model's traffic level (reviewTrafficLevel) is kept after the traffic last flowed: a model back after a longer silence is read afresh. */
 export const reviewTrafficLevelTtlSeconds = 24 * 60 * 60;
+
+/** How long a model's latest event time (reviewTrafficLast) is kept: the longest quiet spell a worker counts before an event. */
+export const reviewTrafficLastTtlSeconds = 24 * 60 * 60;
 
 /** The rate a model's fleet-wide traffic last flowed at (events/h), and the last whole minute (epoch minutes) it was measured to. */
 export interface ReviewTrafficLevel {

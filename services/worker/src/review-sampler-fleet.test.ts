@@ -164,3 +164,58 @@ test('a worker draining a backlog after a pause reads the level once, not scaled
     assert.ok((reviews[61] as number) <= 30, what);
   }
 });
+
+/**
+ * Workers sharing a sparse model's Poisson traffic round robin on a simulated clock: each event
+ * decided and recorded by the next worker, every worker refreshed at the last 10-s tick before it
+ * (as the worker's timer does; the ticks between two events read the same Redis, which only an
+ * event changes, and a sparse model never makes a level to store). Reviews in all.
+ */
+async function runSparse(workers: number, perHour: number, hours: number, k: number, seed: number): Promise<{ events: number; reviews: number }> {
+  const prefix = `sparse${Math.random().toString(36).slice(2, 10)}`;
+  const start = Date.UTC(2026, 10, 27, 12, 0, 30);
+  let now = start;
+  const samplers = Array.from({ length: workers }, () => createReviewSampler({ policy: `budget=${k}`, redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now }));
+  const random = seededRandom(seed);
+  const arrivals = new PoissonArrivals([{ name: 'sparse', durationMs: hours * 60 * minute, perHour }], random, start);
+  let events = 0;
+  let reviews = 0;
+  try {
+    for (let at = arrivals.next(); at !== undefined; at = arrivals.next(), events++) {
+      const tick = start + Math.floor((at - start) / 10_000) * 10_000;
+      if (tick > start) {
+        now = tick;
+        await Promise.all(samplers.map((s) => s.refreshFleetRate()));
+      }
+      now = Math.round(at);
+      const sampler = samplers[events % workers] as (typeof samplers)[number];
+      const { predictedClass, probabilities } = syntheticPrediction(random);
+      const id = `req-${events}`;
+      const decision = sampler.decide(reviewInput({ id, model: 'm', predictedClass, probabilities, now }));
+      const item: ReviewItem = { inferenceId: id, model: 'm', modelVersion: 'v1', folder: `m/v1/dt=2026-11-27/${id}/`, predictedClass, label: String(predictedClass), probability: probabilities[predictedClass] ?? 0, sampling: decision, sampledAt: now, status: 'pending' };
+      await sampler.recorded(decision, item);
+      if (decision.sampled) reviews += 1;
+    }
+  } finally {
+    for (const s of samplers) s.close();
+  }
+  return { events, reviews };
+}
+
+test('a sparse model (a few events an hour) is given about K, by one worker or a fleet, not about half of it', async (t) => {
+  // 4 events/h at K = 1/h for 200 h. The budget's 10-minute window cannot read a rate below 6/h
+  // (a lone event read at 6/h, two in a window at 12/h), and the fleet's whole minutes read one
+  // event k minutes back as 60/k per hour: 0.43-0.55 × K (seeds 1-3), 1 worker or 4 alike. Now a
+  // lone event counts its whole quiet spell, and the fleet's spell since its latest event (kept in
+  // Redis) where its window holds fewer than 5 events, so the shares add up to K.
+  const k = 1;
+  const hours = 200;
+  for (const workers of [1, 4]) {
+    for (const seed of [1, 2, 3]) {
+      const { events, reviews } = await runSparse(workers, 4, hours, k, seed);
+      const what = `${workers} worker(s), seed ${seed}: ${reviews} reviews of ${events} events in ${hours} h (${(reviews / (k * hours)).toFixed(2)} × K)`;
+      t.diagnostic(what);
+      assert.ok(reviews >= 0.8 * k * hours && reviews <= 1.2 * k * hours, what);
+    }
+  }
+});

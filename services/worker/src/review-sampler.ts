@@ -8,6 +8,7 @@ import {
   parseReviewTrafficLevel,
   redisKeys,
   reviewSamplingSchema,
+  reviewTrafficLastTtlSeconds,
   reviewTrafficLevelTtlSeconds,
 } from '@gradcam/contracts';
 import { redisOutOfMemory } from '@gradcam/queue';
@@ -19,8 +20,15 @@ import { fleetTraffic, trafficMinutes, trafficSpan } from './fleet-traffic.ts';
 export { ratePerHour } from './fleet-traffic.ts';
 
 const minuteMs = 60_000;
+const hourMs = 3_600_000;
 /** This process's events (current and previous minute) below which the fleet's count over them is noise. */
 const fleetOverOwnMinEvents = 5;
+/**
+ * Fewer fleet events than this in the window (its whole minutes and the current one): a sparse
+ * model, read by the fleet's quiet spell (see `trafficRate`). From 5, the whole minutes read it
+ * as they always did: (1 + 4) per window is 30/h, as 5 in 10 minutes are.
+ */
+const sparseMaxEvents = 5;
 
 export interface ReviewSampler {
   /**
@@ -99,10 +107,11 @@ return redis.call('HGET', KEYS[1], '${decisionField}')
  * caller counts that one with ARGV[2] = '1' (count whichever decision is given: one the job
  * keeps, or this run's where it cannot read the one kept). Rare: the run records what it claimed.
  * A job hash that does not exist is not created (only counted): it is BullMQ's key.
- * KEYS: job, traffic, decisions, thresholds, class traffic. ARGV: decision, count anyway, traffic
- * TTL s, decision field, model, threshold field ('' for none: the model's field is deleted, so a
- * policy replaced by one without a budget leaves no old threshold behind; '-' to leave it as it
- * is, a young histogram's threshold being no one's to follow), predicted class.
+ * KEYS: job, traffic, decisions, thresholds, class traffic, latest event. ARGV: decision, count
+ * anyway, traffic TTL s, decision field, model, threshold field ('' for none: the model's field is
+ * deleted, so a policy replaced by one without a budget leaves no old threshold behind; '-' to
+ * leave it as it is, a young histogram's threshold being no one's to follow), predicted class,
+ * event time (epoch ms, kept as the latest event where later), latest event TTL s.
  */
 const recordOnce = `
 local kept = false
@@ -121,6 +130,8 @@ redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
 redis.call('EXPIRE', KEYS[5], ARGV[3])
 redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
 if ARGV[6] == '' then redis.call('HDEL', KEYS[4], ARGV[5]) elseif ARGV[6] ~= '-' then redis.call('HSET', KEYS[4], ARGV[5], ARGV[6]) end
+local latest = tonumber(redis.call('GET', KEYS[6]))
+if latest == nil or latest < tonumber(ARGV[8]) then redis.call('SET', KEYS[6], ARGV[8], 'EX', ARGV[9]) end
 return {'counted', kept}
 `;
 
@@ -154,6 +165,14 @@ export function createReviewSampler(options: {
    * by which this process's own estimate is scaled to the fleet's (see `trafficRate`).
    */
   const fleetOverOwn = new Map<string, number>();
+  /**
+   * Per model, while the fleet's window (its whole minutes and the current one, at the last
+   * refresh) holds fewer than `sparseMaxEvents` events and no level stands for it: those events,
+   * when the window began (epoch ms) and the fleet's latest event (reviewTrafficLast). See `trafficRate`.
+   */
+  const sparse = new Map<string, { readonly events: number; readonly from: number; readonly latest: number }>();
+  /** Per model: the events this process counted since the last refresh began (`since`), and its latest. */
+  const ownSinceRefresh = new Map<string, { since: number; events: number; latest: number }>();
   /** The threshold each model's budget last recorded, from any worker (reviewThresholds). */
   let fleetThresholds = new Map<string, number>();
   /**
@@ -190,6 +209,7 @@ export function createReviewSampler(options: {
       read.get(keys.reviewTrafficLevel(model));
       for (const m of minutes) read.hgetall(keys.reviewClassTraffic(model, m));
       read.get(keys.reviewTraffic(model, minute));
+      read.get(keys.reviewTrafficLast(model));
       const replies = (await read.exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const counts = ((replies[0]?.[1] ?? []) as (string | null)[]).map((c) => Number(c ?? 0));
@@ -213,6 +233,13 @@ export function createReviewSampler(options: {
       const fleetEvents = Number(replies[2 + minutes.length]?.[1] ?? 0) + (counts[0] as number);
       if (trafficSpan(counts) <= 1 && !traffic.held && ownEvents >= fleetOverOwnMinEvents && fleetEvents >= ownEvents) fleetOverOwn.set(model, fleetEvents / ownEvents);
       else fleetOverOwn.delete(model);
+      // A sparse model: the fleet's events in the window and its latest, read with the others.
+      const windowEvents = counts.reduce((sum, c) => sum + c, 0) + Number(replies[2 + minutes.length]?.[1] ?? 0);
+      const latest = Number(replies[3 + minutes.length]?.[1] ?? Number.NaN);
+      if (!traffic.held && !fleetOverOwn.has(model) && windowEvents < sparseMaxEvents && Number.isFinite(latest)) {
+        sparse.set(model, { events: windowEvents, from: (minute - trafficMinutes) * minuteMs, latest });
+      } else sparse.delete(model);
+      ownSinceRefresh.set(model, { since: at, events: 0, latest: Number.NEGATIVE_INFINITY });
       await storeLevel(model, stored, traffic.level);
       // A class's count over the model's span, not its own: one event of a rare class in the last
       // minute of ten is 6/h, not 60/h.
@@ -244,6 +271,24 @@ export function createReviewSampler(options: {
   // its own count as it comes), and without the step guard, which corrects a window's average.
   const trafficRate = (model: string, at: number): number | PresumedTrafficRate | undefined => {
     const rate = fleetRateOf(model);
+    // A sparse model (a few events an hour): (1 + the fleet's events in the window) over the
+    // window, or over the fleet's quiet spell since its latest event where that is longer (at most
+    // a day, the key's life). Its inverse averages 1/rate for Poisson traffic, so the shares add
+    // up to K. The whole minutes read one event k minutes back as 60/k per hour and an empty window
+    // as no figure, each worker then falling back on its own estimate, which cannot see the
+    // fleet's spell (its own is about P times as long: a share up to P times K's): a model
+    // with 4 events/h at K = 1/h was given about half of K, by 1 worker or 4 alike. Presumed: no
+    // window's average for the step guard to correct, and the budget takes this process's own
+    // estimate where higher, so a fresh fleet's first events, which find the latest-event key
+    // before the window holds 5 (a brand-new model's), are read by their own count as before.
+    const few = sparse.get(model);
+    if (few !== undefined) {
+      const own = ownSinceRefresh.get(model);
+      const events = few.events + (own?.events ?? 0);
+      const latest = Math.max(few.latest, own?.latest ?? Number.NEGATIVE_INFINITY);
+      const covered = Math.max(at - few.from, Math.min(at - latest, reviewTrafficLastTtlSeconds * 1000));
+      if (covered > 0) return { presumedPerHour: ((1 + events) / covered) * hourMs };
+    }
     // While the fleet's minutes hold at most one minute of traffic: this process's own estimate
     // times the fleet's count over its own, where higher than the minute's (which may hold only
     // part of a minute of traffic). Presumed: the own estimate carries the step guard already.
@@ -294,12 +339,13 @@ export function createReviewSampler(options: {
     const threshold = published(decision, item.model);
     return (await redis.eval(
       recordOnce,
-      5,
+      6,
       keys.explainJob(item.inferenceId),
       keys.reviewTraffic(item.model, minute),
       keys.reviewDecisions,
       keys.reviewThresholds,
       keys.reviewClassTraffic(item.model, minute),
+      keys.reviewTrafficLast(item.model),
       JSON.stringify(decision),
       anyway ? '1' : '',
       (trafficMinutes + 2) * 60,
@@ -307,6 +353,8 @@ export function createReviewSampler(options: {
       item.model,
       threshold === undefined ? '' : threshold === 'keep' ? '-' : formatReviewThreshold(threshold, now()),
       String(item.predictedClass),
+      String(item.sampledAt),
+      reviewTrafficLastTtlSeconds,
     )) as [string, unknown];
   };
   return {
@@ -344,6 +392,11 @@ export function createReviewSampler(options: {
         const own = ownCounts.get(item.model) ?? new Map<number, number>();
         own.set(minute, (own.get(minute) ?? 0) + 1);
         ownCounts.set(item.model, own);
+        const since = ownSinceRefresh.get(item.model);
+        if (since !== undefined && item.sampledAt >= since.since) {
+          since.events += 1;
+          since.latest = Math.max(since.latest, item.sampledAt);
+        }
       }
       const kept = keptDecision(raw, decision);
       if (state === 'other') await record(kept, item, true);

@@ -4,6 +4,8 @@ const hourMs = 3_600_000;
 const settledEvents = 20;
 /** ln of the chance below which events after a quiet spell are taken for traffic back, not one more sparse event. */
 const logImplausible = Math.log(1e-3);
+/** The longest quiet spell counted before an event (a day): a model silent longer is read as one per day. */
+export const maxQuietSpellMs = 24 * hourMs;
 
 /**
  * Events per hour over the last `windowMs`, from a ring of bucket counts: O(1) per event (plus the
@@ -15,7 +17,8 @@ const logImplausible = Math.log(1e-3);
  * window (a pause of a window or more) is measured as a fresh stream, from its own first events,
  * not over a whole window it was absent from most of, as soon as those events come too fast to
  * be one more event of sparse traffic (until then the quiet spell counts as covered: a model
- * whose events are a window or more apart is read at about one per spell); and a timestamp more than a window behind
+ * whose events are a window or more apart is read at about one per spell, the whole spell counted
+ * up to a day); and a timestamp more than a window behind
  * the newest bucket is a clock that was set back (an earlier stamp was ahead, a worker clock that
  * NTP corrected), so the window's clock is rebased onto it instead of every later event landing
  * in the newest bucket until real time caught up with the stamp.
@@ -37,7 +40,7 @@ export class SlidingWindowRate {
   /** The latest event's instant, in window time; NaN before the first. Queries do not move it. */
   private lastEventAt = Number.NaN;
   /**
-   * The quiet spell before `firstAt` (since the event before it, at most a window), counted as
+   * The quiet spell before `firstAt` (since the event before it, at most a day), counted as
    * time covered while the events since are plausible at about one per spell; 0 for the first
    * event ever (nothing is known of the time before it) and once they are not (`checkQuietSpell`).
    */
@@ -63,7 +66,7 @@ export class SlidingWindowRate {
     if (this.sum === 0) {
       this.firstAt = now;
       this.atFirst = 0;
-      this.quietBefore = Number.isNaN(this.lastEventAt) ? 0 : Math.min(this.windowMs, Math.max(0, now - this.lastEventAt));
+      this.quietBefore = Number.isNaN(this.lastEventAt) ? 0 : Math.min(maxQuietSpellMs, Math.max(0, now - this.lastEventAt));
     }
     if (!(now <= this.lastEventAt)) this.lastEventAt = now;
     if (now === this.firstAt) this.atFirst += 1;
@@ -113,6 +116,14 @@ export class SlidingWindowRate {
     const since = now - this.firstAt;
     const after = this.sum - this.atFirst;
     if (since < span && after >= settledEvents && since > 0) return { events, perHour: (after / since) * hourMs };
+    // A lone event (or a batch at one instant) after a spell longer than the span counts the whole
+    // spell, up to a day: one per spell. Capped at the window, a model with 4 events an hour read
+    // each lone one as 6/h and, with two in a window read as 12/h, was given about half of K: the
+    // window alone cannot read a rate below one per window. With the spell counted in full, the
+    // reading is (events in the window) / max(window, time since the event before), whose inverse
+    // averages 1/rate for Poisson traffic, so a budget's shares add up to K. The whole window only:
+    // the step guard's short look is left as it was.
+    if (after === 0 && n === this.counts.length && this.quietBefore > span) return { events, perHour: (events / this.quietBefore) * hourMs };
     const covered = Math.min(span, Math.max(this.bucketMs, since, this.quietBefore));
     return { events, perHour: (events / covered) * hourMs };
   }
@@ -126,7 +137,9 @@ export class SlidingWindowRate {
    */
   private checkQuietSpell(now: number): void {
     const after = this.sum - this.atFirst;
-    const mean = Math.abs(now - this.firstAt) / this.quietBefore;
+    // Judged against a spell of at most a window, as before spells were counted in full: a day's
+    // spell would take a second event a minute later for a fresh stream.
+    const mean = Math.abs(now - this.firstAt) / Math.min(this.quietBefore, this.windowMs);
     // mean^after / after! bounds the chance of ≥ after events from above (it is that term × e^mean).
     let logChance = after * Math.log(mean);
     for (let i = 2; i <= after && logChance >= logImplausible; i++) logChance -= Math.log(i);

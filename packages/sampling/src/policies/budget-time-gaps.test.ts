@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decideReview } from '../review-policy.ts';
+import { PoissonArrivals } from '../testing/poisson-arrivals.ts';
 import { reviewInput } from '../testing/review-inputs.ts';
 import { seededRandom, type Random } from '../testing/seeded-random.ts';
 import { budget, type BudgetOptions, type BudgetPolicy } from './budget.ts';
@@ -84,6 +85,25 @@ test('a model whose events come more than a window apart gets about all of them 
   }
   const { events, reviews } = run(100, 15 * minute, 8, 10);
   assert.ok(Math.abs(reviews / events - 1) <= 0.1, `K = 100/h, 8 every 15 min: ${(reviews / 48).toFixed(1)} reviews/h of ${events / 48}/h`);
+});
+
+test('a sparse model (a few events an hour) is given about K, not about half of it', () => {
+  // 4 events/h (Poisson) at K = 1/h: the 10-minute window cannot read a rate below 6/h. A lone
+  // event counted its quiet spell at most a window (6/h, a share of K/6) and two in a window read
+  // 12/h, so the shares of an hour added up to about half of K: 0.43-0.55 x K over 200 h (seeds
+  // 1-3). A lone event now counts its whole spell (up to a day): a share of K x the spell.
+  const k = 1;
+  const hours = 200;
+  for (const seed of [1, 2, 3]) {
+    const policy = budget({ reviewsPerHour: k });
+    const random = seededRandom(seed);
+    const arrivals = new PoissonArrivals([{ name: 'sparse', durationMs: hours * hour, perHour: 4 }], random, t0);
+    let events = 0;
+    let reviews = 0;
+    for (let at = arrivals.next(); at !== undefined; at = arrivals.next(), events++) if (decide(policy, random, `s${seed}-${events}`, Math.round(at))) reviews++;
+    const ratio = reviews / (k * hours);
+    assert.ok(ratio >= 0.8 && ratio <= 1.2, `seed ${seed}: ${reviews} reviews of ${events} events in ${hours} h (${ratio.toFixed(2)} x K)`);
+  }
 });
 
 test("a model whose only earlier event is a day old decides as a fresh one: the histogram's weight is decayed to now", () => {

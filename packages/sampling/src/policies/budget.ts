@@ -232,7 +232,7 @@ export function budget(options: BudgetOptions): BudgetPolicy {
    */
   const tallyShortfall = (state: ModelBudget, fires: boolean): void => {
     // One event brings at most one review, whatever its share: a share above 1 (traffic below K,
-    // or the first event back after a pause, read as one per quiet spell: K/6 at 6/h) counted in
+    // or the first event back after a pause, read as one per quiet spell: K × the spell) counted in
     // full made a block of 20 out of one event and restarted the histogram after about one pause
     // in three (a fleet of 8 with a 15-minute pause an hour: 130 restarts a day).
     state.promised += state.share < 1 ? state.share : 1;
@@ -255,8 +255,8 @@ export function budget(options: BudgetOptions): BudgetPolicy {
       // While the histogram is young every event moves its quantiles a lot: recompute on each one,
       // or the first second's threshold (made from a handful of events) stands for a second.
       // The same while the rate is young: traffic back after a pause of a window or more is
-      // measured afresh, its first estimates (the first event alone reads as one per quiet spell,
-      // 6/h; the next few as a fresh stream's first bucket) far below the truth;
+      // measured afresh, its first estimates (the first event alone reads as one per quiet spell;
+      // the next few as a fresh stream's first bucket) far below the truth;
       // a threshold made from the first event's share of 1 let everything through for a second.
       // Young by the histogram's weight decayed to now, so also after a pause long enough to
       // forget the past. Time since the last recompute counts either way: a clock set back is time passing too.

@@ -15,5 +15,5 @@ export {
   type ReviewConfig,
   type WorkerConfig,
 } from './service-configs.ts';
-export { configErrorExitCode, loadConfigOrExit } from './load-or-exit.ts';
+export { configErrorExitCode, exitOnConfigError, loadConfigOrExit } from './load-or-exit.ts';
 export { childEnvironment, readLocalStackConfig, type LocalStackConfig } from './local-stack-config.ts';

@@ -16,7 +16,15 @@ export function loadConfigOrExit<T>(read: (env: Env) => T, service: string): T {
     return read(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${service}: configuration error: ${error.message}\n`);
-    process.exit(configErrorExitCode);
+    exitOnConfigError(service, error);
   }
+}
+
+/**
+ * Stops the process with the one line a configuration error is told in (configErrorExitCode):
+ * for one found after the start too, such as a REDIS_URL that turns out to be a Redis Cluster node.
+ */
+export function exitOnConfigError(service: string, error: ConfigError): never {
+  process.stderr.write(`${service}: configuration error: ${error.message}\n`);
+  process.exit(configErrorExitCode);
 }

@@ -1,4 +1,6 @@
+import { ConfigError } from '@gradcam/config';
 import { Redis } from 'ioredis';
+import { refuseClusterNode } from './cluster-node-check.ts';
 import { QueueUnavailableError } from './errors/queue-unavailable-error.ts';
 
 /** Receives every error a connection emits (ioredis emits one per failed reconnect attempt). */
@@ -8,6 +10,16 @@ export interface ConnectionOptions {
   readonly onError: ConnectionErrorListener;
   /** Shown by `CLIENT LIST`, so an operator can tell ingest, workers and the exporter apart. */
   readonly name?: string;
+  /**
+   * The server is a Redis Cluster node (asked at each 'ready', see refuseClusterNode): the
+   * ConfigError names REDIS_URL in one line, and a service stops on it (exitOnConfigError). Its
+   * scripts build keys of several hash slots, so on a cluster they would fail key by key with
+   * MOVED or CROSSSLOT. Without this callback the error goes to onError and the connection is
+   * closed.
+   */
+  readonly onClusterNode?: (error: ConfigError) => void;
+  /** The check could not be made (an ACL refusing INFO and CLUSTER INFO): why, told once. */
+  readonly onClusterCheckSkipped?: (reason: string) => void;
 }
 
 export interface ProducerConnectionOptions extends ConnectionOptions {
@@ -43,6 +55,7 @@ export function createProducerConnection(url: string, options: ProducerConnectio
     ...(options.name === undefined ? {} : { connectionName: options.name }),
   });
   connection.on('error', options.onError);
+  refuseClusterNodes(connection, url, options);
   return connection;
 }
 
@@ -56,7 +69,34 @@ export function createWorkerConnection(url: string, options: ConnectionOptions):
     ...(options.name === undefined ? {} : { connectionName: options.name }),
   });
   connection.on('error', options.onError);
+  refuseClusterNodes(connection, url, options);
   return connection;
+}
+
+/**
+ * Asks at each 'ready' (a reconnect may reach another server behind the same name) whether the
+ * server is a Redis Cluster node. A check cut short by a lost connection is left to the next one.
+ */
+function refuseClusterNodes(connection: Redis, url: string, options: ConnectionOptions): void {
+  let skipTold = false;
+  connection.on('ready', () => {
+    refuseClusterNode(connection, url).then(
+      (skipped) => {
+        if (skipped === undefined || skipTold) return;
+        skipTold = true;
+        options.onClusterCheckSkipped?.(skipped);
+      },
+      (error: unknown) => {
+        if (!(error instanceof ConfigError)) return;
+        if (options.onClusterNode !== undefined) {
+          options.onClusterNode(error);
+          return;
+        }
+        options.onError(error);
+        connection.disconnect();
+      },
+    );
+  });
 }
 
 /**

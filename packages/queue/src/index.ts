@@ -1,4 +1,5 @@
 export { closeConnection, closeConnections, connectionReady, createProducerConnection, createWorkerConnection, type ConnectionErrorListener, type ConnectionOptions } from './connections.ts';
+export { clusterMode, clusterNodeError, refuseClusterNode, type ClusterMode } from './cluster-node-check.ts';
 export { createExplainQueue, enqueueExplainJobs, type ExplainQueue, type ExplainQueueOptions } from './explain-queue.ts';
 export { defaultQueuePrefix, explainJob, maxFailedJobsKept, type JobDefinition, type RetryAndRetentionOptions } from './job-catalog.ts';
 export {

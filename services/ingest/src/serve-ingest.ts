@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import type { IngestConfig } from '@gradcam/config';
+import { type IngestConfig, exitOnConfigError } from '@gradcam/config';
 import { logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { type Logger, clusterScrape, createRegistry, createThrottledErrorLog, tellWhenAnsweringAgain } from '@gradcam/telemetry';
@@ -24,7 +24,13 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
   // and again by the queue): the first of a kind at once, then a count a minute while it lasts.
   const errors = createThrottledErrorLog((message) => log.warn(`redis connection error: ${message}`));
   const onError = (error: Error) => errors.report(error);
-  const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-ingest' });
+  const redis = createProducerConnection(config.redisUrl, {
+    onError,
+    name: 'gradcam-ingest',
+    // A Redis Cluster node: one line naming REDIS_URL, exit 78.
+    onClusterNode: (error) => exitOnConfigError('ingest', error),
+    onClusterCheckSkipped: (reason) => log.info(`REDIS_URL not checked for Redis Cluster: ${reason}`),
+  });
   // Its end, once (the count of what came since is told at the end of its minute).
   tellWhenAnsweringAgain(redis, () => log.info('Redis answers again'));
   const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });

@@ -1,4 +1,4 @@
-import { loadConfigOrExit, readExporterConfig } from '@gradcam/config';
+import { type ConfigError, exitOnConfigError, loadConfigOrExit, readExporterConfig } from '@gradcam/config';
 import { redisKeys } from '@gradcam/contracts';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection, explainJob } from '@gradcam/queue';
 import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, pipelineMetrics, tellWhenAnsweringAgain } from '@gradcam/telemetry';
@@ -18,11 +18,15 @@ const log = createLogger({ name: 'metrics-exporter', level: config.logLevel });
 const errors = createThrottledErrorLog((message) => log.warn(message));
 const onError = (error: Error) => errors.report(error);
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
-const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-exporter' });
+// A Redis Cluster node: one line naming REDIS_URL, exit 78 (both connections ask, the first ready
+// answers; a check the ACL refuses is told by the producer connection only).
+const onClusterNode = (error: ConfigError) => exitOnConfigError('metrics-exporter', error);
+const onClusterCheckSkipped = (reason: string) => log.info(`REDIS_URL not checked for Redis Cluster: ${reason}`);
+const redis = createProducerConnection(config.redisUrl, { onError, name: 'gradcam-exporter', onClusterNode, onClusterCheckSkipped });
 // Its end, once (the count of what came since is told at the end of its minute).
 tellWhenAnsweringAgain(redis, () => log.info('Redis answers again'));
 // QueueEvents blocks on XREAD, so it needs a connection that waits out reconnects.
-const eventsConnection = createWorkerConnection(config.redisUrl, { onError, name: 'gradcam-exporter-events' });
+const eventsConnection = createWorkerConnection(config.redisUrl, { onError, name: 'gradcam-exporter-events', onClusterNode });
 const queue = createExplainQueue({ connection: redis, prefix: config.queuePrefix, onError });
 const registry = createRegistry({ defaultMetrics: true });
 const metrics = createMetrics(registry, pipelineMetrics);

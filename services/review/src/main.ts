@@ -1,4 +1,4 @@
-import { loadConfigOrExit, readReviewConfig } from '@gradcam/config';
+import { exitOnConfigError, loadConfigOrExit, readReviewConfig } from '@gradcam/config';
 import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
@@ -14,7 +14,13 @@ const log = createLogger({ name: 'review', level: config.logLevel });
 // A Redis outage repeats its errors several times a second (each reconnect): the first of a kind
 // at once, then a count a minute while it lasts.
 const errors = createThrottledErrorLog((message) => log.warn(`redis connection error: ${message}`));
-const redis = createProducerConnection(config.redisUrl, { onError: (error) => errors.report(error), name: 'gradcam-review' });
+const redis = createProducerConnection(config.redisUrl, {
+  onError: (error) => errors.report(error),
+  name: 'gradcam-review',
+  // A Redis Cluster node: one line naming REDIS_URL, exit 78.
+  onClusterNode: (error) => exitOnConfigError('review', error),
+  onClusterCheckSkipped: (reason) => log.info(`REDIS_URL not checked for Redis Cluster: ${reason}`),
+});
 // Its end, once (the count of what came since is told at the end of its minute).
 tellWhenAnsweringAgain(redis, () => log.info('Redis answers again'));
 const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });

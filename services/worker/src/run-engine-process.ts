@@ -1,4 +1,4 @@
-import { type WorkerConfig, configErrorExitCode } from '@gradcam/config';
+import { ConfigError, type WorkerConfig, configErrorExitCode, exitOnConfigError } from '@gradcam/config';
 import { announceReady, exitWithSupervisor, reportNotReady } from '@gradcam/process-supervisor';
 import { createBlobStore } from '@gradcam/storage';
 import { createLogger, createRegistry, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
@@ -77,6 +77,8 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
     if (!announceReady()) return void shutdown('supervisor gone');
     log.info(`worker ${index} ready: batches of up to ${config.batchSize}, ${config.batchWaitMs} ms wait, ${worker.backend} backend`);
   } catch (error) {
+    // REDIS_URL a Redis Cluster node: the one line of a configuration error, and the supervisor gives up.
+    if (error instanceof ConfigError) exitOnConfigError('worker', error);
     log.fatal({ err: error }, 'worker failed to start');
     process.exit(failsEveryStart(error) ? configErrorExitCode : 1);
   }

@@ -1,6 +1,17 @@
-import type { WorkerConfig } from '@gradcam/config';
+import { type WorkerConfig, exitOnConfigError } from '@gradcam/config';
 import type { ExplainJobResult } from '@gradcam/contracts';
-import { type BatchJob, type BatchingWorker, DeferJobError, closeConnections, createBatchingWorker, createWorkerConnection, explainJob, maxFailedJobsKept, trimFailedJobs } from '@gradcam/queue';
+import {
+  type BatchJob,
+  type BatchingWorker,
+  DeferJobError,
+  closeConnections,
+  createBatchingWorker,
+  createWorkerConnection,
+  explainJob,
+  maxFailedJobsKept,
+  refuseClusterNode,
+  trimFailedJobs,
+} from '@gradcam/queue';
 import type { BlobStore } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
 import { createOverlayRenderer } from '@gradcam/imaging';
@@ -69,7 +80,8 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   // connection, a lost lock per job held): the first of a kind at once, then a count a minute.
   const errors = createThrottledErrorLog((message) => log.error(message));
   const onError = (error: Error) => errors.report(error);
-  const connection = createWorkerConnection(config.redisUrl, { onError, name: deps.name });
+  // A Redis Cluster node met on a reconnect: one line naming REDIS_URL, exit 78.
+  const connection = createWorkerConnection(config.redisUrl, { onError, name: deps.name, onClusterNode: (error) => exitOnConfigError('worker', error) });
   // Told on a change only: the connection's first 'ready' is no news, a reconnect's is.
   let redisAvailable = true;
   const redisChanged = (available: boolean) => {
@@ -80,7 +92,10 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   connection.on('close', () => redisChanged(false));
   connection.on('ready', () => redisChanged(true));
   // The worker connection queues commands until Redis answers, so a worker started before
-  // Redis waits for it instead of failing.
+  // Redis waits for it instead of failing. A Redis Cluster node is refused (a ConfigError naming
+  // REDIS_URL) before any key is touched: its MOVED or CLUSTERDOWN would otherwise come first.
+  const skipped = await refuseClusterNode(connection, config.redisUrl);
+  if (skipped !== undefined) log.info(`REDIS_URL not checked for Redis Cluster: ${skipped}`);
   await announceServedModels(connection, config.queuePrefix, engine.served);
   const heartbeat = heartbeatServedModels(connection, config.queuePrefix, engine.served, onError);
   // Which weights stand behind each version: another live worker's other weights under one of this

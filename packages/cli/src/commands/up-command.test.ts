@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { freePort, startS3Server } from '@gradcam/dev-services';
+import { freePort, startRedisServer, startS3Server } from '@gradcam/dev-services';
 import { storagePlace } from './up-command.ts';
 import { killAllWithEnv, processesWithEnv, repoRoot, runGradcam, stackPortEnv, waitUntilNoneLeft } from '../test-support/stack-processes.ts';
 
@@ -60,6 +60,24 @@ describe('gradcam up refuses in one line', () => {
       assert.equal(stdout, '', 'no "starting the local stack" before the refusal');
       assert.equal(readdirSync(stateDir).includes('local-stack.json'), false);
     });
+  });
+
+  test('a REDIS_URL that is a Redis Cluster node: exit 2, naming REDIS_URL and why, no service started', async () => {
+    // It answers PING; the services' scripts would then fail key by key (MOVED, CROSSSLOT, CLUSTERDOWN).
+    const clusterNode = await startRedisServer({ extraArgs: ['--cluster-enabled', 'yes'] });
+    try {
+      await withStateDir(async (stateDir, env) => {
+        const { status, lines, stdout } = await upFails({ ...env, REDIS_URL: clusterNode.url });
+        assert.equal(status, 2, lines.join('\n'));
+        assert.deepEqual(lines, [
+          `gradcam up: configuration error: REDIS_URL: ${clusterNode.url} is a Redis Cluster node (cluster_enabled:1); gradcam-pipeline needs a single Redis primary (its scripts touch keys in several hash slots): use a non-cluster Redis or a cluster-mode-disabled replication group`,
+        ]);
+        assert.equal(stdout, '', 'no "starting the local stack" before the refusal');
+        assert.equal(readdirSync(stateDir).includes('local-stack.json'), false);
+      });
+    } finally {
+      await clusterNode.stop();
+    }
   });
 
   test('a REDIS_URL the Redis client cannot parse: exit 2, naming REDIS_URL, no stack trace', async () => {

@@ -174,7 +174,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         { variable: 'GRADCAM_REVIEW_PORT', port: config.reviewPort },
       ]),
     );
-    if (config.redisUrl !== undefined) await step(checkRedisAnswers(config.redisUrl));
+    if (config.redisUrl !== undefined) {
+      const onClusterCheckSkipped = (reason: string) => options.onLine?.(`[gradcam up] REDIS_URL: not checked for Redis Cluster (${reason})`);
+      await step(checkRedisAnswers(config.redisUrl, { onClusterCheckSkipped }));
+    }
     options.onChecked?.();
     if (config.redisUrl === undefined) redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
     const privateRedis = redisStarting && (await step(redisStarting));

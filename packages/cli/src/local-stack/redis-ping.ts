@@ -1,4 +1,5 @@
 import { ConfigError, redactedUrl } from '@gradcam/config';
+import { refuseClusterNode } from '@gradcam/queue';
 import { Redis } from 'ioredis';
 import { LocalStackError } from './local-stack-error.ts';
 
@@ -8,11 +9,15 @@ export interface RedisCheckOptions {
   readonly source?: string;
   /** What to do when it does not answer. */
   readonly remedy?: string;
+  /** The server could not be asked whether it is a Redis Cluster node (an ACL refusing INFO): why. */
+  readonly onClusterCheckSkipped?: (reason: string) => void;
 }
 
 /**
  * PINGs REDIS_URL once, without retries: an unreachable Redis must be one line now, not two
- * minutes of every service's reconnect warnings followed by a readiness timeout.
+ * minutes of every service's reconnect warnings followed by a readiness timeout. A Redis Cluster
+ * node answers PING but would fail the services' scripts key by key: it is a ConfigError naming
+ * REDIS_URL (see refuseClusterNode).
  */
 export async function checkRedisAnswers(url: string, options: RedisCheckOptions = {}): Promise<void> {
   const { timeoutMs = 5_000, source = 'REDIS_URL', remedy = 'start that Redis, or unset REDIS_URL for a private redis-server' } = options;
@@ -36,11 +41,15 @@ export async function checkRedisAnswers(url: string, options: RedisCheckOptions 
   let socketError: Error | undefined;
   redis.on('error', (error: Error) => (socketError ??= error));
   try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    const reason = (socketError ?? (error instanceof Error ? error : new Error(String(error)))).message;
-    throw new LocalStackError('REDIS_UNREACHABLE', `${source}: ${redactedUrl(url)} does not answer PING (${reason}); ${remedy}`);
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (error) {
+      const reason = (socketError ?? (error instanceof Error ? error : new Error(String(error)))).message;
+      throw new LocalStackError('REDIS_UNREACHABLE', `${source}: ${redactedUrl(url)} does not answer PING (${reason}); ${remedy}`);
+    }
+    const skipped = await refuseClusterNode(redis, url, source);
+    if (skipped !== undefined) options.onClusterCheckSkipped?.(skipped);
   } finally {
     redis.disconnect();
   }

@@ -13,7 +13,8 @@ import { freePort, startRedisServer } from '@gradcam/dev-services';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
-test('REDIS_URL a Redis Cluster node: ingest stops with one line naming REDIS_URL, exit 78', { timeout: 60_000 }, async () => {
+/** Runs ingest's main on a Redis Cluster node until it exits: its exit code, stderr's lines and the line expected. */
+async function ingestOnClusterNode(processes: number): Promise<{ code: number | null; lines: string[]; expected: string }> {
   const clusterNode = await startRedisServer({ extraArgs: ['--cluster-enabled', 'yes'] });
   const storageDir = await mkdtemp(join(tmpdir(), 'gradcam-ingest-cluster-'));
   const env = {
@@ -22,6 +23,7 @@ test('REDIS_URL a Redis Cluster node: ingest stops with one line naming REDIS_UR
     GRADCAM_HOST: '127.0.0.1',
     GRADCAM_INGEST_PORT: String(await freePort()),
     GRADCAM_API_TOKENS: 'ingest-main-test-token-0123456789',
+    GRADCAM_INGEST_PROCESSES: String(processes),
     GRADCAM_STORAGE_DIR: storageDir,
     LOG_LEVEL: 'warn',
   };
@@ -32,15 +34,25 @@ test('REDIS_URL a Redis Cluster node: ingest stops with one line naming REDIS_UR
   const guard = setTimeout(() => child.kill('SIGKILL'), 45_000);
   try {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
-    assert.equal(code, configErrorExitCode, stderr);
-    assert.equal(
-      stderr.trim(),
-      `ingest: configuration error: REDIS_URL: ${clusterNode.url} is a Redis Cluster node (cluster_enabled:1); gradcam-pipeline needs a single Redis primary (its scripts touch keys in several hash slots): use a non-cluster Redis or a cluster-mode-disabled replication group`,
-    );
+    const expected = `ingest: configuration error: REDIS_URL: ${clusterNode.url} is a Redis Cluster node (cluster_enabled:1); gradcam-pipeline needs a single Redis primary (its scripts touch keys in several hash slots): use a non-cluster Redis or a cluster-mode-disabled replication group`;
+    return { code, lines: stderr.trim().split('\n'), expected };
   } finally {
     clearTimeout(guard);
     child.kill('SIGKILL');
     await clusterNode.stop();
     await rm(storageDir, { recursive: true, force: true });
   }
+}
+
+test('REDIS_URL a Redis Cluster node: ingest stops with one line naming REDIS_URL, exit 78', { timeout: 60_000 }, async () => {
+  const { code, lines, expected } = await ingestOnClusterNode(1);
+  assert.equal(code, configErrorExitCode, lines.join('\n'));
+  assert.deepEqual(lines, [expected]);
+});
+
+test('with GRADCAM_INGEST_PROCESSES=2 the primary stops too (its processes were restarted for ever), exit 78', { timeout: 60_000 }, async () => {
+  const { code, lines, expected } = await ingestOnClusterNode(2);
+  assert.equal(code, configErrorExitCode, lines.join('\n'));
+  // The line from each process that got that far, and the primary's: the same line.
+  assert.deepEqual([...new Set(lines)], [expected]);
 });

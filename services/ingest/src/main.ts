@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
-import { loadConfigOrExit, readIngestConfig } from '@gradcam/config';
+import { exitOnConfigError, loadConfigOrExit, readIngestConfig } from '@gradcam/config';
+import { createProducerConnection } from '@gradcam/queue';
 import { ProcessSupervisor, forkClusterProcess } from '@gradcam/process-supervisor';
 import { ChildProcessMetrics, createLogger } from '@gradcam/telemetry';
 import { listeningLine, serveIngest } from './serve-ingest.ts';
@@ -19,6 +20,13 @@ if (config.processes > 1 && cluster.isPrimary) {
     spawn: () => metrics.track(forkClusterProcess()),
   });
   supervisor.start();
+  // Each process refuses a Redis Cluster node (exit 78) and would be restarted for ever: the
+  // primary asks too, and stops them all. Redis trouble is the processes' to log.
+  createProducerConnection(config.redisUrl, {
+    onError: () => {},
+    name: 'gradcam-ingest-supervisor',
+    onClusterNode: (error) => void supervisor.stop('SIGTERM').then(() => exitOnConfigError('ingest', error)),
+  });
   let listening = 0;
   cluster.on('listening', () => {
     if (++listening !== config.processes) return;

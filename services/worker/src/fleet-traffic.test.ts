@@ -41,3 +41,10 @@ test('a draining window (traffic all before the level) reads as before and keeps
   // Without a level, no traffic is 0 (the policy's own estimate), as before.
   assert.deepEqual(fleetTraffic(minutes(), newest, undefined), { perHour: 0, level: undefined, held: false });
 });
+
+test("a silence of all the whole minutes but the oldest, which holds the part before it began, holds the level: the sliver is no rate", () => {
+  // A pause of 10 to 11 minutes: the oldest whole minute holds the traffic's last seconds before
+  // it. Read over the window, 60 events were 360/h where the traffic left (and comes back) at 36,000/h.
+  const level = { perHour: 36_000, minute: newest - 9 };
+  assert.deepEqual(fleetTraffic(minutes(0, 0, 0, 0, 0, 0, 0, 0, 0, 60), newest, level), { perHour: 36_000, level, held: true });
+});

@@ -66,7 +66,13 @@ export function fleetTraffic(counts: readonly number[], newestMinute: number, le
   const events = counts.reduce((sum, c) => sum + c, 0);
   if (span >= 2 && (counts[0] as number) > 0 && events >= levelMinEvents) return { perHour, level: { perHour, minute: newestMinute }, held: false };
   if (level === undefined) return { perHour, level, held: false };
-  if (span <= 1) return { perHour: level.perHour, level, held: true };
+  // A silence of all the whole minutes but the oldest is one of the whole window too: that minute
+  // may hold only the part before the silence began (a pause of 10 to 11 minutes), as the newest
+  // holds only the part after the traffic came back. Read over the window, that sliver was the
+  // fleet's rate (and this process's own window, empty, had no step for its guard to correct):
+  // 16 workers back from a pause of 10 minutes at K = 120/h reviewed 42-56 in the 2 minutes after
+  // where K allows 4; 10.5 minutes: 13-20.
+  if (trafficSpan(counts, counts.length - 1) <= 1) return { perHour: level.perHour, level, held: true };
   // Minutes after the level's hold traffic that came back after it; a window whose traffic all
   // came before it is draining (a pause, or a quiet minute), and reads as it always did.
   const back = trafficSpan(counts, newestMinute - level.minute);

@@ -165,6 +165,31 @@ test('a worker draining a backlog after a pause reads the level once, not scaled
   }
 });
 
+test('a fleet back from a pause of 10 to 11 minutes reads the level, not the sliver its oldest whole minute holds from before the pause', async (t) => {
+  // The fleet's window then holds the traffic's last seconds before the pause in its oldest whole
+  // minute, so no level stood for it and that sliver, read over the window, was the fleet's rate
+  // (the worker's own window, empty, had no step for its guard to correct): 16 workers at
+  // K = 120/h reviewed 42-56 in the 2 minutes after a 10-minute pause (seeds 1-2) and 13-20 after
+  // one of 10.5 where K allows 4. The oldest minute's sliver now leaves the level standing.
+  const k = 120;
+  for (const pause of [10, 10.5]) {
+    for (const seed of [1, 2]) {
+      // The traffic stops 18 s into a minute (the fleet starts 30 s into one): a sliver of 18 s.
+      const phases = [
+        { name: 'on', durationMs: 20.8 * minute, perHour: 36_000 },
+        { name: 'off', durationMs: pause * minute, perHour: 1e-9 },
+        { name: 'on', durationMs: 2 * minute, perHour: 36_000 },
+      ];
+      const tenths = await runFleet(16, phases, k, seed, 10_000);
+      const backAt = Math.floor(((20.8 + pause) * minute) / 10_000);
+      const back = tenths.slice(backAt).reduce((a, b) => a + b, 0);
+      const what = `pause ${pause} min, seed ${seed}: ${back} reviews in the 2 minutes after (K: 4); per 10 s ${tenths.slice(backAt).join(' ')}`;
+      t.diagnostic(what);
+      assert.ok(back <= 10, what);
+    }
+  }
+});
+
 /**
  * Workers sharing a sparse model's Poisson traffic round robin on a simulated clock: each event
  * decided and recorded by the next worker, every worker refreshed at the last 10-s tick before it

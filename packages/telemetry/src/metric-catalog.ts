@@ -73,6 +73,7 @@ export const ingestMetrics = {
     'Capture-sampling decisions made by this ingest process, by model, decision and reason.',
     ['model', 'decision', 'reason'],
   ),
+  erasures: counter('gradcam_ingest_erasures_total', 'Inferences erased on request (DELETE /v1/inferences/{id}: their job, review item, stored objects and record) by this ingest process.'),
 } as const;
 
 /** Per worker process (`services/worker` /metrics). */

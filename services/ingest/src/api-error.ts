@@ -3,20 +3,27 @@ import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 
 /**
- * What the failed request was: accepting records (POST), or reading what was accepted (a status
- * GET, a presigned local-store link). A 503 tells the client what did not happen, and a read
- * accepts nothing, so "the record was not accepted" would only mislead it there.
+ * What the failed request was: accepting records (POST), reading what was accepted (a status
+ * GET, a presigned local-store link), or erasing an inference (DELETE). A 503 tells the client
+ * what did not happen, and a read accepts nothing, so "the record was not accepted" would only
+ * mislead it there; an erasure may have deleted part of the data, which its retry finishes.
  */
-export type RequestKind = 'accept' | 'read';
+export type RequestKind = 'accept' | 'read' | 'erase';
+
+const unavailableTail: Record<RequestKind, { redis: string; storage: string }> = {
+  accept: { redis: 'nothing was accepted, retry later', storage: 'the record was not accepted, retry later' },
+  read: { redis: 'retry later', storage: 'retry later' },
+  erase: { redis: 'the inference may be partly erased: retry the DELETE to finish it', storage: 'the inference may be partly erased: retry the DELETE to finish it' },
+};
 
 export const redisUnavailable = (requestId: string, kind: RequestKind = 'accept') =>
-  dependencyUnavailable('DEPENDENCY_UNAVAILABLE', kind === 'accept' ? 'Redis is unavailable; nothing was accepted, retry later' : 'Redis is unavailable; retry later', requestId);
+  dependencyUnavailable('DEPENDENCY_UNAVAILABLE', `Redis is unavailable; ${unavailableTail[kind].redis}`, requestId);
 
 export const storageUnavailable = (requestId: string, kind: RequestKind = 'accept') =>
-  dependencyUnavailable('STORAGE_UNAVAILABLE', kind === 'accept' ? 'storage is unavailable; the record was not accepted, retry later' : 'storage is unavailable; retry later', requestId);
+  dependencyUnavailable('STORAGE_UNAVAILABLE', `storage is unavailable; ${unavailableTail[kind].storage}`, requestId);
 
-/** The request kind of an HTTP method: GET and HEAD read, the rest accept. */
-export const requestKindOf = (method: string): RequestKind => (method === 'GET' || method === 'HEAD' ? 'read' : 'accept');
+/** The request kind of an HTTP method: GET and HEAD read, DELETE erases, the rest accept. */
+export const requestKindOf = (method: string): RequestKind => (method === 'GET' || method === 'HEAD' ? 'read' : method === 'DELETE' ? 'erase' : 'accept');
 
 /**
  * States an error that is not already an ApiError. Only a dependency that cannot answer now

@@ -19,6 +19,7 @@ import type { z } from 'zod';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
 import { requestKindOf, toReportedApiError } from './api-error.ts';
 import { cachedFor } from './cached-for.ts';
+import { type EraseDeps, type Erasure, eraseInference } from './erase-inference.ts';
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 import { maxImageBytes } from './inline-image.ts';
 import { readMultipartRecord } from './multipart-record.ts';
@@ -36,6 +37,8 @@ export interface IngestTelemetry {
   /** Records refused before acceptRecords saw them (failing the record schema): counted as rejected. */
   invalidRecords(count: number): void;
   captured(model: string, explain: boolean, reason: string): void;
+  /** An inference erased (DELETE /v1/inferences/{id}), counted in gradcam_ingest_erasures_total. */
+  erased(): void;
   /** Prometheus exposition of this process's registry. */
   scrape(): Promise<{ contentType: string; body: string }>;
 }
@@ -51,6 +54,9 @@ export interface BlobServing {
 export interface IngestAppDeps {
   readonly accept: AcceptDeps;
   readonly status: StatusDeps;
+  readonly erase: EraseDeps;
+  /** Told of each inference erased (the log's one line per erasure: id and objects, no content). */
+  readonly onErased?: ((erasure: Erasure) => void) | undefined;
   readonly apiTokens: readonly string[];
   readonly maxBodyBytes: number;
   readonly maxQueueDepth: number;
@@ -117,7 +123,8 @@ const bodyRefusalStatuses = [400, 413, 415];
  * 429 (GradcamIngestQueueFull) and every 4xx the route answers: 401 behind the token; the record
  * routes' body refusals, and a single record's own (409 INFERENCE_IN_PROGRESS, 413 IMAGE_TOO_LARGE,
  * 422 for its image or model; a batch answers those per record, in its 200); 400 ID_INVALID and 404
- * on a status; 403 and 404 on a presigned link. A route not listed answers 200. The requests
+ * on a status, and 409 INFERENCE_IN_PROGRESS on an erasure (one route, its GET and DELETE); 403 and
+ * 404 on a presigned link. A route not listed answers 200. The requests
  * Node answers itself (400 malformed, 408 past requestTimeout, 431) count under route
  * "(client-error)", exported at 0 too (IngestTelemetry.clientError); the 404 of a path no route
  * takes (route "unmatched") is not.
@@ -125,7 +132,7 @@ const bodyRefusalStatuses = [400, 413, 415];
 const exportedStatuses: Readonly<Record<string, readonly number[]>> = {
   '/v1/inferences': [200, 202, ...bodyRefusalStatuses, 401, 409, 422, 429, ...serverErrorStatuses],
   '/v1/inferences::batch': [200, ...bodyRefusalStatuses, 401, 429, ...serverErrorStatuses],
-  '/v1/inferences/:id': [200, 400, 401, 404, ...serverErrorStatuses],
+  '/v1/inferences/:id': [200, 400, 401, 404, 409, ...serverErrorStatuses],
   '/v1/blobs/*': [200, 403, 404, ...serverErrorStatuses],
 };
 
@@ -249,6 +256,15 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     const { id } = request.params as { id: string };
     if (!inferenceIdSchema.safeParse(id).success) throw idInvalid();
     return inferenceStatus(deps.status, id);
+  });
+
+  app.delete('/v1/inferences/:id', guarded, async (request) => {
+    const { id } = request.params as { id: string };
+    if (!inferenceIdSchema.safeParse(id).success) throw idInvalid();
+    const erasure = await eraseInference(deps.erase, id);
+    deps.telemetry.erased();
+    deps.onErased?.(erasure);
+    return erasure;
   });
 
   if (deps.blobs) {

@@ -230,6 +230,14 @@ for _, key in ipairs(KEYS) do
 end
 return 0`;
 
+// KEYS: the inference key, its enqueue-failed key. An entry (JSON) is deleted, never a claim: that
+// is another request accepting the id anew, which records its own entry. Returns 1 when an entry was deleted.
+const forgetScript = `
+local value = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[2])
+if value and string.sub(value, 1, 1) == '{' then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /**
  * The idempotency record of each inference, in Redis next to the queue. Accepting an id claims it
  * first (a short-lived claim, before anything is stored), so of two concurrent submissions of one
@@ -341,6 +349,16 @@ export class InferenceIndex {
     if (ids.length === 0) return;
     const keys = ids.map((id) => this.keys.enqueueFailed(id));
     await redisCall('could not mark the ids of a failed enqueue', () => this.redis.eval(markScript, keys.length, ...keys, this.ttlSeconds, randomUUID()));
+  }
+
+  /**
+   * Deletes the id's entry and its enqueue-failed mark: the last step of erasing it (see
+   * erase-inference.ts), after which it is unknown, as if never accepted. A claim on it is left
+   * alone (another request accepting the id anew). True when an entry was deleted.
+   */
+  async forget(id: string): Promise<boolean> {
+    const keys = [this.keys.inference(id), this.keys.enqueueFailed(id)];
+    return (await redisCall('could not delete the inference record', () => this.redis.eval(forgetScript, keys.length, ...keys))) === 1;
   }
 
   /** The key and value that say `holder` holds its claim on `id`, for a check made under the claim. */

@@ -15,6 +15,7 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
   // At 0 from the start: rate() takes a series' first sample as its start, so an outcome born with
   // its first record (the first duplicate, the first rejected record) would not show at all.
   for (const outcome of ['accepted', 'duplicate', 'rejected']) metrics.records.inc({ outcome }, 0);
+  metrics.erasures.inc(0);
   // What Node's HTTP server answers itself, before any route: at 0 from the start as well. No
   // duration: the request never reached the app, and a 408 would only repeat requestTimeout.
   for (const status of clientErrorStatuses) metrics.httpRequests.inc({ route: clientErrorRoute, status: String(status) }, 0);
@@ -44,6 +45,9 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
     },
     captured(model, explain, reason) {
       metrics.captureDecisions.inc({ model, decision: explain ? 'explain' : 'skip', reason });
+    },
+    erased() {
+      metrics.erasures.inc();
     },
     scrape: scrape ?? (() => metricsResponse(registry)),
   };

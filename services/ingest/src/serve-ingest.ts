@@ -55,6 +55,8 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     ...(config.storage.kind === 'local' && { signingSecret: config.storage.signingSecret }),
     onServerError: logServerErrors(log),
     onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
+    // One line per erasure: the id and how many objects went, never the image or its URI.
+    onErased: (erasure) => log.info({ inferenceId: erasure.id, objects: erasure.objects, referencedImageKept: erasure.keptReferencedImage !== undefined }, 'inference erased'),
   });
   // A cluster worker's listen() is shared through the primary, which owns the socket.
   await app.listen({ port: config.port, host: config.host });

@@ -1,12 +1,14 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
 import { type ServerErrorReport, type ServerTimeouts, checkDependency } from '@gradcam/http-service';
-import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth, removeStrandedJobs } from '@gradcam/queue';
+import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth, redisCall, removeStrandedJobs } from '@gradcam/queue';
+import { ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { type BlobStore, FsBlobStore, readinessProbe, verifyBlobLink } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createApp } from './app.ts';
+import type { Erasure } from './erase-inference.ts';
 import { InferenceIndex } from './inference-index.ts';
 import { createIngestTelemetry } from './ingest-telemetry.ts';
 import { servedModels } from './served-models.ts';
@@ -38,6 +40,8 @@ export interface IngestWiring {
   readonly onServerError?: ServerErrorReport;
   /** Told why /readyz answered 503 (the dependency's whole error): the answer names only the dependency. */
   readonly onNotReady?: (error: unknown) => void;
+  /** Told of each inference erased (DELETE /v1/inferences/{id}): main.ts logs one line of it. */
+  readonly onErased?: (erasure: Erasure) => void;
 }
 
 /** Builds the ingest app on its clients: the one wiring used by main.ts and by the tests. */
@@ -46,6 +50,9 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
   const index = new InferenceIndex(redis, wiring.queuePrefix, wiring.indexTtlSeconds ?? indexEntryTtlSeconds);
   const signingSecret = wiring.signingSecret;
   const storageReady = readinessProbe(store, wiring.storagePrefix);
+  // Only its remove is used: nothing here begins a verdict, so nothing waits for the connection (no close needed).
+  const reviews = new ReviewPool(redis, wiring.queuePrefix);
+  const jobState = (id: string) => jobStatus(queue, id);
   return createApp({
     accept: {
       store,
@@ -60,11 +67,27 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
     },
     status: {
       index,
-      jobState: (id) => jobStatus(queue, id),
+      jobState,
       readJson: async (key) => JSON.parse((await store.get(key)).toString('utf8')) as unknown,
       exists: (key) => store.exists(key),
       presign: (key, served) => store.presignGet(key, wiring.presignSeconds, served),
     },
+    erase: {
+      index,
+      jobState,
+      // BullMQ's remove refuses (0) a job a worker holds the lock of: it is being explained.
+      removeJob: async (id) => ((await redisCall('could not remove the job', () => queue.remove(id))) === 1 ? 'removed' : 'locked'),
+      removeReviewItem: async (id) => {
+        try {
+          return (await reviews.remove(id)) ? 'removed' : 'absent';
+        } catch (error) {
+          if (error instanceof ReviewPoolError && error.code === 'REVIEW_VERDICT_IN_PROGRESS') return 'busy';
+          throw error;
+        }
+      },
+      store,
+    },
+    onErased: wiring.onErased,
     apiTokens: wiring.apiTokens,
     maxBodyBytes: wiring.maxBodyBytes,
     maxQueueDepth: wiring.maxQueueDepth,

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { parseCapturePolicy } from '@gradcam/config';
+import { type ExplainJob, type ReviewItem, redisKeys } from '@gradcam/contracts';
+import { type RedisServer, type S3Server, startRedisServer, startS3Server } from '@gradcam/dev-services';
+import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
+import { ReviewPool } from '@gradcam/review-pool';
+import { type BlobStore, listAll } from '@gradcam/storage';
+import { createRegistry } from '@gradcam/telemetry';
+import { Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Erasure } from './erase-inference.ts';
+import { createIngestStore } from './ingest-store.ts';
+import { auth, createIngestHarness, testToken } from './test-support/ingest-harness.ts';
+import { createIngestApp } from './wire-ingest.ts';
+
+// DELETE /v1/inferences/{id} erases one inference (GDPR art. 17, a withdrawn consent, a takedown):
+// nothing of it left in storage or Redis (job, record, review item), on the filesystem store and on
+// a real S3 API (s3rver), a real Redis and a real BullMQ worker.
+
+const photo = readFileSync(new URL('../../../test/fixtures/images/sheep-pastoral.jpg', import.meta.url));
+
+let server: RedisServer;
+let s3: S3Server;
+before(async () => {
+  server = await startRedisServer();
+  s3 = await startS3Server({ buckets: ['captures-bucket'] });
+});
+after(async () => {
+  await s3.stop();
+  await server.stop();
+});
+
+interface Ingest {
+  readonly app: FastifyInstance;
+  readonly store: BlobStore;
+  readonly queue: ExplainQueue;
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly erased: Erasure[];
+  close(): Promise<void>;
+}
+
+async function fsIngest(): Promise<Ingest> {
+  const h = await createIngestHarness({ redisUrl: server.url });
+  return { ...h, prefix: String(h.queue.opts.prefix), erased: [], close: () => h.close() };
+}
+
+/** On S3, with its onErased told of every erasure (the line main.ts logs). */
+async function s3Ingest(): Promise<Ingest> {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const redis = createProducerConnection(server.url, { onError: () => undefined });
+  await connectionReady(redis);
+  await redis.hset(redisKeys(prefix).servedModels, { 'nsfw-mobilenet-v2': 'nsfwjs-4.4.0' });
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const { endpoint, region, accessKeyId, secretAccessKey } = s3;
+  const store = createIngestStore({ kind: 's3', endpoint, region, bucket: 'captures-bucket', accessKeyId, secretAccessKey, forcePathStyle: true, prefix: 'team-a/captures' });
+  const erased: Erasure[] = [];
+  const app = await createIngestApp({
+    redis, queue, store, registry: createRegistry(), queuePrefix: prefix, storagePrefix: 'team-a/captures', bucket: 'captures-bucket',
+    policy: parseCapturePolicy('all'), apiTokens: [testToken], maxBodyBytes: 8 * 1024 * 1024, maxQueueDepth: 1000, presignSeconds: 60, servedModelsCacheMs: 0,
+    onErased: (erasure) => erased.push(erasure),
+  });
+  return {
+    app, store, queue, redis, prefix, erased,
+    async close() {
+      await app.close();
+      await queue.close();
+      await store.close();
+      await closeConnection(redis);
+    },
+  };
+}
+
+const post = async (ingest: Ingest, id: string, image: object) => {
+  const answer = await ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id, model: { name: 'nsfw-mobilenet-v2' }, image } });
+  assert.equal(answer.statusCode, 202, answer.body);
+  const job = await ingest.queue.getJob(id);
+  assert.ok(job);
+  return job.data.folder;
+};
+const erase = (ingest: Ingest, id: string) => ingest.app.inject({ method: 'DELETE', url: `/v1/inferences/${id}`, headers: auth });
+const status = (ingest: Ingest, id: string) => ingest.app.inject({ method: 'GET', url: `/v1/inferences/${id}`, headers: auth });
+
+/** What a worker writes next to the prediction, and the review item it adds; review.json as a reviewer's verdict leaves it. */
+async function explainAsTheWorkerWould(ingest: Ingest, job: Pick<ExplainJob, 'inferenceId' | 'folder'>): Promise<void> {
+  const { store, folder } = { store: ingest.store, folder: job.folder };
+  await store.put(`${folder}grad-cam-2.npy`, Buffer.alloc(7 * 7 * 4 + 128), { contentType: 'application/octet-stream' });
+  await store.put(`${folder}grad-cam-2.overlay.jpg`, photo, { contentType: 'image/jpeg' });
+  await store.put(`${folder}explanation.json`, Buffer.from('{"explanations":[]}'), { contentType: 'application/json' });
+  await store.put(`${folder}review.json`, Buffer.from('{"verdicts":[]}'), { contentType: 'application/json' });
+  const item: ReviewItem = {
+    inferenceId: job.inferenceId, model: 'nsfw-mobilenet-v2', modelVersion: 'nsfwjs-4.4.0', folder, predictedClass: 2, label: 'Neutral', probability: 0.6,
+    sampling: { sampled: true, policy: 'rate=1', reason: 'uniform', priority: 0.4 }, sampledAt: Date.now(), status: 'pending',
+  };
+  assert.equal(await new ReviewPool(ingest.redis, ingest.prefix).add(item), true);
+}
+
+/** Every place in Redis under the ingest's prefix naming `id`: a key, a member of a set or sorted set, a hash field, a list entry. */
+async function redisTraces(ingest: Ingest, id: string): Promise<string[]> {
+  const found: string[] = [];
+  const names = (text: string) => text === id || text.endsWith(`:${id}`) || text.includes(`"${id}"`);
+  for (const key of await ingest.redis.keys(`${ingest.prefix}:*`)) {
+    if (key.split(':').includes(id)) found.push(key);
+    const type = await ingest.redis.type(key);
+    const entries =
+      type === 'zset' ? await ingest.redis.zrange(key, 0, -1) : type === 'set' ? await ingest.redis.smembers(key) : type === 'hash' ? await ingest.redis.hkeys(key) : type === 'list' ? await ingest.redis.lrange(key, 0, -1) : [];
+    for (const entry of entries) if (names(entry)) found.push(`${key} ${entry}`);
+  }
+  return found;
+}
+
+const eventually = async (check: () => Promise<boolean>) => {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
+};
+
+test('an explained inference is erased (storage, job, record, review item); a job being explained is refused 409 with nothing deleted; a second DELETE is 404; its neighbour is untouched', async () => {
+  const ingest = await fsIngest();
+  const connection = createWorkerConnection(server.url, { onError: () => undefined });
+  const holding = new Map<string, () => void>();
+  const worker = new Worker<ExplainJob>(
+    ingest.queue.name,
+    async (job) => {
+      await explainAsTheWorkerWould(ingest, job.data);
+      if (job.data.inferenceId === 'held') await new Promise<void>((resolve) => holding.set('held', resolve));
+    },
+    { connection, prefix: ingest.prefix, concurrency: 4 },
+  );
+  try {
+    const folder = await post(ingest, 'erase-me', { base64: photo.toString('base64') });
+    const neighbour = await post(ingest, 'erase-me-not', { base64: photo.toString('base64') });
+    assert.equal(folder.replace(/erase-me\/$/, ''), neighbour.replace(/erase-me-not\/$/, ''), 'the same dt= folder');
+    await eventually(async () => (await ingest.queue.getJobState('erase-me')) === 'completed' && (await ingest.queue.getJobState('erase-me-not')) === 'completed');
+    const neighbourKeys = await listAll(ingest.store, neighbour);
+    assert.deepEqual((await listAll(ingest.store, folder)).map((key) => key.slice(folder.length)), ['explanation.json', 'grad-cam-2.npy', 'grad-cam-2.overlay.jpg', 'input.jpg', 'prediction.json', 'review.json']);
+    assert.notDeepEqual(await redisTraces(ingest, 'erase-me'), []);
+
+    const answer = await erase(ingest, 'erase-me');
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.deepEqual(answer.json(), { id: 'erase-me', erased: true, objects: 6 });
+    assert.deepEqual(await listAll(ingest.store, folder), [], 'nothing left in storage');
+    assert.deepEqual(await redisTraces(ingest, 'erase-me'), [], 'nor in Redis: job, record, review item');
+    assert.equal((await status(ingest, 'erase-me')).statusCode, 404);
+    const again = await erase(ingest, 'erase-me');
+    assert.equal(again.statusCode, 404);
+    assert.equal(again.json<{ error: { code: string } }>().error.code, 'INFERENCE_NOT_FOUND');
+
+    assert.deepEqual(await listAll(ingest.store, neighbour), neighbourKeys, 'the neighbour in the same dt= folder is untouched');
+    assert.equal(await ingest.queue.getJobState('erase-me-not'), 'completed');
+    assert.equal((await new ReviewPool(ingest.redis, ingest.prefix).get('erase-me-not'))?.status, 'pending');
+    assert.equal(await ingest.redis.exists(redisKeys(ingest.prefix).inference('erase-me-not')), 1, 'its record');
+
+    // A job a worker is explaining: refused, nothing deleted, until it is done.
+    const held = await post(ingest, 'held', { base64: photo.toString('base64') });
+    await eventually(async () => holding.has('held'));
+    const before = await listAll(ingest.store, held);
+    const refused = await erase(ingest, 'held');
+    assert.equal(refused.statusCode, 409, refused.body);
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'INFERENCE_IN_PROGRESS');
+    assert.equal(refused.headers['retry-after'], '5');
+    assert.deepEqual(await listAll(ingest.store, held), before, 'nothing deleted');
+    assert.equal(await ingest.queue.getJobState('held'), 'active');
+    assert.equal((await new ReviewPool(ingest.redis, ingest.prefix).get('held'))?.status, 'pending');
+    holding.get('held')?.();
+    await eventually(async () => (await ingest.queue.getJobState('held')) === 'completed');
+    assert.equal((await erase(ingest, 'held')).statusCode, 200, 'erased once it is done');
+    assert.deepEqual(await redisTraces(ingest, 'held'), []);
+
+    const metrics = (await ingest.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^gradcam_ingest_erasures_total 2$/m);
+    assert.match(metrics, /^gradcam_ingest_http_requests_total\{route="\/v1\/inferences\/:id",status="409"\} 1$/m);
+  } finally {
+    await worker.close();
+    await closeConnection(connection);
+    await ingest.close();
+  }
+});
+
+test('on S3: a queued inference whose image was sent by reference is erased, the referenced image kept and named', async () => {
+  const ingest = await s3Ingest();
+  try {
+    const metrics = (await ingest.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^gradcam_ingest_erasures_total 0$/m, 'at 0 from the start');
+    await ingest.store.put('uploads/patient-7.jpg', photo, { contentType: 'image/jpeg' });
+    const uri = 's3://captures-bucket/uploads/patient-7.jpg';
+    const folder = await post(ingest, 'referenced', { uri });
+    const neighbour = await post(ingest, 'referenced-2', { uri });
+    await explainAsTheWorkerWould(ingest, { inferenceId: 'referenced', folder });
+    assert.equal(await ingest.queue.getJobState('referenced'), 'waiting');
+    const neighbourKeys = await listAll(ingest.store, neighbour);
+
+    const answer = await erase(ingest, 'referenced');
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.deepEqual(answer.json(), { id: 'referenced', erased: true, objects: 5, keptReferencedImage: uri });
+    assert.deepEqual(ingest.erased, [answer.json()], 'told once (main.ts logs it)');
+    assert.deepEqual(await listAll(ingest.store, folder), []);
+    assert.deepEqual(await redisTraces(ingest, 'referenced'), []);
+    assert.equal(await ingest.store.exists('uploads/patient-7.jpg'), true, "the client's own image is not deleted");
+    assert.deepEqual(await listAll(ingest.store, neighbour), neighbourKeys);
+    assert.equal(await ingest.queue.getJobState('referenced-2'), 'waiting');
+    assert.equal((await erase(ingest, 'referenced')).statusCode, 404);
+    assert.equal((await ingest.app.inject({ method: 'DELETE', url: '/v1/inferences/referenced' })).statusCode, 401, 'the bearer token is asked');
+  } finally {
+    await ingest.close();
+  }
+});

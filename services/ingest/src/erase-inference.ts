@@ -1,0 +1,69 @@
+import { keyIn, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
+import { ApiError } from '@gradcam/http-service';
+import { type BlobStore, forEachConcurrent, listAll } from '@gradcam/storage';
+import type { InferenceIndex } from './inference-index.ts';
+import type { StatusDeps } from './inference-status.ts';
+
+export interface EraseDeps {
+  readonly index: InferenceIndex;
+  readonly jobState: StatusDeps['jobState'];
+  /** BullMQ's remove of the id's job, whatever its state: `locked` when a worker holds it (nothing removed). */
+  readonly removeJob: (id: string) => Promise<'removed' | 'locked'>;
+  /** The id's review-pool item and its index entries: `busy` while a verdict on it is being kept (nothing removed). */
+  readonly removeReviewItem: (id: string) => Promise<'removed' | 'absent' | 'busy'>;
+  readonly store: BlobStore;
+}
+
+/** What DELETE /v1/inferences/{id} answers. */
+export interface Erasure {
+  readonly id: string;
+  readonly erased: true;
+  /** Objects deleted from the inference's folder by this request (a retry counts only what was left). */
+  readonly objects: number;
+  /** The image the record referenced (`s3://…`, the client's own object): not deleted. */
+  readonly keptReferencedImage?: string;
+}
+
+/** Seconds a client waits before retrying an erasure refused while a worker explains the inference. */
+export const explainingRetryAfterSeconds = 5;
+
+const notFound = (id: string) =>
+  new ApiError(404, 'INFERENCE_NOT_FOUND', `no inference "${id}" is known: never accepted, its record expired, or erased already`);
+
+/**
+ * Erases one inference on request (GDPR art. 17, a withdrawn consent, a takedown): its job, its
+ * review item, every object in its folder, and last its index entry. Each step is idempotent and
+ * the entry, which is what finds the inference, goes last, so a request that fails part-way (503)
+ * leaves the id known and a retry finishes the erasure; once the entry is gone the id answers 404
+ * INFERENCE_NOT_FOUND, here as on GET. prediction.json is deleted after the rest of the folder, so
+ * a retry still learns of the referenced image it keeps.
+ *
+ * Refused with 409 INFERENCE_IN_PROGRESS while a worker explains it (the job is active, or locked
+ * when removed: the worker would write the folder again), nothing deleted; and while a reviewer's
+ * verdict on it is being kept (review.json is being written), by which point only its job is gone.
+ */
+export async function eraseInference(deps: EraseDeps, id: string): Promise<Erasure> {
+  const entry = await deps.index.get(id);
+  if (!entry) throw notFound(id);
+  // Whatever an entry says, nothing outside the id's own folder is ever deleted.
+  if (!(entry.folder === `${id}/` || entry.folder.endsWith(`/${id}/`))) throw new Error(`the record of "${id}" names the folder ${JSON.stringify(entry.folder)}, not its own: nothing erased`);
+  const explaining = () =>
+    new ApiError(409, 'INFERENCE_IN_PROGRESS', `"${id}" is being explained by a worker right now; nothing was erased, retry once it is done`, undefined, explainingRetryAfterSeconds);
+  const job = await deps.jobState(id);
+  if (job?.state === 'active') throw explaining();
+  if (job !== undefined && (await deps.removeJob(id)) === 'locked') throw explaining();
+  if ((await deps.removeReviewItem(id)) === 'busy') {
+    throw new ApiError(409, 'INFERENCE_IN_PROGRESS', `a reviewer's verdict on "${id}" is being saved right now; retry to finish the erasure`, undefined, 1);
+  }
+
+  const predictionKey = keyIn(entry.folder, predictionFileName);
+  const prediction = predictionDocumentSchema.safeParse(await deps.store.get(predictionKey).then((body) => JSON.parse(body.toString('utf8')) as unknown, () => undefined));
+  const image = prediction.success ? prediction.data.image : undefined;
+  // The folder ends in '/': a listing of it never reaches another id's folder that starts alike.
+  const keys = await listAll(deps.store, entry.folder);
+  const rest = keys.filter((key) => key !== predictionKey);
+  await forEachConcurrent(rest, deps.store.parallelism, (key) => deps.store.delete(key));
+  if (rest.length < keys.length) await deps.store.delete(predictionKey);
+  await deps.index.forget(id);
+  return { id, erased: true, objects: keys.length, ...(image !== undefined && 'uri' in image && { keptReferencedImage: image.uri }) };
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
-import { type ExplainJob, type ReviewItem, redisKeys } from '@gradcam/contracts';
+import { type ExplainJob, type ReviewItem, indexEntryTtlSeconds, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, type S3Server, startRedisServer, startS3Server } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
@@ -11,7 +11,8 @@ import { createRegistry } from '@gradcam/telemetry';
 import { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { Erasure } from './erase-inference.ts';
+import { type EraseDeps, type Erasure, eraseInference } from './erase-inference.ts';
+import { InferenceIndex } from './inference-index.ts';
 import { createIngestStore } from './ingest-store.ts';
 import { auth, createIngestHarness, testToken } from './test-support/ingest-harness.ts';
 import { createIngestApp } from './wire-ingest.ts';
@@ -202,6 +203,45 @@ test('on S3: a queued inference whose image was sent by reference is erased, the
     assert.equal(await ingest.queue.getJobState('referenced-2'), 'waiting');
     assert.equal((await erase(ingest, 'referenced')).statusCode, 404);
     assert.equal((await ingest.app.inject({ method: 'DELETE', url: '/v1/inferences/referenced' })).statusCode, 401, 'the bearer token is asked');
+  } finally {
+    await ingest.close();
+  }
+});
+
+test('an inference known only by its job (never recorded: 503 ACCEPT_INCOMPLETE) whose erasure fails part-way is still found, and a retry finishes it', async () => {
+  const ingest = await fsIngest();
+  try {
+    const folder = await post(ingest, 'half-accepted', { base64: photo.toString('base64') });
+    await explainAsTheWorkerWould(ingest, { inferenceId: 'half-accepted', folder });
+    // As an attempt answered ACCEPT_INCOMPLETE leaves it: the job and the folder, no record.
+    await ingest.redis.del(redisKeys(ingest.prefix).inference('half-accepted'));
+    assert.equal((await status(ingest, 'half-accepted')).statusCode, 200, 'found by its job');
+
+    // Storage fails at the first delete, after the job is gone (a disk error, an S3 outage).
+    const index = new InferenceIndex(ingest.redis, ingest.prefix, indexEntryTtlSeconds);
+    let failures = 1;
+    const store = Object.create(ingest.store, {
+      delete: { value: (key: string) => (failures-- > 0 ? Promise.reject(new Error('storage down')) : ingest.store.delete(key)) },
+    }) as BlobStore;
+    const deps: EraseDeps = {
+      index,
+      jobState: async (id) => {
+        const job = await ingest.queue.getJob(id);
+        return job ? { state: (await job.getState()) as 'waiting', attempts: job.attemptsMade } : undefined;
+      },
+      removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
+      removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
+      store,
+    };
+    await assert.rejects(eraseInference(deps, 'half-accepted'), /storage down/);
+    assert.equal(await ingest.queue.getJob('half-accepted'), undefined, 'its job is gone');
+    assert.notDeepEqual(await listAll(ingest.store, folder), [], 'its folder is not');
+
+    const retried = await eraseInference(deps, 'half-accepted');
+    assert.equal(retried.erased, true);
+    assert.deepEqual(await listAll(ingest.store, folder), [], 'the retry finished it');
+    assert.deepEqual(await redisTraces(ingest, 'half-accepted'), []);
+    assert.equal((await erase(ingest, 'half-accepted')).statusCode, 404);
   } finally {
     await ingest.close();
   }

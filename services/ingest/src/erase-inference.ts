@@ -51,7 +51,12 @@ export async function eraseInference(deps: EraseDeps, id: string): Promise<Erasu
     new ApiError(409, 'INFERENCE_IN_PROGRESS', `"${id}" is being explained by a worker right now; nothing was erased, retry once it is done`, undefined, explainingRetryAfterSeconds);
   const job = await deps.jobState(id);
   if (job?.state === 'active') throw explaining();
-  if (job !== undefined && (await deps.removeJob(id)) === 'locked') throw explaining();
+  if (job !== undefined) {
+    // Found by its job alone (never recorded): recorded first, or a failure past the job's removal
+    // would leave its folder stored under an id nothing finds any more.
+    await deps.index.keep(id, entry);
+    if ((await deps.removeJob(id)) === 'locked') throw explaining();
+  }
   if ((await deps.removeReviewItem(id)) === 'busy') {
     throw new ApiError(409, 'INFERENCE_IN_PROGRESS', `a reviewer's verdict on "${id}" is being saved right now; retry to finish the erasure`, undefined, 1);
   }

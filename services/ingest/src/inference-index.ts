@@ -361,6 +361,16 @@ export class InferenceIndex {
     return (await redisCall('could not delete the inference record', () => this.redis.eval(forgetScript, keys.length, ...keys))) === 1;
   }
 
+  /**
+   * Records `entry` for `id` unless anything is there (an entry, or a claim: a request accepting
+   * the id anew). For an id known only by its job (an attempt answered 503 ACCEPT_INCOMPLETE), whose
+   * job is about to be removed: an erasure that fails after that still finds the id by this entry,
+   * so that its retry finishes it rather than answering 404 with the folder still stored.
+   */
+  async keep(id: string, entry: IndexEntry): Promise<void> {
+    await redisCall('could not record the inference', () => this.redis.set(this.keys.inference(id), JSON.stringify(entry), 'EX', this.ttlSeconds, 'NX'));
+  }
+
   /** The key and value that say `holder` holds its claim on `id`, for a check made under the claim. */
   claimOf(holder: string, id: string): { key: string; value: string } {
     return { key: this.keys.inference(id), value: claimPrefix + holder };

@@ -1,1 +1,2 @@
 export { createBearerAuth } from './bearer-tokens.ts';
+export { tokenFingerprint } from './token-fingerprint.ts';

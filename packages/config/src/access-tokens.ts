@@ -12,7 +12,7 @@ import type { EnvReader } from './env-reader.ts';
  */
 const tokenCharacters = '\\x21-\\x7e\\x80-\\x9f\\xa1-\\xff';
 const headerSafe = new RegExp(`^[${tokenCharacters}]+$`);
-/** A whole token as GRADCAM_API_TOKENS and GRADCAM_REVIEW_TOKENS accept it (list commas aside). */
+/** A whole token as GRADCAM_API_TOKENS, GRADCAM_ERASE_TOKENS and GRADCAM_REVIEW_TOKENS accept it (list commas aside). */
 export const usableTokenPattern = new RegExp(`^[${tokenCharacters}]{16,}$`);
 const tokenRule = 'tokens are 16 or more characters of printable ASCII (! to ~) or Latin-1 (U+0080-U+00FF)';
 
@@ -25,6 +25,29 @@ export function readApiTokens(env: EnvReader): string[] {
   const name = 'GRADCAM_API_TOKENS';
   const tokens = env.list(name);
   if (tokens.length === 0) throw new ConfigError(name, 'is required: one or more comma-separated bearer tokens clients must send');
+  return checkedTokens(name, tokens);
+}
+
+/**
+ * GRADCAM_ERASE_TOKENS: the bearer tokens DELETE /v1/inferences/{id} (erasure on request) takes,
+ * in the same format as GRADCAM_API_TOKENS. Unset or empty: erasure is disabled (403
+ * ERASURE_DISABLED). Producers hold the API tokens, many of them and widely deployed, and an
+ * erasure removes audit evidence, so an erase token may not also be an API token: a producer's
+ * token never erases, and an erase token accepts no record.
+ */
+export function readEraseTokens(env: EnvReader): string[] {
+  const name = 'GRADCAM_ERASE_TOKENS';
+  const tokens = env.list(name);
+  if (tokens.length === 0) return [];
+  const checked = checkedTokens(name, tokens);
+  const apiTokens = new Set(env.list('GRADCAM_API_TOKENS'));
+  const shared = checked.findIndex((token) => apiTokens.has(token));
+  if (shared >= 0) throw new ConfigError(name, `token ${shared + 1} of ${checked.length} is also an API token (GRADCAM_API_TOKENS); erasure takes a token of its own, so give it one no producer holds`);
+  return checked;
+}
+
+/** The rules every list of bearer tokens follows; a token given twice is kept once. */
+function checkedTokens(name: string, tokens: readonly string[]): string[] {
   if (tokens.some((t) => t.length < 16)) throw new ConfigError(name, 'each token must be at least 16 characters');
   // As reviewer tokens: `Authorization: Bearer <token>` carries one run of non-space characters,
   // so a token holding whitespace could never be presented.

@@ -100,6 +100,21 @@ test('API tokens are 16 or more characters without whitespace, which a Bearer he
   }
 });
 
+test('GRADCAM_ERASE_TOKENS: unset or empty disables erasure; tokens as API tokens (16+ header characters, kept once); none may also be an API token', () => {
+  assert.deepEqual(readIngestConfig(base).eraseTokens, []);
+  assert.deepEqual(readIngestConfig({ ...base, GRADCAM_ERASE_TOKENS: ' , ' }).eraseTokens, []);
+  const eraser = 'erase-token-aaaaaaaaaaaa';
+  assert.deepEqual(readIngestConfig({ ...base, GRADCAM_ERASE_TOKENS: ` ${eraser} , erase-token-bbbbbbbbbbbb,${eraser}` }).eraseTokens, [eraser, 'erase-token-bbbbbbbbbbbb']);
+  rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_ERASE_TOKENS: 'short' }), 'GRADCAM_ERASE_TOKENS', /16 characters/);
+  for (const tokens of ['erase secret 0123456789', 'erase-secret-t€ken-0123456789']) {
+    rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_ERASE_TOKENS: tokens }), 'GRADCAM_ERASE_TOKENS', /token 1 of 1 holds/, tokens);
+    assert.throws(() => readIngestConfig({ ...base, GRADCAM_ERASE_TOKENS: tokens }), (error: Error) => !error.message.includes('secret'), 'the token is not echoed');
+  }
+  // A producer's token never erases: the same token in both lists stops the service.
+  const shared = `${eraser},${base.GRADCAM_API_TOKENS}`;
+  rejectsNaming(() => readIngestConfig({ ...base, GRADCAM_ERASE_TOKENS: shared }), 'GRADCAM_ERASE_TOKENS', /token 2 of 2 is also an API token \(GRADCAM_API_TOKENS\)/, shared);
+});
+
 test('tokens hold what a header carries (printable ASCII, Latin-1): Node reads a header as latin1, so a control character or one past U+00FF could never be presented', () => {
   const foreign = ['token-aaaaaaaaaaaaaaaa,secret-t€ken-0123456789', 'secret-token-\u00010123456789', 'secret-token-0123456789\u007f', 'secret-token-🔑-0123456789'];
   for (const tokens of foreign) {

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { defaultOverlayMaxSide } from '@gradcam/contracts';
 import { ReviewPolicyError, parseReviewPolicy } from '@gradcam/sampling';
-import { readApiTokens, readReviewerTokens } from './access-tokens.ts';
+import { readApiTokens, readEraseTokens, readReviewerTokens } from './access-tokens.ts';
 import { type CapturePolicy, parseCapturePolicy } from './capture-policy.ts';
 import { type CommonConfig, readCommonConfig, readMaxQueueDepth } from './common-config.ts';
 import { ConfigError } from './config-error.ts';
@@ -18,6 +18,8 @@ export interface IngestConfig extends CommonConfig {
    */
   readonly processes: number;
   readonly apiTokens: readonly string[];
+  /** GRADCAM_ERASE_TOKENS: the tokens DELETE /v1/inferences/{id} takes (none of them an API token); empty: erasure disabled. */
+  readonly eraseTokens: readonly string[];
   /** Waiting jobs above this → 429 with Retry-After. */
   readonly maxQueueDepth: number;
   readonly maxBodyBytes: number;
@@ -135,6 +137,7 @@ function port(env: EnvReader, name: string, fallback: number): number {
 export function readIngestConfig(raw: Env): IngestConfig {
   const env = new EnvReader(raw);
   const apiTokens = readApiTokens(env);
+  const eraseTokens = readEraseTokens(env);
   const host = env.host('GRADCAM_HOST', '0.0.0.0');
   return {
     // Ingest hands out signed artifact links and serves /v1/blobs against them.
@@ -143,6 +146,7 @@ export function readIngestConfig(raw: Env): IngestConfig {
     host,
     processes: env.integer('GRADCAM_INGEST_PROCESSES', 1, { min: 1, max: 256 }),
     apiTokens,
+    eraseTokens,
     maxQueueDepth: readMaxQueueDepth(env),
     maxBodyBytes: env.integer('GRADCAM_MAX_BODY_BYTES', 64 * MiB, { min: 1024 }),
     capturePolicy: capturePolicy(env),

@@ -1,4 +1,5 @@
 export * from './capture-decision.ts';
+export * from './erasure-record.ts';
 export * from './explain-job.ts';
 export * from './ids.ts';
 export * from './inference-index-entry.ts';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { erasureRecordKey } from './erasure-record.ts';
 import { explainJobSchema, jobImageSchema } from './explain-job.ts';
 import { inferenceRecordSchema, modelNameSchema, modelVersionSchema, parseS3Uri, s3UriSchema } from './inference-record.ts';
 import { predictionDocumentSchema } from './prediction-document.ts';
@@ -143,4 +144,12 @@ test('what one version writes for another to read stays open: a job or predictio
     addedLater: { x: 1 },
   };
   assert.equal(predictionDocumentSchema.safeParse(document).success, true);
+});
+
+test('"_erasures" is no model name: erasure records live under {prefix}/_erasures/, where no inference folder can', () => {
+  assert.equal(modelNameSchema.safeParse('_erasures').success, false);
+  assert.equal(modelNameSchema.safeParse('_erasures2').success, true);
+  assert.equal(erasureRecordKey('/team-a/captures/', new Date('2026-11-29T23:59:59Z'), 'req-42'), 'team-a/captures/_erasures/dt=2026-11-29/req-42.json');
+  assert.equal(erasureRecordKey('', new Date('2026-11-29T00:00:00Z'), 'req-42'), '_erasures/dt=2026-11-29/req-42.json');
+  assert.throws(() => erasureRecordKey('p', new Date(), '../x'));
 });

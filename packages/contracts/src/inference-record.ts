@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { closedObject } from './closed-object.ts';
 import { inferenceIdSchema } from './ids.ts';
 import { camMethodSchema } from './manifest.ts';
-import { dotsOnlySegment, temporaryFileSegment } from './reserved-key-segments.ts';
+import { dotsOnlySegment, erasuresFolderName, temporaryFileSegment } from './reserved-key-segments.ts';
 
 /**
  * Model names and versions become storage key segments, like ids, so they follow the storage
@@ -15,7 +15,7 @@ const keySegmentSchema = (what: string) => {
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, message)
     .refine((segment) => !dotsOnlySegment.test(segment) && !temporaryFileSegment.test(segment), message);
 };
-export const modelNameSchema = keySegmentSchema('model names');
+export const modelNameSchema = keySegmentSchema('model names').refine((name) => name !== erasuresFolderName, `"${erasuresFolderName}" is reserved (the folder of erasure records) and cannot be a model name`);
 export const modelVersionSchema = keySegmentSchema('model versions');
 
 const modelRefShape = {

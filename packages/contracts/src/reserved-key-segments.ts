@@ -12,3 +12,9 @@ export const dotsOnlySegment = /^\.+$/;
  * its own copy.
  */
 export const temporaryFileSegment = /^\..*\.[0-9a-f]{16}\.partial$/;
+
+/**
+ * The folder under the storage prefix where erasure records are kept (erasureRecordKey). A model
+ * name may not be this (modelNameSchema refuses it), so no inference's folder is ever under it.
+ */
+export const erasuresFolderName = '_erasures';

@@ -1,6 +1,6 @@
 import multipart from '@fastify/multipart';
 import { type InferenceRecord, inferenceIdSchema, inferenceRecordSchema, maxBatchRecords } from '@gradcam/contracts';
-import { createBearerAuth } from '@gradcam/auth';
+import { createBearerAuth, tokenFingerprint } from '@gradcam/auth';
 import { type ServedBlob, blobAnswerHeaders } from '@gradcam/storage';
 import { QueueUnavailableError } from '@gradcam/queue';
 import {
@@ -58,6 +58,11 @@ export interface IngestAppDeps {
   /** Told of each inference erased (the log's one line per erasure: id and objects, no content). */
   readonly onErased?: ((erasure: Erasure) => void) | undefined;
   readonly apiTokens: readonly string[];
+  /**
+   * GRADCAM_ERASE_TOKENS: the only tokens DELETE /v1/inferences/{id} takes (an API token gets 403
+   * ERASURE_NOT_ALLOWED); none: erasure is disabled (403 ERASURE_DISABLED). They take no other route.
+   */
+  readonly eraseTokens?: readonly string[] | undefined;
   readonly maxBodyBytes: number;
   readonly maxQueueDepth: number;
   /** Jobs waiting in the queue (ingest refuses new work above maxQueueDepth). */
@@ -123,7 +128,8 @@ const bodyRefusalStatuses = [400, 413, 415];
  * 429 (GradcamIngestQueueFull) and every 4xx the route answers: 401 behind the token; the record
  * routes' body refusals, and a single record's own (409 INFERENCE_IN_PROGRESS, 413 IMAGE_TOO_LARGE,
  * 422 for its image or model; a batch answers those per record, in its 200); 400 ID_INVALID and 404
- * on a status, and 409 INFERENCE_IN_PROGRESS on an erasure (one route, its GET and DELETE); 403 and
+ * on a status, and 403 (ERASURE_NOT_ALLOWED, ERASURE_DISABLED) and 409 INFERENCE_IN_PROGRESS on an
+ * erasure (one route, its GET and DELETE); 403 and
  * 404 on a presigned link. A route not listed answers 200. The requests
  * Node answers itself (400 malformed, 408 past requestTimeout, 431) count under route
  * "(client-error)", exported at 0 too (IngestTelemetry.clientError); the 404 of a path no route
@@ -132,7 +138,7 @@ const bodyRefusalStatuses = [400, 413, 415];
 const exportedStatuses: Readonly<Record<string, readonly number[]>> = {
   '/v1/inferences': [200, 202, ...bodyRefusalStatuses, 401, 409, 422, 429, ...serverErrorStatuses],
   '/v1/inferences::batch': [200, ...bodyRefusalStatuses, 401, 429, ...serverErrorStatuses],
-  '/v1/inferences/:id': [200, 400, 401, 404, 409, ...serverErrorStatuses],
+  '/v1/inferences/:id': [200, 400, 401, 403, 404, 409, ...serverErrorStatuses],
   '/v1/blobs/*': [200, 403, 404, ...serverErrorStatuses],
 };
 
@@ -154,6 +160,9 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   // bodyLimit does not apply to a multipart stream); these are only the defaults.
   await app.register(multipart, { limits: { fileSize: Math.min(maxImageBytes, deps.maxBodyBytes) } });
   const clientOf = createBearerAuth(new Map(deps.apiTokens.map((token) => [token, 'client'] as const)));
+  const eraseTokens = deps.eraseTokens ?? [];
+  // Each erase token stands for its fingerprint, recorded as erasedBy (never the token).
+  const eraserOf = createBearerAuth(new Map(eraseTokens.map((token) => [token, tokenFingerprint(token)] as const)));
   // Cached for a moment: a depth check per request would double the Redis round trips.
   const depth = cachedFor(250, deps.queueDepth);
 
@@ -173,6 +182,14 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     // no cache (a proxy's, an HTTP client's, a browser's disk) is to keep an answer, refusals included.
     void reply.header('cache-control', 'no-store');
     if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS (on the local stack, the API token npm start printed, kept in api-token in its state folder: .gradcam/api-token unless GRADCAM_STATE_DIR names another)');
+  } };
+  // Erasure removes audit evidence: it takes an erase token, never a producer's API token alone.
+  const eraseGuarded = { onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
+    void reply.header('cache-control', 'no-store');
+    if (eraserOf(request.headers.authorization) !== undefined) return;
+    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with an erase token from GRADCAM_ERASE_TOKENS');
+    if (eraseTokens.length === 0) throw new ApiError(403, 'ERASURE_DISABLED', 'erasure is disabled on this deployment: GRADCAM_ERASE_TOKENS is not set (set it to one or more tokens of its own, none of them an API token, restart ingest, and send one)');
+    throw new ApiError(403, 'ERASURE_NOT_ALLOWED', 'an API token cannot erase: send an erase token from GRADCAM_ERASE_TOKENS');
   } };
   const admit = async () => {
     let waiting: number;
@@ -258,10 +275,12 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     return inferenceStatus(deps.status, id);
   });
 
-  app.delete('/v1/inferences/:id', guarded, async (request) => {
+  app.delete('/v1/inferences/:id', eraseGuarded, async (request) => {
     const { id } = request.params as { id: string };
     if (!inferenceIdSchema.safeParse(id).success) throw idInvalid();
-    const erasure = await eraseInference(deps.erase, id);
+    const erasedBy = eraserOf(request.headers.authorization);
+    if (erasedBy === undefined) throw new Error('an erasure passed its guard without an erase token');
+    const erasure = await eraseInference(deps.erase, id, erasedBy);
     deps.telemetry.erased();
     deps.onErased?.(erasure);
     return erasure;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
-import { type ExplainJob, type ReviewItem, indexEntryTtlSeconds, redisKeys } from '@gradcam/contracts';
+import { tokenFingerprint } from '@gradcam/auth';
+import { type ExplainJob, type ReviewItem, erasureRecordSchema, indexEntryTtlSeconds, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, type S3Server, startRedisServer, startS3Server } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
@@ -14,7 +15,7 @@ import type { Redis } from 'ioredis';
 import { type EraseDeps, type Erasure, eraseInference } from './erase-inference.ts';
 import { InferenceIndex } from './inference-index.ts';
 import { createIngestStore } from './ingest-store.ts';
-import { auth, createIngestHarness, testToken } from './test-support/ingest-harness.ts';
+import { auth, createIngestHarness, eraseAuth, testEraseToken, testToken } from './test-support/ingest-harness.ts';
 import { createIngestApp } from './wire-ingest.ts';
 
 // DELETE /v1/inferences/{id} erases one inference (GDPR art. 17, a withdrawn consent, a takedown):
@@ -44,8 +45,8 @@ interface Ingest {
   close(): Promise<void>;
 }
 
-async function fsIngest(): Promise<Ingest> {
-  const h = await createIngestHarness({ redisUrl: server.url });
+async function fsIngest(eraseTokens?: readonly string[]): Promise<Ingest> {
+  const h = await createIngestHarness({ redisUrl: server.url, ...(eraseTokens && { eraseTokens }) });
   return { ...h, prefix: String(h.queue.opts.prefix), erased: [], close: () => h.close() };
 }
 
@@ -61,7 +62,7 @@ async function s3Ingest(): Promise<Ingest> {
   const erased: Erasure[] = [];
   const app = await createIngestApp({
     redis, queue, store, registry: createRegistry(), queuePrefix: prefix, storagePrefix: 'team-a/captures', bucket: 'captures-bucket',
-    policy: parseCapturePolicy('all'), apiTokens: [testToken], maxBodyBytes: 8 * 1024 * 1024, maxQueueDepth: 1000, presignSeconds: 60, servedModelsCacheMs: 0,
+    policy: parseCapturePolicy('all'), apiTokens: [testToken], eraseTokens: [testEraseToken], maxBodyBytes: 8 * 1024 * 1024, maxQueueDepth: 1000, presignSeconds: 60, servedModelsCacheMs: 0,
     onErased: (erasure) => erased.push(erasure),
   });
   return {
@@ -82,8 +83,8 @@ const post = async (ingest: Ingest, id: string, image: object) => {
   assert.ok(job);
   return job.data.folder;
 };
-const erase = (ingest: Ingest, id: string) => ingest.app.inject({ method: 'DELETE', url: `/v1/inferences/${id}`, headers: auth });
-const status = (ingest: Ingest, id: string) => ingest.app.inject({ method: 'GET', url: `/v1/inferences/${id}`, headers: auth });
+const erase = (ingest: Ingest, id: string, headers: Record<string, string> = eraseAuth) => ingest.app.inject({ method: 'DELETE', url: `/v1/inferences/${id}`, headers });
+const status = (ingest: Ingest, id: string, headers: Record<string, string> = auth) => ingest.app.inject({ method: 'GET', url: `/v1/inferences/${id}`, headers });
 
 /** What a worker writes next to the prediction, and the review item it adds; review.json as a reviewer's verdict leaves it. */
 async function explainAsTheWorkerWould(ingest: Ingest, job: Pick<ExplainJob, 'inferenceId' | 'folder'>): Promise<void> {
@@ -199,6 +200,7 @@ test('on S3: a queued inference whose image was sent by reference is erased, the
     assert.deepEqual(await listAll(ingest.store, folder), []);
     assert.deepEqual(await redisTraces(ingest, 'referenced'), []);
     assert.equal(await ingest.store.exists('uploads/patient-7.jpg'), true, "the client's own image is not deleted");
+    assert.equal((await listAll(ingest.store, 'team-a/captures/_erasures/')).length, 1, 'its erasure recorded under the prefix');
     assert.deepEqual(await listAll(ingest.store, neighbour), neighbourKeys);
     assert.equal(await ingest.queue.getJobState('referenced-2'), 'waiting');
     assert.equal((await erase(ingest, 'referenced')).statusCode, 404);
@@ -232,16 +234,84 @@ test('an inference known only by its job (never recorded: 503 ACCEPT_INCOMPLETE)
       removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
       removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
       store,
+      storagePrefix: 'captures',
     };
-    await assert.rejects(eraseInference(deps, 'half-accepted'), /storage down/);
+    await assert.rejects(eraseInference(deps, 'half-accepted', tokenFingerprint(testEraseToken)), /storage down/);
     assert.equal(await ingest.queue.getJob('half-accepted'), undefined, 'its job is gone');
     assert.notDeepEqual(await listAll(ingest.store, folder), [], 'its folder is not');
 
-    const retried = await eraseInference(deps, 'half-accepted');
+    const retried = await eraseInference(deps, 'half-accepted', tokenFingerprint(testEraseToken));
     assert.equal(retried.erased, true);
     assert.deepEqual(await listAll(ingest.store, folder), [], 'the retry finished it');
+    const [recordKey, ...others] = await listAll(ingest.store, 'captures/_erasures/');
+    assert.ok(recordKey !== undefined && others.length === 0, 'recorded once');
+    assert.equal(erasureRecordSchema.parse(JSON.parse((await ingest.store.get(recordKey)).toString('utf8'))).inferenceId, 'half-accepted');
     assert.deepEqual(await redisTraces(ingest, 'half-accepted'), []);
     assert.equal((await erase(ingest, 'half-accepted')).statusCode, 404);
+  } finally {
+    await ingest.close();
+  }
+});
+
+test('erasure takes an erase token (GRADCAM_ERASE_TOKENS): an API token is refused 403 ERASURE_NOT_ALLOWED with nothing deleted; an erase token accepts no record; the erasure leaves a record of itself with no content and no token', async () => {
+  const ingest = await fsIngest();
+  try {
+    const folder = await post(ingest, 'audited', { base64: photo.toString('base64') });
+    await explainAsTheWorkerWould(ingest, { inferenceId: 'audited', folder });
+    const keys = await listAll(ingest.store, folder);
+
+    const refused = await erase(ingest, 'audited', auth);
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'ERASURE_NOT_ALLOWED');
+    assert.match(refused.json<{ error: { message: string } }>().error.message, /GRADCAM_ERASE_TOKENS/);
+    assert.deepEqual(await listAll(ingest.store, folder), keys, 'nothing deleted');
+    assert.equal(await ingest.queue.getJobState('audited'), 'waiting');
+    assert.equal((await new ReviewPool(ingest.redis, ingest.prefix).get('audited'))?.status, 'pending');
+    assert.equal((await status(ingest, 'audited')).statusCode, 200, 'still known');
+    assert.deepEqual(await listAll(ingest.store, 'captures/_erasures/'), [], 'no erasure recorded');
+    assert.equal((await erase(ingest, 'audited', { authorization: 'Bearer not-a-token-0123456789' })).statusCode, 401);
+    // An erase token is not a producer's: it takes no other route.
+    const posted = await ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: eraseAuth, payload: { id: 'by-eraser', model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } } });
+    assert.equal(posted.statusCode, 401);
+    assert.equal((await status(ingest, 'audited', eraseAuth)).statusCode, 401);
+
+    const erasedAt = Date.now();
+    const answer = await erase(ingest, 'audited');
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.deepEqual(await listAll(ingest.store, folder), []);
+    const [recordKey, ...others] = await listAll(ingest.store, 'captures/_erasures/');
+    assert.deepEqual(others, [], 'one record');
+    assert.ok(recordKey);
+    const text = (await ingest.store.get(recordKey)).toString('utf8');
+    const record = erasureRecordSchema.parse(JSON.parse(text));
+    assert.equal(recordKey, `captures/_erasures/dt=${record.erasedAt.slice(0, 10)}/audited.json`, 'outside the folder, under the day it was erased');
+    assert.deepEqual({ ...record, erasedAt: undefined }, {
+      schemaVersion: 1, inferenceId: 'audited', model: 'nsfw-mobilenet-v2', modelVersion: 'nsfwjs-4.4.0', folder, objects: keys.length, erasedAt: undefined, erasedBy: tokenFingerprint(testEraseToken),
+    });
+    assert.ok(Date.parse(record.erasedAt) >= erasedAt - 1000 && Date.parse(record.erasedAt) <= Date.now());
+    assert.ok(!text.includes(testEraseToken) && !text.includes(testEraseToken.slice(0, 16)), 'not the token, nor a part of it');
+    for (const content of ['Neutral', 'base64', 'sheep', 'input.jpg']) assert.ok(!text.includes(content), `no content: ${content}`);
+    assert.equal((await erase(ingest, 'audited')).statusCode, 404);
+    assert.deepEqual(await listAll(ingest.store, 'captures/_erasures/'), [recordKey], 'kept once');
+  } finally {
+    await ingest.close();
+  }
+});
+
+test('with GRADCAM_ERASE_TOKENS unset, erasure is disabled: 403 ERASURE_DISABLED naming the variable, nothing deleted', async () => {
+  const ingest = await fsIngest([]);
+  try {
+    const folder = await post(ingest, 'kept', { base64: photo.toString('base64') });
+    const keys = await listAll(ingest.store, folder);
+    const refused = await erase(ingest, 'kept', auth);
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'ERASURE_DISABLED');
+    assert.match(refused.json<{ error: { message: string } }>().error.message, /GRADCAM_ERASE_TOKENS is not set/);
+    assert.deepEqual(await listAll(ingest.store, folder), keys, 'nothing deleted');
+    assert.equal((await status(ingest, 'kept')).statusCode, 200);
+    assert.equal((await erase(ingest, 'kept', {})).statusCode, 401, 'no token: not told more');
+    const metrics = (await ingest.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^gradcam_ingest_http_requests_total\{route="\/v1\/inferences\/:id",status="403"\} 1$/m);
   } finally {
     await ingest.close();
   }

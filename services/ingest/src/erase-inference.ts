@@ -1,4 +1,4 @@
-import { keyIn, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
+import { type ErasureRecord, erasureRecordKey, keyIn, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
 import { type BlobStore, forEachConcurrent, listAll } from '@gradcam/storage';
 import type { InferenceIndex } from './inference-index.ts';
@@ -12,6 +12,10 @@ export interface EraseDeps {
   /** The id's review-pool item and its index entries: `busy` while a verdict on it is being kept (nothing removed). */
   readonly removeReviewItem: (id: string) => Promise<'removed' | 'absent' | 'busy'>;
   readonly store: BlobStore;
+  /** The deployment's storage prefix: erasure records go under `{prefix}/_erasures/` (erasureRecordKey). */
+  readonly storagePrefix: string;
+  /** Now, for erasedAt (tests give their own). */
+  readonly now?: () => Date;
 }
 
 /** What DELETE /v1/inferences/{id} answers. */
@@ -38,11 +42,17 @@ const notFound = (id: string) =>
  * INFERENCE_NOT_FOUND, here as on GET. prediction.json is deleted after the rest of the folder, so
  * a retry still learns of the referenced image it keeps.
  *
+ * Just before the entry goes, an erasure record (`{prefix}/_erasures/dt={day}/{id}.json`, no
+ * content: ErasureRecord) says that it was erased, when, and by which erase token (`erasedBy`, the
+ * token's fingerprint). A retry after a failure past it finds the record and leaves it as it is
+ * (it holds the count of the attempt that deleted the objects); one on a later day writes that
+ * day's too.
+ *
  * Refused with 409 INFERENCE_IN_PROGRESS while a worker explains it (the job is active, or locked
  * when removed: the worker would write the folder again), nothing deleted; and while a reviewer's
  * verdict on it is being kept (review.json is being written), by which point only its job is gone.
  */
-export async function eraseInference(deps: EraseDeps, id: string): Promise<Erasure> {
+export async function eraseInference(deps: EraseDeps, id: string, erasedBy: string): Promise<Erasure> {
   const entry = await deps.index.get(id);
   if (!entry) throw notFound(id);
   // Whatever an entry says, nothing outside the id's own folder is ever deleted.
@@ -69,6 +79,18 @@ export async function eraseInference(deps: EraseDeps, id: string): Promise<Erasu
   const rest = keys.filter((key) => key !== predictionKey);
   await forEachConcurrent(rest, deps.store.parallelism, (key) => deps.store.delete(key));
   if (rest.length < keys.length) await deps.store.delete(predictionKey);
+  await keepErasureRecord(deps, { id, folder: entry.folder, objects: keys.length, erasedBy });
   await deps.index.forget(id);
   return { id, erased: true, objects: keys.length, ...(image !== undefined && 'uri' in image && { keptReferencedImage: image.uri }) };
+}
+
+/** Writes the erasure record, unless a failed attempt of this erasure wrote it already today. */
+async function keepErasureRecord(deps: EraseDeps, erasure: { id: string; folder: string; objects: number; erasedBy: string }): Promise<void> {
+  const erasedAt = deps.now?.() ?? new Date();
+  const key = erasureRecordKey(deps.storagePrefix, erasedAt, erasure.id);
+  if (await deps.store.exists(key)) return;
+  // The folder is `…/{model}/{modelVersion}/dt=…/{id}/` (inferenceFolder): the version is no longer stored anywhere else.
+  const [model = '', modelVersion = ''] = erasure.folder.split('/').slice(-5, -3);
+  const record: ErasureRecord = { schemaVersion: 1, inferenceId: erasure.id, model, modelVersion, folder: erasure.folder, objects: erasure.objects, erasedAt: erasedAt.toISOString(), erasedBy: erasure.erasedBy };
+  await deps.store.put(key, Buffer.from(`${JSON.stringify(record)}\n`), { contentType: 'application/json' });
 }

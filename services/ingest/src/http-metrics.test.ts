@@ -22,7 +22,7 @@ test("each route's 5xx (500, 503), what it answers when it works, the record rou
   const expected: [string, number[]][] = [
     ['/v1/inferences', [200, 202, 400, 401, 409, 413, 415, 422, 429, 500, 503]],
     ['/v1/inferences::batch', [200, 400, 401, 413, 415, 429, 500, 503]],
-    ['/v1/inferences/:id', [200, 400, 401, 404, 409, 500, 503]],
+    ['/v1/inferences/:id', [200, 400, 401, 403, 404, 409, 500, 503]],
     ['/v1/blobs/*', [200, 403, 404, 500, 503]],
     ['/healthz', [200, 500, 503]],
     ['/readyz', [200, 500, 503]],

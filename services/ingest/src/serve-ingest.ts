@@ -49,6 +49,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     bucket: config.storage.kind === 's3' ? config.storage.bucket : 'local',
     policy: config.capturePolicy,
     apiTokens: config.apiTokens,
+    eraseTokens: config.eraseTokens,
     maxBodyBytes: config.maxBodyBytes,
     maxQueueDepth: config.maxQueueDepth,
     presignSeconds: config.presignSeconds,

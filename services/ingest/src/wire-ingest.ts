@@ -26,6 +26,8 @@ export interface IngestWiring {
   readonly bucket: string;
   readonly policy: CapturePolicy;
   readonly apiTokens: readonly string[];
+  /** GRADCAM_ERASE_TOKENS (IngestAppDeps.eraseTokens): none, erasure disabled. */
+  readonly eraseTokens?: readonly string[];
   readonly maxBodyBytes: number;
   readonly maxQueueDepth: number;
   /** The server's timeouts: serverTimeouts(maxBodyBytes) unless given (tests give short ones). */
@@ -86,9 +88,11 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
         }
       },
       store,
+      storagePrefix: wiring.storagePrefix,
     },
     onErased: wiring.onErased,
     apiTokens: wiring.apiTokens,
+    eraseTokens: wiring.eraseTokens,
     maxBodyBytes: wiring.maxBodyBytes,
     maxQueueDepth: wiring.maxQueueDepth,
     ...(wiring.timeouts && { timeouts: wiring.timeouts }),

@@ -15,6 +15,9 @@ import { createIngestApp } from '../wire-ingest.ts';
 
 export const testToken = 'test-token-0123456789abcdef';
 export const auth = { authorization: `Bearer ${testToken}` };
+/** The harness's erase token (GRADCAM_ERASE_TOKENS): DELETE /v1/inferences/{id} takes it, and no API token. */
+export const testEraseToken = 'test-erase-token-0123456789abcdef';
+export const eraseAuth = { authorization: `Bearer ${testEraseToken}` };
 
 export interface IngestHarness {
   readonly app: FastifyInstance;
@@ -43,6 +46,8 @@ export async function createIngestHarness(options: {
   maxQueueDepth?: number;
   maxBodyBytes?: number;
   storagePrefix?: string;
+  /** GRADCAM_ERASE_TOKENS: [testEraseToken] unless given ([]: erasure disabled). */
+  eraseTokens?: readonly string[];
   /** Short server timeouts, for a test that waits for a 408. */
   timeouts?: ServerTimeouts;
 }): Promise<IngestHarness> {
@@ -67,6 +72,7 @@ export async function createIngestHarness(options: {
     bucket: 'local',
     policy: parseCapturePolicy(options.policy ?? 'all'),
     apiTokens: [testToken],
+    eraseTokens: options.eraseTokens ?? [testEraseToken],
     maxBodyBytes: options.maxBodyBytes ?? 8 * 1024 * 1024,
     maxQueueDepth: options.maxQueueDepth ?? 1000,
     ...(options.timeouts && { timeouts: options.timeouts }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fleetTraffic, ratePerHour } from './fleet-traffic.ts';
+import { fleetTraffic, minutesSinceSilence, ratePerHour } from './fleet-traffic.ts';
 
 // counts[0] is the last whole minute (here minute 1000), counts[i] the minute i before it.
 const newest = 1000;
@@ -47,4 +47,27 @@ test("a silence of all the whole minutes but the oldest, which holds the part be
   // it. Read over the window, 60 events were 360/h where the traffic left (and comes back) at 36,000/h.
   const level = { perHour: 36_000, minute: newest - 9 };
   assert.deepEqual(fleetTraffic(minutes(0, 0, 0, 0, 0, 0, 0, 0, 0, 60), newest, level), { perHour: 36_000, level, held: true });
+});
+
+test('traffic back after a pause shorter than the window is read as after one of the whole window, not thinned by the silence', () => {
+  // A pause of 8 minutes: the oldest two whole minutes hold the traffic before it (here its last
+  // 55 s), the newest the traffic back (5 s of it). Read over the window, 7,200/h and then 10,800/h,
+  // each made the level, where the traffic left and comes back at 36,000/h.
+  const level = { perHour: 36_000, minute: newest - 8 };
+  assert.equal(minutesSinceSilence(minutes(0, 0, 0, 0, 0, 0, 0, 0, 550, 600), level), 0);
+  assert.deepEqual(fleetTraffic(minutes(50, 0, 0, 0, 0, 0, 0, 0, 550, 600), newest, level), { perHour: 36_000, level, held: true });
+  assert.deepEqual(fleetTraffic(minutes(600, 50, 0, 0, 0, 0, 0, 0, 550, 600), newest, level), { perHour: 19_500, level: { perHour: 19_500, minute: newest }, held: false });
+  // Its own minutes stay its figure while the window holds the traffic from before the silence.
+  const back = { perHour: 36_000, minute: newest - 1 };
+  assert.deepEqual(fleetTraffic(minutes(600, 600, 600, 0, 0, 0, 0, 0, 0, 600), newest, back), { perHour: 36_000, level: { perHour: 36_000, minute: newest }, held: false });
+});
+
+test('a quiet minute, or quiet minutes a slow model may well have, are no silence: the window is read as before', () => {
+  const level = { perHour: 36_000, minute: newest - 1 };
+  assert.equal(minutesSinceSilence(minutes(600, 0, 600, 600), level), undefined);
+  assert.deepEqual(fleetTraffic(minutes(600, 0, 600, 600), newest, level), { perHour: 27_000, level: { perHour: 27_000, minute: newest }, held: false });
+  // 180/h: 3 events a minute, none in 2 minutes 1 time in 400.
+  const slow = { perHour: 180, minute: newest - 1 };
+  assert.equal(minutesSinceSilence(minutes(3, 0, 0, 4, 3, 2, 3, 3, 4, 3), slow), undefined);
+  assert.equal(minutesSinceSilence(minutes(3, 0, 0, 0, 3, 2, 3, 3, 4, 3), slow), 1);
 });

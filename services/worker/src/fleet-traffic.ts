@@ -29,6 +29,40 @@ export function trafficSpan(counts: readonly number[], within = counts.length): 
   return 0;
 }
 
+/** ln of the chance of a whole minutes' silence at the level below which it is a pause, not a quiet spell: 1/1000. */
+const logSilenceImplausible = Math.log(1e-3);
+/**
+ * A silence is at least this many whole minutes: a quiet minute alone is read in the window as it
+ * always was (a pause of under 2 minutes leaves the window at 0.8 of the traffic or more).
+ */
+const silenceMinMinutes = 2;
+
+/**
+ * The newest whole minutes (`counts` as in ratePerHour) that hold the traffic since a silence the
+ * window also holds traffic from before: 0 while that silence reaches the last whole minute;
+ * undefined when the window holds no such silence (or there is no level). A silence is a run of
+ * 2 whole minutes or more without traffic where the level would have brought ln 1000 ≈ 6.9
+ * events (a chance of none below 1/1000; at the least level, 120/h, four minutes): a pause, not
+ * the quiet minutes of a slow model.
+ */
+export function minutesSinceSilence(counts: readonly number[], level: ReviewTrafficLevel | undefined): number | undefined {
+  if (level === undefined || !(level.perHour > 0)) return undefined;
+  const silentMinutes = Math.max(silenceMinMinutes, Math.ceil(-logSilenceImplausible / (level.perHour / 60)));
+  for (let i = 0; i < counts.length; ) {
+    if ((counts[i] as number) > 0) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < counts.length && (counts[end] as number) === 0) end++;
+    // Silent to the oldest minute: nothing from before it is left to read.
+    if (end === counts.length) return undefined;
+    if (end - i >= silentMinutes) return i;
+    i = end;
+  }
+  return undefined;
+}
+
 export interface FleetTraffic {
   /** Events/h the budget divides by; 0 for none (it then falls back on its own estimate). */
   readonly perHour: number;
@@ -61,6 +95,18 @@ export interface FleetTraffic {
  * estimate alone, 4–7 by the higher of the two (review-sampler-fleet.test.ts).
  */
 export function fleetTraffic(counts: readonly number[], newestMinute: number, level: ReviewTrafficLevel | undefined): FleetTraffic {
+  // Traffic back after a pause shorter than the window: the window holds the traffic from before
+  // it too, and read over the window (silence included) the traffic back was a fraction of itself
+  // (a pause of 9 minutes: a tenth) until its guard saw 20 of each worker's own events, and made
+  // that fraction the level. It is read as after a pause of the whole window: at the level while
+  // it spans at most one whole minute, then by its own minutes.
+  const sinceSilence = minutesSinceSilence(counts, level);
+  if (level !== undefined && sinceSilence !== undefined && sinceSilence >= 1) {
+    if (sinceSilence === 1) return { perHour: level.perHour, level, held: true };
+    const since = counts.slice(0, sinceSilence);
+    const perHour = ratePerHour(since);
+    if (since.reduce((sum, c) => sum + c, 0) >= levelMinEvents) return { perHour, level: { perHour, minute: newestMinute }, held: false };
+  }
   const span = trafficSpan(counts);
   const perHour = ratePerHour(counts);
   const events = counts.reduce((sum, c) => sum + c, 0);

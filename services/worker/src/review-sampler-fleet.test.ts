@@ -190,6 +190,33 @@ test('a fleet back from a pause of 10 to 11 minutes reads the level, not the sli
   }
 });
 
+test('a fleet back from a pause shorter than the window reads the level, not the traffic back thinned by the silence the window still holds', async (t) => {
+  // A pause of 9 minutes leaves the traffic's last minute or two before it in the window: read
+  // over the window, silence included, the traffic back was a tenth to a fifth of itself (and made
+  // that the level) until each worker's step guard saw 20 of its own events: 16 workers at
+  // K = 120/h reviewed 7-15 in the 2 minutes after where K allows 4 (seeds 1-2, the traffic
+  // stopping 5 s or 55 s into a minute). The level now stands for it while the silence reaches the
+  // newest whole minute and while the traffic back spans one, then its own minutes are read: 0-2.
+  const k = 120;
+  for (const stopsAt of [5, 55]) {
+    for (const seed of [1, 2]) {
+      // The fleet starts 30 s into a minute.
+      const onMs = 20 * minute + (stopsAt - 30) * 1000;
+      const phases = [
+        { name: 'on', durationMs: onMs, perHour: 36_000 },
+        { name: 'off', durationMs: 9 * minute, perHour: 1e-9 },
+        { name: 'on', durationMs: 2 * minute, perHour: 36_000 },
+      ];
+      const tenths = await runFleet(16, phases, k, seed, 10_000);
+      const backAt = Math.floor((onMs + 9 * minute) / 10_000);
+      const back = tenths.slice(backAt).reduce((a, b) => a + b, 0);
+      const what = `stopping ${stopsAt} s into a minute, seed ${seed}: ${back} reviews in the 2 minutes after (K: 4); per 10 s ${tenths.slice(backAt).join(' ')}`;
+      t.diagnostic(what);
+      assert.ok(back <= 6, what);
+    }
+  }
+});
+
 /**
  * Workers sharing a sparse model's Poisson traffic round robin on a simulated clock: each event
  * decided and recorded by the next worker, every worker refreshed at the last 10-s tick before it

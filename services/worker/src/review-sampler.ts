@@ -15,7 +15,7 @@ import { redisOutOfMemory } from '@gradcam/queue';
 import type { ReviewPool } from '@gradcam/review-pool';
 import { type PresumedTrafficRate, type ReviewInput, decideReview, parseReviewPolicy } from '@gradcam/sampling';
 import type { Redis } from 'ioredis';
-import { fleetTraffic, trafficMinutes, trafficSpan } from './fleet-traffic.ts';
+import { fleetTraffic, minutesSinceSilence, trafficMinutes, trafficSpan } from './fleet-traffic.ts';
 
 export { ratePerHour } from './fleet-traffic.ts';
 
@@ -218,10 +218,19 @@ export function createReviewSampler(options: {
       // first refresh of each minute that finds it out of date; forgotten for every worker at once.
       const stored = parseReviewTrafficLevel(replies[1]?.[1] as string | null);
       const traffic = fleetTraffic(counts, minute - 1, stored);
+      // A pause shorter than the window, still on in the whole minutes (a silence at the level,
+      // the traffic from before it behind): the window's figure is that of the traffic before it,
+      // thinned by the silence, and the only events that come are traffic coming back (in the
+      // current minute), for which the level stands, as across a silence of the whole window.
+      // Read over the window, they were a fraction of themselves until each worker's step guard
+      // saw 20 of its own: 16 workers back from a pause of 9 minutes at K = 120/h reviewed 7-15 in
+      // the 2 minutes after where K allows 4 (review-sampler-fleet.test.ts).
+      const silent = traffic.level !== undefined && minutesSinceSilence(counts, traffic.level) === 0;
+      const held = traffic.held || silent;
       // 0 after a silence with no level (a sparse model, or one not seen for a day): the policy
       // goes back to its own estimate.
-      fleetRate.set(model, traffic.perHour);
-      if (traffic.held) presumed.add(model);
+      fleetRate.set(model, silent && traffic.level !== undefined ? traffic.level.perHour : traffic.perHour);
+      if (held) presumed.add(model);
       else presumed.delete(model);
       // A fleet just started (or a model new to it) has no whole minute of traffic, then one that
       // holds only the part after it started: each worker read its part as the fleet's rate (a
@@ -231,12 +240,12 @@ export function createReviewSampler(options: {
       if (own) for (const m of own.keys()) if (m < minute - 1) own.delete(m);
       const ownEvents = (own?.get(minute) ?? 0) + (own?.get(minute - 1) ?? 0);
       const fleetEvents = Number(replies[2 + minutes.length]?.[1] ?? 0) + (counts[0] as number);
-      if (trafficSpan(counts) <= 1 && !traffic.held && ownEvents >= fleetOverOwnMinEvents && fleetEvents >= ownEvents) fleetOverOwn.set(model, fleetEvents / ownEvents);
+      if (trafficSpan(counts) <= 1 && !held && ownEvents >= fleetOverOwnMinEvents && fleetEvents >= ownEvents) fleetOverOwn.set(model, fleetEvents / ownEvents);
       else fleetOverOwn.delete(model);
       // A sparse model: the fleet's events in the window and its latest, read with the others.
       const windowEvents = counts.reduce((sum, c) => sum + c, 0) + Number(replies[2 + minutes.length]?.[1] ?? 0);
       const latest = Number(replies[3 + minutes.length]?.[1] ?? Number.NaN);
-      if (!traffic.held && !fleetOverOwn.has(model) && windowEvents < sparseMaxEvents && Number.isFinite(latest)) {
+      if (!held && !fleetOverOwn.has(model) && windowEvents < sparseMaxEvents && Number.isFinite(latest)) {
         sparse.set(model, { events: windowEvents, from: (minute - trafficMinutes) * minuteMs, latest });
       } else sparse.delete(model);
       ownSinceRefresh.set(model, { since: at, events: 0, latest: Number.NEGATIVE_INFINITY });

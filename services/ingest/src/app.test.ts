@@ -564,7 +564,7 @@ describe('routes and ids', () => {
   });
 
   test('an unknown route is 404 ROUTE_NOT_FOUND in the API error shape, with or without a token', async () => {
-    for (const [method, url, headers] of [['GET', '/v2/inferences/a', auth], ['GET', '/nowhere', {}], ['DELETE', '/v1/inferences/a', auth], ['GET', '/v1/inferences', auth]] as const) {
+    for (const [method, url, headers] of [['GET', '/v2/inferences/a', auth], ['GET', '/nowhere', {}], ['PUT', '/v1/inferences/a', auth], ['GET', '/v1/inferences', auth]] as const) {
       const response = await h.app.inject({ method, url, headers });
       assert.equal(response.statusCode, 404, `${method} ${url}`);
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'ROUTE_NOT_FOUND');

@@ -53,7 +53,9 @@ test('an event read that the stream lost neither by trimming nor by XDEL is told
   await check();
   const lost = state.position;
   await rig.redis.del(eventsKey);
-  state.position = await add();
+  // Written again a millisecond after the lost event: with '*' in the same millisecond the new
+  // stream (its last id reset by the DEL) would number its entry as the lost one was, and hold it.
+  state.position = await add(`${Number(lost.split('-')[0]) + 1}-0`);
   await check();
   await check();
   await check();

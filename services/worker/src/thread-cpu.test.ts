@@ -12,8 +12,11 @@ test('counts the time this thread computes, not the time it waits', { skip: proc
   let busy = 0;
   while (busy < 0.05 && performance.now() < deadline) busy = (threadCpuSeconds() as number) - start;
   assert.ok(busy >= 0.05, `spinning for 10 s counted only ${busy} s`);
+  // Asleep, the thread may still run a little (a garbage collection of the spin's strings, the
+  // test runner): 49 ms of 100 once on Node 24. A counter of wall time would count the whole sleep;
+  // this one counts such work only, which does not grow with the sleep.
   const beforeSleep = threadCpuSeconds() as number;
-  await sleep(100);
+  await sleep(500);
   const idle = (threadCpuSeconds() as number) - beforeSleep;
-  assert.ok(idle < 0.02, `100 ms asleep counted ${idle} s`);
+  assert.ok(idle < 0.1, `500 ms asleep counted ${idle} s`);
 });

@@ -11,6 +11,17 @@ after(stop);
 
 const minute = 60_000;
 
+type Sampler = ReturnType<typeof createReviewSampler>;
+
+/** One event of model m, with a synthetic prediction, decided and recorded by `sampler` at `now`: whether it was sampled for review. */
+async function offerEvent(sampler: Sampler, id: string, now: number, random: () => number): Promise<boolean> {
+  const { predictedClass, probabilities } = syntheticPrediction(random);
+  const decision = sampler.decide(reviewInput({ id, model: 'm', predictedClass, probabilities, now }));
+  const item: ReviewItem = { inferenceId: id, model: 'm', modelVersion: 'v1', folder: `m/v1/dt=2026-11-27/${id}/`, predictedClass, label: String(predictedClass), probability: probabilities[predictedClass] ?? 0, sampling: decision, sampledAt: now, status: 'pending' };
+  await sampler.recorded(decision, item);
+  return decision.sampled;
+}
+
 /**
  * Workers started together on one Redis, sharing Poisson traffic (in phases) round robin on a
  * simulated clock, each recording its decisions and refreshing the fleet's rate and thresholds
@@ -34,13 +45,7 @@ async function runFleet(workers: number, phases: readonly TrafficPhase[], k: num
         await Promise.all(samplers.map((s) => s.refreshFleetRate()));
       }
       now = Math.round(at);
-      const sampler = samplers[i % workers] as (typeof samplers)[number];
-      const { predictedClass, probabilities } = syntheticPrediction(random);
-      const id = `req-${i}`;
-      const decision = sampler.decide(reviewInput({ id, model: 'm', predictedClass, probabilities, now }));
-      const item: ReviewItem = { inferenceId: id, model: 'm', modelVersion: 'v1', folder: `m/v1/dt=2026-11-27/${id}/`, predictedClass, label: String(predictedClass), probability: probabilities[predictedClass] ?? 0, sampling: decision, sampledAt: now, status: 'pending' };
-      await sampler.recorded(decision, item);
-      if (decision.sampled) reviews[Math.floor((now - start) / tallyMs)]! += 1;
+      if (await offerEvent(samplers[i % workers] as Sampler, `req-${i}`, now, random)) reviews[Math.floor((now - start) / tallyMs)]! += 1;
     }
   } finally {
     for (const s of samplers) s.close();
@@ -240,13 +245,7 @@ async function runSparse(workers: number, perHour: number, hours: number, k: num
         await Promise.all(samplers.map((s) => s.refreshFleetRate()));
       }
       now = Math.round(at);
-      const sampler = samplers[events % workers] as (typeof samplers)[number];
-      const { predictedClass, probabilities } = syntheticPrediction(random);
-      const id = `req-${events}`;
-      const decision = sampler.decide(reviewInput({ id, model: 'm', predictedClass, probabilities, now }));
-      const item: ReviewItem = { inferenceId: id, model: 'm', modelVersion: 'v1', folder: `m/v1/dt=2026-11-27/${id}/`, predictedClass, label: String(predictedClass), probability: probabilities[predictedClass] ?? 0, sampling: decision, sampledAt: now, status: 'pending' };
-      await sampler.recorded(decision, item);
-      if (decision.sampled) reviews += 1;
+      if (await offerEvent(samplers[events % workers] as Sampler, `req-${events}`, now, random)) reviews += 1;
     }
   } finally {
     for (const s of samplers) s.close();

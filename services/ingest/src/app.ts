@@ -23,6 +23,7 @@ import { type EraseDeps, type Erasure, eraseInference } from './erase-inference.
 import { type StatusDeps, inferenceStatus } from './inference-status.ts';
 import { maxImageBytes } from './inline-image.ts';
 import { readMultipartRecord } from './multipart-record.ts';
+import { unmatchedRoute } from './unmatched-route.ts';
 
 export interface IngestTelemetry {
   /** A route the app registers: its requests of `statuses`, and its duration, exported at 0 from the start. */
@@ -132,8 +133,8 @@ const bodyRefusalStatuses = [400, 413, 415];
  * erasure (one route, its GET and DELETE); 403 and
  * 404 on a presigned link. A route not listed answers 200. The requests
  * Node answers itself (400 malformed, 408 past requestTimeout, 431) count under route
- * "(client-error)", exported at 0 too (IngestTelemetry.clientError); the 404 of a path no route
- * takes (route "unmatched") is not.
+ * "(client-error)", exported at 0 too (IngestTelemetry.clientError), and so is the 404 of a path no
+ * route takes (route "unmatched", createIngestTelemetry).
  */
 const exportedStatuses: Readonly<Record<string, readonly number[]>> = {
   '/v1/inferences': [200, 202, ...bodyRefusalStatuses, 401, 409, 422, 429, ...serverErrorStatuses],
@@ -167,7 +168,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const depth = cachedFor(250, deps.queueDepth);
 
   app.addHook('onResponse', async (request, reply) => {
-    deps.telemetry.request(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    deps.telemetry.request(request.routeOptions.url ?? unmatchedRoute, reply.statusCode, reply.elapsedTime / 1000);
   });
   app.setErrorHandler(async (error, request, reply) => {
     if (error instanceof ApiError) return sendApiError(reply, error);

@@ -31,7 +31,10 @@ test("each route's 5xx (500, 503), what it answers when it works, the record rou
     for (const status of statuses) assert.equal(requests(before, route, status), '0', `${route} ${status}`);
     assert.match(before, new RegExp(`^gradcam_ingest_http_request_duration_seconds_count\\{route="${route.replace(/[*]/g, '\\*')}"\\} 0$`, 'm'), `${route} duration`);
   }
-  assert.doesNotMatch(before, /route="unmatched"/, 'no route made up');
+  // The 404 of a path no route takes: its own route label, at 0 too (it was born with its first).
+  assert.equal(requests(before, 'unmatched', 404), '0', 'unmatched 404');
+  assert.match(before, /^gradcam_ingest_http_request_duration_seconds_count\{route="unmatched"\} 0$/m, 'unmatched duration');
+  assert.doesNotMatch(before, /route="unmatched",status="(?!404")/, 'no other status made up for it');
   assert.doesNotMatch(before, /route="\/healthz",status="4/, 'no 4xx a route never answers');
 
   // No worker has announced a model: every record is refused for now, 503.
@@ -66,4 +69,15 @@ test("a refusal's 4xx counts on a series exported at 0 before it: the first one 
   }
   const after = await scrape();
   for (const [route, status] of refusals) assert.ok(Number(requests(after, route, status)) >= 1, `${route} ${status} counted`);
+});
+
+test('the 404 of a path no route takes counts on route "unmatched", exported at 0 before it: the first one is an increase', async () => {
+  const before = await scrape();
+  assert.equal(requests(before, 'unmatched', 404), '0');
+  const response = await h.app.inject({ method: 'PUT', url: '/v1/inferences/a', headers: auth });
+  assert.equal(response.statusCode, 404);
+  assert.equal(response.json<{ error: { code: string } }>().error.code, 'ROUTE_NOT_FOUND');
+  const after = await scrape();
+  assert.equal(requests(after, 'unmatched', 404), '1');
+  assert.match(after, /^gradcam_ingest_http_request_duration_seconds_count\{route="unmatched"\} 1$/m);
 });

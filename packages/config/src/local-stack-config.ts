@@ -9,6 +9,11 @@ export interface LocalStackConfig {
   readonly redisUrl: string | undefined;
   /** GRADCAM_API_TOKENS, all passed to ingest (the first is the one the stack prints and the demo uses); none: one is generated and kept in the state dir. */
   readonly apiTokens: readonly string[];
+  /**
+   * GRADCAM_ERASE_TOKENS, all passed to ingest (the first is printed); none: one is generated and
+   * kept in the state dir, so erasure works on the local stack (unset, ingest disables it).
+   */
+  readonly eraseTokens: readonly string[];
   readonly ingestPort: number;
   readonly exporterPort: number;
   readonly workerMetricsPort: number;
@@ -68,6 +73,7 @@ export function readLocalStackConfig(raw: Env): LocalStackConfig {
     redisUrl: env.url('REDIS_URL', undefined, 'redis'),
     // Kept once each, as ingest keeps them.
     apiTokens: [...new Set(env.list('GRADCAM_API_TOKENS'))],
+    eraseTokens: [...new Set(env.list('GRADCAM_ERASE_TOKENS'))],
     ingestPort: stackPort(env, 'GRADCAM_INGEST_PORT', 8080),
     exporterPort: stackPort(env, 'GRADCAM_EXPORTER_PORT', 9464),
     workerMetricsPort: stackPort(env, 'GRADCAM_WORKER_METRICS_PORT', 9465),

@@ -321,6 +321,8 @@ test('the local stack: embedded defaults with zero settings, and fixed ports onl
   assert.deepEqual([config.ingestPort, config.exporterPort, config.workerMetricsPort, config.reviewPort], [8080, 9464, 9465, 8081]);
   assert.equal(config.stateDir, '.gradcam');
   assert.deepEqual(config.apiTokens, [], 'none: the stack makes one');
+  assert.deepEqual(config.eraseTokens, [], 'none: the stack makes one (erasure is never disabled on it)');
+  assert.deepEqual(readLocalStackConfig({ GRADCAM_ERASE_TOKENS: ' ,first-erase-0123456789, first-erase-0123456789' }).eraseTokens, ['first-erase-0123456789']);
   // All of them reach ingest; the first is printed, so an empty entry must not be the first.
   assert.deepEqual(readLocalStackConfig({ GRADCAM_API_TOKENS: ' ,first-token-0123456789, second-token-0123456789' }).apiTokens, ['first-token-0123456789', 'second-token-0123456789']);
   for (const variable of ['GRADCAM_INGEST_PORT', 'GRADCAM_EXPORTER_PORT', 'GRADCAM_WORKER_METRICS_PORT', 'GRADCAM_REVIEW_PORT']) {

@@ -128,6 +128,7 @@ async function benchStackConfig(plan: E2ePlan, stateDir: string): Promise<LocalS
     ...ports,
     redisUrl: undefined,
     apiTokens: [],
+    eraseTokens: [],
     workerProcesses: plan.processes,
     stateDir,
     s3Configured: false,

@@ -78,7 +78,7 @@ export async function upCommand(argv: readonly string[]): Promise<number> {
   }
   console.log(`
 gradcam pipeline is up
-  ingest            ${stack.ingestUrl}   (POST /v1/inferences, GET /v1/inferences/{id})
+  ingest            ${stack.ingestUrl}   (POST /v1/inferences, GET and DELETE /v1/inferences/{id})
   metrics exporter  ${stack.exporterUrl}/metrics
   worker metrics    ${stack.workerMetricsUrl}/metrics
   review page       ${stack.reviewUrl}/   (reviewer token ${stack.reviewToken})
@@ -86,6 +86,7 @@ gradcam pipeline is up
   storage           ${storagePlace(stack)}
   models            ${stack.models.join(', ')}
   API token         ${stack.token}
+  erase token       ${stack.eraseToken}   (DELETE /v1/inferences/{id} only)
 
 Try: npm run demo   (posts the sample images and prints where their explanations landed)
 Stop: Ctrl-C`);

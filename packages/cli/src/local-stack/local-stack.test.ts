@@ -217,6 +217,38 @@ test('an empty or damaged token file in the state folder is replaced with a new 
   });
 });
 
+test('an erase token is kept in erase-token (erasure was disabled on the local stack), never the API token, and none is made when GRADCAM_ERASE_TOKENS is set', async () => {
+  await withStateDir(async (stateDir) => {
+    await withBlockedPort(async (port) => {
+      const config = await stackPorts(stateDir, { GRADCAM_INGEST_PORT: String(port) });
+      const lines: string[] = [];
+      // Past the token files and every service's configuration check (ingest's included), to the blocked port.
+      await assert.rejects(startLocalStack({ config, onLine: (line) => lines.push(line) }), (error: unknown) => error instanceof LocalStackError && error.code === 'PORT_IN_USE');
+      assert.equal(lines.join('\n'), '', 'a missing token file is made without a word');
+      const eraseToken = await readFile(join(stateDir, 'erase-token'), 'utf8');
+      assert.match(eraseToken, /^local-[\w-]{32}\n$/);
+      assert.equal((await stat(join(stateDir, 'erase-token'))).mode & 0o777, 0o600);
+      const apiToken = await readFile(join(stateDir, 'api-token'), 'utf8');
+      assert.notEqual(eraseToken, apiToken);
+      await assert.rejects(startLocalStack({ config, onLine: (line) => lines.push(line) }), LocalStackError);
+      assert.equal(await readFile(join(stateDir, 'erase-token'), 'utf8'), eraseToken, 'kept across starts');
+
+      // Copied from api-token by hand: ingest would refuse it (naming GRADCAM_ERASE_TOKENS, which nobody set).
+      await writeFile(join(stateDir, 'erase-token'), apiToken);
+      await assert.rejects(startLocalStack({ config, onLine: (line) => lines.push(line) }), (error: unknown) => error instanceof LocalStackError && error.code === 'PORT_IN_USE');
+      assert.deepEqual(lines, [`[gradcam up] ${join(stateDir, 'erase-token')} held no usable token (it was also an API token, and erasure takes a token of its own); wrote a new one`]);
+      assert.notEqual(await readFile(join(stateDir, 'erase-token'), 'utf8'), apiToken);
+    });
+  });
+  await withStateDir(async (stateDir) => {
+    await withBlockedPort(async (port) => {
+      const config = await stackPorts(stateDir, { GRADCAM_INGEST_PORT: String(port), GRADCAM_ERASE_TOKENS: 'my-own-erase-token-0123' });
+      await assert.rejects(startLocalStack({ config }), LocalStackError);
+      assert.equal(readdirSync(stateDir).includes('erase-token'), false);
+    });
+  });
+});
+
 test('gradcam up --quiet with a bad service variable: one line naming it, exit 2', async () => {
   await withStateDir(async (stateDir) => {
     const result = spawnSync(process.execPath, ['packages/cli/bin/gradcam.js', 'up', '--quiet'], {

@@ -21,6 +21,8 @@ export interface LocalStack {
   readonly reviewToken: string;
   readonly redisUrl: string;
   readonly token: string;
+  /** The token DELETE /v1/inferences/{id} (erasure) takes: GRADCAM_ERASE_TOKENS' first, else the one kept in erase-token. */
+  readonly eraseToken: string;
   /** The local object store (GRADCAM_STORAGE_DIR, else <state dir>/storage); undefined with S3. */
   readonly storageDir: string | undefined;
   /** With S3: the bucket, where everything goes (`s3://bucket/prefix/`) and the endpoint in words. */
@@ -128,9 +130,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let redisDied: Promise<never> | undefined;
   const step = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, aborted, ...(redisDied ? [redisDied] : [])]);
   try {
-    const kept = (name: string) => step(localToken(join(stateDir, name), (message) => options.onLine?.(`[gradcam up] ${message}`)));
+    const kept = (name: string, taken?: readonly string[]) => step(localToken(join(stateDir, name), (message) => options.onLine?.(`[gradcam up] ${message}`), taken));
     const apiTokens = config.apiTokens.length > 0 ? config.apiTokens : [await kept('api-token')];
     const token = apiTokens[0] as string;
+    // Erasure is disabled without one; the kept one is never an API token (ingest would refuse it).
+    const eraseTokens = config.eraseTokens.length > 0 ? config.eraseTokens : [await kept('erase-token', apiTokens)];
+    const eraseToken = eraseTokens[0] as string;
     const reviewTokens = config.reviewTokens ?? `local-reviewer:${await kept('review-token')}`;
     const reviewToken = reviewTokens.split(',')[0]?.split(':').slice(1).join(':') ?? '';
     // GRADCAM_STORAGE_DIR when set (relative to the repository, where the services run), for every
@@ -142,6 +147,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       childEnvironment({
         REDIS_URL: redisUrl,
         GRADCAM_API_TOKENS: apiTokens.join(','),
+        GRADCAM_ERASE_TOKENS: eraseTokens.join(','),
         GRADCAM_PUBLIC_URL: ingestUrl,
         GRADCAM_HOST: '127.0.0.1',
         GRADCAM_INGEST_PORT: String(config.ingestPort),
@@ -228,9 +234,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
     });
     const s3 = storage.kind === 's3' ? { bucket: storage.bucket, url: s3Url(storage), location: s3Location(storage) } : undefined;
-    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, storageDir, s3, models, died, stop };
+    const stack = { ingestUrl, exporterUrl, workerMetricsUrl, reviewUrl, reviewToken, redisUrl, token, eraseToken, storageDir, s3, models, died, stop };
     wroteStackFile = true;
-    await writeStackFile(stateDir, { ingestUrl, exporterUrl, reviewUrl, token, reviewToken, storageDir, s3, models, redisUrl, queuePrefix });
+    await writeStackFile(stateDir, { ingestUrl, exporterUrl, reviewUrl, token, eraseToken, reviewToken, storageDir, s3, models, redisUrl, queuePrefix });
     return stack;
   } catch (error) {
     await stop();

@@ -144,6 +144,20 @@ describe('a running gradcam up', { timeout: 240_000 }, () => {
     assert.equal(done.status, 'done', JSON.stringify(done));
   });
 
+  test('erasure works on the local stack: the erase token is printed and recorded, ingest takes it, and the API token cannot erase', async () => {
+    const { ingestUrl, token, eraseToken } = JSON.parse(await readFile(join(stateDir, stackFileName), 'utf8')) as { ingestUrl: string; token: string; eraseToken: string };
+    assert.equal(eraseToken, (await readFile(join(stateDir, 'erase-token'), 'utf8')).trim());
+    assert.notEqual(eraseToken, token);
+    assert.ok(up.stdout().includes(`erase token       ${eraseToken}   (DELETE /v1/inferences/{id} only)\n`), up.stdout());
+    const erase = async (bearer: string) => {
+      const answer = await fetch(`${ingestUrl}/v1/inferences/never-accepted-1`, { method: 'DELETE', headers: { authorization: `Bearer ${bearer}` } });
+      return { status: answer.status, code: ((await answer.json()) as { error: { code: string } }).error.code };
+    };
+    // Before, every erasure here was 403 ERASURE_DISABLED: ingest had no GRADCAM_ERASE_TOKENS.
+    assert.deepEqual(await erase(token), { status: 403, code: 'ERASURE_NOT_ALLOWED' });
+    assert.deepEqual(await erase(eraseToken), { status: 404, code: 'INFERENCE_NOT_FOUND' });
+  });
+
   // Last: it ends the stack.
   test('its private redis-server dying is reported like a service\'s, and the whole stack stops (exit 1)', async () => {
     // redis-server rewrites its title over its environment: find it as its leash's child.

@@ -11,6 +11,8 @@ export interface StackFile {
   readonly ingestUrl: string;
   readonly exporterUrl?: string;
   readonly token: string;
+  /** The erase token (DELETE /v1/inferences/{id}); absent in files of older versions. */
+  readonly eraseToken?: string;
   readonly storageDir?: string | undefined;
   /** With S3. */
   readonly s3?: { readonly bucket: string; readonly url: string; readonly location: string } | undefined;

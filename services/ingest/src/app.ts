@@ -56,8 +56,11 @@ export interface IngestAppDeps {
   readonly accept: AcceptDeps;
   readonly status: StatusDeps;
   readonly erase: EraseDeps;
-  /** Told of each inference erased (the log's one line per erasure: id and objects, no content). */
-  readonly onErased?: ((erasure: Erasure) => void) | undefined;
+  /**
+   * Told of each inference erased, and by which erase token (its fingerprint, as the erasure
+   * record's erasedBy): the log's one line per erasure, no content.
+   */
+  readonly onErased?: ((erasure: Erasure, erasedBy: string) => void) | undefined;
   readonly apiTokens: readonly string[];
   /**
    * GRADCAM_ERASE_TOKENS: the only tokens DELETE /v1/inferences/{id} takes (an API token gets 403
@@ -283,7 +286,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     if (erasedBy === undefined) throw new Error('an erasure passed its guard without an erase token');
     const erasure = await eraseInference(deps.erase, id, erasedBy);
     deps.telemetry.erased();
-    deps.onErased?.(erasure);
+    deps.onErased?.(erasure, erasedBy);
     return erasure;
   });
 

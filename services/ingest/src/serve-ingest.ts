@@ -56,8 +56,10 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     ...(config.storage.kind === 'local' && { signingSecret: config.storage.signingSecret }),
     onServerError: logServerErrors(log),
     onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
-    // One line per erasure: the id and how many objects went, never the image or its URI.
-    onErased: (erasure) => log.info({ inferenceId: erasure.id, objects: erasure.objects, referencedImageKept: erasure.keptReferencedImage !== undefined }, 'inference erased'),
+    // One line per erasure: the id, how many objects went and which erase token asked (its
+    // fingerprint, as in the erasure record: the log alone then answers "who erased it"), never
+    // the image, its URI or the token.
+    onErased: (erasure, erasedBy) => log.info({ inferenceId: erasure.id, objects: erasure.objects, referencedImageKept: erasure.keptReferencedImage !== undefined, erasedBy }, 'inference erased'),
   });
   // A cluster worker's listen() is shared through the primary, which owns the socket.
   await app.listen({ port: config.port, host: config.host });

@@ -42,8 +42,8 @@ export interface IngestWiring {
   readonly onServerError?: ServerErrorReport;
   /** Told why /readyz answered 503 (the dependency's whole error): the answer names only the dependency. */
   readonly onNotReady?: (error: unknown) => void;
-  /** Told of each inference erased (DELETE /v1/inferences/{id}): main.ts logs one line of it. */
-  readonly onErased?: (erasure: Erasure) => void;
+  /** Told of each inference erased (DELETE /v1/inferences/{id}) and the erase token's fingerprint: main.ts logs one line of it. */
+  readonly onErased?: (erasure: Erasure, erasedBy: string) => void;
 }
 
 /** Builds the ingest app on its clients: the one wiring used by main.ts and by the tests. */

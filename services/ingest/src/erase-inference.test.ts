@@ -253,6 +253,53 @@ test('an inference known only by its job (never recorded: 503 ACCEPT_INCOMPLETE)
   }
 });
 
+test('an inference known only by its job while a retry of its accept holds a claim on the id: an erasure failing part-way still leaves it found, and a retry finishes it', async () => {
+  const ingest = await fsIngest();
+  try {
+    const folder = await post(ingest, 'claimed-again', { base64: photo.toString('base64') });
+    await explainAsTheWorkerWould(ingest, { inferenceId: 'claimed-again', folder });
+    // As an attempt answered ACCEPT_INCOMPLETE leaves it (the job and the folder, no record), and
+    // its client's retry has claimed the id: the claim stands where the record would be.
+    await ingest.redis.del(redisKeys(ingest.prefix).inference('claimed-again'));
+    const index = new InferenceIndex(ingest.redis, ingest.prefix, indexEntryTtlSeconds);
+    const [claim] = await index.claim('retrying-request', ['claimed-again']);
+    assert.equal(claim?.state, 'claimed');
+    assert.ok(claim.state === 'claimed' && claim.job, 'the claim found the job');
+
+    let failures = 1;
+    const store = Object.create(ingest.store, {
+      delete: { value: (key: string) => (failures-- > 0 ? Promise.reject(new Error('storage down')) : ingest.store.delete(key)) },
+    }) as BlobStore;
+    const deps: EraseDeps = {
+      index,
+      jobState: async (id) => {
+        const job = await ingest.queue.getJob(id);
+        return job ? { state: (await job.getState()) as 'waiting', attempts: job.attemptsMade } : undefined;
+      },
+      removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
+      removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
+      store,
+      storagePrefix: 'captures',
+    };
+    await assert.rejects(eraseInference(deps, 'claimed-again', tokenFingerprint(testEraseToken)), /storage down/);
+    assert.equal(await ingest.queue.getJob('claimed-again'), undefined, 'its job is gone');
+    assert.notDeepEqual(await listAll(ingest.store, folder), [], 'its folder is not');
+    // The retrying accept learns that the id was accepted (a duplicate) and writes nothing; were it
+    // to fail too (the same storage outage), it would give its claim back.
+    const [hold] = await index.confirm('retrying-request', [{ id: 'claimed-again', acceptedAt: claim.job.acceptedAt }]);
+    assert.equal(hold?.state, 'accepted');
+    await index.release('retrying-request', ['claimed-again']);
+
+    const retried = await eraseInference(deps, 'claimed-again', tokenFingerprint(testEraseToken));
+    assert.equal(retried.erased, true);
+    assert.deepEqual(await listAll(ingest.store, folder), [], 'the retry finished it');
+    assert.deepEqual(await redisTraces(ingest, 'claimed-again'), []);
+    assert.equal((await erase(ingest, 'claimed-again')).statusCode, 404);
+  } finally {
+    await ingest.close();
+  }
+});
+
 test('erasure takes an erase token (GRADCAM_ERASE_TOKENS): an API token is refused 403 ERASURE_NOT_ALLOWED with nothing deleted; an erase token accepts no record; the erasure leaves a record of itself with no content and no token', async () => {
   const ingest = await fsIngest();
   try {

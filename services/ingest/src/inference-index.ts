@@ -238,6 +238,14 @@ redis.call('DEL', KEYS[2])
 if value and string.sub(value, 1, 1) == '{' then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+// KEYS: the inference key. ARGV: the entry, its TTL (s), the claim prefix. Written where nothing
+// is, or only a claim: see keep.
+const keepScript = `
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, #ARGV[3]) ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`;
+
 /**
  * The idempotency record of each inference, in Redis next to the queue. Accepting an id claims it
  * first (a short-lived claim, before anything is stored), so of two concurrent submissions of one
@@ -362,13 +370,17 @@ export class InferenceIndex {
   }
 
   /**
-   * Records `entry` for `id` unless anything is there (an entry, or a claim: a request accepting
-   * the id anew). For an id known only by its job (an attempt answered 503 ACCEPT_INCOMPLETE), whose
-   * job is about to be removed: an erasure that fails after that still finds the id by this entry,
-   * so that its retry finishes it rather than answering 404 with the folder still stored.
+   * Records `entry` for `id` unless an entry is there. For an id known only by its job (an attempt
+   * answered 503 ACCEPT_INCOMPLETE), whose job is about to be removed: an erasure that fails after
+   * that still finds the id by this entry, so that its retry finishes it rather than answering 404
+   * with the folder still stored. It replaces a claim: one on an id with a job is its client's
+   * retry of that accept, which would otherwise stand in the entry's place (get skips a claim),
+   * and, failing too (the same storage outage), give it back and leave nothing finding the id. The
+   * retry then sees the id accepted (confirm, commit) and answers it as a duplicate, as it would
+   * have once the first attempt recorded it.
    */
   async keep(id: string, entry: IndexEntry): Promise<void> {
-    await redisCall('could not record the inference', () => this.redis.set(this.keys.inference(id), JSON.stringify(entry), 'EX', this.ttlSeconds, 'NX'));
+    await redisCall('could not record the inference', () => this.redis.eval(keepScript, 1, this.keys.inference(id), JSON.stringify(entry), this.ttlSeconds, claimPrefix));
   }
 
   /** The key and value that say `holder` holds its claim on `id`, for a check made under the claim. */

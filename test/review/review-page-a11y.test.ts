@@ -123,7 +123,7 @@ test('an item shown has no serious or critical violation; its images say what th
   assert.equal(await page.locator('#banner-text').getAttribute('role'), 'status');
   // Bold and colour mark the predicted class among the top scores: in words too.
   assert.equal(((await page.locator('#top-scores li').first().textContent()) ?? '').trim(), 'Neutral98.0% (predicted) (heatmap shown)');
-  const shortcuts = await read<Record<string, string | null>>(`Object.fromEntries([...document.querySelectorAll('.verdict, #skip, #undo, #load-again, #opacity, #comment, [aria-labelledby=methods-label], [aria-labelledby=classes-label], .viewer')].map((e) => [e.id || e.dataset.verdict || e.getAttribute('aria-labelledby') || e.className, e.getAttribute('aria-keyshortcuts')]))`);
+  const shortcuts = await read<Record<string, string | null>>(`Object.fromEntries([...document.querySelectorAll('.verdict, #skip, #undo, #load-again, #more-time, #opacity, #comment, [aria-labelledby=methods-label], [aria-labelledby=classes-label], .viewer')].map((e) => [e.id || e.dataset.verdict || e.getAttribute('aria-labelledby') || e.className, e.getAttribute('aria-keyshortcuts')]))`);
   assert.deepEqual(shortcuts, {
     viewer: 'ArrowLeft ArrowRight',
     opacity: '[ ]',
@@ -136,8 +136,23 @@ test('an item shown has no serious or critical violation; its images say what th
     comment: '/',
     skip: 'S',
     undo: 'U',
+    'more-time': 'E',
     'load-again': 'R',
   });
+  // The footer is the list a sighted keyboard user reads: every key a control declares is in it, and
+  // it lists no key that nothing declares (Shift+ keys go with their key; 1–4 is a range).
+  const keys = await read<{ declared: string[]; listed: string[] }>(`(() => {
+    const arrows = { ArrowLeft: '←', ArrowRight: '→' };
+    const declared = [...document.querySelectorAll('[aria-keyshortcuts]')].flatMap((e) => e.getAttribute('aria-keyshortcuts').split(' ')).map((k) => k.replace(/^Shift\\+/, '')).map((k) => arrows[k] ?? k.toUpperCase());
+    const listed = [...document.querySelectorAll('footer.keys > *')].flatMap((span) => {
+      const caps = [...span.querySelectorAll('kbd')].map((k) => k.textContent.toUpperCase());
+      const [from, to] = caps.map(Number);
+      return caps.length === 2 && span.textContent.includes('–') && from < to ? Array.from({ length: to - from + 1 }, (_, i) => String(from + i)) : caps;
+    });
+    const sorted = (list) => [...new Set(list)].sort();
+    return { declared: sorted(declared), listed: sorted(listed) };
+  })()`);
+  assert.deepEqual(keys.listed, keys.declared, 'the footer lists the keys the controls declare');
 });
 
 test('keyboard only: Tab reaches every control in order, each with a visible focus ring of 3:1, and the shortcut keys still work', async (t) => {

@@ -104,6 +104,8 @@ export function redisKeys(prefix: string) {
     reviewLeasedBy: (reviewer: string) => `${prefix}:review:leased-by:${reviewer}`,
     /** Items a reviewer skipped: sorted set id → when (epoch ms); never leased to them again while remembered. */
     reviewSkipped: (reviewer: string) => `${prefix}:review:skipped:${reviewer}`,
+    /** The reviewers whose skip memory holds an item (a set, expiring with its newest skip): what an erasure takes it out of. */
+    reviewSkippers: (id: string) => `${prefix}:review:skippers:${id}`,
     /** Hash `model|class|verdict` → count. */
     reviewVerdicts: `${prefix}:review:verdicts`,
     /** Hash `model|class|verdict` → count of verdicts their reviewer took back (still counted in reviewVerdicts). */

@@ -151,7 +151,9 @@ reclaimExpired(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
  * Atomically gives a leased item back to the pool before its lease runs out (a reviewer who
  * stops, or skips it), so it does not wait for the expiry. Only the lease holder can, and only
  * while it holds. A skip is also remembered for the skip memory, so the lease script hands the
- * item to someone else; the memory key expires with its newest skip.
+ * item to someone else; the memory key expires with its newest skip. The item's skippers
+ * (`:review:skippers:{id}`, a set of reviewers, expiring with its newest skip) say whose memory
+ * holds it, so that remove takes it out of each.
  * Not while the holder's verdict is being kept (it would be kept on an item back in the pool).
  * The call's token is kept as the item's `applied`: the same command run again (a resend after a
  * lost reply) answers the item as it stands, as the first run did, instead of NOT_LEASED for the
@@ -180,8 +182,14 @@ if skipMemoryMs > 0 then
   local skipped = prefix .. ':review:skipped:' .. reviewer
   redis.call('ZADD', skipped, now, id)
   redis.call('PEXPIRE', skipped, skipMemoryMs)
+  -- Who remembers the id, for remove (an erasure): it finds each skipper's memory without a scan.
+  local skippers = prefix .. ':review:skippers:' .. id
+  redis.call('SADD', skippers, reviewer)
+  redis.call('PEXPIRE', skippers, skipMemoryMs)
   redis.call('HINCRBY', prefix .. ':review:skips', item.model, 1)
 end
+-- No longer theirs: out of their own set now, not at their next lease (remove no longer knows the holder).
+redis.call('ZREM', prefix .. ':review:leased-by:' .. reviewer, id)
 state.applied = token
 return { redis.call('GET', prefix .. ':review:item:' .. id), returnToPool(prefix, id, item, state) }
 `;

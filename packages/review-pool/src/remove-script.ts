@@ -11,11 +11,12 @@ import { itemLua } from './item-lua.ts';
  * again after; once the marker is finished, cancelled or stale, the removal goes ahead.
  *
  * The counts (`:verdicts`, `:undos`, `:skips`, `:broken`) only ever go up (Prometheus counters
- * are built on them) and name no item: they are kept. A reviewer's skip memory
- * (`:skipped:{reviewer}`) may keep the bare id until it expires (skipMemoryMs, 7 days): it is in
- * no pool any more, so it is never served, and finding every reviewer's set would scan the
- * keyspace. So may the set of the reviewer who set it aside (`:leased-by:{reviewer}`; the item
- * does not record who), until that set expires with the lease's own time.
+ * are built on them) and name no item: they are kept. The id leaves the skip memory
+ * (`:skipped:{reviewer}`) of every reviewer who skipped it, found through its skippers
+ * (`:skippers:{id}`, written by each skip; one ZREM per skipper, bounded by the reviewers), which
+ * go too; a skip made before the pool kept skippers stays until it expires (skipMemoryMs, 7 days).
+ * The set of the reviewer who set it aside (`:leased-by:{reviewer}`; the item does not record
+ * who) may keep the id until that set expires with the lease's own time.
  *
  * The id-keyed index entries are removed even when the item's keys are gone already (its retention
  * ran out), so a removal leaves no trace of the id in the pool's indexes; a second removal changes
@@ -39,6 +40,9 @@ if ok and item then
     if holder ~= '' then redis.call('ZREM', keys .. 'leased-by:' .. holder, id) end
   end
 end
+local skippers = keys .. 'skippers:' .. id
+for _, reviewer in ipairs(redis.call('SMEMBERS', skippers)) do redis.call('ZREM', keys .. 'skipped:' .. reviewer, id) end
+redis.call('DEL', skippers)
 redis.call('ZREM', keys .. 'leases', id)
 redis.call('ZREM', keys .. 'index', id)
 redis.call('ZREM', keys .. 'expiring', id)

@@ -16,17 +16,13 @@ function setUp() {
   return { prefix, pool: new ReviewPool(redis, prefix) };
 }
 
-/**
- * Every place under `prefix` that names `id`: a key, a sorted-set member, a hash field. A
- * reviewer's skip memory is left out: it keeps the bare id until it expires (remove-script.ts).
- */
+/** Every place under `prefix` that names `id`: a key, a set or sorted-set member, a hash field. */
 async function traces(prefix: string, id: string): Promise<string[]> {
   const found: string[] = [];
   for (const key of await redis.keys(`${prefix}:*`)) {
-    if (key.includes(':review:skipped:')) continue;
     if (key.endsWith(`:${id}`)) found.push(key);
     const type = await redis.type(key);
-    const members = type === 'zset' ? await redis.zrange(key, 0, -1) : type === 'hash' ? await redis.hkeys(key) : [];
+    const members = type === 'zset' ? await redis.zrange(key, 0, -1) : type === 'hash' ? await redis.hkeys(key) : type === 'set' ? await redis.smembers(key) : [];
     for (const member of members) if (member === id || member.endsWith(`:${id}`)) found.push(`${key} ${member}`);
   }
   return found;
@@ -56,6 +52,25 @@ test('a leased item is erased with its lease; its reviewer is handed the next it
   assert.deepEqual(await traces(prefix, 'gone'), []);
   assert.equal(await redis.exists(`${prefix}:review:leased-by:alice`), 0, "the reviewer's own lease set");
   assert.equal((await pool.lease('alice', 60_000))?.inferenceId, 'next');
+});
+
+test("an erased item leaves every reviewer's skip memory; what else they skipped is still remembered", async () => {
+  const { prefix, pool } = setUp();
+  await pool.add(item('gone', 0.9));
+  await pool.add(item('kept', 0.5, 'm', 2_000));
+  for (const reviewer of ['alice', 'bob']) {
+    assert.equal((await pool.lease(reviewer, 60_000))?.inferenceId, 'gone');
+    await pool.skip('gone', reviewer);
+  }
+  assert.equal((await pool.lease('alice', 60_000))?.inferenceId, 'kept');
+  await pool.skip('kept', 'alice');
+  assert.deepEqual(await redis.zrange(redisKeys(prefix).reviewSkipped('bob'), 0, -1), ['gone']);
+  assert.equal(await pool.remove('gone'), true);
+  // Before, the bare id stayed in alice's and bob's skip memory for a week after the erasure.
+  assert.deepEqual(await traces(prefix, 'gone'), []);
+  assert.deepEqual(await redis.zrange(redisKeys(prefix).reviewSkipped('alice'), 0, -1), ['kept'], 'her other skip is kept');
+  assert.equal(await pool.lease('alice', 60_000), undefined, 'and still keeps it from her');
+  assert.equal(await pool.remove('gone'), false);
 });
 
 test('reviewed and set-aside items are erased, expiry entry included; the counts stay', async () => {

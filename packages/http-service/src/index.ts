@@ -4,7 +4,7 @@ export { type JsonCounts, jsonBounds, jsonCounts, registerBoundedJsonParser } fr
 export { NotReadyError } from './not-ready-error.ts';
 export { charsetRefusal, utf8Text } from './utf8-body.ts';
 export { type FrameworkErrorAnswers, frameworkErrorHandler, requestErrorAnswer } from './framework-errors.ts';
-export { checkDependency, isPrometheusScrape, registerOperationalRoutes, scrapeWaitMs, type OperationalRoutes } from './operational-routes.ts';
+export { checkDependency, isPrometheusScrape, registerOperationalRoutes, scrapeWaitMs, type OperationalRoutes, type ScrapeAnswer } from './operational-routes.ts';
 export { type ClientErrorAnswered, clientErrorStatuses } from './client-error-answer.ts';
 export { type ServerTimeouts, idleSocketTimeoutMs, serverTimeouts, slowestUploadBytesPerSecond } from './server-timeouts.ts';
 export { type ServiceServerLimits, defaultBodyLimit, registerServiceDefaults, serviceServerOptions } from './service-defaults.ts';

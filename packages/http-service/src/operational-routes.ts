@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { LogThrottle } from './log-throttle.ts';
 import { NotReadyError } from './not-ready-error.ts';
@@ -24,8 +24,31 @@ export interface OperationalRoutes {
    * /readyz answers 503 as ever; a failure past this, or once the process has been ready, is told.
    */
   readonly startupGraceMs?: number;
-  /** Prometheus exposition of the process's registry; `headers` tell who asks (see isPrometheusScrape). */
-  readonly scrape: (headers: IncomingHttpHeaders) => Promise<{ contentType: string; body: string }>;
+  /**
+   * Prometheus exposition of the process's registry; `headers` tell who asks (see isPrometheusScrape),
+   * `answer` whether the client took the answer (see ScrapeAnswer).
+   */
+  readonly scrape: (headers: IncomingHttpHeaders, answer: ScrapeAnswer) => Promise<{ contentType: string; body: string }>;
+}
+
+export interface ScrapeAnswer {
+  /**
+   * Settles once the /metrics answer is done with: true when it was written whole to a connection
+   * still open and, where the request names its scrape timeout (Prometheus's header), before that
+   * timeout passed since the request came; false when the client gave up first (Prometheus closes
+   * the connection at its timeout, and stores nothing of an answer after it). Never rejects.
+   */
+  readonly delivered: Promise<boolean>;
+}
+
+/** Whether the answer on `response` reaches the client in time: see ScrapeAnswer. */
+function answerDelivered(response: ServerResponse, timeoutMs: number | undefined): Promise<boolean> {
+  const receivedAt = performance.now();
+  return new Promise((resolve) => {
+    // 'finish': written whole; 'close' without it: the connection ended first (the client gave up).
+    response.once('finish', () => resolve(timeoutMs === undefined || performance.now() - receivedAt < timeoutMs));
+    response.once('close', () => resolve(false));
+  });
 }
 
 /**
@@ -70,7 +93,9 @@ export function registerOperationalRoutes(app: FastifyInstance, routes: Operatio
     });
   }
   app.get('/metrics', async (request, reply) => {
-    const { contentType, body } = await routes.scrape(request.headers);
+    const timeoutSeconds = Number(request.headers['x-prometheus-scrape-timeout-seconds']);
+    const delivered = answerDelivered(reply.raw, Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds * 1000 : undefined);
+    const { contentType, body } = await routes.scrape(request.headers, { delivered });
     return reply.header('content-type', contentType).send(body);
   });
 }

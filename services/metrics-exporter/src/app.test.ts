@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import { defaultBodyLimit, idleSocketTimeoutMs, serverTimeouts } from '@gradcam/http-service';
 import { createRegistry } from '@gradcam/telemetry';
@@ -12,7 +13,7 @@ test('the exporter answers /metrics, and an unknown route as 404 ROUTE_NOT_FOUND
       throw new Error('Redis is down');
     },
     onCollectError: (error) => collectErrors.push(error),
-    scraped: () => {},
+    scraping: () => () => {},
   });
   try {
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
@@ -31,11 +32,77 @@ test('the exporter answers /metrics, and an unknown route as 404 ROUTE_NOT_FOUND
 });
 
 test("the exporter's server timeouts are finite: a client that trickles a request or goes silent does not hold a connection, or the exporter's close(), for ever", async () => {
-  const app = createApp({ registry: createRegistry(), collect: async () => {}, onCollectError: () => {}, scraped: () => {} });
+  const app = createApp({ registry: createRegistry(), collect: async () => {}, onCollectError: () => {}, scraping: () => () => {} });
   try {
     assert.equal(app.server.requestTimeout, serverTimeouts(defaultBodyLimit).requestTimeout);
     assert.equal(app.server.timeout, idleSocketTimeoutMs);
   } finally {
+    await app.close();
+  }
+});
+
+test('a scrape Prometheus gave up on (it closed the connection at its timeout while the exporter collected), or answered past its timeout, does not move the event-stream cursor; one it took does', async () => {
+  let collecting!: () => void;
+  let collectStarted = new Promise<void>((resolve) => (collecting = resolve));
+  let finishCollect: () => void = () => {};
+  let collectMayFinish: Promise<void> = Promise.resolve();
+  const slowCollect = () => (collectMayFinish = new Promise<void>((resolve) => (finishCollect = resolve)));
+  let rendered = 0;
+  let delivered = 0;
+  const app = createApp({
+    registry: createRegistry(),
+    collect: async () => {
+      collecting();
+      await collectMayFinish;
+    },
+    onCollectError: () => {},
+    scraping: () => {
+      rendered++;
+      return () => void delivered++;
+    },
+  });
+  const until = async (what: string, check: () => boolean) => {
+    for (let i = 0; !check(); i++) {
+      if (i > 500) assert.fail(`never: ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    const sockets: Socket[] = [];
+    app.server.on('connection', (socket: Socket) => sockets.push(socket));
+    const scrape = (timeoutSeconds: string, signal?: AbortSignal) =>
+      fetch(`http://127.0.0.1:${port}/metrics`, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': timeoutSeconds }, ...(signal && { signal }) });
+
+    // Prometheus's scrape cancelled at its timeout: it closes the connection and stores nothing.
+    void slowCollect();
+    const gaveUp = new AbortController();
+    const abandoned = scrape('10', gaveUp.signal);
+    await collectStarted;
+    gaveUp.abort();
+    await assert.rejects(abandoned);
+    await until('the server to see the connection closed', () => sockets.every((socket) => socket.destroyed));
+    finishCollect();
+    await until('the abandoned answer to be rendered', () => rendered === 1);
+
+    // An answer written after the scrape's own timeout, on a connection still open: Prometheus has
+    // given up on it too (a client that keeps the connection open stands in for the moment between).
+    collectStarted = new Promise<void>((resolve) => (collecting = resolve));
+    void slowCollect();
+    const late = scrape('0.02');
+    await collectStarted;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    finishCollect();
+    assert.equal((await late).status, 200);
+    await until('the late answer to be rendered', () => rendered === 2);
+
+    // One Prometheus takes: what it rendered is stored, and the cursor moves.
+    assert.equal((await scrape('10')).status, 200);
+    await until('the stored answer to be taken', () => delivered === 1);
+    assert.equal(delivered, 1, 'an answer nobody stored moved the cursor: a restart before the next scrape would not count what it covered');
+  } finally {
+    finishCollect();
     await app.close();
   }
 });

@@ -12,25 +12,33 @@ export interface ExporterAppDeps {
   readonly collect: () => Promise<void>;
   readonly onCollectError: (error: unknown) => void;
   /**
-   * A Prometheus scrape is about to render: what is counted now reaches storage. Only those move
-   * the event-stream cursor: a healthcheck or a curl of /metrics renders values nobody keeps, and
-   * a restart resuming after them would lose what they saw.
+   * A Prometheus scrape is about to render: returns what to call once Prometheus has the answer,
+   * which then takes what is counted now as stored (it moves the event-stream cursor). Only such
+   * scrapes do: a healthcheck or a curl of /metrics renders values nobody keeps, nor does a scrape
+   * Prometheus gave up on (its timeout passed while the sources were read), and a restart resuming
+   * after what they saw would lose it.
    */
-  readonly scraped: () => void;
+  readonly scraping: () => () => void;
 }
 
 export function createApp(deps: ExporterAppDeps): FastifyInstance {
   const app = Fastify({ ...serviceServerOptions(), logger: false });
   registerServiceDefaults(app);
   registerOperationalRoutes(app, {
-    scrape: async (headers) => {
+    scrape: async (headers, answer) => {
       try {
         await deps.collect();
       } catch (error) {
         deps.onCollectError(error);
       }
-      if (isPrometheusScrape(headers)) deps.scraped();
-      return metricsResponse(deps.registry);
+      if (!isPrometheusScrape(headers)) return metricsResponse(deps.registry);
+      // Right before the render: nothing is counted between the two (the render reads no Redis).
+      const scraped = deps.scraping();
+      const response = await metricsResponse(deps.registry);
+      void answer.delivered.then((delivered) => {
+        if (delivered) scraped();
+      });
+      return response;
     },
   });
   return app;

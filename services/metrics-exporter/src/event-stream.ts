@@ -29,7 +29,12 @@ export interface EventStreamDeps {
 }
 
 export interface EventStream {
-  /** A scrape is about to render: what was counted so far need not be counted again after a restart. */
+  /**
+   * A scrape is about to render: returns what to call once Prometheus has the answer, after which
+   * what was counted at the render need not be counted again after a restart (EventsCursor.scraping).
+   */
+  scraping(): () => void;
+  /** A scrape rendered now and delivered: `scraping()` with its answer taken at once. */
   scraped(): void;
   /**
    * The id of the last stream entry read, whatever its event (`added`, `active`… are read and
@@ -256,6 +261,7 @@ export function startEventStream(deps: EventStreamDeps): EventStream {
   };
 
   return {
+    scraping: () => cursor?.scraping() ?? (() => {}),
     scraped: () => cursor?.scraped(),
     readThrough: () => readThrough?.(),
     readingSince: () => readingSince,

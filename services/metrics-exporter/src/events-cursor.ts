@@ -39,6 +39,9 @@ export class EventsCursor {
   private countedThrough: string;
   /** Every event up to this one was counted when a scrape rendered. */
   private scrapedThrough: string;
+  /** Scrapes begun (`scraping`), and the latest of them whose answer Prometheus took. */
+  private scrapes = 0;
+  private scrapedScrape = 0;
   private savedThrough: string;
   private saving: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -72,10 +75,28 @@ export class EventsCursor {
     };
   }
 
-  /** A scrape is about to render the registry: what is counted now reaches Prometheus. */
+  /**
+   * A scrape is about to render the registry: returns what to call once Prometheus has its answer
+   * (written whole, within its timeout), which takes what was counted at the render as scraped.
+   * An answer Prometheus gave up on is never stored: had it moved the cursor, a restart before the
+   * next stored scrape would resume after events that never reached Prometheus, and lose them.
+   */
+  scraping(): () => void {
+    const through = this.countedThrough;
+    const scrape = ++this.scrapes;
+    return () => {
+      // Two scrapers' answers may land out of order: an older one never takes the cursor back. Not
+      // by id: a stream written again is read again from 0-0, below the ids read before.
+      if (scrape <= this.scrapedScrape) return;
+      this.scrapedScrape = scrape;
+      this.scrapedThrough = through;
+      if (this.scrapedThrough !== this.savedThrough) this.schedule();
+    };
+  }
+
+  /** A scrape rendered now and delivered: `scraping()` with its answer taken at once. */
   scraped(): void {
-    this.scrapedThrough = this.countedThrough;
-    if (this.scrapedThrough !== this.savedThrough) this.schedule();
+    this.scraping()();
   }
 
   /** Stops the timer and saves what the last scrape covered. Never rejects; safe to call twice. */

@@ -83,7 +83,7 @@ const app = createApp({
   collect: collectQueueState,
   onCollectError: (error) => errors.report(new Error(`could not read the queue state: ${messageOf(error)}`)),
   // The registry renders right after: every event counted by now is in this scrape.
-  scraped: () => eventStream.scraped(),
+  scraping: () => eventStream.scraping(),
 });
 await app.listen({ port: config.port, host: config.host });
 log.info(`metrics exporter on http://${config.host}:${config.port}/metrics`);

@@ -80,6 +80,35 @@ describe('gradcam up refuses in one line', () => {
     }
   });
 
+  test('a refusal leaves no state folder behind where there was none: a Redis Cluster node (exit 2), a REDIS_URL that does not answer (exit 1)', async () => {
+    const clusterNode = await startRedisServer({ extraArgs: ['--cluster-enabled', 'yes'] });
+    try {
+      await withStateDir(async (stateDir, env) => {
+        // Two levels that do not exist yet: gradcam up makes both, and a refusal takes both away.
+        const parent = join(stateDir, 'not-yet');
+        const fresh = join(parent, 'state');
+        const cases: [string, string, number][] = [
+          ['a Redis Cluster node', clusterNode.url, 2],
+          ['a REDIS_URL that does not answer', `redis://127.0.0.1:${await freePort()}`, 1],
+        ];
+        for (const [label, redisUrl, exitStatus] of cases) {
+          const { status, lines } = await upFails({ ...env, GRADCAM_STATE_DIR: fresh, REDIS_URL: redisUrl });
+          assert.equal(status, exitStatus, `${label}: ${lines.join('\n')}`);
+          assert.equal(lines.length, 1, `${label}: ${lines.join('\n')}`);
+          assert.deepEqual(readdirSync(stateDir), [], `${label}: ${fresh} left behind (a token file, the redis folder, the lock)`);
+        }
+        // A state folder that was there is kept, with what was in it.
+        await mkdir(fresh, { recursive: true });
+        await writeFile(join(fresh, 'mine'), 'kept');
+        const { status } = await upFails({ ...env, GRADCAM_STATE_DIR: fresh, REDIS_URL: clusterNode.url });
+        assert.equal(status, 2);
+        assert.equal(readFileSync(join(fresh, 'mine'), 'utf8'), 'kept');
+      });
+    } finally {
+      await clusterNode.stop();
+    }
+  });
+
   test('a REDIS_URL the Redis client cannot parse: exit 2, naming REDIS_URL, no stack trace', async () => {
     await withStateDir(async (_, env) => {
       const { status, lines, stdout } = await upFails({ ...env, REDIS_URL: 'redis:db.internal:6380' });

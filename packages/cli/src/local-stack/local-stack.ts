@@ -90,7 +90,12 @@ const graceWithoutRedisMs = 5_000;
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config } = options;
   const stateDir = resolve(repoRoot, config.stateDir);
-  await makeWritableFolder('GRADCAM_STATE_DIR', stateDir, ['redis']);
+  // What this start made (the outermost folder of each): a refusal before anything starts removes
+  // it, so a refused gradcam up leaves no state folder (tokens, lock, redis/) where there was none.
+  const made: string[] = [];
+  const madeStateDir = await makeWritableFolder('GRADCAM_STATE_DIR', stateDir, ['redis']);
+  if (madeStateDir !== undefined) made.push(madeStateDir);
+  let begun = false;
   const lock: StateLock = await acquireStateLock(stateDir);
   // Held as a promise, so a stop during its start still stops it once it is up.
   let redisStarting: Promise<RedisServer> | undefined;
@@ -117,6 +122,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // Only this stack's file: a stack refused at start must not remove a running one's.
       if (wroteStackFile) await rm(join(stateDir, stackFileName), { force: true });
       await lock.release();
+      if (!begun) for (const folder of made) await rm(folder, { recursive: true, force: true });
     })());
   // Every wait below races this, so an abort does not wait for a model load to finish first.
   const aborted = new Promise<never>((_, reject) => {
@@ -170,7 +176,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const { models, storage, queuePrefix } = readWorkerConfig(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
     // The services would each find a storage folder they cannot use only at the first upload, and
     // an S3 bucket they cannot use only as a readiness timeout after the models loaded.
-    if (storageDir !== undefined) await step(makeWritableFolder(storageSetting === undefined ? 'GRADCAM_STATE_DIR' : 'GRADCAM_STORAGE_DIR', storageDir));
+    const madeStorageDir = storageDir === undefined ? undefined : await step(makeWritableFolder(storageSetting === undefined ? 'GRADCAM_STATE_DIR' : 'GRADCAM_STORAGE_DIR', storageDir));
+    if (madeStorageDir !== undefined) made.push(madeStorageDir);
     if (storage.kind === 's3') await step(checkS3Storage(storage, { onWarning: (line) => options.onLine?.(`[gradcam up] warning: ${line}`) }));
     await step(
       checkPortsFree([
@@ -185,6 +192,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await step(checkRedisAnswers(config.redisUrl, { onClusterCheckSkipped }));
     }
     options.onChecked?.();
+    // Redis and the services write in the folders from here: a failure now keeps them.
+    begun = true;
     if (config.redisUrl === undefined) redisStarting = startRedisServer({ appendOnly: true, dir: join(stateDir, 'redis') });
     const privateRedis = redisStarting && (await step(redisStarting));
     if (privateRedis) {

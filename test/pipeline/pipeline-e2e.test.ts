@@ -45,6 +45,7 @@ before(async () => {
     config: {
       redisUrl: redis.url,
       apiTokens: ['e2e-token-0123456789abcdef', 'e2e-second-token-0123456789'],
+      eraseTokens: [],
       ingestPort,
       exporterPort,
       workerMetricsPort,

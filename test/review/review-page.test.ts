@@ -129,6 +129,7 @@ before(async () => {
     config: {
       redisUrl: undefined,
       apiTokens: ['review-page-ingest-0123456789'],
+      eraseTokens: [],
       ingestPort,
       exporterPort,
       workerMetricsPort,

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import { defaultBodyLimit, idleSocketTimeoutMs, serverTimeouts } from '@gradcam/http-service';
-import { createRegistry } from '@gradcam/telemetry';
+import { createMetrics, createRegistry, pipelineMetrics } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
+import { PipelineRecorder, eventStreamMetricNames } from './pipeline-recorder.ts';
+import { explainResult } from './test-support/explain-result.ts';
 
 test('the exporter answers /metrics, and an unknown route as 404 ROUTE_NOT_FOUND in the API error shape', async () => {
   const collectErrors: unknown[] = [];
@@ -14,6 +16,7 @@ test('the exporter answers /metrics, and an unknown route as 404 ROUTE_NOT_FOUND
     },
     onCollectError: (error) => collectErrors.push(error),
     scraping: () => () => {},
+    eventCounters: new Set(),
   });
   try {
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
@@ -32,7 +35,7 @@ test('the exporter answers /metrics, and an unknown route as 404 ROUTE_NOT_FOUND
 });
 
 test("the exporter's server timeouts are finite: a client that trickles a request or goes silent does not hold a connection, or the exporter's close(), for ever", async () => {
-  const app = createApp({ registry: createRegistry(), collect: async () => {}, onCollectError: () => {}, scraping: () => () => {} });
+  const app = createApp({ registry: createRegistry(), collect: async () => {}, onCollectError: () => {}, scraping: () => () => {}, eventCounters: new Set() });
   try {
     assert.equal(app.server.requestTimeout, serverTimeouts(defaultBodyLimit).requestTimeout);
     assert.equal(app.server.timeout, idleSocketTimeoutMs);
@@ -60,6 +63,7 @@ test('a scrape Prometheus gave up on (it closed the connection at its timeout wh
       rendered++;
       return () => void delivered++;
     },
+    eventCounters: new Set(),
   });
   const until = async (what: string, check: () => boolean) => {
     for (let i = 0; !check(); i++) {
@@ -74,6 +78,12 @@ test('a scrape Prometheus gave up on (it closed the connection at its timeout wh
     app.server.on('connection', (socket: Socket) => sockets.push(socket));
     const scrape = (timeoutSeconds: string, signal?: AbortSignal) =>
       fetch(`http://127.0.0.1:${port}/metrics`, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': timeoutSeconds }, ...(signal && { signal }) });
+
+    // The first answer Prometheus takes shows the event-stream counters at 0 and covers no event.
+    // (Injected: a kept-alive socket would stay open through the checks below.)
+    assert.equal((await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-prometheus-scrape-timeout-seconds': '10' } })).statusCode, 200);
+    assert.equal(rendered, 0);
+    collectStarted = new Promise<void>((resolve) => (collecting = resolve));
 
     // Prometheus's scrape cancelled at its timeout: it closes the connection and stores nothing.
     void slowCollect();
@@ -103,6 +113,38 @@ test('a scrape Prometheus gave up on (it closed the connection at its timeout wh
     assert.equal(delivered, 1, 'an answer nobody stored moved the cursor: a restart before the next scrape would not count what it covered');
   } finally {
     finishCollect();
+    await app.close();
+  }
+});
+
+test("Prometheus's first scrapes of a process show the event-stream counters at 0, until it has taken one so: a restart's replay counted before them is then a reset to it, not a rise", async () => {
+  const registry = createRegistry();
+  const metrics = createMetrics(registry, pipelineMetrics);
+  const recorder = new PipelineRecorder(metrics);
+  // A restarted exporter that counted its replayed gap before Prometheus's first scrape.
+  recorder.failed('IMAGE_INVALID: not an image', undefined);
+  recorder.failed('IMAGE_INVALID: not an image', undefined);
+  recorder.completed(explainResult());
+  // A scrape-time total read from Redis: it does not restart with the process.
+  metrics.captureDecisions.inc({ model: 'm', decision: 'captured', reason: 'sampled' }, 5);
+  let rendered = 0;
+  const app = createApp({ registry, collect: async () => {}, onCollectError: () => {}, scraping: () => () => void rendered++, eventCounters: eventStreamMetricNames });
+  const failed = 'gradcam_jobs_failed_total{code="IMAGE_INVALID"}';
+  const images = 'gradcam_images_explained_total{model="m"}';
+  const captured = 'gradcam_capture_decisions_total{model="m",decision="captured",reason="sampled"}';
+  const bucket = 'gradcam_e2e_latency_seconds_bucket{le="+Inf",model="m"}';
+  const lines = async (headers: Record<string, string>) => {
+    const body = (await app.inject({ method: 'GET', url: '/metrics', headers })).body.split('\n');
+    return [failed, images, captured, bucket].map((series) => body.find((line) => line.startsWith(`${series} `)));
+  };
+  const prometheus = { 'x-prometheus-scrape-timeout-seconds': '10' };
+  try {
+    assert.deepEqual(await lines({}), [`${failed} 2`, `${images} 1`, `${captured} 5`, `${bucket} 1`], 'a curl sees what is counted');
+    assert.deepEqual(await lines(prometheus), [`${failed} 0`, `${images} 0`, `${captured} 5`, `${bucket} 0`], "Prometheus's first answer: the process's counters as it started them");
+    assert.equal(rendered, 0, 'an answer at 0 covers no event: the cursor stays');
+    assert.deepEqual(await lines(prometheus), [`${failed} 2`, `${images} 1`, `${captured} 5`, `${bucket} 1`], 'once taken, what is counted');
+    assert.equal(rendered, 1);
+  } finally {
     await app.close();
   }
 });

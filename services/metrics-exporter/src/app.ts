@@ -1,6 +1,7 @@
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
 import { isPrometheusScrape, registerOperationalRoutes, registerServiceDefaults, serviceServerOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { zeroFamilies } from './counter-reset.ts';
 
 export interface ExporterAppDeps {
   readonly registry: Registry;
@@ -19,10 +20,24 @@ export interface ExporterAppDeps {
    * after what they saw would lose it.
    */
   readonly scraping: () => () => void;
+  /**
+   * The metric families counted from the event stream (`eventStreamMetricNames`): they start at 0
+   * in every process, and Prometheus is shown them at 0 until it has taken one answer so.
+   */
+  readonly eventCounters: ReadonlySet<string>;
 }
 
 export function createApp(deps: ExporterAppDeps): FastifyInstance {
   const app = Fastify({ ...serviceServerOptions(), logger: false });
+  /**
+   * Prometheus has stored an answer with the event-stream counters at 0 from this process. Until
+   * then each of its scrapes gets them at 0 (and moves no cursor: it covers no event), whatever
+   * was counted meanwhile: a restarted exporter's replay of its gap can be counted before the first
+   * scrape, at or above the last process's stored values, and rate() and increase() would take it
+   * for a rise from them rather than a reset. The events are read and counted as ever, so a curl
+   * shows them at once and nothing is held while no Prometheus scrapes.
+   */
+  let resetShown = false;
   registerServiceDefaults(app);
   registerOperationalRoutes(app, {
     scrape: async (headers, answer) => {
@@ -32,6 +47,13 @@ export function createApp(deps: ExporterAppDeps): FastifyInstance {
         deps.onCollectError(error);
       }
       if (!isPrometheusScrape(headers)) return metricsResponse(deps.registry);
+      if (!resetShown) {
+        const response = await metricsResponse(deps.registry);
+        void answer.delivered.then((delivered) => {
+          if (delivered) resetShown = true;
+        });
+        return { ...response, body: zeroFamilies(response.body, deps.eventCounters) };
+      }
       // Right before the render: nothing is counted between the two (the render reads no Redis).
       const scraped = deps.scraping();
       const response = await metricsResponse(deps.registry);

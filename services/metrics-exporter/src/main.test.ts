@@ -123,6 +123,8 @@ test('a restarted exporter counts the jobs that completed or failed while none r
     first = startExporter(prefix, port);
     // A first start saves where it starts reading: from then on every event is read.
     await eventually('the first exporter to save its start', async () => (await redis.get(redisKeys(prefix).exporterEventsCursor)) ?? undefined, 30_000, first);
+    // Prometheus's first scrape of a process shows the stream's counters at 0 (see the next test).
+    await first.line(imageInvalid);
     await finished('live-1');
     const exporter = first;
     assert.equal(await eventually('the first exporter to count live-1', () => exporter.line(images), 15_000, first), `${images} 1`, 'live-1 only: the history is not counted');
@@ -142,6 +144,46 @@ test('a restarted exporter counts the jobs that completed or failed while none r
     await eventually('the second exporter to count the gap failure', async () => ((await restarted.line(imageInvalid))?.endsWith(' 1') ? true : undefined), 30_000, second);
     assert.equal(await second.line(images), `${images} 2`, 'live-2 and gap-1, and not live-1 again: Prometheus scraped it');
     assert.equal(await second.line(failedExplanations), `${failedExplanations} 1`);
+  } finally {
+    await first?.stop();
+    await second?.stop();
+    await worker.close();
+    await queue.close();
+    redis.disconnect();
+  }
+});
+
+test("a restarted exporter's first answer Prometheus takes has the event-stream counters at 0, the replayed gap only the next: a counter at 1 before the restart and 2 after is a reset that rate() counts whole, not a rise of 1", { timeout: 90_000 }, async () => {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const port = await freePort();
+  const connection = { host: '127.0.0.1', port: server.port };
+  const redis = new Redis(server.url);
+  const queue = new Queue(explainQueueName, { connection, prefix });
+  const worker = new Worker(explainQueueName, () => Promise.reject(new UnrecoverableError('IMAGE_INVALID: not an image')), { connection, prefix });
+  worker.on('error', () => {});
+  const failed = async (jobId: string) => {
+    await queue.add('explain', explainJobFixture(jobId), { jobId });
+    await eventually(`job ${jobId} to fail`, async () => ((await queue.getJobState(jobId)) === 'failed' ? true : undefined), 15_000);
+  };
+  const imageInvalid = 'gradcam_jobs_failed_total{code="IMAGE_INVALID"}';
+  const counted = (exporter: ExporterProcess, by: 'prometheus' | 'curl', value: number) => async () => ((await exporter.line(imageInvalid, by)) === `${imageInvalid} ${value}` ? true : undefined);
+  let first: ExporterProcess | undefined;
+  let second: ExporterProcess | undefined;
+  try {
+    first = startExporter(prefix, port);
+    await eventually('the first exporter to save its start', async () => (await redis.get(redisKeys(prefix).exporterEventsCursor)) ?? undefined, 30_000, first);
+    await failed('bad-1');
+    // Prometheus stores 1 (and the cursor moves past bad-1's failure).
+    await eventually('Prometheus to take the first failure', counted(first, 'prometheus', 1), 15_000, first);
+    assert.equal(await first.stop(), 'exit 0 (null)');
+
+    await failed('bad-2');
+    await failed('bad-3');
+    second = startExporter(prefix, port);
+    // The gap replayed before Prometheus's first scrape of the new process (a curl sees it).
+    await eventually('the second exporter to count the gap', counted(second, 'curl', 2), 30_000, second);
+    assert.equal(await second.line(imageInvalid), `${imageInvalid} 0`, 'the first answer Prometheus takes: the counter as the process started it, below the 1 stored, so the reset is seen');
+    assert.equal(await second.line(imageInvalid), `${imageInvalid} 2`, 'then the replayed gap, counted whole from the reset: bad-2 and bad-3, not bad-1 again');
   } finally {
     await first?.stop();
     await second?.stop();

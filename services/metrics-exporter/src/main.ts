@@ -7,7 +7,7 @@ import { createApp } from './app.ts';
 import { startEventStream } from './event-stream.ts';
 import { keepEventStreamLength, streamLengthCheckMs } from './event-stream-length.ts';
 import { ExporterPresence } from './exporter-presence.ts';
-import { PipelineRecorder } from './pipeline-recorder.ts';
+import { PipelineRecorder, eventStreamMetricNames } from './pipeline-recorder.ts';
 import { createQueueStateCollector } from './queue-state-collector.ts';
 
 // Composition root: the pipeline-wide view, from Redis alone.
@@ -84,6 +84,7 @@ const app = createApp({
   onCollectError: (error) => errors.report(new Error(`could not read the queue state: ${messageOf(error)}`)),
   // The registry renders right after: every event counted by now is in this scrape.
   scraping: () => eventStream.scraping(),
+  eventCounters: eventStreamMetricNames,
 });
 await app.listen({ port: config.port, host: config.host });
 log.info(`metrics exporter on http://${config.host}:${config.port}/metrics`);

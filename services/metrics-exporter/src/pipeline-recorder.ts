@@ -1,8 +1,16 @@
 import { type BatchFigures, type ExplainJobResult, batchFiguresSchema, camMethodSchema, explainJobResultSchema, explainJobSchema, jobFailureCodes } from '@gradcam/contracts';
 import { parseFailedReason } from '@gradcam/queue';
-import { type Metrics, type pipelineMetrics, stages } from '@gradcam/telemetry';
+import { type Metrics, pipelineMetrics, stages } from '@gradcam/telemetry';
 
 type PipelineMetrics = Metrics<typeof pipelineMetrics>;
+
+/**
+ * The families this recorder counts from the event stream: every process starts them at 0 (a
+ * restart replays its gap from the cursor), where the scrape-time totals read from Redis do not.
+ */
+export const eventStreamMetricNames: ReadonlySet<string> = new Set(
+  (['e2eLatency', 'explanations', 'jobsFailed', 'imagesExplained', 'batchSize', 'stageDuration', 'eventsUnreadable'] as const).map((key) => pipelineMetrics[key].name),
+);
 
 const explanationOutcomes = ['completed', 'failed'] as const;
 

@@ -60,7 +60,7 @@ async function withExporter(
     onSourceError: (source) => sourceErrors.push(source),
     onModels: (models) => modelsTold.push([...models].sort()),
   });
-  const app = createApp({ registry, collect, onCollectError: (error) => assert.fail(`collect threw: ${String(error)}`), scraping: () => () => {} });
+  const app = createApp({ registry, collect, onCollectError: (error) => assert.fail(`collect threw: ${String(error)}`), scraping: () => () => {}, eventCounters: new Set() });
   try {
     await connectionReady(redis);
     await run({

@@ -5,11 +5,11 @@ import { parseCapturePolicy } from '@gradcam/config';
 import { tokenFingerprint } from '@gradcam/auth';
 import { type ExplainJob, type ReviewItem, erasureRecordSchema, indexEntryTtlSeconds, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, type S3Server, startRedisServer, startS3Server } from '@gradcam/dev-services';
-import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection } from '@gradcam/queue';
+import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection, purgeJobEvents } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
 import { type BlobStore, listAll } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
-import { Worker } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { type EraseDeps, type Erasure, eraseInference } from './erase-inference.ts';
@@ -100,7 +100,10 @@ async function explainAsTheWorkerWould(ingest: Ingest, job: Pick<ExplainJob, 'in
   assert.equal(await new ReviewPool(ingest.redis, ingest.prefix).add(item), true);
 }
 
-/** Every place in Redis under the ingest's prefix naming `id`: a key, a member of a set or sorted set, a hash field, a list entry. */
+/**
+ * Every place in Redis under the ingest's prefix naming `id`: a key, a member of a set or sorted
+ * set, a hash field, a list entry, a stream entry (BullMQ's event stream: any field naming it).
+ */
 async function redisTraces(ingest: Ingest, id: string): Promise<string[]> {
   const found: string[] = [];
   const names = (text: string) => text === id || text.endsWith(`:${id}`) || text.includes(`"${id}"`);
@@ -110,8 +113,16 @@ async function redisTraces(ingest: Ingest, id: string): Promise<string[]> {
     const entries =
       type === 'zset' ? await ingest.redis.zrange(key, 0, -1) : type === 'set' ? await ingest.redis.smembers(key) : type === 'hash' ? await ingest.redis.hkeys(key) : type === 'list' ? await ingest.redis.lrange(key, 0, -1) : [];
     for (const entry of entries) if (names(entry)) found.push(`${key} ${entry}`);
+    if (type === 'stream') for (const entry of await streamEntriesNaming(ingest, key, id)) found.push(`${key} ${entry}`);
   }
   return found;
+}
+
+/** The entries of the stream at `key` with a field naming `id` (as a whole word: not `id-2`), as `{entry id} {fields as JSON}`. */
+async function streamEntriesNaming(ingest: Ingest, key: string, id: string): Promise<string[]> {
+  const word = new RegExp(`(?<![\\w-])${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`);
+  const entries = await ingest.redis.xrange(key, '-', '+');
+  return entries.filter(([, fields]) => fields.some((field) => word.test(field))).map(([entryId, fields]) => `${entryId} ${JSON.stringify(fields)}`);
 }
 
 const eventually = async (check: () => Promise<boolean>) => {
@@ -141,7 +152,7 @@ test('an explained inference is erased (storage, job, record, review item); a jo
 
     const answer = await erase(ingest, 'erase-me');
     assert.equal(answer.statusCode, 200, answer.body);
-    assert.deepEqual(answer.json(), { id: 'erase-me', erased: true, objects: 6 });
+    assert.deepEqual(answer.json(), { id: 'erase-me', erased: true, objects: 6, events: 5 }, 'added, waiting, active, completed, and removed by the erasure');
     assert.deepEqual(await listAll(ingest.store, folder), [], 'nothing left in storage');
     assert.deepEqual(await redisTraces(ingest, 'erase-me'), [], 'nor in Redis: job, record, review item');
     assert.equal((await status(ingest, 'erase-me')).statusCode, 404);
@@ -180,6 +191,87 @@ test('an explained inference is erased (storage, job, record, review item); a jo
   }
 });
 
+test("the queue's event stream keeps no entry naming an erased inference (a completed one's result, a failed one's reason, the bare id of each step); other inferences' entries stay", async () => {
+  const ingest = await fsIngest();
+  const connection = createWorkerConnection(server.url, { onError: () => undefined });
+  const reason = (patient: number) => `IMAGE_UNSUPPORTED_FORMAT: s3://captures-bucket/uploads/patient-${patient}.jpg is not an image`;
+  const worker = new Worker<ExplainJob>(
+    ingest.queue.name,
+    async (job) => {
+      if (job.data.inferenceId.startsWith('unreadable')) throw new UnrecoverableError(reason(job.data.inferenceId === 'unreadable' ? 7 : 8));
+      await explainAsTheWorkerWould(ingest, job.data);
+      return { manifestKey: `${job.data.folder}manifest.json` };
+    },
+    { connection, prefix: ingest.prefix, concurrency: 4 },
+  );
+  const events = ingest.queue.toKey('events');
+  try {
+    const ids = ['explained', 'explained-2', 'unreadable', 'unreadable-2'];
+    for (const id of ids) await post(ingest, id, { base64: photo.toString('base64') });
+    const settled = async (id: string) => ['completed', 'failed'].includes(await ingest.queue.getJobState(id));
+    await eventually(async () => (await Promise.all(ids.map(settled))).every(Boolean));
+    assert.equal(await ingest.queue.getJobState('unreadable'), 'failed');
+    const completed = (await streamEntriesNaming(ingest, events, 'explained')).find((entry) => entry.includes('"completed"'));
+    assert.ok(completed?.includes('manifest.json'), `its result in the stream: ${completed}`);
+    const failed = (await streamEntriesNaming(ingest, events, 'unreadable')).find((entry) => entry.includes('"failed"'));
+    assert.ok(failed?.includes('patient-7.jpg'), `its reason in the stream: ${failed}`);
+    const others = await Promise.all(['explained-2', 'unreadable-2'].map((id) => streamEntriesNaming(ingest, events, id)));
+
+    for (const id of ['explained', 'unreadable']) {
+      const before = await streamEntriesNaming(ingest, events, id);
+      const answer = await erase(ingest, id);
+      assert.equal(answer.statusCode, 200, answer.body);
+      // Its 'removed' event, written by the erasure, goes too.
+      assert.equal(answer.json<Erasure>().events, before.length + 1, `${id}: ${before.join('\n')}`);
+      assert.deepEqual(await streamEntriesNaming(ingest, events, id), [], `no entry names ${id}`);
+      assert.deepEqual(await redisTraces(ingest, id), []);
+    }
+    const stream = (await ingest.redis.xrange(events, '-', '+')).map(([, fields]) => fields.join(' '));
+    assert.ok(!stream.some((fields) => fields.includes('patient-7.jpg') || fields.includes('/explained/')), 'neither the reason nor the folder left');
+    assert.ok(stream.some((fields) => fields.includes('patient-8.jpg')) && stream.some((fields) => fields.includes('/explained-2/')), "the others' are");
+    assert.deepEqual(await Promise.all(['explained-2', 'unreadable-2'].map((id) => streamEntriesNaming(ingest, events, id))), others, "the others' entries stay, as they were");
+  } finally {
+    await worker.close();
+    await closeConnection(connection);
+    await ingest.close();
+  }
+});
+
+test("an erasure failing at the event stream (Redis down after the rest was deleted) leaves the id found, and a retry deletes its entries", async () => {
+  const ingest = await fsIngest();
+  try {
+    const folder = await post(ingest, 'stream-failed', { base64: photo.toString('base64') });
+    await explainAsTheWorkerWould(ingest, { inferenceId: 'stream-failed', folder });
+    const events = ingest.queue.toKey('events');
+    const named = (await streamEntriesNaming(ingest, events, 'stream-failed')).length;
+    assert.ok(named > 0);
+    let failures = 1;
+    const deps: EraseDeps = {
+      index: new InferenceIndex(ingest.redis, ingest.prefix, indexEntryTtlSeconds),
+      jobState: async (id) => {
+        const job = await ingest.queue.getJob(id);
+        return job ? { state: (await job.getState()) as 'waiting', attempts: job.attemptsMade } : undefined;
+      },
+      removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
+      removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
+      purgeJobEvents: (id) => (failures-- > 0 ? Promise.reject(new Error('Redis down')) : purgeJobEvents(ingest.queue, id)),
+      store: ingest.store,
+      storagePrefix: 'captures',
+    };
+    await assert.rejects(eraseInference(deps, 'stream-failed', tokenFingerprint(testEraseToken)), /Redis down/);
+    assert.deepEqual(await listAll(ingest.store, folder), [], 'its folder is gone');
+    assert.equal(await ingest.queue.getJob('stream-failed'), undefined, 'its job is gone');
+    assert.equal((await streamEntriesNaming(ingest, events, 'stream-failed')).length, named + 1, 'its entries and the removal are not');
+
+    const retried = await eraseInference(deps, 'stream-failed', tokenFingerprint(testEraseToken));
+    assert.deepEqual(retried, { id: 'stream-failed', erased: true, objects: 0, events: named + 1 });
+    assert.deepEqual(await redisTraces(ingest, 'stream-failed'), []);
+    assert.equal((await erase(ingest, 'stream-failed')).statusCode, 404);
+  } finally {
+    await ingest.close();
+  }
+});
+
 test('on S3: a queued inference whose image was sent by reference is erased, the referenced image kept and named', async () => {
   const ingest = await s3Ingest();
   try {
@@ -195,7 +287,7 @@ test('on S3: a queued inference whose image was sent by reference is erased, the
 
     const answer = await erase(ingest, 'referenced');
     assert.equal(answer.statusCode, 200, answer.body);
-    assert.deepEqual(answer.json(), { id: 'referenced', erased: true, objects: 5, keptReferencedImage: uri });
+    assert.deepEqual(answer.json(), { id: 'referenced', erased: true, objects: 5, events: 3, keptReferencedImage: uri }, 'added, waiting, removed');
     assert.deepEqual(ingest.erased, [answer.json()], 'told once (main.ts logs it)');
     assert.deepEqual(await listAll(ingest.store, folder), []);
     assert.deepEqual(await redisTraces(ingest, 'referenced'), []);
@@ -233,6 +325,7 @@ test('an inference known only by its job (never recorded: 503 ACCEPT_INCOMPLETE)
       },
       removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
       removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
+      purgeJobEvents: (id) => purgeJobEvents(ingest.queue, id),
       store,
       storagePrefix: 'captures',
     };
@@ -278,6 +371,7 @@ test('an inference known only by its job while a retry of its accept holds a cla
       },
       removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
       removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
+      purgeJobEvents: (id) => purgeJobEvents(ingest.queue, id),
       store,
       storagePrefix: 'captures',
     };

@@ -11,6 +11,8 @@ export interface EraseDeps {
   readonly removeJob: (id: string) => Promise<'removed' | 'locked'>;
   /** The id's review-pool item and its index entries: `busy` while a verdict on it is being kept (nothing removed). */
   readonly removeReviewItem: (id: string) => Promise<'removed' | 'absent' | 'busy'>;
+  /** Deletes the entries of the queue's event stream that name the id's job (purgeJobEvents): how many. */
+  readonly purgeJobEvents: (id: string) => Promise<number>;
   readonly store: BlobStore;
   /** The deployment's storage prefix: erasure records go under `{prefix}/_erasures/` (erasureRecordKey). */
   readonly storagePrefix: string;
@@ -24,6 +26,11 @@ export interface Erasure {
   readonly erased: true;
   /** Objects deleted from the inference's folder by this request (a retry counts only what was left). */
   readonly objects: number;
+  /**
+   * Entries of the queue's event stream naming the id's job (its result, its failure's reason, and
+   * the bare id of each step) deleted by this request (a retry counts only what was left).
+   */
+  readonly events: number;
   /** The image the record referenced (`s3://…`, the client's own object): not deleted. */
   readonly keptReferencedImage?: string;
 }
@@ -36,7 +43,8 @@ const notFound = (id: string) =>
 
 /**
  * Erases one inference on request (GDPR art. 17, a withdrawn consent, a takedown): its job, its
- * review item, every object in its folder, and last its index entry. Each step is idempotent and
+ * review item, every object in its folder, its job's entries in the queue's event stream, and last
+ * its index entry. Each step is idempotent and
  * the entry, which is what finds the inference, goes last, so a request that fails part-way (503)
  * leaves the id known and a retry finishes the erasure; once the entry is gone the id answers 404
  * INFERENCE_NOT_FOUND, here as on GET. prediction.json is deleted after the rest of the folder, so
@@ -79,9 +87,12 @@ export async function eraseInference(deps: EraseDeps, id: string, erasedBy: stri
   const rest = keys.filter((key) => key !== predictionKey);
   await forEachConcurrent(rest, deps.store.parallelism, (key) => deps.store.delete(key));
   if (rest.length < keys.length) await deps.store.delete(predictionKey);
+  // After the job's removal, whose 'removed' event names it too; before the entry, so that a retry
+  // of an erasure failing here still finds the id and purges again (idempotent).
+  const events = await deps.purgeJobEvents(id);
   await keepErasureRecord(deps, { id, folder: entry.folder, objects: keys.length, erasedBy });
   await deps.index.forget(id);
-  return { id, erased: true, objects: keys.length, ...(image !== undefined && 'uri' in image && { keptReferencedImage: image.uri }) };
+  return { id, erased: true, objects: keys.length, events, ...(image !== undefined && 'uri' in image && { keptReferencedImage: image.uri }) };
 }
 
 /** Writes the erasure record, unless a failed attempt of this erasure wrote it already today. */

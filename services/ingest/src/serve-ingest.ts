@@ -59,7 +59,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     // One line per erasure: the id, how many objects went and which erase token asked (its
     // fingerprint, as in the erasure record: the log alone then answers "who erased it"), never
     // the image, its URI or the token.
-    onErased: (erasure, erasedBy) => log.info({ inferenceId: erasure.id, objects: erasure.objects, referencedImageKept: erasure.keptReferencedImage !== undefined, erasedBy }, 'inference erased'),
+    onErased: (erasure, erasedBy) => log.info({ inferenceId: erasure.id, objects: erasure.objects, events: erasure.events, referencedImageKept: erasure.keptReferencedImage !== undefined, erasedBy }, 'inference erased'),
   });
   // A cluster worker's listen() is shared through the primary, which owns the socket.
   await app.listen({ port: config.port, host: config.host });

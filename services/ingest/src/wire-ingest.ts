@@ -1,7 +1,7 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
 import { type ServerErrorReport, type ServerTimeouts, checkDependency } from '@gradcam/http-service';
-import { type ExplainQueue, enqueueExplainJobs, jobStatus, queueDepth, redisCall, removeStrandedJobs } from '@gradcam/queue';
+import { type ExplainQueue, enqueueExplainJobs, jobStatus, purgeJobEvents, queueDepth, redisCall, removeStrandedJobs } from '@gradcam/queue';
 import { ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { type BlobStore, FsBlobStore, readinessProbe, verifyBlobLink } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
@@ -87,6 +87,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
           throw error;
         }
       },
+      purgeJobEvents: (id) => purgeJobEvents(queue, id),
       store,
       storagePrefix: wiring.storagePrefix,
     },

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import type { Redis } from 'ioredis';
+import { closeConnection, connectionReady, createProducerConnection } from './connections.ts';
+import { QueueUnavailableError } from './errors/queue-unavailable-error.ts';
+import { createExplainQueue, enqueueExplainJobs } from './explain-queue.ts';
+import { purgeJobEvents } from './purge-job-events.ts';
+import { explainJobFixture, randomPrefix } from './test-fixtures.ts';
+
+let redis: RedisServer;
+let connection: Redis;
+before(async () => {
+  redis = await startRedisServer();
+  connection = createProducerConnection(redis.url, { onError: () => {} });
+  await connectionReady(connection);
+});
+after(async () => {
+  await closeConnection(connection);
+  await redis.stop();
+});
+
+const jobIdsOf = async (key: string) => (await connection.xrange(key, '-', '+')).map(([, fields]) => fields[fields.indexOf('jobId') + 1]);
+
+test("deletes every entry of the event stream whose jobId is the id, across chunks (one ending on a chunk's edge), and no other: not an id it begins, nor one naming it elsewhere", async () => {
+  const queue = createExplainQueue({ connection, prefix: randomPrefix(), onError: () => {} });
+  const key = queue.toKey('events');
+  try {
+    // 3 entries of 'a' among 11: chunks of 3 end on one of its entries, and on the stream's last.
+    const written = ['a', 'a-2', 'b', 'a', 'b', 'b', 'xa', 'a', 'b', 'a-2', 'b'];
+    for (const [at, jobId] of written.entries()) await connection.xadd(key, '*', 'event', 'waiting', 'jobId', jobId, 'prev', at === 4 ? 'a' : 'added');
+    for (const chunk of [3, 11, 1000]) {
+      await connection.xadd(key, '*', 'event', 'removed', 'jobId', 'a', 'prev', 'completed');
+      assert.equal(await purgeJobEvents(queue, 'a', chunk), chunk === 3 ? 4 : 1, `chunks of ${chunk}`);
+      assert.deepEqual(await jobIdsOf(key), written.filter((id) => id !== 'a'));
+    }
+    assert.equal(await purgeJobEvents(queue, 'a'), 0, 'idempotent');
+    assert.equal(await purgeJobEvents(queue, 'never'), 0);
+  } finally {
+    await queue.close();
+  }
+});
+
+test("a queue with no event stream, or an emptied one, has nothing to delete; the job's real BullMQ events go", async () => {
+  const queue = createExplainQueue({ connection, prefix: randomPrefix(), onError: () => {} });
+  try {
+    assert.equal(await purgeJobEvents(queue, 'a'), 0, 'no stream');
+    await enqueueExplainJobs(queue, [explainJobFixture('a')]);
+    await queue.remove('a');
+    assert.deepEqual(await jobIdsOf(queue.toKey('events')), ['a', 'a', 'a'], 'added, waiting, removed');
+    assert.equal(await purgeJobEvents(queue, 'a'), 3);
+    assert.equal(await connection.xlen(queue.toKey('events')), 0);
+    assert.equal(await purgeJobEvents(queue, 'a'), 0, 'an empty stream');
+  } finally {
+    await queue.close();
+  }
+});
+
+test('with Redis gone it rejects QUEUE_UNAVAILABLE', async () => {
+  const server = await startRedisServer();
+  const producer = createProducerConnection(server.url, { onError: () => {} });
+  const queue = createExplainQueue({ connection: producer, prefix: randomPrefix(), onError: () => {} });
+  try {
+    await connectionReady(producer);
+    await producer.xadd(queue.toKey('events'), '*', 'event', 'waiting', 'jobId', 'a');
+    await server.stop();
+    await assert.rejects(purgeJobEvents(queue, 'a'), QueueUnavailableError);
+  } finally {
+    await queue.close().catch(() => {});
+    await closeConnection(producer);
+  }
+});

@@ -55,6 +55,13 @@ export interface PageStack {
    * one held so far has reached the service.
    */
   hold(method: string, path: string, ms: number): { count(): number; landed(): Promise<void>; stop(): void };
+  /**
+   * The next time `id` is leased (GET /v1/reviews/next answers it), its stored `files` (paths in
+   * its folder: 'input.jpg', an overlay's) are removed after the service checked them and before
+   * the answer goes out: the links the page is handed lead to objects that are gone, as when an
+   * operator or a client deletes them meanwhile. `restore()` stores them again as they were.
+   */
+  removeOnLease(id: string, files: string[]): { removed(): Promise<void>; restore(): Promise<void> };
   /** The POSTs the page sent to the review API whose path ends with `suffix` ('' for verdicts), from now on. */
   posts(suffix: string): { readonly ids: string[]; stop(): void };
   close(): Promise<void>;
@@ -88,6 +95,26 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
       hold.held.push(held);
       await held;
     }
+  });
+  const removals = new Map<string, { files: string[]; kept: Map<string, Buffer>; done: () => void; failed: (error: unknown) => void }>();
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method !== 'GET' || request.url.split('?')[0] !== '/v1/reviews/next' || reply.statusCode !== 200 || typeof payload !== 'string') return payload;
+    const id = (JSON.parse(payload) as { item?: { inferenceId?: string } }).item?.inferenceId ?? '';
+    const removal = removals.get(id);
+    if (!removal) return payload;
+    removals.delete(id);
+    const folder = reviewItem(id).folder;
+    try {
+      for (const file of removal.files) {
+        removal.kept.set(file, await store.get(`${folder}${file}`));
+        await store.delete(`${folder}${file}`);
+      }
+      removal.done();
+    } catch (error) {
+      // A file the item does not have: the test's waiting on removed() fails with it.
+      removal.failed(error);
+    }
+    return payload;
   });
   // The presigned links point here; the ingest service serves them in the real stack, as here:
   // the link checked, and the answer's headers those of every blob answer.
@@ -167,6 +194,24 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
         count: () => hold.held.length,
         landed: async () => void (await Promise.all(hold.held)),
         stop: () => void holds.delete(hold),
+      };
+    },
+    removeOnLease(id, files) {
+      const kept = new Map<string, Buffer>();
+      let done = () => {};
+      let failed: (error: unknown) => void = () => {};
+      const removed = new Promise<void>((resolve, reject) => {
+        done = resolve;
+        failed = reject;
+      });
+      removed.catch(() => {});
+      removals.set(id, { files, kept, done, failed });
+      return {
+        removed: () => removed,
+        async restore() {
+          const folder = reviewItem(id).folder;
+          for (const [file, body] of kept) await store.put(`${folder}${file}`, body, { contentType: 'image/jpeg' });
+        },
       };
     },
     posts(suffix) {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type Manifest, type PageStack, startPageStack } from './page-stack.ts';
+import { type Manifest, type PageStack, reviewerToken, startPageStack } from './page-stack.ts';
 
 // Accessibility (WCAG 2.1 AA, which regulated customers must meet): axe-core run in headless
 // Chromium on every state of the page (the token prompt, with and without a refusal; an item
@@ -264,5 +264,98 @@ test('the lease is a time limit the reviewer can extend: in its last minute the 
     assert.deepEqual(short.pageErrors, []);
   } finally {
     await short.close();
+  }
+});
+
+test('images that did not load: no serious or critical violation; the failure is said, and Load again (R) is a control a keyboard or mouse user reaches', async (t) => {
+  const own = await startPageStack();
+  try {
+    await own.seed('a11y-gone', { sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.9 } });
+    const page = own.page;
+    // The input is removed from the store after the service checked it: its link answers an error.
+    const gone = own.removeOnLease('a11y-gone', ['input.jpg']);
+    await page.goto(own.url);
+    await page.evaluate(`localStorage.setItem('gradcam-review.token', ${JSON.stringify(reviewerToken)})`);
+    await page.reload();
+    await gone.removed();
+    await page.locator('#input-error', { hasText: 'Could not load the input image.' }).waitFor();
+    await page.locator('#banner-text', { hasText: /^Could not load the input image of a11y-gone: no verdict can be sent/ }).waitFor();
+    await audit(t, 'an image that did not load', page);
+    assert.equal(await page.locator('#input-error').getAttribute('role'), 'alert');
+    // The way on, for a mouse and for Tab as for the R key: a button beside the message.
+    const loadAgain = page.getByRole('button', { name: /^Load again/ });
+    assert.ok(await loadAgain.isVisible(), 'Load again offered while an image failed');
+    assert.equal(await loadAgain.getAttribute('aria-keyshortcuts'), 'R');
+    await gone.restore();
+    await loadAgain.focus();
+    await page.keyboard.press('Enter');
+    await own.shows('a11y-gone', page);
+    assert.ok(!(await page.locator('#input-error').isVisible()));
+    assert.ok(!(await loadAgain.isVisible()), 'Load again goes with the failure');
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'verdicts', 'the focus goes on to the verdicts, not the body');
+    assert.deepEqual(own.pageErrors, []);
+  } finally {
+    await own.close();
+  }
+});
+
+test('the lease ran out: no serious or critical violation; said in the live region, and the focus on a verdict disabled by it goes to Load again', async (t) => {
+  const short = await startPageStack({ leaseMs: 6_000 });
+  try {
+    await short.seed('a11y-lapse');
+    await short.signIn('a11y-lapse');
+    const page = short.page;
+    // A keyboard user on a verdict when the lease runs out: the button goes off under the focus.
+    await page.getByRole('button', { name: /Supports/ }).focus();
+    assert.equal(await page.evaluate<string>('document.activeElement.dataset.verdict'), 'supports', 'on the verdict while the lease runs');
+    const loadAgain = page.getByRole('button', { name: /^Load again/ });
+    await loadAgain.waitFor({ timeout: 12_000 });
+    await page.locator('#banner-text', { hasText: /^The lease on a11y-lapse ran out: a verdict would be refused/ }).waitFor();
+    await audit(t, 'the lease ran out, Load again offered', page);
+    assert.equal(await page.locator('#banner-text').getAttribute('role'), 'status');
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'load-again', 'the focus is on the way on, not lost on a disabled button or the body');
+    await page.keyboard.press('Enter');
+    await short.shows('a11y-lapse', page);
+    assert.ok(await page.getByRole('button', { name: /Supports/ }).isEnabled());
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'verdicts');
+    assert.deepEqual(short.pageErrors, []);
+  } finally {
+    await short.close();
+  }
+});
+
+test('keyboard only, an image gone for good: Tab reaches Load again; the item is set aside, and Enter on Next item shows the next with the focus on its verdicts', async (t) => {
+  const own = await startPageStack();
+  try {
+    await own.seed('a11y-lost', { sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.9 } });
+    await own.seed('a11y-after', { sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.1 } });
+    const page = own.page;
+    const gone = own.removeOnLease('a11y-lost', ['gradcam-2.overlay.jpg', 'input.jpg']);
+    await page.goto(own.url);
+    await page.evaluate(`localStorage.setItem('gradcam-review.token', ${JSON.stringify(reviewerToken)})`);
+    await page.reload();
+    await gone.removed();
+    await page.locator('#overlay-error', { hasText: /^Could not load the gradcam heatmap of / }).waitFor();
+    // Fresh from a load, by Tab alone: the header's controls, then the way on.
+    const order: string[] = [];
+    for (let i = 0; i < 6 && !order.includes('load-again'); i++) {
+      await page.keyboard.press('Tab');
+      order.push((await focused(page)).name);
+    }
+    assert.deepEqual(order, ['Skip to the verdict', 'model-filter', 'Apply', 'sign-out', 'load-again']);
+    const ring = await focused(page);
+    assert.ok(ring.indicator !== 'none' && (ring.ringContrast === null || ring.ringContrast >= 3), `Load again's focus ring: ${JSON.stringify(ring)}`);
+    await page.keyboard.press('Enter');
+    // The files are still gone: the service sets the item aside, and the page says so.
+    await page.getByRole('heading', { name: 'That item could not be shown.' }).waitFor();
+    assert.equal((await focused(page)).name, 'idle-action');
+    await audit(t, 'an item set aside, the next one offered', page);
+    await page.keyboard.press('Enter');
+    await own.shows('a11y-after', page);
+    assert.equal((await focused(page)).name, 'verdicts');
+    assert.equal((await own.pool.get('a11y-lost'))?.status, 'broken');
+    assert.deepEqual(own.pageErrors, []);
+  } finally {
+    await own.close();
   }
 });

@@ -217,8 +217,9 @@ export const drafts = {
 export function banner(kind, text) {
   el.banner.className = `banner banner-${kind}`;
   el.bannerText.textContent = text ?? '';
-  // While the lease is lapsed, Load again is the only way on for a mouse: whatever else is said, it stays.
-  el.loadAgain.hidden = !(state.leaseLapsed && state.packet);
+  // While the lease is lapsed, or an image of the item did not load, Load again is the only way on
+  // for a mouse, and for a keyboard user who Tabs (the R key is said only in words): whatever else is said, it stays.
+  el.loadAgain.hidden = !((state.leaseLapsed || state.failedImages.size > 0) && state.packet);
   // Likewise More time, until the lease is renewed or runs out.
   el.moreTime.hidden = !(state.leaseWarned && state.packet && !state.leaseLapsed);
   fitBanner();

@@ -99,6 +99,7 @@ function imageName(url) {
  */
 export function imageFailed(url) {
   if (!state.packet || !url || state.failedImages.has(url) || !imageName(url)) return;
+  const had = document.activeElement;
   state.failedImages.add(url);
   const names = [...state.failedImages].map(imageName);
   const listed = names.length > 2 ? `${names[0]} and ${names.length - 1} other images` : names.join(' and ');
@@ -106,6 +107,17 @@ export function imageFailed(url) {
   state.failedBanner = true;
   if (!state.sending) setVerdictButtons(false);
   renderImageErrors();
+  keepFocusOnTheWayOn(had);
+}
+
+/**
+ * The control that had the focus (`had`) was a verdict or Skip, and is now disabled (the lease ran
+ * out, an image failed): Chromium drops the focus to the body, where a keyboard or screen reader
+ * user loses their place and Tab starts again from the top. It goes to Load again, the way on.
+ */
+function keepFocusOnTheWayOn(had) {
+  if (!(had instanceof HTMLButtonElement) || !had.disabled || !(el.verdictButtons.includes(had) || had === el.skip)) return;
+  if (!el.loadAgain.hidden) el.loadAgain.focus();
 }
 
 /** A message in place of each image shown that failed. */
@@ -238,6 +250,7 @@ function forgetLeaseWarning() {
  * the next). A comment typed stays as the item's draft.
  */
 export function leaseRanOut() {
+  const had = document.activeElement;
   state.leaseLapsed = true;
   forgetLeaseWarning();
   state.picked = null;
@@ -245,6 +258,7 @@ export function leaseRanOut() {
   const id = state.packet.item.inferenceId;
   banner('warn', `The lease on ${id} ran out: a verdict would be refused, so none can be sent. Load again (R) to get it back, if nobody else has taken it, or the next item.${el.comment.value.trim() ? ' Your comment is kept.' : ''}`);
   state.failedBanner = true;
+  keepFocusOnTheWayOn(had);
 }
 
 /**

@@ -144,6 +144,14 @@ export function redisKeys(prefix: string) {
      * reviewTrafficLastTtlSeconds after it was last set.
      */
     reviewTrafficLast: (model: string) => `${prefix}:review:traffic-last:${model}`,
+    /**
+     * Per model and minute, the epoch ms of the earliest event counted in that minute's
+     * reviewTraffic (set with the count, where earlier; kept and expiring with it): with the
+     * counts, a young fleet's rate (its events after the first, over the time since), which a
+     * fleet starting together reads before any whole minute holds its traffic (see the worker's
+     * review-sampler.ts).
+     */
+    reviewTrafficFirst: (model: string, minute: number) => `${prefix}:review:traffic-first:${model}:${minute}`,
   } as const;
 }
 

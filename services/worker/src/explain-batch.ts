@@ -378,7 +378,7 @@ async function explainRound(context: BatchContext, round: readonly Fetched[], ou
     }
     let earlier: Map<string, ReviewSampling>;
     try {
-      earlier = (await context.review?.earlier(members.map((m) => m.job.inferenceId))) ?? new Map();
+      earlier = (await context.review?.earlier(members.map((m) => m.job.inferenceId), [...new Set(members.map((m) => m.job.model.name))])) ?? new Map();
     } catch (error) {
       for (const m of members) outcomes[m.at] = toJobFailure(error, 'reading earlier review decisions');
       continue;

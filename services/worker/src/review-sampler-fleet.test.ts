@@ -16,6 +16,9 @@ type Sampler = ReturnType<typeof createReviewSampler>;
 /** One event of model m, with a synthetic prediction, decided and recorded by `sampler` at `now`: whether it was sampled for review. */
 async function offerEvent(sampler: Sampler, id: string, now: number, random: () => number): Promise<boolean> {
   const { predictedClass, probabilities } = syntheticPrediction(random);
+  // As the worker does before deciding a batch (explain-batch.ts): earlier decisions, and the
+  // fleet's traffic of a model this process has not read yet.
+  await sampler.earlier([id], ['m']);
   const decision = sampler.decide(reviewInput({ id, model: 'm', predictedClass, probabilities, now }));
   const item: ReviewItem = { inferenceId: id, model: 'm', modelVersion: 'v1', folder: `m/v1/dt=2026-11-27/${id}/`, predictedClass, label: String(predictedClass), probability: probabilities[predictedClass] ?? 0, sampling: decision, sampledAt: now, status: 'pending' };
   await sampler.recorded(decision, item);
@@ -98,6 +101,30 @@ test("a fleet starting together reads the fleet's rate from its first refresh, n
     const what = `seed ${seed}: ${after} reviews from 10 s to 2 min (K: 3.7); per 10 s ${tenths.join(' ')}`;
     t.diagnostic(what);
     assert.ok(after <= 8, what);
+  }
+});
+
+test('a fleet starting together reviews about K from its first seconds, not a share of K/120 per event each worker saw', async (t) => {
+  // Before a whole minute holds the fleet's traffic, each young worker read its own first events
+  // over its window's first bucket (30 s): the n-th as n per 30 s, a share of K/(120·n), whatever
+  // the fleet. 16 workers at 36,000 events/h, K = 120/h: 39-41 reviews in the first 10 s (seeds
+  // 1-2) where K allows 0.3, 41-43 in the first 2 minutes where K allows 4; 48 workers: 224-228 in
+  // their first hour. Now a young fleet is read by its own count (the events after its first, over
+  // the time since), from each worker's first batch.
+  const k = 120;
+  for (const seed of [1, 2]) {
+    const tenths = await runFleet(16, [{ name: 'steady', durationMs: 2 * minute, perHour: 36_000 }], k, seed, 10_000);
+    const total = tenths.reduce((a, b) => a + b, 0);
+    const what = `16 workers, seed ${seed}: ${tenths[0]} reviews in the first 10 s (K: 0.3), ${total} in 2 minutes (K: 4); per 10 s ${tenths.join(' ')}`;
+    t.diagnostic(what);
+    assert.ok((tenths[0] as number) <= 4 && total <= 12, what);
+  }
+  for (const seed of [1, 2]) {
+    const reviews = await runFleet(48, [{ name: 'steady', durationMs: 60 * minute, perHour: 36_000 }], k, seed);
+    const total = reviews.reduce((a, b) => a + b, 0);
+    const what = `48 workers, seed ${seed}: ${total} reviews in the first hour (K: ${k}), ${reviews.slice(0, 2).reduce((a, b) => a + b, 0)} in its first 2 minutes; per 10 min ${[0, 1, 2, 3, 4, 5].map((h) => reviews.slice(h * 10, h * 10 + 10).reduce((a, b) => a + b, 0)).join(' ')}`;
+    t.diagnostic(what);
+    assert.ok(total >= 0.7 * k && total <= 1.5 * k, what);
   }
 });
 

@@ -29,13 +29,46 @@ const fleetOverOwnMinEvents = 5;
  * as they always did: (1 + 4) per window is 30/h, as 5 in 10 minutes are.
  */
 const sparseMaxEvents = 5;
+/** ln of the chance below which a young fleet's events are traffic starting, not a sparse model's few. */
+const logSparseImplausible = Math.log(1e-3);
+
+/**
+ * The fleet's count of a model in the minute of its latest reading and the one before, with each
+ * minute's first event (reviewTrafficFirst) and the fleet's latest event: what a young fleet's
+ * rate is read from (see `youngReading`). Updated by each refresh and each count this process makes.
+ */
+interface YoungCounts {
+  minute: number;
+  count: number;
+  first: number;
+  prevCount: number;
+  prevFirst: number;
+  latest: number;
+}
+
+/**
+ * A young fleet's rate, events/h: its events after the first of the two minutes, over the time
+ * from that first to the latest. The time to the n-th event after a start is Gamma(n, λ)
+ * distributed, so (time)/(n) averages 1/λ and the shares K·time/n add up to K from the second
+ * event on, without a minimum count. Undefined with fewer than 2 events, or when `at` is past the
+ * minute after the reading's.
+ */
+function youngReading(counts: YoungCounts, at: number): { readonly events: number; readonly spanMs: number; readonly perHour: number } | undefined {
+  if (Math.floor(at / minuteMs) > counts.minute + 1) return undefined;
+  const events = counts.count + counts.prevCount;
+  const start = counts.prevCount > 0 ? counts.prevFirst : counts.first;
+  const spanMs = counts.latest - start;
+  if (!(events >= 2 && spanMs > 0)) return undefined;
+  return { events: events - 1, spanMs, perHour: ((events - 1) / spanMs) * hourMs };
+}
 
 export interface ReviewSampler {
   /**
    * Decisions already recorded for these inferences by an earlier attempt of their jobs (a retry,
-   * or a job recovered from a worker that died): a job keeps its first decision.
+   * or a job recovered from a worker that died): a job keeps its first decision. Reads the fleet's
+   * traffic of `models` (those the decisions to come are for) first where this process has not yet.
    */
-  earlier(inferenceIds: readonly string[]): Promise<Map<string, ReviewSampling>>;
+  earlier(inferenceIds: readonly string[], models?: readonly string[]): Promise<Map<string, ReviewSampling>>;
   decide(input: ReviewInput): ReviewSampling;
   /**
    * Keeps `decision` on the job unless a decision is there already, and returns the one kept: the
@@ -65,6 +98,15 @@ export interface ReviewSampler {
    */
   recorded(decision: ReviewSampling, item: ReviewItem): Promise<void>;
   close(): void;
+}
+
+/** Whether `events` within `spanMs` are implausible (Poisson chance below 1/1000) for traffic at `perHour`. */
+function implausibleAt(perHour: number, events: number, spanMs: number): boolean {
+  const mean = (perHour / hourMs) * spanMs;
+  // mean^events / events! bounds the chance of ≥ events from above (it is that term × e^mean).
+  let logChance = events * Math.log(mean);
+  for (let i = 2; i <= events; i++) logChance -= Math.log(i);
+  return logChance < logSparseImplausible;
 }
 
 function parseJson(text: string): unknown {
@@ -100,14 +142,15 @@ return redis.call('HGET', KEYS[1], '${decisionField}')
 /**
  * `claimOnce` and the count in one round trip, after the manifest: keeps the decision (ARGV[1]) on
  * the job (KEYS[1]) unless one is there, and counts the decision kept unless a run already did.
- * Returns { state, decision kept } (nil for the decision without a job hash), state being
+ * Returns { state, decision kept, the minute's count, its first event } (nil for the decision
+ * without a job hash; the last two only when counted), state being
  * 'counted'; 'done' (counted before, by this run's retry or another run); or 'other': the job
  * keeps another decision, not counted, since the counts name the decision and its threshold and
  * formatting them from JSON here would duplicate (and round differently from) the worker's; the
  * caller counts that one with ARGV[2] = '1' (count whichever decision is given: one the job
  * keeps, or this run's where it cannot read the one kept). Rare: the run records what it claimed.
  * A job hash that does not exist is not created (only counted): it is BullMQ's key.
- * KEYS: job, traffic, decisions, thresholds, class traffic, latest event. ARGV: decision, count
+ * KEYS: job, traffic, decisions, thresholds, class traffic, latest event, the minute's first event. ARGV: decision, count
  * anyway, traffic TTL s, decision field, model, threshold field ('' for none: the model's field is
  * deleted, so a policy replaced by one without a budget leaves no old threshold behind; '-' to
  * leave it as it is, a young histogram's threshold being no one's to follow), predicted class,
@@ -124,7 +167,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     redis.call('HDEL', KEYS[1], '${uncountedField}')
   end
 end
-redis.call('INCR', KEYS[2])
+local count = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
 redis.call('EXPIRE', KEYS[5], ARGV[3])
@@ -132,7 +175,12 @@ redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
 if ARGV[6] == '' then redis.call('HDEL', KEYS[4], ARGV[5]) elseif ARGV[6] ~= '-' then redis.call('HSET', KEYS[4], ARGV[5], ARGV[6]) end
 local latest = tonumber(redis.call('GET', KEYS[6]))
 if latest == nil or latest < tonumber(ARGV[8]) then redis.call('SET', KEYS[6], ARGV[8], 'EX', ARGV[9]) end
-return {'counted', kept}
+local first = redis.call('GET', KEYS[7])
+if not first or tonumber(first) > tonumber(ARGV[8]) then
+  first = ARGV[8]
+  redis.call('SET', KEYS[7], first, 'EX', ARGV[3])
+end
+return {'counted', kept, count, first}
 `;
 
 /**
@@ -171,6 +219,13 @@ export function createReviewSampler(options: {
    * when the window began (epoch ms) and the fleet's latest event (reviewTrafficLast). See `trafficRate`.
    */
   const sparse = new Map<string, { readonly events: number; readonly from: number; readonly latest: number }>();
+  /**
+   * Models whose fleet is young at the last refresh: its whole minutes hold at most one minute of
+   * traffic and no level stands for it (a fleet starting together, or a model new to it), read by
+   * `youngReading` of `youngCounts` where it has one.
+   */
+  const young = new Set<string>();
+  const youngCounts = new Map<string, YoungCounts>();
   /** Per model: the events this process counted since the last refresh began (`since`), and its latest. */
   const ownSinceRefresh = new Map<string, { since: number; events: number; latest: number }>();
   /** The threshold each model's budget last recorded, from any worker (reviewThresholds). */
@@ -210,6 +265,8 @@ export function createReviewSampler(options: {
       for (const m of minutes) read.hgetall(keys.reviewClassTraffic(model, m));
       read.get(keys.reviewTraffic(model, minute));
       read.get(keys.reviewTrafficLast(model));
+      read.get(keys.reviewTrafficFirst(model, minute));
+      read.get(keys.reviewTrafficFirst(model, minute - 1));
       const replies = (await read.exec()) ?? [];
       for (const [error] of replies) if (error) throw error;
       const counts = ((replies[0]?.[1] ?? []) as (string | null)[]).map((c) => Number(c ?? 0));
@@ -248,6 +305,17 @@ export function createReviewSampler(options: {
       if (!held && !fleetOverOwn.has(model) && windowEvents < sparseMaxEvents && Number.isFinite(latest)) {
         sparse.set(model, { events: windowEvents, from: (minute - trafficMinutes) * minuteMs, latest });
       } else sparse.delete(model);
+      // A young fleet: its count in this minute and the last, and their first events.
+      if (trafficSpan(counts) <= 1 && !held) young.add(model);
+      else young.delete(model);
+      youngCounts.set(model, {
+        minute,
+        count: Number(replies[2 + minutes.length]?.[1] ?? 0),
+        first: Number(replies[4 + minutes.length]?.[1] ?? Number.NaN),
+        prevCount: counts[0] as number,
+        prevFirst: Number(replies[5 + minutes.length]?.[1] ?? Number.NaN),
+        latest: Number.isFinite(latest) ? latest : Number.NEGATIVE_INFINITY,
+      });
       ownSinceRefresh.set(model, { since: at, events: 0, latest: Number.NEGATIVE_INFINITY });
       await storeLevel(model, stored, traffic.level);
       // A class's count over the model's span, not its own: one event of a rare class in the last
@@ -269,6 +337,30 @@ export function createReviewSampler(options: {
   // At once too: a process that starts into a running fleet takes the fleet's thresholds before
   // its first batch, instead of placing its own from a handful of priorities.
   void refresh().catch(() => undefined);
+  /** Takes the fleet's count of `model`'s minute of `at` and its first event, as this process's count of an event returned them. */
+  const countedYoung = (model: string, at: number, count: number, first: number): void => {
+    if (!Number.isFinite(count) || !Number.isFinite(first)) return;
+    const minute = Math.floor(at / minuteMs);
+    const counts = youngCounts.get(model);
+    if (counts === undefined || minute > counts.minute + 1) {
+      youngCounts.set(model, { minute, count, first, prevCount: 0, prevFirst: Number.NaN, latest: at });
+      return;
+    }
+    counts.latest = Math.max(counts.latest, at);
+    if (minute === counts.minute + 1) {
+      counts.prevCount = counts.count;
+      counts.prevFirst = counts.first;
+      counts.minute = minute;
+      counts.count = count;
+      counts.first = first;
+    } else if (minute === counts.minute) {
+      counts.count = Math.max(counts.count, count);
+      counts.first = Number.isFinite(counts.first) ? Math.min(counts.first, first) : first;
+    } else if (minute === counts.minute - 1) {
+      counts.prevCount = Math.max(counts.prevCount, count);
+      counts.prevFirst = Number.isFinite(counts.prevFirst) ? Math.min(counts.prevFirst, first) : first;
+    }
+  };
   const fleetRateOf = (model: string): number | undefined => {
     if (!fleetRate.has(model)) fleetRate.set(model, 0);
     const rate = fleetRate.get(model);
@@ -290,19 +382,32 @@ export function createReviewSampler(options: {
     // window's average for the step guard to correct, and the budget takes this process's own
     // estimate where higher, so a fresh fleet's first events, which find the latest-event key
     // before the window holds 5 (a brand-new model's), are read by their own count as before.
+    // A young fleet (a fleet starting together, or a model new to it; see `youngReading`): its
+    // events after its first over the time since, where its whole minutes cannot read it yet.
+    // Each young process read its own first events as one per 30 s (its window's first bucket),
+    // the n-th as n per 30 s, whatever the fleet: a share of K/(120·n) each, (K/120)·H(n) in all,
+    // so 16 workers starting together at K = 120/h reviewed 39-41 in their first 10 s where K
+    // allows 0.3 (review-sampler-fleet.test.ts). A sparse model's few events are read as one:
+    // the young reading stands where its events are implausible (below 1/1000) at the sparse
+    // reading's rate.
+    const youngRate = young.has(model) ? youngCounts.get(model) : undefined;
+    const reading = youngRate && youngReading(youngRate, at);
     const few = sparse.get(model);
+    let sparsePerHour: number | undefined;
     if (few !== undefined) {
       const own = ownSinceRefresh.get(model);
       const events = few.events + (own?.events ?? 0);
       const latest = Math.max(few.latest, own?.latest ?? Number.NEGATIVE_INFINITY);
       const covered = Math.max(at - few.from, Math.min(at - latest, reviewTrafficLastTtlSeconds * 1000));
-      if (covered > 0) return { presumedPerHour: ((1 + events) / covered) * hourMs };
+      if (covered > 0) sparsePerHour = ((1 + events) / covered) * hourMs;
     }
+    if (reading !== undefined && (sparsePerHour === undefined || implausibleAt(sparsePerHour, reading.events, reading.spanMs))) return { presumedPerHour: reading.perHour };
+    if (sparsePerHour !== undefined) return { presumedPerHour: sparsePerHour };
     // While the fleet's minutes hold at most one minute of traffic: this process's own estimate
     // times the fleet's count over its own, where higher than the minute's (which may hold only
     // part of a minute of traffic). Presumed: the own estimate carries the step guard already.
     const times = fleetOverOwn.get(model);
-    const scaled = times === undefined ? 0 : times * (policy.localRate?.(model, at) ?? 0);
+    const scaled = reading !== undefined || times === undefined ? 0 : times * (policy.localRate?.(model, at) ?? 0);
     if (scaled > 0 && !(rate !== undefined && rate >= scaled)) return { presumedPerHour: scaled };
     return rate !== undefined && presumed.has(model) ? { presumedPerHour: rate } : rate;
   };
@@ -343,18 +448,19 @@ export function createReviewSampler(options: {
     return policy.ownThresholdPlaced?.(model) === false ? 'keep' : own;
   };
   /** Runs `recordOnce` for `decision`; see there for the reply. */
-  const record = async (decision: ReviewSampling, item: ReviewItem, anyway: boolean): Promise<readonly [string, unknown]> => {
+  const record = async (decision: ReviewSampling, item: ReviewItem, anyway: boolean): Promise<readonly [string, unknown, unknown?, unknown?]> => {
     const minute = Math.floor(item.sampledAt / minuteMs);
     const threshold = published(decision, item.model);
     return (await redis.eval(
       recordOnce,
-      6,
+      7,
       keys.explainJob(item.inferenceId),
       keys.reviewTraffic(item.model, minute),
       keys.reviewDecisions,
       keys.reviewThresholds,
       keys.reviewClassTraffic(item.model, minute),
       keys.reviewTrafficLast(item.model),
+      keys.reviewTrafficFirst(item.model, minute),
       JSON.stringify(decision),
       anyway ? '1' : '',
       (trafficMinutes + 2) * 60,
@@ -364,7 +470,7 @@ export function createReviewSampler(options: {
       String(item.predictedClass),
       String(item.sampledAt),
       reviewTrafficLastTtlSeconds,
-    )) as [string, unknown];
+    )) as [string, unknown, unknown?, unknown?];
   };
   return {
     fleetRate: fleetRateOf,
@@ -372,7 +478,15 @@ export function createReviewSampler(options: {
     fleetThreshold,
     refreshFleetRate: refresh,
     claim,
-    async earlier(inferenceIds) {
+    async earlier(inferenceIds, models = []) {
+      // A model this process has not read yet is read now, before its first decisions: a fleet
+      // starting together (or a model new to it) is then read by its count so far, and a process
+      // starting into a running fleet by the fleet's rate, not by its own first events.
+      const unread = models.filter((model) => !fleetRate.has(model));
+      if (unread.length > 0) {
+        for (const model of unread) fleetRate.set(model, 0);
+        await refresh();
+      }
       const found = new Map<string, ReviewSampling>();
       if (inferenceIds.length === 0) return found;
       const read = redis.pipeline();
@@ -394,7 +508,8 @@ export function createReviewSampler(options: {
       // that claimed before its manifest): a run that did not claim, or lost, counts and queues the
       // decision the job keeps, not its own. Its own "sampled" queued an item the job's decision
       // said was not, and the other way round.
-      const [state, raw] = await record(decision, item, false);
+      const [state, raw, count, first] = await record(decision, item, false);
+      if (state === 'counted') countedYoung(item.model, item.sampledAt, Number(count), Number(first));
       // Counted as the fleet counts it: once per job, by the run that counts it.
       if (state !== 'done') {
         const minute = Math.floor(item.sampledAt / minuteMs);
@@ -408,7 +523,10 @@ export function createReviewSampler(options: {
         }
       }
       const kept = keptDecision(raw, decision);
-      if (state === 'other') await record(kept, item, true);
+      if (state === 'other') {
+        const [, , otherCount, otherFirst] = await record(kept, item, true);
+        countedYoung(item.model, item.sampledAt, Number(otherCount), Number(otherFirst));
+      }
       // Idempotent (the item is added once), so a retry that failed after counting still queues it.
       if (kept.sampled) await pool.add(kept === decision ? item : { ...item, sampling: kept });
     },

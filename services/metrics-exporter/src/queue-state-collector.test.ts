@@ -339,6 +339,38 @@ test("an exporter that stopped reading keeps falling behind while the capped str
   );
 });
 
+test("entries an erasure deleted (XDEL) ahead of the read position are not unread events: the lag is that of the oldest one left, and 0 once none is left; behind it, or the position's own entry, change nothing", async () => {
+  let position = '0-0';
+  await withExporter(
+    {},
+    async ({ scrape, redis, prefix }) => {
+      const events = `${prefix}:explain:events`;
+      const [seconds] = await redis.time();
+      const now = Number(seconds) * 1000;
+      const lag = async () => Number(samples(await scrape(), 'gradcam_exporter_events_lag_seconds')[0]?.split(' ')[1]);
+      await redis.xadd(events, `${now - 120_000}-0`, 'event', 'completed', 'jobId', 'erased-behind');
+      position = `${now - 60_000}-0`;
+      await redis.xadd(events, position, 'event', 'completed', 'jobId', 'erased-at');
+      const ahead = [`${now - 50_000}-0`, `${now - 40_000}-0`];
+      for (const id of ahead) await redis.xadd(events, id, 'event', 'completed', 'jobId', 'erased-ahead');
+      await redis.xadd(events, `${now - 5_000}-0`, 'event', 'completed', 'jobId', 'unread');
+      const before = await lag();
+      assert.ok(before >= 50 && before < 60, `lag ${before} s before the erasure`);
+
+      await redis.xdel(events, ...ahead);
+      const after = await lag();
+      assert.ok(after >= 5 && after < 40, `lag ${after} s: the deleted events ahead are not waited for`);
+      // The position's own entry, and one behind it: the oldest entry left is behind the position.
+      await redis.xdel(events, position);
+      const atPosition = await lag();
+      assert.ok(atPosition >= 5 && atPosition < 40, `lag ${atPosition} s with the position's entry deleted`);
+      await redis.xdel(events, `${now - 5_000}-0`);
+      assert.equal(await lag(), 0, 'nothing unread left: caught up, not behind for ever');
+    },
+    { readThrough: () => position, readingSince: () => 0 },
+  );
+});
+
 test("after the clock numbering the stream stepped back (its ids ahead of Redis's TIME), an exporter that stopped reading still shows its lag growing, measured on its own clock rather than from the ids", async () => {
   let position = '0-0';
   await withExporter(

@@ -62,3 +62,22 @@ test('an event read that the stream lost neither by trimming nor by XDEL is told
   assert.deepEqual(told().map(({ read }) => read), [lost], 'told once, naming the event read');
   assert.equal(state.rewritten, 0, 'numbered after the position: nothing to read again');
 });
+
+test("an erasure deleting (XDEL) the entry the read position names, entries ahead of it and behind it, leaves no loss told and nothing read again, also with the stream emptied", async () => {
+  const { eventsKey, lines, state, check, add } = checkOfItsOwn();
+  const behind = await add();
+  state.position = await add();
+  await check();
+  const ahead = await add();
+  await rig.redis.xdel(eventsKey, behind, ahead);
+  await check();
+  await rig.redis.xdel(eventsKey, state.position);
+  await check();
+  await check();
+  assert.equal(await rig.redis.xlen(eventsKey), 0, 'the stream emptied');
+  state.position = await add();
+  await check();
+  await check();
+  assert.deepEqual(lines.filter((line) => /no longer holds|numbered below/.test(String(line.msg))), []);
+  assert.equal(state.rewritten, 0);
+});

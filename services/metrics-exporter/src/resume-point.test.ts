@@ -67,3 +67,17 @@ test('a cursor past the newest event (the stream deleted and written again) read
   await redis.set(keys.cursor, '3-0');
   assert.deepEqual(await resumePoint(redis, keys), { after: '3-0', from: 'cursor', trimmed: false }, 'at the newest event is not ahead');
 });
+
+test("a cursor on an entry an erasure deleted (XDEL) is resumed from, though it was the stream's newest, or its only one: not read again from the beginning", async () => {
+  const keys = keysFor();
+  for (const id of ['30-0', '31-0', '32-0']) await redis.xadd(keys.events, id, 'event', 'completed', 'jobId', 'kept');
+  // The erased job's entries, its 'removed' last: the exporter read them all.
+  for (const id of ['33-0', '34-0']) await redis.xadd(keys.events, id, 'event', 'removed', 'jobId', 'erased');
+  await redis.set(keys.cursor, '34-0');
+  await redis.xdel(keys.events, '33-0', '34-0');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '34-0', from: 'cursor', trimmed: false }, 'its entry was the newest');
+  await redis.xdel(keys.events, '30-0', '31-0', '32-0');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '34-0', from: 'cursor', trimmed: false }, 'the stream left empty');
+  await redis.xadd(keys.events, '35-0', 'event', 'added', 'jobId', 'next');
+  assert.deepEqual(await resumePoint(redis, keys), { after: '34-0', from: 'cursor', trimmed: true }, "the stream's oldest entry is past it: trimmed or deleted, it cannot tell (a warning only)");
+});

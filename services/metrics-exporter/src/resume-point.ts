@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { compareStreamIds } from './stream-entry.ts';
+import { compareStreamIds, streamInfo } from './stream-entry.ts';
 
 export interface ResumePoint {
   /** The stream entry id to read after (QueueEvents' `lastEventId`); already saved as the cursor. */
@@ -40,10 +40,13 @@ export async function resumePoint(connection: Redis, keys: ResumePointKeys): Pro
   const saved = await connection.get(keys.cursor);
   if (saved !== null && streamId.test(saved)) {
     const [oldest] = await connection.xrange(keys.events, '-', '+', 'COUNT', 1);
-    const [newest] = await connection.xrevrange(keys.events, '+', '-', 'COUNT', 1);
-    // A missing stream is ahead of any cursor but '0-0' too: it was deleted, and its next entries
-    // may be numbered below the cursor.
-    if (saved !== '0-0' && (newest === undefined || compareStreamIds(saved, newest[0]) > 0)) {
+    // Against the id the stream numbers after, not its newest entry: an erasure deletes its job's
+    // entries (XDEL), the last one the exporter read included (the job's 'removed', the newest on a
+    // quiet queue), and a cursor past the newest entry left is not one past the stream. A missing
+    // stream is ahead of any cursor but '0-0' too: it was deleted, and its next entries may be
+    // numbered below the cursor.
+    const info = await streamInfo(connection, keys.events);
+    if (saved !== '0-0' && (info === undefined || compareStreamIds(saved, info.lastGeneratedId) > 0)) {
       await connection.set(keys.cursor, '0-0');
       return { after: '0-0', from: 'cursor-ahead', trimmed: false };
     }

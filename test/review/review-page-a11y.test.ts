@@ -185,6 +185,7 @@ test('keyboard only: Tab reaches every control in order, each with a visible foc
     'unsure',
     'comment',
     'skip',
+    'shortcut-keys',
   ]);
 
   // The skip link takes the focus to the verdicts; from there the keys work as before.
@@ -282,6 +283,8 @@ test('images that did not load: no serious or critical violation; the failure is
     await page.locator('#banner-text', { hasText: /^Could not load the input image of a11y-gone: no verdict can be sent/ }).waitFor();
     await audit(t, 'an image that did not load', page);
     assert.equal(await page.locator('#input-error').getAttribute('role'), 'alert');
+    // The message says the image failed; its alt text, still "Input image of a11y-gone, …", told a screen reader that the image was there.
+    assert.equal(await page.getByRole('img', { name: /^Input image of/ }).count(), 0, 'no image in the accessibility tree in place of the one that failed');
     // The way on, for a mouse and for Tab as for the R key: a button beside the message.
     const loadAgain = page.getByRole('button', { name: /^Load again/ });
     assert.ok(await loadAgain.isVisible(), 'Load again offered while an image failed');
@@ -291,6 +294,7 @@ test('images that did not load: no serious or critical violation; the failure is
     await page.keyboard.press('Enter');
     await own.shows('a11y-gone', page);
     assert.ok(!(await page.locator('#input-error').isVisible()));
+    assert.equal(await page.getByRole('img', { name: /^Input image of a11y-gone/ }).count(), 1, 'the image loaded is there again');
     assert.ok(!(await loadAgain.isVisible()), 'Load again goes with the failure');
     assert.equal(await page.evaluate<string>('document.activeElement.id'), 'verdicts', 'the focus goes on to the verdicts, not the body');
     assert.deepEqual(own.pageErrors, []);
@@ -354,6 +358,96 @@ test('keyboard only, an image gone for good: Tab reaches Load again; the item is
     await own.shows('a11y-after', page);
     assert.equal((await focused(page)).name, 'verdicts');
     assert.equal((await own.pool.get('a11y-lost'))?.status, 'broken');
+    assert.deepEqual(own.pageErrors, []);
+  } finally {
+    await own.close();
+  }
+});
+
+test('single-key shortcuts can be turned off (WCAG 2.1.4): the keys then do nothing, no control declares or shows one, the footer says so; remembered over a reload, and turned on again', async (t) => {
+  const own = await startPageStack();
+  try {
+    await own.seed('a11y-keys', { label: 'Neutral', probability: 0.98 }, twoOfEach);
+    const page = own.page;
+    await own.signIn('a11y-keys');
+    const declared = () =>
+      page.evaluate<Record<string, string>>(
+        `Object.fromEntries([...document.querySelectorAll('[aria-keyshortcuts]')].map((e) => [e.id || e.dataset.verdict || e.getAttribute('aria-labelledby') || e.className, e.getAttribute('aria-keyshortcuts')]))`,
+      );
+    const keysOn = await declared();
+    assert.equal(keysOn.supports, '1', 'on by default, as reviewers work by them');
+    const opacity = () => page.evaluate<string>(`document.getElementById('opacity-value').textContent`);
+    const onVerdicts = () => page.evaluate(`document.getElementById('verdicts').focus()`);
+
+    // Turned off by keyboard: the switch is a native checkbox in the footer, Tab reaches it after Skip.
+    const shortcutSwitch = page.getByRole('checkbox', { name: 'Shortcut keys' });
+    assert.ok(await shortcutSwitch.isChecked());
+    await page.getByRole('button', { name: /Skip/ }).focus();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate<string>('document.activeElement.id'), 'shortcut-keys');
+    await page.keyboard.press('Space');
+    assert.ok(!(await shortcutSwitch.isChecked()));
+    assert.equal(await page.evaluate<string | null>(`localStorage.getItem('gradcam-review.shortcuts')`), 'off');
+
+    const offState = async (when: string) => {
+      // Only the viewer's arrows (not character keys, and still working) are declared.
+      assert.deepEqual(await declared(), { viewer: 'ArrowLeft ArrowRight' }, `${when}: no control declares a key that does nothing`);
+      assert.ok(await page.locator('#shortcuts-off').isVisible(), `${when}: the footer says they are off`);
+      assert.match((await page.locator('#shortcuts-off').textContent()) ?? '', /tick Shortcut keys to turn them on/);
+      const listed = await page.locator('footer.keys > span:visible').allTextContents();
+      assert.deepEqual(listed.map((text) => text.replace(/\s+/g, ' ').trim()), [(await page.locator('#shortcuts-off').textContent()) ?? '', '←→ explanation'], `${when}: the footer lists no key that does nothing`);
+      // Nor do the controls show one, in their text or in their names.
+      await page.getByRole('button', { name: 'Supports evidence fits', exact: true }).waitFor();
+      assert.equal(await page.locator('main kbd:visible').count(), 0, `${when}: no key shown on a control`);
+      assert.equal(await page.locator('#comment').getAttribute('aria-describedby'), null, `${when}: the comment's hint about keys is not its description`);
+      // Every key of the item view, pressed with the focus on the verdicts: nothing happens.
+      await sleep(lookMs);
+      await onVerdicts();
+      for (const key of ['1', '2', 'Shift+3', 's', 'S', 'u', 'm', 'c', ']', '[', 'e', 'r']) await page.keyboard.press(key);
+      await page.keyboard.press('/');
+      assert.equal(await page.evaluate<string>('document.activeElement.id'), 'verdicts', `${when}: / does not go to the comment`);
+      assert.equal(await opacity(), '70%', `${when}: [ ] leave the opacity`);
+      assert.equal(await page.getByRole('button', { name: 'gradcam' }).getAttribute('aria-pressed'), 'true', `${when}: M leaves the method`);
+      assert.equal(await page.getByRole('button', { name: /^Neutral/ }).getAttribute('aria-pressed'), 'true', `${when}: C leaves the class`);
+      assert.equal(await page.locator('.verdict.is-sending, .verdict.is-picked, #skip.is-sending').count(), 0, `${when}: no verdict or skip on its way or picked`);
+      assert.equal(await page.locator('#details code').textContent(), 'a11y-keys');
+      assert.equal(await page.locator('#banner-text').textContent(), '');
+      // The arrows are no character key: they still switch the explanation.
+      await page.keyboard.press('ArrowRight');
+      assert.match(await page.evaluate<string>(`document.getElementById('explanation-status').textContent`), /, explanation 2 of 3$/, `${when}: the arrows still work`);
+      await page.keyboard.press('ArrowLeft');
+    };
+    const verdicts = own.posts('');
+    const skips = own.posts('/skip');
+    await offState('turned off');
+    await audit(t, 'shortcut keys turned off', page);
+
+    // Remembered in this browser: a reload comes back with them off.
+    await page.reload();
+    await own.shows('a11y-keys');
+    assert.ok(!(await shortcutSwitch.isChecked()), 'still off after a reload');
+    await offState('after a reload');
+    verdicts.stop();
+    skips.stop();
+    assert.deepEqual([verdicts.ids, skips.ids], [[], []], 'the page sent no verdict and no skip');
+    const item = (await own.api('GET', '/v1/reviews?status=reviewed&limit=10')).body as { items: unknown[] };
+    assert.deepEqual(item.items, [], 'the service holds no verdict');
+    assert.equal((await own.pool.get('a11y-keys'))?.status, 'leased');
+
+    // Turned on again: every key is declared again, the footer lists them, and they work.
+    await shortcutSwitch.check();
+    assert.equal(await page.evaluate<string | null>(`localStorage.getItem('gradcam-review.shortcuts')`), null);
+    assert.deepEqual(await declared(), keysOn, 'the controls declare their keys again');
+    assert.ok(!(await page.locator('#shortcuts-off').isVisible()));
+    assert.equal(await page.locator('#comment').getAttribute('aria-describedby'), 'comment-hint');
+    await audit(t, 'shortcut keys turned on again', page);
+    await sleep(lookMs);
+    await onVerdicts();
+    await page.keyboard.press(']');
+    assert.equal(await opacity(), '80%');
+    await page.keyboard.press('1');
+    await page.locator('#banner-text', { hasText: 'Saved “Supports” for a11y-keys' }).waitFor();
+    assert.equal((await own.pool.get('a11y-keys'))?.status, 'reviewed');
     assert.deepEqual(own.pageErrors, []);
   } finally {
     await own.close();

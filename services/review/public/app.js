@@ -466,7 +466,8 @@ function onKeyDown(event) {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
       if (state.picked) void judge(state.picked);
-      else banner('info', 'Pick the verdict for this comment: Esc, then 1–4 (or Shift+1–4 before Ctrl/⌘+Enter).');
+      else if (state.shortcutKeys) banner('info', 'Pick the verdict for this comment: Esc, then 1–4 (or Shift+1–4 before Ctrl/⌘+Enter).');
+      else banner('info', 'Pick the verdict for this comment: its button, above the comment, sends both.');
     } else if (event.key === 'Escape') {
       event.preventDefault();
       el.verdicts.focus();
@@ -476,6 +477,8 @@ function onKeyDown(event) {
   // Other text fields keep their keys; the opacity slider keeps its arrows.
   if (target.matches('input:not([type=range]), textarea, select, [contenteditable]')) return;
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  // Turned off: no character (a letter, digit or symbol, shifted or not) is a shortcut; the arrows, which are none, still are.
+  if (!state.shortcutKeys && event.key.length === 1) return;
 
   // A key held down repeats: it decides one item, never the ones shown after it.
   const once = /^(Digit[1-4]|KeyS|KeyU)$/.test(event.code) || /^[1-4su]$/i.test(event.key);
@@ -522,6 +525,36 @@ function onKeyDown(event) {
     event.preventDefault();
     void undo();
   }
+}
+
+/**
+ * The controls' declared keys (aria-keyshortcuts) that are characters (WCAG 2.1.4's single-key
+ * shortcuts): all but the viewer's arrows.
+ */
+const characterKeys = [...document.querySelectorAll('[aria-keyshortcuts]')]
+  .map((node) => /** @type {[Element, string]} */ ([node, node.getAttribute('aria-keyshortcuts') ?? '']))
+  .filter(([, keys]) => keys.split(' ').some((key) => (key.split('+').pop() ?? '').length === 1));
+
+/**
+ * Turns single-key shortcuts on or off (WCAG 2.1.4: a screen reader's browse mode and speech input
+ * use the same letters, and a key pressed by mistake would judge an item). Off, no character key
+ * does anything (see onKeyDown), no control declares one (aria-keyshortcuts would announce keys
+ * that do nothing) or shows one, and the footer says how to turn them on. Remembered in this
+ * browser (every tab follows); on by default, as reviewers work by them.
+ */
+function setShortcutKeys(on, remember = true) {
+  state.shortcutKeys = on;
+  el.shortcutKeys.checked = on;
+  el.shortcutsOff.hidden = on;
+  document.body.dataset.shortcuts = on ? 'on' : 'off';
+  for (const [node, keys] of characterKeys) {
+    if (on) node.setAttribute('aria-keyshortcuts', keys);
+    else node.removeAttribute('aria-keyshortcuts');
+  }
+  // The comment's hint is about keys (Esc then 1–4, Shift+1–4): hidden with them, and no longer its description.
+  if (on) el.comment.setAttribute('aria-describedby', 'comment-hint');
+  else el.comment.removeAttribute('aria-describedby');
+  if (remember) storage.set(storageKeys.shortcuts, on ? '' : 'off');
 }
 
 // ---- wiring --------------------------------------------------------------------------------
@@ -592,6 +625,7 @@ tabs?.addEventListener('message', (event) => {
 // The token is shared by every tab (localStorage): when another tab signs out or signs in with
 // another, this one follows, so that nothing is done here as a reviewer it does not show.
 window.addEventListener('storage', (event) => {
+  if (event.key === storageKeys.shortcuts || event.key === null) setShortcutKeys(storage.get(storageKeys.shortcuts) !== 'off', false);
   if (event.key !== storageKeys.token && event.key !== null) return;
   const token = storage.get(storageKeys.token);
   if (token !== state.token) adoptToken(token);
@@ -615,6 +649,7 @@ el.loadAgain.addEventListener('click', () => void loadNextFrom(el.loadAgain));
 el.moreTime.addEventListener('click', () => void extendLease());
 el.comment.addEventListener('input', () => state.packet && drafts.set(state.packet.item.inferenceId, state.reviewer, el.comment.value));
 el.opacity.addEventListener('input', () => setOpacity(Number(el.opacity.value)));
+el.shortcutKeys.addEventListener('change', () => setShortcutKeys(el.shortcutKeys.checked));
 // The evidence shown changed: a verdict or skip right now was not made on it (see inputGuardMs).
 for (const image of [el.inputImage, el.overlayImage]) image.addEventListener('load', () => (state.shownAt = performance.now()));
 for (const image of [el.inputImage, el.overlayBase, el.overlayImage]) {
@@ -633,6 +668,7 @@ window.addEventListener('focus', () => void refreshBacklog());
 el.modelFilter.value = storage.get(storageKeys.model);
 const savedOpacity = Number.parseFloat(storage.get(storageKeys.opacity));
 setOpacity(Number.isFinite(savedOpacity) ? savedOpacity : 0.7, false);
+setShortcutKeys(storage.get(storageKeys.shortcuts) !== 'off', false);
 state.token = storage.get(storageKeys.token);
 if (state.token) void loadNext();
 else signIn('');

@@ -1,7 +1,8 @@
 // The review page's shared parts: its constants, the elements it drives, what it shows now (state),
 // and the small helpers every part uses (elements, storage, comment drafts, the banner, the view).
 
-export const storageKeys = { token: 'gradcam-review.token', model: 'gradcam-review.model', opacity: 'gradcam-review.opacity' };
+/** localStorage keys (this browser, every tab); `shortcuts` is 'off' while single-key shortcuts are turned off, absent otherwise. */
+export const storageKeys = { token: 'gradcam-review.token', model: 'gradcam-review.model', opacity: 'gradcam-review.opacity', shortcuts: 'gradcam-review.shortcuts' };
 /**
  * sessionStorage key of the comment typed on an item and not sent yet (this tab only; kept over a
  * reload or a sign-in of the same reviewer, whose name is stored with it).
@@ -87,6 +88,8 @@ export const el = {
   skip: /** @type {HTMLButtonElement} */ ($('skip')),
   comment: /** @type {HTMLTextAreaElement} */ ($('comment')),
   details: $('details'),
+  shortcutKeys: /** @type {HTMLInputElement} */ ($('shortcut-keys')),
+  shortcutsOff: $('shortcuts-off'),
 };
 
 /** What the page shows now. */
@@ -128,6 +131,8 @@ export const state = {
   reviewer: '',
   /** @type {ReturnType<typeof setTimeout> | undefined} a lease again, pending, of the item another tab gave back on leaving */
   releaseTimer: undefined,
+  /** Whether single-key shortcuts (1–4, S, U, M, …) work: the reviewer can turn them off (WCAG 2.1.4), see setShortcutKeys. */
+  shortcutKeys: true,
 };
 
 export class SignedOut extends Error {}

@@ -120,13 +120,17 @@ function keepFocusOnTheWayOn(had) {
   if (!el.loadAgain.hidden) el.loadAgain.focus();
 }
 
-/** A message in place of each image shown that failed. */
+/**
+ * A message in place of each image shown that failed; the image itself is hidden, so that its text
+ * alternative ("Input image of …") does not tell a screen reader of an image that is not there.
+ */
 function renderImageErrors() {
   const { manifest, urls } = state.packet;
   const overlayUrl = urls[manifest.explanations[state.current].overlay.path] ?? '';
-  for (const [node, url] of [[el.inputError, urls.image], [el.overlayError, overlayUrl]]) {
+  for (const [node, image, url] of [[el.inputError, el.inputImage, urls.image], [el.overlayError, el.overlayImage, overlayUrl]]) {
     const failed = state.failedImages.has(url);
     node.hidden = !failed;
+    image.hidden = failed;
     if (failed) node.replaceChildren(`Could not load ${imageName(url)}.`, h('small', { textContent: 'It may have been removed or replaced in storage. No verdict can be sent: R loads the item again, S skips it.' }));
   }
 }

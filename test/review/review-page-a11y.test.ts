@@ -453,3 +453,27 @@ test('single-key shortcuts can be turned off (WCAG 2.1.4): the keys then do noth
     await own.close();
   }
 });
+
+test('with the shortcut keys turned off, what the page says names the buttons, not keys that do nothing', async (t) => {
+  const own = await startPageStack();
+  try {
+    await own.seed('a11y-keys-gone');
+    const page = own.page;
+    const gone = own.removeOnLease('a11y-keys-gone', ['input.jpg']);
+    await page.goto(own.url);
+    await page.evaluate(`localStorage.setItem('gradcam-review.token', ${JSON.stringify(reviewerToken)}); localStorage.setItem('gradcam-review.shortcuts', 'off')`);
+    await page.reload();
+    await gone.removed();
+    await page.locator('#input-error', { hasText: 'Could not load the input image.' }).waitFor();
+    const bannerSaid = (await page.locator('#banner-text').textContent()) ?? '';
+    const stageSaid = (await page.locator('#input-error').textContent()) ?? '';
+    assert.match(bannerSaid, /no verdict can be sent on evidence you cannot see\. Load again loads the item again; Skip skips it\.$/);
+    assert.match(stageSaid, /No verdict can be sent: Load again loads the item again, Skip skips it\.$/);
+    for (const text of [bannerSaid, stageSaid]) assert.doesNotMatch(text, /\b[RS]\b/, `no key named: ${text}`);
+    assert.equal(await page.getByRole('button', { name: 'Load again', exact: true }).getAttribute('aria-keyshortcuts'), null);
+    await audit(t, 'an image that did not load, shortcut keys off', page);
+    assert.deepEqual(own.pageErrors, []);
+  } finally {
+    await own.close();
+  }
+});

@@ -1,7 +1,7 @@
 // The review page: lease an explanation, show the image next to its heatmap, record a verdict,
 // go on to the next. Plain DOM, no dependencies, nothing loaded from outside this service.
 
-import { storageKeys, inputGuardMs, tabs, releaseSettleMs, tabId, verdicts, verdictByKey, el, state, SignedOut, ApiError, h, storage, drafts, banner, fitBanner, show } from './page-kit.js';
+import { storageKeys, inputGuardMs, tabs, releaseSettleMs, tabId, verdicts, verdictByKey, el, state, SignedOut, ApiError, h, keyed, storage, drafts, banner, fitBanner, show } from './page-kit.js';
 import { serverTime, setVerdictButtons, render, imageFailed, unseenEvidence, tickLease, leaseRanOut, heldAgain, laterLeaseTold, askingLease, forgetToldLease, select, step, cycle, setOpacity } from './page-render.js';
 
 // ---- the API -------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ async function judge(verdict) {
       const kept = error.details?.verdict;
       const undoable = offerUndo(id, kept, error.details?.undoUntil, error.response);
       return `Your verdict “${verdicts[verdict]}” on ${id} was NOT saved: you judged it already (an earlier try whose answer was lost, or another tab), and “${verdicts[kept] ?? kept}” is kept. ${
-        undoable ? 'Undo it (U) to give another verdict. ' : 'It can no longer be undone. '
+        undoable ? `Undo it${keyed(' (U)', '')} to give another verdict. ` : 'It can no longer be undone. '
       }${comment ? 'Your comment is kept for when the item is shown to you again. ' : ''}Loading the next item.`;
     },
     signedOut: (id) => `Your verdict on ${id} was NOT saved.${comment ? ' Your comment is kept for when the item is shown again.' : ''}`,

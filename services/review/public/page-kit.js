@@ -162,6 +162,8 @@ export function h(tag, props = {}, ...children) {
 }
 
 export const percent = (p, digits = 1) => `${(p * 100).toFixed(digits)}%`;
+/** What the page tells the reviewer to do: `withKeys` while single-key shortcuts are on, `without` (the buttons' names) while they are off. */
+export const keyed = (withKeys, without) => (state.shortcutKeys ? withKeys : without);
 export const storage = {
   get: (key) => {
     try {

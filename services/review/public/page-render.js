@@ -1,7 +1,7 @@
 // Showing an item on the review page: its images, explanations, scores, details and lease, and
 // switching between its explanations. Reads and writes the page state; talks to no API.
 
-import { storageKeys, leaseWarnMs, el, state, h, percent, storage, drafts, banner, fitBanner, show, tabs, tabId } from './page-kit.js';
+import { storageKeys, leaseWarnMs, el, state, h, percent, keyed, storage, drafts, banner, fitBanner, show, tabs, tabId } from './page-kit.js';
 
 /**
  * The service's clock when it answered, read from the Date header. The header is truncated to the
@@ -103,7 +103,7 @@ export function imageFailed(url) {
   state.failedImages.add(url);
   const names = [...state.failedImages].map(imageName);
   const listed = names.length > 2 ? `${names[0]} and ${names.length - 1} other images` : names.join(' and ');
-  banner('warn', `Could not load ${listed} of ${state.packet.item.inferenceId}: no verdict can be sent on evidence you cannot see. Press R to load the item again, or S to skip it.`);
+  banner('warn', `Could not load ${listed} of ${state.packet.item.inferenceId}: no verdict can be sent on evidence you cannot see. ${keyed('Press R to load the item again, or S to skip it.', 'Load again loads the item again; Skip skips it.')}`);
   state.failedBanner = true;
   if (!state.sending) setVerdictButtons(false);
   renderImageErrors();
@@ -131,14 +131,14 @@ function renderImageErrors() {
     const failed = state.failedImages.has(url);
     node.hidden = !failed;
     image.hidden = failed;
-    if (failed) node.replaceChildren(`Could not load ${imageName(url)}.`, h('small', { textContent: 'It may have been removed or replaced in storage. No verdict can be sent: R loads the item again, S skips it.' }));
+    if (failed) node.replaceChildren(`Could not load ${imageName(url)}.`, h('small', { textContent: `It may have been removed or replaced in storage. No verdict can be sent: ${keyed('R loads the item again, S skips it.', 'Load again loads the item again, Skip skips it.')}` }));
   }
 }
 
 /** Why a verdict cannot be sent yet ('' when it can): an image that failed, or the input or the heatmap shown not loaded yet. */
 export function unseenEvidence() {
   const id = state.packet.item.inferenceId;
-  if (state.failedImages.size > 0) return `No verdict sent: some of the images of ${id} could not be loaded. Press R to load the item again, or S to skip it.`;
+  if (state.failedImages.size > 0) return `No verdict sent: some of the images of ${id} could not be loaded. ${keyed('Press R to load the item again, or S to skip it.', 'Load again loads the item again; Skip skips it.')}`;
   const loaded = (image) => image.complete && image.naturalWidth > 0;
   if (!loaded(el.inputImage) || !loaded(el.overlayImage)) return `No verdict sent: the images of ${id} are still loading. Look at them first.`;
   return '';
@@ -235,7 +235,7 @@ export function tickLease() {
 
 /** The lease on the item shown runs out soon: say so, and offer More time (E), which renews it. */
 function leaseRunningOut(left) {
-  state.leaseWarned = `The lease on ${state.packet.item.inferenceId} runs out in ${left} s: press E (More time) to keep it; a verdict sent after it runs out is refused.`;
+  state.leaseWarned = `The lease on ${state.packet.item.inferenceId} runs out in ${left} s: press ${keyed('E (More time)', 'More time')} to keep it; a verdict sent after it runs out is refused.`;
   banner('warn', state.leaseWarned);
 }
 
@@ -260,7 +260,7 @@ export function leaseRanOut() {
   state.picked = null;
   setVerdictButtons(false);
   const id = state.packet.item.inferenceId;
-  banner('warn', `The lease on ${id} ran out: a verdict would be refused, so none can be sent. Load again (R) to get it back, if nobody else has taken it, or the next item.${el.comment.value.trim() ? ' Your comment is kept.' : ''}`);
+  banner('warn', `The lease on ${id} ran out: a verdict would be refused, so none can be sent. ${keyed('Load again (R)', 'Load again')} to get it back, if nobody else has taken it, or the next item.${el.comment.value.trim() ? ' Your comment is kept.' : ''}`);
   state.failedBanner = true;
   keepFocusOnTheWayOn(had);
 }

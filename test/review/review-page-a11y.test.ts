@@ -304,7 +304,7 @@ test('images that did not load: no serious or critical violation; the failure is
 });
 
 test('the lease ran out: no serious or critical violation; said in the live region, and the focus on a verdict disabled by it goes to Load again', async (t) => {
-  const short = await startPageStack({ leaseMs: 6_000 });
+  const short = await startPageStack({ leaseMs: 10_000 });
   try {
     await short.seed('a11y-lapse');
     await short.signIn('a11y-lapse');
@@ -313,7 +313,7 @@ test('the lease ran out: no serious or critical violation; said in the live regi
     await page.getByRole('button', { name: /Supports/ }).focus();
     assert.equal(await page.evaluate<string>('document.activeElement.dataset.verdict'), 'supports', 'on the verdict while the lease runs');
     const loadAgain = page.getByRole('button', { name: /^Load again/ });
-    await loadAgain.waitFor({ timeout: 12_000 });
+    await loadAgain.waitFor({ timeout: 20_000 });
     await page.locator('#banner-text', { hasText: /^The lease on a11y-lapse ran out: a verdict would be refused/ }).waitFor();
     await audit(t, 'the lease ran out, Load again offered', page);
     assert.equal(await page.locator('#banner-text').getAttribute('role'), 'status');

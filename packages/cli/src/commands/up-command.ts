@@ -8,14 +8,17 @@ import { watchParent } from '../local-stack/parent-watch.ts';
 import { ServiceExitedError } from '../local-stack/service-exited-error.ts';
 import { handleStopSignals } from '../local-stack/stop-signals.ts';
 
-export const upUsage = `Usage: gradcam up   (npm start)
+export const upUsage = `Usage: gradcam up [--quiet]   (npm start)
 
 Runs the pipeline on this machine: ingest (:8080), worker processes (one per core), the
 metrics exporter (:9464) and the review service with its page (:8081). Redis: REDIS_URL, else a private redis-server on a free port with its
 data in .gradcam/redis. Storage: S3 when S3_BUCKET (and S3_ENDPOINT) are set, else
 GRADCAM_STORAGE_DIR, else .gradcam/storage. One stack per state folder (GRADCAM_STATE_DIR), and
 each port must be free. Stop with Ctrl-C (or SIGTERM, closing its terminal, or ending the process that started it):
-workers finish their current batch first (a third Ctrl-C exits at once).`;
+workers finish their current batch first (a third Ctrl-C exits at once).
+
+  --quiet   print only the URLs and tokens, and errors (a refusal, a service's last error line
+            when it dies): none of the services' log lines, nor gradcam up's notes and warnings`;
 
 /** Where the stack stores everything, for the banner: the folder, or `s3://bucket/prefix/ at <endpoint>`. */
 export function storagePlace(stack: Pick<LocalStack, 'storageDir' | 's3'>): string {

@@ -7,21 +7,34 @@ import { runIngestLoad } from './ingest-load.ts';
 
 /**
  * An HTTP server that answers the batch endpoint one request at a time, `serviceMs` each: a
- * service of known capacity, so what the load generator reports can be checked against it.
+ * service of known capacity, so what the load generator reports can be checked against it. It
+ * keeps when its first request came and its last answer went, so the rate it really answered at
+ * is known too: on a loaded machine its timers fire late and it answers slower than its nominal
+ * capacity.
  */
-async function serialServer(serviceMs: number): Promise<{ url: string; close: () => Promise<void> }> {
+async function serialServer(serviceMs: number): Promise<{ url: string; answeredPerSecond: (records: number) => number; close: () => Promise<void> }> {
   let free = 0;
+  let firstArrival: number | undefined;
+  let lastAnswer = 0;
   const server = createServer((request, response) => {
+    firstArrival ??= performance.now();
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const records = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { records: unknown[] }).records.length;
       free = Math.max(free, performance.now()) + serviceMs;
-      setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: records, rejected: 0, results: [] })), free - performance.now());
+      setTimeout(() => {
+        lastAnswer = performance.now();
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ accepted: records, rejected: 0, results: [] }));
+      }, free - performance.now());
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    answeredPerSecond: (records) => records / ((lastAnswer - (firstArrival ?? lastAnswer)) / 1000),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 const images = { uris: ['s3://local/bench-inputs/a.jpg'], base64: [] };
@@ -34,7 +47,11 @@ test('paced load reports the rate the service answered at, not the rate offered'
     assert.equal(result.offered, 1000);
     assert.equal(result.accepted, 1000);
     const rate = result.accepted / result.seconds;
-    assert.ok(rate > 400 && rate < 600, `measured ${rate.toFixed(0)} records/s from a service that answers 500/s`);
+    // Against what the server really answered at (500/s on an idle machine, less where its timers
+    // fire late: 312/s was seen with a CI run and other tests on 2 cores), never the 1,000 offered.
+    const answered = server.answeredPerSecond(result.accepted);
+    assert.ok(answered < 600, `the server answered ${answered.toFixed(0)} records/s, above its capacity of 500/s`);
+    assert.ok(Math.abs(rate - answered) < 0.2 * answered, `measured ${rate.toFixed(0)} records/s from a service that answered ${answered.toFixed(0)}/s`);
   } finally {
     await server.close();
   }

@@ -56,10 +56,11 @@ test('traffic back after a pause shorter than the window is read as after one of
   const level = { perHour: 36_000, minute: newest - 8 };
   assert.equal(minutesSinceSilence(minutes(0, 0, 0, 0, 0, 0, 0, 0, 550, 600), level), 0);
   assert.deepEqual(fleetTraffic(minutes(50, 0, 0, 0, 0, 0, 0, 0, 550, 600), newest, level), { perHour: 36_000, level, held: true });
-  assert.deepEqual(fleetTraffic(minutes(600, 50, 0, 0, 0, 0, 0, 0, 550, 600), newest, level), { perHour: 19_500, level: { perHour: 19_500, minute: newest }, held: false });
+  // Read from the 2 minutes since the silence (which the per-class rates read too).
+  assert.deepEqual(fleetTraffic(minutes(600, 50, 0, 0, 0, 0, 0, 0, 550, 600), newest, level), { perHour: 19_500, level: { perHour: 19_500, minute: newest }, held: false, sinceSilence: 2 });
   // Its own minutes stay its figure while the window holds the traffic from before the silence.
   const back = { perHour: 36_000, minute: newest - 1 };
-  assert.deepEqual(fleetTraffic(minutes(600, 600, 600, 0, 0, 0, 0, 0, 0, 600), newest, back), { perHour: 36_000, level: { perHour: 36_000, minute: newest }, held: false });
+  assert.deepEqual(fleetTraffic(minutes(600, 600, 600, 0, 0, 0, 0, 0, 0, 600), newest, back), { perHour: 36_000, level: { perHour: 36_000, minute: newest }, held: false, sinceSilence: 3 });
 });
 
 test('a quiet minute, or quiet minutes a slow model may well have, are no silence: the window is read as before', () => {

@@ -70,6 +70,11 @@ export interface FleetTraffic {
   readonly level: ReviewTrafficLevel | undefined;
   /** Whether `perHour` is the level's, standing in for a window that holds no traffic back yet. */
   readonly held: boolean;
+  /**
+   * Where `perHour` is read from the newest whole minutes only, those since a silence: how many
+   * (the per-class rates are read from the same minutes).
+   */
+  readonly sinceSilence?: number;
 }
 
 /**
@@ -105,7 +110,7 @@ export function fleetTraffic(counts: readonly number[], newestMinute: number, le
     if (sinceSilence === 1) return { perHour: level.perHour, level, held: true };
     const since = counts.slice(0, sinceSilence);
     const perHour = ratePerHour(since);
-    if (since.reduce((sum, c) => sum + c, 0) >= levelMinEvents) return { perHour, level: { perHour, minute: newestMinute }, held: false };
+    if (since.reduce((sum, c) => sum + c, 0) >= levelMinEvents) return { perHour, level: { perHour, minute: newestMinute }, held: false, sinceSilence };
   }
   const span = trafficSpan(counts);
   const perHour = ratePerHour(counts);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import type { ReviewItem } from '@gradcam/contracts';
+import type { ReviewItem, ReviewSampling } from '@gradcam/contracts';
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { ReviewPool } from '@gradcam/review-pool';
 import { PoissonArrivals, type TrafficPhase, reviewInput, seededRandom, syntheticPrediction } from '@gradcam/sampling/testing';
@@ -13,8 +13,8 @@ const minute = 60_000;
 
 type Sampler = ReturnType<typeof createReviewSampler>;
 
-/** One event of model m, with a synthetic prediction, decided and recorded by `sampler` at `now`: whether it was sampled for review. */
-async function offerEvent(sampler: Sampler, id: string, now: number, random: () => number): Promise<boolean> {
+/** One event of model m, with a synthetic prediction, decided and recorded by `sampler` at `now`: the decision and the predicted class. */
+async function offerEvent(sampler: Sampler, id: string, now: number, random: () => number): Promise<{ decision: ReviewSampling; predictedClass: number }> {
   const { predictedClass, probabilities } = syntheticPrediction(random);
   // As the worker does before deciding a batch (explain-batch.ts): earlier decisions, and the
   // fleet's traffic of a model this process has not read yet.
@@ -22,7 +22,7 @@ async function offerEvent(sampler: Sampler, id: string, now: number, random: () 
   const decision = sampler.decide(reviewInput({ id, model: 'm', predictedClass, probabilities, now }));
   const item: ReviewItem = { inferenceId: id, model: 'm', modelVersion: 'v1', folder: `m/v1/dt=2026-11-27/${id}/`, predictedClass, label: String(predictedClass), probability: probabilities[predictedClass] ?? 0, sampling: decision, sampledAt: now, status: 'pending' };
   await sampler.recorded(decision, item);
-  return decision.sampled;
+  return { decision, predictedClass };
 }
 
 /**
@@ -30,12 +30,20 @@ async function offerEvent(sampler: Sampler, id: string, now: number, random: () 
  * simulated clock, each recording its decisions and refreshing the fleet's rate and thresholds
  * every 10 s (as the worker's timer does). Reviews per simulated minute (or per `tallyMs`).
  */
-async function runFleet(workers: number, phases: readonly TrafficPhase[], k: number, seed: number, tallyMs = minute): Promise<number[]> {
+async function runFleet(
+  workers: number,
+  phases: readonly TrafficPhase[],
+  k: number,
+  seed: number,
+  tallyMs = minute,
+  options: { policy?: string; onReview?: (decision: ReviewSampling, predictedClass: number, at: number) => void } = {},
+): Promise<number[]> {
   const prefix = `fleet${Math.random().toString(36).slice(2, 10)}`;
   const start = Date.UTC(2026, 10, 27, 12, 0, 30);
   const tallies = Math.ceil(phases.reduce((sum, phase) => sum + phase.durationMs, 0) / tallyMs);
   let now = start;
-  const samplers = Array.from({ length: workers }, () => createReviewSampler({ policy: `budget=${k}`, redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now }));
+  const policy = options.policy ?? `budget=${k}`;
+  const samplers = Array.from({ length: workers }, () => createReviewSampler({ policy, redis, prefix, pool: new ReviewPool(redis, prefix), now: () => now }));
   const random = seededRandom(seed);
   const arrivals = new PoissonArrivals(phases, random, start);
   const reviews = new Array<number>(tallies).fill(0);
@@ -48,7 +56,10 @@ async function runFleet(workers: number, phases: readonly TrafficPhase[], k: num
         await Promise.all(samplers.map((s) => s.refreshFleetRate()));
       }
       now = Math.round(at);
-      if (await offerEvent(samplers[i % workers] as Sampler, `req-${i}`, now, random)) reviews[Math.floor((now - start) / tallyMs)]! += 1;
+      const { decision, predictedClass } = await offerEvent(samplers[i % workers] as Sampler, `req-${i}`, now, random);
+      if (!decision.sampled) continue;
+      reviews[Math.floor((now - start) / tallyMs)]! += 1;
+      options.onReview?.(decision, predictedClass, now - start);
     }
   } finally {
     for (const s of samplers) s.close();
@@ -249,6 +260,42 @@ test('a fleet back from a pause shorter than the window reads the level, not the
   }
 });
 
+test("a fleet back from a pause shorter than the window grants each class its quota at the class's traffic, not at the traffic thinned by the silence", async (t) => {
+  // budget=K with class-quota=N/h: each class's fleet rate was its count over the model's whole
+  // traffic span, so after a pause of 9 minutes the window's silence thinned it (a tenth to a fifth
+  // in the first minutes, still two thirds 5 minutes later), while the model's own rate read the
+  // level and then the minutes since the silence (7b74306). The quota, N over a thinned count,
+  // over-granted every class for the 10 minutes the silence stays in the window. Measured: the
+  // class-quota reviews per class in the 6 minutes after the pause against the 6 minutes before it
+  // (same traffic; the quota allows N/10 per class in each).
+  const k = 120;
+  const n = 24;
+  for (const seed of [1, 2]) {
+    // The fleet starts 30 s into a minute; the traffic stops 5 s into one.
+    const onMs = 12 * minute - 25_000;
+    const phases = [
+      { name: 'on', durationMs: onMs, perHour: 36_000 },
+      { name: 'off', durationMs: 9 * minute, perHour: 1e-9 },
+      { name: 'on', durationMs: 6 * minute, perHour: 36_000 },
+    ];
+    const backAt = onMs + 9 * minute;
+    const before = new Array<number>(5).fill(0);
+    const after = new Array<number>(5).fill(0);
+    await runFleet(16, phases, k, seed, minute, {
+      policy: `budget=${k},class-quota=${n}/h`,
+      onReview: (decision, predictedClass, at) => {
+        if (decision.reason !== 'class-quota') return;
+        if (at >= backAt) after[predictedClass]! += 1;
+        else if (at >= onMs - 6 * minute) before[predictedClass]! += 1;
+      },
+    });
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const what = `seed ${seed}: class-quota reviews per class in the 6 minutes after the pause ${after.join(' ')} (${sum(after)}), in the 6 before it ${before.join(' ')} (${sum(before)}); N allows ${n / 10} per class, ${(5 * n) / 10} in all`;
+    t.diagnostic(what);
+    assert.ok(sum(after) <= 2 * ((5 * n) / 10), what);
+  }
+});
+
 /**
  * Workers sharing a sparse model's Poisson traffic round robin on a simulated clock: each event
  * decided and recorded by the next worker, every worker refreshed at the last 10-s tick before it
@@ -272,7 +319,7 @@ async function runSparse(workers: number, perHour: number, hours: number, k: num
         await Promise.all(samplers.map((s) => s.refreshFleetRate()));
       }
       now = Math.round(at);
-      if (await offerEvent(samplers[events % workers] as Sampler, `req-${events}`, now, random)) reviews += 1;
+      if ((await offerEvent(samplers[events % workers] as Sampler, `req-${events}`, now, random)).decision.sampled) reviews += 1;
     }
   } finally {
     for (const s of samplers) s.close();

@@ -319,16 +319,29 @@ export function createReviewSampler(options: {
       ownSinceRefresh.set(model, { since: at, events: 0, latest: Number.NEGATIVE_INFINITY });
       await storeLevel(model, stored, traffic.level);
       // A class's count over the model's span, not its own: one event of a rare class in the last
-      // minute of ten is 6/h, not 60/h.
-      const span = trafficSpan(counts);
+      // minute of ten is 6/h, not 60/h. Read from the minutes the model's figure is: after a pause
+      // shorter than the window, those since the silence, and while the level stands for the
+      // model, the level at each class's share of the window. Over the whole span, silence
+      // included, each class read as a tenth to two thirds of itself for the 10 minutes the
+      // silence stays in the window, and the class quota over-granted every class as much: 16
+      // workers at budget=120,class-quota=24/h reviewed 48 by the quota in the 6 minutes after a
+      // 9-minute pause where N allows 12 (review-sampler-fleet.test.ts).
+      const classMinutes = traffic.sinceSilence ?? minutes.length;
+      const span = trafficSpan(counts.slice(0, classMinutes));
       const perClass = new Map<number, number>();
-      replies.slice(2, 2 + minutes.length).forEach(([, hash]) => {
+      let classTotal = 0;
+      replies.slice(2, 2 + classMinutes).forEach(([, hash]) => {
         for (const [field, value] of Object.entries((hash ?? {}) as Record<string, string>)) {
           const classIndex = Number(field);
           perClass.set(classIndex, (perClass.get(classIndex) ?? 0) + Number(value));
+          classTotal += Number(value);
         }
       });
-      for (const [classIndex, total] of perClass) perClass.set(classIndex, span === 0 ? 0 : (total / span) * 60);
+      const levelRate = held ? (fleetRate.get(model) ?? 0) : undefined;
+      for (const [classIndex, total] of perClass) {
+        const rate = levelRate !== undefined ? (classTotal === 0 ? 0 : (total / classTotal) * levelRate) : span === 0 ? 0 : (total / span) * 60;
+        perClass.set(classIndex, rate);
+      }
       classRates.set(model, perClass);
     }
   };

@@ -205,6 +205,8 @@ export function createReviewSampler(options: {
   /** Models whose fleet rate is the level their traffic last flowed at (fleet-traffic.ts): a presumption, not a count. */
   const presumed = new Set<string>();
   const classRates = new Map<string, Map<number, number>>();
+  /** Per model: each class's share of the traffic in the last window this process read without the level. */
+  const classShares = new Map<string, Map<number, number>>();
   /** Per model: the events this process recorded in the current and the previous minute (minute → count). */
   const ownCounts = new Map<string, Map<number, number>>();
   /**
@@ -337,12 +339,23 @@ export function createReviewSampler(options: {
           classTotal += Number(value);
         }
       });
-      const levelRate = held ? (fleetRate.get(model) ?? 0) : undefined;
-      for (const [classIndex, total] of perClass) {
-        const rate = levelRate !== undefined ? (classTotal === 0 ? 0 : (total / classTotal) * levelRate) : span === 0 ? 0 : (total / span) * 60;
-        perClass.set(classIndex, rate);
+      const windowShares = () => new Map(Array.from(perClass, ([classIndex, total]) => [classIndex, total / classTotal]));
+      if (!held && classTotal > 0) classShares.set(model, windowShares());
+      if (held) {
+        // Each class at its share of the traffic last read without the level: a window held by
+        // it has no mix of its own (a pause longer than the window: none at all; a sliver of the
+        // traffic before a pause, where a rare class may have no event). With no figure, each
+        // worker's class quota fell back on its own count, a part P times smaller than the
+        // fleet's: 16 workers at budget=120,class-quota=24/h reviewed 172-184 by the quota in the
+        // 6 minutes after a 15-minute pause where N allows 12. A worker started during the
+        // silence has only the window's mix, where there is one.
+        const level = fleetRate.get(model) ?? 0;
+        const shares = classShares.get(model) ?? (classTotal > 0 ? windowShares() : new Map<number, number>());
+        classRates.set(model, new Map(Array.from(shares, ([classIndex, share]) => [classIndex, share * level])));
+      } else {
+        for (const [classIndex, total] of perClass) perClass.set(classIndex, span === 0 ? 0 : (total / span) * 60);
+        classRates.set(model, perClass);
       }
-      classRates.set(model, perClass);
     }
   };
   const timer = setInterval(() => void refresh().catch(() => undefined), 10_000);

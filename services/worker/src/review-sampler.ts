@@ -541,6 +541,10 @@ export function createReviewSampler(options: {
         const minute = Math.floor(item.sampledAt / minuteMs);
         const own = ownCounts.get(item.model) ?? new Map<number, number>();
         own.set(minute, (own.get(minute) ?? 0) + 1);
+        // Trimmed here too, as refresh trims before it reads: a model refresh never reads (a job of
+        // one this worker does not serve, finished on the resume path) would keep a minute each.
+        const current = Math.floor(now() / minuteMs);
+        for (const m of own.keys()) if (m < current - 1) own.delete(m);
         ownCounts.set(item.model, own);
         const since = ownSinceRefresh.get(item.model);
         if (since !== undefined && item.sampledAt >= since.since) {

@@ -7,7 +7,7 @@ import { type ExplainJob, type ReviewItem, erasureRecordSchema, indexEntryTtlSec
 import { type RedisServer, type S3Server, startRedisServer, startS3Server } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection, purgeJobEvents } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { type BlobStore, listAll } from '@gradcam/storage';
+import { type BlobStore, type FsBlobStore, listAll } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -45,8 +45,8 @@ interface Ingest {
   close(): Promise<void>;
 }
 
-async function fsIngest(eraseTokens?: readonly string[]): Promise<Ingest> {
-  const h = await createIngestHarness({ redisUrl: server.url, ...(eraseTokens && { eraseTokens }) });
+async function fsIngest(eraseTokens?: readonly string[], wrapStore?: (store: FsBlobStore) => BlobStore): Promise<Ingest> {
+  const h = await createIngestHarness({ redisUrl: server.url, ...(eraseTokens && { eraseTokens }), ...(wrapStore && { wrapStore }) });
   return { ...h, prefix: String(h.queue.opts.prefix), erased: [], close: () => h.close() };
 }
 
@@ -355,10 +355,21 @@ test('an inference known only by its job while a retry of its accept holds a cla
     // its client's retry has claimed the id: the claim stands where the record would be.
     await ingest.redis.del(redisKeys(ingest.prefix).inference('claimed-again'));
     const index = new InferenceIndex(ingest.redis, ingest.prefix, indexEntryTtlSeconds);
-    const [claim] = await index.claim('retrying-request', ['claimed-again']);
-    assert.equal(claim?.state, 'claimed');
-    assert.ok(claim.state === 'claimed' && claim.job, 'the claim found the job');
+    const claimAgain = async () => {
+      const [claim] = await index.claim('retrying-request', ['claimed-again']);
+      assert.ok(claim?.state === 'claimed' && claim.job, 'the claim found the job');
+      return claim.job;
+    };
+    // An erasure arriving while the retry holds its claim is refused: the retry is accepting it.
+    await claimAgain();
+    const refused = await erase(ingest, 'claimed-again');
+    assert.equal(refused.statusCode, 409, refused.body);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(await ingest.queue.getJobState('claimed-again'), 'waiting', 'nothing deleted');
+    await index.release('retrying-request', ['claimed-again']);
 
+    // The retry claims the id once the erasure has looked it up (found by its job alone).
+    let job: ExplainJob | undefined;
     let failures = 1;
     const store = Object.create(ingest.store, {
       delete: { value: (key: string) => (failures-- > 0 ? Promise.reject(new Error('storage down')) : ingest.store.delete(key)) },
@@ -366,8 +377,9 @@ test('an inference known only by its job while a retry of its accept holds a cla
     const deps: EraseDeps = {
       index,
       jobState: async (id) => {
-        const job = await ingest.queue.getJob(id);
-        return job ? { state: (await job.getState()) as 'waiting', attempts: job.attemptsMade } : undefined;
+        job ??= await claimAgain();
+        const queued = await ingest.queue.getJob(id);
+        return queued ? { state: (await queued.getState()) as 'waiting', attempts: queued.attemptsMade } : undefined;
       },
       removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
       removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
@@ -376,11 +388,12 @@ test('an inference known only by its job while a retry of its accept holds a cla
       storagePrefix: 'captures',
     };
     await assert.rejects(eraseInference(deps, 'claimed-again', tokenFingerprint(testEraseToken)), /storage down/);
+    assert.ok(job);
     assert.equal(await ingest.queue.getJob('claimed-again'), undefined, 'its job is gone');
     assert.notDeepEqual(await listAll(ingest.store, folder), [], 'its folder is not');
     // The retrying accept learns that the id was accepted (a duplicate) and writes nothing; were it
     // to fail too (the same storage outage), it would give its claim back.
-    const [hold] = await index.confirm('retrying-request', [{ id: 'claimed-again', acceptedAt: claim.job.acceptedAt }]);
+    const [hold] = await index.confirm('retrying-request', [{ id: 'claimed-again', acceptedAt: job.acceptedAt }]);
     assert.equal(hold?.state, 'accepted');
     await index.release('retrying-request', ['claimed-again']);
 
@@ -390,6 +403,56 @@ test('an inference known only by its job while a retry of its accept holds a cla
     assert.deepEqual(await redisTraces(ingest, 'claimed-again'), []);
     assert.equal((await erase(ingest, 'claimed-again')).statusCode, 404);
   } finally {
+    await ingest.close();
+  }
+});
+
+test('a DELETE while the id is being accepted (its claim stands, prediction.json not yet written) is refused 409 INFERENCE_IN_PROGRESS with Retry-After, nothing deleted; once the accept completes, the DELETE erases it', async () => {
+  // The accept stalls at its prediction.json, after its inline image (a slow storage write).
+  let resume!: () => void;
+  const stalled = new Promise<void>((resolve) => (resume = resolve));
+  let reached!: () => void;
+  const writing = new Promise<void>((resolve) => (reached = resolve));
+  const ingest = await fsIngest(undefined, (store) =>
+    Object.create(store, {
+      put: { value: async (...args: Parameters<BlobStore['put']>) => (args[0].endsWith('/prediction.json') && (reached(), await stalled), store.put(...args)) },
+    }) as BlobStore,
+  );
+  try {
+    const accepting = ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id: 'being-accepted', model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } } });
+    await writing;
+    const claimKey = redisKeys(ingest.prefix).inference('being-accepted');
+    const claim = await ingest.redis.get(claimKey);
+    assert.ok(claim?.startsWith('claim:'), `the accept holds its claim: ${claim}`);
+    const storedBefore = await listAll(ingest.store, 'captures/');
+    assert.equal(storedBefore.length, 1, `its inline image: ${storedBefore.join(', ')}`);
+
+    const refused = await erase(ingest, 'being-accepted');
+    assert.equal(refused.statusCode, 409, refused.body);
+    const { error } = refused.json<{ error: { code: string; message: string } }>();
+    assert.equal(error.code, 'INFERENCE_IN_PROGRESS');
+    assert.match(error.message, /being accepted by another request right now; nothing was erased, retry/);
+    assert.match(error.message, /lapses within (60|59) s/, 'a claim lasts a minute');
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(await ingest.redis.get(claimKey), claim, 'the claim stands');
+    assert.deepEqual(await listAll(ingest.store, 'captures/'), storedBefore, 'nothing deleted');
+    assert.deepEqual(await listAll(ingest.store, 'captures/_erasures/'), [], 'no erasure recorded');
+    // GET still answers 404 while the accept is in flight: nothing is accepted yet (it may fail).
+    assert.equal((await status(ingest, 'being-accepted')).statusCode, 404);
+
+    resume();
+    const accepted = await accepting;
+    assert.equal(accepted.statusCode, 202, accepted.body);
+    const folder = (await ingest.queue.getJob('being-accepted'))?.data.folder as string;
+    const erased = await erase(ingest, 'being-accepted');
+    assert.equal(erased.statusCode, 200, erased.body);
+    assert.equal(erased.json<Erasure>().objects, 2, 'input.jpg and prediction.json');
+    assert.deepEqual(await listAll(ingest.store, folder), []);
+    assert.deepEqual(await redisTraces(ingest, 'being-accepted'), []);
+    const metrics = (await ingest.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^gradcam_ingest_http_requests_total\{route="\/v1\/inferences\/:id",status="409"\} 1$/m);
+  } finally {
+    resume();
     await ingest.close();
   }
 });

@@ -38,6 +38,23 @@ export interface Erasure {
 /** Seconds a client waits before retrying an erasure refused while a worker explains the inference. */
 export const explainingRetryAfterSeconds = 5;
 
+/**
+ * Seconds a client waits before retrying an erasure refused while a request accepts the id: an
+ * accept holds its claim for the moments it takes to store the prediction and queue the job (the
+ * same wait POST's 409 asks for). A claim left by an ingest process that stopped mid-accept holds
+ * the id until it lapses (defaultClaimTtlMs, a minute): the message says how long at most.
+ */
+export const acceptingRetryAfterSeconds = 1;
+
+const accepting = (id: string, lapsesInMs: number) =>
+  new ApiError(
+    409,
+    'INFERENCE_IN_PROGRESS',
+    `"${id}" is being accepted by another request right now; nothing was erased, retry to erase it once it is stored (a claim left by a stopped ingest process lapses within ${Math.max(1, Math.ceil(lapsesInMs / 1000))} s)`,
+    undefined,
+    acceptingRetryAfterSeconds,
+  );
+
 const notFound = (id: string) =>
   new ApiError(404, 'INFERENCE_NOT_FOUND', `no inference "${id}" is known: never accepted, its record expired, or erased already`);
 
@@ -56,13 +73,21 @@ const notFound = (id: string) =>
  * (it holds the count of the attempt that deleted the objects); one on a later day writes that
  * day's too.
  *
- * Refused with 409 INFERENCE_IN_PROGRESS while a worker explains it (the job is active, or locked
- * when removed: the worker would write the folder again), nothing deleted; and while a reviewer's
- * verdict on it is being kept (review.json is being written), by which point only its job is gone.
+ * Refused with 409 INFERENCE_IN_PROGRESS while a request accepts the id (its claim stands: the
+ * accept would store it after this request), nothing deleted; while a worker explains it (the job
+ * is active, or locked when removed: the worker would write the folder again), nothing deleted;
+ * and while a reviewer's verdict on it is being kept (review.json is being written), by which
+ * point only its job is gone.
  */
 export async function eraseInference(deps: EraseDeps, id: string, erasedBy: string): Promise<Erasure> {
-  const entry = await deps.index.get(id);
-  if (!entry) throw notFound(id);
+  const found = await deps.index.lookup(id);
+  // An accept in flight (its claim stands) stores the id once this request has gone: a 404 would
+  // tell the client there is nothing to erase, and the data would stay. Refused, whether or not an
+  // earlier attempt's job exists (its accept may be between its add and its commit, which would
+  // record the id again after the erasure forgot it).
+  if (found.state === 'claimed') throw accepting(id, found.lapsesInMs);
+  if (found.state === 'unknown') throw notFound(id);
+  const { entry } = found;
   // Whatever an entry says, nothing outside the id's own folder is ever deleted.
   if (!(entry.folder === `${id}/` || entry.folder.endsWith(`/${id}/`))) throw new Error(`the record of "${id}" names the folder ${JSON.stringify(entry.folder)}, not its own: nothing erased`);
   const explaining = () =>

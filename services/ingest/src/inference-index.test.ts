@@ -83,6 +83,40 @@ test('an id with a job but no entry (its commit failed: 503 ACCEPT_INCOMPLETE) i
   }
 });
 
+test('lookup tells a claim (with its time left), where get skips it: with or without a job; an entry, or a job alone, is known; nothing is unknown', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const index = new InferenceIndex(redis, prefix, 3600, 30_000);
+  try {
+    assert.deepEqual(await index.lookup('fresh'), { state: 'unknown' });
+    await index.claim('accepting', ['fresh']);
+    const claimed = await index.lookup('fresh');
+    assert.equal(claimed.state, 'claimed');
+    assert.ok(claimed.state === 'claimed' && claimed.lapsesInMs > 0 && claimed.lapsesInMs <= 30_000, JSON.stringify(claimed));
+    assert.equal(await index.get('fresh'), undefined, 'get skips the claim');
+    const entry: IndexEntry = { folder: 'mobilenet/v1/dt=2025-01-01/fresh/', model: 'mobilenet', explain: false, reason: 'all', acceptedAt: 1 };
+    await index.commit('accepting', [{ id: 'fresh', entry }]);
+    assert.deepEqual(await index.lookup('fresh'), { state: 'known', entry });
+
+    const job = explainJobFixture('uncommitted');
+    await enqueueExplainJobs(queue, [job]);
+    const fromJob = { folder: job.folder, model: job.model.name, explain: true, reason: job.capture.reason, acceptedAt: job.acceptedAt } satisfies IndexEntry;
+    assert.deepEqual(await index.lookup('uncommitted'), { state: 'known', entry: fromJob });
+    await index.claim('a-retry', ['uncommitted']);
+    assert.equal((await index.lookup('uncommitted')).state, 'claimed', 'a retry accepting it holds it');
+    await index.release('a-retry', ['uncommitted']);
+    assert.deepEqual(await index.lookup('uncommitted'), { state: 'known', entry: fromJob });
+
+    // A holder that died (an ingest process killed mid-accept) leaves its claim to lapse: then unknown.
+    await new InferenceIndex(redis, prefix, 3600, 50).claim('crashed', ['orphaned']);
+    assert.equal((await index.lookup('orphaned')).state, 'claimed');
+    await sleep(80);
+    assert.deepEqual(await index.lookup('orphaned'), { state: 'unknown' });
+  } finally {
+    await queue.close();
+  }
+});
+
 test('a claim or a commit that fails (a key of the wrong type) writes nothing: Redis does not undo a script that fails partway', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const keys = redisKeys(prefix);
@@ -204,7 +238,7 @@ test('confirm renews this holder\'s claims, claims again an id whose claim lapse
   }
 });
 
-test('the claim, confirm and commit scripts touch only the keys they declare (enqueue-failed marks included)', async () => {
+test('the claim, confirm, commit and lookup scripts touch only the keys they declare (enqueue-failed marks included)', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
   const index = new InferenceIndex(redis, prefix, 3600);
@@ -223,7 +257,10 @@ test('the claim, confirm and commit scripts touch only the keys they declare (en
     await index.claim('h', ['marked-1', 'new-1']);
     const entry = (id: string, folder: string): IndexEntry => ({ folder, model: 'mobilenet', explain: true, reason: 'all', acceptedAt: 1 });
     await index.confirm('h', [{ id: 'marked-1', acceptedAt: 1 }, { id: 'gone-1', acceptedAt: 1 }]);
+    await index.lookup('new-1');
+    await index.lookup('gone-1');
     await index.commit('h', [{ id: 'marked-1', entry: entry('marked-1', job.folder) }, { id: 'new-1', entry: entry('new-1', 'm/new-1/') }]);
+    await index.lookup('marked-1');
     await sleep(50); // the monitor's last lines
     assert.ok(runs.length >= 3 && runs.some((run) => run.touched.some((key) => key.includes(':enqueue-failed:'))), JSON.stringify(runs));
     for (const run of runs) for (const key of run.touched) assert.ok(run.declared.includes(key), `${key} is declared: ${JSON.stringify(run.declared)}`);

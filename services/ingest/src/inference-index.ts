@@ -40,6 +40,16 @@ export type CommitResult =
  */
 export type HoldResult = { readonly state: 'held' } | { readonly state: 'not-held' } | { readonly state: 'accepted'; readonly entry: IndexEntry };
 
+/**
+ * What the index holds for an id (see InferenceIndex.lookup): its entry (`known`, found by its
+ * explain job where no entry was recorded yet); a claim (`claimed`: a request is accepting it
+ * right now, its claim lapsing in `lapsesInMs` unless renewed); or nothing (`unknown`).
+ */
+export type IndexLookup =
+  | { readonly state: 'known'; readonly entry: IndexEntry }
+  | { readonly state: 'claimed'; readonly lapsesInMs: number }
+  | { readonly state: 'unknown' };
+
 /** An id a request claimed, and the acceptedAt it stores the id with (see InferenceIndex.confirm). */
 export interface HeldClaim {
   readonly id: string;
@@ -238,6 +248,15 @@ redis.call('DEL', KEYS[2])
 if value and string.sub(value, 1, 1) == '{' then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+// KEYS: the inference key, its explain-job key. ARGV: the claim prefix. A claim: 'claim' and its
+// PTTL (ms); an entry: 'entry' and the entry; else 'job' and the job's data ('' for none). One
+// script, so a claim that becomes an entry in between is read as one or the other, never missed.
+const lookupScript = `
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then return {'claim', redis.call('PTTL', KEYS[1])} end
+if value then return {'entry', value} end
+return {'job', redis.call('HGET', KEYS[2], 'data') or ''}`;
+
 // KEYS: the inference key. ARGV: the entry, its TTL (s), the claim prefix. Written where nothing
 // is, or only a claim: see keep.
 const keepScript = `
@@ -283,6 +302,20 @@ export class InferenceIndex {
     if (value !== null) return parseEntry(value);
     const parsed = job === null ? {} : parseJob(job);
     return parsed.job && indexEntryOfJob(parsed.job);
+  }
+
+  /**
+   * Like get, but a claim is told, not skipped: `claimed` while a request is accepting the id (its
+   * claim stands, with or without an earlier attempt's job), so that an erasure arriving then is
+   * refused rather than told the id is unknown and then missed (the accept goes on to store it).
+   */
+  async lookup(id: string): Promise<IndexLookup> {
+    const keys = [this.keys.inference(id), this.keys.explainJob(id)];
+    const [kind, value] = (await redisCall('could not read the inference record', () => this.redis.eval(lookupScript, keys.length, ...keys, claimPrefix))) as [string, string | number];
+    if (kind === 'claim') return { state: 'claimed', lapsesInMs: Math.max(Number(value), 0) };
+    if (kind === 'entry') return { state: 'known', entry: parseEntry(String(value)) };
+    const job = value === '' ? undefined : parseJob(String(value)).job;
+    return job ? { state: 'known', entry: indexEntryOfJob(job) } : { state: 'unknown' };
   }
 
   /** Claims each id not yet known for `holder` (distinct ids, one round trip), with the job an earlier attempt left and the id's enqueue-failed mark. */

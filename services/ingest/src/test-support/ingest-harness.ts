@@ -7,7 +7,7 @@ import { redisKeys } from '@gradcam/contracts';
 import { type OutageProxy, type RedisServer, startOutageProxy, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import type { ServerTimeouts } from '@gradcam/http-service';
-import { FsBlobStore } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -50,6 +50,8 @@ export async function createIngestHarness(options: {
   eraseTokens?: readonly string[];
   /** Short server timeouts, for a test that waits for a 408. */
   timeouts?: ServerTimeouts;
+  /** The store the app is given, made from the harness's (a test that stalls or fails its writes); `store` stays the harness's own. */
+  wrapStore?: (store: FsBlobStore) => BlobStore;
 }): Promise<IngestHarness> {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-ingest-'));
@@ -65,7 +67,7 @@ export async function createIngestHarness(options: {
   const app = await createIngestApp({
     redis,
     queue,
-    store,
+    store: options.wrapStore?.(store) ?? store,
     registry: createRegistry(),
     queuePrefix: prefix,
     storagePrefix: options.storagePrefix ?? 'captures',

@@ -125,6 +125,31 @@ async function streamEntriesNaming(ingest: Ingest, key: string, id: string): Pro
   return entries.filter(([, fields]) => fields.some((field) => word.test(field))).map(([entryId, fields]) => `${entryId} ${JSON.stringify(fields)}`);
 }
 
+/** Erasure's deps as ingest wires them, over this test's ingest, but for `overrides` (a failing store or purge). */
+function eraseDeps(ingest: Ingest, overrides: Partial<EraseDeps> = {}): EraseDeps {
+  return {
+    index: new InferenceIndex(ingest.redis, ingest.prefix, indexEntryTtlSeconds),
+    jobState: async (id) => {
+      const job = await ingest.queue.getJob(id);
+      return job ? { state: (await job.getState()) as 'waiting', attempts: job.attemptsMade } : undefined;
+    },
+    removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
+    removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
+    purgeJobEvents: (id) => purgeJobEvents(ingest.queue, id),
+    store: ingest.store,
+    storagePrefix: 'captures',
+    ...overrides,
+  };
+}
+
+/** The ingest's store, but its first delete fails (a disk error, an S3 outage). */
+const storeFailingFirstDelete = (ingest: Ingest): BlobStore => {
+  let failures = 1;
+  return Object.create(ingest.store, {
+    delete: { value: (key: string) => (failures-- > 0 ? Promise.reject(new Error('storage down')) : ingest.store.delete(key)) },
+  }) as BlobStore;
+};
+
 const eventually = async (check: () => Promise<boolean>) => {
   while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
 };
@@ -246,18 +271,7 @@ test("an erasure failing at the event stream (Redis down after the rest was dele
     const named = (await streamEntriesNaming(ingest, events, 'stream-failed')).length;
     assert.ok(named > 0);
     let failures = 1;
-    const deps: EraseDeps = {
-      index: new InferenceIndex(ingest.redis, ingest.prefix, indexEntryTtlSeconds),
-      jobState: async (id) => {
-        const job = await ingest.queue.getJob(id);
-        return job ? { state: (await job.getState()) as 'waiting', attempts: job.attemptsMade } : undefined;
-      },
-      removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
-      removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
-      purgeJobEvents: (id) => (failures-- > 0 ? Promise.reject(new Error('Redis down')) : purgeJobEvents(ingest.queue, id)),
-      store: ingest.store,
-      storagePrefix: 'captures',
-    };
+    const deps = eraseDeps(ingest, { purgeJobEvents: (id) => (failures-- > 0 ? Promise.reject(new Error('Redis down')) : purgeJobEvents(ingest.queue, id)) });
     await assert.rejects(eraseInference(deps, 'stream-failed', tokenFingerprint(testEraseToken)), /Redis down/);
     assert.deepEqual(await listAll(ingest.store, folder), [], 'its folder is gone');
     assert.equal(await ingest.queue.getJob('stream-failed'), undefined, 'its job is gone');
@@ -312,23 +326,7 @@ test('an inference known only by its job (never recorded: 503 ACCEPT_INCOMPLETE)
     assert.equal((await status(ingest, 'half-accepted')).statusCode, 200, 'found by its job');
 
     // Storage fails at the first delete, after the job is gone (a disk error, an S3 outage).
-    const index = new InferenceIndex(ingest.redis, ingest.prefix, indexEntryTtlSeconds);
-    let failures = 1;
-    const store = Object.create(ingest.store, {
-      delete: { value: (key: string) => (failures-- > 0 ? Promise.reject(new Error('storage down')) : ingest.store.delete(key)) },
-    }) as BlobStore;
-    const deps: EraseDeps = {
-      index,
-      jobState: async (id) => {
-        const job = await ingest.queue.getJob(id);
-        return job ? { state: (await job.getState()) as 'waiting', attempts: job.attemptsMade } : undefined;
-      },
-      removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
-      removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
-      purgeJobEvents: (id) => purgeJobEvents(ingest.queue, id),
-      store,
-      storagePrefix: 'captures',
-    };
+    const deps = eraseDeps(ingest, { store: storeFailingFirstDelete(ingest) });
     await assert.rejects(eraseInference(deps, 'half-accepted', tokenFingerprint(testEraseToken)), /storage down/);
     assert.equal(await ingest.queue.getJob('half-accepted'), undefined, 'its job is gone');
     assert.notDeepEqual(await listAll(ingest.store, folder), [], 'its folder is not');
@@ -370,22 +368,13 @@ test('an inference known only by its job while a retry of its accept holds a cla
 
     // The retry claims the id once the erasure has looked it up (found by its job alone).
     let job: ExplainJob | undefined;
-    let failures = 1;
-    const store = Object.create(ingest.store, {
-      delete: { value: (key: string) => (failures-- > 0 ? Promise.reject(new Error('storage down')) : ingest.store.delete(key)) },
-    }) as BlobStore;
+    const wired = eraseDeps(ingest, { index, store: storeFailingFirstDelete(ingest) });
     const deps: EraseDeps = {
-      index,
+      ...wired,
       jobState: async (id) => {
         job ??= await claimAgain();
-        const queued = await ingest.queue.getJob(id);
-        return queued ? { state: (await queued.getState()) as 'waiting', attempts: queued.attemptsMade } : undefined;
+        return wired.jobState(id);
       },
-      removeJob: async (id) => ((await ingest.queue.remove(id)) === 1 ? 'removed' : 'locked'),
-      removeReviewItem: async (id) => ((await new ReviewPool(ingest.redis, ingest.prefix).remove(id)) ? 'removed' : 'absent'),
-      purgeJobEvents: (id) => purgeJobEvents(ingest.queue, id),
-      store,
-      storagePrefix: 'captures',
     };
     await assert.rejects(eraseInference(deps, 'claimed-again', tokenFingerprint(testEraseToken)), /storage down/);
     assert.ok(job);

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test, type TestContext } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
 import { type Manifest, type PageStack, reviewerToken, startPageStack } from './page-stack.ts';
 
 // Accessibility (WCAG 2.1 AA, which regulated customers must meet): axe-core run in headless
@@ -94,6 +94,10 @@ const focused = (page: Page = stack.page) =>
   })()`);
 
 const read = <T>(expression: string) => stack.page.evaluate<T>(expression);
+
+/** The footer's entries a sighted user sees (the switch, a label, is not one), in words: "R load again". */
+const footerKeys = async (page: Page = stack.page) =>
+  (await page.locator('footer.keys > span:visible').allTextContents()).map((text) => text.replace(/\s+/g, ' ').trim());
 
 test('the token prompt has no serious or critical WCAG 2.1 AA violation, nor with a refusal said; Tab goes to the token first', async (t) => {
   const page = stack.page;
@@ -236,6 +240,9 @@ test('nothing pending, and an error said in the banner, have no serious or criti
   await page.getByLabel('Model', { exact: true }).press('Enter');
   await page.locator('#banner.banner-error', { hasText: 'REQUEST_INVALID' }).waitFor();
   await page.getByRole('heading', { name: 'Could not load an item.' }).waitFor();
+  // R (Try again) works here, and U (the Undo of a11y-a's verdict is still offered): the switch that turns them off, and the keys, are in the footer.
+  assert.ok(await page.getByRole('checkbox', { name: 'Shortcut keys' }).isVisible(), 'the Shortcut keys switch is shown where R works');
+  assert.deepEqual(await footerKeys(), ['U undo', 'R load again'], 'the footer lists the keys that work on the error screen');
   await audit(t, 'error in the banner');
   assert.deepEqual(stack.pageErrors, []);
 });
@@ -353,6 +360,10 @@ test('keyboard only, an image gone for good: Tab reaches Load again; the item is
     // The files are still gone: the service sets the item aside, and the page says so.
     await page.getByRole('heading', { name: 'That item could not be shown.' }).waitFor();
     assert.equal((await focused(page)).name, 'idle-action');
+    assert.deepEqual(await footerKeys(page), ['R load again'], 'the footer lists the keys that work where the item was set aside');
+    await page.keyboard.press('Tab');
+    assert.equal((await focused(page)).name, 'shortcut-keys', 'Tab reaches the Shortcut keys switch after Next item');
+    await page.keyboard.press('Shift+Tab');
     await audit(t, 'an item set aside, the next one offered', page);
     await page.keyboard.press('Enter');
     await own.shows('a11y-after', page);
@@ -472,6 +483,75 @@ test('with the shortcut keys turned off, what the page says names the buttons, n
     for (const text of [bannerSaid, stageSaid]) assert.doesNotMatch(text, /\b[RS]\b/, `no key named: ${text}`);
     assert.equal(await page.getByRole('button', { name: 'Load again', exact: true }).getAttribute('aria-keyshortcuts'), null);
     await audit(t, 'an image that did not load, shortcut keys off', page);
+    assert.deepEqual(own.pageErrors, []);
+  } finally {
+    await own.close();
+  }
+});
+
+test('nothing to review: Tab reaches the Shortcut keys switch there, the footer lists only the keys that work there, and turned off there R and U do nothing and no control declares them', async (t) => {
+  const own = await startPageStack();
+  try {
+    await own.seed('a11y-idle-keys');
+    const page = own.page;
+    await own.signIn('a11y-idle-keys');
+    await sleep(lookMs);
+    await page.evaluate(`document.getElementById('verdicts').focus()`);
+    await page.keyboard.press('1');
+    await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+    const undoButton = page.getByRole('button', { name: /^Undo “Supports”/ });
+    await undoButton.waitFor();
+    // From Refresh, as after pressing it.
+    await page.locator('#idle-action').focus();
+    // The keys the controls shown declare: Undo's U (while it is offered) and Refresh's R, nothing of the item view.
+    const declared = () =>
+      page.evaluate<string[]>(`[...document.querySelectorAll('[aria-keyshortcuts]')].filter((e) => e.getClientRects().length > 0).map((e) => e.id + ' ' + e.getAttribute('aria-keyshortcuts'))`);
+    assert.deepEqual(await declared(), ['undo U', 'idle-action R']);
+    assert.deepEqual(await footerKeys(page), ['U undo', 'R load again'], 'the footer lists the keys that work here, and only them');
+
+    // Reached by Tab from Refresh, with a visible focus ring; Space turns the keys off.
+    await page.keyboard.press('Tab');
+    const ring = await focused(page);
+    assert.equal(ring.name, 'shortcut-keys', 'Tab reaches the Shortcut keys switch');
+    assert.ok(ring.indicator !== 'none' && (ring.ringContrast === null || ring.ringContrast >= 3), `the switch's focus ring: ${JSON.stringify(ring)}`);
+    await audit(t, 'nothing to review, shortcut keys on', page);
+    await page.keyboard.press('Space');
+    const shortcutSwitch = page.getByRole('checkbox', { name: 'Shortcut keys' });
+    assert.ok(!(await shortcutSwitch.isChecked()));
+    assert.equal(await page.evaluate<string | null>(`localStorage.getItem('gradcam-review.shortcuts')`), 'off');
+    assert.deepEqual(await declared(), [], 'no control declares a key that does nothing');
+    assert.deepEqual(await footerKeys(page), [((await page.locator('#shortcuts-off').textContent()) ?? '').trim()], 'the footer says the keys are off, and lists none');
+    assert.equal(await page.locator(':is(main, #banner) kbd:visible').count(), 0, 'no key shown on Refresh or Undo');
+    await audit(t, 'nothing to review, shortcut keys off', page);
+
+    // R and U, pressed on Refresh (a button: with the keys on, both would act there), do nothing.
+    const asked: string[] = [];
+    const onRequest = (request: Request) => {
+      const path = new URL(request.url()).pathname;
+      if (path === '/v1/reviews/next' || path.endsWith('/undo')) asked.push(`${request.method()} ${path}`);
+    };
+    page.on('request', onRequest);
+    await page.keyboard.press('Shift+Tab');
+    assert.equal((await focused(page)).name, 'idle-action');
+    for (const key of ['r', 'R', 'u', 'U']) await page.keyboard.press(key);
+    // Either key's action changes the page at once, before any answer: R shows "Loading", U disables Undo.
+    assert.equal(await page.evaluate<string>('document.body.dataset.view'), 'idle', 'R loaded nothing');
+    assert.ok(await undoButton.isEnabled(), 'U sent no undo');
+    assert.equal((await own.api('GET', '/v1/reviews/backlog')).status, 200);
+    page.off('request', onRequest);
+    assert.deepEqual(asked, [], 'the page asked for no item and sent no undo');
+    assert.equal((await own.pool.get('a11y-idle-keys'))?.status, 'reviewed', 'the verdict stands');
+
+    // Turned on again, there: both are declared and listed again, and U takes the verdict back.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Space');
+    assert.ok(await shortcutSwitch.isChecked());
+    assert.deepEqual(await declared(), ['undo U', 'idle-action R']);
+    assert.deepEqual(await footerKeys(page), ['U undo', 'R load again']);
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('u');
+    await own.shows('a11y-idle-keys');
+    await page.locator('#banner-text', { hasText: 'Took back “Supports” on a11y-idle-keys' }).waitFor();
     assert.deepEqual(own.pageErrors, []);
   } finally {
     await own.close();

@@ -17,7 +17,8 @@ export {
 export { countedJobStates, queueDepth, queueJobCounts, workerCount, type CountedJobState, type JobCounts } from './queue-counts.ts';
 export { jobStatus, type JobStatus } from './job-status.ts';
 export { RetryFailedJobsError, findFailedJobs, retryFailedJobs, type FailedJob, type FindFailedJobsOptions, type RetryFailedJobsOptions, type RetryFailedJobsResult } from './failed-jobs.ts';
-export { purgeJobEvents, purgeChunkEntries } from './purge-job-events.ts';
+export { purgeJobEvents, purgeJobsEvents, purgeChunkEntries } from './purge-job-events.ts';
+export { JobEventsPurger, defaultMaxIdsPerScan, type JobEventsPurgerOptions, type PurgeScan } from './job-events-purger.ts';
 export { removeStrandedJobs, type StrandedJobCandidate, type StrandedJobCheck } from './stranded-jobs.ts';
 export { redisAnsweredWithError, redisCall, redisOutOfMemory } from './queue-availability.ts';
 export { trimFailedJobs, type TrimFailedJobsOptions } from './trim-failed-jobs.ts';

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { closeConnection, connectionReady, createProducerConnection } from './connections.ts';
 import { QueueUnavailableError } from './errors/queue-unavailable-error.ts';
 import { createExplainQueue, enqueueExplainJobs } from './explain-queue.ts';
-import { purgeJobEvents } from './purge-job-events.ts';
+import { purgeJobEvents, purgeJobsEvents } from './purge-job-events.ts';
 import { explainJobFixture, randomPrefix } from './test-fixtures.ts';
 
 let redis: RedisServer;
@@ -36,6 +36,25 @@ test("deletes every entry of the event stream whose jobId is the id, across chun
     }
     assert.equal(await purgeJobEvents(queue, 'a'), 0, 'idempotent');
     assert.equal(await purgeJobEvents(queue, 'never'), 0);
+  } finally {
+    await queue.close();
+  }
+});
+
+test("several ids in one scan, across chunks: each id's count, the entries of other ids kept (not an id one of them begins), one call per id given twice", async () => {
+  const queue = createExplainQueue({ connection, prefix: randomPrefix(), onError: () => {} });
+  const key = queue.toKey('events');
+  try {
+    const written = ['a', 'a-2', 'b', 'c', 'a', 'b', 'xa', 'b-1', 'a', 'c', 'd', 'b', 'a-2', 'b'];
+    for (const chunk of [3, 14, 1000]) {
+      await connection.del(key);
+      for (const jobId of written) await connection.xadd(key, '*', 'event', 'waiting', 'jobId', jobId);
+      const counts = await purgeJobsEvents(queue, ['a', 'b', 'never', 'a'], chunk);
+      assert.deepEqual([...counts], [['a', 3], ['b', 4], ['never', 0]], `chunks of ${chunk}`);
+      assert.deepEqual(await jobIdsOf(key), ['a-2', 'c', 'xa', 'b-1', 'c', 'd', 'a-2'], `chunks of ${chunk}`);
+    }
+    assert.deepEqual([...(await purgeJobsEvents(queue, ['a', 'b']))], [['a', 0], ['b', 0]], 'idempotent');
+    assert.deepEqual([...(await purgeJobsEvents(queue, []))], [], 'no ids, no scan');
   } finally {
     await queue.close();
   }

@@ -1,7 +1,7 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
 import { type ServerErrorReport, type ServerTimeouts, checkDependency } from '@gradcam/http-service';
-import { type ExplainQueue, enqueueExplainJobs, jobStatus, purgeJobEvents, queueDepth, redisCall, removeStrandedJobs } from '@gradcam/queue';
+import { type ExplainQueue, JobEventsPurger, enqueueExplainJobs, jobStatus, purgeJobsEvents, queueDepth, redisCall, removeStrandedJobs } from '@gradcam/queue';
 import { ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { type BlobStore, FsBlobStore, readinessProbe, verifyBlobLink } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
@@ -55,6 +55,8 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
   // Only its remove is used: nothing here begins a verdict, so nothing waits for the connection (no close needed).
   const reviews = new ReviewPool(redis, wiring.queuePrefix);
   const jobState = (id: string) => jobStatus(queue, id);
+  // One per app: concurrent erasures (a GDPR batch) share scans of the event stream, one at a time.
+  const eventsPurger = new JobEventsPurger((ids) => purgeJobsEvents(queue, ids));
   return createApp({
     accept: {
       store,
@@ -87,7 +89,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
           throw error;
         }
       },
-      purgeJobEvents: (id) => purgeJobEvents(queue, id),
+      purgeJobEvents: (id) => eventsPurger.purge(id),
       store,
       storagePrefix: wiring.storagePrefix,
     },

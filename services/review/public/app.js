@@ -263,16 +263,24 @@ async function settle(path, body, sending, messages) {
 
 /**
  * After a verdict, skip, undo or load: when the element that had the focus (the button pressed,
- * the comment) lost it on the way (disabled, or hidden with its view: Undo, Load again, Refresh),
- * it goes to the verdicts of the item shown now, or to the idle view's action when nothing is
- * left to review, not to the page's body, where a keyboard or screen reader user loses their place.
+ * the comment, the verdicts group) lost it on the way (disabled, or hidden with its view: Undo,
+ * Load again, Refresh, the verdicts on the last item), it goes to the verdicts of the item shown
+ * now, or to the idle view's action when nothing is left to review, not to the page's body, where
+ * a keyboard or screen reader user loses their place. An element hidden keeps the focus until
+ * Chromium's next rendering update moves it to the body: by then this check has run, so one no
+ * longer rendered counts as lost already.
  */
 function keepFocus(before) {
   if (!before || before === document.body) return;
   const now = document.activeElement;
-  if (now && now !== document.body && !(now instanceof HTMLButtonElement && now.disabled)) return;
+  if (now && now !== document.body && !(now instanceof HTMLButtonElement && now.disabled) && rendered(now)) return;
   if (!el.review.hidden) el.verdicts.focus({ preventScroll: true });
   else if (!el.idle.hidden) el.idleAction.focus({ preventScroll: true });
+}
+
+/** Whether `node` is rendered (neither it nor an ancestor hidden): one that is not cannot keep the focus. */
+function rendered(node) {
+  return typeof node.checkVisibility === 'function' ? node.checkVisibility() : node.getClientRects().length > 0;
 }
 
 /** Loads the next item for a button pressed (Refresh, Load again), keeping the focus on the page. */

@@ -1,7 +1,7 @@
 // Erasures sent at once against a full event stream: scripts Redis runs and their own time (INFO
 // commandstats, EVAL/EVALSHA) for N concurrent purges of distinct job ids, each scanning alone
 // (purgeJobEvents per id) and shared by a JobEventsPurger (ingest's wiring).
-// Usage: npx tsx scripts/purge-events-bench.ts [N] [stream entries] (default 100 100000)
+// Usage: npm run bench:erasure-purge [-- N [stream entries]] (default 100 100000)
 import { startRedisWithClient } from '@gradcam/dev-services';
 import { JobEventsPurger, createExplainQueue, purgeJobEvents, purgeJobsEvents } from '@gradcam/queue';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { type RedisServer, freePort, startRedisServer } from '@gradcam/dev-services';
+import { test } from 'node:test';
+import { freePort, startRedisServer } from '@gradcam/dev-services';
 import type { Redis } from 'ioredis';
 import { closeConnection, createProducerConnection } from './connections.ts';
 import { JobInvalidError } from './errors/job-invalid-error.ts';
@@ -9,22 +9,14 @@ import { type ExplainQueue, createExplainQueue, enqueueExplainJobs } from './exp
 import { explainJob } from './job-catalog.ts';
 import { jobStatus } from './job-status.ts';
 import { queueDepth, queueJobCounts } from './queue-counts.ts';
-import { explainJobFixture, randomPrefix } from './test-fixtures.ts';
+import { explainJobFixture, randomPrefix, useRedisConnection } from './test-fixtures.ts';
 
 // A hang guard for tests that must fail fast: if a producer waited for Redis instead of
 // rejecting, the test fails on this timeout instead of stalling the suite.
 const hangGuard = { timeout: 30_000 };
 
-let redis: RedisServer;
 let connection: Redis;
-before(async () => {
-  redis = await startRedisServer();
-  connection = createProducerConnection(redis.url, { onError: () => {} });
-});
-after(async () => {
-  await closeConnection(connection);
-  await redis.stop();
-});
+useRedisConnection((ready) => (connection = ready));
 
 async function withQueue(run: (queue: ExplainQueue) => Promise<void>): Promise<void> {
   const queue = createExplainQueue({ connection, prefix: randomPrefix(), onError: () => {} });

@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { test } from 'node:test';
 import type { Redis } from 'ioredis';
-import { closeConnection, connectionReady, createProducerConnection } from './connections.ts';
 import { createExplainQueue } from './explain-queue.ts';
 import { JobEventsPurger, type PurgeScan } from './job-events-purger.ts';
 import { purgeJobsEvents } from './purge-job-events.ts';
-import { randomPrefix } from './test-fixtures.ts';
+import { randomPrefix, useRedisConnection } from './test-fixtures.ts';
 
-let redis: RedisServer;
 let connection: Redis;
-before(async () => {
-  redis = await startRedisServer();
-  connection = createProducerConnection(redis.url, { onError: () => {} });
-  await connectionReady(connection);
-});
-after(async () => {
-  await closeConnection(connection);
-  await redis.stop();
-});
+useRedisConnection((ready) => (connection = ready));
 
 const jobIdsOf = async (key: string) => (await connection.xrange(key, '-', '+')).map(([, fields]) => fields[fields.indexOf('jobId') + 1]);
 

@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { test } from 'node:test';
+import { startRedisServer } from '@gradcam/dev-services';
 import type { Redis } from 'ioredis';
 import { closeConnection, connectionReady, createProducerConnection } from './connections.ts';
 import { QueueUnavailableError } from './errors/queue-unavailable-error.ts';
 import { createExplainQueue, enqueueExplainJobs } from './explain-queue.ts';
 import { purgeJobEvents, purgeJobsEvents } from './purge-job-events.ts';
-import { explainJobFixture, randomPrefix } from './test-fixtures.ts';
+import { explainJobFixture, randomPrefix, useRedisConnection } from './test-fixtures.ts';
 
-let redis: RedisServer;
 let connection: Redis;
-before(async () => {
-  redis = await startRedisServer();
-  connection = createProducerConnection(redis.url, { onError: () => {} });
-  await connectionReady(connection);
-});
-after(async () => {
-  await closeConnection(connection);
-  await redis.stop();
-});
+useRedisConnection((ready) => (connection = ready));
 
 const jobIdsOf = async (key: string) => (await connection.xrange(key, '-', '+')).map(([, fields]) => fields[fields.indexOf('jobId') + 1]);
 

@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { test } from 'node:test';
 import { FlowProducer, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { closeConnection, createProducerConnection, createWorkerConnection } from './connections.ts';
+import { closeConnection, createWorkerConnection } from './connections.ts';
 import { QueueUnavailableError } from './errors/queue-unavailable-error.ts';
 import { type ExplainQueue, createExplainQueue, enqueueExplainJobs } from './explain-queue.ts';
 import { explainJob } from './job-catalog.ts';
 import { type StrandedJobCandidate, removeStrandedJobs } from './stranded-jobs.ts';
-import { explainJobFixture, randomPrefix } from './test-fixtures.ts';
+import { explainJobFixture, randomPrefix, useRedisConnection } from './test-fixtures.ts';
 
-let redis: RedisServer;
+let redisUrl: string;
 let connection: Redis;
-before(async () => {
-  redis = await startRedisServer();
-  connection = createProducerConnection(redis.url, { onError: () => {} });
-});
-after(async () => {
-  await closeConnection(connection);
-  await redis.stop();
-});
+useRedisConnection((ready, url) => ((connection = ready), (redisUrl = url)));
 
 /** Candidates held by `holder` through `hold:<id>` keys, which the test sets (as ingest's claims). */
 async function held(prefix: string, ids: readonly string[], holder = 'me'): Promise<StrandedJobCandidate[]> {
@@ -68,7 +60,7 @@ test('an add that failed partway leaves a job in no state, which a second add do
 test('a job in any state is left alone: waiting, prioritized, delayed, active, waiting for its children, completed, failed', async () => {
   const prefix = randomPrefix();
   const queue = createExplainQueue({ connection, prefix, onError: () => {} });
-  const workerConnection = createWorkerConnection(redis.url, { onError: () => {} });
+  const workerConnection = createWorkerConnection(redisUrl, { onError: () => {} });
   const worker = new Worker(explainJob.queueName, null, { connection: workerConnection, prefix, autorun: false });
   const flows = new FlowProducer({ connection, prefix });
   try {

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import type { ExplainJob } from '@gradcam/contracts';
+import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import type { Redis } from 'ioredis';
+import { closeConnection, connectionReady, createProducerConnection } from './connections.ts';
 import { explainJob } from './job-catalog.ts';
 
 /** Test-only helpers for tests on the queue (`@gradcam/queue/test-fixtures`; not exported from index). */
@@ -16,6 +19,25 @@ export function explainJobFixture(inferenceId: string): ExplainJob {
     acceptedAt: Date.now(),
     capture: { explain: true, reason: 'all', policy: 'all' },
   };
+}
+
+/**
+ * A redis-server of the test file's own, started before its tests with one producer connection to
+ * it (ready), both stopped after them: `ready` is handed the connection and the server's URL.
+ */
+export function useRedisConnection(ready: (connection: Redis, url: string) => void): void {
+  let server: RedisServer | undefined;
+  let connection: Redis | undefined;
+  before(async () => {
+    server = await startRedisServer();
+    connection = createProducerConnection(server.url, { onError: () => {} });
+    await connectionReady(connection);
+    ready(connection, server.url);
+  });
+  after(async () => {
+    if (connection) await closeConnection(connection);
+    await server?.stop();
+  });
 }
 
 /** A fresh BullMQ key prefix, so tests sharing one Redis never see each other's jobs. */

@@ -90,6 +90,9 @@ function samples(body: string, name: string): string[] {
   return body.split('\n').filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`));
 }
 
+/** The exporter's events lag in a scrape's body (NaN when it has no sample). */
+const lagSeconds = (body: string) => Number(samples(body, 'gradcam_exporter_events_lag_seconds')[0]?.split(' ')[1]);
+
 test('every source read: the success gauge is 1 for each, and the worker count is known', async () => {
   await withExporter({}, async ({ scrape, enqueue, sourceErrors }) => {
     await enqueue('a-1', 'a-2');
@@ -306,7 +309,7 @@ test("an exporter that stopped reading keeps falling behind while the capped str
       const events = `${prefix}:explain:events`;
       const [seconds] = await redis.time();
       const now = Number(seconds) * 1000;
-      const lag = async () => Number(samples(await scrape(), 'gradcam_exporter_events_lag_seconds')[0]?.split(' ')[1]);
+      const lag = async () => lagSeconds(await scrape());
       // Read up to an event ten minutes old, and nothing since (an ACL without XREAD): meanwhile
       // the stream, capped, turned over and holds only the last second's events. Their age was
       // the lag, so under load (100,000 events last some 25 s at 1,000 jobs/s) it never reached
@@ -347,7 +350,7 @@ test("entries an erasure deleted (XDEL) ahead of the read position are not unrea
       const events = `${prefix}:explain:events`;
       const [seconds] = await redis.time();
       const now = Number(seconds) * 1000;
-      const lag = async () => Number(samples(await scrape(), 'gradcam_exporter_events_lag_seconds')[0]?.split(' ')[1]);
+      const lag = async () => lagSeconds(await scrape());
       await redis.xadd(events, `${now - 120_000}-0`, 'event', 'completed', 'jobId', 'erased-behind');
       position = `${now - 60_000}-0`;
       await redis.xadd(events, position, 'event', 'completed', 'jobId', 'erased-at');
@@ -383,7 +386,7 @@ test("after the clock numbering the stream stepped back (its ids ahead of Redis'
       position = `${Number(seconds) * 1000 + 3_600_000}-0`;
       await redis.xadd(events, position, 'event', 'completed', 'jobId', 'read');
       await redis.xadd(events, '*', 'event', 'completed', 'jobId', 'unread');
-      const lag = async () => Number(samples(await scrape(), 'gradcam_exporter_events_lag_seconds')[0]?.split(' ')[1]);
+      const lag = async () => lagSeconds(await scrape());
       const first = await lag();
       assert.ok(first >= 0, `lag ${first}`);
       // Nothing read since: behind by at least the time between the two scrapes.

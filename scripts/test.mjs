@@ -34,12 +34,17 @@ if (files.length === 0) {
 // hold job locks of seconds: two at once on a 2-core machine can starve one past its lock. They
 // run one at a time, after the rest, which run two at a time.
 const alone = (file) => file.startsWith(join('test', 'pipeline') + '/');
+// The spec reporter for people, then the slowest files: where CI's time goes.
+const reporters = [
+  '--test-reporter=spec', '--test-reporter-destination=stdout',
+  `--test-reporter=${join(repoRoot, 'scripts', 'slowest-files-reporter.mjs')}`, '--test-reporter-destination=stdout',
+];
 let status = 0;
 for (const [group, concurrency] of [[files.filter((f) => !alone(f)), 2], [files.filter(alone), 1]]) {
   if (group.length === 0) continue;
   const result = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...group],
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...reporters, ...group],
     { stdio: 'inherit', cwd: repoRoot },
   );
   if (result.status !== 0) status = result.status ?? 1;

@@ -2,6 +2,8 @@
 export type LocalStackErrorCode =
   /** Another `gradcam up` holds the state folder. */
   | 'STACK_RUNNING'
+  /** The state folder was removed between its check and its lock (by another gradcam up refused on it). */
+  | 'STATE_DIR_GONE'
   /** A port the stack needs is taken (by another stack or any other program). */
   | 'PORT_IN_USE'
   /** REDIS_URL is set but does not answer PING. */

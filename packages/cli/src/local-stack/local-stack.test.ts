@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ import { LocalStackError } from './local-stack-error.ts';
 import { StackStartAbortedError, startLocalStack } from './local-stack.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
 import { repoRoot, startService, waitUntilReady } from './service-process.ts';
+import { stateLockFileName } from './state-lock.ts';
+import { runWithLockTakenAfterRelease } from '../test-support/lock-race.ts';
 
 /** Field 5 of /proc/<pid>/stat: the process group. */
 function processGroup(pid: number): number {
@@ -187,6 +189,52 @@ test('a GRADCAM_STORAGE_DIR that can never be a folder is a ConfigError naming i
       }
       assert.deepEqual(stackDescendants(), [], 'nothing of the stack is left running');
     });
+  });
+});
+
+test("a refused start on a new state folder leaves the lock and state of another start that took the folder the moment it was released", async () => {
+  await withStateDir(async (root) => {
+    // Two levels that do not exist yet: the refused start makes both.
+    const stateDir = join(root, 'new', 'state');
+    const config = { ...(await stackPorts(stateDir)), redisUrl: `redis://127.0.0.1:${await freePort()}` };
+    const theirs = { [stateLockFileName]: 'another gradcam up\n', 'api-token': 'the other start\'s token\n' };
+    const script = `import { startLocalStack } from ${JSON.stringify(new URL('./local-stack.ts', import.meta.url).href)};
+const result = await startLocalStack({ config: ${JSON.stringify(config)} }).then((stack) => stack.stop().then(() => 'started'), (error) => error.code ?? error.message);
+console.log(JSON.stringify(result));`;
+    const run = await runWithLockTakenAfterRelease(root, join(stateDir, stateLockFileName), theirs, script);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout), 'REDIS_UNREACHABLE', run.stdout);
+    // Its own tokens and redis/ went before the release; the other start's files stay, and the folders holding them.
+    assert.deepEqual(readdirSync(stateDir).sort(), Object.keys(theirs).sort(), 'the other start keeps its folder');
+    for (const [name, text] of Object.entries(theirs)) assert.equal(readFileSync(join(stateDir, name), 'utf8'), text, name);
+  });
+});
+
+test('a refused start leaves what another start put in the folders it made since: a state folder under the parent made here, an object in the storage folder made here', async () => {
+  await withStateDir(async (root) => {
+    const parent = join(root, 'new');
+    const storageDir = join(root, 'storage', 'objects');
+    // A REDIS_URL whose listener does what another start does while this one waits on its answer, then hangs up.
+    let meanwhile = async () => {};
+    const redis: Server = createServer((socket) => void meanwhile().finally(() => socket.destroy()));
+    await new Promise<void>((resolve) => redis.listen(0, '127.0.0.1', resolve));
+    try {
+      const config = { ...(await stackPorts(join(parent, 'state'))), redisUrl: `redis://127.0.0.1:${(redis.address() as { port: number }).port}` };
+      const refused = () => assert.rejects(startLocalStack({ config, env: { GRADCAM_STORAGE_DIR: storageDir } }), (error: unknown) => error instanceof LocalStackError && error.code === 'REDIS_UNREACHABLE');
+      await refused();
+      assert.deepEqual(readdirSync(root), [], 'with nobody else there, all it made is gone');
+      meanwhile = async () => {
+        await mkdir(join(parent, 'other'));
+        await writeFile(join(parent, 'other', stateLockFileName), 'another gradcam up\n');
+        await writeFile(join(storageDir, 'theirs.png'), 'stored');
+      };
+      await refused();
+      assert.deepEqual(readdirSync(parent), ['other'], 'its own state folder went, the other start\'s stayed');
+      assert.equal(readFileSync(join(parent, 'other', stateLockFileName), 'utf8'), 'another gradcam up\n');
+      assert.equal(readFileSync(join(storageDir, 'theirs.png'), 'utf8'), 'stored');
+    } finally {
+      redis.close();
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import { ServiceExitedError } from './service-exited-error.ts';
 import { stackFileName, writeStackFile } from './stack-file.ts';
 import { type ServiceProcess, repoRoot, startService, waitUntilReady } from './service-process.ts';
 import { type StateLock, acquireStateLock } from './state-lock.ts';
+import { type MadeFolder, removeMadeFolders } from './made-folders.ts';
 import { makeWritableFolder } from './writable-folder.ts';
 
 export interface LocalStack {
@@ -90,11 +91,11 @@ const graceWithoutRedisMs = 5_000;
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config } = options;
   const stateDir = resolve(repoRoot, config.stateDir);
-  // What this start made (the outermost folder of each): a refusal before anything starts removes
-  // it, so a refused gradcam up leaves no state folder (tokens, lock, redis/) where there was none.
-  const made: string[] = [];
-  const madeStateDir = await makeWritableFolder('GRADCAM_STATE_DIR', stateDir, ['redis']);
-  if (madeStateDir !== undefined) made.push(madeStateDir);
+  // What this start made: a refusal before anything starts removes it, so a refused gradcam up
+  // leaves no state folder (tokens, lock, redis/) where there was none (see removeMadeFolders).
+  const made: MadeFolder[] = [];
+  const madeStateDir = await makeWritableFolder('GRADCAM_STATE_DIR', stateDir);
+  if (madeStateDir !== undefined) made.push({ dir: stateDir, top: madeStateDir });
   let begun = false;
   const lock: StateLock = await acquireStateLock(stateDir);
   // Held as a promise, so a stop during its start still stops it once it is up.
@@ -121,8 +122,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await redis?.stop();
       // Only this stack's file: a stack refused at start must not remove a running one's.
       if (wroteStackFile) await rm(join(stateDir, stackFileName), { force: true });
-      await lock.release();
-      if (!begun) for (const folder of made) await rm(folder, { recursive: true, force: true });
+      if (begun) await lock.release();
+      else await removeMadeFolders(stateDir, made, lock);
     })());
   // Every wait below races this, so an abort does not wait for a model load to finish first.
   const aborted = new Promise<never>((_, reject) => {
@@ -136,6 +137,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let redisDied: Promise<never> | undefined;
   const step = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, aborted, ...(redisDied ? [redisDied] : [])]);
   try {
+    // redis/ only under the lock: a start refused on the same new folder empties it (redis/ too)
+    // before it releases the lock, so one made before this start's lock may be gone by now.
+    await makeWritableFolder('GRADCAM_STATE_DIR', stateDir, ['redis']);
     const kept = (name: string, taken?: readonly string[]) => step(localToken(join(stateDir, name), (message) => options.onLine?.(`[gradcam up] ${message}`), taken));
     const apiTokens = config.apiTokens.length > 0 ? config.apiTokens : [await kept('api-token')];
     const token = apiTokens[0] as string;
@@ -177,7 +181,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The services would each find a storage folder they cannot use only at the first upload, and
     // an S3 bucket they cannot use only as a readiness timeout after the models loaded.
     const madeStorageDir = storageDir === undefined ? undefined : await step(makeWritableFolder(storageSetting === undefined ? 'GRADCAM_STATE_DIR' : 'GRADCAM_STORAGE_DIR', storageDir));
-    if (madeStorageDir !== undefined) made.push(madeStorageDir);
+    if (storageDir !== undefined && madeStorageDir !== undefined) made.push({ dir: storageDir, top: madeStorageDir });
     if (storage.kind === 's3') await step(checkS3Storage(storage, { onWarning: (line) => options.onLine?.(`[gradcam up] warning: ${line}`) }));
     await step(
       checkPortsFree([

@@ -94,3 +94,18 @@ console.log(JSON.stringify({ result, lock: existsSync(${JSON.stringify(file)}) ?
     assert.equal(lock, live, "the other taker's lock is still there");
   });
 });
+
+test('a state folder removed between its check and the lock (by another gradcam up refused on it) is refused in one line, not a raw ENOENT', async () => {
+  const parent = await mkdtemp(join(tmpdir(), 'gradcam-lock-'));
+  try {
+    const stateDir = join(parent, 'removed');
+    await assert.rejects(acquireStateLock(stateDir), (error: unknown) => {
+      assert.ok(error instanceof LocalStackError, String(error));
+      assert.equal(error.code, 'STATE_DIR_GONE');
+      assert.equal(error.message, `could not claim ${join(stateDir, stateLockFileName)}: ${stateDir} was removed meanwhile (another gradcam up, refused on it, took away the folder it had made); run gradcam up again`);
+      return true;
+    });
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
+});

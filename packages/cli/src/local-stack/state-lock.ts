@@ -56,7 +56,11 @@ export async function acquireStateLock(stateDir: string): Promise<StateLock> {
       await createLockFile(file, ownLockText(), 0o644);
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      // The folder was there when this start made or checked it, and is gone: another gradcam up,
+      // refused on the same new folder, removed the empty folder it had made (removeMadeFolders).
+      if (code === 'ENOENT') throw new LocalStackError('STATE_DIR_GONE', `could not claim ${file}: ${stateDir} was removed meanwhile (another gradcam up, refused on it, took away the folder it had made); run gradcam up again`);
+      if (code !== 'EEXIST') throw error;
     }
     const lock = await readLockSnapshot(file);
     if (lock !== undefined && !stale(lock)) {

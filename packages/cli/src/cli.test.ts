@@ -325,6 +325,15 @@ syncBuiltinESMExports();
     }
   }));
 
+  test('a run whose every image fails says nothing was written, not "→ out/" for the folder it removed', () => withTempDir('gradcam-none-', async (dir) => {
+    await writeFile(join(dir, 'notes.jpg'), 'this is not an image');
+    const run = gradcam('explain', join(dir, 'notes.jpg'), '--backend', 'wasm', '--out', join(dir, 'out'));
+    assert.equal(run.status, 1, run.stderr);
+    assert.equal(existsSync(join(dir, 'out')), false, 'the empty --out the run made is removed');
+    assert.match(run.stdout, /^0 explained, 1 failed in [\d.]+s, nothing written$/m, run.stdout);
+    assert.doesNotMatch(run.stdout, /→/, 'the summary points at no folder');
+  }));
+
   test('an option without its value or an empty number is a usage error (exit 2, one line, no stack trace)', () => {
     const image = join(fixtures, 'house-cat-locomotion.jpg');
     const cases: [string[], RegExp][] = [

@@ -236,7 +236,10 @@ async function explain(argv: readonly string[], soFar: RunSoFar): Promise<number
     if (quiet) console.log(JSON.stringify(summary));
     else {
       console.log(
-        `${summary.explained} explained, ${summary.failed} failed in ${summary.seconds}s (${summary.imagesPerSecond} images/s) → ${outDir}/`,
+        // With nothing written the folders this run made are removed below: point at no folder.
+        summary.explained > 0
+          ? `${summary.explained} explained, ${summary.failed} failed in ${summary.seconds}s (${summary.imagesPerSecond} images/s) → ${outDir}/`
+          : `0 explained, ${summary.failed} failed in ${summary.seconds}s, nothing written`,
       );
     }
     explained = result.written.length;

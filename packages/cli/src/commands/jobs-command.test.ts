@@ -168,6 +168,10 @@ test('gradcam jobs retry: --id and --code that choose nothing say why, per id an
   const typo = await gradcam(['jobs', 'retry', '--dry-run', '--code', 'STORAGE_UNAVAILBLE'], env);
   assert.equal(typo.stdout, 'no failed job to retry\n');
   assert.equal(typo.stderr, 'no failed job has code STORAGE_UNAVAILBLE (the codes there: IMAGE_CORRUPT, STORAGE_UNAVAILABLE)\n');
+  // `failed` with a filter that chooses nothing: not "no failed jobs", while 5 are there.
+  const listed = await gradcam(['jobs', 'failed', '--code', 'STORAGE_UNAVAILBLE', '--since', '1d'], env);
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.match(listed.stdout, /^no failed jobs match --code STORAGE_UNAVAILBLE --since 1d \(explain queue under "[^"]+" on redis:\/\/127\.0\.0\.1:\d+\)\n$/);
   const wrongPrefix = await gradcam(['jobs', 'failed'], { ...env, GRADCAM_QUEUE_PREFIX: 'not-the-services' });
   assert.equal(wrongPrefix.status, 1);
   assert.match(wrongPrefix.stderr, /^gradcam jobs: there is no explain queue under GRADCAM_QUEUE_PREFIX "not-the-services" on redis:\/\/127\.0\.0\.1:\d+: set GRADCAM_QUEUE_PREFIX to the services' prefix\n$/);

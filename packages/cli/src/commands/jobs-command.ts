@@ -193,7 +193,11 @@ async function jobs(argv: readonly string[]): Promise<number> {
     queue = createExplainQueue({ connection, prefix: where.prefix, onError: () => {} });
     const selection = await selectFailed(connection, where.prefix, { codes, ids, since, sinceText: values.since });
     for (const note of selection.notes) console.error(note);
-    if (action === 'failed') return reportFailed(selection.jobs, values.json === true, where);
+    if (action === 'failed') {
+      // The filters as given, so an empty answer says what chose nothing rather than "no failed jobs".
+      const filters = (['code', 'id', 'since'] as const).flatMap((name) => (values[name] === undefined ? [] : [`--${name} ${values[name]}`]));
+      return reportFailed(selection.jobs, values.json === true, where, filters);
+    }
     // Named by --code or --id: taken whatever their kind. Otherwise only faults that outlasted the retries.
     const named = codes !== undefined || ids !== undefined;
     const chosen = named ? selection.jobs : selection.jobs.filter((job) => kindOf(job) === 'exhausted');
@@ -260,14 +264,14 @@ async function retryInWaves(queue: ExplainQueue, jobs: readonly FailedJob[], max
   return { retried, notFailed, stopped: stop.signal.aborted };
 }
 
-function reportFailed(jobs: readonly FailedJob[], json: boolean, where: QueueLocation): number {
+function reportFailed(jobs: readonly FailedJob[], json: boolean, where: QueueLocation, filters: readonly string[]): number {
   const groups = groupFailures(jobs);
   if (json) {
     console.log(JSON.stringify({ total: jobs.length, groups: groups.map(groupJson) }, null, 2));
     return 0;
   }
   if (jobs.length === 0) {
-    console.log(`no failed jobs (explain queue under "${where.prefix}" on ${redactedUrl(where.redisUrl)})`);
+    console.log(`no failed jobs${filters.length > 0 ? ` match ${filters.join(' ')}` : ''} (explain queue under "${where.prefix}" on ${redactedUrl(where.redisUrl)})`);
     return 0;
   }
   console.log(`${plural(jobs.length, 'failed job')}:`);

@@ -12,10 +12,19 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+const usage = 'usage: node scripts/compare-explanations.mjs <gradcam explain output or explanation folder A> <B>';
 const [a, b] = process.argv.slice(2);
-if (!a || !b || !existsSync(a) || !existsSync(b)) {
-  console.error('usage: node scripts/compare-explanations.mjs <gradcam explain output or explanation folder A> <B>');
+if (!a || !b) {
+  console.error(usage);
   process.exit(1);
+}
+// A mistyped folder is named, not answered with the usage line alone.
+for (const folder of [a, b]) {
+  const problem = !existsSync(folder) ? 'no such folder' : !statSync(folder).isDirectory() ? 'not a folder' : undefined;
+  if (problem) {
+    console.error(`compare-explanations: ${folder}: ${problem}\n${usage}`);
+    process.exit(1);
+  }
 }
 
 /** The float32 payload of a .npy file (header length: uint16 at 8 in version 1, uint32 in 2 and 3). */
@@ -107,4 +116,7 @@ console.log(
     backends: { a: [...backends.a], b: [...backends.b] },
   }),
 );
-if (pairs.length === 0) process.exit(1);
+if (pairs.length === 0) {
+  console.error(`compare-explanations: no explanation is common to ${a} and ${b} (image folders are matched by name)`);
+  process.exit(1);
+}

@@ -98,13 +98,27 @@ test("two explanations' own folders (a pipeline's {id}/ and a gradcam explain im
   assert.equal(summary?.identicalOverlays, 1);
 });
 
-test('no image common to both folders exits 1', async () => {
+test('no image common to both folders exits 1, saying so on stderr', async () => {
   const [a, b] = [join(dir, 'none-a'), join(dir, 'none-b')];
   await explanation(join(a, 'cat'), 2, [{ stem: 'gradcam-2', values: [0, 1] }]);
   await explanation(join(b, 'dog'), 2, [{ stem: 'gradcam-2', values: [0, 1] }]);
-  const { status, summary } = compare(a, b);
+  const { status, summary, stderr } = compare(a, b);
   assert.equal(status, 1);
   assert.equal(summary?.images, 0);
+  assert.equal(stderr, `compare-explanations: no explanation is common to ${a} and ${b} (image folders are matched by name)\n`);
+});
+
+test('a folder that is not there, or a file, is named on one line (exit 1), not only the usage line nor a stack trace', async () => {
+  const a = join(dir, 'named-a');
+  await explanation(join(a, 'cat'), 2, [{ stem: 'gradcam-2', values: [0, 1] }]);
+  const missing = compare(a, join(dir, 'typo'));
+  assert.equal(missing.status, 1);
+  assert.equal(missing.summary, undefined);
+  assert.equal(missing.stderr.split('\n')[0], `compare-explanations: ${join(dir, 'typo')}: no such folder`);
+  const file = join(a, 'cat', 'explanation.json');
+  const notFolder = compare(file, a);
+  assert.equal(notFolder.status, 1);
+  assert.equal(notFolder.stderr.split('\n')[0], `compare-explanations: ${file}: not a folder`);
 });
 
 test("manifests of one model version whose weights differ (model.weightsSha256) are counted apart; the same weights are not", async () => {

@@ -3,7 +3,7 @@ export { startOutageProxy, type OutageProxy } from './outage-proxy.ts';
 export { withLaunchPrefix } from './launch-prefix.ts';
 export { commandNotFoundStatus, signalLeashed, spawnLeashed, type LeashedSpawnOptions } from './leashed-process.ts';
 export { processRunning } from './process-running.ts';
-export { RedisServerNotFoundError, startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.ts';
+export { RedisServerNotFoundError, assertRedisServerInstalled, startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server.ts';
 export { RedisServerStartError } from './redis-server-start-error.ts';
 export { redisOutageLog, type RedisOutageLogOptions } from './redis-outage-log.ts';
 export { startRedisWithClient, type RedisWithClient } from './redis-with-client.ts';

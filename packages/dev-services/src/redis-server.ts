@@ -1,8 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './free-port.ts';
 import { withLaunchPrefix } from './launch-prefix.ts';
@@ -46,6 +47,20 @@ export class RedisServerNotFoundError extends Error {
     );
     this.name = 'RedisServerNotFoundError';
   }
+}
+
+/**
+ * Throws RedisServerNotFoundError unless `executable` (a name looked up on PATH, as the leash's
+ * shell would, or a path) is an executable file: `gradcam up` asks before anything starts, so a
+ * machine without Redis is refused before the state folder is written to, not once Redis starts.
+ */
+export async function assertRedisServerInstalled(executable = 'redis-server', path = process.env.PATH ?? ''): Promise<void> {
+  const candidates = executable.includes('/') ? [executable] : path.split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, executable));
+  for (const candidate of candidates) {
+    const info = await stat(candidate).catch(() => undefined);
+    if (info?.isFile() && (await access(candidate, constants.X_OK).then(() => true, () => false))) return;
+  }
+  throw new RedisServerNotFoundError(executable);
 }
 
 /** `1234:M 27 Nov 2026 10:30:35.876 # ` before each log line; a config-file error has none. */

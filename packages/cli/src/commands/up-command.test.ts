@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -107,6 +107,21 @@ describe('gradcam up refuses in one line', () => {
     } finally {
       await clusterNode.stop();
     }
+  });
+
+  test('no redis-server on PATH (a new user without Redis): exit 2 before anything starts, one line, no state folder left behind', async () => {
+    await withStateDir(async (stateDir, env) => {
+      // A PATH with a shell but no redis-server (node itself runs by its absolute path).
+      const bin = join(stateDir, 'bin');
+      await mkdir(bin);
+      await symlink('/bin/sh', join(bin, 'sh'));
+      const fresh = join(stateDir, 'state');
+      const { status, lines, stdout } = await upFails({ ...env, PATH: bin, GRADCAM_STATE_DIR: fresh, REDIS_URL: undefined });
+      assert.equal(status, 2, lines.join('\n'));
+      assert.deepEqual(lines, ['gradcam up: "redis-server" was not found on PATH: install Redis (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) or set REDIS_URL to a running server (see gradcam up --help)']);
+      assert.equal(stdout, '', 'no "starting the local stack" before the refusal');
+      assert.deepEqual(readdirSync(stateDir), ['bin'], `${fresh} left behind (token files, the redis folder)`);
+    });
   });
 
   test('a REDIS_URL the Redis client cannot parse: exit 2, naming REDIS_URL, no stack trace', async () => {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EnvReader, type LocalStackConfig, checkServiceConfigs, childEnvironment, readWorkerConfig } from '@gradcam/config';
-import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
+import { type RedisServer, assertRedisServerInstalled, startRedisServer } from '@gradcam/dev-services';
 import { localToken } from './local-token.ts';
 import { checkPortsFree } from './port-check.ts';
 import { checkRedisAnswers } from './redis-ping.ts';
@@ -191,6 +191,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         { variable: 'GRADCAM_REVIEW_PORT', port: config.reviewPort },
       ]),
     );
+    // No redis-server on PATH (Redis not installed yet) is refused here, with the made folders
+    // removed, rather than once startRedisServer runs, after the folders are kept.
+    if (config.redisUrl === undefined) await step(assertRedisServerInstalled());
     if (config.redisUrl !== undefined) {
       const onClusterCheckSkipped = (reason: string) => options.onLine?.(`[gradcam up] REDIS_URL: not checked for Redis Cluster (${reason})`);
       await step(checkRedisAnswers(config.redisUrl, { onClusterCheckSkipped }));

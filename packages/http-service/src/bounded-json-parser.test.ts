@@ -60,6 +60,27 @@ test('a body that is valid JSON holding a "__proto__" key, or a "constructor" ke
   await app.close();
 });
 
+test('malformed JSON is 400 REQUEST_INVALID saying where the parser stopped, not only "Body is not valid JSON"; an empty body keeps its own answer', async () => {
+  const app = buildApp();
+  const post = (payload: string) => app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload });
+  for (const [payload, reason] of [
+    ['{"id":', /: Unexpected end of JSON input$/],
+    ['{"id":"a",}', /: .*position 10/],
+    ["{'id':1}", /: .*position 1/],
+    ['{"id":1} {"id":2}', /: Unexpected non-whitespace character after JSON at position 9$/],
+  ] as const) {
+    const response = await post(payload);
+    const { error } = response.json<ErrorBody>();
+    assert.deepEqual([response.statusCode, error.code], [400, 'REQUEST_INVALID'], payload);
+    assert.match(error.message, /^the body is not valid JSON: /, payload);
+    assert.match(error.message, reason, payload);
+  }
+  const empty = await post('');
+  assert.deepEqual([empty.statusCode, empty.json<ErrorBody>().error.code], [400, 'REQUEST_INVALID']);
+  assert.match(empty.json<ErrorBody>().error.message, /empty/);
+  await app.close();
+});
+
 test('colons, braces and brackets inside strings do not count: a full batch whose metadata holds MAC addresses is parsed', async () => {
   const app = buildApp();
   const mac = '00:11:22:33:44:55:{[';

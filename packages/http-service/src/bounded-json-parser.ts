@@ -84,7 +84,7 @@ export function registerBoundedJsonParser(app: FastifyInstance, bounds: Readonly
       return;
     }
     // Typed as maybe a promise; Fastify's parser answers through done and returns nothing.
-    void parse(request, text, (error, body) => done(error === null ? null : (forbiddenKeyRefusal(text) ?? error), body));
+    void parse(request, text, (error, body) => done(error === null ? null : (forbiddenKeyRefusal(text) ?? malformedRefusal(text) ?? error), body));
   });
 }
 
@@ -104,6 +104,23 @@ function forbiddenKeyRefusal(text: string): ApiError | undefined {
   }
   const key = forbiddenKey(value);
   return key === undefined ? undefined : new ApiError(400, 'REQUEST_INVALID', `the JSON body may not hold ${key} (prototype poisoning); leave it out`);
+}
+
+/**
+ * Why a body Fastify's parser refused is not JSON, in the parser's words with where it stopped
+ * ("Unexpected end of JSON input", "… at position 10"): Fastify says only "Body is not valid
+ * JSON", which leaves a client with a hand-written body to find the fault alone. Undefined for an
+ * empty body (Fastify's own answer says it is empty) and for JSON that parses.
+ */
+function malformedRefusal(text: string): ApiError | undefined {
+  const json = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  if (json.trim() === '') return undefined;
+  try {
+    JSON.parse(json);
+    return undefined;
+  } catch (error) {
+    return new ApiError(400, 'REQUEST_INVALID', `the body is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 /** The first key secure-json-parse refuses in `value`, as the refusal names it. */

@@ -10,6 +10,7 @@ export { installWasmKernelFallbacks, wasmDelegatedKernels } from './backends/fal
 export type { ModelDescriptor } from './models/model-descriptor.ts';
 export { builtinModels, defaultModelName, type BuiltinModel } from './models/builtin-models.ts';
 export { readModelDirectory, toArtifacts } from './models/model-artifacts.ts';
+export { resolveModelSource, type ModelSource, type ResolveOptions } from './models/model-source.ts';
 export { loadModel, loadModelFromArtifacts, descriptorFileName, type LoadedModel, type LoadOptions } from './models/load-model.ts';
 export { modelWeightsSha256 } from './models/weights-sha256.ts';
 export type { ModelRunner, TrunkOutput } from './models/model-runner.ts';

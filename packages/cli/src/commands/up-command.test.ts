@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { freePort, startRedisServer, startS3Server } from '@gradcam/dev-services';
+import { builtinModels } from '@gradcam/engine';
 import { storagePlace } from './up-command.ts';
 import { killAllWithEnv, processesWithEnv, repoRoot, runGradcam, stackPortEnv, waitUntilNoneLeft } from '../test-support/stack-processes.ts';
 
@@ -205,14 +206,45 @@ describe('gradcam up refuses in one line', () => {
     });
   });
 
-  test('a worker that fails at start-up: exit 1, with the reason it logged (an unknown model)', async () => {
-    await withStateDir(async (_, env) => {
-      const { status, lines, stdout } = await upFails({ ...env, GRADCAM_MODELS: 'bogus-model' });
+  test('an unknown model in GRADCAM_MODELS: exit 2 before anything starts, naming it and the built-in models, no state folder left behind', async () => {
+    await withStateDir(async (stateDir, env) => {
+      const fresh = join(stateDir, 'state');
+      const { status, lines, stdout } = await upFails({ ...env, GRADCAM_STATE_DIR: fresh, GRADCAM_MODELS: 'nsfw-mobilenet-v2,bogus-model' });
+      assert.equal(status, 2, lines.join('\n'));
+      assert.deepEqual(lines, [
+        `gradcam up: configuration error: GRADCAM_MODELS: unknown model "bogus-model": not a built-in model (${builtinModels.map((m) => m.descriptor.name).join(', ')}) nor a model directory`,
+      ]);
+      assert.equal(stdout, '', 'no "starting the local stack" (nor a worker loading) before the refusal');
+      assert.deepEqual(readdirSync(stateDir), [], `${fresh} left behind (token files, the redis folder)`);
+    });
+  });
+
+  test('a model folder in GRADCAM_MODELS that is not there: exit 2 before anything starts, naming the folder; one that is there passes the check', async () => {
+    await withStateDir(async (stateDir, env) => {
+      const missing = join(stateDir, 'models', 'mine');
+      const { status, lines, stdout } = await upFails({ ...env, GRADCAM_MODELS: missing });
+      assert.equal(status, 2, lines.join('\n'));
+      assert.deepEqual(lines, [`gradcam up: configuration error: GRADCAM_MODELS: unknown model "${missing}": no folder at ${missing} (built-in models: ${builtinModels.map((m) => m.descriptor.name).join(', ')})`]);
+      assert.equal(stdout, '');
+      // A folder that is there is the worker's to load: the start goes on to its next check, here a REDIS_URL that does not answer.
+      await mkdir(missing, { recursive: true });
+      const port = await freePort();
+      const passed = await upFails({ ...env, GRADCAM_MODELS: missing, REDIS_URL: `redis://127.0.0.1:${port}` });
+      assert.equal(passed.status, 1, passed.lines.join('\n'));
+      assert.match(passed.lines.join('\n'), new RegExp(`^gradcam up: REDIS_URL: redis://127\\.0\\.0\\.1:${port} does not answer PING`));
+    });
+  });
+
+  test('a worker that fails at start-up: exit 1, with the reason it logged (a model folder with no model.json)', async () => {
+    await withStateDir(async (stateDir, env) => {
+      const folder = join(stateDir, 'not-a-model');
+      await mkdir(folder);
+      const { status, lines, stdout } = await upFails({ ...env, GRADCAM_MODELS: folder });
       assert.equal(status, 1, lines.join('\n'));
       // The settings passed their checks: the start is announced, then fails.
       assert.equal(stdout, 'starting the local stack (1 worker process)…\n');
       assert.equal(lines.length, 1, lines.join('\n'));
-      assert.match(lines[0] as string, /^gradcam up: worker exited \(code 1\) before it was ready: worker failed to start: MODEL_NOT_FOUND: unknown model "bogus-model"/);
+      assert.match(lines[0] as string, new RegExp(`^gradcam up: worker exited \\(code 1\\) before it was ready: worker failed to start: MODEL_NOT_FOUND: ${folder} is not a TensorFlow\\.js model folder: it has no model\\.json`));
     });
   });
 });

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { EnvReader, type LocalStackConfig, checkServiceConfigs, childEnvironment, readWorkerConfig } from '@gradcam/config';
 import { type RedisServer, assertRedisServerInstalled, startRedisServer } from '@gradcam/dev-services';
 import { localToken } from './local-token.ts';
+import { checkServedModels } from './model-check.ts';
 import { checkPortsFree } from './port-check.ts';
 import { checkRedisAnswers } from './redis-ping.ts';
 import { checkS3Storage, s3Location, s3Url } from './s3-check.ts';
@@ -178,6 +179,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Redis's URL is not known yet; any valid one stands in for it.
     checkServiceConfigs(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
     const { models, storage, queuePrefix } = readWorkerConfig(serviceEnv(config.redisUrl ?? 'redis://127.0.0.1:6379'));
+    // An unknown model or a missing model folder, before Redis starts and the worker loads the rest.
+    await step(checkServedModels(models, repoRoot));
     // The services would each find a storage folder they cannot use only at the first upload, and
     // an S3 bucket they cannot use only as a readiness timeout after the models loaded.
     const madeStorageDir = storageDir === undefined ? undefined : await step(makeWritableFolder(storageSetting === undefined ? 'GRADCAM_STATE_DIR' : 'GRADCAM_STORAGE_DIR', storageDir));

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { io } from '@tensorflow/tfjs';
 import { type PreprocessingSpec, modelNameSchema, modelVersionSchema, preprocessingSchema } from '@gradcam/contracts';
 import { EngineError } from '../errors.ts';
-import { builtinModels } from './builtin-models.ts';
 import { GraphModelRunner, discoverGraphNodes, graphOutputActivation } from './graph-model-runner.ts';
 import { LayersModelRunner } from './layers-model-runner.ts';
 import type { ModelDescriptor } from './model-descriptor.ts';
 import { artifactsFormat, readModelDirectory } from './model-artifacts.ts';
+import { resolveModelSource } from './model-source.ts';
 import type { ModelRunner } from './model-runner.ts';
 import { modelWeightsSha256 } from './weights-sha256.ts';
 
@@ -213,13 +213,9 @@ async function describeDirectory(dir: string, artifacts: io.ModelArtifacts, keyS
  * an optional gradcam-model.json for preprocessing and labels).
  */
 export async function loadModel(source: string, options: LoadOptions = {}): Promise<LoadedModel> {
-  const builtin = builtinModels.find((m) => m.descriptor.name === source);
-  if (builtin) return loadModelFromArtifacts(builtin.descriptor, builtin.read(), options);
-  const isDirectory = await stat(source).then((s) => s.isDirectory(), () => false);
-  if (!isDirectory) {
-    const known = builtinModels.map((m) => m.descriptor.name).join(', ');
-    throw new EngineError('MODEL_NOT_FOUND', `unknown model "${source}": not a built-in model (${known}) nor a model directory`);
-  }
+  const resolved = await resolveModelSource(source);
+  if (resolved.kind === 'builtin') return loadModelFromArtifacts(resolved.model.descriptor, resolved.model.read(), options);
+  // The source as given, so messages name the folder as the user wrote it.
   const artifacts = await readModelDirectory(source);
   return loadModelFromArtifacts(await describeDirectory(source, artifacts, options.keySafeIdentity === true), artifacts, options);
 }

@@ -274,6 +274,17 @@ syncBuiltinESMExports();
     assert.equal(help.stderr, '');
   });
 
+  test('gradcam --version (and -v) prints the CLI\'s version from its package.json, exit 0; --help mentions it', async () => {
+    const { version } = JSON.parse(await readFile(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const run = gradcam(flag);
+      assert.equal(run.status, 0, `${flag}: ${run.stderr}`);
+      assert.equal(run.stdout, `gradcam ${version}\n`, flag);
+      assert.equal(run.stderr, '', flag);
+    }
+    assert.match(gradcam('--help').stdout, /\n {2}-v, --version +print gradcam's version\n/);
+  });
+
   test('an --out that cannot be a folder is one line before the model loads: a file (exit 2), /proc/nope (exit 1, no endless mkdir), "" (exit 2)', () => withTempDir('gradcam-badout-', async (dir) => {
     await writeFile(join(dir, 'afile'), 'a file');
     const image = join(fixtures, 'house-cat-locomotion.jpg');

@@ -4,6 +4,7 @@ import { ConfigError } from '@gradcam/config';
 import { EngineError } from '@gradcam/engine';
 import { ImagingError } from '@gradcam/imaging';
 import { UsageError } from './cli-error.ts';
+import { cliVersion } from './cli-version.ts';
 import { CommandError } from './command-error.ts';
 import { demoCommand } from './commands/demo-command.ts';
 import { explainCommand } from './commands/explain-command.ts';
@@ -22,6 +23,10 @@ Commands:
   demo [files or folders…]      post images to the local pipeline and show where they landed
   jobs failed | retry           list the explain jobs that failed, and put them back in the queue
   sweep-partials <store folder> remove temporary files that killed writers left in a local store
+
+Options:
+  -h, --help      print this usage
+  -v, --version   print gradcam's version
 
 Run gradcam <command> --help for the options of one command.`;
 
@@ -57,6 +62,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     console.log(usage);
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(`gradcam ${cliVersion()}`);
     return 0;
   }
   const command = commands[name];

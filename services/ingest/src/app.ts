@@ -188,12 +188,15 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS (on the local stack, the API token npm start printed, kept in api-token in its state folder: .gradcam/api-token unless GRADCAM_STATE_DIR names another)');
   } };
   // Erasure removes audit evidence: it takes an erase token, never a producer's API token alone.
+  // Which one, as the API token's hint says it: the deployment's setting, and only "on the local
+  // stack" the file gradcam up keeps it in (a deployment has no .gradcam folder).
+  const eraseTokenHint = 'an erase token from GRADCAM_ERASE_TOKENS (on the local stack, the erase token npm start printed, kept in erase-token in its state folder: .gradcam/erase-token unless GRADCAM_STATE_DIR names another)';
   const eraseGuarded = { onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
     void reply.header('cache-control', 'no-store');
     if (eraserOf(request.headers.authorization) !== undefined) return;
-    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with an erase token from GRADCAM_ERASE_TOKENS');
+    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', `send "Authorization: Bearer <token>" with ${eraseTokenHint}`);
     if (eraseTokens.length === 0) throw new ApiError(403, 'ERASURE_DISABLED', 'erasure is disabled on this deployment: GRADCAM_ERASE_TOKENS is not set (set it to one or more tokens of its own, none of them an API token, restart ingest, and send one)');
-    throw new ApiError(403, 'ERASURE_NOT_ALLOWED', 'an API token cannot erase: send an erase token from GRADCAM_ERASE_TOKENS');
+    throw new ApiError(403, 'ERASURE_NOT_ALLOWED', `an API token cannot erase: send ${eraseTokenHint}`);
   } };
   const admit = async () => {
     let waiting: number;

@@ -491,6 +491,28 @@ test('erasure takes an erase token (GRADCAM_ERASE_TOKENS): an API token is refus
   }
 });
 
+test('a 401 on DELETE (no bearer, an unknown one) names the token it wants: an erase token, from GRADCAM_ERASE_TOKENS or, on the local stack, its erase-token file; the code stays UNAUTHORIZED', async () => {
+  const ingest = await fsIngest();
+  try {
+    for (const headers of [{}, { authorization: 'Bearer not-a-token-0123456789' }, { authorization: 'Basic abc' }]) {
+      const refused = await erase(ingest, 'anything', headers);
+      assert.equal(refused.statusCode, 401, refused.body);
+      const { code, message } = refused.json<{ error: { code: string; message: string } }>().error;
+      assert.equal(code, 'UNAUTHORIZED');
+      assert.match(message, /with an erase token from GRADCAM_ERASE_TOKENS/);
+      // As the API token's hint: only "on the local stack", where gradcam up keeps one, also when GRADCAM_STATE_DIR moved its state folder.
+      assert.match(message, /\(on the local stack, the erase token npm start printed, kept in erase-token in its state folder: \.gradcam\/erase-token unless GRADCAM_STATE_DIR names another\)/);
+      assert.doesNotMatch(message, /api-token/, 'not the API token: it cannot erase');
+    }
+    // An API token alone is told the same file.
+    const forbidden = await erase(ingest, 'anything', auth);
+    assert.equal(forbidden.statusCode, 403, forbidden.body);
+    assert.match(forbidden.json<{ error: { message: string } }>().error.message, /^an API token cannot erase: send an erase token from GRADCAM_ERASE_TOKENS \(on the local stack, .*\.gradcam\/erase-token/);
+  } finally {
+    await ingest.close();
+  }
+});
+
 test('with GRADCAM_ERASE_TOKENS unset, erasure is disabled: 403 ERASURE_DISABLED naming the variable, nothing deleted', async () => {
   const ingest = await fsIngest([]);
   try {

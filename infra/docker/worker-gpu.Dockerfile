@@ -8,6 +8,9 @@
 # needs to support CUDA 11.2, i.e. driver >= 460; newer drivers are backward compatible).
 # Override CUDA_IMAGE only with another 11.2 + cuDNN 8 runtime (e.g. a private mirror).
 
+# Node 20, not the app image's 24: tfjs-node-gpu 4.22's binding (N-API, prebuilt for napi-v8)
+# has only been run here on Node 20; move to 24 once a build on a GPU host loads it (the build's
+# require() below fails otherwise) and a worker explains on it.
 ARG NODE_IMAGE=node:20-bookworm-slim
 ARG CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
 
@@ -22,7 +25,7 @@ RUN mkdir -p /manifests \
  && cp package.json package-lock.json /manifests/ \
  && find packages services -mindepth 2 -maxdepth 2 -name package.json -exec cp --parents {} /manifests/ \;
 
-# The CUDA base with the very Node (and npm) of the CPU image: official Node 20 binaries need
+# The CUDA base with the Node (and npm) of NODE_IMAGE: official Node 20 binaries need
 # glibc >= 2.28, Ubuntu 20.04 has 2.31.
 FROM ${CUDA_IMAGE} AS cuda-node
 COPY --from=node /usr/local/bin/node /usr/local/bin/node

@@ -64,9 +64,9 @@ test('every COPY source from the build context exists (the context is the reposi
   }
 });
 
-test('the app image is Node 20 on Debian bookworm and installs production dependencies only', () => {
+test('the app image is Node 24 (LTS; Node 20 is past its end of life) on Debian bookworm and installs production dependencies only', () => {
   const list = instructions('infra/docker/Dockerfile');
-  for (const image of baseImages(list)) assert.match(image, /^node:20-bookworm-slim$/);
+  for (const image of baseImages(list)) assert.match(image, /^node:24-bookworm-slim$/);
   assert.match(runs(list), /npm ci --omit=dev/);
   assert.match(runs(list), /node --import tsx/, 'the build checks that tsx (a dependency of @gradcam/cli) survived --omit=dev');
 });
@@ -75,7 +75,7 @@ test('the worker image is CUDA 11.2 + cuDNN 8 (libtensorflow 2.9.1) and really i
   const list = instructions('infra/docker/worker-gpu.Dockerfile');
   const images = baseImages(list);
   assert.ok(images.includes('nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04'), `bases: ${images.join(', ')}`);
-  assert.ok(images.includes('node:20-bookworm-slim'), 'Node comes from the same image as the app image');
+  assert.ok(images.includes('node:20-bookworm-slim'), 'Node 20, the one its tfjs-node-gpu binding has run on');
   const script = runs(list);
   assert.match(script, /npm ci --omit=dev --ignore-scripts/);
   assert.match(script, /cd node_modules\/@tensorflow\/tfjs-node-gpu\s*&&[\s\S]*npm run install/, 'the libtensorflow download runs explicitly');

@@ -21,9 +21,9 @@ function buildApp(answers?: Parameters<typeof frameworkErrorHandler>[0]) {
 }
 
 describe('registerServiceDefaults', () => {
-  test('an unknown route, or a known path with another method, is 404 ROUTE_NOT_FOUND in the API error shape', async () => {
+  test('an unknown route is 404 ROUTE_NOT_FOUND in the API error shape', async () => {
     const app = buildApp();
-    for (const [method, url] of [['GET', '/nope'], ['GET', '/nope/deeper?signature=secret'], ['POST', '/healthz'], ['DELETE', '/things/a']] as const) {
+    for (const [method, url] of [['GET', '/nope'], ['GET', '/nope/deeper?signature=secret'], ['DELETE', '/things/a/b'], ['GET', '/things']] as const) {
       const response = await app.inject({ method, url });
       assert.equal(response.statusCode, 404, `${method} ${url}`);
       assert.match(String(response.headers['content-type']), /^application\/json/);
@@ -34,6 +34,31 @@ describe('registerServiceDefaults', () => {
       assert.doesNotMatch(body.error.message, /secret/, 'the query is never echoed');
       assert.equal(response.headers['x-content-type-options'], 'nosniff');
     }
+    await app.close();
+  });
+
+  test('a known path asked with a method no route of it takes is 405 METHOD_NOT_ALLOWED with Allow, in the API error shape; its body is not read', async () => {
+    const app = buildApp();
+    app.route({ method: ['POST', 'DELETE'], url: '/things/:id/parts::batch', handler: async () => ({ ok: true }) });
+    app.get('/files/*', async () => ({ ok: true }));
+    for (const [method, url, allow] of [
+      ['POST', '/healthz', 'GET, HEAD'],
+      ['DELETE', '/things/a', 'GET, HEAD'],
+      ['PUT', '/things/a?signature=secret', 'GET, HEAD'],
+      ['OPTIONS', '/metrics', 'GET, HEAD'],
+      ['GET', '/things/a/parts:batch', 'DELETE, POST'],
+      ['PATCH', '/files/a/b.jpg', 'GET, HEAD'],
+    ] as const) {
+      const response = await app.inject({ method, url, headers: { 'content-type': 'application/json' }, payload: '{"big":' });
+      assert.equal(response.statusCode, 405, `${method} ${url}: ${response.body}`);
+      assert.equal(response.headers.allow, allow, `${method} ${url}`);
+      assert.match(String(response.headers['content-type']), /^application\/json/);
+      const body = response.json<ErrorBody>();
+      assert.equal(body.error.code, 'METHOD_NOT_ALLOWED');
+      assert.equal(body.error.message, `${url.split('?')[0]} does not take ${method}; it takes ${allow}`);
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+    }
+    assert.equal((await app.inject({ method: 'GET', url: '/things/a/parts:other' })).statusCode, 404, 'a literal part of a pattern is matched as written');
     await app.close();
   });
 

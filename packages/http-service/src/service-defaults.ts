@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { trackAllowedMethods } from './allowed-methods.ts';
 import { ApiError, sendApiError } from './api-error.ts';
 import { registerBodyRefusals } from './body-refusals.ts';
 import { registerBoundedJsonParser } from './bounded-json-parser.ts';
@@ -64,7 +65,8 @@ const shuttingDownRetryAfter = 1;
 
 /**
  * What every service answers whatever the route: an unknown route is 404 `ROUTE_NOT_FOUND` in the
- * services' error shape (not Fastify's own), and every answer carries
+ * services' error shape (not Fastify's own), a path a route declared after this call takes under
+ * other methods 405 `METHOD_NOT_ALLOWED` with `Allow`, and every answer carries
  * `X-Content-Type-Options: nosniff` so a browser never guesses a type (a stored blob, a CSV
  * export) into something it would run. Call it on the root instance, before `ready()`.
  *
@@ -74,13 +76,15 @@ const shuttingDownRetryAfter = 1;
  * shape. The latter needs `serviceServerOptions`.
  *
  * An answer sent before the request's body arrived whole says `Connection: close`, and no more of
- * the body is read (closeOnUnreadBody); an unknown route is 404 before any of its body is read.
+ * the body is read (closeOnUnreadBody); an unknown route is 404 (or 405) before any of its body is read.
  *
  * A JSON body is parsed only when its structure is bounded (registerBoundedJsonParser): parsing
  * holds the event loop. A body of a type no parser takes, or a compressed one, is 415 in the
  * error shape before it is read (registerBodyRefusals).
  */
 export function registerServiceDefaults(app: FastifyInstance): void {
+  const allowedMethods = trackAllowedMethods(app);
+  const routeNotFound = (request: FastifyRequest, reply: FastifyReply) => sendApiError(reply, noRoute(request, reply, allowedMethods));
   registerBoundedJsonParser(app);
   let closing = false;
   app.addHook('preClose', async () => {
@@ -104,15 +108,25 @@ export function registerServiceDefaults(app: FastifyInstance): void {
   // Returning the reply stops the request even if an async onSend hook delays the answer.
   app.addHook('preParsing', async (request, reply, payload) => {
     if (!request.is404) return payload;
-    void sendApiError(reply, routeNotFound(request));
+    void routeNotFound(request, reply);
     return reply;
   });
-  app.setNotFoundHandler(async (request, reply) => sendApiError(reply, routeNotFound(request)));
+  app.setNotFoundHandler(async (request, reply) => routeNotFound(request, reply));
   registerBodyRefusals(app);
 }
 
-function routeNotFound(request: FastifyRequest): ApiError {
+/**
+ * 404 ROUTE_NOT_FOUND for a path no route takes; 405 METHOD_NOT_ALLOWED, with `Allow`, for a path a
+ * route takes under other methods (a client that sent PUT, or HEAD where a route has no HEAD, learns
+ * the path is right and what to send instead).
+ */
+function noRoute(request: FastifyRequest, reply: FastifyReply, allowedMethods: (path: string) => string[]): ApiError {
   // The path only, never the query: it may hold a presigned URL's signature.
   const path = request.url.split('?')[0] ?? '';
+  const allowed = allowedMethods(path);
+  if (allowed.length > 0) {
+    void reply.header('allow', allowed.join(', '));
+    return new ApiError(405, 'METHOD_NOT_ALLOWED', `${path} does not take ${request.method}; it takes ${allowed.join(', ')}`);
+  }
   return new ApiError(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}; see the service's README for its routes`);
 }

@@ -289,6 +289,18 @@ describe('POST /v1/inferences', () => {
     }
   });
 
+  test('every 401 says WWW-Authenticate: Bearer (RFC 9110 §15.5.2), on the record routes, a status and an erasure, so a client told Basic learns which scheme to send', async () => {
+    for (const [method, url] of [['POST', '/v1/inferences'], ['POST', '/v1/inferences:batch'], ['GET', '/v1/inferences/rec-1'], ['DELETE', '/v1/inferences/rec-1']] as const) {
+      for (const headers of [{}, { authorization: 'Basic YTpi' }, { authorization: 'Bearer wrong-token-0123456789' }]) {
+        const response = await h.app.inject({ method, url, headers });
+        assert.equal(response.statusCode, 401, `${method} ${url}`);
+        assert.equal(response.headers['www-authenticate'], 'Bearer realm="gradcam"', `${method} ${url} ${JSON.stringify(headers)}`);
+      }
+    }
+    const ok = await h.app.inject({ method: 'GET', url: '/v1/inferences/never-accepted', headers: auth });
+    assert.equal(ok.headers['www-authenticate'], undefined, 'only a 401 asks for credentials');
+  });
+
   test('no token or a wrong one: 401, and nothing else is revealed', async () => {
     for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: 'Basic abc' }]) {
       const response = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers, payload: record('unauth') });
@@ -564,10 +576,30 @@ describe('routes and ids', () => {
   });
 
   test('an unknown route is 404 ROUTE_NOT_FOUND in the API error shape, with or without a token', async () => {
-    for (const [method, url, headers] of [['GET', '/v2/inferences/a', auth], ['GET', '/nowhere', {}], ['PUT', '/v1/inferences/a', auth], ['GET', '/v1/inferences', auth]] as const) {
+    for (const [method, url, headers] of [['GET', '/v2/inferences/a', auth], ['GET', '/nowhere', {}], ['GET', '/v1/inferences/a/b', auth]] as const) {
       const response = await h.app.inject({ method, url, headers });
       assert.equal(response.statusCode, 404, `${method} ${url}`);
       assert.equal(response.json<{ error: { code: string } }>().error.code, 'ROUTE_NOT_FOUND');
+      assert.equal(response.headers['x-content-type-options'], 'nosniff');
+    }
+  });
+
+  test('a known path asked with another method is 405 METHOD_NOT_ALLOWED with Allow (RFC 9110), with or without a token, not a 404 saying the route does not exist', async () => {
+    for (const [method, url, headers, allow] of [
+      ['PUT', '/v1/inferences/a', auth, 'DELETE, GET, HEAD'],
+      ['PATCH', '/v1/inferences/a', {}, 'DELETE, GET, HEAD'],
+      ['GET', '/v1/inferences', auth, 'POST'],
+      ['OPTIONS', '/v1/inferences', {}, 'POST'],
+      ['GET', '/v1/inferences:batch', auth, 'POST'],
+      ['POST', '/healthz', {}, 'GET, HEAD'],
+    ] as const) {
+      const response = await h.app.inject({ method, url, headers });
+      assert.equal(response.statusCode, 405, `${method} ${url}: ${response.body}`);
+      assert.equal(response.headers.allow, allow, `${method} ${url}`);
+      const body = response.json<{ error: { code: string; message: string } }>();
+      assert.deepEqual(Object.keys(body), ['error']);
+      assert.equal(body.error.code, 'METHOD_NOT_ALLOWED');
+      assert.equal(body.error.message, `${url} does not take ${method}; it takes ${allow}`);
       assert.equal(response.headers['x-content-type-options'], 'nosniff');
     }
   });

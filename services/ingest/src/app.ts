@@ -108,6 +108,15 @@ function parseRecord(body: unknown): InferenceRecord {
   return parsed.data;
 }
 
+/**
+ * A 401 says which scheme it takes (RFC 9110 §15.5.2 requires WWW-Authenticate on a 401): a client
+ * that sent Basic, or an HTTP library that answers a challenge, learns it is Bearer.
+ */
+function unauthorized(reply: FastifyReply, message: string): ApiError {
+  void reply.header('www-authenticate', 'Bearer realm="gradcam"');
+  return new ApiError(401, 'UNAUTHORIZED', message);
+}
+
 const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');
 
 /**
@@ -185,7 +194,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     // A done status carries presigned links (whoever holds one reads the object, no token asked):
     // no cache (a proxy's, an HTTP client's, a browser's disk) is to keep an answer, refusals included.
     void reply.header('cache-control', 'no-store');
-    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS (on the local stack, the API token npm start printed, kept in api-token in its state folder: .gradcam/api-token unless GRADCAM_STATE_DIR names another)');
+    if (clientOf(request.headers.authorization) === undefined) throw unauthorized(reply, 'send "Authorization: Bearer <token>" with a token from GRADCAM_API_TOKENS (on the local stack, the API token npm start printed, kept in api-token in its state folder: .gradcam/api-token unless GRADCAM_STATE_DIR names another)');
   } };
   // Erasure removes audit evidence: it takes an erase token, never a producer's API token alone.
   // Which one, as the API token's hint says it: the deployment's setting, and only "on the local
@@ -194,7 +203,7 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
   const eraseGuarded = { onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
     void reply.header('cache-control', 'no-store');
     if (eraserOf(request.headers.authorization) !== undefined) return;
-    if (clientOf(request.headers.authorization) === undefined) throw new ApiError(401, 'UNAUTHORIZED', `send "Authorization: Bearer <token>" with ${eraseTokenHint}`);
+    if (clientOf(request.headers.authorization) === undefined) throw unauthorized(reply, `send "Authorization: Bearer <token>" with ${eraseTokenHint}`);
     if (eraseTokens.length === 0) throw new ApiError(403, 'ERASURE_DISABLED', 'erasure is disabled on this deployment: GRADCAM_ERASE_TOKENS is not set (set it to one or more tokens of its own, none of them an API token, restart ingest, and send one)');
     throw new ApiError(403, 'ERASURE_NOT_ALLOWED', `an API token cannot erase: send ${eraseTokenHint}`);
   } };

@@ -71,13 +71,18 @@ test("a refusal's 4xx counts on a series exported at 0 before it: the first one 
   for (const [route, status] of refusals) assert.ok(Number(requests(after, route, status)) >= 1, `${route} ${status} counted`);
 });
 
-test('the 404 of a path no route takes counts on route "unmatched", exported at 0 before it: the first one is an increase', async () => {
+test('the 404 of a path no route takes, and the 405 of a known path asked with another method, count on route "unmatched", exported at 0 before them: the first of each is an increase', async () => {
   const before = await scrape();
   assert.equal(requests(before, 'unmatched', 404), '0');
-  const response = await h.app.inject({ method: 'PUT', url: '/v1/inferences/a', headers: auth });
+  assert.equal(requests(before, 'unmatched', 405), '0');
+  const response = await h.app.inject({ method: 'GET', url: '/v1/inference/a', headers: auth });
   assert.equal(response.statusCode, 404);
   assert.equal(response.json<{ error: { code: string } }>().error.code, 'ROUTE_NOT_FOUND');
+  const wrongMethod = await h.app.inject({ method: 'PUT', url: '/v1/inferences/a', headers: auth });
+  assert.equal(wrongMethod.statusCode, 405);
+  assert.equal(wrongMethod.json<{ error: { code: string } }>().error.code, 'METHOD_NOT_ALLOWED');
   const after = await scrape();
   assert.equal(requests(after, 'unmatched', 404), '1');
-  assert.match(after, /^gradcam_ingest_http_request_duration_seconds_count\{route="unmatched"\} 1$/m);
+  assert.equal(requests(after, 'unmatched', 405), '1');
+  assert.match(after, /^gradcam_ingest_http_request_duration_seconds_count\{route="unmatched"\} 2$/m);
 });

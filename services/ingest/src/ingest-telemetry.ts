@@ -20,9 +20,10 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
   // What Node's HTTP server answers itself, before any route: at 0 from the start as well. No
   // duration: the request never reached the app, and a 408 would only repeat requestTimeout.
   for (const status of clientErrorStatuses) metrics.httpRequests.inc({ route: clientErrorRoute, status: String(status) }, 0);
-  // The 404 of a path no route takes, at 0 as well, with its duration: a scanner's or a misspelt
-  // client's first request is then an increase (it was the first sample of a series born at 1).
-  metrics.httpRequests.inc({ route: unmatchedRoute, status: '404' }, 0);
+  // The 404 of a path no route takes, and the 405 of a path asked with a method none of its routes
+  // takes, at 0 as well, with their duration: a scanner's or a misspelt client's first request is
+  // then an increase (it was the first sample of a series born at 1).
+  for (const status of ['404', '405']) metrics.httpRequests.inc({ route: unmatchedRoute, status }, 0);
   metrics.httpDuration.zero({ route: unmatchedRoute });
   const routes = new Set<string>();
   return {

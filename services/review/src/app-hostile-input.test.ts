@@ -10,13 +10,15 @@ const { setup } = await appTestKit('hostile');
 
 const message = (body: string) => (JSON.parse(body) as { error?: { message?: string } }).error?.message ?? '';
 
-test('HEAD on the API is 404 ROUTE_NOT_FOUND: it leases nothing, sets nothing aside and runs no export; the page and /healthz still answer HEAD', async () => {
+test('HEAD on the API is 405 METHOD_NOT_ALLOWED (Allow: GET, no HEAD): it leases nothing, sets nothing aside and runs no export; the page and /healthz still answer HEAD', async () => {
   const { pool, app } = setup();
   // No stored files: a lease would set it aside as broken, a side effect HEAD must not have.
   await pool.add(item('head-1'));
   for (const url of ['/v1/reviews/next', '/v1/reviews/next?model=m', '/v1/reviews?format=csv', '/v1/reviews', '/v1/reviews/backlog']) {
     const response = await app.inject({ method: 'HEAD', url, headers: alice });
-    assert.equal(response.statusCode, 404, url);
+    assert.equal(response.statusCode, 405, url);
+    // /next and /backlog are also ids a verdict may be POSTed to (POST /v1/reviews/:id).
+    assert.equal(response.headers.allow, /^\/v1\/reviews\/(next|backlog)/.test(url) ? 'GET, POST' : 'GET', url);
     // A HEAD answer has no body; the GET of the same route says what it would have been.
   }
   const stored = await pool.get('head-1');

@@ -171,7 +171,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
 
   // The API's GET routes answer no HEAD (Fastify adds one for every GET unless told): a HEAD of
   // /next leases (or renews) an item, one of an export reads the whole pool, and none of them has
-  // a use a monitor needs. HEAD is then 404 ROUTE_NOT_FOUND, as any other method a route lacks.
+  // a use a monitor needs. HEAD is then 405 METHOD_NOT_ALLOWED (its Allow has no HEAD), as any other method a route lacks.
   const apiGet = { ...signedIn, exposeHeadRoute: false };
 
   app.get('/v1/reviews/next', apiGet, async (request, reply) => {

@@ -116,3 +116,12 @@ test('API answers carry Cache-Control: no-store (presigned links, comments); the
   }
   assert.equal((await app.inject({ method: 'GET', url: '/' })).headers['cache-control'], 'no-cache');
 });
+
+test('a 401 says which scheme it takes (WWW-Authenticate: Bearer, RFC 9110 §15.5.2): no token, an unknown one, Basic', async () => {
+  const { app } = setup();
+  for (const authorization of [undefined, 'Bearer not-a-reviewer-token-0123', `Basic ${Buffer.from('alice:secret').toString('base64')}`]) {
+    const response = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: authorization === undefined ? {} : { authorization } });
+    assert.deepEqual(answer(response), [401, 'UNAUTHORIZED'], authorization);
+    assert.equal(response.headers['www-authenticate'], 'Bearer realm="gradcam"', authorization);
+  }
+});

@@ -147,7 +147,12 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
       // browser's disk) is to keep them, refusals included.
       void reply.header('cache-control', 'no-store');
       const name = reviewerOf(request.headers.authorization);
-      if (name === undefined) throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
+      if (name === undefined) {
+        // RFC 9110 §15.5.2: a 401 names its scheme (a client that sent Basic learns it is Bearer).
+        // A browser prompts for Basic or Digest only, so the page's fetches see the 401 as before.
+        void reply.header('www-authenticate', 'Bearer realm="gradcam"');
+        throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
+      }
       reviewers.set(request, name);
     },
   };

@@ -62,6 +62,24 @@ describe('registerServiceDefaults', () => {
     await app.close();
   });
 
+  test("every answer carries X-Request-Id, its request's id (what a 500 or 503 names and the log files it under), routes declared before it included", async () => {
+    const app = Fastify({ ...serviceServerOptions(), logger: false });
+    registerServiceDefaults(app);
+    app.get('/id', async (request) => ({ id: request.id }));
+    app.get('/boom', async () => {
+      throw new ApiError(409, 'BOOM', 'no');
+    });
+    await app.ready();
+    const ok = await app.inject({ method: 'GET', url: '/id' });
+    assert.equal(ok.headers['x-request-id'], ok.json<{ id: string }>().id);
+    for (const [method, url, status] of [['GET', '/boom', 409], ['GET', '/nowhere', 404], ['PUT', '/id', 405]] as const) {
+      const response = await app.inject({ method, url });
+      assert.equal(response.statusCode, status, url);
+      assert.match(String(response.headers['x-request-id']), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, `${method} ${url}`);
+    }
+    await app.close();
+  });
+
   test('every answer carries X-Content-Type-Options: nosniff, routes declared before it included', async () => {
     const app = buildApp();
     for (const [url, status] of [['/early', 200], ['/things/a', 200], ['/boom', 409], ['/healthz', 200], ['/metrics', 200]] as const) {

@@ -68,7 +68,7 @@ const shuttingDownRetryAfter = 1;
  * services' error shape (not Fastify's own), a path a route declared after this call takes under
  * other methods 405 `METHOD_NOT_ALLOWED` with `Allow`, and every answer carries
  * `X-Content-Type-Options: nosniff` so a browser never guesses a type (a stored blob, a CSV
- * export) into something it would run. Call it on the root instance, before `ready()`.
+ * export) into something it would run, and `X-Request-Id`. Call it on the root instance, before `ready()`.
  *
  * From `close()` on (SIGTERM), every answer says `Connection: close`, so a keep-alive client's
  * next request opens a new connection (to another process), and a request that still reaches
@@ -90,8 +90,11 @@ export function registerServiceDefaults(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-content-type-options', 'nosniff');
+    // The request's id on every answer, not only inside a 500's or 503's message: a client can
+    // quote it for any answer (a 4xx it does not understand, a slow 202); a 5xx is logged under it.
+    void reply.header('x-request-id', request.id);
     if (closing) return sendApiError(reply, new ApiError(503, 'SHUTTING_DOWN', 'this process is shutting down; retry on a new connection', undefined, shuttingDownRetryAfter));
     return undefined;
   });

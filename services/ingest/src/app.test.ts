@@ -124,7 +124,7 @@ describe('POST /v1/inferences', () => {
       [record('bad-b64', { image: { base64: '***' } }), 422, 'IMAGE_BASE64_INVALID', /base64/],
       [record('empty-b64', { image: { base64: '' } }), 400, 'RECORD_INVALID', /^the record is invalid: image\.base64: empty: the image has no bytes$/],
       [record('zero-bytes', { image: { base64: 'A=' } }), 422, 'IMAGE_EMPTY', /decodes to zero bytes/],
-      [record('no-model', { model: { name: 'resnet-9000' } }), 422, 'MODEL_NOT_SERVED', /no worker serves model "resnet-9000"/],
+      [record('no-model', { model: { name: 'resnet-9000' } }), 422, 'MODEL_NOT_SERVED', /^no worker serves model "resnet-9000" \(served: nsfw-mobilenet-v2\)$/],
       [record('elsewhere', { image: { uri: 's3://other-bucket/a.jpg' } }), 422, 'IMAGE_URI_OUTSIDE_BUCKET', /inside s3:\/\/local\//],
       [record('missing-ref', { image: { uri: 's3://local/nothing/here.jpg' } }), 422, 'IMAGE_NOT_FOUND', /no object at/],
       [record('uri-double', { image: { uri: 's3://local/a//b.jpg' } }), 422, 'IMAGE_URI_INVALID', /empty segment/],

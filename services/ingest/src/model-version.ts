@@ -23,7 +23,8 @@ export function resolveModelVersion(served: ServedModels, model: ModelRef): stri
     if (Object.keys(served.announced).length === 0 && served.live.size === 0) {
       throw new ApiError(503, 'MODELS_NOT_ANNOUNCED', `no worker has announced its models yet (workers starting?); retry later`, undefined, workersStartingRetryAfter);
     }
-    throw new ApiError(422, 'MODEL_NOT_SERVED', `no worker serves model "${model.name}"`);
+    // The models there are, so a typo or a model not deployed yet is told apart at once.
+    throw new ApiError(422, 'MODEL_NOT_SERVED', `no worker serves model "${model.name}" (served: ${servedModelNames(served)})`);
   }
   if (model.version === undefined) {
     if (announced !== undefined && (live.length === 0 || live.includes(announced))) return announced;
@@ -38,4 +39,14 @@ export function resolveModelVersion(served: ServedModels, model: ModelRef): stri
     undefined,
     workersStartingRetryAfter,
   );
+}
+
+/** At most this many model names in an error: a message stays a line. */
+const listedModels = 20;
+
+/** The models workers announced or serve live, by name, the first {@link listedModels} of them. */
+function servedModelNames(served: ServedModels): string {
+  const names = [...new Set([...Object.keys(served.announced), ...served.live.keys()])].sort();
+  const more = names.length - listedModels;
+  return names.slice(0, listedModels).join(', ') + (more > 0 ? ` and ${more} more` : '');
 }

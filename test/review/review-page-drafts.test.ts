@@ -96,6 +96,35 @@ test('a draft kept over a 401 is not shown to another reviewer who signs in at t
   assert.deepEqual(stack.pageErrors, []);
 });
 
+test('a verdict sent with a comment and taken back with Undo comes back with its comment, to change the verdict and keep the words', async () => {
+  const own = await startPageStack();
+  try {
+    await own.seed('drafts-undo');
+    await own.signIn('drafts-undo');
+    const page = own.page;
+    const words = 'Heat on the houses, not the boats.';
+    await page.getByLabel('Comment').fill(words);
+    await sleep(500);
+    await page.getByRole('button', { name: /Wrong evidence/ }).click();
+    await page.locator('#banner-text', { hasText: 'Saved “Wrong evidence” for drafts-undo with your comment.' }).waitFor();
+    await page.getByRole('button', { name: /^Undo/ }).click();
+    await page.locator('#banner-text', { hasText: /^Took back “Wrong evidence” on drafts-undo/ }).waitFor();
+    await own.shows('drafts-undo');
+    assert.equal(await page.getByLabel('Comment').inputValue(), words, 'the comment sent with the verdict taken back is in the box again');
+    // Sent again, it is kept with the new verdict, and the draft goes.
+    await sleep(500);
+    await page.getByRole('button', { name: /Wrong prediction/ }).click();
+    await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+    const listed = (await own.api('GET', '/v1/reviews?status=reviewed')).body as { items: { inferenceId: string; verdict?: string; comment?: string }[] };
+    const item = listed.items.find((entry) => entry.inferenceId === 'drafts-undo');
+    assert.deepEqual([item?.verdict, item?.comment], ['wrong-prediction', words]);
+    assert.equal(await page.evaluate<number>('sessionStorage.length'), 0);
+    assert.deepEqual(own.pageErrors, []);
+  } finally {
+    await own.close();
+  }
+});
+
 test('when the lease runs out the verdicts are disabled and Load again brings the item back with its comment', async () => {
   const short = await startPageStack({ leaseMs: 4_000 });
   try {

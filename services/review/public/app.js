@@ -175,7 +175,7 @@ async function judge(verdict) {
   const comment = el.comment.value.trim();
   await settle('', { verdict, ...(comment ? { comment } : {}) }, verdict, {
     done: (id) => ['ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`],
-    kept: (id, data, response) => offerUndo(id, verdict, data?.undoUntil, response),
+    kept: (id, data, response) => offerUndo(id, verdict, data?.undoUntil, response, comment),
     lapsed: (id, code) =>
       `Your verdict on ${id} was NOT saved (${code}): the item is no longer leased to you (its lease ran out, or it was judged, skipped or released elsewhere). ${comment ? 'Your comment is kept for when it is shown to you again. ' : ''}Loading the next item.`,
     // This reviewer's verdict on it was kept already (an earlier try whose answer was lost, or another tab): say which, and offer its undo.
@@ -291,14 +291,18 @@ async function loadNextFrom(button) {
 
 // ---- undo ----------------------------------------------------------------------------------
 
-/** Offers to take the verdict back until `undoUntil` (the service's clock, read through its Date header); whether it is offered. */
-function offerUndo(id, verdict, undoUntil, response) {
+/**
+ * Offers to take the verdict back until `undoUntil` (the service's clock, read through its Date
+ * header); whether it is offered. `comment`: the one sent with it, put back in the box if it is
+ * taken back (the reviewer undoes to change the verdict, not to write the comment again).
+ */
+function offerUndo(id, verdict, undoUntil, response, comment = '') {
   const left = typeof undoUntil === 'number' && response ? undoUntil - serverTime(response) : 0;
   if (left <= 0) {
     clearUndo();
     return false;
   }
-  state.undo = { id, verdict, deadline: performance.now() + left };
+  state.undo = { id, verdict, comment, deadline: performance.now() + left };
   el.undo.replaceChildren(`Undo “${verdicts[verdict]}” `, h('kbd', { textContent: 'U' }));
   el.undo.title = `Take back your verdict on ${id}: it comes back to you for a new one`;
   el.undo.disabled = false;
@@ -307,6 +311,11 @@ function offerUndo(id, verdict, undoUntil, response) {
   return true;
 }
 
+
+/** The comment sent with a verdict taken back becomes the item's draft again (unless one was typed on it since), so that it is shown with it. */
+function restoreComment(last) {
+  if (last.comment && !drafts.get(last.id, state.reviewer)) drafts.set(last.id, state.reviewer, last.comment);
+}
 
 function clearUndo() {
   state.undo = null;
@@ -329,6 +338,7 @@ async function undo() {
   try {
     await api('POST', `/v1/reviews/${encodeURIComponent(last.id)}/undo`);
     clearUndo();
+    restoreComment(last);
     banner('info', `Took back “${verdicts[last.verdict]}” on ${last.id}: it is shown again for a new verdict.`);
     state.sending = false;
     await loadNext();
@@ -340,6 +350,7 @@ async function undo() {
       // Already undone: an earlier try of this undo that got no answer (a timeout, a lost
       // connection) may have gone through. The item is then leased to this reviewer, and /next shows it.
       clearUndo();
+      restoreComment(last);
       await loadNext();
       keepFocus(focused);
       if (state.packet?.item.inferenceId === last.id) banner('info', `Took back “${verdicts[last.verdict]}” on ${last.id} (an earlier try of this undo, or another tab, took it back): it is shown again for a new verdict.`);

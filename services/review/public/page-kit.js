@@ -110,7 +110,7 @@ export const state = {
   failedImages: new Set(),
   /** Whether the banner says that some of the item's images failed (cleared when the item is shown again). */
   failedBanner: false,
-  /** @type {{ id: string, verdict: string, deadline: number } | null} the last verdict, while it can be undone (deadline: performance.now() time) */
+  /** @type {{ id: string, verdict: string, comment: string, deadline: number } | null} the last verdict, while it can be undone (deadline: performance.now() time; comment: the one sent with it, '' for none) */
   undo: null,
   /** Counts backlog requests, so that an older answer never overwrites a newer one. */
   backlogAsked: 0,

@@ -99,7 +99,8 @@ async function loadNext() {
     // Another reviewer signed in meanwhile (another tab): this answer is not theirs to show.
     if (token !== state.token) return;
     if (status === 204 || !data) {
-      idle('Nothing to review — refresh in a while.', model ? `No explanation of model “${model}” is waiting for review.` : 'Every sampled explanation has a verdict, is leased to another reviewer, or was skipped by you.');
+      nothingText = model ? `No explanation of model “${model}” is waiting for review.` : 'Every sampled explanation has a verdict, is leased to another reviewer, or was skipped by you.';
+      idle('Nothing to review — refresh in a while.', nothingText);
       // The next backlog count is the baseline: when it rises, an item came, and the page loads it.
       state.emptyPending = -1;
       return;
@@ -125,6 +126,21 @@ async function loadNext() {
   }
 }
 
+/** What the nothing-to-review screen says (before waitingSkipped). */
+let nothingText = '';
+
+/**
+ * Why the header says "N waiting" while there is nothing to review: /next handed this reviewer
+ * nothing, so what waits is what they skipped (kept away from them for 7 days); anything new that
+ * comes raises the count, and the page loads it (refreshBacklog).
+ */
+function waitingSkipped(pending) {
+  if (pending <= 0) return '';
+  return pending === 1
+    ? ' The 1 waiting is an item you skipped: it is left for other reviewers. A new item is shown here when one comes.'
+    : ` The ${pending} waiting are items you skipped: they are left for other reviewers. A new item is shown here when one comes.`;
+}
+
 /** "N waiting" beside the title (of the model filter, when one is set); quietly hidden when it cannot be read. */
 async function refreshBacklog() {
   if (!state.token) return;
@@ -139,7 +155,10 @@ async function refreshBacklog() {
     el.backlog.hidden = document.body.dataset.view === 'signin';
     if (state.emptyPending !== null && document.body.dataset.view === 'idle') {
       if (state.emptyPending >= 0 && data.pending > state.emptyPending) void loadNext();
-      else state.emptyPending = data.pending;
+      else {
+        state.emptyPending = data.pending;
+        el.idleText.textContent = nothingText + waitingSkipped(data.pending);
+      }
     }
   } catch (error) {
     if (asked !== state.backlogAsked) return;

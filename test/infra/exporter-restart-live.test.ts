@@ -71,3 +71,45 @@ test('increase() over an exporter restart counts every failure: the gap replayed
     await redisServer.stop();
   }
 });
+
+// A real Prometheus over a series born while it scrapes: the first failure with a code outside
+// jobFailureCodes (not born at 0) makes a series whose first sample would be 1, and increase()
+// takes a series' first sample as its start; the exporter shows it at 0 in the first answer
+// Prometheus takes of it, so that failure is counted.
+test("increase() counts a new failure code's first failure, after Prometheus is already scraping the exporter", { timeout: 120_000 }, async () => {
+  const redisServer = await startRedisServer();
+  const prefix = randomPrefix();
+  const port = await freePort();
+  const env = { ...process.env, REDIS_URL: redisServer.url, GRADCAM_EXPORTER_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  const connection = { host: '127.0.0.1', port: redisServer.port };
+  const redis = new Redis(redisServer.url);
+  const queue = new Queue(explainQueueName, { connection, prefix });
+  const worker = new Worker(explainQueueName, () => Promise.reject(new UnrecoverableError('DISK_FULL: no space left on device')), { connection, prefix });
+  worker.on('error', () => {});
+  const stable = 'gradcam_jobs_failed_total{code="IMAGE_CORRUPT"}';
+  const series = 'gradcam_jobs_failed_total{code="DISK_FULL"}';
+  let exporter: ServiceMain | undefined;
+  const prometheus = await startPrometheus({ 'gradcam-exporter': `127.0.0.1:${port}` });
+  const stored = async (name: string) => (await prometheus.query(name))[0]?.value;
+  try {
+    exporter = startServiceMain('services/metrics-exporter/src/main.ts', env);
+    await exporter.untilReady(`http://127.0.0.1:${port}/healthz`);
+    await waitFor('the exporter to save its start', async () => (await redis.get(redisKeys(prefix).exporterEventsCursor)) ?? undefined, 30_000);
+    await waitFor('Prometheus to scrape the exporter', async () => ((await stored(stable)) === 0 ? true : undefined), 30_000);
+    await queue.add('explain', explainJobFixture('bad-1'), { jobId: 'bad-1' });
+    await waitFor('job bad-1 to fail', async () => ((await queue.getJobState('bad-1')) === 'failed' ? true : undefined), 15_000);
+    await waitFor('Prometheus to store the new code', async () => ((await stored(series)) === 1 ? true : undefined), 30_000);
+    // increase() takes two samples at least: a few more at 1.
+    await waitFor('Prometheus to store the new code three times', async () => ((await stored(`count_over_time(${series}[10m])`)) ?? 0) >= 3 ? true : undefined, 30_000);
+
+    const [increase] = await prometheus.query(`increase(${series}[10m])`);
+    assert.ok((increase?.value ?? 0) >= 1, `increase() ${increase?.value}: bad-1 is 1 failure (a series whose first sample is 1 gives 0)`);
+  } finally {
+    await exporter?.stop();
+    await prometheus.stop();
+    await worker.close();
+    await queue.close();
+    redis.disconnect();
+    await redisServer.stop();
+  }
+});

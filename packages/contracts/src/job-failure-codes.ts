@@ -9,7 +9,8 @@
  * first sample as their start, so a series born with its first failure would hide that failure
  * from the failure panels and alerts. The worker's job-failure-codes.test.ts does not compile
  * while a code of those packages is missing here. A code outside the list (an errno a library
- * error carried) still counts, from its second scrape on.
+ * error carried) is born at its first failure; the exporter shows a series born so to Prometheus at
+ * 0 in the first answer Prometheus takes of it, so its first failures count too.
  */
 export const jobFailureCodes = [
   // @gradcam/queue (job-failure.ts)

@@ -79,12 +79,6 @@ test('a scrape Prometheus gave up on (it closed the connection at its timeout wh
     const scrape = (timeoutSeconds: string, signal?: AbortSignal) =>
       fetch(`http://127.0.0.1:${port}/metrics`, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': timeoutSeconds }, ...(signal && { signal }) });
 
-    // The first answer Prometheus takes shows the event-stream counters at 0 and covers no event.
-    // (Injected: a kept-alive socket would stay open through the checks below.)
-    assert.equal((await app.inject({ method: 'GET', url: '/metrics', headers: { 'x-prometheus-scrape-timeout-seconds': '10' } })).statusCode, 200);
-    assert.equal(rendered, 0);
-    collectStarted = new Promise<void>((resolve) => (collecting = resolve));
-
     // Prometheus's scrape cancelled at its timeout: it closes the connection and stores nothing.
     void slowCollect();
     const gaveUp = new AbortController();
@@ -144,6 +138,51 @@ test("Prometheus's first scrapes of a process show the event-stream counters at 
     assert.equal(rendered, 0, 'an answer at 0 covers no event: the cursor stays');
     assert.deepEqual(await lines(prometheus), [`${failed} 2`, `${images} 1`, `${captured} 5`, `${bucket} 1`], 'once taken, what is counted');
     assert.equal(rendered, 1);
+  } finally {
+    await app.close();
+  }
+});
+
+test("a series born after Prometheus's last answer (a new failure code's first failure, a new model's first job) is shown to it at 0 in its next answer and at its value from the one after, so increase() counts its first events; a curl sees the value at once", async () => {
+  const registry = createRegistry();
+  const metrics = createMetrics(registry, pipelineMetrics);
+  const recorder = new PipelineRecorder(metrics);
+  let delivered = 0;
+  const app = createApp({ registry, collect: async () => {}, onCollectError: () => {}, scraping: () => () => void delivered++, eventCounters: eventStreamMetricNames });
+  const prometheus = { 'x-prometheus-scrape-timeout-seconds': '10' };
+  const scrape = async (headers: Record<string, string>) => (await app.inject({ method: 'GET', url: '/metrics', headers })).body.split('\n');
+  // A code outside jobFailureCodes (not born at 0), and a model no scrape told of, its name with
+  // a space, quotes and a backslash (escaped in the exposition).
+  const newCode = 'gradcam_jobs_failed_total{code="DISK_FULL"}';
+  const known = 'gradcam_jobs_failed_total{code="IMAGE_CORRUPT"}';
+  const newModel = 'model="new \\"m\\" \\\\ 2"';
+  const newModelLines = (body: string[]) => body.filter((line) => line.startsWith('gradcam_e2e_latency_seconds') && line.includes(newModel));
+  const value = (body: string[], series: string) => body.find((line) => line.startsWith(`${series} `))?.slice(series.length + 1);
+  try {
+    // Prometheus already scrapes this process: its first answer is taken (nothing counted yet).
+    const first = await scrape(prometheus);
+    assert.equal(value(first, known), '0');
+    assert.equal(value(first, newCode), undefined, 'no such series yet');
+
+    recorder.failed('DISK_FULL: no space left on device', undefined);
+    recorder.failed('IMAGE_CORRUPT: not an image', undefined);
+    recorder.completed(explainResult({ model: 'new "m" \\ 2' }));
+    const curl = await scrape({});
+    assert.equal(value(curl, newCode), '1', 'a curl sees what is counted');
+    assert.ok(newModelLines(curl).includes(`gradcam_e2e_latency_seconds_count{${newModel}} 1`), newModelLines(curl).join('\n'));
+
+    const second = await scrape(prometheus);
+    assert.equal(value(second, newCode), '0', "the new series' first answer Prometheus takes: at 0, so its first failure is a rise from it");
+    assert.equal(value(second, known), '1', 'a series Prometheus has shows its value');
+    const histogram = newModelLines(second);
+    assert.equal(histogram.length, pipelineMetrics.e2eLatency.buckets.length + 3, 'every bucket, +Inf, _sum and _count');
+    assert.deepEqual(histogram.filter((line) => !line.endsWith(' 0')), [], "the new label set's buckets, _sum and _count all at 0");
+    assert.equal(delivered, 2, 'an answer with series at their values moves the cursor (a restart would count them twice), also when it holds a new one at 0');
+
+    const third = await scrape(prometheus);
+    assert.equal(value(third, newCode), '1', 'once taken at 0, its value');
+    assert.ok(newModelLines(third).includes(`gradcam_e2e_latency_seconds_count{${newModel}} 1`), newModelLines(third).join('\n'));
+    assert.equal(delivered, 3);
   } finally {
     await app.close();
   }

@@ -1,7 +1,7 @@
 import { type Registry, metricsResponse } from '@gradcam/telemetry';
 import { isPrometheusScrape, registerOperationalRoutes, registerServiceDefaults, serviceServerOptions } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { zeroFamilies } from './counter-reset.ts';
+import { SeriesTaken } from './counter-reset.ts';
 
 export interface ExporterAppDeps {
   readonly registry: Registry;
@@ -22,7 +22,8 @@ export interface ExporterAppDeps {
   readonly scraping: () => () => void;
   /**
    * The metric families counted from the event stream (`eventStreamMetricNames`): they start at 0
-   * in every process, and Prometheus is shown them at 0 until it has taken one answer so.
+   * in every process, and Prometheus is shown each of their series at 0 until it has taken one
+   * answer so (see SeriesTaken).
    */
   readonly eventCounters: ReadonlySet<string>;
 }
@@ -30,14 +31,13 @@ export interface ExporterAppDeps {
 export function createApp(deps: ExporterAppDeps): FastifyInstance {
   const app = Fastify({ ...serviceServerOptions(), logger: false });
   /**
-   * Prometheus has stored an answer with the event-stream counters at 0 from this process. Until
-   * then each of its scrapes gets them at 0 (and moves no cursor: it covers no event), whatever
-   * was counted meanwhile: a restarted exporter's replay of its gap can be counted before the first
-   * scrape, at or above the last process's stored values, and rate() and increase() would take it
-   * for a rise from them rather than a reset. The events are read and counted as ever, so a curl
-   * shows them at once and nothing is held while no Prometheus scrapes.
+   * Which event-stream series Prometheus has taken an answer of: until it has, each of its scrapes
+   * shows that series at 0 (a series born since the last answer, or every one after a start), so
+   * rate() and increase() count its first events, and a restart's replayed gap as a reset rather
+   * than a rise. The events are read and counted as ever: a curl (no Prometheus scrape header)
+   * shows them at once, and nothing is held while no Prometheus scrapes.
    */
-  let resetShown = false;
+  const seriesTaken = new SeriesTaken(deps.eventCounters);
   registerServiceDefaults(app);
   registerOperationalRoutes(app, {
     scrape: async (headers, answer) => {
@@ -47,20 +47,22 @@ export function createApp(deps: ExporterAppDeps): FastifyInstance {
         deps.onCollectError(error);
       }
       if (!isPrometheusScrape(headers)) return metricsResponse(deps.registry);
-      if (!resetShown) {
-        const response = await metricsResponse(deps.registry);
-        void answer.delivered.then((delivered) => {
-          if (delivered) resetShown = true;
-        });
-        return { ...response, body: zeroFamilies(response.body, deps.eventCounters) };
-      }
       // Right before the render: nothing is counted between the two (the render reads no Redis).
       const scraped = deps.scraping();
       const response = await metricsResponse(deps.registry);
+      const shown = seriesTaken.answer(response.body);
       void answer.delivered.then((delivered) => {
-        if (delivered) scraped();
+        if (!delivered) return;
+        shown.taken();
+        // The cursor says how far the counts have reached Prometheus. An answer with every series
+        // at 0 (the first after a start, the replayed gap held back) carries none: moving it would
+        // lose the gap to a restart before the next answer. One with series at their values
+        // carries theirs: not moving it would count them twice after such a restart. A series
+        // born since the last answer and held at 0 in it is then not replayed: its events up to
+        // this answer are lost to a restart before the next one (as every new series' were before).
+        if (shown.held === 0 || shown.atValue > 0) scraped();
       });
-      return response;
+      return { ...response, body: shown.body };
     },
   });
   return app;

@@ -36,7 +36,8 @@ export class PipelineRecorder {
     // first sample as their start, and a counter created by its first failure would hide that
     // failure from the failure panels, GradcamExplainFailureRatioHigh and GradcamNothingExplained.
     // Every stable code is known (jobFailureCodes); one outside it (an errno a library error
-    // carried) is born at its first failure. The stages are a fixed set too.
+    // carried) is born at its first failure, and shown to Prometheus at 0 once (SeriesTaken in
+    // counter-reset.ts). The stages are a fixed set too.
     for (const code of jobFailureCodes) metrics.jobsFailed.inc({ code }, 0);
     for (const stage of stages) metrics.stageDuration.zero({ stage });
   }

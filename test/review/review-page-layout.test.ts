@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type PageStack, startPageStack } from './page-stack.ts';
+import { type Manifest, type PageStack, startPageStack } from './page-stack.ts';
 
 // The page's layout and what assistive technology is told: a long class label from the model
 // must not widen the page or cover the verdict buttons; the message line is a live region that
@@ -113,4 +113,23 @@ test('on a 320 px screen (a phone, or 1280 px at 400% zoom) the header wraps: no
   } finally {
     await page.setViewportSize({ width: 1280, height: 800 });
   }
+});
+
+test('a class tab never rounds a score to 100% or 0% that is not: 99.7% is ">99%" and 0.2% "<1%", beside the exact figures of the top scores', async () => {
+  // The long-label item is judged (through the API), so that the next lease hands out this one.
+  assert.equal((await stack.api('GET', '/v1/reviews/next')).status, 200);
+  assert.equal((await stack.api('POST', '/v1/reviews/layout-long', { verdict: 'supports' })).status, 200);
+  await stack.seed('layout-rounding', { probability: 0.997 }, (manifest) => {
+    // The fields the page shows that the Manifest of the page stack does not name.
+    const m = manifest as unknown as Omit<Manifest, 'prediction' | 'explanations'> & { prediction: { probabilities: number[] }; explanations: (Manifest['explanations'][number] & { probability: number })[] };
+    m.prediction.probabilities = [0.002, 0.001, 0.997, 0, 0];
+    const predicted = m.explanations[0]!;
+    predicted.probability = 0.997;
+    m.explanations.push({ ...structuredClone(predicted), classIndex: 0, label: 'Drawing', probability: 0.002, overlay: { ...predicted.overlay, path: 'gradcam-0.overlay.jpg' }, rawMap: { ...predicted.rawMap, path: 'gradcam-0.npy' } });
+  });
+  await stack.signIn('layout-rounding');
+  const tabs = await stack.page.locator('#classes button').allTextContents();
+  assert.deepEqual(tabs, ['Neutral >99%', 'Drawing <1%']);
+  assert.equal(await stack.page.locator('#prediction-probability').textContent(), '99.7%');
+  assert.deepEqual(stack.pageErrors, []);
 });

@@ -173,13 +173,24 @@ function renderExplanation(announce = false) {
         // The space makes the button's name "Neutral 98%", not "Neutral98%".
         e.label,
         ' ',
-        h('span', { className: 'tab-score', textContent: percent(e.probability, 0) }),
+        h('span', { className: 'tab-score', textContent: tabPercent(e.probability) }),
       ),
     ),
   );
   const stats = entry.map;
   el.mapStats.textContent = `Map ${stats.width}×${stats.height} · border mass ${stats.borderMass.toFixed(2)} · entropy ${stats.entropy.toFixed(2)} · explanation ${state.current + 1} of ${explanations.length}`;
   renderTopScores(entry.classIndex);
+}
+
+/**
+ * A class's score on its tab, in whole percent, but never 100% or 0% for a score that is neither:
+ * beside the top scores' 99.7% a tab saying 100% told the reviewer the model was certain, and one
+ * saying 0% that the class explained had no chance at all.
+ */
+function tabPercent(p) {
+  if (p > 0 && p < 0.005) return '<1%';
+  if (p < 1 && p >= 0.995) return '>99%';
+  return percent(p, 0);
 }
 
 function renderTopScores(shownClass) {

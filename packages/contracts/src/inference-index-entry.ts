@@ -13,6 +13,13 @@ export const indexEntrySchema = z.object({
   explain: z.boolean(),
   reason: captureReasonSchema,
   acceptedAt: z.number(),
+  /**
+   * What the accepted record said (ingest's recordFingerprint), so that its id sent again with
+   * other content is refused rather than answered as a duplicate. Absent from entries written
+   * before ingest kept it, and from those a worker writes for a job (which carries none): their
+   * ids answer any record as a duplicate, as every id did before.
+   */
+  fingerprint: z.string().optional(),
 });
 export type IndexEntry = z.infer<typeof indexEntrySchema>;
 

@@ -222,7 +222,7 @@ test('1,000 copies of one id, each naming a missing image: each is refused on it
   }
 });
 
-test('repeats of an id: copies refused for their own content are answered so, the first copy that is not decides the rest, which share its outcome', async () => {
+test('repeats of an id: copies refused for their own content are answered so, the first copy that is not decides the rest: duplicates of it, or 409 ID_REUSED where their content differs', async () => {
   const t = setUp({ index: (prefix) => new CountingIndex(redis, prefix, 3600) });
   const heads: string[] = [];
   const deps: AcceptDeps = { ...t.deps, store: { parallelism: t.store.parallelism, put: (...a) => t.store.put(...a), head: (key) => (heads.push(key), t.store.head(key)) } };
@@ -248,9 +248,10 @@ test('repeats of an id: copies refused for their own content are answered so, th
         ['rep-1', 'MODEL_NOT_SERVED'],
         ['rep-2', 'MODEL_VERSION_NOT_SERVED'],
         ['rep-1', 'queued', false, 'm'],
-        ['rep-1', 'queued', true, undefined],
+        // Another image (and below another model too) than the copy accepted: not its duplicate.
+        ['rep-1', 'ID_REUSED'],
         ['rep-2', 'MODEL_VERSION_NOT_SERVED'],
-        ['rep-1', 'queued', true, undefined],
+        ['rep-1', 'ID_REUSED'],
         ['rep-1', 'queued', true, undefined],
       ],
     );
@@ -334,7 +335,9 @@ test('an attempt whose claim lapsed in a storage stall writes nothing more into 
     const [second] = await acceptRecords({ ...t.deps, index: patient }, [sent('second')], requestId);
     assert.ok(second && 'status' in second && !second.duplicate, JSON.stringify(second));
     resume();
-    assert.deepEqual(await first, [{ id: 'lapsed-3', status: 'queued', duplicate: true, reason: 'all' }]);
+    // The attempt that accepted the id since sent other metadata: the stalled one is refused, not its duplicate.
+    const [stalled] = await first;
+    assert.deepEqual(stalled && 'error' in stalled && [stalled.error.code, stalled.error.details], ['ID_REUSED', { acceptedAt: new Date(t.world.clock).toISOString(), differs: ['metadata'] }]);
     const folder = (await patient.get('lapsed-3'))?.folder as string;
     const document = predictionDocumentSchema.parse(JSON.parse((await t.store.get(`${folder}${predictionFileName}`)).toString('utf8')));
     assert.deepEqual(document.metadata, { sentBy: 'second' });

@@ -13,7 +13,7 @@ import {
 } from '@gradcam/contracts';
 import type { ApiError } from '@gradcam/http-service';
 import { forEachConcurrent } from '@gradcam/storage';
-import { inferenceInProgress, toApiError, toReportedApiError } from './api-error.ts';
+import { idReused, inferenceInProgress, toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
 import { HeldClaims } from './held-claims.ts';
 import { type ReferencedHead, jobImage, lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
@@ -21,6 +21,7 @@ import type { ClaimResult, HoldResult, InferenceIndex } from './inference-index.
 import { decodeInlineImage } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
 import { type QueueDeps, type QueueOutcome, type StoredRecord, queueAndRecord, releaseQuietly } from './queue-and-record.ts';
+import { differingParts, recordFingerprint } from './record-fingerprint.ts';
 import type { ServedModels } from './served-models.ts';
 
 /** The storage operations ingest needs (a BlobStore has them). */
@@ -137,8 +138,9 @@ type Judged = { readonly at: number } & ({ readonly item: Prepared } | { readonl
 
 /**
  * Accepts validated records. Each id is claimed in Redis first, so of concurrent submissions of
- * one id exactly one is accepted (the others: 409 INFERENCE_IN_PROGRESS, or a duplicate once it is
- * accepted). The claimer resolves the model version, decides capture, writes prediction.json (and
+ * one id exactly one is accepted (the others: 409 INFERENCE_IN_PROGRESS, or once it is accepted a
+ * duplicate, or 409 ID_REUSED where their content differs from the accepted record's: see
+ * answerKnown). The claimer resolves the model version, decides capture, writes prediction.json (and
  * an inline image) BEFORE enqueueing, then turns its claim into the idempotency entry, counting
  * the capture decision in the same step. A claim whose record is not accepted is released, so a
  * retry can go on at once. Failures are per record: one bad record never sinks its neighbours.
@@ -146,8 +148,8 @@ type Judged = { readonly at: number } & ({ readonly item: Prepared } | { readonl
  * A batch may repeat an id. Its copies are judged in batch order, under the one claim: a copy
  * refused for its own content (a final 4xx) has that answer and the next copy is judged; the
  * first copy that is not (accepted, or refused for now: 409, 503, 500) decides the copies after
- * it, which share its outcome: a duplicate, without `model` (the decision is counted once), or
- * its error. All of it in one pass: one claim per id, and the HEADs of every copy's reference
+ * it: where its id is accepted, each is a duplicate, without `model` (the decision is counted
+ * once), or 409 ID_REUSED if its own content differs; else each shares its error. All of it in one pass: one claim per id, and the HEADs of every copy's reference
  * taken together, each key once.
  *
  * `requestId` is the HTTP request's: a record answered 500 or 503 names it, and onServerError
@@ -167,6 +169,13 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   const copies = (id: string) => copiesOf.get(id) as number[];
   /** Per id, the copy whose outcome the copies after it share. */
   const deciding = new Map<string, number>();
+  /** Per id accepted (before, or by this request), its entry: each later copy is compared with it (a duplicate, or 409 ID_REUSED). */
+  const settled = new Map<string, IndexEntry>();
+  /** The answer to a copy whose id is accepted, by `entry` (see answerKnown). */
+  const known = (at: number, entry: IndexEntry, fingerprint?: string): RecordOutcome => {
+    settled.set((records[at] as InferenceRecord).id, entry);
+    return answerKnown(records[at] as InferenceRecord, entry, fingerprint);
+  };
   let claims: ClaimResult[];
   const held = new HeldClaims(deps.index, holder, performance.now());
   try {
@@ -191,7 +200,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
       return;
     }
     deciding.set(id, at);
-    outcomes[at] = claim.state === 'in-progress' ? { id, error: inferenceInProgress(id) } : duplicateOf(id, claim.entry);
+    outcomes[at] = claim.state === 'in-progress' ? { id, error: inferenceInProgress(id) } : known(at, claim.entry);
   });
 
   let served: ServedModels;
@@ -258,7 +267,8 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     try {
       const result = await store(deps, item, async () => (await held.confirm([{ id: item.record.id, acceptedAt: item.acceptedAt }]))[0] as HoldResult);
       if ('capture' in result) stored.push({ item, capture: result.capture });
-      else outcomes[item.at] = lostClaim(item.record.id, result.lost);
+      // The claim lapsed: the attempt that accepted the id since decides (a duplicate, or 409 ID_REUSED), or 409 while another holds it.
+      else outcomes[item.at] = result.lost.state === 'accepted' ? known(item.at, result.lost.entry) : { id: item.record.id, error: inferenceInProgress(item.record.id) };
     } catch (error) {
       refuse(item.record.id, item.at, error);
     }
@@ -270,16 +280,27 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   // in no state, left by an add that failed partway through BullMQ's script: it is checked (under
   // the claim) before the add, which then makes the job (with the earlier one's folder, acceptedAt
   // and capture, which the prepared item took). Any other earlier job (its attempt's commit
-  // failed: 503 ACCEPT_INCOMPLETE) was queued: no check. See queueAndRecord.
+  // failed: 503 ACCEPT_INCOMPLETE) was queued: no check. See queueAndRecord. Each entry keeps its
+  // record's fingerprint: the id sent again with other content is refused (answerKnown).
+  const entries = stored.map(
+    ({ item, capture }): IndexEntry => ({
+      folder: item.folder,
+      model: item.record.model.name,
+      explain: capture.explain,
+      reason: capture.reason,
+      acceptedAt: item.acceptedAt,
+      fingerprint: recordFingerprint(item.record, item.image?.sha256),
+    }),
+  );
   const queued = await queueAndRecord(
     deps,
     holder,
-    stored.map(({ item, capture }): StoredRecord => {
+    stored.map(({ item, capture }, i): StoredRecord => {
       const { id } = item.record;
       const mark = marks.get(id);
       return {
         id,
-        entry: { folder: item.folder, model: item.record.model.name, explain: capture.explain, reason: capture.reason, acceptedAt: item.acceptedAt },
+        entry: entries[i] as IndexEntry,
         ...(capture.explain && { job: explainJob(item, capture) }),
         mark: mark?.mark ?? '',
         checkFirst: mark?.withJob ?? false,
@@ -291,23 +312,36 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   stored.forEach(({ item, capture }, i) => {
     const { id } = item.record;
     const outcome = queued[i] as QueueOutcome;
-    if (outcome === 'recorded') outcomes[item.at] = { id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name };
-    else if ('acceptedBefore' in outcome) outcomes[item.at] = duplicateOf(id, outcome.acceptedBefore);
+    if (outcome === 'recorded') {
+      outcomes[item.at] = { id, status: capture.explain ? 'queued' : 'skipped', duplicate: false, reason: capture.reason, model: item.record.model.name };
+      settled.set(id, entries[i] as IndexEntry);
+    } else if ('acceptedBefore' in outcome) outcomes[item.at] = known(item.at, outcome.acceptedBefore, (entries[i] as IndexEntry).fingerprint);
     else outcomes[item.at] = { id, error: outcome };
   });
+  // A later copy of an accepted id is compared with what was accepted; one of an id refused
+  // (409 INFERENCE_IN_PROGRESS, 503, …) shares that refusal.
   return records.map((record, at): RecordOutcome => {
     const own = outcomes[at];
     if (own) return own;
-    const first = outcomes[deciding.get(record.id) as number] as RecordOutcome;
-    return 'status' in first ? { id: first.id, status: first.status, duplicate: true, reason: first.reason } : first;
+    const entry = settled.get(record.id);
+    if (entry) return answerKnown(record, entry);
+    return outcomes[deciding.get(record.id) as number] as RecordOutcome;
   });
 }
 
-/** The answer to a record whose claim this request found lapsed: the duplicate of the attempt that accepted it since, or 409 while another holds it. */
-const lostClaim = (id: string, hold: HoldResult): RecordOutcome => (hold.state === 'accepted' ? duplicateOf(id, hold.entry) : { id, error: inferenceInProgress(id) });
-
-/** The answer to a record whose id was accepted before (the first decision, not counted again). */
-const duplicateOf = (id: string, entry: IndexEntry): RecordOutcome => ({ id, status: entry.explain ? 'queued' : 'skipped', duplicate: true, reason: entry.reason });
+/**
+ * The answer to a record whose id was accepted before: its duplicate (the first decision, not
+ * counted again), or 409 ID_REUSED where the entry's fingerprint says the record's content differs
+ * (nothing of it is stored). An entry without a fingerprint (written before ingest kept one, or by
+ * a worker for an explained job) cannot tell: any record of its id is a duplicate, as before.
+ * `fingerprint`: the record's, where the caller has it.
+ */
+function answerKnown(record: InferenceRecord, entry: IndexEntry, fingerprint?: string): RecordOutcome {
+  const { id } = record;
+  const differs = entry.fingerprint === undefined ? undefined : differingParts(entry.fingerprint, fingerprint ?? recordFingerprint(record));
+  if (differs !== undefined && differs.length > 0) return { id, error: idReused(id, entry.acceptedAt, differs) };
+  return { id, status: entry.explain ? 'queued' : 'skipped', duplicate: true, reason: entry.reason };
+}
 
 /** A refusal of the record itself (bad input), which retrying the same record cannot change. */
 const isFinalRefusal = (error: ApiError) => error.status >= 400 && error.status < 500 && error.status !== 409 && error.status !== 429;

@@ -79,3 +79,19 @@ export const jobNotChecked = (id: string, check: 'not-held' | 'locked') =>
     undefined,
     1,
   );
+
+/**
+ * 409 ID_REUSED: the id was accepted before with other content (see recordFingerprint). Not a
+ * duplicate: answering one would drop this record's content without a word. Final: retrying the
+ * same record cannot change it. `differs`: the parts that differ, where the entry says.
+ */
+export function idReused(id: string, acceptedAt: number, differs: readonly string[]): ApiError {
+  const when = new Date(acceptedAt).toISOString();
+  const which = differs.length > 0 ? ` (its ${differs.join(', ')} ${differs.length === 1 ? 'differs' : 'differ'})` : '';
+  return new ApiError(
+    409,
+    'ID_REUSED',
+    `"${id}" was accepted at ${when} with other content${which}; nothing of this record was stored. An id names one inference: send each new prediction with a new id, or resend the original record unchanged to learn its outcome`,
+    { acceptedAt: when, differs },
+  );
+}

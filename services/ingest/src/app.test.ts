@@ -94,10 +94,11 @@ describe('POST /v1/inferences', () => {
     assert.equal(first.statusCode, 202);
     const job = await h.queue.getJob('rec-dup');
     const before = (await h.store.get(`${job?.data.folder}prediction.json`)).toString();
-    const again = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('rec-dup', { metadata: { changed: true } }) });
+    const again = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('rec-dup') });
     assert.equal(again.statusCode, 200);
     assert.equal(again.json<{ duplicate: boolean }>().duplicate, true);
     assert.equal((await h.store.get(`${job?.data.folder}prediction.json`)).toString(), before);
+    // Other content under the id is 409 ID_REUSED, nothing rewritten either: id-reused.test.ts.
     assert.equal((await h.queue.getJobs(['waiting'])).filter((j) => j.id === 'rec-dup').length, 1);
   });
 
@@ -180,20 +181,19 @@ describe('POST /v1/inferences', () => {
     assert.equal(accepted.length, 1, JSON.stringify(answers));
     const [other] = answers.filter(([status]) => status !== 202);
     assert.ok(other);
-    // The loser claimed while the winner was storing (409), or after it finished (a duplicate).
-    if (other[0] === 409) {
-      assert.equal(other[1].error?.code, 'INFERENCE_IN_PROGRESS');
-      assert.equal((a.statusCode === 409 ? a : b).headers['retry-after'], '1');
-    } else {
-      assert.deepEqual([other[0], other[1].duplicate], [200, true]);
-    }
+    // The loser claimed while the winner was storing (409 INFERENCE_IN_PROGRESS), or after it
+    // finished (409 ID_REUSED: its content differs from the winner's).
+    assert.equal(other[0], 409);
+    if (other[1].error?.code === 'INFERENCE_IN_PROGRESS') assert.equal((a.statusCode === 409 ? a : b).headers['retry-after'], '1');
+    else assert.equal(other[1].error?.code, 'ID_REUSED');
     const winner = a.statusCode === 202 ? 'a' : 'b';
     const job = await h.queue.getJob('race-1');
     const prediction = JSON.parse((await h.store.get(`${job?.data.folder}prediction.json`)).toString()) as { explain: unknown; metadata: unknown };
     assert.deepEqual(prediction.metadata, { who: winner });
     assert.deepEqual(prediction.explain, job?.data.explain, 'prediction.json and the job come from the same submission');
     assert.equal(Number((await captureDecisions(h))[field]), countedBefore + 1);
-    const again = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('race-1') });
+    const winning = winner === 'a' ? { explain: { topK: 1 }, metadata: { who: 'a' } } : { explain: { topK: 3 }, metadata: { who: 'b' } };
+    const again = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: record('race-1', winning) });
     assert.deepEqual([again.statusCode, again.json<{ duplicate: boolean }>().duplicate], [200, true]);
   });
 

@@ -102,6 +102,19 @@ describe('IngestClient retries', () => {
     assert.deepEqual([result.accepted, result.duplicates, result.rejected], [2, 1, 1]);
   });
 
+  test('a record answered 409 ID_REUSED (its id accepted before with other content) is not posted again: its answer is final', async () => {
+    const two = ['a', 'b'].map((id) => ({ ...records[0], id }));
+    const { baseUrl, bodies } = await server((_n, _request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      const reused = { error: { code: 'ID_REUSED', message: '"b" was accepted at 2026-01-01T00:00:00.000Z with other content', details: { differs: ['image'] } } };
+      response.end(JSON.stringify({ accepted: 1, duplicates: 0, rejected: 1, results: [{ index: 0, id: 'a', status: 'queued' }, { index: 1, id: 'b', ...reused }] }));
+    });
+    const retries: string[] = [];
+    const result = await new IngestClient({ baseUrl, token: 't', backoffMs: 1, onRetry: (reason) => retries.push(reason) }).postBatch(two);
+    assert.deepEqual([bodies.length, retries], [1, []]);
+    assert.deepEqual(result.results.map((r) => [r.id, r.status ?? r.error?.code]), [['a', 'queued'], ['b', 'ID_REUSED']]);
+  });
+
   test('records answered 503 ACCEPT_INCOMPLETE one by one (stored, their ids not recorded, or their jobs not confirmed) are posted again, and the retry completes them', async () => {
     const { baseUrl, bodies } = await server((n, _request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' });

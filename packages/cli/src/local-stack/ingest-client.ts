@@ -28,7 +28,8 @@ function retryableError(error: unknown): string | undefined {
 /**
  * Per-record answers that a later attempt can change: the id was busy, a dependency failed for
  * that record (ACCEPT_INCOMPLETE: stored, the accept not finished, which the retry completes), or
- * no live worker serves its model version yet (workers starting or upgrading).
+ * no live worker serves its model version yet (workers starting or upgrading). Not 409 ID_REUSED,
+ * though a 409 too: the id was accepted with other content, and no retry changes that.
  */
 const retryableRecordCodes = new Set(['INFERENCE_IN_PROGRESS', 'STORAGE_UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE', 'ACCEPT_INCOMPLETE', 'MODELS_NOT_ANNOUNCED', 'MODEL_VERSION_NOT_SERVED']);
 

@@ -32,9 +32,11 @@ test("each route's 5xx (500, 503), what it answers when it works, the record rou
     assert.match(before, new RegExp(`^gradcam_ingest_http_request_duration_seconds_count\\{route="${route.replace(/[*]/g, '\\*')}"\\} 0$`, 'm'), `${route} duration`);
   }
   // The 404 of a path no route takes: its own route label, at 0 too (it was born with its first).
+  // And the 405 of a path a route takes under other methods (638cc55).
   assert.equal(requests(before, 'unmatched', 404), '0', 'unmatched 404');
+  assert.equal(requests(before, 'unmatched', 405), '0', 'unmatched 405');
   assert.match(before, /^gradcam_ingest_http_request_duration_seconds_count\{route="unmatched"\} 0$/m, 'unmatched duration');
-  assert.doesNotMatch(before, /route="unmatched",status="(?!404")/, 'no other status made up for it');
+  assert.doesNotMatch(before, /route="unmatched",status="(?!40[45]")/, 'no other status made up for it');
   assert.doesNotMatch(before, /route="\/healthz",status="4/, 'no 4xx a route never answers');
 
   // No worker has announced a model: every record is refused for now, 503.

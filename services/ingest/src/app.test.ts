@@ -466,6 +466,16 @@ describe('POST /v1/inferences:batch', () => {
   });
   after(() => h.close());
 
+  test('a batch that is not {"records": [...]} as JSON says what a batch is: multipart 415 (one record goes to POST /v1/inferences), a body without records 400 BATCH_INVALID', async () => {
+    const multipart = multipartBody([{ field: 'record', value: JSON.stringify(record('b-mp')) }, { file: 'image', data: photo }]);
+    const asMultipart = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', ...multipart });
+    assert.deepEqual([asMultipart.statusCode, asMultipart.json<{ error: { code: string } }>().error.code], [415, 'MEDIA_TYPE_UNSUPPORTED']);
+    assert.match(asMultipart.json<{ error: { message: string } }>().error.message, /^a batch is JSON only: .*multipart\/form-data carries one record and its image, to POST \/v1\/inferences$/);
+    const noRecords = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { record: record('b-one') } });
+    assert.deepEqual([noRecords.statusCode, noRecords.json<{ error: { code: string } }>().error.code], [400, 'BATCH_INVALID']);
+    assert.equal(await h.queue.getJob('b-mp'), undefined);
+  });
+
   test('per-record results: invalid records are refused, their neighbours accepted; capture sampling decides', async () => {
     const scores = (top: number) => ({ classIndex: 0, scores: [top, (1 - top) / 2, (1 - top) / 2] });
     const records = [

@@ -248,6 +248,11 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
 
   // "::" escapes the colon: the route is literally /v1/inferences:batch.
   app.post('/v1/inferences::batch', guarded, async (request, reply) => {
+    // Multipart carries one record and its image (POST /v1/inferences); left unread here, its body
+    // would come out as 'send {"records": …}', which does not say the type is what is wrong.
+    if (request.isMultipart()) {
+      throw new ApiError(415, 'MEDIA_TYPE_UNSUPPORTED', 'a batch is JSON only: send {"records": [ … ]} as application/json, each image inline as base64 or an s3:// uri; multipart/form-data carries one record and its image, to POST /v1/inferences');
+    }
     await admit();
     const body = request.body as { records?: unknown } | null;
     if (!body || !Array.isArray(body.records)) throw new ApiError(400, 'BATCH_INVALID', 'send {"records": [ … ]}');

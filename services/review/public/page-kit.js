@@ -84,6 +84,8 @@ export const el = {
   predictionProbability: $('prediction-probability'),
   topScores: $('top-scores'),
   verdicts: $('verdicts'),
+  verdictTitle: $('verdict-title'),
+  verdictScope: $('verdict-scope'),
   verdictButtons: /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll('button.verdict')]),
   skip: /** @type {HTMLButtonElement} */ ($('skip')),
   comment: /** @type {HTMLTextAreaElement} */ ($('comment')),

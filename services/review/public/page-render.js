@@ -159,6 +159,8 @@ function renderExplanation(announce = false) {
   if (announce) el.explanationStatus.textContent = `Showing the ${heatmapName(entry, manifest.prediction.classIndex)}, explanation ${state.current + 1} of ${explanations.length}`;
   el.overlayMeta.textContent = `${entry.method} · ${entry.label} ${percent(entry.probability)}`;
   renderImageErrors();
+  const scope = renderVerdictScope(entry, manifest.prediction);
+  if (announce && scope) el.explanationStatus.textContent += `. ${scope}`;
 
   const methods = [...new Set(explanations.map((e) => e.method))];
   const classes = [...new Map(explanations.map((e) => [e.classIndex, e])).values()];
@@ -180,6 +182,26 @@ function renderExplanation(announce = false) {
   const stats = entry.map;
   el.mapStats.textContent = `Map ${stats.width}×${stats.height} · border mass ${stats.borderMass.toFixed(2)} · entropy ${stats.entropy.toFixed(2)} · explanation ${state.current + 1} of ${explanations.length}`;
   renderTopScores(entry.classIndex);
+}
+
+/**
+ * Says what a verdict is on: the prediction. The pool, review.json and the verdict metrics record
+ * it against the item's predicted class, and none records which method or class was on screen,
+ * so while another class's heatmap is shown the question must not read as one about that heatmap
+ * ("Does the heatmap support the prediction?" beside layercam · Drawing, Neutral predicted).
+ * Returns the note shown then ('' while the predicted class's heatmap is shown).
+ */
+function renderVerdictScope(entry, prediction) {
+  const predicted = prediction.label;
+  const other = entry.classIndex !== prediction.classIndex;
+  el.verdictTitle.textContent = other ? `Does the evidence support the prediction, ${predicted}?` : 'Does the heatmap support the prediction?';
+  const note = other ? `The heatmap shown is ${entry.method} for ${entry.label}, not the predicted class: your verdict is recorded on the prediction, ${predicted}, not on this heatmap.` : '';
+  el.verdictScope.textContent = note;
+  el.verdictScope.hidden = !other;
+  // Heard with the verdicts when the focus moves to them (the skip link, a key's verdict).
+  if (other) el.verdicts.setAttribute('aria-describedby', 'verdict-scope');
+  else el.verdicts.removeAttribute('aria-describedby');
+  return note;
 }
 
 /**

@@ -96,7 +96,7 @@ const focused = (page: Page = stack.page) =>
 
 const read = <T>(expression: string) => stack.page.evaluate<T>(expression);
 
-/** The footer's entries a sighted user sees (the switch, a label, is not one), in words: "R load again". */
+/** The footer's entries a sighted user sees (the switch, a label, is not one), in words: "R refresh". */
 const footerKeys = async (page: Page = stack.page) =>
   (await page.locator('footer.keys > span:visible').allTextContents()).map((text) => text.replace(/\s+/g, ' ').trim());
 
@@ -204,7 +204,11 @@ test('keyboard only: Tab reaches every control in order, each with a visible foc
   await page.keyboard.press('c');
   assert.equal(await page.getByRole('button', { name: 'Drawing 98%' }).getAttribute('aria-pressed'), 'true');
   assert.equal(await read<string>(`document.getElementById('overlay-image').alt`), 'gradcam heatmap for class Drawing (98.0%) over the input image');
-  assert.equal(await read<string>(`document.getElementById('explanation-status').textContent`), 'Showing the gradcam heatmap for class Drawing (98.0%) over the input image, explanation 3 of 3');
+  // Another class than the predicted one: the switch says too that the verdict stays on the prediction.
+  assert.equal(
+    await read<string>(`document.getElementById('explanation-status').textContent`),
+    'Showing the gradcam heatmap for class Drawing (98.0%) over the input image, explanation 3 of 3. The heatmap shown is gradcam for Drawing, not the predicted class: your verdict is recorded on the prediction, Neutral, not on this heatmap.',
+  );
   await page.keyboard.press('m');
   assert.equal(await page.getByRole('button', { name: 'layercam' }).getAttribute('aria-pressed'), 'true');
   assert.equal(await read<string>(`document.getElementById('explanation-status').textContent`), 'Showing the layercam heatmap for class Neutral (98.0%, the predicted class) over the input image, explanation 2 of 3');
@@ -233,7 +237,7 @@ test('nothing pending, and an error said in the banner, have no serious or criti
   await stack.shows('a11y-b');
   await sleep(lookMs);
   await page.keyboard.press('s');
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   await page.locator('#banner-text', { hasText: 'Skipped a11y-b' }).waitFor();
   await audit(t, 'nothing pending');
   // The service refuses a filter past 64 characters (the field stops at 64: set from a script).
@@ -243,7 +247,7 @@ test('nothing pending, and an error said in the banner, have no serious or criti
   await page.getByRole('heading', { name: 'Could not load an item.' }).waitFor();
   // R (Try again) works here, and U (the Undo of a11y-a's verdict is still offered): the switch that turns them off, and the keys, are in the footer.
   assert.ok(await page.getByRole('checkbox', { name: 'Shortcut keys' }).isVisible(), 'the Shortcut keys switch is shown where R works');
-  assert.deepEqual(await footerKeys(), ['U undo', 'R load again'], 'the footer lists the keys that work on the error screen');
+  assert.deepEqual(await footerKeys(), ['U undo', 'R try again'], 'the footer lists the keys that work on the error screen, R by the name of its button');
   await audit(t, 'error in the banner');
   assert.deepEqual(stack.pageErrors, []);
 });
@@ -260,6 +264,9 @@ test('the lease is a time limit the reviewer can extend: in its last minute the 
     assert.match((await page.locator('#banner-text').textContent()) ?? '', /^The lease on a11y-lease runs out in \d+ s: press E \(More time\) to keep it/);
     assert.equal(await moreTime.getAttribute('aria-keyshortcuts'), 'E');
     await audit(t, 'the lease runs out soon, More time offered', page);
+    // E works now, R (no Load again offered) does not: the footer says so.
+    assert.ok((await footerKeys(page)).includes('E more time'), 'E listed while More time is offered');
+    assert.ok(!(await footerKeys(page)).includes('R load again'), 'R not listed while Load again is not offered');
     const before = (await short.pool.get('a11y-lease'))?.leaseExpiresAt ?? 0;
     const renewals = short.posts('/renew');
     await page.evaluate('document.activeElement.blur()');
@@ -269,6 +276,7 @@ test('the lease is a time limit the reviewer can extend: in its last minute the 
     assert.deepEqual(renewals.ids, ['a11y-lease']);
     assert.ok(((await short.pool.get('a11y-lease'))?.leaseExpiresAt ?? 0) > before, 'the service renewed the lease');
     assert.ok(!(await moreTime.isVisible()), 'More time is offered again only in the last minute of the new lease');
+    assert.ok(!(await footerKeys(page)).includes('E more time'), 'nor is E listed in the footer');
     assert.match((await page.locator('#lease').textContent()) ?? '', /^1:[01]\d left$/);
     assert.deepEqual(short.pageErrors, []);
   } finally {
@@ -296,6 +304,7 @@ test('images that did not load: no serious or critical violation; the failure is
     // The way on, for a mouse and for Tab as for the R key: a button beside the message.
     const loadAgain = page.getByRole('button', { name: /^Load again/ });
     assert.ok(await loadAgain.isVisible(), 'Load again offered while an image failed');
+    assert.ok((await footerKeys(page)).includes('R load again'), 'R listed in the footer while Load again is offered');
     assert.equal(await loadAgain.getAttribute('aria-keyshortcuts'), 'R');
     await gone.restore();
     await loadAgain.focus();
@@ -304,6 +313,7 @@ test('images that did not load: no serious or critical violation; the failure is
     assert.ok(!(await page.locator('#input-error').isVisible()));
     assert.equal(await page.getByRole('img', { name: /^Input image of a11y-gone/ }).count(), 1, 'the image loaded is there again');
     assert.ok(!(await loadAgain.isVisible()), 'Load again goes with the failure');
+    assert.ok(!(await footerKeys(page)).includes('R load again'), 'and R from the footer');
     assert.equal(await page.evaluate<string>('document.activeElement.id'), 'verdicts', 'the focus goes on to the verdicts, not the body');
     assert.deepEqual(own.pageErrors, []);
   } finally {
@@ -324,6 +334,8 @@ test('the lease ran out: no serious or critical violation; said in the live regi
     await loadAgain.waitFor({ timeout: 20_000 });
     await page.locator('#banner-text', { hasText: /^The lease on a11y-lapse ran out: a verdict would be refused/ }).waitFor();
     await audit(t, 'the lease ran out, Load again offered', page);
+    const listed = await footerKeys(page);
+    assert.ok(listed.includes('R load again') && !listed.includes('E more time'), `the footer lists R, not E, once the lease ran out: ${listed.join(', ')}`);
     assert.equal(await page.locator('#banner-text').getAttribute('role'), 'status');
     assert.equal(await page.evaluate<string>('document.activeElement.id'), 'load-again', 'the focus is on the way on, not lost on a disabled button or the body');
     await page.keyboard.press('Enter');
@@ -364,7 +376,7 @@ test('keyboard only, an image gone for good: Tab reaches Load again; the item is
     // The files are still gone: the service sets the item aside, and the page says so.
     await page.getByRole('heading', { name: 'That item could not be shown.' }).waitFor();
     assert.equal((await focused(page)).name, 'idle-action');
-    assert.deepEqual(await footerKeys(page), ['R load again'], 'the footer lists the keys that work where the item was set aside');
+    assert.deepEqual(await footerKeys(page), ['R next item'], 'the footer lists the keys that work where the item was set aside, R by the name of its button');
     await page.keyboard.press('Tab');
     assert.equal((await focused(page)).name, 'shortcut-keys', 'Tab reaches the Shortcut keys switch after Next item');
     await page.keyboard.press('Shift+Tab');
@@ -502,7 +514,7 @@ test('nothing to review: Tab reaches the Shortcut keys switch there, the footer 
     await sleep(lookMs);
     await page.evaluate(`document.getElementById('verdicts').focus()`);
     await page.keyboard.press('1');
-    await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+    await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
     const undoButton = page.getByRole('button', { name: /^Undo “Supports”/ });
     await undoButton.waitFor();
     // From Refresh, as after pressing it.
@@ -511,7 +523,7 @@ test('nothing to review: Tab reaches the Shortcut keys switch there, the footer 
     const declared = () =>
       page.evaluate<string[]>(`[...document.querySelectorAll('[aria-keyshortcuts]')].filter((e) => e.getClientRects().length > 0).map((e) => e.id + ' ' + e.getAttribute('aria-keyshortcuts'))`);
     assert.deepEqual(await declared(), ['undo U', 'idle-action R']);
-    assert.deepEqual(await footerKeys(page), ['U undo', 'R load again'], 'the footer lists the keys that work here, and only them');
+    assert.deepEqual(await footerKeys(page), ['U undo', 'R refresh'], 'the footer lists the keys that work here, and only them, R by the name of its button');
 
     // Reached by Tab from Refresh, with a visible focus ring; Space turns the keys off.
     await page.keyboard.press('Tab');
@@ -551,7 +563,7 @@ test('nothing to review: Tab reaches the Shortcut keys switch there, the footer 
     await page.keyboard.press('Space');
     assert.ok(await shortcutSwitch.isChecked());
     assert.deepEqual(await declared(), ['undo U', 'idle-action R']);
-    assert.deepEqual(await footerKeys(page), ['U undo', 'R load again']);
+    assert.deepEqual(await footerKeys(page), ['U undo', 'R refresh']);
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('u');
     await own.shows('a11y-idle-keys');

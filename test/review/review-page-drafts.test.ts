@@ -61,7 +61,7 @@ test('a verdict answered 401 says it was not saved; signed in again, the item co
   // Sent, the draft is gone: the item shown again (after an undo) starts empty.
   await sleep(500);
   await stack.page.getByRole('button', { name: /Supports/ }).click();
-  await stack.page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await stack.page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   assert.equal(await stack.page.evaluate<number>('sessionStorage.length'), 0);
 });
 
@@ -114,7 +114,7 @@ test('a verdict sent with a comment and taken back with Undo comes back with its
     // Sent again, it is kept with the new verdict, and the draft goes.
     await sleep(500);
     await page.getByRole('button', { name: /Wrong prediction/ }).click();
-    await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+    await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
     const listed = (await own.api('GET', '/v1/reviews?status=reviewed')).body as { items: { inferenceId: string; verdict?: string; comment?: string }[] };
     const item = listed.items.find((entry) => entry.inferenceId === 'drafts-undo');
     assert.deepEqual([item?.verdict, item?.comment], ['wrong-prediction', words]);

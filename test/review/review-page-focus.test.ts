@@ -45,7 +45,7 @@ test('Skip on the last item leaves the focus on Refresh; Enter on Refresh shows 
   await sleep(lookMs);
   await page.getByRole('button', { name: /Skip/ }).focus();
   await page.keyboard.press('Enter');
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   assert.equal(await focused(), 'idle-action');
   await stack.seed('focus-c');
   await page.keyboard.press('Enter');
@@ -76,7 +76,7 @@ test('1 with the focus on the verdicts of the last item leaves the focus on Refr
   await sleep(lookMs);
   await page.locator('#verdicts').focus();
   await page.keyboard.press('1');
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   await page.locator('#banner-text', { hasText: 'Saved “Supports” for focus-d' }).waitFor();
   // The focus fixup of the hidden verdicts happens at the next rendering update: wait for one.
   await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true))))');

@@ -93,7 +93,7 @@ test('the empty queue loads the next item by itself when the backlog count rises
   await stack.shows('input-7');
   await sleep(lookMs);
   await stack.page.keyboard.press('1');
-  await stack.page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await stack.page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   // input-1, skipped by this reviewer, waits for another one.
   await stack.page.locator('#backlog', { hasText: /^1 waiting$/ }).waitFor();
   await stack.seed('input-late');

@@ -33,7 +33,7 @@ test('a second verdict on an item judged already says which verdict is kept and 
     /^Your verdict “Wrong evidence” on judged-a was NOT saved: you judged it already \(an earlier try whose answer was lost, or another tab\), and “Supports” is kept\. Undo it \(U\) to give another verdict\./,
   );
   assert.doesNotMatch((await bannerText.textContent()) ?? '', /no longer leased|ran out/);
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   const undo = page.getByRole('button', { name: /^Undo “Supports”/ });
   assert.ok(await undo.isVisible(), 'the kept verdict can be taken back');
 

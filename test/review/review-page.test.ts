@@ -375,7 +375,7 @@ test('a verdict on an item judged in another tab (409) is reported as not saved,
   assert.equal(closed.status, 200);
   const [next] = await Promise.all([page.waitForResponse(isNext), sendsVerdict(() => page.keyboard.press('3')).then((status) => assert.equal(status, 409))]);
   assert.equal(next.status(), 204);
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   const message = await text('#banner');
   assert.match(message, new RegExp(`^Your verdict “Wrong prediction” on ${id} was NOT saved: you judged it already \\(an earlier try whose answer was lost, or another tab\\), and “Unsure” is kept\\.`));
   assert.equal((await reviewed(id))?.verdict, 'unsure', 'the verdict kept is the first one');
@@ -397,7 +397,7 @@ test('API errors show their code; the model filter and the token survive a reloa
   await page.locator('#idle-text', { hasText: 'another-model' }).waitFor();
 
   await page.reload();
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   assert.ok(!(await page.getByLabel('Reviewer token').isVisible()), 'no token prompt: the token was kept');
   assert.equal(await filter.inputValue(), 'another-model');
   const [again] = await Promise.all([page.waitForResponse(isNext), page.keyboard.press('r')]);
@@ -440,7 +440,7 @@ test('Skip (the S key) gives the held item to another reviewer; it does not come
   ]);
   assert.equal(skipped.status(), 200);
   assert.equal(next.status(), 204, 'the only pending item is the skipped one');
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   assert.match(await text('#banner'), /^Skipped rp-release: it goes to another reviewer/);
   assert.equal((await reviews('status=pending')).find((i) => i.inferenceId === 'rp-release')?.leasedBy, undefined, 'pending again at once');
   const other = await fetch(`${stack.reviewUrl}/v1/reviews/next`, { headers: { authorization: `Bearer ${otherReviewerToken}` } });
@@ -464,7 +464,7 @@ test('an item the reviewer already holds (another tab) comes back whatever the m
   );
   await filter.blur(); // keys typed in a field are text, not shortcuts
   assert.equal(await sendsVerdict(() => page.keyboard.press('1')), 200);
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   assert.equal((await reviewed('rp-held'))?.verdict, 'supports');
   await page.evaluate("localStorage.removeItem('gradcam-review.model')");
 });
@@ -499,7 +499,7 @@ test('an image that does not load: a message in its place and no verdict (button
   assert.ok(!(await page.locator('#input-error').isVisible()));
   assert.doesNotMatch(await text('#banner'), /Could not load/);
   assert.equal(await sendsVerdict(() => page.keyboard.press('1')), 200);
-  await page.getByRole('heading', { name: 'Nothing to review — refresh in a while.' }).waitFor();
+  await page.getByRole('heading', { name: 'Nothing to review right now.' }).waitFor();
   assert.equal((await reviewed('rp-unseen'))?.verdict, 'supports');
 });
 

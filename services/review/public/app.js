@@ -78,6 +78,8 @@ function idle(title, text, action = 'Refresh') {
   el.idleTitle.textContent = title;
   el.idleText.textContent = text;
   el.idleAction.firstChild.textContent = `${action} `;
+  // R presses this button: the footer calls it by its name ("R refresh"), not the item view's "load again".
+  el.keysR.textContent = action.toLowerCase();
   show('idle');
 }
 
@@ -100,7 +102,8 @@ async function loadNext() {
     if (token !== state.token) return;
     if (status === 204 || !data) {
       nothingText = model ? `No explanation of model “${model}” is waiting for review.` : 'Every sampled explanation has a verdict, is leased to another reviewer, or was skipped by you.';
-      idle('Nothing to review — refresh in a while.', nothingText);
+      // Not "refresh in a while": the page loads the next item by itself (see refreshBacklog).
+      idle('Nothing to review right now.', nothingText + newItemShown);
       // The next backlog count is the baseline: when it rises, an item came, and the page loads it.
       state.emptyPending = -1;
       return;
@@ -126,19 +129,18 @@ async function loadNext() {
   }
 }
 
-/** What the nothing-to-review screen says (before waitingSkipped). */
+/** What the nothing-to-review screen says (before waitingSkipped and newItemShown). */
 let nothingText = '';
+/** Anything new that comes raises the backlog count, and the page loads it (refreshBacklog): the reviewer need not. */
+const newItemShown = ' A new item is shown here when one comes.';
 
 /**
  * Why the header says "N waiting" while there is nothing to review: /next handed this reviewer
- * nothing, so what waits is what they skipped (kept away from them for 7 days); anything new that
- * comes raises the count, and the page loads it (refreshBacklog).
+ * nothing, so what waits is what they skipped (kept away from them for 7 days).
  */
 function waitingSkipped(pending) {
   if (pending <= 0) return '';
-  return pending === 1
-    ? ' The 1 waiting is an item you skipped: it is left for other reviewers. A new item is shown here when one comes.'
-    : ` The ${pending} waiting are items you skipped: they are left for other reviewers. A new item is shown here when one comes.`;
+  return pending === 1 ? ' The 1 waiting is an item you skipped: it is left for other reviewers.' : ` The ${pending} waiting are items you skipped: they are left for other reviewers.`;
 }
 
 /** "N waiting" beside the title (of the model filter, when one is set); quietly hidden when it cannot be read. */
@@ -157,7 +159,7 @@ async function refreshBacklog() {
       if (state.emptyPending >= 0 && data.pending > state.emptyPending) void loadNext();
       else {
         state.emptyPending = data.pending;
-        el.idleText.textContent = nothingText + waitingSkipped(data.pending);
+        el.idleText.textContent = nothingText + waitingSkipped(data.pending) + newItemShown;
       }
     }
   } catch (error) {

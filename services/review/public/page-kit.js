@@ -92,6 +92,7 @@ export const el = {
   details: $('details'),
   shortcutKeys: /** @type {HTMLInputElement} */ ($('shortcut-keys')),
   shortcutsOff: $('shortcuts-off'),
+  keysR: $('keys-r'),
 };
 
 /** What the page shows now. */

@@ -75,6 +75,7 @@ export function render(packet, response, askedAt) {
   el.reviewer.hidden = !item.leasedBy;
   setVerdictButtons(false);
   tellLease();
+  el.keysR.textContent = 'load again';
   show('review');
   el.explanationStatus.textContent = '';
   renderExplanation();

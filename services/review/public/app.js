@@ -53,14 +53,19 @@ function dropItem() {
   fitBanner();
 }
 
-function signIn(reason) {
+/**
+ * Back to the token prompt. `reason`: why, when it is an error (a refused token), said as an alert
+ * in the prompt; `note`: what happened, when it is none (the reviewer signed out), said in the
+ * page's status line, which a screen reader hears as it does every status, in its neutral style.
+ */
+function signIn(reason, note = '') {
   state.token = '';
   dropItem();
   clearUndo();
   el.signinReason.hidden = !reason;
   el.signinReason.textContent = reason ?? '';
   el.reviewer.hidden = true;
-  banner('info', '');
+  banner('info', note);
   show('signin');
   el.token.value = '';
   el.token.focus();
@@ -606,6 +611,8 @@ el.signinForm.addEventListener('submit', (event) => {
   state.token = token;
   storage.set(storageKeys.token, token);
   el.token.value = '';
+  // "Signed out." said before is past.
+  banner('info', '');
   void loadNext();
 });
 /**
@@ -635,7 +642,8 @@ el.signOut.addEventListener('click', () => {
   state.token = '';
   storage.set(storageKeys.token, '');
   drafts.keepOnly(null);
-  signIn(held ? 'Enter another reviewer token. (The item you held went back to the queue.)' : 'Enter another reviewer token.');
+  // Not an error: no alert, the page's neutral status line.
+  signIn('', `Signed out.${held ? ' The item you held went back to the queue.' : ''} Enter a reviewer token to go on.`);
 });
 // Closing or reloading this tab always gives its lease back (a tab that is discarded or crashes
 // says nothing, so no tab may count on another to do it); another tab of the same reviewer that

@@ -23,7 +23,9 @@ test('at 390 px the images are full width, one above the other; the controls, Pr
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
     await stack.signIn('phone-item', page);
-    const layout = await page.evaluate<{ scrollWidth: number; innerWidth: number; boxes: Record<string, { top: number; bottom: number; left: number; width: number }> }>(`(() => {
+    type Box = { top: number; bottom: number; left: number; width: number };
+    type Boxes = { input: Box; overlay: Box; controls: Box; prediction: Box; verdicts: Box; details: Box; main: Box };
+    const layout = await page.evaluate<{ scrollWidth: number; innerWidth: number; boxes: Boxes }>(`(() => {
       const box = (selector) => { const r = document.querySelector(selector).getBoundingClientRect(); return { top: r.top, bottom: r.bottom, left: r.left, width: r.width }; };
       return {
         scrollWidth: document.documentElement.scrollWidth,
@@ -31,7 +33,7 @@ test('at 390 px the images are full width, one above the other; the controls, Pr
         boxes: { input: box('#input-stage'), overlay: box('#overlay-stage'), controls: box('.controls'), prediction: box('#prediction-title'), verdicts: box('#verdicts'), details: box('#details-title'), main: box('main') },
       };
     })()`);
-    const { input, overlay, controls, prediction, verdicts, details, main } = layout.boxes as Record<string, { top: number; bottom: number; left: number; width: number }>;
+    const { input, overlay, controls, prediction, verdicts, details, main } = layout.boxes;
     assert.ok(layout.scrollWidth <= layout.innerWidth, `the page is ${layout.scrollWidth} px wide in a ${layout.innerWidth} px window`);
     // Full width: the main column less its padding (1.25rem a side).
     assert.ok(input.width >= main.width - 45 && overlay.width >= main.width - 45, `images ${input.width} and ${overlay.width} px wide in a ${main.width} px column`);

@@ -151,7 +151,7 @@ test(`${total} records end to end: every manifest and artifact in place under th
   assert.deepEqual((await listAll(store, '')).sort(), bucketKeys.sort());
 });
 
-test('a resubmitted id makes no second job and rewrites nothing', { timeout: 60_000 }, async () => {
+test('a resubmitted id makes no second job and rewrites nothing: the same record is a duplicate, other content 409 ID_REUSED', { timeout: 60_000 }, async () => {
   const resubmitted = ids.slice(0, 10);
   const before = await Promise.all(resubmitted.map((id) => client.status(id)));
   const folderBytes = async (folder: string) => {
@@ -161,9 +161,14 @@ test('a resubmitted id makes no second job and rewrites nothing', { timeout: 60_
   const storedBefore = await Promise.all(before.map((status) => folderBytes(status.folder)));
   // Resubmitted with the second of the configured tokens: the stack passes ingest all of them.
   const second = new IngestClient({ baseUrl: stack.ingestUrl, token: 'e2e-second-token-0123456789' });
-  const again = await second.postBatch(resubmitted.map((id) => inlineRecord(id, samplePhotos[0] as (typeof samplePhotos)[number])));
-  assert.equal(again.accepted, 10);
+  // The same records, as a client's retry sends them: duplicates.
+  const again = await second.postBatch(resubmitted.map((id, i) => (i % 2 === 0 ? referenceRecord(id, `s3://${bucket}/uploads/${photoOf(i).name}`) : inlineRecord(id, photoOf(i)))));
+  assert.equal(again.accepted, 10, JSON.stringify(again.results.filter((r) => r.error)));
   assert.ok(again.results.every((r) => r.duplicate === true && r.status === 'queued'));
+  // The same ids with another image each (a client reusing ids): refused, nothing stored for them.
+  const reused = await second.postBatch(resubmitted.map((id, i) => inlineRecord(id, photoOf(i + 1))));
+  assert.deepEqual([reused.accepted, reused.rejected], [0, 10]);
+  assert.ok(reused.results.every((r) => r.error?.code === 'ID_REUSED'), JSON.stringify(reused.results[0]));
 
   // Ingest's word is not enough: the queue itself, once nothing is waiting or running, holds the
   // 200 jobs and no other.

@@ -55,6 +55,12 @@ export const explainJobSchema = z
     /** Epoch ms when ingest accepted the record: the start of the end-to-end latency. */
     acceptedAt: z.number().int().positive(),
     capture: captureDecisionSchema,
+    /**
+     * The accepted record's fingerprint (ingest's recordFingerprint), so that the index entry a
+     * worker writes for the job (indexEntryOfJob: ingest's commit failed) refuses the id sent
+     * again with other content as ingest's own would. Absent from jobs queued before it was kept.
+     */
+    fingerprint: z.string().optional(),
   })
   // The worker writes into `folder` and resumes from a manifest found there: a job naming another
   // inference's folder would be explained over that one's. inferenceFolder ends in the id's own folder.

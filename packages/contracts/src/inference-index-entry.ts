@@ -16,8 +16,9 @@ export const indexEntrySchema = z.object({
   /**
    * What the accepted record said (ingest's recordFingerprint), so that its id sent again with
    * other content is refused rather than answered as a duplicate. Absent from entries written
-   * before ingest kept it, and from those a worker writes for a job (which carries none): their
-   * ids answer any record as a duplicate, as every id did before.
+   * before ingest kept it, and from those a worker writes for a job queued before jobs carried it
+   * (indexEntryOfJob copies the job's): their ids answer any record as a duplicate, as every id
+   * did before.
    */
   fingerprint: z.string().optional(),
 });
@@ -28,5 +29,5 @@ export const indexEntryTtlSeconds = 30 * 24 * 3600;
 
 /** The entry an explain job stands for: ingest queues a job only for a record it sent to be explained. */
 export function indexEntryOfJob(job: ExplainJob): IndexEntry {
-  return { folder: job.folder, model: job.model.name, explain: true, reason: job.capture.reason, acceptedAt: job.acceptedAt };
+  return { folder: job.folder, model: job.model.name, explain: true, reason: job.capture.reason, acceptedAt: job.acceptedAt, ...(job.fingerprint !== undefined && { fingerprint: job.fingerprint }) };
 }

@@ -120,7 +120,7 @@ async function store(deps: AcceptDeps, item: Prepared, held: () => Promise<HoldR
   return { capture };
 }
 
-function explainJob(item: Prepared, capture: CaptureDecision): ExplainJob {
+function explainJob(item: Prepared, capture: CaptureDecision, fingerprint: string | undefined): ExplainJob {
   const image = item.image as PredictionDocument['image'];
   return {
     inferenceId: item.record.id,
@@ -130,6 +130,7 @@ function explainJob(item: Prepared, capture: CaptureDecision): ExplainJob {
     explain: item.record.explain ?? {},
     acceptedAt: item.acceptedAt,
     capture,
+    ...(fingerprint !== undefined && { fingerprint }),
   };
 }
 
@@ -301,7 +302,7 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
       return {
         id,
         entry: entries[i] as IndexEntry,
-        ...(capture.explain && { job: explainJob(item, capture) }),
+        ...(capture.explain && { job: explainJob(item, capture, (entries[i] as IndexEntry).fingerprint) }),
         mark: mark?.mark ?? '',
         checkFirst: mark?.withJob ?? false,
       };

@@ -22,6 +22,15 @@ test('an explained job whose id ingest never recorded is recorded as ingest woul
   assert.deepEqual(await redis.hgetall(keys.captureDecisions), { [captureDecisionField(entry.model, true, entry.reason)]: '1' });
 });
 
+test("the entry recorded for a job keeps the accepted record's fingerprint, so the id sent again with other content is refused as ingest's own entry would (409 ID_REUSED)", async () => {
+  const prefix = `a${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const job = { ...explainJobFixture('fingerprinted'), fingerprint: 'f1:0123456789abcdef.0123456789abcdef.0123456789abcdef.0123456789abcdef.0123456789abcdef' };
+  assert.equal(await acceptedIds(redis, prefix, 3600).recordExplained(job), true);
+  const entry = indexEntrySchema.parse(JSON.parse((await redis.get(keys.inference(job.inferenceId))) ?? ''));
+  assert.equal(entry.fingerprint, job.fingerprint);
+});
+
 test('an entry ingest wrote is left as it is and nothing is counted', async () => {
   const prefix = `a${Math.random().toString(36).slice(2, 10)}`;
   const keys = redisKeys(prefix);

@@ -23,3 +23,37 @@ test("SeriesTaken: a series is at 0 until an answer with it was taken; the set h
   assert.equal(back.held, 1);
   assert.equal(back.atValue, 1);
 });
+
+test('SeriesTaken: however answers overlap (one computed before the last one\'s taken() ran, taken late, in any order, or never), no answer shows a series at 0 after an earlier one showed it at its value, and one taken shows all its series at value next', () => {
+  // A seeded walk: counts grow, series are born, answers are computed and taken (or not) in random order.
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let run = 0; run < 200; run++) {
+    const series = new SeriesTaken(new Set(['c_total']));
+    const counts = new Map<string, number>([['c_total{code="a"}', 0]]);
+    const shownAtValue = new Set<string>();
+    const pending: { taken: () => void; keys: string[] }[] = [];
+    for (let step = 0; step < 30; step++) {
+      const roll = random();
+      if (roll < 0.3) {
+        const key = `c_total{code="${String.fromCharCode(97 + Math.floor(random() * 5))}"}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      } else if (roll < 0.6) {
+        const shown = series.answer(exposition([...counts].map(([key, value]) => `${key} ${value}`)));
+        for (const line of shown.body.split('\n').filter((l) => l.startsWith('c_total{'))) {
+          const key = line.slice(0, line.lastIndexOf(' '));
+          if (line.endsWith(' 0') && (counts.get(key) ?? 0) > 0) assert.ok(!shownAtValue.has(key), `${key} at 0 after an answer at its value (run ${run}, step ${step})`);
+          else if (!line.endsWith(' 0')) shownAtValue.add(key);
+        }
+        pending.push({ taken: shown.taken, keys: [...counts.keys()] });
+      } else if (pending.length > 0) {
+        const [answer] = pending.splice(Math.floor(random() * pending.length), 1);
+        if (answer && random() < 0.8) {
+          answer.taken();
+          const next = series.answer(exposition([...counts].map(([key, value]) => `${key} ${value}`)));
+          for (const key of answer.keys) assert.ok(next.body.includes(`${key} ${counts.get(key)}\n`), `${key} at its value once an answer with it was taken`);
+        }
+      }
+    }
+  }
+});

@@ -19,8 +19,11 @@ after(async () => {
 
 test('at 390 px the images are full width, one above the other; the controls, Prediction and the verdicts come before Details; nothing scrolls sideways', async () => {
   const context = await stack.browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC', reducedMotion: 'reduce', hasTouch: true });
+  // Its own context: stack.pageErrors hears only the stack's.
+  const pageErrors: string[] = [];
   try {
     const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
     page.setDefaultTimeout(10_000);
     await stack.signIn('phone-item', page);
     type Box = { top: number; bottom: number; left: number; width: number };
@@ -48,5 +51,5 @@ test('at 390 px the images are full width, one above the other; the controls, Pr
   } finally {
     await context.close();
   }
-  assert.deepEqual(stack.pageErrors, []);
+  assert.deepEqual(pageErrors, []);
 });

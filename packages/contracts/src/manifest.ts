@@ -142,7 +142,7 @@ export const explanationManifestSchema = z.object({
   preprocessing: manifestPreprocessingSchema,
   /**
    * What turned the image's bytes into the model input: the @gradcam/imaging version (decode:
-   * EXIF orientation applied, alpha flattened onto white, sRGB, 8 bits, first frame; then the fit),
+   * EXIF orientation applied (not a WebP's, as browsers show it), alpha flattened onto white, sRGB, 8 bits, first frame; then the fit),
    * sharp and libvips (their decoders and resamplers), and the resize kernels. Absent in manifests
    * written before it was recorded.
    */

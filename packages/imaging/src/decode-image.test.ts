@@ -86,6 +86,29 @@ test('applies EXIF orientation 6: width and height come out swapped, pixels rota
   assertClose(pixelAt(image, 4, 4), [255, 255, 255], 40, 'top-left corner is white');
 });
 
+test('EXIF orientation in a PNG (eXIf before the pixels) is applied, as browsers do', async () => {
+  const red = await sharp(await jpegWithOrientation6()).png().withMetadata({ orientation: 6 }).toBuffer();
+  assert.equal((await sharp(red).metadata()).orientation, 6);
+  const image = await decodeImage(red);
+  assert.deepEqual([image.width, image.height], [40, 60]);
+  assertClose(pixelAt(image, 35, 4), [255, 0, 0], 40, 'top-right corner holds the red block');
+});
+
+test('EXIF orientation in a WebP is ignored, as browsers do (its EXIF chunk follows the pixels): stored size and pixels', async () => {
+  // css-images-3 applies orientation metadata only when it precedes the image data; WebP's EXIF
+  // chunk comes after it, so Chromium and Firefox show a WebP as stored, and so does the review page.
+  const bytes = await sharp(await jpegWithOrientation6()).webp({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+  const stored = await sharp(bytes).metadata();
+  assert.deepEqual([stored.format, stored.width, stored.height, stored.orientation], ['webp', 60, 40, 6]);
+  for (const maxSide of [0, 30]) {
+    const image = await decodeImage(bytes, defaultImageLimits, undefined, { maxSide });
+    const scale = maxSide === 0 ? 1 : 0.5;
+    assert.deepEqual([image.width, image.height], [60 * scale, 40 * scale], `maxSide ${maxSide}`);
+    if (maxSide !== 0) assert.deepEqual(image.fullSize, { width: 60, height: 40 });
+    assertClose(pixelAt(image, 4 * scale, 4 * scale), [255, 0, 0], 60, `maxSide ${maxSide}: top-left corner holds the red block, as stored`);
+  }
+});
+
 test('flattens transparency onto white', async () => {
   const image = await decodeImage(await pngWithAlpha());
   assert.equal(image.format, 'png');

@@ -13,7 +13,9 @@ export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'h
  * Decoding once into this form lets preprocessing and overlay rendering share one decode.
  *
  * - EXIF orientation is applied, so `width`/`height` are the displayed ones (a portrait phone
- *   photo stored landscape comes out portrait).
+ *   photo stored landscape comes out portrait). Not in WebP: browsers apply orientation metadata
+ *   only where it precedes the pixels (css-images-3), and WebP's EXIF chunk follows them, so
+ *   Chromium and Firefox (and the review page) show a WebP as stored; so does the pipeline.
  * - Transparency is flattened onto white: transparent PNG/WebP/GIF are almost always logos,
  *   stickers and drawings authored to be seen on a light page, which is how a person (and most
  *   web-scraped training data) saw them. Flattening on black would turn black line art invisible.
@@ -173,12 +175,13 @@ export async function decodeImage(
     // Belt and braces: the header check above already ran, but some decoders only learn the
     // true size while decoding.
     limitInputPixels: limits.maxPixels,
-    autoOrient: true,
+    autoOrient: orients(format),
   };
   try {
     const pageHeight = metadata.pageHeight ?? height;
     // EXIF orientations 5–8 turn the image a quarter: the displayed width is the stored height.
-    const fullSize = (metadata.orientation ?? 1) >= 5 ? { width: pageHeight, height: width } : { width, height: pageHeight };
+    const turned = orients(format) && (metadata.orientation ?? 1) >= 5;
+    const fullSize = turned ? { width: pageHeight, height: width } : { width, height: pageHeight };
     const target = fitWithin(fullSize, maxSide);
     const scaled = target !== fullSize;
     let pipeline = sharp(bytes, options);
@@ -202,6 +205,11 @@ export async function decodeImage(
   } catch (error) {
     throw wrapDecodeError(error, format, metadata);
   }
+}
+
+/** Whether an image of this format is shown with its EXIF orientation applied (see DecodedImage). */
+function orients(format: ImageFormat): boolean {
+  return format !== 'webp';
 }
 
 async function readHeader(bytes: Uint8Array): Promise<Metadata> {

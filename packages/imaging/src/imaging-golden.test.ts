@@ -27,7 +27,7 @@ interface GoldenRecord {
 
 const recorded: readonly GoldenRecord[] = [
   {
-    imaging: '0.1.0',
+    imaging: '0.1.1',
     sharp: '0.35.5',
     libvips: '8.18.7',
     arch: 'x64',

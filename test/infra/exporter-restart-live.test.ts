@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { explainQueueName, redisKeys } from '@gradcam/contracts';
-import { type ServiceMain, freePort, startOutageProxy, startRedisServer, startServiceMain } from '@gradcam/dev-services';
-import { explainJobFixture, randomPrefix } from '@gradcam/queue/test-fixtures';
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { redisKeys } from '@gradcam/contracts';
+import { type ServiceMain, startOutageProxy, startServiceMain } from '@gradcam/dev-services';
+import { explainJobFixture } from '@gradcam/queue/test-fixtures';
+import { UnrecoverableError } from 'bullmq';
+import { startExporterRig } from '../support/exporter-rig.ts';
 import { startPrometheus } from '../support/prometheus-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -12,19 +12,12 @@ import { waitFor } from '../support/wait-for.ts';
 // gap from its cursor, and increase() must count them all, also when its counter comes back at or
 // above the value Prometheus stored from the process before (which reads as a rise, not a reset).
 test('increase() over an exporter restart counts every failure: the gap replayed before Prometheus scrapes the new process is counted whole', { timeout: 120_000 }, async () => {
-  const redisServer = await startRedisServer();
-  const prefix = randomPrefix();
-  const port = await freePort();
+  const rig = await startExporterRig(() => Promise.reject(new UnrecoverableError('IMAGE_CORRUPT: not an image')));
+  const { redis, prefix, port, env, queue } = rig;
   // Prometheus scrapes through this proxy: cut while the exporter restarts, as a scrape of a
   // process that is away fails, and opened once the new one has counted its gap (a plain curl says
   // when), so its first scrape comes after the replay whatever the machine's speed.
   const proxy = await startOutageProxy(port);
-  const env = { ...process.env, REDIS_URL: redisServer.url, GRADCAM_EXPORTER_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
-  const connection = { host: '127.0.0.1', port: redisServer.port };
-  const redis = new Redis(redisServer.url);
-  const queue = new Queue(explainQueueName, { connection, prefix });
-  const worker = new Worker(explainQueueName, () => Promise.reject(new UnrecoverableError('IMAGE_CORRUPT: not an image')), { connection, prefix });
-  worker.on('error', () => {});
   // A stable code: its series is born at 0, so Prometheus has it from the first scrape.
   const series = 'gradcam_jobs_failed_total{code="IMAGE_CORRUPT"}';
   const failed = async (jobId: string) => {
@@ -65,10 +58,7 @@ test('increase() over an exporter restart counts every failure: the gap replayed
     await exporter?.stop();
     await prometheus.stop();
     await proxy.close();
-    await worker.close();
-    await queue.close();
-    redis.disconnect();
-    await redisServer.stop();
+    await rig.close();
   }
 });
 
@@ -77,15 +67,8 @@ test('increase() over an exporter restart counts every failure: the gap replayed
 // takes a series' first sample as its start; the exporter shows it at 0 in the first answer
 // Prometheus takes of it, so that failure is counted.
 test("increase() counts a new failure code's first failure, after Prometheus is already scraping the exporter", { timeout: 120_000 }, async () => {
-  const redisServer = await startRedisServer();
-  const prefix = randomPrefix();
-  const port = await freePort();
-  const env = { ...process.env, REDIS_URL: redisServer.url, GRADCAM_EXPORTER_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
-  const connection = { host: '127.0.0.1', port: redisServer.port };
-  const redis = new Redis(redisServer.url);
-  const queue = new Queue(explainQueueName, { connection, prefix });
-  const worker = new Worker(explainQueueName, () => Promise.reject(new UnrecoverableError('DISK_FULL: no space left on device')), { connection, prefix });
-  worker.on('error', () => {});
+  const rig = await startExporterRig(() => Promise.reject(new UnrecoverableError('DISK_FULL: no space left on device')));
+  const { redis, prefix, port, env, queue } = rig;
   const stable = 'gradcam_jobs_failed_total{code="IMAGE_CORRUPT"}';
   const series = 'gradcam_jobs_failed_total{code="DISK_FULL"}';
   let exporter: ServiceMain | undefined;
@@ -107,9 +90,6 @@ test("increase() counts a new failure code's first failure, after Prometheus is 
   } finally {
     await exporter?.stop();
     await prometheus.stop();
-    await worker.close();
-    await queue.close();
-    redis.disconnect();
-    await redisServer.stop();
+    await rig.close();
   }
 });

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { explainQueueName, redisKeys } from '@gradcam/contracts';
-import { type ServiceMain, freePort, startRedisServer, startServiceMain } from '@gradcam/dev-services';
-import { explainJobFixture, randomPrefix } from '@gradcam/queue/test-fixtures';
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { redisKeys } from '@gradcam/contracts';
+import { type ServiceMain, startServiceMain } from '@gradcam/dev-services';
+import { explainJobFixture } from '@gradcam/queue/test-fixtures';
+import { UnrecoverableError } from 'bullmq';
 import { eventStreamMetricNames } from '../../services/metrics-exporter/src/pipeline-recorder.ts';
+import { startExporterRig } from '../support/exporter-rig.ts';
 import { startPrometheus } from '../support/prometheus-server.ts';
 import { waitFor } from '../support/wait-for.ts';
 
@@ -17,24 +17,16 @@ import { waitFor } from '../support/wait-for.ts';
 // every 40 jobs, a code outside jobFailureCodes every 60), and curls of /metrics come in between
 // Prometheus's 1 s scrapes.
 test('while one exporter runs under a steady stream of jobs and curls, Prometheus never sees an event-stream series drop, and stores every count', { timeout: 120_000 }, async () => {
-  const redisServer = await startRedisServer();
-  const prefix = randomPrefix();
-  const port = await freePort();
-  const env = { ...process.env, REDIS_URL: redisServer.url, GRADCAM_EXPORTER_PORT: String(port), GRADCAM_HOST: '127.0.0.1', GRADCAM_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
-  const connection = { host: '127.0.0.1', port: redisServer.port };
-  const redis = new Redis(redisServer.url);
-  const queue = new Queue(explainQueueName, { connection, prefix });
-  const worker = new Worker(
-    explainQueueName,
+  const rig = await startExporterRig(
     async (job) => {
       const n = Number(job.id?.split('-')[1]);
       if (n % 5 === 0) throw new UnrecoverableError(n % 2 === 0 ? 'IMAGE_CORRUPT: not an image' : `NEW_CODE_${Math.floor(n / 60)}: outside jobFailureCodes`);
       const storedAt = Date.now();
       return { model: `model-${Math.floor(n / 40)}`, methods: ['gradcam'], explanations: 1, acceptedAt: storedAt - (n % 7) * 100, storedAt };
     },
-    { connection, prefix, concurrency: 4 },
+    { concurrency: 4 },
   );
-  worker.on('error', () => {});
+  const { redis, prefix, port, env, queue } = rig;
   const families = [...eventStreamMetricNames].join('|');
   const samples = `{__name__=~"(${families})(_bucket|_sum|_count)?"}`;
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
@@ -91,10 +83,7 @@ test('while one exporter runs under a steady stream of jobs and curls, Prometheu
   } finally {
     await exporter?.stop();
     await prometheus.stop();
-    await worker.close();
-    await queue.close();
-    redis.disconnect();
-    await redisServer.stop();
+    await rig.close();
   }
 });
 

@@ -365,10 +365,36 @@ test('an attempt whose claim lapsed in a storage stall, finding the id unclaimed
     const document = predictionDocumentSchema.parse(JSON.parse((await t.store.get(`${job?.data.folder as string}${predictionFileName}`)).toString('utf8')));
     assert.deepEqual(document.metadata, { sentBy: 'second' });
     assert.equal(Date.parse(document.acceptedAt), job?.data.acceptedAt);
-    // A retry completes the id with the job's folder, time and decision.
-    const [retried] = await acceptRecords(t.deps, [sent('first')], requestId);
+    // The first request's record, sent again, is not the one the job was queued with: 409 ID_REUSED, nothing written.
+    const [reused] = await acceptRecords(t.deps, [sent('first')], requestId);
+    assert.ok(reused && 'error' in reused && reused.error.code === 'ID_REUSED', JSON.stringify(reused));
+    assert.deepEqual(JSON.parse((await t.store.get(`${job?.data.folder as string}${predictionFileName}`)).toString('utf8')).metadata, { sentBy: 'second' });
+    // A retry of the job's record completes the id with the job's folder, time and decision.
+    const [retried] = await acceptRecords(t.deps, [sent('second')], requestId);
     assert.ok(retried && 'status' in retried && !retried.duplicate, JSON.stringify(retried));
     await assertOneFolder(t, 'lapsed-4', job?.data.folder as string);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('a retry after ACCEPT_INCOMPLETE with other content is 409 ID_REUSED (the queued job\'s fingerprint): prediction.json and the image stay those the job was queued with; a copy with the same content after it is accepted', async () => {
+  const t = setUp({ index: (prefix) => Object.assign(new CommitFailsOnce(redis, prefix, 3600), { failNext: true }) });
+  try {
+    const first = { ...record('inc-reused'), prediction: { classIndex: 1, scores: [0.2, 0.8] } } as InferenceRecord;
+    assert.equal(await answeredAlike(acceptRecords(t.deps, [first], requestId)), 'ACCEPT_INCOMPLETE');
+    const folder = (await t.queue.getJob('inc-reused'))?.data.folder as string;
+    const stored = (await t.store.get(`${folder}${predictionFileName}`)).toString();
+    const other = { ...first, prediction: { classIndex: 0, scores: [0.9, 0.1] } } as InferenceRecord;
+    const [reused, same] = await acceptRecords(t.deps, [other, first], requestId);
+    assert.ok(reused && 'error' in reused, JSON.stringify(reused));
+    assert.equal(reused.error.code, 'ID_REUSED');
+    assert.deepEqual(reused.error.details, { acceptedAt: new Date((await t.queue.getJob('inc-reused'))?.data.acceptedAt as number).toISOString(), differs: ['prediction'] });
+    assert.equal((await t.store.get(`${folder}${predictionFileName}`)).toString(), stored, 'prediction.json is the one the job was queued with');
+    assert.ok(same && 'status' in same && !same.duplicate, JSON.stringify(same));
+    await assertOneFolder(t, 'inc-reused', folder);
+    const [again] = await acceptRecords(t.deps, [other], requestId);
+    assert.ok(again && 'error' in again && again.error.code === 'ID_REUSED', JSON.stringify(again));
   } finally {
     await t.queue.close();
   }

@@ -219,9 +219,14 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   for (const id of claimed) {
     const list: Judged[] = [];
     judged.set(id, list);
+    const job = earlierJobs.get(id);
     for (const at of copies(id)) {
       try {
-        const item = prepare(deps, records[at] as InferenceRecord, at, now, served, earlierJobs.get(id));
+        // An earlier attempt queued this id's job (503 ACCEPT_INCOMPLETE): the id is accepted with
+        // the job's record, and a copy with other content would be written over that job's folder.
+        const differs = job?.fingerprint === undefined ? undefined : differingParts(job.fingerprint, recordFingerprint(records[at] as InferenceRecord));
+        if (job && differs !== undefined && differs.length > 0) throw idReused(id, job.acceptedAt, differs);
+        const item = prepare(deps, records[at] as InferenceRecord, at, now, served, job);
         list.push({ at, item });
         if (item.referencedKey === undefined) break;
       } catch (error) {
@@ -344,5 +349,5 @@ function answerKnown(record: InferenceRecord, entry: IndexEntry, fingerprint?: s
   return { id, status: entry.explain ? 'queued' : 'skipped', duplicate: true, reason: entry.reason };
 }
 
-/** A refusal of the record itself (bad input), which retrying the same record cannot change. */
-const isFinalRefusal = (error: ApiError) => error.status >= 400 && error.status < 500 && error.status !== 409 && error.status !== 429;
+/** A refusal of the record itself (bad input, or its id accepted with other content), which retrying the same record cannot change. */
+const isFinalRefusal = (error: ApiError) => error.code === 'ID_REUSED' || (error.status >= 400 && error.status < 500 && error.status !== 409 && error.status !== 429);

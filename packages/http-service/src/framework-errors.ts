@@ -10,11 +10,13 @@ export interface FrameworkErrorAnswers {
  * Fastify's `frameworkErrors` option: the errors its router raises before any route, hook or
  * error handler runs (a path parameter over `routerOptions.maxParamLength`, a parameter that is
  * not valid percent-encoding), answered in the services' error shape instead of Fastify's own.
- * Hooks do not run for these, so the nosniff header of `registerServiceDefaults` is set here.
+ * Hooks do not run for these, so the nosniff and X-Request-Id headers of `registerServiceDefaults`
+ * are set here.
  */
 export function frameworkErrorHandler(answers: FrameworkErrorAnswers = {}) {
-  return (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void => {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
     void reply.header('x-content-type-options', 'nosniff');
+    void reply.header('x-request-id', request.id);
     void sendApiError(reply, toApiError(error, answers));
   };
 }

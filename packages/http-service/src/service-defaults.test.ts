@@ -101,6 +101,8 @@ describe('frameworkErrorHandler', () => {
     const badUrl = await app.inject({ method: 'GET', url: '/things/%E0%A4%A' });
     assert.equal(badUrl.statusCode, 400);
     assert.equal(badUrl.json<ErrorBody>().error.code, 'URL_MALFORMED');
+    // No hook runs for these either: X-Request-Id (every answer carries it) is set here too.
+    for (const response of [tooLong, badUrl]) assert.match(String(response.headers['x-request-id']), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, response.body);
     assert.equal((await app.inject({ method: 'GET', url: '/things/12345678' })).statusCode, 200, 'exactly maxParamLength is routed');
     await app.close();
   });

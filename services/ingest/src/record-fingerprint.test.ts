@@ -52,3 +52,9 @@ test('a fingerprint of another form is not compared', () => {
   assert.equal(differingParts('f2:abc', recordFingerprint(base)), undefined);
   assert.equal(differingParts(recordFingerprint(base), 'garbage'), undefined);
 });
+
+test('an empty explain or metadata object is the same as none: a client whose encoder drops empty objects, or adds them, is not refused for it', () => {
+  const bare = { id: 'fp-2', model: { name: 'm' }, image: { uri: 's3://local/images/a.jpg' } };
+  assert.equal(fingerprint({ ...bare, explain: {}, metadata: {} }), fingerprint(bare));
+  assert.deepEqual(differingParts(fingerprint(bare), fingerprint({ ...bare, metadata: { a: 1 } })), ['metadata']);
+});

@@ -21,6 +21,9 @@ function canonical(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
+/** An object with no keys as no object at all. */
+const orNone = <T extends object>(value: T | undefined): T | undefined => (value !== undefined && Object.keys(value).length === 0 ? undefined : value);
+
 /**
  * What a record says, as one short string kept in its id's index entry: a retry must say the same,
  * and an id sent again with other content is refused (409 ID_REUSED). Per part, the first 64 bits
@@ -38,8 +41,10 @@ export function recordFingerprint(record: InferenceRecord, imageSha256?: string)
     image,
     model: canonical(record.model),
     prediction: canonical(record.prediction),
-    explain: canonical(record.explain),
-    metadata: canonical(record.metadata),
+    // {} says what leaving it out says (default explain options, no metadata): an encoder that
+    // drops empty objects, or adds them, on a retry is not refused for it.
+    explain: canonical(orNone(record.explain)),
+    metadata: canonical(orNone(record.metadata)),
   };
   return `${form}:${fingerprintParts.map((part) => sha256(parts[part]).slice(0, 16)).join('.')}`;
 }

@@ -160,6 +160,29 @@ test('an item shown has no serious or critical violation; its images say what th
   assert.deepEqual(keys.listed, keys.declared, 'the footer lists the keys the controls declare');
 });
 
+test("on a phone (390 px: one column, the viewer laid out with display: contents) no serious or critical violation, and Chromium's accessibility tree still has the viewer region and its controls", async (t) => {
+  const page = stack.page;
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await audit(t, 'item shown on a phone');
+    // What a screen reader is given, not the DOM's attributes: some engines drop the role of an
+    // element with display: contents.
+    const cdp = await page.context().newCDPSession(page);
+    try {
+      const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as { nodes: { role?: { value?: string }; name?: { value?: string }; ignored?: boolean }[] };
+      const named = (role: string, name: string) => nodes.some((n) => !n.ignored && n.role?.value === role && (n.name?.value ?? '').startsWith(name));
+      assert.ok(named('region', 'Image and explanation'), 'the viewer is a named region in the accessibility tree');
+      // Its label ends in the keys that move it ("Overlay opacity [ ]").
+      assert.ok(named('slider', 'Overlay opacity'), 'its opacity slider is there');
+    } finally {
+      await cdp.detach();
+    }
+  } finally {
+    if (size) await page.setViewportSize(size);
+  }
+});
+
 test('keyboard only: Tab reaches every control in order, each with a visible focus ring of 3:1, and the shortcut keys still work', async (t) => {
   const page = stack.page;
   // Fresh from a load, as a keyboard user starts: nothing focused.

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { setAnswerHeaders } from './answer-headers.ts';
 import { ApiError, sendApiError } from './api-error.ts';
 
 export interface FrameworkErrorAnswers {
@@ -10,13 +11,11 @@ export interface FrameworkErrorAnswers {
  * Fastify's `frameworkErrors` option: the errors its router raises before any route, hook or
  * error handler runs (a path parameter over `routerOptions.maxParamLength`, a parameter that is
  * not valid percent-encoding), answered in the services' error shape instead of Fastify's own.
- * Hooks do not run for these, so the nosniff and X-Request-Id headers of `registerServiceDefaults`
- * are set here.
+ * Hooks do not run for these, so the headers every answer carries (setAnswerHeaders) are set here.
  */
 export function frameworkErrorHandler(answers: FrameworkErrorAnswers = {}) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
-    void reply.header('x-content-type-options', 'nosniff');
-    void reply.header('x-request-id', request.id);
+    setAnswerHeaders(request, reply);
     void sendApiError(reply, toApiError(error, answers));
   };
 }

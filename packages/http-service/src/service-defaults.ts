@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { trackAllowedMethods } from './allowed-methods.ts';
+import { setAnswerHeaders } from './answer-headers.ts';
 import { ApiError, sendApiError } from './api-error.ts';
 import { registerBodyRefusals } from './body-refusals.ts';
 import { registerBoundedJsonParser } from './bounded-json-parser.ts';
@@ -91,10 +92,7 @@ export function registerServiceDefaults(app: FastifyInstance): void {
     closing = true;
   });
   app.addHook('onRequest', async (request, reply) => {
-    void reply.header('x-content-type-options', 'nosniff');
-    // The request's id on every answer, not only inside a 500's or 503's message: a client can
-    // quote it for any answer (a 4xx it does not understand, a slow 202); a 5xx is logged under it.
-    void reply.header('x-request-id', request.id);
+    setAnswerHeaders(request, reply);
     if (closing) return sendApiError(reply, new ApiError(503, 'SHUTTING_DOWN', 'this process is shutting down; retry on a new connection', undefined, shuttingDownRetryAfter));
     return undefined;
   });

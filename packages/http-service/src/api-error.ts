@@ -47,6 +47,17 @@ export function internalError(requestId: string, what = 'an unexpected error occ
 }
 
 /**
+ * The 401 for a request without a known bearer token, saying which scheme it takes (RFC 9110
+ * §15.5.2 requires WWW-Authenticate on a 401): a client that sent Basic, or an HTTP library that
+ * answers a challenge, learns it is Bearer. A browser prompts only for Basic or Digest, so a page's
+ * fetch sees the 401 as it is. `message` says which token to send.
+ */
+export function unauthorized(reply: FastifyReply, message: string): ApiError {
+  void reply.header('www-authenticate', 'Bearer realm="gradcam"');
+  return new ApiError(401, 'UNAUTHORIZED', message);
+}
+
+/**
  * The 503 for a dependency that cannot answer now (Redis, storage): `code`, and `sentence` (which
  * names the dependency and says what to do), never the error's own words (they name hosts, ports
  * and paths: the cause goes to the service's log, see logServerErrors), and the request id.

@@ -1,4 +1,4 @@
-export { ApiError, apiErrorBody, dependencyUnavailable, internalError, reportedApiError, sendApiError, type ServerErrorReport } from './api-error.ts';
+export { ApiError, apiErrorBody, dependencyUnavailable, internalError, reportedApiError, sendApiError, unauthorized, type ServerErrorReport } from './api-error.ts';
 export { failureKind, logServerErrors, type ServerErrorLog } from './server-error-log.ts';
 export { type JsonCounts, jsonBounds, jsonCounts, registerBoundedJsonParser } from './bounded-json-parser.ts';
 export { NotReadyError } from './not-ready-error.ts';

@@ -13,6 +13,7 @@ import {
   requestErrorAnswer,
   sendApiError,
   serviceServerOptions,
+  unauthorized,
 } from '@gradcam/http-service';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
@@ -106,15 +107,6 @@ function parseRecord(body: unknown): InferenceRecord {
     throw new ApiError(400, 'RECORD_INVALID', `the record is invalid: ${where}${first?.message ?? 'unknown error'}${more}`, describeIssues(issues));
   }
   return parsed.data;
-}
-
-/**
- * A 401 says which scheme it takes (RFC 9110 §15.5.2 requires WWW-Authenticate on a 401): a client
- * that sent Basic, or an HTTP library that answers a challenge, learns it is Bearer.
- */
-function unauthorized(reply: FastifyReply, message: string): ApiError {
-  void reply.header('www-authenticate', 'Bearer realm="gradcam"');
-  return new ApiError(401, 'UNAUTHORIZED', message);
 }
 
 const idInvalid = () => new ApiError(400, 'ID_INVALID', 'ids are 1–128 characters of A–Z, a–z, 0–9, "_" or "-"');

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { type ReviewItem, inferenceIdSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, dependencyUnavailable, type ServerErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions } from '@gradcam/http-service';
+import { ApiError, dependencyUnavailable, type ServerErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions, unauthorized } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -147,12 +147,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
       // browser's disk) is to keep them, refusals included.
       void reply.header('cache-control', 'no-store');
       const name = reviewerOf(request.headers.authorization);
-      if (name === undefined) {
-        // RFC 9110 §15.5.2: a 401 names its scheme (a client that sent Basic learns it is Bearer).
-        // A browser prompts for Basic or Digest only, so the page's fetches see the 401 as before.
-        void reply.header('www-authenticate', 'Bearer realm="gradcam"');
-        throw new ApiError(401, 'UNAUTHORIZED', 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
-      }
+      if (name === undefined) throw unauthorized(reply, 'send "Authorization: Bearer <reviewer token>" with a token from GRADCAM_REVIEW_TOKENS');
       reviewers.set(request, name);
     },
   };

@@ -105,3 +105,18 @@ for (const { name, read } of services) {
     assert.deepEqual(problems, []);
   });
 }
+
+// The top-level README sends operators to packages/config's README for "every range".
+test('packages/config/README.md states the range of every integer variable a service reads', async () => {
+  const readme = await readFile(new URL('../../packages/config/README.md', import.meta.url), 'utf8');
+  const missing: string[] = [];
+  for (const { read } of services) {
+    for (const variable of variablesRead(read)) {
+      const range = integerRange(read, variable);
+      if (range === undefined) continue;
+      const notes = parentheticals(readme, variable);
+      if (!notes.some((note) => note.replaceAll('`', '').includes(range))) missing.push(`${variable}: takes ${range}, the README says (${notes.join(') (')})`);
+    }
+  }
+  assert.deepEqual([...new Set(missing)].sort(), []);
+});

@@ -234,3 +234,24 @@ export function readinessProbe(store: BlobStore, prefix = '', options: Readiness
     }
   };
 }
+
+/** What a service's start found: a store it cannot use (the probe's error), or one it can. */
+export type StorageAtStart = { readonly usable: false; readonly error: unknown } | { readonly usable: true; readonly missingKeysRefused: boolean };
+
+/**
+ * For a service's start (ingest, review): probeStore, and when it passes, whether the store answers
+ * a missing key as missing (see missingKeysRefused). A store that cannot be used is told at start
+ * (storageUnusableLine names the setting to fix), not only when something polls /readyz.
+ */
+export async function storageAtStart(store: BlobStore, prefix = ''): Promise<StorageAtStart> {
+  try {
+    await probeStore(store, prefix);
+  } catch (error) {
+    return { usable: false, error };
+  }
+  try {
+    return { usable: true, missingKeysRefused: !(await missingKeysAnswered(store, prefix)) };
+  } catch {
+    return { usable: true, missingKeysRefused: false };
+  }
+}

@@ -98,7 +98,7 @@ test('/readyz is not ready on credentials that may read but not write, though an
   const ingest = await s3Ingest({ without: ['s3:PutObject'], storagePrefix: 'team-b/captures' });
   try {
     const readyz = await ingest.app.inject({ method: 'GET', url: '/readyz' });
-    assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'storage: unavailable' }]);
+    assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'storage: access denied' }]);
   } finally {
     await ingest.close();
   }
@@ -108,7 +108,7 @@ test('/readyz is not ready when the bucket does not exist', async () => {
   const ingest = await s3Ingest({ bucket: 'no-such-bucket' });
   try {
     const readyz = await ingest.app.inject({ method: 'GET', url: '/readyz' });
-    assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'storage: unavailable' }]);
+    assert.deepEqual([readyz.statusCode, readyz.json()], [503, { status: 'not-ready', reason: 'storage: bucket not found' }]);
   } finally {
     await ingest.close();
   }

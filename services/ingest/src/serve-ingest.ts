@@ -1,9 +1,9 @@
 import cluster from 'node:cluster';
 import { type IngestConfig, exitOnConfigError } from '@gradcam/config';
-import { logServerErrors } from '@gradcam/http-service';
+import { NotReadyError, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { type Logger, clusterScrape, createRegistry, createThrottledErrorLog, tellWhenAnsweringAgain } from '@gradcam/telemetry';
-import { missingKeysRefused } from '@gradcam/storage';
+import { storageAtStart, storageUnusableLine } from '@gradcam/storage';
 import { createIngestStore } from './ingest-store.ts';
 import { createIngestApp } from './wire-ingest.ts';
 
@@ -55,7 +55,12 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     presignSeconds: config.presignSeconds,
     ...(config.storage.kind === 'local' && { signingSecret: config.storage.signingSecret }),
     onServerError: logServerErrors(log),
-    onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
+    // A storage failure names the setting to fix (S3_BUCKET, S3_ENDPOINT, GRADCAM_STORAGE_DIR…).
+    onNotReady: (error) =>
+      log.warn(
+        { err: error },
+        error instanceof NotReadyError && error.message.startsWith('storage:') ? `not ready (/readyz answers 503): ${storageUnusableLine(config.storage, error.cause)}` : 'not ready (/readyz answers 503)',
+      ),
     // One line per erasure: the id, how many objects went and which erase token asked (its
     // fingerprint, as in the erasure record: the log alone then answers "who erased it"), never
     // the image, its URI or the token.
@@ -69,8 +74,10 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
   // Once per deployment start (the first process of a cluster): S3 credentials that may not
   // s3:ListBucket pass /readyz, but AWS then answers 403 for an object that is not there.
   if (!cluster.isWorker || cluster.worker?.id === 1) {
-    void missingKeysRefused(store, config.storage.prefix).then((refused) => {
-      if (refused) log.warn(missingKeysWarning);
+    // A store that cannot be used is told at start too, naming the setting to fix: nothing need poll /readyz.
+    void storageAtStart(store, config.storage.prefix).then((found) => {
+      if (!found.usable) log.error(`${storageUnusableLine(config.storage, found.error)}; /readyz answers 503 until it can be`);
+      else if (found.missingKeysRefused) log.warn(missingKeysWarning);
     });
   }
 

@@ -1,9 +1,9 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
-import { type ServerErrorReport, type ServerTimeouts, checkDependency } from '@gradcam/http-service';
+import { NotReadyError, type ServerErrorReport, type ServerTimeouts, checkDependency } from '@gradcam/http-service';
 import { type ExplainQueue, JobEventsPurger, enqueueExplainJobs, jobStatus, purgeJobsEvents, queueDepth, redisCall, removeStrandedJobs } from '@gradcam/queue';
 import { ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { type BlobStore, FsBlobStore, readinessProbe, verifyBlobLink } from '@gradcam/storage';
+import { type BlobStore, FsBlobStore, readinessProbe, storageNotReadyReason, verifyBlobLink } from '@gradcam/storage';
 import type { MetricsResponse, Registry } from '@gradcam/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -105,7 +105,12 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       // A probe object under the prefix that exists, never a key that does not: without
       // s3:ListBucket, AWS answers HEAD of a missing key with 403, never ready. Written once a
       // minute, so credentials that may read but not write make ingest not ready.
-      await checkDependency('storage', storageReady);
+      // The reason says what is wrong (bucket not found, access denied), as the worker's does.
+      try {
+        await storageReady();
+      } catch (error) {
+        throw new NotReadyError(storageNotReadyReason(error), { cause: error });
+      }
     },
     onNotReady: wiring.onNotReady,
     telemetry: createIngestTelemetry(wiring.registry, wiring.scrape),

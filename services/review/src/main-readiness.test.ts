@@ -39,3 +39,37 @@ test('/readyz is ready on S3 credentials without s3:ListBucket (AWS answers 403 
     await redis.stop();
   }
 });
+
+test('an S3_BUCKET that does not exist: review says so at start in one line naming S3_BUCKET with a stable code, and /readyz says bucket not found', { timeout: 60_000 }, async () => {
+  const redis = await startRedisServer();
+  const s3 = await startS3Server({ buckets: ['review-bucket'] });
+  const port = await freePort();
+  const review = startServiceMain('services/review/src/main.ts', {
+    ...process.env,
+    REDIS_URL: redis.url,
+    GRADCAM_HOST: '127.0.0.1',
+    GRADCAM_REVIEW_PORT: String(port),
+    GRADCAM_REVIEW_TOKENS: 'alice:alice-main-test-token-0123',
+    S3_BUCKET: 'no-such-bucket',
+    S3_ENDPOINT: s3.endpoint,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    LOG_LEVEL: 'warn',
+  });
+  try {
+    // Said at start, with nothing polling /readyz.
+    await review.untilOutput('storage cannot be used');
+    assert.match(
+      review.output(),
+      /storage cannot be used \(STORAGE_BUCKET_NOT_FOUND\): S3_BUCKET: bucket \\"no-such-bucket\\" does not exist at http:\/\/127\.0\.0\.1:\d+; create it first/,
+    );
+    const answer = await fetch(`http://127.0.0.1:${port}/readyz`);
+    assert.equal(answer.status, 503);
+    assert.deepEqual(await answer.json(), { status: 'not-ready', reason: 'storage: bucket not found' });
+  } finally {
+    await review.stop();
+    await s3.stop();
+    await redis.stop();
+  }
+});

@@ -1,8 +1,8 @@
 import { exitOnConfigError, loadConfigOrExit, readReviewConfig } from '@gradcam/config';
-import { checkDependency, logServerErrors } from '@gradcam/http-service';
+import { NotReadyError, checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { createBlobStore, missingKeysRefused, readinessProbe } from '@gradcam/storage';
+import { createBlobStore, readinessProbe, storageAtStart, storageNotReadyReason, storageUnusableLine } from '@gradcam/storage';
 import { createLogger, createRegistry, createThrottledErrorLog, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
@@ -43,6 +43,9 @@ const desk = new ReviewDesk({
   onUndo: (reviewed) => log.info({ inferenceId: reviewed.inferenceId, reviewer: reviewed.reviewer, verdict: reviewed.verdict, verdictId: reviewed.verdictId }, 'verdict taken back by its reviewer'),
 });
 const storageReady = readinessProbe(store, config.storage.prefix);
+/** Why /readyz answered 503, for the log: a storage failure as the line naming the setting to fix. */
+const notReadyLine = (error: unknown): string =>
+  error instanceof NotReadyError && error.message.startsWith('storage:') ? `not ready (/readyz answers 503): ${storageUnusableLine(config.storage, error.cause)}` : 'not ready (/readyz answers 503)';
 const app = createApp({
   desk,
   pool,
@@ -51,9 +54,15 @@ const app = createApp({
     await checkDependency('redis', () => redis.ping());
     // Review writes review.json: the probe is written once a minute, so credentials that may read
     // but not write make it not ready (see readinessProbe; no s3:ListBucket needed).
-    await checkDependency('storage', storageReady);
+    // The reason says what is wrong (bucket not found, access denied), as the worker's does.
+    try {
+      await storageReady();
+    } catch (error) {
+      throw new NotReadyError(storageNotReadyReason(error), { cause: error });
+    }
   },
-  onNotReady: (error) => log.warn({ err: error }, 'not ready (/readyz answers 503)'),
+  // A storage failure names the setting to fix (S3_BUCKET, S3_ENDPOINT, GRADCAM_STORAGE_DIR…).
+  onNotReady: (error) => log.warn({ err: error }, notReadyLine(error)),
   onResponse: (route, status) => telemetry.request(route, status),
   scrape: () => telemetry.scrape(),
   onServerError: logServerErrors(log),
@@ -62,8 +71,13 @@ await app.listen({ port: config.port, host: config.host });
 log.info(`review service on http://${config.host}:${config.port}/ (${config.reviewers.size} reviewer token${config.reviewers.size === 1 ? '' : 's'}, leases of ${config.leaseSeconds} s)`);
 // S3 credentials that may not s3:ListBucket pass /readyz, but AWS then answers 403 for an object
 // that is not there: reading an item's review.json before its first verdict is one.
-void missingKeysRefused(store, config.storage.prefix).then((refused) => {
-  if (!refused) return;
+// A store that cannot be used is told at start too, naming the setting to fix: nothing need poll /readyz.
+void storageAtStart(store, config.storage.prefix).then((found) => {
+  if (!found.usable) {
+    log.error(`${storageUnusableLine(config.storage, found.error)}; /readyz answers 503 until it can be`);
+    return;
+  }
+  if (!found.missingKeysRefused) return;
   log.warn(
     'storage answers 403, not 404, for an object that is not there (S3 credentials without s3:ListBucket): ' +
       'no first verdict on an item can be saved (its review.json is read first), and an item with a missing file is answered 500 instead of being set aside as broken; grant s3:ListBucket on the bucket',

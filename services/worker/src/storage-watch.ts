@@ -45,6 +45,11 @@ export function storageNotReadyReason(outage: StorageOutage): string {
 export interface StorageWatchOptions {
   /** Rejects when storage cannot be used (probeStorage). */
   readonly probe: () => Promise<unknown>;
+  /**
+   * The outage's message from the probe's error: storageProblemLine, naming the setting to fix
+   * (S3_BUCKET, S3_ENDPOINT, GRADCAM_STORAGE_DIR…). The error's own message when omitted.
+   */
+  readonly describe?: (error: unknown) => string;
   /** While storage is out, it is probed again this often until it answers. */
   readonly probeEveryMs: number;
   /** Storage went out (`before` undefined), came back (`now` undefined), or went out another way (another code). */
@@ -99,7 +104,8 @@ export class StorageWatch {
     } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
       if (typeof code === 'string' && outageCodes.has(code)) {
-        outage = { code, message: error instanceof Error ? error.message : String(error), since: this.#outage?.since ?? performance.now() };
+        const message = this.#options.describe?.(error) ?? (error instanceof Error ? error.message : String(error));
+        outage = { code, message, since: this.#outage?.since ?? performance.now() };
       }
     }
     if (this.#closed) return outage;

@@ -12,7 +12,7 @@ import {
   refuseClusterNode,
   trimFailedJobs,
 } from '@gradcam/queue';
-import type { BlobStore } from '@gradcam/storage';
+import { type BlobStore, storageProblemLine } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
 import { createOverlayRenderer } from '@gradcam/imaging';
 import { ReviewPool } from '@gradcam/review-pool';
@@ -124,6 +124,9 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   let worker: BatchingWorker | undefined;
   const storage = new StorageWatch({
     probe: () => probeStorage(deps.store, config.storage.prefix),
+    // One line naming the setting to fix, as npm start's check says it: a deployment without
+    // npm start (compose, Kubernetes) is told which variable is wrong, not only the SDK's error.
+    describe: (error) => storageProblemLine(config.storage, error),
     probeEveryMs,
     onChange: (outage, before) => {
       if (outage === undefined) {

@@ -1,82 +1,7 @@
-import { type StorageConfig, redactedUrl } from '@gradcam/config';
-import { type BlobStore, createBlobStore, missingKeysAnswered, probeStore, s3FailureKind } from '@gradcam/storage';
+import { type BlobStore, type S3StorageConfig, createBlobStore, missingKeysAnswered, probeStore, s3Location, storageProblemLine } from '@gradcam/storage';
 import { LocalStackError } from './local-stack-error.ts';
 
-export type S3StorageConfig = Extract<StorageConfig, { kind: 's3' }>;
-
-/** Where the bucket is, in words: the endpoint (credentials in it redacted), or AWS's region. */
-export function s3Location(storage: S3StorageConfig): string {
-  return storage.endpoint === undefined ? `AWS S3 (region ${storage.region})` : redactedUrl(storage.endpoint);
-}
-
-/** `s3://bucket/prefix/`, where the stack stores everything. */
-export function s3Url(storage: S3StorageConfig): string {
-  return `s3://${storage.bucket}/${storage.prefix === '' ? '' : `${storage.prefix}/`}`;
-}
-
-const keys = 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY';
-
-/** One line naming the variable(s) to fix, for what the check found. */
-function problemLine(storage: S3StorageConfig, error: unknown): string {
-  const where = s3Location(storage);
-  const bucket = `bucket "${storage.bucket}"`;
-  // The store's message less its 'S3 HeadObject <key> failed: ' opening: the line says what was
-  // asked. On one line: OpenSSL's messages (EPROTO) carry newlines.
-  const message = error instanceof Error ? error.message : String(error);
-  // The SDK's timeouts open with the package that raised them: no help to the reader.
-  const reason = message
-    .replace(/^S3 .*? failed: /, '')
-    .replace(/^@smithy\/node-http-handler - /, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-  const givenKeys = storage.accessKeyId !== undefined;
-  const custom = storage.endpoint !== undefined;
-  switch (s3FailureKind(error, storage)) {
-    case 'unreachable':
-      return custom
-        ? `S3_ENDPOINT: ${where} does not answer (${reason}); start that server, or point S3_ENDPOINT at one`
-        : `S3_REGION: ${where} does not answer (${reason}); check this machine's network, or set S3_ENDPOINT for an S3-compatible server`;
-    case 'timeout':
-      // It may have connected (TLS included) and then said nothing: "start that server" would be
-      // wrong. Connecting that timed out (dropped packets) reads the same; the reason tells which.
-      return custom
-        ? `S3_ENDPOINT: ${where} did not answer in time (${reason}); check that S3_ENDPOINT is the S3 server's API address and port, and that the server is reachable from here and not stuck`
-        : `S3_REGION: ${where} did not answer in time (${reason}); check this machine's network to AWS (a firewall, a proxy), or set S3_ENDPOINT for an S3-compatible server`;
-    case 'tls':
-      return custom
-        ? `S3_ENDPOINT: TLS to ${where} failed (${reason}); trust its CA with NODE_EXTRA_CA_CERTS, or use http:// if the server speaks plain HTTP`
-        : `NODE_EXTRA_CA_CERTS: TLS to ${where} failed (${reason}); something between here and AWS presents a certificate this machine does not trust: trust its CA with NODE_EXTRA_CA_CERTS`;
-    case 'needs-path-style':
-      return `S3_FORCE_PATH_STYLE: with path style off the bucket is asked for as a subdomain of ${where}, which does not resolve (${reason}); set S3_FORCE_PATH_STYLE=true (MinIO, s3rver and most S3-compatible servers want it)`;
-    case 'not-s3':
-      return custom
-        ? `S3_ENDPOINT: ${where} does not answer as an S3 API (${reason}); point S3_ENDPOINT at the S3 server (its API port), not another web server`
-        : `S3_REGION: ${where} does not answer as an S3 API (${reason}); something between here and AWS (AWS_ENDPOINT_URL_S3, a proxy) answers instead`;
-    case 'bucket-missing':
-      return `S3_BUCKET: ${bucket} does not exist at ${where}; create it first (npm start does not create buckets), or set S3_BUCKET to one that exists`;
-    case 'no-credentials':
-      return `${keys}: no S3 credentials (neither is set, and the AWS default chain, AWS_PROFILE, AWS_ACCESS_KEY_ID or an instance role, found none); set both`;
-    case 'unknown-access-key':
-      return givenKeys
-        ? `S3_ACCESS_KEY_ID: ${where} does not know this access key (InvalidAccessKeyId); check ${keys}`
-        : `${keys}: ${where} does not know the access key the AWS default chain found (InvalidAccessKeyId); set both`;
-    case 'wrong-secret':
-      return givenKeys
-        ? `S3_SECRET_ACCESS_KEY: does not go with S3_ACCESS_KEY_ID (SignatureDoesNotMatch at ${where})`
-        : `${keys}: the secret key the AWS default chain found does not go with its access key (SignatureDoesNotMatch at ${where}); set both`;
-    case 'wrong-region':
-      return `S3_REGION: ${bucket} is not in region ${storage.region} (${reason}); set S3_REGION to the bucket's region`;
-    case 'redirect':
-      return custom
-        ? `S3_ENDPOINT: ${where} redirects the check's requests (${reason}); S3 clients follow no redirects: set S3_ENDPOINT to the address they lead to`
-        : `S3_REGION: ${where} redirects the request for ${bucket} without naming its region (${reason}); set S3_REGION to the bucket's region, or S3_ENDPOINT to where the redirect leads`;
-    case 'access-denied':
-      return `${keys} or the bucket policy: ${where} refused access to ${bucket} (${reason}); the services need s3:GetObject and s3:PutObject on ${s3Url(storage)}* (and s3:ListBucket on the bucket)`;
-    default:
-      // Not a setting this check can name (a 5xx, an odd answer): where, and the error itself.
-      return `${custom ? 'S3_ENDPOINT: ' : ''}${where} failed the check of ${bucket} (${reason})`;
-  }
-}
+export { type S3StorageConfig, s3Location, s3Url } from '@gradcam/storage';
 
 /** How far the check got: the store calls that answered, and when the last one did. */
 interface Progress {
@@ -155,7 +80,7 @@ export async function checkS3Storage(storage: S3StorageConfig, options: { timeou
       // not S3 must not pass (200 to everything) or read as a missing bucket (404 to everything).
       // The services' /readyz do without it.
       probeStore(store, storage.prefix, { write: true, readBack: true }).catch((error: unknown) => {
-        throw new LocalStackError('STORAGE_UNUSABLE', problemLine(storage, error));
+        throw new LocalStackError('STORAGE_UNUSABLE', storageProblemLine(storage, error));
       }),
       deadline,
     ]);

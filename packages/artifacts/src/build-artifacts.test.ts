@@ -7,6 +7,7 @@ import { before, test } from 'node:test';
 import { explanationManifestSchema } from '@gradcam/contracts';
 import { Explainer, type ImageExplanation, type LoadedModel, type MethodName, builtinModels, descriptorFileName, loadModel, modelWeightsSha256, selectBackend } from '@gradcam/engine';
 import { type ColormapName, type DecodedImage, type OverlayOptions, decodeImage, decodeNpy, imagingInfo, overlayBase, renderOverlay, toModelInput } from '@gradcam/imaging';
+import sharp from 'sharp';
 import { buildImageArtifacts } from './build-artifacts.ts';
 import { fingerprint } from './engine-fingerprint.ts';
 
@@ -170,4 +171,32 @@ test('the manifest records how its overlays were drawn, and each overlay is draw
     const again = await renderOverlay(base, normalized, width, height, manifest.preprocessing, { colormap: colormap as ColormapName, alpha, quality });
     assert.equal(createHash('sha256').update(again).digest('hex'), entry.overlay.sha256, entry.overlay.path);
   }
+});
+
+test('an input a browser would show otherwise (a TIFF) gets a preview the size of its overlays, listed in the manifest; a JPEG none', async () => {
+  const explanation = await explained(['gradcam'], 4);
+  const jpeg = await build(explanation);
+  assert.equal(jpeg.manifest.input.preview, undefined);
+  assert.ok(!jpeg.files.some((f) => f.path.includes('preview')));
+
+  // The same photo as a TIFF: the same pixels, so the same explanation stands.
+  const tiffBytes = await sharp(bytes).tiff().toBuffer();
+  const tiff = await decodeImage(tiffBytes);
+  const { files, manifest } = await buildImageArtifacts({ source: 'sheep.tiff', bytes: tiffBytes, image: tiff, explanation, model, backend: 'wasm', timings, overlayMaxSide: 300 });
+  const preview = explanationManifestSchema.parse(manifest).input.preview;
+  assert.ok(preview, 'a TIFF has a preview');
+  assert.equal(preview.reason, 'format');
+  const file = files.find((f) => f.path === preview.path);
+  assert.ok(file, `${preview.path} is among the files`);
+  assert.equal(preview.sha256, createHash('sha256').update(file.body).digest('hex'));
+  assert.equal(preview.bytes, file.body.byteLength);
+  const shown = await sharp(file.body).metadata();
+  assert.equal(shown.format, 'jpeg');
+  const overlay = manifest.explanations[0]?.overlay;
+  assert.deepEqual([shown.width, shown.height], [overlay?.width, overlay?.height], 'the preview and the overlays line up');
+  assert.deepEqual([preview.width, preview.height], [shown.width, shown.height]);
+  assert.equal(Math.max(preview.width, preview.height), 300, 'drawn at the overlay limit');
+  assert.equal(files.at(-1)?.path, 'explanation.json', 'the manifest is still written last');
+  // Drawn from the input, like the overlays: the maps, and so the fingerprint, are the JPEG's.
+  assert.equal(manifest.fingerprint, jpeg.manifest.fingerprint);
 });

@@ -6,6 +6,7 @@ import {
   type ExplanationManifest,
   type ReviewSampling,
   explanationManifestSchema,
+  inputPreviewFileName,
   manifestFileName,
   manifestSchemaVersion,
 } from '@gradcam/contracts';
@@ -17,6 +18,7 @@ import {
   defaultOverlayMaxSide,
   defaultOverlayOptions,
   encodeNpy,
+  encodePreview,
   imagingInfo,
   overlayBase,
   renderOverlay,
@@ -133,6 +135,15 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
       overlay: { ...artifact(overlay), width: base.width, height: base.height },
     });
   }
+  // A page shows the input's stored file; where a browser would show it otherwise than the model
+  // saw it (a TIFF it cannot show, an animation, transparency), it shows this instead, drawn on the
+  // overlays' base so that the two line up pixel for pixel.
+  let preview: NonNullable<ExplanationManifest['input']['preview']> | undefined;
+  if (image.browserMismatch !== undefined) {
+    const file: ArtifactFile = { path: inputPreviewFileName, contentType: 'image/jpeg', body: await encodePreview(base, drawWith.quality) };
+    files.unshift(file);
+    preview = { ...artifact(file), width: base.width, height: base.height, reason: image.browserMismatch };
+  }
   const modelInfo = {
     name: descriptor.name,
     version: descriptor.version,
@@ -152,7 +163,7 @@ export async function buildImageArtifacts(input: ImageArtifactsInput): Promise<I
     ...(input.inferenceId === undefined ? {} : { inferenceId: input.inferenceId }),
     createdAt: (input.now ?? new Date()).toISOString(),
     // The input's own size, also when it was decoded scaled down.
-    input: { source: input.source, sha256: sha256(input.bytes), bytes: input.bytes.byteLength, format: image.format, ...(image.fullSize ?? { width: image.width, height: image.height }) },
+    input: { source: input.source, sha256: sha256(input.bytes), bytes: input.bytes.byteLength, format: image.format, ...(image.fullSize ?? { width: image.width, height: image.height }), ...(preview === undefined ? {} : { preview }) },
     model: modelInfo,
     engine,
     preprocessing,

@@ -106,6 +106,31 @@ test('an image over the overlay limit gets a scaled-down overlay, its size in th
   assert.deepEqual([unlimited.explanations[0]?.overlay.width, unlimited.explanations[0]?.overlay.height], [1200, 800]);
 }));
 
+test('a TIFF gets input.preview.jpg, listed in its manifest; a rerun from a JPEG of the same name removes it; a walk skips it as output', () => withTempDir('gradcam-preview-', async (dir) => {
+  const photo = await sharp(join(fixtures, 'sheep-pastoral.jpg')).resize(320).toBuffer();
+  await writeFile(join(dir, 'scan.tiff'), await sharp(photo).tiff().toBuffer());
+  const run = gradcam('explain', join(dir, 'scan.tiff'), '--out', join(dir, 'out'));
+  assert.equal(run.status, 0, run.stderr);
+  const folder = join(dir, 'out', 'scan');
+  const manifest = explanationManifestSchema.parse(JSON.parse(await readFile(join(folder, 'explanation.json'), 'utf8')));
+  assert.equal(manifest.input.preview?.path, 'input.preview.jpg');
+  assert.equal(manifest.input.preview.reason, 'format');
+  assert.equal(sha256(await readFile(join(folder, 'input.preview.jpg'))), manifest.input.preview.sha256);
+  // The folder named on the command line is walked, and its preview is output, not input.
+  const walked = gradcam('explain', folder, '--json', '--out', join(dir, 'again'));
+  assert.equal(walked.status, 1, walked.stdout);
+  // Its overlay and its preview: nothing there to explain.
+  assert.match(walked.stderr, /2 \*\.overlay\.jpg or input\.preview\.jpg file\(s\)/);
+
+  await rm(join(dir, 'scan.tiff'));
+  await writeFile(join(dir, 'scan.jpg'), photo);
+  const rerun = gradcam('explain', join(dir, 'scan.jpg'), '--out', join(dir, 'out'));
+  assert.equal(rerun.status, 0, rerun.stderr);
+  const names = await readdir(folder);
+  assert.ok(!names.includes('input.preview.jpg'), `the JPEG's folder keeps no preview of the TIFF: ${names.join(' ')}`);
+  assert.equal(explanationManifestSchema.parse(JSON.parse(await readFile(join(folder, 'explanation.json'), 'utf8'))).input.preview, undefined);
+}));
+
 test('explain --backend wasm records the wasm build it ran on (the SIMD one, one thread) in the manifest, outside the fingerprint', () => withTempDir('gradcam-wasm-', async (dir) => {
   const run = gradcam('explain', join(fixtures, 'sheep-pastoral.jpg'), '--backend', 'wasm', '--out', join(dir, 'out'));
   assert.equal(run.status, 0, run.stderr);

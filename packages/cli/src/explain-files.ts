@@ -159,18 +159,22 @@ function outputFolder(outDir: string, stem: string): string {
   return join(outDir, stem);
 }
 
-const artifactName = String.raw`[a-z0-9]+-\d+\.(?:npy|overlay\.jpg)`;
+const artifactName = String.raw`(?:[a-z0-9]+-\d+\.(?:npy|overlay\.jpg)|input\.preview\.jpg)`;
 /**
- * Names this command writes into an image's folder: `<method>-<class>.npy|.overlay.jpg`, and the
- * temporaries `.<name>.<hex>.tmp` of those and of the manifest (a killed run's are left behind).
+ * Names this command writes into an image's folder: `<method>-<class>.npy|.overlay.jpg`,
+ * `input.preview.jpg`, and the temporaries `.<name>.<hex>.tmp` of those and of the manifest (a
+ * killed run's are left behind).
  */
 const ownFile = new RegExp(`^(?:${artifactName}|\\.(?:${artifactName}|${manifestFileName.replaceAll('.', '\\.')})\\.[0-9a-f]+\\.tmp)$`);
 
 /** Artifact paths an earlier manifest in `dir` lists (plain file names only), or none. */
 async function previouslyListed(dir: string): Promise<string[]> {
   try {
-    const old = JSON.parse(await readFile(join(dir, manifestFileName), 'utf8')) as { explanations?: { rawMap?: { path?: unknown }; overlay?: { path?: unknown } }[] };
-    const paths = (old.explanations ?? []).flatMap((e) => [e.rawMap?.path, e.overlay?.path]);
+    const old = JSON.parse(await readFile(join(dir, manifestFileName), 'utf8')) as {
+      input?: { preview?: { path?: unknown } };
+      explanations?: { rawMap?: { path?: unknown }; overlay?: { path?: unknown } }[];
+    };
+    const paths = [...(old.explanations ?? []).flatMap((e) => [e.rawMap?.path, e.overlay?.path]), old.input?.preview?.path];
     return paths.filter((p): p is string => typeof p === 'string' && p === basename(p) && p !== '.' && p !== '..');
   } catch {
     return [];

@@ -2,7 +2,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { Dirent, Stats } from 'node:fs';
 import { extname, join } from 'node:path';
-import { explanationManifestSchema, manifestFileName } from '@gradcam/contracts';
+import { explanationManifestSchema, inputPreviewFileName, manifestFileName } from '@gradcam/contracts';
 import { ImagingError, defaultImageLimits } from '@gradcam/imaging';
 
 export const imageExtensions = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
@@ -34,8 +34,11 @@ export const removedSinceListed = { code: 'NOT_FOUND', message: 'no such file (r
 const inputFileError = (code: string, message: string) => Object.assign(new Error(message), { code });
 
 const isImageName = (name: string) => imageExtensions.has(extname(name).toLowerCase());
-/** `explain` writes `<method>-<class>.overlay.jpg`: an overlay met in a walk is output, not input. */
-const isOverlayName = (name: string) => name.toLowerCase().endsWith('.overlay.jpg');
+/** `explain` writes `<method>-<class>.overlay.jpg` and `input.preview.jpg`: met in a walk, they are output, not input. */
+const isOverlayName = (name: string) => {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.overlay.jpg') || lower === inputPreviewFileName;
+};
 /** Device + inode: the same folder or file reached by two paths (a symbolic link) is one. */
 const identity = (info: Stats) => `${info.dev}:${info.ino}`;
 

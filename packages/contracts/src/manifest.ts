@@ -111,6 +111,15 @@ export const explanationManifestSchema = z.object({
     format: z.string(),
     width: z.number().int().positive(),
     height: z.number().int().positive(),
+    /**
+     * A JPEG of the input as the model saw it (upright, transparency on white, first frame, sRGB),
+     * at the overlays' size, written where a browser would show the stored input otherwise:
+     * `reason` is imaging's BrowserMismatch (`format`: TIFF or HEIF, which Chromium and Firefox do
+     * not show; `animation`; `transparency`; `cmyk`; a string, so a reason added later still
+     * parses). Absent where the input shows as it was explained, and in manifests written before
+     * previews existed. Not part of the fingerprint: it is drawn from the input, like the overlays.
+     */
+    preview: artifactSchema.extend({ width: z.number().int().positive(), height: z.number().int().positive(), reason: z.string() }).optional(),
   }),
   model: z.object({
     name: z.string(),

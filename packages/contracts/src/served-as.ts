@@ -1,3 +1,4 @@
+import type { ExplanationManifest } from './manifest.ts';
 import type { inputExtensions } from './storage-keys.ts';
 
 /**
@@ -39,9 +40,22 @@ export function imageServedAs(format: string | undefined): ServedAs {
   return contentType === undefined ? bytesServedAs : { contentType, disposition: 'inline' };
 }
 
-/** The pipeline's own files: manifests and prediction.json, overlays (always JPEG), raw maps (`.npy`, saved). */
+/** The pipeline's own files: manifests and prediction.json, overlays and input previews (always JPEG), raw maps (`.npy`, saved). */
 export const artifactServedAs = {
   json: { contentType: 'application/json', disposition: 'inline' },
   overlay: { contentType: 'image/jpeg', disposition: 'inline' },
+  preview: { contentType: 'image/jpeg', disposition: 'inline' },
   rawMap: bytesServedAs,
 } as const satisfies Record<string, ServedAs>;
+
+/**
+ * The files a manifest lists in its own folder, by path relative to it, each with how a link
+ * presents it: each entry's overlay and raw map, then the input's preview where there is one.
+ */
+export function manifestArtifacts(manifest: ExplanationManifest): (readonly [path: string, served: ServedAs])[] {
+  const { preview } = manifest.input;
+  return [
+    ...manifest.explanations.flatMap((e) => [[e.overlay.path, artifactServedAs.overlay], [e.rawMap.path, artifactServedAs.rawMap]] as const),
+    ...(preview === undefined ? [] : [[preview.path, artifactServedAs.preview] as const]),
+  ];
+}

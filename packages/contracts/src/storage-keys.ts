@@ -4,6 +4,8 @@ import { dotsOnlySegment } from './reserved-key-segments.ts';
 
 export const predictionFileName = 'prediction.json';
 export const reviewFileName = 'review.json';
+/** Where the worker (and `gradcam explain`) writes an input's preview, listed as the manifest's input.preview. */
+export const inputPreviewFileName = 'input.preview.jpg';
 
 export interface InferenceLocation {
   /** Optional key prefix for the whole deployment (no leading or trailing slash). */

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { Metadata, SharpOptions } from 'sharp';
+import { type BrowserMismatch, browserMismatch } from './browser-view.ts';
 import { defaultImageLimits } from './image-limits.ts';
 import type { ImageLimits } from './image-limits.ts';
 import { ImagingError } from './imaging-error.ts';
@@ -31,6 +32,8 @@ export interface DecodedImage {
   fullSize?: { width: number; height: number };
   /** The DecodeOptions.maxSide it was scaled down to fit, set together with fullSize. */
   maxSide?: number;
+  /** Set where a browser would show the stored file otherwise than these pixels (see BrowserMismatch). */
+  browserMismatch?: BrowserMismatch;
 }
 
 export interface DecodeOptions {
@@ -201,7 +204,8 @@ export async function decodeImage(
         `${FORMAT_NAMES[format]} image decoded to ${info.channels} channels instead of RGB; convert it to 8-bit sRGB`,
       );
     }
-    return { data, width: info.width, height: info.height, format, ...(scaled ? { fullSize, maxSide } : {}) };
+    const mismatch = browserMismatch(format, metadata);
+    return { data, width: info.width, height: info.height, format, ...(scaled ? { fullSize, maxSide } : {}), ...(mismatch === undefined ? {} : { browserMismatch: mismatch }) };
   } catch (error) {
     throw wrapDecodeError(error, format, metadata);
   }

@@ -1,3 +1,5 @@
+export { browserMismatch, encodePreview } from './browser-view.ts';
+export type { BrowserMismatch } from './browser-view.ts';
 export { colormapLut, colormapNames } from './colormap.ts';
 export type { ColormapName } from './colormap.ts';
 export { decodeImage, decodedPixels, decodeSideFor, readImageHeader } from './decode-image.ts';

@@ -6,6 +6,7 @@ import {
   explanationManifestSchema,
   imageServedAs,
   keyIn,
+  manifestArtifacts,
   manifestFileName,
   parseS3Uri,
   predictionDocumentSchema,
@@ -60,7 +61,7 @@ export async function inferenceStatus(deps: StatusDeps, id: string): Promise<Inf
     const files: (readonly [path: string, served: ServedAs])[] = [
       [manifestFileName, artifactServedAs.json],
       [predictionFileName, artifactServedAs.json],
-      ...manifest.explanations.flatMap((e) => [[e.rawMap.path, artifactServedAs.rawMap], [e.overlay.path, artifactServedAs.overlay]] as const),
+      ...manifestArtifacts(manifest),
     ];
     const links: (readonly [name: string, key: string, served: ServedAs])[] = files.map(([path, served]) => [path, keyIn(entry.folder, path), served]);
     const image = imageServedAs(manifest.input.format);

@@ -49,11 +49,12 @@ export function render(packet, response, askedAt) {
   const ratio = `${manifest.input.width} / ${manifest.input.height}`;
   el.inputStage.style.aspectRatio = ratio;
   el.overlayStage.style.aspectRatio = ratio;
-  el.inputImage.src = urls.image;
+  const inputUrl = shownInputUrl(packet);
+  el.inputImage.src = inputUrl;
   // What a screen reader says of the image: what it is and what the model made of it.
   el.inputImage.alt = `Input image of ${item.inferenceId}, predicted ${item.label} (${percent(item.probability)})`;
-  el.overlayBase.src = urls.image;
-  el.inputMeta.textContent = `${manifest.input.width}×${manifest.input.height} ${manifest.input.format}`;
+  el.overlayBase.src = inputUrl;
+  renderInputMeta(packet);
   // Every overlay starts loading now (kept until the next item), so switching method or class is
   // instant, and one that cannot be loaded is known before the reviewer gets to it.
   state.prefetched = explanations.map((entry) => {
@@ -82,12 +83,44 @@ export function render(packet, response, askedAt) {
   tickLease();
 }
 
+/**
+ * The input as the page shows it: its preview where the manifest has one (the worker writes one
+ * where a browser would show the stored file otherwise than the model saw it: a TIFF Chromium and
+ * Firefox cannot show, an animation, transparency, CMYK), else the stored file.
+ */
+function shownInputUrl({ manifest, urls }) {
+  const preview = manifest.input.preview;
+  return (preview && urls[preview.path]) || urls.image;
+}
+
+const previewReasons = {
+  format: (format) => `browsers do not show ${format.toUpperCase()}`,
+  animation: () => 'its first frame, which the model saw',
+  transparency: () => 'transparency on white, as the model saw it',
+  cmyk: () => 'CMYK colours as the model saw them',
+};
+
+/**
+ * The input's size and format; with a preview shown, why, and a link to the file as stored (in a
+ * new tab: leaving this page gives its item back to the queue).
+ */
+function renderInputMeta({ manifest, urls }) {
+  const { width, height, format, preview } = manifest.input;
+  const size = `${width}×${height} ${format}`;
+  if (!preview || !urls[preview.path]) {
+    el.inputMeta.replaceChildren(size);
+    return;
+  }
+  const why = previewReasons[preview.reason]?.(format);
+  el.inputMeta.replaceChildren(`${size}, shown as a JPEG preview${why ? ` (${why})` : ''} · `, h('a', { href: urls.image, target: '_blank', rel: 'noopener', textContent: `the ${format.toUpperCase()} as stored` }));
+}
+
 // ---- images that do not load ---------------------------------------------------------------
 
 /** What the reviewer would call the image at `url` of the item shown, or '' for a URL of no image of it. */
 function imageName(url) {
   const { manifest, urls } = state.packet;
-  if (url === urls.image) return 'the input image';
+  if (url === shownInputUrl(state.packet)) return 'the input image';
   const entry = manifest.explanations.find((e) => urls[e.overlay.path] === url);
   return entry ? `the ${entry.method} heatmap of ${entry.label}` : '';
 }
@@ -128,7 +161,7 @@ function keepFocusOnTheWayOn(had) {
 function renderImageErrors() {
   const { manifest, urls } = state.packet;
   const overlayUrl = urls[manifest.explanations[state.current].overlay.path] ?? '';
-  for (const [node, image, url] of [[el.inputError, el.inputImage, urls.image], [el.overlayError, el.overlayImage, overlayUrl]]) {
+  for (const [node, image, url] of [[el.inputError, el.inputImage, shownInputUrl(state.packet)], [el.overlayError, el.overlayImage, overlayUrl]]) {
     const failed = state.failedImages.has(url);
     node.hidden = !failed;
     image.hidden = failed;

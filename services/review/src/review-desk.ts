@@ -7,11 +7,11 @@ import {
   type ReviewRetraction,
   type ServedAs,
   type Verdict,
-  artifactServedAs,
   bytesServedAs,
   explanationManifestSchema,
   imageServedAs,
   keyIn,
+  manifestArtifacts,
   manifestFileName,
   parseS3Uri,
   predictionDocumentSchema,
@@ -115,12 +115,13 @@ export class ReviewDesk {
       throw brokenItem(item, `${predictionFileName} names no image this service can link to`);
     }
     // Everything the packet links to is HEADed while the links are signed (signing never looks at
-    // the object): the input and the overlays the page shows, and the raw maps, linked for
-    // download, which are the maps a verdict is kept against: a missing one is lost evidence too.
+    // the object): the input and the overlays the page shows (and the input's preview, which it
+    // shows instead where there is one), and the raw maps, linked for download, which are the maps
+    // a verdict is kept against: a missing one is lost evidence too.
     // Each link says what the pipeline knows its object to be (the image's format as the worker
     // decoded it, overlays JPEG, maps plain bytes to save), not the type it was stored with: a
     // referenced image is the client's upload, stored with whatever type the client said.
-    const servedAs = new Map<string, ServedAs>(manifest.explanations.flatMap((e) => [[e.overlay.path, artifactServedAs.overlay], [e.rawMap.path, artifactServedAs.rawMap]] as const));
+    const servedAs = new Map<string, ServedAs>(manifestArtifacts(manifest));
     const paths = [...servedAs.keys()];
     const links = [['image', imageKey, imageServedAs(manifest.input.format)], ...paths.map((path) => [path, keyIn(item.folder, path), servedAs.get(path) ?? bytesServedAs] as const)] as const;
     const files: EvidenceFile[] = [{ name: 'the input image', key: imageKey, bytes: manifest.input.bytes, sha256: manifest.input.sha256 }, ...paths.map((path) => ({ name: path, key: keyIn(item.folder, path) }))];

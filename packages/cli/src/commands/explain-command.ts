@@ -27,7 +27,7 @@ Writes, for each image, DIR/<name>/ with <method>-<class>.npy (raw map, float32)
 without its extension, each character other than A-Z a-z 0-9 _ . - made _; when two images
 would share a folder (ignoring case) the later ones get -2, -3, …
 Folders are walked for .jpg .jpeg .jpe .jfif .png .webp .gif .tif .tiff .avif .heic .heif,
-leaving out earlier output (*.overlay.jpg files, and folders below those named holding
+leaving out earlier output (*.overlay.jpg and input.preview.jpg files, and folders below those named holding
 an explanation.json that is a gradcam manifest).
 
 Options:
@@ -156,7 +156,7 @@ async function explain(argv: readonly string[], soFar: RunSoFar): Promise<number
   if (skippedAny) {
     const folders = skipped.outputFolders.map(printable);
     const shown = folders.length > 3 ? `${folders.slice(0, 3).join(', ')} and ${folders.length - 3} more` : folders.join(', ');
-    console.error(`skipped earlier output: ${folders.length} folder(s) holding a gradcam explanation.json${shown && ` (${shown})`}, ${skipped.overlays} *.overlay.jpg file(s)`);
+    console.error(`skipped earlier output: ${folders.length} folder(s) holding a gradcam explanation.json${shown && ` (${shown})`}, ${skipped.overlays} *.overlay.jpg or input.preview.jpg file(s)`);
   }
   if (files.length === 0) {
     const why = excluded.length > 0 ? ' (the output folder is never read as input)' : skippedAny ? ' (earlier explain output is never read as input)' : '';

@@ -4,7 +4,8 @@ import { after, before, test } from 'node:test';
 import { type Manifest, type PageStack, startPageStack } from './page-stack.ts';
 
 // A verdict is kept against the item's prediction (its predicted class: the pool item, review.json
-// and the verdict metrics' `class`); nothing records which method or class was on screen. While
+// and the verdict metrics' `class`); the heatmap on screen is recorded beside it (`shown`), not in
+// its place (review-page-shown.test.ts). While
 // another class's heatmap is shown, the question must say that the verdict is on the prediction,
 // not ask "Does the heatmap support the prediction?" beside a heatmap of another class.
 

@@ -5,6 +5,19 @@ import { inferenceIdSchema } from './ids.ts';
 export const verdictSchema = z.enum(['supports', 'wrong-evidence', 'wrong-prediction', 'unsure']);
 export type Verdict = z.infer<typeof verdictSchema>;
 
+/**
+ * The explanation on the reviewer's screen when a verdict was sent: one of the manifest's
+ * `explanations`, by its method and class (the review service refuses any other). A verdict is on
+ * the item's prediction; this says which heatmap the reviewer was looking at (an item explained
+ * by two methods for two classes has four), so that "wrong-evidence" names the evidence. Absent
+ * when the client did not say (verdicts kept before it existed, clients that do not send it).
+ */
+export const reviewShownSchema = z.object({
+  method: z.string().min(1).max(64),
+  classIndex: z.number().int().nonnegative(),
+});
+export type ReviewShown = z.infer<typeof reviewShownSchema>;
+
 /** The reviewer-sampling decision, recorded in the manifest so audits can replay it. */
 export const reviewSamplingSchema = z.object({
   sampled: z.boolean(),
@@ -36,6 +49,8 @@ export const reviewClosingSchema = z.object({
   reviewer: z.string(),
   verdict: verdictSchema,
   comment: z.string().optional(),
+  /** The explanation shown when the verdict was sent (the first request's: not part of "the same verdict"). */
+  shown: reviewShownSchema.optional(),
   /** Epoch ms: when the verdict was taken (its reviewedAt). */
   at: z.number().int(),
 });
@@ -64,6 +79,8 @@ export const reviewItemSchema = z.object({
   reviewer: z.string().optional(),
   reviewedAt: z.number().int().optional(),
   comment: z.string().optional(),
+  /** The explanation shown when the kept verdict was sent, where the client said (see reviewShownSchema). */
+  shown: reviewShownSchema.optional(),
   /** Set while a verdict is being kept (see reviewClosingSchema). */
   closing: reviewClosingSchema.optional(),
   /** The kept verdict's id: the `verdictId` of its entry in review.json. */
@@ -88,6 +105,16 @@ export const reviewEntrySchema = z.object({
    * and is not appended again. Absent in entries written before it existed.
    */
   verdictId: z.string().optional(),
+  /**
+   * The explanation shown when the verdict was sent (see reviewShownSchema); absent in entries
+   * written before it existed and from clients that do not say. Added to version 1 and 2 without a
+   * version bump: a reader that does not know it (a review replica of the version before, during
+   * a rolling upgrade) drops it from the entries it rewrites, but it rewrites the file only to
+   * append a verdict or a retraction, which happens only while no entry is kept (the item is
+   * leased again after an undo) or to the kept entry being taken back: only verdicts that no
+   * longer count can lose it.
+   */
+  shown: reviewShownSchema.optional(),
 });
 
 /**

@@ -22,7 +22,7 @@
  * whose reply a dropped connection lost once more after it reconnects, and that same command
  * (same token) is answered as it was the first time instead of being refused for what it did itself.
  */
-export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'closing', 'verdictId', 'brokenReason', 'brokenAt', 'undoing', 'applied', 'lane'] as const;
+export const itemStateFields = ['status', 'leasedBy', 'leaseExpiresAt', 'verdict', 'reviewer', 'reviewedAt', 'comment', 'shown', 'closing', 'verdictId', 'brokenReason', 'brokenAt', 'undoing', 'applied', 'lane'] as const;
 
 /**
  * Which of the pool's two orders a pending item waits in (its state's `lane`, the pool's own, like

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ReviewItem, type Verdict, redisKeys } from '@gradcam/contracts';
+import { type ReviewItem, type ReviewShown, type Verdict, redisKeys } from '@gradcam/contracts';
 import { QueueUnavailableError, redisCall, redisOutOfMemory } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 import { backlogScript, indexModelStepScript, indexPassSets, modelIndexAgreesScript, stampIndexedScript } from './backlog-script.ts';
@@ -259,11 +259,14 @@ export class ReviewPool {
    * to come back than the command timeout) it is sent on the connection's next 'ready', after
    * ioredis has resent the lost begin and before anything sent after the reconnect (see
    * PendingClears). A stale marker it took over is left to time out again: it keeps the dead
-   * request's token, whose entry review.json may hold.
+   * request's token, whose entry review.json may hold. `shown` (the explanation on the reviewer's
+   * screen) is kept with the marker and, once finished, with the verdict (the item's `shown`); it
+   * is not part of "the same verdict": the first request's stands (a marker taken over keeps its own).
    */
-  async beginVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now(), options: { resume?: string } = {}): Promise<BegunVerdict> {
+  async beginVerdict(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, now = Date.now(), options: { resume?: string; shown?: ReviewShown | undefined } = {}): Promise<BegunVerdict> {
     const request = randomUUID();
-    const args = [id, reviewer, verdict, comment ?? '', now, request, this.closingTimeoutMs, options.resume ?? ''];
+    const { shown } = options;
+    const args = [id, reviewer, verdict, comment ?? '', now, request, this.closingTimeoutMs, options.resume ?? '', shown?.method ?? '', shown?.classIndex ?? ''];
     let answer: [string, string, string];
     try {
       answer = await this.holderScript<[string, string, string]>(id, reviewer, beginVerdictScript, args);

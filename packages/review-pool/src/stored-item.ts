@@ -48,6 +48,8 @@ export function readItem(fixed: string, state: string | null): { item: ReviewIte
     const statePart = parseObject(state);
     if (!statePart) return { problem: 'state: not JSON' };
     value = { ...Object.fromEntries(Object.entries(fixedPart).filter(([field]) => !stateFields.has(field))), ...statePart };
+    // The explanation shown counts for the verdict it was kept with only (see finishVerdictScript).
+    if (isObject(statePart.shown) && statePart.shown.verdictId !== statePart.verdictId) delete value.shown;
   }
   const parsed = reviewItemSchema.safeParse(value);
   if (parsed.success) return { item: parsed.data };

@@ -96,6 +96,7 @@ state.verdict = nil
 state.reviewer = nil
 state.reviewedAt = nil
 state.comment = nil
+state.shown = nil
 state.verdictId = nil
 state.closing = nil
 state.undoing = nil

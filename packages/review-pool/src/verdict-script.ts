@@ -26,7 +26,10 @@ import { itemLua } from './item-lua.ts';
  *
  * ARGV: prefix, id, reviewer, verdict, comment ('' = none), now (ms), token (the request's: the
  * new marker's unless one is taken over), closing timeout (ms; an older marker no longer blocks),
- * resume token ('' = none).
+ * resume token ('' = none), the method and class index of the explanation shown ('' = not said).
+ * The explanation shown is not part of "the same verdict" (reviewer, verdict, comment): a retry
+ * from a page that switched heatmaps meanwhile is the same verdict, and the marker keeps the first
+ * request's (a stale marker taken over keeps its own, which its entry may hold).
  * Returns { 'begun', fixed JSON, state JSON with its marker }, { 'done', fixed JSON, state
  * JSON } (this very verdict was kept already: a retry after the answer was lost), { 'judged',
  * fixed JSON, state JSON } (this reviewer's verdict on the item was kept already, and this one
@@ -34,7 +37,7 @@ import { itemLua } from './item-lua.ts';
  * NOT_LEASED, IN_PROGRESS (a verdict on the item, this one or another, is being kept).
  */
 export const beginVerdictScript = `${itemLua}
-local prefix, id, reviewer, verdict, comment, now, request, closingStaleMs, resume = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local prefix, id, reviewer, verdict, comment, now, request, closingStaleMs, resume, shownMethod, shownClass = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10] or '', tonumber(ARGV[11] or '')
 local item, state = loadItem(prefix, id)
 if not item then return redis.error_reply('NOT_FOUND') end
 local fixed = redis.call('GET', prefix .. ':review:item:' .. id)
@@ -58,8 +61,11 @@ if state.status ~= 'leased' or state.leasedBy ~= reviewer or state.leaseExpiresA
 end
 -- A stale marker of this very verdict: its request died, perhaps after writing its entry.
 local token = request
-if ours then token = closing.token end
-state.closing = { token = token, request = request, reviewer = reviewer, verdict = verdict, at = now }
+local shown = nil
+if shownMethod ~= '' and shownClass then shown = { method = shownMethod, classIndex = shownClass } end
+-- Taken over, the dead request's explanation shown stands, as its entry (if written) has it.
+if ours then token, shown = closing.token, closing.shown end
+state.closing = { token = token, request = request, reviewer = reviewer, verdict = verdict, at = now, shown = shown }
 if comment ~= '' then state.closing.comment = comment end
 local encoded = saveState(prefix, id, state)
 -- The lease script leaves the item alone until the marker times out, however short the lease.
@@ -95,6 +101,10 @@ state.reviewer = closing.reviewer
 state.reviewedAt = closing.at
 state.comment = closing.comment
 state.verdictId = token
+-- Tied to the verdict it was sent with: a version before it (a rolling upgrade) undoes and closes
+-- without clearing it, and the reader drops one whose verdictId is not the item's.
+state.shown = nil
+if closing.shown then state.shown = { method = closing.shown.method, classIndex = closing.shown.classIndex, verdictId = token } end
 state.applied = request
 local encoded = storeClosed(prefix, id, state, retentionMs)
 redis.call('HINCRBY', prefix .. ':review:verdicts', item.model .. '|' .. item.predictedClass .. '|' .. state.verdict, 1)

@@ -199,7 +199,10 @@ async function judge(verdict) {
   }
   if (tooSoon()) return;
   const comment = el.comment.value.trim();
-  await settle('', { verdict, ...(comment ? { comment } : {}) }, verdict, {
+  // The explanation on screen as the verdict is sent: the service keeps it with the verdict.
+  const entry = state.packet?.manifest.explanations[state.current];
+  const shown = entry ? { method: entry.method, classIndex: entry.classIndex } : undefined;
+  await settle('', { verdict, ...(comment ? { comment } : {}), ...(shown ? { shown } : {}) }, verdict, {
     done: (id) => ['ok', `Saved “${verdicts[verdict]}” for ${id}${comment ? ' with your comment' : ''}.`],
     kept: (id, data, response) => offerUndo(id, verdict, data?.undoUntil, response, comment),
     lapsed: (id, code) =>

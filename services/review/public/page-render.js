@@ -220,8 +220,9 @@ function renderExplanation(announce = false) {
 
 /**
  * Says what a verdict is on: the prediction. The pool, review.json and the verdict metrics record
- * it against the item's predicted class, and none records which method or class was on screen,
- * so while another class's heatmap is shown the question must not read as one about that heatmap
+ * it against the item's predicted class (the pool and review.json also note the heatmap shown,
+ * `shown`, but the verdict is counted on the prediction), so while another class's heatmap is
+ * shown the question must not read as one about that heatmap
  * ("Does the heatmap support the prediction?" beside layercam · Drawing, Neutral predicted).
  * Returns the note shown then ('' while the predicted class's heatmap is shown).
  */

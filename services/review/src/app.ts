@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
-import { type ReviewItem, inferenceIdSchema, verdictSchema } from '@gradcam/contracts';
+import { type ReviewItem, inferenceIdSchema, reviewShownSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { ApiError, dependencyUnavailable, type ServerErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions, unauthorized } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
@@ -32,7 +32,8 @@ export interface ReviewAppDeps {
 
 const bodyLimit = 64 * 1024;
 // Strict: a misspelt key would otherwise be dropped unseen (a comment lost, a release unbound).
-const verdictBodySchema = z.strictObject({ verdict: verdictSchema, comment: z.string().max(2000).optional() });
+// `shown`: the explanation on the reviewer's screen (its method and class), one of the item's manifest.
+const verdictBodySchema = z.strictObject({ verdict: verdictSchema, comment: z.string().max(2000).optional(), shown: z.strictObject(reviewShownSchema.shape).optional() });
 /** A release may name the lease it gives back (the item's `leaseExpiresAt`, epoch ms); without it (no body, or `{}`), whatever lease the caller holds. */
 const releaseBodySchema = z.strictObject({ leaseExpiresAt: z.number().int().nonnegative().optional() });
 /** The body of a route that takes none (renew, skip, undo, restore): none, or `{}`; anything else is refused rather than ignored, as verdict and release bodies are. */
@@ -54,8 +55,8 @@ const reviewErrorStatus = {
   REVIEW_ITEM_INVALID: 500,
 } as const satisfies Record<ReviewPoolError['code'], number>;
 
-/** Stored data the desk cannot use is the service's (or an operator's) problem, not the caller's: 500, but for a restore that found it unrepaired. */
-const deskErrorStatus = { REVIEW_ITEM_BROKEN: 500, REVIEW_DOCUMENT_INVALID: 500, REVIEW_ITEM_STILL_BROKEN: 409, REVIEW_UNDO_DISABLED: 409 } as const satisfies Record<ReviewDeskError['code'], number>;
+/** Stored data the desk cannot use is the service's (or an operator's) problem, not the caller's: 500, but for a restore that found it unrepaired (and a verdict naming an explanation the item lacks, the caller's). */
+const deskErrorStatus = { REVIEW_ITEM_BROKEN: 500, REVIEW_DOCUMENT_INVALID: 500, REVIEW_ITEM_STILL_BROKEN: 409, REVIEW_UNDO_DISABLED: 409, REVIEW_SHOWN_UNKNOWN: 400 } as const satisfies Record<ReviewDeskError['code'], number>;
 
 // The review page: static files read once at start (no build step).
 const publicDir = new URL('../public/', import.meta.url);
@@ -188,7 +189,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     const body = verdictBodySchema.parse(request.body);
     let item: ReviewItem;
     try {
-      item = await deps.desk.judge(id, name, body.verdict, body.comment);
+      item = await deps.desk.judge(id, name, body.verdict, body.comment, body.shown);
     } catch (error) {
       if (error instanceof ReviewPoolError && error.code === 'REVIEW_ALREADY_JUDGED' && error.item) throw alreadyJudged(error, error.item, deps.desk.undoUntil(error.item));
       throw error;

@@ -6,10 +6,12 @@
  * appended (answered 500; an operator must repair the file). REVIEW_ITEM_STILL_BROKEN: a restore
  * found the files of a broken item not repaired yet (answered 409; it stays set aside).
  * REVIEW_UNDO_DISABLED: an undo asked of a service whose undo is turned off (undoMs 0; answered 409).
+ * REVIEW_SHOWN_UNKNOWN: a verdict whose `shown` names no explanation of the item's manifest
+ * (answered 400; nothing is kept).
  */
 export class ReviewDeskError extends Error {
   constructor(
-    readonly code: 'REVIEW_ITEM_BROKEN' | 'REVIEW_DOCUMENT_INVALID' | 'REVIEW_ITEM_STILL_BROKEN' | 'REVIEW_UNDO_DISABLED',
+    readonly code: 'REVIEW_ITEM_BROKEN' | 'REVIEW_DOCUMENT_INVALID' | 'REVIEW_ITEM_STILL_BROKEN' | 'REVIEW_UNDO_DISABLED' | 'REVIEW_SHOWN_UNKNOWN',
     message: string,
     /** The short reason (which file, what is wrong), without storage paths. */
     readonly reason: string,

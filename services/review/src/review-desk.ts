@@ -5,6 +5,7 @@ import {
   type ReviewDocument,
   type ReviewItem,
   type ReviewRetraction,
+  type ReviewShown,
   type ServedAs,
   type Verdict,
   bytesServedAs,
@@ -173,14 +174,18 @@ export class ReviewDesk {
    * out), then the verdict is appended to review.json under the marker's token (storage first: a
    * verdict the pool has but review.json lacks would be lost evidence), then the pool closes the
    * item for that token. A retry of the same verdict (after a storage or Redis failure) gets the
-   * same token, finds its entry and closes the item once.
+   * same token, finds its entry and closes the item once. `shown`, the explanation on the
+   * reviewer's screen, must be one of the item's manifest (REVIEW_SHOWN_UNKNOWN, before anything is
+   * marked); it is kept with the verdict, but is not part of "the same verdict": a retry keeps the
+   * first request's.
    */
-  async judge(id: string, reviewer: string, verdict: Verdict, comment: string | undefined): Promise<ReviewItem> {
+  async judge(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, shown?: ReviewShown): Promise<ReviewItem> {
     const { pool } = this.deps;
+    if (shown !== undefined) await this.checkShown(id, shown);
     let begun: BegunVerdict;
     let resumed = false;
     try {
-      begun = await pool.beginVerdict(id, reviewer, verdict, comment);
+      begun = await pool.beginVerdict(id, reviewer, verdict, comment, Date.now(), { shown });
     } catch (error) {
       if (!(error instanceof ReviewPoolError && error.code === 'REVIEW_VERDICT_IN_PROGRESS')) throw error;
       // Refused unless this is a retry whose earlier request's write landed (its entry is in
@@ -203,6 +208,24 @@ export class ReviewDesk {
     const { item: closed, closedNow } = await pool.finishVerdict(id, closing.token);
     if (closedNow) this.deps.onVerdict?.(closed);
     return closed;
+  }
+
+  /**
+   * Refuses an explanation shown that the item's manifest does not list (REVIEW_SHOWN_UNKNOWN,
+   * naming those it lists). An item the pool does not hold is left to the pool to refuse.
+   */
+  private async checkShown(id: string, shown: ReviewShown): Promise<void> {
+    const item = await this.deps.pool.get(id);
+    if (!item) return;
+    const unreadable = (reason: string) => new ReviewDeskError('REVIEW_ITEM_BROKEN', `the verdict on "${id}" was NOT saved: the explanation shown cannot be checked, as ${reason}`, reason);
+    const manifest = (await this.readStored(item, manifestFileName, explanationManifestSchema, unreadable)) as ExplanationManifest;
+    if (manifest.explanations.some((e) => e.method === shown.method && e.classIndex === shown.classIndex)) return;
+    const listed = manifest.explanations.map((e) => `${e.method} for class ${e.classIndex} (${e.label})`).join(', ');
+    throw new ReviewDeskError(
+      'REVIEW_SHOWN_UNKNOWN',
+      `the verdict on "${id}" was NOT saved: shown names ${shown.method} for class ${shown.classIndex}, which "${id}" has no explanation of; it has ${listed}`,
+      'no such explanation',
+    );
   }
 
   /** The token of a verdict being kept on the item (this reviewer's, this verdict) whose entry review.json holds already. */
@@ -320,6 +343,7 @@ export class ReviewDesk {
       reviewedAt: new Date(closing.at).toISOString(),
       waitedSeconds: Math.max(0, (closing.at - item.sampledAt) / 1000),
       verdictId: closing.token,
+      ...(closing.shown !== undefined && { shown: closing.shown }),
     };
     // A version 2 document keeps its version and its retractions.
     await this.writeReview(item, previous, (document) => ({ ...document, reviews: [...document.reviews, entry] }));

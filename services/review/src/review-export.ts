@@ -1,6 +1,6 @@
 import type { ReviewItem } from '@gradcam/contracts';
 
-const columns = ['inferenceId', 'model', 'modelVersion', 'predictedClass', 'label', 'probability', 'status', 'verdict', 'reviewer', 'comment', 'sampledAt', 'reviewedAt', 'samplingPolicy', 'samplingReason', 'priority', 'folder'] as const;
+const columns = ['inferenceId', 'model', 'modelVersion', 'predictedClass', 'label', 'probability', 'status', 'verdict', 'reviewer', 'comment', 'sampledAt', 'reviewedAt', 'samplingPolicy', 'samplingReason', 'priority', 'folder', 'shownMethod', 'shownClassIndex'] as const;
 
 function row(item: ReviewItem): Partial<Record<(typeof columns)[number], string | number | undefined>> {
   return {
@@ -10,6 +10,9 @@ function row(item: ReviewItem): Partial<Record<(typeof columns)[number], string 
     samplingPolicy: item.sampling.policy,
     samplingReason: item.sampling.reason,
     priority: item.sampling.priority,
+    // The explanation on the reviewer's screen when the verdict was sent (empty where not said).
+    shownMethod: item.shown?.method,
+    shownClassIndex: item.shown?.classIndex,
   };
 }
 

@@ -10,7 +10,7 @@ export { multipartThresholdBytes, S3BlobStore } from './s3-blob-store.ts';
 export type { S3BlobStoreOptions } from './s3-blob-store.ts';
 export { isStorageError, StorageError } from './storage-error.ts';
 export type { StorageErrorCode, StorageErrorOptions } from './storage-error.ts';
-export { createBlobStore, type S3Timeouts } from './create-blob-store.ts';
+export { createBlobStore, interactiveS3Timeouts, type S3Timeouts } from './create-blob-store.ts';
 export { missingKeysAnswered, missingKeysRefused, probeFileName, probeKey, probeStore, readinessProbe, storageAtStart, type ReadinessProbeOptions, type StorageAtStart } from './probe-store.ts';
 export { s3FailureKind, type S3FailureKind } from './s3-error-mapping.ts';
 export { forEachConcurrent } from './for-each-concurrent.ts';

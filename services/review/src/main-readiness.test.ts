@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { type AddressInfo, type Socket, createServer } from 'node:net';
 import { test } from 'node:test';
 import { freePort, startRedisServer, startS3PermissionProxy, startS3Server, startServiceMain } from '@gradcam/dev-services';
 import { probeKey } from '@gradcam/storage';
@@ -70,6 +72,42 @@ test('an S3_BUCKET that does not exist: review says so at start in one line nami
   } finally {
     await review.stop();
     await s3.stop();
+    await redis.stop();
+  }
+});
+
+test('an S3_ENDPOINT that accepts connections and never answers: /readyz answers 503 within seconds, as ingest does, not after 15 s of the store\'s default retries', { timeout: 60_000 }, async () => {
+  const redis = await startRedisServer();
+  const sockets: Socket[] = [];
+  // A hung proxy or a frozen server: the connection is taken, nothing is ever answered.
+  const silent = createServer((socket) => void sockets.push(socket)).listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  const port = await freePort();
+  const review = startServiceMain('services/review/src/main.ts', {
+    ...process.env,
+    REDIS_URL: redis.url,
+    GRADCAM_HOST: '127.0.0.1',
+    GRADCAM_REVIEW_PORT: String(port),
+    GRADCAM_REVIEW_TOKENS: 'alice:alice-main-test-token-0123',
+    S3_BUCKET: 'review-bucket',
+    S3_ENDPOINT: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+    S3_ACCESS_KEY_ID: 'a',
+    S3_SECRET_ACCESS_KEY: 'b',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    LOG_LEVEL: 'info',
+  });
+  try {
+    await review.untilOutput('review service on');
+    // A Kubernetes probe gives up after its timeoutSeconds (1 by default, a few where set): an
+    // answer after 15 s is no answer. Ingest's interactive timeouts answer in about 2 s (one second
+    // of silence, two tries); 8 s leaves room for a loaded machine.
+    const answer = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(8_000) });
+    assert.equal(answer.status, 503);
+    assert.match(((await answer.json()) as { reason: string }).reason, /^storage: /);
+  } finally {
+    await review.stop();
+    for (const socket of sockets) socket.destroy();
+    silent.close();
     await redis.stop();
   }
 });

@@ -2,7 +2,7 @@ import { exitOnConfigError, loadConfigOrExit, readReviewConfig } from '@gradcam/
 import { NotReadyError, checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { createBlobStore, readinessProbe, storageAtStart, storageNotReadyReason, storageUnusableLine } from '@gradcam/storage';
+import { createBlobStore, interactiveS3Timeouts, readinessProbe, storageAtStart, storageNotReadyReason, storageUnusableLine } from '@gradcam/storage';
 import { createLogger, createRegistry, createThrottledErrorLog, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
@@ -23,7 +23,8 @@ const redis = createProducerConnection(config.redisUrl, {
 });
 // Its end, once (the count of what came since is told at the end of its minute).
 tellWhenAnsweringAgain(redis, () => log.info('Redis answers again'));
-const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });
+// A reviewer's page and /readyz wait on each storage call: a silent S3 is a 503 in about 2 s, not 15.
+const store = createBlobStore(config.storage, { ...interactiveS3Timeouts, onWarning: (message) => log.warn(message) });
 const pool = new ReviewPool(redis, config.queuePrefix, {
   retentionMs: config.retentionDays * 24 * 3600 * 1000,
   onInvalidItem: (inferenceId, problem) => log.warn({ inferenceId, problem }, 'review item skipped in a listing: it fails its schema'),

@@ -9,7 +9,7 @@ export { redisOutageLog, type RedisOutageLogOptions } from './redis-outage-log.t
 export { startRedisWithClient, type RedisWithClient } from './redis-with-client.ts';
 export { startS3PermissionProxy, type S3Permission, type S3PermissionProxy } from './s3-permission-proxy.ts';
 export { startServiceMain, type ServiceMain } from './service-main.ts';
-export { startS3Server, type S3Endpoint, type S3Server, type S3ServerOptions } from './s3-server.ts';
+export { s3Env, startS3Server, type S3Endpoint, type S3Server, type S3ServerOptions } from './s3-server.ts';
 export {
   startTestRedis,
   startTestS3,

@@ -20,6 +20,14 @@ export interface S3Endpoint {
   readonly secretAccessKey: string;
 }
 
+/**
+ * The S3_* variables a service's main reads to use `bucket` at `s3` (at `endpoint` instead where
+ * given: a proxy in front of the server), for tests that run a main as a process.
+ */
+export function s3Env(s3: S3Endpoint, bucket: string, endpoint = s3.endpoint): Record<string, string> {
+  return { S3_BUCKET: bucket, S3_ENDPOINT: endpoint, S3_REGION: s3.region, S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
+}
+
 export interface S3Server extends S3Endpoint {
   readonly port: number;
   /** Where the objects are (the temporary directory when none was given). */

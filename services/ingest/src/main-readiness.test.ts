@@ -1,28 +1,31 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freePort, startRedisServer, startS3PermissionProxy, startS3Server, startServiceMain } from '@gradcam/dev-services';
+import { freePort, s3Env, startRedisServer, startS3PermissionProxy, startS3Server, startServiceMain } from '@gradcam/dev-services';
 
 // Ingest's composition root, run as in production: its start-up warning is wired there.
+
+
+/** The environment ingest's main runs with here: its own port and Redis, and `store` (s3Env); `extra` adds or overrides. */
+function serviceEnv(port: number, redisUrl: string, store: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    GRADCAM_HOST: '127.0.0.1',
+    GRADCAM_INGEST_PORT: String(port),
+    GRADCAM_API_TOKENS: 'ingest-main-test-token-0123456789',
+    ...store,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
 
 test('on S3 credentials without s3:ListBucket ingest is ready, and says once at start what fails without it', { timeout: 60_000 }, async () => {
   const redis = await startRedisServer();
   const s3 = await startS3Server({ buckets: ['ingest-bucket'] });
   const proxy = await startS3PermissionProxy(s3.endpoint, ['s3:ListBucket']);
   const port = await freePort();
-  const env = {
-    ...process.env,
-    REDIS_URL: redis.url,
-    GRADCAM_HOST: '127.0.0.1',
-    GRADCAM_INGEST_PORT: String(port),
-    GRADCAM_API_TOKENS: 'ingest-main-test-token-0123456789',
-    S3_BUCKET: 'ingest-bucket',
-    S3_ENDPOINT: proxy.endpoint,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    GRADCAM_STORAGE_PREFIX: 'captures',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    LOG_LEVEL: 'warn',
-  };
+  const env = serviceEnv(port, redis.url, s3Env(s3, 'ingest-bucket', proxy.endpoint), { GRADCAM_STORAGE_PREFIX: 'captures' });
   const ingest = startServiceMain('services/ingest/src/main.ts', env);
   try {
     await ingest.untilReady(`http://127.0.0.1:${port}/readyz`);
@@ -41,19 +44,7 @@ test('an S3_BUCKET that does not exist: ingest says so at start in one line nami
   const redis = await startRedisServer();
   const s3 = await startS3Server({ buckets: ['ingest-bucket'] });
   const port = await freePort();
-  const ingest = startServiceMain('services/ingest/src/main.ts', {
-    ...process.env,
-    REDIS_URL: redis.url,
-    GRADCAM_HOST: '127.0.0.1',
-    GRADCAM_INGEST_PORT: String(port),
-    GRADCAM_API_TOKENS: 'ingest-main-test-token-0123456789',
-    S3_BUCKET: 'no-such-bucket',
-    S3_ENDPOINT: s3.endpoint,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    LOG_LEVEL: 'warn',
-  });
+  const ingest = startServiceMain('services/ingest/src/main.ts', serviceEnv(port, redis.url, s3Env(s3, 'no-such-bucket')));
   try {
     // Said at start, with nothing polling /readyz.
     await ingest.untilOutput('storage cannot be used');

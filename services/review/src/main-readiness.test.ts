@@ -2,30 +2,33 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, type Socket, createServer } from 'node:net';
 import { test } from 'node:test';
-import { freePort, startRedisServer, startS3PermissionProxy, startS3Server, startServiceMain } from '@gradcam/dev-services';
+import { freePort, s3Env, startRedisServer, startS3PermissionProxy, startS3Server, startServiceMain } from '@gradcam/dev-services';
 import { probeKey } from '@gradcam/storage';
 
 // The review service's composition root, where its /readyz check is wired, run as in production.
+
+
+/** The environment review's main runs with here: its own port and Redis, and `store` (s3Env); `extra` adds or overrides. */
+function serviceEnv(port: number, redisUrl: string, store: Record<string, string>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    GRADCAM_HOST: '127.0.0.1',
+    GRADCAM_REVIEW_PORT: String(port),
+    GRADCAM_REVIEW_TOKENS: 'alice:alice-main-test-token-0123',
+    ...store,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
 
 test('/readyz is ready on S3 credentials without s3:ListBucket (AWS answers 403 for a missing key there), its probe under GRADCAM_STORAGE_PREFIX', { timeout: 60_000 }, async () => {
   const redis = await startRedisServer();
   const s3 = await startS3Server({ buckets: ['review-bucket'] });
   const proxy = await startS3PermissionProxy(s3.endpoint, ['s3:ListBucket']);
   const port = await freePort();
-  const env = {
-    ...process.env,
-    REDIS_URL: redis.url,
-    GRADCAM_HOST: '127.0.0.1',
-    GRADCAM_REVIEW_PORT: String(port),
-    GRADCAM_REVIEW_TOKENS: 'alice:alice-main-test-token-0123',
-    S3_BUCKET: 'review-bucket',
-    S3_ENDPOINT: proxy.endpoint,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    GRADCAM_STORAGE_PREFIX: 'team-a/captures',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    LOG_LEVEL: 'warn',
-  };
+  const env = serviceEnv(port, redis.url, s3Env(s3, 'review-bucket', proxy.endpoint), { GRADCAM_STORAGE_PREFIX: 'team-a/captures' });
   const review = startServiceMain('services/review/src/main.ts', env);
   try {
     await review.untilReady(`http://127.0.0.1:${port}/readyz`);
@@ -46,19 +49,7 @@ test('an S3_BUCKET that does not exist: review says so at start in one line nami
   const redis = await startRedisServer();
   const s3 = await startS3Server({ buckets: ['review-bucket'] });
   const port = await freePort();
-  const review = startServiceMain('services/review/src/main.ts', {
-    ...process.env,
-    REDIS_URL: redis.url,
-    GRADCAM_HOST: '127.0.0.1',
-    GRADCAM_REVIEW_PORT: String(port),
-    GRADCAM_REVIEW_TOKENS: 'alice:alice-main-test-token-0123',
-    S3_BUCKET: 'no-such-bucket',
-    S3_ENDPOINT: s3.endpoint,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    LOG_LEVEL: 'warn',
-  });
+  const review = startServiceMain('services/review/src/main.ts', serviceEnv(port, redis.url, s3Env(s3, 'no-such-bucket')));
   try {
     // Said at start, with nothing polling /readyz.
     await review.untilOutput('storage cannot be used');
@@ -83,19 +74,7 @@ test('an S3_ENDPOINT that accepts connections and never answers: /readyz answers
   const silent = createServer((socket) => void sockets.push(socket)).listen(0, '127.0.0.1');
   await once(silent, 'listening');
   const port = await freePort();
-  const review = startServiceMain('services/review/src/main.ts', {
-    ...process.env,
-    REDIS_URL: redis.url,
-    GRADCAM_HOST: '127.0.0.1',
-    GRADCAM_REVIEW_PORT: String(port),
-    GRADCAM_REVIEW_TOKENS: 'alice:alice-main-test-token-0123',
-    S3_BUCKET: 'review-bucket',
-    S3_ENDPOINT: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
-    S3_ACCESS_KEY_ID: 'a',
-    S3_SECRET_ACCESS_KEY: 'b',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    LOG_LEVEL: 'info',
-  });
+  const review = startServiceMain('services/review/src/main.ts', serviceEnv(port, redis.url, s3Env({ endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, region: 'us-east-1', accessKeyId: 'a', secretAccessKey: 'b' }, 'review-bucket'), { LOG_LEVEL: 'info' }));
   try {
     await review.untilOutput('review service on');
     // A Kubernetes probe gives up after its timeoutSeconds (1 by default, a few where set): an

@@ -1,10 +1,9 @@
 import { ConfigError, type WorkerConfig, configErrorExitCode, exitOnConfigError } from '@gradcam/config';
 import { announceReady, exitWithSupervisor, reportNotReady } from '@gradcam/process-supervisor';
-import { createBlobStore } from '@gradcam/storage';
+import { createBlobStore, storageNotReadyReason } from '@gradcam/storage';
 import { createLogger, createRegistry, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
 import { type EngineCall, engineCallOverdueExitCode, overdueEngineCallMessage } from './engine-call-deadline.ts';
 import { failsEveryStart } from './start-failure.ts';
-import { storageNotReadyReason } from './storage-watch.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
 import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
 

@@ -5,7 +5,8 @@ import { type OutageProxy, type S3Server, startOutageProxy, startS3PermissionPro
 import { DeferJobError } from '@gradcam/queue';
 import { S3BlobStore } from '@gradcam/storage';
 import { JobFailure } from './job-failure.ts';
-import { type StorageOutage, StorageWatch, handBackStorageFailures, probeStorage, storageNotReadyReason } from './storage-watch.ts';
+import { storageNotReadyReason } from '@gradcam/storage';
+import { type StorageOutage, StorageWatch, handBackStorageFailures, probeStorage } from './storage-watch.ts';
 
 // A real S3-compatible server, reached through a proxy the tests cut and restore.
 const bucket = 'watched';

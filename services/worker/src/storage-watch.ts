@@ -30,18 +30,6 @@ export function probeStorage(store: BlobStore, prefix: string): Promise<void> {
   return probeStore(store, prefix, { write: true });
 }
 
-/** What /readyz answers while storage is out: names storage and what is wrong, not the error's own words. */
-export function storageNotReadyReason(outage: StorageOutage): string {
-  switch (outage.code) {
-    case 'STORAGE_BUCKET_NOT_FOUND':
-      return 'storage: bucket not found';
-    case 'STORAGE_ACCESS_DENIED':
-      return 'storage: access denied';
-    default:
-      return 'storage: unavailable';
-  }
-}
-
 export interface StorageWatchOptions {
   /** Rejects when storage cannot be used (probeStorage). */
   readonly probe: () => Promise<unknown>;

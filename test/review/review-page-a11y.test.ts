@@ -230,7 +230,7 @@ test('keyboard only: Tab reaches every control in order, each with a visible foc
   // Another class than the predicted one: the switch says too that the verdict stays on the prediction.
   assert.equal(
     await read<string>(`document.getElementById('explanation-status').textContent`),
-    'Showing the gradcam heatmap for class Drawing (98.0%) over the input image, explanation 3 of 3. The heatmap shown is gradcam for Drawing, not the predicted class: your verdict is recorded on the prediction, Neutral, not on this heatmap.',
+    'Showing the gradcam heatmap for class Drawing (98.0%) over the input image, explanation 3 of 3. The heatmap shown is gradcam for Drawing, not the predicted class: your verdict is recorded on the prediction, Neutral, with this heatmap noted as the one shown.',
   );
   await page.keyboard.press('m');
   assert.equal(await page.getByRole('button', { name: 'layercam' }).getAttribute('aria-pressed'), 'true');

@@ -49,10 +49,10 @@ test('while another class\'s heatmap is shown, the verdict question names the pr
   await page.locator('#overlay-meta', { hasText: 'layercam · Drawing' }).waitFor();
   assert.equal(await title.textContent(), 'Does the evidence support the prediction, Neutral?');
   assert.ok(await scope.isVisible(), 'the note is shown');
-  assert.equal(await scope.textContent(), 'The heatmap shown is layercam for Drawing, not the predicted class: your verdict is recorded on the prediction, Neutral, not on this heatmap.');
+  assert.equal(await scope.textContent(), 'The heatmap shown is layercam for Drawing, not the predicted class: your verdict is recorded on the prediction, Neutral, with this heatmap noted as the one shown.');
   // Heard with the verdicts, and with the switch a key makes.
   assert.equal(await page.locator('#verdicts').getAttribute('aria-describedby'), 'verdict-scope');
-  assert.match((await page.locator('#explanation-status').textContent()) ?? '', /Drawing.*your verdict is recorded on the prediction, Neutral, not on this heatmap\.$/);
+  assert.match((await page.locator('#explanation-status').textContent()) ?? '', /Drawing.*your verdict is recorded on the prediction, Neutral, with this heatmap noted as the one shown\.$/);
   await page.keyboard.press('ArrowLeft');
   await page.locator('#overlay-meta', { hasText: 'gradcam · Neutral' }).waitFor();
   assert.equal(await title.textContent(), 'Does the heatmap support the prediction?');

@@ -230,7 +230,7 @@ function renderVerdictScope(entry, prediction) {
   const predicted = prediction.label;
   const other = entry.classIndex !== prediction.classIndex;
   el.verdictTitle.textContent = other ? `Does the evidence support the prediction, ${predicted}?` : 'Does the heatmap support the prediction?';
-  const note = other ? `The heatmap shown is ${entry.method} for ${entry.label}, not the predicted class: your verdict is recorded on the prediction, ${predicted}, not on this heatmap.` : '';
+  const note = other ? `The heatmap shown is ${entry.method} for ${entry.label}, not the predicted class: your verdict is recorded on the prediction, ${predicted}, with this heatmap noted as the one shown.` : '';
   el.verdictScope.textContent = note;
   el.verdictScope.hidden = !other;
   // Heard with the verdicts when the focus moves to them (the skip link, a key's verdict).

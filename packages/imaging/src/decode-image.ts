@@ -1,13 +1,12 @@
 import sharp from 'sharp';
 import type { Metadata, SharpOptions } from 'sharp';
 import { type BrowserMismatch, browserMismatch } from './browser-view.ts';
+import type { ImageFormat } from './image-format.ts';
 import { defaultImageLimits } from './image-limits.ts';
 import type { ImageLimits } from './image-limits.ts';
 import { ImagingError } from './imaging-error.ts';
 import { isOutOfMemory, sharpFailure } from './sharp-failure.ts';
 
-/** Container formats the pipeline accepts; everything else sharp can read (SVG, PDF, …) is refused. */
-export type ImageFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif' | 'heif';
 
 /**
  * An image as the rest of the pipeline sees it: 8-bit sRGB, 3 channels, row-major HWC, upright.

@@ -1,9 +1,11 @@
-export { browserMismatch, encodePreview } from './browser-view.ts';
+export { browserMismatch } from './browser-view.ts';
+export { encodePreview } from './encode-preview.ts';
 export type { BrowserMismatch } from './browser-view.ts';
 export { colormapLut, colormapNames } from './colormap.ts';
 export type { ColormapName } from './colormap.ts';
 export { decodeImage, decodedPixels, decodeSideFor, readImageHeader } from './decode-image.ts';
-export type { DecodedImage, DecodeOptions, ImageFormat, ImageHeader } from './decode-image.ts';
+export type { DecodedImage, DecodeOptions, ImageHeader } from './decode-image.ts';
+export type { ImageFormat } from './image-format.ts';
 export { computeFitGeometry } from './fit-geometry.ts';
 export type { FitGeometry, FitSpec } from './fit-geometry.ts';
 export { defaultImageLimits } from './image-limits.ts';

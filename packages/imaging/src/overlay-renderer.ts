@@ -1,5 +1,6 @@
 import { ThreadCalls } from '@gradcam/thread-calls';
-import type { DecodedImage, ImageFormat } from './decode-image.ts';
+import type { DecodedImage } from './decode-image.ts';
+import type { ImageFormat } from './image-format.ts';
 import type { FitSpec } from './fit-geometry.ts';
 import { ImagingError, type ImagingErrorCode } from './imaging-error.ts';
 import { checkOverlayRequest, type OverlayOptions, renderOverlay } from './render-overlay.ts';

@@ -67,7 +67,7 @@ const histogram = <Label extends string = never>(
 export const ingestMetrics = {
   httpRequests: counter('gradcam_ingest_http_requests_total', 'HTTP requests answered by ingest, by route and status code.', ['route', 'status']),
   httpDuration: histogram('gradcam_ingest_http_request_duration_seconds', 'Time to answer an ingest HTTP request.', latencyBuckets, ['route']),
-  records: counter('gradcam_ingest_records_total', 'Inference records by outcome: accepted, duplicate or rejected.', ['outcome']),
+  records: counter('gradcam_ingest_records_total', 'Inference records by outcome: accepted, duplicate, id_reused (409 ID_REUSED: another record under an id accepted before) or rejected.', ['outcome']),
   captureDecisions: counter(
     'gradcam_ingest_capture_decisions_total',
     'Capture-sampling decisions made by this ingest process, by model, decision and reason.',
@@ -146,6 +146,19 @@ export const pipelineMetrics = {
   redisMemoryMax: gauge(
     'gradcam_redis_memory_max_bytes',
     "Redis's maxmemory (0: no limit). With maxmemory-policy noeviction, as the pipeline needs, every write fails once used reaches it: ingest answers 503 and workers cannot complete jobs.",
+  ),
+  storageUp: gauge(
+    'gradcam_storage_up',
+    "1 when the metrics exporter's last probe of the store (S3, or the local store) found it usable: a read-only HEAD of the readiness probe object the services write under GRADCAM_STORAGE_PREFIX, at most every 10 s, given up on after 3 s; 0 when it could not (gradcam_storage_problem says why). Present from the first scrape, also with no traffic: the services' /readyz says the same, but only to whoever polls it.",
+  ),
+  storageProblem: gauge(
+    'gradcam_storage_problem',
+    "1 for the code of why the last storage probe failed, 0 for the others (all 0 while gradcam_storage_up is 1): STORAGE_UNAVAILABLE (no answer, a timeout, a 5xx, a folder that cannot be read), STORAGE_BUCKET_NOT_FOUND, STORAGE_ACCESS_DENIED (credentials or bucket policy), STORAGE_NOT_FOUND (the readiness probe object is missing: no service has written it where the exporter looks, so S3_BUCKET, GRADCAM_STORAGE_PREFIX or GRADCAM_STORAGE_DIR differ from the services', or none has started).",
+    ['code'],
+  ),
+  storageProbeDuration: gauge(
+    'gradcam_storage_probe_duration_seconds',
+    'How long the last storage probe took (the deadline, 3 s, when it gave no answer by then).',
   ),
   e2eLatency: histogram(
     'gradcam_e2e_latency_seconds',

@@ -77,6 +77,20 @@ describe('an id sent again', () => {
     assert.deepEqual(await held('reuse-pred'), before, 'prediction.json, folder and job unchanged');
   });
 
+  test('an ID_REUSED record is counted as outcome id_reused, apart from rejected records (a producer reusing ids, not a bad record)', async () => {
+    const counted = async () => {
+      const text = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const value = (outcome: string) => Number(new RegExp(`^gradcam_ingest_records_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      return { reused: value('id_reused'), rejected: value('rejected') };
+    };
+    assert.equal((await post(record('count-reuse'))).statusCode, 202);
+    const before = await counted();
+    assert.equal((await post(record('count-reuse', { metadata: { camera: 'c-9' } }))).statusCode, 409);
+    const batch = await h.app.inject({ method: 'POST', url: '/v1/inferences:batch', headers: auth, payload: { records: [record('count-reuse', { metadata: { camera: 'c-10' } }), { id: 'count-bad' }] } });
+    assert.equal(batch.statusCode, 200, batch.body);
+    assert.deepEqual(await counted(), { reused: before.reused + 2, rejected: before.rejected + 1 });
+  });
+
   test('with another image: 409 ID_REUSED naming the image; the first image stays', async () => {
     assert.equal((await post(record('reuse-image'))).statusCode, 202);
     const before = await held('reuse-image');

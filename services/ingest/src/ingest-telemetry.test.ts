@@ -7,7 +7,7 @@ test('every record outcome is exported at 0 before the first record, so rate() c
   const registry = createRegistry({ defaultMetrics: false });
   const telemetry = createIngestTelemetry(registry);
   let text = await registry.metrics();
-  for (const outcome of ['accepted', 'duplicate', 'rejected']) assert.match(text, new RegExp(`^gradcam_ingest_records_total\\{outcome="${outcome}"\\} 0$`, 'm'));
+  for (const outcome of ['accepted', 'duplicate', 'id_reused', 'rejected']) assert.match(text, new RegExp(`^gradcam_ingest_records_total\\{outcome="${outcome}"\\} 0$`, 'm'));
   telemetry.invalidRecords(2);
   text = await registry.metrics();
   assert.match(text, /^gradcam_ingest_records_total\{outcome="rejected"\} 2$/m);

@@ -10,12 +10,24 @@ import { unmatchedRoute } from './unmatched-route.ts';
  */
 export const clientErrorRoute = '(client-error)';
 
+/**
+ * A record's outcome as gradcam_ingest_records_total counts it. `id_reused` (409 ID_REUSED: another
+ * record under an id accepted before) is apart from `rejected`: it says a producer's ids are not
+ * unique, which no fix of the record itself mends.
+ */
+const recordOutcomes = ['accepted', 'duplicate', 'id_reused', 'rejected'] as const;
+
+function outcomeOf(outcome: RecordOutcome): (typeof recordOutcomes)[number] {
+  if ('error' in outcome) return outcome.error.code === 'ID_REUSED' ? 'id_reused' : 'rejected';
+  return outcome.duplicate ? 'duplicate' : 'accepted';
+}
+
 /** `scrape` replaces this registry's own exposition (a cluster worker answers for the whole cluster). */
 export function createIngestTelemetry(registry: Registry, scrape?: () => Promise<MetricsResponse>): IngestTelemetry {
   const metrics = createMetrics(registry, ingestMetrics);
   // At 0 from the start: rate() takes a series' first sample as its start, so an outcome born with
   // its first record (the first duplicate, the first rejected record) would not show at all.
-  for (const outcome of ['accepted', 'duplicate', 'rejected']) metrics.records.inc({ outcome }, 0);
+  for (const outcome of recordOutcomes) metrics.records.inc({ outcome }, 0);
   metrics.erasures.inc(0);
   // What Node's HTTP server answers itself, before any route: at 0 from the start as well. No
   // duration: the request never reached the app, and a 408 would only repeat requestTimeout.
@@ -42,8 +54,8 @@ export function createIngestTelemetry(registry: Registry, scrape?: () => Promise
       metrics.httpRequests.inc({ route: clientErrorRoute, status: String(status) });
     },
     records(outcomes: readonly RecordOutcome[]) {
-      const counts = { accepted: 0, duplicate: 0, rejected: 0 };
-      for (const outcome of outcomes) counts['error' in outcome ? 'rejected' : outcome.duplicate ? 'duplicate' : 'accepted']++;
+      const counts = { accepted: 0, duplicate: 0, id_reused: 0, rejected: 0 };
+      for (const outcome of outcomes) counts[outcomeOf(outcome)]++;
       for (const [result, count] of Object.entries(counts)) if (count > 0) metrics.records.inc({ outcome: result }, count);
     },
     invalidRecords(count) {

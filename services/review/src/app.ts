@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from 'zod';
 import type { ReviewDesk } from './review-desk.ts';
 import { ReviewDeskError } from './review-desk-error.ts';
-import { csvHeader, csvLine, jsonLine } from './review-export.ts';
+import { csvLine, csvStart, jsonLine } from './review-export.ts';
 import { listQuerySchema, modelQuerySchema, queryOf } from './review-query.ts';
 
 export interface ReviewAppDeps {
@@ -278,7 +278,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
     return reply.send(
       Readable.from(
         (async function* () {
-          if (csv) yield csvHeader;
+          if (csv) yield csvStart;
           for (let page = first; ; page = await pageOf(page.next)) {
             for (const item of page.items) yield csv ? csvLine(item) : jsonLine(item);
             if (page.next === undefined) break;

@@ -1,12 +1,14 @@
 import type { ReviewItem } from '@gradcam/contracts';
 
-const columns = ['inferenceId', 'model', 'modelVersion', 'predictedClass', 'label', 'probability', 'status', 'verdict', 'reviewer', 'comment', 'sampledAt', 'reviewedAt', 'samplingPolicy', 'samplingReason', 'priority', 'folder', 'shownMethod', 'shownClassIndex'] as const;
+const columns = ['inferenceId', 'model', 'modelVersion', 'predictedClass', 'label', 'probability', 'status', 'verdict', 'reviewer', 'comment', 'sampledAt', 'reviewedAt', 'samplingPolicy', 'samplingReason', 'priority', 'folder', 'shownMethod', 'shownClassIndex', 'brokenReason', 'brokenAt'] as const;
 
 function row(item: ReviewItem): Partial<Record<(typeof columns)[number], string | number | undefined>> {
   return {
     ...item,
     sampledAt: new Date(item.sampledAt).toISOString(),
     ...(item.reviewedAt !== undefined && { reviewedAt: new Date(item.reviewedAt).toISOString() }),
+    // A `broken` item's reason (which stored file is missing or invalid) and when it was set aside.
+    ...(item.brokenAt !== undefined && { brokenAt: new Date(item.brokenAt).toISOString() }),
     samplingPolicy: item.sampling.policy,
     samplingReason: item.sampling.reason,
     priority: item.sampling.priority,
@@ -49,5 +51,13 @@ function csvField(value: string | number | undefined): string {
 }
 
 export const csvHeader = `${columns.join(',')}\r\n`;
+/**
+ * The CSV export's first bytes: a UTF-8 byte order mark, then the header. Excel reads a .csv
+ * without one in the system's ANSI code page (Windows-1252 in most of Europe and America), so
+ * every character beyond ASCII (an emoji, Hebrew, "é") came out as mojibake; with it, Excel and
+ * LibreOffice read UTF-8. pandas' read_csv skips it; Python's csv module wants the file opened
+ * with `encoding='utf-8-sig'` (with 'utf-8' the first column is named '\ufeffinferenceId').
+ */
+export const csvStart = `\ufeff${csvHeader}`;
 export const csvLine = (item: ReviewItem) => `${columns.map((c) => csvField(row(item)[c])).join(',')}\r\n`;
 export const jsonLine = (item: ReviewItem) => `${JSON.stringify(item)}\n`;

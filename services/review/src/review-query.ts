@@ -22,11 +22,29 @@ const integerParam = z
  * a zone is refused: whose local time it means is not known here.
  */
 const timeBound = (end: 'from' | 'to') =>
-  z.union([
-    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-    z.iso.date().transform((s) => Date.parse(s) + (end === 'to' ? dayMs - 1 : 0)),
-    integerParam,
-  ]);
+  z.union(
+    [
+      z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+      z.iso.date().transform((s) => Date.parse(s) + (end === 'to' ? dayMs - 1 : 0)),
+      integerParam,
+    ],
+    { error: (issue) => timeBoundRefusal(issue.input) },
+  );
+
+/**
+ * Why a from/to was refused, and what is taken. A `+` typed into a URL reads as a space once
+ * decoded, so `2026-01-02T00:00:00+02:00` pasted into curl or a browser arrives as
+ * `2026-01-02T00:00:00 02:00`: that one is told to send `%2B` (zod alone said "Invalid input").
+ */
+function timeBoundRefusal(input: unknown): string {
+  const text = typeof input === 'string' ? input : '';
+  const why = /T[\d:.]+ \d{2}(:?\d{2})?$/.test(text)
+    ? 'a "+" in a URL reads as a space: send the offset as %2B (2026-01-02T00:00:00%2B02:00); '
+    : /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(text)
+      ? 'a date-time without a zone is not taken (whose local time is not known here); '
+      : '';
+  return `${why}expected epoch ms, an ISO date-time with Z or an offset (2026-01-02T00:00:00Z, 2026-01-02T00:00:00%2B02:00) or a bare date, meaning that UTC day (2026-01-02)`;
+}
 
 /**
  * A route's query as its schema reads it. A parameter that is empty or only whitespace (a form's

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type LocalStack, IngestClient, startLocalStack } from '@gradcam/cli/local-stack';
-import { freePort } from '@gradcam/dev-services';
+import type { LocalStack } from '@gradcam/cli/local-stack';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { inlineRecord, samplePhotos } from '../support/sample-records.ts';
-import { serviceLineToStderr } from '../support/service-output.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { launchChromium } from './chromium.ts';
+import { type ReviewLocalStack, startReviewLocalStack } from './review-local-stack.ts';
 
 // Inputs a browser shows otherwise than the model saw them, through the real stack (ingest, worker
 // with the real model, review) into a real Chromium: a TIFF, which Chromium cannot show at all, an
@@ -20,7 +16,7 @@ const reviewToken = 'review-preview-token-0123456789';
 const sheep = samplePhotos.find((p) => p.name === 'sheep-pastoral.jpg');
 assert.ok(sheep, 'test/fixtures/images/sheep-pastoral.jpg');
 
-let stateDir: string;
+let local: ReviewLocalStack;
 let stack: LocalStack;
 let browser: Browser;
 let page: Page;
@@ -50,27 +46,9 @@ before(async () => {
     { ...inlineRecord('preview-jpeg', { bytes: photo }) },
   ];
   browser = await launchChromium();
-  stateDir = await mkdtemp(join(tmpdir(), 'gradcam-review-preview-'));
-  const [ingestPort, exporterPort, workerMetricsPort, reviewPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  stack = await startLocalStack({
-    config: {
-      redisUrl: undefined,
-      apiTokens: ['review-preview-ingest-0123456789'],
-      eraseTokens: [],
-      ingestPort,
-      exporterPort,
-      workerMetricsPort,
-      reviewPort,
-      reviewTokens: `pat:${reviewToken}`,
-      reviewPolicy: 'rate=1',
-      workerProcesses: 1,
-      stateDir,
-      s3Configured: false,
-    },
-    env: { GRADCAM_QUEUE_PREFIX: 'review-preview', LOG_LEVEL: 'warn' },
-    onLine: serviceLineToStderr,
-  });
-  const client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
+  local = await startReviewLocalStack('review-preview', `pat:${reviewToken}`);
+  stack = local.stack;
+  const { client } = local;
   const posted = await client.postBatch(records);
   assert.equal(posted.accepted, records.length, JSON.stringify(posted.results));
   const statuses = await client.waitForAll(records.map((r) => r.id), 180_000);
@@ -83,8 +61,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await stack?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  await local?.close();
 });
 
 test('the status API links each input preview the worker stored; a JPEG input has none', async () => {

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { type LocalStack, IngestClient, startLocalStack } from '@gradcam/cli/local-stack';
-import { freePort } from '@gradcam/dev-services';
+import type { IngestClient, LocalStack } from '@gradcam/cli/local-stack';
 import type { Browser, Page, Response } from 'playwright-core';
 import { inlineRecord, samplePhotos } from '../support/sample-records.ts';
-import { serviceLineToStderr } from '../support/service-output.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { launchChromium } from './chromium.ts';
+import { type ReviewLocalStack, startReviewLocalStack } from './review-local-stack.ts';
 import { compareToBaseline } from './screenshot-baseline.ts';
 
 // The review page in a real headless Chromium against the real stack (Redis, worker with the real
@@ -51,7 +47,7 @@ interface ListedItem {
   comment?: string;
 }
 
-let stateDir: string;
+let local: ReviewLocalStack;
 let stack: LocalStack;
 let client: IngestClient;
 let browser: Browser;
@@ -123,27 +119,8 @@ async function explain(records: readonly { id: string }[]): Promise<void> {
 
 before(async () => {
   browser = await launchChromium();
-  stateDir = await mkdtemp(join(tmpdir(), 'gradcam-review-page-'));
-  const [ingestPort, exporterPort, workerMetricsPort, reviewPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  stack = await startLocalStack({
-    config: {
-      redisUrl: undefined,
-      apiTokens: ['review-page-ingest-0123456789'],
-      eraseTokens: [],
-      ingestPort,
-      exporterPort,
-      workerMetricsPort,
-      reviewPort,
-      reviewTokens: `pat:${reviewToken},quinn:${otherReviewerToken}`,
-      reviewPolicy: 'rate=1',
-      workerProcesses: 1,
-      stateDir,
-      s3Configured: false,
-    },
-    env: { GRADCAM_QUEUE_PREFIX: 'review-page', LOG_LEVEL: 'warn' },
-    onLine: serviceLineToStderr,
-  });
-  client = new IngestClient({ baseUrl: stack.ingestUrl, token: stack.token });
+  local = await startReviewLocalStack('review-page', `pat:${reviewToken},quinn:${otherReviewerToken}`);
+  ({ stack, client } = local);
   await explain([first]);
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, locale: 'en-US', timezoneId: 'UTC', colorScheme: 'light', reducedMotion: 'reduce' });
@@ -157,8 +134,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await stack?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  await local?.close();
 });
 
 test('the page asks for a reviewer token, and again after a 401', async () => {

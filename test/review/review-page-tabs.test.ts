@@ -198,7 +198,10 @@ test('a tab follows a sign-out and a sign-in in another: the new reviewer never 
 
   await b.getByRole('button', { name: 'Change token' }).click();
   await a.getByLabel('Reviewer token').waitFor();
-  assert.match((await a.locator('#signin-reason').textContent()) ?? '', /^Signed out in another tab/);
+  // Said as what happened, in the neutral status line (as this tab's own sign-out is), not as an alert.
+  assert.match((await a.locator('#banner-text').textContent()) ?? '', /^Signed out in another tab/);
+  assert.match((await a.locator('#banner').getAttribute('class')) ?? '', /\bbanner-info\b/);
+  assert.equal(await a.locator('#signin-reason').isHidden(), true, 'no error on the sign-in prompt');
   await released('tabs-token');
 
   await b.getByLabel('Reviewer token').fill(otherReviewerToken);

@@ -496,7 +496,9 @@ function adoptToken(token) {
   clearUndo();
   el.comment.value = '';
   if (!token) {
-    signIn('Signed out in another tab of this page (or the token was refused there). Enter a reviewer token to go on.');
+    // Said as what happened, in the neutral status line as for this tab's own sign-out: nothing
+    // went wrong here (a token refused in that tab is that tab's error, said there).
+    signIn('', 'Signed out in another tab of this page. Enter a reviewer token to go on.');
     return;
   }
   dropItem();

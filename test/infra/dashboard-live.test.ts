@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { batchFiguresEvent, captureDecisionField, explainQueueName, redisKeys } from '@gradcam/contracts';
@@ -6,6 +9,7 @@ import { type RedisServer, type ServiceMain, freePort, startRedisServer, startSe
 import { closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, explainJob } from '@gradcam/queue';
 import { explainJobFixture, randomPrefix } from '@gradcam/queue/test-fixtures';
 import { ReviewPool } from '@gradcam/review-pool';
+import { FsBlobStore, probeStore } from '@gradcam/storage';
 import { QueueEventsProducer, UnrecoverableError, Worker } from 'bullmq';
 import { type PrometheusServer, startPrometheus } from '../support/prometheus-server.ts';
 import { waitFor } from '../support/wait-for.ts';
@@ -55,6 +59,7 @@ let exporter: ServiceMain;
 let prometheus: PrometheusServer;
 let prefix: string;
 let startedAt: number;
+let storageDir: string | undefined;
 
 async function api<T>(path: string, params: Record<string, string>): Promise<T> {
   const body = (await (await fetch(`${prometheus.url}${path}?${new URLSearchParams(params)}`)).json()) as { status: string; data: T; error?: string };
@@ -72,8 +77,15 @@ before(async () => {
   redis = await startRedisServer();
   prefix = randomPrefix();
   const port = await freePort();
+  // A healthy pipeline's store: a local one whose readiness probe a service has written, which the
+  // exporter's storage probe reads (gradcam_storage_up 1).
+  storageDir = await mkdtemp(join(tmpdir(), 'gradcam-dashboard-live-'));
+  const service = new FsBlobStore({ rootDir: storageDir, publicBaseUrl: 'http://127.0.0.1:8080', signingSecret: 'dashboard-live-secret-0123' });
+  await probeStore(service, '', { write: true });
+  await service.close();
   exporter = startServiceMain('services/metrics-exporter/src/main.ts', {
     ...process.env,
+    GRADCAM_STORAGE_DIR: storageDir,
     REDIS_URL: redis.url,
     GRADCAM_EXPORTER_PORT: String(port),
     GRADCAM_HOST: '127.0.0.1',
@@ -90,6 +102,7 @@ after(async () => {
   await prometheus?.stop();
   await exporter?.stop();
   await redis?.stop();
+  if (storageDir !== undefined) await rm(storageDir, { recursive: true, force: true });
 });
 
 test('a first failure, a quiet run of completions, the skipped records and the first review and verdict show on the dashboard as they happened; the alert rules evaluate and stay silent', { timeout: 60_000 }, async () => {
@@ -209,6 +222,10 @@ test('a first failure, a quiet run of completions, the skipped records and the f
     assert.ok(maxOf(sampledForReview.find((s) => s.metric.model === 'mobilenet' && s.metric.reason === 'priority')) > 0, 'Reviews sampled per hour: the first one');
     const verdicts = await range(expr('Verdicts and skips per hour'));
     assert.ok(maxOf(verdicts.find((s) => s.metric.model === 'mobilenet' && s.metric.verdict === 'supports')) > 0, 'Verdicts per hour: the first one');
+
+    // The store the exporter probes is usable, and no problem code is at 1.
+    assert.equal((await instant(expr('Storage usable')))[0]?.value[1], '1', 'Storage usable: 1');
+    assert.deepEqual(await instant(expr('Storage usable', 'B')), [], 'Storage usable: no problem code');
 
     // The alert rules evaluate without error on this data, and on a healthy run the only ones
     // whose condition holds are those about the targets this test does not run.

@@ -3,12 +3,14 @@ import { redisKeys } from '@gradcam/contracts';
 import { closeConnections, createExplainQueue, createProducerConnection, createWorkerConnection, explainJob } from '@gradcam/queue';
 import { createLogger, createMetrics, createRegistry, createThrottledErrorLog, pipelineMetrics, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { ReviewPool } from '@gradcam/review-pool';
+import { isStorageError, storageUnusableLine } from '@gradcam/storage';
 import { createApp } from './app.ts';
 import { startEventStream } from './event-stream.ts';
 import { keepEventStreamLength, streamLengthCheckMs } from './event-stream-length.ts';
 import { ExporterPresence } from './exporter-presence.ts';
 import { PipelineRecorder, eventStreamMetricNames } from './pipeline-recorder.ts';
 import { createQueueStateCollector } from './queue-state-collector.ts';
+import { StorageHealth, createProbedStore } from './storage-health.ts';
 
 // Composition root: the pipeline-wide view, from Redis alone.
 const config = loadConfigOrExit(readExporterConfig, 'metrics-exporter');
@@ -78,9 +80,25 @@ const collectQueueState = createQueueStateCollector({
   onModels: (models) => recorder.models(models),
 });
 
+// Whether the store the services use can be used (gradcam_storage_up), with no traffic needed: a
+// read-only HEAD of their readiness probe at most every 10 s, given up on within the scrape.
+const store = createProbedStore(config.storage, (message) => log.warn(message));
+const storageHealth = new StorageHealth({
+  store,
+  prefix: config.storage.prefix,
+  metrics,
+  onChange: (error) => {
+    if (error === undefined) return log.info('storage can be used again');
+    // A missing probe names no setting storageProblemLine knows: its own message says what to check.
+    log.warn(isStorageError(error, 'STORAGE_NOT_FOUND') ? `storage cannot be used (STORAGE_NOT_FOUND): ${error.message}` : storageUnusableLine(config.storage, error));
+  },
+});
+
 const app = createApp({
   registry,
-  collect: collectQueueState,
+  collect: async () => {
+    await Promise.all([collectQueueState(), storageHealth.refresh()]);
+  },
   onCollectError: (error) => errors.report(new Error(`could not read the queue state: ${messageOf(error)}`)),
   // The registry renders right after: every event counted by now is in this scrape.
   scraping: () => eventStream.scraping(),
@@ -110,6 +128,7 @@ const shutdown = async (signal: string) => {
   await presence.close();
   await queue.close();
   await closeConnections(redis, eventsConnection);
+  await store.close();
   errors.close();
   process.exit(0);
 };

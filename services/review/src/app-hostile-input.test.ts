@@ -125,3 +125,25 @@ test('a 401 says which scheme it takes (WWW-Authenticate: Bearer, RFC 9110 §15.
     assert.equal(response.headers['www-authenticate'], 'Bearer realm="gradcam"', authorization);
   }
 });
+
+test('a comment holding a control character (NUL, ESC, DEL, C1) or text that is not Unicode (a lone surrogate) is 400 naming where; tab and line breaks are kept', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('ctl-1'));
+  const post = (comment: string) => app.inject({ method: 'POST', url: '/v1/reviews/ctl-1', headers: { ...alice, 'content-type': 'application/json' }, payload: JSON.stringify({ verdict: 'supports', comment }) });
+  for (const [comment, expected] of [
+    ['fine\u0000hidden', /comment: a control character \(U\+0000\) at character 5; only tab and line breaks are kept/],
+    ['\u001b[31mred', /U\+001B\) at character 1/],
+    ['del\u007f', /U\+007F\) at character 4/],
+    ['c1\u0085', /U\+0085\) at character 3/],
+    ['half \ud83d of an emoji', /comment: not valid Unicode \(a lone surrogate, U\+D83D, at character 6\)/],
+  ] as const) {
+    const response = await post(comment);
+    assert.equal(response.statusCode, 400, JSON.stringify(comment));
+    assert.equal((JSON.parse(response.body) as { error: { code: string } }).error.code, 'REQUEST_INVALID');
+    assert.match(message(response.body), expected, JSON.stringify(comment));
+  }
+  // Refused before anything: the item was never leased, so a verdict from alice would be 409 NOT_LEASED, not 400.
+  assert.equal((await pool.get('ctl-1'))?.status, 'pending');
+  const kept = await post('tab\there,\r\nlines\nand 🐑 “quotes”');
+  assert.equal(kept.statusCode, 409, 'passes the schema: refused only because alice holds no lease');
+});

@@ -31,9 +31,37 @@ export interface ReviewAppDeps {
 }
 
 const bodyLimit = 64 * 1024;
+
+/** A control character other than tab, LF and CR: C0, DEL and C1. */
+const controlCharacter = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+/** Half of a surrogate pair without its other half. */
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why a comment cannot be kept as it is, or undefined. Control characters print nothing and break
+ * the exports' readers (a NUL is refused by Postgres text and jsonb); a lone surrogate (half of an
+ * emoji, cut by a client) is no text at all and would be stored as U+FFFD. Characters are counted
+ * from 1, in UTF-16 code units as a browser's string is.
+ */
+function commentProblem(comment: string): string | undefined {
+  const control = controlCharacter.exec(comment);
+  const code = (at: number) => `U+${comment.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')}`;
+  if (control) return `a control character (${code(control.index)}) at character ${control.index + 1}; only tab and line breaks are kept`;
+  const lone = loneSurrogate.exec(comment);
+  if (lone) return `not valid Unicode (a lone surrogate, ${code(lone.index)}, at character ${lone.index + 1})`;
+  return undefined;
+}
+
+const commentSchema = z
+  .string()
+  .max(2000)
+  .superRefine((comment, context) => {
+    const problem = commentProblem(comment);
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  });
 // Strict: a misspelt key would otherwise be dropped unseen (a comment lost, a release unbound).
 // `shown`: the explanation on the reviewer's screen (its method and class), one of the item's manifest.
-const verdictBodySchema = z.strictObject({ verdict: verdictSchema, comment: z.string().max(2000).optional(), shown: z.strictObject(reviewShownSchema.shape).optional() });
+const verdictBodySchema = z.strictObject({ verdict: verdictSchema, comment: commentSchema.optional(), shown: z.strictObject(reviewShownSchema.shape).optional() });
 /** A release may name the lease it gives back (the item's `leaseExpiresAt`, epoch ms); without it (no body, or `{}`), whatever lease the caller holds. */
 const releaseBodySchema = z.strictObject({ leaseExpiresAt: z.number().int().nonnegative().optional() });
 /** The body of a route that takes none (renew, skip, undo, restore): none, or `{}`; anything else is refused rather than ignored, as verdict and release bodies are. */

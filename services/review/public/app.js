@@ -234,6 +234,11 @@ async function skip() {
   });
 }
 
+/** A review service of the version before refuses a verdict's `shown` as an unknown key (400 REQUEST_INVALID). */
+function refusesShown(error) {
+  return error instanceof ApiError && error.status === 400 && error.code === 'REQUEST_INVALID' && /Unrecognized key.*"shown"/.test(error.message);
+}
+
 /**
  * Sends what the reviewer decided about the item held (POST /v1/reviews/{id}{path}), then leases
  * the next. A 409 REVIEW_VERDICT_IN_PROGRESS means another request's verdict on the item is being
@@ -253,7 +258,14 @@ async function settle(path, body, sending, messages) {
   state.sending = true;
   setVerdictButtons(true, sending);
   try {
-    const { data, response } = await api('POST', `/v1/reviews/${encodeURIComponent(id)}${path}`, body);
+    const url = `/v1/reviews/${encodeURIComponent(id)}${path}`;
+    const { data, response } = await api('POST', url, body).catch((error) => {
+      if (!(body?.shown && refusesShown(error))) throw error;
+      // A replica of the version before (a rolling upgrade) takes no `shown` and refused the
+      // request before doing anything: the verdict goes again without it.
+      const { shown: _shown, ...plain } = body;
+      return api('POST', url, plain);
+    });
     drafts.set(id, state.reviewer, '');
     messages.kept?.(id, data, response);
     banner(...messages.done(id));

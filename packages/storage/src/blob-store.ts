@@ -89,6 +89,16 @@ export async function listAll(store: BlobStore, prefix: string): Promise<string[
 /** S3 refuses presigned URLs valid for longer than 7 days; the filesystem store follows suit. */
 export const maxPresignSeconds = 7 * 24 * 3600;
 
+/**
+ * When links presigned from now on for `expiresInSeconds` stop working, at the earliest: both
+ * stores sign from the current second (S3's X-Amz-Date, the local store's `expires`), so taken
+ * before the signing it is never later than any of them. Temporary S3 credentials (an instance
+ * profile, IRSA, AWS_SESSION_TOKEN) can end a link sooner, when they expire.
+ */
+export function presignedUntil(expiresInSeconds: number, now = Date.now()): Date {
+  return new Date((Math.floor(now / 1000) + expiresInSeconds) * 1000);
+}
+
 export function assertPresignExpiry(expiresInSeconds: number): void {
   if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > maxPresignSeconds) {
     throw new RangeError(`expiresInSeconds must be an integer from 1 to ${maxPresignSeconds}, got ${expiresInSeconds}`);

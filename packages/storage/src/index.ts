@@ -1,6 +1,6 @@
 export { assertValidKey, assertValidPrefix, maxSegmentBytes } from './blob-key.ts';
 export { decodeKeyPath, encodeKeyPath, servedQueryNames, signBlob, verifyBlobLink, verifyBlobSignature, type VerifiedBlobLink } from './blob-signature.ts';
-export { listAll, maxPresignSeconds } from './blob-store.ts';
+export { listAll, maxPresignSeconds, presignedUntil } from './blob-store.ts';
 export type { BlobHead, BlobStore, GetOptions, PutOptions } from './blob-store.ts';
 export { contentTypeFor, defaultContentType } from './content-types.ts';
 export { assertPresignOptions, blobAnswerHeaders, servedContentType, servedContentTypes, type PresignOptions } from './served-content-type.ts';

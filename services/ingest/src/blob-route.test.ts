@@ -85,3 +85,22 @@ test('a plain link to a local object of a type that could be active content answ
     assert.equal(got.header('content-security-policy'), 'sandbox', key);
   }
 });
+
+test("a done status says when its links stop working (urlsExpireAt), never later than any link's own expiry", async () => {
+  await h.store.put('uploads/expiry.jpg', page, { contentType: 'image/jpeg' });
+  const accepted = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id: 'blob-route-expiry', model: { name: 'nsfw-mobilenet-v2' }, image: { uri: 's3://local/uploads/expiry.jpg' } } });
+  assert.equal(accepted.statusCode, 202, accepted.body);
+  const job = await h.queue.getJob('blob-route-expiry');
+  assert.ok(job);
+  await h.store.put(`${job.data.folder}explanation.json`, manifest, { contentType: 'application/json' });
+  for (const name of ['gradcam-2.overlay.jpg', 'gradcam-2.npy']) await h.store.put(`${job.data.folder}${name}`, page, { contentType: 'application/octet-stream' });
+  await job.remove();
+  const before = Date.now();
+  const status = await h.app.inject({ method: 'GET', url: '/v1/inferences/blob-route-expiry', headers: auth });
+  const { urls, urlsExpireAt } = status.json<{ urls: Record<string, string>; urlsExpireAt: string }>();
+  const expireAt = Date.parse(urlsExpireAt);
+  assert.ok(Number.isFinite(expireAt), status.body);
+  // The harness signs for 60 s.
+  assert.ok(expireAt > before + 58_000 && expireAt <= Date.now() + 60_000, `${urlsExpireAt} is about a minute from now`);
+  for (const link of Object.values(urls)) assert.ok(Number(new URL(link).searchParams.get('expires')) * 1000 >= expireAt, `${link} lasts at least until ${urlsExpireAt}`);
+});

@@ -14,6 +14,7 @@ import {
 } from '@gradcam/contracts';
 import { parseFailedReason } from '@gradcam/queue';
 import { ApiError } from '@gradcam/http-service';
+import { presignedUntil } from '@gradcam/storage';
 import type { InferenceIndex } from './inference-index.ts';
 
 export type JobState = 'waiting' | 'delayed' | 'prioritized' | 'waiting-children' | 'paused' | 'active' | 'completed' | 'failed' | 'unknown';
@@ -26,6 +27,8 @@ export interface StatusDeps {
   readonly exists: (key: string) => Promise<boolean>;
   /** A presigned GET whose answer says `served`'s content type and disposition, whatever the object was stored with. */
   readonly presign: (key: string, served: ServedAs) => Promise<string>;
+  /** How long the links `presign` makes last (GRADCAM_PRESIGN_SECONDS). */
+  readonly presignSeconds: number;
 }
 
 export interface InferenceStatus {
@@ -41,6 +44,8 @@ export interface InferenceStatus {
    * for an image sent by reference, by its `s3://` URI as sent: it lies outside the folder.
    */
   readonly urls?: Record<string, string>;
+  /** When `urls` stop working, at the earliest (ISO 8601; temporary S3 credentials may end them sooner): GET the status again for fresh ones. */
+  readonly urlsExpireAt?: string;
 }
 
 export async function inferenceStatus(deps: StatusDeps, id: string): Promise<InferenceStatus> {
@@ -68,8 +73,10 @@ export async function inferenceStatus(deps: StatusDeps, id: string): Promise<Inf
     const referenced = prediction.success && 'uri' in prediction.data.image ? referencedKey(prediction.data.image.uri) : undefined;
     if (prediction.success && 'key' in prediction.data.image) links.push([prediction.data.image.key.slice(entry.folder.length), prediction.data.image.key, image]);
     else if (referenced !== undefined) links.push([...referenced, image]);
+    // Taken before the links are signed: none of them expires sooner.
+    const urlsExpireAt = presignedUntil(deps.presignSeconds).toISOString();
     const urls = Object.fromEntries(await Promise.all(links.map(async ([name, key, served]) => [name, await deps.presign(key, served)] as const)));
-    return { ...base, status: 'done', capture, manifest, urls };
+    return { ...base, status: 'done', capture, manifest, urls, urlsExpireAt };
   }
   if (job === undefined) return { ...base, status: 'failed', capture, failure: { code: 'JOB_RECORD_EXPIRED', message: 'the job record expired before an explanation was stored' } };
   return { ...base, status: job.state === 'active' ? 'processing' : 'queued', capture, attempts: job.attempts };

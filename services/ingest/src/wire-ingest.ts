@@ -75,6 +75,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       readJson: async (key) => JSON.parse((await store.get(key)).toString('utf8')) as unknown,
       exists: (key) => store.exists(key),
       presign: (key, served) => store.presignGet(key, wiring.presignSeconds, served),
+      presignSeconds: wiring.presignSeconds,
     },
     erase: {
       index,

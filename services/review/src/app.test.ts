@@ -121,6 +121,22 @@ test('an item whose input, an overlay or a raw map is missing is set aside: 500 
   }
 });
 
+test("a packet says when its links stop working (urlsExpireAt), never later than any link's own expiry", async () => {
+  const { pool, app } = setup();
+  const leased = item(`expiry-${Date.now()}`);
+  await storeFiles(leased);
+  await pool.add(leased);
+  const before = Date.now();
+  const shown = await app.inject({ method: 'GET', url: '/v1/reviews/next', headers: alice });
+  assert.equal(shown.statusCode, 200, shown.body);
+  const { urls, urlsExpireAt } = JSON.parse(shown.body) as { urls: Record<string, string>; urlsExpireAt: string };
+  const expireAt = Date.parse(urlsExpireAt);
+  // The kit signs for 60 s.
+  assert.ok(expireAt > before + 58_000 && expireAt <= Date.now() + 60_000, `${urlsExpireAt} is about a minute from now`);
+  for (const link of Object.values(urls)) assert.ok(Number(new URL(link).searchParams.get('expires')) * 1000 >= expireAt, `${link} lasts at least until ${urlsExpireAt}`);
+  assert.equal((await app.inject({ method: 'POST', url: `/v1/reviews/${leased.inferenceId}/release`, headers: alice })).statusCode, 200);
+});
+
 test('an s3:// reference the client replaced after the explanation: shown while it is the photo explained, set aside once its size differs', async () => {
   const { pool, app } = setup();
   const referenced = item(`replaced-${Date.now()}`);

@@ -21,7 +21,7 @@ import {
   reviewFileName,
 } from '@gradcam/contracts';
 import { type BegunVerdict, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { type BlobStore, isStorageError } from '@gradcam/storage';
+import { type BlobStore, isStorageError, presignedUntil } from '@gradcam/storage';
 import type { z } from 'zod';
 import { ReviewDeskError } from './review-desk-error.ts';
 import { type EvidenceFile, evidenceProblem } from './stored-evidence.ts';
@@ -32,6 +32,8 @@ export interface ReviewPacket {
   readonly manifest: ExplanationManifest;
   /** Presigned GET URLs: `image` (the input) and each artifact by its path; each was there when the packet was built. */
   readonly urls: Record<string, string>;
+  /** When `urls` stop working, at the earliest (ISO 8601): the item leased again (Load again) has fresh ones. */
+  readonly urlsExpireAt: string;
 }
 
 export interface ReviewDeskDeps {
@@ -126,6 +128,8 @@ export class ReviewDesk {
     const paths = [...servedAs.keys()];
     const links = [['image', imageKey, imageServedAs(manifest.input.format)], ...paths.map((path) => [path, keyIn(item.folder, path), servedAs.get(path) ?? bytesServedAs] as const)] as const;
     const files: EvidenceFile[] = [{ name: 'the input image', key: imageKey, bytes: manifest.input.bytes, sha256: manifest.input.sha256 }, ...paths.map((path) => ({ name: path, key: keyIn(item.folder, path) }))];
+    // Taken before the links are signed: none of them expires sooner.
+    const urlsExpireAt = presignedUntil(presignSeconds).toISOString();
     const [checked, signed] = await Promise.allSettled([
       evidenceProblem(store, files),
       Promise.all(links.map(async ([name, key, served]) => [name, await store.presignGet(key, presignSeconds, served)] as const)),
@@ -134,7 +138,7 @@ export class ReviewDesk {
     if (checked.status === 'rejected') throw checked.reason;
     if (checked.value !== undefined) throw brokenItem(item, checked.value);
     if (signed.status === 'rejected') throw signed.reason;
-    return { item, prediction, manifest, urls: Object.fromEntries(signed.value) };
+    return { item, prediction, manifest, urls: Object.fromEntries(signed.value), urlsExpireAt };
   }
 
   /**

@@ -119,3 +119,13 @@ test('a verdict without shown is kept as before; after an undo, the new verdict 
   assert.equal((await listed(app, id))?.shown, undefined, 'the undone verdict\'s shown is not the new one\'s');
   assert.deepEqual(await exported(app, id), { csv: ['', ''], jsonl: undefined });
 });
+
+test('a verdict with shown from someone who holds no lease is 409 REVIEW_NOT_LEASED, as without it, even where the manifest is missing (not 500, not read)', async () => {
+  const { pool, app } = setup();
+  // Pending, never leased, and no explanation.json in its folder.
+  const waiting = item('shown-not-leased', { predictedClass: 2, label: 'Neutral' });
+  await pool.add(waiting);
+  const response = await send(app, waiting.inferenceId, { verdict: 'supports', shown: { method: 'gradcam', classIndex: 2 } });
+  assert.deepEqual(errorAnswer(response), [409, 'REVIEW_NOT_LEASED'], response.body);
+  assert.equal((await pool.get(waiting.inferenceId))?.status, 'pending', 'not set aside');
+});

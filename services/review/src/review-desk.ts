@@ -185,7 +185,7 @@ export class ReviewDesk {
    */
   async judge(id: string, reviewer: string, verdict: Verdict, comment: string | undefined, shown?: ReviewShown): Promise<ReviewItem> {
     const { pool } = this.deps;
-    if (shown !== undefined) await this.checkShown(id, shown);
+    if (shown !== undefined) await this.checkShown(id, reviewer, shown);
     let begun: BegunVerdict;
     let resumed = false;
     try {
@@ -218,9 +218,11 @@ export class ReviewDesk {
    * Refuses an explanation shown that the item's manifest does not list (REVIEW_SHOWN_UNKNOWN,
    * naming those it lists). An item the pool does not hold is left to the pool to refuse.
    */
-  private async checkShown(id: string, shown: ReviewShown): Promise<void> {
+  private async checkShown(id: string, reviewer: string, shown: ReviewShown): Promise<void> {
     const item = await this.deps.pool.get(id);
-    if (!item) return;
+    // Only the lease holder's verdict can be kept: anyone else's gets the pool's answer (409
+    // REVIEW_NOT_LEASED, or the kept verdict for a resend), as without shown, the manifest unread.
+    if (!item || item.status !== 'leased' || item.leasedBy !== reviewer) return;
     const unreadable = (reason: string) => new ReviewDeskError('REVIEW_ITEM_BROKEN', `the verdict on "${id}" was NOT saved: the explanation shown cannot be checked, as ${reason}`, reason);
     const manifest = (await this.readStored(item, manifestFileName, explanationManifestSchema, unreadable)) as ExplanationManifest;
     if (manifest.explanations.some((e) => e.method === shown.method && e.classIndex === shown.classIndex)) return;

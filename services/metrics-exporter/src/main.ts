@@ -12,7 +12,7 @@ import { PipelineRecorder, eventStreamMetricNames } from './pipeline-recorder.ts
 import { createQueueStateCollector } from './queue-state-collector.ts';
 import { StorageHealth, createProbedStore } from './storage-health.ts';
 
-// Composition root: the pipeline-wide view, from Redis alone.
+// Composition root: the pipeline-wide view, from Redis and a read-only probe of the store.
 const config = loadConfigOrExit(readExporterConfig, 'metrics-exporter');
 const log = createLogger({ name: 'metrics-exporter', level: config.logLevel });
 // A Redis outage repeats its errors many times a second (each reconnect of each connection, each

@@ -5,6 +5,7 @@ import { type AddressInfo, type Server, type Socket, createServer as createNetSe
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readExporterConfig } from '@gradcam/config';
 import { s3Env, startS3PermissionProxy, startS3Server } from '@gradcam/dev-services';
 import { type BlobStore, S3BlobStore, probeStore } from '@gradcam/storage';
@@ -241,5 +242,24 @@ test('the local store: usable once a service has written its probe (1); its fold
     await store.close();
     await service.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a probe still waiting for its answer is not started again: scrapes past its interval show the last result, one HEAD in flight at a time', async () => {
+  const silent = await startSilentServer();
+  // The S3 defaults: the first attempt waits 5 s of silence, far past the scrapes below.
+  const store = new S3BlobStore({ bucket: 'gradcam', region: 'us-east-1', endpoint: silent.endpoint, accessKeyId: 'k', secretAccessKey: 's', forcePathStyle: true, onWarning: () => {} });
+  try {
+    await withExporter({ store, prefix, everyMs: 100, deadlineMs: 50 }, async (scrape) => {
+      for (let i = 0; i < 6; i++) {
+        const scraped = await scrape();
+        assert.deepEqual([scraped.up, scraped.problem], [0, 'STORAGE_UNAVAILABLE']);
+        await sleep(200);
+      }
+      assert.equal(silent.connections(), 1, 'one probe in flight, not one per interval');
+    });
+  } finally {
+    await store.close();
+    await silent.stop();
   }
 });

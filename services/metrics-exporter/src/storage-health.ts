@@ -76,6 +76,8 @@ interface Probe {
   readonly startedAt: number;
   readonly settled: Promise<void>;
   done: boolean;
+  /** Whether the store answered the HEAD (or failed it): until then a probe is not started again. */
+  answered: boolean;
 }
 
 /**
@@ -107,8 +109,11 @@ export class StorageHealth {
   /** For a scrape: starts a probe when one is due, and waits for it up to its deadline. Never rejects. */
   async refresh(): Promise<void> {
     const now = performance.now();
-    if (this.current === undefined || now - this.current.startedAt >= this.everyMs) this.current = this.start(now);
-    const probe = this.current;
+    // A store that holds a HEAD past the deadline (a hung mount waits out its 30 s) gets no second
+    // one meanwhile: the last result (unavailable, from the deadline) stands until it answers.
+    const last = this.current;
+    const probe = last === undefined || (last.answered && now - last.startedAt >= this.everyMs) ? this.start(now) : last;
+    this.current = probe;
     if (probe.done) return;
     const left = probe.startedAt + this.deadlineMs - now;
     let timer: NodeJS.Timeout | undefined;
@@ -131,12 +136,18 @@ export class StorageHealth {
       generation,
       startedAt,
       done: false,
+      answered: false,
       settled: headProbe(this.options.store, this.key).then(
-        () => this.record(probe, undefined, (performance.now() - startedAt) / 1000),
-        (error: unknown) => this.record(probe, error, (performance.now() - startedAt) / 1000),
+        () => this.answered(probe, undefined, startedAt),
+        (error: unknown) => this.answered(probe, error, startedAt),
       ),
     };
     return probe;
+  }
+
+  private answered(probe: Probe, error: unknown, startedAt: number): void {
+    probe.answered = true;
+    this.record(probe, error, (performance.now() - startedAt) / 1000);
   }
 
   /**

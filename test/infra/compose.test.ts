@@ -137,10 +137,11 @@ test('pipeline services set only the variables packages/config reads', () => {
   }
 });
 
-test('pipeline services run their workspace entry point through tsx', () => {
+test('pipeline services run their workspace entry point: on the app image (Node 24) as it is, types stripped; the GPU worker (Node 20) through tsx', () => {
   for (const name of pipelineServices) {
     const words = commandWords(serviceOf(compose, name).command);
-    assert.deepEqual(words, ['node', '--import', 'tsx', `services/${name}/src/main.ts`], `${name}: command`);
+    const runner = name === 'worker' ? ['node', '--import', 'tsx'] : ['node'];
+    assert.deepEqual(words, [...runner, `services/${name}/src/main.ts`], `${name}: command`);
     const manifest = JSON.parse(readRepoFile(`services/${name}/package.json`)) as { scripts?: Record<string, string> };
     assert.equal(manifest.scripts?.start, 'tsx src/main.ts', `services/${name}: the compose command runs what \`npm start\` runs`);
     assert.ok(existsSync(repoPath(`services/${name}/src/main.ts`)), `services/${name}/src/main.ts exists`);

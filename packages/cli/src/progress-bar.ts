@@ -8,11 +8,19 @@ export class ProgressBar {
   private done = 0;
   private failed = 0;
 
+  private readonly total: number;
+  private readonly stream: NodeJS.WriteStream;
+  private readonly width: number;
+
   constructor(
-    private readonly total: number,
-    private readonly stream: NodeJS.WriteStream = process.stderr,
-    private readonly width = 28,
-  ) {}
+    total: number,
+    stream: NodeJS.WriteStream = process.stderr,
+    width = 28,
+  ) {
+    this.total = total;
+    this.stream = stream;
+    this.width = width;
+  }
 
   get enabled(): boolean {
     return this.stream.isTTY === true && this.total > 1;

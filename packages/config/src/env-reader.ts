@@ -30,7 +30,11 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * so a service stops at boot with one line instead of failing later in some request.
  */
 export class EnvReader {
-  constructor(private readonly env: Env) {}
+  private readonly env: Env;
+
+  constructor(env: Env) {
+    this.env = env;
+  }
 
   string(name: string, fallback?: string): string {
     const value = this.optionalString(name) ?? fallback;

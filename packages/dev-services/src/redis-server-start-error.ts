@@ -5,13 +5,20 @@
  */
 export class RedisServerStartError extends Error {
   readonly code = 'REDIS_SERVER_START_FAILED';
+  readonly dir: string;
+  /** Redis's last log line, its timestamp prefix removed; undefined when it wrote nothing. */
+  readonly reason: string | undefined;
+  readonly exit: string;
+
   constructor(
-    readonly dir: string,
-    /** Redis's last log line, its timestamp prefix removed; undefined when it wrote nothing. */
-    readonly reason: string | undefined,
-    readonly exit: string,
+    dir: string,
+    reason: string | undefined,
+    exit: string,
   ) {
     super(`redis-server exited at start (${exit}, data folder ${dir}): ${reason ?? 'no output'}`);
+    this.dir = dir;
+    this.reason = reason;
+    this.exit = exit;
     this.name = 'RedisServerStartError';
   }
 }

@@ -13,11 +13,14 @@ export type EngineErrorCode =
 
 export class EngineError extends Error {
   override readonly name = 'EngineError';
+  readonly code: EngineErrorCode;
+
   constructor(
-    readonly code: EngineErrorCode,
+    code: EngineErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = code;
   }
 }

@@ -118,10 +118,13 @@ export class Explainer {
   /** Free staging arrays: one per engine call in flight, each as long as the largest batch yet. */
   private readonly staging: Float32Array[] = [];
 
+  readonly model: LoadedModel;
+
   constructor(
-    readonly model: LoadedModel,
+    model: LoadedModel,
     options: ExplainerOptions = {},
   ) {
+    this.model = model;
     this.batchPadding = options.batchPadding ?? 'auto';
   }
 

@@ -2,15 +2,24 @@ import type { FastifyReply } from 'fastify';
 
 /** An error answered to the client: a stable code, an HTTP status and one actionable sentence. */
 export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+  /** Seconds, for 429 and 503 answers. */
+  readonly retryAfter: number | undefined;
+
   constructor(
-    readonly status: number,
-    readonly code: string,
+    status: number,
+    code: string,
     message: string,
-    readonly details?: unknown,
-    /** Seconds, for 429 and 503 answers. */
-    readonly retryAfter?: number,
+    details?: unknown,
+    retryAfter?: number,
   ) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.retryAfter = retryAfter;
     this.name = 'ApiError';
   }
 }

@@ -7,7 +7,11 @@ export class LogThrottle {
   #told: { what: string; at: number } | undefined;
   #untold = 0;
 
-  constructor(private readonly everyMs = 60_000) {}
+  private readonly everyMs: number;
+
+  constructor(everyMs = 60_000) {
+    this.everyMs = everyMs;
+  }
 
   /** Undefined when a failure saying `what` is not to be logged now; otherwise how many were left untold since the last one logged. */
   admit(what: string): number | undefined {

@@ -146,7 +146,10 @@ export class ProcessSupervisor {
   /** Set by stopOnSignals: what to do once the supervisor has given up on a crash loop. */
   private onGaveUp: (() => void) | undefined;
 
-  constructor(private readonly options: SupervisorOptions) {
+  private readonly options: SupervisorOptions;
+
+  constructor(options: SupervisorOptions) {
+    this.options = options;
     this.restartDelayMs = options.restartDelayMs ?? 1000;
     this.killAfterMs = options.killAfterMs ?? 30_000;
     this.startupCrashLimit = options.startupCrashLimit ?? 5;

@@ -221,11 +221,14 @@ async function acceptImageAsItIsNow(job: Job): Promise<void> {
 /** A retry stopped by a Redis failure: `done` is what it did before (run it again for the rest: moved jobs are no longer failed). */
 export class RetryFailedJobsError extends Error {
   readonly code = 'QUEUE_UNAVAILABLE';
+  readonly done: RetryFailedJobsResult;
+
   constructor(
-    readonly done: RetryFailedJobsResult,
+    done: RetryFailedJobsResult,
     cause: unknown,
   ) {
     super(`retried ${done.retried.length} jobs, then: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.done = done;
     this.name = 'RetryFailedJobsError';
   }
 }

@@ -29,10 +29,16 @@ export class PendingClears {
 
   private closed = false;
 
+  private readonly redis: Redis;
+  private readonly limit: number;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly limit = defaultMaxPendingClears,
-  ) {}
+    redis: Redis,
+    limit = defaultMaxPendingClears,
+  ) {
+    this.redis = redis;
+    this.limit = limit;
+  }
 
   /** How many clears wait now (for the tests). */
   get size(): number {

@@ -18,13 +18,18 @@ export type ReviewPoolErrorCode =
   | 'REVIEW_ITEM_INVALID';
 
 export class ReviewPoolError extends Error {
+  readonly code: ReviewPoolErrorCode;
+  /** The item as it stands, where the refusal is about it (REVIEW_ALREADY_JUDGED: the verdict kept). */
+  readonly item: ReviewItem | undefined;
+
   constructor(
-    readonly code: ReviewPoolErrorCode,
+    code: ReviewPoolErrorCode,
     message: string,
-    /** The item as it stands, where the refusal is about it (REVIEW_ALREADY_JUDGED: the verdict kept). */
-    readonly item?: ReviewItem,
+    item?: ReviewItem,
   ) {
     super(message);
+    this.code = code;
+    this.item = item;
     this.name = 'ReviewPoolError';
   }
 }

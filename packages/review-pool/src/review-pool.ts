@@ -156,6 +156,9 @@ export class ReviewPool {
   /** Clears of markers set by begins that failed while Redis could not be reached, until it can. */
   private readonly pendingClears: PendingClears;
 
+  private readonly redis: Redis;
+  private readonly prefix: string;
+
   /**
    * `skipMemoryMs`: how long a skipped item stays away from the reviewer who skipped it.
    * `closingTimeoutMs`: how long a verdict being kept, or an undo being saved, may block its item (see beginVerdict, beginUndo).
@@ -166,10 +169,12 @@ export class ReviewPool {
    * `onInvalidItem`: told of each stored item a listing skipped because it fails its schema.
    */
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    redis: Redis,
+    prefix: string,
     options: { skipMemoryMs?: number; closingTimeoutMs?: number; retentionMs?: number; baselineEvery?: number; reindexIntervalMs?: number; onInvalidItem?: (id: string, problem: string) => void } = {},
   ) {
+    this.redis = redis;
+    this.prefix = prefix;
     this.onInvalidItem = options.onInvalidItem ?? (() => {});
     this.keys = redisKeys(prefix);
     this.skipMemoryMs = options.skipMemoryMs ?? defaultSkipMemoryMs;

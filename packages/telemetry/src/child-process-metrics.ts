@@ -43,7 +43,10 @@ export class ChildProcessMetrics {
   private nextChild = 0;
   private nextRequest = 0;
 
-  constructor(private readonly options: ChildProcessMetricsOptions = {}) {
+  private readonly options: ChildProcessMetricsOptions;
+
+  constructor(options: ChildProcessMetricsOptions = {}) {
+    this.options = options;
     this.answerTimeoutMs = options.answerTimeoutMs ?? 5_000;
   }
 

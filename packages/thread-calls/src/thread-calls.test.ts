@@ -9,11 +9,16 @@ type Request = { op: 'echo' | 'junk'; value: number } | { op: 'wait' | 'progress
 type Reply = { echoed: number };
 
 class ThreadDied extends Error {
+  readonly reason: string;
+  readonly exitCode: number;
+
   constructor(
-    readonly reason: string,
-    readonly exitCode: number,
+    reason: string,
+    exitCode: number,
   ) {
     super(`test thread failed (${reason}, code ${exitCode})`);
+    this.reason = reason;
+    this.exitCode = exitCode;
   }
 }
 

@@ -62,7 +62,10 @@ export class ThreadCalls<Request, Reply> {
   /** The current thread has started running its module (its load time is no silence). */
   private online = false;
 
-  constructor(private readonly options: ThreadCallsOptions) {
+  private readonly options: ThreadCallsOptions;
+
+  constructor(options: ThreadCallsOptions) {
+    this.options = options;
     const { timeoutMs } = options;
     if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${timeoutMs}`);
   }

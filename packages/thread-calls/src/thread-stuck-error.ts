@@ -7,10 +7,15 @@
 export class ThreadStuckError extends Error {
   override readonly name = 'ThreadStuckError';
 
+  readonly timeoutMs: number;
+  readonly missed: boolean;
+
   constructor(
-    readonly timeoutMs: number,
-    readonly missed: boolean,
+    timeoutMs: number,
+    missed: boolean,
   ) {
     super(missed ? `no answer nor progress from the thread for ${timeoutMs} ms` : `given up with its thread, which was stuck in another call for ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+    this.missed = missed;
   }
 }

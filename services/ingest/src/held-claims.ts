@@ -19,12 +19,22 @@ export class HeldClaims {
   /** Ids found held by another request, or accepted by one: never written or added again. */
   private readonly lost = new Map<string, HoldResult>();
 
+  private readonly index: Pick<InferenceIndex, 'confirm' | 'claimTtlMs'>;
+  private readonly holder: string;
+  private readonly sentAt: number;
+  private readonly now: () => number;
+
   constructor(
-    private readonly index: Pick<InferenceIndex, 'confirm' | 'claimTtlMs'>,
-    private readonly holder: string,
-    private readonly sentAt: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    index: Pick<InferenceIndex, 'confirm' | 'claimTtlMs'>,
+    holder: string,
+    sentAt: number,
+    now: () => number = () => performance.now(),
+  ) {
+    this.index = index;
+    this.holder = holder;
+    this.sentAt = sentAt;
+    this.now = now;
+  }
 
   /**
    * Per id, whether this request still holds it; asks Redis (one round trip for all) only for ids

@@ -278,13 +278,20 @@ export class InferenceIndex {
   /** Releases not sent for want of a connection. */
   private unsent: (() => Promise<unknown>)[] = [];
 
+  private readonly redis: Redis;
+  private readonly ttlSeconds: number;
+  /** How long a claim holds an id unless renewed (see confirm). */
+  readonly claimTtlMs: number;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     prefix: string,
-    private readonly ttlSeconds: number,
-    /** How long a claim holds an id unless renewed (see confirm). */
-    readonly claimTtlMs = defaultClaimTtlMs,
+    ttlSeconds: number,
+    claimTtlMs = defaultClaimTtlMs,
   ) {
+    this.redis = redis;
+    this.ttlSeconds = ttlSeconds;
+    this.claimTtlMs = claimTtlMs;
     this.keys = redisKeys(prefix);
   }
 

@@ -37,7 +37,11 @@ export interface PrometheusAnswer {
 export class SeriesTaken {
   private readonly taken = new Set<string>();
 
-  constructor(private readonly families: ReadonlySet<string>) {}
+  private readonly families: ReadonlySet<string>;
+
+  constructor(families: ReadonlySet<string>) {
+    this.families = families;
+  }
 
   answer(exposition: string): PrometheusAnswer {
     const series: string[] = [];

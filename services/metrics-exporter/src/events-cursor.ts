@@ -49,7 +49,10 @@ export class EventsCursor {
   private failing = false;
   private closed = false;
 
-  constructor(private readonly options: EventsCursorOptions) {
+  private readonly options: EventsCursorOptions;
+
+  constructor(options: EventsCursorOptions) {
+    this.options = options;
     this.countedThrough = this.scrapedThrough = this.savedThrough = options.start;
   }
 

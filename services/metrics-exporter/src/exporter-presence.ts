@@ -40,7 +40,11 @@ export class ExporterPresence {
   private lastOthers = '';
   private closed = false;
 
-  constructor(private readonly options: ExporterPresenceOptions) {}
+  private readonly options: ExporterPresenceOptions;
+
+  constructor(options: ExporterPresenceOptions) {
+    this.options = options;
+  }
 
   /** Beats now (or once the connection is up: a producer connection fails at once before) and every `beatMs` until closed. */
   start(): void {

@@ -31,7 +31,10 @@ export class PipelineRecorder {
   /** Models whose series are exported at 0 already (see `models`). */
   private readonly modelsSeen = new Set<string>();
 
-  constructor(private readonly metrics: PipelineMetrics) {
+  private readonly metrics: PipelineMetrics;
+
+  constructor(metrics: PipelineMetrics) {
+    this.metrics = metrics;
     // Born at 0, so the first failures of each code count: increase() and rate() take a series'
     // first sample as their start, and a counter created by its first failure would hide that
     // failure from the failure panels, GradcamExplainFailureRatioHigh and GradcamNothingExplained.

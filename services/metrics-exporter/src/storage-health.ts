@@ -97,7 +97,10 @@ export class StorageHealth {
   /** The last result recorded: 'up' or the problem's code (undefined: none yet). */
   private lastState: StorageProblemCode | 'up' | undefined;
 
-  constructor(private readonly options: StorageHealthOptions) {
+  private readonly options: StorageHealthOptions;
+
+  constructor(options: StorageHealthOptions) {
+    this.options = options;
     this.key = probeKey(options.prefix);
     this.everyMs = options.everyMs ?? storageProbeEveryMs;
     this.deadlineMs = options.deadlineMs ?? storageProbeDeadlineMs;

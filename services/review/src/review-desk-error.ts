@@ -10,13 +10,18 @@
  * (answered 400; nothing is kept).
  */
 export class ReviewDeskError extends Error {
+  readonly code: 'REVIEW_ITEM_BROKEN' | 'REVIEW_DOCUMENT_INVALID' | 'REVIEW_ITEM_STILL_BROKEN' | 'REVIEW_UNDO_DISABLED' | 'REVIEW_SHOWN_UNKNOWN';
+  /** The short reason (which file, what is wrong), without storage paths. */
+  readonly reason: string;
+
   constructor(
-    readonly code: 'REVIEW_ITEM_BROKEN' | 'REVIEW_DOCUMENT_INVALID' | 'REVIEW_ITEM_STILL_BROKEN' | 'REVIEW_UNDO_DISABLED' | 'REVIEW_SHOWN_UNKNOWN',
+    code: 'REVIEW_ITEM_BROKEN' | 'REVIEW_DOCUMENT_INVALID' | 'REVIEW_ITEM_STILL_BROKEN' | 'REVIEW_UNDO_DISABLED' | 'REVIEW_SHOWN_UNKNOWN',
     message: string,
-    /** The short reason (which file, what is wrong), without storage paths. */
-    readonly reason: string,
+    reason: string,
   ) {
     super(message);
+    this.code = code;
+    this.reason = reason;
     this.name = 'ReviewDeskError';
   }
 }

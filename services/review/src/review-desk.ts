@@ -63,7 +63,11 @@ const brokenItem = (item: ReviewItem, reason: string) =>
  * explanation — history is never overwritten — and recorded in the pool).
  */
 export class ReviewDesk {
-  constructor(private readonly deps: ReviewDeskDeps) {}
+  private readonly deps: ReviewDeskDeps;
+
+  constructor(deps: ReviewDeskDeps) {
+    this.deps = deps;
+  }
 
   /**
    * A stored JSON file of the item, checked against its schema. A file that is missing (unless

@@ -3,13 +3,18 @@
  * once and stay on it as its dead-letter record; the others are retried with backoff.
  */
 export class JobFailure extends Error {
+  readonly code: string;
+  readonly permanent: boolean;
+
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
-    readonly permanent: boolean,
+    permanent: boolean,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = code;
+    this.permanent = permanent;
     this.name = 'JobFailure';
   }
 }

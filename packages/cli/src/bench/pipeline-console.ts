@@ -9,7 +9,11 @@ export class BenchConsole {
   /** The services' latest output, printed when the run fails (all of it with --verbose). */
   private readonly serviceTail: string[] = [];
 
-  constructor(private readonly options: { readonly verbose: boolean; readonly tty: boolean }) {}
+  private readonly options: { readonly verbose: boolean; readonly tty: boolean };
+
+  constructor(options: { readonly verbose: boolean; readonly tty: boolean }) {
+    this.options = options;
+  }
 
   private clearProgress(): void {
     if (this.progressShown) process.stderr.write('\r\x1b[K');

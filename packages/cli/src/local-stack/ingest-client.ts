@@ -37,13 +37,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** An ingest request answered with an error status as a whole (not per record), e.g. 413 for a body over the server's limit. */
 export class IngestAnswerError extends Error {
+  readonly status: number;
+  /** The answer's error code, e.g. BODY_TOO_LARGE. */
+  readonly code: string | undefined;
+
   constructor(
-    readonly status: number,
-    /** The answer's error code, e.g. BODY_TOO_LARGE. */
-    readonly code: string | undefined,
+    status: number,
+    code: string | undefined,
     message: string,
   ) {
     super(message);
+    this.status = status;
+    this.code = code;
     this.name = 'IngestAnswerError';
   }
 }
@@ -69,7 +74,11 @@ export interface InferenceStatusBody {
 }
 
 export class IngestClient {
-  constructor(private readonly options: IngestClientOptions) {}
+  private readonly options: IngestClientOptions;
+
+  constructor(options: IngestClientOptions) {
+    this.options = options;
+  }
 
   /** The answer's JSON; an answer that is not JSON (a web server's HTML page) is an error saying the server is not the ingest API. */
   private parse<T>(method: string, path: string, response: Response, text: string): T {

@@ -14,11 +14,14 @@ export type LocalStackErrorCode =
   | 'SERVICE_NOT_READY';
 
 export class LocalStackError extends Error {
+  readonly code: LocalStackErrorCode;
+
   constructor(
-    readonly code: LocalStackErrorCode,
+    code: LocalStackErrorCode,
     message: string,
   ) {
     super(message);
+    this.code = code;
     this.name = 'LocalStackError';
   }
 }

@@ -7,15 +7,24 @@ import { configErrorExitCode } from '@gradcam/config';
  */
 export class ServiceExitedError extends Error {
   readonly code = 'SERVICE_EXITED';
+  readonly service: string;
+  /** 'code N' or the signal's name, as ServiceProcess.exited reports it. */
+  readonly exit: string;
+  readonly when: 'before it was ready' | 'while the stack was starting' | 'after start-up';
+  readonly lastErrorLine: string | undefined;
+
   constructor(
-    readonly service: string,
-    /** 'code N' or the signal's name, as ServiceProcess.exited reports it. */
-    readonly exit: string,
-    readonly when: 'before it was ready' | 'while the stack was starting' | 'after start-up',
-    readonly lastErrorLine: string | undefined,
+    service: string,
+    exit: string,
+    when: 'before it was ready' | 'while the stack was starting' | 'after start-up',
+    lastErrorLine: string | undefined,
   ) {
     const why = exit === `code ${configErrorExitCode}` ? `${exit}, a configuration error` : exit;
     super(`${service} exited (${why}) ${when}${lastErrorLine === undefined ? '' : `: ${lastErrorLine}`}`);
+    this.service = service;
+    this.exit = exit;
+    this.when = when;
+    this.lastErrorLine = lastErrorLine;
     this.name = 'ServiceExitedError';
   }
 

@@ -84,17 +84,24 @@ export class GraphModelRunner implements ModelRunner {
   /** A one-unit sigmoid output, scored as two classes [−z, z]. */
   private readonly binary: boolean;
 
+  private readonly model: GraphModel;
+  readonly targetLayer: string;
+  private readonly logitsNode: string;
+
   /**
    * `stripped` is the activation between the logits node and the model's output (see
    * graphOutputActivation above), or undefined where the output is the logits themselves.
    */
   constructor(
-    private readonly model: GraphModel,
-    readonly targetLayer: string,
-    private readonly logitsNode: string,
+    model: GraphModel,
+    targetLayer: string,
+    logitsNode: string,
     inputSize: { width: number; height: number },
     stripped: OutputActivation | undefined,
   ) {
+    this.model = model;
+    this.targetLayer = targetLayer;
+    this.logitsNode = logitsNode;
     // Shapes of intermediate nodes are not in the GraphDef; one probe pass finds them and also
     // warms the backend's kernels.
     const [shape, classes] = tf.tidy(() => {

@@ -171,12 +171,17 @@ export class LayersModelRunner implements ModelRunner {
   private readonly binary: boolean;
   private readonly ownedLayers: Layer[] = [];
 
+  private readonly model: LayersModel;
+  private readonly name: string;
+
   /** `name`: the model as its user knows it (the descriptor's name), for messages; Keras' own name (`model_1`) by default. */
   constructor(
-    private readonly model: LayersModel,
+    model: LayersModel,
     targetLayerName?: string,
-    private readonly name = model.name,
+    name = model.name,
   ) {
+    this.model = model;
+    this.name = name;
     if (model.outputs.length !== 1) {
       throw new EngineError('MODEL_INVALID', `model ${name} has ${model.outputs.length} outputs; one classifier output is supported`);
     }

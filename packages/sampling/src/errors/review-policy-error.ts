@@ -5,12 +5,15 @@
 export class ReviewPolicyError extends Error {
   readonly code = 'REVIEW_POLICY_INVALID';
 
+  /** The offending term as written, or the whole text when the problem is not one term's. */
+  readonly term: string;
+
   constructor(
-    /** The offending term as written, or the whole text when the problem is not one term's. */
-    readonly term: string,
+    term: string,
     reason: string,
   ) {
     super(`"${term}": ${reason}`);
+    this.term = term;
     this.name = 'ReviewPolicyError';
   }
 }

@@ -15,11 +15,16 @@ export class PoissonArrivals {
   private phaseEnd: number;
   private at: number;
 
+  private readonly phases: readonly TrafficPhase[];
+  private readonly random: Random;
+
   constructor(
-    private readonly phases: readonly TrafficPhase[],
-    private readonly random: Random,
+    phases: readonly TrafficPhase[],
+    random: Random,
     start: number,
   ) {
+    this.phases = phases;
+    this.random = random;
     this.at = start;
     this.phaseEnd = start + (phases[0]?.durationMs ?? 0);
   }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import type { LocalStack } from '@gradcam/cli/local-stack';
 import type { Browser, Page } from 'playwright-core';
@@ -29,6 +31,15 @@ interface Packet {
 }
 
 const read = <T>(expression: string) => page.evaluate<T>(expression);
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe's serious and critical WCAG 2.1 A/AA violations on the page as it is (review-page-a11y.test.ts audits every other state). */
+async function seriousViolations(): Promise<string[]> {
+  if (!(await read<boolean>(`typeof window.axe === 'object'`))) await page.evaluate(axeSource);
+  const tags = JSON.stringify(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']);
+  const violations = await read<{ id: string; impact?: string; nodes: { target: string[] }[] }[]>(`axe.run(document, { runOnly: { type: 'tag', values: ${tags} }, resultTypes: ['violations'] }).then((r) => r.violations)`);
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
 
 /** The item shown once its input and overlay have loaded, or undefined while they have not. */
 async function shownLoaded(): Promise<boolean> {
@@ -108,9 +119,10 @@ test('the review page shows each input through its preview, says why, and links 
       const original = page.locator('#input-meta a');
       assert.equal(await original.getAttribute('href'), urls.image, 'the file as stored is linked');
       assert.equal(await original.getAttribute('target'), '_blank', 'in another tab: leaving the page would give the item back');
-      assert.match(meta, new RegExp(`shown as a JPEG preview .*the ${manifest.input.format.toUpperCase()} as stored`));
+      assert.match(meta, new RegExp(`shown as a JPEG preview .*the ${manifest.input.format.toUpperCase()} as stored \\(opens in a new tab\\)$`));
       const sizes = await read<number[]>(`[document.getElementById('input-image').naturalWidth, document.getElementById('overlay-image').naturalWidth]`);
       assert.equal(sizes[0], sizes[1], 'the preview and the overlay line up');
+      assert.deepEqual(await seriousViolations(), [], `${item.inferenceId}: the preview's note and link`);
     } else {
       assert.equal(src, urls.image, `${item.inferenceId} shows the stored file`);
       assert.equal(await page.locator('#input-meta a').count(), 0);

@@ -112,7 +112,7 @@ function renderInputMeta({ manifest, urls }) {
     return;
   }
   const why = previewReasons[preview.reason]?.(format);
-  el.inputMeta.replaceChildren(`${size}, shown as a JPEG preview${why ? ` (${why})` : ''} · `, h('a', { href: urls.image, target: '_blank', rel: 'noopener', textContent: `the ${format.toUpperCase()} as stored` }));
+  el.inputMeta.replaceChildren(`${size}, shown as a JPEG preview${why ? ` (${why})` : ''} · `, h('a', { href: urls.image, target: '_blank', rel: 'noopener', textContent: `the ${format.toUpperCase()} as stored (opens in a new tab)` }));
 }
 
 // ---- images that do not load ---------------------------------------------------------------

@@ -114,7 +114,7 @@ test('gradcam jobs retry: jobs that failed on their image are said to be explain
 test('gradcam jobs: a call it cannot run is one line naming what to fix', async () => {
   const { env } = await queueWithFailures();
   const cases: { args: string[]; env: NodeJS.ProcessEnv; status: number; line: RegExp }[] = [
-    { args: ['jobs'], env, status: 2, line: /^gradcam jobs: say failed or retry \(see gradcam jobs --help\)$/ },
+    { args: ['jobs'], env, status: 2, line: /^gradcam jobs: say failed, retry, pause or resume \(see gradcam jobs --help\)$/ },
     { args: ['jobs', 'retry', '--since', '5x'], env, status: 2, line: /^gradcam jobs: --since must be a number and a unit \(s, m, h or d\), e\.g\. 90m; got "5x"/ },
     { args: ['jobs', 'failed', '--dry-run'], env, status: 2, line: /^gradcam jobs: --dry-run goes with retry/ },
     { args: ['jobs', 'failed'], env: { ...env, REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, status: 1, line: /^gradcam jobs: REDIS_UNREACHABLE: REDIS_URL: redis:\/\/127\.0\.0\.1:\d+ does not answer PING \(.*ECONNREFUSED.*\); start that Redis, or set REDIS_URL to the one the services use$/ },
@@ -257,5 +257,51 @@ test('gradcam jobs without REDIS_URL: a local-stack.json whose gradcam up is gon
     assert.match(run.stderr, /^gradcam jobs: REDIS_URL is not set and no local stack is running \(the gradcam up that wrote .*local-stack\.json is gone\)/);
   } finally {
     await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('gradcam jobs pause and resume: the whole queue, saying what it found and how many wait; a second run says so; --json; no filters', async () => {
+  const { prefix, env } = await queueWithFailures();
+  const queue = createExplainQueue({ connection, prefix, onError: () => {} });
+  await enqueueExplainJobs(queue, ['held-0', 'held-1'].map(explainJobFixture));
+  try {
+    const paused = await gradcam(['jobs', 'pause'], env);
+    assert.equal(paused.status, 0, paused.stderr);
+    assert.match(paused.stdout, new RegExp(`^the explain queue under "${prefix}" on redis://127\\.0\\.0\\.1:\\d+ is now paused: workers take no new jobs .*; 2 jobs waiting\\n\`gradcam jobs resume\` lets the workers take jobs again\\n$`));
+    assert.equal(await queue.isPaused(), true);
+    // A worker started now takes nothing.
+    const taken: string[] = [];
+    const worker = createBatchingWorker({
+      job: explainJob,
+      connection,
+      prefix,
+      maxBatch: 2,
+      maxWaitMs: 10,
+      onError: () => {},
+      processBatch: async (jobs) => {
+        taken.push(...jobs.map((job) => job.id));
+        return jobs.map(() => ({}));
+      },
+    });
+    try {
+      await worker.waitUntilReady();
+      await sleep(500);
+      assert.deepEqual(taken, [], 'a worker takes nothing from a paused queue');
+      const again = await gradcam(['jobs', 'pause'], env);
+      assert.match(again.stdout, /was paused already/);
+      const resumed = await gradcam(['jobs', 'resume', '--json'], env);
+      assert.equal(resumed.status, 0, resumed.stderr);
+      assert.deepEqual(JSON.parse(resumed.stdout), { paused: false, wasPaused: true, waiting: 2 });
+      for (let waited = 0; taken.length < 2 && waited < 10_000; waited += 50) await sleep(50);
+      assert.deepEqual(taken.sort(), ['held-0', 'held-1']);
+    } finally {
+      await worker.close();
+    }
+    const filtered = await gradcam(['jobs', 'pause', '--code', 'IMAGE_CORRUPT'], env);
+    assert.equal(filtered.status, 2);
+    assert.match(filtered.stderr, /pause takes no --code, --id or --since: it acts on the whole queue/);
+    assert.equal(await queue.isPaused(), false, 'a refused call changes nothing');
+  } finally {
+    await queue.close();
   }
 });

@@ -33,6 +33,7 @@ const pollMs = 2_000;
 
 export const jobsUsage = `Usage: gradcam jobs failed [--code LIST] [--id LIST] [--since DURATION] [--json]
        gradcam jobs retry  [--code LIST] [--id LIST] [--since DURATION] [--dry-run] [--json]
+       gradcam jobs pause|resume [--json]
 
 The explain jobs that failed for good (the dead-letter record: kept 30 days, the newest
 ${maxFailedJobsKept.toLocaleString('en-US')} at most), and putting them back in the queue. Resubmitting a failed id to ingest does
@@ -49,6 +50,10 @@ nothing (the id is known), so this is how an accepted record that failed gets ex
            are taken only when named by --code or --id (a stalled-out job then runs alone; one
            that failed on its image (missing, not an image, too large) is explained
            from the image under its key as it is now, no longer checked against the one accepted)
+  pause    stops every worker taking jobs (a maintenance window): ingest keeps accepting records,
+           which wait in the queue (up to GRADCAM_MAX_QUEUE_DEPTH, then 429); the alert
+           GradcamQueuePaused fires after 15 minutes
+  resume   workers take jobs again
 
 Options:
   --code LIST       only these failure codes (comma-separated, e.g. STORAGE_UNAVAILABLE,JOB_STALLED)
@@ -170,9 +175,12 @@ async function jobs(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [action, ...extra] = positionals;
-  if (action !== 'failed' && action !== 'retry') throw new UsageError(action === undefined ? 'say failed or retry' : `unknown action "${action}" (failed or retry)`);
+  if (action !== 'failed' && action !== 'retry' && action !== 'pause' && action !== 'resume') {
+    throw new UsageError(action === undefined ? 'say failed, retry, pause or resume' : `unknown action "${action}" (failed, retry, pause or resume)`);
+  }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-  if (action === 'failed' && values['dry-run']) throw new UsageError('--dry-run goes with retry');
+  if (action !== 'retry' && values['dry-run']) throw new UsageError('--dry-run goes with retry');
+  if ((action === 'pause' || action === 'resume') && (values.code ?? values.id ?? values.since) !== undefined) throw new UsageError(`${action} takes no --code, --id or --since: it acts on the whole queue`);
   const codes = list(values.code, 'code')?.map((code) => code.toUpperCase());
   const ids = list(values.id, 'id');
   const since = values.since === undefined ? undefined : Date.now() - durationMs('since', values.since);
@@ -191,6 +199,7 @@ async function jobs(argv: readonly string[]): Promise<number> {
     // is made, so one made before the check raced it under a wrong prefix and, when it won, left
     // `<prefix>:explain:meta` behind, which made every later run read "no failed jobs".
     queue = createExplainQueue({ connection, prefix: where.prefix, onError: () => {} });
+    if (action === 'pause' || action === 'resume') return await pauseOrResume(queue, action, values.json === true, where);
     const selection = await selectFailed(connection, where.prefix, { codes, ids, since, sinceText: values.since });
     for (const note of selection.notes) console.error(note);
     if (action === 'failed') {
@@ -262,6 +271,29 @@ async function retryInWaves(queue: ExplainQueue, jobs: readonly FailedJob[], max
     process.removeListener('SIGINT', onInterrupt);
   }
   return { retried, notFailed, stopped: stop.signal.aborted };
+}
+
+/**
+ * Pauses or resumes the explain queue for every worker (BullMQ's global pause: a worker finishes
+ * the jobs it holds and takes no more). Says what it found, so a second run is no surprise.
+ */
+async function pauseOrResume(queue: ExplainQueue, action: 'pause' | 'resume', json: boolean, where: QueueLocation): Promise<number> {
+  const wasPaused = await queue.isPaused();
+  // Read first: once resumed, the workers start taking them.
+  const waiting = await queueDepth(queue);
+  if (action === 'pause') await queue.pause();
+  else await queue.resume();
+  const paused = action === 'pause';
+  if (json) {
+    console.log(JSON.stringify({ paused, wasPaused, waiting }, null, 2));
+    return 0;
+  }
+  const queueName = `the explain queue under "${where.prefix}" on ${redactedUrl(where.redisUrl)}`;
+  const headline = wasPaused === paused ? `was ${paused ? 'paused' : 'running'} already` : paused ? 'is now paused' : 'is resumed';
+  const effect = paused ? 'workers take no new jobs (those under way finish); ingest keeps accepting records, which wait' : 'workers take jobs';
+  console.log(`${queueName} ${headline}: ${effect}; ${plural(waiting, 'job')} waiting`);
+  if (paused) console.log('`gradcam jobs resume` lets the workers take jobs again');
+  return 0;
 }
 
 function reportFailed(jobs: readonly FailedJob[], json: boolean, where: QueueLocation, filters: readonly string[]): number {

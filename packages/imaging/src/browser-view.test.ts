@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { decodeImage } from './decode-image.ts';
-import { encodePreview } from './encode-preview.ts';
+import { encodePreview } from './rgb-jpeg.ts';
 import { readFixture } from './testing/test-images.ts';
 
 const photo = () => sharp(readFixture('sheep-pastoral.jpg')).resize(64, 48).toBuffer();

@@ -1,5 +1,5 @@
 export { browserMismatch } from './browser-view.ts';
-export { encodePreview } from './encode-preview.ts';
+export { encodePreview } from './rgb-jpeg.ts';
 export type { BrowserMismatch } from './browser-view.ts';
 export { colormapLut, colormapNames } from './colormap.ts';
 export type { ColormapName } from './colormap.ts';

@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { blendHeatmap } from './blend-heatmap.ts';
 import { sharedColormapLut } from './colormap.ts';
 import type { ColormapName } from './colormap.ts';
@@ -6,7 +5,7 @@ import { assertDecodedImage } from './decode-image.ts';
 import type { DecodedImage } from './decode-image.ts';
 import type { FitSpec } from './fit-geometry.ts';
 import { maxOverlaySide } from './overlay-base.ts';
-import { sharpFailure } from './sharp-failure.ts';
+import { encodeRgbJpeg } from './rgb-jpeg.ts';
 import { assertMap } from './upsample-bilinear.ts';
 
 export interface OverlayOptions {
@@ -70,14 +69,5 @@ export async function renderOverlay(
 ): Promise<Buffer> {
   const { alpha, quality } = checkOverlayRequest(image, map, mapWidth, mapHeight, options);
   const blended = blendHeatmap(image, map, mapWidth, mapHeight, spec, sharedColormapLut(options.colormap ?? defaultOverlayOptions.colormap), alpha);
-  try {
-    return await sharp(blended, { raw: { width: image.width, height: image.height, channels: 3 } })
-      // Huffman-table optimisation is a second pass over the coefficients that roughly doubles
-      // the encode's CPU for files 2–12 % smaller (photos ~3 %); the pixels are identical either
-      // way, and the encode is CPU on the worker's critical path while the bytes are cheap.
-      .jpeg({ quality, optimiseCoding: false })
-      .toBuffer();
-  } catch (error) {
-    throw sharpFailure(error, 'IMAGE_CORRUPT', 'encoding the overlay as JPEG failed');
-  }
+  return encodeRgbJpeg(blended, image.width, image.height, quality, 'the overlay');
 }

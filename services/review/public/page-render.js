@@ -111,7 +111,8 @@ function renderInputMeta({ manifest, urls }) {
     el.inputMeta.replaceChildren(size);
     return;
   }
-  const why = previewReasons[preview.reason]?.(format);
+  // The manifest is stored data: a reason this page does not know (or `constructor`) says nothing.
+  const why = Object.hasOwn(previewReasons, preview.reason) ? previewReasons[preview.reason](format) : '';
   el.inputMeta.replaceChildren(`${size}, shown as a JPEG preview${why ? ` (${why})` : ''} · `, h('a', { href: urls.image, target: '_blank', rel: 'noopener', textContent: `the ${format.toUpperCase()} as stored (opens in a new tab)` }));
 }
 

@@ -25,9 +25,9 @@ export const explainUsage = `Usage: gradcam explain <files or folders…> [optio
 Writes, for each image, DIR/<name>/ with <method>-<class>.npy (raw map, float32),
 <method>-<class>.overlay.jpg, input.preview.jpg where a browser would show the image otherwise
 than the model saw it (TIFF, HEIF, animated, transparent, CMYK), and explanation.json (the
-manifest). <name> is the file name without its extension, each character other than
-A-Z a-z 0-9 _ . - made _; when two images would share a folder (ignoring case) the later ones
-get -2, -3, …
+manifest). <name> is the file name
+without its extension, each character other than A-Z a-z 0-9 _ . - made _; when two images
+would share a folder (ignoring case) the later ones get -2, -3, …
 Folders are walked for .jpg .jpeg .jpe .jfif .png .webp .gif .tif .tiff .avif .heic .heif,
 leaving out earlier output (*.overlay.jpg and input.preview.jpg files, and folders below those named holding
 an explanation.json that is a gradcam manifest).

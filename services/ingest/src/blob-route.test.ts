@@ -31,17 +31,25 @@ const answer = async (link: string) => {
   return { status: response.status, body: Buffer.from(await response.arrayBuffer()), header: (name: string) => response.headers.get(name) };
 };
 
+/**
+ * Accepts `id` referencing `uri`, then does what a worker would: its manifest, overlay and map in
+ * its folder (the artifacts stored as `storedAs`, whatever they are), its job gone; GET says done.
+ */
+async function doneByHand(id: string, uri: string, storedAs: string): Promise<void> {
+  const accepted = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id, model: { name: 'nsfw-mobilenet-v2' }, image: { uri } } });
+  assert.equal(accepted.statusCode, 202, accepted.body);
+  const job = await h.queue.getJob(id);
+  assert.ok(job);
+  await h.store.put(`${job.data.folder}explanation.json`, manifest, { contentType: 'application/json' });
+  for (const name of ['gradcam-2.overlay.jpg', 'gradcam-2.npy']) await h.store.put(`${job.data.folder}${name}`, page, { contentType: storedAs });
+  await job.remove();
+}
+
 test("a done status's links to local objects answer with what the pipeline knows each one is, sandboxed and nosniff, whatever the stored key's extension says", async () => {
   // A referenced object that is a page: its key says .html; the worker explained a JPEG there.
   await h.store.put('uploads/page.html', page, { contentType: 'text/html' });
   const uri = 's3://local/uploads/page.html';
-  const accepted = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id: 'blob-route-1', model: { name: 'nsfw-mobilenet-v2' }, image: { uri } } });
-  assert.equal(accepted.statusCode, 202, accepted.body);
-  const job = await h.queue.getJob('blob-route-1');
-  assert.ok(job);
-  await h.store.put(`${job.data.folder}explanation.json`, manifest, { contentType: 'application/json' });
-  for (const name of ['gradcam-2.overlay.jpg', 'gradcam-2.npy']) await h.store.put(`${job.data.folder}${name}`, page, { contentType: 'text/html' });
-  await job.remove();
+  await doneByHand('blob-route-1', uri, 'text/html');
   const status = await h.app.inject({ method: 'GET', url: '/v1/inferences/blob-route-1', headers: auth });
   const { urls } = status.json<{ urls: Record<string, string> }>();
   const expected: Record<string, [string, string]> = {
@@ -88,13 +96,7 @@ test('a plain link to a local object of a type that could be active content answ
 
 test("a done status says when its links stop working (urlsExpireAt), never later than any link's own expiry", async () => {
   await h.store.put('uploads/expiry.jpg', page, { contentType: 'image/jpeg' });
-  const accepted = await h.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id: 'blob-route-expiry', model: { name: 'nsfw-mobilenet-v2' }, image: { uri: 's3://local/uploads/expiry.jpg' } } });
-  assert.equal(accepted.statusCode, 202, accepted.body);
-  const job = await h.queue.getJob('blob-route-expiry');
-  assert.ok(job);
-  await h.store.put(`${job.data.folder}explanation.json`, manifest, { contentType: 'application/json' });
-  for (const name of ['gradcam-2.overlay.jpg', 'gradcam-2.npy']) await h.store.put(`${job.data.folder}${name}`, page, { contentType: 'application/octet-stream' });
-  await job.remove();
+  await doneByHand('blob-route-expiry', 's3://local/uploads/expiry.jpg', 'application/octet-stream');
   const before = Date.now();
   const status = await h.app.inject({ method: 'GET', url: '/v1/inferences/blob-route-expiry', headers: auth });
   const { urls, urlsExpireAt } = status.json<{ urls: Record<string, string>; urlsExpireAt: string }>();

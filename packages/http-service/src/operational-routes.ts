@@ -52,14 +52,15 @@ function answerDelivered(response: ServerResponse, timeoutMs: number | undefined
 }
 
 /**
- * Checks one dependency for checkReady: its failure is a NotReadyError saying only which one
- * (`redis: unavailable`), its own error the cause.
+ * Checks one dependency for checkReady: its failure is a NotReadyError saying which one
+ * (`redis: unavailable`), or what `reason` makes of the error (`storage: bucket not found`), its
+ * own error the cause.
  */
-export async function checkDependency(name: string, check: () => Promise<unknown>): Promise<void> {
+export async function checkDependency(name: string, check: () => Promise<unknown>, reason: (error: unknown) => string = () => `${name}: unavailable`): Promise<void> {
   try {
     await check();
   } catch (error) {
-    throw new NotReadyError(`${name}: unavailable`, { cause: error });
+    throw new NotReadyError(reason(error), { cause: error });
   }
 }
 

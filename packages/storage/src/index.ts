@@ -14,4 +14,4 @@ export { createBlobStore, interactiveS3Timeouts, type S3Timeouts } from './creat
 export { missingKeysAnswered, missingKeysRefused, probeFileName, probeKey, probeStore, readinessProbe, storageAtStart, type ReadinessProbeOptions, type StorageAtStart } from './probe-store.ts';
 export { s3FailureKind, type S3FailureKind } from './s3-error-mapping.ts';
 export { forEachConcurrent } from './for-each-concurrent.ts';
-export { s3Location, s3Url, storageErrorCode, storageNotReadyReason, storageProblemLine, storageUnusableLine, type S3StorageConfig } from './storage-problem.ts';
+export { s3Location, s3Url, storageErrorCode, notReadyLine, storageNotReadyReason, storageProblemLine, storageUnusableLine, type S3StorageConfig } from './storage-problem.ts';

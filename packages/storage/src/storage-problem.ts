@@ -133,6 +133,16 @@ export function storageErrorCode(error: unknown): string {
 }
 
 /**
+ * A service's log line for a /readyz answered 503 with `error` (http-service's NotReadyError): one
+ * about storage (its reason `storage: …`) as the line naming the setting to fix, its cause the
+ * store's own error.
+ */
+export function notReadyLine(storage: StorageConfig, error: unknown): string {
+  const { message, cause } = (error ?? {}) as { message?: unknown; cause?: unknown };
+  return typeof message === 'string' && message.startsWith('storage:') ? `not ready (/readyz answers 503): ${storageUnusableLine(storage, cause)}` : 'not ready (/readyz answers 503)';
+}
+
+/**
  * `storage cannot be used (STORAGE_BUCKET_NOT_FOUND): S3_BUCKET: …`: the stable code and the line
  * naming the setting to fix, for a service's log.
  */

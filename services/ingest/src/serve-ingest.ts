@@ -1,9 +1,9 @@
 import cluster from 'node:cluster';
 import { type IngestConfig, exitOnConfigError } from '@gradcam/config';
-import { NotReadyError, logServerErrors } from '@gradcam/http-service';
+import { logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createExplainQueue, createProducerConnection } from '@gradcam/queue';
 import { type Logger, clusterScrape, createRegistry, createThrottledErrorLog, tellWhenAnsweringAgain } from '@gradcam/telemetry';
-import { storageAtStart, storageUnusableLine } from '@gradcam/storage';
+import { notReadyLine, storageAtStart, storageUnusableLine } from '@gradcam/storage';
 import { createIngestStore } from './ingest-store.ts';
 import { createIngestApp } from './wire-ingest.ts';
 
@@ -56,11 +56,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     ...(config.storage.kind === 'local' && { signingSecret: config.storage.signingSecret }),
     onServerError: logServerErrors(log),
     // A storage failure names the setting to fix (S3_BUCKET, S3_ENDPOINT, GRADCAM_STORAGE_DIR…).
-    onNotReady: (error) =>
-      log.warn(
-        { err: error },
-        error instanceof NotReadyError && error.message.startsWith('storage:') ? `not ready (/readyz answers 503): ${storageUnusableLine(config.storage, error.cause)}` : 'not ready (/readyz answers 503)',
-      ),
+    onNotReady: (error) => log.warn({ err: error }, notReadyLine(config.storage, error)),
     // One line per erasure: the id, how many objects went and which erase token asked (its
     // fingerprint, as in the erasure record: the log alone then answers "who erased it"), never
     // the image, its URI or the token.

@@ -1,6 +1,6 @@
 import { indexEntryTtlSeconds } from '@gradcam/contracts';
 import type { CapturePolicy } from '@gradcam/config';
-import { NotReadyError, type ServerErrorReport, type ServerTimeouts, checkDependency } from '@gradcam/http-service';
+import { type ServerErrorReport, type ServerTimeouts, checkDependency } from '@gradcam/http-service';
 import { type ExplainQueue, JobEventsPurger, enqueueExplainJobs, jobStatus, purgeJobsEvents, queueDepth, redisCall, removeStrandedJobs } from '@gradcam/queue';
 import { ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
 import { type BlobStore, FsBlobStore, readinessProbe, storageNotReadyReason, verifyBlobLink } from '@gradcam/storage';
@@ -107,11 +107,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       // s3:ListBucket, AWS answers HEAD of a missing key with 403, never ready. Written once a
       // minute, so credentials that may read but not write make ingest not ready.
       // The reason says what is wrong (bucket not found, access denied), as the worker's does.
-      try {
-        await storageReady();
-      } catch (error) {
-        throw new NotReadyError(storageNotReadyReason(error), { cause: error });
-      }
+      await checkDependency('storage', storageReady, storageNotReadyReason);
     },
     onNotReady: wiring.onNotReady,
     telemetry: createIngestTelemetry(wiring.registry, wiring.scrape),

@@ -1,8 +1,8 @@
 import { exitOnConfigError, loadConfigOrExit, readReviewConfig } from '@gradcam/config';
-import { NotReadyError, checkDependency, logServerErrors } from '@gradcam/http-service';
+import { checkDependency, logServerErrors } from '@gradcam/http-service';
 import { closeConnection, createProducerConnection } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
-import { createBlobStore, interactiveS3Timeouts, readinessProbe, storageAtStart, storageNotReadyReason, storageUnusableLine } from '@gradcam/storage';
+import { createBlobStore, interactiveS3Timeouts, notReadyLine, readinessProbe, storageAtStart, storageNotReadyReason, storageUnusableLine } from '@gradcam/storage';
 import { createLogger, createRegistry, createThrottledErrorLog, tellWhenAnsweringAgain } from '@gradcam/telemetry';
 import { createApp } from './app.ts';
 import { ReviewDesk } from './review-desk.ts';
@@ -44,9 +44,6 @@ const desk = new ReviewDesk({
   onUndo: (reviewed) => log.info({ inferenceId: reviewed.inferenceId, reviewer: reviewed.reviewer, verdict: reviewed.verdict, verdictId: reviewed.verdictId }, 'verdict taken back by its reviewer'),
 });
 const storageReady = readinessProbe(store, config.storage.prefix);
-/** Why /readyz answered 503, for the log: a storage failure as the line naming the setting to fix. */
-const notReadyLine = (error: unknown): string =>
-  error instanceof NotReadyError && error.message.startsWith('storage:') ? `not ready (/readyz answers 503): ${storageUnusableLine(config.storage, error.cause)}` : 'not ready (/readyz answers 503)';
 const app = createApp({
   desk,
   pool,
@@ -56,14 +53,10 @@ const app = createApp({
     // Review writes review.json: the probe is written once a minute, so credentials that may read
     // but not write make it not ready (see readinessProbe; no s3:ListBucket needed).
     // The reason says what is wrong (bucket not found, access denied), as the worker's does.
-    try {
-      await storageReady();
-    } catch (error) {
-      throw new NotReadyError(storageNotReadyReason(error), { cause: error });
-    }
+    await checkDependency('storage', storageReady, storageNotReadyReason);
   },
   // A storage failure names the setting to fix (S3_BUCKET, S3_ENDPOINT, GRADCAM_STORAGE_DIR…).
-  onNotReady: (error) => log.warn({ err: error }, notReadyLine(error)),
+  onNotReady: (error) => log.warn({ err: error }, notReadyLine(config.storage, error)),
   onResponse: (route, status) => telemetry.request(route, status),
   scrape: () => telemetry.scrape(),
   onServerError: logServerErrors(log),

@@ -33,3 +33,38 @@ test('the offset sent as %2B is taken, and the bounds are inclusive to the milli
   assert.deepEqual(await listed(`from=${at}`), ['after', 'at']);
   assert.deepEqual(await listed('to=2026-01-01T21:59:59.999Z'), ['before']);
 });
+
+// `from=20260101`, a date as a user types it, was read as epoch ms (1970-01-01T05:37:40.101Z):
+// a 200 with the wrong window, and nothing said. So was `from=1767225600` (epoch seconds).
+test('a compact date YYYYMMDD is that UTC day, as 2026-01-02 is; a bare number is epoch ms only with 13 digits, and any other is refused saying why', async () => {
+  const { pool, app } = setup();
+  for (const [id, iso] of [['before', '2026-01-01T23:59:59.999Z'], ['start', '2026-01-02T00:00:00.000Z'], ['end', '2026-01-02T23:59:59.999Z'], ['after', '2026-01-03T00:00:00.000Z']] as const) {
+    await pool.add(item(id, { sampledAt: Date.parse(iso) }));
+  }
+  const call = (query: string) => app.inject({ method: 'GET', url: `/v1/reviews?${query}`, headers: alice });
+  const listed = async (query: string) => {
+    const response = await call(query);
+    assert.equal(response.statusCode, 200, `${query}: ${response.body}`);
+    return (JSON.parse(response.body) as { items: { inferenceId: string }[] }).items.map((i) => i.inferenceId);
+  };
+  assert.deepEqual(await listed('from=20260102&to=20260102'), ['end', 'start'], 'the whole UTC day, both ends inclusive');
+  assert.deepEqual(await listed('from=20260102&to=20260102'), await listed('from=2026-01-02&to=2026-01-02'));
+  assert.deepEqual(await listed('from=20260103'), ['after']);
+  assert.deepEqual(await listed(`to=${Date.parse('2026-01-01T23:59:59.999Z')}`), ['before'], '13 digits are epoch ms, as before');
+  const refused: [string, RegExp][] = [
+    ['from=1767312000', /^from: 1767312000 looks like epoch seconds .*send 1767312000000/],
+    ['to=20261301', /^to: 20261301 is not a date/],
+    ['from=20260230', /^from: 20260230 is not a date/],
+    ['from=1000001', /^from: .*epoch ms has 13 digits/],
+    ['to=-1', /^to: .*epoch ms has 13 digits/],
+    ['from=176731200000', /^from: .*epoch ms has 13 digits/],
+    ['from=01767312000000', /^from: .*epoch ms has 13 digits/],
+  ];
+  for (const [query, message] of refused) {
+    const response = await call(`${query}&format=csv`);
+    assert.deepEqual(errorAnswer(response), [400, 'REQUEST_INVALID'], `${query}: ${response.body}`);
+    const said = (JSON.parse(response.body) as { error: { message: string } }).error.message;
+    assert.match(said, message);
+    assert.match(said, /20260102/, `${query}: the message lists the compact date among the forms taken: ${said}`);
+  }
+});

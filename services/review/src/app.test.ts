@@ -271,11 +271,12 @@ test('a stored item that fails its schema does not break listings or exports', a
 
 test('empty from/to mean "not given"; an oversized body is 413 BODY_TOO_LARGE as in ingest', async () => {
   const { pool, app } = setup();
-  for (let i = 0; i < 3; i++) await pool.add(item(`q${i}`, { sampledAt: 1_000_000 + i }));
+  const base = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < 3; i++) await pool.add(item(`q${i}`, { sampledAt: base + i }));
   const empty = await app.inject({ method: 'GET', url: '/v1/reviews?from=&to=&status=&limit=', headers: alice });
   assert.equal(empty.statusCode, 200, empty.body);
   assert.equal((JSON.parse(empty.body) as { items: unknown[] }).items.length, 3, 'not a window ending at epoch 0');
-  const windowed = await app.inject({ method: 'GET', url: '/v1/reviews?from=1000001&to=', headers: alice });
+  const windowed = await app.inject({ method: 'GET', url: `/v1/reviews?from=${base + 1}&to=`, headers: alice });
   assert.equal((JSON.parse(windowed.body) as { items: unknown[] }).items.length, 2);
   const big = await app.inject({ method: 'POST', url: '/v1/reviews/q0', headers: { ...alice, 'content-type': 'application/json' }, payload: JSON.stringify({ verdict: 'supports', comment: 'x'.repeat(70_000) }) });
   assert.deepEqual([big.statusCode, errorCode(big.body)], [413, 'BODY_TOO_LARGE']);

@@ -27,7 +27,7 @@ test('the CSV export starts with a UTF-8 byte order mark, then the header: Excel
   assert.equal(jsonl[0], '{'.charCodeAt(0));
 });
 
-test('a broken item is exported with its reason and when it was set aside, in the last columns', async () => {
+test('a broken item is exported with its reason and when it was set aside, in the columns before verdictId', async () => {
   const { pool, app } = setup();
   await pool.add(item('gone', { sampling: { sampled: true, policy: 'p', reason: 'r', priority: 0.9 } }));
   await pool.add(item('fine'));
@@ -37,9 +37,28 @@ test('a broken item is exported with its reason and when it was set aside, in th
   const text = (await app.inject({ method: 'GET', url: '/v1/reviews?format=csv', headers: alice })).rawPayload.subarray(3).toString('utf8');
   const [header, ...rows] = text.split('\r\n');
   const columns = header?.split(',') ?? [];
-  assert.deepEqual(columns.slice(-4), ['shownMethod', 'shownClassIndex', 'brokenReason', 'brokenAt']);
+  assert.deepEqual(columns.slice(-5), ['shownMethod', 'shownClassIndex', 'brokenReason', 'brokenAt', 'verdictId']);
   const gone = rows.find((row) => row.startsWith('gone,'));
-  assert.ok(gone?.endsWith(`,"input.jpg: missing, '=1+1",2026-11-26T12:00:00.007Z`), gone);
+  assert.ok(gone?.endsWith(`,"input.jpg: missing, '=1+1",2026-11-26T12:00:00.007Z,`), gone);
   const fine = rows.find((row) => row.startsWith('fine,'));
-  assert.ok(fine?.endsWith(',,'), `no reason, no time: ${fine}`);
+  assert.ok(fine?.endsWith(',,,'), `no reason, no time, no verdict: ${fine}`);
+});
+
+test('the CSV carries the kept verdict\'s verdictId, as the JSONL does, in a column added after the others', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('judged'));
+  await pool.add(item('waiting'));
+  assert.equal((await pool.lease('alice', 60_000))?.inferenceId, 'judged');
+  const verdict = await app.inject({ method: 'POST', url: '/v1/reviews/judged', headers: alice, payload: { verdict: 'supports' } });
+  assert.equal(verdict.statusCode, 200, verdict.body);
+  const { verdictId } = (JSON.parse(verdict.body) as { item: { verdictId?: string } }).item;
+  assert.ok(verdictId, 'the kept verdict has an id');
+  const jsonl = (await app.inject({ method: 'GET', url: '/v1/reviews?format=jsonl', headers: alice })).body.split('\n').filter(Boolean);
+  assert.ok(jsonl.some((line) => (JSON.parse(line) as { verdictId?: string }).verdictId === verdictId), 'the JSONL has it');
+  const text = (await app.inject({ method: 'GET', url: '/v1/reviews?format=csv', headers: alice })).rawPayload.subarray(3).toString('utf8');
+  const [header, ...rows] = text.split('\r\n');
+  // The columns existing readers know keep their places; verdictId comes after them.
+  assert.equal(header, 'inferenceId,model,modelVersion,predictedClass,label,probability,status,verdict,reviewer,comment,sampledAt,reviewedAt,samplingPolicy,samplingReason,priority,folder,shownMethod,shownClassIndex,brokenReason,brokenAt,verdictId');
+  assert.ok(rows.find((row) => row.startsWith('judged,'))?.endsWith(`,${verdictId}`), 'the judged item\'s row ends with its verdictId');
+  assert.ok(rows.find((row) => row.startsWith('waiting,'))?.endsWith(','), 'an item without a verdict has it empty');
 });

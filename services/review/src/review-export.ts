@@ -1,6 +1,7 @@
 import type { ReviewItem } from '@gradcam/contracts';
 
-const columns = ['inferenceId', 'model', 'modelVersion', 'predictedClass', 'label', 'probability', 'status', 'verdict', 'reviewer', 'comment', 'sampledAt', 'reviewedAt', 'samplingPolicy', 'samplingReason', 'priority', 'folder', 'shownMethod', 'shownClassIndex', 'brokenReason', 'brokenAt'] as const;
+// New columns go at the end: readers that take them by position keep working (service README).
+const columns = ['inferenceId', 'model', 'modelVersion', 'predictedClass', 'label', 'probability', 'status', 'verdict', 'reviewer', 'comment', 'sampledAt', 'reviewedAt', 'samplingPolicy', 'samplingReason', 'priority', 'folder', 'shownMethod', 'shownClassIndex', 'brokenReason', 'brokenAt', 'verdictId'] as const;
 
 function row(item: ReviewItem): Partial<Record<(typeof columns)[number], string | number | undefined>> {
   return {
@@ -15,6 +16,7 @@ function row(item: ReviewItem): Partial<Record<(typeof columns)[number], string 
     // The explanation on the reviewer's screen when the verdict was sent (empty where not said).
     shownMethod: item.shown?.method,
     shownClassIndex: item.shown?.classIndex,
+    // verdictId (the kept verdict's entry in review.json, as the JSONL has it) comes with `...item`.
   };
 }
 

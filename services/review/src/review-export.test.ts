@@ -108,3 +108,15 @@ test('a formula after a separator another locale splits on (";", a tab, a line b
   const plain = exported({ comment: 'range 3-5; score a+b, e-mail x@y.z' });
   assert.equal(plain.comment, 'range 3-5; score a+b, e-mail x@y.z', 'a formula character inside a word is harmless');
 });
+
+test('text that a spreadsheet would take for a number or a date is exported as it is: the README says how to open it as text', () => {
+  // Excel, opening a .csv, reads 00123 as 123, 1e5 as 100000, 1-2 as a date and keeps 15 digits of
+  // a longer number. Mangling the data against it (a `'` or `="…"`) would reach every other reader
+  // (pandas, Postgres, a script), so the export writes the text as it is and the README says how
+  // to open it with every column as text.
+  for (const text of ['00123', '1e5', '1-2', '12345678901234567890', '1.10']) {
+    const row = exported({ inferenceId: text.replace('.', '_'), modelVersion: text, label: text });
+    assert.deepEqual([row.inferenceId, row.modelVersion, row.label], [text.replace('.', '_'), text, text]);
+    assert.ok(csvLine(item({ label: text })).includes(`,${text},`), `unquoted, unprefixed: ${text}`);
+  }
+});

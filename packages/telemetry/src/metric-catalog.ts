@@ -90,6 +90,11 @@ export const workerMetrics = {
     ['stage'],
   ),
   jobs: counter('gradcam_worker_jobs_total', 'Jobs finished by this worker process, by outcome (completed, failed, retried, deferred: handed back to the queue with no attempt counted, for a worker serving the model version it wants or while this one runs a job back from a stall alone).', ['outcome']),
+  storageProblem: gauge(
+    'gradcam_worker_storage_problem',
+    "1 for the code of why this worker process cannot use storage, 0 for the others (all 0 while it can): its probe writes a small object and reads it back, and while that fails it takes no jobs. STORAGE_UNAVAILABLE (no answer, a timeout, a 5xx), STORAGE_BUCKET_NOT_FOUND, STORAGE_ACCESS_DENIED (credentials or bucket policy, refused writes included: the metrics exporter's read-only probe, gradcam_storage_up, cannot see those).",
+    ['code'],
+  ),
   backendInfo: gauge('gradcam_worker_backend_info', 'Always 1; labels name the TensorFlow.js backend and model this process runs.', ['backend', 'model']),
   // Counted by the supervising process, which outlives the engine processes it restarts; they
   // register it too (createWorkerTelemetry takes the whole group) but never count, so it has no

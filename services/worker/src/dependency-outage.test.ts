@@ -58,6 +58,8 @@ interface Worker {
   /** The model version the worker serves, from its log. */
   readonly version: string;
   readonly readyz: () => Promise<{ status: number; reason?: string }>;
+  /** The replica's /metrics: gradcam_worker_storage_problem of its engine process, by code, set to 1. */
+  readonly storageProblems: () => Promise<string[]>;
   /** This worker's log lines that match, from its engine process. */
   readonly logged: (match: RegExp) => LogLine[];
 }
@@ -99,6 +101,10 @@ async function startWorker(name: string, endpoints: { redisPort: number; s3Port:
       const response = await fetch(`${base}/readyz`);
       const body = (await response.json()) as { reason?: string };
       return { status: response.status, ...(body.reason === undefined ? {} : { reason: body.reason }) };
+    },
+    storageProblems: async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return [...text.matchAll(/^gradcam_worker_storage_problem\{code="(\w+)",worker="0"\} 1$/gm)].map((m) => m[1] as string);
     },
     logged: (match) => main.lines.filter((l) => l.name === 'worker-0' && match.test(l.msg)),
   };
@@ -164,10 +170,13 @@ test('storage out when the worker starts: /readyz answers 503 naming storage and
     const out = worker.logged(/^storage cannot be used \(STORAGE_UNAVAILABLE: /);
     assert.equal(out.length, 1, 'said once');
     assert.equal(out[0]?.level, 50);
+    // What alerts see (GradcamWorkersCannotStore), also where the exporter's own probe finds the store fine.
+    assert.deepEqual(await worker.storageProblems(), ['STORAGE_UNAVAILABLE']);
 
     s3Proxy.restore();
     await worker.main.line((l) => /^storage answers again after \d+ s out: taking jobs again$/.test(l.msg), 30_000);
     await eventually('/readyz 200', async () => ((await worker.readyz()).status === 200 ? true : undefined), 30_000);
+    assert.deepEqual(await worker.storageProblems(), []);
     const settled = await settledJobs(worker.queue, ['start-1'], 60_000);
     assert.deepEqual(settled.get('start-1'), { state: 'completed', attemptsMade: 1 });
     assert.ok(await store.exists(keyIn(`out/${worker.prefix}/start-1/`, manifestFileName)));

@@ -16,7 +16,8 @@ export interface StorageOutage {
  * gone, the credentials refused. A job of any input meets the same, so failing jobs for it would
  * only drop them. Any other probe error (a bug, a key the store refuses) is no outage.
  */
-const outageCodes = new Set(['STORAGE_UNAVAILABLE', 'STORAGE_BUCKET_NOT_FOUND', 'STORAGE_ACCESS_DENIED']);
+export const storageOutageCodes = ['STORAGE_UNAVAILABLE', 'STORAGE_BUCKET_NOT_FOUND', 'STORAGE_ACCESS_DENIED'] as const;
+const outageCodes: ReadonlySet<string> = new Set(storageOutageCodes);
 
 /**
  * The one call that says whether the worker can use storage: probeStore writes a small probe object

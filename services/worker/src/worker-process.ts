@@ -137,6 +137,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
         log.error(`storage cannot be used (${outage.code}: ${outage.message}): taking no jobs, and handing back the jobs held, without counting an attempt, until it answers; probing it every ${probeEveryMs / 1000} s`);
         worker?.pause(new DeferJobError(outage.code, `handed back: storage cannot be used (${outage.code})`, probeEveryMs));
       }
+      telemetry.storage(outage?.code);
       deps.onStorageChange?.(outage);
     },
     onStillOut: (outage) => log.error(`storage still cannot be used after ${((performance.now() - outage.since) / 1000).toFixed(0)} s (${outage.code}: ${outage.message}); jobs wait in the queue`),

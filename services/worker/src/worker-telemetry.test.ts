@@ -15,3 +15,19 @@ test('every job outcome and every stage is exported at 0 before the first job, s
   assert.match(text, /^gradcam_worker_jobs_total\{outcome="completed"\} 1$/m);
   assert.match(text, /^gradcam_worker_stage_duration_seconds_count\{stage="engine"\} 1$/m);
 });
+
+test("the storage problem gauge: every code 0 from the start, 1 for the outage's code while out, all 0 again once storage answers", async () => {
+  const registry = createRegistry({ defaultMetrics: false });
+  const telemetry = createWorkerTelemetry(registry);
+  const problems = async () => {
+    const text = await registry.metrics();
+    return Object.fromEntries([...text.matchAll(/^gradcam_worker_storage_problem\{code="(\w+)"\} (\d)$/gm)].map((m) => [m[1], Number(m[2])]));
+  };
+  assert.deepEqual(await problems(), { STORAGE_UNAVAILABLE: 0, STORAGE_BUCKET_NOT_FOUND: 0, STORAGE_ACCESS_DENIED: 0 });
+  telemetry.storage('STORAGE_ACCESS_DENIED');
+  assert.deepEqual(await problems(), { STORAGE_UNAVAILABLE: 0, STORAGE_BUCKET_NOT_FOUND: 0, STORAGE_ACCESS_DENIED: 1 });
+  telemetry.storage('STORAGE_UNAVAILABLE');
+  assert.deepEqual(await problems(), { STORAGE_UNAVAILABLE: 1, STORAGE_BUCKET_NOT_FOUND: 0, STORAGE_ACCESS_DENIED: 0 });
+  telemetry.storage(undefined);
+  assert.deepEqual(await problems(), { STORAGE_UNAVAILABLE: 0, STORAGE_BUCKET_NOT_FOUND: 0, STORAGE_ACCESS_DENIED: 0 });
+});

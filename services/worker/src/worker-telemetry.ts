@@ -1,6 +1,7 @@
 import type { BatchFigures } from '@gradcam/contracts';
 import { type Registry, createMetrics, stages, workerMetrics } from '@gradcam/telemetry';
 import type { JobFinishedEvent } from '@gradcam/queue';
+import { storageOutageCodes } from './storage-watch.ts';
 
 /** What a worker process reports about itself (its own /metrics). */
 export interface WorkerTelemetry {
@@ -8,6 +9,8 @@ export interface WorkerTelemetry {
   /** One micro-batch: a batch-size sample per engine call, the stage durations once. */
   batch(figures: BatchFigures): void;
   job(outcome: JobFinishedEvent['outcome']): void;
+  /** Why this process cannot use storage now (a StorageOutage's code), or undefined once it can. */
+  storage(outageCode: string | undefined): void;
 }
 
 /** Every outcome a finished job can have; a Record, so a new one does not compile until it is here. */
@@ -19,6 +22,11 @@ export function createWorkerTelemetry(registry: Registry): WorkerTelemetry {
   // the process's first completed jobs (or its first failure) would hide them from the panels.
   for (const outcome of jobOutcomes) metrics.jobs.inc({ outcome }, 0);
   for (const stage of stages) metrics.stageDuration.zero({ stage });
+  const storage = (outageCode: string | undefined) => {
+    for (const code of storageOutageCodes) metrics.storageProblem.set({ code }, code === outageCode ? 1 : 0);
+  };
+  // Every code at 0 from the start: an alert on the series sees a worker that can use storage.
+  storage(undefined);
   return {
     backend: (backend, model) => metrics.backendInfo.set({ backend, model }, 1),
     batch({ engineCalls, stageSeconds }) {
@@ -26,5 +34,6 @@ export function createWorkerTelemetry(registry: Registry): WorkerTelemetry {
       for (const stage of stages) metrics.stageDuration.observe({ stage }, stageSeconds[stage]);
     },
     job: (outcome) => metrics.jobs.inc({ outcome }),
+    storage,
   };
 }

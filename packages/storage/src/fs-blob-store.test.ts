@@ -211,6 +211,27 @@ test('readForServing streams an object and is STORAGE_NOT_FOUND before any byte 
   }
 });
 
+
+test("a failure names the object by its key, never the store's folder on the server (a job's failure reaches API clients in its status); the path stays in the cause, which logs print", async () => {
+  const subject = await openFsStore();
+  try {
+    const cases: [string, () => Promise<unknown>, RegExp][] = [
+      ['get', () => subject.store.get('m/v/none.json'), /^filesystem get m\/v\/none\.json: ENOENT: no such file or directory, open$/],
+      ['readForServing', () => subject.store.readForServing('s/none.png'), /^filesystem read s\/none\.png: ENOENT: no such file or directory, open$/],
+    ];
+    for (const [call, run, message] of cases) {
+      await assert.rejects(run(), (error: unknown) => {
+        assert.ok(isStorageError(error, 'STORAGE_NOT_FOUND'), `${call}: ${String(error)}`);
+        assert.ok(!error.message.includes(subject.rootDir), `${call}: ${error.message}`);
+        assert.match(error.message, message, call);
+        assert.ok(error.cause instanceof Error && error.cause.message.includes(subject.rootDir), `${call}: the cause keeps the path`);
+        return true;
+      });
+    }
+  } finally {
+    await subject.dispose();
+  }
+});
 test('list yields keys in S3 order: "a.json" before "a/…" (\'.\' < \'/\')', async () => {
   const subject = await openFsStore();
   try {

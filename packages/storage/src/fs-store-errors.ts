@@ -33,10 +33,24 @@ export function invalidKeyCause(error: unknown, key: string): StorageError | und
   return undefined;
 }
 
+/** The call and path(s) Node ends an fs error's message with: `, open '/srv/…'`, rename's `'…' -> '…'`. */
+const callPaths = /, (\w+) '.*'$/s;
+
+/**
+ * An fs error's message without the absolute path(s) Node ends it with, as `ENOENT: no such file
+ * or directory, open`: a StorageError's message reaches clients (a job failed for a referenced
+ * image that is gone is answered in ingest's status with it), and the path tells them where the
+ * store lives on the server. The message names the object by its key; the error kept as `cause`
+ * still has the path, which logs print.
+ */
+function withoutPaths(message: string): string {
+  return message.replace(callPaths, ', $1');
+}
+
 export function fsError(error: unknown, key: string, action: string): StorageError {
   if (error instanceof StorageError) return error;
   const code = errnoOf(error) ?? 'unknown error';
-  const message = `filesystem ${action} ${key}: ${error instanceof Error ? error.message : String(error)}`;
+  const message = `filesystem ${action} ${key}: ${error instanceof Error ? withoutPaths(error.message) : String(error)}`;
   if (isMissing(error)) {
     // A put makes every folder its key needs, so a missing one is never "no such object": deletes
     // kept removing its folder through all its tries (or a folder became a file meanwhile).

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { ConfigError, readLocalStackConfig } from '@gradcam/config';
 import { freePort, processRunning } from '@gradcam/dev-services';
+import { encodeKeyPath, signBlob } from '@gradcam/storage';
 import { LocalStackError } from './local-stack-error.ts';
 import { StackStartAbortedError, startLocalStack } from './local-stack.ts';
 import { ServiceExitedError } from './service-exited-error.ts';
@@ -293,6 +294,41 @@ test('an erase token is kept in erase-token (erasure was disabled on the local s
       const config = await stackPorts(stateDir, { GRADCAM_INGEST_PORT: String(port), GRADCAM_ERASE_TOKENS: 'my-own-erase-token-0123' });
       await assert.rejects(startLocalStack({ config }), LocalStackError);
       assert.equal(readdirSync(stateDir).includes('erase-token'), false);
+    });
+  });
+});
+
+test('the stack signs blob links with a secret of its own, kept in url-signing-secret: a link signed with the public development secret opens nothing', { timeout: 300_000 }, async () => {
+  await withStateDir(async (stateDir) => {
+    const config = await stackPorts(stateDir);
+    const stack = await startLocalStack({ config, env: { GRADCAM_BACKEND: 'wasm', GRADCAM_RENDER_THREADS: '0' } });
+    try {
+      const key = 'someone/else/input.json';
+      await mkdir(join(stateDir, 'storage', 'someone', 'else'), { recursive: true });
+      await writeFile(join(stateDir, 'storage', key), '{"private":true}');
+      const expires = Math.floor(Date.now() / 1000) + 600;
+      const open = (signingSecret: string) => fetch(`${stack.ingestUrl}/v1/blobs/${encodeKeyPath(key)}?expires=${expires}&signature=${signBlob(key, expires, signingSecret)}`);
+      // The services' built-in secret is in their source: anyone who can reach ingest (another user of the machine, a web page through DNS rebinding) could sign with it.
+      const forged = await open('local-development-only');
+      assert.equal(forged.status, 403, await forged.text());
+      const secretFile = join(stateDir, 'url-signing-secret');
+      assert.equal((await stat(secretFile)).mode & 0o777, 0o600);
+      const secret = (await readFile(secretFile, 'utf8')).trim();
+      const signed = await open(secret);
+      assert.equal(signed.status, 200);
+      assert.equal(await signed.text(), '{"private":true}');
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+test('no url-signing-secret is made when GRADCAM_URL_SIGNING_SECRET is set', async () => {
+  await withStateDir(async (stateDir) => {
+    await withBlockedPort(async (port) => {
+      const config = await stackPorts(stateDir, { GRADCAM_INGEST_PORT: String(port) });
+      await assert.rejects(startLocalStack({ config, env: { GRADCAM_URL_SIGNING_SECRET: 'my-own-signing-secret-0123' } }), (error: unknown) => error instanceof LocalStackError && error.code === 'PORT_IN_USE');
+      assert.equal(readdirSync(stateDir).includes('url-signing-secret'), false);
     });
   });
 });

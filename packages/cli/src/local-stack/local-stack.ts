@@ -151,7 +151,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const reviewToken = reviewTokens.split(',')[0]?.split(':').slice(1).join(':') ?? '';
     // GRADCAM_STORAGE_DIR when set (relative to the repository, where the services run), for every
     // service alike; else the state folder's. S3_BUCKET wins over both, as in the services.
-    const storageSetting = new EnvReader(childEnvironment(options.env ?? {})).optionalString('GRADCAM_STORAGE_DIR');
+    const given = new EnvReader(childEnvironment(options.env ?? {}));
+    const storageSetting = given.optionalString('GRADCAM_STORAGE_DIR');
+    // The services' built-in signing secret is public (it is in their source), so on it anyone who
+    // can reach ingest's port (another user of this machine, a web page through DNS rebinding)
+    // could sign a link to any stored object: the stack keeps a secret of its own, as its tokens.
+    const signingSecret = given.optionalString('GRADCAM_URL_SIGNING_SECRET') === undefined ? await kept('url-signing-secret') : undefined;
     const storageDir = config.s3Configured ? undefined : resolve(repoRoot, storageSetting ?? join(stateDir, 'storage'));
     const ingestUrl = `http://127.0.0.1:${config.ingestPort}`;
     const serviceEnv = (redisUrl: string) =>
@@ -171,6 +176,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         GRADCAM_WORKER_PROCESSES: String(config.workerProcesses),
         ...(storageDir === undefined ? {} : { GRADCAM_STORAGE_DIR: storageDir }),
+        ...(signingSecret === undefined ? {} : { GRADCAM_URL_SIGNING_SECRET: signingSecret }),
         ...options.env,
       });
     // Every service's own reader, on the environment it will get, before anything starts: a bad

@@ -46,7 +46,7 @@ const allowedEnv: Record<string, readonly string[]> = {
   'metrics-exporter': [...commonEnv, 'GRADCAM_EXPORTER_PORT', 'GRADCAM_CAPTURE_POLICY'],
 };
 const pipelineServices = Object.keys(allowedEnv);
-const requiredServices = ['redis', 'minio', 'minio-init', ...pipelineServices, 'prometheus', 'grafana'];
+const requiredServices = ['redis', 'minio', 'minio-init', ...pipelineServices, 'prometheus', 'alertmanager', 'grafana'];
 
 /** The Compose specification's JSON schema, as shipped by the `docker-compose` npm package (via testcontainers). */
 const composeSchemaPath = 'node_modules/docker-compose/schema/compose-spec.json';
@@ -189,7 +189,7 @@ function publishedOn(entry: string): { address: string; port: string } {
   return { address: parts.length === 3 ? (parts[0] ?? '') : '0.0.0.0', port: parts.at(-1) ?? '' };
 }
 
-test('publishes ingest 8080 and review 8081 on every address, and the unauthenticated exporter 9464, Prometheus 9090, Grafana 3000 and MinIO only on loopback by default', () => {
+test('publishes ingest 8080 and review 8081 on every address, and the unauthenticated exporter 9464, Prometheus 9090, Alertmanager 9093, Grafana 3000 and MinIO only on loopback by default', () => {
   const published = (name: string) => (serviceOf(compose, name).ports ?? []).map(String).map(publishedOn);
   assert.deepEqual(published('ingest'), [{ address: '0.0.0.0', port: '8080' }]);
   assert.equal(environmentOf(serviceOf(compose, 'ingest')).get('GRADCAM_INGEST_PORT'), '8080');
@@ -199,6 +199,7 @@ test('publishes ingest 8080 and review 8081 on every address, and the unauthenti
   assert.deepEqual(published('metrics-exporter'), [{ address: '127.0.0.1', port: '9464' }]);
   assert.equal(environmentOf(serviceOf(compose, 'metrics-exporter')).get('GRADCAM_EXPORTER_PORT'), '9464');
   assert.deepEqual(published('prometheus'), [{ address: '127.0.0.1', port: '9090' }]);
+  assert.deepEqual(published('alertmanager'), [{ address: '127.0.0.1', port: '9093' }]);
   assert.deepEqual(published('grafana'), [{ address: '127.0.0.1', port: '3000' }]);
   assert.deepEqual(published('minio'), [{ address: '127.0.0.1', port: '9000' }, { address: '127.0.0.1', port: '9001' }]);
   assert.equal(serviceOf(compose, 'redis').ports, undefined, 'redis is not published');

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { metricCatalog } from '../../packages/telemetry/src/metric-catalog.ts';
 import { environmentOf, loadCompose, readRepoFile, readYaml, serviceOf } from './infra-files.ts';
 import { metricNamesIn, metricReferenceProblems, resolveMetric } from './metric-references.ts';
-import { promtool } from './promtool.ts';
+import { promtool } from './prometheus-tools.ts';
 
 interface Target {
   refId: string;

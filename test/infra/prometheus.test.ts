@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { metricCatalog } from '../../packages/telemetry/src/metric-catalog.ts';
 import { environmentOf, loadCompose, readYaml, serviceOf } from './infra-files.ts';
 import { metricMentionProblems, metricReferenceProblems } from './metric-references.ts';
-import { PromtoolNotFoundError, promtool } from './promtool.ts';
+import { ToolNotFoundError, promtool } from './prometheus-tools.ts';
 
 interface AlertRule {
   alert?: string;
@@ -57,7 +57,7 @@ test('promtool test rules: every alert fires on its faulty series and stays sile
 
 test('a missing promtool fails with the command that installs it', async () => {
   await assert.rejects(promtool(['--version'], { executable: 'promtool-that-does-not-exist' }), (error: unknown) => {
-    assert.ok(error instanceof PromtoolNotFoundError);
+    assert.ok(error instanceof ToolNotFoundError);
     assert.match(error.message, /apt-get install -y prometheus/);
     return true;
   });

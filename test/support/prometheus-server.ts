@@ -59,7 +59,7 @@ export async function startPrometheus(targets: Record<string, string>, options: 
 }
 
 /** SIGTERM, then SIGKILL after 10 s; resolves once the process is gone (at once if it never started). */
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');

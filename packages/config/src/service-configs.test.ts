@@ -92,6 +92,13 @@ test('GRADCAM_STORAGE_PREFIX leaves room for the longest key a record can lead t
   rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_STORAGE_PREFIX: folders }), 'GRADCAM_STORAGE_PREFIX', /at most \d+ characters/);
 });
 
+test('GRADCAM_REFERENCE_PREFIXES: unset, references anywhere in the bucket; a list of key prefixes taken literally; a URI or a leading / (which no key can start with) stops the service naming the fix', () => {
+  assert.deepEqual(readIngestConfig(base).referencePrefixes, []);
+  assert.deepEqual(readIngestConfig({ ...base, GRADCAM_REFERENCE_PREFIXES: 'inputs/, cameras/line-' }).referencePrefixes, ['inputs/', 'cameras/line-']);
+  assert.throws(() => readIngestConfig({ ...base, GRADCAM_REFERENCE_PREFIXES: 's3://gradcam/inputs/' }), /^ConfigError: GRADCAM_REFERENCE_PREFIXES: "s3:\/\/gradcam\/inputs\/" is a URI: list key prefixes inside the bucket, e.g. inputs\/$/);
+  assert.throws(() => readIngestConfig({ ...base, GRADCAM_REFERENCE_PREFIXES: 'inputs/,/uploads/' }), /^ConfigError: GRADCAM_REFERENCE_PREFIXES: "\/uploads\/" starts with \/, which no key does: write it as uploads\/$/);
+});
+
 test('API tokens are 16 or more characters without whitespace, which a Bearer header cannot carry', () => {
   assert.deepEqual(readIngestConfig({ ...base, GRADCAM_API_TOKENS: ' token-aaaaaaaaaaaaaaaa , token-bbbbbbbbbbbbbbbb ' }).apiTokens, ['token-aaaaaaaaaaaaaaaa', 'token-bbbbbbbbbbbbbbbb']);
   for (const tokens of ['team a secret 0123456789', 'token-aaaaaaaaaaaaaaaa,team\tb-secret-0123456789', 'token\u00a0aaaaaaaaaaaaaaaa']) {

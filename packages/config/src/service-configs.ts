@@ -26,6 +26,13 @@ export interface IngestConfig extends CommonConfig {
   readonly capturePolicy: CapturePolicy;
   /** Lifetime of presigned artifact URLs returned by GET /v1/inferences/{id}. */
   readonly presignSeconds: number;
+  /**
+   * GRADCAM_REFERENCE_PREFIXES: the key prefixes an `s3://` reference must start with; empty,
+   * anywhere in the bucket. A bucket that holds more than the clients' images (other tenants'
+   * data, the pipeline's own folders) is otherwise readable through ingest by any API token: the
+   * worker decodes what a reference names and hands back its preview and overlays.
+   */
+  readonly referencePrefixes: readonly string[];
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -151,7 +158,19 @@ export function readIngestConfig(raw: Env): IngestConfig {
     maxBodyBytes: env.integer('GRADCAM_MAX_BODY_BYTES', 64 * MiB, { min: 1024 }),
     capturePolicy: capturePolicy(env),
     presignSeconds: env.integer('GRADCAM_PRESIGN_SECONDS', 3600, { min: 1, max: 7 * 24 * 3600 }),
+    referencePrefixes: referencePrefixes(env),
   };
+}
+
+/** Key prefixes, taken literally as S3 policies take them (`inputs/` a folder, `inputs` also `inputs-old/`). */
+function referencePrefixes(env: EnvReader): string[] {
+  const prefixes = env.list('GRADCAM_REFERENCE_PREFIXES');
+  for (const prefix of prefixes) {
+    // The two ways to write a prefix that no key can start with: as a URI, or from the root.
+    if (prefix.includes('://')) throw new ConfigError('GRADCAM_REFERENCE_PREFIXES', `"${prefix}" is a URI: list key prefixes inside the bucket, e.g. inputs/`);
+    if (prefix.startsWith('/')) throw new ConfigError('GRADCAM_REFERENCE_PREFIXES', `"${prefix}" starts with /, which no key does: write it as ${prefix.replace(/^\/+/, '') || 'inputs/'}`);
+  }
+  return prefixes;
 }
 
 /** A stopping engine process gets this much time beyond its job lock (see shutdownTimeoutMs). */

@@ -56,7 +56,7 @@ function setUp(options: { enqueue?: (queue: ExplainQueue, jobs: readonly Explain
     servedModels: async () => ({ announced: { m: world.version }, live: new Map([['m', [world.version]]]) }),
     policy: parseCapturePolicy('all'),
     storagePrefix: 'captures',
-    bucket: 'local',
+    references: { bucket: 'local', prefixes: [] },
     now: () => world.clock,
   };
   return { deps, queue, index, store, world };

@@ -16,7 +16,7 @@ import { forEachConcurrent } from '@gradcam/storage';
 import { idReused, inferenceInProgress, toApiError, toReportedApiError } from './api-error.ts';
 import { decideCapture } from './capture-sampling.ts';
 import { HeldClaims } from './held-claims.ts';
-import { type ReferencedHead, jobImage, lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
+import { type ReferenceScope, type ReferencedHead, jobImage, lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
 import type { ClaimResult, HoldResult, InferenceIndex } from './inference-index.ts';
 import { decodeInlineImage } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
@@ -37,8 +37,8 @@ export interface AcceptDeps extends QueueDeps {
   readonly servedModels: () => Promise<ServedModels>;
   readonly policy: CapturePolicy;
   readonly storagePrefix: string;
-  /** `s3://{bucket}/…` references must name this bucket: ingest reads nothing outside its own store. */
-  readonly bucket: string;
+  /** Where `s3://` references may point: this store's bucket (ingest reads nothing outside it), under these prefixes. */
+  readonly references: ReferenceScope;
   readonly now?: () => number;
 }
 
@@ -88,7 +88,7 @@ function withImage(deps: AcceptDeps, item: Prepared): Prepared {
     item.writes.push({ key, body: inline.bytes, contentType: inline.contentType });
     item.image = { key, contentType: inline.contentType, bytes: inline.bytes.length, sha256: inline.sha256 };
   } else {
-    item.referencedKey = referencedKey(deps.bucket, record.image.uri);
+    item.referencedKey = referencedKey(deps.references, record.image.uri);
   }
   return item;
 }

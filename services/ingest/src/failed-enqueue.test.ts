@@ -71,7 +71,7 @@ function setUp(options: { claimTtlMs?: number; prefix?: string } = {}): Rig {
     servedModels: async () => ({ announced: { m: 'v1' }, live: new Map([['m', ['v1']]]) }),
     policy: parseCapturePolicy('all'),
     storagePrefix: 'captures',
-    bucket: 'local',
+    references: { bucket: 'local', prefixes: [] },
     now: () => world.clock,
   };
   return { deps, queue, index, store, world, checked };

@@ -3,8 +3,16 @@ import { ApiError } from '@gradcam/http-service';
 import { assertValidKey, forEachConcurrent } from '@gradcam/storage';
 import { maxImageBytes } from './inline-image.ts';
 
-/** The object key an `s3://` reference names, refused unless it is in `storeBucket` and a valid key there. */
-export function referencedKey(storeBucket: string, uri: string): string {
+/** Where `s3://` references may point: the store's bucket, and there under one of `prefixes` (none: anywhere). */
+export interface ReferenceScope {
+  /** `local` for the filesystem store. */
+  readonly bucket: string;
+  readonly prefixes: readonly string[];
+}
+
+/** The object key an `s3://` reference names, refused unless it is in the scope's bucket, under one of its prefixes, and a valid key there. */
+export function referencedKey(scope: ReferenceScope, uri: string): string {
+  const storeBucket = scope.bucket;
   let parsed: { bucket: string; key: string };
   try {
     parsed = parseS3Uri(uri);
@@ -17,6 +25,10 @@ export function referencedKey(storeBucket: string, uri: string): string {
     assertValidKey(key);
   } catch (error) {
     throw new ApiError(422, 'IMAGE_URI_INVALID', `image.uri names no object: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (scope.prefixes.length > 0 && !scope.prefixes.some((prefix) => key.startsWith(prefix))) {
+    const allowed = scope.prefixes.map((prefix) => `s3://${storeBucket}/${prefix}`).join(', ');
+    throw new ApiError(422, 'IMAGE_URI_NOT_ALLOWED', `image.uri must name an object under ${allowed} (where this ingest takes references from), got ${uri}`);
   }
   return key;
 }

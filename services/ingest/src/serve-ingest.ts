@@ -47,6 +47,7 @@ export async function serveIngest(config: IngestConfig, log: Logger): Promise<vo
     queuePrefix: config.queuePrefix,
     storagePrefix: config.storage.prefix,
     bucket: config.storage.kind === 's3' ? config.storage.bucket : 'local',
+    referencePrefixes: config.referencePrefixes,
     policy: config.capturePolicy,
     apiTokens: config.apiTokens,
     eraseTokens: config.eraseTokens,

@@ -24,6 +24,8 @@ export interface IngestWiring {
   readonly storagePrefix: string;
   /** The bucket `s3://` references must name (`local` for the filesystem store). */
   readonly bucket: string;
+  /** GRADCAM_REFERENCE_PREFIXES: the key prefixes references must start with; none, anywhere in the bucket. */
+  readonly referencePrefixes?: readonly string[];
   readonly policy: CapturePolicy;
   readonly apiTokens: readonly string[];
   /** GRADCAM_ERASE_TOKENS (IngestAppDeps.eraseTokens): none, erasure disabled. */
@@ -66,7 +68,7 @@ export function createIngestApp(wiring: IngestWiring): Promise<FastifyInstance> 
       servedModels: servedModels(redis, wiring.queuePrefix, wiring.servedModelsCacheMs),
       policy: wiring.policy,
       storagePrefix: wiring.storagePrefix,
-      bucket: wiring.bucket,
+      references: { bucket: wiring.bucket, prefixes: wiring.referencePrefixes ?? [] },
       ...(wiring.onServerError && { onServerError: wiring.onServerError }),
     },
     status: {

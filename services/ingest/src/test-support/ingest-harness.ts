@@ -46,6 +46,8 @@ export async function createIngestHarness(options: {
   maxQueueDepth?: number;
   maxBodyBytes?: number;
   storagePrefix?: string;
+  /** GRADCAM_REFERENCE_PREFIXES: none (anywhere in the bucket) unless given. */
+  referencePrefixes?: readonly string[];
   /** GRADCAM_ERASE_TOKENS: [testEraseToken] unless given ([]: erasure disabled). */
   eraseTokens?: readonly string[];
   /** Short server timeouts, for a test that waits for a 408. */
@@ -72,6 +74,7 @@ export async function createIngestHarness(options: {
     queuePrefix: prefix,
     storagePrefix: options.storagePrefix ?? 'captures',
     bucket: 'local',
+    ...(options.referencePrefixes && { referencePrefixes: options.referencePrefixes }),
     policy: parseCapturePolicy(options.policy ?? 'all'),
     apiTokens: [testToken],
     eraseTokens: options.eraseTokens ?? [testEraseToken],
@@ -110,12 +113,12 @@ export async function createIngestHarness(options: {
  * For a test file: a private redis-server and an ingest harness on it, started before the file's
  * tests and stopped after them. The harness's fields read the one started (not before then).
  */
-export function useIngestHarness(): IngestHarness {
+export function useIngestHarness(options: Omit<Parameters<typeof createIngestHarness>[0], 'redisUrl'> = {}): IngestHarness {
   let server: RedisServer | undefined;
   let harness: IngestHarness | undefined;
   before(async () => {
     server = await startRedisServer();
-    harness = await createIngestHarness({ redisUrl: server.url });
+    harness = await createIngestHarness({ ...options, redisUrl: server.url });
   });
   after(async () => {
     await harness?.close();

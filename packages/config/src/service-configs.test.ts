@@ -97,6 +97,14 @@ test('GRADCAM_REFERENCE_PREFIXES: unset, references anywhere in the bucket; a li
   assert.deepEqual(readIngestConfig({ ...base, GRADCAM_REFERENCE_PREFIXES: 'inputs/, cameras/line-' }).referencePrefixes, ['inputs/', 'cameras/line-']);
   assert.throws(() => readIngestConfig({ ...base, GRADCAM_REFERENCE_PREFIXES: 's3://gradcam/inputs/' }), /^ConfigError: GRADCAM_REFERENCE_PREFIXES: "s3:\/\/gradcam\/inputs\/" is a URI: list key prefixes inside the bucket, e.g. inputs\/$/);
   assert.throws(() => readIngestConfig({ ...base, GRADCAM_REFERENCE_PREFIXES: 'inputs/,/uploads/' }), /^ConfigError: GRADCAM_REFERENCE_PREFIXES: "\/uploads\/" starts with \/, which no key does: write it as uploads\/$/);
+  // Set to nothing is not "anywhere"; set empty is unset.
+  assert.throws(() => readIngestConfig({ ...base, GRADCAM_REFERENCE_PREFIXES: ' , ' }), /^ConfigError: GRADCAM_REFERENCE_PREFIXES: names no prefix/);
+  assert.deepEqual(readIngestConfig({ ...base, GRADCAM_REFERENCE_PREFIXES: '' }).referencePrefixes, []);
+  // Overlapping the pipeline's own folder, either way round; a lookalike sibling is not.
+  for (const overlapping of ['explanations/', 'explanations/nsfw-mobilenet-v2/', 'exp']) {
+    assert.throws(() => readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: 'explanations', GRADCAM_REFERENCE_PREFIXES: `inputs/,${overlapping}` }), /overlaps the pipeline's own folder explanations\/ \(GRADCAM_STORAGE_PREFIX\)/, overlapping);
+  }
+  assert.deepEqual(readIngestConfig({ ...base, GRADCAM_STORAGE_PREFIX: 'explanations', GRADCAM_REFERENCE_PREFIXES: 'explanations-in/' }).referencePrefixes, ['explanations-in/']);
 });
 
 test('API tokens are 16 or more characters without whitespace, which a Bearer header cannot carry', () => {

@@ -146,9 +146,10 @@ export function readIngestConfig(raw: Env): IngestConfig {
   const apiTokens = readApiTokens(env);
   const eraseTokens = readEraseTokens(env);
   const host = env.host('GRADCAM_HOST', '0.0.0.0');
+  // Ingest hands out signed artifact links and serves /v1/blobs against them.
+  const common = readCommonConfig(env, { signsBlobUrlsOn: host });
   return {
-    // Ingest hands out signed artifact links and serves /v1/blobs against them.
-    ...readCommonConfig(env, { signsBlobUrlsOn: host }),
+    ...common,
     port: port(env, 'GRADCAM_INGEST_PORT', 8080),
     host,
     processes: env.integer('GRADCAM_INGEST_PROCESSES', 1, { min: 1, max: 256 }),
@@ -158,17 +159,27 @@ export function readIngestConfig(raw: Env): IngestConfig {
     maxBodyBytes: env.integer('GRADCAM_MAX_BODY_BYTES', 64 * MiB, { min: 1024 }),
     capturePolicy: capturePolicy(env),
     presignSeconds: env.integer('GRADCAM_PRESIGN_SECONDS', 3600, { min: 1, max: 7 * 24 * 3600 }),
-    referencePrefixes: referencePrefixes(env),
+    referencePrefixes: referencePrefixes(env, common.storage.prefix),
   };
 }
 
 /** Key prefixes, taken literally as S3 policies take them (`inputs/` a folder, `inputs` also `inputs-old/`). */
-function referencePrefixes(env: EnvReader): string[] {
+function referencePrefixes(env: EnvReader, storagePrefix: string): string[] {
   const prefixes = env.list('GRADCAM_REFERENCE_PREFIXES');
+  // An allowlist set to nothing (`,`) is a mistake, not "anywhere": that is the variable unset.
+  if (prefixes.length === 0 && env.optionalString('GRADCAM_REFERENCE_PREFIXES') !== undefined) {
+    throw new ConfigError('GRADCAM_REFERENCE_PREFIXES', 'names no prefix: list one or more, e.g. inputs/ (or leave it unset to take references anywhere in the bucket)');
+  }
+  const ownFolder = storagePrefix === '' ? undefined : `${storagePrefix}/`;
   for (const prefix of prefixes) {
     // The two ways to write a prefix that no key can start with: as a URI, or from the root.
     if (prefix.includes('://')) throw new ConfigError('GRADCAM_REFERENCE_PREFIXES', `"${prefix}" is a URI: list key prefixes inside the bucket, e.g. inputs/`);
     if (prefix.startsWith('/')) throw new ConfigError('GRADCAM_REFERENCE_PREFIXES', `"${prefix}" starts with /, which no key does: write it as ${prefix.replace(/^\/+/, '') || 'inputs/'}`);
+    // The pipeline's own folders hold every inference's input, predictions and overlays: the
+    // allowlist exists to keep references out of such places.
+    if (ownFolder !== undefined && (prefix.startsWith(ownFolder) || ownFolder.startsWith(prefix))) {
+      throw new ConfigError('GRADCAM_REFERENCE_PREFIXES', `"${prefix}" overlaps the pipeline's own folder ${ownFolder} (GRADCAM_STORAGE_PREFIX): list where clients put their images, e.g. inputs/`);
+    }
   }
   return prefixes;
 }

@@ -32,7 +32,9 @@ const leasedBy = async (id: string) => {
   return listed.items.find((i) => i.inferenceId === id)?.leasedBy;
 };
 
-const released = (id: string) => waitFor(`${id} back in the queue`, async () => ((await leasedBy(id)) === undefined ? true : undefined), 5_000, 50);
+// 20 s bounds below: what they wait for takes well under a second, more on a loaded machine (5 s
+// timed out there); a release or lease that never comes still fails.
+const released = (id: string) => waitFor(`${id} back in the queue`, async () => ((await leasedBy(id)) === undefined ? true : undefined), 20_000, 50);
 
 /** Leases the item released and closes it with a verdict (API), so that the next test's item is the one handed out. */
 const close = async (id: string) => {
@@ -66,7 +68,7 @@ test('a tab that leaves gives its item back; another tab showing it leases it ag
   // way back; the other tab leases it again after the release has landed.
   await second.reload();
   await stack.shows('tabs-held', second);
-  await waitFor('the first tab leasing again', async () => (first.count() > 0 ? true : undefined), 5_000, 50);
+  await waitFor('the first tab leasing again', async () => (first.count() > 0 ? true : undefined), 20_000, 50);
   await sleep(500);
   assert.equal(await leasedBy('tabs-held'), 'alice', 'leased again');
   assert.match((await stack.page.locator('#map-stats').textContent()) ?? '', /explanation 2 of 2$/, 'the first tab stays as it was');
@@ -223,7 +225,7 @@ test('a tab follows a sign-out and a sign-in in another: the new reviewer never 
   await sleep(1_000);
   assert.deepEqual([leasedA.count(), leasedB.count()], [0, 0], 'alice’s tab leaving is ignored');
   await gone('bob');
-  await waitFor('both tabs leasing again', async () => (leasedA.count() === 1 && leasedB.count() === 1 ? true : undefined), 5_000, 50);
+  await waitFor('both tabs leasing again', async () => (leasedA.count() === 1 && leasedB.count() === 1 ? true : undefined), 20_000, 50);
   leasedA.stop();
   leasedB.stop();
 

@@ -139,7 +139,7 @@ export async function startPageStack(options: { leaseMs?: number } = {}): Promis
     await on.locator('#details code', { hasText: new RegExp(`^${id}$`) }).waitFor();
     const images = `['input-image', 'overlay-base', 'overlay-image'].map((id) => document.getElementById(id))`;
     // Polled from here: the page's Content-Security-Policy refuses page.waitForFunction's eval.
-    await waitFor('the images loaded', async () => ((await read<boolean>(on, `${images}.every((img) => img.complete && img.naturalWidth > 0)`)) ? true : undefined), 10_000, 50);
+    await waitFor('the images loaded', async () => ((await read<boolean>(on, `${images}.every((img) => img.complete && img.naturalWidth > 0)`)) ? true : undefined), 30_000, 50);
     await on.evaluate(`Promise.all(${images}.map((img) => img.decode())).then(() => true)`);
   };
 

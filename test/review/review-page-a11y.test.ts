@@ -365,7 +365,7 @@ test('the lease ran out: no serious or critical violation; said in the live regi
     // The same id is shown before and after, so shows() can return on the lapsed render while the
     // new lease is on its way (seen on a loaded machine): the verdicts coming on tells the new one.
     const supports = page.getByRole('button', { name: /Supports/ });
-    await waitFor('the verdicts on again under the new lease', async () => ((await supports.isEnabled()) ? true : undefined), 10_000, 50);
+    await waitFor('the verdicts on again under the new lease', async () => ((await supports.isEnabled()) ? true : undefined), 20_000, 50);
     await short.shows('a11y-lapse', page);
     assert.equal(await page.evaluate<string>('document.activeElement.id'), 'verdicts');
     assert.deepEqual(short.pageErrors, []);

@@ -233,7 +233,7 @@ test('methods and classes switch with their buttons, ←/→, m and c', async ()
   assert.deepEqual(await page.locator('#methods button').allTextContents(), methods);
   assert.equal(await page.locator('#classes button').count(), classes.length);
   const shows = async (method: string, classIndex: number) => {
-    await waitFor(`the ${method} overlay of class ${classIndex}`, async () => ((await overlaySrc()) === url(method, classIndex) ? true : undefined), 5_000, 50);
+    await waitFor(`the ${method} overlay of class ${classIndex}`, async () => ((await overlaySrc()) === url(method, classIndex) ? true : undefined), 20_000, 50);
     await imagesLoaded();
     assert.equal(await text('#methods [aria-pressed="true"]'), method);
     const label = explanations.find((e) => e.classIndex === classIndex)?.label ?? '';

@@ -9,7 +9,7 @@ import { parseCapturePolicy } from '@gradcam/config';
 import { type ExplainJob, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
 import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
-import { FsBlobStore } from '@gradcam/storage';
+import { FsBlobStore, StorageError, listAll } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
 import { InferenceIndex } from './inference-index.ts';
@@ -42,11 +42,23 @@ class CountingIndex extends InferenceIndex {
   }
 }
 
+/** A local store whose next put of a prediction.json fails as an outage would (once `failNext` is set). */
+class PredictionPutFailsOnce extends FsBlobStore {
+  failNext = false;
+  override async put(...args: Parameters<FsBlobStore['put']>): Promise<void> {
+    if (this.failNext && args[0].endsWith(`/${predictionFileName}`)) {
+      this.failNext = false;
+      throw new StorageError('STORAGE_UNAVAILABLE', `writing ${args[0]}: the store stopped answering`, { transient: true, key: args[0] });
+    }
+    return super.put(...args);
+  }
+}
+
 function setUp(options: { enqueue?: (queue: ExplainQueue, jobs: readonly ExplainJob[]) => Promise<void>; index?: (prefix: string) => InferenceIndex } = {}) {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
   const index = options.index?.(prefix) ?? new InferenceIndex(redis, prefix, 3600);
-  const store = new FsBlobStore({ rootDir: join(dir, prefix), publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
+  const store = new PredictionPutFailsOnce({ rootDir: join(dir, prefix), publicBaseUrl: 'http://127.0.0.1:1', signingSecret: 'test-signing-secret-123' });
   const world = { version: 'v1', clock: Date.parse('2026-11-26T23:59:59.500Z') };
   const deps: AcceptDeps = {
     store,
@@ -93,6 +105,22 @@ test('a retry after ACCEPT_INCOMPLETE across midnight and a new announced versio
     const [outcome] = await acceptRecords(t.deps, [record('inc-1')], requestId);
     assert.ok(outcome && 'status' in outcome, JSON.stringify(outcome));
     await assertOneFolder(t, 'inc-1', 'captures/m/v1/dt=2026-11-26/inc-1/');
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('a record refused 503 because its prediction.json could not be written leaves none of its writes behind: its retry after midnight leaves the id one folder', async () => {
+  const t = setUp();
+  try {
+    t.store.failNext = true;
+    assert.equal(await answeredAlike(acceptRecords(t.deps, [record('st-1')], requestId)), 'STORAGE_UNAVAILABLE');
+    assert.deepEqual(await listAll(t.store, 'captures/'), [], 'the inline image written before the failed prediction.json is gone');
+    t.world.clock += 1_000; // the UTC day has changed
+    const [outcome] = await acceptRecords(t.deps, [record('st-1')], requestId);
+    assert.ok(outcome && 'status' in outcome, JSON.stringify(outcome));
+    await assertOneFolder(t, 'st-1', 'captures/m/v1/dt=2026-11-27/st-1/');
+    assert.deepEqual((await listAll(t.store, 'captures/')).sort(), ['captures/m/v1/dt=2026-11-27/st-1/input.jpg', 'captures/m/v1/dt=2026-11-27/st-1/prediction.json']);
   } finally {
     await t.queue.close();
   }
@@ -203,7 +231,7 @@ test('a reference the URI parser cannot read is 422 IMAGE_URI_INVALID for its re
 test('1,000 copies of one id, each naming a missing image: each is refused on its own, in one pass (one claim, one HEAD per key), and the claim is released', async () => {
   const t = setUp({ index: (prefix) => new CountingIndex(redis, prefix, 3600) });
   const heads: string[] = [];
-  const deps: AcceptDeps = { ...t.deps, store: { parallelism: t.store.parallelism, put: (...a) => t.store.put(...a), head: (key) => (heads.push(key), t.store.head(key)) } };
+  const deps: AcceptDeps = { ...t.deps, store: { parallelism: t.store.parallelism, put: (...a) => t.store.put(...a), head: (key) => (heads.push(key), t.store.head(key)), delete: (key) => t.store.delete(key) } };
   try {
     const copies = Array.from({ length: 1000 }, (_, i) => ({ ...record('many-1'), image: { uri: `s3://local/missing/${i}.jpg` } }) as InferenceRecord);
     const outcomes = await acceptRecords(deps, copies, requestId);
@@ -225,7 +253,7 @@ test('1,000 copies of one id, each naming a missing image: each is refused on it
 test('repeats of an id: copies refused for their own content are answered so, the first copy that is not decides the rest: duplicates of it, or 409 ID_REUSED where their content differs', async () => {
   const t = setUp({ index: (prefix) => new CountingIndex(redis, prefix, 3600) });
   const heads: string[] = [];
-  const deps: AcceptDeps = { ...t.deps, store: { parallelism: t.store.parallelism, put: (...a) => t.store.put(...a), head: (key) => (heads.push(key), t.store.head(key)) } };
+  const deps: AcceptDeps = { ...t.deps, store: { parallelism: t.store.parallelism, put: (...a) => t.store.put(...a), head: (key) => (heads.push(key), t.store.head(key)), delete: (key) => t.store.delete(key) } };
   await t.store.put('uploads/here.jpg', photo, { contentType: 'image/jpeg' });
   const byUri = (id: string, uri: string) => ({ ...record(id), image: { uri } }) as InferenceRecord;
   const unserved = (id: string) => ({ ...record(id), model: { name: 'nope' } }) as InferenceRecord;
@@ -273,7 +301,7 @@ test('an attempt whose claim lapsed in a storage stall, committing after another
   const patient = new InferenceIndex(redis, t.queue.opts.prefix as string, 3600);
   let resume!: () => void;
   const stalled = new Promise<void>((r) => (resume = r));
-  const store = { parallelism: 1, head: (key: string) => t.store.head(key), put: async (...args: Parameters<FsBlobStore['put']>) => (await stalled, t.store.put(...args)) };
+  const store = { parallelism: 1, head: (key: string) => t.store.head(key), delete: (key: string) => t.store.delete(key), put: async (...args: Parameters<FsBlobStore['put']>) => (await stalled, t.store.put(...args)) };
   try {
     const first = acceptRecords({ ...t.deps, store }, [record('lapsed-1')], requestId);
     while ((await redis.get(`${t.queue.opts.prefix as string}:inference:lapsed-1`)) === null) await setTimeout(5);
@@ -295,7 +323,7 @@ function stallingFirst(t: ReturnType<typeof setUp>, count: number) {
   let resume!: () => void;
   const stalled = new Promise<void>((r) => (resume = r));
   let writes = 0;
-  const store = { parallelism: 1, head: (key: string) => t.store.head(key), put: async (...args: Parameters<FsBlobStore['put']>) => (writes++ < count && (await stalled), t.store.put(...args)) };
+  const store = { parallelism: 1, head: (key: string) => t.store.head(key), delete: (key: string) => t.store.delete(key), put: async (...args: Parameters<FsBlobStore['put']>) => (writes++ < count && (await stalled), t.store.put(...args)) };
   return { store, resume };
 }
 

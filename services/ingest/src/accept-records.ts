@@ -29,6 +29,8 @@ export interface IngestStore {
   readonly parallelism: number;
   put(key: string, body: Uint8Array, options: { contentType: string }): Promise<unknown>;
   head(key: string): Promise<ReferencedHead | undefined>;
+  /** Takes back what a refused record wrote (see discardWrites). */
+  delete(key: string): Promise<unknown>;
 }
 
 export interface AcceptDeps extends QueueDeps {
@@ -62,7 +64,11 @@ interface Prepared {
   readonly acceptedAt: number;
   /** The capture decision of that earlier job (which is explained whatever is decided now). */
   readonly capture?: CaptureDecision;
+  /** The folder is an earlier attempt's job's, which points at its prediction.json: never deleted from. */
+  readonly earlierJob: boolean;
   readonly writes: { key: string; body: Uint8Array; contentType: string }[];
+  /** The keys of `writes` the store has acknowledged. */
+  readonly written: string[];
   /** Set for inline images at once; for references after the HEAD check. */
   image?: PredictionDocument['image'];
   /** The store key an `s3://` reference names. */
@@ -73,10 +79,10 @@ interface Prepared {
 function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels, job: ExplainJob | undefined): Prepared {
   // An earlier attempt's job names the folder the worker will write to: every record of the id
   // must agree with it, whatever the day or the announced version is now.
-  if (job) return withImage(deps, { at, record, folder: job.folder, version: job.model.version, acceptedAt: job.acceptedAt, capture: job.capture, writes: [] });
+  if (job) return withImage(deps, { at, record, folder: job.folder, version: job.model.version, acceptedAt: job.acceptedAt, capture: job.capture, earlierJob: true, writes: [], written: [] });
   const version = resolveModelVersion(served, record.model);
   const folder = inferenceFolder({ prefix: deps.storagePrefix, model: record.model.name, modelVersion: version, acceptedAt: new Date(now), inferenceId: record.id });
-  return withImage(deps, { at, record, folder, version, acceptedAt: now, writes: [] });
+  return withImage(deps, { at, record, folder, version, acceptedAt: now, earlierJob: false, writes: [], written: [] });
 }
 
 /** Decodes an inline image into the item's writes, or checks the key an `s3://` reference names. */
@@ -116,8 +122,28 @@ async function store(deps: AcceptDeps, item: Prepared, held: () => Promise<HoldR
     const hold = await held();
     if (hold.state !== 'held') return { lost: hold };
     await deps.store.put(write.key, write.body, { contentType: write.contentType });
+    item.written.push(write.key);
   }
   return { capture };
+}
+
+/**
+ * Deletes what a copy refused in storage wrote (an inline image stored before its prediction.json
+ * failed): its retry may choose another folder (after midnight UTC, or once another version is
+ * announced), which would leave the client's image in a folder no record names, out of reach of
+ * erasure. Only the writes the store acknowledged (a store that stopped answering at the first
+ * write delays the 503 no further), only in a folder this request chose, and while it still holds
+ * the id (before its claim is given back: no other attempt can be writing there). Best effort: a
+ * write that failed may still land, and a delete may fail.
+ */
+async function discardWrites(deps: AcceptDeps, item: Prepared, held: () => Promise<HoldResult>): Promise<void> {
+  if (item.earlierJob || item.written.length === 0) return;
+  try {
+    if ((await held()).state !== 'held') return;
+    for (const key of item.written) await deps.store.delete(key);
+  } catch {
+    // Left behind, as before: the retry writes the same keys when it chooses the same folder.
+  }
 }
 
 function explainJob(item: Prepared, capture: CaptureDecision, fingerprint: string | undefined): ExplainJob {
@@ -270,13 +296,15 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
   // Storage before the queue: a job must never point at a prediction that is not there.
   const stored: { item: Prepared; capture: CaptureDecision }[] = [];
   await forEachConcurrent(chosen, deps.store.parallelism, async (item) => {
+    const holds = async () => (await held.confirm([{ id: item.record.id, acceptedAt: item.acceptedAt }]))[0] as HoldResult;
     try {
-      const result = await store(deps, item, async () => (await held.confirm([{ id: item.record.id, acceptedAt: item.acceptedAt }]))[0] as HoldResult);
+      const result = await store(deps, item, holds);
       if ('capture' in result) stored.push({ item, capture: result.capture });
       // The claim lapsed: the attempt that accepted the id since decides (a duplicate, or 409 ID_REUSED), or 409 while another holds it.
       else outcomes[item.at] = result.lost.state === 'accepted' ? known(item.at, result.lost.entry) : { id: item.record.id, error: inferenceInProgress(item.record.id) };
     } catch (error) {
       refuse(item.record.id, item.at, error);
+      await discardWrites(deps, item, holds);
     }
   });
   const kept = new Set(stored.map(({ item }) => item.record.id));

@@ -112,7 +112,7 @@ const keysOf = (rig: Rig) => redisKeys(rig.queue.opts.prefix as string);
 function stalling(rig: Rig): { store: IngestStore; resume: () => void } {
   let resume!: () => void;
   const stalled = new Promise<void>((r) => (resume = r));
-  const store: IngestStore = { parallelism: 1, head: (key) => rig.store.head(key), put: async (...args) => (await stalled, rig.store.put(...args)) };
+  const store: IngestStore = { parallelism: 1, head: (key) => rig.store.head(key), put: async (...args) => (await stalled, rig.store.put(...args)), delete: (key) => rig.store.delete(key) };
   return { store, resume };
 }
 
@@ -455,6 +455,7 @@ test('a request that cannot finish answers each record for itself: a refusal kee
   const store: IngestStore = {
     parallelism: 1,
     head: (key) => rig.store.head(key),
+    delete: (key) => rig.store.delete(key),
     put: async (key, ...rest) => {
       if (key.includes('/down-')) throw new StorageError('STORAGE_UNAVAILABLE', 'storage did not answer');
       return rig.store.put(key, ...rest);

@@ -60,6 +60,24 @@ export function jsonCounts(text: string, bounds: Readonly<JsonCounts> = jsonBoun
 }
 
 /**
+ * The route `config` of a route that takes no body, or may go without one
+ * (`app.post(path, { config: bodyOptional }, …)`): there an empty body declared `application/json`
+ * is no body, as an empty body of any other type is (registerBodyRefusals), where Fastify's parser
+ * refused it 400 "Body cannot be empty when content-type is set to 'application/json'". A client
+ * that sends `Content-Type: application/json` with every request (a session's default headers;
+ * Python requests then sends `Content-Length: 0` on a POST or DELETE without data) was refused on
+ * every such route. A route that needs a body keeps that answer.
+ */
+export const bodyOptional = { emptyJsonIsNoBody: true } as const;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set by bodyOptional: an empty JSON body is no body on this route. */
+    emptyJsonIsNoBody?: boolean;
+  }
+}
+
+/**
  * Replaces Fastify's JSON body parser with the same parser (secure-json-parse, a `__proto__` or
  * `constructor.prototype` key refused: 400 `REQUEST_INVALID` naming the key, where Fastify said
  * the body was not valid JSON) behind bounds on what the body holds (jsonBounds): over one, 400
@@ -72,6 +90,10 @@ export function registerBoundedJsonParser(app: FastifyInstance, bounds: Readonly
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if ((body as Buffer).length === 0 && request.routeOptions.config.emptyJsonIsNoBody === true) {
+      done(null, undefined);
+      return;
+    }
     const text = charsetRefusal(request.headers['content-type'], 'JSON bodies') ?? utf8Text(body as Buffer, 'the JSON body');
     if (text instanceof ApiError) {
       done(text, undefined);

@@ -1,6 +1,6 @@
 export { ApiError, apiErrorBody, dependencyUnavailable, internalError, reportedApiError, sendApiError, unauthorized, type ServerErrorReport } from './api-error.ts';
 export { failureKind, logServerErrors, type ServerErrorLog } from './server-error-log.ts';
-export { type JsonCounts, jsonBounds, jsonCounts, registerBoundedJsonParser } from './bounded-json-parser.ts';
+export { type JsonCounts, bodyOptional, jsonBounds, jsonCounts, registerBoundedJsonParser } from './bounded-json-parser.ts';
 export { NotReadyError } from './not-ready-error.ts';
 export { charsetRefusal, utf8Text } from './utf8-body.ts';
 export { type FrameworkErrorAnswers, frameworkErrorHandler, requestErrorAnswer } from './framework-errors.ts';

@@ -7,6 +7,7 @@ import {
   ApiError,
   type ServerTimeouts,
   apiErrorBody,
+  bodyOptional,
   frameworkErrorHandler,
   registerOperationalRoutes,
   registerServiceDefaults,
@@ -288,7 +289,8 @@ export async function createApp(deps: IngestAppDeps): Promise<FastifyInstance> {
     return inferenceStatus(deps.status, id);
   });
 
-  app.delete('/v1/inferences/:id', eraseGuarded, async (request) => {
+  // No body: an empty one sent as application/json (a client's default header) is none too.
+  app.delete('/v1/inferences/:id', { ...eraseGuarded, config: bodyOptional }, async (request) => {
     const { id } = request.params as { id: string };
     if (!inferenceIdSchema.safeParse(id).success) throw idInvalid();
     const erasedBy = eraserOf(request.headers.authorization);

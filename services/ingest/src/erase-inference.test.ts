@@ -513,6 +513,23 @@ test('a 401 on DELETE (no bearer, an unknown one) names the token it wants: an e
   }
 });
 
+test('a DELETE whose client says Content-Type: application/json on every request (an empty body declared JSON) erases as one without the header; a JSON body is still read and refused as before', async () => {
+  const ingest = await fsIngest();
+  try {
+    const folder = await post(ingest, 'json-header', { base64: photo.toString('base64') });
+    // Python requests sends Content-Length: 0 with a DELETE without data; a session's headers add the type.
+    const answer = await ingest.app.inject({ method: 'DELETE', url: '/v1/inferences/json-header', headers: { ...eraseAuth, 'content-type': 'application/json', 'content-length': '0' }, payload: '' });
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.deepEqual(await listAll(ingest.store, folder), []);
+    assert.equal((await status(ingest, 'json-header')).statusCode, 404);
+    const malformed = await ingest.app.inject({ method: 'DELETE', url: '/v1/inferences/json-header', headers: { ...eraseAuth, 'content-type': 'application/json' }, payload: '{' });
+    assert.equal(malformed.statusCode, 400, malformed.body);
+    assert.equal(malformed.json<{ error: { code: string } }>().error.code, 'REQUEST_INVALID');
+  } finally {
+    await ingest.close();
+  }
+});
+
 test('with GRADCAM_ERASE_TOKENS unset, erasure is disabled: 403 ERASURE_DISABLED naming the variable, nothing deleted', async () => {
   const ingest = await fsIngest([]);
   try {

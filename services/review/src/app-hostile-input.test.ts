@@ -84,6 +84,36 @@ test('renew, skip, undo and restore refuse a body holding anything (400, nothing
   assert.equal(skipped.statusCode, 200, skipped.body);
 });
 
+test('an empty body sent as application/json (a client whose every request says so) is no body: renew, release, skip, undo and restore act as without the header; a verdict still needs its body', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('empty-1'));
+  await pool.add(item('empty-2', { sampledAt: Date.UTC(2026, 0, 1) }));
+  // Python requests sends Content-Length: 0 with a POST without data; a session's headers add the type.
+  const emptyJson = { ...alice, 'content-type': 'application/json', 'content-length': '0' };
+  const post = (url: string) => app.inject({ method: 'POST', url, headers: emptyJson, payload: '' });
+  const leased = await pool.lease('alice', 60_000);
+  const id = leased?.inferenceId as string;
+  for (const suffix of ['/renew', '/release']) {
+    const response = await post(`/v1/reviews/${id}${suffix}`);
+    assert.equal(response.statusCode, 200, `${suffix}: ${response.body}`);
+  }
+  assert.equal((await pool.get(id))?.status, 'pending', 'released');
+  await pool.lease('alice', 60_000);
+  const skipped = await post(`/v1/reviews/${id}/skip`);
+  assert.equal(skipped.statusCode, 200, skipped.body);
+  const other = (await pool.lease('alice', 60_000))?.inferenceId as string;
+  assert.notEqual(other, id, 'the skipped item is kept from alice');
+  const verdict = await app.inject({ method: 'POST', url: `/v1/reviews/${other}`, headers: { ...alice, 'content-type': 'application/json' }, payload: '{"verdict":"supports"}' });
+  assert.equal(verdict.statusCode, 200, verdict.body);
+  const undone = await post(`/v1/reviews/${other}/undo`);
+  assert.equal(undone.statusCode, 200, undone.body);
+  assert.equal((await pool.get(other))?.status, 'leased', 'undone: leased to alice again');
+  assert.deepEqual(answer(await post(`/v1/reviews/${other}/restore`)), [409, 'REVIEW_NOT_BROKEN'], 'restore judged the item, not the body');
+  const noVerdict = await post(`/v1/reviews/${other}`);
+  assert.deepEqual(answer(noVerdict), [400, 'REQUEST_INVALID'], 'a verdict needs its body');
+  assert.match(message(noVerdict.body), /empty/);
+});
+
 test('a body holding a "__proto__" key, or "constructor" holding "prototype", is 400 naming it, not "not valid JSON"', async () => {
   const { pool, app } = setup();
   await pool.add(item('proto-1'));

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { createBearerAuth } from '@gradcam/auth';
 import { type ReviewItem, inferenceIdSchema, reviewShownSchema, verdictSchema } from '@gradcam/contracts';
 import { type ReviewListFilter, type ReviewPool, ReviewPoolError } from '@gradcam/review-pool';
-import { ApiError, dependencyUnavailable, type ServerErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions, unauthorized } from '@gradcam/http-service';
+import { ApiError, bodyOptional, dependencyUnavailable, type ServerErrorReport, type ServerTimeouts, frameworkErrorHandler, internalError, registerOperationalRoutes, registerServiceDefaults, reportedApiError, requestErrorAnswer, sendApiError, serviceServerOptions, unauthorized } from '@gradcam/http-service';
 import { QueueUnavailableError } from '@gradcam/queue';
 import { isStorageError } from '@gradcam/storage';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -203,6 +203,9 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   // a use a monitor needs. HEAD is then 405 METHOD_NOT_ALLOWED (its Allow has no HEAD), as any other method a route lacks.
   const apiGet = { ...signedIn, exposeHeadRoute: false };
 
+  // Routes whose body is none, `{}` or (release) optional: an empty body sent as application/json is none too.
+  const takesNoBody = { ...signedIn, config: bodyOptional };
+
   app.get('/v1/reviews/next', apiGet, async (request, reply) => {
     const name = reviewer(request);
     const { model } = modelQuerySchema.parse(queryOf(request));
@@ -228,7 +231,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   });
 
   // A slip taken back: the item is leased to its reviewer again, review.json keeps the verdict and its retraction.
-  app.post('/v1/reviews/:id/undo', signedIn, async (request) => {
+  app.post('/v1/reviews/:id/undo', takesNoBody, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
     noBody(request);
@@ -245,7 +248,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   // A reviewer who stops gives the item back at once rather than leaving it leased until expiry.
   // Bound to the lease it names (a closing page's release may land after another tab of the same
   // reviewer renewed the lease: that one is not given back).
-  app.post('/v1/reviews/:id/release', signedIn, async (request) => {
+  app.post('/v1/reviews/:id/release', takesNoBody, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
     const { leaseExpiresAt } = releaseBodySchema.parse(request.body === undefined ? {} : request.body);
@@ -253,7 +256,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   });
 
   // The holder's live lease, for another lease time: a tab that still shows the item another tab gave back.
-  app.post('/v1/reviews/:id/renew', signedIn, async (request) => {
+  app.post('/v1/reviews/:id/renew', takesNoBody, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
     noBody(request);
@@ -261,7 +264,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   });
 
   // "Not mine to judge": back to the pool for the others, kept away from this reviewer.
-  app.post('/v1/reviews/:id/skip', signedIn, async (request) => {
+  app.post('/v1/reviews/:id/skip', takesNoBody, async (request) => {
     const name = reviewer(request);
     const id = idParam(request);
     noBody(request);
@@ -269,7 +272,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   });
 
   // For an operator who repaired a broken item's files: it goes back to the pool, pending.
-  app.post('/v1/reviews/:id/restore', signedIn, async (request) => {
+  app.post('/v1/reviews/:id/restore', takesNoBody, async (request) => {
     const id = idParam(request);
     noBody(request);
     return { item: await deps.desk.restore(id) };

@@ -66,6 +66,26 @@ test('a query parameter given twice is 400 "give it once", never "received NaN"'
   }
 });
 
+test('a query parameter the route does not take (a misspelt filter) is 400 naming it and those taken, not dropped: the listing and export answered every item, /next leased from any model', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('typo-1'));
+  await pool.add(item('typo-2', { sampledAt: Date.UTC(2026, 0, 1) }));
+  for (const [url, name, taken] of [
+    ['/v1/reviews?stauts=broken', 'stauts', 'status, model, verdict, from, to, cursor, limit, format'],
+    ['/v1/reviews?status%5B%5D=broken&format=csv', 'status[]', 'status, model, verdict, from, to, cursor, limit, format'],
+    ['/v1/reviews?status=broken&form=2026-01-01', 'form', 'status, model, verdict, from, to, cursor, limit, format'],
+    ['/v1/reviews/next?modle=other-model', 'modle', 'model'],
+    ['/v1/reviews/backlog?model=m&verdict=supports', 'verdict', 'model'],
+  ] as const) {
+    const response = await app.inject({ method: 'GET', url, headers: alice });
+    assert.deepEqual(answer(response), [400, 'REQUEST_INVALID'], `${url}: ${response.body}`);
+    assert.equal(message(response.body), `unknown query parameter ${JSON.stringify(name)}: GET ${url.split('?')[0]} takes ${taken}; nothing was done`, url);
+  }
+  assert.deepEqual((await pool.backlog()).leased, 0, '/next leased nothing');
+  const listed = await app.inject({ method: 'GET', url: '/v1/reviews?status=pending&model=%20', headers: alice });
+  assert.equal(listed.statusCode, 200, 'the parameters taken, a blank one included, as before');
+});
+
 test('renew, skip, undo and restore refuse a body holding anything (400, nothing done); no body or {} is taken as before', async () => {
   const { pool, app } = setup();
   await pool.add(item('body-1'));

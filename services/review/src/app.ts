@@ -208,7 +208,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
 
   app.get('/v1/reviews/next', apiGet, async (request, reply) => {
     const name = reviewer(request);
-    const { model } = modelQuerySchema.parse(queryOf(request));
+    const { model } = modelQuerySchema.parse(queryOf(request, modelQuerySchema));
     const packet = await deps.desk.next(name, model);
     if (!packet) return reply.code(204).send();
     return packet;
@@ -240,7 +240,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
 
   // How many items wait, for the page's "N waiting" (of one model with ?model=).
   app.get('/v1/reviews/backlog', apiGet, async (request) => {
-    const { model } = modelQuerySchema.parse(queryOf(request));
+    const { model } = modelQuerySchema.parse(queryOf(request, modelQuerySchema));
     const backlog = await deps.pool.backlog(Date.now(), model);
     return { pending: backlog.pending, leased: backlog.leased, oldestPendingAt: backlog.oldestPendingAt ?? null };
   });
@@ -279,7 +279,7 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   });
 
   app.get('/v1/reviews', apiGet, async (request, reply) => {
-    const given = queryOf(request);
+    const given = queryOf(request, listQuerySchema);
     const query = listQuerySchema.parse(given);
     const filter: ReviewListFilter = {
       ...(query.status && { status: query.status }),

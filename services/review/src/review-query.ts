@@ -24,15 +24,25 @@ const timeBound = (end: 'from' | 'to') =>
     return z.NEVER;
   });
 
+/** A parameter's name as a refusal quotes it: the client chose it, and it may be long. */
+const quotedName = (name: string) => JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+
 /**
- * A route's query as its schema reads it. A parameter that is empty or only whitespace (a form's
- * empty field, `?to=%20`) means "not given", not 0 (what z.coerce made of it). A parameter given
- * twice (`?limit=5&limit=6`, which the query parser makes an array) is refused by name: which one
- * was meant is not known.
+ * A route's query as its schema (`schema`, an object of the parameters it takes) reads it. A
+ * parameter that is empty or only whitespace (a form's empty field, `?to=%20`) means "not given",
+ * not 0 (what z.coerce made of it). A parameter given twice (`?limit=5&limit=6`, which the query
+ * parser makes an array) is refused by name: which one was meant is not known. A parameter the
+ * route does not take is refused by name, with those it takes: a misspelt filter (`?stauts=broken`,
+ * `?status[]=broken`) was dropped unseen, and the listing or export answered with every item.
  */
-export function queryOf(request: FastifyRequest): Record<string, unknown> {
+export function queryOf(request: FastifyRequest, schema: z.ZodObject): Record<string, unknown> {
   const given: Record<string, unknown> = {};
+  const taken = Object.keys(schema.shape);
   for (const [name, value] of Object.entries(request.query as Record<string, unknown>)) {
+    if (!taken.includes(name)) {
+      const path = request.url.split('?')[0] ?? '';
+      throw new ApiError(400, 'REQUEST_INVALID', `unknown query parameter ${quotedName(name)}: ${request.method} ${path} takes ${taken.join(', ')}; nothing was done`);
+    }
     if (Array.isArray(value)) throw new ApiError(400, 'REQUEST_INVALID', `${name}: give ${name} once`);
     if (typeof value === 'string' && value.trim() === '') continue;
     given[name] = value;

@@ -68,3 +68,18 @@ test('a compact date YYYYMMDD is that UTC day, as 2026-01-02 is; a bare number i
     assert.match(said, /20260102/, `${query}: the message lists the compact date among the forms taken: ${said}`);
   }
 });
+
+// `from` after `to` (the two swapped, or a day typed wrong) matched nothing and answered 200 with
+// no items, or an export of its header alone: a client could not tell it from a window with nothing sampled.
+test('from after to is 400 naming both as times and saying to swap them; from and to on the same day are that day', async () => {
+  const { pool, app } = setup();
+  await pool.add(item('in-2026', { sampledAt: Date.parse('2026-06-01T00:00:00.000Z') }));
+  for (const query of ['from=2026-12-31&to=2026-01-01', 'from=20261231&to=20260101&format=csv', `from=${Date.parse('2026-06-01T00:00:00.001Z')}&to=${Date.parse('2026-06-01T00:00:00.000Z')}`]) {
+    const response = await app.inject({ method: 'GET', url: `/v1/reviews?${query}`, headers: alice });
+    assert.deepEqual(errorAnswer(response), [400, 'REQUEST_INVALID'], `${query}: ${response.body}`);
+    assert.match((JSON.parse(response.body) as { error: { message: string } }).error.message, /^from \(\d{4}-\d\d-\d\dT[\d:.]+Z\) is after to \(\d{4}-\d\d-\d\dT[\d:.]+Z\): no item can match; swap them$/, query);
+  }
+  const sameDay = await app.inject({ method: 'GET', url: '/v1/reviews?from=2026-06-01&to=2026-06-01', headers: alice });
+  assert.equal(sameDay.statusCode, 200, sameDay.body);
+  assert.deepEqual((JSON.parse(sameDay.body) as { items: { inferenceId: string }[] }).items.map((i) => i.inferenceId), ['in-2026']);
+});

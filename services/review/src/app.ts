@@ -281,6 +281,9 @@ export function createApp(deps: ReviewAppDeps): FastifyInstance {
   app.get('/v1/reviews', apiGet, async (request, reply) => {
     const given = queryOf(request, listQuerySchema);
     const query = listQuerySchema.parse(given);
+    if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
+      throw new ApiError(400, 'REQUEST_INVALID', `from (${new Date(query.from).toISOString()}) is after to (${new Date(query.to).toISOString()}): no item can match; swap them`);
+    }
     const filter: ReviewListFilter = {
       ...(query.status && { status: query.status }),
       ...(query.model && { model: query.model }),

@@ -6,6 +6,7 @@ import { ApiError, sendApiError } from './api-error.ts';
 import { registerBodyRefusals } from './body-refusals.ts';
 import { registerBoundedJsonParser } from './bounded-json-parser.ts';
 import { type ClientErrorAnswered, createClientErrorHandler } from './client-error-answer.ts';
+import { frameworkErrorHandler } from './framework-errors.ts';
 import { type ServerTimeouts, serverTimeouts } from './server-timeouts.ts';
 import { closeOnUnreadBody } from './unread-body.ts';
 
@@ -40,7 +41,11 @@ export interface ServiceServerLimits {
  *   files the error under it (internalError), and Fastify's own (`req-1`, `req-2`, …) start over
  *   with every process and restart;
  * - a `clientErrorHandler` answering what Node's HTTP parser refuses (headers too large, a garbage
- *   request line, a bad Content-Length) or cuts (requestTimeout) in the services' error shape.
+ *   request line, a bad Content-Length) or cuts (requestTimeout) in the services' error shape;
+ * - `frameworkErrors` answering what Fastify's router refuses (a path that is not valid
+ *   percent-encoding: 400 `URL_MALFORMED`) in that shape too, where the exporter and the worker's
+ *   status server answered Fastify's own `{"error":"Bad Request","code":"FST_ERR_BAD_URL",…}`; a
+ *   service with path parameters passes its own after these options (frameworkErrorHandler).
  */
 export function serviceServerOptions(limits: ServiceServerLimits = {}) {
   const bodyLimit = limits.bodyLimit ?? defaultBodyLimit;
@@ -49,6 +54,7 @@ export function serviceServerOptions(limits: ServiceServerLimits = {}) {
     return503OnClosing: false,
     genReqId: () => randomUUID(),
     clientErrorHandler: createClientErrorHandler(limits.onClientError),
+    frameworkErrors: frameworkErrorHandler(),
     bodyLimit,
     requestTimeout,
     connectionTimeout,

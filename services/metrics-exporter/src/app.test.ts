@@ -7,7 +7,7 @@ import { createApp } from './app.ts';
 import { PipelineRecorder, eventStreamMetricNames } from './pipeline-recorder.ts';
 import { explainResult } from './test-support/explain-result.ts';
 
-test('the exporter answers /metrics, an unknown route as 404 ROUTE_NOT_FOUND and another method on /metrics as 405 METHOD_NOT_ALLOWED, in the API error shape', async () => {
+test('the exporter answers /metrics, an unknown route as 404 ROUTE_NOT_FOUND, another method on /metrics as 405 METHOD_NOT_ALLOWED and a path not valid percent-encoding as 400 URL_MALFORMED, in the API error shape', async () => {
   const collectErrors: unknown[] = [];
   const app = createApp({
     registry: createRegistry(),
@@ -23,7 +23,8 @@ test('the exporter answers /metrics, an unknown route as 404 ROUTE_NOT_FOUND and
     assert.equal(metrics.statusCode, 200, 'a failed collection still answers the scrape');
     assert.equal(collectErrors.length, 1);
     assert.equal(metrics.headers['x-content-type-options'], 'nosniff');
-    for (const [method, url, status, code] of [['GET', '/metric', 404, 'ROUTE_NOT_FOUND'], ['POST', '/metrics', 405, 'METHOD_NOT_ALLOWED']] as const) {
+    // A path that is not valid percent-encoding: Fastify's own {"error":"Bad Request","code":"FST_ERR_BAD_URL",…} before.
+    for (const [method, url, status, code] of [['GET', '/metric', 404, 'ROUTE_NOT_FOUND'], ['POST', '/metrics', 405, 'METHOD_NOT_ALLOWED'], ['GET', '/metrics%ZZ', 400, 'URL_MALFORMED']] as const) {
       const response = await app.inject({ method, url });
       assert.equal(response.statusCode, status, `${method} ${url}`);
       assert.equal(response.json<{ error: { code: string } }>().error.code, code);

@@ -5,7 +5,7 @@ import { defaultBodyLimit, idleSocketTimeoutMs, serverTimeouts } from '@gradcam/
 import { createRegistry, metricsResponse } from '@gradcam/telemetry';
 import { listeningOn, startStatusServer } from './status-server.ts';
 
-test('the status server answers its routes, /readyz with the reason it is not ready, and an unknown route as 404 ROUTE_NOT_FOUND in the API error shape', async () => {
+test('the status server answers its routes, /readyz with the reason it is not ready, an unknown route as 404 ROUTE_NOT_FOUND and a path not valid percent-encoding as 400 URL_MALFORMED, in the API error shape', async () => {
   let notReady: string | undefined = '1 of 2 engine processes ready';
   const registry = createRegistry();
   const server = await startStatusServer({ host: '127.0.0.1', port: 0, scrape: () => metricsResponse(registry), notReady: () => notReady });
@@ -26,6 +26,10 @@ test('the status server answers its routes, /readyz with the reason it is not re
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get('x-content-type-options'), 'nosniff');
     assert.deepEqual(await missing.json(), { error: { code: 'ROUTE_NOT_FOUND', message: 'no route GET /metrics/extra; see the service\'s README for its routes' } });
+    // Fastify's own {"error":"Bad Request","code":"FST_ERR_BAD_URL",…} before.
+    const malformed = await fetch(`${base}/metrics%ZZ`);
+    assert.equal(malformed.status, 400);
+    assert.deepEqual(await malformed.json(), { error: { code: 'URL_MALFORMED', message: 'the path is not valid percent-encoding' } });
   } finally {
     await server.close();
   }

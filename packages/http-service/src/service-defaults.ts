@@ -59,6 +59,9 @@ export function serviceServerOptions(limits: ServiceServerLimits = {}) {
     requestTimeout,
     connectionTimeout,
     http: {
+      // An HTTP/1.1 request without Host reaches registerServiceDefaults, which answers it in the
+      // error shape: Node's own answer to it is a bare 400, no body, nothing saying why.
+      requireHostHeader: false,
       // Never above requestTimeout: where it is, Node swaps the two, and a request whose headers
       // have arrived would get headersTimeout (60 s) for its body instead of a shorter requestTimeout.
       headersTimeout: Math.min(nodeHeadersTimeoutMs, requestTimeout),
@@ -82,6 +85,9 @@ const shuttingDownRetryAfter = 1;
  * this one on a kept-alive connection is 503 `SHUTTING_DOWN` with `Retry-After`, in the error
  * shape. The latter needs `serviceServerOptions`.
  *
+ * An HTTP/1.1 request without a Host header is 400 `REQUEST_MALFORMED` saying so, with
+ * `Connection: close`, before any other hook (serviceServerOptions turns Node's own bare 400 off).
+ *
  * An answer sent before the request's body arrived whole says `Connection: close`, and no more of
  * the body is read (closeOnUnreadBody); an unknown route is 404 (or 405) before any of its body is read.
  *
@@ -99,6 +105,10 @@ export function registerServiceDefaults(app: FastifyInstance): void {
   });
   app.addHook('onRequest', async (request, reply) => {
     setAnswerHeaders(request, reply);
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      void reply.header('connection', 'close');
+      return sendApiError(reply, new ApiError(400, 'REQUEST_MALFORMED', 'the request is not valid HTTP/1.1: it has no Host header (RFC 9112 §3.2); send "Host: <host>:<port>", the address it is sent to'));
+    }
     if (closing) return sendApiError(reply, new ApiError(503, 'SHUTTING_DOWN', 'this process is shutting down; retry on a new connection', undefined, shuttingDownRetryAfter));
     return undefined;
   });

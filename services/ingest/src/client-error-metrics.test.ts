@@ -71,3 +71,19 @@ test('a malformed request (400), headers too large (431) and a request past requ
   assert.doesNotMatch(after, /route="unmatched",status="(?!40[45]")/);
   assert.doesNotMatch(after, /gradcam_ingest_http_request_duration_seconds_count\{route="\(client-error\)"\}/, 'no duration: the app never held the request');
 });
+
+// Node answers an HTTP/1.1 request without Host itself (its requireHostHeader) with a bare 400: no
+// body, no code, nothing saying what was wrong, counted nowhere. A hand-written client (a device's
+// firmware, a script over a raw socket) that leaves Host out learnt nothing from it.
+test('an HTTP/1.1 request without Host is 400 REQUEST_MALFORMED in the error shape, naming Host, with Connection: close; nothing of its record is accepted; HTTP/1.0 needs none', async () => {
+  const record = JSON.stringify({ id: 'no-host', model: { name: 'nsfw-mobilenet-v2' }, image: { uri: 's3://local/uploads/none.jpg' } });
+  const answer = await exchange(`POST /v1/inferences HTTP/1.1\r\nAuthorization: Bearer ${testToken}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(record)}\r\n\r\n${record}`);
+  const [head = '', body = ''] = answer.split('\r\n\r\n');
+  assert.equal(head.split('\r\n')[0], 'HTTP/1.1 400 Bad Request', answer);
+  assert.match(head, /\r\nconnection: close/i);
+  assert.match(head, /\r\nx-request-id: /i, 'answered by the app: the request id is there to quote');
+  assert.deepEqual(JSON.parse(body), { error: { code: 'REQUEST_MALFORMED', message: 'the request is not valid HTTP/1.1: it has no Host header (RFC 9112 §3.2); send "Host: <host>:<port>", the address it is sent to' } });
+  assert.equal(await h.queue.getJob('no-host'), undefined);
+  const healthz = await exchange('GET /healthz HTTP/1.0\r\n\r\n');
+  assert.equal(healthz.split('\r\n')[0], 'HTTP/1.1 200 OK', 'HTTP/1.0 has no Host to require');
+});

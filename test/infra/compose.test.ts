@@ -41,6 +41,7 @@ const allowedEnv: Record<string, readonly string[]> = {
     'GRADCAM_MODELS',
     'GRADCAM_WORKER_METRICS_PORT',
     'GRADCAM_REVIEW_POLICY',
+    'GRADCAM_ENGINE_MAX_RSS_MB',
   ],
   review: [...commonEnv, 'GRADCAM_REVIEW_PORT', 'GRADCAM_REVIEW_TOKENS', 'GRADCAM_REVIEW_LEASE_SECONDS', 'GRADCAM_REVIEW_RETENTION_DAYS'],
   'metrics-exporter': [...commonEnv, 'GRADCAM_EXPORTER_PORT', 'GRADCAM_CAPTURE_POLICY'],
@@ -126,6 +127,17 @@ test('the worker reserves an NVIDIA GPU and runs the GPU image', () => {
   assert.ok(gpu.count === 'all' || (typeof gpu.count === 'number' && gpu.count >= 1) || (gpu.device_ids?.length ?? 0) > 0, 'count 1+, all, or device_ids');
   assert.ok(typeof worker.build === 'object' && worker.build.dockerfile === 'infra/docker/worker-gpu.Dockerfile');
   assert.equal(environmentOf(worker).get('GRADCAM_BACKEND'), '${GRADCAM_BACKEND:-tensorflow-gpu}');
+});
+
+test('the worker has a memory limit, and its engine process drains at a ceiling under it', () => {
+  const worker = serviceOf(compose, 'worker');
+  const limit = /^\$\{WORKER_MEMORY_LIMIT:-(\d+)g\}$/.exec(String(worker.deploy?.resources?.limits?.memory ?? ''));
+  assert.ok(limit, `worker: deploy.resources.limits.memory is ${worker.deploy?.resources?.limits?.memory}, not \${WORKER_MEMORY_LIMIT:-<N>g}`);
+  const ceiling = /^\$\{GRADCAM_ENGINE_MAX_RSS_MB:-(\d+)\}$/.exec(environmentOf(worker).get('GRADCAM_ENGINE_MAX_RSS_MB') ?? '');
+  assert.ok(ceiling, 'worker: GRADCAM_ENGINE_MAX_RSS_MB has a default');
+  const processes = Number(/^\$\{GRADCAM_WORKER_PROCESSES:-(\d+)\}$/.exec(environmentOf(worker).get('GRADCAM_WORKER_PROCESSES') ?? '')?.[1]);
+  // Each engine process at its ceiling, and the supervisor, inside the limit by default.
+  assert.ok(processes * Number(ceiling[1]) < Number(limit[1]) * 1024, `${processes} × ${ceiling[1]} MB must stay under ${limit[1]} GB`);
 });
 
 test('pipeline services set only the variables packages/config reads', () => {

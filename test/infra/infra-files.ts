@@ -38,7 +38,7 @@ export interface ComposeService {
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean; start_period?: string };
   restart?: string;
-  deploy?: { resources?: { reservations?: { devices?: ComposeDevice[] } } };
+  deploy?: { resources?: { limits?: { memory?: string }; reservations?: { devices?: ComposeDevice[] } } };
 }
 
 export interface ComposeFile {

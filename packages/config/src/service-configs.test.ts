@@ -268,6 +268,12 @@ test('an engine call may take GRADCAM_ENGINE_TIMEOUT_SECONDS (600) before its pr
   for (const bad of ['0', '86401', '1.5', '10s']) rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_ENGINE_TIMEOUT_SECONDS: bad }), 'GRADCAM_ENGINE_TIMEOUT_SECONDS', /expected an integer/);
 });
 
+test('GRADCAM_ENGINE_MAX_RSS_MB: no ceiling by default, else megabytes, up to 1 TiB', () => {
+  assert.equal(readWorkerConfig(base).engineMaxRssBytes, 0);
+  assert.equal(readWorkerConfig({ ...base, GRADCAM_ENGINE_MAX_RSS_MB: '3072' }).engineMaxRssBytes, 3072 * 1024 * 1024);
+  for (const bad of ['-1', '1048577', '2.5', '3g']) rejectsNaming(() => readWorkerConfig({ ...base, GRADCAM_ENGINE_MAX_RSS_MB: bad }), 'GRADCAM_ENGINE_MAX_RSS_MB', /expected an integer/);
+});
+
 test('a ready engine process may be silent (event loop blocked) for twice the lock duration, at least 60 s', () => {
   assert.equal(readWorkerConfig(base).heartbeatTimeoutMs, 120_000);
   assert.equal(readWorkerConfig({ ...base, GRADCAM_LOCK_DURATION_MS: '1000' }).heartbeatTimeoutMs, 60_000);

@@ -82,6 +82,14 @@ export interface WorkerConfig extends CommonConfig {
   readonly overlayMaxSide: number;
   /** Decoded pixels a batch holds at once; a batch over it is explained in rounds. */
   readonly maxBatchPixels: number;
+  /**
+   * GRADCAM_ENGINE_MAX_RSS_MB: an engine process whose resident memory passes this drains (takes no
+   * more jobs, finishes its batches) and exits for its supervisor to start a fresh one. Its memory
+   * only steps up (the wasm heap never shrinks, the native heap keeps the high-water of the largest
+   * images), so a fresh process is the only way back down, and draining below the replica's limit
+   * beats an OOM kill mid-batch. 0 (the default): no ceiling.
+   */
+  readonly engineMaxRssBytes: number;
   /** Reviewer sampling, validated here, e.g. `budget=60,confidence<0.6` (see @gradcam/sampling). */
   readonly reviewPolicy: string;
 }
@@ -236,6 +244,8 @@ export function readWorkerConfig(raw: Env): WorkerConfig {
     // 100 megapixels: about 300 MB of decoded RGB per batch in flight. Eight phone photos fit in
     // one round; a batch of 50-megapixel photos is explained two at a time.
     maxBatchPixels: env.integer('GRADCAM_BATCH_MAX_PIXELS', 100_000_000, { min: 1 }),
+    // 1 TiB at most: a typo's extra digits, not a ceiling any host has.
+    engineMaxRssBytes: env.integer('GRADCAM_ENGINE_MAX_RSS_MB', 0, { min: 0, max: 1_048_576 }) * 1024 * 1024,
   };
 }
 

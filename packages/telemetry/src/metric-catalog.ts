@@ -101,7 +101,7 @@ export const workerMetrics = {
   // series of theirs.
   engineRestarts: counter(
     'gradcam_worker_engine_restarts_total',
-    'Engine processes restarted by this worker replica\'s supervisor, by reason: crashed (exited unasked: non-zero, killed by a signal the supervisor did not send), engine_timeout (exited because an engine call ran past GRADCAM_ENGINE_TIMEOUT_SECONDS: a hung GPU or native op) or unresponsive (SIGKILLed by its heartbeat watchdog: event loop blocked). Each reason starts at 0. Every replica has a supervisor, one engine process or more; the series carry worker="supervisor".',
+    'Engine processes restarted by this worker replica\'s supervisor, by reason: crashed (exited unasked: non-zero, killed by a signal the supervisor did not send), engine_timeout (exited because an engine call ran past GRADCAM_ENGINE_TIMEOUT_SECONDS: a hung GPU or native op), unresponsive (SIGKILLed by its heartbeat watchdog: event loop blocked) or memory_ceiling (drained and exited once its resident memory passed GRADCAM_ENGINE_MAX_RSS_MB: a planned recycle). Each reason starts at 0. Every replica has a supervisor, one engine process or more; the series carry worker="supervisor".',
     ['reason'],
   ),
 } as const;

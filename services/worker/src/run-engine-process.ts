@@ -3,6 +3,7 @@ import { announceReady, exitWithSupervisor, reportNotReady } from '@gradcam/proc
 import { createBlobStore, storageNotReadyReason } from '@gradcam/storage';
 import { createLogger, createRegistry, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
 import { type EngineCall, engineCallOverdueExitCode, overdueEngineCallMessage } from './engine-call-deadline.ts';
+import { memoryCeilingExitCode, memoryCeilingMessage, watchMemoryCeiling } from './memory-ceiling.ts';
 import { failsEveryStart } from './start-failure.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
 import { type RunningWorker, startWorkerProcess } from './worker-process.ts';
@@ -22,7 +23,8 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
   const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });
   let worker: RunningWorker | undefined;
   let stopping = false;
-  const shutdown = async (reason: string) => {
+  /** Drains and exits `exitCode` (0 for a stop that was asked for). */
+  const shutdown = async (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info(`${reason}: finishing the current batch`);
@@ -40,7 +42,7 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
     deadline.unref();
     await worker?.close();
     await store.close();
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
@@ -74,7 +76,15 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
     // A channel closed by now (its 'disconnect' event perhaps not yet emitted) is a supervisor
     // gone while the models loaded: drain instead of announcing to nobody.
     if (!announceReady()) return void shutdown('supervisor gone');
-    log.info(`worker ${index} ready: batches of up to ${config.batchSize}, ${config.batchWaitMs} ms wait, ${worker.backend} backend`);
+    // The resident memory warmed up: what GRADCAM_ENGINE_MAX_RSS_MB must leave room above.
+    const residentMb = Math.round(process.memoryUsage.rss() / (1024 * 1024));
+    log.info(`worker ${index} ready: batches of up to ${config.batchSize}, ${config.batchWaitMs} ms wait, ${worker.backend} backend, ${residentMb} MB resident`);
+    // Past its ceiling the process drains like a stopping one and exits for a fresh one: its
+    // memory would never come back down (see engineMaxRssBytes).
+    watchMemoryCeiling(config.engineMaxRssBytes, (rssBytes) => {
+      log.warn(memoryCeilingMessage(rssBytes, config.engineMaxRssBytes));
+      void shutdown('memory ceiling', memoryCeilingExitCode);
+    });
   } catch (error) {
     // REDIS_URL a Redis Cluster node: the one line of a configuration error, and the supervisor gives up.
     if (error instanceof ConfigError) exitOnConfigError('worker', error);

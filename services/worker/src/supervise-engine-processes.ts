@@ -5,6 +5,7 @@ import { ChildProcessMetrics, type Registry, createLogger, createMetrics, create
 import type { FastifyInstance } from 'fastify';
 import { listeningOn, startStatusServer } from './status-server.ts';
 import { engineCallOverdueExitCode } from './engine-call-deadline.ts';
+import { memoryCeilingExitCode } from './memory-ceiling.ts';
 
 /**
  * The engine processes' environment: this process's, with libuv's pool at 16 threads unless the
@@ -18,21 +19,29 @@ export function engineEnvironment(env: NodeJS.ProcessEnv = process.env): NodeJS.
   return { ...env, UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? '16' };
 }
 
-/** Why an engine process was restarted: the supervisor's reasons, and a crash that was an engine call past its deadline. */
-type EngineRestartReason = RestartReason | 'engine_timeout';
-const engineRestartReasons: readonly EngineRestartReason[] = [...restartReasons, 'engine_timeout'];
+/**
+ * Why an engine process was restarted: the supervisor's reasons; a crash that was an engine call
+ * past its deadline; and an exit after draining at GRADCAM_ENGINE_MAX_RSS_MB, a planned recycle.
+ */
+type EngineRestartReason = RestartReason | 'engine_timeout' | 'memory_ceiling';
+const engineRestartReasons: readonly EngineRestartReason[] = [...restartReasons, 'engine_timeout', 'memory_ceiling'];
+const reasonByExitCode = new Map<number, EngineRestartReason>([
+  [engineCallOverdueExitCode, 'engine_timeout'],
+  [memoryCeilingExitCode, 'memory_ceiling'],
+]);
 
 /**
  * The replica's count of engine-process restarts, in the supervisor's own registry (it outlives the
  * processes it restarts), every reason at 0 from the start: increase() only sees a restart that
  * raises an existing series, so the first one would otherwise go uncounted. An engine process
  * whose engine call overran GRADCAM_ENGINE_TIMEOUT_SECONDS exits with its own code, counted apart
- * (a GPU that hangs, rather than a process that crashed).
+ * (a GPU that hangs, rather than a process that crashed), and so does one that drained at its
+ * memory ceiling (a recycle, which alerts only when it comes too often).
  */
 function engineRestartCounter(registry: Registry): (reason: RestartReason, exit: ProcessExit) => void {
   const { engineRestarts } = createMetrics(registry, { engineRestarts: workerMetrics.engineRestarts });
   for (const reason of engineRestartReasons) engineRestarts.inc({ reason }, 0);
-  return (reason, exit) => engineRestarts.inc({ reason: reason === 'crashed' && exit.code === engineCallOverdueExitCode ? 'engine_timeout' : reason });
+  return (reason, exit) => engineRestarts.inc({ reason: (reason === 'crashed' && exit.code !== null && reasonByExitCode.get(exit.code)) || reason });
 }
 
 /**

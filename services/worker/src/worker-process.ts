@@ -23,6 +23,7 @@ import { createEngineLock } from './engine-lock.ts';
 import { explainBatch } from './explain-batch.ts';
 import { acceptedIds } from './accepted-ids.ts';
 import { createJobOutcomeLog } from './job-outcome-log.ts';
+import { checkMemoryCeilingAtStart } from './memory-ceiling.ts';
 import { beatModelWeights, weightsConflictMessage } from './model-weights-beat.ts';
 import { createReviewSampler } from './review-sampler.ts';
 import { announceServedModels, heartbeatServedModels, isModelVersionLive, setUpEngine } from './served-models.ts';
@@ -72,6 +73,9 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   const warmUpStarted = performance.now();
   const warmed = await engine.warmUp(config.batchSize);
   log.info(`warmed up batch sizes ${warmed.join(', ')} in ${((performance.now() - warmUpStarted) / 1000).toFixed(1)} s`);
+  // Before the first job: a ceiling this process is over already would drain it at once, for ever.
+  const tightCeiling = checkMemoryCeilingAtStart(config.engineMaxRssBytes, process.memoryUsage.rss());
+  if (tightCeiling !== undefined) log.warn(tightCeiling);
   for (const [model, version] of engine.served) {
     telemetry.backend(engine.backend, model);
     log.info(`serving ${model}@${version} on the ${engine.backend} backend${engine.device === undefined ? '' : ` (${engine.device})`}`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer } from '@gradcam/dev-services';
+import { workerTestEnv } from './test-support/worker-main.ts';
 
 // The worker's composition root, run as in production, with REDIS_URL a Redis Cluster node: it
 // answers PING and INFO, and its first keyed command would fail with CLUSTERDOWN (MOVED on a
@@ -16,18 +17,7 @@ const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 test('REDIS_URL a Redis Cluster node: the engine process stops with one line naming REDIS_URL (exit 78), and the supervisor gives up', { timeout: 240_000 }, async () => {
   const clusterNode = await startRedisServer({ extraArgs: ['--cluster-enabled', 'yes'] });
   const dir = await mkdtemp(join(tmpdir(), 'gradcam-worker-cluster-'));
-  const env = {
-    ...process.env,
-    REDIS_URL: clusterNode.url,
-    GRADCAM_STORAGE_DIR: join(dir, 'storage'),
-    GRADCAM_HOST: '127.0.0.1',
-    GRADCAM_WORKER_METRICS_PORT: '0',
-    GRADCAM_WORKER_PROCESSES: '1',
-    GRADCAM_BACKEND: 'wasm',
-    GRADCAM_RENDER_THREADS: '0',
-    GRADCAM_BATCH_SIZE: '1',
-    LOG_LEVEL: 'info',
-  };
+  const env = workerTestEnv(clusterNode.url, join(dir, 'storage'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -11,7 +11,7 @@ import { jobStalledCode, parseFailedReason } from '@gradcam/queue';
 import { FsBlobStore } from '@gradcam/storage';
 import { Queue } from 'bullmq';
 import { engineRestarts } from './test-support/engine-restarts.ts';
-import { type LogLine, type RunningMain, startWorkerMain } from './test-support/worker-main.ts';
+import { type LogLine, type RunningMain, startWorkerMain, workerTestEnv } from './test-support/worker-main.ts';
 
 // The worker's composition root run as `node services/worker/src/main.ts`, as in production:
 // how it starts its engine processes, and how they stop.
@@ -66,21 +66,9 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 }
 
 function startMain(env: Record<string, string>): RunningMain {
-  return startWorkerMain(
-    {
-      ...process.env,
-      REDIS_URL: redis.url,
-      GRADCAM_QUEUE_PREFIX: `main-${process.pid}-${pids.size}`,
-      GRADCAM_STORAGE_DIR: join(dir, 'storage'),
-      GRADCAM_HOST: '127.0.0.1',
-      GRADCAM_BACKEND: 'wasm',
-      GRADCAM_RENDER_THREADS: '0',
-      GRADCAM_BATCH_SIZE: '1',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    (pid) => pids.add(pid),
-  );
+  // Its tests choose the process count and the status port themselves.
+  const { GRADCAM_WORKER_PROCESSES: _processes, GRADCAM_WORKER_METRICS_PORT: _port, ...defaults } = workerTestEnv(redis.url, join(dir, 'storage'), { GRADCAM_QUEUE_PREFIX: `main-${process.pid}-${pids.size}` });
+  return startWorkerMain({ ...defaults, ...env }, (pid) => pids.add(pid));
 }
 
 before(async () => {

@@ -12,7 +12,7 @@ import { FsBlobStore, listAll } from '@gradcam/storage';
 import { Queue } from 'bullmq';
 import { checkMemoryCeilingAtStart, watchMemoryCeiling } from './memory-ceiling.ts';
 import { engineRestarts } from './test-support/engine-restarts.ts';
-import { startWorkerMain } from './test-support/worker-main.ts';
+import { startWorkerMain, workerTestEnv } from './test-support/worker-main.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const mb = 1024 * 1024;
@@ -59,22 +59,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function workerEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    REDIS_URL: redis.url,
-    GRADCAM_QUEUE_PREFIX: `memory-${process.pid}-${pids.size}`,
-    GRADCAM_STORAGE_DIR: join(dir, 'storage'),
-    GRADCAM_HOST: '127.0.0.1',
-    GRADCAM_WORKER_METRICS_PORT: '0',
-    GRADCAM_WORKER_PROCESSES: '1',
-    GRADCAM_BACKEND: 'wasm',
-    GRADCAM_RENDER_THREADS: '0',
-    GRADCAM_BATCH_SIZE: '1',
-    LOG_LEVEL: 'info',
-    ...env,
-  };
-}
+const workerEnv = (env: Record<string, string>) => workerTestEnv(redis.url, join(dir, 'storage'), { GRADCAM_QUEUE_PREFIX: `memory-${process.pid}-${pids.size}`, ...env });
 
 test('GRADCAM_ENGINE_MAX_RSS_MB below what the engine process holds warmed up: one line naming it, before any job is taken, and the supervisor gives up', { timeout: 240_000 }, async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/worker/src/main.ts'], { cwd: repoRoot, env: workerEnv({ GRADCAM_ENGINE_MAX_RSS_MB: '64' }), stdio: ['ignore', 'pipe', 'pipe'] });

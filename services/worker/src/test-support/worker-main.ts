@@ -23,6 +23,27 @@ export interface RunningMain {
 }
 
 /**
+ * The environment the worker tests run it in: this process's, on `redisUrl` and a filesystem store
+ * in `storageDir`, one wasm engine process at batch 1 rendering on its main thread, its status
+ * server on loopback and a free port; `env` adds or overrides.
+ */
+export function workerTestEnv(redisUrl: string, storageDir: string, env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    GRADCAM_STORAGE_DIR: storageDir,
+    GRADCAM_HOST: '127.0.0.1',
+    GRADCAM_WORKER_METRICS_PORT: '0',
+    GRADCAM_WORKER_PROCESSES: '1',
+    GRADCAM_BACKEND: 'wasm',
+    GRADCAM_RENDER_THREADS: '0',
+    GRADCAM_BATCH_SIZE: '1',
+    LOG_LEVEL: 'info',
+    ...env,
+  };
+}
+
+/**
  * The worker's composition root run as `node services/worker/src/main.ts` with `env` (the whole
  * environment), as in production. `onPid` hears of every process that logs (the supervisor and its
  * engine processes), so a test can kill what is left of them.

@@ -224,6 +224,8 @@ describe('gradcam errors', () => {
       ['a --class the model does not have', ['--class', '9', '--out', join(dir, 'out')], 2, 'USAGE_ERROR', /^--class 9 is out of range/],
       // Without parseArgs's advice on positionals that start with "-", whose quotes do not pair.
       ['an unknown option', ['--bogus', '--out', join(dir, 'out')], 2, 'USAGE_ERROR', /^Unknown option '--bogus'$/],
+      // parseArgs said "argument is ambiguous", on three lines, and advised --top-k=-XYZ, which is refused in turn.
+      ['a negative number as a value', ['--top-k', '-1', '--out', join(dir, 'out')], 2, 'USAGE_ERROR', /^--top-k has no value: what follows it starts with "-" \(another option, or a negative number, which no option of gradcam takes\); a value that starts with "-", such as an id, is written --top-k=-…$/],
     ];
     for (const [label, args, status, code, message] of cases) {
       const run = gradcam('explain', image, '--json', '--backend', 'wasm', ...args);

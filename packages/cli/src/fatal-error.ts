@@ -24,10 +24,19 @@ export function fatalErrorOf(error: unknown): FatalError {
  * A usage error's message. parseArgs follows an unknown option, in a command that takes files or
  * names, with advice on passing a positional that starts with "-", garbled (its quotes do not
  * pair: `as in '-- "--bogus"`) and beside the point for a mistyped option: only its first sentence
- * is kept, as parseArgs says it where a command takes no positionals.
+ * is kept, as parseArgs says it where a command takes no positionals. An option followed by
+ * something that starts with "-" (`--top-k -1`, `--since -2h`) parseArgs called "ambiguous", on
+ * three lines, advising `--top-k=-XYZ`, which the option then refuses in turn: no option takes a
+ * negative number, so it is said as a missing value, on one line (with the `=` form, for a value
+ * that does start with "-": an id may).
  */
 function usageMessage(code: unknown, message: string): string {
-  return code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? message.replace(/\. To specify a positional argument[\s\S]*$/, '') : message;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return message.replace(/\. To specify a positional argument[\s\S]*$/, '');
+  const ambiguous = /^Option '(-[^']*)' argument is ambiguous\./.exec(message);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && ambiguous) {
+    return `${ambiguous[1]} has no value: what follows it starts with "-" (another option, or a negative number, which no option of gradcam takes); a value that starts with "-", such as an id, is written ${ambiguous[1]}=-…`;
+  }
+  return message;
 }
 
 /** `--json` among the options (before any `--`), known even when the rest of them cannot be parsed. */

@@ -124,7 +124,12 @@ describe('POST /v1/inferences', () => {
       [record('text-image', { image: { base64: Buffer.from('hello, not an image').toString('base64') } }), 422, 'IMAGE_UNSUPPORTED_FORMAT', /not JPEG, PNG/],
       [record('bad-b64', { image: { base64: '***' } }), 422, 'IMAGE_BASE64_INVALID', /base64/],
       [record('empty-b64', { image: { base64: '' } }), 400, 'RECORD_INVALID', /^the record is invalid: image\.base64: empty: the image has no bytes$/],
-      [record('zero-bytes', { image: { base64: 'A=' } }), 422, 'IMAGE_EMPTY', /decodes to zero bytes/],
+      [record('zero-bytes', { image: { base64: '==' } }), 422, 'IMAGE_EMPTY', /decodes to zero bytes/],
+      // Node drops a last lone character, and needless "=", without a word: the image was cut short.
+      [record('b64-lone-last', { image: { base64: `${photo.toString('base64').replace(/=+$/, '').slice(0, 4001)}` } }), 422, 'IMAGE_BASE64_INVALID', /^image\.base64 has 4001 characters before any "=", one more than whole bytes take .*: it was cut short or has a character too many$/],
+      [record('b64-lone-padded', { image: { base64: 'A=' } }), 422, 'IMAGE_BASE64_INVALID', /has 1 character before any "="/],
+      [record('b64-needless-pad', { image: { base64: `${photo.toString('base64').slice(0, 4000)}=` } }), 422, 'IMAGE_BASE64_INVALID', /^image\.base64 ends with 1 "=" where its length needs none: "=" only fills the last group of 4 characters$/],
+      [record('b64-short-pad', { image: { base64: `${photo.toString('base64').slice(0, 4002)}=` } }), 422, 'IMAGE_BASE64_INVALID', /ends with 1 "=" where its length needs 2/],
       [record('no-model', { model: { name: 'resnet-9000' } }), 422, 'MODEL_NOT_SERVED', /^no worker serves model "resnet-9000" \(served: nsfw-mobilenet-v2\)$/],
       [record('elsewhere', { image: { uri: 's3://other-bucket/a.jpg' } }), 422, 'IMAGE_URI_OUTSIDE_BUCKET', /inside s3:\/\/local\//],
       [record('missing-ref', { image: { uri: 's3://local/nothing/here.jpg' } }), 422, 'IMAGE_NOT_FOUND', /no object at/],

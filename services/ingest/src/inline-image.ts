@@ -30,11 +30,34 @@ export function base64Problem(base64: string): string {
 }
 
 /**
+ * Why base64 of the right alphabet cannot be whole: every 4 characters carry 3 bytes, so a last
+ * group of 1 character carries none (Node drops it without a word: the base64 was cut short, or
+ * has a character too many), and "=" only fills the last group up to 4. Either way the image is
+ * not the one the client meant, and the worker would only fail it as IMAGE_CORRUPT, after the
+ * record was accepted. Unpadded base64 (a last group of 2 or 3 characters, no "=") is whole.
+ */
+function base64LengthProblem(base64: string): string | undefined {
+  const data = base64.replace(/=+$/, '');
+  const padding = base64.length - data.length;
+  const last = data.length % 4;
+  if (last === 1) {
+    return `image.base64 has ${data.length === 1 ? '1 character' : `${data.length} characters`} before any "=", one more than whole bytes take (base64 comes in groups of 4 characters for 3 bytes): it was cut short or has a character too many`;
+  }
+  // Nothing but padding is an empty image (IMAGE_EMPTY, below), not a malformed one.
+  if (padding > 0 && data.length > 0 && padding !== 4 - last) {
+    return `image.base64 ends with ${padding} "=" where its length needs ${last === 0 ? 'none' : 4 - last}: "=" only fills the last group of 4 characters`;
+  }
+  return undefined;
+}
+
+/**
  * Decodes an inline image and names its format; the size is checked before anything is decoded.
  * `sha256` identifies the bytes for the worker, which explains them only if it reads the same.
  */
 export function decodeInlineImage(base64: string): { bytes: Buffer; sha256: string; extension: string; contentType: string } {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new ApiError(422, 'IMAGE_BASE64_INVALID', base64Problem(base64));
+  const lengthProblem = base64LengthProblem(base64);
+  if (lengthProblem !== undefined) throw new ApiError(422, 'IMAGE_BASE64_INVALID', lengthProblem);
   if (decodedBase64Length(base64) > maxImageBytes) throw new ApiError(413, 'IMAGE_TOO_LARGE', `images are limited to ${maxImageBytes} bytes`);
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length === 0) throw new ApiError(422, 'IMAGE_EMPTY', 'image.base64 decodes to zero bytes');

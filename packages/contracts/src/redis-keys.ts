@@ -29,6 +29,13 @@ export function redisKeys(prefix: string) {
      * but never queued; ingest then checks that job when the id is claimed again (and only then).
      */
     enqueueFailed: (id: string) => `${prefix}:enqueue-failed:${id}`,
+    /**
+     * Per inference not yet recorded: the folder (with its model, version and acceptedAt) an
+     * accept attempt stores it in, set before its first storage write and deleted when the id is
+     * recorded. A retry of an attempt that never recorded the id (its process killed, or answered
+     * 503) stores into the same folder, and an erasure of the id finds it (ingest's inference-index.ts).
+     */
+    pendingFolder: (id: string) => `${prefix}:pending-folder:${id}`,
     /** Hash `model|decision|reason` → count of capture-sampling decisions. */
     captureDecisions: `${prefix}:capture-decisions`,
     /** Hash model name → version, written by each worker for the models it has loaded. */

@@ -8,7 +8,7 @@ import { setTimeout } from 'node:timers/promises';
 import { parseCapturePolicy } from '@gradcam/config';
 import { type ExplainJob, type InferenceRecord, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { type RedisServer, startRedisServer } from '@gradcam/dev-services';
-import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
+import { type ExplainQueue, QueueUnavailableError, closeConnection, connectionReady, createExplainQueue, createProducerConnection, enqueueExplainJobs, removeStrandedJobs } from '@gradcam/queue';
 import { FsBlobStore, StorageError, listAll } from '@gradcam/storage';
 import type { Redis } from 'ioredis';
 import { type AcceptDeps, type RecordOutcome, acceptRecords } from './accept-records.ts';
@@ -39,6 +39,15 @@ class CountingIndex extends InferenceIndex {
   override async claim(holder: string, ids: readonly string[]) {
     this.claims += 1;
     return super.claim(holder, ids);
+  }
+}
+
+/** An index that counts the confirm calls that reach Redis. */
+class ConfirmCountingIndex extends InferenceIndex {
+  confirms = 0;
+  override async confirm(...args: Parameters<InferenceIndex['confirm']>) {
+    this.confirms += 1;
+    return super.confirm(...args);
   }
 }
 
@@ -82,6 +91,8 @@ async function answeredAlike(request: Promise<readonly RecordOutcome[]>): Promis
   assert.equal(codes.size, 1, [...codes].join(', '));
   return [...codes][0] as string;
 }
+/** A 1×1 PNG. */
+const onePixelPng = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 const record = (id: string): InferenceRecord => ({ id, model: { name: 'm' }, image: { base64: photo.toString('base64') } }) as InferenceRecord;
 
 /** The job, the index entry and the stored prediction.json of an id all name one folder, version and time. */
@@ -119,8 +130,131 @@ test('a record refused 503 because its prediction.json could not be written leav
     t.world.clock += 1_000; // the UTC day has changed
     const [outcome] = await acceptRecords(t.deps, [record('st-1')], requestId);
     assert.ok(outcome && 'status' in outcome, JSON.stringify(outcome));
-    await assertOneFolder(t, 'st-1', 'captures/m/v1/dt=2026-11-27/st-1/');
-    assert.deepEqual((await listAll(t.store, 'captures/')).sort(), ['captures/m/v1/dt=2026-11-27/st-1/input.jpg', 'captures/m/v1/dt=2026-11-27/st-1/prediction.json']);
+    // The folder the refused attempt chose (its pending folder), though the day has changed.
+    await assertOneFolder(t, 'st-1', 'captures/m/v1/dt=2026-11-26/st-1/');
+    assert.deepEqual((await listAll(t.store, 'captures/')).sort(), ['captures/m/v1/dt=2026-11-26/st-1/input.jpg', 'captures/m/v1/dt=2026-11-26/st-1/prediction.json']);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+/** Every object stored under captures/, sorted. */
+const storedKeys = async (t: ReturnType<typeof setUp>) => (await listAll(t.store, 'captures/')).sort();
+
+/**
+ * Starts an accept of `records` that stores them and then never goes on, as an ingest process
+ * killed (SIGKILL, OOM, power) between its storage writes and its enqueue: its add never returns,
+ * so nothing after it (the commit, a release, a cleanup) runs. Its claim is a short one (50 ms)
+ * and is left to lapse, as a dead process's does after a minute. Resolves once it has lapsed.
+ */
+async function killedAfterStoring(t: ReturnType<typeof setUp>, records: readonly InferenceRecord[]): Promise<void> {
+  let reached!: () => void;
+  const atEnqueue = new Promise<void>((r) => (reached = r));
+  const index = new InferenceIndex(redis, t.queue.opts.prefix as string, 3600, 50);
+  void acceptRecords({ ...t.deps, index, enqueue: () => (reached(), new Promise<void>(() => undefined)) }, records, requestId);
+  await atEnqueue;
+  for (const { id } of records) while ((await redis.get(`${t.queue.opts.prefix as string}:inference:${id}`)) !== null) await setTimeout(5);
+}
+
+test('an attempt killed after storing and before queueing: its retry after midnight UTC and a new announced version stores into the folder it wrote, so the id has one folder', async () => {
+  const t = setUp();
+  try {
+    await killedAfterStoring(t, [record('killed-1')]);
+    const first = await storedKeys(t);
+    assert.deepEqual(first, ['captures/m/v1/dt=2026-11-26/killed-1/input.jpg', 'captures/m/v1/dt=2026-11-26/killed-1/prediction.json'], 'stored, never queued nor recorded');
+    assert.equal(await t.queue.getJob('killed-1'), undefined);
+    t.world.clock += 1_000; // the UTC day has changed
+    t.world.version = 'v2'; // and a new version was rolled out
+    const [outcome] = await acceptRecords(t.deps, [record('killed-1')], requestId);
+    assert.deepEqual(outcome, { id: 'killed-1', status: 'queued', duplicate: false, reason: 'all', model: 'm' });
+    await assertOneFolder(t, 'killed-1', 'captures/m/v1/dt=2026-11-26/killed-1/');
+    assert.deepEqual(await storedKeys(t), first, 'nothing stored in another folder');
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('a retry after ACCEPT_INCOMPLETE whose add never ran (Redis lost before it) stores into the folder the first attempt wrote, across midnight and a new announced version', async () => {
+  let failNext = true;
+  const t = setUp({
+    enqueue: async (queue, jobs) => {
+      if (!failNext) return void (await enqueueExplainJobs(queue, jobs));
+      failNext = false;
+      throw new QueueUnavailableError('could not add explain jobs', { cause: new Error('Connection is closed.') });
+    },
+  });
+  try {
+    assert.equal(await answeredAlike(acceptRecords(t.deps, [record('unqueued-1')], requestId)), 'ACCEPT_INCOMPLETE');
+    assert.equal(await t.queue.getJob('unqueued-1'), undefined, 'no job names the folder');
+    const first = await storedKeys(t);
+    assert.equal(first.length, 2, first.join(', '));
+    t.world.clock += 1_000;
+    t.world.version = 'v2';
+    const [outcome] = await acceptRecords(t.deps, [record('unqueued-1')], requestId);
+    assert.ok(outcome && 'status' in outcome && !outcome.duplicate, JSON.stringify(outcome));
+    await assertOneFolder(t, 'unqueued-1', 'captures/m/v1/dt=2026-11-26/unqueued-1/');
+    assert.deepEqual(await storedKeys(t), first);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('a record not sampled for explanation (no job) answered ACCEPT_INCOMPLETE: its retry after midnight records the folder the first attempt wrote', async () => {
+  const t = setUp({ index: (prefix) => Object.assign(new CommitFailsOnce(redis, prefix, 3600), { failNext: true }) });
+  const deps: AcceptDeps = { ...t.deps, policy: parseCapturePolicy('none') };
+  try {
+    assert.equal(await answeredAlike(acceptRecords(deps, [record('skip-1')], requestId)), 'ACCEPT_INCOMPLETE');
+    const first = await storedKeys(t);
+    t.world.clock += 1_000;
+    const [outcome] = await acceptRecords(deps, [record('skip-1')], requestId);
+    assert.deepEqual(outcome, { id: 'skip-1', status: 'skipped', duplicate: false, reason: 'not-sampled', model: 'm' });
+    assert.equal((await t.index.get('skip-1'))?.folder, 'captures/m/v1/dt=2026-11-26/skip-1/');
+    assert.deepEqual(await storedKeys(t), first);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('the retry of a killed attempt sending its image in another format (PNG after JPEG) leaves the folder the new image and its prediction.json, not the earlier image beside them', async () => {
+  const t = setUp();
+  const png = { ...record('killed-png'), image: { base64: onePixelPng } } as InferenceRecord;
+  try {
+    await killedAfterStoring(t, [record('killed-png')]);
+    t.world.clock += 1_000;
+    const [outcome] = await acceptRecords(t.deps, [png], requestId);
+    assert.ok(outcome && 'status' in outcome && !outcome.duplicate, JSON.stringify(outcome));
+    await assertOneFolder(t, 'killed-png', 'captures/m/v1/dt=2026-11-26/killed-png/');
+    assert.deepEqual(await storedKeys(t), ['captures/m/v1/dt=2026-11-26/killed-png/input.png', 'captures/m/v1/dt=2026-11-26/killed-png/prediction.json']);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('the retry of a killed attempt naming another model version than the one it stored under uses its own folder, and deletes what the killed attempt stored', async () => {
+  const t = setUp();
+  try {
+    await killedAfterStoring(t, [record('killed-v')]);
+    t.world.version = 'v2';
+    const [outcome] = await acceptRecords(t.deps, [{ ...record('killed-v'), model: { name: 'm', version: 'v2' } } as InferenceRecord], requestId);
+    assert.ok(outcome && 'status' in outcome && !outcome.duplicate, JSON.stringify(outcome));
+    await assertOneFolder(t, 'killed-v', 'captures/m/v2/dt=2026-11-26/killed-v/');
+    assert.deepEqual(await storedKeys(t), ['captures/m/v2/dt=2026-11-26/killed-v/input.jpg', 'captures/m/v2/dt=2026-11-26/killed-v/prediction.json']);
+  } finally {
+    await t.queue.close();
+  }
+});
+
+test('a new record\'s pending folder is written by its claim (no other round trip before storage) and deleted with its record; one refused before storage leaves none, one refused in storage keeps it for its retry', async () => {
+  const t = setUp({ index: (prefix) => new ConfirmCountingIndex(redis, prefix, 3600) });
+  const pendingKey = (id: string) => `${t.queue.opts.prefix as string}:pending-folder:${id}`;
+  try {
+    const outcomes = await acceptRecords(t.deps, [record('hot-1'), { ...record('hot-2'), image: { uri: 's3://local/missing.jpg' } } as InferenceRecord, { ...record('hot-3'), image: { base64: Buffer.from('not an image').toString('base64') } } as InferenceRecord], requestId);
+    assert.deepEqual(outcomes.map((o) => ('status' in o ? o.status : o.error.code)), ['queued', 'IMAGE_NOT_FOUND', 'IMAGE_UNSUPPORTED_FORMAT']);
+    assert.equal((t.index as ConfirmCountingIndex).confirms, 0, 'the claim wrote the pending folders');
+    assert.equal(await redis.exists(pendingKey('hot-1'), pendingKey('hot-2'), pendingKey('hot-3')), 0, 'recorded, or refused before storage');
+    t.store.failNext = true;
+    assert.equal(await answeredAlike(acceptRecords(t.deps, [record('hot-4')], requestId)), 'STORAGE_UNAVAILABLE');
+    assert.equal(JSON.parse((await redis.get(pendingKey('hot-4'))) as string).folder, 'captures/m/v1/dt=2026-11-26/hot-4/');
   } finally {
     await t.queue.close();
   }
@@ -174,8 +308,12 @@ test('an add that failed partway (its job stored, never queued) is cleaned up by
     const outcomes = await acceptRecords(t.deps, [record('strand-1'), record('strand-2'), record('fresh-1')], requestId);
     assert.deepEqual(outcomes.map((o) => ('status' in o ? [o.status, o.duplicate] : o.error.code)), [['queued', false], ['queued', false], ['queued', false]]);
     for (const id of ['strand-1', 'strand-2', 'fresh-1']) assert.equal(await t.queue.getJobState(id), 'waiting', `${id} is queued for a worker`);
-    // No job was left to name a folder: the retry's own, on the retry's day.
-    await assertOneFolder(t, 'strand-1', 'captures/m/v1/dt=2026-11-27/strand-1/');
+    // No job was left to name a folder: the first attempt's pending folder names it, where its prediction.json is.
+    await assertOneFolder(t, 'strand-1', 'captures/m/v1/dt=2026-11-26/strand-1/');
+    assert.deepEqual(await storedKeys(t), ['strand-1', 'strand-2', 'fresh-1'].flatMap((id) => {
+      const day = id === 'fresh-1' ? '27' : '26';
+      return [`captures/m/v1/dt=2026-11-${day}/${id}/input.jpg`, `captures/m/v1/dt=2026-11-${day}/${id}/prediction.json`];
+    }).sort(), 'one folder per id');
     const again = await acceptRecords(t.deps, [record('strand-1')], requestId);
     assert.deepEqual(again.map((o) => 'status' in o && o.duplicate), [true]);
     assert.equal((await t.queue.getJobs(['waiting'])).filter((j) => j.id === 'strand-1').length, 1, 'one job');
@@ -299,13 +437,10 @@ test('repeats of an id: copies refused for their own content are answered so, th
 test('an attempt whose claim lapsed in a storage stall, committing after another request recorded the id, answers the duplicate (it is accepted), not 409 "another request is accepting it"', async () => {
   const t = setUp({ index: (prefix) => new InferenceIndex(redis, prefix, 3600, 50) });
   const patient = new InferenceIndex(redis, t.queue.opts.prefix as string, 3600);
-  let resume!: () => void;
-  const stalled = new Promise<void>((r) => (resume = r));
-  const store = { parallelism: 1, head: (key: string) => t.store.head(key), delete: (key: string) => t.store.delete(key), put: async (...args: Parameters<FsBlobStore['put']>) => (await stalled, t.store.put(...args)) };
+  const { store, resume, reached } = stallingFirst(t, 2); // both writes
   try {
     const first = acceptRecords({ ...t.deps, store }, [record('lapsed-1')], requestId);
-    while ((await redis.get(`${t.queue.opts.prefix as string}:inference:lapsed-1`)) === null) await setTimeout(5);
-    while ((await redis.get(`${t.queue.opts.prefix as string}:inference:lapsed-1`)) !== null) await setTimeout(5);
+    await claimLapsed(t, 'lapsed-1', reached);
     t.world.clock += 60_000;
     const [second] = await acceptRecords({ ...t.deps, index: patient }, [record('lapsed-1')], requestId);
     assert.ok(second && 'status' in second && !second.duplicate, JSON.stringify(second));
@@ -318,29 +453,37 @@ test('an attempt whose claim lapsed in a storage stall, committing after another
   }
 });
 
-/** Stalls the store's first `count` writes until `resume` is called: a storage stall. */
+/**
+ * Stalls the store's first `count` writes until `resume` is called: a storage stall. `reached`
+ * resolves once a write waits in it (the request has claimed the id and written its pending folder).
+ */
 function stallingFirst(t: ReturnType<typeof setUp>, count: number) {
   let resume!: () => void;
   const stalled = new Promise<void>((r) => (resume = r));
+  let arrived!: () => void;
+  const reached = new Promise<void>((r) => (arrived = r));
   let writes = 0;
-  const store = { parallelism: 1, head: (key: string) => t.store.head(key), delete: (key: string) => t.store.delete(key), put: async (...args: Parameters<FsBlobStore['put']>) => (writes++ < count && (await stalled), t.store.put(...args)) };
-  return { store, resume };
+  const store = { parallelism: 1, head: (key: string) => t.store.head(key), delete: (key: string) => t.store.delete(key), put: async (...args: Parameters<FsBlobStore['put']>) => (writes++ < count && (arrived(), await stalled), t.store.put(...args)) };
+  return { store, resume, reached };
 }
 
-/** Resolves once the id's claim was taken, then lapsed. */
-async function claimLapsed(t: ReturnType<typeof setUp>, id: string): Promise<void> {
-  const key = `${t.queue.opts.prefix as string}:inference:${id}`;
-  while ((await redis.get(key)) === null) await setTimeout(5);
-  while ((await redis.get(key)) !== null) await setTimeout(5);
+/**
+ * Resolves once the request is stalled in storage (`reached`) and the id's claim has lapsed: not
+ * at the first lapse seen, which on a loaded machine may come before the request confirmed its
+ * claim and wrote its pending folder, taking the id again.
+ */
+async function claimLapsed(t: ReturnType<typeof setUp>, id: string, reached: Promise<void>): Promise<void> {
+  await reached;
+  while ((await redis.get(`${t.queue.opts.prefix as string}:inference:${id}`)) !== null) await setTimeout(5);
 }
 
 test('an attempt whose claim lapsed in a storage stall adds no job once the job of the request that accepted the id since completed and was removed: the id is not explained twice', async () => {
   const t = setUp({ index: (prefix) => new InferenceIndex(redis, prefix, 3600, 50) });
   const patient = new InferenceIndex(redis, t.queue.opts.prefix as string, 3600);
-  const { store, resume } = stallingFirst(t, 1);
+  const { store, resume, reached } = stallingFirst(t, 1);
   try {
     const first = acceptRecords({ ...t.deps, store }, [record('lapsed-2')], requestId);
-    await claimLapsed(t, 'lapsed-2');
+    await claimLapsed(t, 'lapsed-2', reached);
     const [second] = await acceptRecords({ ...t.deps, index: patient }, [record('lapsed-2')], requestId);
     assert.ok(second && 'status' in second && !second.duplicate, JSON.stringify(second));
     await (await t.queue.getJob('lapsed-2'))?.remove(); // explained, then removed as retention does
@@ -355,11 +498,11 @@ test('an attempt whose claim lapsed in a storage stall adds no job once the job 
 test('an attempt whose claim lapsed in a storage stall writes nothing more into the folder of the request that accepted the id since: its prediction.json stays that request\'s', async () => {
   const t = setUp({ index: (prefix) => new InferenceIndex(redis, prefix, 3600, 50) });
   const patient = new InferenceIndex(redis, t.queue.opts.prefix as string, 3600);
-  const { store, resume } = stallingFirst(t, 1); // the inline image, written before prediction.json
+  const { store, resume, reached } = stallingFirst(t, 1); // the inline image, written before prediction.json
   const sent = (by: string) => ({ ...record('lapsed-3'), metadata: { sentBy: by } }) as InferenceRecord;
   try {
     const first = acceptRecords({ ...t.deps, store }, [sent('first')], requestId);
-    await claimLapsed(t, 'lapsed-3');
+    await claimLapsed(t, 'lapsed-3', reached);
     const [second] = await acceptRecords({ ...t.deps, index: patient }, [sent('second')], requestId);
     assert.ok(second && 'status' in second && !second.duplicate, JSON.stringify(second));
     resume();
@@ -379,11 +522,11 @@ test('an attempt whose claim lapsed in a storage stall writes nothing more into 
 test('an attempt whose claim lapsed in a storage stall, finding the id unclaimed but queued since by a request answered ACCEPT_INCOMPLETE, writes nothing into that job\'s folder: its prediction.json stays the one the job was queued with', async () => {
   const t = setUp({ index: (prefix) => new InferenceIndex(redis, prefix, 3600, 50) });
   const failing = Object.assign(new CommitFailsOnce(redis, t.queue.opts.prefix as string, 3600), { failNext: true });
-  const { store, resume } = stallingFirst(t, 1); // the inline image, written before prediction.json
+  const { store, resume, reached } = stallingFirst(t, 1); // the inline image, written before prediction.json
   const sent = (by: string) => ({ ...record('lapsed-4'), metadata: { sentBy: by } }) as InferenceRecord;
   try {
     const first = acceptRecords({ ...t.deps, store }, [sent('first')], requestId);
-    await claimLapsed(t, 'lapsed-4');
+    await claimLapsed(t, 'lapsed-4', reached);
     t.world.clock += 100; // the same day: the same folder
     // The second request stores, queues the job, fails to record the id and gives its claim back.
     assert.equal(await answeredAlike(acceptRecords({ ...t.deps, index: failing }, [sent('second')], requestId)), 'ACCEPT_INCOMPLETE');

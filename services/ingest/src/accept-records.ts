@@ -17,7 +17,8 @@ import { idReused, inferenceInProgress, toApiError, toReportedApiError } from '.
 import { decideCapture } from './capture-sampling.ts';
 import { HeldClaims } from './held-claims.ts';
 import { type ReferenceScope, type ReferencedHead, jobImage, lookAtReferences, referencedImage, referencedKey } from './image-reference.ts';
-import type { ClaimResult, HoldResult, InferenceIndex } from './inference-index.ts';
+import { sniffImageFormat } from './image-format.ts';
+import type { ClaimResult, HeldClaim, HoldResult, InferenceIndex, PendingFolder } from './inference-index.ts';
 import { decodeInlineImage } from './inline-image.ts';
 import { resolveModelVersion } from './model-version.ts';
 import { type QueueDeps, type QueueOutcome, type StoredRecord, queueAndRecord, releaseQuietly } from './queue-and-record.ts';
@@ -63,26 +64,98 @@ interface Prepared {
   /** Epoch ms: now, or the acceptedAt of the job an earlier attempt of this id queued. */
   readonly acceptedAt: number;
   /** The capture decision of that earlier job (which is explained whatever is decided now). */
-  readonly capture?: CaptureDecision;
+  readonly capture: CaptureDecision | undefined;
   /** The folder is an earlier attempt's job's, which points at its prediction.json: never deleted from. */
   readonly earlierJob: boolean;
+  /** The pending folder of an earlier attempt that recorded nothing (see PendingFolder), as the claim found it. */
+  readonly earlier: PendingFolder | undefined;
   readonly writes: { key: string; body: Uint8Array; contentType: string }[];
   /** The keys of `writes` the store has acknowledged. */
   readonly written: string[];
   /** Set for inline images at once; for references after the HEAD check. */
-  image?: PredictionDocument['image'];
+  image: PredictionDocument['image'] | undefined;
   /** The store key an `s3://` reference names. */
-  referencedKey?: string;
+  referencedKey: string | undefined;
 }
 
+/**
+ * Whether a record stores into an earlier attempt's pending folder: of the same model, at its
+ * version unless the record names another (a record naming its version is stored at that one).
+ */
+const storesInto = (pending: PendingFolder, record: InferenceRecord) => pending.model === record.model.name && (record.model.version === undefined || record.model.version === pending.version);
+
 /** Resolves the model version and folder and decodes an inline image: everything checked before storage. */
-function prepare(deps: AcceptDeps, record: InferenceRecord, at: number, now: number, served: ServedModels, job: ExplainJob | undefined): Prepared {
+function prepare(
+  deps: AcceptDeps,
+  record: InferenceRecord,
+  at: number,
+  now: number,
+  served: ServedModels,
+  { job, earlier, proposed }: { job?: ExplainJob | undefined; earlier?: PendingFolder | undefined; proposed?: PendingFolder | undefined },
+): Prepared {
+  // One shape for every item (each field set, in this order): store and the steps after it read
+  // many items, and objects of several shapes make those reads slow.
+  const item = (folder: string, version: string, acceptedAt: number, capture: CaptureDecision | undefined, earlierJob: boolean): Prepared =>
+    withImage(deps, { at, record, folder, version, acceptedAt, capture, earlierJob, earlier, writes: [], written: [], image: undefined, referencedKey: undefined });
   // An earlier attempt's job names the folder the worker will write to: every record of the id
   // must agree with it, whatever the day or the announced version is now.
-  if (job) return withImage(deps, { at, record, folder: job.folder, version: job.model.version, acceptedAt: job.acceptedAt, capture: job.capture, earlierJob: true, writes: [], written: [] });
+  if (job) return item(job.folder, job.model.version, job.acceptedAt, job.capture, true);
+  // An earlier attempt stored the id and recorded nothing (its process killed, a 503 before its job
+  // was queued): this one stores into the same folder, whatever the day or the announced version
+  // is now, so that no folder of the id is left that no record names (out of reach of erasure).
+  if (earlier && storesInto(earlier, record)) return item(earlier.folder, earlier.version, earlier.acceptedAt, undefined, false);
   const version = resolveModelVersion(served, record.model);
-  const folder = inferenceFolder({ prefix: deps.storagePrefix, model: record.model.name, modelVersion: version, acceptedAt: new Date(now), inferenceId: record.id });
-  return withImage(deps, { at, record, folder, version, acceptedAt: now, earlierJob: false, writes: [], written: [] });
+  // The folder the claim proposed for the id (its first copy's), where this copy resolves alike.
+  const folder = proposed?.model === record.model.name && proposed.version === version ? proposed.folder : folderOf(deps, record, version, now);
+  return item(folder, version, now, undefined, false);
+}
+
+const folderOf = (deps: AcceptDeps, record: InferenceRecord, version: string, now: number) =>
+  inferenceFolder({ prefix: deps.storagePrefix, model: record.model.name, modelVersion: version, acceptedAt: new Date(now), inferenceId: record.id });
+
+/**
+ * The pending folder a record's claim writes for its id (see InferenceIndex.claim): the folder,
+ * version and image key it resolves to now, as prepare will store it where the claim finds no
+ * earlier attempt's job or folder. None for a record refused before storage (its model not
+ * served, an inline image that is no image): nothing to write.
+ */
+function proposedFolder(deps: AcceptDeps, record: InferenceRecord, now: number, served: ServedModels): PendingFolder | undefined {
+  try {
+    const version = resolveModelVersion(served, record.model);
+    const folder = folderOf(deps, record, version, now);
+    const pending = { folder, model: record.model.name, version, acceptedAt: now };
+    if (!('base64' in record.image)) return pending;
+    // The format from the first bytes alone: the whole image is decoded once the id is claimed.
+    const extension = sniffImageFormat(Buffer.from(record.image.base64.slice(0, 64), 'base64'))?.extension;
+    return extension === undefined ? undefined : { ...pending, image: keyIn(folder, `input.${extension}`) };
+  } catch {
+    // Whatever refuses the record (or, a bug, fails it 500) is thrown again by prepare, for this record alone.
+    return undefined;
+  }
+}
+
+const samePending = (a: PendingFolder | undefined, b: PendingFolder) =>
+  a !== undefined && a.folder === b.folder && a.model === b.model && a.version === b.version && a.acceptedAt === b.acceptedAt && a.image === b.image;
+
+/** The pending folder an item is stored in (see PendingFolder). */
+function pendingOf(item: Prepared): PendingFolder {
+  const image = item.image && 'key' in item.image ? { image: item.image.key } : {};
+  return { folder: item.folder, model: item.record.model.name, version: item.version, acceptedAt: item.acceptedAt, ...image };
+}
+
+/**
+ * What an earlier attempt that recorded nothing wrote and this one will not write over: its
+ * prediction.json and image where this one stores into another folder (its record names another
+ * model or version), else an image of another key (input.png after input.jpg, or an image sent
+ * by reference now).
+ */
+function earlierWrites(item: Prepared): string[] {
+  const { earlier } = item;
+  if (!earlier) return [];
+  const own = new Set([...item.writes.map(({ key }) => key), keyIn(item.folder, predictionFileName)]);
+  const keys = earlier.folder === item.folder ? [] : [keyIn(earlier.folder, predictionFileName)];
+  if (earlier.image !== undefined) keys.push(earlier.image);
+  return keys.filter((key) => !own.has(key));
 }
 
 /** Decodes an inline image into the item's writes, or checks the key an `s3://` reference names. */
@@ -129,9 +202,8 @@ async function store(deps: AcceptDeps, item: Prepared, held: () => Promise<HoldR
 
 /**
  * Deletes what a copy refused in storage wrote (an inline image stored before its prediction.json
- * failed): its retry may choose another folder (after midnight UTC, or once another version is
- * announced), which would leave the client's image in a folder no record names, out of reach of
- * erasure. Only the writes the store acknowledged (a store that stopped answering at the first
+ * failed): its client may never retry. (The id's pending folder still names the folder: a retry
+ * stores into it, and an erasure finds it; see pendFolders.) Only the writes the store acknowledged (a store that stopped answering at the first
  * write delays the 503 no further), only in a folder this request chose, and while it still holds
  * the id (before its claim is given back: no other attempt can be writing there). Best effort: a
  * write that failed may still land, and a delete may fail.
@@ -144,6 +216,64 @@ async function discardWrites(deps: AcceptDeps, item: Prepared, held: () => Promi
   } catch {
     // Left behind, as before: the retry writes the same keys when it chooses the same folder.
   }
+}
+
+/**
+ * Makes each item's id's pending folder the one it stores into, before anything is stored, so
+ * that a retry of this attempt, should it store and then record nothing (its process killed, a 503
+ * before its job is queued), stores into the same folder, and an erasure of the id finds it. The
+ * claim wrote it as a rule (`inRedis`: the folder it proposed, or the earlier attempt's it found);
+ * an item stored elsewhere (a later copy of its id, an earlier attempt's job's folder, an image of
+ * another format) has it written now (HeldClaims.pend: one round trip for those). An item whose
+ * record names another model or version than an earlier attempt's pending folder first has that
+ * attempt's writes deleted, under its claim and while the pending folder still names them: a
+ * failure refuses it (503), the earlier folder still pending, for its retry. Resolves the items to
+ * store; the others are answered (`refuse`, `lost`). `touched`: the ids whose storage was asked
+ * anything (their pending folders are kept when their claims are given back).
+ */
+async function pendFolders(
+  deps: AcceptDeps,
+  items: readonly Prepared[],
+  held: HeldClaims,
+  inRedis: (item: Prepared) => PendingFolder | undefined,
+  answer: { refuse: (id: string, at: number, error: unknown) => unknown; lost: (item: Prepared, hold: HoldResult) => void },
+  touched: Set<string>,
+): Promise<Prepared[]> {
+  const dropped = new Set<Prepared>();
+  /** `list` with those found not held (answered `lost`) dropped; on a failure, all of it refused. */
+  const holding = async (list: readonly Prepared[], ask: (claims: HeldClaim[]) => Promise<HoldResult[]>): Promise<Prepared[]> => {
+    if (list.length === 0) return [];
+    let holds: HoldResult[];
+    try {
+      holds = await ask(list.map((item) => ({ id: item.record.id, acceptedAt: item.acceptedAt, pending: pendingOf(item) })));
+    } catch (error) {
+      for (const item of list) answer.refuse(item.record.id, item.at, error);
+      for (const item of list) dropped.add(item);
+      return [];
+    }
+    return list.filter((item, i) => {
+      const hold = holds[i] as HoldResult;
+      if (hold.state === 'held') return true;
+      answer.lost(item, hold);
+      dropped.add(item);
+      return false;
+    });
+  };
+  const moving = items.filter((item) => item.earlier !== undefined && item.earlier.folder !== item.folder);
+  // Confirmed only (the earlier attempt's folder stays pending until its writes are gone).
+  for (const item of await holding(moving, (claims) => held.confirm(claims.map(({ id, acceptedAt }) => ({ id, acceptedAt }))))) {
+    touched.add(item.record.id);
+    try {
+      for (const key of earlierWrites(item)) await deps.store.delete(key);
+    } catch (error) {
+      answer.refuse(item.record.id, item.at, error);
+      dropped.add(item);
+    }
+  }
+  const rest = items.filter((item) => !dropped.has(item));
+  const stale = rest.filter((item) => !samePending(inRedis(item), pendingOf(item)));
+  await holding(stale, (claims) => held.pend(claims));
+  return rest.filter((item) => !dropped.has(item));
 }
 
 function explainJob(item: Prepared, capture: CaptureDecision, fingerprint: string | undefined): ExplainJob {
@@ -167,8 +297,9 @@ type Judged = { readonly at: number } & ({ readonly item: Prepared } | { readonl
  * Accepts validated records. Each id is claimed in Redis first, so of concurrent submissions of
  * one id exactly one is accepted (the others: 409 INFERENCE_IN_PROGRESS, or once it is accepted a
  * duplicate, or 409 ID_REUSED where their content differs from the accepted record's: see
- * answerKnown). The claimer resolves the model version, decides capture, writes prediction.json (and
- * an inline image) BEFORE enqueueing, then turns its claim into the idempotency entry, counting
+ * answerKnown). The claimer resolves the model version (or takes an earlier attempt's job's or
+ * pending folder's), records the folder it stores in as the id's pending folder (pendFolders),
+ * decides capture, writes prediction.json (and an inline image) BEFORE enqueueing, then turns its claim into the idempotency entry, counting
  * the capture decision in the same step. A claim whose record is not accepted is released, so a
  * retry can go on at once. Failures are per record: one bad record never sinks its neighbours.
  *
@@ -203,18 +334,28 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     settled.set((records[at] as InferenceRecord).id, entry);
     return answerKnown(records[at] as InferenceRecord, entry, fingerprint);
   };
+  // The versions workers serve (cached briefly: as a rule no round trip), read before the claim,
+  // so that the claim writes each new id's pending folder, where its first copy resolves to now.
+  const served = await deps.servedModels();
+  const proposed = new Map<string, PendingFolder>();
+  for (const id of ids) {
+    const pending = proposedFolder(deps, records[copies(id)[0] as number] as InferenceRecord, now, served);
+    if (pending) proposed.set(id, pending);
+  }
   let claims: ClaimResult[];
   const held = new HeldClaims(deps.index, holder, performance.now());
   try {
-    claims = await deps.index.claim(holder, ids);
+    claims = await deps.index.claim(holder, ids, proposed);
   } catch (error) {
     // The claim may have run (a reply lost, or Redis running it after the command timed out): the
-    // release follows it. Not awaited: the 503 need not wait out a second timeout.
-    void releaseQuietly(deps, holder, ids);
+    // release follows it, with the pending folders it wrote. Not awaited: the 503 need not wait out a second timeout.
+    void releaseQuietly(deps, holder, ids, proposed);
     throw error;
   }
   const claimed: string[] = [];
   const earlierJobs = new Map<string, ExplainJob>();
+  /** The pending folders the claims found: an earlier attempt stored the id there and recorded nothing. */
+  const pendingFolders = new Map<string, PendingFolder>();
   /** The enqueue-failed marks the claims found: an earlier attempt's enqueue of the id failed. */
   const marks = new Map<string, { readonly mark: string; readonly withJob: boolean }>();
   claims.forEach((claim, i) => {
@@ -224,19 +365,13 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
       claimed.push(id);
       if (claim.job) earlierJobs.set(id, claim.job);
       if (claim.enqueueFailed) marks.set(id, claim.enqueueFailed);
+      if (claim.pending) pendingFolders.set(id, claim.pending);
       return;
     }
     deciding.set(id, at);
     outcomes[at] = claim.state === 'in-progress' ? { id, error: inferenceInProgress(id) } : known(at, claim.entry);
   });
 
-  let served: ServedModels;
-  try {
-    served = claimed.length > earlierJobs.size ? await deps.servedModels() : { announced: {}, live: new Map() };
-  } catch (error) {
-    await releaseQuietly(deps, holder, claimed);
-    throw error;
-  }
   // What needs no storage, copy by copy, up to the first copy it decides (refused for now, or an
   // inline image). Preparing reads only the record (and what was fetched above): whatever it
   // throws is about this copy alone; an unexpected error is still a bug, answered 500 INTERNAL
@@ -246,13 +381,14 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
     const list: Judged[] = [];
     judged.set(id, list);
     const job = earlierJobs.get(id);
+    const earlier = pendingFolders.get(id);
     for (const at of copies(id)) {
       try {
         // An earlier attempt queued this id's job (503 ACCEPT_INCOMPLETE): the id is accepted with
         // the job's record, and a copy with other content would be written over that job's folder.
         const differs = job?.fingerprint === undefined ? undefined : differingParts(job.fingerprint, recordFingerprint(records[at] as InferenceRecord));
         if (job && differs !== undefined && differs.length > 0) throw idReused(id, job.acceptedAt, differs);
-        const item = prepare(deps, records[at] as InferenceRecord, at, now, served, job);
+        const item = prepare(deps, records[at] as InferenceRecord, at, now, served, { job, earlier, proposed: proposed.get(id) });
         list.push({ at, item });
         if (item.referencedKey === undefined) break;
       } catch (error) {
@@ -295,20 +431,37 @@ export async function acceptRecords(deps: AcceptDeps, records: readonly Inferenc
 
   // Storage before the queue: a job must never point at a prediction that is not there.
   const stored: { item: Prepared; capture: CaptureDecision }[] = [];
-  await forEachConcurrent(chosen, deps.store.parallelism, async (item) => {
+  /** The answer to a copy whose claim was found lost before a write: the attempt that accepted the id since decides (a duplicate, or 409 ID_REUSED), or 409 while another holds it. */
+  const lost = (item: Prepared, hold: HoldResult) => {
+    outcomes[item.at] = hold.state === 'accepted' ? known(item.at, hold.entry) : { id: item.record.id, error: inferenceInProgress(item.record.id) };
+  };
+  /** The pending folder each id's claim left: the earlier attempt's it found, else (no job found) the one it proposed. */
+  const inRedis = (item: Prepared) => {
+    const { id } = item.record;
+    return pendingFolders.get(id) ?? (earlierJobs.has(id) ? undefined : proposed.get(id));
+  };
+  const touched = new Set<string>();
+  const writing = await pendFolders(deps, chosen, held, inRedis, { refuse, lost }, touched);
+  await forEachConcurrent(writing, deps.store.parallelism, async (item) => {
+    touched.add(item.record.id);
     const holds = async () => (await held.confirm([{ id: item.record.id, acceptedAt: item.acceptedAt }]))[0] as HoldResult;
     try {
+      // An earlier attempt's image of another key in this folder: best effort (an erasure of the
+      // id deletes the whole folder all the same).
+      if (item.earlier?.folder === item.folder) for (const key of earlierWrites(item)) await deps.store.delete(key).catch(() => undefined);
       const result = await store(deps, item, holds);
       if ('capture' in result) stored.push({ item, capture: result.capture });
-      // The claim lapsed: the attempt that accepted the id since decides (a duplicate, or 409 ID_REUSED), or 409 while another holds it.
-      else outcomes[item.at] = result.lost.state === 'accepted' ? known(item.at, result.lost.entry) : { id: item.record.id, error: inferenceInProgress(item.record.id) };
+      // The claim lapsed.
+      else lost(item, result.lost);
     } catch (error) {
       refuse(item.record.id, item.at, error);
       await discardWrites(deps, item, holds);
     }
   });
   const kept = new Set(stored.map(({ item }) => item.record.id));
-  await releaseQuietly(deps, holder, claimed.filter((id) => !kept.has(id)));
+  // A record refused before its storage was asked anything takes back the pending folder its claim proposed.
+  const untouched = new Map([...proposed].filter(([id]) => !touched.has(id) && !pendingFolders.has(id)));
+  await releaseQuietly(deps, holder, claimed.filter((id) => !kept.has(id)), untouched);
 
   // An earlier attempt's job that its claim found beside an enqueue-failed mark may be only a hash
   // in no state, left by an add that failed partway through BullMQ's script: it is checked (under

@@ -86,7 +86,8 @@ export async function eraseInference(deps: EraseDeps, id: string, erasedBy: stri
   // earlier attempt's job exists (its accept may be between its add and its commit, which would
   // record the id again after the erasure forgot it).
   if (found.state === 'claimed') throw accepting(id, found.lapsesInMs);
-  if (found.state === 'unknown') throw notFound(id);
+  // An id an attempt stored and never recorded (its pending folder alone) is not erased yet.
+  if (found.state === 'unknown' || found.state === 'unrecorded') throw notFound(id);
   const { entry } = found;
   // Whatever an entry says, nothing outside the id's own folder is ever deleted.
   if (!(entry.folder === `${id}/` || entry.folder.endsWith(`/${id}/`))) throw new Error(`the record of "${id}" names the folder ${JSON.stringify(entry.folder)}, not its own: nothing erased`);

@@ -108,23 +108,30 @@ const answers = (outcomes: readonly RecordOutcome[]) => outcomes.map((o) => ('st
 const jobKey = (rig: Rig, id: string) => redisKeys(rig.queue.opts.prefix as string).explainJob(id);
 const keysOf = (rig: Rig) => redisKeys(rig.queue.opts.prefix as string);
 
-/** The rig's store with its writes held until `resume` is called: a storage stall. */
-function stalling(rig: Rig): { store: IngestStore; resume: () => void } {
+/**
+ * The rig's store with its writes held until `resume` is called: a storage stall. `reached`
+ * resolves once a write waits in it: the request has claimed its ids and written their pending
+ * folders (see HeldClaims.pend), and is in storage.
+ */
+function stalling(rig: Rig): { store: IngestStore; resume: () => void; reached: Promise<void> } {
   let resume!: () => void;
   const stalled = new Promise<void>((r) => (resume = r));
-  const store: IngestStore = { parallelism: 1, head: (key) => rig.store.head(key), put: async (...args) => (await stalled, rig.store.put(...args)), delete: (key) => rig.store.delete(key) };
-  return { store, resume };
+  let arrived!: () => void;
+  const reached = new Promise<void>((r) => (arrived = r));
+  const store: IngestStore = { parallelism: 1, head: (key) => rig.store.head(key), put: async (...args) => (arrived(), await stalled, rig.store.put(...args)), delete: (key) => rig.store.delete(key) };
+  return { store, resume, reached };
 }
 
 /**
- * Resolves once the id's inference key holds a claim, then deletes it: the claim lost (a failover
- * to a replica that missed it, an eviction) while its request stalls in storage. Not a TTL lapse:
+ * Once the request is stalled in storage (`reached`), deletes the id's claim: the claim lost (a
+ * failover to a replica that missed it, an eviction) while its request stalls. Not a TTL lapse:
  * a request whose claim may have lapsed confirms it before going on (HeldClaims), and whether it
  * then confirms or not depends on how long the machine took, so a lapse would test whichever path
  * the load chose; a deleted claim, inside its TTL, leaves only the check under a claim not its own.
  */
-async function claimTakenAndLost(rig: Rig, id: string): Promise<void> {
-  await claimTaken(rig, id);
+async function claimTakenAndLost(rig: Rig, id: string, reached: Promise<void>): Promise<void> {
+  await reached;
+  assert.ok((await redis.get(keysOf(rig).inference(id)))?.startsWith('claim:'), 'the request holds its claim');
   await redis.del(keysOf(rig).inference(id));
 }
 
@@ -280,9 +287,9 @@ test('an attempt whose claim was lost removes nothing: the request that holds th
     // Retry A claims the id and stalls in storage, and its claim is lost; retry B claims it,
     // removes the stranded job, queues its own and records the id.
     const a = setUp({ prefix });
-    const { store: stallingStore, resume } = stalling(a);
+    const { store: stallingStore, resume, reached } = stalling(a);
     const answerA = acceptRecords({ ...a.deps, store: stallingStore }, [record('raced-1')], requestId);
-    await claimTakenAndLost(a, 'raced-1');
+    await claimTakenAndLost(a, 'raced-1', reached);
     const b = setUp({ prefix });
     assert.deepEqual(answers(await acceptRecords(b.deps, [record('raced-1')], requestId)), ['queued']);
     assert.deepEqual(b.checked, [['raced-1']]);
@@ -310,9 +317,9 @@ test('a retry whose claim was lost (during a storage stall) before it could chec
 
     // The retry claims the id (its job and mark found), then its storage stalls and its claim is
     // lost; nobody else claims the id meanwhile. Its check finds the claim no longer its own.
-    const { store, resume } = stalling(retry);
+    const { store, resume, reached } = stalling(retry);
     const answer = acceptRecords({ ...retry.deps, store }, [record('lapsed-1')], requestId);
-    await claimTakenAndLost(retry, 'lapsed-1');
+    await claimTakenAndLost(retry, 'lapsed-1', reached);
     resume();
     const [outcome] = await answer;
     assert.ok(outcome && 'error' in outcome, JSON.stringify(outcome));
@@ -493,7 +500,7 @@ test('an enqueue that Redis did not answer in time (writes paused) is not answer
     await rig.store.put('uploads/photo.jpg', photo, { contentType: 'image/jpeg' });
     const stall = stalling(rig);
     const answer = acceptRecords({ ...rig.deps, store: stall.store }, [record('paused-1')], requestId);
-    await claimTaken(rig, 'paused-1');
+    await stall.reached; // its claim and pending folder written, before its add
     // Longer than the producer's 2 s command timeout: the add waits in Redis, then runs.
     await pauser.call('CLIENT', 'PAUSE', '2500', 'WRITE');
     stall.resume();

@@ -53,4 +53,23 @@ export class HeldClaims {
     }
     return claims.map(({ id }) => this.lost.get(id) ?? held);
   }
+
+  /**
+   * Before the first storage write of ids stored elsewhere than their claims' pending folders (see
+   * pendFolders in accept-records.ts): confirms (and renews) each claim not lost yet, however
+   * recently taken, and where it holds writes its `pending` folder (one round trip for all; see
+   * InferenceIndex.confirm), so that a retry of an attempt that stores and then never records the
+   * id stores into the same folder. Per id, as confirm.
+   */
+  async pend(claims: readonly HeldClaim[]): Promise<HoldResult[]> {
+    const startedAt = this.now();
+    const asked = claims.filter(({ id }) => !this.lost.has(id));
+    const results = await this.index.confirm(this.holder, asked);
+    asked.forEach(({ id }, i) => {
+      const result = results[i] as HoldResult;
+      if (result.state === 'held') this.since.set(id, startedAt);
+      else this.lost.set(id, result);
+    });
+    return claims.map(({ id }) => this.lost.get(id) ?? held);
+  }
 }

@@ -238,7 +238,7 @@ test('confirm renews this holder\'s claims, claims again an id whose claim lapse
   }
 });
 
-test('the claim, confirm, commit and lookup scripts touch only the keys they declare (enqueue-failed marks included)', async () => {
+test('the claim, confirm, commit and lookup scripts touch only the keys they declare (enqueue-failed marks and pending folders included)', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
   const index = new InferenceIndex(redis, prefix, 3600);
@@ -256,16 +256,89 @@ test('the claim, confirm, commit and lookup scripts touch only the keys they dec
     await index.markEnqueueFailed(['marked-1']);
     await index.claim('h', ['marked-1', 'new-1']);
     const entry = (id: string, folder: string): IndexEntry => ({ folder, model: 'mobilenet', explain: true, reason: 'all', acceptedAt: 1 });
-    await index.confirm('h', [{ id: 'marked-1', acceptedAt: 1 }, { id: 'gone-1', acceptedAt: 1 }]);
+    await index.confirm('h', [{ id: 'marked-1', acceptedAt: 1, pending: { folder: job.folder, model: 'mobilenet', version: 'v1', acceptedAt: 1 } }, { id: 'gone-1', acceptedAt: 1 }]);
     await index.lookup('new-1');
     await index.lookup('gone-1');
     await index.commit('h', [{ id: 'marked-1', entry: entry('marked-1', job.folder) }, { id: 'new-1', entry: entry('new-1', 'm/new-1/') }]);
     await index.lookup('marked-1');
     await sleep(50); // the monitor's last lines
     assert.ok(runs.length >= 3 && runs.some((run) => run.touched.some((key) => key.includes(':enqueue-failed:'))), JSON.stringify(runs));
+    assert.ok(runs.some((run) => run.touched.some((key) => key.includes(':pending-folder:'))), JSON.stringify(runs));
     for (const run of runs) for (const key of run.touched) assert.ok(run.declared.includes(key), `${key} is declared: ${JSON.stringify(run.declared)}`);
   } finally {
     monitor.disconnect();
+    await queue.close();
+  }
+});
+
+test('a pending folder: written by confirm where the claim holds (entry TTL), read by the next claim and by lookup, kept from a lapsed attempt once another wrote it, deleted by the commit and by forget', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const index = new InferenceIndex(redis, prefix, 3600, 60_000);
+  const pending = { folder: 'm/v1/dt=2026-11-26/p-1/', model: 'm', version: 'v1', acceptedAt: 1_764_201_599_500, image: 'm/v1/dt=2026-11-26/p-1/input.jpg' };
+  await index.claim('a', ['p-1', 'taken-1']);
+  await redis.del(keys.inference('taken-1')); // a's claim lost, b's in its place
+  await index.claim('b', ['taken-1']);
+  assert.deepEqual(await index.confirm('a', [{ id: 'p-1', acceptedAt: pending.acceptedAt, pending }, { id: 'taken-1', acceptedAt: 1, pending }]), [{ state: 'held' }, { state: 'not-held' }]);
+  assert.equal(await redis.exists(keys.pendingFolder('taken-1')), 0, 'written only where the claim holds');
+  const ttl = await redis.ttl(keys.pendingFolder('p-1'));
+  assert.ok(ttl > 3590 && ttl <= 3600, `kept as long as an entry: ${ttl} s`);
+  assert.equal((await index.lookup('p-1')).state, 'claimed', 'while its attempt holds it');
+
+  // The attempt dies: its claim lapses. The id is unrecorded, its folder pending; a retry's claim finds it.
+  await redis.del(keys.inference('p-1'));
+  assert.deepEqual(await index.lookup('p-1'), { state: 'unrecorded', pending });
+  assert.deepEqual(await index.claim('retry', ['p-1']), [{ state: 'claimed', pending }]);
+  const { image: _image, ...byReference } = pending; // the retry sends its image by reference
+  assert.deepEqual(await index.confirm('retry', [{ id: 'p-1', acceptedAt: pending.acceptedAt, pending: byReference }]), [{ state: 'held' }]);
+  assert.deepEqual(await index.lookup('p-1').then((found) => found.state), 'claimed');
+  // The retry gives its claim back (a storage failure): the first attempt, back from a stall, is not
+  // let in again, since another attempt stored into the folder since; the retry's retry is.
+  await index.release('retry', ['p-1']);
+  assert.deepEqual(await index.confirm('a', [{ id: 'p-1', acceptedAt: pending.acceptedAt }]), [{ state: 'not-held' }]);
+  assert.deepEqual(await index.confirm('retry', [{ id: 'p-1', acceptedAt: pending.acceptedAt }]), [{ state: 'held' }]);
+
+  const entry: IndexEntry = { folder: pending.folder, model: 'm', explain: true, reason: 'all', acceptedAt: pending.acceptedAt };
+  assert.deepEqual(await index.commit('retry', [{ id: 'p-1', entry }]), [{ state: 'recorded' }]);
+  assert.equal(await redis.exists(keys.pendingFolder('p-1')), 0, 'recorded: the entry names the folder now');
+  assert.deepEqual(await index.claim('later', ['p-1']), [{ state: 'accepted', entry }]);
+  assert.deepEqual(await index.lookup('p-1'), { state: 'known', entry });
+
+  await index.claim('c', ['p-2']);
+  await index.confirm('c', [{ id: 'p-2', acceptedAt: 1, pending: { ...pending, folder: 'm/v1/dt=2026-11-26/p-2/' } }]);
+  await index.release('c', ['p-2']);
+  await index.forget('p-2');
+  assert.equal(await redis.exists(keys.pendingFolder('p-2')), 0, 'an erasure forgets it');
+  assert.deepEqual(await index.lookup('p-2'), { state: 'unknown' });
+});
+
+test('a claim writes the pending folder proposed for an id with neither job nor pending folder, takes on one found (marking it its own), and a release deletes only the one it wrote', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const queue = createExplainQueue({ connection: redis, prefix, onError: () => undefined });
+  const index = new InferenceIndex(redis, prefix, 3600);
+  const proposal = (id: string, acceptedAt: number) => ({ folder: `m/v1/dt=2026-11-26/${id}/`, model: 'm', version: 'v1', acceptedAt });
+  try {
+    const job = explainJobFixture('queued-1');
+    await enqueueExplainJobs(queue, [job]);
+    const ids = ['new-1', 'queued-1'];
+    assert.deepEqual(await index.claim('a', ids, new Map(ids.map((id) => [id, proposal(id, 1)]))), [{ state: 'claimed' }, { state: 'claimed', job }]);
+    assert.equal(JSON.parse((await redis.get(keys.pendingFolder('new-1'))) as string).holder, 'a');
+    assert.equal(await redis.exists(keys.pendingFolder('queued-1')), 0, 'an id with a job stores into the job\'s folder');
+    // The same script sent again (its reply lost): its own proposal is no earlier attempt's.
+    assert.deepEqual(await index.claim('a', ['new-1'], new Map([['new-1', proposal('new-1', 1)]])), [{ state: 'claimed' }]);
+
+    // Claim 'a' lapses; 'b' takes the id on, with the folder 'a' proposed, which is now b's.
+    await redis.del(keys.inference('new-1'));
+    assert.deepEqual(await index.claim('b', ['new-1'], new Map([['new-1', proposal('new-1', 2)]])), [{ state: 'claimed', pending: proposal('new-1', 1) }]);
+    assert.equal(JSON.parse((await redis.get(keys.pendingFolder('new-1'))) as string).holder, 'b');
+    await index.release('b', ['new-1'], new Map([['new-1', proposal('new-1', 2)]]));
+    assert.equal(await redis.exists(keys.inference('new-1')), 0, 'the claim is given back');
+    assert.equal(await redis.exists(keys.pendingFolder('new-1')), 1, 'not the earlier attempt\'s folder, which b did not write');
+    await index.claim('c', ['fresh-1'], new Map([['fresh-1', proposal('fresh-1', 3)]]));
+    await index.release('c', ['fresh-1'], new Map([['fresh-1', proposal('fresh-1', 3)]]));
+    assert.equal(await redis.exists(keys.pendingFolder('fresh-1')), 0, 'the one its claim wrote');
+  } finally {
     await queue.close();
   }
 });

@@ -4,6 +4,28 @@ import { redisCall } from '@gradcam/queue';
 import type { Redis } from 'ioredis';
 
 /**
+ * Where an accept attempt stores an id it has not recorded yet: written by its claim (the folder
+ * the record's first copy resolves to now, see InferenceIndex.claim) or, where the attempt stores
+ * elsewhere, by InferenceIndex.confirm with `pending`, before its first storage write and while
+ * its claim holds; deleted when the id is recorded (commit) or erased (forget), or given back with
+ * the claim of a record refused before anything was stored (release); else kept as long as an
+ * entry. A folder depends on the
+ * UTC day and the announced model version, so an attempt that stored the id and then recorded
+ * nothing (its process killed, or answered 503 before its job was queued) would have its retry
+ * choose another folder, leaving the first out of reach of erasure: the retry's claim reads this
+ * instead (`pending`), and the retry stores into the same folder with the same version and
+ * acceptedAt, as it does into an earlier attempt's job's folder.
+ */
+export interface PendingFolder {
+  readonly folder: string;
+  readonly model: string;
+  readonly version: string;
+  readonly acceptedAt: number;
+  /** The key of the inline image the attempt writes (`input.<ext>`); none for an image by reference. */
+  readonly image?: string;
+}
+
+/**
  * What a claim found: the id is now ours, was accepted before, or another request is accepting it.
  * A claimed id may already have its explain job, from an earlier attempt that queued it but failed
  * before recording the id (503 ACCEPT_INCOMPLETE, or an enqueue that reached Redis but failed):
@@ -12,10 +34,11 @@ import type { Redis } from 'ioredis';
  * markEnqueueFailed): an earlier attempt's enqueue of the id failed, so a job stored for it
  * (`withJob`, whether or not its data is a job this ingest made) may be in no state of the queue
  * (see removeStrandedJobs in @gradcam/queue); no other job is. The commit records a marked id only
- * for a request that vouches for that mark (see commit).
+ * for a request that vouches for that mark (see commit). `pending`: the folder an earlier attempt
+ * that recorded nothing stored the id in (see PendingFolder).
  */
 export type ClaimResult =
-  | { readonly state: 'claimed'; readonly job?: ExplainJob; readonly enqueueFailed?: { readonly mark: string; readonly withJob: boolean } }
+  | { readonly state: 'claimed'; readonly job?: ExplainJob; readonly enqueueFailed?: { readonly mark: string; readonly withJob: boolean }; readonly pending?: PendingFolder }
   | { readonly state: 'accepted'; readonly entry: IndexEntry }
   | { readonly state: 'in-progress' };
 
@@ -43,17 +66,25 @@ export type HoldResult = { readonly state: 'held' } | { readonly state: 'not-hel
 /**
  * What the index holds for an id (see InferenceIndex.lookup): its entry (`known`, found by its
  * explain job where no entry was recorded yet); a claim (`claimed`: a request is accepting it
- * right now, its claim lapsing in `lapsesInMs` unless renewed); or nothing (`unknown`).
+ * right now, its claim lapsing in `lapsesInMs` unless renewed); an attempt's pending folder alone
+ * (`unrecorded`: an attempt stored the id there and neither recorded it nor queued its job, and no
+ * claim stands); or nothing (`unknown`). A known id's pending folder comes with its entry (an
+ * attempt answered 503 ACCEPT_INCOMPLETE, found by its job, wrote it).
  */
 export type IndexLookup =
-  | { readonly state: 'known'; readonly entry: IndexEntry }
+  | { readonly state: 'known'; readonly entry: IndexEntry; readonly pending?: PendingFolder }
   | { readonly state: 'claimed'; readonly lapsesInMs: number }
+  | { readonly state: 'unrecorded'; readonly pending: PendingFolder }
   | { readonly state: 'unknown' };
 
-/** An id a request claimed, and the acceptedAt it stores the id with (see InferenceIndex.confirm). */
+/**
+ * An id a request claimed, the acceptedAt it stores the id with, and the folder it is about to
+ * store it in, to be written as the id's pending folder where the claim holds (see InferenceIndex.confirm).
+ */
 export interface HeldClaim {
   readonly id: string;
   readonly acceptedAt: number;
+  readonly pending?: PendingFolder;
 }
 
 /** An id to record: its entry, and the enqueue-failed mark this request vouches for (see commit). */
@@ -78,42 +109,62 @@ const claimPrefix = 'claim:';
 // though the answer (503 ACCEPT_INCOMPLETE) said they were not, and their capture decisions were
 // never counted (a retry was a duplicate).
 
-// KEYS: inference keys, then the explain-job keys of the same ids, then their enqueue-failed keys.
-// ARGV: claim value, claim TTL (ms). Per id, three values: '' when claimed now, else the value
-// found; then, when claimed, the data of its explain job if one exists, else ''; then, when
-// claimed, the value of its enqueue-failed mark, else ''. A new id costs a HGET and a GET of keys
-// that do not exist, in the one round trip. ('' rather than nil: a nil would end the array Redis
-// returns.) An id holding this very claim is claimed again: the script ran before and its reply
-// was lost with the connection, and ioredis sent it again on reconnecting.
+// KEYS: inference keys, then the explain-job keys of the same ids, then their enqueue-failed keys,
+// then their pending-folder keys. ARGV: claim value, claim TTL (ms), pending-folder TTL (s), this
+// holder's mark in a pending folder's value, then per id the pending folder proposed ('' for
+// none). Per id, four values: '' when claimed now, else the value found; then, when claimed, the
+// data of its explain job if one exists, else ''; then, when claimed, the value of its
+// enqueue-failed mark, else ''; then, when claimed, its pending folder as found, else ''. A
+// claimed id's pending folder is then this holder's: one found is marked as its (the retry stores
+// into it, and a lapsed earlier attempt must not take the id again: see confirmScript); else,
+// where the id has no job, the one proposed is written. A new id costs a HGET and two GETs of keys
+// that do not exist and a SET, in the one round trip. ('' rather than nil: a nil would end the
+// array Redis returns.) An id holding this very claim is claimed again: the script ran before and
+// its reply was lost with the connection, and ioredis sent it again on reconnecting (the pending
+// folder it finds is then the one it wrote).
 const claimScript = `
-local n = #KEYS / 3
+local n = #KEYS / 4
 local found = {}
 for i = 1, n do
   local value = redis.call('GET', KEYS[i])
-  found[3 * i - 1] = ''
-  found[3 * i] = ''
+  found[4 * i - 2] = ''
+  found[4 * i - 1] = ''
+  found[4 * i] = ''
   if value and value ~= ARGV[1] then
-    found[3 * i - 2] = value
+    found[4 * i - 3] = value
   else
-    found[3 * i - 2] = ''
-    found[3 * i - 1] = redis.call('HGET', KEYS[n + i], 'data') or ''
-    found[3 * i] = redis.call('GET', KEYS[2 * n + i]) or ''
+    found[4 * i - 3] = ''
+    found[4 * i - 2] = redis.call('HGET', KEYS[n + i], 'data') or ''
+    found[4 * i - 1] = redis.call('GET', KEYS[2 * n + i]) or ''
+    found[4 * i] = redis.call('GET', KEYS[3 * n + i]) or ''
   end
 end
 for i = 1, n do
-  if found[3 * i - 2] == '' then redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2]) end
+  if found[4 * i - 3] == '' then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    local pending = found[4 * i]
+    if pending ~= '' then
+      if not string.find(pending, ARGV[4], 1, true) then
+        redis.call('SET', KEYS[3 * n + i], (string.gsub(pending, '"holder":"[^"]*"', ARGV[4], 1)), 'EX', ARGV[3])
+      end
+    elseif found[4 * i - 2] == '' and ARGV[4 + i] ~= '' then
+      redis.call('SET', KEYS[3 * n + i], ARGV[4 + i], 'EX', ARGV[3])
+    end
+  end
 end
 return found`;
 
-// KEYS: inference keys…, their explain-job keys…, their enqueue-failed keys…, then the
-// capture-decisions hash. ARGV: claim value, entry TTL (s), then per inference key its entry, its
+// KEYS: inference keys…, their explain-job keys…, their enqueue-failed keys…, their
+// pending-folder keys…, then the capture-decisions hash. ARGV: claim value, entry TTL (s), then per inference key its entry, its
 // decision field, its folder as the job's JSON spells it, and the enqueue-failed mark the request
 // vouches for ('' for none). An entry replaces this holder's claim (or a claim that expired with
 // nobody else's in its place) and only then is its decision counted. An id whose enqueue-failed
 // mark is set, and is not the one the request vouches for, is not recorded: an attempt's add of
 // it failed after the request last looked (an attempt whose claim had lapsed, so never checked by
 // this one), and its job may be a hash in no state that the request's own add was ignored for.
-// A recorded id's mark is deleted: its job was checked or made under this claim. Where the id's
+// A recorded id's mark is deleted: its job was checked or made under this claim; so is its pending
+// folder: its entry finds the folder now (the attempt recording it stored into the pending folder
+// its claim found, or pended its own). Where the id's
 // job exists and names another folder, the entry takes the job's folder and acceptedAt: the job
 // is what the worker acts on. (Two attempts whose claims both outlived a storage stall: the first
 // queued its job, the second, holding the id now, records.) The folder is a plain substring test
@@ -138,7 +189,7 @@ local function countTakes(count, add)
   return high < 9223372036 or (high == 9223372036 and low <= lowest)
 end
 local decisions = KEYS[#KEYS]
-local n = (#KEYS - 1) / 3
+local n = (#KEYS - 1) / 4
 local kind = redis.call('TYPE', decisions)['ok']
 if kind ~= 'none' and kind ~= 'hash' then
   return redis.error_reply('WRONGTYPE the capture-decisions key holds a ' .. kind .. ', not a hash')
@@ -195,6 +246,7 @@ for i = 1, n do
   if entries[i] then
     redis.call('SET', KEYS[i], entries[i], 'EX', ARGV[2])
     if marked[i] then redis.call('DEL', KEYS[2 * n + i]) end
+    redis.call('DEL', KEYS[3 * n + i])
   end
 end
 return result`;
@@ -204,28 +256,38 @@ const markScript = `
 for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2], 'EX', ARGV[1]) end
 return 0`;
 
-// KEYS: inference keys, then the explain-job keys of the same ids. ARGV: claim value, claim TTL
-// (ms), then per id the acceptedAt this request stores it with. Per id, '' when this holder holds
-// it now (its claim renewed, or taken again where it lapsed and nobody else claimed the id: as the
-// commit would record it), else the value found (another's claim, or an entry). A lapsed id whose
-// job was queued since by another attempt (one answered 503 ACCEPT_INCOMPLETE, which gave its
-// claim back) is not taken again: that job names its folder, and this request, prepared before,
-// would write its own prediction.json over the one the job was queued with. It is answered as
-// another's claim ('claim:'); the retry's claim finds the job. A job with this request's
-// acceptedAt is the one it prepared from (an earlier attempt's) or added itself.
+// KEYS: inference keys, then the explain-job keys of the same ids, then their pending-folder keys.
+// ARGV: claim value, claim TTL (ms), pending-folder TTL (s), this holder's mark in a pending
+// folder's value, then per id the acceptedAt this request stores it with and the pending folder
+// to write ('' for none). Per id, '' when this holder holds it now (its claim renewed, or taken
+// again where it lapsed and nobody else claimed the id: as the commit would record it), and its
+// pending folder is written, else the value found (another's claim, or an entry). A lapsed id
+// whose job was queued since by another attempt (one answered 503 ACCEPT_INCOMPLETE, which gave
+// its claim back), or whose pending folder another attempt wrote since (it claimed the id after
+// this one's claim lapsed, stored into that folder, and gave its claim back), is not taken again:
+// that attempt's prediction.json is there, which this request, prepared before, would write its
+// own over. It is answered as another's claim ('claim:'); the retry's claim finds the job or the
+// folder. A job with this request's acceptedAt is the one it prepared from (an earlier attempt's)
+// or added itself; but an attempt storing into an earlier one's pending folder takes its acceptedAt
+// too, which its pending folder, written with its holder, tells apart.
 const confirmScript = `
-local n = #KEYS / 2
+local n = #KEYS / 3
 local function queuedByAnother(i)
   local data = redis.call('HGET', KEYS[n + i], 'data')
   if not data then return false end
   local ok, job = pcall(cjson.decode, data)
-  return not (ok and type(job) == 'table' and job.acceptedAt == tonumber(ARGV[2 + i]))
+  return not (ok and type(job) == 'table' and job.acceptedAt == tonumber(ARGV[3 + 2 * i]))
+end
+local function pendedByAnother(i)
+  local pending = redis.call('GET', KEYS[2 * n + i])
+  return pending and not string.find(pending, ARGV[4], 1, true)
 end
 local found = {}
 for i = 1, n do
   local value = redis.call('GET', KEYS[i])
-  if value == ARGV[1] or (value == false and not queuedByAnother(i)) then
+  if value == ARGV[1] or (value == false and not queuedByAnother(i) and not pendedByAnother(i)) then
     redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    if ARGV[4 + 2 * i] ~= '' then redis.call('SET', KEYS[2 * n + i], ARGV[4 + 2 * i], 'EX', ARGV[3]) end
     found[i] = ''
   else
     found[i] = value or 'claim:'
@@ -233,29 +295,38 @@ for i = 1, n do
 end
 return found`;
 
-// KEYS: inference keys. ARGV: claim value. Only this holder's claims are removed.
+// KEYS: inference keys, then pending-folder keys. ARGV: claim value, the number of inference keys,
+// then per pending-folder key the value this holder's claim wrote there. Only this holder's claims
+// are removed, and only pending folders still holding what its claim wrote.
 const releaseScript = `
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+for i = n + 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2 + i - n] then redis.call('DEL', KEYS[i]) end
 end
 return 0`;
 
-// KEYS: the inference key, its enqueue-failed key. An entry (JSON) is deleted, never a claim: that
-// is another request accepting the id anew, which records its own entry. Returns 1 when an entry was deleted.
+// KEYS: the inference key, its enqueue-failed key, its pending-folder key. An entry (JSON) is
+// deleted, never a claim: that is another request accepting the id anew, which records its own
+// entry. Returns 1 when an entry was deleted.
 const forgetScript = `
 local value = redis.call('GET', KEYS[1])
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 if value and string.sub(value, 1, 1) == '{' then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-// KEYS: the inference key, its explain-job key. ARGV: the claim prefix. A claim: 'claim' and its
-// PTTL (ms); an entry: 'entry' and the entry; else 'job' and the job's data ('' for none). One
-// script, so a claim that becomes an entry in between is read as one or the other, never missed.
+// KEYS: the inference key, its explain-job key, its pending-folder key. ARGV: the claim prefix. A
+// claim: 'claim' and its PTTL (ms); an entry: 'entry' and the entry; else 'job' and the job's data
+// ('' for none); then the pending folder ('' for none). One script, so a claim that becomes an
+// entry in between is read as one or the other, never missed.
 const lookupScript = `
 local value = redis.call('GET', KEYS[1])
-if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then return {'claim', redis.call('PTTL', KEYS[1])} end
-if value then return {'entry', value} end
-return {'job', redis.call('HGET', KEYS[2], 'data') or ''}`;
+if value and string.sub(value, 1, #ARGV[1]) == ARGV[1] then return {'claim', redis.call('PTTL', KEYS[1]), ''} end
+local pending = redis.call('GET', KEYS[3]) or ''
+if value then return {'entry', value, pending} end
+return {'job', redis.call('HGET', KEYS[2], 'data') or '', pending}`;
 
 // KEYS: the inference key. ARGV: the entry, its TTL (s), the claim prefix. Written where nothing
 // is, or only a claim: see keep.
@@ -317,24 +388,47 @@ export class InferenceIndex {
    * refused rather than told the id is unknown and then missed (the accept goes on to store it).
    */
   async lookup(id: string): Promise<IndexLookup> {
-    const keys = [this.keys.inference(id), this.keys.explainJob(id)];
-    const [kind, value] = (await redisCall('could not read the inference record', () => this.redis.eval(lookupScript, keys.length, ...keys, claimPrefix))) as [string, string | number];
+    const keys = [this.keys.inference(id), this.keys.explainJob(id), this.keys.pendingFolder(id)];
+    const [kind, value, found] = (await redisCall('could not read the inference record', () => this.redis.eval(lookupScript, keys.length, ...keys, claimPrefix))) as [string, string | number, string];
     if (kind === 'claim') return { state: 'claimed', lapsesInMs: Math.max(Number(value), 0) };
-    if (kind === 'entry') return { state: 'known', entry: parseEntry(String(value)) };
+    const pending = parsePending(found);
+    const known = (entry: IndexEntry): IndexLookup => ({ state: 'known', entry, ...(pending && { pending }) });
+    if (kind === 'entry') return known(parseEntry(String(value)));
     const job = value === '' ? undefined : parseJob(String(value)).job;
-    return job ? { state: 'known', entry: indexEntryOfJob(job) } : { state: 'unknown' };
+    if (job) return known(indexEntryOfJob(job));
+    return pending ? { state: 'unrecorded', pending } : { state: 'unknown' };
   }
 
-  /** Claims each id not yet known for `holder` (distinct ids, one round trip), with the job an earlier attempt left and the id's enqueue-failed mark. */
-  async claim(holder: string, ids: readonly string[]): Promise<ClaimResult[]> {
+  /**
+   * Claims each id not yet known for `holder` (distinct ids, one round trip), with the job an
+   * earlier attempt left, the id's enqueue-failed mark and the folder an earlier attempt that
+   * recorded nothing stored it in (`pending`, from then on this holder's). An id claimed with
+   * neither has its `proposed` folder written as its pending folder, in the same script: the one
+   * its record resolves to now, so that the request needs no other round trip before it stores.
+   */
+  async claim(holder: string, ids: readonly string[], proposed: ReadonlyMap<string, PendingFolder> = new Map()): Promise<ClaimResult[]> {
     if (ids.length === 0) return [];
-    const keys = [...ids.map((id) => this.keys.inference(id)), ...ids.map((id) => this.keys.explainJob(id)), ...ids.map((id) => this.keys.enqueueFailed(id))];
-    const found = (await redisCall('could not claim the inference ids', () => this.redis.eval(claimScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs))) as string[];
+    const values = ids.map((id) => {
+      const pending = proposed.get(id);
+      return pending ? pendingValue(pending, holder) : '';
+    });
+    const keys = [
+      ...ids.map((id) => this.keys.inference(id)),
+      ...ids.map((id) => this.keys.explainJob(id)),
+      ...ids.map((id) => this.keys.enqueueFailed(id)),
+      ...ids.map((id) => this.keys.pendingFolder(id)),
+    ];
+    const found = (await redisCall('could not claim the inference ids', () =>
+      this.redis.eval(claimScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs, this.ttlSeconds, holderMark(holder), ...values),
+    )) as string[];
     return ids.map((_, i): ClaimResult => {
-      const value = found[3 * i] as string;
-      const job = found[3 * i + 1] as string;
-      const mark = found[3 * i + 2] as string;
-      if (value === '') return { state: 'claimed', ...(job !== '' && parseJob(job)), ...(mark !== '' && { enqueueFailed: { mark, withJob: job !== '' } }) };
+      const value = found[4 * i] as string;
+      const job = found[4 * i + 1] as string;
+      const mark = found[4 * i + 2] as string;
+      // The one this claim proposed, found by the same script sent again (a lost reply), is no earlier attempt's.
+      const raw = found[4 * i + 3] as string;
+      const pending = raw === values[i] ? undefined : parsePending(raw);
+      if (value === '') return { state: 'claimed', ...(job !== '' && parseJob(job)), ...(mark !== '' && { enqueueFailed: { mark, withJob: job !== '' } }), ...(pending && { pending }) };
       if (value.startsWith(claimPrefix)) return { state: 'in-progress' };
       return { state: 'accepted', entry: parseEntry(value) };
     });
@@ -346,11 +440,17 @@ export class InferenceIndex {
    * request found no job with it at its claim, or checked the job under its claim since (removed
    * it if in no state) and then added its own. An id whose mark is set and not vouched for is not
    * recorded (`needs-check`); a recorded id's mark is deleted. An id whose explain job names
-   * another folder than its entry is recorded with the job's folder (see commitScript).
+   * another folder than its entry is recorded with the job's folder (see commitScript). A recorded
+   * id's pending folder is deleted.
    */
   async commit(holder: string, entries: readonly CommitEntry[]): Promise<CommitResult[]> {
     if (entries.length === 0) return [];
-    const keys = [...entries.map(({ id }) => this.keys.inference(id)), ...entries.map(({ id }) => this.keys.explainJob(id)), ...entries.map(({ id }) => this.keys.enqueueFailed(id))];
+    const keys = [
+      ...entries.map(({ id }) => this.keys.inference(id)),
+      ...entries.map(({ id }) => this.keys.explainJob(id)),
+      ...entries.map(({ id }) => this.keys.enqueueFailed(id)),
+      ...entries.map(({ id }) => this.keys.pendingFolder(id)),
+    ];
     const args = entries.flatMap(({ entry, checkedMark }) => [JSON.stringify(entry), captureDecisionField(entry.model, entry.explain, entry.reason), `"folder":${JSON.stringify(entry.folder)}`, checkedMark ?? '']);
     const result = (await redisCall('could not record the accepted inferences', () =>
       this.redis.eval(commitScript, keys.length + 1, ...keys, this.keys.captureDecisions, claimPrefix + holder, this.ttlSeconds, ...args),
@@ -370,14 +470,18 @@ export class InferenceIndex {
    * id's folder or adds its job: a lapsed attempt must neither overwrite the prediction.json of
    * the attempt that holds or accepted the id since, nor add a job once that attempt's job
    * completed and was removed (a second explanation). An id nobody holds is claimed again, unless
-   * another attempt queued its job since (`not-held`; see confirmScript): `acceptedAt` is the one
-   * this request stores the id with.
+   * another attempt queued its job or stored into its pending folder since (`not-held`; see
+   * confirmScript): `acceptedAt` is the one this request stores the id with. A claim with
+   * `pending` that holds has it written as the id's pending folder, for as long as an entry lives
+   * (asked before the first storage write of an id stored elsewhere than its claim proposed; see
+   * PendingFolder).
    */
   async confirm(holder: string, claims: readonly HeldClaim[]): Promise<HoldResult[]> {
     if (claims.length === 0) return [];
-    const keys = [...claims.map(({ id }) => this.keys.inference(id)), ...claims.map(({ id }) => this.keys.explainJob(id))];
+    const keys = [...claims.map(({ id }) => this.keys.inference(id)), ...claims.map(({ id }) => this.keys.explainJob(id)), ...claims.map(({ id }) => this.keys.pendingFolder(id))];
+    const args = claims.flatMap(({ acceptedAt, pending }) => [acceptedAt, pending ? pendingValue(pending, holder) : '']);
     const found = (await redisCall('could not confirm the inference claims', () =>
-      this.redis.eval(confirmScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs, ...claims.map(({ acceptedAt }) => acceptedAt)),
+      this.redis.eval(confirmScript, keys.length, ...keys, claimPrefix + holder, this.claimTtlMs, this.ttlSeconds, holderMark(holder), ...args),
     )) as string[];
     return found.map((value): HoldResult => {
       if (value === '') return { state: 'held' };
@@ -400,12 +504,13 @@ export class InferenceIndex {
   }
 
   /**
-   * Deletes the id's entry and its enqueue-failed mark: the last step of erasing it (see
-   * erase-inference.ts), after which it is unknown, as if never accepted. A claim on it is left
-   * alone (another request accepting the id anew). True when an entry was deleted.
+   * Deletes the id's entry, its enqueue-failed mark and its pending folder: the last step of
+   * erasing it (see erase-inference.ts), after which it is unknown, as if never accepted. A claim
+   * on it is left alone (another request accepting the id anew, or the erasure's own, which it
+   * releases). True when an entry was deleted.
    */
   async forget(id: string): Promise<boolean> {
-    const keys = [this.keys.inference(id), this.keys.enqueueFailed(id)];
+    const keys = [this.keys.inference(id), this.keys.enqueueFailed(id), this.keys.pendingFolder(id)];
     return (await redisCall('could not delete the inference record', () => this.redis.eval(forgetScript, keys.length, ...keys))) === 1;
   }
 
@@ -436,12 +541,16 @@ export class InferenceIndex {
    * that was in flight again only when its next connection attempt connects: a refused one, Redis
    * or the network down, flushes it, maxRetriesPerRequest being 1.) One that timed out on a
    * connection still up needs nothing more: Redis runs it in order after the request's earlier
-   * commands (a claim it ran late included).
+   * commands (a claim it ran late included). `proposed`: the pending folders the claim wrote for ids
+   * of records refused before anything of theirs was stored, deleted with the claim (where they
+   * still hold what the claim wrote: not one an earlier attempt wrote, nor one written since).
    */
-  async release(holder: string, ids: readonly string[]): Promise<void> {
+  async release(holder: string, ids: readonly string[], proposed: ReadonlyMap<string, PendingFolder> = new Map()): Promise<void> {
     if (ids.length === 0) return;
-    const keys = ids.map((id) => this.keys.inference(id));
-    const send = () => redisCall('could not release the inference ids', () => this.redis.eval(releaseScript, keys.length, ...keys, claimPrefix + holder));
+    const dropped = ids.filter((id) => proposed.has(id));
+    const keys = [...ids.map((id) => this.keys.inference(id)), ...dropped.map((id) => this.keys.pendingFolder(id))];
+    const values = dropped.map((id) => pendingValue(proposed.get(id) as PendingFolder, holder));
+    const send = () => redisCall('could not release the inference ids', () => this.redis.eval(releaseScript, keys.length, ...keys, claimPrefix + holder, ids.length, ...values));
     const wasReady = this.redis.status === 'ready';
     try {
       await send();
@@ -482,4 +591,23 @@ function parseJob(data: string): { job?: ExplainJob } {
 
 function parseEntry(value: string): IndexEntry {
   return indexEntrySchema.parse(JSON.parse(value));
+}
+
+/** How a pending folder's value names the holder that wrote it or took it on (see claimScript, confirmScript). */
+const holderMark = (holder: string) => `"holder":${JSON.stringify(holder)}`;
+
+/** A pending folder's value as written for `holder` (the same string each time: release compares it). */
+const pendingValue = (pending: PendingFolder, holder: string) =>
+  JSON.stringify({ folder: pending.folder, model: pending.model, version: pending.version, acceptedAt: pending.acceptedAt, ...(pending.image !== undefined && { image: pending.image }), holder });
+
+/** A pending folder as confirm writes it; undefined for '' (none) or a value this ingest did not write. */
+function parsePending(value: string): PendingFolder | undefined {
+  if (value === '') return undefined;
+  try {
+    const { folder, model, version, acceptedAt, image } = JSON.parse(value) as Record<string, unknown>;
+    if (typeof folder !== 'string' || typeof model !== 'string' || typeof version !== 'string' || typeof acceptedAt !== 'number') return undefined;
+    return { folder, model, version, acceptedAt, ...(typeof image === 'string' && { image }) };
+  } catch {
+    return undefined;
+  }
 }

@@ -3,7 +3,7 @@ import { type ApiError, type ServerErrorReport, dependencyUnavailable, reportedA
 import { QueueUnavailableError, type StrandedJobCandidate, type StrandedJobCheck, redisAnsweredWithError } from '@gradcam/queue';
 import { inferenceInProgress, jobNotChecked, jobNotConfirmed, toReportedApiError } from './api-error.ts';
 import type { HeldClaims } from './held-claims.ts';
-import type { CommitResult, HoldResult, InferenceIndex } from './inference-index.ts';
+import type { CommitResult, HoldResult, InferenceIndex, PendingFolder } from './inference-index.ts';
 
 export interface QueueDeps {
   readonly index: InferenceIndex;
@@ -186,7 +186,11 @@ export async function queueAndRecord(deps: QueueDeps, holder: string, records: r
   return outcomes as QueueOutcome[];
 }
 
-/** Releases claims; a failure is left to InferenceIndex.release's resend or the claims' expiry (the caller is already answering an error). */
-export async function releaseQuietly(deps: Pick<QueueDeps, 'index'>, holder: string, ids: readonly string[]): Promise<void> {
-  await deps.index.release(holder, ids).catch(() => undefined);
+/**
+ * Releases claims (and the pending folders they proposed for `proposed`'s ids: see
+ * InferenceIndex.release); a failure is left to InferenceIndex.release's resend or the claims'
+ * expiry (the caller is already answering an error).
+ */
+export async function releaseQuietly(deps: Pick<QueueDeps, 'index'>, holder: string, ids: readonly string[], proposed?: ReadonlyMap<string, PendingFolder>): Promise<void> {
+  await deps.index.release(holder, ids, proposed).catch(() => undefined);
 }

@@ -51,7 +51,9 @@ test('paced load reports the rate the service answered at, not the rate offered'
     // fire late: 312/s was seen with a CI run and other tests on 2 cores), never the 1,000 offered.
     const answered = server.answeredPerSecond(result.accepted);
     assert.ok(answered < 600, `the server answered ${answered.toFixed(0)} records/s, above its capacity of 500/s`);
-    assert.ok(Math.abs(rate - answered) < 0.2 * answered, `measured ${rate.toFixed(0)} records/s from a service that answered ${answered.toFixed(0)}/s`);
+    // Never above it; below it by the time from the first request's due time to its arrival, which
+    // a loaded machine stretches (255/s measured against 365/s answered in a CI run at load 12).
+    assert.ok(rate < 1.2 * answered && rate > 0.5 * answered, `measured ${rate.toFixed(0)} records/s from a service that answered ${answered.toFixed(0)}/s`);
   } finally {
     await server.close();
   }

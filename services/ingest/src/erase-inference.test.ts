@@ -3,15 +3,16 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { parseCapturePolicy } from '@gradcam/config';
 import { tokenFingerprint } from '@gradcam/auth';
-import { type ExplainJob, type ReviewItem, erasureRecordSchema, indexEntryTtlSeconds, redisKeys } from '@gradcam/contracts';
+import { type ExplainJob, type InferenceRecord, type ReviewItem, erasureRecordSchema, indexEntryTtlSeconds, redisKeys } from '@gradcam/contracts';
 import { type RedisServer, type S3Server, startRedisServer, startS3Server } from '@gradcam/dev-services';
-import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection, purgeJobEvents } from '@gradcam/queue';
+import { type ExplainQueue, closeConnection, connectionReady, createExplainQueue, createProducerConnection, createWorkerConnection, purgeJobEvents, removeStrandedJobs } from '@gradcam/queue';
 import { ReviewPool } from '@gradcam/review-pool';
 import { type BlobStore, type FsBlobStore, listAll } from '@gradcam/storage';
 import { createRegistry } from '@gradcam/telemetry';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
+import { type AcceptDeps, acceptRecords } from './accept-records.ts';
 import { type EraseDeps, type Erasure, eraseInference } from './erase-inference.ts';
 import { InferenceIndex } from './inference-index.ts';
 import { createIngestStore } from './ingest-store.ts';
@@ -391,6 +392,97 @@ test('an inference known only by its job while a retry of its accept holds a cla
     assert.deepEqual(await listAll(ingest.store, folder), [], 'the retry finished it');
     assert.deepEqual(await redisTraces(ingest, 'claimed-again'), []);
     assert.equal((await erase(ingest, 'claimed-again')).statusCode, 404);
+  } finally {
+    await ingest.close();
+  }
+});
+
+/**
+ * Accepts `id` as an ingest process killed between its storage writes and its enqueue leaves it:
+ * its inline image and prediction.json stored, no job, no record, its claim (50 ms here, a
+ * minute in production) left to lapse. Resolves its folder once the claim has lapsed.
+ */
+async function killedAfterStoring(ingest: Ingest, id: string): Promise<string> {
+  let reached!: () => void;
+  const atEnqueue = new Promise<void>((resolve) => (reached = resolve));
+  const deps: AcceptDeps = {
+    store: ingest.store,
+    index: new InferenceIndex(ingest.redis, ingest.prefix, indexEntryTtlSeconds, 50),
+    enqueue: () => (reached(), new Promise<void>(() => undefined)),
+    removeStrandedJobs: (candidates) => removeStrandedJobs(ingest.queue, candidates),
+    servedModels: async () => ({ announced: { 'nsfw-mobilenet-v2': 'nsfwjs-4.4.0' }, live: new Map() }),
+    policy: parseCapturePolicy('all'),
+    storagePrefix: 'captures',
+    references: { bucket: 'local', prefixes: [] },
+  };
+  void acceptRecords(deps, [{ id, model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } } as InferenceRecord], 'killed-request');
+  await atEnqueue;
+  while ((await ingest.redis.get(redisKeys(ingest.prefix).inference(id))) !== null) await new Promise((resolve) => setTimeout(resolve, 5));
+  const [folder] = (await listAll(ingest.store, 'captures/')).filter((key) => key.includes(`/${id}/`)).map((key) => key.slice(0, key.lastIndexOf('/') + 1));
+  assert.ok(folder !== undefined, 'the killed attempt stored the id');
+  return folder;
+}
+
+test('an id whose accept was killed after storing (never queued nor recorded; its client gave up) is erased: the folder its attempt wrote goes, and nothing of it is left in Redis', async () => {
+  const ingest = await fsIngest();
+  try {
+    const folder = await killedAfterStoring(ingest, 'killed-1');
+    assert.deepEqual((await listAll(ingest.store, folder)).map((key) => key.slice(folder.length)), ['input.jpg', 'prediction.json']);
+    assert.equal((await status(ingest, 'killed-1')).statusCode, 404, 'GET: nothing was accepted');
+
+    const answer = await erase(ingest, 'killed-1');
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.deepEqual(answer.json(), { id: 'killed-1', erased: true, objects: 2, events: 0 });
+    assert.deepEqual(await listAll(ingest.store, folder), [], 'the client\'s image is gone');
+    const [recordKey, ...others] = await listAll(ingest.store, 'captures/_erasures/');
+    assert.ok(recordKey !== undefined && others.length === 0, 'recorded once');
+    assert.equal(erasureRecordSchema.parse(JSON.parse((await ingest.store.get(recordKey)).toString('utf8'))).folder, folder);
+    assert.deepEqual(await redisTraces(ingest, 'killed-1'), [], 'its pending folder and the erasure\'s claim are gone');
+    assert.equal((await erase(ingest, 'killed-1')).statusCode, 404);
+  } finally {
+    await ingest.close();
+  }
+});
+
+test('a known id whose pending folder names another folder than its record (an attempt that stored elsewhere and never recorded) has both folders erased', async () => {
+  const ingest = await fsIngest();
+  try {
+    const folder = await post(ingest, 'two-folders', { base64: photo.toString('base64') });
+    const other = folder.replace(/dt=\d{4}-\d{2}-\d{2}/, 'dt=2020-01-01');
+    assert.notEqual(other, folder);
+    await ingest.store.put(`${other}input.jpg`, photo, { contentType: 'image/jpeg' });
+    await ingest.store.put(`${other}prediction.json`, Buffer.from('{}'), { contentType: 'application/json' });
+    await ingest.redis.set(redisKeys(ingest.prefix).pendingFolder('two-folders'), JSON.stringify({ folder: other, model: 'nsfw-mobilenet-v2', version: 'nsfwjs-4.4.0', acceptedAt: Date.parse('2020-01-01T12:00:00Z'), holder: 'an-earlier-attempt' }));
+    const answer = await erase(ingest, 'two-folders');
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.equal(answer.json<Erasure>().objects, 4);
+    assert.deepEqual(await listAll(ingest.store, folder), []);
+    assert.deepEqual(await listAll(ingest.store, other), []);
+    assert.deepEqual(await redisTraces(ingest, 'two-folders'), []);
+  } finally {
+    await ingest.close();
+  }
+});
+
+test('an accept of such an id arriving while its erasure deletes is refused 409 (the erasure holds a claim), and once the erasure is done it is accepted afresh', async () => {
+  const ingest = await fsIngest();
+  try {
+    const folder = await killedAfterStoring(ingest, 'killed-2');
+    let during: Awaited<ReturnType<FastifyInstance['inject']>> | undefined;
+    const deps = eraseDeps(ingest, {
+      purgeJobEvents: async (id) => {
+        during = await ingest.app.inject({ method: 'POST', url: '/v1/inferences', headers: auth, payload: { id, model: { name: 'nsfw-mobilenet-v2' }, image: { base64: photo.toString('base64') } } });
+        return purgeJobEvents(ingest.queue, id);
+      },
+    });
+    const erased = await eraseInference(deps, 'killed-2', tokenFingerprint(testEraseToken));
+    assert.deepEqual([erased.erased, erased.objects], [true, 2]);
+    assert.equal(during?.statusCode, 409, during?.body);
+    assert.equal(during?.json<{ error: { code: string } }>().error.code, 'INFERENCE_IN_PROGRESS');
+    assert.deepEqual(await listAll(ingest.store, folder), []);
+    assert.deepEqual(await redisTraces(ingest, 'killed-2'), []);
+    const accepted = await post(ingest, 'killed-2', { base64: photo.toString('base64') });
+    assert.deepEqual((await listAll(ingest.store, accepted)).map((key) => key.slice(accepted.length)), ['input.jpg', 'prediction.json']);
   } finally {
     await ingest.close();
   }

@@ -1,4 +1,5 @@
-import { type ErasureRecord, erasureRecordKey, keyIn, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
+import { randomUUID } from 'node:crypto';
+import { type ErasureRecord, type PredictionDocument, erasureRecordKey, keyIn, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
 import { type BlobStore, forEachConcurrent, listAll } from '@gradcam/storage';
 import type { InferenceIndex } from './inference-index.ts';
@@ -73,6 +74,12 @@ const notFound = (id: string) =>
  * (it holds the count of the attempt that deleted the objects); one on a later day writes that
  * day's too.
  *
+ * An id an accept attempt stored and never recorded (its pending folder alone: its process was
+ * killed, or it was answered 503 before its job was queued, and its client did not retry) is
+ * erased too: what that attempt stored is the client's, and no record will ever name it (see
+ * eraseUnrecorded). A known id whose pending folder names another folder than its entry has both
+ * erased.
+ *
  * Refused with 409 INFERENCE_IN_PROGRESS while a request accepts the id (its claim stands: the
  * accept would store it after this request), nothing deleted; while a worker explains it (the job
  * is active, or locked when removed: the worker would write the folder again), nothing deleted;
@@ -86,11 +93,13 @@ export async function eraseInference(deps: EraseDeps, id: string, erasedBy: stri
   // earlier attempt's job exists (its accept may be between its add and its commit, which would
   // record the id again after the erasure forgot it).
   if (found.state === 'claimed') throw accepting(id, found.lapsesInMs);
-  // An id an attempt stored and never recorded (its pending folder alone) is not erased yet.
-  if (found.state === 'unknown' || found.state === 'unrecorded') throw notFound(id);
+  if (found.state === 'unknown') throw notFound(id);
+  if (found.state === 'unrecorded') return eraseUnrecorded(deps, id, erasedBy);
   const { entry } = found;
   // Whatever an entry says, nothing outside the id's own folder is ever deleted.
-  if (!(entry.folder === `${id}/` || entry.folder.endsWith(`/${id}/`))) throw new Error(`the record of "${id}" names the folder ${JSON.stringify(entry.folder)}, not its own: nothing erased`);
+  ownFolder(id, entry.folder);
+  const other = found.pending?.folder === entry.folder ? undefined : found.pending?.folder;
+  if (other !== undefined) ownFolder(id, other);
   const explaining = () =>
     new ApiError(409, 'INFERENCE_IN_PROGRESS', `"${id}" is being explained by a worker right now; nothing was erased, retry once it is done`, undefined, explainingRetryAfterSeconds);
   const job = await deps.jobState(id);
@@ -105,20 +114,66 @@ export async function eraseInference(deps: EraseDeps, id: string, erasedBy: stri
     throw new ApiError(409, 'INFERENCE_IN_PROGRESS', `a reviewer's verdict on "${id}" is being saved right now; retry to finish the erasure`, undefined, 1);
   }
 
-  const predictionKey = keyIn(entry.folder, predictionFileName);
-  const prediction = predictionDocumentSchema.safeParse(await deps.store.get(predictionKey).then((body) => JSON.parse(body.toString('utf8')) as unknown, () => undefined));
-  const image = prediction.success ? prediction.data.image : undefined;
-  // The folder ends in '/': a listing of it never reaches another id's folder that starts alike.
-  const keys = await listAll(deps.store, entry.folder);
-  const rest = keys.filter((key) => key !== predictionKey);
-  await forEachConcurrent(rest, deps.store.parallelism, (key) => deps.store.delete(key));
-  if (rest.length < keys.length) await deps.store.delete(predictionKey);
+  const earlier = other === undefined ? 0 : (await eraseFolder(deps, other)).objects;
+  const { objects, image } = await eraseFolder(deps, entry.folder);
   // After the job's removal, whose 'removed' event names it too; before the entry, so that a retry
   // of an erasure failing here still finds the id and purges again (idempotent).
   const events = await deps.purgeJobEvents(id);
-  await keepErasureRecord(deps, { id, folder: entry.folder, objects: keys.length, erasedBy });
+  await keepErasureRecord(deps, { id, folder: entry.folder, objects: objects + earlier, erasedBy });
   await deps.index.forget(id);
-  return { id, erased: true, objects: keys.length, events, ...(image !== undefined && 'uri' in image && { keptReferencedImage: image.uri }) };
+  return { id, erased: true, objects: objects + earlier, events, ...(image !== undefined && 'uri' in image && { keptReferencedImage: image.uri }) };
+}
+
+/** Whatever the index says, nothing outside the id's own folder is ever deleted. */
+function ownFolder(id: string, folder: string): void {
+  if (!(folder === `${id}/` || folder.endsWith(`/${id}/`))) throw new Error(`the record of "${id}" names the folder ${JSON.stringify(folder)}, not its own: nothing erased`);
+}
+
+/**
+ * Deletes every object in a folder, prediction.json last (so a retry still learns of the referenced
+ * image it keeps): how many, and the image prediction.json named.
+ */
+async function eraseFolder(deps: EraseDeps, folder: string): Promise<{ objects: number; image?: PredictionDocument['image'] }> {
+  const predictionKey = keyIn(folder, predictionFileName);
+  const prediction = predictionDocumentSchema.safeParse(await deps.store.get(predictionKey).then((body) => JSON.parse(body.toString('utf8')) as unknown, () => undefined));
+  // The folder ends in '/': a listing of it never reaches another id's folder that starts alike.
+  const keys = await listAll(deps.store, folder);
+  const rest = keys.filter((key) => key !== predictionKey);
+  await forEachConcurrent(rest, deps.store.parallelism, (key) => deps.store.delete(key));
+  if (rest.length < keys.length) await deps.store.delete(predictionKey);
+  return { objects: keys.length, ...(prediction.success && { image: prediction.data.image }) };
+}
+
+/**
+ * Erases an id known by its pending folder alone: an accept attempt stored it there and neither
+ * queued its job nor recorded it. Under a claim of its own, as an accept takes one: an accept of
+ * the id arriving meanwhile would store into that folder and record the id, which the erasure's
+ * deletes and its forget would leave half gone, its record lost; it is refused 409 instead, and
+ * once the erasure is done it starts afresh. Where the claim finds the id accepted or queued
+ * since, the id is erased as such; where it finds a claim, 409 as for any accept in flight.
+ */
+async function eraseUnrecorded(deps: EraseDeps, id: string, erasedBy: string): Promise<Erasure> {
+  const holder = `erasure-${randomUUID()}`;
+  const [claim] = await deps.index.claim(holder, [id]);
+  if (claim?.state === 'accepted') return eraseInference(deps, id, erasedBy);
+  if (claim?.state !== 'claimed') throw accepting(id, deps.index.claimTtlMs);
+  try {
+    if (claim.job) {
+      await deps.index.release(holder, [id]);
+      return await eraseInference(deps, id, erasedBy);
+    }
+    if (!claim.pending) throw notFound(id);
+    const { folder } = claim.pending;
+    ownFolder(id, folder);
+    const { objects, image } = await eraseFolder(deps, folder);
+    // An add that failed partway may have left a job (removed since as stranded) whose events name the id.
+    const events = await deps.purgeJobEvents(id);
+    await keepErasureRecord(deps, { id, folder, objects, erasedBy });
+    await deps.index.forget(id);
+    return { id, erased: true, objects, events, ...(image !== undefined && 'uri' in image && { keptReferencedImage: image.uri }) };
+  } finally {
+    await deps.index.release(holder, [id]).catch(() => undefined);
+  }
 }
 
 /** Writes the erasure record, unless a failed attempt of this erasure wrote it already today. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,7 @@ import { explainJobFixture, randomPrefix, seedFailedJobs } from '@gradcam/queue/
 import type { Redis } from 'ioredis';
 import { CommandError } from '../command-error.ts';
 import { runGradcam } from '../test-support/stack-processes.ts';
-import { jobsCommand } from './jobs-command.ts';
+import { jobsCommand, jobsUsage } from './jobs-command.ts';
 
 let redis: RedisServer;
 let connection: Redis;
@@ -109,6 +109,13 @@ test('gradcam jobs retry: jobs that failed on their image are said to be explain
   // A storage outage says nothing about the image: no such line.
   const outage = await gradcam(['jobs', 'retry'], env);
   assert.equal(outage.stdout, 'retried 3 jobs (STORAGE_UNAVAILABLE 3): queued again with fresh attempts\n');
+});
+
+test("gradcam jobs --help gives GradcamQueuePaused the delay infra/prometheus/alerts.yml gives it", async () => {
+  const rules = await readFile(new URL('../../../../infra/prometheus/alerts.yml', import.meta.url), 'utf8');
+  const rule = /- alert: GradcamQueuePaused\n[\s\S]*?\n\s+for: (\d+)m\n/.exec(rules);
+  assert.ok(rule, 'alerts.yml has GradcamQueuePaused with a for: in minutes');
+  assert.match(jobsUsage.replace(/\s+/g, ' '), new RegExp(`GradcamQueuePaused fires after ${rule[1]} minutes`));
 });
 
 test('gradcam jobs: a call it cannot run is one line naming what to fix', async () => {

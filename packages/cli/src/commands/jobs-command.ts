@@ -52,7 +52,7 @@ nothing (the id is known), so this is how an accepted record that failed gets ex
            from the image under its key as it is now, no longer checked against the one accepted)
   pause    stops every worker taking jobs (a maintenance window): ingest keeps accepting records,
            which wait in the queue (up to GRADCAM_MAX_QUEUE_DEPTH, then 429); the alert
-           GradcamQueuePaused fires after 15 minutes
+           GradcamQueuePaused fires after 10 minutes
   resume   workers take jobs again
 
 Options:

@@ -301,6 +301,11 @@ syncBuiltinESMExports();
     assert.equal(help.stderr, '');
   });
 
+  test('gradcam --help names every action of gradcam jobs: failed, retry, pause and resume', () => {
+    const jobsLines = gradcam('--help').stdout.split('\n').filter((line) => line.startsWith('  jobs ')).join('\n');
+    for (const action of ['failed', 'retry', 'pause', 'resume']) assert.match(jobsLines, new RegExp(`\\b${action}\\b`), `${action} is not in:\n${jobsLines}`);
+  });
+
   test('gradcam --version (and -v) prints the CLI\'s version from its package.json, exit 0; --help mentions it', async () => {
     const { version } = JSON.parse(await readFile(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string };
     for (const flag of ['--version', '-v']) {

@@ -22,6 +22,7 @@ Commands:
   up                            run the pipeline locally (ingest, workers, exporter, review; npm start)
   demo [files or folders…]      post images to the local pipeline and show where they landed
   jobs failed | retry           list the explain jobs that failed, and put them back in the queue
+  jobs pause | resume           stop every worker taking jobs (a maintenance window), and start again
   sweep-partials <store folder> remove temporary files that killed writers left in a local store
 
 Options:

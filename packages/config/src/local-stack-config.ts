@@ -61,6 +61,23 @@ function stackPort(env: EnvReader, name: string, fallback: number): number {
   return port;
 }
 
+/**
+ * Each service of the stack listens on its own port: two on one port is a bad setting (exit 2),
+ * not a port another program holds (exit 1). Names the variable that was set, where one of the
+ * two is a default (GRADCAM_EXPORTER_PORT=9465 meets the worker's default).
+ */
+function distinctPorts(env: EnvReader, ports: readonly (readonly [string, number])[]): void {
+  const seen = new Map<number, string>();
+  for (const [name, port] of ports) {
+    const other = seen.get(port);
+    if (other !== undefined) {
+      const [named, clashing] = env.optionalString(name) === undefined ? [other, name] : [name, other];
+      throw new ConfigError(named, `${port} is also ${clashing}'s port; each service of the stack needs its own`);
+    }
+    seen.set(port, name);
+  }
+}
+
 /** The stack hands these to review as they are and prints the first entry's token: never an empty one. */
 function reviewTokens(env: EnvReader): string | undefined {
   const entries = env.list('GRADCAM_REVIEW_TOKENS');
@@ -69,15 +86,25 @@ function reviewTokens(env: EnvReader): string | undefined {
 
 export function readLocalStackConfig(raw: Env): LocalStackConfig {
   const env = new EnvReader(raw);
+  const ingestPort = stackPort(env, 'GRADCAM_INGEST_PORT', 8080);
+  const exporterPort = stackPort(env, 'GRADCAM_EXPORTER_PORT', 9464);
+  const workerMetricsPort = stackPort(env, 'GRADCAM_WORKER_METRICS_PORT', 9465);
+  const reviewPort = stackPort(env, 'GRADCAM_REVIEW_PORT', 8081);
+  distinctPorts(env, [
+    ['GRADCAM_INGEST_PORT', ingestPort],
+    ['GRADCAM_EXPORTER_PORT', exporterPort],
+    ['GRADCAM_WORKER_METRICS_PORT', workerMetricsPort],
+    ['GRADCAM_REVIEW_PORT', reviewPort],
+  ]);
   return {
     redisUrl: env.url('REDIS_URL', undefined, 'redis'),
     // Kept once each, as ingest keeps them.
     apiTokens: [...new Set(env.list('GRADCAM_API_TOKENS'))],
     eraseTokens: [...new Set(env.list('GRADCAM_ERASE_TOKENS'))],
-    ingestPort: stackPort(env, 'GRADCAM_INGEST_PORT', 8080),
-    exporterPort: stackPort(env, 'GRADCAM_EXPORTER_PORT', 9464),
-    workerMetricsPort: stackPort(env, 'GRADCAM_WORKER_METRICS_PORT', 9465),
-    reviewPort: stackPort(env, 'GRADCAM_REVIEW_PORT', 8081),
+    ingestPort,
+    exporterPort,
+    workerMetricsPort,
+    reviewPort,
     reviewTokens: reviewTokens(env),
     reviewPolicy: env.string('GRADCAM_REVIEW_POLICY', 'rate=1'),
     workerProcesses: env.integer('GRADCAM_WORKER_PROCESSES', availableParallelism(), { min: 1, max: 256 }),

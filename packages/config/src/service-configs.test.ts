@@ -353,6 +353,13 @@ test('the local stack: embedded defaults with zero settings, and fixed ports onl
   assert.equal(readLocalStackConfig({ GRADCAM_WORKER_METRICS_PORT: '65535', GRADCAM_WORKER_PROCESSES: '8' }).workerMetricsPort, 65_535, 'one port for all the worker processes');
 });
 
+test('the local stack gives each service its own port: two set to one port (or one set to another\'s default) is a configuration error naming the one set', () => {
+  rejectsNaming(() => readLocalStackConfig({ GRADCAM_INGEST_PORT: '18080', GRADCAM_REVIEW_PORT: '18080' }), 'GRADCAM_REVIEW_PORT', /18080 is also GRADCAM_INGEST_PORT's port; each service of the stack needs its own/);
+  rejectsNaming(() => readLocalStackConfig({ GRADCAM_EXPORTER_PORT: '9465' }), 'GRADCAM_EXPORTER_PORT', /9465 is also GRADCAM_WORKER_METRICS_PORT's port/);
+  rejectsNaming(() => readLocalStackConfig({ GRADCAM_REVIEW_PORT: '8080' }), 'GRADCAM_REVIEW_PORT', /8080 is also GRADCAM_INGEST_PORT's port/);
+  assert.equal(readLocalStackConfig({ GRADCAM_INGEST_PORT: '8081', GRADCAM_REVIEW_PORT: '8080' }).reviewPort, 8080, 'swapped: each its own');
+});
+
 test("the local stack refuses the ports fetch will not connect to (its readiness checks and the demo use fetch, browsers the review page)", async () => {
   for (const variable of ['GRADCAM_INGEST_PORT', 'GRADCAM_EXPORTER_PORT', 'GRADCAM_WORKER_METRICS_PORT', 'GRADCAM_REVIEW_PORT']) {
     rejectsNaming(() => readLocalStackConfig({ [variable]: '6000' }), variable, /6000 is a port fetch refuses to connect to .*pick another port/);

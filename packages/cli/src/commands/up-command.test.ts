@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { freePort, startRedisServer, startS3Server } from '@gradcam/dev-services';
 import { builtinModels } from '@gradcam/engine';
-import { storagePlace } from './up-command.ts';
+import { demoCommand, storagePlace } from './up-command.ts';
 import { killAllWithEnv, processesWithEnv, repoRoot, runGradcam, stackPortEnv, waitUntilNoneLeft } from '../test-support/stack-processes.ts';
 
 /** Runs `body` with a fresh state folder; whatever carries it in its environment is killed afterwards. */
@@ -267,10 +267,18 @@ describe('gradcam up ends with its launcher', () => {
     });
   });
 
+  test('the demo hint names a state folder other than the default, quoted for the shell where it must be', () => {
+    assert.equal(demoCommand('.gradcam'), 'npm run demo');
+    assert.equal(demoCommand('/tmp/stack-2'), 'GRADCAM_STATE_DIR=/tmp/stack-2 npm run demo');
+    assert.equal(demoCommand("/tmp/my stack's"), "GRADCAM_STATE_DIR='/tmp/my stack'\\''s' npm run demo");
+  });
+
   test('SIGHUP (its terminal closed): gradcam up stops in order rather than dying at once', async () => {
     await withStateDir(async (stateDir, env) => {
       const run = runGradcam(['up'], env);
       await run.waitFor('gradcam pipeline is up', 120_000);
+      // The demo finds the stack by its state folder: the hint names this one.
+      await run.waitFor(`Try: GRADCAM_STATE_DIR=${stateDir} npm run demo `, 5_000);
       run.child.kill('SIGHUP');
       const { status } = await run.exited;
       // Node's default for SIGHUP would have ended it by that signal, with no status and no stop.

@@ -91,7 +91,7 @@ gradcam pipeline is up
   API token         ${stack.token}
   erase token       ${stack.eraseToken}   (DELETE /v1/inferences/{id} only)
 
-Try: npm run demo   (posts the sample images and prints where their explanations landed)
+Try: ${demoCommand(config.stateDir)}   (posts the sample images and prints where their explanations landed)
 Stop: Ctrl-C`);
   const died = await Promise.race([stopRequested.then(() => undefined), stack.died]);
   if (died !== undefined) {
@@ -103,4 +103,14 @@ Stop: Ctrl-C`);
   await stack.stop();
   console.log(config.redisUrl === undefined ? 'stopped: the services and the private Redis have exited' : 'stopped: the services have exited (the Redis at REDIS_URL keeps running)');
   return 0;
+}
+
+/**
+ * The demo command for this stack: the demo finds the stack by its state folder, so one other than
+ * the default must be named to it too (plain `npm run demo` would look in .gradcam and find nothing).
+ */
+export function demoCommand(stateDir: string): string {
+  if (stateDir === '.gradcam') return 'npm run demo';
+  const quoted = /^[\w./-]+$/.test(stateDir) ? stateDir : `'${stateDir.replaceAll("'", "'\\''")}'`;
+  return `GRADCAM_STATE_DIR=${quoted} npm run demo`;
 }

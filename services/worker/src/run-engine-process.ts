@@ -3,6 +3,7 @@ import { announceReady, exitWithSupervisor, reportNotReady } from '@gradcam/proc
 import { createBlobStore, storageNotReadyReason } from '@gradcam/storage';
 import { createLogger, createRegistry, reportMetricsToParent, workerProcessLabel } from '@gradcam/telemetry';
 import { type EngineCall, engineCallOverdueExitCode, overdueEngineCallMessage } from './engine-call-deadline.ts';
+import { engineShutdown } from './engine-shutdown.ts';
 import { memoryCeilingExitCode, memoryCeilingMessage, watchMemoryCeiling } from './memory-ceiling.ts';
 import { failsEveryStart } from './start-failure.ts';
 import { createWorkerTelemetry } from './worker-telemetry.ts';
@@ -22,28 +23,17 @@ export async function runEngineProcess(config: WorkerConfig, index: number): Pro
   reportMetricsToParent(registry);
   const store = createBlobStore(config.storage, { onWarning: (message) => log.warn(message) });
   let worker: RunningWorker | undefined;
-  let stopping = false;
-  /** Drains and exits `exitCode` (0 for a stop that was asked for). */
-  const shutdown = async (reason: string, exitCode = 0) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${reason}: finishing the current batch`);
-    // close() waits for the batch in flight and for Redis, which may be down or never answer.
-    // Past the deadline the process exits anyway: a batch still running (Redis gone, storage
-    // silent, or a healthy batch longer than a lock) loses its locks one lock duration later at
-    // most, and BullMQ's stalled-job check (any worker, this one once restarted included) moves
-    // its jobs back to waiting. So exiting loses no accepted job, and the rewrite is idempotent
-    // (keys are fixed per inference).
-    const deadline = setTimeout(() => {
-      log.error(`${reason}: not closed after ${config.shutdownTimeoutMs} ms (Redis or storage not answering?); exiting, unfinished jobs return to the queue when their locks lapse`);
-      worker?.flushLogs();
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    deadline.unref();
-    await worker?.close();
-    await store.close();
-    process.exit(exitCode);
-  };
+  /** Drains and exits `exitCode` (0 for a stop that was asked for; see engineShutdown). */
+  const shutdown = engineShutdown({
+    timeoutMs: config.shutdownTimeoutMs,
+    drain: async () => {
+      await worker?.close();
+      await store.close();
+    },
+    exit: (code) => process.exit(code),
+    log: { info: (m) => log.info(m), error: (m) => log.error(m) },
+    beforeOverdueExit: () => worker?.flushLogs(),
+  });
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
   // Should the supervisor die (even by SIGKILL), stop too rather than run on under init, taking

@@ -488,6 +488,40 @@ test('an accept of such an id arriving while its erasure deletes is refused 409 
   }
 });
 
+test('an erasure of such an id whose claim Redis ran only after the erasure gave up on it (a command timeout) gives the claim back: its retry and the id\'s accepts are not refused for the rest of the minute', async () => {
+  const ingest = await fsIngest();
+  // The erasure's own connection, with a short command timeout; Redis paused for writes (EVAL
+  // included) just before its claim, longer than that timeout.
+  const connection = createProducerConnection(server.url, { onError: () => undefined, commandTimeoutMs: 300 });
+  const pauser = createProducerConnection(server.url, { onError: () => undefined });
+  try {
+    await Promise.all([connectionReady(connection), connectionReady(pauser)]);
+    const folder = await killedAfterStoring(ingest, 'timed-out-1');
+    class PausedAtClaim extends InferenceIndex {
+      override async claim(...args: Parameters<InferenceIndex['claim']>) {
+        await pauser.call('CLIENT', 'PAUSE', '2000', 'WRITE');
+        return super.claim(...args);
+      }
+    }
+    const deps = eraseDeps(ingest, { index: new PausedAtClaim(connection, ingest.prefix, indexEntryTtlSeconds) });
+    await assert.rejects(eraseInference(deps, 'timed-out-1', tokenFingerprint(testEraseToken)), /claim/);
+    const key = redisKeys(ingest.prefix).inference('timed-out-1');
+    // Once the pause is over the claim runs (it took the pending folder on); a read on the erasure's
+    // connection comes after whatever that connection sent before it.
+    await eventually(async () => ((await ingest.redis.get(redisKeys(ingest.prefix).pendingFolder('timed-out-1'))) ?? '').includes('"holder":"erasure-'));
+    await connection.get(key);
+    assert.equal(await ingest.redis.get(key), null, 'no claim left standing');
+    const answer = await erase(ingest, 'timed-out-1');
+    assert.equal(answer.statusCode, 200, answer.body);
+    assert.equal(answer.json<Erasure>().objects, 2);
+    assert.deepEqual(await listAll(ingest.store, folder), []);
+  } finally {
+    await closeConnection(pauser);
+    await closeConnection(connection);
+    await ingest.close();
+  }
+});
+
 test('a DELETE while the id is being accepted (its claim stands, prediction.json not yet written) is refused 409 INFERENCE_IN_PROGRESS with Retry-After, nothing deleted; once the accept completes, the DELETE erases it', async () => {
   // The accept stalls at its prediction.json, after its inline image (a slow storage write).
   let resume!: () => void;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ErasureRecord, type PredictionDocument, erasureRecordKey, keyIn, predictionDocumentSchema, predictionFileName } from '@gradcam/contracts';
 import { ApiError } from '@gradcam/http-service';
 import { type BlobStore, forEachConcurrent, listAll } from '@gradcam/storage';
-import type { InferenceIndex } from './inference-index.ts';
+import type { ClaimResult, InferenceIndex } from './inference-index.ts';
 import type { StatusDeps } from './inference-status.ts';
 
 export interface EraseDeps {
@@ -154,7 +154,16 @@ async function eraseFolder(deps: EraseDeps, folder: string): Promise<{ objects: 
  */
 async function eraseUnrecorded(deps: EraseDeps, id: string, erasedBy: string): Promise<Erasure> {
   const holder = `erasure-${randomUUID()}`;
-  const [claim] = await deps.index.claim(holder, [id]);
+  let claim: ClaimResult | undefined;
+  try {
+    [claim] = await deps.index.claim(holder, [id]);
+  } catch (error) {
+    // The claim may have run (its reply lost, or Redis running it after the command timed out):
+    // given back after it, as an accept gives its own back, or it would refuse the id's accepts and
+    // this erasure's retry for a minute. Not awaited: the 503 need not wait out a second timeout.
+    void deps.index.release(holder, [id]).catch(() => undefined);
+    throw error;
+  }
   if (claim?.state === 'accepted') return eraseInference(deps, id, erasedBy);
   if (claim?.state !== 'claimed') throw accepting(id, deps.index.claimTtlMs);
   try {

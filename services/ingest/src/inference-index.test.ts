@@ -141,6 +141,27 @@ test('a claim or a commit that fails (a key of the wrong type) writes nothing: R
   assert.deepEqual(await redis.hgetall(keys.captureDecisions), { 'm|explain|all': '1' });
 });
 
+test('a confirm that fails (a key of the wrong type) writes nothing: no claim taken again, no pending folder written, for an id before the one that fails', async () => {
+  const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
+  const keys = redisKeys(prefix);
+  const index = new InferenceIndex(redis, prefix, 3600);
+  const pending = { folder: 'm/v1/dt=2025-01-01/ok-2/', model: 'm', version: 'v1', acceptedAt: 1 };
+  assert.deepEqual(await index.claim('h', ['ok-2', 'odd-2']), [{ state: 'claimed' }, { state: 'claimed' }]);
+  // Both claims lapsed: a confirm would take them again, reading odd-2's job and pending folder.
+  await redis.del(keys.inference('ok-2'), keys.inference('odd-2'));
+  for (const key of [keys.pendingFolder('odd-2'), keys.explainJob('odd-2'), keys.inference('odd-2')]) {
+    if (key === keys.explainJob('odd-2')) await redis.set(key, 'not a hash');
+    else await redis.hset(key, 'odd', '1');
+    await assert.rejects(index.confirm('h', [{ id: 'ok-2', acceptedAt: 1, pending }, { id: 'odd-2', acceptedAt: 1 }]), /WRONGTYPE/);
+    assert.equal(await redis.exists(keys.inference('ok-2')), 0, `${key}: ok-2's claim was not taken again`);
+    assert.equal(await redis.exists(keys.pendingFolder('ok-2')), 0, `${key}: ok-2's pending folder was not written`);
+    await redis.del(key);
+  }
+  await redis.set(keys.inference('odd-2'), 'claim:h');
+  assert.deepEqual(await index.confirm('h', [{ id: 'ok-2', acceptedAt: 1, pending }, { id: 'odd-2', acceptedAt: 1 }]), [{ state: 'held' }, { state: 'held' }]);
+  assert.equal(JSON.parse((await redis.get(keys.pendingFolder('ok-2'))) as string).folder, pending.folder);
+});
+
 test('a commit counts where HINCRBY can (Redis\'s integer rule, and no sum past 2^63-1), and where it cannot writes nothing', async () => {
   const prefix = `t${Math.random().toString(36).slice(2, 10)}`;
   const keys = redisKeys(prefix);

@@ -282,15 +282,20 @@ local function pendedByAnother(i)
   local pending = redis.call('GET', KEYS[2 * n + i])
   return pending and not string.find(pending, ARGV[4], 1, true)
 end
+-- Every id read first, then written: a key of the wrong type fails the script before any write.
 local found = {}
 for i = 1, n do
   local value = redis.call('GET', KEYS[i])
   if value == ARGV[1] or (value == false and not queuedByAnother(i) and not pendedByAnother(i)) then
-    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
-    if ARGV[4 + 2 * i] ~= '' then redis.call('SET', KEYS[2 * n + i], ARGV[4 + 2 * i], 'EX', ARGV[3]) end
     found[i] = ''
   else
     found[i] = value or 'claim:'
+  end
+end
+for i = 1, n do
+  if found[i] == '' then
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+    if ARGV[4 + 2 * i] ~= '' then redis.call('SET', KEYS[2 * n + i], ARGV[4 + 2 * i], 'EX', ARGV[3]) end
   end
 end
 return found`;

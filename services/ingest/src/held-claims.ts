@@ -42,16 +42,7 @@ export class HeldClaims {
    */
   async confirm(claims: readonly HeldClaim[]): Promise<HoldResult[]> {
     const startedAt = this.now();
-    const stale = claims.filter(({ id }) => !this.lost.has(id) && startedAt - (this.since.get(id) ?? this.sentAt) >= this.index.claimTtlMs / 2);
-    if (stale.length > 0) {
-      const results = await this.index.confirm(this.holder, stale);
-      stale.forEach(({ id }, i) => {
-        const result = results[i] as HoldResult;
-        if (result.state === 'held') this.since.set(id, startedAt);
-        else this.lost.set(id, result);
-      });
-    }
-    return claims.map(({ id }) => this.lost.get(id) ?? held);
+    return this.ask(claims, startedAt, ({ id }) => startedAt - (this.since.get(id) ?? this.sentAt) >= this.index.claimTtlMs / 2);
   }
 
   /**
@@ -62,14 +53,20 @@ export class HeldClaims {
    * id stores into the same folder. Per id, as confirm.
    */
   async pend(claims: readonly HeldClaim[]): Promise<HoldResult[]> {
-    const startedAt = this.now();
-    const asked = claims.filter(({ id }) => !this.lost.has(id));
-    const results = await this.index.confirm(this.holder, asked);
-    asked.forEach(({ id }, i) => {
-      const result = results[i] as HoldResult;
-      if (result.state === 'held') this.since.set(id, startedAt);
-      else this.lost.set(id, result);
-    });
+    return this.ask(claims, this.now(), () => true);
+  }
+
+  /** Confirms, in one round trip (none when there is none to ask), the claims not lost yet that `due` picks. */
+  private async ask(claims: readonly HeldClaim[], startedAt: number, due: (claim: HeldClaim) => boolean): Promise<HoldResult[]> {
+    const asked = claims.filter((claim) => !this.lost.has(claim.id) && due(claim));
+    if (asked.length > 0) {
+      const results = await this.index.confirm(this.holder, asked);
+      asked.forEach(({ id }, i) => {
+        const result = results[i] as HoldResult;
+        if (result.state === 'held') this.since.set(id, startedAt);
+        else this.lost.set(id, result);
+      });
+    }
     return claims.map(({ id }) => this.lost.get(id) ?? held);
   }
 }

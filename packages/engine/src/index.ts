@@ -7,6 +7,7 @@ export {
   type SelectedBackend,
 } from './backends/select-backend.ts';
 export { installWasmKernelFallbacks, wasmDelegatedKernels } from './backends/fallback-kernels.ts';
+export { engineMemory, type EngineMemory } from './backends/engine-memory.ts';
 export type { ModelDescriptor } from './models/model-descriptor.ts';
 export { builtinModels, defaultModelName, type BuiltinModel } from './models/builtin-models.ts';
 export { readModelDirectory, toArtifacts } from './models/model-artifacts.ts';

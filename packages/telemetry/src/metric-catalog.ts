@@ -96,6 +96,14 @@ export const workerMetrics = {
     ['code'],
   ),
   backendInfo: gauge('gradcam_worker_backend_info', 'Always 1; labels name the TensorFlow.js backend and model this process runs.', ['backend', 'model']),
+  engineTensors: gauge(
+    'gradcam_worker_engine_tensors',
+    'TensorFlow.js tensors alive in this engine process after its last micro-batch (tf.memory().numTensors; read at warm-up, then after each batch): flat from the first batch on, so a rise from batch to batch is a leak.',
+  ),
+  wasmMemory: gauge(
+    'gradcam_worker_wasm_memory_bytes',
+    "The wasm backend's WebAssembly memory in this engine process after its last micro-batch: it grows to fit the largest engine call (batch size, methods) and never shrinks; part of nodejs_external_memory_bytes. 0 on other backends.",
+  ),
   // Counted by the supervising process, which outlives the engine processes it restarts; they
   // register it too (createWorkerTelemetry takes the whole group) but never count, so it has no
   // series of theirs.

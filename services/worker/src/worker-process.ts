@@ -14,6 +14,7 @@ import {
 } from '@gradcam/queue';
 import { type BlobStore, storageProblemLine } from '@gradcam/storage';
 import type { ExplainJob } from '@gradcam/contracts';
+import { engineMemory } from '@gradcam/engine';
 import { createOverlayRenderer } from '@gradcam/imaging';
 import { ReviewPool } from '@gradcam/review-pool';
 import { createThrottledErrorLog } from '@gradcam/telemetry';
@@ -73,6 +74,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
   const warmUpStarted = performance.now();
   const warmed = await engine.warmUp(config.batchSize);
   log.info(`warmed up batch sizes ${warmed.join(', ')} in ${((performance.now() - warmUpStarted) / 1000).toFixed(1)} s`);
+  telemetry.engineMemory(engineMemory());
   // Before the first job: a ceiling this process is over already would drain it at once, for ever.
   const tightCeiling = checkMemoryCeilingAtStart(config.engineMaxRssBytes, process.memoryUsage.rss());
   if (tightCeiling !== undefined) log.warn(tightCeiling);
@@ -177,6 +179,7 @@ export async function startWorkerProcess(deps: WorkerProcessDeps): Promise<Runni
       const report = await explainBatch(context, jobs.map((j) => j.data), jobs.map((j) => j.rerun));
       // Every batch's figures, also when no job completed (job results carry none then).
       telemetry.batch(report);
+      telemetry.engineMemory(engineMemory());
       await figures.publish({ engineCalls: report.engineCalls, stageSeconds: report.stageSeconds });
       return handBackStorageFailures(storage, report.outcomes, probeEveryMs);
     },

@@ -31,3 +31,15 @@ test("the storage problem gauge: every code 0 from the start, 1 for the outage's
   telemetry.storage(undefined);
   assert.deepEqual(await problems(), { STORAGE_UNAVAILABLE: 0, STORAGE_BUCKET_NOT_FOUND: 0, STORAGE_ACCESS_DENIED: 0 });
 });
+
+test('the engine gauges: tensors on every backend, the WebAssembly heap where there is one (0 elsewhere)', async () => {
+  const registry = createRegistry({ defaultMetrics: false });
+  const telemetry = createWorkerTelemetry(registry);
+  telemetry.engineMemory({ tensors: 268 });
+  let text = await registry.metrics();
+  assert.match(text, /^gradcam_worker_engine_tensors 268$/m);
+  assert.match(text, /^gradcam_worker_wasm_memory_bytes 0$/m);
+  telemetry.engineMemory({ tensors: 268, wasmHeapBytes: 262_144_000 });
+  text = await registry.metrics();
+  assert.match(text, /^gradcam_worker_wasm_memory_bytes 262144000$/m);
+});

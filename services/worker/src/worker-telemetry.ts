@@ -1,4 +1,5 @@
 import type { BatchFigures } from '@gradcam/contracts';
+import type { EngineMemory } from '@gradcam/engine';
 import { type Registry, createMetrics, stages, workerMetrics } from '@gradcam/telemetry';
 import type { JobFinishedEvent } from '@gradcam/queue';
 import { storageOutageCodes } from './storage-watch.ts';
@@ -8,6 +9,8 @@ export interface WorkerTelemetry {
   backend(backend: string, model: string): void;
   /** One micro-batch: a batch-size sample per engine call, the stage durations once. */
   batch(figures: BatchFigures): void;
+  /** What the engine holds after warm-up and after each micro-batch: its tensors, its WebAssembly heap on wasm. */
+  engineMemory(memory: EngineMemory): void;
   job(outcome: JobFinishedEvent['outcome']): void;
   /** Why this process cannot use storage now (a StorageOutage's code), or undefined once it can. */
   storage(outageCode: string | undefined): void;
@@ -32,6 +35,10 @@ export function createWorkerTelemetry(registry: Registry): WorkerTelemetry {
     batch({ engineCalls, stageSeconds }) {
       for (const images of engineCalls) metrics.batchSize.observe(images);
       for (const stage of stages) metrics.stageDuration.observe({ stage }, stageSeconds[stage]);
+    },
+    engineMemory({ tensors, wasmHeapBytes }) {
+      metrics.engineTensors.set(tensors);
+      if (wasmHeapBytes !== undefined) metrics.wasmMemory.set(wasmHeapBytes);
     },
     job: (outcome) => metrics.jobs.inc({ outcome }),
     storage,

@@ -34,9 +34,10 @@ const day = 24 * hour;
 
 /**
  * The most failed explain jobs kept (the newest; older ones are removed as new ones fail). Each
- * costs Redis about 2.6 KB (reason, stack, data), so at most ~260 MB: a burst of permanent
- * failures (a fleet started with the wrong model version) must not fill a Redis that runs with
- * `noeviction`, where a full Redis refuses ingest's adds (503). Size Redis for it.
+ * costs Redis 2.7 KB failed at once, 5.1 KB after its 5 attempts (reason, a stack per attempt,
+ * data; `npm run bench:failed-jobs`), so at most 270–510 MB: a burst of permanent failures (a
+ * fleet started with the wrong model version) must not fill a Redis that runs with `noeviction`,
+ * where a full Redis refuses ingest's adds (503). Size Redis for it.
  */
 export const maxFailedJobsKept = 100_000;
 

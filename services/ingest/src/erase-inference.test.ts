@@ -155,6 +155,13 @@ const eventually = async (check: () => Promise<boolean>) => {
   while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
 };
 
+/** The erasure record the store holds, asserting it holds exactly one (an erasure is recorded once). */
+async function theOneErasureRecord(ingest: { store: { get(key: string): Promise<Buffer> } & Parameters<typeof listAll>[0] }) {
+  const [recordKey, ...others] = await listAll(ingest.store, 'captures/_erasures/');
+  assert.ok(recordKey !== undefined && others.length === 0, 'recorded once');
+  return erasureRecordSchema.parse(JSON.parse((await ingest.store.get(recordKey)).toString('utf8')));
+}
+
 test('an explained inference is erased (storage, job, record, review item); a job being explained is refused 409 with nothing deleted; a second DELETE is 404; its neighbour is untouched', async () => {
   const ingest = await fsIngest();
   const connection = createWorkerConnection(server.url, { onError: () => undefined });
@@ -335,9 +342,7 @@ test('an inference known only by its job (never recorded: 503 ACCEPT_INCOMPLETE)
     const retried = await eraseInference(deps, 'half-accepted', tokenFingerprint(testEraseToken));
     assert.equal(retried.erased, true);
     assert.deepEqual(await listAll(ingest.store, folder), [], 'the retry finished it');
-    const [recordKey, ...others] = await listAll(ingest.store, 'captures/_erasures/');
-    assert.ok(recordKey !== undefined && others.length === 0, 'recorded once');
-    assert.equal(erasureRecordSchema.parse(JSON.parse((await ingest.store.get(recordKey)).toString('utf8'))).inferenceId, 'half-accepted');
+    assert.equal((await theOneErasureRecord(ingest)).inferenceId, 'half-accepted');
     assert.deepEqual(await redisTraces(ingest, 'half-accepted'), []);
     assert.equal((await erase(ingest, 'half-accepted')).statusCode, 404);
   } finally {
@@ -434,9 +439,7 @@ test('an id whose accept was killed after storing (never queued nor recorded; it
     assert.equal(answer.statusCode, 200, answer.body);
     assert.deepEqual(answer.json(), { id: 'killed-1', erased: true, objects: 2, events: 0 });
     assert.deepEqual(await listAll(ingest.store, folder), [], 'the client\'s image is gone');
-    const [recordKey, ...others] = await listAll(ingest.store, 'captures/_erasures/');
-    assert.ok(recordKey !== undefined && others.length === 0, 'recorded once');
-    assert.equal(erasureRecordSchema.parse(JSON.parse((await ingest.store.get(recordKey)).toString('utf8'))).folder, folder);
+    assert.equal((await theOneErasureRecord(ingest)).folder, folder);
     assert.deepEqual(await redisTraces(ingest, 'killed-1'), [], 'its pending folder and the erasure\'s claim are gone');
     assert.equal((await erase(ingest, 'killed-1')).statusCode, 404);
   } finally {
